@@ -1,0 +1,98 @@
+import { basename } from 'node:path'
+import { buildIndex } from '../index/build.js'
+import { METRICS } from '../index/model.js'
+import { fileSink, fileSource } from '../io/nodeFile.js'
+import { choice, intOption, parse, UsageError } from './args.js'
+import { progressPrinter } from './progress.js'
+
+export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
+  --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
+  --metric l2|cosine|dot   distance the index serves (default l2)
+  --nlist N            coarse clusters (default ≈ √rows)
+  --m M                PQ bytes per vector (default ≈ dim/4 up to 512-d, dim/8 above)
+  --nbits B            bits per PQ code, 1…8 (default 8)
+  --sample N           training sample size (default 64·nlist, within 16k…64k)
+  --seed S             random seed (default 1); same input + seed → same file
+  --skip-invalid       leave null, ragged or non-finite vectors out of the index (rows stay in the file)
+  --json               print one JSON summary on stdout`
+
+export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    column: { type: 'string' },
+    metric: { type: 'string' },
+    nlist: { type: 'string' },
+    m: { type: 'string' },
+    nbits: { type: 'string' },
+    sample: { type: 'string' },
+    seed: { type: 'string' },
+    'skip-invalid': { type: 'boolean' },
+    json: { type: 'boolean' },
+    debug: { type: 'boolean' },
+  })
+  const [input, output, ...extra] = positionals
+  if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
+  if (!values.column) throw new UsageError(`--column is required\n${indexUsage}`)
+  const source = await fileSource(input)
+  const started = performance.now()
+  const printer = progressPrinter()
+  try {
+    const sink = await fileSink(output, input)
+    const summary = await buildIndex(source, sink, {
+      column: values.column,
+      metric: choice(values.metric, 'metric', METRICS),
+      nlist: intOption(values.nlist, 'nlist', 1),
+      m: intOption(values.m, 'm', 1),
+      nbits: intOption(values.nbits, 'nbits', 1),
+      sample: intOption(values.sample, 'sample', 1),
+      seed: intOption(values.seed, 'seed', 0),
+      skipInvalid: values['skip-invalid'],
+      file: basename(input),
+      signal,
+      onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
+    })
+    printer.done()
+    const buildMs = performance.now() - started
+    const p = summary.params
+    if (summary.skippedRows.length) {
+      const first = summary.skippedRows[0]
+      process.stderr.write(`skipped ${summary.skippedRows.length} rows with invalid vectors (first: row ${first?.row}, ${first?.reason})\n`)
+    }
+    const result = {
+      rows: p.rows,
+      indexedRows: p.indexedRows,
+      skippedRows: summary.skippedRows.length,
+      dim: p.dim,
+      metric: p.metric,
+      nlist: p.nlist,
+      m: p.m,
+      nbits: p.nbits,
+      column: summary.column,
+      inputBytes: summary.inputBytes,
+      outputBytes: summary.outputBytes,
+      indexBytes: summary.indexBytes,
+      buildMs: Math.round(buildMs),
+      phasesMs: Object.fromEntries(Object.entries(summary.phasesMs).map(([k, v]) => [k, Math.round(v)])),
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      output,
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+    else {
+      process.stdout.write(
+        `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits; ` +
+          `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
+          `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
+          `peak memory ${fmtBytes(result.peakRssBytes)}\n`,
+      )
+    }
+  } finally {
+    printer.done()
+    await source.close()
+  }
+}
+
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`
+}

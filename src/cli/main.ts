@@ -1,0 +1,56 @@
+import { AbortError, ParquetSeekError } from '../errors.js'
+import { UsageError } from './args.js'
+import { indexCommand, indexUsage } from './indexCommand.js'
+import { infoCommand, infoUsage } from './infoCommand.js'
+
+const usage = `parquetseek — vector search inside plain Parquet files
+
+${indexUsage}
+
+${infoUsage}
+
+Exit codes: 0 success, 1 bad input (one line on stderr naming the problem), 2 bad usage, 130 cancelled.
+Add --debug for stack traces.`
+
+const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
+  index: indexCommand,
+  info: (argv) => infoCommand(argv),
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  const debug = rest.includes('--debug')
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage}\n`)
+    return name ? 0 : 2
+  }
+  const command = commands[name]
+  if (!command) {
+    process.stderr.write(`parquetseek: unknown command "${name}"\n\n${usage}\n`)
+    return 2
+  }
+  const controller = new AbortController()
+  const onSignal = () => controller.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    await command(rest, controller.signal)
+    return 0
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`parquetseek ${name}: ${e.message}\n`)
+      return 2
+    }
+    if (e instanceof AbortError) {
+      process.stderr.write(`parquetseek ${name}: cancelled; nothing was written\n`)
+      return 130
+    }
+    const message = e instanceof ParquetSeekError ? e.message : `unexpected error: ${(e as Error).message ?? e}`
+    process.stderr.write(`parquetseek ${name}: ${message.split('\n')[0]}\n`)
+    if (debug) process.stderr.write(`${(e as Error).stack}\n`)
+    return 1
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,19 @@
+/** Progress lines on stderr: rewritten in place on a terminal, throttled lines otherwise. */
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
+  let last = ''
+  let lastAt = 0
+  return {
+    update(text: string, force = false) {
+      const now = Date.now()
+      if (!force && text.split(' ')[0] === last.split(' ')[0] && now - lastAt < (stream.isTTY ? 100 : 2000)) return
+      last = text
+      lastAt = now
+      if (stream.isTTY) stream.write(`\r\x1b[K${text}`)
+      else stream.write(`${text}\n`)
+    },
+    done() {
+      if (stream.isTTY && last) stream.write('\n')
+      last = ''
+    },
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Errors are values with context: which file, column, section or byte offset was wrong.
+ * The CLI prints `message` alone (one line); `--debug` adds the stack.
+ */
+export interface ErrorContext {
+  file?: string
+  column?: string
+  section?: string
+  offset?: number
+  row?: number
+}
+
+export class ParquetSeekError extends Error {
+  readonly context: ErrorContext
+  constructor(message: string, context: ErrorContext = {}) {
+    super(withContext(message, context))
+    this.name = 'ParquetSeekError'
+    this.context = context
+  }
+}
+
+/** Thrown when an AbortSignal fires; distinguishable from bad input. */
+export class AbortError extends Error {
+  constructor(message = 'operation cancelled') {
+    super(message)
+    this.name = 'AbortError'
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError()
+}
+
+function withContext(message: string, { file, column, section, offset, row }: ErrorContext): string {
+  const where: string[] = []
+  if (file !== undefined) where.push(file)
+  if (column !== undefined) where.push(`column "${column}"`)
+  if (section !== undefined) where.push(`section ${section}`)
+  if (row !== undefined) where.push(`row ${row}`)
+  if (offset !== undefined) where.push(`byte ${offset}`)
+  return where.length ? `${where.join(', ')}: ${message}` : message
+}

@@ -1,0 +1,294 @@
+import { ParquetSeekError } from '../errors.js'
+import { crc32 } from './crc32.js'
+import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
+
+/**
+ * Index blob, format v1. Little-endian. Offsets are relative to the blob's first byte.
+ *
+ *   [lists][centroids][codebooks][directory][section table][trailer]
+ *
+ * The small sections sit at the end, next to the Parquet footer, so one read of the file's
+ * tail returns footer + trailer + table + directory + codebooks + centroids. Each section
+ * starts on a 64-byte boundary (typed-array views without copying); gaps are zero.
+ *
+ * trailer (64 bytes, last in the blob):
+ *   0 magic "PQSEEKIX" · 8 u32 version (1) · 12 u32 0x01020304 (byte-order check)
+ *   16 u32 sectionCount · 20 u32 metric (0 l2, 1 cosine, 2 dot) · 24 u32 dim · 28 u32 nlist
+ *   32 u32 m · 36 u32 nbits · 40 u64 rows · 48 u64 indexedRows
+ *   56 u32 CRC32 of the section table · 60 u32 CRC32 of trailer bytes 0..59
+ * section table (sectionCount × 32 bytes, just before the trailer):
+ *   u32 id · u32 CRC32 of the section · u64 offset · u64 length · u64 reserved (0)
+ * sections:
+ *   centroids  f32[nlist × dim]
+ *   codebooks  f32[2^nbits × dim]   (layout in pq.ts)
+ *   directory  per list 16 bytes: u64 offset of the list inside `lists` · u32 entries · u32 CRC32 of the list
+ *   lists      per list, 8-byte aligned, entries ascending by row:
+ *                u64 pageOffset[n] · u32 rowId[n] · u32 pageLength[n] · u8 codes[n × m] (row-major)
+ *              pageOffset/pageLength: the row's embedding data page in the file (header included),
+ *              so refinement reads exactly that page without the column's offset index.
+ */
+export const MAGIC = 'PQSEEKIX'
+export const VERSION = 1
+export const TRAILER_BYTES = 64
+const SECTION_ENTRY_BYTES = 32
+export const DIRECTORY_ENTRY_BYTES = 16
+const ALIGN = 64
+
+export const SECTION = { lists: 1, centroids: 2, codebooks: 3, directory: 4 } as const
+export type SectionName = keyof typeof SECTION
+const SECTION_NAMES = Object.fromEntries(Object.entries(SECTION).map(([k, v]) => [v, k])) as Record<number, SectionName>
+const METRIC_CODES: Metric[] = ['l2', 'cosine', 'dot']
+
+export interface SectionEntry {
+  name: SectionName
+  offset: number
+  length: number
+  crc: number
+}
+
+export interface Trailer {
+  params: Pick<IndexParams, 'metric' | 'dim' | 'nlist' | 'm' | 'nbits' | 'rows' | 'indexedRows'>
+  sections: Record<SectionName, SectionEntry>
+  /** Bytes from the start of the centroids section to the end of the blob. */
+  headBytes: number
+}
+
+export function listBytes(count: number, m: number): number {
+  return count * (16 + m)
+}
+
+export interface BlobInput {
+  params: IndexParams
+  centroids: Float32Array
+  codebooks: Float32Array
+  lists: InvertedLists
+  /** Page location of each entry, in the same order as lists.rowIds. */
+  pages: PageLocations
+}
+
+export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobInput): Uint8Array {
+  const { nlist, m } = params
+  const listOffsets: number[] = []
+  let listsLength = 0
+  for (let l = 0; l < nlist; l++) {
+    listsLength = align(listsLength, 8)
+    listOffsets.push(listsLength)
+    listsLength += listBytes(count(lists, l), m)
+  }
+  const layout: Array<[SectionName, number]> = [
+    ['lists', listsLength],
+    ['centroids', centroids.byteLength],
+    ['codebooks', codebooks.byteLength],
+    ['directory', nlist * DIRECTORY_ENTRY_BYTES],
+  ]
+  const placed: SectionEntry[] = []
+  let end = 0
+  for (const [name, length] of layout) {
+    const offset = align(end, ALIGN)
+    placed.push({ name, offset, length, crc: 0 })
+    end = offset + length
+  }
+  const tableOffset = align(end, 8)
+  const total = tableOffset + placed.length * SECTION_ENTRY_BYTES + TRAILER_BYTES
+  const out = new Uint8Array(total)
+  const view = new DataView(out.buffer)
+  const at = (name: SectionName) => placed.find((s) => s.name === name) as SectionEntry
+
+  const listsBase = at('lists').offset
+  const dirBase = at('directory').offset
+  for (let l = 0; l < nlist; l++) {
+    const start = lists.listStart[l] as number
+    const n = count(lists, l)
+    const base = listsBase + (listOffsets[l] as number)
+    for (let i = 0; i < n; i++) {
+      const e = start + i
+      view.setBigUint64(base + 8 * i, BigInt(pages.offsets[e] as number), true)
+      view.setUint32(base + 8 * n + 4 * i, lists.rowIds[e] as number, true)
+      view.setUint32(base + 12 * n + 4 * i, pages.lengths[e] as number, true)
+    }
+    out.set(lists.codes.subarray(start * m, (start + n) * m), base + 16 * n)
+    view.setBigUint64(dirBase + DIRECTORY_ENTRY_BYTES * l, BigInt(listOffsets[l] as number), true)
+    view.setUint32(dirBase + DIRECTORY_ENTRY_BYTES * l + 8, n, true)
+    view.setUint32(dirBase + DIRECTORY_ENTRY_BYTES * l + 12, crc32(out.subarray(base, base + listBytes(n, m))), true)
+  }
+  out.set(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength), at('centroids').offset)
+  out.set(new Uint8Array(codebooks.buffer, codebooks.byteOffset, codebooks.byteLength), at('codebooks').offset)
+
+  placed.forEach((s, i) => {
+    s.crc = crc32(out.subarray(s.offset, s.offset + s.length))
+    const o = tableOffset + i * SECTION_ENTRY_BYTES
+    view.setUint32(o, SECTION[s.name], true)
+    view.setUint32(o + 4, s.crc, true)
+    view.setBigUint64(o + 8, BigInt(s.offset), true)
+    view.setBigUint64(o + 16, BigInt(s.length), true)
+  })
+  const t = total - TRAILER_BYTES
+  for (let i = 0; i < MAGIC.length; i++) out[t + i] = MAGIC.charCodeAt(i)
+  view.setUint32(t + 8, VERSION, true)
+  view.setUint32(t + 12, 0x01020304, true)
+  view.setUint32(t + 16, placed.length, true)
+  view.setUint32(t + 20, METRIC_CODES.indexOf(params.metric), true)
+  view.setUint32(t + 24, params.dim, true)
+  view.setUint32(t + 28, nlist, true)
+  view.setUint32(t + 32, m, true)
+  view.setUint32(t + 36, params.nbits, true)
+  view.setBigUint64(t + 40, BigInt(params.rows), true)
+  view.setBigUint64(t + 48, BigInt(params.indexedRows), true)
+  view.setUint32(t + 56, crc32(out.subarray(tableOffset, t)), true)
+  view.setUint32(t + 60, crc32(out.subarray(t, t + 60)), true)
+  return out
+}
+
+function count(lists: InvertedLists, l: number): number {
+  return (lists.listStart[l + 1] as number) - (lists.listStart[l] as number)
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to
+}
+
+export interface ParseContext {
+  file?: string
+  /** Absolute file offset of the blob's first byte, for error messages. */
+  blobOffset?: number
+}
+
+/**
+ * Parses trailer and section table from the blob's last bytes (`tail` ends where the blob ends;
+ * it must hold at least the trailer and table). Validates magic, version, CRCs and bounds.
+ */
+export function parseTrailer(tail: Uint8Array, blobLength: number, ctx: ParseContext = {}): Trailer {
+  const fail = (message: string, section: string, at: number): never => {
+    throw new ParquetSeekError(message, { file: ctx.file, section, offset: (ctx.blobOffset ?? 0) + at })
+  }
+  const tailStart = blobLength - tail.length
+  if (tail.length < TRAILER_BYTES || blobLength < TRAILER_BYTES) fail('index blob is shorter than its trailer', 'trailer', 0)
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength)
+  const t = tail.length - TRAILER_BYTES
+  const tAbs = tailStart + t
+  const magic = String.fromCharCode(...tail.subarray(t, t + 8))
+  if (magic !== MAGIC) fail(`bad magic ${JSON.stringify(magic)}, expected ${MAGIC}`, 'trailer', tAbs)
+  if (crc32(tail.subarray(t, t + 60)) !== view.getUint32(t + 60, true)) fail('CRC mismatch', 'trailer', tAbs)
+  const version = view.getUint32(t + 8, true)
+  if (version !== VERSION) fail(`unsupported index version ${version} (this reader knows ${VERSION})`, 'trailer', tAbs)
+  if (view.getUint32(t + 12, true) !== 0x01020304) fail('byte-order mark is wrong', 'trailer', tAbs)
+  const sectionCount = view.getUint32(t + 16, true)
+  const metric = METRIC_CODES[view.getUint32(t + 20, true)]
+  const dim = view.getUint32(t + 24, true)
+  const nlist = view.getUint32(t + 28, true)
+  const m = view.getUint32(t + 32, true)
+  const nbits = view.getUint32(t + 36, true)
+  const rows = u64(view, t + 40, () => fail('row count too large', 'trailer', tAbs + 40))
+  const indexedRows = u64(view, t + 48, () => fail('indexed row count too large', 'trailer', tAbs + 48))
+  if (!metric) fail('unknown metric code', 'trailer', tAbs + 20)
+  if (dim < 1 || nlist < 1 || m < 1 || m > dim || nbits < 1 || nbits > 8 || indexedRows > rows || sectionCount > 64) {
+    fail(`implausible parameters dim=${dim} nlist=${nlist} m=${m} nbits=${nbits}`, 'trailer', tAbs)
+  }
+  const tableBytes = sectionCount * SECTION_ENTRY_BYTES
+  const table = t - tableBytes
+  if (table < 0) fail(`section table (${tableBytes} bytes) is not in the ${tail.length} tail bytes read`, 'section-table', tailStart)
+  if (crc32(tail.subarray(table, t)) !== view.getUint32(t + 56, true)) fail('CRC mismatch', 'section-table', tailStart + table)
+  const sections: Partial<Record<SectionName, SectionEntry>> = {}
+  for (let i = 0; i < sectionCount; i++) {
+    const o = table + i * SECTION_ENTRY_BYTES
+    const name = SECTION_NAMES[view.getUint32(o, true)]
+    if (!name) continue // unknown sections from newer writers are skipped
+    const offset = u64(view, o + 8, () => fail('offset too large', name, tailStart + o))
+    const length = u64(view, o + 16, () => fail('length too large', name, tailStart + o))
+    if (offset + length > tailStart + table) fail(`section [${offset}, ${offset + length}) overruns the blob`, name, offset)
+    sections[name] = { name, offset, length, crc: view.getUint32(o + 4, true) }
+  }
+  const expected: Record<SectionName, number | undefined> = {
+    centroids: nlist * dim * 4,
+    codebooks: 2 ** nbits * dim * 4,
+    directory: nlist * DIRECTORY_ENTRY_BYTES,
+    lists: undefined,
+  }
+  for (const name of Object.keys(SECTION) as SectionName[]) {
+    const s = sections[name]
+    if (!s) fail('section missing', name, tAbs)
+    const want = expected[name]
+    if (s && want !== undefined && s.length !== want) fail(`length ${s.length}, expected ${want}`, name, s.offset)
+    if (s && name === 'lists' && s.length < listBytes(indexedRows, m)) fail('too short for the indexed rows', name, s.offset)
+  }
+  const all = sections as Record<SectionName, SectionEntry>
+  return {
+    params: { metric: metric as Metric, dim, nlist, m, nbits, rows, indexedRows },
+    sections: all,
+    headBytes: blobLength - all.centroids.offset,
+  }
+}
+
+/** Checks a section's CRC; `bytes` holds exactly that section. */
+export function checkSection(bytes: Uint8Array, section: SectionEntry, ctx: ParseContext = {}): void {
+  if (bytes.length !== section.length || crc32(bytes) !== section.crc) {
+    throw new ParquetSeekError('CRC mismatch', { file: ctx.file, section: section.name, offset: (ctx.blobOffset ?? 0) + section.offset })
+  }
+}
+
+export interface DirectoryEntry {
+  offset: number
+  count: number
+  crc: number
+}
+
+export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseContext = {}): DirectoryEntry[] {
+  const { nlist, m, indexedRows } = trailer.params
+  const lists = trailer.sections.lists
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: DirectoryEntry[] = []
+  let total = 0
+  for (let l = 0; l < nlist; l++) {
+    const o = l * DIRECTORY_ENTRY_BYTES
+    const fail = (message: string): never => {
+      throw new ParquetSeekError(`list ${l}: ${message}`, {
+        file: ctx.file,
+        section: 'directory',
+        offset: (ctx.blobOffset ?? 0) + trailer.sections.directory.offset + o,
+      })
+    }
+    const offset = u64(view, o, () => fail('offset too large'))
+    const n = view.getUint32(o + 8, true)
+    if (offset % 8 !== 0 || offset + listBytes(n, m) > lists.length) fail(`[${offset}, +${listBytes(n, m)}) is outside the lists section`)
+    total += n
+    out.push({ offset, count: n, crc: view.getUint32(o + 12, true) })
+  }
+  if (total !== indexedRows) {
+    throw new ParquetSeekError(`lists hold ${total} entries, the trailer says ${indexedRows}`, { file: ctx.file, section: 'directory' })
+  }
+  return out
+}
+
+export interface ListView {
+  pageOffsets: BigUint64Array
+  rowIds: Uint32Array
+  pageLengths: Uint32Array
+  codes: Uint8Array
+}
+
+/** Views into one list's bytes (8-aligned, exactly listBytes(count, m) long), CRC-checked. */
+export function parseList(bytes: Uint8Array, entry: DirectoryEntry, m: number, list: number, ctx: ParseContext = {}): ListView {
+  const n = entry.count
+  if (bytes.length !== listBytes(n, m) || crc32(bytes) !== entry.crc) {
+    throw new ParquetSeekError(`list ${list}: CRC mismatch`, { file: ctx.file, section: 'lists', offset: ctx.blobOffset })
+  }
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice()
+  const { buffer, byteOffset } = aligned
+  return {
+    pageOffsets: new BigUint64Array(buffer, byteOffset, n),
+    rowIds: new Uint32Array(buffer, byteOffset + 8 * n, n),
+    pageLengths: new Uint32Array(buffer, byteOffset + 12 * n, n),
+    codes: new Uint8Array(buffer, byteOffset + 16 * n, n * m),
+  }
+}
+
+export function floatSection(bytes: Uint8Array): Float32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice()
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4)
+}
+
+function u64(view: DataView, at: number, tooLarge: () => never): number {
+  const v = view.getBigUint64(at, true)
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) tooLarge()
+  return Number(v)
+}

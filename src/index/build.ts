@@ -1,0 +1,148 @@
+import type { AsyncBuffer } from 'hyparquet'
+import { parquetMetadataAsync } from 'hyparquet'
+import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { ByteSink } from '../io/sink.js'
+import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { writeIndexed } from '../parquet/writeIndexed.js'
+import { writeBlob } from './blob.js'
+import { FORMAT_VERSION, KV } from './keys.js'
+import type { IndexParams, Metric } from './model.js'
+import type { TrainOptions } from './train.js'
+import { encodeAll, normalizeRows, resolveParams, trainModel } from './train.js'
+
+export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'write'
+export const BUILD_PHASES: readonly BuildPhase[] = ['read', 'train-coarse', 'train-pq', 'encode', 'write']
+
+export interface BuildProgress {
+  phase: BuildPhase
+  done: number
+  total: number
+}
+
+export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'> {
+  column: string
+  metric?: Metric
+  skipInvalid?: boolean
+  /** Name used in messages (a path or URL). */
+  file?: string
+  signal?: AbortSignal
+  onProgress?: (p: BuildProgress) => void
+}
+
+export interface BuildSummary {
+  params: IndexParams
+  column: string
+  inputBytes: number
+  outputBytes: number
+  indexBytes: number
+  skippedRows: Array<{ row: number; reason: string }>
+  phasesMs: Record<BuildPhase, number>
+}
+
+/**
+ * Reads `source`, trains IVF-PQ on its embedding column and writes the indexed Parquet file to
+ * `sink`. The sink is committed only when everything succeeded, and aborted otherwise.
+ */
+export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
+  try {
+    const summary = await build(source, sink, o)
+    await sink.commit()
+    return summary
+  } catch (e) {
+    await sink.abort()
+    throw e
+  }
+}
+
+async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
+  const { file, signal } = o
+  const phasesMs = Object.fromEntries(BUILD_PHASES.map((p) => [p, 0])) as Record<BuildPhase, number>
+  let phaseStart = performance.now()
+  let current: BuildPhase = 'read'
+  const enter = (phase: BuildPhase) => {
+    const now = performance.now()
+    phasesMs[current] += now - phaseStart
+    phaseStart = now
+    current = phase
+  }
+  const progress = (phase: BuildPhase, done: number, total: number) => {
+    if (signal?.aborted) throw new AbortError()
+    if (phase !== current) enter(phase)
+    o.onProgress?.({ phase, done, total })
+  }
+
+  const metadata = await readMetadata(source, file)
+  const column = describeEmbeddingColumn(metadata, o.column, file)
+  const vectors = await readVectors(source, metadata, column, {
+    file,
+    skipInvalid: o.skipInvalid,
+    signal,
+    onProgress: (done, total) => progress('read', done, total),
+  })
+  const n = vectors.rowIds.length
+  const params = resolveParams(vectors.rows, n, vectors.dim, o)
+  if (params.metric === 'cosine') normalizeRows(vectors.data, n, vectors.dim, vectors.rowIds, o.column)
+  enter('train-coarse')
+
+  const train: TrainOptions = {
+    signal,
+    onProgress: (phase, done, total) => progress(phase, done, total),
+  }
+  const model = trainModel(vectors.data, n, params, train)
+  enter('encode')
+  const lists = encodeAll(model, vectors.data, n, vectors.rowIds, train)
+  throwIfAborted(signal)
+  enter('write')
+
+  let indexBytes = 0
+  const written = await writeIndexed({
+    source,
+    metadata,
+    column,
+    sink,
+    file,
+    signal,
+    onProgress: (done, total) => progress('write', done, total),
+    makeBlob: (pages) => {
+      const entryPages = { offsets: new Float64Array(n), lengths: new Uint32Array(n) }
+      for (let e = 0; e < n; e++) {
+        const row = lists.rowIds[e] as number
+        entryPages.offsets[e] = pages.offsets[row] as number
+        entryPages.lengths[e] = pages.lengths[row] as number
+      }
+      const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages: entryPages })
+      indexBytes = blob.length
+      return blob
+    },
+    keyValues: (offset, length) => [
+      { key: KV.version, value: FORMAT_VERSION },
+      { key: KV.column, value: column.name },
+      { key: KV.offset, value: String(offset) },
+      { key: KV.length, value: String(length) },
+      { key: KV.params, value: JSON.stringify(params) },
+    ],
+  })
+  enter('write')
+  return {
+    params,
+    column: column.name,
+    inputBytes: source.byteLength,
+    outputBytes: written.bytes,
+    indexBytes,
+    skippedRows: vectors.invalid,
+    phasesMs,
+  }
+}
+
+export async function readMetadata(source: AsyncBuffer, file?: string) {
+  if (source.byteLength < 12) throw new ParquetSeekError(`not a Parquet file (${source.byteLength} bytes)`, { file })
+  const tail = new Uint8Array(await source.slice(source.byteLength - 4, source.byteLength))
+  if (String.fromCharCode(...tail) !== 'PAR1') {
+    throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: source.byteLength - 4 })
+  }
+  try {
+    return await parquetMetadataAsync(source)
+  } catch (e) {
+    throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file })
+  }
+}

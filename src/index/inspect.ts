@@ -1,0 +1,80 @@
+import type { AsyncBuffer, FileMetaData } from 'hyparquet'
+import { ParquetSeekError } from '../errors.js'
+import type { DirectoryEntry, ParseContext, Trailer } from './blob.js'
+import { checkSection, floatSection, parseDirectory, parseTrailer } from './blob.js'
+import { KV } from './keys.js'
+
+export interface IndexLocation {
+  column: string
+  offset: number
+  length: number
+  params: Record<string, unknown>
+}
+
+/** The index's place in the file per the footer's key-value entries, validated against the file size. */
+export function locateIndex(metadata: FileMetaData, byteLength: number, file?: string): IndexLocation | undefined {
+  const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value]))
+  if (!kv.has(KV.offset)) return undefined
+  const offset = Number(kv.get(KV.offset))
+  const length = Number(kv.get(KV.length))
+  const column = kv.get(KV.column) ?? ''
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 4 || length < 64 || offset + length > byteLength) {
+    throw new ParquetSeekError(`index location [${kv.get(KV.offset)}, +${kv.get(KV.length)}) is not inside the ${byteLength}-byte file`, {
+      file,
+      section: 'key-value metadata',
+    })
+  }
+  let params: Record<string, unknown> = {}
+  try {
+    params = JSON.parse(kv.get(KV.params) ?? '{}')
+  } catch {
+    throw new ParquetSeekError(`${KV.params} is not JSON`, { file, section: 'key-value metadata' })
+  }
+  return { column, offset, length, params }
+}
+
+export interface LoadedIndexHead {
+  location: IndexLocation
+  trailer: Trailer
+  centroids: Float32Array
+  codebooks: Float32Array
+  directory: DirectoryEntry[]
+}
+
+/** Reads and checks everything but the lists (one read of the blob's tail). */
+export async function loadIndexHead(source: AsyncBuffer, location: IndexLocation, file?: string): Promise<LoadedIndexHead> {
+  const ctx: ParseContext = { file, blobOffset: location.offset }
+  const blobEnd = location.offset + location.length
+  const firstRead = Math.min(location.length, 1 << 16)
+  let tail = new Uint8Array(await source.slice(blobEnd - firstRead, blobEnd))
+  let trailer = parseTrailerOrGrow(tail, location.length, ctx)
+  if (trailer === undefined || tail.length < trailer.headBytes) {
+    const need = trailer ? trailer.headBytes : location.length
+    tail = new Uint8Array(await source.slice(blobEnd - need, blobEnd))
+    trailer = parseTrailer(tail, location.length, ctx)
+  }
+  const base = location.length - tail.length
+  const section = (name: keyof Trailer['sections']) => {
+    const s = trailer.sections[name]
+    const bytes = tail.subarray(s.offset - base, s.offset - base + s.length)
+    checkSection(bytes, s, ctx)
+    return bytes
+  }
+  return {
+    location,
+    trailer,
+    centroids: floatSection(section('centroids')),
+    codebooks: floatSection(section('codebooks')),
+    directory: parseDirectory(section('directory'), trailer, ctx),
+  }
+}
+
+function parseTrailerOrGrow(tail: Uint8Array, blobLength: number, ctx: ParseContext): Trailer | undefined {
+  try {
+    return parseTrailer(tail, blobLength, ctx)
+  } catch (e) {
+    // A table larger than the first read: read more rather than fail.
+    if (e instanceof ParquetSeekError && e.context.section === 'section-table' && tail.length < blobLength) return undefined
+    throw e
+  }
+}

@@ -1,0 +1,106 @@
+import { assignNearest, l2sq, rowNormsSq } from '../compute/js.js'
+import { throwIfAborted } from '../errors.js'
+import { mulberry32, sampleIndices } from './random.js'
+
+export interface KMeansOptions {
+  k: number
+  iterations: number
+  seed: number
+  signal?: AbortSignal
+  onIteration?: (done: number, total: number) => void
+}
+
+/**
+ * k-means++ seeding (on at most 16·k points, which keeps seeding cheap next to the Lloyd
+ * iterations) then Lloyd iterations. A cluster left empty is re-seeded by splitting the
+ * largest one. Deterministic for a given seed. Returns k × dim centroids.
+ */
+export function kmeans(x: Float32Array, n: number, dim: number, options: KMeansOptions): Float32Array {
+  const { k, iterations, seed, signal, onIteration } = options
+  const rand = mulberry32(seed)
+  const centroids = new Float32Array(k * dim)
+  if (n <= k) {
+    // Too few points: every point is a centroid; the rest repeat them (never nearest, harmless).
+    for (let c = 0; c < k; c++) centroids.set(x.subarray((c % n) * dim, ((c % n) + 1) * dim), c * dim)
+    return centroids
+  }
+  seedPlusPlus(x, n, dim, centroids, k, rand)
+  const assign = new Uint32Array(n)
+  const dist = new Float32Array(n)
+  const sums = new Float64Array(k * dim)
+  const counts = new Uint32Array(k)
+  for (let it = 0; it < iterations; it++) {
+    throwIfAborted(signal)
+    assignNearest(x, n, dim, centroids, k, assign, dist, rowNormsSq(centroids, k, dim))
+    sums.fill(0)
+    counts.fill(0)
+    for (let i = 0; i < n; i++) {
+      const c = assign[i] as number
+      counts[c] = (counts[c] as number) + 1
+      const so = c * dim
+      const xo = i * dim
+      for (let j = 0; j < dim; j++) sums[so + j] = (sums[so + j] as number) + (x[xo + j] as number)
+    }
+    for (let c = 0; c < k; c++) {
+      const count = counts[c] as number
+      if (count === 0) continue
+      for (let j = 0; j < dim; j++) centroids[c * dim + j] = (sums[c * dim + j] as number) / count
+    }
+    splitEmpty(centroids, counts, k, dim)
+    onIteration?.(it + 1, iterations)
+  }
+  return centroids
+}
+
+function seedPlusPlus(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, rand: () => number) {
+  const pool = sampleIndices(n, Math.min(n, 16 * k), rand)
+  const m = pool.length
+  const minDist = new Float64Array(m).fill(Number.POSITIVE_INFINITY)
+  let pick = pool[Math.floor(rand() * m)] as number
+  for (let c = 0; c < k; c++) {
+    centroids.set(x.subarray(pick * dim, (pick + 1) * dim), c * dim)
+    if (c === k - 1) break
+    let total = 0
+    for (let i = 0; i < m; i++) {
+      const d = l2sq(x, (pool[i] as number) * dim, centroids, c * dim, dim)
+      if (d < (minDist[i] as number)) minDist[i] = d
+      total += minDist[i] as number
+    }
+    if (total === 0) {
+      // All remaining points coincide with a centroid: any choice is as good.
+      pick = pool[Math.floor(rand() * m)] as number
+      continue
+    }
+    let r = rand() * total
+    let chosen = m - 1
+    for (let i = 0; i < m; i++) {
+      r -= minDist[i] as number
+      if (r <= 0) {
+        chosen = i
+        break
+      }
+    }
+    pick = pool[chosen] as number
+  }
+}
+
+const SPLIT_EPS = 1 / 1024
+
+function splitEmpty(centroids: Float32Array, counts: Uint32Array, k: number, dim: number) {
+  for (let c = 0; c < k; c++) {
+    if (counts[c] !== 0) continue
+    let largest = 0
+    for (let o = 1; o < k; o++) if ((counts[o] as number) > (counts[largest] as number)) largest = o
+    if ((counts[largest] as number) < 2) return
+    for (let j = 0; j < dim; j++) {
+      const v = centroids[largest * dim + j] as number
+      // Opposite nudges so the two halves separate on the next assignment.
+      const sign = j % 2 === 0 ? 1 : -1
+      centroids[c * dim + j] = v * (1 + sign * SPLIT_EPS) + sign * SPLIT_EPS
+      centroids[largest * dim + j] = v * (1 - sign * SPLIT_EPS) - sign * SPLIT_EPS
+    }
+    const half = Math.floor((counts[largest] as number) / 2)
+    counts[c] = half
+    counts[largest] = (counts[largest] as number) - half
+  }
+}

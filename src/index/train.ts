@@ -1,0 +1,142 @@
+import { assignNearest, rowNormsSq } from '../compute/js.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { kmeans } from './kmeans.js'
+import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
+import { defaults } from './model.js'
+import { pqEncode, pqLayout, trainPq } from './pq.js'
+import { mulberry32, sampleIndices } from './random.js'
+
+export interface TrainOptions {
+  metric?: Metric
+  nlist?: number
+  m?: number
+  nbits?: number
+  sample?: number
+  seed?: number
+  coarseIterations?: number
+  pqIterations?: number
+  signal?: AbortSignal
+  onProgress?: (phase: 'train-coarse' | 'train-pq' | 'encode', done: number, total: number) => void
+}
+
+export type ParamOptions = Pick<TrainOptions, 'metric' | 'nlist' | 'm' | 'nbits' | 'sample' | 'seed' | 'coarseIterations' | 'pqIterations'>
+
+/** Resolves defaults and rejects impossible parameters with a message naming the option. */
+export function resolveParams(rows: number, indexedRows: number, dim: number, o: ParamOptions): IndexParams {
+  const nlist = o.nlist ?? defaults.nlist(indexedRows)
+  const m = o.m ?? defaults.m(dim)
+  const nbits = o.nbits ?? defaults.nbits
+  const check = (ok: boolean, message: string) => {
+    if (!ok) throw new ParquetSeekError(message)
+  }
+  check(Number.isInteger(nlist) && nlist >= 1 && nlist <= indexedRows, `--nlist must be 1…${indexedRows} (rows with vectors), got ${nlist}`)
+  check(Number.isInteger(m) && m >= 1 && m <= dim, `--m must be 1…${dim} (the dimension), got ${m}`)
+  check(Number.isInteger(nbits) && nbits >= 1 && nbits <= 8, `--nbits must be 1…8, got ${nbits}`)
+  const sample = Math.min(indexedRows, o.sample ?? defaults.sample(indexedRows, nlist))
+  check(Number.isInteger(sample) && sample >= nlist, `--sample must be at least nlist (${nlist}), got ${sample}`)
+  return {
+    metric: o.metric ?? 'l2',
+    dim,
+    nlist,
+    m,
+    nbits,
+    rows,
+    indexedRows,
+    sample,
+    seed: o.seed ?? defaults.seed,
+    coarseIterations: o.coarseIterations ?? defaults.coarseIterations,
+    pqIterations: o.pqIterations ?? defaults.pqIterations,
+  }
+}
+
+/** Unit-normalises rows in place (cosine). A zero vector has no direction: reported by row. */
+export function normalizeRows(data: Float32Array, n: number, dim: number, rowIds: Uint32Array, column?: string) {
+  const norms = rowNormsSq(data, n, dim)
+  for (let i = 0; i < n; i++) {
+    const norm = Math.sqrt(norms[i] as number)
+    if (norm === 0) {
+      throw new ParquetSeekError('vector is all zeros, which has no cosine direction', { column, row: rowIds[i] })
+    }
+    for (let j = 0; j < dim; j++) data[i * dim + j] = (data[i * dim + j] as number) / norm
+  }
+}
+
+/** Trains the coarse quantizer and the residual PQ on a seeded sample of the rows. */
+export function trainModel(data: Float32Array, n: number, params: IndexParams, o: TrainOptions = {}): IvfPqModel {
+  const { dim, nlist, sample, seed } = params
+  const rand = mulberry32(seed)
+  const picks = sampleIndices(n, sample, rand)
+  const xs = new Float32Array(picks.length * dim)
+  for (let i = 0; i < picks.length; i++) {
+    const p = picks[i] as number
+    xs.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
+  }
+  const centroids = kmeans(xs, picks.length, dim, {
+    k: nlist,
+    iterations: params.coarseIterations,
+    seed: seed + 1,
+    signal: o.signal,
+    onIteration: (done, total) => o.onProgress?.('train-coarse', done, total),
+  })
+  const assign = new Uint32Array(picks.length)
+  assignNearest(xs, picks.length, dim, centroids, nlist, assign, new Float32Array(picks.length))
+  subtractCentroids(xs, picks.length, dim, centroids, assign)
+  const layout = pqLayout(dim, params.m, params.nbits)
+  const codebooks = trainPq(xs, picks.length, layout, {
+    iterations: params.pqIterations,
+    seed: seed + 2,
+    signal: o.signal,
+    onSubspace: (done, total) => o.onProgress?.('train-pq', done, total),
+  })
+  return { params, centroids, codebooks, layout }
+}
+
+const ENCODE_CHUNK = 2048
+
+/** Assigns every row to its list and encodes its residual; returns the inverted lists. */
+export function encodeAll(model: IvfPqModel, data: Float32Array, n: number, rowIds: Uint32Array, o: TrainOptions = {}): InvertedLists {
+  const { dim, nlist, m } = model.params
+  const assign = new Uint32Array(n)
+  const codes = new Uint8Array(n * m)
+  const norms = rowNormsSq(model.centroids, nlist, dim)
+  const residual = new Float32Array(ENCODE_CHUNK * dim)
+  const scratch = new Float32Array(ENCODE_CHUNK)
+  for (let start = 0; start < n; start += ENCODE_CHUNK) {
+    throwIfAborted(o.signal)
+    const count = Math.min(ENCODE_CHUNK, n - start)
+    const chunk = data.subarray(start * dim, (start + count) * dim)
+    const chunkAssign = assign.subarray(start, start + count)
+    assignNearest(chunk, count, dim, model.centroids, nlist, chunkAssign, scratch, norms)
+    residual.set(chunk)
+    subtractCentroids(residual, count, dim, model.centroids, chunkAssign)
+    pqEncode(residual, count, model.layout, model.codebooks, codes.subarray(start * m, (start + count) * m))
+    o.onProgress?.('encode', start + count, n)
+  }
+  return groupByList(assign, codes, rowIds, nlist, m)
+}
+
+function subtractCentroids(x: Float32Array, n: number, dim: number, centroids: Float32Array, assign: Uint32Array) {
+  for (let i = 0; i < n; i++) {
+    const c = (assign[i] as number) * dim
+    for (let j = 0; j < dim; j++) x[i * dim + j] = (x[i * dim + j] as number) - (centroids[c + j] as number)
+  }
+}
+
+/** Counting sort by list; stable, so rows stay ascending inside each list. */
+function groupByList(assign: Uint32Array, codes: Uint8Array, rowIds: Uint32Array, nlist: number, m: number): InvertedLists {
+  const n = assign.length
+  const listStart = new Uint32Array(nlist + 1)
+  for (let i = 0; i < n; i++) listStart[(assign[i] as number) + 1] = (listStart[(assign[i] as number) + 1] as number) + 1
+  for (let l = 0; l < nlist; l++) listStart[l + 1] = (listStart[l + 1] as number) + (listStart[l] as number)
+  const fill = listStart.slice(0, nlist)
+  const outIds = new Uint32Array(n)
+  const outCodes = new Uint8Array(n * m)
+  for (let i = 0; i < n; i++) {
+    const l = assign[i] as number
+    const at = fill[l] as number
+    fill[l] = at + 1
+    outIds[at] = rowIds[i] as number
+    outCodes.set(codes.subarray(i * m, (i + 1) * m), at * m)
+  }
+  return { listStart, rowIds: outIds, codes: outCodes }
+}

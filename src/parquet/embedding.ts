@@ -1,0 +1,246 @@
+import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
+import { parquetRead, parquetSchema } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
+
+/**
+ * Which physical shapes of an embedding column we read, and how.
+ * - `list`: LIST (3-level or legacy 2-level) of FLOAT or DOUBLE — DuckDB, pyarrow/Spark,
+ *   arrow-rs (FixedSizeList is written as a LIST in Parquet).
+ * - `flba`: FIXED_LEN_BYTE_ARRAY holding dim little-endian float32 values.
+ */
+export interface EmbeddingColumn {
+  name: string
+  kind: 'list' | 'flba'
+  element: 'FLOAT' | 'DOUBLE'
+  /** Known from the schema for `flba`; otherwise from the first non-null row. */
+  dim: number | undefined
+  /** Index among the file's leaf columns (= position in each row group's `columns`). */
+  leafIndex: number
+  /** Schema path from the root (exclusive) to the leaf. */
+  leafPath: SchemaTree[]
+}
+
+export function describeEmbeddingColumn(metadata: FileMetaData, name: string, file?: string): EmbeddingColumn {
+  const root = parquetSchema(metadata)
+  const top = root.children.find((c) => c.element.name === name)
+  if (!top) {
+    const names = root.children.map((c) => c.element.name).join(', ')
+    throw new ParquetSeekError(`no such column; the columns are: ${names}`, { file, column: name })
+  }
+  const found = vectorShape(top)
+  if (!found) {
+    const candidates = findEmbeddingColumns(metadata).map((c) => c.name)
+    const hint = candidates.length ? `; vector columns here: ${candidates.join(', ')}` : '; this file has no vector column'
+    throw new ParquetSeekError(`is ${describeType(top)}, not a vector of FLOAT or DOUBLE${hint}`, { file, column: name })
+  }
+  return { name, ...found, leafIndex: leafIndexOf(root, found.leafPath) }
+}
+
+/** Every top-level column that can hold embeddings, for pickers and error hints. */
+export function findEmbeddingColumns(metadata: FileMetaData): EmbeddingColumn[] {
+  const root = parquetSchema(metadata)
+  const out: EmbeddingColumn[] = []
+  for (const top of root.children) {
+    const found = vectorShape(top)
+    if (found) out.push({ name: top.element.name, ...found, leafIndex: leafIndexOf(root, found.leafPath) })
+  }
+  return out
+}
+
+type Shape = Omit<EmbeddingColumn, 'name' | 'leafIndex'>
+
+function vectorShape(top: SchemaTree): Shape | undefined {
+  const el = top.element
+  if (!top.children.length) {
+    if (el.type !== 'FIXED_LEN_BYTE_ARRAY' || !el.type_length || el.type_length % 4 !== 0) return undefined
+    if (el.logical_type || el.converted_type || el.repetition_type === 'REPEATED') return undefined
+    return { kind: 'flba', element: 'FLOAT', dim: el.type_length / 4, leafPath: [top] }
+  }
+  const isList = el.converted_type === 'LIST' || el.logical_type?.type === 'LIST'
+  if (!isList || top.children.length !== 1) return undefined
+  const repeated = top.children[0]
+  if (repeated?.element.repetition_type !== 'REPEATED') return undefined
+  // 2-level legacy list: the repeated node is the float leaf itself
+  const leaf = repeated.children.length === 0 ? repeated : repeated.children.length === 1 ? repeated.children[0] : undefined
+  if (!leaf || leaf.children.length) return undefined
+  const type = leaf.element.type
+  if (type !== 'FLOAT' && type !== 'DOUBLE') return undefined
+  const leafPath = leaf === repeated ? [top, repeated] : [top, repeated, leaf]
+  return { kind: 'list', element: type, dim: undefined, leafPath }
+}
+
+function leafIndexOf(root: SchemaTree, leafPath: SchemaTree[]): number {
+  const target = leafPath.at(-1)
+  let index = 0
+  const walk = (node: SchemaTree): boolean => {
+    if (!node.children.length) {
+      if (node === target) return true
+      index++
+      return false
+    }
+    return node.children.some(walk)
+  }
+  if (!root.children.some(walk)) throw new Error('leaf not in schema')
+  return index
+}
+
+function describeType(node: SchemaTree): string {
+  const el = node.element
+  if (node.children.length) return el.converted_type ?? el.logical_type?.type ?? 'a group'
+  const logical = el.converted_type ?? el.logical_type?.type
+  return logical ? `${el.type} (${logical})` : String(el.type)
+}
+
+export interface InvalidRow {
+  row: number
+  reason: string
+}
+
+export interface ReadVectorsOptions {
+  file?: string
+  /** Leave null, ragged and non-finite vectors out of the index (they stay in the file). */
+  skipInvalid?: boolean
+  signal?: AbortSignal
+  onProgress?: (rowsDone: number, rowsTotal: number) => void
+}
+
+export interface Vectors {
+  dim: number
+  /** Rows of the file, indexed or not. */
+  rows: number
+  /** Row index of each stored vector, ascending. */
+  rowIds: Uint32Array
+  /** rowIds.length × dim, row-major. */
+  data: Float32Array
+  invalid: InvalidRow[]
+}
+
+/** Reads the whole embedding column into one float32 matrix, one row group at a time. */
+export async function readVectors(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  options: ReadVectorsOptions = {},
+): Promise<Vectors> {
+  const { file, skipInvalid = false, signal, onProgress } = options
+  const rows = Number(metadata.num_rows)
+  if (rows === 0) throw new ParquetSeekError('the file has zero rows; nothing to index', { file })
+  let dim = column.dim ?? 0
+  let data: Float32Array = new Float32Array(0)
+  const rowIds = new Uint32Array(rows)
+  const invalid: InvalidRow[] = []
+  let stored = 0
+  let rowStart = 0
+  for (const group of metadata.row_groups) {
+    throwIfAborted(signal)
+    const rowEnd = rowStart + Number(group.num_rows)
+    const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
+    for (let i = 0; i < values.length; i++) {
+      const row = rowStart + i
+      const vector = values[i]
+      if (dim === 0 && vector !== null && vector !== undefined) dim = lengthOf(vector)
+      const reason = checkVector(vector, dim, column.kind)
+      if (reason) {
+        if (!skipInvalid) {
+          throw new ParquetSeekError(`${reason} (use --skip-invalid to leave such rows out of the index)`, {
+            file,
+            column: column.name,
+            row,
+          })
+        }
+        invalid.push({ row, reason })
+        continue
+      }
+      if (data.length === 0) data = allocate(rows, dim, file, column.name)
+      copyInto(data, stored * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
+      rowIds[stored++] = row
+    }
+    rowStart = rowEnd
+    onProgress?.(rowStart, rows)
+  }
+  if (stored === 0) {
+    throw new ParquetSeekError(`no valid vectors among ${rows} rows (first problem: ${invalid[0]?.reason})`, {
+      file,
+      column: column.name,
+    })
+  }
+  return { dim, rows, rowIds: rowIds.slice(0, stored), data: data.subarray(0, stored * dim), invalid }
+}
+
+/** One column's decoded values for rows [rowStart, rowEnd) — lists arrive as arrays per row. */
+export async function readColumnRange(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  name: string,
+  rowStart: number,
+  rowEnd: number,
+  file?: string,
+): Promise<unknown[]> {
+  let out: unknown[] = []
+  await parquetRead({
+    file: source,
+    metadata,
+    columns: [name],
+    rowStart,
+    rowEnd,
+    compressors,
+    onComplete: (rows: unknown[][]) => {
+      // hyparquet gives a null list as undefined; the writer's level encoder needs null
+      out = rows.map((r) => r[0] ?? null)
+    },
+  })
+  if (out.length !== rowEnd - rowStart) {
+    throw new ParquetSeekError(`decoded ${out.length} rows where the row group has ${rowEnd - rowStart}`, {
+      file,
+      column: name,
+      row: rowStart,
+    })
+  }
+  return out
+}
+
+function lengthOf(vector: unknown): number {
+  if (vector instanceof Uint8Array) return vector.length / 4
+  return (vector as ArrayLike<number>).length
+}
+
+function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn['kind']): string | undefined {
+  if (vector === null || vector === undefined) return 'vector is null'
+  const n = lengthOf(vector)
+  if (n === 0) return 'vector is empty'
+  if (n !== dim) return `vector has ${n} values, expected ${dim}`
+  if (kind === 'flba') {
+    const bytes = vector as Uint8Array
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    for (let j = 0; j < n; j++) {
+      if (!Number.isFinite(view.getFloat32(j * 4, true))) return `value ${j} is not finite`
+    }
+    return undefined
+  }
+  const list = vector as ArrayLike<number | null>
+  for (let j = 0; j < n; j++) {
+    const v = list[j]
+    if (v === null || v === undefined) return `value ${j} is null`
+    if (!Number.isFinite(v) || Math.abs(v) > 3.4028234663852886e38) return `value ${j} is ${v}, not a finite float32`
+  }
+  return undefined
+}
+
+function allocate(rows: number, dim: number, file: string | undefined, column: string): Float32Array {
+  try {
+    return new Float32Array(rows * dim)
+  } catch {
+    throw new ParquetSeekError(`${rows} × ${dim} float32 vectors do not fit in memory`, { file, column })
+  }
+}
+
+function copyInto(out: Float32Array, at: number, vector: ArrayLike<number> | Uint8Array, kind: EmbeddingColumn['kind']) {
+  if (kind === 'flba') {
+    const bytes = vector as Uint8Array
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    for (let j = 0; j < bytes.length / 4; j++) out[at + j] = view.getFloat32(j * 4, true)
+  } else {
+    out.set(vector as ArrayLike<number>, at)
+  }
+}

@@ -1,0 +1,228 @@
+import type { AsyncBuffer, ColumnChunk, FileMetaData, KeyValue, OffsetIndex, RowGroup } from 'hyparquet'
+import { parquetSchema, readOffsetIndex } from 'hyparquet'
+import { getMaxRepetitionLevel } from 'hyparquet/src/schema.js'
+import { ByteWriter } from 'hyparquet-writer'
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
+import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { ByteSink } from '../io/sink.js'
+import type { EmbeddingColumn } from './embedding.js'
+import { readColumnRange } from './embedding.js'
+import { pageLocationsFromHeaders } from './pageLocations.js'
+import { writeVectorChunk } from './vectorChunk.js'
+
+type PageLocation = OffsetIndex['page_locations'][number]
+
+/** Page location of every row's embedding page (absolute, header included). */
+export interface RowPages {
+  offsets: Float64Array
+  lengths: Uint32Array
+}
+
+export interface WriteIndexedOptions {
+  source: AsyncBuffer
+  metadata: FileMetaData
+  column: EmbeddingColumn
+  sink: ByteSink
+  file?: string
+  /** Called once all data pages are written; returns the index blob. */
+  makeBlob: (pages: RowPages) => Uint8Array
+  /** Key-value entries naming the blob, given where it landed. */
+  keyValues: (blobOffset: number, blobLength: number) => KeyValue[]
+  signal?: AbortSignal
+  onProgress?: (rowsDone: number, rowsTotal: number) => void
+}
+
+export interface WriteIndexedResult {
+  bytes: number
+  blobOffset: number
+  blobLength: number
+}
+
+const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
+
+/**
+ * Writes the indexed Parquet file: every row group and column of the input in order; other
+ * columns' chunks copied byte for byte (their encodings, statistics and pages are kept); the
+ * embedding column rewritten one vector per DataPage V2, PLAIN, LZ4_RAW, no statistics; an
+ * offset index for every chunk; then the index blob; then the footer.
+ */
+export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexedResult> {
+  const { source, metadata, column, sink, file, signal } = o
+  const rows = Number(metadata.num_rows)
+  const root = parquetSchema(metadata)
+  const leaves = leafPaths(root)
+  const embeddingTree = [root, ...column.leafPath]
+  const pages: RowPages = { offsets: new Float64Array(rows), lengths: new Uint32Array(rows) }
+  const offsetIndexes: Array<{ chunk: ColumnChunk; locations: PageLocation[] }> = []
+  const columnIndexes: Array<{ chunk: ColumnChunk; bytes: Uint8Array }> = []
+  let offset = 0
+  const emit = async (bytes: Uint8Array) => {
+    await sink.write(bytes)
+    offset += bytes.length
+  }
+
+  await emit(PAR1)
+  const rowGroups: RowGroup[] = []
+  let rowStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    throwIfAborted(signal)
+    const groupRows = Number(group.num_rows)
+    const groupStart = offset
+    const columns: ColumnChunk[] = []
+    for (const [c, chunk] of group.columns.entries()) {
+      const meta = chunk.meta_data
+      const name = meta?.path_in_schema.join('.') ?? `#${c}`
+      if (!meta || chunk.file_path) {
+        throw new ParquetSeekError('column chunk has no inline metadata (external or encrypted chunks are not supported)', {
+          file,
+          column: name,
+        })
+      }
+      if (c === column.leafIndex) {
+        const values = await readColumnRange(source, metadata, column.name, rowStart, rowStart + groupRows, file)
+        const writer = new ByteWriter()
+        writer.offset = offset
+        const { chunk: written, locations } = writeVectorChunk(writer, embeddingTree, values)
+        if (written.meta_data?.num_values !== meta.num_values) {
+          // The reader mis-assembled the column (seen with DuckDB's NULL fixed-size arrays):
+          // rewriting it would silently change rows, so stop here.
+          throw new ParquetSeekError(
+            `row group ${g} declares ${meta.num_values} values but decodes to ${written.meta_data?.num_values}; cannot rewrite this column faithfully`,
+            { file, column: column.name, offset: Number(meta.data_page_offset) },
+          )
+        }
+        if (locations.length !== groupRows) throw new Error(`wrote ${locations.length} pages for ${groupRows} rows`)
+        for (const [i, loc] of locations.entries()) {
+          pages.offsets[rowStart + i] = Number(loc.offset)
+          pages.lengths[rowStart + i] = loc.compressed_page_size
+        }
+        await emit(writer.getBytes())
+        columns.push(written)
+        offsetIndexes.push({ chunk: written, locations })
+      } else {
+        const start = Number(meta.dictionary_page_offset || meta.data_page_offset)
+        const length = Number(meta.total_compressed_size)
+        if (start < 4 || start + length > source.byteLength) {
+          throw new ParquetSeekError(`column chunk [${start}, ${start + length}) is outside the file`, {
+            file,
+            column: name,
+            offset: start,
+          })
+        }
+        const bytes = new Uint8Array(await source.slice(start, start + length))
+        const shift = offset - start
+        const locations = await copiedLocations(source, chunk, bytes, offset, shift, {
+          file,
+          column: name,
+          sourceOffset: start,
+          codec: meta.codec,
+          maxRepetitionLevel: getMaxRepetitionLevel(leaves[c] ?? []),
+        })
+        const moved: ColumnChunk = {
+          ...chunk,
+          file_offset: BigInt(offset),
+          meta_data: {
+            ...meta,
+            data_page_offset: meta.data_page_offset + BigInt(shift),
+            dictionary_page_offset: meta.dictionary_page_offset ? meta.dictionary_page_offset + BigInt(shift) : undefined,
+            index_page_offset: meta.index_page_offset ? meta.index_page_offset + BigInt(shift) : undefined,
+            bloom_filter_offset: undefined,
+            bloom_filter_length: undefined,
+          },
+          offset_index_offset: undefined,
+          offset_index_length: undefined,
+          column_index_offset: undefined,
+          column_index_length: undefined,
+        }
+        await emit(bytes)
+        columns.push(moved)
+        offsetIndexes.push({ chunk: moved, locations })
+        if (chunk.column_index_offset !== undefined && chunk.column_index_length) {
+          const ci = Number(chunk.column_index_offset)
+          if (ci + chunk.column_index_length <= source.byteLength) {
+            columnIndexes.push({ chunk: moved, bytes: new Uint8Array(await source.slice(ci, ci + chunk.column_index_length)) })
+          }
+        }
+      }
+    }
+    let uncompressed = 0n
+    for (const c of columns) uncompressed += c.meta_data?.total_uncompressed_size ?? 0n
+    rowGroups.push({
+      ...group,
+      columns,
+      total_byte_size: uncompressed,
+      total_compressed_size: BigInt(offset - groupStart),
+      file_offset: BigInt(groupStart),
+      ordinal: g,
+      sorting_columns: group.sorting_columns,
+    })
+    rowStart += groupRows
+    o.onProgress?.(rowStart, rows)
+  }
+
+  // Page indexes: column indexes (copied), then offset indexes, as other writers lay them out.
+  for (const { chunk, bytes } of columnIndexes) {
+    chunk.column_index_offset = BigInt(offset)
+    chunk.column_index_length = bytes.length
+    await emit(bytes)
+  }
+  for (const { chunk, locations } of offsetIndexes) {
+    const writer = new ByteWriter()
+    serializeTCompactProtocol(writer, {
+      field_1: locations.map((p) => ({ field_1: p.offset, field_2: p.compressed_page_size, field_3: p.first_row_index })),
+    })
+    chunk.offset_index_offset = BigInt(offset)
+    chunk.offset_index_length = writer.offset
+    await emit(writer.getBytes())
+  }
+
+  throwIfAborted(signal)
+  const blob = o.makeBlob(pages)
+  const blobOffset = offset
+  await emit(blob)
+
+  const footer = new ByteWriter()
+  const inherited = (metadata.key_value_metadata ?? []).filter((kv) => !kv.key.startsWith('parquetseek.'))
+  writeMetadata(footer, {
+    version: metadata.version,
+    schema: metadata.schema,
+    num_rows: metadata.num_rows,
+    row_groups: rowGroups,
+    key_value_metadata: [...inherited, ...o.keyValues(blobOffset, blob.length)],
+    created_by: metadata.created_by,
+  } as FileMetaData)
+  await emit(footer.getBytes())
+  await emit(PAR1)
+  return { bytes: offset, blobOffset, blobLength: blob.length }
+}
+
+async function copiedLocations(
+  source: AsyncBuffer,
+  chunk: ColumnChunk,
+  bytes: Uint8Array,
+  newStart: number,
+  shift: number,
+  info: Parameters<typeof pageLocationsFromHeaders>[2],
+): Promise<PageLocation[]> {
+  const at = chunk.offset_index_offset
+  const length = chunk.offset_index_length
+  if (at !== undefined && length && Number(at) + length <= source.byteLength) {
+    const buf = await source.slice(Number(at), Number(at) + length)
+    const index = readOffsetIndex({ view: new DataView(buf), offset: 0 })
+    return index.page_locations.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
+  }
+  return pageLocationsFromHeaders(bytes, newStart, info)
+}
+
+function leafPaths(root: ReturnType<typeof parquetSchema>) {
+  const out: Array<ReturnType<typeof parquetSchema>[]> = []
+  const walk = (path: ReturnType<typeof parquetSchema>[]) => {
+    const node = path.at(-1)
+    if (!node) return
+    if (!node.children.length) out.push(path)
+    for (const child of node.children) walk([...path, child])
+  }
+  walk([root])
+  return out
+}

@@ -1,0 +1,27 @@
+import { dot, l2sq } from '../compute/js.js'
+import type { Metric } from '../index/model.js'
+
+/** Kernel space each metric ranks in: squared L2 (l2, and cosine on unit vectors) or −⟨q,x⟩. */
+export function kernelKind(metric: Metric): 'l2' | 'ip' {
+  return metric === 'dot' ? 'ip' : 'l2'
+}
+
+/** Query as the index expects it: unit length for cosine. */
+export function prepareQuery(query: Float32Array, metric: Metric): Float32Array {
+  if (metric !== 'cosine') return query
+  const norm = Math.sqrt(dot(query, 0, query, 0, query.length))
+  if (norm === 0) throw new Error('the query vector is all zeros; cosine distance is undefined')
+  return query.map((v) => v / norm)
+}
+
+/**
+ * Reported distance, as in the ground-truth files: l2 = Euclidean (not squared),
+ * cosine = 1 − cos(q, x), dot = −⟨q, x⟩. `q` is the prepared query.
+ */
+export function exactDistance(metric: Metric, q: Float32Array, x: Float32Array, at: number): number {
+  const dim = q.length
+  if (metric === 'l2') return Math.sqrt(l2sq(q, 0, x, at, dim))
+  if (metric === 'dot') return -dot(q, 0, x, at, dim)
+  const norm = Math.sqrt(dot(x, at, x, at, dim))
+  return norm === 0 ? 1 : 1 - dot(q, 0, x, at, dim) / norm
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DuckDBInstance } from '@duckdb/node-api'
+import type { SchemaElement } from 'hyparquet'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { mulberry32 } from '../../src/index/random.js'
+
+export const SHARED = join(import.meta.dirname, '../../../shared/data')
+
+export function tempDir(prefix = 'pqs-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export async function duckdb() {
+  const instance = await DuckDBInstance.create(':memory:')
+  const conn = await instance.connect()
+  return {
+    async rows(sql: string): Promise<unknown[][]> {
+      return (await conn.runAndReadAll(sql)).getRows() as unknown[][]
+    },
+    async run(sql: string) {
+      await conn.run(sql)
+    },
+    close() {
+      conn.closeSync()
+      instance.closeSync()
+    },
+  }
+}
+
+/** Clustered random vectors, so IVF has structure to find. */
+export function clusteredVectors(n: number, dim: number, seed: number, clusters = 20): Float32Array {
+  const rand = mulberry32(seed)
+  const centers = Float32Array.from({ length: clusters * dim }, () => rand() * 10 - 5)
+  const out = new Float32Array(n * dim)
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(rand() * clusters)
+    for (let j = 0; j < dim; j++) out[i * dim + j] = (centers[c * dim + j] as number) + (rand() - 0.5)
+  }
+  return out
+}
+
+const listOfFloat = (name: string, type: 'FLOAT' | 'DOUBLE' = 'FLOAT'): SchemaElement[] => [
+  { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type, repetition_type: 'OPTIONAL' },
+]
+
+export interface Fixture {
+  name: string
+  path: string
+  column: string
+  rows: number
+  dim: number
+  /** Rows whose vector is null or otherwise invalid. */
+  invalidRows: number[]
+}
+
+export function writeListFile(path: string, rows: Array<number[] | null>, extra: Record<string, unknown[]> = {}) {
+  const names = Object.keys(extra)
+  const buf = parquetWriteBuffer({
+    schema: [
+      { name: 'root', num_children: names.length + 1 },
+      ...names.map((n): SchemaElement => ({ name: n, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' })),
+      ...listOfFloat('embedding'),
+    ],
+    columnData: [...names.map((n) => ({ name: n, data: extra[n] as string[] })), { name: 'embedding', data: rows }],
+  })
+  writeFileSync(path, new Uint8Array(buf))
+}
+
+/** Small files covering the column shapes and writers the builder must accept. */
+export async function makeFixtures(dir: string): Promise<Fixture[]> {
+  const out: Fixture[] = []
+  const rand = mulberry32(11)
+  {
+    const rows = 700
+    const dim = 12
+    const v = clusteredVectors(rows, dim, 1)
+    const path = join(dir, 'hyparquet-list-float.parquet')
+    const buf = parquetWriteBuffer({
+      schema: [
+        { name: 'root', num_children: 4 },
+        { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+        { name: 'title', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+        { name: 'score', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+        ...listOfFloat('embedding'),
+      ],
+      columnData: [
+        { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i) },
+        { name: 'title', data: Array.from({ length: rows }, (_, i) => (i % 9 === 0 ? null : `title ${i} ${'é'.repeat(i % 5)}`)) },
+        { name: 'score', data: Array.from({ length: rows }, (_, i) => (i % 4 === 0 ? null : rand())) },
+        { name: 'embedding', data: Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))) },
+      ],
+      rowGroupSize: 256,
+    })
+    writeFileSync(path, new Uint8Array(buf))
+    out.push({ name: 'hyparquet list<float>, 3 row groups', path, column: 'embedding', rows, dim, invalidRows: [] })
+  }
+  {
+    const rows = 300
+    const dim = 8
+    const v = clusteredVectors(rows, dim, 2)
+    const path = join(dir, 'hyparquet-flba.parquet')
+    const buf = parquetWriteBuffer({
+      schema: [
+        { name: 'root', num_children: 2 },
+        { name: 'key', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+        { name: 'vec', type: 'FIXED_LEN_BYTE_ARRAY', type_length: dim * 4, repetition_type: 'REQUIRED' },
+      ],
+      columnData: [
+        { name: 'key', data: Array.from({ length: rows }, (_, i) => `k${i}`) },
+        { name: 'vec', data: Array.from({ length: rows }, (_, i) => new Uint8Array(v.slice(i * dim, (i + 1) * dim).buffer)) },
+      ],
+      rowGroupSize: 100,
+    })
+    writeFileSync(path, new Uint8Array(buf))
+    out.push({ name: 'hyparquet FIXED_LEN_BYTE_ARRAY', path, column: 'vec', rows, dim, invalidRows: [] })
+  }
+  const db = await duckdb()
+  try {
+    const vec = (n: number, t: string) => `list_transform(range(${n}), j -> ((hash(i * 1000 + j) % 100000) / 50000.0 - 1)::${t})`
+    const typed = join(dir, 'duckdb-types.parquet')
+    await db.run(`COPY (SELECT i::INTEGER AS id, 'row ' || i AS name,
+        CASE WHEN i % 7 = 0 THEN NULL ELSE i * 1.5 END AS score,
+        TIMESTAMP '2024-01-01' + INTERVAL (i) MINUTE AS ts, DATE '2020-02-29' + i::INTEGER AS day,
+        (i % 1000)::DECIMAL(10, 2) AS price, (i * 1234567)::DECIMAL(38, 4) AS big, i::BIGINT * 3000000000 AS wide,
+        i % 3 = 0 AS flag, {'a': i, 'b': 'x' || i} AS s, [i, i + 1, NULL] AS tags, MAP {'k': i} AS mp,
+        ${vec(16, 'FLOAT')}::FLOAT[16] AS embedding
+      FROM range(900) t(i)) TO '${typed}' (FORMAT parquet, ROW_GROUP_SIZE 256)`)
+    out.push({ name: 'DuckDB FLOAT[16] with many types', path: typed, column: 'embedding', rows: 900, dim: 16, invalidRows: [] })
+    const dbl = join(dir, 'duckdb-list-double.parquet')
+    await db.run(`COPY (SELECT i AS id, CASE WHEN i IN (5, 6, 300) THEN NULL ELSE ${vec(10, 'DOUBLE')} END AS emb
+      FROM range(400) t(i)) TO '${dbl}' (FORMAT parquet, COMPRESSION zstd)`)
+    out.push({ name: 'DuckDB list<double>, zstd, null vectors', path: dbl, column: 'emb', rows: 400, dim: 10, invalidRows: [5, 6, 300] })
+  } finally {
+    db.close()
+  }
+  return out
+}

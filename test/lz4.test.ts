@@ -1,0 +1,57 @@
+import { decompressLz4Raw } from 'hyparquet-compressors'
+import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../src/index/random.js'
+import { lz4Compress } from '../src/parquet/lz4.js'
+
+function roundTrip(src: Uint8Array): Uint8Array {
+  const packed = lz4Compress(src)
+  return decompressLz4Raw(packed, src.length)
+}
+
+describe('lz4Compress', () => {
+  it('round-trips empty, tiny, repetitive and random inputs through an independent decoder', () => {
+    const rand = mulberry32(7)
+    const cases: Uint8Array[] = [new Uint8Array(0), new Uint8Array([1]), new Uint8Array(13).fill(9)]
+    for (const n of [5, 12, 13, 16, 17, 100, 255, 270, 4096, 70_000]) {
+      cases.push(Uint8Array.from({ length: n }, () => Math.floor(rand() * 256)))
+      cases.push(Uint8Array.from({ length: n }, (_, i) => i % 7))
+      cases.push(Uint8Array.from({ length: n }, (_, i) => (rand() < 0.9 ? 0 : i & 255)))
+    }
+    for (const src of cases) expect(roundTrip(src)).toEqual(src)
+  })
+
+  it('compresses runs (so MNIST-like zero pixels shrink) and keeps the last 5 bytes literal', () => {
+    const src = new Uint8Array(3136) // 784 float32 zeros
+    const packed = lz4Compress(src)
+    expect(packed.length).toBeLessThan(64)
+    expect(Array.from(packed.subarray(-5))).toEqual([0, 0, 0, 0, 0])
+  })
+
+  it('never starts a match in the last 12 bytes', () => {
+    // a 12..20-byte repeat at the very end would tempt a greedy matcher
+    for (let tail = 8; tail <= 20; tail++) {
+      const src = new Uint8Array(64 + tail)
+      for (let i = 0; i < 64; i++) src[i] = (i * 31) & 255
+      src.set(src.subarray(0, tail), 64)
+      const packed = lz4Compress(src)
+      // walk sequences and check where each match starts in the output stream
+      let ip = 0
+      let op = 0
+      while (ip < packed.length) {
+        const token = packed[ip++] ?? 0
+        let lit = token >>> 4
+        if (lit === 15) for (let b = 255; b === 255; lit += b) b = packed[ip++] ?? 0
+        ip += lit
+        op += lit
+        if (ip >= packed.length) break
+        expect(op).toBeLessThanOrEqual(src.length - 12)
+        ip += 2
+        let ml = token & 15
+        if (ml === 15) for (let b = 255; b === 255; ml += b) b = packed[ip++] ?? 0
+        op += ml + 4
+      }
+      expect(op).toBe(src.length)
+      expect(roundTrip(src)).toEqual(src)
+    }
+  })
+})

@@ -1,0 +1,122 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AsyncBuffer } from 'hyparquet'
+import { parquetMetadata, parquetReadObjects, readOffsetIndex } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { buildIndex } from '../src/index/build.js'
+import { loadIndexHead, locateIndex } from '../src/index/inspect.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { describeEmbeddingColumn } from '../src/parquet/embedding.js'
+import { duckdb, type Fixture, makeFixtures, SHARED, tempDir } from './helpers/fixtures.js'
+
+const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
+const dir = tempDir()
+const fixtures: Fixture[] = []
+const datasets = ['glove-twitter-25d-12k', 'sap-fiori-docs-minilm-384', 'sift-128-ngt5k', 'mnist-784-t10k', 'wordnet-fasttext-words-100d']
+const haveShared = existsSync(SHARED)
+
+beforeAll(async () => {
+  fixtures.push(...(await makeFixtures(dir)))
+  if (haveShared) {
+    for (const d of datasets) {
+      fixtures.push({ name: d, path: join(SHARED, d, 'base.parquet'), column: 'embedding', rows: 0, dim: 0, invalidRows: [] })
+    }
+  }
+}, 60_000)
+
+async function index(fx: Fixture): Promise<string> {
+  const out = join(dir, `${fx.name.replace(/\W+/g, '_')}.indexed.parquet`)
+  const source = await fileSource(fx.path)
+  try {
+    await buildIndex(source, await fileSink(out, fx.path), { column: fx.column, skipInvalid: true, ...fast })
+  } finally {
+    await source.close()
+  }
+  return out
+}
+
+function bytesOf(path: string): AsyncBuffer {
+  const b = readFileSync(path)
+  const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)
+  return { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) }
+}
+
+describe('indexed file round trip', () => {
+  it.each([0, 1, 2, 3])(
+    'generated fixture %i: DuckDB and hyparquet read the same rows, types and values',
+    async (i) => {
+      await checkRoundTrip(fixtures[i] as Fixture)
+    },
+    120_000,
+  )
+
+  it.runIf(haveShared).each(datasets)(
+    'shared dataset %s round-trips (needs ../shared/data)',
+    async (d) => {
+      await checkRoundTrip(fixtures.find((f) => f.name === d) as Fixture)
+    },
+    240_000,
+  )
+})
+
+async function checkRoundTrip(fx: Fixture) {
+  const out = await index(fx)
+  const db = await duckdb()
+  try {
+    const a = `read_parquet('${fx.path}')`
+    const b = `read_parquet('${out}')`
+    expect(await db.rows(`DESCRIBE SELECT * FROM ${b}`)).toEqual(await db.rows(`DESCRIBE SELECT * FROM ${a}`))
+    const [[countA]] = (await db.rows(`SELECT count(*) FROM ${a}`)) as [[bigint]]
+    expect(await db.rows(`SELECT count(*) FROM ${b}`)).toEqual([[countA]])
+    expect(await db.rows(`SELECT count(*) FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b})`)).toEqual([[0n]])
+    expect(await db.rows(`SELECT count(*) FROM (SELECT * FROM ${b} EXCEPT ALL SELECT * FROM ${a})`)).toEqual([[0n]])
+    // DuckDB still computes distances on the rewritten column
+    const col = `"${fx.column}"`
+    const type = String((await db.rows(`SELECT typeof(${col}) FROM ${b} LIMIT 1`))[0]?.[0])
+    if (type.startsWith('FLOAT[') || type.startsWith('LIST') || type.endsWith('[]')) {
+      const fn = type.endsWith(']') && !type.endsWith('[]') ? 'array_distance' : 'list_distance'
+      const [[d]] = (await db.rows(
+        `SELECT ${fn}(x.${col}, y.${col}) FROM (SELECT ${col} FROM ${b} WHERE ${col} IS NOT NULL LIMIT 1) x, (SELECT ${col} FROM ${b} WHERE ${col} IS NOT NULL LIMIT 1 OFFSET 1) y`,
+      )) as [[number]]
+      expect(Number.isFinite(d)).toBe(true)
+    }
+  } finally {
+    db.close()
+  }
+  // hyparquet: identical rows in identical order
+  const [inRows, outRows] = await Promise.all([fx.path, out].map((p) => parquetReadObjects({ file: bytesOf(p), compressors })))
+  expect(outRows).toEqual(inRows)
+  await checkLayout(out, fx)
+}
+
+async function checkLayout(out: string, fx: Fixture) {
+  const file = bytesOf(out)
+  const metadata = parquetMetadata(await file.slice(0, file.byteLength))
+  const column = describeEmbeddingColumn(metadata, fx.column)
+  let rows = 0
+  for (const group of metadata.row_groups) {
+    for (const chunk of group.columns) {
+      // every column has an offset index
+      expect(chunk.offset_index_offset).toBeDefined()
+    }
+    const chunk = group.columns[column.leafIndex]
+    expect(chunk?.meta_data?.codec).toBe('LZ4_RAW')
+    expect(chunk?.meta_data?.statistics).toBeUndefined()
+    expect(chunk?.meta_data?.dictionary_page_offset).toBeUndefined()
+    const start = Number(chunk?.offset_index_offset)
+    const index = readOffsetIndex({ view: new DataView(await file.slice(start, start + Number(chunk?.offset_index_length))), offset: 0 })
+    // one page per row, first_row_index counting 0, 1, 2, …
+    expect(index.page_locations.map((p) => Number(p.first_row_index))).toEqual(Array.from({ length: Number(group.num_rows) }, (_, i) => i))
+    rows += Number(group.num_rows)
+  }
+  expect(rows).toBe(Number(metadata.num_rows))
+  const location = locateIndex(metadata, file.byteLength)
+  expect(location?.column).toBe(fx.column)
+  const head = await loadIndexHead(file, location as NonNullable<typeof location>)
+  expect(head.trailer.params.rows).toBe(rows)
+  expect(head.trailer.params.indexedRows).toBe(rows - fx.invalidRows.length)
+  // blob sits after the last data page and page index, right before the footer
+  const footerStart = file.byteLength - 8 - new DataView(await file.slice(file.byteLength - 8, file.byteLength - 4)).getUint32(0, true)
+  expect((location?.offset ?? 0) + (location?.length ?? 0)).toBe(footerStart)
+}
