@@ -40,3 +40,13 @@ function withContext(message: string, { file, column, section, offset, row }: Er
   if (offset !== undefined) where.push(`byte ${offset}`)
   return where.length ? `${where.join(', ')}: ${message}` : message
 }
+
+/**
+ * Lets the event loop run (signal handlers, worker messages, UI) inside long synchronous work,
+ * so cancellation is seen promptly; then throws if cancelled.
+ */
+export async function checkpoint(signal: AbortSignal | undefined): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate
+  await new Promise<void>((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)))
+  throwIfAborted(signal)
+}

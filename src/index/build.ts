@@ -88,9 +88,9 @@ async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Prom
     signal,
     onProgress: (phase, done, total) => progress(phase, done, total),
   }
-  const model = trainModel(vectors.data, n, params, train)
+  const model = await trainModel(vectors.data, n, params, train)
   enter('encode')
-  const lists = encodeAll(model, vectors.data, n, vectors.rowIds, train)
+  const lists = await encodeAll(model, vectors.data, n, vectors.rowIds, train)
   throwIfAborted(signal)
   enter('write')
 

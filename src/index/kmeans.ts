@@ -1,5 +1,5 @@
 import { assignNearest, l2sq, rowNormsSq } from '../compute/js.js'
-import { throwIfAborted } from '../errors.js'
+import { checkpoint } from '../errors.js'
 import { mulberry32, sampleIndices } from './random.js'
 
 export interface KMeansOptions {
@@ -15,7 +15,7 @@ export interface KMeansOptions {
  * iterations) then Lloyd iterations. A cluster left empty is re-seeded by splitting the
  * largest one. Deterministic for a given seed. Returns k × dim centroids.
  */
-export function kmeans(x: Float32Array, n: number, dim: number, options: KMeansOptions): Float32Array {
+export async function kmeans(x: Float32Array, n: number, dim: number, options: KMeansOptions): Promise<Float32Array> {
   const { k, iterations, seed, signal, onIteration } = options
   const rand = mulberry32(seed)
   const centroids = new Float32Array(k * dim)
@@ -30,8 +30,21 @@ export function kmeans(x: Float32Array, n: number, dim: number, options: KMeansO
   const sums = new Float64Array(k * dim)
   const counts = new Uint32Array(k)
   for (let it = 0; it < iterations; it++) {
-    throwIfAborted(signal)
-    assignNearest(x, n, dim, centroids, k, assign, dist, rowNormsSq(centroids, k, dim))
+    const norms = rowNormsSq(centroids, k, dim)
+    for (let start = 0; start < n; start += CHUNK) {
+      await checkpoint(signal)
+      const end = Math.min(n, start + CHUNK)
+      assignNearest(
+        x.subarray(start * dim, end * dim),
+        end - start,
+        dim,
+        centroids,
+        k,
+        assign.subarray(start, end),
+        dist.subarray(start, end),
+        norms,
+      )
+    }
     sums.fill(0)
     counts.fill(0)
     for (let i = 0; i < n; i++) {
@@ -85,6 +98,8 @@ function seedPlusPlus(x: Float32Array, n: number, dim: number, centroids: Float3
 }
 
 const SPLIT_EPS = 1 / 1024
+/** Points assigned between event-loop turns (cancellation latency). */
+const CHUNK = 4096
 
 function splitEmpty(centroids: Float32Array, counts: Uint32Array, k: number, dim: number) {
   for (let c = 0; c < k; c++) {

@@ -1,5 +1,5 @@
 import { assignNearest } from '../compute/js.js'
-import { throwIfAborted } from '../errors.js'
+import { checkpoint } from '../errors.js'
 import { kmeans } from './kmeans.js'
 
 /**
@@ -30,16 +30,16 @@ export interface TrainPqOptions {
   onSubspace?: (done: number, total: number) => void
 }
 
-export function trainPq(x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Float32Array {
+export async function trainPq(x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Promise<Float32Array> {
   const { dim, m, ksub, starts } = layout
   const codebooks = new Float32Array(ksub * dim)
   for (let j = 0; j < m; j++) {
-    throwIfAborted(options.signal)
+    await checkpoint(options.signal)
     const s = starts[j] as number
     const len = (starts[j + 1] as number) - s
     const sub = new Float32Array(n * len)
     for (let i = 0; i < n; i++) sub.set(x.subarray(i * dim + s, i * dim + s + len), i * len)
-    const centroids = kmeans(sub, n, len, {
+    const centroids = await kmeans(sub, n, len, {
       k: ksub,
       iterations: options.iterations,
       seed: options.seed + 7919 * (j + 1),

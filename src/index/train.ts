@@ -1,5 +1,5 @@
 import { assignNearest, rowNormsSq } from '../compute/js.js'
-import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { checkpoint, ParquetSeekError } from '../errors.js'
 import { kmeans } from './kmeans.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
@@ -62,7 +62,7 @@ export function normalizeRows(data: Float32Array, n: number, dim: number, rowIds
 }
 
 /** Trains the coarse quantizer and the residual PQ on a seeded sample of the rows. */
-export function trainModel(data: Float32Array, n: number, params: IndexParams, o: TrainOptions = {}): IvfPqModel {
+export async function trainModel(data: Float32Array, n: number, params: IndexParams, o: TrainOptions = {}): Promise<IvfPqModel> {
   const { dim, nlist, sample, seed } = params
   const rand = mulberry32(seed)
   const picks = sampleIndices(n, sample, rand)
@@ -71,7 +71,7 @@ export function trainModel(data: Float32Array, n: number, params: IndexParams, o
     const p = picks[i] as number
     xs.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   }
-  const centroids = kmeans(xs, picks.length, dim, {
+  const centroids = await kmeans(xs, picks.length, dim, {
     k: nlist,
     iterations: params.coarseIterations,
     seed: seed + 1,
@@ -82,7 +82,7 @@ export function trainModel(data: Float32Array, n: number, params: IndexParams, o
   assignNearest(xs, picks.length, dim, centroids, nlist, assign, new Float32Array(picks.length))
   subtractCentroids(xs, picks.length, dim, centroids, assign)
   const layout = pqLayout(dim, params.m, params.nbits)
-  const codebooks = trainPq(xs, picks.length, layout, {
+  const codebooks = await trainPq(xs, picks.length, layout, {
     iterations: params.pqIterations,
     seed: seed + 2,
     signal: o.signal,
@@ -94,7 +94,13 @@ export function trainModel(data: Float32Array, n: number, params: IndexParams, o
 const ENCODE_CHUNK = 2048
 
 /** Assigns every row to its list and encodes its residual; returns the inverted lists. */
-export function encodeAll(model: IvfPqModel, data: Float32Array, n: number, rowIds: Uint32Array, o: TrainOptions = {}): InvertedLists {
+export async function encodeAll(
+  model: IvfPqModel,
+  data: Float32Array,
+  n: number,
+  rowIds: Uint32Array,
+  o: TrainOptions = {},
+): Promise<InvertedLists> {
   const { dim, nlist, m } = model.params
   const assign = new Uint32Array(n)
   const codes = new Uint8Array(n * m)
@@ -102,7 +108,7 @@ export function encodeAll(model: IvfPqModel, data: Float32Array, n: number, rowI
   const residual = new Float32Array(ENCODE_CHUNK * dim)
   const scratch = new Float32Array(ENCODE_CHUNK)
   for (let start = 0; start < n; start += ENCODE_CHUNK) {
-    throwIfAborted(o.signal)
+    await checkpoint(o.signal)
     const count = Math.min(ENCODE_CHUNK, n - start)
     const chunk = data.subarray(start * dim, (start + count) * dim)
     const chunkAssign = assign.subarray(start, start + count)

@@ -1,0 +1,73 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { expect, test } from '@playwright/test'
+import { parquetMetadata, parquetReadObjects } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
+import { loadIndexHead, locateIndex } from '../src/index/inspect.js'
+import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+
+const dir = tempDir('pqs-e2e-')
+
+function sampleFile(name: string, rows: number, dim: number): string {
+  const v = clusteredVectors(rows, dim, 3)
+  const path = join(dir, name)
+  writeListFile(
+    path,
+    Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    { title: Array.from({ length: rows }, (_, i) => `<img src=x onerror="window.__xss=1"> title ${i}`) },
+  )
+  return path
+}
+
+function asBuffer(path: string) {
+  const b = readFileSync(path)
+  const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)
+  return { byteLength: ab.byteLength, slice: (s: number, e?: number) => ab.slice(s, e) }
+}
+
+test('open a file, build its index in a worker, download a valid indexed Parquet file', async ({ page }, info) => {
+  const input = sampleFile('books.parquet', 3000, 16)
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await expect(page.getByTestId('file-summary')).toContainText('books.parquet: 3,000 rows')
+  await expect(page.getByTestId('index-status')).toHaveText('No index in this file.')
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('built-summary')).toContainText('3000 rows', { timeout: 60_000 })
+  await expect(page.getByRole('region', { name: 'Result' }).getByTestId('index-status')).toContainText('Index: embedding, l2')
+  await page.screenshot({ path: info.outputPath('built.png'), fullPage: true })
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  expect(download.suggestedFilename()).toBe('books.indexed.parquet')
+  const saved = join(dir, 'downloaded.parquet')
+  await download.saveAs(saved)
+  const file = asBuffer(saved)
+  const metadata = parquetMetadata(await file.slice(0))
+  const location = locateIndex(metadata, file.byteLength)
+  expect(location?.column).toBe('embedding')
+  const head = await loadIndexHead(file, location as NonNullable<typeof location>)
+  expect(head.trailer.params).toMatchObject({ rows: 3000, indexedRows: 3000, dim: 16 })
+  const [a, b] = await Promise.all([input, saved].map((p) => parquetReadObjects({ file: asBuffer(p), compressors })))
+  expect(b).toEqual(a)
+  // strings from the file were rendered as text, never as HTML
+  expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined()
+})
+
+test('cancel a build', async ({ page }) => {
+  const input = sampleFile('big.parquet', 40000, 48)
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('phase')).toContainText(/train|read/, { timeout: 30_000 })
+  await page.getByRole('button', { name: 'Cancel' }).click()
+  await expect(page.getByRole('alert')).toHaveText('Build cancelled.')
+  await expect(page.getByRole('button', { name: 'Build index' })).toBeEnabled()
+})
+
+test('a file that is not Parquet shows a clear error', async ({ page }, info) => {
+  const bad = join(dir, 'notes.parquet')
+  writeFileSync(bad, 'this is not a parquet file at all')
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(bad)
+  await expect(page.getByRole('alert')).toContainText('notes.parquet, byte 29: not a Parquet file')
+  await page.screenshot({ path: info.outputPath('error.png') })
+})

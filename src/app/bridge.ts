@@ -1,0 +1,30 @@
+import * as Comlink from 'comlink'
+import type { BuildWorkerApi } from '../../workers/build.worker.js'
+import type { BuildOptions, BuildProgress, BuildSummary } from '../index/build.js'
+
+/**
+ * The one module that owns the workers: creates them, relays cancellation (AbortSignal →
+ * worker), polls progress as plain data, and terminates the worker when a job ends.
+ */
+export async function buildInWorker(
+  file: File,
+  options: Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>,
+  { signal, onProgress }: { signal?: AbortSignal; onProgress?: (p: BuildProgress) => void } = {},
+): Promise<{ summary: BuildSummary; bytes: Uint8Array }> {
+  const worker = new Worker(new URL('../../workers/build.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-build' })
+  const api = Comlink.wrap<BuildWorkerApi>(worker)
+  const id = await api.start()
+  const onAbort = () => void api.cancel(id)
+  signal?.addEventListener('abort', onAbort)
+  const timer = setInterval(async () => {
+    const p = await api.progress(id)
+    if (p) onProgress?.(p)
+  }, 100)
+  try {
+    return await api.run(id, file, options)
+  } finally {
+    clearInterval(timer)
+    signal?.removeEventListener('abort', onAbort)
+    worker.terminate()
+  }
+}

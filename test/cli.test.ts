@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process'
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+
+const BIN = join(import.meta.dirname, '../bin/parquetseek.js')
+const dir = tempDir('pqs-cli-')
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function cli(args: string[], onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+      onStderr?.(String(d), child)
+    })
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const vectors = (n: number, dim: number, seed = 1) => {
+  const v = clusteredVectors(n, dim, seed)
+  return Array.from({ length: n }, (_, i): number[] | null => Array.from(v.subarray(i * dim, (i + 1) * dim)))
+}
+
+const good = join(dir, 'good.parquet')
+beforeAll(() => {
+  writeListFile(good, vectors(500, 8), { title: Array.from({ length: 500 }, (_, i) => `t${i}`) })
+})
+
+function expectOneLineError(r: Run, pattern: RegExp) {
+  expect(r.code).toBe(1)
+  const lines = r.stderr.trim().split('\n')
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(pattern)
+  expect(r.stderr).not.toMatch(/\n\s+at /) // no stack trace
+}
+
+function noOutputLeft(name: string) {
+  expect(readdirSync(dir).filter((f) => f.includes(name))).toEqual([])
+}
+
+describe('parquetseek index', () => {
+  it('builds, prints the JSON summary with the contract fields, and info shows the index', async () => {
+    const out = join(dir, 'good.indexed.parquet')
+    const r = await cli(['index', good, out, '--column', 'embedding', '--json', '--nlist', '10'])
+    expect(r.code).toBe(0)
+    const summary = JSON.parse(r.stdout)
+    for (const key of [
+      'rows',
+      'dim',
+      'metric',
+      'nlist',
+      'm',
+      'nbits',
+      'inputBytes',
+      'outputBytes',
+      'indexBytes',
+      'buildMs',
+      'phasesMs',
+      'peakRssBytes',
+    ]) {
+      expect(summary).toHaveProperty(key)
+    }
+    expect(summary).toMatchObject({ rows: 500, dim: 8, metric: 'l2', nlist: 10, m: 2, nbits: 8 })
+    expect(Object.keys(summary.phasesMs)).toEqual(['read', 'train-coarse', 'train-pq', 'encode', 'write'])
+    expect(r.stderr).toMatch(/train-coarse \d+\/\d+/) // progress goes to stderr
+    const info = await cli(['info', out, '--json'])
+    expect(info.code).toBe(0)
+    expect(JSON.parse(info.stdout).index).toMatchObject({ column: 'embedding', nlist: 10, dim: 8, rows: 500 })
+    const text = await cli(['info', good])
+    expect(text.stdout).toMatch(/index: none/)
+  })
+
+  it('is deterministic: the same input and seed give the same bytes', async () => {
+    const a = join(dir, 'det-a.parquet')
+    const b = join(dir, 'det-b.parquet')
+    await cli(['index', good, a, '--column', 'embedding', '--seed', '7'])
+    await cli(['index', good, b, '--column', 'embedding', '--seed', '7'])
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true)
+  })
+
+  it('rejects a file that is not Parquet', async () => {
+    const bad = join(dir, 'notes.parquet')
+    writeFileSync(bad, 'just some text, long enough to have a tail')
+    expectOneLineError(
+      await cli(['index', bad, join(dir, 'x1.parquet'), '--column', 'embedding']),
+      /notes\.parquet, byte \d+: not a Parquet file/,
+    )
+    noOutputLeft('x1')
+  })
+
+  it('rejects a truncated footer', async () => {
+    const bytes = readFileSync(good)
+    const cut = join(dir, 'cut.parquet')
+    // keep the trailing length+magic but drop part of the footer before it
+    writeFileSync(cut, Buffer.concat([bytes.subarray(0, bytes.length - 200), bytes.subarray(bytes.length - 8)]))
+    expectOneLineError(
+      await cli(['index', cut, join(dir, 'x2.parquet'), '--column', 'embedding']),
+      /cut\.parquet: unreadable Parquet footer/,
+    )
+    noOutputLeft('x2')
+  })
+
+  it('names an unknown column and lists the real ones', async () => {
+    expectOneLineError(
+      await cli(['index', good, join(dir, 'x3.parquet'), '--column', 'emb']),
+      /column "emb": no such column; the columns are: title, embedding/,
+    )
+  })
+
+  it('rejects a non-numeric column and points at the vector column', async () => {
+    expectOneLineError(
+      await cli(['index', good, join(dir, 'x4.parquet'), '--column', 'title']),
+      /column "title": is BYTE_ARRAY \(UTF8\), not a vector of FLOAT or DOUBLE; vector columns here: embedding/,
+    )
+  })
+
+  it('reports ragged, null and non-finite vectors by row; --skip-invalid leaves them out and says how many', async () => {
+    const rows = vectors(300, 6, 3)
+    rows[41] = [1, 2, 3]
+    const ragged = join(dir, 'ragged.parquet')
+    writeListFile(ragged, rows)
+    expectOneLineError(
+      await cli(['index', ragged, join(dir, 'x5.parquet'), '--column', 'embedding']),
+      /row 41: vector has 3 values, expected 6/,
+    )
+    noOutputLeft('x5')
+
+    const nan = vectors(300, 6, 4)
+    ;(nan[7] as number[])[2] = Number.NaN
+    nan[9] = null
+    const nanFile = join(dir, 'nan.parquet')
+    writeListFile(nanFile, nan)
+    expectOneLineError(await cli(['index', nanFile, join(dir, 'x6.parquet'), '--column', 'embedding']), /row 7: value 2 is NaN/)
+    const inf = vectors(300, 6, 5)
+    ;(inf[3] as number[])[0] = Number.POSITIVE_INFINITY
+    const infFile = join(dir, 'inf.parquet')
+    writeListFile(infFile, inf)
+    expectOneLineError(await cli(['index', infFile, join(dir, 'x7.parquet'), '--column', 'embedding']), /row 3: value 0 is Infinity/)
+
+    const skipped = await cli(['index', nanFile, join(dir, 'skip.parquet'), '--column', 'embedding', '--skip-invalid', '--json'])
+    expect(skipped.code).toBe(0)
+    expect(JSON.parse(skipped.stdout)).toMatchObject({ rows: 300, indexedRows: 298, skippedRows: 2 })
+    expect(skipped.stderr).toMatch(/skipped 2 rows with invalid vectors \(first: row 7/)
+  })
+
+  it('rejects a file with zero rows', async () => {
+    const empty = join(dir, 'empty.parquet')
+    writeListFile(empty, [])
+    expectOneLineError(await cli(['index', empty, join(dir, 'x8.parquet'), '--column', 'embedding']), /zero rows/)
+  })
+
+  it('refuses to overwrite the input, by the same path or another name for it', async () => {
+    const copy = join(dir, 'mine.parquet')
+    copyFileSync(good, copy)
+    const before = readFileSync(copy)
+    expectOneLineError(await cli(['index', copy, copy, '--column', 'embedding']), /refusing to overwrite the input/)
+    expectOneLineError(
+      await cli(['index', copy, join(dir, '.', 'mine.parquet'), '--column', 'embedding']),
+      /refusing to overwrite the input/,
+    )
+    expect(readFileSync(copy).equals(before)).toBe(true)
+  })
+
+  it('exits 2 on bad usage', async () => {
+    expect((await cli(['index', good])).code).toBe(2)
+    expect((await cli(['index', good, join(dir, 'x9.parquet'), '--column', 'embedding', '--metric', 'hamming'])).code).toBe(2)
+    expect((await cli(['frobnicate'])).code).toBe(2)
+    expect((await cli(['index', good, join(dir, 'x9.parquet'), '--column', 'embedding', '--nlist', 'many'])).code).toBe(2)
+  })
+
+  it('cancels on SIGINT: exit 130, no output and no temp file left', async () => {
+    const big = join(dir, 'big.parquet')
+    writeListFile(big, vectors(20000, 64, 6))
+    let sent = false
+    const r = await cli(['index', big, join(dir, 'cancelled.parquet'), '--column', 'embedding'], (chunk, child) => {
+      if (!sent && /train/.test(chunk)) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+    expect(sent).toBe(true)
+    expect(r.code).toBe(130)
+    expect(r.stderr).toMatch(/cancelled; nothing was written/)
+    noOutputLeft('cancelled')
+  }, 60_000)
+
+  it('never leaves a partial file when the build fails late', async () => {
+    const out = join(dir, 'late.parquet')
+    expect(existsSync(out)).toBe(false)
+    const r = await cli(['index', good, out, '--column', 'embedding', '--nlist', '100000'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/--nlist must be 1…500/)
+    noOutputLeft('late')
+  })
+})

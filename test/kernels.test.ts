@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest'
+import { assignNearest, l2sq } from '../src/compute/js.js'
+import { kmeans } from '../src/index/kmeans.js'
+import { pqDecode, pqEncode, pqLayout, trainPq } from '../src/index/pq.js'
+import { mulberry32, sampleIndices } from '../src/index/random.js'
+import { TopK } from '../src/search/topk.js'
+import { clusteredVectors } from './helpers/fixtures.js'
+
+describe('TopK', () => {
+  it('keeps the k smallest, ties to the lower row, whatever the arrival order', () => {
+    const rand = mulberry32(5)
+    const entries = Array.from({ length: 500 }, (_, row) => ({ row, distance: Math.floor(rand() * 20) }))
+    const expected = [...entries].sort((a, b) => a.distance - b.distance || a.row - b.row).slice(0, 37)
+    for (let trial = 0; trial < 5; trial++) {
+      const shuffled = [...entries].sort(() => rand() - 0.5)
+      const top = new TopK(37)
+      for (const e of shuffled) top.push(e.distance, e.row)
+      expect(top.sorted()).toEqual(expected)
+    }
+  })
+})
+
+describe('k-means', () => {
+  it('is deterministic for a seed and finds planted clusters', async () => {
+    const x = clusteredVectors(2000, 6, 9, 5)
+    const a = await kmeans(x, 2000, 6, { k: 5, iterations: 10, seed: 3 })
+    const b = await kmeans(x, 2000, 6, { k: 5, iterations: 10, seed: 3 })
+    expect(a).toEqual(b)
+    // every point ends within ~noise of its centroid (noise is uniform ±0.5 per dim)
+    const idx = new Uint32Array(2000)
+    const dist = new Float32Array(2000)
+    assignNearest(x, 2000, 6, a, 5, idx, dist)
+    expect(Math.max(...dist)).toBeLessThan(6 * 0.25 + 1e-3)
+  })
+
+  it('re-seeds empty clusters instead of leaving dead centroids', async () => {
+    // 3 distinct points, 3 clusters, but duplicates make seeding collide often
+    const x = new Float32Array([0, 0, 0, 0, 0, 0, 10, 10, 10, 10, 20, 20])
+    const c = await kmeans(x, 6, 2, { k: 3, iterations: 5, seed: 1 })
+    const centers = Array.from({ length: 3 }, (_, i) => c[i * 2]).sort((p, q) => (p as number) - (q as number))
+    expect(centers.map((v) => Math.round(v as number))).toEqual([0, 10, 20])
+  })
+
+  it('assignNearest breaks ties toward the lower centroid', () => {
+    const c = new Float32Array([1, 0, -1, 0, 1, 0, -1, 0, 1, 0]) // 5 centroids, duplicates
+    const idx = new Uint32Array(1)
+    assignNearest(new Float32Array([0, 0]), 1, 2, c, 5, idx, new Float32Array(1))
+    expect(idx[0]).toBe(0)
+    assignNearest(new Float32Array([-2, 0]), 1, 2, c, 5, idx, new Float32Array(1))
+    expect(idx[0]).toBe(1)
+  })
+})
+
+describe('product quantizer', () => {
+  it('splits dims unevenly when m does not divide dim', () => {
+    expect(Array.from(pqLayout(10, 4, 8).starts)).toEqual([0, 2, 5, 7, 10])
+  })
+
+  it('reconstructs better than the data spread, and encode picks the nearest codeword', async () => {
+    const n = 3000
+    const dim = 10
+    const x = clusteredVectors(n, dim, 4)
+    const layout = pqLayout(dim, 4, 6)
+    const books = await trainPq(x, n, layout, { iterations: 6, seed: 2 })
+    const codes = new Uint8Array(n * 4)
+    pqEncode(x, n, layout, books, codes)
+    const rec = new Float32Array(dim)
+    let err = 0
+    let spread = 0
+    for (let i = 0; i < n; i++) {
+      pqDecode(codes, i * 4, layout, books, rec)
+      err += l2sq(rec, 0, x, i * dim, dim)
+      spread += l2sq(x, i * dim, x, ((i + 1) % n) * dim, dim)
+    }
+    expect(err / spread).toBeLessThan(0.05)
+    // brute-force check of the first rows' codes
+    for (let i = 0; i < 20; i++) {
+      for (let j = 0; j < 4; j++) {
+        const s = layout.starts[j] as number
+        const len = (layout.starts[j + 1] as number) - s
+        let best = 0
+        let bestD = Number.POSITIVE_INFINITY
+        for (let c = 0; c < 64; c++) {
+          const d = l2sq(x, i * dim + s, books, 64 * s + c * len, len)
+          if (d < bestD) {
+            bestD = d
+            best = c
+          }
+        }
+        expect(codes[i * 4 + j]).toBe(best)
+      }
+    }
+  })
+
+  it('samples distinct sorted indices deterministically', () => {
+    const a = sampleIndices(1000, 100, mulberry32(1))
+    expect(new Set(a).size).toBe(100)
+    expect(Array.from(a)).toEqual(Array.from(a).sort((p, q) => p - q))
+    expect(a).toEqual(sampleIndices(1000, 100, mulberry32(1)))
+  })
+})

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
+import { searchExact, searchInMemory } from '../src/search/memory.js'
+import { loadDataset, recallAtK } from './helpers/data.js'
+import { clusteredVectors, SHARED } from './helpers/fixtures.js'
+
+describe('index quality (in-memory ADC + exact re-rank)', () => {
+  it('generated clustered data: recall@10 ≥ 0.95 at nprobe = nlist/4, refine 10', async () => {
+    const n = 5000
+    const dim = 32
+    const all = clusteredVectors(n + 100, dim, 21, 50)
+    const data = all.slice(0, n * dim)
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+    const params = resolveParams(n, n, dim, {})
+    const model = await trainModel(data, n, params)
+    const lists = await encodeAll(model, data, n, rowIds)
+    const found: number[][] = []
+    const truth = new Int32Array(100 * 100)
+    for (let q = 0; q < 100; q++) {
+      const query = all.subarray((n + q) * dim, (n + q + 1) * dim)
+      const hits = searchInMemory(model, lists, (r) => data.subarray(r * dim, (r + 1) * dim), query, {
+        k: 10,
+        nprobe: Math.ceil(params.nlist / 4),
+        refine: 10,
+      })
+      found.push(hits.map((h) => h.row))
+      truth.set(
+        searchExact('l2', data, rowIds, query, 100).map((h) => h.row),
+        q * 100,
+      )
+    }
+    expect(recallAtK(found, truth, 10)).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it.runIf(existsSync(join(SHARED, 'wordnet-fasttext-words-100d')))(
+    'wordnet-fasttext-words-100d: recall@10 ≥ 0.9 (l2), ≥ 0.87 (cosine) at nprobe = nlist/8, refine 10 (needs ../shared/data)',
+    async () => {
+      const ds = await loadDataset('wordnet-fasttext-words-100d')
+      const { dim } = ds.base
+      const n = ds.base.rowIds.length
+      for (const metric of ['l2', 'cosine'] as const) {
+        const data = ds.base.data.slice()
+        if (metric === 'cosine') normalizeRows(data, n, dim, ds.base.rowIds)
+        const params = resolveParams(ds.base.rows, n, dim, { metric })
+        const model = await trainModel(data, n, params)
+        const lists = await encodeAll(model, data, n, ds.base.rowIds)
+        const raw = ds.base.data
+        const queries = 200
+        const found: number[][] = []
+        for (let q = 0; q < queries; q++) {
+          const hits = searchInMemory(
+            model,
+            lists,
+            (r) => raw.subarray(r * dim, (r + 1) * dim),
+            ds.queries.data.subarray(q * dim, (q + 1) * dim),
+            {
+              k: 10,
+              nprobe: Math.ceil(params.nlist / 8),
+              refine: 10,
+            },
+          )
+          found.push(hits.map((h) => ds.ids[h.row] as number))
+        }
+        const recall = recallAtK(found, ds.truth(metric === 'l2' ? 'l2' : 'cos'), 10)
+        console.log(`wordnet ${metric}: recall@10 ${recall.toFixed(4)} (nlist ${params.nlist}, nprobe ${Math.ceil(params.nlist / 8)})`)
+        // Probing, not PQ, limits recall here: with refine 1000 l2 recall is the same 0.916.
+        expect(recall).toBeGreaterThanOrEqual(metric === 'l2' ? 0.9 : 0.87)
+      }
+    },
+    300_000,
+  )
+})

@@ -1,0 +1,56 @@
+/// <reference lib="webworker" />
+import * as Comlink from 'comlink'
+import { type BuildOptions, type BuildProgress, buildIndex } from '../src/index/build.js'
+import { blobSource } from '../src/io/blobSource.js'
+import { MemorySink } from '../src/io/sink.js'
+
+/**
+ * Index building off the UI thread. Everything crossing the boundary is plain data: the File,
+ * options without callbacks, progress snapshots (polled), and the result bytes (transferred).
+ */
+interface Job {
+  controller: AbortController
+  progress: BuildProgress | undefined
+}
+
+const jobs = new Map<number, Job>()
+let nextId = 1
+
+const api = {
+  start(): number {
+    const id = nextId++
+    jobs.set(id, { controller: new AbortController(), progress: undefined })
+    return id
+  },
+
+  async run(id: number, file: File, options: Omit<BuildOptions, 'signal' | 'onProgress'>) {
+    const job = jobs.get(id)
+    if (!job) throw new Error(`no build job ${id}`)
+    const sink = new MemorySink()
+    try {
+      const summary = await buildIndex(blobSource(file), sink, {
+        ...options,
+        file: file.name,
+        signal: job.controller.signal,
+        onProgress: (p) => {
+          job.progress = p
+        },
+      })
+      const bytes = sink.bytes ?? new Uint8Array(0)
+      return Comlink.transfer({ summary, bytes }, [bytes.buffer])
+    } finally {
+      jobs.delete(id)
+    }
+  },
+
+  progress(id: number): BuildProgress | undefined {
+    return jobs.get(id)?.progress
+  },
+
+  cancel(id: number): void {
+    jobs.get(id)?.controller.abort()
+  },
+}
+
+export type BuildWorkerApi = typeof api
+Comlink.expose(api)
