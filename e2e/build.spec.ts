@@ -49,7 +49,7 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   const [a, b] = await Promise.all([input, saved].map((p) => parquetReadObjects({ file: asBuffer(p), compressors })))
   expect(b).toEqual(a)
   // strings from the file were rendered as text, never as HTML
-  expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined()
+  expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
 })
 
 test('cancel a build', async ({ page }) => {

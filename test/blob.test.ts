@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { SectionName } from '../src/index/blob.js'
 import { checkSection, floatSection, parseDirectory, parseList, parseTrailer, writeBlob } from '../src/index/blob.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
@@ -38,8 +38,14 @@ function parseAll(blob: Uint8Array) {
   return { trailer, centroids, codebooks, directory, parsed }
 }
 
-describe('index blob', async () => {
-  const { model, lists, pages, blob } = await smallIndex()
+describe('index blob', () => {
+  let model: Awaited<ReturnType<typeof smallIndex>>['model']
+  let lists: Awaited<ReturnType<typeof smallIndex>>['lists']
+  let pages: Awaited<ReturnType<typeof smallIndex>>['pages']
+  let blob: Uint8Array
+  beforeAll(async () => {
+    ;({ model, lists, pages, blob } = await smallIndex())
+  })
 
   it('parses back to the trained model, lists and page locations', () => {
     const { trailer, centroids, codebooks, parsed } = parseAll(blob)

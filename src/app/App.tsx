@@ -121,14 +121,21 @@ export function App() {
             {built.summary.params.rows} rows, nlist {built.summary.params.nlist}, m {built.summary.params.m}; index{' '}
             {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB
           </p>
-          <a href={built.url} download={built.name} role="button">
+          <button type="button" onClick={() => download(built.url, built.name)}>
             Download
-          </a>
+          </button>
           <FileDetails info={built.info} />
         </section>
       )}
     </main>
   )
+}
+
+function download(url: string, name: string) {
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  a.click()
 }
 
 function FileDetails({ info }: { info: FileInfo }) {
