@@ -11,13 +11,20 @@ import { DuckDBInstance } from '@duckdb/node-api'
 
 const root = resolve(import.meta.dirname, '../..')
 const { values } = parseArgs({
-  options: { rows: { type: 'string', default: '100000' }, dim: { type: 'string', default: '768' }, only: { type: 'string' } },
+  options: {
+    rows: { type: 'string', default: '100000' },
+    dim: { type: 'string', default: '768' },
+    only: { type: 'string' },
+    // generate unseen query rows (numbered from here) for the generated data, print the path, stop
+    'queries-from': { type: 'string' },
+  },
 })
 const out = join(root, '.bench')
 mkdirSync(out, { recursive: true })
 
-async function generated(rows: number, dim: number): Promise<string> {
-  const path = join(out, `generated-${rows}x${dim}.parquet`)
+/** Base file of `rows` vectors (or, with `queriesFrom`, rows numbered from there: unseen queries). */
+async function generated(rows: number, dim: number, queriesFrom?: number): Promise<string> {
+  const path = join(out, queriesFrom === undefined ? `generated-${rows}x${dim}.parquet` : `generated-queries-${rows}x${dim}.parquet`)
   if (existsSync(path)) return path
   process.stderr.write(`generating ${path} with DuckDB…\n`)
   const db = await DuckDBInstance.create(':memory:')
@@ -28,11 +35,16 @@ async function generated(rows: number, dim: number): Promise<string> {
   await conn.run(`COPY (
       SELECT i AS id, 'item ' || i AS title,
         list_transform(range(${dim}), j -> (centres.v[j + 1] + (random() + random() + random() - 1.5) * 0.3)::FLOAT)::FLOAT[${dim}] AS embedding
-      FROM range(${rows}) t(i) JOIN centres ON centres.c = hash(i) % 64 ORDER BY i
+      FROM range(${queriesFrom ?? 0}, ${(queriesFrom ?? 0) + rows}) t(i) JOIN centres ON centres.c = hash(i) % 64 ORDER BY i
     ) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 8192)`)
   conn.closeSync()
   db.closeSync()
   return path
+}
+
+if (values['queries-from'] !== undefined) {
+  console.log(await generated(Number(values.rows), Number(values.dim), Number(values['queries-from'])))
+  process.exit(0)
 }
 
 interface Case {

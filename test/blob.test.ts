@@ -33,7 +33,7 @@ function parseAll(blob: Uint8Array) {
   const lists = section('lists')
   const parsed = directory.map((entry, l) => {
     const start = lists.byteOffset + entry.offset
-    return parseList(new Uint8Array(lists.buffer, start, entry.count * (16 + trailer.params.m)), entry, trailer.params.m, l)
+    return parseList(new Uint8Array(lists.buffer, start, entry.length), entry, trailer.params.m, l)
   })
   return { trailer, centroids, codebooks, directory, parsed }
 }
@@ -63,8 +63,10 @@ describe('index blob', () => {
     }
   })
 
-  it('aligns every section to 64 bytes and keeps the small sections at the end', () => {
+  it('aligns every section to 64 bytes, keeps the small sections at the end, packs list entries', () => {
     const { trailer } = parseAll(blob)
+    // codes + delta varints: well under the 16 bytes an entry that fixed-width fields would take
+    expect(trailer.sections.lists.length).toBeLessThan(600 * (5 + 12))
     for (const s of Object.values(trailer.sections)) expect(s.offset % 64).toBe(0)
     expect(trailer.sections.lists.offset).toBe(0)
     expect(trailer.headBytes).toBeLessThan(blob.length)

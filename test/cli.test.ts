@@ -74,7 +74,7 @@ describe('parquetseek index', () => {
       expect(summary).toHaveProperty(key)
     }
     expect(summary).toMatchObject({ rows: 500, dim: 8, metric: 'l2', nlist: 10, m: 2, nbits: 8 })
-    expect(Object.keys(summary.phasesMs)).toEqual(['read', 'train-coarse', 'train-pq', 'encode', 'write'])
+    expect(Object.keys(summary.phasesMs)).toEqual(['read', 'train-coarse', 'train-pq', 'encode', 'tune', 'write'])
     expect(r.stderr).toMatch(/train-coarse \d+\/\d+/) // progress goes to stderr
     const info = await cli(['info', out, '--json'])
     expect(info.code).toBe(0)
@@ -204,5 +204,43 @@ describe('parquetseek index', () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/--nlist must be 1…500/)
     noOutputLeft('late')
+  })
+})
+
+describe('parquetseek search and bench', () => {
+  const out = join(dir, 'searchable.parquet')
+  beforeAll(async () => {
+    const r = await cli(['index', good, out, '--column', 'embedding', '--nlist', '8'])
+    expect(r.code).toBe(0)
+  })
+
+  it('search --json prints results with values and the stats contract', async () => {
+    const r = await cli(['search', out, '--query-row', '3', '--k', '4', '--columns', 'title', '--json'])
+    expect(r.code).toBe(0)
+    const { results, stats } = JSON.parse(r.stdout)
+    expect(results).toHaveLength(4)
+    expect(results[0]).toEqual({ row: 3, distance: 0, values: { title: 't3' } })
+    for (const key of ['bytes', 'requests', 'roundTrips', 'pagesDecoded', 'msByStage', 'backend']) expect(stats).toHaveProperty(key)
+    const byVector = await cli(['search', out, '--query', JSON.stringify(new Array(8).fill(0.5)), '--k', '2'])
+    expect(byVector.code).toBe(0)
+    expect(byVector.stdout).toMatch(/^rank\trow\tdistance/)
+  })
+
+  it('search rejects a query of the wrong dimension with one line', async () => {
+    expectOneLineError(await cli(['search', out, '--query', '[1,2,3]']), /query 0 has 3 values; the index is 8-d/)
+    expect((await cli(['search', out])).code).toBe(2)
+  })
+
+  it('bench --json reports recall, I/O per query and latency, sweeping nprobe', async () => {
+    const r = await cli(['bench', out, '--queries', good, '--limit', '20', '--nprobe', '2,8', '--rtt-ms', '0', '--json'])
+    expect(r.code).toBe(0)
+    const s = JSON.parse(r.stdout)
+    for (const key of ['queries', 'k', 'nprobe', 'refine', 'recall', 'bytesPerQuery', 'requestsPerQuery', 'roundTripsPerQuery', 'p50Ms', 'p95Ms', 'coldMs', 'fileBytes', 'backend', 'sweep']) {
+      expect(s).toHaveProperty(key)
+    }
+    expect(s.sweep.map((x: { nprobe: number }) => x.nprobe)).toEqual([2, 8])
+    // the queries are rows of the file itself: probing every list finds each one exactly
+    expect(s.recall).toBe(1)
+    expect(s.sweep[0].bytesPerQuery).toBeLessThan(s.sweep[1].bytesPerQuery)
   })
 })

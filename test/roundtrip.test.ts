@@ -8,6 +8,7 @@ import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/inspect.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn } from '../src/parquet/embedding.js'
+import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { duckdb, type Fixture, makeFixtures, SHARED, tempDir } from './helpers/fixtures.js'
 
 const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
@@ -111,6 +112,15 @@ async function checkLayout(out: string, fx: Fixture) {
     rows += Number(group.num_rows)
   }
   expect(rows).toBe(Number(metadata.num_rows))
+  // flat columns come out in pages small enough to fetch one row's value cheaply
+  for (const group of metadata.row_groups) {
+    for (const chunk of group.columns) {
+      const start = Number(chunk.offset_index_offset)
+      const oi = readOffsetIndex({ view: new DataView(await file.slice(start, start + Number(chunk.offset_index_length))), offset: 0 })
+      const path = chunk.meta_data?.path_in_schema ?? []
+      if (path.length === 1) expect(Math.max(...oi.page_locations.map((p) => p.compressed_page_size)), path.join('.')).toBeLessThanOrEqual(PAGE_LIMIT)
+    }
+  }
   const location = locateIndex(metadata, file.byteLength)
   expect(location?.column).toBe(fx.column)
   const head = await loadIndexHead(file, location as NonNullable<typeof location>)

@@ -8,10 +8,10 @@ import { progressPrinter } from './progress.js'
 export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
   --metric l2|cosine|dot   distance the index serves (default l2)
-  --nlist N            coarse clusters (default ≈ √rows)
-  --m M                PQ bytes per vector (default ≈ dim/4 up to 512-d, dim/8 above)
+  --nlist N            coarse clusters (default 2·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB)
+  --m M                PQ bytes per vector (default ⌈dim/8⌉; need not divide dim)
   --nbits B            bits per PQ code, 1…8 (default 8)
-  --sample N           training sample size (default 64·nlist, within 16k…64k)
+  --sample N           training sample size (default 32·nlist, within 16k…64k)
   --seed S             random seed (default 1); same input + seed → same file
   --skip-invalid       leave null, ragged or non-finite vectors out of the index (rows stay in the file)
   --json               print one JSON summary on stdout`
@@ -66,6 +66,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       nlist: p.nlist,
       m: p.m,
       nbits: p.nbits,
+      nprobe: p.nprobe,
+      tunedRecall: p.tunedRecall,
       column: summary.column,
       inputBytes: summary.inputBytes,
       outputBytes: summary.outputBytes,
@@ -78,7 +80,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
     else {
       process.stdout.write(
-        `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits; ` +
+        `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
+          `default nprobe ${p.nprobe} (recall@10 ${p.tunedRecall} measured); ` +
           `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
           `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
           `peak memory ${fmtBytes(result.peakRssBytes)}\n`,

@@ -1,11 +1,17 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { UsageError } from './args.js'
 import { indexCommand, indexUsage } from './indexCommand.js'
+import { benchCommand, benchUsage } from './benchCommand.js'
 import { infoCommand, infoUsage } from './infoCommand.js'
+import { searchCommand, searchUsage } from './searchCommand.js'
 
 const usage = `parquetseek — vector search inside plain Parquet files
 
 ${indexUsage}
+
+${searchUsage}
+
+${benchUsage}
 
 ${infoUsage}
 
@@ -14,6 +20,8 @@ Add --debug for stack traces.`
 
 const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
   index: indexCommand,
+  search: searchCommand,
+  bench: benchCommand,
   info: (argv) => infoCommand(argv),
 }
 

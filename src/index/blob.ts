@@ -21,17 +21,21 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  * sections:
  *   centroids  f32[nlist × dim]
  *   codebooks  f32[2^nbits × dim]   (layout in pq.ts)
- *   directory  per list 16 bytes: u64 offset of the list inside `lists` · u32 entries · u32 CRC32 of the list
- *   lists      per list, 8-byte aligned, entries ascending by row:
- *                u64 pageOffset[n] · u32 rowId[n] · u32 pageLength[n] · u8 codes[n × m] (row-major)
+ *   directory  per list 24 bytes: u64 offset of the list inside `lists` · u32 entries · u32 list bytes
+ *              · u32 CRC32 of the list · u32 reserved (0)
+ *   lists      per list, packed, entries ascending by row:
+ *                u8 codes[n × m] (row-major: entry i's m codes at i·m)
+ *                then per entry three unsigned LEB128 varints: row − previous row,
+ *                pageOffset − previous pageOffset (both from 0 for the first entry), pageLength.
  *              pageOffset/pageLength: the row's embedding data page in the file (header included),
- *              so refinement reads exactly that page without the column's offset index.
+ *              so refinement reads exactly that page without the column's offset index. Rows and
+ *              their pages ascend together, so the deltas are small: ~7 bytes an entry instead of 16.
  */
 export const MAGIC = 'PQSEEKIX'
 export const VERSION = 1
 export const TRAILER_BYTES = 64
 const SECTION_ENTRY_BYTES = 32
-export const DIRECTORY_ENTRY_BYTES = 16
+export const DIRECTORY_ENTRY_BYTES = 24
 const ALIGN = 64
 
 export const SECTION = { lists: 1, centroids: 2, codebooks: 3, directory: 4 } as const
@@ -53,10 +57,6 @@ export interface Trailer {
   headBytes: number
 }
 
-export function listBytes(count: number, m: number): number {
-  return count * (16 + m)
-}
-
 export interface BlobInput {
   params: IndexParams
   centroids: Float32Array
@@ -68,12 +68,12 @@ export interface BlobInput {
 
 export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobInput): Uint8Array {
   const { nlist, m } = params
-  const listOffsets: number[] = []
+  const encoded: Uint8Array[] = []
   let listsLength = 0
   for (let l = 0; l < nlist; l++) {
-    listsLength = align(listsLength, 8)
-    listOffsets.push(listsLength)
-    listsLength += listBytes(count(lists, l), m)
+    const bytes = encodeList(lists, pages, l, m)
+    encoded.push(bytes)
+    listsLength += bytes.length
   }
   const layout: Array<[SectionName, number]> = [
     ['lists', listsLength],
@@ -96,21 +96,16 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
 
   const listsBase = at('lists').offset
   const dirBase = at('directory').offset
-  for (let l = 0; l < nlist; l++) {
-    const start = lists.listStart[l] as number
-    const n = count(lists, l)
-    const base = listsBase + (listOffsets[l] as number)
-    for (let i = 0; i < n; i++) {
-      const e = start + i
-      view.setBigUint64(base + 8 * i, BigInt(pages.offsets[e] as number), true)
-      view.setUint32(base + 8 * n + 4 * i, lists.rowIds[e] as number, true)
-      view.setUint32(base + 12 * n + 4 * i, pages.lengths[e] as number, true)
-    }
-    out.set(lists.codes.subarray(start * m, (start + n) * m), base + 16 * n)
-    view.setBigUint64(dirBase + DIRECTORY_ENTRY_BYTES * l, BigInt(listOffsets[l] as number), true)
-    view.setUint32(dirBase + DIRECTORY_ENTRY_BYTES * l + 8, n, true)
-    view.setUint32(dirBase + DIRECTORY_ENTRY_BYTES * l + 12, crc32(out.subarray(base, base + listBytes(n, m))), true)
-  }
+  let listOffset = 0
+  encoded.forEach((bytes, l) => {
+    out.set(bytes, listsBase + listOffset)
+    const d = dirBase + DIRECTORY_ENTRY_BYTES * l
+    view.setBigUint64(d, BigInt(listOffset), true)
+    view.setUint32(d + 8, count(lists, l), true)
+    view.setUint32(d + 12, bytes.length, true)
+    view.setUint32(d + 16, crc32(bytes), true)
+    listOffset += bytes.length
+  })
   out.set(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength), at('centroids').offset)
   out.set(new Uint8Array(codebooks.buffer, codebooks.byteOffset, codebooks.byteLength), at('codebooks').offset)
 
@@ -137,6 +132,37 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
   view.setUint32(t + 56, crc32(out.subarray(tableOffset, t)), true)
   view.setUint32(t + 60, crc32(out.subarray(t, t + 60)), true)
   return out
+}
+
+function encodeList(lists: InvertedLists, pages: PageLocations, l: number, m: number): Uint8Array {
+  const start = lists.listStart[l] as number
+  const n = count(lists, l)
+  const out = new Uint8Array(n * m + n * 3 * 10)
+  out.set(lists.codes.subarray(start * m, (start + n) * m))
+  let at = n * m
+  let prevRow = 0
+  let prevOffset = 0
+  for (let e = start; e < start + n; e++) {
+    const row = lists.rowIds[e] as number
+    const offset = pages.offsets[e] as number
+    if (row < prevRow || offset < prevOffset) throw new Error(`list ${l} is not ascending by row and page`)
+    at = writeVarint(out, at, row - prevRow)
+    at = writeVarint(out, at, offset - prevOffset)
+    at = writeVarint(out, at, pages.lengths[e] as number)
+    prevRow = row
+    prevOffset = offset
+  }
+  return out.slice(0, at)
+}
+
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  let v = value
+  while (v >= 0x80) {
+    out[at++] = (v % 0x80) | 0x80
+    v = Math.floor(v / 0x80)
+  }
+  out[at++] = v
+  return at
 }
 
 function count(lists: InvertedLists, l: number): number {
@@ -209,7 +235,7 @@ export function parseTrailer(tail: Uint8Array, blobLength: number, ctx: ParseCon
     if (!s) fail('section missing', name, tAbs)
     const want = expected[name]
     if (s && want !== undefined && s.length !== want) fail(`length ${s.length}, expected ${want}`, name, s.offset)
-    if (s && name === 'lists' && s.length < listBytes(indexedRows, m)) fail('too short for the indexed rows', name, s.offset)
+    if (s && name === 'lists' && s.length < indexedRows * m) fail('too short for the indexed rows', name, s.offset)
   }
   const all = sections as Record<SectionName, SectionEntry>
   return {
@@ -229,6 +255,7 @@ export function checkSection(bytes: Uint8Array, section: SectionEntry, ctx: Pars
 export interface DirectoryEntry {
   offset: number
   count: number
+  length: number
   crc: number
 }
 
@@ -249,9 +276,10 @@ export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseCo
     }
     const offset = u64(view, o, () => fail('offset too large'))
     const n = view.getUint32(o + 8, true)
-    if (offset % 8 !== 0 || offset + listBytes(n, m) > lists.length) fail(`[${offset}, +${listBytes(n, m)}) is outside the lists section`)
+    const length = view.getUint32(o + 12, true)
+    if (offset + length > lists.length || length < n * (m + 3) || length > n * (m + 30)) fail(`[${offset}, +${length}) does not fit ${n} entries inside the lists section`)
     total += n
-    out.push({ offset, count: n, crc: view.getUint32(o + 12, true) })
+    out.push({ offset, count: n, length, crc: view.getUint32(o + 16, true) })
   }
   if (total !== indexedRows) {
     throw new ParquetSeekError(`lists hold ${total} entries, the trailer says ${indexedRows}`, { file: ctx.file, section: 'directory' })
@@ -260,26 +288,48 @@ export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseCo
 }
 
 export interface ListView {
-  pageOffsets: BigUint64Array
+  /** Absolute file offset of each entry's vector page. */
+  pageOffsets: Float64Array
   rowIds: Uint32Array
   pageLengths: Uint32Array
   codes: Uint8Array
 }
 
-/** Views into one list's bytes (8-aligned, exactly listBytes(count, m) long), CRC-checked. */
+/** Decodes one list's bytes (exactly `entry.length` of them), CRC-checked. */
 export function parseList(bytes: Uint8Array, entry: DirectoryEntry, m: number, list: number, ctx: ParseContext = {}): ListView {
   const n = entry.count
-  if (bytes.length !== listBytes(n, m) || crc32(bytes) !== entry.crc) {
-    throw new ParquetSeekError(`list ${list}: CRC mismatch`, { file: ctx.file, section: 'lists', offset: ctx.blobOffset })
+  const fail = (message: string): never => {
+    throw new ParquetSeekError(`list ${list}: ${message}`, { file: ctx.file, section: 'lists', offset: ctx.blobOffset })
   }
-  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice()
-  const { buffer, byteOffset } = aligned
-  return {
-    pageOffsets: new BigUint64Array(buffer, byteOffset, n),
-    rowIds: new Uint32Array(buffer, byteOffset + 8 * n, n),
-    pageLengths: new Uint32Array(buffer, byteOffset + 12 * n, n),
-    codes: new Uint8Array(buffer, byteOffset + 16 * n, n * m),
+  if (bytes.length !== entry.length || crc32(bytes) !== entry.crc) fail('CRC mismatch')
+  const rowIds = new Uint32Array(n)
+  const pageOffsets = new Float64Array(n)
+  const pageLengths = new Uint32Array(n)
+  const cursor = { at: n * m }
+  let row = 0
+  let offset = 0
+  for (let i = 0; i < n; i++) {
+    row += readVarint(bytes, cursor, fail)
+    offset += readVarint(bytes, cursor, fail)
+    rowIds[i] = row
+    pageOffsets[i] = offset
+    pageLengths[i] = readVarint(bytes, cursor, fail)
   }
+  if (cursor.at !== bytes.length) fail(`${bytes.length - cursor.at} trailing bytes`)
+  return { pageOffsets, rowIds, pageLengths, codes: bytes.subarray(0, n * m) }
+}
+
+function readVarint(bytes: Uint8Array, cursor: { at: number }, fail: (m: string) => never): number {
+  let value = 0
+  let scale = 1
+  for (let shift = 0; shift < 53; shift += 7) {
+    if (cursor.at >= bytes.length) return fail('truncated varint')
+    const b = bytes[cursor.at++] as number
+    value += (b & 0x7f) * scale
+    if (b < 0x80) return value
+    scale *= 0x80
+  }
+  return fail('varint too long')
 }
 
 export function floatSection(bytes: Uint8Array): Float32Array {

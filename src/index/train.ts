@@ -23,7 +23,7 @@ export type ParamOptions = Pick<TrainOptions, 'metric' | 'nlist' | 'm' | 'nbits'
 
 /** Resolves defaults and rejects impossible parameters with a message naming the option. */
 export function resolveParams(rows: number, indexedRows: number, dim: number, o: ParamOptions): IndexParams {
-  const nlist = o.nlist ?? defaults.nlist(indexedRows)
+  const nlist = o.nlist ?? defaults.nlist(indexedRows, dim)
   const m = o.m ?? defaults.m(dim)
   const nbits = o.nbits ?? defaults.nbits
   const check = (ok: boolean, message: string) => {

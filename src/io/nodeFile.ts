@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import type { AsyncBuffer } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
 import type { ByteSink } from './sink.js'
+import type { ByteSource } from './source.js'
 
 /** A local file as a byte source; reads exactly the requested range with positional reads. */
-export async function fileSource(path: string): Promise<AsyncBuffer & { close(): Promise<void> }> {
+export async function fileSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
   let handle: FileHandle
   try {
     handle = await open(path, 'r')
@@ -16,6 +16,7 @@ export async function fileSource(path: string): Promise<AsyncBuffer & { close():
   const { size } = await handle.stat()
   return {
     byteLength: size,
+    name: basename(path),
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size)
       const length = Math.max(0, stop - start)

@@ -176,8 +176,10 @@ export async function readColumnRange(
   rowStart: number,
   rowEnd: number,
   file?: string,
+  signal?: AbortSignal,
 ): Promise<unknown[]> {
   let out: unknown[] = []
+  throwIfAborted(signal)
   await parquetRead({
     file: source,
     metadata,
@@ -185,6 +187,7 @@ export async function readColumnRange(
     rowStart,
     rowEnd,
     compressors,
+    useOffsetIndex: true,
     onComplete: (rows: unknown[][]) => {
       // hyparquet gives a null list as undefined; the writer's level encoder needs null
       out = rows.map((r) => r[0] ?? null)

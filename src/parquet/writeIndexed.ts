@@ -9,6 +9,7 @@ import type { ByteSink } from '../io/sink.js'
 import type { EmbeddingColumn } from './embedding.js'
 import { readColumnRange } from './embedding.js'
 import { pageLocationsFromHeaders } from './pageLocations.js'
+import { canRepage, PAGE_LIMIT, repageChunk } from './repage.js'
 import { writeVectorChunk } from './vectorChunk.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -56,6 +57,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   const pages: RowPages = { offsets: new Float64Array(rows), lengths: new Uint32Array(rows) }
   const offsetIndexes: Array<{ chunk: ColumnChunk; locations: PageLocation[] }> = []
   const columnIndexes: Array<{ chunk: ColumnChunk; bytes: Uint8Array }> = []
+  const embeddingChunks = new Set<ColumnChunk>()
   let offset = 0
   const emit = async (bytes: Uint8Array) => {
     await sink.write(bytes)
@@ -99,6 +101,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         }
         await emit(writer.getBytes())
         columns.push(written)
+        embeddingChunks.add(written)
         offsetIndexes.push({ chunk: written, locations })
       } else {
         const start = Number(meta.dictionary_page_offset || meta.data_page_offset)
@@ -119,6 +122,18 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           codec: meta.codec,
           maxRepetitionLevel: getMaxRepetitionLevel(leaves[c] ?? []),
         })
+        const tree = leaves[c] ?? []
+        if (Math.max(...locations.map((p) => p.compressed_page_size)) > PAGE_LIMIT && canRepage(tree)) {
+          // Large pages (DuckDB writes a whole row group of text as one page) would make
+          // fetching a result row's value read the whole page: write this column in small pages.
+          const writer = new ByteWriter()
+          writer.offset = offset
+          const repaged = await repageChunk(writer, source, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file)
+          await emit(writer.getBytes())
+          columns.push(repaged.chunk)
+          offsetIndexes.push({ chunk: repaged.chunk, locations: repaged.locations })
+          continue
+        }
         const moved: ColumnChunk = {
           ...chunk,
           file_offset: BigInt(offset),
@@ -167,7 +182,12 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
     chunk.column_index_length = bytes.length
     await emit(bytes)
   }
-  for (const { chunk, locations } of offsetIndexes) {
+  // Embedding offset indexes first (large, never needed by search: the index stores page
+  // locations); the other columns' small ones last, next to the index blob and the footer, so
+  // the tail read at open covers what projecting result columns needs.
+  const isEmbedding = (e: (typeof offsetIndexes)[number]) => embeddingChunks.has(e.chunk)
+  const ordered = [...offsetIndexes.filter(isEmbedding), ...offsetIndexes.filter((e) => !isEmbedding(e))]
+  for (const { chunk, locations } of ordered) {
     const writer = new ByteWriter()
     serializeTCompactProtocol(writer, {
       field_1: locations.map((p) => ({ field_1: p.offset, field_2: p.compressed_page_size, field_3: p.first_row_index })),

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto'
+import { type FileHandle, open, stat } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * A local static file server with HTTP Range support (single, suffix and multi-range), CORS,
+ * ETag, and an injected delay per request — what `parquetseek bench` searches through, and
+ * what tests use (with `fault` to misbehave on purpose). Listens on 127.0.0.1 only.
+ */
+export interface RangeServerOptions {
+  /** Milliseconds added before answering each request (simulated round-trip time). */
+  delayMs?: number
+  /** Answer every request with 200 and the whole file. */
+  ignoreRange?: boolean
+  /** Refuse multi-range requests (answer with the first range only). */
+  noMultiRange?: boolean
+  /** Per-request hook for fault injection; return true when it handled the response. */
+  fault?: (req: IncomingMessage, res: ServerResponse, n: number) => boolean | Promise<boolean>
+}
+
+export interface RangeServer {
+  url: string
+  requests: number
+  close(): Promise<void>
+}
+
+export async function serveFile(path: string, o: RangeServerOptions = {}): Promise<RangeServer> {
+  const state = { requests: 0 }
+  const server: Server = createServer(async (req, res) => {
+    const n = ++state.requests
+    try {
+      if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs))
+      res.setHeader('Access-Control-Allow-Origin', '*')
+      res.setHeader('Access-Control-Allow-Headers', 'Range')
+      res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, ETag, Accept-Ranges')
+      if (req.method === 'OPTIONS') return void res.writeHead(204).end()
+      if (o.fault && (await o.fault(req, res, n))) return
+      const info = await stat(path)
+      const size = info.size
+      const etag = `"${createHash('sha1').update(`${info.mtimeMs}:${size}`).digest('hex').slice(0, 16)}"`
+      res.setHeader('ETag', etag)
+      res.setHeader('Accept-Ranges', 'bytes')
+      const file = await open(path, 'r')
+      try {
+        const ranges = o.ignoreRange ? undefined : parseRange(req.headers.range, size)
+        if (ranges === 'unsatisfiable') {
+          res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end()
+          return
+        }
+        if (!ranges) {
+          res.writeHead(200, { 'Content-Length': size, 'Content-Type': 'application/vnd.apache.parquet' })
+          if (req.method !== 'HEAD') res.end(await read(file, 0, size))
+          else res.end()
+          return
+        }
+        const list = o.noMultiRange ? ranges.slice(0, 1) : ranges
+        if (list.length === 1) {
+          const [r] = list as [{ start: number; end: number }]
+          res.writeHead(206, { 'Content-Range': `bytes ${r.start}-${r.end - 1}/${size}`, 'Content-Length': r.end - r.start })
+          res.end(req.method === 'HEAD' ? undefined : await read(file, r.start, r.end))
+          return
+        }
+        const boundary = `pqseek${n}`
+        const chunks: Buffer[] = []
+        for (const r of list) {
+          chunks.push(Buffer.from(`\r\n--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${r.start}-${r.end - 1}/${size}\r\n\r\n`))
+          chunks.push(await read(file, r.start, r.end))
+        }
+        chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`))
+        const body = Buffer.concat(chunks)
+        res.writeHead(206, { 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': body.length })
+        res.end(body)
+      } finally {
+        await file.close()
+      }
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(500).end(String(e))
+      else res.destroy()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/${path.split('/').pop()}`,
+    get requests() {
+      return state.requests
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+async function read(file: FileHandle, start: number, end: number): Promise<Buffer> {
+  const buf = Buffer.alloc(end - start)
+  await file.read(buf, 0, buf.length, start)
+  return buf
+}
+
+function parseRange(header: string | undefined, size: number): Array<{ start: number; end: number }> | 'unsatisfiable' | undefined {
+  const m = /^bytes=(.+)$/.exec(header ?? '')
+  if (!m) return undefined
+  const out: Array<{ start: number; end: number }> = []
+  for (const spec of (m[1] as string).split(',')) {
+    const [a, b] = spec.trim().split('-')
+    if (a === '') {
+      const n = Number(b)
+      out.push({ start: Math.max(0, size - n), end: size })
+    } else {
+      const start = Number(a)
+      const end = b === '' || b === undefined ? size : Math.min(size, Number(b) + 1)
+      if (start >= size || start >= end) continue
+      out.push({ start, end })
+    }
+  }
+  return out.length ? out : 'unsatisfiable'
+}

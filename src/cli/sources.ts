@@ -1,0 +1,29 @@
+import { parquetMetadataAsync } from 'hyparquet'
+import { openHttp } from '../io/httpSource.js'
+import { fileSource } from '../io/nodeFile.js'
+import type { ByteSource } from '../io/source.js'
+import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+
+export const isUrl = (s: string) => /^https?:\/\//i.test(s)
+
+/** A local path or an http(s) URL as a byte source (for reads outside the search engine). */
+export async function anySource(pathOrUrl: string): Promise<ByteSource & { close(): Promise<void> }> {
+  if (isUrl(pathOrUrl)) {
+    const { source } = await openHttp(pathOrUrl, { tailBytes: 64 << 10 })
+    return { ...source, close: async () => {} }
+  }
+  return fileSource(pathOrUrl)
+}
+
+/** Every vector of `column` in a Parquet file (query sets). */
+export async function readQueryVectors(pathOrUrl: string, column: string, limit = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
+  const source = await anySource(pathOrUrl)
+  try {
+    const metadata = await parquetMetadataAsync(source)
+    const vectors = await readVectors(source, metadata, describeEmbeddingColumn(metadata, column, source.name), { file: source.name })
+    const n = Math.min(limit, vectors.rowIds.length)
+    return Array.from({ length: n }, (_, i) => vectors.data.slice(i * vectors.dim, (i + 1) * vectors.dim))
+  } finally {
+    await source.close()
+  }
+}

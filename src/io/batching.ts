@@ -1,0 +1,60 @@
+import type { CachedSource } from './cache.js'
+import { DEFAULT_CONCURRENCY, DEFAULT_GAP, readRanges, waves } from './ranges.js'
+import type { ByteSource } from './source.js'
+
+interface Pending {
+  start: number
+  end: number
+  resolve: (b: ArrayBuffer) => void
+  reject: (e: unknown) => void
+}
+
+/**
+ * Collects the reads a consumer (hyparquet, when projecting result columns) issues in the same
+ * turn of the event loop and fetches them together, coalesced. Each flush that reaches the
+ * network is one dependent round trip, counted in `roundTrips`.
+ */
+export class BatchingSource implements ByteSource {
+  roundTrips = 0
+  private pending: Pending[] = []
+  private scheduled = false
+
+  constructor(
+    readonly inner: CachedSource,
+    readonly gap = DEFAULT_GAP,
+    readonly concurrency = DEFAULT_CONCURRENCY,
+    readonly signal?: AbortSignal,
+  ) {}
+
+  get byteLength() {
+    return this.inner.byteLength
+  }
+  get name() {
+    return this.inner.name
+  }
+
+  slice(start: number, end = this.byteLength): Promise<ArrayBuffer> {
+    const hit = this.inner.peek(start, end)
+    if (hit) return Promise.resolve(hit.slice().buffer)
+    return new Promise((resolve, reject) => {
+      this.pending.push({ start, end, resolve, reject })
+      if (!this.scheduled) {
+        this.scheduled = true
+        setTimeout(() => void this.flush(), 0)
+      }
+    })
+  }
+
+  private async flush() {
+    const batch = this.pending
+    this.pending = []
+    this.scheduled = false
+    try {
+      const bodies = await readRanges(this.inner.inner, batch, { gap: this.gap, concurrency: this.concurrency, signal: this.signal })
+      this.roundTrips += waves(batch.length, this.concurrency) > 1 ? waves(batch.length, this.concurrency) : 1
+      batch.forEach((p, i) => p.resolve((bodies[i] as Uint8Array).slice().buffer))
+    } catch (e) {
+      for (const p of batch) p.reject(e)
+    }
+  }
+}

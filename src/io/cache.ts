@@ -1,0 +1,68 @@
+import type { ByteSource } from './source.js'
+
+interface Entry {
+  start: number
+  bytes: Uint8Array
+}
+
+/**
+ * Serves reads that fall inside bytes already fetched: pinned ranges (the file's tail, read
+ * at open) and an LRU of recent reads under a byte budget. Everything else goes to `inner`.
+ */
+export class CachedSource implements ByteSource {
+  private pinned: Entry[] = []
+  private lru = new Map<string, Entry>()
+  private lruBytes = 0
+
+  constructor(
+    readonly inner: ByteSource,
+    readonly budgetBytes = 64 << 20,
+  ) {}
+
+  get byteLength() {
+    return this.inner.byteLength
+  }
+  get name() {
+    return this.inner.name
+  }
+
+  pin(start: number, bytes: Uint8Array): void {
+    this.pinned.push({ start, bytes })
+  }
+
+  /** The cached bytes for [start, end), or undefined. */
+  peek(start: number, end: number): Uint8Array | undefined {
+    for (const e of this.pinned) {
+      if (start >= e.start && end <= e.start + e.bytes.length) return e.bytes.subarray(start - e.start, end - e.start)
+    }
+    for (const [key, e] of this.lru) {
+      if (start >= e.start && end <= e.start + e.bytes.length) {
+        this.lru.delete(key)
+        this.lru.set(key, e) // most recently used goes last
+        return e.bytes.subarray(start - e.start, end - e.start)
+      }
+    }
+    return undefined
+  }
+
+  async slice(start: number, end = this.byteLength, signal?: AbortSignal): Promise<ArrayBuffer> {
+    const hit = this.peek(start, end)
+    if (hit) return hit.slice().buffer
+    const buf = await this.inner.slice(start, end, signal)
+    this.remember(start, new Uint8Array(buf))
+    return buf
+  }
+
+  remember(start: number, bytes: Uint8Array): void {
+    if (bytes.length > this.budgetBytes / 4) return
+    const key = `${start}:${bytes.length}`
+    if (this.lru.has(key)) return
+    this.lru.set(key, { start, bytes })
+    this.lruBytes += bytes.length
+    for (const [k, e] of this.lru) {
+      if (this.lruBytes <= this.budgetBytes) break
+      this.lru.delete(k)
+      this.lruBytes -= e.bytes.length
+    }
+  }
+}

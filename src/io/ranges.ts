@@ -1,0 +1,93 @@
+import { throwIfAborted } from '../errors.js'
+import type { ByteSource } from './source.js'
+
+export interface Range {
+  start: number
+  end: number
+}
+
+export interface ReadRangesOptions {
+  /** Ranges closer than this many bytes are fetched as one request (the gap is read too). */
+  gap?: number
+  /** Requests in flight at once. */
+  concurrency?: number
+  signal?: AbortSignal
+}
+
+// Small: with multi-range requests merging saves no request, only the bytes in between cost.
+export const DEFAULT_GAP = 512
+export const DEFAULT_CONCURRENCY = 16
+/** Ranges per multi-range request: keeps the Range header under ~2 KB. */
+export const MAX_RANGES_PER_REQUEST = 80
+
+/** Merges ranges (sorted by start) whose distance is at most `gap`. */
+export function coalesce(ranges: Range[], gap: number): Range[] {
+  const sorted = [...ranges].filter((r) => r.end > r.start).sort((a, b) => a.start - b.start || a.end - b.end)
+  const out: Range[] = []
+  for (const r of sorted) {
+    const last = out.at(-1)
+    if (last && r.start - last.end <= gap) last.end = Math.max(last.end, r.end)
+    else out.push({ ...r })
+  }
+  return out
+}
+
+/**
+ * Reads many ranges with as few requests as the gap allows, at most `concurrency` in flight.
+ * Returns one view per input range, in input order.
+ */
+export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRangesOptions = {}): Promise<Uint8Array[]> {
+  const merged = coalesce(ranges, o.gap ?? DEFAULT_GAP)
+  const bodies = new Array<Uint8Array>(merged.length)
+  const perRequest = merged.length > 1 && source.sliceMany ? MAX_RANGES_PER_REQUEST : 1
+  const queue: number[][] = []
+  for (let i = 0; i < merged.length; i += perRequest) queue.push(Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j))
+  let multi = perRequest > 1
+  const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY
+  const worker = async () => {
+    for (let group = queue.shift(); group; group = queue.shift()) {
+      throwIfAborted(o.signal)
+      if (group.length > 1 && multi) {
+        const parts = await source.sliceMany?.(
+          group.map((i) => merged[i] as Range),
+          o.signal,
+        )
+        if (parts) {
+          group.forEach((i, j) => (bodies[i] = parts[j] as Uint8Array))
+          continue
+        }
+        multi = false // the server answered without multipart: one request per range from now on
+      }
+      await pool(group, concurrency, async (i) => {
+        const r = merged[i] as Range
+        bodies[i] = new Uint8Array(await source.slice(r.start, r.end, o.signal))
+      })
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return ranges.map((r) => {
+    // the merged range containing r: last one starting at or before r.start
+    let lo = 0
+    let hi = merged.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if ((merged[mid] as Range).start <= r.start) lo = mid
+      else hi = mid - 1
+    }
+    const m = merged[lo] as Range
+    return (bodies[lo] as Uint8Array).subarray(r.start - m.start, r.end - m.start)
+  })
+}
+
+/** Number of sequential waves needed to issue `requests` at the given concurrency. */
+export function waves(requests: number, concurrency = DEFAULT_CONCURRENCY): number {
+  return Math.ceil(requests / concurrency)
+}
+
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const run = async () => {
+    while (next < items.length) await fn(items[next++] as T)
+  }
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run))
+}

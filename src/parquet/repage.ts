@@ -1,0 +1,85 @@
+import type { AsyncBuffer, ColumnChunk, CompressionCodec, FileMetaData, OffsetIndex, SchemaTree } from 'hyparquet'
+import { parquetRead } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
+import type { ByteWriter } from 'hyparquet-writer'
+import { writeColumn } from 'hyparquet-writer/src/column.js'
+import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
+import { ParquetSeekError } from '../errors.js'
+import { lz4Compress } from './lz4.js'
+
+type PageLocation = OffsetIndex['page_locations'][number]
+
+/** A copied chunk whose largest page exceeds this is re-paged, when its type allows. */
+export const PAGE_LIMIT = 64 << 10
+/** Target uncompressed size of re-written pages: a few rows' values cost a few KiB to fetch. */
+export const TARGET_PAGE = 16 << 10
+
+const PLAIN_LOGICAL = new Set(['UTF8', 'STRING', 'JSON', 'ENUM', 'INTEGER', 'INT_8', 'INT_16', 'INT_32', 'INT_64', 'UINT_8', 'UINT_16', 'UINT_32', 'UINT_64'])
+
+/**
+ * Only flat columns of types whose values survive decode → encode bit for bit (byte arrays
+ * are kept as bytes, never decoded as text). Everything else is copied as it was.
+ */
+export function canRepage(tree: SchemaTree[]): boolean {
+  if (tree.length !== 2) return false
+  const el = tree[1]?.element
+  if (!el?.type || el.repetition_type === 'REPEATED') return false
+  if (!['BYTE_ARRAY', 'INT32', 'INT64', 'FLOAT', 'DOUBLE', 'BOOLEAN'].includes(el.type)) return false
+  const logical = el.logical_type?.type ?? el.converted_type
+  return logical === undefined || PLAIN_LOGICAL.has(logical)
+}
+
+const raw = (bytes: Uint8Array) => bytes
+
+/** Re-encodes one flat column chunk with small pages (hyparquet → hyparquet-writer). */
+export async function repageChunk(
+  writer: ByteWriter,
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  tree: SchemaTree[],
+  rowStart: number,
+  rowEnd: number,
+  codec: CompressionCodec,
+  file?: string,
+): Promise<{ chunk: ColumnChunk; locations: PageLocation[] }> {
+  const name = tree[1]?.element.name as string
+  let values: unknown[] = []
+  await parquetRead({
+    file: source,
+    metadata,
+    columns: [name],
+    rowStart,
+    rowEnd,
+    compressors,
+    utf8: false,
+    parsers: { stringFromBytes: raw, jsonFromBytes: raw },
+    onComplete: (rows: unknown[][]) => {
+      values = rows.map((r) => r[0] ?? null)
+    },
+  })
+  if (values.length !== rowEnd - rowStart) {
+    throw new ParquetSeekError(`decoded ${values.length} rows where the row group has ${rowEnd - rowStart}`, { file, column: name, row: rowStart })
+  }
+  const start = writer.offset
+  // LZ4_RAW through our own block compressor, which DuckDB and Arrow read back in every test;
+  // re-paged SNAPPY pages from hyparquet-writer were rejected by DuckDB on long text.
+  const written: CompressionCodec = codec === 'UNCOMPRESSED' ? codec : 'LZ4_RAW'
+  const result = writeColumn({
+    writer,
+    column: {
+      columnName: name,
+      element: tree[1]?.element as never,
+      schemaPath: tree.map((n) => n.element),
+      codec: written,
+      compressors: { LZ4_RAW: lz4Compress },
+      stats: true,
+      pageSize: TARGET_PAGE,
+      columnIndex: false,
+      offsetIndex: true,
+    },
+    pageData: encodeNestedValues(tree, values as never),
+  })
+  const locations = result.offsetIndex?.page_locations ?? [{ offset: BigInt(start), compressed_page_size: writer.offset - start, first_row_index: 0n }]
+  // a dictionary page, when written, precedes the first data page
+  return { chunk: result.chunk, locations }
+}

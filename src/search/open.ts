@@ -1,0 +1,170 @@
+import type { FileMetaData } from 'hyparquet'
+import { parquetMetadata } from 'hyparquet'
+import { ParquetSeekError } from '../errors.js'
+import type { DirectoryEntry, Trailer } from '../index/blob.js'
+import { checkSection, floatSection, parseDirectory, parseTrailer, TRAILER_BYTES } from '../index/blob.js'
+import { type IndexLocation, locateIndex } from '../index/inspect.js'
+import type { IvfPqModel, Metric } from '../index/model.js'
+import { pqLayout } from '../index/pq.js'
+import { CachedSource } from '../io/cache.js'
+import { type HttpOptions, openHttp } from '../io/httpSource.js'
+import { CountingSource, type ByteSource } from '../io/source.js'
+import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
+
+export interface OpenOptions {
+  /** Bytes of the file's end read first; covers footer + index head for most files. */
+  tailBytes?: number
+  /** Byte budget for cached inverted lists and other reads. */
+  cacheBytes?: number
+  http?: Omit<HttpOptions, 'tailBytes' | 'signal'>
+  signal?: AbortSignal
+}
+
+export interface OpenedIndex {
+  raw: ByteSource
+  counting: CountingSource
+  cached: CachedSource
+  metadata: FileMetaData
+  column: EmbeddingColumn
+  location: IndexLocation
+  trailer: Trailer
+  model: IvfPqModel
+  directory: DirectoryEntry[]
+  /** Absolute file offset of the lists section. */
+  listsOffset: number
+  /** Row index where each row group starts, plus the total at the end. */
+  rowGroupStarts: number[]
+  /** Byte range of the non-embedding page indexes, when not yet in memory. */
+  pageIndex: { start: number; end: number } | undefined
+  open: { bytes: number; requests: number; roundTrips: number; ms: number }
+}
+
+const DEFAULT_TAIL = 1 << 20
+
+/**
+ * Reads footer, index trailer and head (centroids, codebooks, directory) and the page indexes
+ * that projection needs — one suffix read when they fit in `tailBytes`, two otherwise.
+ */
+export async function openSource(input: ByteSource | string, o: OpenOptions = {}): Promise<OpenedIndex> {
+  const t0 = performance.now()
+  const tailBytes = o.tailBytes ?? DEFAULT_TAIL
+  let raw: ByteSource
+  let tail: Uint8Array
+  let tailStart: number
+  const io = { bytes: 0, requests: 0, roundTrips: 0 }
+  if (typeof input === 'string') {
+    const opened = await openHttp(input, { ...o.http, tailBytes, signal: o.signal })
+    raw = opened.source
+    tail = opened.tail
+    tailStart = opened.tailStart
+    io.bytes += tail.length
+    io.requests++
+    io.roundTrips++
+  } else {
+    raw = input
+    tailStart = Math.max(0, raw.byteLength - tailBytes)
+    tail = new Uint8Array(await raw.slice(tailStart, raw.byteLength, o.signal))
+    io.bytes += tail.length
+    io.requests++
+    io.roundTrips++
+  }
+  const file = raw.name
+  const size = raw.byteLength
+  const counting = new CountingSource(raw)
+  const cached = new CachedSource(counting, o.cacheBytes)
+  if (size < 12 || tail.length < 8) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
+  const tailView = new DataView(tail.buffer, tail.byteOffset, tail.byteLength)
+  if (String.fromCharCode(...tail.subarray(tail.length - 4)) !== 'PAR1') {
+    throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: size - 4 })
+  }
+  const footerLength = tailView.getUint32(tail.length - 8, true)
+  const footerStart = size - 8 - footerLength
+  if (footerStart < 4) throw new ParquetSeekError(`footer length ${footerLength} exceeds the file`, { file, offset: size - 8 })
+
+  // Everything open needs must be in memory; read what the first request missed, in one go.
+  const ensure = async (start: number) => {
+    if (start >= tailStart) return
+    const more = new Uint8Array(await counting.slice(start, tailStart, o.signal))
+    io.roundTrips++
+    const merged = new Uint8Array(tail.length + more.length)
+    merged.set(more)
+    merged.set(tail, more.length)
+    tail = merged
+    tailStart = start
+  }
+  await ensure(footerStart)
+  let metadata: FileMetaData
+  try {
+    const footer = tail.subarray(footerStart - tailStart)
+    metadata = parquetMetadata(footer.slice().buffer)
+  } catch (e) {
+    throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file, offset: footerStart })
+  }
+  const location = locateIndex(metadata, size, file)
+  if (!location) throw new ParquetSeekError('this Parquet file has no ParquetSeek index (build one with `parquetseek index`)', { file })
+  const column = describeEmbeddingColumn(metadata, location.column, file)
+  const blobEnd = location.offset + location.length
+  await ensure(Math.max(location.offset, blobEnd - TRAILER_BYTES - 64 * 32))
+  const ctx = { file, blobOffset: location.offset }
+  const trailerBytes = tail.subarray(Math.max(0, location.offset - tailStart), blobEnd - tailStart)
+  const trailer = parseTrailer(trailerBytes, location.length, ctx)
+  const headStart = blobEnd - trailer.headBytes
+  let pageIndexStart = headStart
+  for (const group of metadata.row_groups) {
+    for (const [c, chunk] of group.columns.entries()) {
+      if (c !== column.leafIndex && chunk.offset_index_offset !== undefined) pageIndexStart = Math.min(pageIndexStart, Number(chunk.offset_index_offset))
+    }
+  }
+  await ensure(headStart)
+  cached.pin(tailStart, tail)
+  // The other columns' offset indexes (written just before the blob) let projection read only
+  // the pages of result rows. When the first read missed them, the first search fetches them
+  // alongside its lists, so they cost no round trip of their own.
+  const pageIndex = pageIndexStart < tailStart ? { start: pageIndexStart, end: Math.min(tailStart, location.offset) } : undefined
+
+  const section = (name: keyof Trailer['sections']) => {
+    const s = trailer.sections[name]
+    const bytes = tail.subarray(location.offset + s.offset - tailStart, location.offset + s.offset + s.length - tailStart)
+    checkSection(bytes, s, ctx)
+    return bytes
+  }
+  const { params } = trailer
+  const kv = location.params as { sample?: number; seed?: number; coarseIterations?: number; pqIterations?: number; nprobe?: number; tunedRecall?: number }
+  const model: IvfPqModel = {
+    params: {
+      ...params,
+      metric: params.metric as Metric,
+      sample: kv.sample ?? 0,
+      seed: kv.seed ?? 0,
+      coarseIterations: kv.coarseIterations ?? 0,
+      pqIterations: kv.pqIterations ?? 0,
+      nprobe: Number.isInteger(kv.nprobe) && (kv.nprobe as number) >= 1 ? Math.min(params.nlist, kv.nprobe as number) : undefined,
+      tunedRecall: kv.tunedRecall,
+    },
+    centroids: floatSection(section('centroids')),
+    codebooks: floatSection(section('codebooks')),
+    layout: pqLayout(params.dim, params.m, params.nbits),
+  }
+  const directory = parseDirectory(section('directory'), trailer, ctx)
+  const rowGroupStarts = [0]
+  for (const g of metadata.row_groups) rowGroupStarts.push((rowGroupStarts.at(-1) as number) + Number(g.num_rows))
+  io.requests += counting.counts.requests
+  io.bytes += counting.counts.bytes
+  counting.counts.requests = 0
+  counting.counts.bytes = 0
+  return {
+    raw,
+    counting,
+    cached,
+    metadata,
+    column,
+    location,
+    trailer,
+    model,
+    directory,
+    listsOffset: location.offset + trailer.sections.lists.offset,
+    rowGroupStarts,
+    pageIndex,
+    open: { ...io, ms: performance.now() - t0 },
+  }
+}

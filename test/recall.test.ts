@@ -1,0 +1,64 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parquetMetadataAsync } from 'hyparquet'
+import { afterAll, describe, expect, it } from 'vitest'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { parseNpy } from '../src/io/npy.js'
+import { describeEmbeddingColumn, readColumnRange, readVectors } from '../src/parquet/embedding.js'
+import { openIndex } from '../src/search/engine.js'
+import { SHARED, tempDir } from './helpers/fixtures.js'
+
+const cases = [
+  ['glove-twitter-25d-12k', 'cosine'],
+  ['glove-twitter-25d-12k', 'l2'],
+  ['sap-fiori-docs-minilm-384', 'cosine'],
+  ['sap-fiori-docs-minilm-384', 'l2'],
+  ['sift-128-ngt5k', 'l2'],
+  ['mnist-784-t10k', 'l2'],
+  ['wordnet-fasttext-words-100d', 'cosine'],
+  ['wordnet-fasttext-words-100d', 'l2'],
+] as const
+const QUERIES = 100
+const dir = tempDir('pqs-recall-')
+const closers: Array<() => Promise<void>> = []
+afterAll(async () => {
+  for (const c of closers) await c()
+})
+
+describe.runIf(existsSync(SHARED))('recall@10 with default parameters against ../shared/data ground truth (needs ../shared/data)', () => {
+  it.each(cases)(
+    '%s %s: ≥ 0.95',
+    async (name, metric) => {
+      const base = join(SHARED, name, 'base.parquet')
+      const out = join(dir, `${name}.${metric}.parquet`)
+      const src = await fileSource(base)
+      await buildIndex(src, await fileSink(out, base), { column: 'embedding', metric })
+      await src.close()
+      const file = await fileSource(out)
+      closers.push(() => file.close())
+      const index = await openIndex(file)
+      const q = await fileSource(join(SHARED, name, 'queries.parquet'))
+      const qm = await parquetMetadataAsync(q)
+      const queries = await readVectors(q, qm, describeEmbeddingColumn(qm, 'embedding'))
+      await q.close()
+      const ids = (await readColumnRange(file, index.opened.metadata, 'id', 0, index.rows)) as number[]
+      const truth = parseNpy(new Uint8Array(readFileSync(join(SHARED, name, `gt_${metric === 'cosine' ? 'cos' : 'l2'}_top100_ids.npy`))))
+        .data as Int32Array
+      const n = Math.min(QUERIES, queries.rowIds.length)
+      const batch = await index.searchBatch(
+        Array.from({ length: n }, (_, i) => queries.data.subarray(i * queries.dim, (i + 1) * queries.dim)),
+        { k: 10 },
+      )
+      let hits = 0
+      batch.forEach((r, i) => {
+        const want = new Set(truth.subarray(i * 100, i * 100 + 10))
+        for (const h of r.results) if (want.has(ids[h.row] as number)) hits++
+      })
+      const recall = hits / (n * 10)
+      console.log(`${name} ${metric}: recall@10 ${recall.toFixed(3)} (nlist ${index.params.nlist}, m ${index.params.m})`)
+      expect(recall).toBeGreaterThanOrEqual(0.95)
+    },
+    300_000,
+  )
+})

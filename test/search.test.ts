@@ -1,0 +1,250 @@
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parquetMetadata } from 'hyparquet'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { fromBytes } from '../src/io/source.js'
+import { openIndex } from '../src/search/engine.js'
+import { flatSearch } from '../src/search/flat.js'
+import { searchExact } from '../src/search/memory.js'
+import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+
+const dir = tempDir('pqs-search-')
+const rows = 4000
+const dim = 24
+const all = clusteredVectors(rows + 60, dim, 8, 40)
+const data = all.slice(0, rows * dim)
+// rows 3998 and 3999 repeat rows 10 and 11 exactly: ties must resolve to the lower row
+data.set(data.subarray(10 * dim, 12 * dim), 3998 * dim)
+const queries = Array.from({ length: 50 }, (_, q) => all.slice((rows + q) * dim, (rows + q + 1) * dim))
+const rowIds = Uint32Array.from({ length: rows }, (_, i) => i)
+const input = join(dir, 'items.parquet')
+const indexed = join(dir, 'items.indexed.parquet')
+let server: RangeServer
+
+beforeAll(async () => {
+  writeListFile(
+    input,
+    Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * dim, (i + 1) * dim))),
+    { title: Array.from({ length: rows }, (_, i) => `item ${i}`) },
+  )
+  const source = await fileSource(input)
+  await buildIndex(source, await fileSink(indexed, input), { column: 'embedding', nlist: 40 })
+  await source.close()
+  server = await serveFile(indexed)
+}, 60_000)
+afterAll(() => server?.close())
+
+function recall(found: number[][], k: number) {
+  let hits = 0
+  found.forEach((rowsFound, q) => {
+    const want = new Set(searchExact('l2', data, rowIds, queries[q] as Float32Array, k).map((h) => h.row))
+    hits += rowsFound.filter((r) => want.has(r)).length
+  })
+  return hits / (found.length * k)
+}
+
+describe('search over HTTP range requests', () => {
+  it('finds the exact neighbours of most queries, with exact distances and requested columns', async () => {
+    const index = await openIndex(server.url)
+    const found: number[][] = []
+    for (const q of queries) {
+      const { results } = await index.search(q, { k: 10, columns: ['title'] })
+      expect(results).toHaveLength(10)
+      for (const r of results) {
+        expect(r.values.title).toBe(`item ${r.row}`)
+        const v = data.subarray(r.row * dim, (r.row + 1) * dim)
+        expect(r.distance).toBeCloseTo(Math.hypot(...v.map((x, j) => x - (q[j] as number))), 4)
+      }
+      expect(results.map((r) => r.distance)).toEqual([...results.map((r) => r.distance)].sort((a, b) => a - b))
+      found.push(results.map((r) => r.row))
+    }
+    expect(recall(found, 10)).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it('cold: at most 4 dependent round trips from nothing; warm: at most 3', async () => {
+    const before = server.requests
+    const index = await openIndex(server.url)
+    const cold = await index.search(queries[0] as Float32Array, { k: 10, columns: ['title'] })
+    expect(index.opened.open.roundTrips + cold.stats.roundTrips).toBeLessThanOrEqual(4)
+    index.clearCache()
+    const warm = await index.search(queries[1] as Float32Array, { k: 10, columns: ['title'] })
+    expect(warm.stats.roundTrips).toBeLessThanOrEqual(3)
+    expect(warm.stats.requests).toBeLessThanOrEqual(3) // lists, pages, projection: one multi-range request each
+    expect(server.requests - before).toBe(index.opened.open.requests + cold.stats.requests + warm.stats.requests)
+    index.clearCache()
+    const vectorsOnly = await index.search(queries[2] as Float32Array, { k: 10 })
+    expect(vectorsOnly.stats.roundTrips).toBe(2)
+    expect(vectorsOnly.stats.bytes).toBeLessThan(readFileSync(indexed).length / 10)
+  })
+
+  it('a batch shares list fetches and equals one-by-one search', async () => {
+    const index = await openIndex(server.url)
+    const batch = await index.searchBatch(queries.slice(0, 8), { k: 5 })
+    const single = await openIndex(server.url)
+    let singleRequests = 0
+    for (const [i, q] of queries.slice(0, 8).entries()) {
+      single.clearCache()
+      const r = await single.search(q, { k: 5 })
+      singleRequests += r.stats.requests
+      expect(batch[i]?.results.map((h) => h.row)).toEqual(r.results.map((h) => h.row))
+    }
+    expect(batch[0]?.stats.requests).toBeLessThan(singleRequests)
+  })
+
+  it('breaks distance ties toward the lower row', async () => {
+    const index = await openIndex(server.url)
+    const q = data.slice(10 * dim, 11 * dim)
+    // rows 10 and 3998 hold the same vector: both at distance 0, the lower row first
+    const { results } = await index.search(q, { k: 3, nprobe: 40, refine: 50 })
+    expect(results.slice(0, 2)).toEqual([
+      { row: 10, distance: 0, values: {} },
+      { row: 3998, distance: 0, values: {} },
+    ])
+    expect(results[2]?.distance).toBeGreaterThan(0)
+  })
+
+  it('reads a stored row vector back and rejects wrong queries clearly', async () => {
+    const index = await openIndex(server.url)
+    expect(Array.from(await index.vectorOf(123))).toEqual(Array.from(data.subarray(123 * dim, 124 * dim)))
+    await expect(index.search([1, 2, 3])).rejects.toThrow(/query 0 has 3 values; the index is 24-d/)
+    await expect(index.search(new Array(dim).fill(Number.NaN))).rejects.toThrow(/not finite/)
+    await expect(index.search(queries[0] as Float32Array, { columns: ['nope'] })).rejects.toThrow(/column "nope": no such column/)
+  })
+
+  it('cancels with an AbortSignal', async () => {
+    const index = await openIndex(server.url)
+    const controller = new AbortController()
+    controller.abort()
+    await expect(index.search(queries[0] as Float32Array, { signal: controller.signal })).rejects.toThrow(/cancelled/)
+  })
+
+  it('flat (exact) search over the non-indexed input matches brute force', async () => {
+    const bytes = readFileSync(input)
+    const source = fromBytes(new Uint8Array(bytes), 'items.parquet')
+    const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+    const [hits] = await flatSearch(source, metadata, [queries[3] as Float32Array], { column: 'embedding', metric: 'l2', k: 7 })
+    expect(hits).toEqual(searchExact('l2', data, rowIds, queries[3] as Float32Array, 7))
+  })
+
+  it('refuses a Parquet file without an index, naming the file', async () => {
+    const plain = await serveFile(input)
+    try {
+      await expect(openIndex(plain.url)).rejects.toThrow(/items\.parquet: this Parquet file has no ParquetSeek index/)
+    } finally {
+      await plain.close()
+    }
+  })
+})
+
+describe('network faults', () => {
+  const q = () => queries[5] as Float32Array
+  it('404 and 416 are clear errors, not retries', async () => {
+    const s = await serveFile(indexed, { fault: (_req, res) => (res.writeHead(404, 'Not Found').end(), true) })
+    try {
+      await expect(openIndex(s.url)).rejects.toThrow(/HTTP 404 Not Found/)
+      expect(s.requests).toBe(1)
+    } finally {
+      await s.close()
+    }
+    let n = 0
+    const t = await serveFile(indexed, { fault: (_req, res) => (++n > 1 ? (res.writeHead(416).end(), true) : false) })
+    try {
+      const index = await openIndex(t.url)
+      await expect(index.search(q())).rejects.toThrow(/HTTP 416/)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('retries 500s and connection resets a bounded number of times', async () => {
+    let n = 0
+    const flaky = await serveFile(indexed, {
+      fault: (_req, res) => {
+        n++
+        if (n === 2) return res.writeHead(503, { 'Retry-After': '0' }).end(), true
+        if (n === 3) {
+          // headers and half a body, then the connection drops
+          res.writeHead(206, { 'Content-Length': 1000, 'Content-Range': 'bytes 0-999/9999999' })
+          res.write(Buffer.alloc(500))
+          setTimeout(() => res.destroy(), 5)
+          return true
+        }
+        return false
+      },
+    })
+    try {
+      const index = await openIndex(flaky.url, { http: { retryDelayMs: 1 } })
+      const { results } = await index.search(q(), { k: 3 })
+      expect(results).toHaveLength(3)
+    } finally {
+      await flaky.close()
+    }
+    const down = await serveFile(indexed, { fault: (_req, res, i) => (i > 1 ? (res.writeHead(500).end(), true) : false) })
+    try {
+      const index = await openIndex(down.url, { http: { retryDelayMs: 1 } })
+      await expect(index.search(q())).rejects.toThrow(/gave up after 4 attempts: HTTP 500/)
+      expect(down.requests).toBe(1 + 4)
+    } finally {
+      await down.close()
+    }
+  })
+
+  it('a server that ignores Range still works (whole file read once, with a warning)', async () => {
+    const s = await serveFile(indexed, { ignoreRange: true })
+    const warnings: string[] = []
+    try {
+      const index = await openIndex(s.url, { http: { onWarning: (w) => warnings.push(w) } })
+      const { results } = await index.search(q(), { k: 3 })
+      expect(results).toHaveLength(3)
+      expect(warnings.join()).toMatch(/ignores Range requests/)
+      expect(s.requests).toBe(1)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a server without multi-range support gets one request per range, same answer', async () => {
+    const s = await serveFile(indexed, { noMultiRange: true })
+    try {
+      const a = await (await openIndex(s.url)).search(q(), { k: 5 })
+      const b = await (await openIndex(server.url)).search(q(), { k: 5 })
+      expect(a.results.map((r) => r.row)).toEqual(b.results.map((r) => r.row))
+      expect(a.stats.requests).toBeGreaterThan(b.stats.requests)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a file replaced on the server after open is reported, never misread', async () => {
+    const copy = join(dir, 'replaced.parquet')
+    copyFileSync(indexed, copy)
+    const s = await serveFile(copy)
+    try {
+      const index = await openIndex(s.url)
+      writeFileSync(copy, Buffer.concat([readFileSync(indexed), Buffer.from('extra bytes')]))
+      await expect(index.search(q())).rejects.toThrow(/changed on the server since it was opened/)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a wrong Content-Range is not trusted', async () => {
+    let n = 0
+    const s = await serveFile(indexed, {
+      fault: (_req, res) => {
+        if (++n === 1) return false
+        res.writeHead(206, { 'Content-Range': 'bytes 0-9/99', 'Content-Length': 10 }).end(Buffer.alloc(10))
+        return true
+      },
+    })
+    try {
+      const index = await openIndex(s.url, { http: { retryDelayMs: 1, multiRange: false } })
+      await expect(index.search(q())).rejects.toThrow(/wrong Content-Range/)
+    } finally {
+      await s.close()
+    }
+  })
+})
