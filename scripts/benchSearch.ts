@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const root = resolve(import.meta.dirname, '../..')
-const { values } = parseArgs({ options: { only: { type: 'string' }, 'rtt-ms': { type: 'string', default: '20' }, limit: { type: 'string', default: '300' } } })
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, 'rtt-ms': { type: 'string', default: '20' }, limit: { type: 'string', default: '300' } },
+})
 const shared = join(root, '../shared/data')
 const out = join(root, '.bench')
 mkdirSync(out, { recursive: true })
@@ -41,8 +43,27 @@ for (const d of datasets) {
     const nlist = b.nlist as number
     const sweep = [...new Set([0.05, 0.1, 0.15, 0.2, 0.25].map((f) => Math.max(1, Math.round(f * nlist))))].join(',')
     const truth = join(shared, d.name, `gt_${metric === 'cosine' ? 'cos' : 'l2'}_top100_ids.npy`)
-    console.log(`\n### ${d.name}, ${metric} (nlist ${nlist}, m ${b.m}, built in ${(b.buildMs / 1000).toFixed(1)} s, index ${((100 * b.indexBytes) / b.outputBytes).toFixed(1)}% of ${(b.outputBytes / 2 ** 20).toFixed(1)} MiB)`)
-    const r = cli(['bench', indexed, '--queries', join(shared, d.name, 'queries.parquet'), '--truth', truth, '--truth-dist', truth.replace('_ids.npy', '_dist.npy'), '--id-column', 'id', '--nprobe', sweep, '--rtt-ms', values['rtt-ms'] as string, '--limit', values.limit as string])
+    console.log(
+      `\n### ${d.name}, ${metric} (nlist ${nlist}, m ${b.m}, built in ${(b.buildMs / 1000).toFixed(1)} s, index ${((100 * b.indexBytes) / b.outputBytes).toFixed(1)}% of ${(b.outputBytes / 2 ** 20).toFixed(1)} MiB)`,
+    )
+    const r = cli([
+      'bench',
+      indexed,
+      '--queries',
+      join(shared, d.name, 'queries.parquet'),
+      '--truth',
+      truth,
+      '--truth-dist',
+      truth.replace('_ids.npy', '_dist.npy'),
+      '--id-column',
+      'id',
+      '--nprobe',
+      sweep,
+      '--rtt-ms',
+      values['rtt-ms'] as string,
+      '--limit',
+      values.limit as string,
+    ])
     if (r.status !== 0) throw new Error(r.stderr)
     console.log(r.stdout.split('\n').slice(1).join('\n'))
   }

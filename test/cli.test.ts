@@ -235,7 +235,22 @@ describe('parquetseek search and bench', () => {
     const r = await cli(['bench', out, '--queries', good, '--limit', '20', '--nprobe', '2,8', '--rtt-ms', '0', '--json'])
     expect(r.code).toBe(0)
     const s = JSON.parse(r.stdout)
-    for (const key of ['queries', 'k', 'nprobe', 'refine', 'recall', 'bytesPerQuery', 'requestsPerQuery', 'roundTripsPerQuery', 'p50Ms', 'p95Ms', 'coldMs', 'fileBytes', 'backend', 'sweep']) {
+    for (const key of [
+      'queries',
+      'k',
+      'nprobe',
+      'refine',
+      'recall',
+      'bytesPerQuery',
+      'requestsPerQuery',
+      'roundTripsPerQuery',
+      'p50Ms',
+      'p95Ms',
+      'coldMs',
+      'fileBytes',
+      'backend',
+      'sweep',
+    ]) {
       expect(s).toHaveProperty(key)
     }
     expect(s.sweep.map((x: { nprobe: number }) => x.nprobe)).toEqual([2, 8])

@@ -1,7 +1,8 @@
 import { it } from 'vitest'
-import { resolveParams, encodeAll, trainModel } from '../src/index/train.js'
+import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { searchInMemory } from '../src/search/memory.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
+
 it('x', async () => {
   const ds = await loadDataset('wordnet-fasttext-words-100d')
   const { dim } = ds.base
@@ -14,7 +15,13 @@ it('x', async () => {
       const nprobe = Math.ceil(params.nlist * frac)
       const found: number[][] = []
       for (let q = 0; q < 200; q++) {
-        const hits = searchInMemory(model, lists, (r) => ds.base.data.subarray(r * dim, (r + 1) * dim), ds.queries.data.subarray(q * dim, (q + 1) * dim), { k: 10, nprobe, refine: 10 })
+        const hits = searchInMemory(
+          model,
+          lists,
+          (r) => ds.base.data.subarray(r * dim, (r + 1) * dim),
+          ds.queries.data.subarray(q * dim, (q + 1) * dim),
+          { k: 10, nprobe, refine: 10 },
+        )
         found.push(hits.map((h) => ds.ids[h.row] as number))
       }
       console.log('RESULT', JSON.stringify(opt), 'nprobe', nprobe, 'recall', recallAtK(found, ds.truth('l2'), 10).toFixed(3))

@@ -118,7 +118,8 @@ async function checkLayout(out: string, fx: Fixture) {
       const start = Number(chunk.offset_index_offset)
       const oi = readOffsetIndex({ view: new DataView(await file.slice(start, start + Number(chunk.offset_index_length))), offset: 0 })
       const path = chunk.meta_data?.path_in_schema ?? []
-      if (path.length === 1) expect(Math.max(...oi.page_locations.map((p) => p.compressed_page_size)), path.join('.')).toBeLessThanOrEqual(PAGE_LIMIT)
+      if (path.length === 1)
+        expect(Math.max(...oi.page_locations.map((p) => p.compressed_page_size)), path.join('.')).toBeLessThanOrEqual(PAGE_LIMIT)
     }
   }
   const location = locateIndex(metadata, file.byteLength)

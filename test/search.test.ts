@@ -142,7 +142,12 @@ describe('search over HTTP range requests', () => {
 describe('network faults', () => {
   const q = () => queries[5] as Float32Array
   it('404 and 416 are clear errors, not retries', async () => {
-    const s = await serveFile(indexed, { fault: (_req, res) => (res.writeHead(404, 'Not Found').end(), true) })
+    const s = await serveFile(indexed, {
+      fault: (_req, res) => {
+        res.writeHead(404, 'Not Found').end()
+        return true
+      },
+    })
     try {
       await expect(openIndex(s.url)).rejects.toThrow(/HTTP 404 Not Found/)
       expect(s.requests).toBe(1)
@@ -150,7 +155,13 @@ describe('network faults', () => {
       await s.close()
     }
     let n = 0
-    const t = await serveFile(indexed, { fault: (_req, res) => (++n > 1 ? (res.writeHead(416).end(), true) : false) })
+    const t = await serveFile(indexed, {
+      fault: (_req, res) => {
+        if (++n === 1) return false
+        res.writeHead(416).end()
+        return true
+      },
+    })
     try {
       const index = await openIndex(t.url)
       await expect(index.search(q())).rejects.toThrow(/HTTP 416/)
@@ -164,7 +175,10 @@ describe('network faults', () => {
     const flaky = await serveFile(indexed, {
       fault: (_req, res) => {
         n++
-        if (n === 2) return res.writeHead(503, { 'Retry-After': '0' }).end(), true
+        if (n === 2) {
+          res.writeHead(503, { 'Retry-After': '0' }).end()
+          return true
+        }
         if (n === 3) {
           // headers and half a body, then the connection drops
           res.writeHead(206, { 'Content-Length': 1000, 'Content-Range': 'bytes 0-999/9999999' })
@@ -182,7 +196,13 @@ describe('network faults', () => {
     } finally {
       await flaky.close()
     }
-    const down = await serveFile(indexed, { fault: (_req, res, i) => (i > 1 ? (res.writeHead(500).end(), true) : false) })
+    const down = await serveFile(indexed, {
+      fault: (_req, res, i) => {
+        if (i === 1) return false
+        res.writeHead(500).end()
+        return true
+      },
+    })
     try {
       const index = await openIndex(down.url, { http: { retryDelayMs: 1 } })
       await expect(index.search(q())).rejects.toThrow(/gave up after 4 attempts: HTTP 500/)

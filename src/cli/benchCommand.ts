@@ -16,7 +16,7 @@ export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.par
   --truth-dist FILE.npy  ground-truth distances: a result within the k-th true distance counts as
                        a hit (ties are real in integer data such as SIFT)
   --id-column NAME     column whose values the truth file holds (default: row numbers)
-  --k K                (default 10)     --refine R   (default 10)
+  --k K                (default 10)     --refine R   (default: the index's tuned value)
   --nprobe P[,P…]      one value or a sweep (default: the engine's default)
   --rtt-ms MS          delay the local range server adds to each request (default 20)
   --limit N            use the first N queries
@@ -53,15 +53,18 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const [target, ...extra] = positionals
   if (!target || extra.length || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
   const k = intOption(values.k, 'k', 1) ?? 10
-  const refine = intOption(values.refine, 'refine', 1) ?? 10
+  const refineOption = intOption(values.refine, 'refine', 1)
   const rtt = intOption(values['rtt-ms'], 'rtt-ms', 0) ?? 20
   const server = isUrl(target) ? undefined : await serveFile(target, { delayMs: rtt })
   const url = server?.url ?? target
   try {
     const probeIndex = await openIndex(url, { signal })
     const { metric, nlist } = probeIndex.params
+    const refine = refineOption ?? probeIndex.params.refine ?? 10
     const column = probeIndex.opened.column.name
-    const sweep = values.nprobe ? values.nprobe.split(',').map((p) => intOption(p.trim(), 'nprobe', 1) as number) : [probeIndex.params.nprobe ?? defaultNprobe(nlist)]
+    const sweep = values.nprobe
+      ? values.nprobe.split(',').map((p) => intOption(p.trim(), 'nprobe', 1) as number)
+      : [probeIndex.params.nprobe ?? defaultNprobe(nlist)]
     const queries = await readQueryVectors(values.queries, column, intOption(values.limit, 'limit', 1))
     if (!queries.length) throw new ParquetSeekError('no query vectors', { file: values.queries })
     const truth = await groundTruth(target, values.truth, values['id-column'], queries, column, metric, k)
@@ -96,11 +99,26 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     }
     const fileBytes = probeIndex.opened.raw.byteLength
     const best = rows[rows.length - 1] as Row
-    const summary = { queries: queries.length, k, refine, ...best, fileBytes, rttMs: server ? rtt : undefined, backend: 'js', nlist, metric, sweep: rows }
+    const summary = {
+      queries: queries.length,
+      k,
+      refine,
+      ...best,
+      fileBytes,
+      rttMs: server ? rtt : undefined,
+      backend: 'js',
+      nlist,
+      metric,
+      sweep: rows,
+    }
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
-      process.stdout.write(`${target}: ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}, ${rtt} ms per request\n`)
-      process.stdout.write('| nprobe | recall@k | bytes/query (p95) | % of file | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|\n')
+      process.stdout.write(
+        `${target}: ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}, ${rtt} ms per request\n`,
+      )
+      process.stdout.write(
+        '| nprobe | recall@k | bytes/query (p95) | % of file | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|\n',
+      )
       for (const r of rows) {
         process.stdout.write(
           `| ${r.nprobe} | ${r.recall.toFixed(3)} | ${fmtBytes(Math.round(r.bytesPerQuery))} (${fmtBytes(Math.round(r.bytesP95))}) | ${((100 * r.bytesPerQuery) / fileBytes).toFixed(2)}% | ${r.requestsPerQuery.toFixed(1)} | ${r.roundTripsPerQuery.toFixed(1)} | ${r.p50Ms.toFixed(0)} | ${r.p95Ms.toFixed(0)} | ${r.coldMs.toFixed(0)} (${r.coldRoundTrips}, ${fmtBytes(r.coldBytes)}) |\n`,
@@ -113,17 +131,28 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
 }
 
 /** Neighbour ids per query: from the truth file (mapped through the id column) or exact search. */
-async function groundTruth(target: string, truthFile: string | undefined, idColumn: string | undefined, queries: Float32Array[], column: string, metric: 'l2' | 'cosine' | 'dot', k: number): Promise<number[][]> {
+async function groundTruth(
+  target: string,
+  truthFile: string | undefined,
+  idColumn: string | undefined,
+  queries: Float32Array[],
+  column: string,
+  metric: 'l2' | 'cosine' | 'dot',
+  k: number,
+): Promise<number[][]> {
   const source = await anySource(target)
   try {
     const metadata = await parquetMetadataAsync(source)
     if (truthFile) {
       const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
       const width = npy.shape[1] ?? 0
-      if (npy.shape[0] !== undefined && npy.shape[0] < queries.length) throw new ParquetSeekError(`has ${npy.shape[0]} rows for ${queries.length} queries`, { file: truthFile })
+      if (npy.shape[0] !== undefined && npy.shape[0] < queries.length)
+        throw new ParquetSeekError(`has ${npy.shape[0]} rows for ${queries.length} queries`, { file: truthFile })
       if (width < k) throw new ParquetSeekError(`holds ${width} neighbours per query, fewer than k = ${k}`, { file: truthFile })
       const ids = Array.from(npy.data as ArrayLike<number | bigint>, Number)
-      const rowToId = idColumn ? ((await readColumnRange(source, metadata, idColumn, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number) : undefined
+      const rowToId = idColumn
+        ? ((await readColumnRange(source, metadata, idColumn, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
+        : undefined
       return queries.map((_, q) => {
         const want = ids.slice(q * width, q * width + k)
         // translate truth ids to rows so results (rows) compare directly
@@ -159,7 +188,8 @@ export function recall(results: SearchResult[], truth: number[][], k: number, kt
 async function kthDistances(file: string, queries: number, k: number): Promise<Float64Array> {
   const npy = parseNpy(new Uint8Array(await readFile(file)), file)
   const width = npy.shape[1] ?? 0
-  if (width < k || (npy.shape[0] ?? 0) < queries) throw new ParquetSeekError(`shape ${npy.shape.join('×')} does not cover ${queries} queries × k ${k}`, { file })
+  if (width < k || (npy.shape[0] ?? 0) < queries)
+    throw new ParquetSeekError(`shape ${npy.shape.join('×')} does not cover ${queries} queries × k ${k}`, { file })
   return Float64Array.from({ length: queries }, (_, q) => Number(npy.data[q * width + k - 1]))
 }
 

@@ -9,7 +9,7 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
   --metric l2|cosine|dot   distance the index serves (default l2)
   --nlist N            coarse clusters (default 2·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB)
-  --m M                PQ bytes per vector (default ⌈dim/8⌉; need not divide dim)
+  --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
   --nbits B            bits per PQ code, 1…8 (default 8)
   --sample N           training sample size (default 32·nlist, within 16k…64k)
   --seed S             random seed (default 1); same input + seed → same file
@@ -67,6 +67,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       m: p.m,
       nbits: p.nbits,
       nprobe: p.nprobe,
+      refine: p.refine,
       tunedRecall: p.tunedRecall,
       column: summary.column,
       inputBytes: summary.inputBytes,
@@ -81,7 +82,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     else {
       process.stdout.write(
         `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
-          `default nprobe ${p.nprobe} (recall@10 ${p.tunedRecall} measured); ` +
+          `default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
           `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
           `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
           `peak memory ${fmtBytes(result.peakRssBytes)}\n`,

@@ -1,7 +1,7 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { UsageError } from './args.js'
-import { indexCommand, indexUsage } from './indexCommand.js'
 import { benchCommand, benchUsage } from './benchCommand.js'
+import { indexCommand, indexUsage } from './indexCommand.js'
 import { infoCommand, infoUsage } from './infoCommand.js'
 import { searchCommand, searchUsage } from './searchCommand.js'
 

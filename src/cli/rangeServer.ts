@@ -64,7 +64,11 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
         const boundary = `pqseek${n}`
         const chunks: Buffer[] = []
         for (const r of list) {
-          chunks.push(Buffer.from(`\r\n--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${r.start}-${r.end - 1}/${size}\r\n\r\n`))
+          chunks.push(
+            Buffer.from(
+              `\r\n--${boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${r.start}-${r.end - 1}/${size}\r\n\r\n`,
+            ),
+          )
           chunks.push(await read(file, r.start, r.end))
         }
         chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`))

@@ -9,7 +9,7 @@ export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --q
   --query-row N        use row N's vector: of --query-file if given, else of the searched file
   --k K                results (default 10)
   --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.96)
-  --refine R           candidates re-ranked exactly = k × R (default 10)
+  --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
   --columns a,b        columns to return for each result
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
 
@@ -27,7 +27,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   })
   const [target, ...extra] = positionals
   if (!target || extra.length) throw new UsageError(`expected one file or URL\n${searchUsage}`)
-  if ((values.query === undefined) === (values['query-row'] === undefined)) throw new UsageError(`give exactly one of --query or --query-row\n${searchUsage}`)
+  if ((values.query === undefined) === (values['query-row'] === undefined))
+    throw new UsageError(`give exactly one of --query or --query-row\n${searchUsage}`)
   const source = isUrl(target) ? target : await anySource(target)
   const index = await openIndex(source, { signal })
   let query: ArrayLike<number>
@@ -38,7 +39,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     } catch {
       throw new UsageError('--query must be a JSON array of numbers')
     }
-    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number')) throw new UsageError('--query must be a JSON array of numbers')
+    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number'))
+      throw new UsageError('--query must be a JSON array of numbers')
     query = parsed
   } else {
     const row = intOption(values['query-row'], 'query-row', 0) as number
@@ -49,7 +51,12 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
       query = q
     } else query = await index.vectorOf(row, signal)
   }
-  const columns = values.columns ? values.columns.split(',').map((c) => c.trim()).filter(Boolean) : []
+  const columns = values.columns
+    ? values.columns
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
+    : []
   const result = await index.search(query, {
     k: intOption(values.k, 'k', 1),
     nprobe: intOption(values.nprobe, 'nprobe', 1),

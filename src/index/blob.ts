@@ -277,7 +277,8 @@ export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseCo
     const offset = u64(view, o, () => fail('offset too large'))
     const n = view.getUint32(o + 8, true)
     const length = view.getUint32(o + 12, true)
-    if (offset + length > lists.length || length < n * (m + 3) || length > n * (m + 30)) fail(`[${offset}, +${length}) does not fit ${n} entries inside the lists section`)
+    if (offset + length > lists.length || length < n * (m + 3) || length > n * (m + 30))
+      fail(`[${offset}, +${length}) does not fit ${n} entries inside the lists section`)
     total += n
     out.push({ offset, count: n, length, crc: view.getUint32(o + 16, true) })
   }

@@ -6,6 +6,8 @@ import { mulberry32, sampleIndices } from './random.js'
 export interface TuneResult {
   /** Smallest nprobe whose measured recall@10 reached the target (nlist when none did). */
   nprobe: number
+  /** Smallest re-rank factor (of 10, 20, 40, 80) reaching the target when every list is probed. */
+  refine: number
   /** Measured recall@10 at that nprobe. */
   recall: number
   target: number
@@ -15,8 +17,8 @@ export interface TuneResult {
 /**
  * Picks the default nprobe for this index by measurement: rows of the data serve as queries
  * (each excluded from its own ground truth, to behave like unseen queries), exact top-10 is
- * computed in memory, and nprobe doubles then bisects until recall@10 (refine 10) reaches
- * `target`. Data sets differ a lot here (wordnet needs ~15% of lists, SIFT ~40%), so one fixed
+ * computed in memory; the re-rank factor doubles from 10 until probing every list reaches
+ * `target`, then nprobe doubles and bisects until recall@10 reaches it. Data sets differ a lot here (wordnet needs ~15% of lists, SIFT ~40%), so one fixed
  * fraction either wastes bytes or misses recall.
  */
 export async function tuneNprobe(
@@ -31,7 +33,7 @@ export async function tuneNprobe(
   const n = rowIds.length
   const picks = sampleIndices(n, Math.min(n, o.queries ?? 100), mulberry32((o.seed ?? 1) + 3))
   const slot = new Map<number, number>()
-  rowIds.forEach((r, i) => slot.set(r, i))
+  for (const [i, r] of rowIds.entries()) slot.set(r, i)
   const vectorOf = (row: number) => {
     const i = slot.get(row) as number
     return data.subarray(i * dim, (i + 1) * dim)
@@ -40,36 +42,49 @@ export async function tuneNprobe(
   for (const [qi, p] of picks.entries()) {
     if (qi % 10 === 0) await checkpoint(o.signal)
     const q = data.subarray(p * dim, (p + 1) * dim)
-    truth.push(new Set(searchExact(metric, data, rowIds, q, 11).map((h) => h.row).filter((r) => r !== rowIds[p]).slice(0, 10)))
+    truth.push(
+      new Set(
+        searchExact(metric, data, rowIds, q, 11)
+          .map((h) => h.row)
+          .filter((r) => r !== rowIds[p])
+          .slice(0, 10),
+      ),
+    )
   }
-  const measured = new Map<number, number>()
+  const measured = new Map<string, number>()
+  let refine = 10
   const recallAt = async (nprobe: number) => {
-    const cached = measured.get(nprobe)
+    const key = `${nprobe}:${refine}`
+    const cached = measured.get(key)
     if (cached !== undefined) return cached
     let hits = 0
     let wanted = 0
     for (const [qi, p] of picks.entries()) {
       if (qi % 20 === 0) await checkpoint(o.signal)
       const q = data.subarray(p * dim, (p + 1) * dim)
-      const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine: 10 }).filter((h) => h.row !== rowIds[p]).slice(0, 10)
+      const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine: 10 })
+        .filter((h) => h.row !== rowIds[p])
+        .slice(0, 10)
       const want = truth[qi] as Set<number>
       wanted += want.size
       for (const h of found) if (want.has(h.row)) hits++
     }
     const r = wanted ? hits / wanted : 1
-    measured.set(nprobe, r)
+    measured.set(key, r)
     o.onProgress?.(measured.size, Math.ceil(Math.log2(nlist)) * 2)
     return r
   }
+  // PQ error first: when near neighbours are nearly equidistant, 10·k candidates are not enough
+  while (refine < 80 && (await recallAt(nlist)) < target) refine *= 2
   let hi = 1
   while (hi < nlist && (await recallAt(hi)) < target) hi = Math.min(nlist, hi * 2)
   let lo = Math.max(1, hi >> 1)
-  if ((await recallAt(hi)) < target) return { nprobe: nlist, recall: await recallAt(nlist), target, queries: picks.length }
+  if ((await recallAt(hi)) < target) return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: picks.length }
   // smallest nprobe in (lo, hi] reaching the target
   while (hi - lo > Math.max(1, Math.floor(hi / 16))) {
     const mid = (lo + hi) >> 1
     if ((await recallAt(mid)) >= target) hi = mid
     else lo = mid
   }
-  return { nprobe: hi, recall: await recallAt(hi), target, queries: picks.length }
+  return { nprobe: hi, refine, recall: await recallAt(hi), target, queries: picks.length }
 }

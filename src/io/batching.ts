@@ -51,8 +51,8 @@ export class BatchingSource implements ByteSource {
     this.scheduled = false
     try {
       const bodies = await readRanges(this.inner.inner, batch, { gap: this.gap, concurrency: this.concurrency, signal: this.signal })
-      this.roundTrips += waves(batch.length, this.concurrency) > 1 ? waves(batch.length, this.concurrency) : 1
-      batch.forEach((p, i) => p.resolve((bodies[i] as Uint8Array).slice().buffer))
+      this.roundTrips += Math.max(1, waves(batch.length, this.concurrency))
+      for (const [i, p] of batch.entries()) p.resolve((bodies[i] as Uint8Array).slice().buffer)
     } catch (e) {
       for (const p of batch) p.reject(e)
     }

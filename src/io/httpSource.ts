@@ -59,7 +59,8 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
         await res.body?.cancel().catch(() => {})
         continue
       }
-      if (res.status === 416) throw new ParquetSeekError(`HTTP 416: the server says range ${range} is not satisfiable (did the file shrink?)`, { file: url })
+      if (res.status === 416)
+        throw new ParquetSeekError(`HTTP 416: the server says range ${range} is not satisfiable (did the file shrink?)`, { file: url })
       if (res.status !== 200 && res.status !== 206) {
         throw new ParquetSeekError(`HTTP ${res.status} ${res.statusText}`.trim(), { file: url })
       }
@@ -100,10 +101,18 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
   }
   const cr = parseContentRange(first.res.headers.get('content-range'))
   if (!cr || cr.size === undefined) {
-    throw new ParquetSeekError(`range response without a usable Content-Range ("${first.res.headers.get('content-range')}"); expose it with Access-Control-Expose-Headers`, { file: url })
+    throw new ParquetSeekError(
+      `range response without a usable Content-Range ("${first.res.headers.get('content-range')}"); expose it with Access-Control-Expose-Headers`,
+      { file: url },
+    )
   }
-  if (first.body.length !== cr.end - cr.start + 1) throw new ParquetSeekError(`short body for the file's tail: ${first.body.length} bytes`, { file: url })
-  const validator: Validator = { size: cr.size, etag: strongEtag(first.res.headers.get('etag')), lastModified: first.res.headers.get('last-modified') ?? undefined }
+  if (first.body.length !== cr.end - cr.start + 1)
+    throw new ParquetSeekError(`short body for the file's tail: ${first.body.length} bytes`, { file: url })
+  const validator: Validator = {
+    size: cr.size,
+    etag: strongEtag(first.res.headers.get('etag')),
+    lastModified: first.res.headers.get('last-modified') ?? undefined,
+  }
   const fixed = validator
   let multiRange = o.multiRange ?? true
 
@@ -111,7 +120,8 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
     byteLength: fixed.size,
     name: url,
     async slice(start, end = fixed.size, signal) {
-      if (start < 0 || end > fixed.size || start > end) throw new ParquetSeekError(`read [${start}, ${end}) outside the ${fixed.size}-byte file`, { file: url, offset: start })
+      if (start < 0 || end > fixed.size || start > end)
+        throw new ParquetSeekError(`read [${start}, ${end}) outside the ${fixed.size}-byte file`, { file: url, offset: start })
       if (start === end) return new ArrayBuffer(0)
       const { res, body } = await request(`bytes=${start}-${end - 1}`, signal, { start, end })
       if (res.status === 200) {
@@ -124,7 +134,8 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       const etag = strongEtag(res.headers.get('etag'))
       if (fixed.etag && etag && etag !== fixed.etag) throw changed(url, `ETag was ${fixed.etag}, is now ${etag}`)
       const lm = res.headers.get('last-modified') ?? undefined
-      if (!fixed.etag && fixed.lastModified && lm && lm !== fixed.lastModified) throw changed(url, `Last-Modified was ${fixed.lastModified}, is now ${lm}`)
+      if (!fixed.etag && fixed.lastModified && lm && lm !== fixed.lastModified)
+        throw changed(url, `Last-Modified was ${fixed.lastModified}, is now ${lm}`)
       return body.buffer.byteLength === body.length ? (body.buffer as ArrayBuffer) : body.slice().buffer
     },
     async sliceMany(ranges, signal) {
@@ -138,11 +149,13 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       else {
         // One part (the server merged the ranges) or the whole file: use it if it covers them.
         multiRange = false
-        const cr = res.status === 206 ? parseContentRange(res.headers.get('content-range')) : { start: 0, end: body.length - 1, size: body.length }
+        const cr =
+          res.status === 206 ? parseContentRange(res.headers.get('content-range')) : { start: 0, end: body.length - 1, size: body.length }
         if (!cr) return undefined
         parts = [{ start: cr.start, end: cr.end + 1, size: cr.size, bytes: body }]
       }
-      for (const p of parts) if (p.size !== undefined && p.size !== fixed.size) throw changed(url, `size was ${fixed.size}, is now ${p.size}`)
+      for (const p of parts)
+        if (p.size !== undefined && p.size !== fixed.size) throw changed(url, `size was ${fixed.size}, is now ${p.size}`)
       const etag = strongEtag(res.headers.get('etag'))
       if (fixed.etag && etag && etag !== fixed.etag) throw changed(url, `ETag was ${fixed.etag}, is now ${etag}`)
       const out: Uint8Array[] = []

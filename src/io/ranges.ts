@@ -41,7 +41,8 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
   const bodies = new Array<Uint8Array>(merged.length)
   const perRequest = merged.length > 1 && source.sliceMany ? MAX_RANGES_PER_REQUEST : 1
   const queue: number[][] = []
-  for (let i = 0; i < merged.length; i += perRequest) queue.push(Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j))
+  for (let i = 0; i < merged.length; i += perRequest)
+    queue.push(Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j))
   let multi = perRequest > 1
   const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY
   const worker = async () => {
@@ -53,7 +54,7 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
           o.signal,
         )
         if (parts) {
-          group.forEach((i, j) => (bodies[i] = parts[j] as Uint8Array))
+          for (const [j, i] of group.entries()) bodies[i] = parts[j] as Uint8Array
           continue
         }
         multi = false // the server answered without multipart: one request per range from now on

@@ -14,7 +14,21 @@ export const PAGE_LIMIT = 64 << 10
 /** Target uncompressed size of re-written pages: a few rows' values cost a few KiB to fetch. */
 export const TARGET_PAGE = 16 << 10
 
-const PLAIN_LOGICAL = new Set(['UTF8', 'STRING', 'JSON', 'ENUM', 'INTEGER', 'INT_8', 'INT_16', 'INT_32', 'INT_64', 'UINT_8', 'UINT_16', 'UINT_32', 'UINT_64'])
+const PLAIN_LOGICAL = new Set([
+  'UTF8',
+  'STRING',
+  'JSON',
+  'ENUM',
+  'INTEGER',
+  'INT_8',
+  'INT_16',
+  'INT_32',
+  'INT_64',
+  'UINT_8',
+  'UINT_16',
+  'UINT_32',
+  'UINT_64',
+])
 
 /**
  * Only flat columns of types whose values survive decode → encode bit for bit (byte arrays
@@ -58,7 +72,11 @@ export async function repageChunk(
     },
   })
   if (values.length !== rowEnd - rowStart) {
-    throw new ParquetSeekError(`decoded ${values.length} rows where the row group has ${rowEnd - rowStart}`, { file, column: name, row: rowStart })
+    throw new ParquetSeekError(`decoded ${values.length} rows where the row group has ${rowEnd - rowStart}`, {
+      file,
+      column: name,
+      row: rowStart,
+    })
   }
   const start = writer.offset
   // LZ4_RAW through our own block compressor, which DuckDB and Arrow read back in every test;
@@ -79,7 +97,9 @@ export async function repageChunk(
     },
     pageData: encodeNestedValues(tree, values as never),
   })
-  const locations = result.offsetIndex?.page_locations ?? [{ offset: BigInt(start), compressed_page_size: writer.offset - start, first_row_index: 0n }]
+  const locations = result.offsetIndex?.page_locations ?? [
+    { offset: BigInt(start), compressed_page_size: writer.offset - start, first_row_index: 0n },
+  ]
   // a dictionary page, when written, precedes the first data page
   return { chunk: result.chunk, locations }
 }

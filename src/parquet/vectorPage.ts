@@ -1,7 +1,7 @@
 import type { CompressionCodec, PageHeader } from 'hyparquet'
-import { compressors } from 'hyparquet-compressors'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
+import { compressors } from 'hyparquet-compressors'
 import { ParquetSeekError } from '../errors.js'
 import type { EmbeddingColumn } from './embedding.js'
 
@@ -27,7 +27,7 @@ export function decodeVectorPage(
   at: number,
   ctx: PageContext,
 ): void {
-  const fail = (message: string): never => {
+  function fail(message: string): never {
     throw new ParquetSeekError(message, { file: ctx.file, column: ctx.column, row: ctx.row, offset: ctx.offset })
   }
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
@@ -35,28 +35,29 @@ export function decodeVectorPage(
   try {
     header = parquetHeader(reader)
   } catch (e) {
-    return fail(`unreadable page header (${(e as Error).message})`)
+    fail(`unreadable page header (${(e as Error).message})`)
   }
   const v2 = header.data_page_header_v2
-  if (header.type !== 'DATA_PAGE_V2' || !v2) return fail(`expected a DATA_PAGE_V2 holding one vector, found ${header.type}`)
-  if (v2.encoding !== 'PLAIN') return fail(`vector page encoding is ${v2.encoding}, expected PLAIN`)
+  if (header.type !== 'DATA_PAGE_V2' || !v2) fail(`expected a DATA_PAGE_V2 holding one vector, found ${header.type}`)
+  if (v2.encoding !== 'PLAIN') fail(`vector page encoding is ${v2.encoding}, expected PLAIN`)
   const levels = v2.repetition_levels_byte_length + v2.definition_levels_byte_length
   const bodyStart = reader.offset + levels
   const bodyEnd = reader.offset + header.compressed_page_size
-  if (levels < 0 || bodyEnd > bytes.length || bodyStart > bodyEnd) return fail(`page of ${header.compressed_page_size} bytes does not fit the ${bytes.length} bytes read`)
+  if (levels < 0 || bodyEnd > bytes.length || bodyStart > bodyEnd)
+    fail(`page of ${header.compressed_page_size} bytes does not fit the ${bytes.length} bytes read`)
   const valuesSize = header.uncompressed_page_size - levels
   const compressed = bytes.subarray(bodyStart, bodyEnd)
   let values: Uint8Array
   try {
     values = v2.is_compressed === false ? compressed : decompressPage(compressed, valuesSize, codec, compressors)
   } catch (e) {
-    return fail(`cannot decompress the vector page (${(e as Error).message})`)
+    fail(`cannot decompress the vector page (${(e as Error).message})`)
   }
   const count = v2.num_values - v2.num_nulls
   const width = column.element === 'DOUBLE' ? 8 : 4
   const expectedBytes = column.kind === 'flba' ? dim * 4 : dim * width
   if ((column.kind === 'list' && count !== dim) || (column.kind === 'flba' && count !== 1) || values.length !== expectedBytes) {
-    return fail(`vector page holds ${count} values in ${values.length} bytes, expected a ${dim}-d vector`)
+    fail(`vector page holds ${count} values in ${values.length} bytes, expected a ${dim}-d vector`)
   }
   const view = new DataView(values.buffer, values.byteOffset, values.byteLength)
   if (width === 8 && column.kind === 'list') for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)

@@ -17,7 +17,7 @@ export interface SearchOptions {
   k?: number
   /** Lists probed per query (default: the value tuned at build time for recall@10 ≥ 0.96). */
   nprobe?: number
-  /** Candidates re-ranked exactly: k × refine. */
+  /** Candidates re-ranked exactly: k × refine (default: tuned at build time, else 10). */
   refine?: number
   /** Columns to return for each result row. */
   columns?: string[]
@@ -100,7 +100,7 @@ export class SeekIndex {
     const { dim, nlist, m } = model.params
     const k = o.k ?? 10
     const nprobe = Math.min(nlist, o.nprobe ?? model.params.nprobe ?? defaultNprobe(nlist))
-    const refine = Math.max(1, o.refine ?? 10)
+    const refine = Math.max(1, o.refine ?? model.params.refine ?? 10)
     if (!Number.isInteger(k) || k < 1) throw new ParquetSeekError(`k must be a positive integer, got ${k}`)
     if (!Number.isInteger(nprobe) || nprobe < 1) throw new ParquetSeekError(`nprobe must be a positive integer, got ${nprobe}`)
     const before = { ...counting.counts }
@@ -135,7 +135,8 @@ export class SeekIndex {
       const r0 = counting.counts.requests
       const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, signal: o.signal })
       roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
-      fetched.forEach((l, i) => this.cacheList(l, parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, { file: this.opened.raw.name, blobOffset: this.opened.location.offset })))
+      const ctx = { file: this.opened.raw.name, blobOffset: this.opened.location.offset }
+      for (const [i, l] of fetched.entries()) this.cacheList(l, parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx))
       if (pageIndex) {
         this.opened.cached.pin(pageIndex.start, (bodies.at(-1) as Uint8Array).slice())
         this.opened.pageIndex = undefined
@@ -190,7 +191,12 @@ export class SeekIndex {
     lap('refine')
 
     const columns = o.columns ?? []
-    const projected = await projectRows(this.opened, best.flatMap((b) => b.map((h) => h.row)), columns, o.signal)
+    const projected = await projectRows(
+      this.opened,
+      best.flatMap((b) => b.map((h) => h.row)),
+      columns,
+      o.signal,
+    )
     roundTrips += projected.roundTrips
     lap('project')
     if (o.signal?.aborted) throw new AbortError()
@@ -222,10 +228,12 @@ export class SeekIndex {
   /** The stored vector of one row (e.g. "more like row N"), read through the offset index. */
   async vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
     const { metadata, column, raw } = this.opened
-    if (!Number.isInteger(row) || row < 0 || row >= this.rows) throw new ParquetSeekError(`row ${row} is outside the file's ${this.rows} rows`, { file: raw.name })
+    if (!Number.isInteger(row) || row < 0 || row >= this.rows)
+      throw new ParquetSeekError(`row ${row} is outside the file's ${this.rows} rows`, { file: raw.name })
     const [value] = await readColumnRange(this.opened.cached, metadata, column.name, row, row + 1, raw.name, signal)
     const out = new Float32Array(this.params.dim)
-    if (value === null || value === undefined) throw new ParquetSeekError('this row has no vector', { file: raw.name, column: column.name, row })
+    if (value === null || value === undefined)
+      throw new ParquetSeekError('this row has no vector', { file: raw.name, column: column.name, row })
     if (value instanceof Uint8Array) {
       const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
       for (let j = 0; j < out.length; j++) out[j] = view.getFloat32(j * 4, true)

@@ -32,10 +32,10 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     await checkpoint(o.signal)
     const rowEnd = rowStart + Number(group.num_rows)
     const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, source.name)
-    values.forEach((v, i) => {
-      if (!toVector(v, column.kind, vector)) return
-      prepared.forEach((q, qi) => (tops[qi] as TopK).push(exactDistance(o.metric, q, vector, 0), rowStart + i))
-    })
+    for (const [i, v] of values.entries()) {
+      if (!toVector(v, column.kind, vector)) continue
+      for (const [qi, q] of prepared.entries()) (tops[qi] as TopK).push(exactDistance(o.metric, q, vector, 0), rowStart + i)
+    }
     rowStart = rowEnd
     o.onProgress?.(rowStart, rows)
   }

@@ -8,7 +8,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
-import { CountingSource, type ByteSource } from '../io/source.js'
+import { type ByteSource, CountingSource } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
 
 export interface OpenOptions {
@@ -112,7 +112,8 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   let pageIndexStart = headStart
   for (const group of metadata.row_groups) {
     for (const [c, chunk] of group.columns.entries()) {
-      if (c !== column.leafIndex && chunk.offset_index_offset !== undefined) pageIndexStart = Math.min(pageIndexStart, Number(chunk.offset_index_offset))
+      if (c !== column.leafIndex && chunk.offset_index_offset !== undefined)
+        pageIndexStart = Math.min(pageIndexStart, Number(chunk.offset_index_offset))
     }
   }
   await ensure(headStart)
@@ -129,7 +130,15 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     return bytes
   }
   const { params } = trailer
-  const kv = location.params as { sample?: number; seed?: number; coarseIterations?: number; pqIterations?: number; nprobe?: number; tunedRecall?: number }
+  const kv = location.params as {
+    sample?: number
+    seed?: number
+    coarseIterations?: number
+    pqIterations?: number
+    nprobe?: number
+    refine?: number
+    tunedRecall?: number
+  }
   const model: IvfPqModel = {
     params: {
       ...params,
@@ -139,6 +148,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
       coarseIterations: kv.coarseIterations ?? 0,
       pqIterations: kv.pqIterations ?? 0,
       nprobe: Number.isInteger(kv.nprobe) && (kv.nprobe as number) >= 1 ? Math.min(params.nlist, kv.nprobe as number) : undefined,
+      refine: Number.isInteger(kv.refine) && (kv.refine as number) >= 1 ? Math.min(1000, kv.refine as number) : undefined,
       tunedRecall: kv.tunedRecall,
     },
     centroids: floatSection(section('centroids')),

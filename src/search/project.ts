@@ -18,7 +18,8 @@ export async function projectRows(
   if (!rows.length || !columns.length) return { values, roundTrips: 0 }
   const known = new Set(index.metadata.schema.slice(1).map((s) => s.name))
   for (const c of columns) {
-    if (!known.has(c)) throw new ParquetSeekError(`no such column to return; the columns are: ${[...known].join(', ')}`, { file: index.raw.name, column: c })
+    if (!known.has(c))
+      throw new ParquetSeekError(`no such column to return; the columns are: ${[...known].join(', ')}`, { file: index.raw.name, column: c })
   }
   const batching = new BatchingSource(index.cached, undefined, undefined, signal)
   const unique = [...new Set(rows)].sort((a, b) => a - b)

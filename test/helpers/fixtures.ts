@@ -90,7 +90,12 @@ export async function makeFixtures(dir: string): Promise<Fixture[]> {
       columnData: [
         { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i) },
         // long text in one big page: the builder must re-page it so a row's value is cheap to fetch
-        { name: 'title', data: Array.from({ length: rows }, (_, i) => (i % 9 === 0 ? null : `title ${i} ${'é'.repeat(i % 5)} ${'lorem ipsum '.repeat(15)}`)) },
+        {
+          name: 'title',
+          data: Array.from({ length: rows }, (_, i) =>
+            i % 9 === 0 ? null : `title ${i} ${'é'.repeat(i % 5)} ${'lorem ipsum '.repeat(15)}`,
+          ),
+        },
         { name: 'score', data: Array.from({ length: rows }, (_, i) => (i % 4 === 0 ? null : rand())) },
         { name: 'embedding', data: Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))) },
       ],

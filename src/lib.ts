@@ -1,0 +1,16 @@
+/** The public API (Node and browsers): build, open, search. */
+
+export { AbortError, ParquetSeekError } from './errors.js'
+export type { BuildOptions, BuildProgress, BuildSummary } from './index/build.js'
+export { buildIndex } from './index/build.js'
+export type { IndexParams, Metric } from './index/model.js'
+export { blobSource } from './io/blobSource.js'
+export type { HttpOptions } from './io/httpSource.js'
+export { openHttp } from './io/httpSource.js'
+export type { ByteSink } from './io/sink.js'
+export { MemorySink } from './io/sink.js'
+export type { ByteSource } from './io/source.js'
+export { fromBytes } from './io/source.js'
+export type { SearchHit, SearchOptions, SearchResult, SearchStats } from './search/engine.js'
+export { openIndex, SeekIndex } from './search/engine.js'
+export { flatSearch } from './search/flat.js'
