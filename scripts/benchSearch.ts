@@ -42,7 +42,9 @@ for (const d of datasets) {
     const b = JSON.parse(built.stdout)
     const nlist = b.nlist as number
     // two cheaper settings for the recall/bytes curve, then the tuned default the index stores
-    const sweep = [...new Set([...[0.1, 0.2].map((f) => Math.max(1, Math.round(f * nlist))), b.nprobe as number])].sort((x, y) => x - y).join(',')
+    const sweep = [...new Set([...[0.1, 0.2].map((f) => Math.max(1, Math.round(f * nlist))), b.nprobe as number])]
+      .sort((x, y) => x - y)
+      .join(',')
     const truth = join(shared, d.name, `gt_${metric === 'cosine' ? 'cos' : 'l2'}_top100_ids.npy`)
     console.log(
       `\n### ${d.name}, ${metric} (nlist ${nlist}, m ${b.m}, default nprobe ${b.nprobe}, refine ${b.refine}; built in ${(b.buildMs / 1000).toFixed(1)} s, index ${((100 * b.indexBytes) / b.outputBytes).toFixed(1)}% of ${(b.outputBytes / 2 ** 20).toFixed(1)} MiB)`,
