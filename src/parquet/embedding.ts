@@ -177,6 +177,8 @@ export async function readColumnRange(
   rowEnd: number,
   file?: string,
   signal?: AbortSignal,
+  /** Keep byte arrays as bytes (never decoded as text): for re-encoding values exactly. */
+  rawBytes = false,
 ): Promise<unknown[]> {
   let out: unknown[] = []
   throwIfAborted(signal)
@@ -188,6 +190,7 @@ export async function readColumnRange(
     rowEnd,
     compressors,
     useOffsetIndex: true,
+    ...(rawBytes ? { utf8: false, parsers: { stringFromBytes: raw, jsonFromBytes: raw } } : {}),
     onComplete: (rows: unknown[][]) => {
       // hyparquet gives a null list as undefined; the writer's level encoder needs null
       out = rows.map((r) => r[0] ?? null)
@@ -202,6 +205,8 @@ export async function readColumnRange(
   }
   return out
 }
+
+const raw = (bytes: Uint8Array) => bytes
 
 function lengthOf(vector: unknown): number {
   if (vector instanceof Uint8Array) return vector.length / 4

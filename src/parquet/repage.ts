@@ -1,10 +1,8 @@
 import type { AsyncBuffer, ColumnChunk, CompressionCodec, FileMetaData, OffsetIndex, SchemaTree } from 'hyparquet'
-import { parquetRead } from 'hyparquet'
-import { compressors } from 'hyparquet-compressors'
 import type { ByteWriter } from 'hyparquet-writer'
 import { writeColumn } from 'hyparquet-writer/src/column.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
-import { ParquetSeekError } from '../errors.js'
+import { readColumnRange } from './embedding.js'
 import { lz4Compress } from './lz4.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -43,8 +41,6 @@ export function canRepage(tree: SchemaTree[]): boolean {
   return logical === undefined || PLAIN_LOGICAL.has(logical)
 }
 
-const raw = (bytes: Uint8Array) => bytes
-
 /** Re-encodes one flat column chunk with small pages (hyparquet → hyparquet-writer). */
 export async function repageChunk(
   writer: ByteWriter,
@@ -57,27 +53,7 @@ export async function repageChunk(
   file?: string,
 ): Promise<{ chunk: ColumnChunk; locations: PageLocation[] }> {
   const name = tree[1]?.element.name as string
-  let values: unknown[] = []
-  await parquetRead({
-    file: source,
-    metadata,
-    columns: [name],
-    rowStart,
-    rowEnd,
-    compressors,
-    utf8: false,
-    parsers: { stringFromBytes: raw, jsonFromBytes: raw },
-    onComplete: (rows: unknown[][]) => {
-      values = rows.map((r) => r[0] ?? null)
-    },
-  })
-  if (values.length !== rowEnd - rowStart) {
-    throw new ParquetSeekError(`decoded ${values.length} rows where the row group has ${rowEnd - rowStart}`, {
-      file,
-      column: name,
-      row: rowStart,
-    })
-  }
+  const values = await readColumnRange(source, metadata, name, rowStart, rowEnd, file, undefined, true)
   const start = writer.offset
   // LZ4_RAW through our own block compressor, which DuckDB and Arrow read back in every test;
   // re-paged SNAPPY pages from hyparquet-writer were rejected by DuckDB on long text.
