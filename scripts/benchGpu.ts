@@ -1,0 +1,111 @@
+/**
+ * GPU kernel benchmark (WebGPU through Dawn in Node): effective bandwidth of exact L2 and of
+ * the PQ scan, kernel time only (data resident on the GPU), against the TypeScript reference
+ * on a slice of the same data. Prints a table.   npm run bench:gpu [-- --scale 0.1]
+ */
+import { parseArgs } from 'node:util'
+import { loadShaders, nodeGpuKernels } from '../src/compute/gpu/node.js'
+import { ComputePass } from '../src/compute/gpu/pass.js'
+import { l2sq, pqScan } from '../src/compute/js.js'
+import { mulberry32 } from '../src/index/random.js'
+
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' } } })
+const scale = Number(values.scale)
+const reps = Number(values.reps)
+const got = await nodeGpuKernels()
+if (!got.kernels) {
+  console.log(`no GPU: ${got.reason}`)
+  process.exit(0)
+}
+const { device } = got.kernels
+const kernels = got.kernels
+const shaders = loadShaders()
+console.log(`adapter: ${got.adapter}`)
+const rand = mulberry32(5)
+const fill = (a: Float32Array) => {
+  for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
+  return a
+}
+
+/** Kernel time per pass (ms); throws the first validation error instead of timing nothing. */
+async function time(run: (encoder: GPUCommandEncoder) => void): Promise<number> {
+  device.pushErrorScope('validation')
+  const warm = device.createCommandEncoder()
+  run(warm)
+  device.queue.submit([warm.finish()])
+  await device.queue.onSubmittedWorkDone()
+  const encoder = device.createCommandEncoder()
+  for (let r = 0; r < reps; r++) run(encoder)
+  const t0 = performance.now()
+  device.queue.submit([encoder.finish()])
+  await device.queue.onSubmittedWorkDone()
+  const ms = (performance.now() - t0) / reps
+  const error = await device.popErrorScope()
+  if (error) throw new Error(`GPU validation: ${error.message.split('\n')[0]}`)
+  return ms
+}
+
+const rows: string[] = ['| kernel | size | GPU ms | GPU GB/s | TS GB/s (same data, CPU) | speed-up |', '|---|---|---|---|---|---|']
+
+// exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass
+for (const [n, dim, q] of [
+  [Math.round(500_000 * scale), 768, 1],
+  [Math.round(500_000 * scale), 768, 8],
+  [Math.round(2_000_000 * scale), 128, 1],
+] as const) {
+  const vectors = fill(new Float32Array(n * dim))
+  const queries = fill(new Float32Array(q * dim))
+  const buffers = [kernels.upload(queries, 'q'), kernels.upload(vectors, 'v'), kernels.output(q * n * 4, 'out')]
+  const pass = new ComputePass(device, shaders.exactL2, 'ExactL2')
+  const ms = await time((enc) => pass.run(enc, n, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg]).buffer), buffers))
+  for (const b of buffers) b.destroy()
+  const sample = Math.min(n, 20_000)
+  const t0 = performance.now()
+  for (let qi = 0; qi < q; qi++) for (let v = 0; v < sample; v++) l2sq(queries, qi * dim, vectors, v * dim, dim)
+  const cpuGBs = (sample * dim * 4 * q) / 1e6 / (performance.now() - t0)
+  const gpuGBs = (n * dim * 4) / 1e6 / ms
+  rows.push(
+    `| exact L2 | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+  )
+}
+
+// PQ scan: n codes × m bytes, one lookup table
+for (const [n, m] of [
+  [Math.round(20_000_000 * scale), 96],
+  [Math.round(50_000_000 * scale), 25],
+] as const) {
+  const codes = new Uint8Array(Math.ceil((n * m) / 4) * 4)
+  const words = new Uint32Array(codes.buffer)
+  let x = 2463534242
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    words[i] = x >>> 0
+  }
+  const table = fill(new Float32Array(m * 256))
+  const buffers = [kernels.upload(table, 't'), kernels.upload(codes, 'c'), kernels.output(n * 4, 'out')]
+  const pass = new ComputePass(device, shaders.pqScan, 'PqScan')
+  const uniforms = (pg: number) => {
+    const v = new DataView(new ArrayBuffer(32))
+    v.setUint32(0, n, true)
+    v.setUint32(4, m, true)
+    v.setUint32(8, 256, true)
+    v.setFloat32(12, 0, true)
+    v.setUint32(16, pg, true)
+    return new Uint8Array(v.buffer)
+  }
+  const ms = await time((enc) => pass.run(enc, n, uniforms, buffers))
+  for (const b of buffers) b.destroy()
+  const sample = Math.min(n, 500_000)
+  const out = new Float32Array(sample)
+  const t0 = performance.now()
+  pqScan(table, 256, codes, sample, m, 0, out)
+  const cpuGBs = (sample * m) / 1e6 / (performance.now() - t0)
+  const gpuGBs = (n * m) / 1e6 / ms
+  rows.push(
+    `| PQ scan | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+  )
+}
+console.log(rows.join('\n'))
+process.exit(0)
