@@ -4,6 +4,7 @@
  * on a slice of the same data. Prints a table.   npm run bench:gpu [-- --scale 0.1]
  */
 import { parseArgs } from 'node:util'
+import { L2_LANES } from '../src/compute/gpu/kernels.js'
 import { loadShaders, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
@@ -57,7 +58,7 @@ for (const [n, dim, q] of [
   const queries = fill(new Float32Array(q * dim))
   const buffers = [kernels.upload(queries, 'q'), kernels.upload(vectors, 'v'), kernels.output(q * n * 4, 'out')]
   const pass = new ComputePass(device, shaders.exactL2, 'ExactL2')
-  const ms = await time((enc) => pass.run(enc, n, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg]).buffer), buffers))
+  const ms = await time((enc) => pass.run(enc, n * L2_LANES, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg]).buffer), buffers))
   for (const b of buffers) b.destroy()
   const sample = Math.min(n, 20_000)
   const t0 = performance.now()

@@ -1,5 +1,8 @@
 import { ComputePass } from './pass.js'
 
+/** Invocations sharing one vector in exactL2.wgsl (its LANES). */
+export const L2_LANES = 32
+
 /**
  * GPU versions of compute/js.ts kernels behind plain arrays: upload, run, read back. Shader
  * sources are passed in (the browser build imports them with ?raw; Node reads shaders/*.wgsl).
@@ -27,7 +30,7 @@ export class GpuKernels {
       this.output(q * n * 4, 'ExactL2.out'),
     ]
     const encoder = this.device.createCommandEncoder({ label: 'ExactL2.encoder' })
-    this.l2.run(encoder, n, (perGridRow) => new Uint8Array(new Uint32Array([n, q, dim, perGridRow]).buffer), buffers)
+    this.l2.run(encoder, n * L2_LANES, (perGridRow) => new Uint8Array(new Uint32Array([n, q, dim, perGridRow]).buffer), buffers)
     return new Float32Array(await this.finish(encoder, buffers, q * n * 4))
   }
 
