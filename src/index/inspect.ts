@@ -53,15 +53,21 @@ export async function loadIndexHead(source: AsyncBuffer, location: IndexLocation
     tail = new Uint8Array(await source.slice(blobEnd - need, blobEnd))
     trailer = parseTrailer(tail, location.length, ctx)
   }
-  const base = location.length - tail.length
+  return { location, ...headSections(tail, location.length - tail.length, trailer, ctx) }
+}
+
+/**
+ * Centroids, codebooks and directory out of bytes of the blob starting at blob offset `base`,
+ * each CRC-checked. Shared by `info` and the search engine's open.
+ */
+export function headSections(bytes: Uint8Array, base: number, trailer: Trailer, ctx: ParseContext) {
   const section = (name: keyof Trailer['sections']) => {
     const s = trailer.sections[name]
-    const bytes = tail.subarray(s.offset - base, s.offset - base + s.length)
-    checkSection(bytes, s, ctx)
-    return bytes
+    const view = bytes.subarray(s.offset - base, s.offset - base + s.length)
+    checkSection(view, s, ctx)
+    return view
   }
   return {
-    location,
     trailer,
     centroids: floatSection(section('centroids')),
     codebooks: floatSection(section('codebooks')),

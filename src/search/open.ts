@@ -2,8 +2,8 @@ import type { FileMetaData } from 'hyparquet'
 import { parquetMetadata } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
-import { checkSection, floatSection, parseDirectory, parseTrailer, TRAILER_BYTES } from '../index/blob.js'
-import { type IndexLocation, locateIndex } from '../index/inspect.js'
+import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
+import { headSections, type IndexLocation, locateIndex } from '../index/inspect.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { CachedSource } from '../io/cache.js'
@@ -123,12 +123,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   // alongside its lists, so they cost no round trip of their own.
   const pageIndex = pageIndexStart < tailStart ? { start: pageIndexStart, end: Math.min(tailStart, location.offset) } : undefined
 
-  const section = (name: keyof Trailer['sections']) => {
-    const s = trailer.sections[name]
-    const bytes = tail.subarray(location.offset + s.offset - tailStart, location.offset + s.offset + s.length - tailStart)
-    checkSection(bytes, s, ctx)
-    return bytes
-  }
+  const head = headSections(tail, tailStart - location.offset, trailer, ctx)
   const { params } = trailer
   const kv = location.params as {
     sample?: number
@@ -151,11 +146,11 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
       refine: Number.isInteger(kv.refine) && (kv.refine as number) >= 1 ? Math.min(1000, kv.refine as number) : undefined,
       tunedRecall: kv.tunedRecall,
     },
-    centroids: floatSection(section('centroids')),
-    codebooks: floatSection(section('codebooks')),
+    centroids: head.centroids,
+    codebooks: head.codebooks,
     layout: pqLayout(params.dim, params.m, params.nbits),
   }
-  const directory = parseDirectory(section('directory'), trailer, ctx)
+  const { directory } = head
   const rowGroupStarts = [0]
   for (const g of metadata.row_groups) rowGroupStarts.push((rowGroupStarts.at(-1) as number) + Number(g.num_rows))
   io.requests += counting.counts.requests
