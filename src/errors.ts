@@ -19,6 +19,14 @@ export class ParquetSeekError extends Error {
   }
 }
 
+/** The file is valid Parquet but carries no ParquetSeek index (callers may fall back to exact search). */
+export class NoIndexError extends ParquetSeekError {
+  constructor(file?: string) {
+    super('this Parquet file has no ParquetSeek index (build one with `parquetseek index`)', { file })
+    this.name = 'NoIndexError'
+  }
+}
+
 /** Thrown when an AbortSignal fires; distinguishable from bad input. */
 export class AbortError extends Error {
   constructor(message = 'operation cancelled') {

@@ -226,6 +226,19 @@ describe('parquetseek search and bench', () => {
     expect(byVector.stdout).toMatch(/^rank\trow\tdistance/)
   })
 
+  it('search on a file without an index falls back to exact search and says so', async () => {
+    const r = await cli(['search', good, '--query-row', '5', '--k', '3', '--columns', 'title', '--json'])
+    expect(r.code).toBe(0)
+    const { results, stats } = JSON.parse(r.stdout)
+    expect(stats).toMatchObject({ mode: 'exact', rowsScanned: 500 })
+    expect(results[0]).toEqual({ row: 5, distance: 0, values: { title: 't5' } })
+    // same neighbours as the indexed copy probing every list
+    const indexed = JSON.parse((await cli(['search', out, '--query-row', '5', '--k', '3', '--nprobe', '8', '--refine', '100', '--json'])).stdout)
+    expect(indexed.results.map((x: { row: number }) => x.row)).toEqual(results.map((x: { row: number }) => x.row))
+    const text = await cli(['search', good, '--query-row', '5', '--k', '2'])
+    expect(text.stdout).toMatch(/exact search \(no index in this file\): 500 rows scanned/)
+  })
+
   it('search rejects a query of the wrong dimension with one line', async () => {
     expectOneLineError(await cli(['search', out, '--query', '[1,2,3]']), /query 0 has 3 values; the index is 8-d/)
     expect((await cli(['search', out])).code).toBe(2)

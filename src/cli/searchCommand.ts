@@ -1,6 +1,11 @@
-import { toJson } from 'hyparquet'
-import { openIndex, type SearchResult } from '../search/engine.js'
-import { intOption, parse, UsageError } from './args.js'
+import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
+import { NoIndexError, ParquetSeekError } from '../errors.js'
+import { METRICS } from '../index/model.js'
+import { findEmbeddingColumns } from '../parquet/embedding.js'
+import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
+import { flatSearch } from '../search/flat.js'
+import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, readQueryVectors } from './sources.js'
 
@@ -11,6 +16,7 @@ export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --q
   --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.96)
   --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
   --columns a,b        columns to return for each result
+  --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
 
 export async function searchCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -22,6 +28,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     nprobe: { type: 'string' },
     refine: { type: 'string' },
     columns: { type: 'string' },
+    column: { type: 'string' },
+    metric: { type: 'string' },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
@@ -30,19 +38,17 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   if ((values.query === undefined) === (values['query-row'] === undefined))
     throw new UsageError(`give exactly one of --query or --query-row\n${searchUsage}`)
   const source = isUrl(target) ? target : await anySource(target)
-  const index = await openIndex(source, { signal })
+  let index: SeekIndex
+  try {
+    index = await openIndex(source, { signal })
+  } catch (e) {
+    if (!(e instanceof NoIndexError)) throw e
+    if (typeof source !== 'string') await source.close()
+    return exactSearch(target, values)
+  }
   let query: ArrayLike<number>
-  if (values.query !== undefined) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(values.query)
-    } catch {
-      throw new UsageError('--query must be a JSON array of numbers')
-    }
-    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number'))
-      throw new UsageError('--query must be a JSON array of numbers')
-    query = parsed
-  } else {
+  if (values.query !== undefined) query = parseQuery(values.query)
+  else {
     const row = intOption(values['query-row'], 'query-row', 0) as number
     if (values['query-file']) {
       const all = await readQueryVectors(values['query-file'], index.opened.column.name, row + 1)
@@ -51,12 +57,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
       query = q
     } else query = await index.vectorOf(row, signal)
   }
-  const columns = values.columns
-    ? values.columns
-        .split(',')
-        .map((c) => c.trim())
-        .filter(Boolean)
-    : []
+  const columns = columnList(values.columns)
   const result = await index.search(query, {
     k: intOption(values.k, 'k', 1),
     nprobe: intOption(values.nprobe, 'nprobe', 1),
@@ -89,6 +90,90 @@ function printResults(result: SearchResult, columns: string[], open: { bytes: nu
         .join(', ')}) [${s.backend}]`,
   )
   process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+const columnList = (value: string | undefined) =>
+  value
+    ? value
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
+    : []
+
+function parseQuery(text: string): number[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new UsageError('--query must be a JSON array of numbers')
+  }
+  if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number')) throw new UsageError('--query must be a JSON array of numbers')
+  return parsed
+}
+
+interface SearchValues {
+  query?: string
+  'query-row'?: string
+  'query-file'?: string
+  k?: string
+  columns?: string
+  column?: string
+  metric?: string
+  json?: boolean
+}
+
+/**
+ * A file without an index is searched exactly, one row group at a time: fine for small files
+ * and as ground truth. The vector column is --column, or the file's only vector column.
+ */
+async function exactSearch(target: string, values: SearchValues): Promise<void> {
+  const t0 = performance.now()
+  const source = await anySource(target)
+  try {
+    const metadata = await parquetMetadataAsync(source)
+    const candidates = findEmbeddingColumns(metadata).map((c) => c.name)
+    const column = values.column ?? (candidates.length === 1 ? candidates[0] : undefined)
+    if (!column)
+      throw new ParquetSeekError(
+        `no index; pick the vector column for exact search with --column (${candidates.join(', ') || 'none found'})`,
+        { file: source.name },
+      )
+    const metric = choice(values.metric, 'metric', METRICS) ?? 'l2'
+    let query: Float32Array
+    if (values.query !== undefined) query = Float32Array.from(parseQuery(values.query))
+    else {
+      const row = intOption(values['query-row'], 'query-row', 0) as number
+      const from = values['query-file'] ?? target
+      const q = (await readQueryVectors(from, column, row + 1))[row]
+      if (!q) throw new UsageError(`--query-row ${row} is past the vectors of ${from}`)
+      query = q
+    }
+    const k = intOption(values.k, 'k', 1) ?? 10
+    const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k })
+    const columns = columnList(values.columns)
+    const results = await Promise.all(
+      hits.map(async (h) => {
+        const [row = {}] = columns.length
+          ? await parquetReadObjects({ file: source, metadata, columns, rowStart: h.row, rowEnd: h.row + 1, compressors })
+          : [{}]
+        return { row: h.row, distance: h.distance, values: row as Record<string, unknown> }
+      }),
+    )
+    const stats = { mode: 'exact', rowsScanned: Number(metadata.num_rows), ms: performance.now() - t0, backend: 'js' }
+    if (values.json)
+      process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats })}
+`)
+    else {
+      const lines = [['rank', 'row', 'distance', ...columns].join('\t')]
+      for (const [i, r] of results.entries()) {
+        lines.push([i + 1, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'))
+      }
+      lines.push('', `exact search (no index in this file): ${stats.rowsScanned} rows scanned in ${stats.ms.toFixed(0)} ms`)
+      process.stdout.write(`${lines.join('\n')}\n`)
+    }
+  } finally {
+    await source.close()
+  }
 }
 
 function clip(s: string | undefined, n = 60): string {

@@ -1,6 +1,6 @@
 import type { FileMetaData } from 'hyparquet'
 import { parquetMetadata } from 'hyparquet'
-import { ParquetSeekError } from '../errors.js'
+import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
 import { headSections, type IndexLocation, locateIndex } from '../index/inspect.js'
@@ -101,7 +101,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file, offset: footerStart })
   }
   const location = locateIndex(metadata, size, file)
-  if (!location) throw new ParquetSeekError('this Parquet file has no ParquetSeek index (build one with `parquetseek index`)', { file })
+  if (!location) throw new NoIndexError(file)
   const column = describeEmbeddingColumn(metadata, location.column, file)
   const blobEnd = location.offset + location.length
   await ensure(Math.max(location.offset, blobEnd - TRAILER_BYTES - 64 * 32))
