@@ -233,7 +233,9 @@ describe('parquetseek search and bench', () => {
     expect(stats).toMatchObject({ mode: 'exact', rowsScanned: 500 })
     expect(results[0]).toEqual({ row: 5, distance: 0, values: { title: 't5' } })
     // same neighbours as the indexed copy probing every list
-    const indexed = JSON.parse((await cli(['search', out, '--query-row', '5', '--k', '3', '--nprobe', '8', '--refine', '100', '--json'])).stdout)
+    const indexed = JSON.parse(
+      (await cli(['search', out, '--query-row', '5', '--k', '3', '--nprobe', '8', '--refine', '100', '--json'])).stdout,
+    )
     expect(indexed.results.map((x: { row: number }) => x.row)).toEqual(results.map((x: { row: number }) => x.row))
     const text = await cli(['search', good, '--query-row', '5', '--k', '2'])
     expect(text.stdout).toMatch(/exact search \(no index in this file\): 500 rows scanned/)

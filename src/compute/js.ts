@@ -113,20 +113,6 @@ export function assignNearest(
   }
 }
 
-/** Scores of one query against n rows: squared L2, or negated inner product for `dot`. */
-export function distancesToRows(
-  query: Float32Array,
-  rows: Float32Array,
-  n: number,
-  dim: number,
-  kind: 'l2' | 'ip',
-  out: Float32Array,
-): void {
-  for (let i = 0; i < n; i++) {
-    out[i] = kind === 'l2' ? l2sq(query, 0, rows, i * dim, dim) : -dot(query, 0, rows, i * dim, dim)
-  }
-}
-
 /**
  * ADC scan: out[i] = bias + Σ_j table[j·ksub + codes[i·m + j]].
  * `codes` is count × m bytes, one row per entry (the layout stored in the index's lists).

@@ -15,10 +15,6 @@ export interface ByteSource extends AsyncBuffer {
   sliceMany?(ranges: Array<{ start: number; end: number }>, signal?: AbortSignal): Promise<Uint8Array[] | undefined>
 }
 
-export function fromAsyncBuffer(buffer: AsyncBuffer, name: string): ByteSource {
-  return { byteLength: buffer.byteLength, name, slice: (start, end) => Promise.resolve(buffer.slice(start, end)) }
-}
-
 export function fromBytes(bytes: Uint8Array | ArrayBuffer, name: string): ByteSource {
   const buf = bytes instanceof Uint8Array ? bytes.slice().buffer : bytes
   return { byteLength: buf.byteLength, name, slice: async (start, end) => buf.slice(start, end) }

@@ -15,7 +15,7 @@ const MAX_OFFSET = 65535
 /** Reused hash table: positions + 1 (0 = empty), keyed by a hash of 4 bytes. */
 const table = new Int32Array(1 << HASH_LOG)
 
-export function lz4CompressBound(n: number): number {
+function lz4CompressBound(n: number): number {
   return n + Math.ceil(n / 255) + 16
 }
 

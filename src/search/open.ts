@@ -32,8 +32,6 @@ export interface OpenedIndex {
   directory: DirectoryEntry[]
   /** Absolute file offset of the lists section. */
   listsOffset: number
-  /** Row index where each row group starts, plus the total at the end. */
-  rowGroupStarts: number[]
   /** Byte range of the non-embedding page indexes, when not yet in memory. */
   pageIndex: { start: number; end: number } | undefined
   open: { bytes: number; requests: number; roundTrips: number; ms: number }
@@ -151,8 +149,6 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     layout: pqLayout(params.dim, params.m, params.nbits),
   }
   const { directory } = head
-  const rowGroupStarts = [0]
-  for (const g of metadata.row_groups) rowGroupStarts.push((rowGroupStarts.at(-1) as number) + Number(g.num_rows))
   io.requests += counting.counts.requests
   io.bytes += counting.counts.bytes
   counting.counts.requests = 0
@@ -168,7 +164,6 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     model,
     directory,
     listsOffset: location.offset + trailer.sections.lists.offset,
-    rowGroupStarts,
     pageIndex,
     open: { ...io, ms: performance.now() - t0 },
   }
