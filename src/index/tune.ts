@@ -26,7 +26,15 @@ export async function tuneNprobe(
   lists: InvertedLists,
   data: Float32Array,
   rowIds: Uint32Array,
-  o: { target?: number; queries?: number; seed?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  o: {
+    target?: number
+    queries?: number
+    seed?: number
+    /** Smallest nprobe the caller will use anyway: the search starts there. */
+    minNprobe?: number
+    signal?: AbortSignal
+    onProgress?: (done: number, total: number) => void
+  } = {},
 ): Promise<TuneResult> {
   const { dim, nlist, metric } = model.params
   const target = o.target ?? 0.98
@@ -74,11 +82,12 @@ export async function tuneNprobe(
     o.onProgress?.(measured.size, Math.ceil(Math.log2(nlist)) * 2)
     return r
   }
-  // PQ error first: when near neighbours are nearly equidistant, 10·k candidates are not enough
+  let hi = Math.max(1, Math.min(nlist, o.minNprobe ?? 1))
+  if ((await recallAt(hi)) >= target) return { nprobe: hi, refine, recall: await recallAt(hi), target, queries: picks.length }
+  // PQ error next: when near neighbours are nearly equidistant, 10·k candidates are not enough
   while (refine < 80 && (await recallAt(nlist)) < target) refine *= 2
-  let hi = 1
   while (hi < nlist && (await recallAt(hi)) < target) hi = Math.min(nlist, hi * 2)
-  let lo = Math.max(1, hi >> 1)
+  let lo = Math.max(o.minNprobe ?? 1, hi >> 1)
   if ((await recallAt(hi)) < target) return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: picks.length }
   // smallest nprobe in (lo, hi] reaching the target
   while (hi - lo > Math.max(1, Math.floor(hi / 16))) {
