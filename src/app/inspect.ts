@@ -1,8 +1,7 @@
 import type { AsyncBuffer } from 'hyparquet'
-import { parquetSchema } from 'hyparquet'
 import { readMetadata } from '../index/build.js'
 import { loadIndexHead, locateIndex } from '../index/inspect.js'
-import { findEmbeddingColumns } from '../parquet/embedding.js'
+import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 
 export interface FileInfo {
   name: string
@@ -16,17 +15,13 @@ export interface FileInfo {
 /** What the page shows about a file: footer only, plus the index's tail sections when present. */
 export async function inspect(source: AsyncBuffer, name: string): Promise<FileInfo> {
   const metadata = await readMetadata(source, name)
-  const root = parquetSchema(metadata)
   const location = locateIndex(metadata, source.byteLength, name)
   const head = location ? await loadIndexHead(source, location, name) : undefined
   return {
     name,
     bytes: source.byteLength,
     rows: Number(metadata.num_rows),
-    columns: root.children.map((c) => ({
-      name: c.element.name,
-      type: c.children.length ? (c.element.logical_type?.type ?? c.element.converted_type ?? 'GROUP') : String(c.element.type),
-    })),
+    columns: summarizeColumns(metadata),
     vectorColumns: findEmbeddingColumns(metadata).map((c) => c.name),
     index:
       location && head

@@ -1,9 +1,8 @@
 import { basename } from 'node:path'
-import { parquetSchema } from 'hyparquet'
 import { readMetadata } from '../index/build.js'
 import { loadIndexHead, locateIndex } from '../index/inspect.js'
 import { fileSource } from '../io/nodeFile.js'
-import { findEmbeddingColumns } from '../parquet/embedding.js'
+import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 
@@ -18,13 +17,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
   try {
     const file = basename(input)
     const metadata = await readMetadata(source, file)
-    const root = parquetSchema(metadata)
-    const columns = root.children.map((c) => ({
-      name: c.element.name,
-      type: c.children.length ? (c.element.logical_type?.type ?? c.element.converted_type ?? 'GROUP') : String(c.element.type),
-      logicalType: c.element.logical_type?.type ?? c.element.converted_type,
-      nullable: c.element.repetition_type !== 'REQUIRED',
-    }))
+    const columns = summarizeColumns(metadata)
     const location = locateIndex(metadata, source.byteLength, file)
     const head = location ? await loadIndexHead(source, location, file) : undefined
     const sizes = head?.directory.map((d) => d.count) ?? []

@@ -37,6 +37,24 @@ export function describeEmbeddingColumn(metadata: FileMetaData, name: string, fi
   return { name, ...found, leafIndex: leafIndexOf(root, found.leafPath) }
 }
 
+export interface ColumnSummary {
+  name: string
+  /** Physical type of a leaf, or the logical/converted type of a group (LIST, MAP, …). */
+  type: string
+  logicalType: string | undefined
+  nullable: boolean
+}
+
+/** The top-level columns as `info` and the page list them. */
+export function summarizeColumns(metadata: FileMetaData): ColumnSummary[] {
+  return parquetSchema(metadata).children.map((c) => ({
+    name: c.element.name,
+    type: c.children.length ? (c.element.logical_type?.type ?? c.element.converted_type ?? 'GROUP') : String(c.element.type),
+    logicalType: c.element.logical_type?.type ?? c.element.converted_type,
+    nullable: c.element.repetition_type !== 'REQUIRED',
+  }))
+}
+
 /** Every top-level column that can hold embeddings, for pickers and error hints. */
 export function findEmbeddingColumns(metadata: FileMetaData): EmbeddingColumn[] {
   const root = parquetSchema(metadata)
