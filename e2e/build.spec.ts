@@ -33,6 +33,10 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   await expect(page.getByTestId('index-status')).toHaveText('No index in this file.')
   await page.getByRole('button', { name: 'Build index' }).click()
   await expect(page.getByTestId('built-summary')).toContainText('3000 rows', { timeout: 60_000 })
+  // WebAssembly SIMD kernels, shared with kernel workers started from the build worker
+  await expect(page.getByTestId('built-summary')).toContainText(/with wasm on \d+ threads?/)
+  const threads = Number((await page.getByTestId('built-summary').textContent())?.match(/on (\d+) thread/)?.[1])
+  expect(threads).toBe(await page.evaluate(() => Math.min(8, navigator.hardwareConcurrency)))
   await expect(page.getByRole('region', { name: 'Result' }).getByTestId('index-status')).toContainText('Index: embedding, l2')
   await page.screenshot({ path: info.outputPath('built.png'), fullPage: true })
 

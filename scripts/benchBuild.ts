@@ -1,7 +1,7 @@
 /**
  * Index-build benchmark: prints build time per phase, peak memory and index overhead for the
  * shared datasets (when ../shared/data exists) and for a generated 100k × 768 file.
- *   npm run bench:build [-- --rows 100000 --dim 768 --only generated]
+ *   npm run bench:build [-- --rows 100000 --dim 768 --only generated --backend js --threads 1]
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '100000' },
     dim: { type: 'string', default: '768' },
     only: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
     // generate unseen query rows (numbered from here) for the generated data, print the path, stop
     'queries-from': { type: 'string' },
   },
@@ -67,9 +69,9 @@ if (values.only !== 'wordnet') {
 }
 
 console.log(
-  '| data | rows × dim | nlist | m | build s | read | train-coarse | train-pq | encode | write | peak RSS | output | index | index share |',
+  '| data | rows × dim | nlist | m | backend, threads | build s | read | train-coarse | train-pq | encode | tune | write | peak RSS | output | index | index share |',
 )
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 for (const c of cases) {
   const target = join(out, `${c.name.replace(/\W+/g, '_')}.indexed.parquet`)
   const r = spawnSync(
@@ -84,6 +86,8 @@ for (const c of cases) {
       'embedding',
       '--json',
       ...c.args,
+      ...(values.backend ? ['--backend', values.backend] : []),
+      ...(values.threads ? ['--threads', values.threads] : []),
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
   )
@@ -95,7 +99,7 @@ for (const c of cases) {
   const sec = (ms: number) => (ms / 1000).toFixed(1)
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
   console.log(
-    `| ${c.name} | ${s.rows} × ${s.dim} | ${s.nlist} | ${s.m} | ${sec(s.buildMs)} | ${sec(s.phasesMs.read)} | ${sec(s.phasesMs['train-coarse'])} | ${sec(s.phasesMs['train-pq'])} | ${sec(s.phasesMs.encode)} | ${sec(s.phasesMs.write)} | ${mib(s.peakRssBytes)} | ${mib(s.outputBytes)} | ${mib(s.indexBytes)} | ${((100 * s.indexBytes) / s.outputBytes).toFixed(1)}% |`,
+    `| ${c.name} | ${s.rows} × ${s.dim} | ${s.nlist} | ${s.m} | ${s.backend}, ${s.threads} | ${sec(s.buildMs)} | ${sec(s.phasesMs.read)} | ${sec(s.phasesMs['train-coarse'])} | ${sec(s.phasesMs['train-pq'])} | ${sec(s.phasesMs.encode)} | ${sec(s.phasesMs.tune)} | ${sec(s.phasesMs.write)} | ${mib(s.peakRssBytes)} | ${mib(s.outputBytes)} | ${mib(s.indexBytes)} | ${((100 * s.indexBytes) / s.outputBytes).toFixed(1)}% |`,
   )
   if (statSync(target).size !== s.outputBytes) throw new Error('output size mismatch')
 }

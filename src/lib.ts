@@ -1,5 +1,11 @@
 /** The public API (Node and browsers): build, open, search. */
 
+export type { BackendChoice, BackendName, Kernels } from './compute/backend.js'
+export { BACKEND_CHOICES, loadKernels } from './compute/backend.js'
+export type { KernelWorkerApi } from './compute/kernelWorker.js'
+export { kernelWorkerApi } from './compute/kernelWorker.js'
+export type { SpawnedWorker, SpawnKernelWorker } from './compute/pool.js'
+export { setWasmMemoryLimit } from './compute/wasm.js'
 export { AbortError, ParquetSeekError } from './errors.js'
 export type { BuildOptions, BuildProgress, BuildSummary } from './index/build.js'
 export { buildIndex } from './index/build.js'

@@ -83,12 +83,26 @@ describe('parquetseek index', () => {
     expect(text.stdout).toMatch(/index: none/)
   })
 
-  it('is deterministic: the same input and seed give the same bytes', async () => {
-    const a = join(dir, 'det-a.parquet')
-    const b = join(dir, 'det-b.parquet')
-    await cli(['index', good, a, '--column', 'embedding', '--seed', '7'])
-    await cli(['index', good, b, '--column', 'embedding', '--seed', '7'])
-    expect(readFileSync(a).equals(readFileSync(b))).toBe(true)
+  it('is deterministic: the same input and seed give the same bytes, whatever the backend and thread count', async () => {
+    // 10,000 rows: enough for the k-means rows to be shared with the workers (≥ 8,192)
+    const big = join(dir, 'det-in.parquet')
+    writeListFile(big, vectors(10_000, 12, 3), {})
+    const runs = [
+      ['--threads', '1', '--backend', 'wasm'],
+      ['--threads', '1', '--backend', 'wasm'],
+      ['--threads', '3', '--backend', 'wasm'],
+      ['--threads', '2', '--backend', 'js'],
+    ]
+    const outputs = await Promise.all(
+      runs.map(async (extra, i) => {
+        const out = join(dir, `det-${i}.parquet`)
+        const r = await cli(['index', big, out, '--column', 'embedding', '--seed', '7', '--json', ...extra])
+        expect(r.code).toBe(0)
+        expect(JSON.parse(r.stdout)).toMatchObject({ threads: Number(extra[1]), backend: extra[3] })
+        return readFileSync(out)
+      }),
+    )
+    for (const o of outputs.slice(1)) expect(o.equals(outputs[0] as Buffer)).toBe(true)
   })
 
   it('rejects a file that is not Parquet', async () => {
@@ -224,6 +238,22 @@ describe('parquetseek search and bench', () => {
     const byVector = await cli(['search', out, '--query', JSON.stringify(new Array(8).fill(0.5)), '--k', '2'])
     expect(byVector.code).toBe(0)
     expect(byVector.stdout).toMatch(/^rank\trow\tdistance/)
+  })
+
+  it('--backend forces the CPU kernels; js and wasm return the same rows and distances', async () => {
+    const runs = await Promise.all(
+      ['js', 'wasm'].map((backend) => cli(['search', out, '--query-row', '5', '--k', '6', '--backend', backend, '--json'])),
+    )
+    const [js, wasm] = runs.map((r) => {
+      expect(r.code).toBe(0)
+      return JSON.parse(r.stdout)
+    })
+    expect(js.stats.backend).toBe('js')
+    expect(wasm.stats.backend).toBe('wasm')
+    expect(wasm.results).toEqual(js.results)
+    const bad = await cli(['search', out, '--query-row', '5', '--backend', 'cuda'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--backend must be one of auto, wasm, js, got "cuda"/)
   })
 
   it('search on a file without an index falls back to exact search and says so', async () => {

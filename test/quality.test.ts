@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { loadKernels } from '../src/compute/backend.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
 import { searchExact, searchInMemory } from '../src/search/memory.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
@@ -44,8 +45,10 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
         const data = ds.base.data.slice()
         if (metric === 'cosine') normalizeRows(data, n, dim, ds.base.rowIds)
         const params = resolveParams(ds.base.rows, n, dim, { metric })
-        const model = await trainModel(data, n, params)
-        const lists = await encodeAll(model, data, n, ds.base.rowIds)
+        // wasm kernels: bit-identical to the reference (test/wasm.test.ts) and ~10× faster
+        const kernels = await loadKernels('wasm')
+        const model = await trainModel(data, n, params, { kernels })
+        const lists = await encodeAll(model, data, n, ds.base.rowIds, { kernels })
         const raw = ds.base.data
         const queries = 200
         const found: number[][] = []

@@ -57,7 +57,16 @@ describe.runIf(existsSync(SHARED))('recall@10 with default parameters against ..
       })
       const recall = hits / (n * 10)
       console.log(`${name} ${metric}: recall@10 ${recall.toFixed(3)} (nlist ${index.params.nlist}, m ${index.params.m})`)
+      expect(index.backend).toBe('wasm')
       expect(recall).toBeGreaterThanOrEqual(0.95)
+      // the TypeScript reference returns the same rows and distances, to the bit
+      const reference = await openIndex(file, { backend: 'js' })
+      const again = await reference.searchBatch(
+        Array.from({ length: n }, (_, i) => queries.data.subarray(i * queries.dim, (i + 1) * queries.dim)),
+        { k: 10 },
+      )
+      expect(again.map((r) => r.results)).toEqual(batch.map((r) => r.results))
+      expect(again[0]?.stats.backend).toBe('js')
     },
     300_000,
   )

@@ -1,5 +1,6 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink'
+import type { SpawnKernelWorker } from '../src/compute/pool.js'
 import { type BuildOptions, type BuildProgress, buildIndex } from '../src/index/build.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { MemorySink } from '../src/io/sink.js'
@@ -11,6 +12,12 @@ import { MemorySink } from '../src/io/sink.js'
 interface Job {
   controller: AbortController
   progress: BuildProgress | undefined
+}
+
+/** Kernel workers started from this worker: the build shares its work with them. */
+const spawnWorker: SpawnKernelWorker = () => {
+  const worker = new Worker(new URL('./kernel.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-kernels' })
+  return { endpoint: worker, terminate: () => worker.terminate() }
 }
 
 const jobs = new Map<number, Job>()
@@ -29,6 +36,8 @@ const api = {
     const sink = new MemorySink()
     try {
       const summary = await buildIndex(blobSource(file), sink, {
+        threads: Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)),
+        spawnWorker,
         ...options,
         file: file.name,
         signal: job.controller.signal,

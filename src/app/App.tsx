@@ -119,7 +119,9 @@ export function App() {
           <h2>Indexed file</h2>
           <p data-testid="built-summary">
             {built.summary.params.rows} rows, nlist {built.summary.params.nlist}, m {built.summary.params.m}; index{' '}
-            {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB
+            {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB; built in{' '}
+            {(Object.values(built.summary.phasesMs).reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s with {built.summary.backend} on{' '}
+            {built.summary.threads} {built.summary.threads === 1 ? 'thread' : 'threads'}
           </p>
           <button type="button" onClick={() => download(built.url, built.name)}>
             Download

@@ -1,4 +1,6 @@
 import { basename } from 'node:path'
+import { BACKEND_CHOICES } from '../compute/backend.js'
+import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
 import { METRICS } from '../index/model.js'
 import { fileSink, fileSource } from '../io/nodeFile.js'
@@ -14,6 +16,8 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --sample N           training sample size (default 32·nlist, within 16k…64k)
   --seed S             random seed (default 1); same input + seed → same file
   --skip-invalid       leave null, ragged or non-finite vectors out of the index (rows stay in the file)
+  --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
+  --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -26,6 +30,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     sample: { type: 'string' },
     seed: { type: 'string' },
     'skip-invalid': { type: 'boolean' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
@@ -46,6 +52,9 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       sample: intOption(values.sample, 'sample', 1),
       seed: intOption(values.seed, 'seed', 0),
       skipInvalid: values['skip-invalid'],
+      backend: choice(values.backend, 'backend', BACKEND_CHOICES),
+      threads: intOption(values.threads, 'threads', 1) ?? defaultThreads(),
+      spawnWorker: spawnNodeKernelWorker,
       file: basename(input),
       signal,
       onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
@@ -76,6 +85,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       buildMs: Math.round(buildMs),
       phasesMs: Object.fromEntries(Object.entries(summary.phasesMs).map(([k, v]) => [k, Math.round(v)])),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      backend: summary.backend,
+      threads: summary.threads,
       output,
     }
     if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)

@@ -1,5 +1,6 @@
 import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
+import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { METRICS } from '../index/model.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
@@ -17,6 +18,7 @@ export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --q
   --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
   --columns a,b        columns to return for each result
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
+  --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
 
 export async function searchCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -30,6 +32,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     columns: { type: 'string' },
     column: { type: 'string' },
     metric: { type: 'string' },
+    backend: { type: 'string' },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
@@ -40,7 +43,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   const source = isUrl(target) ? target : await anySource(target)
   let index: SeekIndex
   try {
-    index = await openIndex(source, { signal })
+    index = await openIndex(source, { signal, backend: choice(values.backend, 'backend', BACKEND_CHOICES) })
   } catch (e) {
     if (!(e instanceof NoIndexError)) throw e
     if (typeof source !== 'string') await source.close()
@@ -119,6 +122,7 @@ interface SearchValues {
   columns?: string
   column?: string
   metric?: string
+  backend?: string
   json?: boolean
 }
 
@@ -149,7 +153,8 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
       query = q
     }
     const k = intOption(values.k, 'k', 1) ?? 10
-    const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k })
+    const kernels = await loadKernels(choice(values.backend, 'backend', BACKEND_CHOICES))
+    const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels })
     const columns = columnList(values.columns)
     const results = await Promise.all(
       hits.map(async (h) => {
@@ -159,7 +164,7 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
         return { row: h.row, distance: h.distance, values: row as Record<string, unknown> }
       }),
     )
-    const stats = { mode: 'exact', rowsScanned: Number(metadata.num_rows), ms: performance.now() - t0, backend: 'js' }
+    const stats = { mode: 'exact', rowsScanned: Number(metadata.num_rows), ms: performance.now() - t0, backend: kernels.name }
     if (values.json)
       process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats })}
 `)

@@ -1,5 +1,7 @@
 import type { AsyncBuffer } from 'hyparquet'
 import { parquetMetadataAsync } from 'hyparquet'
+import { type BackendChoice, type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
+import { KernelPool, type SpawnKernelWorker } from '../compute/pool.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
@@ -23,10 +25,16 @@ export interface BuildProgress {
   total: number
 }
 
-export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'> {
+export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal' | 'kernels'> {
   column: string
   metric?: Metric
   skipInvalid?: boolean
+  /** CPU kernels: `auto` (wasm where WebAssembly SIMD exists, else js), or one forced. */
+  backend?: BackendChoice
+  /** Threads sharing training and encoding (default 1); threads − 1 workers from spawnWorker. */
+  threads?: number
+  /** Starts a kernel worker: spawnNodeKernelWorker in Node, a module Worker in browsers. */
+  spawnWorker?: SpawnKernelWorker
   /** Name used in messages (a path or URL). */
   file?: string
   signal?: AbortSignal
@@ -41,6 +49,9 @@ export interface BuildSummary {
   indexBytes: number
   skippedRows: Array<{ row: number; reason: string }>
   phasesMs: Record<BuildPhase, number>
+  backend: BackendName
+  /** Threads that shared the work (1 = this thread alone). */
+  threads: number
 }
 
 /**
@@ -59,6 +70,19 @@ export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOp
 }
 
 async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
+  const kernels = await loadKernels(o.backend)
+  const threads = o.threads ?? 1
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
+  if (threads > 1 && !o.spawnWorker) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
+  const pool = threads > 1 && o.spawnWorker ? await KernelPool.start(o.spawnWorker, threads - 1, kernels.name) : undefined
+  try {
+    return await buildWith(source, sink, o, kernels, pool)
+  } finally {
+    pool?.close()
+  }
+}
+
+async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, kernels: Kernels, pool: KernelPool | undefined) {
   const { file, signal } = o
   const phasesMs = Object.fromEntries(BUILD_PHASES.map((p) => [p, 0])) as Record<BuildPhase, number>
   let phaseStart = performance.now()
@@ -74,7 +98,6 @@ async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Prom
     if (phase !== current) enter(phase)
     o.onProgress?.({ phase, done, total })
   }
-
   const metadata = await readMetadata(source, file)
   const column = describeEmbeddingColumn(metadata, o.column, file)
   const vectors = await readVectors(source, metadata, column, {
@@ -90,6 +113,8 @@ async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Prom
 
   const train: TrainOptions = {
     signal,
+    kernels,
+    pool,
     onProgress: (phase, done, total) => progress(phase, done, total),
   }
   const model = await trainModel(vectors.data, n, params, train)
@@ -104,6 +129,7 @@ async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Prom
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
     minNprobe: floor,
+    kernels,
     signal,
     onProgress: (done, total) => progress('tune', done, total),
   })
@@ -150,6 +176,8 @@ async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Prom
     indexBytes,
     skippedRows: vectors.invalid,
     phasesMs,
+    backend: kernels.name,
+    threads: pool?.threads ?? 1,
   }
 }
 

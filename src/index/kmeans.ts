@@ -1,4 +1,7 @@
-import { assignNearest, l2sq, rowNormsSq } from '../compute/js.js'
+import * as Comlink from 'comlink'
+import { jsKernels, type Kernels } from '../compute/backend.js'
+import type { KernelWorkerApi } from '../compute/kernelWorker.js'
+import { type KernelPool, splitRange } from '../compute/pool.js'
 import { checkpoint } from '../errors.js'
 import { mulberry32, sampleIndices } from './random.js'
 
@@ -7,6 +10,10 @@ export interface KMeansOptions {
   iterations: number
   seed: number
   signal?: AbortSignal
+  /** Assignment kernels (default: the TypeScript reference). */
+  kernels?: Kernels
+  /** Workers that assign a share of the rows each iteration (the result is the same). */
+  pool?: KernelPool
   onIteration?: (done: number, total: number) => void
 }
 
@@ -16,7 +23,7 @@ export interface KMeansOptions {
  * largest one. Deterministic for a given seed. Returns k × dim centroids.
  */
 export async function kmeans(x: Float32Array, n: number, dim: number, options: KMeansOptions): Promise<Float32Array> {
-  const { k, iterations, seed, signal, onIteration } = options
+  const { k, iterations, seed, signal, onIteration, kernels = jsKernels, pool } = options
   const rand = mulberry32(seed)
   const centroids = new Float32Array(k * dim)
   if (n <= k) {
@@ -24,27 +31,29 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
     for (let c = 0; c < k; c++) centroids.set(x.subarray((c % n) * dim, ((c % n) + 1) * dim), c * dim)
     return centroids
   }
-  seedPlusPlus(x, n, dim, centroids, k, rand)
+  seedPlusPlus(x, n, dim, centroids, k, rand, kernels)
   const assign = new Uint32Array(n)
-  const dist = new Float32Array(n)
   const sums = new Float64Array(k * dim)
   const counts = new Uint32Array(k)
+  // rows [0, local) are assigned here, the rest by the pool's workers (sent once)
+  const parts = pool && n >= MIN_SHARED_ROWS ? splitRange(n, pool.threads) : [[0, n] as [number, number]]
+  const local = (parts[0] as [number, number])[1]
+  const remote = parts.slice(1).map((range, w) => ({ range, worker: pool?.workers[w] as Comlink.Remote<KernelWorkerApi> }))
+  await Promise.all(
+    remote.map(({ range: [a, b], worker }) => {
+      const part = x.slice(a * dim, b * dim)
+      return worker.setRows(Comlink.transfer(part, [part.buffer]), b - a, dim)
+    }),
+  )
   for (let it = 0; it < iterations; it++) {
-    const norms = rowNormsSq(centroids, k, dim)
-    for (let start = 0; start < n; start += CHUNK) {
+    const norms = kernels.rowNormsSq(centroids, k, dim)
+    const shares = remote.map(({ range: [a], worker }) => worker.assignRows(centroids, k, norms).then((r) => assign.set(r, a)))
+    for (let start = 0; start < local; start += CHUNK) {
       await checkpoint(signal)
-      const end = Math.min(n, start + CHUNK)
-      assignNearest(
-        x.subarray(start * dim, end * dim),
-        end - start,
-        dim,
-        centroids,
-        k,
-        assign.subarray(start, end),
-        dist.subarray(start, end),
-        norms,
-      )
+      const end = Math.min(local, start + CHUNK)
+      kernels.assignNearest(x.subarray(start * dim, end * dim), end - start, dim, centroids, k, assign.subarray(start, end), norms)
     }
+    await Promise.all(shares)
     sums.fill(0)
     counts.fill(0)
     for (let i = 0; i < n; i++) {
@@ -65,17 +74,21 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
   return centroids
 }
 
-function seedPlusPlus(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, rand: () => number) {
+function seedPlusPlus(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, rand: () => number, kernels: Kernels) {
   const pool = sampleIndices(n, Math.min(n, 16 * k), rand)
   const m = pool.length
   const minDist = new Float64Array(m).fill(Number.POSITIVE_INFINITY)
+  const candidates = new Float32Array(m * dim)
+  for (let i = 0; i < m; i++) candidates.set(x.subarray((pool[i] as number) * dim, ((pool[i] as number) + 1) * dim), i * dim)
+  const dist = new Float32Array(m)
   let pick = pool[Math.floor(rand() * m)] as number
   for (let c = 0; c < k; c++) {
     centroids.set(x.subarray(pick * dim, (pick + 1) * dim), c * dim)
     if (c === k - 1) break
     let total = 0
+    kernels.distances('l2', centroids.subarray(c * dim, (c + 1) * dim), 1, candidates, m, dim, dist)
     for (let i = 0; i < m; i++) {
-      const d = l2sq(x, (pool[i] as number) * dim, centroids, c * dim, dim)
+      const d = dist[i] as number
       if (d < (minDist[i] as number)) minDist[i] = d
       total += minDist[i] as number
     }
@@ -100,6 +113,8 @@ function seedPlusPlus(x: Float32Array, n: number, dim: number, centroids: Float3
 const SPLIT_EPS = 1 / 1024
 /** Points assigned between event-loop turns (cancellation latency). */
 const CHUNK = 4096
+/** Fewer rows than this are not worth a round trip to the workers. */
+const MIN_SHARED_ROWS = 8192
 
 function splitEmpty(centroids: Float32Array, counts: Uint32Array, k: number, dim: number) {
   for (let c = 0; c < k; c++) {

@@ -1,5 +1,7 @@
-import { assignNearest } from '../compute/js.js'
-import { checkpoint } from '../errors.js'
+import * as Comlink from 'comlink'
+import type { Kernels } from '../compute/backend.js'
+import { type KernelPool, runQueue } from '../compute/pool.js'
+import { checkpoint, throwIfAborted } from '../errors.js'
 import { kmeans } from './kmeans.js'
 
 /**
@@ -27,73 +29,45 @@ export interface TrainPqOptions {
   iterations: number
   seed: number
   signal?: AbortSignal
+  kernels?: Kernels
+  /** Workers that train some of the subspaces (the codebooks are the same). */
+  pool?: KernelPool
   onSubspace?: (done: number, total: number) => void
 }
 
 export async function trainPq(x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Promise<Float32Array> {
   const { dim, m, ksub, starts } = layout
   const codebooks = new Float32Array(ksub * dim)
-  for (let j = 0; j < m; j++) {
-    await checkpoint(options.signal)
+  const slice = (j: number) => {
     const s = starts[j] as number
     const len = (starts[j + 1] as number) - s
     const sub = new Float32Array(n * len)
     for (let i = 0; i < n; i++) sub.set(x.subarray(i * dim + s, i * dim + s + len), i * len)
-    const centroids = await kmeans(sub, n, len, {
-      k: ksub,
-      iterations: options.iterations,
-      seed: options.seed + 7919 * (j + 1),
-      signal: options.signal,
-    })
+    return { s, len, sub, seed: options.seed + 7919 * (j + 1) }
+  }
+  let done = 0
+  const finish = (s: number, centroids: Float32Array) => {
     codebooks.set(centroids, ksub * s)
-    options.onSubspace?.(j + 1, m)
+    options.onSubspace?.(++done, m)
   }
+  // subspaces are independent: each thread takes the next one until none is left
+  await runQueue(
+    m,
+    options.pool?.workers ?? [],
+    async (j) => {
+      await checkpoint(options.signal)
+      const { s, len, sub, seed } = slice(j)
+      const opts = { k: ksub, iterations: options.iterations, seed, signal: options.signal, kernels: options.kernels }
+      finish(s, await kmeans(sub, n, len, opts))
+    },
+    async (worker, j) => {
+      throwIfAborted(options.signal)
+      const { s, len, sub, seed } = slice(j)
+      finish(s, await worker.kmeans(Comlink.transfer(sub, [sub.buffer]), n, len, ksub, options.iterations, seed))
+    },
+  )
+  throwIfAborted(options.signal)
   return codebooks
-}
-
-/**
- * Code of each of n residual rows into out (n × m bytes). Ties go to the lower code.
- * Works subspace by subspace so each is one nearest-centroid pass of the shared kernel.
- */
-export function pqEncode(x: Float32Array, n: number, layout: PqLayout, codebooks: Float32Array, out: Uint8Array): void {
-  const { dim, m, ksub, starts } = layout
-  const index = new Uint32Array(n)
-  const dist = new Float32Array(n)
-  for (let j = 0; j < m; j++) {
-    const s = starts[j] as number
-    const len = (starts[j + 1] as number) - s
-    const sub = new Float32Array(n * len)
-    for (let i = 0; i < n; i++) sub.set(x.subarray(i * dim + s, i * dim + s + len), i * len)
-    const book = codebooks.subarray(ksub * s, ksub * (s + len))
-    assignNearest(sub, n, len, book, ksub, index, dist)
-    for (let i = 0; i < n; i++) out[i * m + j] = index[i] as number
-  }
-}
-
-/**
- * ADC lookup table, f32[m × ksub]: entry (j, c) is the distance term of subvector j taking
- * code c. `l2`: ‖r_j − cb_j[c]‖² for the query residual r; `ip`: −⟨q_j, cb_j[c]⟩.
- */
-export function adcTable(q: Float32Array, layout: PqLayout, codebooks: Float32Array, kind: 'l2' | 'ip', out: Float32Array) {
-  const { m, ksub, starts } = layout
-  for (let j = 0; j < m; j++) {
-    const s = starts[j] as number
-    const len = (starts[j + 1] as number) - s
-    const cb = ksub * s
-    for (let c = 0; c < ksub; c++) {
-      const co = cb + c * len
-      let d = 0
-      if (kind === 'l2') {
-        for (let t = 0; t < len; t++) {
-          const diff = (q[s + t] as number) - (codebooks[co + t] as number)
-          d += diff * diff
-        }
-      } else {
-        for (let t = 0; t < len; t++) d -= (q[s + t] as number) * (codebooks[co + t] as number)
-      }
-      out[j * ksub + c] = d
-    }
-  }
 }
 
 /** Reconstruction of one code row (for tests and diagnostics). */

@@ -1,9 +1,13 @@
-import { assignNearest, rowNormsSq } from '../compute/js.js'
-import { checkpoint, ParquetSeekError } from '../errors.js'
+import * as Comlink from 'comlink'
+import { jsKernels, type Kernels } from '../compute/backend.js'
+import { rowNormsSq } from '../compute/js.js'
+import { encodeChunk } from '../compute/kernelWorker.js'
+import { type KernelPool, runQueue } from '../compute/pool.js'
+import { checkpoint, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { kmeans } from './kmeans.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
-import { pqEncode, pqLayout, trainPq } from './pq.js'
+import { pqLayout, trainPq } from './pq.js'
 import { mulberry32, sampleIndices } from './random.js'
 
 export interface TrainOptions {
@@ -16,6 +20,10 @@ export interface TrainOptions {
   coarseIterations?: number
   pqIterations?: number
   signal?: AbortSignal
+  /** Compute backend (default: the TypeScript reference; all backends give the same model). */
+  kernels?: Kernels
+  /** Workers sharing k-means, PQ training and encoding with this thread (same result). */
+  pool?: KernelPool
   onProgress?: (phase: 'train-coarse' | 'train-pq' | 'encode', done: number, total: number) => void
 }
 
@@ -76,22 +84,27 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     iterations: params.coarseIterations,
     seed: seed + 1,
     signal: o.signal,
+    kernels: o.kernels,
+    pool: o.pool,
     onIteration: (done, total) => o.onProgress?.('train-coarse', done, total),
   })
   const assign = new Uint32Array(picks.length)
-  assignNearest(xs, picks.length, dim, centroids, nlist, assign, new Float32Array(picks.length))
+  const kernels = o.kernels ?? jsKernels
+  kernels.assignNearest(xs, picks.length, dim, centroids, nlist, assign)
   subtractCentroids(xs, picks.length, dim, centroids, assign)
   const layout = pqLayout(dim, params.m, params.nbits)
   const codebooks = await trainPq(xs, picks.length, layout, {
     iterations: params.pqIterations,
     seed: seed + 2,
     signal: o.signal,
+    kernels: o.kernels,
+    pool: o.pool,
     onSubspace: (done, total) => o.onProgress?.('train-pq', done, total),
   })
   return { params, centroids, codebooks, layout }
 }
 
-const ENCODE_CHUNK = 2048
+const ENCODE_CHUNK = 4096
 
 /** Assigns every row to its list and encodes its residual; returns the inverted lists. */
 export async function encodeAll(
@@ -104,20 +117,35 @@ export async function encodeAll(
   const { dim, nlist, m } = model.params
   const assign = new Uint32Array(n)
   const codes = new Uint8Array(n * m)
-  const norms = rowNormsSq(model.centroids, nlist, dim)
-  const residual = new Float32Array(ENCODE_CHUNK * dim)
-  const scratch = new Float32Array(ENCODE_CHUNK)
-  for (let start = 0; start < n; start += ENCODE_CHUNK) {
-    await checkpoint(o.signal)
-    const count = Math.min(ENCODE_CHUNK, n - start)
-    const chunk = data.subarray(start * dim, (start + count) * dim)
-    const chunkAssign = assign.subarray(start, start + count)
-    assignNearest(chunk, count, dim, model.centroids, nlist, chunkAssign, scratch, norms)
-    residual.set(chunk)
-    subtractCentroids(residual, count, dim, model.centroids, chunkAssign)
-    pqEncode(residual, count, model.layout, model.codebooks, codes.subarray(start * m, (start + count) * m))
-    o.onProgress?.('encode', start + count, n)
+  const kernels = o.kernels ?? jsKernels
+  const quantizer = { ...model, nlist, norms: kernels.rowNormsSq(model.centroids, nlist, dim) }
+  const workers = o.pool?.workers ?? []
+  await Promise.all(workers.map((w) => w.setModel(model.centroids, nlist, model.layout, model.codebooks)))
+  const chunks = Math.ceil(n / ENCODE_CHUNK)
+  let done = 0
+  const store = (chunk: number, r: { assign: Uint32Array; codes: Uint8Array }) => {
+    assign.set(r.assign, chunk * ENCODE_CHUNK)
+    codes.set(r.codes, chunk * ENCODE_CHUNK * m)
+    done += r.assign.length
+    o.onProgress?.('encode', done, n)
   }
+  // chunks are independent: each thread takes the next one until none is left
+  const rowsOf = (chunk: number) => data.slice(chunk * ENCODE_CHUNK * dim, Math.min(n, (chunk + 1) * ENCODE_CHUNK) * dim)
+  await runQueue(
+    chunks,
+    workers,
+    async (chunk) => {
+      await checkpoint(o.signal)
+      const x = rowsOf(chunk)
+      store(chunk, encodeChunk(kernels, quantizer, x, x.length / dim))
+    },
+    async (worker, chunk) => {
+      throwIfAborted(o.signal)
+      const x = rowsOf(chunk)
+      store(chunk, await worker.encode(Comlink.transfer(x, [x.buffer]), x.length / dim))
+    },
+  )
+  throwIfAborted(o.signal)
   return groupByList(assign, codes, rowIds, nlist, m)
 }
 

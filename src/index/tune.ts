@@ -1,5 +1,8 @@
+import { jsKernels, type Kernels } from '../compute/backend.js'
 import { checkpoint } from '../errors.js'
-import { searchExact, searchInMemory } from '../search/memory.js'
+import { searchInMemory } from '../search/memory.js'
+import { ListScanner } from '../search/scan.js'
+import { TopK } from '../search/topk.js'
 import type { InvertedLists, IvfPqModel } from './model.js'
 import { mulberry32, sampleIndices } from './random.js'
 
@@ -32,6 +35,7 @@ export async function tuneNprobe(
     seed?: number
     /** Smallest nprobe the caller will use anyway: the search starts there. */
     minNprobe?: number
+    kernels?: Kernels
     signal?: AbortSignal
     onProgress?: (done: number, total: number) => void
   } = {},
@@ -46,19 +50,9 @@ export async function tuneNprobe(
     const i = slot.get(row) as number
     return data.subarray(i * dim, (i + 1) * dim)
   }
-  const truth: Array<Set<number>> = []
-  for (const [qi, p] of picks.entries()) {
-    if (qi % 10 === 0) await checkpoint(o.signal)
-    const q = data.subarray(p * dim, (p + 1) * dim)
-    truth.push(
-      new Set(
-        searchExact(metric, data, rowIds, q, 11)
-          .map((h) => h.row)
-          .filter((r) => r !== rowIds[p])
-          .slice(0, 10),
-      ),
-    )
-  }
+  const kernels = o.kernels ?? jsKernels
+  const truth = await exactTruth(kernels, metric === 'dot' ? 'ip' : 'l2', data, rowIds, dim, picks, o.signal)
+  const scanner = new ListScanner(model, kernels)
   const measured = new Map<string, number>()
   let refine = 10
   const recallAt = async (nprobe: number) => {
@@ -70,7 +64,7 @@ export async function tuneNprobe(
     for (const [qi, p] of picks.entries()) {
       if (qi % 20 === 0) await checkpoint(o.signal)
       const q = data.subarray(p * dim, (p + 1) * dim)
-      const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine: 10 })
+      const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine }, scanner)
         .filter((h) => h.row !== rowIds[p])
         .slice(0, 10)
       const want = truth[qi] as Set<number>
@@ -96,4 +90,49 @@ export async function tuneNprobe(
     else lo = mid
   }
   return { nprobe: hi, refine, recall: await recallAt(hi), target, queries: picks.length }
+}
+
+/**
+ * The 10 nearest other rows of each picked row, by the kernel's ranking (squared L2, or −dot):
+ * all picks against a block of rows per kernel call.
+ */
+async function exactTruth(
+  kernels: Kernels,
+  kind: 'l2' | 'ip',
+  data: Float32Array,
+  rowIds: Uint32Array,
+  dim: number,
+  picks: Uint32Array | number[],
+  signal?: AbortSignal,
+): Promise<Array<Set<number>>> {
+  const nq = picks.length
+  const n = rowIds.length
+  const queries = new Float32Array(nq * dim)
+  for (const [i, p] of picks.entries()) queries.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
+  const tops = Array.from({ length: nq }, () => new TopK(11))
+  const block = 4096
+  const out = new Float32Array(nq * block)
+  for (let start = 0; start < n; start += block) {
+    await checkpoint(signal)
+    const count = Math.min(block, n - start)
+    kernels.distances(kind, queries, nq, data.subarray(start * dim, (start + count) * dim), count, dim, out)
+    for (let qi = 0; qi < nq; qi++) {
+      const top = tops[qi] as TopK
+      for (let i = 0; i < count; i++) {
+        const d = kind === 'l2' ? (out[qi * count + i] as number) : -(out[qi * count + i] as number)
+        if (d <= top.bound) top.push(d, start + i)
+      }
+    }
+  }
+  // entries are positions in `data` (ties to the lower position = the lower row)
+  return tops.map(
+    (t, qi) =>
+      new Set(
+        t
+          .sorted()
+          .filter((h) => h.row !== picks[qi])
+          .slice(0, 10)
+          .map((h) => rowIds[h.row] as number),
+      ),
+  )
 }

@@ -1,3 +1,4 @@
+import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -38,7 +39,7 @@ export interface SearchStats {
   candidates: number
   msByStage: Record<Stage, number>
   ms: number
-  backend: 'js'
+  backend: BackendName
 }
 
 export interface SearchHit {
@@ -69,13 +70,24 @@ export class SeekIndex {
   private lists = new Map<number, ListView>()
   private listBytesCached = 0
 
+  private readonly scanner: ListScanner
+
   private constructor(
     readonly opened: OpenedIndex,
     private readonly cacheBytes: number,
-  ) {}
+    readonly kernels: Kernels,
+  ) {
+    this.scanner = new ListScanner(opened.model, kernels)
+  }
 
   static async open(input: ByteSource | string, o: OpenOptions = {}): Promise<SeekIndex> {
-    return new SeekIndex(await openSource(input, o), o.cacheBytes ?? 64 << 20)
+    const kernels = await loadKernels(o.backend)
+    return new SeekIndex(await openSource(input, o), o.cacheBytes ?? 64 << 20, kernels)
+  }
+
+  /** The compute backend scoring this index's queries. */
+  get backend(): BackendName {
+    return this.kernels.name
   }
 
   get params() {
@@ -144,7 +156,7 @@ export class SeekIndex {
     }
     lap('lists')
 
-    const scanner = new ListScanner(model)
+    const scanner = this.scanner
     const candidates = prepared.map((q, qi) => {
       throwIfAborted(o.signal)
       const top = new TopK(k * refine)
@@ -211,7 +223,7 @@ export class SeekIndex {
       candidates: rows.length,
       msByStage: ms,
       ms: performance.now() - t0,
-      backend: 'js',
+      backend: this.kernels.name,
     }
     return best.map((hits) => ({
       results: hits.map((h) => ({ row: h.row, distance: h.distance, values: projected.values.get(h.row) ?? {} })),

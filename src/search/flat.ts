@@ -1,10 +1,11 @@
 import type { FileMetaData } from 'hyparquet'
+import { jsKernels, type Kernels } from '../compute/backend.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import type { Hit } from './memory.js'
-import { exactDistance, prepareQuery } from './metric.js'
+import { prepareQuery } from './metric.js'
 import { TopK } from './topk.js'
 
 export interface FlatOptions {
@@ -12,6 +13,8 @@ export interface FlatOptions {
   metric: Metric
   k: number
   signal?: AbortSignal
+  /** Distance kernels (default: the TypeScript reference; every backend gives the same answer). */
+  kernels?: Kernels
   onProgress?: (rowsDone: number, rowsTotal: number) => void
 }
 
@@ -26,21 +29,46 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   const dim = prepared[0]?.length ?? 0
   const tops = prepared.map(() => new TopK(o.k))
   const rows = Number(metadata.num_rows)
-  const vector = new Float32Array(dim)
+  const kernels = o.kernels ?? jsKernels
+  const nq = prepared.length
+  const queryMatrix = new Float32Array(nq * dim)
+  for (const [i, q] of prepared.entries()) queryMatrix.set(q, i * dim)
+  const kind = o.metric === 'l2' ? 'l2' : 'ip'
   let rowStart = 0
   for (const group of metadata.row_groups) {
     await checkpoint(o.signal)
     const rowEnd = rowStart + Number(group.num_rows)
     const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, source.name)
+    // the group's valid vectors as one matrix, scored against every query in one kernel call
+    const matrix = new Float32Array(values.length * dim)
+    const rowOf: number[] = []
     for (const [i, v] of values.entries()) {
-      if (!toVector(v, column.kind, vector)) continue
-      for (const [qi, q] of prepared.entries()) (tops[qi] as TopK).push(exactDistance(o.metric, q, vector, 0), rowStart + i)
+      if (toVector(v, column.kind, matrix.subarray(rowOf.length * dim, (rowOf.length + 1) * dim))) rowOf.push(rowStart + i)
+    }
+    const count = rowOf.length
+    const out = new Float32Array(nq * count)
+    kernels.distances(kind, queryMatrix, nq, matrix, count, dim, out)
+    const norms = o.metric === 'cosine' ? kernels.rowNormsSq(matrix, count, dim) : undefined
+    for (let qi = 0; qi < nq; qi++) {
+      const top = tops[qi] as TopK
+      for (let i = 0; i < count; i++) {
+        const v = out[qi * count + i] as number
+        top.push(reported(o.metric, v, norms?.[i]), rowOf[i] as number)
+      }
     }
     rowStart = rowEnd
     o.onProgress?.(rowStart, rows)
   }
   if (rowStart === 0) throw new ParquetSeekError('the file has zero rows', { file: source.name })
   return tops.map((t) => t.sorted())
+}
+
+/** The reported distance (metric.ts exactDistance) from the kernel's squared L2 or dot. */
+function reported(metric: Metric, v: number, normSq?: number): number {
+  if (metric === 'l2') return Math.sqrt(v)
+  if (metric === 'dot') return -v
+  const norm = Math.sqrt(normSq as number)
+  return norm === 0 ? 1 : 1 - v / norm
 }
 
 function toVector(v: unknown, kind: 'list' | 'flba', out: Float32Array): boolean {

@@ -27,12 +27,13 @@ export function searchInMemory(
   vectorOf: (row: number) => Float32Array,
   query: Float32Array,
   { k, nprobe, refine }: SearchParams,
+  /** Reuse one scanner across queries (it holds the backend's copy of the codebooks). */
+  scanner: ListScanner = new ListScanner(model),
 ): Hit[] {
   const { metric, nlist, m } = model.params
   const kind = kernelKind(metric)
   const q = prepareQuery(query, metric)
   const candidates = new TopK(k * Math.max(1, refine))
-  const scanner = new ListScanner(model)
   for (const l of probe(q, model.centroids, nlist, kind, nprobe)) {
     const start = lists.listStart[l] as number
     const end = lists.listStart[l + 1] as number

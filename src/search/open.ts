@@ -1,5 +1,6 @@
 import type { FileMetaData } from 'hyparquet'
 import { parquetMetadata } from 'hyparquet'
+import type { BackendChoice } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
@@ -17,6 +18,8 @@ export interface OpenOptions {
   /** Byte budget for cached inverted lists and other reads. */
   cacheBytes?: number
   http?: Omit<HttpOptions, 'tailBytes' | 'signal'>
+  /** CPU kernels for scoring: `auto` (wasm where WebAssembly SIMD exists, else js), or one forced. */
+  backend?: BackendChoice
   signal?: AbortSignal
 }
 

@@ -1,0 +1,137 @@
+/**
+ * CPU kernel benchmark: each kernel through the TypeScript reference and the WebAssembly SIMD
+ * backend on the same data, side by side (one thread; results are bit-identical, checked here).
+ *   npm run bench:kernels [-- --scale 0.25]
+ */
+import { parseArgs } from 'node:util'
+import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
+import { pqLayout } from '../src/index/pq.js'
+import { mulberry32 } from '../src/index/random.js'
+
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' } } })
+const scale = Number(values.scale)
+const wasm = await loadKernels('wasm')
+const rand = mulberry32(7)
+const fill = (a: Float32Array) => {
+  for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
+  return a
+}
+
+/** Best of three runs, ms. */
+function time(run: () => void): number {
+  let best = Number.POSITIVE_INFINITY
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now()
+    run()
+    best = Math.min(best, performance.now() - t0)
+  }
+  return best
+}
+
+interface Case {
+  name: string
+  /** What one run processes, for the rate column. */
+  amount: number
+  unit: 'GB/s' | 'Mvec/s' | 'tables/s'
+  run: (k: Kernels) => unknown
+}
+
+const dim = 768
+const n = Math.round(100_000 * scale)
+const x = fill(new Float32Array(n * dim))
+const queries = fill(new Float32Array(8 * dim))
+const nc = Math.round(20_000 * scale)
+const centroids = fill(new Float32Array(341 * dim))
+const layout = pqLayout(dim, 96, 8)
+const codebooks = fill(new Float32Array(256 * dim))
+const entries = Math.round(2_000_000 * scale)
+const m = 96
+const codes = Uint8Array.from({ length: entries * m }, () => Math.floor(rand() * 256))
+const LIST = 2048
+
+const cases: Case[] = [
+  {
+    name: `exact L2, ${n}×${dim} vs 1 query`,
+    amount: n * dim * 4,
+    unit: 'GB/s',
+    run: (k) => {
+      const out = new Float32Array(n)
+      k.distances('l2', queries, 1, x, n, dim, out)
+      return out
+    },
+  },
+  {
+    name: `exact L2, ${n}×${dim} vs 8 queries`,
+    amount: n * dim * 4,
+    unit: 'GB/s',
+    run: (k) => {
+      const out = new Float32Array(8 * n)
+      k.distances('l2', queries, 8, x, n, dim, out)
+      return out
+    },
+  },
+  {
+    name: `PQ scan, ${entries} codes × ${m} B, lists of ${LIST}`,
+    amount: entries * m,
+    unit: 'GB/s',
+    run: (k) => {
+      const s = k.adcScanner(layout, codebooks)
+      s.table(queries.subarray(0, dim), 'l2')
+      const out = new Float32Array(entries)
+      for (let at = 0; at < entries; at += LIST) {
+        const count = Math.min(LIST, entries - at)
+        s.scan(codes.subarray(at * m, (at + count) * m), count, 0, out.subarray(at, at + count))
+      }
+      return out
+    },
+  },
+  {
+    name: `ADC table, ${dim}-d, m ${m}, 256 codes`,
+    amount: 200,
+    unit: 'tables/s',
+    run: (k) => {
+      const s = k.adcScanner(layout, codebooks)
+      for (let r = 0; r < 200; r++) s.table(x.subarray(r * dim, (r + 1) * dim), 'l2')
+      return s
+    },
+  },
+  {
+    name: `k-means assignment, ${nc}×${dim} vs 341 centroids`,
+    amount: nc,
+    unit: 'Mvec/s',
+    run: (k) => {
+      const out = new Uint32Array(nc)
+      k.assignNearest(x, nc, dim, centroids, 341, out)
+      return out
+    },
+  },
+  {
+    name: `PQ encode, ${nc}×${dim}, m ${m}`,
+    amount: nc,
+    unit: 'Mvec/s',
+    run: (k) => {
+      const out = new Uint8Array(nc * m)
+      k.pqEncode(x, nc, layout, codebooks, out)
+      return out
+    },
+  },
+]
+
+const rate = (c: Case, ms: number) => {
+  const perSec = c.amount / (ms / 1000)
+  if (c.unit === 'GB/s') return `${(perSec / 1e9).toFixed(2)} GB/s`
+  if (c.unit === 'Mvec/s') return `${(perSec / 1e6).toFixed(3)} Mvec/s`
+  return `${perSec.toFixed(0)} tables/s`
+}
+
+console.log('| kernel | js | wasm | wasm / js |')
+console.log('|---|---|---|---|')
+for (const c of cases) {
+  const outJs = c.run(jsKernels)
+  const outWasm = c.run(wasm)
+  if (ArrayBuffer.isView(outJs) && Buffer.compare(Buffer.from(outJs.buffer), Buffer.from((outWasm as typeof outJs).buffer)) !== 0)
+    throw new Error(`${c.name}: backends disagree`)
+  const tj = time(() => c.run(jsKernels))
+  const tw = time(() => c.run(wasm))
+  console.log(`| ${c.name} | ${rate(c, tj)} | ${rate(c, tw)} | ${(tj / tw).toFixed(1)}× |`)
+}

@@ -1,0 +1,64 @@
+import { ParquetSeekError } from '../errors.js'
+import type { PqLayout } from '../index/pq.js'
+import { adcTable, assignNearest, distances, pqEncode, pqScan, rowNormsSq } from './js.js'
+
+/**
+ * The compute interface every backend implements (DESIGN §4). All results are bit-identical
+ * between `js` and `wasm` (float32 in the order js.ts defines), so a search returns the same
+ * rows and a build writes the same bytes whichever CPU backend ran it.
+ */
+export type BackendName = 'js' | 'wasm'
+/** `auto`: wasm when the runtime has WebAssembly SIMD, else js. */
+export type BackendChoice = BackendName | 'auto'
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'js']
+
+/** ADC over one model's codebooks: build a lookup table for a query, then score codes with it. */
+export interface AdcScanner {
+  /** The table for q: `l2` takes the residual q − centroid, `ip` the query. */
+  table(q: Float32Array, kind: 'l2' | 'ip'): void
+  /** out[i] = bias + Σ_j table[j][codes[i·m + j]] with the last table built. */
+  scan(codes: Uint8Array, count: number, bias: number, out: Float32Array): void
+}
+
+export interface Kernels {
+  readonly name: BackendName
+  /** out[qi·n + i] = squared L2 (`l2`) or dot (`ip`) of query qi and row i. */
+  distances(kind: 'l2' | 'ip', queries: Float32Array, nq: number, x: Float32Array, n: number, dim: number, out: Float32Array): void
+  rowNormsSq(x: Float32Array, n: number, dim: number): Float32Array
+  /** Nearest centroid of each row (k-means assignment, IVF assignment). */
+  assignNearest(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, out: Uint32Array, norms?: Float32Array): void
+  /** PQ codes of n residual rows into out (n × m bytes). */
+  pqEncode(x: Float32Array, n: number, layout: PqLayout, codebooks: Float32Array, out: Uint8Array): void
+  adcScanner(layout: PqLayout, codebooks: Float32Array): AdcScanner
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  distances,
+  rowNormsSq,
+  assignNearest,
+  pqEncode,
+  adcScanner(layout, codebooks) {
+    const table = new Float32Array(layout.m * layout.ksub)
+    return {
+      table: (q, kind) => adcTable(q, layout, codebooks, kind, table),
+      scan: (codes, count, bias, out) => pqScan(table, layout.ksub, codes, count, layout.m, bias, out),
+    }
+  },
+}
+
+/**
+ * The kernels for a choice: `auto` takes wasm and falls back to js where WebAssembly SIMD is
+ * missing; `wasm` fails with a clear message there.
+ */
+export async function loadKernels(choice: BackendChoice = 'auto'): Promise<Kernels> {
+  if (choice === 'js') return jsKernels
+  if (choice !== 'wasm' && choice !== 'auto') throw new ParquetSeekError(`unknown backend "${choice}" (use ${BACKEND_CHOICES.join(', ')})`)
+  try {
+    const { loadWasmKernels } = await import('./wasm.js')
+    return await loadWasmKernels()
+  } catch (e) {
+    if (choice === 'wasm') throw new ParquetSeekError(`the wasm backend is unavailable: ${e instanceof Error ? e.message : String(e)}`)
+    return jsKernels
+  }
+}

@@ -1,0 +1,72 @@
+import * as Comlink from 'comlink'
+import { kmeans } from '../index/kmeans.js'
+import type { PqLayout } from '../index/pq.js'
+import { type BackendName, type Kernels, loadKernels } from './backend.js'
+
+/**
+ * What a kernel worker does for the build (exposed with comlink; plain data in, transferred
+ * typed arrays out). Each worker holds its own slice of rows or its own copy of the model so a
+ * k-means iteration or an encode chunk sends only what changes.
+ */
+export function kernelWorkerApi() {
+  let kernels: Kernels | undefined
+  let rows: { x: Float32Array; n: number; dim: number } | undefined
+  let model: { centroids: Float32Array; norms: Float32Array; nlist: number; layout: PqLayout; codebooks: Float32Array } | undefined
+  const ready = () => {
+    if (!kernels) throw new Error('kernel worker used before init')
+    return kernels
+  }
+  return {
+    async init(backend: BackendName): Promise<BackendName> {
+      kernels = await loadKernels(backend)
+      return kernels.name
+    },
+    /** Rows this worker assigns in every k-means iteration until the next setRows. */
+    setRows(x: Float32Array, n: number, dim: number): void {
+      rows = { x, n, dim }
+    },
+    assignRows(centroids: Float32Array, k: number, norms: Float32Array): Uint32Array {
+      if (!rows) throw new Error('assignRows before setRows')
+      const out = new Uint32Array(rows.n)
+      ready().assignNearest(rows.x, rows.n, rows.dim, centroids, k, out, norms)
+      return Comlink.transfer(out, [out.buffer])
+    },
+    async kmeans(x: Float32Array, n: number, dim: number, k: number, iterations: number, seed: number): Promise<Float32Array> {
+      const c = await kmeans(x, n, dim, { k, iterations, seed, kernels: ready() })
+      return Comlink.transfer(c, [c.buffer])
+    },
+    setModel(centroids: Float32Array, nlist: number, layout: PqLayout, codebooks: Float32Array): void {
+      model = { centroids, nlist, layout, codebooks, norms: ready().rowNormsSq(centroids, nlist, layout.dim) }
+    },
+    /** List and PQ code of each row of a chunk (train.ts encodeChunk). */
+    encode(x: Float32Array, n: number): { assign: Uint32Array; codes: Uint8Array } {
+      if (!model) throw new Error('encode before setModel')
+      const r = encodeChunk(ready(), model, x, n)
+      return Comlink.transfer(r, [r.assign.buffer, r.codes.buffer])
+    },
+  }
+}
+
+export type KernelWorkerApi = ReturnType<typeof kernelWorkerApi>
+
+/**
+ * IVF assignment and PQ code of n rows: nearest centroid, residual, nearest codeword per
+ * subspace. `x` is consumed (turned into residuals).
+ */
+export function encodeChunk(
+  kernels: Kernels,
+  model: { centroids: Float32Array; norms: Float32Array; nlist: number; layout: PqLayout; codebooks: Float32Array },
+  x: Float32Array,
+  n: number,
+): { assign: Uint32Array; codes: Uint8Array } {
+  const { dim, m } = model.layout
+  const assign = new Uint32Array(n)
+  kernels.assignNearest(x, n, dim, model.centroids, model.nlist, assign, model.norms)
+  for (let i = 0; i < n; i++) {
+    const c = (assign[i] as number) * dim
+    for (let j = 0; j < dim; j++) x[i * dim + j] = (x[i * dim + j] as number) - (model.centroids[c + j] as number)
+  }
+  const codes = new Uint8Array(n * m)
+  kernels.pqEncode(x, n, model.layout, model.codebooks, codes)
+  return { assign, codes }
+}

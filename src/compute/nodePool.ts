@@ -1,0 +1,16 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
+import type { SpawnKernelWorker } from './pool.js'
+
+/** Node kernel workers (worker_threads running nodeKernelWorker.js from the built package). */
+export const spawnNodeKernelWorker: SpawnKernelWorker = () => {
+  const worker = new Worker(new URL('./nodeKernelWorker.js', import.meta.url))
+  worker.unref()
+  return { endpoint: nodeEndpoint(worker as never), terminate: () => void worker.terminate() }
+}
+
+/** Default build threads in Node: every core, at most 8. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism()))
+}

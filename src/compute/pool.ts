@@ -1,0 +1,70 @@
+import * as Comlink from 'comlink'
+import type { BackendName } from './backend.js'
+import type { KernelWorkerApi } from './kernelWorker.js'
+
+/** A started worker: its comlink endpoint and how to stop it. */
+export interface SpawnedWorker {
+  endpoint: Comlink.Endpoint
+  terminate(): void
+}
+
+/** Starts one kernel worker (Node: worker_threads, see nodePool.ts; browser: a module Worker). */
+export type SpawnKernelWorker = () => SpawnedWorker
+
+/**
+ * A bounded set of kernel workers used by the build beside the calling thread (which always
+ * takes a share itself): with 2 cores, one worker. Work is split so the result never depends on
+ * the split (rows and subspaces are independent), so any thread count writes the same bytes.
+ */
+export class KernelPool {
+  private constructor(
+    readonly workers: Comlink.Remote<KernelWorkerApi>[],
+    private readonly spawned: SpawnedWorker[],
+  ) {}
+
+  /** `size` workers (0 gives an empty pool: everything runs on the caller). */
+  static async start(spawn: SpawnKernelWorker, size: number, backend: BackendName): Promise<KernelPool> {
+    const spawned: SpawnedWorker[] = []
+    try {
+      for (let i = 0; i < size; i++) spawned.push(spawn())
+      const workers = spawned.map((s) => Comlink.wrap<KernelWorkerApi>(s.endpoint))
+      await Promise.all(workers.map((w) => w.init(backend)))
+      return new KernelPool(workers, spawned)
+    } catch (e) {
+      for (const s of spawned) s.terminate()
+      throw e
+    }
+  }
+
+  /** Threads taking part: the workers and the caller. */
+  get threads(): number {
+    return this.workers.length + 1
+  }
+
+  close(): void {
+    for (const w of this.workers) w[Comlink.releaseProxy]()
+    for (const s of this.spawned) s.terminate()
+  }
+}
+
+/** Contiguous [start, end) row ranges, one per part, sizes differing by at most one. */
+export function splitRange(n: number, parts: number): Array<[number, number]> {
+  return Array.from({ length: parts }, (_, p) => [Math.floor((p * n) / parts), Math.floor(((p + 1) * n) / parts)])
+}
+
+/**
+ * Runs `count` independent jobs over the caller (`local`) and each worker (`remote`), each
+ * runner taking the next job when it finishes one (so a slower thread takes fewer).
+ */
+export async function runQueue<W>(
+  count: number,
+  workers: W[],
+  local: (job: number) => Promise<void>,
+  remote: (worker: W, job: number) => Promise<void>,
+): Promise<void> {
+  let next = 0
+  const runner = async (run: (job: number) => Promise<void>) => {
+    while (next < count) await run(next++)
+  }
+  await Promise.all([runner(local), ...workers.map((w) => runner((job) => remote(w, job)))])
+}

@@ -1,0 +1,266 @@
+import { ParquetSeekError } from '../errors.js'
+import type { PqLayout } from '../index/pq.js'
+import type { AdcScanner, Kernels } from './backend.js'
+import { rowNormsSq } from './js.js'
+import { kernelsWasmBase64 } from './wasm/kernels.generated.js'
+
+/**
+ * The WebAssembly SIMD backend: assembly/kernels.ts, compiled once per process, with one
+ * instance (own linear memory) per arena. The JS side lays out each call's inputs in that
+ * memory, calls the kernel and copies results out; work is cut into chunks of ≤ CHUNK_BYTES
+ * of rows so memory stays small however large the input.
+ */
+
+/** The slice of the WebAssembly JS API used here (the core's TypeScript lib has no DOM types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
+type WasmModule = object
+interface WasmApi {
+  compile(bytes: Uint8Array<ArrayBuffer>): Promise<WasmModule>
+  Instance: new (module: WasmModule, imports: object) => { exports: object }
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly
+
+interface Exports {
+  memory: WasmMemory
+  heapBase(): number
+  distances(kind: number, queries: number, nq: number, x: number, n: number, dim: number, out: number): void
+  rowNormsSq(x: number, n: number, dim: number, out: number): void
+  nearest(x: number, n: number, stride: number, len: number, ct: number, norms: number, kpad: number, outIdx: number): void
+  pqEncode(
+    x: number,
+    n: number,
+    dim: number,
+    m: number,
+    starts: number,
+    cbt: number,
+    norms: number,
+    kpad: number,
+    out: number,
+    idx: number,
+  ): void
+  adcTable(kind: number, q: number, m: number, starts: number, cbt: number, kpad: number, out: number): void
+  pqScan(table: number, kpad: number, codes: number, count: number, m: number, bias: number, out: number): void
+}
+
+const PAGE = 65536
+const CHUNK_BYTES = 4 << 20
+let memoryLimit = 2 ** 31
+
+/** Largest linear memory one kernel instance may grow to (default 2 GiB; wasm32's ceiling is 4). */
+export function setWasmMemoryLimit(bytes: number): void {
+  memoryLimit = bytes
+}
+
+/** One instance and its memory; `layout` hands out 64-byte-aligned regions after `fixed`. */
+class Arena {
+  readonly x: Exports
+  private fixed: number
+
+  constructor(module: WasmModule) {
+    this.x = new (wasmApi as WasmApi).Instance(module, {}).exports as Exports
+    this.fixed = this.x.heapBase()
+  }
+
+  /** Offsets of consecutive regions of the given byte sizes, memory grown to hold them. */
+  layout(kernel: string, sizes: number[], keep = false): number[] {
+    let at = this.fixed
+    const offsets = sizes.map((size) => {
+      const o = at
+      at = align(at + size)
+      return o
+    })
+    const have = this.x.memory.buffer.byteLength
+    if (at > have) {
+      if (at > memoryLimit)
+        throw new ParquetSeekError(
+          `WebAssembly memory limit: the ${kernel} kernel needs ${mib(at)} MiB, the limit is ${mib(memoryLimit)} MiB`,
+        )
+      try {
+        this.x.memory.grow(Math.ceil((at - have) / PAGE))
+      } catch {
+        throw new ParquetSeekError(`WebAssembly memory: could not grow to ${mib(at)} MiB for the ${kernel} kernel (out of memory)`)
+      }
+    }
+    if (keep) this.fixed = at
+    return offsets
+  }
+
+  f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.x.memory.buffer, offset, length)
+  }
+  u32(offset: number, length: number): Uint32Array {
+    return new Uint32Array(this.x.memory.buffer, offset, length)
+  }
+  u8(offset: number, length: number): Uint8Array {
+    return new Uint8Array(this.x.memory.buffer, offset, length)
+  }
+}
+
+const align = (n: number) => Math.ceil(n / 64) * 64
+const mib = (n: number) => Math.ceil(n / 2 ** 20)
+const KIND = { l2: 0, ip: 1 } as const
+/** Rows per chunk so a chunk's rows take about CHUNK_BYTES (at least 2). */
+const rowsPerChunk = (rowBytes: number) => Math.max(2, Math.floor(CHUNK_BYTES / Math.max(1, rowBytes)))
+/** Centroid count padded to the kernels' 16 lanes. */
+const pad16 = (k: number) => Math.ceil(k / 16) * 16
+
+/** centroids (k × len, row-major, row stride `stride` floats from `at`) → out[t·kpad + c]. */
+function transpose(src: Float32Array, at: number, k: number, len: number, kpad: number, out: Float32Array) {
+  for (let c = 0; c < k; c++) for (let t = 0; t < len; t++) out[t * kpad + c] = src[at + c * len + t] as number
+}
+
+/** Norms padded with +∞ (padding centroids never win). */
+function paddedNorms(norms: Float32Array, out: Float32Array) {
+  out.fill(Number.POSITIVE_INFINITY)
+  out.set(norms)
+}
+
+/** Codebooks transposed per subspace, their norms and the subspace starts, written at `o`. */
+function writeCodebooks(a: Arena, o: { cbt: number; norms: number; starts: number }, layout: PqLayout, codebooks: Float32Array) {
+  const { dim, m, ksub, starts } = layout
+  const kpad = pad16(ksub)
+  const cbt = a.f32(o.cbt, kpad * dim)
+  cbt.fill(0)
+  const norms = a.f32(o.norms, m * kpad)
+  for (let j = 0; j < m; j++) {
+    const s = starts[j] as number
+    const len = (starts[j + 1] as number) - s
+    const book = codebooks.subarray(ksub * s, ksub * (s + len))
+    transpose(book, 0, ksub, len, kpad, cbt.subarray(kpad * s, kpad * (s + len)))
+    paddedNorms(rowNormsSq(book, ksub, len), norms.subarray(j * kpad, (j + 1) * kpad))
+  }
+  a.u32(o.starts, m + 1).set(starts)
+}
+
+class WasmKernels implements Kernels {
+  readonly name = 'wasm' as const
+  private readonly scratch: Arena
+
+  constructor(private readonly module: WasmModule) {
+    this.scratch = new Arena(module)
+  }
+
+  distances(kind: 'l2' | 'ip', queries: Float32Array, nq: number, x: Float32Array, n: number, dim: number, out: Float32Array): void {
+    const a = this.scratch
+    const chunk = Math.max(1, Math.floor(rowsPerChunk(dim * 4 * (1 + nq / dim))))
+    const rows = Math.min(n, chunk)
+    const [qo, xo, oo] = a.layout('distances', [nq * dim * 4, rows * dim * 4, nq * rows * 4]) as [number, number, number]
+    a.f32(qo, nq * dim).set(queries.subarray(0, nq * dim))
+    for (let start = 0; start < n; start += rows) {
+      const count = Math.min(rows, n - start)
+      a.f32(xo, count * dim).set(x.subarray(start * dim, (start + count) * dim))
+      a.x.distances(KIND[kind], qo, nq, xo, count, dim, oo)
+      const res = a.f32(oo, nq * count)
+      for (let qi = 0; qi < nq; qi++) out.set(res.subarray(qi * count, (qi + 1) * count), qi * n + start)
+    }
+  }
+
+  rowNormsSq(x: Float32Array, n: number, dim: number): Float32Array {
+    const a = this.scratch
+    const out = new Float32Array(n)
+    const rows = Math.min(n, rowsPerChunk(dim * 4))
+    const [xo, oo] = a.layout('rowNormsSq', [rows * dim * 4, rows * 4]) as [number, number]
+    for (let start = 0; start < n; start += rows) {
+      const count = Math.min(rows, n - start)
+      a.f32(xo, count * dim).set(x.subarray(start * dim, (start + count) * dim))
+      a.x.rowNormsSq(xo, count, dim, oo)
+      out.set(a.f32(oo, count), start)
+    }
+    return out
+  }
+
+  assignNearest(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, out: Uint32Array, norms?: Float32Array): void {
+    const a = this.scratch
+    const kpad = pad16(k)
+    const rows = Math.min(n, rowsPerChunk(dim * 4))
+    const [ct, no, xo, io] = a.layout('assignNearest', [dim * kpad * 4, kpad * 4, rows * dim * 4, rows * 4]) as [
+      number,
+      number,
+      number,
+      number,
+    ]
+    const cts = a.f32(ct, dim * kpad)
+    cts.fill(0)
+    transpose(centroids, 0, k, dim, kpad, cts)
+    paddedNorms(norms ?? rowNormsSq(centroids, k, dim), a.f32(no, kpad))
+    for (let start = 0; start < n; start += rows) {
+      const count = Math.min(rows, n - start)
+      a.f32(xo, count * dim).set(x.subarray(start * dim, (start + count) * dim))
+      a.x.nearest(xo, count, dim, dim, ct, no, kpad, io)
+      out.set(a.u32(io, count), start)
+    }
+  }
+
+  pqEncode(x: Float32Array, n: number, layout: PqLayout, codebooks: Float32Array, out: Uint8Array): void {
+    const a = this.scratch
+    const { dim, m, ksub } = layout
+    const kpad = pad16(ksub)
+    const rows = Math.min(n, rowsPerChunk(dim * 4))
+    const [cbt, norms, starts, xo, co, io] = a.layout('pqEncode', [
+      kpad * dim * 4,
+      m * kpad * 4,
+      (m + 1) * 4,
+      rows * dim * 4,
+      rows * m,
+      rows * 4,
+    ]) as [number, number, number, number, number, number]
+    writeCodebooks(a, { cbt, norms, starts }, layout, codebooks)
+    for (let start = 0; start < n; start += rows) {
+      const count = Math.min(rows, n - start)
+      a.f32(xo, count * dim).set(x.subarray(start * dim, (start + count) * dim))
+      a.x.pqEncode(xo, count, dim, m, starts, cbt, norms, kpad, co, io)
+      out.set(a.u8(co, count * m), start * m)
+    }
+  }
+
+  /** A scanner owns an instance: its codebooks and table stay in that memory between calls. */
+  adcScanner(layout: PqLayout, codebooks: Float32Array): AdcScanner {
+    const a = new Arena(this.module)
+    const { dim, m, ksub } = layout
+    const kpad = pad16(ksub)
+    const [cbt, norms, starts, table, q] = a.layout(
+      'adcTable',
+      [kpad * dim * 4, m * kpad * 4, (m + 1) * 4, m * kpad * 4, dim * 4],
+      true,
+    ) as [number, number, number, number, number]
+    writeCodebooks(a, { cbt, norms, starts }, layout, codebooks)
+    return {
+      table(query, kind) {
+        a.f32(q, dim).set(query.subarray(0, dim))
+        a.x.adcTable(KIND[kind], q, m, starts, cbt, kpad, table)
+      },
+      scan(codes, count, bias, out) {
+        const rows = Math.min(count, rowsPerChunk(m))
+        const [co, oo] = a.layout('pqScan', [rows * m, rows * 4]) as [number, number]
+        for (let start = 0; start < count; start += rows) {
+          const n = Math.min(rows, count - start)
+          a.u8(co, n * m).set(codes.subarray(start * m, (start + n) * m))
+          a.x.pqScan(table, kpad, co, n, m, bias, oo)
+          out.set(a.f32(oo, n), start)
+        }
+      },
+    }
+  }
+}
+
+let compiled: Promise<WasmModule> | undefined
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}
+
+/** The wasm backend; rejects when this runtime lacks WebAssembly or its SIMD extension. */
+export async function loadWasmKernels(): Promise<Kernels> {
+  if (!wasmApi) throw new Error('this runtime has no WebAssembly')
+  compiled ??= wasmApi.compile(decodeBase64(kernelsWasmBase64)).catch((e: unknown) => {
+    compiled = undefined
+    throw new Error(`WebAssembly SIMD is not supported here (${e instanceof Error ? e.message : String(e)})`)
+  })
+  return new WasmKernels(await compiled)
+}
