@@ -11,6 +11,8 @@ const LAST_LITERALS = 5
 const MF_LIMIT = 12
 const HASH_LOG = 14
 const MAX_OFFSET = 65535
+/** After 2^SKIP_STRENGTH misses in a row the scan step grows by one (LZ4's acceleration). */
+const SKIP_STRENGTH = 6
 
 /** Reused hash table: positions + 1 (0 = empty), keyed by a hash of 4 bytes. */
 const table = new Int32Array(1 << HASH_LOG)
@@ -27,19 +29,25 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
   const dst = new Uint8Array(lz4CompressBound(n))
   let d = 0
   let anchor = 0
-  table.fill(0)
+  // a table sized to the input: clearing 64 KiB per 3 KiB vector page would cost more than the page
+  const hashLog = Math.min(HASH_LOG, Math.max(8, Math.ceil(Math.log2(n))))
+  const shift = 32 - hashLog
+  table.fill(0, 0, 1 << hashLog)
   const matchLimit = n - MF_LIMIT // a match may start before this
   const matchEnd = n - LAST_LITERALS // a match must end at or before this
   let i = 0
+  let misses = 0
   while (i < matchLimit) {
     const seq = read32(src, i)
-    const h = Math.imul(seq, 2654435761) >>> (32 - HASH_LOG)
+    const h = Math.imul(seq, 2654435761) >>> shift
     const candidate = (table[h] ?? 0) - 1
     table[h] = i + 1
     if (candidate < 0 || i - candidate > MAX_OFFSET || read32(src, candidate) !== seq) {
-      i++
+      // incompressible stretches (float vectors mostly are) are crossed with growing steps
+      i += 1 + (misses++ >> SKIP_STRENGTH)
       continue
     }
+    misses = 0
     let len = MIN_MATCH
     while (i + len < matchEnd && src[i + len] === src[candidate + len]) len++
     const token = d
