@@ -37,7 +37,9 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   await expect(page.getByTestId('built-summary')).toContainText(/with wasm on \d+ threads?/)
   const threads = Number((await page.getByTestId('built-summary').textContent())?.match(/on (\d+) thread/)?.[1])
   expect(threads).toBe(await page.evaluate(() => Math.min(8, navigator.hardwareConcurrency)))
-  await expect(page.getByRole('region', { name: 'Result' }).getByTestId('index-status')).toContainText('Index: embedding, l2')
+  // the built file is opened for search right away
+  await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
+  await expect(page.getByTestId('index-status')).toContainText('searching with wasm')
   await page.screenshot({ path: info.outputPath('built.png'), fullPage: true })
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
@@ -52,6 +54,40 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   expect(head.trailer.params).toMatchObject({ rows: 3000, indexedRows: 3000, dim: 16 })
   const [a, b] = await Promise.all([input, saved].map((p) => parquetReadObjects({ file: asBuffer(p), compressors })))
   expect(b).toEqual(a)
+
+  // search by row: the row itself comes first at distance 0, its title shown as text
+  const search = page.getByRole('region', { name: 'Search' })
+  await search.getByLabel('Row number').fill('7')
+  await search.getByRole('button', { name: 'Search', exact: true }).click()
+  const table = search.getByRole('table', { name: /Results/ })
+  await expect(table.getByRole('row').nth(1).getByRole('cell')).toHaveText(['1', '7', '0.000', /title 7$/, 'More like this'])
+  await expect(table.getByRole('row').nth(1)).toContainText('<img src=x onerror="window.__xss=1"> title 7')
+  await expect(table.getByRole('row')).toHaveCount(11)
+  await expect(page.getByTestId('query-stats')).toContainText(/KiB read in \d+ requests?, \d+ round trips?; \d+ lists probed/)
+  await expect(page.getByRole('img', { name: 'Milliseconds by stage' })).toBeVisible()
+  await expect(page.getByRole('img', { name: 'List sizes' })).toBeVisible()
+  await expect(page.getByRole('img', { name: "Map of the index's clusters" })).toBeVisible()
+  // "more like this" on the second result searches from that row
+  const second = (await table.getByRole('row').nth(2).getByRole('cell').nth(1).textContent()) as string
+  await table.getByRole('button', { name: `More like row ${second}` }).click()
+  await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText(second)
+  // by vector: row 3's own vector, pasted as JSON, finds row 3
+  const rows = await parquetReadObjects({ file: asBuffer(input), compressors, rowStart: 3, rowEnd: 4 })
+  await search.getByLabel('Query vector').fill(JSON.stringify(Array.from(rows[0]?.embedding as number[])))
+  await search.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText('3')
+  await search.getByLabel('Query vector').fill('[1, 2')
+  await search.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(search.getByRole('alert')).toContainText('not valid JSON')
+  // recall against exact search, plotted by nprobe
+  await page.getByRole('button', { name: 'Check recall' }).click()
+  await expect(page.getByTestId('recall-table')).toContainText('(default)', { timeout: 60_000 })
+  const recalls = (await page.getByTestId('recall-table').getByRole('row').allTextContents()).slice(1)
+  expect(recalls.length).toBeGreaterThan(2)
+  expect(recalls.at(-1)).toMatch(/1\.000/) // every list probed: exact
+  await page.screenshot({ path: info.outputPath('searched.png'), fullPage: true })
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.screenshot({ path: info.outputPath('phone.png'), fullPage: true })
   // strings from the file were rendered as text, never as HTML
   expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
 })

@@ -1,168 +1,518 @@
-import { useRef, useState } from 'react'
-import type { BuildProgress, BuildSummary } from '../index/build.js'
-import { BUILD_PHASES } from '../index/build.js'
-import type { Metric } from '../index/model.js'
-import { blobSource } from '../io/blobSource.js'
-import { buildInWorker } from './bridge.js'
-import { type FileInfo, inspect } from './inspect.js'
+import { useEffect, useRef, useState } from 'react'
+import type { BackendChoice } from '../compute/backend.js'
+import type { BuildSummary } from '../index/build.js'
+import { BuildPanel } from './BuildPanel.js'
+import { run } from './bridge.js'
+import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
+import type { IndexView, PageSearchResult, QuerySpec, RecallPoint } from './engineApi.js'
+import type { FileInfo } from './inspect.js'
 
-type Built = { summary: BuildSummary; url: string; name: string; info: FileInfo }
+/** An opened file, as the engine worker holds it. */
+interface Opened {
+  id: number
+  info: FileInfo
+  backend?: string
+  /** A File to build from (local files and built results); URLs are searched only. */
+  file?: File
+}
+
+type Built = { summary: BuildSummary; url: string; name: string; blob: Blob }
 
 export function App() {
-  const [file, setFile] = useState<File>()
-  const [info, setInfo] = useState<FileInfo>()
+  const [opened, setOpened] = useState<Opened>()
   const [error, setError] = useState<string>()
-  const [column, setColumn] = useState('')
-  const [metric, setMetric] = useState<Metric>('l2')
-  const [progress, setProgress] = useState<BuildProgress>()
-  const [building, setBuilding] = useState(false)
+  const [busy, setBusy] = useState<string>()
   const [built, setBuilt] = useState<Built>()
-  const abort = useRef<AbortController>(undefined)
+  const [backend, setBackend] = useState<BackendChoice>('auto')
 
-  async function open(f: File | undefined) {
-    setError(undefined)
-    setInfo(undefined)
-    setBuilt(undefined)
-    setFile(f)
-    if (!f) return
-    try {
-      const i = await inspect(blobSource(f), f.name)
-      setInfo(i)
-      setColumn(i.vectorColumns[0] ?? '')
-    } catch (e) {
-      setError((e as Error).message)
-    }
-  }
-
-  async function build() {
-    if (!file || !column) return
-    const controller = new AbortController()
-    abort.current = controller
-    setBuilding(true)
+  async function open(input: File | string | undefined) {
     setError(undefined)
     setBuilt(undefined)
+    if (!input) return
+    setBusy(typeof input === 'string' ? `Opening ${input}…` : `Reading ${input.name}…`)
     try {
-      const { summary, bytes } = await buildInWorker(
-        file,
-        { column, metric, skipInvalid: true },
-        { signal: controller.signal, onProgress: setProgress },
-      )
-      const name = file.name.replace(/\.parquet$/i, '') + '.indexed.parquet'
-      const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/vnd.apache.parquet' })
-      setBuilt({ summary, url: URL.createObjectURL(blob), name, info: await inspect(blobSource(blob), name) })
+      const { id, info, backend: used } = await run(undefined, (api, job) => api.open(input, backend, job))
+      if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
+      setOpened({ id, info, backend: used, file: typeof input === 'string' ? undefined : input })
     } catch (e) {
-      setError((e as Error).name === 'AbortError' ? 'Build cancelled.' : (e as Error).message)
+      setOpened(undefined)
+      setError(describeOpenError(e as Error, input))
     } finally {
-      setBuilding(false)
-      setProgress(undefined)
+      setBusy(undefined)
     }
   }
 
-  const step = progress ? BUILD_PHASES.indexOf(progress.phase) : 0
+  async function onBuilt(summary: BuildSummary, bytes: Uint8Array, name: string) {
+    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/vnd.apache.parquet' })
+    setBuilt({ summary, url: URL.createObjectURL(blob), name, blob })
+    // the indexed file opens for search right away (from memory; nothing is uploaded)
+    const file = new File([blob], name)
+    const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend, job))
+    setOpened({ id, info, backend: used, file })
+  }
+
   return (
     <main>
-      <h1>ParquetSeek</h1>
-      <p className="lede">
-        Vector search inside plain Parquet files. Open a file with an embedding column to index it — nothing leaves this page.
+      <header>
+        <h1>ParquetSeek</h1>
+        <p className="lede">
+          Vector search inside plain Parquet files. Open a file with an embedding column, index it, search it — nothing leaves this page.
+        </p>
+      </header>
+      <OpenPanel onOpen={open} busy={busy} />
+      <p className="status" aria-live="polite">
+        {busy ?? ''}
       </p>
-      <label className="picker">
-        Parquet file
-        <input type="file" accept=".parquet" aria-label="Parquet file" onChange={(e) => open(e.target.files?.[0])} />
-      </label>
       {error && (
         <p role="alert" className="error">
           {error}
         </p>
       )}
-      {info && <FileDetails info={info} />}
-      {info && info.vectorColumns.length > 0 && (
-        <section aria-label="Build">
-          <h2>Build an index</h2>
-          <label>
-            Embedding column{' '}
-            <select value={column} onChange={(e) => setColumn(e.target.value)}>
-              {info.vectorColumns.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>
-          </label>{' '}
-          <label>
-            Metric{' '}
-            <select value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
-              <option value="l2">L2 (Euclidean)</option>
-              <option value="cosine">cosine</option>
-              <option value="dot">inner product</option>
-            </select>
-          </label>{' '}
-          <button type="button" onClick={build} disabled={building}>
-            Build index
-          </button>
-          {building && (
-            <button type="button" onClick={() => abort.current?.abort()}>
-              Cancel
-            </button>
-          )}
-          {building && (
-            <p>
-              <progress
-                aria-label="Build progress"
-                max={BUILD_PHASES.length}
-                value={step + (progress ? progress.done / Math.max(1, progress.total) : 0)}
-              />{' '}
-              <span data-testid="phase">{progress ? `${progress.phase} ${progress.done}/${progress.total}` : 'starting…'}</span>
-            </p>
-          )}
-        </section>
+      {opened && <FileDetails info={opened.info} backend={opened.backend} />}
+      {opened?.file && !opened.info.index && opened.info.vectorColumns.length > 0 && (
+        <BuildPanel file={opened.file} info={opened.info} backend={backend} onBackend={setBackend} onBuilt={onBuilt} onError={setError} />
       )}
-      {built && (
-        <section aria-label="Result">
-          <h2>Indexed file</h2>
-          <p data-testid="built-summary">
-            {built.summary.params.rows} rows, nlist {built.summary.params.nlist}, m {built.summary.params.m}; index{' '}
-            {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB; built in{' '}
-            {(Object.values(built.summary.phasesMs).reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s with {built.summary.backend} on{' '}
-            {built.summary.threads} {built.summary.threads === 1 ? 'thread' : 'threads'}
-          </p>
-          <button type="button" onClick={() => download(built.url, built.name)}>
-            Download
-          </button>
-          <FileDetails info={built.info} />
-        </section>
-      )}
+      {built && <BuiltPanel built={built} />}
+      {opened?.info.index && <SearchPanel key={opened.id} opened={opened} />}
     </main>
   )
 }
 
-function download(url: string, name: string) {
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  a.click()
+function describeOpenError(e: Error, input: File | string): string {
+  if (typeof input === 'string' && /network error/.test(e.message))
+    return `${e.message}. If the file is on another site, its server must allow this page (CORS: Access-Control-Allow-Origin, and expose Content-Range).`
+  return e.message
 }
 
-function FileDetails({ info }: { info: FileInfo }) {
+function OpenPanel({ onOpen, busy }: { onOpen: (input: File | string) => void; busy?: string }) {
+  const [url, setUrl] = useState('')
+  const [over, setOver] = useState(false)
   return (
-    <section aria-label="File details">
+    <section aria-label="Open" className="open">
+      <section
+        aria-label="Drop area for a local file"
+        className={over ? 'drop over' : 'drop'}
+        onDragOver={(e) => {
+          e.preventDefault()
+          setOver(true)
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={(e) => {
+          e.preventDefault()
+          setOver(false)
+          const f = e.dataTransfer.files[0]
+          if (f) onOpen(f)
+        }}
+      >
+        <label>
+          Parquet file
+          <input
+            type="file"
+            accept=".parquet"
+            aria-label="Parquet file"
+            onChange={(e) => {
+              const f = e.target.files?.[0]
+              if (f) onOpen(f)
+            }}
+          />
+        </label>
+        <span className="hint">or drop it here — read in slices, never loaded whole</span>
+      </section>
+      <form
+        className="url"
+        onSubmit={(e) => {
+          e.preventDefault()
+          if (url.trim()) onOpen(url.trim())
+        }}
+      >
+        <label>
+          Parquet URL{' '}
+          <input
+            type="url"
+            aria-label="Parquet URL"
+            placeholder="https://…/file.parquet"
+            value={url}
+            onChange={(e) => setUrl(e.target.value)}
+          />
+        </label>{' '}
+        <button type="submit" disabled={!!busy}>
+          Open URL
+        </button>
+      </form>
+    </section>
+  )
+}
+
+export function FileDetails({ info, backend }: { info: FileInfo; backend?: string }) {
+  return (
+    <section aria-label="File">
       <p data-testid="file-summary">
-        {info.name}: {info.rows.toLocaleString('en')} rows, {(info.bytes / 1024).toFixed(0)} KiB
+        {info.name}: {info.rows.toLocaleString('en-US')} rows, {(info.bytes / 2 ** 20).toFixed(1)} MiB, {info.columns.length} columns
       </p>
-      <table>
-        <caption>Columns</caption>
-        <tbody>
-          {info.columns.map((c) => (
-            <tr key={c.name}>
-              <td>{c.name}</td>
-              <td>{c.type}</td>
-              <td>{info.vectorColumns.includes(c.name) ? 'vectors' : ''}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
       <p data-testid="index-status">
         {info.index
-          ? `Index: ${info.index.column}, ${String(info.index.params.metric)}, nlist ${String(info.index.params.nlist)}, m ${String(info.index.params.m)}, ${(info.index.bytes / 1024).toFixed(0)} KiB`
-          : 'No index in this file.'}
+          ? `Index: ${info.index.column}, ${String(info.index.params.metric)}, ${info.index.lists} lists, ${(info.index.bytes / 1024).toFixed(0)} KiB${backend ? `; searching with ${backend}` : ''}`
+          : info.vectorColumns.length
+            ? 'No index in this file.'
+            : 'No index in this file, and no vector column to build one from (a LIST of FLOAT/DOUBLE or a FIXED_LEN_BYTE_ARRAY of float32).'}
       </p>
+      <details>
+        <summary>Schema</summary>
+        <table>
+          <caption>Columns</caption>
+          <tbody>
+            {info.columns.map((c) => (
+              <tr key={c.name}>
+                <td>{c.name}</td>
+                <td>{c.type}</td>
+                <td>{info.vectorColumns.includes(c.name) ? 'vector' : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </section>
+  )
+}
+
+function BuiltPanel({ built }: { built: Built }) {
+  const canSave = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
+  const total = Object.values(built.summary.phasesMs).reduce((a, b) => a + b, 0)
+  return (
+    <section aria-label="Result">
+      <h2>Indexed file</h2>
+      <p data-testid="built-summary">
+        {built.summary.params.rows} rows, nlist {built.summary.params.nlist}, m {built.summary.params.m}; index{' '}
+        {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB; built in{' '}
+        {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
+        {built.summary.threads === 1 ? 'thread' : 'threads'}
+      </p>
+      <button
+        type="button"
+        onClick={() => {
+          const a = document.createElement('a')
+          a.href = built.url
+          a.download = built.name
+          a.click()
+        }}
+      >
+        Download
+      </button>{' '}
+      {canSave && (
+        <button type="button" onClick={() => saveToDisk(built.blob, built.name)}>
+          Save to disk…
+        </button>
+      )}
+    </section>
+  )
+}
+
+/** File System Access API: the browser streams the Blob to the chosen file. */
+async function saveToDisk(blob: Blob, name: string) {
+  const picker = (window as unknown as { showSaveFilePicker: (o: object) => Promise<FileSystemFileHandle> }).showSaveFilePicker
+  try {
+    const handle = await picker({ suggestedName: name })
+    const writable = await handle.createWritable()
+    await blob.stream().pipeTo(writable)
+  } catch (e) {
+    if ((e as Error).name !== 'AbortError') throw e
+  }
+}
+
+function SearchPanel({ opened }: { opened: Opened }) {
+  const info = opened.info
+  const params = info.index?.params ?? {}
+  const others = info.columns.map((c) => c.name).filter((c) => c !== info.index?.column)
+  const [mode, setMode] = useState<'row' | 'vector'>('row')
+  const [row, setRow] = useState('0')
+  const [vector, setVector] = useState('')
+  const [k, setK] = useState('10')
+  const [nprobe, setNprobe] = useState(String(params.nprobe ?? ''))
+  const [refine, setRefine] = useState(String(params.refine ?? ''))
+  const [columns, setColumns] = useState<string[]>(others.slice(0, 3))
+  const [result, setResult] = useState<PageSearchResult>()
+  const [searching, setSearching] = useState(false)
+  const [error, setError] = useState<string>()
+  const [view, setView] = useState<IndexView>()
+  const abort = useRef<AbortController>(undefined)
+
+  useEffect(() => {
+    void run(undefined, (api) => api.indexView(opened.id)).then(setView)
+  }, [opened.id])
+
+  async function search(query: QuerySpec) {
+    abort.current?.abort()
+    const controller = new AbortController()
+    abort.current = controller
+    setSearching(true)
+    setError(undefined)
+    try {
+      const req = { k: Number(k), nprobe: nprobe ? Number(nprobe) : undefined, refine: refine ? Number(refine) : undefined, columns }
+      setResult(await run(controller.signal, (api, job) => api.search(opened.id, query, req, job)))
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') setError((e as Error).message)
+    } finally {
+      if (abort.current === controller) setSearching(false)
+    }
+  }
+
+  function submit() {
+    if (mode === 'row') return search({ row: Number(row) })
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(vector)
+    } catch {
+      setError('The query vector is not valid JSON: paste an array of numbers, e.g. [0.1, 0.2, …]')
+      return
+    }
+    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number'))
+      return setError('The query vector must be a JSON array of numbers')
+    return search({ vector: parsed })
+  }
+
+  return (
+    <section aria-label="Search" className="search">
+      <h2>Search</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault()
+          void submit()
+        }}
+      >
+        <fieldset>
+          <legend>Query</legend>
+          <label>
+            <input type="radio" name="mode" checked={mode === 'row'} onChange={() => setMode('row')} /> More like row{' '}
+            <input
+              type="number"
+              aria-label="Row number"
+              min={0}
+              max={info.rows - 1}
+              value={row}
+              onChange={(e) => {
+                setRow(e.target.value)
+                setMode('row')
+              }}
+            />
+          </label>
+          <label className="vector">
+            <input type="radio" name="mode" checked={mode === 'vector'} onChange={() => setMode('vector')} /> Vector (JSON)
+            <textarea
+              aria-label="Query vector"
+              rows={2}
+              placeholder={`[${Array.from({ length: 3 }, () => '0.0').join(', ')}, …] (${String(params.dim)} numbers)`}
+              value={vector}
+              onChange={(e) => {
+                setVector(e.target.value)
+                setMode('vector')
+              }}
+            />
+          </label>
+        </fieldset>
+        <fieldset className="knobs">
+          <legend>Parameters</legend>
+          <label title="How many results">
+            k <input type="number" aria-label="k" min={1} max={1000} value={k} onChange={(e) => setK(e.target.value)} />
+          </label>
+          <label title="Lists read per query: more = higher recall, more bytes (default: tuned at build time)">
+            nprobe{' '}
+            <input
+              type="number"
+              aria-label="nprobe"
+              min={1}
+              max={Number(params.nlist)}
+              value={nprobe}
+              placeholder="tuned"
+              onChange={(e) => setNprobe(e.target.value)}
+            />
+          </label>
+          <label title="Candidates re-ranked exactly = k × refine (default: tuned at build time)">
+            refine{' '}
+            <input
+              type="number"
+              aria-label="refine"
+              min={1}
+              value={refine}
+              placeholder="tuned"
+              onChange={(e) => setRefine(e.target.value)}
+            />
+          </label>
+          <span>metric: {String(params.metric)}</span>
+        </fieldset>
+        <fieldset className="columns">
+          <legend>Columns shown</legend>
+          {others.map((c) => (
+            <label key={c}>
+              <input
+                type="checkbox"
+                checked={columns.includes(c)}
+                onChange={(e) => setColumns(e.target.checked ? [...columns, c] : columns.filter((x) => x !== c))}
+              />{' '}
+              {c}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit">Search</button> <span aria-live="polite">{searching ? 'Searching…' : ''}</span>
+      </form>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <div className="results-area">{result && <Results result={result} columns={columns} onMoreLike={(r) => search({ row: r })} />}</div>
+      {result && <Stats result={result} />}
+      {view && (
+        <section aria-label="Index" className="index-view">
+          <h3>The index</h3>
+          <div className="charts">
+            <Histogram sizes={view.sizes} />
+            <CentroidMap view={view} probed={result?.probed} query={result?.queryPoint} />
+          </div>
+        </section>
+      )}
+      <RecallPanel id={opened.id} nlist={Number(params.nlist)} tuned={Number(params.nprobe)} remote={!opened.file} />
+    </section>
+  )
+}
+
+function Results({ result, columns, onMoreLike }: { result: PageSearchResult; columns: string[]; onMoreLike: (row: number) => void }) {
+  const shown = columns.filter((c) => result.results.some((r) => c in r.values))
+  return (
+    <table className="results">
+      <caption>Results ({result.results.length})</caption>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">row</th>
+          <th scope="col">distance</th>
+          {shown.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+          <th scope="col">
+            <span className="sr-only">actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {result.results.map((r, i) => (
+          <tr key={r.row}>
+            <td>{i + 1}</td>
+            <td>{r.row}</td>
+            <td>{r.distance.toPrecision(4)}</td>
+            {shown.map((c) => (
+              <td key={c}>
+                <Value value={r.values[c]} />
+              </td>
+            ))}
+            <td>
+              <button type="button" aria-label={`More like row ${r.row}`} onClick={() => onMoreLike(r.row)}>
+                More like this
+              </button>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}
+
+/** Any value as text (React escapes it; nothing from a file is ever HTML); long text folds. */
+function Value({ value }: { value: unknown }) {
+  const text = typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value)
+  if (text.length <= 140) return <>{text}</>
+  return (
+    <details>
+      <summary>{text.slice(0, 120)}…</summary>
+      {text}
+    </details>
+  )
+}
+
+function Stats({ result }: { result: PageSearchResult }) {
+  const s = result.stats
+  return (
+    <section aria-label="Query stats" className="stats">
+      <h3>This query</h3>
+      <p data-testid="query-stats">
+        {(s.bytes / 1024).toFixed(1)} KiB read in {s.requests} {s.requests === 1 ? 'request' : 'requests'}, {s.roundTrips} round{' '}
+        {s.roundTrips === 1 ? 'trip' : 'trips'}; {s.listsProbed} lists probed ({s.listsFetched} fetched), {s.pagesDecoded} vector pages
+        decoded; {s.ms.toFixed(1)} ms with {s.backend}
+      </p>
+      <StageBars ms={s.msByStage} />
+    </section>
+  )
+}
+
+function RecallPanel({ id, nlist, tuned, remote }: { id: number; nlist: number; tuned: number; remote: boolean }) {
+  const [points, setPoints] = useState<RecallPoint[]>()
+  const [running, setRunning] = useState(false)
+  const [error, setError] = useState<string>()
+  const abort = useRef<AbortController>(undefined)
+  async function check() {
+    const controller = new AbortController()
+    abort.current = controller
+    setRunning(true)
+    setError(undefined)
+    const nprobes = [...new Set([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024].filter((p) => p < nlist).concat(tuned || [], nlist))]
+      .filter((p) => p >= 1)
+      .sort((a, b) => a - b)
+    try {
+      setPoints(await run(controller.signal, (api, job) => api.checkRecall(id, { queries: 20, k: 10, nprobes }, job)))
+    } catch (e) {
+      setError((e as Error).name === 'AbortError' ? 'Recall check cancelled.' : (e as Error).message)
+    } finally {
+      setRunning(false)
+    }
+  }
+  return (
+    <section aria-label="Recall" className="recall">
+      <h3>Recall</h3>
+      <p className="hint">
+        Compares the index with exact search for 20 rows of the file used as queries{remote ? ' — reads every vector of the file once' : ''}
+        .
+      </p>
+      <button type="button" onClick={check} disabled={running}>
+        Check recall
+      </button>{' '}
+      {running && (
+        <button type="button" onClick={() => abort.current?.abort()}>
+          Cancel check
+        </button>
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {points && (
+        <div className="charts">
+          <table data-testid="recall-table">
+            <caption>recall@10 by nprobe</caption>
+            <thead>
+              <tr>
+                <th scope="col">nprobe</th>
+                <th scope="col">recall@10</th>
+                <th scope="col">KiB / query</th>
+              </tr>
+            </thead>
+            <tbody>
+              {points.map((p) => (
+                <tr key={p.nprobe}>
+                  <td>
+                    {p.nprobe}
+                    {p.nprobe === tuned ? ' (default)' : ''}
+                  </td>
+                  <td>{p.recall.toFixed(3)}</td>
+                  <td>{(p.bytesPerQuery / 1024).toFixed(0)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <RecallChart points={points} />
+        </div>
+      )}
     </section>
   )
 }

@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink'
 import type { BuildWorkerApi } from '../../workers/build.worker.js'
 import type { BuildOptions, BuildProgress, BuildSummary } from '../index/build.js'
+import type { EngineApi } from './engineApi.js'
 
 /**
  * The one module that owns the workers: creates them, relays cancellation (AbortSignal →
@@ -26,5 +27,33 @@ export async function buildInWorker(
     clearInterval(timer)
     signal?.removeEventListener('abort', onAbort)
     worker.terminate()
+  }
+}
+
+/**
+ * The engine worker: opens files and URLs, searches, checks recall. One per page, started on
+ * first use. `run` gives each call a job id so an AbortSignal can cancel it in the worker.
+ */
+let engine: Comlink.Remote<EngineApi> | undefined
+export function engineWorker(): Comlink.Remote<EngineApi> {
+  engine ??= Comlink.wrap<EngineApi>(
+    new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-engine' }),
+  )
+  return engine
+}
+
+export async function run<T>(
+  signal: AbortSignal | undefined,
+  call: (api: Comlink.Remote<EngineApi>, job: number) => Promise<T>,
+): Promise<T> {
+  const api = engineWorker()
+  const job = await api.job()
+  const onAbort = () => void api.cancel(job)
+  signal?.addEventListener('abort', onAbort)
+  try {
+    return await call(api, job)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+    void api.done(job)
   }
 }

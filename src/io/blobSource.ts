@@ -1,9 +1,10 @@
-import type { AsyncBuffer } from 'hyparquet'
+import type { ByteSource } from './source.js'
 
 /** A browser File or Blob as a byte source: reads only the requested slice, never the whole file. */
-export function blobSource(blob: Blob): AsyncBuffer {
+export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'blob'): ByteSource {
   return {
     byteLength: blob.size,
-    slice: (start, end) => blob.slice(start, end).arrayBuffer(),
+    name,
+    slice: async (start, end) => blob.slice(start, end).arrayBuffer(),
   }
 }

@@ -51,6 +51,8 @@ export interface SearchHit {
 export interface SearchResult {
   results: SearchHit[]
   stats: SearchStats
+  /** Lists probed for this query, nearest centroid first. */
+  probed: number[]
 }
 
 interface Located {
@@ -225,7 +227,8 @@ export class SeekIndex {
       ms: performance.now() - t0,
       backend: this.kernels.name,
     }
-    return best.map((hits) => ({
+    return best.map((hits, qi) => ({
+      probed: Array.from(probes[qi] as Uint32Array),
       results: hits.map((h) => ({ row: h.row, distance: h.distance, values: projected.values.get(h.row) ?? {} })),
       stats,
     }))

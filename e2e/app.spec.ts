@@ -1,0 +1,140 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { expect, test } from '@playwright/test'
+import { serveFile } from '../src/cli/rangeServer.js'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { clusteredVectors, SHARED, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+
+const dir = tempDir('pqs-app-')
+
+async function indexedSample(rows: number, dim: number): Promise<string> {
+  const v = clusteredVectors(rows, dim, 5)
+  const input = join(dir, `sample-${rows}.parquet`)
+  writeListFile(
+    input,
+    Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    { title: Array.from({ length: rows }, (_, i) => `item ${i}`) },
+  )
+  const out = join(dir, `sample-${rows}.indexed.parquet`)
+  const src = await fileSource(input)
+  await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+  await src.close()
+  return out
+}
+
+test('open an indexed file by URL from a range server and search it', async ({ page }, info) => {
+  const server = await serveFile(await indexedSample(4000, 16))
+  try {
+    await page.goto('/')
+    await page.getByLabel('Parquet URL').fill(server.url)
+    await page.getByRole('button', { name: 'Open URL' }).click()
+    await expect(page.getByTestId('file-summary')).toContainText('4,000 rows')
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
+    // a URL cannot be rebuilt here, only searched
+    await expect(page.getByRole('button', { name: 'Build index' })).toHaveCount(0)
+    const before = server.requests
+    await page.getByLabel('Row number').fill('42')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    const first = page
+      .getByRole('table', { name: /Results/ })
+      .getByRole('row')
+      .nth(1)
+    await expect(first.getByRole('cell')).toHaveText(['1', '42', '0.000', 'item 42', 'More like this'])
+    // a few range requests, never the whole file
+    expect(server.requests - before).toBeLessThanOrEqual(6)
+    await expect(page.getByTestId('query-stats')).toContainText(/requests?/)
+    await page.screenshot({ path: info.outputPath('url.png'), fullPage: true })
+  } finally {
+    await server.close()
+  }
+})
+
+test('URL errors say what is wrong: 404, and a server without CORS', async ({ page }) => {
+  const server = await serveFile(join(dir, 'missing.parquet'))
+  const noCors = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end('PAR1'))
+  await new Promise<void>((r) => noCors.listen(0, '127.0.0.1', r))
+  try {
+    await page.goto('/')
+    await page.getByLabel('Parquet URL').fill(`${server.url.replace(/[^/]*$/, '')}nothing-here.parquet`)
+    await page.getByRole('button', { name: 'Open URL' }).click()
+    await expect(page.getByRole('alert')).toContainText(/HTTP (404|500)/)
+    await page.getByLabel('Parquet URL').fill(`http://127.0.0.1:${(noCors.address() as AddressInfo).port}/data.parquet`)
+    await page.getByRole('button', { name: 'Open URL' }).click()
+    await expect(page.getByRole('alert')).toContainText('CORS', { timeout: 30_000 })
+  } finally {
+    await server.close()
+    await new Promise((r) => noCors.close(r))
+  }
+})
+
+test.describe(() => {
+  test.skip(!existsSync(SHARED), 'needs ../shared/data (CI always has it)')
+  test('drop a real embedding file, build a cosine index, read its text results', async ({ page }, info) => {
+    const path = join(SHARED, 'sap-fiori-docs-minilm-384/base.parquet')
+    await page.goto('/')
+    const data = readFileSync(path).toString('base64')
+    const transfer = await page.evaluateHandle((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+      // runs in the page: DOM types are not in the Node typecheck
+      const dt = new (globalThis as unknown as { DataTransfer: new () => { items: { add(f: File): void } } }).DataTransfer()
+      dt.items.add(new File([bytes], 'sap-fiori.parquet'))
+      return dt
+    }, data)
+    await page.dispatchEvent('[aria-label="Drop area for a local file"]', 'drop', { dataTransfer: transfer })
+    await expect(page.getByTestId('file-summary')).toContainText('sap-fiori.parquet: 728 rows')
+    await page.getByRole('combobox', { name: 'Metric' }).selectOption('cosine')
+    await page.getByRole('button', { name: 'Build index' }).click()
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine', { timeout: 60_000 })
+    const search = page.getByRole('region', { name: 'Search' })
+    await search.getByRole('checkbox', { name: 'content' }).check()
+    await search.getByLabel('Row number').fill('10')
+    await search.getByRole('button', { name: 'Search', exact: true }).click()
+    const table = search.getByRole('table', { name: /Results/ })
+    await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText('10')
+    // long text folds into an expandable summary
+    await expect(table.locator('details').first()).toBeVisible()
+    await page.screenshot({ path: info.outputPath('sap.png'), fullPage: true })
+  })
+})
+
+test('the page stays responsive while a 50,000-row file builds', async ({ page }) => {
+  const rows = 50_000
+  const dim = 32
+  const v = clusteredVectors(rows, dim, 9)
+  const input = join(dir, 'responsive.parquet')
+  writeListFile(
+    input,
+    Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    {},
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await expect(page.getByTestId('file-summary')).toContainText('50,000 rows')
+  // record the longest gap between animation frames while the build runs
+  await page.evaluate(() => {
+    const w = globalThis as unknown as { __gaps: number[]; __stop: boolean; requestAnimationFrame(f: (t: number) => void): void }
+    w.__gaps = []
+    w.__stop = false
+    let last = performance.now()
+    const tick = (now: number) => {
+      w.__gaps.push(now - last)
+      last = now
+      if (!w.__stop) w.requestAnimationFrame(tick)
+    }
+    w.requestAnimationFrame(tick)
+  })
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('built-summary')).toBeVisible({ timeout: 120_000 })
+  const gaps = await page.evaluate(() => {
+    const w = globalThis as unknown as { __gaps: number[]; __stop: boolean }
+    w.__stop = true
+    return w.__gaps
+  })
+  const worst = Math.max(...gaps)
+  console.log(`frames during the build: ${gaps.length}, longest gap ${worst.toFixed(0)} ms`)
+  // parsing or encoding on the UI thread would freeze it for seconds; allow scheduling noise
+  expect(worst).toBeLessThan(1000)
+})

@@ -1,0 +1,194 @@
+import { toJson } from 'hyparquet'
+import { type BackendChoice, loadKernels } from '../compute/backend.js'
+import { AbortError, ParquetSeekError } from '../errors.js'
+import { mulberry32 } from '../index/random.js'
+import { blobSource } from '../io/blobSource.js'
+import { openHttp } from '../io/httpSource.js'
+import type { ByteSource } from '../io/source.js'
+import { openIndex, type SearchStats, type SeekIndex } from '../search/engine.js'
+import { flatSearch } from '../search/flat.js'
+import { prepareQuery } from '../search/metric.js'
+import { type Pca2, pca2, project } from '../search/pca.js'
+import { type FileInfo, inspect } from './inspect.js'
+
+/**
+ * What the engine worker does for the page (workers/engine.worker.ts exposes it with comlink).
+ * Everything in and out is plain data: File objects, URLs, numbers, JSON-safe row values.
+ * Long calls take a job id from `job()`; `cancel(job)` aborts them.
+ */
+export type QuerySpec = { row: number } | { vector: number[] }
+
+export interface SearchRequest {
+  k: number
+  nprobe?: number
+  refine?: number
+  columns: string[]
+}
+
+export interface PageHit {
+  row: number
+  distance: number
+  values: Record<string, unknown>
+}
+
+export interface PageSearchResult {
+  results: PageHit[]
+  stats: SearchStats
+  probed: number[]
+  /** The query on the centroid map (same axes as IndexView.points). */
+  queryPoint: [number, number]
+}
+
+export interface IndexView {
+  /** Entries per list. */
+  sizes: number[]
+  /** Each centroid on the first two principal axes of the centroids. */
+  points: Array<[number, number]>
+}
+
+export interface RecallPoint {
+  nprobe: number
+  recall: number
+  bytesPerQuery: number
+}
+
+interface Handle {
+  source: ByteSource
+  info: FileInfo
+  index?: SeekIndex
+  pca?: Pca2
+}
+
+export function engineApi() {
+  const handles = new Map<number, Handle>()
+  const jobs = new Map<number, AbortController>()
+  let next = 1
+  const signalOf = (job?: number) => (job === undefined ? undefined : jobs.get(job)?.signal)
+  const handle = (id: number) => {
+    const h = handles.get(id)
+    if (!h) throw new ParquetSeekError(`file ${id} is not open`)
+    return h
+  }
+  const indexOf = (id: number) => {
+    const h = handle(id)
+    if (!h.index) throw new ParquetSeekError('this file has no ParquetSeek index: build one first', { file: h.info.name })
+    return { h, index: h.index }
+  }
+
+  return {
+    job(): number {
+      const id = next++
+      jobs.set(id, new AbortController())
+      return id
+    },
+    cancel(job: number): void {
+      jobs.get(job)?.abort()
+    },
+    done(job: number): void {
+      jobs.delete(job)
+    },
+
+    /** Opens a local File or a URL: schema, row count, vector columns, and the index if any. */
+    async open(input: File | string, backend: BackendChoice, job?: number): Promise<{ id: number; info: FileInfo; backend?: string }> {
+      const signal = signalOf(job)
+      let source: ByteSource
+      if (typeof input === 'string') source = (await openHttp(input, { signal })).source
+      else source = blobSource(input)
+      const info = await inspect(source, source.name)
+      const index = info.index ? await openIndex(source, { backend, signal }) : undefined
+      const id = next++
+      handles.set(id, { source, info, index })
+      return { id, info, backend: index?.backend }
+    },
+
+    close(id: number): void {
+      handles.delete(id)
+    },
+
+    async search(id: number, query: QuerySpec, o: SearchRequest, job?: number): Promise<PageSearchResult> {
+      const { h, index } = indexOf(id)
+      const signal = signalOf(job)
+      const vector = 'row' in query ? await index.vectorOf(query.row, signal) : Float32Array.from(query.vector)
+      const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
+      h.pca ??= centroidPca(index)
+      const [x, y] = project(h.pca, prepareQuery(vector, index.metric))
+      return {
+        results: r.results.map((hit) => ({ row: hit.row, distance: hit.distance, values: toJson(hit.values) as Record<string, unknown> })),
+        stats: r.stats,
+        probed: r.probed,
+        queryPoint: [x, y],
+      }
+    },
+
+    indexView(id: number): IndexView {
+      const { h, index } = indexOf(id)
+      h.pca ??= centroidPca(index)
+      const pca = h.pca
+      const { centroids, params } = index.opened.model
+      const points = Array.from({ length: params.nlist }, (_, l) => project(pca, centroids.subarray(l * params.dim, (l + 1) * params.dim)))
+      return { sizes: index.opened.directory.map((d) => d.count), points }
+    },
+
+    /**
+     * Recall@k against exact search for `queries` rows of the file used as queries (each left
+     * out of its own answer), at each nprobe. Exact search reads every vector once.
+     */
+    async checkRecall(id: number, o: { queries: number; k: number; nprobes: number[] }, job?: number): Promise<RecallPoint[]> {
+      const { index } = indexOf(id)
+      const signal = signalOf(job)
+      const rand = mulberry32(17)
+      const rows = new Set<number>()
+      while (rows.size < Math.min(o.queries, index.rows)) rows.add(Math.floor(rand() * index.rows))
+      const picked = [...rows].sort((a, b) => a - b)
+      const vectors: Float32Array[] = []
+      const used: number[] = []
+      for (const row of picked) {
+        try {
+          vectors.push(await index.vectorOf(row, signal))
+          used.push(row)
+        } catch (e) {
+          if (e instanceof AbortError) throw e // rows without a vector are skipped
+        }
+      }
+      const { metadata, column } = index.opened
+      const exact = await flatSearch(index.opened.cached, metadata, vectors, {
+        column: column.name,
+        metric: index.metric,
+        k: o.k + 1,
+        signal,
+        kernels: await loadKernels(index.backend),
+      })
+      const truth = exact.map(
+        (hits, i) =>
+          new Set(
+            hits
+              .filter((h) => h.row !== used[i])
+              .slice(0, o.k)
+              .map((h) => h.row),
+          ),
+      )
+      const out: RecallPoint[] = []
+      for (const nprobe of o.nprobes) {
+        index.clearCache()
+        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe, signal })
+        let hits = 0
+        batch.forEach((r, i) => {
+          for (const h of r.results.filter((x) => x.row !== used[i]).slice(0, o.k)) if (truth[i]?.has(h.row)) hits++
+        })
+        out.push({
+          nprobe,
+          recall: hits / Math.max(1, used.length * o.k),
+          bytesPerQuery: (batch[0]?.stats.bytes ?? 0) / Math.max(1, used.length),
+        })
+      }
+      return out
+    },
+  }
+}
+
+export type EngineApi = ReturnType<typeof engineApi>
+
+function centroidPca(index: SeekIndex): Pca2 {
+  const { centroids, params } = index.opened.model
+  return pca2(centroids, params.nlist, params.dim)
+}
