@@ -47,6 +47,9 @@ test('open an indexed file by URL from a range server and search it', async ({ p
     expect(server.requests - before).toBeLessThanOrEqual(6)
     await expect(page.getByTestId('query-stats')).toContainText(/requests?/)
     await page.screenshot({ path: info.outputPath('url.png'), fullPage: true })
+    // ?src= opens a file on load
+    await page.goto(`/?src=${encodeURIComponent(server.url)}`)
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
   } finally {
     await server.close()
   }

@@ -1,11 +1,12 @@
 /**
- * The README's main command (until the app lands): generates a sample Parquet file with a
- * vector column, builds the index into a new indexed Parquet file, and prints what was built
- * plus an in-memory recall check of the index against exact search.
+ * First half of the README's main command: generates a sample Parquet file with a vector
+ * column into public/demo/, builds its indexed copy beside it, and prints what was built plus an
+ * in-memory recall check; `npm start` then serves the app, which opens that copy (?src=).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
+import { loadKernels } from '../src/compute/backend.js'
 import { buildIndex } from '../src/index/build.js'
 import { mulberry32 } from '../src/index/random.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
@@ -71,8 +72,9 @@ console.log(
 // In-memory quality check with the same parameters: IVF-PQ + exact re-rank vs brute force.
 const rowIds = Uint32Array.from({ length: rows }, (_, i) => i)
 const params = resolveParams(rows, rows, dim, {})
-const model = await trainModel(vectors, rows, params)
-const lists = await encodeAll(model, vectors, rows, rowIds)
+const kernels = await loadKernels()
+const model = await trainModel(vectors, rows, params, { kernels })
+const lists = await encodeAll(model, vectors, rows, rowIds, { kernels })
 let hits = 0
 const queries = 100
 for (let q = 0; q < queries; q++) {
@@ -83,3 +85,4 @@ for (let q = 0; q < queries; q++) {
 }
 console.log(`recall@10 over ${queries} queries (nprobe 16, refine 10): ${(hits / (queries * 10)).toFixed(3)}`)
 console.log(`\nnext: npx parquetseek info ${output}`)
+console.log('the app (starting now): http://127.0.0.1:4173/?src=demo/sample.indexed.parquet')

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parquetMetadata } from 'hyparquet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -246,6 +246,28 @@ describe('network faults', () => {
       const index = await openIndex(s.url)
       writeFileSync(copy, Buffer.concat([readFileSync(indexed), Buffer.from('extra bytes')]))
       await expect(index.search(q())).rejects.toThrow(/changed on the server since it was opened/)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a server that answers a suffix range with the head (sirv, vite preview) still opens: the tail is asked for by offset', async () => {
+    const size = statSync(indexed).size
+    const s = await serveFile(indexed, {
+      fault: (req, res) => {
+        const suffix = /^bytes=-(\d+)$/.exec(req.headers.range ?? '')
+        if (!suffix) return false
+        const n = Math.min(size, Number(suffix[1]))
+        const head = readFileSync(indexed).subarray(0, n)
+        res.writeHead(206, { 'Content-Range': `bytes 0-${n - 1}/${size}`, 'Content-Length': n }).end(head)
+        return true
+      },
+    })
+    try {
+      const index = await openIndex(s.url, { tailBytes: 4096 })
+      expect(index.opened.open.requests).toBeGreaterThanOrEqual(2)
+      const { results } = await index.search(q(), { k: 3 })
+      expect(results).toHaveLength(3)
     } finally {
       await s.close()
     }

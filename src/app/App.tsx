@@ -42,6 +42,13 @@ export function App() {
     }
   }
 
+  // ?src=<url> opens that file on load (the demo links to its own sample this way)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, on load
+  useEffect(() => {
+    const src = new URLSearchParams(window.location.search).get('src')
+    if (src) void open(new URL(src, window.location.href).href)
+  }, [])
+
   async function onBuilt(summary: BuildSummary, bytes: Uint8Array, name: string) {
     const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/vnd.apache.parquet' })
     setBuilt({ summary, url: URL.createObjectURL(blob), name, blob })

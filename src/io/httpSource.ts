@@ -20,6 +20,8 @@ export interface OpenedHttp {
   /** The file's last bytes, from the same first request that learned its size. */
   tail: Uint8Array
   tailStart: number
+  /** Requests it took (1, or 2 when the server mishandled the suffix range). */
+  requests: number
 }
 
 interface Validator {
@@ -97,6 +99,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       source: { byteLength: whole.length, name: url, slice: async (s, e) => whole.slice(s, e).buffer },
       tail: whole,
       tailStart: 0,
+      requests: 1,
     }
   }
   const cr = parseContentRange(first.res.headers.get('content-range'))
@@ -108,6 +111,18 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
   }
   if (first.body.length !== cr.end - cr.start + 1)
     throw new ParquetSeekError(`short body for the file's tail: ${first.body.length} bytes`, { file: url })
+  let tail = first.body
+  let tailStart = cr.start
+  let requests = 1
+  if (cr.end !== cr.size - 1) {
+    // Some static servers (sirv, behind `vite preview`) answer a suffix range with the file's
+    // head; now that the size is known, ask for the tail by explicit offsets.
+    const start = Math.max(0, cr.size - tailBytes)
+    const again = await request(`bytes=${start}-${cr.size - 1}`, o.signal, { start, end: cr.size })
+    tail = again.body
+    tailStart = start
+    requests++
+  }
   const validator: Validator = {
     size: cr.size,
     etag: strongEtag(first.res.headers.get('etag')),
@@ -167,7 +182,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       return out
     },
   }
-  return { source, tail: first.body, tailStart: cr.start }
+  return { source, tail, tailStart, requests }
 }
 
 interface Part {

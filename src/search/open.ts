@@ -59,8 +59,8 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     tail = opened.tail
     tailStart = opened.tailStart
     io.bytes += tail.length
-    io.requests++
-    io.roundTrips++
+    io.requests += opened.requests
+    io.roundTrips += opened.requests
   } else {
     raw = input
     tailStart = Math.max(0, raw.byteLength - tailBytes)
