@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { expect, test } from '@playwright/test'
 import { serveFile } from '../src/cli/rangeServer.js'
+import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, SHARED, tempDir, writeListFile } from '../test/helpers/fixtures.js'
@@ -101,6 +102,35 @@ test.describe(() => {
     await expect(table.locator('details').first()).toBeVisible()
     await page.screenshot({ path: info.outputPath('sap.png'), fullPage: true })
   })
+})
+
+test('a file that names its embedding model answers text queries typed in the page', async ({ page }) => {
+  const titles = Array.from(
+    { length: 600 },
+    (_, i) => `${['red apple', 'sourdough bread', 'sailing boat', 'snowy mountain'][i % 4]} number ${i}`,
+  )
+  const encoder = hashNgramEncoder(64)
+  const vectors = await encoder.encode(titles)
+  const input = join(dir, 'titles.parquet')
+  writeListFile(
+    input,
+    vectors.map((v) => Array.from(v)),
+    { title: titles },
+    { 'parquetseek.model': encoder.id },
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await page.getByRole('combobox', { name: 'Metric' }).selectOption('cosine')
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine', { timeout: 60_000 })
+  await page.getByLabel('Query text').fill('mountains covered in snow')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  const cells = page
+    .getByRole('table', { name: /Results/ })
+    .getByRole('row')
+    .nth(1)
+    .getByRole('cell')
+  await expect(cells.nth(3)).toContainText('snowy mountain')
 })
 
 test('the page stays responsive while a 50,000-row file builds', async ({ page }) => {

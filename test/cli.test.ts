@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const BIN = join(import.meta.dirname, '../bin/parquetseek.js')
@@ -238,6 +239,26 @@ describe('parquetseek search and bench', () => {
     const byVector = await cli(['search', out, '--query', JSON.stringify(new Array(8).fill(0.5)), '--k', '2'])
     expect(byVector.code).toBe(0)
     expect(byVector.stdout).toMatch(/^rank\trow\tdistance/)
+  })
+
+  it('search --text encodes the query with the model the file names, and says when it names none', async () => {
+    const titles = Array.from({ length: 300 }, (_, i) => `${['red apple', 'sourdough bread', 'sailing boat'][i % 3]} ${i}`)
+    const encoder = hashNgramEncoder(32)
+    const vectors = await encoder.encode(titles)
+    const input = join(dir, 'text-in.parquet')
+    writeListFile(
+      input,
+      vectors.map((v) => Array.from(v)),
+      { title: titles },
+      { 'parquetseek.model': encoder.id },
+    )
+    const indexed = join(dir, 'text.parquet')
+    expect((await cli(['index', input, indexed, '--column', 'embedding', '--metric', 'cosine'])).code).toBe(0)
+    const r = await cli(['search', indexed, '--text', 'bread', '--k', '3', '--columns', 'title', '--json'])
+    expect(r.code).toBe(0)
+    for (const hit of JSON.parse(r.stdout).results) expect(hit.values.title).toMatch(/^sourdough bread/)
+    const none = await cli(['search', out, '--text', 'bread'])
+    expectOneLineError(none, /does not name the model that made its vectors/)
   })
 
   it('--backend forces the CPU kernels; js and wasm return the same rows and distances', async () => {

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react'
 import type { BackendChoice } from '../compute/backend.js'
+import { encoderFor } from '../encode/encoders.js'
 import type { BuildSummary } from '../index/build.js'
 import { BuildPanel } from './BuildPanel.js'
 import { run } from './bridge.js'
@@ -230,7 +231,9 @@ function SearchPanel({ opened }: { opened: Opened }) {
   const info = opened.info
   const params = info.index?.params ?? {}
   const others = info.columns.map((c) => c.name).filter((c) => c !== info.index?.column)
-  const [mode, setMode] = useState<'row' | 'vector'>('row')
+  const textModel = encoderFor(info.model) ? info.model : undefined
+  const [mode, setMode] = useState<'row' | 'vector' | 'text'>(textModel ? 'text' : 'row')
+  const [text, setText] = useState('')
   const [row, setRow] = useState('0')
   const [vector, setVector] = useState('')
   const [k, setK] = useState('10')
@@ -265,6 +268,7 @@ function SearchPanel({ opened }: { opened: Opened }) {
 
   function submit() {
     if (mode === 'row') return search({ row: Number(row) })
+    if (mode === 'text') return search({ text })
     let parsed: unknown
     try {
       parsed = JSON.parse(vector)
@@ -288,6 +292,22 @@ function SearchPanel({ opened }: { opened: Opened }) {
       >
         <fieldset>
           <legend>Query</legend>
+          {textModel && (
+            <label className="text">
+              <input type="radio" name="mode" checked={mode === 'text'} onChange={() => setMode('text')} /> Text{' '}
+              <input
+                type="search"
+                aria-label="Query text"
+                placeholder="type a phrase"
+                value={text}
+                onChange={(e) => {
+                  setText(e.target.value)
+                  setMode('text')
+                }}
+              />
+              <span className="hint"> encoded in this page with {textModel}</span>
+            </label>
+          )}
           <label>
             <input type="radio" name="mode" checked={mode === 'row'} onChange={() => setMode('row')} /> More like row{' '}
             <input

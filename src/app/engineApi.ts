@@ -1,5 +1,6 @@
 import { toJson } from 'hyparquet'
 import { type BackendChoice, loadKernels } from '../compute/backend.js'
+import { encoderFor } from '../encode/encoders.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { mulberry32 } from '../index/random.js'
 import { blobSource } from '../io/blobSource.js'
@@ -16,7 +17,7 @@ import { type FileInfo, inspect } from './inspect.js'
  * Everything in and out is plain data: File objects, URLs, numbers, JSON-safe row values.
  * Long calls take a job id from `job()`; `cancel(job)` aborts them.
  */
-export type QuerySpec = { row: number } | { vector: number[] }
+export type QuerySpec = { row: number } | { vector: number[] } | { text: string }
 
 export interface SearchRequest {
   k: number
@@ -108,7 +109,12 @@ export function engineApi() {
     async search(id: number, query: QuerySpec, o: SearchRequest, job?: number): Promise<PageSearchResult> {
       const { h, index } = indexOf(id)
       const signal = signalOf(job)
-      const vector = 'row' in query ? await index.vectorOf(query.row, signal) : Float32Array.from(query.vector)
+      const vector =
+        'row' in query
+          ? await index.vectorOf(query.row, signal)
+          : 'text' in query
+            ? await encodeText(index, query.text)
+            : Float32Array.from(query.vector)
       const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
       h.pca ??= centroidPca(index)
       const [x, y] = project(h.pca, prepareQuery(vector, index.metric))
@@ -187,6 +193,18 @@ export function engineApi() {
 }
 
 export type EngineApi = ReturnType<typeof engineApi>
+
+async function encodeText(index: SeekIndex, text: string): Promise<Float32Array> {
+  const encoder = encoderFor(index.model)
+  if (!encoder)
+    throw new ParquetSeekError(
+      index.model
+        ? `no query encoder for the file's model "${index.model}" in this build`
+        : 'the file does not say which model made its vectors',
+    )
+  const [v] = await encoder.encode([text])
+  return v as Float32Array
+}
 
 function centroidPca(index: SeekIndex): Pca2 {
   const { centroids, params } = index.opened.model

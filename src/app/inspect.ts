@@ -1,6 +1,7 @@
 import type { AsyncBuffer } from 'hyparquet'
 import { readMetadata } from '../index/build.js'
 import { loadIndexHead, locateIndex } from '../index/inspect.js'
+import { KV } from '../index/keys.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 
 export interface FileInfo {
@@ -9,6 +10,8 @@ export interface FileInfo {
   rows: number
   columns: Array<{ name: string; type: string }>
   vectorColumns: string[]
+  /** The embedding model the file names (footer key parquetseek.model), if any. */
+  model?: string
   index: { column: string; bytes: number; params: Record<string, unknown>; lists: number } | undefined
 }
 
@@ -23,6 +26,7 @@ export async function inspect(source: AsyncBuffer, name: string): Promise<FileIn
     rows: Number(metadata.num_rows),
     columns: summarizeColumns(metadata),
     vectorColumns: findEmbeddingColumns(metadata).map((c) => c.name),
+    model: metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined,
     index:
       location && head
         ? { column: location.column, bytes: location.length, params: location.params, lists: head.directory.length }

@@ -1,7 +1,9 @@
 import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
+import { encoderFor } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
+import { KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
@@ -10,8 +12,9 @@ import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, readQueryVectors } from './sources.js'
 
-export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --query-row N [--query-file q.parquet]) [options]
+export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   --query JSON         the query vector as a JSON array
+  --text TEXT          a text query, encoded with the model the file names (parquetseek.model)
   --query-row N        use row N's vector: of --query-file if given, else of the searched file
   --k K                results (default 10)
   --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.96)
@@ -24,6 +27,7 @@ export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --q
 export async function searchCommand(argv: string[], signal: AbortSignal): Promise<void> {
   const { values, positionals } = parse(argv, {
     query: { type: 'string' },
+    text: { type: 'string' },
     'query-row': { type: 'string' },
     'query-file': { type: 'string' },
     k: { type: 'string' },
@@ -38,8 +42,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   })
   const [target, ...extra] = positionals
   if (!target || extra.length) throw new UsageError(`expected one file or URL\n${searchUsage}`)
-  if ((values.query === undefined) === (values['query-row'] === undefined))
-    throw new UsageError(`give exactly one of --query or --query-row\n${searchUsage}`)
+  if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
+    throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
   const source = isUrl(target) ? target : await anySource(target)
   let index: SeekIndex
   try {
@@ -51,7 +55,17 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   }
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
-  else {
+  else if (values.text !== undefined) {
+    const encoder = encoderFor(index.model)
+    if (!encoder)
+      throw new ParquetSeekError(
+        index.model
+          ? `no query encoder for the file's model "${index.model}"`
+          : 'the file does not name the model that made its vectors (footer key parquetseek.model): use --query or --query-row',
+        { file: target },
+      )
+    query = (await encoder.encode([values.text]))[0] as Float32Array
+  } else {
     const row = intOption(values['query-row'], 'query-row', 0) as number
     if (values['query-file']) {
       const all = await readQueryVectors(values['query-file'], index.opened.column.name, row + 1)
@@ -123,6 +137,7 @@ interface SearchValues {
   column?: string
   metric?: string
   backend?: string
+  text?: string
   json?: boolean
 }
 
@@ -145,7 +160,15 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
     const metric = choice(values.metric, 'metric', METRICS) ?? 'l2'
     let query: Float32Array
     if (values.query !== undefined) query = Float32Array.from(parseQuery(values.query))
-    else {
+    else if (values.text !== undefined) {
+      const model = metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined
+      const encoder = encoderFor(model)
+      if (!encoder)
+        throw new ParquetSeekError('the file does not name a model this build can encode text with (footer key parquetseek.model)', {
+          file: source.name,
+        })
+      query = (await encoder.encode([values.text]))[0] as Float32Array
+    } else {
       const row = intOption(values['query-row'], 'query-row', 0) as number
       const from = values['query-file'] ?? target
       const q = (await readQueryVectors(from, column, row + 1))[row]

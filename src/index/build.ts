@@ -29,6 +29,8 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
   column: string
   metric?: Metric
   skipInvalid?: boolean
+  /** The embedding model's name, stored for text queries (default: the input's `parquetseek.model`). */
+  model?: string
   /** CPU kernels: `auto` (wasm where WebAssembly SIMD exists, else js), or one forced. */
   backend?: BackendChoice
   /** Threads sharing training and encoding (default 1); threads − 1 workers from spawnWorker. */
@@ -100,6 +102,7 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
   }
   const metadata = await readMetadata(source, file)
   const column = describeEmbeddingColumn(metadata, o.column, file)
+  const embeddingModel = o.model ?? metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined
   const vectors = await readVectors(source, metadata, column, {
     file,
     skipInvalid: o.skipInvalid,
@@ -165,6 +168,7 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
       { key: KV.offset, value: String(offset) },
       { key: KV.length, value: String(length) },
       { key: KV.params, value: JSON.stringify(params) },
+      ...(embeddingModel ? [{ key: KV.model, value: embeddingModel }] : []),
     ],
   })
   enter('write')

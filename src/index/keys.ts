@@ -6,4 +6,6 @@ export const KV = {
   offset: 'parquetseek.index.offset',
   length: 'parquetseek.index.length',
   params: 'parquetseek.params',
+  /** The model that made the vectors (src/encode/encoders.ts): enables text queries. */
+  model: 'parquetseek.model',
 } as const

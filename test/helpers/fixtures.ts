@@ -57,9 +57,15 @@ export interface Fixture {
   invalidRows: number[]
 }
 
-export function writeListFile(path: string, rows: Array<number[] | null>, extra: Record<string, unknown[]> = {}) {
+export function writeListFile(
+  path: string,
+  rows: Array<number[] | null>,
+  extra: Record<string, unknown[]> = {},
+  kv: Record<string, string> = {},
+) {
   const names = Object.keys(extra)
   const buf = parquetWriteBuffer({
+    kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })),
     schema: [
       { name: 'root', num_children: names.length + 1 },
       ...names.map((n): SchemaElement => ({ name: n, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' })),

@@ -1,0 +1,106 @@
+import { ParquetSeekError } from '../errors.js'
+
+/**
+ * Query encoders turn text into a query vector with the same model that embedded the file.
+ * A file names its model in the footer key `parquetseek.model`; `encoderFor` returns the
+ * encoder registered for that name, or undefined when this build has none (the app then
+ * offers row and vector queries only). Register more with `registerEncoder`.
+ */
+export interface QueryEncoder {
+  /** The model name as stored in files. */
+  readonly id: string
+  readonly dim: number
+  /** One vector per text, in order. */
+  encode(texts: string[]): Promise<Float32Array[]>
+}
+
+type Factory = (id: string) => QueryEncoder | undefined
+const factories: Factory[] = []
+
+export function registerEncoder(factory: Factory): void {
+  factories.unshift(factory)
+}
+
+export function encoderFor(model: string | undefined): QueryEncoder | undefined {
+  if (!model) return undefined
+  for (const f of factories) {
+    const e = f(model)
+    if (e) return e
+  }
+  return undefined
+}
+
+/**
+ * `parquetseek/hash-ngram-v1:<dim>`: a deterministic lexical embedding that needs no model
+ * download — feature hashing of words, word pairs and character trigrams (signed buckets,
+ * log₂(1 + tf) weights), unit length, for cosine search. It matches shared words and spellings,
+ * not meaning; it is what the built-in demo uses, and any file embedded with it can be queried
+ * by text anywhere.
+ */
+export const HASH_NGRAM = 'parquetseek/hash-ngram-v1'
+
+export function hashNgramEncoder(dim = 256): QueryEncoder {
+  if (!Number.isInteger(dim) || dim < 8 || dim > 4096) throw new ParquetSeekError(`hash-ngram dimension must be 8…4096, got ${dim}`)
+  return {
+    id: `${HASH_NGRAM}:${dim}`,
+    dim,
+    encode: async (texts) =>
+      texts.map((t) => {
+        if (!words(t).length) throw new ParquetSeekError(`the query text "${t.slice(0, 40)}" has no words to search for`)
+        return hashNgram(t, dim)
+      }),
+  }
+}
+
+registerEncoder((id) => {
+  const m = /^parquetseek\/hash-ngram-v1:(\d+)$/.exec(id)
+  return m ? hashNgramEncoder(Number(m[1])) : undefined
+})
+
+/** Words: runs of letters or digits, lower-cased, accents removed. */
+export function words(text: string): string[] {
+  return (
+    text
+      .normalize('NFKD')
+      .replace(/\p{M}+/gu, '')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  )
+}
+
+/** Very common English words weigh little. */
+const STOP = new Set('a an and are as at be by for from has in is it of on or that the this to was were with'.split(' '))
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+export function hashNgram(text: string, dim: number): Float32Array {
+  const counts = new Map<string, number>()
+  const add = (feature: string, weight: number) => counts.set(feature, (counts.get(feature) ?? 0) + weight)
+  const ws = words(text)
+  for (const [i, w] of ws.entries()) {
+    const weight = STOP.has(w) ? 0.15 : 1
+    add(`w:${w}`, weight)
+    if (i > 0) add(`b:${ws[i - 1]} ${w}`, 0.5 * weight)
+    // trigrams carry spelling: "mountains" ~ "mountain", "snowy" ~ "snow"
+    const padded = `<${w}>`
+    for (let j = 0; j + 3 <= padded.length; j++) add(`c:${padded.slice(j, j + 3)}`, 0.5 * weight)
+  }
+  const v = new Float32Array(dim)
+  for (const [feature, tf] of counts) {
+    const h = fnv1a(feature)
+    const sign = Math.imul(h, 0x9e3779b1) & 0x80000000 ? -1 : 1
+    const at = h % dim
+    v[at] = (v[at] as number) + sign * (Math.log1p(tf) / Math.LN2)
+  }
+  let norm = 0
+  for (const x of v) norm += x * x
+  if (norm > 0) for (let j = 0; j < dim; j++) v[j] = (v[j] as number) / Math.sqrt(norm)
+  return v
+}
