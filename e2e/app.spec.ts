@@ -133,6 +133,50 @@ test('a file that names its embedding model answers text queries typed in the pa
   await expect(cells.nth(3)).toContainText('snowy mountain')
 })
 
+test('"write straight to disk" streams the indexed file into the picked file and opens it from there', async ({ page }) => {
+  // the native save dialog cannot be driven by a test: answer it with a file in the origin-private file system
+  await page.addInitScript(() => {
+    const w = globalThis as unknown as {
+      showSaveFilePicker: (o: { suggestedName: string }) => Promise<unknown>
+      navigator: { storage: { getDirectory(): Promise<{ getFileHandle(n: string, o: object): Promise<unknown> }> } }
+    }
+    w.showSaveFilePicker = async ({ suggestedName }) =>
+      (await w.navigator.storage.getDirectory()).getFileHandle(suggestedName, { create: true })
+  })
+  const v = clusteredVectors(5000, 24, 4)
+  const input = join(dir, 'stream.parquet')
+  writeListFile(
+    input,
+    Array.from({ length: 5000 }, (_, i) => Array.from(v.subarray(i * 24, (i + 1) * 24))),
+    {},
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await page.getByRole('checkbox', { name: /straight to disk/ }).check()
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('saved')).toHaveText('Saved to stream.indexed.parquet as it was written.', { timeout: 60_000 })
+  const saved = await page.evaluate(async () => {
+    const w = globalThis as unknown as {
+      navigator: { storage: { getDirectory(): Promise<{ getFileHandle(n: string): Promise<{ getFile(): Promise<Blob> }> }> } }
+    }
+    const file = await (await (await w.navigator.storage.getDirectory()).getFileHandle('stream.indexed.parquet')).getFile()
+    return { size: file.size, magic: await file.slice(file.size - 4).text() }
+  })
+  expect(saved.magic).toBe('PAR1')
+  await expect(page.getByTestId('file-summary')).toContainText(`stream.indexed.parquet: 5,000 rows`)
+  await page.getByLabel('Row number').fill('9')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(
+    page
+      .getByRole('table', { name: /Results/ })
+      .getByRole('row')
+      .nth(1)
+      .getByRole('cell')
+      .nth(1),
+  ).toHaveText('9')
+  expect(saved.size).toBeGreaterThan(5000 * 24 * 4)
+})
+
 test('the page stays responsive while a 50,000-row file builds', async ({ page }) => {
   const rows = 50_000
   const dim = 32

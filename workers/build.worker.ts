@@ -3,7 +3,7 @@ import * as Comlink from 'comlink'
 import type { SpawnKernelWorker } from '../src/compute/pool.js'
 import { type BuildOptions, type BuildProgress, buildIndex } from '../src/index/build.js'
 import { blobSource } from '../src/io/blobSource.js'
-import { MemorySink } from '../src/io/sink.js'
+import { BlobSink, WritableFileSink } from '../src/io/sink.js'
 
 /**
  * Index building off the UI thread. Everything crossing the boundary is plain data: the File,
@@ -30,10 +30,14 @@ const api = {
     return id
   },
 
-  async run(id: number, file: File, options: Omit<BuildOptions, 'signal' | 'onProgress'>) {
+  /**
+   * Builds `file`'s index. With `target` (a file handle the user picked), the output streams
+   * straight to that file; otherwise it ends as a Blob (never concatenated in memory).
+   */
+  async run(id: number, file: File, options: Omit<BuildOptions, 'signal' | 'onProgress'>, target?: FileSystemFileHandle) {
     const job = jobs.get(id)
     if (!job) throw new Error(`no build job ${id}`)
-    const sink = new MemorySink()
+    const sink = target ? new WritableFileSink(await target.createWritable()) : new BlobSink()
     try {
       const summary = await buildIndex(blobSource(file), sink, {
         threads: Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)),
@@ -45,8 +49,7 @@ const api = {
           job.progress = p
         },
       })
-      const bytes = sink.bytes ?? new Uint8Array(0)
-      return Comlink.transfer({ summary, bytes }, [bytes.buffer])
+      return { summary, blob: sink instanceof BlobSink ? sink.blob : undefined }
     } finally {
       jobs.delete(id)
     }

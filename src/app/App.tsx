@@ -17,7 +17,7 @@ interface Opened {
   file?: File
 }
 
-type Built = { summary: BuildSummary; url: string; name: string; blob: Blob }
+type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean }
 
 export function App() {
   const [opened, setOpened] = useState<Opened>()
@@ -50,11 +50,10 @@ export function App() {
     if (src) void open(new URL(src, window.location.href).href)
   }, [])
 
-  async function onBuilt(summary: BuildSummary, bytes: Uint8Array, name: string) {
-    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/vnd.apache.parquet' })
-    setBuilt({ summary, url: URL.createObjectURL(blob), name, blob })
-    // the indexed file opens for search right away (from memory; nothing is uploaded)
-    const file = new File([blob], name)
+  async function onBuilt(summary: BuildSummary, file: File, saved: boolean) {
+    if (built) URL.revokeObjectURL(built.url)
+    setBuilt({ summary, url: URL.createObjectURL(file), name: file.name, file, saved })
+    // the indexed file opens for search right away (nothing is uploaded)
     const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend, job))
     setOpened({ id, info, backend: used, file })
   }
@@ -195,6 +194,7 @@ function BuiltPanel({ built }: { built: Built }) {
         {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
         {built.summary.threads === 1 ? 'thread' : 'threads'}
       </p>
+      {built.saved && <p data-testid="saved">Saved to {built.name} as it was written.</p>}
       <button
         type="button"
         onClick={() => {
@@ -206,8 +206,8 @@ function BuiltPanel({ built }: { built: Built }) {
       >
         Download
       </button>{' '}
-      {canSave && (
-        <button type="button" onClick={() => saveToDisk(built.blob, built.name)}>
+      {canSave && !built.saved && (
+        <button type="button" onClick={() => saveToDisk(built.file, built.name)}>
           Save to disk…
         </button>
       )}

@@ -19,7 +19,8 @@ interface Props {
   info: FileInfo
   backend: BackendChoice
   onBackend: (b: BackendChoice) => void
-  onBuilt: (summary: BuildSummary, bytes: Uint8Array, name: string) => Promise<void>
+  /** `file`: the indexed file, in memory (a Blob-backed File) or as saved to disk. */
+  onBuilt: (summary: BuildSummary, file: File, saved: boolean) => Promise<void>
   onError: (message: string | undefined) => void
 }
 
@@ -29,6 +30,8 @@ export function BuildPanel({ file, info, backend, onBackend, onBuilt, onError }:
   const [metric, setMetric] = useState<Metric>('l2')
   const [nlist, setNlist] = useState('')
   const [m, setM] = useState('')
+  const canStream = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
+  const [toDisk, setToDisk] = useState(false)
   const [progress, setProgress] = useState<BuildProgress>()
   const [building, setBuilding] = useState(false)
   const abort = useRef<AbortController>(undefined)
@@ -37,10 +40,21 @@ export function BuildPanel({ file, info, backend, onBackend, onBuilt, onError }:
   async function build() {
     const controller = new AbortController()
     abort.current = controller
+    const name = file.name.replace(/\.parquet$/i, '') + '.indexed.parquet'
+    let target: FileSystemFileHandle | undefined
+    if (toDisk) {
+      try {
+        target = await (window as unknown as { showSaveFilePicker: (o: object) => Promise<FileSystemFileHandle> }).showSaveFilePicker({
+          suggestedName: name,
+        })
+      } catch {
+        return // the user closed the picker
+      }
+    }
     setBuilding(true)
     onError(undefined)
     try {
-      const { summary, bytes } = await buildInWorker(
+      const { summary, blob } = await buildInWorker(
         file,
         {
           column,
@@ -52,13 +66,15 @@ export function BuildPanel({ file, info, backend, onBackend, onBuilt, onError }:
         },
         {
           signal: controller.signal,
+          target,
           onProgress: (p) => {
             if (p.phase !== phaseStart.current.phase) phaseStart.current = { phase: p.phase, at: performance.now() }
             setProgress(p)
           },
         },
       )
-      await onBuilt(summary, bytes, file.name.replace(/\.parquet$/i, '') + '.indexed.parquet')
+      if (target) await onBuilt(summary, await target.getFile(), true)
+      else await onBuilt(summary, new File([blob as Blob], name, { type: 'application/vnd.apache.parquet' }), false)
     } catch (e) {
       onError((e as Error).name === 'AbortError' ? 'Build cancelled.' : (e as Error).message)
     } finally {
@@ -110,6 +126,12 @@ export function BuildPanel({ file, info, backend, onBackend, onBuilt, onError }:
           </select>
         </label>
       </div>
+      {canStream && (
+        <label className="hint">
+          <input type="checkbox" checked={toDisk} onChange={(e) => setToDisk(e.target.checked)} /> Write the indexed file straight to disk
+          (asks where first; needs no memory for the output)
+        </label>
+      )}
       <p className="hint">Defaults suit most files; the default nprobe is measured on your data at the end of the build.</p>
       <button type="button" onClick={build} disabled={building || !column}>
         Build index

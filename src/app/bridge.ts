@@ -10,8 +10,8 @@ import type { EngineApi } from './engineApi.js'
 export async function buildInWorker(
   file: File,
   options: Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>,
-  { signal, onProgress }: { signal?: AbortSignal; onProgress?: (p: BuildProgress) => void } = {},
-): Promise<{ summary: BuildSummary; bytes: Uint8Array }> {
+  { signal, onProgress, target }: { signal?: AbortSignal; onProgress?: (p: BuildProgress) => void; target?: FileSystemFileHandle } = {},
+): Promise<{ summary: BuildSummary; blob?: Blob }> {
   const worker = new Worker(new URL('../../workers/build.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-build' })
   const api = Comlink.wrap<BuildWorkerApi>(worker)
   const id = await api.start()
@@ -22,7 +22,7 @@ export async function buildInWorker(
     if (p) onProgress?.(p)
   }, 100)
   try {
-    return await api.run(id, file, options)
+    return await api.run(id, file, options, target)
   } finally {
     clearInterval(timer)
     signal?.removeEventListener('abort', onAbort)

@@ -39,3 +39,59 @@ export class MemorySink implements ByteSink {
     this.done = true
   }
 }
+
+/**
+ * Browser sink that ends as a Blob: parts are handed to the Blob at commit and dropped, so the
+ * output is never concatenated in JS memory (Chrome can keep a large Blob on disk).
+ */
+export class BlobSink implements ByteSink {
+  private parts: Uint8Array<ArrayBuffer>[] = []
+  blob: Blob | undefined
+
+  async write(bytes: Uint8Array): Promise<void> {
+    this.parts.push(bytes.slice() as Uint8Array<ArrayBuffer>)
+  }
+
+  async commit(): Promise<void> {
+    if (this.blob) return
+    this.blob = new Blob(this.parts, { type: 'application/vnd.apache.parquet' })
+    this.parts = []
+  }
+
+  async abort(): Promise<void> {
+    this.parts = []
+  }
+}
+
+/** The part of the File System Access API's writable stream a sink needs. */
+export interface WritableFile {
+  write(data: Uint8Array<ArrayBuffer>): Promise<void>
+  close(): Promise<void>
+  abort(): Promise<void>
+}
+
+/**
+ * Streams to a file the user picked (File System Access API): the browser writes to a swap
+ * file and replaces the target only on close, so a failed or cancelled build leaves the old
+ * file (or none) in place.
+ */
+export class WritableFileSink implements ByteSink {
+  private closed = false
+  constructor(private readonly writable: WritableFile) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.writable.write(bytes.slice() as Uint8Array<ArrayBuffer>)
+  }
+
+  async commit(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.writable.close()
+  }
+
+  async abort(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.writable.abort().catch(() => {})
+  }
+}
