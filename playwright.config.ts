@@ -2,6 +2,14 @@ import { defineConfig } from '@playwright/test'
 
 // Debian's Chromium: Playwright cannot download browsers on these machines.
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const common = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 
 export default defineConfig({
   testDir: 'e2e',
@@ -12,19 +20,21 @@ export default defineConfig({
   use: {
     baseURL: 'http://127.0.0.1:4173',
     viewport: { width: 1280, height: 800 },
-    launchOptions: {
-      executablePath: chromium,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
   },
+  // The page must work the same whether or not the browser offers WebGPU (SwiftShader here).
+  projects: [
+    { name: 'no-webgpu', use: { launchOptions: { executablePath: chromium, args: [...common, '--disable-gpu'] } } },
+    {
+      name: 'webgpu',
+      testMatch: ['build.spec.ts'],
+      use: {
+        launchOptions: {
+          executablePath: chromium,
+          args: [...common, '--enable-unsafe-webgpu'],
+        },
+      },
+    },
+  ],
   webServer: {
     command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
     url: 'http://127.0.0.1:4173',

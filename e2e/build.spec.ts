@@ -28,6 +28,12 @@ function asBuffer(path: string) {
 test('open a file, build its index in a worker, download a valid indexed Parquet file', async ({ page }, info) => {
   const input = sampleFile('books.parquet', 3000, 16)
   await page.goto('/')
+  // the webgpu project really has an adapter (SwiftShader); the other really has none
+  const adapter = await page.evaluate(async () => {
+    const gpu = (globalThis as unknown as { navigator: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator.gpu
+    return gpu ? (await gpu.requestAdapter()) !== null : false
+  })
+  expect(adapter).toBe(info.project.name === 'webgpu')
   await page.getByLabel('Parquet file').setInputFiles(input)
   await expect(page.getByTestId('file-summary')).toContainText('books.parquet: 3,000 rows')
   await expect(page.getByTestId('index-status')).toHaveText('No index in this file.')
