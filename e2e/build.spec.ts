@@ -94,6 +94,12 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   await page.screenshot({ path: info.outputPath('searched.png'), fullPage: true })
   await page.setViewportSize({ width: 390, height: 844 })
   await page.screenshot({ path: info.outputPath('phone.png'), fullPage: true })
+  // phone-sized: the page never scrolls sideways (the results table scrolls inside its own box)
+  expect(
+    await page.evaluate(
+      () => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth,
+    ),
+  ).toBeLessThanOrEqual(390)
   // strings from the file were rendered as text, never as HTML
   expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
 })
