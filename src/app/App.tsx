@@ -15,6 +15,17 @@ interface Opened {
   backend?: string
   /** A File to build from (local files and built results); URLs are searched only. */
   file?: File
+  /** From the demo manifest: columns to show and a first query. */
+  columns?: string[]
+  query?: string
+}
+
+/** public/demo/manifest.json, written by the demo generator (scripts/demo.ts). */
+interface DemoManifest {
+  src: string
+  title?: string
+  columns?: string[]
+  query?: string
 }
 
 type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean }
@@ -26,7 +37,7 @@ export function App() {
   const [built, setBuilt] = useState<Built>()
   const [backend, setBackend] = useState<BackendChoice>('auto')
 
-  async function open(input: File | string | undefined) {
+  async function open(input: File | string | undefined, demo?: DemoManifest) {
     setError(undefined)
     setBuilt(undefined)
     if (!input) return
@@ -34,7 +45,14 @@ export function App() {
     try {
       const { id, info, backend: used } = await run(undefined, (api, job) => api.open(input, backend, job))
       if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
-      setOpened({ id, info, backend: used, file: typeof input === 'string' ? undefined : input })
+      setOpened({
+        id,
+        info,
+        backend: used,
+        file: typeof input === 'string' ? undefined : input,
+        columns: demo?.columns,
+        query: demo?.query,
+      })
     } catch (e) {
       setOpened(undefined)
       setError(describeOpenError(e as Error, input))
@@ -43,11 +61,20 @@ export function App() {
     }
   }
 
-  // ?src=<url> opens that file on load (the demo links to its own sample this way)
+  // ?src=<url> opens that file on load; otherwise the demo data, when this site has some
   // biome-ignore lint/correctness/useExhaustiveDependencies: once, on load
   useEffect(() => {
     const src = new URLSearchParams(window.location.search).get('src')
-    if (src) void open(new URL(src, window.location.href).href)
+    if (src) {
+      void open(new URL(src, window.location.href).href)
+      return
+    }
+    void fetch(new URL('demo/manifest.json', window.location.href))
+      .then((r) => (r.ok ? (r.json() as Promise<DemoManifest>) : undefined))
+      .then((m) => {
+        if (m?.src) void open(new URL(m.src, window.location.href).href, m)
+      })
+      .catch(() => {}) // no demo on this site
   }, [])
 
   async function onBuilt(summary: BuildSummary, file: File, saved: boolean) {
@@ -233,13 +260,13 @@ function SearchPanel({ opened }: { opened: Opened }) {
   const others = info.columns.map((c) => c.name).filter((c) => c !== info.index?.column)
   const textModel = encoderFor(info.model) ? info.model : undefined
   const [mode, setMode] = useState<'row' | 'vector' | 'text'>(textModel ? 'text' : 'row')
-  const [text, setText] = useState('')
+  const [text, setText] = useState(opened.query ?? '')
   const [row, setRow] = useState('0')
   const [vector, setVector] = useState('')
   const [k, setK] = useState('10')
   const [nprobe, setNprobe] = useState(String(params.nprobe ?? ''))
   const [refine, setRefine] = useState(String(params.refine ?? ''))
-  const [columns, setColumns] = useState<string[]>(others.slice(0, 3))
+  const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [result, setResult] = useState<PageSearchResult>()
   const [searching, setSearching] = useState(false)
   const [error, setError] = useState<string>()
@@ -248,6 +275,11 @@ function SearchPanel({ opened }: { opened: Opened }) {
 
   useEffect(() => {
     void run(undefined, (api) => api.indexView(opened.id)).then(setView)
+  }, [opened.id])
+  // the demo shows a first answer without waiting for typing
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per opened file
+  useEffect(() => {
+    if (opened.query && textModel) void search({ text: opened.query })
   }, [opened.id])
 
   async function search(query: QuerySpec) {

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { extname, join, normalize } from 'node:path'
+import { expect, test } from '@playwright/test'
+import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { hashNgramEncoder } from '../src/encode/encoders.js'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { tempDir, writeListFile } from '../test/helpers/fixtures.js'
+
+/**
+ * The static site and the widget as a visitor meets them: dist/ served by a plain static server
+ * under a sub-path, the Parquet file on another origin (CORS + Range), the widget on a third.
+ */
+const dir = tempDir('pqs-site-')
+const dist = join(import.meta.dirname, '../dist')
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' }
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** dist/ under /any/base/path/, as GitHub Pages or a CDN would serve it. */
+function staticSite(): Server {
+  return createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+    if (!path.startsWith('/any/base/path/')) return void res.writeHead(404).end()
+    const rel = normalize(path.slice('/any/base/path/'.length) || 'index.html')
+    if (rel.startsWith('..')) return void res.writeHead(403).end()
+    try {
+      const body = await readFile(join(dist, rel))
+      res
+        .writeHead(200, { 'Content-Type': TYPES[extname(rel)] ?? 'application/octet-stream', 'Access-Control-Allow-Origin': '*' })
+        .end(body)
+    } catch {
+      res.writeHead(404).end()
+    }
+  })
+}
+
+let site: Server
+let siteUrl: string
+let data: RangeServer
+const TOPICS = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour', 'snowy mountain trail']
+
+test.beforeAll(async () => {
+  const titles = Array.from({ length: 2000 }, (_, i) => `${TOPICS[i % 4]} ${i}`)
+  const encoder = hashNgramEncoder(64)
+  const vectors = await encoder.encode(titles)
+  const input = join(dir, 'topics.parquet')
+  writeListFile(
+    input,
+    vectors.map((v) => Array.from(v)),
+    { title: titles },
+    { 'parquetseek.model': encoder.id },
+  )
+  const out = join(dir, 'topics.indexed.parquet')
+  const src = await fileSource(input)
+  await buildIndex(src, await fileSink(out, input), { column: 'embedding', metric: 'cosine' })
+  await src.close()
+  data = await serveFile(out)
+  site = staticSite()
+  siteUrl = `${await listen(site)}/any/base/path/`
+})
+
+test.afterAll(async () => {
+  await data.close()
+  await new Promise((r) => site.close(r))
+})
+
+test('the built site, from a static host under a sub-path, searches a Parquet file on another origin by text', async ({ page }, info) => {
+  await page.goto(`${siteUrl}?src=${encodeURIComponent(data.url)}`)
+  await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
+  await page.getByLabel('Query text').fill('bread from a bakery')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  const rows = page.getByRole('table', { name: /Results/ }).getByRole('row')
+  await expect(rows).toHaveCount(11)
+  for (const cell of await rows.locator('td:nth-child(4)').allTextContents()) expect(cell).toMatch(/^sourdough bread bakery/)
+  await expect(page.getByTestId('query-stats')).toContainText('KiB read')
+  await page.screenshot({ path: info.outputPath('site.png'), fullPage: true })
+})
+
+test('with demo data on the site, the page opens it and answers its first query on load', async ({ page }) => {
+  await page.route('**/demo/manifest.json', (route) =>
+    route.fulfill({
+      json: { src: data.url, columns: ['title'], query: 'snowy mountain' },
+      headers: { 'Access-Control-Allow-Origin': '*' },
+    }),
+  )
+  await page.goto(siteUrl)
+  await expect(page.getByLabel('Query text')).toHaveValue('snowy mountain')
+  const first = page
+    .getByRole('table', { name: /Results/ })
+    .getByRole('row')
+    .nth(1)
+  await expect(first).toContainText('snowy mountain trail')
+})
+
+test('a plain page on a third origin uses only the widget script tag', async ({ page }, info) => {
+  const host = createServer((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body style="--ps-accent: #0d9488">
+      <h1>My site</h1>
+      <script src="${siteUrl}widget/parquet-seek.iife.js"></script>
+      <parquet-seek id="ps" src="${data.url}" columns="title" k="5"></parquet-seek>
+    </body></html>`),
+  )
+  const hostUrl = await listen(host)
+  try {
+    await page.goto(hostUrl)
+    await page.evaluate(() => {
+      const w = globalThis as unknown as { document: { getElementById(id: string): EventTarget }; __events: number }
+      w.__events = 0
+      w.document.getElementById('ps').addEventListener('results', () => w.__events++)
+    })
+    await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const items = page.locator('parquet-seek li')
+    await expect(items).toHaveCount(5)
+    for (const t of await items.locator('strong').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
+    await expect(page.locator('parquet-seek').getByRole('status')).toContainText(/5 results · [\d.]+ KiB in \d+ requests/)
+    // the JS API: a vector query, and the `results` event
+    const row = await page.evaluate(async () => {
+      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+        searchRow(n: number): Promise<{ results: Array<{ row: number }> }>
+      }
+      return (await el.searchRow(42)).results[0]?.row
+    })
+    expect(row).toBe(42)
+    expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(2)
+    await page.screenshot({ path: info.outputPath('widget.png') })
+  } finally {
+    await new Promise((r) => host.close(r))
+  }
+})
+
+test('the widget explains a server without CORS', async ({ page }) => {
+  const noCors = createServer((_req, res) => res.writeHead(200).end('PAR1'))
+  const noCorsUrl = await listen(noCors)
+  const host = createServer((_req, res) =>
+    res
+      .writeHead(200, { 'Content-Type': 'text/html' })
+      .end(`<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek src="${noCorsUrl}/x.parquet"></parquet-seek>`),
+  )
+  const hostUrl = await listen(host)
+  try {
+    await page.goto(hostUrl)
+    await expect(page.locator('parquet-seek').getByRole('status')).toContainText('CORS (Access-Control-Allow-Origin)', { timeout: 30_000 })
+  } finally {
+    await new Promise((r) => host.close(r))
+    await new Promise((r) => noCors.close(r))
+  }
+})

@@ -1,0 +1,198 @@
+import { encoderFor } from '../encode/encoders.js'
+import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
+
+/**
+ * `<parquet-seek src="https://…/file.indexed.parquet" columns="title,url" k="10">`
+ *
+ * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
+ * text box when the file names a model this build can encode text with; otherwise search from
+ * script with `el.search(vector)` (or `el.searchRow(n)`). Fires `results` (detail: SearchResult)
+ * and `error` (detail: { message }). Styled inside a shadow root; theme it with
+ * `--ps-font`, `--ps-accent`, `--ps-text`, `--ps-muted`, `--ps-bg`, `--ps-border`, `--ps-radius`.
+ * Values from the file are always inserted as text (textContent), never as HTML.
+ */
+
+const STYLE = `
+:host { display: block; font: var(--ps-font, 14px/1.4 system-ui, sans-serif); color: var(--ps-text, #1b1f24); }
+form { display: flex; gap: .5em; }
+input { flex: 1; font: inherit; padding: .4em .6em; border: 1px solid var(--ps-border, #d1d5db); border-radius: var(--ps-radius, 6px); background: var(--ps-bg, #fff); color: inherit; }
+button { font: inherit; padding: .4em .9em; border: 0; border-radius: var(--ps-radius, 6px); background: var(--ps-accent, #2563eb); color: #fff; cursor: pointer; }
+ol { list-style: none; padding: 0; margin: .75em 0 0; }
+li { padding: .45em 0; border-bottom: 1px solid var(--ps-border, #e5e7eb); }
+.meta, .status { color: var(--ps-muted, #6b7280); font-size: .85em; }
+.field { margin-right: .75em; }
+.error { color: #b91c1c; }
+[hidden] { display: none; }
+`
+
+export class ParquetSeekElement extends HTMLElement {
+  static observedAttributes = ['src']
+  private opening: Promise<SeekIndex> | undefined
+  private readonly root: ShadowRoot
+  private readonly form: HTMLFormElement
+  private readonly input: HTMLInputElement
+  private readonly list: HTMLOListElement
+  private readonly status: HTMLParagraphElement
+  private abort: AbortController | undefined
+
+  constructor() {
+    super()
+    this.root = this.attachShadow({ mode: 'open' })
+    const style = document.createElement('style')
+    style.textContent = STYLE
+    this.form = document.createElement('form')
+    this.form.hidden = true
+    this.form.setAttribute('part', 'form')
+    this.form.setAttribute('role', 'search')
+    this.input = document.createElement('input')
+    this.input.type = 'search'
+    this.input.setAttribute('aria-label', 'Search text')
+    this.input.placeholder = 'Search…'
+    const button = document.createElement('button')
+    button.type = 'submit'
+    button.textContent = 'Search'
+    this.form.append(this.input, button)
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault()
+      void this.searchText(this.input.value)
+    })
+    this.status = document.createElement('p')
+    this.status.className = 'status'
+    this.status.setAttribute('role', 'status')
+    this.list = document.createElement('ol')
+    this.list.setAttribute('part', 'results')
+    this.root.append(style, this.form, this.status, this.list)
+  }
+
+  connectedCallback() {
+    void this.ready().catch(() => {})
+  }
+
+  attributeChangedCallback(name: string, old: string | null, value: string | null) {
+    if (name === 'src' && old !== null && old !== value) {
+      this.opening = undefined
+      if (this.isConnected) void this.ready().catch(() => {})
+    }
+  }
+
+  /** Opens the file (once per src); resolves to the opened index. */
+  ready(): Promise<SeekIndex> {
+    const src = this.getAttribute('src')
+    if (!src) return Promise.reject(this.fail(new Error('<parquet-seek> needs a src attribute (the URL of an indexed Parquet file)')))
+    this.opening ??= (async () => {
+      this.say('Opening…')
+      try {
+        const index = await openIndex(new URL(src, document.baseURI).href)
+        this.form.hidden = !encoderFor(index.model)
+        this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
+        return index
+      } catch (e) {
+        this.opening = undefined
+        throw this.fail(e as Error, src)
+      }
+    })()
+    return this.opening
+  }
+
+  /** Text query (needs a file whose model this build can encode). */
+  async searchText(text: string): Promise<SearchResult | undefined> {
+    const index = await this.ready()
+    const encoder = encoderFor(index.model)
+    if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
+    if (!text.trim()) return undefined
+    try {
+      const [q] = await encoder.encode([text])
+      return await this.search(q as Float32Array)
+    } catch (e) {
+      throw this.fail(e as Error)
+    }
+  }
+
+  /** More like row n of the file. */
+  async searchRow(row: number): Promise<SearchResult> {
+    const index = await this.ready()
+    return this.search(await index.vectorOf(row))
+  }
+
+  /** Vector query; renders and returns the results. */
+  async search(vector: ArrayLike<number>): Promise<SearchResult> {
+    const index = await this.ready()
+    this.abort?.abort()
+    const abort = new AbortController()
+    this.abort = abort
+    this.say('Searching…')
+    try {
+      const result = await index.search(vector, { k: this.k, columns: this.columns, signal: abort.signal })
+      this.render(result)
+      this.dispatchEvent(new CustomEvent('results', { detail: result }))
+      return result
+    } catch (e) {
+      throw this.fail(e as Error)
+    }
+  }
+
+  private get k(): number {
+    const k = Number(this.getAttribute('k') ?? 10)
+    return Number.isInteger(k) && k > 0 ? Math.min(k, 1000) : 10
+  }
+
+  private get columns(): string[] {
+    return (this.getAttribute('columns') ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean)
+  }
+
+  private render(result: SearchResult) {
+    const columns = this.columns
+    const items = result.results.map((hit) => {
+      const li = document.createElement('li')
+      li.setAttribute('part', 'result')
+      for (const [i, c] of columns.entries()) {
+        const span = document.createElement(i === 0 ? 'strong' : 'span')
+        span.className = 'field'
+        span.dataset.column = c
+        const v = hit.values[c]
+        span.textContent =
+          typeof v === 'string'
+            ? v
+            : v === undefined || v === null
+              ? ''
+              : JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? String(x) : x))
+        li.append(span)
+      }
+      const meta = document.createElement('div')
+      meta.className = 'meta'
+      meta.textContent = `row ${hit.row} · distance ${hit.distance.toPrecision(3)}`
+      li.append(meta)
+      return li
+    })
+    this.list.replaceChildren(...items)
+    const s = result.stats
+    this.say(`${result.results.length} results · ${(s.bytes / 1024).toFixed(1)} KiB in ${s.requests} requests · ${s.ms.toFixed(0)} ms`)
+  }
+
+  private say(text: string) {
+    this.status.className = 'status'
+    this.status.textContent = text
+  }
+
+  private fail(e: Error, src?: string): Error {
+    const message =
+      /network error/.test(e.message) && src
+        ? `${e.message}. The server of ${src} must allow this site: CORS (Access-Control-Allow-Origin) and Range, exposing Content-Range.`
+        : e.message
+    this.status.className = 'status error'
+    this.status.textContent = message
+    this.dispatchEvent(new CustomEvent('error', { detail: { message } }))
+    return new Error(message)
+  }
+}
+
+if (!customElements.get('parquet-seek')) customElements.define('parquet-seek', ParquetSeekElement)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'parquet-seek': ParquetSeekElement
+  }
+}

@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { buildIndex, fileSink, fileSource, openIndex, toArrowTable } from '../src/node.js'
+import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+
+const root = join(import.meta.dirname, '..')
+
+describe('the npm library', () => {
+  it('builds, opens and searches through the public entry; results come as plain objects and as an Arrow table', async () => {
+    const dir = tempDir('pqs-lib-')
+    const dim = 8
+    const v = clusteredVectors(800, dim, 2)
+    const input = join(dir, 'in.parquet')
+    writeListFile(
+      input,
+      Array.from({ length: 800 }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+      { title: Array.from({ length: 800 }, (_, i) => `t${i}`) },
+    )
+    const out = join(dir, 'out.parquet')
+    const src = await fileSource(input)
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+    await src.close()
+    const file = await fileSource(out)
+    const index = await openIndex(file)
+    const [a, b] = await index.searchBatch([v.subarray(0, dim), v.subarray(5 * dim, 6 * dim)], { k: 4, columns: ['title'] })
+    expect(a?.results[0]).toEqual({ row: 0, distance: 0, values: { title: 't0' } })
+    expect(b?.results[0]?.row).toBe(5)
+    const table = toArrowTable(b?.results ?? [])
+    expect(table.numRows).toBe(4)
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['row', 'distance', 'title'])
+    expect(table.getChild('title')?.toArray()).toEqual(b?.results.map((r) => r.values.title))
+    expect(Array.from(table.getChild('row')?.toArray() ?? [])).toEqual(b?.results.map((r) => r.row))
+    await file.close()
+  })
+
+  it('npm pack ships the built library, the CLI and the widget, never tests or data', () => {
+    const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }))
+    const paths: string[] = pack.files.map((f: { path: string }) => f.path)
+    expect(paths).toContain('build/src/lib.js')
+    expect(paths).toContain('build/src/node.d.ts')
+    expect(paths).toContain('bin/parquetseek.js')
+    expect(paths.filter((p) => /(^|\/)(test|e2e|scripts|public|\.bench)\/|\.test\.|\.parquet$|\.npy$/.test(p))).toEqual([])
+  })
+})
