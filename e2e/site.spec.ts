@@ -85,12 +85,14 @@ test('the built site, from a static host under a sub-path, searches a Parquet fi
 test('with demo data on the site, the page opens it and answers its first query on load', async ({ page }) => {
   await page.route('**/demo/manifest.json', (route) =>
     route.fulfill({
-      json: { src: data.url, columns: ['title'], query: 'snowy mountain' },
+      json: { src: data.url, columns: ['title'], query: 'snowy mountain', nprobe: 3 },
       headers: { 'Access-Control-Allow-Origin': '*' },
     }),
   )
   await page.goto(siteUrl)
   await expect(page.getByLabel('Query text')).toHaveValue('snowy mountain')
+  await expect(page.getByLabel('nprobe')).toHaveValue('3')
+  await expect(page.getByTestId('query-stats')).toContainText('3 lists probed')
   const first = page
     .getByRole('table', { name: /Results/ })
     .getByRole('row')

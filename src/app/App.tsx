@@ -15,9 +15,10 @@ interface Opened {
   backend?: string
   /** A File to build from (local files and built results); URLs are searched only. */
   file?: File
-  /** From the demo manifest: columns to show and a first query. */
+  /** From the demo manifest: columns to show, a first query and its nprobe. */
   columns?: string[]
   query?: string
+  nprobe?: number
 }
 
 /** public/demo/manifest.json, written by the demo generator (scripts/demo.ts). */
@@ -26,6 +27,7 @@ interface DemoManifest {
   title?: string
   columns?: string[]
   query?: string
+  nprobe?: number
 }
 
 type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean }
@@ -52,6 +54,7 @@ export function App() {
         file: typeof input === 'string' ? undefined : input,
         columns: demo?.columns,
         query: demo?.query,
+        nprobe: demo?.nprobe,
       })
     } catch (e) {
       setOpened(undefined)
@@ -264,7 +267,7 @@ function SearchPanel({ opened }: { opened: Opened }) {
   const [row, setRow] = useState('0')
   const [vector, setVector] = useState('')
   const [k, setK] = useState('10')
-  const [nprobe, setNprobe] = useState(String(params.nprobe ?? ''))
+  const [nprobe, setNprobe] = useState(String(opened.nprobe ?? params.nprobe ?? ''))
   const [refine, setRefine] = useState(String(params.refine ?? ''))
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [result, setResult] = useState<PageSearchResult>()
@@ -384,6 +387,9 @@ function SearchPanel({ opened }: { opened: Opened }) {
               placeholder="tuned"
               onChange={(e) => setNprobe(e.target.value)}
             />
+            {params.nprobe !== undefined && nprobe !== String(params.nprobe) && (
+              <span className="hint"> (index default {String(params.nprobe)})</span>
+            )}
           </label>
           <label title="Candidates re-ranked exactly = k × refine (default: tuned at build time)">
             refine{' '}
