@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { expect, test } from '@playwright/test'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, SHARED, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { expect, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
 
@@ -71,6 +71,17 @@ test('URL errors say what is wrong: 404, and a server without CORS', async ({ pa
   } finally {
     await server.close()
     await new Promise((r) => noCors.close(r))
+  }
+})
+
+test('a server that ignores Range still works, and the page says the file was read whole', async ({ page }) => {
+  const server = await serveFile(await indexedSample(1500, 8), { ignoreRange: true })
+  try {
+    await page.goto(`/?src=${encodeURIComponent(server.url)}`)
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding')
+    await expect(page.locator('.status')).toContainText('the server ignores Range requests; read the whole file')
+  } finally {
+    await server.close()
   }
 })
 

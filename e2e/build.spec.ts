@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { expect, test } from '@playwright/test'
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { loadIndexHead, locateIndex } from '../src/index/inspect.js'
 import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { expect, test } from './fixtures.js'
 
 const dir = tempDir('pqs-e2e-')
 

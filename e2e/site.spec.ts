@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize } from 'node:path'
-import { expect, test } from '@playwright/test'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { expect, test } from './fixtures.js'
 
 /**
  * The static site and the widget as a visitor meets them: dist/ served by a plain static server

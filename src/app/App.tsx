@@ -36,16 +36,25 @@ export function App() {
   const [opened, setOpened] = useState<Opened>()
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState<string>()
+  const [warning, setWarning] = useState('')
   const [built, setBuilt] = useState<Built>()
   const [backend, setBackend] = useState<BackendChoice>('auto')
 
+  // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
+  const openSeq = useRef(0)
   async function open(input: File | string | undefined, demo?: DemoManifest) {
+    const seq = ++openSeq.current
     setError(undefined)
     setBuilt(undefined)
     if (!input) return
     setBusy(typeof input === 'string' ? `Opening ${input}…` : `Reading ${input.name}…`)
     try {
-      const { id, info, backend: used } = await run(undefined, (api, job) => api.open(input, backend, job))
+      const { id, info, backend: used, warnings } = await run(undefined, (api, job) => api.open(input, backend, job))
+      if (seq !== openSeq.current) {
+        void run(undefined, (api) => Promise.resolve(api.close(id)))
+        return
+      }
+      setWarning(warnings.join(' '))
       if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
       setOpened({
         id,
@@ -57,10 +66,11 @@ export function App() {
         nprobe: demo?.nprobe,
       })
     } catch (e) {
+      if (seq !== openSeq.current) return
       setOpened(undefined)
       setError(describeOpenError(e as Error, input))
     } finally {
-      setBusy(undefined)
+      if (seq === openSeq.current) setBusy(undefined)
     }
   }
 
@@ -84,8 +94,9 @@ export function App() {
     if (built) URL.revokeObjectURL(built.url)
     setBuilt({ summary, url: URL.createObjectURL(file), name: file.name, file, saved })
     // the indexed file opens for search right away (nothing is uploaded)
+    const seq = ++openSeq.current
     const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend, job))
-    setOpened({ id, info, backend: used, file })
+    if (seq === openSeq.current) setOpened({ id, info, backend: used, file })
   }
 
   return (
@@ -98,7 +109,7 @@ export function App() {
       </header>
       <OpenPanel onOpen={open} busy={busy} />
       <p className="status" aria-live="polite">
-        {busy ?? ''}
+        {busy ?? warning}
       </p>
       {error && (
         <p role="alert" className="error">

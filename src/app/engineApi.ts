@@ -90,16 +90,21 @@ export function engineApi() {
     },
 
     /** Opens a local File or a URL: schema, row count, vector columns, and the index if any. */
-    async open(input: File | string, backend: BackendChoice, job?: number): Promise<{ id: number; info: FileInfo; backend?: string }> {
+    async open(
+      input: File | string,
+      backend: BackendChoice,
+      job?: number,
+    ): Promise<{ id: number; info: FileInfo; backend?: string; warnings: string[] }> {
       const signal = signalOf(job)
+      const warnings: string[] = []
       let source: ByteSource
-      if (typeof input === 'string') source = (await openHttp(input, { signal })).source
+      if (typeof input === 'string') source = (await openHttp(input, { signal, onWarning: (w) => warnings.push(w) })).source
       else source = blobSource(input)
       const info = await inspect(source, source.name)
       const index = info.index ? await openIndex(source, { backend, signal }) : undefined
       const id = next++
       handles.set(id, { source, info, index })
-      return { id, info, backend: index?.backend }
+      return { id, info, backend: index?.backend, warnings }
     },
 
     close(id: number): void {
