@@ -58,3 +58,16 @@ export async function checkpoint(signal: AbortSignal | undefined): Promise<void>
   await new Promise<void>((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)))
   throwIfAborted(signal)
 }
+
+/**
+ * Runs a third-party decoder (hyparquet, codecs) over bytes from a file: those throw plain
+ * Errors or RangeErrors on corrupt input; this names what was being read and where instead.
+ */
+export async function decoding<T>(what: string, context: ErrorContext, run: () => Promise<T> | T): Promise<T> {
+  try {
+    return await run()
+  } catch (e) {
+    if (e instanceof ParquetSeekError || e instanceof AbortError) throw e
+    throw new ParquetSeekError(`${what}: corrupt or unreadable data (${e instanceof Error ? e.message : String(e)})`, context)
+  }
+}

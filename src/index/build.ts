@@ -1,10 +1,11 @@
-import type { AsyncBuffer } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { parquetMetadataAsync } from 'hyparquet'
 import { type BackendChoice, type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
 import { KernelPool, type SpawnKernelWorker } from '../compute/pool.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { checkMetadata } from '../parquet/guard.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { writeBlob } from './blob.js'
 import { FORMAT_VERSION, KV } from './keys.js'
@@ -191,9 +192,12 @@ export async function readMetadata(source: AsyncBuffer, file?: string) {
   if (String.fromCharCode(...tail) !== 'PAR1') {
     throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: source.byteLength - 4 })
   }
+  let metadata: FileMetaData
   try {
-    return await parquetMetadataAsync(source)
+    metadata = await parquetMetadataAsync(source)
   } catch (e) {
     throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file })
   }
+  checkMetadata(metadata, source.byteLength, file)
+  return metadata
 }

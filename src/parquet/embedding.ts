@@ -1,7 +1,8 @@
 import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
 import { parquetRead, parquetSchema } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
-import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { guardPages } from './guard.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
@@ -200,20 +201,22 @@ export async function readColumnRange(
 ): Promise<unknown[]> {
   let out: unknown[] = []
   throwIfAborted(signal)
-  await parquetRead({
-    file: source,
-    metadata,
-    columns: [name],
-    rowStart,
-    rowEnd,
-    compressors,
-    useOffsetIndex: true,
-    ...(rawBytes ? { utf8: false, parsers: { stringFromBytes: raw, jsonFromBytes: raw } } : {}),
-    onComplete: (rows: unknown[][]) => {
-      // hyparquet gives a null list as undefined; the writer's level encoder needs null
-      out = rows.map((r) => r[0] ?? null)
-    },
-  })
+  await decoding(`reading rows ${rowStart}…${rowEnd - 1}`, { file, column: name, row: rowStart }, () =>
+    parquetRead({
+      file: guardPages(source, metadata, file),
+      metadata,
+      columns: [name],
+      rowStart,
+      rowEnd,
+      compressors,
+      useOffsetIndex: true,
+      ...(rawBytes ? { utf8: false, parsers: { stringFromBytes: raw, jsonFromBytes: raw } } : {}),
+      onComplete: (rows: unknown[][]) => {
+        // hyparquet gives a null list as undefined; the writer's level encoder needs null
+        out = rows.map((r) => r[0] ?? null)
+      },
+    }),
+  )
   if (out.length !== rowEnd - rowStart) {
     throw new ParquetSeekError(`decoded ${out.length} rows where the row group has ${rowEnd - rowStart}`, {
       file,

@@ -11,6 +11,7 @@ import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
 import { type ByteSource, CountingSource } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
+import { checkMetadata } from '../parquet/guard.js'
 
 export interface OpenOptions {
   /** Bytes of the file's end read first; covers footer + index head for most files. */
@@ -101,6 +102,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   } catch (e) {
     throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file, offset: footerStart })
   }
+  checkMetadata(metadata, size, file)
   const location = locateIndex(metadata, size, file)
   if (!location) throw new NoIndexError(file)
   const column = describeEmbeddingColumn(metadata, location.column, file)

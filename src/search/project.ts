@@ -1,7 +1,8 @@
 import { parquetReadObjects } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
-import { ParquetSeekError } from '../errors.js'
+import { decoding, ParquetSeekError } from '../errors.js'
 import { BatchingSource } from '../io/batching.js'
+import { guardPages } from '../parquet/guard.js'
 import type { OpenedIndex } from './open.js'
 
 /**
@@ -25,17 +26,30 @@ export async function projectRows(
   const unique = [...new Set(rows)].sort((a, b) => a - b)
   await Promise.all(
     unique.map(async (row) => {
-      const [obj] = await parquetReadObjects({
-        file: batching,
-        metadata: index.metadata,
-        columns,
-        rowStart: row,
-        rowEnd: row + 1,
-        useOffsetIndex: true,
-        compressors,
-      })
+      const [obj] = await decoding(`reading row ${row}`, { file: index.raw.name, column: columns.join(', '), ...chunkOf(index, row) }, () =>
+        parquetReadObjects({
+          file: guardPages(batching, index.metadata, index.raw.name),
+          metadata: index.metadata,
+          columns,
+          rowStart: row,
+          rowEnd: row + 1,
+          useOffsetIndex: true,
+          compressors,
+        }),
+      )
       values.set(row, obj ?? {})
     }),
   )
   return { values, roundTrips: batching.roundTrips }
+}
+
+/** Row group and byte offset of the row's first requested column chunk, for messages. */
+function chunkOf(index: OpenedIndex, row: number): { section: string; offset?: number } {
+  let start = 0
+  for (const [g, group] of index.metadata.row_groups.entries()) {
+    const end = start + Number(group.num_rows)
+    if (row < end) return { section: `row group ${g}`, offset: Number(group.columns[0]?.meta_data?.data_page_offset ?? 0) }
+    start = end
+  }
+  return { section: 'row groups' }
 }
