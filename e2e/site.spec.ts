@@ -137,6 +137,39 @@ test('a plain page on a third origin uses only the widget script tag', async ({ 
   }
 })
 
+test('the widget works under a strict Content-Security-Policy and talks to no one but the file', async ({ page }) => {
+  const siteOrigin = new URL(siteUrl).origin
+  const dataOrigin = new URL(data.url).origin
+  // no eval (not even for WebAssembly), no inline script or style, network only to the file's origin
+  const csp = `default-src 'none'; script-src ${siteOrigin}; connect-src ${dataOrigin}; style-src 'none'`
+  const host = createServer((_req, res) =>
+    res
+      .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': csp })
+      .end(
+        `<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek src="${data.url}" columns="title" k="3"></parquet-seek>`,
+      ),
+  )
+  const hostUrl = await listen(host)
+  const requests: string[] = []
+  const violations: string[] = []
+  page.on('request', (r) => requests.push(new URL(r.url()).origin))
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused/.test(m.text())) violations.push(m.text())
+  })
+  try {
+    await page.goto(hostUrl)
+    await page.getByRole('searchbox', { name: 'Search text' }).fill('red apple')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await expect(page.locator('parquet-seek li')).toHaveCount(3)
+    for (const t of await page.locator('parquet-seek li strong').allTextContents()) expect(t).toMatch(/^red apple orchard/)
+    expect(new Set(requests)).toEqual(new Set([new URL(hostUrl).origin, siteOrigin, dataOrigin]))
+    // the only thing the policy stopped is WebAssembly compilation: the widget fell back to the TS kernels
+    expect(violations.every((v) => /wasm|WebAssembly/i.test(v))).toBe(true)
+  } finally {
+    await new Promise((r) => host.close(r))
+  }
+})
+
 test('the widget explains a server without CORS', async ({ page }) => {
   const noCors = createServer((_req, res) => res.writeHead(200).end('PAR1'))
   const noCorsUrl = await listen(noCors)
