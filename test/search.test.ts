@@ -4,6 +4,7 @@ import { parquetMetadata } from 'hyparquet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
+import { mulberry32 } from '../src/index/random.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { fromBytes } from '../src/io/source.js'
 import { openIndex } from '../src/search/engine.js'
@@ -270,6 +271,63 @@ describe('network faults', () => {
       expect(results).toHaveLength(3)
     } finally {
       await s.close()
+    }
+  })
+
+  it('a stalled server and a trickling one are abandoned and retried, never waited on forever', async () => {
+    let n = 0
+    const s = await serveFile(indexed, {
+      fault: (_req, res) => {
+        n++
+        if (n === 2) return true // no answer at all
+        if (n === 3) {
+          // headers, then one byte every 40 ms: a trickle
+          res.writeHead(206, { 'Content-Range': 'bytes 0-99/9999999', 'Content-Length': 100 })
+          const t = setInterval(() => res.write(Buffer.alloc(1)), 40)
+          res.on('close', () => clearInterval(t))
+          return true
+        }
+        return false
+      },
+    })
+    try {
+      const index = await openIndex(s.url, { http: { retryDelayMs: 1, stallMs: 300, attemptMs: 600, multiRange: false } })
+      const { results } = await index.search(q(), { k: 3 })
+      expect(results).toHaveLength(3)
+      expect(n).toBeGreaterThanOrEqual(4)
+    } finally {
+      await s.close()
+    }
+    const dead = await serveFile(indexed, { fault: (_req, _res, i) => i > 1 })
+    try {
+      const index = await openIndex(dead.url, { http: { retryDelayMs: 1, stallMs: 200, attempts: 3 } })
+      await expect(index.search(q())).rejects.toThrow(/gave up after 3 attempts: no response in 200 ms/)
+    } finally {
+      await dead.close()
+    }
+  })
+
+  it('random latency (responses out of order) changes nothing', async () => {
+    const rand = mulberry32(5)
+    const jittery = await serveFile(indexed, {
+      fault: async () => {
+        await new Promise((r) => setTimeout(r, rand() * 30))
+        return false
+      },
+    })
+    const plain = await serveFile(indexed)
+    try {
+      const a = await openIndex(jittery.url)
+      const b = await openIndex(plain.url)
+      const queries = [q(), q(), q()].map((v, i) => v.map((x) => x + i * 0.1))
+      const [ra, rb] = await Promise.all([
+        a.searchBatch(queries, { k: 5, columns: ['title'] }),
+        b.searchBatch(queries, { k: 5, columns: ['title'] }),
+      ])
+      expect(ra?.map((r) => r.results)).toEqual(rb?.map((r) => r.results))
+    } finally {
+      await jittery.close()
+      await plain.close()
     }
   })
 

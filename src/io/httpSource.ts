@@ -13,6 +13,13 @@ export interface HttpOptions {
   signal?: AbortSignal
   /** Try `Range: bytes=a-b,c-d` for scattered reads (default true; falls back when unsupported). */
   multiRange?: boolean
+  /**
+   * An attempt that receives nothing (no headers, or no body bytes) for this long is abandoned
+   * and retried: a stalled or trickling server cannot hang a search (default 20 s).
+   */
+  stallMs?: number
+  /** An attempt still unfinished after this long (a trickle) is abandoned and retried (default 120 s). */
+  attemptMs?: number
 }
 
 export interface OpenedHttp {
@@ -41,26 +48,59 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
   const attempts = o.attempts ?? 4
   const baseDelay = o.retryDelayMs ?? 100
   const tailBytes = Math.max(1024, o.tailBytes ?? 1 << 20)
+  const stallMs = o.stallMs ?? 20_000
+  const attemptMs = o.attemptMs ?? 120_000
 
   async function request(range: string, signal: AbortSignal | undefined, expected?: { start: number; end: number }) {
     let lastError = ''
     let lastRetryAfter: number | undefined
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(delayFor(attempt, baseDelay, lastRetryAfter), signal)
+      // one controller per attempt: the caller's signal, or a stall, aborts it
+      const attemptAbort = new AbortController()
+      const onOuterAbort = () => attemptAbort.abort()
+      signal?.addEventListener('abort', onOuterAbort, { once: true })
+      let stalled = false
+      let overdue = false
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const deadline = setTimeout(() => {
+        overdue = true
+        attemptAbort.abort()
+      }, attemptMs)
+      const arm = () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => {
+          stalled = true
+          attemptAbort.abort()
+        }, stallMs)
+      }
+      const disarm = () => {
+        clearTimeout(timer)
+        clearTimeout(deadline)
+        signal?.removeEventListener('abort', onOuterAbort)
+      }
+      arm()
       let res: Response
       try {
-        res = await doFetch(url, { headers: { Range: range }, signal })
+        res = await doFetch(url, { headers: { Range: range }, signal: attemptAbort.signal })
       } catch (e) {
+        disarm()
         if (signal?.aborted) throw new AbortError()
-        lastError = `network error (${(e as Error).message}; blocked by CORS, offline, or the server closed the connection)`
+        lastError = overdue
+          ? `no response in ${attemptMs} ms`
+          : stalled
+            ? `no response in ${stallMs} ms`
+            : `network error (${(e as Error).message}; blocked by CORS, offline, or the server closed the connection)`
         continue
       }
       if (res.status === 429 || res.status >= 500) {
+        disarm()
         lastRetryAfter = retryAfterMs(res.headers.get('retry-after'))
         lastError = `HTTP ${res.status} ${res.statusText}`.trim()
         await res.body?.cancel().catch(() => {})
         continue
       }
+      if (res.status === 416 || (res.status !== 200 && res.status !== 206)) disarm()
       if (res.status === 416)
         throw new ParquetSeekError(`HTTP 416: the server says range ${range} is not satisfiable (did the file shrink?)`, { file: url })
       if (res.status !== 200 && res.status !== 206) {
@@ -68,11 +108,17 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       }
       let body: Uint8Array
       try {
-        body = new Uint8Array(await res.arrayBuffer())
+        body = await readBody(res, arm)
       } catch (e) {
         if (signal?.aborted) throw new AbortError()
-        lastError = `connection lost mid-body (${(e as Error).message})`
+        lastError = overdue
+          ? `the body took over ${attemptMs} ms (a trickle)`
+          : stalled
+            ? `the body stalled (nothing for ${stallMs} ms)`
+            : `connection lost mid-body (${(e as Error).message})`
         continue
+      } finally {
+        disarm()
       }
       const result = { res, body }
       if (res.status === 206 && expected) {
@@ -244,6 +290,29 @@ function retryAfterMs(value: string | null): number | undefined {
   if (!value) return undefined
   const s = Number(value)
   return Number.isFinite(s) ? Math.min(10_000, s * 1000) : undefined
+}
+
+/** The whole body, calling `progress` on every chunk (it re-arms the stall timer). */
+async function readBody(res: Response, progress: () => void): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(await res.arrayBuffer())
+  const reader = res.body.getReader()
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    parts.push(value)
+    total += value.length
+    progress()
+  }
+  if (parts.length === 1) return parts[0] as Uint8Array
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
 }
 
 function delayFor(attempt: number, base: number, retryAfter: number | undefined): number {
