@@ -47,6 +47,7 @@ const TOPICS = ['red apple orchard', 'sourdough bread bakery', 'sailing boat har
 
 test.beforeAll(async () => {
   const titles = Array.from({ length: 2000 }, (_, i) => `${TOPICS[i % 4]} ${i}`)
+  titles[7] = `<img src=x onerror="globalThis.__xss=1">${titles[7]}` // must stay text
   const encoder = hashNgramEncoder(64)
   const vectors = await encoder.encode(titles)
   const input = join(dir, 'topics.parquet')
@@ -130,7 +131,16 @@ test('a plain page on a third origin uses only the widget script tag', async ({ 
       return (await el.searchRow(42)).results[0]?.row
     })
     expect(row).toBe(42)
-    expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(2)
+    // a value holding HTML is shown as text and runs nothing
+    await page.evaluate(async () => {
+      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+        searchRow(n: number): Promise<unknown>
+      }
+      await el.searchRow(7)
+    })
+    await expect(page.locator('parquet-seek li strong').first()).toHaveText(/^<img src=x onerror="globalThis.__xss=1">/)
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(3)
     await page.screenshot({ path: info.outputPath('widget.png') })
   } finally {
     await new Promise((r) => host.close(r))

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { AbortError, ParquetSeekError } from '../../src/errors.js'
 import { buildIndex } from '../../src/index/build.js'
@@ -82,16 +85,21 @@ export async function exercise(bytes: Uint8Array, query: Float32Array, columns: 
   return `${results.length} results`
 }
 
-/** One case: `base` mutated by `seed`, or `given` bytes as they are (a kept regression input). */
+/** The base file a seed mutates: the bases take turns. */
+export function baseFor(bases: Uint8Array[], seed: number): Uint8Array {
+  return bases[Math.abs(seed) % bases.length] as Uint8Array
+}
+
+/** One case: a base mutated by `seed`, or `given` bytes as they are (a kept regression input). */
 export async function runCase(
-  base: Uint8Array,
+  bases: Uint8Array[],
   seed: number,
   query: Float32Array,
   columns: string[],
   limitMs = 5000,
   given?: Uint8Array,
 ): Promise<Outcome> {
-  const { bytes, mutation } = given ? { bytes: given, mutation: 'fixture' as const } : mutate(base, seed)
+  const { bytes, mutation } = given ? { bytes: given, mutation: 'fixture' as const } : mutate(baseFor(bases, seed), seed)
   let timer: ReturnType<typeof setTimeout> | undefined
   const hang = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => resolve({ kind: 'hang', mutation, detail: `no answer in ${limitMs} ms` }), limitMs)
@@ -111,6 +119,32 @@ export async function runCase(
 }
 
 /** A small indexed file with the shapes the reader handles: vectors, short and long text, nulls. */
+export async function baseFiles(): Promise<Uint8Array[]> {
+  return [await baseFile(), await duckdbBase()]
+}
+
+/** DuckDB's writer: DataPage V1 (levels inside the compressed body), Snappy, no offset index. */
+async function duckdbBase(): Promise<Uint8Array> {
+  const { DuckDBInstance } = await import('@duckdb/node-api')
+  const dir = mkdtempSync(join(tmpdir(), 'pqs-fuzz-'))
+  const path = join(dir, 'duck.parquet')
+  const db = await DuckDBInstance.create(':memory:')
+  const conn = await db.connect()
+  await conn.run('SELECT setseed(0.5)')
+  await conn.run(`COPY (
+      SELECT CASE WHEN i % 13 = 0 THEN NULL ELSE 'title ' || i END AS title,
+        repeat('word ' || i || ' ', 20) AS body,
+        [random()::FLOAT for _ in range(8)]::FLOAT[8] AS embedding
+      FROM range(400) t(i)
+    ) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 128)`)
+  conn.closeSync()
+  db.closeSync()
+  const sink = new MemorySink()
+  await buildIndex(fromBytes(new Uint8Array(readFileSync(path)), 'duck.parquet'), sink, { column: 'embedding', nlist: 8 })
+  rmSync(dir, { recursive: true, force: true })
+  return sink.bytes as Uint8Array
+}
+
 export async function baseFile(): Promise<Uint8Array> {
   const rows = 400
   const dim = 8

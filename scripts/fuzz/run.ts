@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { baseFile, mutate, type Outcome } from './harness.js'
+import { baseFiles, baseFor, mutate, type Outcome } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +30,7 @@ const deadline = performance.now() + Number(values.seconds) * 1000
 const limitMs = Number(values['limit-ms'])
 const firstSeed = Number(values.seed)
 
-const base = await baseFile()
+const bases = await baseFiles()
 const query = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))
 const columns = ['title', 'body']
 const counts = { valid: 0, error: 0, crash: 0, hang: 0 }
@@ -40,7 +40,7 @@ let peakRss = startRss
 
 function start(): Worker {
   return new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { base, query, columns },
+    workerData: { bases, query, columns },
     resourceLimits: { maxOldGenerationSizeMb: 512 },
   })
 }
@@ -65,7 +65,11 @@ for (
     const timer = setTimeout(() => {
       void worker.terminate()
       worker = start()
-      resolve({ kind: 'hang', mutation: fixture ? 'fixture' : mutate(base, seed).mutation, detail: `no answer in ${limitMs} ms` })
+      resolve({
+        kind: 'hang',
+        mutation: fixture ? 'fixture' : mutate(baseFor(bases, seed), seed).mutation,
+        detail: `no answer in ${limitMs} ms`,
+      })
     }, limitMs)
     const onMessage = (m: { seed: number; outcome: Outcome }) => {
       if (m.seed !== seed) return
@@ -78,7 +82,11 @@ for (
       clearTimeout(timer)
       worker.off('message', onMessage)
       worker = start()
-      resolve({ kind: 'crash', mutation: fixture ? 'fixture' : mutate(base, seed).mutation, detail: `worker died: ${e.message}` })
+      resolve({
+        kind: 'crash',
+        mutation: fixture ? 'fixture' : mutate(baseFor(bases, seed), seed).mutation,
+        detail: `worker died: ${e.message}`,
+      })
     }
     worker.on('message', onMessage)
     worker.once('error', onError)
@@ -91,7 +99,7 @@ for (
     failures.push({ seed, outcome: fixture ? { ...outcome, detail: `${fixture.name}: ${outcome.detail}` } : outcome })
     if (values.save && !fixture) {
       mkdirSync(values.save, { recursive: true })
-      const { bytes } = mutate(base, seed)
+      const { bytes } = mutate(baseFor(bases, seed), seed)
       const name = `${outcome.kind}-${createHash('sha1').update(bytes).digest('hex').slice(0, 12)}.parquet`
       writeFileSync(join(values.save, name), bytes)
     }

@@ -1,6 +1,8 @@
 import type { AsyncBuffer, FileMetaData, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
+import { decompressPage } from 'hyparquet/src/datapage.js'
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js'
+import { compressors } from 'hyparquet-compressors'
 import { ParquetSeekError } from '../errors.js'
 
 /** Largest page body we let a decoder allocate (pages are KiB to a few MiB in practice). */
@@ -33,9 +35,9 @@ export function checkPageHeader(header: PageHeader, where: { file?: string; offs
 }
 
 /**
- * Walks an RLE/bit-packed hybrid level stream (uncompressed in DataPage V2) and checks no run
- * claims more values than the page holds: hyparquet fills RLE runs without clamping, so one
- * corrupt run length (say 2³¹) would grow an array for minutes instead of failing.
+ * Walks an RLE/bit-packed hybrid level stream and checks no RLE run claims more values than the
+ * page holds: hyparquet fills RLE runs without clamping, so one corrupt run length (say 2³¹)
+ * would grow an array for minutes instead of failing.
  */
 export function checkLevels(
   bytes: Uint8Array,
@@ -47,7 +49,7 @@ export function checkLevels(
   where: { file?: string; offset: number },
 ) {
   const fail = (why: string): never => {
-    throw new ParquetSeekError(`corrupt ${what}: ${why}`, { file: where.file, section: 'page levels', offset: where.offset + start })
+    throw new ParquetSeekError(`corrupt ${what}: ${why}`, { file: where.file, section: 'page levels', offset: where.offset })
   }
   const end = start + length
   if (end > bytes.length) fail(`${length} bytes of levels in a ${bytes.length}-byte page`)
@@ -65,10 +67,11 @@ export function checkLevels(
       shift += 7
     }
     if (header % 2 === 1) {
+      // bit-packed: its values are in the bytes (bounded by the page); writers may pad the last
+      // run past the page's count (DuckDB does), so only RLE runs are bounded by it
       const groups = Math.floor(header / 2)
       at += groups * bitWidth
       seen += groups * 8
-      if (seen > values + 7) fail(`a bit-packed run of ${groups * 8} values where ${values - seen + groups * 8} remain`)
     } else {
       const count = Math.floor(header / 2)
       if (seen + count > values) fail(`a run of ${count} values where ${values - seen} remain`)
@@ -96,6 +99,7 @@ export function guardPages(source: AsyncBuffer, metadata: FileMetaData, file?: s
           end: start + Number(m.total_compressed_size),
           rep: bitWidth(getMaxRepetitionLevel(path)),
           def: bitWidth(getMaxDefinitionLevel(path)),
+          codec: m.codec,
         },
       ]
     }),
@@ -126,6 +130,35 @@ export function guardPages(source: AsyncBuffer, metadata: FileMetaData, file?: s
               offset: start,
             },
           )
+        const v1 = header.data_page_header
+        if (
+          v1 &&
+          (chunk.rep || chunk.def) &&
+          v1.repetition_level_encoding !== 'BIT_PACKED' &&
+          v1.definition_level_encoding !== 'BIT_PACKED'
+        ) {
+          // DataPage V1: [len][rep runs][len][def runs] open the decompressed body; pages read
+          // for results are small, so decompressing twice is cheap next to a hang
+          const body = new Uint8Array(buf, reader.offset, header.compressed_page_size)
+          let plain: Uint8Array
+          try {
+            plain = decompressPage(body, header.uncompressed_page_size, chunk.codec, compressors)
+          } catch (e) {
+            throw new ParquetSeekError(`cannot decompress the page (${(e as Error).message})`, { file, section: 'page', offset: start })
+          }
+          let at = 0
+          for (const [width, what] of [
+            [chunk.rep, 'repetition levels'],
+            [chunk.def, 'definition levels'],
+          ] as const) {
+            if (!width) continue
+            if (at + 4 > plain.length)
+              throw new ParquetSeekError(`corrupt ${what}: no length`, { file, section: 'page levels', offset: start })
+            const length = new DataView(plain.buffer, plain.byteOffset + at, 4).getUint32(0, true)
+            checkLevels(plain, at + 4, length, width, v1.num_values, what, where)
+            at += 4 + length
+          }
+        }
         const v2 = header.data_page_header_v2
         if (v2) {
           // DataPage V2: the levels come first, uncompressed
