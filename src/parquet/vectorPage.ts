@@ -62,4 +62,7 @@ export function decodeVectorPage(
   const view = new DataView(values.buffer, values.byteOffset, values.byteLength)
   if (width === 8 && column.kind === 'list') for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)
   else for (let j = 0; j < dim; j++) out[at + j] = view.getFloat32(j * 4, true)
+  // the builder indexes finite vectors only: anything else here is a damaged page
+  for (let j = 0; j < dim; j++)
+    if (!Number.isFinite(out[at + j] as number)) fail(`vector page holds a non-finite value at ${j} (damaged page)`)
 }
