@@ -17,6 +17,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     backend: { type: 'string' },
     threads: { type: 'string' },
+    'memory-mb': { type: 'string' },
     // generate unseen query rows (numbered from here) for the generated data, print the path, stop
     'queries-from': { type: 'string' },
   },
@@ -69,7 +70,7 @@ if (values.only !== 'wordnet') {
 }
 
 console.log(
-  '| data | rows × dim | nlist | m | backend, threads | build s | read | train-coarse | train-pq | encode | tune | write | peak RSS | output | index | index share |',
+  '| data | rows × dim | nlist | m | backend, threads, streamed | build s | read | train-coarse | train-pq | encode | tune | write | peak RSS | output | index | index share |',
 )
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 for (const c of cases) {
@@ -88,6 +89,7 @@ for (const c of cases) {
       ...c.args,
       ...(values.backend ? ['--backend', values.backend] : []),
       ...(values.threads ? ['--threads', values.threads] : []),
+      ...(values['memory-mb'] ? ['--memory-mb', values['memory-mb']] : []),
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
   )
@@ -99,7 +101,7 @@ for (const c of cases) {
   const sec = (ms: number) => (ms / 1000).toFixed(1)
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
   console.log(
-    `| ${c.name} | ${s.rows} × ${s.dim} | ${s.nlist} | ${s.m} | ${s.backend}, ${s.threads} | ${sec(s.buildMs)} | ${sec(s.phasesMs.read)} | ${sec(s.phasesMs['train-coarse'])} | ${sec(s.phasesMs['train-pq'])} | ${sec(s.phasesMs.encode)} | ${sec(s.phasesMs.tune)} | ${sec(s.phasesMs.write)} | ${mib(s.peakRssBytes)} | ${mib(s.outputBytes)} | ${mib(s.indexBytes)} | ${((100 * s.indexBytes) / s.outputBytes).toFixed(1)}% |`,
+    `| ${c.name} | ${s.rows} × ${s.dim} | ${s.nlist} | ${s.m} | ${s.backend}, ${s.threads}${s.streamed ? ', streamed' : ''} | ${sec(s.buildMs)} | ${sec(s.phasesMs.read)} | ${sec(s.phasesMs['train-coarse'])} | ${sec(s.phasesMs['train-pq'])} | ${sec(s.phasesMs.encode)} | ${sec(s.phasesMs.tune)} | ${sec(s.phasesMs.write)} | ${mib(s.peakRssBytes)} | ${mib(s.outputBytes)} | ${mib(s.indexBytes)} | ${((100 * s.indexBytes) / s.outputBytes).toFixed(1)}% |`,
   )
   if (statSync(target).size !== s.outputBytes) throw new Error('output size mismatch')
 }

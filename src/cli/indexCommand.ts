@@ -18,6 +18,8 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --skip-invalid       leave null, ragged or non-finite vectors out of the index (rows stay in the file)
   --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
   --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
+  --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
+                       row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -32,6 +34,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     'skip-invalid': { type: 'boolean' },
     backend: { type: 'string' },
     threads: { type: 'string' },
+    'memory-mb': { type: 'string' },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
@@ -55,6 +58,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       backend: choice(values.backend, 'backend', BACKEND_CHOICES),
       threads: intOption(values.threads, 'threads', 1) ?? defaultThreads(),
       spawnWorker: spawnNodeKernelWorker,
+      memoryBytes: (intOption(values['memory-mb'], 'memory-mb', 1) ?? 1024) * 2 ** 20,
       file: basename(input),
       signal,
       onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
@@ -87,6 +91,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       backend: summary.backend,
       threads: summary.threads,
+      streamed: summary.streamed,
       output,
     }
     if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)

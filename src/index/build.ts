@@ -4,21 +4,25 @@ import { type BackendChoice, type BackendName, type Kernels, loadKernels } from 
 import { KernelPool, type SpawnKernelWorker } from '../compute/pool.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
-import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
 import { checkMetadata } from '../parquet/guard.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
+import { TopK } from '../search/topk.js'
 import { writeBlob } from './blob.js'
 import { FORMAT_VERSION, KV } from './keys.js'
-import type { IndexParams, Metric } from './model.js'
+import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
+import { defaults } from './model.js'
+import { mulberry32, sampleIndices } from './random.js'
 import type { TrainOptions } from './train.js'
-import { encodeAll, normalizeRows, resolveParams, trainModel } from './train.js'
-import { tuneNprobe } from './tune.js'
+import { encodeAll, encodeRows, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
+import { tuneFromTruth, tuneNprobe } from './tune.js'
 
 export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'tune' | 'write'
 export const BUILD_PHASES: readonly BuildPhase[] = ['read', 'train-coarse', 'train-pq', 'encode', 'tune', 'write']
 
 /** Entries a default query scans at least (see tune). */
 const MIN_SCAN = 4096
+const DEFAULT_MEMORY_BYTES = 1 << 30
 
 export interface BuildProgress {
   phase: BuildPhase
@@ -34,6 +38,11 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
   model?: string
   /** CPU kernels: `auto` (wasm where WebAssembly SIMD exists, else js), or one forced. */
   backend?: BackendChoice
+  /**
+   * Budget for holding every vector in memory (default 1 GiB); a larger embedding column is
+   * built in two streaming passes (sample, then encode row group by row group) instead.
+   */
+  memoryBytes?: number
   /** Threads sharing training and encoding (default 1); threads − 1 workers from spawnWorker. */
   threads?: number
   /** Starts a kernel worker: spawnNodeKernelWorker in Node, a module Worker in browsers. */
@@ -55,6 +64,8 @@ export interface BuildSummary {
   backend: BackendName
   /** Threads that shared the work (1 = this thread alone). */
   threads: number
+  /** True when the vectors exceeded the memory budget and were streamed in two passes. */
+  streamed: boolean
 }
 
 /**
@@ -104,42 +115,23 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
   const metadata = await readMetadata(source, file)
   const column = describeEmbeddingColumn(metadata, o.column, file)
   const embeddingModel = o.model ?? metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined
-  const vectors = await readVectors(source, metadata, column, {
-    file,
-    skipInvalid: o.skipInvalid,
-    signal,
-    onProgress: (done, total) => progress('read', done, total),
-  })
-  const n = vectors.rowIds.length
-  const params = resolveParams(vectors.rows, n, vectors.dim, o)
-  if (params.metric === 'cosine') normalizeRows(vectors.data, n, vectors.dim, vectors.rowIds, o.column)
-  enter('train-coarse')
-
   const train: TrainOptions = {
     signal,
     kernels,
     pool,
     onProgress: (phase, done, total) => progress(phase, done, total),
   }
-  const model = await trainModel(vectors.data, n, params, train)
-  enter('encode')
-  const lists = await encodeAll(model, vectors.data, n, vectors.rowIds, train)
-  enter('tune')
-  // Rows of the data make easier queries than unseen ones (SIFT: 0.98 on its rows, 0.92 on its
-  // held-out queries at the same nprobe; on wordnet a third of the lists was needed for 0.95 on
-  // held-out queries where rows measured 0.98 at fewer). So the default probes at least a third
-  // of the lists and MIN_SCAN entries, and the measurement starts there and only raises it.
-  const floor = Math.min(params.nlist, Math.max(Math.ceil(params.nlist / 3), Math.ceil(MIN_SCAN / (n / params.nlist))))
-  const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
-    seed: params.seed,
-    minNprobe: floor,
-    kernels,
-    signal,
-    onProgress: (done, total) => progress('tune', done, total),
-  })
-  params.nprobe = Math.max(tuned.nprobe, floor)
-  params.refine = tuned.refine
-  params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
+  // the float32 matrix of all vectors, as the column's decoded size estimates it
+  const matrixBytes = metadata.row_groups.reduce(
+    (sum, g) => sum + Number(g.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0),
+    0,
+  )
+  const streamed = matrixBytes > (o.memoryBytes ?? DEFAULT_MEMORY_BYTES)
+  const built = streamed
+    ? await streamingModel(source, metadata, column, o, kernels, train, progress, enter)
+    : await inMemoryModel(source, metadata, column, o, kernels, train, progress, enter)
+  const { params, model, lists } = built
+  const n = lists.rowIds.length
   throwIfAborted(signal)
   enter('write')
 
@@ -179,11 +171,181 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
     inputBytes: source.byteLength,
     outputBytes: written.bytes,
     indexBytes,
-    skippedRows: vectors.invalid,
+    skippedRows: built.invalid,
     phasesMs,
     backend: kernels.name,
     threads: pool?.threads ?? 1,
+    streamed,
   }
+}
+
+type Progress = (phase: BuildPhase, done: number, total: number) => void
+
+interface Built {
+  params: IndexParams
+  model: IvfPqModel
+  lists: InvertedLists
+  invalid: Array<{ row: number; reason: string }>
+}
+
+/** The default nprobe is at least this: a third of the lists, and MIN_SCAN entries. */
+function nprobeFloor(params: IndexParams, n: number): number {
+  // Rows of the data make easier queries than unseen ones (SIFT: 0.98 on its rows, 0.92 on its
+  // held-out queries at the same nprobe; on wordnet a third of the lists was needed for 0.95 on
+  // held-out queries where rows measured 0.98 at fewer). So the default probes at least a third
+  // of the lists and MIN_SCAN entries, and the measurement starts there and only raises it.
+  return Math.min(params.nlist, Math.max(Math.ceil(params.nlist / 3), Math.ceil(MIN_SCAN / (n / params.nlist))))
+}
+
+/** All vectors in one matrix: train on a sample, encode every row, tune with exact refinement. */
+async function inMemoryModel(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  o: BuildOptions,
+  kernels: Kernels,
+  train: TrainOptions,
+  progress: Progress,
+  enter: (phase: BuildPhase) => void,
+): Promise<Built> {
+  const { file, signal } = o
+  const vectors = await readVectors(source, metadata, column, {
+    file,
+    skipInvalid: o.skipInvalid,
+    signal,
+    onProgress: (done, total) => progress('read', done, total),
+  })
+  const n = vectors.rowIds.length
+  const params = resolveParams(vectors.rows, n, vectors.dim, o)
+  if (params.metric === 'cosine') normalizeRows(vectors.data, n, vectors.dim, vectors.rowIds, o.column)
+  enter('train-coarse')
+  const model = await trainModel(vectors.data, n, params, train)
+  enter('encode')
+  const lists = await encodeAll(model, vectors.data, n, vectors.rowIds, train)
+  enter('tune')
+  const floor = nprobeFloor(params, n)
+  const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
+    seed: params.seed,
+    minNprobe: floor,
+    kernels,
+    signal,
+    onProgress: (done, total) => progress('tune', done, total),
+  })
+  params.nprobe = Math.max(tuned.nprobe, floor)
+  params.refine = tuned.refine
+  params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
+  return { params, model, lists, invalid: vectors.invalid }
+}
+
+/**
+ * For inputs whose vectors do not fit the memory budget: two passes over the row groups.
+ * Pass 1 keeps a seeded reservoir sample (the training set and the tune queries); pass 2
+ * encodes each row group as it is read and keeps, for the tune queries, their exact nearest
+ * rows. Memory: the sample, n × (m + 8) bytes of codes and ids, one row group.
+ */
+async function streamingModel(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  o: BuildOptions,
+  kernels: Kernels,
+  train: TrainOptions,
+  progress: Progress,
+  enter: (phase: BuildPhase) => void,
+): Promise<Built> {
+  const { file, signal } = o
+  const rows = Number(metadata.num_rows)
+  const readOptions = { file, skipInvalid: o.skipInvalid, signal }
+  const cosine = (o.metric ?? 'l2') === 'cosine'
+  const rand = mulberry32((o.seed ?? defaults.seed) + 5)
+  const invalid: Array<{ row: number; reason: string }> = []
+  let reservoir = new Float32Array(0)
+  let reservoirRows = new Uint32Array(0)
+  let capacity = 0
+  let seen = 0
+  const { dim, valid: n } = await forEachVectorBlock(
+    source,
+    metadata,
+    column,
+    { ...readOptions, onProgress: (done, total) => progress('read', done, total) },
+    (block) => {
+      const d = block.dim
+      if (cosine) normalizeRows(block.data, block.rowIds.length, d, block.rowIds, o.column)
+      if (!capacity) {
+        capacity = resolveParams(rows, rows, d, o).sample
+        reservoir = new Float32Array(capacity * d)
+        reservoirRows = new Uint32Array(capacity)
+      }
+      for (let i = 0; i < block.rowIds.length; i++, seen++) {
+        // Algorithm R: row `seen` replaces a random slot with probability capacity / (seen + 1)
+        const slot = seen < capacity ? seen : Math.floor(rand() * (seen + 1))
+        if (slot >= capacity) continue
+        reservoir.set(block.data.subarray(i * d, (i + 1) * d), slot * d)
+        reservoirRows[slot] = block.rowIds[i] as number
+      }
+    },
+    (bad) => invalid.push(bad),
+  )
+  const kept = Math.min(seen, capacity)
+  const params = resolveParams(rows, n, dim, { ...o, sample: Math.min(kept, o.sample ?? kept) })
+  enter('train-coarse')
+  const model = await trainModel(reservoir.subarray(0, kept * dim), kept, params, train)
+
+  // tune queries: rows of the sample; their truth is gathered during pass 2
+  const picks = sampleIndices(kept, Math.min(kept, 100), mulberry32(params.seed + 3))
+  const queryData = new Float32Array(picks.length * dim)
+  for (const [i, p] of picks.entries()) queryData.set(reservoir.subarray(p * dim, (p + 1) * dim), i * dim)
+  const queryRows = Uint32Array.from(picks, (p) => reservoirRows[p] as number)
+  reservoir = new Float32Array(0)
+  const kind = params.metric === 'dot' ? 'ip' : 'l2'
+  const tops = Array.from(queryRows, () => new TopK(11))
+
+  enter('encode')
+  const assign = new Uint32Array(n)
+  const codes = new Uint8Array(n * params.m)
+  const rowIds = new Uint32Array(n)
+  const counter = { done: 0, total: n }
+  let at = 0
+  await forEachVectorBlock(source, metadata, column, readOptions, async (block) => {
+    const count = block.rowIds.length
+    if (cosine) normalizeRows(block.data, count, dim, block.rowIds, o.column)
+    const out = new Float32Array(picks.length * count)
+    kernels.distances(kind, queryData, picks.length, block.data, count, dim, out)
+    for (const [qi, top] of tops.entries())
+      for (let i = 0; i < count; i++) {
+        const v = out[qi * count + i] as number
+        top.push(kind === 'l2' ? v : -v, block.rowIds[i] as number)
+      }
+    const encoded = await encodeRows(model, block.data, count, train, counter)
+    assign.set(encoded.assign, at)
+    codes.set(encoded.codes, at * params.m)
+    rowIds.set(block.rowIds, at)
+    at += count
+  })
+  const lists = groupByList(assign, codes, rowIds, params.nlist, params.m)
+
+  enter('tune')
+  const truth = tops.map(
+    (top, qi) =>
+      new Set(
+        top
+          .sorted()
+          .filter((h) => h.row !== queryRows[qi])
+          .slice(0, 10)
+          .map((h) => h.row),
+      ),
+  )
+  const floor = nprobeFloor(params, n)
+  const tuned = await tuneFromTruth(
+    model,
+    lists,
+    { data: queryData, rowIds: queryRows, truth },
+    { minNprobe: floor, kernels, signal, onProgress: (done, total) => progress('tune', done, total) },
+  )
+  params.nprobe = Math.max(tuned.nprobe, floor)
+  params.refine = tuned.refine
+  params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
+  return { params, model, lists, invalid }
 }
 
 export async function readMetadata(source: AsyncBuffer, file?: string) {

@@ -114,6 +114,18 @@ export async function encodeAll(
   rowIds: Uint32Array,
   o: TrainOptions = {},
 ): Promise<InvertedLists> {
+  const { assign, codes } = await encodeRows(model, data, n, o)
+  return groupByList(assign, codes, rowIds, model.params.nlist, model.params.m)
+}
+
+/** List (assign) and PQ code (codes, n × m) of each of n rows, split over the pool's threads. */
+export async function encodeRows(
+  model: IvfPqModel,
+  data: Float32Array,
+  n: number,
+  o: TrainOptions = {},
+  progress: { done: number; total: number } = { done: 0, total: n },
+): Promise<{ assign: Uint32Array; codes: Uint8Array }> {
   const { dim, nlist, m } = model.params
   const assign = new Uint32Array(n)
   const codes = new Uint8Array(n * m)
@@ -122,12 +134,11 @@ export async function encodeAll(
   const workers = o.pool?.workers ?? []
   await Promise.all(workers.map((w) => w.setModel(model.centroids, nlist, model.layout, model.codebooks)))
   const chunks = Math.ceil(n / ENCODE_CHUNK)
-  let done = 0
   const store = (chunk: number, r: { assign: Uint32Array; codes: Uint8Array }) => {
     assign.set(r.assign, chunk * ENCODE_CHUNK)
     codes.set(r.codes, chunk * ENCODE_CHUNK * m)
-    done += r.assign.length
-    o.onProgress?.('encode', done, n)
+    progress.done += r.assign.length
+    o.onProgress?.('encode', progress.done, progress.total)
   }
   // chunks are independent: each thread takes the next one until none is left
   const rowsOf = (chunk: number) => data.slice(chunk * ENCODE_CHUNK * dim, Math.min(n, (chunk + 1) * ENCODE_CHUNK) * dim)
@@ -146,7 +157,7 @@ export async function encodeAll(
     },
   )
   throwIfAborted(o.signal)
-  return groupByList(assign, codes, rowIds, nlist, m)
+  return { assign, codes }
 }
 
 function subtractCentroids(x: Float32Array, n: number, dim: number, centroids: Float32Array, assign: Uint32Array) {
@@ -157,7 +168,7 @@ function subtractCentroids(x: Float32Array, n: number, dim: number, centroids: F
 }
 
 /** Counting sort by list; stable, so rows stay ascending inside each list. */
-function groupByList(assign: Uint32Array, codes: Uint8Array, rowIds: Uint32Array, nlist: number, m: number): InvertedLists {
+export function groupByList(assign: Uint32Array, codes: Uint8Array, rowIds: Uint32Array, nlist: number, m: number): InvertedLists {
   const n = assign.length
   const listStart = new Uint32Array(nlist + 1)
   for (let i = 0; i < n; i++) listStart[(assign[i] as number) + 1] = (listStart[(assign[i] as number) + 1] as number) + 1

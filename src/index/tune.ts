@@ -1,6 +1,8 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import { checkpoint } from '../errors.js'
 import { searchInMemory } from '../search/memory.js'
+import { kernelKind, prepareQuery } from '../search/metric.js'
+import { probe } from '../search/probe.js'
 import { ListScanner } from '../search/scan.js'
 import { TopK } from '../search/topk.js'
 import type { InvertedLists, IvfPqModel } from './model.js'
@@ -24,24 +26,32 @@ export interface TuneResult {
  * `target`, then nprobe doubles and bisects until recall@10 reaches it. Data sets differ a lot here (wordnet needs ~15% of lists, SIFT ~40%), so one fixed
  * fraction either wastes bytes or misses recall.
  */
+export interface TuneOptions {
+  target?: number
+  queries?: number
+  seed?: number
+  /** Smallest nprobe the caller will use anyway: the search starts there. */
+  minNprobe?: number
+  kernels?: Kernels
+  signal?: AbortSignal
+  onProgress?: (done: number, total: number) => void
+}
+
+/** Query rows with their vectors (n × dim) and each one's exact 10 nearest other rows. */
+export interface TuneQueries {
+  data: Float32Array
+  rowIds: Uint32Array
+  truth: Array<Set<number>>
+}
+
 export async function tuneNprobe(
   model: IvfPqModel,
   lists: InvertedLists,
   data: Float32Array,
   rowIds: Uint32Array,
-  o: {
-    target?: number
-    queries?: number
-    seed?: number
-    /** Smallest nprobe the caller will use anyway: the search starts there. */
-    minNprobe?: number
-    kernels?: Kernels
-    signal?: AbortSignal
-    onProgress?: (done: number, total: number) => void
-  } = {},
+  o: TuneOptions = {},
 ): Promise<TuneResult> {
-  const { dim, nlist, metric } = model.params
-  const target = o.target ?? 0.98
+  const { dim, metric } = model.params
   const n = rowIds.length
   const picks = sampleIndices(n, Math.min(n, o.queries ?? 100), mulberry32((o.seed ?? 1) + 3))
   const slot = new Map<number, number>()
@@ -52,7 +62,39 @@ export async function tuneNprobe(
   }
   const kernels = o.kernels ?? jsKernels
   const truth = await exactTruth(kernels, metric === 'dot' ? 'ip' : 'l2', data, rowIds, dim, picks, o.signal)
+  const queryData = new Float32Array(picks.length * dim)
+  for (const [i, p] of picks.entries()) queryData.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
+  const queryRows = Uint32Array.from(picks, (p) => rowIds[p] as number)
+  return tuneWith(model, lists, { data: queryData, rowIds: queryRows, truth }, vectorOf, o)
+}
+
+/**
+ * The same measurement when the vectors are not in memory (a streaming build): truth comes
+ * precomputed, and recall is the share of true neighbours among the k × refine candidates —
+ * what exact re-ranking would return, since no other candidate is nearer than a true neighbour.
+ */
+export async function tuneFromTruth(
+  model: IvfPqModel,
+  lists: InvertedLists,
+  queries: TuneQueries,
+  o: TuneOptions = {},
+): Promise<TuneResult> {
+  return tuneWith(model, lists, queries, undefined, o)
+}
+
+async function tuneWith(
+  model: IvfPqModel,
+  lists: InvertedLists,
+  queries: TuneQueries,
+  vectorOf: ((row: number) => Float32Array) | undefined,
+  o: TuneOptions,
+): Promise<TuneResult> {
+  const { dim, nlist, metric, m } = model.params
+  const target = o.target ?? 0.98
+  const kernels = o.kernels ?? jsKernels
   const scanner = new ListScanner(model, kernels)
+  const kind = kernelKind(metric)
+  const count = queries.rowIds.length
   const measured = new Map<string, number>()
   let refine = 10
   const recallAt = async (nprobe: number) => {
@@ -61,35 +103,48 @@ export async function tuneNprobe(
     if (cached !== undefined) return cached
     let hits = 0
     let wanted = 0
-    for (const [qi, p] of picks.entries()) {
+    for (let qi = 0; qi < count; qi++) {
       if (qi % 20 === 0) await checkpoint(o.signal)
-      const q = data.subarray(p * dim, (p + 1) * dim)
-      const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine }, scanner)
-        .filter((h) => h.row !== rowIds[p])
-        .slice(0, 10)
-      const want = truth[qi] as Set<number>
+      const q = queries.data.subarray(qi * dim, (qi + 1) * dim)
+      const self = queries.rowIds[qi]
+      const want = queries.truth[qi] as Set<number>
       wanted += want.size
-      for (const h of found) if (want.has(h.row)) hits++
+      if (vectorOf) {
+        const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine }, scanner)
+          .filter((h) => h.row !== self)
+          .slice(0, 10)
+        for (const h of found) if (want.has(h.row)) hits++
+      } else {
+        const top = new TopK(11 * refine)
+        const prepared = prepareQuery(q, metric)
+        for (const l of probe(prepared, model.centroids, nlist, kind, nprobe)) {
+          const start = lists.listStart[l] as number
+          const end = lists.listStart[l + 1] as number
+          scanner.scan(prepared, kind, l, lists.codes.subarray(start * m, end * m), lists.rowIds.subarray(start, end), top)
+        }
+        for (const c of top.sorted()) if (c.row !== self && want.has(c.row)) hits++
+      }
     }
     const r = wanted ? hits / wanted : 1
     measured.set(key, r)
     o.onProgress?.(measured.size, Math.ceil(Math.log2(nlist)) * 2)
     return r
   }
+  const done = (nprobe: number, recall: number): TuneResult => ({ nprobe, refine, recall, target, queries: count })
   let hi = Math.max(1, Math.min(nlist, o.minNprobe ?? 1))
-  if ((await recallAt(hi)) >= target) return { nprobe: hi, refine, recall: await recallAt(hi), target, queries: picks.length }
+  if ((await recallAt(hi)) >= target) return done(hi, await recallAt(hi))
   // PQ error next: when near neighbours are nearly equidistant, 10·k candidates are not enough
   while (refine < 80 && (await recallAt(nlist)) < target) refine *= 2
   while (hi < nlist && (await recallAt(hi)) < target) hi = Math.min(nlist, hi * 2)
   let lo = Math.max(o.minNprobe ?? 1, hi >> 1)
-  if ((await recallAt(hi)) < target) return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: picks.length }
+  if ((await recallAt(hi)) < target) return done(nlist, await recallAt(nlist))
   // smallest nprobe in (lo, hi] reaching the target
   while (hi - lo > Math.max(1, Math.floor(hi / 16))) {
     const mid = (lo + hi) >> 1
     if ((await recallAt(mid)) >= target) hi = mid
     else lo = mid
   }
-  return { nprobe: hi, refine, recall: await recallAt(hi), target, queries: picks.length }
+  return done(hi, await recallAt(hi))
 }
 
 /**

@@ -135,30 +135,45 @@ export interface Vectors {
   invalid: InvalidRow[]
 }
 
-/** Reads the whole embedding column into one float32 matrix, one row group at a time. */
-export async function readVectors(
+/** One row group's valid vectors: `data` is rowIds.length × dim. */
+export interface VectorBlock {
+  rowStart: number
+  rowEnd: number
+  dim: number
+  rowIds: Uint32Array
+  data: Float32Array
+}
+
+/**
+ * Streams the embedding column one row group at a time, validated (null, ragged, non-finite
+ * vectors fail, or with skipInvalid are reported through `onInvalid` and left out). Memory is
+ * one row group's vectors, whatever the file's size.
+ */
+export async function forEachVectorBlock(
   source: AsyncBuffer,
   metadata: FileMetaData,
   column: EmbeddingColumn,
-  options: ReadVectorsOptions = {},
-): Promise<Vectors> {
+  options: ReadVectorsOptions,
+  visit: (block: VectorBlock) => void | Promise<void>,
+  onInvalid: (row: InvalidRow) => void = () => {},
+): Promise<{ dim: number; valid: number }> {
   const { file, skipInvalid = false, signal, onProgress } = options
   const rows = Number(metadata.num_rows)
   if (rows === 0) throw new ParquetSeekError('the file has zero rows; nothing to index', { file })
   let dim = column.dim ?? 0
-  let data: Float32Array = new Float32Array(0)
-  const rowIds = new Uint32Array(rows)
-  const invalid: InvalidRow[] = []
-  let stored = 0
+  let valid = 0
+  let firstProblem: string | undefined
   let rowStart = 0
   for (const group of metadata.row_groups) {
     throwIfAborted(signal)
     const rowEnd = rowStart + Number(group.num_rows)
     const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
+    for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = lengthOf(v)
+    const ids: number[] = []
+    const data = new Float32Array(values.length * Math.max(1, dim))
     for (let i = 0; i < values.length; i++) {
       const row = rowStart + i
       const vector = values[i]
-      if (dim === 0 && vector !== null && vector !== undefined) dim = lengthOf(vector)
       const reason = checkVector(vector, dim, column.kind)
       if (reason) {
         if (!skipInvalid) {
@@ -168,22 +183,49 @@ export async function readVectors(
             row,
           })
         }
-        invalid.push({ row, reason })
+        firstProblem ??= reason
+        onInvalid({ row, reason })
         continue
       }
-      if (data.length === 0) data = allocate(rows, dim, file, column.name)
-      copyInto(data, stored * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
-      rowIds[stored++] = row
+      copyInto(data, ids.length * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
+      ids.push(row)
     }
+    valid += ids.length
+    if (ids.length) await visit({ rowStart, rowEnd, dim, rowIds: Uint32Array.from(ids), data: data.subarray(0, ids.length * dim) })
     rowStart = rowEnd
     onProgress?.(rowStart, rows)
   }
-  if (stored === 0) {
-    throw new ParquetSeekError(`no valid vectors among ${rows} rows (first problem: ${invalid[0]?.reason})`, {
-      file,
-      column: column.name,
-    })
+  if (valid === 0) {
+    throw new ParquetSeekError(`no valid vectors among ${rows} rows (first problem: ${firstProblem})`, { file, column: column.name })
   }
+  return { dim, valid }
+}
+
+/** Reads the whole embedding column into one float32 matrix, one row group at a time. */
+export async function readVectors(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  options: ReadVectorsOptions = {},
+): Promise<Vectors> {
+  const rows = Number(metadata.num_rows)
+  let data: Float32Array = new Float32Array(0)
+  const rowIds = new Uint32Array(rows)
+  const invalid: InvalidRow[] = []
+  let stored = 0
+  const { dim } = await forEachVectorBlock(
+    source,
+    metadata,
+    column,
+    options,
+    (block) => {
+      if (data.length === 0) data = allocate(rows, block.dim, options.file, column.name)
+      data.set(block.data, stored * block.dim)
+      rowIds.set(block.rowIds, stored)
+      stored += block.rowIds.length
+    },
+    (bad) => invalid.push(bad),
+  )
   return { dim, rows, rowIds: rowIds.slice(0, stored), data: data.subarray(0, stored * dim), invalid }
 }
 
