@@ -60,5 +60,17 @@ describe('streaming build (vectors over the memory budget)', () => {
     )) as [[bigint]]
     db.close()
     expect(Number(diff)).toBe(0)
+    // a device that cannot give even the streaming build its codes is refused up front, with sizes
+    const src = await fileSource(input)
+    await expect(
+      buildIndex(src, await fileSink(join(dir, 'refused.parquet'), input), {
+        column: 'embedding',
+        skipInvalid: true,
+        memoryLimitBytes: 64 << 10,
+      }),
+    ).rejects.toThrow(
+      /indexing needs about \d+ MiB here \(6000 rows × \d+ bytes of codes and ids, plus the largest row group\), more than the 1 MiB this device allows/,
+    )
+    await src.close()
   })
 })

@@ -41,6 +41,8 @@ const api = {
     try {
       const summary = await buildIndex(blobSource(file), sink, {
         threads: Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)),
+        // navigator.deviceMemory (GiB, Chrome) rounds down; give the build at most half of it
+        memoryLimitBytes: ((navigator as { deviceMemory?: number }).deviceMemory ?? 4) * 2 ** 29,
         spawnWorker,
         ...options,
         file: file.name,

@@ -23,6 +23,7 @@ export const BUILD_PHASES: readonly BuildPhase[] = ['read', 'train-coarse', 'tra
 /** Entries a default query scans at least (see tune). */
 const MIN_SCAN = 4096
 const DEFAULT_MEMORY_BYTES = 1 << 30
+const mib = (n: number) => Math.ceil(n / 2 ** 20)
 
 export interface BuildProgress {
   phase: BuildPhase
@@ -43,6 +44,11 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * built in two streaming passes (sample, then encode row group by row group) instead.
    */
   memoryBytes?: number
+  /**
+   * What this device can give the build at most (default: no limit; the browser sets it from
+   * navigator.deviceMemory). A file needing more is refused up front, with the sizes.
+   */
+  memoryLimitBytes?: number
   /** Threads sharing training and encoding (default 1); threads − 1 workers from spawnWorker. */
   threads?: number
   /** Starts a kernel worker: spawnNodeKernelWorker in Node, a module Worker in browsers. */
@@ -126,7 +132,21 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
     (sum, g) => sum + Number(g.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0),
     0,
   )
-  const streamed = matrixBytes > (o.memoryBytes ?? DEFAULT_MEMORY_BYTES)
+  const limit = o.memoryLimitBytes ?? Number.POSITIVE_INFINITY
+  const streamed = matrixBytes > Math.min(limit / 2, o.memoryBytes ?? DEFAULT_MEMORY_BYTES)
+  // streaming still holds n × (m + 8) bytes of codes and ids, and one row group of vectors
+  const rows = Number(metadata.num_rows)
+  const dimGuess = column.dim ?? Math.max(1, Math.round(matrixBytes / 4 / Math.max(1, rows)))
+  const m = o.m ?? defaults.m(dimGuess)
+  const largestGroup = Math.max(
+    ...metadata.row_groups.map((g) => Number(g.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0)),
+  )
+  const needed = streamed ? rows * (m + 8) + 2 * largestGroup + 64_000 * dimGuess * 4 : 2 * matrixBytes
+  if (needed > limit)
+    throw new ParquetSeekError(
+      `indexing needs about ${mib(needed)} MiB here (${rows} rows × ${m + 8} bytes of codes and ids, plus the largest row group), more than the ${mib(limit)} MiB this device allows`,
+      { file, column: column.name },
+    )
   const built = streamed
     ? await streamingModel(source, metadata, column, o, kernels, train, progress, enter)
     : await inMemoryModel(source, metadata, column, o, kernels, train, progress, enter)
