@@ -14,8 +14,8 @@ import { openIndex } from '../../src/search/engine.js'
  * project columns. Each case must end in a valid result or a ParquetSeekError (a clear error
  * naming the file/section/offset) within the time limit; anything else is a crash.
  */
-export type Mutation = 'bitflip' | 'truncate' | 'int32' | 'random-range' | 'swap' | 'zero-range'
-export const MUTATIONS: readonly Mutation[] = ['bitflip', 'truncate', 'int32', 'random-range', 'swap', 'zero-range']
+export type Mutation = 'bitflip' | 'truncate' | 'int32' | 'random-range' | 'swap' | 'zero-range' | 'random-file'
+export const MUTATIONS: readonly Mutation[] = ['bitflip', 'truncate', 'int32', 'random-range', 'swap', 'zero-range', 'random-file']
 
 export interface Outcome {
   kind: 'valid' | 'error' | 'crash' | 'hang'
@@ -58,6 +58,16 @@ export function mutate(base: Uint8Array, seed: number): { bytes: Uint8Array; mut
     case 'zero-range': {
       const p = at()
       bytes.fill(0, p, Math.min(n, p + 1 + Math.floor(rand() * 256)))
+      break
+    }
+    case 'random-file': {
+      // random bytes, half of the time dressed as Parquet (magic at both ends, a footer length)
+      bytes = Uint8Array.from({ length: Math.floor(rand() * 4096) }, () => Math.floor(rand() * 256))
+      if (bytes.length >= 12 && rand() < 0.5) {
+        bytes.set([0x50, 0x41, 0x52, 0x31], 0)
+        bytes.set([0x50, 0x41, 0x52, 0x31], bytes.length - 4)
+        new DataView(bytes.buffer).setUint32(bytes.length - 8, Math.floor(rand() * bytes.length), true)
+      }
       break
     }
     case 'swap': {

@@ -1,4 +1,4 @@
-import type { AsyncBuffer, FileMetaData, PageHeader } from 'hyparquet'
+import type { AsyncBuffer, CompressionCodec, FileMetaData, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js'
@@ -109,68 +109,90 @@ export function guardPages(source: AsyncBuffer, metadata: FileMetaData, file?: s
     byteLength: source.byteLength,
     async slice(start, end = source.byteLength) {
       const buf = await source.slice(start, end)
-      const reader = { view: new DataView(buf), offset: 0 }
-      let header: PageHeader | undefined
-      try {
-        header = parquetHeader(reader)
-      } catch {
-        header = undefined // not a page (a footer, an index, a range of pages): nothing to check
-      }
       const chunk = chunkAt(start)
-      // a slice that starts inside a column chunk with a page header: a page (or pages) hyparquet will decode
-      if (header?.type && chunk) {
-        const where = { file, offset: start }
-        checkPageHeader(header, where)
-        if (reader.offset + header.compressed_page_size > buf.byteLength)
-          throw new ParquetSeekError(
-            `corrupt page header: a ${header.compressed_page_size}-byte page where ${buf.byteLength - reader.offset} bytes were read`,
-            {
-              file,
-              section: 'page header',
-              offset: start,
-            },
-          )
-        const v1 = header.data_page_header
-        if (
-          v1 &&
-          (chunk.rep || chunk.def) &&
-          v1.repetition_level_encoding !== 'BIT_PACKED' &&
-          v1.definition_level_encoding !== 'BIT_PACKED'
-        ) {
-          // DataPage V1: [len][rep runs][len][def runs] open the decompressed body; pages read
-          // for results are small, so decompressing twice is cheap next to a hang
-          const body = new Uint8Array(buf, reader.offset, header.compressed_page_size)
-          let plain: Uint8Array
-          try {
-            plain = decompressPage(body, header.uncompressed_page_size, chunk.codec, compressors)
-          } catch (e) {
-            throw new ParquetSeekError(`cannot decompress the page (${(e as Error).message})`, { file, section: 'page', offset: start })
-          }
-          let at = 0
-          for (const [width, what] of [
-            [chunk.rep, 'repetition levels'],
-            [chunk.def, 'definition levels'],
-          ] as const) {
-            if (!width) continue
-            if (at + 4 > plain.length)
-              throw new ParquetSeekError(`corrupt ${what}: no length`, { file, section: 'page levels', offset: start })
-            const length = new DataView(plain.buffer, plain.byteOffset + at, 4).getUint32(0, true)
-            checkLevels(plain, at + 4, length, width, v1.num_values, what, where)
-            at += 4 + length
-          }
-        }
-        const v2 = header.data_page_header_v2
-        if (v2) {
-          // DataPage V2: the levels come first, uncompressed
-          const bytes = new Uint8Array(buf)
-          const rep = v2.repetition_levels_byte_length
-          if (rep && chunk.rep) checkLevels(bytes, reader.offset, rep, chunk.rep, v2.num_values, 'repetition levels', where)
-          if (v2.definition_levels_byte_length && chunk.def)
-            checkLevels(bytes, reader.offset + rep, v2.definition_levels_byte_length, chunk.def, v2.num_values, 'definition levels', where)
-        }
-      }
+      if (chunk) checkPages(new Uint8Array(buf), start, chunk, file)
       return buf
     },
+  }
+}
+
+interface ChunkShape {
+  rep: number
+  def: number
+  codec: CompressionCodec
+}
+
+/**
+ * Checks every page in a slice that starts inside a column chunk (one page for a result read,
+ * a whole chunk for a build's read): headers against the caps, and level runs — DataPage V2's
+ * as stored, V1's after decompressing the page once more (they sit inside the compressed body).
+ * A slice that does not start with a page header (an index, a footer) is left alone.
+ */
+function checkPages(bytes: Uint8Array, fileOffset: number, chunk: ChunkShape, file: string | undefined) {
+  let pos = 0
+  while (pos < bytes.length) {
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + pos, bytes.length - pos), offset: 0 }
+    let header: PageHeader
+    try {
+      header = parquetHeader(reader)
+    } catch (e) {
+      if (pos === 0) return // not a page: nothing to check
+      throw new ParquetSeekError(`unreadable page header (${(e as Error).message})`, {
+        file,
+        section: 'page header',
+        offset: fileOffset + pos,
+      })
+    }
+    if (!header.type) {
+      if (pos === 0) return
+      throw new ParquetSeekError('corrupt page header: no page type', { file, section: 'page header', offset: fileOffset + pos })
+    }
+    const where = { file, offset: fileOffset + pos }
+    checkPageHeader(header, where)
+    const bodyStart = pos + reader.offset
+    if (bodyStart + header.compressed_page_size > bytes.length) {
+      // a result read holds exactly its page: a longer page is corrupt; a longer slice's tail is another read's
+      if (pos === 0)
+        throw new ParquetSeekError(
+          `corrupt page header: a ${header.compressed_page_size}-byte page where ${bytes.length - bodyStart} bytes were read`,
+          {
+            file,
+            section: 'page header',
+            offset: where.offset,
+          },
+        )
+      return
+    }
+    const body = bytes.subarray(bodyStart, bodyStart + header.compressed_page_size)
+    const v1 = header.data_page_header
+    if (v1 && (chunk.rep || chunk.def) && v1.repetition_level_encoding !== 'BIT_PACKED' && v1.definition_level_encoding !== 'BIT_PACKED') {
+      let plain: Uint8Array
+      try {
+        plain = decompressPage(body, header.uncompressed_page_size, chunk.codec, compressors)
+      } catch (e) {
+        throw new ParquetSeekError(`cannot decompress the page (${(e as Error).message})`, { file, section: 'page', offset: where.offset })
+      }
+      let at = 0
+      for (const [width, what] of [
+        [chunk.rep, 'repetition levels'],
+        [chunk.def, 'definition levels'],
+      ] as const) {
+        if (!width) continue
+        if (at + 4 > plain.length)
+          throw new ParquetSeekError(`corrupt ${what}: no length`, { file, section: 'page levels', offset: where.offset })
+        const length = new DataView(plain.buffer, plain.byteOffset + at, 4).getUint32(0, true)
+        checkLevels(plain, at + 4, length, width, v1.num_values, what, where)
+        at += 4 + length
+      }
+    }
+    const v2 = header.data_page_header_v2
+    if (v2) {
+      const rep = v2.repetition_levels_byte_length
+      if (rep && chunk.rep) checkLevels(body, 0, rep, chunk.rep, v2.num_values, 'repetition levels', where)
+      if (v2.definition_levels_byte_length && chunk.def)
+        checkLevels(body, rep, v2.definition_levels_byte_length, chunk.def, v2.num_values, 'definition levels', where)
+    }
+    pos = bodyStart + header.compressed_page_size
   }
 }
 
