@@ -3,10 +3,9 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serveFile } from '../src/cli/rangeServer.js'
-import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { clusteredVectors, SHARED, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { clusteredVectors, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
@@ -120,15 +119,8 @@ test('a file that names its embedding model answers text queries typed in the pa
     { length: 600 },
     (_, i) => `${['red apple', 'sourdough bread', 'sailing boat', 'snowy mountain'][i % 4]} number ${i}`,
   )
-  const encoder = hashNgramEncoder(64)
-  const vectors = await encoder.encode(titles)
   const input = join(dir, 'titles.parquet')
-  writeListFile(
-    input,
-    vectors.map((v) => Array.from(v)),
-    { title: titles },
-    { 'parquetseek.model': encoder.id },
-  )
+  await writeTextFile(input, titles, 64)
   await page.goto('/')
   await page.getByLabel('Parquet file').setInputFiles(input)
   await page.getByRole('combobox', { name: 'Metric' }).selectOption('cosine')

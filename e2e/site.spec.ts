@@ -3,10 +3,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize } from 'node:path'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
-import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { tempDir, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, test } from './fixtures.js'
 
 /**
@@ -48,15 +47,8 @@ const TOPICS = ['red apple orchard', 'sourdough bread bakery', 'sailing boat har
 test.beforeAll(async () => {
   const titles = Array.from({ length: 2000 }, (_, i) => `${TOPICS[i % 4]} ${i}`)
   titles[7] = `<img src=x onerror="globalThis.__xss=1">${titles[7]}` // must stay text
-  const encoder = hashNgramEncoder(64)
-  const vectors = await encoder.encode(titles)
   const input = join(dir, 'topics.parquet')
-  writeListFile(
-    input,
-    vectors.map((v) => Array.from(v)),
-    { title: titles },
-    { 'parquetseek.model': encoder.id },
-  )
+  await writeTextFile(input, titles, 64)
   const out = join(dir, 'topics.indexed.parquet')
   const src = await fileSource(input)
   await buildIndex(src, await fileSink(out, input), { column: 'embedding', metric: 'cosine' })

@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { hashNgramEncoder } from '../src/encode/encoders.js'
-import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, tempDir, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
 const BIN = join(import.meta.dirname, '../bin/parquetseek.js')
 const dir = tempDir('pqs-cli-')
@@ -243,15 +242,8 @@ describe('parquetseek search and bench', () => {
 
   it('search --text encodes the query with the model the file names, and says when it names none', async () => {
     const titles = Array.from({ length: 300 }, (_, i) => `${['red apple', 'sourdough bread', 'sailing boat'][i % 3]} ${i}`)
-    const encoder = hashNgramEncoder(32)
-    const vectors = await encoder.encode(titles)
     const input = join(dir, 'text-in.parquet')
-    writeListFile(
-      input,
-      vectors.map((v) => Array.from(v)),
-      { title: titles },
-      { 'parquetseek.model': encoder.id },
-    )
+    await writeTextFile(input, titles, 32)
     const indexed = join(dir, 'text.parquet')
     expect((await cli(['index', input, indexed, '--column', 'embedding', '--metric', 'cosine'])).code).toBe(0)
     const r = await cli(['search', indexed, '--text', 'bread', '--k', '3', '--columns', 'title', '--json'])

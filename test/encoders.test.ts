@@ -5,7 +5,7 @@ import { encoderFor, HASH_NGRAM, hashNgramEncoder, words } from '../src/encode/e
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { openIndex } from '../src/search/engine.js'
-import { tempDir, writeListFile } from './helpers/fixtures.js'
+import { tempDir, writeTextFile } from './helpers/fixtures.js'
 
 const TITLES = [
   'red apple pie with cinnamon',
@@ -40,14 +40,8 @@ describe('query encoders', () => {
   it('a file that names its model answers text queries; the model survives indexing', async () => {
     const dir = tempDir('pqs-enc-')
     const e = hashNgramEncoder(64)
-    const vectors = await e.encode(TITLES)
     const input = join(dir, 'titles.parquet')
-    writeListFile(
-      input,
-      vectors.map((v) => Array.from(v)),
-      { title: TITLES },
-      { 'parquetseek.model': e.id },
-    )
+    await writeTextFile(input, TITLES, 64)
     const out = join(dir, 'titles.indexed.parquet')
     const src = await fileSource(input)
     await buildIndex(src, await fileSink(out, input), { column: 'embedding', metric: 'cosine', nlist: 2 })

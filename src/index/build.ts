@@ -147,9 +147,8 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
       `indexing needs about ${mib(needed)} MiB here (${rows} rows × ${m + 8} bytes of codes and ids, plus the largest row group), more than the ${mib(limit)} MiB this device allows`,
       { file, column: column.name },
     )
-  const built = streamed
-    ? await streamingModel(source, metadata, column, o, kernels, train, progress, enter)
-    : await inMemoryModel(source, metadata, column, o, kernels, train, progress, enter)
+  const context: ModelContext = { source, metadata, column, o, kernels, train, progress, enter }
+  const built = streamed ? await streamingModel(context) : await inMemoryModel(context)
   const { params, model, lists } = built
   const n = lists.rowIds.length
   throwIfAborted(signal)
@@ -201,6 +200,18 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
 
 type Progress = (phase: BuildPhase, done: number, total: number) => void
 
+/** What both ways of building the model work from. */
+interface ModelContext {
+  source: AsyncBuffer
+  metadata: FileMetaData
+  column: EmbeddingColumn
+  o: BuildOptions
+  kernels: Kernels
+  train: TrainOptions
+  progress: Progress
+  enter: (phase: BuildPhase) => void
+}
+
 interface Built {
   params: IndexParams
   model: IvfPqModel
@@ -218,16 +229,7 @@ function nprobeFloor(params: IndexParams, n: number): number {
 }
 
 /** All vectors in one matrix: train on a sample, encode every row, tune with exact refinement. */
-async function inMemoryModel(
-  source: AsyncBuffer,
-  metadata: FileMetaData,
-  column: EmbeddingColumn,
-  o: BuildOptions,
-  kernels: Kernels,
-  train: TrainOptions,
-  progress: Progress,
-  enter: (phase: BuildPhase) => void,
-): Promise<Built> {
+async function inMemoryModel({ source, metadata, column, o, kernels, train, progress, enter }: ModelContext): Promise<Built> {
   const { file, signal } = o
   const vectors = await readVectors(source, metadata, column, {
     file,
@@ -263,16 +265,7 @@ async function inMemoryModel(
  * encodes each row group as it is read and keeps, for the tune queries, their exact nearest
  * rows. Memory: the sample, n × (m + 8) bytes of codes and ids, one row group.
  */
-async function streamingModel(
-  source: AsyncBuffer,
-  metadata: FileMetaData,
-  column: EmbeddingColumn,
-  o: BuildOptions,
-  kernels: Kernels,
-  train: TrainOptions,
-  progress: Progress,
-  enter: (phase: BuildPhase) => void,
-): Promise<Built> {
+async function streamingModel({ source, metadata, column, o, kernels, train, progress, enter }: ModelContext): Promise<Built> {
   const { file, signal } = o
   const rows = Number(metadata.num_rows)
   const readOptions = { file, skipInvalid: o.skipInvalid, signal }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
 import type { SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
+import { hashNgramEncoder } from '../../src/encode/encoders.js'
 import { mulberry32 } from '../../src/index/random.js'
 
 export const SHARED = join(import.meta.dirname, '../../../shared/data')
@@ -150,4 +151,16 @@ export async function makeFixtures(dir: string): Promise<Fixture[]> {
     db.close()
   }
   return out
+}
+
+/** A text file embedded with the built-in hash-ngram encoder, naming its model (text queries work). */
+export async function writeTextFile(path: string, titles: string[], dim: number): Promise<void> {
+  const encoder = hashNgramEncoder(dim)
+  const vectors = await encoder.encode(titles)
+  writeListFile(
+    path,
+    vectors.map((v) => Array.from(v)),
+    { title: titles },
+    { 'parquetseek.model': encoder.id },
+  )
 }
