@@ -2,32 +2,10 @@ import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { cli, type Run } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
-const BIN = join(import.meta.dirname, '../bin/parquetseek.js')
 const dir = tempDir('pqs-cli-')
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function cli(args: string[], onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-      onStderr?.(String(d), child)
-    })
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 const vectors = (n: number, dim: number, seed = 1) => {
   const v = clusteredVectors(n, dim, seed)

@@ -1,0 +1,97 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { FileMetaData } from 'hyparquet'
+import { parquetMetadata } from 'hyparquet'
+import { ByteWriter } from 'hyparquet-writer'
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
+import { describe, expect, it } from 'vitest'
+import { assignNearest } from '../src/compute/js.js'
+import { kmeans } from '../src/index/kmeans.js'
+import { fileSource } from '../src/io/nodeFile.js'
+import { flatSearch } from '../src/search/flat.js'
+import { openPqVector, PQ_VECTOR_KEY, searchPqVector, writePqVectorBlob } from '../src/search/pqVector.js'
+import { cli } from './helpers/cli.js'
+import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
+
+const dir = tempDir('pqs-pqv-')
+const rows = 2000
+const dim = 16
+const K = 20
+
+/**
+ * A file as pq-vector writes it (from its documented layout): the Parquet data as it was, the
+ * index bytes after it, the footer again with `pq_vector_index_offset`.
+ */
+async function pqVectorFile(path: string, corrupt = false): Promise<Float32Array> {
+  const v = clusteredVectors(rows, dim, 31)
+  const plain = join(dir, 'plain.parquet')
+  writeListFile(
+    plain,
+    Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    { title: Array.from({ length: rows }, (_, i) => `t${i}`) },
+  )
+  const bytes = new Uint8Array(readFileSync(plain))
+  const footerLength = new DataView(bytes.buffer).getUint32(bytes.length - 8, true)
+  const dataEnd = bytes.length - 8 - footerLength
+  const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))
+  const centroids = await kmeans(v, rows, dim, { k: K, iterations: 6, seed: 2 })
+  const assign = new Uint32Array(rows)
+  assignNearest(v, rows, dim, centroids, K, assign)
+  const clusters = Array.from({ length: K }, (_, c) => Uint32Array.from(Array.from(assign.keys()).filter((i) => assign[i] === c)))
+  if (corrupt) clusters[3] = Uint32Array.of(rows + 5) // a row the file does not have
+  const blob = writePqVectorBlob(dim, centroids, clusters)
+  const footer = new ByteWriter()
+  writeMetadata(footer, {
+    ...metadata,
+    key_value_metadata: [...(metadata.key_value_metadata ?? []), { key: PQ_VECTOR_KEY, value: String(dataEnd) }],
+  } as FileMetaData)
+  const out = new Uint8Array(dataEnd + blob.length + footer.offset + 4)
+  out.set(bytes.subarray(0, dataEnd))
+  out.set(blob, dataEnd)
+  out.set(new Uint8Array(footer.getBytes()), dataEnd + blob.length)
+  out.set([0x50, 0x41, 0x52, 0x31], out.length - 4)
+  writeFileSync(path, out)
+  return v
+}
+
+describe('pq-vector files (IVF-flat inside Parquet, written by the Rust pq-vector)', () => {
+  it('open and search: probed clusters ranked exactly; all clusters = exact search; readers still read the file', async () => {
+    const path = join(dir, 'pqv.parquet')
+    const v = await pqVectorFile(path)
+    const source = await fileSource(path)
+    const { parquetMetadataAsync } = await import('hyparquet')
+    const metadata = await parquetMetadataAsync(source)
+    const index = await openPqVector(source, metadata)
+    expect(index.clusters.length).toBe(K)
+    expect(index.clusters.reduce((s, c) => s + c.length, 0)).toBe(rows)
+    const q = v.subarray(7 * dim, 8 * dim)
+    const few = await searchPqVector(source, metadata, index, q, { k: 5, nprobe: 2 })
+    expect(few.hits[0]).toEqual({ row: 7, distance: 0 })
+    expect(few.rowsScored).toBeLessThan(rows / 4)
+    const all = await searchPqVector(source, metadata, index, q, { k: 10, nprobe: K })
+    const [exact] = await flatSearch(source, metadata, [q], { column: 'embedding', metric: 'l2', k: 10 })
+    expect(all.hits).toEqual(exact)
+    await source.close()
+    const db = await duckdb()
+    const [[count]] = (await db.rows(`SELECT count(*) FROM '${path}'`)) as [[bigint]]
+    db.close()
+    expect(Number(count)).toBe(rows)
+  })
+
+  it('the CLI searches it, and a corrupt index is a one-line error naming the problem', async () => {
+    const path = join(dir, 'pqv-cli.parquet')
+    await pqVectorFile(path)
+    const r = await cli(['search', path, '--query-row', '11', '--k', '3', '--nprobe', '3', '--columns', 'title', '--json'])
+    expect(r.code).toBe(0)
+    const { results, stats } = JSON.parse(r.stdout)
+    expect(results[0]).toEqual({ row: 11, distance: 0, values: { title: 't11' } })
+    expect(stats).toMatchObject({ mode: 'pq-vector', clustersProbed: 3 })
+    const bad = join(dir, 'pqv-bad.parquet')
+    await pqVectorFile(bad, true)
+    const e = await cli(['search', bad, '--query-row', '11'])
+    expect(e.code).toBe(1)
+    expect(e.stderr.trim()).toMatch(
+      /pqv-bad.parquet, section pq-vector index, byte \d+: pq-vector index: cluster 3 names row 2005 of a 2000-row file$/,
+    )
+  })
+})
