@@ -20,7 +20,7 @@ beforeAll(() => {
 function expectOneLineError(r: Run, pattern: RegExp) {
   expect(r.code).toBe(1)
   const lines = r.stderr.trim().split('\n')
-  expect(lines).toHaveLength(1)
+  expect(lines, r.stderr).toHaveLength(1)
   expect(lines[0]).toMatch(pattern)
   expect(r.stderr).not.toMatch(/\n\s+at /) // no stack trace
 }

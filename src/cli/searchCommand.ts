@@ -46,14 +46,26 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
     throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
   const source = isUrl(target) ? target : await anySource(target)
+  // the file handle is closed on every way out (an unclosed handle makes Node print warnings)
+  const close = async () => {
+    if (typeof source !== 'string') await source.close()
+  }
   let index: SeekIndex
   try {
     index = await openIndex(source, { signal, backend: choice(values.backend, 'backend', BACKEND_CHOICES) })
   } catch (e) {
+    await close()
     if (!(e instanceof NoIndexError)) throw e
-    if (typeof source !== 'string') await source.close()
     return exactSearch(target, values)
   }
+  try {
+    await searchIndexed(index, target, values, signal)
+  } finally {
+    await close()
+  }
+}
+
+async function searchIndexed(index: SeekIndex, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
   else if (values.text !== undefined) {
@@ -83,7 +95,6 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     columns,
     signal,
   })
-  if (typeof source !== 'string') await (source as { close(): Promise<void> }).close()
   const open = index.opened.open
   if (values.json) {
     const stats = { ...result.stats, open }
@@ -140,6 +151,7 @@ interface SearchValues {
   backend?: string
   text?: string
   nprobe?: string
+  refine?: string
   json?: boolean
 }
 
