@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { fileSource } from '../src/io/nodeFile.js'
+import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
@@ -229,6 +232,30 @@ describe('parquetseek search and bench', () => {
     for (const hit of JSON.parse(r.stdout).results) expect(hit.values.title).toMatch(/^sourdough bread/)
     const none = await cli(['search', out, '--text', 'bread'])
     expectOneLineError(none, /does not name the model that made its vectors/)
+  })
+
+  it("join: each row's k nearest other rows as Parquet, the same as searching one by one; never over an input", async () => {
+    const result = join(dir, 'join.parquet')
+    const r = await cli(['join', out, out, '--out', result, '--k', '3', '--exclude-self', '--batch', '64', '--json'])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ queries: 500, k: 3, pairs: 1500, out: result })
+    const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(result) })) as Array<{
+      query: number
+      rank: number
+      row: number
+      distance: number
+    }>
+    expect(rows).toHaveLength(1500)
+    expect(rows.filter((x) => x.query === x.row)).toEqual([])
+    const index = await openIndex(await fileSource(out))
+    for (const q of [0, 123, 499]) {
+      const { results } = await index.search(await index.vectorOf(q), { k: 4 })
+      const expected = results.filter((h) => h.row !== q).slice(0, 3)
+      expect(rows.filter((x) => x.query === q).map((x) => ({ row: x.row, distance: x.distance }))).toEqual(
+        expected.map((h) => ({ row: h.row, distance: h.distance })),
+      )
+    }
+    expectOneLineError(await cli(['join', out, out, '--out', out]), /refusing to overwrite the input/)
   })
 
   it('--backend forces the CPU kernels; js and wasm return the same rows and distances', async () => {

@@ -3,6 +3,7 @@ import { UsageError } from './args.js'
 import { benchCommand, benchUsage } from './benchCommand.js'
 import { indexCommand, indexUsage } from './indexCommand.js'
 import { infoCommand, infoUsage } from './infoCommand.js'
+import { joinCommand, joinUsage } from './joinCommand.js'
 import { searchCommand, searchUsage } from './searchCommand.js'
 
 const usage = `parquetseek — vector search inside plain Parquet files
@@ -13,6 +14,8 @@ ${searchUsage}
 
 ${benchUsage}
 
+${joinUsage}
+
 ${infoUsage}
 
 Exit codes: 0 success, 1 bad input (one line on stderr naming the problem), 2 bad usage, 130 cancelled.
@@ -22,6 +25,7 @@ const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<
   index: indexCommand,
   search: searchCommand,
   bench: benchCommand,
+  join: joinCommand,
   info: (argv) => infoCommand(argv),
 }
 

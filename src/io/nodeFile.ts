@@ -37,10 +37,11 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
  * Writes to `<dir>/.<name>.tmp-<random>` and renames onto `path` at commit, so an interrupted
  * build never leaves a half-written file under the final name. Refuses to target `input`.
  */
-export async function fileSink(path: string, input?: string): Promise<ByteSink> {
+export async function fileSink(path: string, input?: string | string[]): Promise<ByteSink> {
   const target = resolve(path)
-  if (input !== undefined && (await sameFile(target, resolve(input)))) {
-    throw new ParquetSeekError('output path is the input file; refusing to overwrite the input', { file: path })
+  for (const one of typeof input === 'string' ? [input] : (input ?? [])) {
+    if (await sameFile(target, resolve(one)))
+      throw new ParquetSeekError('output path is an input file; refusing to overwrite the input', { file: path })
   }
   const temp = join(dirname(target), `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`)
   let handle: FileHandle | undefined
