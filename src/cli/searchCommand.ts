@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
@@ -21,6 +22,9 @@ export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --q
   --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.96)
   --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
   --columns a,b        columns to return for each result
+  --where EXPR         only rows passing EXPR, e.g. "lang = 'en' AND year >= 2020" (=, !=, <, <=, >, >=,
+                       IN (…), IS [NOT] NULL, AND, OR, NOT); nprobe grows as the filter narrows
+  --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
   --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
@@ -29,6 +33,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   const { values, positionals } = parse(argv, {
     query: { type: 'string' },
     text: { type: 'string' },
+    where: { type: 'string' },
+    deleted: { type: 'string' },
     'query-row': { type: 'string' },
     'query-file': { type: 'string' },
     k: { type: 'string' },
@@ -93,6 +99,8 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
     nprobe: intOption(values.nprobe, 'nprobe', 1),
     refine: intOption(values.refine, 'refine', 1),
     columns,
+    where: values.where,
+    deleted: values.deleted === undefined ? undefined : await deletedRows(values.deleted),
     signal,
   })
   const open = index.opened.open
@@ -102,6 +110,17 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
     return
   }
   printResults(result, columns, open)
+}
+
+/** `3,17,42` or `@path` (ids separated by spaces, commas or newlines). */
+async function deletedRows(spec: string): Promise<number[]> {
+  const text = spec.startsWith('@') ? await readFile(spec.slice(1), 'utf8') : spec
+  const ids = text.split(/[\s,]+/).filter(Boolean)
+  return ids.map((t) => {
+    const n = Number(t)
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--deleted: "${t}" is not a row number`)
+    return n
+  })
 }
 
 function printResults(result: SearchResult, columns: string[], open: { bytes: number; requests: number; ms: number }) {
@@ -152,6 +171,8 @@ interface SearchValues {
   text?: string
   nprobe?: string
   refine?: string
+  where?: string
+  deleted?: string
   json?: boolean
 }
 

@@ -8,6 +8,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_GAP, readRanges, waves } from '../io/range
 import type { ByteSource } from '../io/source.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
+import { type FilterResult, filterRows, parseWhere } from './filter.js'
 import { exactDistance, kernelKind, prepareQuery } from './metric.js'
 import { type OpenedIndex, type OpenOptions, openSource } from './open.js'
 import { probe } from './probe.js'
@@ -23,6 +24,10 @@ export interface SearchOptions {
   refine?: number
   /** Columns to return for each result row. */
   columns?: string[]
+  /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, IS NULL, AND, OR, NOT). */
+  where?: string
+  /** Rows never to return (e.g. deleted since the file was written). */
+  deleted?: Iterable<number>
   signal?: AbortSignal
 }
 
@@ -41,6 +46,8 @@ export interface SearchStats {
   msByStage: Record<Stage, number>
   ms: number
   backend: BackendName
+  /** With `where`: rows passing it, row groups skipped by their statistics (computed once per filter), lists probed. */
+  filter?: { rowsPassing: number; rowGroupsSkipped: number; nprobe: number }
 }
 
 export interface SearchHit {
@@ -74,6 +81,7 @@ export class SeekIndex {
   private listBytesCached = 0
 
   private readonly scanner: ListScanner
+  private readonly filters = new Map<string, FilterResult>()
 
   private constructor(
     readonly opened: OpenedIndex,
@@ -138,7 +146,26 @@ export class SeekIndex {
       for (let j = 0; j < dim; j++) if (!Number.isFinite(q[j])) throw new ParquetSeekError(`query ${i}: value ${j} is not finite`)
       return prepareQuery(Float32Array.from(q), this.metric)
     })
-    const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
+    // rows that may be returned: the filter's bitmap (read once per filter), minus deleted rows
+    let filter: FilterResult | undefined
+    if (o.where !== undefined) {
+      filter = this.filters.get(o.where)
+      if (!filter) {
+        filter = await filterRows(this.opened.cached, this.opened.metadata, parseWhere(o.where), o.signal)
+        this.filters.set(o.where, filter)
+        roundTrips += filter.rowGroupsRead
+      }
+    }
+    let allowed = filter?.bitmap
+    if (o.deleted) {
+      allowed = allowed ? allowed.slice() : new Uint8Array(this.rows).fill(1)
+      for (const row of o.deleted) if (row >= 0 && row < allowed.length) allowed[row] = 0
+    }
+    // a filter passing a fraction f of the rows probes nprobe / f lists, so as many passing
+    // entries are scanned as without it (recall holds; bytes grow as the filter narrows)
+    const fraction = filter ? filter.passing / Math.max(1, this.rows) : 1
+    const probed = filter ? Math.min(nlist, Math.ceil(nprobe / Math.max(fraction, 1 / nlist))) : nprobe
+    const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
     lap('probe')
 
     const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !this.lists.has(l)).sort((a, b) => a - b)
@@ -169,7 +196,7 @@ export class SeekIndex {
       const top = new TopK(k * refine)
       for (const l of probes[qi] as Uint32Array) {
         const list = this.lists.get(l)
-        if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top)
+        if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top, allowed)
       }
       return top.sorted().map((c) => ({ row: c.row, where: locate(c.row, probes[qi] as Uint32Array, this.lists) }))
     })
@@ -231,6 +258,7 @@ export class SeekIndex {
       msByStage: ms,
       ms: performance.now() - t0,
       backend: this.kernels.name,
+      ...(filter ? { filter: { rowsPassing: filter.passing, rowGroupsSkipped: filter.rowGroupsSkipped, nprobe: probed } } : {}),
     }
     return best.map((hits, qi) => ({
       probed: Array.from(probes[qi] as Uint32Array),

@@ -20,7 +20,8 @@ export class ListScanner {
     this.residual = new Float32Array(model.params.dim)
   }
 
-  scan(q: Float32Array, kind: 'l2' | 'ip', list: number, codes: Uint8Array, rowIds: Uint32Array, into: TopK): void {
+  /** `allowed`: when given, only rows marked 1 there become candidates (filters, deleted rows). */
+  scan(q: Float32Array, kind: 'l2' | 'ip', list: number, codes: Uint8Array, rowIds: Uint32Array, into: TopK, allowed?: Uint8Array): void {
     const { dim } = this.model.params
     const c = this.model.centroids
     let bias = 0
@@ -36,7 +37,9 @@ export class ListScanner {
     this.adc.scan(codes, n, bias, this.scores)
     for (let i = 0; i < n; i++) {
       const s = this.scores[i] as number
-      if (s <= into.bound) into.push(s, rowIds[i] as number)
+      if (s > into.bound) continue
+      const row = rowIds[i] as number
+      if (!allowed || allowed[row]) into.push(s, row)
     }
   }
 }

@@ -42,7 +42,7 @@ export function clusteredVectors(n: number, dim: number, seed: number, clusters 
   return out
 }
 
-const listOfFloat = (name: string, type: 'FLOAT' | 'DOUBLE' = 'FLOAT'): SchemaElement[] => [
+export const listOfFloat = (name: string, type: 'FLOAT' | 'DOUBLE' = 'FLOAT'): SchemaElement[] => [
   { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
   { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
   { name: 'element', type, repetition_type: 'OPTIONAL' },

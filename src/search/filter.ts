@@ -1,0 +1,285 @@
+import type { FileMetaData } from 'hyparquet'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { ByteSource } from '../io/source.js'
+import { readColumnRange } from '../parquet/embedding.js'
+
+/**
+ * `--where`: a small filter language over scalar columns, applied as a row bitmap before
+ * candidates are chosen. Grammar (keywords any case):
+ *   expr := or;  or := and (OR and)*;  and := atom (AND atom)*
+ *   atom := '(' expr ')' | NOT atom | name cmp literal | name [NOT] IN '(' literal, … ')'
+ *         | name IS [NOT] NULL
+ *   cmp := = | != | <> | < | <= | > | >=;  literal := number | 'text' | TRUE | FALSE
+ * Comparisons with NULL are false (as in SQL). Row groups whose column statistics prove no row
+ * can match are skipped without reading them.
+ */
+export type Literal = number | string | boolean | bigint
+export type Expr =
+  | { op: 'and' | 'or'; left: Expr; right: Expr }
+  | { op: 'not'; expr: Expr }
+  | { op: '=' | '!=' | '<' | '<=' | '>' | '>='; column: string; value: Literal }
+  | { op: 'in'; column: string; values: Literal[]; not: boolean }
+  | { op: 'null'; column: string; not: boolean }
+
+const TOKEN = /\s*(?:(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|'((?:[^']|'')*)'|("(?:[^"]|"")*"|[A-Za-z_][\w.]*)|(<=|>=|!=|<>|=|<|>|\(|\)|,|-))/y
+
+interface Token {
+  kind: 'num' | 'str' | 'name' | 'sym'
+  text: string
+  at: number
+}
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = []
+  TOKEN.lastIndex = 0
+  while (TOKEN.lastIndex < src.length) {
+    const at = TOKEN.lastIndex
+    if (/^\s*$/.test(src.slice(at))) break
+    const m = TOKEN.exec(src)
+    if (!m) throw new ParquetSeekError(`--where: unexpected "${src.slice(at).trim().slice(0, 12)}" at character ${at + 1}`)
+    const start = m.index + (m[0].length - m[0].trimStart().length)
+    if (m[1] !== undefined) out.push({ kind: 'num', text: m[1], at: start })
+    else if (m[2] !== undefined) out.push({ kind: 'str', text: m[2].replaceAll("''", "'"), at: start })
+    else if (m[3] !== undefined)
+      out.push({ kind: 'name', text: m[3].startsWith('"') ? m[3].slice(1, -1).replaceAll('""', '"') : m[3], at: start })
+    else out.push({ kind: 'sym', text: m[4] as string, at: start })
+  }
+  return out
+}
+
+export function parseWhere(src: string): Expr {
+  const tokens = tokenize(src)
+  let i = 0
+  const peek = () => tokens[i]
+  const fail = (what: string): never => {
+    const t = peek()
+    throw new ParquetSeekError(`--where: ${what} ${t ? `at "${t.text}" (character ${t.at + 1})` : 'at the end'}`)
+  }
+  const keyword = (word: string) => {
+    const t = peek()
+    if (t?.kind === 'name' && t.text.toUpperCase() === word) {
+      i++
+      return true
+    }
+    return false
+  }
+  const symbol = (s: string) => {
+    if (peek()?.kind === 'sym' && peek()?.text === s) {
+      i++
+      return true
+    }
+    return false
+  }
+  const literal = (): Literal => {
+    const negative = symbol('-')
+    const t = peek()
+    if (t?.kind === 'num') {
+      i++
+      return negative ? -Number(t.text) : Number(t.text)
+    }
+    if (negative) return fail('expected a number')
+    if (t?.kind === 'str') {
+      i++
+      return t.text
+    }
+    if (keyword('TRUE')) return true
+    if (keyword('FALSE')) return false
+    return fail('expected a number, a quoted text, TRUE or FALSE')
+  }
+  const atom = (): Expr => {
+    if (symbol('(')) {
+      const e = or()
+      if (!symbol(')')) fail('expected ")"')
+      return e
+    }
+    if (keyword('NOT')) return { op: 'not', expr: atom() }
+    const t = peek()
+    if (t?.kind !== 'name') return fail('expected a column name')
+    i++
+    const column = t.text
+    if (keyword('IS')) {
+      const not = keyword('NOT')
+      if (!keyword('NULL')) fail('expected NULL')
+      return { op: 'null', column, not }
+    }
+    const not = keyword('NOT')
+    if (keyword('IN')) {
+      if (!symbol('(')) fail('expected "(" after IN')
+      const values = [literal()]
+      while (symbol(',')) values.push(literal())
+      if (!symbol(')')) fail('expected ")"')
+      return { op: 'in', column, values, not }
+    }
+    if (not) fail('expected IN after NOT')
+    const c = peek()
+    if (c?.kind !== 'sym' || !['=', '!=', '<>', '<', '<=', '>', '>='].includes(c.text))
+      return fail('expected a comparison (=, !=, <, <=, >, >=, IN, IS NULL)')
+    i++
+    const op = (c.text === '<>' ? '!=' : c.text) as '=' | '!=' | '<' | '<=' | '>' | '>='
+    return { op, column, value: literal() }
+  }
+  const and = (): Expr => {
+    let e = atom()
+    while (keyword('AND')) e = { op: 'and', left: e, right: atom() }
+    return e
+  }
+  const or = (): Expr => {
+    let e = and()
+    while (keyword('OR')) e = { op: 'or', left: e, right: and() }
+    return e
+  }
+  const e = or()
+  if (i < tokens.length) fail('unexpected')
+  return e
+}
+
+export function columnsOf(e: Expr, into = new Set<string>()): Set<string> {
+  if ('column' in e) into.add(e.column)
+  else if (e.op === 'not') columnsOf(e.expr, into)
+  else {
+    columnsOf(e.left, into)
+    columnsOf(e.right, into)
+  }
+  return into
+}
+
+/** Values compare as numbers when both sides are numeric (bigint included), else as text. */
+function compare(a: unknown, b: Literal): number | undefined {
+  if (a === null || a === undefined) return undefined
+  if (typeof a === 'bigint' || typeof a === 'number' || a instanceof Date) {
+    const x = a instanceof Date ? a.getTime() : Number(a)
+    const y = typeof b === 'string' ? Number.NaN : Number(b)
+    if (Number.isNaN(y)) return undefined
+    return x < y ? -1 : x > y ? 1 : 0
+  }
+  if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : undefined
+  const s = String(a)
+  const t = String(b)
+  return s < t ? -1 : s > t ? 1 : 0
+}
+
+export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
+  switch (e.op) {
+    case 'and':
+      return evaluate(e.left, row) && evaluate(e.right, row)
+    case 'or':
+      return evaluate(e.left, row) || evaluate(e.right, row)
+    case 'not':
+      return !evaluate(e.expr, row)
+    case 'null': {
+      const v = row[e.column]
+      return (v === null || v === undefined) !== e.not
+    }
+    case 'in': {
+      const v = row[e.column]
+      if (v === null || v === undefined) return false
+      return e.values.some((x) => compare(v, x) === 0) !== e.not
+    }
+    default: {
+      const c = compare(row[e.column], e.value)
+      if (c === undefined) return false
+      if (e.op === '=') return c === 0
+      if (e.op === '!=') return c !== 0
+      if (e.op === '<') return c < 0
+      if (e.op === '<=') return c <= 0
+      if (e.op === '>') return c > 0
+      return c >= 0
+    }
+  }
+}
+
+interface ChunkStats {
+  min?: unknown
+  max?: unknown
+  nulls?: number
+  rows: number
+}
+
+/** False when a row group's statistics prove no row can pass; true when it might. */
+function mayMatch(e: Expr, stats: Map<string, ChunkStats>): boolean {
+  switch (e.op) {
+    case 'and':
+      return mayMatch(e.left, stats) && mayMatch(e.right, stats)
+    case 'or':
+      return mayMatch(e.left, stats) || mayMatch(e.right, stats)
+    case 'not':
+      return true
+    case 'null': {
+      const s = stats.get(e.column)
+      if (s?.nulls === undefined) return true
+      return e.not ? s.nulls < s.rows : s.nulls > 0
+    }
+    default: {
+      const s = stats.get(e.column)
+      if (!s || s.min === undefined || s.max === undefined || (e.op === 'in' && e.not) || e.op === '!=') return true
+      const values = e.op === 'in' ? e.values : [e.value]
+      return values.some((v) => {
+        const lo = compare(s.min, v)
+        const hi = compare(s.max, v)
+        if (lo === undefined || hi === undefined) return true
+        if (e.op === '=' || e.op === 'in') return lo <= 0 && hi >= 0
+        if (e.op === '<') return lo < 0
+        if (e.op === '<=') return lo <= 0
+        if (e.op === '>') return hi > 0
+        return hi >= 0
+      })
+    }
+  }
+}
+
+export interface FilterResult {
+  /** 1 where the row passes. */
+  bitmap: Uint8Array
+  passing: number
+  rowGroupsSkipped: number
+  /** Row groups whose filter columns were read, one dependent round trip each. */
+  rowGroupsRead: number
+}
+
+/** The rows of the file that pass `expr`, reading only its columns and skipping row groups by statistics. */
+export async function filterRows(source: ByteSource, metadata: FileMetaData, expr: Expr, signal?: AbortSignal): Promise<FilterResult> {
+  const rows = Number(metadata.num_rows)
+  const names = [...columnsOf(expr)]
+  const known = new Map(metadata.row_groups[0]?.columns.map((c, i) => [c.meta_data?.path_in_schema.join('.') ?? '', i] as const) ?? [])
+  for (const n of names) {
+    if (!known.has(n))
+      throw new ParquetSeekError(`--where names no such column; the columns are: ${[...known.keys()].join(', ')}`, {
+        file: source.name,
+        column: n,
+      })
+  }
+  const bitmap = new Uint8Array(rows)
+  let passing = 0
+  let skipped = 0
+  let rowStart = 0
+  for (const group of metadata.row_groups) {
+    throwIfAborted(signal)
+    const count = Number(group.num_rows)
+    const stats = new Map<string, ChunkStats>()
+    for (const n of names) {
+      const s = group.columns[known.get(n) as number]?.meta_data?.statistics
+      stats.set(n, {
+        min: s?.min_value ?? s?.min,
+        max: s?.max_value ?? s?.max,
+        nulls: s?.null_count === undefined ? undefined : Number(s.null_count),
+        rows: count,
+      })
+    }
+    if (!mayMatch(expr, stats)) skipped++
+    else {
+      const values = await Promise.all(
+        names.map((n) => readColumnRange(source, metadata, n, rowStart, rowStart + count, source.name, signal)),
+      )
+      const row: Record<string, unknown> = {}
+      for (let i = 0; i < count; i++) {
+        for (const [c, n] of names.entries()) row[n] = values[c]?.[i]
+        if (evaluate(expr, row)) {
+          bitmap[rowStart + i] = 1
+          passing++
+        }
+      }
+    }
+    rowStart += count
+  }
+  return { bitmap, passing, rowGroupsSkipped: skipped, rowGroupsRead: metadata.row_groups.length - skipped }
+}

@@ -1,0 +1,124 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { describe, expect, it } from 'vitest'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { openIndex } from '../src/search/engine.js'
+import { evaluate, parseWhere } from '../src/search/filter.js'
+import { searchExact } from '../src/search/memory.js'
+import { cli } from './helpers/cli.js'
+import { clusteredVectors, listOfFloat, tempDir } from './helpers/fixtures.js'
+
+const CATEGORIES = ['news', 'sport', 'tech', 'art']
+
+describe('--where filters', () => {
+  it('parses the small language and names the position of a mistake', () => {
+    expect(parseWhere("category = 'tech' AND (score >= 10 OR note IS NULL)")).toEqual({
+      op: 'and',
+      left: { op: '=', column: 'category', value: 'tech' },
+      right: { op: 'or', left: { op: '>=', column: 'score', value: 10 }, right: { op: 'null', column: 'note', not: false } },
+    })
+    expect(parseWhere("x NOT IN (1, -2.5) OR NOT y <> 'it''s'")).toEqual({
+      op: 'or',
+      left: { op: 'in', column: 'x', values: [1, -2.5], not: true },
+      right: { op: 'not', expr: { op: '!=', column: 'y', value: "it's" } },
+    })
+    expect(() => parseWhere('score >= ')).toThrow('--where: expected a number, a quoted text, TRUE or FALSE at the end')
+    expect(() => parseWhere("score = 1 AND category 'x'")).toThrow(
+      `--where: expected a comparison (=, !=, <, <=, >, >=, IN, IS NULL) at "x" (character 24)`,
+    )
+  })
+
+  it('evaluates like SQL: comparisons with NULL are false', () => {
+    const e = parseWhere('score > 5 OR note IS NOT NULL')
+    expect(evaluate(e, { score: 6n, note: null })).toBe(true)
+    expect(evaluate(e, { score: null, note: null })).toBe(false)
+    expect(evaluate(parseWhere('NOT score > 5'), { score: null })).toBe(true)
+    expect(evaluate(parseWhere("category IN ('a', 'b')"), { category: 'b' })).toBe(true)
+  })
+
+  it('search returns only passing rows, skips row groups by statistics, keeps recall, and honours deleted rows', async () => {
+    const dir = tempDir('pqs-filter-')
+    const rows = 3000
+    const dim = 12
+    const v = clusteredVectors(rows, dim, 41)
+    const category = Array.from({ length: rows }, (_, i) => CATEGORIES[(i * 7) % 4] as string)
+    const input = join(dir, 'in.parquet')
+    writeFileSync(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: [
+            { name: 'root', num_children: 3 },
+            { name: 'category', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+            { name: 'score', type: 'INT32', repetition_type: 'REQUIRED' },
+            ...listOfFloat('embedding'),
+          ],
+          columnData: [
+            { name: 'category', data: category },
+            { name: 'score', data: Int32Array.from({ length: rows }, (_, i) => i) },
+            { name: 'embedding', data: Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))) },
+          ],
+          rowGroupSize: 500,
+        }),
+      ),
+    )
+    const out = join(dir, 'out.parquet')
+    const src = await fileSource(input)
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+    await src.close()
+    const index = await openIndex(await fileSource(out))
+    const where = "category = 'tech' AND score >= 2000"
+    const passing = Array.from({ length: rows }, (_, i) => i).filter((i) => category[i] === 'tech' && i >= 2000)
+    const data = new Float32Array(passing.length * dim)
+    passing.forEach((r, i) => data.set(v.subarray(r * dim, (r + 1) * dim), i * dim))
+    let hits = 0
+    const queries = clusteredVectors(30, dim, 42)
+    for (let q = 0; q < 30; q++) {
+      const query = queries.subarray(q * dim, (q + 1) * dim)
+      const { results, stats } = await index.search(query, { k: 10, where })
+      for (const r of results) {
+        expect(category[r.row]).toBe('tech')
+        expect(r.row).toBeGreaterThanOrEqual(2000)
+      }
+      expect(stats.filter).toMatchObject({ rowsPassing: passing.length, rowGroupsSkipped: 4 })
+      const truth = new Set(searchExact('l2', data, Uint32Array.from(passing), query, 10).map((h) => h.row))
+      for (const r of results) if (truth.has(r.row)) hits++
+    }
+    console.log(`filtered recall@10 (${passing.length} of ${rows} rows pass): ${(hits / 300).toFixed(3)}`)
+    expect(hits / 300).toBeGreaterThanOrEqual(0.95)
+    // deleted rows are never returned: a row's own vector finds the next nearest instead
+    const q = await index.vectorOf(77)
+    const first = (await index.search(q, { k: 3 })).results.map((r) => r.row)
+    expect(first[0]).toBe(77)
+    const after = (await index.search(q, { k: 3, deleted: [77] })).results.map((r) => r.row)
+    expect(after).not.toContain(77)
+    expect(after.slice(0, 2)).toEqual(first.slice(1))
+    // the CLI: --where with its stats, a bad expression as one line
+    const r = await cli([
+      'search',
+      out,
+      '--query-row',
+      '5',
+      '--where',
+      "category = 'art'",
+      '--deleted',
+      '5,9',
+      '--columns',
+      'category',
+      '--json',
+    ])
+    expect(r.code).toBe(0)
+    const { results, stats } = JSON.parse(r.stdout)
+    expect(
+      results.every((x: { row: number; values: { category: string } }) => x.values.category === 'art' && x.row !== 5 && x.row !== 9),
+    ).toBe(true)
+    expect(stats.filter.rowsPassing).toBe(category.filter((c) => c === 'art').length)
+    const bad = await cli(['search', out, '--query-row', '5', '--where', 'colour = 1'])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr.trim()).toMatch(
+      /column "colour": --where names no such column; the columns are: category, score, embedding\.list\.element$/,
+    )
+  })
+})
