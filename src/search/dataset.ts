@@ -1,0 +1,103 @@
+import { ParquetSeekError } from '../errors.js'
+import type { ByteSource } from '../io/source.js'
+import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
+import type { OpenOptions } from './open.js'
+
+/**
+ * Many indexed files searched as one: each shard is an indexed Parquet file with its own index;
+ * a query runs on every shard (at most `concurrency` at a time) and the per-shard top-k are
+ * merged (ties: the earlier shard, then the lower row). A static host lists its shards in a
+ * manifest: `{ "files": ["part-0.parquet", …] }`, paths relative to the manifest's URL.
+ */
+export interface DatasetHit {
+  file: string
+  shard: number
+  row: number
+  distance: number
+  values: Record<string, unknown>
+}
+
+export interface DatasetResult {
+  results: DatasetHit[]
+  stats: { bytes: number; requests: number; shards: number; ms: number; perShard: SearchStats[] }
+}
+
+export class SeekDataset {
+  private constructor(
+    readonly shards: SeekIndex[],
+    readonly names: string[],
+    private readonly concurrency: number,
+  ) {}
+
+  /** Opens every shard (`concurrency` at a time); all must share dimension and metric. */
+  static async open(inputs: Array<ByteSource | string>, o: OpenOptions & { concurrency?: number } = {}): Promise<SeekDataset> {
+    if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
+    const concurrency = Math.max(1, o.concurrency ?? 4)
+    const shards = await mapLimit(inputs, concurrency, (input) => openIndex(input, o))
+    const names = inputs.map((input) => (typeof input === 'string' ? input : input.name))
+    const first = shards[0] as SeekIndex
+    for (const [i, s] of shards.entries()) {
+      if (s.params.dim !== first.params.dim || s.metric !== first.metric)
+        throw new ParquetSeekError(
+          `shard ${i} is ${s.params.dim}-d ${s.metric}, the first shard ${first.params.dim}-d ${first.metric}: one dataset needs one kind of vector`,
+          { file: names[i] },
+        )
+    }
+    return new SeekDataset(shards, names, concurrency)
+  }
+
+  /** Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL. */
+  static async fromManifest(url: string, o: OpenOptions & { concurrency?: number; fetch?: typeof fetch } = {}): Promise<SeekDataset> {
+    const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
+    if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
+    let manifest: unknown
+    try {
+      manifest = await res.json()
+    } catch {
+      throw new ParquetSeekError('the manifest is not JSON', { file: url })
+    }
+    const files = (manifest as { files?: unknown }).files
+    if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
+      throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file: url })
+    return SeekDataset.open(
+      files.map((f) => new URL(f as string, url).href),
+      o,
+    )
+  }
+
+  get rows(): number {
+    return this.shards.reduce((n, s) => n + s.rows, 0)
+  }
+
+  async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<DatasetResult> {
+    const t0 = performance.now()
+    const k = o.k ?? 10
+    const per = await mapLimit(this.shards, this.concurrency, (s) => s.search(query, o))
+    const all = per.flatMap((r, shard) => r.results.map((h) => ({ ...h, shard, file: this.names[shard] as string })))
+    all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
+    return {
+      results: all.slice(0, k),
+      stats: {
+        bytes: per.reduce((n, r) => n + r.stats.bytes, 0),
+        requests: per.reduce((n, r) => n + r.stats.requests, 0),
+        shards: this.shards.length,
+        ms: performance.now() - t0,
+        perShard: per.map((r) => r.stats),
+      },
+    }
+  }
+}
+
+/** `fn` over `items` with at most `limit` running at once; results in input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i] as T, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}

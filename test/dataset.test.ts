@@ -1,0 +1,55 @@
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { SeekDataset } from '../src/search/dataset.js'
+import { searchExact } from '../src/search/memory.js'
+import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+
+describe('a dataset of many indexed files', () => {
+  it('one query over every shard from a manifest, merged top-k: the same rows as exact search over all', async () => {
+    const dir = tempDir('pqs-dataset-')
+    const shards = 4
+    const per = 1000
+    const dim = 12
+    const v = clusteredVectors(shards * per, dim, 51)
+    const servers: RangeServer[] = []
+    try {
+      for (let s = 0; s < shards; s++) {
+        const input = join(dir, `part-${s}.parquet`)
+        const rows = Array.from({ length: per }, (_, i) => Array.from(v.subarray((s * per + i) * dim, (s * per + i + 1) * dim)))
+        writeListFile(input, rows, { title: Array.from({ length: per }, (_, i) => `p${s}-${i}`) })
+        const out = join(dir, `part-${s}.indexed.parquet`)
+        const src = await fileSource(input)
+        await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+        await src.close()
+        servers.push(await serveFile(out))
+      }
+      const manifestUrl = 'https://static.example/data/manifest.json'
+      const fetchManifest = (async (url: string | URL) => {
+        if (String(url) !== manifestUrl) throw new Error(`unexpected fetch ${url}`)
+        return new Response(JSON.stringify({ files: servers.map((s) => s.url) }))
+      }) as typeof fetch
+      const dataset = await SeekDataset.fromManifest(manifestUrl, { fetch: fetchManifest, concurrency: 2 })
+      expect(dataset.rows).toBe(shards * per)
+      const ids = Uint32Array.from({ length: shards * per }, (_, i) => i)
+      let hits = 0
+      const queries = clusteredVectors(20, dim, 52)
+      for (let q = 0; q < 20; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        const { results, stats } = await dataset.search(query, { k: 10, columns: ['title'] })
+        expect(stats.shards).toBe(shards)
+        expect(results.map((r) => r.distance)).toEqual([...results.map((r) => r.distance)].sort((a, b) => a - b))
+        for (const r of results) expect(r.values.title).toBe(`p${r.shard}-${r.row}`)
+        const truth = new Set(searchExact('l2', v, ids, query, 10).map((h) => h.row))
+        for (const r of results) if (truth.has(r.shard * per + r.row)) hits++
+      }
+      expect(hits / 200).toBeGreaterThanOrEqual(0.95)
+      const bad = (async () => new Response('{"files": []}')) as unknown as typeof fetch
+      await expect(SeekDataset.fromManifest(manifestUrl, { fetch: bad })).rejects.toThrow(/the manifest needs "files"/)
+    } finally {
+      for (const s of servers) await s.close()
+    }
+  })
+})
