@@ -72,7 +72,7 @@ describe('--where filters', () => {
     const where = "category = 'tech' AND score >= 2000"
     const passing = Array.from({ length: rows }, (_, i) => i).filter((i) => category[i] === 'tech' && i >= 2000)
     const data = new Float32Array(passing.length * dim)
-    passing.forEach((r, i) => data.set(v.subarray(r * dim, (r + 1) * dim), i * dim))
+    for (const [i, r] of passing.entries()) data.set(v.subarray(r * dim, (r + 1) * dim), i * dim)
     let hits = 0
     const queries = clusteredVectors(30, dim, 42)
     for (let q = 0; q < 30; q++) {
