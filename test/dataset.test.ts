@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
@@ -5,6 +6,7 @@ import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { SeekDataset } from '../src/search/dataset.js'
 import { searchExact } from '../src/search/memory.js'
+import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 describe('a dataset of many indexed files', () => {
@@ -46,6 +48,16 @@ describe('a dataset of many indexed files', () => {
         for (const r of results) if (truth.has(r.shard * per + r.row)) hits++
       }
       expect(hits / 200).toBeGreaterThanOrEqual(0.95)
+      // the CLI, on a local manifest of relative paths
+      const manifest = join(dir, 'manifest.json')
+      writeFileSync(manifest, JSON.stringify({ files: Array.from({ length: shards }, (_, s) => `part-${s}.indexed.parquet`) }))
+      const query = Array.from(v.subarray(2345 * dim, 2346 * dim))
+      const r = await cli(['search', manifest, '--query', JSON.stringify(query), '--k', '3', '--columns', 'title', '--json'])
+      expect(r.code).toBe(0)
+      const out = JSON.parse(r.stdout)
+      expect(out.stats.shards).toBe(shards)
+      expect(out.results[0]).toMatchObject({ shard: 2, row: 345, distance: 0, values: { title: 'p2-345' } })
+      expect(out.results[0].file).toMatch(/part-2\.indexed\.parquet$/)
       const bad = (async () => new Response('{"files": []}')) as unknown as typeof fetch
       await expect(SeekDataset.fromManifest(manifestUrl, { fetch: bad })).rejects.toThrow(/the manifest needs "files"/)
     } finally {

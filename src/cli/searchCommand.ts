@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
@@ -7,6 +9,7 @@ import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
+import { SeekDataset } from '../search/dataset.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
@@ -14,7 +17,7 @@ import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, readQueryVectors } from './sources.js'
 
-export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
+export const searchUsage = `parquetseek search <file|url|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   --query JSON         the query vector as a JSON array
   --text TEXT          a text query, encoded with the model the file names (parquetseek.model)
   --query-row N        use row N's vector: of --query-file if given, else of the searched file
@@ -22,6 +25,7 @@ export const searchUsage = `parquetseek search <file|url> (--query '[…]' | --q
   --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.96)
   --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
   --columns a,b        columns to return for each result
+  manifest.json        { "files": [...] }: every listed indexed file searched, top-k merged
   --where EXPR         only rows passing EXPR, e.g. "lang = 'en' AND year >= 2020" (=, !=, <, <=, >, >=,
                        IN (…), IS [NOT] NULL, AND, OR, NOT); nprobe grows as the filter narrows
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
@@ -51,6 +55,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   if (!target || extra.length) throw new UsageError(`expected one file or URL\n${searchUsage}`)
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
     throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
+  if (target.endsWith('.json')) return searchDataset(target, values, signal)
   const source = isUrl(target) ? target : await anySource(target)
   // the file handle is closed on every way out (an unclosed handle makes Node print warnings)
   const close = async () => {
@@ -110,6 +115,88 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
     return
   }
   printResults(result, columns, open)
+}
+
+/** A manifest (`{ "files": [...] }`, a URL or a local path): every shard searched, top-k merged. */
+async function searchDataset(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
+  const url = isUrl(target) ? target : pathToFileURL(target).href
+  const readManifest = (async (u: string | URL) =>
+    isUrl(String(u)) ? fetch(u, { signal }) : new Response(await readFile(fileURLToPath(String(u))))) as typeof fetch
+  // local manifests list local paths: shards open as files (closed at the end), not over HTTP
+  const opened: Array<{ close(): Promise<void> }> = []
+  try {
+    const dataset = isUrl(target)
+      ? await SeekDataset.fromManifest(url, { signal, fetch: readManifest })
+      : await openLocalDataset(target, readManifest, signal, opened)
+    await searchShards(dataset, target, values, signal)
+  } finally {
+    for (const f of opened) await f.close()
+  }
+}
+
+async function searchShards(dataset: SeekDataset, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
+  let query: ArrayLike<number>
+  if (values.query !== undefined) query = parseQuery(values.query)
+  else if (values.text !== undefined) {
+    const encoder = encoderFor(dataset.shards[0]?.model)
+    if (!encoder)
+      throw new ParquetSeekError('the shards do not name a model this build can encode text with (footer key parquetseek.model)', {
+        file: target,
+      })
+    query = (await encoder.encode([values.text]))[0] as Float32Array
+  } else {
+    if (!values['query-file']) throw new UsageError('--query-row needs --query-file with a dataset (rows are per shard)')
+    const row = intOption(values['query-row'], 'query-row', 0) as number
+    const q = (await readQueryVectors(values['query-file'], dataset.shards[0]?.opened.column.name ?? 'embedding', row + 1))[row]
+    if (!q) throw new UsageError(`--query-row ${row} is past the vectors of ${values['query-file']}`)
+    query = q
+  }
+  const columns = columnList(values.columns)
+  const result = await dataset.search(query, {
+    k: intOption(values.k, 'k', 1),
+    nprobe: intOption(values.nprobe, 'nprobe', 1),
+    refine: intOption(values.refine, 'refine', 1),
+    columns,
+    where: values.where,
+    signal,
+  })
+  const { perShard, ...stats } = result.stats
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ results: result.results.map((r) => ({ ...r, values: toJson(r.values) })), stats: { ...stats, perShard } })}\n`,
+    )
+    return
+  }
+  const lines = [['rank', 'file', 'row', 'distance', ...columns].join('\t')]
+  for (const [i, r] of result.results.entries())
+    lines.push(
+      [i + 1, r.file, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'),
+    )
+  lines.push('', `${stats.shards} shards: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.ms.toFixed(0)} ms`)
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+async function openLocalDataset(
+  path: string,
+  read: typeof fetch,
+  signal: AbortSignal,
+  opened: Array<{ close(): Promise<void> }>,
+): Promise<SeekDataset> {
+  const manifest = (await (await read(pathToFileURL(path).href)).json().catch(() => undefined)) as { files?: unknown } | undefined
+  const files = manifest?.files
+  if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
+    throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file: path })
+  const base = dirname(resolve(path))
+  const sources = []
+  for (const f of files as string[]) {
+    if (isUrl(f)) sources.push(f)
+    else {
+      const source = await anySource(resolve(base, f))
+      opened.push(source)
+      sources.push(source)
+    }
+  }
+  return SeekDataset.open(sources, { signal })
 }
 
 /** `3,17,42` or `@path` (ids separated by spaces, commas or newlines). */
