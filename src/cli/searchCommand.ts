@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
@@ -8,11 +8,13 @@ import { encoderFor } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
+import { openHttp } from '../io/httpSource.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { SeekDataset } from '../search/dataset.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
+import { SidecarIndex } from '../search/sidecar.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, readQueryVectors } from './sources.js'
@@ -56,6 +58,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
     throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
   if (target.endsWith('.json')) return searchDataset(target, values, signal)
+  if (target.endsWith('.pqseek')) return searchSidecar(target, values, signal)
   const source = isUrl(target) ? target : await anySource(target)
   // the file handle is closed on every way out (an unclosed handle makes Node print warnings)
   const close = async () => {
@@ -197,6 +200,50 @@ async function openLocalDataset(
     }
   }
   return SeekDataset.open(sources, { signal })
+}
+
+/** A sidecar index: its sources are found relative to it (paths) or its URL. */
+async function searchSidecar(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
+  const opened: Array<{ close(): Promise<void> }> = []
+  try {
+    const open = async (name: string) => {
+      if (isUrl(name)) return name
+      if (isUrl(target)) return new URL(name, target).href
+      const s = await anySource(resolve(dirname(resolve(target)), name))
+      opened.push(s)
+      return s
+    }
+    const sidecar = isUrl(target) ? (await openHttp(target, { signal })).source : await open(basename(target))
+    const index = await SidecarIndex.open(typeof sidecar === 'string' ? (await openHttp(sidecar, { signal })).source : sidecar, open, {
+      signal,
+      backend: choice(values.backend, 'backend', BACKEND_CHOICES),
+    })
+    for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
+    if (values.query === undefined) throw new UsageError('a sidecar index takes --query (rows belong to its sources)')
+    const columns = columnList(values.columns)
+    const { results, stats } = await index.search(parseQuery(values.query), {
+      k: intOption(values.k, 'k', 1),
+      nprobe: intOption(values.nprobe, 'nprobe', 1),
+      refine: intOption(values.refine, 'refine', 1),
+      columns,
+      signal,
+    })
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats: { ...stats, mode: 'sidecar' } })}\n`,
+      )
+      return
+    }
+    const lines = [['rank', 'file', 'row', 'distance', ...columns].join('\t')]
+    for (const [i, r] of results.entries())
+      lines.push(
+        [i + 1, r.file, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'),
+      )
+    lines.push('', `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests`)
+    process.stdout.write(`${lines.join('\n')}\n`)
+  } finally {
+    for (const f of opened) await f.close()
+  }
 }
 
 /** `3,17,42` or `@path` (ids separated by spaces, commas or newlines). */

@@ -1,0 +1,229 @@
+import type { FileMetaData } from 'hyparquet'
+import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
+import { type BackendChoice, loadKernels } from '../compute/backend.js'
+import { decoding, ParquetSeekError } from '../errors.js'
+import { type ListView, parseList } from '../index/blob.js'
+import { loadIndexHead } from '../index/inspect.js'
+import type { IvfPqModel, Metric } from '../index/model.js'
+import { pqLayout } from '../index/pq.js'
+import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecar.js'
+import { CachedSource } from '../io/cache.js'
+import { openHttp } from '../io/httpSource.js'
+import { readRanges } from '../io/ranges.js'
+import { type ByteSource, CountingSource } from '../io/source.js'
+import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { checkMetadata } from '../parquet/guard.js'
+import { exactDistance, kernelKind, prepareQuery } from './metric.js'
+import { probe } from './probe.js'
+import { ListScanner } from './scan.js'
+import { TopK } from './topk.js'
+
+/** One source of a sidecar index, opened and checked against what the index recorded. */
+interface OpenedSource {
+  name: string
+  source: CountingSource
+  /** Recent pages: candidates sharing a page (pages often hold many vectors) read it once. */
+  cached: CachedSource
+  metadata: FileMetaData
+  column: EmbeddingColumn
+  rowBase: number
+  rows: number
+}
+
+export interface SidecarHit {
+  file: string
+  row: number
+  distance: number
+  values: Record<string, unknown>
+}
+
+/**
+ * Search through a sidecar index (src/index/sidecar.ts) over unmodified Parquet files: lists
+ * come from the sidecar, candidate vectors and result columns from the sources — through their
+ * offset indexes (only the pages holding them), or whole column chunks where a source has none.
+ */
+export class SidecarIndex {
+  private readonly lists = new Map<number, ListView>()
+
+  private constructor(
+    readonly header: SidecarHeader,
+    private readonly sidecar: CountingSource,
+    readonly model: IvfPqModel,
+    private readonly directory: Array<{ offset: number; count: number; length: number; crc: number }>,
+    private readonly listsOffset: number,
+    readonly sources: OpenedSource[],
+    private readonly scanner: ListScanner,
+    /** Sources without an offset index on the vector column (refinement reads whole chunks). */
+    readonly warnings: string[],
+  ) {}
+
+  /** `resolve` turns a source name as recorded into something to read (a path's ByteSource, or a URL). */
+  static async open(
+    sidecarSource: ByteSource,
+    resolve: (name: string) => Promise<ByteSource | string>,
+    o: { backend?: BackendChoice; signal?: AbortSignal } = {},
+  ): Promise<SidecarIndex> {
+    const file = sidecarSource.name
+    const sidecar = new CountingSource(sidecarSource)
+    const first = new Uint8Array(await sidecar.slice(0, Math.min(sidecar.byteLength, 1 << 16), o.signal))
+    if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
+      throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
+    const jsonLength = new DataView(first.buffer).getUint32(SIDECAR_MAGIC.length, true)
+    const start = SIDECAR_MAGIC.length + 4
+    if (start + jsonLength > sidecar.byteLength)
+      throw new ParquetSeekError(`header of ${jsonLength} bytes runs past the file`, { file, offset: SIDECAR_MAGIC.length })
+    const jsonBytes =
+      start + jsonLength <= first.length
+        ? first.subarray(start, start + jsonLength)
+        : new Uint8Array(await sidecar.slice(start, start + jsonLength, o.signal))
+    let header: SidecarHeader
+    try {
+      header = JSON.parse(new TextDecoder().decode(jsonBytes)) as SidecarHeader
+    } catch {
+      throw new ParquetSeekError('the sidecar header is not JSON', { file, offset: start })
+    }
+    if (header.format !== 'parquetseek-sidecar' || header.version !== 1 || !Array.isArray(header.sources) || !header.sources.length)
+      throw new ParquetSeekError('unsupported or malformed sidecar header', { file, offset: start })
+    const location = {
+      column: header.column,
+      offset: header.blobOffset,
+      length: header.blobLength,
+      params: header.params as unknown as Record<string, unknown>,
+    }
+    if (location.offset + location.length > sidecar.byteLength)
+      throw new ParquetSeekError('the index runs past the sidecar file', { file, offset: location.offset })
+    const head = await loadIndexHead(sidecar, location, file)
+    const params = { ...header.params, ...head.trailer.params, metric: head.trailer.params.metric as Metric }
+    const model: IvfPqModel = {
+      params,
+      centroids: head.centroids,
+      codebooks: head.codebooks,
+      layout: pqLayout(params.dim, params.m, params.nbits),
+    }
+    const sources: OpenedSource[] = []
+    const warnings: string[] = []
+    for (const s of header.sources) {
+      const input = await resolve(s.name)
+      const raw = typeof input === 'string' ? (await openHttp(input, { signal: o.signal })).source : input
+      if (raw.byteLength !== s.size || (await footerHash(raw)) !== s.footerSha256)
+        throw new ParquetSeekError(
+          `stale index: the file changed since the sidecar was built (${raw.byteLength === s.size ? 'footer differs' : `size ${raw.byteLength}, was ${s.size}`}); rebuild the sidecar`,
+          { file: s.name },
+        )
+      const source = new CountingSource(raw)
+      const metadata = await parquetMetadataAsync(source)
+      checkMetadata(metadata, source.byteLength, s.name)
+      const column = describeEmbeddingColumn(metadata, header.column, s.name)
+      if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
+        warnings.push(`${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks`)
+      sources.push({ name: s.name, source, cached: new CachedSource(source, 64 << 20), metadata, column, rowBase: s.rowBase, rows: s.rows })
+    }
+    const kernels = await loadKernels(o.backend)
+    return new SidecarIndex(
+      header,
+      sidecar,
+      model,
+      head.directory,
+      location.offset + head.trailer.sections.lists.offset,
+      sources,
+      new ListScanner(model, kernels),
+      warnings,
+    )
+  }
+
+  get rows(): number {
+    return this.sources.reduce((n, s) => n + s.rows, 0)
+  }
+
+  async search(
+    query: ArrayLike<number>,
+    o: { k?: number; nprobe?: number; refine?: number; columns?: string[]; signal?: AbortSignal } = {},
+  ): Promise<{ results: SidecarHit[]; stats: { bytes: number; requests: number; candidates: number } }> {
+    const { dim, nlist, m, metric } = this.model.params
+    if (query.length !== dim) throw new ParquetSeekError(`the query has ${query.length} values; the index is ${dim}-d`)
+    const k = o.k ?? 10
+    const refine = o.refine ?? this.model.params.refine ?? 10
+    const nprobe = Math.min(nlist, o.nprobe ?? this.model.params.nprobe ?? Math.ceil(nlist / 3))
+    const counters = [this.sidecar, ...this.sources.map((s) => s.source)]
+    const before = counters.map((c) => ({ ...c.counts }))
+    const kind = kernelKind(metric)
+    const q = prepareQuery(Float32Array.from(query), metric)
+    const probed = probe(q, this.model.centroids, nlist, kind, nprobe)
+    const missing = Array.from(probed).filter((l) => !this.lists.has(l) && (this.directory[l]?.count ?? 0) > 0)
+    const bodies = await readRanges(
+      this.sidecar,
+      missing.map((l) => {
+        const d = this.directory[l] as { offset: number; length: number }
+        return { start: this.listsOffset + d.offset, end: this.listsOffset + d.offset + d.length }
+      }),
+      { signal: o.signal },
+    )
+    for (const [i, l] of missing.entries())
+      this.lists.set(
+        l,
+        parseList(bodies[i] as Uint8Array, this.directory[l] as never, m, l, {
+          file: this.sidecar.name,
+          blobOffset: this.header.blobOffset,
+        }),
+      )
+    const top = new TopK(k * refine)
+    for (const l of probed) {
+      const list = this.lists.get(l)
+      if (list) this.scanner.scan(q, kind, l, list.codes, list.rowIds, top)
+    }
+    const candidates = top.sorted().map((c) => c.row)
+    // exact distances from each candidate's vector in its source (the page that holds it):
+    // sources in parallel, each one's candidates in row order so a shared page is read once
+    const best = new TopK(k)
+    const bySource = new Map<OpenedSource, number[]>()
+    for (const g of candidates) {
+      const { source } = this.locate(g)
+      bySource.set(source, [...(bySource.get(source) ?? []), g])
+    }
+    await Promise.all(
+      [...bySource.values()].map(async (rows) => {
+        for (const g of rows.sort((a, b) => a - b)) {
+          const v = await this.vectorAt(g, o.signal)
+          if (v) best.push(exactDistance(metric, q, v, 0), g)
+        }
+      }),
+    )
+    const columns = o.columns ?? []
+    const results = await Promise.all(
+      best.sorted().map(async (h) => {
+        const { source, row } = this.locate(h.row)
+        const [values = {}] = columns.length
+          ? await decoding(`reading row ${row}`, { file: source.name }, () =>
+              parquetReadObjects({ file: source.cached, metadata: source.metadata, columns, rowStart: row, rowEnd: row + 1, compressors }),
+            )
+          : [{}]
+        return { file: source.name, row, distance: h.distance, values: values as Record<string, unknown> }
+      }),
+    )
+    const stats = {
+      bytes: counters.reduce((n, c, i) => n + c.counts.bytes - (before[i]?.bytes ?? 0), 0),
+      requests: counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
+      candidates: candidates.length,
+    }
+    return { results, stats }
+  }
+
+  /** Source and local row of a global row. */
+  private locate(global: number): { source: OpenedSource; row: number } {
+    for (const s of this.sources) if (global >= s.rowBase && global < s.rowBase + s.rows) return { source: s, row: global - s.rowBase }
+    throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
+  }
+
+  private async vectorAt(global: number, signal?: AbortSignal): Promise<Float32Array | undefined> {
+    const { source, row } = this.locate(global)
+    const [value] = await readColumnRange(source.cached, source.metadata, source.column.name, row, row + 1, source.name, signal)
+    if (value === null || value === undefined) return undefined
+    const out = new Float32Array(this.model.params.dim)
+    if (value instanceof Uint8Array) {
+      const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
+      for (let j = 0; j < out.length; j++) out[j] = view.getFloat32(j * 4, true)
+    } else out.set(value as ArrayLike<number>)
+    return out
+  }
+}

@@ -1,0 +1,99 @@
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { buildSidecar } from '../src/index/sidecar.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { searchExact } from '../src/search/memory.js'
+import { SidecarIndex } from '../src/search/sidecar.js'
+import { cli } from './helpers/cli.js'
+import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
+
+describe('sidecar index over unmodified files', () => {
+  it('builds over three files, searches them as one, and reports a source that changed since', async () => {
+    const dir = tempDir('pqs-sidecar-')
+    const per = 1200
+    const dim = 10
+    const v = clusteredVectors(3 * per, dim, 61)
+    const names = ['a.parquet', 'b.parquet', 'c.parquet']
+    const write = (name: string, part: number, data = v) =>
+      writeListFile(
+        join(dir, name),
+        Array.from({ length: per }, (_, i) => Array.from(data.subarray((part * per + i) * dim, (part * per + i + 1) * dim))),
+        { title: Array.from({ length: per }, (_, i) => `${name}:${i}`) },
+      )
+    for (const [i, n] of names.entries()) write(n, i)
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    const sidecarPath = join(dir, 'all.pqseek')
+    const header = await buildSidecar(inputs, await fileSink(sidecarPath), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    expect(header.sources.map((s) => [s.name, s.rowBase, s.rows])).toEqual([
+      ['a.parquet', 0, per],
+      ['b.parquet', per, per],
+      ['c.parquet', 2 * per, per],
+    ])
+    const opened: Array<{ close(): Promise<void> }> = []
+    const resolveName = async (name: string) => {
+      const s = await fileSource(join(dir, name))
+      opened.push(s)
+      return s
+    }
+    const index = await SidecarIndex.open(await resolveName('all.pqseek'), resolveName)
+    expect(index.rows).toBe(3 * per)
+    const ids = Uint32Array.from({ length: 3 * per }, (_, i) => i)
+    let hits = 0
+    const queries = clusteredVectors(20, dim, 62)
+    for (let q = 0; q < 20; q++) {
+      const query = queries.subarray(q * dim, (q + 1) * dim)
+      const { results } = await index.search(query, { k: 10, columns: ['title'] })
+      const truth = new Set(searchExact('l2', v, ids, query, 10).map((h) => h.row))
+      for (const r of results) {
+        expect(r.values.title).toBe(`${r.file}:${r.row}`)
+        if (truth.has(names.indexOf(r.file) * per + r.row)) hits++
+      }
+    }
+    expect(hits / 200).toBeGreaterThanOrEqual(0.95)
+    for (const s of opened) await s.close()
+    // the CLI reads it too
+    const r = await cli([
+      'search',
+      sidecarPath,
+      '--query',
+      JSON.stringify(Array.from(v.subarray(1500 * dim, 1501 * dim))),
+      '--k',
+      '2',
+      '--json',
+    ])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout).results[0]).toMatchObject({ file: 'b.parquet', row: 300, distance: 0 })
+    // built by the CLI, with a DuckDB-written source that has no offset index (whole-chunk reads, with a warning)
+    const db = await duckdb()
+    await db.run(
+      `COPY (SELECT i AS id, [sin(i + j)::FLOAT for j in range(${dim})]::FLOAT[${dim}] AS embedding FROM range(500) t(i)) TO '${join(dir, 'd.parquet')}' (FORMAT parquet)`,
+    )
+    db.close()
+    const cliSidecar = join(dir, 'cli.pqseek')
+    const built = await cli([
+      'index',
+      '--sidecar',
+      cliSidecar,
+      join(dir, 'a.parquet'),
+      join(dir, 'd.parquet'),
+      '--column',
+      'embedding',
+      '--json',
+    ])
+    expect(built.code).toBe(0)
+    expect(JSON.parse(built.stdout)).toMatchObject({ sources: 2, rows: per + 500 })
+    const probe = Array.from({ length: dim }, (_, j) => Math.fround(Math.sin(42 + j)))
+    const found = await cli(['search', cliSidecar, '--query', JSON.stringify(probe), '--k', '1', '--columns', 'id', '--json'])
+    expect(found.code).toBe(0)
+    expect(JSON.parse(found.stdout).results[0]).toMatchObject({ file: 'd.parquet', row: 42, distance: 0, values: { id: 42 } })
+    expect(found.stderr).toMatch(
+      /warning: d\.parquet has no offset index on "embedding": refining its candidates reads whole column chunks/,
+    )
+    // b.parquet rewritten with other vectors: the index no longer describes it
+    write('b.parquet', 1, clusteredVectors(3 * per, dim, 99))
+    await expect(SidecarIndex.open(await fileSource(sidecarPath), async (name) => fileSource(join(dir, name)))).rejects.toThrow(
+      /b\.parquet: stale index: the file changed since the sidecar was built \(footer differs\); rebuild the sidecar/,
+    )
+  })
+})
