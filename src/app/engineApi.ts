@@ -1,6 +1,6 @@
 import { toJson } from 'hyparquet'
 import { type BackendChoice, loadKernels } from '../compute/backend.js'
-import { encoderFor } from '../encode/encoders.js'
+import { encodeText } from '../encode/encoders.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { mulberry32 } from '../index/random.js'
 import { blobSource } from '../io/blobSource.js'
@@ -118,7 +118,7 @@ export function engineApi() {
         'row' in query
           ? await index.vectorOf(query.row, signal)
           : 'text' in query
-            ? await encodeText(index, query.text)
+            ? await encodeText(index.model, query.text, h.info.name)
             : Float32Array.from(query.vector)
       const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
       h.pca ??= centroidPca(index)
@@ -198,18 +198,6 @@ export function engineApi() {
 }
 
 export type EngineApi = ReturnType<typeof engineApi>
-
-async function encodeText(index: SeekIndex, text: string): Promise<Float32Array> {
-  const encoder = encoderFor(index.model)
-  if (!encoder)
-    throw new ParquetSeekError(
-      index.model
-        ? `no query encoder for the file's model "${index.model}" in this build`
-        : 'the file does not say which model made its vectors',
-    )
-  const [v] = await encoder.encode([text])
-  return v as Float32Array
-}
 
 function centroidPca(index: SeekIndex): Pca2 {
   const { centroids, params } = index.opened.model

@@ -1,7 +1,7 @@
 import type { AsyncBuffer } from 'hyparquet'
 import { readMetadata } from '../index/build.js'
 import { loadIndexHead, locateIndex } from '../index/inspect.js'
-import { KV } from '../index/keys.js'
+import { footerValue, KV } from '../index/keys.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 
 export interface FileInfo {
@@ -26,7 +26,7 @@ export async function inspect(source: AsyncBuffer, name: string): Promise<FileIn
     rows: Number(metadata.num_rows),
     columns: summarizeColumns(metadata),
     vectorColumns: findEmbeddingColumns(metadata).map((c) => c.name),
-    model: metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined,
+    model: footerValue(metadata, KV.model),
     index:
       location && head
         ? { column: location.column, bytes: location.length, params: location.params, lists: head.directory.length }

@@ -4,14 +4,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
-import { encoderFor } from '../encode/encoders.js'
+import { encodeText } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
-import { KV } from '../index/keys.js'
+import { footerValue, KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
 import { openHttp } from '../io/httpSource.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { SeekDataset } from '../search/dataset.js'
-import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
+import { openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { SidecarIndex } from '../search/sidecar.js'
@@ -82,17 +82,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
 async function searchIndexed(index: SeekIndex, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
-  else if (values.text !== undefined) {
-    const encoder = encoderFor(index.model)
-    if (!encoder)
-      throw new ParquetSeekError(
-        index.model
-          ? `no query encoder for the file's model "${index.model}"`
-          : 'the file does not name the model that made its vectors (footer key parquetseek.model): use --query or --query-row',
-        { file: target },
-      )
-    query = (await encoder.encode([values.text]))[0] as Float32Array
-  } else {
+  else if (values.text !== undefined) query = await encodeText(index.model, values.text, target)
+  else {
     const row = intOption(values['query-row'], 'query-row', 0) as number
     if (values['query-file']) {
       const all = await readQueryVectors(values['query-file'], index.opened.column.name, row + 1)
@@ -103,21 +94,22 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   }
   const columns = columnList(values.columns)
   const result = await index.search(query, {
-    k: intOption(values.k, 'k', 1),
-    nprobe: intOption(values.nprobe, 'nprobe', 1),
-    refine: intOption(values.refine, 'refine', 1),
+    ...searchParams(values),
     columns,
     where: values.where,
     deleted: values.deleted === undefined ? undefined : await deletedRows(values.deleted),
     signal,
   })
   const open = index.opened.open
-  if (values.json) {
-    const stats = { ...result.stats, open }
-    process.stdout.write(`${JSON.stringify({ results: result.results.map((r) => ({ ...r, values: toJson(r.values) })), stats })}\n`)
-    return
-  }
-  printResults(result, columns, open)
+  if (values.json) return printJson(result.results, { ...result.stats, open })
+  const s = result.stats
+  printTable(result.results, columns, [
+    `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.ms.toFixed(0)} ms`,
+    `search: ${fmtBytes(s.bytes)} in ${s.requests} requests, ${s.roundTrips} round trips, ${s.pagesDecoded} pages decoded, ${s.ms.toFixed(0)} ms ` +
+      `(${Object.entries(s.msByStage)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ')}) [${s.backend}]`,
+  ])
 }
 
 /** A manifest (`{ "files": [...] }`, a URL or a local path): every shard searched, top-k merged. */
@@ -140,14 +132,8 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
 async function searchShards(dataset: SeekDataset, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
-  else if (values.text !== undefined) {
-    const encoder = encoderFor(dataset.shards[0]?.model)
-    if (!encoder)
-      throw new ParquetSeekError('the shards do not name a model this build can encode text with (footer key parquetseek.model)', {
-        file: target,
-      })
-    query = (await encoder.encode([values.text]))[0] as Float32Array
-  } else {
+  else if (values.text !== undefined) query = await encodeText(dataset.shards[0]?.model, values.text, target)
+  else {
     if (!values['query-file']) throw new UsageError('--query-row needs --query-file with a dataset (rows are per shard)')
     const row = intOption(values['query-row'], 'query-row', 0) as number
     const q = (await readQueryVectors(values['query-file'], dataset.shards[0]?.opened.column.name ?? 'embedding', row + 1))[row]
@@ -156,27 +142,16 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   }
   const columns = columnList(values.columns)
   const result = await dataset.search(query, {
-    k: intOption(values.k, 'k', 1),
-    nprobe: intOption(values.nprobe, 'nprobe', 1),
-    refine: intOption(values.refine, 'refine', 1),
+    ...searchParams(values),
     columns,
     where: values.where,
     signal,
   })
   const { perShard, ...stats } = result.stats
-  if (values.json) {
-    process.stdout.write(
-      `${JSON.stringify({ results: result.results.map((r) => ({ ...r, values: toJson(r.values) })), stats: { ...stats, perShard } })}\n`,
-    )
-    return
-  }
-  const lines = [['rank', 'file', 'row', 'distance', ...columns].join('\t')]
-  for (const [i, r] of result.results.entries())
-    lines.push(
-      [i + 1, r.file, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'),
-    )
-  lines.push('', `${stats.shards} shards: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.ms.toFixed(0)} ms`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  if (values.json) return printJson(result.results, { ...stats, perShard })
+  printTable(result.results, columns, [
+    `${stats.shards} shards: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.ms.toFixed(0)} ms`,
+  ])
 }
 
 async function openLocalDataset(
@@ -221,26 +196,9 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
     if (values.query === undefined) throw new UsageError('a sidecar index takes --query (rows belong to its sources)')
     const columns = columnList(values.columns)
-    const { results, stats } = await index.search(parseQuery(values.query), {
-      k: intOption(values.k, 'k', 1),
-      nprobe: intOption(values.nprobe, 'nprobe', 1),
-      refine: intOption(values.refine, 'refine', 1),
-      columns,
-      signal,
-    })
-    if (values.json) {
-      process.stdout.write(
-        `${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats: { ...stats, mode: 'sidecar' } })}\n`,
-      )
-      return
-    }
-    const lines = [['rank', 'file', 'row', 'distance', ...columns].join('\t')]
-    for (const [i, r] of results.entries())
-      lines.push(
-        [i + 1, r.file, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'),
-      )
-    lines.push('', `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests`)
-    process.stdout.write(`${lines.join('\n')}\n`)
+    const { results, stats } = await index.search(parseQuery(values.query), { ...searchParams(values), columns, signal })
+    if (values.json) return printJson(results, { ...stats, mode: 'sidecar' })
+    printTable(results, columns, [`sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests`])
   } finally {
     for (const f of opened) await f.close()
   }
@@ -257,21 +215,35 @@ async function deletedRows(spec: string): Promise<number[]> {
   })
 }
 
-function printResults(result: SearchResult, columns: string[], open: { bytes: number; requests: number; ms: number }) {
-  const lines = [['rank', 'row', 'distance', ...columns].join('\t')]
-  result.results.forEach((r, i) => {
-    lines.push([i + 1, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'))
-  })
-  const s = result.stats
-  lines.push(
-    '',
-    `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.ms.toFixed(0)} ms`,
-    `search: ${fmtBytes(s.bytes)} in ${s.requests} requests, ${s.roundTrips} round trips, ${s.pagesDecoded} pages decoded, ${s.ms.toFixed(0)} ms ` +
-      `(${Object.entries(s.msByStage)
-        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
-        .join(', ')}) [${s.backend}]`,
-  )
-  process.stdout.write(`${lines.join('\n')}\n`)
+/** Results as one JSON object on stdout (DESIGN §6). */
+function printJson(results: Array<{ values: Record<string, unknown> }>, stats: object): void {
+  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats })}\n`)
+}
+
+/** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
+function printTable(
+  results: Array<{ row: number; distance: number; values: Record<string, unknown>; file?: string }>,
+  columns: string[],
+  summary: string[],
+) {
+  const files = results.some((r) => r.file !== undefined)
+  const lines = [['rank', ...(files ? ['file'] : []), 'row', 'distance', ...columns].join('\t')]
+  for (const [i, r] of results.entries())
+    lines.push(
+      [
+        i + 1,
+        ...(files ? [r.file] : []),
+        r.row,
+        r.distance.toPrecision(6),
+        ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c])))),
+      ].join('\t'),
+    )
+  process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
+}
+
+/** k, nprobe, refine as every search form takes them. */
+function searchParams(values: SearchValues) {
+  return { k: intOption(values.k, 'k', 1), nprobe: intOption(values.nprobe, 'nprobe', 1), refine: intOption(values.refine, 'refine', 1) }
 }
 
 const columnList = (value: string | undefined) =>
@@ -329,15 +301,8 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
     const metric = choice(values.metric, 'metric', METRICS) ?? 'l2'
     let query: Float32Array
     if (values.query !== undefined) query = Float32Array.from(parseQuery(values.query))
-    else if (values.text !== undefined) {
-      const model = metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined
-      const encoder = encoderFor(model)
-      if (!encoder)
-        throw new ParquetSeekError('the file does not name a model this build can encode text with (footer key parquetseek.model)', {
-          file: source.name,
-        })
-      query = (await encoder.encode([values.text]))[0] as Float32Array
-    } else {
+    else if (values.text !== undefined) query = await encodeText(footerValue(metadata, KV.model), values.text, source.name)
+    else {
       const row = intOption(values['query-row'], 'query-row', 0) as number
       const from = values['query-file'] ?? target
       const q = (await readQueryVectors(from, column, row + 1))[row]
@@ -368,22 +333,13 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
       ms: performance.now() - t0,
       backend: kernels.name,
     }
-    if (values.json)
-      process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats })}
-`)
-    else {
-      const lines = [['rank', 'row', 'distance', ...columns].join('\t')]
-      for (const [i, r] of results.entries()) {
-        lines.push([i + 1, r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c]))))].join('\t'))
-      }
-      lines.push(
-        '',
+    if (values.json) printJson(results, stats)
+    else
+      printTable(results, columns, [
         searched
           ? `pq-vector index: ${stats.clustersProbed} clusters probed, ${stats.rowsScanned} rows ranked exactly in ${stats.ms.toFixed(0)} ms`
           : `exact search (no index in this file): ${stats.rowsScanned} rows scanned in ${stats.ms.toFixed(0)} ms`,
-      )
-      process.stdout.write(`${lines.join('\n')}\n`)
-    }
+      ])
   } finally {
     await source.close()
   }

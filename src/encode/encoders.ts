@@ -30,6 +30,19 @@ export function encoderFor(model: string | undefined): QueryEncoder | undefined 
   return undefined
 }
 
+/** A text query as a vector, with the model the file names (footer key parquetseek.model). */
+export async function encodeText(model: string | undefined, text: string, file?: string): Promise<Float32Array> {
+  const encoder = encoderFor(model)
+  if (!encoder)
+    throw new ParquetSeekError(
+      model
+        ? `no query encoder for the file's model "${model}" in this build`
+        : 'the file does not name the model that made its vectors (footer key parquetseek.model); query by vector or by row instead',
+      { file },
+    )
+  return (await encoder.encode([text]))[0] as Float32Array
+}
+
 /**
  * `parquetseek/hash-ngram-v1:<dim>`: a deterministic lexical embedding that needs no model
  * download — feature hashing of words, word pairs and character trigrams (signed buckets,

@@ -9,7 +9,7 @@ import { checkMetadata } from '../parquet/guard.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { TopK } from '../search/topk.js'
 import { writeBlob } from './blob.js'
-import { FORMAT_VERSION, KV } from './keys.js'
+import { FORMAT_VERSION, footerValue, KV } from './keys.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { mulberry32, sampleIndices } from './random.js'
@@ -120,7 +120,7 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
   }
   const metadata = await readMetadata(source, file)
   const column = describeEmbeddingColumn(metadata, o.column, file)
-  const embeddingModel = o.model ?? metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined
+  const embeddingModel = o.model ?? footerValue(metadata, KV.model)
   const train: TrainOptions = {
     signal,
     kernels,

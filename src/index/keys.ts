@@ -1,3 +1,5 @@
+import type { FileMetaData } from 'hyparquet'
+
 /** Footer key-value entries that locate the index (DESIGN.md §2). */
 export const FORMAT_VERSION = '1'
 export const KV = {
@@ -9,3 +11,8 @@ export const KV = {
   /** The model that made the vectors (src/encode/encoders.ts): enables text queries. */
   model: 'parquetseek.model',
 } as const
+
+/** A footer key-value entry's value, if the file has one. */
+export function footerValue(metadata: FileMetaData, key: string): string | undefined {
+  return metadata.key_value_metadata?.find((kv) => kv.key === key)?.value ?? undefined
+}

@@ -86,24 +86,7 @@ export function checkLevels(
  * reads through the offset index are) has its header checked before the bytes are handed over.
  */
 export function guardPages(source: AsyncBuffer, metadata: FileMetaData, file?: string): AsyncBuffer {
-  // column chunk byte ranges → bit widths of their repetition / definition levels
-  const chunks = metadata.row_groups.flatMap((group) =>
-    group.columns.flatMap((chunk) => {
-      const m = chunk.meta_data
-      if (!m) return []
-      const path = getSchemaPath(metadata.schema, m.path_in_schema)
-      const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
-      return [
-        {
-          start,
-          end: start + Number(m.total_compressed_size),
-          rep: bitWidth(getMaxRepetitionLevel(path)),
-          def: bitWidth(getMaxDefinitionLevel(path)),
-          codec: m.codec,
-        },
-      ]
-    }),
-  )
+  const chunks = chunkShapes(metadata)
   const chunkAt = (offset: number) => chunks.find((c) => offset >= c.start && offset < c.end)
   return {
     byteLength: source.byteLength,
@@ -120,6 +103,33 @@ interface ChunkShape {
   rep: number
   def: number
   codec: CompressionCodec
+}
+
+/** Column chunk byte ranges → bit widths of their levels and codec; once per footer. */
+const shapes = new WeakMap<FileMetaData, Array<ChunkShape & { start: number; end: number }>>()
+function chunkShapes(metadata: FileMetaData): Array<ChunkShape & { start: number; end: number }> {
+  let found = shapes.get(metadata)
+  if (!found) {
+    found = metadata.row_groups.flatMap((group) =>
+      group.columns.flatMap((chunk) => {
+        const m = chunk.meta_data
+        if (!m) return []
+        const path = getSchemaPath(metadata.schema, m.path_in_schema)
+        const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
+        return [
+          {
+            start,
+            end: start + Number(m.total_compressed_size),
+            rep: bitWidth(getMaxRepetitionLevel(path)),
+            def: bitWidth(getMaxDefinitionLevel(path)),
+            codec: m.codec,
+          },
+        ]
+      }),
+    )
+    shapes.set(metadata, found)
+  }
+  return found
 }
 
 /**

@@ -2,7 +2,7 @@ import { type BackendName, type Kernels, loadKernels } from '../compute/backend.
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
-import { KV } from '../index/keys.js'
+import { footerValue, KV } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, readRanges, waves } from '../io/ranges.js'
 import type { ByteSource } from '../io/source.js'
@@ -109,7 +109,7 @@ export class SeekIndex {
   }
   /** The embedding model the file names (footer key parquetseek.model), for text queries. */
   get model(): string | undefined {
-    return this.opened.metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value ?? undefined
+    return footerValue(this.opened.metadata, KV.model)
   }
   get rows() {
     return Number(this.opened.metadata.num_rows)

@@ -1,6 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { footerValue } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
@@ -27,7 +28,7 @@ export interface PqVectorIndex {
 }
 
 export function pqVectorOffset(metadata: FileMetaData): number | undefined {
-  const value = metadata.key_value_metadata?.find((kv) => kv.key === PQ_VECTOR_KEY)?.value
+  const value = footerValue(metadata, PQ_VECTOR_KEY)
   return value === undefined ? undefined : Number(value)
 }
 

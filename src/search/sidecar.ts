@@ -179,7 +179,9 @@ export class SidecarIndex {
     const bySource = new Map<OpenedSource, number[]>()
     for (const g of candidates) {
       const { source } = this.locate(g)
-      bySource.set(source, [...(bySource.get(source) ?? []), g])
+      const rows = bySource.get(source) ?? []
+      rows.push(g)
+      bySource.set(source, rows)
     }
     await Promise.all(
       [...bySource.values()].map(async (rows) => {
