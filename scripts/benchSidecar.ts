@@ -1,14 +1,16 @@
 /**
  * Sidecar vs embedded indexes on one dataset split into 8 files (wordnet, l2): recall@10 against
  * the shared ground truth, bytes and requests per query (local files; cold list cache per query).
+ * Also times the sidecar build in one process vs the train / encode / merge steps.
  *   npm run bench:sidecar
  */
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parquetMetadataAsync } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { buildIndex } from '../src/index/build.js'
-import { buildSidecar } from '../src/index/sidecar.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { parseNpy } from '../src/io/npy.js'
 import { describeEmbeddingColumn, readColumnRange, readVectors } from '../src/parquet/embedding.js'
@@ -63,12 +65,46 @@ for (let p = 0; p < parts; p++) {
   await buildIndex(src, await fileSink(embedded[p] as string, path), { column: 'embedding' })
   await src.close()
 }
+// the sidecar, built twice through the CLI: in one process, and as separate steps (train once,
+// encode the 8 files as 2 concurrent processes of 1 thread — what a batch system would run — merge)
+const bin = join(root, 'bin/parquetseek.js')
+const run = (args: string[]) =>
+  new Promise<number>((done, fail) => {
+    const t0 = performance.now()
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.on('close', (code) => (code === 0 ? done(performance.now() - t0) : fail(new Error(`${args[0]} exited ${code}: ${stderr}`))))
+  })
 const sidecarPath = join(dir, 'all.pqseek')
-if (!existsSync(sidecarPath)) {
-  const inputs = await Promise.all(plain.map(async (p) => ({ name: p.slice(dir.length + 1), source: await fileSource(p) })))
-  await buildSidecar(inputs, await fileSink(sidecarPath), { column: 'embedding' })
-  for (const i of inputs) await i.source.close()
-}
+const oneShotMs = await run(['index', '--sidecar', sidecarPath, ...plain, '--column', 'embedding'])
+const model = join(dir, 'model.pqmodel')
+const trainMs = await run(['train', ...plain, '--column', 'embedding', '--out', model])
+const partPaths = plain.map((_, p) => join(dir, `part-${p}.pqpart`))
+const encodeStart = performance.now()
+const encodeMs: number[] = []
+let next = 0
+await Promise.all(
+  [0, 1].map(async () => {
+    while (next < parts) {
+      const p = next++
+      encodeMs[p] = await run(['encode', '--model', model, plain[p] as string, '--out', partPaths[p] as string, '--threads', '1'])
+    }
+  }),
+)
+const encodeWall = performance.now() - encodeStart
+const stepsPath = join(dir, 'all-steps.pqseek')
+const mergeMs = await run(['merge', '--model', model, '--out', stepsPath, ...partPaths])
+const same = Buffer.compare(readFileSync(sidecarPath), readFileSync(stepsPath)) === 0
+const sec = (ms: number) => (ms / 1000).toFixed(1)
+console.log(`sidecar build over ${parts} files, ${vectors.rows} rows × ${dim} (this machine, ${availableParallelism()} cores):`)
+console.log(`  one process (index --sidecar): ${sec(oneShotMs)} s`)
+console.log(
+  `  steps: train ${sec(trainMs)} s · encode ${parts} files as 2 processes ${sec(encodeWall)} s wall (each ${sec(Math.min(...encodeMs))}–${sec(Math.max(...encodeMs))} s) · merge ${sec(mergeMs)} s = ${sec(trainMs + encodeWall + mergeMs)} s`,
+)
+console.log(`  same sidecar bytes: ${same ? 'yes' : 'NO'}\n`)
 const qs = await fileSource(join(data, 'queries.parquet'))
 const qm = await parquetMetadataAsync(qs)
 const queries = await readVectors(qs, qm, describeEmbeddingColumn(qm, 'embedding'))

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildSidecar } from '../src/index/sidecar.js'
+import { buildShared } from '../src/index/shared.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/search/memory.js'
 import { SidecarIndex } from '../src/search/sidecar.js'
@@ -23,7 +23,7 @@ describe('sidecar index over unmodified files', () => {
     for (const [i, n] of names.entries()) write(n, i)
     const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
     const sidecarPath = join(dir, 'all.pqseek')
-    const header = await buildSidecar(inputs, await fileSink(sidecarPath), { column: 'embedding' })
+    const header = await buildShared(inputs, await fileSink(sidecarPath), { column: 'embedding' })
     for (const i of inputs) await i.source.close()
     expect(header.sources.map((s) => [s.name, s.rowBase, s.rows])).toEqual([
       ['a.parquet', 0, per],

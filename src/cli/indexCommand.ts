@@ -1,12 +1,12 @@
-import { basename, dirname, relative, resolve } from 'node:path'
-import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
+import { basename } from 'node:path'
+import { BACKEND_CHOICES } from '../compute/backend.js'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
 import { METRICS } from '../index/model.js'
-import { buildSidecar } from '../index/sidecar.js'
 import { fileSink, fileSource } from '../io/nodeFile.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { progressPrinter } from './progress.js'
+import { sidecarIndexCommand } from './sharedCommands.js'
 
 export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
@@ -22,7 +22,8 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
                        row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
-                       (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …)
+                       (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
+                       the train, encode and merge steps below in one process
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -43,7 +44,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     debug: { type: 'boolean' },
   })
   if (!values.column) throw new UsageError(`--column is required\n${indexUsage}`)
-  if (values.sidecar !== undefined) return sidecarIndex(values.sidecar, positionals, values.column, values, signal)
+  if (values.sidecar !== undefined) return sidecarIndexCommand(values.sidecar, positionals, values, signal)
   const [input, output, ...extra] = positionals
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
   const source = await fileSource(input)
@@ -120,46 +121,4 @@ export function fmtBytes(n: number): string {
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
   return `${(n / 1024 ** 3).toFixed(2)} GiB`
-}
-
-/** `--sidecar`: the inputs stay as they are; names are stored relative to the sidecar's folder. */
-async function sidecarIndex(
-  out: string,
-  inputs: string[],
-  column: string,
-  values: { metric?: string; nlist?: string; m?: string; seed?: string; 'skip-invalid'?: boolean; backend?: string; json?: boolean },
-  signal: AbortSignal,
-): Promise<void> {
-  if (!inputs.length) throw new UsageError(`--sidecar needs the input files\n${indexUsage}`)
-  const started = performance.now()
-  const opened = await Promise.all(
-    inputs.map(async (path) => ({ name: relative(dirname(resolve(out)), resolve(path)), source: await fileSource(path) })),
-  )
-  try {
-    const header = await buildSidecar(opened, await fileSink(out, inputs), {
-      column,
-      metric: choice(values.metric, 'metric', METRICS),
-      nlist: intOption(values.nlist, 'nlist', 1),
-      m: intOption(values.m, 'm', 1),
-      seed: intOption(values.seed, 'seed', 0),
-      skipInvalid: values['skip-invalid'],
-      kernels: await loadKernels(choice(values.backend, 'backend', BACKEND_CHOICES)),
-      signal,
-    })
-    const summary = {
-      sidecar: out,
-      sources: header.sources.length,
-      rows: header.params.rows,
-      nlist: header.params.nlist,
-      m: header.params.m,
-      buildMs: Math.round(performance.now() - started),
-    }
-    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
-    else
-      process.stdout.write(
-        `indexed ${summary.rows} rows of ${summary.sources} files into ${out} (nlist ${summary.nlist}, m ${summary.m})\n`,
-      )
-  } finally {
-    for (const o of opened) await o.source.close()
-  }
 }

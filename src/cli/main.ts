@@ -5,10 +5,13 @@ import { indexCommand, indexUsage } from './indexCommand.js'
 import { infoCommand, infoUsage } from './infoCommand.js'
 import { joinCommand, joinUsage } from './joinCommand.js'
 import { searchCommand, searchUsage } from './searchCommand.js'
+import { encodeCommand, mergeCommand, sharedUsage, trainCommand } from './sharedCommands.js'
 
 const usage = `parquetseek — vector search inside plain Parquet files
 
 ${indexUsage}
+
+${sharedUsage}
 
 ${searchUsage}
 
@@ -26,6 +29,9 @@ const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<
   search: searchCommand,
   bench: benchCommand,
   join: joinCommand,
+  train: trainCommand,
+  encode: encodeCommand,
+  merge: mergeCommand,
   info: (argv) => infoCommand(argv),
 }
 

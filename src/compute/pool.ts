@@ -1,4 +1,5 @@
 import * as Comlink from 'comlink'
+import { ParquetSeekError } from '../errors.js'
 import type { BackendName } from './backend.js'
 import type { KernelWorkerApi } from './kernelWorker.js'
 
@@ -44,6 +45,26 @@ export class KernelPool {
   close(): void {
     for (const w of this.workers) w[Comlink.releaseProxy]()
     for (const s of this.spawned) s.terminate()
+  }
+}
+
+/**
+ * Runs `work` with threads − 1 workers beside the caller (none for 1 thread), stopped after.
+ * `spawn` says how to start one here (Node worker_threads, a browser module Worker).
+ */
+export async function withPool<T>(
+  threads: number,
+  spawn: SpawnKernelWorker | undefined,
+  backend: BackendName,
+  work: (pool: KernelPool | undefined) => Promise<T>,
+): Promise<T> {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
+  if (threads > 1 && !spawn) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
+  const pool = threads > 1 && spawn ? await KernelPool.start(spawn, threads - 1, backend) : undefined
+  try {
+    return await work(pool)
+  } finally {
+    pool?.close()
   }
 }
 

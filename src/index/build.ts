@@ -1,20 +1,20 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { parquetMetadataAsync } from 'hyparquet'
 import { type BackendChoice, type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
-import { KernelPool, type SpawnKernelWorker } from '../compute/pool.js'
+import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
 import { checkMetadata } from '../parquet/guard.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
-import { TopK } from '../search/topk.js'
 import { writeBlob } from './blob.js'
 import { FORMAT_VERSION, footerValue, KV } from './keys.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { mulberry32, sampleIndices } from './random.js'
+import { encodeSource, Reservoir, truthOf } from './stream.js'
 import type { TrainOptions } from './train.js'
-import { encodeAll, encodeRows, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
+import { encodeAll, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
 import { tuneFromTruth, tuneNprobe } from './tune.js'
 
 export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'tune' | 'write'
@@ -91,15 +91,7 @@ export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOp
 
 async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
   const kernels = await loadKernels(o.backend)
-  const threads = o.threads ?? 1
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
-  if (threads > 1 && !o.spawnWorker) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
-  const pool = threads > 1 && o.spawnWorker ? await KernelPool.start(o.spawnWorker, threads - 1, kernels.name) : undefined
-  try {
-    return await buildWith(source, sink, o, kernels, pool)
-  } finally {
-    pool?.close()
-  }
+  return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool))
 }
 
 async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, kernels: Kernels, pool: KernelPool | undefined) {
@@ -220,7 +212,7 @@ interface Built {
 }
 
 /** The default nprobe is at least this: a third of the lists, and MIN_SCAN entries. */
-function nprobeFloor(params: IndexParams, n: number): number {
+export function nprobeFloor(params: IndexParams, n: number): number {
   // Rows of the data make easier queries than unseen ones (SIFT: 0.98 on its rows, 0.92 on its
   // held-out queries at the same nprobe; on wordnet a third of the lists was needed for 0.95 on
   // held-out queries where rows measured 0.98 at fewer). So the default probes at least a third
@@ -268,86 +260,45 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
 async function streamingModel({ source, metadata, column, o, kernels, train, progress, enter }: ModelContext): Promise<Built> {
   const { file, signal } = o
   const rows = Number(metadata.num_rows)
-  const readOptions = { file, skipInvalid: o.skipInvalid, signal }
   const cosine = (o.metric ?? 'l2') === 'cosine'
   const rand = mulberry32((o.seed ?? defaults.seed) + 5)
   const invalid: Array<{ row: number; reason: string }> = []
-  let reservoir = new Float32Array(0)
-  let reservoirRows = new Uint32Array(0)
-  let capacity = 0
-  let seen = 0
+  let reservoir: Reservoir | undefined
   const { dim, valid: n } = await forEachVectorBlock(
     source,
     metadata,
     column,
-    { ...readOptions, onProgress: (done, total) => progress('read', done, total) },
+    { file, skipInvalid: o.skipInvalid, signal, onProgress: (done, total) => progress('read', done, total) },
     (block) => {
-      const d = block.dim
-      if (cosine) normalizeRows(block.data, block.rowIds.length, d, block.rowIds, o.column)
-      if (!capacity) {
-        capacity = resolveParams(rows, rows, d, o).sample
-        reservoir = new Float32Array(capacity * d)
-        reservoirRows = new Uint32Array(capacity)
-      }
-      for (let i = 0; i < block.rowIds.length; i++, seen++) {
-        // Algorithm R: row `seen` replaces a random slot with probability capacity / (seen + 1)
-        const slot = seen < capacity ? seen : Math.floor(rand() * (seen + 1))
-        if (slot >= capacity) continue
-        reservoir.set(block.data.subarray(i * d, (i + 1) * d), slot * d)
-        reservoirRows[slot] = block.rowIds[i] as number
-      }
+      if (cosine) normalizeRows(block.data, block.rowIds.length, block.dim, block.rowIds, o.column)
+      reservoir ??= new Reservoir(resolveParams(rows, rows, block.dim, o).sample, block.dim, rand)
+      reservoir.offer(block)
     },
     (bad) => invalid.push(bad),
   )
-  const kept = Math.min(seen, capacity)
+  const sample = reservoir as Reservoir
+  const kept = sample.size
   const params = resolveParams(rows, n, dim, { ...o, sample: Math.min(kept, o.sample ?? kept) })
   enter('train-coarse')
-  const model = await trainModel(reservoir.subarray(0, kept * dim), kept, params, train)
+  const model = await trainModel(sample.data.subarray(0, kept * dim), kept, params, train)
 
   // tune queries: rows of the sample; their truth is gathered during pass 2
   const picks = sampleIndices(kept, Math.min(kept, 100), mulberry32(params.seed + 3))
   const queryData = new Float32Array(picks.length * dim)
-  for (const [i, p] of picks.entries()) queryData.set(reservoir.subarray(p * dim, (p + 1) * dim), i * dim)
-  const queryRows = Uint32Array.from(picks, (p) => reservoirRows[p] as number)
-  reservoir = new Float32Array(0)
-  const kind = params.metric === 'dot' ? 'ip' : 'l2'
-  const tops = Array.from(queryRows, () => new TopK(11))
+  for (const [i, p] of picks.entries()) queryData.set(sample.data.subarray(p * dim, (p + 1) * dim), i * dim)
+  const queryRows = Uint32Array.from(picks, (p) => sample.origins[2 * p + 1] as number)
 
   enter('encode')
-  const assign = new Uint32Array(n)
-  const codes = new Uint8Array(n * params.m)
-  const rowIds = new Uint32Array(n)
-  const counter = { done: 0, total: n }
-  let at = 0
-  await forEachVectorBlock(source, metadata, column, readOptions, async (block) => {
-    const count = block.rowIds.length
-    if (cosine) normalizeRows(block.data, count, dim, block.rowIds, o.column)
-    const out = new Float32Array(picks.length * count)
-    kernels.distances(kind, queryData, picks.length, block.data, count, dim, out)
-    for (const [qi, top] of tops.entries())
-      for (let i = 0; i < count; i++) {
-        const v = out[qi * count + i] as number
-        top.push(kind === 'l2' ? v : -v, block.rowIds[i] as number)
-      }
-    const encoded = await encodeRows(model, block.data, count, train, counter)
-    assign.set(encoded.assign, at)
-    codes.set(encoded.codes, at * params.m)
-    rowIds.set(block.rowIds, at)
-    at += count
+  const encoded = await encodeSource(source, metadata, column, model, queryData, {
+    file,
+    skipInvalid: o.skipInvalid,
+    train,
+    counter: { done: 0, total: n },
   })
-  const lists = groupByList(assign, codes, rowIds, params.nlist, params.m)
+  const lists = groupByList(encoded.assign, encoded.codes, encoded.rowIds, params.nlist, params.m)
 
   enter('tune')
-  const truth = tops.map(
-    (top, qi) =>
-      new Set(
-        top
-          .sorted()
-          .filter((h) => h.row !== queryRows[qi])
-          .slice(0, 10)
-          .map((h) => h.row),
-      ),
-  )
+  const truth = encoded.nearest.map((candidates, qi) => truthOf(candidates, queryRows[qi] as number))
   const floor = nprobeFloor(params, n)
   const tuned = await tuneFromTruth(
     model,

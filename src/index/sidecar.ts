@@ -1,14 +1,8 @@
-import type { FileMetaData } from 'hyparquet'
-import { jsKernels, type Kernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { writeBlob } from './blob.js'
-import { readMetadata } from './build.js'
-import type { IndexParams, Metric } from './model.js'
-import { encodeAll, normalizeRows, type ParamOptions, resolveParams, trainModel } from './train.js'
-import { tuneNprobe } from './tune.js'
+import type { IndexParams, InvertedLists, IvfPqModel } from './model.js'
 
 /**
  * A sidecar index: the same IVF-PQ blob, in its own file, over Parquet files left untouched.
@@ -49,70 +43,23 @@ export async function footerHash(source: ByteSource): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-export interface SidecarBuildOptions extends ParamOptions {
-  column: string
-  metric?: Metric
-  skipInvalid?: boolean
-  kernels?: Kernels
-  signal?: AbortSignal
-}
-
-/** Builds a sidecar over `inputs` (each opened, named as it should be found again). */
-export async function buildSidecar(
-  inputs: Array<{ name: string; source: ByteSource }>,
+/** Writes a sidecar (header, then the blob) and commits the sink. Page locations are not stored:
+ * search finds them through each source's offset index. */
+export async function writeSidecar(
   sink: ByteSink,
-  o: SidecarBuildOptions,
+  {
+    column,
+    model,
+    params,
+    lists,
+    sources,
+  }: { column: string; model: IvfPqModel; params: IndexParams; lists: InvertedLists; sources: SidecarSource[] },
 ): Promise<SidecarHeader> {
   try {
-    const kernels = o.kernels ?? jsKernels
-    const sources: SidecarSource[] = []
-    const parts: Array<{ data: Float32Array; rowIds: Uint32Array; dim: number }> = []
-    let rowBase = 0
-    let dim = 0
-    for (const { name, source } of inputs) {
-      const metadata: FileMetaData = await readMetadata(source, name)
-      const column = describeEmbeddingColumn(metadata, o.column, name)
-      const v = await readVectors(source, metadata, column, { file: name, skipInvalid: o.skipInvalid, signal: o.signal })
-      if (dim && v.dim !== dim)
-        throw new ParquetSeekError(`vectors are ${v.dim}-d here, ${dim}-d in the files before`, { file: name, column: o.column })
-      dim = v.dim
-      parts.push({ data: v.data, rowIds: v.rowIds.map((r) => r + rowBase), dim })
-      sources.push({ name, size: source.byteLength, rows: v.rows, rowBase, footerSha256: await footerHash(source) })
-      rowBase += v.rows
-    }
-    const n = parts.reduce((s, p) => s + p.rowIds.length, 0)
-    const data = new Float32Array(n * dim)
-    const rowIds = new Uint32Array(n)
-    let at = 0
-    for (const p of parts) {
-      data.set(p.data, at * dim)
-      rowIds.set(p.rowIds, at)
-      at += p.rowIds.length
-    }
-    const params = resolveParams(rowBase, n, dim, o)
-    if (params.metric === 'cosine') normalizeRows(data, n, dim, rowIds, o.column)
-    const model = await trainModel(data, n, params, { kernels, signal: o.signal })
-    const lists = await encodeAll(model, data, n, rowIds, { kernels, signal: o.signal })
-    const tuned = await tuneNprobe(model, lists, data, rowIds, {
-      seed: params.seed,
-      minNprobe: Math.ceil(params.nlist / 3),
-      kernels,
-      signal: o.signal,
-    })
-    params.nprobe = tuned.nprobe
-    params.refine = tuned.refine
-    params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
-    // pages are found through each source's offset index at search time, not stored
+    const n = lists.rowIds.length
     const pages = { offsets: new Float64Array(n), lengths: new Uint32Array(n) }
     const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages })
-    const draft = {
-      format: 'parquetseek-sidecar' as const,
-      version: 1 as const,
-      column: o.column,
-      sources,
-      params,
-      blobLength: blob.length,
-    }
+    const draft = { format: 'parquetseek-sidecar' as const, version: 1 as const, column, sources, params, blobLength: blob.length }
     // the header's own length decides the blob's offset: grow the estimate until it settles
     let blobOffset = 0
     let json = ''

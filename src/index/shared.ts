@@ -1,0 +1,419 @@
+import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { ByteSink } from '../io/sink.js'
+import type { ByteSource } from '../io/source.js'
+import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
+import { type BuildProgress, nprobeFloor, readMetadata } from './build.js'
+import { readContainer, sectionAs, writeContainer } from './container.js'
+import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
+import { defaults } from './model.js'
+import { pqLayout } from './pq.js'
+import { mulberry32, sampleIndices } from './random.js'
+import { footerHash, type SidecarSource, writeSidecar } from './sidecar.js'
+import { encodeSource, Reservoir, truthOf } from './stream.js'
+import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
+import { tuneFromTruth } from './tune.js'
+
+/**
+ * One index over many Parquet files, in three steps that can run apart (a batch system runs
+ * the encoding of each file in parallel, on other machines if it likes):
+ *
+ *   1. train   one seeded sample across all the given files → coarse centroids + PQ codebooks,
+ *              plus 100 sampled rows kept as tune queries                    (a model file)
+ *   2. encode  each file on its own, with that model: lists and codes of its rows, and the tune
+ *              queries' nearest rows in it                                    (a part file each)
+ *   3. merge   the parts, in the order given, into one sidecar index; the default nprobe is
+ *              measured from the tune queries' true neighbours across all parts
+ *
+ * The files are never modified. A part names its file's size and footer hash, and the sidecar
+ * carries them, so searching over files that changed since is reported as stale.
+ */
+export const MODEL_MAGIC = 'PQSEEK-MODEL1'
+export const PART_MAGIC = 'PQSEEK-PART1'
+
+export interface NamedSource {
+  /** How the file should be found again (a path relative to the output, or a URL). */
+  name: string
+  source: ByteSource
+}
+
+/** What identifies a file's content: its size and footer hash. */
+export interface SourceIdentity {
+  name: string
+  size: number
+  rows: number
+  footerSha256: string
+}
+
+export interface SharedModel extends IvfPqModel {
+  /** SHA-256 of the parameters, centroids and codebooks: parts say which model encoded them. */
+  id: string
+  column: string
+  /** The files the sample was drawn from. */
+  trainedOn: SourceIdentity[]
+  /** Tune queries: vectors (count × dim) from the sample, and the (file of trainedOn, row) of each. */
+  tuneData: Float32Array
+  tuneOrigins: Array<[number, number]>
+}
+
+export interface EncodedPart {
+  modelId: string
+  column: string
+  source: SourceIdentity
+  /** Per indexed row, ascending: row, list, m code bytes. */
+  rowIds: Uint32Array
+  assign: Uint32Array
+  codes: Uint8Array
+  /** Per tune query: up to 11 nearest rows of this file, by squared L2 (or −dot for `dot`). */
+  nearest: Array<Array<{ row: number; distance: number }>>
+  invalid: InvalidRow[]
+}
+
+export interface SharedOptions extends ParamOptions {
+  column: string
+  metric?: Metric
+  skipInvalid?: boolean
+  /** Kernels, worker pool and cancellation. */
+  train?: Omit<TrainOptions, 'onProgress'>
+  onProgress?: (p: BuildProgress) => void
+}
+
+const progressOf = (o: SharedOptions) => (phase: BuildProgress['phase'], done: number, total: number) => {
+  if (o.train?.signal?.aborted) throw new AbortError()
+  o.onProgress?.({ phase, done, total })
+}
+
+async function identify({ name, source }: NamedSource, column: string) {
+  const metadata = await readMetadata(source, name)
+  const embedding = describeEmbeddingColumn(metadata, column, name)
+  const identity: SourceIdentity = {
+    name,
+    size: source.byteLength,
+    rows: Number(metadata.num_rows),
+    footerSha256: await footerHash(source),
+  }
+  return { metadata, embedding, identity }
+}
+
+/** Step 1: trains the coarse quantizer and PQ codebooks on one seeded sample across `inputs`. */
+export async function trainShared(inputs: NamedSource[], o: SharedOptions): Promise<SharedModel> {
+  if (!inputs.length) throw new ParquetSeekError('training needs at least one file')
+  const progress = progressOf(o)
+  const opened = []
+  for (const input of inputs) opened.push({ ...input, ...(await identify(input, o.column)) })
+  const rows = opened.reduce((n, f) => n + f.identity.rows, 0)
+  const rand = mulberry32((o.seed ?? defaults.seed) + 5)
+  let reservoir: Reservoir | undefined
+  let valid = 0
+  let read = 0
+  for (const [i, f] of opened.entries()) {
+    const done = read
+    const r = await forEachVectorBlock(
+      f.source,
+      f.metadata,
+      f.embedding,
+      { file: f.name, skipInvalid: o.skipInvalid, signal: o.train?.signal, onProgress: (d) => progress('read', done + d, rows) },
+      (block) => {
+        if (reservoir && block.dim !== reservoir.dim)
+          throw new ParquetSeekError(`vectors are ${block.dim}-d here, ${reservoir.dim}-d in the files before`, {
+            file: f.name,
+            column: o.column,
+            row: block.rowStart,
+          })
+        if (o.metric === 'cosine') normalizeRows(block.data, block.rowIds.length, block.dim, block.rowIds, o.column)
+        reservoir ??= new Reservoir(resolveParams(rows, rows, block.dim, o).sample, block.dim, rand)
+        reservoir.offer(block, i)
+      },
+    )
+    valid += r.valid
+    read += f.identity.rows
+  }
+  const sample = reservoir as Reservoir
+  const { dim } = sample
+  const kept = sample.size
+  const params = resolveParams(rows, valid, dim, { ...o, sample: Math.min(kept, o.sample ?? kept) })
+  const model = await trainModel(sample.data.subarray(0, kept * dim), kept, params, {
+    ...o.train,
+    onProgress: (phase, done, total) => progress(phase, done, total),
+  })
+  const picks = sampleIndices(kept, Math.min(kept, 100), mulberry32(params.seed + 3))
+  const tuneData = new Float32Array(picks.length * dim)
+  for (const [i, p] of picks.entries()) tuneData.set(sample.data.subarray(p * dim, (p + 1) * dim), i * dim)
+  const tuneOrigins = Array.from(picks, (p) => [sample.origins[2 * p] as number, sample.origins[2 * p + 1] as number] as [number, number])
+  return {
+    ...model,
+    id: await modelId(params, model.centroids, model.codebooks),
+    column: o.column,
+    trainedOn: opened.map((f) => f.identity),
+    tuneData,
+    tuneOrigins,
+  }
+}
+
+async function modelId(params: IndexParams, centroids: Float32Array, codebooks: Float32Array): Promise<string> {
+  const json = new TextEncoder().encode(JSON.stringify(params))
+  const all = new Uint8Array(json.length + centroids.byteLength + codebooks.byteLength)
+  all.set(json)
+  all.set(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength), json.length)
+  all.set(new Uint8Array(codebooks.buffer, codebooks.byteOffset, codebooks.byteLength), json.length + centroids.byteLength)
+  const digest = await crypto.subtle.digest('SHA-256', all)
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Step 2: one file's rows assigned and encoded with the shared model (files are independent). */
+export async function encodePart(
+  model: SharedModel,
+  input: NamedSource,
+  o: Omit<SharedOptions, keyof ParamOptions | 'column' | 'metric'> = {},
+) {
+  const progress = progressOf({ ...o, column: model.column })
+  const { metadata, embedding, identity } = await identify(input, model.column)
+  if (embedding.dim !== undefined && embedding.dim !== model.params.dim)
+    throw new ParquetSeekError(`"${model.column}" is ${embedding.dim}-d here; the model is ${model.params.dim}-d`, { file: input.name })
+  const encoded = await encodeSource(input.source, metadata, embedding, model, model.tuneData, {
+    file: input.name,
+    skipInvalid: o.skipInvalid,
+    train: { ...o.train, onProgress: (phase, done, total) => progress(phase, done, total) },
+    counter: { done: 0, total: identity.rows },
+    onRead: (done, total) => progress('read', done, total),
+  })
+  const part: EncodedPart = { modelId: model.id, column: model.column, source: identity, ...encoded }
+  return part
+}
+
+export interface Merged {
+  params: IndexParams
+  lists: InvertedLists
+  sources: SidecarSource[]
+}
+
+/** Step 3: the parts' lists joined (file i's rows numbered after files 0…i−1), nprobe measured. */
+export async function mergeParts(
+  model: SharedModel,
+  parts: EncodedPart[],
+  o: Omit<SharedOptions, keyof ParamOptions | 'column' | 'metric' | 'skipInvalid'> = {},
+): Promise<Merged> {
+  const progress = progressOf({ ...o, column: model.column })
+  const { nlist, m } = model.params
+  if (!parts.length) throw new ParquetSeekError('merging needs at least one part')
+  const sources: SidecarSource[] = []
+  let rowBase = 0
+  for (const p of parts) {
+    const file = p.source.name
+    if (p.modelId !== model.id)
+      throw new ParquetSeekError('this part was encoded with another model (its model id differs); encode it again with this one', { file })
+    if (p.column !== model.column) throw new ParquetSeekError(`part is of column "${p.column}", the model of "${model.column}"`, { file })
+    const twin = sources.find((s) => s.name === file)
+    if (twin) throw new ParquetSeekError('the same file is in two parts', { file })
+    sources.push({ ...p.source, rowBase })
+    rowBase += p.source.rows
+  }
+  const n = parts.reduce((s, p) => s + p.rowIds.length, 0)
+  const assign = new Uint32Array(n)
+  const codes = new Uint8Array(n * m)
+  const rowIds = new Uint32Array(n)
+  let at = 0
+  for (const [i, p] of parts.entries()) {
+    throwIfAborted(o.train?.signal)
+    const base = (sources[i] as SidecarSource).rowBase
+    let previous = -1
+    for (let e = 0; e < p.rowIds.length; e++) {
+      const row = p.rowIds[e] as number
+      const list = p.assign[e] as number
+      if (row <= previous || row >= p.source.rows || list >= nlist)
+        throw new ParquetSeekError(
+          `entry ${e} is out of range (row ${row} of ${p.source.rows}, list ${list} of ${nlist}); the part is damaged`,
+          { file: p.source.name },
+        )
+      previous = row
+      rowIds[at + e] = base + row
+    }
+    assign.set(p.assign, at)
+    codes.set(p.codes, at * m)
+    at += p.rowIds.length
+  }
+  const lists = groupByList(assign, codes, rowIds, nlist, m)
+
+  // each tune query's truth: the best of every part's nearest rows, the query's own row left out
+  const selfOf = ([file, row]: [number, number]) => {
+    const origin = model.trainedOn[file]
+    const i = sources.findIndex((s) => s.size === origin?.size && s.footerSha256 === origin.footerSha256)
+    return i < 0 ? -1 : (sources[i] as SidecarSource).rowBase + row
+  }
+  const queryRows = Uint32Array.from(model.tuneOrigins, (origin) => selfOf(origin) >>> 0)
+  const truth = model.tuneOrigins.map((_, qi) =>
+    truthOf(
+      parts.flatMap((p, i) =>
+        (p.nearest[qi] ?? []).map((h) => ({ row: (sources[i] as SidecarSource).rowBase + h.row, distance: h.distance })),
+      ),
+      queryRows[qi] as number,
+    ),
+  )
+  const indexedRows = n
+  const params: IndexParams = { ...model.params, rows: rowBase, indexedRows }
+  const floor = nprobeFloor(params, n)
+  const tuned = await tuneFromTruth(
+    { ...model, params },
+    lists,
+    { data: model.tuneData, rowIds: queryRows, truth },
+    {
+      minNprobe: floor,
+      kernels: o.train?.kernels,
+      signal: o.train?.signal,
+      onProgress: (done, total) => progress('tune', done, total),
+    },
+  )
+  params.nprobe = Math.max(tuned.nprobe, floor)
+  params.refine = tuned.refine
+  params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
+  return { params, lists, sources }
+}
+
+/** The three steps in one process, written as a sidecar: what `index --sidecar` runs. */
+export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: SharedOptions) {
+  try {
+    const model = await trainShared(inputs, o)
+    const parts = []
+    for (const input of inputs) parts.push(await encodePart(model, input, o))
+    const merged = await mergeParts(model, parts, o)
+    return await writeSidecar(sink, { column: model.column, model, ...merged })
+  } catch (e) {
+    await sink.abort()
+    throw e
+  }
+}
+
+// ---- files of the steps (src/index/container.ts) ----
+
+interface ModelHeader {
+  format: 'parquetseek-model'
+  version: 1
+  id: string
+  column: string
+  params: IndexParams
+  trainedOn: SourceIdentity[]
+  tuneOrigins: Array<[number, number]>
+}
+
+export function modelFileBytes(model: SharedModel): Uint8Array {
+  const header: ModelHeader = {
+    format: 'parquetseek-model',
+    version: 1,
+    id: model.id,
+    column: model.column,
+    params: model.params,
+    trainedOn: model.trainedOn,
+    tuneOrigins: model.tuneOrigins,
+  }
+  return writeContainer(MODEL_MAGIC, header, { centroids: model.centroids, codebooks: model.codebooks, tune: model.tuneData })
+}
+
+const isCount = (v: unknown, min = 0): v is number => Number.isSafeInteger(v) && (v as number) >= min
+
+export async function readModelFile(bytes: Uint8Array, file: string): Promise<SharedModel> {
+  const c = readContainer<ModelHeader>(bytes, MODEL_MAGIC, file, 'ParquetSeek model file')
+  const h = c.header
+  const p = h.params
+  const ok =
+    h.format === 'parquetseek-model' &&
+    h.version === 1 &&
+    typeof h.column === 'string' &&
+    typeof p === 'object' &&
+    p !== null &&
+    isCount(p.dim, 1) &&
+    isCount(p.nlist, 1) &&
+    isCount(p.m, 1) &&
+    p.m <= p.dim &&
+    isCount(p.nbits, 1) &&
+    p.nbits <= 8 &&
+    ['l2', 'cosine', 'dot'].includes(p.metric) &&
+    Array.isArray(h.trainedOn) &&
+    Array.isArray(h.tuneOrigins) &&
+    h.tuneOrigins.every((t) => Array.isArray(t) && isCount(t[0]) && t[0] < h.trainedOn.length && isCount(t[1]))
+  if (!ok) throw new ParquetSeekError('unsupported or malformed model header', { file, offset: 20 })
+  const layout = pqLayout(p.dim, p.m, p.nbits)
+  const centroids = sectionAs(c, 'centroids', Float32Array, p.nlist * p.dim, file)
+  const codebooks = sectionAs(c, 'codebooks', Float32Array, (1 << p.nbits) * p.dim, file)
+  const tuneData = sectionAs(c, 'tune', Float32Array, h.tuneOrigins.length * p.dim, file)
+  const id = await modelId(p, centroids, codebooks)
+  if (id !== h.id) throw new ParquetSeekError('model content does not match its id', { file })
+  return { params: p, centroids, codebooks, layout, id, column: h.column, trainedOn: h.trainedOn, tuneData, tuneOrigins: h.tuneOrigins }
+}
+
+interface PartHeader {
+  format: 'parquetseek-part'
+  version: 1
+  modelId: string
+  column: string
+  source: SourceIdentity
+  m: number
+  entries: number
+  nearestCounts: number[]
+  invalid: InvalidRow[]
+}
+
+export function partFileBytes(part: EncodedPart): Uint8Array {
+  const flat = part.nearest.flat()
+  const header: PartHeader = {
+    format: 'parquetseek-part',
+    version: 1,
+    modelId: part.modelId,
+    column: part.column,
+    source: part.source,
+    m: part.codes.length / Math.max(1, part.rowIds.length),
+    entries: part.rowIds.length,
+    nearestCounts: part.nearest.map((n) => n.length),
+    invalid: part.invalid,
+  }
+  return writeContainer(PART_MAGIC, header, {
+    rowIds: part.rowIds,
+    assign: part.assign,
+    codes: part.codes,
+    nearestRows: Uint32Array.from(flat, (h) => h.row),
+    nearestDistances: Float32Array.from(flat, (h) => h.distance),
+  })
+}
+
+export function readPartFile(bytes: Uint8Array, file: string, m: number): EncodedPart {
+  const c = readContainer<PartHeader>(bytes, PART_MAGIC, file, 'ParquetSeek part file')
+  const h = c.header
+  const s = h.source
+  const ok =
+    h.format === 'parquetseek-part' &&
+    h.version === 1 &&
+    typeof h.modelId === 'string' &&
+    typeof h.column === 'string' &&
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.name === 'string' &&
+    isCount(s.size) &&
+    isCount(s.rows) &&
+    typeof s.footerSha256 === 'string' &&
+    isCount(h.entries) &&
+    h.entries <= s.rows &&
+    Array.isArray(h.nearestCounts) &&
+    h.nearestCounts.every((n) => isCount(n) && n <= 11) &&
+    Array.isArray(h.invalid)
+  if (!ok) throw new ParquetSeekError('unsupported or malformed part header', { file, offset: 20 })
+  if (h.entries && h.m !== m) throw new ParquetSeekError(`part has ${h.m} code bytes a row; the model ${m}`, { file })
+  const total = h.nearestCounts.reduce((a, b) => a + b, 0)
+  const nearestRows = sectionAs(c, 'nearestRows', Uint32Array, total, file)
+  const nearestDistances = sectionAs(c, 'nearestDistances', Float32Array, total, file)
+  let at = 0
+  const nearest = h.nearestCounts.map((count) =>
+    Array.from({ length: count }, () => {
+      const hit = { row: nearestRows[at] as number, distance: nearestDistances[at] as number }
+      at++
+      return hit
+    }),
+  )
+  return {
+    modelId: h.modelId,
+    column: h.column,
+    source: s,
+    rowIds: sectionAs(c, 'rowIds', Uint32Array, h.entries, file),
+    assign: sectionAs(c, 'assign', Uint32Array, h.entries, file),
+    codes: sectionAs(c, 'codes', Uint8Array, h.entries * m, file),
+    nearest,
+    invalid: h.invalid,
+  }
+}

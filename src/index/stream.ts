@@ -1,0 +1,137 @@
+import type { AsyncBuffer, FileMetaData } from 'hyparquet'
+import { jsKernels } from '../compute/backend.js'
+import { ParquetSeekError } from '../errors.js'
+import { type EmbeddingColumn, forEachVectorBlock, type InvalidRow, type VectorBlock } from '../parquet/embedding.js'
+import { TopK } from '../search/topk.js'
+import type { IvfPqModel } from './model.js'
+import { encodeRows, normalizeRows, type TrainOptions } from './train.js'
+
+/**
+ * A seeded uniform sample of rows seen one block at a time (Algorithm R), across any number of
+ * sources: row `seen` replaces a random slot with probability capacity / (seen + 1). Keeps each
+ * kept row's origin (source number, row) beside its vector.
+ */
+export class Reservoir {
+  readonly data: Float32Array
+  /** Per slot: source number, row. */
+  readonly origins: Uint32Array
+  seen = 0
+
+  constructor(
+    readonly capacity: number,
+    readonly dim: number,
+    private readonly rand: () => number,
+  ) {
+    this.data = new Float32Array(capacity * dim)
+    this.origins = new Uint32Array(capacity * 2)
+  }
+
+  offer(block: Pick<VectorBlock, 'data' | 'rowIds'>, source = 0): void {
+    const d = this.dim
+    for (let i = 0; i < block.rowIds.length; i++, this.seen++) {
+      const slot = this.seen < this.capacity ? this.seen : Math.floor(this.rand() * (this.seen + 1))
+      if (slot >= this.capacity) continue
+      this.data.set(block.data.subarray(i * d, (i + 1) * d), slot * d)
+      this.origins[2 * slot] = source
+      this.origins[2 * slot + 1] = block.rowIds[i] as number
+    }
+  }
+
+  get size(): number {
+    return Math.min(this.seen, this.capacity)
+  }
+}
+
+export interface EncodedSource {
+  /** Per valid row, ascending: its list, its PQ code (m bytes), its row. */
+  assign: Uint32Array
+  codes: Uint8Array
+  rowIds: Uint32Array
+  /** Per tune query, the 11 nearest rows of this source by the kernel's ranking (squared L2, or −dot). */
+  nearest: Array<Array<{ row: number; distance: number }>>
+  invalid: InvalidRow[]
+}
+
+export interface EncodeSourceOptions {
+  file?: string
+  skipInvalid?: boolean
+  train: TrainOptions
+  /** Rows encoded so far, across sources (progress). */
+  counter: { done: number; total: number }
+  onRead?: (done: number, total: number) => void
+}
+
+/**
+ * One pass over a source's embedding column, a row group at a time: every valid row is assigned
+ * to its list and PQ-encoded with `model`, and the tune queries' exact nearest rows in this
+ * source are gathered on the way (for measuring recall without holding the vectors).
+ */
+export async function encodeSource(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  model: IvfPqModel,
+  queries: Float32Array,
+  o: EncodeSourceOptions,
+): Promise<EncodedSource> {
+  const { dim, m, metric } = model.params
+  const kernels = o.train.kernels ?? jsKernels
+  const rows = Number(metadata.num_rows)
+  const nq = queries.length / dim
+  const kind = metric === 'dot' ? 'ip' : 'l2'
+  const tops = Array.from({ length: nq }, () => new TopK(11))
+  const assign = new Uint32Array(rows)
+  const codes = new Uint8Array(rows * m)
+  const rowIds = new Uint32Array(rows)
+  const invalid: InvalidRow[] = []
+  let at = 0
+  await forEachVectorBlock(
+    source,
+    metadata,
+    column,
+    { file: o.file, skipInvalid: o.skipInvalid, signal: o.train.signal, onProgress: o.onRead },
+    async (block) => {
+      const count = block.rowIds.length
+      if (block.dim !== dim)
+        throw new ParquetSeekError(`vectors are ${block.dim}-d; the model is ${dim}-d`, {
+          file: o.file,
+          column: column.name,
+          row: block.rowStart,
+        })
+      if (metric === 'cosine') normalizeRows(block.data, count, dim, block.rowIds, column.name)
+      if (nq) {
+        const out = new Float32Array(nq * count)
+        kernels.distances(kind, queries, nq, block.data, count, dim, out)
+        for (const [qi, top] of tops.entries())
+          for (let i = 0; i < count; i++) {
+            const v = out[qi * count + i] as number
+            top.push(kind === 'l2' ? v : -v, block.rowIds[i] as number)
+          }
+      }
+      const encoded = await encodeRows(model, block.data, count, o.train, o.counter)
+      assign.set(encoded.assign, at)
+      codes.set(encoded.codes, at * m)
+      rowIds.set(block.rowIds, at)
+      at += count
+    },
+    (bad) => invalid.push(bad),
+  )
+  return {
+    assign: assign.slice(0, at),
+    codes: codes.slice(0, at * m),
+    rowIds: rowIds.slice(0, at),
+    nearest: tops.map((t) => t.sorted()),
+    invalid,
+  }
+}
+
+/** A tune query's true 10 nearest rows: the best of every source's candidates, itself left out. */
+export function truthOf(candidates: Array<{ row: number; distance: number }>, self: number): Set<number> {
+  return new Set(
+    candidates
+      .filter((h) => h.row !== self)
+      .sort((a, b) => a.distance - b.distance || a.row - b.row)
+      .slice(0, 10)
+      .map((h) => h.row),
+  )
+}
