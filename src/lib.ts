@@ -1,7 +1,7 @@
 /** The public API (Node and browsers): build, open, search. */
 
-export type { BackendChoice, BackendName, Kernels } from './compute/backend.js'
-export { BACKEND_CHOICES, loadKernels } from './compute/backend.js'
+export type { BackendChoice, BackendName, Kernels, SearchBackend } from './compute/backend.js'
+export { BACKEND_CHOICES, loadKernels, SEARCH_BACKENDS } from './compute/backend.js'
 export type { KernelWorkerApi } from './compute/kernelWorker.js'
 export { kernelWorkerApi } from './compute/kernelWorker.js'
 export type { SpawnedWorker, SpawnKernelWorker } from './compute/pool.js'

@@ -1,5 +1,7 @@
-/** Node additions to the public API: local files in, atomic files out, worker_threads for builds. */
+/** Node additions to the public API: local files in, atomic files out, worker_threads for builds,
+ * WebGPU through the `webgpu` package (Dawn). */
 
+export { nodeGpu } from './compute/gpu/node.js'
 export { defaultThreads, spawnNodeKernelWorker } from './compute/nodePool.js'
 export { fileSink, fileSource } from './io/nodeFile.js'
 export * from './lib.js'

@@ -1,8 +1,15 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import type { GpuKernels } from '../src/compute/gpu/kernels.js'
-import { nodeGpuKernels } from '../src/compute/gpu/node.js'
+import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
+import { buildIndex } from '../src/index/build.js'
+import type { Metric } from '../src/index/model.js'
 import { mulberry32 } from '../src/index/random.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { openIndex } from '../src/search/engine.js'
+import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 // WebGPU through Dawn in Node. Without a GPU it runs on Chromium's SwiftShader (.ci/run installs
 // chromium and libvulkan1): slow, so sizes stay small; real speed is what bench:gpu measures.
@@ -52,4 +59,82 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     for (let i = 0; i < n; i++) if (!close(got[i] as number, want[i] as number)) bad++
     expect(bad).toBe(0)
   })
+})
+
+describe('search with backend gpu returns what the CPU returns', () => {
+  let gpu: GPU | undefined
+  beforeAll(async () => {
+    gpu = await nodeGpu().catch(() => undefined)
+  }, 60_000)
+
+  /** An indexed file of clustered vectors (plus `copies` rows equal to row 0: ties). */
+  async function indexed(metric: Metric, rows: number, dim: number, copies = 0) {
+    const dir = tempDir('pqs-gpu-')
+    const v = clusteredVectors(rows, dim, 17)
+    const data = Array.from({ length: rows + copies }, (_, i) =>
+      Array.from(v.subarray((i < rows ? i : 0) * dim, ((i < rows ? i : 0) + 1) * dim)),
+    )
+    writeListFile(join(dir, 'in.parquet'), data)
+    const source = await fileSource(join(dir, 'in.parquet'))
+    await buildIndex(source, await fileSink(join(dir, 'out.parquet')), { column: 'embedding', metric, backend: 'js' })
+    await source.close()
+    return { path: join(dir, 'out.parquet'), v }
+  }
+
+  it.each(['l2', 'cosine', 'dot'] as const)(
+    '%s: same rows and distances for a batch of queries, deleted rows left out',
+    async (metric) => {
+      const dim = 24
+      const { path, v } = await indexed(metric, 3000, dim)
+      const cpu = await openIndex(await fileSource(path), { backend: 'js' })
+      const onGpu = await openIndex(await fileSource(path), { backend: 'gpu', gpu })
+      const queries = Array.from({ length: 40 }, (_, i) => v.slice(i * 71 * dim, (i * 71 + 1) * dim))
+      for (const options of [
+        { k: 10, nprobe: 6 },
+        { k: 5, nprobe: 3, refine: 2, deleted: [0, 71, 142, 5, 6, 7] },
+      ]) {
+        const want = await cpu.searchBatch(queries, options)
+        const got = await onGpu.searchBatch(queries, options)
+        expect(got[0]?.stats.backend).toBe('gpu')
+        expect(got.map((r) => r.results.map((h) => [h.row, h.distance]))).toEqual(
+          want.map((r) => r.results.map((h) => [h.row, h.distance])),
+        )
+      }
+      onGpu.close()
+    },
+    120_000,
+  )
+
+  it('many equal distances overflow the GPU candidate slots: the whole range is read back, ties still go to the lower row', async () => {
+    const dim = 8
+    const { path, v } = await indexed('l2', 1000, dim, 900)
+    const cpu = await openIndex(await fileSource(path), { backend: 'js' })
+    const onGpu = await openIndex(await fileSource(path), { backend: 'gpu', gpu })
+    const q = v.slice(0, dim)
+    const want = await cpu.search(q, { k: 20, refine: 10, nprobe: 4 })
+    const reads = vi.spyOn(GpuContext.prototype, 'submitAndRead')
+    const got = await onGpu.search(q, { k: 20, refine: 10, nprobe: 4 })
+    expect(reads.mock.calls.map((c) => c[2])).toEqual(['list scan', 'list scan (overflow)'])
+    reads.mockRestore()
+    expect(got.stats.backend).toBe('gpu')
+    expect(want.results.filter((h) => h.distance === 0).length).toBe(20)
+    expect(got.results.map((h) => h.row)).toEqual(want.results.map((h) => h.row))
+  }, 120_000)
+
+  it('a lost device: the search says so and answers on the CPU', async () => {
+    const dim = 16
+    const { path, v } = await indexed('l2', 2000, dim)
+    const onGpu = await openIndex(await fileSource(path), { backend: 'gpu', gpu })
+    const q = v.slice(5 * dim, 6 * dim)
+    const before = await onGpu.search(q, { k: 5 })
+    expect(before.stats.backend).toBe('gpu')
+    ;(await sharedGpuContext(gpu)).device.destroy()
+    const after = await onGpu.search(q, { k: 5 })
+    expect(after.stats.backend).not.toBe('gpu')
+    expect(after.stats.gpuFallback).toMatch(/GPU list scan failed.*searching on the CPU/)
+    expect(after.results).toEqual(before.results)
+    // the next index opened on this GPU gets a new device
+    const again = await openIndex(await fileSource(path), { backend: 'gpu', gpu })
+    expect((await again.search(q, { k: 5 })).stats.backend).toBe('gpu')
+  }, 120_000)
 })

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { parquetMetadataAsync } from 'hyparquet'
-import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
+import { loadKernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { defaultNprobe, openIndex, type SearchResult } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
-import { choice, intOption, parse, UsageError } from './args.js'
+import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { serveFile } from './rangeServer.js'
-import { anySource, isUrl, readQueryVectors } from './sources.js'
+import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.parquet> [options]
   --queries FILE       Parquet with the same embedding column (held-out queries)
@@ -21,7 +21,8 @@ export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.par
   --nprobe P[,P…]      one value or a sweep (default: the engine's default)
   --rtt-ms MS          delay the local range server adds to each request (default 20)
   --limit N            use the first N queries
-  --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
+  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
+                       and top-k on WebGPU, same rows)
   --json               one JSON object with the DESIGN.md §6 fields`
 
 interface Row {
@@ -58,11 +59,11 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const k = intOption(values.k, 'k', 1) ?? 10
   const refineOption = intOption(values.refine, 'refine', 1)
   const rtt = intOption(values['rtt-ms'], 'rtt-ms', 0) ?? 20
-  const backend = choice(values.backend, 'backend', BACKEND_CHOICES)
+  const compute = await searchBackend(values.backend)
   const server = isUrl(target) ? undefined : await serveFile(target, { delayMs: rtt })
   const url = server?.url ?? target
   try {
-    const probeIndex = await openIndex(url, { signal, backend })
+    const probeIndex = await openIndex(url, { signal, ...compute })
     const { metric, nlist } = probeIndex.params
     const refine = refineOption ?? probeIndex.params.refine ?? 10
     const column = probeIndex.opened.column.name
@@ -77,7 +78,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     for (const nprobe of sweep) {
       process.stderr.write(`nprobe ${nprobe}: ${queries.length} queries…\n`)
       const coldStart = performance.now()
-      const cold = await openIndex(url, { signal, backend })
+      const cold = await openIndex(url, { signal, ...compute })
       const first = await cold.search(queries[0] as Float32Array, { k, nprobe, refine, signal })
       const coldMs = performance.now() - coldStart
       const results: SearchResult[] = []

@@ -1,13 +1,12 @@
 import { parquetMetadataAsync } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
-import { BACKEND_CHOICES } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import { fileSink } from '../io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { openIndex } from '../search/engine.js'
-import { choice, intOption, parse, UsageError } from './args.js'
+import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
-import { anySource, isUrl } from './sources.js'
+import { anySource, isUrl, searchBackend } from './sources.js'
 
 export const joinUsage = `parquetseek join <queries.parquet> <indexed file|url> --out <result.parquet> [options]
   kNN join: for each query row, its k nearest rows of the indexed file, as a Parquet table
@@ -17,7 +16,7 @@ export const joinUsage = `parquetseek join <queries.parquet> <indexed file|url> 
   --nprobe P, --refine R   as for search (default: the index's tuned values)
   --exclude-self       leave a query's own row out of its neighbours (a file joined with itself)
   --batch N            queries per batch (default 256)
-  --backend auto|wasm|js   CPU kernels
+  --backend auto|wasm|js|gpu   kernels (gpu: list scan and top-k on WebGPU, same rows)
   --json               one JSON summary on stdout`
 
 export async function joinCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -44,7 +43,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const sink = await fileSink(values.out, isUrl(target) ? [queriesPath] : [queriesPath, target])
   const source = isUrl(target) ? target : await anySource(target)
   try {
-    const index = await openIndex(source, { signal, backend: choice(values.backend, 'backend', BACKEND_CHOICES) })
+    const index = await openIndex(source, { signal, ...(await searchBackend(values.backend)) })
     const column = values.column ?? index.opened.column.name
     const qs = await anySource(queriesPath)
     let queries: Awaited<ReturnType<typeof readVectors>>

@@ -17,7 +17,7 @@ import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector
 import { SidecarIndex } from '../search/sidecar.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
-import { anySource, isUrl, readQueryVectors } from './sources.js'
+import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   --query JSON         the query vector as a JSON array
@@ -32,7 +32,8 @@ export const searchUsage = `parquetseek search <file|url|manifest.json> (--query
                        IN (…), IS [NOT] NULL, AND, OR, NOT); nprobe grows as the filter narrows
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
-  --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
+  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
+                       and top-k on WebGPU, same rows)
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
 
 export async function searchCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -66,7 +67,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   }
   let index: SeekIndex
   try {
-    index = await openIndex(source, { signal, backend: choice(values.backend, 'backend', BACKEND_CHOICES) })
+    index = await openIndex(source, { signal, ...(await searchBackend(values.backend)) })
   } catch (e) {
     await close()
     if (!(e instanceof NoIndexError)) throw e
@@ -101,6 +102,7 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
     signal,
   })
   const open = index.opened.open
+  if (result.stats.gpuFallback) process.stderr.write(`warning: ${result.stats.gpuFallback}\n`)
   if (values.json) return printJson(result.results, { ...result.stats, open })
   const s = result.stats
   printTable(result.results, columns, [

@@ -1,8 +1,11 @@
 import { parquetMetadataAsync } from 'hyparquet'
+import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
+import { nodeGpu } from '../compute/gpu/node.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { choice } from './args.js'
 
 export const isUrl = (s: string) => /^https?:\/\//i.test(s)
 
@@ -26,4 +29,10 @@ export async function readQueryVectors(pathOrUrl: string, column: string, limit 
   } finally {
     await source.close()
   }
+}
+
+/** `--backend` of the search commands; `gpu` brings WebGPU up through the webgpu package (Dawn). */
+export async function searchBackend(value: string | undefined): Promise<{ backend?: SearchBackend; gpu?: GPU }> {
+  const backend = choice(value, 'backend', SEARCH_BACKENDS)
+  return backend === 'gpu' ? { backend, gpu: await nodeGpu() } : { backend }
 }

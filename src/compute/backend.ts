@@ -11,6 +11,12 @@ export type BackendName = 'js' | 'wasm'
 /** `auto`: wasm when the runtime has WebAssembly SIMD, else js. */
 export type BackendChoice = BackendName | 'auto'
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'js']
+/**
+ * Searching can also score on the GPU (WebGPU): `gpu` runs the list scan and top-k selection
+ * there (src/compute/gpu/listScan.ts) and the rest with the `auto` CPU kernels.
+ */
+export type SearchBackend = BackendChoice | 'gpu'
+export const SEARCH_BACKENDS: readonly SearchBackend[] = [...BACKEND_CHOICES, 'gpu']
 
 /** ADC over one model's codebooks: build a lookup table for a query, then score codes with it. */
 export interface AdcScanner {
@@ -51,8 +57,9 @@ export const jsKernels: Kernels = {
  * The kernels for a choice: `auto` takes wasm and falls back to js where WebAssembly SIMD is
  * missing; `wasm` fails with a clear message there.
  */
-export async function loadKernels(choice: BackendChoice = 'auto'): Promise<Kernels> {
+export async function loadKernels(choice: SearchBackend = 'auto'): Promise<Kernels> {
   if (choice === 'js') return jsKernels
+  if (choice === 'gpu') return loadKernels('auto')
   if (choice !== 'wasm' && choice !== 'auto') throw new ParquetSeekError(`unknown backend "${choice}" (use ${BACKEND_CHOICES.join(', ')})`)
   try {
     const { loadWasmKernels } = await import('./wasm.js')

@@ -1,4 +1,6 @@
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
+import { sharedGpuContext } from '../compute/gpu/context.js'
+import { GpuListScan } from '../compute/gpu/listScan.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -45,7 +47,10 @@ export interface SearchStats {
   candidates: number
   msByStage: Record<Stage, number>
   ms: number
-  backend: BackendName
+  /** What scored the lists: `gpu`, or the CPU kernels. */
+  backend: BackendName | 'gpu'
+  /** Set when the GPU was asked for but failed (device lost, out of memory): the CPU scored instead. */
+  gpuFallback?: string
   /** With `where`: rows passing it, row groups skipped by their statistics (computed once per filter), lists probed. */
   filter?: { rowsPassing: number; rowGroupsSkipped: number; nprobe: number }
 }
@@ -83,22 +88,34 @@ export class SeekIndex {
   private readonly scanner: ListScanner
   private readonly filters = new Map<string, FilterResult>()
 
+  /** Why the GPU stopped being used, once it failed. */
+  private gpuFallback: string | undefined
+
   private constructor(
     readonly opened: OpenedIndex,
     private readonly cacheBytes: number,
     readonly kernels: Kernels,
+    private gpu: GpuListScan | undefined,
   ) {
     this.scanner = new ListScanner(opened.model, kernels)
   }
 
   static async open(input: ByteSource | string, o: OpenOptions = {}): Promise<SeekIndex> {
     const kernels = await loadKernels(o.backend)
-    return new SeekIndex(await openSource(input, o), o.cacheBytes ?? 64 << 20, kernels)
+    const opened = await openSource(input, o)
+    const gpu = o.backend === 'gpu' ? new GpuListScan(await sharedGpuContext(o.gpu), opened.model) : undefined
+    return new SeekIndex(opened, o.cacheBytes ?? 64 << 20, kernels, gpu)
   }
 
   /** The compute backend scoring this index's queries. */
-  get backend(): BackendName {
-    return this.kernels.name
+  get backend(): BackendName | 'gpu' {
+    return this.gpu ? 'gpu' : this.kernels.name
+  }
+
+  /** Gives GPU buffers back (the index still searches, on the CPU). */
+  close(): void {
+    this.gpu?.release()
+    this.gpu = undefined
   }
 
   get params() {
@@ -171,6 +188,9 @@ export class SeekIndex {
     const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !this.lists.has(l)).sort((a, b) => a - b)
     const fetched = wanted.filter((l) => (directory[l]?.count ?? 0) > 0)
     const pageIndex = o.columns?.length ? this.opened.pageIndex : undefined
+    // this batch's lists, held here too: the cache may evict some of them while it fills
+    const batchLists = new Map<number, ListView>()
+    for (const p of probes) for (const l of p) if (this.lists.has(l)) batchLists.set(l, this.lists.get(l) as ListView)
     if (fetched.length || pageIndex) {
       const ranges = fetched.map((l) => {
         const d = directory[l] as (typeof directory)[number]
@@ -182,7 +202,11 @@ export class SeekIndex {
       const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, signal: o.signal })
       roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
       const ctx = { file: this.opened.raw.name, blobOffset: this.opened.location.offset }
-      for (const [i, l] of fetched.entries()) this.cacheList(l, parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx))
+      for (const [i, l] of fetched.entries()) {
+        const view = parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx)
+        batchLists.set(l, view)
+        this.cacheList(l, view)
+      }
       if (pageIndex) {
         this.opened.cached.pin(pageIndex.start, (bodies.at(-1) as Uint8Array).slice())
         this.opened.pageIndex = undefined
@@ -190,16 +214,33 @@ export class SeekIndex {
     }
     lap('lists')
 
+    let scored: Array<Array<{ row: number; distance: number }>> | undefined
+    let scoredOn: BackendName | 'gpu' = this.kernels.name
+    if (this.gpu) {
+      try {
+        scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
+        scoredOn = 'gpu'
+      } catch (e) {
+        if (e instanceof AbortError) throw e
+        // device lost, out of memory, a driver error: the CPU gives the same answer
+        this.gpuFallback = `${(e as Error).message}; searching on the CPU (${this.kernels.name}) from now on`
+        this.gpu.release()
+        this.gpu = undefined
+      }
+    }
     const scanner = this.scanner
-    const candidates = prepared.map((q, qi) => {
+    scored ??= prepared.map((q, qi) => {
       throwIfAborted(o.signal)
       const top = new TopK(k * refine)
       for (const l of probes[qi] as Uint32Array) {
-        const list = this.lists.get(l)
+        const list = batchLists.get(l)
         if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top, allowed)
       }
-      return top.sorted().map((c) => ({ row: c.row, where: locate(c.row, probes[qi] as Uint32Array, this.lists) }))
+      return top.sorted()
     })
+    const candidates = scored.map((list, qi) =>
+      list.map((c) => ({ row: c.row, where: locate(c.row, probes[qi] as Uint32Array, batchLists) })),
+    )
     lap('scan')
 
     // one read for every candidate page of every query, each page decoded once
@@ -257,7 +298,8 @@ export class SeekIndex {
       candidates: rows.length,
       msByStage: ms,
       ms: performance.now() - t0,
-      backend: this.kernels.name,
+      backend: scoredOn,
+      ...(this.gpuFallback ? { gpuFallback: this.gpuFallback } : {}),
       ...(filter ? { filter: { rowsPassing: filter.passing, rowGroupsSkipped: filter.rowGroupsSkipped, nprobe: probed } } : {}),
     }
     return best.map((hits, qi) => ({

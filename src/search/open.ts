@@ -1,6 +1,6 @@
 import type { FileMetaData } from 'hyparquet'
 import { parquetMetadata } from 'hyparquet'
-import type { BackendChoice } from '../compute/backend.js'
+import type { SearchBackend } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
@@ -19,8 +19,13 @@ export interface OpenOptions {
   /** Byte budget for cached inverted lists and other reads. */
   cacheBytes?: number
   http?: Omit<HttpOptions, 'tailBytes' | 'signal'>
-  /** CPU kernels for scoring: `auto` (wasm where WebAssembly SIMD exists, else js), or one forced. */
-  backend?: BackendChoice
+  /**
+   * Kernels for scoring: `auto` (wasm where WebAssembly SIMD exists, else js), one forced, or
+   * `gpu`: the list scan and top-k on WebGPU (the CPU does the rest; same rows as the CPU).
+   */
+  backend?: SearchBackend
+  /** The WebGPU entry point for `gpu` (default: navigator.gpu; in Node, nodeGpu()). */
+  gpu?: GPU
   signal?: AbortSignal
 }
 

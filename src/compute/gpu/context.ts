@@ -1,0 +1,188 @@
+import { ParquetSeekError } from '../../errors.js'
+import { ComputePass } from './pass.js'
+import { shaders } from './shaders.generated.js'
+
+export type ShaderName = keyof typeof shaders
+
+/**
+ * One WebGPU device and what is built on it once: compute pipelines (one per shader, created on
+ * first use), a pool of reusable storage buffers, and the device's limits. Every object is
+ * labelled. A lost device is remembered (`lost`): callers fall back to the CPU and say so.
+ */
+export class GpuContext {
+  /** Why the device was lost, once it was. */
+  lost: string | undefined
+  private readonly passes = new Map<ShaderName, ComputePass>()
+  private free: GPUBuffer[] = []
+  private readonly owned = new Set<GPUBuffer>()
+
+  private constructor(
+    readonly device: GPUDevice,
+    /** The adapter in words (vendor, architecture, description). */
+    readonly adapter: string,
+  ) {
+    device.lost.then((info) => {
+      this.lost = info.message || String(info.reason)
+    })
+  }
+
+  /**
+   * A device from `gpu` (navigator.gpu in browsers, the `webgpu` package's in Node) with the
+   * adapter's own buffer limits — the defaults (128/256 MiB) are far below what a GPU holds.
+   */
+  static async create(gpu: GPU | undefined): Promise<GpuContext> {
+    if (!gpu) throw new ParquetSeekError('WebGPU is not available here (no navigator.gpu)')
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' })
+    if (!adapter) throw new ParquetSeekError('WebGPU is available but gave no adapter (no usable GPU)')
+    const device = await adapter.requestDevice({
+      label: 'parquetseek',
+      requiredLimits: {
+        maxBufferSize: adapter.limits.maxBufferSize,
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxStorageBuffersPerShaderStage: Math.min(10, adapter.limits.maxStorageBuffersPerShaderStage),
+      },
+    })
+    const info = adapter.info
+    return new GpuContext(device, [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter')
+  }
+
+  /** Largest storage buffer one binding may see. */
+  get maxBinding(): number {
+    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize)
+  }
+
+  pass(name: ShaderName): ComputePass {
+    let pass = this.passes.get(name)
+    if (!pass) {
+      pass = new ComputePass(this.device, shaders[name], name)
+      this.passes.set(name, pass)
+    }
+    return pass
+  }
+
+  /**
+   * A storage buffer of at least `size` bytes: a released one when one is large enough, else
+   * a new one rounded up to a power of two (so later, slightly larger requests reuse it).
+   */
+  acquire(size: number, label: string, copySrc = true): GPUBuffer {
+    const want = Math.max(256, Math.ceil(size / 4) * 4)
+    const fit = this.free.filter((b) => b.size >= want).sort((a, b) => a.size - b.size)[0]
+    if (fit) {
+      this.free = this.free.filter((b) => b !== fit)
+      fit.label = label
+      return fit
+    }
+    if (want > this.device.limits.maxBufferSize)
+      throw new ParquetSeekError(`a ${label} buffer of ${want} bytes exceeds this GPU's limit of ${this.device.limits.maxBufferSize}`)
+    const rounded = Math.min(this.device.limits.maxBufferSize, 2 ** Math.ceil(Math.log2(want)))
+    const buffer = this.device.createBuffer({
+      size: rounded,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | (copySrc ? GPUBufferUsage.COPY_SRC : 0),
+      label,
+    })
+    this.owned.add(buffer)
+    return buffer
+  }
+
+  release(...buffers: Array<GPUBuffer | undefined>): void {
+    for (const b of buffers) if (b && this.owned.has(b)) this.free.push(b)
+    // keep the pool bounded: the largest few are the likely reusable ones
+    if (this.free.length > 32) {
+      this.free.sort((a, b) => b.size - a.size)
+      for (const b of this.free.splice(32)) {
+        this.owned.delete(b)
+        b.destroy()
+      }
+    }
+  }
+
+  /** A buffer holding `data` (padded to 4 bytes). */
+  upload(data: ArrayBufferView, label: string): GPUBuffer {
+    const buffer = this.acquire(data.byteLength, label)
+    this.write(buffer, 0, data)
+    return buffer
+  }
+
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    if (bytes.length % 4 === 0) this.device.queue.writeBuffer(buffer, offset, bytes)
+    else {
+      const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4)
+      padded.set(bytes)
+      this.device.queue.writeBuffer(buffer, offset, padded)
+    }
+  }
+
+  /**
+   * Submits `encoder` after recording copies of each [buffer, offset, bytes] into one staging
+   * buffer, and resolves with their contents. Validation and out-of-memory errors become a
+   * ParquetSeekError naming `what`.
+   */
+  async submitAndRead(encoder: GPUCommandEncoder, reads: Array<[GPUBuffer, number, number]>, what: string): Promise<ArrayBuffer[]> {
+    const total = reads.reduce((s, [, , bytes]) => s + Math.ceil(bytes / 4) * 4, 0)
+    const staging = this.device.createBuffer({
+      size: Math.max(16, total),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: `${what}.readback`,
+    })
+    let at = 0
+    for (const [buffer, offset, bytes] of reads) {
+      const size = Math.ceil(bytes / 4) * 4
+      if (size) encoder.copyBufferToBuffer(buffer, offset, staging, at, size)
+      at += size
+    }
+    this.device.pushErrorScope('out-of-memory')
+    this.device.pushErrorScope('validation')
+    this.device.queue.submit([encoder.finish()])
+    const validation = await this.device.popErrorScope()
+    const memory = await this.device.popErrorScope()
+    const error = validation ?? memory
+    if (error) {
+      staging.destroy()
+      throw new ParquetSeekError(`GPU ${what} failed: ${error.message.split('\n')[0]}`)
+    }
+    try {
+      await staging.mapAsync(GPUMapMode.READ)
+    } catch (e) {
+      staging.destroy()
+      throw new ParquetSeekError(`GPU ${what} failed: ${this.lost ? `device lost (${this.lost})` : (e as Error).message}`)
+    }
+    const mapped = staging.getMappedRange()
+    const out: ArrayBuffer[] = []
+    at = 0
+    for (const [, , bytes] of reads) {
+      out.push(mapped.slice(at, at + bytes))
+      at += Math.ceil(bytes / 4) * 4
+    }
+    staging.unmap()
+    staging.destroy()
+    return out
+  }
+
+  /** Frees every buffer; the context is unusable after. */
+  destroy(): void {
+    for (const b of this.owned) b.destroy()
+    this.owned.clear()
+    this.free = []
+    this.device.destroy()
+  }
+}
+
+const contexts = new WeakMap<GPU, Promise<GpuContext>>()
+
+/** One context per WebGPU entry point (every index opened on it shares the device). */
+export function sharedGpuContext(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<GpuContext> {
+  if (!gpu) return GpuContext.create(undefined)
+  let context = contexts.get(gpu)
+  if (!context) {
+    context = GpuContext.create(gpu)
+    contexts.set(gpu, context)
+    context.catch(() => contexts.delete(gpu))
+  }
+  return context.then((c) => {
+    if (!c.lost) return c
+    // a lost device is not coming back: a new one
+    contexts.delete(gpu)
+    return sharedGpuContext(gpu)
+  })
+}

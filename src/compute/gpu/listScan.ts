@@ -1,0 +1,329 @@
+import { checkpoint, ParquetSeekError } from '../../errors.js'
+import type { IvfPqModel } from '../../index/model.js'
+import { dot } from '../js.js'
+import type { GpuContext } from './context.js'
+import { WORKGROUP } from './pass.js'
+
+/** What the scan needs of an inverted list: codes (entries × m) and row ids. */
+export interface ListCodes {
+  codes: Uint8Array
+  rowIds: Uint32Array
+}
+
+export interface Candidate {
+  row: number
+  distance: number
+}
+
+/** Bytes of GPU memory lists may occupy (and the most one buffer binding may hold). */
+const DEFAULT_RESIDENT_BYTES = 1 << 30
+/** Most bytes of ADC tables or of scanned distances in flight per submit. */
+const CHUNK_BYTES = 128 << 20
+const SEGMENT_WORDS = 5
+/** Row id the scan gives entries a filter left out (scanLists.wgsl). */
+const NO_ROW = 0xffffffff
+
+/**
+ * The scan stage of IVF-PQ search on the GPU, for many queries at once: ADC tables for every
+ * (query, probed list) pair (adcTables.wgsl), every entry of every probed list scored
+ * (scanLists.wgsl), and per query only the entries that can be among its `keep` best read back
+ * (selectTopK.wgsl) — then sorted by (distance, row) on the CPU, like a CPU scan's TopK.
+ *
+ * Lists stay resident on the GPU once uploaded (an arena of codes and row ids, reset when full),
+ * so repeated and batched queries pay the upload once. Queries are cut into chunks whose tables
+ * and distances fit CHUNK_BYTES and whose lists fit the arena.
+ */
+export class GpuListScan {
+  private readonly centroids: GPUBuffer
+  private readonly codebooks: GPUBuffer
+  private readonly starts: GPUBuffer
+  private readonly none: GPUBuffer
+  /** Resident lists: list → first entry in the arena (a multiple of 4, so byte offsets are too). */
+  private resident = new Map<number, number>()
+  private entries = 0
+  private codes: GPUBuffer | undefined
+  private rows: GPUBuffer | undefined
+  private capacity = 0
+  private readonly maxEntries: number
+  private allowedKey: Uint8Array | undefined
+  private allowedBuffer: GPUBuffer | undefined
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: IvfPqModel,
+    residentBytes = DEFAULT_RESIDENT_BYTES,
+  ) {
+    const { m } = model.params
+    this.centroids = ctx.upload(model.centroids, 'ListScan.centroids')
+    this.codebooks = ctx.upload(model.codebooks, 'ListScan.codebooks')
+    this.starts = ctx.upload(model.layout.starts, 'ListScan.starts')
+    this.none = ctx.upload(new Uint32Array(4), 'ListScan.noFilter')
+    const bytes = Math.min(residentBytes, ctx.maxBinding)
+    this.maxEntries = Math.floor(Math.min(bytes / m, bytes / 4) / 4) * 4
+  }
+
+  /** Entries of lists now resident on the GPU. */
+  get residentEntries(): number {
+    return this.entries
+  }
+
+  /**
+   * The `keep` best candidates of each query (ascending distance, ties to the lower row) over
+   * its probed lists; `allowed` (a row bitmap) leaves other rows out.
+   */
+  async candidates(
+    queries: Float32Array[],
+    probes: ArrayLike<number>[],
+    lists: (list: number) => ListCodes | undefined,
+    kind: 'l2' | 'ip',
+    keep: number,
+    allowed?: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Candidate[][]> {
+    const { m, ksub } = this.model.layout
+    const out: Candidate[][] = []
+    const sizeOf = (l: number) => lists(l)?.rowIds.length ?? 0
+    const tableBytes = m * ksub * 4
+    let q0 = 0
+    while (q0 < queries.length) {
+      await checkpoint(signal)
+      // grow the chunk while its tables, distances and lists fit
+      let q1 = q0
+      let tables = 0
+      let scanned = 0
+      const needed = new Set<number>()
+      let neededEntries = 0
+      while (q1 < queries.length) {
+        const probe = Array.from(probes[q1] as ArrayLike<number>).filter((l) => sizeOf(l) > 0)
+        const moreTables = (kind === 'l2' ? probe.length : 1) * tableBytes
+        const moreScanned = probe.reduce((s, l) => s + sizeOf(l), 0) * 8
+        const fresh = probe.filter((l) => !needed.has(l))
+        const moreEntries = fresh.reduce((s, l) => s + Math.ceil(sizeOf(l) / 4) * 4, 0)
+        const fits =
+          tables + moreTables <= CHUNK_BYTES && scanned + moreScanned <= CHUNK_BYTES && neededEntries + moreEntries <= this.maxEntries
+        if (!fits && q1 > q0) break
+        if (!fits)
+          throw new ParquetSeekError(
+            `one query's probed lists (${moreEntries} entries) do not fit this GPU's buffers; probe fewer lists or use the CPU`,
+          )
+        for (const l of fresh) needed.add(l)
+        neededEntries += moreEntries
+        tables += moreTables
+        scanned += moreScanned
+        q1++
+      }
+      this.makeResident(
+        [...needed].sort((a, b) => a - b),
+        lists,
+      )
+      out.push(...(await this.scanChunk(queries.slice(q0, q1), probes.slice(q0, q1), sizeOf, kind, keep, allowed)))
+      q0 = q1
+    }
+    return out
+  }
+
+  /** Uploads the lists not yet on the GPU; when they do not all fit beside the others, starts over. */
+  private makeResident(needed: number[], lists: (list: number) => ListCodes | undefined) {
+    const { m } = this.model.params
+    const missing = needed.filter((l) => !this.resident.has(l))
+    const size = (l: number) => Math.ceil((lists(l)?.rowIds.length ?? 0) / 4) * 4
+    let more = missing.reduce((s, l) => s + size(l), 0)
+    if (this.entries + more > this.maxEntries) {
+      this.resident.clear()
+      this.entries = 0
+      more = needed.reduce((s, l) => s + size(l), 0)
+      missing.splice(0, missing.length, ...needed)
+    }
+    if (!missing.length) return
+    const want = this.entries + more
+    if (want > this.capacity) {
+      // a larger arena, the resident entries copied over on the GPU
+      const capacity = Math.min(this.maxEntries, Math.max(want, 2 * this.capacity))
+      const codes = this.ctx.acquire(capacity * m, 'ListScan.codes')
+      const rows = this.ctx.acquire(capacity * 4, 'ListScan.rows')
+      if (this.entries && this.codes && this.rows) {
+        const encoder = this.ctx.device.createCommandEncoder({ label: 'ListScan.grow' })
+        encoder.copyBufferToBuffer(this.codes, 0, codes, 0, Math.ceil((this.entries * m) / 4) * 4)
+        encoder.copyBufferToBuffer(this.rows, 0, rows, 0, this.entries * 4)
+        this.ctx.device.queue.submit([encoder.finish()])
+      }
+      this.ctx.release(this.codes, this.rows)
+      this.codes = codes
+      this.rows = rows
+      this.capacity = capacity
+    }
+    for (const l of missing) {
+      const list = lists(l) as ListCodes
+      this.ctx.write(this.codes as GPUBuffer, this.entries * m, list.codes)
+      this.ctx.write(this.rows as GPUBuffer, this.entries * 4, list.rowIds)
+      this.resident.set(l, this.entries)
+      this.entries += size(l)
+    }
+  }
+
+  private allowedOn(allowed: Uint8Array | undefined): GPUBuffer {
+    if (!allowed) return this.none
+    if (this.allowedKey !== allowed) {
+      const words = new Uint32Array(Math.ceil(allowed.length / 32) + 1)
+      for (let r = 0; r < allowed.length; r++) if (allowed[r]) words[r >>> 5] = (words[r >>> 5] as number) | (1 << (r & 31))
+      this.ctx.release(this.allowedBuffer)
+      this.allowedBuffer = this.ctx.upload(words, 'ListScan.allowed')
+      this.allowedKey = allowed
+    }
+    return this.allowedBuffer as GPUBuffer
+  }
+
+  private async scanChunk(
+    queries: Float32Array[],
+    probes: ArrayLike<number>[],
+    sizeOf: (l: number) => number,
+    kind: 'l2' | 'ip',
+    keep: number,
+    allowed: Uint8Array | undefined,
+  ): Promise<Candidate[][]> {
+    const { dim, m, ksub } = this.model.layout
+    const nq = queries.length
+    const centroids = this.model.centroids
+    // segments: one per (query, non-empty probed list); items: WORKGROUP entries of a segment each
+    const segments: number[] = []
+    const tablePairs: number[] = []
+    const items: number[] = []
+    const ranges = new Uint32Array(nq * 2)
+    const bits = new Float32Array(1)
+    const bitsU = new Uint32Array(bits.buffer)
+    let total = 0
+    for (let qi = 0; qi < nq; qi++) {
+      const q = queries[qi] as Float32Array
+      ranges[2 * qi] = total
+      if (kind === 'ip') tablePairs.push(qi, 0)
+      for (const l of Array.from(probes[qi] as ArrayLike<number>)) {
+        const count = sizeOf(l)
+        if (!count) continue
+        let table = qi
+        bits[0] = 0
+        if (kind === 'l2') {
+          table = tablePairs.length / 2
+          tablePairs.push(qi, l)
+        } else bits[0] = -dot(q, 0, centroids, l * dim, dim)
+        const seg = segments.length / SEGMENT_WORDS
+        segments.push(table, bitsU[0] as number, this.resident.get(l) as number, count, total)
+        for (let e = 0; e < count; e += WORKGROUP) items.push(seg, e)
+        total += count
+      }
+      ranges[2 * qi + 1] = total
+    }
+    const ntables = tablePairs.length / 2
+    const cap = keep * 2 + 256
+    const queryData = new Float32Array(nq * dim)
+    for (const [i, q] of queries.entries()) queryData.set(q, i * dim)
+
+    const ctx = this.ctx
+    const held = [
+      ctx.upload(queryData, 'ListScan.queries'),
+      ctx.upload(Uint32Array.from(tablePairs), 'ListScan.tablePairs'),
+      ctx.acquire(ntables * m * ksub * 4, 'ListScan.tables'),
+      ctx.upload(Uint32Array.from(segments), 'ListScan.segments'),
+      ctx.upload(Uint32Array.from(items), 'ListScan.items'),
+      ctx.acquire(total * 4, 'ListScan.distances'),
+      ctx.acquire(total * 4, 'ListScan.rowsOut'),
+      ctx.upload(ranges, 'ListScan.ranges'),
+      ctx.acquire(nq * 4, 'ListScan.counts'),
+      ctx.acquire(nq * cap * 4, 'ListScan.candidateDistances'),
+      ctx.acquire(nq * cap * 4, 'ListScan.candidateRows'),
+    ] as const
+    const [queryBuf, pairBuf, tableBuf, segBuf, itemBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows] = held
+    try {
+      const encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
+      ctx
+        .pass('adcTables')
+        .run(encoder, ntables * m * ksub, (perGridRow) => u32s([ntables, m, ksub, dim, kind === 'ip' ? 1 : 0, perGridRow]), [
+          queryBuf,
+          this.centroids,
+          this.codebooks,
+          this.starts,
+          pairBuf,
+          tableBuf,
+        ])
+      if (items.length)
+        ctx
+          .pass('scanLists')
+          .run(encoder, (items.length / 2) * WORKGROUP, (perGridRow) => u32s([items.length / 2, m, ksub, allowed ? 1 : 0, perGridRow]), [
+            tableBuf,
+            this.codes as GPUBuffer,
+            this.rows as GPUBuffer,
+            segBuf,
+            itemBuf,
+            this.allowedOn(allowed),
+            distBuf,
+            rowBuf,
+          ])
+      ctx
+        .pass('selectTopK')
+        .run(encoder, nq * WORKGROUP, (perGridRow) => u32s([nq, keep, cap, perGridRow / WORKGROUP]), [
+          rangeBuf,
+          distBuf,
+          rowBuf,
+          countBuf,
+          candDist,
+          candRows,
+        ])
+      const [countsRaw, distRaw, rowsRaw] = await ctx.submitAndRead(
+        encoder,
+        [
+          [countBuf, 0, nq * 4],
+          [candDist, 0, nq * cap * 4],
+          [candRows, 0, nq * cap * 4],
+        ],
+        'list scan',
+      )
+      const counts = new Uint32Array(countsRaw as ArrayBuffer)
+      const dists = new Float32Array(distRaw as ArrayBuffer)
+      const rows = new Uint32Array(rowsRaw as ArrayBuffer)
+      // queries whose slots overflowed: their whole range, read back
+      const overflow = Array.from({ length: nq }, (_, qi) => qi).filter((qi) => (counts[qi] as number) > cap)
+      const whole = new Map<number, [Float32Array, Uint32Array]>()
+      if (overflow.length) {
+        const encoder2 = ctx.device.createCommandEncoder({ label: 'ListScan.overflow' })
+        const reads: Array<[GPUBuffer, number, number]> = []
+        for (const qi of overflow) {
+          const start = ranges[2 * qi] as number
+          const bytes = ((ranges[2 * qi + 1] as number) - start) * 4
+          reads.push([distBuf, start * 4, bytes], [rowBuf, start * 4, bytes])
+        }
+        const got = await ctx.submitAndRead(encoder2, reads, 'list scan (overflow)')
+        overflow.forEach((qi, i) => {
+          whole.set(qi, [new Float32Array(got[2 * i] as ArrayBuffer), new Uint32Array(got[2 * i + 1] as ArrayBuffer)])
+        })
+      }
+      return Array.from({ length: nq }, (_, qi) => {
+        const [d, r, n] = whole.has(qi)
+          ? [...(whole.get(qi) as [Float32Array, Uint32Array]), (whole.get(qi) as [Float32Array, Uint32Array])[0].length]
+          : [dists.subarray(qi * cap, (qi + 1) * cap), rows.subarray(qi * cap, (qi + 1) * cap), counts[qi] as number]
+        const found: Candidate[] = []
+        for (let i = 0; i < n; i++) {
+          const distance = d[i] as number
+          const row = r[i] as number
+          if (row !== NO_ROW && Number.isFinite(distance)) found.push({ row, distance })
+        }
+        found.sort((a, b) => a.distance - b.distance || a.row - b.row)
+        return found.slice(0, keep)
+      })
+    } finally {
+      ctx.release(queryBuf, pairBuf, tableBuf, segBuf, itemBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows)
+    }
+  }
+
+  /** Gives the arena and model buffers back to the context. */
+  release(): void {
+    this.ctx.release(this.codes, this.rows, this.centroids, this.codebooks, this.starts, this.none, this.allowedBuffer)
+    this.codes = undefined
+    this.rows = undefined
+    this.resident.clear()
+    this.entries = 0
+    this.capacity = 0
+  }
+}
+
+function u32s(values: number[]): Uint8Array {
+  return new Uint8Array(Uint32Array.from(values).buffer)
+}
