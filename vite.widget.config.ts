@@ -20,7 +20,10 @@ export default defineConfig({
   publicDir: false,
   plugins: [asciiOnly],
   resolve: {
-    alias: [{ find: /^hyparquet-compressors$/, replacement: fileURLToPath(new URL('src/widget/compressors.ts', import.meta.url)) }],
+    alias: [
+      { find: /^hyparquet-compressors$/, replacement: fileURLToPath(new URL('src/widget/compressors.ts', import.meta.url)) },
+      { find: /^\.\.\/compute\/gpu\/open\.js$/, replacement: fileURLToPath(new URL('src/widget/noGpu.ts', import.meta.url)) },
+    ],
   },
   build: {
     outDir: 'dist/widget',

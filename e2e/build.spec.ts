@@ -123,3 +123,35 @@ test('a file that is not Parquet shows a clear error', async ({ page }, info) =>
   await expect(page.getByRole('alert')).toContainText('notes.parquet, byte 29: not a Parquet file')
   await page.screenshot({ path: info.outputPath('error.png') })
 })
+
+test('search on the GPU where the page has WebGPU: the same results as WebAssembly', async ({ page }, info) => {
+  const input = sampleFile('gpu.parquet', 2500, 12)
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('index-status')).toContainText('searching with wasm', { timeout: 60_000 })
+  const search = page.getByRole('region', { name: 'Search' })
+  const table = search.getByRole('table', { name: /Results/ })
+  const backend = search.getByLabel('Search backend')
+  const resultsFor = async (row: number) => {
+    await search.getByLabel('Row number').fill(String(row))
+    await search.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText(String(row))
+    return table.getByRole('row').allTextContents()
+  }
+  await search.getByLabel('k', { exact: true }).fill('25')
+  const rows = [3, 1200, 2499]
+  const onCpu = []
+  for (const r of rows) onCpu.push(await resultsFor(r))
+  await expect(page.getByTestId('query-stats')).toContainText('with wasm')
+  if (info.project.name !== 'webgpu') {
+    // no adapter: the choice is not offered
+    await expect(backend.locator('option')).toHaveText(['wasm', 'js'])
+    return
+  }
+  await expect(backend.locator('option')).toHaveText(['wasm', 'js', 'gpu'])
+  await backend.selectOption('gpu')
+  await expect(backend).toHaveValue('gpu')
+  for (const [i, r] of rows.entries()) expect(await resultsFor(r)).toEqual(onCpu[i])
+  await expect(page.getByTestId('query-stats')).toContainText('with gpu')
+})

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react'
-import type { BackendChoice } from '../compute/backend.js'
+import { type BackendChoice, SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
 import type { BuildSummary } from '../index/build.js'
 import { BuildPanel } from './BuildPanel.js'
@@ -285,7 +285,22 @@ function SearchPanel({ opened }: { opened: Opened }) {
   const [searching, setSearching] = useState(false)
   const [error, setError] = useState<string>()
   const [view, setView] = useState<IndexView>()
+  const [searchBackend, setSearchBackend] = useState<string>(opened.backend ?? 'auto')
+  const [gpuAvailable, setGpuAvailable] = useState(false)
   const abort = useRef<AbortController>(undefined)
+
+  useEffect(() => {
+    void run(undefined, (api) => api.hasGpu()).then(setGpuAvailable)
+  }, [])
+
+  async function changeBackend(choice: SearchBackend) {
+    setError(undefined)
+    try {
+      setSearchBackend(await run(undefined, (api, job) => api.setSearchBackend(opened.id, choice, job)))
+    } catch (e) {
+      setError(`Could not switch to ${choice}: ${(e as Error).message}`)
+    }
+  }
 
   useEffect(() => {
     void run(undefined, (api) => api.indexView(opened.id)).then(setView)
@@ -412,6 +427,14 @@ function SearchPanel({ opened }: { opened: Opened }) {
               placeholder="tuned"
               onChange={(e) => setRefine(e.target.value)}
             />
+          </label>
+          <label title="What scores the lists: WebAssembly SIMD, plain TypeScript, or the GPU (WebGPU: list scan and top-k; same results)">
+            Compute{' '}
+            <select aria-label="Search backend" value={searchBackend} onChange={(e) => void changeBackend(e.target.value as SearchBackend)}>
+              {SEARCH_BACKENDS.filter((b) => b !== 'auto' && (b !== 'gpu' || gpuAvailable)).map((b) => (
+                <option key={b}>{b}</option>
+              ))}
+            </select>
           </label>
           <span>metric: {String(params.metric)}</span>
         </fieldset>

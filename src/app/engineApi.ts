@@ -1,5 +1,5 @@
 import { toJson } from 'hyparquet'
-import { type BackendChoice, loadKernels } from '../compute/backend.js'
+import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { mulberry32 } from '../index/random.js'
@@ -108,7 +108,25 @@ export function engineApi() {
     },
 
     close(id: number): void {
+      handles.get(id)?.index?.close()
       handles.delete(id)
+    },
+
+    /**
+     * Scores this file's searches with another backend (`gpu`: WebGPU in this worker). The index
+     * is opened again over the same source; a backend that cannot start leaves the old one.
+     */
+    async setSearchBackend(id: number, backend: SearchBackend, job?: number): Promise<string> {
+      const { h, index } = indexOf(id)
+      const next = await openIndex(h.source, { backend, signal: signalOf(job) })
+      index.close()
+      h.index = next
+      return next.backend
+    },
+
+    /** Whether this worker has WebGPU (an adapter, not only the API). */
+    async hasGpu(): Promise<boolean> {
+      return Boolean(await navigator.gpu?.requestAdapter().catch(() => null))
     },
 
     async search(id: number, query: QuerySpec, o: SearchRequest, job?: number): Promise<PageSearchResult> {
@@ -167,7 +185,7 @@ export function engineApi() {
         metric: index.metric,
         k: o.k + 1,
         signal,
-        kernels: await loadKernels(index.backend),
+        kernels: await loadKernels(index.kernels.name),
       })
       const truth = exact.map(
         (hits, i) =>

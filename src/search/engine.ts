@@ -1,6 +1,5 @@
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
-import { sharedGpuContext } from '../compute/gpu/context.js'
-import { GpuListScan } from '../compute/gpu/listScan.js'
+import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -103,7 +102,8 @@ export class SeekIndex {
   static async open(input: ByteSource | string, o: OpenOptions = {}): Promise<SeekIndex> {
     const kernels = await loadKernels(o.backend)
     const opened = await openSource(input, o)
-    const gpu = o.backend === 'gpu' ? new GpuListScan(await sharedGpuContext(o.gpu), opened.model) : undefined
+    // loaded on demand: pages that never ask for the GPU do not load its code and shaders
+    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu) : undefined
     return new SeekIndex(opened, o.cacheBytes ?? 64 << 20, kernels, gpu)
   }
 
