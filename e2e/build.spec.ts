@@ -124,12 +124,17 @@ test('a file that is not Parquet shows a clear error', async ({ page }, info) =>
   await page.screenshot({ path: info.outputPath('error.png') })
 })
 
-test('search on the GPU where the page has WebGPU: the same results as WebAssembly', async ({ page }, info) => {
+test('build and search on the GPU where the page has WebGPU: the same results as WebAssembly', async ({ page }, info) => {
   const input = sampleFile('gpu.parquet', 2500, 12)
+  const webgpu = info.project.name === 'webgpu'
   await page.goto('/')
   await page.getByLabel('Parquet file').setInputFiles(input)
+  const buildBackend = page.getByLabel('Compute backend')
+  await expect(buildBackend.locator('option')).toHaveText(webgpu ? ['auto', 'wasm', 'js', 'gpu'] : ['auto', 'wasm', 'js'])
+  if (webgpu) await buildBackend.selectOption('gpu')
   await page.getByRole('button', { name: 'Build index' }).click()
-  await expect(page.getByTestId('index-status')).toContainText('searching with wasm', { timeout: 60_000 })
+  await expect(page.getByTestId('built-summary')).toContainText(webgpu ? 'with gpu' : 'with wasm', { timeout: 90_000 })
+  await expect(page.getByTestId('index-status')).toContainText('searching with wasm')
   const search = page.getByRole('region', { name: 'Search' })
   const table = search.getByRole('table', { name: /Results/ })
   const backend = search.getByLabel('Search backend')
@@ -144,7 +149,7 @@ test('search on the GPU where the page has WebGPU: the same results as WebAssemb
   const onCpu = []
   for (const r of rows) onCpu.push(await resultsFor(r))
   await expect(page.getByTestId('query-stats')).toContainText('with wasm')
-  if (info.project.name !== 'webgpu') {
+  if (!webgpu) {
     // no adapter: the choice is not offered
     await expect(backend.locator('option')).toHaveText(['wasm', 'js'])
     return

@@ -19,6 +19,14 @@ export class ParquetSeekError extends Error {
   }
 }
 
+/** The GPU failed (device lost, out of memory, a limit or a driver error): the CPU can do the work. */
+export class GpuError extends ParquetSeekError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'GpuError'
+  }
+}
+
 /** The file is valid Parquet but carries no ParquetSeek index (callers may fall back to exact search). */
 export class NoIndexError extends ParquetSeekError {
   constructor(file?: string) {

@@ -1,14 +1,17 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { GpuBuild } from '../src/compute/gpu/build.js'
 import { GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import type { GpuKernels } from '../src/compute/gpu/kernels.js'
 import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
+import { GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import type { Metric } from '../src/index/model.js'
 import { mulberry32 } from '../src/index/random.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { openIndex } from '../src/search/engine.js'
+import { searchExact } from '../src/search/memory.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 // WebGPU through Dawn in Node. Without a GPU it runs on Chromium's SwiftShader (.ci/run installs
@@ -137,4 +140,63 @@ describe('search with backend gpu returns what the CPU returns', () => {
     const again = await openIndex(await fileSource(path), { backend: 'gpu', gpu })
     expect((await again.search(q, { k: 5 })).stats.backend).toBe('gpu')
   }, 120_000)
+})
+
+describe('index build with backend gpu', () => {
+  let gpu: GPU | undefined
+  beforeAll(async () => {
+    gpu = await nodeGpu().catch(() => undefined)
+  }, 60_000)
+
+  /** recall@10 of an index at a fixed nprobe, against exact search, for held-out queries. */
+  async function recallOf(path: string, v: Float32Array, queries: Float32Array, dim: number) {
+    const index = await openIndex(await fileSource(path), { backend: 'js' })
+    const ids = Uint32Array.from({ length: v.length / dim }, (_, i) => i)
+    let hits = 0
+    const nq = queries.length / dim
+    for (let q = 0; q < nq; q++) {
+      const query = queries.subarray(q * dim, (q + 1) * dim)
+      const truth = new Set(searchExact('l2', v, ids, query, 10).map((h) => h.row))
+      const { results } = await index.search(query, { k: 10, nprobe: 4, refine: 4 })
+      hits += results.filter((h) => truth.has(h.row)).length
+    }
+    return hits / (10 * nq)
+  }
+
+  it('builds an index of the same quality as the CPU (recall@10 within 0.01), and falls back to the CPU when the GPU fails', async () => {
+    const dim = 16
+    const rows = 4000
+    const dir = tempDir('pqs-gpu-build-')
+    const v = clusteredVectors(rows, dim, 23, 40)
+    writeListFile(
+      join(dir, 'in.parquet'),
+      Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    )
+    const build = async (name: string, backend: 'gpu' | 'js') => {
+      const source = await fileSource(join(dir, 'in.parquet'))
+      const summary = await buildIndex(source, await fileSink(join(dir, name)), { column: 'embedding', backend, gpu, m: 8 })
+      await source.close()
+      return summary
+    }
+    const onGpu = await build('gpu.parquet', 'gpu')
+    expect(onGpu.backend).toBe('gpu')
+    expect(onGpu.gpuFallback).toBeUndefined()
+    const onCpu = await build('cpu.parquet', 'js')
+    expect(onGpu.params.nlist).toBe(onCpu.params.nlist)
+    const queries = clusteredVectors(50, dim, 24, 40)
+    const [rGpu, rCpu] = [
+      await recallOf(join(dir, 'gpu.parquet'), v, queries, dim),
+      await recallOf(join(dir, 'cpu.parquet'), v, queries, dim),
+    ]
+    console.log(`recall@10 at nprobe 4: GPU-built ${rGpu.toFixed(3)}, CPU-built ${rCpu.toFixed(3)}`)
+    expect(rCpu).toBeGreaterThan(0.8)
+    expect(Math.abs(rGpu - rCpu)).toBeLessThanOrEqual(0.01)
+
+    // a GPU failure mid-build (here: the first k-means) → the CPU builds it, and the summary says so
+    const lloyd = vi.spyOn(GpuBuild.prototype, 'lloyd').mockRejectedValueOnce(new GpuError('GPU k-means failed: device lost (test)'))
+    const fellBack = await build('fallback.parquet', 'gpu')
+    lloyd.mockRestore()
+    expect(fellBack.backend).not.toBe('gpu')
+    expect(fellBack.gpuFallback).toMatch(/device lost \(test\); built on the CPU \(wasm\) instead/)
+  }, 300_000)
 })

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react'
-import { type BackendChoice, SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
+import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
 import type { BuildSummary } from '../index/build.js'
 import { BuildPanel } from './BuildPanel.js'
@@ -38,7 +38,11 @@ export function App() {
   const [busy, setBusy] = useState<string>()
   const [warning, setWarning] = useState('')
   const [built, setBuilt] = useState<Built>()
-  const [backend, setBackend] = useState<BackendChoice>('auto')
+  const [backend, setBackend] = useState<SearchBackend>('auto')
+  const [gpuAvailable, setGpuAvailable] = useState(false)
+  useEffect(() => {
+    void run(undefined, (api) => api.hasGpu()).then(setGpuAvailable)
+  }, [])
 
   // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
   const openSeq = useRef(0)
@@ -49,7 +53,12 @@ export function App() {
     if (!input) return
     setBusy(typeof input === 'string' ? `Opening ${input}…` : `Reading ${input.name}…`)
     try {
-      const { id, info, backend: used, warnings } = await run(undefined, (api, job) => api.open(input, backend, job))
+      const {
+        id,
+        info,
+        backend: used,
+        warnings,
+      } = await run(undefined, (api, job) => api.open(input, backend === 'gpu' ? 'auto' : backend, job))
       if (seq !== openSeq.current) {
         void run(undefined, (api) => Promise.resolve(api.close(id)))
         return
@@ -95,7 +104,7 @@ export function App() {
     setBuilt({ summary, url: URL.createObjectURL(file), name: file.name, file, saved })
     // the indexed file opens for search right away (nothing is uploaded)
     const seq = ++openSeq.current
-    const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend, job))
+    const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend === 'gpu' ? 'auto' : backend, job))
     if (seq === openSeq.current) setOpened({ id, info, backend: used, file })
   }
 
@@ -118,10 +127,18 @@ export function App() {
       )}
       {opened && <FileDetails info={opened.info} backend={opened.backend} />}
       {opened?.file && !opened.info.index && opened.info.vectorColumns.length > 0 && (
-        <BuildPanel file={opened.file} info={opened.info} backend={backend} onBackend={setBackend} onBuilt={onBuilt} onError={setError} />
+        <BuildPanel
+          file={opened.file}
+          info={opened.info}
+          backend={backend}
+          gpuAvailable={gpuAvailable}
+          onBackend={setBackend}
+          onBuilt={onBuilt}
+          onError={setError}
+        />
       )}
       {built && <BuiltPanel built={built} />}
-      {opened?.info.index && <SearchPanel key={opened.id} opened={opened} />}
+      {opened?.info.index && <SearchPanel key={opened.id} opened={opened} gpuAvailable={gpuAvailable} />}
     </main>
   )
 }
@@ -268,7 +285,7 @@ async function saveToDisk(blob: Blob, name: string) {
   }
 }
 
-function SearchPanel({ opened }: { opened: Opened }) {
+function SearchPanel({ opened, gpuAvailable }: { opened: Opened; gpuAvailable: boolean }) {
   const info = opened.info
   const params = info.index?.params ?? {}
   const others = info.columns.map((c) => c.name).filter((c) => c !== info.index?.column)
@@ -286,12 +303,7 @@ function SearchPanel({ opened }: { opened: Opened }) {
   const [error, setError] = useState<string>()
   const [view, setView] = useState<IndexView>()
   const [searchBackend, setSearchBackend] = useState<string>(opened.backend ?? 'auto')
-  const [gpuAvailable, setGpuAvailable] = useState(false)
   const abort = useRef<AbortController>(undefined)
-
-  useEffect(() => {
-    void run(undefined, (api) => api.hasGpu()).then(setGpuAvailable)
-  }, [])
 
   async function changeBackend(choice: SearchBackend) {
     setError(undefined)

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react'
-import { BACKEND_CHOICES, type BackendChoice } from '../compute/backend.js'
+import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { BUILD_PHASES, type BuildPhase, type BuildProgress, type BuildSummary } from '../index/build.js'
 import type { Metric } from '../index/model.js'
 import { buildInWorker } from './bridge.js'
@@ -17,15 +17,17 @@ const PHASE_LABEL: Record<BuildPhase, string> = {
 interface Props {
   file: File
   info: FileInfo
-  backend: BackendChoice
-  onBackend: (b: BackendChoice) => void
+  backend: SearchBackend
+  /** Whether the page has a WebGPU adapter (the gpu choice is offered only then). */
+  gpuAvailable: boolean
+  onBackend: (b: SearchBackend) => void
   /** `file`: the indexed file, in memory (a Blob-backed File) or as saved to disk. */
   onBuilt: (summary: BuildSummary, file: File, saved: boolean) => Promise<void>
   onError: (message: string | undefined) => void
 }
 
 /** Build parameters (defaults explained), per-phase progress with an ETA, cancel. */
-export function BuildPanel({ file, info, backend, onBackend, onBuilt, onError }: Props) {
+export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBuilt, onError }: Props) {
   const [column, setColumn] = useState(info.vectorColumns[0] ?? '')
   const [metric, setMetric] = useState<Metric>('l2')
   const [nlist, setNlist] = useState('')
@@ -117,10 +119,10 @@ export function BuildPanel({ file, info, backend, onBackend, onBuilt, onError }:
         <label title="PQ bytes per vector. Default dim/4 up to 256-d, dim/8 above: more = better ranking, bigger index">
           Code bytes (m) <input type="number" aria-label="m" min={1} placeholder="auto" value={m} onChange={(e) => setM(e.target.value)} />
         </label>
-        <label title="WebAssembly SIMD (default where available) or the plain TypeScript reference; both give the same index">
+        <label title="WebAssembly SIMD (default where available) or the plain TypeScript reference — both give the same index — or the GPU (WebGPU: an index of the same quality)">
           Compute{' '}
-          <select aria-label="Compute backend" value={backend} onChange={(e) => onBackend(e.target.value as BackendChoice)}>
-            {BACKEND_CHOICES.map((b) => (
+          <select aria-label="Compute backend" value={backend} onChange={(e) => onBackend(e.target.value as SearchBackend)}>
+            {SEARCH_BACKENDS.filter((b) => b !== 'gpu' || gpuAvailable).map((b) => (
               <option key={b}>{b}</option>
             ))}
           </select>

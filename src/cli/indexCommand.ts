@@ -1,5 +1,4 @@
 import { basename } from 'node:path'
-import { BACKEND_CHOICES } from '../compute/backend.js'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
 import { METRICS } from '../index/model.js'
@@ -7,6 +6,7 @@ import { fileSink, fileSource } from '../io/nodeFile.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { progressPrinter } from './progress.js'
 import { sidecarIndexCommand } from './sharedCommands.js'
+import { searchBackend } from './sources.js'
 
 export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
@@ -17,7 +17,8 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --sample N           training sample size (default 32·nlist, within 16k…64k)
   --seed S             random seed (default 1); same input + seed → same file
   --skip-invalid       leave null, ragged or non-finite vectors out of the index (rows stay in the file)
-  --backend auto|wasm|js   CPU kernels (default auto: WebAssembly SIMD where available)
+  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: k-means,
+                       assignment and encoding on WebGPU, an index of the same quality)
   --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
   --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
                        row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes
@@ -61,7 +62,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       sample: intOption(values.sample, 'sample', 1),
       seed: intOption(values.seed, 'seed', 0),
       skipInvalid: values['skip-invalid'],
-      backend: choice(values.backend, 'backend', BACKEND_CHOICES),
+      ...(await searchBackend(values.backend)),
       threads: intOption(values.threads, 'threads', 1) ?? defaultThreads(),
       spawnWorker: spawnNodeKernelWorker,
       memoryBytes: (intOption(values['memory-mb'], 'memory-mb', 1) ?? 1024) * 2 ** 20,
@@ -72,6 +73,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     printer.done()
     const buildMs = performance.now() - started
     const p = summary.params
+    if (summary.gpuFallback) process.stderr.write(`warning: ${summary.gpuFallback}\n`)
     if (summary.skippedRows.length) {
       const first = summary.skippedRows[0]
       process.stderr.write(`skipped ${summary.skippedRows.length} rows with invalid vectors (first: row ${first?.row}, ${first?.reason})\n`)

@@ -1,8 +1,9 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { parquetMetadataAsync } from 'hyparquet'
-import { type BackendChoice, type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
+import { type BackendName, type Kernels, loadKernels, type SearchBackend } from '../compute/backend.js'
+import type { GpuBuild } from '../compute/gpu/build.js'
 import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
-import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
 import { checkMetadata } from '../parquet/guard.js'
@@ -31,14 +32,19 @@ export interface BuildProgress {
   total: number
 }
 
-export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal' | 'kernels'> {
+export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal' | 'kernels' | 'gpu' | 'pool'> {
   column: string
   metric?: Metric
   skipInvalid?: boolean
   /** The embedding model's name, stored for text queries (default: the input's `parquetseek.model`). */
   model?: string
-  /** CPU kernels: `auto` (wasm where WebAssembly SIMD exists, else js), or one forced. */
-  backend?: BackendChoice
+  /**
+   * Kernels: `auto` (wasm where WebAssembly SIMD exists, else js), one forced, or `gpu`: k-means,
+   * assignment and encoding on WebGPU (an index of the same quality; falls back to the CPU).
+   */
+  backend?: SearchBackend
+  /** The WebGPU entry point for `gpu` (default: navigator.gpu; in Node, nodeGpu()). */
+  gpu?: GPU
   /**
    * Budget for holding every vector in memory (default 1 GiB); a larger embedding column is
    * built in two streaming passes (sample, then encode row group by row group) instead.
@@ -67,7 +73,9 @@ export interface BuildSummary {
   indexBytes: number
   skippedRows: Array<{ row: number; reason: string }>
   phasesMs: Record<BuildPhase, number>
-  backend: BackendName
+  backend: BackendName | 'gpu'
+  /** Set when `gpu` was asked for but failed: the CPU built the index instead, and why. */
+  gpuFallback?: string
   /** Threads that shared the work (1 = this thread alone). */
   threads: number
   /** True when the vectors exceeded the memory budget and were streamed in two passes. */
@@ -91,10 +99,18 @@ export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOp
 
 async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
   const kernels = await loadKernels(o.backend)
-  return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool))
+  const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuBuild(o.gpu) : undefined
+  return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool, gpu))
 }
 
-async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, kernels: Kernels, pool: KernelPool | undefined) {
+async function buildWith(
+  source: AsyncBuffer,
+  sink: ByteSink,
+  o: BuildOptions,
+  kernels: Kernels,
+  pool: KernelPool | undefined,
+  gpu: GpuBuild | undefined,
+) {
   const { file, signal } = o
   const phasesMs = Object.fromEntries(BUILD_PHASES.map((p) => [p, 0])) as Record<BuildPhase, number>
   let phaseStart = performance.now()
@@ -117,6 +133,7 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
     signal,
     kernels,
     pool,
+    gpu,
     onProgress: (phase, done, total) => progress(phase, done, total),
   }
   // the float32 matrix of all vectors, as the column's decoded size estimates it
@@ -140,7 +157,17 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
       { file, column: column.name },
     )
   const context: ModelContext = { source, metadata, column, o, kernels, train, progress, enter }
-  const built = streamed ? await streamingModel(context) : await inMemoryModel(context)
+  const modelOf = (c: ModelContext) => (streamed ? streamingModel(c) : inMemoryModel(c))
+  let built: Built
+  let gpuFallback: string | undefined
+  try {
+    built = await modelOf(context)
+  } catch (e) {
+    if (!(e instanceof GpuError)) throw e
+    // the device was lost or refused the work: the CPU builds the same index
+    gpuFallback = `${e.message}; built on the CPU (${kernels.name}) instead`
+    built = await modelOf({ ...context, train: { ...train, gpu: undefined } })
+  }
   const { params, model, lists } = built
   const n = lists.rowIds.length
   throwIfAborted(signal)
@@ -184,7 +211,8 @@ async function buildWith(source: AsyncBuffer, sink: ByteSink, o: BuildOptions, k
     indexBytes,
     skippedRows: built.invalid,
     phasesMs,
-    backend: kernels.name,
+    backend: gpu && !gpuFallback ? ('gpu' as const) : kernels.name,
+    ...(gpuFallback ? { gpuFallback } : {}),
     threads: pool?.threads ?? 1,
     streamed,
   }

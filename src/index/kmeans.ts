@@ -1,5 +1,6 @@
 import * as Comlink from 'comlink'
 import { jsKernels, type Kernels } from '../compute/backend.js'
+import type { GpuBuild } from '../compute/gpu/build.js'
 import type { KernelWorkerApi } from '../compute/kernelWorker.js'
 import { type KernelPool, splitRange } from '../compute/pool.js'
 import { checkpoint } from '../errors.js'
@@ -14,6 +15,8 @@ export interface KMeansOptions {
   kernels?: Kernels
   /** Workers that assign a share of the rows each iteration (the result is the same). */
   pool?: KernelPool
+  /** Lloyd iterations on the GPU instead (seeding stays here: the same starting centroids). */
+  gpu?: GpuBuild
   onIteration?: (done: number, total: number) => void
 }
 
@@ -32,6 +35,13 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
     return centroids
   }
   seedPlusPlus(x, n, dim, centroids, k, rand, kernels)
+  if (options.gpu) {
+    await options.gpu.lloyd(x, n, dim, k, 1, centroids, iterations, (counts) => splitEmpty(centroids, counts, k, dim), {
+      signal,
+      onIteration,
+    })
+    return centroids
+  }
   const assign = new Uint32Array(n)
   const sums = new Float64Array(k * dim)
   const counts = new Uint32Array(k)
@@ -74,7 +84,15 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
   return centroids
 }
 
-function seedPlusPlus(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, rand: () => number, kernels: Kernels) {
+export function seedPlusPlus(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  centroids: Float32Array,
+  k: number,
+  rand: () => number,
+  kernels: Kernels,
+) {
   const pool = sampleIndices(n, Math.min(n, 16 * k), rand)
   const m = pool.length
   const minDist = new Float64Array(m).fill(Number.POSITIVE_INFINITY)
@@ -116,7 +134,7 @@ const CHUNK = 4096
 /** Fewer rows than this are not worth a round trip to the workers. */
 const MIN_SHARED_ROWS = 8192
 
-function splitEmpty(centroids: Float32Array, counts: Uint32Array, k: number, dim: number) {
+export function splitEmpty(centroids: Float32Array, counts: Uint32Array, k: number, dim: number) {
   for (let c = 0; c < k; c++) {
     if (counts[c] !== 0) continue
     let largest = 0

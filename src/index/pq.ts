@@ -1,8 +1,11 @@
 import * as Comlink from 'comlink'
 import type { Kernels } from '../compute/backend.js'
+import { jsKernels } from '../compute/backend.js'
+import type { GpuBuild } from '../compute/gpu/build.js'
 import { type KernelPool, runQueue } from '../compute/pool.js'
 import { checkpoint, throwIfAborted } from '../errors.js'
-import { kmeans } from './kmeans.js'
+import { kmeans, seedPlusPlus, splitEmpty } from './kmeans.js'
+import { mulberry32 } from './random.js'
 
 /**
  * Product quantizer layout. The vector is cut into m contiguous subvectors; subvector j covers
@@ -32,11 +35,14 @@ export interface TrainPqOptions {
   kernels?: Kernels
   /** Workers that train some of the subspaces (the codebooks are the same). */
   pool?: KernelPool
+  /** Trains every subspace at once on the GPU (one batched k-means) instead. */
+  gpu?: GpuBuild
   onSubspace?: (done: number, total: number) => void
 }
 
 export async function trainPq(x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Promise<Float32Array> {
   const { dim, m, ksub, starts } = layout
+  if (options.gpu && n > ksub) return trainPqOnGpu(options.gpu, x, n, layout, options)
   const codebooks = new Float32Array(ksub * dim)
   const slice = (j: number) => {
     const s = starts[j] as number
@@ -67,6 +73,56 @@ export async function trainPq(x: Float32Array, n: number, layout: PqLayout, opti
     },
   )
   throwIfAborted(options.signal)
+  return codebooks
+}
+
+/**
+ * All m subspaces as one batched k-means on the GPU: subvectors zero-padded to the longest
+ * subspace (zeros change no distance), each seeded here exactly as kmeans() seeds it.
+ */
+async function trainPqOnGpu(gpu: GpuBuild, x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Promise<Float32Array> {
+  const { dim, m, ksub, starts } = layout
+  let width = 0
+  for (let j = 0; j < m; j++) width = Math.max(width, (starts[j + 1] as number) - (starts[j] as number))
+  const xs = new Float32Array(m * n * width)
+  const init = new Float32Array(m * ksub * width)
+  for (let j = 0; j < m; j++) {
+    await checkpoint(options.signal)
+    const s = starts[j] as number
+    const len = (starts[j + 1] as number) - s
+    const sub = new Float32Array(n * len)
+    for (let i = 0; i < n; i++) {
+      sub.set(x.subarray(i * dim + s, i * dim + s + len), i * len)
+      xs.set(x.subarray(i * dim + s, i * dim + s + len), (j * n + i) * width)
+    }
+    const seeded = new Float32Array(ksub * len)
+    seedPlusPlus(sub, n, len, seeded, ksub, mulberry32(options.seed + 7919 * (j + 1)), options.kernels ?? jsKernels)
+    for (let c = 0; c < ksub; c++) init.set(seeded.subarray(c * len, (c + 1) * len), (j * ksub + c) * width)
+  }
+  await gpu.lloyd(
+    xs,
+    n,
+    width,
+    ksub,
+    m,
+    init,
+    options.iterations,
+    (counts) => {
+      for (let j = 0; j < m; j++) {
+        const len = (starts[j + 1] as number) - (starts[j] as number)
+        const part = init.subarray(j * ksub * width, (j + 1) * ksub * width)
+        splitEmpty(part, counts.subarray(j * ksub, (j + 1) * ksub), ksub, width)
+        if (len < width) for (let c = 0; c < ksub; c++) part.fill(0, c * width + len, (c + 1) * width)
+      }
+    },
+    { signal: options.signal, onIteration: (done, total) => options.onSubspace?.(Math.round((done / total) * m), m) },
+  )
+  const codebooks = new Float32Array(ksub * dim)
+  for (let j = 0; j < m; j++) {
+    const s = starts[j] as number
+    const len = (starts[j + 1] as number) - s
+    for (let c = 0; c < ksub; c++) codebooks.set(init.subarray((j * ksub + c) * width, (j * ksub + c) * width + len), ksub * s + c * len)
+  }
   return codebooks
 }
 

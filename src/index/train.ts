@@ -1,5 +1,6 @@
 import * as Comlink from 'comlink'
 import { jsKernels, type Kernels } from '../compute/backend.js'
+import type { GpuBuild } from '../compute/gpu/build.js'
 import { rowNormsSq } from '../compute/js.js'
 import { encodeChunk } from '../compute/kernelWorker.js'
 import { type KernelPool, runQueue } from '../compute/pool.js'
@@ -24,6 +25,8 @@ export interface TrainOptions {
   kernels?: Kernels
   /** Workers sharing k-means, PQ training and encoding with this thread (same result). */
   pool?: KernelPool
+  /** k-means iterations, assignment and encoding on the GPU instead (index of the same quality). */
+  gpu?: GpuBuild
   onProgress?: (phase: 'train-coarse' | 'train-pq' | 'encode', done: number, total: number) => void
 }
 
@@ -86,11 +89,12 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     signal: o.signal,
     kernels: o.kernels,
     pool: o.pool,
+    gpu: o.gpu,
     onIteration: (done, total) => o.onProgress?.('train-coarse', done, total),
   })
-  const assign = new Uint32Array(picks.length)
-  const kernels = o.kernels ?? jsKernels
-  kernels.assignNearest(xs, picks.length, dim, centroids, nlist, assign)
+  let assign: Uint32Array = new Uint32Array(picks.length)
+  if (o.gpu) assign = await o.gpu.assign(xs, picks.length, dim, centroids, nlist, o.signal)
+  else (o.kernels ?? jsKernels).assignNearest(xs, picks.length, dim, centroids, nlist, assign)
   subtractCentroids(xs, picks.length, dim, centroids, assign)
   const layout = pqLayout(dim, params.m, params.nbits)
   const codebooks = await trainPq(xs, picks.length, layout, {
@@ -99,6 +103,7 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     signal: o.signal,
     kernels: o.kernels,
     pool: o.pool,
+    gpu: o.gpu,
     onSubspace: (done, total) => o.onProgress?.('train-pq', done, total),
   })
   return { params, centroids, codebooks, layout }
@@ -127,6 +132,12 @@ export async function encodeRows(
   progress: { done: number; total: number } = { done: 0, total: n },
 ): Promise<{ assign: Uint32Array; codes: Uint8Array }> {
   const { dim, nlist, m } = model.params
+  if (o.gpu) {
+    const encoded = await o.gpu.encode({ ...model, nlist }, data, n, o.signal)
+    progress.done += n
+    o.onProgress?.('encode', progress.done, progress.total)
+    return encoded
+  }
   const assign = new Uint32Array(n)
   const codes = new Uint8Array(n * m)
   const kernels = o.kernels ?? jsKernels

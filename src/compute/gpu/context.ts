@@ -1,4 +1,4 @@
-import { ParquetSeekError } from '../../errors.js'
+import { GpuError } from '../../errors.js'
 import { ComputePass } from './pass.js'
 import { shaders } from './shaders.generated.js'
 
@@ -31,9 +31,9 @@ export class GpuContext {
    * adapter's own buffer limits — the defaults (128/256 MiB) are far below what a GPU holds.
    */
   static async create(gpu: GPU | undefined): Promise<GpuContext> {
-    if (!gpu) throw new ParquetSeekError('WebGPU is not available here (no navigator.gpu)')
+    if (!gpu) throw new GpuError('WebGPU is not available here (no navigator.gpu)')
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' })
-    if (!adapter) throw new ParquetSeekError('WebGPU is available but gave no adapter (no usable GPU)')
+    if (!adapter) throw new GpuError('WebGPU is available but gave no adapter (no usable GPU)')
     const device = await adapter.requestDevice({
       label: 'parquetseek',
       requiredLimits: {
@@ -73,7 +73,7 @@ export class GpuContext {
       return fit
     }
     if (want > this.device.limits.maxBufferSize)
-      throw new ParquetSeekError(`a ${label} buffer of ${want} bytes exceeds this GPU's limit of ${this.device.limits.maxBufferSize}`)
+      throw new GpuError(`a ${label} buffer of ${want} bytes exceeds this GPU's limit of ${this.device.limits.maxBufferSize}`)
     const rounded = Math.min(this.device.limits.maxBufferSize, 2 ** Math.ceil(Math.log2(want)))
     const buffer = this.device.createBuffer({
       size: rounded,
@@ -139,13 +139,13 @@ export class GpuContext {
     const error = validation ?? memory
     if (error) {
       staging.destroy()
-      throw new ParquetSeekError(`GPU ${what} failed: ${error.message.split('\n')[0]}`)
+      throw new GpuError(`GPU ${what} failed: ${error.message.split('\n')[0]}`)
     }
     try {
       await staging.mapAsync(GPUMapMode.READ)
     } catch (e) {
       staging.destroy()
-      throw new ParquetSeekError(`GPU ${what} failed: ${this.lost ? `device lost (${this.lost})` : (e as Error).message}`)
+      throw new GpuError(`GPU ${what} failed: ${this.lost ? `device lost (${this.lost})` : (e as Error).message}`)
     }
     const mapped = staging.getMappedRange()
     const out: ArrayBuffer[] = []

@@ -1,4 +1,4 @@
-import { checkpoint, ParquetSeekError } from '../../errors.js'
+import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
 import { dot } from '../js.js'
 import type { GpuContext } from './context.js'
@@ -103,7 +103,7 @@ export class GpuListScan {
           tables + moreTables <= CHUNK_BYTES && scanned + moreScanned <= CHUNK_BYTES && neededEntries + moreEntries <= this.maxEntries
         if (!fits && q1 > q0) break
         if (!fits)
-          throw new ParquetSeekError(
+          throw new GpuError(
             `one query's probed lists (${moreEntries} entries) do not fit this GPU's buffers; probe fewer lists or use the CPU`,
           )
         for (const l of fresh) needed.add(l)

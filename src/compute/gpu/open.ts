@@ -1,8 +1,14 @@
 import type { IvfPqModel } from '../../index/model.js'
+import { GpuBuild } from './build.js'
 import { sharedGpuContext } from './context.js'
 import { GpuListScan } from './listScan.js'
 
 /** The GPU scan stage for one index, on the shared device of `gpu` (loaded on demand by the engine). */
 export async function openGpuScan(model: IvfPqModel, gpu?: GPU): Promise<GpuListScan> {
   return new GpuListScan(await sharedGpuContext(gpu), model)
+}
+
+/** The build's GPU kernels on the shared device of `gpu`. */
+export async function openGpuBuild(gpu?: GPU): Promise<GpuBuild> {
+  return new GpuBuild(await sharedGpuContext(gpu))
 }

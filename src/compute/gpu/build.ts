@@ -1,0 +1,182 @@
+import { checkpoint, GpuError } from '../../errors.js'
+import type { PqLayout } from '../../index/pq.js'
+import { rowNormsSq } from '../js.js'
+import type { GpuContext } from './context.js'
+
+const u32s = (values: number[]) => new Uint8Array(Uint32Array.from(values).buffer)
+
+/**
+ * The index build's heavy kernels on the GPU: nearest-centroid assignment (k-means, IVF),
+ * the k-means update, and IVF-PQ encoding (assignNearest.wgsl, updateCentroids.wgsl,
+ * pqEncode.wgsl). Seeding, empty-cluster splitting and the small bookkeeping stay on the CPU,
+ * exactly as in the CPU build, so both builds follow the same steps; sums run in f32 on the GPU
+ * (f64 on the CPU), so centroids differ in the last bits and index quality is what is compared.
+ */
+export class GpuBuild {
+  constructor(private readonly ctx: GpuContext) {}
+
+  /** Rows of `dim` floats one buffer binding may hold. */
+  private maxRows(dim: number): number {
+    return Math.max(1, Math.floor(this.ctx.maxBinding / (4 * dim)))
+  }
+
+  /**
+   * Lloyd iterations for `batches` problems at once from the given initial centroids (batches ×
+   * k × dim, updated in place). `x` is batches × n × dim. `afterUpdate(centroids, counts)` runs
+   * on the CPU after each iteration (empty clusters are split there); it may change centroids.
+   */
+  async lloyd(
+    x: Float32Array,
+    n: number,
+    dim: number,
+    k: number,
+    batches: number,
+    centroids: Float32Array,
+    iterations: number,
+    afterUpdate: (counts: Uint32Array) => void,
+    o: { signal?: AbortSignal; onIteration?: (done: number, total: number) => void } = {},
+  ): Promise<void> {
+    if (n * batches > this.maxRows(dim))
+      throw new GpuError(`k-means on ${n * batches} rows × ${dim} exceeds this GPU's ${this.ctx.maxBinding}-byte buffers`)
+    const ctx = this.ctx
+    const xBuf = ctx.upload(x, 'Kmeans.x')
+    const cBuf = ctx.acquire(centroids.byteLength, 'Kmeans.centroids')
+    const nBuf = ctx.acquire(batches * k * 4, 'Kmeans.norms')
+    const aBuf = ctx.acquire(batches * n * 4, 'Kmeans.assign')
+    const oBuf = ctx.acquire(batches * n * 4, 'Kmeans.order')
+    const sBuf = ctx.acquire(batches * (k + 1) * 4, 'Kmeans.starts')
+    try {
+      const order = new Uint32Array(batches * n)
+      const starts = new Uint32Array(batches * (k + 1))
+      const counts = new Uint32Array(batches * k)
+      for (let it = 0; it < iterations; it++) {
+        await checkpoint(o.signal)
+        ctx.write(cBuf, 0, centroids)
+        ctx.write(nBuf, 0, normsOf(centroids, batches * k, dim))
+        const encoder = ctx.device.createCommandEncoder({ label: 'Kmeans.assign' })
+        ctx.pass('assignNearest').run(encoder, batches * n, (pg) => u32s([n, k, dim, batches, pg]), [xBuf, cBuf, nBuf, aBuf])
+        const [raw] = await ctx.submitAndRead(encoder, [[aBuf, 0, batches * n * 4]], 'k-means assignment')
+        const assign = new Uint32Array(raw as ArrayBuffer)
+        // counting sort per batch: rows grouped by centroid, ascending inside each group
+        counts.fill(0)
+        for (let b = 0; b < batches; b++)
+          for (let i = 0; i < n; i++) {
+            const c = b * k + (assign[b * n + i] as number)
+            counts[c] = (counts[c] as number) + 1
+          }
+        for (let b = 0; b < batches; b++) {
+          const sb = b * (k + 1)
+          starts[sb] = 0
+          for (let c = 0; c < k; c++) starts[sb + c + 1] = (starts[sb + c] as number) + (counts[b * k + c] as number)
+          const fill = starts.slice(sb, sb + k)
+          for (let i = 0; i < n; i++) {
+            const c = assign[b * n + i] as number
+            order[b * n + (fill[c] as number)] = i
+            fill[c] = (fill[c] as number) + 1
+          }
+        }
+        ctx.write(oBuf, 0, order)
+        ctx.write(sBuf, 0, starts)
+        const update = ctx.device.createCommandEncoder({ label: 'Kmeans.update' })
+        ctx.pass('updateCentroids').run(update, batches * k * dim, (pg) => u32s([n, k, dim, batches, pg]), [xBuf, oBuf, sBuf, cBuf])
+        const [next] = await ctx.submitAndRead(update, [[cBuf, 0, centroids.byteLength]], 'k-means update')
+        centroids.set(new Float32Array(next as ArrayBuffer))
+        afterUpdate(counts)
+        o.onIteration?.(it + 1, iterations)
+      }
+    } finally {
+      ctx.release(xBuf, cBuf, nBuf, aBuf, oBuf, sBuf)
+    }
+  }
+
+  /** Nearest of k centroids for each of n rows (one batch). */
+  async assign(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, signal?: AbortSignal): Promise<Uint32Array> {
+    const ctx = this.ctx
+    const out = new Uint32Array(n)
+    const cBuf = ctx.upload(centroids, 'Assign.centroids')
+    const nBuf = ctx.upload(normsOf(centroids, k, dim), 'Assign.norms')
+    try {
+      const chunk = Math.min(this.maxRows(dim), 1 << 16)
+      for (let start = 0; start < n; start += chunk) {
+        await checkpoint(signal)
+        const count = Math.min(chunk, n - start)
+        const xBuf = ctx.upload(x.subarray(start * dim, (start + count) * dim), 'Assign.x')
+        const aBuf = ctx.acquire(count * 4, 'Assign.out')
+        try {
+          const encoder = ctx.device.createCommandEncoder({ label: 'Assign' })
+          ctx.pass('assignNearest').run(encoder, count, (pg) => u32s([count, k, dim, 1, pg]), [xBuf, cBuf, nBuf, aBuf])
+          const [raw] = await ctx.submitAndRead(encoder, [[aBuf, 0, count * 4]], 'assignment')
+          out.set(new Uint32Array(raw as ArrayBuffer), start)
+        } finally {
+          ctx.release(xBuf, aBuf)
+        }
+      }
+    } finally {
+      ctx.release(cBuf, nBuf)
+    }
+    return out
+  }
+
+  /** List and PQ code (n × m bytes) of each row: IVF assignment then residual encoding, per chunk. */
+  async encode(
+    model: { centroids: Float32Array; nlist: number; layout: PqLayout; codebooks: Float32Array },
+    x: Float32Array,
+    n: number,
+    signal?: AbortSignal,
+  ): Promise<{ assign: Uint32Array; codes: Uint8Array }> {
+    const ctx = this.ctx
+    const { dim, m, ksub, starts } = model.layout
+    const assign = new Uint32Array(n)
+    const codes = new Uint8Array(n * m)
+    const entryNorms = new Float32Array(m * ksub)
+    for (let j = 0; j < m; j++) {
+      const s = starts[j] as number
+      const len = (starts[j + 1] as number) - s
+      entryNorms.set(rowNormsSq(model.codebooks.subarray(ksub * s, ksub * (s + len)), ksub, len), j * ksub)
+    }
+    const held = [
+      ctx.upload(model.centroids, 'Encode.centroids'),
+      ctx.upload(normsOf(model.centroids, model.nlist, dim), 'Encode.centroidNorms'),
+      ctx.upload(model.codebooks, 'Encode.codebooks'),
+      ctx.upload(entryNorms, 'Encode.entryNorms'),
+      ctx.upload(starts, 'Encode.starts'),
+    ]
+    const [cBuf, cnBuf, cbBuf, enBuf, stBuf] = held as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer]
+    try {
+      const chunk = Math.min(this.maxRows(dim), Math.floor(this.ctx.maxBinding / (4 * m)), 1 << 16)
+      for (let start = 0; start < n; start += chunk) {
+        await checkpoint(signal)
+        const count = Math.min(chunk, n - start)
+        const xBuf = ctx.upload(x.subarray(start * dim, (start + count) * dim), 'Encode.x')
+        const aBuf = ctx.acquire(count * 4, 'Encode.assign')
+        const oBuf = ctx.acquire(count * m * 4, 'Encode.codes')
+        try {
+          const encoder = ctx.device.createCommandEncoder({ label: 'Encode' })
+          ctx.pass('assignNearest').run(encoder, count, (pg) => u32s([count, model.nlist, dim, 1, pg]), [xBuf, cBuf, cnBuf, aBuf])
+          ctx
+            .pass('pqEncode')
+            .run(encoder, count * m, (pg) => u32s([count, m, ksub, dim, pg]), [xBuf, aBuf, cBuf, cbBuf, enBuf, stBuf, oBuf])
+          const [a, c] = await ctx.submitAndRead(
+            encoder,
+            [
+              [aBuf, 0, count * 4],
+              [oBuf, 0, count * m * 4],
+            ],
+            'encoding',
+          )
+          assign.set(new Uint32Array(a as ArrayBuffer), start)
+          codes.set(new Uint32Array(c as ArrayBuffer), start * m)
+        } finally {
+          ctx.release(xBuf, aBuf, oBuf)
+        }
+      }
+    } finally {
+      ctx.release(...held)
+    }
+    return { assign, codes }
+  }
+}
+
+function normsOf(centroids: Float32Array, k: number, dim: number): Float32Array {
+  return rowNormsSq(centroids, k, dim)
+}
