@@ -1,6 +1,6 @@
 import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
-import { dot } from '../js.js'
+import { dot, l2sq } from '../js.js'
 import type { GpuContext } from './context.js'
 import { WORKGROUP } from './pass.js'
 
@@ -19,7 +19,7 @@ export interface Candidate {
 const DEFAULT_RESIDENT_BYTES = 1 << 30
 /** Most bytes of ADC tables or of scanned distances in flight per submit. */
 const CHUNK_BYTES = 128 << 20
-const SEGMENT_WORDS = 5
+const SEGMENT_WORDS = 6
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
 const NO_ROW = 0xffffffff
 
@@ -47,6 +47,8 @@ export class GpuListScan {
   private readonly maxEntries: number
   private allowedKey: Uint8Array | undefined
   private allowedBuffer: GPUBuffer | undefined
+  /** listTerms.wgsl's output, built on first use (L2 batches, see `precomputed`). */
+  private terms: GPUBuffer | undefined
 
   constructor(
     private readonly ctx: GpuContext,
@@ -84,6 +86,7 @@ export class GpuListScan {
     const out: Candidate[][] = []
     const sizeOf = (l: number) => lists(l)?.rowIds.length ?? 0
     const tableBytes = m * ksub * 4
+    const precomputed = kind === 'l2' && this.precomputedPays(probes.reduce((s, p) => s + p.length, 0))
     let q0 = 0
     while (q0 < queries.length) {
       await checkpoint(signal)
@@ -95,7 +98,7 @@ export class GpuListScan {
       let neededEntries = 0
       while (q1 < queries.length) {
         const probe = Array.from(probes[q1] as ArrayLike<number>).filter((l) => sizeOf(l) > 0)
-        const moreTables = (kind === 'l2' ? probe.length : 1) * tableBytes
+        const moreTables = (kind === 'l2' && !precomputed ? probe.length : 1) * tableBytes
         const moreScanned = probe.reduce((s, l) => s + sizeOf(l), 0) * 8
         const fresh = probe.filter((l) => !needed.has(l))
         const moreEntries = fresh.reduce((s, l) => s + Math.ceil(sizeOf(l) / 4) * 4, 0)
@@ -116,7 +119,7 @@ export class GpuListScan {
         [...needed].sort((a, b) => a - b),
         lists,
       )
-      out.push(...(await this.scanChunk(queries.slice(q0, q1), probes.slice(q0, q1), sizeOf, kind, keep, allowed)))
+      out.push(...(await this.scanChunk(queries.slice(q0, q1), probes.slice(q0, q1), sizeOf, kind, keep, allowed, precomputed)))
       q0 = q1
     }
     return out
@@ -161,6 +164,33 @@ export class GpuListScan {
     }
   }
 
+  /**
+   * L2 tables per (query, list) pair cost pairs × m × ksub × dsub operations and as many floats
+   * of memory; the precomputed decomposition costs one query table per query plus terms built
+   * once per index (nlist × m × ksub). Used once a batch has more pairs than the index has lists
+   * (or the terms exist already) and the terms fit one buffer. Its sums are ordered differently
+   * from the CPU's, so distances agree to float rounding rather than bit for bit.
+   */
+  private precomputedPays(pairs: number): boolean {
+    const { nlist } = this.model.params
+    const { m, ksub, dim } = this.model.layout
+    if (this.terms) return true
+    const bytes = nlist * m * ksub * 4
+    if (pairs <= nlist || bytes > this.ctx.maxBinding) return false
+    this.terms = this.ctx.acquire(bytes, 'ListScan.terms')
+    const encoder = this.ctx.device.createCommandEncoder({ label: 'ListScan.terms' })
+    this.ctx
+      .pass('listTerms')
+      .run(encoder, nlist * m * ksub, (perGridRow) => u32s([nlist, m, ksub, dim, perGridRow]), [
+        this.centroids,
+        this.codebooks,
+        this.starts,
+        this.terms,
+      ])
+    this.ctx.device.queue.submit([encoder.finish()])
+    return true
+  }
+
   private allowedOn(allowed: Uint8Array | undefined): GPUBuffer {
     if (!allowed) return this.none
     if (this.allowedKey !== allowed) {
@@ -180,6 +210,7 @@ export class GpuListScan {
     kind: 'l2' | 'ip',
     keep: number,
     allowed: Uint8Array | undefined,
+    precomputed: boolean,
   ): Promise<Candidate[][]> {
     const { dim, m, ksub } = this.model.layout
     const nq = queries.length
@@ -195,18 +226,19 @@ export class GpuListScan {
     for (let qi = 0; qi < nq; qi++) {
       const q = queries[qi] as Float32Array
       ranges[2 * qi] = total
-      if (kind === 'ip') tablePairs.push(qi, 0)
+      if (kind === 'ip' || precomputed) tablePairs.push(qi, 0)
       for (const l of Array.from(probes[qi] as ArrayLike<number>)) {
         const count = sizeOf(l)
         if (!count) continue
         let table = qi
         bits[0] = 0
-        if (kind === 'l2') {
+        if (precomputed) bits[0] = l2sq(q, 0, centroids, l * dim, dim)
+        else if (kind === 'l2') {
           table = tablePairs.length / 2
           tablePairs.push(qi, l)
         } else bits[0] = -dot(q, 0, centroids, l * dim, dim)
         const seg = segments.length / SEGMENT_WORDS
-        segments.push(table, bitsU[0] as number, this.resident.get(l) as number, count, total)
+        segments.push(table, bitsU[0] as number, this.resident.get(l) as number, count, total, l)
         for (let e = 0; e < count; e += WORKGROUP) items.push(seg, e)
         total += count
       }
@@ -222,8 +254,7 @@ export class GpuListScan {
       ctx.upload(queryData, 'ListScan.queries'),
       ctx.upload(Uint32Array.from(tablePairs), 'ListScan.tablePairs'),
       ctx.acquire(ntables * m * ksub * 4, 'ListScan.tables'),
-      ctx.upload(Uint32Array.from(segments), 'ListScan.segments'),
-      ctx.upload(Uint32Array.from(items), 'ListScan.items'),
+      ctx.upload(Uint32Array.from([...segments, ...items]), 'ListScan.work'),
       ctx.acquire(total * 4, 'ListScan.distances'),
       ctx.acquire(total * 4, 'ListScan.rowsOut'),
       ctx.upload(ranges, 'ListScan.ranges'),
@@ -231,12 +262,12 @@ export class GpuListScan {
       ctx.acquire(nq * cap * 4, 'ListScan.candidateDistances'),
       ctx.acquire(nq * cap * 4, 'ListScan.candidateRows'),
     ] as const
-    const [queryBuf, pairBuf, tableBuf, segBuf, itemBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows] = held
+    const [queryBuf, pairBuf, tableBuf, workBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows] = held
     try {
       const encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
       ctx
         .pass('adcTables')
-        .run(encoder, ntables * m * ksub, (perGridRow) => u32s([ntables, m, ksub, dim, kind === 'ip' ? 1 : 0, perGridRow]), [
+        .run(encoder, ntables * m * ksub, (perGridRow) => u32s([ntables, m, ksub, dim, kind === 'ip' || precomputed ? 1 : 0, perGridRow]), [
           queryBuf,
           this.centroids,
           this.codebooks,
@@ -247,16 +278,21 @@ export class GpuListScan {
       if (items.length)
         ctx
           .pass('scanLists')
-          .run(encoder, (items.length / 2) * WORKGROUP, (perGridRow) => u32s([items.length / 2, m, ksub, allowed ? 1 : 0, perGridRow]), [
-            tableBuf,
-            this.codes as GPUBuffer,
-            this.rows as GPUBuffer,
-            segBuf,
-            itemBuf,
-            this.allowedOn(allowed),
-            distBuf,
-            rowBuf,
-          ])
+          .run(
+            encoder,
+            (items.length / 2) * WORKGROUP,
+            (perGridRow) => u32s([items.length / 2, m, ksub, allowed ? 1 : 0, perGridRow, segments.length, precomputed ? 1 : 0]),
+            [
+              tableBuf,
+              precomputed ? (this.terms as GPUBuffer) : this.none,
+              this.codes as GPUBuffer,
+              this.rows as GPUBuffer,
+              workBuf,
+              this.allowedOn(allowed),
+              distBuf,
+              rowBuf,
+            ],
+          )
       ctx
         .pass('selectTopK')
         .run(encoder, nq * WORKGROUP, (perGridRow) => u32s([nq, keep, cap, perGridRow / WORKGROUP]), [
@@ -309,13 +345,14 @@ export class GpuListScan {
         return found.slice(0, keep)
       })
     } finally {
-      ctx.release(queryBuf, pairBuf, tableBuf, segBuf, itemBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows)
+      ctx.release(...held)
     }
   }
 
   /** Gives the arena and model buffers back to the context. */
   release(): void {
-    this.ctx.release(this.codes, this.rows, this.centroids, this.codebooks, this.starts, this.none, this.allowedBuffer)
+    this.ctx.release(this.codes, this.rows, this.centroids, this.codebooks, this.starts, this.none, this.allowedBuffer, this.terms)
+    this.terms = undefined
     this.codes = undefined
     this.rows = undefined
     this.resident.clear()
