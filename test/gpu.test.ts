@@ -93,7 +93,7 @@ describe('search with backend gpu returns what the CPU returns', () => {
       const cpu = await openIndex(await fileSource(path), { backend: 'js' })
       const onGpu = await openIndex(await fileSource(path), { backend: 'gpu', gpu })
       const queries = Array.from({ length: 40 }, (_, i) => v.slice(i * 71 * dim, (i * 71 + 1) * dim))
-      // 40 queries × 6 lists outnumber the lists: L2 scores with the precomputed decomposition
+      // 40 queries × 6 lists outnumber the lists: L2 scores with the precomputed decomposition,
       const passes = vi.spyOn(ComputePass.prototype, 'run')
       for (const options of [
         { k: 10, nprobe: 6 },
@@ -106,7 +106,9 @@ describe('search with backend gpu returns what the CPU returns', () => {
           want.map((r) => r.results.map((h) => [h.row, h.distance])),
         )
       }
-      expect(passes.mock.contexts.some((p) => (p as ComputePass).name === 'listTerms')).toBe(metric !== 'dot')
+      // and probes on the GPU too (queries × centroids)
+      const names = new Set(passes.mock.contexts.map((p) => (p as ComputePass).name))
+      expect([names.has('listTerms'), names.has('exactL2')]).toEqual(metric === 'dot' ? [false, false] : [true, true])
       passes.mockRestore()
       onGpu.close()
     },

@@ -182,7 +182,16 @@ export class SeekIndex {
     // entries are scanned as without it (recall holds; bytes grow as the filter narrows)
     const fraction = filter ? filter.passing / Math.max(1, this.rows) : 1
     const probed = filter ? Math.min(nlist, Math.ceil(nprobe / Math.max(fraction, 1 / nlist))) : nprobe
-    const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
+    // a large L2 batch probes on the GPU (queries × centroids in one pass)
+    let probes: Uint32Array[] | undefined
+    if (this.gpu && kind === 'l2' && prepared.length * probed > nlist) {
+      try {
+        probes = await this.gpu.probe(prepared, probed, o.signal)
+      } catch (e) {
+        this.dropGpu(e)
+      }
+    }
+    probes ??= prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
     lap('probe')
 
     const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !this.lists.has(l)).sort((a, b) => a - b)
@@ -221,11 +230,7 @@ export class SeekIndex {
         scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
         scoredOn = 'gpu'
       } catch (e) {
-        if (e instanceof AbortError) throw e
-        // device lost, out of memory, a driver error: the CPU gives the same answer
-        this.gpuFallback = `${(e as Error).message}; searching on the CPU (${this.kernels.name}) from now on`
-        this.gpu.release()
-        this.gpu = undefined
+        this.dropGpu(e)
       }
     }
     const scanner = this.scanner
@@ -307,6 +312,14 @@ export class SeekIndex {
       results: hits.map((h) => ({ row: h.row, distance: h.distance, values: projected.values.get(h.row) ?? {} })),
       stats,
     }))
+  }
+
+  /** After a GPU failure (device lost, out of memory, a driver error): the CPU from now on. */
+  private dropGpu(e: unknown): void {
+    if (e instanceof AbortError) throw e
+    this.gpuFallback = `${(e as Error).message}; searching on the CPU (${this.kernels.name}) from now on`
+    this.gpu?.release()
+    this.gpu = undefined
   }
 
   /** Forgets fetched lists (the footer and index head stay): every list is read again. */

@@ -1,7 +1,9 @@
 import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
+import { TopK } from '../../search/topk.js'
 import { dot, l2sq } from '../js.js'
 import type { GpuContext } from './context.js'
+import { L2_LANES } from './kernels.js'
 import { WORKGROUP } from './pass.js'
 
 /** What the scan needs of an inverted list: codes (entries × m) and row ids. */
@@ -121,6 +123,46 @@ export class GpuListScan {
       )
       out.push(...(await this.scanChunk(queries.slice(q0, q1), probes.slice(q0, q1), sizeOf, kind, keep, allowed, precomputed)))
       q0 = q1
+    }
+    return out
+  }
+
+  /**
+   * The nprobe nearest lists of each query by squared L2 to the centroids (exactL2.wgsl over
+   * queries × centroids; the selection on the CPU, ties to the lower list), nearest first — what
+   * search/probe.ts computes, for batches large enough to be worth a GPU pass.
+   */
+  async probe(queries: Float32Array[], nprobe: number, signal?: AbortSignal): Promise<Uint32Array[]> {
+    const { dim, nlist } = this.model.params
+    const out: Uint32Array[] = []
+    // queries per pass: the distance matrix within CHUNK_BYTES
+    const per = Math.max(1, Math.floor(CHUNK_BYTES / (4 * nlist)))
+    for (let q0 = 0; q0 < queries.length; q0 += per) {
+      await checkpoint(signal)
+      const chunk = queries.slice(q0, q0 + per)
+      const nq = chunk.length
+      const data = new Float32Array(nq * dim)
+      for (const [i, q] of chunk.entries()) data.set(q, i * dim)
+      const qBuf = this.ctx.upload(data, 'Probe.queries')
+      const dBuf = this.ctx.acquire(nq * nlist * 4, 'Probe.distances')
+      try {
+        const encoder = this.ctx.device.createCommandEncoder({ label: 'Probe' })
+        this.ctx
+          .pass('exactL2')
+          .run(encoder, nlist * L2_LANES, (perGridRow) => u32s([nlist, nq, dim, perGridRow]), [qBuf, this.centroids, dBuf])
+        const [raw] = await this.ctx.submitAndRead(encoder, [[dBuf, 0, nq * nlist * 4]], 'probing')
+        const d = new Float32Array(raw as ArrayBuffer)
+        for (let qi = 0; qi < nq; qi++) {
+          const top = new TopK(Math.min(nprobe, nlist))
+          for (let l = 0; l < nlist; l++) {
+            const v = d[qi * nlist + l] as number
+            if (v <= top.bound) top.push(v, l)
+          }
+          out.push(Uint32Array.from(top.sorted(), (h) => h.row))
+        }
+      } finally {
+        this.ctx.release(qBuf, dBuf)
+      }
     }
     return out
   }
