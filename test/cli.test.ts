@@ -270,7 +270,7 @@ describe('parquetseek search and bench', () => {
     expect(wasm.results).toEqual(js.results)
     const bad = await cli(['search', out, '--query-row', '5', '--backend', 'cuda'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/--backend must be one of auto, wasm, js, got "cuda"/)
+    expect(bad.stderr).toMatch(/--backend must be one of auto, wasm, js, gpu, got "cuda"/)
   })
 
   it('search on a file without an index falls back to exact search and says so', async () => {
