@@ -88,6 +88,20 @@ describe('--where filters', () => {
     }
     console.log(`filtered recall@10 (${passing.length} of ${rows} rows pass): ${(hits / 300).toFixed(3)}`)
     expect(hits / 300).toBeGreaterThanOrEqual(0.95)
+    expect((await index.search(queries.subarray(0, dim), { k: 10, where })).stats.filter?.direct).toBe(false)
+    // a narrow filter: its 40 rows ranked directly from their pages — exact search, no lists read
+    const narrow = Array.from({ length: 40 }, (_, i) => 1000 + i)
+    const few = new Float32Array(narrow.length * dim)
+    for (const [i, r] of narrow.entries()) few.set(v.subarray(r * dim, (r + 1) * dim), i * dim)
+    for (let q = 0; q < 5; q++) {
+      const query = queries.subarray(q * dim, (q + 1) * dim)
+      const { results, stats } = await index.search(query, { k: 10, where: 'score >= 1000 AND score < 1040', deleted: [1003] })
+      expect(stats.filter).toMatchObject({ rowsPassing: 40, nprobe: 0, direct: true })
+      expect(stats.listsProbed).toBe(0)
+      const exact = searchExact('l2', few, Uint32Array.from(narrow), query, 11).filter((h) => h.row !== 1003)
+      expect(results.map((h) => h.row)).toEqual(exact.slice(0, 10).map((h) => h.row))
+      for (const [i, h] of results.entries()) expect(h.distance).toBeCloseTo(exact[i]?.distance as number, 5)
+    }
     // deleted rows are never returned: a row's own vector finds the next nearest instead
     const q = await index.vectorOf(77)
     const first = (await index.search(q, { k: 3 })).results.map((r) => r.row)

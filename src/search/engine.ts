@@ -1,6 +1,7 @@
+import { readOffsetIndex } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
-import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { AbortError, decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
@@ -50,8 +51,11 @@ export interface SearchStats {
   backend: BackendName | 'gpu'
   /** Set when the GPU was asked for but failed (device lost, out of memory): the CPU scored instead. */
   gpuFallback?: string
-  /** With `where`: rows passing it, row groups skipped by their statistics (computed once per filter), lists probed. */
-  filter?: { rowsPassing: number; rowGroupsSkipped: number; nprobe: number }
+  /**
+   * With `where`: rows passing it, row groups skipped by their statistics (computed once per
+   * filter), lists probed; `direct`: the passing rows were few enough to rank them all exactly.
+   */
+  filter?: { rowsPassing: number; rowGroupsSkipped: number; nprobe: number; direct: boolean }
 }
 
 export interface SearchHit {
@@ -72,6 +76,9 @@ interface Located {
   at: number
 }
 
+/** More allowed rows than this always go through the lists. */
+const DIRECT_MAX_ROWS = 65_536
+
 export function defaultNprobe(nlist: number): number {
   return Math.min(nlist, Math.max(8, Math.ceil(nlist / 4)))
 }
@@ -87,6 +94,8 @@ export class SeekIndex {
   private readonly scanner: ListScanner
   private readonly filters = new Map<string, FilterResult>()
 
+  /** Parsed offset indexes of the vector column, by row group (direct ranking of filtered rows). */
+  private readonly offsetIndexes = new Map<number, Array<{ offset: bigint; compressed_page_size: number; first_row_index: bigint }>>()
   /** Why the GPU stopped being used, once it failed. */
   private gpuFallback: string | undefined
 
@@ -182,75 +191,92 @@ export class SeekIndex {
     // entries are scanned as without it (recall holds; bytes grow as the filter narrows)
     const fraction = filter ? filter.passing / Math.max(1, this.rows) : 1
     const probed = filter ? Math.min(nlist, Math.ceil(nprobe / Math.max(fraction, 1 / nlist))) : nprobe
-    // a large L2 batch probes on the GPU (queries × centroids in one pass)
-    let probes: Uint32Array[] | undefined
-    if (this.gpu && kind === 'l2' && prepared.length * probed > nlist) {
-      try {
-        probes = await this.gpu.probe(prepared, probed, o.signal)
-      } catch (e) {
-        this.dropGpu(e)
-      }
-    }
-    probes ??= prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
-    lap('probe')
-
-    const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !this.lists.has(l)).sort((a, b) => a - b)
-    const fetched = wanted.filter((l) => (directory[l]?.count ?? 0) > 0)
-    const pageIndex = o.columns?.length ? this.opened.pageIndex : undefined
-    // this batch's lists, held here too: the cache may evict some of them while it fills
-    const batchLists = new Map<number, ListView>()
-    for (const p of probes) for (const l of p) if (this.lists.has(l)) batchLists.set(l, this.lists.get(l) as ListView)
-    if (fetched.length || pageIndex) {
-      const ranges = fetched.map((l) => {
-        const d = directory[l] as (typeof directory)[number]
-        const start = this.opened.listsOffset + d.offset
-        return { start, end: start + d.length }
-      })
-      if (pageIndex) ranges.push(pageIndex)
-      const r0 = counting.counts.requests
-      const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, signal: o.signal })
-      roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
-      const ctx = { file: this.opened.raw.name, blobOffset: this.opened.location.offset }
-      for (const [i, l] of fetched.entries()) {
-        const view = parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx)
-        batchLists.set(l, view)
-        this.cacheList(l, view)
-      }
-      if (pageIndex) {
-        this.opened.cached.pin(pageIndex.start, (bodies.at(-1) as Uint8Array).slice())
-        this.opened.pageIndex = undefined
-      }
-    }
-    lap('lists')
-
-    let scored: Array<Array<{ row: number; distance: number }>> | undefined
+    // few rows allowed: rank them all exactly from their own pages, when that reads fewer bytes
+    // than the lists a filter this narrow would probe
+    const direct = allowed ? this.directPlan(allowed, probed, k * refine) : undefined
+    let probes: Uint32Array[] = prepared.map(() => new Uint32Array(0))
+    let fetchedCount = 0
     let scoredOn: BackendName | 'gpu' = this.kernels.name
-    if (this.gpu) {
-      try {
-        scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
-        scoredOn = 'gpu'
-      } catch (e) {
-        this.dropGpu(e)
+    let candidates: number[][]
+    const pages = new Map<number, { offset: number; length: number }>()
+    if (direct) {
+      lap('probe')
+      const r0 = counting.counts.requests
+      const located = await this.pagesOfRows(direct, o.signal)
+      roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
+      for (const [row, page] of located) pages.set(row, page)
+      const all = [...located.keys()]
+      candidates = prepared.map(() => all)
+      lap('lists')
+    } else {
+      // a large L2 batch probes on the GPU (queries × centroids in one pass)
+      let gpuProbes: Uint32Array[] | undefined
+      if (this.gpu && kind === 'l2' && prepared.length * probed > nlist) {
+        try {
+          gpuProbes = await this.gpu.probe(prepared, probed, o.signal)
+        } catch (e) {
+          this.dropGpu(e)
+        }
       }
+      probes = gpuProbes ?? prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
+      lap('probe')
+
+      const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !this.lists.has(l)).sort((a, b) => a - b)
+      const fetched = wanted.filter((l) => (directory[l]?.count ?? 0) > 0)
+      const pageIndex = o.columns?.length ? this.opened.pageIndex : undefined
+      // this batch's lists, held here too: the cache may evict some of them while it fills
+      const batchLists = new Map<number, ListView>()
+      for (const p of probes) for (const l of p) if (this.lists.has(l)) batchLists.set(l, this.lists.get(l) as ListView)
+      if (fetched.length || pageIndex) {
+        const ranges = fetched.map((l) => {
+          const d = directory[l] as (typeof directory)[number]
+          const start = this.opened.listsOffset + d.offset
+          return { start, end: start + d.length }
+        })
+        if (pageIndex) ranges.push(pageIndex)
+        const r0 = counting.counts.requests
+        const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, signal: o.signal })
+        roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
+        const ctx = { file: this.opened.raw.name, blobOffset: this.opened.location.offset }
+        for (const [i, l] of fetched.entries()) {
+          const view = parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx)
+          batchLists.set(l, view)
+          this.cacheList(l, view)
+        }
+        if (pageIndex) {
+          this.opened.cached.pin(pageIndex.start, (bodies.at(-1) as Uint8Array).slice())
+          this.opened.pageIndex = undefined
+        }
+      }
+      lap('lists')
+
+      let scored: Array<Array<{ row: number; distance: number }>> | undefined
+      if (this.gpu) {
+        try {
+          scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
+          scoredOn = 'gpu'
+        } catch (e) {
+          this.dropGpu(e)
+        }
+      }
+      const scanner = this.scanner
+      scored ??= prepared.map((q, qi) => {
+        throwIfAborted(o.signal)
+        const top = new TopK(k * refine)
+        for (const l of probes[qi] as Uint32Array) {
+          const list = batchLists.get(l)
+          if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top, allowed)
+        }
+        return top.sorted()
+      })
+      fetchedCount = fetched.length
+      candidates = scored.map((list) => list.map((c) => c.row))
+      for (const [qi, list] of scored.entries())
+        for (const c of list) pages.set(c.row, pageOf(locate(c.row, probes[qi] as Uint32Array, batchLists)))
     }
-    const scanner = this.scanner
-    scored ??= prepared.map((q, qi) => {
-      throwIfAborted(o.signal)
-      const top = new TopK(k * refine)
-      for (const l of probes[qi] as Uint32Array) {
-        const list = batchLists.get(l)
-        if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top, allowed)
-      }
-      return top.sorted()
-    })
-    const candidates = scored.map((list, qi) =>
-      list.map((c) => ({ row: c.row, where: locate(c.row, probes[qi] as Uint32Array, batchLists) })),
-    )
     lap('scan')
 
     // one read for every candidate page of every query, each page decoded once
-    const pages = new Map<number, { offset: number; length: number }>()
-    for (const list of candidates) for (const c of list) pages.set(c.row, pageOf(c.where))
     const rows = [...pages.keys()].sort((a, b) => a - b)
     const vectors = new Float32Array(rows.length * dim)
     const slot = new Map(rows.map((r, i) => [r, i]))
@@ -277,7 +303,7 @@ export class SeekIndex {
     }
     const best = prepared.map((q, qi) => {
       const top = new TopK(k)
-      for (const c of candidates[qi] ?? []) top.push(exactDistance(this.metric, q, vectors, (slot.get(c.row) as number) * dim), c.row)
+      for (const row of candidates[qi] ?? []) top.push(exactDistance(this.metric, q, vectors, (slot.get(row) as number) * dim), row)
       return top.sorted()
     })
     lap('refine')
@@ -299,19 +325,124 @@ export class SeekIndex {
       roundTrips,
       pagesDecoded: rows.length,
       listsProbed: new Set(probes.flatMap((p) => Array.from(p))).size,
-      listsFetched: fetched.length,
+      listsFetched: fetchedCount,
       candidates: rows.length,
       msByStage: ms,
       ms: performance.now() - t0,
       backend: scoredOn,
       ...(this.gpuFallback ? { gpuFallback: this.gpuFallback } : {}),
-      ...(filter ? { filter: { rowsPassing: filter.passing, rowGroupsSkipped: filter.rowGroupsSkipped, nprobe: probed } } : {}),
+      ...(filter
+        ? {
+            filter: {
+              rowsPassing: filter.passing,
+              rowGroupsSkipped: filter.rowGroupsSkipped,
+              nprobe: direct ? 0 : probed,
+              direct: !!direct,
+            },
+          }
+        : {}),
     }
     return best.map((hits, qi) => ({
       probed: Array.from(probes[qi] as Uint32Array),
       results: hits.map((h) => ({ row: h.row, distance: h.distance, values: projected.values.get(h.row) ?? {} })),
       stats,
     }))
+  }
+
+  /**
+   * The allowed rows, when ranking them directly from their pages reads fewer bytes than the
+   * lists a filter this narrow makes the search probe (estimated from the footer: each row
+   * group's offset index plus its average page size per row, against the probed share of the
+   * lists plus `keep` candidate pages). Undefined: go through the lists.
+   */
+  private directPlan(allowed: Uint8Array, probed: number, keep: number): number[] | undefined {
+    const { metadata, column, directory } = this.opened
+    const rows: number[] = []
+    for (let r = 0; r < allowed.length; r++) if (allowed[r]) rows.push(r)
+    if (rows.length > DIRECT_MAX_ROWS) return undefined
+    let directBytes = 0
+    let pageBytes = 0
+    let rowStart = 0
+    let at = 0
+    for (const group of metadata.row_groups) {
+      const meta = group.columns[column.leafIndex]
+      const rowEnd = rowStart + Number(group.num_rows)
+      const perRow = Number(meta?.meta_data?.total_compressed_size ?? 0) / Math.max(1, Number(group.num_rows))
+      pageBytes = Math.max(pageBytes, perRow)
+      let inGroup = 0
+      while (at < rows.length && (rows[at] as number) < rowEnd) {
+        at++
+        inGroup++
+      }
+      if (inGroup) {
+        if (meta?.offset_index_offset === undefined) return undefined
+        directBytes += Number(meta.offset_index_length ?? 0) + inGroup * perRow
+      }
+      rowStart = rowEnd
+    }
+    const listBytes = directory.reduce((sum, d) => sum + d.length, 0)
+    const throughLists = (listBytes * probed) / Math.max(1, directory.length) + keep * pageBytes
+    return directBytes < throughLists ? rows : undefined
+  }
+
+  /** Each row's vector page, from its row group's offset index (read once per row group, then kept). */
+  private async pagesOfRows(rows: number[], signal?: AbortSignal): Promise<Map<number, { offset: number; length: number }>> {
+    const { metadata, column, cached } = this.opened
+    const starts: number[] = []
+    let total = 0
+    for (const g of metadata.row_groups) {
+      starts.push(total)
+      total += Number(g.num_rows)
+    }
+    const groupOf = (row: number) => {
+      let lo = 0
+      let hi = starts.length - 1
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1
+        if ((starts[mid] as number) <= row) lo = mid
+        else hi = mid - 1
+      }
+      return lo
+    }
+    const needed = [...new Set(rows.map(groupOf))].filter((g) => !this.offsetIndexes.has(g))
+    const ranges = needed.map((g) => {
+      const meta = metadata.row_groups[g]?.columns[column.leafIndex]
+      const start = Number(meta?.offset_index_offset)
+      return { start, end: start + Number(meta?.offset_index_length) }
+    })
+    const bodies = await readRanges(cached, ranges, { gap: DEFAULT_GAP, signal })
+    for (const [i, g] of needed.entries()) {
+      const bytes = bodies[i] as Uint8Array
+      const index = await decoding(
+        'reading the offset index',
+        { file: this.opened.raw.name, column: column.name, offset: ranges[i]?.start },
+        () => readOffsetIndex({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }),
+      )
+      this.offsetIndexes.set(g, index.page_locations)
+    }
+    const out = new Map<number, { offset: number; length: number }>()
+    for (const row of rows) {
+      const g = groupOf(row)
+      const locations = this.offsetIndexes.get(g) ?? []
+      const local = row - (starts[g] as number)
+      // the page whose first row is the last one ≤ local (one vector a page in indexed files)
+      let lo = 0
+      let hi = locations.length - 1
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1
+        if (Number(locations[mid]?.first_row_index) <= local) lo = mid
+        else hi = mid - 1
+      }
+      const page = locations[lo]
+      if (!page || Number(page.first_row_index) !== local)
+        throw new ParquetSeekError(`no page of its own for row ${row} in the offset index`, {
+          file: this.opened.raw.name,
+          column: column.name,
+          row,
+        })
+      out.set(row, { offset: Number(page.offset), length: page.compressed_page_size })
+    }
+    return out
   }
 
   /** After a GPU failure (device lost, out of memory, a driver error): the CPU from now on. */
