@@ -67,7 +67,7 @@ for (const [n, dim, q] of [
   const queries = fill(new Float32Array(q * dim))
   const buffers = [kernels.upload(queries, 'q'), kernels.upload(vectors, 'v'), kernels.output(q * n * 4, 'out')]
   const pass = new ComputePass(device, shaders.exactL2, 'ExactL2')
-  const ms = await time((enc) => pass.run(enc, n * L2_LANES, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg]).buffer), buffers))
+  const ms = await time((enc) => pass.run(enc, n * L2_LANES, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg, 0]).buffer), buffers))
   for (const b of buffers) b.destroy()
   const sample = Math.min(n, 20_000)
   const t0 = performance.now()

@@ -1,4 +1,5 @@
-// Exact squared L2 distances: out[q * n + v] = ‖queries[q] − vectors[v]‖².
+// Exact distances: out[q * n + v] = ‖queries[q] − vectors[v]‖² (squared L2), or ⟨queries[q],
+// vectors[v]⟩ when params.ip is 1 (inner product: dot and cosine ranking, flat search).
 //
 // Buffers (row-major float32, as decoded from the file's vector pages):
 //   queries  f32[q × dim]      vectors  f32[n × dim]      out  f32[q × n] (query-major)
@@ -11,6 +12,7 @@ struct Params {
   q: u32,
   dim: u32,
   perGridRow: u32, // invocations per grid row: x extent × WORKGROUP
+  ip: u32,
 }
 
 const WORKGROUP: u32 = 256u;
@@ -33,9 +35,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
     let qb = qi * params.dim;
     var s = 0.0;
     if (live) {
-      for (var j = lane; j < params.dim; j += LANES) {
-        let d = vectors[vb + j] - queries[qb + j];
-        s += d * d;
+      if (params.ip == 1u) {
+        for (var j = lane; j < params.dim; j += LANES) {
+          s += vectors[vb + j] * queries[qb + j];
+        }
+      } else {
+        for (var j = lane; j < params.dim; j += LANES) {
+          let d = vectors[vb + j] - queries[qb + j];
+          s += d * d;
+        }
       }
     }
     partial[li] = s;

@@ -1,18 +1,22 @@
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { jsKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
 import { GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import type { GpuKernels } from '../src/compute/gpu/kernels.js'
 import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
+import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
 import { GpuError } from '../src/errors.js'
-import { buildIndex } from '../src/index/build.js'
+import { buildIndex, readMetadata } from '../src/index/build.js'
 import type { Metric } from '../src/index/model.js'
 import { mulberry32 } from '../src/index/random.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { openIndex } from '../src/search/engine.js'
+import { flatSearch } from '../src/search/flat.js'
 import { searchExact } from '../src/search/memory.js'
+import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 // WebGPU through Dawn in Node. Without a GPU it runs on Chromium's SwiftShader (.ci/run installs
@@ -206,4 +210,49 @@ describe('index build with backend gpu', () => {
     expect(fellBack.backend).not.toBe('gpu')
     expect(fellBack.gpuFallback).toMatch(/device lost \(test\); built on the CPU \(wasm\) instead/)
   }, 300_000)
+})
+
+describe('exact (flat) search with backend gpu', () => {
+  it.each(['l2', 'cosine', 'dot'] as const)(
+    '%s: the same rows as the CPU, distances to float rounding; the CLI too',
+    async (metric) => {
+      const gpu = await nodeGpu()
+      const dim = 40
+      const rows = 1500
+      const dir = tempDir('pqs-gpu-flat-')
+      const v = clusteredVectors(rows, dim, 31)
+      writeListFile(
+        join(dir, 'plain.parquet'),
+        Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+      )
+      const source = await fileSource(join(dir, 'plain.parquet'))
+      const metadata = await readMetadata(source)
+      const queries = Array.from({ length: 7 }, (_, i) => v.slice(i * 200 * dim, (i * 200 + 1) * dim))
+      const options = { column: 'embedding', metric, k: 12 }
+      const want = await flatSearch(source, metadata, queries, { ...options, kernels: jsKernels })
+      const got = await flatSearch(source, metadata, queries, { ...options, gpu: await openGpuExact(gpu) })
+      await source.close()
+      expect(got.map((hits) => hits.map((h) => h.row))).toEqual(want.map((hits) => hits.map((h) => h.row)))
+      for (const [qi, hits] of got.entries())
+        for (const [i, h] of hits.entries()) expect(close(h.distance, want[qi]?.[i]?.distance as number)).toBe(true)
+      const r = await cli([
+        'search',
+        join(dir, 'plain.parquet'),
+        '--query-row',
+        '200',
+        '--metric',
+        metric,
+        '--column',
+        'embedding',
+        '--backend',
+        'gpu',
+        '--json',
+      ])
+      expect(r.code).toBe(0)
+      const out = JSON.parse(r.stdout)
+      expect(out.stats).toMatchObject({ mode: 'exact', backend: 'gpu' })
+      expect(out.results[0].row).toBe(want[1]?.[0]?.row)
+    },
+    120_000,
+  )
 })

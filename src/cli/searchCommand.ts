@@ -312,13 +312,15 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
       query = q
     }
     const k = intOption(values.k, 'k', 1) ?? 10
-    const kernels = await loadKernels(choice(values.backend, 'backend', BACKEND_CHOICES))
+    const compute = await searchBackend(values.backend)
+    const kernels = await loadKernels(compute.backend)
+    const gpu = compute.gpu ? await (await import('../compute/gpu/open.js')).openGpuExact(compute.gpu) : undefined
     // a file indexed by the Rust pq-vector: its clusters, then exact ranking of their rows
     const pqv = pqVectorOffset(metadata) !== undefined ? await openPqVector(source, metadata) : undefined
     const searched = pqv
       ? await searchPqVector(source, metadata, pqv, query, { k, nprobe: intOption(values.nprobe, 'nprobe', 1), metric, column, kernels })
       : undefined
-    const [hits = []] = searched ? [searched.hits] : await flatSearch(source, metadata, [query], { column, metric, k, kernels })
+    const [hits = []] = searched ? [searched.hits] : await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu })
     const columns = columnList(values.columns)
     const results = await Promise.all(
       hits.map(async (h) => {
@@ -333,7 +335,7 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
       rowsScanned: searched ? searched.rowsScored : Number(metadata.num_rows),
       clustersProbed: searched?.clustersProbed,
       ms: performance.now() - t0,
-      backend: kernels.name,
+      backend: gpu && !searched ? 'gpu' : kernels.name,
     }
     if (values.json) printJson(results, stats)
     else

@@ -1,5 +1,6 @@
 import type { FileMetaData } from 'hyparquet'
 import { jsKernels, type Kernels } from '../compute/backend.js'
+import type { GpuExact } from '../compute/gpu/exact.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
@@ -15,6 +16,8 @@ export interface FlatOptions {
   signal?: AbortSignal
   /** Distance kernels (default: the TypeScript reference; every backend gives the same answer). */
   kernels?: Kernels
+  /** Distances on the GPU instead (exactL2.wgsl; the same rows, distances to float rounding). */
+  gpu?: GpuExact
   onProgress?: (rowsDone: number, rowsTotal: number) => void
 }
 
@@ -46,8 +49,9 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
       if (toVector(v, column.kind, matrix.subarray(rowOf.length * dim, (rowOf.length + 1) * dim))) rowOf.push(rowStart + i)
     }
     const count = rowOf.length
-    const out = new Float32Array(nq * count)
-    kernels.distances(kind, queryMatrix, nq, matrix, count, dim, out)
+    let out = new Float32Array(nq * count)
+    if (o.gpu) out = await o.gpu.distances(kind, queryMatrix, nq, matrix, count, dim, o.signal)
+    else kernels.distances(kind, queryMatrix, nq, matrix, count, dim, out)
     const norms = o.metric === 'cosine' ? kernels.rowNormsSq(matrix, count, dim) : undefined
     for (let qi = 0; qi < nq; qi++) {
       const top = tops[qi] as TopK

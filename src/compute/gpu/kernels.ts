@@ -30,7 +30,7 @@ export class GpuKernels {
       this.output(q * n * 4, 'ExactL2.out'),
     ]
     const encoder = this.device.createCommandEncoder({ label: 'ExactL2.encoder' })
-    this.l2.run(encoder, n * L2_LANES, (perGridRow) => new Uint8Array(new Uint32Array([n, q, dim, perGridRow]).buffer), buffers)
+    this.l2.run(encoder, n * L2_LANES, (perGridRow) => new Uint8Array(new Uint32Array([n, q, dim, perGridRow, 0]).buffer), buffers)
     return new Float32Array(await this.finish(encoder, buffers, q * n * 4))
   }
 

@@ -149,7 +149,7 @@ export class GpuListScan {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'Probe' })
         this.ctx
           .pass('exactL2')
-          .run(encoder, nlist * L2_LANES, (perGridRow) => u32s([nlist, nq, dim, perGridRow]), [qBuf, this.centroids, dBuf])
+          .run(encoder, nlist * L2_LANES, (perGridRow) => u32s([nlist, nq, dim, perGridRow, 0]), [qBuf, this.centroids, dBuf])
         const [raw] = await this.ctx.submitAndRead(encoder, [[dBuf, 0, nq * nlist * 4]], 'probing')
         const d = new Float32Array(raw as ArrayBuffer)
         for (let qi = 0; qi < nq; qi++) {

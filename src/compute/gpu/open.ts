@@ -1,6 +1,7 @@
 import type { IvfPqModel } from '../../index/model.js'
 import { GpuBuild } from './build.js'
 import { sharedGpuContext } from './context.js'
+import { GpuExact } from './exact.js'
 import { GpuListScan } from './listScan.js'
 
 /** The GPU scan stage for one index, on the shared device of `gpu` (loaded on demand by the engine). */
@@ -11,4 +12,9 @@ export async function openGpuScan(model: IvfPqModel, gpu?: GPU): Promise<GpuList
 /** The build's GPU kernels on the shared device of `gpu`. */
 export async function openGpuBuild(gpu?: GPU): Promise<GpuBuild> {
   return new GpuBuild(await sharedGpuContext(gpu))
+}
+
+/** Exact distances on the shared device of `gpu` (flat search). */
+export async function openGpuExact(gpu?: GPU): Promise<GpuExact> {
+  return new GpuExact(await sharedGpuContext(gpu))
 }
