@@ -16,7 +16,9 @@ struct Params {
 }
 
 const WORKGROUP: u32 = 256u;
-const LANES: u32 = 32u;
+// tunable (pipeline constant, GpuContext.tunables): invocations sharing a vector, a power of two
+// dividing WORKGROUP; the host dispatches n × LANES invocations
+override LANES: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<f32>;

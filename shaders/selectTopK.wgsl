@@ -23,7 +23,8 @@ struct Params {
 }
 
 const WORKGROUP: u32 = 256u;
-const BINS: u32 = 1024u;
+// tunable (pipeline constant, GpuContext.tunables): finer bins return fewer extra candidates
+override BINS: u32 = 1024u;
 const NO_ROW: u32 = 0xffffffffu; // an entry a filter left out (scanLists.wgsl)
 const MAX_F32: f32 = 0x1.fffffep+127f;
 

@@ -5,6 +5,16 @@ import { shaders } from './shaders.generated.js'
 export type ShaderName = keyof typeof shaders
 
 /**
+ * The shaders' `override` constants, set when a pipeline is created (the workgroup size stays a
+ * constant: Dawn on SwiftShader aborted on override-sized workgroups).
+ *   LANES  exactL2: invocations sharing one vector (a power of two ≤ 256)
+ *   BINS   selectTopK: histogram bins per query (finer: fewer extra candidates read back; with
+ *          the reduction arrays they must fit 16 KiB of workgroup memory: at most 3,000)
+ */
+export const DEFAULT_TUNABLES = { LANES: 32, BINS: 1024 }
+export type Tunables = typeof DEFAULT_TUNABLES
+
+/**
  * One WebGPU device and what is built on it once: compute pipelines (one per shader, created on
  * first use), a pool of reusable storage buffers, and the device's limits. Every object is
  * labelled. A lost device is remembered (`lost`): callers fall back to the CPU and say so.
@@ -13,6 +23,8 @@ export class GpuContext {
   /** Why the device was lost, once it was. */
   lost: string | undefined
   private readonly passes = new Map<ShaderName, ComputePass>()
+  /** Change before the first pass that uses them (pipelines are built once). */
+  readonly tunables: Tunables = { ...DEFAULT_TUNABLES }
   private free: GPUBuffer[] = []
   private readonly owned = new Set<GPUBuffer>()
 
@@ -54,7 +66,11 @@ export class GpuContext {
   pass(name: ShaderName): ComputePass {
     let pass = this.passes.get(name)
     if (!pass) {
-      pass = new ComputePass(this.device, shaders[name], name)
+      const code = shaders[name]
+      const constants: Record<string, number> = {}
+      for (const [, constant] of code.matchAll(/^override (\w+)/gm))
+        if (constant && constant in this.tunables) constants[constant] = this.tunables[constant as keyof Tunables]
+      pass = new ComputePass(this.device, code, name, constants)
       this.passes.set(name, pass)
     }
     return pass

@@ -1,6 +1,5 @@
 import { checkpoint } from '../../errors.js'
 import type { GpuContext } from './context.js'
-import { L2_LANES } from './kernels.js'
 
 /**
  * Exact distances of many queries against many rows on the GPU (exactL2.wgsl, squared L2 or
@@ -25,11 +24,12 @@ export class GpuExact {
           const encoder = ctx.device.createCommandEncoder({ label: 'Exact' })
           ctx
             .pass('exactL2')
-            .run(encoder, count * L2_LANES, (pg) => new Uint8Array(Uint32Array.from([count, nq, dim, pg, kind === 'ip' ? 1 : 0]).buffer), [
-              qBuf,
-              xBuf,
-              dBuf,
-            ])
+            .run(
+              encoder,
+              count * this.ctx.tunables.LANES,
+              (pg) => new Uint8Array(Uint32Array.from([count, nq, dim, pg, kind === 'ip' ? 1 : 0]).buffer),
+              [qBuf, xBuf, dBuf],
+            )
           const [raw] = await ctx.submitAndRead(encoder, [[dBuf, 0, nq * count * 4]], 'exact distances')
           const d = new Float32Array(raw as ArrayBuffer)
           for (let qi = 0; qi < nq; qi++) out.set(d.subarray(qi * count, (qi + 1) * count), qi * n + start)

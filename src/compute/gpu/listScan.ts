@@ -3,7 +3,6 @@ import type { IvfPqModel } from '../../index/model.js'
 import { TopK } from '../../search/topk.js'
 import { dot, l2sq } from '../js.js'
 import type { GpuContext } from './context.js'
-import { L2_LANES } from './kernels.js'
 import { WORKGROUP } from './pass.js'
 
 /** What the scan needs of an inverted list: codes (entries × m) and row ids. */
@@ -149,7 +148,11 @@ export class GpuListScan {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'Probe' })
         this.ctx
           .pass('exactL2')
-          .run(encoder, nlist * L2_LANES, (perGridRow) => u32s([nlist, nq, dim, perGridRow, 0]), [qBuf, this.centroids, dBuf])
+          .run(encoder, nlist * this.ctx.tunables.LANES, (perGridRow) => u32s([nlist, nq, dim, perGridRow, 0]), [
+            qBuf,
+            this.centroids,
+            dBuf,
+          ])
         const [raw] = await this.ctx.submitAndRead(encoder, [[dBuf, 0, nq * nlist * 4]], 'probing')
         const d = new Float32Array(raw as ArrayBuffer)
         for (let qi = 0; qi < nq; qi++) {

@@ -20,9 +20,15 @@ export class ComputePass {
     private readonly device: GPUDevice,
     code: string,
     readonly name: string,
+    /** Values for the shader's `override` constants (its tunables). */
+    constants: Record<string, number> = {},
   ) {
     const module = device.createShaderModule({ code, label: `${name}.shader` })
-    this.pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: `${name}.pipeline` })
+    this.pipeline = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module, entryPoint: 'main', constants },
+      label: `${name}.pipeline`,
+    })
   }
 
   /** Records the pass; `uniforms(perGridRow)` returns the uniform block's bytes. */
