@@ -102,7 +102,8 @@ describe('--where filters', () => {
       expect(results.map((h) => h.row)).toEqual(exact.slice(0, 10).map((h) => h.row))
       for (const [i, h] of results.entries()) expect(h.distance).toBeCloseTo(exact[i]?.distance as number, 5)
     }
-    // deleted rows are never returned: a row's own vector finds the next nearest instead
+    // deleted rows are never returned: a row's own vector finds the next nearest instead (here
+    // 2,999 rows are allowed: through the lists)
     const q = await index.vectorOf(77)
     const first = (await index.search(q, { k: 3 })).results.map((r) => r.row)
     expect(first[0]).toBe(77)
@@ -134,5 +135,43 @@ describe('--where filters', () => {
     expect(bad.stderr.trim()).toMatch(
       /column "colour": --where names no such column; the columns are: category, score, embedding\.list\.element$/,
     )
+  })
+
+  it('a narrow filter over a file whose index left rows out (null vectors) goes through the lists', async () => {
+    const dir = tempDir('pqs-filter-')
+    const rows = 3000
+    const dim = 12
+    const v = clusteredVectors(rows, dim, 43)
+    const input = join(dir, 'nulls.parquet')
+    writeFileSync(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: [
+            { name: 'root', num_children: 2 },
+            { name: 'score', type: 'INT32', repetition_type: 'REQUIRED' },
+            ...listOfFloat('embedding'),
+          ],
+          columnData: [
+            { name: 'score', data: Int32Array.from({ length: rows }, (_, i) => i) },
+            {
+              name: 'embedding',
+              data: Array.from({ length: rows }, (_, i) => (i === 1003 ? null : Array.from(v.subarray(i * dim, (i + 1) * dim)))),
+            },
+          ],
+          rowGroupSize: 500,
+        }),
+      ),
+    )
+    const out = join(dir, 'nulls.indexed.parquet')
+    const src = await fileSource(input)
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding', skipInvalid: true })
+    await src.close()
+    const index = await openIndex(await fileSource(out))
+    // 40 rows, one of them without a vector: ranked through the lists, which never hold it
+    const { results, stats } = await index.search(v.subarray(1005 * dim, 1006 * dim), { k: 3, where: 'score >= 1000 AND score < 1040' })
+    expect(stats.filter).toMatchObject({ rowsPassing: 40, direct: false })
+    expect(results[0]?.row).toBe(1005)
+    expect(results.map((r) => r.row)).not.toContain(1003)
   })
 })

@@ -356,7 +356,9 @@ export class SeekIndex {
    * lists plus `keep` candidate pages). Undefined: go through the lists.
    */
   private directPlan(allowed: Uint8Array, probed: number, keep: number): number[] | undefined {
-    const { metadata, column, directory } = this.opened
+    const { metadata, column, directory, model } = this.opened
+    // rows left out of the index (null or invalid vectors) have no vector page to rank
+    if (model.params.indexedRows !== this.rows) return undefined
     const rows: number[] = []
     for (let r = 0; r < allowed.length; r++) if (allowed[r]) rows.push(r)
     if (rows.length > DIRECT_MAX_ROWS) return undefined
