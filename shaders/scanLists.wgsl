@@ -8,8 +8,10 @@
 // Buffers:
 //   tables   f32[ntables × m × ksub] (adcTables.wgsl)
 //   terms    f32[nlist × m × ksub] (listTerms.wgsl) when precomputed, else unused
-//   codes    u32[]: the lists resident on the GPU, entry e's m code bytes at byte e·m,
-//            packed little-endian (byte b is (codes[b / 4] >> 8·(b % 4)) & 0xff)
+//   codes    u32[]: the lists resident on the GPU, interleaved in groups of GROUP entries so that
+//            neighbouring invocations read neighbouring words: word w of entry e — its code
+//            bytes 4w … 4w + 3, little-endian — is codes[((e / GROUP) · W + w) · GROUP + e % GROUP],
+//            W = ⌈m / 4⌉ (listScan.ts interleave)
 //   rows     u32[]: row id of resident entry e
 //   work     u32[]: segments, SEGMENT words each — table, bias (f32 bits), first resident entry,
 //            entries, first output, list — then from params.itemsAt the items, 2 words each:
@@ -31,6 +33,7 @@ struct Params {
 const WORKGROUP: u32 = 256u;
 const NO_ROW: u32 = 0xffffffffu;
 const SEGMENT: u32 = 6u;
+const GROUP: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> tables: array<f32>;
@@ -64,19 +67,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
   outRows[at] = row;
   let tb = work[seg] * params.m * params.ksub;
   var s = bitcast<f32>(work[seg + 1u]);
-  let base = entry * params.m;
-  if (params.precomputed == 1u) {
-    let lb = work[seg + 5u] * params.m * params.ksub;
-    for (var j = 0u; j < params.m; j++) {
-      let b = base + j;
-      let code = (codes[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
-      s += terms[lb + j * params.ksub + code] + 2.0 * tables[tb + j * params.ksub + code];
-    }
-  } else {
-    for (var j = 0u; j < params.m; j++) {
-      let b = base + j;
-      let code = (codes[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
-      s += tables[tb + j * params.ksub + code];
+  let words = (params.m + 3u) / 4u;
+  let base = (entry / GROUP) * words * GROUP + entry % GROUP;
+  let lb = work[seg + 5u] * params.m * params.ksub;
+  for (var w = 0u; w < words; w++) {
+    let word = codes[base + w * GROUP];
+    for (var b = 0u; b < 4u; b++) {
+      let j = 4u * w + b;
+      if (j >= params.m) {
+        break;
+      }
+      let code = (word >> (8u * b)) & 0xffu;
+      if (params.precomputed == 1u) {
+        s += terms[lb + j * params.ksub + code] + 2.0 * tables[tb + j * params.ksub + code];
+      } else {
+        s += tables[tb + j * params.ksub + code];
+      }
     }
   }
   dist[at] = s;

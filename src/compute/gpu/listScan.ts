@@ -21,6 +21,30 @@ const DEFAULT_RESIDENT_BYTES = 1 << 30
 /** Most bytes of ADC tables or of scanned distances in flight per submit. */
 const CHUNK_BYTES = 128 << 20
 const SEGMENT_WORDS = 6
+/**
+ * Resident codes are interleaved in groups of GROUP entries (scanLists.wgsl): the u32 word w of
+ * entry e (its code bytes 4w … 4w + 3) sits at ((e / GROUP) · W + w) · GROUP + e % GROUP, W =
+ * ⌈m / 4⌉ — so neighbouring invocations, scoring neighbouring entries, read neighbouring words.
+ * Lists start on a GROUP boundary.
+ */
+const GROUP = 32
+const wordsPerEntry = (m: number) => Math.ceil(m / 4)
+
+/** A list's row-major codes (count × m bytes) in the interleaved layout, padded to whole groups. */
+export function interleave(codes: Uint8Array, count: number, m: number): Uint32Array {
+  const w = wordsPerEntry(m)
+  const groups = Math.ceil(count / GROUP)
+  const out = new Uint32Array(groups * w * GROUP)
+  for (let e = 0; e < count; e++) {
+    const base = Math.floor(e / GROUP) * w * GROUP + (e % GROUP)
+    for (let j = 0; j < m; j++) {
+      const at = base + (j >> 2) * GROUP
+      out[at] = ((out[at] as number) | ((codes[e * m + j] as number) << ((j & 3) * 8))) >>> 0
+    }
+  }
+  return out
+}
+
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
 const NO_ROW = 0xffffffff
 
@@ -39,7 +63,7 @@ export class GpuListScan {
   private readonly codebooks: GPUBuffer
   private readonly starts: GPUBuffer
   private readonly none: GPUBuffer
-  /** Resident lists: list → first entry in the arena (a multiple of 4, so byte offsets are too). */
+  /** Resident lists: list → first entry in the arena (a multiple of GROUP). */
   private resident = new Map<number, number>()
   private entries = 0
   private codes: GPUBuffer | undefined
@@ -62,7 +86,7 @@ export class GpuListScan {
     this.starts = ctx.upload(model.layout.starts, 'ListScan.starts')
     this.none = ctx.upload(new Uint32Array(4), 'ListScan.noFilter')
     const bytes = Math.min(residentBytes, ctx.maxBinding)
-    this.maxEntries = Math.floor(Math.min(bytes / m, bytes / 4) / 4) * 4
+    this.maxEntries = Math.floor(Math.min(bytes / (4 * wordsPerEntry(m)), bytes / 4) / GROUP) * GROUP
   }
 
   /** Entries of lists now resident on the GPU. */
@@ -102,7 +126,7 @@ export class GpuListScan {
         const moreTables = (kind === 'l2' && !precomputed ? probe.length : 1) * tableBytes
         const moreScanned = probe.reduce((s, l) => s + sizeOf(l), 0) * 8
         const fresh = probe.filter((l) => !needed.has(l))
-        const moreEntries = fresh.reduce((s, l) => s + Math.ceil(sizeOf(l) / 4) * 4, 0)
+        const moreEntries = fresh.reduce((s, l) => s + Math.ceil(sizeOf(l) / GROUP) * GROUP, 0)
         const fits =
           tables + moreTables <= CHUNK_BYTES && scanned + moreScanned <= CHUNK_BYTES && neededEntries + moreEntries <= this.maxEntries
         if (!fits && q1 > q0) break
@@ -174,7 +198,8 @@ export class GpuListScan {
   private makeResident(needed: number[], lists: (list: number) => ListCodes | undefined) {
     const { m } = this.model.params
     const missing = needed.filter((l) => !this.resident.has(l))
-    const size = (l: number) => Math.ceil((lists(l)?.rowIds.length ?? 0) / 4) * 4
+    const size = (l: number) => Math.ceil((lists(l)?.rowIds.length ?? 0) / GROUP) * GROUP
+    const words = wordsPerEntry(m)
     let more = missing.reduce((s, l) => s + size(l), 0)
     if (this.entries + more > this.maxEntries) {
       this.resident.clear()
@@ -187,11 +212,11 @@ export class GpuListScan {
     if (want > this.capacity) {
       // a larger arena, the resident entries copied over on the GPU
       const capacity = Math.min(this.maxEntries, Math.max(want, 2 * this.capacity))
-      const codes = this.ctx.acquire(capacity * m, 'ListScan.codes')
+      const codes = this.ctx.acquire(capacity * words * 4, 'ListScan.codes')
       const rows = this.ctx.acquire(capacity * 4, 'ListScan.rows')
       if (this.entries && this.codes && this.rows) {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'ListScan.grow' })
-        encoder.copyBufferToBuffer(this.codes, 0, codes, 0, Math.ceil((this.entries * m) / 4) * 4)
+        encoder.copyBufferToBuffer(this.codes, 0, codes, 0, this.entries * words * 4)
         encoder.copyBufferToBuffer(this.rows, 0, rows, 0, this.entries * 4)
         this.ctx.device.queue.submit([encoder.finish()])
       }
@@ -202,7 +227,7 @@ export class GpuListScan {
     }
     for (const l of missing) {
       const list = lists(l) as ListCodes
-      this.ctx.write(this.codes as GPUBuffer, this.entries * m, list.codes)
+      this.ctx.write(this.codes as GPUBuffer, this.entries * words * 4, interleave(list.codes, list.rowIds.length, m))
       this.ctx.write(this.rows as GPUBuffer, this.entries * 4, list.rowIds)
       this.resident.set(l, this.entries)
       this.entries += size(l)
