@@ -185,9 +185,9 @@ describe('index build with backend gpu', () => {
       join(dir, 'in.parquet'),
       Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
     )
-    const build = async (name: string, backend: 'gpu' | 'js') => {
+    const build = async (name: string, backend: 'gpu' | 'js', memoryBytes?: number) => {
       const source = await fileSource(join(dir, 'in.parquet'))
-      const summary = await buildIndex(source, await fileSink(join(dir, name)), { column: 'embedding', backend, gpu, m: 8 })
+      const summary = await buildIndex(source, await fileSink(join(dir, name)), { column: 'embedding', backend, gpu, m: 8, memoryBytes })
       await source.close()
       return summary
     }
@@ -196,6 +196,10 @@ describe('index build with backend gpu', () => {
     expect(onGpu.gpuFallback).toBeUndefined()
     const onCpu = await build('cpu.parquet', 'js')
     expect(onGpu.params.nlist).toBe(onCpu.params.nlist)
+    console.log(
+      `tuned: GPU nprobe ${onGpu.params.nprobe} (recall ${onGpu.params.tunedRecall}), CPU nprobe ${onCpu.params.nprobe} (recall ${onCpu.params.tunedRecall})`,
+    )
+    expect(Math.abs((onGpu.params.tunedRecall as number) - (onCpu.params.tunedRecall as number))).toBeLessThanOrEqual(0.02)
     const queries = clusteredVectors(50, dim, 24, 40)
     const [rGpu, rCpu] = [
       await recallOf(join(dir, 'gpu.parquet'), v, queries, dim),
@@ -204,6 +208,10 @@ describe('index build with backend gpu', () => {
     console.log(`recall@10 at nprobe 4: GPU-built ${rGpu.toFixed(3)}, CPU-built ${rCpu.toFixed(3)}`)
     expect(rCpu).toBeGreaterThan(0.8)
     expect(Math.abs(rGpu - rCpu)).toBeLessThanOrEqual(0.01)
+    // streamed (two passes): the tune's truth and scans on the GPU too
+    const streamed = await build('gpu-streamed.parquet', 'gpu', 1)
+    expect([streamed.streamed, streamed.backend]).toEqual([true, 'gpu'])
+    expect(Math.abs((await recallOf(join(dir, 'gpu-streamed.parquet'), v, queries, dim)) - rCpu)).toBeLessThanOrEqual(0.01)
 
     // a GPU failure mid-build (here: the first k-means) → the CPU builds it, and the summary says so
     const lloyd = vi.spyOn(GpuBuild.prototype, 'lloyd').mockRejectedValueOnce(new GpuError('GPU k-means failed: device lost (test)'))

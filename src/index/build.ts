@@ -270,6 +270,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
     seed: params.seed,
     minNprobe: floor,
     kernels,
+    gpu: train.gpu,
     signal,
     onProgress: (done, total) => progress('tune', done, total),
   })
@@ -332,7 +333,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
     model,
     lists,
     { data: queryData, rowIds: queryRows, truth },
-    { minNprobe: floor, kernels, signal, onProgress: (done, total) => progress('tune', done, total) },
+    { minNprobe: floor, kernels, gpu: train.gpu, signal, onProgress: (done, total) => progress('tune', done, total) },
   )
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine

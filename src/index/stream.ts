@@ -100,8 +100,9 @@ export async function encodeSource(
         })
       if (metric === 'cosine') normalizeRows(block.data, count, dim, block.rowIds, column.name)
       if (nq) {
-        const out = new Float32Array(nq * count)
-        kernels.distances(kind, queries, nq, block.data, count, dim, out)
+        let out = new Float32Array(nq * count)
+        if (o.train.gpu) out = await o.train.gpu.exact.distances(kind, queries, nq, block.data, count, dim, o.train.signal)
+        else kernels.distances(kind, queries, nq, block.data, count, dim, out)
         for (const [qi, top] of tops.entries())
           for (let i = 0; i < count; i++) {
             const v = out[qi * count + i] as number

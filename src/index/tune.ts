@@ -1,7 +1,9 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
+import type { GpuBuild } from '../compute/gpu/build.js'
+import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { checkpoint } from '../errors.js'
 import { searchInMemory } from '../search/memory.js'
-import { kernelKind, prepareQuery } from '../search/metric.js'
+import { exactDistance, kernelKind, prepareQuery } from '../search/metric.js'
 import { probe } from '../search/probe.js'
 import { ListScanner } from '../search/scan.js'
 import { TopK } from '../search/topk.js'
@@ -33,6 +35,8 @@ export interface TuneOptions {
   /** Smallest nprobe the caller will use anyway: the search starts there. */
   minNprobe?: number
   kernels?: Kernels
+  /** The GPU: exact ground truth and the candidate scans of every query at once. */
+  gpu?: GpuBuild
   signal?: AbortSignal
   onProgress?: (done: number, total: number) => void
 }
@@ -61,7 +65,7 @@ export async function tuneNprobe(
     return data.subarray(i * dim, (i + 1) * dim)
   }
   const kernels = o.kernels ?? jsKernels
-  const truth = await exactTruth(kernels, metric === 'dot' ? 'ip' : 'l2', data, rowIds, dim, picks, o.signal)
+  const truth = await exactTruth(kernels, metric === 'dot' ? 'ip' : 'l2', data, rowIds, dim, picks, o.signal, o.gpu)
   const queryData = new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) queryData.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   const queryRows = Uint32Array.from(picks, (p) => rowIds[p] as number)
@@ -89,6 +93,22 @@ async function tuneWith(
   vectorOf: ((row: number) => Float32Array) | undefined,
   o: TuneOptions,
 ): Promise<TuneResult> {
+  const gpuScan = o.gpu?.listScan(model)
+  try {
+    return await measure(model, lists, queries, vectorOf, o, gpuScan)
+  } finally {
+    gpuScan?.release()
+  }
+}
+
+async function measure(
+  model: IvfPqModel,
+  lists: InvertedLists,
+  queries: TuneQueries,
+  vectorOf: ((row: number) => Float32Array) | undefined,
+  o: TuneOptions,
+  gpuScan: GpuListScan | undefined,
+): Promise<TuneResult> {
   const { dim, nlist, metric, m } = model.params
   const target = o.target ?? 0.98
   const kernels = o.kernels ?? jsKernels
@@ -97,12 +117,42 @@ async function tuneWith(
   const count = queries.rowIds.length
   const measured = new Map<string, number>()
   let refine = 10
+  const listOf = (l: number) => {
+    const start = lists.listStart[l] as number
+    const end = lists.listStart[l + 1] as number
+    return { codes: lists.codes.subarray(start * m, end * m), rowIds: lists.rowIds.subarray(start, end) }
+  }
+  const prepared = Array.from({ length: count }, (_, qi) => prepareQuery(queries.data.subarray(qi * dim, (qi + 1) * dim), metric))
   const recallAt = async (nprobe: number) => {
     const key = `${nprobe}:${refine}`
     const cached = measured.get(key)
     if (cached !== undefined) return cached
     let hits = 0
     let wanted = 0
+    if (gpuScan) {
+      // every query's candidates in one GPU call, then the same counting as below
+      const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
+      const found = await gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
+      for (let qi = 0; qi < count; qi++) {
+        const self = queries.rowIds[qi]
+        const want = queries.truth[qi] as Set<number>
+        wanted += want.size
+        const candidates = found[qi] ?? []
+        if (vectorOf) {
+          const best = new TopK(11)
+          for (const c of candidates) best.push(exactDistance(metric, prepared[qi] as Float32Array, vectorOf(c.row), 0), c.row)
+          for (const h of best
+            .sorted()
+            .filter((h) => h.row !== self)
+            .slice(0, 10))
+            if (want.has(h.row)) hits++
+        } else for (const c of candidates) if (c.row !== self && want.has(c.row)) hits++
+      }
+      const r = wanted ? hits / wanted : 1
+      measured.set(key, r)
+      o.onProgress?.(measured.size, Math.ceil(Math.log2(nlist)) * 2)
+      return r
+    }
     for (let qi = 0; qi < count; qi++) {
       if (qi % 20 === 0) await checkpoint(o.signal)
       const q = queries.data.subarray(qi * dim, (qi + 1) * dim)
@@ -159,18 +209,21 @@ async function exactTruth(
   dim: number,
   picks: Uint32Array | number[],
   signal?: AbortSignal,
+  gpu?: GpuBuild,
 ): Promise<Array<Set<number>>> {
   const nq = picks.length
   const n = rowIds.length
   const queries = new Float32Array(nq * dim)
   for (const [i, p] of picks.entries()) queries.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   const tops = Array.from({ length: nq }, () => new TopK(11))
-  const block = 4096
-  const out = new Float32Array(nq * block)
+  const block = gpu ? 1 << 16 : 4096
+  let out = new Float32Array(nq * block)
   for (let start = 0; start < n; start += block) {
     await checkpoint(signal)
     const count = Math.min(block, n - start)
-    kernels.distances(kind, queries, nq, data.subarray(start * dim, (start + count) * dim), count, dim, out)
+    const x = data.subarray(start * dim, (start + count) * dim)
+    if (gpu) out = await gpu.exact.distances(kind, queries, nq, x, count, dim, signal)
+    else kernels.distances(kind, queries, nq, x, count, dim, out)
     for (let qi = 0; qi < nq; qi++) {
       const top = tops[qi] as TopK
       for (let i = 0; i < count; i++) {

@@ -1,7 +1,10 @@
 import { checkpoint, GpuError } from '../../errors.js'
+import type { IvfPqModel } from '../../index/model.js'
 import type { PqLayout } from '../../index/pq.js'
 import { rowNormsSq } from '../js.js'
 import type { GpuContext } from './context.js'
+import { GpuExact } from './exact.js'
+import { GpuListScan } from './listScan.js'
 
 const u32s = (values: number[]) => new Uint8Array(Uint32Array.from(values).buffer)
 
@@ -13,7 +16,17 @@ const u32s = (values: number[]) => new Uint8Array(Uint32Array.from(values).buffe
  * (f64 on the CPU), so centroids differ in the last bits and index quality is what is compared.
  */
 export class GpuBuild {
-  constructor(private readonly ctx: GpuContext) {}
+  /** Exact distances on the same device (the tune's ground truth). */
+  readonly exact: GpuExact
+
+  constructor(private readonly ctx: GpuContext) {
+    this.exact = new GpuExact(ctx)
+  }
+
+  /** The search's list scan on the same device, for measuring a model's recall while building. */
+  listScan(model: IvfPqModel): GpuListScan {
+    return new GpuListScan(this.ctx, model)
+  }
 
   /** Rows of `dim` floats one buffer binding may hold. */
   private maxRows(dim: number): number {
