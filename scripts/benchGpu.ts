@@ -12,10 +12,12 @@ import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { loadShaders, nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
+import { nprobeFloor } from '../src/index/build.js'
 import type { IvfPqModel } from '../src/index/model.js'
 import { pqLayout } from '../src/index/pq.js'
 import { mulberry32, sampleIndices } from '../src/index/random.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
+import { tuneNprobe } from '../src/index/tune.js'
 import { ListScanner } from '../src/search/scan.js'
 import { TopK } from '../src/search/topk.js'
 
@@ -176,8 +178,9 @@ console.log(rows.join('\n'))
   scan.release()
 }
 
-// Index build from vectors in memory (reading Parquet not included): coarse k-means, the sample's
-// assignment, batched PQ k-means over all subspaces, and encoding every row — GPU vs CPU (wasm).
+// Index build from vectors in memory (reading and writing Parquet not included): coarse k-means,
+// the sample's assignment, batched PQ k-means over all subspaces, encoding every row, and the
+// nprobe measurement (exact truth for 100 rows, candidate scans) — GPU vs CPU (wasm).
 {
   const n = Math.round(1_000_000 * scale)
   const dim = 768
@@ -194,9 +197,10 @@ console.log(rows.join('\n'))
     const t0 = performance.now()
     const model = await trainModel(data, n, params, train)
     const t1 = performance.now()
-    await encodeAll(model, data, n, rowIds, train)
+    const lists = await encodeAll(model, data, n, rowIds, train)
     const t2 = performance.now()
-    return { train: t1 - t0, encode: t2 - t1 }
+    await tuneNprobe(model, lists, data, rowIds, { minNprobe: nprobeFloor(params, n), kernels: train.kernels, gpu: train.gpu })
+    return { train: t1 - t0, encode: t2 - t1, tune: performance.now() - t2 }
   }
   const gpuBuild = new GpuBuild(await sharedGpuContext(await nodeGpu()))
   const kernels = await loadKernels('wasm')
@@ -205,7 +209,7 @@ console.log(rows.join('\n'))
   let cpuLine = ''
   if (n <= 100_000) {
     const c = await timeBuild({ kernels })
-    cpuLine = `; CPU (wasm, 1 thread): train ${(c.train / 1000).toFixed(1)} s, encode ${(c.encode / 1000).toFixed(1)} s`
+    cpuLine = `; CPU (wasm, 1 thread): train ${(c.train / 1000).toFixed(1)} s, encode ${(c.encode / 1000).toFixed(1)} s, tune ${(c.tune / 1000).toFixed(1)} s`
   } else {
     // encoding is linear in n: time a slice on the CPU and scale it
     const model = await trainModel(data, n, params, { kernels, gpu: gpuBuild })
@@ -216,7 +220,7 @@ console.log(rows.join('\n'))
   console.log(
     `\nIVF-PQ build ${n.toLocaleString('en')} × ${dim} (nlist ${params.nlist}, m ${params.m}, sample ${params.sample}, ` +
       `${params.coarseIterations}+${params.pqIterations} iterations), vectors in memory: GPU train ${(g.train / 1000).toFixed(1)} s, ` +
-      `encode ${(g.encode / 1000).toFixed(1)} s = ${((g.train + g.encode) / 1000).toFixed(1)} s${cpuLine}`,
+      `encode ${(g.encode / 1000).toFixed(1)} s, tune ${(g.tune / 1000).toFixed(1)} s = ${((g.train + g.encode + g.tune) / 1000).toFixed(1)} s${cpuLine}`,
   )
 }
 process.exit(0)
