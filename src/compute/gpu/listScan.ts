@@ -31,7 +31,7 @@ const GROUP = 32
 const wordsPerEntry = (m: number) => Math.ceil(m / 4)
 
 /** A list's row-major codes (count × m bytes) in the interleaved layout, padded to whole groups. */
-export function interleave(codes: Uint8Array, count: number, m: number): Uint32Array {
+function interleave(codes: Uint8Array, count: number, m: number): Uint32Array {
   const w = wordsPerEntry(m)
   const groups = Math.ceil(count / GROUP)
   const out = new Uint32Array(groups * w * GROUP)
@@ -87,11 +87,6 @@ export class GpuListScan {
     this.none = ctx.upload(new Uint32Array(4), 'ListScan.noFilter')
     const bytes = Math.min(residentBytes, ctx.maxBinding)
     this.maxEntries = Math.floor(Math.min(bytes / (4 * wordsPerEntry(m)), bytes / 4) / GROUP) * GROUP
-  }
-
-  /** Entries of lists now resident on the GPU. */
-  get residentEntries(): number {
-    return this.entries
   }
 
   /**
