@@ -252,6 +252,11 @@ function BuiltPanel({ built }: { built: Built }) {
         {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
         {built.summary.threads === 1 ? 'thread' : 'threads'}
       </p>
+      {built.summary.gpuFallback && (
+        <p role="status" className="hint">
+          The GPU could not build it: {built.summary.gpuFallback}.
+        </p>
+      )}
       {built.saved && <p data-testid="saved">Saved to {built.name} as it was written.</p>}
       <button
         type="button"
@@ -551,6 +556,11 @@ function Stats({ result }: { result: PageSearchResult }) {
         {s.roundTrips === 1 ? 'trip' : 'trips'}; {s.listsProbed} lists probed ({s.listsFetched} fetched), {s.pagesDecoded} vector pages
         decoded; {s.ms.toFixed(1)} ms with {s.backend}
       </p>
+      {s.gpuFallback && (
+        <p role="status" className="hint">
+          The GPU stopped working: {s.gpuFallback}.
+        </p>
+      )}
       <StageBars ms={s.msByStage} />
     </section>
   )
