@@ -6,11 +6,9 @@
 import { parseArgs } from 'node:util'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
-import { sharedGpuContext } from '../src/compute/gpu/context.js'
-import { L2_LANES } from '../src/compute/gpu/kernels.js'
+import { pqUniforms } from '../src/compute/gpu/kernels.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
-import { loadShaders, nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
-import { ComputePass } from '../src/compute/gpu/pass.js'
+import { nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
 import { nprobeFloor } from '../src/index/build.js'
 import type { IvfPqModel } from '../src/index/model.js'
@@ -29,9 +27,8 @@ if (!got.kernels) {
   console.log(`no GPU: ${got.reason}`)
   process.exit(0)
 }
-const { device } = got.kernels
-const kernels = got.kernels
-const shaders = loadShaders()
+const { ctx } = got.kernels
+const { device } = ctx
 console.log(`adapter: ${got.adapter}`)
 const rand = mulberry32(5)
 const fill = (a: Float32Array) => {
@@ -67,10 +64,12 @@ for (const [n, dim, q] of [
 ] as const) {
   const vectors = fill(new Float32Array(n * dim))
   const queries = fill(new Float32Array(q * dim))
-  const buffers = [kernels.upload(queries, 'q'), kernels.upload(vectors, 'v'), kernels.output(q * n * 4, 'out')]
-  const pass = new ComputePass(device, shaders.exactL2, 'ExactL2')
-  const ms = await time((enc) => pass.run(enc, n * L2_LANES, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg, 0]).buffer), buffers))
-  for (const b of buffers) b.destroy()
+  const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.acquire(q * n * 4, 'out')]
+  const pass = ctx.pass('exactL2')
+  const ms = await time((enc) =>
+    pass.run(enc, n * ctx.tunables.LANES, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg, 0]).buffer), buffers),
+  )
+  ctx.release(...buffers)
   const sample = Math.min(n, 20_000)
   const t0 = performance.now()
   for (let qi = 0; qi < q; qi++) for (let v = 0; v < sample; v++) l2sq(queries, qi * dim, vectors, v * dim, dim)
@@ -96,19 +95,10 @@ for (const [n, m] of [
     words[i] = x >>> 0
   }
   const table = fill(new Float32Array(m * 256))
-  const buffers = [kernels.upload(table, 't'), kernels.upload(codes, 'c'), kernels.output(n * 4, 'out')]
-  const pass = new ComputePass(device, shaders.pqScan, 'PqScan')
-  const uniforms = (pg: number) => {
-    const v = new DataView(new ArrayBuffer(32))
-    v.setUint32(0, n, true)
-    v.setUint32(4, m, true)
-    v.setUint32(8, 256, true)
-    v.setFloat32(12, 0, true)
-    v.setUint32(16, pg, true)
-    return new Uint8Array(v.buffer)
-  }
-  const ms = await time((enc) => pass.run(enc, n, uniforms, buffers))
-  for (const b of buffers) b.destroy()
+  const buffers = [ctx.upload(table, 't'), ctx.upload(codes, 'c'), ctx.acquire(n * 4, 'out')]
+  const pass = ctx.pass('pqScan')
+  const ms = await time((enc) => pass.run(enc, n, (pg) => pqUniforms(n, m, 256, 0, pg), buffers))
+  ctx.release(...buffers)
   const sample = Math.min(n, 500_000)
   const out = new Float32Array(sample)
   const t0 = performance.now()
@@ -145,8 +135,7 @@ console.log(rows.join('\n'))
   })
   const queries = Array.from({ length: nq }, () => fill(new Float32Array(dim)))
   const probes = queries.map(() => sampleIndices(nlist, nprobe, rand))
-  const context = await sharedGpuContext(await nodeGpu())
-  const scan = new GpuListScan(context, model)
+  const scan = new GpuListScan(ctx, model)
   const warm = Math.min(nq, 64)
   await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), (l) => lists[l], 'l2', keep) // pipelines, lists resident
   await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep) // every list resident
@@ -202,7 +191,7 @@ console.log(rows.join('\n'))
     await tuneNprobe(model, lists, data, rowIds, { minNprobe: nprobeFloor(params, n), kernels: train.kernels, gpu: train.gpu })
     return { train: t1 - t0, encode: t2 - t1, tune: performance.now() - t2 }
   }
-  const gpuBuild = new GpuBuild(await sharedGpuContext(await nodeGpu()))
+  const gpuBuild = new GpuBuild(ctx)
   const kernels = await loadKernels('wasm')
   const g = await timeBuild({ kernels, gpu: gpuBuild })
   const cpuRows = Math.min(n, 20_000)

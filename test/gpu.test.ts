@@ -71,25 +71,30 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
   })
 })
 
+/** A Parquet file of n clustered vectors (rows 0…n−1 of `v`, then `copies` more equal to row 0: ties). */
+function writeVectors(path: string, v: Float32Array, rows: number, dim: number, copies = 0) {
+  writeListFile(
+    path,
+    Array.from({ length: rows + copies }, (_, i) => Array.from(v.subarray((i < rows ? i : 0) * dim, ((i < rows ? i : 0) + 1) * dim))),
+  )
+}
+
+/** An indexed file (built on the CPU) of `rows` clustered vectors, and the vectors. */
+async function indexed(metric: Metric, rows: number, dim: number, copies = 0, seed = 17) {
+  const dir = tempDir('pqs-gpu-')
+  const v = clusteredVectors(rows, dim, seed)
+  writeVectors(join(dir, 'in.parquet'), v, rows, dim, copies)
+  const source = await fileSource(join(dir, 'in.parquet'))
+  await buildIndex(source, await fileSink(join(dir, 'out.parquet')), { column: 'embedding', metric, backend: 'js' })
+  await source.close()
+  return { path: join(dir, 'out.parquet'), v }
+}
+
 describe('search with backend gpu returns what the CPU returns', () => {
   let gpu: GPU | undefined
   beforeAll(async () => {
     gpu = await nodeGpu().catch(() => undefined)
   }, 60_000)
-
-  /** An indexed file of clustered vectors (plus `copies` rows equal to row 0: ties). */
-  async function indexed(metric: Metric, rows: number, dim: number, copies = 0) {
-    const dir = tempDir('pqs-gpu-')
-    const v = clusteredVectors(rows, dim, 17)
-    const data = Array.from({ length: rows + copies }, (_, i) =>
-      Array.from(v.subarray((i < rows ? i : 0) * dim, ((i < rows ? i : 0) + 1) * dim)),
-    )
-    writeListFile(join(dir, 'in.parquet'), data)
-    const source = await fileSource(join(dir, 'in.parquet'))
-    await buildIndex(source, await fileSink(join(dir, 'out.parquet')), { column: 'embedding', metric, backend: 'js' })
-    await source.close()
-    return { path: join(dir, 'out.parquet'), v }
-  }
 
   it.each(['l2', 'cosine', 'dot'] as const)(
     '%s: same rows and distances for a batch of queries, deleted rows left out',
@@ -181,10 +186,7 @@ describe('index build with backend gpu', () => {
     const rows = 4000
     const dir = tempDir('pqs-gpu-build-')
     const v = clusteredVectors(rows, dim, 23, 40)
-    writeListFile(
-      join(dir, 'in.parquet'),
-      Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
-    )
+    writeVectors(join(dir, 'in.parquet'), v, rows, dim)
     const build = async (name: string, backend: 'gpu' | 'js', memoryBytes?: number) => {
       const source = await fileSource(join(dir, 'in.parquet'))
       const summary = await buildIndex(source, await fileSink(join(dir, name)), { column: 'embedding', backend, gpu, m: 8, memoryBytes })
@@ -231,10 +233,7 @@ describe('exact (flat) search with backend gpu', () => {
       const rows = 1500
       const dir = tempDir('pqs-gpu-flat-')
       const v = clusteredVectors(rows, dim, 31)
-      writeListFile(
-        join(dir, 'plain.parquet'),
-        Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
-      )
+      writeVectors(join(dir, 'plain.parquet'), v, rows, dim)
       const source = await fileSource(join(dir, 'plain.parquet'))
       const metadata = await readMetadata(source)
       const queries = Array.from({ length: 7 }, (_, i) => v.slice(i * 200 * dim, (i * 200 + 1) * dim))
@@ -272,21 +271,14 @@ describe('GPU tunables (override constants)', () => {
     const gpu = await nodeGpu()
     const dim = 20
     const rows = 2000
-    const dir = tempDir('pqs-gpu-tune-')
-    const v = clusteredVectors(rows, dim, 37)
-    writeListFile(
-      join(dir, 'in.parquet'),
-      Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
-    )
-    const source = await fileSource(join(dir, 'in.parquet'))
-    await buildIndex(source, await fileSink(join(dir, 'out.parquet')), { column: 'embedding', backend: 'js' })
+    const { path, v } = await indexed('l2', rows, dim, 0, 37)
     const queries = Array.from({ length: 6 }, (_, i) => v.slice(i * 300 * dim, (i * 300 + 1) * dim))
     const answers: Array<{ exact: number[]; found: Array<Array<{ row: number; distance: number }>> }> = []
     for (const tunables of [DEFAULT_TUNABLES, { LANES: 8, BINS: 16 }, { LANES: 64, BINS: 2048 }]) {
       const ctx = await GpuContext.create(gpu)
       Object.assign(ctx.tunables, tunables)
       const exact = await new GpuExact(ctx).distances('l2', queries[0] as Float32Array, 1, v, rows, dim)
-      const index = await openIndex(await fileSource(join(dir, 'out.parquet')), { backend: 'js' })
+      const index = await openIndex(await fileSource(path), { backend: 'js' })
       await index.searchBatch(queries, { nprobe: index.params.nlist })
       const lists = (index as unknown as { lists: Map<number, { codes: Uint8Array; rowIds: Uint32Array }> }).lists
       const scan = new GpuListScan(ctx, index.opened.model)
@@ -306,6 +298,5 @@ describe('GPU tunables (override constants)', () => {
       expect(other.found).toEqual(answers[0]?.found)
       expect(other.exact.every((d, i) => close(d, answers[0]?.exact[i] as number))).toBe(true)
     }
-    await source.close()
   }, 120_000)
 })

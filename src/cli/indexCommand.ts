@@ -1,11 +1,10 @@
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
-import { METRICS } from '../index/model.js'
 import { fileSink, fileSource } from '../io/nodeFile.js'
-import { choice, intOption, parse, UsageError } from './args.js'
+import { intOption, parse, UsageError } from './args.js'
 import { progressPrinter } from './progress.js'
-import { sidecarIndexCommand } from './sharedCommands.js'
+import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
 import { searchBackend } from './sources.js'
 
 export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
@@ -28,22 +27,7 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values, positionals } = parse(argv, {
-    column: { type: 'string' },
-    metric: { type: 'string' },
-    nlist: { type: 'string' },
-    m: { type: 'string' },
-    nbits: { type: 'string' },
-    sample: { type: 'string' },
-    seed: { type: 'string' },
-    'skip-invalid': { type: 'boolean' },
-    backend: { type: 'string' },
-    threads: { type: 'string' },
-    'memory-mb': { type: 'string' },
-    sidecar: { type: 'string' },
-    json: { type: 'boolean' },
-    debug: { type: 'boolean' },
-  })
+  const { values, positionals } = parse(argv, { ...PARAM_FLAGS, 'memory-mb': { type: 'string' }, sidecar: { type: 'string' } })
   if (!values.column) throw new UsageError(`--column is required\n${indexUsage}`)
   if (values.sidecar !== undefined) return sidecarIndexCommand(values.sidecar, positionals, values, signal)
   const [input, output, ...extra] = positionals
@@ -54,14 +38,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   try {
     const sink = await fileSink(output, input)
     const summary = await buildIndex(source, sink, {
-      column: values.column,
-      metric: choice(values.metric, 'metric', METRICS),
-      nlist: intOption(values.nlist, 'nlist', 1),
-      m: intOption(values.m, 'm', 1),
-      nbits: intOption(values.nbits, 'nbits', 1),
-      sample: intOption(values.sample, 'sample', 1),
-      seed: intOption(values.seed, 'seed', 0),
-      skipInvalid: values['skip-invalid'],
+      ...paramOptions(values, values.column),
       ...(await searchBackend(values.backend)),
       threads: intOption(values.threads, 'threads', 1) ?? defaultThreads(),
       spawnWorker: spawnNodeKernelWorker,

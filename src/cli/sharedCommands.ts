@@ -39,10 +39,9 @@ parquetseek merge --model <model.pqmodel> --out <all.pqseek> <part.pqpart …>
   the parts, in the order given, as one sidecar index (search it with parquetseek search all.pqseek)
 ${common}`
 
-const options = {
+/** The index parameters' flags, shared by `index` and the steps. */
+export const PARAM_FLAGS = {
   column: { type: 'string' },
-  out: { type: 'string' },
-  model: { type: 'string' },
   metric: { type: 'string' },
   nlist: { type: 'string' },
   m: { type: 'string' },
@@ -56,9 +55,13 @@ const options = {
   debug: { type: 'boolean' },
 } as const
 
-type Values = ReturnType<typeof parse<typeof options>>['values']
+const options = { ...PARAM_FLAGS, out: { type: 'string' }, model: { type: 'string' } } as const
 
-function sharedOptions(values: Values, column: string): Omit<SharedOptions, 'train' | 'onProgress'> {
+type Values = ReturnType<typeof parse<typeof options>>['values']
+type ParamValues = ReturnType<typeof parse<typeof PARAM_FLAGS>>['values']
+
+/** Those flags as build options, each checked (a bad value is a usage error naming the flag). */
+export function paramOptions(values: ParamValues, column: string): Omit<SharedOptions, 'train' | 'onProgress'> {
   return {
     column,
     metric: choice(values.metric, 'metric', METRICS),
@@ -126,7 +129,7 @@ export async function trainCommand(argv: string[], signal: AbortSignal): Promise
   const inputs = await openInputs(positionals, dirname(resolve(values.out)))
   try {
     const model = await withCompute(values, signal, (compute) =>
-      trainShared(inputs, { ...sharedOptions(values, values.column as string), ...compute }),
+      trainShared(inputs, { ...paramOptions(values, values.column as string), ...compute }),
     )
     const bytes = modelFileBytes(model)
     await sink.write(bytes)
@@ -239,7 +242,7 @@ export async function sidecarIndexCommand(out: string, paths: string[], values: 
   const inputs = await openInputs(paths, dirname(resolve(out)))
   try {
     const header = await withCompute(values, signal, (compute) =>
-      buildShared(inputs, sink, { ...sharedOptions(values, values.column as string), ...compute }),
+      buildShared(inputs, sink, { ...paramOptions(values, values.column as string), ...compute }),
     )
     const p = header.params
     report(

@@ -2,7 +2,6 @@ import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { checkpoint } from '../errors.js'
-import { searchInMemory } from '../search/memory.js'
 import { exactDistance, kernelKind, prepareQuery } from '../search/metric.js'
 import { probe } from '../search/probe.js'
 import { ListScanner } from '../search/scan.js'
@@ -111,8 +110,7 @@ async function measure(
 ): Promise<TuneResult> {
   const { dim, nlist, metric, m } = model.params
   const target = o.target ?? 0.98
-  const kernels = o.kernels ?? jsKernels
-  const scanner = new ListScanner(model, kernels)
+  const scanner = new ListScanner(model, o.kernels ?? jsKernels)
   const kind = kernelKind(metric)
   const count = queries.rowIds.length
   const measured = new Map<string, number>()
@@ -123,57 +121,44 @@ async function measure(
     return { codes: lists.codes.subarray(start * m, end * m), rowIds: lists.rowIds.subarray(start, end) }
   }
   const prepared = Array.from({ length: count }, (_, qi) => prepareQuery(queries.data.subarray(qi * dim, (qi + 1) * dim), metric))
+  /** Each query's 11 × refine best PQ candidates: all queries in one GPU call, or one by one here. */
+  const candidatesAt = async (nprobe: number): Promise<Array<Array<{ row: number }>>> => {
+    const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
+    if (gpuScan) return gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
+    const out = []
+    for (const [qi, q] of prepared.entries()) {
+      if (qi % 20 === 0) await checkpoint(o.signal)
+      const top = new TopK(11 * refine)
+      for (const l of probes[qi] as Uint32Array) {
+        const list = listOf(l)
+        scanner.scan(q, kind, l, list.codes, list.rowIds, top)
+      }
+      out.push(top.sorted())
+    }
+    return out
+  }
   const recallAt = async (nprobe: number) => {
     const key = `${nprobe}:${refine}`
     const cached = measured.get(key)
     if (cached !== undefined) return cached
+    const found = await candidatesAt(nprobe)
     let hits = 0
     let wanted = 0
-    if (gpuScan) {
-      // every query's candidates in one GPU call, then the same counting as below
-      const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
-      const found = await gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
-      for (let qi = 0; qi < count; qi++) {
-        const self = queries.rowIds[qi]
-        const want = queries.truth[qi] as Set<number>
-        wanted += want.size
-        const candidates = found[qi] ?? []
-        if (vectorOf) {
-          const best = new TopK(11)
-          for (const c of candidates) best.push(exactDistance(metric, prepared[qi] as Float32Array, vectorOf(c.row), 0), c.row)
-          for (const h of best
-            .sorted()
-            .filter((h) => h.row !== self)
-            .slice(0, 10))
-            if (want.has(h.row)) hits++
-        } else for (const c of candidates) if (c.row !== self && want.has(c.row)) hits++
-      }
-      const r = wanted ? hits / wanted : 1
-      measured.set(key, r)
-      o.onProgress?.(measured.size, Math.ceil(Math.log2(nlist)) * 2)
-      return r
-    }
     for (let qi = 0; qi < count; qi++) {
-      if (qi % 20 === 0) await checkpoint(o.signal)
-      const q = queries.data.subarray(qi * dim, (qi + 1) * dim)
       const self = queries.rowIds[qi]
       const want = queries.truth[qi] as Set<number>
       wanted += want.size
+      const candidates = found[qi] ?? []
       if (vectorOf) {
-        const found = searchInMemory(model, lists, vectorOf, q, { k: 11, nprobe, refine }, scanner)
+        // exact re-ranking, as a search does: the 10 nearest other rows among the candidates
+        const best = new TopK(11)
+        for (const c of candidates) best.push(exactDistance(metric, prepared[qi] as Float32Array, vectorOf(c.row), 0), c.row)
+        for (const h of best
+          .sorted()
           .filter((h) => h.row !== self)
-          .slice(0, 10)
-        for (const h of found) if (want.has(h.row)) hits++
-      } else {
-        const top = new TopK(11 * refine)
-        const prepared = prepareQuery(q, metric)
-        for (const l of probe(prepared, model.centroids, nlist, kind, nprobe)) {
-          const start = lists.listStart[l] as number
-          const end = lists.listStart[l + 1] as number
-          scanner.scan(prepared, kind, l, lists.codes.subarray(start * m, end * m), lists.rowIds.subarray(start, end), top)
-        }
-        for (const c of top.sorted()) if (c.row !== self && want.has(c.row)) hits++
-      }
+          .slice(0, 10))
+          if (want.has(h.row)) hits++
+      } else for (const c of candidates) if (c.row !== self && want.has(c.row)) hits++
     }
     const r = wanted ? hits / wanted : 1
     measured.set(key, r)

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { ParquetSeekError } from '../../errors.js'
+import { sharedGpuContext } from './context.js'
 import { GpuKernels } from './kernels.js'
-import { shaders } from './shaders.generated.js'
 
 /**
  * A WebGPU device in Node through the `webgpu` package (Dawn, on Vulkan: needs libvulkan1).
@@ -9,25 +9,11 @@ import { shaders } from './shaders.generated.js'
  * lavapipe in Debian is too old for Dawn). Resolves with the reason when there is no adapter.
  */
 export async function nodeGpuKernels(): Promise<{ kernels?: GpuKernels; reason?: string; adapter?: string }> {
-  let gpu: GPU
   try {
-    gpu = await nodeGpu()
+    const ctx = await sharedGpuContext(await nodeGpu())
+    return { kernels: new GpuKernels(ctx), adapter: ctx.adapter }
   } catch (e) {
-    return { reason: (e as Error).message }
-  }
-  const adapter = await gpu.requestAdapter()
-  if (!adapter) return { reason: 'no WebGPU adapter (needs libvulkan1 and a Vulkan driver: a GPU, or Chromium for SwiftShader)' }
-  // The default 256 MiB buffer limit is far below what a GPU holds: ask for the adapter's own.
-  const device = await adapter.requestDevice({
-    requiredLimits: {
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-    },
-  })
-  const info = adapter.info
-  return {
-    kernels: new GpuKernels(device, loadShaders()),
-    adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' '),
+    return { reason: `${(e as Error).message} (in Node: libvulkan1 and a Vulkan driver — a GPU, or Chromium's SwiftShader)` }
   }
 }
 
@@ -58,9 +44,4 @@ let keepAlive: GPU | undefined
 /** A real GPU's device node; without one Debian's Mesa drivers would be picked, and fail. */
 function hasGpuDevice(): boolean {
   return existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')))
-}
-
-/** The WGSL sources (generated from shaders/*.wgsl by scripts/build-wasm.mjs). */
-export function loadShaders(): { exactL2: string; pqScan: string } {
-  return { exactL2: shaders.exactL2, pqScan: shaders.pqScan }
 }
