@@ -1,5 +1,7 @@
 import type { GpuContext } from './context.js'
 import { GpuExact } from './exact.js'
+import { BLOCK, interleave, scanUniforms } from './listScan.js'
+import { WORKGROUP } from './pass.js'
 
 /**
  * GPU versions of compute/js.ts kernels behind plain arrays (upload, run, read back), on a
@@ -18,33 +20,49 @@ export class GpuKernels {
     return this.exact.distances('l2', queries, queries.length / dim, vectors, vectors.length / dim, dim)
   }
 
-  /** ADC scan of n code rows (m bytes each, row-major) against one lookup table (js.ts pqScan). */
+  /**
+   * ADC scan of n code rows (m bytes each, row-major) against one lookup table (js.ts pqScan),
+   * through the search's scan shader: the rows as one resident list, one segment.
+   */
   async pqScan(table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number): Promise<Float32Array> {
     const ctx = this.ctx
-    const buffers = [
-      ctx.upload(table, 'PqScan.table'),
-      ctx.upload(codes.subarray(0, n * m), 'PqScan.codes'),
-      ctx.acquire(n * 4, 'PqScan.out'),
-    ]
+    const scan = pqScanSetup(ctx, table, ksub, codes, n, m, bias)
     try {
       const encoder = ctx.device.createCommandEncoder({ label: 'PqScan.encoder' })
-      ctx.pass('pqScan').run(encoder, n, (perGridRow) => pqUniforms(n, m, ksub, bias, perGridRow), buffers)
-      const [raw] = await ctx.submitAndRead(encoder, [[buffers[2] as GPUBuffer, 0, n * 4]], 'PQ scan')
+      scan.record(encoder)
+      const [raw] = await ctx.submitAndRead(encoder, [[scan.out, 0, n * 4]], 'PQ scan')
       return new Float32Array(raw as ArrayBuffer)
     } finally {
-      ctx.release(...buffers)
+      scan.release()
     }
   }
 }
 
-/** pqScan.wgsl's uniform block. */
-export function pqUniforms(n: number, m: number, ksub: number, bias: number, perGridRow: number): Uint8Array {
-  const raw = new ArrayBuffer(32)
-  const view = new DataView(raw)
-  view.setUint32(0, n, true)
-  view.setUint32(4, m, true)
-  view.setUint32(8, ksub, true)
-  view.setFloat32(12, bias, true)
-  view.setUint32(16, perGridRow, true)
-  return new Uint8Array(raw)
+/**
+ * Buffers for scanning n code rows as one segment of scanLists.wgsl (interleaved codes, identity
+ * row ids, one table); `record` adds the pass to an encoder (bench:gpu times it alone).
+ */
+export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number) {
+  const items: number[] = []
+  for (let e = 0; e < n; e += BLOCK) items.push(0, e)
+  const bits = new Float32Array([bias])
+  const work = Uint32Array.from([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0, 0, ...items])
+  const rowIds = new Uint32Array(n)
+  for (let i = 0; i < n; i++) rowIds[i] = i
+  const buffers = [
+    ctx.upload(table, 'PqScan.table'),
+    ctx.upload(new Uint32Array(4), 'PqScan.noTerms'),
+    ctx.upload(interleave(codes, n, m), 'PqScan.codes'),
+    ctx.upload(rowIds, 'PqScan.rows'),
+    ctx.upload(work, 'PqScan.work'),
+    ctx.upload(new Uint32Array(4), 'PqScan.noFilter'),
+    ctx.acquire(n * 4, 'PqScan.out'),
+    ctx.acquire(n * 4, 'PqScan.outRows'),
+  ]
+  const uniforms = scanUniforms({ items: items.length / 2, m, ksub, filtered: false, itemsAt: 6, precomputed: false })
+  return {
+    out: buffers[6] as GPUBuffer,
+    record: (encoder: GPUCommandEncoder) => ctx.pass('scanLists').run(encoder, (items.length / 2) * WORKGROUP, uniforms, buffers),
+    release: () => ctx.release(...buffers),
+  }
 }

@@ -21,28 +21,36 @@ const DEFAULT_RESIDENT_BYTES = 1 << 30
 /** Most bytes of ADC tables or of scanned distances in flight per submit. */
 const CHUNK_BYTES = 128 << 20
 const SEGMENT_WORDS = 6
+/** Entries one workgroup of scanLists.wgsl scores (WORKGROUP × its PER). */
+export const BLOCK = WORKGROUP * 4
 /**
- * Resident codes are interleaved in groups of GROUP entries (scanLists.wgsl): the u32 word w of
- * entry e (its code bytes 4w … 4w + 3) sits at ((e / GROUP) · W + w) · GROUP + e % GROUP, W =
- * ⌈m / 4⌉ — so neighbouring invocations, scoring neighbouring entries, read neighbouring words.
- * Lists start on a GROUP boundary.
+ * Resident codes are interleaved in groups of GROUP entries (scanLists.wgsl): quad t of entry e
+ * — its code bytes 16t … 16t + 15 as four little-endian u32 — sits at ((e / GROUP) · Q + t) ·
+ * GROUP + e % GROUP in units of 16 bytes, Q = ⌈m / 16⌉ — so neighbouring invocations, scoring
+ * neighbouring entries, read neighbouring quads. Lists start on a GROUP boundary.
  */
 const GROUP = 32
-const wordsPerEntry = (m: number) => Math.ceil(m / 4)
+const wordsPerEntry = (m: number) => 4 * Math.ceil(m / 16)
 
 /** A list's row-major codes (count × m bytes) in the interleaved layout, padded to whole groups. */
-function interleave(codes: Uint8Array, count: number, m: number): Uint32Array {
-  const w = wordsPerEntry(m)
+export function interleave(codes: Uint8Array, count: number, m: number): Uint32Array {
+  const quads = Math.ceil(m / 16)
   const groups = Math.ceil(count / GROUP)
-  const out = new Uint32Array(groups * w * GROUP)
+  const out = new Uint32Array(groups * quads * GROUP * 4)
   for (let e = 0; e < count; e++) {
-    const base = Math.floor(e / GROUP) * w * GROUP + (e % GROUP)
+    const base = Math.floor(e / GROUP) * quads * GROUP + (e % GROUP)
     for (let j = 0; j < m; j++) {
-      const at = base + (j >> 2) * GROUP
+      const at = (base + (j >> 4) * GROUP) * 4 + ((j >> 2) & 3)
       out[at] = ((out[at] as number) | ((codes[e * m + j] as number) << ((j & 3) * 8))) >>> 0
     }
   }
   return out
+}
+
+/** scanLists.wgsl's uniform block. */
+export function scanUniforms(o: { items: number; m: number; ksub: number; filtered: boolean; itemsAt: number; precomputed: boolean }) {
+  return (perGridRow: number) =>
+    u32s([o.items, o.m, o.ksub, o.filtered ? 1 : 0, perGridRow / WORKGROUP, o.itemsAt, o.precomputed ? 1 : 0])
 }
 
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
@@ -280,7 +288,7 @@ export class GpuListScan {
     const { dim, m, ksub } = this.model.layout
     const nq = queries.length
     const centroids = this.model.centroids
-    // segments: one per (query, non-empty probed list); items: WORKGROUP entries of a segment each
+    // segments: one per (query, non-empty probed list); items: BLOCK entries of a segment each
     const segments: number[] = []
     const tablePairs: number[] = []
     const items: number[] = []
@@ -304,7 +312,7 @@ export class GpuListScan {
         } else bits[0] = -dot(q, 0, centroids, l * dim, dim)
         const seg = segments.length / SEGMENT_WORDS
         segments.push(table, bitsU[0] as number, this.resident.get(l) as number, count, total, l)
-        for (let e = 0; e < count; e += WORKGROUP) items.push(seg, e)
+        for (let e = 0; e < count; e += BLOCK) items.push(seg, e)
         total += count
       }
       ranges[2 * qi + 1] = total
@@ -346,7 +354,7 @@ export class GpuListScan {
           .run(
             encoder,
             (items.length / 2) * WORKGROUP,
-            (perGridRow) => u32s([items.length / 2, m, ksub, allowed ? 1 : 0, perGridRow, segments.length, precomputed ? 1 : 0]),
+            scanUniforms({ items: items.length / 2, m, ksub, filtered: !!allowed, itemsAt: segments.length, precomputed }),
             [
               tableBuf,
               precomputed ? (this.terms as GPUBuffer) : this.none,
