@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
-import { pqUniforms } from '../src/compute/gpu/kernels.js'
+import { pqScanSetup } from '../src/compute/gpu/kernels.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
@@ -95,10 +95,9 @@ for (const [n, m] of [
     words[i] = x >>> 0
   }
   const table = fill(new Float32Array(m * 256))
-  const buffers = [ctx.upload(table, 't'), ctx.upload(codes, 'c'), ctx.acquire(n * 4, 'out')]
-  const pass = ctx.pass('pqScan')
-  const ms = await time((enc) => pass.run(enc, n, (pg) => pqUniforms(n, m, 256, 0, pg), buffers))
-  ctx.release(...buffers)
+  const scan = pqScanSetup(ctx, table, 256, codes, n, m, 0)
+  const ms = await time(scan.record)
+  scan.release()
   const sample = Math.min(n, 500_000)
   const out = new Float32Array(sample)
   const t0 = performance.now()

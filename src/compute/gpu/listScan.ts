@@ -49,8 +49,7 @@ export function interleave(codes: Uint8Array, count: number, m: number): Uint32A
 
 /** scanLists.wgsl's uniform block. */
 export function scanUniforms(o: { items: number; m: number; ksub: number; filtered: boolean; itemsAt: number; precomputed: boolean }) {
-  return (perGridRow: number) =>
-    u32s([o.items, o.m, o.ksub, o.filtered ? 1 : 0, perGridRow / WORKGROUP, o.itemsAt, o.precomputed ? 1 : 0])
+  return (perGridRow: number) => u32s([o.items, o.m, o.ksub, o.filtered ? 1 : 0, perGridRow / WORKGROUP, o.itemsAt, o.precomputed ? 1 : 0])
 }
 
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
