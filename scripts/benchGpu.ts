@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
+import { recordExact } from '../src/compute/gpu/exact.js'
 import { pqScanSetup } from '../src/compute/gpu/kernels.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpuKernels } from '../src/compute/gpu/node.js'
@@ -65,10 +66,7 @@ for (const [n, dim, q] of [
   const vectors = fill(new Float32Array(n * dim))
   const queries = fill(new Float32Array(q * dim))
   const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.acquire(q * n * 4, 'out')]
-  const pass = ctx.pass('exactL2')
-  const ms = await time((enc) =>
-    pass.run(enc, n * ctx.tunables.LANES, (pg) => new Uint8Array(new Uint32Array([n, q, dim, pg, 0]).buffer), buffers),
-  )
+  const ms = await time((enc) => recordExact(ctx, enc, { n, q, dim, ip: false }, buffers))
   ctx.release(...buffers)
   const sample = Math.min(n, 20_000)
   const t0 = performance.now()

@@ -1,63 +1,86 @@
-// Exact distances: out[q * n + v] = ‖queries[q] − vectors[v]‖² (squared L2), or ⟨queries[q],
+// Exact distances: out[q · n + v] = ‖queries[q] − vectors[v]‖² (squared L2), or ⟨queries[q],
 // vectors[v]⟩ when params.ip is 1 (inner product: dot and cosine ranking, flat search).
 //
-// Buffers (row-major float32, as decoded from the file's vector pages):
-//   queries  f32[q × dim]      vectors  f32[n × dim]      out  f32[q × n] (query-major)
-// A workgroup of 256 invocations handles ROWS = 8 vectors; the LANES = 32 invocations of a
-// vector read it at consecutive addresses (coalesced) and add their partial sums in workgroup
-// memory. One invocation per output vector in grid terms: the host dispatches n × LANES.
+// Buffers (row-major float32 read as vec4s, dim4 = ⌈dim / 4⌉: the host pads rows whose dim is
+// not a multiple of 4 with zeros, which change neither distance; exact.ts padRows):
+//   queries  vec4<f32>[q × dim4]      vectors  vec4<f32>[n × dim4]      out  f32[q × n] (query-major)
+// A workgroup handles WORKGROUP / LANES vectors for one chunk of params.qPer queries; the LANES
+// invocations of a vector read it as consecutive 16-byte loads (coalesced) and keep QB queries'
+// partial sums in registers, so each vector load serves QB queries; the partial sums meet in
+// workgroup memory once per QB queries. Chunks of queries are further workgroups, so a large
+// batch against few vectors (probing: queries × centroids) still fills the GPU. The host
+// dispatches params.groupsPerChunk × ⌈q / qPer⌉ workgroups (exact.ts exactDispatch).
 
 struct Params {
   n: u32,
   q: u32,
-  dim: u32,
-  perGridRow: u32, // invocations per grid row: x extent × WORKGROUP
+  dim4: u32,
+  groupsPerRow: u32, // workgroups per grid row (x extent)
   ip: u32,
+  groupsPerChunk: u32, // ⌈n / (WORKGROUP / LANES)⌉
+  qPer: u32, // queries per chunk, a multiple of QB
 }
 
 const WORKGROUP: u32 = 256u;
+const QB: u32 = 8u; // queries per register block
 // tunable (pipeline constant, GpuContext.tunables): invocations sharing a vector, a power of two
-// dividing WORKGROUP; the host dispatches n × LANES invocations
-override LANES: u32 = 32u;
+// dividing WORKGROUP
+override LANES: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> queries: array<f32>;
-@group(0) @binding(2) var<storage, read> vectors: array<f32>;
+@group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> vectors: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, WORKGROUP>;
+var<workgroup> partial: array<f32, 2048>; // QB × WORKGROUP, query-major
 
 @compute @workgroup_size(WORKGROUP)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let g = wid.y * params.groupsPerRow + wid.x;
+  let chunk = g / params.groupsPerChunk;
+  let qStart = chunk * params.qPer;
+  if (qStart >= params.q) {
+    return;
+  }
+  let qEnd = min(params.q, qStart + params.qPer);
   let lane = li % LANES;
-  let v = (gid.y * params.perGridRow + gid.x) / LANES;
+  let v = (g % params.groupsPerChunk) * (WORKGROUP / LANES) + li / LANES;
   let live = v < params.n;
-  let vb = v * params.dim;
-  for (var qi = 0u; qi < params.q; qi++) {
-    let qb = qi * params.dim;
-    var s = 0.0;
+  let dim4 = params.dim4;
+  let vb = v * dim4;
+  for (var q0 = qStart; q0 < qEnd; q0 += QB) {
+    let nt = min(QB, qEnd - q0);
+    var s: array<f32, QB>;
     if (live) {
-      if (params.ip == 1u) {
-        for (var j = lane; j < params.dim; j += LANES) {
-          s += vectors[vb + j] * queries[qb + j];
-        }
-      } else {
-        for (var j = lane; j < params.dim; j += LANES) {
-          let d = vectors[vb + j] - queries[qb + j];
-          s += d * d;
+      for (var j = lane; j < dim4; j += LANES) {
+        let x = vectors[vb + j];
+        for (var t = 0u; t < QB; t++) {
+          if (t < nt) {
+            let y = queries[(q0 + t) * dim4 + j];
+            if (params.ip == 1u) {
+              s[t] += dot(x, y);
+            } else {
+              let d = x - y;
+              s[t] += dot(d, d);
+            }
+          }
         }
       }
     }
-    partial[li] = s;
+    for (var t = 0u; t < QB; t++) {
+      partial[t * WORKGROUP + li] = s[t];
+    }
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-      if (lane < stride) {
-        partial[li] = partial[li] + partial[li + stride];
+    // the vector's first nt lanes each add up one query's LANES partial sums
+    if (live) {
+      for (var t = lane; t < nt; t += LANES) {
+        var sum = 0.0;
+        let at = t * WORKGROUP + li - lane;
+        for (var l = 0u; l < LANES; l++) {
+          sum += partial[at + l];
+        }
+        out[(q0 + t) * params.n + v] = sum;
       }
-      workgroupBarrier();
-    }
-    if (lane == 0u && live) {
-      out[qi * params.n + v] = partial[li];
     }
     workgroupBarrier();
   }

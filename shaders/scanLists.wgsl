@@ -5,12 +5,16 @@
 //   precomputed (1, L2 only): bias + Σ_j (terms[list][j][code_j] + 2 · table[j][code_j]) with the
 //     query's inner-product table and listTerms.wgsl's terms; bias = ‖q − c_list‖²
 //
-// A workgroup scores BLOCK = WORKGROUP × PER entries of one segment (an item). Lookups go to
-// workgroup memory, not to the tables in storage: the segment's table is copied in, TILE
-// subspaces at a time (coalesced loads, shared by the BLOCK entries), and each invocation adds
-// that tile's values for its PER entries — so a random 4-byte gather from global memory per
-// code byte becomes a bank-conflicted read of workgroup memory. TILE × ksub floats = 16 KiB,
-// WebGPU's guaranteed workgroup storage.
+// Two entry points, one pass each over its own items (listScan.ts picks per block of a segment):
+//   tiled:  a workgroup scores a block of up to BLOCK = WORKGROUP × PER entries of one segment
+//           with lookups in workgroup memory, not in the tables in storage: the segment's table
+//           is copied in TILE subspaces at a time (coalesced loads shared by the block) and each
+//           invocation adds that tile's values for its PER entries — a random 4-byte gather
+//           from global memory per code byte becomes a read of workgroup memory.
+//           TILE × ksub floats = 16 KiB, WebGPU's guaranteed workgroup storage.
+//   direct: one invocation per entry reading the values it uses straight from storage, for
+//           blocks too short to repay copying a table in (short lists, a long list's tail).
+// Both add the same values in the same order.
 //
 // Buffers:
 //   tables   f32[ntables × m × ksub] (adcTables.wgsl)
@@ -23,7 +27,7 @@
 //   rows     u32[]: row id of resident entry e
 //   work     u32[]: segments, SEGMENT words each — table, bias (f32 bits), first resident entry,
 //            entries, first output, list — then from params.itemsAt the items, 2 words each:
-//            segment, first entry of it (a multiple of BLOCK)
+//            segment, first entry of it (tiled: a block of ≤ BLOCK entries; direct: ≤ WORKGROUP)
 //   allowed  u32[]: row bitmap (bit r % 32 of word r / 32) when params.filtered is 1: rows
 //            outside it get row id NO_ROW and never become candidates
 //   dist     f32[total], outRows u32[total]
@@ -39,7 +43,7 @@ struct Params {
 }
 
 const WORKGROUP: u32 = 256u;
-const PER: u32 = 4u; // entries per invocation (listScan.ts BLOCK = WORKGROUP × PER)
+const PER: u32 = 4u; // tiled: entries per invocation (listScan.ts BLOCK = WORKGROUP × PER)
 const NO_ROW: u32 = 0xffffffffu;
 const SEGMENT: u32 = 6u;
 const GROUP: u32 = 32u;
@@ -55,10 +59,83 @@ const TILE: u32 = 16u; // subspaces per tile: one vec4<u32> of code bytes
 @group(0) @binding(7) var<storage, read_write> dist: array<f32>;
 @group(0) @binding(8) var<storage, read_write> outRows: array<u32>;
 
-var<workgroup> lut: array<f32, 4096>; // TILE × 256
+var<workgroup> lut: array<f32, 4096>; // TILE × 256 (tiled only)
+
+/**
+ * Entry e of segment `seg` (at word seg of work): writes its row id — NO_ROW when the filter
+ * leaves it out — and returns where its codes start (quads, see above), or NO_ROW.
+ */
+fn begin(seg: u32, e: u32) -> u32 {
+  let entry = work[seg + 2u] + e;
+  let row = rows[entry];
+  let at = work[seg + 4u] + e;
+  if (params.filtered == 1u && ((allowed[row >> 5u] >> (row & 31u)) & 1u) == 0u) {
+    outRows[at] = NO_ROW;
+    dist[at] = 0.0;
+    return NO_ROW;
+  }
+  outRows[at] = row;
+  return (entry / GROUP) * ((params.m + TILE - 1u) / TILE) * GROUP + entry % GROUP;
+}
+
+/** acc plus the table values of the four codes in `word`, subspaces j … j + 3 (those below m), read from storage. */
+fn direct4(acc: f32, word: u32, j: u32, tb: u32, lb: u32) -> f32 {
+  var s = acc;
+  for (var b = 0u; b < 4u; b++) {
+    if (j + b < params.m) {
+      let at = (j + b) * params.ksub + ((word >> (8u * b)) & 0xffu);
+      if (params.precomputed == 1u) {
+        s += terms[lb + at] + 2.0 * tables[tb + at];
+      } else {
+        s += tables[tb + at];
+      }
+    }
+  }
+  return s;
+}
+
+/** acc plus the tile's values of the four codes in `word`, the tile's subspaces b … b + 3 (those below nj). */
+fn tiled4(acc: f32, word: u32, b: u32, nj: u32) -> f32 {
+  var s = acc;
+  for (var k = 0u; k < 4u; k++) {
+    if (b + k < nj) {
+      s += lut[(b + k) * params.ksub + ((word >> (8u * k)) & 0xffu)];
+    }
+  }
+  return s;
+}
 
 @compute @workgroup_size(WORKGROUP)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let item = wid.y * params.groupsPerRow + wid.x;
+  if (item >= params.nitems) {
+    return;
+  }
+  let seg = work[params.itemsAt + 2u * item] * SEGMENT;
+  let e = work[params.itemsAt + 2u * item + 1u] + li;
+  if (e >= work[seg + 3u]) {
+    return;
+  }
+  let base = begin(seg, e);
+  if (base == NO_ROW) {
+    return;
+  }
+  let tb = work[seg] * params.m * params.ksub;
+  let lb = work[seg + 5u] * params.m * params.ksub;
+  var acc = bitcast<f32>(work[seg + 1u]);
+  for (var t = 0u; t < (params.m + TILE - 1u) / TILE; t++) {
+    let quad = codes[base + t * GROUP];
+    let j = t * TILE;
+    acc = direct4(acc, quad.x, j, tb, lb);
+    acc = direct4(acc, quad.y, j + 4u, tb, lb);
+    acc = direct4(acc, quad.z, j + 8u, tb, lb);
+    acc = direct4(acc, quad.w, j + 12u, tb, lb);
+  }
+  dist[work[seg + 4u] + e] = acc;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let item = wid.y * params.groupsPerRow + wid.x;
   if (item >= params.nitems) {
     return;
@@ -70,32 +147,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let ksub = params.ksub;
   let tb = work[seg] * m * ksub;
   let lb = work[seg + 5u] * m * ksub;
-  let quads = (m + TILE - 1u) / TILE;
 
   // this invocation's entries: first + p · WORKGROUP + li (neighbouring invocations, neighbouring entries)
   var s: array<f32, PER>;
-  var scored: array<bool, PER>;
   var base: array<u32, PER>;
   for (var p = 0u; p < PER; p++) {
     let e = first + p * WORKGROUP + li;
     s[p] = bitcast<f32>(work[seg + 1u]);
-    scored[p] = false;
+    base[p] = NO_ROW;
     if (e < count) {
-      let entry = work[seg + 2u] + e;
-      let row = rows[entry];
-      let at = work[seg + 4u] + e;
-      if (params.filtered == 1u && ((allowed[row >> 5u] >> (row & 31u)) & 1u) == 0u) {
-        outRows[at] = NO_ROW;
-        dist[at] = 0.0;
-      } else {
-        outRows[at] = row;
-        scored[p] = true;
-        base[p] = (entry / GROUP) * quads * GROUP + entry % GROUP;
-      }
+      base[p] = begin(seg, e);
     }
   }
 
-  for (var t = 0u; t < quads; t++) {
+  for (var t = 0u; t < (m + TILE - 1u) / TILE; t++) {
     let j0 = t * TILE;
     let nj = min(TILE, m - j0);
     workgroupBarrier(); // the previous tile is no longer read
@@ -109,20 +174,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }
     workgroupBarrier();
     for (var p = 0u; p < PER; p++) {
-      if (scored[p]) {
+      if (base[p] != NO_ROW) {
         let quad = codes[base[p] + t * GROUP];
         var acc = s[p];
-        for (var b = 0u; b < nj; b++) {
-          let code = (quad[b / 4u] >> (8u * (b % 4u))) & 0xffu;
-          acc += lut[b * ksub + code];
-        }
+        acc = tiled4(acc, quad.x, 0u, nj);
+        acc = tiled4(acc, quad.y, 4u, nj);
+        acc = tiled4(acc, quad.z, 8u, nj);
+        acc = tiled4(acc, quad.w, 12u, nj);
         s[p] = acc;
       }
     }
   }
 
   for (var p = 0u; p < PER; p++) {
-    if (scored[p]) {
+    if (base[p] != NO_ROW) {
       dist[work[seg + 4u] + first + p * WORKGROUP + li] = s[p];
     }
   }

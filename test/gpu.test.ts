@@ -44,6 +44,7 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     [1, 37, 3],
     [3, 1000, 100],
     [2, 513, 768],
+    [50, 40, 5], // query chunks (7 of 8 queries, the last short), rows padded to vec4s
   ])('exact L2: %i queries × %i vectors × %i dims', async (q, n, dim) => {
     const queries = randoms(q * dim)
     const vectors = randoms(n * dim)
@@ -267,14 +268,14 @@ describe('exact (flat) search with backend gpu', () => {
 })
 
 describe('GPU tunables (override constants)', () => {
-  it('other LANES and BINS give the same answers', async () => {
+  it('other LANES, BINS and DIRECT (tables copied to workgroup memory or not) give the same answers', async () => {
     const gpu = await nodeGpu()
     const dim = 20
     const rows = 2000
     const { path, v } = await indexed('l2', rows, dim, 0, 37)
     const queries = Array.from({ length: 6 }, (_, i) => v.slice(i * 300 * dim, (i * 300 + 1) * dim))
     const answers: Array<{ exact: number[]; found: Array<Array<{ row: number; distance: number }>> }> = []
-    for (const tunables of [DEFAULT_TUNABLES, { LANES: 8, BINS: 16 }, { LANES: 64, BINS: 2048 }]) {
+    for (const tunables of [DEFAULT_TUNABLES, { LANES: 4, BINS: 16, DIRECT: 0 }, { LANES: 64, BINS: 2048, DIRECT: 1e6 }]) {
       const ctx = await GpuContext.create(gpu)
       Object.assign(ctx.tunables, tunables)
       const exact = await new GpuExact(ctx).distances('l2', queries[0] as Float32Array, 1, v, rows, dim)
@@ -290,7 +291,15 @@ describe('GPU tunables (override constants)', () => {
         'l2',
         40,
       )
-      answers.push({ exact: Array.from(exact), found })
+      // every list for every query: more pairs than lists, so the precomputed-terms mode
+      const foundAll = await scan.candidates(
+        queries,
+        queries.map(() => all),
+        (l) => lists.get(l),
+        'l2',
+        40,
+      )
+      answers.push({ exact: Array.from(exact), found: [...found, ...foundAll] })
       ctx.destroy()
     }
     // the candidates are the same whatever the bins; L2 sums in another order agree to rounding

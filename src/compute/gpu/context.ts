@@ -7,11 +7,14 @@ export type ShaderName = keyof typeof shaders
 /**
  * The shaders' `override` constants, set when a pipeline is created (the workgroup size stays a
  * constant: Dawn on SwiftShader aborted on override-sized workgroups).
- *   LANES  exactL2: invocations sharing one vector (a power of two ≤ 256)
+ *   LANES  exactL2: invocations sharing one vector, each reading 16 bytes at a time (a power of
+ *          two ≤ 256; 8: a vector's 128-byte lines read by 8 neighbouring invocations)
  *   BINS   selectTopK: histogram bins per query (finer: fewer extra candidates read back; with
  *          the reduction arrays they must fit 16 KiB of workgroup memory: at most 3,000)
+ *   DIRECT scanLists: blocks of a list shorter than this go to its `direct` entry point (values
+ *          read from storage), longer ones to `tiled` (tables copied to workgroup memory)
  */
-export const DEFAULT_TUNABLES = { LANES: 32, BINS: 1024 }
+export const DEFAULT_TUNABLES = { LANES: 8, BINS: 1024, DIRECT: 64 }
 export type Tunables = typeof DEFAULT_TUNABLES
 
 /**
@@ -22,7 +25,7 @@ export type Tunables = typeof DEFAULT_TUNABLES
 export class GpuContext {
   /** Why the device was lost, once it was. */
   lost: string | undefined
-  private readonly passes = new Map<ShaderName, ComputePass>()
+  private readonly passes = new Map<string, ComputePass>()
   /** Change before the first pass that uses them (pipelines are built once). */
   readonly tunables: Tunables = { ...DEFAULT_TUNABLES }
   private free: GPUBuffer[] = []
@@ -63,15 +66,17 @@ export class GpuContext {
     return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize)
   }
 
-  pass(name: ShaderName): ComputePass {
-    let pass = this.passes.get(name)
+  /** The pipeline of a shader's entry point (created on first use). */
+  pass(name: ShaderName, entryPoint = 'main'): ComputePass {
+    const key = `${name}.${entryPoint}`
+    let pass = this.passes.get(key)
     if (!pass) {
       const code = shaders[name]
       const constants: Record<string, number> = {}
       for (const [, constant] of code.matchAll(/^override (\w+)/gm))
         if (constant && constant in this.tunables) constants[constant] = this.tunables[constant as keyof Tunables]
-      pass = new ComputePass(this.device, code, name, constants)
-      this.passes.set(name, pass)
+      pass = new ComputePass(this.device, code, entryPoint === 'main' ? name : key, constants, entryPoint)
+      this.passes.set(key, pass)
     }
     return pass
   }

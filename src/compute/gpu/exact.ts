@@ -1,5 +1,53 @@
 import { checkpoint } from '../../errors.js'
 import type { GpuContext } from './context.js'
+import { WORKGROUP } from './pass.js'
+
+/** Workgroups a dispatch should at least have to keep a large GPU busy (exactL2's query chunks). */
+const FILL_GROUPS = 2048
+/** exactL2.wgsl's QB: queries per register block. */
+const QB = 8
+
+/**
+ * Rows of `dim` floats as exactL2.wgsl reads them: vec4s, each row zero-padded to ⌈dim / 4⌉ · 4
+ * floats (zeros change neither squared L2 nor inner product). The input itself when dim is a
+ * multiple of 4.
+ */
+export function padRows(data: Float32Array, rows: number, dim: number): Float32Array {
+  if (dim % 4 === 0) return data.subarray(0, rows * dim)
+  const dim4 = Math.ceil(dim / 4) * 4
+  const out = new Float32Array(rows * dim4)
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * dim, (r + 1) * dim), r * dim4)
+  return out
+}
+
+/**
+ * Records exactL2.wgsl for q queries × n vectors (both padded, see padRows) into
+ * `buffers` = [queries, vectors, out]: workgroups over the vectors and, when that alone would
+ * leave the GPU idle, over chunks of the queries.
+ */
+export function recordExact(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  o: { n: number; q: number; dim: number; ip: boolean },
+  buffers: GPUBuffer[],
+): void {
+  const groupsPerChunk = Math.ceil(o.n / (WORKGROUP / ctx.tunables.LANES))
+  const blocks = Math.ceil(o.q / QB)
+  const chunks = Math.max(1, Math.min(blocks, Math.ceil(FILL_GROUPS / groupsPerChunk)))
+  const qPer = Math.ceil(blocks / chunks) * QB
+  const groups = groupsPerChunk * Math.ceil(o.q / qPer)
+  ctx
+    .pass('exactL2')
+    .run(
+      encoder,
+      groups * WORKGROUP,
+      (perGridRow) =>
+        new Uint8Array(
+          Uint32Array.from([o.n, o.q, Math.ceil(o.dim / 4), perGridRow / WORKGROUP, o.ip ? 1 : 0, groupsPerChunk, qPer]).buffer,
+        ),
+      buffers,
+    )
+}
 
 /**
  * Exact distances of many queries against many rows on the GPU (exactL2.wgsl, squared L2 or
@@ -12,24 +60,18 @@ export class GpuExact {
   async distances(kind: 'l2' | 'ip', queries: Float32Array, nq: number, x: Float32Array, n: number, dim: number, signal?: AbortSignal) {
     const ctx = this.ctx
     const out = new Float32Array(nq * n)
-    const rowsPer = Math.max(1, Math.min(Math.floor(ctx.maxBinding / (4 * dim)), Math.floor(ctx.maxBinding / (4 * Math.max(1, nq)))))
-    const qBuf = ctx.upload(queries, 'Exact.queries')
+    const dim4 = Math.ceil(dim / 4) * 4
+    const rowsPer = Math.max(1, Math.min(Math.floor(ctx.maxBinding / (4 * dim4)), Math.floor(ctx.maxBinding / (4 * Math.max(1, nq)))))
+    const qBuf = ctx.upload(padRows(queries, nq, dim), 'Exact.queries')
     try {
       for (let start = 0; start < n; start += rowsPer) {
         await checkpoint(signal)
         const count = Math.min(rowsPer, n - start)
-        const xBuf = ctx.upload(x.subarray(start * dim, (start + count) * dim), 'Exact.rows')
+        const xBuf = ctx.upload(padRows(x.subarray(start * dim, (start + count) * dim), count, dim), 'Exact.rows')
         const dBuf = ctx.acquire(nq * count * 4, 'Exact.out')
         try {
           const encoder = ctx.device.createCommandEncoder({ label: 'Exact' })
-          ctx
-            .pass('exactL2')
-            .run(
-              encoder,
-              count * this.ctx.tunables.LANES,
-              (pg) => new Uint8Array(Uint32Array.from([count, nq, dim, pg, kind === 'ip' ? 1 : 0]).buffer),
-              [qBuf, xBuf, dBuf],
-            )
+          recordExact(ctx, encoder, { n: count, q: nq, dim, ip: kind === 'ip' }, [qBuf, xBuf, dBuf])
           const [raw] = await ctx.submitAndRead(encoder, [[dBuf, 0, nq * count * 4]], 'exact distances')
           const d = new Float32Array(raw as ArrayBuffer)
           for (let qi = 0; qi < nq; qi++) out.set(d.subarray(qi * count, (qi + 1) * count), qi * n + start)

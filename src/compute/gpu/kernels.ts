@@ -1,7 +1,6 @@
 import type { GpuContext } from './context.js'
 import { GpuExact } from './exact.js'
-import { BLOCK, interleave, scanUniforms } from './listScan.js'
-import { WORKGROUP } from './pass.js'
+import { interleave, recordScan, scanPlan } from './listScan.js'
 
 /**
  * GPU versions of compute/js.ts kernels behind plain arrays (upload, run, read back), on a
@@ -43,10 +42,8 @@ export class GpuKernels {
  * row ids, one table); `record` adds the pass to an encoder (bench:gpu times it alone).
  */
 export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number) {
-  const items: number[] = []
-  for (let e = 0; e < n; e += BLOCK) items.push(0, e)
   const bits = new Float32Array([bias])
-  const work = Uint32Array.from([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0, 0, ...items])
+  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0, 0], ctx.tunables.DIRECT)
   const rowIds = new Uint32Array(n)
   for (let i = 0; i < n; i++) rowIds[i] = i
   const buffers = [
@@ -54,15 +51,14 @@ export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, 
     ctx.upload(new Uint32Array(4), 'PqScan.noTerms'),
     ctx.upload(interleave(codes, n, m), 'PqScan.codes'),
     ctx.upload(rowIds, 'PqScan.rows'),
-    ctx.upload(work, 'PqScan.work'),
+    ctx.upload(plan.work, 'PqScan.work'),
     ctx.upload(new Uint32Array(4), 'PqScan.noFilter'),
     ctx.acquire(n * 4, 'PqScan.out'),
     ctx.acquire(n * 4, 'PqScan.outRows'),
   ]
-  const uniforms = scanUniforms({ items: items.length / 2, m, ksub, filtered: false, itemsAt: 6, precomputed: false })
   return {
     out: buffers[6] as GPUBuffer,
-    record: (encoder: GPUCommandEncoder) => ctx.pass('scanLists').run(encoder, (items.length / 2) * WORKGROUP, uniforms, buffers),
+    record: (encoder: GPUCommandEncoder) => recordScan(ctx, encoder, plan, { m, ksub, filtered: false, precomputed: false }, buffers),
     release: () => ctx.release(...buffers),
   }
 }

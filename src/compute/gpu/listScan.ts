@@ -3,6 +3,7 @@ import type { IvfPqModel } from '../../index/model.js'
 import { TopK } from '../../search/topk.js'
 import { dot, l2sq } from '../js.js'
 import type { GpuContext } from './context.js'
+import { padRows, recordExact } from './exact.js'
 import { WORKGROUP } from './pass.js'
 
 /** What the scan needs of an inverted list: codes (entries × m) and row ids. */
@@ -47,9 +48,50 @@ export function interleave(codes: Uint8Array, count: number, m: number): Uint32A
   return out
 }
 
-/** scanLists.wgsl's uniform block. */
-export function scanUniforms(o: { items: number; m: number; ksub: number; filtered: boolean; itemsAt: number; precomputed: boolean }) {
-  return (perGridRow: number) => u32s([o.items, o.m, o.ksub, o.filtered ? 1 : 0, perGridRow / WORKGROUP, o.itemsAt, o.precomputed ? 1 : 0])
+/**
+ * scanLists.wgsl's work buffer for `segments` (SEGMENT_WORDS each; entries at word 3): the
+ * segments, then the items of its `tiled` entry point — blocks of up to BLOCK entries — then those
+ * of `direct` — WORKGROUP entries each — taking every block shorter than `directBelow`.
+ */
+export function scanPlan(segments: number[], directBelow: number) {
+  const tiled: number[] = []
+  const direct: number[] = []
+  for (let seg = 0; seg < segments.length / SEGMENT_WORDS; seg++) {
+    const count = segments[seg * SEGMENT_WORDS + 3] as number
+    for (let e = 0; e < count; e += BLOCK)
+      if (Math.min(BLOCK, count - e) >= directBelow) tiled.push(seg, e)
+      else for (let d = e; d < Math.min(count, e + BLOCK); d += WORKGROUP) direct.push(seg, d)
+  }
+  return {
+    work: Uint32Array.from([...segments, ...tiled, ...direct]),
+    tiled: tiled.length / 2,
+    direct: direct.length / 2,
+    tiledAt: segments.length,
+    directAt: segments.length + tiled.length,
+  }
+}
+
+/** Records scanLists.wgsl's passes for a plan; `buffers` as the shader's bindings 1… (work among them). */
+export function recordScan(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  plan: ReturnType<typeof scanPlan>,
+  o: { m: number; ksub: number; filtered: boolean; precomputed: boolean },
+  buffers: GPUBuffer[],
+): void {
+  for (const [entry, items, itemsAt] of [
+    ['tiled', plan.tiled, plan.tiledAt],
+    ['direct', plan.direct, plan.directAt],
+  ] as const)
+    if (items)
+      ctx
+        .pass('scanLists', entry)
+        .run(
+          encoder,
+          items * WORKGROUP,
+          (perGridRow) => u32s([items, o.m, o.ksub, o.filtered ? 1 : 0, perGridRow / WORKGROUP, itemsAt, o.precomputed ? 1 : 0]),
+          buffers,
+        )
 }
 
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
@@ -81,6 +123,8 @@ export class GpuListScan {
   private allowedBuffer: GPUBuffer | undefined
   /** listTerms.wgsl's output, built on first use (L2 batches, see `precomputed`). */
   private terms: GPUBuffer | undefined
+  /** The centroids padded for exactL2.wgsl when dim is not a multiple of 4. */
+  private centroids4: GPUBuffer | undefined
 
   constructor(
     private readonly ctx: GpuContext,
@@ -168,17 +212,11 @@ export class GpuListScan {
       const nq = chunk.length
       const data = new Float32Array(nq * dim)
       for (const [i, q] of chunk.entries()) data.set(q, i * dim)
-      const qBuf = this.ctx.upload(data, 'Probe.queries')
+      const qBuf = this.ctx.upload(padRows(data, nq, dim), 'Probe.queries')
       const dBuf = this.ctx.acquire(nq * nlist * 4, 'Probe.distances')
       try {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'Probe' })
-        this.ctx
-          .pass('exactL2')
-          .run(encoder, nlist * this.ctx.tunables.LANES, (perGridRow) => u32s([nlist, nq, dim, perGridRow, 0]), [
-            qBuf,
-            this.centroids,
-            dBuf,
-          ])
+        recordExact(this.ctx, encoder, { n: nlist, q: nq, dim, ip: false }, [qBuf, this.paddedCentroids(), dBuf])
         const [raw] = await this.ctx.submitAndRead(encoder, [[dBuf, 0, nq * nlist * 4]], 'probing')
         const d = new Float32Array(raw as ArrayBuffer)
         for (let qi = 0; qi < nq; qi++) {
@@ -194,6 +232,14 @@ export class GpuListScan {
       }
     }
     return out
+  }
+
+  /** The centroids as exactL2.wgsl reads them (rows padded to a multiple of 4 floats). */
+  private paddedCentroids(): GPUBuffer {
+    const { dim, nlist } = this.model.params
+    if (dim % 4 === 0) return this.centroids
+    this.centroids4 ??= this.ctx.upload(padRows(this.model.centroids, nlist, dim), 'ListScan.paddedCentroids')
+    return this.centroids4
   }
 
   /** Uploads the lists not yet on the GPU; when they do not all fit beside the others, starts over. */
@@ -287,10 +333,9 @@ export class GpuListScan {
     const { dim, m, ksub } = this.model.layout
     const nq = queries.length
     const centroids = this.model.centroids
-    // segments: one per (query, non-empty probed list); items: BLOCK entries of a segment each
+    // segments: one per (query, non-empty probed list)
     const segments: number[] = []
     const tablePairs: number[] = []
-    const items: number[] = []
     const ranges = new Uint32Array(nq * 2)
     const bits = new Float32Array(1)
     const bitsU = new Uint32Array(bits.buffer)
@@ -309,15 +354,14 @@ export class GpuListScan {
           table = tablePairs.length / 2
           tablePairs.push(qi, l)
         } else bits[0] = -dot(q, 0, centroids, l * dim, dim)
-        const seg = segments.length / SEGMENT_WORDS
         segments.push(table, bitsU[0] as number, this.resident.get(l) as number, count, total, l)
-        for (let e = 0; e < count; e += BLOCK) items.push(seg, e)
         total += count
       }
       ranges[2 * qi + 1] = total
     }
     const ntables = tablePairs.length / 2
     const cap = keep * 2 + 256
+    const plan = scanPlan(segments, this.ctx.tunables.DIRECT)
     const queryData = new Float32Array(nq * dim)
     for (const [i, q] of queries.entries()) queryData.set(q, i * dim)
 
@@ -326,7 +370,7 @@ export class GpuListScan {
       ctx.upload(queryData, 'ListScan.queries'),
       ctx.upload(Uint32Array.from(tablePairs), 'ListScan.tablePairs'),
       ctx.acquire(ntables * m * ksub * 4, 'ListScan.tables'),
-      ctx.upload(Uint32Array.from([...segments, ...items]), 'ListScan.work'),
+      ctx.upload(plan.work, 'ListScan.work'),
       ctx.acquire(total * 4, 'ListScan.distances'),
       ctx.acquire(total * 4, 'ListScan.rowsOut'),
       ctx.upload(ranges, 'ListScan.ranges'),
@@ -347,24 +391,16 @@ export class GpuListScan {
           pairBuf,
           tableBuf,
         ])
-      if (items.length)
-        ctx
-          .pass('scanLists')
-          .run(
-            encoder,
-            (items.length / 2) * WORKGROUP,
-            scanUniforms({ items: items.length / 2, m, ksub, filtered: !!allowed, itemsAt: segments.length, precomputed }),
-            [
-              tableBuf,
-              precomputed ? (this.terms as GPUBuffer) : this.none,
-              this.codes as GPUBuffer,
-              this.rows as GPUBuffer,
-              workBuf,
-              this.allowedOn(allowed),
-              distBuf,
-              rowBuf,
-            ],
-          )
+      recordScan(ctx, encoder, plan, { m, ksub, filtered: !!allowed, precomputed }, [
+        tableBuf,
+        precomputed ? (this.terms as GPUBuffer) : this.none,
+        this.codes as GPUBuffer,
+        this.rows as GPUBuffer,
+        workBuf,
+        this.allowedOn(allowed),
+        distBuf,
+        rowBuf,
+      ])
       ctx
         .pass('selectTopK')
         .run(encoder, nq * WORKGROUP, (perGridRow) => u32s([nq, keep, cap, perGridRow / WORKGROUP]), [
@@ -423,8 +459,19 @@ export class GpuListScan {
 
   /** Gives the arena and model buffers back to the context. */
   release(): void {
-    this.ctx.release(this.codes, this.rows, this.centroids, this.codebooks, this.starts, this.none, this.allowedBuffer, this.terms)
+    this.ctx.release(
+      this.codes,
+      this.rows,
+      this.centroids,
+      this.codebooks,
+      this.starts,
+      this.none,
+      this.allowedBuffer,
+      this.terms,
+      this.centroids4,
+    )
     this.terms = undefined
+    this.centroids4 = undefined
     this.codes = undefined
     this.rows = undefined
     this.resident.clear()

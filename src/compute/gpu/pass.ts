@@ -22,11 +22,12 @@ export class ComputePass {
     readonly name: string,
     /** Values for the shader's `override` constants (its tunables). */
     constants: Record<string, number> = {},
+    entryPoint = 'main',
   ) {
     const module = device.createShaderModule({ code, label: `${name}.shader` })
     this.pipeline = device.createComputePipeline({
       layout: 'auto',
-      compute: { module, entryPoint: 'main', constants },
+      compute: { module, entryPoint, constants },
       label: `${name}.pipeline`,
     })
   }
