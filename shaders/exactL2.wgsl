@@ -50,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let vb = v * dim4;
   for (var q0 = qStart; q0 < qEnd; q0 += QB) {
     let nt = min(QB, qEnd - q0);
-    var s: array<f32, QB>;
+    var s = array<f32, QB>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0); // explicit: see assignNearest.wgsl
     if (live) {
       for (var j = lane; j < dim4; j += LANES) {
         let x = vectors[vb + j];

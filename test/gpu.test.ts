@@ -9,7 +9,7 @@ import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
-import { l2sq, pqScan } from '../src/compute/js.js'
+import { assignNearest, dot, l2sq, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { GpuError } from '../src/errors.js'
 import { buildIndex, readMetadata } from '../src/index/build.js'
 import type { Metric } from '../src/index/model.js'
@@ -45,6 +45,7 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     [3, 1000, 100],
     [2, 513, 768],
     [50, 40, 5], // query chunks (7 of 8 queries, the last short), rows padded to vec4s
+    [100, 20_000, 4], // chunks of 32 queries: 4 register blocks per workgroup
   ])('exact L2: %i queries × %i vectors × %i dims', async (q, n, dim) => {
     const queries = randoms(q * dim)
     const vectors = randoms(n * dim)
@@ -69,6 +70,26 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     let bad = 0
     for (let i = 0; i < n; i++) if (!close(got[i] as number, want[i] as number)) bad++
     expect(bad).toBe(0)
+  })
+  it.each([
+    [10, 3, 5], // narrow (one invocation per row)
+    [300, 20, 130],
+    [300, 40, 130], // tiled: several 64-centroid tiles, a partial last one
+    [200, 768, 70], // tiled: many 8-dimension steps
+  ])('nearest centroid: %i rows × %i dims vs %i centroids', async (n, dim, k) => {
+    const x = randoms(n * dim)
+    const centroids = randoms(k * dim)
+    const want = new Uint32Array(n)
+    assignNearest(x, n, dim, centroids, k, want)
+    const got = await new GpuBuild((kernels as GpuKernels).ctx).assign(x, n, dim, centroids, k)
+    // sums in the same order: the same centroid, unless two are nearly as near (fused adds)
+    const norms = rowNormsSq(centroids, k, dim)
+    const score = (i: number, c: number) => (norms[c] as number) - 2 * dot(x, i * dim, centroids, c * dim, dim)
+    let bad = 0
+    for (let i = 0; i < n; i++)
+      if (got[i] !== want[i] && Math.abs(score(i, got[i] as number) - score(i, want[i] as number)) > 1e-5 * dim) bad++
+    expect(bad).toBe(0)
+    expect(Array.from(got).filter((c, i) => c !== want[i]).length).toBeLessThanOrEqual(1)
   })
 })
 

@@ -5,6 +5,7 @@ import { rowNormsSq } from '../js.js'
 import type { GpuContext } from './context.js'
 import { GpuExact } from './exact.js'
 import { GpuListScan } from './listScan.js'
+import { WORKGROUP } from './pass.js'
 
 const u32s = (values: number[]) => new Uint8Array(Uint32Array.from(values).buffer)
 
@@ -67,7 +68,7 @@ export class GpuBuild {
         ctx.write(cBuf, 0, centroids)
         ctx.write(nBuf, 0, normsOf(centroids, batches * k, dim))
         const encoder = ctx.device.createCommandEncoder({ label: 'Kmeans.assign' })
-        ctx.pass('assignNearest').run(encoder, batches * n, (pg) => u32s([n, k, dim, batches, pg]), [xBuf, cBuf, nBuf, aBuf])
+        recordAssign(ctx, encoder, { n, k, dim, batches }, [xBuf, cBuf, nBuf, aBuf])
         const [raw] = await ctx.submitAndRead(encoder, [[aBuf, 0, batches * n * 4]], 'k-means assignment')
         const assign = new Uint32Array(raw as ArrayBuffer)
         // counting sort per batch: rows grouped by centroid, ascending inside each group
@@ -117,7 +118,7 @@ export class GpuBuild {
         const aBuf = ctx.acquire(count * 4, 'Assign.out')
         try {
           const encoder = ctx.device.createCommandEncoder({ label: 'Assign' })
-          ctx.pass('assignNearest').run(encoder, count, (pg) => u32s([count, k, dim, 1, pg]), [xBuf, cBuf, nBuf, aBuf])
+          recordAssign(ctx, encoder, { n: count, k, dim, batches: 1 }, [xBuf, cBuf, nBuf, aBuf])
           const [raw] = await ctx.submitAndRead(encoder, [[aBuf, 0, count * 4]], 'assignment')
           out.set(new Uint32Array(raw as ArrayBuffer), start)
         } finally {
@@ -165,7 +166,7 @@ export class GpuBuild {
         const oBuf = ctx.acquire(count * m * 4, 'Encode.codes')
         try {
           const encoder = ctx.device.createCommandEncoder({ label: 'Encode' })
-          ctx.pass('assignNearest').run(encoder, count, (pg) => u32s([count, model.nlist, dim, 1, pg]), [xBuf, cBuf, cnBuf, aBuf])
+          recordAssign(ctx, encoder, { n: count, k: model.nlist, dim, batches: 1 }, [xBuf, cBuf, cnBuf, aBuf])
           ctx
             .pass('pqEncode')
             .run(encoder, count * m, (pg) => u32s([count, m, ksub, dim, pg]), [xBuf, aBuf, cBuf, cbBuf, enBuf, stBuf, oBuf])
@@ -188,6 +189,28 @@ export class GpuBuild {
     }
     return { assign, codes }
   }
+}
+
+/** Dimensions up to which assignNearest.wgsl's `narrow` entry point runs (PQ subspaces). */
+const NARROW_DIM = 32
+
+/** Records assignNearest.wgsl: `tiled` (batches × ⌈n / 64⌉ workgroups), or `narrow` for few dimensions. */
+function recordAssign(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  o: { n: number; k: number; dim: number; batches: number },
+  buffers: GPUBuffer[],
+) {
+  const narrow = o.dim <= NARROW_DIM
+  const tilesPerBatch = Math.ceil(o.n / 64)
+  ctx
+    .pass('assignNearest', narrow ? 'narrow' : 'tiled')
+    .run(
+      encoder,
+      narrow ? o.n * o.batches : o.batches * tilesPerBatch * WORKGROUP,
+      (perGridRow) => u32s([o.n, o.k, o.dim, o.batches, perGridRow / WORKGROUP, tilesPerBatch]),
+      buffers,
+    )
 }
 
 function normsOf(centroids: Float32Array, k: number, dim: number): Float32Array {
