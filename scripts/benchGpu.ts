@@ -5,11 +5,12 @@
  */
 import { parseArgs } from 'node:util'
 import { loadKernels } from '../src/compute/backend.js'
-import { GpuBuild } from '../src/compute/gpu/build.js'
+import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
+import { DEFAULT_TUNABLES, GpuContext, type Tunables } from '../src/compute/gpu/context.js'
 import { recordExact } from '../src/compute/gpu/exact.js'
 import { pqScanSetup } from '../src/compute/gpu/kernels.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
-import { nodeGpuKernels } from '../src/compute/gpu/node.js'
+import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
 import { nprobeFloor } from '../src/index/build.js'
 import type { IvfPqModel } from '../src/index/model.js'
@@ -29,7 +30,6 @@ if (!got.kernels) {
   process.exit(0)
 }
 const { ctx } = got.kernels
-const { device } = ctx
 console.log(`adapter: ${got.adapter}`)
 const rand = mulberry32(5)
 const fill = (a: Float32Array) => {
@@ -37,8 +37,9 @@ const fill = (a: Float32Array) => {
   return a
 }
 
-/** Kernel time per pass (ms); throws the first validation error instead of timing nothing. */
-async function time(run: (encoder: GPUCommandEncoder) => void): Promise<number> {
+/** Kernel time per pass (ms) on `on`'s device; throws the first validation error instead of timing nothing. */
+async function time(run: (encoder: GPUCommandEncoder) => void, on: GpuContext = ctx): Promise<number> {
+  const device = on.device
   device.pushErrorScope('validation')
   const warm = device.createCommandEncoder()
   run(warm)
@@ -55,9 +56,23 @@ async function time(run: (encoder: GPUCommandEncoder) => void): Promise<number> 
   return ms
 }
 
-const rows: string[] = ['| kernel | size | GPU ms | GPU GB/s | TS GB/s (same data, CPU) | speed-up |', '|---|---|---|---|---|---|']
+/** A separate context with other tunables (pipelines are built with them). */
+async function variant(tunables: Partial<Tunables>): Promise<GpuContext> {
+  const other = await GpuContext.create(await nodeGpu())
+  Object.assign(other.tunables, tunables)
+  return other
+}
 
-// exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass
+const rows: string[] = [
+  '| kernel | variant | size | GPU ms | GPU GB/s | TS GB/s (same data, CPU) | speed-up |',
+  '|---|---|---|---|---|---|---|',
+]
+const lanes = [4, 8, 16, 32]
+const lanesCtx = new Map<number, GpuContext>()
+for (const l of lanes) lanesCtx.set(l, l === ctx.tunables.LANES ? ctx : await variant({ LANES: l }))
+
+// exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass. Every LANES value
+// (the default marked), so a GPU run shows which to keep.
 for (const [n, dim, q] of [
   [Math.round(500_000 * scale), 768, 1],
   [Math.round(500_000 * scale), 768, 8],
@@ -65,20 +80,24 @@ for (const [n, dim, q] of [
 ] as const) {
   const vectors = fill(new Float32Array(n * dim))
   const queries = fill(new Float32Array(q * dim))
-  const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.acquire(q * n * 4, 'out')]
-  const ms = await time((enc) => recordExact(ctx, enc, { n, q, dim, ip: false }, buffers))
-  ctx.release(...buffers)
   const sample = Math.min(n, 20_000)
   const t0 = performance.now()
   for (let qi = 0; qi < q; qi++) for (let v = 0; v < sample; v++) l2sq(queries, qi * dim, vectors, v * dim, dim)
   const cpuGBs = (sample * dim * 4 * q) / 1e6 / (performance.now() - t0)
-  const gpuGBs = (n * dim * 4) / 1e6 / ms
-  rows.push(
-    `| exact L2 | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
-  )
+  for (const l of lanes) {
+    const on = lanesCtx.get(l) as GpuContext
+    const buffers = [on.upload(queries, 'q'), on.upload(vectors, 'v'), on.acquire(q * n * 4, 'out')]
+    const ms = await time((enc) => recordExact(on, enc, { n, q, dim, ip: false }, buffers), on)
+    on.release(...buffers)
+    const gpuGBs = (n * dim * 4) / 1e6 / ms
+    rows.push(
+      `| exact L2 | LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+    )
+  }
 }
 
-// PQ scan: n codes × m bytes, one lookup table
+// PQ scan: n codes × m bytes, one lookup table, one list: the tiled entry point (tables in
+// workgroup memory; the default for blocks of ≥ DIRECT entries) and the direct one
 for (const [n, m] of [
   [Math.round(20_000_000 * scale), 96],
   [Math.round(50_000_000 * scale), 25],
@@ -93,20 +112,73 @@ for (const [n, m] of [
     words[i] = x >>> 0
   }
   const table = fill(new Float32Array(m * 256))
-  const scan = pqScanSetup(ctx, table, 256, codes, n, m, 0)
-  const ms = await time(scan.record)
-  scan.release()
   const sample = Math.min(n, 500_000)
   const out = new Float32Array(sample)
   const t0 = performance.now()
   pqScan(table, 256, codes, sample, m, 0, out)
   const cpuGBs = (sample * m) / 1e6 / (performance.now() - t0)
-  const gpuGBs = (n * m) / 1e6 / ms
-  rows.push(
-    `| PQ scan | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
-  )
+  for (const [name, direct] of [
+    ['tiled (default)', DEFAULT_TUNABLES.DIRECT],
+    ['direct', Number.POSITIVE_INFINITY],
+  ] as const) {
+    ctx.tunables.DIRECT = direct
+    const scan = pqScanSetup(ctx, table, 256, codes, n, m, 0)
+    const ms = await time(scan.record)
+    scan.release()
+    const gpuGBs = (n * m) / 1e6 / ms
+    rows.push(
+      `| PQ scan | ${name} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+    )
+  }
+  ctx.tunables.DIRECT = DEFAULT_TUNABLES.DIRECT
 }
 console.log(rows.join('\n'))
+
+// The build's kernels: nearest centroid (both entry points; effective TFLOP/s = 2 · n · k · dim
+// per pass) and PQ encoding (rows/s).
+{
+  const out: string[] = ['| kernel | variant | size | GPU ms | effective |', '|---|---|---|---|---|']
+  for (const [n, dim, k, batches] of [
+    [Math.round(100_000 * scale), 768, 1024, 1],
+    [Math.round(65_536 * scale), 8, 256, 96],
+  ] as const) {
+    const x = fill(new Float32Array(batches * n * dim))
+    const centroids = fill(new Float32Array(batches * k * dim))
+    const buffers = [
+      ctx.upload(x, 'x'),
+      ctx.upload(centroids, 'c'),
+      ctx.upload(new Float32Array(batches * k), 'norms'),
+      ctx.acquire(batches * n * 4, 'out'),
+    ]
+    for (const entry of ['tiled', 'narrow'] as const) {
+      const ms = await time((enc) => recordAssign(ctx, enc, { n, k, dim, batches }, buffers, entry))
+      const tflops = (2 * n * k * dim * batches) / 1e9 / ms
+      const chosen = entry === (dim <= 32 ? 'narrow' : 'tiled') ? ' (chosen)' : ''
+      out.push(
+        `| nearest centroid | ${entry}${chosen} | ${batches > 1 ? `${batches} × ` : ''}${n.toLocaleString('en')} × ${dim} vs ${k} | ${ms.toFixed(2)} | ${tflops.toFixed(2)} TFLOP/s |`,
+      )
+    }
+    ctx.release(...buffers)
+  }
+  const gpuBuild = new GpuBuild(ctx)
+  const n = Math.round(200_000 * scale)
+  const [dim, nlist, m] = [768, 1024, 96]
+  const model = {
+    centroids: fill(new Float32Array(nlist * dim)),
+    nlist,
+    layout: pqLayout(dim, m, 8),
+    codebooks: fill(new Float32Array(256 * dim)),
+  }
+  const x = fill(new Float32Array(n * dim))
+  await gpuBuild.encode(model, x.subarray(0, Math.min(n, 1000) * dim), Math.min(n, 1000)) // pipelines
+  const e0 = performance.now()
+  await gpuBuild.encode(model, x, n)
+  const ms = performance.now() - e0
+  out.push(
+    `| IVF assignment + PQ encode (with upload and read back) | | ${n.toLocaleString('en')} × ${dim}, nlist ${nlist}, m ${m} | ${ms.toFixed(0)} | ${((n / ms) * 1000).toFixed(0)} rows/s |`,
+  )
+  console.log(`\n${out.join('\n')}`)
+}
 
 // End to end through the search path's GPU stage (GpuListScan): a batch of queries against an
 // IVF-PQ index with codes resident on the GPU — ADC tables for every (query, probed list), the

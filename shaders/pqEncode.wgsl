@@ -10,7 +10,9 @@
 //   norms     f32[m × ksub]: ‖entry‖²
 //   starts    u32[m + 1]
 //   out       u32[n × m]: one code per u32 (the host packs them to bytes)
-// One invocation per (row, subspace).
+// One invocation per (subspace, row), subspace-major: the invocations of a workgroup share the
+// subspace, so they read the same codebook value at the same time (one broadcast load), each its
+// own row's few residual values (cached after the first entry).
 
 struct Params {
   n: u32,
@@ -37,8 +39,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (i >= params.n * params.m) {
     return;
   }
-  let row = i / params.m;
-  let j = i % params.m;
+  let row = i % params.n;
+  let j = i / params.n;
   let s = starts[j];
   let len = starts[j + 1u] - s;
   let xb = row * params.dim + s;
@@ -57,5 +59,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       best = e;
     }
   }
-  out[i] = best;
+  out[row * params.m + j] = best;
 }

@@ -194,14 +194,18 @@ export class GpuBuild {
 /** Dimensions up to which assignNearest.wgsl's `narrow` entry point runs (PQ subspaces). */
 const NARROW_DIM = 32
 
-/** Records assignNearest.wgsl: `tiled` (batches × ⌈n / 64⌉ workgroups), or `narrow` for few dimensions. */
-function recordAssign(
+/**
+ * Records assignNearest.wgsl into `buffers` = [x, centroids, norms, out]: `tiled` (batches ×
+ * ⌈n / 64⌉ workgroups), or `narrow` for few dimensions (bench:gpu times both).
+ */
+export function recordAssign(
   ctx: GpuContext,
   encoder: GPUCommandEncoder,
   o: { n: number; k: number; dim: number; batches: number },
   buffers: GPUBuffer[],
+  entry: 'narrow' | 'tiled' = o.dim <= NARROW_DIM ? 'narrow' : 'tiled',
 ) {
-  const narrow = o.dim <= NARROW_DIM
+  const narrow = entry === 'narrow'
   const tilesPerBatch = Math.ceil(o.n / 64)
   ctx
     .pass('assignNearest', narrow ? 'narrow' : 'tiled')
