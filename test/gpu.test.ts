@@ -5,7 +5,7 @@ import { GpuBuild } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
 import type { GpuKernels } from '../src/compute/gpu/kernels.js'
-import { GpuListScan } from '../src/compute/gpu/listScan.js'
+import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
@@ -222,6 +222,29 @@ describe('index build with backend gpu', () => {
     return hits / (10 * nq)
   }
 
+  it('k-means past one buffer binding: whole batches per buffer, or one batch in row ranges (update on the CPU)', async () => {
+    const [n, k, iterations] = [600, 6, 4]
+    const lloyd = async (dim: number, batches: number, x: Float32Array, maxBinding?: number) => {
+      const ctx = await GpuContext.create(gpu, { maxBinding })
+      const centroids = new Float32Array(batches * k * dim)
+      for (let b = 0; b < batches; b++) centroids.set(x.subarray(b * n * dim, (b * n + k) * dim), b * k * dim)
+      let updates = 0
+      await new GpuBuild(ctx).lloyd(x, n, dim, k, batches, centroids, iterations, () => updates++)
+      ctx.destroy()
+      expect(updates).toBe(iterations)
+      return centroids
+    }
+    // three 8-d batches, a buffer holding one batch: the same kernels per buffer, the same bits
+    const batched = clusteredVectors(3 * n, 8, 31, k)
+    expect(await lloyd(8, 3, batched, n * 8 * 4 + 64)).toEqual(await lloyd(8, 3, batched))
+    // one 40-d batch over 3 buffers of 200 rows: means on the CPU in f64 (the GPU sums in f32)
+    const single = clusteredVectors(n, 40, 32, k)
+    const [split, whole] = [await lloyd(40, 1, single, 200 * 40 * 4), await lloyd(40, 1, single)]
+    expect(split.every((c, i) => Math.abs(c - (whole[i] as number)) <= 1e-4 * Math.max(1, Math.abs(whole[i] as number)))).toBe(true)
+    // batches that do not fit one buffer each: a GpuError, so the build moves to the CPU
+    await expect(lloyd(8, 3, batched, 100 * 8 * 4)).rejects.toThrow(GpuError)
+  }, 120_000)
+
   it('builds an index of the same quality as the CPU (recall@10 within 0.01), and falls back to the CPU when the GPU fails', async () => {
     const dim = 16
     const rows = 4000
@@ -308,15 +331,20 @@ describe('exact (flat) search with backend gpu', () => {
 })
 
 describe('GPU tunables (override constants)', () => {
-  it('other LANES, BINS and DIRECT (tables copied to workgroup memory or not) give the same answers', async () => {
+  it('other LANES, BINS, DIRECT (tables copied to workgroup memory or not) and binding limits give the same answers', async () => {
     const gpu = await nodeGpu()
     const dim = 20
     const rows = 2000
     const { path, v } = await indexed('l2', rows, dim, 0, 37)
     const queries = Array.from({ length: 6 }, (_, i) => v.slice(i * 300 * dim, (i * 300 + 1) * dim))
-    const answers: Array<{ exact: number[]; found: Array<Array<{ row: number; distance: number }>> }> = []
-    for (const tunables of [DEFAULT_TUNABLES, { LANES: 4, BINS: 16, DIRECT: 0 }, { LANES: 64, BINS: 2048, DIRECT: 1e6 }]) {
-      const ctx = await GpuContext.create(gpu)
+    const answers: Array<{ exact: number[]; found: Candidate[][]; foundAll: Candidate[][]; capped: boolean }> = []
+    for (const [tunables, maxBinding] of [
+      [DEFAULT_TUNABLES],
+      [{ LANES: 4, BINS: 16, DIRECT: 0 }],
+      [{ LANES: 64, BINS: 2048, DIRECT: 1e6 }],
+      [DEFAULT_TUNABLES, 150_000], // a small binding limit: chunks of a few queries, the arena refilled, rows in parts
+    ] as const) {
+      const ctx = await GpuContext.create(gpu, { maxBinding })
       Object.assign(ctx.tunables, tunables)
       const exact = await new GpuExact(ctx).distances('l2', queries[0] as Float32Array, 1, v, rows, dim)
       const index = await openIndex(await fileSource(path), { backend: 'js' })
@@ -331,7 +359,8 @@ describe('GPU tunables (override constants)', () => {
         'l2',
         40,
       )
-      // every list for every query: more pairs than lists, so the precomputed-terms mode
+      // every list for every query: more pairs than lists, so the precomputed-terms mode (under
+      // the small limit: each query's lists in two pieces, their candidates merged)
       const foundAll = await scan.candidates(
         queries,
         queries.map(() => all),
@@ -339,13 +368,27 @@ describe('GPU tunables (override constants)', () => {
         'l2',
         40,
       )
-      answers.push({ exact: Array.from(exact), found: [...found, ...foundAll] })
+      answers.push({ exact: Array.from(exact), found, foundAll, capped: maxBinding !== undefined })
       ctx.destroy()
     }
     // the candidates are the same whatever the bins; L2 sums in another order agree to rounding
+    const [first] = answers as [(typeof answers)[0]]
     for (const other of answers.slice(1)) {
-      expect(other.found).toEqual(answers[0]?.found)
-      expect(other.exact.every((d, i) => close(d, answers[0]?.exact[i] as number))).toBe(true)
+      expect(other.found).toEqual(first.found)
+      expect(other.exact.every((d, i) => close(d, first.exact[i] as number))).toBe(true)
+      if (!other.capped) expect(other.foundAll).toEqual(first.foundAll)
+      // under the small limit the per-list terms do not fit: tables per (query, list) pair, whose
+      // sums round differently — the same rows, distances to rounding
+      else
+        other.foundAll.forEach((got, qi) => {
+          const want = first.foundAll[qi] as Candidate[]
+          expect(new Set(got.map((c) => c.row))).toEqual(new Set(want.map((c) => c.row)))
+          expect(
+            got.every(
+              (c, i) => Math.abs(c.distance - (want[i] as Candidate).distance) <= 1e-4 * Math.max(1, (want[i] as Candidate).distance),
+            ),
+          ).toBe(true)
+        })
     }
   }, 120_000)
 })

@@ -36,8 +36,13 @@ export class GpuBuild {
 
   /**
    * Lloyd iterations for `batches` problems at once from the given initial centroids (batches ×
-   * k × dim, updated in place). `x` is batches × n × dim. `afterUpdate(centroids, counts)` runs
-   * on the CPU after each iteration (empty clusters are split there); it may change centroids.
+   * k × dim, updated in place). `x` is batches × n × dim. `afterUpdate(counts)` runs on the CPU
+   * after each iteration (empty clusters are split there); it may change centroids.
+   *
+   * `x` stays on the GPU for all iterations, in as few buffers as the device's binding limit
+   * allows: whole batches per buffer when a batch fits one (the update then runs on the GPU, per
+   * buffer), else — one large batch — row ranges, with the update on the CPU in f64 as the CPU
+   * build does it (each centroid's rows then span buffers).
    */
   async lloyd(
     x: Float32Array,
@@ -50,27 +55,52 @@ export class GpuBuild {
     afterUpdate: (counts: Uint32Array) => void,
     o: { signal?: AbortSignal; onIteration?: (done: number, total: number) => void } = {},
   ): Promise<void> {
-    if (n * batches > this.maxRows(dim))
-      throw new GpuError(`k-means on ${n * batches} rows × ${dim} exceeds this GPU's ${this.ctx.maxBinding}-byte buffers`)
     const ctx = this.ctx
-    const xBuf = ctx.upload(x, 'Kmeans.x')
-    const cBuf = ctx.acquire(centroids.byteLength, 'Kmeans.centroids')
-    const nBuf = ctx.acquire(batches * k * 4, 'Kmeans.norms')
-    const aBuf = ctx.acquire(batches * n * 4, 'Kmeans.assign')
-    const oBuf = ctx.acquire(batches * n * 4, 'Kmeans.order')
-    const sBuf = ctx.acquire(batches * (k + 1) * 4, 'Kmeans.starts')
+    const fit = this.maxRows(dim)
+    // parts: batches [b0, b0 + nb), rows [r0, r0 + nr) of each
+    const parts: Array<{ b0: number; nb: number; r0: number; nr: number }> = []
+    if (n <= fit) {
+      const per = Math.floor(fit / n)
+      for (let b0 = 0; b0 < batches; b0 += per) parts.push({ b0, nb: Math.min(per, batches - b0), r0: 0, nr: n })
+    } else if (batches === 1) {
+      for (let r0 = 0; r0 < n; r0 += fit) parts.push({ b0: 0, nb: 1, r0, nr: Math.min(fit, n - r0) })
+    } else throw new GpuError(`k-means batches of ${n} rows × ${dim} exceed this GPU's ${ctx.maxBinding}-byte buffers`)
+    const gpuUpdate = parts[0]?.nr === n
+    const held: GPUBuffer[] = []
+    const hold = (b: GPUBuffer) => {
+      held.push(b)
+      return b
+    }
     try {
+      const onGpu = parts.map((p) => ({
+        ...p,
+        x: hold(ctx.upload(x.subarray((p.b0 * n + p.r0) * dim, (p.b0 * n + p.r0 + p.nb * p.nr) * dim), 'Kmeans.x')),
+        centroids: hold(ctx.acquire(p.nb * k * dim * 4, 'Kmeans.centroids')),
+        norms: hold(ctx.acquire(p.nb * k * 4, 'Kmeans.norms')),
+        assign: hold(ctx.acquire(p.nb * p.nr * 4, 'Kmeans.assign')),
+      }))
       const order = new Uint32Array(batches * n)
       const starts = new Uint32Array(batches * (k + 1))
       const counts = new Uint32Array(batches * k)
+      const assign = new Uint32Array(batches * n)
+      const sums = gpuUpdate ? undefined : new Float64Array(k * dim)
       for (let it = 0; it < iterations; it++) {
         await checkpoint(o.signal)
-        ctx.write(cBuf, 0, centroids)
-        ctx.write(nBuf, 0, normsOf(centroids, batches * k, dim))
+        const norms = normsOf(centroids, batches * k, dim)
         const encoder = ctx.device.createCommandEncoder({ label: 'Kmeans.assign' })
-        recordAssign(ctx, encoder, { n, k, dim, batches }, [xBuf, cBuf, nBuf, aBuf])
-        const [raw] = await ctx.submitAndRead(encoder, [[aBuf, 0, batches * n * 4]], 'k-means assignment')
-        const assign = new Uint32Array(raw as ArrayBuffer)
+        for (const p of onGpu) {
+          ctx.write(p.centroids, 0, centroids.subarray(p.b0 * k * dim, (p.b0 + p.nb) * k * dim))
+          ctx.write(p.norms, 0, norms.subarray(p.b0 * k, (p.b0 + p.nb) * k))
+          recordAssign(ctx, encoder, { n: p.nr, k, dim, batches: p.nb }, [p.x, p.centroids, p.norms, p.assign])
+        }
+        const raw = await ctx.submitAndRead(
+          encoder,
+          onGpu.map((p) => [p.assign, 0, p.nb * p.nr * 4] as [GPUBuffer, number, number]),
+          'k-means assignment',
+        )
+        onGpu.forEach((p, i) => {
+          assign.set(new Uint32Array(raw[i] as ArrayBuffer), p.b0 * n + p.r0)
+        })
         // counting sort per batch: rows grouped by centroid, ascending inside each group
         counts.fill(0)
         for (let b = 0; b < batches; b++)
@@ -78,28 +108,55 @@ export class GpuBuild {
             const c = b * k + (assign[b * n + i] as number)
             counts[c] = (counts[c] as number) + 1
           }
-        for (let b = 0; b < batches; b++) {
-          const sb = b * (k + 1)
-          starts[sb] = 0
-          for (let c = 0; c < k; c++) starts[sb + c + 1] = (starts[sb + c] as number) + (counts[b * k + c] as number)
-          const fill = starts.slice(sb, sb + k)
+        if (sums) {
+          // one batch over several buffers: the means here, in f64 and row order (kmeans.ts)
+          sums.fill(0)
           for (let i = 0; i < n; i++) {
-            const c = assign[b * n + i] as number
-            order[b * n + (fill[c] as number)] = i
-            fill[c] = (fill[c] as number) + 1
+            const so = (assign[i] as number) * dim
+            for (let j = 0; j < dim; j++) sums[so + j] = (sums[so + j] as number) + (x[i * dim + j] as number)
+          }
+          for (let c = 0; c < k; c++) {
+            const count = counts[c] as number
+            if (count) for (let j = 0; j < dim; j++) centroids[c * dim + j] = (sums[c * dim + j] as number) / count
+          }
+        } else {
+          for (let b = 0; b < batches; b++) {
+            const sb = b * (k + 1)
+            starts[sb] = 0
+            for (let c = 0; c < k; c++) starts[sb + c + 1] = (starts[sb + c] as number) + (counts[b * k + c] as number)
+            const fill = starts.slice(sb, sb + k)
+            for (let i = 0; i < n; i++) {
+              const c = assign[b * n + i] as number
+              order[b * n + (fill[c] as number)] = i
+              fill[c] = (fill[c] as number) + 1
+            }
+          }
+          const update = ctx.device.createCommandEncoder({ label: 'Kmeans.update' })
+          const scratch: GPUBuffer[] = []
+          for (const p of onGpu) {
+            const oBuf = ctx.upload(order.subarray(p.b0 * n, (p.b0 + p.nb) * n), 'Kmeans.order')
+            const sBuf = ctx.upload(starts.subarray(p.b0 * (k + 1), (p.b0 + p.nb) * (k + 1)), 'Kmeans.starts')
+            scratch.push(oBuf, sBuf)
+            ctx.pass('updateCentroids').run(update, p.nb * k * dim, (pg) => u32s([n, k, dim, p.nb, pg]), [p.x, oBuf, sBuf, p.centroids])
+          }
+          try {
+            const next = await ctx.submitAndRead(
+              update,
+              onGpu.map((p) => [p.centroids, 0, p.nb * k * dim * 4] as [GPUBuffer, number, number]),
+              'k-means update',
+            )
+            onGpu.forEach((p, i) => {
+              centroids.set(new Float32Array(next[i] as ArrayBuffer), p.b0 * k * dim)
+            })
+          } finally {
+            ctx.release(...scratch)
           }
         }
-        ctx.write(oBuf, 0, order)
-        ctx.write(sBuf, 0, starts)
-        const update = ctx.device.createCommandEncoder({ label: 'Kmeans.update' })
-        ctx.pass('updateCentroids').run(update, batches * k * dim, (pg) => u32s([n, k, dim, batches, pg]), [xBuf, oBuf, sBuf, cBuf])
-        const [next] = await ctx.submitAndRead(update, [[cBuf, 0, centroids.byteLength]], 'k-means update')
-        centroids.set(new Float32Array(next as ArrayBuffer))
         afterUpdate(counts)
         o.onIteration?.(it + 1, iterations)
       }
     } finally {
-      ctx.release(xBuf, cBuf, nBuf, aBuf, oBuf, sBuf)
+      ctx.release(...held)
     }
   }
 

@@ -35,6 +35,8 @@ export class GpuContext {
     readonly device: GPUDevice,
     /** The adapter in words (vendor, architecture, description). */
     readonly adapter: string,
+    /** A lower binding limit than the device's (tests of the chunked paths). */
+    private readonly bindingCap = Number.POSITIVE_INFINITY,
   ) {
     device.lost.then((info) => {
       this.lost = info.message || String(info.reason)
@@ -45,7 +47,7 @@ export class GpuContext {
    * A device from `gpu` (navigator.gpu in browsers, the `webgpu` package's in Node) with the
    * adapter's own buffer limits — the defaults (128/256 MiB) are far below what a GPU holds.
    */
-  static async create(gpu: GPU | undefined): Promise<GpuContext> {
+  static async create(gpu: GPU | undefined, o: { maxBinding?: number } = {}): Promise<GpuContext> {
     if (!gpu) throw new GpuError('WebGPU is not available here (no navigator.gpu)')
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' })
     if (!adapter) throw new GpuError('WebGPU is available but gave no adapter (no usable GPU)')
@@ -58,12 +60,16 @@ export class GpuContext {
       },
     })
     const info = adapter.info
-    return new GpuContext(device, [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter')
+    return new GpuContext(
+      device,
+      [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter',
+      o.maxBinding,
+    )
   }
 
   /** Largest storage buffer one binding may see. */
   get maxBinding(): number {
-    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize)
+    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize, this.bindingCap)
   }
 
   /** The pipeline of a shader's entry point (created on first use). */

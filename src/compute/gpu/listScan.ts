@@ -105,7 +105,7 @@ const NO_ROW = 0xffffffff
  *
  * Lists stay resident on the GPU once uploaded (an arena of codes and row ids, reset when full),
  * so repeated and batched queries pay the upload once. Queries are cut into chunks whose tables
- * and distances fit CHUNK_BYTES and whose lists fit the arena.
+ * and distances fit CHUNK_BYTES (and the device's binding limit) and whose lists fit the arena.
  */
 export class GpuListScan {
   private readonly centroids: GPUBuffer
@@ -154,46 +154,91 @@ export class GpuListScan {
     signal?: AbortSignal,
   ): Promise<Candidate[][]> {
     const { m, ksub } = this.model.layout
-    const out: Candidate[][] = []
     const sizeOf = (l: number) => lists(l)?.rowIds.length ?? 0
+    const residentSize = (l: number) => Math.ceil(sizeOf(l) / GROUP) * GROUP
     const tableBytes = m * ksub * 4
     const precomputed = kind === 'l2' && this.precomputedPays(probes.reduce((s, p) => s + p.length, 0))
-    let q0 = 0
-    while (q0 < queries.length) {
+    // each buffer of a chunk within CHUNK_BYTES and one binding
+    const chunkBytes = Math.min(CHUNK_BYTES, this.ctx.maxBinding)
+    const slotBytes = (keep * 2 + 256) * 4
+    const tablesOf = (lists: number) => (kind === 'l2' && !precomputed ? lists : 1) * tableBytes
+    // pieces: a query's probed lists, cut where one chunk could not hold them all (their best
+    // candidates are merged below)
+    const pieces: Array<{ query: number; probe: number[] }> = []
+    for (let qi = 0; qi < queries.length; qi++) {
+      let probe: number[] = []
+      let [scanned, entries] = [0, 0]
+      for (const l of Array.from(probes[qi] as ArrayLike<number>)) {
+        if (!sizeOf(l)) continue
+        if (residentSize(l) > this.maxEntries || sizeOf(l) * 4 > chunkBytes)
+          throw new GpuError(`list ${l} (${sizeOf(l)} entries) does not fit this GPU's buffers; use the CPU`)
+        if (
+          probe.length &&
+          (tablesOf(probe.length + 1) > chunkBytes || scanned + sizeOf(l) * 4 > chunkBytes || entries + residentSize(l) > this.maxEntries)
+        ) {
+          pieces.push({ query: qi, probe })
+          ;[probe, scanned, entries] = [[], 0, 0]
+        }
+        probe.push(l)
+        scanned += sizeOf(l) * 4
+        entries += residentSize(l)
+      }
+      pieces.push({ query: qi, probe })
+    }
+    const found: Candidate[][] = Array.from({ length: queries.length }, () => [])
+    let p0 = 0
+    while (p0 < pieces.length) {
       await checkpoint(signal)
-      // grow the chunk while its tables, distances and lists fit
-      let q1 = q0
+      // grow the chunk while its tables, distances, candidate slots and lists fit
+      let p1 = p0
       let tables = 0
       let scanned = 0
       const needed = new Set<number>()
       let neededEntries = 0
-      while (q1 < queries.length) {
-        const probe = Array.from(probes[q1] as ArrayLike<number>).filter((l) => sizeOf(l) > 0)
-        const moreTables = (kind === 'l2' && !precomputed ? probe.length : 1) * tableBytes
-        const moreScanned = probe.reduce((s, l) => s + sizeOf(l), 0) * 8
+      while (p1 < pieces.length) {
+        const { probe } = pieces[p1] as { probe: number[] }
+        const moreTables = tablesOf(probe.length)
+        const moreScanned = probe.reduce((s, l) => s + sizeOf(l), 0) * 4
         const fresh = probe.filter((l) => !needed.has(l))
-        const moreEntries = fresh.reduce((s, l) => s + Math.ceil(sizeOf(l) / GROUP) * GROUP, 0)
+        const moreEntries = fresh.reduce((s, l) => s + residentSize(l), 0)
         const fits =
-          tables + moreTables <= CHUNK_BYTES && scanned + moreScanned <= CHUNK_BYTES && neededEntries + moreEntries <= this.maxEntries
-        if (!fits && q1 > q0) break
-        if (!fits)
-          throw new GpuError(
-            `one query's probed lists (${moreEntries} entries) do not fit this GPU's buffers; probe fewer lists or use the CPU`,
-          )
+          tables + moreTables <= chunkBytes &&
+          scanned + moreScanned <= chunkBytes &&
+          (p1 - p0 + 1) * slotBytes <= chunkBytes &&
+          neededEntries + moreEntries <= this.maxEntries
+        if (!fits && p1 > p0) break
         for (const l of fresh) needed.add(l)
         neededEntries += moreEntries
         tables += moreTables
         scanned += moreScanned
-        q1++
+        p1++
       }
       this.makeResident(
         [...needed].sort((a, b) => a - b),
         lists,
       )
-      out.push(...(await this.scanChunk(queries.slice(q0, q1), probes.slice(q0, q1), sizeOf, kind, keep, allowed, precomputed)))
-      q0 = q1
+      const chunk = pieces.slice(p0, p1)
+      const got = await this.scanChunk(
+        chunk.map((p) => queries[p.query] as Float32Array),
+        chunk.map((p) => p.probe),
+        sizeOf,
+        kind,
+        keep,
+        allowed,
+        precomputed,
+      )
+      chunk.forEach((p, i) => {
+        const into = found[p.query] as Candidate[]
+        if (!into.length) found[p.query] = got[i] as Candidate[]
+        else {
+          into.push(...(got[i] as Candidate[]))
+          into.sort((a, b) => a.distance - b.distance || a.row - b.row)
+          into.length = Math.min(into.length, keep)
+        }
+      })
+      p0 = p1
     }
-    return out
+    return found
   }
 
   /**
@@ -204,8 +249,8 @@ export class GpuListScan {
   async probe(queries: Float32Array[], nprobe: number, signal?: AbortSignal): Promise<Uint32Array[]> {
     const { dim, nlist } = this.model.params
     const out: Uint32Array[] = []
-    // queries per pass: the distance matrix within CHUNK_BYTES
-    const per = Math.max(1, Math.floor(CHUNK_BYTES / (4 * nlist)))
+    // queries per pass: the distance matrix and the queries within CHUNK_BYTES and one binding
+    const per = Math.max(1, Math.floor(Math.min(CHUNK_BYTES, this.ctx.maxBinding) / (4 * Math.max(nlist, dim + 3))))
     for (let q0 = 0; q0 < queries.length; q0 += per) {
       await checkpoint(signal)
       const chunk = queries.slice(q0, q0 + per)
