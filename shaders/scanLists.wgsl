@@ -105,14 +105,23 @@ fn tiled4(acc: f32, word: u32, b: u32, nj: u32) -> f32 {
   return s;
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+/** The workgroup's item: its segment's first word in work, and the item's first entry (NO_ROW: none). */
+fn itemOf(wid: vec3u) -> vec2u {
   let item = wid.y * params.groupsPerRow + wid.x;
   if (item >= params.nitems) {
+    return vec2u(NO_ROW, NO_ROW);
+  }
+  return vec2u(work[params.itemsAt + 2u * item] * SEGMENT, work[params.itemsAt + 2u * item + 1u]);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let item = itemOf(wid);
+  if (item.x == NO_ROW) {
     return;
   }
-  let seg = work[params.itemsAt + 2u * item] * SEGMENT;
-  let e = work[params.itemsAt + 2u * item + 1u] + li;
+  let seg = item.x;
+  let e = item.y + li;
   if (e >= work[seg + 3u]) {
     return;
   }
@@ -136,12 +145,12 @@ fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
 
 @compute @workgroup_size(WORKGROUP)
 fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let item = wid.y * params.groupsPerRow + wid.x;
-  if (item >= params.nitems) {
+  let item = itemOf(wid);
+  if (item.x == NO_ROW) {
     return;
   }
-  let seg = work[params.itemsAt + 2u * item] * SEGMENT;
-  let first = work[params.itemsAt + 2u * item + 1u];
+  let seg = item.x;
+  let first = item.y;
   let count = work[seg + 3u];
   let m = params.m;
   let ksub = params.ksub;
