@@ -2,10 +2,9 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fileSource } from '../src/io/nodeFile.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
-import { clusteredVectors, tempDir, writeListFile, writeTextFile } from './helpers/fixtures.js'
+import { clusteredVectors, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-cli-')
 
@@ -246,7 +245,7 @@ describe('parquetseek search and bench', () => {
     }>
     expect(rows).toHaveLength(1500)
     expect(rows.filter((x) => x.query === x.row)).toEqual([])
-    const index = await openIndex(await fileSource(out))
+    const index = await openIndex(await testSource(out))
     for (const q of [0, 123, 499]) {
       const { results } = await index.search(await index.vectorOf(q), { k: 4 })
       const expected = results.filter((h) => h.row !== q).slice(0, 3)

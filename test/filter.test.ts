@@ -8,7 +8,7 @@ import { openIndex } from '../src/search/engine.js'
 import { evaluate, parseWhere } from '../src/search/filter.js'
 import { searchExact } from '../src/search/memory.js'
 import { cli } from './helpers/cli.js'
-import { clusteredVectors, listOfFloat, tempDir } from './helpers/fixtures.js'
+import { clusteredVectors, listOfFloat, tempDir, testSource } from './helpers/fixtures.js'
 
 const CATEGORIES = ['news', 'sport', 'tech', 'art']
 
@@ -68,7 +68,7 @@ describe('--where filters', () => {
     const src = await fileSource(input)
     await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
     await src.close()
-    const index = await openIndex(await fileSource(out))
+    const index = await openIndex(await testSource(out))
     const where = "category = 'tech' AND score >= 2000"
     const passing = Array.from({ length: rows }, (_, i) => i).filter((i) => category[i] === 'tech' && i >= 2000)
     const data = new Float32Array(passing.length * dim)
@@ -167,7 +167,7 @@ describe('--where filters', () => {
     const src = await fileSource(input)
     await buildIndex(src, await fileSink(out, input), { column: 'embedding', skipInvalid: true })
     await src.close()
-    const index = await openIndex(await fileSource(out))
+    const index = await openIndex(await testSource(out))
     // 40 rows, one of them without a vector: ranked through the lists, which never hold it
     const { results, stats } = await index.search(v.subarray(1005 * dim, 1006 * dim), { k: 3, where: 'score >= 1000 AND score < 1040' })
     expect(stats.filter).toMatchObject({ rowsPassing: 40, direct: false })

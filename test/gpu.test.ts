@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { jsKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
@@ -20,7 +20,7 @@ import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { searchExact } from '../src/search/memory.js'
 import { cli } from './helpers/cli.js'
-import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
 
 // WebGPU through Dawn in Node. Without a GPU it runs on Chromium's SwiftShader (.ci/run installs
 // chromium and libvulkan1): slow, so sizes stay small; real speed is what bench:gpu measures.
@@ -120,15 +120,6 @@ function writeVectors(path: string, v: Float32Array, rows: number, dim: number, 
   )
 }
 
-/** Files the tests read from, closed when the file's tests end (an index reads its source lazily). */
-const sources: Array<{ close(): Promise<void> }> = []
-afterAll(() => Promise.all(sources.map((s) => s.close())))
-async function opened(path: string) {
-  const source = await fileSource(path)
-  sources.push(source)
-  return source
-}
-
 /** An indexed file (built on the CPU) of `rows` clustered vectors, and the vectors. */
 async function indexed(metric: Metric, rows: number, dim: number, copies = 0, seed = 17) {
   const dir = tempDir('pqs-gpu-')
@@ -151,8 +142,8 @@ describe('search with backend gpu returns what the CPU returns', () => {
     async (metric) => {
       const dim = 24
       const { path, v } = await indexed(metric, 3000, dim)
-      const cpu = await openIndex(await opened(path), { backend: 'js' })
-      const onGpu = await openIndex(await opened(path), { backend: 'gpu', gpu })
+      const cpu = await openIndex(await testSource(path), { backend: 'js' })
+      const onGpu = await openIndex(await testSource(path), { backend: 'gpu', gpu })
       const queries = Array.from({ length: 40 }, (_, i) => v.slice(i * 71 * dim, (i * 71 + 1) * dim))
       // 40 queries × 6 lists outnumber the lists: L2 scores with the precomputed decomposition,
       const passes = vi.spyOn(ComputePass.prototype, 'run')
@@ -179,8 +170,8 @@ describe('search with backend gpu returns what the CPU returns', () => {
   it('many equal distances overflow the GPU candidate slots: the whole range is read back, ties still go to the lower row', async () => {
     const dim = 8
     const { path, v } = await indexed('l2', 1000, dim, 900)
-    const cpu = await openIndex(await opened(path), { backend: 'js' })
-    const onGpu = await openIndex(await opened(path), { backend: 'gpu', gpu })
+    const cpu = await openIndex(await testSource(path), { backend: 'js' })
+    const onGpu = await openIndex(await testSource(path), { backend: 'gpu', gpu })
     const q = v.slice(0, dim)
     const want = await cpu.search(q, { k: 20, refine: 10, nprobe: 4 })
     const reads = vi.spyOn(GpuContext.prototype, 'submitAndRead')
@@ -195,7 +186,7 @@ describe('search with backend gpu returns what the CPU returns', () => {
   it('a lost device: the search says so and answers on the CPU', async () => {
     const dim = 16
     const { path, v } = await indexed('l2', 2000, dim)
-    const onGpu = await openIndex(await opened(path), { backend: 'gpu', gpu })
+    const onGpu = await openIndex(await testSource(path), { backend: 'gpu', gpu })
     const q = v.slice(5 * dim, 6 * dim)
     const before = await onGpu.search(q, { k: 5 })
     expect(before.stats.backend).toBe('gpu')
@@ -205,7 +196,7 @@ describe('search with backend gpu returns what the CPU returns', () => {
     expect(after.stats.gpuFallback).toMatch(/GPU list scan failed.*searching on the CPU/)
     expect(after.results).toEqual(before.results)
     // the next index opened on this GPU gets a new device
-    const again = await openIndex(await opened(path), { backend: 'gpu', gpu })
+    const again = await openIndex(await testSource(path), { backend: 'gpu', gpu })
     expect((await again.search(q, { k: 5 })).stats.backend).toBe('gpu')
   }, 120_000)
 })
@@ -218,7 +209,7 @@ describe('index build with backend gpu', () => {
 
   /** recall@10 of an index at a fixed nprobe, against exact search, for held-out queries. */
   async function recallOf(path: string, v: Float32Array, queries: Float32Array, dim: number) {
-    const index = await openIndex(await opened(path), { backend: 'js' })
+    const index = await openIndex(await testSource(path), { backend: 'js' })
     const ids = Uint32Array.from({ length: v.length / dim }, (_, i) => i)
     let hits = 0
     const nq = queries.length / dim
@@ -356,7 +347,7 @@ describe('GPU tunables (override constants)', () => {
       const ctx = await GpuContext.create(gpu, { maxBinding })
       Object.assign(ctx.tunables, tunables)
       const exact = await new GpuExact(ctx).distances('l2', queries[0] as Float32Array, 1, v, rows, dim)
-      const index = await openIndex(await opened(path), { backend: 'js' })
+      const index = await openIndex(await testSource(path), { backend: 'js' })
       await index.searchBatch(queries, { nprobe: index.params.nlist })
       const lists = (index as unknown as { lists: Map<number, { codes: Uint8Array; rowIds: Uint32Array }> }).lists
       const scan = new GpuListScan(ctx, index.opened.model)

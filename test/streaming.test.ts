@@ -4,7 +4,7 @@ import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { openIndex } from '../src/search/engine.js'
 import { searchExact } from '../src/search/memory.js'
-import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
 
 describe('streaming build (vectors over the memory budget)', () => {
   it('builds in two passes a valid index of the same quality, with every row indexed and nulls skipped', async () => {
@@ -25,7 +25,7 @@ describe('streaming build (vectors over the memory budget)', () => {
       const src = await fileSource(input)
       summaries.push(await buildIndex(src, await fileSink(out, input), { column: 'embedding', skipInvalid: true, memoryBytes }))
       await src.close()
-      indexes.push(await openIndex(await fileSource(out)))
+      indexes.push(await openIndex(await testSource(out)))
     }
     const [inMemory, streamed] = summaries
     expect(inMemory?.streamed).toBe(false)

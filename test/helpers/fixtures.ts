@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
 import type { SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
+import { onTestFinished } from 'vitest'
 import { hashNgramEncoder } from '../../src/encode/encoders.js'
 import { mulberry32 } from '../../src/index/random.js'
+import { fileSource } from '../../src/io/nodeFile.js'
 
 export const SHARED = join(import.meta.dirname, '../../../shared/data')
 
@@ -163,4 +165,11 @@ export async function writeTextFile(path: string, titles: string[], dim: number)
     { title: titles },
     { 'parquetseek.model': encoder.id },
   )
+}
+
+/** A file source that is closed when the running test finishes (an index reads its source lazily). */
+export async function testSource(path: string) {
+  const source = await fileSource(path)
+  onTestFinished(() => source.close())
+  return source
 }
