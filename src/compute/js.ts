@@ -229,6 +229,36 @@ export function assignNearest(
 }
 
 /**
+ * The k-means update: each centroid that has rows becomes their mean, summed in f64 in row order;
+ * a centroid without rows keeps its value. Fills `counts` (k) with the rows per centroid.
+ */
+export function updateMeans(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  assign: Uint32Array,
+  centroids: Float32Array,
+  k: number,
+  counts: Uint32Array,
+  sums: Float64Array = new Float64Array(k * dim),
+): void {
+  sums.fill(0)
+  counts.fill(0)
+  for (let i = 0; i < n; i++) {
+    const c = assign[i] as number
+    counts[c] = (counts[c] as number) + 1
+    const so = c * dim
+    const xo = i * dim
+    for (let j = 0; j < dim; j++) sums[so + j] = (sums[so + j] as number) + (x[xo + j] as number)
+  }
+  for (let c = 0; c < k; c++) {
+    const count = counts[c] as number
+    if (count === 0) continue
+    for (let j = 0; j < dim; j++) centroids[c * dim + j] = (sums[c * dim + j] as number) / count
+  }
+}
+
+/**
  * ADC scan: out[i] = bias + Σ_j table[j·ksub + codes[i·m + j]], summed in order j.
  * `codes` is count × m bytes, one row per entry (the layout stored in the index's lists).
  */

@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
+import { updateMeans } from '../compute/js.js'
 import type { KernelWorkerApi } from '../compute/kernelWorker.js'
 import { type KernelPool, splitRange } from '../compute/pool.js'
 import { checkpoint } from '../errors.js'
@@ -64,20 +65,7 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
       kernels.assignNearest(x.subarray(start * dim, end * dim), end - start, dim, centroids, k, assign.subarray(start, end), norms)
     }
     await Promise.all(shares)
-    sums.fill(0)
-    counts.fill(0)
-    for (let i = 0; i < n; i++) {
-      const c = assign[i] as number
-      counts[c] = (counts[c] as number) + 1
-      const so = c * dim
-      const xo = i * dim
-      for (let j = 0; j < dim; j++) sums[so + j] = (sums[so + j] as number) + (x[xo + j] as number)
-    }
-    for (let c = 0; c < k; c++) {
-      const count = counts[c] as number
-      if (count === 0) continue
-      for (let j = 0; j < dim; j++) centroids[c * dim + j] = (sums[c * dim + j] as number) / count
-    }
+    updateMeans(x, n, dim, assign, centroids, k, counts, sums)
     splitEmpty(centroids, counts, k, dim)
     onIteration?.(it + 1, iterations)
   }

@@ -1,7 +1,7 @@
 import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
 import type { PqLayout } from '../../index/pq.js'
-import { rowNormsSq } from '../js.js'
+import { rowNormsSq, updateMeans } from '../js.js'
 import type { GpuContext } from './context.js'
 import { GpuExact } from './exact.js'
 import { GpuListScan } from './listScan.js'
@@ -101,25 +101,16 @@ export class GpuBuild {
         onGpu.forEach((p, i) => {
           assign.set(new Uint32Array(raw[i] as ArrayBuffer), p.b0 * n + p.r0)
         })
-        // counting sort per batch: rows grouped by centroid, ascending inside each group
-        counts.fill(0)
-        for (let b = 0; b < batches; b++)
-          for (let i = 0; i < n; i++) {
-            const c = b * k + (assign[b * n + i] as number)
-            counts[c] = (counts[c] as number) + 1
-          }
-        if (sums) {
-          // one batch over several buffers: the means here, in f64 and row order (kmeans.ts)
-          sums.fill(0)
-          for (let i = 0; i < n; i++) {
-            const so = (assign[i] as number) * dim
-            for (let j = 0; j < dim; j++) sums[so + j] = (sums[so + j] as number) + (x[i * dim + j] as number)
-          }
-          for (let c = 0; c < k; c++) {
-            const count = counts[c] as number
-            if (count) for (let j = 0; j < dim; j++) centroids[c * dim + j] = (sums[c * dim + j] as number) / count
-          }
-        } else {
+        // one batch over several buffers: the means here, in f64 and row order, as kmeans.ts does
+        if (sums) updateMeans(x, n, dim, assign, centroids, k, counts, sums)
+        else {
+          // counting sort per batch: rows grouped by centroid, ascending inside each group
+          counts.fill(0)
+          for (let b = 0; b < batches; b++)
+            for (let i = 0; i < n; i++) {
+              const c = b * k + (assign[b * n + i] as number)
+              counts[c] = (counts[c] as number) + 1
+            }
           for (let b = 0; b < batches; b++) {
             const sb = b * (k + 1)
             starts[sb] = 0
