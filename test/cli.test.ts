@@ -101,7 +101,7 @@ describe('parquetseek index', () => {
     writeFileSync(cut, Buffer.concat([bytes.subarray(0, bytes.length - 200), bytes.subarray(bytes.length - 8)]))
     expectOneLineError(
       await cli(['index', cut, join(dir, 'x2.parquet'), '--column', 'embedding']),
-      /cut\.parquet: unreadable Parquet footer/,
+      /cut\.parquet, byte \d+: unreadable Parquet footer/,
     )
     noOutputLeft('x2')
   })

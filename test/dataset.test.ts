@@ -33,7 +33,15 @@ describe('a dataset of many indexed files', () => {
         if (String(url) !== manifestUrl) throw new Error(`unexpected fetch ${url}`)
         return new Response(JSON.stringify({ files: servers.map((s) => s.url) }))
       }) as typeof fetch
-      const dataset = await SeekDataset.fromManifest(manifestUrl, { fetch: fetchManifest, concurrency: 2 })
+      // shards on another origin than the manifest's are read only when the caller allows them
+      await expect(SeekDataset.fromManifest(manifestUrl, { fetch: fetchManifest })).rejects.toThrow(
+        /source "http:\/\/127\.0\.0\.1:\d+\/part-0\.indexed\.parquet" is on another origin/,
+      )
+      const dataset = await SeekDataset.fromManifest(manifestUrl, {
+        fetch: fetchManifest,
+        concurrency: 2,
+        allowSources: ['http://127.0.0.1:'],
+      })
       expect(dataset.rows).toBe(shards * per)
       const ids = Uint32Array.from({ length: shards * per }, (_, i) => i)
       let hits = 0

@@ -9,24 +9,36 @@ const root = join(import.meta.dirname, '..')
 const kept = join(root, 'test/fixtures/fuzz')
 
 describe('fuzzing the reader', () => {
-  it('mutated indexed files and every kept crasher end in a valid result or a clear error, never a crash or hang', () => {
-    // the harness runs cases in a worker it kills on a hang; CI gives it a time budget
+  it('mutated files, hostile servers, hostile sidecars and manifests, and every kept crasher: a valid result or a clear error, never a crash, hang or wrong answer', () => {
+    // the harness runs cases in a worker it kills on a hang; CI gives it a time budget that
+    // covers all the cases asked for (about 40 s here)
+    const counts = { files: 8000, server: 1500, sidecar: 2000 }
     const out = execFileSync(
       process.execPath,
-      ['build/scripts/fuzz/run.js', '--cases', '1500', '--seconds', '45', '--limit-ms', '5000', '--fixtures', kept, '--json'],
-      { cwd: root, encoding: 'utf8', timeout: 120_000 },
+      [
+        'build/scripts/fuzz/run.js',
+        ...['--cases', String(counts.files), '--server-cases', String(counts.server), '--sidecar-cases', String(counts.sidecar)],
+        ...['--seconds', '150', '--limit-ms', '5000', '--fixtures', kept, '--json'],
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 200_000 },
     )
     const summary = JSON.parse(out)
     console.log(
-      `fuzz: ${summary.cases} cases (${summary.keptInputs} kept inputs + seeds ${summary.firstSeed}…${summary.lastSeed}): ` +
-        `${summary.valid} valid, ${summary.error} clear errors, ${summary.crash} crashes, ${summary.hang} hangs; peak RSS ${summary.peakRssMiB} MiB`,
+      `fuzz: ${summary.cases} cases (${summary.keptInputs} kept inputs, ${summary.files - summary.keptInputs} mutated files, ${summary.server} hostile-server, ${summary.sidecar} sidecar/manifest): ` +
+        `${summary.valid} valid, ${summary.error} clear errors, ${summary.crash} crashes, ${summary.hang} hangs; peak RSS ${summary.peakRssMiB} MiB; ` +
+        `at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
     )
     expect(summary.failures).toEqual([])
     expect(summary.crash + summary.hang).toBe(0)
     expect(summary.keptInputs).toBe(readdirSync(kept).filter((f) => f.endsWith('.parquet')).length)
-    expect(summary.cases).toBeGreaterThan(200)
+    // every case asked for ran (the time budget did not cut the run short)
+    expect(summary.files - summary.keptInputs).toBe(counts.files)
+    expect(summary.server).toBe(counts.server)
+    expect(summary.sidecar).toBe(counts.sidecar)
+    expect(summary.cases).toBeGreaterThanOrEqual(10_000)
     expect(summary.error).toBeGreaterThan(0) // the mutations do reach the parsers
-  }, 150_000)
+    expect(summary.valid).toBeGreaterThan(0) // and some cases get through to an answer
+  }, 220_000)
 })
 
 describe('guards', () => {

@@ -97,15 +97,12 @@ describe('one index over many files, built in separate steps', () => {
     expect(merged.tunedRecall).toBeGreaterThanOrEqual(0.9)
     // a row of c.parquet (not in training) is found at distance 0
     const row = 2 * per + 321
-    const found = await ok([
-      'search',
-      sidecar,
-      '--query',
-      JSON.stringify(Array.from(v.subarray(row * dim, (row + 1) * dim))),
-      '--k',
-      '1',
-      '--json',
-    ])
+    const query = JSON.stringify(Array.from(v.subarray(row * dim, (row + 1) * dim)))
+    // a local sidecar reads a URL source only when the caller allows that origin
+    const refused = await cli(['search', sidecar, '--query', query])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/source "http:\/\/127\.0\.0\.1:\d+\/c\.parquet" is a URL, and this index is a local file/)
+    const found = await ok(['search', sidecar, '--query', query, '--k', '1', '--allow-source', new URL(server.url).origin, '--json'])
     expect(JSON.parse(found.stdout).results[0]).toMatchObject({ file: server.url, row: 321, distance: 0 })
     await server.close()
   })

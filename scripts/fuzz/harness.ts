@@ -19,7 +19,7 @@ export const MUTATIONS: readonly Mutation[] = ['bitflip', 'truncate', 'int32', '
 
 export interface Outcome {
   kind: 'valid' | 'error' | 'crash' | 'hang'
-  mutation: Mutation | 'fixture'
+  mutation: Mutation | 'fixture' | 'server' | 'sidecar'
   detail: string
 }
 

@@ -1,9 +1,44 @@
 import { parentPort, workerData } from 'node:worker_threads'
-import { runCase } from './harness.js'
+import { AbortError, ParquetSeekError } from '../../src/errors.js'
+import { fromBytes } from '../../src/io/source.js'
+import { openIndex } from '../../src/search/engine.js'
+import { type Outcome, runCase } from './harness.js'
+import { exerciseServer, exerciseSidecar } from './hostile.js'
 
 /** Runs fuzz cases handed over by run.ts, one at a time, posting each outcome. */
-const { bases, query, columns } = workerData as { bases: Uint8Array[]; query: Float32Array; columns: string[] }
-parentPort?.on('message', async (job: { seed: number; bytes?: Uint8Array }) => {
-  const outcome = await runCase(bases, job.seed, query, columns, 60_000, job.bytes)
-  parentPort?.postMessage({ seed: job.seed, outcome })
-})
+const { bases, query, columns, sidecar } = workerData as {
+  bases: Uint8Array[]
+  query: Float32Array
+  columns: string[]
+  sidecar: { sidecar: Uint8Array; source: Uint8Array; indexed: Uint8Array }
+}
+
+// the honest answer a server case must give when no response lied about the bytes
+const honest = openIndex(fromBytes(bases[0] as Uint8Array, 'base.parquet'), { backend: 'wasm' }).then(async (index) =>
+  (await index.search(query, { k: 5, columns, nprobe: 4 })).results.map((r) => r.row),
+)
+
+async function outcomeOf(mutation: Outcome['mutation'], run: () => Promise<string>): Promise<Outcome> {
+  try {
+    return { kind: 'valid', mutation, detail: await run() }
+  } catch (e) {
+    return e instanceof ParquetSeekError || e instanceof AbortError
+      ? { kind: 'error', mutation, detail: e.message }
+      : { kind: 'crash', mutation, detail: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e) }
+  }
+}
+
+parentPort?.on(
+  'message',
+  async (job: { id: number; kind: 'file' | 'server' | 'sidecar'; seed: number; bytes?: Uint8Array; url?: string }) => {
+    let outcome: Outcome
+    if (job.kind === 'server')
+      outcome = await outcomeOf('server', async () => {
+        const rows = await exerciseServer(job.url as string, query, columns)
+        return JSON.stringify({ rows, honest: await honest })
+      })
+    else if (job.kind === 'sidecar') outcome = await outcomeOf('sidecar', () => exerciseSidecar(job.seed, sidecar, query))
+    else outcome = await runCase(bases, job.seed, query, columns, 60_000, job.bytes)
+    parentPort?.postMessage({ seed: job.id, outcome })
+  },
+)

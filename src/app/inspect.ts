@@ -1,8 +1,8 @@
 import type { AsyncBuffer } from 'hyparquet'
-import { readMetadata } from '../index/build.js'
 import { loadIndexHead, locateIndex } from '../index/inspect.js'
 import { footerValue, KV } from '../index/keys.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
 
 export interface FileInfo {
   name: string

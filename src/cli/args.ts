@@ -11,17 +11,30 @@ export class UsageError extends Error {
 type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>
 
 export function parse<S extends Spec>(argv: string[], options: S) {
+  // `--k -5`: a value that starts with a dash is taken as the option's value when it is a
+  // number (parseArgs would call it ambiguous), so the range check below can name the problem
+  const args: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const next = argv[i + 1]
+    const spec = arg.startsWith('--') ? options[arg.slice(2)] : undefined
+    if (spec?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      args.push(`${arg}=${next}`)
+      i++
+    } else args.push(arg)
+  }
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (e) {
     throw new UsageError((e as Error).message)
   }
 }
 
-export function intOption(value: string | undefined, name: string, min = 0): number | undefined {
+export function intOption(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`)
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max.toLocaleString('en-US')}, got "${value}"`)
   return n
 }
 

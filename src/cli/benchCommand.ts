@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises'
-import { parquetMetadataAsync } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
-import { defaultNprobe, openIndex, type SearchResult } from '../search/engine.js'
+import { readMetadata } from '../parquet/footer.js'
+import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SearchResult } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
-import { intOption, parse, UsageError } from './args.js'
+import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
-import { serveFile } from './rangeServer.js'
+import { HOST_PROFILES, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.parquet> [options]
@@ -20,6 +20,10 @@ export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.par
   --k K                (default 10)     --refine R   (default: the index's tuned value)
   --nprobe P[,P…]      one value or a sweep (default: the engine's default)
   --rtt-ms MS          delay the local range server adds to each request (default 20)
+  --host s3|nginx|static   how the local range server answers ranges (default s3: single and suffix
+                       ranges, multi-range answered 200 with the whole object, as S3, R2 and GCS do;
+                       nginx: multipart; static: like vite preview / sirv)
+  --connections N      requests in flight at once (default 6, as a browser per host on HTTP/1.1)
   --limit N            use the first N queries
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
                        and top-k on WebGPU, same rows)
@@ -37,6 +41,8 @@ interface Row {
   coldMs: number
   coldRoundTrips: number
   coldBytes: number
+  /** Body bytes the local server sent per warm query (read or not): over bytesPerQuery when answers were cancelled. */
+  serverBytesPerQuery: number | undefined
 }
 
 export async function benchCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -49,6 +55,8 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     nprobe: { type: 'string' },
     refine: { type: 'string' },
     'rtt-ms': { type: 'string' },
+    host: { type: 'string' },
+    connections: { type: 'string' },
     limit: { type: 'string' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
@@ -56,19 +64,21 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   })
   const [target, ...extra] = positionals
   if (!target || extra.length || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
-  const k = intOption(values.k, 'k', 1) ?? 10
-  const refineOption = intOption(values.refine, 'refine', 1)
+  const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
+  const refineOption = intOption(values.refine, 'refine', 1, MAX_REFINE)
   const rtt = intOption(values['rtt-ms'], 'rtt-ms', 0) ?? 20
   const compute = await searchBackend(values.backend)
-  const server = isUrl(target) ? undefined : await serveFile(target, { delayMs: rtt })
+  const host = choice(values.host, 'host', HOST_PROFILES) ?? 's3'
+  const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
+  const server = isUrl(target) ? undefined : await serveFile(target, { delayMs: rtt, host })
   const url = server?.url ?? target
   try {
-    const probeIndex = await openIndex(url, { signal, ...compute })
+    const probeIndex = await openIndex(url, { signal, connections, ...compute })
     const { metric, nlist } = probeIndex.params
     const refine = refineOption ?? probeIndex.params.refine ?? 10
     const column = probeIndex.opened.column.name
     const sweep = values.nprobe
-      ? values.nprobe.split(',').map((p) => intOption(p.trim(), 'nprobe', 1) as number)
+      ? values.nprobe.split(',').map((p) => intOption(p.trim(), 'nprobe', 1, MAX_NPROBE) as number)
       : [probeIndex.params.nprobe ?? defaultNprobe(nlist)]
     const queries = await readQueryVectors(values.queries, column, intOption(values.limit, 'limit', 1))
     if (!queries.length) throw new ParquetSeekError('no query vectors', { file: values.queries })
@@ -78,10 +88,11 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     for (const nprobe of sweep) {
       process.stderr.write(`nprobe ${nprobe}: ${queries.length} queries…\n`)
       const coldStart = performance.now()
-      const cold = await openIndex(url, { signal, ...compute })
+      const cold = await openIndex(url, { signal, connections, ...compute })
       const first = await cold.search(queries[0] as Float32Array, { k, nprobe, refine, signal })
       const coldMs = performance.now() - coldStart
       const results: SearchResult[] = []
+      const sentBefore = server?.bytesSent ?? 0
       for (const q of queries) {
         cold.clearCache() // each query pays for its own lists: per-query cost without cross-query caching
         results.push(await cold.search(q, { k, nprobe, refine, signal }))
@@ -100,6 +111,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
         coldMs,
         coldRoundTrips: cold.opened.open.roundTrips + first.stats.roundTrips,
         coldBytes: cold.opened.open.bytes + first.stats.bytes,
+        serverBytesPerQuery: server ? (server.bytesSent - sentBefore) / queries.length : undefined,
       })
     }
     const fileBytes = probeIndex.opened.raw.byteLength
@@ -111,6 +123,8 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       ...best,
       fileBytes,
       rttMs: server ? rtt : undefined,
+      host: server ? host : undefined,
+      connections,
       backend: probeIndex.backend,
       nlist,
       metric,
@@ -119,14 +133,14 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${target}: ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}, ${rtt} ms per request\n`,
+        `${target}: ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}; ${server ? `${host}-style host, ${rtt} ms per request, ` : ''}${connections} connections\n`,
       )
       process.stdout.write(
-        '| nprobe | recall@k | bytes/query (p95) | % of file | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|\n',
+        '| nprobe | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|\n',
       )
       for (const r of rows) {
         process.stdout.write(
-          `| ${r.nprobe} | ${r.recall.toFixed(3)} | ${fmtBytes(Math.round(r.bytesPerQuery))} (${fmtBytes(Math.round(r.bytesP95))}) | ${((100 * r.bytesPerQuery) / fileBytes).toFixed(2)}% | ${r.requestsPerQuery.toFixed(1)} | ${r.roundTripsPerQuery.toFixed(1)} | ${r.p50Ms.toFixed(0)} | ${r.p95Ms.toFixed(0)} | ${r.coldMs.toFixed(0)} (${r.coldRoundTrips}, ${fmtBytes(r.coldBytes)}) |\n`,
+          `| ${r.nprobe} | ${r.recall.toFixed(3)} | ${fmtBytes(Math.round(r.bytesPerQuery))} (${fmtBytes(Math.round(r.bytesP95))}) | ${((100 * r.bytesPerQuery) / fileBytes).toFixed(2)}% | ${r.serverBytesPerQuery === undefined ? '–' : fmtBytes(Math.round(r.serverBytesPerQuery))} | ${r.requestsPerQuery.toFixed(1)} | ${r.roundTripsPerQuery.toFixed(1)} | ${r.p50Ms.toFixed(0)} | ${r.p95Ms.toFixed(0)} | ${r.coldMs.toFixed(0)} (${r.coldRoundTrips}, ${fmtBytes(r.coldBytes)}) |\n`,
         )
       }
     }
@@ -147,7 +161,7 @@ async function groundTruth(
 ): Promise<number[][]> {
   const source = await anySource(target)
   try {
-    const metadata = await parquetMetadataAsync(source)
+    const metadata = await readMetadata(source, source.name)
     if (truthFile) {
       const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
       const width = npy.shape[1] ?? 0

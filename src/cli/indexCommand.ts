@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
-import { fileSink, fileSource } from '../io/nodeFile.js'
+import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { intOption, parse, UsageError } from './args.js'
 import { progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
@@ -32,17 +32,23 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   if (values.sidecar !== undefined) return sidecarIndexCommand(values.sidecar, positionals, values, signal)
   const [input, output, ...extra] = positionals
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
+  // every option checked, and the output path, before any file is opened or written
+  const params = paramOptions(values, values.column)
+  const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
+  const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
+  const compute = await searchBackend(values.backend)
+  await checkOutputPath(output)
   const source = await fileSource(input)
   const started = performance.now()
   const printer = progressPrinter()
   try {
     const sink = await fileSink(output, input)
     const summary = await buildIndex(source, sink, {
-      ...paramOptions(values, values.column),
-      ...(await searchBackend(values.backend)),
-      threads: intOption(values.threads, 'threads', 1) ?? defaultThreads(),
+      ...params,
+      ...compute,
+      threads,
       spawnWorker: spawnNodeKernelWorker,
-      memoryBytes: (intOption(values['memory-mb'], 'memory-mb', 1) ?? 1024) * 2 ** 20,
+      memoryBytes,
       file: basename(input),
       signal,
       onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),

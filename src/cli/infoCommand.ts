@@ -1,8 +1,8 @@
 import { basename } from 'node:path'
-import { readMetadata } from '../index/build.js'
 import { loadIndexHead, locateIndex } from '../index/inspect.js'
 import { fileSource } from '../io/nodeFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
 import { parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 

@@ -1,9 +1,9 @@
-import { parquetMetadataAsync } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { ParquetSeekError } from '../errors.js'
 import { fileSink } from '../io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
-import { openIndex } from '../search/engine.js'
+import { readMetadata } from '../parquet/footer.js'
+import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex } from '../search/engine.js'
 import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, searchBackend } from './sources.js'
@@ -35,20 +35,23 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const [queriesPath, target, ...extra] = positionals
   if (!queriesPath || !target || extra.length || !values.out)
     throw new UsageError(`expected <queries.parquet> <indexed file|url> --out <file>\n${joinUsage}`)
-  const k = intOption(values.k, 'k', 1) ?? 10
-  const batchSize = intOption(values.batch, 'batch', 1) ?? 256
+  const k = intOption(values.k, 'k', 1, MAX_K - 1) ?? 10
+  const batchSize = intOption(values.batch, 'batch', 1, 100_000) ?? 256
+  const nprobe = intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE)
+  const refine = intOption(values.refine, 'refine', 1, MAX_REFINE)
+  const compute = await searchBackend(values.backend)
   const excludeSelf = values['exclude-self'] === true
   const t0 = performance.now()
   // refuses an output that is an input before any work; written atomically at the end
   const sink = await fileSink(values.out, isUrl(target) ? [queriesPath] : [queriesPath, target])
   const source = isUrl(target) ? target : await anySource(target)
   try {
-    const index = await openIndex(source, { signal, ...(await searchBackend(values.backend)) })
+    const index = await openIndex(source, { signal, ...compute })
     const column = values.column ?? index.opened.column.name
     const qs = await anySource(queriesPath)
     let queries: Awaited<ReturnType<typeof readVectors>>
     try {
-      const metadata = await parquetMetadataAsync(qs)
+      const metadata = await readMetadata(qs, qs.name)
       queries = await readVectors(qs, metadata, describeEmbeddingColumn(metadata, column, qs.name), {
         file: qs.name,
         skipInvalid: true,
@@ -69,8 +72,8 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
       const batch = Array.from({ length: end - start }, (_, i) => queries.data.subarray((start + i) * dim, (start + i + 1) * dim))
       const results = await index.searchBatch(batch, {
         k: excludeSelf ? k + 1 : k,
-        nprobe: intOption(values.nprobe, 'nprobe', 1),
-        refine: intOption(values.refine, 'refine', 1),
+        nprobe,
+        refine,
         signal,
       })
       bytes += results[0]?.stats.bytes ?? 0

@@ -15,18 +15,31 @@ export interface RangeServerOptions {
   ignoreRange?: boolean
   /** Refuse multi-range requests (answer with the first range only). */
   noMultiRange?: boolean
+  /**
+   * How a real host answers ranges: `nginx` (default) single, suffix and multipart ranges;
+   * `s3` (also R2, GCS) single and suffix ranges, a multi-range request answered 200 with the
+   * whole object; `static` (sirv, behind `vite preview`) single ranges, a suffix range answered
+   * with the file's head and a multi-range request with its first range.
+   */
+  host?: HostProfile
   /** Per-request hook for fault injection; return true when it handled the response. */
   fault?: (req: IncomingMessage, res: ServerResponse, n: number) => boolean | Promise<boolean>
 }
 
+export const HOST_PROFILES = ['nginx', 's3', 'static'] as const
+export type HostProfile = (typeof HOST_PROFILES)[number]
+
 export interface RangeServer {
   url: string
   requests: number
+  /** Body bytes written to clients (what the host sent, whether or not the client read it). */
+  bytesSent: number
   close(): Promise<void>
 }
 
 export async function serveFile(path: string, o: RangeServerOptions = {}): Promise<RangeServer> {
-  const state = { requests: 0 }
+  const state = { requests: 0, bytesSent: 0 }
+  const host = o.host ?? 'nginx'
   const server: Server = createServer(async (req, res) => {
     const n = ++state.requests
     try {
@@ -43,21 +56,31 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
       res.setHeader('Accept-Ranges', 'bytes')
       const file = await open(path, 'r')
       try {
-        const ranges = o.ignoreRange ? undefined : parseRange(req.headers.range, size)
+        // sirv answers a suffix range with the file's head
+        const suffix = host === 'static' ? /^bytes=-(\d+)$/.exec(req.headers.range ?? '') : null
+        const asked = suffix ? `bytes=0-${Number(suffix[1]) - 1}` : req.headers.range
+        const ranges = o.ignoreRange ? undefined : parseRange(asked, size)
         if (ranges === 'unsatisfiable') {
           res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end()
           return
         }
-        if (!ranges) {
+        if (!ranges || (host === 's3' && ranges.length > 1)) {
+          // the whole object, streamed as a host does: a client that cancels stops the sending
           res.writeHead(200, { 'Content-Length': size, 'Content-Type': 'application/vnd.apache.parquet' })
-          if (req.method !== 'HEAD') res.end(await read(file, 0, size))
-          else res.end()
+          if (req.method === 'HEAD') return void res.end()
+          for (let at = 0; at < size && !res.destroyed; at += 1 << 16) {
+            const chunk = await read(file, at, Math.min(size, at + (1 << 16)))
+            state.bytesSent += chunk.length
+            if (!res.write(chunk)) await drained(res)
+          }
+          res.end()
           return
         }
-        const list = o.noMultiRange ? ranges.slice(0, 1) : ranges
+        const list = o.noMultiRange || host === 'static' ? ranges.slice(0, 1) : ranges
         if (list.length === 1) {
           const [r] = list as [{ start: number; end: number }]
           res.writeHead(206, { 'Content-Range': `bytes ${r.start}-${r.end - 1}/${size}`, 'Content-Length': r.end - r.start })
+          if (req.method !== 'HEAD') state.bytesSent += r.end - r.start
           res.end(req.method === 'HEAD' ? undefined : await read(file, r.start, r.end))
           return
         }
@@ -73,6 +96,7 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
         }
         chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`))
         const body = Buffer.concat(chunks)
+        state.bytesSent += body.length
         res.writeHead(206, { 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': body.length })
         res.end(body)
       } finally {
@@ -90,12 +114,25 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
     get requests() {
       return state.requests
     },
+    get bytesSent() {
+      return state.bytesSent
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
         server.close(() => resolve())
       }),
   }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done)
+      resolve()
+    }
+    res.on('drain', done).on('close', done)
+  })
 }
 
 async function read(file: FileHandle, start: number, end: number): Promise<Buffer> {

@@ -1,17 +1,20 @@
-import { readFile } from 'node:fs/promises'
-import { basename, dirname, resolve } from 'node:path'
+import * as nodePaths from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parquetMetadataAsync, parquetReadObjects, toJson } from 'hyparquet'
-import { compressors } from 'hyparquet-compressors'
+import { parquetReadObjects, toJson } from 'hyparquet'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { footerValue, KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
+import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
+import { readLocalFile } from '../io/nodeFile.js'
+import { codecs } from '../parquet/codecs.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
 import { SeekDataset } from '../search/dataset.js'
-import { openIndex, type SeekIndex } from '../search/engine.js'
+import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { SidecarIndex } from '../search/sidecar.js'
@@ -34,6 +37,8 @@ export const searchUsage = `parquetseek search <file|url|manifest.json> (--query
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
                        and top-k on WebGPU, same rows)
+  --allow-source P     a sidecar or manifest may also name sources under P (a directory or URL prefix);
+                       by default only files beside it (local) or on its own origin (HTTP)
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
 
 export async function searchCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -51,6 +56,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     column: { type: 'string' },
     metric: { type: 'string' },
     backend: { type: 'string' },
+    'allow-source': { type: 'string', multiple: true },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
@@ -118,13 +124,13 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
 async function searchDataset(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   const url = isUrl(target) ? target : pathToFileURL(target).href
   const readManifest = (async (u: string | URL) =>
-    isUrl(String(u)) ? fetch(u, { signal }) : new Response(await readFile(fileURLToPath(String(u))))) as typeof fetch
+    isUrl(String(u)) ? fetch(u, { signal }) : new Response(await readLocalFile(fileURLToPath(String(u)), 4 << 20))) as typeof fetch
   // local manifests list local paths: shards open as files (closed at the end), not over HTTP
   const opened: Array<{ close(): Promise<void> }> = []
   try {
     const dataset = isUrl(target)
-      ? await SeekDataset.fromManifest(url, { signal, fetch: readManifest })
-      : await openLocalDataset(target, readManifest, signal, opened)
+      ? await SeekDataset.fromManifest(url, { signal, fetch: readManifest, allowSources: allowList(values) })
+      : await openLocalDataset(target, readManifest, signal, opened, allowList(values))
     await searchShards(dataset, target, values, signal)
   } finally {
     for (const f of opened) await f.close()
@@ -161,17 +167,19 @@ async function openLocalDataset(
   read: typeof fetch,
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
+  allow: string[],
 ): Promise<SeekDataset> {
   const manifest = (await (await read(pathToFileURL(path).href)).json().catch(() => undefined)) as { files?: unknown } | undefined
   const files = manifest?.files
   if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
     throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file: path })
-  const base = dirname(resolve(path))
+  const base = { kind: 'path' as const, dir: dirname(resolve(path)) }
   const sources = []
   for (const f of files as string[]) {
-    if (isUrl(f)) sources.push(f)
+    const where = resolveSourceName(f, base, allow, nodePaths)
+    if (where.kind === 'url') sources.push(where.url)
     else {
-      const source = await anySource(resolve(base, f))
+      const source = await anySource(where.path)
       opened.push(source)
       sources.push(source)
     }
@@ -183,15 +191,18 @@ async function openLocalDataset(
 async function searchSidecar(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   const opened: Array<{ close(): Promise<void> }> = []
   try {
+    // the sidecar names its sources: they resolve next to it, never elsewhere (--allow-source widens that)
+    const base = isUrl(target) ? { kind: 'url' as const, url: target } : { kind: 'path' as const, dir: dirname(resolve(target)) }
     const open = async (name: string) => {
-      if (isUrl(name)) return name
-      if (isUrl(target)) return new URL(name, target).href
-      const s = await anySource(resolve(dirname(resolve(target)), name))
+      const where = resolveSourceName(name, base, allowList(values), nodePaths)
+      if (where.kind === 'url') return where.url
+      const s = await anySource(where.path)
       opened.push(s)
       return s
     }
-    const sidecar = isUrl(target) ? (await openHttp(target, { signal })).source : await open(basename(target))
-    const index = await SidecarIndex.open(typeof sidecar === 'string' ? (await openHttp(sidecar, { signal })).source : sidecar, open, {
+    const sidecar = isUrl(target) ? (await openHttp(target, { signal })).source : await anySource(resolve(target))
+    if (!isUrl(target)) opened.push(sidecar as Awaited<ReturnType<typeof anySource>>)
+    const index = await SidecarIndex.open(sidecar, open, {
       signal,
       backend: choice(values.backend, 'backend', BACKEND_CHOICES),
     })
@@ -208,7 +219,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
 
 /** `3,17,42` or `@path` (ids separated by spaces, commas or newlines). */
 async function deletedRows(spec: string): Promise<number[]> {
-  const text = spec.startsWith('@') ? await readFile(spec.slice(1), 'utf8') : spec
+  const text = spec.startsWith('@') ? new TextDecoder().decode(await readLocalFile(spec.slice(1), 1 << 30)) : spec
   const ids = text.split(/[\s,]+/).filter(Boolean)
   return ids.map((t) => {
     const n = Number(t)
@@ -245,7 +256,11 @@ function printTable(
 
 /** k, nprobe, refine as every search form takes them. */
 function searchParams(values: SearchValues) {
-  return { k: intOption(values.k, 'k', 1), nprobe: intOption(values.nprobe, 'nprobe', 1), refine: intOption(values.refine, 'refine', 1) }
+  return {
+    k: intOption(values.k, 'k', 1, MAX_K),
+    nprobe: intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE),
+    refine: intOption(values.refine, 'refine', 1, MAX_REFINE),
+  }
 }
 
 const columnList = (value: string | undefined) =>
@@ -267,7 +282,10 @@ function parseQuery(text: string): number[] {
   return parsed
 }
 
+const allowList = (values: SearchValues) => (values['allow-source'] ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
+
 interface SearchValues {
+  'allow-source'?: string[]
   query?: string
   'query-row'?: string
   'query-file'?: string
@@ -292,7 +310,7 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
   const t0 = performance.now()
   const source = await anySource(target)
   try {
-    const metadata = await parquetMetadataAsync(source)
+    const metadata = await readMetadata(source, source.name)
     const candidates = findEmbeddingColumns(metadata).map((c) => c.name)
     const column = values.column ?? (candidates.length === 1 ? candidates[0] : undefined)
     if (!column)
@@ -311,21 +329,27 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
       if (!q) throw new UsageError(`--query-row ${row} is past the vectors of ${from}`)
       query = q
     }
-    const k = intOption(values.k, 'k', 1) ?? 10
+    const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
     const compute = await searchBackend(values.backend)
     const kernels = await loadKernels(compute.backend)
     const gpu = compute.gpu ? await (await import('../compute/gpu/open.js')).openGpuExact(compute.gpu) : undefined
     // a file indexed by the Rust pq-vector: its clusters, then exact ranking of their rows
     const pqv = pqVectorOffset(metadata) !== undefined ? await openPqVector(source, metadata) : undefined
     const searched = pqv
-      ? await searchPqVector(source, metadata, pqv, query, { k, nprobe: intOption(values.nprobe, 'nprobe', 1), metric, column, kernels })
+      ? await searchPqVector(source, metadata, pqv, query, {
+          k,
+          nprobe: intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE),
+          metric,
+          column,
+          kernels,
+        })
       : undefined
     const [hits = []] = searched ? [searched.hits] : await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu })
     const columns = columnList(values.columns)
     const results = await Promise.all(
       hits.map(async (h) => {
         const [row = {}] = columns.length
-          ? await parquetReadObjects({ file: source, metadata, columns, rowStart: h.row, rowEnd: h.row + 1, compressors })
+          ? await parquetReadObjects({ file: source, metadata, columns, rowStart: h.row, rowEnd: h.row + 1, compressors: codecs })
           : [{}]
         return { row: h.row, distance: h.distance, values: row as Record<string, unknown> }
       }),

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { dirname, relative, resolve } from 'node:path'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { withPool } from '../compute/pool.js'
-import { ParquetSeekError } from '../errors.js'
 import type { BuildProgress } from '../index/build.js'
 import { METRICS } from '../index/model.js'
 import {
@@ -20,7 +18,7 @@ import {
   trainShared,
 } from '../index/shared.js'
 import { writeSidecar } from '../index/sidecar.js'
-import { fileSink } from '../io/nodeFile.js'
+import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { progressPrinter } from './progress.js'
@@ -65,11 +63,11 @@ export function paramOptions(values: ParamValues, column: string): Omit<SharedOp
   return {
     column,
     metric: choice(values.metric, 'metric', METRICS),
-    nlist: intOption(values.nlist, 'nlist', 1),
-    m: intOption(values.m, 'm', 1),
-    nbits: intOption(values.nbits, 'nbits', 1),
-    sample: intOption(values.sample, 'sample', 1),
-    seed: intOption(values.seed, 'seed', 0),
+    nlist: intOption(values.nlist, 'nlist', 1, 1 << 20),
+    m: intOption(values.m, 'm', 1, 4096),
+    nbits: intOption(values.nbits, 'nbits', 1, 8),
+    sample: intOption(values.sample, 'sample', 1, 1 << 26),
+    seed: intOption(values.seed, 'seed', 0, 2 ** 32 - 1),
     skipInvalid: values['skip-invalid'],
   }
 }
@@ -77,7 +75,7 @@ export function paramOptions(values: ParamValues, column: string): Omit<SharedOp
 /** Kernels, worker threads, a progress line and cancellation for one step. */
 async function withCompute<T>(values: Values, signal: AbortSignal, work: (o: Pick<SharedOptions, 'train' | 'onProgress'>) => Promise<T>) {
   const kernels = await loadKernels(choice(values.backend, 'backend', BACKEND_CHOICES))
-  const threads = intOption(values.threads, 'threads', 1) ?? defaultThreads()
+  const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
   const printer = progressPrinter()
   try {
     return await withPool(threads, spawnNodeKernelWorker, kernels.name, (pool) =>
@@ -106,13 +104,8 @@ async function openInputs(paths: string[], outDir: string) {
   }
 }
 
-async function readWhole(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path))
-  } catch (e) {
-    throw new ParquetSeekError(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path })
-  }
-}
+/** Model and part files: read whole (a part holds n·(m + 8) bytes of codes and ids; 4 GiB is far past any). */
+const readWhole = (path: string) => readLocalFile(path, 2 ** 32)
 
 const report = (values: Values, summary: Record<string, unknown>, line: string) =>
   process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : `${line}\n`)
@@ -122,15 +115,15 @@ export async function trainCommand(argv: string[], signal: AbortSignal): Promise
   if (!values.column || !values.out || !positionals.length)
     throw new UsageError(`expected <in.parquet …> --column <name> --out <model.pqmodel>\n${sharedUsage}`)
   const started = performance.now()
+  const params = paramOptions(values, values.column)
   const sink = await fileSink(
     values.out,
     positionals.filter((p) => !isUrl(p)),
   )
-  const inputs = await openInputs(positionals, dirname(resolve(values.out)))
+  let inputs: Awaited<ReturnType<typeof openInputs>> = []
   try {
-    const model = await withCompute(values, signal, (compute) =>
-      trainShared(inputs, { ...paramOptions(values, values.column as string), ...compute }),
-    )
+    inputs = await openInputs(positionals, dirname(resolve(values.out)))
+    const model = await withCompute(values, signal, (compute) => trainShared(inputs, { ...params, ...compute }))
     const bytes = modelFileBytes(model)
     await sink.write(bytes)
     await sink.commit()
@@ -164,11 +157,13 @@ export async function encodeCommand(argv: string[], signal: AbortSignal): Promis
   if (!values.model || !values.out || !input || extra.length)
     throw new UsageError(`expected --model <model.pqmodel> <in.parquet> --out <part.pqpart>\n${sharedUsage}`)
   const started = performance.now()
+  await checkOutputPath(values.out)
   const model = await readModelFile(await readWhole(values.model), values.model)
-  const sink = await fileSink(values.out, isUrl(input) ? [values.model] : [input, values.model])
   const [opened] = await openInputs([input], dirname(resolve(values.out)))
   const named = opened as NamedSource & { close(): Promise<void> }
+  let sink: Awaited<ReturnType<typeof fileSink>> | undefined
   try {
+    sink = await fileSink(values.out, isUrl(input) ? [values.model] : [input, values.model])
     const part = await withCompute(values, signal, (compute) =>
       encodePart(model, named, { skipInvalid: values['skip-invalid'], ...compute }),
     )
@@ -189,7 +184,7 @@ export async function encodeCommand(argv: string[], signal: AbortSignal): Promis
       `${values.out}: ${part.rowIds.length} of ${part.source.rows} rows of ${input} encoded (${fmtBytes(bytes.length)})`,
     )
   } catch (e) {
-    await sink.abort()
+    await sink?.abort()
     throw e
   } finally {
     await named.close()
@@ -201,6 +196,7 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
   if (!values.model || !values.out || !positionals.length)
     throw new UsageError(`expected --model <model.pqmodel> --out <all.pqseek> <part.pqpart …>\n${sharedUsage}`)
   const started = performance.now()
+  await checkOutputPath(values.out)
   const model = await readModelFile(await readWhole(values.model), values.model)
   const outDir = dirname(resolve(values.out))
   const parts: EncodedPart[] = []
@@ -213,7 +209,10 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
   const sink = await fileSink(values.out, [values.model, ...positionals])
   const header = await withCompute(values, signal, async (compute) =>
     writeSidecar(sink, { column: model.column, model, ...(await mergeParts(model, parts, compute)) }),
-  )
+  ).catch(async (e) => {
+    await sink.abort()
+    throw e
+  })
   const p = header.params
   report(
     values,
@@ -235,15 +234,15 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
 export async function sidecarIndexCommand(out: string, paths: string[], values: Values, signal: AbortSignal): Promise<void> {
   if (!paths.length) throw new UsageError('--sidecar needs the input files')
   const started = performance.now()
+  const params = paramOptions(values, values.column as string)
   const sink = await fileSink(
     out,
     paths.filter((p) => !isUrl(p)),
   )
-  const inputs = await openInputs(paths, dirname(resolve(out)))
+  let inputs: Awaited<ReturnType<typeof openInputs>> = []
   try {
-    const header = await withCompute(values, signal, (compute) =>
-      buildShared(inputs, sink, { ...paramOptions(values, values.column as string), ...compute }),
-    )
+    inputs = await openInputs(paths, dirname(resolve(out)))
+    const header = await withCompute(values, signal, (compute) => buildShared(inputs, sink, { ...params, ...compute }))
     const p = header.params
     report(
       values,
@@ -259,6 +258,9 @@ export async function sidecarIndexCommand(out: string, paths: string[], values: 
       },
       `indexed ${p.rows} rows of ${header.sources.length} files into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured)`,
     )
+  } catch (e) {
+    await sink.abort()
+    throw e
   } finally {
     for (const i of inputs) await i.close()
   }

@@ -1,10 +1,10 @@
-import { parquetMetadataAsync } from 'hyparquet'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
 import { choice } from './args.js'
 
 export const isUrl = (s: string) => /^https?:\/\//i.test(s)
@@ -22,7 +22,7 @@ export async function anySource(pathOrUrl: string): Promise<ByteSource & { close
 export async function readQueryVectors(pathOrUrl: string, column: string, limit = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
   const source = await anySource(pathOrUrl)
   try {
-    const metadata = await parquetMetadataAsync(source)
+    const metadata = await readMetadata(source, source.name)
     const vectors = await readVectors(source, metadata, describeEmbeddingColumn(metadata, column, source.name), { file: source.name })
     const n = Math.min(limit, vectors.rowIds.length)
     return Array.from({ length: n }, (_, i) => vectors.data.slice(i * vectors.dim, (i + 1) * vectors.dim))

@@ -296,8 +296,28 @@ export interface ListView {
   codes: Uint8Array
 }
 
-/** Decodes one list's bytes (exactly `entry.length` of them), CRC-checked. */
-export function parseList(bytes: Uint8Array, entry: DirectoryEntry, m: number, list: number, ctx: ParseContext = {}): ListView {
+/** What a list's entries may point at: rows of the file, pages inside it. */
+export interface ListLimits {
+  /** Rows in the file (or files) the index covers: every row id must be below it. */
+  rows?: number
+  /** Size of the file holding the vector pages (absent for a sidecar's several files). */
+  fileBytes?: number
+}
+
+/**
+ * Decodes one list's bytes (exactly `entry.length` of them), CRC-checked. Row ids must ascend
+ * strictly (a row once per list) and stay below `limits.rows`; pages must lie inside the file:
+ * an index whose CRCs match but whose contents do not fit the file is refused here, when the
+ * list is first read, at a cost linear in the list.
+ */
+export function parseList(
+  bytes: Uint8Array,
+  entry: DirectoryEntry,
+  m: number,
+  list: number,
+  ctx: ParseContext = {},
+  limits: ListLimits = {},
+): ListView {
   const n = entry.count
   const fail = (message: string): never => {
     throw new ParquetSeekError(`list ${list}: ${message}`, { file: ctx.file, section: 'lists', offset: ctx.blobOffset })
@@ -307,14 +327,21 @@ export function parseList(bytes: Uint8Array, entry: DirectoryEntry, m: number, l
   const pageOffsets = new Float64Array(n)
   const pageLengths = new Uint32Array(n)
   const cursor = { at: n * m }
+  const rows = limits.rows ?? 2 ** 32
+  const fileBytes = limits.fileBytes ?? Number.MAX_SAFE_INTEGER
   let row = 0
   let offset = 0
   for (let i = 0; i < n; i++) {
-    row += readVarint(bytes, cursor, fail)
+    const step = readVarint(bytes, cursor, fail)
+    if (i > 0 && step === 0) fail(`row ${row} is listed twice`)
+    row += step
     offset += readVarint(bytes, cursor, fail)
+    const length = readVarint(bytes, cursor, fail)
+    if (row >= rows) fail(`row id ${row} is past the ${rows} rows of the file`)
+    if (offset + length > fileBytes) fail(`row ${row}'s page [${offset}, +${length}) is outside the ${fileBytes}-byte file`)
     rowIds[i] = row
     pageOffsets[i] = offset
-    pageLengths[i] = readVarint(bytes, cursor, fail)
+    pageLengths[i] = length
   }
   if (cursor.at !== bytes.length) fail(`${bytes.length - cursor.at} trailing bytes`)
   return { pageOffsets, rowIds, pageLengths, codes: bytes.subarray(0, n * m) }
@@ -331,6 +358,18 @@ function readVarint(bytes: Uint8Array, cursor: { at: number }, fail: (m: string)
     scale *= 0x80
   }
   return fail('varint too long')
+}
+
+/** Refuses a float section holding NaN or ±Infinity (distances to it would be meaningless). */
+export function checkFinite(values: Float32Array, section: SectionEntry, ctx: ParseContext = {}): Float32Array {
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i] as number))
+      throw new ParquetSeekError(`value ${i} is ${values[i]}: centroids and codebooks must be finite`, {
+        file: ctx.file,
+        section: section.name,
+        offset: (ctx.blobOffset ?? 0) + section.offset + 4 * i,
+      })
+  return values
 }
 
 export function floatSection(bytes: Uint8Array): Float32Array {

@@ -1,12 +1,11 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
-import { parquetMetadataAsync } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels, type SearchBackend } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
 import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
-import { checkMetadata } from '../parquet/guard.js'
+import { readMetadata } from '../parquet/footer.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { writeBlob } from './blob.js'
 import { FORMAT_VERSION, footerValue, KV } from './keys.js'
@@ -339,20 +338,4 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   params.refine = tuned.refine
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
   return { params, model, lists, invalid }
-}
-
-export async function readMetadata(source: AsyncBuffer, file?: string) {
-  if (source.byteLength < 12) throw new ParquetSeekError(`not a Parquet file (${source.byteLength} bytes)`, { file })
-  const tail = new Uint8Array(await source.slice(source.byteLength - 4, source.byteLength))
-  if (String.fromCharCode(...tail) !== 'PAR1') {
-    throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: source.byteLength - 4 })
-  }
-  let metadata: FileMetaData
-  try {
-    metadata = await parquetMetadataAsync(source)
-  } catch (e) {
-    throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file })
-  }
-  checkMetadata(metadata, source.byteLength, file)
-  return metadata
 }

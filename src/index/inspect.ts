@@ -1,7 +1,7 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, ParseContext, Trailer } from './blob.js'
-import { checkSection, floatSection, parseDirectory, parseTrailer } from './blob.js'
+import { checkFinite, checkSection, floatSection, parseDirectory, parseTrailer } from './blob.js'
 import { KV } from './keys.js'
 
 export interface IndexLocation {
@@ -24,13 +24,15 @@ export function locateIndex(metadata: FileMetaData, byteLength: number, file?: s
       section: 'key-value metadata',
     })
   }
-  let params: Record<string, unknown> = {}
+  let params: unknown
   try {
     params = JSON.parse(kv.get(KV.params) ?? '{}')
   } catch {
     throw new ParquetSeekError(`${KV.params} is not JSON`, { file, section: 'key-value metadata' })
   }
-  return { column, offset, length, params }
+  if (typeof params !== 'object' || params === null || Array.isArray(params))
+    throw new ParquetSeekError(`${KV.params} is ${JSON.stringify(params)}, not a JSON object`, { file, section: 'key-value metadata' })
+  return { column, offset, length, params: params as Record<string, unknown> }
 }
 
 export interface LoadedIndexHead {
@@ -69,8 +71,8 @@ export function headSections(bytes: Uint8Array, base: number, trailer: Trailer, 
   }
   return {
     trailer,
-    centroids: floatSection(section('centroids')),
-    codebooks: floatSection(section('codebooks')),
+    centroids: checkFinite(floatSection(section('centroids')), trailer.sections.centroids, ctx),
+    codebooks: checkFinite(floatSection(section('codebooks')), trailer.sections.codebooks, ctx),
     directory: parseDirectory(section('directory'), trailer, ctx),
   }
 }

@@ -20,6 +20,11 @@ export interface HttpOptions {
   stallMs?: number
   /** An attempt still unfinished after this long (a trickle) is abandoned and retried (default 120 s). */
   attemptMs?: number
+  /**
+   * A host that ignores Range is read whole only for files up to this size (default 8 MiB);
+   * a larger file there is an error that names the header the host must support.
+   */
+  maxWholeFileBytes?: number
 }
 
 export interface OpenedHttp {
@@ -37,11 +42,29 @@ interface Validator {
   lastModified: string | undefined
 }
 
+/** Default of `maxWholeFileBytes`. */
+export const WHOLE_FILE_MAX = 8 << 20
+/** Multipart headers and delimiters a multi-range answer may add to the bytes asked for. */
+const PART_OVERHEAD = 256
+
+/**
+ * What to do with a response once its headers are in: read at most `limit` body bytes (a body
+ * that runs past it is cut off, never buffered), or `skip` it (cancelled unread).
+ */
+type BodyPlan = { limit: number } | 'skip'
+
 /**
  * Opens a URL for ranged reads. The first request asks for the file's last `tailBytes` with a
  * suffix range, which also returns the size (Content-Range), so no HEAD round trip is needed.
  * Later reads check that size and ETag/Last-Modified did not change, so a replaced file is
- * reported rather than misread. A server that ignores Range (200) is read once, whole.
+ * reported rather than misread. A server that ignores Range (200) is read once, whole, when
+ * the file is small (`maxWholeFileBytes`); a larger one is refused without reading its body.
+ *
+ * Every body is bounded: a range answer is read up to the length asked for, a multi-range
+ * answer up to twice that (a server that merges ranges), a whole-file answer up to
+ * `maxWholeFileBytes`; anything longer is cancelled as it arrives, so a hostile or broken
+ * server costs at most those bytes of memory. Bodies are asked for without content coding
+ * (`Accept-Encoding: identity`); a compressed range answer is refused.
  */
 export async function openHttp(url: string, o: HttpOptions = {}): Promise<OpenedHttp> {
   const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis)
@@ -50,16 +73,22 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
   const tailBytes = Math.max(1024, o.tailBytes ?? 1 << 20)
   const stallMs = o.stallMs ?? 20_000
   const attemptMs = o.attemptMs ?? 120_000
+  const wholeMax = o.maxWholeFileBytes ?? WHOLE_FILE_MAX
 
-  async function request(range: string, signal: AbortSignal | undefined, expected?: { start: number; end: number }) {
+  /** One ranged request with retries; `body` is undefined when the plan skipped it or it overran its limit. */
+  async function request(
+    range: string,
+    signal: AbortSignal | undefined,
+    plan: (res: Response) => BodyPlan,
+    expected?: { start: number; end: number },
+  ): Promise<{ res: Response; body: Uint8Array | undefined }> {
     let lastError = ''
     let lastRetryAfter: number | undefined
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(delayFor(attempt, baseDelay, lastRetryAfter), signal)
       // one controller per attempt: the caller's signal, or a stall, aborts it
       const attemptAbort = new AbortController()
-      const onOuterAbort = () => attemptAbort.abort()
-      signal?.addEventListener('abort', onOuterAbort, { once: true })
+      const unfollow = follow(signal, attemptAbort)
       let stalled = false
       let overdue = false
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -77,12 +106,12 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       const disarm = () => {
         clearTimeout(timer)
         clearTimeout(deadline)
-        signal?.removeEventListener('abort', onOuterAbort)
+        unfollow()
       }
       arm()
       let res: Response
       try {
-        res = await doFetch(url, { headers: { Range: range }, signal: attemptAbort.signal })
+        res = await doFetch(url, { headers: { Range: range, 'Accept-Encoding': 'identity' }, signal: attemptAbort.signal })
       } catch (e) {
         disarm()
         if (signal?.aborted) throw new AbortError()
@@ -93,22 +122,41 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
             : `network error (${(e as Error).message}; blocked by CORS, offline, or the server closed the connection)`
         continue
       }
-      if (res.status === 429 || res.status >= 500) {
+      const drop = () => {
         disarm()
+        attemptAbort.abort()
+        res.body?.cancel().catch(() => {})
+      }
+      if (res.status === 429 || res.status >= 500) {
+        drop()
         lastRetryAfter = retryAfterMs(res.headers.get('retry-after'))
         lastError = `HTTP ${res.status} ${res.statusText}`.trim()
-        await res.body?.cancel().catch(() => {})
         continue
       }
-      if (res.status === 416 || (res.status !== 200 && res.status !== 206)) disarm()
-      if (res.status === 416)
+      if (res.status === 416) {
+        drop()
         throw new ParquetSeekError(`HTTP 416: the server says range ${range} is not satisfiable (did the file shrink?)`, { file: url })
+      }
       if (res.status !== 200 && res.status !== 206) {
+        drop()
         throw new ParquetSeekError(`HTTP ${res.status} ${res.statusText}`.trim(), { file: url })
       }
-      let body: Uint8Array
+      const coding = res.headers.get('content-encoding')
+      if (res.status === 206 && coding && coding.toLowerCase() !== 'identity') {
+        drop()
+        throw new ParquetSeekError(
+          `the server compressed a range answer (Content-Encoding: ${coding}); serve the file without content coding for Range requests`,
+          { file: url },
+        )
+      }
+      const how = plan(res)
+      if (how === 'skip') {
+        drop()
+        return { res, body: undefined }
+      }
+      let body: Uint8Array | undefined
       try {
-        body = await readBody(res, arm)
+        body = await readBody(res, arm, how.limit)
       } catch (e) {
         if (signal?.aborted) throw new AbortError()
         lastError = overdue
@@ -120,7 +168,10 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       } finally {
         disarm()
       }
-      const result = { res, body }
+      if (!body) {
+        attemptAbort.abort()
+        return { res, body: undefined }
+      }
       if (res.status === 206 && expected) {
         const cr = parseContentRange(res.headers.get('content-range'))
         if (!cr || cr.start !== expected.start || cr.end !== expected.end - 1) {
@@ -132,13 +183,28 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
           continue
         }
       }
-      return result
+      return { res, body }
     }
     throw new ParquetSeekError(`gave up after ${attempts} attempts: ${lastError}`, { file: url })
   }
 
-  const first = await request(`bytes=-${tailBytes}`, o.signal)
+  const tooLarge = (what: string, limit: number) =>
+    new ParquetSeekError(`the server sent more than the ${limit} bytes asked for (${what}); it is not answering Range requests correctly`, {
+      file: url,
+    })
+  const rangeless = (size: string) =>
+    new ParquetSeekError(
+      `the server ignores Range requests (it answered 200 with the whole ${size} file): files over ${fmtMiB(wholeMax)} are read only from hosts that honour "Range: bytes=…" (and, across origins, expose Content-Range with Access-Control-Expose-Headers)`,
+      { file: url },
+    )
+
+  const first = await request(`bytes=-${tailBytes}`, o.signal, (res) => {
+    if (res.status === 206) return { limit: tailBytes }
+    const length = contentLength(res)
+    return length !== undefined && length > wholeMax ? 'skip' : { limit: wholeMax }
+  })
   if (first.res.status === 200) {
+    if (!first.body) throw rangeless(sizeText(contentLength(first.res)))
     o.onWarning?.(`${url}: the server ignores Range requests; read the whole file (${first.body.length} bytes) once`)
     const whole = first.body
     return {
@@ -148,6 +214,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       requests: 1,
     }
   }
+  if (!first.body) throw tooLarge(`bytes=-${tailBytes}`, tailBytes)
   const cr = parseContentRange(first.res.headers.get('content-range'))
   if (!cr || cr.size === undefined) {
     throw new ParquetSeekError(
@@ -155,26 +222,34 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       { file: url },
     )
   }
+  if (cr.end >= cr.size)
+    throw new ParquetSeekError(`Content-Range "${first.res.headers.get('content-range')}" ends past the file's size`, { file: url })
   if (first.body.length !== cr.end - cr.start + 1)
     throw new ParquetSeekError(`short body for the file's tail: ${first.body.length} bytes`, { file: url })
   let tail = first.body
   let tailStart = cr.start
   let requests = 1
-  if (cr.end !== cr.size - 1) {
-    // Some static servers (sirv, behind `vite preview`) answer a suffix range with the file's
-    // head; now that the size is known, ask for the tail by explicit offsets.
-    const start = Math.max(0, cr.size - tailBytes)
-    const again = await request(`bytes=${start}-${cr.size - 1}`, o.signal, { start, end: cr.size })
-    tail = again.body
-    tailStart = start
-    requests++
-  }
   const validator: Validator = {
     size: cr.size,
     etag: strongEtag(first.res.headers.get('etag')),
     lastModified: first.res.headers.get('last-modified') ?? undefined,
   }
   const fixed = validator
+  /** A 200 to a later ranged read: fine for a small file (read whole, checked), else refused unread. */
+  const wholePlan =
+    (asked: number) =>
+    (res: Response): BodyPlan =>
+      res.status === 206 ? { limit: asked } : fixed.size <= wholeMax ? { limit: fixed.size } : 'skip'
+  if (cr.end !== cr.size - 1) {
+    // Some static servers (sirv, behind `vite preview`) answer a suffix range with the file's
+    // head; now that the size is known, ask for the tail by explicit offsets.
+    const start = Math.max(0, cr.size - tailBytes)
+    const again = await request(`bytes=${start}-${cr.size - 1}`, o.signal, wholePlan(cr.size - start), { start, end: cr.size })
+    if (!again.body || again.res.status !== 206) throw rangeless(sizeText(cr.size))
+    tail = again.body
+    tailStart = start
+    requests++
+  }
   let multiRange = o.multiRange ?? true
 
   const source: ByteSource = {
@@ -184,12 +259,16 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       if (start < 0 || end > fixed.size || start > end)
         throw new ParquetSeekError(`read [${start}, ${end}) outside the ${fixed.size}-byte file`, { file: url, offset: start })
       if (start === end) return new ArrayBuffer(0)
-      const { res, body } = await request(`bytes=${start}-${end - 1}`, signal, { start, end })
+      const range = `bytes=${start}-${end - 1}`
+      const { res, body } = await request(range, signal, wholePlan(end - start), { start, end })
       if (res.status === 200) {
-        // Range support vanished: the body is the whole file; still check it is the same file.
+        // Range support vanished: a small file's body is the whole file (still checked to be the
+        // same file); a large one was refused unread
+        if (!body) throw rangeless(sizeText(fixed.size))
         if (body.length !== fixed.size) throw changed(url, `size is now ${body.length}`)
         return body.slice(start, end).buffer
       }
+      if (!body) throw tooLarge(range, end - start)
       const cr = parseContentRange(res.headers.get('content-range'))
       if (cr?.size !== undefined && cr.size !== fixed.size) throw changed(url, `size was ${fixed.size}, is now ${cr.size}`)
       const etag = strongEtag(res.headers.get('etag'))
@@ -202,17 +281,25 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
     async sliceMany(ranges, signal) {
       if (!multiRange || ranges.length < 2) return undefined
       const header = `bytes=${ranges.map((r) => `${r.start}-${r.end - 1}`).join(',')}`
-      const { res, body } = await request(header, signal)
+      const asked = ranges.reduce((n, r) => n + (r.end - r.start), 0)
+      // a host without multi-range answers 200 with the whole object: cancelled unread, and
+      // single ranges from now on; a merged answer may cost up to twice the bytes asked for
+      const { res, body } = await request(header, signal, (r) =>
+        r.status === 206 ? { limit: 2 * asked + PART_OVERHEAD * (ranges.length + 1) } : 'skip',
+      )
+      if (!body || res.status !== 206) {
+        multiRange = false
+        return undefined
+      }
       const type = res.headers.get('content-type') ?? ''
       const boundary = /multipart\/byteranges;\s*boundary="?([^";]+)"?/i.exec(type)?.[1]
       let parts: Part[]
-      if (res.status === 206 && boundary) parts = parseMultipart(body, boundary)
+      if (boundary) parts = parseMultipart(body, boundary, url)
       else {
-        // One part (the server merged the ranges) or the whole file: use it if it covers them.
+        // One part: the server merged the ranges (or answered the first only)
         multiRange = false
-        const cr =
-          res.status === 206 ? parseContentRange(res.headers.get('content-range')) : { start: 0, end: body.length - 1, size: body.length }
-        if (!cr) return undefined
+        const cr = parseContentRange(res.headers.get('content-range'))
+        if (!cr || body.length !== cr.end - cr.start + 1) return undefined
         parts = [{ start: cr.start, end: cr.end + 1, size: cr.size, bytes: body }]
       }
       for (const p of parts)
@@ -238,8 +325,12 @@ interface Part {
   bytes: Uint8Array
 }
 
-/** multipart/byteranges body → parts with their Content-Range (RFC 9110 §14.6). */
-export function parseMultipart(body: Uint8Array, boundary: string): Part[] {
+/**
+ * multipart/byteranges body → parts with their Content-Range (RFC 9110 §14.6). Moves forward
+ * only: each part must start after the previous one ended, so a part whose range runs
+ * backwards (`bytes 200-100/…`) is an error, never a step back to an earlier delimiter.
+ */
+export function parseMultipart(body: Uint8Array, boundary: string, file?: string): Part[] {
   const text = new TextDecoder('latin1')
   const delimiter = new TextEncoder().encode(`--${boundary}`)
   const parts: Part[] = []
@@ -250,11 +341,12 @@ export function parseMultipart(body: Uint8Array, boundary: string): Part[] {
     const headersEnd = indexOf(body, CRLFCRLF, at)
     if (headersEnd < 0) break
     const headers = text.decode(body.subarray(at, headersEnd))
-    const cr = parseContentRange(/content-range:\s*([^\r\n]+)/i.exec(headers)?.[1] ?? null)
+    const value = /content-range:\s*([^\r\n]+)/i.exec(headers)?.[1] ?? null
+    const cr = parseContentRange(value)
     const start = headersEnd + 4
-    if (!cr) throw new ParquetSeekError('multipart part without Content-Range')
+    if (!cr) throw new ParquetSeekError(`multipart part without a valid Content-Range ("${value}")`, { file, offset: at })
     const length = cr.end - cr.start + 1
-    if (start + length > body.length) throw new ParquetSeekError('multipart part is truncated')
+    if (start + length > body.length) throw new ParquetSeekError('multipart part is truncated', { file, offset: at })
     parts.push({ start: cr.start, end: cr.end + 1, size: cr.size, bytes: body.subarray(start, start + length) })
     at = indexOf(body, delimiter, start + length)
   }
@@ -278,7 +370,11 @@ function changed(url: string, detail: string) {
 export function parseContentRange(value: string | null): { start: number; end: number; size: number | undefined } | undefined {
   const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? '')
   if (!m) return undefined
-  return { start: Number(m[1]), end: Number(m[2]), size: m[3] === '*' ? undefined : Number(m[3]) }
+  const range = { start: Number(m[1]), end: Number(m[2]), size: m[3] === '*' ? undefined : Number(m[3]) }
+  // a range that runs backwards, past the size, or past what a number holds exactly is no range
+  if (!Number.isSafeInteger(range.end) || range.end < range.start) return undefined
+  if (range.size !== undefined && (!Number.isSafeInteger(range.size) || range.end >= range.size)) return undefined
+  return range
 }
 
 function strongEtag(value: string | null): string | undefined {
@@ -292,17 +388,30 @@ function retryAfterMs(value: string | null): number | undefined {
   return Number.isFinite(s) ? Math.min(10_000, s * 1000) : undefined
 }
 
-/** The whole body, calling `progress` on every chunk (it re-arms the stall timer). */
-async function readBody(res: Response, progress: () => void): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(await res.arrayBuffer())
+/**
+ * The body, calling `progress` on every chunk (it re-arms the stall timer); undefined, with the
+ * rest cancelled unread, once it runs past `limit` bytes (a Content-Length over it is refused
+ * before reading anything).
+ */
+async function readBody(res: Response, progress: () => void, limit: number): Promise<Uint8Array | undefined> {
+  const declared = contentLength(res)
+  if (declared !== undefined && declared > limit) {
+    await res.body?.cancel().catch(() => {})
+    return undefined
+  }
+  if (!res.body) return new Uint8Array(0)
   const reader = res.body.getReader()
   const parts: Uint8Array[] = []
   let total = 0
   for (;;) {
     const { done, value } = await reader.read()
     if (done) break
-    parts.push(value)
     total += value.length
+    if (total > limit) {
+      await reader.cancel().catch(() => {})
+      return undefined
+    }
+    parts.push(value)
     progress()
   }
   if (parts.length === 1) return parts[0] as Uint8Array
@@ -315,6 +424,42 @@ async function readBody(res: Response, progress: () => void): Promise<Uint8Array
   return out
 }
 
+function contentLength(res: Response): number | undefined {
+  const value = res.headers.get('content-length')
+  const n = value === null ? Number.NaN : Number(value)
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+}
+
+const fmtMiB = (bytes: number) => `${+(bytes / 2 ** 20).toFixed(1)} MiB`
+const sizeText = (bytes: number | undefined) => (bytes === undefined ? 'unknown-size' : `${bytes}-byte`)
+
+/**
+ * Aborts `controller` when `signal` fires, through one listener per signal however many
+ * requests follow it (sixteen parallel reads used to add sixteen, and Node warned about a leak).
+ * Returns the function that stops following.
+ */
+const followers = new WeakMap<AbortSignal, Set<AbortController>>()
+function follow(signal: AbortSignal | undefined, controller: AbortController): () => void {
+  if (!signal) return () => {}
+  if (signal.aborted) controller.abort()
+  let set = followers.get(signal)
+  if (!set) {
+    const created = new Set<AbortController>()
+    followers.set(signal, created)
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const c of created) c.abort()
+      },
+      { once: true },
+    )
+    set = created
+  }
+  set.add(controller)
+  const active = set
+  return () => active.delete(controller)
+}
+
 function delayFor(attempt: number, base: number, retryAfter: number | undefined): number {
   return retryAfter ?? base * 2 ** (attempt - 1)
 }
@@ -322,14 +467,16 @@ function delayFor(attempt: number, base: number, retryAfter: number | undefined)
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortError())
+    const wake = new AbortController()
+    const unfollow = follow(signal, wake)
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
+      unfollow()
       resolve()
     }, ms)
-    const onAbort = () => {
+    wake.signal.addEventListener('abort', () => {
       clearTimeout(timer)
+      unfollow()
       reject(new AbortError())
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
+    })
   })
 }

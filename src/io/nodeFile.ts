@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { constants, type Stats } from 'node:fs'
 import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { ParquetSeekError } from '../errors.js'
@@ -9,11 +10,20 @@ import type { ByteSource } from './source.js'
 export async function fileSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
   let handle: FileHandle
   try {
-    handle = await open(path, 'r')
+    // non-blocking: opening a FIFO for reading would otherwise wait for a writer forever
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
-    throw new ParquetSeekError(`cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path })
+    const code = (e as NodeJS.ErrnoException).code
+    throw new ParquetSeekError(code === 'EISDIR' ? 'is a directory, not a file' : `cannot open (${code ?? (e as Error).message})`, {
+      file: path,
+    })
   }
-  const { size } = await handle.stat()
+  const info = await handle.stat()
+  if (!info.isFile()) {
+    await handle.close()
+    throw new ParquetSeekError(`is ${kindOf(info)}, not a regular file`, { file: path })
+  }
+  const { size } = info
   return {
     byteLength: size,
     name: basename(path),
@@ -34,10 +44,26 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
 }
 
 /**
+ * A whole local file of at most `limit` bytes (manifests, model and part files, row lists):
+ * special files are refused as by `fileSource`, larger files with an error naming the limit.
+ */
+export async function readLocalFile(path: string, limit: number): Promise<Uint8Array> {
+  const source = await fileSource(path)
+  try {
+    if (source.byteLength > limit)
+      throw new ParquetSeekError(`is ${source.byteLength} bytes, over the ${limit}-byte limit for this kind of file`, { file: path })
+    return new Uint8Array(await source.slice(0, source.byteLength))
+  } finally {
+    await source.close()
+  }
+}
+
+/**
  * Writes to `<dir>/.<name>.tmp-<random>` and renames onto `path` at commit, so an interrupted
  * build never leaves a half-written file under the final name. Refuses to target `input`.
  */
 export async function fileSink(path: string, input?: string | string[]): Promise<ByteSink> {
+  await checkOutputPath(path)
   const target = resolve(path)
   for (const one of typeof input === 'string' ? [input] : (input ?? [])) {
     if (await sameFile(target, resolve(one)))
@@ -70,6 +96,30 @@ export async function fileSink(path: string, input?: string | string[]): Promise
       await unlink(temp).catch(() => {})
     },
   }
+}
+
+/**
+ * An output path must be a regular file or not exist yet: a rename onto a FIFO, a device
+ * (/dev/null, run as root) or a directory would replace it. Commands call this before any work.
+ */
+export async function checkOutputPath(path: string): Promise<void> {
+  const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined
+    throw new ParquetSeekError(`cannot use as the output (${e.code ?? e.message})`, { file: path })
+  })
+  if (info && !info.isFile())
+    throw new ParquetSeekError(`the output is ${kindOf(info)}, not a regular file; refusing to replace it`, { file: path })
+  const dir = await stat(dirname(resolve(path))).catch(() => undefined)
+  if (!dir?.isDirectory()) throw new ParquetSeekError(`the output's folder ${dirname(resolve(path))} does not exist`, { file: path })
+}
+
+function kindOf(info: Stats): string {
+  if (info.isDirectory()) return 'a directory'
+  if (info.isFIFO()) return 'a named pipe (FIFO)'
+  if (info.isCharacterDevice()) return 'a character device'
+  if (info.isBlockDevice()) return 'a block device'
+  if (info.isSocket()) return 'a socket'
+  return 'not a regular file'
 }
 
 async function sameFile(a: string, b: string): Promise<boolean> {

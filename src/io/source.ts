@@ -1,4 +1,5 @@
 import type { AsyncBuffer } from 'hyparquet'
+import { ParquetSeekError } from '../errors.js'
 
 /**
  * The one I/O interface: a byte length and ranged reads. Compatible with hyparquet's
@@ -29,7 +30,20 @@ export interface IoCounts {
 /** Counts what passes through to `inner`; wrap the raw source so cache hits are not counted. */
 export class CountingSource implements ByteSource {
   readonly counts: IoCounts = { bytes: 0, requests: 0 }
+  /**
+   * A byte budget: a read that would take the count past `until` fails before it is asked
+   * for, with an error naming `what` (a search's maxBytesPerQuery). Undefined: no limit.
+   */
+  budget: { until: number; what: string } | undefined
   constructor(readonly inner: ByteSource) {}
+
+  private charge(bytes: number): void {
+    if (this.budget && this.counts.bytes + bytes > this.budget.until)
+      throw new ParquetSeekError(
+        `reading ${bytes} more bytes would pass ${this.budget.what}; raise it, or ask for less (fewer lists, a smaller k or refine)`,
+        { file: this.name },
+      )
+  }
   get byteLength() {
     return this.inner.byteLength
   }
@@ -37,6 +51,7 @@ export class CountingSource implements ByteSource {
     return this.inner.name
   }
   async slice(start: number, end?: number, signal?: AbortSignal): Promise<ArrayBuffer> {
+    this.charge((end ?? this.byteLength) - start)
     this.counts.requests++
     const buf = await this.inner.slice(start, end, signal)
     this.counts.bytes += buf.byteLength
@@ -47,6 +62,7 @@ export class CountingSource implements ByteSource {
     const many = this.inner.sliceMany?.bind(this.inner)
     if (!many) return undefined
     return async (ranges: Array<{ start: number; end: number }>, signal?: AbortSignal) => {
+      this.charge(ranges.reduce((n, r) => n + (r.end - r.start), 0))
       const parts = await many(ranges, signal)
       if (parts) {
         this.counts.requests++

@@ -1,7 +1,7 @@
 import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
 import { parquetRead, parquetSchema } from 'hyparquet'
-import { compressors } from 'hyparquet-compressors'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { codecs } from './codecs.js'
 import { guardPages } from './guard.js'
 
 /**
@@ -250,7 +250,7 @@ export async function readColumnRange(
       columns: [name],
       rowStart,
       rowEnd,
-      compressors,
+      compressors: codecs,
       useOffsetIndex: true,
       ...(rawBytes ? { utf8: false, parsers: { stringFromBytes: raw, jsonFromBytes: raw } } : {}),
       onComplete: (rows: unknown[][]) => {

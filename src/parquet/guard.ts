@@ -2,8 +2,8 @@ import type { AsyncBuffer, CompressionCodec, FileMetaData, PageHeader } from 'hy
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js'
-import { compressors } from 'hyparquet-compressors'
 import { ParquetSeekError } from '../errors.js'
+import { codecs } from './codecs.js'
 
 /** Largest page body we let a decoder allocate (pages are KiB to a few MiB in practice). */
 export const MAX_PAGE_BYTES = 256 << 20
@@ -178,7 +178,7 @@ function checkPages(bytes: Uint8Array, fileOffset: number, chunk: ChunkShape, fi
     if (v1 && (chunk.rep || chunk.def) && v1.repetition_level_encoding !== 'BIT_PACKED' && v1.definition_level_encoding !== 'BIT_PACKED') {
       let plain: Uint8Array
       try {
-        plain = decompressPage(body, header.uncompressed_page_size, chunk.codec, compressors)
+        plain = decompressPage(body, header.uncompressed_page_size, chunk.codec, codecs)
       } catch (e) {
         throw new ParquetSeekError(`cannot decompress the page (${(e as Error).message})`, { file, section: 'page', offset: where.offset })
       }

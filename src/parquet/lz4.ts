@@ -4,7 +4,11 @@
  * Written here because the only pure-JS LZ4 package (lz4js) may start a match inside the
  * last 12 bytes of a block, which the reference decoder (DuckDB, Arrow) rejects as corrupt.
  * This one follows the block-format end rules: the last match starts at least 12 bytes
- * before the end and the last 5 bytes are literals. Decoding uses hyparquet-compressors.
+ * before the end and the last 5 bytes are literals.
+ *
+ * The decoder is here too: hyparquet-compressors' keeps copying a match whose length runs past
+ * the output (the writes fall off the typed array), so a page of a few bytes claiming a long
+ * match cost a second per MiB claimed. This one stops at the declared output size.
  */
 const MIN_MATCH = 4
 const LAST_LITERALS = 5
@@ -93,4 +97,82 @@ function writeLength(dst: Uint8Array, d: number, rest: number): number {
   }
   dst[d++] = r
   return d
+}
+
+/**
+ * Decodes one LZ4 block into exactly `outputLength` bytes. Throws on anything that does not
+ * fit: a literal run or a match past the output or the input, an offset before the start, or
+ * a block that ends short. Work is bounded by input + output size whatever the block claims.
+ */
+export function lz4DecompressBlock(input: Uint8Array, outputLength: number): Uint8Array {
+  const out = new Uint8Array(outputLength)
+  const end = lz4DecodeInto(input, out, 0)
+  if (end !== outputLength) throw new Error(`lz4 block decodes to ${end} bytes, expected ${outputLength}`)
+  return out
+}
+
+/** Decodes a block into `out` from `at`; returns where it ended. */
+function lz4DecodeInto(input: Uint8Array, out: Uint8Array, at: number): number {
+  let o = at
+  let i = 0
+  const n = input.length
+  const length = (base: number): number => {
+    let len = base
+    if (base === 15) {
+      for (;;) {
+        if (i >= n) throw new Error('lz4 length runs past the input')
+        const b = input[i++] as number
+        len += b
+        if (len > out.length) throw new Error('lz4 length runs past the output')
+        if (b !== 255) break
+      }
+    }
+    return len
+  }
+  while (i < n) {
+    const token = input[i++] as number
+    const literals = length(token >> 4)
+    if (i + literals > n) throw new Error('lz4 literals run past the input')
+    if (o + literals > out.length) throw new Error('lz4 literals run past the output')
+    out.set(input.subarray(i, i + literals), o)
+    o += literals
+    i += literals
+    if (i === n) break // the last sequence has literals only
+    if (i + 2 > n) throw new Error('lz4 match offset runs past the input')
+    const offset = (input[i] as number) | ((input[i + 1] as number) << 8)
+    i += 2
+    if (offset === 0 || offset > o - at) throw new Error(`lz4 match offset ${offset} out of range`)
+    const match = length(token & 15) + MIN_MATCH
+    if (o + match > out.length) throw new Error('lz4 match runs past the output')
+    for (let p = o - offset, stop = o + match; o < stop; ) out[o++] = out[p++] as number
+  }
+  return o
+}
+
+/**
+ * The Parquet LZ4 codec (deprecated): Hadoop framing (u32 BE decoded size, u32 BE block size,
+ * block) as Arrow writes it, else one raw block — bounded like `lz4DecompressBlock`.
+ */
+export function lz4DecompressHadoop(input: Uint8Array, outputLength: number): Uint8Array {
+  const out = new Uint8Array(outputLength)
+  let i = 0
+  let o = 0
+  const be32 = (p: number) =>
+    (((input[p] as number) << 24) | ((input[p + 1] as number) << 16) | ((input[p + 2] as number) << 8) | (input[p + 3] as number)) >>> 0
+  while (i + 8 <= input.length) {
+    const decoded = be32(i)
+    const block = be32(i + 4)
+    if (block > input.length - i - 8 || decoded > outputLength - o) break
+    let end: number
+    try {
+      end = lz4DecodeInto(input.subarray(i + 8, i + 8 + block), out.subarray(0, o + decoded), o)
+    } catch {
+      break
+    }
+    if (end !== o + decoded) break
+    i += 8 + block
+    o += decoded
+    if (i === input.length && o === outputLength) return out
+  }
+  return lz4DecompressBlock(input, outputLength)
 }

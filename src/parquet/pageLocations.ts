@@ -2,8 +2,8 @@ import type { CompressionCodec, OffsetIndex, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
-import { compressors } from 'hyparquet-compressors'
 import { ParquetSeekError } from '../errors.js'
+import { codecs } from './codecs.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 
@@ -61,7 +61,7 @@ function rowsInPage(header: PageHeader, body: Uint8Array, info: ChunkInfo): numb
   const values = header.data_page_header?.num_values ?? 0
   if (info.maxRepetitionLevel === 0) return values
   // V1 page of a nested column: rows start where the repetition level is 0.
-  const page = decompressPage(body, header.uncompressed_page_size, info.codec, compressors)
+  const page = decompressPage(body, header.uncompressed_page_size, info.codec, codecs)
   const levels = new Array<number>(values)
   const width = 32 - Math.clz32(info.maxRepetitionLevel)
   readRleBitPackedHybrid({ view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 }, width, levels)

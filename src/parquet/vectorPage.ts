@@ -1,8 +1,8 @@
 import type { CompressionCodec, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
-import { compressors } from 'hyparquet-compressors'
 import { ParquetSeekError } from '../errors.js'
+import { codecs } from './codecs.js'
 import type { EmbeddingColumn } from './embedding.js'
 
 export interface PageContext {
@@ -46,16 +46,19 @@ export function decodeVectorPage(
   if (levels < 0 || bodyEnd > bytes.length || bodyStart > bodyEnd)
     fail(`page of ${header.compressed_page_size} bytes does not fit the ${bytes.length} bytes read`)
   const valuesSize = header.uncompressed_page_size - levels
-  const compressed = bytes.subarray(bodyStart, bodyEnd)
-  let values: Uint8Array
-  try {
-    values = v2.is_compressed === false ? compressed : decompressPage(compressed, valuesSize, codec, compressors)
-  } catch (e) {
-    fail(`cannot decompress the vector page (${(e as Error).message})`)
-  }
   const count = v2.num_values - v2.num_nulls
   const width = column.element === 'DOUBLE' ? 8 : 4
   const expectedBytes = column.kind === 'flba' ? dim * 4 : dim * width
+  // the size the schema allows is checked before anything is allocated or decompressed: a
+  // header claiming 1 GiB must not cost 1 GiB
+  if (valuesSize !== expectedBytes) fail(`vector page claims ${valuesSize} bytes of values, a ${dim}-d vector has ${expectedBytes}`)
+  const compressed = bytes.subarray(bodyStart, bodyEnd)
+  let values: Uint8Array
+  try {
+    values = v2.is_compressed === false ? compressed : decompressPage(compressed, valuesSize, codec, codecs)
+  } catch (e) {
+    fail(`cannot decompress the vector page (${(e as Error).message})`)
+  }
   if ((column.kind === 'list' && count !== dim) || (column.kind === 'flba' && count !== 1) || values.length !== expectedBytes) {
     fail(`vector page holds ${count} values in ${values.length} bytes, expected a ${dim}-d vector`)
   }

@@ -1,4 +1,5 @@
 import { ParquetSeekError } from '../errors.js'
+import { resolveSourceName } from '../io/confine.js'
 import type { ByteSource } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
 import type { OpenOptions } from './open.js'
@@ -47,20 +48,27 @@ export class SeekDataset {
   }
 
   /** Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL. */
-  static async fromManifest(url: string, o: OpenOptions & { concurrency?: number; fetch?: typeof fetch } = {}): Promise<SeekDataset> {
+  static async fromManifest(
+    url: string,
+    o: OpenOptions & { concurrency?: number; fetch?: typeof fetch; allowSources?: string[] } = {},
+  ): Promise<SeekDataset> {
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
     if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
     let manifest: unknown
+    const text = await boundedText(res, MAX_MANIFEST_BYTES)
+    if (text === undefined) throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: url })
     try {
-      manifest = await res.json()
+      manifest = JSON.parse(text)
     } catch {
       throw new ParquetSeekError('the manifest is not JSON', { file: url })
     }
     const files = (manifest as { files?: unknown }).files
     if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
       throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file: url })
+    // shards resolve on the manifest's own origin only, unless `allowSources` lists a prefix
+    const base = { kind: 'url' as const, url }
     return SeekDataset.open(
-      files.map((f) => new URL(f as string, url).href),
+      (files as string[]).map((f) => (resolveSourceName(f, base, o.allowSources) as { url: string }).url),
       o,
     )
   }
@@ -86,6 +94,29 @@ export class SeekDataset {
       },
     }
   }
+}
+
+/** A manifest lists shard names: 4 MiB holds tens of thousands. */
+const MAX_MANIFEST_BYTES = 4 << 20
+
+/** A response's text, or undefined (the rest cancelled unread) once it passes `limit` bytes. */
+async function boundedText(res: Response, limit: number): Promise<string | undefined> {
+  if (!res.body) return ''
+  const reader = res.body.getReader()
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.length
+    if (total > limit) {
+      await reader.cancel().catch(() => {})
+      return undefined
+    }
+    parts.push(value)
+  }
+  const decoder = new TextDecoder()
+  return parts.map((p) => decoder.decode(p, { stream: true })).join('') + decoder.decode()
 }
 
 /** `fn` over `items` with at most `limit` running at once; results in input order. */

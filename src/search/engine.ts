@@ -12,7 +12,7 @@ import { readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
 import { type FilterResult, filterRows, parseWhere } from './filter.js'
 import { exactDistance, kernelKind, prepareQuery } from './metric.js'
-import { type OpenedIndex, type OpenOptions, openSource } from './open.js'
+import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
 import { probe } from './probe.js'
 import { projectRows } from './project.js'
 import { ListScanner } from './scan.js'
@@ -30,6 +30,8 @@ export interface SearchOptions {
   where?: string
   /** Rows never to return (e.g. deleted since the file was written). */
   deleted?: Iterable<number>
+  /** Most bytes this search may read (default: the index's, 256 MiB unless opened with another). */
+  maxBytesPerQuery?: number
   signal?: AbortSignal
 }
 
@@ -79,6 +81,12 @@ interface Located {
 /** More allowed rows than this always go through the lists. */
 const DIRECT_MAX_ROWS = 65_536
 
+/** Largest k and refine a search takes (k × refine candidates are held per query). */
+export const MAX_K = 10_000
+export const MAX_REFINE = 1_000
+/** More lists than any index has (nlist is a u32, in practice ≤ 2^16): a bound for option checks. */
+export const MAX_NPROBE = 1 << 24
+
 export function defaultNprobe(nlist: number): number {
   return Math.min(nlist, Math.max(8, Math.ceil(nlist / 4)))
 }
@@ -104,6 +112,9 @@ export class SeekIndex {
     private readonly cacheBytes: number,
     readonly kernels: Kernels,
     private gpu: GpuListScan | undefined,
+    private readonly maxBytesPerQuery: number,
+    /** Requests in flight at once (a browser opens about 6 per host over HTTP/1.1). */
+    private readonly connections: number,
   ) {
     this.scanner = new ListScanner(opened.model, kernels)
   }
@@ -113,7 +124,14 @@ export class SeekIndex {
     const opened = await openSource(input, o)
     // loaded on demand: pages that never ask for the GPU do not load its code and shaders
     const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu) : undefined
-    return new SeekIndex(opened, o.cacheBytes ?? 64 << 20, kernels, gpu)
+    return new SeekIndex(
+      opened,
+      o.cacheBytes ?? 64 << 20,
+      kernels,
+      gpu,
+      o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
+      o.connections ?? DEFAULT_CONCURRENCY,
+    )
   }
 
   /** The compute backend scoring this index's queries. */
@@ -148,13 +166,26 @@ export class SeekIndex {
 
   /** Many queries at once: one fetch of the union of probed lists, one of candidate pages. */
   async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SearchResult[]> {
+    const { counting } = this.opened
+    const maxBytes = o.maxBytesPerQuery ?? this.maxBytesPerQuery
+    counting.budget = { until: counting.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
+    try {
+      return await this.searchWithin(queries, o)
+    } finally {
+      counting.budget = undefined
+    }
+  }
+
+  private async searchWithin(queries: ArrayLike<number>[], o: SearchOptions): Promise<SearchResult[]> {
     const t0 = performance.now()
     const { model, counting, directory } = this.opened
     const { dim, nlist, m } = model.params
     const k = o.k ?? 10
     const nprobe = Math.min(nlist, o.nprobe ?? model.params.nprobe ?? defaultNprobe(nlist))
     const refine = Math.max(1, o.refine ?? model.params.refine ?? 10)
-    if (!Number.isInteger(k) || k < 1) throw new ParquetSeekError(`k must be a positive integer, got ${k}`)
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ParquetSeekError(`k must be an integer from 1 to ${MAX_K}, got ${k}`)
+    if (!Number.isInteger(refine) || refine > MAX_REFINE)
+      throw new ParquetSeekError(`refine must be an integer from 1 to ${MAX_REFINE}, got ${refine}`)
     if (!Number.isInteger(nprobe) || nprobe < 1) throw new ParquetSeekError(`nprobe must be a positive integer, got ${nprobe}`)
     const before = { ...counting.counts }
     const ms = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>
@@ -203,7 +234,7 @@ export class SeekIndex {
       lap('probe')
       const r0 = counting.counts.requests
       const located = await this.pagesOfRows(direct, o.signal)
-      roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
+      roundTrips += waves(counting.counts.requests - r0, this.connections)
       for (const [row, page] of located) pages.set(row, page)
       const all = [...located.keys()]
       candidates = prepared.map(() => all)
@@ -235,11 +266,14 @@ export class SeekIndex {
         })
         if (pageIndex) ranges.push(pageIndex)
         const r0 = counting.counts.requests
-        const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, signal: o.signal })
-        roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
+        const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, concurrency: this.connections, signal: o.signal })
+        roundTrips += waves(counting.counts.requests - r0, this.connections)
         const ctx = { file: this.opened.raw.name, blobOffset: this.opened.location.offset }
         for (const [i, l] of fetched.entries()) {
-          const view = parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx)
+          const view = parseList(bodies[i] as Uint8Array, directory[l] as never, m, l, ctx, {
+            rows: this.rows,
+            fileBytes: this.opened.raw.byteLength,
+          })
           batchLists.set(l, view)
           this.cacheList(l, view)
         }
@@ -271,13 +305,37 @@ export class SeekIndex {
       })
       fetchedCount = fetched.length
       candidates = scored.map((list) => list.map((c) => c.row))
-      for (const [qi, list] of scored.entries())
-        for (const c of list) pages.set(c.row, pageOf(locate(c.row, probes[qi] as Uint32Array, batchLists)))
+      for (const [qi, list] of scored.entries()) {
+        const seen = new Set<number>()
+        for (const c of list) {
+          // each row belongs to one list; a damaged index listing it in two must not return it twice
+          if (seen.has(c.row))
+            throw new ParquetSeekError(`row ${c.row} is in more than one list (each row belongs to one)`, {
+              file: this.opened.raw.name,
+              section: 'lists',
+            })
+          seen.add(c.row)
+          pages.set(c.row, pageOf(locate(c.row, probes[qi] as Uint32Array, batchLists)))
+        }
+      }
     }
     lap('scan')
 
-    // one read for every candidate page of every query, each page decoded once
+    // one read for every candidate page of every query, each page decoded once (a page is one
+    // row's vector: rows sharing a page mean a damaged index, refused before any decoding)
     const rows = [...pages.keys()].sort((a, b) => a - b)
+    const owner = new Map<number, number>()
+    for (const row of rows) {
+      const at = (pages.get(row) as { offset: number }).offset
+      const other = owner.get(at)
+      if (other !== undefined)
+        throw new ParquetSeekError(`rows ${other} and ${row} point at the same vector page`, {
+          file: this.opened.raw.name,
+          section: 'lists',
+          offset: at,
+        })
+      owner.set(at, row)
+    }
     const vectors = new Float32Array(rows.length * dim)
     const slot = new Map(rows.map((r, i) => [r, i]))
     if (rows.length) {
@@ -288,9 +346,9 @@ export class SeekIndex {
           const p = pages.get(r) as { offset: number; length: number }
           return { start: p.offset, end: p.offset + p.length }
         }),
-        { gap: DEFAULT_GAP, signal: o.signal },
+        { gap: DEFAULT_GAP, concurrency: this.connections, signal: o.signal },
       )
-      roundTrips += waves(counting.counts.requests - r0, DEFAULT_CONCURRENCY)
+      roundTrips += waves(counting.counts.requests - r0, this.connections)
       const chunk = this.opened.metadata.row_groups[0]?.columns[this.opened.column.leafIndex]?.meta_data
       rows.forEach((row, i) => {
         decodeVectorPage(bodies[i] as Uint8Array, this.opened.column, chunk?.codec ?? 'LZ4_RAW', dim, vectors, i * dim, {
@@ -412,7 +470,7 @@ export class SeekIndex {
       const start = Number(meta?.offset_index_offset)
       return { start, end: start + Number(meta?.offset_index_length) }
     })
-    const bodies = await readRanges(cached, ranges, { gap: DEFAULT_GAP, signal })
+    const bodies = await readRanges(cached, ranges, { gap: DEFAULT_GAP, concurrency: this.connections, signal })
     for (const [i, g] of needed.entries()) {
       const bytes = bodies[i] as Uint8Array
       const index = await decoding(

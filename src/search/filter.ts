@@ -47,6 +47,9 @@ function tokenize(src: string): Token[] {
   return out
 }
 
+const MAX_WHERE_DEPTH = 64
+const MAX_WHERE_TERMS = 1000
+
 export function parseWhere(src: string): Expr {
   const tokens = tokenize(src)
   let i = 0
@@ -86,13 +89,24 @@ export function parseWhere(src: string): Expr {
     if (keyword('FALSE')) return false
     return fail('expected a number, a quoted text, TRUE or FALSE')
   }
+  // evaluation recurses through the tree: its depth and size are bounded (a filter nested
+  // 60,000 deep used to overflow the stack)
+  let depth = 0
+  let conditions = 0
+  const nested = <T>(inner: () => T): T => {
+    if (++depth > MAX_WHERE_DEPTH) fail(`nests more than ${MAX_WHERE_DEPTH} deep`)
+    const e = inner()
+    depth--
+    return e
+  }
   const atom = (): Expr => {
+    if (++conditions > MAX_WHERE_TERMS) fail(`has more than ${MAX_WHERE_TERMS} conditions`)
     if (symbol('(')) {
-      const e = or()
+      const e = nested(or)
       if (!symbol(')')) fail('expected ")"')
       return e
     }
-    if (keyword('NOT')) return { op: 'not', expr: atom() }
+    if (keyword('NOT')) return { op: 'not', expr: nested(atom) }
     const t = peek()
     if (t?.kind !== 'name') return fail('expected a column name')
     i++

@@ -1,5 +1,4 @@
 import type { FileMetaData } from 'hyparquet'
-import { parquetMetadata } from 'hyparquet'
 import type { SearchBackend } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
@@ -11,7 +10,7 @@ import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
 import { type ByteSource, CountingSource } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
-import { checkMetadata } from '../parquet/guard.js'
+import { footerLength, parseFooter } from '../parquet/footer.js'
 
 export interface OpenOptions {
   /** Bytes of the file's end read first; covers footer + index head for most files. */
@@ -24,6 +23,13 @@ export interface OpenOptions {
    * `gpu`: the list scan and top-k on WebGPU (the CPU does the rest; same rows as the CPU).
    */
   backend?: SearchBackend
+  /**
+   * Most bytes one search (or the open) may read (default 256 MiB): a damaged or hostile file
+   * that would make a query read more fails with an error naming this option instead.
+   */
+  maxBytesPerQuery?: number
+  /** Requests a search keeps in flight at once (default 16; a browser allows about 6 per host on HTTP/1.1). */
+  connections?: number
   /** The WebGPU entry point for `gpu` (default: navigator.gpu; in Node, nodeGpu()). */
   gpu?: GPU
   signal?: AbortSignal
@@ -47,6 +53,7 @@ export interface OpenedIndex {
 }
 
 const DEFAULT_TAIL = 1 << 20
+export const DEFAULT_MAX_BYTES = 256 << 20
 
 /**
  * Reads footer, index trailer and head (centroids, codebooks, directory) and the page indexes
@@ -79,18 +86,17 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   const size = raw.byteLength
   const counting = new CountingSource(raw)
   const cached = new CachedSource(counting, o.cacheBytes)
-  if (size < 12 || tail.length < 8) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
-  const tailView = new DataView(tail.buffer, tail.byteOffset, tail.byteLength)
-  if (String.fromCharCode(...tail.subarray(tail.length - 4)) !== 'PAR1') {
-    throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: size - 4 })
-  }
-  const footerLength = tailView.getUint32(tail.length - 8, true)
-  const footerStart = size - 8 - footerLength
-  if (footerStart < 4) throw new ParquetSeekError(`footer length ${footerLength} exceeds the file`, { file, offset: size - 8 })
+  const footerStart = size - 8 - footerLength(tail, size, file)
 
   // Everything open needs must be in memory; read what the first request missed, in one go.
+  const maxBytes = o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES
   const ensure = async (start: number) => {
     if (start >= tailStart) return
+    if (tail.length + tailStart - start > maxBytes)
+      throw new ParquetSeekError(`opening needs ${tail.length + tailStart - start} bytes, over maxBytesPerQuery (${maxBytes})`, {
+        file,
+        offset: start,
+      })
     const more = new Uint8Array(await counting.slice(start, tailStart, o.signal))
     io.roundTrips++
     const merged = new Uint8Array(tail.length + more.length)
@@ -100,14 +106,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     tailStart = start
   }
   await ensure(footerStart)
-  let metadata: FileMetaData
-  try {
-    const footer = tail.subarray(footerStart - tailStart)
-    metadata = parquetMetadata(footer.slice().buffer)
-  } catch (e) {
-    throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file, offset: footerStart })
-  }
-  checkMetadata(metadata, size, file)
+  const metadata = parseFooter(tail.subarray(footerStart - tailStart), size, file, footerStart)
   const location = locateIndex(metadata, size, file)
   if (!location) throw new NoIndexError(file)
   const column = describeEmbeddingColumn(metadata, location.column, file)
@@ -116,6 +115,12 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   const ctx = { file, blobOffset: location.offset }
   const trailerBytes = tail.subarray(Math.max(0, location.offset - tailStart), blobEnd - tailStart)
   const trailer = parseTrailer(trailerBytes, location.length, ctx)
+  if (trailer.params.rows !== Number(metadata.num_rows))
+    throw new ParquetSeekError(`the index covers ${trailer.params.rows} rows, the file has ${metadata.num_rows}`, {
+      file,
+      section: 'trailer',
+      offset: blobEnd - TRAILER_BYTES,
+    })
   const headStart = blobEnd - trailer.headBytes
   let pageIndexStart = headStart
   for (const group of metadata.row_groups) {

@@ -1,7 +1,7 @@
 import { parquetReadObjects } from 'hyparquet'
-import { compressors } from 'hyparquet-compressors'
 import { decoding, ParquetSeekError } from '../errors.js'
 import { BatchingSource } from '../io/batching.js'
+import { codecs } from '../parquet/codecs.js'
 import { guardPages } from '../parquet/guard.js'
 import type { OpenedIndex } from './open.js'
 
@@ -34,7 +34,7 @@ export async function projectRows(
           rowStart: row,
           rowEnd: row + 1,
           useOffsetIndex: true,
-          compressors,
+          compressors: codecs,
         }),
       )
       values.set(row, obj ?? {})

@@ -1,6 +1,5 @@
 import type { FileMetaData } from 'hyparquet'
-import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
-import { compressors } from 'hyparquet-compressors'
+import { parquetReadObjects } from 'hyparquet'
 import { type BackendChoice, loadKernels } from '../compute/backend.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import { type ListView, parseList } from '../index/blob.js'
@@ -12,12 +11,17 @@ import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { readRanges } from '../io/ranges.js'
 import { type ByteSource, CountingSource } from '../io/source.js'
+import { codecs } from '../parquet/codecs.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
 import { checkMetadata } from '../parquet/guard.js'
 import { exactDistance, kernelKind, prepareQuery } from './metric.js'
 import { probe } from './probe.js'
 import { ListScanner } from './scan.js'
 import { TopK } from './topk.js'
+
+/** A sidecar's JSON header names its sources: 16 MiB holds ~100,000 of them. */
+const MAX_HEADER_BYTES = 16 << 20
 
 /** One source of a sidecar index, opened and checked against what the index recorded. */
 interface OpenedSource {
@@ -71,6 +75,11 @@ export class SidecarIndex {
       throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
     const jsonLength = new DataView(first.buffer).getUint32(SIDECAR_MAGIC.length, true)
     const start = SIDECAR_MAGIC.length + 4
+    if (jsonLength > MAX_HEADER_BYTES)
+      throw new ParquetSeekError(`header of ${jsonLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`, {
+        file,
+        offset: SIDECAR_MAGIC.length,
+      })
     if (start + jsonLength > sidecar.byteLength)
       throw new ParquetSeekError(`header of ${jsonLength} bytes runs past the file`, { file, offset: SIDECAR_MAGIC.length })
     const jsonBytes =
@@ -83,7 +92,16 @@ export class SidecarIndex {
     } catch {
       throw new ParquetSeekError('the sidecar header is not JSON', { file, offset: start })
     }
-    if (header.format !== 'parquetseek-sidecar' || header.version !== 1 || !Array.isArray(header.sources) || !header.sources.length)
+    if (
+      typeof header !== 'object' ||
+      header === null ||
+      header.format !== 'parquetseek-sidecar' ||
+      header.version !== 1 ||
+      typeof header.params !== 'object' ||
+      header.params === null ||
+      !Array.isArray(header.sources) ||
+      !header.sources.length
+    )
       throw new ParquetSeekError('unsupported or malformed sidecar header', { file, offset: start })
     const location = {
       column: header.column,
@@ -103,7 +121,18 @@ export class SidecarIndex {
     }
     const sources: OpenedSource[] = []
     const warnings: string[] = []
-    for (const s of header.sources) {
+    for (const [i, s] of header.sources.entries()) {
+      const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+      if (
+        typeof s !== 'object' ||
+        s === null ||
+        typeof s.name !== 'string' ||
+        typeof s.footerSha256 !== 'string' ||
+        !whole(s.size) ||
+        !whole(s.rows) ||
+        !whole(s.rowBase)
+      )
+        throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
       const input = await resolve(s.name)
       const raw = typeof input === 'string' ? (await openHttp(input, { signal: o.signal })).source : input
       if (raw.byteLength !== s.size || (await footerHash(raw)) !== s.footerSha256)
@@ -112,7 +141,7 @@ export class SidecarIndex {
           { file: s.name },
         )
       const source = new CountingSource(raw)
-      const metadata = await parquetMetadataAsync(source)
+      const metadata = await readMetadata(source, source.name)
       checkMetadata(metadata, source.byteLength, s.name)
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
@@ -162,10 +191,14 @@ export class SidecarIndex {
     for (const [i, l] of missing.entries())
       this.lists.set(
         l,
-        parseList(bodies[i] as Uint8Array, this.directory[l] as never, m, l, {
-          file: this.sidecar.name,
-          blobOffset: this.header.blobOffset,
-        }),
+        parseList(
+          bodies[i] as Uint8Array,
+          this.directory[l] as never,
+          m,
+          l,
+          { file: this.sidecar.name, blobOffset: this.header.blobOffset },
+          { rows: this.sources.reduce((n, s) => Math.max(n, s.rowBase + s.rows), 0) },
+        ),
       )
     const top = new TopK(k * refine)
     for (const l of probed) {
@@ -173,6 +206,8 @@ export class SidecarIndex {
       if (list) this.scanner.scan(q, kind, l, list.codes, list.rowIds, top)
     }
     const candidates = top.sorted().map((c) => c.row)
+    if (new Set(candidates).size !== candidates.length)
+      throw new ParquetSeekError('a row is in more than one list (each row belongs to one)', { file: this.sidecar.name, section: 'lists' })
     // exact distances from each candidate's vector in its source (the page that holds it):
     // sources in parallel, each one's candidates in row order so a shared page is read once
     const best = new TopK(k)
@@ -197,7 +232,14 @@ export class SidecarIndex {
         const { source, row } = this.locate(h.row)
         const [values = {}] = columns.length
           ? await decoding(`reading row ${row}`, { file: source.name }, () =>
-              parquetReadObjects({ file: source.cached, metadata: source.metadata, columns, rowStart: row, rowEnd: row + 1, compressors }),
+              parquetReadObjects({
+                file: source.cached,
+                metadata: source.metadata,
+                columns,
+                rowStart: row,
+                rowEnd: row + 1,
+                compressors: codecs,
+              }),
             )
           : [{}]
         return { file: source.name, row, distance: h.distance, values: values as Record<string, unknown> }

@@ -1,18 +1,16 @@
 import { decompress as decompressZstd } from 'fzstd'
 import type { Compressors } from 'hyparquet'
 import { gunzip } from 'hyparquet-compressors/src/gzip.js'
-import { decompressLz4, decompressLz4Raw } from 'hyparquet-compressors/src/lz4.js'
 
 /**
  * hyparquet-compressors without Brotli (its 80 KB dictionary would double the widget) and
- * without the WASM Snappy (hyparquet's own Snappy decoder serves). The widget build aliases
+ * without the WASM Snappy (hyparquet's own Snappy decoder serves); LZ4 comes from
+ * src/parquet/codecs.ts, as everywhere. The widget build aliases
  * `hyparquet-compressors` to this module (vite.widget.config.ts).
  */
 export const compressors: Compressors = {
   GZIP: (input, length) => gunzip(input, new Uint8Array(length)),
   ZSTD: (input) => decompressZstd(input),
-  LZ4: decompressLz4,
-  LZ4_RAW: decompressLz4Raw,
   BROTLI: () => {
     throw new Error('the <parquet-seek> widget does not decode BROTLI columns (to stay small); write the file with ZSTD or SNAPPY')
   },

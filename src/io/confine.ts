@@ -1,0 +1,54 @@
+import { ParquetSeekError } from '../errors.js'
+
+/**
+ * Where a sidecar or a manifest may send the reader. Their source names are data from a file,
+ * so they resolve only next to that file: relative paths inside its own directory (local), or
+ * URLs of its own origin (HTTP). Anything else — `../../etc/passwd`, an absolute path, another
+ * host, a protocol-relative `//host/…` — is refused unless the caller lists it in `allow`
+ * (URL prefixes, or directories for local paths).
+ */
+export type Resolved = { kind: 'url'; url: string } | { kind: 'path'; path: string }
+
+const SCHEME = /^[a-z][a-z0-9+.-]*:/i
+
+export function resolveSourceName(
+  name: string,
+  base: { kind: 'url'; url: string } | { kind: 'path'; dir: string },
+  allow: readonly string[] = [],
+  paths?: { resolve(...p: string[]): string; relative(from: string, to: string): string; isAbsolute(p: string): boolean },
+): Resolved {
+  const refuse = (why: string): never => {
+    throw new ParquetSeekError(`source "${name}" ${why}; list it in the allowed sources to read it anyway`, {
+      file: base.kind === 'url' ? base.url : base.dir,
+    })
+  }
+  if (typeof name !== 'string' || !name || name.includes('\0')) refuse('is not a usable name')
+  const looksLikeUrl = SCHEME.test(name) || name.startsWith('//')
+  if (base.kind === 'url') {
+    let url: URL
+    try {
+      url = new URL(name, base.url)
+    } catch {
+      return refuse('is not a valid URL')
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') refuse(`uses ${url.protocol}, not http(s)`)
+    if (url.origin !== new URL(base.url).origin && !allowed(url.href, allow)) refuse(`is on another origin (${url.origin})`)
+    return { kind: 'url', url: url.href }
+  }
+  if (looksLikeUrl) {
+    if (/^https?:\/\//i.test(name) && allowed(name, allow)) return { kind: 'url', url: name }
+    return refuse('is a URL, and this index is a local file')
+  }
+  if (!paths) return refuse('is a path, and no file system is available here')
+  const path = paths.resolve(base.dir, name)
+  const inside = (dir: string) => {
+    const rel = paths.relative(paths.resolve(dir), path)
+    return rel !== '' && !rel.startsWith('..') && !paths.isAbsolute(rel)
+  }
+  if (!inside(base.dir) && !allow.some(inside)) refuse(`is outside the index's own directory (${base.dir})`)
+  return { kind: 'path', path }
+}
+
+function allowed(href: string, allow: readonly string[]): boolean {
+  return allow.some((prefix) => SCHEME.test(prefix) && href.startsWith(prefix))
+}

@@ -1,0 +1,56 @@
+import type { AsyncBuffer, FileMetaData } from 'hyparquet'
+import { parquetMetadata } from 'hyparquet'
+import { ParquetSeekError } from '../errors.js'
+import { checkMetadata } from './guard.js'
+
+/**
+ * Largest footer read: thrift metadata of even very wide files (thousands of columns × row
+ * groups) stays in the tens of MiB. A length past it is a damaged or hostile file, refused
+ * before anything is requested.
+ */
+export const MAX_FOOTER_BYTES = 64 << 20
+/** The first read of a file's end when only the footer is wanted. */
+const FOOTER_GUESS = 512 << 10
+
+/**
+ * The footer's length from the file's last 8 bytes (`tail` ends at the file's end), checked
+ * against the magic, the file size and MAX_FOOTER_BYTES.
+ */
+export function footerLength(tail: Uint8Array, size: number, file?: string): number {
+  if (size < 12 || tail.length < 8) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
+  if (String.fromCharCode(...tail.subarray(tail.length - 4)) !== 'PAR1')
+    throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: size - 4 })
+  const length = new DataView(tail.buffer, tail.byteOffset, tail.byteLength).getUint32(tail.length - 8, true)
+  if (length > size - 12) throw new ParquetSeekError(`footer length ${length} exceeds the file`, { file, offset: size - 8 })
+  if (length > MAX_FOOTER_BYTES)
+    throw new ParquetSeekError(`footer length ${length} is over the ${MAX_FOOTER_BYTES}-byte limit`, { file, offset: size - 8 })
+  return length
+}
+
+/** Parses the file's last bytes from the footer's start (metadata, length, magic) and runs the hostile-footer guard. */
+export function parseFooter(footer: Uint8Array, size: number, file?: string, offset?: number): FileMetaData {
+  let metadata: FileMetaData
+  try {
+    metadata = parquetMetadata(footer.slice().buffer)
+  } catch (e) {
+    throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file, offset })
+  }
+  checkMetadata(metadata, size, file)
+  return metadata
+}
+
+/**
+ * The one way to read a Parquet footer outside the search engine's open (which reads it with
+ * the index head): one read of the file's end (two when the footer is longer), bounded,
+ * validated. Every reader of metadata goes through here or `footerLength` + `parseFooter`.
+ */
+export async function readMetadata(source: AsyncBuffer, file?: string): Promise<FileMetaData> {
+  const size = source.byteLength
+  if (size < 12) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
+  const first = Math.min(size, FOOTER_GUESS)
+  const tail = new Uint8Array(await source.slice(size - first, size))
+  const length = footerLength(tail, size, file)
+  const start = size - 8 - length
+  const footer = length + 8 <= tail.length ? tail.subarray(tail.length - 8 - length) : new Uint8Array(await source.slice(start, size))
+  return parseFooter(footer, size, file, start)
+}
