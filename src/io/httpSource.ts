@@ -393,7 +393,7 @@ function retryAfterMs(value: string | null): number | undefined {
  * rest cancelled unread, once it runs past `limit` bytes (a Content-Length over it is refused
  * before reading anything).
  */
-async function readBody(res: Response, progress: () => void, limit: number): Promise<Uint8Array | undefined> {
+export async function readBody(res: Response, progress: () => void, limit: number): Promise<Uint8Array | undefined> {
   const declared = contentLength(res)
   if (declared !== undefined && declared > limit) {
     await res.body?.cancel().catch(() => {})

@@ -1,5 +1,6 @@
 import { ParquetSeekError } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
+import { readBody } from '../io/httpSource.js'
 import type { ByteSource } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
 import type { OpenOptions } from './open.js'
@@ -55,7 +56,8 @@ export class SeekDataset {
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
     if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
     let manifest: unknown
-    const text = await boundedText(res, MAX_MANIFEST_BYTES)
+    const bytes = await readBody(res, () => {}, MAX_MANIFEST_BYTES)
+    const text = bytes && new TextDecoder().decode(bytes)
     if (text === undefined) throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: url })
     try {
       manifest = JSON.parse(text)
@@ -98,26 +100,6 @@ export class SeekDataset {
 
 /** A manifest lists shard names: 4 MiB holds tens of thousands. */
 const MAX_MANIFEST_BYTES = 4 << 20
-
-/** A response's text, or undefined (the rest cancelled unread) once it passes `limit` bytes. */
-async function boundedText(res: Response, limit: number): Promise<string | undefined> {
-  if (!res.body) return ''
-  const reader = res.body.getReader()
-  const parts: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.length
-    if (total > limit) {
-      await reader.cancel().catch(() => {})
-      return undefined
-    }
-    parts.push(value)
-  }
-  const decoder = new TextDecoder()
-  return parts.map((p) => decoder.decode(p, { stream: true })).join('') + decoder.decode()
-}
 
 /** `fn` over `items` with at most `limit` running at once; results in input order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
