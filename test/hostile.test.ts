@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib'
 import { ByteWriter } from 'hyparquet-writer'
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { serveFile } from '../src/cli/rangeServer.js'
+import { drained, serveFile } from '../src/cli/rangeServer.js'
 import { writeBlob } from '../src/index/blob.js'
 import { buildIndex } from '../src/index/build.js'
 import { locateIndex } from '../src/index/inspect.js'
@@ -150,14 +150,7 @@ function honest(req: IncomingMessage, res: ServerResponse, file = readFileSync(i
 async function endless(res: ServerResponse, limit = 1 << 30) {
   const chunk = Buffer.alloc(64 << 10)
   for (let sent = 0; sent < limit && !res.destroyed; sent += chunk.length) {
-    if (!res.write(chunk))
-      await new Promise<void>((r) => {
-        const done = () => {
-          res.off('drain', done).off('close', done)
-          r()
-        }
-        res.on('drain', done).on('close', done)
-      })
+    if (!res.write(chunk)) await drained(res)
   }
   res.end()
 }

@@ -95,6 +95,17 @@ export async function exercise(bytes: Uint8Array, query: Float32Array, columns: 
   return `${results.length} results`
 }
 
+/** A case's outcome: its answer, a clear error (ParquetSeekError, cancellation) or a crash (anything else). */
+export async function outcomeOf(mutation: Outcome['mutation'], run: () => Promise<string>): Promise<Outcome> {
+  try {
+    return { kind: 'valid', mutation, detail: await run() }
+  } catch (e) {
+    return e instanceof ParquetSeekError || e instanceof AbortError
+      ? { kind: 'error', mutation, detail: e.message }
+      : { kind: 'crash', mutation, detail: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e) }
+  }
+}
+
 /** The base file a seed mutates: the bases take turns. */
 export function baseFor(bases: Uint8Array[], seed: number): Uint8Array {
   return bases[Math.abs(seed) % bases.length] as Uint8Array
@@ -114,13 +125,7 @@ export async function runCase(
   const hang = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => resolve({ kind: 'hang', mutation, detail: `no answer in ${limitMs} ms` }), limitMs)
   })
-  const run = exercise(bytes, query, columns).then(
-    (detail): Outcome => ({ kind: 'valid', mutation, detail }),
-    (e: unknown): Outcome =>
-      e instanceof ParquetSeekError || e instanceof AbortError
-        ? { kind: 'error', mutation, detail: e.message }
-        : { kind: 'crash', mutation, detail: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e) },
-  )
+  const run = outcomeOf(mutation, () => exercise(bytes, query, columns))
   try {
     return await Promise.race([run, hang])
   } finally {

@@ -15,6 +15,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parquetWriteBuffer } from 'hyparquet-writer'
+import { drained } from '../../src/cli/rangeServer.js'
 import { mulberry32 } from '../../src/index/random.js'
 import { buildShared } from '../../src/index/shared.js'
 import { resolveSourceName } from '../../src/io/confine.js'
@@ -117,14 +118,7 @@ async function answer(
     const chunk = Buffer.alloc(64 << 10)
     for (let sent = 0; sent < ENDLESS && !res.destroyed; sent += chunk.length) {
       count(chunk.length)
-      if (!res.write(chunk))
-        await new Promise<void>((r) => {
-          const done = () => {
-            res.off('drain', done).off('close', done)
-            r()
-          }
-          res.on('drain', done).on('close', done)
-        })
+      if (!res.write(chunk)) await drained(res)
     }
     res.end()
   }

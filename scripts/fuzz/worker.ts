@@ -1,8 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
-import { AbortError, ParquetSeekError } from '../../src/errors.js'
 import { fromBytes } from '../../src/io/source.js'
 import { openIndex } from '../../src/search/engine.js'
-import { type Outcome, runCase } from './harness.js'
+import { type Outcome, outcomeOf, runCase } from './harness.js'
 import { exerciseServer, exerciseSidecar } from './hostile.js'
 
 /** Runs fuzz cases handed over by run.ts, one at a time, posting each outcome. */
@@ -17,16 +16,6 @@ const { bases, query, columns, sidecar } = workerData as {
 const honest = openIndex(fromBytes(bases[0] as Uint8Array, 'base.parquet'), { backend: 'wasm' }).then(async (index) =>
   (await index.search(query, { k: 5, columns, nprobe: 4 })).results.map((r) => r.row),
 )
-
-async function outcomeOf(mutation: Outcome['mutation'], run: () => Promise<string>): Promise<Outcome> {
-  try {
-    return { kind: 'valid', mutation, detail: await run() }
-  } catch (e) {
-    return e instanceof ParquetSeekError || e instanceof AbortError
-      ? { kind: 'error', mutation, detail: e.message }
-      : { kind: 'crash', mutation, detail: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e) }
-  }
-}
 
 parentPort?.on(
   'message',

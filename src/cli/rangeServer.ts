@@ -125,7 +125,8 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
   }
 }
 
-function drained(res: ServerResponse): Promise<void> {
+/** Resolves when a response can take more (or its client went away). */
+export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done).off('close', done)

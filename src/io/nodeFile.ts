@@ -13,10 +13,7 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
     // non-blocking: opening a FIFO for reading would otherwise wait for a writer forever
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    throw new ParquetSeekError(code === 'EISDIR' ? 'is a directory, not a file' : `cannot open (${code ?? (e as Error).message})`, {
-      file: path,
-    })
+    throw new ParquetSeekError(`cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path })
   }
   const info = await handle.stat()
   if (!info.isFile()) {

@@ -14,7 +14,6 @@ import { type ByteSource, CountingSource } from '../io/source.js'
 import { codecs } from '../parquet/codecs.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { checkMetadata } from '../parquet/guard.js'
 import { exactDistance, kernelKind, prepareQuery } from './metric.js'
 import { probe } from './probe.js'
 import { ListScanner } from './scan.js'
@@ -142,7 +141,6 @@ export class SidecarIndex {
         )
       const source = new CountingSource(raw)
       const metadata = await readMetadata(source, source.name)
-      checkMetadata(metadata, source.byteLength, s.name)
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
         warnings.push(`${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks`)
@@ -197,7 +195,7 @@ export class SidecarIndex {
           m,
           l,
           { file: this.sidecar.name, blobOffset: this.header.blobOffset },
-          { rows: this.sources.reduce((n, s) => Math.max(n, s.rowBase + s.rows), 0) },
+          { rows: this.rows },
         ),
       )
     const top = new TopK(k * refine)
