@@ -319,4 +319,41 @@ describe('parquetseek search and bench', () => {
     expect(s.recall).toBe(1)
     expect(s.sweep[0].bytesPerQuery).toBeLessThan(s.sweep[1].bytesPerQuery)
   })
+
+  it('bench --host and --connections: each host profile gives the same recall; multipart saves requests; bad values are usage errors', async () => {
+    const run = async (host: string) => {
+      const r = await cli([
+        'bench',
+        out,
+        '--queries',
+        good,
+        '--limit',
+        '10',
+        '--nprobe',
+        '8',
+        '--rtt-ms',
+        '0',
+        '--host',
+        host,
+        '--connections',
+        '2',
+        '--json',
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout)
+    }
+    const [s3, nginx, staticHost] = [await run('s3'), await run('nginx'), await run('static')]
+    for (const [s, host] of [
+      [s3, 's3'],
+      [nginx, 'nginx'],
+      [staticHost, 'static'],
+    ]) {
+      expect(s).toMatchObject({ host, connections: 2, recall: 1 })
+      // what the host sent per warm query is what the client read: no whole-object answer was read
+      expect(s.serverBytesPerQuery).toBeLessThan(s.bytesPerQuery * 2 + 64 * 1024)
+    }
+    expect(nginx.requestsPerQuery).toBeLessThan(s3.requestsPerQuery)
+    expect((await cli(['bench', out, '--queries', good, '--host', 'ftp'])).code).toBe(2)
+    expect((await cli(['bench', out, '--queries', good, '--connections', '0'])).code).toBe(2)
+  })
 })
