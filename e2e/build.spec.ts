@@ -141,7 +141,9 @@ test('build and search on the GPU where the page has WebGPU: the same results as
   const resultsFor = async (row: number) => {
     await search.getByLabel('Row number').fill(String(row))
     await search.getByRole('button', { name: 'Search', exact: true }).click()
-    await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText(String(row))
+    // the first GPU search compiles its pipelines: 4.4–5.0 s on SwiftShader on this 2-core
+    // machine, at the edge of the default 5 s (the test failed 1 run in 3 on that alone)
+    await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText(String(row), { timeout: 30_000 })
     return table.getByRole('row').allTextContents()
   }
   await search.getByLabel('k', { exact: true }).fill('25')
