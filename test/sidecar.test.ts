@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { serveFile } from '../src/cli/rangeServer.js'
 import { buildShared } from '../src/index/shared.js'
+import { openHttp } from '../src/io/httpSource.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/search/memory.js'
 import { SidecarIndex } from '../src/search/sidecar.js'
@@ -51,6 +53,7 @@ describe('sidecar index over unmodified files', () => {
       }
     }
     expect(hits / 200).toBeGreaterThanOrEqual(0.95)
+
     for (const s of opened) await s.close()
     // the CLI reads it too
     const r = await cli([
@@ -96,4 +99,70 @@ describe('sidecar index over unmodified files', () => {
       /b\.parquet: stale index: the file changed since the sidecar was built \(footer differs\); rebuild the sidecar/,
     )
   })
+  it('over HTTP, a warm query reads its candidate vectors and result columns in one wave each (it was one request per candidate)', async () => {
+    const dir = tempDir('pqs-sidecar-http-')
+    // files past the 1 MiB first read, so vectors and titles come from pages read by the query
+    const per = 20_000
+    const dim = 16
+    const v = clusteredVectors(3 * per, dim, 71)
+    const names = ['a.parquet', 'b.parquet', 'c.parquet']
+    // small pages (4 KiB: ~60 vectors), so candidates fall on many pages of each file
+    for (const [part, name] of names.entries())
+      writeListFile(
+        join(dir, name),
+        Array.from({ length: per }, (_, i) => Array.from(v.subarray((part * per + i) * dim, (part * per + i + 1) * dim))),
+        { title: Array.from({ length: per }, (_, i) => `${name}:${i}`) },
+        {},
+        4096,
+      )
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    // each file on its own server, 30 ms a request; waves of requests are counted at the servers
+    // from when requests arrive (a gap over 15 ms starts a new wave)
+    const arrivals: number[] = []
+    const files = [...names, 'all.pqseek']
+    const servers = await Promise.all(
+      files.map((n) =>
+        serveFile(join(dir, n), {
+          delayMs: 30,
+          fault: () => {
+            arrivals.push(performance.now())
+            return false
+          },
+        }),
+      ),
+    )
+    const local: Array<{ close(): Promise<void> }> = []
+    try {
+      const url = (name: string) => (servers[files.indexOf(name)] as { url: string }).url
+      const remote = await SidecarIndex.open((await openHttp(url('all.pqseek'))).source, async (name) => url(name))
+      const reference = await SidecarIndex.open(await fileSource(join(dir, 'all.pqseek')), async (name) => {
+        const s = await fileSource(join(dir, name))
+        local.push(s)
+        return s
+      })
+      const waves = () => arrivals.filter((t, i) => i === 0 || t - (arrivals[i - 1] as number) > 15).length
+      const queries = clusteredVectors(12, dim, 72)
+      for (let q = 0; q < 12; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        arrivals.length = 0
+        const { results, stats } = await remote.search(query, { k: 10, columns: ['title'] })
+        const expected = await reference.search(query, { k: 10, columns: ['title'] })
+        expect(results.map((r) => [r.row, r.distance, r.values.title])).toEqual(
+          expected.results.map((r) => [r.row, r.distance, r.values.title]),
+        )
+        if (q < 2) continue // the first queries also read each source's offset indexes once
+        console.log(
+          `sidecar over HTTP, query ${q}: ${stats.candidates} candidates, ${arrivals.length} requests in ${waves()} waves (stats: ${stats.roundTrips})`,
+        )
+        expect(stats.candidates).toBeGreaterThan(50)
+        expect(waves()).toBe(stats.roundTrips)
+        expect(stats.roundTrips).toBeLessThanOrEqual(3)
+      }
+    } finally {
+      for (const s of servers) await s.close()
+      for (const s of local) await s.close()
+    }
+  }, 60_000)
 })

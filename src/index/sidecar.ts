@@ -1,6 +1,6 @@
-import { ParquetSeekError } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
+import { footerLength } from '../parquet/footer.js'
 import { writeBlob } from './blob.js'
 import type { IndexParams, InvertedLists, IvfPqModel } from './model.js'
 
@@ -35,9 +35,7 @@ export interface SidecarHeader {
 /** SHA-256 (hex) of a Parquet file's footer and its length + magic: what identifies its content. */
 export async function footerHash(source: ByteSource): Promise<string> {
   const end = source.byteLength
-  const tail = new DataView(await source.slice(end - 8, end))
-  const length = tail.getUint32(0, true)
-  if (length + 8 > end) throw new ParquetSeekError(`footer length ${length} exceeds the file`, { file: source.name })
+  const length = footerLength(new Uint8Array(await source.slice(end - 8, end)), end, source.name)
   const footer = await source.slice(end - 8 - length, end)
   const digest = await crypto.subtle.digest('SHA-256', footer)
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')

@@ -10,9 +10,10 @@ interface Pending {
 }
 
 /**
- * Collects the reads a consumer (hyparquet, when projecting result columns) issues in the same
- * turn of the event loop and fetches them together, coalesced. Each flush that reaches the
- * network is one dependent round trip, counted in `roundTrips`.
+ * Collects the reads a consumer (hyparquet, when projecting result columns or reading a sidecar's
+ * candidate vectors) issues in the same turn of the event loop and fetches them together,
+ * coalesced, and keeps them in the cache. Each flush that reaches the network is one dependent
+ * round trip, counted in `roundTrips`.
  */
 export class BatchingSource implements ByteSource {
   roundTrips = 0
@@ -52,7 +53,11 @@ export class BatchingSource implements ByteSource {
     try {
       const bodies = await readRanges(this.inner.inner, batch, { gap: this.gap, concurrency: this.concurrency, signal: this.signal })
       this.roundTrips += Math.max(1, waves(batch.length, this.concurrency))
-      for (const [i, p] of batch.entries()) p.resolve((bodies[i] as Uint8Array).slice().buffer)
+      for (const [i, p] of batch.entries()) {
+        // kept: offset indexes and pages read again by the next query cost no round trip
+        this.inner.remember(p.start, (bodies[i] as Uint8Array).slice())
+        p.resolve((bodies[i] as Uint8Array).slice().buffer)
+      }
     } catch (e) {
       for (const p of batch) p.reject(e)
     }

@@ -187,7 +187,7 @@ export async function forEachVectorBlock(
         onInvalid({ row, reason })
         continue
       }
-      copyInto(data, ids.length * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
+      copyVector(data, ids.length * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
       ids.push(row)
     }
     valid += ids.length
@@ -306,7 +306,8 @@ function allocate(rows: number, dim: number, file: string | undefined, column: s
   }
 }
 
-function copyInto(out: Float32Array, at: number, vector: ArrayLike<number> | Uint8Array, kind: EmbeddingColumn['kind']) {
+/** One decoded vector (a list's numbers, or an FLBA's little-endian float32 bytes) into `out` at `at`. */
+export function copyVector(out: Float32Array, at: number, vector: ArrayLike<number> | Uint8Array, kind: EmbeddingColumn['kind']) {
   if (kind === 'flba') {
     const bytes = vector as Uint8Array
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)

@@ -8,7 +8,7 @@ import { footerValue, KV } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, readRanges, waves } from '../io/ranges.js'
 import type { ByteSource } from '../io/source.js'
-import { readColumnRange } from '../parquet/embedding.js'
+import { copyVector, readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
 import { type FilterResult, filterRows, parseWhere } from './filter.js'
 import { exactDistance, kernelKind, prepareQuery } from './metric.js'
@@ -528,10 +528,7 @@ export class SeekIndex {
     const out = new Float32Array(this.params.dim)
     if (value === null || value === undefined)
       throw new ParquetSeekError('this row has no vector', { file: raw.name, column: column.name, row })
-    if (value instanceof Uint8Array) {
-      const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
-      for (let j = 0; j < out.length; j++) out[j] = view.getFloat32(j * 4, true)
-    } else out.set(value as ArrayLike<number>)
+    copyVector(out, 0, value as ArrayLike<number> | Uint8Array, column.kind)
     return out
   }
 

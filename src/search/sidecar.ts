@@ -7,17 +7,35 @@ import { loadIndexHead } from '../index/inspect.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecar.js'
+import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { readRanges } from '../io/ranges.js'
 import { type ByteSource, CountingSource } from '../io/source.js'
 import { codecs } from '../parquet/codecs.js'
-import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { guardPages } from '../parquet/guard.js'
 import { exactDistance, kernelKind, prepareQuery } from './metric.js'
 import { probe } from './probe.js'
 import { ListScanner } from './scan.js'
 import { TopK } from './topk.js'
+
+/** Offset indexes of a source larger than this are read when needed rather than kept at open. */
+const MAX_PAGE_INDEX_BYTES = 16 << 20
+
+/** The byte range holding every column chunk's offset index (writers put them together, before the footer). */
+function offsetIndexSpan(metadata: FileMetaData): { start: number; end: number } | undefined {
+  let start = Number.POSITIVE_INFINITY
+  let end = 0
+  for (const group of metadata.row_groups)
+    for (const chunk of group.columns) {
+      if (chunk.offset_index_offset === undefined || chunk.offset_index_length === undefined) continue
+      start = Math.min(start, Number(chunk.offset_index_offset))
+      end = Math.max(end, Number(chunk.offset_index_offset) + chunk.offset_index_length)
+    }
+  return end > start ? { start, end } : undefined
+}
 
 /** A sidecar's JSON header names its sources: 16 MiB holds ~100,000 of them. */
 const MAX_HEADER_BYTES = 16 << 20
@@ -133,18 +151,25 @@ export class SidecarIndex {
       )
         throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
       const input = await resolve(s.name)
-      const raw = typeof input === 'string' ? (await openHttp(input, { signal: o.signal })).source : input
-      if (raw.byteLength !== s.size || (await footerHash(raw)) !== s.footerSha256)
+      const opened = typeof input === 'string' ? await openHttp(input, { signal: o.signal }) : undefined
+      const source = new CountingSource(opened?.source ?? (input as ByteSource))
+      const cached = new CachedSource(source, 64 << 20)
+      // the first request's tail (footer, page indexes) serves the checks and reads below
+      if (opened) cached.pin(opened.tailStart, opened.tail)
+      if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
         throw new ParquetSeekError(
-          `stale index: the file changed since the sidecar was built (${raw.byteLength === s.size ? 'footer differs' : `size ${raw.byteLength}, was ${s.size}`}); rebuild the sidecar`,
+          `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
           { file: s.name },
         )
-      const source = new CountingSource(raw)
-      const metadata = await readMetadata(source, source.name)
+      const metadata = await readMetadata(cached, source.name)
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
         warnings.push(`${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks`)
-      sources.push({ name: s.name, source, cached: new CachedSource(source, 64 << 20), metadata, column, rowBase: s.rowBase, rows: s.rows })
+      // every offset index, read once here and kept: a query then reads only pages
+      const span = offsetIndexSpan(metadata)
+      if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
+        cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
+      sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows })
     }
     const kernels = await loadKernels(o.backend)
     return new SidecarIndex(
@@ -166,7 +191,7 @@ export class SidecarIndex {
   async search(
     query: ArrayLike<number>,
     o: { k?: number; nprobe?: number; refine?: number; columns?: string[]; signal?: AbortSignal } = {},
-  ): Promise<{ results: SidecarHit[]; stats: { bytes: number; requests: number; candidates: number } }> {
+  ): Promise<{ results: SidecarHit[]; stats: { bytes: number; requests: number; roundTrips: number; candidates: number } }> {
     const { dim, nlist, m, metric } = this.model.params
     if (query.length !== dim) throw new ParquetSeekError(`the query has ${query.length} values; the index is ${dim}-d`)
     const k = o.k ?? 10
@@ -207,35 +232,30 @@ export class SidecarIndex {
     if (new Set(candidates).size !== candidates.length)
       throw new ParquetSeekError('a row is in more than one list (each row belongs to one)', { file: this.sidecar.name, section: 'lists' })
     // exact distances from each candidate's vector in its source (the page that holds it):
-    // sources in parallel, each one's candidates in row order so a shared page is read once
+    // every candidate's read at once, each source's reads coalesced into one round trip (a page
+    // several candidates share is fetched once)
     const best = new TopK(k)
-    const bySource = new Map<OpenedSource, number[]>()
-    for (const g of candidates) {
-      const { source } = this.locate(g)
-      const rows = bySource.get(source) ?? []
-      rows.push(g)
-      bySource.set(source, rows)
-    }
+    const refining = this.batchPerSource(o.signal)
     await Promise.all(
-      [...bySource.values()].map(async (rows) => {
-        for (const g of rows.sort((a, b) => a - b)) {
-          const v = await this.vectorAt(g, o.signal)
-          if (v) best.push(exactDistance(metric, q, v, 0), g)
-        }
+      candidates.map(async (g) => {
+        const v = await this.vectorAt(g, refining, o.signal)
+        if (v) best.push(exactDistance(metric, q, v, 0), g)
       }),
     )
     const columns = o.columns ?? []
+    const projecting = this.batchPerSource(o.signal)
     const results = await Promise.all(
       best.sorted().map(async (h) => {
         const { source, row } = this.locate(h.row)
         const [values = {}] = columns.length
           ? await decoding(`reading row ${row}`, { file: source.name }, () =>
               parquetReadObjects({
-                file: source.cached,
+                file: guardPages(projecting(source), source.metadata, source.name),
                 metadata: source.metadata,
                 columns,
                 rowStart: row,
                 rowEnd: row + 1,
+                useOffsetIndex: true,
                 compressors: codecs,
               }),
             )
@@ -243,12 +263,26 @@ export class SidecarIndex {
         return { file: source.name, row, distance: h.distance, values: values as Record<string, unknown> }
       }),
     )
+    // sources are read in parallel: a stage costs the round trips of its slowest source
+    const trips = (batches: ReturnType<typeof this.batchPerSource>) => Math.max(0, ...batches.all().map((b) => b.roundTrips))
     const stats = {
       bytes: counters.reduce((n, c, i) => n + c.counts.bytes - (before[i]?.bytes ?? 0), 0),
       requests: counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
+      roundTrips: (missing.length ? 1 : 0) + trips(refining) + trips(projecting),
       candidates: candidates.length,
     }
     return { results, stats }
+  }
+
+  /** One batching reader per source, made on first use: reads issued together go out together. */
+  private batchPerSource(signal?: AbortSignal) {
+    const made = new Map<OpenedSource, BatchingSource>()
+    const of = (source: OpenedSource) => {
+      const b = made.get(source) ?? new BatchingSource(source.cached, undefined, undefined, signal)
+      made.set(source, b)
+      return b
+    }
+    return Object.assign(of, { all: () => [...made.values()] })
   }
 
   /** Source and local row of a global row. */
@@ -257,15 +291,16 @@ export class SidecarIndex {
     throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
   }
 
-  private async vectorAt(global: number, signal?: AbortSignal): Promise<Float32Array | undefined> {
+  private async vectorAt(
+    global: number,
+    read: (source: OpenedSource) => BatchingSource,
+    signal?: AbortSignal,
+  ): Promise<Float32Array | undefined> {
     const { source, row } = this.locate(global)
-    const [value] = await readColumnRange(source.cached, source.metadata, source.column.name, row, row + 1, source.name, signal)
+    const [value] = await readColumnRange(read(source), source.metadata, source.column.name, row, row + 1, source.name, signal)
     if (value === null || value === undefined) return undefined
     const out = new Float32Array(this.model.params.dim)
-    if (value instanceof Uint8Array) {
-      const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
-      for (let j = 0; j < out.length; j++) out[j] = view.getFloat32(j * 4, true)
-    } else out.set(value as ArrayLike<number>)
+    copyVector(out, 0, value as ArrayLike<number> | Uint8Array, source.column.kind)
     return out
   }
 }

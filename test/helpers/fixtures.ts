@@ -65,9 +65,12 @@ export function writeListFile(
   rows: Array<number[] | null>,
   extra: Record<string, unknown[]> = {},
   kv: Record<string, string> = {},
+  /** Page size in bytes (hyparquet-writer's default: 1 MiB, so small files have one page a column). */
+  pageSize?: number,
 ) {
   const names = Object.keys(extra)
   const buf = parquetWriteBuffer({
+    ...(pageSize ? { pageSize } : {}),
     kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })),
     schema: [
       { name: 'root', num_children: names.length + 1 },
