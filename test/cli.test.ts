@@ -356,4 +356,47 @@ describe('parquetseek search and bench', () => {
     expect((await cli(['bench', out, '--queries', good, '--host', 'ftp'])).code).toBe(2)
     expect((await cli(['bench', out, '--queries', good, '--connections', '0'])).code).toBe(2)
   })
+  it('bench measures a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {
+    const parts = ['p0', 'p1', 'p2'].map((n, i) => {
+      const path = join(dir, `${n}.parquet`)
+      writeListFile(path, vectors(400, 8, 40 + i), { title: Array.from({ length: 400 }, (_, r) => `${n}:${r}`) })
+      return path
+    })
+    const sidecar = join(dir, 'parts.pqseek')
+    expect((await cli(['index', '--sidecar', sidecar, ...parts, '--column', 'embedding', '--nlist', '8'])).code).toBe(0)
+    const shards = []
+    for (const p of parts) {
+      const out = p.replace('.parquet', '.indexed.parquet')
+      expect((await cli(['index', p, out, '--column', 'embedding', '--nlist', '8'])).code).toBe(0)
+      shards.push(out.split('/').pop())
+    }
+    const manifest = join(dir, 'parts.json')
+    writeFileSync(manifest, JSON.stringify({ files: shards }))
+    // the queries: rows of the second file, so each one's nearest row is itself (row 400 + i)
+    for (const [target, kind] of [
+      [sidecar, 'sidecar'],
+      [manifest, 'manifest'],
+    ]) {
+      const r = await cli([
+        'bench',
+        target as string,
+        '--queries',
+        parts[1] as string,
+        '--limit',
+        '20',
+        '--nprobe',
+        '8',
+        '--rtt-ms',
+        '0',
+        '--json',
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      const s = JSON.parse(r.stdout)
+      expect(s).toMatchObject({ kind, queries: 20, nlist: 8 })
+      // every list probed: the exact neighbours across all three files are found
+      expect(s.recall).toBe(1)
+      expect(s.roundTripsPerQuery).toBeGreaterThan(0)
+      expect(s.bytesPerQuery).toBeGreaterThan(0)
+    }
+  })
 })

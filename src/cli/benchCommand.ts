@@ -1,14 +1,22 @@
 import { readFile } from 'node:fs/promises'
+import * as nodePaths from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { loadKernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
+import type { Metric } from '../index/model.js'
+import { resolveSourceName } from '../io/confine.js'
+import { openHttp } from '../io/httpSource.js'
+import { readLocalFile } from '../io/nodeFile.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SearchResult } from '../search/engine.js'
+import { manifestFiles, SeekDataset } from '../search/dataset.js'
+import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
+import { SidecarIndex } from '../search/sidecar.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
-import { HOST_PROFILES, serveFile } from './rangeServer.js'
+import { HOST_PROFILES, type RangeServer, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.parquet> [options]
@@ -70,29 +78,36 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const compute = await searchBackend(values.backend)
   const host = choice(values.host, 'host', HOST_PROFILES) ?? 's3'
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
-  const server = isUrl(target) ? undefined : await serveFile(target, { delayMs: rtt, host })
-  const url = server?.url ?? target
+  // a local target is served by the built-in range server (one per file it needs), as a host would
+  const servers: RangeServer[] = []
+  const serve = async (path: string) => {
+    const s = await serveFile(path, { delayMs: rtt, host })
+    servers.push(s)
+    return s.url
+  }
+  const local = !isUrl(target)
+  const sent = () => servers.reduce((n, s) => n + s.bytesSent, 0)
   try {
-    const probeIndex = await openIndex(url, { signal, connections, ...compute })
-    const { metric, nlist } = probeIndex.params
-    const refine = refineOption ?? probeIndex.params.refine ?? 10
-    const column = probeIndex.opened.column.name
+    const open = () => openTarget(target, { signal, connections, compute, serve })
+    const probe = await open()
+    const { metric, nlist } = probe
+    const refine = refineOption ?? probe.refine ?? 10
     const sweep = values.nprobe
       ? values.nprobe.split(',').map((p) => intOption(p.trim(), 'nprobe', 1, MAX_NPROBE) as number)
-      : [probeIndex.params.nprobe ?? defaultNprobe(nlist)]
-    const queries = await readQueryVectors(values.queries, column, intOption(values.limit, 'limit', 1))
+      : [probe.nprobe ?? defaultNprobe(nlist)]
+    const queries = await readQueryVectors(values.queries, probe.column, intOption(values.limit, 'limit', 1))
     if (!queries.length) throw new ParquetSeekError('no query vectors', { file: values.queries })
-    const truth = await groundTruth(target, values.truth, values['id-column'], queries, column, metric, k)
+    const truth = await groundTruth(probe.files, values.truth, values['id-column'], queries, probe.column, metric, k)
     const kthDistance = values['truth-dist'] ? await kthDistances(values['truth-dist'], queries.length, k) : undefined
     const rows: Row[] = []
     for (const nprobe of sweep) {
       process.stderr.write(`nprobe ${nprobe}: ${queries.length} queries…\n`)
       const coldStart = performance.now()
-      const cold = await openIndex(url, { signal, connections, ...compute })
+      const cold = await open()
       const first = await cold.search(queries[0] as Float32Array, { k, nprobe, refine, signal })
       const coldMs = performance.now() - coldStart
-      const results: SearchResult[] = []
-      const sentBefore = server?.bytesSent ?? 0
+      const results: Found[] = []
+      const sentBefore = sent()
       for (const q of queries) {
         cold.clearCache() // each query pays for its own lists: per-query cost without cross-query caching
         results.push(await cold.search(q, { k, nprobe, refine, signal }))
@@ -109,23 +124,24 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
         p50Ms: pct(ms, 0.5),
         p95Ms: pct(ms, 0.95),
         coldMs,
-        coldRoundTrips: cold.opened.open.roundTrips + first.stats.roundTrips,
-        coldBytes: cold.opened.open.bytes + first.stats.bytes,
-        serverBytesPerQuery: server ? (server.bytesSent - sentBefore) / queries.length : undefined,
+        coldRoundTrips: cold.open.roundTrips + first.stats.roundTrips,
+        coldBytes: cold.open.bytes + first.stats.bytes,
+        serverBytesPerQuery: local ? (sent() - sentBefore) / queries.length : undefined,
       })
     }
-    const fileBytes = probeIndex.opened.raw.byteLength
+    const fileBytes = probe.fileBytes
     const best = rows[rows.length - 1] as Row
     const summary = {
       queries: queries.length,
       k,
       refine,
       ...best,
+      kind: probe.kind,
       fileBytes,
-      rttMs: server ? rtt : undefined,
-      host: server ? host : undefined,
+      rttMs: local ? rtt : undefined,
+      host: local ? host : undefined,
       connections,
-      backend: probeIndex.backend,
+      backend: probe.backend,
       nlist,
       metric,
       sweep: rows,
@@ -133,7 +149,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${target}: ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}; ${server ? `${host}-style host, ${rtt} ms per request, ` : ''}${connections} connections\n`,
+        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}; ${local ? `${host}-style host, ${rtt} ms per request, ` : ''}${connections} connections\n`,
       )
       process.stdout.write(
         '| nprobe | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|\n',
@@ -145,60 +161,222 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       }
     }
   } finally {
-    await server?.close()
+    for (const s of servers) await s.close()
   }
 }
 
-/** Neighbour ids per query: from the truth file (mapped through the id column) or exact search. */
+/** One query's answer as bench scores it: rows numbered across all the target's files. */
+interface Found {
+  rows: number[]
+  distances: number[]
+  stats: { bytes: number; requests: number; roundTrips: number; ms: number }
+}
+
+/**
+ * What bench measures, whatever the kind: one indexed file, a sidecar over unmodified files, or a
+ * manifest's indexed shards. Rows are numbered across files in order (a sidecar's row bases, or
+ * the shards one after another), as ground truth files number them.
+ */
+interface BenchTarget {
+  kind: 'indexed file' | 'sidecar' | 'manifest'
+  metric: Metric
+  nlist: number
+  nprobe?: number
+  refine?: number
+  column: string
+  fileBytes: number
+  backend: string
+  open: { bytes: number; roundTrips: number }
+  /** The files exact neighbours are computed over, each with its first row's number. */
+  files: Array<{ path: string; rowBase: number }>
+  search(q: Float32Array, o: { k: number; nprobe: number; refine: number; signal: AbortSignal }): Promise<Found>
+  clearCache(): void
+}
+
+interface OpenTargetOptions {
+  signal: AbortSignal
+  connections: number
+  compute: Awaited<ReturnType<typeof searchBackend>>
+  /** Serves a local file; returns its URL. */
+  serve: (path: string) => Promise<string>
+}
+
+async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTarget> {
+  const timed = async <T>(run: () => Promise<T>) => {
+    const t0 = performance.now()
+    return { value: await run(), ms: performance.now() - t0 }
+  }
+  const local = !isUrl(target)
+  // where a sidecar's or manifest's file names lead: beside it, as `search` resolves them
+  const base = local ? { kind: 'path' as const, dir: dirname(resolve(target)) } : { kind: 'url' as const, url: target }
+  const place = (name: string) => {
+    const where = resolveSourceName(name, base, [], nodePaths)
+    return where.kind === 'url' ? where.url : where.path
+  }
+  const url = async (pathOrUrl: string) => (isUrl(pathOrUrl) ? pathOrUrl : o.serve(pathOrUrl))
+  if (target.endsWith('.pqseek')) {
+    const sidecarUrl = await url(local ? resolve(target) : target)
+    const paths = new Map<string, string>()
+    const index = await SidecarIndex.open(
+      (await openHttp(sidecarUrl, { signal: o.signal })).source,
+      async (name) => {
+        paths.set(name, place(name))
+        return url(paths.get(name) as string)
+      },
+      { backend: o.compute.backend === 'gpu' ? 'auto' : o.compute.backend, signal: o.signal },
+    )
+    const bases = new Map(index.sources.map((s) => [s.name, s.rowBase]))
+    const { params } = index.model
+    return {
+      kind: 'sidecar',
+      metric: params.metric,
+      nlist: params.nlist,
+      nprobe: params.nprobe,
+      refine: params.refine,
+      column: index.header.column,
+      fileBytes: index.sources.reduce((n, s) => n + s.source.byteLength, 0),
+      backend: 'wasm',
+      open: { bytes: 0, roundTrips: 0 },
+      files: index.sources.map((s) => ({ path: paths.get(s.name) as string, rowBase: s.rowBase })),
+      search: async (q, so) => {
+        const { value, ms } = await timed(() => index.search(q, so))
+        return {
+          rows: value.results.map((h) => (bases.get(h.file) as number) + h.row),
+          distances: value.results.map((h) => h.distance),
+          stats: { ...value.stats, ms },
+        }
+      },
+      clearCache: () => index.clearCache(),
+    }
+  }
+  if (target.endsWith('.json')) {
+    const names = local ? manifestFiles(await readLocalFile(target, 4 << 20), target) : undefined
+    const dataset = names
+      ? await SeekDataset.open(await Promise.all(names.map((n) => url(place(n)))), {
+          signal: o.signal,
+          connections: o.connections,
+          ...o.compute,
+        })
+      : await SeekDataset.fromManifest(target, { signal: o.signal, connections: o.connections, ...o.compute })
+    const first = dataset.shards[0] as SeekIndex
+    const bases = dataset.shards.map((_, i) => dataset.shards.slice(0, i).reduce((n, s) => n + s.rows, 0))
+    return {
+      kind: 'manifest',
+      metric: first.metric,
+      nlist: first.params.nlist,
+      nprobe: first.params.nprobe,
+      refine: first.params.refine,
+      column: first.opened.column.name,
+      fileBytes: dataset.shards.reduce((n, s) => n + s.opened.raw.byteLength, 0),
+      backend: first.backend,
+      open: dataset.shards.reduce(
+        (a, s) => ({ bytes: a.bytes + s.opened.open.bytes, roundTrips: Math.max(a.roundTrips, s.opened.open.roundTrips) }),
+        { bytes: 0, roundTrips: 0 },
+      ),
+      files: (names ? names.map(place) : dataset.names).map((path, i) => ({ path, rowBase: bases[i] as number })),
+      search: async (q, so) => {
+        const r = await dataset.search(q, so)
+        return {
+          rows: r.results.map((h) => (bases[h.shard] as number) + h.row),
+          distances: r.results.map((h) => h.distance),
+          stats: r.stats,
+        }
+      },
+      clearCache: () => {
+        for (const s of dataset.shards) s.clearCache()
+      },
+    }
+  }
+  const index = await openIndex(await url(target), { signal: o.signal, connections: o.connections, ...o.compute })
+  return {
+    kind: 'indexed file',
+    metric: index.metric,
+    nlist: index.params.nlist,
+    nprobe: index.params.nprobe,
+    refine: index.params.refine,
+    column: index.opened.column.name,
+    fileBytes: index.opened.raw.byteLength,
+    backend: index.backend,
+    open: index.opened.open,
+    files: [{ path: target, rowBase: 0 }],
+    search: async (q, so) => {
+      const r = await index.search(q, so)
+      return { rows: r.results.map((h) => h.row), distances: r.results.map((h) => h.distance), stats: r.stats }
+    },
+    clearCache: () => index.clearCache(),
+  }
+}
+
+/**
+ * Neighbour ids per query: from the truth file (mapped through the id column of the first file)
+ * or exact search over every file, merged in file order (ties to the lower row).
+ */
 async function groundTruth(
-  target: string,
+  files: Array<{ path: string; rowBase: number }>,
   truthFile: string | undefined,
   idColumn: string | undefined,
   queries: Float32Array[],
   column: string,
-  metric: 'l2' | 'cosine' | 'dot',
+  metric: Metric,
   k: number,
 ): Promise<number[][]> {
-  const source = await anySource(target)
-  try {
-    const metadata = await readMetadata(source, source.name)
-    if (truthFile) {
-      const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
-      const width = npy.shape[1] ?? 0
-      if (npy.shape[0] !== undefined && npy.shape[0] < queries.length)
-        throw new ParquetSeekError(`has ${npy.shape[0]} rows for ${queries.length} queries`, { file: truthFile })
-      if (width < k) throw new ParquetSeekError(`holds ${width} neighbours per query, fewer than k = ${k}`, { file: truthFile })
-      const ids = Array.from(npy.data as ArrayLike<number | bigint>, Number)
-      const rowToId = idColumn
-        ? ((await readColumnRange(source, metadata, idColumn, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
-        : undefined
-      return queries.map((_, q) => {
-        const want = ids.slice(q * width, q * width + k)
-        // translate truth ids to rows so results (rows) compare directly
-        if (!rowToId) return want
-        const idToRow = new Map(rowToId.map((id, row) => [id, row]))
-        return want.map((id) => idToRow.get(id) ?? -1)
-      })
+  if (truthFile) {
+    const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
+    const width = npy.shape[1] ?? 0
+    if (npy.shape[0] !== undefined && npy.shape[0] < queries.length)
+      throw new ParquetSeekError(`has ${npy.shape[0]} rows for ${queries.length} queries`, { file: truthFile })
+    if (width < k) throw new ParquetSeekError(`holds ${width} neighbours per query, fewer than k = ${k}`, { file: truthFile })
+    const ids = Array.from(npy.data as ArrayLike<number | bigint>, Number)
+    let rowToId: number[] | undefined
+    if (idColumn) {
+      if (files.length !== 1)
+        throw new UsageError('--id-column works with one indexed file; with several, truth ids must be rows numbered across files')
+      const source = await anySource((files[0] as { path: string }).path)
+      try {
+        const metadata = await readMetadata(source, source.name)
+        rowToId = ((await readColumnRange(source, metadata, idColumn, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
+      } finally {
+        await source.close()
+      }
     }
-    process.stderr.write('computing exact neighbours (no --truth given)…\n')
-    const exact = await flatSearch(source, metadata, queries, { column, metric, k, kernels: await loadKernels('auto') })
-    return exact.map((hits) => hits.map((h) => h.row))
-  } finally {
-    await source.close()
+    const idToRow = rowToId && new Map(rowToId.map((id, row) => [id, row]))
+    return queries.map((_, q) => {
+      const want = ids.slice(q * width, q * width + k)
+      // translate truth ids to rows so results (rows) compare directly
+      return idToRow ? want.map((id) => idToRow.get(id) ?? -1) : want
+    })
   }
+  process.stderr.write('computing exact neighbours (no --truth given)…\n')
+  const merged: Array<Array<{ row: number; distance: number }>> = queries.map(() => [])
+  for (const file of files) {
+    const source = await anySource(file.path)
+    try {
+      const metadata = await readMetadata(source, source.name)
+      const exact = await flatSearch(source, metadata, queries, { column, metric, k, kernels: await loadKernels('auto') })
+      for (const [q, hits] of exact.entries()) for (const h of hits) merged[q]?.push({ row: file.rowBase + h.row, distance: h.distance })
+    } finally {
+      await source.close()
+    }
+  }
+  return merged.map((hits) =>
+    hits
+      .sort((a, b) => a.distance - b.distance || a.row - b.row)
+      .slice(0, k)
+      .map((h) => h.row),
+  )
 }
 
 /**
  * Mean recall@k. With true k-th distances, a result no farther than the k-th true neighbour
  * (relative tolerance 1e-5) is a hit too, so an equally near row with another id is not a miss.
  */
-export function recall(results: SearchResult[], truth: number[][], k: number, kth?: Float64Array): number {
+export function recall(results: Found[], truth: number[][], k: number, kth?: Float64Array): number {
   let hits = 0
   results.forEach((r, q) => {
     const want = new Set((truth[q] ?? []).slice(0, k))
     const limit = kth ? (kth[q] as number) * (1 + 1e-5) + 1e-6 : Number.NEGATIVE_INFINITY
     let found = 0
-    for (const h of r.results.slice(0, k)) if (want.has(h.row) || h.distance <= limit) found++
+    for (const [i, row] of r.rows.slice(0, k).entries()) if (want.has(row) || (r.distances[i] as number) <= limit) found++
     hits += Math.min(k, found)
   })
   return hits / (results.length * k)

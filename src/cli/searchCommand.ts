@@ -13,7 +13,7 @@ import { readLocalFile } from '../io/nodeFile.js'
 import { codecs } from '../parquet/codecs.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { SeekDataset } from '../search/dataset.js'
+import { manifestFiles, SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
@@ -169,13 +169,10 @@ async function openLocalDataset(
   opened: Array<{ close(): Promise<void> }>,
   allow: string[],
 ): Promise<SeekDataset> {
-  const manifest = (await (await read(pathToFileURL(path).href)).json().catch(() => undefined)) as { files?: unknown } | undefined
-  const files = manifest?.files
-  if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
-    throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file: path })
+  const files = manifestFiles(new Uint8Array(await (await read(pathToFileURL(path).href)).arrayBuffer()), path)
   const base = { kind: 'path' as const, dir: dirname(resolve(path)) }
   const sources = []
-  for (const f of files as string[]) {
+  for (const f of files) {
     const where = resolveSourceName(f, base, allow, nodePaths)
     if (where.kind === 'url') sources.push(where.url)
     else {

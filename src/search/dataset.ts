@@ -21,7 +21,11 @@ export interface DatasetHit {
 
 export interface DatasetResult {
   results: DatasetHit[]
-  stats: { bytes: number; requests: number; shards: number; ms: number; perShard: SearchStats[] }
+  /**
+   * roundTrips: shards are searched `concurrency` at a time, so each batch of shards costs the
+   * round trips of its slowest shard, and batches follow one another.
+   */
+  stats: { bytes: number; requests: number; roundTrips: number; shards: number; ms: number; perShard: SearchStats[] }
 }
 
 export class SeekDataset {
@@ -55,22 +59,13 @@ export class SeekDataset {
   ): Promise<SeekDataset> {
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
     if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
-    let manifest: unknown
     const bytes = await readBody(res, () => {}, MAX_MANIFEST_BYTES)
-    const text = bytes && new TextDecoder().decode(bytes)
-    if (text === undefined) throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: url })
-    try {
-      manifest = JSON.parse(text)
-    } catch {
-      throw new ParquetSeekError('the manifest is not JSON', { file: url })
-    }
-    const files = (manifest as { files?: unknown }).files
-    if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
-      throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file: url })
+    if (!bytes) throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: url })
+    const files = manifestFiles(bytes, url)
     // shards resolve on the manifest's own origin only, unless `allowSources` lists a prefix
     const base = { kind: 'url' as const, url }
     return SeekDataset.open(
-      (files as string[]).map((f) => (resolveSourceName(f, base, o.allowSources) as { url: string }).url),
+      files.map((f) => (resolveSourceName(f, base, o.allowSources) as { url: string }).url),
       o,
     )
   }
@@ -90,6 +85,7 @@ export class SeekDataset {
       stats: {
         bytes: per.reduce((n, r) => n + r.stats.bytes, 0),
         requests: per.reduce((n, r) => n + r.stats.requests, 0),
+        roundTrips: batchedTrips(per, this.concurrency),
         shards: this.shards.length,
         ms: performance.now() - t0,
         perShard: per.map((r) => r.stats),
@@ -99,7 +95,29 @@ export class SeekDataset {
 }
 
 /** A manifest lists shard names: 4 MiB holds tens of thousands. */
-const MAX_MANIFEST_BYTES = 4 << 20
+export const MAX_MANIFEST_BYTES = 4 << 20
+
+/** The shard names of a manifest's bytes (`{ "files": [...] }`), checked. */
+export function manifestFiles(bytes: Uint8Array, file: string): string[] {
+  let manifest: unknown
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    throw new ParquetSeekError('the manifest is not JSON', { file })
+  }
+  const files = (manifest as { files?: unknown } | null)?.files
+  if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
+    throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file })
+  return files
+}
+
+/** Round trips of shard searches run `concurrency` at a time: per batch, its slowest shard's. */
+function batchedTrips(results: Array<{ stats: SearchStats }>, concurrency: number): number {
+  let trips = 0
+  for (let i = 0; i < results.length; i += concurrency)
+    trips += Math.max(0, ...results.slice(i, i + concurrency).map((r) => r.stats.roundTrips))
+  return trips
+}
 
 /** `fn` over `items` with at most `limit` running at once; results in input order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {

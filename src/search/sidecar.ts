@@ -285,6 +285,11 @@ export class SidecarIndex {
     return Object.assign(of, { all: () => [...made.values()] })
   }
 
+  /** Forgets fetched lists (sources' cached pages and offset indexes stay). */
+  clearCache(): void {
+    this.lists.clear()
+  }
+
   /** Source and local row of a global row. */
   private locate(global: number): { source: OpenedSource; row: number } {
     for (const s of this.sources) if (global >= s.rowBase && global < s.rowBase + s.rows) return { source: s, row: global - s.rowBase }
