@@ -1,5 +1,5 @@
 import type { FileMetaData } from 'hyparquet'
-import { parquetReadObjects } from 'hyparquet'
+import { parquetReadObjects, readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels } from '../compute/backend.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import { type ListView, parseList } from '../index/blob.js'
@@ -10,7 +10,7 @@ import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecar.
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
-import { readRanges } from '../io/ranges.js'
+import { readRanges, waves } from '../io/ranges.js'
 import { type ByteSource, CountingSource } from '../io/source.js'
 import { codecs } from '../parquet/codecs.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
@@ -50,6 +50,8 @@ interface OpenedSource {
   column: EmbeddingColumn
   rowBase: number
   rows: number
+  /** First row of each vector page, by row group (parsed offset indexes). */
+  pageStarts: Map<number, number[]>
 }
 
 export interface SidecarHit {
@@ -169,7 +171,7 @@ export class SidecarIndex {
       const span = offsetIndexSpan(metadata)
       if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
         cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
-      sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows })
+      sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() })
     }
     const kernels = await loadKernels(o.backend)
     return new SidecarIndex(
@@ -231,15 +233,40 @@ export class SidecarIndex {
     const candidates = top.sorted().map((c) => c.row)
     if (new Set(candidates).size !== candidates.length)
       throw new ParquetSeekError('a row is in more than one list (each row belongs to one)', { file: this.sidecar.name, section: 'lists' })
-    // exact distances from each candidate's vector in its source (the page that holds it):
-    // every candidate's read at once, each source's reads coalesced into one round trip (a page
-    // several candidates share is fetched once)
+    // exact distances from each candidate's vector in its source: every page holding candidates
+    // read at once (each source's reads coalesced into one round trip) and decoded once, however
+    // many candidates it holds (a source's pages hold many vectors: decoding one per candidate
+    // cost seconds a query)
     const best = new TopK(k)
     const refining = this.batchPerSource(o.signal)
+    const bySource = new Map<OpenedSource, number[]>()
+    for (const g of candidates) {
+      const { source, row } = this.locate(g)
+      bySource.set(source, [...(bySource.get(source) ?? []), row])
+    }
+    const vector = new Float32Array(dim)
     await Promise.all(
-      candidates.map(async (g) => {
-        const v = await this.vectorAt(g, refining, o.signal)
-        if (v) best.push(exactDistance(metric, q, v, 0), g)
+      [...bySource].map(async ([source, rows]) => {
+        rows.sort((a, b) => a - b)
+        await Promise.all(
+          (await this.pageWindows(source, rows)).map(async (w) => {
+            const values = await readColumnRange(
+              refining(source),
+              source.metadata,
+              source.column.name,
+              w.start,
+              w.end,
+              source.name,
+              o.signal,
+            )
+            for (const row of rows) {
+              const value = row >= w.start && row < w.end ? values[row - w.start] : undefined
+              if (value === null || value === undefined) continue
+              copyVector(vector, 0, value as ArrayLike<number> | Uint8Array, source.column.kind)
+              best.push(exactDistance(metric, q, vector, 0), source.rowBase + row)
+            }
+          }),
+        )
       }),
     )
     const columns = o.columns ?? []
@@ -268,7 +295,8 @@ export class SidecarIndex {
     const stats = {
       bytes: counters.reduce((n, c, i) => n + c.counts.bytes - (before[i]?.bytes ?? 0), 0),
       requests: counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
-      roundTrips: (missing.length ? 1 : 0) + trips(refining) + trips(projecting),
+      // the lists: one multi-range request, or (a host without it) waves of single ranges
+      roundTrips: waves(this.sidecar.counts.requests - (before[0]?.requests ?? 0)) + trips(refining) + trips(projecting),
       candidates: candidates.length,
     }
     return { results, stats }
@@ -296,16 +324,53 @@ export class SidecarIndex {
     throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
   }
 
-  private async vectorAt(
-    global: number,
-    read: (source: OpenedSource) => BatchingSource,
-    signal?: AbortSignal,
-  ): Promise<Float32Array | undefined> {
-    const { source, row } = this.locate(global)
-    const [value] = await readColumnRange(read(source), source.metadata, source.column.name, row, row + 1, source.name, signal)
-    if (value === null || value === undefined) return undefined
-    const out = new Float32Array(this.model.params.dim)
-    copyVector(out, 0, value as ArrayLike<number> | Uint8Array, source.column.kind)
-    return out
+  /**
+   * Row windows [start, end) of a source that hold the given rows (sorted, local): the vector
+   * column's pages holding any of them, from its offset index (kept at open); a row group
+   * without one is a single window. Each window is one page to read and decode.
+   */
+  private async pageWindows(source: OpenedSource, rows: number[]): Promise<Array<{ start: number; end: number }>> {
+    const windows: Array<{ start: number; end: number }> = []
+    let groupStart = 0
+    let at = 0
+    for (const [g, group] of source.metadata.row_groups.entries()) {
+      const groupEnd = groupStart + Number(group.num_rows)
+      if (at < rows.length && (rows[at] as number) < groupEnd) {
+        const firsts = [...(await this.pageStarts(source, g)), Number(group.num_rows)]
+        for (let p = 0; p + 1 < firsts.length && at < rows.length && (rows[at] as number) < groupEnd; p++) {
+          const start = groupStart + (firsts[p] as number)
+          const end = groupStart + (firsts[p + 1] as number)
+          if ((rows[at] as number) >= end) continue
+          windows.push({ start, end })
+          while (at < rows.length && (rows[at] as number) < end) at++
+        }
+      }
+      groupStart = groupEnd
+    }
+    return windows
+  }
+
+  /** First row (within the row group) of each vector page, from the offset index; [0] without one. */
+  private async pageStarts(source: OpenedSource, group: number): Promise<number[]> {
+    const known = source.pageStarts.get(group)
+    if (known) return known
+    const chunk = source.metadata.row_groups[group]?.columns[source.column.leafIndex]
+    let starts = [0]
+    if (chunk?.offset_index_offset !== undefined && chunk.offset_index_length !== undefined) {
+      const offset = Number(chunk.offset_index_offset)
+      const bytes = new Uint8Array(await source.cached.slice(offset, offset + chunk.offset_index_length))
+      const index = await decoding('reading the offset index', { file: source.name, column: source.column.name, offset }, () =>
+        readOffsetIndex({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }),
+      )
+      starts = index.page_locations.map((p) => Number(p.first_row_index))
+      if (starts[0] !== 0 || starts.some((s, i) => i > 0 && s <= (starts[i - 1] as number)))
+        throw new ParquetSeekError("the offset index's pages do not start at row 0 and ascend", {
+          file: source.name,
+          column: source.column.name,
+          offset,
+        })
+    }
+    source.pageStarts.set(group, starts)
+    return starts
   }
 }
