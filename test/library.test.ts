@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildIndex, fileSink, fileSource, openIndex, toArrowTable } from '../src/node.js'
+import { buildIndex, fileSink, fileSource, openIndex, resolveSourceName, SidecarIndex, toArrowTable } from '../src/node.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const root = join(import.meta.dirname, '..')
@@ -41,5 +41,33 @@ describe('the npm library', () => {
     expect(paths).toContain('build/src/node.d.ts')
     expect(paths).toContain('bin/parquetseek.js')
     expect(paths.filter((p) => /(^|\/)(test|e2e|scripts|public|\.bench)\/|\.test\.|\.parquet$|\.npy$/.test(p))).toEqual([])
+  })
+  it('the public entry serves sidecars as the README shows: SidecarIndex.open with a confined resolver', async () => {
+    const dir = tempDir('pqs-lib-side-')
+    const dim = 8
+    const v = clusteredVectors(600, dim, 3)
+    writeListFile(
+      join(dir, 'a.parquet'),
+      Array.from({ length: 600 }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    )
+    const { buildShared } = await import('../src/index/shared.js')
+    const a = await fileSource(join(dir, 'a.parquet'))
+    await buildShared([{ name: 'a.parquet', source: a }], await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', nlist: 8 })
+    await a.close()
+    const opened: Array<{ close(): Promise<void> }> = []
+    const open = async (path: string) => {
+      const s = await fileSource(path)
+      opened.push(s)
+      return s
+    }
+    const paths = await import('node:path')
+    const index = await SidecarIndex.open(await open(join(dir, 'all.pqseek')), async (name) => {
+      const where = resolveSourceName(name, { kind: 'path', dir }, [], paths)
+      return where.kind === 'path' ? open(where.path) : where.url
+    })
+    const { results } = await index.search(v.subarray(7 * dim, 8 * dim), { k: 1 })
+    expect(results[0]).toMatchObject({ file: 'a.parquet', row: 7, distance: 0 })
+    expect(() => resolveSourceName('../b.parquet', { kind: 'path', dir }, [], paths)).toThrow(/outside the index's own directory/)
+    for (const s of opened) await s.close()
   })
 })
