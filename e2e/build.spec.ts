@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
-import { loadIndexHead, locateIndex } from '../src/index/inspect.js'
+import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
 import { expect, test } from './fixtures.js'
 

@@ -12,14 +12,14 @@ import { pqScanSetup } from '../src/compute/gpu/kernels.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
+import { mulberry32, sampleIndices } from '../src/compute/random.js'
+import { ListScanner } from '../src/compute/scan.js'
+import { TopK } from '../src/compute/topk.js'
 import { nprobeFloor } from '../src/index/build.js'
 import type { IvfPqModel } from '../src/index/model.js'
 import { pqLayout } from '../src/index/pq.js'
-import { mulberry32, sampleIndices } from '../src/index/random.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
 import { tuneNprobe } from '../src/index/tune.js'
-import { ListScanner } from '../src/search/scan.js'
-import { TopK } from '../src/search/topk.js'
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' } } })
 const scale = Number(values.scale)

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
+import { mulberry32 } from '../src/compute/random.js'
 import { pqLayout } from '../src/index/pq.js'
-import { mulberry32 } from '../src/index/random.js'
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' } } })
 const scale = Number(values.scale)

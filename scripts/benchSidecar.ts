@@ -15,7 +15,7 @@ import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { parseNpy } from '../src/io/npy.js'
 import { describeEmbeddingColumn, readColumnRange, readVectors } from '../src/parquet/embedding.js'
 import { SeekDataset } from '../src/search/dataset.js'
-import { SidecarIndex } from '../src/search/sidecar.js'
+import { SidecarIndex } from '../src/search/sidecarIndex.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const data = join(root, '../shared/data/wordnet-fasttext-words-100d')

@@ -9,10 +9,10 @@ const root = join(import.meta.dirname, '..')
 const kept = join(root, 'test/fixtures/fuzz')
 
 describe('fuzzing the reader', () => {
-  it('mutated files, hostile servers, hostile sidecars and manifests, and every kept crasher: a valid result or a clear error, never a crash, hang or wrong answer', () => {
+  it('every entry point (indexed file, pq-vector file, exact search, join, hostile server, sidecar, manifest) and every kept crasher: a valid result or a clear error, never a crash, hang or wrong answer', () => {
     // the harness runs cases in a worker it kills on a hang; CI gives it a time budget that
-    // covers all the cases asked for (about 40 s here)
-    const counts = { files: 8000, server: 1500, sidecar: 2000 }
+    // covers all the cases asked for (about 50 s here)
+    const counts = { files: 6000, server: 1000, sidecar: 3500 }
     const out = execFileSync(
       process.execPath,
       [
@@ -24,8 +24,9 @@ describe('fuzzing the reader', () => {
     )
     const summary = JSON.parse(out)
     console.log(
-      `fuzz: ${summary.cases} cases (${summary.keptInputs} kept inputs, ${summary.files - summary.keptInputs} mutated files, ${summary.server} hostile-server, ${summary.sidecar} sidecar/manifest): ` +
-        `${summary.valid} valid, ${summary.error} clear errors, ${summary.crash} crashes, ${summary.hang} hangs; peak RSS ${summary.peakRssMiB} MiB; ` +
+      `fuzz: ${summary.cases} cases (${summary.keptInputs} kept inputs, ${summary.files - summary.keptInputs} mutated files: ${JSON.stringify(summary.byEntry)}, ${summary.server} hostile-server, ${summary.sidecar} sidecar/manifest): ` +
+        `${summary.valid} valid, ${summary.error} clear errors, ${summary.crash} crashes, ${summary.hang} hangs; ` +
+        `${summary.oracleCases} answers compared with the unmutated file's (edits never read); peak RSS ${summary.peakRssMiB} MiB; ` +
         `at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
     )
     expect(summary.failures).toEqual([])
@@ -33,6 +34,9 @@ describe('fuzzing the reader', () => {
     expect(summary.keptInputs).toBe(readdirSync(kept).filter((f) => f.endsWith('.parquet')).length)
     // every case asked for ran (the time budget did not cut the run short)
     expect(summary.files - summary.keptInputs).toBe(counts.files)
+    // every entry point had its share, and the oracle (an edit never read leaves the answer as it was) ran
+    for (const entry of ['embedded', 'pqvector', 'flat', 'join']) expect(summary.byEntry[entry], entry).toBe(counts.files / 4)
+    expect(summary.oracleCases).toBeGreaterThan(200)
     expect(summary.server).toBe(counts.server)
     expect(summary.sidecar).toBe(counts.sidecar)
     expect(summary.cases).toBeGreaterThanOrEqual(10_000)

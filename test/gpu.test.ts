@@ -10,11 +10,11 @@ import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
+import { mulberry32 } from '../src/compute/random.js'
 import { GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import type { Metric } from '../src/index/model.js'
 import { pqLayout } from '../src/index/pq.js'
-import { mulberry32 } from '../src/index/random.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { readMetadata } from '../src/parquet/footer.js'
 import { openIndex } from '../src/search/engine.js'
@@ -350,7 +350,8 @@ describe('GPU tunables (override constants)', () => {
       const exact = await new GpuExact(ctx).distances('l2', queries[0] as Float32Array, 1, v, rows, dim)
       const index = await openIndex(await testSource(path), { backend: 'js' })
       await index.searchBatch(queries, { nprobe: index.params.nlist })
-      const lists = (index as unknown as { lists: Map<number, { codes: Uint8Array; rowIds: Uint32Array }> }).lists
+      // the lists the search fetched, as the pipeline keeps them
+      const lists = (index as unknown as { pipeline: { lists: Map<number, { codes: Uint8Array; rowIds: Uint32Array }> } }).pipeline.lists
       const scan = new GpuListScan(ctx, index.opened.model)
       const all = Array.from({ length: index.params.nlist }, (_, l) => l)
       const found = await scan.candidates(

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { assignNearest, l2sq, pqEncode } from '../src/compute/js.js'
-import { kmeans } from '../src/index/kmeans.js'
+import { kmeans } from '../src/compute/kmeans.js'
+import { mulberry32, sampleIndices } from '../src/compute/random.js'
+import { TopK } from '../src/compute/topk.js'
 import { pqDecode, pqLayout, trainPq } from '../src/index/pq.js'
-import { mulberry32, sampleIndices } from '../src/index/random.js'
-import { TopK } from '../src/search/topk.js'
 import { clusteredVectors } from './helpers/fixtures.js'
 
 describe('TopK', () => {

@@ -50,7 +50,7 @@ describe('the npm library', () => {
       join(dir, 'a.parquet'),
       Array.from({ length: 600 }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
     )
-    const { buildShared } = await import('../src/index/shared.js')
+    const { buildShared } = await import('../src/index/partitioned.js')
     const a = await fileSource(join(dir, 'a.parquet'))
     await buildShared([{ name: 'a.parquet', source: a }], await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', nlist: 8 })
     await a.close()

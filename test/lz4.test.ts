@@ -1,6 +1,6 @@
 import { decompressLz4Raw } from 'hyparquet-compressors'
 import { describe, expect, it } from 'vitest'
-import { mulberry32 } from '../src/index/random.js'
+import { mulberry32 } from '../src/compute/random.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 
 function roundTrip(src: Uint8Array): Uint8Array {

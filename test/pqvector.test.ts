@@ -1,15 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { FileMetaData } from 'hyparquet'
-import { parquetMetadata } from 'hyparquet'
-import { ByteWriter } from 'hyparquet-writer'
-import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { describe, expect, it } from 'vitest'
 import { assignNearest } from '../src/compute/js.js'
-import { kmeans } from '../src/index/kmeans.js'
+import { kmeans } from '../src/compute/kmeans.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { flatSearch } from '../src/search/flat.js'
-import { openPqVector, PQ_VECTOR_KEY, searchPqVector, writePqVectorBlob } from '../src/search/pqVector.js'
+import { openPqVector, searchPqVector, withPqVectorIndex } from '../src/search/pqVector.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
 
@@ -31,25 +27,12 @@ async function pqVectorFile(path: string, corrupt = false): Promise<Float32Array
     { title: Array.from({ length: rows }, (_, i) => `t${i}`) },
   )
   const bytes = new Uint8Array(readFileSync(plain))
-  const footerLength = new DataView(bytes.buffer).getUint32(bytes.length - 8, true)
-  const dataEnd = bytes.length - 8 - footerLength
-  const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))
   const centroids = await kmeans(v, rows, dim, { k: K, iterations: 6, seed: 2 })
   const assign = new Uint32Array(rows)
   assignNearest(v, rows, dim, centroids, K, assign)
   const clusters = Array.from({ length: K }, (_, c) => Uint32Array.from(Array.from(assign.keys()).filter((i) => assign[i] === c)))
   if (corrupt) clusters[3] = Uint32Array.of(rows + 5) // a row the file does not have
-  const blob = writePqVectorBlob(dim, centroids, clusters)
-  const footer = new ByteWriter()
-  writeMetadata(footer, {
-    ...metadata,
-    key_value_metadata: [...(metadata.key_value_metadata ?? []), { key: PQ_VECTOR_KEY, value: String(dataEnd) }],
-  } as FileMetaData)
-  const out = new Uint8Array(dataEnd + blob.length + footer.offset + 4)
-  out.set(bytes.subarray(0, dataEnd))
-  out.set(blob, dataEnd)
-  out.set(new Uint8Array(footer.getBytes()), dataEnd + blob.length)
-  out.set([0x50, 0x41, 0x52, 0x31], out.length - 4)
+  const out = withPqVectorIndex(bytes, dim, centroids, clusters)
   writeFileSync(path, out)
   return v
 }
@@ -66,11 +49,22 @@ describe('pq-vector files (IVF-flat inside Parquet, written by the Rust pq-vecto
     expect(index.clusters.reduce((s, c) => s + c.length, 0)).toBe(rows)
     const q = v.subarray(7 * dim, 8 * dim)
     const few = await searchPqVector(source, metadata, index, q, { k: 5, nprobe: 2 })
-    expect(few.hits[0]).toEqual({ row: 7, distance: 0 })
+    expect(few.hits[0]).toEqual({ row: 7, distance: 0, values: {} })
     expect(few.rowsScored).toBeLessThan(rows / 4)
     const all = await searchPqVector(source, metadata, index, q, { k: 10, nprobe: K })
     const [exact] = await flatSearch(source, metadata, [q], { column: 'embedding', metric: 'l2', k: 10 })
-    expect(all.hits).toEqual(exact)
+    expect(all.hits.map(({ row, distance }) => ({ row, distance }))).toEqual(exact)
+    // the shared pipeline gives pq-vector files columns, filters and deleted rows too
+    const filtered = await searchPqVector(source, metadata, index, q, { k: 3, nprobe: K, columns: ['title'], where: "title != 't7'" })
+    expect(filtered.hits.map((h) => h.row)).toEqual(
+      exact
+        ?.filter((h) => h.row !== 7)
+        .slice(0, 3)
+        .map((h) => h.row),
+    )
+    expect(filtered.hits.map((h) => h.values.title)).toEqual(filtered.hits.map((h) => `t${h.row}`))
+    const deleted = await searchPqVector(source, metadata, index, q, { k: 3, nprobe: K, deleted: [7] })
+    expect(deleted.hits.map((h) => h.row)).toEqual(filtered.hits.map((h) => h.row))
     await source.close()
     const db = await duckdb()
     const [[count]] = (await db.rows(`SELECT count(*) FROM '${path}'`)) as [[bigint]]

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadKernels } from '../src/compute/backend.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
-import { searchExact, searchInMemory } from '../src/search/memory.js'
+import { memoryIndex, searchExact } from '../src/search/memory.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
 import { clusteredVectors, SHARED } from './helpers/fixtures.js'
 
@@ -19,19 +19,17 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
     const lists = await encodeAll(model, data, n, rowIds)
     const found: number[][] = []
     const truth = new Int32Array(100 * 100)
-    for (let q = 0; q < 100; q++) {
-      const query = all.subarray((n + q) * dim, (n + q + 1) * dim)
-      const hits = searchInMemory(model, lists, (r) => data.subarray(r * dim, (r + 1) * dim), query, {
-        k: 10,
-        nprobe: Math.ceil(params.nlist / 4),
-        refine: 10,
-      })
-      found.push(hits.map((h) => h.row))
+    const queries = Array.from({ length: 100 }, (_, q) => all.subarray((n + q) * dim, (n + q + 1) * dim))
+    const index = memoryIndex(model, lists, (r) => data.subarray(r * dim, (r + 1) * dim))
+    for (const r of await index.search(queries, { k: 10, nprobe: Math.ceil(params.nlist / 4), refine: 10 })) {
+      expect(r.probed.length).toBeLessThan(params.nlist)
+      found.push(r.results.map((h) => h.row))
+    }
+    for (const [q, query] of queries.entries())
       truth.set(
         searchExact('l2', data, rowIds, query, 100).map((h) => h.row),
         q * 100,
       )
-    }
     expect(recallAtK(found, truth, 10)).toBeGreaterThanOrEqual(0.95)
   })
 
@@ -50,22 +48,11 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
         const model = await trainModel(data, n, params, { kernels })
         const lists = await encodeAll(model, data, n, ds.base.rowIds, { kernels })
         const raw = ds.base.data
-        const queries = 200
-        const found: number[][] = []
-        for (let q = 0; q < queries; q++) {
-          const hits = searchInMemory(
-            model,
-            lists,
-            (r) => raw.subarray(r * dim, (r + 1) * dim),
-            ds.queries.data.subarray(q * dim, (q + 1) * dim),
-            {
-              k: 10,
-              nprobe: Math.ceil(params.nlist / 8),
-              refine: 10,
-            },
-          )
-          found.push(hits.map((h) => ds.ids[h.row] as number))
-        }
+        const queries = Array.from({ length: 200 }, (_, q) => ds.queries.data.subarray(q * dim, (q + 1) * dim))
+        const index = memoryIndex(model, lists, (r) => raw.subarray(r * dim, (r + 1) * dim), kernels)
+        const found = (await index.search(queries, { k: 10, nprobe: Math.ceil(params.nlist / 8), refine: 10 })).map((r) =>
+          r.results.map((h) => ds.ids[h.row] as number),
+        )
         const recall = recallAtK(found, ds.truth(metric === 'l2' ? 'l2' : 'cos'), 10)
         console.log(`wordnet ${metric}: recall@10 ${recall.toFixed(4)} (nlist ${params.nlist}, nprobe ${Math.ceil(params.nlist / 8)})`)
         // Probing, not PQ, limits recall here: with refine 1000 l2 recall is the same 0.916.

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/search/memory.js'
-import { SidecarIndex } from '../src/search/sidecar.js'
+import { SidecarIndex } from '../src/search/sidecarIndex.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 

@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
-import { buildShared } from '../src/index/shared.js'
+import { buildShared } from '../src/index/partitioned.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/search/memory.js'
-import { SidecarIndex } from '../src/search/sidecar.js'
+import { SidecarIndex } from '../src/search/sidecarIndex.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
 

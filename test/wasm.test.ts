@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
+import { kmeans } from '../src/compute/kmeans.js'
+import { mulberry32 } from '../src/compute/random.js'
 import { setWasmMemoryLimit } from '../src/compute/wasm.js'
-import { kmeans } from '../src/index/kmeans.js'
 import { pqLayout, trainPq } from '../src/index/pq.js'
-import { mulberry32 } from '../src/index/random.js'
 import { loadDataset } from './helpers/data.js'
 import { clusteredVectors, SHARED } from './helpers/fixtures.js'
 

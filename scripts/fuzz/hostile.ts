@@ -16,15 +16,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { drained } from '../../src/cli/rangeServer.js'
-import { mulberry32 } from '../../src/index/random.js'
-import { buildShared } from '../../src/index/shared.js'
+import { mulberry32 } from '../../src/compute/random.js'
+import { buildShared } from '../../src/index/partitioned.js'
 import { resolveSourceName } from '../../src/io/confine.js'
 import { MemorySink } from '../../src/io/sink.js'
 import { fromBytes } from '../../src/io/source.js'
 import { SeekDataset } from '../../src/search/dataset.js'
 import { openIndex } from '../../src/search/engine.js'
-import { SidecarIndex } from '../../src/search/sidecar.js'
-import { mutate } from './harness.js'
+import { SidecarIndex } from '../../src/search/sidecarIndex.js'
+import { mutate, traced } from './harness.js'
 
 export const MISBEHAVIOURS = [
   'honest',
@@ -253,13 +253,17 @@ export async function exerciseSidecar(
   seed: number,
   base: { sidecar: Uint8Array; source: Uint8Array; indexed: Uint8Array },
   query: Float32Array,
+  /** Ranges read from the sidecar, for the oracle. */
+  reads: Array<[number, number]> = [],
+  /** The sidecar as built: its answer is what unread edits must leave unchanged. */
+  unmutated = false,
 ): Promise<string> {
   const rand = mulberry32(seed)
   if (seed % 2) {
-    const { bytes } = mutate(base.sidecar, seed)
+    const bytes = unmutated ? base.sidecar : mutate(base.sidecar, seed).bytes
     const dir = '/fuzz/data'
     const index = await SidecarIndex.open(
-      fromBytes(bytes, 'all.pqseek'),
+      traced(bytes, 'all.pqseek', reads),
       async (name) => {
         const where = resolveSourceName(name, { kind: 'path', dir }, [], await import('node:path'))
         if (where.kind !== 'path' || !where.path.startsWith(`${dir}/`)) throw new Error(`escaped to ${JSON.stringify(where)}`)
@@ -270,7 +274,7 @@ export async function exerciseSidecar(
       { backend: 'wasm' },
     )
     const { results } = await index.search(query.subarray(0, 8), { k: 3, columns: ['title'] })
-    return `${results.length} results`
+    return JSON.stringify(results.map((r) => [r.file, r.row, r.distance, r.values.title]))
   }
   const names = Array.from({ length: 1 + Math.floor(rand() * 3) }, () =>
     rand() < 0.4

@@ -1,20 +1,24 @@
 /**
- * Fuzz harness for the reader (issue 8): mutates a valid indexed file in seeded ways (and, with
- * --server-cases / --sidecar-cases, misbehaves as a server or writes hostile sidecars and
- * manifests: hostile.ts) and checks
- * every case ends in a valid result or a clear ParquetSeekError, within a time limit (cases run
- * in a worker thread that is killed and replaced on a hang), with bounded memory.
+ * Fuzz harness for every reader entry point: mutates valid files in seeded ways — an indexed
+ * file (open, search with columns and a filter, read a vector), a pq-vector file, a plain file
+ * searched exactly, a queries file joined against an index — and, with --server-cases /
+ * --sidecar-cases, misbehaves as a server or writes hostile sidecars and manifests (hostile.ts).
+ * Every case must end in a valid result or a clear ParquetSeekError, within a time limit (cases
+ * run in a worker thread that is killed and replaced on a hang), with bounded memory. The
+ * oracle: when a case's edits lie in bytes the reader never read, its answer must be the
+ * unmutated file's, exactly; a hostile server's valid answer must be the honest one unless a
+ * response lied about the bytes.
  *   node build/scripts/fuzz/run.js [--cases 2000] [--server-cases 0] [--sidecar-cases 0] [--seconds 60] [--seed 1] [--limit-ms 3000]
  *                                  [--save test/fixtures/fuzz] [--fixtures test/fixtures/fuzz] [--json]
- * Crashing or hanging inputs are written to --save (kept as regression fixtures); --fixtures
- * runs the kept inputs first, as they are.
+ * Crashing or hanging inputs are written to --save (kept as regression fixtures, named for their
+ * entry point: `pqvector-crash-….parquet`); --fixtures runs the kept inputs first, as they are.
  */
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { baseFiles, baseFor, mutate, type Outcome } from './harness.js'
+import { baseFiles, caseOf, ENTRIES, type Entry, mutate, type Outcome } from './harness.js'
 import { hostileServer, sidecarBase } from './hostile.js'
 
 const { values } = parseArgs({
@@ -40,11 +44,15 @@ const query = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))
 const columns = ['title', 'body']
 const counts = { valid: 0, error: 0, crash: 0, hang: 0 }
 const byMode = { files: 0, server: 0, sidecar: 0 }
+/** Mutated files per entry point. */
+const byEntry = Object.fromEntries(ENTRIES.map((e) => [e, 0])) as Record<Entry, number>
+/** Cases whose edits were never read: their answer had to be the base's (the oracle). */
+let oracleCases = 0
 const failures: Array<{ seed: number; outcome: Outcome }> = []
 const startRss = process.memoryUsage().rss
 let peakRss = startRss
-const server = await hostileServer(bases[0] as Uint8Array)
-const sidecar = { ...(await sidecarBase()), indexed: bases[0] as Uint8Array }
+const server = await hostileServer(bases.served)
+const sidecar = { ...(await sidecarBase()), indexed: bases.served }
 let maxSent = 0
 
 function start(): Worker {
@@ -57,13 +65,18 @@ function start(): Worker {
 const fixtures = values.fixtures
   ? readdirSync(values.fixtures)
       .filter((f) => f.endsWith('.parquet'))
-      .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(values.fixtures as string, f))) }))
+      .map((f) => ({
+        name: f,
+        bytes: new Uint8Array(readFileSync(join(values.fixtures as string, f))),
+        // kept inputs of other entry points are named for them (`pqvector-crash-….parquet`)
+        entry: (ENTRIES.find((e) => f.startsWith(`${e}-`)) ?? 'embedded') as Entry,
+      }))
   : []
 
-type Job = { kind: 'file' | 'server' | 'sidecar'; seed: number; bytes?: Uint8Array; url?: string; fixture?: string }
+type Job = { kind: 'file' | 'server' | 'sidecar'; seed: number; bytes?: Uint8Array; url?: string; fixture?: string; entry?: Entry }
 /** Kept fixtures first (always), then the file, server and sidecar cases, while time lasts. */
 function* jobs(): Generator<Job> {
-  for (const f of fixtures) yield { kind: 'file', seed: -1, bytes: f.bytes, fixture: f.name }
+  for (const f of fixtures) yield { kind: 'file', seed: -1, bytes: f.bytes, fixture: f.name, entry: f.entry }
   for (let i = 0; i < cases; i++) yield { kind: 'file', seed: firstSeed + i }
   for (let i = 0; i < Number(values['server-cases']); i++) yield { kind: 'server', seed: firstSeed + i, url: server.url(firstSeed + i) }
   for (let i = 0; i < Number(values['sidecar-cases']); i++) yield { kind: 'sidecar', seed: firstSeed + i }
@@ -78,14 +91,14 @@ for (const job of jobs()) {
   if (job.fixture) fixturesRun++
   const id = ++sequence
   const mutationOf = (): Outcome['mutation'] =>
-    job.fixture ? 'fixture' : job.kind === 'file' ? mutate(baseFor(bases, job.seed), job.seed).mutation : job.kind
-  const outcome = await new Promise<Outcome>((resolve) => {
+    job.fixture ? 'fixture' : job.kind === 'file' ? mutate(caseOf(bases, job.seed).base, job.seed).mutation : job.kind
+  const outcome = await new Promise<Outcome & { entry?: Entry; oracle?: boolean }>((resolve) => {
     const timer = setTimeout(() => {
       void worker.terminate()
       worker = start()
       resolve({ kind: 'hang', mutation: mutationOf(), detail: `no answer in ${limitMs} ms` })
     }, limitMs)
-    const onMessage = (m: { seed: number; outcome: Outcome }) => {
+    const onMessage = (m: { seed: number; outcome: Outcome & { entry?: Entry; oracle?: boolean } }) => {
       if (m.seed !== id) return
       clearTimeout(timer)
       worker.off('message', onMessage)
@@ -114,6 +127,11 @@ for (const job of jobs()) {
   }
   done++
   byMode[job.kind === 'file' ? 'files' : job.kind]++
+  if (job.kind === 'file' && !job.fixture) {
+    const entry = caseOf(bases, job.seed).entry
+    byEntry[entry]++
+  }
+  if (outcome.oracle) oracleCases++
   counts[final.kind]++
   peakRss = Math.max(peakRss, process.memoryUsage().rss)
   if (final.kind === 'crash' || final.kind === 'hang') {
@@ -125,8 +143,10 @@ for (const job of jobs()) {
     })
     if (values.save && job.kind === 'file' && !job.fixture) {
       mkdirSync(values.save, { recursive: true })
-      const { bytes } = mutate(baseFor(bases, job.seed), job.seed)
-      const name = `${final.kind}-${createHash('sha1').update(bytes).digest('hex').slice(0, 12)}.parquet`
+      const picked = caseOf(bases, job.seed)
+      const { bytes } = mutate(picked.base, job.seed)
+      const prefix = picked.entry === 'embedded' ? '' : `${picked.entry}-`
+      const name = `${prefix}${final.kind}-${createHash('sha1').update(bytes).digest('hex').slice(0, 12)}.parquet`
       writeFileSync(join(values.save, name), bytes)
     }
   }
@@ -138,6 +158,8 @@ const summary = {
   cases: done,
   keptInputs: fixturesRun,
   ...byMode,
+  byEntry,
+  oracleCases,
   ...counts,
   firstSeed,
   peakRssMiB: Math.round(peakRss / 2 ** 20),
@@ -147,7 +169,7 @@ const summary = {
 if (values.json) console.log(JSON.stringify(summary))
 else {
   console.log(
-    `fuzz: ${done} cases (${fixturesRun} kept inputs, ${byMode.files} files, ${byMode.server} hostile-server, ${byMode.sidecar} sidecar/manifest; seeds from ${firstSeed}): ${counts.valid} valid results, ${counts.error} clear errors, ${counts.crash} crashes, ${counts.hang} hangs; peak RSS ${summary.peakRssMiB} MiB; at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
+    `fuzz: ${done} cases (${fixturesRun} kept inputs, ${byMode.files} files — ${ENTRIES.map((e) => `${byEntry[e]} ${e}`).join(', ')} — ${byMode.server} hostile-server, ${byMode.sidecar} sidecar/manifest; seeds from ${firstSeed}): ${counts.valid} valid results, ${counts.error} clear errors, ${counts.crash} crashes, ${counts.hang} hangs; ${oracleCases} answers checked against the unmutated file's (edits never read); peak RSS ${summary.peakRssMiB} MiB; at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
   )
   for (const f of failures.slice(0, 20))
     console.log(`  ${f.outcome.kind} (${f.outcome.mutation}): ${f.outcome.detail.split('\n').slice(0, 3).join(' | ')}`)

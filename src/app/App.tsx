@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'react'
+import type { IndexView, PageSearchResult, QuerySpec, RecallPoint } from '../../workers/engineApi.js'
+import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
 import type { BuildSummary } from '../index/build.js'
 import { BuildPanel } from './BuildPanel.js'
 import { run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
-import type { IndexView, PageSearchResult, QuerySpec, RecallPoint } from './engineApi.js'
-import type { FileInfo } from './inspect.js'
 
 /** An opened file, as the engine worker holds it. */
 interface Opened {

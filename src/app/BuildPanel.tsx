@@ -1,9 +1,9 @@
 import { useRef, useState } from 'react'
+import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { BUILD_PHASES, type BuildPhase, type BuildProgress, type BuildSummary } from '../index/build.js'
 import type { Metric } from '../index/model.js'
 import { buildInWorker } from './bridge.js'
-import type { FileInfo } from './inspect.js'
 
 const PHASE_LABEL: Record<BuildPhase, string> = {
   read: 'reading vectors',

@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink'
 import type { BuildWorkerApi } from '../../workers/build.worker.js'
+import type { EngineApi } from '../../workers/engineApi.js'
 import type { BuildOptions, BuildProgress, BuildSummary } from '../index/build.js'
-import type { EngineApi } from './engineApi.js'
 
 /**
  * The one module that owns the workers: creates them, relays cancellation (AbortSignal →

@@ -1,5 +1,5 @@
+import type { IndexView, RecallPoint } from '../../workers/engineApi.js'
 import type { Stage } from '../search/engine.js'
-import type { IndexView, RecallPoint } from './engineApi.js'
 
 /** Small SVG charts; every chart has a text equivalent (title/desc) for assistive tech. */
 

@@ -1,5 +1,5 @@
 import { basename } from 'node:path'
-import { loadIndexHead, locateIndex } from '../index/inspect.js'
+import { loadIndexHead, locateIndex } from '../index/locate.js'
 import { fileSource } from '../io/nodeFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'

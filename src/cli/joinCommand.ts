@@ -1,22 +1,28 @@
+import * as nodePaths from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
-import { ParquetSeekError } from '../errors.js'
+import { resolveSourceName } from '../io/confine.js'
+import { openHttp } from '../io/httpSource.js'
 import { fileSink } from '../io/nodeFile.js'
-import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex } from '../search/engine.js'
+import { type JoinTarget, knnJoin } from '../search/join.js'
+import { SidecarIndex } from '../search/sidecarIndex.js'
 import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, searchBackend } from './sources.js'
 
-export const joinUsage = `parquetseek join <queries.parquet> <indexed file|url> --out <result.parquet> [options]
-  kNN join: for each query row, its k nearest rows of the indexed file, as a Parquet table
-  (query, rank, row, distance). Queries go in batches that share list fetches and page reads.
+export const joinUsage = `parquetseek join <queries.parquet> <indexed file|sidecar.pqseek|url> --out <result.parquet> [options]
+  kNN join: for each query row, its k nearest rows of the indexed file (of a sidecar: rows numbered
+  across its files, in order), as a Parquet table (query, rank, row, distance). Queries go in
+  batches that share list fetches and page reads.
   --k K                neighbours per query (default 10)
   --column NAME        the queries' vector column (default: the index's column name)
   --nprobe P, --refine R   as for search (default: the index's tuned values)
   --exclude-self       leave a query's own row out of its neighbours (a file joined with itself)
   --batch N            queries per batch (default 256)
   --backend auto|wasm|js|gpu   kernels (gpu: list scan and top-k on WebGPU, same rows)
+  --allow-source DIR|URL   a sidecar's files may also come from there
   --json               one JSON summary on stdout`
 
 export async function joinCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -29,6 +35,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     'exclude-self': { type: 'boolean' },
     batch: { type: 'string' },
     backend: { type: 'string' },
+    'allow-source': { type: 'string', multiple: true },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
@@ -44,59 +51,34 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const t0 = performance.now()
   // refuses an output that is an input before any work; written atomically at the end
   const sink = await fileSink(values.out, isUrl(target) ? [queriesPath] : [queriesPath, target])
-  const source = isUrl(target) ? target : await anySource(target)
+  const opened: Array<{ close(): Promise<void> }> = []
   try {
-    const index = await openIndex(source, { signal, ...compute })
-    const column = values.column ?? index.opened.column.name
+    const index = await openTarget(target, values, compute, signal, opened)
+    const column = values.column ?? index.column
     const qs = await anySource(queriesPath)
-    let queries: Awaited<ReturnType<typeof readVectors>>
-    try {
-      const metadata = await readMetadata(qs, qs.name)
-      queries = await readVectors(qs, metadata, describeEmbeddingColumn(metadata, column, qs.name), {
-        file: qs.name,
-        skipInvalid: true,
-        signal,
-      })
-    } finally {
-      await qs.close()
-    }
-    const n = queries.rowIds.length
-    const dim = queries.dim
-    if (dim !== index.params.dim)
-      throw new ParquetSeekError(`the queries are ${dim}-d; the index is ${index.params.dim}-d`, { file: queriesPath })
-    const out = { query: [] as number[], rank: [] as number[], row: [] as number[], distance: [] as number[] }
-    let bytes = 0
-    let requests = 0
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize)
-      const batch = Array.from({ length: end - start }, (_, i) => queries.data.subarray((start + i) * dim, (start + i + 1) * dim))
-      const results = await index.searchBatch(batch, {
-        k: excludeSelf ? k + 1 : k,
-        nprobe,
-        refine,
-        signal,
-      })
-      bytes += results[0]?.stats.bytes ?? 0
-      requests += results[0]?.stats.requests ?? 0
-      for (const [i, r] of results.entries()) {
-        const queryRow = queries.rowIds[start + i] as number
-        const hits = (excludeSelf ? r.results.filter((h) => h.row !== queryRow) : r.results).slice(0, k)
-        for (const [rank, h] of hits.entries()) {
-          out.query.push(queryRow)
-          out.rank.push(rank + 1)
-          out.row.push(h.row)
-          out.distance.push(h.distance)
-        }
-      }
-      if (!values.json) process.stderr.write(`\rjoin ${end}/${n}`)
-    }
+    opened.push(qs)
+    const joined = await knnJoin(qs, await readMetadata(qs, qs.name), index, {
+      column,
+      k,
+      nprobe,
+      refine,
+      excludeSelf,
+      batch: batchSize,
+      signal,
+      onProgress: (done, total) => {
+        if (!values.json) process.stderr.write(`\rjoin ${done}/${total}`)
+      },
+    })
     if (!values.json) process.stderr.write('\n')
+    const n = joined.queries
+    const { bytes, requests } = joined
+    const out = joined
     const buf = parquetWriteBuffer({
       columnData: [
-        { name: 'query', data: Int32Array.from(out.query), type: 'INT32' },
-        { name: 'rank', data: Int32Array.from(out.rank), type: 'INT32' },
-        { name: 'row', data: Int32Array.from(out.row), type: 'INT32' },
-        { name: 'distance', data: Float64Array.from(out.distance), type: 'DOUBLE' },
+        { name: 'query', data: out.query, type: 'INT32' },
+        { name: 'rank', data: out.rank, type: 'INT32' },
+        { name: 'row', data: out.row, type: 'INT32' },
+        { name: 'distance', data: out.distance, type: 'DOUBLE' },
       ],
     })
     await sink.write(new Uint8Array(buf))
@@ -122,6 +104,49 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     await sink.abort()
     throw e
   } finally {
-    if (typeof source !== 'string') await source.close()
+    for (const f of opened) await f.close()
+  }
+}
+
+/**
+ * The index to join against: an indexed file, or a sidecar (`.pqseek`, rows numbered across its
+ * files in order, as `bench` numbers them).
+ */
+async function openTarget(
+  target: string,
+  values: { 'allow-source'?: string[] },
+  compute: Awaited<ReturnType<typeof searchBackend>>,
+  signal: AbortSignal,
+  opened: Array<{ close(): Promise<void> }>,
+): Promise<JoinTarget & { column: string; backend: string }> {
+  const source = isUrl(target) ? undefined : await anySource(target)
+  if (source) opened.push(source)
+  if (!target.endsWith('.pqseek')) {
+    const index = await openIndex(source ?? target, { signal, ...compute })
+    return {
+      params: index.params,
+      column: index.opened.column.name,
+      backend: index.backend,
+      searchBatch: (q, o) => index.searchBatch(q, o),
+    }
+  }
+  const base = isUrl(target) ? { kind: 'url' as const, url: target } : { kind: 'path' as const, dir: dirname(resolve(target)) }
+  const allow = (values['allow-source'] ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
+  const index = await SidecarIndex.open(
+    source ?? (await openHttp(target, { signal })).source,
+    async (name) => {
+      const where = resolveSourceName(name, base, allow, nodePaths)
+      if (where.kind === 'url') return where.url
+      const s = await anySource(where.path)
+      opened.push(s)
+      return s
+    },
+    { signal, ...compute },
+  )
+  return {
+    params: index.model.params,
+    column: index.header.column,
+    backend: index.backend,
+    searchBatch: (q, o) => index.searchBatchGlobal(q, o),
   }
 }

@@ -49,7 +49,11 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
       res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, ETag, Accept-Ranges')
       if (req.method === 'OPTIONS') return void res.writeHead(204).end()
       if (o.fault && (await o.fault(req, res, n))) return
-      const info = await stat(path)
+      const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined
+        throw e
+      })
+      if (!info) return void res.writeHead(404).end('no such file')
       const size = info.size
       const etag = `"${createHash('sha1').update(`${info.mtimeMs}:${size}`).digest('hex').slice(0, 16)}"`
       res.setHeader('ETag', etag)

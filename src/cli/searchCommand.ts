@@ -1,23 +1,24 @@
 import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parquetReadObjects, toJson } from 'hyparquet'
-import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
+import { toJson } from 'hyparquet'
+import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { footerValue, KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
+import { CachedSource } from '../io/cache.js'
 import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
 import { readLocalFile } from '../io/nodeFile.js'
-import { codecs } from '../parquet/codecs.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { readRows } from '../search/columns.js'
 import { manifestFiles, SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
-import { SidecarIndex } from '../search/sidecar.js'
+import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
@@ -199,16 +200,22 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     }
     const sidecar = isUrl(target) ? (await openHttp(target, { signal })).source : await anySource(resolve(target))
     if (!isUrl(target)) opened.push(sidecar as Awaited<ReturnType<typeof anySource>>)
-    const index = await SidecarIndex.open(sidecar, open, {
-      signal,
-      backend: choice(values.backend, 'backend', BACKEND_CHOICES),
-    })
+    const index = await SidecarIndex.open(sidecar, open, { signal, ...(await searchBackend(values.backend)) })
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
     if (values.query === undefined) throw new UsageError('a sidecar index takes --query (rows belong to its sources)')
     const columns = columnList(values.columns)
-    const { results, stats } = await index.search(parseQuery(values.query), { ...searchParams(values), columns, signal })
+    const { results, stats } = await index.search(parseQuery(values.query), {
+      ...searchParams(values),
+      columns,
+      where: values.where,
+      deleted: values.deleted === undefined ? undefined : await deletedRows(values.deleted),
+      signal,
+    })
+    if (stats.gpuFallback) process.stderr.write(`warning: ${stats.gpuFallback}\n`)
     if (values.json) return printJson(results, { ...stats, mode: 'sidecar' })
-    printTable(results, columns, [`sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests`])
+    printTable(results, columns, [
+      `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
+    ])
   } finally {
     for (const f of opened) await f.close()
   }
@@ -332,25 +339,30 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
     const gpu = compute.gpu ? await (await import('../compute/gpu/open.js')).openGpuExact(compute.gpu) : undefined
     // a file indexed by the Rust pq-vector: its clusters, then exact ranking of their rows
     const pqv = pqVectorOffset(metadata) !== undefined ? await openPqVector(source, metadata) : undefined
+    const columns = columnList(values.columns)
     const searched = pqv
       ? await searchPqVector(source, metadata, pqv, query, {
           k,
           nprobe: intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE),
           metric,
           column,
+          columns,
+          where: values.where,
           kernels,
         })
       : undefined
-    const [hits = []] = searched ? [searched.hits] : await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu })
-    const columns = columnList(values.columns)
-    const results = await Promise.all(
-      hits.map(async (h) => {
-        const [row = {}] = columns.length
-          ? await parquetReadObjects({ file: source, metadata, columns, rowStart: h.row, rowEnd: h.row + 1, compressors: codecs })
-          : [{}]
-        return { row: h.row, distance: h.distance, values: row as Record<string, unknown> }
-      }),
-    )
+    let results: Array<{ row: number; distance: number; values: Record<string, unknown> }>
+    if (searched) results = searched.hits
+    else {
+      const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu })
+      const target = { cached: new CachedSource(source), metadata, name: source.name }
+      const found = await readRows(
+        target,
+        hits.map((h) => h.row).sort((a, b) => a - b),
+        columns,
+      )
+      results = hits.map((h) => ({ row: h.row, distance: h.distance, values: found.get(h.row) ?? {} }))
+    }
     const stats = {
       mode: searched ? 'pq-vector' : 'exact',
       rowsScanned: searched ? searched.rowsScored : Number(metadata.num_rows),

@@ -16,8 +16,8 @@ import {
   readPartFile,
   type SharedOptions,
   trainShared,
-} from '../index/shared.js'
-import { writeSidecar } from '../index/sidecar.js'
+} from '../index/partitioned.js'
+import { writeSidecar } from '../index/sidecarFile.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'

@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink'
-import { kmeans } from '../index/kmeans.js'
 import type { PqLayout } from '../index/pq.js'
 import { type BackendName, type Kernels, loadKernels } from './backend.js'
+import { kmeans } from './kmeans.js'
 
 /**
  * What a kernel worker does for the build (exposed with comlink; plain data in, transferred

@@ -1,11 +1,10 @@
 import * as Comlink from 'comlink'
-import type { Kernels } from '../compute/backend.js'
 import { jsKernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
-import { type KernelPool, runQueue } from '../compute/pool.js'
+import { type ClusteringRun, kmeans, seedPlusPlus, splitEmpty } from '../compute/kmeans.js'
+import { runQueue } from '../compute/pool.js'
+import { mulberry32 } from '../compute/random.js'
 import { checkpoint, throwIfAborted } from '../errors.js'
-import { kmeans, seedPlusPlus, splitEmpty } from './kmeans.js'
-import { mulberry32 } from './random.js'
 
 /**
  * Product quantizer layout. The vector is cut into m contiguous subvectors; subvector j covers
@@ -28,15 +27,8 @@ export function pqLayout(dim: number, m: number, nbits: number): PqLayout {
   return { dim, m, ksub: 1 << nbits, starts }
 }
 
-export interface TrainPqOptions {
-  iterations: number
-  seed: number
-  signal?: AbortSignal
-  kernels?: Kernels
-  /** Workers that train some of the subspaces (the codebooks are the same). */
-  pool?: KernelPool
-  /** Trains every subspace at once on the GPU (one batched k-means) instead. */
-  gpu?: GpuBuild
+/** PQ training: one k-means per subspace (on the GPU: all of them in one batched run). */
+export interface TrainPqOptions extends ClusteringRun {
   onSubspace?: (done: number, total: number) => void
 }
 

@@ -1,8 +1,8 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { jsKernels } from '../compute/backend.js'
+import { TopK } from '../compute/topk.js'
 import { ParquetSeekError } from '../errors.js'
 import { type EmbeddingColumn, forEachVectorBlock, type InvalidRow, type VectorBlock } from '../parquet/embedding.js'
-import { TopK } from '../search/topk.js'
 import type { IvfPqModel } from './model.js'
 import { encodeRows, normalizeRows, type TrainOptions } from './train.js'
 

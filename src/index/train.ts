@@ -3,13 +3,13 @@ import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import { rowNormsSq } from '../compute/js.js'
 import { encodeChunk } from '../compute/kernelWorker.js'
+import { kmeans } from '../compute/kmeans.js'
 import { type KernelPool, runQueue } from '../compute/pool.js'
+import { mulberry32, sampleIndices } from '../compute/random.js'
 import { checkpoint, ParquetSeekError, throwIfAborted } from '../errors.js'
-import { kmeans } from './kmeans.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { pqLayout, trainPq } from './pq.js'
-import { mulberry32, sampleIndices } from './random.js'
 
 export interface TrainOptions {
   metric?: Metric

@@ -1,13 +1,13 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
+import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
+import { probe } from '../compute/probe.js'
+import { mulberry32, sampleIndices } from '../compute/random.js'
+import { ListScanner, scanLists } from '../compute/scan.js'
+import { TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
-import { exactDistance, kernelKind, prepareQuery } from '../search/metric.js'
-import { probe } from '../search/probe.js'
-import { ListScanner } from '../search/scan.js'
-import { TopK } from '../search/topk.js'
 import type { InvertedLists, IvfPqModel } from './model.js'
-import { mulberry32, sampleIndices } from './random.js'
 
 export interface TuneResult {
   /** Smallest nprobe whose measured recall@10 reached the target (nlist when none did). */
@@ -125,17 +125,7 @@ async function measure(
   const candidatesAt = async (nprobe: number): Promise<Array<Array<{ row: number }>>> => {
     const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
     if (gpuScan) return gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
-    const out = []
-    for (const [qi, q] of prepared.entries()) {
-      if (qi % 20 === 0) await checkpoint(o.signal)
-      const top = new TopK(11 * refine)
-      for (const l of probes[qi] as Uint32Array) {
-        const list = listOf(l)
-        scanner.scan(q, kind, l, list.codes, list.rowIds, top)
-      }
-      out.push(top.sorted())
-    }
-    return out
+    return scanLists(scanner, prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
   }
   const recallAt = async (nprobe: number) => {
     const key = `${nprobe}:${refine}`

@@ -1,5 +1,5 @@
 import type { CachedSource } from './cache.js'
-import { DEFAULT_CONCURRENCY, DEFAULT_GAP, readRanges, waves } from './ranges.js'
+import { DEFAULT_CONCURRENCY, DEFAULT_GAP, readRanges } from './ranges.js'
 import type { ByteSource } from './source.js'
 
 interface Pending {
@@ -12,11 +12,10 @@ interface Pending {
 /**
  * Collects the reads a consumer (hyparquet, when projecting result columns or reading a sidecar's
  * candidate vectors) issues in the same turn of the event loop and fetches them together,
- * coalesced, and keeps them in the cache. Each flush that reaches the network is one dependent
- * round trip, counted in `roundTrips`.
+ * coalesced, and keeps them in the cache (round trips are counted where the requests go out:
+ * the CountingSource's clock).
  */
 export class BatchingSource implements ByteSource {
-  roundTrips = 0
   private pending: Pending[] = []
   private scheduled = false
 
@@ -52,7 +51,6 @@ export class BatchingSource implements ByteSource {
     this.scheduled = false
     try {
       const bodies = await readRanges(this.inner.inner, batch, { gap: this.gap, concurrency: this.concurrency, signal: this.signal })
-      this.roundTrips += Math.max(1, waves(batch.length, this.concurrency))
       for (const [i, p] of batch.entries()) {
         // kept: offset indexes and pages read again by the next query cost no round trip
         this.inner.remember(p.start, (bodies[i] as Uint8Array).slice())

@@ -44,28 +44,47 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
   for (let i = 0; i < merged.length; i += perRequest)
     queue.push(Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j))
   let multi = perRequest > 1
-  const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY
-  const worker = async () => {
-    for (let group = queue.shift(); group; group = queue.shift()) {
-      throwIfAborted(o.signal)
-      if (group.length > 1 && multi) {
-        const parts = await source.sliceMany?.(
-          group.map((i) => merged[i] as Range),
-          o.signal,
-        )
-        if (parts) {
-          for (const [j, i] of group.entries()) bodies[i] = parts[j] as Uint8Array
-          continue
-        }
-        multi = false // the server answered without multipart: one request per range from now on
+  const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY)
+  /** One request: a group of ranges in one multi-range request, or one range. */
+  const take = async (group: number[]) => {
+    throwIfAborted(o.signal)
+    if (group.length > 1 && multi) {
+      const parts = await source.sliceMany?.(
+        group.map((i) => merged[i] as Range),
+        o.signal,
+      )
+      if (parts) {
+        for (const [j, i] of group.entries()) bodies[i] = parts[j] as Uint8Array
+        return
       }
-      await pool(group, concurrency, async (i) => {
-        const r = merged[i] as Range
-        bodies[i] = new Uint8Array(await source.slice(r.start, r.end, o.signal))
-      })
+      multi = false // the server answered without multipart: one request per range from now on
+    }
+    if (group.length > 1) {
+      queue.unshift(...group.map((i) => [i]))
+      return
+    }
+    const r = merged[group[0] as number] as Range
+    bodies[group[0] as number] = new Uint8Array(await source.slice(r.start, r.end, o.signal))
+  }
+  // never more than `concurrency` requests in flight; the first failure stops new ones
+  let failure: { error: unknown } | undefined
+  const running = new Set<Promise<void>>()
+  const fill = () => {
+    while (running.size < concurrency && queue.length && !failure) {
+      const p: Promise<void> = take(queue.shift() as number[])
+        .catch((error) => {
+          failure ??= { error }
+        })
+        .finally(() => running.delete(p))
+      running.add(p)
     }
   }
-  await Promise.all(Array.from({ length: concurrency }, worker))
+  fill()
+  while (running.size) {
+    await Promise.race(running)
+    fill()
+  }
+  if (failure) throw failure.error
   return ranges.map((r) => {
     // the merged range containing r: last one starting at or before r.start
     let lo = 0
@@ -83,12 +102,4 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
 /** Number of sequential waves needed to issue `requests` at the given concurrency. */
 export function waves(requests: number, concurrency = DEFAULT_CONCURRENCY): number {
   return Math.ceil(requests / concurrency)
-}
-
-async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const run = async () => {
-    while (next < items.length) await fn(items[next++] as T)
-  }
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, run))
 }

@@ -27,6 +27,27 @@ export interface IoCounts {
   requests: number
 }
 
+/**
+ * Dependent round trips, measured where requests go out: a request's depth is one more than
+ * that of the deepest request already answered when it was sent, so requests in flight
+ * together share a depth (a wave) and a request that waited for an answer — its data, or a
+ * free connection — starts the next. `deepest` grows by a query's round trips. One clock can
+ * serve several sources read in parallel (a sidecar's files).
+ */
+export class RoundTripClock {
+  deepest = 0
+  private answered = 0
+  /** A request leaves: its depth, for `done`. */
+  send(): number {
+    const depth = this.answered + 1
+    this.deepest = Math.max(this.deepest, depth)
+    return depth
+  }
+  done(depth: number): void {
+    this.answered = Math.max(this.answered, depth)
+  }
+}
+
 /** Counts what passes through to `inner`; wrap the raw source so cache hits are not counted. */
 export class CountingSource implements ByteSource {
   readonly counts: IoCounts = { bytes: 0, requests: 0 }
@@ -35,7 +56,10 @@ export class CountingSource implements ByteSource {
    * for, with an error naming `what` (a search's maxBytesPerQuery). Undefined: no limit.
    */
   budget: { until: number; what: string } | undefined
-  constructor(readonly inner: ByteSource) {}
+  constructor(
+    readonly inner: ByteSource,
+    readonly clock = new RoundTripClock(),
+  ) {}
 
   private charge(bytes: number): void {
     if (this.budget && this.counts.bytes + bytes > this.budget.until)
@@ -53,22 +77,36 @@ export class CountingSource implements ByteSource {
   async slice(start: number, end?: number, signal?: AbortSignal): Promise<ArrayBuffer> {
     this.charge((end ?? this.byteLength) - start)
     this.counts.requests++
-    const buf = await this.inner.slice(start, end, signal)
-    this.counts.bytes += buf.byteLength
-    return buf
+    const depth = this.clock.send()
+    try {
+      const buf = await this.inner.slice(start, end, signal)
+      this.counts.bytes += buf.byteLength
+      return buf
+    } finally {
+      this.clock.done(depth)
+    }
   }
+
+  /** Set once the transport answered a multi-range request without its parts: single ranges from then on. */
+  private manyRefused = false
 
   get sliceMany() {
     const many = this.inner.sliceMany?.bind(this.inner)
-    if (!many) return undefined
+    if (!many || this.manyRefused) return undefined
     return async (ranges: Array<{ start: number; end: number }>, signal?: AbortSignal) => {
       this.charge(ranges.reduce((n, r) => n + (r.end - r.start), 0))
-      const parts = await many(ranges, signal)
-      if (parts) {
-        this.counts.requests++
-        for (const p of parts) this.counts.bytes += p.length
+      // a refused multi-range request (a 200 answer, cancelled unread) was still a request and
+      // a round trip; it happens once, then this source plans single ranges
+      this.counts.requests++
+      const depth = this.clock.send()
+      try {
+        const parts = await many(ranges, signal)
+        if (parts) for (const p of parts) this.counts.bytes += p.length
+        else this.manyRefused = true
+        return parts
+      } finally {
+        this.clock.done(depth)
       }
-      return parts
     }
   }
 }

@@ -276,7 +276,8 @@ function lengthOf(vector: unknown): number {
   return (vector as ArrayLike<number>).length
 }
 
-function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn['kind']): string | undefined {
+/** Why a stored vector cannot be used (null, ragged, not finite), or undefined when it can. */
+export function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn['kind']): string | undefined {
   if (vector === null || vector === undefined) return 'vector is null'
   const n = lengthOf(vector)
   if (n === 0) return 'vector is empty'

@@ -79,6 +79,9 @@ export function checkLevels(
       seen += count
     }
   }
+  // hyparquet reads runs until it has every value, past the section's end if it must (into the
+  // values, then anything): a stream that ends short is corrupt
+  if (seen < values) fail(`the levels end after ${seen} of ${values} values`)
 }
 
 /**

@@ -1,7 +1,7 @@
 import { ParquetSeekError } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
 import { readBody } from '../io/httpSource.js'
-import type { ByteSource } from '../io/source.js'
+import { type ByteSource, RoundTripClock } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
 import type { OpenOptions } from './open.js'
 
@@ -22,8 +22,8 @@ export interface DatasetHit {
 export interface DatasetResult {
   results: DatasetHit[]
   /**
-   * roundTrips: shards are searched `concurrency` at a time, so each batch of shards costs the
-   * round trips of its slowest shard, and batches follow one another.
+   * roundTrips: counted as the requests of every shard went out (shards are searched
+   * `concurrency` at a time, so a batch of shards costs about the round trips of its slowest).
    */
   stats: { bytes: number; requests: number; roundTrips: number; shards: number; ms: number; perShard: SearchStats[] }
 }
@@ -33,13 +33,16 @@ export class SeekDataset {
     readonly shards: SeekIndex[],
     readonly names: string[],
     private readonly concurrency: number,
+    /** Shared by every shard: a search's round trips are counted across them, as they go out. */
+    private readonly clock: RoundTripClock,
   ) {}
 
   /** Opens every shard (`concurrency` at a time); all must share dimension and metric. */
   static async open(inputs: Array<ByteSource | string>, o: OpenOptions & { concurrency?: number } = {}): Promise<SeekDataset> {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
     const concurrency = Math.max(1, o.concurrency ?? 4)
-    const shards = await mapLimit(inputs, concurrency, (input) => openIndex(input, o))
+    const clock = new RoundTripClock()
+    const shards = await mapLimit(inputs, concurrency, (input) => openIndex(input, { ...o, clock }))
     const names = inputs.map((input) => (typeof input === 'string' ? input : input.name))
     const first = shards[0] as SeekIndex
     for (const [i, s] of shards.entries()) {
@@ -49,7 +52,7 @@ export class SeekDataset {
           { file: names[i] },
         )
     }
-    return new SeekDataset(shards, names, concurrency)
+    return new SeekDataset(shards, names, concurrency, clock)
   }
 
   /** Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL. */
@@ -77,6 +80,7 @@ export class SeekDataset {
   async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<DatasetResult> {
     const t0 = performance.now()
     const k = o.k ?? 10
+    const trips = this.clock.deepest
     const per = await mapLimit(this.shards, this.concurrency, (s) => s.search(query, o))
     const all = per.flatMap((r, shard) => r.results.map((h) => ({ ...h, shard, file: this.names[shard] as string })))
     all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
@@ -85,7 +89,7 @@ export class SeekDataset {
       stats: {
         bytes: per.reduce((n, r) => n + r.stats.bytes, 0),
         requests: per.reduce((n, r) => n + r.stats.requests, 0),
-        roundTrips: batchedTrips(per, this.concurrency),
+        roundTrips: this.clock.deepest - trips,
         shards: this.shards.length,
         ms: performance.now() - t0,
         perShard: per.map((r) => r.stats),
@@ -109,14 +113,6 @@ export function manifestFiles(bytes: Uint8Array, file: string): string[] {
   if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
     throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file })
   return files
-}
-
-/** Round trips of shard searches run `concurrency` at a time: per batch, its slowest shard's. */
-function batchedTrips(results: Array<{ stats: SearchStats }>, concurrency: number): number {
-  let trips = 0
-  for (let i = 0; i < results.length; i += concurrency)
-    trips += Math.max(0, ...results.slice(i, i + concurrency).map((r) => r.stats.roundTrips))
-  return trips
 }
 
 /** `fn` over `items` with at most `limit` running at once; results in input order. */

@@ -1,13 +1,13 @@
 import type { FileMetaData } from 'hyparquet'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuExact } from '../compute/gpu/exact.js'
+import { prepareQuery } from '../compute/metric.js'
+import { TopK } from '../compute/topk.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import type { Hit } from './memory.js'
-import { prepareQuery } from './metric.js'
-import { TopK } from './topk.js'
 
 export interface FlatOptions {
   column: string
@@ -46,7 +46,9 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     const matrix = new Float32Array(values.length * dim)
     const rowOf: number[] = []
     for (const [i, v] of values.entries()) {
-      if (toVector(v, column.kind, matrix.subarray(rowOf.length * dim, (rowOf.length + 1) * dim))) rowOf.push(rowStart + i)
+      if (checkVector(v, dim, column.kind) !== undefined) continue
+      copyVector(matrix, rowOf.length * dim, v as ArrayLike<number> | Uint8Array, column.kind)
+      rowOf.push(rowStart + i)
     }
     const count = rowOf.length
     let out = new Float32Array(nq * count)
@@ -73,23 +75,4 @@ function reported(metric: Metric, v: number, normSq?: number): number {
   if (metric === 'dot') return -v
   const norm = Math.sqrt(normSq as number)
   return norm === 0 ? 1 : 1 - v / norm
-}
-
-function toVector(v: unknown, kind: 'list' | 'flba', out: Float32Array): boolean {
-  if (v === null || v === undefined) return false
-  if (kind === 'flba') {
-    const bytes = v as Uint8Array
-    if (bytes.length !== out.length * 4) return false
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    for (let j = 0; j < out.length; j++) out[j] = view.getFloat32(j * 4, true)
-  } else {
-    const list = v as ArrayLike<number | null>
-    if (list.length !== out.length) return false
-    for (let j = 0; j < out.length; j++) {
-      const x = list[j]
-      if (x === null || x === undefined || !Number.isFinite(x)) return false
-      out[j] = x
-    }
-  }
-  return true
 }

@@ -1,8 +1,10 @@
+import { jsKernels, type Kernels } from '../compute/backend.js'
+import { exactDistance, prepareQuery } from '../compute/metric.js'
+import { TopK } from '../compute/topk.js'
+import type { ListView } from '../index/blob.js'
 import type { InvertedLists, IvfPqModel, Metric } from '../index/model.js'
-import { exactDistance, kernelKind, prepareQuery } from './metric.js'
-import { probe } from './probe.js'
-import { ListScanner } from './scan.js'
-import { TopK } from './topk.js'
+import { CountingSource, fromBytes } from '../io/source.js'
+import { type IndexKind, QueryPipeline } from './pipeline.js'
 
 export interface SearchParams {
   k: number
@@ -17,31 +19,55 @@ export interface Hit {
 }
 
 /**
- * IVF-PQ search over an index held in memory, with exact re-ranking from `vectorOf`. The same
- * stages (probe → scan → select → refine) as the range-request engine; used by tests and by
- * the build to check index quality without any I/O.
+ * An index held in memory (lists in CSR form, vectors from `vectorOf`), searched by the same
+ * pipeline as a file, without any I/O: tests, and the build checking its own index.
  */
-export function searchInMemory(
+export function memoryIndex(
+  model: IvfPqModel,
+  lists: InvertedLists,
+  vectorOf: (row: number) => Float32Array,
+  kernels: Kernels = jsKernels,
+): QueryPipeline {
+  const { m, dim } = model.params
+  const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
+  const kind: IndexKind = {
+    file: 'memory',
+    model,
+    rows: model.params.rows,
+    scoring: 'pq',
+    counters: [nothing],
+    clock: nothing.clock,
+    listSize: (l) => (lists.listStart[l + 1] as number) - (lists.listStart[l] as number),
+    readLists: async (ls) =>
+      ls.map((l): ListView => {
+        const start = lists.listStart[l] as number
+        const end = lists.listStart[l + 1] as number
+        return {
+          codes: lists.codes.subarray(start * m, end * m),
+          rowIds: lists.rowIds.subarray(start, end),
+          pageOffsets: new Float64Array(end - start),
+          pageLengths: new Uint32Array(end - start),
+        }
+      }),
+    readVectors: async (rows, _place, out) => {
+      for (const [i, row] of rows.entries()) out.set(vectorOf(row).subarray(0, dim), i * dim)
+      return new Uint8Array(rows.length).fill(1)
+    },
+    readColumns: async () => new Map(),
+  }
+  return new QueryPipeline(kind, { kernels, cacheBytes: 0, maxBytesPerQuery: Number.POSITIVE_INFINITY, connections: 1 })
+}
+
+/** IVF-PQ search of one query over an index in memory, with exact re-ranking from `vectorOf`. */
+export async function searchInMemory(
   model: IvfPqModel,
   lists: InvertedLists,
   vectorOf: (row: number) => Float32Array,
   query: Float32Array,
   { k, nprobe, refine }: SearchParams,
-  /** Reuse one scanner across queries (it holds the backend's copy of the codebooks). */
-  scanner: ListScanner = new ListScanner(model),
-): Hit[] {
-  const { metric, nlist, m } = model.params
-  const kind = kernelKind(metric)
-  const q = prepareQuery(query, metric)
-  const candidates = new TopK(k * Math.max(1, refine))
-  for (const l of probe(q, model.centroids, nlist, kind, nprobe)) {
-    const start = lists.listStart[l] as number
-    const end = lists.listStart[l + 1] as number
-    scanner.scan(q, kind, l, lists.codes.subarray(start * m, end * m), lists.rowIds.subarray(start, end), candidates)
-  }
-  const best = new TopK(k)
-  for (const { row } of candidates.sorted()) best.push(exactDistance(metric, q, vectorOf(row), 0), row)
-  return best.sorted()
+): Promise<Hit[]> {
+  const [found] = await memoryIndex(model, lists, vectorOf).search([query], { k, nprobe, refine })
+  return (found?.results ?? []).map((h) => ({ row: h.row, distance: h.distance }))
 }
 
 /** Exact top-k over every row: ground truth for tests and benchmarks. */

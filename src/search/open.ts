@@ -3,12 +3,12 @@ import type { SearchBackend } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
-import { headSections, type IndexLocation, locateIndex } from '../index/inspect.js'
+import { headSections, type IndexLocation, locateIndex } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
-import { type ByteSource, CountingSource } from '../io/source.js'
+import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
 import { footerLength, parseFooter } from '../parquet/footer.js'
 
@@ -32,6 +32,8 @@ export interface OpenOptions {
   connections?: number
   /** The WebGPU entry point for `gpu` (default: navigator.gpu; in Node, nodeGpu()). */
   gpu?: GPU
+  /** Round trips counted together with other sources' (a dataset's shards, searched in parallel). */
+  clock?: RoundTripClock
   signal?: AbortSignal
 }
 
@@ -84,7 +86,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   }
   const file = raw.name
   const size = raw.byteLength
-  const counting = new CountingSource(raw)
+  const counting = new CountingSource(raw, o.clock)
   const cached = new CachedSource(counting, o.cacheBytes)
   const footerStart = size - 8 - footerLength(tail, size, file)
 

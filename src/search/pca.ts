@@ -1,4 +1,4 @@
-import { mulberry32 } from '../index/random.js'
+import { mulberry32 } from '../compute/random.js'
 
 /** Two principal axes of a point set, for a 2-D map of an index's centroids. */
 export interface Pca2 {
@@ -45,7 +45,7 @@ export function pca2(x: Float32Array, n: number, dim: number, iterations = 60): 
   return { mean, axes }
 }
 
-export function project(p: Pca2, v: ArrayLike<number>): [number, number] {
+export function pcaPoint(p: Pca2, v: ArrayLike<number>): [number, number] {
   const dim = p.mean.length
   let a = 0
   let b = 0

@@ -1,13 +1,19 @@
-import type { FileMetaData } from 'hyparquet'
+import { type FileMetaData, parquetMetadata } from 'hyparquet'
+import { ByteWriter } from 'hyparquet-writer'
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { ListView } from '../index/blob.js'
 import { footerValue } from '../index/keys.js'
-import type { Metric } from '../index/model.js'
-import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
-import type { Hit } from './memory.js'
-import { exactDistance, prepareQuery } from './metric.js'
-import { TopK } from './topk.js'
+import type { IvfPqModel, Metric } from '../index/model.js'
+import { CachedSource } from '../io/cache.js'
+import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
+import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
+import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
+import { readRows } from './columns.js'
+import { type Expr, type FilterResult, filterRows } from './filter.js'
+import { DEFAULT_MAX_BYTES } from './open.js'
+import { type IndexKind, QueryPipeline, type ReadOptions, type SearchHit, type SearchResult, type SearchStats } from './pipeline.js'
 
 /**
  * Files indexed by the Rust pq-vector (IVF-flat inside Parquet): the footer key
@@ -73,6 +79,10 @@ export interface PqVectorSearchOptions {
   metric?: Metric
   /** The vector column (default: the file's only one). */
   column?: string
+  /** Columns to return for each hit. */
+  columns?: string[]
+  where?: string
+  deleted?: Iterable<number>
   kernels?: Kernels
   signal?: AbortSignal
 }
@@ -92,59 +102,133 @@ export async function openPqVector(source: ByteSource, metadata: FileMetaData): 
   return parsePqVector(bytes, Number(metadata.num_rows), { file, offset })
 }
 
-/** Exact top-k over the rows of the nprobe clusters nearest the query. */
+/**
+ * Exact top-k over the rows of the nprobe clusters nearest the query, through the query
+ * pipeline every index uses (an IVF-flat kind: no codes, every row of a probed cluster ranked).
+ */
 export async function searchPqVector(
   source: ByteSource,
   metadata: FileMetaData,
   index: PqVectorIndex,
   query: Float32Array,
   o: PqVectorSearchOptions = {},
-): Promise<{ hits: Hit[]; rowsScored: number; clustersProbed: number }> {
-  const { dim, centroids, clusters } = index
-  const metric = o.metric ?? 'l2'
+): Promise<{ hits: SearchHit[]; rowsScored: number; clustersProbed: number; stats: SearchStats }> {
   const names = findEmbeddingColumns(metadata).map((c) => c.name)
   const column = describeEmbeddingColumn(metadata, o.column ?? (names.length === 1 ? (names[0] as string) : ''), source.name)
-  if (query.length !== dim) throw new ParquetSeekError(`the query has ${query.length} values; the pq-vector index is ${dim}-d`)
-  const q = prepareQuery(query, metric)
-  const kernels = o.kernels ?? jsKernels
-  const d = new Float32Array(clusters.length)
-  kernels.distances(metric === 'dot' ? 'ip' : 'l2', q, 1, centroids, clusters.length, dim, d)
-  const order = Array.from(clusters.keys()).sort(
-    (a, b) => (metric === 'dot' ? (d[b] as number) - (d[a] as number) : (d[a] as number) - (d[b] as number)) || a - b,
-  )
-  const probed = order.slice(0, Math.min(clusters.length, o.nprobe ?? 8))
-  const wanted = new Set<number>()
-  for (const c of probed) for (const row of clusters[c] as Uint32Array) wanted.add(row)
-  const top = new TopK(o.k ?? 10)
-  // per row group, read the span that holds its wanted rows (pages only, with an offset index)
-  let rowStart = 0
-  for (const group of metadata.row_groups) {
-    throwIfAborted(o.signal)
-    const rowEnd = rowStart + Number(group.num_rows)
-    let lo = Number.POSITIVE_INFINITY
-    let hi = -1
-    for (const row of wanted)
-      if (row >= rowStart && row < rowEnd) {
-        lo = Math.min(lo, row)
-        hi = Math.max(hi, row)
-      }
-    if (hi >= 0) {
-      const values = await readColumnRange(source, metadata, column.name, lo, hi + 1, source.name, o.signal)
-      const vector = new Float32Array(dim)
-      for (let row = lo; row <= hi; row++) {
-        if (!wanted.has(row)) continue
-        const v = values[row - lo]
-        if (v === null || v === undefined) continue
-        if (v instanceof Uint8Array) {
-          const view = new DataView(v.buffer, v.byteOffset, v.byteLength)
-          for (let j = 0; j < dim; j++) vector[j] = view.getFloat32(j * 4, true)
-        } else vector.set(v as ArrayLike<number>)
-        top.push(exactDistance(metric, q, vector, 0), row)
-      }
+  if (query.length !== index.dim) throw new ParquetSeekError(`the query has ${query.length} values; the pq-vector index is ${index.dim}-d`)
+  const kind = new PqVectorKind(source, metadata, index, column, o.metric ?? 'l2')
+  const pipeline = new QueryPipeline(kind, {
+    kernels: o.kernels ?? jsKernels,
+    cacheBytes: 0,
+    maxBytesPerQuery: DEFAULT_MAX_BYTES,
+    connections: DEFAULT_CONCURRENCY,
+  })
+  const [found] = await pipeline.search([query], {
+    k: o.k,
+    nprobe: o.nprobe ?? 8,
+    columns: o.columns,
+    where: o.where,
+    deleted: o.deleted,
+    signal: o.signal,
+  })
+  const { results, stats } = found as SearchResult
+  return { hits: results, rowsScored: stats.candidates, clustersProbed: stats.listsProbed, stats }
+}
+
+/** A pq-vector file: clusters held in memory (read at open), vectors and columns from the file. */
+class PqVectorKind implements IndexKind {
+  readonly scoring = 'flat'
+  readonly model: IvfPqModel
+  readonly counters: CountingSource[]
+  readonly clock: RoundTripClock
+  private readonly cached: CachedSource
+
+  constructor(
+    source: ByteSource,
+    private readonly metadata: FileMetaData,
+    private readonly index: PqVectorIndex,
+    private readonly column: EmbeddingColumn,
+    metric: Metric,
+  ) {
+    const counting = new CountingSource(source)
+    this.counters = [counting]
+    this.clock = counting.clock
+    this.cached = new CachedSource(counting)
+    const rows = Number(metadata.num_rows)
+    const { dim, centroids, clusters } = index
+    this.model = {
+      params: {
+        metric,
+        dim,
+        nlist: clusters.length,
+        m: 0,
+        nbits: 0,
+        rows,
+        indexedRows: rows,
+        sample: 0,
+        seed: 0,
+        coarseIterations: 0,
+        pqIterations: 0,
+      },
+      centroids,
+      codebooks: new Float32Array(0),
+      layout: { dim, m: 0, ksub: 1, starts: new Uint32Array(1) },
     }
-    rowStart = rowEnd
   }
-  return { hits: top.sorted(), rowsScored: wanted.size, clustersProbed: probed.length }
+  get file() {
+    return this.cached.name
+  }
+  get rows() {
+    return Number(this.metadata.num_rows)
+  }
+  listSize(l: number): number {
+    return this.index.clusters[l]?.length ?? 0
+  }
+  async readLists(lists: number[]): Promise<ListView[]> {
+    return lists.map((l) => {
+      const rowIds = this.index.clusters[l] as Uint32Array
+      return { rowIds, codes: new Uint8Array(0), pageOffsets: new Float64Array(rowIds.length), pageLengths: new Uint32Array(rowIds.length) }
+    })
+  }
+  /** Per row group, the span holding its wanted rows (only the pages, with an offset index). */
+  async readVectors(rows: number[], _place: unknown, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
+    const { dim } = this.index
+    const present = new Uint8Array(rows.length)
+    let at = 0
+    let rowStart = 0
+    for (const group of this.metadata.row_groups) {
+      throwIfAborted(o.signal)
+      const rowEnd = rowStart + Number(group.num_rows)
+      const first = at
+      while (at < rows.length && (rows[at] as number) < rowEnd) at++
+      if (at > first) {
+        const lo = rows[first] as number
+        const values = await readColumnRange(
+          this.cached,
+          this.metadata,
+          this.column.name,
+          lo,
+          (rows[at - 1] as number) + 1,
+          this.file,
+          o.signal,
+        )
+        for (let i = first; i < at; i++) {
+          const v = values[(rows[i] as number) - lo]
+          if (v === null || v === undefined) continue
+          copyVector(out, i * dim, v as ArrayLike<number> | Uint8Array, this.column.kind)
+          present[i] = 1
+        }
+      }
+      rowStart = rowEnd
+    }
+    return present
+  }
+  readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
+    return readRows({ cached: this.cached, metadata: this.metadata, name: this.file }, rows, columns, o)
+  }
+  filter(expr: Expr, o: ReadOptions): Promise<FilterResult> {
+    return filterRows(this.cached, this.metadata, expr, o.signal)
+  }
 }
 
 /** Used by tests and tools: pq-vector's own layout for given clusters. */
@@ -169,5 +253,24 @@ export function writePqVectorBlob(dim: number, centroids: Float32Array, clusters
       at += 4
     }
   }
+  return out
+}
+
+/** Used by tests and tools: `plain` (a Parquet file) with a pq-vector index of `clusters` added before its footer, as pq-vector writes it. */
+export function withPqVectorIndex(plain: Uint8Array, dim: number, centroids: Float32Array, clusters: Uint32Array[]): Uint8Array {
+  const metadata = parquetMetadata(plain.slice().buffer)
+  const dataEnd = plain.length - 8 - new DataView(plain.buffer, plain.byteOffset, plain.byteLength).getUint32(plain.length - 8, true)
+  const blob = writePqVectorBlob(dim, centroids, clusters)
+  const footer = new ByteWriter()
+  writeMetadata(footer, {
+    ...metadata,
+    key_value_metadata: [...(metadata.key_value_metadata ?? []), { key: PQ_VECTOR_KEY, value: String(dataEnd) }],
+  })
+  // writeMetadata ends with the footer's length; the magic follows
+  const out = new Uint8Array(dataEnd + blob.length + footer.offset + 4)
+  out.set(plain.subarray(0, dataEnd))
+  out.set(blob, dataEnd)
+  out.set(new Uint8Array(footer.getBytes()), dataEnd + blob.length)
+  out.set([0x50, 0x41, 0x52, 0x31], out.length - 4)
   return out
 }

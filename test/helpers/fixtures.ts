@@ -5,8 +5,8 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import type { SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { onTestFinished } from 'vitest'
+import { mulberry32 } from '../../src/compute/random.js'
 import { hashNgramEncoder } from '../../src/encode/encoders.js'
-import { mulberry32 } from '../../src/index/random.js'
 import { fileSource } from '../../src/io/nodeFile.js'
 
 export const SHARED = join(import.meta.dirname, '../../../shared/data')

@@ -1,7 +1,7 @@
 import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
-import { TopK } from '../../search/topk.js'
 import { dot, l2sq } from '../js.js'
+import { TopK } from '../topk.js'
 import type { GpuContext } from './context.js'
 import { padRows, recordExact } from './exact.js'
 import { WORKGROUP } from './pass.js'

@@ -1,7 +1,8 @@
-import { type AdcScanner, jsKernels, type Kernels } from '../compute/backend.js'
-import { dot } from '../compute/js.js'
+import { checkpoint, throwIfAborted } from '../errors.js'
 import type { IvfPqModel } from '../index/model.js'
-import type { TopK } from './topk.js'
+import { type AdcScanner, jsKernels, type Kernels } from './backend.js'
+import { dot } from './js.js'
+import { TopK } from './topk.js'
 
 /**
  * Scans one inverted list with asymmetric distances: a lookup table per (query, list) for the
@@ -42,4 +43,32 @@ export class ListScanner {
       if (!allowed || allowed[row]) into.push(s, row)
     }
   }
+}
+
+/**
+ * Each query's `keep` best rows by PQ distance over its probed lists (ADC on the CPU kernels),
+ * ascending; `allowed`: only rows marked 1 there.
+ */
+export async function scanLists(
+  scanner: ListScanner,
+  prepared: Float32Array[],
+  probes: Uint32Array[],
+  listOf: (l: number) => { codes: Uint8Array; rowIds: Uint32Array } | undefined,
+  kind: 'l2' | 'ip',
+  keep: number,
+  allowed: Uint8Array | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Array<Array<{ row: number; distance: number }>>> {
+  const out: Array<Array<{ row: number; distance: number }>> = []
+  for (const [qi, q] of prepared.entries()) {
+    if (qi % 128 === 127) await checkpoint(signal)
+    else throwIfAborted(signal)
+    const top = new TopK(keep)
+    for (const l of probes[qi] as Uint32Array) {
+      const list = listOf(l)
+      if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top, allowed)
+    }
+    out.push(top.sorted())
+  }
+  return out
 }

@@ -1,5 +1,5 @@
-import { dot, l2sq } from '../compute/js.js'
 import type { Metric } from '../index/model.js'
+import { dot, l2sq } from './js.js'
 
 /** Kernel space each metric ranks in: squared L2 (l2, and cosine on unit vectors) or −⟨q,x⟩. */
 export function kernelKind(metric: Metric): 'l2' | 'ip' {

@@ -1,4 +1,4 @@
-import { dot, l2sq } from '../compute/js.js'
+import { dot, l2sq } from './js.js'
 
 /** The nprobe lists whose centroids are nearest to q (ties to the lower list), nearest first. */
 export function probe(q: Float32Array, centroids: Float32Array, nlist: number, kind: 'l2' | 'ip', nprobe: number): Uint32Array {

@@ -1,23 +1,27 @@
 import * as Comlink from 'comlink'
-import { jsKernels, type Kernels } from '../compute/backend.js'
-import type { GpuBuild } from '../compute/gpu/build.js'
-import { updateMeans } from '../compute/js.js'
-import type { KernelWorkerApi } from '../compute/kernelWorker.js'
-import { type KernelPool, splitRange } from '../compute/pool.js'
 import { checkpoint } from '../errors.js'
+import { jsKernels, type Kernels } from './backend.js'
+import type { GpuBuild } from './gpu/build.js'
+import { updateMeans } from './js.js'
+import type { KernelWorkerApi } from './kernelWorker.js'
+import { type KernelPool, splitRange } from './pool.js'
 import { mulberry32, sampleIndices } from './random.js'
 
-export interface KMeansOptions {
-  k: number
+/** How a clustering runs: its iterations and seed, and where (kernels, worker pool, GPU); the result is the same everywhere. */
+export interface ClusteringRun {
   iterations: number
   seed: number
   signal?: AbortSignal
-  /** Assignment kernels (default: the TypeScript reference). */
+  /** CPU kernels (default: the TypeScript reference). */
   kernels?: Kernels
-  /** Workers that assign a share of the rows each iteration (the result is the same). */
+  /** Workers that share the work (k-means: a share of the rows each iteration; PQ: some of the subspaces). */
   pool?: KernelPool
-  /** Lloyd iterations on the GPU instead (seeding stays here: the same starting centroids). */
+  /** On the GPU instead (k-means seeding stays on the CPU: the same starting centroids). */
   gpu?: GpuBuild
+}
+
+export interface KMeansOptions extends ClusteringRun {
+  k: number
   onIteration?: (done: number, total: number) => void
 }
 

@@ -1,16 +1,16 @@
 import { toJson } from 'hyparquet'
-import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
-import { encodeText } from '../encode/encoders.js'
-import { AbortError, ParquetSeekError } from '../errors.js'
-import { mulberry32 } from '../index/random.js'
-import { blobSource } from '../io/blobSource.js'
-import { openHttp } from '../io/httpSource.js'
-import type { ByteSource } from '../io/source.js'
-import { openIndex, type SearchStats, type SeekIndex } from '../search/engine.js'
-import { flatSearch } from '../search/flat.js'
-import { prepareQuery } from '../search/metric.js'
-import { type Pca2, pca2, project } from '../search/pca.js'
-import { type FileInfo, inspect } from './inspect.js'
+import { type BackendChoice, loadKernels, type SearchBackend } from '../src/compute/backend.js'
+import { prepareQuery } from '../src/compute/metric.js'
+import { mulberry32 } from '../src/compute/random.js'
+import { encodeText } from '../src/encode/encoders.js'
+import { AbortError, ParquetSeekError } from '../src/errors.js'
+import { blobSource } from '../src/io/blobSource.js'
+import { openHttp } from '../src/io/httpSource.js'
+import type { ByteSource } from '../src/io/source.js'
+import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
+import { flatSearch } from '../src/search/flat.js'
+import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
+import { type FileInfo, inspect } from './fileFacts.js'
 
 /**
  * What the engine worker does for the page (workers/engine.worker.ts exposes it with comlink).
@@ -140,7 +140,7 @@ export function engineApi() {
             : Float32Array.from(query.vector)
       const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
       h.pca ??= centroidPca(index)
-      const [x, y] = project(h.pca, prepareQuery(vector, index.metric))
+      const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))
       return {
         results: r.results.map((hit) => ({ row: hit.row, distance: hit.distance, values: toJson(hit.values) as Record<string, unknown> })),
         stats: r.stats,
@@ -154,7 +154,7 @@ export function engineApi() {
       h.pca ??= centroidPca(index)
       const pca = h.pca
       const { centroids, params } = index.opened.model
-      const points = Array.from({ length: params.nlist }, (_, l) => project(pca, centroids.subarray(l * params.dim, (l + 1) * params.dim)))
+      const points = Array.from({ length: params.nlist }, (_, l) => pcaPoint(pca, centroids.subarray(l * params.dim, (l + 1) * params.dim)))
       return { sizes: index.opened.directory.map((d) => d.count), points }
     },
 

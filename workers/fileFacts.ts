@@ -1,8 +1,8 @@
 import type { AsyncBuffer } from 'hyparquet'
-import { loadIndexHead, locateIndex } from '../index/inspect.js'
-import { footerValue, KV } from '../index/keys.js'
-import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
-import { readMetadata } from '../parquet/footer.js'
+import { footerValue, KV } from '../src/index/keys.js'
+import { loadIndexHead, locateIndex } from '../src/index/locate.js'
+import { findEmbeddingColumns, summarizeColumns } from '../src/parquet/embedding.js'
+import { readMetadata } from '../src/parquet/footer.js'
 
 export interface FileInfo {
   name: string

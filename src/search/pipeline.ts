@@ -1,0 +1,408 @@
+import type { BackendName, Kernels } from '../compute/backend.js'
+import type { GpuListScan } from '../compute/gpu/listScan.js'
+import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
+import { probe } from '../compute/probe.js'
+import { ListScanner, scanLists } from '../compute/scan.js'
+import { TopK } from '../compute/topk.js'
+import { AbortError, ParquetSeekError } from '../errors.js'
+import type { ListView } from '../index/blob.js'
+import type { IvfPqModel } from '../index/model.js'
+import type { CountingSource, RoundTripClock } from '../io/source.js'
+import type { Expr } from './filter.js'
+import { type FilterResult, parseWhere } from './filter.js'
+
+/**
+ * The one query pipeline: probe → lists → scan → refine → project, for every kind of index.
+ * A kind (an indexed Parquet file, a sidecar over untouched files, a pq-vector file, lists in
+ * memory) says only where its lists, vectors and columns are; batching, filters, deleted rows,
+ * the GPU and CPU backends, the list cache, cancellation, the byte budget and the stats
+ * (round trips counted where requests go out) are done here, once, the same for all.
+ */
+
+export interface SearchOptions {
+  k?: number
+  /** Lists probed per query (default: the value tuned at build time for recall@10 ≥ 0.96). */
+  nprobe?: number
+  /** Candidates re-ranked exactly: k × refine (default: tuned at build time, else 10). */
+  refine?: number
+  /** Columns to return for each result row. */
+  columns?: string[]
+  /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, IS NULL, AND, OR, NOT). */
+  where?: string
+  /** Rows never to return (e.g. deleted since the file was written). */
+  deleted?: Iterable<number>
+  /** Most bytes this search may read (default: the index's, 256 MiB unless opened with another). */
+  maxBytesPerQuery?: number
+  signal?: AbortSignal
+}
+
+export const STAGES = ['probe', 'lists', 'scan', 'refine', 'project'] as const
+export type Stage = (typeof STAGES)[number]
+
+export interface SearchStats {
+  bytes: number
+  requests: number
+  /** Dependent network round trips, counted where the requests went out (requests in flight together count once). */
+  roundTrips: number
+  pagesDecoded: number
+  listsProbed: number
+  listsFetched: number
+  candidates: number
+  msByStage: Record<Stage, number>
+  ms: number
+  /** What scored the lists: `gpu`, or the CPU kernels. */
+  backend: BackendName | 'gpu'
+  /** Set when the GPU was asked for but failed (device lost, out of memory): the CPU scored instead. */
+  gpuFallback?: string
+  /**
+   * With `where`: rows passing it, row groups skipped by their statistics (computed once per
+   * filter), lists probed; `direct`: the passing rows were few enough to rank them all exactly.
+   */
+  filter?: { rowsPassing: number; rowGroupsSkipped: number; nprobe: number; direct: boolean }
+}
+
+export interface SearchHit {
+  row: number
+  distance: number
+  values: Record<string, unknown>
+}
+
+export interface SearchResult {
+  results: SearchHit[]
+  stats: SearchStats
+  /** Lists probed for this query, nearest centroid first. */
+  probed: number[]
+}
+
+/** Largest k and refine a search takes (k × refine candidates are held per query). */
+export const MAX_K = 10_000
+export const MAX_REFINE = 1_000
+/** More lists than any index has (nlist is a u32, in practice ≤ 2^16): a bound for option checks. */
+export const MAX_NPROBE = 1 << 24
+
+/** Lists probed when neither the caller nor the index says. */
+export function defaultNprobe(nlist: number): number {
+  return Math.min(nlist, Math.max(8, Math.ceil(nlist / 4)))
+}
+
+/** A row's entry in a list: where an embedded index keeps its vector page. */
+export interface ListPlace {
+  list: ListView
+  at: number
+}
+
+/** What a kind of index supplies; everything else is the pipeline's. */
+export interface IndexKind {
+  /** For messages. */
+  readonly file: string
+  readonly model: IvfPqModel
+  /** Rows the index covers: every row id is below this. */
+  readonly rows: number
+  /**
+   * `pq`: lists hold PQ codes, scanned to keep k × refine candidates a query; `flat` (an
+   * IVF-flat index such as pq-vector's): every row of a probed list is ranked exactly.
+   */
+  readonly scoring: 'pq' | 'flat'
+  /** The sources a search reads (bytes, requests, the byte budget), all on `clock`. */
+  readonly counters: readonly CountingSource[]
+  readonly clock: RoundTripClock
+  /** Entries in list `l` (a list without any is not read). */
+  listSize(l: number): number
+  /** Reads and checks lists, together; `columns`: the search will then read other columns. */
+  readLists(lists: number[], o: ReadOptions & { columns: boolean }): Promise<ListView[]>
+  /**
+   * Exact vectors of rows (ascending) into `out` (the i-th at i·dim); `place` gives a row's
+   * list entry when it came through the lists. Returns 1 for each row that has a vector.
+   */
+  readVectors(rows: number[], place: (row: number) => ListPlace | undefined, out: Float32Array, o: ReadOptions): Promise<Uint8Array>
+  /** Values of `columns` for rows (ascending). */
+  readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>>
+  /** Rows passing a filter; absent: the kind cannot filter. */
+  filter?(expr: Expr, o: ReadOptions): Promise<FilterResult>
+  /** With few rows allowed: those to rank straight from their pages, when that reads less than the lists would. */
+  directRows?(allowed: Uint8Array, probed: number, keep: number): number[] | undefined
+}
+
+export interface ReadOptions {
+  /** Requests in flight at once. */
+  connections: number
+  signal?: AbortSignal
+}
+
+export interface PipelineOptions {
+  kernels: Kernels
+  gpu?: GpuListScan
+  /** Bytes of fetched lists kept between searches (least recently used go first). */
+  cacheBytes: number
+  maxBytesPerQuery: number
+  connections: number
+}
+
+/** Bytes a cached list holds (codes, row ids, page offsets and lengths). */
+const listBytes = (v: ListView) => v.codes.length + 16 * v.rowIds.length
+
+/** Executes searches for one index of any kind. */
+export class QueryPipeline {
+  private readonly lists = new Map<number, ListView>()
+  private listBytesCached = 0
+  private readonly filters = new Map<string, FilterResult>()
+  private scanner: ListScanner | undefined
+  private gpu: GpuListScan | undefined
+  /** Why the GPU stopped being used, once it failed. */
+  gpuFallback: string | undefined
+
+  constructor(
+    readonly kind: IndexKind,
+    private readonly o: PipelineOptions,
+  ) {
+    this.gpu = o.gpu
+  }
+
+  get kernels(): Kernels {
+    return this.o.kernels
+  }
+
+  /** The compute backend scoring this index's queries. */
+  get backend(): BackendName | 'gpu' {
+    return this.gpu ? 'gpu' : this.o.kernels.name
+  }
+
+  /** Gives GPU buffers back (searches go on, on the CPU). */
+  close(): void {
+    this.gpu?.release()
+    this.gpu = undefined
+  }
+
+  /** Forgets fetched lists: every list is read again. */
+  clearCache(): void {
+    this.lists.clear()
+    this.listBytesCached = 0
+  }
+
+  /** Many queries at once: one read of the union of probed lists, one of candidate vectors, one of result columns. */
+  async search(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SearchResult[]> {
+    const maxBytes = o.maxBytesPerQuery ?? this.o.maxBytesPerQuery
+    for (const c of this.kind.counters) c.budget = { until: c.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
+    try {
+      return await this.run(queries, o)
+    } finally {
+      for (const c of this.kind.counters) c.budget = undefined
+    }
+  }
+
+  private async run(queries: ArrayLike<number>[], o: SearchOptions): Promise<SearchResult[]> {
+    const t0 = performance.now()
+    const { kind: index } = this
+    const { model } = index
+    const { dim, nlist, metric } = model.params
+    const read = { connections: this.o.connections, signal: o.signal }
+    const k = o.k ?? 10
+    const nprobe = Math.min(nlist, o.nprobe ?? model.params.nprobe ?? defaultNprobe(nlist))
+    const refine = Math.max(1, o.refine ?? model.params.refine ?? 10)
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ParquetSeekError(`k must be an integer from 1 to ${MAX_K}, got ${k}`)
+    if (!Number.isInteger(refine) || refine > MAX_REFINE)
+      throw new ParquetSeekError(`refine must be an integer from 1 to ${MAX_REFINE}, got ${refine}`)
+    if (!Number.isInteger(nprobe) || nprobe < 1) throw new ParquetSeekError(`nprobe must be a positive integer, got ${nprobe}`)
+    const before = index.counters.map((c) => ({ ...c.counts }))
+    const tripsBefore = index.clock.deepest
+    const ms = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>
+    let mark = performance.now()
+    const lap = (stage: Stage) => {
+      const now = performance.now()
+      ms[stage] += now - mark
+      mark = now
+    }
+
+    const kind = kernelKind(metric)
+    const prepared = queries.map((q, i) => {
+      if (q.length !== dim) throw new ParquetSeekError(`query ${i} has ${q.length} values; the index is ${dim}-d`)
+      for (let j = 0; j < dim; j++) if (!Number.isFinite(q[j])) throw new ParquetSeekError(`query ${i}: value ${j} is not finite`)
+      return prepareQuery(Float32Array.from(q), metric)
+    })
+    // rows that may be returned: the filter's bitmap (read once per filter), minus deleted rows
+    let filter: FilterResult | undefined
+    if (o.where !== undefined) {
+      filter = this.filters.get(o.where)
+      if (!filter) {
+        if (!index.filter) throw new ParquetSeekError('this index has no columns to filter on', { file: index.file })
+        filter = await index.filter(parseWhere(o.where), read)
+        this.filters.set(o.where, filter)
+      }
+    }
+    let allowed = filter?.bitmap
+    if (o.deleted) {
+      allowed = allowed ? allowed.slice() : new Uint8Array(index.rows).fill(1)
+      for (const row of o.deleted) if (row >= 0 && row < allowed.length) allowed[row] = 0
+    }
+    // a filter passing a fraction f of the rows probes nprobe / f lists, so as many passing
+    // entries are scanned as without it (recall holds; bytes grow as the filter narrows)
+    const fraction = filter ? filter.passing / Math.max(1, index.rows) : 1
+    const probed = filter ? Math.min(nlist, Math.ceil(nprobe / Math.max(fraction, 1 / nlist))) : nprobe
+    // few rows allowed: rank them all exactly from their own pages, when that reads fewer bytes
+    // than the lists a filter this narrow would probe
+    const direct = allowed && index.directRows ? index.directRows(allowed, probed, k * refine) : undefined
+    let probes: Uint32Array[] = prepared.map(() => new Uint32Array(0))
+    let fetchedCount = 0
+    let scoredOn: BackendName | 'gpu' = this.o.kernels.name
+    let candidates: number[][]
+    const batchLists = new Map<number, ListView>()
+    if (direct) {
+      lap('probe')
+      candidates = prepared.map(() => direct)
+      lap('lists')
+    } else {
+      // a large L2 batch probes on the GPU (queries × centroids in one pass)
+      let gpuProbes: Uint32Array[] | undefined
+      if (this.gpu && index.scoring === 'pq' && kind === 'l2' && prepared.length * probed > nlist) {
+        try {
+          gpuProbes = await this.gpu.probe(prepared, probed, o.signal)
+        } catch (e) {
+          this.dropGpu(e)
+        }
+      }
+      probes = gpuProbes ?? prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
+      lap('probe')
+
+      // this batch's lists, held here too: the cache may evict some of them while it fills
+      for (const p of probes)
+        for (const l of p) {
+          const hit = this.lists.get(l)
+          if (!hit) continue
+          batchLists.set(l, hit)
+          this.lists.delete(l) // most recently used goes last
+          this.lists.set(l, hit)
+        }
+      const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !batchLists.has(l)).sort((a, b) => a - b)
+      const fetched = wanted.filter((l) => index.listSize(l) > 0)
+      const columns = !!o.columns?.length
+      if (fetched.length || columns) {
+        const views = await index.readLists(fetched, { ...read, columns })
+        for (const [i, l] of fetched.entries()) {
+          const view = views[i] as ListView
+          batchLists.set(l, view)
+          this.cacheList(l, view)
+        }
+      }
+      fetchedCount = fetched.length
+      lap('lists')
+
+      let scored: Array<Array<{ row: number }>> | undefined
+      if (index.scoring === 'flat') scored = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
+      else {
+        if (this.gpu) {
+          try {
+            scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
+            scoredOn = 'gpu'
+          } catch (e) {
+            this.dropGpu(e)
+          }
+        }
+        this.scanner ??= new ListScanner(model, this.o.kernels)
+        scored ??= await scanLists(this.scanner, prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
+      }
+      candidates = scored.map((list) => list.map((c) => c.row))
+      for (const list of candidates) {
+        // each row belongs to one list; a damaged index listing it in two must not return it twice
+        const seen = new Set<number>()
+        for (const row of list) {
+          if (seen.has(row))
+            throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
+              file: index.file,
+              section: 'lists',
+            })
+          seen.add(row)
+        }
+      }
+    }
+    lap('scan')
+
+    // one read for every candidate of every query, each vector decoded once
+    const rows = [...new Set(candidates.flat())].sort((a, b) => a - b)
+    const vectors = new Float32Array(rows.length * dim)
+    const slot = new Map(rows.map((r, i) => [r, i]))
+    const places = direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
+    const present = rows.length ? await index.readVectors(rows, (row) => places.get(row), vectors, read) : new Uint8Array(0)
+    const best = prepared.map((q, qi) => {
+      const top = new TopK(k)
+      for (const row of candidates[qi] ?? []) {
+        const i = slot.get(row) as number
+        if (present[i]) top.push(exactDistance(metric, q, vectors, i * dim), row)
+      }
+      return top.sorted()
+    })
+    lap('refine')
+
+    const columns = o.columns ?? []
+    const resultRows = [...new Set(best.flatMap((b) => b.map((h) => h.row)))].sort((a, b) => a - b)
+    const values = resultRows.length && columns.length ? await index.readColumns(resultRows, columns, read) : new Map()
+    lap('project')
+    if (o.signal?.aborted) throw new AbortError()
+
+    const stats: SearchStats = {
+      bytes: index.counters.reduce((n, c, i) => n + c.counts.bytes - (before[i]?.bytes ?? 0), 0),
+      requests: index.counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
+      roundTrips: index.clock.deepest - tripsBefore,
+      pagesDecoded: rows.length,
+      listsProbed: new Set(probes.flatMap((p) => Array.from(p))).size,
+      listsFetched: fetchedCount,
+      candidates: rows.length,
+      msByStage: ms,
+      ms: performance.now() - t0,
+      backend: scoredOn,
+      ...(this.gpuFallback ? { gpuFallback: this.gpuFallback } : {}),
+      ...(filter
+        ? {
+            filter: {
+              rowsPassing: filter.passing,
+              rowGroupsSkipped: filter.rowGroupsSkipped,
+              nprobe: direct ? 0 : probed,
+              direct: !!direct,
+            },
+          }
+        : {}),
+    }
+    return best.map((hits, qi) => ({
+      probed: Array.from(probes[qi] as Uint32Array),
+      results: hits.map((h) => ({ row: h.row, distance: h.distance, values: values.get(h.row) ?? {} })),
+      stats,
+    }))
+  }
+
+  /** After a GPU failure (device lost, out of memory, a driver error): the CPU from now on. */
+  private dropGpu(e: unknown): void {
+    if (e instanceof AbortError) throw e
+    this.gpuFallback = `${(e as Error).message}; searching on the CPU (${this.o.kernels.name}) from now on`
+    this.gpu?.release()
+    this.gpu = undefined
+  }
+
+  private cacheList(l: number, view: ListView) {
+    this.lists.set(l, view)
+    this.listBytesCached += listBytes(view)
+    // least recently used first (a hit moves a list to the end)
+    for (const [key, v] of this.lists) {
+      if (this.listBytesCached <= this.o.cacheBytes) break
+      this.lists.delete(key)
+      this.listBytesCached -= listBytes(v)
+    }
+  }
+}
+
+/** Every allowed row of the probed lists, ascending (an IVF-flat index ranks them all exactly). */
+function rowsOf(probed: Uint32Array, lists: Map<number, ListView>, allowed: Uint8Array | undefined): Array<{ row: number }> {
+  const rows: number[] = []
+  for (const l of probed) for (const row of lists.get(l)?.rowIds ?? []) if (!allowed || allowed[row]) rows.push(row)
+  return rows.sort((a, b) => a - b).map((row) => ({ row }))
+}
+
+/** The list entry of each wanted row, from the lists it came through (one pass over their row ids). */
+function placesOf(rows: number[], lists: Map<number, ListView>): Map<number, ListPlace> {
+  const wanted = new Set(rows)
+  const out = new Map<number, ListPlace>()
+  for (const list of lists.values())
+    for (let at = 0; at < list.rowIds.length; at++) {
+      const row = list.rowIds[at] as number
+      if (wanted.has(row)) out.set(row, { list, at })
+    }
+  return out
+}

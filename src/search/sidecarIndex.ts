@@ -1,0 +1,419 @@
+import type { FileMetaData } from 'hyparquet'
+import { readOffsetIndex } from 'hyparquet'
+import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
+import { decoding, ParquetSeekError } from '../errors.js'
+import { type ListView, parseList } from '../index/blob.js'
+import { loadIndexHead } from '../index/locate.js'
+import type { IvfPqModel, Metric } from '../index/model.js'
+import { pqLayout } from '../index/pq.js'
+import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
+import { BatchingSource } from '../io/batching.js'
+import { CachedSource } from '../io/cache.js'
+import { openHttp } from '../io/httpSource.js'
+import { DEFAULT_CONCURRENCY, readRanges } from '../io/ranges.js'
+import { type ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
+import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
+import { readRows } from './columns.js'
+import { type Expr, type FilterResult, filterRows } from './filter.js'
+import { DEFAULT_MAX_BYTES } from './open.js'
+import { type IndexKind, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from './pipeline.js'
+
+/** Offset indexes of a source larger than this are read when needed rather than kept at open. */
+const MAX_PAGE_INDEX_BYTES = 16 << 20
+
+/** The byte range holding every column chunk's offset index (writers put them together, before the footer). */
+function offsetIndexSpan(metadata: FileMetaData): { start: number; end: number } | undefined {
+  let start = Number.POSITIVE_INFINITY
+  let end = 0
+  for (const group of metadata.row_groups)
+    for (const chunk of group.columns) {
+      if (chunk.offset_index_offset === undefined || chunk.offset_index_length === undefined) continue
+      start = Math.min(start, Number(chunk.offset_index_offset))
+      end = Math.max(end, Number(chunk.offset_index_offset) + chunk.offset_index_length)
+    }
+  return end > start ? { start, end } : undefined
+}
+
+/** A sidecar's JSON header names its sources: 16 MiB holds ~100,000 of them. */
+const MAX_HEADER_BYTES = 16 << 20
+
+/** One source of a sidecar index, opened and checked against what the index recorded. */
+interface OpenedSource {
+  name: string
+  source: CountingSource
+  /** Recent pages: candidates sharing a page (pages often hold many vectors) read it once. */
+  cached: CachedSource
+  metadata: FileMetaData
+  column: EmbeddingColumn
+  rowBase: number
+  rows: number
+  /** First row of each vector page, by row group (parsed offset indexes). */
+  pageStarts: Map<number, number[]>
+}
+
+export interface SidecarHit {
+  file: string
+  row: number
+  distance: number
+  values: Record<string, unknown>
+}
+
+export interface SidecarResult {
+  results: SidecarHit[]
+  stats: SearchStats
+  /** Lists probed for this query, nearest centroid first. */
+  probed: number[]
+}
+
+export interface SidecarOpenOptions {
+  /** Kernels for scoring, or `gpu` (as for an indexed file). */
+  backend?: SearchBackend | BackendChoice
+  /** The WebGPU entry point for `gpu` (default: navigator.gpu; in Node, nodeGpu()). */
+  gpu?: GPU
+  /** Bytes of fetched lists kept between searches. */
+  cacheBytes?: number
+  /** Most bytes one search may read from any one file (default 256 MiB). */
+  maxBytesPerQuery?: number
+  /** Requests in flight at once, per file. */
+  connections?: number
+  signal?: AbortSignal
+}
+
+/**
+ * Search through a sidecar index (src/index/sidecarFile.ts) over unmodified Parquet files: lists
+ * come from the sidecar, candidate vectors and result columns from the sources — through their
+ * offset indexes (only the pages holding them), or whole column chunks where a source has none.
+ * The query pipeline is the one every index uses: batches, filters, deleted rows, the GPU.
+ */
+export class SidecarIndex {
+  private constructor(
+    readonly header: SidecarHeader,
+    readonly model: IvfPqModel,
+    readonly sources: OpenedSource[],
+    /** Sources without an offset index on the vector column (refinement reads whole chunks). */
+    readonly warnings: string[],
+    private readonly pipeline: QueryPipeline,
+  ) {}
+
+  /** `resolve` turns a source name as recorded into something to read (a path's ByteSource, or a URL). */
+  static async open(
+    sidecarSource: ByteSource,
+    resolve: (name: string) => Promise<ByteSource | string>,
+    o: SidecarOpenOptions = {},
+  ): Promise<SidecarIndex> {
+    const file = sidecarSource.name
+    // one clock for the sidecar and its sources: a search's round trips counted across them all
+    const clock = new RoundTripClock()
+    const sidecar = new CountingSource(sidecarSource, clock)
+    const first = new Uint8Array(await sidecar.slice(0, Math.min(sidecar.byteLength, 1 << 16), o.signal))
+    if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
+      throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
+    const jsonLength = new DataView(first.buffer).getUint32(SIDECAR_MAGIC.length, true)
+    const start = SIDECAR_MAGIC.length + 4
+    if (jsonLength > MAX_HEADER_BYTES)
+      throw new ParquetSeekError(`header of ${jsonLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`, {
+        file,
+        offset: SIDECAR_MAGIC.length,
+      })
+    if (start + jsonLength > sidecar.byteLength)
+      throw new ParquetSeekError(`header of ${jsonLength} bytes runs past the file`, { file, offset: SIDECAR_MAGIC.length })
+    const jsonBytes =
+      start + jsonLength <= first.length
+        ? first.subarray(start, start + jsonLength)
+        : new Uint8Array(await sidecar.slice(start, start + jsonLength, o.signal))
+    let header: SidecarHeader
+    try {
+      header = JSON.parse(new TextDecoder().decode(jsonBytes)) as SidecarHeader
+    } catch {
+      throw new ParquetSeekError('the sidecar header is not JSON', { file, offset: start })
+    }
+    if (
+      typeof header !== 'object' ||
+      header === null ||
+      header.format !== 'parquetseek-sidecar' ||
+      header.version !== 1 ||
+      typeof header.params !== 'object' ||
+      header.params === null ||
+      !Array.isArray(header.sources) ||
+      !header.sources.length
+    )
+      throw new ParquetSeekError('unsupported or malformed sidecar header', { file, offset: start })
+    const location = {
+      column: header.column,
+      offset: header.blobOffset,
+      length: header.blobLength,
+      params: header.params as unknown as Record<string, unknown>,
+    }
+    if (location.offset + location.length > sidecar.byteLength)
+      throw new ParquetSeekError('the index runs past the sidecar file', { file, offset: location.offset })
+    const head = await loadIndexHead(sidecar, location, file)
+    const params = { ...header.params, ...head.trailer.params, metric: head.trailer.params.metric as Metric }
+    const model: IvfPqModel = {
+      params,
+      centroids: head.centroids,
+      codebooks: head.codebooks,
+      layout: pqLayout(params.dim, params.m, params.nbits),
+    }
+    const sources: OpenedSource[] = []
+    const warnings: string[] = []
+    for (const [i, s] of header.sources.entries()) {
+      const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+      if (
+        typeof s !== 'object' ||
+        s === null ||
+        typeof s.name !== 'string' ||
+        typeof s.footerSha256 !== 'string' ||
+        !whole(s.size) ||
+        !whole(s.rows) ||
+        !whole(s.rowBase)
+      )
+        throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
+      const input = await resolve(s.name)
+      const opened = typeof input === 'string' ? await openHttp(input, { signal: o.signal }) : undefined
+      const source = new CountingSource(opened?.source ?? (input as ByteSource), clock)
+      const cached = new CachedSource(source, 64 << 20)
+      // the first request's tail (footer, page indexes) serves the checks and reads below
+      if (opened) cached.pin(opened.tailStart, opened.tail)
+      if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
+        throw new ParquetSeekError(
+          `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
+          { file: s.name },
+        )
+      const metadata = await readMetadata(cached, source.name)
+      const column = describeEmbeddingColumn(metadata, header.column, s.name)
+      if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
+        warnings.push(`${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks`)
+      // every offset index, read once here and kept: a query then reads only pages
+      const span = offsetIndexSpan(metadata)
+      if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
+        cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
+      sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() })
+    }
+    const kernels = await loadKernels(o.backend === 'gpu' ? 'auto' : o.backend)
+    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(model, o.gpu) : undefined
+    const kind = new SidecarKind(
+      sidecar,
+      model,
+      head.directory,
+      location.offset + head.trailer.sections.lists.offset,
+      header.blobOffset,
+      sources,
+      clock,
+    )
+    const pipeline = new QueryPipeline(kind, {
+      kernels,
+      gpu,
+      cacheBytes: o.cacheBytes ?? 64 << 20,
+      maxBytesPerQuery: o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
+      connections: o.connections ?? DEFAULT_CONCURRENCY,
+    })
+    return new SidecarIndex(header, model, sources, warnings, pipeline)
+  }
+
+  get rows(): number {
+    return this.sources.reduce((n, s) => n + s.rows, 0)
+  }
+
+  /** The compute backend scoring this index's queries. */
+  get backend() {
+    return this.pipeline.backend
+  }
+
+  async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<SidecarResult> {
+    const [result] = await this.searchBatch([query], o)
+    return result as SidecarResult
+  }
+
+  /** Many queries at once; rows in the results are each source's own, with its name. */
+  async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SidecarResult[]> {
+    const found = await this.pipeline.search(queries, o)
+    return found.map((r) => ({
+      probed: r.probed,
+      stats: r.stats,
+      results: r.results.map((h) => {
+        const { source, row } = locate(this.sources, h.row)
+        return { file: source.name, row, distance: h.distance, values: h.values }
+      }),
+    }))
+  }
+
+  /** As searchBatch, with rows numbered across the sources (source i's row r is its rowBase + r). */
+  searchBatchGlobal(queries: ArrayLike<number>[], o: SearchOptions = {}) {
+    return this.pipeline.search(queries, o)
+  }
+
+  /** Forgets fetched lists (sources' cached pages and offset indexes stay). */
+  clearCache(): void {
+    this.pipeline.clearCache()
+  }
+
+  /** Gives GPU buffers back (searches go on, on the CPU). */
+  close(): void {
+    this.pipeline.close()
+  }
+}
+
+/** Lists from the sidecar; vectors and columns from the source files holding the rows. */
+class SidecarKind implements IndexKind {
+  readonly scoring = 'pq'
+  readonly counters: CountingSource[]
+
+  constructor(
+    private readonly sidecar: CountingSource,
+    readonly model: IvfPqModel,
+    private readonly directory: Array<{ offset: number; count: number; length: number; crc: number }>,
+    private readonly listsOffset: number,
+    private readonly blobOffset: number,
+    private readonly sources: OpenedSource[],
+    readonly clock: RoundTripClock,
+  ) {
+    this.counters = [sidecar, ...sources.map((s) => s.source)]
+  }
+
+  get file() {
+    return this.sidecar.name
+  }
+  get rows() {
+    return this.sources.reduce((n, s) => n + s.rows, 0)
+  }
+  listSize(l: number): number {
+    return this.directory[l]?.count ?? 0
+  }
+
+  async readLists(lists: number[], o: ReadOptions): Promise<ListView[]> {
+    const bodies = await readRanges(
+      this.sidecar,
+      lists.map((l) => {
+        const d = this.directory[l] as { offset: number; length: number }
+        return { start: this.listsOffset + d.offset, end: this.listsOffset + d.offset + d.length }
+      }),
+      { concurrency: o.connections, signal: o.signal },
+    )
+    const ctx = { file: this.sidecar.name, blobOffset: this.blobOffset }
+    return lists.map((l, i) =>
+      parseList(bodies[i] as Uint8Array, this.directory[l] as never, this.model.params.m, l, ctx, { rows: this.rows }),
+    )
+  }
+
+  /**
+   * Every page holding candidates read at once (each source's reads coalesced, sources in
+   * parallel) and decoded once, however many candidates it holds.
+   */
+  async readVectors(rows: number[], _place: unknown, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
+    const { dim } = this.model.params
+    const present = new Uint8Array(rows.length)
+    const slot = new Map(rows.map((r, i) => [r, i]))
+    await Promise.all(
+      [...bySource(this.sources, rows)].map(async ([source, local]) => {
+        const batching = new BatchingSource(source.cached, undefined, o.connections, o.signal)
+        await Promise.all(
+          (await pageWindows(source, local)).map(async (w) => {
+            const values = await readColumnRange(batching, source.metadata, source.column.name, w.start, w.end, source.name, o.signal)
+            for (const row of local) {
+              const value = row >= w.start && row < w.end ? values[row - w.start] : undefined
+              if (value === null || value === undefined) continue
+              const i = slot.get(source.rowBase + row) as number
+              copyVector(out, i * dim, value as ArrayLike<number> | Uint8Array, source.column.kind)
+              present[i] = 1
+            }
+          }),
+        )
+      }),
+    )
+    return present
+  }
+
+  async readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
+    const out = new Map<number, Record<string, unknown>>()
+    await Promise.all(
+      [...bySource(this.sources, rows)].map(async ([source, local]) => {
+        const values = await readRows(source, local, columns, o)
+        for (const [row, v] of values) out.set(source.rowBase + row, v)
+      }),
+    )
+    return out
+  }
+
+  /** Each source's passing rows, placed at its first global row. */
+  async filter(expr: Expr, o: ReadOptions): Promise<FilterResult> {
+    const bitmap = new Uint8Array(this.rows)
+    const each = await Promise.all(this.sources.map((s) => filterRows(s.cached, s.metadata, expr, o.signal)))
+    for (const [i, r] of each.entries())
+      bitmap.set(r.bitmap.subarray(0, (this.sources[i] as OpenedSource).rows), (this.sources[i] as OpenedSource).rowBase)
+    return {
+      bitmap,
+      passing: each.reduce((n, r) => n + r.passing, 0),
+      rowGroupsSkipped: each.reduce((n, r) => n + r.rowGroupsSkipped, 0),
+      rowGroupsRead: each.reduce((n, r) => n + r.rowGroupsRead, 0),
+    }
+  }
+}
+
+/** Source and local row of a global row. */
+function locate(sources: OpenedSource[], global: number): { source: OpenedSource; row: number } {
+  for (const s of sources) if (global >= s.rowBase && global < s.rowBase + s.rows) return { source: s, row: global - s.rowBase }
+  throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
+}
+
+/** Global rows (ascending) grouped by source, as local rows (ascending). */
+function bySource(sources: OpenedSource[], rows: number[]): Map<OpenedSource, number[]> {
+  const out = new Map<OpenedSource, number[]>()
+  for (const g of rows) {
+    const { source, row } = locate(sources, g)
+    const list = out.get(source)
+    if (list) list.push(row)
+    else out.set(source, [row])
+  }
+  return out
+}
+
+/**
+ * Row windows [start, end) of a source that hold the given rows (sorted, local): the vector
+ * column's pages holding any of them, from its offset index (kept at open); a row group
+ * without one is a single window. Each window is one page to read and decode.
+ */
+async function pageWindows(source: OpenedSource, rows: number[]): Promise<Array<{ start: number; end: number }>> {
+  const windows: Array<{ start: number; end: number }> = []
+  let groupStart = 0
+  let at = 0
+  for (const [g, group] of source.metadata.row_groups.entries()) {
+    const groupEnd = groupStart + Number(group.num_rows)
+    if (at < rows.length && (rows[at] as number) < groupEnd) {
+      const firsts = [...(await pageStarts(source, g)), Number(group.num_rows)]
+      for (let p = 0; p + 1 < firsts.length && at < rows.length && (rows[at] as number) < groupEnd; p++) {
+        const start = groupStart + (firsts[p] as number)
+        const end = groupStart + (firsts[p + 1] as number)
+        if ((rows[at] as number) >= end) continue
+        windows.push({ start, end })
+        while (at < rows.length && (rows[at] as number) < end) at++
+      }
+    }
+    groupStart = groupEnd
+  }
+  return windows
+}
+
+/** First row (within the row group) of each vector page, from the offset index; [0] without one. */
+async function pageStarts(source: OpenedSource, group: number): Promise<number[]> {
+  const known = source.pageStarts.get(group)
+  if (known) return known
+  const chunk = source.metadata.row_groups[group]?.columns[source.column.leafIndex]
+  let starts = [0]
+  if (chunk?.offset_index_offset !== undefined && chunk.offset_index_length !== undefined) {
+    const offset = Number(chunk.offset_index_offset)
+    const bytes = new Uint8Array(await source.cached.slice(offset, offset + chunk.offset_index_length))
+    const index = await decoding('reading the offset index', { file: source.name, column: source.column.name, offset }, () =>
+      readOffsetIndex({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }),
+    )
+    starts = index.page_locations.map((p) => Number(p.first_row_index))
+    if (starts[0] !== 0 || starts.some((s, i) => i > 0 && s <= (starts[i - 1] as number)))
+      throw new ParquetSeekError("the offset index's pages do not start at row 0 and ascend", {
+        file: source.name,
+        column: source.column.name,
+        offset,
+      })
+  }
+  source.pageStarts.set(group, starts)
+  return starts
+}
