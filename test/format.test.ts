@@ -1,0 +1,253 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parquetMetadata, readOffsetIndex } from 'hyparquet'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { buildIndex } from '../src/index/build.js'
+import { crc32 } from '../src/index/crc32.js'
+import { defaults } from '../src/index/model.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+
+/**
+ * docs/FORMAT.md against the bytes: a file is built, then walked with nothing but the tables of
+ * that page (offsets, sizes, types, field order) and a reader written here from its prose — not
+ * the project's own parser. Any drift between the page and the writer fails here.
+ */
+
+const doc = readFileSync(join(import.meta.dirname, '../docs/FORMAT.md'), 'utf8')
+
+interface Field {
+  offset: number
+  size: number
+  type: string
+  name: string
+}
+
+/** The rows of the first markdown table after the heading that starts with `heading`. */
+function table(heading: string, text = doc): string[][] {
+  const at = text.split('\n').findIndex((l) => l.startsWith('#') && l.replace(/^#+\s*/, '').startsWith(heading))
+  if (at < 0) throw new Error(`no heading "${heading}"`)
+  const lines = text.split('\n').slice(at + 1)
+  const start = lines.findIndex((l) => l.startsWith('|'))
+  const rows: string[][] = []
+  for (const l of lines.slice(start + 2)) {
+    if (!l.startsWith('|')) break
+    rows.push(
+      l
+        .slice(1, -1)
+        .split('|')
+        .map((c) => c.trim()),
+    )
+  }
+  return rows
+}
+
+/** A `| offset | size | type | field |` table; the field's name is the word before its colon. */
+function struct(heading: string): Field[] {
+  return table(heading).map(([offset, size, type, field]) => ({
+    offset: Number(offset),
+    size: Number(size),
+    type: type as string,
+    name: (field as string).split(':')[0]?.trim() as string,
+  }))
+}
+
+function readStruct(bytes: Uint8Array, at: number, fields: Field[]): Record<string, number | string> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: Record<string, number | string> = {}
+  for (const f of fields) {
+    const p = at + f.offset
+    if (f.type === 'u32') out[f.name] = view.getUint32(p, true)
+    else if (f.type === 'u64') out[f.name] = Number(view.getBigUint64(p, true))
+    else if (f.type === 'ascii') out[f.name] = String.fromCharCode(...bytes.subarray(p, p + f.size))
+    else throw new Error(`unknown type ${f.type} in docs/FORMAT.md`)
+  }
+  return out
+}
+
+const structSize = (fields: Field[]) => fields.reduce((n, f) => n + f.size, 0)
+
+function varint(bytes: Uint8Array, at: { i: number }): number {
+  let value = 0
+  let scale = 1
+  for (;;) {
+    const b = bytes[at.i++] as number
+    value += (b & 0x7f) * scale
+    if (b < 0x80) return value
+    scale *= 128
+  }
+}
+
+describe('docs/FORMAT.md matches the bytes the writer produces', () => {
+  const dir = tempDir()
+  const rows = 3000
+  const dim = 12
+  const vectors = clusteredVectors(rows, dim, 5)
+  const path = join(dir, 'fmt.indexed.parquet')
+  let file: Uint8Array
+  let kv: Map<string, string>
+
+  beforeAll(async () => {
+    const input = join(dir, 'fmt.parquet')
+    writeListFile(
+      input,
+      Array.from({ length: rows }, (_, i) => Array.from(vectors.subarray(i * dim, (i + 1) * dim))),
+      { title: Array.from({ length: rows }, (_, i) => `row ${i}`) },
+    )
+    const source = await fileSource(input)
+    await buildIndex(source, await fileSink(path, input), { column: 'embedding', nlist: 24, m: 4 })
+    await source.close()
+    file = new Uint8Array(readFileSync(path))
+    const metadata = parquetMetadata(file.slice().buffer)
+    kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']))
+  })
+
+  it('the structs are contiguous, in field order, with the sizes their types have', () => {
+    const width: Record<string, number> = { u32: 4, u64: 8 }
+    for (const heading of ['Trailer', 'Section table', 'Directory entry']) {
+      const fields = struct(heading)
+      expect(fields.length).toBeGreaterThan(3)
+      let at = 0
+      for (const f of fields) {
+        expect(f.offset, `${heading}: ${f.name}`).toBe(at)
+        if (f.type !== 'ascii') expect(f.size, `${heading}: ${f.name}`).toBe(width[f.type])
+        at += f.size
+      }
+    }
+    expect(structSize(struct('Trailer'))).toBe(Number(/Trailer \((\d+) bytes/.exec(doc)?.[1]))
+    expect(structSize(struct('Section table'))).toBe(Number(/entries of (\d+) bytes/.exec(doc)?.[1]))
+    expect(structSize(struct('Directory entry'))).toBe(Number(/Directory entry \((\d+) bytes/.exec(doc)?.[1]))
+  })
+
+  it('footer keys, trailer, section table, sections, directory and lists are where and what the page says', () => {
+    // footer: every documented key (but the optional model) is there and locates the blob
+    for (const [key, value] of table('Footer key-value entries')) {
+      const name = (key as string).replaceAll('`', '')
+      if ((value as string).startsWith('(optional)')) continue
+      expect(kv.has(name), name).toBe(true)
+    }
+    expect(kv.get('parquetseek.version')).toBe(table('Footer key-value entries')[0]?.[1]?.replaceAll('`', ''))
+    const blobStart = Number(kv.get('parquetseek.index.offset'))
+    const blobLength = Number(kv.get('parquetseek.index.length'))
+    const blob = file.subarray(blobStart, blobStart + blobLength)
+    const params = JSON.parse(kv.get('parquetseek.params') as string)
+
+    // trailer: the blob's last bytes
+    const trailerFields = struct('Trailer')
+    const trailerSize = structSize(trailerFields)
+    const trailerAt = blob.length - trailerSize
+    const t = readStruct(blob, trailerAt, trailerFields)
+    expect(t.magic).toBe('PQSEEKIX')
+    expect(t.version).toBe(1)
+    expect(t.byteOrder).toBe(0x01020304)
+    expect(t.metric).toBe(0) // l2
+    expect([t.dim, t.nlist, t.m, t.nbits, t.rows, t.indexedRows]).toEqual([dim, 24, 4, 8, rows, rows])
+    expect([params.dim, params.nlist, params.m]).toEqual([dim, 24, 4])
+    expect(t.trailerCrc).toBe(crc32(blob.subarray(trailerAt, trailerAt + 60)))
+
+    // section table: just before the trailer
+    const entryFields = struct('Section table')
+    const entrySize = structSize(entryFields)
+    const tableAt = trailerAt - (t.sectionCount as number) * entrySize
+    expect(t.tableCrc).toBe(crc32(blob.subarray(tableAt, trailerAt)))
+    const ids = new Map(table('Sections').map(([id, name]) => [Number(id), name as string]))
+    const sections = new Map<string, { offset: number; length: number; crc: number }>()
+    for (let i = 0; i < (t.sectionCount as number); i++) {
+      const e = readStruct(blob, tableAt + i * entrySize, entryFields)
+      const name = ids.get(e.id as number)
+      expect(name, `section id ${e.id}`).toBeDefined()
+      expect(e.reserved).toBe(0)
+      expect((e.offset as number) % 64).toBe(0)
+      expect(crc32(blob.subarray(e.offset as number, (e.offset as number) + (e.length as number)))).toBe(e.crc)
+      sections.set(name as string, { offset: e.offset as number, length: e.length as number, crc: e.crc as number })
+    }
+    // in the documented order: lists, centroids, codebooks, directory, then the table
+    const order = /\[lists\]\[centroids\]\[codebooks\]\[directory\]\[section table\]\[trailer\]/.test(doc)
+    expect(order).toBe(true)
+    const placed = ['lists', 'centroids', 'codebooks', 'directory'].map((n) => sections.get(n) as { offset: number; length: number })
+    for (let i = 1; i < placed.length; i++)
+      expect((placed[i] as { offset: number }).offset).toBeGreaterThanOrEqual(
+        (placed[i - 1] as { offset: number; length: number }).offset + (placed[i - 1] as { length: number }).length,
+      )
+    expect(sections.get('centroids')?.length).toBe(24 * dim * 4)
+    expect(sections.get('codebooks')?.length).toBe(256 * dim * 4)
+
+    // directory: nlist entries; lists packed in list order, each `bytes` long with its CRC
+    const dirFields = struct('Directory entry')
+    const dirSize = structSize(dirFields)
+    const directory = sections.get('directory') as { offset: number; length: number }
+    expect(directory.length).toBe(24 * dirSize)
+    const lists = sections.get('lists') as { offset: number; length: number }
+    const centroids = new Float32Array(blob.slice(placed[1]?.offset, (placed[1]?.offset as number) + 24 * dim * 4).buffer)
+    const codebooks = new Float32Array(blob.slice(placed[2]?.offset, (placed[2]?.offset as number) + 256 * dim * 4).buffer)
+    const metadata = parquetMetadata(file.slice().buffer)
+    // the vector column's page of each row, from its offset indexes (one vector a page)
+    const pageIndex: Array<{ offset: bigint; compressed_page_size: number }> = []
+    for (const group of metadata.row_groups) {
+      const chunk = group.columns.find((c) => c.meta_data?.path_in_schema[0] === 'embedding')
+      const at = Number(chunk?.offset_index_offset)
+      const index = readOffsetIndex({
+        view: new DataView(file.buffer, file.byteOffset + at, Number(chunk?.offset_index_length)),
+        offset: 0,
+      })
+      pageIndex.push(...index.page_locations)
+    }
+    expect(pageIndex.length).toBe(rows)
+    const seen = new Set<number>()
+    let expectedOffset = 0
+    let reconstructionError = 0
+    let centroidError = 0
+    for (let l = 0; l < 24; l++) {
+      const d = readStruct(blob, directory.offset + l * dirSize, dirFields)
+      expect(d.offset).toBe(expectedOffset)
+      expect(d.reserved).toBe(0)
+      expectedOffset += d.bytes as number
+      const bytes = blob.subarray(lists.offset + (d.offset as number), lists.offset + (d.offset as number) + (d.bytes as number))
+      expect(crc32(bytes)).toBe(d.crc)
+      const n = d.entries as number
+      const codes = bytes.subarray(0, n * 4)
+      const at = { i: n * 4 }
+      let row = 0
+      let page = 0
+      for (let i = 0; i < n; i++) {
+        const rowDelta = varint(bytes, at)
+        row += rowDelta
+        page += varint(bytes, at)
+        const pageLength = varint(bytes, at)
+        if (i > 0) expect(rowDelta).toBeGreaterThan(0) // ascending by row
+        seen.add(row)
+        // the row's own embedding page, header included: what the column's offset index says
+        expect(page).toBe(Number(pageIndex[row]?.offset))
+        expect(pageLength).toBe(pageIndex[row]?.compressed_page_size)
+        // codes: residuals to the list's centroid, in the documented codebook layout
+        for (let j = 0; j < 4; j++) {
+          const s = Math.floor((j * dim) / 4)
+          const e = Math.floor(((j + 1) * dim) / 4)
+          const c = codes[i * 4 + j] as number
+          for (let x = s; x < e; x++) {
+            const approx = (centroids[l * dim + x] as number) + (codebooks[256 * s + c * (e - s) + (x - s)] as number)
+            const truth = vectors[row * dim + x] as number
+            reconstructionError += (approx - truth) ** 2
+            centroidError += ((centroids[l * dim + x] as number) - truth) ** 2
+          }
+        }
+      }
+      expect(at.i).toBe(bytes.length)
+    }
+    expect(expectedOffset).toBe(lists.length)
+    expect(seen.size).toBe(rows)
+    // decoding by the page's layout must get far closer to the vectors than the centroids alone
+    expect(reconstructionError).toBeLessThan(0.25 * centroidError)
+  })
+
+  it('the defaults the docs state are the ones the code uses', () => {
+    const cli = readFileSync(join(import.meta.dirname, '../docs/CLI.md'), 'utf8')
+    const examples = table('Defaults', cli).map((cells) => cells.map((c) => Number(c.replaceAll(',', ''))))
+    expect(examples.length).toBeGreaterThanOrEqual(4)
+    for (const [r, d, nlist, m, sample] of examples) {
+      expect(defaults.nlist(r as number, d as number), `nlist at ${r} × ${d}`).toBe(nlist)
+      expect(defaults.m(d as number), `m at ${d}-d`).toBe(m)
+      expect(defaults.sample(r as number, nlist as number), `sample at ${r} × ${d}`).toBe(sample)
+    }
+  })
+})
