@@ -54,6 +54,32 @@ describe('sidecar index over unmodified files', () => {
     }
     expect(hits / 200).toBeGreaterThanOrEqual(0.95)
 
+    // the pipeline every index uses: a filter over every file's rows, deleted rows, batches —
+    // the same rows as exact search over the rows allowed
+    const query = queries.subarray(0, dim)
+    const allowed = Array.from(ids).filter((g) => g >= per && g % 3 !== 0 && g !== per + 1) // b and c, `where` and `deleted`
+    const where = "title >= 'b' AND title != 'b.parquet:3' AND title != 'c.parquet:3'"
+    const titlesOut = new Set(['b.parquet:3', 'c.parquet:3'])
+    const passing = allowed.filter((g) => !titlesOut.has(`${names[Math.floor(g / per)]}:${g % per}`))
+    const [filtered, second] = await index.searchBatch([query, queries.subarray(dim, 2 * dim)], {
+      k: 5,
+      nprobe: index.model.params.nlist,
+      refine: 100,
+      where,
+      deleted: Array.from(ids).filter((g) => g % 3 === 0 || g === per + 1),
+      columns: ['title'],
+    })
+    const exact = searchExact(
+      'l2',
+      Float32Array.from(passing.flatMap((g) => Array.from(v.subarray(g * dim, (g + 1) * dim)))),
+      Uint32Array.from(passing),
+      query,
+      5,
+    )
+    expect(filtered?.results.map((h) => names.indexOf(h.file) * per + h.row)).toEqual(exact.map((h) => h.row))
+    expect(filtered?.stats.filter?.rowsPassing).toBe(2 * per - 2)
+    expect(second?.results).toHaveLength(5)
+
     for (const s of opened) await s.close()
     // the CLI reads it too
     const r = await cli([
@@ -67,6 +93,14 @@ describe('sidecar index over unmodified files', () => {
     ])
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout).results[0]).toMatchObject({ file: 'b.parquet', row: 300, distance: 0 })
+    // join takes a sidecar too: rows numbered across its files (b.parquet's row 300 is 1500)
+    const pairs = join(dir, 'pairs.parquet')
+    const joined = await cli(['join', join(dir, 'b.parquet'), sidecarPath, '--out', pairs, '--k', '1', '--json'])
+    expect(joined.code).toBe(0)
+    const db0 = await duckdb()
+    const self = (await db0.rows(`SELECT count(*) FROM '${pairs}' WHERE row = query + ${per} AND distance = 0`)) as [[bigint]]
+    db0.close()
+    expect(Number(self[0][0])).toBeGreaterThan(per * 0.95) // each b row finds itself (ties to another exact copy aside)
     // built by the CLI, with a DuckDB-written source that has no offset index (whole-chunk reads, with a warning)
     const db = await duckdb()
     await db.run(

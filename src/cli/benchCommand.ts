@@ -223,7 +223,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
         paths.set(name, place(name))
         return url(paths.get(name) as string)
       },
-      { backend: o.compute.backend === 'gpu' ? 'auto' : o.compute.backend, signal: o.signal },
+      { ...o.compute, connections: o.connections, signal: o.signal },
     )
     const bases = new Map(index.sources.map((s) => [s.name, s.rowBase]))
     const { params } = index.model
@@ -235,7 +235,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
       refine: params.refine,
       column: index.header.column,
       fileBytes: index.sources.reduce((n, s) => n + s.source.byteLength, 0),
-      backend: 'wasm',
+      backend: index.backend,
       open: { bytes: 0, roundTrips: 0 },
       files: index.sources.map((s) => ({ path: paths.get(s.name) as string, rowBase: s.rowBase })),
       search: async (q, so) => {

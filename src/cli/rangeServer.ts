@@ -60,9 +60,9 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
       res.setHeader('Accept-Ranges', 'bytes')
       const file = await open(path, 'r')
       try {
-        // sirv answers a suffix range with the file's head
+        // sirv answers a suffix range with the file's head, one byte over (`bytes=-N` → 0…N)
         const suffix = host === 'static' ? /^bytes=-(\d+)$/.exec(req.headers.range ?? '') : null
-        const asked = suffix ? `bytes=0-${Number(suffix[1]) - 1}` : req.headers.range
+        const asked = suffix ? `bytes=0-${Number(suffix[1])}` : req.headers.range
         const ranges = o.ignoreRange ? undefined : parseRange(asked, size)
         if (ranges === 'unsatisfiable') {
           res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end()

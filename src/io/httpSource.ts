@@ -198,8 +198,14 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       { file: url },
     )
 
+  /** sirv (behind `vite preview`) answers a suffix range with the file's head, one byte over: `bytes 0-N/size`. */
+  const headInstead = (res: Response) => {
+    const c = parseContentRange(res.headers.get('content-range'))
+    return c?.size !== undefined && c.end < c.size - 1
+  }
   const first = await request(`bytes=-${tailBytes}`, o.signal, (res) => {
-    if (res.status === 206) return { limit: tailBytes }
+    // the head instead of the tail: not read (the tail is asked for by offsets below)
+    if (res.status === 206) return headInstead(res) ? 'skip' : { limit: tailBytes }
     const length = contentLength(res)
     return length !== undefined && length > wholeMax ? 'skip' : { limit: wholeMax }
   })
@@ -214,7 +220,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       requests: 1,
     }
   }
-  if (!first.body) throw tooLarge(`bytes=-${tailBytes}`, tailBytes)
+  if (!first.body && !headInstead(first.res)) throw tooLarge(`bytes=-${tailBytes}`, tailBytes)
   const cr = parseContentRange(first.res.headers.get('content-range'))
   if (!cr || cr.size === undefined) {
     throw new ParquetSeekError(
@@ -224,9 +230,9 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
   }
   if (cr.end >= cr.size)
     throw new ParquetSeekError(`Content-Range "${first.res.headers.get('content-range')}" ends past the file's size`, { file: url })
-  if (first.body.length !== cr.end - cr.start + 1)
+  if (first.body && first.body.length !== cr.end - cr.start + 1)
     throw new ParquetSeekError(`short body for the file's tail: ${first.body.length} bytes`, { file: url })
-  let tail = first.body
+  let tail = first.body ?? new Uint8Array(0)
   let tailStart = cr.start
   let requests = 1
   const validator: Validator = {
@@ -242,7 +248,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       res.status === 206 ? { limit: asked } : fixed.size <= wholeMax ? { limit: fixed.size } : 'skip'
   if (cr.end !== cr.size - 1) {
     // Some static servers (sirv, behind `vite preview`) answer a suffix range with the file's
-    // head; now that the size is known, ask for the tail by explicit offsets.
+    // head (left unread above); now that the size is known, ask for the tail by explicit offsets.
     const start = Math.max(0, cr.size - tailBytes)
     const again = await request(`bytes=${start}-${cr.size - 1}`, o.signal, wholePlan(cr.size - start), { start, end: cr.size })
     if (!again.body || again.res.status !== 206) throw rangeless(sizeText(cr.size))

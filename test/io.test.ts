@@ -1,0 +1,82 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { serveFile } from '../src/cli/rangeServer.js'
+import { openHttp } from '../src/io/httpSource.js'
+import { readRanges } from '../src/io/ranges.js'
+import { type ByteSource, CountingSource, RoundTripClock } from '../src/io/source.js'
+import { tempDir } from './helpers/fixtures.js'
+
+/** A source whose reads each take `ms`, recording how many were in flight at once; multi-range refused (a host that answers 200). */
+function slowSource(size: number, ms: number) {
+  const bytes = Uint8Array.from({ length: size }, (_, i) => i & 255)
+  const state = { inFlight: 0, most: 0, singles: 0, many: 0 }
+  const source: ByteSource = {
+    name: 'slow',
+    byteLength: size,
+    async slice(start, end = size) {
+      state.singles++
+      state.inFlight++
+      state.most = Math.max(state.most, state.inFlight)
+      await new Promise((r) => setTimeout(r, ms))
+      state.inFlight--
+      return bytes.slice(start, end).buffer
+    },
+    async sliceMany() {
+      state.many++
+      await new Promise((r) => setTimeout(r, ms))
+      return undefined
+    },
+  }
+  return { source, state, bytes }
+}
+
+describe('reads planned like a browser on a host without multi-range', () => {
+  it('after a refused multi-range request, never more than `concurrency` requests in flight, every range right', async () => {
+    const { source, state, bytes } = slowSource(100_000, 5)
+    const counting = new CountingSource(source)
+    const ranges = Array.from({ length: 40 }, (_, i) => ({ start: i * 2000, end: i * 2000 + 100 }))
+    const bodies = await readRanges(counting, ranges, { gap: 0, concurrency: 6 })
+    expect(state.most).toBe(6)
+    expect(state.many).toBe(1) // refused once; this source plans single ranges from then on
+    expect(counting.sliceMany).toBeUndefined()
+    expect(state.singles).toBe(40)
+    for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
+    // the refused request and the singles: 1 + 40 requests, in 1 + ⌈40 / 6⌉ round trips
+    expect(counting.counts.requests).toBe(41)
+    expect(counting.clock.deepest).toBe(1 + Math.ceil(40 / 6))
+  })
+
+  it('round trips are counted as requests go out: together once, after an answer one more, across sources sharing a clock', async () => {
+    const clock = new RoundTripClock()
+    const a = new CountingSource(slowSource(1000, 3).source, clock)
+    const b = new CountingSource(slowSource(1000, 3).source, clock)
+    await Promise.all([a.slice(0, 10), a.slice(20, 30), b.slice(0, 10)]) // one wave over two files
+    expect(clock.deepest).toBe(1)
+    await a.slice(40, 50) // depends on the answers: the next
+    expect(clock.deepest).toBe(2)
+    const slow = a.slice(0, 1) // sent with another that is answered first, then a third after it
+    await b.slice(0, 1)
+    await Promise.all([slow, b.slice(5, 6)])
+    expect(clock.deepest).toBe(4)
+  })
+})
+
+describe('static hosts', () => {
+  it('sirv (vite preview) answers a suffix range with the head, one byte over: left unread, the tail asked for by offsets', async () => {
+    // what `npm start` serves the demo with: `Range: bytes=-N` → 206 `bytes 0-N/size`, N + 1 bytes
+    const path = join(tempDir(), 'big.bin')
+    const bytes = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 7) & 255)
+    writeFileSync(path, bytes)
+    const server = await serveFile(path, { host: 'static' })
+    try {
+      const opened = await openHttp(server.url, { tailBytes: 1 << 20 })
+      expect(opened.requests).toBe(2)
+      expect(opened.tailStart).toBe(bytes.length - (1 << 20))
+      expect(opened.tail).toEqual(bytes.subarray(bytes.length - (1 << 20)))
+      expect(new Uint8Array(await opened.source.slice(1000, 1010))).toEqual(bytes.subarray(1000, 1010))
+    } finally {
+      await server.close()
+    }
+  })
+})
