@@ -8,9 +8,8 @@ import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, type Tunables } from '../src/compute/gpu/context.js'
 import { recordExact } from '../src/compute/gpu/exact.js'
-import { pqScanSetup } from '../src/compute/gpu/kernels.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
-import { nodeGpu, nodeGpuKernels } from '../src/compute/gpu/node.js'
+import { nodeGpu } from '../src/compute/gpu/node.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
 import { ListScanner } from '../src/compute/scan.js'
@@ -20,6 +19,7 @@ import type { IvfPqModel } from '../src/index/model.js'
 import { pqLayout } from '../src/index/pq.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
 import { tuneNprobe } from '../src/index/tune.js'
+import { nodeGpuKernels, pqScanSetup } from './gpuKernels.js'
 
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' } } })
 const scale = Number(values.scale)

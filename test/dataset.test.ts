@@ -66,6 +66,15 @@ describe('a dataset of many indexed files', () => {
       expect(out.stats.shards).toBe(shards)
       expect(out.results[0]).toMatchObject({ shard: 2, row: 345, distance: 0, values: { title: 'p2-345' } })
       expect(out.results[0].file).toMatch(/part-2\.indexed\.parquet$/)
+      // join over the manifest: rows numbered across the shards (part-2's row 345 is 2345)
+      const pairs = join(dir, 'pairs.parquet')
+      const joined = await cli(['join', join(dir, 'part-2.parquet'), manifest, '--out', pairs, '--k', '1', '--json'])
+      expect(joined.code).toBe(0)
+      expect(JSON.parse(joined.stdout)).toMatchObject({ queries: per, pairs: per })
+      const { parquetReadObjects } = await import('hyparquet')
+      const { asyncBufferFromFile } = await import('hyparquet')
+      const found = await parquetReadObjects({ file: await asyncBufferFromFile(pairs) })
+      expect(found.filter((p) => p.row === 2 * per + Number(p.query) && p.distance === 0).length).toBeGreaterThan(0.95 * per)
       const bad = (async () => new Response('{"files": []}')) as unknown as typeof fetch
       await expect(SeekDataset.fromManifest(manifestUrl, { fetch: bad })).rejects.toThrow(/the manifest needs "files"/)
     } finally {

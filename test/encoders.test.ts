@@ -48,8 +48,9 @@ describe('query encoders', () => {
     await src.close()
     const file = await fileSource(out)
     const index = await openIndex(file)
-    expect(index.model).toBe(e.id)
-    const [q] = await (encoderFor(index.model) as typeof e).encode(['bread bakery'])
+    expect(index.encoder).toBe(e.id)
+    expect(index.model).toBe(e.id) // the old name still answers
+    const [q] = await (encoderFor(index.encoder) as typeof e).encode(['bread bakery'])
     const { results } = await index.search(q as Float32Array, { k: 2, columns: ['title'], nprobe: 2 })
     expect(results.map((r) => r.values.title).sort()).toEqual(['a bakery selling sourdough bread', 'fresh bread from the bakery'])
     await file.close()

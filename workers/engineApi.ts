@@ -136,7 +136,7 @@ export function engineApi() {
         'row' in query
           ? await index.vectorOf(query.row, signal)
           : 'text' in query
-            ? await encodeText(index.model, query.text, h.info.name)
+            ? await encodeText(index.encoder, query.text, h.info.name)
             : Float32Array.from(query.vector)
       const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
       h.pca ??= centroidPca(index)

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
 import { loadKernels } from '../compute/backend.js'
-import { ParquetSeekError } from '../errors.js'
+import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
@@ -13,6 +13,7 @@ import { readMetadata } from '../parquet/footer.js'
 import { manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
+import { PqVectorFile } from '../search/pqVector.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
@@ -173,12 +174,12 @@ interface Found {
 }
 
 /**
- * What bench measures, whatever the kind: one indexed file, a sidecar over unmodified files, or a
- * manifest's indexed shards. Rows are numbered across files in order (a sidecar's row bases, or
+ * What bench measures, whatever the kind: one indexed file, a file indexed by pq-vector, a sidecar
+ * over unmodified files, or a manifest's indexed shards. Rows are numbered across files in order (a sidecar's row bases, or
  * the shards one after another), as ground truth files number them.
  */
 interface BenchTarget {
-  kind: 'indexed file' | 'sidecar' | 'manifest'
+  kind: 'indexed file' | 'sidecar' | 'manifest' | 'pq-vector file'
   metric: Metric
   nlist: number
   nprobe?: number
@@ -287,7 +288,32 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
       },
     }
   }
-  const index = await openIndex(await url(target), { signal: o.signal, connections: o.connections, ...o.compute })
+  const at = await url(target)
+  const index = await openIndex(at, { signal: o.signal, connections: o.connections, ...o.compute }).catch(async (e) => {
+    if (!(e instanceof NoIndexError)) throw e
+    return undefined
+  })
+  if (!index) {
+    // a file indexed by pq-vector (IVF-flat; it records no metric: l2)
+    const pqv = await PqVectorFile.open(at, { connections: o.connections, signal: o.signal })
+    return {
+      kind: 'pq-vector file',
+      metric: 'l2',
+      nlist: pqv.params.nlist,
+      nprobe: 8,
+      refine: 1,
+      column: pqv.column.name,
+      fileBytes: pqv.byteLength,
+      backend: 'js',
+      open: { bytes: 0, roundTrips: 0 },
+      files: [{ path: target, rowBase: 0 }],
+      search: async (q, so) => {
+        const r = await pqv.search(q, so)
+        return { rows: r.results.map((h) => h.row), distances: r.results.map((h) => h.distance), stats: r.stats }
+      },
+      clearCache: () => pqv.clearCache(),
+    }
+  }
   return {
     kind: 'indexed file',
     metric: index.metric,

@@ -1,21 +1,18 @@
-import * as nodePaths from 'node:path'
-import { dirname, resolve } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
-import { resolveSourceName } from '../io/confine.js'
-import { openHttp } from '../io/httpSource.js'
+import { NoIndexError } from '../errors.js'
 import { fileSink } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
-import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex } from '../search/engine.js'
+import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { type JoinTarget, knnJoin } from '../search/join.js'
-import { SidecarIndex } from '../search/sidecarIndex.js'
+import { PqVectorFile } from '../search/pqVector.js'
 import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
-import { anySource, isUrl, searchBackend } from './sources.js'
+import { anySource, isUrl, openManifest, openSidecar, searchBackend } from './sources.js'
 
-export const joinUsage = `parquetseek join <queries.parquet> <indexed file|sidecar.pqseek|url> --out <result.parquet> [options]
-  kNN join: for each query row, its k nearest rows of the indexed file (of a sidecar: rows numbered
-  across its files, in order), as a Parquet table (query, rank, row, distance). Queries go in
-  batches that share list fetches and page reads.
+export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --out <result.parquet> [options]
+  kNN join: for each query row, its k nearest rows of the index (of a sidecar or a manifest: rows
+  numbered across its files, in order), as a Parquet table (query, rank, row, distance). Queries go
+  in batches that share list fetches and page reads.
   --k K                neighbours per query (default 10)
   --column NAME        the queries' vector column (default: the index's column name)
   --nprobe P, --refine R   as for search (default: the index's tuned values)
@@ -109,8 +106,9 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
 }
 
 /**
- * The index to join against: an indexed file, or a sidecar (`.pqseek`, rows numbered across its
- * files in order, as `bench` numbers them).
+ * The index to join against: an indexed file, a file indexed by pq-vector, a sidecar (`.pqseek`)
+ * or a manifest of indexed shards (`.json`) — rows of the last two numbered across their files,
+ * in order, as `bench` numbers them.
  */
 async function openTarget(
   target: string,
@@ -119,34 +117,44 @@ async function openTarget(
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
 ): Promise<JoinTarget & { column: string; backend: string }> {
+  const c = { signal, opened, allow: values['allow-source'], compute }
+  if (target.endsWith('.pqseek')) {
+    const index = await openSidecar(target, c)
+    return {
+      params: index.model.params,
+      column: index.header.column,
+      backend: index.backend,
+      searchBatch: (q, o) => index.searchBatchGlobal(q, o),
+    }
+  }
+  if (target.endsWith('.json')) {
+    const dataset = await openManifest(target, c)
+    const first = dataset.shards[0] as SeekIndex
+    const bases = dataset.rowBases
+    return {
+      params: first.params,
+      column: first.opened.column.name,
+      backend: first.backend,
+      searchBatch: async (q, o) =>
+        (await dataset.searchBatch(q, o)).map((r) => ({
+          stats: r.stats,
+          results: r.results.map((h) => ({ row: (bases[h.shard] as number) + h.row, distance: h.distance })),
+        })),
+    }
+  }
   const source = isUrl(target) ? undefined : await anySource(target)
   if (source) opened.push(source)
-  if (!target.endsWith('.pqseek')) {
-    const index = await openIndex(source ?? target, { signal, ...compute })
+  const index = await openIndex(source ?? target, { signal, ...compute }).catch((e) => {
+    if (e instanceof NoIndexError) return undefined
+    throw e
+  })
+  if (index)
     return {
       params: index.params,
       column: index.opened.column.name,
       backend: index.backend,
       searchBatch: (q, o) => index.searchBatch(q, o),
     }
-  }
-  const base = isUrl(target) ? { kind: 'url' as const, url: target } : { kind: 'path' as const, dir: dirname(resolve(target)) }
-  const allow = (values['allow-source'] ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
-  const index = await SidecarIndex.open(
-    source ?? (await openHttp(target, { signal })).source,
-    async (name) => {
-      const where = resolveSourceName(name, base, allow, nodePaths)
-      if (where.kind === 'url') return where.url
-      const s = await anySource(where.path)
-      opened.push(s)
-      return s
-    },
-    { signal, ...compute },
-  )
-  return {
-    params: index.model.params,
-    column: index.header.column,
-    backend: index.backend,
-    searchBatch: (q, o) => index.searchBatchGlobal(q, o),
-  }
+  const pqv = await PqVectorFile.open(source ?? target, { signal })
+  return { params: pqv.params, column: pqv.column.name, backend: 'js', searchBatch: (q, o) => pqv.searchBatch(q, o) }
 }

@@ -1,6 +1,4 @@
-import * as nodePaths from 'node:path'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
 import { toJson } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
@@ -8,20 +6,17 @@ import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { footerValue, KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
 import { CachedSource } from '../io/cache.js'
-import { resolveSourceName } from '../io/confine.js'
-import { openHttp } from '../io/httpSource.js'
 import { readLocalFile } from '../io/nodeFile.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { readRows } from '../search/columns.js'
-import { manifestFiles, SeekDataset } from '../search/dataset.js'
+import type { SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
-import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
-import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
+import { anySource, isUrl, openManifest, openSidecar, readQueryVectors, searchBackend } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   --query JSON         the query vector as a JSON array
@@ -90,7 +85,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
 async function searchIndexed(index: SeekIndex, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
-  else if (values.text !== undefined) query = await encodeText(index.model, values.text, target)
+  else if (values.text !== undefined) query = await encodeText(index.encoder, values.text, target)
   else {
     const row = intOption(values['query-row'], 'query-row', 0) as number
     if (values['query-file']) {
@@ -123,16 +118,10 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
 
 /** A manifest (`{ "files": [...] }`, a URL or a local path): every shard searched, top-k merged. */
 async function searchDataset(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
-  const url = isUrl(target) ? target : pathToFileURL(target).href
-  const readManifest = (async (u: string | URL) =>
-    isUrl(String(u)) ? fetch(u, { signal }) : new Response(await readLocalFile(fileURLToPath(String(u)), 4 << 20))) as typeof fetch
   // local manifests list local paths: shards open as files (closed at the end), not over HTTP
   const opened: Array<{ close(): Promise<void> }> = []
   try {
-    const dataset = isUrl(target)
-      ? await SeekDataset.fromManifest(url, { signal, fetch: readManifest, allowSources: allowList(values) })
-      : await openLocalDataset(target, readManifest, signal, opened, allowList(values))
-    await searchShards(dataset, target, values, signal)
+    await searchShards(await openManifest(target, { signal, opened, allow: values['allow-source'] }), target, values, signal)
   } finally {
     for (const f of opened) await f.close()
   }
@@ -141,7 +130,7 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
 async function searchShards(dataset: SeekDataset, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
-  else if (values.text !== undefined) query = await encodeText(dataset.shards[0]?.model, values.text, target)
+  else if (values.text !== undefined) query = await encodeText(dataset.shards[0]?.encoder, values.text, target)
   else {
     if (!values['query-file']) throw new UsageError('--query-row needs --query-file with a dataset (rows are per shard)')
     const row = intOption(values['query-row'], 'query-row', 0) as number
@@ -163,44 +152,12 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   ])
 }
 
-async function openLocalDataset(
-  path: string,
-  read: typeof fetch,
-  signal: AbortSignal,
-  opened: Array<{ close(): Promise<void> }>,
-  allow: string[],
-): Promise<SeekDataset> {
-  const files = manifestFiles(new Uint8Array(await (await read(pathToFileURL(path).href)).arrayBuffer()), path)
-  const base = { kind: 'path' as const, dir: dirname(resolve(path)) }
-  const sources = []
-  for (const f of files) {
-    const where = resolveSourceName(f, base, allow, nodePaths)
-    if (where.kind === 'url') sources.push(where.url)
-    else {
-      const source = await anySource(where.path)
-      opened.push(source)
-      sources.push(source)
-    }
-  }
-  return SeekDataset.open(sources, { signal })
-}
-
 /** A sidecar index: its sources are found relative to it (paths) or its URL. */
 async function searchSidecar(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   const opened: Array<{ close(): Promise<void> }> = []
   try {
     // the sidecar names its sources: they resolve next to it, never elsewhere (--allow-source widens that)
-    const base = isUrl(target) ? { kind: 'url' as const, url: target } : { kind: 'path' as const, dir: dirname(resolve(target)) }
-    const open = async (name: string) => {
-      const where = resolveSourceName(name, base, allowList(values), nodePaths)
-      if (where.kind === 'url') return where.url
-      const s = await anySource(where.path)
-      opened.push(s)
-      return s
-    }
-    const sidecar = isUrl(target) ? (await openHttp(target, { signal })).source : await anySource(resolve(target))
-    if (!isUrl(target)) opened.push(sidecar as Awaited<ReturnType<typeof anySource>>)
-    const index = await SidecarIndex.open(sidecar, open, { signal, ...(await searchBackend(values.backend)) })
+    const index = await openSidecar(target, { signal, opened, allow: values['allow-source'], compute: await searchBackend(values.backend) })
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
     if (values.query === undefined) throw new UsageError('a sidecar index takes --query (rows belong to its sources)')
     const columns = columnList(values.columns)
@@ -286,7 +243,7 @@ function parseQuery(text: string): number[] {
   return parsed
 }
 
-const allowList = (values: SearchValues) => (values['allow-source'] ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
+const _allowList = (values: SearchValues) => (values['allow-source'] ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
 
 interface SearchValues {
   'allow-source'?: string[]

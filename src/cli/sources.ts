@@ -1,10 +1,15 @@
+import * as nodePaths from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
+import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
-import { fileSource } from '../io/nodeFile.js'
+import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
+import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice } from './args.js'
 
 export const isUrl = (s: string) => /^https?:\/\//i.test(s)
@@ -35,4 +40,52 @@ export async function readQueryVectors(pathOrUrl: string, column: string, limit 
 export async function searchBackend(value: string | undefined): Promise<{ backend?: SearchBackend; gpu?: GPU }> {
   const backend = choice(value, 'backend', SEARCH_BACKENDS)
   return backend === 'gpu' ? { backend, gpu: await nodeGpu() } : { backend }
+}
+
+/** What the index-opening commands share: cancellation, sources allowed beyond an index's own folder, files to close at the end. */
+export interface OpenContext {
+  signal: AbortSignal
+  /** `--allow-source` values as given (paths resolved here). */
+  allow?: string[]
+  /** Local files opened, to close when the command ends. */
+  opened: Array<{ close(): Promise<void> }>
+  compute?: { backend?: SearchBackend; gpu?: GPU }
+}
+
+const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
+
+/** A sidecar (`.pqseek`): its files resolve beside it (a path) or on its origin (a URL), unless allowed. */
+export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
+  const base = isUrl(target) ? { kind: 'url' as const, url: target } : { kind: 'path' as const, dir: dirname(resolve(target)) }
+  const sidecar = isUrl(target) ? (await openHttp(target, { signal: c.signal })).source : await anySource(resolve(target))
+  if (!isUrl(target)) c.opened.push(sidecar as Awaited<ReturnType<typeof anySource>>)
+  return SidecarIndex.open(
+    sidecar,
+    async (name) => {
+      const where = resolveSourceName(name, base, allowed(c), nodePaths)
+      if (where.kind === 'url') return where.url
+      const s = await anySource(where.path)
+      c.opened.push(s)
+      return s
+    },
+    { signal: c.signal, ...c.compute },
+  )
+}
+
+/** A manifest (`{ "files": [...] }`, local or a URL) of indexed shards, resolved like a sidecar's files. */
+export async function openManifest(target: string, c: OpenContext): Promise<SeekDataset> {
+  if (isUrl(target)) return SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), ...c.compute })
+  const files = manifestFiles(await readLocalFile(target, MAX_MANIFEST_BYTES), target)
+  const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
+  const sources: Array<ByteSource | string> = []
+  for (const f of files) {
+    const where = resolveSourceName(f, base, allowed(c), nodePaths)
+    if (where.kind === 'url') sources.push(where.url)
+    else {
+      const source = await anySource(where.path)
+      c.opened.push(source)
+      sources.push(source)
+    }
+  }
+  return SeekDataset.open(sources, { signal: c.signal, ...c.compute })
 }

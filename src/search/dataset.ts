@@ -78,23 +78,34 @@ export class SeekDataset {
   }
 
   async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<DatasetResult> {
+    const [result] = await this.searchBatch([query], o)
+    return result as DatasetResult
+  }
+
+  /** Many queries: each shard searches them as one batch; each query's hits merged across shards. */
+  async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<DatasetResult[]> {
     const t0 = performance.now()
     const k = o.k ?? 10
     const trips = this.clock.deepest
-    const per = await mapLimit(this.shards, this.concurrency, (s) => s.search(query, o))
-    const all = per.flatMap((r, shard) => r.results.map((h) => ({ ...h, shard, file: this.names[shard] as string })))
-    all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
-    return {
-      results: all.slice(0, k),
-      stats: {
-        bytes: per.reduce((n, r) => n + r.stats.bytes, 0),
-        requests: per.reduce((n, r) => n + r.stats.requests, 0),
-        roundTrips: this.clock.deepest - trips,
-        shards: this.shards.length,
-        ms: performance.now() - t0,
-        perShard: per.map((r) => r.stats),
-      },
+    const per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, o))
+    const stats = {
+      bytes: per.reduce((n, r) => n + (r[0]?.stats.bytes ?? 0), 0),
+      requests: per.reduce((n, r) => n + (r[0]?.stats.requests ?? 0), 0),
+      roundTrips: this.clock.deepest - trips,
+      shards: this.shards.length,
+      ms: performance.now() - t0,
+      perShard: per.map((r) => r[0]?.stats as SearchStats),
     }
+    return queries.map((_, qi) => {
+      const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
+      all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
+      return { results: all.slice(0, k), stats }
+    })
+  }
+
+  /** The first row of each shard, numbering rows across the dataset in shard order. */
+  get rowBases(): number[] {
+    return this.shards.map((_, i) => this.shards.slice(0, i).reduce((n, s) => n + s.rows, 0))
   }
 }
 

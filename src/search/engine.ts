@@ -74,9 +74,13 @@ export class SeekIndex {
   get metric(): Metric {
     return this.params.metric
   }
-  /** The embedding model the file names (footer key parquetseek.model), for text queries. */
-  get model(): string | undefined {
+  /** The encoder that made the file's vectors (footer key parquetseek.model), for text queries. */
+  get encoder(): string | undefined {
     return footerValue(this.opened.metadata, KV.model)
+  }
+  /** @deprecated the same as `encoder` (the name clashed with `opened.model`, the IVF-PQ model). */
+  get model(): string | undefined {
+    return this.encoder
   }
   get rows() {
     return Number(this.opened.metadata.num_rows)

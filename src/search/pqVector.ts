@@ -7,13 +7,23 @@ import type { ListView } from '../index/blob.js'
 import { footerValue } from '../index/keys.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { CachedSource } from '../io/cache.js'
+import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
 import { readRows } from './columns.js'
 import { type Expr, type FilterResult, filterRows } from './filter.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
-import { type IndexKind, QueryPipeline, type ReadOptions, type SearchHit, type SearchResult, type SearchStats } from './pipeline.js'
+import {
+  type IndexKind,
+  QueryPipeline,
+  type ReadOptions,
+  type SearchHit,
+  type SearchOptions,
+  type SearchResult,
+  type SearchStats,
+} from './pipeline.js'
 
 /**
  * Files indexed by the Rust pq-vector (IVF-flat inside Parquet): the footer key
@@ -72,19 +82,25 @@ export function parsePqVector(bytes: Uint8Array, rows: number, where: { file?: s
   return { dim, centroids, clusters }
 }
 
-export interface PqVectorSearchOptions {
-  k?: number
-  /** Clusters probed (default 8). */
-  nprobe?: number
+export interface PqVectorFileOptions {
+  /** pq-vector does not record one (default l2). */
   metric?: Metric
   /** The vector column (default: the file's only one). */
   column?: string
+  kernels?: Kernels
+  /** Requests in flight at once. */
+  connections?: number
+  signal?: AbortSignal
+}
+
+export interface PqVectorSearchOptions extends PqVectorFileOptions {
+  k?: number
+  /** Clusters probed (default 8). */
+  nprobe?: number
   /** Columns to return for each hit. */
   columns?: string[]
   where?: string
   deleted?: Iterable<number>
-  kernels?: Kernels
-  signal?: AbortSignal
 }
 
 /** Opens a pq-vector file: reads and checks its index; throws when the file has none. */
@@ -103,9 +119,66 @@ export async function openPqVector(source: ByteSource, metadata: FileMetaData): 
 }
 
 /**
- * Exact top-k over the rows of the nprobe clusters nearest the query, through the query
- * pipeline every index uses (an IVF-flat kind: no codes, every row of a probed cluster ranked).
+ * A file indexed by pq-vector, opened for search: its clusters read once, then the query
+ * pipeline every index uses (an IVF-flat kind: no codes, every row of a probed cluster ranked
+ * exactly from the file's vectors). Default nprobe 8.
  */
+export class PqVectorFile {
+  private constructor(
+    /** The file's size in bytes. */
+    readonly byteLength: number,
+    readonly metadata: FileMetaData,
+    readonly index: PqVectorIndex,
+    readonly column: EmbeddingColumn,
+    private readonly pipeline: QueryPipeline,
+  ) {}
+
+  static async open(input: ByteSource | string, o: PqVectorFileOptions = {}): Promise<PqVectorFile> {
+    const source = typeof input === 'string' ? (await openHttp(input, { signal: o.signal })).source : input
+    const metadata = await readMetadata(source, source.name)
+    return PqVectorFile.over(source, metadata, await openPqVector(source, metadata), o)
+  }
+
+  /** A file whose footer and pq-vector index are already read. */
+  static over(source: ByteSource, metadata: FileMetaData, index: PqVectorIndex, o: PqVectorFileOptions = {}): PqVectorFile {
+    const names = findEmbeddingColumns(metadata).map((c) => c.name)
+    const column = describeEmbeddingColumn(metadata, o.column ?? (names.length === 1 ? (names[0] as string) : ''), source.name)
+    const pipeline = new QueryPipeline(new PqVectorKind(source, metadata, index, column, o.metric ?? 'l2'), {
+      kernels: o.kernels ?? jsKernels,
+      cacheBytes: 0,
+      maxBytesPerQuery: DEFAULT_MAX_BYTES,
+      connections: o.connections ?? DEFAULT_CONCURRENCY,
+    })
+    return new PqVectorFile(source.byteLength, metadata, index, column, pipeline)
+  }
+
+  get params() {
+    return this.pipeline.kind.model.params
+  }
+  get rows(): number {
+    return Number(this.metadata.num_rows)
+  }
+
+  async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<SearchResult> {
+    const [result] = await this.searchBatch([query], o)
+    return result as SearchResult
+  }
+
+  searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SearchResult[]> {
+    if (queries.some((q) => q.length !== this.index.dim))
+      throw new ParquetSeekError(
+        `the query has ${queries.find((q) => q.length !== this.index.dim)?.length} values; the pq-vector index is ${this.index.dim}-d`,
+      )
+    return this.pipeline.search(queries, { ...o, nprobe: o.nprobe ?? 8 })
+  }
+
+  /** Nothing is cached between searches but the clusters (read at open). */
+  clearCache(): void {
+    this.pipeline.clearCache()
+  }
+}
+
+/** One search of a pq-vector file already opened (its metadata and index read). */
 export async function searchPqVector(
   source: ByteSource,
   metadata: FileMetaData,
@@ -113,25 +186,7 @@ export async function searchPqVector(
   query: Float32Array,
   o: PqVectorSearchOptions = {},
 ): Promise<{ hits: SearchHit[]; rowsScored: number; clustersProbed: number; stats: SearchStats }> {
-  const names = findEmbeddingColumns(metadata).map((c) => c.name)
-  const column = describeEmbeddingColumn(metadata, o.column ?? (names.length === 1 ? (names[0] as string) : ''), source.name)
-  if (query.length !== index.dim) throw new ParquetSeekError(`the query has ${query.length} values; the pq-vector index is ${index.dim}-d`)
-  const kind = new PqVectorKind(source, metadata, index, column, o.metric ?? 'l2')
-  const pipeline = new QueryPipeline(kind, {
-    kernels: o.kernels ?? jsKernels,
-    cacheBytes: 0,
-    maxBytesPerQuery: DEFAULT_MAX_BYTES,
-    connections: DEFAULT_CONCURRENCY,
-  })
-  const [found] = await pipeline.search([query], {
-    k: o.k,
-    nprobe: o.nprobe ?? 8,
-    columns: o.columns,
-    where: o.where,
-    deleted: o.deleted,
-    signal: o.signal,
-  })
-  const { results, stats } = found as SearchResult
+  const { results, stats } = await PqVectorFile.over(source, metadata, index, o).search(query, o)
   return { hits: results, rowsScored: stats.candidates, clustersProbed: stats.listsProbed, stats }
 }
 

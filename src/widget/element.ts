@@ -85,7 +85,7 @@ export class ParquetSeekElement extends HTMLElement {
       this.say('Opening…')
       try {
         const index = await openIndex(new URL(src, document.baseURI).href)
-        this.form.hidden = !encoderFor(index.model)
+        this.form.hidden = !encoderFor(index.encoder)
         this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
         return index
       } catch (e) {
@@ -99,7 +99,7 @@ export class ParquetSeekElement extends HTMLElement {
   /** Text query (needs a file whose model this build can encode). */
   async searchText(text: string): Promise<SearchResult | undefined> {
     const index = await this.ready()
-    const encoder = encoderFor(index.model)
+    const encoder = encoderFor(index.encoder)
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
     if (!text.trim()) return undefined
     try {

@@ -1,21 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { ParquetSeekError } from '../../errors.js'
-import { sharedGpuContext } from './context.js'
-import { GpuKernels } from './kernels.js'
-
-/**
- * A WebGPU device in Node through the `webgpu` package (Dawn, on Vulkan: needs libvulkan1).
- * Without a GPU, Chromium's SwiftShader Vulkan driver gives a slow but correct adapter (Mesa's
- * lavapipe in Debian is too old for Dawn). Resolves with the reason when there is no adapter.
- */
-export async function nodeGpuKernels(): Promise<{ kernels?: GpuKernels; reason?: string; adapter?: string }> {
-  try {
-    const ctx = await sharedGpuContext(await nodeGpu())
-    return { kernels: new GpuKernels(ctx), adapter: ctx.adapter }
-  } catch (e) {
-    return { reason: `${(e as Error).message} (in Node: libvulkan1 and a Vulkan driver — a GPU, or Chromium's SwiftShader)` }
-  }
-}
 
 /**
  * WebGPU's entry point in Node (what navigator.gpu is in a browser), from the `webgpu` package

@@ -1,10 +1,12 @@
-import type { GpuContext } from './context.js'
-import { GpuExact } from './exact.js'
-import { interleave, recordScan, scanPlan } from './listScan.js'
+import { type GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
+import { GpuExact } from '../src/compute/gpu/exact.js'
+import { interleave, recordScan, scanPlan } from '../src/compute/gpu/listScan.js'
+import { nodeGpu } from '../src/compute/gpu/node.js'
 
 /**
  * GPU versions of compute/js.ts kernels behind plain arrays (upload, run, read back), on a
- * GpuContext: what the kernel tests and `bench:gpu` compare with the TypeScript reference.
+ * GpuContext: what the kernel tests and `bench:gpu` compare with the TypeScript reference (test and
+ * benchmark code: not in the package).
  */
 export class GpuKernels {
   readonly backend = 'gpu' as const
@@ -60,5 +62,19 @@ export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, 
     out: buffers[6] as GPUBuffer,
     record: (encoder: GPUCommandEncoder) => recordScan(ctx, encoder, plan, { m, ksub, filtered: false, precomputed: false }, buffers),
     release: () => ctx.release(...buffers),
+  }
+}
+
+/**
+ * A WebGPU device in Node through the `webgpu` package (Dawn, on Vulkan: needs libvulkan1).
+ * Without a GPU, Chromium's SwiftShader Vulkan driver gives a slow but correct adapter (Mesa's
+ * lavapipe in Debian is too old for Dawn). Resolves with the reason when there is no adapter.
+ */
+export async function nodeGpuKernels(): Promise<{ kernels?: GpuKernels; reason?: string; adapter?: string }> {
+  try {
+    const ctx = await sharedGpuContext(await nodeGpu())
+    return { kernels: new GpuKernels(ctx), adapter: ctx.adapter }
+  } catch (e) {
+    return { reason: `${(e as Error).message} (in Node: libvulkan1 and a Vulkan driver — a GPU, or Chromium's SwiftShader)` }
   }
 }
