@@ -162,8 +162,8 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       sections.set(name as string, { offset: e.offset as number, length: e.length as number, crc: e.crc as number })
     }
     // in the documented order: lists, centroids, codebooks, directory, then the table
-    const order = /\[lists\]\[centroids\]\[codebooks\]\[directory\]\[section table\]\[trailer\]/.test(doc)
-    expect(order).toBe(true)
+    const sectionOrder = /\[lists\]\[centroids\]\[codebooks\]\[directory\]\[section table\]\[trailer\]/.test(doc)
+    expect(sectionOrder).toBe(true)
     const placed = ['lists', 'centroids', 'codebooks', 'directory'].map((n) => sections.get(n) as { offset: number; length: number })
     for (let i = 1; i < placed.length; i++)
       expect((placed[i] as { offset: number }).offset).toBeGreaterThanOrEqual(
@@ -194,14 +194,36 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     }
     expect(pageIndex.length).toBe(rows)
     const seen = new Set<number>()
-    let expectedOffset = 0
     let reconstructionError = 0
     let centroidError = 0
+    const entries = Array.from({ length: 24 }, (_, l) => readStruct(blob, directory.offset + l * dirSize, dirFields))
+    // packed one after another in the documented storage order: from list 0, the nearest centroid not yet stored
+    const order = [0]
+    while (order.length < 24) {
+      const last = order.at(-1) as number
+      let best = -1
+      let bestDistance = Number.POSITIVE_INFINITY
+      for (let c = 0; c < 24; c++) {
+        if (order.includes(c)) continue
+        let d = 0
+        for (let x = 0; x < dim; x++) d += ((centroids[last * dim + x] as number) - (centroids[c * dim + x] as number)) ** 2
+        if (d < bestDistance) {
+          bestDistance = d
+          best = c
+        }
+      }
+      order.push(best)
+    }
+    let packed = 0
+    for (const l of order) {
+      expect(entries[l]?.offset, `list ${l}`).toBe(packed)
+      packed += entries[l]?.bytes as number
+    }
+    expect(packed).toBe(lists.length)
+    expect(order).not.toEqual(order.slice().sort((a, b) => a - b)) // the walk is not just id order here
     for (let l = 0; l < 24; l++) {
-      const d = readStruct(blob, directory.offset + l * dirSize, dirFields)
-      expect(d.offset).toBe(expectedOffset)
+      const d = entries[l] as Record<string, number>
       expect(d.reserved).toBe(0)
-      expectedOffset += d.bytes as number
       const bytes = blob.subarray(lists.offset + (d.offset as number), lists.offset + (d.offset as number) + (d.bytes as number))
       expect(crc32(bytes)).toBe(d.crc)
       const n = d.entries as number
@@ -234,7 +256,6 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       }
       expect(at.i).toBe(bytes.length)
     }
-    expect(expectedOffset).toBe(lists.length)
     expect(seen.size).toBe(rows)
     // decoding by the page's layout must get far closer to the vectors than the centroids alone
     expect(reconstructionError).toBeLessThan(0.25 * centroidError)

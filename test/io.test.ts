@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { openHttp } from '../src/io/httpSource.js'
-import { readRanges } from '../src/io/ranges.js'
+import { coalesce, DEFAULT_GAP, gapWithin, listGap, readRanges } from '../src/io/ranges.js'
 import { type ByteSource, CountingSource, RoundTripClock } from '../src/io/source.js'
 import { tempDir } from './helpers/fixtures.js'
 
@@ -59,6 +59,31 @@ describe('reads planned like a browser on a host without multi-range', () => {
     await b.slice(0, 1)
     await Promise.all([slow, b.slice(5, 6)])
     expect(clock.deepest).toBe(4)
+  })
+})
+
+describe('reading lists through gaps, bounded', () => {
+  const ranges = [
+    { start: 0, end: 4000 },
+    { start: 5000, end: 9000 }, // gap 1,000
+    { start: 11_000, end: 15_000 }, // gap 2,000
+    { start: 65_000, end: 69_000 }, // gap 50,000
+  ]
+
+  it('merges the smallest gaps first, while the bytes read through them stay within the share allowed', () => {
+    // 16,000 bytes asked: a quarter (4,000) covers the gaps of 1,000 and 2,000, not 50,000
+    expect(gapWithin(ranges, 0.25)).toBe(2000)
+    expect(coalesce(ranges, gapWithin(ranges, 0.25))).toHaveLength(2)
+    expect(coalesce(ranges, gapWithin(ranges, 0.1))).toHaveLength(3)
+    expect(coalesce(ranges, gapWithin(ranges, 4))).toHaveLength(1)
+    expect(gapWithin(ranges, 0)).toBe(DEFAULT_GAP) // nothing beyond what always merges
+  })
+
+  it('only where each range costs a request of its own', () => {
+    const single: ByteSource = { name: 's3', byteLength: 2000, slice: async () => new ArrayBuffer(0) }
+    const multi: ByteSource = { ...single, sliceMany: async () => undefined }
+    expect(listGap(multi, ranges)).toBe(DEFAULT_GAP)
+    expect(listGap(single, ranges)).toBe(gapWithin(ranges, 0.25))
   })
 })
 

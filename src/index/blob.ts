@@ -1,3 +1,4 @@
+import { l2sq } from '../compute/js.js'
 import { ParquetSeekError } from '../errors.js'
 import { crc32 } from './crc32.js'
 import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
@@ -23,7 +24,8 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  *   codebooks  f32[2^nbits × dim]   (layout in pq.ts)
  *   directory  per list 24 bytes: u64 offset of the list inside `lists` · u32 entries · u32 list bytes
  *              · u32 CRC32 of the list · u32 reserved (0)
- *   lists      per list, packed, entries ascending by row:
+ *   lists      the lists packed one after another in storageOrder (nearby centroids together; the
+ *              directory gives each list's offset); per list, entries ascending by row:
  *                u8 codes[n × m] (row-major: entry i's m codes at i·m)
  *                then per entry three unsigned LEB128 varints: row − previous row,
  *                pageOffset − previous pageOffset (both from 0 for the first entry), pageLength.
@@ -97,7 +99,8 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
   const listsBase = at('lists').offset
   const dirBase = at('directory').offset
   let listOffset = 0
-  encoded.forEach((bytes, l) => {
+  for (const l of storageOrder(centroids, nlist, params.dim)) {
+    const bytes = encoded[l] as Uint8Array
     out.set(bytes, listsBase + listOffset)
     const d = dirBase + DIRECTORY_ENTRY_BYTES * l
     view.setBigUint64(d, BigInt(listOffset), true)
@@ -105,7 +108,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
     view.setUint32(d + 12, bytes.length, true)
     view.setUint32(d + 16, crc32(bytes), true)
     listOffset += bytes.length
-  })
+  }
   out.set(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength), at('centroids').offset)
   out.set(new Uint8Array(codebooks.buffer, codebooks.byteOffset, codebooks.byteLength), at('codebooks').offset)
 
@@ -132,6 +135,39 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
   view.setUint32(t + 56, crc32(out.subarray(tableOffset, t)), true)
   view.setUint32(t + 60, crc32(out.subarray(t, t + 60)), true)
   return out
+}
+
+/** Above this many lists the walk below (nlist² distances) costs more than it saves: id order. */
+const MAX_ORDERED_LISTS = 4096
+
+/**
+ * The order lists are stored in: a walk from list 0 to the nearest centroid not yet taken (ties:
+ * the lower list), so the lists a query probes — its nearest centroids — lie in a few runs of the
+ * file, and a host that answers one range a request is asked fewer ranges. The directory gives
+ * each list's offset, so readers need not know the order.
+ */
+export function storageOrder(centroids: Float32Array, nlist: number, dim: number): Uint32Array {
+  const order = Uint32Array.from({ length: nlist }, (_, l) => l)
+  if (nlist > MAX_ORDERED_LISTS) return order
+  const taken = new Uint8Array(nlist)
+  taken[0] = 1
+  for (let i = 1; i < nlist; i++) {
+    const last = order[i - 1] as number
+    let best = -1
+    let bestDistance = Number.POSITIVE_INFINITY
+    for (let c = 0; c < nlist; c++) {
+      if (taken[c]) continue
+      const d = l2sq(centroids, last * dim, centroids, c * dim, dim)
+      if (d < bestDistance) {
+        bestDistance = d
+        best = c
+      }
+    }
+    if (best < 0) best = taken.indexOf(0) // distances that are not numbers (a damaged model): id order
+    order[i] = best
+    taken[best] = 1
+  }
+  return order
 }
 
 function encodeList(lists: InvertedLists, pages: PageLocations, l: number, m: number): Uint8Array {

@@ -20,6 +20,41 @@ export const DEFAULT_CONCURRENCY = 16
 /** Ranges per multi-range request: keeps the Range header under ~2 KB. */
 export const MAX_RANGES_PER_REQUEST = 80
 
+/**
+ * For a host that answers one range a request: the largest gap worth reading through, so that
+ * merging every gap up to it reads at most `overRead` × the bytes asked for more. The smallest
+ * gaps go first: a request saved costs a round trip, a gap only its bytes.
+ */
+export function gapWithin(ranges: Range[], overRead: number): number {
+  const merged = coalesce(ranges, DEFAULT_GAP)
+  const asked = merged.reduce((n, r) => n + (r.end - r.start), 0)
+  const gaps = merged
+    .slice(1)
+    .map((r, i) => r.start - (merged[i] as Range).end)
+    .sort((a, b) => a - b)
+  let budget = overRead * asked
+  let gap = DEFAULT_GAP
+  for (const g of gaps) {
+    if (g > budget) break
+    budget -= g
+    gap = g
+  }
+  return gap
+}
+
+/**
+ * The gap for reading probed lists: where the source sends several ranges in one request (HTTP
+ * multi-range), only adjacent ones merge; where each range is a request of its own (S3-style
+ * hosts, once they refused multi-range; local files), gaps are read through up to a quarter more
+ * bytes — lists are stored with nearby centroids together, so the probed ones form runs.
+ */
+export function listGap(source: ByteSource, ranges: Range[]): number {
+  return source.sliceMany ? DEFAULT_GAP : gapWithin(ranges, LIST_OVER_READ)
+}
+
+/** Extra bytes (a share of those asked for) a list read may take to save requests. */
+export const LIST_OVER_READ = 0.25
+
 /** Merges ranges (sorted by start) whose distance is at most `gap`. */
 export function coalesce(ranges: Range[], gap: number): Range[] {
   const sorted = [...ranges].filter((r) => r.end > r.start).sort((a, b) => a.start - b.start || a.end - b.end)

@@ -10,7 +10,7 @@ import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarF
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
-import { DEFAULT_CONCURRENCY, readRanges } from '../io/ranges.js'
+import { DEFAULT_CONCURRENCY, listGap, readRanges } from '../io/ranges.js'
 import { type ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -282,14 +282,15 @@ class SidecarKind implements IndexKind {
   }
 
   async readLists(lists: number[], o: ReadOptions): Promise<ListView[]> {
-    const bodies = await readRanges(
-      this.sidecar,
-      lists.map((l) => {
-        const d = this.directory[l] as { offset: number; length: number }
-        return { start: this.listsOffset + d.offset, end: this.listsOffset + d.offset + d.length }
-      }),
-      { concurrency: o.connections, signal: o.signal },
-    )
+    const ranges = lists.map((l) => {
+      const d = this.directory[l] as { offset: number; length: number }
+      return { start: this.listsOffset + d.offset, end: this.listsOffset + d.offset + d.length }
+    })
+    const bodies = await readRanges(this.sidecar, ranges, {
+      gap: listGap(this.sidecar, ranges),
+      concurrency: o.connections,
+      signal: o.signal,
+    })
     const ctx = { file: this.sidecar.name, blobOffset: this.blobOffset }
     return lists.map((l, i) =>
       parseList(bodies[i] as Uint8Array, this.directory[l] as never, this.model.params.m, l, ctx, { rows: this.rows }),
