@@ -4,13 +4,28 @@ import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { coalesce, DEFAULT_GAP, gapWithin, listGap, readRanges } from '../src/io/ranges.js'
-import { type ByteSource, CountingSource, RoundTripClock } from '../src/io/source.js'
+import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../src/io/source.js'
 import { tempDir } from './helpers/fixtures.js'
 
 /** A source whose reads each take `ms`, recording how many were in flight at once; multi-range refused (a host that answers 200). */
 function slowSource(size: number, ms: number) {
   const bytes = Uint8Array.from({ length: size }, (_, i) => i & 255)
-  const state = { inFlight: 0, most: 0, singles: 0, many: 0 }
+  const state: {
+    inFlight: number
+    most: number
+    singles: number
+    many: number
+    hostInFlight: number
+    hostMost: number
+    shared?: typeof state
+  } = {
+    inFlight: 0,
+    most: 0,
+    singles: 0,
+    many: 0,
+    hostInFlight: 0,
+    hostMost: 0,
+  }
   const source: ByteSource = {
     name: 'slow',
     byteLength: size,
@@ -18,7 +33,11 @@ function slowSource(size: number, ms: number) {
       state.singles++
       state.inFlight++
       state.most = Math.max(state.most, state.inFlight)
+      const host = state.shared ?? state
+      host.hostInFlight++
+      host.hostMost = Math.max(host.hostMost, host.hostInFlight)
       await new Promise((r) => setTimeout(r, ms))
+      host.hostInFlight--
       state.inFlight--
       return bytes.slice(start, end).buffer
     },
@@ -59,6 +78,21 @@ describe('reads planned like a browser on a host without multi-range', () => {
     await b.slice(0, 1)
     await Promise.all([slow, b.slice(5, 6)])
     expect(clock.deepest).toBe(4)
+  })
+})
+
+describe('connections shared by the files on one host', () => {
+  it('never more in flight than the host allows, across files; a request waiting for a connection goes out a round trip later', async () => {
+    const a = slowSource(1000, 5)
+    const b = slowSource(1000, 5)
+    b.state.shared = a.state // one host: count both files' requests together
+    const clock = new RoundTripClock()
+    const limiter = new ConnectionLimiter(2)
+    const sa = new CountingSource(a.source, clock, limiter)
+    const sb = new CountingSource(b.source, clock, limiter)
+    await Promise.all([sa.slice(0, 1), sa.slice(1, 2), sb.slice(0, 1), sb.slice(1, 2), sb.slice(2, 3)])
+    expect(a.state.hostMost).toBe(2)
+    expect(clock.deepest).toBe(3) // five requests through two connections: three waves
   })
 })
 

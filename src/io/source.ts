@@ -48,6 +48,30 @@ export class RoundTripClock {
   }
 }
 
+/**
+ * Requests allowed in flight at once to one host, shared by the sources on it (a dataset's
+ * shards, a sidecar and its files): a browser opens about 6 connections per host over HTTP/1.1,
+ * however many files a query reads there. Waiting for a connection is not a round trip of its
+ * own: a request's depth is taken when it gets one.
+ */
+export class ConnectionLimiter {
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+  constructor(readonly max: number) {}
+  async acquire(): Promise<void> {
+    if (this.active < this.max) {
+      this.active++
+      return
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve))
+  }
+  release(): void {
+    const next = this.waiting.shift()
+    if (next) next()
+    else this.active--
+  }
+}
+
 /** Counts what passes through to `inner`; wrap the raw source so cache hits are not counted. */
 export class CountingSource implements ByteSource {
   readonly counts: IoCounts = { bytes: 0, requests: 0 }
@@ -59,6 +83,8 @@ export class CountingSource implements ByteSource {
   constructor(
     readonly inner: ByteSource,
     readonly clock = new RoundTripClock(),
+    /** Shared with the other sources on the same host, when given. */
+    readonly limiter?: ConnectionLimiter,
   ) {}
 
   private charge(bytes: number): void {
@@ -77,6 +103,7 @@ export class CountingSource implements ByteSource {
   async slice(start: number, end?: number, signal?: AbortSignal): Promise<ArrayBuffer> {
     this.charge((end ?? this.byteLength) - start)
     this.counts.requests++
+    await this.limiter?.acquire()
     const depth = this.clock.send()
     try {
       const buf = await this.inner.slice(start, end, signal)
@@ -84,6 +111,7 @@ export class CountingSource implements ByteSource {
       return buf
     } finally {
       this.clock.done(depth)
+      this.limiter?.release()
     }
   }
 
@@ -98,6 +126,7 @@ export class CountingSource implements ByteSource {
       // a refused multi-range request (a 200 answer, cancelled unread) was still a request and
       // a round trip; it happens once, then this source plans single ranges
       this.counts.requests++
+      await this.limiter?.acquire()
       const depth = this.clock.send()
       try {
         const parts = await many(ranges, signal)
@@ -106,6 +135,7 @@ export class CountingSource implements ByteSource {
         return parts
       } finally {
         this.clock.done(depth)
+        this.limiter?.release()
       }
     }
   }

@@ -1,7 +1,8 @@
 import { ParquetSeekError } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
 import { readBody } from '../io/httpSource.js'
-import { type ByteSource, RoundTripClock } from '../io/source.js'
+import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
+import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
 import type { OpenOptions } from './open.js'
 
@@ -42,7 +43,9 @@ export class SeekDataset {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
     const concurrency = Math.max(1, o.concurrency ?? 4)
     const clock = new RoundTripClock()
-    const shards = await mapLimit(inputs, concurrency, (input) => openIndex(input, { ...o, clock }))
+    // a manifest's shards live on one host: its connections are shared, as a browser shares them
+    const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
+    const shards = await mapLimit(inputs, concurrency, (input) => openIndex(input, { ...o, clock, limiter }))
     const names = inputs.map((input) => (typeof input === 'string' ? input : input.name))
     const first = shards[0] as SeekIndex
     for (const [i, s] of shards.entries()) {

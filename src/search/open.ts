@@ -8,7 +8,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
-import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
+import { type ByteSource, type ConnectionLimiter, CountingSource, type RoundTripClock } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
 import { footerLength, parseFooter } from '../parquet/footer.js'
 
@@ -34,6 +34,8 @@ export interface OpenOptions {
   gpu?: GPU
   /** Round trips counted together with other sources' (a dataset's shards, searched in parallel). */
   clock?: RoundTripClock
+  /** Connections shared with other sources on the same host (a dataset's shards). */
+  limiter?: ConnectionLimiter
   signal?: AbortSignal
 }
 
@@ -86,7 +88,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   }
   const file = raw.name
   const size = raw.byteLength
-  const counting = new CountingSource(raw, o.clock)
+  const counting = new CountingSource(raw, o.clock, o.limiter)
   const cached = new CachedSource(counting, o.cacheBytes)
   const footerStart = size - 8 - footerLength(tail, size, file)
 

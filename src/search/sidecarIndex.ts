@@ -11,7 +11,7 @@ import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY, listGap, readRanges } from '../io/ranges.js'
-import { type ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
+import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { readRows } from './columns.js'
@@ -105,7 +105,9 @@ export class SidecarIndex {
     const file = sidecarSource.name
     // one clock for the sidecar and its sources: a search's round trips counted across them all
     const clock = new RoundTripClock()
-    const sidecar = new CountingSource(sidecarSource, clock)
+    // the sidecar and its files share a host (unless allowed elsewhere): its connections are shared
+    const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
+    const sidecar = new CountingSource(sidecarSource, clock, limiter)
     const first = new Uint8Array(await sidecar.slice(0, Math.min(sidecar.byteLength, 1 << 16), o.signal))
     if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
       throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
@@ -171,7 +173,7 @@ export class SidecarIndex {
         throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
       const input = await resolve(s.name)
       const opened = typeof input === 'string' ? await openHttp(input, { signal: o.signal }) : undefined
-      const source = new CountingSource(opened?.source ?? (input as ByteSource), clock)
+      const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
       const cached = new CachedSource(source, 64 << 20)
       // the first request's tail (footer, page indexes) serves the checks and reads below
       if (opened) cached.pin(opened.tailStart, opened.tail)
