@@ -11,9 +11,9 @@ import { serveFile } from '../src/cli/rangeServer.js'
 import type { Metric } from '../src/index/model.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
+import { columnsOf, evaluate, parseWhere } from '../src/query/filter.js'
+import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
-import { columnsOf, evaluate, parseWhere } from '../src/search/filter.js'
-import { searchExact } from '../src/search/memory.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const cases: Array<{ name: string; metric: Metric; filters: string[] }> = [

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadKernels } from '../src/compute/backend.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
-import { memoryIndex, searchExact } from '../src/search/memory.js'
+import { memoryIndex, searchExact } from '../src/query/memory.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
 import { clusteredVectors, SHARED } from './helpers/fixtures.js'
 

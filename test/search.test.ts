@@ -7,9 +7,9 @@ import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { fromBytes } from '../src/io/source.js'
+import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
-import { searchExact } from '../src/search/memory.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-search-')

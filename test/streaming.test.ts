@@ -2,8 +2,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
-import { searchExact } from '../src/search/memory.js'
 import { clusteredVectors, duckdb, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
 
 describe('streaming build (vectors over the memory budget)', () => {

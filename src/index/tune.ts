@@ -1,12 +1,13 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
-import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
+import { kernelKind, prepareQuery } from '../compute/metric.js'
 import { probe } from '../compute/probe.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { ListScanner, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
+import { memoryIndex } from '../query/memory.js'
 import type { InvertedLists, IvfPqModel } from './model.js'
 
 export interface TuneResult {
@@ -121,7 +122,10 @@ async function measure(
     return { codes: lists.codes.subarray(start * m, end * m), rowIds: lists.rowIds.subarray(start, end) }
   }
   const prepared = Array.from({ length: count }, (_, qi) => prepareQuery(queries.data.subarray(qi * dim, (qi + 1) * dim), metric))
-  /** Each query's 11 × refine best PQ candidates: all queries in one GPU call, or one by one here. */
+  // with the vectors in memory, each query is searched as any search runs (the query pipeline:
+  // probe, scan, exact re-ranking), its own row left out of the results
+  const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan) : undefined
+  /** Without the vectors (a streaming build): each query's 11 × refine best PQ candidates. */
   const candidatesAt = async (nprobe: number): Promise<Array<Array<{ row: number }>>> => {
     const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
     if (gpuScan) return gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
@@ -131,24 +135,18 @@ async function measure(
     const key = `${nprobe}:${refine}`
     const cached = measured.get(key)
     if (cached !== undefined) return cached
-    const found = await candidatesAt(nprobe)
+    const found = pipeline
+      ? (await pipeline.search(prepared, { k: 11, nprobe, refine, signal: o.signal })).map((r) => r.results)
+      : await candidatesAt(nprobe)
     let hits = 0
     let wanted = 0
     for (let qi = 0; qi < count; qi++) {
       const self = queries.rowIds[qi]
       const want = queries.truth[qi] as Set<number>
       wanted += want.size
-      const candidates = found[qi] ?? []
-      if (vectorOf) {
-        // exact re-ranking, as a search does: the 10 nearest other rows among the candidates
-        const best = new TopK(11)
-        for (const c of candidates) best.push(exactDistance(metric, prepared[qi] as Float32Array, vectorOf(c.row), 0), c.row)
-        for (const h of best
-          .sorted()
-          .filter((h) => h.row !== self)
-          .slice(0, 10))
-          if (want.has(h.row)) hits++
-      } else for (const c of candidates) if (c.row !== self && want.has(c.row)) hits++
+      const others = (found[qi] ?? []).filter((h) => h.row !== self)
+      // re-ranked: the 10 nearest other rows; candidates only: every true neighbour among them
+      for (const h of pipeline ? others.slice(0, 10) : others) if (want.has(h.row)) hits++
     }
     const r = wanted ? hits / wanted : 1
     measured.set(key, r)

@@ -9,10 +9,17 @@ import { DEFAULT_CONCURRENCY, DEFAULT_GAP, listGap, readRanges } from '../io/ran
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
+import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
+import {
+  type IndexKind,
+  type ListPlace,
+  QueryPipeline,
+  type ReadOptions,
+  type SearchOptions,
+  type SearchResult,
+} from '../query/pipeline.js'
 import { readRows } from './columns.js'
-import { type Expr, type FilterResult, filterRows } from './filter.js'
 import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
-import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchResult } from './pipeline.js'
 
 export {
   defaultNprobe,
@@ -25,7 +32,7 @@ export {
   type SearchStats,
   STAGES,
   type Stage,
-} from './pipeline.js'
+} from '../query/pipeline.js'
 
 /** More allowed rows than this always go through the lists. */
 const DIRECT_MAX_ROWS = 65_536

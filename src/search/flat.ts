@@ -7,7 +7,7 @@ import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
 import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
-import type { Hit } from './memory.js'
+import type { Hit } from '../query/memory.js'
 
 export interface FlatOptions {
   column: string

@@ -2,7 +2,7 @@ import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
-import type { SearchOptions } from './pipeline.js'
+import type { SearchOptions } from '../query/pipeline.js'
 
 /** What a join searches: any index kind's batch search (rows as that index numbers them). */
 export interface JoinTarget {

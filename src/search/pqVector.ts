@@ -12,9 +12,7 @@ import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { readRows } from './columns.js'
-import { type Expr, type FilterResult, filterRows } from './filter.js'
-import { DEFAULT_MAX_BYTES } from './open.js'
+import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
   type IndexKind,
   QueryPipeline,
@@ -23,7 +21,9 @@ import {
   type SearchOptions,
   type SearchResult,
   type SearchStats,
-} from './pipeline.js'
+} from '../query/pipeline.js'
+import { readRows } from './columns.js'
+import { DEFAULT_MAX_BYTES } from './open.js'
 
 /**
  * Files indexed by the Rust pq-vector (IVF-flat inside Parquet): the footer key

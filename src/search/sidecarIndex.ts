@@ -14,10 +14,10 @@ import { DEFAULT_CONCURRENCY, listGap, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
+import { type IndexKind, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
 import { readRows } from './columns.js'
-import { type Expr, type FilterResult, filterRows } from './filter.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
-import { type IndexKind, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from './pipeline.js'
 
 /** Offset indexes of a source larger than this are read when needed rather than kept at open. */
 const MAX_PAGE_INDEX_BYTES = 16 << 20

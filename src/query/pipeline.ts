@@ -132,6 +132,8 @@ export interface ReadOptions {
 export interface PipelineOptions {
   kernels: Kernels
   gpu?: GpuListScan
+  /** Large L2 batches probe on the GPU too (default true). */
+  gpuProbe?: boolean
   /** Bytes of fetched lists kept between searches (least recently used go first). */
   cacheBytes: number
   maxBytesPerQuery: number
@@ -253,7 +255,7 @@ export class QueryPipeline {
     } else {
       // a large L2 batch probes on the GPU (queries × centroids in one pass)
       let gpuProbes: Uint32Array[] | undefined
-      if (this.gpu && index.scoring === 'pq' && kind === 'l2' && prepared.length * probed > nlist) {
+      if (this.gpu && this.o.gpuProbe !== false && index.scoring === 'pq' && kind === 'l2' && prepared.length * probed > nlist) {
         try {
           gpuProbes = await this.gpu.probe(prepared, probed, o.signal)
         } catch (e) {

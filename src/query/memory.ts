@@ -1,4 +1,5 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
+import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { exactDistance, prepareQuery } from '../compute/metric.js'
 import { TopK } from '../compute/topk.js'
 import type { ListView } from '../index/blob.js'
@@ -27,6 +28,8 @@ export function memoryIndex(
   lists: InvertedLists,
   vectorOf: (row: number) => Float32Array,
   kernels: Kernels = jsKernels,
+  /** Candidate scans on the GPU (probing stays on the CPU: the build's tune compares backends). */
+  gpu?: GpuListScan,
 ): QueryPipeline {
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
@@ -55,7 +58,14 @@ export function memoryIndex(
     },
     readColumns: async () => new Map(),
   }
-  return new QueryPipeline(kind, { kernels, cacheBytes: 0, maxBytesPerQuery: Number.POSITIVE_INFINITY, connections: 1 })
+  return new QueryPipeline(kind, {
+    kernels,
+    gpu,
+    gpuProbe: false,
+    cacheBytes: 0,
+    maxBytesPerQuery: Number.POSITIVE_INFINITY,
+    connections: 1,
+  })
 }
 
 /** IVF-PQ search of one query over an index in memory, with exact re-ranking from `vectorOf`. */
