@@ -66,6 +66,15 @@ describe('reads planned like a browser on a host without multi-range', () => {
     expect(counting.clock.deepest).toBe(1 + Math.ceil(40 / 6))
   })
 
+  it('once multi-range is refused, ranges closer than the fallback gap are read as one span', async () => {
+    const { source, state, bytes } = slowSource(100_000, 2)
+    const counting = new CountingSource(source)
+    const ranges = Array.from({ length: 40 }, (_, i) => ({ start: i * 2000, end: i * 2000 + 100 }))
+    const bodies = await readRanges(counting, ranges, { gap: 0, concurrency: 6, gapWithoutMulti: () => 1900 })
+    expect(state.singles).toBe(1)
+    for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
+  })
+
   it('round trips are counted as requests go out: together once, after an answer one more, across sources sharing a clock', async () => {
     const clock = new RoundTripClock()
     const a = new CountingSource(slowSource(1000, 3).source, clock)

@@ -20,7 +20,8 @@ import { fmtBytes } from './indexCommand.js'
 import { HOST_PROFILES, type RangeServer, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
-export const benchUsage = `parquetseek bench <indexed file|url> --queries <q.parquet> [options]
+export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --queries <q.parquet> [options]
+  rows of a sidecar or a manifest are numbered across its files, in order (as ground truth numbers them)
   --queries FILE       Parquet with the same embedding column (held-out queries)
   --truth FILE.npy     ground-truth neighbour ids [queries × ≥k]; without it, exact search is run
   --truth-dist FILE.npy  ground-truth distances: a result within the k-th true distance counts as

@@ -18,7 +18,8 @@ import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes } from './indexCommand.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryVectors, searchBackend } from './sources.js'
 
-export const searchUsage = `parquetseek search <file|url|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
+export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
+  a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files
   --query JSON         the query vector as a JSON array
   --text TEXT          a text query, encoded with the model the file names (parquetseek.model)
   --query-row N        use row N's vector: of --query-file if given, else of the searched file

@@ -11,6 +11,11 @@ export interface ReadRangesOptions {
   gap?: number
   /** Requests in flight at once. */
   concurrency?: number
+  /**
+   * When the source turns out to answer one range a request (a refused multi-range request): the
+   * gap to read through for the ranges still to read (e.g. `gapWithin`), instead of `gap`.
+   */
+  gapWithoutMulti?: (ranges: Range[]) => number
   signal?: AbortSignal
 }
 
@@ -75,14 +80,27 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
   const merged = coalesce(ranges, o.gap ?? DEFAULT_GAP)
   const bodies = new Array<Uint8Array>(merged.length)
   const perRequest = merged.length > 1 && source.sliceMany ? MAX_RANGES_PER_REQUEST : 1
-  const queue: number[][] = []
+  /** A group of merged ranges for one multi-range request, or a run of them read as one span. */
+  type Job = { group: number[] } | { span: number[] }
+  const queue: Job[] = []
   for (let i = 0; i < merged.length; i += perRequest)
-    queue.push(Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j))
+    queue.push({ group: Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j) })
   let multi = perRequest > 1
   const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY)
-  /** One request: a group of ranges in one multi-range request, or one range. */
-  const take = async (group: number[]) => {
+  /** One request: a group of ranges in one multi-range request, or one range or span. */
+  const take = async (job: Job) => {
     throwIfAborted(o.signal)
+    if ('span' in job) {
+      const first = merged[job.span[0] as number] as Range
+      const last = merged[job.span.at(-1) as number] as Range
+      const body = new Uint8Array(await source.slice(first.start, last.end, o.signal))
+      for (const i of job.span) {
+        const r = merged[i] as Range
+        bodies[i] = body.subarray(r.start - first.start, r.end - first.start)
+      }
+      return
+    }
+    const { group } = job
     if (group.length > 1 && multi) {
       const parts = await source.sliceMany?.(
         group.map((i) => merged[i] as Range),
@@ -94,19 +112,23 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
       }
       multi = false // the server answered without multipart: one request per range from now on
     }
-    if (group.length > 1) {
-      queue.unshift(...group.map((i) => [i]))
-      return
+    // one request a range from here: runs of ranges closer than the fallback gap read as one span
+    const gap = o.gapWithoutMulti?.(group.map((i) => merged[i] as Range)) ?? 0
+    const spans: number[][] = []
+    for (const i of group) {
+      const run = spans.at(-1)
+      const prev = run?.at(-1)
+      if (run && prev !== undefined && (merged[i] as Range).start - (merged[prev] as Range).end <= gap) run.push(i)
+      else spans.push([i])
     }
-    const r = merged[group[0] as number] as Range
-    bodies[group[0] as number] = new Uint8Array(await source.slice(r.start, r.end, o.signal))
+    queue.unshift(...spans.map((span) => ({ span })))
   }
   // never more than `concurrency` requests in flight; the first failure stops new ones
   let failure: { error: unknown } | undefined
   const running = new Set<Promise<void>>()
   const fill = () => {
     while (running.size < concurrency && queue.length && !failure) {
-      const p: Promise<void> = take(queue.shift() as number[])
+      const p: Promise<void> = take(queue.shift() as Job)
         .catch((error) => {
           failure ??= { error }
         })

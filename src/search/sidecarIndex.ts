@@ -10,7 +10,7 @@ import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarF
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
-import { DEFAULT_CONCURRENCY, listGap, readRanges } from '../io/ranges.js'
+import { DEFAULT_CONCURRENCY, gapWithin, LIST_OVER_READ, listGap, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -290,6 +290,7 @@ class SidecarKind implements IndexKind {
     })
     const bodies = await readRanges(this.sidecar, ranges, {
       gap: listGap(this.sidecar, ranges),
+      gapWithoutMulti: (left) => gapWithin(left, LIST_OVER_READ),
       concurrency: o.connections,
       signal: o.signal,
     })
