@@ -6,7 +6,7 @@ import { serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
-import { expect, test } from './fixtures.js'
+import { expect, frameGaps, recordFrameGaps, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
 
@@ -194,25 +194,10 @@ test('the page stays responsive while a 50,000-row file builds', async ({ page }
   await page.getByLabel('Parquet file').setInputFiles(input)
   await expect(page.getByTestId('file-summary')).toContainText('50,000 rows')
   // record the longest gap between animation frames while the build runs
-  await page.evaluate(() => {
-    const w = globalThis as unknown as { __gaps: number[]; __stop: boolean; requestAnimationFrame(f: (t: number) => void): void }
-    w.__gaps = []
-    w.__stop = false
-    let last = performance.now()
-    const tick = (now: number) => {
-      w.__gaps.push(now - last)
-      last = now
-      if (!w.__stop) w.requestAnimationFrame(tick)
-    }
-    w.requestAnimationFrame(tick)
-  })
+  await recordFrameGaps(page)
   await page.getByRole('button', { name: 'Build index' }).click()
   await expect(page.getByTestId('built-summary')).toBeVisible({ timeout: 120_000 })
-  const gaps = await page.evaluate(() => {
-    const w = globalThis as unknown as { __gaps: number[]; __stop: boolean }
-    w.__stop = true
-    return w.__gaps
-  })
+  const gaps = await frameGaps(page)
   const worst = Math.max(...gaps)
   console.log(`frames during the build: ${gaps.length}, longest gap ${worst.toFixed(0)} ms`)
   // parsing or encoding on the UI thread would freeze it for seconds; allow scheduling noise

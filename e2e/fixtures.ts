@@ -1,4 +1,4 @@
-import { test as base, expect } from '@playwright/test'
+import { test as base, expect, type Page } from '@playwright/test'
 
 /**
  * Pages start as on a site without demo data, whatever public/demo holds locally (after
@@ -13,3 +13,30 @@ export const test = base.extend({
 })
 
 export { expect }
+
+type FrameWindow = { __gaps: number[]; __stop: boolean; requestAnimationFrame(f: (t: number) => void): void }
+
+/** Starts recording the gaps between animation frames: a page whose UI thread blocks shows long ones. */
+export async function recordFrameGaps(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = globalThis as unknown as FrameWindow
+    w.__gaps = []
+    w.__stop = false
+    let last = performance.now()
+    const tick = (now: number) => {
+      w.__gaps.push(now - last)
+      last = now
+      if (!w.__stop) w.requestAnimationFrame(tick)
+    }
+    w.requestAnimationFrame(tick)
+  })
+}
+
+/** Stops the recording; the gaps between frames (ms) since it started. */
+export async function frameGaps(page: Page): Promise<number[]> {
+  return page.evaluate(() => {
+    const w = globalThis as unknown as FrameWindow
+    w.__stop = true
+    return w.__gaps
+  })
+}

@@ -6,7 +6,7 @@ import { drained, type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { tempDir, writeTextFile } from '../test/helpers/fixtures.js'
-import { expect, test } from './fixtures.js'
+import { expect, frameGaps, recordFrameGaps, test } from './fixtures.js'
 
 /**
  * The static site and the widget as a visitor meets them: dist/ served by a plain static server
@@ -244,18 +244,7 @@ test('the widget stays responsive against a hostile server and says what it did 
   const hostUrl = await listen(host)
   try {
     await page.goto(hostUrl)
-    await page.evaluate(() => {
-      const w = globalThis as unknown as { __gaps: number[]; __stop: boolean; requestAnimationFrame(f: (t: number) => void): void }
-      w.__gaps = []
-      w.__stop = false
-      let last = performance.now()
-      const tick = (now: number) => {
-        w.__gaps.push(now - last)
-        last = now
-        if (!w.__stop) w.requestAnimationFrame(tick)
-      }
-      w.requestAnimationFrame(tick)
-    })
+    await recordFrameGaps(page)
     for (const query of ['sailing in the harbour', 'red apple']) {
       await page.getByRole('searchbox', { name: 'Search text' }).fill(query)
       await page.getByRole('button', { name: 'Search' }).click()
@@ -266,11 +255,7 @@ test('the widget stays responsive against a hostile server and says what it did 
       )
       console.log(`widget, "${query}": ${await page.locator('parquet-seek').getByRole('status').textContent()}`)
     }
-    const gaps = await page.evaluate(() => {
-      const w = globalThis as unknown as { __gaps: number[]; __stop: boolean }
-      w.__stop = true
-      return w.__gaps
-    })
+    const gaps = await frameGaps(page)
     const worst = Math.max(...gaps)
     console.log(`widget against a hostile server: ${gaps.length} frames, longest gap ${worst.toFixed(0)} ms`)
     expect(worst).toBeLessThan(1000)

@@ -70,7 +70,7 @@ describe('reads planned like a browser on a host without multi-range', () => {
     const { source, state, bytes } = slowSource(100_000, 2)
     const counting = new CountingSource(source)
     const ranges = Array.from({ length: 40 }, (_, i) => ({ start: i * 2000, end: i * 2000 + 100 }))
-    const bodies = await readRanges(counting, ranges, { gap: 0, concurrency: 6, gapWithoutMulti: () => 1900 })
+    const bodies = await readRanges(counting, ranges, { gap: 0, concurrency: 6, overRead: 100 })
     expect(state.singles).toBe(1)
     for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
   })

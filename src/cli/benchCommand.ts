@@ -261,7 +261,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
         })
       : await SeekDataset.fromManifest(target, { signal: o.signal, connections: o.connections, ...o.compute })
     const first = dataset.shards[0] as SeekIndex
-    const bases = dataset.shards.map((_, i) => dataset.shards.slice(0, i).reduce((n, s) => n + s.rows, 0))
+    const bases = dataset.rowBases
     return {
       kind: 'manifest',
       metric: first.metric,

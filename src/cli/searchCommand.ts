@@ -1,4 +1,3 @@
-import { resolve } from 'node:path'
 import { toJson } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
@@ -243,8 +242,6 @@ function parseQuery(text: string): number[] {
   if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number')) throw new UsageError('--query must be a JSON array of numbers')
   return parsed
 }
-
-const _allowList = (values: SearchValues) => (values['allow-source'] ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
 
 interface SearchValues {
   'allow-source'?: string[]

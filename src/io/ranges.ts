@@ -12,10 +12,11 @@ export interface ReadRangesOptions {
   /** Requests in flight at once. */
   concurrency?: number
   /**
-   * When the source turns out to answer one range a request (a refused multi-range request): the
-   * gap to read through for the ranges still to read (e.g. `gapWithin`), instead of `gap`.
+   * Where each range costs a request of its own (a source without multi-range, or one that
+   * refuses it mid-way): read through gaps of up to this share more bytes (`gapWithin`) instead
+   * of `gap`. Unset: `gap` everywhere.
    */
-  gapWithoutMulti?: (ranges: Range[]) => number
+  overRead?: number
   signal?: AbortSignal
 }
 
@@ -50,11 +51,12 @@ export function gapWithin(ranges: Range[], overRead: number): number {
 /**
  * The gap for reading probed lists: where the source sends several ranges in one request (HTTP
  * multi-range), only adjacent ones merge; where each range is a request of its own (S3-style
- * hosts, once they refused multi-range; local files), gaps are read through up to a quarter more
- * bytes — lists are stored with nearby centroids together, so the probed ones form runs.
+ * hosts, once they refused multi-range; local files), gaps are read through up to `overRead` more
+ * bytes (lists: a quarter) — lists are stored with nearby centroids together, so the probed ones
+ * form runs.
  */
-export function listGap(source: ByteSource, ranges: Range[]): number {
-  return source.sliceMany ? DEFAULT_GAP : gapWithin(ranges, LIST_OVER_READ)
+export function listGap(source: ByteSource, ranges: Range[], overRead = LIST_OVER_READ): number {
+  return source.sliceMany ? DEFAULT_GAP : gapWithin(ranges, overRead)
 }
 
 /** Extra bytes (a share of those asked for) a list read may take to save requests. */
@@ -77,7 +79,7 @@ export function coalesce(ranges: Range[], gap: number): Range[] {
  * Returns one view per input range, in input order.
  */
 export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRangesOptions = {}): Promise<Uint8Array[]> {
-  const merged = coalesce(ranges, o.gap ?? DEFAULT_GAP)
+  const merged = coalesce(ranges, o.overRead === undefined ? (o.gap ?? DEFAULT_GAP) : listGap(source, ranges, o.overRead))
   const bodies = new Array<Uint8Array>(merged.length)
   const perRequest = merged.length > 1 && source.sliceMany ? MAX_RANGES_PER_REQUEST : 1
   /** A group of merged ranges for one multi-range request, or a run of them read as one span. */
@@ -113,7 +115,13 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
       multi = false // the server answered without multipart: one request per range from now on
     }
     // one request a range from here: runs of ranges closer than the fallback gap read as one span
-    const gap = o.gapWithoutMulti?.(group.map((i) => merged[i] as Range)) ?? 0
+    const gap =
+      o.overRead === undefined
+        ? 0
+        : gapWithin(
+            group.map((i) => merged[i] as Range),
+            o.overRead,
+          )
     const spans: number[][] = []
     for (const i of group) {
       const run = spans.at(-1)
@@ -154,9 +162,4 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
     const m = merged[lo] as Range
     return (bodies[lo] as Uint8Array).subarray(r.start - m.start, r.end - m.start)
   })
-}
-
-/** Number of sequential waves needed to issue `requests` at the given concurrency. */
-export function waves(requests: number, concurrency = DEFAULT_CONCURRENCY): number {
-  return Math.ceil(requests / concurrency)
 }

@@ -7,13 +7,6 @@ import type { InvertedLists, IvfPqModel, Metric } from '../index/model.js'
 import { CountingSource, fromBytes } from '../io/source.js'
 import { type IndexKind, QueryPipeline } from './pipeline.js'
 
-export interface SearchParams {
-  k: number
-  nprobe: number
-  /** Candidates re-ranked exactly = k × refine (1 = no re-ranking beyond PQ order). */
-  refine: number
-}
-
 export interface Hit {
   row: number
   distance: number
@@ -66,18 +59,6 @@ export function memoryIndex(
     maxBytesPerQuery: Number.POSITIVE_INFINITY,
     connections: 1,
   })
-}
-
-/** IVF-PQ search of one query over an index in memory, with exact re-ranking from `vectorOf`. */
-export async function searchInMemory(
-  model: IvfPqModel,
-  lists: InvertedLists,
-  vectorOf: (row: number) => Float32Array,
-  query: Float32Array,
-  { k, nprobe, refine }: SearchParams,
-): Promise<Hit[]> {
-  const [found] = await memoryIndex(model, lists, vectorOf).search([query], { k, nprobe, refine })
-  return (found?.results ?? []).map((h) => ({ row: h.row, distance: h.distance }))
 }
 
 /** Exact top-k over every row: ground truth for tests and benchmarks. */

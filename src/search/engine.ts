@@ -5,7 +5,7 @@ import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
-import { DEFAULT_CONCURRENCY, DEFAULT_GAP, gapWithin, LIST_OVER_READ, listGap, readRanges } from '../io/ranges.js'
+import { DEFAULT_CONCURRENCY, DEFAULT_GAP, LIST_OVER_READ, readRanges } from '../io/ranges.js'
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
@@ -163,8 +163,7 @@ class EmbeddedKind implements IndexKind {
     if (pageIndex) ranges.push(pageIndex)
     if (!ranges.length) return []
     const bodies = await readRanges(counting, ranges, {
-      gap: listGap(counting, ranges),
-      gapWithoutMulti: (left) => gapWithin(left, LIST_OVER_READ),
+      overRead: LIST_OVER_READ,
       concurrency: o.connections,
       signal: o.signal,
     })

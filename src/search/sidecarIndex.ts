@@ -10,7 +10,7 @@ import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarF
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
-import { DEFAULT_CONCURRENCY, gapWithin, LIST_OVER_READ, listGap, readRanges } from '../io/ranges.js'
+import { DEFAULT_CONCURRENCY, LIST_OVER_READ, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -214,7 +214,7 @@ export class SidecarIndex {
   }
 
   get rows(): number {
-    return this.sources.reduce((n, s) => n + s.rows, 0)
+    return this.pipeline.kind.rows
   }
 
   /** The compute backend scoring this index's queries. */
@@ -289,8 +289,7 @@ class SidecarKind implements IndexKind {
       return { start: this.listsOffset + d.offset, end: this.listsOffset + d.offset + d.length }
     })
     const bodies = await readRanges(this.sidecar, ranges, {
-      gap: listGap(this.sidecar, ranges),
-      gapWithoutMulti: (left) => gapWithin(left, LIST_OVER_READ),
+      overRead: LIST_OVER_READ,
       concurrency: o.connections,
       signal: o.signal,
     })
