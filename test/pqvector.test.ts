@@ -92,6 +92,20 @@ describe('pq-vector files (IVF-flat inside Parquet, written by the Rust pq-vecto
     const j = await cli(['join', path, path, '--out', pairs, '--k', '1', '--exclude-self', '--nprobe', '3', '--json'])
     expect(j.code).toBe(0)
     expect(JSON.parse(j.stdout)).toMatchObject({ queries: rows, pairs: rows })
+    // a file with neither index: bench and join say so, naming the command that builds one
+    const plainFile = join(dir, 'plain-for-bench.parquet')
+    writeListFile(plainFile, [
+      [1, 2],
+      [3, 4],
+    ])
+    for (const args of [
+      ['bench', plainFile, '--queries', plainFile],
+      ['join', plainFile, plainFile, '--out', join(dir, 'never.parquet')],
+    ]) {
+      const none = await cli(args)
+      expect(none.code).toBe(1)
+      expect(none.stderr).toContain('has no ParquetSeek index (build one with `parquetseek index`)')
+    }
     const bad = join(dir, 'pqv-bad.parquet')
     await pqVectorFile(bad, true)
     const e = await cli(['search', bad, '--query-row', '11'])

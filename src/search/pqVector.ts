@@ -2,7 +2,7 @@ import { type FileMetaData, parquetMetadata } from 'hyparquet'
 import { ByteWriter } from 'hyparquet-writer'
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { jsKernels, type Kernels } from '../compute/backend.js'
-import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { NoIndexError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { footerValue } from '../index/keys.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
@@ -107,7 +107,8 @@ export interface PqVectorSearchOptions extends PqVectorFileOptions {
 export async function openPqVector(source: ByteSource, metadata: FileMetaData): Promise<PqVectorIndex> {
   const offset = pqVectorOffset(metadata)
   const file = source.name
-  if (offset === undefined) throw new ParquetSeekError(`no ${PQ_VECTOR_KEY} in the footer`, { file })
+  // neither a ParquetSeek nor a pq-vector index: the error every index opener gives
+  if (offset === undefined) throw new NoIndexError(file)
   if (!Number.isSafeInteger(offset) || offset < 4 || offset + HEAD > source.byteLength)
     throw new ParquetSeekError(`${PQ_VECTOR_KEY} ${offset} is not inside the file`, { file, section: 'key-value metadata' })
   const head = new DataView(await source.slice(offset, offset + HEAD))
