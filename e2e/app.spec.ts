@@ -6,7 +6,7 @@ import { serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
-import { expect, frameGaps, recordFrameGaps, test } from './fixtures.js'
+import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
 
@@ -29,8 +29,7 @@ test('open an indexed file by URL from a range server and search it', async ({ p
   const server = await serveFile(await indexedSample(4000, 16))
   try {
     await page.goto('/')
-    await page.getByLabel('Parquet URL').fill(server.url)
-    await page.getByRole('button', { name: 'Open URL' }).click()
+    await openUrl(page, server.url)
     await expect(page.getByTestId('file-summary')).toContainText('4,000 rows')
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
     // a URL cannot be rebuilt here, only searched
@@ -38,11 +37,10 @@ test('open an indexed file by URL from a range server and search it', async ({ p
     const before = server.requests
     await page.getByLabel('Row number').fill('42')
     await page.getByRole('button', { name: 'Search', exact: true }).click()
-    const first = page
-      .getByRole('table', { name: /Results/ })
-      .getByRole('row')
-      .nth(1)
-    await expect(first.getByRole('cell')).toHaveText(['1', '42', '0.000', 'item 42', 'More like this'])
+    const first = hits(page).first()
+    await expect(first).toHaveAttribute('data-row', '42')
+    await expect(first.locator('.hit-distance')).toHaveText('0.000')
+    await expect(first.locator('.hit-title')).toHaveText('item 42')
     // a few range requests, never the whole file
     expect(server.requests - before).toBeLessThanOrEqual(6)
     await expect(page.getByTestId('query-stats')).toContainText(/requests?/)
@@ -61,11 +59,11 @@ test('URL errors say what is wrong: 404, and a server without CORS', async ({ pa
   await new Promise<void>((r) => noCors.listen(0, '127.0.0.1', r))
   try {
     await page.goto('/')
-    await page.getByLabel('Parquet URL').fill(`${server.url.replace(/[^/]*$/, '')}nothing-here.parquet`)
-    await page.getByRole('button', { name: 'Open URL' }).click()
+    await openUrl(page, `${server.url.replace(/[^/]*$/, '')}nothing-here.parquet`)
     await expect(page.getByRole('alert')).toContainText('HTTP 404')
-    await page.getByLabel('Parquet URL').fill(`http://127.0.0.1:${(noCors.address() as AddressInfo).port}/data.parquet`)
-    await page.getByRole('button', { name: 'Open URL' }).click()
+    // the error comes with the actions that fix it
+    await expect(page.getByRole('alert').getByRole('button', { name: 'Open a URL…' })).toBeVisible()
+    await openUrl(page, `http://127.0.0.1:${(noCors.address() as AddressInfo).port}/data.parquet`)
     await expect(page.getByRole('alert')).toContainText('CORS', { timeout: 30_000 })
   } finally {
     await server.close()
@@ -97,19 +95,27 @@ test.describe(() => {
       dt.items.add(new File([bytes], 'sap-fiori.parquet'))
       return dt
     }, data)
-    await page.dispatchEvent('[aria-label="Drop area for a local file"]', 'drop', { dataTransfer: transfer })
+    // dropped anywhere on the page; while it is dragged over, the page says what a drop does
+    await page.dispatchEvent('main', 'dragover', { dataTransfer: transfer })
+    await expect(page.getByText('Drop the Parquet file to open it')).toBeVisible()
+    await page.dispatchEvent('main', 'drop', { dataTransfer: transfer })
+    await expect(page.getByText('Drop the Parquet file to open it')).toHaveCount(0)
     await expect(page.getByTestId('file-summary')).toContainText('sap-fiori.parquet: 728 rows')
     await page.getByRole('combobox', { name: 'Metric' }).selectOption('cosine')
     await page.getByRole('button', { name: 'Build index' }).click()
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine', { timeout: 60_000 })
     const search = page.getByRole('region', { name: 'Search' })
+    await search.getByText('Advanced').click()
     await search.getByRole('checkbox', { name: 'content' }).check()
     await search.getByLabel('Row number').fill('10')
     await search.getByRole('button', { name: 'Search', exact: true }).click()
-    const table = search.getByRole('table', { name: /Results/ })
-    await expect(table.getByRole('row').nth(1).getByRole('cell').nth(1)).toHaveText('10')
-    // long text folds into an expandable summary
-    await expect(table.locator('details').first()).toBeVisible()
+    await expect(hits(page).first()).toHaveAttribute('data-row', '10')
+    // long text folds: a "more" button shows the rest
+    const more = hits(page).first().getByRole('button', { name: 'more' })
+    await expect(more).toBeVisible()
+    const folded = (await hits(page).first().locator('.hit-text').textContent()) as string
+    await more.click()
+    expect(((await hits(page).first().locator('.hit-text').textContent()) as string).length).toBeGreaterThan(folded.length)
     await page.screenshot({ path: info.outputPath('sap.png'), fullPage: true })
   })
 })
@@ -128,12 +134,9 @@ test('a file that names its embedding model answers text queries typed in the pa
   await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine', { timeout: 60_000 })
   await page.getByLabel('Query text').fill('mountains covered in snow')
   await page.getByRole('button', { name: 'Search', exact: true }).click()
-  const cells = page
-    .getByRole('table', { name: /Results/ })
-    .getByRole('row')
-    .nth(1)
-    .getByRole('cell')
-  await expect(cells.nth(3)).toContainText('snowy mountain')
+  await expect(hits(page).first().locator('.hit-main')).toContainText('snowy mountain')
+  // the query's words are marked in the text
+  expect((await hits(page).first().locator('mark').allTextContents()).map((m) => m.toLowerCase())).toEqual(['snow', 'mountain'])
 })
 
 test('"write straight to disk" streams the indexed file into the picked file and opens it from there', async ({ page }) => {
@@ -169,14 +172,7 @@ test('"write straight to disk" streams the indexed file into the picked file and
   await expect(page.getByTestId('file-summary')).toContainText(`stream.indexed.parquet: 5,000 rows`)
   await page.getByLabel('Row number').fill('9')
   await page.getByRole('button', { name: 'Search', exact: true }).click()
-  await expect(
-    page
-      .getByRole('table', { name: /Results/ })
-      .getByRole('row')
-      .nth(1)
-      .getByRole('cell')
-      .nth(1),
-  ).toHaveText('9')
+  await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(9)
   expect(saved.size).toBeGreaterThan(5000 * 24 * 4)
 })
 

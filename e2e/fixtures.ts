@@ -40,3 +40,27 @@ export async function frameGaps(page: Page): Promise<number[]> {
     return w.__gaps
   })
 }
+
+/** Opens a URL the way a person does: the header's "From URL" menu. */
+export async function openUrl(page: Page, url: string): Promise<void> {
+  const menu = page.locator('details.menu', { has: page.getByLabel('Parquet URL') })
+  if (!(await menu.evaluate((d) => (d as unknown as { open: boolean }).open))) await page.getByText('From URL', { exact: true }).click()
+  await page.getByLabel('Parquet URL').fill(url)
+  await page.getByRole('button', { name: 'Open URL' }).click()
+}
+
+/** The search results, one list item each (data-row: the row number). */
+export function hits(page: Page) {
+  return page.getByRole('list', { name: /^Results/ }).getByRole('listitem')
+}
+
+/** The row numbers of the results shown, in order. */
+export async function hitRows(page: Page): Promise<number[]> {
+  return (await hits(page).evaluateAll((items) => items.map((li) => li.getAttribute('data-row')))).map(Number)
+}
+
+/** Lets the site's own demo manifest through (pages start without one). */
+export async function withDemo(page: Page): Promise<void> {
+  await page.route('**/demo/manifest.json', (route) => route.fallback())
+  await page.unroute('**/demo/manifest.json')
+}

@@ -6,7 +6,7 @@ import { drained, type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { tempDir, writeTextFile } from '../test/helpers/fixtures.js'
-import { expect, frameGaps, recordFrameGaps, test } from './fixtures.js'
+import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
 
 /**
  * The static site and the widget as a visitor meets them: dist/ served by a plain static server
@@ -68,9 +68,9 @@ test('the built site, from a static host under a sub-path, searches a Parquet fi
   await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
   await page.getByLabel('Query text').fill('bread from a bakery')
   await page.getByRole('button', { name: 'Search', exact: true }).click()
-  const rows = page.getByRole('table', { name: /Results/ }).getByRole('row')
-  await expect(rows).toHaveCount(11)
-  for (const cell of await rows.locator('td:nth-child(4)').allTextContents()) expect(cell).toMatch(/^sourdough bread bakery/)
+  const rows = hits(page)
+  await expect(rows).toHaveCount(10)
+  for (const title of await rows.locator('.hit-title, .hit-text').allTextContents()) expect(title).toMatch(/^sourdough bread bakery/)
   await expect(page.getByTestId('query-stats')).toContainText('KiB read')
   await page.screenshot({ path: info.outputPath('site.png'), fullPage: true })
 })
@@ -86,11 +86,7 @@ test('with demo data on the site, the page opens it and answers its first query 
   await expect(page.getByLabel('Query text')).toHaveValue('snowy mountain')
   await expect(page.getByLabel('nprobe')).toHaveValue('3')
   await expect(page.getByTestId('query-stats')).toContainText('3 lists probed')
-  const first = page
-    .getByRole('table', { name: /Results/ })
-    .getByRole('row')
-    .nth(1)
-  await expect(first).toContainText('snowy mountain trail')
+  await expect(hits(page).first()).toContainText('snowy mountain trail')
 })
 
 test('a plain page on a third origin uses only the widget script tag', async ({ page }, info) => {

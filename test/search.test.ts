@@ -5,9 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
+import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { fromBytes } from '../src/io/source.js'
+import { CountingSource, fromBytes } from '../src/io/source.js'
+import { readMetadata } from '../src/parquet/footer.js'
 import { searchExact } from '../src/query/memory.js'
+import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
@@ -137,6 +140,35 @@ describe('search over HTTP range requests', () => {
     } finally {
       await plain.close()
     }
+  })
+})
+
+describe('row spans (what the Data view scrolls through)', () => {
+  it('reads rows [start, end) in order, touching only the pages that hold them', async () => {
+    const counting = new CountingSource(await fileSource(input))
+    const metadata = await readMetadata(counting, 'items.parquet')
+    const target = { cached: new CachedSource(counting), metadata, name: 'items.parquet' }
+    const before = counting.counts.bytes
+    const rows = await readRowSpan(target, 3990, 4000, ['title'])
+    expect(rows.map((r) => r.title)).toEqual(Array.from({ length: 10 }, (_, i) => `item ${3990 + i}`))
+    // the title pages of the last row group, not the vectors and not the other groups
+    const read = counting.counts.bytes - before
+    const titles = metadata.row_groups.at(-1)?.columns.find((c) => c.meta_data?.path_in_schema[0] === 'title')
+    expect(read).toBeGreaterThan(0)
+    expect(read).toBeLessThanOrEqual(Number(titles?.meta_data?.total_compressed_size) + 1024)
+    expect(await readRowSpan(target, 5, 5, ['title'])).toEqual([])
+  })
+
+  it('a span outside the file, or an unknown column, is a named error', async () => {
+    const source = await fileSource(input)
+    const target = { cached: new CachedSource(source), metadata: await readMetadata(source), name: 'items.parquet' }
+    await expect(readRowSpan(target, 3995, 4005, ['title'])).rejects.toThrow(
+      "items.parquet: rows 3995…4005 are outside the file's 4000 rows",
+    )
+    await expect(readRowSpan(target, -1, 3, ['title'])).rejects.toThrow('outside the file')
+    await expect(readRowSpan(target, 0, 3, ['nope'])).rejects.toThrow(
+      'column "nope": no such column to return; the columns are: title, embedding',
+    )
   })
 })
 

@@ -5,8 +5,10 @@ import { mulberry32 } from '../src/compute/random.js'
 import { encodeText } from '../src/encode/encoders.js'
 import { AbortError, ParquetSeekError } from '../src/errors.js'
 import { blobSource } from '../src/io/blobSource.js'
+import { CachedSource } from '../src/io/cache.js'
 import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
+import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
@@ -56,6 +58,8 @@ export interface RecallPoint {
 interface Handle {
   source: ByteSource
   info: FileInfo
+  /** What the Data view and row details read through (the index's cache when there is one). */
+  target: ParquetTarget
   index?: SeekIndex
   pca?: Pca2
 }
@@ -100,10 +104,13 @@ export function engineApi() {
       let source: ByteSource
       if (typeof input === 'string') source = (await openHttp(input, { signal, onWarning: (w) => warnings.push(w) })).source
       else source = blobSource(input)
-      const info = await inspect(source, source.name)
+      const { info, metadata } = await inspect(source, source.name)
       const index = info.index ? await openIndex(source, { backend, signal }) : undefined
+      const target = index
+        ? { cached: index.opened.cached, metadata: index.opened.metadata, name: info.name }
+        : { cached: new CachedSource(source), metadata, name: info.name }
       const id = next++
-      handles.set(id, { source, info, index })
+      handles.set(id, { source, info, index, target })
       return { id, info, backend: index?.backend, warnings }
     },
 
@@ -121,7 +128,18 @@ export function engineApi() {
       const next = await openIndex(h.source, { backend, signal: signalOf(job) })
       index.close()
       h.index = next
+      h.target = { ...h.target, cached: next.opened.cached }
       return next.backend
+    },
+
+    /**
+     * Rows [start, end) of `columns`, as JSON-safe values: what the Data view scrolls through and
+     * a row's details show. Only the pages holding those rows are read.
+     */
+    async rows(id: number, start: number, end: number, columns: string[], job?: number): Promise<Array<Record<string, unknown>>> {
+      const h = handle(id)
+      const rows = await readRowSpan(h.target, start, Math.min(end, h.info.rows), columns, { signal: signalOf(job) })
+      return rows.map((r) => toJson(r) as Record<string, unknown>)
     },
 
     /** Whether this worker has WebGPU (an adapter, not only the API). */

@@ -1,4 +1,4 @@
-import type { AsyncBuffer } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { footerValue, KV } from '../src/index/keys.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { findEmbeddingColumns, summarizeColumns } from '../src/parquet/embedding.js'
@@ -16,11 +16,11 @@ export interface FileInfo {
 }
 
 /** What the page shows about a file: footer only, plus the index's tail sections when present. */
-export async function inspect(source: AsyncBuffer, name: string): Promise<FileInfo> {
+export async function inspect(source: AsyncBuffer, name: string): Promise<{ info: FileInfo; metadata: FileMetaData }> {
   const metadata = await readMetadata(source, name)
   const location = locateIndex(metadata, source.byteLength, name)
   const head = location ? await loadIndexHead(source, location, name) : undefined
-  return {
+  const info: FileInfo = {
     name,
     bytes: source.byteLength,
     rows: Number(metadata.num_rows),
@@ -32,4 +32,5 @@ export async function inspect(source: AsyncBuffer, name: string): Promise<FileIn
         ? { column: location.column, bytes: location.length, params: location.params, lists: head.directory.length }
         : undefined,
   }
+  return { info, metadata }
 }

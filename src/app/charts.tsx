@@ -17,7 +17,7 @@ export function StageBars({ ms }: { ms: Record<Stage, number> }) {
           <text x={0} y={14} fontSize={12}>
             {k}
           </text>
-          <rect x={60} y={3} height={14} width={Math.max(1, (v / max) * (W - 130))} fill="#2563eb" />
+          <rect x={60} y={3} height={14} width={Math.max(1, (v / max) * (W - 130))} className="c-accent" />
           <text x={66 + (v / max) * (W - 130)} y={14} fontSize={12}>
             {v.toFixed(1)} ms
           </text>
@@ -47,7 +47,7 @@ export function Histogram({ sizes }: { sizes: number[] }) {
             y={H - 20 - (c / top) * (H - 30)}
             width={Math.max(1, bw - 1)}
             height={(c / top) * (H - 30)}
-            fill="#0d9488"
+            className="c-bar"
           />
         ))}
         <text x={10} y={H - 5} fontSize={11}>
@@ -83,12 +83,11 @@ export function CentroidMap({ view, probed, query }: { view: IndexView; probed?:
             cx={sx(x)}
             cy={sy(y)}
             r={1 + 3 * Math.sqrt((view.sizes[l] ?? 0) / maxSize)}
-            fill={hot.has(l) ? '#ea580c' : '#94a3b8'}
-            opacity={hot.has(l) ? 0.9 : 0.5}
+            className={hot.has(l) ? 'c-hot' : 'c-dim'}
           />
         ))}
         {query && (
-          <path d={`M${sx(query[0]) - 5},${sy(query[1])}h10M${sx(query[0])},${sy(query[1]) - 5}v10`} stroke="#111827" strokeWidth={2} />
+          <path d={`M${sx(query[0]) - 5},${sy(query[1])}h10M${sx(query[0])},${sy(query[1]) - 5}v10`} className="c-query" strokeWidth={2} />
         )}
       </svg>
       <figcaption>Clusters (PCA of centroids); orange: probed by the last query, +: the query</figcaption>
@@ -103,14 +102,9 @@ export function RecallChart({ points }: { points: RecallPoint[] }) {
   return (
     <svg className="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Recall by nprobe">
       <title>{points.map((p) => `nprobe ${p.nprobe}: ${p.recall.toFixed(3)}`).join(', ')}</title>
-      <path
-        d={points.map((p, i) => `${i ? 'L' : 'M'}${lx(p.nprobe)},${ly(p.recall)}`).join('')}
-        fill="none"
-        stroke="#2563eb"
-        strokeWidth={2}
-      />
+      <path d={points.map((p, i) => `${i ? 'L' : 'M'}${lx(p.nprobe)},${ly(p.recall)}`).join('')} className="c-line" strokeWidth={2} />
       {points.map((p) => (
-        <circle key={p.nprobe} cx={lx(p.nprobe)} cy={ly(p.recall)} r={3} fill="#2563eb" />
+        <circle key={p.nprobe} cx={lx(p.nprobe)} cy={ly(p.recall)} r={3} className="c-accent" />
       ))}
       <text x={2} y={ly(1) + 4} fontSize={11}>
         1.0

@@ -4,6 +4,7 @@ import { decoding, ParquetSeekError } from '../errors.js'
 import { BatchingSource } from '../io/batching.js'
 import type { CachedSource } from '../io/cache.js'
 import { codecs } from '../parquet/codecs.js'
+import { summarizeColumns } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
 
 /** A Parquet file being read: its cached source and footer. */
@@ -25,33 +26,66 @@ export async function readRows(
 ): Promise<Map<number, Record<string, unknown>>> {
   const values = new Map<number, Record<string, unknown>>()
   if (!rows.length || !columns.length) return values
-  const known = new Set(target.metadata.schema.slice(1).map((s) => s.name))
-  for (const c of columns) {
-    if (!known.has(c))
-      throw new ParquetSeekError(`no such column to return; the columns are: ${[...known].join(', ')}`, { file: target.name, column: c })
-  }
+  checkColumns(target, columns)
   const batching = new BatchingSource(target.cached, undefined, o.connections, o.signal)
   const unique = [...new Set(rows)].sort((a, b) => a - b)
   await Promise.all(
     unique.map(async (row) => {
-      const [obj] = await decoding(
-        `reading row ${row}`,
-        { file: target.name, column: columns.join(', '), ...chunkOf(target.metadata, row) },
-        () =>
-          parquetReadObjects({
-            file: guardPages(batching, target.metadata, target.name),
-            metadata: target.metadata,
-            columns,
-            rowStart: row,
-            rowEnd: row + 1,
-            useOffsetIndex: true,
-            compressors: codecs,
-          }),
-      )
+      const [obj] = await readSpan(target, batching, row, row + 1, columns)
       values.set(row, obj ?? {})
     }),
   )
   return values
+}
+
+/**
+ * Values of `columns` for rows [start, end) of one file, in order: what a table view scrolls
+ * through. Only the pages holding those rows are read (offset indexes).
+ */
+export async function readRowSpan(
+  target: ParquetTarget,
+  start: number,
+  end: number,
+  columns: string[],
+  o: { signal?: AbortSignal } = {},
+): Promise<Array<Record<string, unknown>>> {
+  const rows = Number(target.metadata.num_rows)
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end)
+    throw new ParquetSeekError(`rows ${start}…${end} are outside the file's ${rows} rows`, { file: target.name })
+  if (start === end || !columns.length) return Array.from({ length: end - start }, () => ({}))
+  checkColumns(target, columns)
+  return readSpan(target, new BatchingSource(target.cached, undefined, undefined, o.signal), start, end, columns)
+}
+
+function checkColumns(target: ParquetTarget, columns: string[]): void {
+  const known = new Set(summarizeColumns(target.metadata).map((c) => c.name))
+  for (const c of columns) {
+    if (!known.has(c))
+      throw new ParquetSeekError(`no such column to return; the columns are: ${[...known].join(', ')}`, { file: target.name, column: c })
+  }
+}
+
+function readSpan(
+  target: ParquetTarget,
+  batching: BatchingSource,
+  start: number,
+  end: number,
+  columns: string[],
+): Promise<Array<Record<string, unknown>>> {
+  return decoding(
+    end - start === 1 ? `reading row ${start}` : `reading rows ${start}…${end - 1}`,
+    { file: target.name, column: columns.join(', '), ...chunkOf(target.metadata, start) },
+    () =>
+      parquetReadObjects({
+        file: guardPages(batching, target.metadata, target.name),
+        metadata: target.metadata,
+        columns,
+        rowStart: start,
+        rowEnd: end,
+        useOffsetIndex: true,
+        compressors: codecs,
+      }),
+  )
 }
 
 /** Row group and byte offset of the row's first column chunk, for messages. */

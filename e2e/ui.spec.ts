@@ -1,0 +1,205 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import AxeBuilder from '@axe-core/playwright'
+import type { Page } from '@playwright/test'
+import { expect, hitRows, hits, test, withDemo } from './fixtures.js'
+
+// The demo as `npm start` serves it (public/demo, copied into dist/ by the build; `npm test`
+// generates it first). These tests are about what a visitor meets on it.
+const DEMO = join(import.meta.dirname, '../dist/demo/manifest.json')
+const SHOTS = join(import.meta.dirname, '../test-results/screenshots')
+const PHRASE = 'a boat for sailing on the sea'
+
+/** The little of the DOM the page functions below use (the Node typecheck has no DOM types). */
+interface El {
+  tagName: string
+  className: string
+  closest(selector: string): El | null
+}
+type Shift = { value: number; nodes: string[] }
+interface PageGlobals {
+  document: { body: El; documentElement: { scrollWidth: number } }
+  getComputedStyle(e: El): { backgroundColor: string }
+  requestAnimationFrame(f: () => void): void
+  PerformanceObserver: new (
+    cb: (list: { getEntries(): Array<{ value: number; sources: Array<{ node?: El }> }> }) => void,
+  ) => { observe(o: object): void }
+  __shifts: Shift[]
+}
+
+test.beforeAll(() => {
+  if (!existsSync(DEMO)) throw new Error('dist/demo/ has no demo data: run `node build/scripts/demo.js && npm run build` first')
+  mkdirSync(SHOTS, { recursive: true })
+})
+
+async function openDemo(page: Page) {
+  await withDemo(page)
+  await page.goto('/')
+  // the demo opens with a first query already answered
+  await expect(hits(page)).toHaveCount(10, { timeout: 30_000 })
+}
+
+async function searchText(page: Page, text: string) {
+  await page.getByLabel('Query text').fill(text)
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(page.getByTestId('answer-for')).toHaveText(`Results for “${text}”`, { timeout: 30_000 })
+}
+
+/** axe-core on the page as it stands: every serious or critical violation, named. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).analyze()
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+for (const [size, viewport] of [
+  ['desktop', { width: 1280, height: 800 }],
+  ['phone', { width: 390, height: 844 }],
+] as const) {
+  test(`demo at ${viewport.width}×${viewport.height}, light and dark: screenshots before and after a text search, no serious axe violations`, async ({
+    page,
+  }) => {
+    await page.setViewportSize(viewport)
+    const shoot = async (moment: 'before' | 'after') => {
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme })
+        // the theme follows the system until the user picks one
+        const background = await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals
+          return g.getComputedStyle(g.document.body).backgroundColor
+        })
+        expect(background).toBe(scheme === 'dark' ? 'rgb(15, 18, 22)' : 'rgb(247, 248, 250)')
+        await page.screenshot({ path: join(SHOTS, `demo-${size}-${scheme}-${moment}.png`), fullPage: true })
+        expect(await seriousViolations(page), `${scheme}, ${moment} the search`).toEqual([])
+      }
+    }
+    await openDemo(page)
+    await shoot('before')
+    await searchText(page, PHRASE)
+    await expect(hits(page).first().locator('mark').first()).toBeVisible()
+    await shoot('after')
+    // never wider than the screen
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      viewport.width,
+    )
+  })
+}
+
+test('the user flow: a phrase, the first result, similar rows, back; then row 100,000 in the Data view', async ({ page }) => {
+  await openDemo(page)
+  // `/` focuses the search box from anywhere
+  await page.locator('body').click({ position: { x: 5, y: 300 } })
+  await page.keyboard.press('/')
+  await expect(page.getByLabel('Query text')).toBeFocused()
+  await searchText(page, PHRASE)
+  const first = hits(page).first()
+  const text = (await first.locator('.hit-main').textContent()) as string
+  expect(text).toMatch(/sail|boat|sea/i)
+  const answer = await hitRows(page)
+
+  // ↓ moves to the second result, Enter opens it, Escape comes back
+  await first.focus()
+  await page.keyboard.press('ArrowDown')
+  await expect(hits(page).nth(1)).toBeFocused()
+  await page.keyboard.press('Enter')
+  const dialog = page.getByRole('dialog', { name: `Row ${answer[1]?.toLocaleString('en-US')}` })
+  await expect(dialog).toBeVisible()
+  await expect(dialog.getByText('gloss', { exact: true })).toBeVisible()
+  await page.keyboard.press('Escape')
+  await expect(dialog).toHaveCount(0)
+
+  // the first result → Find similar: its own row comes first
+  await first.getByRole('button', { name: `Open row ${answer[0]}` }).click()
+  await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
+  await expect(page.getByTestId('answer-for')).toHaveText(`Rows like row ${answer[0]}`)
+  await expect(page.getByLabel('Row number')).toHaveValue(String(answer[0]))
+  expect((await hitRows(page))[0]).toBe(answer[0])
+  // back: the phrase's results again
+  await page.getByRole('button', { name: '← Back' }).click()
+  await expect(page.getByTestId('answer-for')).toHaveText(`Results for “${PHRASE}”`)
+  expect(await hitRows(page)).toEqual(answer)
+  await expect(page.getByLabel('Query text')).toHaveValue(PHRASE)
+  // `s` on a focused result finds rows like it
+  await hits(page).nth(2).focus()
+  await page.keyboard.press('s')
+  await expect(page.getByTestId('answer-for')).toHaveText(`Rows like row ${answer[2]}`)
+  expect((await hitRows(page))[0]).toBe(answer[2])
+
+  // the Data view: scroll to row 100,000 and time until its text is on screen
+  await page.getByRole('tab', { name: 'Data' }).click()
+  const table = page.getByRole('table', { name: /^Rows of / })
+  await expect(table.locator('[data-row="0"] td').nth(2)).not.toHaveText('')
+  const ms = await page.getByRole('region', { name: 'Rows, scrolled' }).evaluate(
+    (grid) =>
+      new Promise<number>((resolve, reject) => {
+        const t0 = performance.now()
+        grid.scrollTop = 100_000 * 36
+        const check = () => {
+          const cell = grid.querySelector('[data-row="100000"] td:nth-child(3)')
+          if (cell?.textContent) resolve(performance.now() - t0)
+          else if (performance.now() - t0 > 10_000) reject(new Error('row 100,000 never showed its text'))
+          else (globalThis as unknown as PageGlobals).requestAnimationFrame(check)
+        }
+        check()
+      }),
+  )
+  console.log(`Data view: row 100,000 shows its text ${ms.toFixed(0)} ms after the scroll`)
+  expect(ms).toBeLessThan(1000)
+  await expect(table.locator('[data-row="100000"]')).toContainText('reliable')
+  // clicking a row opens it; its "Find similar" searches from it
+  await table.locator('[data-row="100000"]').click()
+  await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
+  await expect(page.getByRole('tab', { name: 'Search' })).toHaveAttribute('aria-selected', 'true')
+  await expect(page.getByTestId('answer-for')).toHaveText('Rows like row 100000')
+  expect((await hitRows(page))[0]).toBe(100_000)
+})
+
+test('searching again moves nothing on the page but the results', async ({ page }) => {
+  await openDemo(page)
+  await searchText(page, PHRASE)
+  // every layout shift from here on whose moved element is outside the results list
+  await page.evaluate(() => {
+    const g = globalThis as unknown as PageGlobals
+    g.__shifts = []
+    new g.PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const nodes = e.sources
+          .map((s) => s.node)
+          .filter((n): n is El => typeof n?.closest === 'function' && !n.closest('ol.hits'))
+          .map((n) => `${n.tagName.toLowerCase()}.${n.className}`)
+        if (nodes.length) g.__shifts.push({ value: e.value, nodes })
+      }
+    }).observe({ type: 'layout-shift' })
+  })
+  await searchText(page, 'a tall tree in the forest')
+  await searchText(page, 'music played on a violin')
+  await page.waitForTimeout(300) // let the observer deliver
+  expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__shifts)).toEqual([])
+})
+
+test('the theme toggle overrides the system and is remembered', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'light' })
+  await openDemo(page)
+  await page.getByRole('button', { name: 'Switch to dark theme' }).click()
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark')
+  await page.reload()
+  await expect(page.getByRole('button', { name: 'Switch to light theme' })).toBeVisible()
+  expect(
+    await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals
+      return g.getComputedStyle(g.document.body).backgroundColor
+    }),
+  ).toBe('rgb(15, 18, 22)')
+})
+
+test('the first screen costs at most 100 KiB of JS and CSS, gzipped', () => {
+  const dist = join(import.meta.dirname, '../dist')
+  const html = readFileSync(join(dist, 'index.html'), 'utf8')
+  const refs = [...html.matchAll(/(?:src|href)="\.\/(assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1] as string)
+  expect(refs.length).toBeGreaterThan(1)
+  const bytes = refs.reduce((n, ref) => n + gzipSync(readFileSync(join(dist, ref)), { level: 9 }).length, 0)
+  console.log(`initial JS + CSS: ${(bytes / 1024).toFixed(1)} KiB gzipped (${refs.join(', ')})`)
+  expect(bytes).toBeLessThanOrEqual(100 * 1024)
+})

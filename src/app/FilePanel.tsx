@@ -1,0 +1,132 @@
+import type { FileInfo } from '../../workers/fileFacts.js'
+import type { BuildSummary } from '../index/build.js'
+
+export type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean }
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
+
+/** The side panel's facts: the file, then its index (or why it has none). */
+export function FileDetails({ info, backend }: { info: FileInfo; backend?: string }) {
+  const index = info.index
+  const params = index?.params ?? {}
+  return (
+    <section aria-labelledby="file-title" className="facts">
+      <h2 id="file-title" className="file-name" title={info.name}>
+        {info.name}
+      </h2>
+      <p data-testid="file-summary" className="sr-only">
+        {info.name}: {info.rows.toLocaleString('en-US')} rows, {mib(info.bytes)}, {info.columns.length} columns
+      </p>
+      <dl>
+        <dt>Rows</dt>
+        <dd>{info.rows.toLocaleString('en-US')}</dd>
+        <dt>Size</dt>
+        <dd>{mib(info.bytes)}</dd>
+        <dt>Columns</dt>
+        <dd>{info.columns.length}</dd>
+        {index && (
+          <>
+            <dt>Index</dt>
+            <dd>IVF-PQ on {index.column}</dd>
+            <dt>Metric</dt>
+            <dd>{String(params.metric)}</dd>
+            <dt>Lists</dt>
+            <dd>
+              {index.lists.toLocaleString('en-US')}
+              {params.nprobe !== undefined && <span className="hint"> · {String(params.nprobe)} probed by default</span>}
+            </dd>
+            <dt>Index size</dt>
+            <dd>{(index.bytes / 1024).toFixed(0)} KiB</dd>
+            {info.model && (
+              <>
+                <dt>Encoder</dt>
+                <dd>{info.model}</dd>
+              </>
+            )}
+            {backend && (
+              <>
+                <dt>Compute</dt>
+                <dd>{backend}</dd>
+              </>
+            )}
+          </>
+        )}
+      </dl>
+      <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
+        {index
+          ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB${backend ? `; searching with ${backend}` : ''}`
+          : info.vectorColumns.length
+            ? 'No index in this file.'
+            : 'No index in this file, and no vector column to build one from (a LIST of FLOAT/DOUBLE or a FIXED_LEN_BYTE_ARRAY of float32).'}
+      </p>
+      <details>
+        <summary>Schema</summary>
+        <table className="schema">
+          <caption className="sr-only">Columns</caption>
+          <tbody>
+            {info.columns.map((c) => (
+              <tr key={c.name}>
+                <th scope="row">{c.name}</th>
+                <td>{c.type}</td>
+                <td>{info.vectorColumns.includes(c.name) ? 'vector' : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </section>
+  )
+}
+
+export function BuiltPanel({ built }: { built: Built }) {
+  const canSave = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
+  const total = Object.values(built.summary.phasesMs).reduce((a, b) => a + b, 0)
+  return (
+    <section aria-labelledby="built-title" className="built">
+      <h2 id="built-title">Indexed file</h2>
+      <p data-testid="built-summary">
+        {built.summary.params.rows} rows, nlist {built.summary.params.nlist}, m {built.summary.params.m}; index{' '}
+        {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB; built in{' '}
+        {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
+        {built.summary.threads === 1 ? 'thread' : 'threads'}
+      </p>
+      {built.summary.gpuFallback && (
+        <p role="status" className="hint">
+          The GPU could not build it: {built.summary.gpuFallback}.
+        </p>
+      )}
+      {built.saved && <p data-testid="saved">Saved to {built.name} as it was written.</p>}
+      <div className="row">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            const a = document.createElement('a')
+            a.href = built.url
+            a.download = built.name
+            a.click()
+          }}
+        >
+          Download
+        </button>
+        {canSave && !built.saved && (
+          <button type="button" onClick={() => saveToDisk(built.file, built.name)}>
+            Save to disk…
+          </button>
+        )}
+      </div>
+    </section>
+  )
+}
+
+/** File System Access API: the browser streams the Blob to the chosen file. */
+async function saveToDisk(blob: Blob, name: string) {
+  const picker = (window as unknown as { showSaveFilePicker: (o: object) => Promise<FileSystemFileHandle> }).showSaveFilePicker
+  try {
+    const handle = await picker({ suggestedName: name })
+    const writable = await handle.createWritable()
+    await blob.stream().pipeTo(writable)
+  } catch (e) {
+    if ((e as Error).name !== 'AbortError') throw e
+  }
+}

@@ -1,0 +1,446 @@
+import { type RefObject, useEffect, useRef, useState } from 'react'
+import type { IndexView, PageSearchResult, QuerySpec, RecallPoint } from '../../workers/engineApi.js'
+import type { FileInfo } from '../../workers/fileFacts.js'
+import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
+import { encoderFor } from '../encode/encoders.js'
+import { run } from './bridge.js'
+import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
+import { Skeleton } from './OpenMenu.js'
+import { Results } from './Results.js'
+import { queryTerms } from './text.js'
+
+/** An opened file, as the engine worker holds it. */
+export interface Opened {
+  id: number
+  info: FileInfo
+  backend?: string
+  /** A File to build from (local files and built results); URLs are searched only. */
+  file?: File
+  /** From the demo manifest: columns to show, a first query and its nprobe. */
+  columns?: string[]
+  query?: string
+  nprobe?: number
+}
+
+type Mode = 'text' | 'row' | 'vector'
+
+/** One answered query; "Back" returns to the one before. */
+interface Answer {
+  query: QuerySpec
+  result: PageSearchResult
+}
+
+interface Props {
+  opened: Opened
+  gpuAvailable: boolean
+  /** Set from outside (the Data view, a row's details): search for rows like this one. */
+  similar?: { row: number; seq: number }
+  onOpenRow: (row: number) => void
+  searchInput: RefObject<HTMLInputElement | null>
+}
+
+/** The search bar, its advanced parameters, the results and why they are these. */
+export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInput }: Props) {
+  const info = opened.info
+  const params = info.index?.params ?? {}
+  const others = info.columns.map((c) => c.name).filter((c) => c !== info.index?.column && !info.vectorColumns.includes(c))
+  const textModel = encoderFor(info.model) ? info.model : undefined
+  const [mode, setMode] = useState<Mode>(textModel ? 'text' : 'row')
+  const [text, setText] = useState(opened.query ?? '')
+  const [row, setRow] = useState('0')
+  const [vector, setVector] = useState('')
+  const [k, setK] = useState('10')
+  const [nprobe, setNprobe] = useState(String(opened.nprobe ?? params.nprobe ?? ''))
+  const [refine, setRefine] = useState(String(params.refine ?? ''))
+  const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
+  const [answers, setAnswers] = useState<Answer[]>([])
+  const [searching, setSearching] = useState(false)
+  const [error, setError] = useState<string>()
+  const [view, setView] = useState<IndexView>()
+  const [searchBackend, setSearchBackend] = useState<string>(opened.backend ?? 'auto')
+  const abort = useRef<AbortController>(undefined)
+  const answer = answers.at(-1)
+
+  async function changeBackend(choice: SearchBackend) {
+    setError(undefined)
+    try {
+      setSearchBackend(await run(undefined, (api, job) => api.setSearchBackend(opened.id, choice, job)))
+    } catch (e) {
+      setError(`Could not switch to ${choice}: ${(e as Error).message}`)
+    }
+  }
+
+  useEffect(() => {
+    void run(undefined, (api) => api.indexView(opened.id)).then(setView)
+  }, [opened.id])
+  // the demo shows a first answer without waiting for typing
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per opened file
+  useEffect(() => {
+    if (opened.query && textModel) void search({ text: opened.query })
+  }, [opened.id])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: each new request from outside
+  useEffect(() => {
+    if (!similar) return
+    setMode('row')
+    setRow(String(similar.row))
+    void search({ row: similar.row })
+  }, [similar?.seq])
+
+  async function search(query: QuerySpec, o: { replace?: boolean } = {}) {
+    abort.current?.abort()
+    const controller = new AbortController()
+    abort.current = controller
+    setSearching(true)
+    setError(undefined)
+    try {
+      const req = { k: Number(k), nprobe: nprobe ? Number(nprobe) : undefined, refine: refine ? Number(refine) : undefined, columns }
+      const result = await run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
+      setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, result }].slice(-20))
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') setError((e as Error).message)
+    } finally {
+      if (abort.current === controller) setSearching(false)
+    }
+  }
+
+  function similarTo(r: number) {
+    setMode('row')
+    setRow(String(r))
+    void search({ row: r })
+  }
+
+  function back() {
+    const previous = answers.at(-2)
+    if (!previous) return
+    abort.current?.abort() // a search still running would land on top of the one returned to
+    setSearching(false)
+    setAnswers(answers.slice(0, -1))
+    const q = previous.query
+    if ('text' in q) {
+      setMode('text')
+      setText(q.text)
+    } else if ('row' in q) {
+      setMode('row')
+      setRow(String(q.row))
+    } else setMode('vector')
+  }
+
+  function submit() {
+    if (mode === 'row') {
+      const r = Number(row)
+      if (row.trim() === '' || !Number.isInteger(r) || r < 0 || r >= info.rows)
+        return setError(`The row number must be a whole number from 0 to ${(info.rows - 1).toLocaleString('en-US')}.`)
+      return search({ row: r })
+    }
+    if (mode === 'text') {
+      if (!text.trim()) return setError('Type a few words to search for.')
+      return search({ text })
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(vector)
+    } catch {
+      setError('The query vector is not valid JSON: paste an array of numbers, e.g. [0.1, 0.2, …]')
+      return
+    }
+    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'number'))
+      return setError('The query vector must be a JSON array of numbers')
+    return search({ vector: parsed })
+  }
+
+  const modes: Array<[Mode, string]> = [
+    ...(textModel ? [['text', 'Text'] as [Mode, string]] : []),
+    ['row', 'Similar to row'],
+    ['vector', 'Vector'],
+  ]
+  const terms = answer && 'text' in answer.query ? queryTerms(answer.query.text) : []
+  return (
+    <section aria-label="Search" className="search">
+      <search>
+        <form
+          aria-label="Search this file"
+          className="searchbar"
+          onSubmit={(e) => {
+            e.preventDefault()
+            void submit()
+          }}
+        >
+          <fieldset className="modes">
+            <legend className="sr-only">Search by</legend>
+            {modes.map(([m, label]) => (
+              <label key={m} className={mode === m ? 'seg on' : 'seg'}>
+                <input type="radio" name="mode" className="sr-only" checked={mode === m} onChange={() => setMode(m)} />
+                {label}
+              </label>
+            ))}
+          </fieldset>
+          <div className="query">
+            {mode === 'text' && (
+              <input
+                ref={searchInput}
+                type="search"
+                aria-label="Query text"
+                placeholder="Describe what you are looking for…"
+                value={text}
+                onChange={(e) => setText(e.target.value)}
+              />
+            )}
+            {mode === 'row' && (
+              <input
+                ref={searchInput}
+                type="number"
+                aria-label="Row number"
+                min={0}
+                max={info.rows - 1}
+                value={row}
+                onChange={(e) => setRow(e.target.value)}
+              />
+            )}
+            {mode === 'vector' && (
+              <textarea
+                aria-label="Query vector"
+                rows={2}
+                placeholder={`[0.0, 0.0, 0.0, …] (${String(params.dim)} numbers)`}
+                value={vector}
+                onChange={(e) => setVector(e.target.value)}
+              />
+            )}
+            <button type="submit" className="primary">
+              Search
+            </button>
+          </div>
+          <p className="hint search-hint">
+            {mode === 'text'
+              ? `Encoded in this page with ${textModel}. Press / to search, ↑ ↓ to move through results, Enter to open one, s for similar rows.`
+              : mode === 'row'
+                ? `Rows nearest to row ${row || '…'} of ${info.rows.toLocaleString('en-US')}. Press / to search, ↑ ↓ to move, Enter to open, s for similar.`
+                : `A JSON array of ${String(params.dim)} numbers, compared by ${String(params.metric)} distance.`}
+          </p>
+          <details className="advanced">
+            <summary>
+              Advanced{' '}
+              <span className="hint">
+                k {k || '10'} · nprobe {nprobe || `${String(params.nprobe)} (tuned)`} · refine {refine || 'tuned'} · {searchBackend}
+              </span>
+            </summary>
+            <div className="knobs">
+              <label title="How many results">
+                k <input type="number" aria-label="k" min={1} max={1000} value={k} onChange={(e) => setK(e.target.value)} />
+              </label>
+              <label title="Lists read per query: more = higher recall, more bytes (default: tuned at build time)">
+                nprobe{' '}
+                <input
+                  type="number"
+                  aria-label="nprobe"
+                  min={1}
+                  max={Number(params.nlist)}
+                  value={nprobe}
+                  placeholder="tuned"
+                  onChange={(e) => setNprobe(e.target.value)}
+                />
+                <span className="hint">
+                  {' '}
+                  of {String(params.nlist)}; index default {String(params.nprobe)}
+                </span>
+              </label>
+              <label title="Candidates re-ranked exactly = k × refine (default: tuned at build time)">
+                refine{' '}
+                <input
+                  type="number"
+                  aria-label="refine"
+                  min={1}
+                  value={refine}
+                  placeholder="tuned"
+                  onChange={(e) => setRefine(e.target.value)}
+                />
+                <span className="hint"> default {String(params.refine ?? 'tuned')}</span>
+              </label>
+              <label title="What scores the lists: WebAssembly SIMD, plain TypeScript, or the GPU (WebGPU: list scan and top-k; same results)">
+                Compute{' '}
+                <select
+                  aria-label="Search backend"
+                  value={searchBackend}
+                  onChange={(e) => void changeBackend(e.target.value as SearchBackend)}
+                >
+                  {SEARCH_BACKENDS.filter((b) => b !== 'auto' && (b !== 'gpu' || gpuAvailable)).map((b) => (
+                    <option key={b}>{b}</option>
+                  ))}
+                </select>
+              </label>
+              <span className="hint">metric: {String(params.metric)}</span>
+            </div>
+            <fieldset className="columns">
+              <legend>Columns shown</legend>
+              {others.map((c) => (
+                <label key={c}>
+                  <input
+                    type="checkbox"
+                    checked={columns.includes(c)}
+                    onChange={(e) => setColumns(e.target.checked ? [...columns, c] : columns.filter((x) => x !== c))}
+                  />{' '}
+                  {c}
+                </label>
+              ))}
+            </fieldset>
+          </details>
+        </form>
+      </search>
+      <div className="result-bar">
+        {answers.length > 1 && (
+          <button type="button" onClick={back}>
+            ← Back
+          </button>
+        )}
+        {answer && (
+          <span className="answer-for" data-testid="answer-for">
+            {'text' in answer.query
+              ? `Results for “${answer.query.text}”`
+              : 'row' in answer.query
+                ? `Rows like row ${answer.query.row}`
+                : 'Rows nearest the pasted vector'}
+          </span>
+        )}
+        <span aria-live="polite" className="searching">
+          {searching ? 'Searching…' : ''}
+        </span>
+      </div>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {answer && (
+        <WhyPanel
+          result={answer.result}
+          view={view}
+          id={opened.id}
+          nlist={Number(params.nlist)}
+          tuned={Number(params.nprobe)}
+          remote={!opened.file}
+        />
+      )}
+      <div className={searching ? 'results-area busy' : 'results-area'} aria-busy={searching}>
+        {answer ? (
+          <Results result={answer.result} columns={columns} terms={terms} onOpenRow={onOpenRow} onSimilar={similarTo} />
+        ) : searching ? (
+          <Skeleton lines={5} label="Loading results" />
+        ) : (
+          <p className="hint">
+            {textModel ? 'Type what you are looking for and press Enter.' : 'Pick a row to find the rows most like it, or paste a vector.'}
+          </p>
+        )}
+      </div>
+    </section>
+  )
+}
+
+/** "Why these results": what the query read, where its time went, where it probed, and recall. */
+function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; nlist: number; tuned: number; remote: boolean }) {
+  const s = p.result.stats
+  const kib = (s.bytes / 1024).toFixed(1)
+  return (
+    <details className="why">
+      <summary>
+        <span className="why-title">Why these results</span>
+        <span className="hint">
+          {kib} KiB · {s.requests} {s.requests === 1 ? 'request' : 'requests'} · {s.listsProbed} of {p.nlist} lists · {s.ms.toFixed(0)} ms
+        </span>
+      </summary>
+      <div className="why-body">
+        <p data-testid="query-stats">
+          {kib} KiB read in {s.requests} {s.requests === 1 ? 'request' : 'requests'}, {s.roundTrips} round{' '}
+          {s.roundTrips === 1 ? 'trip' : 'trips'}; {s.listsProbed} lists probed ({s.listsFetched} fetched), {s.pagesDecoded} vector pages
+          decoded; {s.ms.toFixed(1)} ms with {s.backend}
+        </p>
+        {s.gpuFallback && (
+          <p role="status" className="hint">
+            The GPU stopped working: {s.gpuFallback}.
+          </p>
+        )}
+        <div className="charts">
+          <figure>
+            <StageBars ms={s.msByStage} />
+            <figcaption>Milliseconds by stage</figcaption>
+          </figure>
+          {p.view && <CentroidMap view={p.view} probed={p.result.probed} query={p.result.queryPoint} />}
+          {p.view && <Histogram sizes={p.view.sizes} />}
+        </div>
+        <RecallPanel id={p.id} nlist={p.nlist} tuned={p.tuned} remote={p.remote} />
+      </div>
+    </details>
+  )
+}
+
+function RecallPanel({ id, nlist, tuned, remote }: { id: number; nlist: number; tuned: number; remote: boolean }) {
+  const [points, setPoints] = useState<RecallPoint[]>()
+  const [running, setRunning] = useState(false)
+  const [error, setError] = useState<string>()
+  const abort = useRef<AbortController>(undefined)
+  async function check() {
+    const controller = new AbortController()
+    abort.current = controller
+    setRunning(true)
+    setError(undefined)
+    const nprobes = [...new Set([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024].filter((p) => p < nlist).concat(tuned || [], nlist))]
+      .filter((p) => p >= 1)
+      .sort((a, b) => a - b)
+    try {
+      setPoints(await run(controller.signal, (api, job) => api.checkRecall(id, { queries: 20, k: 10, nprobes }, job)))
+    } catch (e) {
+      setError((e as Error).name === 'AbortError' ? 'Recall check cancelled.' : (e as Error).message)
+    } finally {
+      setRunning(false)
+    }
+  }
+  return (
+    <section aria-labelledby="recall-title" className="recall">
+      <h3 id="recall-title">Recall</h3>
+      <p className="hint">
+        Compares the index with exact search for 20 rows of the file used as queries{remote ? ' — reads every vector of the file once' : ''}
+        .
+      </p>
+      <div className="row">
+        <button type="button" onClick={check} disabled={running}>
+          Check recall
+        </button>
+        {running && (
+          <button type="button" onClick={() => abort.current?.abort()}>
+            Cancel check
+          </button>
+        )}
+      </div>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {points && (
+        <div className="charts">
+          <table data-testid="recall-table">
+            <caption>recall@10 by nprobe</caption>
+            <thead>
+              <tr>
+                <th scope="col">nprobe</th>
+                <th scope="col">recall@10</th>
+                <th scope="col">KiB / query</th>
+              </tr>
+            </thead>
+            <tbody>
+              {points.map((p) => (
+                <tr key={p.nprobe}>
+                  <td>
+                    {p.nprobe}
+                    {p.nprobe === tuned ? ' (default)' : ''}
+                  </td>
+                  <td>{p.recall.toFixed(3)}</td>
+                  <td>{(p.bytesPerQuery / 1024).toFixed(0)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <RecallChart points={points} />
+        </div>
+      )}
+    </section>
+  )
+}
