@@ -11,6 +11,8 @@ export { encoderFor, HASH_NGRAM, hashNgramEncoder, registerEncoder } from './enc
 export { AbortError, ParquetSeekError } from './errors.js'
 export type { BuildOptions, BuildProgress, BuildSummary } from './index/build.js'
 export { buildIndex } from './index/build.js'
+export type { EmbedOptions, EmbedSummary } from './index/embed.js'
+export { embedTextColumn } from './index/embed.js'
 export type { IndexParams, Metric } from './index/model.js'
 export { blobSource } from './io/blobSource.js'
 export { resolveSourceName } from './io/confine.js'

@@ -16,7 +16,7 @@ import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, intOption, parse, UsageError } from './args.js'
-import { fmtBytes } from './indexCommand.js'
+import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 

@@ -1,14 +1,19 @@
+import { rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
+import type { EmbedSummary } from '../index/embed.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { intOption, parse, UsageError } from './args.js'
-import { progressPrinter } from './progress.js'
+import { describeEmbed, embedFile, textEncoder } from './embedCommand.js'
+import { fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
 import { searchBackend } from './sources.js'
 
 export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
+  --embed-text NAME    instead: a file with text and no vectors — embed this text column first
+                       (--encoder, --as as for \`embed\`; metric cosine unless given), then index it
   --metric l2|cosine|dot   distance the index serves (default l2)
   --nlist N            coarse clusters (default 2·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB)
   --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
@@ -27,19 +32,47 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values, positionals } = parse(argv, { ...PARAM_FLAGS, 'memory-mb': { type: 'string' }, sidecar: { type: 'string' } })
-  if (!values.column) throw new UsageError(`--column is required\n${indexUsage}`)
-  if (values.sidecar !== undefined) return sidecarIndexCommand(values.sidecar, positionals, values, signal)
+  const { values, positionals } = parse(argv, {
+    ...PARAM_FLAGS,
+    'memory-mb': { type: 'string' },
+    sidecar: { type: 'string' },
+    'embed-text': { type: 'string' },
+    encoder: { type: 'string' },
+    as: { type: 'string' },
+  })
+  const embedText = values['embed-text']
+  if (embedText !== undefined && values.column !== undefined)
+    throw new UsageError('--embed-text makes the embedding column; give --as to name it, not --column')
+  if (!values.column && embedText === undefined) throw new UsageError(`--column is required\n${indexUsage}`)
+  if (values.sidecar !== undefined) {
+    if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
+    return sidecarIndexCommand(values.sidecar, positionals, values, signal)
+  }
   const [input, output, ...extra] = positionals
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
   // every option checked, and the output path, before any file is opened or written
-  const params = paramOptions(values, values.column)
+  const column = values.column ?? values.as ?? 'embedding'
+  const params = paramOptions(values, column)
+  if (embedText !== undefined) params.metric ??= 'cosine'
+  const encoder = embedText !== undefined ? textEncoder(values.encoder) : undefined
   const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
   const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
   const compute = await searchBackend(values.backend)
   await checkOutputPath(output)
-  const source = await fileSource(input)
   const started = performance.now()
+  // text only: embed into a file beside the output first (removed after), then index that
+  const embedded = encoder ? `${output}.embedding-${process.pid}.tmp.parquet` : undefined
+  let embedSummary: EmbedSummary | undefined
+  if (embedded && encoder && embedText !== undefined) {
+    try {
+      embedSummary = await embedFile(input, embedded, { text: embedText, as: column, encoder, signal })
+    } catch (e) {
+      await rm(embedded, { force: true })
+      throw e
+    }
+    process.stderr.write(`${describeEmbed(embedSummary)}\n`)
+  }
+  const source = await fileSource(embedded ?? input)
   const printer = progressPrinter()
   try {
     const sink = await fileSink(output, input)
@@ -50,6 +83,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       spawnWorker: spawnNodeKernelWorker,
       memoryBytes,
       file: basename(input),
+      // rows without text have no vector: left out of the index, still in the file
+      skipInvalid: params.skipInvalid || embedded !== undefined,
       signal,
       onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
     })
@@ -57,7 +92,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     const buildMs = performance.now() - started
     const p = summary.params
     if (summary.gpuFallback) process.stderr.write(`warning: ${summary.gpuFallback}\n`)
-    if (summary.skippedRows.length) {
+    if (summary.skippedRows.length && !embedSummary) {
       const first = summary.skippedRows[0]
       process.stderr.write(`skipped ${summary.skippedRows.length} rows with invalid vectors (first: row ${first?.row}, ${first?.reason})\n`)
     }
@@ -78,6 +113,17 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       outputBytes: summary.outputBytes,
       indexBytes: summary.indexBytes,
       buildMs: Math.round(buildMs),
+      ...(embedSummary
+        ? {
+            embedded: {
+              text: embedSummary.text,
+              encoder: embedSummary.encoder,
+              rows: embedSummary.embedded,
+              empty: embedSummary.empty,
+              ms: Math.round(embedSummary.ms),
+            },
+          }
+        : {}),
       phasesMs: Object.fromEntries(Object.entries(summary.phasesMs).map(([k, v]) => [k, Math.round(v)])),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       backend: summary.backend,
@@ -98,12 +144,6 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   } finally {
     printer.done()
     await source.close()
+    if (embedded) await rm(embedded, { force: true })
   }
-}
-
-export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`
 }

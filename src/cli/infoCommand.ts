@@ -4,7 +4,7 @@ import { fileSource } from '../io/nodeFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { parse, UsageError } from './args.js'
-import { fmtBytes } from './indexCommand.js'
+import { fmtBytes } from './progress.js'
 
 export const infoUsage = `parquetseek info <file.parquet> [--json]
   prints the schema, row count, vector columns and, when present, the index parameters`

@@ -6,7 +6,7 @@ import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../sea
 import { type JoinTarget, knnJoin } from '../search/join.js'
 import { PqVectorFile } from '../search/pqVector.js'
 import { intOption, parse, UsageError } from './args.js'
-import { fmtBytes } from './indexCommand.js'
+import { fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, searchBackend } from './sources.js'
 
 export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --out <result.parquet> [options]

@@ -1,6 +1,7 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { UsageError } from './args.js'
 import { benchCommand, benchUsage } from './benchCommand.js'
+import { embedCommand, embedUsage } from './embedCommand.js'
 import { indexCommand, indexUsage } from './indexCommand.js'
 import { infoCommand, infoUsage } from './infoCommand.js'
 import { joinCommand, joinUsage } from './joinCommand.js'
@@ -10,6 +11,8 @@ import { encodeCommand, mergeCommand, sharedUsage, trainCommand } from './shared
 const usage = `parquetseek — vector search inside plain Parquet files
 
 ${indexUsage}
+
+${embedUsage}
 
 ${sharedUsage}
 
@@ -26,6 +29,7 @@ Add --debug for stack traces.`
 
 const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
   index: indexCommand,
+  embed: embedCommand,
   search: searchCommand,
   bench: benchCommand,
   join: joinCommand,

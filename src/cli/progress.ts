@@ -17,3 +17,11 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
     },
   }
 }
+
+/** A byte count for people: B, KiB, MiB or GiB. */
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`
+}

@@ -14,7 +14,7 @@ import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../sea
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { choice, intOption, parse, UsageError } from './args.js'
-import { fmtBytes } from './indexCommand.js'
+import { fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryVectors, searchBackend } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]

@@ -20,8 +20,7 @@ import {
 import { writeSidecar } from '../index/sidecarFile.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { choice, intOption, parse, UsageError } from './args.js'
-import { fmtBytes } from './indexCommand.js'
-import { progressPrinter } from './progress.js'
+import { fmtBytes, progressPrinter } from './progress.js'
 import { anySource, isUrl } from './sources.js'
 
 const common = `  --backend auto|wasm|js   CPU kernels (default auto)

@@ -20,15 +20,28 @@ export interface RowPages {
   lengths: Uint32Array
 }
 
+/**
+ * A vector column that is not in the input: appended as the last top-level column, a nullable
+ * LIST of FLOAT written one vector per page like a rewritten embedding column. `values` gives
+ * each row group's vectors (null: no vector for that row).
+ */
+export interface AddedColumn {
+  name: string
+  values: (rowStart: number, rowEnd: number) => Promise<Array<Float32Array | null>>
+}
+
 export interface WriteIndexedOptions {
   source: AsyncBuffer
   metadata: FileMetaData
-  column: EmbeddingColumn
+  /** The input's embedding column, rewritten one vector per page (absent: every chunk is copied). */
+  column?: EmbeddingColumn
+  /** A vector column to add (embedded from text, say). */
+  added?: AddedColumn
   sink: ByteSink
   file?: string
-  /** Called once all data pages are written; returns the index blob. */
-  makeBlob: (pages: RowPages) => Uint8Array
-  /** Key-value entries naming the blob, given where it landed. */
+  /** Called once all data pages are written; returns the index blob (absent: no blob). */
+  makeBlob?: (pages: RowPages) => Uint8Array
+  /** Key-value entries for the footer (naming the blob, given where it landed). */
   keyValues: (blobOffset: number, blobLength: number) => KeyValue[]
   signal?: AbortSignal
   onProgress?: (rowsDone: number, rowsTotal: number) => void
@@ -46,14 +59,17 @@ const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
  * Writes the indexed Parquet file: every row group and column of the input in order; other
  * columns' chunks copied byte for byte (their encodings, statistics and pages are kept); the
  * embedding column rewritten one vector per DataPage V2, PLAIN, LZ4_RAW, no statistics; an
- * offset index for every chunk; then the index blob; then the footer.
+ * added vector column, if any, last, written the same way; an offset index for every chunk;
+ * then the index blob; then the footer.
  */
 export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexedResult> {
-  const { source, metadata, column, sink, file, signal } = o
+  const { source, metadata, column, added, sink, file, signal } = o
   const rows = Number(metadata.num_rows)
   const root = parquetSchema(metadata)
   const leaves = leafPaths(root)
-  const embeddingTree = [root, ...column.leafPath]
+  const embeddingTree = column ? [root, ...column.leafPath] : []
+  const schema = added ? withListColumn(metadata, added.name) : metadata.schema
+  const addedTree = added ? listColumnTree(schema, added.name) : []
   const pages: RowPages = { offsets: new Float64Array(rows), lengths: new Uint32Array(rows) }
   const offsetIndexes: Array<{ chunk: ColumnChunk; locations: PageLocation[] }> = []
   const columnIndexes: Array<{ chunk: ColumnChunk; bytes: Uint8Array }> = []
@@ -81,7 +97,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           column: name,
         })
       }
-      if (c === column.leafIndex) {
+      if (c === column?.leafIndex) {
         const values = await readColumnRange(source, metadata, column.name, rowStart, rowStart + groupRows, file)
         const writer = new ByteWriter()
         writer.offset = offset
@@ -91,7 +107,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           // rewriting it would silently change rows, so stop here.
           throw new ParquetSeekError(
             `row group ${g} declares ${meta.num_values} values but decodes to ${written.meta_data?.num_values}; cannot rewrite this column faithfully`,
-            { file, column: column.name, offset: Number(meta.data_page_offset) },
+            { file, column: column?.name, offset: Number(meta.data_page_offset) },
           )
         }
         if (locations.length !== groupRows) throw new Error(`wrote ${locations.length} pages for ${groupRows} rows`)
@@ -161,6 +177,22 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         }
       }
     }
+    if (added) {
+      const vectors = await added.values(rowStart, rowStart + groupRows)
+      if (vectors.length !== groupRows) throw new Error(`${vectors.length} vectors for ${groupRows} rows`)
+      throwIfAborted(signal)
+      const writer = new ByteWriter()
+      writer.offset = offset
+      const { chunk: written, locations } = writeVectorChunk(
+        writer,
+        addedTree,
+        vectors.map((v) => (v ? Array.from(v) : null)),
+      )
+      await emit(writer.getBytes())
+      columns.push(written)
+      embeddingChunks.add(written)
+      offsetIndexes.push({ chunk: written, locations })
+    }
     let uncompressed = 0n
     for (const c of columns) uncompressed += c.meta_data?.total_uncompressed_size ?? 0n
     rowGroups.push({
@@ -198,7 +230,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   }
 
   throwIfAborted(signal)
-  const blob = o.makeBlob(pages)
+  const blob = o.makeBlob?.(pages) ?? new Uint8Array(0)
   const blobOffset = offset
   await emit(blob)
 
@@ -206,7 +238,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   const inherited = (metadata.key_value_metadata ?? []).filter((kv) => !kv.key.startsWith('parquetseek.'))
   writeMetadata(footer, {
     version: metadata.version,
-    schema: metadata.schema,
+    schema,
     num_rows: metadata.num_rows,
     row_groups: rowGroups,
     key_value_metadata: [...inherited, ...o.keyValues(blobOffset, blob.length)],
@@ -233,6 +265,28 @@ async function copiedLocations(
     return index.page_locations.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
   }
   return pageLocationsFromHeaders(bytes, newStart, info)
+}
+
+/** The schema with a nullable LIST<FLOAT> column `name` appended to the root. */
+function withListColumn(metadata: FileMetaData, name: string): FileMetaData['schema'] {
+  const [root, ...rest] = metadata.schema
+  if (!root) throw new ParquetSeekError('the file has no schema')
+  return [
+    { ...root, num_children: (root.num_children ?? 0) + 1 },
+    ...rest,
+    { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+  ]
+}
+
+function listColumnTree(schema: FileMetaData['schema'], name: string) {
+  const root = parquetSchema({ schema } as FileMetaData)
+  const top = root.children.at(-1)
+  const list = top?.children[0]
+  const element = list?.children[0]
+  if (top?.element.name !== name || !list || !element) throw new Error(`added column ${name} is not last in the schema`)
+  return [root, top, list, element]
 }
 
 function leafPaths(root: ReturnType<typeof parquetSchema>) {

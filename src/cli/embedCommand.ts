@@ -1,0 +1,71 @@
+import { basename } from 'node:path'
+import { encoderFor, HASH_NGRAM } from '../encode/encoders.js'
+import { type EmbedSummary, embedTextColumn } from '../index/embed.js'
+import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
+import { parse, UsageError } from './args.js'
+import { fmtBytes, progressPrinter } from './progress.js'
+
+export const DEFAULT_TEXT_ENCODER = `${HASH_NGRAM}:256`
+
+export const embedUsage = `parquetseek embed <in.parquet> <out.parquet> --text <column> [options]
+  --text NAME          the text column to embed (null or empty text: no vector, counted)
+  --encoder ID         the model (default ${DEFAULT_TEXT_ENCODER}: words, word pairs and trigrams;
+                       ${HASH_NGRAM}:<dim> for another size); its name goes in the footer so text
+                       queries use it
+  --as NAME            the new column (default embedding)
+  --json               print one JSON summary on stdout
+  Every other column is copied unchanged. \`index … --embed-text <column>\` embeds and indexes in one go.`
+
+/** The encoder a flag names, or a usage error listing what this build has. */
+export function textEncoder(id: string | undefined) {
+  const encoder = encoderFor(id ?? DEFAULT_TEXT_ENCODER)
+  if (!encoder)
+    throw new UsageError(`no encoder "${id}" in this build; the built-in one is ${HASH_NGRAM}:<dim>, e.g. ${DEFAULT_TEXT_ENCODER}`)
+  return encoder
+}
+
+export async function embedCommand(argv: string[], signal: AbortSignal): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    text: { type: 'string' },
+    encoder: { type: 'string' },
+    as: { type: 'string' },
+    json: { type: 'boolean' },
+  })
+  const [input, output, ...extra] = positionals
+  if (!values.text) throw new UsageError(`--text is required\n${embedUsage}`)
+  if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${embedUsage}`)
+  const encoder = textEncoder(values.encoder)
+  await checkOutputPath(output)
+  const summary = await embedFile(input, output, { text: values.text, as: values.as, encoder, signal })
+  if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, output })}\n`)
+  else process.stdout.write(`${output}: ${describeEmbed(summary)}\n`)
+}
+
+/** Embeds one file into another on disk, with a progress line. */
+export async function embedFile(
+  input: string,
+  output: string,
+  o: { text: string; as?: string; encoder: ReturnType<typeof textEncoder>; signal?: AbortSignal },
+): Promise<EmbedSummary> {
+  const source = await fileSource(input)
+  const printer = progressPrinter()
+  try {
+    return await embedTextColumn(source, await fileSink(output, input), {
+      ...o,
+      file: basename(input),
+      onProgress: (done, total) => printer.update(`embed ${done}/${total}`),
+    })
+  } finally {
+    printer.done()
+    await source.close()
+  }
+}
+
+export function describeEmbed(s: EmbedSummary): string {
+  const perSecond = s.embedded / Math.max(1e-3, s.ms / 1000)
+  return (
+    `${s.embedded} of ${s.rows} rows of ${s.text} embedded as ${s.column} (${s.encoder}, ${s.dim}-d)` +
+    `${s.empty ? `; ${s.empty} rows with no text have no vector` : ''}; ` +
+    `${fmtBytes(s.outputBytes)} in ${(s.ms / 1000).toFixed(1)} s (${Math.round(perSecond)} rows/s)`
+  )
+}

@@ -1,0 +1,156 @@
+import type { AsyncBuffer } from 'hyparquet'
+import type { QueryEncoder } from '../encode/encoders.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { ByteSink } from '../io/sink.js'
+import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
+import { writeIndexed } from '../parquet/writeIndexed.js'
+import { KV } from './keys.js'
+
+export interface EmbedOptions {
+  /** The text column to embed. */
+  text: string
+  encoder: QueryEncoder
+  /** The new column's name (default `embedding`). */
+  as?: string
+  /** Texts per encoder call (default 256). */
+  batch?: number
+  file?: string
+  signal?: AbortSignal
+  onProgress?: (done: number, total: number) => void
+}
+
+export interface EmbedSummary {
+  rows: number
+  /** Rows that got a vector. */
+  embedded: number
+  /** Rows whose text was null, empty, only spaces, or refused by the encoder (no words): no vector (null in the new column). */
+  empty: number
+  text: string
+  column: string
+  encoder: string
+  dim: number
+  outputBytes: number
+  ms: number
+}
+
+/**
+ * Writes `source` again with one more column: the text column `o.text` embedded by `o.encoder`,
+ * a nullable LIST<FLOAT> named `o.as`, one vector per page, and the encoder's name in the footer
+ * (`parquetseek.model`) so text queries use the same model. Every other column is copied byte for
+ * byte. Row group by row group, so memory stays at one row group's text and vectors. The output
+ * is ready for `buildIndex` (which `index --embed-text` runs next).
+ */
+export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
+  const started = performance.now()
+  try {
+    const metadata = await readMetadata(source, o.file)
+    const columns = summarizeColumns(metadata)
+    const as = o.as ?? 'embedding'
+    const text = columns.find((c) => c.name === o.text)
+    if (!text) {
+      const strings = columns.filter(isText).map((c) => c.name)
+      throw new ParquetSeekError(`no such column to embed; the text columns are: ${strings.length ? strings.join(', ') : '(none)'}`, {
+        file: o.file,
+        column: o.text,
+      })
+    }
+    if (!isText(text))
+      throw new ParquetSeekError(`is ${text.logicalType ?? text.type}, not text (a BYTE_ARRAY STRING/UTF8 column)`, {
+        file: o.file,
+        column: o.text,
+      })
+    if (columns.some((c) => c.name === as))
+      throw new ParquetSeekError(`the file already has a column named "${as}"; name the new one with --as`, { file: o.file, column: as })
+    const batch = o.batch ?? 256
+    const rows = Number(metadata.num_rows)
+    let embedded = 0
+    let empty = 0
+    let done = 0
+    const written = await writeIndexed({
+      source,
+      metadata,
+      sink,
+      file: o.file,
+      signal: o.signal,
+      added: {
+        name: as,
+        values: async (start, end) => {
+          const values = await readColumnRange(source, metadata, o.text, start, end, o.file, o.signal)
+          const out: Array<Float32Array | null> = new Array(values.length).fill(null)
+          const todo: number[] = []
+          for (const [i, v] of values.entries()) {
+            if (v !== null && v !== undefined && typeof v !== 'string')
+              throw new ParquetSeekError(`row ${start + i} holds ${typeof v}, not text`, { file: o.file, column: o.text, row: start + i })
+            if (typeof v === 'string' && v.trim()) todo.push(i)
+            else empty++
+          }
+          for (let b = 0; b < todo.length; b += batch) {
+            throwIfAborted(o.signal)
+            const picked = todo.slice(b, b + batch)
+            const vectors = await encodeEach(
+              o.encoder,
+              picked.map((i) => values[i] as string),
+            )
+            for (const [j, i] of picked.entries()) {
+              const v = vectors[j]
+              if (v === null) {
+                empty++
+                continue
+              }
+              if (v?.length !== o.encoder.dim)
+                throw new ParquetSeekError(`the encoder ${o.encoder.id} gave ${v?.length ?? 'no'} numbers for a ${o.encoder.dim}-d model`, {
+                  file: o.file,
+                  row: start + i,
+                })
+              out[i] = v
+            }
+            embedded += vectors.filter((v) => v !== null).length
+            o.onProgress?.(done + (picked.at(-1) ?? 0) + 1, rows)
+          }
+          done += values.length
+          o.onProgress?.(done, rows)
+          return out
+        },
+      },
+      keyValues: () => [{ key: KV.model, value: o.encoder.id }],
+    })
+    await sink.commit()
+    return {
+      rows,
+      embedded,
+      empty,
+      text: o.text,
+      column: as,
+      encoder: o.encoder.id,
+      dim: o.encoder.dim,
+      outputBytes: written.bytes,
+      ms: performance.now() - started,
+    }
+  } catch (e) {
+    await sink.abort()
+    throw e
+  }
+}
+
+/**
+ * The batch's vectors; when the encoder refuses the batch (a text it cannot embed: hash-ngram
+ * and "!!!", which has no words), each text alone, and null for those it refuses.
+ */
+async function encodeEach(encoder: QueryEncoder, texts: string[]): Promise<Array<Float32Array | null>> {
+  try {
+    return await encoder.encode(texts)
+  } catch (e) {
+    if (!(e instanceof ParquetSeekError) || texts.length === 1) {
+      if (e instanceof ParquetSeekError) return [null]
+      throw e
+    }
+    const out: Array<Float32Array | null> = []
+    for (const t of texts) out.push(...(await encodeEach(encoder, [t])))
+    return out
+  }
+}
+
+function isText(c: { type: string; logicalType: string | undefined }): boolean {
+  return c.type === 'BYTE_ARRAY' && (c.logicalType === 'STRING' || c.logicalType === 'UTF8' || c.logicalType === 'JSON' || !c.logicalType)
+}

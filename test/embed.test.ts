@@ -1,0 +1,139 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { hashNgram, hashNgramEncoder } from '../src/encode/encoders.js'
+import { buildIndex } from '../src/index/build.js'
+import { embedTextColumn } from '../src/index/embed.js'
+import { KV } from '../src/index/keys.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { MemorySink } from '../src/io/sink.js'
+import { fromBytes } from '../src/io/source.js'
+import { codecs } from '../src/parquet/codecs.js'
+import { openIndex } from '../src/search/engine.js'
+import { cli } from './helpers/cli.js'
+import { duckdb, tempDir } from './helpers/fixtures.js'
+
+// A file with text and no vectors, as users have them: a nullable title (some null, empty, or
+// with no words at all), an id and a price, in several row groups.
+const dir = tempDir('pqs-embed-')
+const input = join(dir, 'products.parquet')
+const rows = 2000
+const TOPICS = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour', 'snowy mountain trail']
+const title = (i: number): string | null =>
+  i % 97 === 5
+    ? null
+    : i % 89 === 7
+      ? ''
+      : i % 83 === 3
+        ? '!!!'
+        : `${TOPICS[i % 4]} ${['fresh', 'old', 'small', 'large'][(i % 7) % 4]} item ${i}`
+const noText = Array.from({ length: rows }, (_, i) => i).filter((i) => !title(i) || title(i) === '!!!')
+
+beforeAll(() => {
+  const buf = parquetWriteBuffer({
+    columnData: [
+      { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i * 3), type: 'INT32' },
+      { name: 'title', data: Array.from({ length: rows }, (_, i) => title(i)), type: 'STRING', nullable: true },
+      { name: 'price', data: Float64Array.from({ length: rows }, (_, i) => i / 4), type: 'DOUBLE' },
+    ],
+    rowGroupSize: 512,
+  })
+  writeFileSync(input, new Uint8Array(buf))
+})
+
+describe('embedding a text column (files with text and no vectors)', () => {
+  it('adds the vectors as a new column, keeps every other column, and leaves rows without text without a vector', async () => {
+    const sink = new MemorySink()
+    const progress: number[] = []
+    const summary = await embedTextColumn(await fileSource(input), sink, {
+      text: 'title',
+      encoder: hashNgramEncoder(64),
+      batch: 100,
+      onProgress: (done) => progress.push(done),
+    })
+    expect(summary).toMatchObject({ rows, embedded: rows - noText.length, empty: noText.length, column: 'embedding', dim: 64 })
+    expect(noText.length).toBeGreaterThan(40)
+    expect(progress.at(-1)).toBe(rows)
+    const bytes = sink.bytes as Uint8Array
+    const file = fromBytes(bytes)
+    const metadata = await parquetMetadataAsync(file)
+    expect(metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value).toBe('parquetseek/hash-ngram-v1:64')
+    const read = await parquetReadObjects({ file, compressors: codecs })
+    const original = await parquetReadObjects({ file: await asyncBufferFromFile(input) })
+    expect(read.map(({ embedding, ...rest }) => rest)).toEqual(original)
+    for (const i of [0, 1, 2, 999, rows - 1, ...noText.slice(0, 5)]) {
+      const t = title(i)
+      if (!t || t === '!!!') expect(read[i]?.embedding ?? null).toBeNull()
+      else expect(read[i]?.embedding).toEqual(Array.from(hashNgram(t, 64)))
+    }
+  })
+
+  it('the CLI embeds and indexes in one go: text search finds the topic, DuckDB reads the new column, no temp file is left', async () => {
+    const out = join(dir, 'products.indexed.parquet')
+    const r = await cli(['index', input, out, '--embed-text', 'title', '--encoder', 'parquetseek/hash-ngram-v1:64', '--json'])
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `${rows - noText.length} of ${rows} rows of title embedded as embedding .*; ${noText.length} rows with no text have no vector`,
+      ),
+    )
+    expect(r.code).toBe(0)
+    const result = JSON.parse(r.stdout)
+    expect(result).toMatchObject({ metric: 'cosine', column: 'embedding', indexedRows: rows - noText.length, rows })
+    expect(result.embedded).toMatchObject({ rows: rows - noText.length, empty: noText.length, encoder: 'parquetseek/hash-ngram-v1:64' })
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([])
+    const index = await openIndex(await fileSource(out))
+    expect(index.encoder).toBe('parquetseek/hash-ngram-v1:64')
+    const [q] = await hashNgramEncoder(64).encode(['a boat in the harbour'])
+    const { results } = await index.search(q as Float32Array, { k: 10, columns: ['title', 'id'] })
+    expect(results).toHaveLength(10)
+    for (const hit of results) {
+      expect(hit.values.title).toMatch(/^sailing boat harbour/)
+      expect(hit.values.id).toBe(hit.row * 3)
+    }
+    await index.close()
+    const db = await duckdb()
+    try {
+      const [[count, withVector, dim]] = (await db.rows(
+        `SELECT count(*), count(embedding), max(len(embedding)) FROM read_parquet('${out}')`,
+      )) as [[bigint, bigint, number]]
+      expect([Number(count), Number(withVector), Number(dim)]).toEqual([rows, rows - noText.length, 64])
+      expect(await db.rows(`SELECT title, price FROM read_parquet('${out}') WHERE id = 30`)).toEqual([[title(10), 2.5]])
+    } finally {
+      db.close()
+    }
+  })
+
+  it('a column that is missing, not text, or a new name already taken is a clear error, and nothing is written', async () => {
+    const embed = (o: { text: string; as?: string }) =>
+      embedTextColumn(fromBytes(new Uint8Array(readFileSync(input))), new MemorySink(), {
+        ...o,
+        encoder: hashNgramEncoder(16),
+        file: 'products.parquet',
+      })
+    await expect(embed({ text: 'titel' })).rejects.toThrow(
+      'products.parquet, column "titel": no such column to embed; the text columns are: title',
+    )
+    await expect(embed({ text: 'price' })).rejects.toThrow('products.parquet, column "price": is DOUBLE, not text')
+    await expect(embed({ text: 'title', as: 'id' })).rejects.toThrow('already has a column named "id"')
+    const out = join(dir, 'never.parquet')
+    const r = await cli(['embed', input, out, '--text', 'price'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('is DOUBLE, not text')
+    expect(readdirSync(dir).filter((f) => f.startsWith('never'))).toEqual([])
+    const bad = await cli(['index', input, join(dir, 'x.parquet'), '--embed-text', 'title', '--encoder', 'acme/large'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('no encoder "acme/large" in this build')
+  })
+
+  it('the embedded file indexes like any other, rows without text left out of the index', async () => {
+    const embedded = join(dir, 'embedded.parquet')
+    await embedTextColumn(await fileSource(input), await fileSink(embedded, input), { text: 'title', encoder: hashNgramEncoder(32) })
+    const source = await fileSource(embedded)
+    const summary = await buildIndex(source, new MemorySink(), { column: 'embedding', metric: 'cosine', skipInvalid: true })
+    await source.close()
+    expect(summary.skippedRows.map((s) => s.row)).toEqual(noText)
+    expect(summary.params.indexedRows).toBe(rows - noText.length)
+  })
+})
