@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { clusteredVectors, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
+import { clusteredVectors, duckdb, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
@@ -198,4 +199,55 @@ test('the page stays responsive while a 50,000-row file builds', async ({ page }
   console.log(`frames during the build: ${gaps.length}, longest gap ${worst.toFixed(0)} ms`)
   // parsing or encoding on the UI thread would freeze it for seconds; allow scheduling noise
   expect(worst).toBeLessThan(1000)
+})
+
+test('a file with text and no vectors: embed a column, index it, search it by text, download one file DuckDB reads', async ({ page }) => {
+  const rows = 1200
+  const topics = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour', 'snowy mountain trail']
+  const titles = Array.from({ length: rows }, (_, i) => (i % 50 === 7 ? null : `${topics[i % 4]} number ${i}`))
+  const input = join(dir, 'notes.parquet')
+  writeFileSync(
+    input,
+    new Uint8Array(
+      parquetWriteBuffer({
+        columnData: [
+          { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i), type: 'INT32' },
+          { name: 'note', data: titles, type: 'STRING', nullable: true },
+        ],
+        rowGroupSize: 400,
+      }),
+    ),
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await expect(page.getByTestId('index-status')).toHaveText('No index and no vectors in this file: embed a text column to build one.')
+  const build = page.getByRole('region', { name: 'Build' })
+  await expect(build.getByRole('combobox', { name: 'Text column' })).toHaveValue('note')
+  await expect(build.getByRole('combobox', { name: 'Metric' })).toHaveValue('cosine')
+  await build.getByRole('button', { name: 'Embed and build index' }).click()
+  await expect(page.getByTestId('embedded-summary')).toContainText(
+    `Embedded ${(rows - 24).toLocaleString('en-US')} of ${rows.toLocaleString('en-US')} rows of note as embedding (parquetseek/hash-ngram-v1:256); 24 rows without text have no vector`,
+    { timeout: 60_000 },
+  )
+  await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
+  // the new file names its encoder: the search box takes text
+  await page.getByLabel('Query text').fill('a boat in the harbour')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(hits(page)).toHaveCount(10)
+  for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  expect(download.suggestedFilename()).toBe('notes.indexed.parquet')
+  const saved = join(dir, 'notes.indexed.parquet')
+  await download.saveAs(saved)
+  const db = await duckdb()
+  try {
+    const [[count, withVector, dim]] = (await db.rows(
+      `SELECT count(*), count(embedding), max(len(embedding)) FROM read_parquet('${saved}')`,
+    )) as [[bigint, bigint, number]]
+    expect([Number(count), Number(withVector), Number(dim)]).toEqual([rows, rows - 24, 256])
+    expect(await db.rows(`SELECT note FROM read_parquet('${saved}') WHERE id = 10`)).toEqual([[titles[10]]])
+  } finally {
+    db.close()
+  }
 })

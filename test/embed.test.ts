@@ -57,7 +57,7 @@ describe('embedding a text column (files with text and no vectors)', () => {
     expect(noText.length).toBeGreaterThan(40)
     expect(progress.at(-1)).toBe(rows)
     const bytes = sink.bytes as Uint8Array
-    const file = fromBytes(bytes)
+    const file = fromBytes(bytes, 'products.embedded.parquet')
     const metadata = await parquetMetadataAsync(file)
     expect(metadata.key_value_metadata?.find((kv) => kv.key === KV.model)?.value).toBe('parquetseek/hash-ngram-v1:64')
     const read = await parquetReadObjects({ file, compressors: codecs })
@@ -107,7 +107,7 @@ describe('embedding a text column (files with text and no vectors)', () => {
 
   it('a column that is missing, not text, or a new name already taken is a clear error, and nothing is written', async () => {
     const embed = (o: { text: string; as?: string }) =>
-      embedTextColumn(fromBytes(new Uint8Array(readFileSync(input))), new MemorySink(), {
+      embedTextColumn(fromBytes(new Uint8Array(readFileSync(input)), 'products.parquet'), new MemorySink(), {
         ...o,
         encoder: hashNgramEncoder(16),
         file: 'products.parquet',

@@ -1,7 +1,9 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink'
 import type { SpawnKernelWorker } from '../src/compute/pool.js'
+import { encoderFor } from '../src/encode/encoders.js'
 import { type BuildOptions, type BuildProgress, buildIndex } from '../src/index/build.js'
+import { type EmbedSummary, embedTextColumn } from '../src/index/embed.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { BlobSink, WritableFileSink } from '../src/io/sink.js'
 
@@ -9,9 +11,19 @@ import { BlobSink, WritableFileSink } from '../src/io/sink.js'
  * Index building off the UI thread. Everything crossing the boundary is plain data: the File,
  * options without callbacks, progress snapshots (polled), and the result bytes (transferred).
  */
+/** Build progress, or the embedding step before it (a file with text and no vectors). */
+export type JobProgress = BuildProgress | { phase: 'embed'; done: number; total: number }
+
+/** For a file with text and no vectors: which column to embed, with which encoder, as what. */
+export interface EmbedRequest {
+  text: string
+  encoder: string
+  as: string
+}
+
 interface Job {
   controller: AbortController
-  progress: BuildProgress | undefined
+  progress: JobProgress | undefined
 }
 
 /** Kernel workers started from this worker: the build shares its work with them. */
@@ -32,14 +44,39 @@ const api = {
 
   /**
    * Builds `file`'s index. With `target` (a file handle the user picked), the output streams
-   * straight to that file; otherwise it ends as a Blob (never concatenated in memory).
+   * straight to that file; otherwise it ends as a Blob (never concatenated in memory). With
+   * `embed`, the text column is embedded first (into a Blob) and that file is indexed.
    */
-  async run(id: number, file: File, options: Omit<BuildOptions, 'signal' | 'onProgress'>, target?: FileSystemFileHandle) {
+  async run(
+    id: number,
+    file: File,
+    options: Omit<BuildOptions, 'signal' | 'onProgress'>,
+    target?: FileSystemFileHandle,
+    embed?: EmbedRequest,
+  ) {
     const job = jobs.get(id)
     if (!job) throw new Error(`no build job ${id}`)
-    const sink = target ? new WritableFileSink(await target.createWritable()) : new BlobSink()
     try {
-      const summary = await buildIndex(blobSource(file), sink, {
+      let input: Blob = file
+      let embedded: EmbedSummary | undefined
+      if (embed) {
+        const encoder = encoderFor(embed.encoder)
+        if (!encoder) throw new Error(`no encoder ${embed.encoder} in this page`)
+        const staged = new BlobSink()
+        embedded = await embedTextColumn(blobSource(file), staged, {
+          text: embed.text,
+          as: embed.as,
+          encoder,
+          file: file.name,
+          signal: job.controller.signal,
+          onProgress: (done, total) => {
+            job.progress = { phase: 'embed', done, total }
+          },
+        })
+        input = staged.blob as Blob
+      }
+      const sink = target ? new WritableFileSink(await target.createWritable()) : new BlobSink()
+      const summary = await buildIndex(blobSource(new File([input], file.name)), sink, {
         threads: Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)),
         // navigator.deviceMemory (GiB, Chrome) rounds down; give the build at most half of it
         memoryLimitBytes: ((navigator as { deviceMemory?: number }).deviceMemory ?? 4) * 2 ** 29,
@@ -51,13 +88,13 @@ const api = {
           job.progress = p
         },
       })
-      return { summary, blob: sink instanceof BlobSink ? sink.blob : undefined }
+      return { summary, embedded, blob: sink instanceof BlobSink ? sink.blob : undefined }
     } finally {
       jobs.delete(id)
     }
   },
 
-  progress(id: number): BuildProgress | undefined {
+  progress(id: number): JobProgress | undefined {
     return jobs.get(id)?.progress
   },
 

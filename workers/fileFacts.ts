@@ -1,4 +1,5 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
+import { isText } from '../src/index/embed.js'
 import { footerValue, KV } from '../src/index/keys.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { findEmbeddingColumns, summarizeColumns } from '../src/parquet/embedding.js'
@@ -10,6 +11,8 @@ export interface FileInfo {
   rows: number
   columns: Array<{ name: string; type: string }>
   vectorColumns: string[]
+  /** Top-level text columns: what a file without vectors can be embedded from. */
+  textColumns: string[]
   /** The embedding model the file names (footer key parquetseek.model), if any. */
   model?: string
   index: { column: string; bytes: number; params: Record<string, unknown>; lists: number } | undefined
@@ -25,6 +28,9 @@ export async function inspect(source: AsyncBuffer, name: string): Promise<{ info
     bytes: source.byteLength,
     rows: Number(metadata.num_rows),
     columns: summarizeColumns(metadata),
+    textColumns: summarizeColumns(metadata)
+      .filter(isText)
+      .map((c) => c.name),
     vectorColumns: findEmbeddingColumns(metadata).map((c) => c.name),
     model: footerValue(metadata, KV.model),
     index:

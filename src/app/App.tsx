@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import type { SearchBackend } from '../compute/backend.js'
 import type { BuildSummary } from '../index/build.js'
+import type { EmbedSummary } from '../index/embed.js'
 import { BuildPanel } from './BuildPanel.js'
 import { run } from './bridge.js'
 import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
@@ -104,9 +105,9 @@ export function App() {
     return () => window.removeEventListener('keydown', onKey)
   }, [])
 
-  async function onBuilt(summary: BuildSummary, file: File, saved: boolean) {
+  async function onBuilt(summary: BuildSummary, file: File, saved: boolean, embedded?: EmbedSummary) {
     if (built) URL.revokeObjectURL(built.url)
-    setBuilt({ summary, url: URL.createObjectURL(file), name: file.name, file, saved })
+    setBuilt({ summary, url: URL.createObjectURL(file), name: file.name, file, saved, embedded })
     // the indexed file opens for search right away (nothing is uploaded)
     const seq = ++openSeq.current
     const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend === 'gpu' ? 'auto' : backend, job))
@@ -121,6 +122,8 @@ export function App() {
     requestAnimationFrame(() => urlMenu.current?.querySelector('input')?.focus())
   }
   const hasIndex = Boolean(opened?.info.index)
+  // vectors to index, or text to embed first
+  const canBuild = Boolean(opened && (opened.info.vectorColumns.length > 0 || opened.info.textColumns.length > 0))
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a file dropped anywhere on the page opens
     <div
@@ -172,7 +175,7 @@ export function App() {
           ) : (
             <p className="hint">{busy ? 'Opening…' : 'No file open. Its rows, columns and index appear here.'}</p>
           )}
-          {opened?.file && !opened.info.index && opened.info.vectorColumns.length > 0 && (
+          {opened?.file && !opened.info.index && canBuild && (
             <BuildPanel
               file={opened.file}
               info={opened.info}
@@ -183,7 +186,7 @@ export function App() {
               onError={setError}
             />
           )}
-          {opened && !opened.file && !opened.info.index && opened.info.vectorColumns.length > 0 && (
+          {opened && !opened.file && !opened.info.index && canBuild && (
             <p className="hint">
               To build an index, download this file and open it from disk: the index is written into a new copy of the file.
             </p>
@@ -251,9 +254,11 @@ export function App() {
                     <p>
                       {opened.info.vectorColumns.length
                         ? 'This file has no index yet. Build one from the side panel: it is written into a new copy of the file, which you can download and host anywhere.'
-                        : 'This file has no index and no vector column to build one from. Its rows are under Data.'}
+                        : opened.info.textColumns.length
+                          ? `This file has text but no vectors. Embed a text column (${opened.info.textColumns.join(', ')}) from the side panel: the vectors go into a new column and the index is built on them, in one new copy of the file.`
+                          : 'This file has no index, no vector column and no text column to build one from. Its rows are under Data.'}
                     </p>
-                    {!sideOpen && opened.info.vectorColumns.length > 0 && (
+                    {!sideOpen && canBuild && (
                       <button type="button" onClick={() => setSideOpen(true)}>
                         Show the build panel
                       </button>

@@ -1,11 +1,15 @@
 import { useRef, useState } from 'react'
+import type { JobProgress } from '../../workers/build.worker.js'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
-import { BUILD_PHASES, type BuildPhase, type BuildProgress, type BuildSummary } from '../index/build.js'
+import { HASH_NGRAM } from '../encode/encoders.js'
+import { BUILD_PHASES, type BuildSummary } from '../index/build.js'
+import type { EmbedSummary } from '../index/embed.js'
 import type { Metric } from '../index/model.js'
 import { buildInWorker } from './bridge.js'
 
-const PHASE_LABEL: Record<BuildPhase, string> = {
+const PHASE_LABEL: Record<JobProgress['phase'], string> = {
+  embed: 'embedding text',
   read: 'reading vectors',
   'train-coarse': 'training coarse clusters',
   'train-pq': 'training PQ codebooks',
@@ -22,19 +26,34 @@ interface Props {
   gpuAvailable: boolean
   onBackend: (b: SearchBackend) => void
   /** `file`: the indexed file, in memory (a Blob-backed File) or as saved to disk. */
-  onBuilt: (summary: BuildSummary, file: File, saved: boolean) => Promise<void>
+  onBuilt: (summary: BuildSummary, file: File, saved: boolean, embedded?: EmbedSummary) => Promise<void>
   onError: (message: string | undefined) => void
 }
 
-/** Build parameters (defaults explained), per-phase progress with an ETA, cancel. */
+/** Encoders a text column can be embedded with in this page. */
+const ENCODERS = [
+  [`${HASH_NGRAM}:256`, 'hash-ngram 256-d: words, word pairs and spellings; no download'],
+  [`${HASH_NGRAM}:128`, 'hash-ngram 128-d: smaller index, a little less precise'],
+] as const
+
+/**
+ * Build parameters (defaults explained), per-phase progress with an ETA, cancel. A file with
+ * text and no vectors gets an embedding step first: which text column, which encoder, and the
+ * new column's name.
+ */
 export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBuilt, onError }: Props) {
+  const embedding = info.vectorColumns.length === 0
+  const taken = new Set(info.columns.map((c) => c.name))
   const [column, setColumn] = useState(info.vectorColumns[0] ?? '')
-  const [metric, setMetric] = useState<Metric>('l2')
+  const [text, setText] = useState(pickText(info.textColumns))
+  const [encoder, setEncoder] = useState<string>(ENCODERS[0][0])
+  const [as, setAs] = useState(['embedding', 'embedding_vector', 'text_embedding'].find((n) => !taken.has(n)) ?? '')
+  const [metric, setMetric] = useState<Metric>(embedding ? 'cosine' : 'l2')
   const [nlist, setNlist] = useState('')
   const [m, setM] = useState('')
   const canStream = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
   const [toDisk, setToDisk] = useState(false)
-  const [progress, setProgress] = useState<BuildProgress>()
+  const [progress, setProgress] = useState<JobProgress>()
   const [building, setBuilding] = useState(false)
   const abort = useRef<AbortController>(undefined)
   const phaseStart = useRef({ phase: '' as string, at: 0 })
@@ -42,6 +61,10 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   async function build() {
     const controller = new AbortController()
     abort.current = controller
+    if (embedding && (!as.trim() || taken.has(as.trim()))) {
+      onError(as.trim() ? `The file already has a column named "${as.trim()}": name the new one differently.` : 'Name the new column.')
+      return
+    }
     const name = file.name.replace(/\.parquet$/i, '') + '.indexed.parquet'
     let target: FileSystemFileHandle | undefined
     if (toDisk) {
@@ -56,10 +79,10 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
     setBuilding(true)
     onError(undefined)
     try {
-      const { summary, blob } = await buildInWorker(
+      const { summary, blob, embedded } = await buildInWorker(
         file,
         {
-          column,
+          column: embedding ? as.trim() : column,
           metric,
           skipInvalid: true,
           backend,
@@ -69,14 +92,15 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
         {
           signal: controller.signal,
           target,
+          embed: embedding ? { text, encoder, as: as.trim() } : undefined,
           onProgress: (p) => {
             if (p.phase !== phaseStart.current.phase) phaseStart.current = { phase: p.phase, at: performance.now() }
             setProgress(p)
           },
         },
       )
-      if (target) await onBuilt(summary, await target.getFile(), true)
-      else await onBuilt(summary, new File([blob as Blob], name, { type: 'application/vnd.apache.parquet' }), false)
+      if (target) await onBuilt(summary, await target.getFile(), true, embedded)
+      else await onBuilt(summary, new File([blob as Blob], name, { type: 'application/vnd.apache.parquet' }), false, embedded)
     } catch (e) {
       onError((e as Error).name === 'AbortError' ? 'Build cancelled.' : (e as Error).message)
     } finally {
@@ -85,7 +109,8 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
     }
   }
 
-  const step = progress ? BUILD_PHASES.indexOf(progress.phase) : 0
+  const phases: ReadonlyArray<JobProgress['phase']> = embedding ? ['embed', ...BUILD_PHASES] : BUILD_PHASES
+  const step = progress ? phases.indexOf(progress.phase) : 0
   const eta = (() => {
     if (!progress || progress.done === 0 || progress.total === 0) return ''
     const elapsed = performance.now() - phaseStart.current.at
@@ -94,16 +119,48 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   })()
   return (
     <section aria-label="Build">
-      <h2>Build an index</h2>
+      <h2>{embedding ? 'Embed text, then index it' : 'Build an index'}</h2>
+      {embedding && (
+        <p className="hint">
+          This file has text but no vectors. Pick the text to search: each row's text becomes a vector in a new column, the index is built
+          on it, and you get one indexed file with every original column.
+        </p>
+      )}
       <div className="knobs">
-        <label>
-          Embedding column{' '}
-          <select value={column} onChange={(e) => setColumn(e.target.value)}>
-            {info.vectorColumns.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </label>
+        {embedding ? (
+          <>
+            <label>
+              Text column{' '}
+              <select value={text} onChange={(e) => setText(e.target.value)}>
+                {info.textColumns.map((c) => (
+                  <option key={c}>{c}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Encoder{' '}
+              <select value={encoder} onChange={(e) => setEncoder(e.target.value)}>
+                {ENCODERS.map(([id, label]) => (
+                  <option key={id} value={id}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              New column <input aria-label="New column" value={as} onChange={(e) => setAs(e.target.value)} />
+            </label>
+          </>
+        ) : (
+          <label>
+            Embedding column{' '}
+            <select value={column} onChange={(e) => setColumn(e.target.value)}>
+              {info.vectorColumns.map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
           Metric{' '}
           <select value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
@@ -135,8 +192,8 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
         </label>
       )}
       <p className="hint">Defaults suit most files; the default nprobe is measured on your data at the end of the build.</p>
-      <button type="button" onClick={build} disabled={building || !column}>
-        Build index
+      <button type="button" className="primary" onClick={build} disabled={building || (embedding ? !text : !column)}>
+        {embedding ? 'Embed and build index' : 'Build index'}
       </button>{' '}
       {building && (
         <button type="button" onClick={() => abort.current?.abort()}>
@@ -147,7 +204,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
         <div className="progress">
           <progress
             aria-label="Build progress"
-            max={BUILD_PHASES.length}
+            max={phases.length}
             value={step + (progress ? progress.done / Math.max(1, progress.total) : 0)}
           />{' '}
           <span data-testid="phase">
@@ -156,7 +213,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
               : 'starting…'}
           </span>
           <ol className="phases">
-            {BUILD_PHASES.map((p, i) => (
+            {phases.map((p, i) => (
               <li key={p} className={i < step ? 'done' : i === step ? 'current' : ''}>
                 {p}
               </li>
@@ -166,4 +223,9 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
       )}
     </section>
   )
+}
+
+/** The text column most likely to be worth searching: a name that says so, else the first. */
+function pickText(columns: string[]): string {
+  return columns.find((c) => /^(text|content|body|description|gloss|abstract|summary|title|name)$/i.test(c)) ?? columns[0] ?? ''
 }

@@ -1,7 +1,8 @@
 import type { FileInfo } from '../../workers/fileFacts.js'
 import type { BuildSummary } from '../index/build.js'
+import type { EmbedSummary } from '../index/embed.js'
 
-export type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean }
+export type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean; embedded?: EmbedSummary }
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
 
@@ -57,7 +58,9 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
           ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB${backend ? `; searching with ${backend}` : ''}`
           : info.vectorColumns.length
             ? 'No index in this file.'
-            : 'No index in this file, and no vector column to build one from (a LIST of FLOAT/DOUBLE or a FIXED_LEN_BYTE_ARRAY of float32).'}
+            : info.textColumns.length
+              ? 'No index and no vectors in this file: embed a text column to build one.'
+              : 'No index in this file, and no vector column to build one from (a LIST of FLOAT/DOUBLE or a FIXED_LEN_BYTE_ARRAY of float32).'}
       </p>
       <details>
         <summary>Schema</summary>
@@ -90,6 +93,14 @@ export function BuiltPanel({ built }: { built: Built }) {
         {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
         {built.summary.threads === 1 ? 'thread' : 'threads'}
       </p>
+      {built.embedded && (
+        <p data-testid="embedded-summary">
+          Embedded {built.embedded.embedded.toLocaleString('en-US')} of {built.embedded.rows.toLocaleString('en-US')} rows of{' '}
+          {built.embedded.text} as {built.embedded.column} ({built.embedded.encoder})
+          {built.embedded.empty ? `; ${built.embedded.empty.toLocaleString('en-US')} rows without text have no vector` : ''} in{' '}
+          {(built.embedded.ms / 1000).toFixed(1)} s.
+        </p>
+      )}
       {built.summary.gpuFallback && (
         <p role="status" className="hint">
           The GPU could not build it: {built.summary.gpuFallback}.

@@ -1,7 +1,8 @@
 import * as Comlink from 'comlink'
-import type { BuildWorkerApi } from '../../workers/build.worker.js'
+import type { BuildWorkerApi, EmbedRequest, JobProgress } from '../../workers/build.worker.js'
 import type { EngineApi } from '../../workers/engineApi.js'
-import type { BuildOptions, BuildProgress, BuildSummary } from '../index/build.js'
+import type { BuildOptions, BuildSummary } from '../index/build.js'
+import type { EmbedSummary } from '../index/embed.js'
 
 /**
  * The one module that owns the workers: creates them, relays cancellation (AbortSignal →
@@ -10,8 +11,13 @@ import type { BuildOptions, BuildProgress, BuildSummary } from '../index/build.j
 export async function buildInWorker(
   file: File,
   options: Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>,
-  { signal, onProgress, target }: { signal?: AbortSignal; onProgress?: (p: BuildProgress) => void; target?: FileSystemFileHandle } = {},
-): Promise<{ summary: BuildSummary; blob?: Blob }> {
+  {
+    signal,
+    onProgress,
+    target,
+    embed,
+  }: { signal?: AbortSignal; onProgress?: (p: JobProgress) => void; target?: FileSystemFileHandle; embed?: EmbedRequest } = {},
+): Promise<{ summary: BuildSummary; embedded?: EmbedSummary; blob?: Blob }> {
   const worker = new Worker(new URL('../../workers/build.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-build' })
   const api = Comlink.wrap<BuildWorkerApi>(worker)
   const id = await api.start()
@@ -22,7 +28,7 @@ export async function buildInWorker(
     if (p) onProgress?.(p)
   }, 100)
   try {
-    return await api.run(id, file, options, target)
+    return await api.run(id, file, options, target, embed)
   } finally {
     clearInterval(timer)
     signal?.removeEventListener('abort', onAbort)

@@ -151,6 +151,7 @@ async function encodeEach(encoder: QueryEncoder, texts: string[]): Promise<Array
   }
 }
 
-function isText(c: { type: string; logicalType: string | undefined }): boolean {
+/** Whether a top-level column (as `summarizeColumns` gives it) holds text that can be embedded. */
+export function isText(c: { type: string; logicalType: string | undefined }): boolean {
   return c.type === 'BYTE_ARRAY' && (c.logicalType === 'STRING' || c.logicalType === 'UTF8' || c.logicalType === 'JSON' || !c.logicalType)
 }
