@@ -181,8 +181,9 @@ describe('sidecar index over unmodified files', () => {
       for (let q = 0; q < 12; q++) {
         const query = queries.subarray(q * dim, (q + 1) * dim)
         arrivals.length = 0
-        const { results, stats } = await remote.search(query, { k: 10, columns: ['title'] })
-        const expected = await reference.search(query, { k: 10, columns: ['title'] })
+        // many candidates (refine 10: 100), so that one wave for them all means something
+        const { results, stats } = await remote.search(query, { k: 10, refine: 10, columns: ['title'] })
+        const expected = await reference.search(query, { k: 10, refine: 10, columns: ['title'] })
         expect(results.map((r) => [r.row, r.distance, r.values.title])).toEqual(
           expected.results.map((r) => [r.row, r.distance, r.values.title]),
         )
