@@ -251,3 +251,35 @@ test('a file with text and no vectors: embed a column, index it, search it by te
     db.close()
   }
 })
+
+test('the Data view reaches every row of a file taller than a browser can scroll (1,000,000 rows)', async ({ page }) => {
+  // 1,000,000 rows of 36 px is more than Chrome's ~33.5 M px element height: without windows of
+  // rows, the last ~70,000 could not be scrolled to
+  const rows = 1_000_000
+  const input = join(dir, 'tall.parquet')
+  writeFileSync(
+    input,
+    new Uint8Array(
+      parquetWriteBuffer({
+        columnData: [
+          { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i), type: 'INT32' },
+          { name: 'label', data: Array.from({ length: rows }, (_, i) => `label ${i}`), type: 'STRING' },
+        ],
+        rowGroupSize: 200_000,
+      }),
+    ),
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  // no index and no vectors: the file opens on its rows
+  await expect(page.getByRole('tab', { name: 'Data' })).toHaveAttribute('aria-selected', 'true')
+  const table = page.getByRole('table', { name: 'Rows of tall.parquet' })
+  await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
+  await page.getByLabel('Go to row').fill('999999')
+  await page.getByRole('button', { name: 'Go', exact: true }).click()
+  await expect(table.locator('[data-row="999999"] td').nth(2)).toHaveText('label 999999')
+  await expect(page.getByRole('button', { name: /Next 500,000/ })).toBeDisabled()
+  await page.getByRole('button', { name: /Previous 500,000/ }).click()
+  await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
+  await expect(page.getByRole('button', { name: /Previous 500,000/ })).toBeDisabled()
+})

@@ -5,6 +5,12 @@ import { run } from './bridge.js'
 import { asText } from './text.js'
 
 const ROW_HEIGHT = 36
+/**
+ * Rows scrolled at once: a browser caps an element's height (Chrome: about 33.5 M px, 930 k rows
+ * of 36 px), so a larger file scrolls through windows of this many rows, moved by Previous/Next
+ * and "Go to row".
+ */
+const WINDOW = 500_000
 /** Rows fetched per request: a screenful or two, so a jump reads one block. */
 const BLOCK = 100
 
@@ -23,8 +29,11 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
   const [error, setError] = useState<string>()
   const [goTo, setGoTo] = useState('')
   const scroller = useRef<HTMLElement>(null)
+  const [base, setBase] = useState(0)
+  const count = Math.min(WINDOW, info.rows - base)
+  const scrollAfterMove = useRef<number | undefined>(undefined)
   const virtual = useVirtualizer({
-    count: info.rows,
+    count,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 8,
@@ -33,8 +42,22 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
     scrollPaddingStart: ROW_HEIGHT,
   })
   const items = virtual.getVirtualItems()
-  const first = items[0]?.index ?? 0
-  const last = items.at(-1)?.index ?? 0
+  const first = base + (items[0]?.index ?? 0)
+  const last = base + (items.at(-1)?.index ?? 0)
+  const goToRow = (n: number) => {
+    const window = Math.floor(n / WINDOW) * WINDOW
+    if (window === base) virtual.scrollToIndex(n - base, { align: 'start' })
+    else {
+      scrollAfterMove.current = n - window
+      setBase(window)
+    }
+  }
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once the new window is laid out
+  useEffect(() => {
+    const at = scrollAfterMove.current
+    scrollAfterMove.current = undefined
+    virtual.scrollToIndex(at ?? 0, { align: 'start' })
+  }, [base])
 
   // a new set of columns starts over
   // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the column list
@@ -93,7 +116,7 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
           onSubmit={(e) => {
             e.preventDefault()
             const n = Number(goTo)
-            if (Number.isInteger(n) && n >= 0 && n < info.rows) virtual.scrollToIndex(n, { align: 'start' })
+            if (Number.isInteger(n) && n >= 0 && n < info.rows) goToRow(n)
             else setError(`Row numbers go from 0 to ${(info.rows - 1).toLocaleString('en-US')}.`)
           }}
         >
@@ -134,6 +157,16 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
             ))}
           </fieldset>
         </details>
+        {info.rows > WINDOW && (
+          <div className="row">
+            <button type="button" disabled={base === 0} onClick={() => goToRow(Math.max(0, base - WINDOW))}>
+              ◂ Previous {WINDOW.toLocaleString('en-US')}
+            </button>
+            <button type="button" disabled={base + WINDOW >= info.rows} onClick={() => goToRow(base + WINDOW)}>
+              Next {WINDOW.toLocaleString('en-US')} ▸
+            </button>
+          </div>
+        )}
         <span className="hint">
           {info.rows.toLocaleString('en-US')} rows · rows {first.toLocaleString('en-US')}–{last.toLocaleString('en-US')} in view
         </span>
@@ -158,12 +191,13 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
           </thead>
           <tbody style={{ height: virtual.getTotalSize(), position: 'relative', minWidth: grid.minWidth }}>
             {items.map((item) => {
-              const values = blocks.current.get(Math.floor(item.index / BLOCK))?.[item.index % BLOCK]
+              const row = base + item.index
+              const values = blocks.current.get(Math.floor(row / BLOCK))?.[row % BLOCK]
               return (
                 <tr
                   key={item.key}
-                  aria-rowindex={item.index + 2}
-                  data-row={item.index}
+                  aria-rowindex={row + 2}
+                  data-row={row}
                   className="grid-row"
                   style={{
                     ...grid,
@@ -174,11 +208,11 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
                     height: ROW_HEIGHT,
                     transform: `translateY(${item.start - ROW_HEIGHT}px)`,
                   }}
-                  onClick={() => onOpenRow(item.index)}
+                  onClick={() => onOpenRow(row)}
                 >
                   <td className="rownum">
-                    <button type="button" className="link" aria-label={`Open row ${item.index}`}>
-                      {item.index}
+                    <button type="button" className="link" aria-label={`Open row ${row}`}>
+                      {row}
                     </button>
                   </td>
                   {shown.map((c) =>
