@@ -179,9 +179,20 @@ test('searching again moves nothing on the page but the results', async ({ page 
   expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__shifts)).toEqual([])
 })
 
-test('the theme toggle overrides the system and is remembered', async ({ page }) => {
+test('the theme toggle overrides the system and is remembered; the header fits a 360 px phone', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' })
+  await page.setViewportSize({ width: 360, height: 740 })
   await openDemo(page)
+  // every header control is on screen, the last one included
+  for (const name of ['File details', 'Open file', 'From URL', 'Switch to dark theme']) {
+    const box = await page
+      .getByRole('banner')
+      .getByText(name, { exact: true })
+      .or(page.getByRole('button', { name, exact: true }))
+      .first()
+      .boundingBox()
+    expect(box && box.x >= 0 && box.x + box.width <= 360, name).toBe(true)
+  }
   await page.getByRole('button', { name: 'Switch to dark theme' }).click()
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark')
   await page.reload()
