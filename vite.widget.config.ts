@@ -35,6 +35,6 @@ export default defineConfig({
       formats: ['es', 'iife'],
       fileName: (format) => (format === 'es' ? 'parquet-seek.js' : 'parquet-seek.iife.js'),
     },
-    rollupOptions: { output: { inlineDynamicImports: true } },
+    rollupOptions: { output: { inlineDynamicImports: true, minify: true } },
   },
 })

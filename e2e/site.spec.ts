@@ -89,51 +89,59 @@ test('with demo data on the site, the page opens it and answers its first query 
   await expect(hits(page).first()).toContainText('snowy mountain trail')
 })
 
-test('a plain page on a third origin uses only the widget script tag', async ({ page }, info) => {
-  const host = createServer((_req, res) =>
-    res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body style="--ps-accent: #0d9488">
+for (const [kind, tag] of [
+  ['classic script', (site: string) => `<script src="${site}widget/parquet-seek.iife.js"></script>`],
+  ['ES module', (site: string) => `<script type="module" src="${site}widget/parquet-seek.js"></script>`],
+] as const) {
+  test(`a plain page on a third origin uses only the widget script tag (${kind})`, async ({ page }, info) => {
+    const host = createServer((_req, res) =>
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body style="--ps-accent: #0d9488">
       <h1>My site</h1>
-      <script src="${siteUrl}widget/parquet-seek.iife.js"></script>
+      ${tag(siteUrl)}
       <parquet-seek id="ps" src="${data.url}" columns="title" k="5"></parquet-seek>
     </body></html>`),
-  )
-  const hostUrl = await listen(host)
-  try {
-    await page.goto(hostUrl)
-    await page.evaluate(() => {
-      const w = globalThis as unknown as { document: { getElementById(id: string): EventTarget }; __events: number }
-      w.__events = 0
-      w.document.getElementById('ps').addEventListener('results', () => w.__events++)
-    })
-    await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
-    await page.getByRole('button', { name: 'Search' }).click()
-    const items = page.locator('parquet-seek li')
-    await expect(items).toHaveCount(5)
-    for (const t of await items.locator('strong').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
-    await expect(page.locator('parquet-seek').getByRole('status')).toContainText(/5 results · [\d.]+ KiB in \d+ requests/)
-    // the JS API: a vector query, and the `results` event
-    const row = await page.evaluate(async () => {
-      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
-        searchRow(n: number): Promise<{ results: Array<{ row: number }> }>
-      }
-      return (await el.searchRow(42)).results[0]?.row
-    })
-    expect(row).toBe(42)
-    // a value holding HTML is shown as text and runs nothing
-    await page.evaluate(async () => {
-      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
-        searchRow(n: number): Promise<unknown>
-      }
-      await el.searchRow(7)
-    })
-    await expect(page.locator('parquet-seek li strong').first()).toHaveText(/^<img src=x onerror="globalThis.__xss=1">/)
-    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
-    expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(3)
-    await page.screenshot({ path: info.outputPath('widget.png') })
-  } finally {
-    await new Promise((r) => host.close(r))
-  }
-})
+    )
+    const hostUrl = await listen(host)
+    try {
+      await page.goto(hostUrl)
+      await page.waitForFunction(() =>
+        Boolean((globalThis as unknown as { customElements: { get(n: string): unknown } }).customElements.get('parquet-seek')),
+      )
+      await page.evaluate(() => {
+        const w = globalThis as unknown as { document: { getElementById(id: string): EventTarget }; __events: number }
+        w.__events = 0
+        w.document.getElementById('ps').addEventListener('results', () => w.__events++)
+      })
+      await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
+      await page.getByRole('button', { name: 'Search' }).click()
+      const items = page.locator('parquet-seek li')
+      await expect(items).toHaveCount(5)
+      for (const t of await items.locator('strong').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
+      await expect(page.locator('parquet-seek').getByRole('status')).toContainText(/5 results · [\d.]+ KiB in \d+ requests/)
+      // the JS API: a vector query, and the `results` event
+      const row = await page.evaluate(async () => {
+        const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+          searchRow(n: number): Promise<{ results: Array<{ row: number }> }>
+        }
+        return (await el.searchRow(42)).results[0]?.row
+      })
+      expect(row).toBe(42)
+      // a value holding HTML is shown as text and runs nothing
+      await page.evaluate(async () => {
+        const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+          searchRow(n: number): Promise<unknown>
+        }
+        await el.searchRow(7)
+      })
+      await expect(page.locator('parquet-seek li strong').first()).toHaveText(/^<img src=x onerror="globalThis.__xss=1">/)
+      expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
+      expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(3)
+      await page.screenshot({ path: info.outputPath(`widget-${kind.replace(' ', '-')}.png`) })
+    } finally {
+      await new Promise((r) => host.close(r))
+    }
+  })
+}
 
 test('the widget works under a strict Content-Security-Policy and talks to no one but the file', async ({ page }) => {
   const siteOrigin = new URL(siteUrl).origin
