@@ -147,8 +147,8 @@ export function EmptyState(props: Parameters<typeof OpenChoices>[0]) {
     <section className="empty" aria-labelledby="empty-title">
       <h2 id="empty-title">Vector search over your Parquet data</h2>
       <p className="lede">
-        Open a Parquet file with an embedding column: ParquetSeek builds a vector index inside a copy of it, then searches it here or from
-        any static host — reading only the bytes a query needs. Nothing leaves this page.
+        Open a Parquet file with an embedding column, or with text only: ParquetSeek builds a vector index inside a copy of it (embedding
+        the text first), then searches it here or from any static host — reading only the bytes a query needs. Nothing leaves this page.
       </p>
       <div className="dropzone">
         <p>Drop a .parquet file anywhere on this page</p>
