@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { hashNgram, hashNgramEncoder } from '../src/encode/encoders.js'
+import { encoderFor, hashNgram, hashNgramEncoder } from '../src/encode/encoders.js'
+import { USE_LITE } from '../src/encode/useLite.js'
+import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
 import { KV } from '../src/index/keys.js'
@@ -135,5 +137,72 @@ describe('embedding a text column (files with text and no vectors)', () => {
     await source.close()
     expect(summary.skippedRows.map((s) => s.row)).toEqual(noText)
     expect(summary.params.indexedRows).toBe(rows - noText.length)
+  })
+})
+
+describe('use-lite-512: the Universal Sentence Encoder Lite in Node, from node_modules', () => {
+  const words = ['joy', 'sadness', 'airplane', 'bicycle', 'ocean', 'mountain', 'dog', 'cat', 'bread', 'apple']
+  const more = ['piano', 'guitar', 'doctor', 'teacher', 'rain', 'snow', 'fire', 'money', 'book', 'computer']
+  // no query shares a word with its answer: spelling cannot find these, meaning must
+  const pairs: Array<[string, string]> = [
+    ['a feeling of great happiness', 'joy'],
+    ['a vehicle that flies', 'airplane'],
+    ['a large body of salt water', 'ocean'],
+    ['frozen water falling from the sky', 'snow'],
+    ['a musical instrument with keys', 'piano'],
+    ['a person who treats illness', 'doctor'],
+    ['an animal that barks', 'dog'],
+    ['a machine that runs programs', 'computer'],
+  ]
+
+  it('encodes by meaning: 512-d, deterministic, "happiness" nearer "joy" than "airplane"', async () => {
+    registerUseLiteNode()
+    const encoder = encoderFor(USE_LITE)
+    if (!encoder) throw new Error(`${USE_LITE} is not registered`)
+    expect(encoder.dim).toBe(512)
+    const [happy, joy, plane] = (await encoder.encode(['a feeling of great happiness', 'joy', 'airplane'])) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ]
+    // unit-length vectors: the dot product is the cosine
+    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * (b[i] as number), 0)
+    console.log(`use-lite-512: cos(happiness, joy) ${cos(happy, joy).toFixed(3)}, cos(happiness, airplane) ${cos(happy, plane).toFixed(3)}`)
+    expect(cos(happy, joy)).toBeGreaterThan(cos(happy, plane) + 0.2)
+    expect((await encoder.encode(['joy']))[0]).toEqual(joy)
+  })
+
+  it('index --embed-text --encoder use-lite-512, then search --text: each phrase finds its word, which no lexical encoder could', async () => {
+    const input = join(dir, 'words.parquet')
+    const all = [...words, ...more]
+    writeFileSync(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [{ name: 'word', data: all, type: 'STRING' }],
+        }),
+      ),
+    )
+    /** How many phrases find their word in the top 3 (and first) with this encoder. */
+    const score = async (encoder: string) => {
+      const out = join(dir, `words.${encoder.replace(/\W/g, '_')}.parquet`)
+      const built = await cli(['index', input, out, '--embed-text', 'word', '--encoder', encoder, '--json'])
+      expect(built.code).toBe(0)
+      expect(JSON.parse(built.stdout).embedded).toMatchObject({ encoder, rows: all.length })
+      let top3 = 0
+      let first = 0
+      for (const [phrase, word] of pairs) {
+        const r = await cli(['search', out, '--text', phrase, '--k', '3', '--columns', 'word', '--json'])
+        expect(r.code).toBe(0)
+        const found = (JSON.parse(r.stdout).results as Array<{ values: { word: string } }>).map((h) => h.values.word)
+        if (found.includes(word)) top3++
+        if (found[0] === word) first++
+      }
+      console.log(`${encoder}: ${first} of ${pairs.length} phrases find their word first, ${top3} in the top 3`)
+      return top3
+    }
+    expect(await score(USE_LITE)).toBe(pairs.length)
+    // the lexical encoder, on the same phrases: no shared words, so mostly misses
+    expect(await score('parquetseek/hash-ngram-v1:64')).toBeLessThanOrEqual(pairs.length / 2)
   })
 })

