@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
+import { encoderFor } from '../src/encode/encoders.js'
+import { USE_LITE } from '../src/encode/useLite.js'
+import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
+import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, duckdb, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, test } from './fixtures.js'
@@ -282,4 +286,42 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   await page.getByRole('button', { name: /Previous 500,000/ }).click()
   await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
   await expect(page.getByRole('button', { name: /Previous 500,000/ })).toBeDisabled()
+})
+
+test('a file embedded with use-lite-512 is searched by meaning in the page: the model comes from this site', async ({ page }) => {
+  // made in Node with the same encoder: ten words, each found by a phrase sharing none of its letters' words
+  registerUseLiteNode()
+  const words = ['joy', 'airplane', 'ocean', 'snow', 'piano', 'doctor', 'dog', 'computer', 'bread', 'mountain']
+  const input = join(dir, 'words.parquet')
+  writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'word', data: words, type: 'STRING' }] })))
+  const embedded = join(dir, 'words.embedded.parquet')
+  const out = join(dir, 'words.use.parquet')
+  const encoder = encoderFor(USE_LITE)
+  if (!encoder) throw new Error('use-lite-512 is not registered in Node')
+  const text = await fileSource(input)
+  await embedTextColumn(text, await fileSink(embedded, input), { text: 'word', encoder })
+  await text.close()
+  const src = await fileSource(embedded)
+  await buildIndex(src, await fileSink(out, embedded), { column: 'embedding', metric: 'cosine' })
+  await src.close()
+  const server = await serveFile(out)
+  const requested: string[] = []
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname))
+  try {
+    await page.goto(`/?src=${encodeURIComponent(server.url)}`)
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
+    await page.getByLabel('Query text').fill('a vehicle that flies')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(page.getByTestId('answer-for')).toHaveText('Results for “a vehicle that flies”', { timeout: 60_000 })
+    expect((await hits(page).locator('.hit-main').allTextContents()).slice(0, 3).join(' ')).toContain('airplane')
+    await page.getByLabel('Query text').fill('a feeling of great happiness')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(page.getByTestId('answer-for')).toHaveText('Results for “a feeling of great happiness”', { timeout: 30_000 })
+    expect((await hits(page).locator('.hit-main').allTextContents()).slice(0, 3).join(' ')).toContain('joy')
+    // the model and the wasm backend came from this site's models/ folder, once
+    expect(requested.filter((p) => p.endsWith('/models/use-lite/model.json'))).toHaveLength(1)
+    expect(requested.some((p) => /\/models\/tfjs-wasm\/tfjs-backend-wasm.*\.wasm$/.test(p))).toBe(true)
+  } finally {
+    await server.close()
+  }
 })
