@@ -51,12 +51,17 @@ export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
   }
 }
 
+/** TensorFlow.js platforms whose fetch already routes file:// URLs to the caller's reader. */
+const routed = new WeakSet<object>()
+
 async function loadUse(o: UseLiteOptions): Promise<Loaded> {
   const tf = await import('@tensorflow/tfjs-core')
   const wasm = await import('@tensorflow/tfjs-backend-wasm')
   const use = await import('@tensorflow-models/universal-sentence-encoder')
-  if (o.fetch) {
-    const platform = tf.env().platform as { fetch: (url: string, init?: RequestInit) => Promise<Response> }
+  const platform = tf.env().platform as { fetch: (url: string, init?: RequestInit) => Promise<Response> }
+  if (o.fetch && !routed.has(platform)) {
+    // once per platform: a load retried after a failure must not wrap the wrapper
+    routed.add(platform)
     const fallback = platform.fetch.bind(platform)
     const custom = o.fetch
     platform.fetch = (url, init) => (url.startsWith('file:') ? custom(url) : fallback(url, init))
