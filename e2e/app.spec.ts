@@ -11,7 +11,7 @@ import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, duckdb, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
-import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, test } from './fixtures.js'
+import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, scrollToRow, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
 
@@ -279,6 +279,11 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   await expect(page.getByRole('tab', { name: 'Data' })).toHaveAttribute('aria-selected', 'true')
   const table = page.getByRole('table', { name: 'Rows of tall.parquet' })
   await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
+  // scrolled to row 100,000: its text is on screen within a second
+  const ms = await scrollToRow(page, 100_000)
+  console.log(`Data view: row 100,000 of 1,000,000 shows its text ${ms.toFixed(0)} ms after the scroll`)
+  expect(ms).toBeLessThan(1000)
+  await expect(table.locator('[data-row="100000"] td').nth(2)).toHaveText('label 100000')
   await page.getByLabel('Go to row').fill('999999')
   await page.getByRole('button', { name: 'Go', exact: true }).click()
   await expect(table.locator('[data-row="999999"] td').nth(2)).toHaveText('label 999999')

@@ -64,3 +64,25 @@ export async function withDemo(page: Page): Promise<void> {
   await page.route('**/demo/manifest.json', (route) => route.fallback())
   await page.unroute('**/demo/manifest.json')
 }
+
+/**
+ * Scrolls the Data view so `row` is in view (36 px rows, one window) and resolves with the
+ * milliseconds until its first text cell has text.
+ */
+export async function scrollToRow(page: Page, row: number): Promise<number> {
+  return page.getByRole('region', { name: 'Rows, scrolled' }).evaluate(
+    (grid, row) =>
+      new Promise<number>((resolve, reject) => {
+        const t0 = performance.now()
+        grid.scrollTop = row * 36
+        const check = () => {
+          const cell = grid.querySelector(`[data-row="${row}"] td:nth-child(3)`)
+          if (cell?.textContent) resolve(performance.now() - t0)
+          else if (performance.now() - t0 > 10_000) reject(new Error(`row ${row} never showed its text`))
+          else (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame(check)
+        }
+        check()
+      }),
+    row,
+  )
+}

@@ -189,16 +189,31 @@ describe('use-lite-512: the Universal Sentence Encoder Lite in Node, from node_m
       const built = await cli(['index', input, out, '--embed-text', 'word', '--encoder', encoder, '--json'])
       expect(built.code).toBe(0)
       expect(JSON.parse(built.stdout).embedded).toMatchObject({ encoder, rows: all.length })
+      // one phrase through the CLI (the encoder named by the file, loaded there) …
+      const [phrase0, word0] = pairs[0] as [string, string]
+      const r = await cli(['search', out, '--text', phrase0, '--k', '3', '--columns', 'word', '--json'])
+      expect(r.code).toBe(0)
+      const viaCli = (JSON.parse(r.stdout).results as Array<{ values: { word: string } }>).map((h) => h.values.word)
+      // … and all of them in this process, as the library runs them
+      registerUseLiteNode()
+      const file = await fileSource(out)
+      const index = await openIndex(file)
       let top3 = 0
       let first = 0
-      for (const [phrase, word] of pairs) {
-        const r = await cli(['search', out, '--text', phrase, '--k', '3', '--columns', 'word', '--json'])
-        expect(r.code).toBe(0)
-        const found = (JSON.parse(r.stdout).results as Array<{ values: { word: string } }>).map((h) => h.values.word)
-        if (found.includes(word)) top3++
-        if (found[0] === word) first++
+      try {
+        for (const [phrase, word] of pairs) {
+          const [q] = await (encoderFor(index.encoder) as NonNullable<ReturnType<typeof encoderFor>>).encode([phrase])
+          const found = (await index.search(q as Float32Array, { k: 3, columns: ['word'] })).results.map((h) => String(h.values.word))
+          if (phrase === phrase0) expect(found).toEqual(viaCli)
+          if (found.includes(word)) top3++
+          if (found[0] === word) first++
+        }
+      } finally {
+        await file.close()
       }
-      console.log(`${encoder}: ${first} of ${pairs.length} phrases find their word first, ${top3} in the top 3`)
+      console.log(
+        `${encoder}: ${first} of ${pairs.length} phrases find their word first, ${top3} in the top 3 (CLI: "${phrase0}" → ${viaCli.join(', ')}; ${word0})`,
+      )
       return top3
     }
     expect(await score(USE_LITE)).toBe(pairs.length)

@@ -1,9 +1,11 @@
 import { basename } from 'node:path'
-import { encoderFor, HASH_NGRAM } from '../encode/encoders.js'
+import { defaultThreads } from '../compute/nodePool.js'
+import { encoderFor, HASH_NGRAM, type QueryEncoder } from '../encode/encoders.js'
 import { USE_LITE } from '../encode/useLite.js'
+import { pooledUseLiteNode } from '../encode/useLiteNode.js'
 import { type EmbedSummary, embedTextColumn } from '../index/embed.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
-import { parse, UsageError } from './args.js'
+import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 
 export const DEFAULT_TEXT_ENCODER = `${HASH_NGRAM}:256`
@@ -12,14 +14,19 @@ export const embedUsage = `parquetseek embed <in.parquet> <out.parquet> --text <
   --text NAME          the text column to embed (null or empty text: no vector, counted)
   --encoder ID         the model (default ${DEFAULT_TEXT_ENCODER}: words, word pairs and trigrams;
                        ${HASH_NGRAM}:<dim> for another size; ${USE_LITE}: the Universal Sentence
-                       Encoder Lite, by meaning, ~100 rows/s on one core); its name goes in the
+                       Encoder Lite, by meaning, ~90 rows/s a core); its name goes in the
                        footer so text queries use it
   --as NAME            the new column (default embedding)
+  --threads N          ${USE_LITE}: worker threads, each with the model (default: the cores, ≤ 8)
   --json               print one JSON summary on stdout
   Every other column is copied unchanged. \`index … --embed-text <column>\` embeds and indexes in one go.`
 
-/** The encoder a flag names, or a usage error listing what this build has. */
-export function textEncoder(id: string | undefined) {
+/**
+ * The encoder a flag names, or a usage error listing what this build has. A model as slow as
+ * use-lite-512 runs on `threads` worker threads (close it after); hash-ngram is faster in place.
+ */
+export function textEncoder(id: string | undefined, threads = 1): QueryEncoder & { close?(): void } {
+  if (id === USE_LITE && threads > 1) return pooledUseLiteNode(threads)
   const encoder = encoderFor(id ?? DEFAULT_TEXT_ENCODER)
   if (!encoder)
     throw new UsageError(`no encoder "${id}" in this build; the built-in one is ${HASH_NGRAM}:<dim>, e.g. ${DEFAULT_TEXT_ENCODER}`)
@@ -31,12 +38,13 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
     text: { type: 'string' },
     encoder: { type: 'string' },
     as: { type: 'string' },
+    threads: { type: 'string' },
     json: { type: 'boolean' },
   })
   const [input, output, ...extra] = positionals
   if (!values.text) throw new UsageError(`--text is required\n${embedUsage}`)
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${embedUsage}`)
-  const encoder = textEncoder(values.encoder)
+  const encoder = textEncoder(values.encoder, intOption(values.threads, 'threads', 1, 256) ?? defaultThreads())
   await checkOutputPath(output)
   const summary = await embedFile(input, output, { text: values.text, as: values.as, encoder, signal })
   if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, output })}\n`)
@@ -59,6 +67,7 @@ export async function embedFile(
     })
   } finally {
     printer.done()
+    o.encoder.close?.()
     await source.close()
   }
 }

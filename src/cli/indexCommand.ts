@@ -54,8 +54,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   const column = values.column ?? values.as ?? 'embedding'
   const params = paramOptions(values, column)
   if (embedText !== undefined) params.metric ??= 'cosine'
-  const encoder = embedText !== undefined ? textEncoder(values.encoder) : undefined
   const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
+  const encoder = embedText !== undefined ? textEncoder(values.encoder, threads) : undefined
   const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
   const compute = await searchBackend(values.backend)
   await checkOutputPath(output)

@@ -2,9 +2,12 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
 import type { QueryEncoder } from './encoders.js'
 import { registerEncoder } from './encoders.js'
-import { sentenceEncoderLite, USE_LITE } from './useLite.js'
+import { type PooledEncoder, pooledEncoder } from './pool.js'
+import { sentenceEncoderLite, USE_LITE, USE_LITE_DIM } from './useLite.js'
 
 let encoder: QueryEncoder | undefined
 
@@ -28,4 +31,20 @@ export function registerUseLiteNode(): void {
     })
     return encoder
   })
+}
+
+/**
+ * `use-lite-512` on `threads` worker threads (each loads the model, ~1 s and ~150 MB): for
+ * embedding many texts (the CLI's `embed`, the demo). Close it when done.
+ */
+export function pooledUseLiteNode(threads: number): PooledEncoder {
+  return pooledEncoder(
+    { id: USE_LITE, dim: USE_LITE_DIM },
+    () => {
+      const worker = new Worker(new URL('./nodeEncodeWorker.js', import.meta.url))
+      worker.unref()
+      return { endpoint: nodeEndpoint(worker as never), terminate: () => void worker.terminate() }
+    },
+    threads,
+  )
 }

@@ -48,6 +48,11 @@ export interface TuneOptions {
   seed?: number
   /** Smallest nprobe the caller will use anyway: the search starts there. */
   minNprobe?: number
+  /**
+   * Held-out queries (n × dim, prepared for the metric: unit length for cosine) to measure on
+   * instead of rows of the data: queries like the ones the index will meet, so no floor is needed.
+   */
+  heldOut?: Float32Array
   kernels?: Kernels
   /** The GPU: exact ground truth and the candidate scans of every query at once. */
   gpu?: GpuBuild
@@ -79,12 +84,21 @@ export async function tuneNprobe(
     return data.subarray(i * dim, (i + 1) * dim)
   }
   const kernels = o.kernels ?? jsKernels
-  const truth = await exactTruth(kernels, metric === 'dot' ? 'ip' : 'l2', data, rowIds, dim, picks, o.signal, o.gpu)
+  const kind = metric === 'dot' ? 'ip' : 'l2'
+  if (o.heldOut) {
+    const count = o.heldOut.length / dim
+    const truth = await exactTruth(kernels, kind, data, rowIds, dim, o.heldOut, () => -1, o.signal, o.gpu)
+    return tuneWith(model, lists, { data: o.heldOut, rowIds: new Uint32Array(count).fill(NO_ROW), truth }, vectorOf, o)
+  }
   const queryData = new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) queryData.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
+  const truth = await exactTruth(kernels, kind, data, rowIds, dim, queryData, (qi) => picks[qi] as number, o.signal, o.gpu)
   const queryRows = Uint32Array.from(picks, (p) => rowIds[p] as number)
   return tuneWith(model, lists, { data: queryData, rowIds: queryRows, truth }, vectorOf, o)
 }
+
+/** The row id of a held-out query: no row, so nothing is left out of its truth or results. */
+export const NO_ROW = 0xffffffff
 
 /**
  * The same measurement when the vectors are not in memory (a streaming build): truth comes
@@ -213,8 +227,9 @@ async function measure(
 }
 
 /**
- * The 10 nearest other rows of each picked row, by the kernel's ranking (squared L2, or −dot):
- * all picks against a block of rows per kernel call.
+ * The 10 nearest rows of each query (other than the position `self(qi)` in `data`, −1 for
+ * none), by the kernel's ranking (squared L2, or −dot): all queries against a block of rows per
+ * kernel call.
  */
 async function exactTruth(
   kernels: Kernels,
@@ -222,14 +237,13 @@ async function exactTruth(
   data: Float32Array,
   rowIds: Uint32Array,
   dim: number,
-  picks: Uint32Array | number[],
+  queries: Float32Array,
+  self: (qi: number) => number,
   signal?: AbortSignal,
   gpu?: GpuBuild,
 ): Promise<Array<Set<number>>> {
-  const nq = picks.length
+  const nq = queries.length / dim
   const n = rowIds.length
-  const queries = new Float32Array(nq * dim)
-  for (const [i, p] of picks.entries()) queries.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   const tops = Array.from({ length: nq }, () => new TopK(11))
   const block = gpu ? 1 << 16 : 4096
   let out = new Float32Array(nq * block)
@@ -253,7 +267,7 @@ async function exactTruth(
       new Set(
         t
           .sorted()
-          .filter((h) => h.row !== picks[qi])
+          .filter((h) => h.row !== self(qi))
           .slice(0, 10)
           .map((h) => rowIds[h.row] as number),
       ),
