@@ -16,7 +16,8 @@ const asciiOnly: Plugin = {
 
 // The <parquet-seek> widget as one self-contained file: an ES module (import it, or
 // <script type="module">) and a classic script (<script src>), written after the app's build.
-export default defineConfig({
+// `--mode encoder` builds the text encoder the widget imports on demand (parquet-seek-encoder.js).
+export default defineConfig(({ mode }) => ({
   publicDir: false,
   plugins: [asciiOnly],
   resolve: {
@@ -27,14 +28,18 @@ export default defineConfig({
   },
   build: {
     outDir: 'dist/widget',
-    emptyOutDir: true,
+    emptyOutDir: mode !== 'encoder',
     target: 'es2022',
-    lib: {
-      entry: 'src/widget/element.ts',
-      name: 'ParquetSeekWidget',
-      formats: ['es', 'iife'],
-      fileName: (format) => (format === 'es' ? 'parquet-seek.js' : 'parquet-seek.iife.js'),
-    },
-    rollupOptions: { output: { inlineDynamicImports: true, minify: true } },
+    lib:
+      mode === 'encoder'
+        ? { entry: 'src/widget/encoder.ts', formats: ['es'], fileName: () => 'parquet-seek-encoder.js' }
+        : {
+            entry: 'src/widget/element.ts',
+            name: 'ParquetSeekWidget',
+            formats: ['es', 'iife'],
+            fileName: (format) => (format === 'es' ? 'parquet-seek.js' : 'parquet-seek.iife.js'),
+          },
+    // the classic build has no import.meta: element.ts reads document.currentScript there
+    rollupOptions: { output: { codeSplitting: false, minify: true }, checks: { emptyImportMeta: false } },
   },
-})
+}))

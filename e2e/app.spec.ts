@@ -205,7 +205,9 @@ test('the page stays responsive while a 50,000-row file builds', async ({ page }
   expect(worst).toBeLessThan(1000)
 })
 
-test('a file with text and no vectors: embed a column, index it, search it by text, download one file DuckDB reads', async ({ page }) => {
+test('a file with text and no vectors: embed a column by meaning in the page, index it, search it by text, download one file DuckDB reads', async ({
+  page,
+}) => {
   const rows = 1200
   const topics = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour', 'snowy mountain trail']
   const titles = Array.from({ length: rows }, (_, i) => (i % 50 === 7 ? null : `${topics[i % 4]} number ${i}`))
@@ -228,10 +230,16 @@ test('a file with text and no vectors: embed a column, index it, search it by te
   const build = page.getByRole('region', { name: 'Build' })
   await expect(build.getByRole('combobox', { name: 'Text column' })).toHaveValue('note')
   await expect(build.getByRole('combobox', { name: 'Metric' })).toHaveValue('cosine')
+  // the default encoder embeds by meaning, in encoder workers, with the model from this site
+  await expect(build.getByRole('combobox', { name: 'Encoder' })).toHaveValue(USE_LITE)
+  const t0 = Date.now()
   await build.getByRole('button', { name: 'Embed and build index' }).click()
   await expect(page.getByTestId('embedded-summary')).toContainText(
-    `Embedded ${(rows - 24).toLocaleString('en-US')} of ${rows.toLocaleString('en-US')} rows of note as embedding (parquetseek/hash-ngram-v1:256); 24 rows without text have no vector`,
-    { timeout: 60_000 },
+    `Embedded ${(rows - 24).toLocaleString('en-US')} of ${rows.toLocaleString('en-US')} rows of note as embedding (${USE_LITE}); 24 rows without text have no vector`,
+    { timeout: 120_000 },
+  )
+  console.log(
+    `page: ${rows - 24} rows embedded with ${USE_LITE} and indexed in ${((Date.now() - t0) / 1000).toFixed(1)} s (model load included)`,
   )
   await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
   // the new file names its encoder: the search box takes text
@@ -249,7 +257,7 @@ test('a file with text and no vectors: embed a column, index it, search it by te
     const [[count, withVector, dim]] = (await db.rows(
       `SELECT count(*), count(embedding), max(len(embedding)) FROM read_parquet('${saved}')`,
     )) as [[bigint, bigint, number]]
-    expect([Number(count), Number(withVector), Number(dim)]).toEqual([rows, rows - 24, 256])
+    expect([Number(count), Number(withVector), Number(dim)]).toEqual([rows, rows - 24, 512])
     expect(await db.rows(`SELECT note FROM read_parquet('${saved}') WHERE id = 10`)).toEqual([[titles[10]]])
   } finally {
     db.close()

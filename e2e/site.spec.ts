@@ -1,9 +1,15 @@
+import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize } from 'node:path'
+import { parquetWriteBuffer } from 'hyparquet-writer'
 import { drained, type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { encoderFor } from '../src/encode/encoders.js'
+import { USE_LITE } from '../src/encode/useLite.js'
+import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
+import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { tempDir, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
@@ -14,7 +20,13 @@ import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
  */
 const dir = tempDir('pqs-site-')
 const dist = join(import.meta.dirname, '../dist')
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' }
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+}
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
@@ -142,6 +154,52 @@ for (const [kind, tag] of [
     }
   })
 }
+
+test('the widget answers text by meaning for a file embedded with use-lite-512, loading the encoder from its own site on demand', async ({
+  page,
+}) => {
+  registerUseLiteNode()
+  const encoder = encoderFor(USE_LITE)
+  if (!encoder) throw new Error('use-lite-512 is not registered in Node')
+  const words = ['joy', 'airplane', 'ocean', 'snow', 'piano', 'doctor', 'dog', 'computer', 'bread', 'mountain']
+  const input = join(dir, 'words.parquet')
+  writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'word', data: words, type: 'STRING' }] })))
+  const embedded = join(dir, 'words.embedded.parquet')
+  const out = join(dir, 'words.use.parquet')
+  const text = await fileSource(input)
+  await embedTextColumn(text, await fileSink(embedded, input), { text: 'word', encoder })
+  await text.close()
+  const src = await fileSource(embedded)
+  await buildIndex(src, await fileSink(out, embedded), { column: 'embedding', metric: 'cosine' })
+  await src.close()
+  const file = await serveFile(out)
+  const host = createServer((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body>
+      <script src="${siteUrl}widget/parquet-seek.iife.js"></script>
+      <parquet-seek src="${file.url}" columns="word" k="3"></parquet-seek>
+    </body></html>`),
+  )
+  const hostUrl = await listen(host)
+  const requested: string[] = []
+  page.on('request', (r) => requested.push(r.url()))
+  try {
+    await page.goto(hostUrl)
+    await expect(page.getByRole('searchbox', { name: 'Search text' })).toBeVisible()
+    // nothing of the encoder before a text query
+    expect(requested.filter((u) => /parquet-seek-encoder|models\//.test(u))).toEqual([])
+    await page.getByRole('searchbox', { name: 'Search text' }).fill('a vehicle that flies')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const items = page.locator('parquet-seek li')
+    await expect(items).toHaveCount(3, { timeout: 60_000 })
+    expect(await items.locator('strong').allTextContents()).toContain('airplane')
+    // the encoder module and the model came from the widget's own site
+    expect(requested).toContain(`${siteUrl}widget/parquet-seek-encoder.js`)
+    expect(requested).toContain(`${siteUrl}models/use-lite/model.json`)
+  } finally {
+    await new Promise((r) => host.close(r))
+    await file.close()
+  }
+})
 
 test('the widget works under a strict Content-Security-Policy and talks to no one but the file', async ({ page }) => {
   const siteOrigin = new URL(siteUrl).origin

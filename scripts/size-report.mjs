@@ -9,9 +9,10 @@ const kib = (n) => `${(n / 1024).toFixed(1)} KiB`
 const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length
 
 const rows = []
-for (const f of ['parquet-seek.js', 'parquet-seek.iife.js']) {
+for (const f of ['parquet-seek.js', 'parquet-seek.iife.js', 'parquet-seek-encoder.js']) {
   const p = join(dist, 'widget', f)
-  if (existsSync(p)) rows.push([`widget ${f}`, kib(statSync(p).size), kib(gz(p))])
+  const label = f === 'parquet-seek-encoder.js' ? `  on demand: widget ${f}` : `widget ${f}`
+  if (existsSync(p)) rows.push([label, kib(statSync(p).size), kib(gz(p))])
 }
 // the app's initial load: what index.html references directly (workers load on demand)
 const html = readFileSync(join(dist, 'index.html'), 'utf8')

@@ -1,7 +1,9 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink'
 import type { SpawnKernelWorker } from '../src/compute/pool.js'
-import { encoderFor } from '../src/encode/encoders.js'
+import { encoderFor, type QueryEncoder } from '../src/encode/encoders.js'
+import { type PooledEncoder, pooledEncoder } from '../src/encode/pool.js'
+import { type ModelLoad, USE_LITE, USE_LITE_DIM } from '../src/encode/useLite.js'
 import { type BuildOptions, type BuildProgress, buildIndex } from '../src/index/build.js'
 import { type EmbedSummary, embedTextColumn } from '../src/index/embed.js'
 import { blobSource } from '../src/io/blobSource.js'
@@ -11,8 +13,11 @@ import { BlobSink, WritableFileSink } from '../src/io/sink.js'
  * Index building off the UI thread. Everything crossing the boundary is plain data: the File,
  * options without callbacks, progress snapshots (polled), and the result bytes (transferred).
  */
-/** Build progress, or the embedding step before it (a file with text and no vectors). */
-export type JobProgress = BuildProgress | { phase: 'embed'; done: number; total: number }
+/**
+ * Build progress, or the embedding step before it (a file with text and no vectors), with the
+ * encoder's model download while it loads.
+ */
+export type JobProgress = BuildProgress | { phase: 'embed'; done: number; total: number; model?: ModelLoad }
 
 /** For a file with text and no vectors: which column to embed, with which encoder, as what. */
 export interface EmbedRequest {
@@ -30,6 +35,21 @@ interface Job {
 const spawnWorker: SpawnKernelWorker = () => {
   const worker = new Worker(new URL('./kernel.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-kernels' })
   return { endpoint: worker, terminate: () => worker.terminate() }
+}
+
+/** Encoder workers: each holds one copy of the sentence encoder (a model call uses one core). */
+function spawnEncodeWorker() {
+  const worker = new Worker(new URL('./encode.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-encoder' })
+  return { endpoint: worker, terminate: () => worker.terminate() }
+}
+
+/**
+ * The encoder for an embedding job: use-lite-512 on one worker per core (at most 4: each holds
+ * the model), anything else (hash-ngram: fast) right here.
+ */
+function jobEncoder(id: string): QueryEncoder | PooledEncoder | undefined {
+  if (id !== USE_LITE) return encoderFor(id)
+  return pooledEncoder({ id: USE_LITE, dim: USE_LITE_DIM }, spawnEncodeWorker, Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)))
 }
 
 const jobs = new Map<number, Job>()
@@ -60,19 +80,35 @@ const api = {
       let input: Blob = file
       let embedded: EmbedSummary | undefined
       if (embed) {
-        const encoder = encoderFor(embed.encoder)
+        const encoder = jobEncoder(embed.encoder)
         if (!encoder) throw new Error(`no encoder ${embed.encoder} in this page`)
         const staged = new BlobSink()
-        embedded = await embedTextColumn(blobSource(file), staged, {
-          text: embed.text,
-          as: embed.as,
-          encoder,
-          file: file.name,
-          signal: job.controller.signal,
-          onProgress: (done, total) => {
-            job.progress = { phase: 'embed', done, total }
-          },
-        })
+        // until the first rows are done, the model's download is the progress
+        const watch =
+          'modelLoad' in encoder
+            ? setInterval(() => {
+                void encoder.modelLoad().then((model) => {
+                  if (job.progress?.phase === 'embed' && model && !model.done) job.progress = { ...job.progress, model }
+                })
+              }, 250)
+            : undefined
+        try {
+          job.progress = { phase: 'embed', done: 0, total: 0 }
+          embedded = await embedTextColumn(blobSource(file), staged, {
+            text: embed.text,
+            as: embed.as,
+            encoder,
+            batch: 1024,
+            file: file.name,
+            signal: job.controller.signal,
+            onProgress: (done, total) => {
+              job.progress = { phase: 'embed', done, total }
+            },
+          })
+        } finally {
+          clearInterval(watch)
+          if ('close' in encoder) encoder.close()
+        }
         input = staged.blob as Blob
       }
       const sink = target ? new WritableFileSink(await target.createWritable()) : new BlobSink()

@@ -3,6 +3,7 @@ import { type BackendChoice, loadKernels, type SearchBackend } from '../src/comp
 import { prepareQuery } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { encodeText } from '../src/encode/encoders.js'
+import { type ModelLoad, modelLoad } from '../src/encode/useLite.js'
 import { AbortError, ParquetSeekError } from '../src/errors.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
@@ -40,6 +41,10 @@ export interface PageSearchResult {
   probed: number[]
   /** The query on the centroid map (same axes as IndexView.points). */
   queryPoint: [number, number]
+  /** A text query: ms to turn it into a vector (the first one includes loading the model: `model`). */
+  encodeMs?: number
+  /** A text query whose encoder loaded a model: how long that took and how many bytes. */
+  model?: ModelLoad
 }
 
 export interface IndexView {
@@ -150,12 +155,14 @@ export function engineApi() {
     async search(id: number, query: QuerySpec, o: SearchRequest, job?: number): Promise<PageSearchResult> {
       const { h, index } = indexOf(id)
       const signal = signalOf(job)
+      const encodeStart = performance.now()
       const vector =
         'row' in query
           ? await index.vectorOf(query.row, signal)
           : 'text' in query
             ? await encodeText(index.encoder, query.text, h.info.name)
             : Float32Array.from(query.vector)
+      const encodeMs = 'text' in query ? performance.now() - encodeStart : undefined
       const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
       h.pca ??= centroidPca(index)
       const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))
@@ -164,7 +171,14 @@ export function engineApi() {
         stats: r.stats,
         probed: r.probed,
         queryPoint: [x, y],
+        encodeMs,
+        model: encodeMs === undefined ? undefined : modelLoad(),
       }
+    },
+
+    /** Where the text encoder's model download stands (polled by the page while a text query waits). */
+    modelLoad(): ModelLoad | undefined {
+      return modelLoad()
     },
 
     indexView(id: number): IndexView {

@@ -3,6 +3,7 @@ import type { JobProgress } from '../../workers/build.worker.js'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { HASH_NGRAM } from '../encode/encoders.js'
+import { USE_LITE } from '../encode/useLite.js'
 import { BUILD_PHASES, type BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import type { Metric } from '../index/model.js'
@@ -30,8 +31,9 @@ interface Props {
   onError: (message: string | undefined) => void
 }
 
-/** Encoders a text column can be embedded with in this page. */
+/** Encoders a text column can be embedded with in this page; the first is the default. */
 const ENCODERS = [
+  [USE_LITE, 'use-lite-512: by meaning (Universal Sentence Encoder Lite; 28 MB, loaded once; ~90 rows/s a core)'],
   [`${HASH_NGRAM}:256`, 'hash-ngram 256-d: words, word pairs and spellings; no download'],
   [`${HASH_NGRAM}:128`, 'hash-ngram 128-d: smaller index, a little less precise'],
 ] as const
@@ -208,9 +210,12 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
             value={step + (progress ? progress.done / Math.max(1, progress.total) : 0)}
           />{' '}
           <span data-testid="phase">
-            {progress
-              ? `${progress.phase}: ${PHASE_LABEL[progress.phase]} ${progress.done.toLocaleString('en-US')}/${progress.total.toLocaleString('en-US')}${eta}`
-              : 'starting…'}
+            {progress && 'model' in progress && progress.model
+              ? `embed: loading the sentence encoder (${progress.model.model}), ${(progress.model.loaded / 1e6).toFixed(1)}` +
+                `${progress.model.total >= progress.model.loaded ? ` of ${(progress.model.total / 1e6).toFixed(1)}` : ''} MB`
+              : progress
+                ? `${progress.phase}: ${PHASE_LABEL[progress.phase]} ${progress.done.toLocaleString('en-US')}/${progress.total.toLocaleString('en-US')}${eta}`
+                : 'starting…'}
           </span>
           <ol className="phases">
             {phases.map((p, i) => (

@@ -3,6 +3,7 @@ import type { IndexView, PageSearchResult, QuerySpec, RecallPoint } from '../../
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
+import type { ModelLoad } from '../encode/useLite.js'
 import { run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { Skeleton } from './OpenMenu.js'
@@ -55,6 +56,8 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [answers, setAnswers] = useState<Answer[]>([])
   const [searching, setSearching] = useState(false)
+  /** The text encoder's model download, while a text query waits for it. */
+  const [loading, setLoading] = useState<ModelLoad>()
   const [error, setError] = useState<string>()
   const [view, setView] = useState<IndexView>()
   const [searchBackend, setSearchBackend] = useState<string>(opened.backend ?? 'auto')
@@ -92,6 +95,13 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     abort.current = controller
     setSearching(true)
     setError(undefined)
+    // the first text query loads the model: its download is shown as it goes
+    const poll =
+      'text' in query
+        ? setInterval(() => {
+            void run(undefined, (api) => api.modelLoad()).then((m) => setLoading(m && !m.done ? m : undefined))
+          }, 250)
+        : undefined
     try {
       const req = { k: Number(k), nprobe: nprobe ? Number(nprobe) : undefined, refine: refine ? Number(refine) : undefined, columns }
       const result = await run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
@@ -99,6 +109,8 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     } catch (e) {
       if ((e as Error).name !== 'AbortError') setError((e as Error).message)
     } finally {
+      clearInterval(poll)
+      setLoading(undefined)
       if (abort.current === controller) setSearching(false)
     }
   }
@@ -301,9 +313,10 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
           </span>
         )}
         <span aria-live="polite" className="searching">
-          {searching ? 'Searching…' : ''}
+          {searching ? (loading ? 'Loading the sentence encoder…' : 'Searching…') : ''}
         </span>
       </div>
+      {loading && <ModelProgress load={loading} />}
       {error && (
         <p role="alert" className="error">
           {error}
@@ -334,6 +347,21 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   )
 }
 
+const MB = (n: number) => (n / 1e6).toFixed(1)
+
+/** The encoder's first download: bytes so far of those announced; the browser keeps it after. */
+function ModelProgress({ load }: { load: ModelLoad }) {
+  return (
+    <div className="model-progress" role="status">
+      <label>
+        Loading the sentence encoder ({load.model}) for text queries: {MB(load.loaded)}
+        {load.total >= load.loaded ? ` of ${MB(load.total)}` : ''} MB, once (the browser keeps it)
+        <progress value={load.loaded} max={Math.max(load.total, load.loaded, 1)} />
+      </label>
+    </div>
+  )
+}
+
 /** "Why these results": what the query read, where its time went, where it probed, and recall. */
 function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; nlist: number; tuned: number; remote: boolean }) {
   const s = p.result.stats
@@ -344,6 +372,7 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
         <span className="why-title">Why these results</span>
         <span className="hint">
           {kib} KiB · {s.requests} {s.requests === 1 ? 'request' : 'requests'} · {s.listsProbed} of {p.nlist} lists · {s.ms.toFixed(0)} ms
+          {p.result.encodeMs !== undefined && ` · encoded in ${p.result.encodeMs.toFixed(0)} ms`}
         </span>
       </summary>
       <div className="why-body">
@@ -351,6 +380,12 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
           {kib} KiB read in {s.requests} {s.requests === 1 ? 'request' : 'requests'}, {s.roundTrips} round{' '}
           {s.roundTrips === 1 ? 'trip' : 'trips'}; {s.listsProbed} lists probed ({s.listsFetched} fetched), {s.pagesDecoded} vector pages
           decoded; {s.ms.toFixed(1)} ms with {s.backend}
+          {p.result.encodeMs !== undefined && (
+            <span data-testid="encode-stats">
+              ; the text encoded in {p.result.encodeMs.toFixed(1)} ms
+              {p.result.model && ` (${p.result.model.model}: ${MB(p.result.model.loaded)} MB loaded in ${p.result.model.ms.toFixed(0)} ms)`}
+            </span>
+          )}
         </p>
         {s.gpuFallback && (
           <p role="status" className="hint">

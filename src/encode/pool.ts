@@ -1,10 +1,13 @@
 import * as Comlink from 'comlink'
 import type { SpawnedWorker } from '../compute/pool.js'
 import { encoderFor, type QueryEncoder } from './encoders.js'
+import { type ModelLoad, modelLoad } from './useLite.js'
 
 /** What an encoder worker exposes: encode with the model registered there under `model`. */
 export interface EncodeWorkerApi {
   encode(model: string, texts: string[]): Promise<Float32Array[]>
+  /** Where the worker's model download stands. */
+  modelLoad(): ModelLoad | undefined
 }
 
 /** The worker side: answers with the encoders registered in the worker (transferring the vectors). */
@@ -16,10 +19,13 @@ export function encodeWorkerApi(): EncodeWorkerApi {
       const out = await encoder.encode(texts)
       return Comlink.transfer(out, [...new Set(out.map((v) => v.buffer as ArrayBuffer))])
     },
+    modelLoad,
   }
 }
 
 export interface PooledEncoder extends QueryEncoder {
+  /** The first worker's model download (they load at once, from the same cache). */
+  modelLoad(): Promise<ModelLoad | undefined>
   /** Stops the workers (a later encode fails). */
   close(): void
 }
@@ -66,6 +72,7 @@ export function pooledEncoder(model: { id: string; dim: number }, spawn: () => S
       )
       return out
     },
+    modelLoad: async () => (workers[0] ? await workers[0].modelLoad() : undefined),
     close: () => {
       closed = true
       for (const w of workers) w[Comlink.releaseProxy]()

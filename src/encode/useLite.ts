@@ -29,6 +29,23 @@ interface Loaded {
   embed(texts: string[]): Promise<Float32Array[]>
 }
 
+/** The model's download: bytes received of those announced (Content-Length), and when it ended. */
+export interface ModelLoad {
+  model: string
+  loaded: number
+  /** Bytes announced by the responses so far: every file's once their requests (made at once) have answered. */
+  total: number
+  ms: number
+  done: boolean
+}
+
+let loadState: ModelLoad | undefined
+
+/** Where this thread's `use-lite-512` download stands (undefined before the first encode). */
+export function modelLoad(): ModelLoad | undefined {
+  return loadState && { ...loadState }
+}
+
 export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
   let loading: Promise<Loaded> | undefined
   const load = () => {
@@ -51,20 +68,39 @@ export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
   }
 }
 
-/** TensorFlow.js platforms whose fetch already routes file:// URLs to the caller's reader. */
+/** TensorFlow.js platforms whose fetch already counts bytes (and routes file:// URLs to the caller's reader). */
 const routed = new WeakSet<object>()
 
+/** `response` with its body counted into `state` as it is read. */
+function counted(response: Response, state: ModelLoad): Response {
+  if (!response.body) return response
+  state.total += Number(response.headers.get('content-length')) || 0
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        state.loaded += chunk.byteLength
+        out.enqueue(chunk)
+      },
+    }),
+  )
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
+}
+
 async function loadUse(o: UseLiteOptions): Promise<Loaded> {
+  const started = performance.now()
+  const state: ModelLoad = { model: USE_LITE, loaded: 0, total: 0, ms: 0, done: false }
+  loadState = state
   const tf = await import('@tensorflow/tfjs-core')
   const wasm = await import('@tensorflow/tfjs-backend-wasm')
   const use = await import('@tensorflow-models/universal-sentence-encoder')
   const platform = tf.env().platform as { fetch: (url: string, init?: RequestInit) => Promise<Response> }
-  if (o.fetch && !routed.has(platform)) {
+  if (!routed.has(platform)) {
     // once per platform: a load retried after a failure must not wrap the wrapper
     routed.add(platform)
     const fallback = platform.fetch.bind(platform)
     const custom = o.fetch
-    platform.fetch = (url, init) => (url.startsWith('file:') ? custom(url) : fallback(url, init))
+    platform.fetch = async (url, init) =>
+      counted(await (custom && url.startsWith('file:') ? custom(url) : fallback(url, init)), loadState as ModelLoad)
   }
   if (o.wasmPaths) wasm.setWasmPaths(o.wasmPaths)
   if (tf.getBackend() !== 'wasm') {
@@ -72,6 +108,8 @@ async function loadUse(o: UseLiteOptions): Promise<Loaded> {
     await tf.ready()
   }
   const model = await use.load({ modelUrl: o.modelUrl, vocabUrl: o.vocabUrl })
+  state.ms = performance.now() - started
+  state.done = true
   return {
     embed: async (texts) => {
       const tensor = await model.embed(texts)

@@ -1,5 +1,35 @@
-import { encoderFor } from '../encode/encoders.js'
+import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
+import { USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
+
+/**
+ * This script's URL, read while it runs: a classic script is document.currentScript (gone
+ * after), a module has import.meta.url (empty in the classic build).
+ */
+const HERE = (typeof document === 'undefined' ? undefined : (document.currentScript as HTMLScriptElement | null)?.src) || import.meta.url
+
+/**
+ * `use-lite-512` from the site that serves this script: parquet-seek-encoder.js beside it and the
+ * model under ../models/, imported on the first text query, so this script stays small.
+ */
+let useLite: Promise<QueryEncoder> | undefined
+registerEncoder((id) =>
+  id === USE_LITE
+    ? {
+        id: USE_LITE,
+        dim: USE_LITE_DIM,
+        encode: async (texts) => {
+          useLite ??= import(/* @vite-ignore */ new URL('parquet-seek-encoder.js', HERE).href)
+            .then((m: typeof import('./encoder.js')) => m.useLiteFromSite(new URL('../', HERE).href))
+            .catch((e: Error) => {
+              useLite = undefined
+              throw e
+            })
+          return (await useLite).encode(texts)
+        },
+      }
+    : undefined,
+)
 
 /**
  * `<parquet-seek src="https://…/file.indexed.parquet" columns="title,url" k="10">`
@@ -103,6 +133,7 @@ export class ParquetSeekElement extends HTMLElement {
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
     if (!text.trim()) return undefined
     try {
+      if (encoder.id === USE_LITE && !useLite) this.say('Loading the text encoder (28 MB, once)…')
       const [q] = await encoder.encode([text])
       return await this.search(q as Float32Array)
     } catch (e) {
