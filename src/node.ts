@@ -3,6 +3,6 @@
 
 export { nodeGpu } from './compute/gpu/node.js'
 export { defaultThreads, spawnNodeKernelWorker } from './compute/nodePool.js'
-export { registerUseLiteNode } from './encode/useLiteNode.js'
+export { pooledUseLiteNode, registerUseLiteNode } from './encode/useLiteNode.js'
 export { fileSink, fileSource } from './io/nodeFile.js'
 export * from './lib.js'

@@ -1,0 +1,184 @@
+/**
+ * The sentence encoder as users meet it, and the demo it serves. Prints:
+ *  - Node: model load, warm single-query encode time, embedding throughput (1 thread, every core);
+ *  - the page (built site under vite preview, Debian's Chromium): the model load cold and from
+ *    the browser cache, warm query encode time, and embedding throughput of a text-only file
+ *    dropped in the page;
+ *  - the demo at its defaults, on 200 held-out WordNet senses (not in the demo, not the build's
+ *    tune set), exact top-10 over the demo's vectors: recall@10 and bytes read per query.
+ *   npm run bench:encoder [-- --rows 3000]     (after `npm run build`, with the demo generated)
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { chromium } from '@playwright/test'
+import { parquetMetadataAsync } from 'hyparquet'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { l2sq } from '../src/compute/js.js'
+import { defaultThreads } from '../src/compute/nodePool.js'
+import { mulberry32, sampleIndices } from '../src/compute/random.js'
+import { encoderFor } from '../src/encode/encoders.js'
+import { USE_LITE } from '../src/encode/useLite.js'
+import { pooledUseLiteNode, registerUseLiteNode } from '../src/encode/useLiteNode.js'
+import { fileSource } from '../src/io/nodeFile.js'
+import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
+import { openIndex } from '../src/search/engine.js'
+import { readSynsets, tuneSenses } from './wordnet.js'
+
+const root = resolve(import.meta.dirname, '../..')
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '3000' } } })
+const ROWS = Number(values.rows)
+const demo = join(root, 'dist/demo/wordnet.indexed.parquet')
+if (!existsSync(demo)) throw new Error('dist/demo/ has no demo: run `node build/scripts/demo.js && npm run build` first')
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+const { kept, rest } = readSynsets(root, 2)
+const texts = kept.slice(0, ROWS).map((s) => s.text)
+const PHRASES = [
+  'a feeling of great happiness',
+  'a vehicle that flies',
+  'a large body of salt water',
+  'the first meal of the day',
+  'extreme fear',
+]
+
+// ---- Node
+registerUseLiteNode()
+const one = encoderFor(USE_LITE) as NonNullable<ReturnType<typeof encoderFor>>
+let t = performance.now()
+await one.encode(['warm up'])
+const nodeLoad = performance.now() - t
+const nodeQuery: number[] = []
+for (let i = 0; i < 30; i++) {
+  t = performance.now()
+  await one.encode([PHRASES[i % PHRASES.length] as string])
+  nodeQuery.push(performance.now() - t)
+}
+const throughput: Array<[number, number]> = []
+for (const threads of [...new Set([1, defaultThreads()])]) {
+  const pool = pooledUseLiteNode(threads)
+  await pool.encode(['warm up'])
+  t = performance.now()
+  await pool.encode(texts)
+  throughput.push([threads, texts.length / ((performance.now() - t) / 1000)])
+  pool.close()
+}
+console.log(`Node ${process.version}, ${USE_LITE} on tfjs-backend-wasm:`)
+console.log(`  model load (first encode): ${nodeLoad.toFixed(0)} ms`)
+console.log(`  one phrase, warm: median ${median(nodeQuery).toFixed(1)} ms of ${nodeQuery.length}`)
+for (const [threads, rps] of throughput)
+  console.log(
+    `  embedding ${texts.length} WordNet texts (${(texts.join('').length / texts.length).toFixed(0)} chars avg): ${rps.toFixed(0)} rows/s on ${threads} thread${threads > 1 ? 's' : ''}`,
+  )
+
+// ---- the demo at its defaults, on held-out senses
+const tuned = new Set(tuneSenses(rest))
+const pool = [...rest.keys()].filter((i) => !tuned.has(i))
+const heldOut = Array.from(sampleIndices(pool.length, 200, mulberry32(13)), (i) => (rest[pool[i] as number] as (typeof rest)[number]).text)
+const queries = await one.encode(heldOut)
+const file = await fileSource(demo)
+const metadata = await parquetMetadataAsync(file)
+const { data: base, dim, rowIds } = await readVectors(file, metadata, describeEmbeddingColumn(metadata, 'embedding'))
+const rows = rowIds
+let hits = 0
+let bytes = 0
+let requests = 0
+let nprobe = 0
+let nlist = 0
+for (const q of queries) {
+  const exact = Array.from({ length: rows.length }, (_, i) => ({ row: rows[i] as number, d: l2sq(q, 0, base, i * dim, dim) }))
+    .sort((a, b) => a.d - b.d || a.row - b.row)
+    .slice(0, 10)
+    .map((h) => h.row)
+  const index = await openIndex(file) // a fresh session: nothing cached but the footer and index head
+  nprobe = index.params.nprobe ?? 0
+  nlist = index.params.nlist
+  const { results, stats } = await index.search(q, { k: 10 })
+  bytes += stats.bytes
+  requests += stats.requests
+  for (const r of results) if (exact.includes(r.row)) hits++
+}
+console.log(
+  `demo (${rows.length.toLocaleString('en-US')} senses, ${(file.byteLength / 2 ** 20).toFixed(1)} MiB) at defaults (nprobe ${nprobe} of ${nlist}), ` +
+    `${queries.length} held-out senses: recall@10 ${(hits / (queries.length * 10)).toFixed(3)}, ` +
+    `${(bytes / queries.length / 1024).toFixed(0)} KiB and ${(requests / queries.length).toFixed(1)} requests a query (after the open)`,
+)
+await file.close()
+
+// ---- the page
+const port = 4181
+const vite = join(root, 'node_modules/vite/bin/vite.js')
+const preview = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  cwd: root,
+  stdio: 'ignore',
+})
+process.on('exit', () => preview.kill())
+const url = `http://127.0.0.1:${port}/`
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(url)).ok) break
+  } catch {}
+  if (i > 300) throw new Error(`vite preview did not start on port ${port}`)
+  await new Promise((r) => setTimeout(r, 200))
+}
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+})
+try {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  /** The demo's first (or a typed) text query's encode stats: [encode ms, model MB, model load ms]. */
+  const encodeStats = async () => {
+    const text = (await page.getByTestId('encode-stats').textContent({ timeout: 120_000 })) ?? ''
+    const m = /encoded in ([\d.]+) ms \(use-lite-512: ([\d.]+) MB loaded in (\d+) ms\)/.exec(text)
+    if (!m) throw new Error(`no encode stats in "${text}"`)
+    return m.slice(1).map(Number) as [number, number, number]
+  }
+  const openDemo = async () => {
+    await page.goto(url)
+    await page.getByText('Why these results').click({ timeout: 120_000 })
+    return encodeStats()
+  }
+  t = performance.now()
+  const [, mb, cold] = await openDemo()
+  const coldFirst = performance.now() - t
+  const [, , cached] = await openDemo() // a reload: the model from the browser's cache
+  const pageQuery: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const phrase = `${PHRASES[i % PHRASES.length]}${i >= PHRASES.length ? ' again' : ''}`
+    await page.getByLabel('Query text').fill(phrase)
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.getByTestId('answer-for').filter({ hasText: phrase }).waitFor()
+    await page.getByText('Why these results').click()
+    pageQuery.push((await encodeStats())[0])
+    await page.getByText('Why these results').click()
+  }
+  console.log(`the page (Chromium ${browser.version()}, tfjs-backend-wasm in a worker):`)
+  console.log(
+    `  model load: ${cold} ms cold (${mb} MB), ${cached} ms from the browser cache; demo opened and answered in ${(coldFirst / 1000).toFixed(1)} s cold`,
+  )
+  console.log(`  one phrase, warm: median ${median(pageQuery).toFixed(1)} ms of ${pageQuery.length} (encode only)`)
+
+  // a text-only file dropped in the page, embedded by the default encoder
+  const dir = mkdtempSync(join(tmpdir(), 'pqs-bench-enc-'))
+  const input = join(dir, 'senses.parquet')
+  writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'text', data: texts, type: 'STRING' }] })))
+  await page.goto(url)
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  const build = page.getByRole('region', { name: 'Build' })
+  await build.getByRole('button', { name: 'Embed and build index' }).click()
+  const phase = page.getByTestId('phase')
+  await phase.filter({ hasText: /^embed: embedding text [1-9]/ }).waitFor({ timeout: 300_000 })
+  const start = performance.now()
+  const firstDone = Number(/([\d,]+)\//.exec((await phase.textContent()) ?? '')?.[1]?.replaceAll(',', ''))
+  await phase.filter({ hasNotText: /^embed/ }).waitFor({ timeout: 600_000 })
+  const rps = (texts.length - firstDone) / ((performance.now() - start) / 1000)
+  console.log(
+    `  embedding ${texts.length} texts in the page: ${rps.toFixed(0)} rows/s (navigator.hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}, model load excluded)`,
+  )
+} finally {
+  await browser.close()
+  preview.kill()
+}
