@@ -69,7 +69,7 @@ if (force || (await existingEncoder()) !== USE_LITE) {
   const threads = defaultThreads()
   const encoder = pooledUseLiteNode(threads)
   const printer = progressPrinter()
-  let tuneQueries: Float32Array | undefined
+  let tuneQueries: Float32Array[] | undefined
   const tEmbed = performance.now()
   try {
     const source = await fileSource(input)
@@ -93,7 +93,7 @@ if (force || (await existingEncoder()) !== USE_LITE) {
     // the index has not seen, as a visitor's are (--all leaves none: rows of the data serve)
     if (rest.length) {
       const picked = Array.from(tuneSenses(rest), (i) => (rest[i] as Synset).text)
-      tuneQueries = new Float32Array((await encoder.encode(picked)).flatMap((v) => Array.from(v)))
+      tuneQueries = await encoder.encode(picked)
     }
   } finally {
     encoder.close()
@@ -115,7 +115,7 @@ if (force || (await existingEncoder()) !== USE_LITE) {
   const p = summary.params
   console.log(
     `demo: ${p.rows.toLocaleString('en-US')} WordNet synsets × ${p.dim}-d (${USE_LITE}), nlist ${p.nlist}, m ${p.m}, ` +
-      `default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall?.toFixed(3)} on ${(tuneQueries?.length ?? 0) / p.dim} held-out senses); ` +
+      `default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall?.toFixed(3)} on ${tuneQueries?.length ?? 0} held-out senses); ` +
       `${(summary.outputBytes / 2 ** 20).toFixed(1)} MiB, index ${(summary.indexBytes / 2 ** 20).toFixed(2)} MiB; ` +
       `generated in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${output}`,
   )

@@ -320,6 +320,47 @@ describe('parquetseek search and bench', () => {
     expect(s.sweep[0].bytesPerQuery).toBeLessThan(s.sweep[1].bytesPerQuery)
   })
 
+  it('index --tune-queries measures the default nprobe on held-out queries (no floor); bench --offset skips the ones tuned on', async () => {
+    const all = vectors(3120, 8, 5)
+    const base = join(dir, 'tune-base.parquet')
+    const queries = join(dir, 'tune-queries.parquet')
+    writeListFile(base, all.slice(0, 3000))
+    writeListFile(queries, all.slice(3000))
+    const tuned = join(dir, 'tune.indexed.parquet')
+    const built = await cli([
+      'index',
+      base,
+      tuned,
+      '--column',
+      'embedding',
+      '--nlist',
+      '60',
+      '--tune-queries',
+      queries,
+      '--tune-limit',
+      '60',
+      '--json',
+    ])
+    expect(built.code, built.stderr).toBe(0)
+    const summary = JSON.parse(built.stdout)
+    // rows as queries would have started at a third of the lists
+    expect(summary.nprobe).toBeLessThan(20)
+    expect(summary.tunedRecall).toBeGreaterThanOrEqual(0.98)
+    const r = await cli(['bench', tuned, '--queries', queries, '--offset', '60', '--limit', '100', '--rtt-ms', '0', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const s = JSON.parse(r.stdout)
+    expect(s).toMatchObject({ queries: 60, nprobe: summary.nprobe })
+    expect(s.recall).toBeGreaterThanOrEqual(0.95)
+    const wide = join(dir, 'tune-wide.parquet')
+    writeListFile(wide, vectors(10, 12))
+    // found once the vectors are read (the dimension is known then): after the progress lines, one line, no output
+    const bad = await cli(['index', base, join(dir, 'tune-bad.parquet'), '--column', 'embedding', '--tune-queries', wide, '--nlist', '60'])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr.trim().split('\n').at(-1)).toMatch(/tune query 0 has 12 numbers; the column's vectors have 8/)
+    expect(bad.stderr).not.toMatch(/\n\s+at /)
+    noOutputLeft('tune-bad')
+  })
+
   it('bench --host and --connections: each host profile gives the same recall; multipart saves requests; bad values are usage errors', async () => {
     const run = async (host: string) => {
       const r = await cli([

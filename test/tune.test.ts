@@ -15,7 +15,7 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
   // one distribution: the file's rows, then queries the index never saw
   const all = clusteredVectors(ROWS + 2 * HELD_OUT, DIM, 41, 40)
   const rows = Array.from({ length: ROWS }, (_, i) => Array.from(all.subarray(i * DIM, (i + 1) * DIM)))
-  const tune = all.slice(ROWS * DIM, (ROWS + HELD_OUT) * DIM)
+  const tune = Array.from({ length: HELD_OUT }, (_, i) => all.slice((ROWS + i) * DIM, (ROWS + i + 1) * DIM))
   const test = all.subarray((ROWS + HELD_OUT) * DIM)
   const dir = tempDir('pqs-tune-')
   const input = join(dir, 'rows.parquet')
@@ -62,11 +62,12 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     expect(summary.params.tunedRecall).toBeGreaterThanOrEqual(0.95)
   })
 
-  it('refuses tune queries that are not whole vectors of the column, naming them', async () => {
+  it('refuses a tune query of another dimension, naming it', async () => {
     const src = await fileSource(input)
-    await expect(
-      buildIndex(src, new MemorySink(), { column: 'embedding', nlist: 16, tuneQueries: new Float32Array(DIM * 3 + 1) }),
-    ).rejects.toThrow(/tuneQueries holds 49 numbers: not a whole number of 16-d queries/)
+    const ragged = [new Float32Array(DIM), new Float32Array(DIM - 1)]
+    await expect(buildIndex(src, new MemorySink(), { column: 'embedding', nlist: 16, tuneQueries: ragged })).rejects.toThrow(
+      /tune query 1 has 15 numbers; the column's vectors have 16/,
+    )
     await src.close()
   })
 })

@@ -35,6 +35,7 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        nginx: multipart; static: like vite preview / sirv)
   --connections N      requests in flight at once (default 6, as a browser per host on HTTP/1.1)
   --limit N            use the first N queries
+  --offset N           skip the first N queries (e.g. those the build tuned on: index --tune-queries)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
                        and top-k on WebGPU, same rows)
   --json               one JSON object with the DESIGN.md §6 fields`
@@ -68,6 +69,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     host: { type: 'string' },
     connections: { type: 'string' },
     limit: { type: 'string' },
+    offset: { type: 'string' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
@@ -97,10 +99,11 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     const sweep = values.nprobe
       ? values.nprobe.split(',').map((p) => intOption(p.trim(), 'nprobe', 1, MAX_NPROBE) as number)
       : [probe.nprobe ?? defaultNprobe(nlist)]
-    const queries = await readQueryVectors(values.queries, probe.column, intOption(values.limit, 'limit', 1))
+    const offset = intOption(values.offset, 'offset', 0) ?? 0
+    const queries = await readQueryVectors(values.queries, probe.column, intOption(values.limit, 'limit', 1), offset)
     if (!queries.length) throw new ParquetSeekError('no query vectors', { file: values.queries })
-    const truth = await groundTruth(probe.files, values.truth, values['id-column'], queries, probe.column, metric, k)
-    const kthDistance = values['truth-dist'] ? await kthDistances(values['truth-dist'], queries.length, k) : undefined
+    const truth = await groundTruth(probe.files, values.truth, values['id-column'], queries, offset, probe.column, metric, k)
+    const kthDistance = values['truth-dist'] ? await kthDistances(values['truth-dist'], queries.length, offset, k) : undefined
     const rows: Row[] = []
     for (const nprobe of sweep) {
       process.stderr.write(`nprobe ${nprobe}: ${queries.length} queries…\n`)
@@ -343,6 +346,7 @@ async function groundTruth(
   truthFile: string | undefined,
   idColumn: string | undefined,
   queries: Float32Array[],
+  offset: number,
   column: string,
   metric: Metric,
   k: number,
@@ -350,8 +354,8 @@ async function groundTruth(
   if (truthFile) {
     const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
     const width = npy.shape[1] ?? 0
-    if (npy.shape[0] !== undefined && npy.shape[0] < queries.length)
-      throw new ParquetSeekError(`has ${npy.shape[0]} rows for ${queries.length} queries`, { file: truthFile })
+    if (npy.shape[0] !== undefined && npy.shape[0] < offset + queries.length)
+      throw new ParquetSeekError(`has ${npy.shape[0]} rows for queries ${offset}…${offset + queries.length - 1}`, { file: truthFile })
     if (width < k) throw new ParquetSeekError(`holds ${width} neighbours per query, fewer than k = ${k}`, { file: truthFile })
     const ids = Array.from(npy.data as ArrayLike<number | bigint>, Number)
     let rowToId: number[] | undefined
@@ -368,7 +372,7 @@ async function groundTruth(
     }
     const idToRow = rowToId && new Map(rowToId.map((id, row) => [id, row]))
     return queries.map((_, q) => {
-      const want = ids.slice(q * width, q * width + k)
+      const want = ids.slice((offset + q) * width, (offset + q) * width + k)
       // translate truth ids to rows so results (rows) compare directly
       return idToRow ? want.map((id) => idToRow.get(id) ?? -1) : want
     })
@@ -409,12 +413,12 @@ export function recall(results: Found[], truth: number[][], k: number, kth?: Flo
   return hits / (results.length * k)
 }
 
-async function kthDistances(file: string, queries: number, k: number): Promise<Float64Array> {
+async function kthDistances(file: string, queries: number, offset: number, k: number): Promise<Float64Array> {
   const npy = parseNpy(new Uint8Array(await readFile(file)), file)
   const width = npy.shape[1] ?? 0
-  if (width < k || (npy.shape[0] ?? 0) < queries)
-    throw new ParquetSeekError(`shape ${npy.shape.join('×')} does not cover ${queries} queries × k ${k}`, { file })
-  return Float64Array.from({ length: queries }, (_, q) => Number(npy.data[q * width + k - 1]))
+  if (width < k || (npy.shape[0] ?? 0) < offset + queries)
+    throw new ParquetSeekError(`shape ${npy.shape.join('×')} does not cover queries ${offset}…${offset + queries - 1} × k ${k}`, { file })
+  return Float64Array.from({ length: queries }, (_, q) => Number(npy.data[(offset + q) * width + k - 1]))
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)

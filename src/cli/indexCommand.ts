@@ -8,13 +8,16 @@ import { intOption, parse, UsageError } from './args.js'
 import { describeEmbed, embedFile, textEncoder } from './embedCommand.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
-import { searchBackend } from './sources.js'
+import { readQueryVectors, searchBackend } from './sources.js'
 
 export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
                        (--encoder, --as as for \`embed\`; metric cosine unless given), then index it
   --metric l2|cosine|dot   distance the index serves (default l2)
+  --tune-queries FILE  held-out queries (Parquet, a vector column named as --column): the default
+                       nprobe and refine are measured on them instead of on rows of the data,
+                       with no floor (--tune-limit N: the first N, default 200)
   --nlist N            coarse clusters (default 2·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB)
   --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
   --nbits B            bits per PQ code, 1…8 (default 8)
@@ -37,6 +40,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     'memory-mb': { type: 'string' },
     sidecar: { type: 'string' },
     'embed-text': { type: 'string' },
+    'tune-queries': { type: 'string' },
+    'tune-limit': { type: 'string' },
     encoder: { type: 'string' },
     as: { type: 'string' },
   })
@@ -59,6 +64,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
   const compute = await searchBackend(values.backend)
   await checkOutputPath(output)
+  const tuneLimit = intOption(values['tune-limit'], 'tune-limit', 1) ?? 200
+  const tuneQueries = values['tune-queries'] ? await readQueryVectors(values['tune-queries'], column, tuneLimit) : undefined
   const started = performance.now()
   // text only: embed into a file beside the output first (removed after), then index that
   const embedded = encoder ? `${output}.embedding-${process.pid}.tmp.parquet` : undefined
@@ -82,6 +89,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       threads,
       spawnWorker: spawnNodeKernelWorker,
       memoryBytes,
+      tuneQueries,
       file: basename(input),
       // rows without text have no vector: left out of the index, still in the file
       skipInvalid: params.skipInvalid || embedded !== undefined,

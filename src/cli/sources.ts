@@ -24,13 +24,18 @@ export async function anySource(pathOrUrl: string): Promise<ByteSource & { close
 }
 
 /** Every vector of `column` in a Parquet file (query sets). */
-export async function readQueryVectors(pathOrUrl: string, column: string, limit = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
+export async function readQueryVectors(
+  pathOrUrl: string,
+  column: string,
+  limit = Number.POSITIVE_INFINITY,
+  offset = 0,
+): Promise<Float32Array[]> {
   const source = await anySource(pathOrUrl)
   try {
     const metadata = await readMetadata(source, source.name)
     const vectors = await readVectors(source, metadata, describeEmbeddingColumn(metadata, column, source.name), { file: source.name })
-    const n = Math.min(limit, vectors.rowIds.length)
-    return Array.from({ length: n }, (_, i) => vectors.data.slice(i * vectors.dim, (i + 1) * vectors.dim))
+    const n = Math.max(0, Math.min(limit, vectors.rowIds.length - offset))
+    return Array.from({ length: n }, (_, i) => vectors.data.slice((offset + i) * vectors.dim, (offset + i + 1) * vectors.dim))
   } finally {
     await source.close()
   }

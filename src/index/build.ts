@@ -64,7 +64,7 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * over every row), with no floor. Without them, rows of the data serve (each left out of its
    * own answer), and the default probes at least `nprobeFloor` lists, as rows are easier queries.
    */
-  tuneQueries?: Float32Array
+  tuneQueries?: ArrayLike<number>[]
   /** Name used in messages (a path or URL). */
   file?: string
   signal?: AbortSignal
@@ -245,29 +245,27 @@ interface Built {
   invalid: Array<{ row: number; reason: string }>
 }
 
-/** `o.tuneQueries` checked against the index, prepared for its metric (a copy), or undefined. */
+/** `o.tuneQueries` checked against the index and prepared for its metric, as one matrix (a copy), or undefined. */
 function tuneQueries(o: BuildOptions, params: IndexParams): Float32Array | undefined {
   const q = o.tuneQueries
   if (!q) return undefined
   const { dim } = params
-  if (q.length === 0 || q.length % dim !== 0)
-    throw new ParquetSeekError(`tuneQueries holds ${q.length} numbers: not a whole number of ${dim}-d queries`, {
-      file: o.file,
-      column: o.column,
-    })
-  const out = Float32Array.from(q)
-  const count = q.length / dim
-  for (let i = 0; i < out.length; i++)
-    if (!Number.isFinite(out[i]))
-      throw new ParquetSeekError(`tune query ${Math.floor(i / dim)} of ${count} holds ${out[i]}`, { file: o.file, column: o.column })
-  if (params.metric === 'cosine')
-    normalizeRows(
-      out,
-      count,
-      dim,
-      Uint32Array.from({ length: count }, (_, i) => i),
-      'tuneQueries',
-    )
+  if (q.length === 0)
+    throw new ParquetSeekError('tuneQueries is empty: give held-out queries, or leave it out', { file: o.file, column: o.column })
+  const out = new Float32Array(q.length * dim)
+  for (const [i, v] of q.entries()) {
+    if (v.length !== dim)
+      throw new ParquetSeekError(`tune query ${i} has ${v.length} numbers; the column's vectors have ${dim}`, {
+        file: o.file,
+        column: o.column,
+      })
+    for (let j = 0; j < dim; j++) {
+      const x = Number(v[j])
+      if (!Number.isFinite(x)) throw new ParquetSeekError(`tune query ${i} holds ${x} at ${j}`, { file: o.file, column: o.column })
+      out[i * dim + j] = x
+    }
+  }
+  if (params.metric === 'cosine') normalizeRows(out, q.length, dim, Uint32Array.from(q.keys()), 'tuneQueries')
   return out
 }
 
@@ -291,13 +289,13 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   })
   const n = vectors.rowIds.length
   const params = resolveParams(vectors.rows, n, vectors.dim, o)
+  const heldOut = tuneQueries(o, params) // checked before any training
   if (params.metric === 'cosine') normalizeRows(vectors.data, n, vectors.dim, vectors.rowIds, o.column)
   enter('train-coarse')
   const model = await trainModel(vectors.data, n, params, train)
   enter('encode')
   const lists = await encodeAll(model, vectors.data, n, vectors.rowIds, train)
   enter('tune')
-  const heldOut = tuneQueries(o, params)
   const floor = heldOut ? 1 : nprobeFloor(params, n)
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
@@ -342,11 +340,11 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   const sample = reservoir as Reservoir
   const kept = sample.size
   const params = resolveParams(rows, n, dim, { ...o, sample: Math.min(kept, o.sample ?? kept) })
+  const heldOut = tuneQueries(o, params) // checked before any training
   enter('train-coarse')
   const model = await trainModel(sample.data.subarray(0, kept * dim), kept, params, train)
 
   // tune queries: the caller's held-out ones, or rows of the sample; their truth is gathered during pass 2
-  const heldOut = tuneQueries(o, params)
   const picks = heldOut ? [] : sampleIndices(kept, Math.min(kept, 100), mulberry32(params.seed + 3))
   const queryData = heldOut ?? new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) queryData.set(sample.data.subarray(p * dim, (p + 1) * dim), i * dim)
