@@ -30,6 +30,15 @@ for (const f of readdirSync(join(dist, 'assets')).filter((n) => /worker/.test(n)
     kib(gz(join(dist, 'assets', f))),
   ])
 
+// the sentence encoder's files, fetched on the first text query (or page embedding) and cached
+for (const folder of ['use-lite', 'tfjs-wasm']) {
+  const path = join(dist, 'models', folder)
+  if (!existsSync(path)) continue
+  const files = readdirSync(path)
+  const bytes = files.reduce((n, f) => n + statSync(join(path, f)).size, 0)
+  rows.push([`  on demand: models/${folder}/ (${files.length} files)`, kib(bytes), ''])
+}
+
 const demo = join(dist, 'demo')
 if (existsSync(demo)) {
   for (const f of readdirSync(demo).filter((n) => n.endsWith('.indexed.parquet'))) {
