@@ -1,0 +1,233 @@
+/**
+ * Scale: what a query costs as the file grows, on the hosts users have. From the real
+ * wordnet-fasttext word vectors (62,454 × 100, ../shared/data) it builds files of 100k, 300k and
+ * 1M rows of one distribution: the real vectors first, then each new row a real vector moved part
+ * of the way toward another member of its k-means cluster (2,048 clusters) plus a little noise —
+ * real local structure, not uniform noise. Each file is indexed at the defaults
+ * (`parquetseek index`) and benchmarked (`parquetseek bench`) with the dataset's held-out query
+ * words and exact ground truth computed here: --host s3 (single ranges; multi-range answered
+ * 200 whole) and nginx (multipart), 20 ms a request, 6 connections. Prints one row per size,
+ * the growth exponent of bytes per query against rows, and each target of the scale issue.
+ *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 100]
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileWriter, ParquetWriter } from 'hyparquet-writer'
+import { loadKernels } from '../src/compute/backend.js'
+import { kmeans } from '../src/compute/kmeans.js'
+import { mulberry32 } from '../src/compute/random.js'
+import { TopK } from '../src/compute/topk.js'
+import { normalizeRows } from '../src/index/train.js'
+import { fileSource } from '../src/io/nodeFile.js'
+import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
+import { readMetadata } from '../src/parquet/footer.js'
+
+const root = resolve(import.meta.dirname, '../..')
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '100000,300000,1000000' }, queries: { type: 'string', default: '100' } },
+})
+const sizes = values.sizes.split(',').map(Number)
+const Q = Number(values.queries)
+const data = join(root, '../shared/data/wordnet-fasttext-words-100d')
+if (!existsSync(data)) {
+  console.log(
+    'bench:scale needs ../shared/data/wordnet-fasttext-words-100d (real vectors to expand); it is absent, so nothing was measured',
+  )
+  process.exit(0)
+}
+const out = join(root, '.bench/scale')
+mkdirSync(out, { recursive: true })
+const kernels = await loadKernels('auto')
+
+/** A Parquet file's vectors, unit length (the benchmark is cosine). */
+async function unitVectors(path: string, limit = Number.POSITIVE_INFINITY) {
+  const source = await fileSource(path)
+  try {
+    const metadata = await readMetadata(source, path)
+    const v = await readVectors(source, metadata, describeEmbeddingColumn(metadata, 'embedding', path))
+    const n = Math.min(limit, v.rowIds.length)
+    const x = v.data.slice(0, n * v.dim)
+    normalizeRows(x, n, v.dim, v.rowIds.subarray(0, n))
+    return { x, n, dim: v.dim }
+  } finally {
+    await source.close()
+  }
+}
+
+const base = await unitVectors(join(data, 'base.parquet'))
+const queries = await unitVectors(join(data, 'queries.parquet'), Q)
+const { dim } = base
+process.stderr.write(`clustering ${base.n.toLocaleString('en-US')} real vectors into 2,048 clusters…\n`)
+const K = 2048
+const centroids = await kmeans(base.x, base.n, dim, { k: K, iterations: 8, seed: 1, kernels })
+const cluster = new Uint32Array(base.n)
+kernels.assignNearest(base.x, base.n, dim, centroids, K, cluster)
+const members: number[][] = Array.from({ length: K }, () => [])
+for (const [i, c] of cluster.entries()) members[c]?.push(i)
+
+/** Row i of the expanded set (the same for every size: smaller files are prefixes). */
+function row(i: number, rand: () => number, to: Float32Array, at: number) {
+  if (i < base.n) {
+    to.set(base.x.subarray(i * dim, (i + 1) * dim), at)
+    return
+  }
+  const b = Math.floor(rand() * base.n)
+  const group = members[cluster[b] as number] as number[]
+  const m = group[Math.floor(rand() * group.length)] as number
+  const alpha = rand() * 0.5
+  for (let j = 0; j < dim; j++) {
+    const x = base.x[b * dim + j] as number
+    const noise = (rand() + rand() + rand() - 1.5) * 0.02
+    to[at + j] = x + alpha * ((base.x[m * dim + j] as number) - x) + noise
+  }
+}
+
+/** Exact cosine top-10 of every query over the first n rows (positions = rows). */
+function truth(x: Float32Array, n: number): Int32Array {
+  const tops = Array.from({ length: queries.n }, () => new TopK(10))
+  const block = 8192
+  const dist = new Float32Array(queries.n * block)
+  for (let start = 0; start < n; start += block) {
+    const count = Math.min(block, n - start)
+    kernels.distances('ip', queries.x, queries.n, x.subarray(start * dim, (start + count) * dim), count, dim, dist)
+    for (let q = 0; q < queries.n; q++) {
+      const top = tops[q] as TopK
+      for (let i = 0; i < count; i++) {
+        const d = 1 - (dist[q * count + i] as number)
+        if (d <= top.bound) top.push(d, start + i)
+      }
+    }
+  }
+  return Int32Array.from(tops.flatMap((t) => t.sorted().map((h) => h.row)))
+}
+
+/** A 2-D int32 .npy file (what `bench --truth` reads). */
+function writeNpy(path: string, a: Int32Array, rows: number, cols: number) {
+  let header = `{'descr': '<i4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n'
+  const head = new Uint8Array(10 + header.length)
+  head.set([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8])
+  head.set(new TextEncoder().encode(header), 10)
+  writeFileSync(path, Buffer.concat([head, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]))
+}
+
+const cli = (args: string[]) => {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=8192', join(root, 'bin/parquetseek.js'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  })
+  if (r.status !== 0) throw new Error(`parquetseek ${args[0]} failed (${r.status})`)
+  return JSON.parse(r.stdout)
+}
+const qfile = join(out, 'queries.parquet')
+writeVectors(qfile, queries.x, queries.n)
+
+/** Rows [0, n) as a Parquet file: id, embedding LIST<FLOAT>, row groups of 100k. */
+function writeVectors(path: string, x: Float32Array, n: number) {
+  const writer = new ParquetWriter({
+    writer: fileWriter(path),
+    schema: [
+      { name: 'root', num_children: 2 },
+      { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+      { name: 'embedding', repetition_type: 'REQUIRED', converted_type: 'LIST', num_children: 1 },
+      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+      { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+    ],
+  })
+  for (let start = 0; start < n; start += 100_000) {
+    const end = Math.min(n, start + 100_000)
+    writer.write({
+      columnData: [
+        { name: 'id', data: Int32Array.from({ length: end - start }, (_, i) => start + i) },
+        {
+          name: 'embedding',
+          data: Array.from({ length: end - start }, (_, i) => Array.from(x.subarray((start + i) * dim, (start + i + 1) * dim))),
+        },
+      ],
+      rowGroupSize: 100_000,
+    })
+  }
+  writer.finish()
+}
+
+interface Row {
+  rows: number
+  fileBytes: number
+  buildS: number
+  nlist: number
+  nprobe: number
+  s3: Record<string, number>
+  nginx: Record<string, number>
+}
+const results: Row[] = []
+const largest = Math.max(...sizes)
+const all = new Float32Array(largest * dim)
+const rand = mulberry32(5)
+for (let i = 0; i < largest; i++) row(i, rand, all, i * dim)
+for (const n of sizes) {
+  const input = join(out, `scale-${n}.parquet`)
+  const indexed = join(out, `scale-${n}.indexed.parquet`)
+  const gt = join(out, `scale-${n}.truth.npy`)
+  process.stderr.write(`${n.toLocaleString('en-US')} rows: writing, exact truth, index, bench…\n`)
+  writeVectors(input, all, n)
+  writeNpy(gt, truth(all, n), queries.n, 10)
+  const t0 = performance.now()
+  const built = cli(['index', input, indexed, '--column', 'embedding', '--metric', 'cosine', '--json'])
+  const buildS = (performance.now() - t0) / 1000
+  const bench = (host: string) =>
+    cli(['bench', indexed, '--queries', qfile, '--truth', gt, '--rtt-ms', '20', '--host', host, '--connections', '6', '--json'])
+  results.push({
+    rows: n,
+    fileBytes: built.outputBytes,
+    buildS,
+    nlist: built.nlist,
+    nprobe: built.nprobe,
+    s3: bench('s3'),
+    nginx: bench('nginx'),
+  })
+}
+
+const mb = (b: number) => (b / 2 ** 20).toFixed(1)
+console.log(`\nbench:scale — wordnet-fasttext 100-d expanded, cosine, ${queries.n} held-out query words, 20 ms a request, 6 connections`)
+console.log(
+  '| rows | file MiB | build s | nprobe / nlist | recall@10 | KiB / query | % of file | s3 requests | s3 round trips | s3 p50 | nginx requests | cold (s3) |',
+)
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+for (const r of results)
+  console.log(
+    `| ${r.rows.toLocaleString('en-US')} | ${mb(r.fileBytes)} | ${r.buildS.toFixed(0)} | ${r.nprobe} / ${r.nlist} | ${r.s3.recall?.toFixed(3)} | ` +
+      `${((r.s3.bytesPerQuery as number) / 1024).toFixed(0)} | ${((100 * (r.s3.bytesPerQuery as number)) / r.fileBytes).toFixed(3)} % | ` +
+      `${r.s3.requestsPerQuery?.toFixed(1)} | ${r.s3.roundTripsPerQuery?.toFixed(1)} | ${r.s3.p50Ms?.toFixed(0)} ms | ${r.nginx.requestsPerQuery?.toFixed(1)} | ` +
+      `${mb(r.s3.coldBytes as number)} MiB, ${r.s3.coldRoundTrips} round trips |`,
+  )
+const first = results[0] as Row
+const last = results.at(-1) as Row
+const exponent = Math.log((last.s3.bytesPerQuery as number) / (first.s3.bytesPerQuery as number)) / Math.log(last.rows / first.rows)
+console.log(
+  `bytes per query grow as rows^${exponent.toFixed(2)} (${first.rows.toLocaleString('en-US')} → ${last.rows.toLocaleString('en-US')} rows)`,
+)
+const check = (what: string, ok: boolean, value: string) => console.log(`  ${ok ? 'meets' : 'MISSES'} ${what}: ${value}`)
+console.log(`targets at ${last.rows.toLocaleString('en-US')} rows:`)
+check(
+  'recall@10 ≥ 0.95',
+  results.every((r) => (r.s3.recall as number) >= 0.95),
+  results.map((r) => r.s3.recall?.toFixed(3)).join(', '),
+)
+check('≤ 12 requests a warm query on s3', (last.s3.requestsPerQuery as number) <= 12, last.s3.requestsPerQuery?.toFixed(1) ?? '')
+check('≤ 4 requests on nginx', (last.nginx.requestsPerQuery as number) <= 4, last.nginx.requestsPerQuery?.toFixed(1) ?? '')
+check(
+  'cold first query ≤ 2 MB and ≤ 4 round trips',
+  (last.s3.coldBytes as number) <= 2e6 && (last.s3.coldRoundTrips as number) <= 4,
+  `${mb(last.s3.coldBytes as number)} MiB, ${last.s3.coldRoundTrips}`,
+)
+check(
+  'bytes a query ≤ 0.1 % of the file',
+  (last.s3.bytesPerQuery as number) <= last.fileBytes / 1000,
+  `${((100 * (last.s3.bytesPerQuery as number)) / last.fileBytes).toFixed(3)} %`,
+)
+check('growth exponent ≤ 0.6', exponent <= 0.6, exponent.toFixed(2))
+check('p50 ≤ 150 ms on s3', (last.s3.p50Ms as number) <= 150, `${last.s3.p50Ms?.toFixed(0)} ms`)
+check('build ≤ 3 min', last.buildS <= 180, `${last.buildS.toFixed(0)} s`)
