@@ -4,13 +4,10 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
-import { encoderFor } from '../src/encode/encoders.js'
 import { USE_LITE } from '../src/encode/useLite.js'
-import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
-import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { clusteredVectors, duckdb, SHARED, tempDir, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
+import { clusteredVectors, duckdb, SHARED, tempDir, useLiteWordsFile, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, scrollToRow, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
@@ -303,20 +300,8 @@ test('the Data view reaches every row of a file taller than a browser can scroll
 
 test('a file embedded with use-lite-512 is searched by meaning in the page: the model comes from this site', async ({ page }) => {
   // made in Node with the same encoder: ten words, each found by a phrase sharing none of its letters' words
-  registerUseLiteNode()
   const words = ['joy', 'airplane', 'ocean', 'snow', 'piano', 'doctor', 'dog', 'computer', 'bread', 'mountain']
-  const input = join(dir, 'words.parquet')
-  writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'word', data: words, type: 'STRING' }] })))
-  const embedded = join(dir, 'words.embedded.parquet')
-  const out = join(dir, 'words.use.parquet')
-  const encoder = encoderFor(USE_LITE)
-  if (!encoder) throw new Error('use-lite-512 is not registered in Node')
-  const text = await fileSource(input)
-  await embedTextColumn(text, await fileSink(embedded, input), { text: 'word', encoder })
-  await text.close()
-  const src = await fileSource(embedded)
-  await buildIndex(src, await fileSink(out, embedded), { column: 'embedding', metric: 'cosine' })
-  await src.close()
+  const out = await useLiteWordsFile(dir, 'words', words)
   const server = await serveFile(out)
   const requested: string[] = []
   page.on('request', (r) => requested.push(new URL(r.url()).pathname))

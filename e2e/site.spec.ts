@@ -1,17 +1,11 @@
-import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize } from 'node:path'
-import { parquetWriteBuffer } from 'hyparquet-writer'
 import { drained, type RangeServer, serveFile } from '../src/cli/rangeServer.js'
-import { encoderFor } from '../src/encode/encoders.js'
-import { USE_LITE } from '../src/encode/useLite.js'
-import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
-import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { tempDir, writeTextFile } from '../test/helpers/fixtures.js'
+import { tempDir, useLiteWordsFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
 
 /**
@@ -158,20 +152,8 @@ for (const [kind, tag] of [
 test('the widget answers text by meaning for a file embedded with use-lite-512, loading the encoder from its own site on demand', async ({
   page,
 }) => {
-  registerUseLiteNode()
-  const encoder = encoderFor(USE_LITE)
-  if (!encoder) throw new Error('use-lite-512 is not registered in Node')
   const words = ['joy', 'airplane', 'ocean', 'snow', 'piano', 'doctor', 'dog', 'computer', 'bread', 'mountain']
-  const input = join(dir, 'words.parquet')
-  writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'word', data: words, type: 'STRING' }] })))
-  const embedded = join(dir, 'words.embedded.parquet')
-  const out = join(dir, 'words.use.parquet')
-  const text = await fileSource(input)
-  await embedTextColumn(text, await fileSink(embedded, input), { text: 'word', encoder })
-  await text.close()
-  const src = await fileSource(embedded)
-  await buildIndex(src, await fileSink(out, embedded), { column: 'embedding', metric: 'cosine' })
-  await src.close()
+  const out = await useLiteWordsFile(dir, 'words', words)
   const file = await serveFile(out)
   const host = createServer((_req, res) =>
     res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body>

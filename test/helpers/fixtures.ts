@@ -6,8 +6,12 @@ import type { SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { onTestFinished } from 'vitest'
 import { mulberry32 } from '../../src/compute/random.js'
-import { hashNgramEncoder } from '../../src/encode/encoders.js'
-import { fileSource } from '../../src/io/nodeFile.js'
+import { encoderFor, hashNgramEncoder } from '../../src/encode/encoders.js'
+import { USE_LITE } from '../../src/encode/useLite.js'
+import { registerUseLiteNode } from '../../src/encode/useLiteNode.js'
+import { type BuildOptions, buildIndex } from '../../src/index/build.js'
+import { embedTextColumn } from '../../src/index/embed.js'
+import { fileSink, fileSource } from '../../src/io/nodeFile.js'
 
 export const SHARED = join(import.meta.dirname, '../../../shared/data')
 
@@ -175,4 +179,25 @@ export async function testSource(path: string) {
   const source = await fileSource(path)
   onTestFinished(() => source.close())
   return source
+}
+
+/**
+ * `words` as a one-column Parquet file (`word`), embedded with use-lite-512 in this process and
+ * indexed (cosine): a file that a browser or the CLI searches by meaning. Returns its path.
+ */
+export async function useLiteWordsFile(dir: string, name: string, words: string[], o: Partial<BuildOptions> = {}): Promise<string> {
+  registerUseLiteNode()
+  const encoder = encoderFor(USE_LITE)
+  if (!encoder) throw new Error(`${USE_LITE} is not registered in Node`)
+  const input = join(dir, `${name}.parquet`)
+  writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'word', data: words, type: 'STRING' }] })))
+  const embedded = join(dir, `${name}.embedded.parquet`)
+  const out = join(dir, `${name}.indexed.parquet`)
+  const text = await fileSource(input)
+  await embedTextColumn(text, await fileSink(embedded, input), { text: 'word', encoder })
+  await text.close()
+  const src = await fileSource(embedded)
+  await buildIndex(src, await fileSink(out, embedded), { column: 'embedding', metric: 'cosine', ...o })
+  await src.close()
+  return out
 }
