@@ -359,6 +359,9 @@ describe('parquetseek search and bench', () => {
     expect(bad.stderr.trim().split('\n').at(-1)).toMatch(/tune query 0 has 12 numbers; the column's vectors have 8/)
     expect(bad.stderr).not.toMatch(/\n\s+at /)
     noOutputLeft('tune-bad')
+    const sidecar = await cli(['index', '--sidecar', join(dir, 'tune.pqseek'), base, '--column', 'embedding', '--tune-queries', queries])
+    expect(sidecar.code).toBe(2)
+    expect(sidecar.stderr).toMatch(/--tune-queries works on one indexed file/)
   })
 
   it('bench --host and --connections: each host profile gives the same recall; multipart saves requests; bad values are usage errors', async () => {

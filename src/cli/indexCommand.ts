@@ -51,6 +51,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   if (!values.column && embedText === undefined) throw new UsageError(`--column is required\n${indexUsage}`)
   if (values.sidecar !== undefined) {
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
+    if (values['tune-queries'] !== undefined)
+      throw new UsageError('--tune-queries works on one indexed file; a sidecar is tuned on rows of its files')
     return sidecarIndexCommand(values.sidecar, positionals, values, signal)
   }
   const [input, output, ...extra] = positionals
