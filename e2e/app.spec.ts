@@ -1,13 +1,21 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { USE_LITE } from '../src/encode/useLite.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { clusteredVectors, duckdb, SHARED, tempDir, useLiteWordsFile, writeListFile, writeTextFile } from '../test/helpers/fixtures.js'
+import {
+  clusteredVectors,
+  duckdb,
+  SHARED,
+  tempDir,
+  useLiteWordsFile,
+  writeIdTextFile,
+  writeListFile,
+  writeTextFile,
+} from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, scrollToRow, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
@@ -209,18 +217,7 @@ test('a file with text and no vectors: embed a column by meaning in the page, in
   const topics = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour', 'snowy mountain trail']
   const titles = Array.from({ length: rows }, (_, i) => (i % 50 === 7 ? null : `${topics[i % 4]} number ${i}`))
   const input = join(dir, 'notes.parquet')
-  writeFileSync(
-    input,
-    new Uint8Array(
-      parquetWriteBuffer({
-        columnData: [
-          { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i), type: 'INT32' },
-          { name: 'note', data: titles, type: 'STRING', nullable: true },
-        ],
-        rowGroupSize: 400,
-      }),
-    ),
-  )
+  writeIdTextFile(input, 'note', titles, 400)
   await page.goto('/')
   await page.getByLabel('Parquet file').setInputFiles(input)
   await expect(page.getByTestId('index-status')).toHaveText('No index and no vectors in this file: embed a text column to build one.')
@@ -266,17 +263,11 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   // rows, the last ~70,000 could not be scrolled to
   const rows = 1_000_000
   const input = join(dir, 'tall.parquet')
-  writeFileSync(
+  writeIdTextFile(
     input,
-    new Uint8Array(
-      parquetWriteBuffer({
-        columnData: [
-          { name: 'id', data: Int32Array.from({ length: rows }, (_, i) => i), type: 'INT32' },
-          { name: 'label', data: Array.from({ length: rows }, (_, i) => `label ${i}`), type: 'STRING' },
-        ],
-        rowGroupSize: 200_000,
-      }),
-    ),
+    'label',
+    Array.from({ length: rows }, (_, i) => `label ${i}`),
+    200_000,
   )
   await page.goto('/')
   await page.getByLabel('Parquet file').setInputFiles(input)

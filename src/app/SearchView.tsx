@@ -4,7 +4,7 @@ import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
 import type { ModelLoad } from '../encode/useLite.js'
-import { run } from './bridge.js'
+import { engineWorker, run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { Skeleton } from './OpenMenu.js'
 import { Results } from './Results.js'
@@ -99,7 +99,9 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     const poll =
       'text' in query
         ? setInterval(() => {
-            void run(undefined, (api) => api.modelLoad()).then((m) => setLoading(m && !m.done ? m : undefined))
+            void engineWorker()
+              .modelLoad()
+              .then((m) => setLoading(m && !m.done ? m : undefined))
           }, 250)
         : undefined
     try {

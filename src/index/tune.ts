@@ -76,7 +76,6 @@ export async function tuneNprobe(
 ): Promise<TuneResult> {
   const { dim, metric } = model.params
   const n = rowIds.length
-  const picks = sampleIndices(n, Math.min(n, o.queries ?? 100), mulberry32((o.seed ?? 1) + 3))
   const slot = new Map<number, number>()
   for (const [i, r] of rowIds.entries()) slot.set(r, i)
   const vectorOf = (row: number) => {
@@ -90,6 +89,7 @@ export async function tuneNprobe(
     const truth = await exactTruth(kernels, kind, data, rowIds, dim, o.heldOut, () => -1, o.signal, o.gpu)
     return tuneWith(model, lists, { data: o.heldOut, rowIds: new Uint32Array(count).fill(NO_ROW), truth }, vectorOf, o)
   }
+  const picks = sampleIndices(n, Math.min(n, o.queries ?? 100), mulberry32((o.seed ?? 1) + 3))
   const queryData = new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) queryData.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   const truth = await exactTruth(kernels, kind, data, rowIds, dim, queryData, (qi) => picks[qi] as number, o.signal, o.gpu)

@@ -201,3 +201,19 @@ export async function useLiteWordsFile(dir: string, name: string, words: string[
   await src.close()
   return out
 }
+
+/** A Parquet file of `id` (INT32, 0…n−1) and one text column `name` holding `values` (nullable when one is null). */
+export function writeIdTextFile(path: string, name: string, values: Array<string | null>, rowGroupSize?: number) {
+  writeFileSync(
+    path,
+    new Uint8Array(
+      parquetWriteBuffer({
+        columnData: [
+          { name: 'id', data: Int32Array.from({ length: values.length }, (_, i) => i), type: 'INT32' },
+          { name, data: values, type: 'STRING', nullable: values.includes(null) },
+        ],
+        ...(rowGroupSize ? { rowGroupSize } : {}),
+      }),
+    ),
+  )
+}
