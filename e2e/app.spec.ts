@@ -307,6 +307,11 @@ test('a file embedded with use-lite-512 is searched by meaning in the page: the 
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await expect(page.getByTestId('answer-for')).toHaveText('Results for “a feeling of great happiness”', { timeout: 30_000 })
     expect((await hits(page).locator('.hit-main').allTextContents()).slice(0, 3).join(' ')).toContain('joy')
+    // "Why these results" says how long the text took and what the model's download cost
+    await page.getByText('Why these results').click()
+    await expect(page.getByTestId('encode-stats')).toContainText(
+      /the text encoded in [\d.]+ ms \(use-lite-512: 28\.\d MB loaded in \d+ ms\)/,
+    )
     // the model and the wasm backend came from this site's models/ folder, once
     expect(requested.filter((p) => p.endsWith('/models/use-lite/model.json'))).toHaveLength(1)
     expect(requested.some((p) => /\/models\/tfjs-wasm\/tfjs-backend-wasm.*\.wasm$/.test(p))).toBe(true)
