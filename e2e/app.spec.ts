@@ -239,7 +239,8 @@ test('a file with text and no vectors: embed a column by meaning in the page, in
   // the new file names its encoder: the search box takes text
   await page.getByLabel('Query text').fill('a boat in the harbour')
   await page.getByRole('button', { name: 'Search', exact: true }).click()
-  await expect(hits(page)).toHaveCount(10)
+  // the engine worker loads the model for this first text query (the encoder workers had their own)
+  await expect(hits(page)).toHaveCount(10, { timeout: 60_000 })
   for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])

@@ -98,7 +98,6 @@ const api = {
             text: embed.text,
             as: embed.as,
             encoder,
-            batch: 1024,
             file: file.name,
             signal: job.controller.signal,
             onProgress: (done, total) => {
