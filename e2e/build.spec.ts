@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
-import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { clusteredVectors, tempDir, writeIdTextFile, writeListFile } from '../test/helpers/fixtures.js'
 import { expect, hitRows, hits, test } from './fixtures.js'
 
 const dir = tempDir('pqs-e2e-')
@@ -116,6 +116,25 @@ test('cancel a build', async ({ page }) => {
   await page.getByRole('button', { name: 'Cancel' }).click()
   await expect(page.getByRole('alert')).toHaveText('Build cancelled.')
   await expect(page.getByRole('button', { name: 'Build index' })).toBeEnabled()
+})
+
+test('cancel while a text column is being embedded by meaning: stopped within seconds', async ({ page }) => {
+  const input = join(dir, 'many-notes.parquet')
+  writeIdTextFile(
+    input,
+    'note',
+    Array.from({ length: 5000 }, (_, i) => `note ${i} about ${['apples', 'boats', 'mountains', 'bread'][i % 4]}`),
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await page.getByRole('button', { name: 'Embed and build index' }).click()
+  // rows are being embedded (the model loaded): 5,000 rows would take ~40 s more here
+  await expect(page.getByTestId('phase')).toContainText(/^embed: embedding text [1-9]/, { timeout: 60_000 })
+  const t0 = Date.now()
+  await page.getByRole('button', { name: 'Cancel' }).click()
+  await expect(page.getByRole('alert')).toHaveText('Build cancelled.', { timeout: 10_000 })
+  console.log(`embedding cancelled ${Date.now() - t0} ms after the click`)
+  await expect(page.getByRole('button', { name: 'Embed and build index' })).toBeEnabled()
 })
 
 test('a file that is not Parquet shows a clear error', async ({ page }, info) => {
