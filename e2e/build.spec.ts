@@ -107,6 +107,29 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
 })
 
+test('build with rows stored list by list: the download keeps every row, its input number in parquetseek_row', async ({ page }) => {
+  const input = sampleFile('hosted.parquet', 2000, 8)
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  await page.getByLabel(/Store rows list by list/).check()
+  await page.getByRole('button', { name: 'Build index' }).click()
+  await expect(page.getByTestId('built-summary')).toContainText('rows stored list by list', { timeout: 60_000 })
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  const saved = join(dir, 'hosted.indexed.parquet')
+  await download.saveAs(saved)
+  const [a, b] = await Promise.all([input, saved].map((p) => parquetReadObjects({ file: asBuffer(p), compressors })))
+  const order = (b ?? []).map((r) => r.parquetseek_row as number)
+  expect(order).not.toEqual([...order].sort((x, y) => x - y)) // the rows did move
+  const restored = [...(b ?? [])].sort((x, y) => (x.parquetseek_row as number) - (y.parquetseek_row as number))
+  expect(restored.map(({ parquetseek_row, ...rest }) => rest)).toEqual(a)
+  // a search by the row of another's title finds it first: row numbers are the new file's
+  const search = page.getByRole('region', { name: 'Search' })
+  await search.getByLabel('Row number').fill('5')
+  await search.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(hits(page).first()).toHaveAttribute('data-row', '5')
+  await expect(hits(page).first().locator('.hit-main')).toContainText(` title ${order[5]}`)
+})
+
 test('cancel a build', async ({ page }) => {
   const input = sampleFile('big.parquet', 40000, 48)
   await page.goto('/')

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util'
 import { chromium } from '@playwright/test'
 import { parquetMetadataAsync } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
+import { serveFile } from '../src/cli/rangeServer.js'
 import { l2sq } from '../src/compute/js.js'
 import { defaultThreads } from '../src/compute/nodePool.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
@@ -105,6 +106,28 @@ console.log(
     `${(bytes / queries.length / 1024).toFixed(0)} KiB and ${(requests / queries.length).toFixed(1)} requests a query (after the open)`,
 )
 await file.close()
+
+// the same queries as a visitor of `npm start` sends them: vite preview answers one range a
+// request (host profile `static`), 20 ms a request, 6 connections, one session
+{
+  const server = await serveFile(demo, { host: 'static', delayMs: 20 })
+  const index = await openIndex(`${server.url}/wordnet.indexed.parquet`, { connections: 6 })
+  const perQuery: Array<{ requests: number; roundTrips: number; bytes: number; ms: number }> = []
+  for (const q of queries) {
+    const t0 = performance.now()
+    const { stats } = await index.search(q, { k: 10, columns: ['word', 'gloss'] })
+    perQuery.push({ requests: stats.requests, roundTrips: stats.roundTrips, bytes: stats.bytes, ms: performance.now() - t0 })
+  }
+  await server.close()
+  const warm = perQuery.slice(1) // the first answers the refused multi-range request
+  const mean = (f: (x: (typeof warm)[number]) => number) => warm.reduce((a, x) => a + f(x), 0) / warm.length
+  console.log(
+    `demo on a static host (vite preview: one range a request; 20 ms a request, 6 connections), ${warm.length} warm text queries with their columns: ` +
+      `${mean((x) => x.requests).toFixed(1)} requests in ${mean((x) => x.roundTrips).toFixed(1)} round trips, ` +
+      `${(mean((x) => x.bytes) / 1024).toFixed(0)} KiB, p50 ${median(warm.map((x) => x.ms)).toFixed(0)} ms a query` +
+      ` (rows ${index.params.clustered ? 'stored list by list' : 'in input order'})`,
+  )
+}
 
 // ---- the page
 const port = 4181

@@ -8,7 +8,8 @@
  * words and exact ground truth computed here: --host s3 (single ranges; multi-range answered
  * 200 whole) and nginx (multipart), 20 ms a request, 6 connections. Prints one row per size,
  * the growth exponent of bytes per query against rows, and each target of the scale issue.
- *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 100 --tuned]
+ * --cluster-rows builds with rows stored list by list (and the bench maps results through `id`).
+ *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 100 --tuned --cluster-rows]
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     queries: { type: 'string', default: '100' },
     // build with held-out tune queries (200 other query words) instead of the row-query floor
     tuned: { type: 'boolean', default: false },
+    'cluster-rows': { type: 'boolean', default: false },
   },
 })
 const sizes = values.sizes.split(',').map(Number)
@@ -183,7 +185,8 @@ const rand = mulberry32(5)
 for (let i = 0; i < largest; i++) row(i, rand, all, i * dim)
 for (const n of sizes) {
   const input = join(out, `scale-${n}.parquet`)
-  const indexed = join(out, `scale-${n}${values.tuned ? '.tuned' : ''}.indexed.parquet`)
+  const cluster = values['cluster-rows']
+  const indexed = join(out, `scale-${n}${values.tuned ? '.tuned' : ''}${cluster ? '.clustered' : ''}.indexed.parquet`)
   const gt = join(out, `scale-${n}.truth.npy`)
   const gtDist = join(out, `scale-${n}.truth-dist.npy`)
   process.stderr.write(`${n.toLocaleString('en-US')} rows: writing, exact truth, index, bench…\n`)
@@ -201,6 +204,7 @@ for (const n of sizes) {
     '--metric',
     'cosine',
     ...(values.tuned ? ['--tune-queries', tfile] : []),
+    ...(cluster ? ['--cluster-rows'] : []),
     '--json',
   ])
   const buildS = (performance.now() - t0) / 1000
@@ -215,6 +219,8 @@ for (const n of sizes) {
       gt,
       '--truth-dist',
       gtDist,
+      // rows stored list by list: results map back through the input's row number, kept in `id`
+      ...(cluster ? ['--id-column', 'id'] : []),
       '--rtt-ms',
       '20',
       '--host',
@@ -237,7 +243,7 @@ for (const n of sizes) {
 const mb = (b: number) => (b / 2 ** 20).toFixed(1)
 console.log(
   `\nbench:scale — wordnet-fasttext 100-d expanded, cosine, ${queries.n} held-out query words, 20 ms a request, 6 connections; ` +
-    `defaults tuned on ${values.tuned ? '200 other held-out words (--tuned)' : 'rows of the data, with the floor'}`,
+    `defaults tuned on ${values.tuned ? '200 other held-out words (--tuned)' : 'rows of the data, with the floor'}${values['cluster-rows'] ? '; rows stored list by list (--cluster-rows)' : ''}`,
 )
 console.log(
   '| rows | file MiB | build s | nprobe / nlist | recall@10 | KiB / query | % of file | s3 requests | s3 round trips | s3 p50 | nginx requests | cold (s3) |',

@@ -5,7 +5,9 @@
  * Universal Sentence Encoder Lite, from npm, on every core), then indexed, into public/demo/.
  * It runs the product's own path: a text-only Parquet file (public/demo/wordnet.parquet, which
  * the page can also embed itself), `embedTextColumn`, then `buildIndex`. Later runs reuse the
- * files; a demo made with another encoder is made again.
+ * files; a demo made with another encoder or layout is made again. Its rows are stored list by
+ * list (clusterRows): `npm start` serves it with vite preview, which answers one range a request,
+ * as S3 and most CDNs do — a query's candidates then come in a few requests, not one each.
  *   node build/scripts/demo.js [--force] [--all]
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -35,14 +37,15 @@ const MIN_TAGS = 2
 const force = process.argv.includes('--force')
 const all = process.argv.includes('--all')
 
-/** The encoder of the demo already on disk, or undefined when there is none (or it cannot be read). */
-async function existingEncoder(): Promise<string | undefined> {
-  if (!existsSync(output)) return undefined
+/** Whether the demo on disk is the one this script makes (its encoder, rows stored list by list). */
+async function existingIsCurrent(): Promise<boolean> {
+  if (!existsSync(output)) return false
   const file = await fileSource(output)
   try {
-    return (await openIndex(file)).encoder
+    const index = await openIndex(file)
+    return index.encoder === USE_LITE && index.opened.model.params.clustered === true
   } catch {
-    return undefined
+    return false
   } finally {
     await file.close()
   }
@@ -50,7 +53,7 @@ async function existingEncoder(): Promise<string | undefined> {
 
 mkdirSync(dir, { recursive: true })
 registerUseLiteNode()
-if (force || (await existingEncoder()) !== USE_LITE) {
+if (force || !(await existingIsCurrent())) {
   const t0 = performance.now()
   const { kept: synsets, rest } = readSynsets(root, all ? 0 : MIN_TAGS)
   process.stderr.write(
@@ -105,6 +108,7 @@ if (force || (await existingEncoder()) !== USE_LITE) {
     column: 'embedding',
     metric: 'cosine',
     tuneQueries,
+    clusterRows: true,
     threads,
     spawnWorker: spawnNodeKernelWorker,
     onProgress: ({ phase, done, total }) => printer.update(`  ${phase} ${Math.floor((100 * done) / Math.max(1, total))}%`),
@@ -116,7 +120,7 @@ if (force || (await existingEncoder()) !== USE_LITE) {
   console.log(
     `demo: ${p.rows.toLocaleString('en-US')} WordNet synsets × ${p.dim}-d (${USE_LITE}), nlist ${p.nlist}, m ${p.m}, ` +
       `default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall?.toFixed(3)} on ${tuneQueries?.length ?? 0} held-out senses); ` +
-      `${(summary.outputBytes / 2 ** 20).toFixed(1)} MiB, index ${(summary.indexBytes / 2 ** 20).toFixed(2)} MiB; ` +
+      `${(summary.outputBytes / 2 ** 20).toFixed(1)} MiB, index ${(summary.indexBytes / 2 ** 20).toFixed(2)} MiB, rows stored list by list; ` +
       `generated in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${output}`,
   )
 } else console.log(`demo: reusing ${output} (--force rebuilds it)`)

@@ -364,7 +364,7 @@ describe('parquetseek search and bench', () => {
     expect(sidecar.stderr).toMatch(/--tune-queries works on one indexed file/)
   })
 
-  it('bench --host and --connections: each host profile gives the same recall; multipart saves requests; bad values are usage errors', async () => {
+  it('bench --host and --connections: each host profile gives the same recall; on s3 the cold query pays for the refused multi-range request; bad values are usage errors', async () => {
     const run = async (host: string) => {
       const r = await cli([
         'bench',
@@ -396,7 +396,9 @@ describe('parquetseek search and bench', () => {
       // what the host sent per warm query is what the client read: no whole-object answer was read
       expect(s.serverBytesPerQuery).toBeLessThan(s.bytesPerQuery * 2 + 64 * 1024)
     }
-    expect(nginx.requestsPerQuery).toBeLessThan(s3.requestsPerQuery)
+    // warm, this small file costs as few requests on s3 as with multipart (gaps under a request's cost are read through)
+    expect(s3.requestsPerQuery).toBeLessThanOrEqual(nginx.requestsPerQuery + 1)
+    expect(s3.coldRoundTrips).toBeGreaterThan(nginx.coldRoundTrips)
     expect((await cli(['bench', out, '--queries', good, '--host', 'ftp'])).code).toBe(2)
     expect((await cli(['bench', out, '--queries', good, '--connections', '0'])).code).toBe(2)
   })

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { openHttp } from '../src/io/httpSource.js'
-import { coalesce, DEFAULT_GAP, gapWithin, listGap, readRanges } from '../src/io/ranges.js'
+import { DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../src/io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../src/io/source.js'
 import { tempDir } from './helpers/fixtures.js'
 
@@ -66,11 +66,12 @@ describe('reads planned like a browser on a host without multi-range', () => {
     expect(counting.clock.deepest).toBe(1 + Math.ceil(40 / 6))
   })
 
-  it('once multi-range is refused, ranges closer than the fallback gap are read as one span', async () => {
+  it('once multi-range is refused, ranges closer than a request costs are read as one span', async () => {
     const { source, state, bytes } = slowSource(100_000, 2)
     const counting = new CountingSource(source)
     const ranges = Array.from({ length: 40 }, (_, i) => ({ start: i * 2000, end: i * 2000 + 100 }))
-    const bodies = await readRanges(counting, ranges, { gap: 0, concurrency: 6, overRead: 100 })
+    const bodies = await readRanges(counting, ranges, { gap: 0, concurrency: 6, requestGap: REQUEST_BYTES })
+    expect(state.many).toBe(1)
     expect(state.singles).toBe(1)
     for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
   })
@@ -105,28 +106,48 @@ describe('connections shared by the files on one host', () => {
   })
 })
 
-describe('reading lists through gaps, bounded', () => {
+describe('reading through gaps that cost less than a request', () => {
   const ranges = [
     { start: 0, end: 4000 },
     { start: 5000, end: 9000 }, // gap 1,000
     { start: 11_000, end: 15_000 }, // gap 2,000
-    { start: 65_000, end: 69_000 }, // gap 50,000
+    { start: 15_000 + REQUEST_BYTES + 1, end: 20_000 + REQUEST_BYTES }, // gap one byte more than a request
   ]
 
-  it('merges the smallest gaps first, while the bytes read through them stay within the share allowed', () => {
-    // 16,000 bytes asked: a quarter (4,000) covers the gaps of 1,000 and 2,000, not 50,000
-    expect(gapWithin(ranges, 0.25)).toBe(2000)
-    expect(coalesce(ranges, gapWithin(ranges, 0.25))).toHaveLength(2)
-    expect(coalesce(ranges, gapWithin(ranges, 0.1))).toHaveLength(3)
-    expect(coalesce(ranges, gapWithin(ranges, 4))).toHaveLength(1)
-    expect(gapWithin(ranges, 0)).toBe(DEFAULT_GAP) // nothing beyond what always merges
+  it('where each range is a request: gaps up to REQUEST_BYTES are read, a larger one is not', async () => {
+    const bytes = Uint8Array.from({ length: 30_000 + REQUEST_BYTES }, (_, i) => i % 251)
+    const asked: Array<[number, number]> = []
+    const single: ByteSource = {
+      name: 's3',
+      byteLength: bytes.length,
+      slice: async (start, end) => {
+        asked.push([start, end as number])
+        return bytes.slice(start, end).buffer
+      },
+    }
+    const bodies = await readRanges(single, ranges, { gap: DEFAULT_GAP, requestGap: REQUEST_BYTES })
+    expect(asked.sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 15_000],
+      [15_000 + REQUEST_BYTES + 1, 20_000 + REQUEST_BYTES],
+    ])
+    for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
   })
 
-  it('only where each range costs a request of its own', () => {
-    const single: ByteSource = { name: 's3', byteLength: 2000, slice: async () => new ArrayBuffer(0) }
-    const multi: ByteSource = { ...single, sliceMany: async () => undefined }
-    expect(listGap(multi, ranges)).toBe(DEFAULT_GAP)
-    expect(listGap(single, ranges)).toBe(gapWithin(ranges, 0.25))
+  it('where one request carries many ranges: only gaps under `gap` merge', async () => {
+    let sent: Array<{ start: number; end: number }> = []
+    const multi: ByteSource = {
+      name: 'nginx',
+      byteLength: 30_000 + REQUEST_BYTES,
+      slice: async () => {
+        throw new Error('no single range expected')
+      },
+      sliceMany: async (rs) => {
+        sent = rs
+        return rs.map((r) => new Uint8Array(r.end - r.start))
+      },
+    }
+    await readRanges(multi, ranges, { gap: DEFAULT_GAP, requestGap: REQUEST_BYTES })
+    expect(sent).toEqual(ranges)
   })
 })
 

@@ -1,14 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AsyncBuffer } from 'hyparquet'
-import { parquetMetadata, parquetReadObjects, readOffsetIndex } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
+import { parquetMetadata, parquetReadObjects, parquetSchema, readOffsetIndex } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
+import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn } from '../src/parquet/embedding.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
+import { listPages } from '../src/parquet/vectorChunk.js'
 import { duckdb, type Fixture, makeFixtures, SHARED, tempDir } from './helpers/fixtures.js'
 
 const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
@@ -131,3 +133,54 @@ async function checkLayout(out: string, fx: Fixture) {
   const footerStart = file.byteLength - 8 - new DataView(await file.slice(file.byteLength - 8, file.byteLength - 4)).getUint32(0, true)
   expect((location?.offset ?? 0) + (location?.length ?? 0)).toBe(footerStart)
 }
+
+describe('vector pages: levels of a LIST of numbers built row by row', () => {
+  const shape = (top: 'OPTIONAL' | 'REQUIRED', leaf: 'OPTIONAL' | 'REQUIRED', type: 'FLOAT' | 'DOUBLE') =>
+    parquetSchema({
+      schema: [
+        { name: 'root', num_children: 1 },
+        { name: 'embedding', repetition_type: top, converted_type: 'LIST', num_children: 1 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'element', type, repetition_type: leaf },
+      ],
+    } as FileMetaData)
+
+  /** The pages' levels end to end, as one chunk. */
+  const joined = (tree: SchemaTree[], rows: unknown[]) => {
+    const out = listPages(tree, rows)
+    if (!out) return undefined
+    const pages = out.pages
+    expect(pages).toHaveLength(rows.length) // one page a row
+    return {
+      values: pages.flatMap((p) => [...p.values]),
+      definitionLevels: pages.flatMap((p) => [...p.definitionLevels]),
+      repetitionLevels: pages.flatMap((p) => [...p.repetitionLevels]),
+      maxDefinitionLevel: out.maxDefinitionLevel,
+    }
+  }
+
+  it('equal what encodeNestedValues gives for every optional/required shape, nulls, empty lists and null elements', () => {
+    for (const top of ['OPTIONAL', 'REQUIRED'] as const)
+      for (const leaf of ['OPTIONAL', 'REQUIRED'] as const)
+        for (const type of ['FLOAT', 'DOUBLE'] as const) {
+          const root = shape(top, leaf, type)
+          const tree = [root, root.children[0], root.children[0]?.children[0], root.children[0]?.children[0]?.children[0]] as SchemaTree[]
+          const rows: unknown[] = [[1, 2, 3], [], [0.5], [4, 5, 6, 7]]
+          if (top === 'OPTIONAL') rows.push(null, [8])
+          if (leaf === 'OPTIONAL') rows.push([9, null, 10])
+          expect(joined(tree, rows)).toEqual(encodeNestedValues(tree, rows as never))
+          if (top === 'REQUIRED') expect(() => listPages(tree, [null])).toThrow('parquet required value is undefined')
+          if (leaf === 'REQUIRED') expect(() => listPages(tree, [[1, null]])).toThrow('parquet required value is undefined')
+        }
+  })
+
+  it('leave other shapes to encodeNestedValues', () => {
+    const root = parquetSchema({
+      schema: [
+        { name: 'root', num_children: 1 },
+        { name: 'embedding', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 8, repetition_type: 'OPTIONAL' },
+      ],
+    } as FileMetaData)
+    expect(listPages([root, root.children[0] as SchemaTree], [new Uint8Array(8)])).toBeUndefined()
+  })
+})

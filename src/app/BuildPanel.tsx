@@ -55,6 +55,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   const [m, setM] = useState('')
   const canStream = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
   const [toDisk, setToDisk] = useState(false)
+  const [clusterRows, setClusterRows] = useState(false)
   const [progress, setProgress] = useState<JobProgress>()
   const [building, setBuilding] = useState(false)
   const abort = useRef<AbortController>(undefined)
@@ -90,6 +91,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
           backend,
           nlist: nlist ? Number(nlist) : undefined,
           m: m ? Number(m) : undefined,
+          clusterRows,
         },
         {
           signal: controller.signal,
@@ -193,6 +195,13 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
           (asks where first; needs no memory for the output)
         </label>
       )}
+      <label
+        className="hint"
+        title="Every column is rewritten in list order; a parquetseek_row column keeps each row's number in your file (ORDER BY it for the original order)"
+      >
+        <input type="checkbox" checked={clusterRows} onChange={(e) => setClusterRows(e.target.checked)} /> Store rows list by list — for
+        files served from S3, R2, GCS or a CDN: a query's candidates then come in a few requests instead of one each
+      </label>
       <p className="hint">Defaults suit most files; the default nprobe is measured on your data at the end of the build.</p>
       <button type="button" className="primary" onClick={build} disabled={building || (embedding ? !text : !column)}>
         {embedding ? 'Embed and build index' : 'Build index'}

@@ -92,6 +92,7 @@ export function BuiltPanel({ built }: { built: Built }) {
         {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB; built in{' '}
         {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
         {built.summary.threads === 1 ? 'thread' : 'threads'}
+        {built.summary.params.clustered ? '; rows stored list by list (their numbers in your file: column parquetseek_row)' : ''}
       </p>
       {built.embedded && (
         <p data-testid="embedded-summary">

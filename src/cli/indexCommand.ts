@@ -18,6 +18,9 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --tune-queries FILE  held-out queries (Parquet, a vector column named as --column): the default
                        nprobe and refine are measured on them instead of on rows of the data,
                        with no floor (--tune-limit N: the first N, default 200)
+  --cluster-rows       store rows list by list (every column rewritten in that order, each row's input
+                       number kept in column parquetseek_row): a query's candidates lie together, so
+                       hosts without multi-range (S3, R2, GCS, CDNs) serve them in a few requests
   --nlist N            coarse clusters (default 2·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB)
   --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
   --nbits B            bits per PQ code, 1…8 (default 8)
@@ -42,6 +45,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     'embed-text': { type: 'string' },
     'tune-queries': { type: 'string' },
     'tune-limit': { type: 'string' },
+    'cluster-rows': { type: 'boolean' },
     encoder: { type: 'string' },
     as: { type: 'string' },
   })
@@ -53,6 +57,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
     if (values['tune-queries'] !== undefined)
       throw new UsageError('--tune-queries works on one indexed file; a sidecar is tuned on rows of its files')
+    if (values['cluster-rows'])
+      throw new UsageError('--cluster-rows rewrites the rows of one file; a sidecar leaves its inputs as they are')
     return sidecarIndexCommand(values.sidecar, positionals, values, signal)
   }
   const [input, output, ...extra] = positionals
@@ -92,6 +98,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       spawnWorker: spawnNodeKernelWorker,
       memoryBytes,
       tuneQueries,
+      clusterRows: values['cluster-rows'] === true,
       file: basename(input),
       // rows without text have no vector: left out of the index, still in the file
       skipInvalid: params.skipInvalid || embedded !== undefined,
@@ -118,6 +125,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       nprobe: p.nprobe,
       refine: p.refine,
       tunedRecall: p.tunedRecall,
+      clustered: p.clustered === true,
       column: summary.column,
       inputBytes: summary.inputBytes,
       outputBytes: summary.outputBytes,
@@ -148,7 +156,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
           `default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
           `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
           `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
-          `peak memory ${fmtBytes(result.peakRssBytes)}\n`,
+          `peak memory ${fmtBytes(result.peakRssBytes)}` +
+          `${p.clustered ? '; rows stored list by list (input row numbers in column parquetseek_row)' : ''}\n`,
       )
     }
   } finally {

@@ -3,6 +3,7 @@ import { loadIndexHead, locateIndex } from '../index/locate.js'
 import { fileSource } from '../io/nodeFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { ROW_COLUMN } from '../parquet/permute.js'
 import { parse, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 
@@ -58,6 +59,9 @@ export async function infoCommand(argv: string[]): Promise<void> {
       lines.push(
         `index: column ${i.column}, ${i.metric}, dim ${i.dim}, nlist ${i.nlist}, m ${i.m}×${i.nbits} bits, ${i.indexedRows} of ${i.rows} rows indexed`,
         `  ${fmtBytes(location?.length ?? 0)} at byte ${location?.offset}; list sizes ${info.index.listSizes.min}…${info.index.listSizes.max} (mean ${info.index.listSizes.mean.toFixed(1)})`,
+        i.clustered === true
+          ? `  rows stored list by list (index --cluster-rows); each row's number in the input is in column ${ROW_COLUMN}`
+          : '  rows in the input order',
       )
     } else lines.push('index: none (build one with parquetseek index)')
     process.stdout.write(`${lines.join('\n')}\n`)

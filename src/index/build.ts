@@ -7,8 +7,9 @@ import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../error
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { permuteProblem } from '../parquet/permute.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
-import { writeBlob } from './blob.js'
+import { storageOrder, writeBlob } from './blob.js'
 import { FORMAT_VERSION, footerValue, KV } from './keys.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
@@ -65,6 +66,14 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * own answer), and the default probes at least `nprobeFloor` lists, as rows are easier queries.
    */
   tuneQueries?: ArrayLike<number>[]
+  /**
+   * Store the rows list by list (lists in their storage order, rows ascending inside each), so a
+   * query's candidates lie close together in the file and a host that answers one range a
+   * request serves them in a few requests. Every column is rewritten in that order and the
+   * input's row numbers are kept in a `parquetseek_row` column. Needs the vectors to fit
+   * `memoryBytes` and every other column flat (numbers, booleans, strings).
+   */
+  clusterRows?: boolean
   /** Name used in messages (a path or URL). */
   file?: string
   signal?: AbortSignal
@@ -156,12 +165,29 @@ async function buildWith(
   const largestGroup = Math.max(
     ...metadata.row_groups.map((g) => Number(g.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0)),
   )
-  const needed = streamed ? rows * (m + 8) + 2 * largestGroup + 64_000 * dimGuess * 4 : 2 * matrixBytes
+  // clustered rows: the writer also holds every column decoded (JS values: about twice their bytes)
+  const otherBytes = metadata.row_groups.reduce(
+    (sum, g) =>
+      sum + g.columns.reduce((n, c, i) => n + (i === column.leafIndex ? 0 : Number(c.meta_data?.total_uncompressed_size ?? 0)), 0),
+    0,
+  )
+  const needed = streamed
+    ? rows * (m + 8) + 2 * largestGroup + 64_000 * dimGuess * 4
+    : 2 * matrixBytes + (o.clusterRows ? 2 * otherBytes : 0)
   if (needed > limit)
     throw new ParquetSeekError(
-      `indexing needs about ${mib(needed)} MiB here (${rows} rows × ${m + 8} bytes of codes and ids, plus the largest row group), more than the ${mib(limit)} MiB this device allows`,
+      `indexing needs about ${mib(needed)} MiB here (${streamed ? `${rows} rows × ${m + 8} bytes of codes and ids, plus the largest row group` : `the vectors twice${o.clusterRows ? ', and every column decoded to store rows list by list' : ''}`}), more than the ${mib(limit)} MiB this device allows`,
       { file, column: column.name },
     )
+  if (o.clusterRows) {
+    const problem = permuteProblem(metadata, column)
+    if (problem) throw new ParquetSeekError(problem, { file })
+    if (streamed)
+      throw new ParquetSeekError(
+        `rows can be clustered only when the vectors fit the memory budget (${mib(matrixBytes)} MiB of vectors, ${mib(o.memoryBytes ?? DEFAULT_MEMORY_BYTES)} MiB allowed): raise it (--memory-mb) or index without clustering`,
+        { file, column: column.name },
+      )
+  }
   const context: ModelContext = { source, metadata, column, o, kernels, train, progress, enter }
   const modelOf = (c: ModelContext) => (streamed ? streamingModel(c) : inMemoryModel(c))
   let built: Built
@@ -178,12 +204,21 @@ async function buildWith(
   const n = lists.rowIds.length
   throwIfAborted(signal)
   enter('write')
+  let order: Uint32Array | undefined
+  if (o.clusterRows) {
+    order = clusteredOrder(lists, storageOrder(model.centroids, params.nlist, params.dim), rows)
+    const moved = new Uint32Array(rows)
+    for (const [i, row] of order.entries()) moved[row] = i
+    for (let e = 0; e < n; e++) lists.rowIds[e] = moved[lists.rowIds[e] as number] as number
+    params.clustered = true
+  }
 
   let indexBytes = 0
   const written = await writeIndexed({
     source,
     metadata,
     column,
+    order,
     sink,
     file,
     signal,
@@ -222,6 +257,26 @@ async function buildWith(
     threads: pool?.threads ?? 1,
     streamed,
   }
+}
+
+/**
+ * Clustered rows: output row i is input row order[i] — the rows of each list, lists in the
+ * order the blob stores them, rows ascending inside a list; rows outside the index (invalid
+ * vectors) last, ascending.
+ */
+function clusteredOrder(lists: InvertedLists, storage: Uint32Array, rows: number): Uint32Array {
+  const order = new Uint32Array(rows)
+  const placed = new Uint8Array(rows)
+  let at = 0
+  for (const l of storage) {
+    for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) {
+      const row = lists.rowIds[e] as number
+      order[at++] = row
+      placed[row] = 1
+    }
+  }
+  for (let row = 0; row < rows; row++) if (!placed[row]) order[at++] = row
+  return order
 }
 
 type Progress = (phase: BuildPhase, done: number, total: number) => void
@@ -301,6 +356,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
     seed: params.seed,
     minNprobe: floor,
     heldOut,
+    clustered: o.clusterRows,
     kernels,
     gpu: train.gpu,
     signal,

@@ -24,6 +24,11 @@ export interface IndexParams {
   refine?: number
   /** recall@10 measured at that nprobe and refine on rows of the data. */
   tunedRecall?: number
+  /**
+   * Rows stored list by list (build option clusterRows): row numbers are those of this file;
+   * each row's number in the input is in its `parquetseek_row` column.
+   */
+  clustered?: boolean
 }
 
 /** The trained quantizers. Cosine models are trained on unit-normalised vectors. */

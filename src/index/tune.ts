@@ -7,6 +7,7 @@ import { mulberry32, sampleIndices } from '../compute/random.js'
 import { ListScanner, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
+import { REQUEST_BYTES } from '../io/ranges.js'
 import { memoryIndex } from '../query/memory.js'
 import type { InvertedLists, IvfPqModel } from './model.js'
 
@@ -17,8 +18,6 @@ import type { InvertedLists, IvfPqModel } from './model.js'
  * a query, 118 → 59, at the same recall).
  */
 const REFINE_LADDER = [5, 10, 20, 40, 80] as const
-/** A request's price in bytes: about a 20 ms round trip at 25 Mbit/s. */
-const REQUEST_BYTES = 64 << 10
 /** A vector page's header and framing around its dim × 4 bytes. */
 const PAGE_OVERHEAD = 40
 
@@ -53,6 +52,12 @@ export interface TuneOptions {
    * instead of rows of the data: queries like the ones the index will meet, so no floor is needed.
    */
   heldOut?: Float32Array
+  /**
+   * Rows will be stored list by list (build option clusterRows): the candidates of one list lie
+   * together and come in one request, so a candidate costs its page, plus a request per list
+   * holding candidates (counted on the tune queries) — not a request each.
+   */
+  clustered?: boolean
   kernels?: Kernels
   /** The GPU: exact ground truth and the candidate scans of every query at once. */
   gpu?: GpuBuild
@@ -199,20 +204,28 @@ async function measure(
   }
   // What a query costs at (nprobe, refine): the probed lists' bytes, and one page read per
   // candidate, each a request of its own on an object store (the pages of different rows are
-  // not adjacent), priced at REQUEST_BYTES.
+  // not adjacent unless rows are clustered), priced at REQUEST_BYTES.
   const entryBytes = m + 3 // a code and its row id delta
   const listBytes = ((lists.listStart[nlist] as number) / Math.max(1, nlist)) * entryBytes
   const pageBytes = dim * 4 + PAGE_OVERHEAD
-  const cost = (nprobe: number, r: number) => nprobe * listBytes + 10 * r * (pageBytes + REQUEST_BYTES)
+  const listOfRow = o.clustered ? rowLists(lists, nlist, model.params.rows) : undefined
+  const cost = async (nprobe: number, r: number) => {
+    if (!listOfRow) return nprobe * listBytes + 10 * r * (pageBytes + REQUEST_BYTES)
+    // clustered rows: one request per list holding candidates, measured on the tune queries
+    let requests = 0
+    for (const found of await candidatesAt(nprobe)) requests += new Set(found.map((h) => listOfRow[h.row])).size
+    return nprobe * listBytes + 10 * r * pageBytes + (requests / Math.max(1, count)) * REQUEST_BYTES
+  }
   let best: TuneResult | undefined
   let bestCost = Number.POSITIVE_INFINITY
   for (const r of REFINE_LADDER) {
     refine = r
-    // PQ error: when near neighbours are nearly equidistant, few candidates cannot reach the
-    // target even with every list probed
-    if ((await recallAt(nlist)) < target) continue
     const nprobe = await smallestNprobe()
-    const c = cost(nprobe, r)
+    // PQ error: when near neighbours are nearly equidistant, few candidates cannot reach the
+    // target even with every list probed (measured only when the search got there: probing
+    // every list of a large index for every refine cost more than the rest of the tune)
+    if (nprobe === nlist && (await recallAt(nlist)) < target) continue
+    const c = await cost(nprobe, r)
     if (c < bestCost) {
       bestCost = c
       best = { nprobe, refine: r, recall: await recallAt(nprobe), target, queries: count }
@@ -224,6 +237,14 @@ async function measure(
   // no refine on the ladder reaches the target: the most candidates, every list
   refine = REFINE_LADDER.at(-1) as number
   return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }
+}
+
+/** Each indexed row's list. */
+function rowLists(lists: InvertedLists, nlist: number, rows: number): Uint32Array {
+  const out = new Uint32Array(rows)
+  for (let l = 0; l < nlist; l++)
+    for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) out[lists.rowIds[e] as number] = l
+  return out
 }
 
 /**

@@ -54,6 +54,21 @@ export async function repageChunk(
 ): Promise<{ chunk: ColumnChunk; locations: PageLocation[] }> {
   const name = tree[1]?.element.name as string
   const values = await readColumnRange(source, metadata, name, rowStart, rowEnd, file, undefined, true)
+  return writeFlatChunk(writer, tree, values, codec)
+}
+
+/**
+ * Writes one flat column chunk of `values` (as readColumnRange gives them with raw bytes) in
+ * small pages, with statistics and an offset index; `tree` runs from the root to the leaf and
+ * must pass canRepage. `writer.offset` must be the absolute file offset.
+ */
+export function writeFlatChunk(
+  writer: ByteWriter,
+  tree: SchemaTree[],
+  values: unknown[],
+  codec: CompressionCodec,
+): { chunk: ColumnChunk; locations: PageLocation[] } {
+  const name = tree[1]?.element.name as string
   const start = writer.offset
   // LZ4_RAW through our own block compressor, which DuckDB and Arrow read back in every test;
   // re-paged SNAPPY pages from hyparquet-writer were rejected by DuckDB on long text.

@@ -1,4 +1,4 @@
-import type { AsyncBuffer, ColumnChunk, FileMetaData, KeyValue, OffsetIndex, RowGroup } from 'hyparquet'
+import type { AsyncBuffer, ColumnChunk, FileMetaData, KeyValue, OffsetIndex, RowGroup, SchemaTree } from 'hyparquet'
 import { parquetSchema, readOffsetIndex } from 'hyparquet'
 import { getMaxRepetitionLevel } from 'hyparquet/src/schema.js'
 import { ByteWriter } from 'hyparquet-writer'
@@ -9,7 +9,8 @@ import type { ByteSink } from '../io/sink.js'
 import type { EmbeddingColumn } from './embedding.js'
 import { readColumnRange } from './embedding.js'
 import { pageLocationsFromHeaders } from './pageLocations.js'
-import { canRepage, PAGE_LIMIT, repageChunk } from './repage.js'
+import { leafTrees, permuteRows, ROW_COLUMN } from './permute.js'
+import { canRepage, PAGE_LIMIT, repageChunk, writeFlatChunk } from './repage.js'
 import { writeVectorChunk } from './vectorChunk.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -39,6 +40,12 @@ export interface WriteIndexedOptions {
   added?: AddedColumn
   sink: ByteSink
   file?: string
+  /**
+   * Rows in another order (output row i = input row order[i]): every column is re-encoded in
+   * that order (permuteProblem says which files allow it) and a ROW_COLUMN with each row's input
+   * position is added last, unless the input has one. Not with `added`.
+   */
+  order?: Uint32Array
   /** Called once all data pages are written; returns the index blob (absent: no blob). */
   makeBlob?: (pages: RowPages) => Uint8Array
   /** Key-value entries for the footer (naming the blob, given where it landed). */
@@ -63,13 +70,18 @@ const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
  * then the index blob; then the footer.
  */
 export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexedResult> {
-  const { source, metadata, column, added, sink, file, signal } = o
+  const { source, metadata, column, added, order, sink, file, signal } = o
   const rows = Number(metadata.num_rows)
   const root = parquetSchema(metadata)
-  const leaves = leafPaths(root)
+  const leaves = leafTrees(metadata)
   const embeddingTree = column ? [root, ...column.leafPath] : []
-  const schema = added ? withListColumn(metadata, added.name) : metadata.schema
+  if (order && (added || !column)) throw new Error('rows are reordered only with an embedding column and nothing added')
+  const permuted = order && column ? await permuteRows(source, metadata, column, order, file, signal) : undefined
+  const rowColumn = permuted && !root.children.some((c) => c.element.name === ROW_COLUMN)
+  const schema = added ? withListColumn(metadata, added.name) : rowColumn ? withRowColumn(metadata) : metadata.schema
   const addedTree = added ? listColumnTree(schema, added.name) : []
+  const outRoot = parquetSchema({ schema } as FileMetaData)
+  const rowTree: SchemaTree[] = rowColumn ? [outRoot, outRoot.children.at(-1) as SchemaTree] : []
   const pages: RowPages = { offsets: new Float64Array(rows), lengths: new Uint32Array(rows) }
   const offsetIndexes: Array<{ chunk: ColumnChunk; locations: PageLocation[] }> = []
   const columnIndexes: Array<{ chunk: ColumnChunk; bytes: Uint8Array }> = []
@@ -81,6 +93,8 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   }
 
   await emit(PAR1)
+  let declaredValues = 0n
+  let writtenValues = 0n
   const rowGroups: RowGroup[] = []
   let rowStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
@@ -97,12 +111,25 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           column: name,
         })
       }
-      if (c === column?.leafIndex) {
-        const values = await readColumnRange(source, metadata, column.name, rowStart, rowStart + groupRows, file)
+      if (permuted && c !== column?.leafIndex) {
+        const writer = new ByteWriter()
+        writer.offset = offset
+        const values = permuted.values(c, rowStart, rowStart + groupRows)
+        const { chunk: written, locations } = writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec)
+        await emit(writer.getBytes())
+        columns.push(written)
+        offsetIndexes.push({ chunk: written, locations })
+      } else if (c === column?.leafIndex) {
+        const values = permuted
+          ? permuted.values(c, rowStart, rowStart + groupRows)
+          : await readColumnRange(source, metadata, column.name, rowStart, rowStart + groupRows, file)
         const writer = new ByteWriter()
         writer.offset = offset
         const { chunk: written, locations } = writeVectorChunk(writer, embeddingTree, values)
-        if (written.meta_data?.num_values !== meta.num_values) {
+        declaredValues += meta.num_values
+        writtenValues += written.meta_data?.num_values ?? 0n
+        // rows in another order: the groups' counts differ, the file's total is checked below
+        if (!permuted && written.meta_data?.num_values !== meta.num_values) {
           // The reader mis-assembled the column (seen with DuckDB's NULL fixed-size arrays):
           // rewriting it would silently change rows, so stop here.
           throw new ParquetSeekError(
@@ -177,6 +204,19 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         }
       }
     }
+    if (rowColumn && order) {
+      const writer = new ByteWriter()
+      writer.offset = offset
+      const { chunk: written, locations } = writeFlatChunk(
+        writer,
+        rowTree,
+        Array.from(order.subarray(rowStart, rowStart + groupRows)),
+        'LZ4_RAW',
+      )
+      await emit(writer.getBytes())
+      columns.push(written)
+      offsetIndexes.push({ chunk: written, locations })
+    }
     if (added) {
       const vectors = await added.values(rowStart, rowStart + groupRows)
       if (vectors.length !== groupRows) throw new Error(`${vectors.length} vectors for ${groupRows} rows`)
@@ -202,11 +242,21 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       total_compressed_size: BigInt(offset - groupStart),
       file_offset: BigInt(groupStart),
       ordinal: g,
-      sorting_columns: group.sorting_columns,
+      // rows in another order are no longer sorted as the input declared
+      sorting_columns: order ? undefined : group.sorting_columns,
     })
     rowStart += groupRows
     o.onProgress?.(rowStart, rows)
   }
+
+  if (declaredValues !== writtenValues)
+    throw new ParquetSeekError(
+      `the file declares ${declaredValues} values but decodes to ${writtenValues}; cannot rewrite this column faithfully`,
+      {
+        file,
+        column: column?.name,
+      },
+    )
 
   // Page indexes: column indexes (copied), then offset indexes, as other writers lay them out.
   for (const { chunk, bytes } of columnIndexes) {
@@ -267,6 +317,17 @@ async function copiedLocations(
   return pageLocationsFromHeaders(bytes, newStart, info)
 }
 
+/** The schema with a required INT32 ROW_COLUMN appended to the root. */
+function withRowColumn(metadata: FileMetaData): FileMetaData['schema'] {
+  const [root, ...rest] = metadata.schema
+  if (!root) throw new ParquetSeekError('the file has no schema')
+  return [
+    { ...root, num_children: (root.num_children ?? 0) + 1 },
+    ...rest,
+    { name: ROW_COLUMN, type: 'INT32', repetition_type: 'REQUIRED' },
+  ]
+}
+
 /** The schema with a nullable LIST<FLOAT> column `name` appended to the root. */
 function withListColumn(metadata: FileMetaData, name: string): FileMetaData['schema'] {
   const [root, ...rest] = metadata.schema
@@ -287,16 +348,4 @@ function listColumnTree(schema: FileMetaData['schema'], name: string) {
   const element = list?.children[0]
   if (top?.element.name !== name || !list || !element) throw new Error(`added column ${name} is not last in the schema`)
   return [root, top, list, element]
-}
-
-function leafPaths(root: ReturnType<typeof parquetSchema>) {
-  const out: Array<ReturnType<typeof parquetSchema>[]> = []
-  const walk = (path: ReturnType<typeof parquetSchema>[]) => {
-    const node = path.at(-1)
-    if (!node) return
-    if (!node.children.length) out.push(path)
-    for (const child of node.children) walk([...path, child])
-  }
-  walk([root])
-  return out
 }

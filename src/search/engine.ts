@@ -5,7 +5,7 @@ import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
-import { DEFAULT_CONCURRENCY, DEFAULT_GAP, LIST_OVER_READ, readRanges } from '../io/ranges.js'
+import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
@@ -163,7 +163,7 @@ class EmbeddedKind implements IndexKind {
     if (pageIndex) ranges.push(pageIndex)
     if (!ranges.length) return []
     const bodies = await readRanges(counting, ranges, {
-      overRead: LIST_OVER_READ,
+      requestGap: REQUEST_BYTES,
       concurrency: o.connections,
       signal: o.signal,
     })
@@ -210,7 +210,9 @@ class EmbeddedKind implements IndexKind {
         const p = pages.get(r) as { offset: number; length: number }
         return { start: p.offset, end: p.offset + p.length }
       }),
-      { gap: DEFAULT_GAP, concurrency: o.connections, signal: o.signal },
+      // rows stored list by list put a query's candidates close together: on a host that answers one
+      // range a request, the pages of one stretch come in one request
+      { gap: DEFAULT_GAP, requestGap: REQUEST_BYTES, concurrency: o.connections, signal: o.signal },
     )
     const chunk = this.opened.metadata.row_groups[0]?.columns[this.opened.column.leafIndex]?.meta_data
     rows.forEach((row, i) => {

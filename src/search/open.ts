@@ -150,6 +150,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     nprobe?: number
     refine?: number
     tunedRecall?: number
+    clustered?: boolean
   }
   const model: IvfPqModel = {
     params: {
@@ -162,6 +163,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
       nprobe: Number.isInteger(kv.nprobe) && (kv.nprobe as number) >= 1 ? Math.min(params.nlist, kv.nprobe as number) : undefined,
       refine: Number.isInteger(kv.refine) && (kv.refine as number) >= 1 ? Math.min(1000, kv.refine as number) : undefined,
       tunedRecall: kv.tunedRecall,
+      ...(kv.clustered === true ? { clustered: true } : {}),
     },
     centroids: head.centroids,
     codebooks: head.codebooks,

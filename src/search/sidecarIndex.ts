@@ -10,7 +10,7 @@ import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarF
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
-import { DEFAULT_CONCURRENCY, LIST_OVER_READ, readRanges } from '../io/ranges.js'
+import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -289,7 +289,7 @@ class SidecarKind implements IndexKind {
       return { start: this.listsOffset + d.offset, end: this.listsOffset + d.offset + d.length }
     })
     const bodies = await readRanges(this.sidecar, ranges, {
-      overRead: LIST_OVER_READ,
+      requestGap: REQUEST_BYTES,
       concurrency: o.connections,
       signal: o.signal,
     })

@@ -1,0 +1,131 @@
+import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
+import { parquetSchema } from 'hyparquet'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { EmbeddingColumn } from './embedding.js'
+import { readColumnRange } from './embedding.js'
+import { canRepage } from './repage.js'
+
+/**
+ * The column a file with clustered rows gains: each row's position in the input file, so the
+ * input's order is one `ORDER BY parquetseek_row` away. An input that has it already (a file
+ * clustered before) keeps its own, moved with the rows: it still names the original order.
+ */
+export const ROW_COLUMN = 'parquetseek_row'
+
+/** The input's rows in another order, column by column (writeIndexed's `order`). */
+export interface PermutedRows {
+  /** Leaf column c's values for output rows [start, end): output row i is input row order[i]. */
+  values(c: number, start: number, end: number): unknown[]
+}
+
+/** Why this file's rows cannot be written in another order, or undefined when they can. */
+export function permuteProblem(metadata: FileMetaData, column: EmbeddingColumn): string | undefined {
+  for (const [c, tree] of leafTrees(metadata).entries()) {
+    if (c === column.leafIndex || canRepage(tree)) continue
+    const path = tree
+      .slice(1)
+      .map((n) => n.element.name)
+      .join('.')
+    const leaf = tree.at(-1)?.element
+    const type = leaf?.logical_type?.type ?? leaf?.converted_type ?? leaf?.type ?? 'a group'
+    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean and string columns can be moved`
+  }
+  return undefined
+}
+
+/** Every leaf column's path from the root, in the order of a row group's chunks. */
+export function leafTrees(metadata: FileMetaData): SchemaTree[][] {
+  const out: SchemaTree[][] = []
+  const walk = (path: SchemaTree[]) => {
+    const node = path.at(-1)
+    if (!node) return
+    if (!node.children.length) out.push(path)
+    for (const child of node.children) walk([...path, child])
+  }
+  walk([parquetSchema(metadata)])
+  return out
+}
+
+/**
+ * Decodes every column once and serves it in `order`: flat columns whole (byte arrays kept as
+ * bytes), the embedding column into one matrix of its own element type (float32 values stay
+ * float32, doubles double, fixed-length bytes bytes), so every value is written back bit for
+ * bit. Memory: the decoded file. Callers check permuteProblem first.
+ */
+export async function permuteRows(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  order: Uint32Array,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<PermutedRows> {
+  const rows = Number(metadata.num_rows)
+  if (order.length !== rows) throw new Error(`an order of ${order.length} rows for a file of ${rows}`)
+  const problem = permuteProblem(metadata, column)
+  if (problem) throw new ParquetSeekError(problem, { file })
+  const columns: Array<(row: number) => unknown> = []
+  for (const [c, tree] of leafTrees(metadata).entries()) {
+    throwIfAborted(signal)
+    if (c === column.leafIndex) {
+      columns.push(await vectorStore(source, metadata, column, file, signal))
+      continue
+    }
+    const name = tree[1]?.element.name as string
+    const values = await readColumnRange(source, metadata, name, 0, rows, file, signal, true)
+    columns.push((row) => values[row])
+  }
+  return {
+    values(c, start, end) {
+      const get = columns[c]
+      if (!get) throw new Error(`no leaf column ${c}`)
+      return Array.from(order.subarray(start, end), (row) => get(row))
+    },
+  }
+}
+
+/** The embedding column held as one typed matrix (rows of another length, and nulls, aside). */
+async function vectorStore(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<(row: number) => unknown> {
+  const rows = Number(metadata.num_rows)
+  const Typed = column.kind === 'flba' ? Uint8Array : column.element === 'DOUBLE' ? Float64Array : Float32Array
+  let matrix: Uint8Array | Float32Array | Float64Array | undefined
+  let width = 0
+  const irregular = new Map<number, unknown>()
+  let rowStart = 0
+  for (const group of metadata.row_groups) {
+    throwIfAborted(signal)
+    const rowEnd = rowStart + Number(group.num_rows)
+    const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file, signal)
+    for (const [i, v] of values.entries()) {
+      const row = rowStart + i
+      const length = v === null || v === undefined ? -1 : (v as ArrayLike<unknown>).length
+      if (!matrix && length >= 0) {
+        width = length
+        matrix = new Typed(rows * width)
+      }
+      if (!matrix || length !== width || (column.kind === 'list' && !allNumbers(v as unknown[]))) {
+        irregular.set(row, v ?? null)
+        continue
+      }
+      matrix.set(v as ArrayLike<number>, row * width)
+    }
+    rowStart = rowEnd
+  }
+  return (row) => {
+    if (irregular.has(row)) return irregular.get(row)
+    const m = matrix as Uint8Array | Float32Array | Float64Array
+    const slice = m.subarray(row * width, (row + 1) * width)
+    return column.kind === 'flba' ? slice.slice() : Array.from(slice)
+  }
+}
+
+function allNumbers(v: unknown[]): boolean {
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'number') return false
+  return true
+}

@@ -1,0 +1,173 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { ROW_COLUMN } from '../src/parquet/permute.js'
+import { openIndex } from '../src/search/engine.js'
+import { cli } from './helpers/cli.js'
+import { clusteredVectors, duckdb, listOfFloat, tempDir } from './helpers/fixtures.js'
+
+const DIM = 96
+const ROWS = 12_000
+const NULL_VECTOR = 17 // a row without a vector: kept, outside the index, stored last
+
+describe('rows clustered by list (index --cluster-rows)', () => {
+  const dir = tempDir('pqs-cluster-')
+  const input = join(dir, 'input.parquet')
+  const plain = join(dir, 'plain.parquet')
+  const clustered = join(dir, 'clustered.parquet')
+  const all = clusteredVectors(ROWS + 20, DIM, 7, 60)
+  const queries = Array.from({ length: 20 }, (_, q) => all.slice((ROWS + q) * DIM, (ROWS + q + 1) * DIM))
+  const servers: RangeServer[] = []
+
+  beforeAll(async () => {
+    const embedding = Array.from({ length: ROWS }, (_, i) => (i === NULL_VECTOR ? null : Array.from(all.subarray(i * DIM, (i + 1) * DIM))))
+    writeFileSync(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: [
+            { name: 'root', num_children: 4 },
+            { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
+            { name: 'title', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+            { name: 'score', type: 'DOUBLE', repetition_type: 'REQUIRED' },
+            ...listOfFloat('embedding'),
+          ],
+          columnData: [
+            { name: 'id', data: Array.from({ length: ROWS }, (_, i) => BigInt(1000 + i)) },
+            { name: 'title', data: Array.from({ length: ROWS }, (_, i) => (i % 97 === 5 ? null : `row ${i} ${'é'.repeat(i % 4)}`)) },
+            { name: 'score', data: Array.from({ length: ROWS }, (_, i) => Math.sin(i) * 1e6) },
+            { name: 'embedding', data: embedding },
+          ],
+          rowGroupSize: 2500,
+        }),
+      ),
+    )
+    for (const [out, clusterRows] of [
+      [plain, false],
+      [clustered, true],
+    ] as const) {
+      const src = await fileSource(input)
+      await buildIndex(src, await fileSink(out, input), { column: 'embedding', skipInvalid: true, clusterRows })
+      await src.close()
+    }
+  }, 60_000)
+  afterAll(async () => {
+    for (const s of servers) await s.close()
+  })
+
+  it('DuckDB reads every input column, and ordering by parquetseek_row gives back the input rows exactly', async () => {
+    const db = await duckdb()
+    try {
+      const cols = 'id, title, score, embedding'
+      const original = await db.rows(`SELECT ${cols} FROM read_parquet('${input}')`)
+      const restored = await db.rows(`SELECT ${cols} FROM read_parquet('${clustered}') ORDER BY ${ROW_COLUMN}`)
+      expect(restored).toEqual(original)
+      const stored = (await db.rows(`SELECT ${ROW_COLUMN} FROM read_parquet('${clustered}')`)).map((r) => Number(r[0]))
+      expect(stored).not.toEqual([...stored].sort((a, b) => a - b)) // the rows did move
+      expect(stored.at(-1)).toBe(NULL_VECTOR) // the row outside the index comes last
+    } finally {
+      db.close()
+    }
+  })
+
+  it('finds the same neighbours at the same distances as the file in input order', async () => {
+    const a = await openIndex(await fileSource(plain))
+    const b = await openIndex(await fileSource(clustered))
+    expect(b.opened.model.params.clustered).toBe(true)
+    for (const q of queries) {
+      // the same lists and candidates (the two builds may tune different defaults: candidates cost less when clustered)
+      const x = await a.search(q, { k: 10, nprobe: 12, refine: 10, columns: ['id'] })
+      const y = await b.search(q, { k: 10, nprobe: 12, refine: 10, columns: ['id', ROW_COLUMN] })
+      expect(y.results.map((h) => h.values.id)).toEqual(x.results.map((h) => h.values.id))
+      for (const [i, h] of y.results.entries()) {
+        expect(h.distance).toBeCloseTo(x.results[i]?.distance as number, 5)
+        expect(h.values[ROW_COLUMN]).toBe(x.results[i]?.row) // the input's row number, kept
+      }
+    }
+  })
+
+  it("on an S3-style host a query's candidate pages take far fewer requests than in input order", async () => {
+    const pageRequests = async (path: string) => {
+      let dataEnd = 0
+      let requests = 0
+      const server = await serveFile(path, {
+        host: 's3',
+        fault: (req) => {
+          const start = Number(/bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? -1)
+          if (start >= 0 && start < dataEnd) requests++
+          return false
+        },
+      })
+      servers.push(server)
+      const index = await openIndex(`${server.url}/f.parquet`, { connections: 6 })
+      dataEnd = index.opened.location.offset // below the index blob: the data pages
+      await index.search(queries[0] as Float32Array, { k: 10 }) // the multi-range request refused once
+      requests = 0
+      for (const q of queries.slice(1)) await index.search(q, { k: 10 })
+      return requests / (queries.length - 1)
+    }
+    const scattered = await pageRequests(plain)
+    const together = await pageRequests(clustered)
+    console.log(`candidate page requests per query on s3: input order ${scattered.toFixed(1)}, clustered ${together.toFixed(1)}`)
+    expect(together).toBeLessThan(scattered / 3)
+  })
+
+  it('info and the JSON summary say the rows are stored list by list', async () => {
+    const run = await cli(['info', clustered])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain(
+      `rows stored list by list (index --cluster-rows); each row's number in the input is in column ${ROW_COLUMN}`,
+    )
+    expect((await cli(['info', plain])).stdout).toContain('rows in the input order')
+  })
+
+  it('refuses, before training, a file with a column it cannot re-encode bit for bit, naming it', async () => {
+    const nested = join(dir, 'nested.parquet')
+    writeFileSync(
+      nested,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: [
+            { name: 'root', num_children: 2 },
+            { name: 'tags', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+            { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+            { name: 'element', type: 'INT32', repetition_type: 'OPTIONAL' },
+            ...listOfFloat('embedding'),
+          ],
+          columnData: [
+            { name: 'tags', data: Array.from({ length: 300 }, (_, i) => [i, i + 1]) },
+            { name: 'embedding', data: Array.from({ length: 300 }, (_, i) => Array.from(all.subarray(i * DIM, (i + 1) * DIM))) },
+          ],
+        }),
+      ),
+    )
+    const src = await fileSource(nested)
+    const phases: string[] = []
+    await expect(
+      buildIndex(src, await fileSink(join(dir, 'nested.out.parquet'), nested), {
+        column: 'embedding',
+        clusterRows: true,
+        onProgress: (p) => phases.push(p.phase),
+      }),
+    ).rejects.toThrow(/column tags\.list\.element \(nested\) cannot be re-encoded bit for bit, so rows cannot be clustered/)
+    expect(phases).toEqual([])
+    await src.close()
+  })
+
+  it('refuses when the vectors exceed the memory budget (a streamed build), naming the option to raise', async () => {
+    const src = await fileSource(input)
+    await expect(
+      buildIndex(src, await fileSink(join(dir, 'streamed.parquet'), input), {
+        column: 'embedding',
+        skipInvalid: true,
+        clusterRows: true,
+        memoryBytes: 64 << 10,
+      }),
+    ).rejects.toThrow(/rows can be clustered only when the vectors fit the memory budget .*--memory-mb/)
+    await src.close()
+  })
+})
