@@ -133,6 +133,21 @@ describe('reading through gaps that cost less than a request', () => {
     for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
   })
 
+  it('a local source (a file, a Blob), where a request costs next to nothing: only gaps under `gap` merge', async () => {
+    const asked: Array<[number, number]> = []
+    const local: ByteSource = {
+      name: 'disk',
+      byteLength: 30_000 + REQUEST_BYTES,
+      local: true,
+      slice: async (start, end) => {
+        asked.push([start, end as number])
+        return new ArrayBuffer((end as number) - start)
+      },
+    }
+    await readRanges(new CountingSource(local), ranges, { gap: DEFAULT_GAP, requestGap: REQUEST_BYTES })
+    expect(asked).toHaveLength(ranges.length)
+  })
+
   it('where one request carries many ranges: only gaps under `gap` merge', async () => {
     let sent: Array<{ start: number; end: number }> = []
     const multi: ByteSource = {

@@ -32,6 +32,9 @@ export class BatchingSource implements ByteSource {
   get name() {
     return this.inner.name
   }
+  get local() {
+    return this.inner.local
+  }
 
   slice(start: number, end = this.byteLength): Promise<ArrayBuffer> {
     const hit = this.inner.peek(start, end)

@@ -5,6 +5,7 @@ export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'b
   return {
     byteLength: blob.size,
     name,
+    local: true,
     slice: async (start, end) => blob.slice(start, end).arrayBuffer(),
   }
 }

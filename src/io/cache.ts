@@ -25,6 +25,9 @@ export class CachedSource implements ByteSource {
   get name() {
     return this.inner.name
   }
+  get local() {
+    return this.inner.local
+  }
 
   pin(start: number, bytes: Uint8Array): void {
     this.pinned.push({ start, bytes })

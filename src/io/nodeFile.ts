@@ -24,6 +24,7 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
   return {
     byteLength: size,
     name: basename(path),
+    local: true,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size)
       const length = Math.max(0, stop - start)

@@ -13,8 +13,8 @@ export interface ReadRangesOptions {
   concurrency?: number
   /**
    * Where each range costs a request of its own, ranges closer than this many bytes are read as
-   * one: a gap is worth reading when it costs less time than a request (REQUEST_BYTES). Unset:
-   * `gap` everywhere.
+   * one: a gap is worth reading when it costs less time than a request (REQUEST_BYTES). Unset,
+   * or a `local` source: `gap` everywhere.
    */
   requestGap?: number
   signal?: AbortSignal
@@ -50,8 +50,10 @@ export function coalesce(ranges: Range[], gap: number): Range[] {
  */
 export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRangesOptions = {}): Promise<Uint8Array[]> {
   const gap = o.gap ?? DEFAULT_GAP
-  // with multi-range requests merging saves no request; where each range is a request, gaps cheaper than one are read
-  const merged = coalesce(ranges, source.sliceMany ? gap : Math.max(gap, o.requestGap ?? 0))
+  // with multi-range requests merging saves no request; where each range is a request, gaps
+  // cheaper than one are read (a local file's requests cost next to nothing: never)
+  const requestGap = source.local ? 0 : (o.requestGap ?? 0)
+  const merged = coalesce(ranges, source.sliceMany ? gap : Math.max(gap, requestGap))
   const bodies = new Array<Uint8Array>(merged.length)
   const perRequest = merged.length > 1 && source.sliceMany ? MAX_RANGES_PER_REQUEST : 1
   /** A group of merged ranges for one multi-range request, or a run of them read as one span. */
@@ -87,7 +89,7 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
       multi = false // the server answered without multipart: one request per range from now on
     }
     // one request a range from here: runs of ranges closer than the fallback gap read as one span
-    const gap = o.requestGap ?? 0
+    const gap = requestGap
     const spans: number[][] = []
     for (const i of group) {
       const run = spans.at(-1)

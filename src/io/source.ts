@@ -10,6 +10,11 @@ export interface ByteSource extends AsyncBuffer {
   readonly name: string
   slice(start: number, end?: number, signal?: AbortSignal): Promise<ArrayBuffer>
   /**
+   * True where a request costs next to nothing (a file on disk, a Blob): ranges are then never
+   * read through gaps to save requests. Absent: a request costs a round trip (HTTP).
+   */
+  readonly local?: boolean
+  /**
    * Several ranges in one request where the transport can (HTTP multi-range). Resolves to
    * undefined when it cannot, so the caller falls back to one request per range.
    */
@@ -18,7 +23,7 @@ export interface ByteSource extends AsyncBuffer {
 
 export function fromBytes(bytes: Uint8Array | ArrayBuffer, name: string): ByteSource {
   const buf = bytes instanceof Uint8Array ? bytes.slice().buffer : bytes
-  return { byteLength: buf.byteLength, name, slice: async (start, end) => buf.slice(start, end) }
+  return { byteLength: buf.byteLength, name, local: true, slice: async (start, end) => buf.slice(start, end) }
 }
 
 /** Bytes and requests that reached the underlying source. */
@@ -96,6 +101,9 @@ export class CountingSource implements ByteSource {
   }
   get byteLength() {
     return this.inner.byteLength
+  }
+  get local() {
+    return this.inner.local
   }
   get name() {
     return this.inner.name
