@@ -114,6 +114,7 @@ test('build with rows stored list by list: the download keeps every row, its inp
   await page.getByLabel(/Store rows list by list/).check()
   await page.getByRole('button', { name: 'Build index' }).click()
   await expect(page.getByTestId('built-summary')).toContainText('rows stored list by list', { timeout: 60_000 })
+  await expect(page.getByTestId('index-status')).toContainText('rows stored list by list') // the opened file says so too
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
   const saved = join(dir, 'hosted.indexed.parquet')
   await download.saveAs(saved)

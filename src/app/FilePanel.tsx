@@ -55,7 +55,8 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
       </dl>
       <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
         {index
-          ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB${backend ? `; searching with ${backend}` : ''}`
+          ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB` +
+            `${params.clustered ? ', rows stored list by list' : ''}${backend ? `; searching with ${backend}` : ''}`
           : info.vectorColumns.length
             ? 'No index in this file.'
             : info.textColumns.length
