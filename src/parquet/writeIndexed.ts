@@ -92,6 +92,18 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
     offset += bytes.length
   }
 
+  type Written = (typeof offsetIndexes)[number]
+  /** Writes one column chunk at the current offset, appends it to the file and to `columns`. */
+  const writeChunk = async (columns: ColumnChunk[], write: (writer: ByteWriter) => Written | Promise<Written>) => {
+    const writer = new ByteWriter()
+    writer.offset = offset
+    const written = await write(writer)
+    await emit(writer.getBytes())
+    columns.push(written.chunk)
+    offsetIndexes.push(written)
+    return written
+  }
+
   await emit(PAR1)
   let declaredValues = 0n
   let writtenValues = 0n
@@ -112,20 +124,14 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         })
       }
       if (permuted && c !== column?.leafIndex) {
-        const writer = new ByteWriter()
-        writer.offset = offset
         const values = permuted.values(c, rowStart, rowStart + groupRows)
-        const { chunk: written, locations } = writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec)
-        await emit(writer.getBytes())
-        columns.push(written)
-        offsetIndexes.push({ chunk: written, locations })
+        await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
       } else if (c === column?.leafIndex) {
         const values = permuted
           ? permuted.values(c, rowStart, rowStart + groupRows)
           : await readColumnRange(source, metadata, column.name, rowStart, rowStart + groupRows, file)
-        const writer = new ByteWriter()
-        writer.offset = offset
-        const { chunk: written, locations } = writeVectorChunk(writer, embeddingTree, values)
+        const { chunk: written, locations } = await writeChunk(columns, (writer) => writeVectorChunk(writer, embeddingTree, values))
+        embeddingChunks.add(written)
         declaredValues += meta.num_values
         writtenValues += written.meta_data?.num_values ?? 0n
         // rows in another order: the groups' counts differ, the file's total is checked below
@@ -142,10 +148,6 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           pages.offsets[rowStart + i] = Number(loc.offset)
           pages.lengths[rowStart + i] = loc.compressed_page_size
         }
-        await emit(writer.getBytes())
-        columns.push(written)
-        embeddingChunks.add(written)
-        offsetIndexes.push({ chunk: written, locations })
       } else {
         const start = Number(meta.dictionary_page_offset || meta.data_page_offset)
         const length = Number(meta.total_compressed_size)
@@ -169,12 +171,9 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         if (Math.max(...locations.map((p) => p.compressed_page_size)) > PAGE_LIMIT && canRepage(tree)) {
           // Large pages (DuckDB writes a whole row group of text as one page) would make
           // fetching a result row's value read the whole page: write this column in small pages.
-          const writer = new ByteWriter()
-          writer.offset = offset
-          const repaged = await repageChunk(writer, source, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file)
-          await emit(writer.getBytes())
-          columns.push(repaged.chunk)
-          offsetIndexes.push({ chunk: repaged.chunk, locations: repaged.locations })
+          await writeChunk(columns, (writer) =>
+            repageChunk(writer, source, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file),
+          )
           continue
         }
         const moved: ColumnChunk = {
@@ -205,33 +204,16 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       }
     }
     if (rowColumn && order) {
-      const writer = new ByteWriter()
-      writer.offset = offset
-      const { chunk: written, locations } = writeFlatChunk(
-        writer,
-        rowTree,
-        Array.from(order.subarray(rowStart, rowStart + groupRows)),
-        'LZ4_RAW',
-      )
-      await emit(writer.getBytes())
-      columns.push(written)
-      offsetIndexes.push({ chunk: written, locations })
+      const rowNumbers = Array.from(order.subarray(rowStart, rowStart + groupRows))
+      await writeChunk(columns, (writer) => writeFlatChunk(writer, rowTree, rowNumbers, 'LZ4_RAW'))
     }
     if (added) {
       const vectors = await added.values(rowStart, rowStart + groupRows)
       if (vectors.length !== groupRows) throw new Error(`${vectors.length} vectors for ${groupRows} rows`)
       throwIfAborted(signal)
-      const writer = new ByteWriter()
-      writer.offset = offset
-      const { chunk: written, locations } = writeVectorChunk(
-        writer,
-        addedTree,
-        vectors.map((v) => (v ? Array.from(v) : null)),
-      )
-      await emit(writer.getBytes())
-      columns.push(written)
+      const rowsOut = vectors.map((v) => (v ? Array.from(v) : null))
+      const { chunk: written } = await writeChunk(columns, (writer) => writeVectorChunk(writer, addedTree, rowsOut))
       embeddingChunks.add(written)
-      offsetIndexes.push({ chunk: written, locations })
     }
     let uncompressed = 0n
     for (const c of columns) uncompressed += c.meta_data?.total_uncompressed_size ?? 0n
