@@ -19,6 +19,7 @@ import { defaultThreads, spawnNodeKernelWorker } from '../src/compute/nodePool.j
 import { encoderFor } from '../src/encode/encoders.js'
 import { USE_LITE } from '../src/encode/useLite.js'
 import { pooledUseLiteNode, registerUseLiteNode } from '../src/encode/useLiteNode.js'
+import { VERSION } from '../src/index/blob.js'
 import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
@@ -37,13 +38,14 @@ const MIN_TAGS = 2
 const force = process.argv.includes('--force')
 const all = process.argv.includes('--all')
 
-/** Whether the demo on disk is the one this script makes (its encoder, rows stored list by list). */
+/** Whether the demo on disk is the one this script makes (its encoder, rows stored list by list, this index format). */
 async function existingIsCurrent(): Promise<boolean> {
   if (!existsSync(output)) return false
   const file = await fileSource(output)
   try {
     const index = await openIndex(file)
-    return index.encoder === USE_LITE && index.opened.model.params.clustered === true
+    const { opened } = index
+    return index.encoder === USE_LITE && opened.model.params.clustered === true && opened.trailer.version === VERSION
   } catch {
     return false
   } finally {

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import { mulberry32 } from '../src/compute/random.js'
 import type { SectionName } from '../src/index/blob.js'
-import { checkSection, floatSection, parseDirectory, parseList, parseTrailer, writeBlob } from '../src/index/blob.js'
+import { checkSection, floatSection, parseDirectory, parseList, parseTrailer, readCentroids, writeBlob } from '../src/index/blob.js'
+import { onGrid, quantizeCentroids, snapCentroids } from '../src/index/centroids.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { clusteredVectors } from './helpers/fixtures.js'
 
@@ -27,7 +29,7 @@ function parseAll(blob: Uint8Array) {
     checkSection(bytes, s)
     return bytes
   }
-  const centroids = floatSection(section('centroids'))
+  const centroids = readCentroids(section('centroids'), trailer)
   const codebooks = floatSection(section('codebooks'))
   const directory = parseDirectory(section('directory'), trailer)
   const lists = section('lists')
@@ -93,5 +95,58 @@ describe('index blob', () => {
   it('rejects a truncated blob and lengths pointing outside it', () => {
     expect(() => parseTrailer(blob.subarray(0, 40), 40)).toThrow(/shorter than its trailer/)
     expect(() => parseTrailer(blob.subarray(8), blob.length - 8)).toThrow(/section (lists|centroids|codebooks|directory|section-table)/)
+  })
+})
+
+describe('centroids at one byte a value (format v2)', () => {
+  const nlist = 300
+  const dim = 7
+  // dimensions of different scales: unit-vector-like, pixel-like, one offset far from zero, one
+  // constant, one with a single distinct value
+  const raw = new Float32Array(nlist * dim)
+  const rand = mulberry32(5)
+  for (let l = 0; l < nlist; l++) {
+    raw[l * dim] = rand() - 0.5
+    raw[l * dim + 1] = rand() * 255
+    raw[l * dim + 2] = 1000 + rand() * 1e-3
+    raw[l * dim + 3] = -0.3
+    raw[l * dim + 4] = l === 7 ? 2.5 : 0
+    raw[l * dim + 5] = (rand() - 0.5) * 1e-30
+    raw[l * dim + 6] = -(rand() ** 3) * 40
+  }
+
+  it('snaps each value to within a step of 2^⌈log2(range / 255)⌉ of its dimension, exactly once', () => {
+    const snapped = snapCentroids(raw, nlist, dim)
+    const q = quantizeCentroids(snapped, nlist, dim)
+    for (let j = 0; j < dim; j++) {
+      let lo = Number.POSITIVE_INFINITY
+      let hi = Number.NEGATIVE_INFINITY
+      for (let l = 0; l < nlist; l++) {
+        lo = Math.min(lo, raw[l * dim + j] as number)
+        hi = Math.max(hi, raw[l * dim + j] as number)
+      }
+      const step = 2 ** (q.exps[j] as number)
+      for (let l = 0; l < nlist; l++) {
+        const err = Math.abs((snapped[l * dim + j] as number) - (raw[l * dim + j] as number))
+        // half a step of the grid, which is at most twice the ideal (range / 255) unless the
+        // values' own float32 precision is coarser (the dimension offset from zero)
+        expect(err, `list ${l} dim ${j}`).toBeLessThanOrEqual(Math.max(step / 2, Math.abs(raw[l * dim + j] as number) * 2 ** -23))
+      }
+      if (hi > lo && j !== 2) expect(step).toBeLessThanOrEqual((2 * (hi - lo)) / 255)
+    }
+    // constant dimensions keep their value exactly
+    for (let l = 0; l < nlist; l++) expect(snapped[l * dim + 3]).toBe(Math.fround(-0.3))
+    expect(snapped[7 * dim + 4]).toBe(2.5)
+    // snapping snapped centroids changes nothing (a model written twice stays the same)
+    expect(snapCentroids(snapped, nlist, dim)).toEqual(snapped)
+    expect(onGrid(snapped, nlist, dim)).toBe(true)
+    expect(onGrid(raw, nlist, dim)).toBe(false)
+  })
+
+  it('the writer refuses centroids the lists were not encoded against', async () => {
+    const { model, lists, pages } = await smallIndex()
+    const off = model.centroids.slice()
+    off[3] = (off[3] as number) + 1e-4
+    expect(() => writeBlob({ params: model.params, centroids: off, codebooks: model.codebooks, lists, pages })).toThrow(/not on their grid/)
   })
 })

@@ -6,6 +6,9 @@ import { buildIndex } from '../src/index/build.js'
 import { crc32 } from '../src/index/crc32.js'
 import { defaults } from '../src/index/model.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
+import { openIndex } from '../src/search/engine.js'
+import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 /**
@@ -58,6 +61,7 @@ function readStruct(bytes: Uint8Array, at: number, fields: Field[]): Record<stri
   for (const f of fields) {
     const p = at + f.offset
     if (f.type === 'u32') out[f.name] = view.getUint32(p, true)
+    else if (f.type === 'i32') out[f.name] = view.getInt32(p, true)
     else if (f.type === 'u64') out[f.name] = Number(view.getBigUint64(p, true))
     else if (f.type === 'ascii') out[f.name] = String.fromCharCode(...bytes.subarray(p, p + f.size))
     else throw new Error(`unknown type ${f.type} in docs/FORMAT.md`)
@@ -103,10 +107,10 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
   })
 
   it('the structs are contiguous, in field order, with the sizes their types have', () => {
-    const width: Record<string, number> = { u32: 4, u64: 8 }
-    for (const heading of ['Trailer', 'Section table', 'Directory entry']) {
+    const width: Record<string, number> = { u32: 4, i32: 4, u64: 8 }
+    for (const heading of ['Trailer', 'Section table', 'Centroid grid', 'Directory entry']) {
       const fields = struct(heading)
-      expect(fields.length).toBeGreaterThan(3)
+      expect(fields.length).toBeGreaterThan(1)
       let at = 0
       for (const f of fields) {
         expect(f.offset, `${heading}: ${f.name}`).toBe(at)
@@ -138,7 +142,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     const trailerAt = blob.length - trailerSize
     const t = readStruct(blob, trailerAt, trailerFields)
     expect(t.magic).toBe('PQSEEKIX')
-    expect(t.version).toBe(1)
+    expect(t.version).toBe(2)
     expect(t.byteOrder).toBe(0x01020304)
     expect(t.metric).toBe(0) // l2
     expect([t.dim, t.nlist, t.m, t.nbits, t.rows, t.indexedRows]).toEqual([dim, 24, 4, 8, rows, rows])
@@ -169,7 +173,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       expect((placed[i] as { offset: number }).offset).toBeGreaterThanOrEqual(
         (placed[i - 1] as { offset: number; length: number }).offset + (placed[i - 1] as { length: number }).length,
       )
-    expect(sections.get('centroids')?.length).toBe(24 * dim * 4)
+    expect(sections.get('centroids')?.length).toBe(dim * 8 + 24 * dim)
     expect(sections.get('codebooks')?.length).toBe(256 * dim * 4)
 
     // directory: nlist entries; lists packed in list order, each `bytes` long with its CRC
@@ -178,7 +182,17 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     const directory = sections.get('directory') as { offset: number; length: number }
     expect(directory.length).toBe(24 * dirSize)
     const lists = sections.get('lists') as { offset: number; length: number }
-    const centroids = new Float32Array(blob.slice(placed[1]?.offset, (placed[1]?.offset as number) + 24 * dim * 4).buffer)
+    // centroids: a grid per dimension, then a byte per value
+    const gridFields = struct('Centroid grid')
+    const gridSize = structSize(gridFields)
+    const centroidsAt = placed[1]?.offset as number
+    const centroids = new Float32Array(24 * dim)
+    for (let x = 0; x < dim; x++) {
+      const g = readStruct(blob, centroidsAt + x * gridSize, gridFields)
+      for (let l = 0; l < 24; l++)
+        centroids[l * dim + x] =
+          ((g.base as number) + (blob[centroidsAt + dim * gridSize + l * dim + x] as number)) * 2 ** (g.exp as number)
+    }
     const codebooks = new Float32Array(blob.slice(placed[2]?.offset, (placed[2]?.offset as number) + 256 * dim * 4).buffer)
     const metadata = parquetMetadata(file.slice().buffer)
     // the vector column's page of each row, from its offset indexes (one vector a page)
@@ -270,5 +284,42 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       expect(defaults.m(d as number), `m at ${d}-d`).toBe(m)
       expect(defaults.sample(r as number, nlist as number), `sample at ${r} × ${d}`).toBe(sample)
     }
+  })
+})
+
+describe('files indexed by format v1 stay searchable', () => {
+  // written by the last v1 writer (float32 centroids); how: test/fixtures/v1/README.md
+  const v1 = join(import.meta.dirname, 'fixtures/v1/clustered-1000x16.v1.parquet')
+
+  it('opens with its float32 centroids and finds the exact neighbours, probing a subset of the lists', async () => {
+    const info = await cli(['info', v1, '--json'])
+    expect(info.code, info.stderr).toBe(0)
+    const index = JSON.parse(info.stdout).index
+    expect([index.format, index.nlist, index.dim]).toEqual([1, 31, 16])
+    expect((await cli(['info', v1])).stdout).toMatch(/index \(format v1\): column embedding, l2, dim 16, nlist 31/)
+
+    const file = await fileSource(v1)
+    const opened = await openIndex(file)
+    const read = await readVectors(file, opened.opened.metadata, describeEmbeddingColumn(opened.opened.metadata, 'embedding'))
+    const vectors = Array.from({ length: 1000 }, (_, i) => read.data.subarray(i * 16, (i + 1) * 16))
+    let hits = 0
+    let wanted = 0
+    for (let q = 0; q < 1000; q += 37) {
+      const query = vectors[q] as Float32Array
+      const exact = vectors
+        .map((v, row) => ({ row, d: v.reduce((s, x, j) => s + (x - (query[j] as number)) ** 2, 0) }))
+        .sort((a, b) => a.d - b.d || a.row - b.row)
+        .slice(0, 10)
+      // 8 of 31 lists: centroids read wrongly would probe the wrong lists and miss neighbours
+      const found = await opened.search(query, { k: 10, nprobe: 8 })
+      expect(found.stats.listsProbed).toBe(8)
+      expect(found.results[0]).toMatchObject({ row: q, distance: 0 })
+      const truth = new Set(exact.map((e) => e.row))
+      hits += found.results.filter((r) => truth.has(r.row)).length
+      wanted += 10
+    }
+    expect(hits / wanted).toBeGreaterThanOrEqual(0.95)
+    opened.close()
+    await file.close()
   })
 })

@@ -15,8 +15,9 @@ import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { drained, serveFile } from '../src/cli/rangeServer.js'
 import { mulberry32 } from '../src/compute/random.js'
-import { writeBlob } from '../src/index/blob.js'
+import { parseTrailer, SECTION, type SectionName, TRAILER_BYTES, writeBlob } from '../src/index/blob.js'
 import { buildIndex } from '../src/index/build.js'
+import { crc32 } from '../src/index/crc32.js'
 import { FORMAT_VERSION, KV } from '../src/index/keys.js'
 import { locateIndex } from '../src/index/locate.js'
 import type { InvertedLists, PageLocations } from '../src/index/model.js'
@@ -317,6 +318,8 @@ describe('3. response bodies are bounded by what was asked for', () => {
 async function tamperedIndex(
   name: string,
   tamper: (x: { centroids: Float32Array; codebooks: Float32Array; lists: InvertedLists; pages: PageLocations }) => void,
+  /** Edits a section's serialised bytes; its CRC, the table's and the trailer's are then made to match. */
+  bytes?: { section: SectionName; edit: (section: Uint8Array) => void },
 ) {
   const source = await fileSource(input)
   const metadata = await readMetadata(source, 'in.parquet')
@@ -339,7 +342,9 @@ async function tamperedIndex(
       }
       const edited = { centroids: model.centroids.slice(), codebooks: model.codebooks.slice(), lists, pages }
       tamper(edited)
-      return writeBlob({ params: { ...params, nprobe: 8, refine: 10 }, ...edited })
+      const blob = writeBlob({ params: { ...params, nprobe: 8, refine: 10 }, ...edited })
+      if (bytes) resealed(blob, bytes.section, bytes.edit)
+      return blob
     },
     keyValues: (offset, length) => [
       { key: KV.version, value: FORMAT_VERSION },
@@ -352,6 +357,20 @@ async function tamperedIndex(
   await sink.commit()
   await source.close()
   return out
+}
+
+/** Edits one section of a serialised blob in place and recomputes the CRCs that cover it. */
+function resealed(blob: Uint8Array, section: SectionName, edit: (bytes: Uint8Array) => void) {
+  const { sections } = parseTrailer(blob, blob.length)
+  const s = sections[section]
+  edit(blob.subarray(s.offset, s.offset + s.length))
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
+  const trailer = blob.length - TRAILER_BYTES
+  const table = trailer - view.getUint32(trailer + 16, true) * 32
+  for (let at = table; at < trailer; at += 32)
+    if (view.getUint32(at, true) === SECTION[section]) view.setUint32(at + 4, crc32(blob.subarray(s.offset, s.offset + s.length)), true)
+  view.setUint32(trailer + 56, crc32(blob.subarray(table, trailer)), true)
+  view.setUint32(trailer + 60, crc32(blob.subarray(trailer, trailer + 60)), true)
 }
 
 describe('7. index contents are checked against the file', () => {
@@ -390,15 +409,23 @@ describe('7. index contents are checked against the file', () => {
     oneLineError(r, 1, /(is in more than one list|point at the same vector page)/)
   }, 30_000)
 
-  it('NaN or infinite centroids and codebooks are refused at open, naming the section and byte', async () => {
-    const nan = await tamperedIndex('nan.parquet', ({ centroids }) => {
-      centroids[5] = Number.NaN
+  it('centroids that do not decode to exact floats and NaN or infinite codebooks are refused at open, naming the section and byte', async () => {
+    // dimension 3's grid step set to 2^200: past float32's range
+    const grid = await tamperedIndex('grid.parquet', () => {}, {
+      section: 'centroids',
+      edit: (bytes) => new DataView(bytes.buffer, bytes.byteOffset).setInt32(3 * 8, 200, true),
     })
     oneLineError(
-      await cli(['search', nan, '--query', query]),
+      await cli(['search', grid, '--query', query]),
       1,
-      /section centroids, byte \d+: value 5 is NaN: centroids and codebooks must be finite/,
+      /section centroids, byte \d+: dimension 3: grid 2\^200 from -?\d+ is not exact in float32/,
     )
+    // the writer never stores centroids the lists were not encoded against
+    await expect(
+      tamperedIndex('nan.parquet', ({ centroids }) => {
+        centroids[5] = Number.NaN
+      }),
+    ).rejects.toThrow(/centroid 0 value 5 is NaN: centroids must be finite/)
     const inf = await tamperedIndex('inf.parquet', ({ codebooks }) => {
       codebooks[3] = Number.POSITIVE_INFINITY
     })

@@ -173,7 +173,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
             <option value="dot">inner product</option>
           </select>
         </label>
-        <label title="Coarse clusters. Default 2·√rows (at least 32 rows each): more lists = fewer bytes per query, slower build">
+        <label title="Coarse clusters. Default 4·√rows (at least 32 rows each): more lists = fewer bytes per query, slower build">
           Lists (nlist){' '}
           <input type="number" aria-label="nlist" min={1} placeholder="auto" value={nlist} onChange={(e) => setNlist(e.target.value)} />
         </label>

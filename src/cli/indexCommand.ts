@@ -21,7 +21,7 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --cluster-rows       store rows list by list (every column rewritten in that order, each row's input
                        number kept in column parquetseek_row): a query's candidates lie together, so
                        hosts without multi-range (S3, R2, GCS, CDNs) serve them in a few requests
-  --nlist N            coarse clusters (default 2·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB)
+  --nlist N            coarse clusters (default 4·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB at one byte a value)
   --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
   --nbits B            bits per PQ code, 1…8 (default 8)
   --sample N           training sample size (default 32·nlist, within 16k…64k)

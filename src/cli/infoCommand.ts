@@ -34,6 +34,8 @@ export async function infoCommand(argv: string[]): Promise<void> {
         head && location
           ? {
               column: location.column,
+              /** Index format (docs/FORMAT.md): 2, or 1 for files indexed before v2 (still searched). */
+              format: head.trailer.version,
               offset: location.offset,
               bytes: location.length,
               ...location.params,
@@ -57,7 +59,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
     if (info.index) {
       const i = info.index as Record<string, unknown>
       lines.push(
-        `index: column ${i.column}, ${i.metric}, dim ${i.dim}, nlist ${i.nlist}, m ${i.m}×${i.nbits} bits, ${i.indexedRows} of ${i.rows} rows indexed`,
+        `index (format v${i.format}): column ${i.column}, ${i.metric}, dim ${i.dim}, nlist ${i.nlist}, m ${i.m}×${i.nbits} bits, ${i.indexedRows} of ${i.rows} rows indexed`,
         `  ${fmtBytes(location?.length ?? 0)} at byte ${location?.offset}; list sizes ${info.index.listSizes.min}…${info.index.listSizes.max} (mean ${info.index.listSizes.mean.toFixed(1)})`,
         i.clustered === true
           ? `  rows stored list by list (index --cluster-rows); each row's number in the input is in column ${ROW_COLUMN}`

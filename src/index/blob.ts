@@ -1,10 +1,11 @@
 import { l2sq } from '../compute/js.js'
 import { ParquetSeekError } from '../errors.js'
+import { onGrid, quantizeCentroids, quantizedBytes, readQuantized, writeQuantized } from './centroids.js'
 import { crc32 } from './crc32.js'
 import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
 
 /**
- * Index blob, format v1. Little-endian. Offsets are relative to the blob's first byte.
+ * Index blob, format v2 (v1 is still read). Little-endian. Offsets are relative to the blob's first byte.
  *
  *   [lists][centroids][codebooks][directory][section table][trailer]
  *
@@ -13,14 +14,16 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  * starts on a 64-byte boundary (typed-array views without copying); gaps are zero.
  *
  * trailer (64 bytes, last in the blob):
- *   0 magic "PQSEEKIX" · 8 u32 version (1) · 12 u32 0x01020304 (byte-order check)
+ *   0 magic "PQSEEKIX" · 8 u32 version (2; 1 in files written before v2) · 12 u32 0x01020304 (byte-order check)
  *   16 u32 sectionCount · 20 u32 metric (0 l2, 1 cosine, 2 dot) · 24 u32 dim · 28 u32 nlist
  *   32 u32 m · 36 u32 nbits · 40 u64 rows · 48 u64 indexedRows
  *   56 u32 CRC32 of the section table · 60 u32 CRC32 of trailer bytes 0..59
  * section table (sectionCount × 32 bytes, just before the trailer):
  *   u32 id · u32 CRC32 of the section · u64 offset · u64 length · u64 reserved (0)
  * sections:
- *   centroids  f32[nlist × dim]
+ *   centroids  v2: per dimension i32 exp, i32 base; then u8 codes[nlist × dim]: value = (base + code) · 2^exp
+ *              (centroids.ts: one byte a value, exact float32 after decoding, so nlist can grow
+ *              with the rows without growing the open); v1: f32[nlist × dim]
  *   codebooks  f32[2^nbits × dim]   (layout in pq.ts)
  *   directory  per list 24 bytes: u64 offset of the list inside `lists` · u32 entries · u32 list bytes
  *              · u32 CRC32 of the list · u32 reserved (0)
@@ -34,7 +37,9 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  *              their pages ascend together, so the deltas are small: ~7 bytes an entry instead of 16.
  */
 export const MAGIC = 'PQSEEKIX'
-export const VERSION = 1
+export const VERSION = 2
+/** Versions this reader opens: v1 differs only in its float32 centroids section. */
+const READABLE_VERSIONS = [1, 2]
 export const TRAILER_BYTES = 64
 const SECTION_ENTRY_BYTES = 32
 export const DIRECTORY_ENTRY_BYTES = 24
@@ -53,6 +58,8 @@ export interface SectionEntry {
 }
 
 export interface Trailer {
+  /** Blob format version (1 or 2). */
+  version: number
   params: Pick<IndexParams, 'metric' | 'dim' | 'nlist' | 'm' | 'nbits' | 'rows' | 'indexedRows'>
   sections: Record<SectionName, SectionEntry>
   /** Bytes from the start of the centroids section to the end of the blob. */
@@ -69,7 +76,11 @@ export interface BlobInput {
 }
 
 export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobInput): Uint8Array {
-  const { nlist, m } = params
+  const { nlist, m, dim } = params
+  // the lists were encoded against these centroids: storing others would skew every distance
+  if (!onGrid(centroids, nlist, dim))
+    throw new Error('centroids are not on their grid: train with snapCentroids (centroids.ts) before encoding')
+  const grid = quantizeCentroids(centroids, nlist, dim)
   const encoded: Uint8Array[] = []
   let listsLength = 0
   for (let l = 0; l < nlist; l++) {
@@ -79,7 +90,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
   }
   const layout: Array<[SectionName, number]> = [
     ['lists', listsLength],
-    ['centroids', centroids.byteLength],
+    ['centroids', quantizedBytes(nlist, dim)],
     ['codebooks', codebooks.byteLength],
     ['directory', nlist * DIRECTORY_ENTRY_BYTES],
   ]
@@ -109,7 +120,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
     view.setUint32(d + 16, crc32(bytes), true)
     listOffset += bytes.length
   }
-  out.set(new Uint8Array(centroids.buffer, centroids.byteOffset, centroids.byteLength), at('centroids').offset)
+  writeQuantized(grid, dim, out, at('centroids').offset)
   out.set(new Uint8Array(codebooks.buffer, codebooks.byteOffset, codebooks.byteLength), at('codebooks').offset)
 
   placed.forEach((s, i) => {
@@ -232,7 +243,8 @@ export function parseTrailer(tail: Uint8Array, blobLength: number, ctx: ParseCon
   if (magic !== MAGIC) fail(`bad magic ${JSON.stringify(magic)}, expected ${MAGIC}`, 'trailer', tAbs)
   if (crc32(tail.subarray(t, t + 60)) !== view.getUint32(t + 60, true)) fail('CRC mismatch', 'trailer', tAbs)
   const version = view.getUint32(t + 8, true)
-  if (version !== VERSION) fail(`unsupported index version ${version} (this reader knows ${VERSION})`, 'trailer', tAbs)
+  if (!READABLE_VERSIONS.includes(version))
+    fail(`unsupported index version ${version} (this reader knows ${READABLE_VERSIONS.join(' and ')})`, 'trailer', tAbs)
   if (view.getUint32(t + 12, true) !== 0x01020304) fail('byte-order mark is wrong', 'trailer', tAbs)
   const sectionCount = view.getUint32(t + 16, true)
   const metric = METRIC_CODES[view.getUint32(t + 20, true)]
@@ -261,7 +273,7 @@ export function parseTrailer(tail: Uint8Array, blobLength: number, ctx: ParseCon
     sections[name] = { name, offset, length, crc: view.getUint32(o + 4, true) }
   }
   const expected: Record<SectionName, number | undefined> = {
-    centroids: nlist * dim * 4,
+    centroids: version === 1 ? nlist * dim * 4 : quantizedBytes(nlist, dim),
     codebooks: 2 ** nbits * dim * 4,
     directory: nlist * DIRECTORY_ENTRY_BYTES,
     lists: undefined,
@@ -275,6 +287,7 @@ export function parseTrailer(tail: Uint8Array, blobLength: number, ctx: ParseCon
   }
   const all = sections as Record<SectionName, SectionEntry>
   return {
+    version,
     params: { metric: metric as Metric, dim, nlist, m, nbits, rows, indexedRows },
     sections: all,
     headBytes: blobLength - all.centroids.offset,
@@ -406,6 +419,16 @@ export function checkFinite(values: Float32Array, section: SectionEntry, ctx: Pa
         offset: (ctx.blobOffset ?? 0) + section.offset + 4 * i,
       })
   return values
+}
+
+/** The coarse centroids out of exactly their section's bytes (CRC already checked), as float32. */
+export function readCentroids(bytes: Uint8Array, trailer: Trailer, ctx: ParseContext = {}): Float32Array {
+  const section = trailer.sections.centroids
+  if (trailer.version === 1) return checkFinite(floatSection(bytes), section, ctx)
+  const { nlist, dim } = trailer.params
+  return readQuantized(bytes, nlist, dim, (message, at) => {
+    throw new ParquetSeekError(message, { file: ctx.file, section: section.name, offset: (ctx.blobOffset ?? 0) + section.offset + at })
+  })
 }
 
 export function floatSection(bytes: Uint8Array): Float32Array {

@@ -1,7 +1,8 @@
 import type { FileMetaData } from 'hyparquet'
 
 /** Footer key-value entries that locate the index (DESIGN.md §2). */
-export const FORMAT_VERSION = '1'
+/** 2: one-byte centroids (blob.ts); files saying 1 are still read. */
+export const FORMAT_VERSION = '2'
 export const KV = {
   version: 'parquetseek.version',
   column: 'parquetseek.column',

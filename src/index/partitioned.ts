@@ -5,6 +5,7 @@ import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { type BuildProgress, nprobeFloor } from './build.js'
+import { onGrid } from './centroids.js'
 import { readContainer, sectionAs, writeContainer } from './container.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
@@ -337,6 +338,14 @@ export async function readModelFile(bytes: Uint8Array, file: string): Promise<Sh
   const tuneData = sectionAs(c, 'tune', Float32Array, h.tuneOrigins.length * p.dim, file)
   const id = await modelId(p, centroids, codebooks)
   if (id !== h.id) throw new ParquetSeekError('model content does not match its id', { file })
+  if (!onGrid(centroids, p.nlist, p.dim))
+    throw new ParquetSeekError(
+      'this model was trained before index format v2 (centroids of one byte a value): run parquetseek train again',
+      {
+        file,
+        section: 'centroids',
+      },
+    )
   return { params: p, centroids, codebooks, layout, id, column: h.column, trainedOn: h.trainedOn, tuneData, tuneOrigins: h.tuneOrigins }
 }
 

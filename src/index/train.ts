@@ -7,6 +7,7 @@ import { kmeans } from '../compute/kmeans.js'
 import { type KernelPool, runQueue } from '../compute/pool.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { checkpoint, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { snapCentroids } from './centroids.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { pqLayout, trainPq } from './pq.js'
@@ -82,7 +83,8 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     const p = picks[i] as number
     xs.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   }
-  const centroids = await kmeans(xs, picks.length, dim, {
+  // on the grid the index stores them on (centroids.ts), before any row is assigned to them
+  const trained = await kmeans(xs, picks.length, dim, {
     k: nlist,
     iterations: params.coarseIterations,
     seed: seed + 1,
@@ -92,6 +94,7 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     gpu: o.gpu,
     onIteration: (done, total) => o.onProgress?.('train-coarse', done, total),
   })
+  const centroids = snapCentroids(trained, nlist, dim)
   let assign: Uint32Array = new Uint32Array(picks.length)
   if (o.gpu) assign = await o.gpu.assign(xs, picks.length, dim, centroids, nlist, o.signal)
   else (o.kernels ?? jsKernels).assignNearest(xs, picks.length, dim, centroids, nlist, assign)

@@ -160,7 +160,7 @@ async function measure(
   const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan) : undefined
   /** Without the vectors (a streaming build): each query's 11 × refine best PQ candidates. */
   const candidatesAt = async (nprobe: number): Promise<Array<Array<{ row: number }>>> => {
-    const probes = prepared.map((q) => probe(q, model.centroids, nlist, kind, nprobe))
+    const probes = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
     if (gpuScan) return gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
     return scanLists(scanner, prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
   }

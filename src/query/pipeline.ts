@@ -262,7 +262,7 @@ export class QueryPipeline {
           this.dropGpu(e)
         }
       }
-      probes = gpuProbes ?? prepared.map((q) => probe(q, model.centroids, nlist, kind, probed))
+      probes = gpuProbes ?? probe(this.o.kernels, prepared, model.centroids, nlist, kind, probed)
       lap('probe')
 
       // this batch's lists, held here too: the cache may evict some of them while it fills

@@ -36,14 +36,14 @@ export async function duckdb() {
   }
 }
 
-/** Clustered random vectors, so IVF has structure to find. */
-export function clusteredVectors(n: number, dim: number, seed: number, clusters = 20): Float32Array {
+/** Clustered random vectors, so IVF has structure to find; `spread`: width of each cluster (centres span 10). */
+export function clusteredVectors(n: number, dim: number, seed: number, clusters = 20, spread = 1): Float32Array {
   const rand = mulberry32(seed)
   const centers = Float32Array.from({ length: clusters * dim }, () => rand() * 10 - 5)
   const out = new Float32Array(n * dim)
   for (let i = 0; i < n; i++) {
     const c = Math.floor(rand() * clusters)
-    for (let j = 0; j < dim; j++) out[i * dim + j] = (centers[c * dim + j] as number) + (rand() - 0.5)
+    for (let j = 0; j < dim; j++) out[i * dim + j] = (centers[c * dim + j] as number) + (rand() - 0.5) * spread
   }
   return out
 }
