@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
+import { modelFileBytes, modelId, readModelFile } from '../src/index/partitioned.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/query/memory.js'
 import { SidecarIndex } from '../src/search/sidecarIndex.js'
@@ -138,6 +139,16 @@ describe('one index over many files, built in separate steps', () => {
     r = await merge('model.pqmodel')
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/model\.pqmodel, byte 0: not a ParquetSeek part file/)
+
+    // a model trained before format v2: centroids off the one-byte grid (its id made to match)
+    const trained = await readModelFile(readFileSync(model), model) // a Node Buffer, as a library user would pass
+    const centroids = trained.centroids.slice()
+    centroids[2] = (centroids[2] as number) + 1e-4
+    const old = { ...trained, centroids, id: await modelId(trained.params, centroids, trained.codebooks) }
+    writeFileSync(join(dir, 'old.pqmodel'), modelFileBytes(old))
+    r = await cli(['encode', '--model', join(dir, 'old.pqmodel'), join(dir, 'a.parquet'), '--out', join(dir, 'old.pqpart')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/old\.pqmodel, section centroids: this model was trained before index format v2 .*run parquetseek train again/)
 
     writeListFile(
       join(dir, 'wide.parquet'),

@@ -148,35 +148,87 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
   return out
 }
 
-/** Above this many lists the walk below (nlist² distances) costs more than it saves: id order. */
+/** Above this many lists one walk over all of them (nlist² distances) takes too long: a walk of groups. */
 const MAX_ORDERED_LISTS = 4096
 
 /**
  * The order lists are stored in: a walk from list 0 to the nearest centroid not yet taken (ties:
  * the lower list), so the lists a query probes — its nearest centroids — lie in a few runs of the
- * file, and a host that answers one range a request is asked fewer ranges. The directory gives
- * each list's offset, so readers need not know the order.
+ * file, and a host that answers one range a request is asked fewer ranges. Over 4,096 lists, the
+ * walk goes group by group instead ({@link groupedWalk}). The directory gives each list's offset,
+ * so readers need not know the order.
  */
 export function storageOrder(centroids: Float32Array, nlist: number, dim: number): Uint32Array {
-  const order = Uint32Array.from({ length: nlist }, (_, l) => l)
-  if (nlist > MAX_ORDERED_LISTS) return order
-  const taken = new Uint8Array(nlist)
-  taken[0] = 1
-  for (let i = 1; i < nlist; i++) {
-    const last = order[i - 1] as number
-    let best = -1
+  const all = Array.from({ length: nlist }, (_, l) => l)
+  return Uint32Array.from(nlist > MAX_ORDERED_LISTS ? groupedWalk(centroids, nlist, dim) : walk(centroids, dim, all, 0))
+}
+
+/**
+ * `lists` (ascending) in walk order from `start`: each next one the nearest not yet taken (ties:
+ * the lower list); distances that are not numbers (a damaged model) leave the rest in id order.
+ */
+function walk(centroids: Float32Array, dim: number, lists: number[], start: number): number[] {
+  const order = [start]
+  const left = lists.filter((l) => l !== start)
+  while (left.length) {
+    const last = order.at(-1) as number
+    let best = 0
     let bestDistance = Number.POSITIVE_INFINITY
-    for (let c = 0; c < nlist; c++) {
-      if (taken[c]) continue
-      const d = l2sq(centroids, last * dim, centroids, c * dim, dim)
+    for (let i = 0; i < left.length; i++) {
+      const d = l2sq(centroids, last * dim, centroids, (left[i] as number) * dim, dim)
       if (d < bestDistance) {
         bestDistance = d
-        best = c
+        best = i
       }
     }
-    if (best < 0) best = taken.indexOf(0) // distances that are not numbers (a damaged model): id order
-    order[i] = best
-    taken[best] = 1
+    order.push(left.splice(best, 1)[0] as number)
+  }
+  return order
+}
+
+/**
+ * Over MAX_ORDERED_LISTS lists: ⌈√nlist⌉ pivots (every ⌊nlist/groups⌋-th list), each list in the
+ * group of its nearest pivot (ties: the lower pivot); the pivots walked from pivot 0, and each
+ * group walked in turn from its list nearest the previous group's last (groups over
+ * MAX_ORDERED_LISTS stay in id order). About nlist^1.5 distances: ~2 s at 8,000 lists of 100-d.
+ */
+export function groupedWalk(centroids: Float32Array, nlist: number, dim: number): number[] {
+  const count = Math.ceil(Math.sqrt(nlist))
+  const pivots = Array.from({ length: count }, (_, g) => Math.floor((g * nlist) / count))
+  const members: number[][] = pivots.map(() => [])
+  for (let l = 0; l < nlist; l++) {
+    let best = 0
+    let bestDistance = Number.POSITIVE_INFINITY
+    for (const [g, p] of pivots.entries()) {
+      const d = l2sq(centroids, l * dim, centroids, p * dim, dim)
+      if (d < bestDistance) {
+        bestDistance = d
+        best = g
+      }
+    }
+    ;(members[best] as number[]).push(l)
+  }
+  const order: number[] = []
+  for (const p of walk(centroids, dim, pivots, 0)) {
+    const group = members[pivots.indexOf(p)] as number[]
+    if (!group.length) continue
+    if (group.length > MAX_ORDERED_LISTS) {
+      order.push(...group)
+      continue
+    }
+    const last = order.at(-1)
+    let start = group[0] as number
+    if (last !== undefined) {
+      let bestDistance = Number.POSITIVE_INFINITY
+      for (const l of group) {
+        const d = l2sq(centroids, last * dim, centroids, l * dim, dim)
+        if (d < bestDistance) {
+          bestDistance = d
+          start = l
+        }
+      }
+    }
+    order.push(...walk(centroids, dim, group, start))
   }
   return order
 }

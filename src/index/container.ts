@@ -102,5 +102,6 @@ export function sectionAs<T extends Float32Array | Uint32Array | Uint8Array>(
   const body = c.section(name)
   if (body.length !== count * Type.BYTES_PER_ELEMENT)
     throw new ParquetSeekError(`section "${name}" has ${body.length} bytes, expected ${count * Type.BYTES_PER_ELEMENT}`, { file })
-  return new Type(body.slice().buffer as ArrayBuffer)
+  // a copy of its own (a Node Buffer's slice() is a view into a shared pool, not a copy)
+  return new Type(new Uint8Array(body).buffer as ArrayBuffer)
 }

@@ -151,7 +151,8 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
   }
 }
 
-async function modelId(params: IndexParams, centroids: Float32Array, codebooks: Float32Array): Promise<string> {
+/** A model's identity: SHA-256 of its params, centroids and codebooks (parts name the model they were encoded with). */
+export async function modelId(params: IndexParams, centroids: Float32Array, codebooks: Float32Array): Promise<string> {
   const json = new TextEncoder().encode(JSON.stringify(params))
   const all = new Uint8Array(json.length + centroids.byteLength + codebooks.byteLength)
   all.set(json)
