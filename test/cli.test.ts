@@ -53,7 +53,8 @@ describe('parquetseek index', () => {
       expect(summary).toHaveProperty(key)
     }
     expect(summary).toMatchObject({ rows: 500, dim: 8, metric: 'l2', nlist: 10, m: 2, nbits: 8 })
-    expect(Object.keys(summary.phasesMs)).toEqual(['read', 'train-coarse', 'train-pq', 'encode', 'tune', 'write'])
+    expect(Object.keys(summary.phasesMs)).toEqual(['read', 'train-coarse', 'train-pq', 'encode', 'tune', 'reorder', 'write'])
+    expect(summary.phasesMs.reorder).toBe(0) // rows stay in the input order
     expect(r.stderr).toMatch(/train-coarse \d+\/\d+/) // progress goes to stderr
     const info = await cli(['info', out, '--json'])
     expect(info.code).toBe(0)

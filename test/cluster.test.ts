@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
-import { buildIndex } from '../src/index/build.js'
+import { type BuildProgress, buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { ROW_COLUMN } from '../src/parquet/permute.js'
 import { openIndex } from '../src/search/engine.js'
@@ -22,6 +22,8 @@ describe('rows clustered by list (index --cluster-rows)', () => {
   const all = clusteredVectors(ROWS + 20, DIM, 7, 60)
   const queries = Array.from({ length: 20 }, (_, q) => all.slice((ROWS + q) * DIM, (ROWS + q + 1) * DIM))
   const servers: RangeServer[] = []
+  /** The clustered build's progress events and its reorder phase's time. */
+  let reorder = { events: [] as BuildProgress[], ms: 0 }
 
   beforeAll(async () => {
     const embedding = Array.from({ length: ROWS }, (_, i) => (i === NULL_VECTOR ? null : Array.from(all.subarray(i * DIM, (i + 1) * DIM))))
@@ -51,12 +53,35 @@ describe('rows clustered by list (index --cluster-rows)', () => {
       [clustered, true],
     ] as const) {
       const src = await fileSource(input)
-      await buildIndex(src, await fileSink(out, input), { column: 'embedding', skipInvalid: true, clusterRows })
+      const events: BuildProgress[] = []
+      const summary = await buildIndex(src, await fileSink(out, input), {
+        column: 'embedding',
+        skipInvalid: true,
+        clusterRows,
+        onProgress: (p) => events.push(p),
+      })
       await src.close()
+      if (clusterRows) reorder = { events, ms: summary.phasesMs.reorder }
     }
   }, 60_000)
   afterAll(async () => {
     for (const s of servers) await s.close()
+  })
+
+  it('decoding every column to reorder the rows is a phase of its own, with progress, before the write', () => {
+    const phases = reorder.events.map((e) => e.phase)
+    const first = phases.indexOf('reorder')
+    expect(first).toBeGreaterThan(phases.lastIndexOf('tune'))
+    expect(phases.indexOf('write')).toBeGreaterThan(phases.lastIndexOf('reorder'))
+    // the four columns (id, title, score, embedding), one event each after the first
+    expect(reorder.events.filter((e) => e.phase === 'reorder').map((e) => `${e.done}/${e.total}`)).toEqual([
+      '0/4',
+      '1/4',
+      '2/4',
+      '3/4',
+      '4/4',
+    ])
+    expect(reorder.ms).toBeGreaterThan(0)
   })
 
   it('DuckDB reads every input column, and ordering by parquetseek_row gives back the input rows exactly', async () => {

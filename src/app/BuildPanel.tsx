@@ -16,6 +16,7 @@ const PHASE_LABEL: Record<JobProgress['phase'], string> = {
   'train-pq': 'training PQ codebooks',
   encode: 'encoding rows',
   tune: 'measuring recall for the default nprobe',
+  reorder: 'reading every column to store rows list by list',
   write: 'writing the indexed file',
 }
 
@@ -113,7 +114,9 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
     }
   }
 
-  const phases: ReadonlyArray<JobProgress['phase']> = embedding ? ['embed', ...BUILD_PHASES] : BUILD_PHASES
+  // rows are reordered only when stored list by list
+  const buildPhases = BUILD_PHASES.filter((p) => p !== 'reorder' || clusterRows)
+  const phases: ReadonlyArray<JobProgress['phase']> = embedding ? ['embed', ...buildPhases] : buildPhases
   const step = progress ? phases.indexOf(progress.phase) : 0
   const eta = (() => {
     if (!progress || progress.done === 0 || progress.total === 0) return ''

@@ -18,8 +18,9 @@ import type { TrainOptions } from './train.js'
 import { encodeAll, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
 import { NO_ROW, tuneFromTruth, tuneNprobe } from './tune.js'
 
-export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'tune' | 'write'
-export const BUILD_PHASES: readonly BuildPhase[] = ['read', 'train-coarse', 'train-pq', 'encode', 'tune', 'write']
+/** `reorder`: with clusterRows only, every column decoded to be written in list order. */
+export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'tune' | 'reorder' | 'write'
+export const BUILD_PHASES: readonly BuildPhase[] = ['read', 'train-coarse', 'train-pq', 'encode', 'tune', 'reorder', 'write']
 
 /**
  * Entries a default query scans at least: ~4,096 × (m + 7) bytes, a request or two, so on a
@@ -206,7 +207,7 @@ async function buildWith(
   const { params, model, lists } = built
   const n = lists.rowIds.length
   throwIfAborted(signal)
-  enter('write')
+  enter(o.clusterRows ? 'reorder' : 'write')
   let order: Uint32Array | undefined
   if (o.clusterRows) {
     order = clusteredOrder(lists, storageOrder(model.centroids, params.nlist, params.dim), rows)
@@ -225,6 +226,7 @@ async function buildWith(
     sink,
     file,
     signal,
+    onReorder: (done, total) => progress('reorder', done, total),
     onProgress: (done, total) => progress('write', done, total),
     makeBlob: (pages) => {
       const entryPages = { offsets: new Float64Array(n), lengths: new Uint32Array(n) }

@@ -59,21 +59,23 @@ export async function permuteRows(
   order: Uint32Array,
   file?: string,
   signal?: AbortSignal,
+  onProgress?: (columnsDone: number, columnsTotal: number) => void,
 ): Promise<PermutedRows> {
   const rows = Number(metadata.num_rows)
   if (order.length !== rows) throw new Error(`an order of ${order.length} rows for a file of ${rows}`)
   const problem = permuteProblem(metadata, column)
   if (problem) throw new ParquetSeekError(problem, { file })
   const columns: Array<(row: number) => unknown> = []
-  for (const [c, tree] of leafTrees(metadata).entries()) {
+  const leaves = leafTrees(metadata)
+  onProgress?.(0, leaves.length)
+  for (const [c, tree] of leaves.entries()) {
     throwIfAborted(signal)
-    if (c === column.leafIndex) {
-      columns.push(await vectorStore(source, metadata, column, file, signal))
-      continue
+    if (c === column.leafIndex) columns.push(await vectorStore(source, metadata, column, file, signal))
+    else {
+      const values = await readColumnRange(source, metadata, tree[1]?.element.name as string, 0, rows, file, signal, true)
+      columns.push((row) => values[row])
     }
-    const name = tree[1]?.element.name as string
-    const values = await readColumnRange(source, metadata, name, 0, rows, file, signal, true)
-    columns.push((row) => values[row])
+    onProgress?.(c + 1, leaves.length)
   }
   return {
     values(c, start, end) {

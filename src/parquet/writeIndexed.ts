@@ -51,6 +51,8 @@ export interface WriteIndexedOptions {
   /** Key-value entries for the footer (naming the blob, given where it landed). */
   keyValues: (blobOffset: number, blobLength: number) => KeyValue[]
   signal?: AbortSignal
+  /** With `order`: columns decoded so far, before any row is written. */
+  onReorder?: (columnsDone: number, columnsTotal: number) => void
   onProgress?: (rowsDone: number, rowsTotal: number) => void
 }
 
@@ -76,7 +78,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   const leaves = leafTrees(metadata)
   const embeddingTree = column ? [root, ...column.leafPath] : []
   if (order && (added || !column)) throw new Error('rows are reordered only with an embedding column and nothing added')
-  const permuted = order && column ? await permuteRows(source, metadata, column, order, file, signal) : undefined
+  const permuted = order && column ? await permuteRows(source, metadata, column, order, file, signal, o.onReorder) : undefined
   const rowColumn = permuted && !root.children.some((c) => c.element.name === ROW_COLUMN)
   const schema = added ? withListColumn(metadata, added.name) : rowColumn ? withRowColumn(metadata) : metadata.schema
   const addedTree = added ? listColumnTree(schema, added.name) : []
