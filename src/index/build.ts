@@ -334,9 +334,10 @@ function tuneQueries(o: BuildOptions, params: IndexParams): Float32Array | undef
  * the lists — the build measures nprobe on rows of the data left out of their own answers, and
  * on rows drawn at random that predicts unseen queries of the same distribution (wordnet cosine,
  * 200 rows vs 200 held-out words spread over the query set, nprobe 100 of 1,000: recall@10 0.957
- * vs 0.955; glove: 0.956 vs 0.963 at 18 of 357). The floor only matters on small files, where
- * it also covers queries from another collection than the rows (SIFT's: 0.80 at the 20 of 156
- * lists its rows need, 0.99 at the floor's 128); on large files pass such queries as tuneQueries.
+ * vs 0.955; glove: 0.956 vs 0.963 at 18 of 357; `npm run bench:rows`). The floor only matters
+ * on small files, where it also covers queries from another collection than the rows (SIFT-5k's:
+ * 0.775 at 16 of 156 lists, where its rows reach 0.972; 0.999 at the floor's 128); on large
+ * files pass such queries as tuneQueries.
  */
 export function nprobeFloor(params: IndexParams, n: number): number {
   return Math.min(params.nlist, Math.max(1, Math.ceil(MIN_SCAN / (n / params.nlist))))
