@@ -1,6 +1,6 @@
 import { l2sq } from '../compute/js.js'
 import { ParquetSeekError } from '../errors.js'
-import { onGrid, quantizeCentroids, quantizedBytes, readQuantized, writeQuantized } from './centroids.js'
+import { gridOf, quantizedBytes, readQuantized, writeQuantized } from './centroids.js'
 import { crc32 } from './crc32.js'
 import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
 
@@ -73,14 +73,15 @@ export interface BlobInput {
   lists: InvertedLists
   /** Page location of each entry, in the same order as lists.rowIds. */
   pages: PageLocations
+  /** storageOrder(centroids, …) when the caller has it already (a clustered build orders rows by it). */
+  storage?: Uint32Array
 }
 
-export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobInput): Uint8Array {
+export function writeBlob({ params, centroids, codebooks, lists, pages, storage }: BlobInput): Uint8Array {
   const { nlist, m, dim } = params
   // the lists were encoded against these centroids: storing others would skew every distance
-  if (!onGrid(centroids, nlist, dim))
-    throw new Error('centroids are not on their grid: train with snapCentroids (centroids.ts) before encoding')
-  const grid = quantizeCentroids(centroids, nlist, dim)
+  const grid = gridOf(centroids, nlist, dim)
+  if (!grid) throw new Error('centroids are not on their grid: train with snapCentroids (centroids.ts) before encoding')
   const encoded: Uint8Array[] = []
   let listsLength = 0
   for (let l = 0; l < nlist; l++) {
@@ -110,7 +111,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages }: BlobIn
   const listsBase = at('lists').offset
   const dirBase = at('directory').offset
   let listOffset = 0
-  for (const l of storageOrder(centroids, nlist, params.dim)) {
+  for (const l of storage ?? storageOrder(centroids, nlist, params.dim)) {
     const bytes = encoded[l] as Uint8Array
     out.set(bytes, listsBase + listOffset)
     const d = dirBase + DIRECTORY_ENTRY_BYTES * l

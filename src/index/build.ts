@@ -209,8 +209,10 @@ async function buildWith(
   throwIfAborted(signal)
   enter(o.clusterRows ? 'reorder' : 'write')
   let order: Uint32Array | undefined
+  // computed once: the blob stores the lists in it, and clustered rows follow it (4 s at 4,000 lists)
+  const storage = storageOrder(model.centroids, params.nlist, params.dim)
   if (o.clusterRows) {
-    order = clusteredOrder(lists, storageOrder(model.centroids, params.nlist, params.dim), rows)
+    order = clusteredOrder(lists, storage, rows)
     const moved = new Uint32Array(rows)
     for (const [i, row] of order.entries()) moved[row] = i
     for (let e = 0; e < n; e++) lists.rowIds[e] = moved[lists.rowIds[e] as number] as number
@@ -235,7 +237,7 @@ async function buildWith(
         entryPages.offsets[e] = pages.offsets[row] as number
         entryPages.lengths[e] = pages.lengths[row] as number
       }
-      const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages: entryPages })
+      const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages: entryPages, storage })
       indexBytes = blob.length
       return blob
     },

@@ -68,11 +68,17 @@ export function dequantizeCentroids(q: QuantizedCentroids, nlist: number, dim: n
   return out
 }
 
-/** Whether every value already lies on its dimension's grid (the centroids a v2 index can store). */
+/** The centroids' grid when every value already lies on it (what a v2 index can store), else undefined. */
+export function gridOf(centroids: Float32Array, nlist: number, dim: number): QuantizedCentroids | undefined {
+  const grid = quantizeCentroids(centroids, nlist, dim)
+  const decoded = dequantizeCentroids(grid, nlist, dim)
+  for (let i = 0; i < decoded.length; i++) if (!Object.is(decoded[i], centroids[i])) return undefined
+  return grid
+}
+
+/** Whether every value already lies on its dimension's grid. */
 export function onGrid(centroids: Float32Array, nlist: number, dim: number): boolean {
-  const decoded = snapCentroids(centroids, nlist, dim)
-  for (let i = 0; i < decoded.length; i++) if (!Object.is(decoded[i], centroids[i])) return false
-  return true
+  return gridOf(centroids, nlist, dim) !== undefined
 }
 
 /** The centroids as the index stores them: each value on its dimension's grid. */
