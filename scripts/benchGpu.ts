@@ -1,16 +1,22 @@
 /**
  * GPU kernel benchmark (WebGPU through Dawn in Node): effective bandwidth of exact L2 and of
  * the PQ scan, kernel time only (data resident on the GPU), against the TypeScript reference
- * on a slice of the same data. Prints a table.   npm run bench:gpu [-- --scale 0.1]
+ * on a slice of the same data, each as a share of a plain vec4 copy's bandwidth measured in the
+ * same run (the ceiling); the batch search's list and refine stages; an in-memory build. Prints
+ * tables; `--json FILE` also writes the figures (what a GPU session brings back).
+ *   npm run bench:gpu [-- --scale 0.1 --reps 20 --json gpu.json]
  */
+import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, type Tunables } from '../src/compute/gpu/context.js'
-import { recordExact } from '../src/compute/gpu/exact.js'
+import { GpuExact, recordExact, recordRefine } from '../src/compute/gpu/exact.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu } from '../src/compute/gpu/node.js'
+import { ComputePass, WORKGROUP } from '../src/compute/gpu/pass.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
+import { exactDistance } from '../src/compute/metric.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
 import { ListScanner } from '../src/compute/scan.js'
 import { TopK } from '../src/compute/topk.js'
@@ -21,16 +27,29 @@ import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/
 import { tuneNprobe } from '../src/index/tune.js'
 import { nodeGpuKernels, pqScanSetup } from './gpuKernels.js'
 
-const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' } } })
+const { values } = parseArgs({
+  options: { scale: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, json: { type: 'string' } },
+})
 const scale = Number(values.scale)
 const reps = Number(values.reps)
 const got = await nodeGpuKernels()
 if (!got.kernels) {
   console.log(`no GPU: ${got.reason}`)
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), adapter: null, reason: got.reason })}\n`)
   process.exit(0)
 }
 const { ctx } = got.kernels
 console.log(`adapter: ${got.adapter}`)
+/** What `--json` writes: every figure printed, as numbers. */
+const report: Record<string, unknown> & { kernels: Array<Record<string, unknown>> } = {
+  date: new Date().toISOString(),
+  adapter: got.adapter,
+  scale,
+  reps,
+  kernels: [],
+}
+/** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
+const save = () => values.json && writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
 const rand = mulberry32(5)
 const fill = (a: Float32Array) => {
   for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
@@ -63,9 +82,35 @@ async function variant(tunables: Partial<Tunables>): Promise<GpuContext> {
   return other
 }
 
+// The ceiling: a plain vec4 copy, bytes read + written, as the other kernels' bytes are counted
+const COPY = `struct Params { n: u32, perRow: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.y * params.perRow + id.x;
+  if (i < params.n) { dst[i] = src[i]; }
+}`
+let copyGBs = 0
+{
+  const bytes = Math.min(Math.round((1 << 30) * scale), Math.floor(ctx.maxBinding / 16) * 16)
+  const n = bytes / 16
+  const pass = new ComputePass(ctx.device, COPY, 'copy')
+  const buffers = [ctx.acquire(bytes, 'copy.src'), ctx.acquire(bytes, 'copy.dst')]
+  const ms = await time((enc) => pass.run(enc, n, (perRow) => new Uint8Array(Uint32Array.from([n, perRow]).buffer), buffers))
+  ctx.release(...buffers)
+  copyGBs = (2 * bytes) / 1e6 / ms
+  report.copy = { bytes, ms, GBs: copyGBs }
+  console.log(
+    `vec4 copy (the ceiling): ${(bytes / 2 ** 20).toFixed(0)} MiB read + written in ${ms.toFixed(2)} ms = ${copyGBs.toFixed(0)} GB/s`,
+  )
+}
+const share = (GBs: number) => `${((100 * GBs) / copyGBs).toFixed(0)} %`
+
 const rows: string[] = [
-  '| kernel | variant | size | GPU ms | GPU GB/s | TS GB/s (same data, CPU) | speed-up |',
-  '|---|---|---|---|---|---|---|',
+  '| kernel | variant | size | GPU ms | GPU GB/s | of copy | TS GB/s (same data, CPU) | speed-up |',
+  '|---|---|---|---|---|---|---|---|',
 ]
 const lanes = [4, 8, 16, 32]
 const lanesCtx = new Map<number, GpuContext>()
@@ -90,8 +135,9 @@ for (const [n, dim, q] of [
     const ms = await time((enc) => recordExact(on, enc, { n, q, dim, ip: false }, buffers), on)
     on.release(...buffers)
     const gpuGBs = (n * dim * 4) / 1e6 / ms
+    report.kernels.push({ kernel: 'exactL2', lanes: l, n, dim, queries: q, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
     rows.push(
-      `| exact L2 | LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+      `| exact L2 | LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
     )
   }
 }
@@ -126,13 +172,38 @@ for (const [n, m] of [
     const ms = await time(scan.record)
     scan.release()
     const gpuGBs = (n * m) / 1e6 / ms
+    report.kernels.push({ kernel: 'pqScan', variant: name, n, m, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
     rows.push(
-      `| PQ scan | ${name} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+      `| PQ scan | ${name} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
     )
   }
   ctx.tunables.DIRECT = DEFAULT_TUNABLES.DIRECT
 }
+// Refinement: each of q queries against its own `per` candidates among n decoded rows (random
+// pairs: the gathers a batch's refine stage makes); bytes = the candidate rows read, one per pair
+for (const [n, dim, q, per] of [[Math.round(200_000 * scale), 768, Math.max(1, Math.round(10_000 * scale)), 100]] as const) {
+  const vectors = fill(new Float32Array(n * dim))
+  const queries = fill(new Float32Array(q * dim))
+  const pairs = new Uint32Array(2 * q * per)
+  for (let p = 0; p < q * per; p++) {
+    pairs[2 * p] = Math.floor(p / per)
+    pairs[2 * p + 1] = (rand() * n) | 0
+  }
+  const sample = Math.min(q * per, 200_000)
+  const t0 = performance.now()
+  for (let p = 0; p < sample; p++) l2sq(queries, (pairs[2 * p] as number) * dim, vectors, (pairs[2 * p + 1] as number) * dim, dim)
+  const cpuGBs = (sample * dim * 4) / 1e6 / (performance.now() - t0)
+  const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.upload(pairs, 'pairs'), ctx.acquire(q * per * 8, 'out')]
+  const ms = await time((enc) => recordRefine(ctx, enc, { pairs: q * per, dim, ip: false }, buffers))
+  ctx.release(...buffers)
+  const gpuGBs = (q * per * dim * 4) / 1e6 / ms
+  report.kernels.push({ kernel: 'refinePairs', n, dim, queries: q, perQuery: per, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
+  rows.push(
+    `| refine (exact L2 of pairs) | LANES ${ctx.tunables.LANES} | ${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+  )
+}
 console.log(rows.join('\n'))
+save()
 
 // The build's kernels: nearest centroid (both entry points; effective TFLOP/s = 2 · n · k · dim
 // per pass) and PQ encoding (rows/s).
@@ -154,6 +225,7 @@ console.log(rows.join('\n'))
       const ms = await time((enc) => recordAssign(ctx, enc, { n, k, dim, batches }, buffers, entry))
       const tflops = (2 * n * k * dim * batches) / 1e9 / ms
       const chosen = entry === (dim <= 32 ? 'narrow' : 'tiled') ? ' (chosen)' : ''
+      report.kernels.push({ kernel: 'assignNearest', variant: entry, n, dim, k, batches, ms, TFLOPs: tflops })
       out.push(
         `| nearest centroid | ${entry}${chosen} | ${batches > 1 ? `${batches} × ` : ''}${n.toLocaleString('en')} × ${dim} vs ${k} | ${ms.toFixed(2)} | ${tflops.toFixed(2)} TFLOP/s |`,
       )
@@ -174,10 +246,12 @@ console.log(rows.join('\n'))
   const e0 = performance.now()
   await gpuBuild.encode(model, x, n)
   const ms = performance.now() - e0
+  report.kernels.push({ kernel: 'encode (with transfers)', n, dim, nlist, m, ms, rowsPerSecond: (n / ms) * 1000 })
   out.push(
     `| IVF assignment + PQ encode (with upload and read back) | | ${n.toLocaleString('en')} × ${dim}, nlist ${nlist}, m ${m} | ${ms.toFixed(0)} | ${((n / ms) * 1000).toFixed(0)} rows/s |`,
   )
   console.log(`\n${out.join('\n')}`)
+  save()
 }
 
 // End to end through the search path's GPU stage (GpuListScan): a batch of queries against an
@@ -209,11 +283,53 @@ console.log(rows.join('\n'))
   await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), (l) => lists[l], 'l2', keep) // pipelines, lists resident
   await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep) // every list resident
   const t0 = performance.now()
-  await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep)
+  const found = await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep)
   const ms = performance.now() - t0
   const p0 = performance.now()
   await scan.probe(queries, nprobe)
   const probeMs = performance.now() - p0
+  // refinement of every query's candidates from their decoded vectors in memory (what the
+  // pipeline hands GpuExact.refine: the batch's distinct candidate rows, uploaded, and the pairs)
+  const slots = new Map<number, number>()
+  const pairs = new Uint32Array(2 * found.reduce((s, c) => s + c.length, 0))
+  let at = 0
+  for (const [qi, cands] of found.entries())
+    for (const c of cands) {
+      if (!slots.has(c.row)) slots.set(c.row, slots.size)
+      pairs[at++] = qi
+      pairs[at++] = slots.get(c.row) as number
+    }
+  const decoded = new Float32Array(slots.size * dim)
+  const block = fill(new Float32Array(dim * 1024))
+  for (let r = 0; r < slots.size; r += 1024) decoded.set(block.subarray(0, Math.min(1024, slots.size - r) * dim), r * dim)
+  const packed = new Float32Array(nq * dim)
+  for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
+  const exact = new GpuExact(ctx)
+  await exact.refine('l2', packed.subarray(0, dim), 1, decoded, Math.min(slots.size, 1024), dim, Uint32Array.of(0, 0)) // pipeline
+  const r0 = performance.now()
+  await exact.refine('l2', packed, nq, decoded, slots.size, dim, pairs)
+  const refineMs = performance.now() - r0
+  const cpuSample = Math.min(pairs.length / 2, 100_000)
+  const c1 = performance.now()
+  for (let p = 0; p < cpuSample; p++)
+    exactDistance('l2', queries[pairs[2 * p] as number] as Float32Array, decoded, (pairs[2 * p + 1] as number) * dim)
+  const cpuRefineMs = ((performance.now() - c1) * (pairs.length / 2)) / cpuSample
+  const total = probeMs + ms + refineMs
+  report.batchSearch = {
+    queries: nq,
+    rows: n,
+    dim,
+    nlist,
+    m,
+    nprobe,
+    candidatesPerQuery: keep,
+    probeMs,
+    listStageMs: ms,
+    refineMs,
+    refineRows: slots.size,
+    totalMs: total,
+    cpuRefineMs,
+  }
   const scanned = probes.reduce((s, p) => s + Array.from(p).reduce((t, l) => t + (lists[l]?.rowIds.length ?? 0), 0), 0)
   // the CPU (wasm) doing the same scan for a few of the queries
   const cpu = new ListScanner(model, await loadKernels('wasm'))
@@ -231,8 +347,12 @@ console.log(rows.join('\n'))
     `\nbatch IVF-PQ search, list stage (tables + scan + top-k + read back), codes resident: ${nq.toLocaleString('en')} queries × ` +
       `${n.toLocaleString('en')} vectors (nlist ${nlist}, m ${m}, nprobe ${nprobe}, k × refine ${keep}): ${ms.toFixed(0)} ms — ` +
       `${(nq / (ms / 1000)).toFixed(0)} queries/s, ${((scanned * m) / 1e6 / ms).toFixed(0)} GB/s of codes scanned effective; ` +
-      `CPU (wasm, 1 thread): ${cpuQps.toFixed(1)} queries/s; probing the ${nlist} centroids for all queries on the GPU: ${probeMs.toFixed(0)} ms`,
+      `CPU (wasm, 1 thread): ${cpuQps.toFixed(1)} queries/s; probing the ${nlist} centroids for all queries on the GPU: ${probeMs.toFixed(0)} ms; ` +
+      `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates (${slots.size.toLocaleString('en')} decoded rows uploaded): ` +
+      `${refineMs.toFixed(0)} ms (CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms`,
   )
+  report.batchSearch = { ...(report.batchSearch as object), cpuQueriesPerSecond: cpuQps }
+  save()
   scan.release()
 }
 
@@ -275,10 +395,13 @@ console.log(rows.join('\n'))
     await encodeAll(model, data.subarray(0, cpuRows * dim), cpuRows, rowIds.subarray(0, cpuRows), { kernels })
     cpuLine = `; CPU (wasm, 1 thread) encoding would take ~${(((performance.now() - t0) * (n / cpuRows)) / 1000).toFixed(0)} s (from ${cpuRows.toLocaleString('en')} rows)`
   }
+  report.build = { rows: n, dim, nlist: params.nlist, m: params.m, gpuMs: g, cpu: cpuLine.replace(/^; /, '') }
   console.log(
     `\nIVF-PQ build ${n.toLocaleString('en')} × ${dim} (nlist ${params.nlist}, m ${params.m}, sample ${params.sample}, ` +
       `${params.coarseIterations}+${params.pqIterations} iterations), vectors in memory: GPU train ${(g.train / 1000).toFixed(1)} s, ` +
       `encode ${(g.encode / 1000).toFixed(1)} s, tune ${(g.tune / 1000).toFixed(1)} s = ${((g.train + g.encode + g.tune) / 1000).toFixed(1)} s${cpuLine}`,
   )
 }
+save()
+if (values.json) console.log(`\nwrote ${values.json}`)
 process.exit(0)

@@ -11,6 +11,7 @@ import { nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
+import { exactDistance } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
@@ -37,6 +38,14 @@ beforeAll(async () => {
 const rand = mulberry32(99)
 const randoms = (n: number) => Float32Array.from({ length: n }, () => rand() * 2 - 1)
 const close = (got: number, want: number) => Math.abs(got - want) <= 1e-5 * Math.max(1, Math.abs(want))
+/** The same number of results, each distance within `close` of the other's. */
+const sameDistances = (got: Array<{ results: Array<{ distance: number }> }>, want: Array<{ results: Array<{ distance: number }> }>) =>
+  got.length === want.length &&
+  got.every(
+    (r, qi) =>
+      r.results.length === want[qi]?.results.length &&
+      r.results.every((h, i) => close(h.distance, want[qi]?.results[i]?.distance as number)),
+  )
 
 describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative)', () => {
   it('a WebGPU adapter is available (SwiftShader when there is no GPU)', () => {
@@ -156,13 +165,15 @@ describe('search with backend gpu returns what the CPU returns', () => {
         const want = await cpu.searchBatch(queries, options)
         const got = await onGpu.searchBatch(queries, options)
         expect(got[0]?.stats.backend).toBe('gpu')
-        expect(got.map((r) => r.results.map((h) => [h.row, h.distance]))).toEqual(
-          want.map((r) => r.results.map((h) => [h.row, h.distance])),
-        )
+        expect(got.map((r) => r.results.map((h) => h.row))).toEqual(want.map((r) => r.results.map((h) => h.row)))
+        // refined on the GPU: float32 sums in another order than the CPU's
+        expect(sameDistances(got, want)).toBe(true)
       }
-      // and probes on the GPU too (queries × centroids)
+      // and probes on the GPU too (queries × centroids), and refines there
       const names = new Set(passes.mock.contexts.map((p) => (p as ComputePass).name))
-      expect([names.has('listTerms'), names.has('exactL2')]).toEqual(metric === 'dot' ? [false, false] : [true, true])
+      expect([names.has('listTerms'), names.has('exactL2'), names.has('refinePairs')]).toEqual(
+        metric === 'dot' ? [false, false, true] : [true, true, true],
+      )
       passes.mockRestore()
       onGpu.close()
     },
@@ -178,7 +189,7 @@ describe('search with backend gpu returns what the CPU returns', () => {
     const want = await cpu.search(q, { k: 20, refine: 10, nprobe: 4 })
     const reads = vi.spyOn(GpuContext.prototype, 'submitAndRead')
     const got = await onGpu.search(q, { k: 20, refine: 10, nprobe: 4 })
-    expect(reads.mock.calls.map((c) => c[2])).toEqual(['list scan', 'list scan (overflow)'])
+    expect(reads.mock.calls.map((c) => c[2])).toEqual(['list scan', 'list scan (overflow)', 'refinement'])
     reads.mockRestore()
     expect(got.stats.backend).toBe('gpu')
     expect(want.results.filter((h) => h.distance === 0).length).toBe(20)
@@ -196,7 +207,8 @@ describe('search with backend gpu returns what the CPU returns', () => {
     const after = await onGpu.search(q, { k: 5 })
     expect(after.stats.backend).not.toBe('gpu')
     expect(after.stats.gpuFallback).toMatch(/GPU list scan failed.*searching on the CPU/)
-    expect(after.results).toEqual(before.results)
+    expect(after.results.map((h) => h.row)).toEqual(before.results.map((h) => h.row))
+    expect(sameDistances([after], [before])).toBe(true)
     // the next index opened on this GPU gets a new device
     const again = await openIndex(await testSource(path), { backend: 'gpu', gpu })
     expect((await again.search(q, { k: 5 })).stats.backend).toBe('gpu')
@@ -288,6 +300,49 @@ describe('index build with backend gpu', () => {
     expect(fellBack.backend).not.toBe('gpu')
     expect(fellBack.gpuFallback).toMatch(/device lost \(test\); built on the CPU \(wasm\) instead/)
   }, 300_000)
+})
+
+describe('refinement on the GPU (each query against its own candidates)', () => {
+  it.each(['l2', 'cosine', 'dot'] as const)(
+    '%s: the CPU distances to float rounding, in one pass or in chunks of queries, rows and pairs',
+    async (metric) => {
+      const gpu = await nodeGpu()
+      const dim = 13 // rows padded to vec4s
+      const [nq, n, per] = [40, 500, 40]
+      const queries = randoms(nq * dim)
+      const x = randoms(n * dim)
+      x.fill(0, 17 * dim, 18 * dim) // a zero row: cosine distance 1, as on the CPU
+      const pick = mulberry32(5)
+      // query qi's `per` candidates: random rows (the first pair: the zero row)
+      const pairs = new Uint32Array(nq * per * 2)
+      for (let p = 0; p < nq * per; p++) {
+        pairs[2 * p] = Math.floor(p / per)
+        pairs[2 * p + 1] = p === 0 ? 17 : Math.floor(pick() * n)
+      }
+      const want = Array.from({ length: nq * per }, (_, p) => {
+        const qi = Math.floor(p / per)
+        return exactDistance(metric, queries.subarray(qi * dim, (qi + 1) * dim), x, (pairs[2 * p + 1] as number) * dim)
+      })
+      for (const [tunables, maxBinding] of [
+        [DEFAULT_TUNABLES],
+        [{ ...DEFAULT_TUNABLES, LANES: 4 }],
+        [{ ...DEFAULT_TUNABLES, LANES: 64 }, 2000], // 31 rows or queries a binding (2 × 17 blocks), 250 pairs a pass
+      ] as const) {
+        const ctx = await GpuContext.create(gpu, { maxBinding })
+        Object.assign(ctx.tunables, tunables)
+        const passes = vi.spyOn(ComputePass.prototype, 'run')
+        const got = await new GpuExact(ctx).refine(metric, queries, nq, x, n, dim, pairs)
+        // one pass, or one per block of queries × rows (both cut)
+        expect(passes.mock.calls.length).toBe(maxBinding ? 2 * 17 : 1)
+        passes.mockRestore()
+        ctx.destroy()
+        expect(got.length).toBe(want.length)
+        expect(Array.from(got).filter((d, p) => !close(d, want[p] as number))).toEqual([])
+        if (metric === 'cosine') expect(got[0]).toBe(1)
+      }
+    },
+    120_000,
+  )
 })
 
 describe('exact (flat) search with backend gpu', () => {

@@ -36,8 +36,8 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
   --connections N      requests in flight at once (default 6, as a browser per host on HTTP/1.1)
   --limit N            use the first N queries
   --offset N           skip the first N queries (e.g. those the build tuned on: index --tune-queries)
-  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
-                       and top-k on WebGPU, same rows)
+  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
+                       top-k and refinement on WebGPU: same rows, distances to float rounding)
   --json               one JSON object with the DESIGN.md §6 fields`
 
 interface Row {

@@ -18,7 +18,7 @@ export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-ve
   --nprobe P, --refine R   as for search (default: the index's tuned values)
   --exclude-self       leave a query's own row out of its neighbours (a file joined with itself)
   --batch N            queries per batch (default 256)
-  --backend auto|wasm|js|gpu   kernels (gpu: list scan and top-k on WebGPU, same rows)
+  --backend auto|wasm|js|gpu   kernels (gpu: list scan, top-k and refinement on WebGPU, same rows)
   --allow-source DIR|URL   a sidecar's files may also come from there
   --json               one JSON summary on stdout`
 

@@ -31,8 +31,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
                        IN (…), IS [NOT] NULL, AND, OR, NOT); nprobe grows as the filter narrows
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
-  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan
-                       and top-k on WebGPU, same rows)
+  --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
+                       top-k and refinement on WebGPU: same rows, distances to float rounding)
   --allow-source P     a sidecar or manifest may also name sources under P (a directory or URL prefix);
                        by default only files beside it (local) or on its own origin (HTTP)
   --json               one JSON object: { results: [{ row, distance, values }], stats }`

@@ -12,8 +12,9 @@ export type BackendName = 'js' | 'wasm'
 export type BackendChoice = BackendName | 'auto'
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'js']
 /**
- * Searching can also score on the GPU (WebGPU): `gpu` runs the list scan and top-k selection
- * there (src/compute/gpu/listScan.ts) and the rest with the `auto` CPU kernels.
+ * Searching can also score on the GPU (WebGPU): `gpu` runs the list scan, top-k selection and
+ * the refine stage's exact distances there (src/compute/gpu/listScan.ts, exact.ts) and the rest
+ * with the `auto` CPU kernels: the same rows, distances to float rounding.
  */
 export type SearchBackend = BackendChoice | 'gpu'
 export const SEARCH_BACKENDS: readonly SearchBackend[] = [...BACKEND_CHOICES, 'gpu']

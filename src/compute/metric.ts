@@ -25,3 +25,14 @@ export function exactDistance(metric: Metric, q: Float32Array, x: Float32Array, 
   const norm = Math.sqrt(dot(x, at, x, at, dim))
   return norm === 0 ? 1 : 1 - dot(q, 0, x, at, dim) / norm
 }
+
+/**
+ * The reported distance (as exactDistance) from a kernel's squared L2 (`l2`, cosine on unit
+ * queries) or inner product (`dot`, cosine), with the row's squared norm for cosine.
+ */
+export function fromKernel(metric: Metric, v: number, normSq?: number): number {
+  if (metric === 'l2') return Math.sqrt(v)
+  if (metric === 'dot') return -v
+  const norm = Math.sqrt(normSq as number)
+  return norm === 0 ? 1 : 1 - v / norm
+}

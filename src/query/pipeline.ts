@@ -324,14 +324,18 @@ export class QueryPipeline {
     const slot = new Map(rows.map((r, i) => [r, i]))
     const places = direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
     const present = rows.length ? await index.readVectors(rows, (row) => places.get(row), vectors, read) : new Uint8Array(0)
-    const best = prepared.map((q, qi) => {
-      const top = new TopK(k)
-      for (const row of candidates[qi] ?? []) {
+    // (query, decoded vector) pairs: each query against its own candidates whose page was read
+    const pairs: number[] = []
+    for (const [qi, list] of candidates.entries())
+      for (const row of list) {
         const i = slot.get(row) as number
-        if (present[i]) top.push(exactDistance(metric, q, vectors, i * dim), row)
+        if (present[i]) pairs.push(qi, i)
       }
-      return top.sorted()
-    })
+    const exact = await this.refineDistances(prepared, vectors, rows.length, Uint32Array.from(pairs), o.signal)
+    const tops = prepared.map(() => new TopK(k))
+    for (let p = 0; p < pairs.length / 2; p++)
+      (tops[pairs[2 * p] as number] as TopK).push(exact[p] as number, rows[pairs[2 * p + 1] as number] as number)
+    const best = tops.map((top) => top.sorted())
     lap('refine')
 
     const columns = o.columns ?? []
@@ -368,6 +372,33 @@ export class QueryPipeline {
       results: hits.map((h) => ({ row: h.row, distance: h.distance, values: values.get(h.row) ?? {} })),
       stats,
     }))
+  }
+
+  /**
+   * Exact distances of each (query, vector) pair: on the GPU with backend `gpu` (distances to
+   * float rounding of the CPU's), else on the CPU (metric.ts exactDistance).
+   */
+  private async refineDistances(
+    queries: Float32Array[],
+    vectors: Float32Array,
+    n: number,
+    pairs: Uint32Array,
+    signal: AbortSignal | undefined,
+  ): Promise<ArrayLike<number>> {
+    const { dim, metric } = this.kind.model.params
+    if (this.gpu && pairs.length) {
+      const packed = new Float32Array(queries.length * dim)
+      for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
+      try {
+        return await this.gpu.refine(metric, packed, queries.length, vectors, n, dim, pairs, signal)
+      } catch (e) {
+        this.dropGpu(e)
+      }
+    }
+    const distances = new Float64Array(pairs.length / 2)
+    for (let p = 0; p < distances.length; p++)
+      distances[p] = exactDistance(metric, queries[pairs[2 * p] as number] as Float32Array, vectors, (pairs[2 * p + 1] as number) * dim)
+    return distances
   }
 
   /** After a GPU failure (device lost, out of memory, a driver error): the CPU from now on. */

@@ -1,7 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuExact } from '../compute/gpu/exact.js'
-import { prepareQuery } from '../compute/metric.js'
+import { fromKernel, prepareQuery } from '../compute/metric.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
@@ -59,7 +59,7 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
       const top = tops[qi] as TopK
       for (let i = 0; i < count; i++) {
         const v = out[qi * count + i] as number
-        top.push(reported(o.metric, v, norms?.[i]), rowOf[i] as number)
+        top.push(fromKernel(o.metric, v, norms?.[i]), rowOf[i] as number)
       }
     }
     rowStart = rowEnd
@@ -67,12 +67,4 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   }
   if (rowStart === 0) throw new ParquetSeekError('the file has zero rows', { file: source.name })
   return tops.map((t) => t.sorted())
-}
-
-/** The reported distance (metric.ts exactDistance) from the kernel's squared L2 or dot. */
-function reported(metric: Metric, v: number, normSq?: number): number {
-  if (metric === 'l2') return Math.sqrt(v)
-  if (metric === 'dot') return -v
-  const norm = Math.sqrt(normSq as number)
-  return norm === 0 ? 1 : 1 - v / norm
 }

@@ -20,7 +20,8 @@ export interface OpenOptions {
   http?: Omit<HttpOptions, 'tailBytes' | 'signal'>
   /**
    * Kernels for scoring: `auto` (wasm where WebAssembly SIMD exists, else js), one forced, or
-   * `gpu`: the list scan and top-k on WebGPU (the CPU does the rest; same rows as the CPU).
+   * `gpu`: the list scan, top-k and refinement on WebGPU (the CPU does the rest; the same rows
+   * as the CPU, distances to float rounding).
    */
   backend?: SearchBackend
   /**

@@ -1,4 +1,6 @@
 import { checkpoint } from '../../errors.js'
+import type { Metric } from '../../index/model.js'
+import { fromKernel } from '../metric.js'
 import type { GpuContext } from './context.js'
 import { WORKGROUP } from './pass.js'
 
@@ -50,6 +52,27 @@ export function recordExact(
 }
 
 /**
+ * Records refinePairs.wgsl for `pairs` (query, row) pairs into `buffers` = [queries, rows (both
+ * padded, see padRows), pairs, out]: out gets 2 floats a pair (squared L2, or dot and the row's
+ * squared norm when `ip`).
+ */
+export function recordRefine(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  o: { pairs: number; dim: number; ip: boolean },
+  buffers: GPUBuffer[],
+): void {
+  ctx
+    .pass('refinePairs')
+    .run(
+      encoder,
+      o.pairs * ctx.tunables.LANES,
+      (perGridRow) => new Uint8Array(Uint32Array.from([o.pairs, Math.ceil(o.dim / 4), perGridRow / WORKGROUP, o.ip ? 1 : 0]).buffer),
+      buffers,
+    )
+}
+
+/**
  * Exact distances of many queries against many rows on the GPU (exactL2.wgsl, squared L2 or
  * inner product) — what Kernels.distances computes on the CPU, for flat search. Rows go in
  * chunks that fit one buffer binding; the output is query-major (out[qi · n + i]).
@@ -82,6 +105,72 @@ export class GpuExact {
     } finally {
       ctx.release(qBuf)
     }
+    return out
+  }
+
+  /**
+   * The refine stage's exact distances (refinePairs.wgsl): for each pair (query qi, row r) in
+   * `pairs` (2 numbers a pair), the reported distance (metric.ts exactDistance) of queries[qi]
+   * and x's row r — each query scored against its own candidates only, not every row. What the
+   * CPU computes to float rounding (the GPU sums in float32, in another order). Rows and queries
+   * go in chunks that fit one buffer binding.
+   */
+  async refine(
+    metric: Metric,
+    queries: Float32Array,
+    nq: number,
+    x: Float32Array,
+    n: number,
+    dim: number,
+    pairs: Uint32Array,
+    signal?: AbortSignal,
+  ): Promise<Float64Array> {
+    const ctx = this.ctx
+    const ip = metric !== 'l2'
+    const count = pairs.length / 2
+    const out = new Float64Array(count)
+    const dim4 = Math.ceil(dim / 4) * 4
+    const rowsPer = Math.max(1, Math.floor(ctx.maxBinding / (4 * dim4)))
+    const pairsPer = Math.max(1, Math.floor(ctx.maxBinding / 8))
+    for (let q0 = 0; q0 < nq; q0 += rowsPer)
+      for (let r0 = 0; r0 < n; r0 += rowsPer) {
+        const q1 = Math.min(nq, q0 + rowsPer)
+        const r1 = Math.min(n, r0 + rowsPer)
+        // the pairs of this block of queries and rows, as indices into the block
+        const picked: number[] = []
+        for (let p = 0; p < count; p++) {
+          const qi = pairs[2 * p] as number
+          const r = pairs[2 * p + 1] as number
+          if (qi >= q0 && qi < q1 && r >= r0 && r < r1) picked.push(p)
+        }
+        if (!picked.length) continue
+        await checkpoint(signal)
+        const qBuf = ctx.upload(padRows(queries.subarray(q0 * dim, q1 * dim), q1 - q0, dim), 'Refine.queries')
+        const xBuf = ctx.upload(padRows(x.subarray(r0 * dim, r1 * dim), r1 - r0, dim), 'Refine.rows')
+        try {
+          for (let at = 0; at < picked.length; at += pairsPer) {
+            const part = picked.slice(at, at + pairsPer)
+            const local = new Uint32Array(2 * part.length)
+            for (const [i, p] of part.entries()) {
+              local[2 * i] = (pairs[2 * p] as number) - q0
+              local[2 * i + 1] = (pairs[2 * p + 1] as number) - r0
+            }
+            const pBuf = ctx.upload(local, 'Refine.pairs')
+            const dBuf = ctx.acquire(local.byteLength, 'Refine.out')
+            try {
+              const encoder = ctx.device.createCommandEncoder({ label: 'Refine' })
+              recordRefine(ctx, encoder, { pairs: part.length, dim, ip }, [qBuf, xBuf, pBuf, dBuf])
+              const [raw] = await ctx.submitAndRead(encoder, [[dBuf, 0, local.byteLength]], 'refinement')
+              const d = new Float32Array(raw as ArrayBuffer)
+              for (const [i, p] of part.entries()) out[p] = fromKernel(metric, d[2 * i] as number, d[2 * i + 1])
+            } finally {
+              ctx.release(pBuf, dBuf)
+            }
+          }
+        } finally {
+          ctx.release(qBuf, xBuf)
+        }
+      }
     return out
   }
 }

@@ -3,7 +3,7 @@ import type { IvfPqModel } from '../../index/model.js'
 import { dot, l2sq } from '../js.js'
 import { TopK } from '../topk.js'
 import type { GpuContext } from './context.js'
-import { padRows, recordExact } from './exact.js'
+import { GpuExact, padRows, recordExact } from './exact.js'
 import { WORKGROUP } from './pass.js'
 
 /** What the scan needs of an inverted list: codes (entries × m) and row ids. */
@@ -239,6 +239,11 @@ export class GpuListScan {
       p0 = p1
     }
     return found
+  }
+
+  /** The refine stage on this device: exact distances of each query to its candidates (GpuExact.refine). */
+  refine(...args: Parameters<GpuExact['refine']>): Promise<Float64Array> {
+    return new GpuExact(this.ctx).refine(...args)
   }
 
   /**
