@@ -93,7 +93,8 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   await expect(page.getByTestId('recall-table')).toContainText('(default)', { timeout: 60_000 })
   const recalls = (await page.getByTestId('recall-table').getByRole('row').allTextContents()).slice(1)
   expect(recalls.length).toBeGreaterThan(2)
-  expect(recalls.at(-1)).toMatch(/1\.000/) // every list probed: exact
+  // every list probed: only PQ error is left, which the build's refine keeps under its target (0.98)
+  expect(Number(/(\d\.\d+)$/.exec(recalls.at(-1) ?? '')?.[1])).toBeGreaterThanOrEqual(0.98)
   await page.screenshot({ path: info.outputPath('searched.png'), fullPage: true })
   await page.setViewportSize({ width: 390, height: 844 })
   await page.screenshot({ path: info.outputPath('phone.png'), fullPage: true })

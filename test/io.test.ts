@@ -184,3 +184,30 @@ describe('static hosts', () => {
     }
   })
 })
+
+describe("the bench server's simulated downlink (--mbps)", () => {
+  it('bodies share one link: two 125 KB ranges at 10 Mbit/s arrive after ~100 and ~200 ms, bytes intact', async () => {
+    const path = join(tempDir(), 'link.bin')
+    const bytes = Uint8Array.from({ length: 400_000 }, (_, i) => (i * 13) & 255)
+    writeFileSync(path, bytes)
+    const server = await serveFile(path, { host: 's3', mbps: 10 })
+    try {
+      const t0 = performance.now()
+      const read = (start: number) =>
+        fetch(server.url, { headers: { Range: `bytes=${start}-${start + 124_999}` } }).then(async (r) => ({
+          body: new Uint8Array(await r.arrayBuffer()),
+          ms: performance.now() - t0,
+        }))
+      const [a, b] = await Promise.all([read(0), read(200_000)])
+      expect(a.body).toEqual(bytes.subarray(0, 125_000))
+      expect(b.body).toEqual(bytes.subarray(200_000, 325_000))
+      // 1 Mbit each: the first arrives after its own 100 ms, the second after both bodies' 200
+      const [first, second] = [a.ms, b.ms].sort((x, y) => x - y) as [number, number]
+      expect(first).toBeGreaterThanOrEqual(95)
+      expect(second).toBeGreaterThanOrEqual(195)
+      expect(server.bytesSent).toBe(250_000)
+    } finally {
+      await server.close()
+    }
+  })
+})

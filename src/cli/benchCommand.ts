@@ -30,6 +30,8 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
   --k K                (default 10)     --refine R   (default: the index's tuned value)
   --nprobe P[,P…]      one value or a sweep (default: the engine's default)
   --rtt-ms MS          delay the local range server adds to each request (default 20)
+  --mbps N             the local range server's downlink, shared by all requests as one link is
+                       (default: no limit; bytes then cost no time)
   --host s3|nginx|static   how the local range server answers ranges (default s3: single and suffix
                        ranges, multi-range answered 200 with the whole object, as S3, R2 and GCS do;
                        nginx: multipart; static: like vite preview / sirv)
@@ -66,6 +68,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     nprobe: { type: 'string' },
     refine: { type: 'string' },
     'rtt-ms': { type: 'string' },
+    mbps: { type: 'string' },
     host: { type: 'string' },
     connections: { type: 'string' },
     limit: { type: 'string' },
@@ -79,13 +82,14 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
   const refineOption = intOption(values.refine, 'refine', 1, MAX_REFINE)
   const rtt = intOption(values['rtt-ms'], 'rtt-ms', 0) ?? 20
+  const mbps = intOption(values.mbps, 'mbps', 1)
   const compute = await searchBackend(values.backend)
   const host = choice(values.host, 'host', HOST_PROFILES) ?? 's3'
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
   // a local target is served by the built-in range server (one per file it needs), as a host would
   const servers: RangeServer[] = []
   const serve = async (path: string) => {
-    const s = await serveFile(path, { delayMs: rtt, host })
+    const s = await serveFile(path, { delayMs: rtt, host, mbps })
     servers.push(s)
     return s.url
   }
@@ -144,6 +148,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       kind: probe.kind,
       fileBytes,
       rttMs: local ? rtt : undefined,
+      mbps: local ? mbps : undefined,
       host: local ? host : undefined,
       connections,
       backend: probe.backend,
@@ -154,7 +159,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}; ${local ? `${host}-style host, ${rtt} ms per request, ` : ''}${connections} connections\n`,
+        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
       )
       process.stdout.write(
         '| nprobe | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|\n',

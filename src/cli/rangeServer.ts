@@ -22,6 +22,11 @@ export interface RangeServerOptions {
    * with the file's head and a multi-range request with its first range.
    */
   host?: HostProfile
+  /**
+   * The client's downlink in Mbit/s, shared by every response as one link would be: a body
+   * arrives once the link has carried it and the bodies sent before it (unset: no limit).
+   */
+  mbps?: number
   /** Per-request hook for fault injection; return true when it handled the response. */
   fault?: (req: IncomingMessage, res: ServerResponse, n: number) => boolean | Promise<boolean>
 }
@@ -40,6 +45,15 @@ export interface RangeServer {
 export async function serveFile(path: string, o: RangeServerOptions = {}): Promise<RangeServer> {
   const state = { requests: 0, bytesSent: 0 }
   const host = o.host ?? 'nginx'
+  /** When the simulated link is next free (performance.now() ms). */
+  let linkFree = 0
+  /** Waits until `bytes` more would have crossed the link (o.mbps). */
+  const carry = async (bytes: number) => {
+    if (!o.mbps) return
+    const now = performance.now()
+    linkFree = Math.max(now, linkFree) + (bytes * 8) / (o.mbps * 1000)
+    if (linkFree - now >= 1) await new Promise((r) => setTimeout(r, linkFree - now))
+  }
   const server: Server = createServer(async (req, res) => {
     const n = ++state.requests
     try {
@@ -74,6 +88,7 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
           if (req.method === 'HEAD') return void res.end()
           for (let at = 0; at < size && !res.destroyed; at += 1 << 16) {
             const chunk = await read(file, at, Math.min(size, at + (1 << 16)))
+            await carry(chunk.length)
             state.bytesSent += chunk.length
             if (!res.write(chunk)) await drained(res)
           }
@@ -84,8 +99,10 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
         if (list.length === 1) {
           const [r] = list as [{ start: number; end: number }]
           res.writeHead(206, { 'Content-Range': `bytes ${r.start}-${r.end - 1}/${size}`, 'Content-Length': r.end - r.start })
-          if (req.method !== 'HEAD') state.bytesSent += r.end - r.start
-          res.end(req.method === 'HEAD' ? undefined : await read(file, r.start, r.end))
+          if (req.method === 'HEAD') return void res.end()
+          state.bytesSent += r.end - r.start
+          await carry(r.end - r.start)
+          res.end(await read(file, r.start, r.end))
           return
         }
         const boundary = `pqseek${n}`
@@ -101,6 +118,7 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
         chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`))
         const body = Buffer.concat(chunks)
         state.bytesSent += body.length
+        await carry(body.length)
         res.writeHead(206, { 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': body.length })
         res.end(body)
       } finally {

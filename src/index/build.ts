@@ -210,7 +210,7 @@ async function buildWith(
   enter(o.clusterRows ? 'reorder' : 'write')
   let order: Uint32Array | undefined
   // computed once: the blob stores the lists in it, and clustered rows follow it (4 s at 4,000 lists)
-  const storage = storageOrder(model.centroids, params.nlist, params.dim)
+  const storage = built.storage ?? storageOrder(model.centroids, params.nlist, params.dim)
   if (o.clusterRows) {
     order = clusteredOrder(lists, storage, rows)
     const moved = new Uint32Array(rows)
@@ -305,6 +305,8 @@ interface Built {
   model: IvfPqModel
   lists: InvertedLists
   invalid: Array<{ row: number; reason: string }>
+  /** The lists' storage order, when the tune step computed it (blob.ts storageOrder). */
+  storage?: Uint32Array
 }
 
 /** `o.tuneQueries` checked against the index and prepared for its metric, as one matrix (a copy), or undefined. */
@@ -364,11 +366,14 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const lists = await encodeAll(model, vectors.data, n, vectors.rowIds, train)
   enter('tune')
   const floor = heldOut ? 1 : nprobeFloor(params, n)
+  // the tune step prices reads where the file will hold them; the blob and clustered rows use it too
+  const storage = storageOrder(model.centroids, params.nlist, params.dim)
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
     minNprobe: floor,
     heldOut,
     clustered: o.clusterRows,
+    storage,
     kernels,
     gpu: train.gpu,
     signal,
@@ -377,7 +382,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
-  return { params, model, lists, invalid: vectors.invalid }
+  return { params, model, lists, invalid: vectors.invalid, storage }
 }
 
 /**
@@ -432,14 +437,15 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   enter('tune')
   const truth = encoded.nearest.map((candidates, qi) => truthOf(candidates, queryRows[qi] as number))
   const floor = heldOut ? 1 : nprobeFloor(params, n)
+  const storage = storageOrder(model.centroids, params.nlist, params.dim)
   const tuned = await tuneFromTruth(
     model,
     lists,
     { data: queryData, rowIds: queryRows, truth },
-    { minNprobe: floor, kernels, gpu: train.gpu, signal, onProgress: (done, total) => progress('tune', done, total) },
+    { minNprobe: floor, storage, kernels, gpu: train.gpu, signal, onProgress: (done, total) => progress('tune', done, total) },
   )
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
-  return { params, model, lists, invalid }
+  return { params, model, lists, invalid, storage }
 }

@@ -7,19 +7,23 @@ import { mulberry32, sampleIndices } from '../compute/random.js'
 import { ListScanner, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
-import { REQUEST_BYTES } from '../io/ranges.js'
+import { coalesce, REQUEST_BYTES } from '../io/ranges.js'
 import { memoryIndex } from '../query/memory.js'
+import { storageOrder } from './blob.js'
 import type { InvertedLists, IvfPqModel } from './model.js'
 
 /**
  * The re-rank factors tried, smallest first: every candidate is one more page read, which on an
- * object store (no multi-range requests) is one more request, so the build prefers few
- * candidates and a few more lists (wordnet, S3-style host: refine 10 → 4 halved the requests
- * a query, 118 → 59, at the same recall).
+ * object store (no multi-range requests) is one more request unless its page lies near another
+ * one read, so the build prefers few candidates and a few more lists (wordnet, S3-style host:
+ * refine 10 → 4 halved the requests a query, 118 → 59, at the same recall; rows stored list by
+ * list, refine 5 → 3 at nprobe 214 → 300 of 1,000: 14.1 → 10.2 requests, recall 0.981 → 0.986).
  */
-const REFINE_LADDER = [5, 10, 20, 40, 80] as const
+const REFINE_LADDER = [3, 5, 10, 20, 40, 80] as const
 /** A vector page's header and framing around its dim × 4 bytes. */
 const PAGE_OVERHEAD = 40
+/** A list entry's bytes besides its m codes (row, page offset and length deltas; wordnet: 30.4 bytes an entry at m 25). */
+const ENTRY_OVERHEAD = 5
 
 export interface TuneResult {
   /** Smallest nprobe whose measured recall@10 reached the target (nlist when none did). */
@@ -36,8 +40,11 @@ export interface TuneResult {
  * Picks the default nprobe and refine for this index by measurement: rows of the data serve as
  * queries (each excluded from its own ground truth, to behave like unseen queries), exact top-10
  * is computed in memory. For each re-rank factor on REFINE_LADDER whose candidates reach `target`
- * with every list probed, nprobe doubles from the floor and bisects until recall@10 reaches it;
- * the pair with the lowest cost (list bytes + candidate pages priced as requests) wins. Data sets
+ * with every list probed, nprobe doubles from the floor and bisects until recall@10 reaches it
+ * (for the next factors, bisects below the last answer: more candidates never need more lists);
+ * the pair whose reads cost least on an object store wins: the tune queries' probed lists and
+ * candidate pages placed where the file will hold them, merged as the read planner merges them
+ * (io/ranges.ts coalesce), each stretch priced at its bytes plus REQUEST_BYTES. Data sets
  * differ a lot here (wordnet needs ~15% of lists, SIFT ~40%), so one fixed fraction either wastes
  * bytes or misses recall.
  */
@@ -53,11 +60,12 @@ export interface TuneOptions {
    */
   heldOut?: Float32Array
   /**
-   * Rows will be stored list by list (build option clusterRows): the candidates of one list lie
-   * together and come in one request, so a candidate costs its page, plus a request per list
-   * holding candidates (counted on the tune queries) — not a request each.
+   * Rows will be stored list by list (build option clusterRows), lists in `storage` order: the
+   * candidates of one list lie together and near those of the lists stored beside it.
    */
   clustered?: boolean
+  /** The order the blob stores the lists in (blob.ts storageOrder; computed here when not given). */
+  storage?: Uint32Array
   kernels?: Kernels
   /** The GPU: exact ground truth and the candidate scans of every query at once. */
   gpu?: GpuBuild
@@ -158,11 +166,13 @@ async function measure(
   // with the vectors in memory, each query is searched as any search runs (the query pipeline:
   // probe, scan, exact re-ranking), its own row left out of the results
   const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan) : undefined
-  /** Without the vectors (a streaming build): each query's 11 × refine best PQ candidates. */
-  const candidatesAt = async (nprobe: number): Promise<Array<Array<{ row: number }>>> => {
+  /** Each query's probed lists and its 11 × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
+  const candidatesAt = async (nprobe: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
     const probes = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
-    if (gpuScan) return gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
-    return scanLists(scanner, prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
+    const found = gpuScan
+      ? await gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
+      : await scanLists(scanner, prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
+    return { probes, found }
   }
   const recallAt = async (nprobe: number) => {
     const key = `${nprobe}:${refine}`
@@ -170,7 +180,7 @@ async function measure(
     if (cached !== undefined) return cached
     const found = pipeline
       ? (await pipeline.search(prepared, { k: 11, nprobe, refine, signal: o.signal })).map((r) => r.results)
-      : await candidatesAt(nprobe)
+      : (await candidatesAt(nprobe)).found
     let hits = 0
     let wanted = 0
     for (let qi = 0; qi < count; qi++) {
@@ -189,12 +199,18 @@ async function measure(
   }
   const floor = Math.max(1, Math.min(nlist, o.minNprobe ?? 1))
   /** Smallest nprobe from the floor up reaching the target at the current refine (nlist if none). */
-  const smallestNprobe = async (): Promise<number> => {
+  const smallestNprobe = async (reached?: number): Promise<number> => {
     let hi = floor
     if ((await recallAt(hi)) >= target) return hi
-    while (hi < nlist && (await recallAt(hi)) < target) hi = Math.min(nlist, hi * 2)
-    if ((await recallAt(hi)) < target) return nlist
-    let lo = Math.max(floor, hi >> 1)
+    let lo = floor
+    // `reached`: an nprobe known to reach the target (a smaller refine's: re-ranking more
+    // candidates exactly never lowers recall), so only the bisection below it runs
+    if (reached !== undefined) hi = reached
+    else {
+      while (hi < nlist && (await recallAt(hi)) < target) hi = Math.min(nlist, hi * 2)
+      if ((await recallAt(hi)) < target) return nlist
+      lo = Math.max(floor, hi >> 1)
+    }
     while (hi - lo > Math.max(1, Math.floor(hi / 16))) {
       const mid = (lo + hi) >> 1
       if ((await recallAt(mid)) >= target) hi = mid
@@ -202,29 +218,49 @@ async function measure(
     }
     return hi
   }
-  // What a query costs at (nprobe, refine): the probed lists' bytes, and one page read per
-  // candidate, each a request of its own on an object store (the pages of different rows are
-  // not adjacent unless rows are clustered), priced at REQUEST_BYTES.
-  const entryBytes = m + 3 // a code and its row id delta
-  const listBytes = ((lists.listStart[nlist] as number) / Math.max(1, nlist)) * entryBytes
+  // Where the file will hold each list and each row's vector page: lists in storage order; pages
+  // in row order — the input's, or list by list when rows are clustered
+  const entryBytes = m + ENTRY_OVERHEAD
   const pageBytes = dim * 4 + PAGE_OVERHEAD
-  const listOfRow = o.clustered ? rowLists(lists, nlist, model.params.rows) : undefined
+  const storage = o.storage ?? storageOrder(model.centroids, nlist, dim)
+  const listAt = new Float64Array(nlist)
+  const rank = o.clustered ? new Uint32Array(model.params.rows) : undefined
+  let at = 0
+  let next = 0
+  for (const l of storage) {
+    listAt[l] = at
+    at += ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes
+    if (rank)
+      for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) rank[lists.rowIds[e] as number] = next++
+  }
+  /** What a query costs at (nprobe, refine), in bytes: its reads as the planner makes them, a request priced at REQUEST_BYTES. */
   const cost = async (nprobe: number, r: number) => {
-    if (!listOfRow) return nprobe * listBytes + 10 * r * (pageBytes + REQUEST_BYTES)
-    // clustered rows: one request per list holding candidates, measured on the tune queries
-    let requests = 0
-    for (const found of await candidatesAt(nprobe)) requests += new Set(found.map((h) => listOfRow[h.row])).size
-    return nprobe * listBytes + 10 * r * pageBytes + (requests / Math.max(1, count)) * REQUEST_BYTES
+    const { probes, found } = await candidatesAt(nprobe)
+    let bytes = 0
+    for (const [qi, probed] of probes.entries()) {
+      const listReads = Array.from(probed, (l) => ({
+        start: listAt[l] as number,
+        end: (listAt[l] as number) + ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes,
+      }))
+      const pageReads = (found[qi] ?? []).slice(0, 10 * r).map((h) => {
+        const start = (rank ? (rank[h.row] as number) : h.row) * pageBytes
+        return { start, end: start + pageBytes }
+      })
+      for (const reads of [listReads, pageReads]) for (const s of coalesce(reads, REQUEST_BYTES)) bytes += s.end - s.start + REQUEST_BYTES
+    }
+    return bytes / Math.max(1, count)
   }
   let best: TuneResult | undefined
   let bestCost = Number.POSITIVE_INFINITY
+  let reached: number | undefined
   for (const r of REFINE_LADDER) {
     refine = r
-    const nprobe = await smallestNprobe()
+    const nprobe = await smallestNprobe(reached)
     // PQ error: when near neighbours are nearly equidistant, few candidates cannot reach the
     // target even with every list probed (measured only when the search got there: probing
     // every list of a large index for every refine cost more than the rest of the tune)
     if (nprobe === nlist && (await recallAt(nlist)) < target) continue
+    reached = nprobe
     const c = await cost(nprobe, r)
     if (c < bestCost) {
       bestCost = c
@@ -237,14 +273,6 @@ async function measure(
   // no refine on the ladder reaches the target: the most candidates, every list
   refine = REFINE_LADDER.at(-1) as number
   return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }
-}
-
-/** Each indexed row's list. */
-function rowLists(lists: InvertedLists, nlist: number, rows: number): Uint32Array {
-  const out = new Uint32Array(rows)
-  for (let l = 0; l < nlist; l++)
-    for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) out[lists.rowIds[e] as number] = l
-  return out
 }
 
 /**
