@@ -17,7 +17,7 @@ import type { InvertedLists, IvfPqModel } from './model.js'
  * object store (no multi-range requests) is one more request unless its page lies near another
  * one read, so the build prefers few candidates and a few more lists (wordnet, S3-style host:
  * refine 10 → 4 halved the requests a query, 118 → 59, at the same recall; rows stored list by
- * list, refine 5 → 3 at nprobe 214 → 300 of 1,000: 14.1 → 10.2 requests, recall 0.981 → 0.986).
+ * list, refine 5 → 3 at nprobe 214 → 297 of 1,000: 14.1 → 10.2 requests, recall 0.981 → 0.985).
  */
 const REFINE_LADDER = [3, 5, 10, 20, 40, 80] as const
 /** A vector page's header and framing around its dim × 4 bytes. */
