@@ -210,7 +210,7 @@ async function buildWith(
   enter(o.clusterRows ? 'reorder' : 'write')
   let order: Uint32Array | undefined
   // computed once: the blob stores the lists in it, and clustered rows follow it (4 s at 4,000 lists)
-  const storage = built.storage ?? storageOrder(model.centroids, params.nlist, params.dim)
+  const { storage } = built
   if (o.clusterRows) {
     order = clusteredOrder(lists, storage, rows)
     const moved = new Uint32Array(rows)
@@ -305,8 +305,8 @@ interface Built {
   model: IvfPqModel
   lists: InvertedLists
   invalid: Array<{ row: number; reason: string }>
-  /** The lists' storage order, when the tune step computed it (blob.ts storageOrder). */
-  storage?: Uint32Array
+  /** The lists' storage order (blob.ts storageOrder), computed for the tune step. */
+  storage: Uint32Array
 }
 
 /** `o.tuneQueries` checked against the index and prepared for its metric, as one matrix (a copy), or undefined. */

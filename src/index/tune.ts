@@ -224,12 +224,16 @@ async function measure(
   const pageBytes = dim * 4 + PAGE_OVERHEAD
   const storage = o.storage ?? storageOrder(model.centroids, nlist, dim)
   const listAt = new Float64Array(nlist)
+  const listBytes = Float64Array.from(
+    { length: nlist },
+    (_, l) => ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes,
+  )
   const rank = o.clustered ? new Uint32Array(model.params.rows) : undefined
   let at = 0
   let next = 0
   for (const l of storage) {
     listAt[l] = at
-    at += ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes
+    at += listBytes[l] as number
     if (rank)
       for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) rank[lists.rowIds[e] as number] = next++
   }
@@ -238,10 +242,7 @@ async function measure(
     const { probes, found } = await candidatesAt(nprobe)
     let bytes = 0
     for (const [qi, probed] of probes.entries()) {
-      const listReads = Array.from(probed, (l) => ({
-        start: listAt[l] as number,
-        end: (listAt[l] as number) + ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes,
-      }))
+      const listReads = Array.from(probed, (l) => ({ start: listAt[l] as number, end: (listAt[l] as number) + (listBytes[l] as number) }))
       const pageReads = (found[qi] ?? []).slice(0, 10 * r).map((h) => {
         const start = (rank ? (rank[h.row] as number) : h.row) * pageBytes
         return { start, end: start + pageBytes }
