@@ -87,6 +87,8 @@ let bytes = 0
 let requests = 0
 let nprobe = 0
 let nlist = 0
+let slack: number | undefined
+let lists = 0
 for (const q of queries) {
   const exact = Array.from({ length: rows.length }, (_, i) => ({ row: rows[i] as number, d: l2sq(q, 0, base, i * dim, dim) }))
     .sort((a, b) => a.d - b.d || a.row - b.row)
@@ -95,13 +97,16 @@ for (const q of queries) {
   const index = await openIndex(file) // a fresh session: nothing cached but the footer and index head
   nprobe = index.params.nprobe ?? 0
   nlist = index.params.nlist
+  slack = index.params.slack
   const { results, stats } = await index.search(q, { k: 10 })
+  lists += stats.listsProbed
   bytes += stats.bytes
   requests += stats.requests
   for (const r of results) if (exact.includes(r.row)) hits++
 }
 console.log(
-  `demo (${rows.length.toLocaleString('en-US')} senses, ${(file.byteLength / 2 ** 20).toFixed(1)} MiB) at defaults (nprobe ${nprobe} of ${nlist}), ` +
+  `demo (${rows.length.toLocaleString('en-US')} senses, ${(file.byteLength / 2 ** 20).toFixed(1)} MiB) at defaults (nprobe ${nprobe} of ${nlist}` +
+    `${slack === undefined ? '' : `, adaptive: ${(lists / queries.length).toFixed(1)} lists a query`}), ` +
     `${queries.length} held-out senses: recall@10 ${(hits / (queries.length * 10)).toFixed(3)}, ` +
     `${(bytes / queries.length / 1024).toFixed(0)} KiB and ${(requests / queries.length).toFixed(1)} requests a query (after the open)`,
 )

@@ -309,6 +309,8 @@ describe('parquetseek search and bench', () => {
       'p50Ms',
       'p95Ms',
       'coldMs',
+      'coldWorst',
+      'listsPerQuery',
       'fileBytes',
       'backend',
       'sweep',
@@ -316,6 +318,18 @@ describe('parquetseek search and bench', () => {
       expect(s).toHaveProperty(key)
     }
     expect(s.sweep.map((x: { nprobe: number }) => x.nprobe)).toEqual([2, 8])
+    // --nprobe alone probes exactly that many lists a query
+    expect(s.sweep.map((x: { listsPerQuery: number }) => x.listsPerQuery)).toEqual([2, 8])
+    // the cold figures are the median of 5 cold first queries; the slowest is reported beside them
+    expect(s.coldWorst.ms).toBeGreaterThanOrEqual(s.coldMs)
+    // --slack 0 cuts each query to its nearest list (and ties with it); a bad slack is a usage error
+    const cut = JSON.parse(
+      (await cli(['bench', out, '--queries', good, '--limit', '5', '--nprobe', '8', '--slack', '0', '--rtt-ms', '0', '--json'])).stdout,
+    )
+    expect(cut.listsPerQuery).toBe(1)
+    const bad = await cli(['bench', out, '--queries', good, '--slack', '-1'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--slack must be a number ≥ 0 or "none", got "-1"/)
     // the queries are rows of the file itself: probing every list finds each one exactly
     expect(s.recall).toBe(1)
     expect(s.sweep[0].bytesPerQuery).toBeLessThan(s.sweep[1].bytesPerQuery)

@@ -88,7 +88,14 @@ describe('--where filters', () => {
     }
     console.log(`filtered recall@10 (${passing.length} of ${rows} rows pass): ${(hits / 300).toFixed(3)}`)
     expect(hits / 300).toBeGreaterThanOrEqual(0.95)
-    expect((await index.search(queries.subarray(0, dim), { k: 10, where })).stats.filter?.direct).toBe(false)
+    const filtered = await index.search(queries.subarray(0, dim), { k: 10, where })
+    expect(filtered.stats.filter?.direct).toBe(false)
+    // a filter widens the probe to find enough passing rows; adaptive probing's cut (slack 0:
+    // the nearest list alone) does not apply to it
+    const cut = await index.search(queries.subarray(0, dim), { k: 10, where, slack: 0 })
+    expect(cut.probed).toEqual(filtered.probed)
+    expect(cut.probed.length).toBe(filtered.stats.filter?.nprobe)
+    expect(cut.probed.length).toBeGreaterThan(1)
     // a narrow filter: its 40 rows ranked directly from their pages — exact search, no lists read
     const narrow = Array.from({ length: 40 }, (_, i) => 1000 + i)
     const few = new Float32Array(narrow.length * dim)

@@ -11,11 +11,17 @@ const DIM = 16
 const ROWS = 12_000
 const HELD_OUT = 200
 
-/** recall@10 of the index's default search on `queries` (n × DIM) against exact search over `rows` (row-major). */
-async function defaultRecall(path: string, rows: Float32Array, queries: Float32Array, n: number, nprobe: number) {
+/**
+ * recall@10 of the index's default search on `queries` (n × DIM) against exact search over `rows`
+ * (row-major), and the lists a query probed on average: nprobe each, or at most nprobe when the
+ * index has a tuned slack.
+ */
+async function defaultRecall(path: string, rows: Float32Array, queries: Float32Array, n: number) {
   const file = await fileSource(path)
   const index = await openIndex(file)
+  const { nprobe, slack } = index.params
   let hits = 0
+  let lists = 0
   for (let q = 0; q < n; q++) {
     const query = queries.subarray(q * DIM, (q + 1) * DIM)
     const exact = Array.from({ length: rows.length / DIM }, (_, row) => ({ row, d: l2sq(query, 0, rows, row * DIM, DIM) }))
@@ -23,11 +29,13 @@ async function defaultRecall(path: string, rows: Float32Array, queries: Float32A
       .slice(0, 10)
       .map((h) => h.row)
     const { results, probed } = await index.search(query, { k: 10 })
-    expect(probed.length).toBe(nprobe)
+    if (slack === undefined) expect(probed.length).toBe(nprobe)
+    else expect(probed.length).toBeLessThanOrEqual(nprobe as number)
+    lists += probed.length
     for (const r of results) if (exact.includes(r.row)) hits++
   }
   await file.close()
-  return hits / (n * 10)
+  return { recall: hits / (n * 10), lists: lists / n }
 }
 
 describe('default nprobe measured on rows of the data, each left out of its own answer', () => {
@@ -52,11 +60,11 @@ describe('default nprobe measured on rows of the data, each left out of its own 
     // far below the third of the lists that was the floor before v2 (134)
     expect(nprobeFloor(p, rows)).toBe(21)
     expect(p.nprobe).toBeGreaterThan(21)
-    expect(p.nprobe).toBeLessThanOrEqual(nlist / 8)
-    const recall = await defaultRecall(out, all.subarray(0, rows * DIM), all.subarray(rows * DIM), HELD_OUT, p.nprobe as number)
+    const { recall, lists } = await defaultRecall(out, all.subarray(0, rows * DIM), all.subarray(rows * DIM), HELD_OUT)
     console.log(
-      `rows tune: nprobe ${p.nprobe} of ${p.nlist}, tuned recall ${p.tunedRecall}, recall@10 ${recall.toFixed(3)} on ${HELD_OUT} unseen queries`,
+      `rows tune: nprobe ${p.nprobe} of ${p.nlist} (slack ${p.slack}: ${lists.toFixed(1)} a query), tuned recall ${p.tunedRecall}, recall@10 ${recall.toFixed(3)} on ${HELD_OUT} unseen queries`,
     )
+    expect(lists).toBeLessThanOrEqual(nlist / 8)
     expect(recall).toBeGreaterThanOrEqual(0.95)
   }, 120_000)
 })
@@ -78,14 +86,62 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     await src.close()
     const p = summary.params
     const floor = nprobeFloor(p, ROWS)
-    expect(p.nprobe).toBeLessThan(floor)
-
     const queries = HELD_OUT
-    const recall = await defaultRecall(out, all.subarray(0, ROWS * DIM), test, queries, p.nprobe as number)
+    const { recall, lists } = await defaultRecall(out, all.subarray(0, ROWS * DIM), test, queries)
     console.log(
-      `held-out tune: nprobe ${p.nprobe} of ${p.nlist} (rows tuning's floor ${floor}), recall@10 ${recall.toFixed(3)} on ${queries} other unseen queries`,
+      `held-out tune: nprobe ${p.nprobe} of ${p.nlist} (slack ${p.slack}: ${lists.toFixed(1)} a query; rows tuning's floor ${floor}), recall@10 ${recall.toFixed(3)} on ${queries} other unseen queries`,
     )
+    expect(lists).toBeLessThan(floor)
     expect(recall).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it('adaptive probing: each query probes the lists about as near as its nearest (relative slack), so counts vary by query and a far query keeps them all; nprobe given alone or slack Infinity probe nprobe (a filter: filter.test.ts)', async () => {
+    const out = join(dir, 'adaptive.parquet')
+    const src = await fileSource(input)
+    const summary = await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 240, tuneQueries: tune })
+    await src.close()
+    const { nprobe, slack } = summary.params
+    // these clusters are tight and far apart: most queries' neighbours lie in their nearest lists
+    expect(slack).toBeGreaterThan(0)
+    const file = await fileSource(out)
+    const index = await openIndex(file)
+    const counts: number[] = []
+    for (let q = 0; q < 50; q++) {
+      const query = test.subarray(q * DIM, (q + 1) * DIM)
+      counts.push((await index.search(query, { k: 10 })).probed.length)
+    }
+    // halfway between a list's centroid and its nearest other's, both are as near: both probed
+    const { centroids } = index.opened.model
+    const c = (l: number) => centroids.subarray(l * DIM, (l + 1) * DIM)
+    let b = 1
+    for (let l = 2; l < summary.params.nlist; l++)
+      if (l2sq(c(0), 0, centroids, l * DIM, DIM) < l2sq(c(0), 0, centroids, b * DIM, DIM)) b = l
+    const between = c(0).map((x, j) => (x + (c(b)[j] as number)) / 2)
+    const probedBetween = (await index.search(between, { k: 10 })).probed
+    expect(probedBetween).toContain(0)
+    expect(probedBetween).toContain(b)
+    expect(Math.max(...counts)).toBeLessThanOrEqual(nprobe as number)
+    expect(Math.min(...counts)).toBeLessThan(Math.max(...counts))
+    // each list kept is at most (1 + slack) times as far as the query's nearest; each one cut is farther
+    const query = test.subarray(0, DIM)
+    const { probed } = await index.search(query, { k: 10 })
+    const all10 = (await index.search(query, { k: 10, nprobe: nprobe as number })).probed
+    const d = (l: number) => l2sq(query, 0, index.opened.model.centroids, l * DIM, DIM)
+    const nearest = d(all10[0] as number)
+    for (const l of probed) expect((d(l) - nearest) / nearest).toBeLessThanOrEqual((slack as number) * (1 + 1e-9))
+    const cut = all10.filter((l) => !probed.includes(l))
+    expect(cut.length).toBeGreaterThan(0)
+    for (const l of cut) expect((d(l) - nearest) / nearest).toBeGreaterThan((slack as number) * (1 - 1e-9))
+    // a query far from all the data (every centroid about as far) keeps every list it was given
+    const far = query.map((x) => x * 50)
+    expect((await index.search(far, { k: 10 })).probed.length).toBe(nprobe)
+    // nprobe given without slack: exactly that many; slack Infinity: all nprobe; a filter: no cut
+    expect(all10.length).toBe(nprobe)
+    expect((await index.search(query, { k: 10, nprobe: 9 })).probed.length).toBe(9)
+    expect((await index.search(query, { k: 10, slack: Number.POSITIVE_INFINITY })).probed.length).toBe(nprobe)
+    expect((await index.search(query, { k: 10, nprobe: 9, slack: 0 })).probed.length).toBe(1)
+    await expect(index.search(query, { k: 10, slack: -1 })).rejects.toThrow(/slack must be a number ≥ 0/)
+    await file.close()
   })
 
   it('a streaming build (vectors over the memory budget) measures on them too', async () => {
@@ -93,7 +149,9 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     const summary = await buildIndex(src, new MemorySink(), { column: 'embedding', nlist: 240, tuneQueries: tune, memoryBytes: 64 << 10 })
     await src.close()
     expect(summary.streamed).toBe(true)
-    expect(summary.params.nprobe).toBeLessThan(nprobeFloor(summary.params, ROWS))
+    // what a query probes: every one of nprobe lists, or (tuned slack) fewer on average
+    const { nprobe, slack } = summary.params
+    expect(slack === undefined ? nprobe : Math.ceil((nprobe as number) / 2)).toBeLessThan(nprobeFloor(summary.params, ROWS))
     expect(summary.params.tunedRecall).toBeGreaterThanOrEqual(0.95)
   })
 

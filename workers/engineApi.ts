@@ -192,7 +192,8 @@ export function engineApi() {
 
     /**
      * Recall@k against exact search for `queries` rows of the file used as queries (each left
-     * out of its own answer), at each nprobe. Exact search reads every vector once.
+     * out of its own answer), at each nprobe (the index's own: its default search). Exact search
+     * reads every vector once.
      */
     async checkRecall(id: number, o: { queries: number; k: number; nprobes: number[] }, job?: number): Promise<RecallPoint[]> {
       const { index } = indexOf(id)
@@ -231,7 +232,8 @@ export function engineApi() {
       const out: RecallPoint[] = []
       for (const nprobe of o.nprobes) {
         index.clearCache()
-        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe, signal })
+        // the index's own nprobe is searched as default searches run (adaptive, when it has a slack)
+        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe: nprobe === index.params.nprobe ? undefined : nprobe, signal })
         let hits = 0
         batch.forEach((r, i) => {
           for (const h of r.results.filter((x) => x.row !== used[i]).slice(0, o.k)) if (truth[i]?.has(h.row)) hits++

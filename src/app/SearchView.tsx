@@ -51,7 +51,9 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const [row, setRow] = useState('0')
   const [vector, setVector] = useState('')
   const [k, setK] = useState('10')
-  const [nprobe, setNprobe] = useState(String(opened.nprobe ?? params.nprobe ?? ''))
+  // empty: the index's tuned default (nprobe, cut per query by its slack when it has one)
+  const [nprobe, setNprobe] = useState(String(opened.nprobe ?? ''))
+  const adaptive = params.slack !== undefined ? ', adaptive' : ''
   const [refine, setRefine] = useState(String(params.refine ?? ''))
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [answers, setAnswers] = useState<Answer[]>([])
@@ -234,7 +236,8 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
             <summary>
               Advanced{' '}
               <span className="hint">
-                k {k || '10'} · nprobe {nprobe || `${String(params.nprobe)} (tuned)`} · refine {refine || 'tuned'} · {searchBackend}
+                k {k || '10'} · nprobe {nprobe || `${String(params.nprobe)} (tuned${adaptive})`} · refine {refine || 'tuned'} ·{' '}
+                {searchBackend}
               </span>
             </summary>
             <div className="knobs">
@@ -255,6 +258,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
                 <span className="hint">
                   {' '}
                   of {String(params.nlist)}; index default {String(params.nprobe)}
+                  {adaptive ? ' at most: each query probes those near it as its nearest (a number here probes exactly that many)' : ''}
                 </span>
               </label>
               <label title="Candidates re-ranked exactly = k × refine (default: tuned at build time)">
@@ -331,6 +335,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
           id={opened.id}
           nlist={Number(params.nlist)}
           tuned={Number(params.nprobe)}
+          adaptive={params.slack !== undefined}
           remote={!opened.file}
         />
       )}
@@ -408,7 +413,19 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
   )
 }
 
-function RecallPanel({ id, nlist, tuned, remote }: { id: number; nlist: number; tuned: number; remote: boolean }) {
+function RecallPanel({
+  id,
+  nlist,
+  tuned,
+  adaptive,
+  remote,
+}: {
+  id: number
+  nlist: number
+  tuned: number
+  adaptive: boolean
+  remote: boolean
+}) {
   const [points, setPoints] = useState<RecallPoint[]>()
   const [running, setRunning] = useState(false)
   const [error, setError] = useState<string>()
@@ -467,7 +484,7 @@ function RecallPanel({ id, nlist, tuned, remote }: { id: number; nlist: number; 
                 <tr key={p.nprobe}>
                   <td>
                     {p.nprobe}
-                    {p.nprobe === tuned ? ' (default)' : ''}
+                    {p.nprobe === tuned ? ` (default)${adaptive ? ' at most: adaptive' : ''}` : ''}
                   </td>
                   <td>{p.recall.toFixed(3)}</td>
                   <td>{(p.bytesPerQuery / 1024).toFixed(0)}</td>

@@ -38,6 +38,15 @@ export function intOption(value: string | undefined, name: string, min = 0, max 
   return n
 }
 
+/** --slack: a number ≥ 0, or `none` (Infinity: every one of nprobe lists probed). */
+export function slackOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (value === 'none') return Number.POSITIVE_INFINITY
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--slack must be a number ≥ 0 or "none", got "${value}"`)
+  return n
+}
+
 export function choice<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined
   if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`)

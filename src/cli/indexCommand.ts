@@ -124,6 +124,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       nbits: p.nbits,
       nprobe: p.nprobe,
       refine: p.refine,
+      ...(p.slack !== undefined ? { slack: p.slack } : {}),
       tunedRecall: p.tunedRecall,
       clustered: p.clustered === true,
       column: summary.column,
@@ -153,7 +154,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     else {
       process.stdout.write(
         `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
-          `default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
+          `default nprobe ${p.nprobe}${p.slack !== undefined ? ` (adaptive, slack ${p.slack.toPrecision(3)})` : ''}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
           `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
           `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
           `peak memory ${fmtBytes(result.peakRssBytes)}` +

@@ -150,6 +150,9 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
 /** Resolves when a response can take more (or its client went away). */
 export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    // a client gone before this was asked: 'close' has already fired and would never come again
+    // (the handler then waited for ever and its file handle was closed only by the collector)
+    if (res.destroyed || res.closed) return resolve()
     const done = () => {
       res.off('drain', done).off('close', done)
       resolve()

@@ -13,7 +13,7 @@ import type { SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
-import { choice, intOption, parse, UsageError } from './args.js'
+import { choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryVectors, searchBackend } from './sources.js'
 
@@ -23,7 +23,10 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   --text TEXT          a text query, encoded with the model the file names (parquetseek.model)
   --query-row N        use row N's vector: of --query-file if given, else of the searched file
   --k K                results (default 10)
-  --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.96)
+  --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.98, cut per
+                       query by the index's tuned slack when it has one)
+  --slack S|none       adaptive probing: of its nprobe nearest lists the query probes those at most
+                       (1 + S) × as far (squared L2) as its nearest (default: the index's, with no --nprobe)
   --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
   --columns a,b        columns to return for each result
   manifest.json        { "files": [...] }: every listed indexed file searched, top-k merged
@@ -47,6 +50,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     'query-file': { type: 'string' },
     k: { type: 'string' },
     nprobe: { type: 'string' },
+    slack: { type: 'string' },
     refine: { type: 'string' },
     columns: { type: 'string' },
     column: { type: 'string' },
@@ -215,11 +219,12 @@ function printTable(
   process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
 }
 
-/** k, nprobe, refine as every search form takes them. */
+/** k, nprobe, slack, refine as every search form takes them. */
 function searchParams(values: SearchValues) {
   return {
     k: intOption(values.k, 'k', 1, MAX_K),
     nprobe: intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE),
+    slack: slackOption(values.slack),
     refine: intOption(values.refine, 'refine', 1, MAX_REFINE),
   }
 }
@@ -255,6 +260,7 @@ interface SearchValues {
   backend?: string
   text?: string
   nprobe?: string
+  slack?: string
   refine?: string
   where?: string
   deleted?: string

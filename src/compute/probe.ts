@@ -1,4 +1,5 @@
 import type { Kernels } from './backend.js'
+import { l2sq } from './js.js'
 import { TopK } from './topk.js'
 
 /** Query × centroid distances computed per call: a block of queries against every centroid. */
@@ -41,4 +42,54 @@ export function probe(
     }
   }
   return out
+}
+
+/**
+ * Each query's probed lists (nearest first, as `probe` returns them) cut to those whose centroid
+ * is at most (1 + `slack`) times as far as the nearest one, in squared L2 (`l2`: l2 and cosine
+ * indexes): an easy query (near one centroid, far from the rest) reads few lists, a hard one
+ * (many centroids about as near) up to all it was given. Relative, so a query far from all the
+ * data (every centroid about as far) keeps them all rather than losing its neighbours to a cut
+ * tuned on near ones. The nearest list is always kept; a query on a centroid (distance 0), and
+ * every `ip` (dot) query, keeps all it was given.
+ */
+export function pruneProbes(
+  queries: readonly Float32Array[],
+  probes: readonly Uint32Array[],
+  centroids: Float32Array,
+  kind: 'l2' | 'ip',
+  slack: number,
+): Uint32Array[] {
+  if (kind === 'ip') return probes.slice()
+  return probes.map((lists, qi) => {
+    if (lists.length <= 1) return lists
+    const gaps = gapsOf(queries[qi] as Float32Array, lists, centroids)
+    return lists.filter((_, i) => (gaps[i] as number) <= slack)
+  })
+}
+
+/** Every slack that changes some query's lists under pruneProbes, ascending (no repeats; none for `ip`). */
+export function slackSteps(
+  queries: readonly Float32Array[],
+  probes: readonly Uint32Array[],
+  centroids: Float32Array,
+  kind: 'l2' | 'ip',
+): Float64Array {
+  if (kind === 'ip') return new Float64Array(0)
+  const all = probes.flatMap((lists, qi) => Array.from(gapsOf(queries[qi] as Float32Array, lists, centroids)))
+  return Float64Array.from(new Set(all)).sort()
+}
+
+/**
+ * How much farther each list's centroid is than the nearest of them, relative to the nearest's
+ * squared distance (0 for all when that is 0): by the TypeScript reference kernel
+ * (compute/js.ts), for the given lists only (nprobe × dim a query), not taken from the probe's
+ * backend, so the cut is the same everywhere, the GPU's probe included.
+ */
+function gapsOf(q: Float32Array, lists: Uint32Array, centroids: Float32Array): Float64Array {
+  const dim = q.length
+  const d = Float64Array.from(lists, (l) => l2sq(q, 0, centroids, l * dim, dim))
+  let min = Number.POSITIVE_INFINITY
+  for (const v of d) min = Math.min(min, v)
+  return d.map((v) => (min > 0 ? (v - min) / min : 0))
 }

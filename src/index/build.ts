@@ -381,6 +381,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   })
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
+  if (tuned.slack !== undefined) params.slack = tuned.slack
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
   return { params, model, lists, invalid: vectors.invalid, storage }
 }
@@ -446,6 +447,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   )
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
+  if (tuned.slack !== undefined) params.slack = tuned.slack
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
   return { params, model, lists, invalid, storage }
 }

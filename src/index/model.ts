@@ -18,8 +18,13 @@ export interface IndexParams {
   seed: number
   coarseIterations: number
   pqIterations: number
-  /** Default lists to probe, measured at build time for recall@10 ≥ 0.96 (tune.ts). */
+  /** Default lists to probe (at most, with `slack`), measured at build time for recall@10 ≥ 0.98 (tune.ts). */
   nprobe?: number
+  /**
+   * Default adaptive-probing slack (search option `slack`), measured with nprobe and refine:
+   * absent when probing nprobe lists every query costs less.
+   */
+  slack?: number
   /** Default re-rank factor (candidates = k × refine), measured with nprobe. */
   refine?: number
   /** recall@10 measured at that nprobe and refine on rows of the data. */

@@ -267,6 +267,7 @@ export async function mergeParts(
   )
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
+  if (tuned.slack !== undefined) params.slack = tuned.slack
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
   return { params, lists, sources }
 }

@@ -2,7 +2,7 @@ import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { kernelKind, prepareQuery } from '../compute/metric.js'
-import { probe } from '../compute/probe.js'
+import { probe, pruneProbes, slackSteps } from '../compute/probe.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { ListScanner, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
@@ -20,6 +20,11 @@ import type { InvertedLists, IvfPqModel } from './model.js'
  * list, refine 5 → 3 at nprobe 214 → 297 of 1,000: 14.1 → 10.2 requests, recall 0.981 → 0.985).
  */
 const REFINE_LADDER = [3, 5, 10, 20, 40, 80] as const
+/**
+ * Adaptive probing may reach these many times the fixed nprobe (hard queries, whose nearest
+ * centroids are all about as near, need more lists than the fixed count; easy ones far fewer).
+ */
+const SLACK_REACH = [1.5, 2] as const
 /** A vector page's header and framing around its dim × 4 bytes. */
 const PAGE_OVERHEAD = 40
 /** A list entry's bytes besides its m codes (row, page offset and length deltas; wordnet: 30.4 bytes an entry at m 25). */
@@ -30,7 +35,13 @@ export interface TuneResult {
   nprobe: number
   /** The re-rank factor (of REFINE_LADDER) that, with its smallest nprobe reaching the target, costs least. */
   refine: number
-  /** Measured recall@10 at that nprobe. */
+  /**
+   * Adaptive probing (search option `slack`): of its nprobe nearest lists a query probes those at
+   * most (1 + slack) times as far as its nearest; absent when probing nprobe lists every query
+   * costs less (and always for dot indexes).
+   */
+  slack?: number
+  /** Measured recall@10 at that nprobe (and slack). */
   recall: number
   target: number
   queries: number
@@ -46,7 +57,9 @@ export interface TuneResult {
  * candidate pages placed where the file will hold them, merged as the read planner merges them
  * (io/ranges.ts coalesce), each stretch priced at its bytes plus REQUEST_BYTES. Data sets
  * differ a lot here (wordnet needs ~15% of lists, SIFT ~40%), so one fixed fraction either wastes
- * bytes or misses recall.
+ * bytes or misses recall. Then adaptive probing is tried with the winning refine (a slack cutting
+ * each query's lists to those about as near as its nearest, up to 1.5 or 2 × nprobe) and kept
+ * when it costs less in fewer or as many requests.
  */
 export interface TuneOptions {
   target?: number
@@ -167,20 +180,21 @@ async function measure(
   // probe, scan, exact re-ranking), its own row left out of the results
   const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan) : undefined
   /** Each query's probed lists and its 11 × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
-  const candidatesAt = async (nprobe: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
-    const probes = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
+  const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
+    const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
+    const probes = slack === undefined ? nearest : pruneProbes(prepared, nearest, model.centroids, kind, slack)
     const found = gpuScan
       ? await gpuScan.candidates(prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
       : await scanLists(scanner, prepared, probes, listOf, kind, 11 * refine, undefined, o.signal)
     return { probes, found }
   }
-  const recallAt = async (nprobe: number) => {
-    const key = `${nprobe}:${refine}`
+  const recallAt = async (nprobe: number, slack?: number) => {
+    const key = `${nprobe}:${refine}:${slack}`
     const cached = measured.get(key)
     if (cached !== undefined) return cached
     const found = pipeline
-      ? (await pipeline.search(prepared, { k: 11, nprobe, refine, signal: o.signal })).map((r) => r.results)
-      : (await candidatesAt(nprobe)).found
+      ? (await pipeline.search(prepared, { k: 11, nprobe, refine, slack, signal: o.signal })).map((r) => r.results)
+      : (await candidatesAt(nprobe, slack)).found
     let hits = 0
     let wanted = 0
     for (let qi = 0; qi < count; qi++) {
@@ -237,22 +251,74 @@ async function measure(
     if (rank)
       for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) rank[lists.rowIds[e] as number] = next++
   }
-  /** What a query costs at (nprobe, refine), in bytes: its reads as the planner makes them, a request priced at REQUEST_BYTES. */
-  const cost = async (nprobe: number, r: number) => {
-    const { probes, found } = await candidatesAt(nprobe)
+  /**
+   * What a query costs at (nprobe, refine, slack): `price`, its reads as the planner makes them in
+   * bytes, a request priced at REQUEST_BYTES; `requests`, how many of them.
+   */
+  const cost = async (nprobe: number, r: number, slack?: number) => {
+    const { probes, found } = await candidatesAt(nprobe, slack)
     let bytes = 0
+    let requests = 0
     for (const [qi, probed] of probes.entries()) {
       const listReads = Array.from(probed, (l) => ({ start: listAt[l] as number, end: (listAt[l] as number) + (listBytes[l] as number) }))
       const pageReads = (found[qi] ?? []).slice(0, 10 * r).map((h) => {
         const start = (rank ? (rank[h.row] as number) : h.row) * pageBytes
         return { start, end: start + pageBytes }
       })
-      for (const reads of [listReads, pageReads]) for (const s of coalesce(reads, REQUEST_BYTES)) bytes += s.end - s.start + REQUEST_BYTES
+      for (const reads of [listReads, pageReads])
+        for (const s of coalesce(reads, REQUEST_BYTES)) {
+          bytes += s.end - s.start + REQUEST_BYTES
+          requests++
+        }
     }
-    return bytes / Math.max(1, count)
+    return { price: bytes / Math.max(1, count), requests: requests / Math.max(1, count) }
+  }
+  /**
+   * The same refine with adaptive probing: for each reach on SLACK_REACH, up to reach × nprobe
+   * lists, each query's cut at the smallest slack (bisected over the tune queries' own distance
+   * gaps) whose recall reaches the target; the cheapest kept when its reads price lower than
+   * probing nprobe lists every query, in as many requests or fewer.
+   */
+  const adaptive = async (fixed: TuneResult, fixedCost: { price: number; requests: number }): Promise<TuneResult | undefined> => {
+    refine = fixed.refine
+    let best: TuneResult | undefined
+    let bestPrice = fixedCost.price
+    let reached: number | undefined
+    for (const reach of SLACK_REACH) {
+      const cap = Math.min(nlist, Math.ceil(fixed.nprobe * reach))
+      if (cap <= fixed.nprobe) continue
+      const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, cap)
+      // every distance gap (a list's distance past the query's nearest) is a slack that changes some query's lists
+      const gaps = slackSteps(prepared, nearest, model.centroids, kind)
+      let hi = gaps.length - 1
+      // a slack that reached the target with fewer lists reaches it with more: bisect below it
+      const below = reached === undefined ? -1 : gaps.findIndex((g) => g >= (reached as number))
+      if (below >= 0) hi = below
+      if (hi < 0) continue
+      // bisected to an eighth of the steps (the tune's slowest part at 1 M rows); the top is
+      // measured last, only when nothing below it reached the target
+      let lo = -1
+      while (hi - lo > Math.max(1, Math.floor(hi / 8))) {
+        const mid = (lo + hi) >> 1
+        if ((await recallAt(cap, gaps[mid])) >= target) hi = mid
+        else lo = mid
+      }
+      const slack = gaps[hi] as number
+      if ((await recallAt(cap, slack)) < target) continue
+      reached = slack
+      const c = await cost(cap, fixed.refine, slack)
+      // fewer bytes in more requests is no gain where a request's wait is most of a query's time
+      // (wordnet cosine, held-out tuning: 448 lists 9.3 requests 1,904 KiB p50 86 ms; an adaptive
+      // cut found by an earlier version of this step: 11.5 requests, 1,568 KiB, p50 102 ms, s3)
+      if (c.price < bestPrice && c.requests <= fixedCost.requests) {
+        bestPrice = c.price
+        best = { ...fixed, nprobe: cap, slack, recall: await recallAt(cap, slack) }
+      }
+    }
+    return best
   }
   let best: TuneResult | undefined
-  let bestCost = Number.POSITIVE_INFINITY
+  let bestCost = { price: Number.POSITIVE_INFINITY, requests: Number.POSITIVE_INFINITY }
   let reached: number | undefined
   for (const r of REFINE_LADDER) {
     refine = r
@@ -263,14 +329,14 @@ async function measure(
     if (nprobe === nlist && (await recallAt(nlist)) < target) continue
     reached = nprobe
     const c = await cost(nprobe, r)
-    if (c < bestCost) {
+    if (c.price < bestCost.price) {
       bestCost = c
       best = { nprobe, refine: r, recall: await recallAt(nprobe), target, queries: count }
     }
     // more candidates cannot lower nprobe below the floor, so they only cost more from here
     if (nprobe <= floor) break
   }
-  if (best) return best
+  if (best) return (await adaptive(best, bestCost)) ?? best
   // no refine on the ladder reaches the target: the most candidates, every list
   refine = REFINE_LADDER.at(-1) as number
   return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }

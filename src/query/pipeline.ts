@@ -1,7 +1,7 @@
 import type { BackendName, Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
-import { probe } from '../compute/probe.js'
+import { probe, pruneProbes } from '../compute/probe.js'
 import { ListScanner, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
@@ -21,8 +21,18 @@ import { type FilterResult, parseWhere } from './filter.js'
 
 export interface SearchOptions {
   k?: number
-  /** Lists probed per query (default: the value tuned at build time for recall@10 ≥ 0.96). */
+  /**
+   * Lists probed per query (default: the value tuned at build time). Given without `slack`, a
+   * query probes exactly this many; left out, the index's tuned slack applies to its nprobe.
+   */
   nprobe?: number
+  /**
+   * Adaptive probing: of its nprobe nearest lists a query probes those whose centroid is at most
+   * (1 + `slack`) times as far as its nearest one, in squared L2 (compute/probe.ts pruneProbes;
+   * dot indexes: no cut), so easy queries read few lists. Default: the index's tuned slack when `nprobe` is left out, else
+   * none; `Infinity` turns it off. Filtered searches probe without it.
+   */
+  slack?: number
   /** Candidates re-ranked exactly: k × refine (default: tuned at build time, else 10). */
   refine?: number
   /** Columns to return for each result row. */
@@ -205,6 +215,8 @@ export class QueryPipeline {
     if (!Number.isInteger(refine) || refine > MAX_REFINE)
       throw new ParquetSeekError(`refine must be an integer from 1 to ${MAX_REFINE}, got ${refine}`)
     if (!Number.isInteger(nprobe) || nprobe < 1) throw new ParquetSeekError(`nprobe must be a positive integer, got ${nprobe}`)
+    const slack = o.slack ?? (o.nprobe === undefined ? model.params.slack : undefined)
+    if (slack !== undefined && !(slack >= 0)) throw new ParquetSeekError(`slack must be a number ≥ 0 (or Infinity), got ${slack}`)
     const before = index.counters.map((c) => ({ ...c.counts }))
     const tripsBefore = index.clock.deepest
     const ms = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>
@@ -263,6 +275,9 @@ export class QueryPipeline {
         }
       }
       probes = gpuProbes ?? probe(this.o.kernels, prepared, model.centroids, nlist, kind, probed)
+      // a filter already widens the probe to find enough passing rows: no cut by distance then
+      if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter)
+        probes = pruneProbes(prepared, probes, model.centroids, kind, slack)
       lap('probe')
 
       // this batch's lists, held here too: the cache may evict some of them while it fills

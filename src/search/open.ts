@@ -151,6 +151,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     nprobe?: number
     refine?: number
     tunedRecall?: number
+    slack?: number
     clustered?: boolean
   }
   const model: IvfPqModel = {
@@ -164,6 +165,8 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
       nprobe: Number.isInteger(kv.nprobe) && (kv.nprobe as number) >= 1 ? Math.min(params.nlist, kv.nprobe as number) : undefined,
       refine: Number.isInteger(kv.refine) && (kv.refine as number) >= 1 ? Math.min(1000, kv.refine as number) : undefined,
       tunedRecall: kv.tunedRecall,
+      // a slack that is not a finite number ≥ 0 (a damaged or hand-edited entry) is ignored: fixed probing
+      ...(typeof kv.slack === 'number' && kv.slack >= 0 && Number.isFinite(kv.slack) ? { slack: kv.slack } : {}),
       ...(kv.clustered === true ? { clustered: true } : {}),
     },
     centroids: head.centroids,
