@@ -258,7 +258,9 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
                 <span className="hint">
                   {' '}
                   of {String(params.nlist)}; index default {String(params.nprobe)}
-                  {adaptive ? ' at most: each query probes only the lists about as near as its nearest (a number here probes exactly that many)' : ''}
+                  {adaptive
+                    ? ' at most: each query probes only the lists about as near as its nearest (a number here probes exactly that many)'
+                    : ''}
                 </span>
               </label>
               <label title="Candidates re-ranked exactly = k × refine (default: tuned at build time)">
