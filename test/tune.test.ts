@@ -101,7 +101,7 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     const summary = await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 240, tuneQueries: tune })
     await src.close()
     const { nprobe, slack } = summary.params
-    // these clusters are tight and far apart: most queries' neighbours lie in their nearest lists
+    // clustered data: most queries' neighbours lie in their nearest lists, so the build cuts
     expect(slack).toBeGreaterThan(0)
     const file = await fileSource(out)
     const index = await openIndex(file)
@@ -135,7 +135,7 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     // a query far from all the data (every centroid about as far) keeps every list it was given
     const far = query.map((x) => x * 50)
     expect((await index.search(far, { k: 10 })).probed.length).toBe(nprobe)
-    // nprobe given without slack: exactly that many; slack Infinity: all nprobe; a filter: no cut
+    // nprobe given without slack: exactly that many; slack Infinity: all nprobe; slack 0: the nearest alone
     expect(all10.length).toBe(nprobe)
     expect((await index.search(query, { k: 10, nprobe: 9 })).probed.length).toBe(9)
     expect((await index.search(query, { k: 10, slack: Number.POSITIVE_INFINITY })).probed.length).toBe(nprobe)
@@ -149,7 +149,7 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     const summary = await buildIndex(src, new MemorySink(), { column: 'embedding', nlist: 240, tuneQueries: tune, memoryBytes: 64 << 10 })
     await src.close()
     expect(summary.streamed).toBe(true)
-    // what a query probes: every one of nprobe lists, or (tuned slack) fewer on average
+    // below the floor of rows tuning: nprobe, or with a tuned slack the cap's half (the cap is 1.5 or 2 × the fixed count)
     const { nprobe, slack } = summary.params
     expect(slack === undefined ? nprobe : Math.ceil((nprobe as number) / 2)).toBeLessThan(nprobeFloor(summary.params, ROWS))
     expect(summary.params.tunedRecall).toBeGreaterThanOrEqual(0.95)
