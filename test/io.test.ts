@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs'
+import { createServer, request, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { serveFile } from '../src/cli/rangeServer.js'
+import { drained, serveFile } from '../src/cli/rangeServer.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../src/io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../src/io/source.js'
@@ -209,5 +210,33 @@ describe("the bench server's simulated downlink (--mbps)", () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('the range server waiting for a slow client', () => {
+  it('drained resolves for a response whose client has already gone (it waited for ever, holding its file open)', async () => {
+    let gone: ServerResponse | undefined
+    const closed = new Promise<void>((resolve) => {
+      const server = createServer((_, res) => {
+        res.writeHead(200)
+        res.on('close', () => {
+          gone = res
+          server.close()
+          resolve()
+        })
+        res.write('x')
+      }).listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number }
+        const req = request({ host: '127.0.0.1', port }, (r) => r.once('data', () => req.destroy()))
+        req.on('error', () => {})
+        req.end()
+      })
+    })
+    await closed
+    const after = await Promise.race([
+      drained(gone as ServerResponse).then(() => 'resolved'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 1000)),
+    ])
+    expect(after).toBe('resolved')
   })
 })
