@@ -275,7 +275,7 @@ async function measure(
   }
   /**
    * The same refine with adaptive probing: for each reach on SLACK_REACH, up to reach × nprobe
-   * lists, each query's cut at the smallest slack (bisected over the tune queries' own distance
+   * lists, each query's cut at the smallest slack (bisected over the tune queries' own relative
    * gaps) whose recall reaches the target; the cheapest kept when its reads price lower than
    * probing nprobe lists every query, in as many requests or fewer.
    */
@@ -288,7 +288,7 @@ async function measure(
       const cap = Math.min(nlist, Math.ceil(fixed.nprobe * reach))
       if (cap <= fixed.nprobe) continue
       const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, cap)
-      // every distance gap (a list's distance past the query's nearest) is a slack that changes some query's lists
+      // every relative gap (how much farther a list is than the query's nearest) is a slack that changes some query's lists
       const gaps = slackSteps(prepared, nearest, model.centroids, kind)
       let hi = gaps.length - 1
       // a slack that reached the target with fewer lists reaches it with more: bisect below it
