@@ -199,5 +199,6 @@ describe('sidecar index over unmodified files', () => {
       for (const s of servers) await s.close()
       for (const s of local) await s.close()
     }
-  }, 60_000)
+    // building the 60,000-row sidecar is most of it: 56–62 s on a slow 2-core machine
+  }, 120_000)
 })
