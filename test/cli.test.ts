@@ -4,7 +4,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
-import { clusteredVectors, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
+import { clusteredVectors, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-cli-')
 
@@ -294,7 +294,23 @@ describe('parquetseek search and bench', () => {
   })
 
   it('bench --json reports recall, I/O per query and latency, sweeping nprobe', async () => {
-    const r = await cli(['bench', out, '--queries', good, '--limit', '20', '--nprobe', '2,8', '--rtt-ms', '0', '--json'])
+    // only the footer and index head read at open: the lists and pages a query needs come from the host
+    const tail = String(await headOnlyTail(out))
+    const r = await cli([
+      'bench',
+      out,
+      '--queries',
+      good,
+      '--limit',
+      '20',
+      '--nprobe',
+      '2,8',
+      '--rtt-ms',
+      '0',
+      '--tail-bytes',
+      tail,
+      '--json',
+    ])
     expect(r.code).toBe(0)
     const s = JSON.parse(r.stdout)
     for (const key of [
@@ -380,7 +396,10 @@ describe('parquetseek search and bench', () => {
   })
 
   it('bench --host and --connections: each host profile gives the same recall; on s3 the cold query pays for the refused multi-range request; bad values are usage errors', async () => {
-    const run = async (host: string) => {
+    // the file fits the default tail read at open: with only its footer and index head read at
+    // open, the searches ask the host for their lists and pages, as on a large file
+    const tail = String(await headOnlyTail(out))
+    const run = async (host: string, tailBytes: string | null = tail) => {
       const r = await cli([
         'bench',
         out,
@@ -396,6 +415,7 @@ describe('parquetseek search and bench', () => {
         host,
         '--connections',
         '2',
+        ...(tailBytes === null ? [] : ['--tail-bytes', tailBytes]),
         '--json',
       ])
       expect(r.code, r.stderr).toBe(0)
@@ -414,8 +434,14 @@ describe('parquetseek search and bench', () => {
     // warm, this small file costs as few requests on s3 as with multipart (gaps under a request's cost are read through)
     expect(s3.requestsPerQuery).toBeLessThanOrEqual(nginx.requestsPerQuery + 1)
     expect(s3.coldRoundTrips).toBeGreaterThan(nginx.coldRoundTrips)
+    // with the default 1 MiB tail the whole small file came at open: no query asks for more
+    const whole = await run('s3', null)
+    expect(whole).toMatchObject({ recall: 1, requestsPerQuery: 0, bytesPerQuery: 0, coldRoundTrips: 1 })
     expect((await cli(['bench', out, '--queries', good, '--host', 'ftp'])).code).toBe(2)
     expect((await cli(['bench', out, '--queries', good, '--connections', '0'])).code).toBe(2)
+    const small = await cli(['bench', out, '--queries', good, '--tail-bytes', '100'])
+    expect(small.code).toBe(2)
+    expect(small.stderr).toMatch(/--tail-bytes/)
   })
   it('bench measures a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {
     const parts = ['p0', 'p1', 'p2'].map((n, i) => {
@@ -433,6 +459,8 @@ describe('parquetseek search and bench', () => {
     }
     const manifest = join(dir, 'parts.json')
     writeFileSync(manifest, JSON.stringify({ files: shards }))
+    // tiny shards fit the tail read at open: read only their footers and index heads there
+    const tails = await Promise.all(shards.map((name) => headOnlyTail(join(dir, name as string))))
     // the queries: rows of the second file, so each one's nearest row is itself (row 400 + i)
     for (const [target, kind] of [
       [sidecar, 'sidecar'],
@@ -449,6 +477,8 @@ describe('parquetseek search and bench', () => {
         '8',
         '--rtt-ms',
         '0',
+        '--tail-bytes',
+        String(Math.min(...tails)),
         '--json',
       ])
       expect(r.code, r.stderr).toBe(0)

@@ -30,7 +30,7 @@ import { decodeVectorPage } from '../src/parquet/vectorPage.js'
 import { writeIndexed } from '../src/parquet/writeIndexed.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
-import { clusteredVectors, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, headOnlyTail, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-hostile-')
 const rows = 3000
@@ -40,6 +40,8 @@ const vectorOf = (r: number) => Array.from(data.subarray(r * dim, (r + 1) * dim)
 const input = join(dir, 'in.parquet')
 const indexed = join(dir, 'in.indexed.parquet')
 const query = JSON.stringify(vectorOf(42))
+/** Opening `indexed` with this tailBytes leaves its lists and pages on the server (the file is smaller than the default tail). */
+let tail: number
 
 beforeAll(async () => {
   writeListFile(
@@ -50,6 +52,7 @@ beforeAll(async () => {
   const source = await fileSource(input)
   await buildIndex(source, await fileSink(indexed, input), { column: 'embedding', nlist: 24 })
   await source.close()
+  tail = await headOnlyTail(indexed)
 }, 60_000)
 
 function oneLineError(r: Run, code: number, pattern: RegExp) {
@@ -58,6 +61,27 @@ function oneLineError(r: Run, code: number, pattern: RegExp) {
   expect(lines, r.stderr).toHaveLength(1)
   expect(lines[0]).toMatch(pattern)
   expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /)
+}
+
+let big: Promise<string> | undefined
+/** `indexed` with a 10 kB text column more a row: ~30 MB, its vector pages far outside the tail read at open (built once). */
+function bigFile(): Promise<string> {
+  big ??= (async () => {
+    const plain = join(dir, 'big.parquet')
+    const bigIndexed = join(dir, 'big.indexed.parquet')
+    const rand = mulberry32(3)
+    const filler = () => Array.from({ length: 10_000 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join('')
+    writeListFile(
+      plain,
+      Array.from({ length: rows }, (_, r) => vectorOf(r)),
+      { title: Array.from({ length: rows }, (_, r) => `row ${r}`), body: Array.from({ length: rows }, filler) },
+    )
+    const source = await fileSource(plain)
+    await buildIndex(source, await fileSink(bigIndexed, plain), { column: 'embedding', nlist: 24 })
+    await source.close()
+    return bigIndexed
+  })()
+  return big
 }
 
 const mkfifo = (path: string) => execFileSync('mkfifo', [path])
@@ -174,7 +198,7 @@ describe('2. a multipart answer whose part range runs backwards', () => {
       )
     })
     try {
-      const index = await openIndex(s.url, { http: { retryDelayMs: 1 } })
+      const index = await openIndex(s.url, { tailBytes: tail, http: { retryDelayMs: 1 } })
       await expect(index.search(vectorOf(42), { nprobe: 24 })).rejects.toThrow(
         /multipart part without a valid Content-Range \("bytes 2200-1123\/\d+"\)/,
       )
@@ -186,7 +210,7 @@ describe('2. a multipart answer whose part range runs backwards', () => {
 
 describe('3. response bodies are bounded by what was asked for', () => {
   it('a query that would read more than maxBytesPerQuery fails naming the option, before reading', async () => {
-    const index = await openIndex(await testSource(indexed))
+    const index = await openIndex(await testSource(indexed), { tailBytes: tail })
     await expect(index.search(vectorOf(42), { nprobe: 24, maxBytesPerQuery: 1000 })).rejects.toThrow(
       /more bytes would pass maxBytesPerQuery \(1000 bytes\); raise it, or ask for less/,
     )
@@ -201,7 +225,7 @@ describe('3. response bodies are bounded by what was asked for', () => {
       await endless(res)
     })
     try {
-      const index = await openIndex(s.url, { http: { retryDelayMs: 1, multiRange: false } })
+      const index = await openIndex(s.url, { tailBytes: tail, http: { retryDelayMs: 1, multiRange: false } })
       await expect(index.search(vectorOf(42))).rejects.toThrow(/the server sent more than the \d+ bytes asked for/)
       expect(s.counted.bytes).toBeLessThan(16 << 20)
     } finally {
@@ -216,8 +240,9 @@ describe('3. response bodies are bounded by what was asked for', () => {
       await endless(res)
     })
     try {
-      const index = await openIndex(s.url)
+      const index = await openIndex(s.url, { tailBytes: tail })
       const a = await index.search(vectorOf(42), { nprobe: 24, k: 5 })
+      expect(a.stats.requests).toBeGreaterThan(1)
       const b = await (await openIndex(await testSource(indexed))).search(vectorOf(42), { nprobe: 24, k: 5 })
       expect(a.results.map((r) => r.row)).toEqual(b.results.map((r) => r.row))
       expect(s.counted.bytes).toBeLessThan(statSync(indexed).size + (4 << 20))
@@ -239,7 +264,7 @@ describe('3. response bodies are bounded by what was asked for', () => {
       res.end(bomb)
     })
     try {
-      const index = await openIndex(s.url, { http: { multiRange: false } })
+      const index = await openIndex(s.url, { tailBytes: tail, http: { multiRange: false } })
       await expect(index.search(vectorOf(42))).rejects.toThrow(/compressed a range answer \(Content-Encoding: gzip\)/)
     } finally {
       await s.close()
@@ -265,18 +290,7 @@ describe('3. response bodies are bounded by what was asked for', () => {
 
   it('an S3-style host answering a multi-range request with the whole 30 MB object: cancelled after little was sent, same answer', async () => {
     // a file much larger than loopback socket buffers, so what the host got out is measurable
-    const big = join(dir, 'big.parquet')
-    const bigIndexed = join(dir, 'big.indexed.parquet')
-    const rand = mulberry32(3)
-    const filler = () => Array.from({ length: 10_000 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join('')
-    writeListFile(
-      big,
-      Array.from({ length: rows }, (_, r) => vectorOf(r)),
-      { title: Array.from({ length: rows }, (_, r) => `row ${r}`), body: Array.from({ length: rows }, filler) },
-    )
-    const source = await fileSource(big)
-    await buildIndex(source, await fileSink(bigIndexed, big), { column: 'embedding', nlist: 24 })
-    await source.close()
+    const bigIndexed = await bigFile()
     const size = statSync(bigIndexed).size
     expect(size).toBeGreaterThan(25 << 20)
     const s3 = await serveFile(bigIndexed, { host: 's3' })
@@ -519,10 +533,13 @@ describe('8. errors a user can cause are one clear line, before any work', () =>
   }, 30_000)
 
   it('a server without multi-range draws no MaxListenersExceededWarning', async () => {
-    const s = await serveFile(indexed, { noMultiRange: true })
+    // the large file: its candidates' pages lie outside the tail read at open, so the search
+    // sends single-range requests (the small file would come whole with the open)
+    const s = await serveFile(await bigFile(), { noMultiRange: true })
     try {
       const r = await cli(['search', s.url, '--query', query, '--nprobe', '24', '--json'])
       expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout).stats.requests).toBeGreaterThanOrEqual(2)
       expect(r.stderr).not.toMatch(/MaxListenersExceededWarning/)
     } finally {
       await s.close()
@@ -538,7 +555,7 @@ describe('memory under hostile servers', () => {
       const script = `const { openIndex } = await import(${JSON.stringify(resolve('build/src/node.js'))});
         let buffers = 0;
         const sample = setInterval(() => { buffers = Math.max(buffers, process.memoryUsage().arrayBuffers) }, 2);
-        const index = await openIndex(process.argv[1], { http: { retryDelayMs: 1, multiRange: false } });
+        const index = await openIndex(process.argv[1], { tailBytes: ${tail}, http: { retryDelayMs: 1, multiRange: false } });
         let error = '';
         try { await index.search(${query}, { nprobe: 24 }) } catch (e) { error = e.message }
         clearInterval(sample);
@@ -567,7 +584,7 @@ describe('memory under hostile servers', () => {
       console.log(
         `honest server: buffers ${mib(base.buffers)}, peak RSS ${mib(base.rss)}; endless bodies: buffers ${mib(bad.buffers)}, peak RSS ${mib(bad.rss)}; server sent ${mib(evil.counted.bytes)}`,
       )
-      // the largest legitimate read is the 1 MiB tail read at open
+      // every legitimate read here is under 1 MiB (the open reads the footer and index head only)
       expect(bad.buffers).toBeLessThan(2 * (1 << 20))
       // RSS varies by a few tens of MiB between runs of the same work (heap sizing); an
       // unbounded body would add hundreds

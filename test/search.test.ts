@@ -13,7 +13,7 @@ import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
-import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, headOnlyTail, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-search-')
 const rows = 4000
@@ -27,6 +27,8 @@ const rowIds = Uint32Array.from({ length: rows }, (_, i) => i)
 const input = join(dir, 'items.parquet')
 const indexed = join(dir, 'items.indexed.parquet')
 let server: RangeServer
+/** Opening with this tailBytes leaves the lists and pages on the server (the file is smaller than the default tail). */
+let tail: number
 
 beforeAll(async () => {
   writeListFile(
@@ -38,6 +40,7 @@ beforeAll(async () => {
   await buildIndex(source, await fileSink(indexed, input), { column: 'embedding', nlist: 40 })
   await source.close()
   server = await serveFile(indexed)
+  tail = await headOnlyTail(indexed)
 }, 60_000)
 afterAll(() => server?.close())
 
@@ -70,7 +73,7 @@ describe('search over HTTP range requests', () => {
 
   it('cold: at most 4 dependent round trips from nothing; warm: at most 3', async () => {
     const before = server.requests
-    const index = await openIndex(server.url)
+    const index = await openIndex(server.url, { tailBytes: tail })
     const cold = await index.search(queries[0] as Float32Array, { k: 10, columns: ['title'] })
     expect(index.opened.open.roundTrips + cold.stats.roundTrips).toBeLessThanOrEqual(4)
     index.clearCache()
@@ -84,10 +87,28 @@ describe('search over HTTP range requests', () => {
     expect(vectorsOnly.stats.bytes).toBeLessThan(readFileSync(indexed).length / 10)
   })
 
+  it('a file inside the tail read at open: searches and projection ask the host for nothing more, same answers', async () => {
+    expect(statSync(indexed).size).toBeLessThan(1 << 20)
+    const whole = await openIndex(server.url)
+    expect(whole.opened.open.requests).toBe(1)
+    const remote = await openIndex(server.url, { tailBytes: tail })
+    for (const q of queries.slice(0, 5)) {
+      const before = server.requests
+      const a = await whole.search(q, { k: 10, columns: ['title'] })
+      expect(server.requests - before).toBe(0)
+      expect(a.stats.requests).toBe(0)
+      expect(a.stats.bytes).toBe(0)
+      remote.clearCache()
+      const b = await remote.search(q, { k: 10, columns: ['title'] })
+      expect(b.stats.requests).toBeGreaterThan(0)
+      expect(a.results).toEqual(b.results)
+    }
+  })
+
   it('a batch shares list fetches and equals one-by-one search', async () => {
-    const index = await openIndex(server.url)
+    const index = await openIndex(server.url, { tailBytes: tail })
     const batch = await index.searchBatch(queries.slice(0, 8), { k: 5 })
-    const single = await openIndex(server.url)
+    const single = await openIndex(server.url, { tailBytes: tail })
     let singleRequests = 0
     for (const [i, q] of queries.slice(0, 8).entries()) {
       single.clearCache()
@@ -196,7 +217,7 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(t.url)
+      const index = await openIndex(t.url, { tailBytes: tail })
       await expect(index.search(q())).rejects.toThrow(/HTTP 416/)
     } finally {
       await t.close()
@@ -223,7 +244,7 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(flaky.url, { http: { retryDelayMs: 1 } })
+      const index = await openIndex(flaky.url, { tailBytes: tail, http: { retryDelayMs: 1 } })
       const { results } = await index.search(q(), { k: 3 })
       expect(results).toHaveLength(3)
     } finally {
@@ -237,7 +258,7 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(down.url, { http: { retryDelayMs: 1 } })
+      const index = await openIndex(down.url, { tailBytes: tail, http: { retryDelayMs: 1 } })
       await expect(index.search(q())).rejects.toThrow(/gave up after 4 attempts: HTTP 500/)
       expect(down.requests).toBe(1 + 4)
     } finally {
@@ -262,8 +283,8 @@ describe('network faults', () => {
   it('a server without multi-range support gets one request per range, same answer', async () => {
     const s = await serveFile(indexed, { noMultiRange: true })
     try {
-      const a = await (await openIndex(s.url)).search(q(), { k: 5 })
-      const b = await (await openIndex(server.url)).search(q(), { k: 5 })
+      const a = await (await openIndex(s.url, { tailBytes: tail })).search(q(), { k: 5 })
+      const b = await (await openIndex(server.url, { tailBytes: tail })).search(q(), { k: 5 })
       expect(a.results.map((r) => r.row)).toEqual(b.results.map((r) => r.row))
       expect(a.stats.requests).toBeGreaterThan(b.stats.requests)
     } finally {
@@ -276,7 +297,7 @@ describe('network faults', () => {
     copyFileSync(indexed, copy)
     const s = await serveFile(copy)
     try {
-      const index = await openIndex(s.url)
+      const index = await openIndex(s.url, { tailBytes: tail })
       writeFileSync(copy, Buffer.concat([readFileSync(indexed), Buffer.from('extra bytes')]))
       await expect(index.search(q())).rejects.toThrow(/changed on the server since it was opened/)
     } finally {
@@ -323,7 +344,7 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(s.url, { http: { retryDelayMs: 1, stallMs: 300, attemptMs: 600, multiRange: false } })
+      const index = await openIndex(s.url, { tailBytes: tail, http: { retryDelayMs: 1, stallMs: 300, attemptMs: 600, multiRange: false } })
       const { results } = await index.search(q(), { k: 3 })
       expect(results).toHaveLength(3)
       expect(n).toBeGreaterThanOrEqual(4)
@@ -332,7 +353,7 @@ describe('network faults', () => {
     }
     const dead = await serveFile(indexed, { fault: (_req, _res, i) => i > 1 })
     try {
-      const index = await openIndex(dead.url, { http: { retryDelayMs: 1, stallMs: 200, attempts: 3 } })
+      const index = await openIndex(dead.url, { tailBytes: tail, http: { retryDelayMs: 1, stallMs: 200, attempts: 3 } })
       await expect(index.search(q())).rejects.toThrow(/gave up after 3 attempts: no response in 200 ms/)
     } finally {
       await dead.close()
@@ -349,8 +370,8 @@ describe('network faults', () => {
     })
     const plain = await serveFile(indexed)
     try {
-      const a = await openIndex(jittery.url)
-      const b = await openIndex(plain.url)
+      const a = await openIndex(jittery.url, { tailBytes: tail })
+      const b = await openIndex(plain.url, { tailBytes: tail })
       const queries = [q(), q(), q()].map((v, i) => v.map((x) => x + i * 0.1))
       const [ra, rb] = await Promise.all([
         a.searchBatch(queries, { k: 5, columns: ['title'] }),
@@ -373,7 +394,7 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(s.url, { http: { retryDelayMs: 1, multiRange: false } })
+      const index = await openIndex(s.url, { tailBytes: tail, http: { retryDelayMs: 1, multiRange: false } })
       await expect(index.search(q())).rejects.toThrow(/wrong Content-Range/)
     } finally {
       await s.close()

@@ -39,6 +39,9 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        ranges, multi-range answered 200 with the whole object, as S3, R2 and GCS do;
                        nginx: multipart; static: like vite preview / sirv)
   --connections N      requests in flight at once (default 6, as a browser per host on HTTP/1.1)
+  --tail-bytes N       bytes of a file's end the open reads first (default 1 MiB); reads inside them
+                       cost nothing later, so a small file's lists come free — a smaller tail
+                       measures such a file as a large one would be read
   --limit N            use the first N queries
   --offset N           skip the first N queries (e.g. those the build tuned on: index --tune-queries)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
@@ -84,6 +87,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     mbps: { type: 'string' },
     host: { type: 'string' },
     connections: { type: 'string' },
+    'tail-bytes': { type: 'string' },
     limit: { type: 'string' },
     offset: { type: 'string' },
     backend: { type: 'string' },
@@ -99,6 +103,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const compute = await searchBackend(values.backend)
   const host = choice(values.host, 'host', HOST_PROFILES) ?? 's3'
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
+  const tailBytes = intOption(values['tail-bytes'], 'tail-bytes', 1024)
   // a local target is served by the built-in range server (one per file it needs), as a host would
   const servers: RangeServer[] = []
   const serve = async (path: string) => {
@@ -109,7 +114,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const local = !isUrl(target)
   const sent = () => servers.reduce((n, s) => n + s.bytesSent, 0)
   try {
-    const open = () => openTarget(target, { signal, connections, compute, serve })
+    const open = () => openTarget(target, { signal, connections, tailBytes, compute, serve })
     const probe = await open()
     const { metric, nlist } = probe
     const refine = refineOption ?? probe.refine ?? 10
@@ -242,6 +247,8 @@ interface BenchTarget {
 interface OpenTargetOptions {
   signal: AbortSignal
   connections: number
+  /** Bytes of each indexed file's end read at open (default: the library's). */
+  tailBytes: number | undefined
   compute: Awaited<ReturnType<typeof searchBackend>>
   /** Serves a local file; returns its URL. */
   serve: (path: string) => Promise<string>
@@ -302,9 +309,10 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
       ? await SeekDataset.open(await Promise.all(names.map((n) => url(place(n)))), {
           signal: o.signal,
           connections: o.connections,
+          tailBytes: o.tailBytes,
           ...o.compute,
         })
-      : await SeekDataset.fromManifest(target, { signal: o.signal, connections: o.connections, ...o.compute })
+      : await SeekDataset.fromManifest(target, { signal: o.signal, connections: o.connections, tailBytes: o.tailBytes, ...o.compute })
     const first = dataset.shards[0] as SeekIndex
     const bases = dataset.rowBases
     return {
@@ -336,10 +344,12 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
     }
   }
   const at = await url(target)
-  const index = await openIndex(at, { signal: o.signal, connections: o.connections, ...o.compute }).catch(async (e) => {
-    if (!(e instanceof NoIndexError)) throw e
-    return undefined
-  })
+  const index = await openIndex(at, { signal: o.signal, connections: o.connections, tailBytes: o.tailBytes, ...o.compute }).catch(
+    async (e) => {
+      if (!(e instanceof NoIndexError)) throw e
+      return undefined
+    },
+  )
   if (!index) {
     // a file indexed by pq-vector (IVF-flat; it records no metric: l2)
     const pqv = await PqVectorFile.open(at, { connections: o.connections, signal: o.signal })

@@ -1,3 +1,4 @@
+import { type Range, type ReadRangesOptions, readRanges } from './ranges.js'
 import type { ByteSource } from './source.js'
 
 interface Entry {
@@ -33,11 +34,18 @@ export class CachedSource implements ByteSource {
     this.pinned.push({ start, bytes })
   }
 
-  /** The cached bytes for [start, end), or undefined. */
-  peek(start: number, end: number): Uint8Array | undefined {
+  /** The bytes for [start, end) when a pinned range holds them all, or undefined. */
+  pinnedView(start: number, end: number): Uint8Array | undefined {
     for (const e of this.pinned) {
       if (start >= e.start && end <= e.start + e.bytes.length) return e.bytes.subarray(start - e.start, end - e.start)
     }
+    return undefined
+  }
+
+  /** The cached bytes for [start, end), or undefined. */
+  peek(start: number, end: number): Uint8Array | undefined {
+    const pinned = this.pinnedView(start, end)
+    if (pinned) return pinned
     for (const [key, e] of this.lru) {
       if (start >= e.start && end <= e.start + e.bytes.length) {
         this.lru.delete(key)
@@ -68,4 +76,17 @@ export class CachedSource implements ByteSource {
       this.lruBytes -= e.bytes.length
     }
   }
+}
+
+/**
+ * readRanges for a search: ranges inside pinned bytes (the tail read at open, which on a small
+ * file holds the lists and some vector pages too) come from memory, the rest from `cached.inner`
+ * as readRanges plans them. One view per range, in input order.
+ */
+export async function readRangesPinned(cached: CachedSource, ranges: Range[], o: ReadRangesOptions): Promise<Uint8Array[]> {
+  const views = ranges.map((r) => cached.pinnedView(r.start, r.end))
+  const missing = ranges.filter((_, i) => !views[i])
+  const bodies = missing.length ? await readRanges(cached.inner, missing, o) : []
+  let next = 0
+  return views.map((view) => view ?? (bodies[next++] as Uint8Array))
 }

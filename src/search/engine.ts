@@ -5,6 +5,7 @@ import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
+import { readRangesPinned } from '../io/cache.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, readColumnRange } from '../parquet/embedding.js'
@@ -152,7 +153,7 @@ class EmbeddedKind implements IndexKind {
   }
 
   async readLists(lists: number[], o: ReadOptions & { columns: boolean }): Promise<ListView[]> {
-    const { directory, counting } = this.opened
+    const { directory } = this.opened
     const ranges = lists.map((l) => {
       const d = directory[l] as (typeof directory)[number]
       const start = this.opened.listsOffset + d.offset
@@ -162,7 +163,8 @@ class EmbeddedKind implements IndexKind {
     const pageIndex = o.columns ? this.opened.pageIndex : undefined
     if (pageIndex) ranges.push(pageIndex)
     if (!ranges.length) return []
-    const bodies = await readRanges(counting, ranges, {
+    // a small file's lists may lie in the tail read at open: those cost no request
+    const bodies = await readRangesPinned(this.opened.cached, ranges, {
       requestGap: REQUEST_BYTES,
       concurrency: o.connections,
       signal: o.signal,
@@ -204,8 +206,8 @@ class EmbeddedKind implements IndexKind {
         })
       owner.set(at, row)
     }
-    const bodies = await readRanges(
-      this.opened.counting,
+    const bodies = await readRangesPinned(
+      this.opened.cached,
       rows.map((r) => {
         const p = pages.get(r) as { offset: number; length: number }
         return { start: p.offset, end: p.offset + p.length }

@@ -12,6 +12,7 @@ import { registerUseLiteNode } from '../../src/encode/useLiteNode.js'
 import { type BuildOptions, buildIndex } from '../../src/index/build.js'
 import { embedTextColumn } from '../../src/index/embed.js'
 import { fileSink, fileSource } from '../../src/io/nodeFile.js'
+import { openSource } from '../../src/search/open.js'
 
 export const SHARED = join(import.meta.dirname, '../../../shared/data')
 
@@ -172,6 +173,22 @@ export async function writeTextFile(path: string, titles: string[], dim: number)
     { title: titles },
     { 'parquetseek.model': encoder.id },
   )
+}
+
+/**
+ * The `tailBytes` that make opening `path` read the footer and the index head but none of its
+ * lists: a search then asks the host for its lists and vector pages, as on a file larger than the
+ * tail read (open keeps the tail and serves reads inside it from memory, so on a small test file
+ * with the default 1 MiB a search would not reach the server at all).
+ */
+export async function headOnlyTail(path: string): Promise<number> {
+  const source = await fileSource(path)
+  try {
+    const { location, trailer } = await openSource(source)
+    return source.byteLength - (location.offset + location.length - trailer.headBytes)
+  } finally {
+    await source.close()
+  }
 }
 
 /** A file source that is closed when the running test finishes (an index reads its source lazily). */
