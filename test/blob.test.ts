@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import { loadKernels } from '../src/compute/backend.js'
 import { l2sq } from '../src/compute/js.js'
 import { mulberry32 } from '../src/compute/random.js'
 import type { SectionName } from '../src/index/blob.js'
@@ -180,5 +181,19 @@ describe('storage order of the lists', () => {
     expect(step(order)).toBeLessThan(step(idOrder) / 4)
     // the same walk every time (readers need not know it, but builds are reproducible)
     expect(storageOrder(centroids, nlist, dim)).toEqual(order)
+  })
+
+  it('the same order through the wasm kernels, walked and grouped, ties to the lower list', async () => {
+    const wasm = await loadKernels('wasm')
+    for (const [nlist, dim] of [
+      [300, 7],
+      [5000, 8],
+    ] as const) {
+      // coarse values: many equal distances, so the tie rule decides
+      const centroids = clusteredVectors(nlist, dim, nlist, 12).map((v) => Math.round(v))
+      const order = storageOrder(centroids, nlist, dim, wasm)
+      expect(order).toEqual(storageOrder(centroids, nlist, dim))
+      expect(new Set(order).size).toBe(nlist)
+    }
   })
 })

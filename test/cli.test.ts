@@ -64,7 +64,7 @@ describe('parquetseek index', () => {
   })
 
   it('is deterministic: the same input and seed give the same bytes, whatever the backend and thread count', async () => {
-    // 10,000 rows: enough for the k-means rows to be shared with the workers (≥ 8,192)
+    // 10,000 rows: enough for the k-means rows and the tune's exact truth to be shared with the workers (≥ 8,192)
     const big = join(dir, 'det-in.parquet')
     writeListFile(big, vectors(10_000, 12, 3), {})
     const runs = [

@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
@@ -8,7 +10,7 @@ import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { ROW_COLUMN } from '../src/parquet/permute.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
-import { clusteredVectors, duckdb, headOnlyTail, listOfFloat, tempDir } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, headOnlyTail, listOfFloat, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const DIM = 96
 const ROWS = 12_000
@@ -182,6 +184,40 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     ).rejects.toThrow(/column tags\.list\.element \(nested\) cannot be re-encoded bit for bit, so rows cannot be clustered/)
     expect(phases).toEqual([])
     await src.close()
+  })
+
+  it('with every vector valid, stores the vectors read for training (not normalized for cosine) without decoding the column again', async () => {
+    const whole = join(dir, 'whole.parquet')
+    const rows = 3000
+    const vectors = Array.from({ length: rows }, (_, i) =>
+      Array.from(all.subarray(i * DIM, (i + 1) * DIM), (v) => Math.fround(v * (1 + (i % 7)))),
+    )
+    writeListFile(whole, vectors, { word: Array.from({ length: rows }, (_, i) => `w${i}`) })
+    const meta = await parquetMetadataAsync(await asyncBufferFromFile(whole))
+    const chunks = meta.row_groups.map((g) => {
+      const m = g.columns[1]?.meta_data
+      const start = Number(m?.dictionary_page_offset ?? m?.data_page_offset)
+      return [start, start + Number(m?.total_compressed_size)] as const
+    })
+    const src = await fileSource(whole)
+    let embeddingBytes = 0
+    const counted = {
+      ...src,
+      slice: (start: number, end: number, signal?: AbortSignal) => {
+        // reads of the column's pages (the footer's suffix read overlaps the last chunk: not counted)
+        for (const [a, b] of chunks) if (start >= a && end <= b) embeddingBytes += end - start
+        return src.slice(start, end, signal)
+      },
+    }
+    const out = join(dir, 'whole.clustered.parquet')
+    await buildIndex(counted, await fileSink(out, whole), { column: 'embedding', metric: 'cosine', clusterRows: true })
+    await src.close()
+    const chunkBytes = chunks.reduce((n, [a, b]) => n + b - a, 0)
+    // decoded once, for training (a second decode to reorder read it twice)
+    expect(embeddingBytes).toBe(chunkBytes)
+    const written = await parquetReadObjects({ file: await asyncBufferFromFile(out), columns: ['embedding', ROW_COLUMN], compressors })
+    expect(written.map((r) => r[ROW_COLUMN])).not.toEqual(written.map((_, i) => i))
+    for (const r of written) expect(r.embedding).toEqual(vectors[r[ROW_COLUMN] as number])
   })
 
   it('refuses when the vectors exceed the memory budget (a streamed build), naming the option to raise', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { jsKernels, type Kernels } from '../src/compute/backend.js'
 import { assignNearest, l2sq, pqEncode } from '../src/compute/js.js'
 import { kmeans } from '../src/compute/kmeans.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
@@ -39,6 +40,46 @@ describe('k-means', () => {
     const c = await kmeans(x, 6, 2, { k: 3, iterations: 5, seed: 1 })
     const centers = Array.from({ length: 3 }, (_, i) => c[i * 2]).sort((p, q) => (p as number) - (q as number))
     expect(centers.map((v) => Math.round(v as number))).toEqual([0, 10, 20])
+  })
+
+  it('finish: the centroids pass through snap and every row is assigned to the snapped ones (also with fewer rows than k)', async () => {
+    const x = clusteredVectors(3000, 6, 4, 8)
+    const snap = (c: Float32Array) => c.map((v) => Math.round(v * 4) / 4)
+    for (const [n, k] of [
+      [3000, 12],
+      [5, 12],
+    ] as const) {
+      const assign = new Uint32Array(n)
+      const c = await kmeans(x, n, 6, { k, iterations: 4, seed: 2, finish: { snap, assign } })
+      expect(c).toEqual(snap(c)) // on the grid
+      const expected = new Uint32Array(n)
+      assignNearest(x, n, 6, c, k, expected)
+      expect(assign).toEqual(expected)
+    }
+  })
+
+  it('seeding 1,000 centroids stops at the next event-loop turn once aborted, before any Lloyd iteration', async () => {
+    const x = clusteredVectors(20_000, 8, 6, 40)
+    const controller = new AbortController()
+    let scans = 0
+    const kernels: Kernels = {
+      ...jsKernels,
+      rowScanner(rows, n, dim) {
+        const inner = jsKernels.rowScanner(rows, n, dim)
+        return {
+          l2(q, out) {
+            if (++scans === 50) controller.abort()
+            inner.l2(q, out)
+          },
+        }
+      },
+    }
+    const iterations: number[] = []
+    await expect(
+      kmeans(x, 20_000, 8, { k: 1000, iterations: 3, seed: 1, kernels, signal: controller.signal, onIteration: (d) => iterations.push(d) }),
+    ).rejects.toThrow(/operation cancelled/)
+    expect(scans).toBeLessThan(200)
+    expect(iterations).toEqual([])
   })
 
   it('assignNearest breaks ties toward the lower centroid', () => {

@@ -34,8 +34,12 @@ function checkAll(x: Float32Array, n: number, dim: number, k: number, m: number,
     kern.distances('l2', q, 3, x, n, dim, out)
     const ip = new Float32Array(3 * n)
     kern.distances('ip', q, 3, x, n, dim, ip)
-    return [out, ip, kern.rowNormsSq(x, n, dim)]
+    const resident = new Float32Array(n)
+    kern.rowScanner(x, n, dim).l2(q.subarray(dim, 2 * dim), resident)
+    return [out, ip, kern.rowNormsSq(x, n, dim), resident]
   })
+  // the scanner over rows handed over once gives what distances gives
+  expect(dj[3]).toEqual((dj[0] as Float32Array).subarray(n, 2 * n))
   expect(dw).toEqual(dj)
   const centroids = x.slice(0, k * dim)
   const [aj, aw] = both((kern) => {

@@ -27,6 +27,12 @@ export interface AdcScanner {
   scan(codes: Uint8Array, count: number, bias: number, out: Float32Array): void
 }
 
+/** Squared L2 from one query at a time to n rows handed over once (k-means++ seeding). */
+export interface RowScanner {
+  /** out[i] = squared L2 of q and row i, as `distances('l2', q, 1, rows, …)` gives it. */
+  l2(q: Float32Array, out: Float32Array): void
+}
+
 export interface Kernels {
   readonly name: BackendName
   /** out[qi·n + i] = squared L2 (`l2`) or dot (`ip`) of query qi and row i. */
@@ -37,6 +43,7 @@ export interface Kernels {
   /** PQ codes of n residual rows into out (n × m bytes). */
   pqEncode(x: Float32Array, n: number, layout: PqLayout, codebooks: Float32Array, out: Uint8Array): void
   adcScanner(layout: PqLayout, codebooks: Float32Array): AdcScanner
+  rowScanner(rows: Float32Array, n: number, dim: number): RowScanner
 }
 
 export const jsKernels: Kernels = {
@@ -51,6 +58,9 @@ export const jsKernels: Kernels = {
       table: (q, kind) => adcTable(q, layout, codebooks, kind, table),
       scan: (codes, count, bias, out) => pqScan(table, layout.ksub, codes, count, layout.m, bias, out),
     }
+  },
+  rowScanner(rows, n, dim) {
+    return { l2: (q, out) => distances('l2', q, 1, rows, n, dim, out) }
   },
 }
 

@@ -2,6 +2,7 @@ import * as Comlink from 'comlink'
 import type { PqLayout } from '../index/pq.js'
 import { type BackendName, type Kernels, loadKernels } from './backend.js'
 import { kmeans } from './kmeans.js'
+import { pushNearest, TopK } from './topk.js'
 
 /**
  * What a kernel worker does for the build (exposed with comlink; plain data in, transferred
@@ -34,6 +35,21 @@ export function kernelWorkerApi() {
     async kmeans(x: Float32Array, n: number, dim: number, k: number, iterations: number, seed: number): Promise<Float32Array> {
       const c = await kmeans(x, n, dim, { k, iterations, seed, kernels: ready() })
       return Comlink.transfer(c, [c.buffer])
+    },
+    /** Each query's k nearest of n rows (rows numbered from base), best first (tune.ts exactTruth). */
+    async nearestRows(
+      kind: 'l2' | 'ip',
+      queries: Float32Array,
+      nq: number,
+      x: Float32Array,
+      n: number,
+      dim: number,
+      k: number,
+      base: number,
+    ): Promise<Array<Array<{ row: number; distance: number }>>> {
+      const tops = Array.from({ length: nq }, () => new TopK(k))
+      await pushNearest(ready(), kind, queries, tops, x, n, dim, base)
+      return tops.map((t) => t.sorted())
     },
     setModel(centroids: Float32Array, nlist: number, layout: PqLayout, codebooks: Float32Array): void {
       model = { centroids, nlist, layout, codebooks, norms: ready().rowNormsSq(centroids, nlist, layout.dim) }

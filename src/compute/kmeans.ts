@@ -23,12 +23,18 @@ export interface ClusteringRun {
 export interface KMeansOptions extends ClusteringRun {
   k: number
   onIteration?: (done: number, total: number) => void
+  /**
+   * After the last iteration (CPU only): the centroids become `snap(centroids)` and each row's
+   * nearest of them goes to `assign`, with the rows still spread over the pool (an IVF's sample,
+   * assigned again for its residuals after the centroids move onto the stored grid).
+   */
+  finish?: { snap: (centroids: Float32Array) => Float32Array; assign: Uint32Array }
 }
 
 /**
- * k-means++ seeding (on at most 16·k points, which keeps seeding cheap next to the Lloyd
- * iterations) then Lloyd iterations. A cluster left empty is re-seeded by splitting the
- * largest one. Deterministic for a given seed. Returns k × dim centroids.
+ * k-means++ seeding (on a pool of at most 16·k points, {@link seedPool}) then Lloyd iterations.
+ * A cluster left empty is re-seeded by splitting the largest one. Deterministic for a given
+ * seed. Returns k × dim centroids.
  */
 export async function kmeans(x: Float32Array, n: number, dim: number, options: KMeansOptions): Promise<Float32Array> {
   const { k, iterations, seed, signal, onIteration, kernels = jsKernels, pool } = options
@@ -37,9 +43,12 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
   if (n <= k) {
     // Too few points: every point is a centroid; the rest repeat them (never nearest, harmless).
     for (let c = 0; c < k; c++) centroids.set(x.subarray((c % n) * dim, ((c % n) + 1) * dim), c * dim)
-    return centroids
+    if (!options.finish) return centroids
+    const snapped = options.finish.snap(centroids)
+    kernels.assignNearest(x, n, dim, snapped, k, options.finish.assign)
+    return snapped
   }
-  seedPlusPlus(x, n, dim, centroids, k, rand, kernels)
+  await seedPlusPlus(x, n, dim, centroids, k, rand, kernels, signal)
   if (options.gpu) {
     await options.gpu.lloyd(x, n, dim, k, 1, centroids, iterations, (counts) => splitEmpty(centroids, counts, k, dim), {
       signal,
@@ -50,7 +59,33 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
   const assign = new Uint32Array(n)
   const sums = new Float64Array(k * dim)
   const counts = new Uint32Array(k)
-  // rows [0, local) are assigned here, the rest by the pool's workers (sent once)
+  const assignAll = await sharedAssigner(x, n, dim, kernels, pool, signal)
+  for (let it = 0; it < iterations; it++) {
+    await assignAll(centroids, k, assign)
+    updateMeans(x, n, dim, assign, centroids, k, counts, sums)
+    splitEmpty(centroids, counts, k, dim)
+    onIteration?.(it + 1, iterations)
+  }
+  if (options.finish) {
+    const snapped = options.finish.snap(centroids)
+    await assignAll(snapped, k, options.finish.assign)
+    return snapped
+  }
+  return centroids
+}
+
+/**
+ * Assignment of x's rows to the nearest of k centroids, rows [0, local) here and the rest by the
+ * pool's workers (each sent its share once, then only the centroids per call).
+ */
+async function sharedAssigner(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  kernels: Kernels,
+  pool: KernelPool | undefined,
+  signal: AbortSignal | undefined,
+): Promise<(centroids: Float32Array, k: number, assign: Uint32Array) => Promise<void>> {
   const parts = pool && n >= MIN_SHARED_ROWS ? splitRange(n, pool.threads) : [[0, n] as [number, number]]
   const local = (parts[0] as [number, number])[1]
   const remote = parts.slice(1).map((range, w) => ({ range, worker: pool?.workers[w] as Comlink.Remote<KernelWorkerApi> }))
@@ -60,7 +95,7 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
       return worker.setRows(Comlink.transfer(part, [part.buffer]), b - a, dim)
     }),
   )
-  for (let it = 0; it < iterations; it++) {
+  return async (centroids, k, assign) => {
     const norms = kernels.rowNormsSq(centroids, k, dim)
     const shares = remote.map(({ range: [a], worker }) => worker.assignRows(centroids, k, norms).then((r) => assign.set(r, a)))
     for (let start = 0; start < local; start += CHUNK) {
@@ -69,14 +104,20 @@ export async function kmeans(x: Float32Array, n: number, dim: number, options: K
       kernels.assignNearest(x.subarray(start * dim, end * dim), end - start, dim, centroids, k, assign.subarray(start, end), norms)
     }
     await Promise.all(shares)
-    updateMeans(x, n, dim, assign, centroids, k, counts, sums)
-    splitEmpty(centroids, counts, k, dim)
-    onIteration?.(it + 1, iterations)
   }
-  return centroids
 }
 
-export function seedPlusPlus(
+/**
+ * The seeding pool: 16 points a centroid up to 1,024 centroids (PQ codebooks, small indexes), at
+ * least 16,384 points beyond. Each centroid picked reads every point of the pool: 4,000 lists
+ * of 100-d over 64,000 points read 102 GB (20 s of a 1 M-row build, bound by memory) where
+ * 16,384 points take 5 s; the Lloyd iterations that follow see the whole sample.
+ */
+export const seedPool = (n: number, k: number) => Math.min(n, 16 * k, Math.max(4 * k, 16384))
+/** Centroids picked between event-loop turns (cancellation latency). */
+const SEED_CHUNK = 128
+
+export async function seedPlusPlus(
   x: Float32Array,
   n: number,
   dim: number,
@@ -84,19 +125,22 @@ export function seedPlusPlus(
   k: number,
   rand: () => number,
   kernels: Kernels,
+  signal?: AbortSignal,
 ) {
-  const pool = sampleIndices(n, Math.min(n, 16 * k), rand)
+  const pool = sampleIndices(n, seedPool(n, k), rand)
   const m = pool.length
   const minDist = new Float64Array(m).fill(Number.POSITIVE_INFINITY)
   const candidates = new Float32Array(m * dim)
   for (let i = 0; i < m; i++) candidates.set(x.subarray((pool[i] as number) * dim, ((pool[i] as number) + 1) * dim), i * dim)
   const dist = new Float32Array(m)
+  const scanner = kernels.rowScanner(candidates, m, dim)
   let pick = pool[Math.floor(rand() * m)] as number
   for (let c = 0; c < k; c++) {
+    if (c % SEED_CHUNK === SEED_CHUNK - 1) await checkpoint(signal)
     centroids.set(x.subarray(pick * dim, (pick + 1) * dim), c * dim)
     if (c === k - 1) break
     let total = 0
-    kernels.distances('l2', centroids.subarray(c * dim, (c + 1) * dim), 1, candidates, m, dim, dist)
+    scanner.l2(centroids.subarray(c * dim, (c + 1) * dim), dist)
     for (let i = 0; i < m; i++) {
       const d = dist[i] as number
       if (d < (minDist[i] as number)) minDist[i] = d

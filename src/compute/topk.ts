@@ -1,3 +1,6 @@
+import { checkpoint } from '../errors.js'
+import type { Kernels } from './backend.js'
+
 /**
  * Keeps the k best (smallest distance) entries seen; ties go to the lower row, so the result
  * does not depend on the order entries arrive in. A max-heap on (distance, row).
@@ -60,5 +63,42 @@ export class TopK {
 
   private worse(d1: number, r1: number, d2: number, r2: number): boolean {
     return d1 > d2 || (d1 === d2 && r1 > r2)
+  }
+}
+
+/**
+ * Pushes a block of distances (out[qi·count + i], from `distances`) into each query's TopK as
+ * rows base + i: squared L2 as is, dot negated (the largest dot is the best).
+ */
+export function pushDistances(tops: TopK[], out: Float32Array, count: number, base: number, kind: 'l2' | 'ip'): void {
+  for (const [qi, top] of tops.entries()) {
+    for (let i = 0; i < count; i++) {
+      const d = kind === 'l2' ? (out[qi * count + i] as number) : -(out[qi * count + i] as number)
+      if (d <= top.bound) top.push(d, base + i)
+    }
+  }
+}
+
+/** Rows scored per `distances` call in {@link pushNearest} (an event-loop turn between calls). */
+const NEAREST_BLOCK = 4096
+
+/** Exact nearest rows: every one of n rows of x scored against each query, into `tops` as rows base + i. */
+export async function pushNearest(
+  kernels: Kernels,
+  kind: 'l2' | 'ip',
+  queries: Float32Array,
+  tops: TopK[],
+  x: Float32Array,
+  n: number,
+  dim: number,
+  base: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const out = new Float32Array(tops.length * NEAREST_BLOCK)
+  for (let start = 0; start < n; start += NEAREST_BLOCK) {
+    await checkpoint(signal)
+    const count = Math.min(NEAREST_BLOCK, n - start)
+    kernels.distances(kind, queries, tops.length, x.subarray(start * dim, (start + count) * dim), count, dim, out)
+    pushDistances(tops, out, count, base + start, kind)
   }
 }

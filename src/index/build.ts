@@ -225,6 +225,7 @@ async function buildWith(
     metadata,
     column,
     order,
+    vectors: built.vectors,
     sink,
     file,
     signal,
@@ -307,6 +308,11 @@ interface Built {
   invalid: Array<{ row: number; reason: string }>
   /** The lists' storage order (blob.ts storageOrder), computed for the tune step. */
   storage: Uint32Array
+  /**
+   * Every row's vector as read (not normalized), row-major, when the writer can take them instead
+   * of decoding the column a second time to store rows list by list (permute.ts vectorStore).
+   */
+  vectors?: Float32Array
 }
 
 /** `o.tuneQueries` checked against the index and prepared for its metric, as one matrix (a copy), or undefined. */
@@ -359,6 +365,11 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const n = vectors.rowIds.length
   const params = resolveParams(vectors.rows, n, vectors.dim, o)
   const heldOut = tuneQueries(o, params) // checked before any training
+  // rows stored list by list from these, not from a second decode of the column (10 s at 1 M ×
+  // 100-d): float lists only (doubles were rounded to float32 here), every row valid, so row i
+  // is vector i; a copy before normalizing for cosine (the memory estimate counts the vectors twice)
+  const whole = o.clusterRows && column.kind === 'list' && column.element === 'FLOAT' && n === vectors.rows
+  const original = whole ? (params.metric === 'cosine' ? vectors.data.slice() : vectors.data) : undefined
   if (params.metric === 'cosine') normalizeRows(vectors.data, n, vectors.dim, vectors.rowIds, o.column)
   enter('train-coarse')
   const model = await trainModel(vectors.data, n, params, train)
@@ -367,7 +378,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   enter('tune')
   const floor = heldOut ? 1 : nprobeFloor(params, n)
   // the tune step prices reads where the file will hold them; the blob and clustered rows use it too
-  const storage = storageOrder(model.centroids, params.nlist, params.dim)
+  const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels)
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
     minNprobe: floor,
@@ -375,6 +386,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
     clustered: o.clusterRows,
     storage,
     kernels,
+    pool: train.pool,
     gpu: train.gpu,
     signal,
     onProgress: (done, total) => progress('tune', done, total),
@@ -383,7 +395,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   params.refine = tuned.refine
   if (tuned.slack !== undefined) params.slack = tuned.slack
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
-  return { params, model, lists, invalid: vectors.invalid, storage }
+  return { params, model, lists, invalid: vectors.invalid, storage, vectors: original }
 }
 
 /**
@@ -438,7 +450,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   enter('tune')
   const truth = encoded.nearest.map((candidates, qi) => truthOf(candidates, queryRows[qi] as number))
   const floor = heldOut ? 1 : nprobeFloor(params, n)
-  const storage = storageOrder(model.centroids, params.nlist, params.dim)
+  const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels)
   const tuned = await tuneFromTruth(
     model,
     lists,

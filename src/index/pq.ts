@@ -88,7 +88,7 @@ async function trainPqOnGpu(gpu: GpuBuild, x: Float32Array, n: number, layout: P
       xs.set(x.subarray(i * dim + s, i * dim + s + len), (j * n + i) * width)
     }
     const seeded = new Float32Array(ksub * len)
-    seedPlusPlus(sub, n, len, seeded, ksub, mulberry32(options.seed + 7919 * (j + 1)), options.kernels ?? jsKernels)
+    await seedPlusPlus(sub, n, len, seeded, ksub, mulberry32(options.seed + 7919 * (j + 1)), options.kernels ?? jsKernels, options.signal)
     for (let c = 0; c < ksub; c++) init.set(seeded.subarray(c * len, (c + 1) * len), (j * ksub + c) * width)
   }
   await gpu.lloyd(

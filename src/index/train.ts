@@ -84,6 +84,8 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     xs.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   }
   // on the grid the index stores them on (centroids.ts), before any row is assigned to them
+  const snap = (c: Float32Array) => snapCentroids(c, nlist, dim)
+  let assign: Uint32Array = new Uint32Array(picks.length)
   const trained = await kmeans(xs, picks.length, dim, {
     k: nlist,
     iterations: params.coarseIterations,
@@ -92,12 +94,11 @@ export async function trainModel(data: Float32Array, n: number, params: IndexPar
     kernels: o.kernels,
     pool: o.pool,
     gpu: o.gpu,
+    finish: o.gpu ? undefined : { snap, assign },
     onIteration: (done, total) => o.onProgress?.('train-coarse', done, total),
   })
-  const centroids = snapCentroids(trained, nlist, dim)
-  let assign: Uint32Array = new Uint32Array(picks.length)
+  const centroids = o.gpu ? snap(trained) : trained
   if (o.gpu) assign = await o.gpu.assign(xs, picks.length, dim, centroids, nlist, o.signal)
-  else (o.kernels ?? jsKernels).assignNearest(xs, picks.length, dim, centroids, nlist, assign)
   subtractCentroids(xs, picks.length, dim, centroids, assign)
   const layout = pqLayout(dim, params.m, params.nbits)
   const codebooks = await trainPq(xs, picks.length, layout, {

@@ -43,6 +43,11 @@ export function listPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage
       if (!topDef) throw new Error('parquet required value is undefined')
       return { values: [undefined], definitionLevels: [0], repetitionLevels: [0] }
     }
+    // a typed row (a clustered build's vectors, permute.ts) holds numbers only
+    if (row instanceof Float32Array || row instanceof Float64Array)
+      return row.length
+        ? { values: row, ...fullLevels(row.length) }
+        : { values: [undefined], definitionLevels: [topDef], repetitionLevels: [0] }
     if (!Array.isArray(row)) throw new Error(`parquet repeated field ${repeated.name} must be an array`)
     if (!row.length) return { values: [undefined], definitionLevels: [topDef], repetitionLevels: [0] }
     let nulls = false
@@ -60,7 +65,8 @@ export function listPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage
 
 /** encodeNestedValues' levels for the whole chunk, cut into one page per row. */
 function slicedPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage[]; maxDefinitionLevel: number } {
-  const data = encodeNestedValues(tree, rows as never)
+  const plain = rows.map((row) => (row instanceof Float32Array || row instanceof Float64Array ? Array.from(row) : row))
+  const data = encodeNestedValues(tree, plain as never)
   const levels = data.definitionLevels.length || data.values.length
   const pages: RowPage[] = []
   for (let i = 0; i < levels; ) {

@@ -46,6 +46,8 @@ export interface WriteIndexedOptions {
    * position is added last, unless the input has one. Not with `added`.
    */
   order?: Uint32Array
+  /** With `order`: the embedding column's vectors already decoded (float32, row-major, every row). */
+  vectors?: Float32Array
   /** Called once all data pages are written; returns the index blob (absent: no blob). */
   makeBlob?: (pages: RowPages) => Uint8Array
   /** Key-value entries for the footer (naming the blob, given where it landed). */
@@ -78,7 +80,10 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   const leaves = leafTrees(metadata)
   const embeddingTree = column ? [root, ...column.leafPath] : []
   if (order && (added || !column)) throw new Error('rows are reordered only with an embedding column and nothing added')
-  const permuted = order && column ? await permuteRows(source, metadata, column, order, file, signal, o.onReorder) : undefined
+  const permuted =
+    order && column
+      ? await permuteRows(source, metadata, column, order, { file, signal, vectors: o.vectors, onProgress: o.onReorder })
+      : undefined
   const rowColumn = permuted && !root.children.some((c) => c.element.name === ROW_COLUMN)
   const schema = added ? withListColumn(metadata, added.name) : rowColumn ? withRowColumn(metadata) : metadata.schema
   const addedTree = added ? listColumnTree(schema, added.name) : []
