@@ -161,10 +161,14 @@ const MAX_ORDERED_LISTS = 4096
  */
 export function storageOrder(centroids: Float32Array, nlist: number, dim: number, kernels: Kernels = jsKernels): Uint32Array {
   const all = Array.from({ length: nlist }, (_, l) => l)
-  return Uint32Array.from(nlist > MAX_ORDERED_LISTS ? groupedWalk(centroids, nlist, dim, kernels) : walk(centroids, dim, all, 0, kernels))
+  return Uint32Array.from(
+    nlist > MAX_ORDERED_LISTS
+      ? groupedWalk(centroids, nlist, dim, kernels)
+      : walk(centroids, dim, all, 0, kernels.rowScanner(centroids, nlist, dim)),
+  )
 }
 
-/** The centroids of `lists`, one after another, and a scanner over them. */
+/** A scanner over the centroids of `lists`, one after another. */
 function scannerOf(centroids: Float32Array, dim: number, lists: number[], kernels: Kernels): RowScanner {
   const rows = new Float32Array(lists.length * dim)
   for (const [i, l] of lists.entries()) rows.set(centroids.subarray(l * dim, (l + 1) * dim), i * dim)
@@ -174,16 +178,15 @@ function scannerOf(centroids: Float32Array, dim: number, lists: number[], kernel
 /**
  * `lists` (ascending) in walk order from `start`: each next one the nearest not yet taken (ties:
  * the lower list); distances that are not numbers (a damaged model) leave the rest in id order.
- * Each step scores every list of the walk with the backend's l2 (bit-identical between js and
- * wasm): 4,000 lists of 100-d walk in 0.4 s with wasm where a loop of js l2sq took 8 s.
+ * Each step scores every list of the walk through `scanner` (over `lists`' centroids, in order;
+ * the backend's l2, bit-identical between js and wasm): 4,000 lists of 100-d walk in 0.4 s with
+ * wasm where a loop of js l2sq took 8 s.
  */
-function walk(centroids: Float32Array, dim: number, lists: number[], start: number, kernels: Kernels): number[] {
-  const scanner = scannerOf(centroids, dim, lists, kernels)
+function walk(centroids: Float32Array, dim: number, lists: number[], start: number, scanner: RowScanner): number[] {
   const count = lists.length
   const taken = new Uint8Array(count)
   const distance = new Float32Array(count)
-  let last = lists.indexOf(start)
-  taken[last] = 1
+  taken[lists.indexOf(start)] = 1
   const order = [start]
   for (let step = 1; step < count; step++) {
     scanner.l2(centroids.subarray(start * dim, (start + 1) * dim), distance)
@@ -199,8 +202,7 @@ function walk(centroids: Float32Array, dim: number, lists: number[], start: numb
       }
     }
     taken[best] = 1
-    last = best
-    start = lists[last] as number
+    start = lists[best] as number
     order.push(start)
   }
   return order
@@ -232,17 +234,18 @@ export function groupedWalk(centroids: Float32Array, nlist: number, dim: number,
   }
   for (let l = 0; l < nlist; l++) (members[nearest[l] as number] as number[]).push(l)
   const order: number[] = []
-  for (const p of walk(centroids, dim, pivots, 0, kernels)) {
+  for (const p of walk(centroids, dim, pivots, 0, scannerOf(centroids, dim, pivots, kernels))) {
     const group = members[pivots.indexOf(p)] as number[]
     if (!group.length) continue
     if (group.length > MAX_ORDERED_LISTS) {
       order.push(...group)
       continue
     }
+    const scanner = scannerOf(centroids, dim, group, kernels)
     const last = order.at(-1)
     let start = group[0] as number
     if (last !== undefined) {
-      scannerOf(centroids, dim, group, kernels).l2(centroids.subarray(last * dim, (last + 1) * dim), distance)
+      scanner.l2(centroids.subarray(last * dim, (last + 1) * dim), distance)
       let bestDistance = Number.POSITIVE_INFINITY
       for (const [i, l] of group.entries()) {
         const d = distance[i] as number
@@ -252,7 +255,7 @@ export function groupedWalk(centroids: Float32Array, nlist: number, dim: number,
         }
       }
     }
-    order.push(...walk(centroids, dim, group, start, kernels))
+    order.push(...walk(centroids, dim, group, start, scanner))
   }
   return order
 }

@@ -44,7 +44,7 @@ export function listPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage
       return { values: [undefined], definitionLevels: [0], repetitionLevels: [0] }
     }
     // a typed row (a clustered build's vectors, permute.ts) holds numbers only
-    if (row instanceof Float32Array || row instanceof Float64Array)
+    if (isTypedRow(row))
       return row.length
         ? { values: row, ...fullLevels(row.length) }
         : { values: [undefined], definitionLevels: [topDef], repetitionLevels: [0] }
@@ -63,9 +63,11 @@ export function listPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage
   return { pages, maxDefinitionLevel }
 }
 
+const isTypedRow = (row: unknown): row is Float32Array | Float64Array => row instanceof Float32Array || row instanceof Float64Array
+
 /** encodeNestedValues' levels for the whole chunk, cut into one page per row. */
 function slicedPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage[]; maxDefinitionLevel: number } {
-  const plain = rows.map((row) => (row instanceof Float32Array || row instanceof Float64Array ? Array.from(row) : row))
+  const plain = rows.map((row) => (isTypedRow(row) ? Array.from(row) : row))
   const data = encodeNestedValues(tree, plain as never)
   const levels = data.definitionLevels.length || data.values.length
   const pages: RowPage[] = []
