@@ -146,6 +146,38 @@ export function rowNormsSq(x: usize, n: i32, dim: i32, out: usize): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// k-means++ seeding step (js.ts seedScan): rows of one byte a value, `stride` bytes each (a
+// multiple of 16, zero padded); integer squared L2 to row `pick`, exact, so any summation order
+// gives the same bits. 16 bytes a step: |a − b| as bytes (saturating subtractions both ways),
+// widened to i16 and squared-and-paired by dot_i16x8_s (each lane ≤ 2 · 255², no overflow).
+
+/** minDist[i] = min(minDist[i], ‖row pick − row i‖²) for i < n; returns Σ minDist. */
+export function seedScan(rows: usize, n: i32, stride: i32, pick: i32, minDist: usize): f64 {
+  const p = rows + <usize>pick * <usize>stride
+  let total: f64 = 0
+  for (let i = 0; i < n; i++) {
+    const r = rows + <usize>i * <usize>stride
+    let acc = i32x4.splat(0)
+    for (let j = 0; j < stride; j += 16) {
+      const a = v128.load(r + <usize>j)
+      const b = v128.load(p + <usize>j)
+      const d = v128.or(i8x16.sub_sat_u(a, b), i8x16.sub_sat_u(b, a))
+      const lo = i16x8.extend_low_i8x16_u(d)
+      const hi = i16x8.extend_high_i8x16_u(d)
+      acc = i32x4.add(acc, i32x4.add(i32x4.dot_i16x8_s(lo, lo), i32x4.dot_i16x8_s(hi, hi)))
+    }
+    const s =
+      <u32>i32x4.extract_lane(acc, 0) + <u32>i32x4.extract_lane(acc, 1) + <u32>i32x4.extract_lane(acc, 2) + <u32>i32x4.extract_lane(acc, 3)
+    const at = minDist + ((<usize>i) << 2)
+    const m = load<u32>(at)
+    const v = s < m ? s : m
+    store<u32>(at, v)
+    total += <f64>v
+  }
+  return total
+}
+
+// ---------------------------------------------------------------------------------------------
 // Nearest centroid (js.ts assignNearest): score_c = ‖c‖² − 2·(x·c), the dot summed in order
 // t = 0…len−1; the lowest score wins, ties to the lower index. Centroids come transposed
 // (`ct`: len × kpad floats, centroid c's t-th value at t·kpad + c), kpad a multiple of 16 with

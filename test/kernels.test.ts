@@ -64,12 +64,13 @@ describe('k-means', () => {
     let scans = 0
     const kernels: Kernels = {
       ...jsKernels,
-      rowScanner(rows, n, dim) {
-        const inner = jsKernels.rowScanner(rows, n, dim)
+      seeder(rows, n, stride) {
+        const inner = jsKernels.seeder(rows, n, stride)
         return {
-          l2(q, out) {
+          minDist: inner.minDist,
+          add(pick) {
             if (++scans === 50) controller.abort()
-            inner.l2(q, out)
+            return inner.add(pick)
           },
         }
       },

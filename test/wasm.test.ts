@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
-import { kmeans } from '../src/compute/kmeans.js'
+import { kmeans, quantizeRows } from '../src/compute/kmeans.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { setWasmMemoryLimit } from '../src/compute/wasm.js'
 import { pqLayout, trainPq } from '../src/index/pq.js'
@@ -68,6 +68,27 @@ function checkAll(x: Float32Array, n: number, dim: number, k: number, m: number,
     return outs
   })
   expect(sw).toEqual(sj)
+  // seeding's byte rows: the same integer distances and sums, and each one the exact Σ (a − b)²
+  const { rows, stride } = quantizeRows(
+    x,
+    dim,
+    Array.from({ length: n }, (_, i) => i),
+  )
+  const [tj, tw] = both((kern) => {
+    const seeder = kern.seeder(rows, n, stride)
+    const totals = [0, n - 1, n >> 1].map((pick) => seeder.add(pick))
+    return [totals, Array.from(seeder.minDist)]
+  })
+  expect(tw).toEqual(tj)
+  const sq = (a: number, b: number) => {
+    let s = 0
+    for (let j = 0; j < stride; j++) s += ((rows[a * stride + j] as number) - (rows[b * stride + j] as number)) ** 2
+    return s
+  }
+  const last = n - 1
+  expect(tj[1]?.[last]).toBe(0) // a pick is at distance 0 from itself
+  expect(tj[1]?.[1 % n]).toBe(Math.min(sq(0, 1 % n), sq(last, 1 % n), sq(n >> 1, 1 % n)))
+  expect(tj[0]?.[2]).toBe((tj[1] as number[]).reduce((a, b) => a + b, 0))
 }
 
 describe('wasm kernels match the TypeScript reference bit for bit', () => {

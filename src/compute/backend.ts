@@ -1,6 +1,6 @@
 import { ParquetSeekError } from '../errors.js'
 import type { PqLayout } from '../index/pq.js'
-import { adcTable, assignNearest, distances, pqEncode, pqScan, rowNormsSq } from './js.js'
+import { adcTable, assignNearest, distances, pqEncode, pqScan, rowNormsSq, seedScan } from './js.js'
 
 /**
  * The compute interface every backend implements (DESIGN §4). All results are bit-identical
@@ -33,6 +33,18 @@ export interface RowScanner {
   l2(q: Float32Array, out: Float32Array): void
 }
 
+/**
+ * k-means++ seeding over rows handed over once, quantized to one byte a value (stride bytes a
+ * row, a multiple of 16, zero padded): distances are exact integers, so every backend picks the
+ * same rows.
+ */
+export interface Seeder {
+  /** minDist[i] = min(minDist[i], ‖row pick − row i‖²) for every row; returns Σ minDist. */
+  add(pick: number): number
+  /** Each row's squared distance to its nearest pick so far (0xffffffff before the first add). */
+  readonly minDist: Uint32Array
+}
+
 export interface Kernels {
   readonly name: BackendName
   /** out[qi·n + i] = squared L2 (`l2`) or dot (`ip`) of query qi and row i. */
@@ -44,6 +56,7 @@ export interface Kernels {
   pqEncode(x: Float32Array, n: number, layout: PqLayout, codebooks: Float32Array, out: Uint8Array): void
   adcScanner(layout: PqLayout, codebooks: Float32Array): AdcScanner
   rowScanner(rows: Float32Array, n: number, dim: number): RowScanner
+  seeder(rows: Uint8Array, n: number, stride: number): Seeder
 }
 
 export const jsKernels: Kernels = {
@@ -61,6 +74,10 @@ export const jsKernels: Kernels = {
   },
   rowScanner(rows, n, dim) {
     return { l2: (q, out) => distances('l2', q, 1, rows, n, dim, out) }
+  },
+  seeder(rows, n, stride) {
+    const minDist = new Uint32Array(n).fill(0xffffffff)
+    return { minDist, add: (pick) => seedScan(rows, n, stride, pick, minDist) }
   },
 }
 

@@ -142,6 +142,28 @@ export function rowNormsSq(x: Float32Array, n: number, dim: number): Float32Arra
   return out
 }
 
+/**
+ * One k-means++ seeding step over n rows of one byte a value (`stride` bytes each, zero padded):
+ * minDist[i] = min(minDist[i], Σ_j (row pick[j] − row i[j])²), an exact integer; returns
+ * Σ minDist (exact below 2^53: the same bits whatever the order).
+ */
+export function seedScan(rows: Uint8Array, n: number, stride: number, pick: number, minDist: Uint32Array): number {
+  const p = pick * stride
+  let total = 0
+  for (let i = 0; i < n; i++) {
+    const r = i * stride
+    let s = 0
+    for (let j = 0; j < stride; j++) {
+      const d = (rows[p + j] as number) - (rows[r + j] as number)
+      s += d * d
+    }
+    const v = Math.min(s, minDist[i] as number)
+    minDist[i] = v
+    total += v
+  }
+  return total
+}
+
 /** out[qi·n + i] = l2sq (`l2`) or dot (`ip`) of query qi and row i. */
 export function distances(
   kind: 'l2' | 'ip',

@@ -1,6 +1,6 @@
 import { ParquetSeekError } from '../errors.js'
 import type { PqLayout } from '../index/pq.js'
-import type { AdcScanner, Kernels, RowScanner } from './backend.js'
+import type { AdcScanner, Kernels, RowScanner, Seeder } from './backend.js'
 import { rowNormsSq } from './js.js'
 import { kernelsWasmBase64 } from './wasm/kernels.generated.js'
 
@@ -43,6 +43,7 @@ interface Exports {
   ): void
   adcTable(kind: number, q: number, m: number, starts: number, cbt: number, kpad: number, out: number): void
   pqScan(table: number, kpad: number, codes: number, count: number, m: number, bias: number, out: number): void
+  seedScan(rows: number, n: number, stride: number, pick: number, minDist: number): number
 }
 
 const PAGE = 65536
@@ -236,6 +237,15 @@ class WasmKernels implements Kernels {
         out.set(a.f32(oo, n))
       },
     }
+  }
+
+  /** An instance holding the byte rows and their running minimum (the view stays valid: it never grows). */
+  seeder(rows: Uint8Array, n: number, stride: number): Seeder {
+    const a = new Arena(this.module)
+    const [ro, mo] = a.layout('seedScan', [n * stride, n * 4], true) as [number, number]
+    a.u8(ro, n * stride).set(rows.subarray(0, n * stride))
+    const minDist = a.u32(mo, n).fill(0xffffffff)
+    return { minDist, add: (pick) => a.x.seedScan(ro, n, stride, pick, mo) }
   }
 
   /** A scanner owns an instance: its codebooks and table stay in that memory between calls. */
