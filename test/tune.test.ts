@@ -79,12 +79,23 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
   const input = join(dir, 'rows.parquet')
   writeListFile(input, rows)
 
+  const out = join(dir, 'held-out.parquet')
+  let built: Promise<Awaited<ReturnType<typeof buildIndex>>> | undefined
+  /** The file indexed with the tune queries, built once for the tests that read it. */
+  const heldOutIndex = () => {
+    built ??= (async () => {
+      const src = await fileSource(input)
+      try {
+        return await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 240, tuneQueries: tune })
+      } finally {
+        await src.close()
+      }
+    })()
+    return built
+  }
+
   it('probes fewer lists than the floor of rows tuning, and still reaches recall@10 ≥ 0.95 on other unseen queries', async () => {
-    const out = join(dir, 'held-out.parquet')
-    const src = await fileSource(input)
-    const summary = await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 240, tuneQueries: tune })
-    await src.close()
-    const p = summary.params
+    const p = (await heldOutIndex()).params
     const floor = nprobeFloor(p, ROWS)
     const queries = HELD_OUT
     const { recall, lists } = await defaultRecall(out, all.subarray(0, ROWS * DIM), test, queries)
@@ -93,6 +104,14 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     )
     expect(lists).toBeLessThan(floor)
     expect(recall).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it('the tuned recall is what searches of the tune queries at the stored defaults measure (10 × refine candidates, as any search of 10)', async () => {
+    const p = (await heldOutIndex()).params
+    const tuneRows = new Float32Array(HELD_OUT * DIM)
+    for (const [i, q] of tune.entries()) tuneRows.set(q, i * DIM)
+    const { recall } = await defaultRecall(out, all.subarray(0, ROWS * DIM), tuneRows, HELD_OUT)
+    expect(p.tunedRecall).toBeCloseTo(recall, 3)
   })
 
   it('adaptive probing: each query probes the lists about as near as its nearest (relative slack), so counts vary by query and a far query keeps them all; nprobe given alone or slack Infinity probe nprobe (a filter: filter.test.ts)', async () => {
