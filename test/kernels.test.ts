@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels } from '../src/compute/backend.js'
 import { assignNearest, l2sq, pqEncode } from '../src/compute/js.js'
 import { kmeans } from '../src/compute/kmeans.js'
+import { probe } from '../src/compute/probe.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
+import { ListScanner, ScoreCache, scanLists } from '../src/compute/scan.js'
 import { TopK } from '../src/compute/topk.js'
 import { pqDecode, pqLayout, trainPq } from '../src/index/pq.js'
+import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { clusteredVectors } from './helpers/fixtures.js'
 
 describe('TopK', () => {
@@ -139,5 +142,59 @@ describe('product quantizer', () => {
     expect(new Set(a).size).toBe(100)
     expect(Array.from(a)).toEqual(Array.from(a).sort((p, q) => p - q))
     expect(a).toEqual(sampleIndices(1000, 100, mulberry32(1)))
+  })
+})
+
+describe('list scans with kept scores (the tune step)', () => {
+  it("give the candidates a fresh scan gives, score each (query, list) once, and score again past a query's share", async () => {
+    const n = 3000
+    const dim = 12
+    const data = clusteredVectors(n + 20, dim, 9, 12)
+    const params = resolveParams(n, n, dim, { nlist: 24, m: 4, coarseIterations: 3, pqIterations: 3 })
+    const model = await trainModel(data, n, params)
+    const lists = await encodeAll(
+      model,
+      data,
+      n,
+      Uint32Array.from({ length: n }, (_, i) => i),
+    )
+    const listOf = (l: number) => {
+      const [a, b] = [lists.listStart[l] as number, lists.listStart[l + 1] as number]
+      return { codes: lists.codes.subarray(a * 4, b * 4), rowIds: lists.rowIds.subarray(a, b) }
+    }
+    const queries = Array.from({ length: 20 }, (_, i) => data.slice((n + i) * dim, (n + i + 1) * dim))
+    const scanner = new ListScanner(model)
+    let scored = 0
+    const score = scanner.score.bind(scanner)
+    scanner.score = (...a) => {
+      scored++
+      return score(...a)
+    }
+    const run = (nprobe: number, cache?: ScoreCache) =>
+      scanLists(
+        scanner,
+        queries,
+        probe(jsKernels, queries, model.centroids, 24, 'l2', nprobe),
+        listOf,
+        'l2',
+        30,
+        undefined,
+        undefined,
+        cache,
+      )
+    const fresh = [await run(6), await run(12)]
+    const cache = new ScoreCache(24, queries.length)
+    scored = 0
+    expect(await run(12, cache)).toEqual(fresh[1])
+    expect(scored).toBe(20 * 12)
+    // fewer lists, the same queries: every score comes from the cache
+    expect(await run(6, cache)).toEqual(fresh[0])
+    expect(scored).toBe(20 * 12)
+    // a share of about one list a query: the rest are scored each time, with the same result
+    const small = new ScoreCache(24, queries.length, queries.length * 4 * 200)
+    await run(12, small)
+    scored = 0
+    expect(await run(12, small)).toEqual(fresh[1])
+    expect(scored).toBeGreaterThanOrEqual(20 * 10)
   })
 })

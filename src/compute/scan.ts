@@ -23,6 +23,11 @@ export class ListScanner {
 
   /** `allowed`: when given, only rows marked 1 there become candidates (filters, deleted rows). */
   scan(q: Float32Array, kind: 'l2' | 'ip', list: number, codes: Uint8Array, rowIds: Uint32Array, into: TopK, allowed?: Uint8Array): void {
+    keepBest(this.score(q, kind, list, codes, rowIds.length), rowIds, into, allowed)
+  }
+
+  /** The PQ distance of each of the list's n entries to q (a view, valid until the next call). */
+  score(q: Float32Array, kind: 'l2' | 'ip', list: number, codes: Uint8Array, n: number): Float32Array {
     const { dim } = this.model.params
     const c = this.model.centroids
     let bias = 0
@@ -33,15 +38,52 @@ export class ListScanner {
       bias = -dot(q, 0, c, list * dim, dim)
       this.adc.table(q, 'ip')
     }
-    const n = rowIds.length
     if (this.scores.length < n) this.scores = new Float32Array(n)
     this.adc.scan(codes, n, bias, this.scores)
-    for (let i = 0; i < n; i++) {
-      const s = this.scores[i] as number
-      if (s > into.bound) continue
-      const row = rowIds[i] as number
-      if (!allowed || allowed[row]) into.push(s, row)
-    }
+    return this.scores.subarray(0, n)
+  }
+}
+
+/** Entries of one list into `into` by their scores, in list order (allowed rows only). */
+function keepBest(scores: Float32Array, rowIds: Uint32Array, into: TopK, allowed?: Uint8Array): void {
+  for (let i = 0; i < rowIds.length; i++) {
+    const s = scores[i] as number
+    if (s > into.bound) continue
+    const row = rowIds[i] as number
+    if (!allowed || allowed[row]) into.push(s, row)
+  }
+}
+
+/**
+ * PQ scores of (query position, list) pairs kept between scans of the same queries in the same
+ * order. The build's tune step searches one set of queries at dozens of settings, and a list's
+ * scores for a query do not depend on the setting: at 300 k rows the tune step took 26.8 s
+ * scoring each time, 18.3 s with this (the same file written). Each query keeps at most its
+ * share of `budgetBytes`, filled by the lists it scores first — its nearest, as probes come
+ * nearest first; past it, pairs are scored again each time.
+ */
+export class ScoreCache {
+  private readonly scores = new Map<number, Float32Array>()
+  private readonly bytes: Float64Array
+  private readonly share: number
+
+  constructor(
+    private readonly nlist: number,
+    queries: number,
+    budgetBytes = 128 << 20,
+  ) {
+    this.bytes = new Float64Array(queries)
+    this.share = budgetBytes / Math.max(1, queries)
+  }
+
+  get(query: number, list: number): Float32Array | undefined {
+    return this.scores.get(query * this.nlist + list)
+  }
+
+  put(query: number, list: number, scores: Float32Array): void {
+    if (query >= this.bytes.length || (this.bytes[query] as number) + scores.byteLength > this.share) return
+    this.scores.set(query * this.nlist + list, scores.slice())
+    this.bytes[query] = (this.bytes[query] as number) + scores.byteLength
   }
 }
 
@@ -58,6 +100,8 @@ export async function scanLists(
   keep: number,
   allowed: Uint8Array | undefined,
   signal: AbortSignal | undefined,
+  /** Scores kept from earlier scans of these same queries (query positions are the cache's keys). */
+  cache?: ScoreCache,
 ): Promise<Array<Array<{ row: number; distance: number }>>> {
   const out: Array<Array<{ row: number; distance: number }>> = []
   for (const [qi, q] of prepared.entries()) {
@@ -66,7 +110,13 @@ export async function scanLists(
     const top = new TopK(keep)
     for (const l of probes[qi] as Uint32Array) {
       const list = listOf(l)
-      if (list) scanner.scan(q, kind, l, list.codes, list.rowIds, top, allowed)
+      if (!list) continue
+      let scores = cache?.get(qi, l)
+      if (!scores) {
+        scores = scanner.score(q, kind, l, list.codes, list.rowIds.length)
+        cache?.put(qi, l, scores)
+      }
+      keepBest(scores, list.rowIds, top, allowed)
     }
     out.push(top.sorted())
   }

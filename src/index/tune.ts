@@ -6,7 +6,7 @@ import { kernelKind, prepareQuery } from '../compute/metric.js'
 import { type KernelPool, splitRange } from '../compute/pool.js'
 import { probe, pruneProbes, slackSteps } from '../compute/probe.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
-import { ListScanner, scanLists } from '../compute/scan.js'
+import { ListScanner, ScoreCache, scanLists } from '../compute/scan.js'
 import { pushDistances, pushNearest, TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
 import { coalesce, REQUEST_BYTES } from '../io/ranges.js'
@@ -196,14 +196,17 @@ async function measure(
   const k = queries.rowIds.every((r) => r === NO_ROW) ? 10 : 11
   // with the vectors in memory, each query is searched as any search runs (the query pipeline:
   // probe, scan, exact re-ranking), its own row left out of the results
-  const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan) : undefined
+  // the same queries are searched at every setting tried: each (query, list)'s PQ scores are
+  // computed once (a cache for the pipeline's re-prepared queries, one for `prepared` here)
+  const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan, new ScoreCache(nlist, count)) : undefined
+  const candidateScores = new ScoreCache(nlist, count)
   /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
   const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
     const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
     const probes = slack === undefined ? nearest : pruneProbes(prepared, nearest, model.centroids, kind, slack)
     const found = gpuScan
       ? await gpuScan.candidates(prepared, probes, listOf, kind, k * refine, undefined, o.signal)
-      : await scanLists(scanner, prepared, probes, listOf, kind, k * refine, undefined, o.signal)
+      : await scanLists(scanner, prepared, probes, listOf, kind, k * refine, undefined, o.signal, candidateScores)
     return { probes, found }
   }
   const recallAt = async (nprobe: number, slack?: number) => {

@@ -1,6 +1,7 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { exactDistance, prepareQuery } from '../compute/metric.js'
+import type { ScoreCache } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import type { ListView } from '../index/blob.js'
 import type { InvertedLists, IvfPqModel, Metric } from '../index/model.js'
@@ -23,6 +24,8 @@ export function memoryIndex(
   kernels: Kernels = jsKernels,
   /** Candidate scans on the GPU (probing stays on the CPU: the build's tune compares backends). */
   gpu?: GpuListScan,
+  /** PQ scores kept between searches of the same queries (the tune step). */
+  scoreCache?: ScoreCache,
 ): QueryPipeline {
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
@@ -58,6 +61,7 @@ export function memoryIndex(
     cacheBytes: 0,
     maxBytesPerQuery: Number.POSITIVE_INFINITY,
     connections: 1,
+    scoreCache,
   })
 }
 

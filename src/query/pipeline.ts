@@ -2,7 +2,7 @@ import type { BackendName, Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
 import { probe, pruneProbes } from '../compute/probe.js'
-import { ListScanner, scanLists } from '../compute/scan.js'
+import { ListScanner, type ScoreCache, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
@@ -148,6 +148,11 @@ export interface PipelineOptions {
   cacheBytes: number
   maxBytesPerQuery: number
   connections: number
+  /**
+   * PQ scores kept between searches: only for a pipeline searched again and again with the same
+   * queries in the same order (the build's tune step, src/index/tune.ts).
+   */
+  scoreCache?: ScoreCache
 }
 
 /** Bytes a cached list holds (codes, row ids, page offsets and lengths). */
@@ -315,7 +320,17 @@ export class QueryPipeline {
           }
         }
         this.scanner ??= new ListScanner(model, this.o.kernels)
-        scored ??= await scanLists(this.scanner, prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
+        scored ??= await scanLists(
+          this.scanner,
+          prepared,
+          probes,
+          (l) => batchLists.get(l),
+          kind,
+          k * refine,
+          allowed,
+          o.signal,
+          this.o.scoreCache,
+        )
       }
       candidates = scored.map((list) => list.map((c) => c.row))
       for (const list of candidates) {
