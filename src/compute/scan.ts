@@ -58,7 +58,7 @@ function keepBest(scores: Float32Array, rowIds: Uint32Array, into: TopK, allowed
  * PQ scores of (query position, list) pairs kept between scans of the same queries in the same
  * order. The build's tune step searches one set of queries at dozens of settings, and a list's
  * scores for a query do not depend on the setting: at 300 k rows the tune step took 26.8 s
- * scoring each time, 18.3 s with this (the same file written). Each query keeps at most its
+ * scoring each time, 20.0 s with this (the same file written). Each query keeps at most its
  * share of `budgetBytes`, filled by the lists it scores first — its nearest, as probes come
  * nearest first; past it, pairs are scored again each time.
  */
