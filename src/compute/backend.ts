@@ -27,7 +27,7 @@ export interface AdcScanner {
   scan(codes: Uint8Array, count: number, bias: number, out: Float32Array): void
 }
 
-/** Squared L2 from one query at a time to n rows handed over once (k-means++ seeding). */
+/** Squared L2 from one query at a time to n rows handed over once (the lists' storage walk over the centroids). */
 export interface RowScanner {
   /** out[i] = squared L2 of q and row i, as `distances('l2', q, 1, rows, …)` gives it. */
   l2(q: Float32Array, out: Float32Array): void

@@ -100,7 +100,7 @@ class Arena {
   }
 }
 
-/** The most row bytes a rowScanner keeps in its own memory (defaults seed on at most 64 MiB). */
+/** The most row bytes a rowScanner keeps in its own memory (centroids: 65,536 lists of 1,024-d). */
 const RESIDENT_ROW_BYTES = 256 << 20
 const align = (n: number) => Math.ceil(n / 64) * 64
 const mib = (n: number) => Math.ceil(n / 2 ** 20)
@@ -219,11 +219,7 @@ class WasmKernels implements Kernels {
     }
   }
 
-  /**
-   * An instance holding the rows: seeding 4,000 centroids over 64,000 rows of 100-d copied the
-   * 25.6 MB of rows into wasm memory once per centroid, now once (seeding 23.6 → 21.2 s: what
-   * remains is reading those rows once per centroid).
-   */
+  /** An instance holding the rows, copied into its memory once rather than once a query. */
   rowScanner(rows: Float32Array, n: number, dim: number): RowScanner {
     // beyond RESIDENT_ROW_BYTES (a user's --nlist far above the default), copied chunk by chunk
     if (n * dim * 4 > RESIDENT_ROW_BYTES) return { l2: (q, out) => this.distances('l2', q, 1, rows, n, dim, out) }
