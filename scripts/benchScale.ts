@@ -44,11 +44,11 @@ const { values } = parseArgs({
 const sizes = values.sizes.split(',').map(Number)
 const Q = Number(values.queries)
 const T = Number(values['tune-words'])
-for (const [flag, v] of [
-  ['--queries', Q],
-  ['--tune-words', T],
+for (const [flag, v, raw] of [
+  ['--queries', Q, values.queries],
+  ['--tune-words', T, values['tune-words']],
 ] as const)
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a whole number ≥ 1, got ${v}`)
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a whole number ≥ 1, got "${raw}"`)
 const data = join(root, '../shared/data/wordnet-fasttext-words-100d')
 if (!existsSync(data)) {
   console.log(
