@@ -6,6 +6,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { type BuildProgress, buildIndex } from '../src/index/build.js'
+import { orderWithinLists } from '../src/index/rowOrder.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { ROW_COLUMN } from '../src/parquet/permute.js'
 import { openIndex } from '../src/search/engine.js'
@@ -231,5 +232,37 @@ describe('rows clustered by list (index --cluster-rows)', () => {
       }),
     ).rejects.toThrow(/rows can be clustered only when the vectors fit the memory budget .*--memory-mb/)
     await src.close()
+  })
+})
+
+describe('rows inside a list, when clustered (orderWithinLists)', () => {
+  it('stores near vectors together and moves each code with its row', async () => {
+    // one list of 64 rows from two far-apart groups, interleaved in row order (even rows near 0,
+    // odd rows near 10), and a second list of 3 rows (under a leaf: left as it is)
+    const dim = 4
+    const rows = 67
+    const vectors = new Float32Array(rows * dim)
+    for (let r = 0; r < 64; r++) for (let j = 0; j < dim; j++) vectors[r * dim + j] = (r % 2) * 10 + ((r * 7 + j * 3) % 5) * 0.01
+    const m = 2
+    const lists = {
+      listStart: Uint32Array.from([0, 64, 67]),
+      rowIds: Uint32Array.from({ length: rows }, (_, i) => i),
+      codes: Uint8Array.from({ length: rows * m }, (_, i) => (Math.floor(i / m) * 3 + (i % m)) & 255),
+    }
+    const run = async () => {
+      const copy = { listStart: lists.listStart, rowIds: lists.rowIds.slice(), codes: lists.codes.slice() }
+      await orderWithinLists(copy, vectors, (row) => row, dim, m)
+      return copy
+    }
+    const ordered = await run()
+    const first = Array.from(ordered.rowIds.subarray(0, 64))
+    // each group in one half of the list (which half: the projection's direction)
+    expect(new Set(first.slice(0, 32).map((r) => r % 2)).size).toBe(1)
+    expect(new Set(first.slice(32).map((r) => r % 2)).size).toBe(1)
+    expect([...first].sort((a, b) => a - b)).toEqual(Array.from({ length: 64 }, (_, i) => i))
+    expect(Array.from(ordered.rowIds.subarray(64))).toEqual([64, 65, 66])
+    for (const [e, row] of ordered.rowIds.entries())
+      expect(Array.from(ordered.codes.subarray(e * m, (e + 1) * m))).toEqual([(row * 3) & 255, (row * 3 + 1) & 255])
+    expect(await run()).toEqual(ordered) // deterministic
   })
 })

@@ -13,6 +13,7 @@ import { storageOrder, writeBlob } from './blob.js'
 import { FORMAT_VERSION, footerValue, KV } from './keys.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
+import { orderWithinLists } from './rowOrder.js'
 import { encodeSource, Reservoir, truthOf } from './stream.js'
 import type { TrainOptions } from './train.js'
 import { encodeAll, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
@@ -269,7 +270,7 @@ async function buildWith(
 
 /**
  * Clustered rows: output row i is input row order[i] — the rows of each list, lists in the
- * order the blob stores them, rows ascending inside a list; rows outside the index (invalid
+ * order the blob stores them, rows inside a list in their entries' order (rowOrder.ts); rows outside the index (invalid
  * vectors) last, ascending.
  */
 function clusteredOrder(lists: InvertedLists, storage: Uint32Array, rows: number): Uint32Array {
@@ -375,6 +376,12 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const model = await trainModel(vectors.data, n, params, train)
   enter('encode')
   const lists = await encodeAll(model, vectors.data, n, vectors.rowIds, train)
+  if (o.clusterRows) {
+    // before the tune step, which prices candidate pages where the file will hold them
+    const slot = new Uint32Array(vectors.rows)
+    for (const [i, row] of vectors.rowIds.entries()) slot[row] = i
+    await orderWithinLists(lists, vectors.data, (row) => slot[row] as number, params.dim, params.m, signal)
+  }
   enter('tune')
   const floor = heldOut ? 1 : nprobeFloor(params, n)
   // the tune step prices reads where the file will hold them; the blob and clustered rows use it too
