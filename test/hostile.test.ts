@@ -318,7 +318,9 @@ describe('3. response bodies are bounded by what was asked for', () => {
       await expect(openIndex(s.url)).rejects.toThrow(
         /ignores Range requests .*files over 8 MiB are read only from hosts that honour "Range: bytes=…"/,
       )
-      expect(s.counted.bytes).toBeLessThan(4 << 20)
+      // two answers cancelled at their headers (the tail read and the multi-range probe beside
+      // it): what got out is what loopback socket buffers took before, far from the 100 MB body
+      expect(s.counted.bytes).toBeLessThan(12 << 20)
     } finally {
       await s.close()
     }

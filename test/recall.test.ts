@@ -103,7 +103,7 @@ describe.runIf(existsSync(SHARED))('a query on an S3-style host at default setti
     const truth = parseNpy(new Uint8Array(readFileSync(join(SHARED, name, 'gt_cos_top100_ids.npy')))).data as Int32Array
     const n = 100
     const stride = Math.floor(queries.rowIds.length / n)
-    await index.search(queries.data.subarray(0, queries.dim), { k: 10 }) // the open and the refused multi-range request
+    await index.search(queries.data.subarray(0, queries.dim), { k: 10 }) // the open (which learns the host has no multi-range) and a first search
     let [requests, hits] = [0, 0]
     for (let i = 0; i < n; i++) {
       const at = i * stride

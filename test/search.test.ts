@@ -87,10 +87,39 @@ describe('search over HTTP range requests', () => {
     expect(vectorsOnly.stats.bytes).toBeLessThan(readFileSync(indexed).length / 10)
   })
 
+  it('an S3-style host: the open asks, beside its tail read, whether multi-range works, so the first search sends none and costs no more than if told', async () => {
+    const multi: string[] = []
+    const s3 = await serveFile(indexed, {
+      host: 's3',
+      fault: (req) => {
+        if (req.headers.range?.includes(',')) multi.push(req.headers.range)
+        return false
+      },
+    })
+    try {
+      const index = await openIndex(s3.url, { tailBytes: tail })
+      expect(index.opened.open).toMatchObject({ requests: 2, roundTrips: 1 })
+      expect(multi).toEqual(['bytes=0-0,-1']) // answered 200 (the whole object), cancelled
+      const cold = await index.search(queries[0] as Float32Array, { k: 10, columns: ['title'] })
+      expect(multi).toHaveLength(1) // the search asked for single ranges from the start
+      expect(cold.stats.requests).toBeGreaterThan(3) // one a range: this host has no multipart
+      const nginx = await openIndex(server.url, { tailBytes: tail })
+      const same = await nginx.search(queries[0] as Float32Array, { k: 10, columns: ['title'] })
+      expect(cold.results).toEqual(same.results)
+      // the first search costs what it costs when the open is told the host has no multi-range: no refused request
+      const told = await openIndex(s3.url, { tailBytes: tail, http: { multiRange: false } })
+      const known = await told.search(queries[0] as Float32Array, { k: 10, columns: ['title'] })
+      expect(cold.stats).toMatchObject({ requests: known.stats.requests, roundTrips: known.stats.roundTrips, bytes: known.stats.bytes })
+    } finally {
+      await s3.close()
+    }
+  })
+
   it('a file inside the tail read at open: searches and projection ask the host for nothing more, same answers', async () => {
     expect(statSync(indexed).size).toBeLessThan(1 << 20)
     const whole = await openIndex(server.url)
-    expect(whole.opened.open.requests).toBe(1)
+    // one round trip: the tail read, and beside it the question whether the host answers multi-range
+    expect(whole.opened.open).toMatchObject({ requests: 2, roundTrips: 1 })
     const remote = await openIndex(server.url, { tailBytes: tail })
     for (const q of queries.slice(0, 5)) {
       const before = server.requests
@@ -204,7 +233,7 @@ describe('network faults', () => {
     })
     try {
       await expect(openIndex(s.url)).rejects.toThrow(/HTTP 404 Not Found/)
-      expect(s.requests).toBe(1)
+      expect(s.requests).toBe(2) // the tail read and the multi-range probe beside it, neither retried
     } finally {
       await s.close()
     }
@@ -217,7 +246,8 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(t.url, { tailBytes: tail })
+      // faults by request number: no multi-range probe beside the first
+      const index = await openIndex(t.url, { tailBytes: tail, http: { multiRange: false } })
       await expect(index.search(q())).rejects.toThrow(/HTTP 416/)
     } finally {
       await t.close()
@@ -244,7 +274,8 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(flaky.url, { tailBytes: tail, http: { retryDelayMs: 1 } })
+      // faults by request number: no multi-range probe beside the first
+      const index = await openIndex(flaky.url, { tailBytes: tail, http: { retryDelayMs: 1, multiRange: false } })
       const { results } = await index.search(q(), { k: 3 })
       expect(results).toHaveLength(3)
     } finally {
@@ -258,7 +289,7 @@ describe('network faults', () => {
       },
     })
     try {
-      const index = await openIndex(down.url, { tailBytes: tail, http: { retryDelayMs: 1 } })
+      const index = await openIndex(down.url, { tailBytes: tail, http: { retryDelayMs: 1, multiRange: false } })
       await expect(index.search(q())).rejects.toThrow(/gave up after 4 attempts: HTTP 500/)
       expect(down.requests).toBe(1 + 4)
     } finally {
@@ -274,7 +305,7 @@ describe('network faults', () => {
       const { results } = await index.search(q(), { k: 3 })
       expect(results).toHaveLength(3)
       expect(warnings.join()).toMatch(/ignores Range requests/)
-      expect(s.requests).toBe(1)
+      expect(s.requests).toBe(2) // the whole file once, and the multi-range probe's answer cancelled
     } finally {
       await s.close()
     }
@@ -353,7 +384,7 @@ describe('network faults', () => {
     }
     const dead = await serveFile(indexed, { fault: (_req, _res, i) => i > 1 })
     try {
-      const index = await openIndex(dead.url, { tailBytes: tail, http: { retryDelayMs: 1, stallMs: 200, attempts: 3 } })
+      const index = await openIndex(dead.url, { tailBytes: tail, http: { retryDelayMs: 1, stallMs: 200, attempts: 3, multiRange: false } })
       await expect(index.search(q())).rejects.toThrow(/gave up after 3 attempts: no response in 200 ms/)
     } finally {
       await dead.close()

@@ -11,7 +11,10 @@ export interface HttpOptions {
   fetch?: typeof fetch
   onWarning?: (message: string) => void
   signal?: AbortSignal
-  /** Try `Range: bytes=a-b,c-d` for scattered reads (default true; falls back when unsupported). */
+  /**
+   * Try `Range: bytes=a-b,c-d` for scattered reads (default true; falls back when unsupported).
+   * Whether the host answers them is asked at open, beside the tail read (see openHttp).
+   */
   multiRange?: boolean
   /**
    * An attempt that receives nothing (no headers, or no body bytes) for this long is abandoned
@@ -32,8 +35,10 @@ export interface OpenedHttp {
   /** The file's last bytes, from the same first request that learned its size. */
   tail: Uint8Array
   tailStart: number
-  /** Requests it took (1, or 2 when the server mishandled the suffix range). */
+  /** Requests it sent: the tail read (2 when the server mishandled the suffix range), and the multi-range probe. */
   requests: number
+  /** Dependent round trips it took: 1, or 2 when the server mishandled the suffix range. */
+  roundTrips: number
 }
 
 interface Validator {
@@ -81,10 +86,11 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
     signal: AbortSignal | undefined,
     plan: (res: Response) => BodyPlan,
     expected?: { start: number; end: number },
+    tries = attempts,
   ): Promise<{ res: Response; body: Uint8Array | undefined }> {
     let lastError = ''
     let lastRetryAfter: number | undefined
-    for (let attempt = 0; attempt < attempts; attempt++) {
+    for (let attempt = 0; attempt < tries; attempt++) {
       if (attempt > 0) await sleep(delayFor(attempt, baseDelay, lastRetryAfter), signal)
       // one controller per attempt: the caller's signal, or a stall, aborts it
       const attemptAbort = new AbortController()
@@ -185,7 +191,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       }
       return { res, body }
     }
-    throw new ParquetSeekError(`gave up after ${attempts} attempts: ${lastError}`, { file: url })
+    throw new ParquetSeekError(`gave up after ${tries} attempts: ${lastError}`, { file: url })
   }
 
   const tooLarge = (what: string, limit: number) =>
@@ -203,6 +209,24 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
     const c = parseContentRange(res.headers.get('content-range'))
     return c?.size !== undefined && c.end < c.size - 1
   }
+  // Does the host answer multi-range requests? Asked beside the tail read, in the same round trip,
+  // so a host without them (S3, R2, GCS, CDNs, vite preview: a 200 with the whole object, or one
+  // part) costs a cold search no round trip for a refused request. Its first and last byte, far
+  // apart so no server merges them; a whole-object answer is cancelled unread. One attempt: on any
+  // failure multi-range is tried at the first scattered read, as without the probe.
+  const probe =
+    (o.multiRange ?? true)
+      ? request(
+          'bytes=0-0,-1',
+          o.signal,
+          (res) => (res.status === 206 && multipart(res) ? { limit: 4 * PART_OVERHEAD } : 'skip'),
+          undefined,
+          1,
+        ).then(
+          ({ res }) => res.status === 206 && multipart(res),
+          () => undefined,
+        )
+      : undefined
   const first = await request(`bytes=-${tailBytes}`, o.signal, (res) => {
     // the head instead of the tail: not read (the tail is asked for by offsets below)
     if (res.status === 206) return headInstead(res) ? 'skip' : { limit: tailBytes }
@@ -217,7 +241,8 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       source: { byteLength: whole.length, name: url, slice: async (s, e) => whole.slice(s, e).buffer },
       tail: whole,
       tailStart: 0,
-      requests: 1,
+      requests: probe ? 2 : 1,
+      roundTrips: 1,
     }
   }
   if (!first.body && !headInstead(first.res)) throw tooLarge(`bytes=-${tailBytes}`, tailBytes)
@@ -234,7 +259,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
     throw new ParquetSeekError(`short body for the file's tail: ${first.body.length} bytes`, { file: url })
   let tail = first.body ?? new Uint8Array(0)
   let tailStart = cr.start
-  let requests = 1
+  let roundTrips = 1
   const validator: Validator = {
     size: cr.size,
     etag: strongEtag(first.res.headers.get('etag')),
@@ -254,9 +279,10 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
     if (!again.body || again.res.status !== 206) throw rangeless(sizeText(cr.size))
     tail = again.body
     tailStart = start
-    requests++
+    roundTrips++
   }
-  let multiRange = o.multiRange ?? true
+  // sent with the first request, so answered by now (a whole-object answer is cancelled at its headers)
+  let multiRange = (o.multiRange ?? true) && (await probe) !== false
 
   const source: ByteSource = {
     byteLength: fixed.size,
@@ -297,8 +323,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
         multiRange = false
         return undefined
       }
-      const type = res.headers.get('content-type') ?? ''
-      const boundary = /multipart\/byteranges;\s*boundary="?([^";]+)"?/i.exec(type)?.[1]
+      const boundary = multipartBoundary(res)
       let parts: Part[]
       if (boundary) parts = parseMultipart(body, boundary, url)
       else {
@@ -321,7 +346,16 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       return out
     },
   }
-  return { source, tail, tailStart, requests }
+  return { source, tail, tailStart, requests: roundTrips + (probe ? 1 : 0), roundTrips }
+}
+
+/** A multipart/byteranges answer (several parts), its boundary. */
+function multipartBoundary(res: Response): string | undefined {
+  return /multipart\/byteranges;\s*boundary="?([^";]+)"?/i.exec(res.headers.get('content-type') ?? '')?.[1]
+}
+
+function multipart(res: Response): boolean {
+  return multipartBoundary(res) !== undefined
 }
 
 interface Part {

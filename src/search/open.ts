@@ -78,7 +78,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     tailStart = opened.tailStart
     io.bytes += tail.length
     io.requests += opened.requests
-    io.roundTrips += opened.requests
+    io.roundTrips += opened.roundTrips
   } else {
     raw = input
     tailStart = Math.max(0, raw.byteLength - tailBytes)
