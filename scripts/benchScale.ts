@@ -9,7 +9,7 @@
  * 200 whole) and nginx (multipart), 20 ms a request, 6 connections. Prints one row per size,
  * the growth exponent of bytes per query against rows, and each target of the scale issue.
  * --cluster-rows builds with rows stored list by list (and the bench maps results through `id`).
- *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 200 --tuned --tune-words 400 --cluster-rows]
+ *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 200 --tuned --tune-words 400 --cluster-rows --target-recall R]
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     'cluster-rows': { type: 'boolean', default: false },
     // the index's nlist (default: the engine's)
     nlist: { type: 'string' },
+    // the recall the defaults are tuned to reach (index --target-recall; default: the engine's)
+    'target-recall': { type: 'string' },
   },
 })
 const sizes = values.sizes.split(',').map(Number)
@@ -212,7 +214,7 @@ for (const n of sizes) {
   const cluster = values['cluster-rows']
   const indexed = join(
     out,
-    `scale-${n}${values.tuned ? '.tuned' : ''}${cluster ? '.clustered' : ''}${values.nlist ? `.nlist${values.nlist}` : ''}.indexed.parquet`,
+    `scale-${n}${values.tuned ? '.tuned' : ''}${cluster ? '.clustered' : ''}${values.nlist ? `.nlist${values.nlist}` : ''}${values['target-recall'] ? `.target${values['target-recall']}` : ''}.indexed.parquet`,
   )
   const gt = join(out, `scale-${n}.truth.npy`)
   const gtDist = join(out, `scale-${n}.truth-dist.npy`)
@@ -233,6 +235,7 @@ for (const n of sizes) {
     ...(values.tuned ? ['--tune-queries', tfile] : []),
     ...(cluster ? ['--cluster-rows'] : []),
     ...(values.nlist ? ['--nlist', values.nlist] : []),
+    ...(values['target-recall'] ? ['--target-recall', values['target-recall']] : []),
     '--json',
   ])
   const buildS = (performance.now() - t0) / 1000
@@ -271,7 +274,7 @@ for (const n of sizes) {
 const mb = (b: number) => (b / 2 ** 20).toFixed(1)
 console.log(
   `\nbench:scale — wordnet-fasttext 100-d expanded, cosine, ${queries.n} held-out query words, 20 ms a request, 6 connections; ` +
-    `defaults tuned on ${values.tuned ? `${T} other held-out words (--tuned)` : 'rows of the data, with the floor'}${values['cluster-rows'] ? '; rows stored list by list (--cluster-rows)' : ''}`,
+    `defaults tuned on ${values.tuned ? `${T} other held-out words (--tuned)` : 'rows of the data, with the floor'}${values['target-recall'] ? ` to recall@10 ${values['target-recall']}` : ''}${values['cluster-rows'] ? '; rows stored list by list (--cluster-rows)' : ''}`,
 )
 console.log(
   '| rows | file MiB | build s | nprobe / nlist | recall@10 | KiB / query | % of file | s3 requests | s3 round trips | s3 p50 | nginx requests | cold (s3) |',

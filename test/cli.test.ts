@@ -382,6 +382,35 @@ describe('parquetseek search and bench', () => {
     const s = JSON.parse(r.stdout)
     expect(s).toMatchObject({ queries: 60, nprobe: summary.nprobe })
     expect(s.recall).toBeGreaterThanOrEqual(0.95)
+    // a lower target: fewer lists or candidates a query, the recall measured still at least it
+    const cheap = await cli([
+      'index',
+      base,
+      join(dir, 'tune-cheap.parquet'),
+      '--column',
+      'embedding',
+      '--nlist',
+      '60',
+      '--tune-queries',
+      queries,
+      '--tune-limit',
+      '60',
+      '--target-recall',
+      '0.8',
+      '--json',
+    ])
+    expect(cheap.code, cheap.stderr).toBe(0)
+    const lower = JSON.parse(cheap.stdout)
+    console.log(
+      `target 0.98: nprobe ${summary.nprobe}, refine ${summary.refine}, recall ${summary.tunedRecall}; target 0.8: nprobe ${lower.nprobe}, refine ${lower.refine}, recall ${lower.tunedRecall}`,
+    )
+    expect(lower.nprobe * lower.refine).toBeLessThan(summary.nprobe * summary.refine)
+    expect(lower.tunedRecall).toBeGreaterThanOrEqual(0.8)
+    expect(lower.tunedRecall).toBeLessThan(summary.tunedRecall)
+    for (const bad of ['1.5', '0', 'most'])
+      expect((await cli(['index', base, join(dir, 'tune-x.parquet'), '--column', 'embedding', '--target-recall', bad])).stderr).toMatch(
+        /--target-recall must be a recall above 0 and at most 1/,
+      )
     const wide = join(dir, 'tune-wide.parquet')
     writeListFile(wide, vectors(10, 12))
     // found once the vectors are read (the dimension is known then): after the progress lines, one line, no output

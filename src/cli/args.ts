@@ -47,6 +47,15 @@ export function slackOption(value: string | undefined): number | undefined {
   return n
 }
 
+/** --target-recall: a recall@10 in (0, 1]. */
+export function recallOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (value.trim() === '' || !(n > 0 && n <= 1))
+    throw new UsageError(`--${name} must be a recall above 0 and at most 1 (e.g. 0.95), got "${value}"`)
+  return n
+}
+
 export function choice<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined
   if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`)

@@ -72,7 +72,13 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    */
   tuneQueries?: ArrayLike<number>[]
   /**
-   * Store the rows list by list (lists in their storage order, rows ascending inside each), so a
+   * The recall@10 the default nprobe and refine are tuned to reach on the tune queries (default
+   * 0.98): lower reads less a query. Held-out queries score about 0.01 below what the tune
+   * queries did (docs/BENCHMARKS.md).
+   */
+  targetRecall?: number
+  /**
+   * Store the rows list by list (lists in their storage order, near rows together inside each), so a
    * query's candidates lie close together in the file and a host that answers one range a
    * request serves them in a few requests. Every column is rewritten in that order and the
    * input's row numbers are kept in a `parquetseek_row` column. Needs the vectors to fit
@@ -316,6 +322,14 @@ interface Built {
   vectors?: Float32Array
 }
 
+/** `o.targetRecall`, checked: a recall a tune can aim at. */
+function targetRecall(o: BuildOptions): number | undefined {
+  const t = o.targetRecall
+  if (t !== undefined && !(t > 0 && t <= 1))
+    throw new ParquetSeekError(`targetRecall must be a recall@10 above 0 and at most 1; got ${t}`, { file: o.file, column: o.column })
+  return t
+}
+
 /** `o.tuneQueries` checked against the index and prepared for its metric, as one matrix (a copy), or undefined. */
 function tuneQueries(o: BuildOptions, params: IndexParams): Float32Array | undefined {
   const q = o.tuneQueries
@@ -366,6 +380,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const n = vectors.rowIds.length
   const params = resolveParams(vectors.rows, n, vectors.dim, o)
   const heldOut = tuneQueries(o, params) // checked before any training
+  const target = targetRecall(o)
   // rows stored list by list from these, not from a second decode of the column (10 s at 1 M ×
   // 100-d): float lists only (doubles were rounded to float32 here), every row valid, so row i
   // is vector i; a copy before normalizing for cosine (the memory estimate counts the vectors twice)
@@ -388,6 +403,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels)
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
+    target,
     minNprobe: floor,
     heldOut,
     clustered: o.clusterRows,
@@ -434,6 +450,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   const kept = sample.size
   const params = resolveParams(rows, n, dim, { ...o, sample: Math.min(kept, o.sample ?? kept) })
   const heldOut = tuneQueries(o, params) // checked before any training
+  const target = targetRecall(o)
   enter('train-coarse')
   const model = await trainModel(sample.data.subarray(0, kept * dim), kept, params, train)
 
@@ -462,7 +479,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
     model,
     lists,
     { data: queryData, rowIds: queryRows, truth },
-    { minNprobe: floor, storage, kernels, gpu: train.gpu, signal, onProgress: (done, total) => progress('tune', done, total) },
+    { target, minNprobe: floor, storage, kernels, gpu: train.gpu, signal, onProgress: (done, total) => progress('tune', done, total) },
   )
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
