@@ -1,7 +1,10 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { loadKernels } from '../src/compute/backend.js'
 import { l2sq } from '../src/compute/js.js'
 import { buildIndex, nprobeFloor } from '../src/index/build.js'
+import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
+import { kneeChoice, tuneNprobe } from '../src/index/tune.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { MemorySink } from '../src/io/sink.js'
 import { openIndex } from '../src/search/engine.js'
@@ -182,4 +185,38 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     )
     await src.close()
   })
+})
+
+describe('the default target: recall@10 0.98, or with held-out tune queries 0.96 where 0.98 reads over 1.25 times as much', () => {
+  it('chooses by price: 0.98 up to 1.25 times the reads of 0.96, else 0.96 (and 0.96 where 0.98 was not reached)', () => {
+    const high = (price: number) => ({ target: 0.98, price })
+    const low = (price: number) => ({ target: 0.96, price })
+    expect(kneeChoice(high(125), low(100)).target).toBe(0.98)
+    expect(kneeChoice(high(126), low(100)).target).toBe(0.96)
+    expect(kneeChoice(high(Number.POSITIVE_INFINITY), low(100)).target).toBe(0.96)
+    expect(kneeChoice(high(Number.POSITIVE_INFINITY), low(Number.POSITIVE_INFINITY)).target).toBe(0.98)
+  })
+
+  it('a tune on held-out queries without a target gives what that choice picks between tunes to 0.98 and to 0.96; on rows, 0.98', async () => {
+    const kernels = await loadKernels('auto')
+    const [n, q] = [8000, 200]
+    const all = clusteredVectors(n + q, DIM, 43, 60, 10)
+    const data = all.slice(0, n * DIM)
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+    const model = await trainModel(data, n, resolveParams(n, n, DIM, { nlist: 200 }), { kernels })
+    const lists = await encodeAll(model, data, n, rowIds, { kernels })
+    const o = { heldOut: all.slice(n * DIM), kernels, clustered: true }
+    const [chosen, high, low] = [
+      await tuneNprobe(model, lists, data, rowIds, o),
+      await tuneNprobe(model, lists, data, rowIds, { ...o, target: 0.98 }),
+      await tuneNprobe(model, lists, data, rowIds, { ...o, target: 0.96 }),
+    ]
+    expect(high.price).toBeGreaterThan(low.price) // the two tunes chose different settings
+    expect(chosen).toEqual(kneeChoice(high, low))
+    expect(chosen.recall).toBeGreaterThanOrEqual(chosen.target)
+    const rows = { kernels, clustered: true, queries: 100 }
+    expect(await tuneNprobe(model, lists, data, rowIds, rows)).toEqual(
+      await tuneNprobe(model, lists, data, rowIds, { ...rows, target: 0.98 }),
+    )
+  }, 60_000)
 })

@@ -73,8 +73,9 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
   tuneQueries?: ArrayLike<number>[]
   /**
    * The recall@10 the default nprobe and refine are tuned to reach on the tune queries (default
-   * 0.98): lower reads less a query. Held-out queries score about 0.01 below what the tune
-   * queries did (docs/BENCHMARKS.md).
+   * 0.98; with `tuneQueries`, 0.96 where 0.98's reads cost over 1.25 times as much: tune.ts):
+   * lower reads less a query. Queries not tuned on score about 0.01 either side of it
+   * (docs/BENCHMARKS.md).
    */
   targetRecall?: number
   /**

@@ -32,6 +32,18 @@ const SLACK_REACH = [1.5, 2] as const
  * (no more true neighbours among the tune queries' candidates) ends the search for this refine.
  */
 const PLATEAU_FROM = 16
+/**
+ * The default target: recall@10 HIGH_TARGET on the tune queries; with held-out tune queries,
+ * LOW_TARGET where HIGH_TARGET's reads price over KNEE times as much. Where recall flattens (1 M
+ * rows: 0.98 on the tune words took nprobe 138 of 4,000 and 1.2 MiB a query, 0.96 took 114
+ * lists cut by slack and 698 KiB, and other held-out words scored 0.969 and 0.968) the last
+ * hundredths cost more than they bring; where they cost little they are kept. Rows of the data
+ * as tune queries flatter recall (wordnet cosine tuned on rows to 0.96: 0.954 on its query
+ * words; tuned on 400 query words: 0.975 on 600 others), so a tune on rows keeps HIGH_TARGET.
+ */
+const HIGH_TARGET = 0.98
+const LOW_TARGET = 0.96
+const KNEE = 1.25
 const PLATEAU_GAIN = 0.0005
 /** Fewer rows than this are scored on this thread alone. */
 const SHARED_TRUTH_ROWS = 8192
@@ -53,8 +65,14 @@ export interface TuneResult {
   slack?: number
   /** Measured recall@10 at that nprobe (and slack). */
   recall: number
+  /** The recall@10 it was chosen to reach. */
   target: number
   queries: number
+  /**
+   * A tune query's reads at this setting as the tune step prices them: bytes, plus REQUEST_BYTES
+   * a request (Infinity: no setting reached the target; every list probed).
+   */
+  price: number
 }
 
 /**
@@ -74,6 +92,7 @@ export interface TuneResult {
  * when it costs less in fewer or as many requests.
  */
 export interface TuneOptions {
+  /** Recall@10 to reach (default: HIGH_TARGET; with `heldOut`, LOW_TARGET where HIGH_TARGET costs over KNEE times as much). */
   target?: number
   queries?: number
   seed?: number
@@ -178,7 +197,8 @@ async function measure(
   gpuScan: GpuListScan | undefined,
 ): Promise<TuneResult> {
   const { dim, nlist, metric, m } = model.params
-  const target = o.target ?? 0.98
+  /** The target being selected for (see `select`). */
+  let target = o.target ?? HIGH_TARGET
   const scanner = new ListScanner(model, o.kernels ?? jsKernels)
   const kind = kernelKind(metric)
   const count = queries.rowIds.length
@@ -193,7 +213,8 @@ async function measure(
   // a search for 10 results: held-out queries get the 10 × refine candidates a user's query gets;
   // a row asks for 11, one for itself (left out of its results). Held-out queries used to get 11 ×
   // refine too: a tenth more candidates than any real search, so the recall measured was optimistic.
-  const k = queries.rowIds.every((r) => r === NO_ROW) ? 10 : 11
+  const heldOut = queries.rowIds.every((r) => r === NO_ROW)
+  const k = heldOut ? 10 : 11
   // with the vectors in memory, each query is searched as any search runs (the query pipeline:
   // probe, scan, exact re-ranking), its own row left out of the results
   // the same queries are searched at every setting tried: each (query, list)'s PQ scores are
@@ -312,9 +333,9 @@ async function measure(
    * gaps) whose recall reaches the target; the cheapest kept when its reads price lower than
    * probing nprobe lists every query, in as many requests or fewer.
    */
-  const adaptive = async (fixed: TuneResult, fixedCost: { price: number; requests: number }): Promise<TuneResult | undefined> => {
+  const adaptive = async (fixed: Setting, fixedCost: { price: number; requests: number }): Promise<Priced | undefined> => {
     refine = fixed.refine
-    let best: TuneResult | undefined
+    let best: Setting | undefined
     let bestPrice = fixedCost.price
     let reached: number | undefined
     for (const reach of SLACK_REACH) {
@@ -345,41 +366,60 @@ async function measure(
       // cut found by an earlier version of this step: 11.5 requests, 1,568 KiB, p50 102 ms, s3)
       if (c.price < bestPrice && c.requests <= fixedCost.requests) {
         bestPrice = c.price
-        best = { ...fixed, nprobe: cap, slack, recall: await recallAt(cap, slack) }
+        best = { ...fixed, nprobe: cap, slack, recall: await recallAt(cap, slack), target }
       }
     }
-    return best
+    return best && { result: best, price: bestPrice }
   }
-  let best: TuneResult | undefined
-  let bestCost = { price: Number.POSITIVE_INFINITY, requests: Number.POSITIVE_INFINITY }
-  let reached: number | undefined
-  /** Refines in a row that priced above the best so far. */
-  let dearer = 0
-  for (const r of REFINE_LADDER) {
-    refine = r
-    const nprobe = await smallestNprobe(reached)
-    // PQ error: when near neighbours are nearly equidistant, few candidates cannot reach the
-    // target even with every list probed
-    if (nprobe === undefined) continue
-    reached = nprobe
-    const c = await cost(nprobe, r)
-    if (c.price < bestCost.price) {
-      bestCost = c
-      best = { nprobe, refine: r, recall: await recallAt(nprobe), target, queries: count }
-      dearer = 0
-    } else dearer++
-    // more candidates cannot lower nprobe below the floor, so they only cost more from here
-    if (nprobe <= floor) break
-    // each doubling of the candidates adds their pages and saves fewer lists than the last: two
-    // dearer in a row and the rest of the ladder is dearer still (1 M rows: refine 5 → 80 priced
-    // 3,920, 4,224, 4,829, 5,861, 7,643 KiB a query; measuring 40 and 80 took ~15 s of the tune)
-    if (dearer >= 2) break
+  /** The cheapest setting reaching `t`, and its price (Infinity: none reached it). */
+  const select = async (t: number): Promise<Priced> => {
+    target = t
+    let best: Setting | undefined
+    let bestCost = { price: Number.POSITIVE_INFINITY, requests: Number.POSITIVE_INFINITY }
+    let reached: number | undefined
+    /** Refines in a row that priced above the best so far. */
+    let dearer = 0
+    for (const r of REFINE_LADDER) {
+      refine = r
+      const nprobe = await smallestNprobe(reached)
+      // PQ error: when near neighbours are nearly equidistant, few candidates cannot reach the
+      // target even with every list probed
+      if (nprobe === undefined) continue
+      reached = nprobe
+      const c = await cost(nprobe, r)
+      if (c.price < bestCost.price) {
+        bestCost = c
+        best = { nprobe, refine: r, recall: await recallAt(nprobe), target, queries: count }
+        dearer = 0
+      } else dearer++
+      // more candidates cannot lower nprobe below the floor, so they only cost more from here
+      if (nprobe <= floor) break
+      // each doubling of the candidates adds their pages and saves fewer lists than the last: two
+      // dearer in a row and the rest of the ladder is dearer still (1 M rows: refine 5 → 80 priced
+      // 3,920, 4,224, 4,829, 5,861, 7,643 KiB a query; measuring 40 and 80 took ~15 s of the tune)
+      if (dearer >= 2) break
+    }
+    if (best) return (await adaptive(best, bestCost)) ?? { result: best, price: bestCost.price }
+    // no refine on the ladder reaches the target: the most candidates, every list
+    refine = REFINE_LADDER.at(-1) as number
+    return { result: { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }, price: Number.POSITIVE_INFINITY }
   }
-  if (best) return (await adaptive(best, bestCost)) ?? best
-  // no refine on the ladder reaches the target: the most candidates, every list
-  refine = REFINE_LADDER.at(-1) as number
-  return { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }
+  // the default: HIGH_TARGET, unless it costs over KNEE times what LOW_TARGET does (the recalls
+  // measured are kept, so the second selection mostly re-reads them)
+  const high = await select(o.target ?? HIGH_TARGET)
+  const low = o.target === undefined && heldOut ? await select(LOW_TARGET) : high
+  const pick = kneeChoice(high, low)
+  return { ...pick.result, price: pick.price }
 }
+
+/** The default target's choice: the setting for HIGH_TARGET unless it prices over KNEE times LOW_TARGET's. */
+export function kneeChoice<T extends { price: number }>(high: T, low: T): T {
+  return high.price <= KNEE * low.price ? high : low
+}
+
+/** A setting chosen for a target, before it is priced. */
+type Setting = Omit<TuneResult, 'price'>
+type Priced = { result: Setting; price: number }
 
 /**
  * The 10 nearest rows of each query (other than the position `self(qi)` in `data`, −1 for
