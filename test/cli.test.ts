@@ -402,7 +402,7 @@ describe('parquetseek search and bench', () => {
     expect(cheap.code, cheap.stderr).toBe(0)
     const lower = JSON.parse(cheap.stdout)
     console.log(
-      `target 0.98: nprobe ${summary.nprobe}, refine ${summary.refine}, recall ${summary.tunedRecall}; target 0.8: nprobe ${lower.nprobe}, refine ${lower.refine}, recall ${lower.tunedRecall}`,
+      `default target: nprobe ${summary.nprobe}, refine ${summary.refine}, recall ${summary.tunedRecall}; target 0.8: nprobe ${lower.nprobe}, refine ${lower.refine}, recall ${lower.tunedRecall}`,
     )
     expect(lower.nprobe * lower.refine).toBeLessThan(summary.nprobe * summary.refine)
     expect(lower.tunedRecall).toBeGreaterThanOrEqual(0.8)
