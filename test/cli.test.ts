@@ -358,20 +358,24 @@ describe('parquetseek search and bench', () => {
     writeListFile(base, all.slice(0, 3000))
     writeListFile(queries, all.slice(3000))
     const tuned = join(dir, 'tune.indexed.parquet')
-    const built = await cli([
-      'index',
-      base,
-      tuned,
-      '--column',
-      'embedding',
-      '--nlist',
-      '60',
-      '--tune-queries',
-      queries,
-      '--tune-limit',
-      '60',
-      '--json',
-    ])
+    /** `index base out` tuned on the first 60 held-out queries. */
+    const tunedIndex = (out: string, ...more: string[]) =>
+      cli([
+        'index',
+        base,
+        out,
+        '--column',
+        'embedding',
+        '--nlist',
+        '60',
+        '--tune-queries',
+        queries,
+        '--tune-limit',
+        '60',
+        ...more,
+        '--json',
+      ])
+    const built = await tunedIndex(tuned)
     expect(built.code, built.stderr).toBe(0)
     const summary = JSON.parse(built.stdout)
     // rows as queries would have started at a third of the lists
@@ -383,22 +387,7 @@ describe('parquetseek search and bench', () => {
     expect(s).toMatchObject({ queries: 60, nprobe: summary.nprobe })
     expect(s.recall).toBeGreaterThanOrEqual(0.95)
     // a lower target: fewer lists or candidates a query, the recall measured still at least it
-    const cheap = await cli([
-      'index',
-      base,
-      join(dir, 'tune-cheap.parquet'),
-      '--column',
-      'embedding',
-      '--nlist',
-      '60',
-      '--tune-queries',
-      queries,
-      '--tune-limit',
-      '60',
-      '--target-recall',
-      '0.8',
-      '--json',
-    ])
+    const cheap = await tunedIndex(join(dir, 'tune-cheap.parquet'), '--target-recall', '0.8')
     expect(cheap.code, cheap.stderr).toBe(0)
     const lower = JSON.parse(cheap.stdout)
     console.log(
