@@ -79,7 +79,7 @@ describe('guards', () => {
 
   it('footers: wrong types and out-of-file offsets are named', () => {
     const good = {
-      schema: [{ name: 'root' }, { name: 'x' }],
+      schema: [{ name: 'root', num_children: 1 }, { name: 'x' }],
       num_rows: 10n,
       row_groups: [
         {
@@ -102,5 +102,11 @@ describe('guards', () => {
     expect(
       bad((m) => ((m.row_groups[0]?.columns[0]?.meta_data as { total_compressed_size: bigint }).total_compressed_size = 199n)),
     ).toThrow(/ends past the 200-byte file/)
+    // a schema whose parents claim more children than follow (hyparquet's walk read past the end: a crash)
+    expect(bad((m) => ((m.schema[0] as { num_children: number }).num_children = 3))).toThrow(
+      /corrupt Parquet footer: the schema ends before all \d+ elements' children/,
+    )
+    expect(bad((m) => ((m.schema[0] as { num_children: number }).num_children = 0))).toThrow(/schema element 1 is outside the tree/)
+    expect(bad((m) => ((m.schema[0] as { num_children: number }).num_children = -1))).toThrow(/schema element 0 claims -1 children/)
   })
 })

@@ -228,6 +228,20 @@ export function checkMetadata(metadata: FileMetaData, fileSize: number, file?: s
   if (!Array.isArray(metadata.schema) || !metadata.schema.length) fail('no schema')
   for (const [i, el] of metadata.schema.entries())
     if (typeof el !== 'object' || el === null || typeof el.name !== 'string') fail(`schema element ${i} has no name`)
+  // the elements are a tree written depth first: every child a parent claims is there, and no
+  // element lies outside it (hyparquet's schema walk reads past the end otherwise)
+  const pending: number[] = []
+  for (const [i, el] of metadata.schema.entries()) {
+    if (i > 0) {
+      if (!pending.length) fail(`schema element ${i} is outside the tree (its elements end before it)`)
+      pending[pending.length - 1] = (pending.at(-1) as number) - 1
+    }
+    const children = el.num_children ?? 0
+    if (!Number.isSafeInteger(children) || children < 0) fail(`schema element ${i} claims ${String(el.num_children)} children`)
+    if (children > 0) pending.push(children)
+    while (pending.at(-1) === 0) pending.pop()
+  }
+  if (pending.length) fail(`the schema ends before all ${metadata.schema.length} elements' children (${pending.at(-1)} more claimed)`)
   const rows = count(metadata.num_rows)
   if (!Number.isSafeInteger(rows) || rows < 0) fail(`row count ${String(metadata.num_rows)}`)
   if (!Array.isArray(metadata.row_groups)) fail('no row groups')
