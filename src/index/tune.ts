@@ -32,6 +32,7 @@ const SLACK_REACH = [1.5, 2] as const
  * (no more true neighbours among the tune queries' candidates) ends the search for this refine.
  */
 const PLATEAU_FROM = 16
+const PLATEAU_GAIN = 0.0005
 /**
  * The default target: recall@10 HIGH_TARGET on the tune queries; with held-out tune queries,
  * LOW_TARGET where HIGH_TARGET's reads price over KNEE times as much. Where recall flattens (1 M
@@ -44,7 +45,6 @@ const PLATEAU_FROM = 16
 const HIGH_TARGET = 0.98
 const LOW_TARGET = 0.96
 const KNEE = 1.25
-const PLATEAU_GAIN = 0.0005
 /** Fewer rows than this are scored on this thread alone. */
 const SHARED_TRUTH_ROWS = 8192
 /** A vector page's header and framing around its dim × 4 bytes. */
