@@ -125,6 +125,7 @@ export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOp
 }
 
 async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
+  checkTargetRecall(o) // before anything is read
   const kernels = await loadKernels(o.backend)
   const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuBuild(o.gpu) : undefined
   return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool, gpu))
@@ -277,8 +278,8 @@ async function buildWith(
 
 /**
  * Clustered rows: output row i is input row order[i] — the rows of each list, lists in the
- * order the blob stores them, rows inside a list in their entries' order (rowOrder.ts); rows outside the index (invalid
- * vectors) last, ascending.
+ * order the blob stores them, rows inside a list in their entries' order (rowOrder.ts); rows
+ * outside the index (invalid vectors) last, ascending.
  */
 function clusteredOrder(lists: InvertedLists, storage: Uint32Array, rows: number): Uint32Array {
   const order = new Uint32Array(rows)
@@ -323,12 +324,11 @@ interface Built {
   vectors?: Float32Array
 }
 
-/** `o.targetRecall`, checked: a recall a tune can aim at. */
-function targetRecall(o: BuildOptions): number | undefined {
+/** `o.targetRecall` must be a recall a tune can aim at. */
+function checkTargetRecall(o: BuildOptions): void {
   const t = o.targetRecall
   if (t !== undefined && !(t > 0 && t <= 1))
     throw new ParquetSeekError(`targetRecall must be a recall@10 above 0 and at most 1; got ${t}`, { file: o.file, column: o.column })
-  return t
 }
 
 /** `o.tuneQueries` checked against the index and prepared for its metric, as one matrix (a copy), or undefined. */
@@ -381,7 +381,6 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const n = vectors.rowIds.length
   const params = resolveParams(vectors.rows, n, vectors.dim, o)
   const heldOut = tuneQueries(o, params) // checked before any training
-  const target = targetRecall(o)
   // rows stored list by list from these, not from a second decode of the column (10 s at 1 M ×
   // 100-d): float lists only (doubles were rounded to float32 here), every row valid, so row i
   // is vector i; a copy before normalizing for cosine (the memory estimate counts the vectors twice)
@@ -404,7 +403,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels)
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
-    target,
+    target: o.targetRecall,
     minNprobe: floor,
     heldOut,
     clustered: o.clusterRows,
@@ -451,7 +450,6 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   const kept = sample.size
   const params = resolveParams(rows, n, dim, { ...o, sample: Math.min(kept, o.sample ?? kept) })
   const heldOut = tuneQueries(o, params) // checked before any training
-  const target = targetRecall(o)
   enter('train-coarse')
   const model = await trainModel(sample.data.subarray(0, kept * dim), kept, params, train)
 
@@ -480,7 +478,15 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
     model,
     lists,
     { data: queryData, rowIds: queryRows, truth },
-    { target, minNprobe: floor, storage, kernels, gpu: train.gpu, signal, onProgress: (done, total) => progress('tune', done, total) },
+    {
+      target: o.targetRecall,
+      minNprobe: floor,
+      storage,
+      kernels,
+      gpu: train.gpu,
+      signal,
+      onProgress: (done, total) => progress('tune', done, total),
+    },
   )
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine

@@ -1,3 +1,4 @@
+import { dot, l2sq } from '../compute/js.js'
 import { checkpoint } from '../errors.js'
 import type { InvertedLists } from './model.js'
 
@@ -27,52 +28,58 @@ export async function orderWithinLists(
   signal?: AbortSignal,
 ): Promise<void> {
   const nlist = lists.listStart.length - 1
-  const line = new Float64Array(dim)
+  const line = new Float32Array(dim)
   for (let l = 0; l < nlist; l++) {
     const start = lists.listStart[l] as number
     const end = lists.listStart[l + 1] as number
     if (end - start <= LEAF) continue
-    const rows = Array.from(lists.rowIds.subarray(start, end))
-    const codes = new Map(rows.map((row, i) => [row, lists.codes.slice((start + i) * m, (start + i + 1) * m)]))
-    const ordered = split(rows, vectors, slot, dim, line)
-    for (const [i, row] of ordered.entries()) {
-      lists.rowIds[start + i] = row
-      lists.codes.set(codes.get(row) as Uint8Array, (start + i) * m)
+    const rows = lists.rowIds.slice(start, end)
+    const codes = lists.codes.slice(start * m, end * m)
+    const at = Array.from(rows, (row) => slot(row) * dim)
+    const order = split(
+      Array.from(rows, (_, i) => i),
+      { vectors, at, rows, dim, line },
+    )
+    for (const [i, from] of order.entries()) {
+      lists.rowIds[start + i] = rows[from] as number
+      lists.codes.set(codes.subarray(from * m, (from + 1) * m), (start + i) * m)
     }
     if ((l & 63) === 63) await checkpoint(signal)
   }
 }
 
-/** `rows` in tree order (see orderWithinLists). */
-function split(rows: number[], vectors: Float32Array, slot: (row: number) => number, dim: number, line: Float64Array): number[] {
-  if (rows.length <= LEAF) return rows
-  const at = (row: number) => slot(row) * dim
+/** One list's vectors: entry i's at `at[i]` in `vectors`, its row `rows[i]`; `line` is scratch. */
+interface Entries {
+  vectors: Float32Array
+  at: number[]
+  rows: Uint32Array
+  dim: number
+  line: Float32Array
+}
+
+/** Entry positions in tree order (see orderWithinLists). */
+function split(entries: number[], e: Entries): number[] {
+  if (entries.length <= LEAF) return entries
+  const { vectors, at, rows, dim, line } = e
   const farthestFrom = (from: number) => {
-    let best = rows[0] as number
+    let best = entries[0] as number
     let bestDistance = -1
-    for (const row of rows) {
-      let d = 0
-      for (let j = 0, a = at(from), b = at(row); j < dim; j++) {
-        const t = (vectors[a + j] as number) - (vectors[b + j] as number)
-        d += t * t
-      }
+    for (const i of entries) {
+      const d = l2sq(vectors, at[from] as number, vectors, at[i] as number, dim)
       if (d > bestDistance) {
         bestDistance = d
-        best = row
+        best = i
       }
     }
     return best
   }
-  const a = farthestFrom(rows[0] as number)
+  const a = farthestFrom(entries[0] as number)
   const b = farthestFrom(a)
-  for (let j = 0, pa = at(a), pb = at(b); j < dim; j++) line[j] = (vectors[pb + j] as number) - (vectors[pa + j] as number)
-  const projected = rows.map((row) => {
-    let p = 0
-    for (let j = 0, o = at(row); j < dim; j++) p += (vectors[o + j] as number) * (line[j] as number)
-    return { row, p }
-  })
-  projected.sort((x, y) => x.p - y.p || x.row - y.row)
-  const half = projected.length >> 1
-  const sorted = projected.map((x) => x.row)
-  return [...split(sorted.slice(0, half), vectors, slot, dim, line), ...split(sorted.slice(half), vectors, slot, dim, line)]
+  for (let j = 0; j < dim; j++) line[j] = (vectors[(at[b] as number) + j] as number) - (vectors[(at[a] as number) + j] as number)
+  const sorted = entries
+    .map((i) => ({ i, p: dot(vectors, at[i] as number, line, 0, dim) }))
+    .sort((x, y) => x.p - y.p || (rows[x.i] as number) - (rows[y.i] as number))
+    .map((x) => x.i)
+  const half = sorted.length >> 1
+  return [...split(sorted.slice(0, half), e), ...split(sorted.slice(half), e)]
 }
