@@ -9,7 +9,10 @@
  * 200 whole) and nginx (multipart), 20 ms a request, 6 connections. Prints one row per size,
  * the growth exponent of bytes per query against rows, and each target of the scale issue.
  * --cluster-rows builds with rows stored list by list (and the bench maps results through `id`).
- *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 200 --tuned --tune-words 400 --cluster-rows --target-recall R]
+ * Then every shared dataset and metric, indexed at the defaults (tuned on its rows: a user's
+ * `parquetseek index`) and benchmarked the same way with its own held-out queries and ground
+ * truth, each row checked against the same per-query targets.
+ *   npm run bench:scale [-- --sizes 100000,300000,1000000 --queries 200 --tuned --tune-words 400 --cluster-rows --target-recall R --only-shared]
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -37,6 +40,8 @@ const { values } = parseArgs({
     // ±0.015 (docs/BENCHMARKS.md); the test set carries the same noise
     'tune-words': { type: 'string', default: '400' },
     'cluster-rows': { type: 'boolean', default: false },
+    // the shared datasets only (every one, each metric its ground truth has), not the scaled files
+    'only-shared': { type: 'boolean', default: false },
     // the index's nlist (default: the engine's)
     nlist: { type: 'string' },
     // the recall the defaults are tuned to reach (index --target-recall; default: the engine's)
@@ -61,6 +66,20 @@ if (!existsSync(data)) {
 const out = join(root, '.bench/scale')
 mkdirSync(out, { recursive: true })
 const kernels = await loadKernels('auto')
+
+const cli = (args: string[]) => {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=8192', join(root, 'bin/parquetseek.js'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  })
+  if (r.status !== 0) throw new Error(`parquetseek ${args[0]} failed (${r.status})`)
+  return JSON.parse(r.stdout)
+}
+if (values['only-shared']) {
+  benchShared()
+  process.exit(0)
+}
 
 /** A Parquet file's vectors, unit length (the benchmark is cosine). */
 async function unitVectors(path: string, limit = Number.POSITIVE_INFINITY) {
@@ -153,15 +172,6 @@ function writeNpy(path: string, a: Int32Array | Float32Array, rows: number, cols
   writeFileSync(path, Buffer.concat([head, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]))
 }
 
-const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, ['--max-old-space-size=8192', join(root, 'bin/parquetseek.js'), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 26,
-  })
-  if (r.status !== 0) throw new Error(`parquetseek ${args[0]} failed (${r.status})`)
-  return JSON.parse(r.stdout)
-}
 const qfile = join(out, 'queries.parquet')
 writeVectors(qfile, queries.x, queries.n)
 const tfile = join(out, 'tune.parquet')
@@ -271,7 +281,9 @@ for (const n of sizes) {
   })
 }
 
-const mb = (b: number) => (b / 2 ** 20).toFixed(1)
+function mb(b: number) {
+  return (b / 2 ** 20).toFixed(1)
+}
 console.log(
   `\nbench:scale — wordnet-fasttext 100-d expanded, cosine, ${queries.n} held-out query words, 20 ms a request, 6 connections; ` +
     `defaults tuned on ${values.tuned ? `${T} other held-out words (--tuned)` : 'rows of the data, with the floor'}${values['target-recall'] ? ` to recall@10 ${values['target-recall']}` : ''}${values['cluster-rows'] ? '; rows stored list by list (--cluster-rows)' : ''}`,
@@ -318,3 +330,87 @@ check(
 if (grows) check('growth exponent ≤ 0.6', exponent <= 0.6, exponent.toFixed(2))
 check('p50 ≤ 150 ms on s3', (last.s3.p50Ms as number) <= 150, `${last.s3.p50Ms?.toFixed(0)} ms`)
 check('build ≤ 3 min', last.buildS <= 180, `${last.buildS.toFixed(0)} s`)
+
+benchShared()
+
+/**
+ * Every shared dataset and metric at the defaults a user gets (`parquetseek index` tuned on the
+ * rows; --cluster-rows as given), benchmarked like the scaled files on s3 and nginx with the
+ * dataset's held-out queries (up to 300) and exact ground truth (ids are the `id` column's).
+ */
+function benchShared() {
+  const sets: Array<[string, 'cosine' | 'l2']> = [
+    ['glove-twitter-25d-12k', 'cosine'],
+    ['glove-twitter-25d-12k', 'l2'],
+    ['sap-fiori-docs-minilm-384', 'cosine'],
+    ['sap-fiori-docs-minilm-384', 'l2'],
+    ['sift-128-ngt5k', 'l2'],
+    ['mnist-784-t10k', 'l2'],
+    ['wordnet-fasttext-words-100d', 'cosine'],
+    ['wordnet-fasttext-words-100d', 'l2'],
+  ]
+  const shared = join(root, '../shared/data')
+  const cluster = values['cluster-rows']
+  console.log(
+    `\nshared datasets at the defaults (tuned on their rows${cluster ? '; rows stored list by list' : ''}), held-out queries (≤ 300), 20 ms a request, 6 connections:`,
+  )
+  console.log(
+    '| data, metric | rows | file MiB | build s | nprobe / nlist | recall@10 | KiB / query | % of file | s3 requests | s3 round trips | s3 p50 | nginx requests | cold (s3) | targets |',
+  )
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const [name, metric] of sets) {
+    const dir = join(shared, name)
+    const gt = metric === 'cosine' ? 'cos' : 'l2'
+    const indexed = join(out, `shared-${name}-${metric}${cluster ? '.clustered' : ''}.indexed.parquet`)
+    const t0 = performance.now()
+    const built = cli([
+      'index',
+      join(dir, 'base.parquet'),
+      indexed,
+      '--column',
+      'embedding',
+      '--metric',
+      metric,
+      ...(cluster ? ['--cluster-rows'] : []),
+      '--json',
+    ])
+    const buildS = (performance.now() - t0) / 1000
+    const bench = (host: string) =>
+      cli([
+        'bench',
+        indexed,
+        '--queries',
+        join(dir, 'queries.parquet'),
+        '--truth',
+        join(dir, `gt_${gt}_top100_ids.npy`),
+        '--truth-dist',
+        join(dir, `gt_${gt}_top100_dist.npy`),
+        '--id-column',
+        'id',
+        '--limit',
+        '300',
+        '--rtt-ms',
+        '20',
+        '--host',
+        host,
+        '--connections',
+        '6',
+        '--json',
+      ])
+    const s3 = bench('s3')
+    const nginx = bench('nginx')
+    const missed = [
+      (s3.recall as number) >= 0.95 ? '' : 'recall',
+      (s3.requestsPerQuery as number) <= 12 ? '' : 's3 requests',
+      (nginx.requestsPerQuery as number) <= 4 ? '' : 'nginx requests',
+      (s3.coldBytes as number) <= 2e6 && (s3.coldRoundTrips as number) <= 4 ? '' : 'cold',
+      (s3.p50Ms as number) <= 150 ? '' : 'p50',
+    ].filter(Boolean)
+    console.log(
+      `| ${name}, ${metric} | ${built.rows.toLocaleString('en-US')} | ${mb(built.outputBytes)} | ${buildS.toFixed(0)} | ${built.nprobe} / ${built.nlist} | ` +
+        `${s3.recall?.toFixed(3)} | ${((s3.bytesPerQuery as number) / 1024).toFixed(0)} | ${((100 * (s3.bytesPerQuery as number)) / built.outputBytes).toFixed(2)} % | ` +
+        `${s3.requestsPerQuery?.toFixed(1)} | ${s3.roundTripsPerQuery?.toFixed(1)} | ${s3.p50Ms?.toFixed(0)} ms | ${nginx.requestsPerQuery?.toFixed(1)} | ` +
+        `${mb(s3.coldBytes as number)} MiB, ${s3.coldRoundTrips} round trips | ${missed.length ? `MISSES ${missed.join(', ')}` : 'meets all'} |`,
+    )
+  }
+}
