@@ -310,41 +310,46 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
         throw changed(url, `Last-Modified was ${fixed.lastModified}, is now ${lm}`)
       return body.buffer.byteLength === body.length ? (body.buffer as ArrayBuffer) : body.slice().buffer
     },
-    async sliceMany(ranges, signal) {
-      if (!multiRange || ranges.length < 2) return undefined
-      const header = `bytes=${ranges.map((r) => `${r.start}-${r.end - 1}`).join(',')}`
-      const asked = ranges.reduce((n, r) => n + (r.end - r.start), 0)
-      // a host without multi-range answers 200 with the whole object: cancelled unread, and
-      // single ranges from now on; a merged answer may cost up to twice the bytes asked for
-      const { res, body } = await request(header, signal, (r) =>
-        r.status === 206 ? { limit: 2 * asked + PART_OVERHEAD * (ranges.length + 1) } : 'skip',
-      )
-      if (!body || res.status !== 206) {
-        multiRange = false
-        return undefined
-      }
-      const boundary = multipartBoundary(res)
-      let parts: Part[]
-      if (boundary) parts = parseMultipart(body, boundary, url)
-      else {
-        // One part: the server merged the ranges (or answered the first only)
-        multiRange = false
-        const cr = parseContentRange(res.headers.get('content-range'))
-        if (!cr || body.length !== cr.end - cr.start + 1) return undefined
-        parts = [{ start: cr.start, end: cr.end + 1, size: cr.size, bytes: body }]
-      }
-      for (const p of parts)
-        if (p.size !== undefined && p.size !== fixed.size) throw changed(url, `size was ${fixed.size}, is now ${p.size}`)
-      const etag = strongEtag(res.headers.get('etag'))
-      if (fixed.etag && etag && etag !== fixed.etag) throw changed(url, `ETag was ${fixed.etag}, is now ${etag}`)
-      const out: Uint8Array[] = []
-      for (const r of ranges) {
-        const p = parts.find((q) => q.start <= r.start && q.end >= r.end)
-        if (!p) return undefined
-        out.push(p.bytes.subarray(r.start - p.start, r.end - p.start))
-      }
-      return out
+    // absent once the host is known to answer one range a request (the probe at open, or a
+    // refused request since): readers then plan single ranges from the start, with no request
+    // that goes nowhere counted, instead of planning for multi-range and falling back
+    get sliceMany() {
+      return multiRange ? sliceMany : undefined
     },
+  }
+  async function sliceMany(ranges: Array<{ start: number; end: number }>, signal?: AbortSignal): Promise<Uint8Array[] | undefined> {
+    if (!multiRange || ranges.length < 2) return undefined
+    const header = `bytes=${ranges.map((r) => `${r.start}-${r.end - 1}`).join(',')}`
+    const asked = ranges.reduce((n, r) => n + (r.end - r.start), 0)
+    // a host without multi-range answers 200 with the whole object: cancelled unread, and
+    // single ranges from now on; a merged answer may cost up to twice the bytes asked for
+    const { res, body } = await request(header, signal, (r) =>
+      r.status === 206 ? { limit: 2 * asked + PART_OVERHEAD * (ranges.length + 1) } : 'skip',
+    )
+    if (!body || res.status !== 206) {
+      multiRange = false
+      return undefined
+    }
+    const boundary = multipartBoundary(res)
+    let parts: Part[]
+    if (boundary) parts = parseMultipart(body, boundary, url)
+    else {
+      // One part: the server merged the ranges (or answered the first only)
+      multiRange = false
+      const cr = parseContentRange(res.headers.get('content-range'))
+      if (!cr || body.length !== cr.end - cr.start + 1) return undefined
+      parts = [{ start: cr.start, end: cr.end + 1, size: cr.size, bytes: body }]
+    }
+    for (const p of parts) if (p.size !== undefined && p.size !== fixed.size) throw changed(url, `size was ${fixed.size}, is now ${p.size}`)
+    const etag = strongEtag(res.headers.get('etag'))
+    if (fixed.etag && etag && etag !== fixed.etag) throw changed(url, `ETag was ${fixed.etag}, is now ${etag}`)
+    const out: Uint8Array[] = []
+    for (const r of ranges) {
+      const p = parts.find((q) => q.start <= r.start && q.end >= r.end)
+      if (!p) return undefined
+      out.push(p.bytes.subarray(r.start - p.start, r.end - p.start))
+    }
+    return out
   }
   return { source, tail, tailStart, requests: roundTrips + (probe ? 1 : 0), roundTrips }
 }
