@@ -1,7 +1,8 @@
 import type { ColumnChunk, OffsetIndex, SchemaTree } from 'hyparquet'
-import type { ByteWriter } from 'hyparquet-writer'
-import { writeDataPageV2 } from 'hyparquet-writer/src/datapage.js'
+import { ByteWriter } from 'hyparquet-writer'
+import { writeDataPageV2, writePageHeader } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { lz4Compress } from './lz4.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -16,7 +17,10 @@ type RowPage = Omit<Levels, 'maxDefinitionLevel'>
  * encodeNestedValues walks the schema for every number, and the chunk-wide arrays it fills were
  * 40 % of writing 100k × 100-d vectors. Other shapes: undefined.
  */
-export function listPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage[]; maxDefinitionLevel: number } | undefined {
+export function listPages(
+  tree: SchemaTree[],
+  rows: unknown[],
+): { pages: RowPage[]; maxDefinitionLevel: number; full?: ReadonlySet<RowPage['definitionLevels']> } | undefined {
   if (tree.length !== 4) return undefined
   const [, top, repeated, leaf] = tree.map((n) => n.element)
   const listLike = top?.converted_type === 'LIST' || top?.logical_type?.type === 'LIST'
@@ -60,7 +64,8 @@ export function listPages(tree: SchemaTree[], rows: unknown[]): { pages: RowPage
       repetitionLevels: row.map((_, i) => (i === 0 ? 0 : 1)),
     }
   })
-  return { pages, maxDefinitionLevel }
+  // a full row's page shares its levels arrays with every full row of its length
+  return { pages, maxDefinitionLevel, full: new Set([...full.values()].map((f) => f.definitionLevels)) }
 }
 
 const isTypedRow = (row: unknown): row is Float32Array | Float64Array => row instanceof Float32Array || row instanceof Float64Array
@@ -98,7 +103,7 @@ export function writeVectorChunk(
   const schemaPath = tree.map((n) => n.element)
   const element = schemaPath.at(-1)
   if (!element?.type) throw new Error('embedding leaf has no physical type')
-  const { pages, maxDefinitionLevel } = listPages(tree, rows) ?? slicedPages(tree, rows)
+  const { pages, maxDefinitionLevel, full } = listPages(tree, rows) ?? { ...slicedPages(tree, rows), full: undefined }
   const column = {
     columnName: schemaPath
       .slice(1)
@@ -113,6 +118,16 @@ export function writeVectorChunk(
     columnIndex: false,
     offsetIndex: true,
   }
+  // a full row's levels are those of every full row of its length: encoded once
+  const levelsOf = new Map<RowPage['definitionLevels'], FullLevels>()
+  const fullLevels = (page: RowPage, maxDef: number) => {
+    let l = levelsOf.get(page.definitionLevels)
+    if (!l) {
+      l = encodeLevels(page, maxDef, schemaPath.filter((e) => e.repetition_type === 'REPEATED').length)
+      levelsOf.set(page.definitionLevels, l)
+    }
+    return l
+  }
   const start = writer.offset
   const locations: PageLocation[] = []
   let uncompressed = 0
@@ -120,7 +135,9 @@ export function writeVectorChunk(
   for (const [row, page] of pages.entries()) {
     levels += page.definitionLevels.length || page.values.length
     const pageStart = writer.offset
-    uncompressed += writeDataPageV2({ writer, column, encoding: 'PLAIN', pageData: { ...page, maxDefinitionLevel } })
+    uncompressed += full?.has(page.definitionLevels)
+      ? writeFullPage(writer, fullLevels(page, maxDefinitionLevel), page.values as ArrayLike<number>, element.type === 'DOUBLE')
+      : writeDataPageV2({ writer, column, encoding: 'PLAIN', pageData: { ...page, maxDefinitionLevel } })
     locations.push({ offset: BigInt(pageStart), compressed_page_size: writer.offset - pageStart, first_row_index: BigInt(row) })
   }
   return {
@@ -140,4 +157,67 @@ export function writeVectorChunk(
     },
     locations,
   }
+}
+
+/** A full row's levels as writeDataPageV2 writes them (repetition, then definition; RLE/bit-packed hybrid, no length prefix). */
+interface FullLevels {
+  bytes: Uint8Array
+  count: number
+  repetitionBytes: number
+  definitionBytes: number
+}
+
+function encodeLevels(page: RowPage, maxDefinitionLevel: number, maxRepetitionLevel: number): FullLevels {
+  const writer = new ByteWriter()
+  const repetitionBytes = maxRepetitionLevel
+    ? writeRleBitPackedHybrid(writer, page.repetitionLevels, Math.ceil(Math.log2(maxRepetitionLevel + 1)))
+    : 0
+  const definitionBytes = maxDefinitionLevel
+    ? writeRleBitPackedHybrid(writer, page.definitionLevels, Math.ceil(Math.log2(maxDefinitionLevel + 1)))
+    : 0
+  return { bytes: writer.getBytes().slice(), count: page.definitionLevels.length, repetitionBytes, definitionBytes }
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/**
+ * One full row's DataPage V2 — the bytes writeDataPageV2 writes for it (test/roundtrip.test.ts
+ * compares them), without its per-number PLAIN writer and per-page level encoding: a float row's
+ * values go in as their bytes. Returns what writeDataPageV2 returns (header + uncompressed body).
+ */
+function writeFullPage(writer: ByteWriter, levels: FullLevels, values: ArrayLike<number>, double: boolean): number {
+  const typed = double
+    ? values instanceof Float64Array
+      ? values
+      : Float64Array.from(values)
+    : values instanceof Float32Array
+      ? values
+      : Float32Array.from(values)
+  let data = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength)
+  if (!littleEndian) {
+    const out = new DataView(new ArrayBuffer(typed.byteLength))
+    for (let i = 0; i < typed.length; i++)
+      double ? out.setFloat64(8 * i, typed[i] as number, true) : out.setFloat32(4 * i, typed[i] as number, true)
+    data = new Uint8Array(out.buffer)
+  }
+  const compressed = lz4Compress(data)
+  const headerStart = writer.offset
+  writePageHeader(writer, {
+    type: 'DATA_PAGE_V2',
+    uncompressed_page_size: levels.bytes.length + data.length,
+    compressed_page_size: levels.bytes.length + compressed.length,
+    data_page_header_v2: {
+      num_values: levels.count,
+      num_nulls: 0,
+      num_rows: 1,
+      encoding: 'PLAIN',
+      definition_levels_byte_length: levels.definitionBytes,
+      repetition_levels_byte_length: levels.repetitionBytes,
+      is_compressed: true,
+    },
+  })
+  const headerSize = writer.offset - headerStart
+  writer.appendBytes(levels.bytes)
+  writer.appendBytes(compressed)
+  return headerSize + levels.bytes.length + data.length
 }
