@@ -27,6 +27,7 @@ import { normalizeRows } from '../src/index/train.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
 import { readMetadata } from '../src/parquet/footer.js'
+import { SHARED_SETS } from './sharedSets.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const { values } = parseArgs({
@@ -76,6 +77,29 @@ const cli = (args: string[]) => {
   if (r.status !== 0) throw new Error(`parquetseek ${args[0]} failed (${r.status})`)
   return JSON.parse(r.stdout)
 }
+/**
+ * `parquetseek bench` of an indexed file on one host profile, 20 ms a request, 6 connections; a
+ * result as near as the 10th true neighbour counts (near-duplicate rows tie to float precision).
+ */
+const benchOn = (host: string, indexed: string, queries: string, truth: string, truthDist: string, extra: string[]) =>
+  cli([
+    'bench',
+    indexed,
+    '--queries',
+    queries,
+    '--truth',
+    truth,
+    '--truth-dist',
+    truthDist,
+    ...extra,
+    '--rtt-ms',
+    '20',
+    '--host',
+    host,
+    '--connections',
+    '6',
+    '--json',
+  ])
 if (values['only-shared']) {
   benchShared()
   process.exit(0)
@@ -249,27 +273,8 @@ for (const n of sizes) {
     '--json',
   ])
   const buildS = (performance.now() - t0) / 1000
-  const bench = (host: string) =>
-    // a result as near as the 10th true neighbour counts (near-duplicate rows tie to float precision)
-    cli([
-      'bench',
-      indexed,
-      '--queries',
-      qfile,
-      '--truth',
-      gt,
-      '--truth-dist',
-      gtDist,
-      // rows stored list by list: results map back through the input's row number, kept in `id`
-      ...(cluster ? ['--id-column', 'id'] : []),
-      '--rtt-ms',
-      '20',
-      '--host',
-      host,
-      '--connections',
-      '6',
-      '--json',
-    ])
+  // rows stored list by list: results map back through the input's row number, kept in `id`
+  const bench = (host: string) => benchOn(host, indexed, qfile, gt, gtDist, cluster ? ['--id-column', 'id'] : [])
   results.push({
     rows: n,
     fileBytes: built.outputBytes,
@@ -339,16 +344,6 @@ benchShared()
  * dataset's held-out queries (up to 300) and exact ground truth (ids are the `id` column's).
  */
 function benchShared() {
-  const sets: Array<[string, 'cosine' | 'l2']> = [
-    ['glove-twitter-25d-12k', 'cosine'],
-    ['glove-twitter-25d-12k', 'l2'],
-    ['sap-fiori-docs-minilm-384', 'cosine'],
-    ['sap-fiori-docs-minilm-384', 'l2'],
-    ['sift-128-ngt5k', 'l2'],
-    ['mnist-784-t10k', 'l2'],
-    ['wordnet-fasttext-words-100d', 'cosine'],
-    ['wordnet-fasttext-words-100d', 'l2'],
-  ]
   const shared = join(root, '../shared/data')
   const cluster = values['cluster-rows']
   console.log(
@@ -358,7 +353,7 @@ function benchShared() {
     '| data, metric | rows | file MiB | build s | nprobe / nlist | recall@10 | KiB / query | % of file | s3 requests | s3 round trips | s3 p50 | nginx requests | cold (s3) | targets |',
   )
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-  for (const [name, metric] of sets) {
+  for (const [name, metric] of SHARED_SETS) {
     const dir = join(shared, name)
     const gt = metric === 'cosine' ? 'cos' : 'l2'
     const indexed = join(out, `shared-${name}-${metric}${cluster ? '.clustered' : ''}.indexed.parquet`)
@@ -376,26 +371,11 @@ function benchShared() {
     ])
     const buildS = (performance.now() - t0) / 1000
     const bench = (host: string) =>
-      cli([
-        'bench',
-        indexed,
-        '--queries',
-        join(dir, 'queries.parquet'),
-        '--truth',
-        join(dir, `gt_${gt}_top100_ids.npy`),
-        '--truth-dist',
-        join(dir, `gt_${gt}_top100_dist.npy`),
+      benchOn(host, indexed, join(dir, 'queries.parquet'), join(dir, `gt_${gt}_top100_ids.npy`), join(dir, `gt_${gt}_top100_dist.npy`), [
         '--id-column',
         'id',
         '--limit',
         '300',
-        '--rtt-ms',
-        '20',
-        '--host',
-        host,
-        '--connections',
-        '6',
-        '--json',
       ])
     const s3 = bench('s3')
     const nginx = bench('nginx')

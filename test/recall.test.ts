@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parquetMetadataAsync } from 'hyparquet'
 import { afterAll, describe, expect, it } from 'vitest'
+import { SHARED_SETS } from '../scripts/sharedSets.js'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
@@ -10,16 +11,7 @@ import { describeEmbeddingColumn, readColumnRange, readVectors } from '../src/pa
 import { openIndex } from '../src/search/engine.js'
 import { SHARED, tempDir } from './helpers/fixtures.js'
 
-const cases = [
-  ['glove-twitter-25d-12k', 'cosine'],
-  ['glove-twitter-25d-12k', 'l2'],
-  ['sap-fiori-docs-minilm-384', 'cosine'],
-  ['sap-fiori-docs-minilm-384', 'l2'],
-  ['sift-128-ngt5k', 'l2'],
-  ['mnist-784-t10k', 'l2'],
-  ['wordnet-fasttext-words-100d', 'cosine'],
-  ['wordnet-fasttext-words-100d', 'l2'],
-] as const
+const cases = SHARED_SETS
 const QUERIES = 100
 const dir = tempDir('pqs-recall-')
 const closers: Array<() => Promise<void>> = []
