@@ -120,10 +120,11 @@ export function writeVectorChunk(
   }
   // a full row's levels are those of every full row of its length: encoded once
   const levelsOf = new Map<RowPage['definitionLevels'], FullLevels>()
-  const fullLevels = (page: RowPage, maxDef: number) => {
+  const maxRepetitionLevel = schemaPath.filter((e) => e.repetition_type === 'REPEATED').length
+  const fullLevels = (page: RowPage) => {
     let l = levelsOf.get(page.definitionLevels)
     if (!l) {
-      l = encodeLevels(page, maxDef, schemaPath.filter((e) => e.repetition_type === 'REPEATED').length)
+      l = encodeLevels(page, maxDefinitionLevel, maxRepetitionLevel)
       levelsOf.set(page.definitionLevels, l)
     }
     return l
@@ -136,7 +137,7 @@ export function writeVectorChunk(
     levels += page.definitionLevels.length || page.values.length
     const pageStart = writer.offset
     uncompressed += full?.has(page.definitionLevels)
-      ? writeFullPage(writer, fullLevels(page, maxDefinitionLevel), page.values as ArrayLike<number>, element.type === 'DOUBLE')
+      ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, element.type === 'DOUBLE')
       : writeDataPageV2({ writer, column, encoding: 'PLAIN', pageData: { ...page, maxDefinitionLevel } })
     locations.push({ offset: BigInt(pageStart), compressed_page_size: writer.offset - pageStart, first_row_index: BigInt(row) })
   }
