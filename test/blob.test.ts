@@ -85,6 +85,48 @@ describe('index blob', () => {
     expect(trailer.headBytes).toBeLessThan(blob.length)
   })
 
+  it('stores a list of rows stored list by list as its codes and a few bytes (format v3), anything else per entry', async () => {
+    // rows and pages as index --cluster-rows writes them: list by list, each page right after the last
+    const { model } = await smallIndex()
+    const n = lists.rowIds.length
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+    const lengths = new Uint32Array(n).fill(443)
+    const odd = (lists.listStart[2] as number) + 1 // list 2: one page longer than the others
+    lengths[odd] = 445
+    const offsets = new Float64Array(n)
+    for (let i = 1; i < n; i++) offsets[i] = (offsets[i - 1] as number) + (lengths[i - 1] as number)
+    // list 5 spans a row-group boundary: its pages jump after its first entry
+    const jump = (lists.listStart[5] as number) + 1
+    for (let i = jump; i < n; i++) offsets[i] = (offsets[i] as number) + 5000
+    // list 6 holds rows 0, 2, 4, … of its stretch (rows need not follow one another)
+    const l6 = [lists.listStart[6] as number, lists.listStart[7] as number] as const
+    for (let i = l6[0]; i < l6[1]; i++) rowIds[i] = l6[0] + 2 * (i - l6[0])
+    for (let i = l6[1]; i < n; i++) rowIds[i] = (rowIds[i - 1] as number) + 1
+    const clustered = { ...lists, rowIds }
+    const params = { ...model.params, rows: 2 * n }
+    const blob = writeBlob({
+      params,
+      centroids: model.centroids,
+      codebooks: model.codebooks,
+      lists: clustered,
+      pages: { offsets, lengths },
+    })
+    const { trailer, directory, parsed } = parseAll(blob)
+    expect(trailer.version).toBe(3)
+    for (let l = 0; l < 8; l++) {
+      const [start, end] = [lists.listStart[l] as number, lists.listStart[l + 1] as number]
+      expect(Array.from(parsed[l]?.rowIds ?? []), `list ${l}`).toEqual(Array.from(rowIds.subarray(start, end)))
+      expect(Array.from(parsed[l]?.pageOffsets ?? []), `list ${l}`).toEqual(Array.from(offsets.subarray(start, end)))
+      expect(Array.from(parsed[l]?.pageLengths ?? []), `list ${l}`).toEqual(Array.from(lengths.subarray(start, end)))
+      const entries = end - start
+      const varint = (v: number) => Math.max(1, Math.ceil(Math.log2(v + 1) / 7))
+      // flags, first row, first offset, base length (443); then per entry what the flags do not imply
+      const head = 1 + varint(start) + varint(offsets[start] as number) + 2
+      const perEntry = { 2: entries, 5: entries, 6: entries - 1 }[l] ?? 0 // list 5: its 5000-byte gap takes 2
+      expect((directory[l]?.length as number) - entries * 5, `list ${l}: bytes after the codes`).toBe(head + perEntry)
+    }
+  })
+
   it('reports a flipped byte in any section by that section name', () => {
     const { trailer } = parseAll(blob)
     const probes: Array<[string, number]> = [

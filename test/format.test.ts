@@ -142,7 +142,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     const trailerAt = blob.length - trailerSize
     const t = readStruct(blob, trailerAt, trailerFields)
     expect(t.magic).toBe('PQSEEKIX')
-    expect(t.version).toBe(2)
+    expect(t.version).toBe(3)
     expect(t.byteOrder).toBe(0x01020304)
     expect(t.metric).toBe(0) // l2
     expect([t.dim, t.nlist, t.m, t.nbits, t.rows, t.indexedRows]).toEqual([dim, 24, 4, 8, rows, rows])
@@ -243,14 +243,20 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       const n = d.entries as number
       const codes = bytes.subarray(0, n * 4)
       const at = { i: n * 4 }
-      let row = 0
-      let page = 0
+      // the documented flags say which of the three fields each entry stores
+      const [flags, firstRow, firstPage, baseLength] = n ? [varint(bytes, at), varint(bytes, at), varint(bytes, at), varint(bytes, at)] : []
+      const flag = (name: string) => Number(table('A list').find(([, field]) => field?.startsWith(name))?.[0])
+      expect(flags, `list ${l} flags`).toBeLessThan(flag('rowsFollow') + flag('pagesAdjacent') + flag('lengthsEqual') + 1)
+      let row = firstRow as number
+      let page = firstPage as number
+      let pageLength = 0
       for (let i = 0; i < n; i++) {
-        const rowDelta = varint(bytes, at)
-        row += rowDelta
-        page += varint(bytes, at)
-        const pageLength = varint(bytes, at)
-        if (i > 0) expect(rowDelta).toBeGreaterThan(0) // ascending by row
+        if (i > 0) {
+          const rowGap = (flags as number) & flag('rowsFollow') ? 0 : varint(bytes, at)
+          row += 1 + rowGap // ascending by row
+          page += pageLength + ((flags as number) & flag('pagesAdjacent') ? 0 : varint(bytes, at))
+        }
+        pageLength = (baseLength as number) + ((flags as number) & flag('lengthsEqual') ? 0 : varint(bytes, at))
         seen.add(row)
         // the row's own embedding page, header included: what the column's offset index says
         expect(page).toBe(Number(pageIndex[row]?.offset))
@@ -287,18 +293,21 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
   })
 })
 
-describe('files indexed by format v1 stay searchable', () => {
-  // written by the last v1 writer (float32 centroids); how: test/fixtures/v1/README.md
-  const v1 = join(import.meta.dirname, 'fixtures/v1/clustered-1000x16.v1.parquet')
+// each written by the last writer of its version; how: test/fixtures/v1/README.md, v2/README.md
+describe.each([
+  { version: 1, file: 'v1/clustered-1000x16.v1.parquet', what: 'float32 centroids' },
+  { version: 2, file: 'v2/clustered-1000x16.v2.parquet', what: 'three varints per list entry, rows stored list by list' },
+])('files indexed by format v$version stay searchable', ({ version, file: name, what }) => {
+  const path = join(import.meta.dirname, 'fixtures', name)
 
-  it('opens with its float32 centroids and finds the exact neighbours, probing a subset of the lists', async () => {
-    const info = await cli(['info', v1, '--json'])
+  it(`opens with its ${what} and finds the exact neighbours, probing a subset of the lists`, async () => {
+    const info = await cli(['info', path, '--json'])
     expect(info.code, info.stderr).toBe(0)
     const index = JSON.parse(info.stdout).index
-    expect([index.format, index.nlist, index.dim]).toEqual([1, 31, 16])
-    expect((await cli(['info', v1])).stdout).toMatch(/index \(format v1\): column embedding, l2, dim 16, nlist 31/)
+    expect([index.format, index.nlist, index.dim]).toEqual([version, 31, 16])
+    expect((await cli(['info', path])).stdout).toMatch(new RegExp(`index \\(format v${version}\\): column embedding, l2, dim 16, nlist 31`))
 
-    const file = await fileSource(v1)
+    const file = await fileSource(path)
     const opened = await openIndex(file)
     const read = await readVectors(file, opened.opened.metadata, describeEmbeddingColumn(opened.opened.metadata, 'embedding'))
     const vectors = Array.from({ length: 1000 }, (_, i) => read.data.subarray(i * 16, (i + 1) * 16))
@@ -310,7 +319,8 @@ describe('files indexed by format v1 stay searchable', () => {
         .map((v, row) => ({ row, d: v.reduce((s, x, j) => s + (x - (query[j] as number)) ** 2, 0) }))
         .sort((a, b) => a.d - b.d || a.row - b.row)
         .slice(0, 10)
-      // 8 of 31 lists: centroids read wrongly would probe the wrong lists and miss neighbours
+      // 8 of 31 lists: centroids or entries read wrongly would probe the wrong lists, miss
+      // neighbours or refine the wrong pages (a query's own row at distance 0)
       const found = await opened.search(query, { k: 10, nprobe: 8 })
       expect(found.stats.listsProbed).toBe(8)
       expect(found.results[0]).toMatchObject({ row: q, distance: 0 })

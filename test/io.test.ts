@@ -134,6 +134,41 @@ describe('reading through gaps that cost less than a request', () => {
     for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
   })
 
+  it('more ranges than connections: the closest gaps are read when that saves a round trip for less than it saves', async () => {
+    const plan = async (gaps: number[]) => {
+      const ranges: Array<{ start: number; end: number }> = []
+      let at = 0
+      for (const gap of [0, ...gaps]) {
+        at += gap
+        ranges.push({ start: at, end: at + 500 })
+        at += 500
+      }
+      const bytes = Uint8Array.from({ length: at }, (_, i) => i % 251)
+      const asked: Array<[number, number]> = []
+      const single: ByteSource = {
+        name: 's3',
+        byteLength: at,
+        slice: async (start, end) => {
+          asked.push([start, end as number])
+          await new Promise((r) => setTimeout(r, 2))
+          return bytes.slice(start, end).buffer
+        },
+      }
+      const counting = new CountingSource(single)
+      const bodies = await readRanges(counting, ranges, { gap: DEFAULT_GAP, requestGap: REQUEST_BYTES, concurrency: 6 })
+      for (const [i, r] of ranges.entries()) expect(bodies[i]).toEqual(bytes.subarray(r.start, r.end))
+      return { requests: asked.length, roundTrips: counting.clock.deepest, read: asked.reduce((n, [s, e]) => n + e - s, 0) }
+    }
+    const far = 3 * REQUEST_BYTES
+    // 7 ranges on 6 connections, two of them 1.1 requests apart: read as one, one round trip
+    const near = Math.round(1.1 * REQUEST_BYTES)
+    expect(await plan([far, far, near, far, far, far])).toEqual({ requests: 6, roundTrips: 1, read: 7 * 500 + near })
+    // every gap costs over two requests: 7 requests, 2 round trips, nothing between them read
+    expect(await plan([far, far, far, far, far, far])).toEqual({ requests: 7, roundTrips: 2, read: 7 * 500 })
+    // 13 ranges: a third round saved by merging the closest gap, not a second one (that needs 7 merged)
+    expect(await plan([far, far, near, far, far, far, far, far, far, far, far, far])).toMatchObject({ requests: 12, roundTrips: 2 })
+  })
+
   it('a local source (a file, a Blob), where a request costs next to nothing: only gaps under `gap` merge', async () => {
     const asked: Array<[number, number]> = []
     const local: ByteSource = {

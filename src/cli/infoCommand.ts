@@ -34,7 +34,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
         head && location
           ? {
               column: location.column,
-              /** Index format (docs/FORMAT.md): 2, or 1 for files indexed before v2 (still searched). */
+              /** Index format (docs/FORMAT.md): 3, or 1–2 for files indexed before v3 (still searched). */
               format: head.trailer.version,
               offset: location.offset,
               bytes: location.length,

@@ -5,7 +5,7 @@ import { crc32 } from './crc32.js'
 import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
 
 /**
- * Index blob, format v2 (v1 is still read). Little-endian. Offsets are relative to the blob's first byte.
+ * Index blob, format v3 (v1 and v2 are still read). Little-endian. Offsets are relative to the blob's first byte.
  *
  *   [lists][centroids][codebooks][directory][section table][trailer]
  *
@@ -14,14 +14,14 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  * starts on a 64-byte boundary (typed-array views without copying); gaps are zero.
  *
  * trailer (64 bytes, last in the blob):
- *   0 magic "PQSEEKIX" · 8 u32 version (2; 1 in files written before v2) · 12 u32 0x01020304 (byte-order check)
+ *   0 magic "PQSEEKIX" · 8 u32 version (3; 1 or 2 in files written before) · 12 u32 0x01020304 (byte-order check)
  *   16 u32 sectionCount · 20 u32 metric (0 l2, 1 cosine, 2 dot) · 24 u32 dim · 28 u32 nlist
  *   32 u32 m · 36 u32 nbits · 40 u64 rows · 48 u64 indexedRows
  *   56 u32 CRC32 of the section table · 60 u32 CRC32 of trailer bytes 0..59
  * section table (sectionCount × 32 bytes, just before the trailer):
  *   u32 id · u32 CRC32 of the section · u64 offset · u64 length · u64 reserved (0)
  * sections:
- *   centroids  v2: per dimension i32 exp, i32 base; then u8 codes[nlist × dim]: value = (base + code) · 2^exp
+ *   centroids  v2, v3: per dimension i32 exp, i32 base; then u8 codes[nlist × dim]: value = (base + code) · 2^exp
  *              (centroids.ts: one byte a value, exact float32 after decoding, so nlist can grow
  *              with the rows without growing the open); v1: f32[nlist × dim]
  *   codebooks  f32[2^nbits × dim]   (layout in pq.ts)
@@ -30,16 +30,20 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  *   lists      the lists packed one after another in storageOrder (nearby centroids together; the
  *              directory gives each list's offset); per list, entries ascending by row:
  *                u8 codes[n × m] (row-major: entry i's m codes at i·m)
- *                then per entry three unsigned LEB128 varints: row − previous row,
- *                pageOffset − previous pageOffset (both from 0 for the first entry), pageLength.
+ *                v3, when n > 0: varints flags, firstRow, firstOffset, baseLength, then per entry
+ *                only what the flags do not imply: row − previous row − 1 (flag 1: rows follow
+ *                one another), pageOffset − previous page's end (flag 2: pages back to back),
+ *                pageLength − baseLength (flag 4: every page baseLength long). A list of rows
+ *                stored list by list (index --cluster-rows) is its codes and ~8 bytes.
+ *                v1/v2: per entry three varints: row − previous row, pageOffset − previous
+ *                pageOffset (both from 0 for the first entry), pageLength (~5 bytes an entry).
  *              pageOffset/pageLength: the row's embedding data page in the file (header included),
- *              so refinement reads exactly that page without the column's offset index. Rows and
- *              their pages ascend together, so the deltas are small: ~7 bytes an entry instead of 16.
+ *              so refinement reads exactly that page without the column's offset index.
  */
 export const MAGIC = 'PQSEEKIX'
-export const VERSION = 2
-/** Versions this reader opens: v1 differs only in its float32 centroids section. */
-const READABLE_VERSIONS = [1, 2]
+export const VERSION = 3
+/** Versions this reader opens: v1 differs from v2 in its float32 centroids section, v2 from v3 in its list entries. */
+const READABLE_VERSIONS = [1, 2, 3]
 export const TRAILER_BYTES = 64
 const SECTION_ENTRY_BYTES = 32
 export const DIRECTORY_ENTRY_BYTES = 24
@@ -260,23 +264,36 @@ export function groupedWalk(centroids: Float32Array, nlist: number, dim: number,
   return order
 }
 
+/** List entries' flags (format v3): what the entries need not store. */
+const ROWS_FOLLOW = 1
+const PAGES_ADJACENT = 2
+const LENGTHS_EQUAL = 4
+
 function encodeList(lists: InvertedLists, pages: PageLocations, l: number, m: number): Uint8Array {
   const start = lists.listStart[l] as number
   const n = count(lists, l)
-  const out = new Uint8Array(n * m + n * 3 * 10)
-  out.set(lists.codes.subarray(start * m, (start + n) * m))
+  if (n === 0) return new Uint8Array(0)
+  const end = start + n
+  const row = (e: number) => lists.rowIds[e] as number
+  const offset = (e: number) => pages.offsets[e] as number
+  const length = (e: number) => pages.lengths[e] as number
+  let flags = ROWS_FOLLOW | PAGES_ADJACENT | LENGTHS_EQUAL
+  let baseLength = length(start)
+  for (let e = start + 1; e < end; e++) {
+    if (row(e) <= row(e - 1) || offset(e) < offset(e - 1) + length(e - 1)) throw new Error(`list ${l} is not ascending by row and page`)
+    if (row(e) !== row(e - 1) + 1) flags &= ~ROWS_FOLLOW
+    if (offset(e) !== offset(e - 1) + length(e - 1)) flags &= ~PAGES_ADJACENT
+    if (length(e) !== baseLength) flags &= ~LENGTHS_EQUAL
+    baseLength = Math.min(baseLength, length(e))
+  }
+  const out = new Uint8Array(n * m + 4 * 10 + n * 3 * 10)
+  out.set(lists.codes.subarray(start * m, end * m))
   let at = n * m
-  let prevRow = 0
-  let prevOffset = 0
-  for (let e = start; e < start + n; e++) {
-    const row = lists.rowIds[e] as number
-    const offset = pages.offsets[e] as number
-    if (row < prevRow || offset < prevOffset) throw new Error(`list ${l} is not ascending by row and page`)
-    at = writeVarint(out, at, row - prevRow)
-    at = writeVarint(out, at, offset - prevOffset)
-    at = writeVarint(out, at, pages.lengths[e] as number)
-    prevRow = row
-    prevOffset = offset
+  for (const v of [flags, row(start), offset(start), baseLength]) at = writeVarint(out, at, v)
+  for (let e = start; e < end; e++) {
+    if (e > start && !(flags & ROWS_FOLLOW)) at = writeVarint(out, at, row(e) - row(e - 1) - 1)
+    if (e > start && !(flags & PAGES_ADJACENT)) at = writeVarint(out, at, offset(e) - offset(e - 1) - length(e - 1))
+    if (!(flags & LENGTHS_EQUAL)) at = writeVarint(out, at, length(e) - baseLength)
   }
   return out.slice(0, at)
 }
@@ -385,6 +402,8 @@ export interface DirectoryEntry {
   count: number
   length: number
   crc: number
+  /** The blob's format version, which says how the list's entries are encoded. */
+  version: number
 }
 
 export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseContext = {}): DirectoryEntry[] {
@@ -405,10 +424,12 @@ export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseCo
     const offset = u64(view, o, () => fail('offset too large'))
     const n = view.getUint32(o + 8, true)
     const length = view.getUint32(o + 12, true)
-    if (offset + length > lists.length || length < n * (m + 3) || length > n * (m + 30))
+    // after the codes, v3: 4 varints, then 0–3 an entry; v1/v2: 3 varints an entry
+    const [least, most] = trailer.version >= 3 ? [n * m + (n ? 4 : 0), n * (m + 30) + (n ? 40 : 0)] : [n * (m + 3), n * (m + 30)]
+    if (offset + length > lists.length || length < least || length > most)
       fail(`[${offset}, +${length}) does not fit ${n} entries inside the lists section`)
     total += n
-    out.push({ offset, count: n, length, crc: view.getUint32(o + 16, true) })
+    out.push({ offset, count: n, length, crc: view.getUint32(o + 16, true), version: trailer.version })
   }
   if (total !== indexedRows) {
     throw new ParquetSeekError(`lists hold ${total} entries, the trailer says ${indexedRows}`, { file: ctx.file, section: 'directory' })
@@ -457,19 +478,36 @@ export function parseList(
   const cursor = { at: n * m }
   const rows = limits.rows ?? 2 ** 32
   const fileBytes = limits.fileBytes ?? Number.MAX_SAFE_INTEGER
-  let row = 0
-  let offset = 0
-  for (let i = 0; i < n; i++) {
-    const step = readVarint(bytes, cursor, fail)
-    if (i > 0 && step === 0) fail(`row ${row} is listed twice`)
-    row += step
-    offset += readVarint(bytes, cursor, fail)
-    const length = readVarint(bytes, cursor, fail)
+  const next = () => readVarint(bytes, cursor, fail)
+  const check = (i: number, row: number, offset: number, length: number) => {
     if (row >= rows) fail(`row id ${row} is past the ${rows} rows of the file`)
     if (offset + length > fileBytes) fail(`row ${row}'s page [${offset}, +${length}) is outside the ${fileBytes}-byte file`)
     rowIds[i] = row
     pageOffsets[i] = offset
     pageLengths[i] = length
+  }
+  if (entry.version >= 3 && n > 0) {
+    const [flags, firstRow, firstOffset, baseLength] = [next(), next(), next(), next()]
+    if (flags & ~(ROWS_FOLLOW | PAGES_ADJACENT | LENGTHS_EQUAL)) fail(`unknown entry flags ${flags}`)
+    let [row, offset, length] = [firstRow, firstOffset, 0]
+    for (let i = 0; i < n; i++) {
+      if (i > 0) {
+        row += flags & ROWS_FOLLOW ? 1 : 1 + next()
+        offset += length + (flags & PAGES_ADJACENT ? 0 : next())
+      }
+      length = baseLength + (flags & LENGTHS_EQUAL ? 0 : next())
+      check(i, row, offset, length)
+    }
+  } else if (entry.version < 3) {
+    let row = 0
+    let offset = 0
+    for (let i = 0; i < n; i++) {
+      const step = next()
+      if (i > 0 && step === 0) fail(`row ${row} is listed twice`)
+      row += step
+      offset += next()
+      check(i, row, offset, next())
+    }
   }
   if (cursor.at !== bytes.length) fail(`${bytes.length - cursor.at} trailing bytes`)
   return { pageOffsets, rowIds, pageLengths, codes: bytes.subarray(0, n * m) }

@@ -49,8 +49,13 @@ const KNEE = 1.25
 const SHARED_TRUTH_ROWS = 8192
 /** A vector page's header and framing around its dim × 4 bytes. */
 const PAGE_OVERHEAD = 40
-/** A list entry's bytes besides its m codes (row, page offset and length deltas; wordnet: 30.4 bytes an entry at m 25). */
-const ENTRY_OVERHEAD = 5
+/**
+ * A list entry's bytes besides its m codes (format v3, blob.ts): rows stored list by list need
+ * none (a list's rows and pages follow one another: ~8 bytes a list); otherwise a row gap, a page
+ * gap and a length, ~4 bytes.
+ */
+const ENTRY_OVERHEAD = { clustered: 0, inputOrder: 4 } as const
+const LIST_OVERHEAD = 8
 
 export interface TuneResult {
   /** Smallest nprobe whose measured recall@10 reached the target (nlist when none did). */
@@ -288,13 +293,13 @@ async function measure(
   }
   // Where the file will hold each list and each row's vector page: lists in storage order; pages
   // in row order — the input's, or list by list when rows are clustered
-  const entryBytes = m + ENTRY_OVERHEAD
+  const entryBytes = m + ENTRY_OVERHEAD[o.clustered ? 'clustered' : 'inputOrder']
   const pageBytes = dim * 4 + PAGE_OVERHEAD
   const storage = o.storage ?? storageOrder(model.centroids, nlist, dim, o.kernels)
   const listAt = new Float64Array(nlist)
   const listBytes = Float64Array.from(
     { length: nlist },
-    (_, l) => ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes,
+    (_, l) => ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes + LIST_OVERHEAD,
   )
   const rank = o.clustered ? new Uint32Array(model.params.rows) : undefined
   let at = 0

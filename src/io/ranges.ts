@@ -45,6 +45,37 @@ export function coalesce(ranges: Range[], gap: number): Range[] {
 }
 
 /**
+ * Where each range is a request of its own and there are more than `concurrency` of them, the
+ * last round of requests waits for the first: a round trip of its own. Merging the smallest
+ * gaps until one round fewer is needed saves that round trip and the requests merged; it is done
+ * when the gaps read cost at most what those save, a request and the round trip each priced at
+ * `requestGap` bytes (ranges already closer than `requestGap` are merged). Ties: the earlier gap.
+ * (wordnet, first query: 7 page reads on 6 connections, the closest two 66 KB apart → 6 in one
+ * round, 4 round trips instead of 5.)
+ */
+export function fitRounds(merged: Range[], concurrency: number, requestGap: number): Range[] {
+  let out = merged
+  while (requestGap > 0 && out.length > concurrency) {
+    const rounds = Math.ceil(out.length / concurrency)
+    const extra = out.length - (rounds - 1) * concurrency
+    const gaps = out
+      .slice(1)
+      .map((r, i) => ({ i, gap: r.start - (out[i] as Range).end }))
+      .sort((a, b) => a.gap - b.gap || a.i - b.i)
+      .slice(0, extra)
+    if (gaps.reduce((n, g) => n + g.gap, 0) > (extra + 1) * requestGap) break
+    const join = new Set(gaps.map((g) => g.i))
+    const next: Range[] = []
+    for (const [i, r] of out.entries()) {
+      if (i > 0 && join.has(i - 1)) (next.at(-1) as Range).end = r.end
+      else next.push({ ...r })
+    }
+    out = next
+  }
+  return out
+}
+
+/**
  * Reads many ranges with as few requests as the gap allows, at most `concurrency` in flight.
  * Returns one view per input range, in input order.
  */
@@ -53,7 +84,8 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
   // with multi-range requests merging saves no request; where each range is a request, gaps
   // cheaper than one are read (a local file's requests cost next to nothing: never)
   const requestGap = source.local ? 0 : (o.requestGap ?? 0)
-  const merged = coalesce(ranges, source.sliceMany ? gap : Math.max(gap, requestGap))
+  const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY)
+  const merged = source.sliceMany ? coalesce(ranges, gap) : fitRounds(coalesce(ranges, Math.max(gap, requestGap)), concurrency, requestGap)
   const bodies = new Array<Uint8Array>(merged.length)
   const perRequest = merged.length > 1 && source.sliceMany ? MAX_RANGES_PER_REQUEST : 1
   /** A group of merged ranges for one multi-range request, or a run of them read as one span. */
@@ -62,7 +94,6 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
   for (let i = 0; i < merged.length; i += perRequest)
     queue.push({ group: Array.from({ length: Math.min(perRequest, merged.length - i) }, (_, j) => i + j) })
   let multi = perRequest > 1
-  const concurrency = Math.max(1, o.concurrency ?? DEFAULT_CONCURRENCY)
   /** One request: a group of ranges in one multi-range request, or one range or span. */
   const take = async (job: Job) => {
     throwIfAborted(o.signal)

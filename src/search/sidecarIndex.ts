@@ -2,7 +2,7 @@ import type { FileMetaData } from 'hyparquet'
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
 import { decoding, ParquetSeekError } from '../errors.js'
-import { type ListView, parseList } from '../index/blob.js'
+import { type DirectoryEntry, type ListView, parseList } from '../index/blob.js'
 import { loadIndexHead } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
@@ -264,7 +264,7 @@ class SidecarKind implements IndexKind {
   constructor(
     private readonly sidecar: CountingSource,
     readonly model: IvfPqModel,
-    private readonly directory: Array<{ offset: number; count: number; length: number; crc: number }>,
+    private readonly directory: DirectoryEntry[],
     private readonly listsOffset: number,
     private readonly blobOffset: number,
     private readonly sources: OpenedSource[],
@@ -295,7 +295,7 @@ class SidecarKind implements IndexKind {
     })
     const ctx = { file: this.sidecar.name, blobOffset: this.blobOffset }
     return lists.map((l, i) =>
-      parseList(bodies[i] as Uint8Array, this.directory[l] as never, this.model.params.m, l, ctx, { rows: this.rows }),
+      parseList(bodies[i] as Uint8Array, this.directory[l] as DirectoryEntry, this.model.params.m, l, ctx, { rows: this.rows }),
     )
   }
 
