@@ -72,9 +72,13 @@ export class TopK {
  */
 export function pushDistances(tops: TopK[], out: Float32Array, count: number, base: number, kind: 'l2' | 'ip'): void {
   for (const [qi, top] of tops.entries()) {
+    let bound = top.bound
     for (let i = 0; i < count; i++) {
       const d = kind === 'l2' ? (out[qi * count + i] as number) : -(out[qi * count + i] as number)
-      if (d <= top.bound) top.push(d, base + i)
+      if (d <= bound) {
+        top.push(d, base + i)
+        bound = top.bound
+      }
     }
   }
 }
