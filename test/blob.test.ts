@@ -85,9 +85,8 @@ describe('index blob', () => {
     expect(trailer.headBytes).toBeLessThan(blob.length)
   })
 
-  it('stores a list of rows stored list by list as its codes and a few bytes (format v3), anything else per entry', async () => {
+  it('stores a list of rows stored list by list as its codes and a few bytes (format v3), anything else per entry', () => {
     // rows and pages as index --cluster-rows writes them: list by list, each page right after the last
-    const { model } = await smallIndex()
     const n = lists.rowIds.length
     const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
     const lengths = new Uint32Array(n).fill(443)
