@@ -148,6 +148,17 @@ describe('vector pages: levels of a LIST of numbers built row by row', () => {
       ],
     } as FileMetaData)
 
+  /** Every optional/required list and element, FLOAT and DOUBLE: the schema path of each. */
+  function* everyShape() {
+    for (const top of ['OPTIONAL', 'REQUIRED'] as const)
+      for (const leaf of ['OPTIONAL', 'REQUIRED'] as const)
+        for (const type of ['FLOAT', 'DOUBLE'] as const) {
+          const root = shape(top, leaf, type)
+          const tree = [root, root.children[0], root.children[0]?.children[0], root.children[0]?.children[0]?.children[0]] as SchemaTree[]
+          yield { top, leaf, type, tree }
+        }
+  }
+
   /** The pages' levels end to end, as one chunk. */
   const joined = (tree: SchemaTree[], rows: unknown[]) => {
     const out = listPages(tree, rows)
@@ -163,59 +174,51 @@ describe('vector pages: levels of a LIST of numbers built row by row', () => {
   }
 
   it('equal what encodeNestedValues gives for every optional/required shape, nulls, empty lists and null elements', () => {
-    for (const top of ['OPTIONAL', 'REQUIRED'] as const)
-      for (const leaf of ['OPTIONAL', 'REQUIRED'] as const)
-        for (const type of ['FLOAT', 'DOUBLE'] as const) {
-          const root = shape(top, leaf, type)
-          const tree = [root, root.children[0], root.children[0]?.children[0], root.children[0]?.children[0]?.children[0]] as SchemaTree[]
-          const rows: unknown[] = [[1, 2, 3], [], [0.5], [4, 5, 6, 7]]
-          if (top === 'OPTIONAL') rows.push(null, [8])
-          if (leaf === 'OPTIONAL') rows.push([9, null, 10])
-          expect(joined(tree, rows)).toEqual(encodeNestedValues(tree, rows as never))
-          if (top === 'REQUIRED') expect(() => listPages(tree, [null])).toThrow('parquet required value is undefined')
-          if (leaf === 'REQUIRED') expect(() => listPages(tree, [[1, null]])).toThrow('parquet required value is undefined')
-        }
+    for (const { top, leaf, tree } of everyShape()) {
+      const rows: unknown[] = [[1, 2, 3], [], [0.5], [4, 5, 6, 7]]
+      if (top === 'OPTIONAL') rows.push(null, [8])
+      if (leaf === 'OPTIONAL') rows.push([9, null, 10])
+      expect(joined(tree, rows)).toEqual(encodeNestedValues(tree, rows as never))
+      if (top === 'REQUIRED') expect(() => listPages(tree, [null])).toThrow('parquet required value is undefined')
+      if (leaf === 'REQUIRED') expect(() => listPages(tree, [[1, null]])).toThrow('parquet required value is undefined')
+    }
   })
 
   it("write the bytes hyparquet-writer's page writer writes, full rows (arrays and Float32Arrays) through their own path", () => {
-    for (const top of ['OPTIONAL', 'REQUIRED'] as const)
-      for (const leaf of ['OPTIONAL', 'REQUIRED'] as const)
-        for (const type of ['FLOAT', 'DOUBLE'] as const) {
-          const root = shape(top, leaf, type)
-          const tree = [root, root.children[0], root.children[0]?.children[0], root.children[0]?.children[0]?.children[0]] as SchemaTree[]
-          // full rows of two lengths, repeated (their levels are encoded once), 9 and more values (an RLE run)
-          const rows: unknown[] = [
-            [1, 2, 3],
-            Float32Array.from({ length: 20 }, (_, i) => i / 7),
-            [],
-            [0.1, 0.2, 0.3],
-            Array.from({ length: 20 }, (_, i) => -i * 1.5),
-            Float32Array.from([4, 5, 6]),
-          ]
-          if (top === 'OPTIONAL') rows.push(null, [8])
-          if (leaf === 'OPTIONAL') rows.push([9, null, 10])
-          const got = new ByteWriter()
-          const { locations } = writeVectorChunk(got, tree, rows)
-          const want = new ByteWriter()
-          const { pages, maxDefinitionLevel } = listPages(tree, rows) as NonNullable<ReturnType<typeof listPages>>
-          const column = {
-            columnName: 'embedding.list.element',
-            element: tree[3]?.element,
-            schemaPath: tree.map((n) => n.element),
-            codec: 'LZ4_RAW',
-            compressors: { LZ4_RAW: lz4Compress },
-            stats: false,
-          }
-          for (const page of pages)
-            writeDataPageV2({
-              writer: want,
-              column: column as never,
-              encoding: 'PLAIN',
-              pageData: { ...page, values: Array.from(page.values), maxDefinitionLevel },
-            })
-          expect(locations, `${top} ${leaf} ${type}`).toHaveLength(rows.length)
-          expect(Buffer.from(got.getBytes()).equals(Buffer.from(want.getBytes())), `${top} ${leaf} ${type}`).toBe(true)
-        }
+    for (const { top, leaf, type, tree } of everyShape()) {
+      // full rows of two lengths, repeated (their levels are encoded once), 9 and more values (an RLE run)
+      const rows: unknown[] = [
+        [1, 2, 3],
+        Float32Array.from({ length: 20 }, (_, i) => i / 7),
+        [],
+        [0.1, 0.2, 0.3],
+        Array.from({ length: 20 }, (_, i) => -i * 1.5),
+        Float32Array.from([4, 5, 6]),
+      ]
+      if (top === 'OPTIONAL') rows.push(null, [8])
+      if (leaf === 'OPTIONAL') rows.push([9, null, 10])
+      const got = new ByteWriter()
+      const { locations } = writeVectorChunk(got, tree, rows)
+      const want = new ByteWriter()
+      const { pages, maxDefinitionLevel } = listPages(tree, rows) as NonNullable<ReturnType<typeof listPages>>
+      const column = {
+        columnName: 'embedding.list.element',
+        element: tree[3]?.element,
+        schemaPath: tree.map((n) => n.element),
+        codec: 'LZ4_RAW',
+        compressors: { LZ4_RAW: lz4Compress },
+        stats: false,
+      }
+      for (const page of pages)
+        writeDataPageV2({
+          writer: want,
+          column: column as never,
+          encoding: 'PLAIN',
+          pageData: { ...page, values: Array.from(page.values), maxDefinitionLevel },
+        })
+      expect(locations, `${top} ${leaf} ${type}`).toHaveLength(rows.length)
+      expect(Buffer.from(got.getBytes()).equals(Buffer.from(want.getBytes())), `${top} ${leaf} ${type}`).toBe(true)
+    }
   })
 
   it('leave other shapes to encodeNestedValues', () => {
