@@ -319,6 +319,281 @@ export function nearest(x: usize, n: i32, stride: i32, len: i32, ct: usize, norm
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Nearest centroid with a bound (wasm.ts assignNearest, many centroids of many dimensions): the
+// winner `nearest` picks, bit for bit, from far fewer products. The caller projects rows and
+// centroids on T orthonormal directions (the centroids' principal ones) and gives the norm of what
+// each projection leaves out, so that ‖x − c‖² ≥ ‖Px − Pc‖² + (‖x⊥‖ − ‖c⊥‖)². `centroidBounds`
+// scores the T-d projections against every centroid (as `nearest` does, T values instead of dim);
+// `boundedNearest` then scores exactly, as `nearest` does (‖c‖² − 2·(x·c), the dot summed in
+// order), only the centroids whose bound is within the best exact distance found so far plus a
+// margin for rounding. The winner's bound never exceeds that, so it is always scored.
+
+/** Four bounds: pn + (pnorm − 2·s) + (rv − cr)² (see centroidBounds). */
+function bound4(pnorm: v128, s: v128, pn: v128, rv: v128, cr: v128): v128 {
+  const d = f32x4.sub(rv, cr)
+  return f32x4.add(f32x4.add(pn, f32x4.sub(pnorm, f32x4.add(s, s))), f32x4.mul(d, d))
+}
+
+/** The centroid index of the least of four lane minima (v, i). */
+function leastLane(v: v128, i: v128): i32 {
+  let best = i32x4.extract_lane(i, 0)
+  let bv = f32x4.extract_lane(v, 0)
+  if (f32x4.extract_lane(v, 1) < bv) {
+    bv = f32x4.extract_lane(v, 1)
+    best = i32x4.extract_lane(i, 1)
+  }
+  if (f32x4.extract_lane(v, 2) < bv) {
+    bv = f32x4.extract_lane(v, 2)
+    best = i32x4.extract_lane(i, 2)
+  }
+  if (f32x4.extract_lane(v, 3) < bv) best = i32x4.extract_lane(i, 3)
+  return best
+}
+
+/**
+ * Bounds on ‖x − c‖² for n rows against kpad centroids: out[i·kpad + c] = xpn_i + ‖Pc‖² −
+ * 2·(xp_i · pc) + (xr_i − cr_c)², from each row's T projected values (xp, row-major), ‖Px‖² (xpn)
+ * and ‖x⊥‖ (xr), and the transposed projected centroids `pt` (T × kpad), their ‖Pc‖² (pnorm,
+ * padding +∞) and ‖c⊥‖ (cr). first[i]: a centroid of row i's least bound.
+ */
+export function centroidBounds(
+  xp: usize,
+  n: i32,
+  t: i32,
+  pt: usize,
+  pnorm: usize,
+  kpad: i32,
+  xpn: usize,
+  xr: usize,
+  cr: usize,
+  out: usize,
+  first: usize,
+): void {
+  const rowBytes = (<usize>t) << 2
+  const colBytes = (<usize>kpad) << 2
+  const four = i32x4.splat(4)
+  for (let i = 0; i < n; i += 2) {
+    const i1 = i + 1 < n ? i + 1 : i
+    const r0 = xp + <usize>i * rowBytes
+    const r1 = xp + <usize>i1 * rowBytes
+    const o0 = out + <usize>i * colBytes
+    const o1 = out + <usize>i1 * colBytes
+    const pn0 = f32x4.splat(load<f32>(xpn + ((<usize>i) << 2)))
+    const pn1 = f32x4.splat(load<f32>(xpn + ((<usize>i1) << 2)))
+    const rv0 = f32x4.splat(load<f32>(xr + ((<usize>i) << 2)))
+    const rv1 = f32x4.splat(load<f32>(xr + ((<usize>i1) << 2)))
+    let m0 = f32x4.splat(Infinity)
+    let m1 = f32x4.splat(Infinity)
+    let a0 = i32x4.splat(0)
+    let a1 = i32x4.splat(0)
+    for (let c = 0; c < kpad; c += 16) {
+      let s00 = f32x4.splat(0)
+      let s01 = f32x4.splat(0)
+      let s02 = f32x4.splat(0)
+      let s03 = f32x4.splat(0)
+      let s10 = f32x4.splat(0)
+      let s11 = f32x4.splat(0)
+      let s12 = f32x4.splat(0)
+      let s13 = f32x4.splat(0)
+      let col = pt + ((<usize>c) << 2)
+      for (let d = 0; d < t; d++) {
+        const x0 = f32x4.splat(load<f32>(r0 + ((<usize>d) << 2)))
+        const x1 = f32x4.splat(load<f32>(r1 + ((<usize>d) << 2)))
+        const c0 = v128.load(col)
+        const c1 = v128.load(col, 16)
+        const c2 = v128.load(col, 32)
+        const c3 = v128.load(col, 48)
+        s00 = f32x4.add(s00, f32x4.mul(x0, c0))
+        s01 = f32x4.add(s01, f32x4.mul(x0, c1))
+        s02 = f32x4.add(s02, f32x4.mul(x0, c2))
+        s03 = f32x4.add(s03, f32x4.mul(x0, c3))
+        s10 = f32x4.add(s10, f32x4.mul(x1, c0))
+        s11 = f32x4.add(s11, f32x4.mul(x1, c1))
+        s12 = f32x4.add(s12, f32x4.mul(x1, c2))
+        s13 = f32x4.add(s13, f32x4.mul(x1, c3))
+        col += colBytes
+      }
+      const at = (<usize>c) << 2
+      let idx = i32x4.add(i32x4.splat(c), i32x4(0, 1, 2, 3))
+      for (let j = 0; j < 4; j++) {
+        const o = at + ((<usize>j) << 4)
+        const np = v128.load(pnorm + o)
+        const cv = v128.load(cr + o)
+        const b0 = bound4(np, j === 0 ? s00 : j === 1 ? s01 : j === 2 ? s02 : s03, pn0, rv0, cv)
+        const b1 = bound4(np, j === 0 ? s10 : j === 1 ? s11 : j === 2 ? s12 : s13, pn1, rv1, cv)
+        v128.store(o1 + o, b1)
+        v128.store(o0 + o, b0)
+        const k0 = f32x4.lt(b0, m0)
+        m0 = v128.bitselect(b0, m0, k0)
+        a0 = v128.bitselect(idx, a0, k0)
+        const k1 = f32x4.lt(b1, m1)
+        m1 = v128.bitselect(b1, m1, k1)
+        a1 = v128.bitselect(idx, a1, k1)
+        idx = i32x4.add(idx, four)
+      }
+    }
+    store<i32>(first + ((<usize>i1) << 2), leastLane(m1, a1))
+    store<i32>(first + ((<usize>i) << 2), leastLane(m0, a0))
+  }
+}
+
+/** `nearest`'s score of row `row` (len values) against centroid `c` (row-major, len values). */
+function exactScore(row: usize, c: usize, norm: f32, len: i32): f32 {
+  let s: f32 = 0
+  for (let t = 0; t < len; t++) s += load<f32>(row + ((<usize>t) << 2)) * load<f32>(c + ((<usize>t) << 2))
+  return norm - (s + s)
+}
+
+/** Four centroids' exact scores (exactScore each, summed side by side), to fourScores. */
+const fourScores = memory.data(16, 16)
+function exactScores4(row: usize, c0: usize, c1: usize, c2: usize, c3: usize, len: i32): void {
+  let s0: f32 = 0
+  let s1: f32 = 0
+  let s2: f32 = 0
+  let s3: f32 = 0
+  for (let t = 0; t < len; t++) {
+    const o = (<usize>t) << 2
+    const x = load<f32>(row + o)
+    s0 += x * load<f32>(c0 + o)
+    s1 += x * load<f32>(c1 + o)
+    s2 += x * load<f32>(c2 + o)
+    s3 += x * load<f32>(c3 + o)
+  }
+  store<f32>(fourScores, s0 + s0)
+  store<f32>(fourScores, s1 + s1, 4)
+  store<f32>(fourScores, s2 + s2, 8)
+  store<f32>(fourScores, s3 + s3, 12)
+}
+
+/** boundedNearest's running winner (score, centroid) and cut, shared with scoreListed. */
+let found_best: f32 = 0
+let found_bestI: i32 = 0
+let found_thr: f32 = 0
+
+/**
+ * Scores exactly, four at a time, the listed centroids whose bound is in (lo, hi] and within the
+ * running cut, updating the running winner (least score, then lower centroid) and cut. Returns
+ * how many it scored.
+ */
+function scoreListed(
+  row: usize,
+  c: usize,
+  norms: usize,
+  rowBytes: usize,
+  b: usize,
+  list: usize,
+  found: i32,
+  dim: i32,
+  norm2: f32,
+  slack: f32,
+  lo: f32,
+  hi: f32,
+): f64 {
+  let scored: f64 = 0
+  let next = 0
+  while (next < found) {
+    let got = 0
+    let e0 = 0
+    let e1 = 0
+    let e2 = 0
+    let e3 = 0
+    while (next < found && got < 4) {
+      const e = load<i32>(list + ((<usize>next) << 2))
+      next++
+      const v = load<f32>(b + ((<usize>e) << 2))
+      if (v <= lo || v > hi || v > found_thr) continue
+      if (got === 0) e0 = e
+      else if (got === 1) e1 = e
+      else if (got === 2) e2 = e
+      else e3 = e
+      got++
+    }
+    if (got === 0) break
+    if (got < 2) e1 = e0
+    if (got < 3) e2 = e0
+    if (got < 4) e3 = e0
+    exactScores4(row, c + <usize>e0 * rowBytes, c + <usize>e1 * rowBytes, c + <usize>e2 * rowBytes, c + <usize>e3 * rowBytes, dim)
+    scored += got
+    for (let g = 0; g < got; g++) {
+      const e = g === 0 ? e0 : g === 1 ? e1 : g === 2 ? e2 : e3
+      const s = load<f32>(norms + ((<usize>e) << 2)) - load<f32>(fourScores + ((<usize>g) << 2))
+      if (s < found_best || (s === found_best && e < found_bestI)) {
+        found_best = s
+        found_bestI = e
+        found_thr = norm2 + s + slack
+      }
+    }
+  }
+  return scored
+}
+
+/**
+ * For n rows (x, dim values each) the nearest of k centroids (c, row-major; norms ‖c‖²), given
+ * their bounds and least-bound centroids from centroidBounds (`bounds`, rows of kpad; `firsts`)
+ * and each row's ‖x‖² (xn). The centroid of the least bound is scored first; then every centroid
+ * whose bound is at most ‖x‖² + best + margin·(‖x‖² + cmax), four at a time, the best so far
+ * tightening the cut. `list`: kpad u32 of scratch. Indices to outIdx; returns how many centroids
+ * were scored exactly.
+ */
+export function boundedNearest(
+  x: usize,
+  n: i32,
+  dim: i32,
+  c: usize,
+  norms: usize,
+  k: i32,
+  kpad: i32,
+  bounds: usize,
+  firsts: usize,
+  xn: usize,
+  margin: f32,
+  cmax: f32,
+  list: usize,
+  outIdx: usize,
+): f64 {
+  const rowBytes = (<usize>dim) << 2
+  let scored: f64 = 0
+  for (let i = 0; i < n; i++) {
+    const row = x + <usize>i * rowBytes
+    const b = bounds + <usize>i * ((<usize>kpad) << 2)
+    const at = (<usize>i) << 2
+    let first = load<i32>(firsts + at)
+    if (first >= k) first = 0
+    const firstV = load<f32>(b + ((<usize>first) << 2))
+    const norm2 = load<f32>(xn + at)
+    const slack = margin * (norm2 + cmax)
+    const best = exactScore(row, c + <usize>first * rowBytes, load<f32>(norms + ((<usize>first) << 2)), dim)
+    let bestI = first
+    const thr = norm2 + best + slack
+    scored += 1
+    // the centroids within the cut, ascending
+    let found = 0
+    const cut = f32x4.splat(thr)
+    for (let q = 0; q < k; q += 4) {
+      const p = b + ((<usize>q) << 2)
+      if (!v128.any_true(f32x4.le(v128.load(p), cut))) continue
+      const end = min(k, q + 4)
+      for (let e = q; e < end; e++)
+        if (e !== first && load<f32>(b + ((<usize>e) << 2)) <= thr) {
+          store<u32>(list + ((<usize>found) << 2), e)
+          found++
+        }
+    }
+    // scored four at a time, the tightening cut dropping those it no longer admits: first those
+    // of the least quarter of bounds (likely to hold the winner: the cut tightens early), then the rest
+    found_best = best
+    found_bestI = bestI
+    found_thr = thr
+    const mid = firstV + 0.25 * (thr - firstV)
+    scored += scoreListed(row, c, norms, rowBytes, b, list, found, dim, norm2, slack, -Infinity, mid)
+    scored += scoreListed(row, c, norms, rowBytes, b, list, found, dim, norm2, slack, mid, Infinity)
+    bestI = found_bestI
+    store<u32>(outIdx + at, bestI)
+  }
+  return scored
+}
+
 /**
  * PQ encoding (js.ts pqEncode): for each subspace j (dims starts[j]…starts[j+1]), the nearest
  * transposed codebook entry of each row's slice, as one byte at out[i·m + j]. Codebook j is at

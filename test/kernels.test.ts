@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels } from '../src/compute/backend.js'
 import { assignNearest, l2sq, pqEncode } from '../src/compute/js.js'
 import { kmeans } from '../src/compute/kmeans.js'
+import { principalAxes } from '../src/compute/pca.js'
 import { probe } from '../src/compute/probe.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
 import { ListScanner, ScoreCache, scanLists } from '../src/compute/scan.js'
@@ -93,6 +94,39 @@ describe('k-means', () => {
     expect(idx[0]).toBe(0)
     assignNearest(new Float32Array([-2, 0]), 1, 2, c, 5, idx)
     expect(idx[0]).toBe(1)
+  })
+})
+
+describe('principal axes', () => {
+  const dot = (a: Float64Array, i: number, j: number, dim: number) => {
+    let s = 0
+    for (let t = 0; t < dim; t++) s += (a[i * dim + t] as number) * (a[j * dim + t] as number)
+    return s
+  }
+
+  it('are orthonormal and ordered by variance: the strongest spreads first', () => {
+    // rows spread 8 along dim 5, 4 along dim 2, 1 elsewhere, around a mean of 3
+    const n = 2000
+    const dim = 12
+    const rand = mulberry32(3)
+    const spread = Array.from({ length: dim }, (_, j) => (j === 5 ? 8 : j === 2 ? 4 : 1))
+    const x = Float32Array.from({ length: n * dim }, (_, i) => 3 + (rand() - 0.5) * (spread[i % dim] as number))
+    const { mean, axes, count } = principalAxes(x, n, dim, 4)
+    expect(count).toBe(4)
+    for (const m of mean) expect(m).toBeCloseTo(3, 1)
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) expect(dot(axes, a, b, dim)).toBeCloseTo(a === b ? 1 : 0, 10)
+    expect(Math.abs(axes[5] as number)).toBeGreaterThan(0.99)
+    expect(Math.abs(axes[dim + 2] as number)).toBeGreaterThan(0.99)
+  })
+
+  it('stay orthonormal when the rows span fewer directions than axes asked for', () => {
+    // every row on one line: one direction of variance, three axes asked for
+    const dim = 6
+    const x = Float32Array.from({ length: 50 * dim }, (_, i) => Math.floor(i / dim) * (i % dim === 1 ? 1 : 0))
+    const { axes, count } = principalAxes(x, 50, dim, 3)
+    expect(count).toBe(3)
+    expect(Math.abs(axes[1] as number)).toBeCloseTo(1, 10)
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) expect(dot(axes, a, b, dim)).toBeCloseTo(a === b ? 1 : 0, 10)
   })
 })
 

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
 import { kmeans, quantizeRows } from '../src/compute/kmeans.js'
 import { mulberry32 } from '../src/compute/random.js'
-import { setWasmMemoryLimit } from '../src/compute/wasm.js'
+import { boundStats, setWasmMemoryLimit } from '../src/compute/wasm.js'
 import { pqLayout, trainPq } from '../src/index/pq.js'
 import { loadDataset } from './helpers/data.js'
 import { clusteredVectors, SHARED } from './helpers/fixtures.js'
@@ -138,6 +138,91 @@ describe('wasm kernels match the TypeScript reference bit for bit', () => {
   })
 })
 
+/**
+ * Many centroids of many dimensions go through a bound (wasm.ts assignBounded: principal-axis
+ * projections, most centroids never scored in full): the winners must still be the reference's,
+ * ties and all. `through` runs wasm's assignNearest and says how many rows the bound assigned.
+ */
+function through(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number) {
+  const before = boundStats.rows
+  const out = new Uint32Array(n)
+  wasm.assignNearest(x, n, dim, centroids, k, out)
+  const want = new Uint32Array(n)
+  jsKernels.assignNearest(x, n, dim, centroids, k, want)
+  return { out, want, bounded: boundStats.rows - before }
+}
+
+describe('the bounded nearest-centroid search picks the reference winner', () => {
+  const dim = 64
+  const k = 300 // not a multiple of 16: padding centroids
+  const n = 1500
+
+  it('on clustered rows, where the bound skips most centroids', () => {
+    // 320 centroids, a count no other test uses: these centroids' own axes (wasm.ts keeps the last
+    // axes for a new array of as many centroids)
+    const c = 320
+    const x = clusteredVectors(n + c, dim, 21, 40, 3)
+    const scored = boundStats.scored
+    const { out, want, bounded } = through(x, n, dim, x.slice(n * dim), c)
+    expect(bounded).toBe(n)
+    expect(out).toEqual(want)
+    // far fewer than every centroid of every row were scored in full
+    expect(boundStats.scored - scored).toBeLessThan((n * c) / 4)
+  })
+
+  it('with exact ties: duplicate centroids and rows equal to a centroid go to the lower index', () => {
+    const x = clusteredVectors(n, dim, 22, 30, 2)
+    const centroids = x.slice(0, k * dim) // row i < k is centroid i
+    // centroid 249 = centroid 10, in a lower SIMD lane than 10's (249 % 4 < 10 % 4): the least
+    // bound is met at 249 first, and 10 must still win on the tie
+    centroids.copyWithin(249 * dim, 10 * dim, 11 * dim)
+    centroids.copyWithin(299 * dim, 3 * dim, 4 * dim) // centroid 299 = centroid 3
+    const { out, want, bounded } = through(x, n, dim, centroids, k)
+    expect(bounded).toBe(n)
+    expect(out).toEqual(want)
+    expect(out[10]).toBe(10)
+    expect(out[3]).toBe(3)
+    expect(Array.from(out).includes(249)).toBe(false)
+  })
+
+  it('far from the origin (rounding margins scale with the norms)', () => {
+    const x = clusteredVectors(n + k, dim, 23, 40, 3).map((v) => v + 1000)
+    const { out, want, bounded } = through(x, n, dim, x.slice(n * dim), k)
+    expect(bounded).toBeGreaterThan(0)
+    expect(out).toEqual(want)
+  })
+
+  it('when the centroids change after their axes were computed (k-means: in place here, a new array in a worker)', () => {
+    const x = clusteredVectors(n + k, dim, 24, 40, 3)
+    const centroids = x.slice(n * dim)
+    through(x, n, dim, centroids, k)
+    // new values in the same array: the cached axes are stale but still orthonormal
+    const rand = mulberry32(5)
+    for (let i = 0; i < centroids.length; i++) centroids[i] = (centroids[i] as number) * 0.5 + (rand() - 0.5) * 4
+    const { out, want, bounded } = through(x, n, dim, centroids, k)
+    expect(bounded).toBeGreaterThan(0)
+    expect(out).toEqual(want)
+    const moved = through(
+      x,
+      n,
+      dim,
+      centroids.map((v) => v + 0.25),
+      k,
+    )
+    expect(moved.bounded).toBeGreaterThan(0)
+    expect(moved.out).toEqual(moved.want)
+  })
+
+  it('on uniform noise, where the bound does not pay: it gives up and the rest are scored plainly', () => {
+    const rows = 4000
+    const x = random(rows * dim, 25)
+    const { out, want, bounded } = through(x, rows, dim, random(k * dim, 26), k)
+    expect(bounded).toBeGreaterThan(0)
+    expect(bounded).toBeLessThan(rows)
+    expect(out).toEqual(want)
+  })
+})
+
 describe.runIf(existsSync(SHARED))('wasm kernels on real embeddings (needs ../shared/data)', () => {
   it.each(['wordnet-fasttext-words-100d', 'sap-fiori-docs-minilm-384', 'mnist-784-t10k', 'glove-twitter-25d-12k', 'sift-128-ngt5k'])(
     '%s',
@@ -147,6 +232,10 @@ describe.runIf(existsSync(SHARED))('wasm kernels on real embeddings (needs ../sh
       const dim = base.dim
       const x = base.data.slice(0, n * dim)
       checkAll(x, n, dim, 64, Math.ceil(dim / 4), 8, 3)
+      // 400 of the rows as centroids: the bounded search from 48 dimensions on (wasm.ts assignBounded)
+      const { out, want, bounded } = through(x, n, dim, x.slice(0, 400 * dim), 400)
+      expect(bounded > 0).toBe(dim >= 48)
+      expect(out).toEqual(want)
     },
   )
 })
