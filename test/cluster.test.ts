@@ -5,6 +5,7 @@ import { compressors } from 'hyparquet-compressors'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { type Kernels, loadKernels } from '../src/compute/backend.js'
 import { type BuildProgress, buildIndex } from '../src/index/build.js'
 import { orderWithinLists } from '../src/index/rowOrder.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
@@ -249,9 +250,9 @@ describe('rows inside a list, when clustered (orderWithinLists)', () => {
       rowIds: Uint32Array.from({ length: rows }, (_, i) => i),
       codes: Uint8Array.from({ length: rows * m }, (_, i) => (Math.floor(i / m) * 3 + (i % m)) & 255),
     }
-    const run = async () => {
+    const run = async (kernels?: Kernels) => {
       const copy = { listStart: lists.listStart, rowIds: lists.rowIds.slice(), codes: lists.codes.slice() }
-      await orderWithinLists(copy, vectors, (row) => row, dim, m)
+      await orderWithinLists(copy, vectors, (row) => row, dim, m, undefined, kernels)
       return copy
     }
     const ordered = await run()
@@ -264,5 +265,7 @@ describe('rows inside a list, when clustered (orderWithinLists)', () => {
     for (const [e, row] of ordered.rowIds.entries())
       expect(Array.from(ordered.codes.subarray(e * m, (e + 1) * m))).toEqual([(row * 3) & 255, (row * 3 + 1) & 255])
     expect(await run()).toEqual(ordered) // deterministic
+    // the build passes its own kernels: the wasm ones give the same distances, so the same order
+    expect(await run(await loadKernels('wasm'))).toEqual(ordered)
   })
 })

@@ -395,7 +395,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
     // before the tune step, which prices candidate pages where the file will hold them
     const slot = new Uint32Array(vectors.rows)
     for (const [i, row] of vectors.rowIds.entries()) slot[row] = i
-    await orderWithinLists(lists, vectors.data, (row) => slot[row] as number, params.dim, params.m, signal)
+    await orderWithinLists(lists, vectors.data, (row) => slot[row] as number, params.dim, params.m, signal, kernels)
   }
   enter('tune')
   const floor = heldOut ? 1 : nprobeFloor(params, n)

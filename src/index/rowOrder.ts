@@ -1,4 +1,4 @@
-import { dot, l2sq } from '../compute/js.js'
+import { jsKernels, type Kernels } from '../compute/backend.js'
 import { checkpoint } from '../errors.js'
 import type { InvertedLists } from './model.js'
 
@@ -13,8 +13,10 @@ const LEAF = 16
  * asked for. Each list is split recursively (a random-projection tree without randomness): the
  * entries projected on the line through the entry farthest from the first and the entry farthest
  * from that one, sorted by projection (ties: the lower row), halved at the median, down to LEAF.
- * About 2 · log2(size / LEAF) passes over the vectors (1 M × 100-d: a few seconds). Codes move
- * with their rows; deterministic.
+ * About 3 · log2(size / LEAF) passes over the vectors, through `kernels` (the same distances on
+ * every backend, so the same order): on 1 M × 100-d the build's encode phase took 37.8 s with
+ * this step in plain TypeScript, 31.9 s through the wasm kernels. Codes move with their rows;
+ * deterministic.
  *
  * `vectors` holds vector `slot[row]` at slot · dim, in the space the metric searches (unit length
  * for cosine).
@@ -26,21 +28,31 @@ export async function orderWithinLists(
   dim: number,
   m: number,
   signal?: AbortSignal,
+  kernels: Kernels = jsKernels,
 ): Promise<void> {
   const nlist = lists.listStart.length - 1
-  const line = new Float32Array(dim)
   for (let l = 0; l < nlist; l++) {
     const start = lists.listStart[l] as number
     const end = lists.listStart[l + 1] as number
-    if (end - start <= LEAF) continue
+    const n = end - start
+    if (n <= LEAF) continue
     const rows = lists.rowIds.slice(start, end)
     const codes = lists.codes.slice(start * m, end * m)
-    const at = Array.from(rows, (row) => slot(row) * dim)
-    const order = split(
-      Array.from(rows, (_, i) => i),
-      { vectors, at, rows, dim, line },
-    )
-    for (const [i, from] of order.entries()) {
+    // the list's vectors side by side; each node of the tree keeps its entries contiguous in it
+    const buffer = new Float32Array(n * dim)
+    for (const [i, row] of rows.entries()) buffer.set(vectors.subarray(slot(row) * dim, (slot(row) + 1) * dim), i * dim)
+    const at = Int32Array.from({ length: n }, (_, i) => i)
+    split(0, n, {
+      buffer,
+      at,
+      rows,
+      dim,
+      kernels,
+      line: new Float32Array(dim),
+      scores: new Float32Array(n),
+      spare: new Float32Array(n * dim),
+    })
+    for (const [i, from] of at.entries()) {
       lists.rowIds[start + i] = rows[from] as number
       lists.codes.set(codes.subarray(from * m, (from + 1) * m), (start + i) * m)
     }
@@ -48,38 +60,50 @@ export async function orderWithinLists(
   }
 }
 
-/** One list's vectors: entry i's at `at[i]` in `vectors`, its row `rows[i]`; `line` is scratch. */
+/**
+ * One list being ordered: entry at[i]'s vector at buffer[i · dim] (rows[at[i]] its row); `line`,
+ * `scores` and `spare` are scratch.
+ */
 interface Entries {
-  vectors: Float32Array
-  at: number[]
+  buffer: Float32Array
+  at: Int32Array
   rows: Uint32Array
   dim: number
+  kernels: Kernels
   line: Float32Array
+  scores: Float32Array
+  spare: Float32Array
 }
 
-/** Entry positions in tree order (see orderWithinLists). */
-function split(entries: number[], e: Entries): number[] {
-  if (entries.length <= LEAF) return entries
-  const { vectors, at, rows, dim, line } = e
+/** Positions lo…hi of the list put in tree order (see orderWithinLists), vectors moved along. */
+function split(lo: number, hi: number, e: Entries): void {
+  const count = hi - lo
+  if (count <= LEAF) return
+  const { buffer, at, rows, dim, kernels, line, scores } = e
+  const node = buffer.subarray(lo * dim, hi * dim)
+  const out = scores.subarray(0, count)
+  // the first farthest (squared L2) from position `from`, in position order
   const farthestFrom = (from: number) => {
-    let best = entries[0] as number
-    let bestDistance = -1
-    for (const i of entries) {
-      const d = l2sq(vectors, at[from] as number, vectors, at[i] as number, dim)
-      if (d > bestDistance) {
-        bestDistance = d
-        best = i
-      }
-    }
+    kernels.distances('l2', node.subarray(from * dim, (from + 1) * dim), 1, node, count, dim, out)
+    let best = 0
+    for (let i = 1; i < count; i++) if ((out[i] as number) > (out[best] as number)) best = i
     return best
   }
-  const a = farthestFrom(entries[0] as number)
+  const a = farthestFrom(0)
   const b = farthestFrom(a)
-  for (let j = 0; j < dim; j++) line[j] = (vectors[(at[b] as number) + j] as number) - (vectors[(at[a] as number) + j] as number)
-  const sorted = entries
-    .map((i) => ({ i, p: dot(vectors, at[i] as number, line, 0, dim) }))
-    .sort((x, y) => x.p - y.p || (rows[x.i] as number) - (rows[y.i] as number))
-    .map((x) => x.i)
-  const half = sorted.length >> 1
-  return [...split(sorted.slice(0, half), e), ...split(sorted.slice(half), e)]
+  for (let j = 0; j < dim; j++) line[j] = (node[b * dim + j] as number) - (node[a * dim + j] as number)
+  kernels.distances('ip', line, 1, node, count, dim, out)
+  const sorted = Array.from({ length: count }, (_, i) => i).sort(
+    (x, y) => (out[x] as number) - (out[y] as number) || (rows[at[lo + x] as number] as number) - (rows[at[lo + y] as number] as number),
+  )
+  const moved = e.spare.subarray(0, count * dim)
+  const entries = at.slice(lo, hi)
+  for (const [to, from] of sorted.entries()) {
+    moved.set(node.subarray(from * dim, (from + 1) * dim), to * dim)
+    at[lo + to] = entries[from] as number
+  }
+  node.set(moved)
+  const half = count >> 1
+  split(lo, lo + half, e)
+  split(lo + half, hi, e)
 }
