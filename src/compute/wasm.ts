@@ -139,24 +139,27 @@ const KIND = { l2: 0, ip: 1 } as const
 const rowsPerChunk = (rowBytes: number) => Math.max(2, Math.floor(CHUNK_BYTES / Math.max(1, rowBytes)))
 /**
  * assignNearest through a bound (WasmKernels.assignBounded), from minCentroids centroids of minDim
- * dimensions and minRows rows. `axes` principal axes of at most `sample` centroids: at 4,000
- * centroids of 100-d (the 1 M-row build's), 24 axes left 310 centroids a row to score in full, 32
- * left 128, 40 left 51, 48 left 20; 40 took the least time (0.69 × the plain kernel's). A chunk
- * of rows' bounds take about scoreBytes. margin × (‖x‖² + the largest ‖c‖²) is added to the best
- * distance for rounding (float32 errors are ~1e-6 of it). A centroid scored in full (its dot in
- * order, outside SIMD lanes) costs about five projected ones: the bound is given up once those
- * cost over worthIt of what the projections save, judged from judgeAfter rows on.
+ * dimensions and minWork rows × centroids (below that the axes cost more than the bound can save
+ * when it fails). `axes` principal axes of at most `sample` centroids (`iterations` of
+ * principalAxes): at 4,000 centroids of 100-d (the 1 M-row build's), 24 axes left 310 centroids a
+ * row to score in full, 32 left 128, 40 left 51, 48 left 20; 40 took the least time (0.69 × the
+ * plain kernel's). A chunk of rows' bounds take about scoreBytes. margin × (‖x‖² + the largest
+ * ‖c‖²) is added to the best distance for rounding (float32 errors are ~1e-6 of it). A centroid
+ * scored in full (its dot in order, outside SIMD lanes) costs about five projected ones: the
+ * bound is given up once those cost over worthIt of what the projections save, judged from
+ * judgeAfter rows on (uniform noise, where it saves nothing, then costs 128-odd rows' worth).
  */
 const BOUND = {
   minCentroids: 256,
   minDim: 48,
-  minRows: 64,
+  minWork: 4_000_000,
   axes: 40,
-  sample: 384,
+  sample: 256,
+  iterations: 5,
   scoreBytes: 512 << 10,
   margin: 1e-4,
   worthIt: 0.2,
-  judgeAfter: 1024,
+  judgeAfter: 128,
 }
 /** Rows assigned through the bound, and centroids scored in full for them (what tests and benchmarks observe). */
 export const boundStats = { rows: 0, scored: 0 }
@@ -234,7 +237,7 @@ class WasmKernels implements Kernels {
   assignNearest(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, out: Uint32Array, norms?: Float32Array): void {
     const cn = norms ?? rowNormsSq(centroids, k, dim)
     const done =
-      k >= BOUND.minCentroids && dim >= BOUND.minDim && n >= BOUND.minRows ? this.assignBounded(x, n, dim, centroids, k, out, cn) : 0
+      k >= BOUND.minCentroids && dim >= BOUND.minDim && n * k >= BOUND.minWork ? this.assignBounded(x, n, dim, centroids, k, out, cn) : 0
     if (done < n) this.assignPlain(x.subarray(done * dim), n - done, dim, centroids, k, out.subarray(done), cn)
   }
 
@@ -288,7 +291,7 @@ class WasmKernels implements Kernels {
       const picked = new Float32Array(Math.ceil(k / step) * dim)
       let m = 0
       for (let c = 0; c < k; c += step) picked.set(centroids.subarray(c * dim, (c + 1) * dim), m++ * dim)
-      pca = principalAxes(picked, m, dim, BOUND.axes, 6)
+      pca = principalAxes(picked, m, dim, BOUND.axes, BOUND.iterations)
     }
     axesCache.set(centroids, pca)
     lastAxes = { k, axes: pca }
