@@ -355,7 +355,9 @@ function leastLane(v: v128, i: v128): i32 {
  * Bounds on ‖x − c‖² for n rows against kpad centroids: out[i·kpad + c] = xpn_i + ‖Pc‖² −
  * 2·(xp_i · pc) + (xr_i − cr_c)², from each row's T projected values (xp, row-major), ‖Px‖² (xpn)
  * and ‖x⊥‖ (xr), and the transposed projected centroids `pt` (T × kpad), their ‖Pc‖² (pnorm,
- * padding +∞) and ‖c⊥‖ (cr). first[i]: a centroid of row i's least bound.
+ * padding +∞) and ‖c⊥‖ (cr). first[i]: a centroid of row i's least bound. The products are
+ * `nearest`'s register block (2 rows × 16 centroids, eight accumulators), written out again: a
+ * function returns one value, and the accumulators passed through memory would leave registers.
  */
 export function centroidBounds(
   xp: usize,

@@ -96,7 +96,7 @@ class Arena {
   }
 
   /** Offsets of consecutive regions of the given byte sizes, memory grown to hold them. */
-  layout(kernel: string, sizes: number[], keep = false): number[] {
+  layout<const S extends readonly number[]>(kernel: string, sizes: S, keep = false): { [K in keyof S]: number } {
     let at = this.fixed
     const offsets = sizes.map((size) => {
       const o = at
@@ -116,7 +116,7 @@ class Arena {
       }
     }
     if (keep) this.fixed = at
-    return offsets
+    return offsets as { [K in keyof S]: number }
   }
 
   f32(offset: number, length: number): Float32Array {
@@ -209,7 +209,7 @@ class WasmKernels implements Kernels {
     const a = this.scratch
     const chunk = Math.max(1, Math.floor(rowsPerChunk(dim * 4 * (1 + nq / dim))))
     const rows = Math.min(n, chunk)
-    const [qo, xo, oo] = a.layout('distances', [nq * dim * 4, rows * dim * 4, nq * rows * 4]) as [number, number, number]
+    const [qo, xo, oo] = a.layout('distances', [nq * dim * 4, rows * dim * 4, nq * rows * 4])
     a.f32(qo, nq * dim).set(queries.subarray(0, nq * dim))
     for (let start = 0; start < n; start += rows) {
       const count = Math.min(rows, n - start)
@@ -224,7 +224,7 @@ class WasmKernels implements Kernels {
     const a = this.scratch
     const out = new Float32Array(n)
     const rows = Math.min(n, rowsPerChunk(dim * 4))
-    const [xo, oo] = a.layout('rowNormsSq', [rows * dim * 4, rows * 4]) as [number, number]
+    const [xo, oo] = a.layout('rowNormsSq', [rows * dim * 4, rows * 4])
     for (let start = 0; start < n; start += rows) {
       const count = Math.min(rows, n - start)
       a.f32(xo, count * dim).set(x.subarray(start * dim, (start + count) * dim))
@@ -246,12 +246,7 @@ class WasmKernels implements Kernels {
     const a = this.scratch
     const kpad = pad16(k)
     const rows = Math.min(n, rowsPerChunk(dim * 4))
-    const [ct, no, xo, io] = a.layout('assignNearest', [dim * kpad * 4, kpad * 4, rows * dim * 4, rows * 4]) as [
-      number,
-      number,
-      number,
-      number,
-    ]
+    const [ct, no, xo, io] = a.layout('assignNearest', [dim * kpad * 4, kpad * 4, rows * dim * 4, rows * 4])
     const cts = a.f32(ct, dim * kpad)
     cts.fill(0)
     transpose(centroids, 0, k, dim, kpad, cts)
@@ -316,24 +311,7 @@ class WasmKernels implements Kernels {
       rows * 4,
       kpad * 4,
       rows * 4,
-    ]) as number[] as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ]
+    ])
     a.f32(co, k * dim).set(centroids.subarray(0, k * dim))
     a.f32(no, k).set(norms.subarray(0, k))
     a.f32(po, t * dim).set(axes)
@@ -416,7 +394,7 @@ class WasmKernels implements Kernels {
       rows * dim * 4,
       rows * m,
       rows * 4,
-    ]) as [number, number, number, number, number, number]
+    ])
     writeCodebooks(a, { cbt, norms, starts }, layout, codebooks)
     for (let start = 0; start < n; start += rows) {
       const count = Math.min(rows, n - start)
@@ -431,7 +409,7 @@ class WasmKernels implements Kernels {
     // beyond RESIDENT_ROW_BYTES (a user's --nlist far above the default), copied chunk by chunk
     if (n * dim * 4 > RESIDENT_ROW_BYTES) return { l2: (q, out) => this.distances('l2', q, 1, rows, n, dim, out) }
     const a = new Arena(this.module)
-    const [xo, qo, oo] = a.layout('rowScanner', [n * dim * 4, dim * 4, n * 4], true) as [number, number, number]
+    const [xo, qo, oo] = a.layout('rowScanner', [n * dim * 4, dim * 4, n * 4], true)
     a.f32(xo, n * dim).set(rows.subarray(0, n * dim))
     return {
       l2(q, out) {
@@ -445,7 +423,7 @@ class WasmKernels implements Kernels {
   /** An instance holding the byte rows and their running minimum (the view stays valid: it never grows). */
   seeder(rows: Uint8Array, n: number, stride: number): Seeder {
     const a = new Arena(this.module)
-    const [ro, mo] = a.layout('seedScan', [n * stride, n * 4], true) as [number, number]
+    const [ro, mo] = a.layout('seedScan', [n * stride, n * 4], true)
     a.u8(ro, n * stride).set(rows.subarray(0, n * stride))
     const minDist = a.u32(mo, n).fill(0xffffffff)
     return { minDist, add: (pick) => a.x.seedScan(ro, n, stride, pick, mo) }
@@ -456,11 +434,7 @@ class WasmKernels implements Kernels {
     const a = new Arena(this.module)
     const { dim, m, ksub } = layout
     const kpad = pad16(ksub)
-    const [cbt, norms, starts, table, q] = a.layout(
-      'adcTable',
-      [kpad * dim * 4, m * kpad * 4, (m + 1) * 4, m * kpad * 4, dim * 4],
-      true,
-    ) as [number, number, number, number, number]
+    const [cbt, norms, starts, table, q] = a.layout('adcTable', [kpad * dim * 4, m * kpad * 4, (m + 1) * 4, m * kpad * 4, dim * 4], true)
     writeCodebooks(a, { cbt, norms, starts }, layout, codebooks)
     return {
       table(query, kind) {
@@ -469,7 +443,7 @@ class WasmKernels implements Kernels {
       },
       scan(codes, count, bias, out) {
         const rows = Math.min(count, rowsPerChunk(m))
-        const [co, oo] = a.layout('pqScan', [rows * m, rows * 4]) as [number, number]
+        const [co, oo] = a.layout('pqScan', [rows * m, rows * 4])
         for (let start = 0; start < count; start += rows) {
           const n = Math.min(rows, count - start)
           a.u8(co, n * m).set(codes.subarray(start * m, (start + n) * m))
