@@ -2,7 +2,9 @@
 //
 // Every pointer is a byte offset into this module's memory, laid out by the caller
 // (src/compute/wasm.ts), 16-byte aligned. Each kernel computes exactly what its reference in
-// src/compute/js.ts computes, bit for bit: float32 arithmetic in the same order. SIMD lanes run
+// src/compute/js.ts computes, bit for bit: float32 arithmetic in the same order (centroidBounds
+// and boundedNearest are steps of assignNearest: their winners, not their bounds, are the
+// reference's). SIMD lanes run
 // across independent outputs (centroids, codes, table entries) or across the fixed 16 partial
 // sums the reference defines for dot/L2, never re-associating a sum in another way.
 

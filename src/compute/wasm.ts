@@ -264,9 +264,8 @@ class WasmKernels implements Kernels {
    * centroids never scored in full. Rows and centroids are projected on BOUND.axes principal axes
    * of the centroids (computed once per centroid array, or kept from the last array of as many
    * centroids: axes of other centroids are still orthonormal, so still give a true bound, only a
-   * looser one). Returns how many
-   * rows it assigned: all of them, unless the bound stops paying (too many centroids scored in
-   * full), when the caller scores the rest plainly.
+   * looser one). Returns how many rows it assigned: all of them, unless the bound stops paying
+   * (too many centroids scored in full), when the caller scores the rest plainly.
    */
   private assignBounded(
     x: Float32Array,
