@@ -45,6 +45,26 @@ const centroids = fill(new Float32Array(341 * dim))
 const layout = pqLayout(dim, 96, 8)
 const codebooks = fill(new Float32Array(256 * dim))
 const entries = Math.round(2_000_000 * scale)
+// rows of 100-d around 400 centres, each dimension's spread falling as 1/√(j+1) (as real embeddings'
+// principal axes do): the data the nearest-centroid bound is for (wasm.ts assignBounded)
+const gauss = () => {
+  let u = 0
+  for (let i = 0; i < 12; i++) u += rand()
+  return u - 6
+}
+const spread = Float32Array.from({ length: 100 }, (_, j) => 1 / Math.sqrt(j + 1))
+const centres = Float32Array.from({ length: 400 * 100 }, (_, i) => (spread[i % 100] as number) * gauss())
+const around = (count: number) => {
+  const out = new Float32Array(count * 100)
+  for (let i = 0; i < count; i++) {
+    const g = Math.floor(rand() * 400)
+    for (let j = 0; j < 100; j++) out[i * 100 + j] = (centres[g * 100 + j] as number) + 0.5 * (spread[j] as number) * gauss()
+  }
+  return out
+}
+const nb = Math.round(5_000 * scale)
+const boundRows = around(nb)
+const boundCentroids = around(4000)
 const m = 96
 const codes = Uint8Array.from({ length: entries * m }, () => Math.floor(rand() * 256))
 const LIST = 2048
@@ -102,6 +122,16 @@ const cases: Case[] = [
     run: (k) => {
       const out = new Uint32Array(nc)
       k.assignNearest(x, nc, dim, centroids, 341, out)
+      return out
+    },
+  },
+  {
+    name: `k-means assignment, ${nb}×100 vs 4000 centroids, spread falling by axis (the bound)`,
+    amount: nb,
+    unit: 'Mvec/s',
+    run: (k) => {
+      const out = new Uint32Array(nb)
+      k.assignNearest(boundRows, nb, 100, boundCentroids, 4000, out)
       return out
     },
   },
