@@ -13,8 +13,9 @@ const LEAF = 16
  * asked for. Each list is split recursively (a random-projection tree without randomness): the
  * entries projected on the line through the entry farthest from the first and the entry farthest
  * from that one, sorted by projection (ties: the lower row), halved at the median, down to LEAF.
- * About 3 · log2(size / LEAF) passes over the vectors, through `kernels` (the same distances on
- * every backend, so the same order): on 1 M × 100-d the build's encode phase took 37.8 s with
+ * Each level of the tree passes over the vectors four times (two farthest-point scans, the
+ * projection, the move), the distances through `kernels` (the same on every backend, so the same
+ * order): on 1 M × 100-d the build's encode phase took 37.8 s with
  * this step in plain TypeScript, 31.9 s through the wasm kernels. Codes move with their rows;
  * deterministic.
  *
