@@ -169,6 +169,44 @@ let lastAxes: { k: number; axes: PrincipalAxes } | undefined
 /** Centroid count padded to the kernels' 16 lanes. */
 const pad16 = (k: number) => Math.ceil(k / 16) * 16
 
+/** A strided view: element (i, a) of `values` at i · this.i + a · this.a. */
+interface Strided {
+  values: Float32Array
+  i: number
+  a: number
+}
+
+/**
+ * For count vectors (row-major, dim values each) whose projections on the principal axes are in
+ * `projected`: each projection less P·μ (`pm`) to `centred`, its square norm to inside[i], and to
+ * rest[i] the norm of what it leaves of vector − mean (‖v⊥‖, from ‖v − μ‖² − ‖P(v − μ)‖²).
+ */
+function centre(
+  vectors: Float32Array,
+  count: number,
+  dim: number,
+  mean: Float64Array,
+  pm: Float64Array,
+  projected: Strided,
+  centred: Strided,
+  inside: Float32Array,
+  rest: Float32Array,
+): void {
+  const t = pm.length
+  for (let i = 0; i < count; i++) {
+    let sum = 0
+    for (let a = 0; a < t; a++) {
+      const v = (projected.values[i * projected.i + a * projected.a] as number) - (pm[a] as number)
+      centred.values[i * centred.i + a * centred.a] = v
+      sum += v * v
+    }
+    inside[i] = sum
+    let whole = 0
+    for (let j = 0; j < dim; j++) whole += ((vectors[i * dim + j] as number) - (mean[j] as number)) ** 2
+    rest[i] = Math.sqrt(Math.max(0, whole - sum))
+  }
+}
+
 /** centroids (k × len, row-major, row stride `stride` floats from `at`) → out[t·kpad + c]. */
 function transpose(src: Float32Array, at: number, k: number, len: number, kpad: number, out: Float32Array) {
   for (let c = 0; c < k; c++) for (let t = 0; t < len; t++) out[t * kpad + c] = src[at + c * len + t] as number
@@ -314,7 +352,7 @@ class WasmKernels implements Kernels {
     a.f32(co, k * dim).set(centroids.subarray(0, k * dim))
     a.f32(no, k).set(norms.subarray(0, k))
     a.f32(po, t * dim).set(axes)
-    // P·μ, each centroid's projection P·(c − μ) (transposed), its square norm and ‖c⊥‖
+    // P·μ, then each centroid's projection P·(c − μ) (transposed), its square norm and ‖c⊥‖
     const pm = new Float64Array(t)
     for (let i = 0; i < t; i++) {
       let s = 0
@@ -326,20 +364,9 @@ class WasmKernels implements Kernels {
     const pt = a.f32(pto, t * kpad).fill(0)
     const pn = a.f32(pno, kpad).fill(Number.POSITIVE_INFINITY)
     const cr = a.f32(cro, kpad).fill(0)
+    centre(centroids, k, dim, mean, pm, { values: proj, i: 1, a: k }, { values: pt, i: 1, a: kpad }, pn, cr)
     let cmax = 0
-    for (let c = 0; c < k; c++) {
-      let inside = 0
-      for (let i = 0; i < t; i++) {
-        const v = (proj[i * k + c] as number) - (pm[i] as number)
-        pt[i * kpad + c] = v
-        inside += v * v
-      }
-      pn[c] = inside
-      let whole = 0
-      for (let j = 0; j < dim; j++) whole += ((centroids[c * dim + j] as number) - (mean[j] as number)) ** 2
-      cr[c] = Math.sqrt(Math.max(0, whole - inside))
-      cmax = Math.max(cmax, norms[c] as number)
-    }
+    for (let c = 0; c < k; c++) cmax = Math.max(cmax, norms[c] as number)
     let scoredAll = 0
     for (let start = 0; start < n; start += rows) {
       const count = Math.min(rows, n - start)
@@ -350,22 +377,10 @@ class WasmKernels implements Kernels {
       const xpn = a.f32(xpno, count)
       const xr = a.f32(xro, count)
       const xn = a.f32(xno, count)
+      centre(xs, count, dim, mean, pm, { values: xp, i: t, a: 1 }, { values: xp, i: t, a: 1 }, xpn, xr)
       for (let r = 0; r < count; r++) {
-        let inside = 0
-        for (let i = 0; i < t; i++) {
-          const v = (xp[r * t + i] as number) - (pm[i] as number)
-          xp[r * t + i] = v
-          inside += v * v
-        }
-        let whole = 0
         let sq = 0
-        for (let j = 0; j < dim; j++) {
-          const v = xs[r * dim + j] as number
-          whole += (v - (mean[j] as number)) ** 2
-          sq += v * v
-        }
-        xpn[r] = inside
-        xr[r] = Math.sqrt(Math.max(0, whole - inside))
+        for (let j = 0; j < dim; j++) sq += (xs[r * dim + j] as number) ** 2
         xn[r] = sq
       }
       a.x.centroidBounds(xpo, count, t, pto, pno, kpad, xpno, xro, cro, so, fo)
