@@ -34,13 +34,9 @@ export function probe(
       const top = new TopK(keep)
       const base = i * nlist
       const sign = kind === 'l2' ? 1 : -1
-      let bound = top.bound
       for (let l = 0; l < nlist; l++) {
         const v = sign * (d[base + l] as number)
-        if (v <= bound) {
-          top.push(v, l)
-          bound = top.bound
-        }
+        if (v <= top.bound) top.push(v, l)
       }
       out.push(Uint32Array.from(top.sorted(), (h) => h.row))
     }

@@ -10,8 +10,8 @@ export interface Pca2 {
 /** Top two principal components of n rows (compute/pca.ts principalAxes); 60 iterations are plenty for a picture. */
 export function pca2(x: Float32Array, n: number, dim: number, iterations = 60): Pca2 {
   const { mean, axes } = principalAxes(x, n, dim, 2, iterations)
-  const both = new Float32Array(2 * dim)
-  both.set(axes.subarray(0, Math.min(2, dim) * dim))
+  const both = new Float32Array(2 * dim) // one axis only when dim is 1: the second stays zero
+  both.set(axes)
   return { mean: Float32Array.from(mean), axes: both }
 }
 
