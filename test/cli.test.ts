@@ -417,7 +417,7 @@ describe('parquetseek search and bench', () => {
     // the file fits the default tail read at open: with only its footer and index head read at
     // open, the searches ask the host for their lists and pages, as on a large file
     const tail = String(await headOnlyTail(out))
-    const run = async (host: string, tailBytes: string | null = tail) => {
+    const run = async (host: string, tailBytes: string | null = tail, more: string[] = []) => {
       const r = await cli([
         'bench',
         out,
@@ -434,6 +434,7 @@ describe('parquetseek search and bench', () => {
         '--connections',
         '2',
         ...(tailBytes === null ? [] : ['--tail-bytes', tailBytes]),
+        ...more,
         '--json',
       ])
       expect(r.code, r.stderr).toBe(0)
@@ -458,6 +459,11 @@ describe('parquetseek search and bench', () => {
     // with the default 1 MiB tail the whole small file came at open: no query asks for more
     const whole = await run('s3', null)
     expect(whole).toMatchObject({ recall: 1, requestsPerQuery: 0, bytesPerQuery: 0, coldRoundTrips: 1 })
+    // nginx reads the lists and pages between those a query needs only when asked to
+    const asked = await run('nginx', tail, ['--adjacent', 'on'])
+    expect(asked.bytesPerQuery).toBeGreaterThan(nginx.bytesPerQuery)
+    expect(asked.requestsPerQuery).toBe(nginx.requestsPerQuery)
+    expect((await cli(['bench', out, '--queries', good, '--adjacent', 'maybe'])).code).toBe(2)
     expect((await cli(['bench', out, '--queries', good, '--host', 'ftp'])).code).toBe(2)
     expect((await cli(['bench', out, '--queries', good, '--connections', '0'])).code).toBe(2)
     const small = await cli(['bench', out, '--queries', good, '--tail-bytes', '100'])

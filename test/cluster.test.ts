@@ -6,10 +6,13 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { type Kernels, loadKernels } from '../src/compute/backend.js'
+import type { ListView } from '../src/index/blob.js'
 import { type BuildProgress, buildIndex } from '../src/index/build.js'
 import { orderWithinLists } from '../src/index/rowOrder.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { ROW_COLUMN } from '../src/parquet/permute.js'
+import { listExtents, rowsAround, withListsBetween } from '../src/query/adjacent.js'
+import type { ListPlace } from '../src/query/pipeline.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, duckdb, headOnlyTail, listOfFloat, tempDir, writeListFile } from './helpers/fixtures.js'
@@ -109,8 +112,9 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     expect(b.opened.model.params.clustered).toBe(true)
     for (const q of queries) {
       // the same lists and candidates (the two builds may tune different defaults: candidates cost less when clustered)
-      const x = await a.search(q, { k: 10, nprobe: 12, refine: 10, columns: ['id'] })
-      const y = await b.search(q, { k: 10, nprobe: 12, refine: 10, columns: ['id', ROW_COLUMN] })
+      // (without what each layout's reads bring along: that differs between the two files)
+      const x = await a.search(q, { k: 10, nprobe: 12, refine: 10, adjacent: false, columns: ['id'] })
+      const y = await b.search(q, { k: 10, nprobe: 12, refine: 10, adjacent: false, columns: ['id', ROW_COLUMN] })
       expect(y.results.map((h) => h.values.id)).toEqual(x.results.map((h) => h.values.id))
       for (const [i, h] of y.results.entries()) {
         expect(h.distance).toBeCloseTo(x.results[i]?.distance as number, 5)
@@ -144,6 +148,67 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     const together = await pageRequests(clustered)
     console.log(`candidate page requests per query on s3: input order ${scattered.toFixed(1)}, clustered ${together.toFixed(1)}`)
     expect(together).toBeLessThan(scattered / 3)
+  })
+
+  it('on an S3-style host also searches the lists and rows its reads bring along: nearer results, about the same reads; a local file and a batch agree; a multi-range host only when asked', async () => {
+    const tailBytes = await headOnlyTail(clustered)
+    const s3 = await serveFile(clustered, { host: 's3' })
+    const nginx = await serveFile(clustered, { host: 'nginx' })
+    servers.push(s3, nginx)
+    const onS3 = await openIndex(`${s3.url}/f.parquet`, { connections: 6, tailBytes })
+    const onNginx = await openIndex(`${nginx.url}/f.parquet`, { connections: 6, tailBytes })
+    const local = await openIndex(await fileSource(clustered))
+    const o = { k: 10, nprobe: 6, refine: 2 } // 6 of 438 lists: gaps between them, some under a request's worth
+    const answer = (r: { results: Array<{ row: number; distance: number }> }) => r.results.map((h) => [h.row, h.distance])
+    const sum = { lists: 0, rows: 0 }
+    // [without, with] summed over the queries: result distances, bytes, requests
+    const near = new Float64Array(2)
+    const bytes = new Float64Array(2)
+    const requests = new Float64Array(2)
+    const singles: number[][][] = []
+    for (const q of queries) {
+      onS3.clearCache()
+      const without = await onS3.search(q, { ...o, adjacent: false })
+      onS3.clearCache()
+      const withIt = await onS3.search(q, o)
+      expect(withIt.stats.listsProbed).toBe(without.stats.listsProbed)
+      expect(without.stats.listsAdjacent).toBe(0)
+      sum.lists += withIt.stats.listsAdjacent
+      sum.rows += withIt.stats.candidates - without.stats.candidates
+      for (const [i, r] of [without, withIt].entries()) {
+        near[i] = (near[i] as number) + r.results.reduce((n, h) => n + h.distance, 0)
+        bytes[i] = (bytes[i] as number) + r.stats.bytes
+        requests[i] = (requests[i] as number) + r.stats.requests
+      }
+      singles.push(answer(withIt))
+      // defined by the file alone: the same from a local file, and from the cache
+      local.clearCache()
+      expect(answer(await local.search(q, o))).toEqual(answer(withIt))
+      expect(answer(await onS3.search(q, o))).toEqual(answer(withIt))
+      // a host with multi-range requests would read those bytes on purpose: only when asked
+      onNginx.clearCache()
+      const plain = await onNginx.search(q, o)
+      expect(plain.stats.listsAdjacent).toBe(0)
+      expect(answer(plain)).toEqual(answer(without))
+      onNginx.clearCache()
+      const asked = await onNginx.search(q, { ...o, adjacent: true })
+      expect(answer(asked)).toEqual(answer(withIt))
+      expect(asked.stats.bytes).toBeGreaterThan(plain.stats.bytes)
+    }
+    local.clearCache()
+    expect((await local.searchBatch(queries, o)).map(answer)).toEqual(singles)
+    console.log(
+      `${queries.length} queries on s3: ${sum.lists} lists and ${sum.rows} rows more searched; result distances summed ${near.join(' → ')}, bytes ${bytes.join(' → ')}, requests ${requests.join(' → ')}`,
+    )
+    expect(sum.lists).toBeGreaterThan(0)
+    expect(sum.rows).toBeGreaterThan(0)
+    const [nearWithout, nearWith] = near
+    const [bytesWithout, bytesWith] = bytes
+    const [requestsWithout, requestsWith] = requests
+    expect(nearWith).toBeLessThan(nearWithout as number)
+    // the candidates change with the lists scanned, and so do the pages read: about the same
+    expect(bytesWith).toBeLessThan((bytesWithout as number) * 1.1)
+    expect(requestsWith).toBeLessThanOrEqual((requestsWithout as number) + 2)
   })
 
   it('info and the JSON summary say the rows are stored list by list', async () => {
@@ -267,5 +332,52 @@ describe('rows inside a list, when clustered (orderWithinLists)', () => {
     expect(await run()).toEqual(ordered) // deterministic
     // the build passes its own kernels: the wasm ones give the same distances, so the same order
     expect(await run(await loadKernels('wasm'))).toEqual(ordered)
+  })
+})
+
+describe('what a read brings along (query/adjacent.ts)', () => {
+  // five lists stored at 0, 100, 1,000, 1,100 and 5,000 (list 3 is empty)
+  const start = Float64Array.from([0, 1000, 100, 1100, 5000])
+  const end = Float64Array.from([100, 1100, 400, 1100, 5200])
+  const extents = listExtents(start, end)
+
+  it('adds the non-empty lists stored wholly between two probed lists closer than the gap', () => {
+    expect(Array.from(extents.byStart)).toEqual([0, 2, 1, 4])
+    // lists 0 and 1 are 900 bytes apart: list 2 lies between them
+    expect(Array.from(withListsBetween(Uint32Array.from([1, 0]), extents, 1000))).toEqual([1, 0, 2])
+    expect(Array.from(withListsBetween(Uint32Array.from([1, 0]), extents, 800))).toEqual([1, 0])
+    // list 4 lies beyond the last probed list: never added
+    expect(Array.from(withListsBetween(Uint32Array.from([0, 2]), extents, 1e6))).toEqual([0, 2])
+    // one list probed: nothing between
+    expect(Array.from(withListsBetween(Uint32Array.from([4]), extents, 1e6))).toEqual([4])
+  })
+
+  it("takes the rows whose pages lie wholly inside a stretch of the candidates' pages, as allowed", () => {
+    // one list: rows 10..15 with pages of 100 bytes at 0, 100, 200, 900, 1000 and one of 300 at 1050
+    const list: ListView = {
+      rowIds: Uint32Array.from([10, 11, 12, 13, 14, 15]),
+      pageOffsets: Float64Array.from([0, 100, 200, 900, 1000, 1050]),
+      pageLengths: Uint32Array.from([100, 100, 100, 100, 50, 300]),
+      codes: new Uint8Array(6),
+    }
+    const far: ListView = {
+      rowIds: Uint32Array.from([20]),
+      pageOffsets: Float64Array.from([9000]),
+      pageLengths: Uint32Array.from([100]),
+      codes: new Uint8Array(1),
+    }
+    const places = () => new Map<number, ListPlace>([10, 13].map((row) => [row, { list, at: row - 10 }]))
+    // candidates 10 (0..100) and 13 (900..1000), 800 bytes apart
+    expect(rowsAround([10, 13], places(), [list, far], undefined, 800).sort()).toEqual([10, 11, 12, 13])
+    // no gap: each candidate's own page only
+    expect(rowsAround([10, 13], places(), [list, far], undefined, 0)).toEqual([10, 13])
+    // candidates 13 and 15, 50 bytes apart: row 14's page lies between them
+    const near = new Map<number, ListPlace>([13, 15].map((row) => [row, { list, at: row - 10 }]))
+    expect(rowsAround([13, 15], near, [list, far], undefined, 64)).toEqual([13, 14, 15])
+    const allowed = new Uint8Array(30).fill(1)
+    allowed[11] = 0
+    const found = places()
+    expect(rowsAround([10, 13], found, [list, far], allowed, 800).sort()).toEqual([10, 12, 13])
+    expect(found.get(12)).toEqual({ list, at: 2 }) // placed for the read
   })
 })

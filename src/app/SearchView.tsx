@@ -387,7 +387,8 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
       <div className="why-body">
         <p data-testid="query-stats">
           {kib} KiB read in {s.requests} {s.requests === 1 ? 'request' : 'requests'}, {s.roundTrips} round{' '}
-          {s.roundTrips === 1 ? 'trip' : 'trips'}; {s.listsProbed} lists probed ({s.listsFetched} fetched), {s.pagesDecoded} vector pages
+          {s.roundTrips === 1 ? 'trip' : 'trips'}; {s.listsProbed} lists probed
+          {s.listsAdjacent ? ` and ${s.listsAdjacent} stored between them` : ''} ({s.listsFetched} fetched), {s.pagesDecoded} vector pages
           decoded; {s.ms.toFixed(1)} ms with {s.backend}
           {p.result.encodeMs !== undefined && (
             <span data-testid="encode-stats">

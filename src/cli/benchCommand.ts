@@ -32,6 +32,8 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        index's tuned nprobe, cut per query by its tuned slack when it has one)
   --slack S|none       adaptive probing: of its nprobe nearest lists a query probes those at most
                        (1 + S) × as far (squared L2) as its nearest (default: the index's, with no --nprobe)
+  --adjacent on|off    also scan the lists and rank the rows stored between those read (default: on
+                       where the reads bring them anyway — no multi-range host — else off)
   --rtt-ms MS          delay the local range server adds to each request (default 20)
   --mbps N             the local range server's downlink, shared by all requests as one link is
                        (default: no limit; bytes then cost no time)
@@ -83,6 +85,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     nprobe: { type: 'string' },
     slack: { type: 'string' },
     refine: { type: 'string' },
+    adjacent: { type: 'string' },
     'rtt-ms': { type: 'string' },
     mbps: { type: 'string' },
     host: { type: 'string' },
@@ -102,6 +105,8 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const mbps = intOption(values.mbps, 'mbps', 1)
   const compute = await searchBackend(values.backend)
   const host = choice(values.host, 'host', HOST_PROFILES) ?? 's3'
+  const adjacentChoice = choice(values.adjacent, 'adjacent', ['on', 'off'] as const)
+  const adjacent = adjacentChoice === undefined ? undefined : adjacentChoice === 'on'
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
   const tailBytes = intOption(values['tail-bytes'], 'tail-bytes', 1024)
   // a local target is served by the built-in range server (one per file it needs), as a host would
@@ -141,7 +146,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       for (const q of queries.slice(0, COLD_RUNS)) {
         const coldStart = performance.now()
         cold = await open()
-        const first = await cold.search(q, { k, nprobe, refine, slack, signal })
+        const first = await cold.search(q, { k, nprobe, refine, slack, adjacent, signal })
         colds.push({
           ms: performance.now() - coldStart,
           roundTrips: cold.open.roundTrips + first.stats.roundTrips,
@@ -155,7 +160,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       const sentBefore = sent()
       for (const q of queries) {
         cold.clearCache() // each query pays for its own lists: per-query cost without cross-query caching
-        results.push(await cold.search(q, { k, nprobe, refine, slack, signal }))
+        results.push(await cold.search(q, { k, nprobe, refine, slack, adjacent, signal }))
       }
       const ms = results.map((r) => r.stats.ms).sort((a, b) => a - b)
       const bytes = results.map((r) => r.stats.bytes).sort((a, b) => a - b)
@@ -240,7 +245,10 @@ interface BenchTarget {
   open: { bytes: number; roundTrips: number }
   /** The files exact neighbours are computed over, each with its first row's number. */
   files: Array<{ path: string; rowBase: number }>
-  search(q: Float32Array, o: { k: number; nprobe?: number; refine: number; slack?: number; signal: AbortSignal }): Promise<Found>
+  search(
+    q: Float32Array,
+    o: { k: number; nprobe?: number; refine: number; slack?: number; adjacent: boolean | undefined; signal: AbortSignal },
+  ): Promise<Found>
   clearCache(): void
 }
 

@@ -85,6 +85,18 @@ export class ScoreCache {
     this.scores.set(query * this.nlist + list, scores.slice())
     this.bytes[query] = (this.bytes[query] as number) + scores.byteLength
   }
+
+  private readonly exact: Array<Map<number, number>> = []
+
+  /** The exact distances of `query` to the rows re-ranked for it before (the query pipeline's). */
+  exactOf(query: number): Map<number, number> {
+    let known = this.exact[query]
+    if (!known) {
+      known = new Map()
+      this.exact[query] = known
+    }
+    return known
+  }
 }
 
 /**

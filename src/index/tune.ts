@@ -220,11 +220,34 @@ async function measure(
   // refine too: a tenth more candidates than any real search, so the recall measured was optimistic.
   const heldOut = queries.rowIds.every((r) => r === NO_ROW)
   const k = heldOut ? 10 : 11
+  // Where the file will hold each list and each row's vector page: lists in storage order; pages
+  // in row order — the input's, or list by list when rows are clustered
+  const entryBytes = m + ENTRY_OVERHEAD[o.clustered ? 'clustered' : 'inputOrder']
+  const pageBytes = dim * 4 + PAGE_OVERHEAD
+  const storage = o.storage ?? storageOrder(model.centroids, nlist, dim, o.kernels)
+  const listAt = new Float64Array(nlist)
+  const listBytes = Float64Array.from(
+    { length: nlist },
+    (_, l) => ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes + LIST_OVERHEAD,
+  )
+  const rank = o.clustered ? new Uint32Array(model.params.rows) : undefined
+  let at = 0
+  let next = 0
+  for (const l of storage) {
+    listAt[l] = at
+    at += listBytes[l] as number
+    if (rank)
+      for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) rank[lists.rowIds[e] as number] = next++
+  }
   // with the vectors in memory, each query is searched as any search runs (the query pipeline:
   // probe, scan, exact re-ranking), its own row left out of the results
   // the same queries are searched at every setting tried: each (query, list)'s PQ scores are
   // computed once (a cache for the pipeline's re-prepared queries, one for `prepared` here)
-  const pipeline = vectorOf ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan, new ScoreCache(nlist, count)) : undefined
+  // — in the file about to be written: what would come with a query's reads is searched too
+  const planned = { listAt, listBytes, pageAt: (row: number) => (rank ? (rank[row] as number) : row) * pageBytes, pageBytes }
+  const pipeline = vectorOf
+    ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan, new ScoreCache(nlist, count), planned)
+    : undefined
   const candidateScores = new ScoreCache(nlist, count)
   /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
   const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
@@ -290,25 +313,6 @@ async function measure(
       else lo = mid
     }
     return hi
-  }
-  // Where the file will hold each list and each row's vector page: lists in storage order; pages
-  // in row order — the input's, or list by list when rows are clustered
-  const entryBytes = m + ENTRY_OVERHEAD[o.clustered ? 'clustered' : 'inputOrder']
-  const pageBytes = dim * 4 + PAGE_OVERHEAD
-  const storage = o.storage ?? storageOrder(model.centroids, nlist, dim, o.kernels)
-  const listAt = new Float64Array(nlist)
-  const listBytes = Float64Array.from(
-    { length: nlist },
-    (_, l) => ((lists.listStart[l + 1] as number) - (lists.listStart[l] as number)) * entryBytes + LIST_OVERHEAD,
-  )
-  const rank = o.clustered ? new Uint32Array(model.params.rows) : undefined
-  let at = 0
-  let next = 0
-  for (const l of storage) {
-    listAt[l] = at
-    at += listBytes[l] as number
-    if (rank)
-      for (let e = lists.listStart[l] as number; e < (lists.listStart[l + 1] as number); e++) rank[lists.rowIds[e] as number] = next++
   }
   /**
    * What a query costs at (nprobe, refine, slack): `price`, its reads as the planner makes them in

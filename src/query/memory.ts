@@ -6,6 +6,7 @@ import { TopK } from '../compute/topk.js'
 import type { ListView } from '../index/blob.js'
 import type { InvertedLists, IvfPqModel, Metric } from '../index/model.js'
 import { CountingSource, fromBytes } from '../io/source.js'
+import { listExtents } from './adjacent.js'
 import { type IndexKind, QueryPipeline } from './pipeline.js'
 
 export interface Hit {
@@ -26,9 +27,19 @@ export function memoryIndex(
   gpu?: GpuListScan,
   /** PQ scores kept between searches of the same queries (the tune step). */
   scoreCache?: ScoreCache,
+  /**
+   * Where a file would store each list (its first byte and its size) and each row's vector page
+   * (`pageBytes` each): searches then also take in what would come with their reads from a host
+   * without multi-range requests (the tune step, measuring the file it is about to write;
+   * query/adjacent.ts).
+   */
+  planned?: { listAt: Float64Array; listBytes: Float64Array; pageAt: (row: number) => number; pageBytes: number },
 ): QueryPipeline {
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
+  // each list entry's planned page, and its length (zeros without a plan)
+  const entryPages = planned ? Float64Array.from(lists.rowIds, planned.pageAt) : new Float64Array(lists.rowIds.length)
+  const entryLengths = new Uint32Array(lists.rowIds.length).fill(planned?.pageBytes ?? 0)
   const kind: IndexKind = {
     file: 'memory',
     model,
@@ -44,8 +55,8 @@ export function memoryIndex(
         return {
           codes: lists.codes.subarray(start * m, end * m),
           rowIds: lists.rowIds.subarray(start, end),
-          pageOffsets: new Float64Array(end - start),
-          pageLengths: new Uint32Array(end - start),
+          pageOffsets: entryPages.subarray(start, end),
+          pageLengths: entryLengths.subarray(start, end),
         }
       }),
     readVectors: async (rows, _place, out) => {
@@ -53,6 +64,18 @@ export function memoryIndex(
       return new Uint8Array(rows.length).fill(1)
     },
     readColumns: async () => new Map(),
+    ...(planned && {
+      layout: {
+        lists: listExtents(
+          planned.listAt,
+          Float64Array.from(planned.listAt, (at, l) =>
+            (lists.listStart[l + 1] as number) > (lists.listStart[l] as number) ? at + (planned.listBytes[l] as number) : at,
+          ),
+        ),
+        pages: true,
+        free: true,
+      },
+    }),
   }
   return new QueryPipeline(kind, {
     kernels,

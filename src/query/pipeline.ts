@@ -7,7 +7,9 @@ import { TopK } from '../compute/topk.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import type { IvfPqModel } from '../index/model.js'
+import { REQUEST_BYTES } from '../io/ranges.js'
 import type { CountingSource, RoundTripClock } from '../io/source.js'
+import { type ListExtents, rowsAround, withListsBetween } from './adjacent.js'
 import type { Expr } from './filter.js'
 import { type FilterResult, parseWhere } from './filter.js'
 
@@ -35,6 +37,14 @@ export interface SearchOptions {
   slack?: number
   /** Candidates re-ranked exactly: k × refine (default: tuned at build time, else 10). */
   refine?: number
+  /**
+   * Also scan the lists stored between two probed lists, and re-rank the rows whose vector pages
+   * lie between two candidates' pages, less than REQUEST_BYTES (64 KiB) apart (query/adjacent.ts).
+   * Default: where the reads bring those bytes anyway — a host without multi-range requests (S3,
+   * R2, GCS, static servers) or a local file; not on a host answering multi-range requests, where
+   * they would cost bytes. Only indexes inside the file they cover have such a layout.
+   */
+  adjacent?: boolean
   /** Columns to return for each result row. */
   columns?: string[]
   /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, IS NULL, AND, OR, NOT). */
@@ -55,8 +65,12 @@ export interface SearchStats {
   /** Dependent network round trips, counted where the requests went out (requests in flight together count once). */
   roundTrips: number
   pagesDecoded: number
+  /** Lists the queries chose by their centroids' distance (nprobe, slack). */
   listsProbed: number
+  /** Lists scanned besides, stored between two probed ones (SearchOptions.adjacent). */
+  listsAdjacent: number
   listsFetched: number
+  /** Rows ranked exactly: the PQ candidates, and with `adjacent` the rows stored among their pages. */
   candidates: number
   msByStage: Record<Stage, number>
   ms: number
@@ -131,6 +145,13 @@ export interface IndexKind {
   filter?(expr: Expr, o: ReadOptions): Promise<FilterResult>
   /** With few rows allowed: those to rank straight from their pages, when that reads less than the lists would. */
   directRows?(allowed: Uint8Array, probed: number, keep: number): number[] | undefined
+  /**
+   * Where each list's entries lie, for a kind reading lists as byte ranges of one file; whether
+   * its list views' page offsets are where the rows' vector pages lie; whether its reads bring
+   * the bytes between two ranges closer than REQUEST_BYTES anyway (no multi-range requests): what
+   * comes with a query's reads (SearchOptions.adjacent). Absent: nothing is added.
+   */
+  readonly layout?: { lists: ListExtents; pages: boolean; free: boolean }
 }
 
 export interface ReadOptions {
@@ -149,8 +170,8 @@ export interface PipelineOptions {
   maxBytesPerQuery: number
   connections: number
   /**
-   * PQ scores kept between searches: only for a pipeline searched again and again with the same
-   * queries in the same order (the build's tune step, src/index/tune.ts).
+   * PQ scores and exact distances kept between searches: only for a pipeline searched again and
+   * again with the same queries in the same order (the build's tune step, src/index/tune.ts).
    */
   scoreCache?: ScoreCache
 }
@@ -261,9 +282,13 @@ export class QueryPipeline {
     // than the lists a filter this narrow would probe
     const direct = allowed && index.directRows ? index.directRows(allowed, probed, k * refine) : undefined
     let probes: Uint32Array[] = prepared.map(() => new Uint32Array(0))
+    /** Each query's lists chosen by distance (`probes` adds the lists stored between them). */
+    let chosen = probes
     let fetchedCount = 0
     let scoredOn: BackendName | 'gpu' = this.o.kernels.name
     let candidates: number[][]
+    /** Each candidate's list entry (rows come through the lists). */
+    let places: Map<number, ListPlace> | undefined
     const batchLists = new Map<number, ListView>()
     if (direct) {
       lap('probe')
@@ -283,6 +308,9 @@ export class QueryPipeline {
       // a filter already widens the probe to find enough passing rows: no cut by distance then
       if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter)
         probes = pruneProbes(prepared, probes, model.centroids, kind, slack)
+      chosen = probes
+      const layout = (o.adjacent ?? index.layout?.free) ? index.layout : undefined
+      if (layout) probes = probes.map((p) => withListsBetween(p, layout.lists, REQUEST_BYTES))
       lap('probe')
 
       // this batch's lists, held here too: the cache may evict some of them while it fills
@@ -333,6 +361,15 @@ export class QueryPipeline {
         )
       }
       candidates = scored.map((list) => list.map((c) => c.row))
+      if (layout?.pages && index.scoring === 'pq') {
+        // each query's own: a batch gets the answers its queries get alone
+        places = placesOf(uniqueAscending(candidates), batchLists)
+        const known = places
+        candidates = candidates.map((list, qi) => {
+          const views = Array.from(probes[qi] as Uint32Array, (l) => batchLists.get(l)).filter((v) => v !== undefined)
+          return rowsAround(list, known, views, allowed, REQUEST_BYTES)
+        })
+      }
       for (const list of candidates) {
         // each row belongs to one list; a damaged index listing it in two must not return it twice
         const seen = new Set<number>()
@@ -348,23 +385,41 @@ export class QueryPipeline {
     }
     lap('scan')
 
-    // one read for every candidate of every query, each vector decoded once
-    const rows = [...new Set(candidates.flat())].sort((a, b) => a - b)
+    // one read for every candidate of every query, each vector decoded once; the tune step
+    // searches the same queries again and again, so there a (query, row) pair ranked before is
+    // neither read nor computed again
+    const ranked = this.o.scoreCache
+    const tops = prepared.map(() => new TopK(k))
+    const wanted: number[][] = candidates.map((list, qi) => {
+      if (!ranked) return list
+      const before = ranked.exactOf(qi)
+      const top = tops[qi] as TopK
+      return list.filter((row) => {
+        const d = before.get(row)
+        if (d !== undefined) top.push(d, row)
+        return d === undefined
+      })
+    })
+    const rows = uniqueAscending(wanted)
     const vectors = new Float32Array(rows.length * dim)
     const slot = new Map(rows.map((r, i) => [r, i]))
-    const places = direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
-    const present = rows.length ? await index.readVectors(rows, (row) => places.get(row), vectors, read) : new Uint8Array(0)
+    places ??= direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
+    const known = places
+    const present = rows.length ? await index.readVectors(rows, (row) => known.get(row), vectors, read) : new Uint8Array(0)
     // (query, decoded vector) pairs: each query against its own candidates whose page was read
     const pairs: number[] = []
-    for (const [qi, list] of candidates.entries())
+    for (const [qi, list] of wanted.entries())
       for (const row of list) {
         const i = slot.get(row) as number
         if (present[i]) pairs.push(qi, i)
       }
     const exact = await this.refineDistances(prepared, vectors, rows.length, Uint32Array.from(pairs), o.signal)
-    const tops = prepared.map(() => new TopK(k))
-    for (let p = 0; p < pairs.length / 2; p++)
-      (tops[pairs[2 * p] as number] as TopK).push(exact[p] as number, rows[pairs[2 * p + 1] as number] as number)
+    for (let p = 0; p < pairs.length / 2; p++) {
+      const qi = pairs[2 * p] as number
+      const row = rows[pairs[2 * p + 1] as number] as number
+      ;(tops[qi] as TopK).push(exact[p] as number, row)
+      ranked?.exactOf(qi).set(row, exact[p] as number)
+    }
     const best = tops.map((top) => top.sorted())
     lap('refine')
 
@@ -379,7 +434,8 @@ export class QueryPipeline {
       requests: index.counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
       roundTrips: index.clock.deepest - tripsBefore,
       pagesDecoded: rows.length,
-      listsProbed: new Set(probes.flatMap((p) => Array.from(p))).size,
+      listsProbed: distinct(chosen),
+      listsAdjacent: distinct(probes) - distinct(chosen),
       listsFetched: fetchedCount,
       candidates: rows.length,
       msByStage: ms,
@@ -398,7 +454,7 @@ export class QueryPipeline {
         : {}),
     }
     return best.map((hits, qi) => ({
-      probed: Array.from(probes[qi] as Uint32Array),
+      probed: Array.from(chosen[qi] as Uint32Array),
       results: hits.map((h) => ({ row: h.row, distance: h.distance, values: values.get(h.row) ?? {} })),
       stats,
     }))
@@ -456,6 +512,22 @@ function rowsOf(probed: Uint32Array, lists: Map<number, ListView>, allowed: Uint
   const rows: number[] = []
   for (const l of probed) for (const row of lists.get(l)?.rowIds ?? []) if (!allowed || allowed[row]) rows.push(row)
   return rows.sort((a, b) => a - b).map((row) => ({ row }))
+}
+
+/** Lists in any of the queries' sets. */
+function distinct(sets: readonly Uint32Array[]): number {
+  return new Set(sets.flatMap((p) => Array.from(p))).size
+}
+
+/** Every row of the lists, once, ascending. */
+function uniqueAscending(lists: readonly number[][]): number[] {
+  const all = new Uint32Array(lists.reduce((n, l) => n + l.length, 0))
+  let at = 0
+  for (const list of lists) for (const row of list) all[at++] = row
+  all.sort()
+  const out: number[] = []
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) out.push(all[i] as number)
+  return out
 }
 
 /** The list entry of each wanted row, from the lists it came through (one pass over their row ids). */

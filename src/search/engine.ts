@@ -10,6 +10,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, readColumnRange } from '../parquet/embedding.js'
 import { decodeVectorPage } from '../parquet/vectorPage.js'
+import { type ListExtents, listExtents } from '../query/adjacent.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
   type IndexKind,
@@ -135,9 +136,26 @@ class EmbeddedKind implements IndexKind {
   /** Parsed offset indexes of the vector column, by row group (direct ranking of filtered rows). */
   private readonly offsetIndexes = new Map<number, Array<{ offset: bigint; compressed_page_size: number; first_row_index: bigint }>>()
 
+  private extents: ListExtents | undefined
+
   constructor(readonly opened: OpenedIndex) {
     this.counters = [opened.counting]
     this.clock = opened.counting.clock
+  }
+  /**
+   * The lists where the directory puts them; each entry's page offset is its vector page's; the
+   * bytes between ranges come with the reads unless the host answers multi-range requests.
+   */
+  get layout(): { lists: ListExtents; pages: boolean; free: boolean } {
+    if (!this.extents) {
+      const { directory, listsOffset } = this.opened
+      const start = Float64Array.from(directory, (d) => listsOffset + d.offset)
+      this.extents = listExtents(
+        start,
+        Float64Array.from(directory, (d, l) => (start[l] as number) + (d.count ? d.length : 0)),
+      )
+    }
+    return { lists: this.extents, pages: true, free: !this.opened.raw.sliceMany }
   }
   get file() {
     return this.opened.raw.name

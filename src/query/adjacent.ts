@@ -1,0 +1,137 @@
+import type { ListView } from '../index/blob.js'
+import { coalesce, type Range } from '../io/ranges.js'
+import type { ListPlace } from './pipeline.js'
+
+/**
+ * What a search gets for free on a host without multi-range requests. The read planner fetches
+ * two ranges less than REQUEST_BYTES apart as one (io/ranges.ts), gap included, so the lists
+ * stored between two probed lists, and the vector pages stored between two candidates' pages,
+ * arrive with the read. Scanning those lists and re-ranking those rows exactly costs no request
+ * there, only a little compute, and finds true neighbours the PQ estimates or the probe missed;
+ * the tune step counts on it, so the defaults probe fewer lists for the same recall (1 M rows:
+ * 684 → 596 KiB and 15.3 → 13.5 requests a query; docs/BENCHMARKS.md).
+ *
+ * Both are defined on the file's layout and the fixed gap alone (not on what the cache holds or
+ * how the planner splits rounds), so a query gets the same answers alone or in a batch, from S3
+ * or a local file. A host answering multi-range requests would have to read those bytes on
+ * purpose: there it is off unless asked for (SearchOptions.adjacent).
+ */
+
+/** Where each list's entries lie in the file, and the lists in the order they are stored. */
+export interface ListExtents {
+  start: Float64Array
+  end: Float64Array
+  /** Non-empty lists by ascending start. */
+  byStart: Uint32Array
+}
+
+export function listExtents(start: Float64Array, end: Float64Array): ListExtents {
+  const ids: number[] = []
+  for (let l = 0; l < start.length; l++) if ((end[l] as number) > (start[l] as number)) ids.push(l)
+  ids.sort((a, b) => (start[a] as number) - (start[b] as number) || a - b)
+  return { start, end, byStart: Uint32Array.from(ids) }
+}
+
+/**
+ * A query's probed lists, then (ascending) every other non-empty list whose entries lie wholly
+ * inside one stretch of the probed lists merged `gap` bytes apart.
+ */
+export function withListsBetween(probed: Uint32Array, extents: ListExtents, gap: number): Uint32Array {
+  if (probed.length < 2) return probed
+  const { start, end, byStart } = extents
+  const spans = coalesce(
+    Array.from(probed, (l) => ({ start: start[l] as number, end: end[l] as number })),
+    gap,
+  )
+  const have = new Set(probed)
+  const extra: number[] = []
+  for (const span of spans) {
+    // first list starting at or after the span's start
+    let lo = 0
+    let hi = byStart.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((start[byStart[mid] as number] as number) < span.start) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < byStart.length; i++) {
+      const l = byStart[i] as number
+      if ((start[l] as number) >= span.end) break
+      if ((end[l] as number) <= span.end && !have.has(l)) extra.push(l)
+    }
+  }
+  if (!extra.length) return probed
+  extra.sort((a, b) => a - b)
+  const out = new Uint32Array(probed.length + extra.length)
+  out.set(probed)
+  out.set(extra, probed.length)
+  return out
+}
+
+/** Each list view's first and last byte of vector pages, found once. */
+const pageSpans = new WeakMap<ListView, Range>()
+function pageSpanOf(list: ListView): Range {
+  let span = pageSpans.get(list)
+  if (!span) {
+    span = { start: Number.POSITIVE_INFINITY, end: 0 }
+    for (let at = 0; at < list.rowIds.length; at++) {
+      const start = list.pageOffsets[at] as number
+      if (start < span.start) span.start = start
+      span.end = Math.max(span.end, start + (list.pageLengths[at] as number))
+    }
+    pageSpans.set(list, span)
+  }
+  return span
+}
+
+/** Index of the last span starting at or before `at` (−1: none). */
+function spanBefore(spans: Range[], at: number): number {
+  let lo = 0
+  let hi = spans.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((spans[mid] as Range).start <= at) lo = mid + 1
+    else hi = mid
+  }
+  return lo - 1
+}
+
+/**
+ * The rows of `lists` (a query's probed lists) whose vector page lies wholly inside one stretch
+ * of the candidates' pages merged `gap` bytes apart, except rows `allowed` leaves out: the
+ * placed candidates and the rows stored between them, in list order; each one's place is put in
+ * `places`.
+ */
+export function rowsAround(
+  candidates: readonly number[],
+  places: Map<number, ListPlace>,
+  lists: Iterable<ListView>,
+  allowed: Uint8Array | undefined,
+  gap: number,
+): number[] {
+  const pages: Range[] = []
+  for (const row of candidates) {
+    const p = places.get(row)
+    if (!p) continue
+    const start = p.list.pageOffsets[p.at] as number
+    pages.push({ start, end: start + (p.list.pageLengths[p.at] as number) })
+  }
+  const spans = coalesce(pages, gap)
+  const out: number[] = []
+  for (const list of lists) {
+    // a list whose pages all lie outside every stretch is passed over whole
+    const whole = pageSpanOf(list)
+    const last = spanBefore(spans, whole.end - 1)
+    if (last < 0 || (spans[last] as Range).end <= whole.start) continue
+    for (let at = 0; at < list.rowIds.length; at++) {
+      const start = list.pageOffsets[at] as number
+      const i = spanBefore(spans, start)
+      if (i < 0 || start + (list.pageLengths[at] as number) > (spans[i] as Range).end) continue
+      const row = list.rowIds[at] as number
+      if (allowed && !allowed[row]) continue
+      places.set(row, { list, at })
+      out.push(row)
+    }
+  }
+  return out
+}
