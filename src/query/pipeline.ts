@@ -390,7 +390,7 @@ export class QueryPipeline {
     // neither read nor computed again
     const ranked = this.o.scoreCache
     const tops = prepared.map(() => new TopK(k))
-    const wanted: number[][] = candidates.map((list, qi) => {
+    const unranked: number[][] = candidates.map((list, qi) => {
       if (!ranked) return list
       const before = ranked.exactOf(qi)
       const top = tops[qi] as TopK
@@ -400,7 +400,7 @@ export class QueryPipeline {
         return d === undefined
       })
     })
-    const rows = uniqueAscending(wanted)
+    const rows = uniqueAscending(unranked)
     const vectors = new Float32Array(rows.length * dim)
     const slot = new Map(rows.map((r, i) => [r, i]))
     places ??= direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
@@ -408,7 +408,7 @@ export class QueryPipeline {
     const present = rows.length ? await index.readVectors(rows, (row) => known.get(row), vectors, read) : new Uint8Array(0)
     // (query, decoded vector) pairs: each query against its own candidates whose page was read
     const pairs: number[] = []
-    for (const [qi, list] of wanted.entries())
+    for (const [qi, list] of unranked.entries())
       for (const row of list) {
         const i = slot.get(row) as number
         if (present[i]) pairs.push(qi, i)
