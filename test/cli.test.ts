@@ -220,6 +220,23 @@ describe('parquetseek search and bench', () => {
     expect(byVector.stdout).toMatch(/^rank\trow\tdistance/)
   })
 
+  it('search --adjacent: a local file scans the lists stored between those probed unless told off', async () => {
+    const run = async (...more: string[]) => {
+      const r = await cli(['search', out, '--query-row', '3', '--nprobe', '2', '--slack', 'none', ...more, '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout).stats
+    }
+    // 2 of 8 lists probed; the 8 lists lie within 64 KiB of each other
+    const [plain, on, off] = [await run(), await run('--adjacent', 'on'), await run('--adjacent', 'off')]
+    expect(plain).toMatchObject({ listsProbed: 2 })
+    expect(plain.listsAdjacent).toBeGreaterThan(0)
+    expect(on.listsAdjacent).toBe(plain.listsAdjacent)
+    expect(off).toMatchObject({ listsProbed: 2, listsAdjacent: 0 })
+    const bad = await cli(['search', out, '--query-row', '3', '--adjacent', 'sometimes'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--adjacent must be one of on, off/)
+  })
+
   it('search --text encodes the query with the model the file names, and says when it names none', async () => {
     const titles = Array.from({ length: 300 }, (_, i) => `${['red apple', 'sourdough bread', 'sailing boat'][i % 3]} ${i}`)
     const input = join(dir, 'text-in.parquet')

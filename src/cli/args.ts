@@ -61,3 +61,9 @@ export function choice<T extends string>(value: string | undefined, name: string
   if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`)
   return value as T
 }
+
+/** `--adjacent on|off` (search option `adjacent`; absent: on where the host's reads bring those bytes anyway). */
+export function adjacentOption(value: string | undefined): boolean | undefined {
+  const chosen = choice(value, 'adjacent', ['on', 'off'] as const)
+  return chosen === undefined ? undefined : chosen === 'on'
+}

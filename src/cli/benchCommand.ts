@@ -15,7 +15,7 @@ import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex
 import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
-import { choice, intOption, parse, slackOption, UsageError } from './args.js'
+import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
@@ -105,8 +105,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const mbps = intOption(values.mbps, 'mbps', 1)
   const compute = await searchBackend(values.backend)
   const host = choice(values.host, 'host', HOST_PROFILES) ?? 's3'
-  const adjacentChoice = choice(values.adjacent, 'adjacent', ['on', 'off'] as const)
-  const adjacent = adjacentChoice === undefined ? undefined : adjacentChoice === 'on'
+  const adjacent = adjacentOption(values.adjacent)
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
   const tailBytes = intOption(values['tail-bytes'], 'tail-bytes', 1024)
   // a local target is served by the built-in range server (one per file it needs), as a host would

@@ -13,7 +13,7 @@ import type { SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
-import { choice, intOption, parse, slackOption, UsageError } from './args.js'
+import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryVectors, searchBackend } from './sources.js'
 
@@ -28,6 +28,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   --slack S|none       adaptive probing: of its nprobe nearest lists the query probes those at most
                        (1 + S) × as far (squared L2) as its nearest (default: the index's, with no --nprobe)
   --refine R           candidates re-ranked exactly = k × R (default: tuned at build time)
+  --adjacent on|off    also scan the lists and rank the rows stored between those read (default: on
+                       where the reads bring them anyway — no multi-range host — else off)
   --columns a,b        columns to return for each result
   manifest.json        { "files": [...] }: every listed indexed file searched, top-k merged
   --where EXPR         only rows passing EXPR, e.g. "lang = 'en' AND year >= 2020" (=, !=, <, <=, >, >=,
@@ -52,6 +54,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     nprobe: { type: 'string' },
     slack: { type: 'string' },
     refine: { type: 'string' },
+    adjacent: { type: 'string' },
     columns: { type: 'string' },
     column: { type: 'string' },
     metric: { type: 'string' },
@@ -219,13 +222,14 @@ function printTable(
   process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
 }
 
-/** k, nprobe, slack, refine as every search form takes them. */
+/** k, nprobe, slack, refine, adjacent as every search form takes them. */
 function searchParams(values: SearchValues) {
   return {
     k: intOption(values.k, 'k', 1, MAX_K),
     nprobe: intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE),
     slack: slackOption(values.slack),
     refine: intOption(values.refine, 'refine', 1, MAX_REFINE),
+    adjacent: adjacentOption(values.adjacent),
   }
 }
 
@@ -262,6 +266,7 @@ interface SearchValues {
   nprobe?: string
   slack?: string
   refine?: string
+  adjacent?: string
   where?: string
   deleted?: string
   json?: boolean
