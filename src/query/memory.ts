@@ -72,7 +72,6 @@ export function memoryIndex(
             (lists.listStart[l + 1] as number) > (lists.listStart[l] as number) ? at + (planned.listBytes[l] as number) : at,
           ),
         ),
-        pages: true,
         free: true,
       },
     }),

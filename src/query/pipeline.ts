@@ -146,12 +146,12 @@ export interface IndexKind {
   /** With few rows allowed: those to rank straight from their pages, when that reads less than the lists would. */
   directRows?(allowed: Uint8Array, probed: number, keep: number): number[] | undefined
   /**
-   * Where each list's entries lie, for a kind reading lists as byte ranges of one file; whether
-   * its list views' page offsets are where the rows' vector pages lie; whether its reads bring
-   * the bytes between two ranges closer than REQUEST_BYTES anyway (no multi-range requests): what
-   * comes with a query's reads (SearchOptions.adjacent). Absent: nothing is added.
+   * For a kind reading lists and vector pages as byte ranges of one file (its list views' page
+   * offsets are where the rows' pages lie): where each list's entries lie, and whether its reads
+   * bring the bytes between two ranges closer than REQUEST_BYTES anyway (no multi-range
+   * requests) — what comes with a query's reads (SearchOptions.adjacent). Absent: nothing is added.
    */
-  readonly layout?: { lists: ListExtents; pages: boolean; free: boolean }
+  readonly layout?: { lists: ListExtents; free: boolean }
 }
 
 export interface ReadOptions {
@@ -361,7 +361,7 @@ export class QueryPipeline {
         )
       }
       candidates = scored.map((list) => list.map((c) => c.row))
-      if (layout?.pages && index.scoring === 'pq') {
+      if (layout && index.scoring === 'pq') {
         // each query's own: a batch gets the answers its queries get alone
         places = placesOf(uniqueAscending(candidates), batchLists)
         const known = places
@@ -435,7 +435,7 @@ export class QueryPipeline {
       roundTrips: index.clock.deepest - tripsBefore,
       pagesDecoded: rows.length,
       listsProbed: distinct(chosen),
-      listsAdjacent: distinct(probes) - distinct(chosen),
+      listsAdjacent: probes === chosen ? 0 : distinct(probes) - distinct(chosen),
       listsFetched: fetchedCount,
       candidates: rows.length,
       msByStage: ms,

@@ -146,7 +146,7 @@ class EmbeddedKind implements IndexKind {
    * The lists where the directory puts them; each entry's page offset is its vector page's; the
    * bytes between ranges come with the reads unless the host answers multi-range requests.
    */
-  get layout(): { lists: ListExtents; pages: boolean; free: boolean } {
+  get layout(): { lists: ListExtents; free: boolean } {
     if (!this.extents) {
       const { directory, listsOffset } = this.opened
       const start = Float64Array.from(directory, (d) => listsOffset + d.offset)
@@ -155,7 +155,7 @@ class EmbeddedKind implements IndexKind {
         Float64Array.from(directory, (d, l) => (start[l] as number) + (d.count ? d.length : 0)),
       )
     }
-    return { lists: this.extents, pages: true, free: !this.opened.raw.sliceMany }
+    return { lists: this.extents, free: !this.opened.raw.sliceMany }
   }
   get file() {
     return this.opened.raw.name
