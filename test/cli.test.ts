@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { encodeNpy } from '../src/io/npy.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
 import { clusteredVectors, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
@@ -487,6 +488,51 @@ describe('parquetseek search and bench', () => {
     expect(small.code).toBe(2)
     expect(small.stderr).toMatch(/--tail-bytes/)
   })
+  it('bench --truth numbers input rows, also for a file stored list by list (mapped through parquetseek_row)', async () => {
+    const clustered = join(dir, 'truth.clustered.parquet')
+    expect((await cli(['index', good, clustered, '--column', 'embedding', '--nlist', '8', '--cluster-rows'])).code).toBe(0)
+    // the 10 nearest input rows of the first 20 rows of `good` (squared L2, ties to the lower row)
+    const v = clusteredVectors(500, 8, 1)
+    const [nq, k, dim] = [20, 10, 8]
+    const ids = new Int32Array(nq * k)
+    for (let q = 0; q < nq; q++) {
+      const d = Array.from({ length: 500 }, (_, r) => {
+        let s = 0
+        for (let j = 0; j < dim; j++) s += ((v[q * dim + j] as number) - (v[r * dim + j] as number)) ** 2
+        return { r, s }
+      })
+      d.sort((a, b) => a.s - b.s || a.r - b.r)
+      ids.set(
+        d.slice(0, k).map((x) => x.r),
+        q * k,
+      )
+    }
+    const truth = join(dir, 'truth.npy')
+    writeFileSync(truth, encodeNpy(ids, nq, k))
+    // every list probed: exact re-ranking finds each query's true 10 (ids only: no --truth-dist)
+    const recallOf = async (file: string) => {
+      const r = await cli([
+        'bench',
+        file,
+        '--queries',
+        good,
+        '--limit',
+        String(nq),
+        '--truth',
+        truth,
+        '--nprobe',
+        '8',
+        '--rtt-ms',
+        '0',
+        '--json',
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout).recall
+    }
+    expect(await recallOf(out)).toBeGreaterThan(0.95)
+    expect(await recallOf(clustered)).toBe(await recallOf(out))
+  })
+
   it('bench measures a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {
     const parts = ['p0', 'p1', 'p2'].map((n, i) => {
       const path = join(dir, `${n}.parquet`)

@@ -10,6 +10,7 @@ import { readLocalFile } from '../io/nodeFile.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { ROW_COLUMN } from '../parquet/permute.js'
 import { manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
@@ -26,7 +27,8 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
   --truth FILE.npy     ground-truth neighbour ids [queries × ≥k]; without it, exact search is run
   --truth-dist FILE.npy  ground-truth distances: a result within the k-th true distance counts as
                        a hit (ties are real in integer data such as SIFT)
-  --id-column NAME     column whose values the truth file holds (default: row numbers)
+  --id-column NAME     column whose values the truth file holds (default: input row numbers — a file
+                       stored list by list maps them through its parquetseek_row column)
   --k K                (default 10)     --refine R   (default: the index's tuned value)
   --nprobe P[,P…]      one value or a sweep, each query probing exactly P lists (default: the
                        index's tuned nprobe, cut per query by its tuned slack when it has one)
@@ -423,14 +425,8 @@ async function groundTruth(
     if (idColumn) {
       if (files.length !== 1)
         throw new UsageError('--id-column works with one indexed file; with several, truth ids must be rows numbered across files')
-      const source = await anySource((files[0] as { path: string }).path)
-      try {
-        const metadata = await readMetadata(source, source.name)
-        rowToId = ((await readColumnRange(source, metadata, idColumn, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
-      } finally {
-        await source.close()
-      }
-    }
+      rowToId = await columnValues((files[0] as { path: string }).path, idColumn)
+    } else rowToId = await inputRows(files)
     const idToRow = rowToId && new Map(rowToId.map((id, row) => [id, row]))
     return queries.map((_, q) => {
       const want = ids.slice((offset + q) * width, (offset + q) * width + k)
@@ -456,6 +452,42 @@ async function groundTruth(
       .slice(0, k)
       .map((h) => h.row),
   )
+}
+
+/** Every value of one column of a file, as numbers. */
+async function columnValues(path: string, column: string): Promise<number[]> {
+  const source = await anySource(path)
+  try {
+    const metadata = await readMetadata(source, source.name)
+    return ((await readColumnRange(source, metadata, column, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
+  } finally {
+    await source.close()
+  }
+}
+
+/**
+ * Ground truth numbers the input's rows. A file written with rows stored list by list (`index
+ * --cluster-rows`) keeps each row's input number in ROW_COLUMN: the input row numbers (across
+ * files, from each file's rowBase) of the files' rows, or undefined when no file was reordered.
+ * Without it a clustered file's results would be compared with the wrong rows (recall 0).
+ */
+async function inputRows(files: Array<{ path: string; rowBase: number }>): Promise<number[] | undefined> {
+  const rows: number[] = []
+  let reordered = false
+  for (const file of files) {
+    const source = await anySource(file.path)
+    let metadata: Awaited<ReturnType<typeof readMetadata>>
+    try {
+      metadata = await readMetadata(source, source.name)
+    } finally {
+      await source.close()
+    }
+    if (metadata.schema.some((e) => e.name === ROW_COLUMN)) {
+      reordered = true
+      for (const r of await columnValues(file.path, ROW_COLUMN)) rows.push(file.rowBase + r)
+    } else for (let r = 0; r < Number(metadata.num_rows); r++) rows.push(file.rowBase + r)
+  }
+  return reordered ? rows : undefined
 }
 
 /**

@@ -30,3 +30,14 @@ export function parseNpy(bytes: Uint8Array, file?: string): NpyArray {
   if (body.byteLength < count * Type.BYTES_PER_ELEMENT) throw new ParquetSeekError('.npy file is truncated', { file })
   return { shape, data: new Type(body.buffer, 0, count) }
 }
+
+/** A 2-d little-endian, C-order .npy array of int32 or float32 (`rows` × `cols`): ground-truth files. */
+export function encodeNpy(a: Int32Array | Float32Array, rows: number, cols: number): Uint8Array {
+  let header = `{'descr': '<${a instanceof Int32Array ? 'i4' : 'f4'}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`
+  const out = new Uint8Array(10 + header.length + a.byteLength)
+  out.set([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8])
+  out.set(new TextEncoder().encode(header), 10)
+  out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), 10 + header.length)
+  return out
+}
