@@ -17,7 +17,7 @@ import { orderWithinLists } from './rowOrder.js'
 import { encodeSource, Reservoir, truthOf } from './stream.js'
 import type { TrainOptions } from './train.js'
 import { encodeAll, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
-import { NO_ROW, tuneFromTruth, tuneNprobe } from './tune.js'
+import { NO_ROW, type TuneResult, tuneFromTruth, tuneNprobe } from './tune.js'
 
 /** `reorder`: with clusterRows only, every column decoded to be written in list order. */
 export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'tune' | 'reorder' | 'write'
@@ -414,10 +414,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
     signal,
     onProgress: (done, total) => progress('tune', done, total),
   })
-  params.nprobe = Math.max(tuned.nprobe, floor)
-  params.refine = tuned.refine
-  if (tuned.slack !== undefined) params.slack = tuned.slack
-  params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
+  storeTuned(params, tuned, floor)
   return { params, model, lists, invalid: vectors.invalid, storage, vectors: original }
 }
 
@@ -488,9 +485,14 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
       onProgress: (done, total) => progress('tune', done, total),
     },
   )
+  storeTuned(params, tuned, floor)
+  return { params, model, lists, invalid, storage }
+}
+
+/** The tuned defaults, stored in the index's parameters (nprobe never below the build's floor). */
+function storeTuned(params: IndexParams, tuned: TuneResult, floor: number): void {
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
   if (tuned.slack !== undefined) params.slack = tuned.slack
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
-  return { params, model, lists, invalid, storage }
 }
