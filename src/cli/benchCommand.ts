@@ -425,7 +425,7 @@ async function groundTruth(
     if (idColumn) {
       if (files.length !== 1)
         throw new UsageError('--id-column works with one indexed file; with several, truth ids must be rows numbered across files')
-      rowToId = await columnValues((files[0] as { path: string }).path, idColumn)
+      rowToId = await withFile((files[0] as { path: string }).path, (source, metadata) => columnValues(source, metadata, idColumn))
     } else rowToId = await inputRows(files)
     const idToRow = rowToId && new Map(rowToId.map((id, row) => [id, row]))
     return queries.map((_, q) => {
@@ -437,14 +437,10 @@ async function groundTruth(
   process.stderr.write('computing exact neighbours (no --truth given)…\n')
   const merged: Array<Array<{ row: number; distance: number }>> = queries.map(() => [])
   for (const file of files) {
-    const source = await anySource(file.path)
-    try {
-      const metadata = await readMetadata(source, source.name)
-      const exact = await flatSearch(source, metadata, queries, { column, metric, k, kernels: await loadKernels('auto') })
-      for (const [q, hits] of exact.entries()) for (const h of hits) merged[q]?.push({ row: file.rowBase + h.row, distance: h.distance })
-    } finally {
-      await source.close()
-    }
+    const exact = await withFile(file.path, async (source, metadata) =>
+      flatSearch(source, metadata, queries, { column, metric, k, kernels: await loadKernels('auto') }),
+    )
+    for (const [q, hits] of exact.entries()) for (const h of hits) merged[q]?.push({ row: file.rowBase + h.row, distance: h.distance })
   }
   return merged.map((hits) =>
     hits
@@ -454,15 +450,22 @@ async function groundTruth(
   )
 }
 
-/** Every value of one column of a file, as numbers. */
-async function columnValues(path: string, column: string): Promise<number[]> {
+type Source = Awaited<ReturnType<typeof anySource>>
+type Metadata = Awaited<ReturnType<typeof readMetadata>>
+
+/** `use` with a file opened and its footer read, closed after. */
+async function withFile<T>(path: string, use: (source: Source, metadata: Metadata) => Promise<T>): Promise<T> {
   const source = await anySource(path)
   try {
-    const metadata = await readMetadata(source, source.name)
-    return ((await readColumnRange(source, metadata, column, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
+    return await use(source, await readMetadata(source, source.name))
   } finally {
     await source.close()
   }
+}
+
+/** Every value of one column of a file, as numbers. */
+async function columnValues(source: Source, metadata: Metadata, column: string): Promise<number[]> {
+  return ((await readColumnRange(source, metadata, column, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
 }
 
 /**
@@ -475,17 +478,14 @@ async function inputRows(files: Array<{ path: string; rowBase: number }>): Promi
   const rows: number[] = []
   let reordered = false
   for (const file of files) {
-    const source = await anySource(file.path)
-    let metadata: Awaited<ReturnType<typeof readMetadata>>
-    try {
-      metadata = await readMetadata(source, source.name)
-    } finally {
-      await source.close()
-    }
-    if (metadata.schema.some((e) => e.name === ROW_COLUMN)) {
+    const stored = await withFile(file.path, async (source, metadata) =>
+      metadata.schema.some((e) => e.name === ROW_COLUMN) ? columnValues(source, metadata, ROW_COLUMN) : Number(metadata.num_rows),
+    )
+    if (typeof stored === 'number') for (let r = 0; r < stored; r++) rows.push(file.rowBase + r)
+    else {
       reordered = true
-      for (const r of await columnValues(file.path, ROW_COLUMN)) rows.push(file.rowBase + r)
-    } else for (let r = 0; r < Number(metadata.num_rows); r++) rows.push(file.rowBase + r)
+      for (const r of stored) rows.push(file.rowBase + r)
+    }
   }
   return reordered ? rows : undefined
 }
