@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { coldQueries } from '../src/cli/benchCommand.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
@@ -309,6 +310,13 @@ describe('parquetseek search and bench', () => {
   it('search rejects a query of the wrong dimension with one line', async () => {
     expectOneLineError(await cli(['search', out, '--query', '[1,2,3]']), /query 0 has 3 values; the index is 8-d/)
     expect((await cli(['search', out])).code).toBe(2)
+  })
+
+  it('bench measures cold queries spread over the query file, not its first few (query files are often sorted)', () => {
+    const twelve = Array.from({ length: 12 }, (_, i) => i)
+    expect(coldQueries(twelve)).toEqual([0, 2, 4, 7, 9])
+    expect(coldQueries([10, 11, 12])).toEqual([10, 11, 12])
+    expect(coldQueries([])).toEqual([])
   })
 
   it('bench --json reports recall, I/O per query and latency, sweeping nprobe', async () => {

@@ -52,8 +52,14 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        top-k and refinement on WebGPU: same rows, distances to float rounding)
   --json               one JSON object with the DESIGN.md §6 fields`
 
-/** Cold first queries measured, each a fresh open and one of the first queries. */
+/** Cold first queries measured, each a fresh open and one query. */
 const COLD_RUNS = 5
+
+/** The queries measured cold: COLD_RUNS of them (all when fewer), spread evenly from the first. */
+export function coldQueries<T>(queries: readonly T[]): T[] {
+  const n = Math.min(COLD_RUNS, queries.length)
+  return Array.from({ length: n }, (_, i) => queries[Math.floor((i * queries.length) / n)] as T)
+}
 
 interface Row {
   nprobe: number
@@ -139,12 +145,14 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       const shown = nprobe ?? probe.nprobe ?? defaultNprobe(nlist)
       const cut = slack ?? (nprobe === undefined ? probe.slack : undefined)
       process.stderr.write(`nprobe ${shown}${cut === undefined ? '' : ` (slack ${cut})`}: ${queries.length} queries…\n`)
-      // the cold first query: a fresh open and one query, for each of the first COLD_RUNS queries;
-      // the median by time is reported (one query alone describes that query more than the file:
-      // with adaptive probing a hard first query reads several times what a typical one does)
+      // the cold first query: a fresh open and one query, for each of COLD_RUNS queries spread
+      // evenly over the file (query files are often sorted — by frequency, by id — so its first
+      // few are no sample of it); the median by time is reported (one query alone describes that
+      // query more than the file: with adaptive probing a hard first query reads several times
+      // what a typical one does), and the slowest
       const colds: Array<{ ms: number; roundTrips: number; bytes: number }> = []
       let cold: BenchTarget | undefined
-      for (const q of queries.slice(0, COLD_RUNS)) {
+      for (const q of coldQueries(queries)) {
         const coldStart = performance.now()
         cold = await open()
         const first = await cold.search(q, { k, nprobe, refine, slack, adjacent, signal })
