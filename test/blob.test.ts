@@ -5,11 +5,11 @@ import { mulberry32 } from '../src/compute/random.js'
 import type { SectionName } from '../src/index/blob.js'
 import {
   checkSection,
-  floatSection,
   parseDirectory,
   parseList,
   parseTrailer,
   readCentroids,
+  readCodebooks,
   storageOrder,
   writeBlob,
 } from '../src/index/blob.js'
@@ -41,7 +41,7 @@ function parseAll(blob: Uint8Array) {
     return bytes
   }
   const centroids = readCentroids(section('centroids'), trailer)
-  const codebooks = floatSection(section('codebooks'))
+  const codebooks = readCodebooks(section('codebooks'), trailer)
   const directory = parseDirectory(section('directory'), trailer)
   const lists = section('lists')
   const parsed = directory.map((entry, l) => {
@@ -111,7 +111,7 @@ describe('index blob', () => {
       pages: { offsets, lengths },
     })
     const { trailer, directory, parsed } = parseAll(blob)
-    expect(trailer.version).toBe(3)
+    expect(trailer.version).toBe(4)
     for (let l = 0; l < 8; l++) {
       const [start, end] = [lists.listStart[l] as number, lists.listStart[l + 1] as number]
       expect(Array.from(parsed[l]?.rowIds ?? []), `list ${l}`).toEqual(Array.from(rowIds.subarray(start, end)))
@@ -195,11 +195,18 @@ describe('centroids at one byte a value (format v2)', () => {
     expect(onGrid(raw, nlist, dim)).toBe(false)
   })
 
-  it('the writer refuses centroids the lists were not encoded against', async () => {
+  it('the writer refuses centroids or codebooks the lists were not encoded against', async () => {
     const { model, lists, pages } = await smallIndex()
     const off = model.centroids.slice()
     off[3] = (off[3] as number) + 1e-4
-    expect(() => writeBlob({ params: model.params, centroids: off, codebooks: model.codebooks, lists, pages })).toThrow(/not on their grid/)
+    expect(() => writeBlob({ params: model.params, centroids: off, codebooks: model.codebooks, lists, pages })).toThrow(
+      /centroids are not on their grid/,
+    )
+    const books = model.codebooks.slice()
+    books[3] = (books[3] as number) + 1e-4
+    expect(() => writeBlob({ params: model.params, centroids: model.centroids, codebooks: books, lists, pages })).toThrow(
+      /codebooks are not on their grid/,
+    )
   })
 })
 

@@ -142,7 +142,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     const trailerAt = blob.length - trailerSize
     const t = readStruct(blob, trailerAt, trailerFields)
     expect(t.magic).toBe('PQSEEKIX')
-    expect(t.version).toBe(3)
+    expect(t.version).toBe(4)
     expect(t.byteOrder).toBe(0x01020304)
     expect(t.metric).toBe(0) // l2
     expect([t.dim, t.nlist, t.m, t.nbits, t.rows, t.indexedRows]).toEqual([dim, 24, 4, 8, rows, rows])
@@ -174,7 +174,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
         (placed[i - 1] as { offset: number; length: number }).offset + (placed[i - 1] as { length: number }).length,
       )
     expect(sections.get('centroids')?.length).toBe(dim * 8 + 24 * dim)
-    expect(sections.get('codebooks')?.length).toBe(256 * dim * 4)
+    expect(sections.get('codebooks')?.length).toBe(dim * 8 + 256 * dim)
 
     // directory: nlist entries; lists packed in list order, each `bytes` long with its CRC
     const dirFields = struct('Directory entry')
@@ -193,7 +193,15 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
         centroids[l * dim + x] =
           ((g.base as number) + (blob[centroidsAt + dim * gridSize + l * dim + x] as number)) * 2 ** (g.exp as number)
     }
-    const codebooks = new Float32Array(blob.slice(placed[2]?.offset, (placed[2]?.offset as number) + 256 * dim * 4).buffer)
+    // codebooks: the same grid over 256 rows, row c holding code c of every subquantizer side by side
+    const codebooksAt = placed[2]?.offset as number
+    const codebookRows = new Float32Array(256 * dim)
+    for (let x = 0; x < dim; x++) {
+      const g = readStruct(blob, codebooksAt + x * gridSize, gridFields)
+      for (let c = 0; c < 256; c++)
+        codebookRows[c * dim + x] =
+          ((g.base as number) + (blob[codebooksAt + dim * gridSize + c * dim + x] as number)) * 2 ** (g.exp as number)
+    }
     const metadata = parquetMetadata(file.slice().buffer)
     // the vector column's page of each row, from its offset indexes (one vector a page)
     const pageIndex: Array<{ offset: bigint; compressed_page_size: number }> = []
@@ -267,7 +275,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
           const e = Math.floor(((j + 1) * dim) / 4)
           const c = codes[i * 4 + j] as number
           for (let x = s; x < e; x++) {
-            const approx = (centroids[l * dim + x] as number) + (codebooks[256 * s + c * (e - s) + (x - s)] as number)
+            const approx = (centroids[l * dim + x] as number) + (codebookRows[c * dim + x] as number)
             const truth = vectors[row * dim + x] as number
             reconstructionError += (approx - truth) ** 2
             centroidError += ((centroids[l * dim + x] as number) - truth) ** 2
@@ -293,10 +301,11 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
   })
 })
 
-// each written by the last writer of its version; how: test/fixtures/v1/README.md, v2/README.md
+// each written by the last writer of its version; how: test/fixtures/v1/README.md, v2/, v3/
 describe.each([
   { version: 1, file: 'v1/clustered-1000x16.v1.parquet', what: 'float32 centroids' },
   { version: 2, file: 'v2/clustered-1000x16.v2.parquet', what: 'three varints per list entry, rows stored list by list' },
+  { version: 3, file: 'v3/clustered-1000x16.v3.parquet', what: 'float32 codebooks, rows stored list by list' },
 ])('files indexed by format v$version stay searchable', ({ version, file: name, what }) => {
   const path = join(import.meta.dirname, 'fixtures', name)
 

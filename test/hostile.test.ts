@@ -425,7 +425,7 @@ describe('7. index contents are checked against the file', () => {
     oneLineError(r, 1, /(is in more than one list|point at the same vector page)/)
   }, 30_000)
 
-  it('centroids that do not decode to exact floats and NaN or infinite codebooks are refused at open, naming the section and byte', async () => {
+  it('centroid and codebook grids that do not decode to exact floats, and infinite float32 codebooks (v3), are refused at open, naming the section and byte', async () => {
     // dimension 3's grid step set to 2^200: past float32's range
     const grid = await tamperedIndex('grid.parquet', () => {}, {
       section: 'centroids',
@@ -436,15 +436,38 @@ describe('7. index contents are checked against the file', () => {
       1,
       /section centroids, byte \d+: dimension 3: grid 2\^200 from -?\d+ is not exact in float32/,
     )
-    // the writer never stores centroids the lists were not encoded against
+    // the codebooks' grid (format v4), dimension 2
+    const books = await tamperedIndex('books.parquet', () => {}, {
+      section: 'codebooks',
+      edit: (bytes) => new DataView(bytes.buffer, bytes.byteOffset).setInt32(2 * 8, 200, true),
+    })
+    oneLineError(
+      await cli(['search', books, '--query', query]),
+      1,
+      /section codebooks, byte \d+: dimension 2: grid 2\^200 from -?\d+ is not exact in float32/,
+    )
+    // the writer never stores centroids or codebooks the lists were not encoded against
     await expect(
       tamperedIndex('nan.parquet', ({ centroids }) => {
         centroids[5] = Number.NaN
       }),
     ).rejects.toThrow(/centroid 0 value 5 is NaN: centroids must be finite/)
-    const inf = await tamperedIndex('inf.parquet', ({ codebooks }) => {
-      codebooks[3] = Number.POSITIVE_INFINITY
-    })
+    await expect(
+      tamperedIndex('inf.parquet', ({ codebooks }) => {
+        codebooks[3] = Number.POSITIVE_INFINITY
+      }),
+    ).rejects.toThrow(/codebook row 0 value 3 is Infinity: codebooks must be finite/)
+    // a file of format v3 stores float32 codebooks: one made infinite is refused by value
+    const v3 = join(import.meta.dirname, 'fixtures/v3/clustered-1000x16.v3.parquet')
+    const v3source = await fileSource(v3)
+    const location = locateIndex(await readMetadata(v3source, v3), v3source.byteLength, v3)
+    await v3source.close()
+    const bytes = readFileSync(v3)
+    resealed(bytes.subarray(location?.offset, (location?.offset as number) + (location?.length as number)), 'codebooks', (b) =>
+      new DataView(b.buffer, b.byteOffset).setFloat32(3 * 4, Number.POSITIVE_INFINITY, true),
+    )
+    const inf = join(dir, 'inf3.parquet')
+    writeFileSync(inf, bytes)
     oneLineError(await cli(['search', inf, '--query', query]), 1, /section codebooks, byte \d+: value 3 is Infinity/)
   }, 30_000)
 })

@@ -149,6 +149,16 @@ describe('one index over many files, built in separate steps', () => {
     r = await cli(['encode', '--model', join(dir, 'old.pqmodel'), join(dir, 'a.parquet'), '--out', join(dir, 'old.pqpart')])
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/old\.pqmodel, section centroids: this model was trained before index format v2 .*run parquetseek train again/)
+    // ...and one trained before format v4: codebooks off their one-byte grid
+    const codebooks = trained.codebooks.slice()
+    codebooks[3] = (codebooks[3] as number) + 1e-4
+    const older = { ...trained, codebooks, id: await modelId(trained.params, trained.centroids, codebooks) }
+    writeFileSync(join(dir, 'old4.pqmodel'), modelFileBytes(older))
+    r = await cli(['encode', '--model', join(dir, 'old4.pqmodel'), join(dir, 'a.parquet'), '--out', join(dir, 'old4.pqpart')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(
+      /old4\.pqmodel, section codebooks: this model was trained before index format v4 .*run parquetseek train again/,
+    )
 
     writeListFile(
       join(dir, 'wide.parquet'),

@@ -3,9 +3,10 @@ import { ParquetSeekError } from '../errors.js'
 import { gridOf, quantizedBytes, readQuantized, writeQuantized } from './centroids.js'
 import { crc32 } from './crc32.js'
 import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
+import { codebookRows, codebooksOfRows, pqLayout } from './pq.js'
 
 /**
- * Index blob, format v3 (v1 and v2 are still read). Little-endian. Offsets are relative to the blob's first byte.
+ * Index blob, format v4 (v1, v2 and v3 are still read). Little-endian. Offsets are relative to the blob's first byte.
  *
  *   [lists][centroids][codebooks][directory][section table][trailer]
  *
@@ -14,23 +15,26 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  * starts on a 64-byte boundary (typed-array views without copying); gaps are zero.
  *
  * trailer (64 bytes, last in the blob):
- *   0 magic "PQSEEKIX" · 8 u32 version (3; 1 or 2 in files written before) · 12 u32 0x01020304 (byte-order check)
+ *   0 magic "PQSEEKIX" · 8 u32 version (4; 1, 2 or 3 in files written before) · 12 u32 0x01020304 (byte-order check)
  *   16 u32 sectionCount · 20 u32 metric (0 l2, 1 cosine, 2 dot) · 24 u32 dim · 28 u32 nlist
  *   32 u32 m · 36 u32 nbits · 40 u64 rows · 48 u64 indexedRows
  *   56 u32 CRC32 of the section table · 60 u32 CRC32 of trailer bytes 0..59
  * section table (sectionCount × 32 bytes, just before the trailer):
  *   u32 id · u32 CRC32 of the section · u64 offset · u64 length · u64 reserved (0)
  * sections:
- *   centroids  v2, v3: per dimension i32 exp, i32 base; then u8 codes[nlist × dim]: value = (base + code) · 2^exp
+ *   centroids  v2–v4: per dimension i32 exp, i32 base; then u8 codes[nlist × dim]: value = (base + code) · 2^exp
  *              (centroids.ts: one byte a value, exact float32 after decoding, so nlist can grow
  *              with the rows without growing the open); v1: f32[nlist × dim]
- *   codebooks  f32[2^nbits × dim]   (layout in pq.ts)
+ *   codebooks  v4: the same grid as the centroids over the codebooks as 2^nbits rows of dim values
+ *              (pq.ts codebookRows: entry c of every subspace side by side); per dimension i32 exp,
+ *              i32 base, then u8 codes[2^nbits × dim] — one byte a value (768-d: 197 KiB instead of
+ *              786). v1–v3: f32[2^nbits × dim] in pq.ts's layout
  *   directory  per list 24 bytes: u64 offset of the list inside `lists` · u32 entries · u32 list bytes
  *              · u32 CRC32 of the list · u32 reserved (0)
  *   lists      the lists packed one after another in storageOrder (nearby centroids together; the
  *              directory gives each list's offset); per list, entries ascending by row:
  *                u8 codes[n × m] (row-major: entry i's m codes at i·m)
- *                v3, when n > 0: varints flags, firstRow, firstOffset, baseLength, then per entry
+ *                v3, v4, when n > 0: varints flags, firstRow, firstOffset, baseLength, then per entry
  *                only what the flags do not imply: row − previous row − 1 (flag 1: rows follow
  *                one another), pageOffset − previous page's end (flag 2: pages back to back),
  *                pageLength − baseLength (flag 4: every page baseLength long). A list of rows
@@ -41,9 +45,12 @@ import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.
  *              so refinement reads exactly that page without the column's offset index.
  */
 export const MAGIC = 'PQSEEKIX'
-export const VERSION = 3
-/** Versions this reader opens: v1 differs from v2 in its float32 centroids section, v2 from v3 in its list entries. */
-const READABLE_VERSIONS = [1, 2, 3]
+export const VERSION = 4
+/**
+ * Versions this reader opens: v1 differs from v2 in its float32 centroids section, v2 from v3 in
+ * its list entries, v3 from v4 in its float32 codebooks section.
+ */
+const READABLE_VERSIONS = [1, 2, 3, 4]
 export const TRAILER_BYTES = 64
 const SECTION_ENTRY_BYTES = 32
 export const DIRECTORY_ENTRY_BYTES = 24
@@ -62,7 +69,7 @@ export interface SectionEntry {
 }
 
 export interface Trailer {
-  /** Blob format version (1 or 2). */
+  /** Blob format version (1 to 4). */
   version: number
   params: Pick<IndexParams, 'metric' | 'dim' | 'nlist' | 'm' | 'nbits' | 'rows' | 'indexedRows'>
   sections: Record<SectionName, SectionEntry>
@@ -86,6 +93,10 @@ export function writeBlob({ params, centroids, codebooks, lists, pages, storage 
   // the lists were encoded against these centroids: storing others would skew every distance
   const grid = gridOf(centroids, nlist, dim)
   if (!grid) throw new Error('centroids are not on their grid: train with snapCentroids (centroids.ts) before encoding')
+  // ...and against these codebooks
+  const ksub = 2 ** params.nbits
+  const bookGrid = gridOf(codebookRows(codebooks, pqLayout(dim, m, params.nbits)), ksub, dim, ['codebook row', 'codebooks'])
+  if (!bookGrid) throw new Error('codebooks are not on their grid: train with snapCodebooks (pq.ts) before encoding')
   const encoded: Uint8Array[] = []
   let listsLength = 0
   for (let l = 0; l < nlist; l++) {
@@ -96,7 +107,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages, storage 
   const layout: Array<[SectionName, number]> = [
     ['lists', listsLength],
     ['centroids', quantizedBytes(nlist, dim)],
-    ['codebooks', codebooks.byteLength],
+    ['codebooks', quantizedBytes(ksub, dim)],
     ['directory', nlist * DIRECTORY_ENTRY_BYTES],
   ]
   const placed: SectionEntry[] = []
@@ -126,7 +137,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages, storage 
     listOffset += bytes.length
   }
   writeQuantized(grid, dim, out, at('centroids').offset)
-  out.set(new Uint8Array(codebooks.buffer, codebooks.byteOffset, codebooks.byteLength), at('codebooks').offset)
+  writeQuantized(bookGrid, dim, out, at('codebooks').offset)
 
   placed.forEach((s, i) => {
     s.crc = crc32(out.subarray(s.offset, s.offset + s.length))
@@ -370,7 +381,7 @@ export function parseTrailer(tail: Uint8Array, blobLength: number, ctx: ParseCon
   }
   const expected: Record<SectionName, number | undefined> = {
     centroids: version === 1 ? nlist * dim * 4 : quantizedBytes(nlist, dim),
-    codebooks: 2 ** nbits * dim * 4,
+    codebooks: version < 4 ? 2 ** nbits * dim * 4 : quantizedBytes(2 ** nbits, dim),
     directory: nlist * DIRECTORY_ENTRY_BYTES,
     lists: undefined,
   }
@@ -546,6 +557,17 @@ export function readCentroids(bytes: Uint8Array, trailer: Trailer, ctx: ParseCon
   return readQuantized(bytes, nlist, dim, (message, at) => {
     throw new ParquetSeekError(message, { file: ctx.file, section: section.name, offset: (ctx.blobOffset ?? 0) + section.offset + at })
   })
+}
+
+/** The PQ codebooks out of exactly their section's bytes (CRC already checked), as float32 in pq.ts's layout. */
+export function readCodebooks(bytes: Uint8Array, trailer: Trailer, ctx: ParseContext = {}): Float32Array {
+  const section = trailer.sections.codebooks
+  if (trailer.version < 4) return checkFinite(floatSection(bytes), section, ctx)
+  const { dim, m, nbits } = trailer.params
+  const rows = readQuantized(bytes, 2 ** nbits, dim, (message, at) => {
+    throw new ParquetSeekError(message, { file: ctx.file, section: section.name, offset: (ctx.blobOffset ?? 0) + section.offset + at })
+  })
+  return codebooksOfRows(rows, pqLayout(dim, m, nbits))
 }
 
 export function floatSection(bytes: Uint8Array): Float32Array {

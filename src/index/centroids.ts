@@ -26,7 +26,13 @@ const EXACT = 2 ** 24
 const MIN_EXP = -149
 const MAX_EXP = 127
 
-export function quantizeCentroids(centroids: Float32Array, nlist: number, dim: number): QuantizedCentroids {
+/** `what` names a row and the rows in messages (the codebooks go through here too, pq.ts snapCodebooks). */
+export function quantizeCentroids(
+  centroids: Float32Array,
+  nlist: number,
+  dim: number,
+  what: readonly [string, string] = ['centroid', 'centroids'],
+): QuantizedCentroids {
   const exps = new Int32Array(dim)
   const bases = new Int32Array(dim)
   const codes = new Uint8Array(nlist * dim)
@@ -35,7 +41,7 @@ export function quantizeCentroids(centroids: Float32Array, nlist: number, dim: n
     let hi = Number.NEGATIVE_INFINITY
     for (let l = 0; l < nlist; l++) {
       const v = centroids[l * dim + j] as number
-      if (!Number.isFinite(v)) throw new ParquetSeekError(`centroid ${l} value ${j} is ${v}: centroids must be finite`)
+      if (!Number.isFinite(v)) throw new ParquetSeekError(`${what[0]} ${l} value ${j} is ${v}: ${what[1]} must be finite`)
       if (v < lo) lo = v
       if (v > hi) hi = v
     }
@@ -69,8 +75,13 @@ export function dequantizeCentroids(q: QuantizedCentroids, nlist: number, dim: n
 }
 
 /** The centroids' grid when every value already lies on it (what a v2 index can store), else undefined. */
-export function gridOf(centroids: Float32Array, nlist: number, dim: number): QuantizedCentroids | undefined {
-  const grid = quantizeCentroids(centroids, nlist, dim)
+export function gridOf(
+  centroids: Float32Array,
+  nlist: number,
+  dim: number,
+  what?: readonly [string, string],
+): QuantizedCentroids | undefined {
+  const grid = quantizeCentroids(centroids, nlist, dim, what)
   const decoded = dequantizeCentroids(grid, nlist, dim)
   for (let i = 0; i < decoded.length; i++) if (!Object.is(decoded[i], centroids[i])) return undefined
   return grid

@@ -1,8 +1,8 @@
 import type { FileMetaData } from 'hyparquet'
 
 /** Footer key-value entries that locate the index (DESIGN.md §2). */
-/** 3: list entries that store only what rows stored list by list do not imply; 2: one-byte centroids (blob.ts). Files saying 1 or 2 are still read. */
-export const FORMAT_VERSION = '3'
+/** 4: one-byte codebooks; 3: list entries that store only what rows stored list by list do not imply; 2: one-byte centroids (blob.ts). Files saying 1, 2 or 3 are still read. */
+export const FORMAT_VERSION = '4'
 export const KV = {
   version: 'parquetseek.version',
   column: 'parquetseek.column',

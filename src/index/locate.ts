@@ -1,7 +1,7 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, ParseContext, Trailer } from './blob.js'
-import { checkFinite, checkSection, floatSection, parseDirectory, parseTrailer, readCentroids } from './blob.js'
+import { checkSection, parseDirectory, parseTrailer, readCentroids, readCodebooks } from './blob.js'
 import { KV } from './keys.js'
 
 export interface IndexLocation {
@@ -72,7 +72,7 @@ export function headSections(bytes: Uint8Array, base: number, trailer: Trailer, 
   return {
     trailer,
     centroids: readCentroids(section('centroids'), trailer, ctx),
-    codebooks: checkFinite(floatSection(section('codebooks')), trailer.sections.codebooks, ctx),
+    codebooks: readCodebooks(section('codebooks'), trailer, ctx),
     directory: parseDirectory(section('directory'), trailer, ctx),
   }
 }

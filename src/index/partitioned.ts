@@ -9,7 +9,7 @@ import { onGrid } from './centroids.js'
 import { readContainer, sectionAs, writeContainer } from './container.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
-import { pqLayout } from './pq.js'
+import { codebookRows, pqLayout } from './pq.js'
 import { footerHash, type SidecarSource, writeSidecar } from './sidecarFile.js'
 import { encodeSource, Reservoir, truthOf } from './stream.js'
 import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
@@ -346,6 +346,14 @@ export async function readModelFile(bytes: Uint8Array, file: string): Promise<Sh
       {
         file,
         section: 'centroids',
+      },
+    )
+  if (!onGrid(codebookRows(codebooks, layout), layout.ksub, p.dim))
+    throw new ParquetSeekError(
+      'this model was trained before index format v4 (codebooks of one byte a value): run parquetseek train again',
+      {
+        file,
+        section: 'codebooks',
       },
     )
   return { params: p, centroids, codebooks, layout, id, column: h.column, trainedOn: h.trainedOn, tuneData, tuneOrigins: h.tuneOrigins }

@@ -5,6 +5,7 @@ import { type ClusteringRun, kmeans, seedPlusPlus, splitEmpty } from '../compute
 import { runQueue } from '../compute/pool.js'
 import { mulberry32 } from '../compute/random.js'
 import { checkpoint, throwIfAborted } from '../errors.js'
+import { snapCentroids } from './centroids.js'
 
 /**
  * Product quantizer layout. The vector is cut into m contiguous subvectors; subvector j covers
@@ -12,7 +13,8 @@ import { checkpoint, throwIfAborted } from '../errors.js'
  * (lengths differ by at most one).
  *
  * Codebooks: f32[ksub × dim] — subvector j's ksub centroids are stored contiguously at float
- * offset ksub·starts[j], each centroid `len_j` floats. Codes: one byte per subvector.
+ * offset ksub·starts[j], each centroid `len_j` floats (in memory; an index stores them on a
+ * per-dimension grid, {@link snapCodebooks}). Codes: one byte per subvector.
  */
 export interface PqLayout {
   dim: number
@@ -32,7 +34,49 @@ export interface TrainPqOptions extends ClusteringRun {
   onSubspace?: (done: number, total: number) => void
 }
 
+/**
+ * The codebooks as rows: entry c of every subspace side by side (ksub × dim, row-major), so each
+ * dimension's values form a column as the coarse centroids' do (one grid per dimension).
+ */
+export function codebookRows(codebooks: Float32Array, layout: PqLayout): Float32Array {
+  const { dim, m, ksub, starts } = layout
+  const rows = new Float32Array(ksub * dim)
+  for (let j = 0; j < m; j++) {
+    const s = starts[j] as number
+    const len = (starts[j + 1] as number) - s
+    for (let c = 0; c < ksub; c++) rows.set(codebooks.subarray(ksub * s + c * len, ksub * s + (c + 1) * len), c * dim + s)
+  }
+  return rows
+}
+
+/** The inverse of {@link codebookRows}. */
+export function codebooksOfRows(rows: Float32Array, layout: PqLayout): Float32Array {
+  const { dim, m, ksub, starts } = layout
+  const codebooks = new Float32Array(ksub * dim)
+  for (let j = 0; j < m; j++) {
+    const s = starts[j] as number
+    const len = (starts[j + 1] as number) - s
+    for (let c = 0; c < ksub; c++) codebooks.set(rows.subarray(c * dim + s, c * dim + s + len), ksub * s + c * len)
+  }
+  return codebooks
+}
+
+/**
+ * The codebooks as an index stores them since format v4: each value on its dimension's grid of
+ * 256 points, as the coarse centroids (centroids.ts), so the index head carries one byte a value
+ * instead of four (768-d: 197 KiB instead of 786). Training snaps them before any row is encoded,
+ * so the codebooks a reader decodes are exactly those the codes were chosen with.
+ */
+export function snapCodebooks(codebooks: Float32Array, layout: PqLayout): Float32Array {
+  return codebooksOfRows(snapCentroids(codebookRows(codebooks, layout), layout.ksub, layout.dim), layout)
+}
+
+/** Trains the codebooks, on their grid ({@link snapCodebooks}). */
 export async function trainPq(x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Promise<Float32Array> {
+  return snapCodebooks(await trainFloatPq(x, n, layout, options), layout)
+}
+
+async function trainFloatPq(x: Float32Array, n: number, layout: PqLayout, options: TrainPqOptions): Promise<Float32Array> {
   const { dim, m, ksub, starts } = layout
   if (options.gpu && n > ksub) return trainPqOnGpu(options.gpu, x, n, layout, options)
   const codebooks = new Float32Array(ksub * dim)
