@@ -185,23 +185,19 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     // centroids: a grid per dimension, then a byte per value
     const gridFields = struct('Centroid grid')
     const gridSize = structSize(gridFields)
-    const centroidsAt = placed[1]?.offset as number
-    const centroids = new Float32Array(24 * dim)
-    for (let x = 0; x < dim; x++) {
-      const g = readStruct(blob, centroidsAt + x * gridSize, gridFields)
-      for (let l = 0; l < 24; l++)
-        centroids[l * dim + x] =
-          ((g.base as number) + (blob[centroidsAt + dim * gridSize + l * dim + x] as number)) * 2 ** (g.exp as number)
+    /** A section of `n` rows on per-dimension grids: value (base + code) · 2^exp. */
+    const gridSection = (at: number, n: number) => {
+      const values = new Float32Array(n * dim)
+      for (let x = 0; x < dim; x++) {
+        const g = readStruct(blob, at + x * gridSize, gridFields)
+        for (let r = 0; r < n; r++)
+          values[r * dim + x] = ((g.base as number) + (blob[at + dim * gridSize + r * dim + x] as number)) * 2 ** (g.exp as number)
+      }
+      return values
     }
+    const centroids = gridSection(placed[1]?.offset as number, 24)
     // codebooks: the same grid over 256 rows, row c holding code c of every subquantizer side by side
-    const codebooksAt = placed[2]?.offset as number
-    const codebookRows = new Float32Array(256 * dim)
-    for (let x = 0; x < dim; x++) {
-      const g = readStruct(blob, codebooksAt + x * gridSize, gridFields)
-      for (let c = 0; c < 256; c++)
-        codebookRows[c * dim + x] =
-          ((g.base as number) + (blob[codebooksAt + dim * gridSize + c * dim + x] as number)) * 2 ** (g.exp as number)
-    }
+    const codebookRows = gridSection(placed[2]?.offset as number, 256)
     const metadata = parquetMetadata(file.slice().buffer)
     // the vector column's page of each row, from its offset indexes (one vector a page)
     const pageIndex: Array<{ offset: bigint; compressed_page_size: number }> = []

@@ -34,30 +34,31 @@ export interface TrainPqOptions extends ClusteringRun {
   onSubspace?: (done: number, total: number) => void
 }
 
+/** Each code c of each subspace: its sub-vector covers dims [s, s + len) and lies at float ksub·s + c·len of the codebooks. */
+function eachEntry({ m, ksub, starts }: PqLayout, visit: (c: number, s: number, len: number) => void): void {
+  for (let j = 0; j < m; j++) {
+    const s = starts[j] as number
+    const len = (starts[j + 1] as number) - s
+    for (let c = 0; c < ksub; c++) visit(c, s, len)
+  }
+}
+
 /**
  * The codebooks as rows: entry c of every subspace side by side (ksub × dim, row-major), so each
  * dimension's values form a column as the coarse centroids' do (one grid per dimension).
  */
 export function codebookRows(codebooks: Float32Array, layout: PqLayout): Float32Array {
-  const { dim, m, ksub, starts } = layout
+  const { ksub, dim } = layout
   const rows = new Float32Array(ksub * dim)
-  for (let j = 0; j < m; j++) {
-    const s = starts[j] as number
-    const len = (starts[j + 1] as number) - s
-    for (let c = 0; c < ksub; c++) rows.set(codebooks.subarray(ksub * s + c * len, ksub * s + (c + 1) * len), c * dim + s)
-  }
+  eachEntry(layout, (c, s, len) => rows.set(codebooks.subarray(ksub * s + c * len, ksub * s + (c + 1) * len), c * dim + s))
   return rows
 }
 
 /** The inverse of {@link codebookRows}. */
 export function codebooksOfRows(rows: Float32Array, layout: PqLayout): Float32Array {
-  const { dim, m, ksub, starts } = layout
+  const { ksub, dim } = layout
   const codebooks = new Float32Array(ksub * dim)
-  for (let j = 0; j < m; j++) {
-    const s = starts[j] as number
-    const len = (starts[j + 1] as number) - s
-    for (let c = 0; c < ksub; c++) codebooks.set(rows.subarray(c * dim + s, c * dim + s + len), ksub * s + c * len)
-  }
+  eachEntry(layout, (c, s, len) => codebooks.set(rows.subarray(c * dim + s, c * dim + s + len), ksub * s + c * len))
   return codebooks
 }
 
