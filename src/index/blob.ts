@@ -2,6 +2,7 @@ import { jsKernels, type Kernels, type RowScanner } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import { gridOf, quantizedBytes, readQuantized, writeQuantized } from './centroids.js'
 import { crc32 } from './crc32.js'
+import { coProbeOrder, type ProbeSample } from './listOrder.js'
 import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
 import { codebookRows, codebooksOfRows, pqLayout } from './pq.js'
 
@@ -166,15 +167,25 @@ export function writeBlob({ params, centroids, codebooks, lists, pages, storage 
 
 /** Above this many lists one walk over all of them (nlist² distances) takes too long: a walk of groups. */
 const MAX_ORDERED_LISTS = 4096
+/** Above this many lists the co-probe order's nearest centroids (nlist² distances) take too long. */
+const MAX_CO_PROBED_LISTS = 8192
 
 /**
- * The order lists are stored in: a walk from list 0 to the nearest centroid not yet taken (ties:
- * the lower list), so the lists a query probes — its nearest centroids — lie in a few runs of the
- * file, and a host that answers one range a request is asked fewer ranges. Over 4,096 lists, the
- * walk goes group by group instead ({@link groupedWalk}). The directory gives each list's offset,
- * so readers need not know the order.
+ * The order lists are stored in, so the lists a query probes lie in a few runs of the file and a
+ * host that answers one range a request is asked fewer ranges. With rows of the data to probe
+ * (`sample`, a build's) and up to 8,192 lists: lists read together by the sample's rows side by
+ * side ({@link coProbeOrder}). Otherwise (a merge of trained parts, more lists): a walk from list
+ * 0 to the nearest centroid not yet taken (ties: the lower list); over 4,096 lists, group by group
+ * ({@link groupedWalk}). The directory gives each list's offset, so readers need not know the order.
  */
-export function storageOrder(centroids: Float32Array, nlist: number, dim: number, kernels: Kernels = jsKernels): Uint32Array {
+export function storageOrder(
+  centroids: Float32Array,
+  nlist: number,
+  dim: number,
+  kernels: Kernels = jsKernels,
+  sample?: ProbeSample,
+): Uint32Array {
+  if (sample?.n && nlist <= MAX_CO_PROBED_LISTS) return coProbeOrder(centroids, nlist, dim, sample, kernels)
   const all = Array.from({ length: nlist }, (_, l) => l)
   return Uint32Array.from(
     nlist > MAX_ORDERED_LISTS

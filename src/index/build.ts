@@ -1,6 +1,7 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels, type SearchBackend } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
+import { kernelKind } from '../compute/metric.js'
 import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
@@ -400,7 +401,12 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   enter('tune')
   const floor = heldOut ? 1 : nprobeFloor(params, n)
   // the tune step prices reads where the file will hold them; the blob and clustered rows use it too
-  const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels)
+  // (lists the data's rows read together side by side)
+  const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels, {
+    data: vectors.data,
+    n,
+    kind: kernelKind(params.metric),
+  })
   const tuned = await tuneNprobe(model, lists, vectors.data, vectors.rowIds, {
     seed: params.seed,
     target: o.targetRecall,
@@ -470,7 +476,11 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   enter('tune')
   const truth = encoded.nearest.map((candidates, qi) => truthOf(candidates, queryRows[qi] as number))
   const floor = heldOut ? 1 : nprobeFloor(params, n)
-  const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels)
+  const storage = storageOrder(model.centroids, params.nlist, params.dim, kernels, {
+    data: sample.data.subarray(0, kept * dim),
+    n: kept,
+    kind: kernelKind(params.metric),
+  })
   const tuned = await tuneFromTruth(
     model,
     lists,
