@@ -37,7 +37,8 @@ const PLATEAU_GAIN = 0.0005
  * The default target: recall@10 HIGH_TARGET on the tune queries; with held-out tune queries,
  * LOW_TARGET where HIGH_TARGET's reads price over KNEE times as much. Where recall flattens (1 M
  * rows: 0.98 on the tune words took nprobe 138 of 4,000 and 1.2 MiB a query, 0.96 took 114
- * lists cut by slack and 698 KiB, and other held-out words scored 0.969 and 0.968) the last
+ * lists cut by slack and 698 KiB, and other held-out words scored 0.969 and 0.968 by bench:scale's
+ * truth then, which ran long: about 0.003 high at 1 M rows) the last
  * hundredths cost more than they bring; where they cost little they are kept. Rows of the data
  * as tune queries flatter recall (wordnet cosine tuned on rows to 0.96: 0.954 on its query
  * words; tuned on 400 query words: 0.975 on 600 others), so a tune on rows keeps HIGH_TARGET.
