@@ -18,7 +18,7 @@ import { orderWithinLists } from './rowOrder.js'
 import { encodeSource, Reservoir, truthOf } from './stream.js'
 import type { TrainOptions } from './train.js'
 import { encodeAll, groupByList, normalizeRows, resolveParams, trainModel } from './train.js'
-import { NO_ROW, type TuneResult, tuneFromTruth, tuneNprobe } from './tune.js'
+import { NO_ROW, TUNE_ROWS, type TuneResult, tuneFromTruth, tuneNprobe } from './tune.js'
 
 /** `reorder`: with clusterRows only, every column decoded to be written in list order. */
 export type BuildPhase = 'read' | 'train-coarse' | 'train-pq' | 'encode' | 'tune' | 'reorder' | 'write'
@@ -457,7 +457,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
   const model = await trainModel(sample.data.subarray(0, kept * dim), kept, params, train)
 
   // tune queries: the caller's held-out ones, or rows of the sample; their truth is gathered during pass 2
-  const picks = heldOut ? [] : sampleIndices(kept, Math.min(kept, 100), mulberry32(params.seed + 3))
+  const picks = heldOut ? [] : sampleIndices(kept, Math.min(kept, TUNE_ROWS), mulberry32(params.seed + 3))
   const queryData = heldOut ?? new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) queryData.set(sample.data.subarray(p * dim, (p + 1) * dim), i * dim)
   const queryRows = heldOut

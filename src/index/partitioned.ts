@@ -13,7 +13,7 @@ import { codebookRows, pqLayout } from './pq.js'
 import { footerHash, type SidecarSource, writeSidecar } from './sidecarFile.js'
 import { encodeSource, Reservoir, truthOf } from './stream.js'
 import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
-import { tuneFromTruth } from './tune.js'
+import { TUNE_ROWS, tuneFromTruth } from './tune.js'
 
 /**
  * One index over many Parquet files, in three steps that can run apart (a batch system runs
@@ -137,7 +137,7 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
     ...o.train,
     onProgress: (phase, done, total) => progress(phase, done, total),
   })
-  const picks = sampleIndices(kept, Math.min(kept, 100), mulberry32(params.seed + 3))
+  const picks = sampleIndices(kept, Math.min(kept, TUNE_ROWS), mulberry32(params.seed + 3))
   const tuneData = new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) tuneData.set(sample.data.subarray(p * dim, (p + 1) * dim), i * dim)
   const tuneOrigins = Array.from(picks, (p) => [sample.origins[2 * p] as number, sample.origins[2 * p + 1] as number] as [number, number])
