@@ -67,7 +67,9 @@ describe('default nprobe measured on rows of the data, each left out of its own 
     console.log(
       `rows tune: nprobe ${p.nprobe} of ${p.nlist} (slack ${p.slack}: ${lists.toFixed(1)} a query), tuned recall ${p.tunedRecall}, recall@10 ${recall.toFixed(3)} on ${HELD_OUT} unseen queries`,
     )
-    expect(lists).toBeLessThanOrEqual(nlist / 8)
+    // (56.8 lists a query tuned on 200 rows, at most 50 on 100: more rows, a steadier and here a
+    // costlier choice; both far below the old third)
+    expect(lists).toBeLessThanOrEqual(nlist / 6)
     expect(recall).toBeGreaterThanOrEqual(0.95)
   }, 120_000)
 })
