@@ -82,6 +82,15 @@ export interface TuneResult {
 }
 
 /**
+ * Rows of the data a build tunes on when it has no held-out queries. Rows flatter recall and a
+ * few of them move the choice: wordnet l2 (62 k rows, rows stored list by list, held-out words,
+ * s3): on 100 rows the build stored a cap of 222 lists (recall@10 0.991, 708 KiB a query, a cold
+ * query of 2.06 MB), on 200 a cap of 164 (0.989, 629 KiB, 1.88 MB), on 400 a cap of 111 (0.982,
+ * 532 KiB, 1.58 MB) — the tune took 6.4, 6.0 and 18.5 s.
+ */
+export const TUNE_ROWS = 200
+
+/**
  * Picks the default nprobe and refine for this index by measurement: rows of the data serve as
  * queries (each excluded from its own ground truth, to behave like unseen queries), exact top-10
  * is computed in memory. For each re-rank factor on REFINE_LADDER whose candidates reach `target`
@@ -97,15 +106,6 @@ export interface TuneResult {
  * each query's lists to those about as near as its nearest, up to 1.5 or 2 × nprobe) and kept
  * when it costs less in fewer or as many requests.
  */
-/**
- * Rows of the data a build tunes on when it has no held-out queries. Rows flatter recall and a
- * few of them move the choice: wordnet l2 (62 k rows, rows stored list by list, held-out words,
- * s3): on 100 rows the build stored a cap of 222 lists (recall@10 0.991, 708 KiB a query, a cold
- * query of 2.06 MB), on 200 a cap of 164 (0.989, 629 KiB, 1.88 MB), on 400 a cap of 111 (0.982,
- * 532 KiB, 1.58 MB) — the tune took 6.4, 6.0 and 18.5 s.
- */
-export const TUNE_ROWS = 200
-
 export interface TuneOptions {
   /** Recall@10 to reach (default: HIGH_TARGET; with `heldOut`, LOW_TARGET where HIGH_TARGET costs over KNEE times as much). */
   target?: number
