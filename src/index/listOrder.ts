@@ -100,7 +100,7 @@ export function coProbeOrder(centroids: Float32Array, nlist: number, dim: number
     ;(link[a] as number[]).push(b)
     ;(link[b] as number[]).push(a)
   }
-  // the paths, each from its lower end; `pathOf` and `endOf` find a path by either end
+  // the paths, each from its lower end; `pathOf` gives each list's path
   const pathOf = new Int32Array(nlist).fill(-1)
   const paths: number[][] = []
   for (let start = 0; start < nlist; start++) {
@@ -132,6 +132,7 @@ export function coProbeOrder(centroids: Float32Array, nlist: number, dim: number
     const path = paths[next] as number[]
     placed[next] = 1
     order.push(...(path[0] === from ? path : path.slice().reverse()))
+    if (taken + 1 === paths.length) break
     const last = order.at(-1) as number
     scanner.l2(centroids.subarray(last * dim, (last + 1) * dim), distance)
     let best = Number.POSITIVE_INFINITY
