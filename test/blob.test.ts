@@ -15,7 +15,7 @@ import {
   writeBlob,
 } from '../src/index/blob.js'
 import { onGrid, quantizeCentroids, snapCentroids } from '../src/index/centroids.js'
-import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
+import { encodeAll, groupByList, resolveParams, trainModel } from '../src/index/train.js'
 import { clusteredVectors } from './helpers/fixtures.js'
 
 async function smallIndex() {
@@ -112,7 +112,7 @@ describe('index blob', () => {
       pages: { offsets, lengths },
     })
     const { trailer, directory, parsed } = parseAll(blob)
-    expect(trailer.version).toBe(4)
+    expect(trailer.version).toBe(5)
     for (let l = 0; l < 8; l++) {
       const [start, end] = [lists.listStart[l] as number, lists.listStart[l + 1] as number]
       expect(Array.from(parsed[l]?.rowIds ?? []), `list ${l}`).toEqual(Array.from(rowIds.subarray(start, end)))
@@ -125,6 +125,44 @@ describe('index blob', () => {
       const perEntry = { 2: entries, 5: entries, 6: entries - 1 }[l] ?? 0 // list 5: its 5000-byte gap takes 2
       expect((directory[l]?.length as number) - entries * 5, `list ${l}: bytes after the codes`).toBe(head + perEntry)
     }
+  })
+
+  it("keeps spilled entries after a list's own, each run ascending by row, and refuses a directory claiming more spilled entries than it has", () => {
+    // the same 600 rows (ids 0, 2, 4, …), each spilled into the list after its own, codes marked
+    const n = 600
+    const m = model.params.m
+    const own = new Uint32Array(n)
+    for (const [l, start] of Array.from(lists.listStart.subarray(0, 8)).entries())
+      for (let e = start; e < (lists.listStart[l + 1] as number); e++) own[(lists.rowIds[e] as number) / 2] = l
+    const second = Uint32Array.from(own, (l) => (l + 1) % 8)
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i * 2)
+    const codes = new Uint8Array(n * m).fill(1)
+    const spill = { assign: second, codes: new Uint8Array(n * m).fill(2) }
+    const spilled = groupByList({ assign: own, codes, spill }, rowIds, 8, m)
+    const at = (rows: Uint32Array) => ({
+      offsets: Float64Array.from(rows, (r) => 4 + r * 1000),
+      lengths: Uint32Array.from(rows, (r) => 60 + (r % 7)),
+    })
+    const params = { ...model.params, rows: 2 * n }
+    const written = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists: spilled, pages: at(spilled.rowIds) })
+    const { directory, parsed } = parseAll(written)
+    for (let l = 0; l < 8; l++) {
+      const mine = Array.from(rowIds).filter((_, i) => own[i] === l)
+      const theirs = Array.from(rowIds).filter((_, i) => second[i] === l)
+      expect(directory[l]?.count).toBe(mine.length + theirs.length)
+      expect(directory[l]?.spilled).toBe(theirs.length)
+      const view = parsed[l]
+      expect(Array.from(view?.rowIds ?? [])).toEqual([...mine, ...theirs])
+      expect(Array.from(view?.pageOffsets ?? [])).toEqual([...mine, ...theirs].map((r) => 4 + r * 1000))
+      expect(Array.from(view?.codes ?? [])).toEqual([...mine.map(() => Array(m).fill(1)), ...theirs.map(() => Array(m).fill(2))].flat())
+    }
+    // a directory entry saying more spilled entries than entries
+    const { trailer } = parseAll(written)
+    const bad = written.slice()
+    const entry = trailer.sections.directory.offset + 20
+    new DataView(bad.buffer).setUint32(entry, (directory[0]?.count as number) + 1, true)
+    const section = bad.subarray(trailer.sections.directory.offset, trailer.sections.directory.offset + trailer.sections.directory.length)
+    expect(() => parseDirectory(section, trailer)).toThrow(/list 0: \d+ spilled entries of \d+/)
   })
 
   it('reports a flipped byte in any section by that section name', () => {

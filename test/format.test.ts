@@ -99,7 +99,8 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       { title: Array.from({ length: rows }, (_, i) => `row ${i}`) },
     )
     const source = await fileSource(input)
-    await buildIndex(source, await fileSink(path, input), { column: 'embedding', nlist: 24, m: 4 })
+    // spilled rows (a build's default from 2,048 lists) asked for: the page documents them too
+    await buildIndex(source, await fileSink(path, input), { column: 'embedding', nlist: 24, m: 4, spill: true })
     await source.close()
     file = new Uint8Array(readFileSync(path))
     const metadata = parquetMetadata(file.slice().buffer)
@@ -142,7 +143,7 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     const trailerAt = blob.length - trailerSize
     const t = readStruct(blob, trailerAt, trailerFields)
     expect(t.magic).toBe('PQSEEKIX')
-    expect(t.version).toBe(4)
+    expect(t.version).toBe(5)
     expect(t.byteOrder).toBe(0x01020304)
     expect(t.metric).toBe(0) // l2
     expect([t.dim, t.nlist, t.m, t.nbits, t.rows, t.indexedRows]).toEqual([dim, 24, 4, 8, rows, rows])
@@ -211,7 +212,6 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
       pageIndex.push(...index.page_locations)
     }
     expect(pageIndex.length).toBe(rows)
-    const seen = new Set<number>()
     let reconstructionError = 0
     let centroidError = 0
     const entries = Array.from({ length: 24 }, (_, l) => readStruct(blob, directory.offset + l * dirSize, dirFields))
@@ -225,47 +225,66 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
     }
     expect(packed).toBe(lists.length)
     expect(order).not.toEqual(order.slice().sort((a, b) => a - b)) // not just id order here
+    /** Each row's own list, and the list it was spilled into. */
+    const ownList = new Map<number, number>()
+    const spilledInto = new Map<number, number>()
     for (let l = 0; l < 24; l++) {
       const d = entries[l] as Record<string, number>
-      expect(d.reserved).toBe(0)
       const bytes = blob.subarray(lists.offset + (d.offset as number), lists.offset + (d.offset as number) + (d.bytes as number))
       expect(crc32(bytes)).toBe(d.crc)
       const n = d.entries as number
+      const spilled = d.spilled as number
+      expect(spilled).toBeLessThanOrEqual(n)
       const codes = bytes.subarray(0, n * 4)
       const at = { i: n * 4 }
-      // the documented flags say which of the three fields each entry stores
-      const [flags, firstRow, firstPage, baseLength] = n ? [varint(bytes, at), varint(bytes, at), varint(bytes, at), varint(bytes, at)] : []
       const flag = (name: string) => Number(table('A list').find(([, field]) => field?.startsWith(name))?.[0])
-      expect(flags, `list ${l} flags`).toBeLessThan(flag('rowsFollow') + flag('pagesAdjacent') + flag('lengthsEqual') + 1)
-      let row = firstRow as number
-      let page = firstPage as number
-      let pageLength = 0
-      for (let i = 0; i < n; i++) {
-        if (i > 0) {
-          const rowGap = (flags as number) & flag('rowsFollow') ? 0 : varint(bytes, at)
-          row += 1 + rowGap // ascending by row
-          page += pageLength + ((flags as number) & flag('pagesAdjacent') ? 0 : varint(bytes, at))
-        }
-        pageLength = (baseLength as number) + ((flags as number) & flag('lengthsEqual') ? 0 : varint(bytes, at))
-        seen.add(row)
-        // the row's own embedding page, header included: what the column's offset index says
-        expect(page).toBe(Number(pageIndex[row]?.offset))
-        expect(pageLength).toBe(pageIndex[row]?.compressed_page_size)
-        // codes: residuals to the list's centroid, in the documented codebook layout
-        for (let j = 0; j < 4; j++) {
-          const s = Math.floor((j * dim) / 4)
-          const e = Math.floor(((j + 1) * dim) / 4)
-          const c = codes[i * 4 + j] as number
-          for (let x = s; x < e; x++) {
-            const approx = (centroids[l * dim + x] as number) + (codebookRows[c * dim + x] as number)
-            const truth = vectors[row * dim + x] as number
-            reconstructionError += (approx - truth) ** 2
-            centroidError += ((centroids[l * dim + x] as number) - truth) ** 2
+      // two runs, each on its own: the list's own entries, then those spilled into it
+      for (const [from, to] of [
+        [0, n - spilled],
+        [n - spilled, n],
+      ] as const) {
+        if (from === to) continue
+        // the documented flags say which of the three fields each entry stores
+        const [flags, firstRow, firstPage, baseLength] = [varint(bytes, at), varint(bytes, at), varint(bytes, at), varint(bytes, at)]
+        expect(flags, `list ${l} flags`).toBeLessThan(flag('rowsFollow') + flag('pagesAdjacent') + flag('lengthsEqual') + 1)
+        let row = firstRow as number
+        let page = firstPage as number
+        let pageLength = 0
+        for (let i = from; i < to; i++) {
+          if (i > from) {
+            const rowGap = (flags as number) & flag('rowsFollow') ? 0 : varint(bytes, at)
+            row += 1 + rowGap // ascending by row
+            page += pageLength + ((flags as number) & flag('pagesAdjacent') ? 0 : varint(bytes, at))
+          }
+          pageLength = (baseLength as number) + ((flags as number) & flag('lengthsEqual') ? 0 : varint(bytes, at))
+          const places = i < n - spilled ? ownList : spilledInto
+          expect(places.has(row), `row ${row} twice as ${i < n - spilled ? 'own' : 'spilled'}`).toBe(false)
+          places.set(row, l)
+          // the row's own embedding page, header included: what the column's offset index says
+          expect(page).toBe(Number(pageIndex[row]?.offset))
+          expect(pageLength).toBe(pageIndex[row]?.compressed_page_size)
+          // codes: residuals to the list's centroid, in the documented codebook layout
+          for (let j = 0; j < 4; j++) {
+            const s = Math.floor((j * dim) / 4)
+            const e = Math.floor(((j + 1) * dim) / 4)
+            const c = codes[i * 4 + j] as number
+            for (let x = s; x < e; x++) {
+              const approx = (centroids[l * dim + x] as number) + (codebookRows[c * dim + x] as number)
+              const truth = vectors[row * dim + x] as number
+              reconstructionError += (approx - truth) ** 2
+              centroidError += ((centroids[l * dim + x] as number) - truth) ** 2
+            }
           }
         }
       }
       expect(at.i).toBe(bytes.length)
     }
+    const seen = new Set(ownList.keys())
+    // a row spills into another list than its own, and a build spills some rows, not every one
+    for (const [row, l] of spilledInto) expect(ownList.get(row), `row ${row}`).not.toBe(l)
+    expect(spilledInto.size).toBeGreaterThan(0)
+    expect(spilledInto.size).toBeLessThan(rows)
+    expect(params.spilled).toBe(true)
     expect(seen.size).toBe(rows)
     // decoding by the page's layout must get far closer to the vectors than the centroids alone
     expect(reconstructionError).toBeLessThan(0.25 * centroidError)
@@ -283,11 +302,12 @@ describe('docs/FORMAT.md matches the bytes the writer produces', () => {
   })
 })
 
-// each written by the last writer of its version; how: test/fixtures/v1/README.md, v2/, v3/
+// each written by the last writer of its version; how: test/fixtures/v1/README.md, v2/, v3/, v4/
 describe.each([
   { version: 1, file: 'v1/clustered-1000x16.v1.parquet', what: 'float32 centroids' },
   { version: 2, file: 'v2/clustered-1000x16.v2.parquet', what: 'three varints per list entry, rows stored list by list' },
   { version: 3, file: 'v3/clustered-1000x16.v3.parquet', what: 'float32 codebooks, rows stored list by list' },
+  { version: 4, file: 'v4/clustered-1000x16.v4.parquet', what: 'every row in one list, rows stored list by list' },
 ])('files indexed by format v$version stay searchable', ({ version, file: name, what }) => {
   const path = join(import.meta.dirname, 'fixtures', name)
 

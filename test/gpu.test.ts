@@ -259,6 +259,41 @@ describe('index build with backend gpu', () => {
     await expect(lloyd(8, 3, batched, 100 * 8 * 4)).rejects.toThrow(GpuError)
   }, 120_000)
 
+  it('spilled rows: the GPU build chooses second lists as the CPU build does (on the CPU, from its own assignment)', async () => {
+    const dim = 16
+    const rows = 1200
+    const dir = tempDir('pqs-gpu-spill-')
+    const v = clusteredVectors(rows, dim, 25, 12, 6)
+    writeVectors(join(dir, 'in.parquet'), v, rows, dim)
+    const build = async (name: string, backend: 'gpu' | 'js') => {
+      const source = await fileSource(join(dir, 'in.parquet'))
+      const summary = await buildIndex(source, await fileSink(join(dir, name)), {
+        column: 'embedding',
+        backend,
+        gpu,
+        m: 4,
+        nlist: 24,
+        spill: true,
+      })
+      await source.close()
+      const opened = await openIndex(await testSource(join(dir, name)), { backend: 'js' })
+      return { summary, spilled: opened.opened.directory.map((e) => e.spilled) }
+    }
+    const onGpu = await build('gpu.parquet', 'gpu')
+    const onCpu = await build('cpu.parquet', 'js')
+    expect([onGpu.summary.backend, onGpu.summary.params.spilled, onCpu.summary.params.spilled]).toEqual(['gpu', true, true])
+    const total = (s: number[]) => s.reduce((a, b) => a + b, 0)
+    expect(total(onCpu.spilled)).toBeGreaterThan(0)
+    // the same lists (trained on the GPU to float rounding): about as many rows spilled, list by list
+    expect(Math.abs(total(onGpu.spilled) - total(onCpu.spilled))).toBeLessThanOrEqual(0.02 * total(onCpu.spilled))
+    const queries = clusteredVectors(50, dim, 26, 12, 6)
+    const [rGpu, rCpu] = [
+      await recallOf(join(dir, 'gpu.parquet'), v, queries, dim),
+      await recallOf(join(dir, 'cpu.parquet'), v, queries, dim),
+    ]
+    expect(Math.abs(rGpu - rCpu)).toBeLessThanOrEqual(0.02)
+  }, 120_000)
+
   it('builds an index of the same quality as the CPU (recall@10 within 0.01), and falls back to the CPU when the GPU fails', async () => {
     const dim = 16
     const rows = 4000

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadKernels } from '../src/compute/backend.js'
+import { jsKernels, loadKernels } from '../src/compute/backend.js'
+import { NO_LIST, spillGraph, spillRows } from '../src/compute/spill.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
 import { memoryIndex, searchExact } from '../src/query/memory.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
@@ -31,6 +32,58 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
         q * 100,
       )
     expect(recallAtK(found, truth, 10)).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it('spilled rows: a row near a boundary goes to the neighbour list its residual points at; one deep inside its list stays single', () => {
+    // three centroids on a line, one far off it; 2-d
+    const centroids = Float32Array.from([0, 0, 2, 0, -2, 0, 0, 9])
+    const graph = spillGraph(centroids, 4, 2, jsKernels) as NonNullable<ReturnType<typeof spillGraph>>
+    expect(graph.k).toBe(3)
+    // row 0 at (0.95, 0.1): own list 0, list 1 at 1.22 times its distance (1.1125 vs 0.9125);
+    // row 1 at (0, 0.05): list 0, every other centroid ≥ 80 times as far
+    const residuals = Float32Array.from([0.95, 0.1, 0, 0.05])
+    const out = new Float32Array(4)
+    const second = spillRows(graph, centroids, 2, residuals, 2, Uint32Array.from([0, 0]), out)
+    expect(Array.from(second)).toEqual([1, NO_LIST])
+    expect(out[0]).toBeCloseTo(0.95 - 2, 6)
+    expect(out[1]).toBeCloseTo(0.1, 6)
+  })
+
+  it('spilled rows: more true neighbours in the same lists probed, each row returned once', async () => {
+    const n = 5000
+    const dim = 32
+    // clusters overlapping: many true neighbours lie across a list boundary
+    const all = clusteredVectors(n + 100, dim, 22, 50, 12)
+    const data = all.slice(0, n * dim)
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+    const params = resolveParams(n, n, dim, {})
+    const model = await trainModel(data, n, params)
+    const spill = spillGraph(model.centroids, params.nlist, dim, jsKernels)
+    const single = await encodeAll(model, data, n, rowIds)
+    const spilled = await encodeAll(model, data, n, rowIds, { spill })
+    const extra = (spilled.listStart[params.nlist] as number) - n
+    expect(extra).toBeGreaterThan(0.1 * n) // some rows spill…
+    expect(extra).toBeLessThan(n) // …not every one
+    const queries = Array.from({ length: 100 }, (_, q) => all.subarray((n + q) * dim, (n + q + 1) * dim))
+    const truth = new Int32Array(100 * 100)
+    for (const [q, query] of queries.entries())
+      truth.set(
+        searchExact('l2', data, rowIds, query, 100).map((h) => h.row),
+        q * 100,
+      )
+    const recallOf = async (lists: typeof single) => {
+      const index = memoryIndex(model, lists, (r) => data.subarray(r * dim, (r + 1) * dim))
+      const found = (await index.search(queries, { k: 10, nprobe: 2, refine: 10 })).map((r) => {
+        expect(r.probed.length).toBe(2)
+        const rows = r.results.map((h) => h.row)
+        expect(new Set(rows).size).toBe(rows.length)
+        return rows
+      })
+      return recallAtK(found, truth, 10)
+    }
+    const [one, two] = [await recallOf(single), await recallOf(spilled)]
+    console.log(`recall@10 at 2 of ${params.nlist} lists: one list a row ${one.toFixed(3)}, spilled ${two.toFixed(3)}`)
+    expect(two).toBeGreaterThan(one + 0.03)
   })
 
   it.runIf(existsSync(join(SHARED, 'wordnet-fasttext-words-100d')))(

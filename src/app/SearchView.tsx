@@ -54,7 +54,8 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   // empty: the index's tuned default (nprobe, cut per query by its slack when it has one)
   const [nprobe, setNprobe] = useState(String(opened.nprobe ?? ''))
   const adaptive = params.slack !== undefined ? ', adaptive' : ''
-  const [refine, setRefine] = useState(String(params.refine ?? ''))
+  // empty: the index's tuned refine (and its tuned cut of the candidates, when it has one)
+  const [refine, setRefine] = useState('')
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [answers, setAnswers] = useState<Answer[]>([])
   const [searching, setSearching] = useState(false)

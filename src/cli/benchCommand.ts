@@ -129,6 +129,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     const open = () => openTarget(target, { signal, connections, tailBytes, compute, serve })
     const probe = await open()
     const { metric, nlist } = probe
+    // no --refine: the index's (with its tuned cut of the candidates, when it has one)
     const refine = refineOption ?? probe.refine ?? 10
     // no --nprobe: the index decides (its nprobe, and its slack when it has one)
     const sweep: Array<number | undefined> = values.nprobe
@@ -155,7 +156,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       for (const q of coldQueries(queries)) {
         const coldStart = performance.now()
         cold = await open()
-        const first = await cold.search(q, { k, nprobe, refine, slack, adjacent, signal })
+        const first = await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, signal })
         colds.push({
           ms: performance.now() - coldStart,
           roundTrips: cold.open.roundTrips + first.stats.roundTrips,
@@ -169,7 +170,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       const sentBefore = sent()
       for (const q of queries) {
         cold.clearCache() // each query pays for its own lists: per-query cost without cross-query caching
-        results.push(await cold.search(q, { k, nprobe, refine, slack, adjacent, signal }))
+        results.push(await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, signal }))
       }
       const ms = results.map((r) => r.stats.ms).sort((a, b) => a - b)
       const bytes = results.map((r) => r.stats.bytes).sort((a, b) => a - b)
@@ -256,7 +257,7 @@ interface BenchTarget {
   files: Array<{ path: string; rowBase: number }>
   search(
     q: Float32Array,
-    o: { k: number; nprobe?: number; refine: number; slack?: number; adjacent: boolean | undefined; signal: AbortSignal },
+    o: { k: number; nprobe?: number; refine?: number; slack?: number; adjacent: boolean | undefined; signal: AbortSignal },
   ): Promise<Found>
   clearCache(): void
 }

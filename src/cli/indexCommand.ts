@@ -23,6 +23,8 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
   --cluster-rows       store rows list by list (every column rewritten in that order, each row's input
                        number kept in column parquetseek_row): a query's candidates lie together, so
                        hosts without multi-range (S3, R2, GCS, CDNs) serve them in a few requests
+  --spill, --no-spill  store rows near a list boundary in a second list too (a query then finds them in
+                       fewer lists; the index grows by their codes), or never (default: from 2,048 lists)
   --nlist N            coarse clusters (default 4·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB at one byte a value)
   --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
   --nbits B            bits per PQ code, 1…8 (default 8)
@@ -49,9 +51,12 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     'tune-limit': { type: 'string' },
     'target-recall': { type: 'string' },
     'cluster-rows': { type: 'boolean' },
+    spill: { type: 'boolean' },
+    'no-spill': { type: 'boolean' },
     encoder: { type: 'string' },
     as: { type: 'string' },
   })
+  if (values.spill && values['no-spill']) throw new UsageError('--spill and --no-spill contradict each other: give one')
   const embedText = values['embed-text']
   if (embedText !== undefined && values.column !== undefined)
     throw new UsageError('--embed-text makes the embedding column; give --as to name it, not --column')
@@ -106,6 +111,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       tuneQueries,
       targetRecall,
       clusterRows: values['cluster-rows'] === true,
+      ...(values.spill || values['no-spill'] ? { spill: values['no-spill'] !== true } : {}),
       file: basename(input),
       // rows without text have no vector: left out of the index, still in the file
       skipInvalid: params.skipInvalid || embedded !== undefined,

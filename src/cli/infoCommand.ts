@@ -34,12 +34,14 @@ export async function infoCommand(argv: string[]): Promise<void> {
         head && location
           ? {
               column: location.column,
-              /** Index format (docs/FORMAT.md): 3, or 1–2 for files indexed before v3 (still searched). */
+              /** Index format (docs/FORMAT.md): 5, or 1–4 for files indexed before v5 (still searched). */
               format: head.trailer.version,
               offset: location.offset,
               bytes: location.length,
               ...location.params,
-              listSizes: { min: Math.min(...sizes), max: Math.max(...sizes), mean: head.trailer.params.indexedRows / sizes.length },
+              listSizes: { min: Math.min(...sizes), max: Math.max(...sizes), mean: sizes.reduce((n, s) => n + s, 0) / sizes.length },
+              /** Rows also stored in a second list (docs/FORMAT.md, spilled rows). */
+              spilledRows: head.directory.reduce((n, e) => n + e.spilled, 0),
             }
           : null,
     }
@@ -64,6 +66,9 @@ export async function infoCommand(argv: string[]): Promise<void> {
         i.clustered === true
           ? `  rows stored list by list (index --cluster-rows); each row's number in the input is in column ${ROW_COLUMN}`
           : '  rows in the input order',
+        info.index.spilledRows
+          ? `  ${info.index.spilledRows} rows also in a second list (spilled: a query finds them in fewer lists)`
+          : '  each row in one list',
       )
     } else lines.push('index: none (build one with parquetseek index)')
     process.stdout.write(`${lines.join('\n')}\n`)

@@ -2,6 +2,7 @@ import * as Comlink from 'comlink'
 import type { PqLayout } from '../index/pq.js'
 import { type BackendName, type Kernels, loadKernels } from './backend.js'
 import { kmeans } from './kmeans.js'
+import { type SpillGraph, spillRows } from './spill.js'
 import { pushNearest, TopK } from './topk.js'
 
 /**
@@ -12,7 +13,7 @@ import { pushNearest, TopK } from './topk.js'
 export function kernelWorkerApi() {
   let kernels: Kernels | undefined
   let rows: { x: Float32Array; n: number; dim: number } | undefined
-  let model: { centroids: Float32Array; norms: Float32Array; nlist: number; layout: PqLayout; codebooks: Float32Array } | undefined
+  let model: EncodeModel | undefined
   const ready = () => {
     if (!kernels) throw new Error('kernel worker used before init')
     return kernels
@@ -51,38 +52,68 @@ export function kernelWorkerApi() {
       await pushNearest(ready(), kind, queries, tops, x, n, dim, base)
       return tops.map((t) => t.sorted())
     },
-    setModel(centroids: Float32Array, nlist: number, layout: PqLayout, codebooks: Float32Array): void {
-      model = { centroids, nlist, layout, codebooks, norms: ready().rowNormsSq(centroids, nlist, layout.dim) }
+    setModel(centroids: Float32Array, nlist: number, layout: PqLayout, codebooks: Float32Array, spill?: SpillGraph): void {
+      model = { centroids, nlist, layout, codebooks, norms: ready().rowNormsSq(centroids, nlist, layout.dim), spill }
     },
-    /** List and PQ code of each row of a chunk (train.ts encodeChunk). */
-    encode(x: Float32Array, n: number): { assign: Uint32Array; codes: Uint8Array } {
+    /** List and PQ code of each row of a chunk, and with a spill graph its second ones (train.ts encodeChunk). */
+    encode(x: Float32Array, n: number): EncodedChunk {
       if (!model) throw new Error('encode before setModel')
       const r = encodeChunk(ready(), model, x, n)
-      return Comlink.transfer(r, [r.assign.buffer, r.codes.buffer])
+      const buffers = [r.assign.buffer, r.codes.buffer, ...(r.spill ? [r.spill.assign.buffer, r.spill.codes.buffer] : [])]
+      return Comlink.transfer(r, buffers)
     },
   }
 }
 
 export type KernelWorkerApi = ReturnType<typeof kernelWorkerApi>
 
+/** What encoding needs: the coarse and PQ model, and for spilled rows the lists' neighbours. */
+export interface EncodeModel {
+  centroids: Float32Array
+  norms: Float32Array
+  nlist: number
+  layout: PqLayout
+  codebooks: Float32Array
+  spill?: SpillGraph | undefined
+}
+
+/** Each row's list and PQ code; `spill`: its second list and code there (spill.ts). */
+export interface EncodedChunk {
+  assign: Uint32Array
+  codes: Uint8Array
+  spill?: { assign: Uint32Array; codes: Uint8Array }
+}
+
 /**
  * IVF assignment and PQ code of n rows: nearest centroid, residual, nearest codeword per
- * subspace. `x` is consumed (turned into residuals).
+ * subspace; with `model.spill`, each row's second list too (spill.ts). `x` is consumed (turned
+ * into residuals).
  */
-export function encodeChunk(
-  kernels: Kernels,
-  model: { centroids: Float32Array; norms: Float32Array; nlist: number; layout: PqLayout; codebooks: Float32Array },
-  x: Float32Array,
-  n: number,
-): { assign: Uint32Array; codes: Uint8Array } {
-  const { dim, m } = model.layout
+export function encodeChunk(kernels: Kernels, model: EncodeModel, x: Float32Array, n: number): EncodedChunk {
+  const { dim } = model.layout
   const assign = new Uint32Array(n)
   kernels.assignNearest(x, n, dim, model.centroids, model.nlist, assign, model.norms)
   for (let i = 0; i < n; i++) {
     const c = (assign[i] as number) * dim
     for (let j = 0; j < dim; j++) x[i * dim + j] = (x[i * dim + j] as number) - (model.centroids[c + j] as number)
   }
-  const codes = new Uint8Array(n * m)
+  const codes = new Uint8Array(n * model.layout.m)
   kernels.pqEncode(x, n, model.layout, model.codebooks, codes)
-  return { assign, codes }
+  return model.spill ? { assign, codes, spill: spillChunk(kernels, { ...model, spill: model.spill }, x, n, assign) } : { assign, codes }
+}
+
+/** Each row's second list and its PQ code there (spill.ts), from its residual to its first list `assign`. */
+export function spillChunk(
+  kernels: Kernels,
+  model: Pick<EncodeModel, 'centroids' | 'layout' | 'codebooks'> & { spill: SpillGraph },
+  residuals: Float32Array,
+  n: number,
+  assign: Uint32Array,
+): { assign: Uint32Array; codes: Uint8Array } {
+  const { dim, m } = model.layout
+  const second = new Float32Array(n * dim)
+  const spilled = spillRows(model.spill, model.centroids, dim, residuals, n, assign, second)
+  const codes = new Uint8Array(n * m)
+  kernels.pqEncode(second, n, model.layout, model.codebooks, codes)
+  return { assign: spilled, codes }
 }

@@ -3,11 +3,11 @@ import { ParquetSeekError } from '../errors.js'
 import { gridOf, quantizedBytes, readQuantized, writeQuantized } from './centroids.js'
 import { crc32 } from './crc32.js'
 import { coProbeOrder, type ProbeSample } from './listOrder.js'
-import type { IndexParams, InvertedLists, Metric, PageLocations } from './model.js'
+import { type IndexParams, type InvertedLists, type Metric, ownEnd, type PageLocations } from './model.js'
 import { codebookRows, codebooksOfRows, pqLayout } from './pq.js'
 
 /**
- * Index blob, format v4 (v1, v2 and v3 are still read). Little-endian. Offsets are relative to the blob's first byte.
+ * Index blob, format v5 (v1 to v4 are still read). Little-endian. Offsets are relative to the blob's first byte.
  *
  *   [lists][centroids][codebooks][directory][section table][trailer]
  *
@@ -16,7 +16,7 @@ import { codebookRows, codebooksOfRows, pqLayout } from './pq.js'
  * starts on a 64-byte boundary (typed-array views without copying); gaps are zero.
  *
  * trailer (64 bytes, last in the blob):
- *   0 magic "PQSEEKIX" · 8 u32 version (4; 1, 2 or 3 in files written before) · 12 u32 0x01020304 (byte-order check)
+ *   0 magic "PQSEEKIX" · 8 u32 version (5; 1 to 4 in files written before) · 12 u32 0x01020304 (byte-order check)
  *   16 u32 sectionCount · 20 u32 metric (0 l2, 1 cosine, 2 dot) · 24 u32 dim · 28 u32 nlist
  *   32 u32 m · 36 u32 nbits · 40 u64 rows · 48 u64 indexedRows
  *   56 u32 CRC32 of the section table · 60 u32 CRC32 of trailer bytes 0..59
@@ -31,7 +31,7 @@ import { codebookRows, codebooksOfRows, pqLayout } from './pq.js'
  *              i32 base, then u8 codes[2^nbits × dim] — one byte a value (768-d: 197 KiB instead of
  *              786). v1–v3: f32[2^nbits × dim] in pq.ts's layout
  *   directory  per list 24 bytes: u64 offset of the list inside `lists` · u32 entries · u32 list bytes
- *              · u32 CRC32 of the list · u32 reserved (0)
+ *              · u32 CRC32 of the list · u32 spilled entries among them (v5; before: reserved, 0)
  *   lists      the lists packed one after another in storageOrder (nearby centroids together; the
  *              directory gives each list's offset); per list, entries ascending by row:
  *                u8 codes[n × m] (row-major: entry i's m codes at i·m)
@@ -40,18 +40,24 @@ import { codebookRows, codebooksOfRows, pqLayout } from './pq.js'
  *                one another), pageOffset − previous page's end (flag 2: pages back to back),
  *                pageLength − baseLength (flag 4: every page baseLength long). A list of rows
  *                stored list by list (index --cluster-rows) is its codes and ~8 bytes.
+ *                v5, a list holding rows spilled into it (compute/spill.ts; the directory says
+ *                how many, s): its own n − s entries as above, then the s spilled ones (each a row
+ *                whose first list is another) the same way — codes of all n entries first, then
+ *                the two entry runs, each ascending by row and page on its own; a run of 0
+ *                entries takes no bytes.
  *                v1/v2: per entry three varints: row − previous row, pageOffset − previous
  *                pageOffset (both from 0 for the first entry), pageLength (~5 bytes an entry).
  *              pageOffset/pageLength: the row's embedding data page in the file (header included),
  *              so refinement reads exactly that page without the column's offset index.
  */
 export const MAGIC = 'PQSEEKIX'
-export const VERSION = 4
+export const VERSION = 5
 /**
  * Versions this reader opens: v1 differs from v2 in its float32 centroids section, v2 from v3 in
- * its list entries, v3 from v4 in its float32 codebooks section.
+ * its list entries, v3 from v4 in its float32 codebooks section, v4 from v5 in having no
+ * spilled entries.
  */
-const READABLE_VERSIONS = [1, 2, 3, 4]
+const READABLE_VERSIONS = [1, 2, 3, 4, 5]
 export const TRAILER_BYTES = 64
 const SECTION_ENTRY_BYTES = 32
 export const DIRECTORY_ENTRY_BYTES = 24
@@ -70,7 +76,7 @@ export interface SectionEntry {
 }
 
 export interface Trailer {
-  /** Blob format version (1 to 4). */
+  /** Blob format version (1 to 5). */
   version: number
   params: Pick<IndexParams, 'metric' | 'dim' | 'nlist' | 'm' | 'nbits' | 'rows' | 'indexedRows'>
   sections: Record<SectionName, SectionEntry>
@@ -135,6 +141,7 @@ export function writeBlob({ params, centroids, codebooks, lists, pages, storage 
     view.setUint32(d + 8, count(lists, l), true)
     view.setUint32(d + 12, bytes.length, true)
     view.setUint32(d + 16, crc32(bytes), true)
+    view.setUint32(d + 20, count(lists, l) - (ownEnd(lists, l) - (lists.listStart[l] as number)), true)
     listOffset += bytes.length
   }
   writeQuantized(grid, dim, out, at('centroids').offset)
@@ -295,29 +302,41 @@ function encodeList(lists: InvertedLists, pages: PageLocations, l: number, m: nu
   const start = lists.listStart[l] as number
   const n = count(lists, l)
   if (n === 0) return new Uint8Array(0)
-  const end = start + n
-  const row = (e: number) => lists.rowIds[e] as number
-  const offset = (e: number) => pages.offsets[e] as number
-  const length = (e: number) => pages.lengths[e] as number
-  let flags = ROWS_FOLLOW | PAGES_ADJACENT | LENGTHS_EQUAL
-  let baseLength = length(start)
-  for (let e = start + 1; e < end; e++) {
-    if (row(e) <= row(e - 1) || offset(e) < offset(e - 1) + length(e - 1)) throw new Error(`list ${l} is not ascending by row and page`)
-    if (row(e) !== row(e - 1) + 1) flags &= ~ROWS_FOLLOW
-    if (offset(e) !== offset(e - 1) + length(e - 1)) flags &= ~PAGES_ADJACENT
-    if (length(e) !== baseLength) flags &= ~LENGTHS_EQUAL
-    baseLength = Math.min(baseLength, length(e))
-  }
-  const out = new Uint8Array(n * m + 4 * 10 + n * 3 * 10)
-  out.set(lists.codes.subarray(start * m, end * m))
-  let at = n * m
-  for (const v of [flags, row(start), offset(start), baseLength]) at = writeVarint(out, at, v)
-  for (let e = start; e < end; e++) {
-    if (e > start && !(flags & ROWS_FOLLOW)) at = writeVarint(out, at, row(e) - row(e - 1) - 1)
-    if (e > start && !(flags & PAGES_ADJACENT)) at = writeVarint(out, at, offset(e) - offset(e - 1) - length(e - 1))
-    if (!(flags & LENGTHS_EQUAL)) at = writeVarint(out, at, length(e) - baseLength)
-  }
+  const own = ownEnd(lists, l)
+  // spilled entries ascending by row (clustering renumbered the rows after they were grouped)
+  const spilled = Array.from({ length: start + n - own }, (_, i) => own + i).sort(
+    (a, b) => (lists.rowIds[a] as number) - (lists.rowIds[b] as number),
+  )
+  const entries = [...Array.from({ length: own - start }, (_, i) => start + i), ...spilled]
+  const out = new Uint8Array(n * m + 2 * 4 * 10 + n * 3 * 10)
+  for (const [i, e] of entries.entries()) out.set(lists.codes.subarray(e * m, (e + 1) * m), i * m)
+  let at = encodeRun(entries.slice(0, own - start), lists, pages, l, out, n * m)
+  at = encodeRun(spilled, lists, pages, l, out, at)
   return out.slice(0, at)
+}
+
+/** One run of a list's entries (ascending by row and page) as flags, first values and per-entry varints, at `at`. */
+function encodeRun(run: number[], lists: InvertedLists, pages: PageLocations, l: number, out: Uint8Array, at: number): number {
+  if (!run.length) return at
+  const row = (i: number) => lists.rowIds[run[i] as number] as number
+  const offset = (i: number) => pages.offsets[run[i] as number] as number
+  const length = (i: number) => pages.lengths[run[i] as number] as number
+  let flags = ROWS_FOLLOW | PAGES_ADJACENT | LENGTHS_EQUAL
+  let baseLength = length(0)
+  for (let i = 1; i < run.length; i++) {
+    if (row(i) <= row(i - 1) || offset(i) < offset(i - 1) + length(i - 1)) throw new Error(`list ${l} is not ascending by row and page`)
+    if (row(i) !== row(i - 1) + 1) flags &= ~ROWS_FOLLOW
+    if (offset(i) !== offset(i - 1) + length(i - 1)) flags &= ~PAGES_ADJACENT
+    if (length(i) !== baseLength) flags &= ~LENGTHS_EQUAL
+    baseLength = Math.min(baseLength, length(i))
+  }
+  for (const v of [flags, row(0), offset(0), baseLength]) at = writeVarint(out, at, v)
+  for (let i = 0; i < run.length; i++) {
+    if (i > 0 && !(flags & ROWS_FOLLOW)) at = writeVarint(out, at, row(i) - row(i - 1) - 1)
+    if (i > 0 && !(flags & PAGES_ADJACENT)) at = writeVarint(out, at, offset(i) - offset(i - 1) - length(i - 1))
+    if (!(flags & LENGTHS_EQUAL)) at = writeVarint(out, at, length(i) - baseLength)
+  }
+  return at
 }
 
 function writeVarint(out: Uint8Array, at: number, value: number): number {
@@ -426,6 +445,8 @@ export interface DirectoryEntry {
   crc: number
   /** The blob's format version, which says how the list's entries are encoded. */
   version: number
+  /** Of `count`, the entries spilled into this list (the last ones; v5). */
+  spilled: number
 }
 
 export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseContext = {}): DirectoryEntry[] {
@@ -434,6 +455,7 @@ export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseCo
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const out: DirectoryEntry[] = []
   let total = 0
+  let spilledTotal = 0
   for (let l = 0; l < nlist; l++) {
     const o = l * DIRECTORY_ENTRY_BYTES
     const fail = (message: string): never => {
@@ -446,15 +468,25 @@ export function parseDirectory(bytes: Uint8Array, trailer: Trailer, ctx: ParseCo
     const offset = u64(view, o, () => fail('offset too large'))
     const n = view.getUint32(o + 8, true)
     const length = view.getUint32(o + 12, true)
-    // after the codes, v3: 4 varints, then 0–3 an entry; v1/v2: 3 varints an entry
-    const [least, most] = trailer.version >= 3 ? [n * m + (n ? 4 : 0), n * (m + 30) + (n ? 40 : 0)] : [n * (m + 3), n * (m + 30)]
+    const spilled = trailer.version >= 5 ? view.getUint32(o + 20, true) : 0
+    if (spilled > n) fail(`${spilled} spilled entries of ${n}`)
+    // after the codes, v3: 4 varints a run (v5: up to two runs), then 0–3 an entry; v1/v2: 3 varints an entry
+    const runs = (n > spilled ? 1 : 0) + (spilled ? 1 : 0)
+    const [least, most] = trailer.version >= 3 ? [n * m + 4 * runs, n * (m + 30) + 40 * runs] : [n * (m + 3), n * (m + 30)]
     if (offset + length > lists.length || length < least || length > most)
       fail(`[${offset}, +${length}) does not fit ${n} entries inside the lists section`)
-    total += n
-    out.push({ offset, count: n, length, crc: view.getUint32(o + 16, true), version: trailer.version })
+    total += n - spilled
+    spilledTotal += spilled
+    out.push({ offset, count: n, length, crc: view.getUint32(o + 16, true), version: trailer.version, spilled })
   }
   if (total !== indexedRows) {
     throw new ParquetSeekError(`lists hold ${total} entries, the trailer says ${indexedRows}`, { file: ctx.file, section: 'directory' })
+  }
+  if (spilledTotal > indexedRows) {
+    throw new ParquetSeekError(`lists hold ${spilledTotal} spilled entries, more than the ${indexedRows} rows`, {
+      file: ctx.file,
+      section: 'directory',
+    })
   }
   return out
 }
@@ -508,19 +540,27 @@ export function parseList(
     pageOffsets[i] = offset
     pageLengths[i] = length
   }
-  if (entry.version >= 3 && n > 0) {
-    const [flags, firstRow, firstOffset, baseLength] = [next(), next(), next(), next()]
-    if (flags & ~(ROWS_FOLLOW | PAGES_ADJACENT | LENGTHS_EQUAL)) fail(`unknown entry flags ${flags}`)
-    let [row, offset, length] = [firstRow, firstOffset, 0]
-    for (let i = 0; i < n; i++) {
-      if (i > 0) {
-        row += flags & ROWS_FOLLOW ? 1 : 1 + next()
-        offset += length + (flags & PAGES_ADJACENT ? 0 : next())
+  if (entry.version >= 3) {
+    // v5: the list's own entries, then those spilled into it, each run ascending on its own
+    const runs = [
+      [0, n - entry.spilled],
+      [n - entry.spilled, n],
+    ] as const
+    for (const [from, to] of runs) {
+      if (from === to) continue
+      const [flags, firstRow, firstOffset, baseLength] = [next(), next(), next(), next()]
+      if (flags & ~(ROWS_FOLLOW | PAGES_ADJACENT | LENGTHS_EQUAL)) fail(`unknown entry flags ${flags}`)
+      let [row, offset, length] = [firstRow, firstOffset, 0]
+      for (let i = from; i < to; i++) {
+        if (i > from) {
+          row += flags & ROWS_FOLLOW ? 1 : 1 + next()
+          offset += length + (flags & PAGES_ADJACENT ? 0 : next())
+        }
+        length = baseLength + (flags & LENGTHS_EQUAL ? 0 : next())
+        check(i, row, offset, length)
       }
-      length = baseLength + (flags & LENGTHS_EQUAL ? 0 : next())
-      check(i, row, offset, length)
     }
-  } else if (entry.version < 3) {
+  } else {
     let row = 0
     let offset = 0
     for (let i = 0; i < n; i++) {

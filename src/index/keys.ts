@@ -1,8 +1,8 @@
 import type { FileMetaData } from 'hyparquet'
 
 /** Footer key-value entries that locate the index (DESIGN.md §2). */
-/** 4: one-byte codebooks; 3: list entries that store only what rows stored list by list do not imply; 2: one-byte centroids (blob.ts). Files saying 1, 2 or 3 are still read. */
-export const FORMAT_VERSION = '4'
+/** 5: spilled rows; 4: one-byte codebooks; 3: list entries that store only what rows stored list by list do not imply; 2: one-byte centroids (blob.ts). Files saying 1 to 4 are still read. */
+export const FORMAT_VERSION = '5'
 export const KV = {
   version: 'parquetseek.version',
   column: 'parquetseek.column',

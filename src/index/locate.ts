@@ -41,6 +41,8 @@ export interface LoadedIndexHead {
   centroids: Float32Array
   codebooks: Float32Array
   directory: DirectoryEntry[]
+  /** Rows spilled into second lists (IndexParams.spilled). */
+  spilled: boolean
 }
 
 /** Reads and checks everything but the lists (one read of the blob's tail). */
@@ -69,11 +71,13 @@ export function headSections(bytes: Uint8Array, base: number, trailer: Trailer, 
     checkSection(view, s, ctx)
     return view
   }
+  const directory = parseDirectory(section('directory'), trailer, ctx)
   return {
     trailer,
     centroids: readCentroids(section('centroids'), trailer, ctx),
     codebooks: readCodebooks(section('codebooks'), trailer, ctx),
-    directory: parseDirectory(section('directory'), trailer, ctx),
+    directory,
+    spilled: directory.some((e) => e.spilled > 0),
   }
 }
 

@@ -27,6 +27,12 @@ export interface IndexParams {
   slack?: number
   /** Default re-rank factor (candidates = k × refine), measured with nprobe. */
   refine?: number
+  /**
+   * Default cut of those candidates (search option `refineSlack`): only those at most (1 +
+   * refineSlack) times the k-th's PQ distance are re-ranked; absent when the tune found none
+   * that keeps its recall target.
+   */
+  refineSlack?: number
   /** recall@10 measured at that nprobe and refine on rows of the data. */
   tunedRecall?: number
   /**
@@ -34,6 +40,11 @@ export interface IndexParams {
    * each row's number in the input is in its `parquetseek_row` column.
    */
   clustered?: boolean
+  /**
+   * Each row is also in a second list (compute/spill.ts): a row may come from two probed lists,
+   * and a search keeps it once, at its better estimate. Read from the blob's directory (v5).
+   */
+  spilled?: boolean
 }
 
 /** The trained quantizers. Cosine models are trained on unit-normalised vectors. */
@@ -48,13 +59,23 @@ export interface IvfPqModel {
 
 /**
  * Inverted lists in CSR form: entries of list l are [listStart[l], listStart[l+1]),
- * ordered by row ascending inside each list.
+ * ordered by row ascending inside each list (clustered rows: in rowOrder.ts's order).
  */
 export interface InvertedLists {
   listStart: Uint32Array
   rowIds: Uint32Array
   /** entries × m bytes */
   codes: Uint8Array
+  /**
+   * Spilled rows (compute/spill.ts): list l's own rows are [listStart[l], spillStart[l]), the
+   * rows it holds as their second list [spillStart[l], listStart[l+1]). Absent: every row once.
+   */
+  spillStart?: Uint32Array
+}
+
+/** End of list l's own entries (its spilled ones follow). */
+export function ownEnd(lists: InvertedLists, l: number): number {
+  return (lists.spillStart?.[l] ?? lists.listStart[l + 1]) as number
 }
 
 /** Where each indexed row's vector page lives in the file (absolute bytes, header included). */

@@ -234,7 +234,7 @@ export async function mergeParts(
     codes.set(p.codes, at * m)
     at += p.rowIds.length
   }
-  const lists = groupByList(assign, codes, rowIds, nlist, m)
+  const lists = groupByList({ assign, codes }, rowIds, nlist, m)
 
   // each tune query's truth: the best of every part's nearest rows, the query's own row left out
   const selfOf = ([file, row]: [number, number]) => {
@@ -268,6 +268,7 @@ export async function mergeParts(
   params.nprobe = Math.max(tuned.nprobe, floor)
   params.refine = tuned.refine
   if (tuned.slack !== undefined) params.slack = tuned.slack
+  if (tuned.refineSlack !== undefined) params.refineSlack = tuned.refineSlack
   params.tunedRecall = Math.round(tuned.recall * 1000) / 1000
   return { params, lists, sources }
 }

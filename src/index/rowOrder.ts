@@ -1,6 +1,6 @@
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import { checkpoint } from '../errors.js'
-import type { InvertedLists } from './model.js'
+import { type InvertedLists, ownEnd } from './model.js'
 
 /** Nodes of at most this many entries keep their order (a few pages: read together anyway). */
 const LEAF = 16
@@ -33,8 +33,9 @@ export async function orderWithinLists(
 ): Promise<void> {
   const nlist = lists.listStart.length - 1
   for (let l = 0; l < nlist; l++) {
+    // a list's own rows (the rows spilled into it are stored in their own lists)
     const start = lists.listStart[l] as number
-    const end = lists.listStart[l + 1] as number
+    const end = ownEnd(lists, l)
     const n = end - start
     if (n <= LEAF) continue
     const rows = lists.rowIds.slice(start, end)

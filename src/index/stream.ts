@@ -46,6 +46,8 @@ export interface EncodedSource {
   /** Per valid row, ascending: its list, its PQ code (m bytes), its row. */
   assign: Uint32Array
   codes: Uint8Array
+  /** With TrainOptions.spill: each row's second list and code there. */
+  spill?: { assign: Uint32Array; codes: Uint8Array }
   rowIds: Uint32Array
   /** Per tune query, the 11 nearest rows of this source by the kernel's ranking (squared L2, or −dot). */
   nearest: Array<Array<{ row: number; distance: number }>>
@@ -83,6 +85,7 @@ export async function encodeSource(
   const assign = new Uint32Array(rows)
   const codes = new Uint8Array(rows * m)
   const rowIds = new Uint32Array(rows)
+  const spill = o.train.spill ? { assign: new Uint32Array(rows), codes: new Uint8Array(rows * m) } : undefined
   const invalid: InvalidRow[] = []
   let at = 0
   await forEachVectorBlock(
@@ -112,6 +115,10 @@ export async function encodeSource(
       const encoded = await encodeRows(model, block.data, count, o.train, o.counter)
       assign.set(encoded.assign, at)
       codes.set(encoded.codes, at * m)
+      if (spill && encoded.spill) {
+        spill.assign.set(encoded.spill.assign, at)
+        spill.codes.set(encoded.spill.codes, at * m)
+      }
       rowIds.set(block.rowIds, at)
       at += count
     },
@@ -120,6 +127,7 @@ export async function encodeSource(
   return {
     assign: assign.slice(0, at),
     codes: codes.slice(0, at * m),
+    ...(spill ? { spill: { assign: spill.assign.slice(0, at), codes: spill.codes.slice(0, at * m) } } : {}),
     rowIds: rowIds.slice(0, at),
     nearest: tops.map((t) => t.sorted()),
     invalid,

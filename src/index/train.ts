@@ -2,10 +2,11 @@ import * as Comlink from 'comlink'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import { rowNormsSq } from '../compute/js.js'
-import { encodeChunk } from '../compute/kernelWorker.js'
+import { type EncodedChunk, encodeChunk, spillChunk } from '../compute/kernelWorker.js'
 import { kmeans } from '../compute/kmeans.js'
 import { type KernelPool, runQueue } from '../compute/pool.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
+import { NO_LIST, type SpillGraph } from '../compute/spill.js'
 import { checkpoint, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { snapCentroids } from './centroids.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
@@ -28,6 +29,8 @@ export interface TrainOptions {
   pool?: KernelPool
   /** k-means iterations, assignment and encoding on the GPU instead (index of the same quality). */
   gpu?: GpuBuild
+  /** Encoding also puts each row in a second list, chosen from this graph (compute/spill.ts). */
+  spill?: SpillGraph
   onProgress?: (phase: 'train-coarse' | 'train-pq' | 'encode', done: number, total: number) => void
 }
 
@@ -123,35 +126,49 @@ export async function encodeAll(
   rowIds: Uint32Array,
   o: TrainOptions = {},
 ): Promise<InvertedLists> {
-  const { assign, codes } = await encodeRows(model, data, n, o)
-  return groupByList(assign, codes, rowIds, model.params.nlist, model.params.m)
+  const encoded = await encodeRows(model, data, n, o)
+  return groupByList(encoded, rowIds, model.params.nlist, model.params.m)
 }
 
-/** List (assign) and PQ code (codes, n × m) of each of n rows, split over the pool's threads. */
+/**
+ * List (assign) and PQ code (codes, n × m) of each of n rows, split over the pool's threads; with
+ * `o.spill`, each row's second list and code there too (`spill`).
+ */
 export async function encodeRows(
   model: IvfPqModel,
   data: Float32Array,
   n: number,
   o: TrainOptions = {},
   progress: { done: number; total: number } = { done: 0, total: n },
-): Promise<{ assign: Uint32Array; codes: Uint8Array }> {
+): Promise<EncodedChunk> {
   const { dim, nlist, m } = model.params
+  const kernels = o.kernels ?? jsKernels
   if (o.gpu) {
-    const encoded = await o.gpu.encode({ ...model, nlist }, data, n, o.signal)
+    const encoded: EncodedChunk = await o.gpu.encode({ ...model, nlist }, data, n, o.signal)
+    if (o.spill) {
+      // the second lists on the CPU, from the GPU's first ones (the same arithmetic as there)
+      const residuals = data.slice(0, n * dim)
+      subtractCentroids(residuals, n, dim, model.centroids, encoded.assign)
+      encoded.spill = spillChunk(kernels, { ...model, spill: o.spill }, residuals, n, encoded.assign)
+    }
     progress.done += n
     o.onProgress?.('encode', progress.done, progress.total)
     return encoded
   }
   const assign = new Uint32Array(n)
   const codes = new Uint8Array(n * m)
-  const kernels = o.kernels ?? jsKernels
-  const quantizer = { ...model, nlist, norms: kernels.rowNormsSq(model.centroids, nlist, dim) }
+  const spill = o.spill ? { assign: new Uint32Array(n), codes: new Uint8Array(n * m) } : undefined
+  const quantizer = { ...model, nlist, norms: kernels.rowNormsSq(model.centroids, nlist, dim), spill: o.spill }
   const workers = o.pool?.workers ?? []
-  await Promise.all(workers.map((w) => w.setModel(model.centroids, nlist, model.layout, model.codebooks)))
+  await Promise.all(workers.map((w) => w.setModel(model.centroids, nlist, model.layout, model.codebooks, o.spill)))
   const chunks = Math.ceil(n / ENCODE_CHUNK)
-  const store = (chunk: number, r: { assign: Uint32Array; codes: Uint8Array }) => {
+  const store = (chunk: number, r: EncodedChunk) => {
     assign.set(r.assign, chunk * ENCODE_CHUNK)
     codes.set(r.codes, chunk * ENCODE_CHUNK * m)
+    if (spill && r.spill) {
+      spill.assign.set(r.spill.assign, chunk * ENCODE_CHUNK)
+      spill.codes.set(r.spill.codes, chunk * ENCODE_CHUNK * m)
+    }
     progress.done += r.assign.length
     o.onProgress?.('encode', progress.done, progress.total)
   }
@@ -172,7 +189,7 @@ export async function encodeRows(
     },
   )
   throwIfAborted(o.signal)
-  return { assign, codes }
+  return spill ? { assign, codes, spill } : { assign, codes }
 }
 
 function subtractCentroids(x: Float32Array, n: number, dim: number, centroids: Float32Array, assign: Uint32Array) {
@@ -182,21 +199,36 @@ function subtractCentroids(x: Float32Array, n: number, dim: number, centroids: F
   }
 }
 
-/** Counting sort by list; stable, so rows stay ascending inside each list. */
-export function groupByList(assign: Uint32Array, codes: Uint8Array, rowIds: Uint32Array, nlist: number, m: number): InvertedLists {
+/**
+ * Counting sort by list; stable, so rows stay ascending inside each list. With `spill`, each
+ * list's spilled entries follow its own (`spillStart`), ascending by row too.
+ */
+export function groupByList(encoded: EncodedChunk, rowIds: Uint32Array, nlist: number, m: number): InvertedLists {
+  const { assign, codes, spill } = encoded
   const n = assign.length
+  const own = new Uint32Array(nlist)
+  const spilled = new Uint32Array(nlist)
+  for (const l of assign) own[l] = (own[l] as number) + 1
+  for (const l of spill?.assign ?? []) if (l !== NO_LIST) spilled[l] = (spilled[l] as number) + 1
   const listStart = new Uint32Array(nlist + 1)
-  for (let i = 0; i < n; i++) listStart[(assign[i] as number) + 1] = (listStart[(assign[i] as number) + 1] as number) + 1
-  for (let l = 0; l < nlist; l++) listStart[l + 1] = (listStart[l + 1] as number) + (listStart[l] as number)
+  for (let l = 0; l < nlist; l++) listStart[l + 1] = (listStart[l] as number) + (own[l] as number) + (spilled[l] as number)
   const fill = listStart.slice(0, nlist)
-  const outIds = new Uint32Array(n)
-  const outCodes = new Uint8Array(n * m)
-  for (let i = 0; i < n; i++) {
-    const l = assign[i] as number
-    const at = fill[l] as number
-    fill[l] = at + 1
-    outIds[at] = rowIds[i] as number
-    outCodes.set(codes.subarray(i * m, (i + 1) * m), at * m)
+  const total = listStart[nlist] as number
+  const outIds = new Uint32Array(total)
+  const outCodes = new Uint8Array(total * m)
+  const place = (lists: Uint32Array, from: Uint8Array, fillOf: Uint32Array) => {
+    for (let i = 0; i < n; i++) {
+      const l = lists[i] as number
+      if (l === NO_LIST) continue
+      const at = fillOf[l] as number
+      fillOf[l] = at + 1
+      outIds[at] = rowIds[i] as number
+      outCodes.set(from.subarray(i * m, (i + 1) * m), at * m)
+    }
   }
-  return { listStart, rowIds: outIds, codes: outCodes }
+  place(assign, codes, fill)
+  if (!spill) return { listStart, rowIds: outIds, codes: outCodes }
+  const spillStart = Uint32Array.from({ length: nlist }, (_, l) => (listStart[l] as number) + (own[l] as number))
+  place(spill.assign, spill.codes, spillStart.slice())
+  return { listStart, rowIds: outIds, codes: outCodes, spillStart }
 }

@@ -21,10 +21,12 @@ export interface ReadRangesOptions {
 }
 
 /**
- * What a request costs, as bytes of transfer: a 20 ms round trip at ~25 Mbit/s. Reading through
- * a gap smaller than this is cheaper than asking for the range after it separately.
+ * What a request costs, as bytes of transfer: a 20 ms round trip at ~20 Mbit/s. Reading through
+ * a gap smaller than this is cheaper than asking for the range after it separately. 48 KiB, not
+ * 64: on the 1 M-row file (spilled rows, tuned defaults) 64 KiB read 0.965 in 591 KiB and 11.6
+ * requests a query, 48 KiB 0.9625 in 535 KiB and 12.5, 40 KiB 499 and 13.2 (docs/BENCHMARKS.md).
  */
-export const REQUEST_BYTES = 64 << 10
+export const REQUEST_BYTES = 48 << 10
 
 // Small: with multi-range requests merging saves no request, only the bytes in between cost.
 export const DEFAULT_GAP = 512

@@ -118,6 +118,7 @@ export function rowsAround(
   }
   const spans = coalesce(pages, gap)
   const out: number[] = []
+  const taken = new Set<number>()
   for (const list of lists) {
     // a list whose pages all lie outside every stretch is passed over whole
     const whole = pageSpanOf(list)
@@ -128,7 +129,8 @@ export function rowsAround(
       const i = spanBefore(spans, start)
       if (i < 0 || start + (list.pageLengths[at] as number) > (spans[i] as Range).end) continue
       const row = list.rowIds[at] as number
-      if (allowed && !allowed[row]) continue
+      if ((allowed && !allowed[row]) || taken.has(row)) continue
+      taken.add(row) // a spilled row is in two lists
       places.set(row, { list, at })
       out.push(row)
     }

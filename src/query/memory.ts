@@ -42,7 +42,8 @@ export function memoryIndex(
   const entryLengths = new Uint32Array(lists.rowIds.length).fill(planned?.pageBytes ?? 0)
   const kind: IndexKind = {
     file: 'memory',
-    model,
+    // lists holding spilled rows: a row may come from two of them
+    model: lists.spillStart && !model.params.spilled ? { ...model, params: { ...model.params, spilled: true } } : model,
     rows: model.params.rows,
     scoring: 'pq',
     counters: [nothing],

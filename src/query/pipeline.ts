@@ -35,11 +35,19 @@ export interface SearchOptions {
    * none; `Infinity` turns it off. Filtered searches probe without it.
    */
   slack?: number
-  /** Candidates re-ranked exactly: k × refine (default: tuned at build time, else 10). */
+  /** Candidates re-ranked exactly: k × refine at most (default: tuned at build time, else 10). */
   refine?: number
   /**
+   * Of the k × refine candidates, only those whose PQ distance is at most (1 + `refineSlack`)
+   * times the k-th best one's are re-ranked (squared L2 and cosine; dot indexes: no cut), so a
+   * query whose PQ estimates already stand apart reads fewer vector pages. Default: the index's
+   * tuned one when `nprobe` and `refine` are left out (tune.ts), else none; `Infinity` re-ranks
+   * all k × refine.
+   */
+  refineSlack?: number
+  /**
    * Also scan the lists stored between two probed lists, and re-rank the rows whose vector pages
-   * lie between two candidates' pages, less than REQUEST_BYTES (64 KiB) apart (query/adjacent.ts).
+   * lie between two candidates' pages, less than REQUEST_BYTES (48 KiB) apart (query/adjacent.ts).
    * Default: where the reads bring those bytes anyway — a host without multi-range requests (S3,
    * R2, GCS, static servers) or a local file; not on a host answering multi-range requests, where
    * they would cost bytes. Only indexes inside the file they cover have such a layout.
@@ -243,6 +251,10 @@ export class QueryPipeline {
     if (!Number.isInteger(nprobe) || nprobe < 1) throw new ParquetSeekError(`nprobe must be a positive integer, got ${nprobe}`)
     const slack = o.slack ?? (o.nprobe === undefined ? model.params.slack : undefined)
     if (slack !== undefined && !(slack >= 0)) throw new ParquetSeekError(`slack must be a number ≥ 0 (or Infinity), got ${slack}`)
+    // the tuned cut belongs with the tuned nprobe and refine it was measured at
+    const tuned = o.nprobe === undefined && o.refine === undefined
+    const refineSlack = o.refineSlack ?? (tuned ? model.params.refineSlack : undefined) ?? Number.POSITIVE_INFINITY
+    if (!(refineSlack >= 0)) throw new ParquetSeekError(`refineSlack must be a number ≥ 0 (or Infinity), got ${refineSlack}`)
     const before = index.counters.map((c) => ({ ...c.counts }))
     const tripsBefore = index.clock.deepest
     const ms = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>
@@ -336,12 +348,16 @@ export class QueryPipeline {
       fetchedCount = fetched.length
       lap('lists')
 
-      let scored: Array<Array<{ row: number }>> | undefined
+      let scored: Array<Array<{ row: number; distance?: number }>> | undefined
+      // a spilled row may come from two of a query's lists: twice the candidates are kept, and
+      // each row once at its better estimate leaves at least k × refine distinct rows
+      const spilled = !!model.params.spilled
+      const keep = k * refine * (spilled ? 2 : 1)
       if (index.scoring === 'flat') scored = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
       else {
         if (this.gpu) {
           try {
-            scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, k * refine, allowed, o.signal)
+            scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, keep, allowed, o.signal)
             scoredOn = 'gpu'
           } catch (e) {
             this.dropGpu(e)
@@ -354,13 +370,27 @@ export class QueryPipeline {
           probes,
           (l) => batchLists.get(l),
           kind,
-          k * refine,
+          keep,
           allowed,
           o.signal,
           this.o.scoreCache,
         )
       }
-      candidates = scored.map((list) => list.map((c) => c.row))
+      for (const list of spilled ? [] : scored) {
+        // without spilled rows each row belongs to one list: a damaged index listing it in two is refused
+        const seen = new Set<number>()
+        for (const { row } of list) {
+          if (seen.has(row))
+            throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
+              file: index.file,
+              section: 'lists',
+            })
+          seen.add(row)
+        }
+      }
+      // squared L2 estimates only: a ratio of inner products means nothing
+      const cut = kind === 'l2' ? refineSlack : Number.POSITIVE_INFINITY
+      candidates = scored.map((list) => (index.scoring === 'pq' ? shortlist(list, k, k * refine, cut) : list.map((c) => c.row)))
       if (layout && index.scoring === 'pq') {
         // each query's own: a batch gets the answers its queries get alone
         places = placesOf(uniqueAscending(candidates), batchLists)
@@ -369,18 +399,6 @@ export class QueryPipeline {
           const views = Array.from(probes[qi] as Uint32Array, (l) => batchLists.get(l)).filter((v) => v !== undefined)
           return rowsAround(list, known, views, allowed, REQUEST_BYTES)
         })
-      }
-      for (const list of candidates) {
-        // each row belongs to one list; a damaged index listing it in two must not return it twice
-        const seen = new Set<number>()
-        for (const row of list) {
-          if (seen.has(row))
-            throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
-              file: index.file,
-              section: 'lists',
-            })
-          seen.add(row)
-        }
       }
     }
     lap('scan')
@@ -512,6 +530,25 @@ function rowsOf(probed: Uint32Array, lists: Map<number, ListView>, allowed: Uint
   const rows: number[] = []
   for (const l of probed) for (const row of lists.get(l)?.rowIds ?? []) if (!allowed || allowed[row]) rows.push(row)
   return rows.sort((a, b) => a - b).map((row) => ({ row }))
+}
+
+/**
+ * The rows to re-rank from a PQ ranking (ascending; a spilled row may come twice, kept at its
+ * first, better, place): the first `keep` distinct rows, down to those at most (1 + `cut`) times
+ * the k-th distinct row's distance (none cut when that distance is not above 0).
+ */
+export function shortlist(ranked: ReadonlyArray<{ row: number; distance?: number }>, k: number, keep: number, cut: number): number[] {
+  const seen = new Set<number>()
+  const out: number[] = []
+  let bound = Number.POSITIVE_INFINITY
+  for (const { row, distance = 0 } of ranked) {
+    if (out.length === keep || distance > bound) break
+    if (seen.has(row)) continue
+    seen.add(row)
+    out.push(row)
+    if (out.length === k && distance > 0) bound = distance * (1 + cut)
+  }
+  return out
 }
 
 /** Lists in any of the queries' sets. */

@@ -152,6 +152,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
     refine?: number
     tunedRecall?: number
     slack?: number
+    refineSlack?: number
     clustered?: boolean
   }
   const model: IvfPqModel = {
@@ -167,7 +168,11 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
       tunedRecall: kv.tunedRecall,
       // a slack that is not a finite number ≥ 0 (a damaged or hand-edited entry) is ignored: fixed probing
       ...(typeof kv.slack === 'number' && kv.slack >= 0 && Number.isFinite(kv.slack) ? { slack: kv.slack } : {}),
+      ...(typeof kv.refineSlack === 'number' && kv.refineSlack >= 0 && Number.isFinite(kv.refineSlack)
+        ? { refineSlack: kv.refineSlack }
+        : {}),
       ...(kv.clustered === true ? { clustered: true } : {}),
+      ...(head.spilled ? { spilled: true } : {}),
     },
     centroids: head.centroids,
     codebooks: head.codebooks,

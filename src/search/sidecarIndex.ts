@@ -150,7 +150,12 @@ export class SidecarIndex {
     if (location.offset + location.length > sidecar.byteLength)
       throw new ParquetSeekError('the index runs past the sidecar file', { file, offset: location.offset })
     const head = await loadIndexHead(sidecar, location, file)
-    const params = { ...header.params, ...head.trailer.params, metric: head.trailer.params.metric as Metric }
+    const params = {
+      ...header.params,
+      ...head.trailer.params,
+      metric: head.trailer.params.metric as Metric,
+      spilled: head.spilled || undefined,
+    }
     const model: IvfPqModel = {
       params,
       centroids: head.centroids,
