@@ -10,7 +10,7 @@ import { probe } from './probe.js'
  * with a residual as far from parallel to the first one as can be, so the two PQ estimates err
  * in different directions. On 1 M rows of 100-d (4,000 lists; 200 held-out words, adaptive
  * probing; `.bench/spill.mjs`, docs/BENCHMARKS.md) the true top 10 were covered 0.968 by one
- * list per row in 8.9 stretches of lists a query, spilled 0.9645 in 4.4 stretches.
+ * list per row in 8.9 stretches of lists a query, every row spilled 0.9645 in 4.4 stretches.
  */
 export const SPILL_NEIGHBOURS = 64
 /** SOAR's λ: how much a residual parallel to the first one counts against a list. */

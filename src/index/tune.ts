@@ -47,7 +47,7 @@ const PLATEAU_GAIN = 0.0005
 /**
  * Cuts of the re-ranked candidates tried once the setting is chosen (search option refineSlack),
  * smallest first: the first whose recall still reaches the target is stored. On the 1 M-row file
- * (spilled rows; nprobe 64, slack 0.548, refine 5; 200 held-out words, s3) re-ranking all 50
+ * (rows spilled at ratio 1.25; nprobe 64, slack 0.548, refine 5; 200 held-out words, s3) re-ranking all 50
  * candidates read 0.9595 in 516 KiB and 12.15 requests a query, a cut at 0.35 0.9595 in 494 KiB
  * and 11.6, at 0.2 0.9585 in 468 KiB and 11.2, at 0.1 0.953 in 420 KiB and 10.4.
  */
