@@ -35,7 +35,7 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column
                        assignment and encoding on WebGPU, an index of the same quality)
   --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
   --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
-                       row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes
+                       row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling)
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
