@@ -288,7 +288,7 @@ async function measure(
     const scanned = gpuScan
       ? await gpuScan.candidates(prepared, probes, listOf, kind, keep, undefined, o.signal)
       : await scanLists(scanner, prepared, probes, listOf, kind, keep, undefined, o.signal, candidateScores)
-    const found = lists.spillStart ? scanned.map((list) => distinctFirst(list, k * refine)) : scanned
+    const found = lists.spillStart ? scanned.map((list) => shortlist(list, k, k * refine, Number.POSITIVE_INFINITY)) : scanned
     return { probes, found }
   }
   const recallAt = async (nprobe: number, slack?: number, cut = Number.POSITIVE_INFINITY) => {
@@ -448,9 +448,7 @@ async function measure(
   }
   /** PQ candidates as a search re-ranks them under a cut (query/pipeline.ts shortlist). */
   function cutOf<T extends { row: number; distance?: number }>(list: T[], cut: number): T[] {
-    if (cut === Number.POSITIVE_INFINITY || kind !== 'l2') return list
-    const kept = new Set(shortlist(list, k, list.length, cut))
-    return list.filter((h) => kept.has(h.row))
+    return kind === 'l2' ? shortlist(list, k, list.length, cut) : list
   }
   /**
    * The chosen setting with the smallest cut of its candidates (REFINE_CUTS; squared L2 and
@@ -478,19 +476,6 @@ async function measure(
 /** Bytes of an unsigned LEB128 varint. */
 function varintBytes(v: number): number {
   return Math.max(1, Math.ceil(Math.log2(v + 1) / 7))
-}
-
-/** The first `keep` entries of a ranking, each row once (at its first place). */
-function distinctFirst<T extends { row: number }>(list: T[], keep: number): T[] {
-  const seen = new Set<number>()
-  const out: T[] = []
-  for (const h of list) {
-    if (out.length === keep) break
-    if (seen.has(h.row)) continue
-    seen.add(h.row)
-    out.push(h)
-  }
-  return out
 }
 
 /** The default target's choice: the setting for HIGH_TARGET unless it prices over KNEE times LOW_TARGET's. */

@@ -390,7 +390,7 @@ export class QueryPipeline {
       }
       // squared L2 estimates only: a ratio of inner products means nothing
       const cut = kind === 'l2' ? refineSlack : Number.POSITIVE_INFINITY
-      candidates = scored.map((list) => (index.scoring === 'pq' ? shortlist(list, k, k * refine, cut) : list.map((c) => c.row)))
+      candidates = scored.map((list) => (index.scoring === 'pq' ? shortlist(list, k, k * refine, cut) : list).map((c) => c.row))
       if (layout && index.scoring === 'pq') {
         // each query's own: a batch gets the answers its queries get alone
         places = placesOf(uniqueAscending(candidates), batchLists)
@@ -533,19 +533,21 @@ function rowsOf(probed: Uint32Array, lists: Map<number, ListView>, allowed: Uint
 }
 
 /**
- * The rows to re-rank from a PQ ranking (ascending; a spilled row may come twice, kept at its
+ * The entries to re-rank from a PQ ranking (ascending; a spilled row may come twice, kept at its
  * first, better, place): the first `keep` distinct rows, down to those at most (1 + `cut`) times
- * the k-th distinct row's distance (none cut when that distance is not above 0).
+ * the k-th distinct row's distance (none cut when that distance is not above 0, or `cut` is
+ * Infinity: then only the first `keep` distinct rows).
  */
-export function shortlist(ranked: ReadonlyArray<{ row: number; distance?: number }>, k: number, keep: number, cut: number): number[] {
+export function shortlist<T extends { row: number; distance?: number }>(ranked: readonly T[], k: number, keep: number, cut: number): T[] {
   const seen = new Set<number>()
-  const out: number[] = []
+  const out: T[] = []
   let bound = Number.POSITIVE_INFINITY
-  for (const { row, distance = 0 } of ranked) {
+  for (const entry of ranked) {
+    const { row, distance = 0 } = entry
     if (out.length === keep || distance > bound) break
     if (seen.has(row)) continue
     seen.add(row)
-    out.push(row)
+    out.push(entry)
     if (out.length === k && distance > 0) bound = distance * (1 + cut)
   }
   return out
