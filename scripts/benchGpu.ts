@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
-import { DEFAULT_TUNABLES, GpuContext, type Tunables } from '../src/compute/gpu/context.js'
+import { DEFAULT_TUNABLES } from '../src/compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../src/compute/gpu/exact.js'
 import { GpuListScan } from '../src/compute/gpu/listScan.js'
-import { nodeGpu } from '../src/compute/gpu/node.js'
 import { ComputePass, WORKGROUP } from '../src/compute/gpu/pass.js'
+import { LANES_CHOICES } from '../src/compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
@@ -40,12 +40,25 @@ if (!got.kernels) {
 }
 const { ctx } = got.kernels
 console.log(`adapter: ${got.adapter}`)
+// what sharedGpuContext's self-test chose for this adapter (selfTest.ts); the LANES sweep below
+// says whether it chose well
+const tuning = ctx.tuning
+const picked = ctx.tunables.LANES
+console.log(
+  tuning.source === 'defaults'
+    ? `tunables: the defaults (${tuning.why})`
+    : `tunables: LANES ${picked} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}): ${tuning.timings
+        .map((t) => `LANES ${t.LANES} exact ${t.exactMs.toFixed(3)} ms, refine ${t.refineMs.toFixed(3)} ms`)
+        .join('; ')}`,
+)
 /** What `--json` writes: every figure printed, as numbers. */
 const report: Record<string, unknown> & { kernels: Array<Record<string, unknown>> } = {
   date: new Date().toISOString(),
   adapter: got.adapter,
   scale,
   reps,
+  tunables: { ...ctx.tunables },
+  tuning,
   kernels: [],
 }
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
@@ -56,9 +69,9 @@ const fill = (a: Float32Array) => {
   return a
 }
 
-/** Kernel time per pass (ms) on `on`'s device; throws the first validation error instead of timing nothing. */
-async function time(run: (encoder: GPUCommandEncoder) => void, on: GpuContext = ctx): Promise<number> {
-  const device = on.device
+/** Kernel time per pass (ms); throws the first validation error instead of timing nothing. */
+async function time(run: (encoder: GPUCommandEncoder) => void): Promise<number> {
+  const device = ctx.device
   device.pushErrorScope('validation')
   const warm = device.createCommandEncoder()
   run(warm)
@@ -73,13 +86,6 @@ async function time(run: (encoder: GPUCommandEncoder) => void, on: GpuContext = 
   const error = await device.popErrorScope()
   if (error) throw new Error(`GPU validation: ${error.message.split('\n')[0]}`)
   return ms
-}
-
-/** A separate context with other tunables (pipelines are built with them). */
-async function variant(tunables: Partial<Tunables>): Promise<GpuContext> {
-  const other = await GpuContext.create(await nodeGpu())
-  Object.assign(other.tunables, tunables)
-  return other
 }
 
 // The ceiling: a plain vec4 copy, bytes read + written, as the other kernels' bytes are counted
@@ -112,12 +118,11 @@ const rows: string[] = [
   '| kernel | variant | size | GPU ms | GPU GB/s | of copy | TS GB/s (same data, CPU) | speed-up |',
   '|---|---|---|---|---|---|---|---|',
 ]
-const lanes = [4, 8, 16, 32]
-const lanesCtx = new Map<number, GpuContext>()
-for (const l of lanes) lanesCtx.set(l, l === ctx.tunables.LANES ? ctx : await variant({ LANES: l }))
+const lanesName = (l: number) =>
+  `LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''}${l === picked && tuning.source !== 'defaults' ? ' (self-test)' : ''}`
 
 // exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass. Every LANES value
-// (the default marked), so a GPU run shows which to keep.
+// (the default and the self-test's pick marked), so a GPU run shows which to keep.
 for (const [n, dim, q] of [
   [Math.round(500_000 * scale), 768, 1],
   [Math.round(500_000 * scale), 768, 8],
@@ -129,18 +134,19 @@ for (const [n, dim, q] of [
   const t0 = performance.now()
   for (let qi = 0; qi < q; qi++) for (let v = 0; v < sample; v++) l2sq(queries, qi * dim, vectors, v * dim, dim)
   const cpuGBs = (sample * dim * 4 * q) / 1e6 / (performance.now() - t0)
-  for (const l of lanes) {
-    const on = lanesCtx.get(l) as GpuContext
-    const buffers = [on.upload(queries, 'q'), on.upload(vectors, 'v'), on.acquire(q * n * 4, 'out')]
-    const ms = await time((enc) => recordExact(on, enc, { n, q, dim, ip: false }, buffers), on)
-    on.release(...buffers)
+  for (const l of LANES_CHOICES) {
+    ctx.tunables.LANES = l
+    const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.acquire(q * n * 4, 'out')]
+    const ms = await time((enc) => recordExact(ctx, enc, { n, q, dim, ip: false }, buffers))
+    ctx.release(...buffers)
     const gpuGBs = (n * dim * 4) / 1e6 / ms
     report.kernels.push({ kernel: 'exactL2', lanes: l, n, dim, queries: q, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
     rows.push(
-      `| exact L2 | LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+      `| exact L2 | ${lanesName(l)} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
     )
   }
 }
+ctx.tunables.LANES = picked
 
 // PQ scan: n codes × m bytes, one lookup table, one list: the tiled entry point (tables in
 // workgroup memory; the default for blocks of ≥ DIRECT entries) and the direct one
@@ -194,13 +200,28 @@ for (const [n, dim, q, per] of [[Math.round(200_000 * scale), 768, Math.max(1, M
   for (let p = 0; p < sample; p++) l2sq(queries, (pairs[2 * p] as number) * dim, vectors, (pairs[2 * p + 1] as number) * dim, dim)
   const cpuGBs = (sample * dim * 4) / 1e6 / (performance.now() - t0)
   const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.upload(pairs, 'pairs'), ctx.acquire(q * per * 8, 'out')]
-  const ms = await time((enc) => recordRefine(ctx, enc, { pairs: q * per, dim, ip: false }, buffers))
+  for (const l of LANES_CHOICES) {
+    ctx.tunables.LANES = l
+    const ms = await time((enc) => recordRefine(ctx, enc, { pairs: q * per, dim, ip: false }, buffers))
+    const gpuGBs = (q * per * dim * 4) / 1e6 / ms
+    report.kernels.push({
+      kernel: 'refinePairs',
+      lanes: l,
+      n,
+      dim,
+      queries: q,
+      perQuery: per,
+      ms,
+      GBs: gpuGBs,
+      ofCopy: gpuGBs / copyGBs,
+      cpuGBs,
+    })
+    rows.push(
+      `| refine (exact L2 of pairs) | ${lanesName(l)} | ${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+    )
+  }
+  ctx.tunables.LANES = picked
   ctx.release(...buffers)
-  const gpuGBs = (q * per * dim * 4) / 1e6 / ms
-  report.kernels.push({ kernel: 'refinePairs', n, dim, queries: q, perQuery: per, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
-  rows.push(
-    `| refine (exact L2 of pairs) | LANES ${ctx.tunables.LANES} | ${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
-  )
 }
 console.log(rows.join('\n'))
 save()

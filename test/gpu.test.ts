@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { indexedDB } from 'fake-indexeddb'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { GpuKernels } from '../scripts/gpuKernels.js'
 import { nodeGpuKernels } from '../scripts/gpuKernels.js'
@@ -10,6 +11,7 @@ import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
+import { type IdbFactory, indexedDbStore, type LanesTiming, memoryStore, pickLanes, tuneContext } from '../src/compute/gpu/selfTest.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
@@ -483,5 +485,89 @@ describe('GPU tunables (override constants)', () => {
           ).toBe(true)
         })
     }
+  }, 120_000)
+})
+
+describe('GPU tunables chosen per adapter (a self-test, kept between visits)', () => {
+  const timing = (LANES: number, exactMs: number, refineMs: number): LanesTiming => ({ LANES, exactMs, refineMs })
+
+  it('pickLanes keeps the default unless another value is clearly faster over both kernels', () => {
+    // 5 % faster on both: noise, the default stays
+    expect(pickLanes([timing(8, 1, 1), timing(16, 0.95, 0.95)], 8)).toBe(8)
+    // 20 % faster on both: switched
+    expect(pickLanes([timing(8, 1, 1), timing(4, 2, 2), timing(16, 0.8, 0.8)], 8)).toBe(16)
+    // twice as fast on one kernel, three times slower on the other: the costs are summed per kernel's best
+    expect(pickLanes([timing(8, 1, 1), timing(32, 0.5, 3)], 8)).toBe(8)
+    // the best of several that beat the default; equal costs go to the one timed first
+    expect(pickLanes([timing(8, 2, 2), timing(4, 1.2, 1.2), timing(16, 1, 1), timing(32, 1, 1)], 8)).toBe(16)
+    // the default not timed (or timed as nothing): kept
+    expect(pickLanes([timing(16, 0.1, 0.1)], 8)).toBe(8)
+    expect(pickLanes([timing(8, 0, 1), timing(16, 0.1, 0.1)], 8)).toBe(8)
+  })
+
+  it('the IndexedDB store keeps a value for a later visit; a broken IndexedDB reads as nothing kept', async () => {
+    const name = `tunables-${Date.now()}`
+    await indexedDbStore(indexedDB).set(name, '[1]')
+    // a new store (a later page visit) on the same database
+    expect(await indexedDbStore(indexedDB).get(name)).toBe('[1]')
+    expect(await indexedDbStore(indexedDB).get(`${name}-other`)).toBeUndefined()
+    const broken: IdbFactory = {
+      open: () => {
+        throw new Error('storage disabled')
+      },
+    }
+    await expect(indexedDbStore(broken).set(name, '[2]')).resolves.toBeUndefined()
+    expect(await indexedDbStore(broken).get(name)).toBeUndefined()
+  })
+
+  it('a software adapter keeps the defaults untimed; timed, the pick is kept per adapter and later read back', async () => {
+    const gpu = await nodeGpu()
+    const store = memoryStore()
+    const set = vi.spyOn(store, 'set')
+    const plain = await GpuContext.create(gpu)
+    expect(plain.fallbackAdapter).toBe(true) // SwiftShader here; on a real GPU this test is not the place to time it
+    await tuneContext(plain, store)
+    expect(plain.tuning).toMatchObject({ source: 'defaults', why: expect.stringContaining('software adapter') })
+    expect(plain.tunables).toEqual(DEFAULT_TUNABLES)
+    expect(set).not.toHaveBeenCalled()
+    plain.destroy()
+
+    const options = { software: true, rows: 512, dim: 20, choices: [4, 16, 32], budgetMs: 60_000 }
+    const timed = await GpuContext.create(gpu)
+    await tuneContext(timed, store, options)
+    const tuning = timed.tuning
+    if (tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(tuning)}`)
+    expect(tuning.timings.map((t) => t.LANES)).toEqual([8, 4, 16, 32]) // the default first
+    expect(tuning.timings.every((t) => t.exactMs > 0 && t.refineMs > 0)).toBe(true)
+    expect(timed.tunables.LANES).toBe(pickLanes(tuning.timings, 8))
+    expect(set).toHaveBeenCalledOnce()
+    expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
+    // the picked LANES answers as the CPU does
+    const dim = 20
+    const v = randoms(300 * dim)
+    const q = randoms(3 * dim)
+    const got = await new GpuExact(timed).distances('l2', q, 3, v, 300, dim)
+    expect(Array.from(got).every((d, i) => close(d, l2sq(q, Math.floor(i / 300) * dim, v, (i % 300) * dim, dim)))).toBe(true)
+    timed.destroy()
+
+    // a later context on the same adapter reads the timings back instead of timing again
+    const later = await GpuContext.create(gpu)
+    const t0 = performance.now()
+    await tuneContext(later, store, options)
+    expect(later.tuning).toEqual({ source: 'cached', timings: tuning.timings })
+    expect(later.tunables.LANES).toBe(pickLanes(tuning.timings, 8))
+    expect(set).toHaveBeenCalledOnce()
+    expect(performance.now() - t0).toBeLessThan(1000)
+    later.destroy()
+
+    // damaged kept timings are timed again; past its time budget the self-test stops (the default
+    // is always timed)
+    const damaged = memoryStore()
+    await damaged.set(set.mock.calls[0]?.[0] as string, '[{"LANES": 5, "exactMs": 1, "refineMs": 1}]')
+    const again = await GpuContext.create(gpu)
+    await tuneContext(again, damaged, { ...options, budgetMs: 0 })
+    expect(again.tuning.source === 'self-test' && again.tuning.timings.map((t) => t.LANES)).toEqual([8])
+    expect(again.tunables.LANES).toBe(8)
+    again.destroy()
   }, 120_000)
 })

@@ -1,5 +1,6 @@
 import { GpuError } from '../../errors.js'
 import { ComputePass } from './pass.js'
+import { defaultStore, type Tuning, type TuningStore, tuneContext } from './selfTest.js'
 import { shaders } from './shaders.generated.js'
 
 export type ShaderName = keyof typeof shaders
@@ -26,8 +27,10 @@ export class GpuContext {
   /** Why the device was lost, once it was. */
   lost: string | undefined
   private readonly passes = new Map<string, ComputePass>()
-  /** Change before the first pass that uses them (pipelines are built once). */
+  /** The values the next passes use (a pipeline is built once per shader and values). */
   readonly tunables: Tunables = { ...DEFAULT_TUNABLES }
+  /** How `tunables` were chosen (selfTest.ts tuneContext; sharedGpuContext runs it). */
+  tuning: Tuning = { source: 'defaults', why: 'not tuned' }
   private free: GPUBuffer[] = []
   private readonly owned = new Set<GPUBuffer>()
 
@@ -35,6 +38,8 @@ export class GpuContext {
     readonly device: GPUDevice,
     /** The adapter in words (vendor, architecture, description). */
     readonly adapter: string,
+    /** A software adapter (SwiftShader: runs on the CPU). */
+    readonly fallbackAdapter: boolean,
     /** A lower binding limit than the device's (tests of the chunked paths). */
     private readonly bindingCap = Number.POSITIVE_INFINITY,
   ) {
@@ -60,9 +65,12 @@ export class GpuContext {
       },
     })
     const info = adapter.info
+    const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter'
     return new GpuContext(
       device,
-      [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter',
+      name,
+      // a CPU rasterizer, also where a browser does not report isFallbackAdapter
+      info?.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe/i.test(name),
       o.maxBinding,
     )
   }
@@ -74,14 +82,15 @@ export class GpuContext {
 
   /** The pipeline of a shader's entry point (created on first use). */
   pass(name: ShaderName, entryPoint = 'main'): ComputePass {
-    const key = `${name}.${entryPoint}`
+    const code = shaders[name]
+    const constants: Record<string, number> = {}
+    for (const [, constant] of code.matchAll(/^override (\w+)/gm))
+      if (constant && constant in this.tunables) constants[constant] = this.tunables[constant as keyof Tunables]
+    const label = entryPoint === 'main' ? name : `${name}.${entryPoint}`
+    const key = `${label} ${JSON.stringify(constants)}`
     let pass = this.passes.get(key)
     if (!pass) {
-      const code = shaders[name]
-      const constants: Record<string, number> = {}
-      for (const [, constant] of code.matchAll(/^override (\w+)/gm))
-        if (constant && constant in this.tunables) constants[constant] = this.tunables[constant as keyof Tunables]
-      pass = new ComputePass(this.device, code, entryPoint === 'main' ? name : key, constants, entryPoint)
+      pass = new ComputePass(this.device, code, label, constants, entryPoint)
       this.passes.set(key, pass)
     }
     return pass
@@ -196,13 +205,23 @@ export class GpuContext {
 }
 
 const contexts = new WeakMap<GPU, Promise<GpuContext>>()
+let store: TuningStore | undefined
 
-/** One context per WebGPU entry point (every index opened on it shares the device). */
+/**
+ * One context per WebGPU entry point (every index opened on it shares the device), its tunables
+ * chosen for the adapter (tuneContext: measured on first use, kept in IndexedDB where there is
+ * one).
+ */
 export function sharedGpuContext(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<GpuContext> {
   if (!gpu) return GpuContext.create(undefined)
   let context = contexts.get(gpu)
   if (!context) {
-    context = GpuContext.create(gpu)
+    store ??= defaultStore()
+    const kept = store
+    context = GpuContext.create(gpu).then(async (c) => {
+      await tuneContext(c, kept)
+      return c
+    })
     contexts.set(gpu, context)
     context.catch(() => contexts.delete(gpu))
   }
