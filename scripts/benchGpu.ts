@@ -12,7 +12,7 @@ import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES } from '../src/compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../src/compute/gpu/exact.js'
-import { GpuListScan } from '../src/compute/gpu/listScan.js'
+import { BLOCK, GpuListScan } from '../src/compute/gpu/listScan.js'
 import { ComputePass, WORKGROUP } from '../src/compute/gpu/pass.js'
 import { LANES_CHOICES } from '../src/compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../src/compute/js.js'
@@ -40,15 +40,17 @@ if (!got.kernels) {
 }
 const { ctx } = got.kernels
 console.log(`adapter: ${got.adapter}`)
-// what sharedGpuContext's self-test chose for this adapter (selfTest.ts); the LANES sweep below
-// says whether it chose well
+// what sharedGpuContext's self-test chose for this adapter (selfTest.ts); the sweeps below say
+// whether it chose well
 const tuning = ctx.tuning
-const picked = ctx.tunables.LANES
+const picked = { ...ctx.tunables }
 console.log(
   tuning.source === 'defaults'
     ? `tunables: the defaults (${tuning.why})`
-    : `tunables: LANES ${picked} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}): ${tuning.timings
-        .map((t) => `LANES ${t.LANES} exact ${t.exactMs.toFixed(3)} ms, refine ${t.refineMs.toFixed(3)} ms`)
+    : `tunables: LANES ${picked.LANES}, DIRECT ${picked.DIRECT} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}):\n  ${tuning.timings.lanes
+        .map((t) => `LANES ${t.LANES}: exact ${t.exactMs.toFixed(3)} ms, refine ${t.refineMs.toFixed(3)} ms`)
+        .join('; ')}\n  ${tuning.timings.scan
+        .map((t) => `blocks of ${t.length}: tiled ${t.tiledMs.toFixed(3)} ms, direct ${t.directMs.toFixed(3)} ms`)
         .join('; ')}`,
 )
 /** What `--json` writes: every figure printed, as numbers. */
@@ -119,7 +121,7 @@ const rows: string[] = [
   '|---|---|---|---|---|---|---|---|',
 ]
 const lanesName = (l: number) =>
-  `LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''}${l === picked && tuning.source !== 'defaults' ? ' (self-test)' : ''}`
+  `LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''}${l === picked.LANES && tuning.source !== 'defaults' ? ' (self-test)' : ''}`
 
 // exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass. Every LANES value
 // (the default and the self-test's pick marked), so a GPU run shows which to keep.
@@ -146,7 +148,7 @@ for (const [n, dim, q] of [
     )
   }
 }
-ctx.tunables.LANES = picked
+ctx.tunables.LANES = picked.LANES
 
 // PQ scan: n codes × m bytes, one lookup table, one list: the tiled entry point (tables in
 // workgroup memory; the default for blocks of ≥ DIRECT entries) and the direct one
@@ -169,8 +171,10 @@ for (const [n, m] of [
   const t0 = performance.now()
   pqScan(table, 256, codes, sample, m, 0, out)
   const cpuGBs = (sample * m) / 1e6 / (performance.now() - t0)
+  // full blocks (BLOCK entries) go to `tiled` unless DIRECT is past BLOCK
+  const fullBlocks = picked.DIRECT <= BLOCK ? 'tiled' : 'direct'
   for (const [name, direct] of [
-    ['tiled (default)', DEFAULT_TUNABLES.DIRECT],
+    ['tiled', 0],
     ['direct', Number.POSITIVE_INFINITY],
   ] as const) {
     ctx.tunables.DIRECT = direct
@@ -178,12 +182,22 @@ for (const [n, m] of [
     const ms = await time(scan.record)
     scan.release()
     const gpuGBs = (n * m) / 1e6 / ms
-    report.kernels.push({ kernel: 'pqScan', variant: name, n, m, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
+    report.kernels.push({
+      kernel: 'pqScan',
+      variant: name,
+      used: name === fullBlocks,
+      n,
+      m,
+      ms,
+      GBs: gpuGBs,
+      ofCopy: gpuGBs / copyGBs,
+      cpuGBs,
+    })
     rows.push(
-      `| PQ scan | ${name} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+      `| PQ scan | ${name}${name === fullBlocks ? ' (used)' : ''} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
     )
   }
-  ctx.tunables.DIRECT = DEFAULT_TUNABLES.DIRECT
+  ctx.tunables.DIRECT = picked.DIRECT
 }
 // Refinement: each of q queries against its own `per` candidates among n decoded rows (random
 // pairs: the gathers a batch's refine stage makes); bytes = the candidate rows read, one per pair
@@ -220,7 +234,7 @@ for (const [n, dim, q, per] of [[Math.round(200_000 * scale), 768, Math.max(1, M
       `| refine (exact L2 of pairs) | ${lanesName(l)} | ${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
     )
   }
-  ctx.tunables.LANES = picked
+  ctx.tunables.LANES = picked.LANES
   ctx.release(...buffers)
 }
 console.log(rows.join('\n'))

@@ -11,7 +11,8 @@ import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
-import { type IdbFactory, indexedDbStore, type LanesTiming, memoryStore, pickLanes, tuneContext } from '../src/compute/gpu/selfTest.js'
+import { type LanesTiming, pickDirect, pickLanes, SCAN_LENGTHS, type ScanTiming, tuneContext } from '../src/compute/gpu/selfTest.js'
+import { type IdbFactory, indexedDbStore, memoryStore } from '../src/compute/gpu/tuningStore.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
@@ -505,6 +506,21 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(pickLanes([timing(8, 0, 1), timing(16, 0.1, 0.1)], 8)).toBe(8)
   })
 
+  it('pickDirect moves the tiled/direct threshold to where the timings cross, unless the gain is noise', () => {
+    const scan = (ratios: number[]): ScanTiming[] =>
+      SCAN_LENGTHS.map((length, i) => ({ length, tiledMs: ratios[i] as number, directMs: 1 }))
+    // tiled is slower below 256 entries, faster from there: blocks of 64 and 128 go direct too
+    expect(pickDirect(scan([2, 1.5, 1.05, 0.8, 0.5, 0.4]), 64)).toBe(256)
+    // tiled faster from 32: every block tiled
+    expect(pickDirect(scan([0.7, 0.6, 0.5, 0.4, 0.3, 0.3]), 64)).toBe(32)
+    // never faster (a CPU adapter): never tiled (a threshold past BLOCK = 1,024 entries)
+    expect(pickDirect(scan([3, 3, 2.5, 2, 1.5, 1.2]), 64)).toBe(1025)
+    // 5 % slower at 64 entries: noise, the default stays
+    expect(pickDirect(scan([2, 1.05, 0.9, 0.8, 0.5, 0.4]), 64)).toBe(64)
+    // nothing timed: the default
+    expect(pickDirect([], 64)).toBe(64)
+  })
+
   it('the IndexedDB store keeps a value for a later visit; a broken IndexedDB reads as nothing kept', async () => {
     const name = `tunables-${Date.now()}`
     await indexedDbStore(indexedDB).set(name, '[1]')
@@ -532,17 +548,20 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(set).not.toHaveBeenCalled()
     plain.destroy()
 
-    const options = { software: true, rows: 512, dim: 20, choices: [4, 16, 32], budgetMs: 60_000 }
+    const options = { software: true, rows: 512, dim: 20, lanes: [4, 16, 32], entries: 2048, m: 16, budgetMs: 120_000 }
     const timed = await GpuContext.create(gpu)
     await tuneContext(timed, store, options)
     const tuning = timed.tuning
     if (tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(tuning)}`)
-    expect(tuning.timings.map((t) => t.LANES)).toEqual([8, 4, 16, 32]) // the default first
-    expect(tuning.timings.every((t) => t.exactMs > 0 && t.refineMs > 0)).toBe(true)
-    expect(timed.tunables.LANES).toBe(pickLanes(tuning.timings, 8))
+    const { lanes, scan } = tuning.timings
+    expect(lanes.map((t) => t.LANES)).toEqual([8, 4, 16, 32]) // the default first
+    expect(lanes.every((t) => t.exactMs > 0 && t.refineMs > 0)).toBe(true)
+    expect(scan.map((t) => t.length)).toEqual([...SCAN_LENGTHS])
+    expect(scan.every((t) => t.tiledMs > 0 && t.directMs > 0)).toBe(true)
+    expect(timed.tunables).toEqual({ ...DEFAULT_TUNABLES, LANES: pickLanes(lanes, 8), DIRECT: pickDirect(scan, 64) })
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
-    // the picked LANES answers as the CPU does
+    // the picked LANES answers as the CPU does (other DIRECT values: the tunables test above)
     const dim = 20
     const v = randoms(300 * dim)
     const q = randoms(3 * dim)
@@ -552,21 +571,21 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
 
     // a later context on the same adapter reads the timings back instead of timing again
     const later = await GpuContext.create(gpu)
-    const t0 = performance.now()
     await tuneContext(later, store, options)
     expect(later.tuning).toEqual({ source: 'cached', timings: tuning.timings })
-    expect(later.tunables.LANES).toBe(pickLanes(tuning.timings, 8))
+    expect(later.tunables).toEqual(timed.tunables)
     expect(set).toHaveBeenCalledOnce()
-    expect(performance.now() - t0).toBeLessThan(1000)
     later.destroy()
 
-    // damaged kept timings are timed again; past its time budget the self-test stops (the default
-    // is always timed)
+    // damaged kept timings are timed again; past its time budget the self-test stops timing new
+    // choices (the default LANES and the first block length are always timed)
     const damaged = memoryStore()
-    await damaged.set(set.mock.calls[0]?.[0] as string, '[{"LANES": 5, "exactMs": 1, "refineMs": 1}]')
+    await damaged.set(set.mock.calls[0]?.[0] as string, '{"lanes": [{"LANES": 5, "exactMs": 1, "refineMs": 1}], "scan": []}')
     const again = await GpuContext.create(gpu)
     await tuneContext(again, damaged, { ...options, budgetMs: 0 })
-    expect(again.tuning.source === 'self-test' && again.tuning.timings.map((t) => t.LANES)).toEqual([8])
+    if (again.tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(again.tuning)}`)
+    expect(again.tuning.timings.lanes.map((t) => t.LANES)).toEqual([8])
+    expect(again.tuning.timings.scan.map((t) => t.length)).toEqual([32])
     expect(again.tunables.LANES).toBe(8)
     again.destroy()
   }, 120_000)

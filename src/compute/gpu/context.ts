@@ -1,7 +1,8 @@
 import { GpuError } from '../../errors.js'
 import { ComputePass } from './pass.js'
-import { defaultStore, type Tuning, type TuningStore, tuneContext } from './selfTest.js'
+import { type Tuning, tuneContext } from './selfTest.js'
 import { shaders } from './shaders.generated.js'
+import { defaultStore, type TuningStore } from './tuningStore.js'
 
 export type ShaderName = keyof typeof shaders
 

@@ -30,8 +30,9 @@ export const BLOCK = WORKGROUP * 4
  * GROUP + e % GROUP in units of 16 bytes, Q = ⌈m / 16⌉ — so neighbouring invocations, scoring
  * neighbouring entries, read neighbouring quads. Lists start on a GROUP boundary.
  */
-const GROUP = 32
-const wordsPerEntry = (m: number) => 4 * Math.ceil(m / 16)
+export const GROUP = 32
+/** u32 words of one resident entry's codes (its ⌈m / 16⌉ quads). */
+export const wordsPerEntry = (m: number) => 4 * Math.ceil(m / 16)
 
 /** A list's row-major codes (count × m bytes) in the interleaved layout, padded to whole groups. */
 export function interleave(codes: Uint8Array, count: number, m: number): Uint32Array {

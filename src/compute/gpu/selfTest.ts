@@ -2,20 +2,27 @@ import { GpuError } from '../../errors.js'
 import { mulberry32 } from '../random.js'
 import type { GpuContext } from './context.js'
 import { recordExact, recordRefine } from './exact.js'
+import { BLOCK, GROUP, recordScan, scanPlan, wordsPerEntry } from './listScan.js'
+import type { TuningStore } from './tuningStore.js'
 
 /**
- * The adapter's own LANES (invocations sharing a vector in exactL2 and refinePairs): a GPU's
- * memory system decides which width reads fastest (32-wide warps, 64-wide wavefronts, a laptop's
- * 8-wide subgroups), so the choice is measured once per adapter rather than fixed. Timed on the
- * two kernels that use it (probing / flat search and refinement), each value's cost is its time
- * over the best time of that kernel, summed; the default stays unless another value costs
- * SWITCH_MARGIN of it or less, so timing noise does not change answers' rounding from one run to
- * the next.
+ * Tunables chosen for the adapter at hand: what reads fastest differs between GPUs (32-wide
+ * warps, 64-wide wavefronts, a laptop's 8-wide subgroups, how much a workgroup-memory copy costs),
+ * so two are measured once per adapter rather than fixed:
+ *   LANES  (invocations sharing a vector) on exactL2 (probing, flat search) and refinePairs
+ *   DIRECT (the block length from which the list scan copies tables to workgroup memory) on
+ *          scanLists' two entry points, over blocks of each length up to BLOCK
+ * Each choice's cost is its time over the best time of each workload, summed over the workloads;
+ * the default stays unless another choice costs SWITCH_MARGIN of it or less where they differ, so
+ * timing noise does not change answers' rounding from one run to the next. Ties go to the choice
+ * listed first.
  */
 
 /** The LANES values timed: powers of two dividing the workgroup (256). */
 export const LANES_CHOICES = [4, 8, 16, 32] as const
-/** A value replaces the default only when its cost is at most this share of the default's. */
+/** The block lengths the scan is timed at (scanLists: a block is at most BLOCK entries). */
+export const SCAN_LENGTHS = [32, 64, 128, 256, 512, 1024] as const
+/** A value replaces the default only when its cost is at most this share of the default's (cheapest). */
 export const SWITCH_MARGIN = 0.9
 /** A measurement repeats its pass until the batch takes this long (ms): longer than a submit's cost. */
 const MIN_BATCH_MS = 4
@@ -30,80 +37,215 @@ export interface LanesTiming {
   refineMs: number
 }
 
+export interface ScanTiming {
+  /** Entries per block (every block of the workload this long). */
+  length: number
+  /** scanLists through `tiled` and through `direct` (ms a pass). */
+  tiledMs: number
+  directMs: number
+}
+
+export interface Timings {
+  lanes: LanesTiming[]
+  scan: ScanTiming[]
+}
+
 /** How a context's tunables were chosen (GpuContext.tuning). */
 export type Tuning =
   | { source: 'defaults'; why: string }
-  | { source: 'self-test'; ms: number; timings: LanesTiming[] }
-  | { source: 'cached'; timings: LanesTiming[] }
+  | { source: 'self-test'; ms: number; timings: Timings }
+  | { source: 'cached'; timings: Timings }
 
 /**
- * The LANES to use given each value's timings (see the module comment; ties go to the one timed
- * first); `fallback` when it was not timed.
+ * The choice whose summed normalized cost is least, among those that beat the default by
+ * SWITCH_MARGIN on the workloads where the two differ (two DIRECT thresholds differ only on the
+ * block lengths between them); the default when none does.
  */
+function cheapest<T>(choices: T[], fallback: T, workloads: Array<(choice: T) => number>): T {
+  if (!choices.includes(fallback)) return fallback
+  const best = workloads.map((ms) => Math.min(...choices.map(ms)))
+  const cost = (c: T, where = (_w: number) => true) =>
+    workloads.reduce((sum, ms, w) => sum + (where(w) ? ms(c) / (best[w] as number) : 0), 0)
+  const beats = (c: T) => {
+    const differ = (w: number) => workloads[w]?.(c) !== workloads[w]?.(fallback)
+    return c !== fallback && cost(c, differ) <= SWITCH_MARGIN * cost(fallback, differ)
+  }
+  let pick = fallback
+  for (const c of choices) if (beats(c) && (pick === fallback || cost(c) < cost(pick))) pick = c
+  return pick
+}
+
+/** The LANES to use given each value's timings; `fallback` when it was not timed. */
 export function pickLanes(timings: LanesTiming[], fallback: number): number {
-  const base = timings.find((t) => t.LANES === fallback)
   const valid = timings.filter((t) => t.exactMs > 0 && t.refineMs > 0)
-  if (!base || !valid.includes(base)) return fallback
-  const bestExact = Math.min(...valid.map((t) => t.exactMs))
-  const bestRefine = Math.min(...valid.map((t) => t.refineMs))
-  const cost = (t: LanesTiming) => t.exactMs / bestExact + t.refineMs / bestRefine
-  const limit = cost(base) * SWITCH_MARGIN
-  let pick = base
-  for (const t of valid) if (cost(t) <= limit && (pick === base || cost(t) < cost(pick))) pick = t
-  return pick.LANES
+  const of = (l: number) => valid.find((t) => t.LANES === l) as LanesTiming
+  return cheapest(
+    valid.map((t) => t.LANES),
+    fallback,
+    [(l) => of(l).exactMs, (l) => of(l).refineMs],
+  )
 }
 
 /**
- * Times exactL2 and refinePairs at each of `choices` (the current LANES first) on `rows` random
- * vectors of `dim` floats, stopping once `budgetMs` has passed (values not reached yet are not
- * timed). Sets ctx.tunables.LANES while it runs and restores it; throws GpuError on a GPU error.
+ * The DIRECT to use given the scan's timings: of the timed lengths, the default, and BLOCK + 1
+ * (never tiled), the threshold whose blocks — `direct` below it, `tiled` from it — cost least.
+ */
+export function pickDirect(timings: ScanTiming[], fallback: number): number {
+  const valid = timings.filter((t) => t.tiledMs > 0 && t.directMs > 0)
+  if (!valid.length) return fallback
+  const choices = [...new Set([...valid.map((t) => t.length), fallback, BLOCK + 1])].sort((a, b) => a - b)
+  return cheapest(
+    choices,
+    fallback,
+    valid.map((t) => (threshold: number) => (t.length >= threshold ? t.tiledMs : t.directMs)),
+  )
+}
+
+/** Options of the self-test: workload sizes (smaller in tests) and its time budget. */
+export interface SelfTestOptions {
+  /** exactL2 / refinePairs: rows of `dim` floats (8,192 × 768). */
+  rows?: number
+  dim?: number
+  /** The scan: entries per block length (65,536) of m code bytes (96). */
+  entries?: number
+  m?: number
+  lanes?: readonly number[]
+  lengths?: readonly number[]
+  /** Stop timing new choices after this long (ms, 1,500); the defaults are always timed. */
+  budgetMs?: number
+}
+
+/**
+ * Times exactL2 and refinePairs at each LANES (the current one first), then scanLists' entry
+ * points at each block length, stopping once `budgetMs` has passed (what was not reached is not
+ * timed). Sets ctx.tunables while it runs and restores them; throws GpuError on a GPU error.
  * Nothing else may use `ctx` meanwhile.
  */
-export async function timeLanes(
-  ctx: GpuContext,
-  o: { rows?: number; dim?: number; choices?: readonly number[]; budgetMs?: number } = {},
-): Promise<LanesTiming[]> {
+export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Promise<Timings> {
+  const t0 = performance.now()
+  const over = () => performance.now() - t0 > (o.budgetMs ?? 1500)
+  const saved = { ...ctx.tunables }
+  try {
+    const lanes = await timeLanes(ctx, o, over)
+    const scan = await timeScan(ctx, o, over)
+    return { lanes, scan }
+  } finally {
+    Object.assign(ctx.tunables, saved)
+  }
+}
+
+async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<LanesTiming[]> {
   const rows = o.rows ?? 8192
-  const dim = o.dim ?? 768 // a multiple of 4: no padding
+  const dim = o.dim ?? 768
   const nq = 8
   const start = ctx.tunables.LANES
-  const choices = [start, ...(o.choices ?? LANES_CHOICES).filter((l) => l !== start)]
-  const budget = o.budgetMs ?? 1500
-  const rand = mulberry32(1)
-  const vectors = Float32Array.from({ length: rows * dim }, () => rand() * 2 - 1)
-  const queries = vectors.slice(0, nq * dim)
-  // refinement reads rows in no particular order: a pair a row, rows strided across the file
+  const vectors = randomFloats(rows * Math.ceil(dim / 4) * 4, 1) // rows padded as exact.ts padRows
+  // refinement reads rows in no particular order: a pair a row, rows strided across the buffer
   const pairs = new Uint32Array(2 * rows)
   const stride = 7919 % rows || 1
   for (let p = 0; p < rows; p++) {
     pairs[2 * p] = p % nq
     pairs[2 * p + 1] = (p * stride) % rows
   }
-  const qBuf = ctx.upload(queries, 'SelfTest.queries')
-  const xBuf = ctx.upload(vectors, 'SelfTest.rows')
-  const pBuf = ctx.upload(pairs, 'SelfTest.pairs')
-  const eBuf = ctx.acquire(nq * rows * 4, 'SelfTest.exactOut')
-  const rBuf = ctx.acquire(rows * 8, 'SelfTest.refineOut')
-  const t0 = performance.now()
+  const held = [
+    ctx.upload(vectors.subarray(0, nq * Math.ceil(dim / 4) * 4), 'SelfTest.queries'),
+    ctx.upload(vectors, 'SelfTest.rows'),
+    ctx.upload(pairs, 'SelfTest.pairs'),
+    ctx.acquire(nq * rows * 4, 'SelfTest.exactOut'),
+    ctx.acquire(rows * 8, 'SelfTest.refineOut'),
+  ] as const
+  const [qBuf, xBuf, pBuf, eBuf, rBuf] = held
   const timings: LanesTiming[] = []
   try {
-    for (const LANES of choices) {
-      if (timings.length && performance.now() - t0 > budget) break
+    for (const LANES of [start, ...(o.lanes ?? LANES_CHOICES).filter((l) => l !== start)]) {
+      if (timings.length && over()) break
       ctx.tunables.LANES = LANES
       const exactMs = await timePass(ctx, (enc) => recordExact(ctx, enc, { n: rows, q: nq, dim, ip: false }, [qBuf, xBuf, eBuf]))
       const refineMs = await timePass(ctx, (enc) => recordRefine(ctx, enc, { pairs: rows, dim, ip: false }, [qBuf, xBuf, pBuf, rBuf]))
       timings.push({ LANES, exactMs, refineMs })
     }
   } finally {
-    ctx.tunables.LANES = start
-    ctx.release(qBuf, xBuf, pBuf, eBuf, rBuf)
+    ctx.release(...held)
   }
   return timings
 }
 
 /**
+ * scanLists over `entries` resident entries cut into segments of one length, each segment its
+ * own entries and one of 64 tables (as a batch's (query, list) pairs), every block through
+ * `tiled` (DIRECT 0) and through `direct` (DIRECT past BLOCK).
+ */
+async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<ScanTiming[]> {
+  const entries = o.entries ?? 65_536
+  const m = o.m ?? 96
+  const ksub = 256
+  const ntables = 64
+  const tables = randomFloats(ntables * m * ksub, 2)
+  const lengths = o.lengths ?? SCAN_LENGTHS
+  // segments start on a GROUP boundary: room for the most padded length's
+  const resident = Math.max(...lengths.map((l) => Math.ceil(entries / l) * Math.ceil(l / GROUP) * GROUP))
+  const rand = mulberry32(3)
+  const codes = new Uint32Array(resident * wordsPerEntry(m))
+  for (let i = 0; i < codes.length; i++) codes[i] = Math.floor(rand() * 2 ** 32) // uniform code bytes, as trained codes are about
+  const held = [
+    ctx.upload(tables, 'SelfTest.tables'),
+    ctx.upload(new Uint32Array(4), 'SelfTest.noTerms'),
+    ctx.upload(codes, 'SelfTest.codes'),
+    ctx.acquire(resident * 4, 'SelfTest.rows'),
+    ctx.upload(new Uint32Array(4), 'SelfTest.noFilter'),
+    ctx.acquire(entries * 4, 'SelfTest.dist'),
+    ctx.acquire(entries * 4, 'SelfTest.outRows'),
+  ] as const
+  const timings: ScanTiming[] = []
+  try {
+    for (const length of lengths) {
+      if (timings.length && over()) break
+      const segments: number[] = []
+      for (let s = 0, at = 0; s * length < entries; s++, at += Math.ceil(length / GROUP) * GROUP)
+        segments.push(s % ntables, 0, at, Math.min(length, entries - s * length), s * length, 0)
+      const ms: number[] = []
+      for (const directBelow of [0, BLOCK + 1]) {
+        const plan = scanPlan(segments, directBelow)
+        const work = ctx.upload(plan.work, 'SelfTest.work')
+        const [tBuf, noTerms, cBuf, rowBuf, noFilter, dBuf, oBuf] = held
+        try {
+          ms.push(
+            await timePass(ctx, (enc) =>
+              recordScan(ctx, enc, plan, { m, ksub, filtered: false, precomputed: false }, [
+                tBuf,
+                noTerms,
+                cBuf,
+                rowBuf,
+                work,
+                noFilter,
+                dBuf,
+                oBuf,
+              ]),
+            ),
+          )
+        } finally {
+          ctx.release(work)
+        }
+      }
+      timings.push({ length, tiledMs: ms[0] as number, directMs: ms[1] as number })
+    }
+  } finally {
+    ctx.release(...held)
+  }
+  return timings
+}
+
+/** n floats in [-1, 1) (seeded: the same workload every time). */
+function randomFloats(n: number, seed: number): Float32Array {
+  const rand = mulberry32(seed)
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = rand() * 2 - 1
+  return out
+}
+
+/**
  * Milliseconds a pass takes: a warm-up (which builds the pipeline), then batches of passes in
- * one submit, doubling until a batch takes MIN_BATCH_MS; the best of three such batches.
+ * one submit, growing until a batch takes MIN_BATCH_MS; the best of three such batches.
  */
 async function timePass(ctx: GpuContext, record: (encoder: GPUCommandEncoder) => void): Promise<number> {
   const device = ctx.device
@@ -123,111 +265,34 @@ async function timePass(ctx: GpuContext, record: (encoder: GPUCommandEncoder) =>
   let reps = 1
   let ms = await batch(reps)
   while (ms < MIN_BATCH_MS && reps < MAX_REPS) {
-    reps = Math.min(MAX_REPS, reps * 2)
+    // straight to about MIN_BATCH_MS (a submit's own cost makes the first batches look slow)
+    reps = Math.min(MAX_REPS, Math.max(2 * reps, Math.ceil((reps * MIN_BATCH_MS) / Math.max(ms, 0.01))))
     ms = await batch(reps)
   }
   ms = Math.min(ms, await batch(reps), await batch(reps))
   return ms / reps
 }
 
-/** Where chosen tunables are kept between visits: one JSON string per adapter. */
-export interface TuningStore {
-  get(key: string): Promise<string | undefined>
-  set(key: string, value: string): Promise<void>
-}
-
-/** For this process (or worker) only: what Node gets, and a browser without IndexedDB. */
-export function memoryStore(): TuningStore {
-  const kept = new Map<string, string>()
-  return {
-    get: async (key) => kept.get(key),
-    set: async (key, value) => {
-      kept.set(key, value)
-    },
-  }
-}
-
-/** The parts of IndexedDB used here (the compute core compiles without the DOM's types). */
-interface IdbRequest<T> {
-  readonly result: T
-  onsuccess: (() => void) | null
-  onerror: (() => void) | null
-}
-interface IdbDatabase {
-  createObjectStore(name: string): unknown
-  transaction(store: string, mode: 'readonly' | 'readwrite'): { objectStore(name: string): IdbObjectStore }
-}
-interface IdbObjectStore {
-  get(key: string): IdbRequest<unknown>
-  put(value: string, key: string): IdbRequest<unknown>
-}
-export interface IdbFactory {
-  open(name: string, version: number): IdbRequest<IdbDatabase> & { onupgradeneeded: (() => void) | null; onblocked: (() => void) | null }
-}
-
-/**
- * In IndexedDB (pages and workers alike; the app's engine runs in a worker, where localStorage
- * does not exist): database `parquetseek-gpu`, store `tunables`. A failure (storage disabled,
- * private browsing) reads as nothing stored; the choice then lasts this visit.
- */
-export function indexedDbStore(idb: IdbFactory): TuningStore {
-  let opened: Promise<IdbDatabase | undefined> | undefined
-  const open = () =>
-    (opened ??= new Promise((resolve) => {
-      try {
-        const request = idb.open('parquetseek-gpu', 1)
-        request.onupgradeneeded = () => request.result.createObjectStore('tunables')
-        request.onsuccess = () => resolve(request.result)
-        request.onerror = () => resolve(undefined)
-        request.onblocked = () => resolve(undefined)
-      } catch {
-        resolve(undefined)
-      }
-    }))
-  const run = async <T>(mode: 'readonly' | 'readwrite', op: (store: IdbObjectStore) => IdbRequest<unknown>): Promise<T | undefined> => {
-    const db = await open()
-    if (!db) return undefined
-    return new Promise((resolve) => {
-      try {
-        const request = op(db.transaction('tunables', mode).objectStore('tunables'))
-        request.onsuccess = () => resolve(request.result as T)
-        request.onerror = () => resolve(undefined)
-      } catch {
-        resolve(undefined)
-      }
-    })
-  }
-  return {
-    get: async (key) => {
-      const value = await run<unknown>('readonly', (s) => s.get(key))
-      return typeof value === 'string' ? value : undefined
-    },
-    set: async (key, value) => {
-      await run('readwrite', (s) => s.put(value, key))
-    },
-  }
-}
-
-/** The store sharedGpuContext uses here: IndexedDB where it exists, else this process's memory. */
-export function defaultStore(): TuningStore {
-  const idb = (globalThis as { indexedDB?: IdbFactory }).indexedDB
-  return idb ? indexedDbStore(idb) : memoryStore()
-}
-
-/** Bump when the kernels change enough that kept choices no longer say anything. */
+/** Bump when the kernels change enough that kept timings no longer say anything. */
 const STORE_VERSION = 1
 
+/** Sets ctx's tunables from `timings` (the picks above). */
+function apply(ctx: GpuContext, timings: Timings): void {
+  ctx.tunables.LANES = pickLanes(timings.lanes, ctx.tunables.LANES)
+  ctx.tunables.DIRECT = pickDirect(timings.scan, ctx.tunables.DIRECT)
+}
+
 /**
- * Sets ctx's LANES for its adapter: kept from an earlier visit in `store`, else timed
- * (timeLanes) and kept. A software adapter (SwiftShader: a CPU, whose timings say nothing of a
- * GPU and which compiles pipelines slowly) and a self-test that fails keep the defaults;
- * ctx.tuning says which happened.
+ * Sets ctx's LANES and DIRECT for its adapter: from timings kept in `store` by an earlier visit,
+ * else timed (timeTunables) and kept. A software adapter (SwiftShader: a CPU, whose timings say
+ * nothing of a GPU and which compiles pipelines slowly) and a self-test that fails keep the
+ * defaults; ctx.tuning says which happened.
  */
 export async function tuneContext(
   ctx: GpuContext,
   store: TuningStore,
-  /** timeLanes's options; `software`: time a software adapter too (tests). */
-  o: Parameters<typeof timeLanes>[1] & { software?: boolean } = {},
+  /** `software`: time a software adapter too (tests). */
+  o: SelfTestOptions & { software?: boolean } = {},
 ): Promise<void> {
   if (ctx.fallbackAdapter && !o.software) {
     ctx.tuning = { source: 'defaults', why: 'a software adapter (its timings say nothing of a GPU)' }
@@ -236,37 +301,40 @@ export async function tuneContext(
   const key = `v${STORE_VERSION} ${ctx.adapter}`
   const kept = parseKept(await store.get(key))
   if (kept) {
-    ctx.tunables.LANES = pickLanes(kept, ctx.tunables.LANES)
+    apply(ctx, kept)
     ctx.tuning = { source: 'cached', timings: kept }
     return
   }
   const t0 = performance.now()
-  let timings: LanesTiming[]
+  let timings: Timings
   try {
-    timings = await timeLanes(ctx, o)
+    timings = await timeTunables(ctx, o)
   } catch (e) {
     ctx.tuning = { source: 'defaults', why: (e as Error).message }
     return
   }
-  ctx.tunables.LANES = pickLanes(timings, ctx.tunables.LANES)
+  apply(ctx, timings)
   ctx.tuning = { source: 'self-test', ms: performance.now() - t0, timings }
   await store.set(key, JSON.stringify(timings))
 }
 
-/** Timings kept by tuneContext, or undefined when `text` is not such a list (absent, from another version, damaged). */
-function parseKept(text: string | undefined): LanesTiming[] | undefined {
+const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0
+
+/** Timings kept by tuneContext, or undefined when `text` is not such a record (absent, from another version, damaged). */
+function parseKept(text: string | undefined): Timings | undefined {
   if (!text) return undefined
   try {
-    const value: unknown = JSON.parse(text)
+    const value = JSON.parse(text) as Partial<Timings> | null
+    const lanes = value?.lanes
+    const scan = value?.scan
     if (
-      Array.isArray(value) &&
-      value.length &&
-      value.every(
-        (t) =>
-          LANES_CHOICES.includes(t?.LANES) && Number.isFinite(t.exactMs) && t.exactMs > 0 && Number.isFinite(t.refineMs) && t.refineMs > 0,
-      )
+      Array.isArray(lanes) &&
+      Array.isArray(scan) &&
+      lanes.length &&
+      lanes.every((t) => (LANES_CHOICES as readonly number[]).includes(t?.LANES) && positive(t.exactMs) && positive(t.refineMs)) &&
+      scan.every((t) => (SCAN_LENGTHS as readonly number[]).includes(t?.length) && positive(t.tiledMs) && positive(t.directMs))
     )
-      return value as LanesTiming[]
+      return { lanes, scan }
   } catch {
     // not JSON: timed again
   }
