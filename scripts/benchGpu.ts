@@ -313,7 +313,7 @@ save()
   })
   const queries = Array.from({ length: nq }, () => fill(new Float32Array(dim)))
   const probes = queries.map(() => sampleIndices(nlist, nprobe, rand))
-  const scan = new GpuListScan(ctx, model)
+  const scan = new GpuListScan(ctx, model, { kernels: await loadKernels('wasm') })
   const warm = Math.min(nq, 64)
   await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), (l) => lists[l], 'l2', keep) // pipelines, lists resident
   await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep) // every list resident

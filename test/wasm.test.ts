@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
+import { dot, l2sq } from '../src/compute/js.js'
 import { kmeans, quantizeRows } from '../src/compute/kmeans.js'
+import { coarseDistances } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { boundStats, setWasmMemoryLimit } from '../src/compute/wasm.js'
 import { pqLayout, trainPq } from '../src/index/pq.js'
@@ -112,6 +114,22 @@ describe('wasm kernels match the TypeScript reference bit for bit', () => {
     const out = new Uint32Array(500)
     wasm.assignNearest(x, 500, dim, x.slice(0, 32 * dim), 32, out)
     expect(out[1]).toBe(0)
+  })
+
+  it("coarseDistances: each query's own lists, what l2sq / dot give for each pair (the probe's cut and the GPU scan's biases)", () => {
+    const dim = 37 // not a multiple of 4 or 16: the kernels' tails
+    const nlist = 50
+    const centroids = random(nlist * dim, 3)
+    const queries = [random(dim, 4), random(dim, 5), random(dim, 6)]
+    const lists = [Uint32Array.of(7, 0, 49, 7), Uint32Array.of(), [12, 3]] // repeats, none, a plain array
+    for (const kind of ['l2', 'ip'] as const) {
+      const [js, w] = both((k) => coarseDistances(k, queries, lists, centroids, kind))
+      const want = lists.map((ls, qi) =>
+        Float32Array.from(Array.from(ls), (l) => (kind === 'l2' ? l2sq : dot)(queries[qi] as Float32Array, 0, centroids, l * dim, dim)),
+      )
+      expect(js).toEqual(want)
+      expect(w).toEqual(want)
+    }
   })
 
   it('k-means and PQ training give the same model through either backend', async () => {

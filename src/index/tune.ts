@@ -206,7 +206,7 @@ async function tuneWith(
   vectorOf: ((row: number) => Float32Array) | undefined,
   o: TuneOptions,
 ): Promise<TuneResult> {
-  const gpuScan = o.gpu?.listScan(model)
+  const gpuScan = o.gpu?.listScan(model, o.kernels)
   try {
     return await measure(model, lists, queries, vectorOf, o, gpuScan)
   } finally {
@@ -282,7 +282,7 @@ async function measure(
   /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
   const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
     const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
-    const probes = slack === undefined ? nearest : pruneProbes(prepared, nearest, model.centroids, kind, slack)
+    const probes = slack === undefined ? nearest : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack)
     // spilled rows may come twice: twice as many kept, each row then once (as a search does)
     const keep = k * refine * (lists.spillStart ? 2 : 1)
     const scanned = gpuScan
@@ -385,7 +385,7 @@ async function measure(
       if (cap <= fixed.nprobe) continue
       const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, cap)
       // every relative gap (how much farther a list is than the query's nearest) is a slack that changes some query's lists
-      const gaps = slackSteps(prepared, nearest, model.centroids, kind)
+      const gaps = slackSteps(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind)
       let hi = gaps.length - 1
       // a slack that reached the target with fewer lists reaches it with more: bisect below it
       const below = reached === undefined ? -1 : gaps.findIndex((g) => g >= (reached as number))

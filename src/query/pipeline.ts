@@ -319,7 +319,7 @@ export class QueryPipeline {
       probes = gpuProbes ?? probe(this.o.kernels, prepared, model.centroids, nlist, kind, probed)
       // a filter already widens the probe to find enough passing rows: no cut by distance then
       if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter)
-        probes = pruneProbes(prepared, probes, model.centroids, kind, slack)
+        probes = pruneProbes(this.o.kernels, prepared, probes, model.centroids, kind, slack)
       chosen = probes
       const layout = (o.adjacent ?? index.layout?.free) ? index.layout : undefined
       if (layout) probes = probes.map((p) => withListsBetween(p, layout.lists, REQUEST_BYTES))

@@ -53,7 +53,7 @@ export class SeekIndex {
     const kernels = await loadKernels(o.backend)
     const opened = await openSource(input, o)
     // loaded on demand: pages that never ask for the GPU do not load its code and shaders
-    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu) : undefined
+    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu, kernels) : undefined
     const pipeline = new QueryPipeline(new EmbeddedKind(opened), {
       kernels,
       gpu,

@@ -198,7 +198,7 @@ export class SidecarIndex {
       sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() })
     }
     const kernels = await loadKernels(o.backend === 'gpu' ? 'auto' : o.backend)
-    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(model, o.gpu) : undefined
+    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(model, o.gpu, kernels) : undefined
     const kind = new SidecarKind(
       sidecar,
       model,

@@ -1,6 +1,7 @@
 import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
 import type { PqLayout } from '../../index/pq.js'
+import type { Kernels } from '../backend.js'
 import { rowNormsSq, updateMeans } from '../js.js'
 import type { GpuContext } from './context.js'
 import { GpuExact } from './exact.js'
@@ -25,8 +26,8 @@ export class GpuBuild {
   }
 
   /** The search's list scan on the same device, for measuring a model's recall while building. */
-  listScan(model: IvfPqModel): GpuListScan {
-    return new GpuListScan(this.ctx, model)
+  listScan(model: IvfPqModel, kernels?: Pick<Kernels, 'distances'>): GpuListScan {
+    return new GpuListScan(this.ctx, model, { kernels })
   }
 
   /** Rows of `dim` floats one buffer binding may hold. */

@@ -1,12 +1,16 @@
 import type { IvfPqModel } from '../../index/model.js'
+import type { Kernels } from '../backend.js'
 import { GpuBuild } from './build.js'
 import { sharedGpuContext } from './context.js'
 import { GpuExact } from './exact.js'
 import { GpuListScan } from './listScan.js'
 
-/** The GPU scan stage for one index, on the shared device of `gpu` (loaded on demand by the engine). */
-export async function openGpuScan(model: IvfPqModel, gpu?: GPU): Promise<GpuListScan> {
-  return new GpuListScan(await sharedGpuContext(gpu), model)
+/**
+ * The GPU scan stage for one index, on the shared device of `gpu` (loaded on demand by the
+ * engine); `kernels`: the CPU kernels beside it (its queries' distances to centroids).
+ */
+export async function openGpuScan(model: IvfPqModel, gpu?: GPU, kernels?: Pick<Kernels, 'distances'>): Promise<GpuListScan> {
+  return new GpuListScan(await sharedGpuContext(gpu), model, { kernels })
 }
 
 /** The build's GPU kernels on the shared device of `gpu`. */
