@@ -326,15 +326,15 @@ export class QueryPipeline {
       lap('probe')
 
       // this batch's lists, held here too: the cache may evict some of them while it fills
-      for (const p of probes)
-        for (const l of p) {
-          const hit = this.lists.get(l)
-          if (!hit) continue
-          batchLists.set(l, hit)
-          this.lists.delete(l) // most recently used goes last
-          this.lists.set(l, hit)
-        }
-      const wanted = [...new Set(probes.flatMap((p) => Array.from(p)))].filter((l) => !batchLists.has(l)).sort((a, b) => a - b)
+      const batchWanted = listsOf(probes, nlist)
+      for (const l of batchWanted) {
+        const hit = this.lists.get(l)
+        if (!hit) continue
+        batchLists.set(l, hit)
+        this.lists.delete(l) // most recently used goes last
+        this.lists.set(l, hit)
+      }
+      const wanted = Array.from(batchWanted).filter((l) => !batchLists.has(l))
       const fetched = wanted.filter((l) => index.listSize(l) > 0)
       const columns = !!o.columns?.length
       if (fetched.length || columns) {
@@ -447,13 +447,14 @@ export class QueryPipeline {
     lap('project')
     if (o.signal?.aborted) throw new AbortError()
 
+    const listsProbed = listsOf(chosen, nlist).length
     const stats: SearchStats = {
       bytes: index.counters.reduce((n, c, i) => n + c.counts.bytes - (before[i]?.bytes ?? 0), 0),
       requests: index.counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
       roundTrips: index.clock.deepest - tripsBefore,
       pagesDecoded: rows.length,
-      listsProbed: distinct(chosen),
-      listsAdjacent: probes === chosen ? 0 : distinct(probes) - distinct(chosen),
+      listsProbed,
+      listsAdjacent: probes === chosen ? 0 : listsOf(probes, nlist).length - listsProbed,
       listsFetched: fetchedCount,
       candidates: rows.length,
       msByStage: ms,
@@ -553,9 +554,19 @@ export function shortlist<T extends { row: number; distance?: number }>(ranked: 
   return out
 }
 
-/** Lists in any of the queries' sets. */
-function distinct(sets: readonly Uint32Array[]): number {
-  return new Set(sets.flatMap((p) => Array.from(p))).size
+/** The lists in any of the queries' sets, each once, ascending (a batch of 10,000 queries names 320,000). */
+function listsOf(sets: readonly Uint32Array[], nlist: number): Uint32Array {
+  const seen = new Uint8Array(nlist)
+  let count = 0
+  for (const p of sets)
+    for (const l of p)
+      if (!seen[l]) {
+        seen[l] = 1
+        count++
+      }
+  const out = new Uint32Array(count)
+  for (let l = 0, i = 0; l < nlist; l++) if (seen[l]) out[i++] = l
+  return out
 }
 
 /** Every row of the lists, once, ascending. */
