@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
+import { coarseDistances } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { pqLayout } from '../src/index/pq.js'
 
@@ -66,6 +67,11 @@ const nb = Math.round(5_000 * scale)
 const boundRows = around(nb)
 const boundCentroids = around(4000)
 const m = 96
+// a batch's (query, probed list) pairs: the slack cut's and the GPU scan's distances to centroids
+const batch = Math.round(10_000 * scale)
+const probeCentroids = fill(new Float32Array(1024 * dim))
+const batchQueries = Array.from({ length: batch }, (_, i) => x.subarray((i % n) * dim, ((i % n) + 1) * dim))
+const batchLists = Array.from({ length: batch }, () => Uint32Array.from({ length: 32 }, () => Math.floor(rand() * 1024)))
 const codes = Uint8Array.from({ length: entries * m }, () => Math.floor(rand() * 256))
 const LIST = 2048
 
@@ -132,6 +138,16 @@ const cases: Case[] = [
     run: (k) => {
       const out = new Uint32Array(nb)
       k.assignNearest(boundRows, nb, 100, boundCentroids, 4000, out)
+      return out
+    },
+  },
+  {
+    name: `query–centroid distances of a batch's probed lists (coarseDistances), ${batch} queries × 32 of 1024 lists × ${dim}`,
+    amount: batch * 32,
+    unit: 'Mvec/s',
+    run: (k) => {
+      const out = new Float32Array(batch * 32)
+      for (const [qi, d] of coarseDistances(k, batchQueries, batchLists, probeCentroids, 'l2').entries()) out.set(d, qi * 32)
       return out
     },
   },
