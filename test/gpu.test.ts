@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { indexedDB } from 'fake-indexeddb'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
@@ -8,7 +9,7 @@ import { GpuBuild } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
 import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
-import { nodeGpu } from '../src/compute/gpu/node.js'
+import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import { type LanesTiming, pickDirect, pickLanes, SCAN_LENGTHS, type ScanTiming, tuneContext } from '../src/compute/gpu/selfTest.js'
@@ -534,6 +535,25 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     }
     await expect(indexedDbStore(broken).set(name, '[2]')).resolves.toBeUndefined()
     expect(await indexedDbStore(broken).get(name)).toBeUndefined()
+  })
+
+  it("Node's file store keeps values for a later run; a damaged file reads as nothing, an unwritable place keeps nothing", async () => {
+    const dir = tempDir()
+    const path = join(dir, 'cache', 'parquetseek', 'gpu-tunables.json')
+    await fileStore(path).set('a', '1')
+    await fileStore(path).set('b', '2')
+    // a new store (a later run) on the same file: both kept
+    expect(await fileStore(path).get('a')).toBe('1')
+    expect(await fileStore(path).get('b')).toBe('2')
+    expect(await fileStore(path).get('c')).toBeUndefined()
+    await writeFile(path, '{"a": "1"') // cut short by someone else
+    expect(await fileStore(path).get('a')).toBeUndefined()
+    await fileStore(path).set('a', '3')
+    expect(await fileStore(path).get('a')).toBe('3')
+    // its directory would have to be under a file
+    const blocked = join(dir, 'cache', 'parquetseek', 'gpu-tunables.json', 'x.json')
+    await expect(fileStore(blocked).set('a', '1')).resolves.toBeUndefined()
+    expect(await fileStore(blocked).get('a')).toBeUndefined()
   })
 
   it('a software adapter keeps the defaults untimed; timed, the pick is kept per adapter and later read back', async () => {

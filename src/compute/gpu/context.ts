@@ -2,7 +2,7 @@ import { GpuError } from '../../errors.js'
 import { ComputePass } from './pass.js'
 import { type Tuning, tuneContext } from './selfTest.js'
 import { shaders } from './shaders.generated.js'
-import { defaultStore, type TuningStore } from './tuningStore.js'
+import { tuningStore } from './tuningStore.js'
 
 export type ShaderName = keyof typeof shaders
 
@@ -206,19 +206,17 @@ export class GpuContext {
 }
 
 const contexts = new WeakMap<GPU, Promise<GpuContext>>()
-let store: TuningStore | undefined
 
 /**
  * One context per WebGPU entry point (every index opened on it shares the device), its tunables
- * chosen for the adapter (tuneContext: measured on first use, kept in IndexedDB where there is
- * one).
+ * chosen for the adapter (tuneContext: measured on first use, kept in the tuningStore — IndexedDB
+ * in browsers, a file under the user's cache directory in Node).
  */
 export function sharedGpuContext(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<GpuContext> {
   if (!gpu) return GpuContext.create(undefined)
   let context = contexts.get(gpu)
   if (!context) {
-    store ??= defaultStore()
-    const kept = store
+    const kept = tuningStore()
     context = GpuContext.create(gpu).then(async (c) => {
       await tuneContext(c, kept)
       return c

@@ -76,8 +76,18 @@ export function indexedDbStore(idb: IdbFactory): TuningStore {
   }
 }
 
-/** The store sharedGpuContext uses here: IndexedDB where it exists, else this process's memory. */
-export function defaultStore(): TuningStore {
+let chosen: TuningStore | undefined
+
+/**
+ * The store sharedGpuContext uses: the one set by setTuningStore (nodeGpu sets a file), else
+ * IndexedDB where it exists, else this process's memory.
+ */
+export function tuningStore(): TuningStore {
   const idb = (globalThis as { indexedDB?: IdbFactory }).indexedDB
-  return idb ? indexedDbStore(idb) : memoryStore()
+  chosen ??= idb ? indexedDbStore(idb) : memoryStore()
+  return chosen
+}
+
+export function setTuningStore(store: TuningStore): void {
+  chosen = store
 }
