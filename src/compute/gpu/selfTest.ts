@@ -139,7 +139,8 @@ async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolea
   const dim = o.dim ?? 768
   const nq = 8
   const start = ctx.tunables.LANES
-  const vectors = randomFloats(rows * Math.ceil(dim / 4) * 4, 1) // rows padded as exact.ts padRows
+  // rows of ⌈dim / 4⌉ vec4s, as exactL2 and refinePairs read them (their values do not matter here)
+  const vectors = randomFloats(rows * Math.ceil(dim / 4) * 4, 1)
   // refinement reads rows in no particular order: a pair a row, rows strided across the buffer
   const pairs = new Uint32Array(2 * rows)
   const stride = 7919 % rows || 1
@@ -196,6 +197,7 @@ async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean
     ctx.acquire(entries * 4, 'SelfTest.dist'),
     ctx.acquire(entries * 4, 'SelfTest.outRows'),
   ] as const
+  const [tBuf, noTerms, cBuf, rowBuf, noFilter, dBuf, oBuf] = held
   const timings: ScanTiming[] = []
   try {
     for (const length of lengths) {
@@ -207,7 +209,6 @@ async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean
       for (const directBelow of [0, BLOCK + 1]) {
         const plan = scanPlan(segments, directBelow)
         const work = ctx.upload(plan.work, 'SelfTest.work')
-        const [tBuf, noTerms, cBuf, rowBuf, noFilter, dBuf, oBuf] = held
         try {
           ms.push(
             await timePass(ctx, (enc) =>
