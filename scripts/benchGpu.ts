@@ -59,7 +59,7 @@ const report: Record<string, unknown> & { kernels: Array<Record<string, unknown>
   adapter: got.adapter,
   scale,
   reps,
-  tunables: { ...ctx.tunables },
+  tunables: picked,
   tuning,
   kernels: [],
 }

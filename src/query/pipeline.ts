@@ -296,6 +296,8 @@ export class QueryPipeline {
     let probes: Uint32Array[] = prepared.map(() => new Uint32Array(0))
     /** Each query's lists chosen by distance (`probes` adds the lists stored between them). */
     let chosen = probes
+    /** The lists of `probes`, each once (none on the direct path). */
+    let batchWanted: Uint32Array = new Uint32Array(0)
     let fetchedCount = 0
     let scoredOn: BackendName | 'gpu' = this.o.kernels.name
     let candidates: number[][]
@@ -326,7 +328,7 @@ export class QueryPipeline {
       lap('probe')
 
       // this batch's lists, held here too: the cache may evict some of them while it fills
-      const batchWanted = listsOf(probes, nlist)
+      batchWanted = listsOf(probes, nlist)
       for (const l of batchWanted) {
         const hit = this.lists.get(l)
         if (!hit) continue
@@ -454,7 +456,7 @@ export class QueryPipeline {
       roundTrips: index.clock.deepest - tripsBefore,
       pagesDecoded: rows.length,
       listsProbed,
-      listsAdjacent: probes === chosen ? 0 : listsOf(probes, nlist).length - listsProbed,
+      listsAdjacent: probes === chosen ? 0 : batchWanted.length - listsProbed,
       listsFetched: fetchedCount,
       candidates: rows.length,
       msByStage: ms,
