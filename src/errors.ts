@@ -47,6 +47,20 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError()
 }
 
+/**
+ * `promise`'s outcome, or an AbortError as soon as `signal` aborts — for work that others may
+ * share (a GPU device and its self-test): the work goes on, only this wait is cancelled.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(new AbortError())
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError())
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
 function withContext(message: string, { file, column, section, offset, row }: ErrorContext): string {
   const where: string[] = []
   if (file !== undefined) where.push(file)

@@ -12,12 +12,20 @@ import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
 import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
-import { type LanesTiming, pickDirect, pickLanes, SCAN_LENGTHS, type ScanTiming, tuneContext } from '../src/compute/gpu/selfTest.js'
+import {
+  describeGpu,
+  type LanesTiming,
+  pickDirect,
+  pickLanes,
+  SCAN_LENGTHS,
+  type ScanTiming,
+  tuneContext,
+} from '../src/compute/gpu/selfTest.js'
 import { type IdbFactory, indexedDbStore, memoryStore } from '../src/compute/gpu/tuningStore.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
-import { GpuError } from '../src/errors.js'
+import { AbortError, GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import type { Metric } from '../src/index/model.js'
 import { pqLayout } from '../src/index/pq.js'
@@ -196,6 +204,9 @@ describe('search with backend gpu returns what the CPU returns', () => {
     expect(reads.mock.calls.map((c) => c[2])).toEqual(['list scan', 'list scan (overflow)', 'refinement'])
     reads.mockRestore()
     expect(got.stats.backend).toBe('gpu')
+    // the adapter it ran on, in words (what the app and the CLI show)
+    expect(onGpu.device).toMatch(/swiftshader.*: LANES 8, list scan tiled from blocks of 64 \(defaults: a software adapter/i)
+    expect(cpu.device).toBeUndefined()
     expect(want.results.filter((h) => h.distance === 0).length).toBe(20)
     expect(got.results.map((h) => h.row)).toEqual(want.results.map((h) => h.row))
   }, 120_000)
@@ -520,6 +531,24 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(pickDirect(scan([2, 1.05, 0.9, 0.8, 0.5, 0.4]), 64)).toBe(64)
     // nothing timed: the default
     expect(pickDirect([], 64)).toBe(64)
+    // said in words as such
+    const never = {
+      adapter: 'a gpu',
+      tunables: { ...DEFAULT_TUNABLES, DIRECT: 1025 },
+      tuning: { source: 'cached' as const, timings: { lanes: [], scan: [] } },
+    }
+    expect(describeGpu(never)).toBe('a gpu: LANES 8, list scan never tiled (timed on this GPU before)')
+  })
+
+  it('a cancelled wait for the shared device (its first use times the adapter) rejects at once; the device goes on for the next caller', async () => {
+    const gpu = await nodeGpu()
+    const controller = new AbortController()
+    const waiting = sharedGpuContext(gpu, controller.signal)
+    controller.abort()
+    await expect(waiting).rejects.toBeInstanceOf(AbortError)
+    const ctx = await sharedGpuContext(gpu)
+    expect(ctx.lost).toBeUndefined()
+    expect(await sharedGpuContext(gpu)).toBe(ctx)
   })
 
   it('the IndexedDB store keeps a value for a later visit; a broken IndexedDB reads as nothing kept', async () => {
@@ -565,6 +594,9 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     await tuneContext(plain, store)
     expect(plain.tuning).toMatchObject({ source: 'defaults', why: expect.stringContaining('software adapter') })
     expect(plain.tunables).toEqual(DEFAULT_TUNABLES)
+    expect(plain.describe()).toBe(
+      `${plain.adapter}: LANES 8, list scan tiled from blocks of 64 (defaults: a software adapter (its timings say nothing of a GPU))`,
+    )
     expect(set).not.toHaveBeenCalled()
     plain.destroy()
 
@@ -581,6 +613,9 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(timed.tunables).toEqual({ ...DEFAULT_TUNABLES, LANES: pickLanes(lanes, 8), DIRECT: pickDirect(scan, 64) })
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
+    expect(timed.describe()).toMatch(
+      /: LANES (4|8|16|32), list scan (tiled from blocks of \d+|never tiled) \(timed on this GPU in \d+ ms\)$/,
+    )
     // the picked LANES answers as the CPU does (other DIRECT values: the tunables test above)
     const dim = 20
     const v = randoms(300 * dim)
@@ -594,6 +629,7 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     await tuneContext(later, store, options)
     expect(later.tuning).toEqual({ source: 'cached', timings: tuning.timings })
     expect(later.tunables).toEqual(timed.tunables)
+    expect(later.describe()).toMatch(/\(timed on this GPU before\)$/)
     expect(set).toHaveBeenCalledOnce()
     later.destroy()
 

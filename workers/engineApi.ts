@@ -103,7 +103,7 @@ export function engineApi() {
       input: File | string,
       backend: BackendChoice,
       job?: number,
-    ): Promise<{ id: number; info: FileInfo; backend?: string; warnings: string[] }> {
+    ): Promise<{ id: number; info: FileInfo; backend?: string; device?: string; warnings: string[] }> {
       const signal = signalOf(job)
       const warnings: string[] = []
       let source: ByteSource
@@ -116,7 +116,7 @@ export function engineApi() {
         : { cached: new CachedSource(source), metadata, name: info.name }
       const id = next++
       handles.set(id, { source, info, index, target })
-      return { id, info, backend: index?.backend, warnings }
+      return { id, info, backend: index?.backend, device: index?.device, warnings }
     },
 
     close(id: number): void {
@@ -127,14 +127,15 @@ export function engineApi() {
     /**
      * Scores this file's searches with another backend (`gpu`: WebGPU in this worker). The index
      * is opened again over the same source; a backend that cannot start leaves the old one.
+     * Answers the backend now in use and, on the GPU, the adapter and its tunables in words.
      */
-    async setSearchBackend(id: number, backend: SearchBackend, job?: number): Promise<string> {
+    async setSearchBackend(id: number, backend: SearchBackend, job?: number): Promise<{ backend: string; device?: string }> {
       const { h, index } = indexOf(id)
       const next = await openIndex(h.source, { backend, signal: signalOf(job) })
       index.close()
       h.index = next
       h.target = { ...h.target, cached: next.opened.cached }
-      return next.backend
+      return { backend: next.backend, device: next.device }
     },
 
     /**

@@ -64,13 +64,17 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const [error, setError] = useState<string>()
   const [view, setView] = useState<IndexView>()
   const [searchBackend, setSearchBackend] = useState<string>(opened.backend ?? 'auto')
+  /** On the GPU: the adapter and its tunables, in words. */
+  const [device, setDevice] = useState<string>()
   const abort = useRef<AbortController>(undefined)
   const answer = answers.at(-1)
 
   async function changeBackend(choice: SearchBackend) {
     setError(undefined)
     try {
-      setSearchBackend(await run(undefined, (api, job) => api.setSearchBackend(opened.id, choice, job)))
+      const now = await run(undefined, (api, job) => api.setSearchBackend(opened.id, choice, job))
+      setSearchBackend(now.backend)
+      setDevice(now.device)
     } catch (e) {
       setError(`Could not switch to ${choice}: ${(e as Error).message}`)
     }
@@ -288,6 +292,11 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
                   ))}
                 </select>
               </label>
+              {searchBackend === 'gpu' && device && (
+                <span className="hint" data-testid="gpu-device">
+                  on {device}
+                </span>
+              )}
               <span className="hint">metric: {String(params.metric)}</span>
             </div>
             <fieldset className="columns">

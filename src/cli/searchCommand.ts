@@ -112,7 +112,9 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   })
   const open = index.opened.open
   if (result.stats.gpuFallback) process.stderr.write(`warning: ${result.stats.gpuFallback}\n`)
-  if (values.json) return printJson(result.results, { ...result.stats, open })
+  // on the GPU: which adapter, with which tunables
+  const device = result.stats.backend === 'gpu' ? index.device : undefined
+  if (values.json) return printJson(result.results, { ...result.stats, open, device })
   const s = result.stats
   printTable(result.results, columns, [
     `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.ms.toFixed(0)} ms`,
@@ -120,6 +122,7 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
       `(${Object.entries(s.msByStage)
         .map(([k, v]) => `${k} ${v.toFixed(0)}`)
         .join(', ')}) [${s.backend}]`,
+    ...(device ? [`gpu: ${device}`] : []),
   ])
 }
 
@@ -176,9 +179,11 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
       signal,
     })
     if (stats.gpuFallback) process.stderr.write(`warning: ${stats.gpuFallback}\n`)
-    if (values.json) return printJson(results, { ...stats, mode: 'sidecar' })
+    const device = stats.backend === 'gpu' ? index.device : undefined
+    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device })
     printTable(results, columns, [
       `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
+      ...(device ? [`gpu: ${device}`] : []),
     ])
   } finally {
     for (const f of opened) await f.close()

@@ -135,7 +135,7 @@ export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOp
 async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
   checkTargetRecall(o) // before anything is read
   const kernels = await loadKernels(o.backend)
-  const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuBuild(o.gpu) : undefined
+  const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuBuild(o.gpu, o.signal) : undefined
   return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool, gpu))
 }
 

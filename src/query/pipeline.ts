@@ -213,6 +213,11 @@ export class QueryPipeline {
     return this.gpu ? 'gpu' : this.o.kernels.name
   }
 
+  /** With `gpu`: the adapter and its tunables, in words. */
+  get device(): string | undefined {
+    return this.gpu?.device
+  }
+
   /** Gives GPU buffers back (searches go on, on the CPU). */
   close(): void {
     this.gpu?.release()

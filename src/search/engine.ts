@@ -53,7 +53,8 @@ export class SeekIndex {
     const kernels = await loadKernels(o.backend)
     const opened = await openSource(input, o)
     // loaded on demand: pages that never ask for the GPU do not load its code and shaders
-    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu, kernels) : undefined
+    const gpu =
+      o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu, kernels, o.signal) : undefined
     const pipeline = new QueryPipeline(new EmbeddedKind(opened), {
       kernels,
       gpu,
@@ -67,6 +68,11 @@ export class SeekIndex {
   /** The compute backend scoring this index's queries. */
   get backend(): BackendName | 'gpu' {
     return this.pipeline.backend
+  }
+
+  /** With backend `gpu`: the adapter and the tunables it searches with, in words. */
+  get device(): string | undefined {
+    return this.pipeline.device
   }
   get kernels(): Kernels {
     return this.pipeline.kernels

@@ -198,7 +198,8 @@ export class SidecarIndex {
       sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() })
     }
     const kernels = await loadKernels(o.backend === 'gpu' ? 'auto' : o.backend)
-    const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(model, o.gpu, kernels) : undefined
+    const gpu =
+      o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(model, o.gpu, kernels, o.signal) : undefined
     const kind = new SidecarKind(
       sidecar,
       model,
@@ -225,6 +226,11 @@ export class SidecarIndex {
   /** The compute backend scoring this index's queries. */
   get backend() {
     return this.pipeline.backend
+  }
+
+  /** With backend `gpu`: the adapter and the tunables it searches with, in words. */
+  get device(): string | undefined {
+    return this.pipeline.device
   }
 
   async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<SidecarResult> {

@@ -1,6 +1,6 @@
-import { GpuError } from '../../errors.js'
+import { GpuError, untilAborted } from '../../errors.js'
 import { ComputePass } from './pass.js'
-import { type Tuning, tuneContext } from './selfTest.js'
+import { describeGpu, type Tuning, tuneContext } from './selfTest.js'
 import { shaders } from './shaders.generated.js'
 import { tuningStore } from './tuningStore.js'
 
@@ -197,6 +197,11 @@ export class GpuContext {
   }
 
   /** Frees every buffer; the context is unusable after. */
+  /** The adapter and its tunables in words (selfTest.ts describeGpu). */
+  describe(): string {
+    return describeGpu(this)
+  }
+
   destroy(): void {
     for (const b of this.owned) b.destroy()
     this.owned.clear()
@@ -210,10 +215,11 @@ const contexts = new WeakMap<GPU, Promise<GpuContext>>()
 /**
  * One context per WebGPU entry point (every index opened on it shares the device), its tunables
  * chosen for the adapter (tuneContext: measured on first use, kept in the tuningStore — IndexedDB
- * in browsers, a file under the user's cache directory in Node).
+ * in browsers, a file under the user's cache directory in Node). `signal` cancels this wait
+ * only: the device and its self-test, shared, go on for the next caller.
  */
-export function sharedGpuContext(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<GpuContext> {
-  if (!gpu) return GpuContext.create(undefined)
+export function sharedGpuContext(gpu: GPU | undefined = globalThis.navigator?.gpu, signal?: AbortSignal): Promise<GpuContext> {
+  if (!gpu) return untilAborted(GpuContext.create(undefined), signal)
   let context = contexts.get(gpu)
   if (!context) {
     const kept = tuningStore()
@@ -224,10 +230,11 @@ export function sharedGpuContext(gpu: GPU | undefined = globalThis.navigator?.gp
     contexts.set(gpu, context)
     context.catch(() => contexts.delete(gpu))
   }
-  return context.then((c) => {
+  const current = context.then((c) => {
     if (!c.lost) return c
     // a lost device is not coming back: a new one
     contexts.delete(gpu)
     return sharedGpuContext(gpu)
   })
+  return untilAborted(current, signal)
 }

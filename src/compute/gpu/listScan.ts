@@ -537,6 +537,11 @@ export class GpuListScan {
     }
   }
 
+  /** The GPU this scan runs on and its tunables, in words. */
+  get device(): string {
+    return this.ctx.describe()
+  }
+
   /** Gives the arena and model buffers back to the context. */
   release(): void {
     this.ctx.release(

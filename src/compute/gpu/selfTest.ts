@@ -319,6 +319,24 @@ export async function tuneContext(
   await store.set(key, JSON.stringify(timings))
 }
 
+/**
+ * The adapter and the tunables it searches with, in words — what the app's Compute setting and
+ * the CLI show beside `gpu`, e.g. "nvidia hopper NVIDIA H200: LANES 8, list scan tiled from
+ * blocks of 64 (timed on this GPU in 412 ms)".
+ */
+export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuning'>): string {
+  const { LANES, DIRECT } = ctx.tunables
+  const scan = DIRECT > BLOCK ? 'list scan never tiled' : `list scan tiled from blocks of ${DIRECT}`
+  const t = ctx.tuning
+  const how =
+    t.source === 'self-test'
+      ? `timed on this GPU in ${Math.round(t.ms)} ms`
+      : t.source === 'cached'
+        ? 'timed on this GPU before'
+        : `defaults: ${t.why}`
+  return `${ctx.adapter}: LANES ${LANES}, ${scan} (${how})`
+}
+
 const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0
 
 /** Timings kept by tuneContext, or undefined when `text` is not such a record (absent, from another version, damaged). */
