@@ -24,6 +24,7 @@ import {
 import { type IdbFactory, indexedDbStore, memoryStore } from '../src/compute/gpu/tuningStore.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
+import { coarseDistances } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { AbortError, GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
@@ -476,6 +477,41 @@ describe('GPU tunables (override constants)', () => {
         'l2',
         40,
       )
+      if (answers.length === 0) {
+        // the queries' distances to the lists' centroids handed in (as the slack cut computed
+        // them) give the same answer, and are what the scan uses: shifted by 1, so are its distances
+        const coarse = coarseDistances(
+          jsKernels,
+          queries,
+          queries.map(() => all),
+          index.opened.model.centroids,
+          'l2',
+        )
+        const given = await scan.candidates(
+          queries,
+          queries.map(() => all),
+          (l) => lists.get(l),
+          'l2',
+          40,
+          undefined,
+          undefined,
+          coarse,
+        )
+        expect(given).toEqual(foundAll)
+        const shifted = coarse.map((d) => d.map((x) => x + 1))
+        const moved = await scan.candidates(
+          queries,
+          queries.map(() => all),
+          (l) => lists.get(l),
+          'l2',
+          40,
+          undefined,
+          undefined,
+          shifted,
+        )
+        expect(moved.map((c) => c.map((h) => h.row))).toEqual(foundAll.map((c) => c.map((h) => h.row)))
+        expect(moved.flat().every((h, i) => close(h.distance, ((foundAll.flat()[i] as Candidate).distance as number) + 1))).toBe(true)
+      }
       answers.push({ exact: Array.from(exact), found, foundAll, capped: maxBinding !== undefined })
       ctx.destroy()
     }

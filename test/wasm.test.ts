@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
 import { dot, l2sq } from '../src/compute/js.js'
 import { kmeans, quantizeRows } from '../src/compute/kmeans.js'
-import { coarseDistances } from '../src/compute/probe.js'
+import { coarseDistances, extendDistances, probe, pruneProbes } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { boundStats, setWasmMemoryLimit } from '../src/compute/wasm.js'
 import { pqLayout, trainPq } from '../src/index/pq.js'
@@ -129,6 +129,29 @@ describe('wasm kernels match the TypeScript reference bit for bit', () => {
       )
       expect(js).toEqual(want)
       expect(w).toEqual(want)
+    }
+  })
+
+  it("pruneProbes hands back the kept lists' coarseDistances, and extendDistances completes them for lists appended after", () => {
+    const dim = 37
+    const nlist = 60
+    const centroids = random(nlist * dim, 8)
+    const near = centroids.slice(3 * dim, 4 * dim).map((v, i) => v + (random(dim, 9)[i] as number) * 0.2) // near one centroid: its others cut
+    const queries = [near, random(dim, 10), centroids.slice(5 * dim, 6 * dim)] // the last on a centroid: keeps all
+    const probes = probe(jsKernels, queries, centroids, nlist, 'l2', 12)
+    for (const k of [jsKernels, wasm]) {
+      const { lists, distances } = pruneProbes(k, queries, probes, centroids, 'l2', 0.3)
+      // the cut is exercised: some query loses lists, the one on a centroid keeps all 12
+      expect(lists.some((ls, qi) => ls.length < (probes[qi] as Uint32Array).length)).toBe(true)
+      expect(lists[2]?.length).toBe(12)
+      expect(distances).toEqual(coarseDistances(k, queries, lists, centroids, 'l2'))
+      // lists appended (as withListsBetween does) to two of the queries
+      const longer = lists.map((ls, qi) => (qi === 1 ? ls : Uint32Array.from([...ls, 59 - qi, 30 + qi])))
+      const extended = extendDistances(k, queries, longer, distances as Float32Array[], centroids, 'l2')
+      expect(extended).toEqual(coarseDistances(k, queries, longer, centroids, 'l2'))
+      expect(extended[1]).toBe(distances?.[1]) // nothing appended: the same array
+      // dot products are not cut, and no distances come back
+      expect(pruneProbes(k, queries, probes, centroids, 'ip', 0.3)).toEqual({ lists: probes })
     }
   })
 

@@ -81,7 +81,7 @@ export function coarseDistances(
  * tuned on near ones. The nearest list is always kept; a query on a centroid (distance 0), and
  * every `ip` (dot) query, keeps all it was given. The distances are coarseDistances' — the same
  * on every CPU backend, and not taken from the probe's (the GPU's differ in rounding), so the cut
- * is the same everywhere.
+ * is the same everywhere — and come back beside the kept lists (`l2` only), for the GPU scan.
  */
 export function pruneProbes(
   kernels: Pick<Kernels, 'distances'>,
@@ -90,13 +90,48 @@ export function pruneProbes(
   centroids: Float32Array,
   kind: 'l2' | 'ip',
   slack: number,
-): Uint32Array[] {
-  if (kind === 'ip') return probes.slice()
-  const distances = coarseDistances(kernels, queries, probes, centroids, kind)
-  return probes.map((lists, qi) => {
-    if (lists.length <= 1) return lists
-    const gaps = gapsOf(distances[qi] as Float32Array)
-    return lists.filter((_, i) => (gaps[i] as number) <= slack)
+): { lists: Uint32Array[]; distances?: Float32Array[] } {
+  if (kind === 'ip') return { lists: probes.slice() }
+  const all = coarseDistances(kernels, queries, probes, centroids, kind)
+  const lists: Uint32Array[] = []
+  const distances: Float32Array[] = []
+  for (const [qi, probed] of probes.entries()) {
+    const d = all[qi] as Float32Array
+    if (probed.length <= 1) {
+      lists.push(probed)
+      distances.push(d)
+      continue
+    }
+    const gaps = gapsOf(d)
+    const kept = (_: number, i: number) => (gaps[i] as number) <= slack
+    lists.push(probed.filter(kept))
+    distances.push(d.filter(kept))
+  }
+  return { lists, distances }
+}
+
+/**
+ * `known` (each query's coarseDistances to the first lists of `lists`, as pruneProbes gives them)
+ * extended to all of `lists` (query/adjacent.ts withListsBetween appends lists): the distances
+ * to the lists after those computed, the ones known kept.
+ */
+export function extendDistances(
+  kernels: Pick<Kernels, 'distances'>,
+  queries: readonly Float32Array[],
+  lists: readonly Uint32Array[],
+  known: readonly Float32Array[],
+  centroids: Float32Array,
+  kind: 'l2' | 'ip',
+): Float32Array[] {
+  const after = lists.map((ls, qi) => ls.subarray((known[qi] as Float32Array).length))
+  const more = coarseDistances(kernels, queries, after, centroids, kind)
+  return known.map((d, qi) => {
+    const extra = more[qi] as Float32Array
+    if (!extra.length) return d
+    const out = new Float32Array(d.length + extra.length)
+    out.set(d)
+    out.set(extra, d.length)
+    return out
   })
 }
 

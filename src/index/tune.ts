@@ -282,7 +282,8 @@ async function measure(
   /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
   const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
     const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
-    const probes = slack === undefined ? nearest : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack)
+    const probes =
+      slack === undefined ? nearest : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack).lists
     // spilled rows may come twice: twice as many kept, each row then once (as a search does)
     const keep = k * refine * (lists.spillStart ? 2 : 1)
     const scanned = gpuScan

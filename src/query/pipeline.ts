@@ -1,7 +1,7 @@
 import type { BackendName, Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
-import { probe, pruneProbes } from '../compute/probe.js'
+import { extendDistances, probe, pruneProbes } from '../compute/probe.js'
 import { ListScanner, type ScoreCache, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
@@ -324,12 +324,20 @@ export class QueryPipeline {
         }
       }
       probes = gpuProbes ?? probe(this.o.kernels, prepared, model.centroids, nlist, kind, probed)
+      /** Each query's distances to its lists' centroids, where the cut computed them: the GPU scan's biases too. */
+      let coarse: Float32Array[] | undefined
       // a filter already widens the probe to find enough passing rows: no cut by distance then
-      if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter)
-        probes = pruneProbes(this.o.kernels, prepared, probes, model.centroids, kind, slack)
+      if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter) {
+        const pruned = pruneProbes(this.o.kernels, prepared, probes, model.centroids, kind, slack)
+        probes = pruned.lists
+        coarse = this.gpu ? pruned.distances : undefined
+      }
       chosen = probes
       const layout = (o.adjacent ?? index.layout?.free) ? index.layout : undefined
-      if (layout) probes = probes.map((p) => withListsBetween(p, layout.lists, REQUEST_BYTES))
+      if (layout) {
+        probes = probes.map((p) => withListsBetween(p, layout.lists, REQUEST_BYTES))
+        if (coarse) coarse = extendDistances(this.o.kernels, prepared, probes, coarse, model.centroids, kind)
+      }
       lap('probe')
 
       // this batch's lists, held here too: the cache may evict some of them while it fills
@@ -364,7 +372,7 @@ export class QueryPipeline {
       else {
         if (this.gpu) {
           try {
-            scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, keep, allowed, o.signal)
+            scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, keep, allowed, o.signal, coarse)
             scoredOn = 'gpu'
           } catch (e) {
             this.dropGpu(e)

@@ -170,7 +170,9 @@ export class GpuListScan {
 
   /**
    * The `keep` best candidates of each query (ascending distance, ties to the lower row) over
-   * its probed lists; `allowed` (a row bitmap) leaves other rows out.
+   * its probed lists; `allowed` (a row bitmap) leaves other rows out. `coarse`: each query's
+   * coarseDistances to its probed lists' centroids (the order of `probes`) when the caller has
+   * them already (the slack cut computes them) — else computed here where the scan needs them.
    */
   async candidates(
     queries: Float32Array[],
@@ -180,23 +182,30 @@ export class GpuListScan {
     keep: number,
     allowed?: Uint8Array,
     signal?: AbortSignal,
+    coarse?: readonly Float32Array[],
   ): Promise<Candidate[][]> {
     const { m, ksub } = this.model.layout
     const sizeOf = (l: number) => lists(l)?.rowIds.length ?? 0
     const residentSize = (l: number) => Math.ceil(sizeOf(l) / GROUP) * GROUP
     const tableBytes = m * ksub * 4
     const precomputed = kind === 'l2' && this.precomputedPays(probes.reduce((s, p) => s + p.length, 0))
+    // ‖q − c‖² (precomputed L2) or ⟨q, c⟩ (ip) of each (query, list): a segment's bias
+    const biases =
+      precomputed || kind === 'ip' ? (coarse ?? coarseDistances(this.kernels, queries, probes, this.model.centroids, kind)) : undefined
     // each buffer of a chunk within CHUNK_BYTES and one binding
     const chunkBytes = Math.min(CHUNK_BYTES, this.ctx.maxBinding)
     const slotBytes = (keep * 2 + 256) * 4
     const tablesOf = (lists: number) => (kind === 'l2' && !precomputed ? lists : 1) * tableBytes
     // pieces: a query's probed lists, cut where one chunk could not hold them all (their best
     // candidates are merged below)
-    const pieces: Array<{ query: number; probe: number[] }> = []
+    const pieces: Array<{ query: number; probe: number[]; bias: number[] }> = []
     for (let qi = 0; qi < queries.length; qi++) {
       let probe: number[] = []
+      let bias: number[] = []
       let [scanned, entries] = [0, 0]
-      for (const l of Array.from(probes[qi] as ArrayLike<number>)) {
+      const all = probes[qi] as ArrayLike<number>
+      for (let pi = 0; pi < all.length; pi++) {
+        const l = all[pi] as number
         if (!sizeOf(l)) continue
         if (residentSize(l) > this.maxEntries || sizeOf(l) * 4 > chunkBytes)
           throw new GpuError(`list ${l} (${sizeOf(l)} entries) does not fit this GPU's buffers; use the CPU`)
@@ -204,14 +213,15 @@ export class GpuListScan {
           probe.length &&
           (tablesOf(probe.length + 1) > chunkBytes || scanned + sizeOf(l) * 4 > chunkBytes || entries + residentSize(l) > this.maxEntries)
         ) {
-          pieces.push({ query: qi, probe })
-          ;[probe, scanned, entries] = [[], 0, 0]
+          pieces.push({ query: qi, probe, bias })
+          ;[probe, bias, scanned, entries] = [[], [], 0, 0]
         }
         probe.push(l)
+        if (biases) bias.push((biases[qi] as Float32Array)[pi] as number)
         scanned += sizeOf(l) * 4
         entries += residentSize(l)
       }
-      pieces.push({ query: qi, probe })
+      pieces.push({ query: qi, probe, bias })
     }
     const found: Candidate[][] = Array.from({ length: queries.length }, () => [])
     let p0 = 0
@@ -249,6 +259,7 @@ export class GpuListScan {
       const got = await this.scanChunk(
         chunk.map((p) => queries[p.query] as Float32Array),
         chunk.map((p) => p.probe),
+        biases && chunk.map((p) => p.bias),
         sizeOf,
         kind,
         keep,
@@ -399,9 +410,11 @@ export class GpuListScan {
     return this.allowedBuffer as GPUBuffer
   }
 
+  /** `coarse`: each (query, probed list)'s bias (candidates' `biases`) — for precomputed L2 and ip. */
   private async scanChunk(
     queries: Float32Array[],
-    probes: ArrayLike<number>[],
+    probes: number[][],
+    coarse: number[][] | undefined,
     sizeOf: (l: number) => number,
     kind: 'l2' | 'ip',
     keep: number,
@@ -410,7 +423,6 @@ export class GpuListScan {
   ): Promise<Candidate[][]> {
     const { dim, m, ksub } = this.model.layout
     const nq = queries.length
-    const centroids = this.model.centroids
     // segments: one per (query, non-empty probed list)
     const segments: number[] = []
     const tablePairs: number[] = []
@@ -418,8 +430,6 @@ export class GpuListScan {
     const bits = new Float32Array(1)
     const bitsU = new Uint32Array(bits.buffer)
     let total = 0
-    // ‖q − c‖² (precomputed L2) or ⟨q, c⟩ (ip) of each (query, list): a segment's bias
-    const coarse = precomputed || kind === 'ip' ? coarseDistances(this.kernels, queries, probes, centroids, kind) : undefined
     for (let qi = 0; qi < nq; qi++) {
       ranges[2 * qi] = total
       if (kind === 'ip' || precomputed) tablePairs.push(qi, 0)
