@@ -26,7 +26,7 @@ export default defineConfig({
     { name: 'no-webgpu', use: { launchOptions: { executablePath: chromium, args: [...common, '--disable-gpu'] } } },
     {
       name: 'webgpu',
-      testMatch: ['build.spec.ts'],
+      testMatch: ['build.spec.ts', 'gpuBench.spec.ts'],
       use: {
         launchOptions: {
           executablePath: chromium,

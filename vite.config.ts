@@ -35,6 +35,7 @@ export default defineConfig({
   base: './',
   plugins: [react(), sentenceModel()],
   worker: { format: 'es' },
-  build: { outDir: 'dist', target: 'es2022' },
+  // bench.html: the GPU benchmark in a browser (src/app/GpuBenchPage.tsx)
+  build: { outDir: 'dist', target: 'es2022', rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } } },
   test: { include: ['test/**/*.test.ts'], testTimeout: 60_000 },
 })

@@ -199,11 +199,13 @@ test('build and search on the GPU where the page has WebGPU: the same results as
   for (const r of rows) onCpu.push(await resultsFor(r))
   await expect(page.getByTestId('query-stats')).toContainText('with wasm')
   if (!webgpu) {
-    // no adapter: the choice is not offered
+    // no adapter: the choice is not offered, nor the GPU benchmark
     await expect(backend.locator('option')).toHaveText(['wasm', 'js'])
+    await expect(search.getByRole('link', { name: 'GPU benchmark' })).toHaveCount(0)
     return
   }
   await expect(backend.locator('option')).toHaveText(['wasm', 'js', 'gpu'])
+  await expect(search.getByRole('link', { name: 'GPU benchmark' })).toHaveAttribute('href', './bench.html')
   await backend.selectOption('gpu')
   await expect(backend).toHaveValue('gpu')
   // which adapter, and that a software one keeps the default tunables untimed

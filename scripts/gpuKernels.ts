@@ -1,6 +1,6 @@
+import { pqScanSetup } from '../src/bench/gpuBench.js'
 import { type GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
-import { interleave, recordScan, scanPlan } from '../src/compute/gpu/listScan.js'
 import { nodeGpu } from '../src/compute/gpu/node.js'
 
 /**
@@ -36,32 +36,6 @@ export class GpuKernels {
     } finally {
       scan.release()
     }
-  }
-}
-
-/**
- * Buffers for scanning n code rows as one segment of scanLists.wgsl (interleaved codes, identity
- * row ids, one table); `record` adds the pass to an encoder (bench:gpu times it alone).
- */
-export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number) {
-  const bits = new Float32Array([bias])
-  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0, 0], ctx.tunables.DIRECT)
-  const rowIds = new Uint32Array(n)
-  for (let i = 0; i < n; i++) rowIds[i] = i
-  const buffers = [
-    ctx.upload(table, 'PqScan.table'),
-    ctx.upload(new Uint32Array(4), 'PqScan.noTerms'),
-    ctx.upload(interleave(codes, n, m), 'PqScan.codes'),
-    ctx.upload(rowIds, 'PqScan.rows'),
-    ctx.upload(plan.work, 'PqScan.work'),
-    ctx.upload(new Uint32Array(4), 'PqScan.noFilter'),
-    ctx.acquire(n * 4, 'PqScan.out'),
-    ctx.acquire(n * 4, 'PqScan.outRows'),
-  ]
-  return {
-    out: buffers[6] as GPUBuffer,
-    record: (encoder: GPUCommandEncoder) => recordScan(ctx, encoder, plan, { m, ksub, filtered: false, precomputed: false }, buffers),
-    release: () => ctx.release(...buffers),
   }
 }
 

@@ -297,6 +297,11 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
                   on {device}
                 </span>
               )}
+              {gpuAvailable && (
+                <a className="hint" href="./bench.html" target="_blank" rel="noreferrer">
+                  GPU benchmark
+                </a>
+              )}
               <span className="hint">metric: {String(params.metric)}</span>
             </div>
             <fieldset className="columns">

@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises'
+import { expect, test } from '@playwright/test'
+
+// bench.html runs the GPU benchmark of `npm run bench:gpu` in the browser. Here it runs on
+// SwiftShader at tiny sizes: for correctness only (every measurement made and shown), never speed.
+test('GPU benchmark page: with WebGPU it measures every kernel and a batch search, offers the figures, and a run can be cancelled; without WebGPU it says so', async ({
+  page,
+}, info) => {
+  await page.goto('/bench.html?scale=0.0002&reps=1')
+  await page.getByRole('button', { name: 'Run' }).click()
+  if (info.project.name !== 'webgpu') {
+    await expect(page.getByRole('alert')).toContainText(/The benchmark stopped: .*(no WebGPU|no adapter)/, { timeout: 30_000 })
+    return
+  }
+  const results = page.getByTestId('bench-results')
+  await expect(results).toBeVisible({ timeout: 120_000 })
+  // a software adapter: named, and the self-test left out
+  await expect(page.getByTestId('bench-adapter')).toContainText(/swiftshader.*tunables: the defaults \(a software adapter/i)
+  const rows = results.locator('tbody tr')
+  // the copy, exact L2 at 3 sizes × 4 LANES, the PQ scan at 2 sizes × 2 entry points, refine × 4 LANES
+  await expect(rows).toHaveCount(1 + 12 + 4 + 4)
+  const kernels = await rows.locator('td:first-child').allTextContents()
+  expect(kernels.filter((k) => k === 'exact L2')).toHaveLength(12)
+  expect(kernels.filter((k) => k === 'PQ scan')).toHaveLength(4)
+  const times = (await rows.locator('td:nth-child(4)').allTextContents()).map(Number)
+  expect(times.every((ms) => ms > 0)).toBe(true)
+  await expect(page.getByTestId('bench-batch')).toContainText(/2 queries × 200 vectors .* end to end from memory \d+ ms/)
+  await page.screenshot({ path: info.outputPath('bench.png'), fullPage: true })
+  // the figures as JSON, as bench:gpu --json writes them
+  const download = page.waitForEvent('download')
+  await page.getByRole('link', { name: 'Download the figures (JSON)' }).click()
+  const report = JSON.parse(await readFile(await (await download).path(), 'utf8'))
+  expect(report.adapter).toMatch(/swiftshader/i)
+  expect(report.kernels).toHaveLength(12 + 4 + 4)
+  expect(report.batchSearch.queries).toBe(2)
+  expect(report.batchSearch.totalMs).toBeGreaterThan(0)
+
+  // a longer run, cancelled while it measures: stopped, said so, nothing half shown
+  await page.getByLabel('Scale').selectOption('0.01')
+  await page.getByRole('button', { name: 'Run' }).click()
+  await expect(page.getByRole('progressbar', { name: 'Benchmark progress' })).toBeVisible()
+  await page.getByRole('button', { name: 'Cancel' }).click()
+  await expect(page.getByRole('alert')).toHaveText('Cancelled.', { timeout: 60_000 })
+  await expect(results).toHaveCount(0)
+  await expect(page.getByRole('button', { name: 'Run' })).toBeEnabled()
+})

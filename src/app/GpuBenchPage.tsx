@@ -1,0 +1,152 @@
+import { useEffect, useMemo, useRef, useState } from 'react'
+import type { GpuBenchReport } from '../bench/gpuBench.js'
+
+/** The sizes offered: fractions of the issue's (1 M × 768 rows, 10,000 queries). */
+const SCALES = [0.01, 0.1, 1] as const
+
+interface Outcome {
+  adapter: string
+  tuning: string
+  rows: string[][]
+  batch: string
+  report: GpuBenchReport
+}
+
+/** A markdown table row's cells. */
+const cells = (row: string) =>
+  row
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim())
+
+/**
+ * bench.html: the GPU benchmark bench:gpu runs in Node, in this browser's WebGPU — what a laptop
+ * can expect (src/bench/gpuBench.ts). `?scale=` and `?reps=` preset the sizes (tests run it
+ * tiny, for correctness only: a software adapter's times say nothing of a GPU).
+ */
+export function GpuBenchPage() {
+  const params = new URLSearchParams(location.search)
+  const [scale, setScale] = useState(Number(params.get('scale') ?? 0.1))
+  const reps = Math.max(1, Number(params.get('reps') ?? 10))
+  const [running, setRunning] = useState(false)
+  const [progress, setProgress] = useState<{ done: number; total: number; what: string }>()
+  const [outcome, setOutcome] = useState<Outcome>()
+  const [error, setError] = useState<string>()
+  const abort = useRef<AbortController>(undefined)
+
+  async function run() {
+    setError(undefined)
+    setOutcome(undefined)
+    setRunning(true)
+    const controller = new AbortController()
+    abort.current = controller
+    const signal = controller.signal
+    try {
+      if (!navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)')
+      setProgress({ done: 0, total: 1, what: 'opening the GPU (its first use times two settings for it)' })
+      // loaded on demand, as the app loads the GPU code
+      const [{ sharedGpuContext }, bench] = await Promise.all([import('../compute/gpu/context.js'), import('../bench/gpuBench.js')])
+      const ctx = await sharedGpuContext(navigator.gpu, signal)
+      const o = {
+        scale,
+        reps,
+        signal,
+        onProgress: (done: number, total: number, what: string) => setProgress({ done, total: total + 1, what }),
+      }
+      const report = bench.newReport(ctx, o)
+      const table = await bench.benchGpuKernels(ctx, o, report)
+      setProgress({ done: bench.KERNEL_STEPS, total: bench.KERNEL_STEPS + 1, what: 'batch search' })
+      const batch = await bench.benchGpuBatch(ctx, o, report)
+      setOutcome({ adapter: ctx.adapter, tuning: bench.tuningLines(ctx), rows: table.filter((_, i) => i !== 1).map(cells), batch, report })
+    } catch (e) {
+      setError(signal.aborted ? 'Cancelled.' : `The benchmark stopped: ${(e as Error).message}`)
+    } finally {
+      setRunning(false)
+      setProgress(undefined)
+    }
+  }
+
+  // the figures as a file to download, its URL revoked when replaced
+  const json = useMemo(
+    () => outcome && URL.createObjectURL(new Blob([JSON.stringify(outcome.report, null, 2)], { type: 'application/json' })),
+    [outcome],
+  )
+  useEffect(() => () => json && URL.revokeObjectURL(json), [json])
+  const [head, ...body] = outcome?.rows ?? []
+  return (
+    <main className="bench">
+      <h1>ParquetSeek GPU benchmark</h1>
+      <p className="hint">
+        The GPU kernels of a search, measured in this browser: a plain copy (the bandwidth ceiling), exact L2 and re-ranking, the PQ list
+        scan, then a batch of queries end to end from memory — each beside the same work in TypeScript on the CPU. Scale 1 is a 1 M × 768
+        index and 10,000 queries (several GB of memory); the same figures as <code>npm run bench:gpu</code>.{' '}
+        <a href="./">Back to the app</a>
+      </p>
+      <div className="knobs">
+        <label>
+          Scale{' '}
+          <select aria-label="Scale" value={scale} disabled={running} onChange={(e) => setScale(Number(e.target.value))}>
+            {[...new Set([...SCALES, scale])].map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" disabled={running} onClick={() => void run()}>
+          Run
+        </button>
+        {running && (
+          <button type="button" onClick={() => abort.current?.abort()}>
+            Cancel
+          </button>
+        )}
+      </div>
+      {progress && (
+        <div className="progress">
+          <progress aria-label="Benchmark progress" max={progress.total} value={progress.done} />{' '}
+          <span className="hint">{progress.what}</span>
+        </div>
+      )}
+      {error && (
+        <p role="alert" className="notice">
+          {error}
+        </p>
+      )}
+      {outcome && head && (
+        <section aria-label="Results" data-testid="bench-results">
+          <p data-testid="bench-adapter">
+            {outcome.adapter} — {outcome.tuning.split('\n')[0]}
+          </p>
+          <table>
+            <thead>
+              <tr>
+                {head.map((h) => (
+                  <th key={h} scope="col">
+                    {h}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {body.map((r) => (
+                <tr key={r.slice(0, 3).join('|')}>
+                  {r.map((c, i) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: a row's cells are fixed columns
+                    <td key={i}>{c}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p data-testid="bench-batch">{outcome.batch}</p>
+          {json && (
+            <a href={json} download="parquetseek-gpu-bench.json">
+              Download the figures (JSON)
+            </a>
+          )}
+        </section>
+      )}
+    </main>
+  )
+}

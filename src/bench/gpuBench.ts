@@ -1,0 +1,424 @@
+import { loadKernels } from '../compute/backend.js'
+import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu/context.js'
+import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
+import { BLOCK, GpuListScan, interleave, recordScan, scanPlan } from '../compute/gpu/listScan.js'
+import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
+import { LANES_CHOICES, type Tuning } from '../compute/gpu/selfTest.js'
+import { l2sq, pqScan } from '../compute/js.js'
+import { exactDistance } from '../compute/metric.js'
+import { mulberry32, sampleIndices } from '../compute/random.js'
+import { ListScanner } from '../compute/scan.js'
+import { TopK } from '../compute/topk.js'
+import { checkpoint } from '../errors.js'
+import type { IvfPqModel } from '../index/model.js'
+import { pqLayout } from '../index/pq.js'
+
+/**
+ * The GPU benchmark both `npm run bench:gpu` (Node, Dawn) and the site's bench.html (a browser's
+ * WebGPU) run, so a laptop's browser and a data-centre GPU are measured the same way: a plain
+ * vec4 copy (the bandwidth ceiling), exact L2 and refinement at every LANES value, the PQ scan
+ * through both entry points — kernel time with data resident, effective GB/s, share of the copy,
+ * the TypeScript reference on a slice of the same data — then a batch search's GPU stages end to
+ * end from memory. Sizes are the issue's at `scale` 1 (a 1 M × 768 index, 10,000 queries);
+ * `reps` passes are timed in one submit after a warm-up.
+ */
+
+export interface GpuBenchOptions {
+  /** Fraction of the full sizes (1: 1 M rows; a browser page defaults to less). */
+  scale: number
+  /** Passes per timing. */
+  reps: number
+  signal?: AbortSignal
+  /** After each measurement: how many of `total` are done, and which. */
+  onProgress?: (done: number, total: number, what: string) => void
+}
+
+export interface GpuBenchReport {
+  date: string
+  adapter: string
+  scale: number
+  reps: number
+  /** What the context searches with, and how they were chosen (selfTest.ts). */
+  tunables: Tunables
+  tuning: Tuning
+  copy?: { bytes: number; ms: number; GBs: number }
+  kernels: Array<Record<string, unknown>>
+  batchSearch?: Record<string, number>
+  /** bench:gpu only: an in-memory index build. */
+  build?: Record<string, unknown>
+}
+
+/**
+ * Buffers for scanning n code rows as one segment of scanLists.wgsl (interleaved codes, identity
+ * row ids, one table); `record` adds the pass to an encoder (the benchmark times it alone).
+ */
+export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number) {
+  const bits = new Float32Array([bias])
+  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0, 0], ctx.tunables.DIRECT)
+  const rowIds = new Uint32Array(n)
+  for (let i = 0; i < n; i++) rowIds[i] = i
+  const buffers = [
+    ctx.upload(table, 'PqScan.table'),
+    ctx.upload(new Uint32Array(4), 'PqScan.noTerms'),
+    ctx.upload(interleave(codes, n, m), 'PqScan.codes'),
+    ctx.upload(rowIds, 'PqScan.rows'),
+    ctx.upload(plan.work, 'PqScan.work'),
+    ctx.upload(new Uint32Array(4), 'PqScan.noFilter'),
+    ctx.acquire(n * 4, 'PqScan.out'),
+    ctx.acquire(n * 4, 'PqScan.outRows'),
+  ]
+  return {
+    out: buffers[6] as GPUBuffer,
+    record: (encoder: GPUCommandEncoder) => recordScan(ctx, encoder, plan, { m, ksub, filtered: false, precomputed: false }, buffers),
+    release: () => ctx.release(...buffers),
+  }
+}
+
+// The ceiling: a plain vec4 copy, bytes read + written, as the other kernels' bytes are counted
+const COPY = `struct Params { n: u32, perRow: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.y * params.perRow + id.x;
+  if (i < params.n) { dst[i] = src[i]; }
+}`
+
+/** Measurements benchGpuKernels makes (its progress total). */
+export const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length
+
+/**
+ * The kernel table: copy, exact L2 and refine at each LANES (the self-test's pick marked), the
+ * PQ scan through both entry points (the one full blocks use marked). Fills `report` (copy,
+ * kernels) and answers the table's markdown rows. Restores ctx.tunables.
+ */
+export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, report: GpuBenchReport): Promise<string[]> {
+  const { scale, signal } = o
+  const rand = mulberry32(5)
+  const fill = (a: Float32Array) => {
+    for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
+    return a
+  }
+  const picked = { ...ctx.tunables }
+  const tuned = ctx.tuning.source !== 'defaults'
+  let done = 0
+  const step = async (what: string) => {
+    o.onProgress?.(++done, KERNEL_STEPS, what)
+    await checkpoint(signal)
+  }
+  const time = (run: (encoder: GPUCommandEncoder) => void) => timePasses(ctx, o.reps, run)
+
+  const rows: string[] = [
+    '| kernel | variant | size | GPU ms | GPU GB/s | of copy | TS GB/s (same data, CPU) | speed-up |',
+    '|---|---|---|---|---|---|---|---|',
+  ]
+  let copyGBs = 0
+  {
+    const bytes = Math.max(16, Math.min(Math.round(((1 << 30) * scale) / 16) * 16, Math.floor(ctx.maxBinding / 16) * 16))
+    const n = bytes / 16
+    const pass = new ComputePass(ctx.device, COPY, 'copy')
+    const buffers = [ctx.acquire(bytes, 'copy.src'), ctx.acquire(bytes, 'copy.dst')]
+    try {
+      const ms = await time((enc) => pass.run(enc, n, (perRow) => new Uint8Array(Uint32Array.from([n, perRow]).buffer), buffers))
+      copyGBs = (2 * bytes) / 1e6 / ms
+      report.copy = { bytes, ms, GBs: copyGBs }
+      rows.push(
+        `| vec4 copy (the ceiling) | | ${(bytes / 2 ** 20).toFixed(1)} MiB read + written | ${ms.toFixed(2)} | ${copyGBs.toFixed(0)} | 100 % | | |`,
+      )
+    } finally {
+      ctx.release(...buffers)
+    }
+    await step('copy')
+  }
+  const share = (GBs: number) => `${((100 * GBs) / copyGBs).toFixed(0)} %`
+  const lanesName = (l: number) =>
+    `LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''}${l === picked.LANES && tuned ? ' (self-test)' : ''}`
+
+  try {
+    // exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass
+    for (const [n, dim, q] of [
+      [Math.max(1, Math.round(500_000 * scale)), 768, 1],
+      [Math.max(1, Math.round(500_000 * scale)), 768, 8],
+      [Math.max(1, Math.round(2_000_000 * scale)), 128, 1],
+    ] as const) {
+      const vectors = fill(new Float32Array(n * dim))
+      const queries = fill(new Float32Array(q * dim))
+      const sample = Math.min(n, 20_000)
+      const t0 = performance.now()
+      for (let qi = 0; qi < q; qi++) for (let v = 0; v < sample; v++) l2sq(queries, qi * dim, vectors, v * dim, dim)
+      const cpuGBs = (sample * dim * 4 * q) / 1e6 / (performance.now() - t0)
+      for (const l of LANES_CHOICES) {
+        ctx.tunables.LANES = l
+        const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.acquire(q * n * 4, 'out')]
+        try {
+          const ms = await time((enc) => recordExact(ctx, enc, { n, q, dim, ip: false }, buffers))
+          const gpuGBs = (n * dim * 4) / 1e6 / ms
+          report.kernels.push({ kernel: 'exactL2', lanes: l, n, dim, queries: q, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
+          rows.push(
+            `| exact L2 | ${lanesName(l)} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+          )
+        } finally {
+          ctx.release(...buffers)
+        }
+        await step(`exact L2, LANES ${l}`)
+      }
+    }
+    ctx.tunables.LANES = picked.LANES
+
+    // PQ scan: n codes × m bytes, one lookup table, one list: the tiled entry point (tables in
+    // workgroup memory; full blocks use it unless DIRECT is past BLOCK) and the direct one
+    for (const [n, m] of [
+      [Math.max(1, Math.round(20_000_000 * scale)), 96],
+      [Math.max(1, Math.round(50_000_000 * scale)), 25],
+    ] as const) {
+      const codes = new Uint8Array(Math.ceil((n * m) / 4) * 4)
+      const words = new Uint32Array(codes.buffer)
+      let x = 2463534242
+      for (let i = 0; i < words.length; i++) {
+        x ^= x << 13
+        x ^= x >>> 17
+        x ^= x << 5
+        words[i] = x >>> 0
+      }
+      const table = fill(new Float32Array(m * 256))
+      const sample = Math.min(n, 500_000)
+      const out = new Float32Array(sample)
+      const t0 = performance.now()
+      pqScan(table, 256, codes, sample, m, 0, out)
+      const cpuGBs = (sample * m) / 1e6 / (performance.now() - t0)
+      const fullBlocks = picked.DIRECT <= BLOCK ? 'tiled' : 'direct'
+      for (const [name, direct] of [
+        ['tiled', 0],
+        ['direct', Number.POSITIVE_INFINITY],
+      ] as const) {
+        ctx.tunables.DIRECT = direct
+        const scan = pqScanSetup(ctx, table, 256, codes, n, m, 0)
+        try {
+          const ms = await time(scan.record)
+          const gpuGBs = (n * m) / 1e6 / ms
+          report.kernels.push({
+            kernel: 'pqScan',
+            variant: name,
+            used: name === fullBlocks,
+            n,
+            m,
+            ms,
+            GBs: gpuGBs,
+            ofCopy: gpuGBs / copyGBs,
+            cpuGBs,
+          })
+          rows.push(
+            `| PQ scan | ${name}${name === fullBlocks ? ' (used)' : ''} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+          )
+        } finally {
+          scan.release()
+        }
+        await step(`PQ scan, ${name}`)
+      }
+      ctx.tunables.DIRECT = picked.DIRECT
+    }
+
+    // refinement: each of q queries against its own `per` candidates among n decoded rows (random
+    // pairs: the gathers a batch's refine stage makes); bytes = the candidate rows read, one per pair
+    const [n, dim, q, per] = [Math.max(1, Math.round(200_000 * scale)), 768, Math.max(1, Math.round(10_000 * scale)), 100]
+    const vectors = fill(new Float32Array(n * dim))
+    const queries = fill(new Float32Array(q * dim))
+    const pairs = new Uint32Array(2 * q * per)
+    for (let p = 0; p < q * per; p++) {
+      pairs[2 * p] = Math.floor(p / per)
+      pairs[2 * p + 1] = (rand() * n) | 0
+    }
+    const sample = Math.min(q * per, 200_000)
+    const t0 = performance.now()
+    for (let p = 0; p < sample; p++) l2sq(queries, (pairs[2 * p] as number) * dim, vectors, (pairs[2 * p + 1] as number) * dim, dim)
+    const cpuGBs = (sample * dim * 4) / 1e6 / (performance.now() - t0)
+    const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.upload(pairs, 'pairs'), ctx.acquire(q * per * 8, 'out')]
+    try {
+      for (const l of LANES_CHOICES) {
+        ctx.tunables.LANES = l
+        const ms = await time((enc) => recordRefine(ctx, enc, { pairs: q * per, dim, ip: false }, buffers))
+        const gpuGBs = (q * per * dim * 4) / 1e6 / ms
+        report.kernels.push({
+          kernel: 'refinePairs',
+          lanes: l,
+          n,
+          dim,
+          queries: q,
+          perQuery: per,
+          ms,
+          GBs: gpuGBs,
+          ofCopy: gpuGBs / copyGBs,
+          cpuGBs,
+        })
+        rows.push(
+          `| refine (exact L2 of pairs) | ${lanesName(l)} | ${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
+        )
+        await step(`refine, LANES ${l}`)
+      }
+    } finally {
+      ctx.release(...buffers)
+    }
+  } finally {
+    Object.assign(ctx.tunables, picked)
+  }
+  return rows
+}
+
+/**
+ * A batch search's GPU stages (GpuListScan) end to end from memory: `queries` against an IVF-PQ
+ * index of `rows` × 768 (nlist 1,024, m 96) with codes resident — ADC tables, the scan of every
+ * probed list (nprobe 32), top-k, read back of k × refine = 100 candidates a query — probing the
+ * centroids on the GPU, and refinement of every candidate from decoded vectors in memory; the
+ * CPU (wasm, one thread) on a few of the same queries. Synthetic model and codes (speed does not
+ * depend on their values). Fills report.batchSearch; answers the line printed.
+ */
+export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report: GpuBenchReport): Promise<string> {
+  const rand = mulberry32(7)
+  const fill = (a: Float32Array) => {
+    for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
+    return a
+  }
+  const n = Math.max(1, Math.round(1_000_000 * o.scale))
+  const nq = Math.max(1, Math.round(10_000 * o.scale))
+  const [dim, nlist, m, nprobe, keep] = [768, 1024, 96, 32, 100]
+  const model: IvfPqModel = {
+    params: { metric: 'l2', dim, nlist, m, nbits: 8, rows: n, indexedRows: n, sample: 0, seed: 1, coarseIterations: 0, pqIterations: 0 },
+    centroids: fill(new Float32Array(nlist * dim)),
+    codebooks: fill(new Float32Array(256 * dim)),
+    layout: pqLayout(dim, m, 8),
+  }
+  const per = Math.ceil(n / nlist)
+  const lists = Array.from({ length: nlist }, (_, l) => {
+    const count = Math.max(0, Math.min(per, n - l * per))
+    const codes = new Uint8Array(count * m)
+    for (let i = 0; i < codes.length; i++) codes[i] = (rand() * 256) | 0
+    return { codes, rowIds: Uint32Array.from({ length: count }, (_, i) => l * per + i) }
+  })
+  const queries = Array.from({ length: nq }, () => fill(new Float32Array(dim)))
+  const probes = queries.map(() => sampleIndices(nlist, nprobe, rand))
+  const wasm = await loadKernels('wasm')
+  const scan = new GpuListScan(ctx, model, { kernels: wasm })
+  try {
+    const warm = Math.min(nq, 64)
+    await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), (l) => lists[l], 'l2', keep, undefined, o.signal) // pipelines
+    await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep, undefined, o.signal) // every list resident
+    const t0 = performance.now()
+    const found = await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep, undefined, o.signal)
+    const ms = performance.now() - t0
+    const p0 = performance.now()
+    await scan.probe(queries, nprobe, o.signal)
+    const probeMs = performance.now() - p0
+    // refinement of every query's candidates from their decoded vectors in memory (what the
+    // pipeline hands GpuExact.refine: the batch's distinct candidate rows, uploaded, and the pairs)
+    const slots = new Map<number, number>()
+    const pairs = new Uint32Array(2 * found.reduce((s, c) => s + c.length, 0))
+    let at = 0
+    for (const [qi, cands] of found.entries())
+      for (const c of cands) {
+        if (!slots.has(c.row)) slots.set(c.row, slots.size)
+        pairs[at++] = qi
+        pairs[at++] = slots.get(c.row) as number
+      }
+    const decoded = new Float32Array(slots.size * dim)
+    const block = fill(new Float32Array(dim * 1024))
+    for (let r = 0; r < slots.size; r += 1024) decoded.set(block.subarray(0, Math.min(1024, slots.size - r) * dim), r * dim)
+    const packed = new Float32Array(nq * dim)
+    for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
+    const exact = new GpuExact(ctx)
+    await exact.refine('l2', packed.subarray(0, dim), 1, decoded, Math.min(slots.size, 1024), dim, Uint32Array.of(0, 0)) // pipeline
+    const r0 = performance.now()
+    await exact.refine('l2', packed, nq, decoded, slots.size, dim, pairs)
+    const refineMs = performance.now() - r0
+    const cpuSample = Math.min(pairs.length / 2, 100_000)
+    const c1 = performance.now()
+    for (let p = 0; p < cpuSample; p++)
+      exactDistance('l2', queries[pairs[2 * p] as number] as Float32Array, decoded, (pairs[2 * p + 1] as number) * dim)
+    const cpuRefineMs = ((performance.now() - c1) * (pairs.length / 2)) / Math.max(1, cpuSample)
+    const total = probeMs + ms + refineMs
+    const scanned = probes.reduce((s, p) => s + Array.from(p).reduce((t, l) => t + (lists[l]?.rowIds.length ?? 0), 0), 0)
+    // the CPU (wasm) doing the same scan for a few of the queries
+    const cpu = new ListScanner(model, wasm)
+    const sample = Math.min(nq, 20)
+    const c0 = performance.now()
+    for (let qi = 0; qi < sample; qi++) {
+      const top = new TopK(keep)
+      for (const l of probes[qi] as Uint32Array) {
+        const list = lists[l] as { codes: Uint8Array; rowIds: Uint32Array }
+        cpu.scan(queries[qi] as Float32Array, 'l2', l, list.codes, list.rowIds, top)
+      }
+    }
+    const cpuQps = sample / ((performance.now() - c0) / 1000)
+    report.batchSearch = {
+      queries: nq,
+      rows: n,
+      dim,
+      nlist,
+      m,
+      nprobe,
+      candidatesPerQuery: keep,
+      probeMs,
+      listStageMs: ms,
+      refineMs,
+      refineRows: slots.size,
+      totalMs: total,
+      cpuRefineMs,
+      cpuQueriesPerSecond: cpuQps,
+    }
+    return (
+      `batch IVF-PQ search, list stage (tables + scan + top-k + read back), codes resident: ${nq.toLocaleString('en')} queries × ` +
+      `${n.toLocaleString('en')} vectors (nlist ${nlist}, m ${m}, nprobe ${nprobe}, k × refine ${keep}): ${ms.toFixed(0)} ms — ` +
+      `${(nq / (ms / 1000)).toFixed(0)} queries/s, ${((scanned * m) / 1e6 / ms).toFixed(0)} GB/s of codes scanned effective; ` +
+      `CPU (wasm, 1 thread): ${cpuQps.toFixed(1)} queries/s; probing the ${nlist} centroids for all queries on the GPU: ${probeMs.toFixed(0)} ms; ` +
+      `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates (${slots.size.toLocaleString('en')} decoded rows uploaded): ` +
+      `${refineMs.toFixed(0)} ms (CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms`
+    )
+  } finally {
+    scan.release()
+  }
+}
+
+/** What the context searches with, in the benchmark's words (its first lines). */
+export function tuningLines(ctx: GpuContext): string {
+  const tuning = ctx.tuning
+  const { LANES, DIRECT } = ctx.tunables
+  return tuning.source === 'defaults'
+    ? `tunables: the defaults (${tuning.why})`
+    : `tunables: LANES ${LANES}, DIRECT ${DIRECT} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}):\n  ${tuning.timings.lanes
+        .map((t) => `LANES ${t.LANES}: exact ${t.exactMs.toFixed(3)} ms, refine ${t.refineMs.toFixed(3)} ms`)
+        .join('; ')}\n  ${tuning.timings.scan
+        .map((t) => `blocks of ${t.length}: tiled ${t.tiledMs.toFixed(3)} ms, direct ${t.directMs.toFixed(3)} ms`)
+        .join('; ')}`
+}
+
+/** A new report for ctx (kernels and batch figures filled in by the functions above). */
+export function newReport(ctx: GpuContext, o: GpuBenchOptions): GpuBenchReport {
+  return {
+    date: new Date().toISOString(),
+    adapter: ctx.adapter,
+    scale: o.scale,
+    reps: o.reps,
+    tunables: { ...ctx.tunables },
+    tuning: ctx.tuning,
+    kernels: [],
+  }
+}
+
+/** Kernel time per pass (ms): `reps` passes in one submit after a warm-up; throws the first validation error instead of timing nothing. */
+export async function timePasses(ctx: GpuContext, reps: number, run: (encoder: GPUCommandEncoder) => void): Promise<number> {
+  const device = ctx.device
+  device.pushErrorScope('validation')
+  const warm = device.createCommandEncoder()
+  run(warm)
+  device.queue.submit([warm.finish()])
+  await device.queue.onSubmittedWorkDone()
+  const encoder = device.createCommandEncoder()
+  for (let r = 0; r < reps; r++) run(encoder)
+  const t0 = performance.now()
+  device.queue.submit([encoder.finish()])
+  await device.queue.onSubmittedWorkDone()
+  const ms = (performance.now() - t0) / reps
+  const error = await device.popErrorScope()
+  if (error) throw new Error(`GPU validation: ${error.message.split('\n')[0]}`)
+  return ms
+}
