@@ -298,6 +298,9 @@ describe('index build with backend gpu', () => {
     const onGpu = await build('gpu.parquet', 'gpu')
     const onCpu = await build('cpu.parquet', 'js')
     expect([onGpu.summary.backend, onGpu.summary.params.spilled, onCpu.summary.params.spilled]).toEqual(['gpu', true, true])
+    // the adapter built on, named (the CLI and the app show it)
+    expect(onGpu.summary.device).toMatch(/swiftshader.*: LANES 8, list scan tiled from blocks of 64/i)
+    expect(onCpu.summary.device).toBeUndefined()
     const total = (s: number[]) => s.reduce((a, b) => a + b, 0)
     expect(total(onCpu.spilled)).toBeGreaterThan(0)
     // the same lists (trained on the GPU to float rounding): about as many rows spilled, list by list

@@ -91,7 +91,8 @@ export function BuiltPanel({ built }: { built: Built }) {
       <p data-testid="built-summary">
         {built.summary.params.rows} rows, nlist {built.summary.params.nlist}, m {built.summary.params.m}; index{' '}
         {(built.summary.indexBytes / 1024).toFixed(0)} KiB of {(built.summary.outputBytes / 1024).toFixed(0)} KiB; built in{' '}
-        {(total / 1000).toFixed(1)} s with {built.summary.backend} on {built.summary.threads}{' '}
+        {(total / 1000).toFixed(1)} s with {built.summary.backend}
+        {built.summary.device ? ` (${built.summary.device})` : ''} on {built.summary.threads}{' '}
         {built.summary.threads === 1 ? 'thread' : 'threads'}
         {built.summary.params.clustered ? '; rows stored list by list (their numbers in your file: column parquetseek_row)' : ''}
       </p>

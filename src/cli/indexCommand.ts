@@ -159,6 +159,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       phasesMs: Object.fromEntries(Object.entries(summary.phasesMs).map(([k, v]) => [k, Math.round(v)])),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       backend: summary.backend,
+      ...(summary.device ? { device: summary.device } : {}),
       threads: summary.threads,
       streamed: summary.streamed,
       output,
@@ -171,7 +172,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
           `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
           `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
           `peak memory ${fmtBytes(result.peakRssBytes)}` +
-          `${p.clustered ? '; rows stored list by list (input row numbers in column parquetseek_row)' : ''}\n`,
+          `${p.clustered ? '; rows stored list by list (input row numbers in column parquetseek_row)' : ''}\n` +
+          (summary.device ? `gpu: ${summary.device}\n` : ''),
       )
     }
   } finally {

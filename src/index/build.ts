@@ -111,6 +111,8 @@ export interface BuildSummary {
   backend: BackendName | 'gpu'
   /** Set when `gpu` was asked for but failed: the CPU built the index instead, and why. */
   gpuFallback?: string
+  /** With backend `gpu`: the adapter and its tunables, in words. */
+  device?: string
   /** Threads that shared the work (1 = this thread alone). */
   threads: number
   /** True when the vectors exceeded the memory budget and were streamed in two passes. */
@@ -279,6 +281,7 @@ async function buildWith(
     phasesMs,
     backend: gpu && !gpuFallback ? ('gpu' as const) : kernels.name,
     ...(gpuFallback ? { gpuFallback } : {}),
+    ...(gpu && !gpuFallback ? { device: gpu.device } : {}),
     threads: pool?.threads ?? 1,
     streamed,
   }

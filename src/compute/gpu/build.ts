@@ -25,6 +25,11 @@ export class GpuBuild {
     this.exact = new GpuExact(ctx)
   }
 
+  /** The GPU this build runs on and its tunables, in words. */
+  get device(): string {
+    return this.ctx.describe()
+  }
+
   /** The search's list scan on the same device, for measuring a model's recall while building. */
   listScan(model: IvfPqModel, kernels?: Pick<Kernels, 'distances'>): GpuListScan {
     return new GpuListScan(this.ctx, model, { kernels })
