@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { benchGpuBatch, benchGpuKernels, newReport, timePasses, tuningLines } from '../src/bench/gpuBench.js'
+import { benchGpuBatch, benchGpuKernels, newReport, targetLines, timePasses, tuningLines } from '../src/bench/gpuBench.js'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { mulberry32 } from '../src/compute/random.js'
@@ -151,6 +151,8 @@ save()
       `encode ${(g.encode / 1000).toFixed(1)} s, tune ${(g.tune / 1000).toFixed(1)} s = ${((g.train + g.encode + g.tune) / 1000).toFixed(1)} s${cpuLine}`,
   )
 }
+report.targets = targetLines(report)
+console.log(`\nagainst the targets:\n${report.targets.map((l) => `  ${l}`).join('\n')}`)
 save()
 if (values.json) console.log(`\nwrote ${values.json}`)
 process.exit(0)

@@ -4,6 +4,7 @@ import { indexedDB } from 'fake-indexeddb'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { GpuKernels } from '../scripts/gpuKernels.js'
 import { nodeGpuKernels } from '../scripts/gpuKernels.js'
+import { type BatchFigures, targetLines } from '../src/bench/gpuBench.js'
 import { jsKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
@@ -577,6 +578,38 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
       tuning: { source: 'cached' as const, timings: { lanes: [], scan: [] } },
     }
     expect(describeGpu(never)).toBe('a gpu: LANES 8, list scan never tiled (timed on this GPU before)')
+  })
+
+  it('the benchmark report against the targets: kernels a search uses, met or missed; the batch and build only at their sizes', () => {
+    const report = {
+      date: '',
+      adapter: 'a gpu',
+      scale: 1,
+      reps: 1,
+      tunables: { ...DEFAULT_TUNABLES, LANES: 16 },
+      tuning: { source: 'defaults' as const, why: 'test' },
+      kernels: [
+        { kernel: 'pqScan', variant: 'tiled', used: true, n: 20_000_000, m: 96, ofCopy: 0.75 },
+        { kernel: 'pqScan', variant: 'direct', used: false, n: 20_000_000, m: 96, ofCopy: 0.9 }, // not what searches use
+        { kernel: 'pqScan', variant: 'tiled', used: true, n: 50_000_000, m: 25, ofCopy: 0.2 }, // smaller: 1.25 G < 1.92 G
+        { kernel: 'exactL2', lanes: 8, n: 500_000, dim: 768, ofCopy: 0.95 }, // not the LANES searched with
+        { kernel: 'exactL2', lanes: 16, n: 500_000, dim: 768, ofCopy: 0.69 },
+      ],
+      batchSearch: { queries: 10_000, rows: 1_000_000, dim: 768, totalMs: 1900 } as BatchFigures,
+      build: { rows: 1_000_000, dim: 768, gpuMs: { train: 20_000, encode: 5_000, tune: 6_000 } },
+    }
+    expect(targetLines(report)).toEqual([
+      "PQ scan (tiled, 20,000,000 × 96): 75 % of the copy's bandwidth — target ≥ 70 %: met",
+      "exact L2 (LANES 16, 500,000 × 768): 69 % of the copy's bandwidth — target ≥ 70 %: missed",
+      'batch of 10,000 queries over 1,000,000 × 768, end to end from memory: 1900 ms — target ≤ 2,000 ms for 10,000 over 1 M: met',
+      'build of 1,000,000 × 768 in memory: 31.0 s — target ≤ 30 s for 1 M × 768: missed',
+    ])
+    // a smaller run (or a page: no build) says so rather than judging
+    const small = { ...report, batchSearch: { ...report.batchSearch, queries: 1000, rows: 100_000 }, build: undefined }
+    expect(targetLines(small).slice(2)).toEqual([
+      'batch of 1,000 queries over 100,000 × 768, end to end from memory: 1900 ms — target ≤ 2,000 ms for 10,000 over 1 M: not measured at that size',
+      'build: not measured here (bench:gpu measures it)',
+    ])
   })
 
   it('a cancelled wait for the shared device (its first use times the adapter) rejects at once; the device goes on for the next caller', async () => {
