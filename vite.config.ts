@@ -30,12 +30,20 @@ function sentenceModel(): Plugin {
   }
 }
 
-// Relative base: the built site works from any static host under any path.
-export default defineConfig({
+// Relative base: the built site works from any static host under any path. `--mode bench` then
+// adds bench.html (the GPU benchmark in a browser, src/app/GpuBenchPage.tsx) to dist/ as a build
+// of its own: built with the app, the code both use would become shared chunks, and the app's
+// first screen would pay for the split.
+export default defineConfig(({ mode }) => ({
   base: './',
-  plugins: [react(), sentenceModel()],
-  worker: { format: 'es' },
-  // bench.html: the GPU benchmark in a browser (src/app/GpuBenchPage.tsx)
-  build: { outDir: 'dist', target: 'es2022', rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } } },
+  plugins: mode === 'bench' ? [react()] : [react(), sentenceModel()],
+  publicDir: mode === 'bench' ? false : 'public',
+  worker: { format: 'es' as const },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: mode !== 'bench',
+    target: 'es2022',
+    rollupOptions: { input: mode === 'bench' ? 'bench.html' : 'index.html' },
+  },
   test: { include: ['test/**/*.test.ts'], testTimeout: 60_000 },
-})
+}))

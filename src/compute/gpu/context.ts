@@ -196,12 +196,12 @@ export class GpuContext {
     return out
   }
 
-  /** Frees every buffer; the context is unusable after. */
   /** The adapter and its tunables in words (selfTest.ts describeGpu). */
   describe(): string {
     return describeGpu(this)
   }
 
+  /** Frees every buffer; the context is unusable after. */
   destroy(): void {
     for (const b of this.owned) b.destroy()
     this.owned.clear()
