@@ -474,45 +474,16 @@ describe('GPU tunables (override constants)', () => {
       )
       // every list for every query: more pairs than lists, so the precomputed-terms mode (under
       // the small limit: each query's lists in two pieces, their candidates merged)
-      const foundAll = await scan.candidates(
-        queries,
-        queries.map(() => all),
-        (l) => lists.get(l),
-        'l2',
-        40,
-      )
+      const everyList = queries.map(() => all)
+      const scanAll = (coarse?: Float32Array[]) =>
+        scan.candidates(queries, everyList, (l) => lists.get(l), 'l2', 40, undefined, undefined, coarse)
+      const foundAll = await scanAll()
       if (answers.length === 0) {
         // the queries' distances to the lists' centroids handed in (as the slack cut computed
         // them) give the same answer, and are what the scan uses: shifted by 1, so are its distances
-        const coarse = coarseDistances(
-          jsKernels,
-          queries,
-          queries.map(() => all),
-          index.opened.model.centroids,
-          'l2',
-        )
-        const given = await scan.candidates(
-          queries,
-          queries.map(() => all),
-          (l) => lists.get(l),
-          'l2',
-          40,
-          undefined,
-          undefined,
-          coarse,
-        )
-        expect(given).toEqual(foundAll)
-        const shifted = coarse.map((d) => d.map((x) => x + 1))
-        const moved = await scan.candidates(
-          queries,
-          queries.map(() => all),
-          (l) => lists.get(l),
-          'l2',
-          40,
-          undefined,
-          undefined,
-          shifted,
-        )
+        const coarse = coarseDistances(jsKernels, queries, everyList, index.opened.model.centroids, 'l2')
+        expect(await scanAll(coarse)).toEqual(foundAll)
+        const moved = await scanAll(coarse.map((d) => d.map((x) => x + 1)))
         expect(moved.map((c) => c.map((h) => h.row))).toEqual(foundAll.map((c) => c.map((h) => h.row)))
         expect(moved.flat().every((h, i) => close(h.distance, ((foundAll.flat()[i] as Candidate).distance as number) + 1))).toBe(true)
       }
