@@ -80,7 +80,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   } catch (e) {
     await close()
     if (!(e instanceof NoIndexError)) throw e
-    return exactSearch(target, values)
+    return exactSearch(target, values, signal)
   }
   try {
     await searchIndexed(index, target, values, signal)
@@ -281,7 +281,7 @@ interface SearchValues {
  * A file without an index is searched exactly, one row group at a time: fine for small files
  * and as ground truth. The vector column is --column, or the file's only vector column.
  */
-async function exactSearch(target: string, values: SearchValues): Promise<void> {
+async function exactSearch(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   const t0 = performance.now()
   const source = await anySource(target)
   try {
@@ -307,7 +307,7 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
     const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
     const compute = await searchBackend(values.backend)
     const kernels = await loadKernels(compute.backend)
-    const gpu = compute.gpu ? await (await import('../compute/gpu/open.js')).openGpuExact(compute.gpu) : undefined
+    const gpu = compute.gpu ? await (await import('../compute/gpu/open.js')).openGpuExact(compute.gpu, signal) : undefined
     // a file indexed by the Rust pq-vector: its clusters, then exact ranking of their rows
     const pqv = pqVectorOffset(metadata) !== undefined ? await openPqVector(source, metadata) : undefined
     const columns = columnList(values.columns)
@@ -325,7 +325,7 @@ async function exactSearch(target: string, values: SearchValues): Promise<void> 
     let results: Array<{ row: number; distance: number; values: Record<string, unknown> }>
     if (searched) results = searched.hits
     else {
-      const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu })
+      const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu, signal })
       const target = { cached: new CachedSource(source), metadata, name: source.name }
       const found = await readRows(
         target,
