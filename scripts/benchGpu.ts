@@ -10,10 +10,18 @@
  */
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { benchGpuBatch, benchGpuKernels, newReport, targetLines, timePasses, tuningLines } from '../src/bench/gpuBench.js'
+import {
+  benchGpuBatch,
+  benchGpuKernels,
+  markdownTable,
+  newReport,
+  randomFiller,
+  targetLines,
+  timePasses,
+  tuningLines,
+} from '../src/bench/gpuBench.js'
 import { loadKernels } from '../src/compute/backend.js'
 import { GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
-import { mulberry32 } from '../src/compute/random.js'
 import { nprobeFloor } from '../src/index/build.js'
 import { pqLayout } from '../src/index/pq.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
@@ -41,15 +49,11 @@ const options = { scale, reps }
 const report = newReport(ctx, options)
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
 const save = () => values.json && writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
-const rand = mulberry32(5)
-const fill = (a: Float32Array) => {
-  for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
-  return a
-}
+const { rand, fill } = randomFiller(5)
 const time = (run: (encoder: GPUCommandEncoder) => void) => timePasses(ctx, reps, run)
 
 // the kernel table and the batch search: what bench.html measures in a browser too (src/bench/gpuBench.ts)
-console.log((await benchGpuKernels(ctx, options, report)).join('\n'))
+console.log(markdownTable(await benchGpuKernels(ctx, options, report)))
 save()
 
 // The build's kernels: nearest centroid (both entry points; effective TFLOP/s = 2 · n · k · dim

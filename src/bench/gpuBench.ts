@@ -105,21 +105,34 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   if (i < params.n) { dst[i] = src[i]; }
 }`
 
+/** A seeded generator and what fills an array with its values in [-1, 1) (the benchmarks' data). */
+export function randomFiller(seed: number) {
+  const rand = mulberry32(seed)
+  const fill = (a: Float32Array) => {
+    for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
+    return a
+  }
+  return { rand, fill }
+}
+
+/** A table (header row first) as markdown, as bench:gpu prints it. */
+export function markdownTable([head, ...body]: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`
+  return [line(head ?? []), line((head ?? []).map(() => '---')), ...body.map(line)].join('\n')
+}
+
 /** Measurements benchGpuKernels makes (its progress total). */
 export const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length
 
 /**
  * The kernel table: copy, exact L2 and refine at each LANES (the self-test's pick marked), the
  * PQ scan through both entry points (the one full blocks use marked). Fills `report` (copy,
- * kernels) and answers the table's markdown rows. Restores ctx.tunables.
+ * kernels) and answers the table's rows, the header first (markdownTable prints them). Restores
+ * ctx.tunables.
  */
-export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, report: GpuBenchReport): Promise<string[]> {
+export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, report: GpuBenchReport): Promise<string[][]> {
   const { scale, signal } = o
-  const rand = mulberry32(5)
-  const fill = (a: Float32Array) => {
-    for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
-    return a
-  }
+  const { rand, fill } = randomFiller(5)
   const picked = { ...ctx.tunables }
   const tuned = ctx.tuning.source !== 'defaults'
   let done = 0
@@ -129,10 +142,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
   }
   const time = (run: (encoder: GPUCommandEncoder) => void) => timePasses(ctx, o.reps, run)
 
-  const rows: string[] = [
-    '| kernel | variant | size | GPU ms | GPU GB/s | of copy | TS GB/s (same data, CPU) | speed-up |',
-    '|---|---|---|---|---|---|---|---|',
-  ]
+  const rows: string[][] = [['kernel', 'variant', 'size', 'GPU ms', 'GPU GB/s', 'of copy', 'TS GB/s (same data, CPU)', 'speed-up']]
   let copyGBs = 0
   {
     const bytes = Math.max(16, Math.min(Math.round(((1 << 30) * scale) / 16) * 16, Math.floor(ctx.maxBinding / 16) * 16))
@@ -143,9 +153,16 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
       const ms = await time((enc) => pass.run(enc, n, (perRow) => new Uint8Array(Uint32Array.from([n, perRow]).buffer), buffers))
       copyGBs = (2 * bytes) / 1e6 / ms
       report.copy = { bytes, ms, GBs: copyGBs }
-      rows.push(
-        `| vec4 copy (the ceiling) | | ${(bytes / 2 ** 20).toFixed(1)} MiB read + written | ${ms.toFixed(2)} | ${copyGBs.toFixed(0)} | 100 % | | |`,
-      )
+      rows.push([
+        'vec4 copy (the ceiling)',
+        '',
+        `${(bytes / 2 ** 20).toFixed(1)} MiB read + written`,
+        ms.toFixed(2),
+        copyGBs.toFixed(0),
+        '100 %',
+        '',
+        '',
+      ])
     } finally {
       ctx.release(...buffers)
     }
@@ -175,9 +192,16 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
           const ms = await time((enc) => recordExact(ctx, enc, { n, q, dim, ip: false }, buffers))
           const gpuGBs = (n * dim * 4) / 1e6 / ms
           report.kernels.push({ kernel: 'exactL2', lanes: l, n, dim, queries: q, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
-          rows.push(
-            `| exact L2 | ${lanesName(l)} | ${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
-          )
+          rows.push([
+            'exact L2',
+            lanesName(l),
+            `${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'}`,
+            ms.toFixed(2),
+            gpuGBs.toFixed(0),
+            share(gpuGBs),
+            cpuGBs.toFixed(2),
+            `${(gpuGBs / cpuGBs).toFixed(0)}×`,
+          ])
         } finally {
           ctx.release(...buffers)
         }
@@ -228,9 +252,16 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
             ofCopy: gpuGBs / copyGBs,
             cpuGBs,
           })
-          rows.push(
-            `| PQ scan | ${name}${name === fullBlocks ? ' (used)' : ''} | ${n.toLocaleString('en')} codes × ${m} B | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
-          )
+          rows.push([
+            'PQ scan',
+            `${name}${name === fullBlocks ? ' (used)' : ''}`,
+            `${n.toLocaleString('en')} codes × ${m} B`,
+            ms.toFixed(2),
+            gpuGBs.toFixed(0),
+            share(gpuGBs),
+            cpuGBs.toFixed(2),
+            `${(gpuGBs / cpuGBs).toFixed(0)}×`,
+          ])
         } finally {
           scan.release()
         }
@@ -271,9 +302,16 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
           ofCopy: gpuGBs / copyGBs,
           cpuGBs,
         })
-        rows.push(
-          `| refine (exact L2 of pairs) | ${lanesName(l)} | ${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim} | ${ms.toFixed(2)} | ${gpuGBs.toFixed(0)} | ${share(gpuGBs)} | ${cpuGBs.toFixed(2)} | ${(gpuGBs / cpuGBs).toFixed(0)}× |`,
-        )
+        rows.push([
+          'refine (exact L2 of pairs)',
+          lanesName(l),
+          `${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim}`,
+          ms.toFixed(2),
+          gpuGBs.toFixed(0),
+          share(gpuGBs),
+          cpuGBs.toFixed(2),
+          `${(gpuGBs / cpuGBs).toFixed(0)}×`,
+        ])
         await step(`refine, LANES ${l}`)
       }
     } finally {
@@ -294,11 +332,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
  * depend on their values). Fills report.batchSearch; answers the line printed.
  */
 export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report: GpuBenchReport): Promise<string> {
-  const rand = mulberry32(7)
-  const fill = (a: Float32Array) => {
-    for (let i = 0; i < a.length; i++) a[i] = rand() * 2 - 1
-    return a
-  }
+  const { rand, fill } = randomFiller(7)
   const n = Math.max(1, Math.round(1_000_000 * o.scale))
   const nq = Math.max(1, Math.round(10_000 * o.scale))
   const [dim, nlist, m, nprobe, keep] = [768, 1024, 96, 32, 100]
