@@ -6,6 +6,11 @@ import { expect, test } from '@playwright/test'
 test('GPU benchmark page: with WebGPU it measures every kernel and a batch search, offers the figures, and a run can be cancelled; without WebGPU it says so', async ({
   page,
 }, info) => {
+  // a scale that is not a number, or past what a tab holds, falls back to the default
+  for (const bad of ['abc', '1']) {
+    await page.goto(`/bench.html?scale=${bad}&reps=x`)
+    await expect(page.getByLabel('Scale')).toHaveValue('0.1')
+  }
   await page.goto('/bench.html?scale=0.0002&reps=1')
   await page.getByRole('button', { name: 'Run' }).click()
   if (info.project.name !== 'webgpu') {

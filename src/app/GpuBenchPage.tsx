@@ -24,8 +24,11 @@ interface Outcome {
  */
 export function GpuBenchPage() {
   const params = new URLSearchParams(location.search)
-  const [scale, setScale] = useState(Number(params.get('scale') ?? 0.1))
-  const reps = Math.max(1, Number(params.get('reps') ?? 10))
+  // `?scale=` within (0, 0.25] and `?reps=` ≥ 1, else the defaults (a typo must not become NaN sizes)
+  const asked = Number(params.get('scale'))
+  const [scale, setScale] = useState(asked > 0 && asked <= 0.25 ? asked : 0.1)
+  const askedReps = Math.floor(Number(params.get('reps')))
+  const reps = askedReps >= 1 ? askedReps : 10
   const [running, setRunning] = useState(false)
   const [progress, setProgress] = useState<{ done: number; total: number; what: string }>()
   const [outcome, setOutcome] = useState<Outcome>()
