@@ -49,12 +49,20 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   expect(report.batchSearch.totalMs).toBeGreaterThan(0)
   expect(report.targets).toHaveLength(5)
 
-  // a longer run, cancelled while it measures: stopped, said so, nothing half shown
+  // a longer run happens in its own worker (the page's thread stays free for its progress and
+  // Cancel) and the progress bar moves; cancelled, the worker is terminated, the page says so
+  // and shows nothing half done
+  const started = page.waitForEvent('worker', (w) => /gpuBench\.worker/.test(w.url()))
   await page.getByLabel('Scale').selectOption('0.01')
   await page.getByRole('button', { name: 'Run' }).click()
-  await expect(page.getByRole('progressbar', { name: 'Benchmark progress' })).toBeVisible()
+  const worker = await started
+  const closed = new Promise<void>((resolve) => worker.on('close', () => resolve()))
+  await expect(page.getByRole('progressbar', { name: 'Benchmark progress' })).toHaveAttribute('value', /^([3-9]|\d\d)$/, {
+    timeout: 120_000,
+  })
   await page.getByRole('button', { name: 'Cancel' }).click()
   await expect(page.getByRole('alert')).toHaveText('Cancelled.', { timeout: 60_000 })
+  await closed
   await expect(results).toHaveCount(0)
   await expect(page.getByRole('button', { name: 'Run' })).toBeEnabled()
 })

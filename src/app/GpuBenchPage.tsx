@@ -1,5 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react'
-import type { GpuBenchReport } from '../bench/gpuBench.js'
+import type { BenchProgress } from '../../workers/gpuBench.worker.js'
+import type { PageBench } from '../bench/gpuBench.js'
+import { gpuBenchInWorker } from './benchBridge.js'
 
 /**
  * The sizes offered: fractions of bench:gpu's (1 M × 768 rows, 10,000 queries). Scale 1 holds
@@ -8,19 +10,12 @@ import type { GpuBenchReport } from '../bench/gpuBench.js'
  */
 const SCALES = [0.01, 0.1, 0.25] as const
 
-interface Outcome {
-  /** The figures; `targets`: against the WebGPU issue's (a data-centre GPU's: a laptop is not expected to meet them). */
-  report: GpuBenchReport
-  tuning: string
-  /** The kernel table, its header first. */
-  rows: string[][]
-  batch: string
-}
-
 /**
  * bench.html: the GPU benchmark bench:gpu runs in Node, in this browser's WebGPU — what a laptop
- * can expect (src/bench/gpuBench.ts). `?scale=` and `?reps=` preset the sizes (tests run it
- * tiny, for correctness only: a software adapter's times say nothing of a GPU).
+ * can expect (src/bench/gpuBench.ts) — in a worker, so that this page keeps drawing and cancels
+ * at once. Its targets are a data-centre GPU's: a laptop is not expected to meet them. `?scale=`
+ * and `?reps=` preset the sizes (tests run it tiny, for correctness only: a software adapter's
+ * times say nothing of a GPU).
  */
 export function GpuBenchPage() {
   const params = new URLSearchParams(location.search)
@@ -30,8 +25,8 @@ export function GpuBenchPage() {
   const askedReps = Math.floor(Number(params.get('reps')))
   const reps = askedReps >= 1 ? askedReps : 10
   const [running, setRunning] = useState(false)
-  const [progress, setProgress] = useState<{ done: number; total: number; what: string }>()
-  const [outcome, setOutcome] = useState<Outcome>()
+  const [progress, setProgress] = useState<BenchProgress>()
+  const [outcome, setOutcome] = useState<PageBench>()
   const [error, setError] = useState<string>()
   const abort = useRef<AbortController>(undefined)
 
@@ -43,23 +38,8 @@ export function GpuBenchPage() {
     abort.current = controller
     const signal = controller.signal
     try {
-      if (!navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)')
-      setProgress({ done: 0, total: 1, what: 'opening the GPU (its first use times two settings for it)' })
-      // loaded on demand, as the app loads the GPU code
-      const [{ sharedGpuContext }, bench] = await Promise.all([import('../compute/gpu/context.js'), import('../bench/gpuBench.js')])
-      const ctx = await sharedGpuContext(navigator.gpu, signal)
-      const o = {
-        scale,
-        reps,
-        signal,
-        onProgress: (done: number, total: number, what: string) => setProgress({ done, total: total + 1, what }),
-      }
-      const report = bench.newReport(ctx, o)
-      const table = await bench.benchGpuKernels(ctx, o, report)
-      setProgress({ done: bench.KERNEL_STEPS, total: bench.KERNEL_STEPS + 1, what: 'batch search' })
-      const batch = await bench.benchGpuBatch(ctx, o, report)
-      report.targets = bench.targetLines(report)
-      setOutcome({ report, tuning: bench.tuningLines(ctx), rows: table, batch })
+      setProgress({ done: 0, total: 1, what: 'starting' })
+      setOutcome(await gpuBenchInWorker({ scale, reps }, { signal, onProgress: setProgress }))
     } catch (e) {
       setError(signal.aborted ? 'Cancelled.' : `The benchmark stopped: ${(e as Error).message}`)
     } finally {

@@ -5,8 +5,9 @@ import type { BuildOptions, BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 
 /**
- * The one module that owns the workers: creates them, relays cancellation (AbortSignal →
- * worker), polls progress as plain data, and terminates the worker when a job ends.
+ * The one module that owns the app's workers: creates them, relays cancellation (AbortSignal →
+ * worker), polls progress as plain data, and terminates the worker when a job ends. (bench.html's
+ * worker is benchBridge.ts's, so that page's build does not carry the app's workers.)
  */
 export async function buildInWorker(
   file: File,

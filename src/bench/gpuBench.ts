@@ -122,7 +122,7 @@ export function markdownTable([head, ...body]: string[][]): string {
 }
 
 /** Measurements benchGpuKernels makes (its progress total). */
-export const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length
+const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length
 
 /**
  * The kernel table: copy, exact L2 and refine at each LANES (the self-test's pick marked), the
@@ -502,6 +502,29 @@ export function newReport(ctx: GpuContext, o: GpuBenchOptions): GpuBenchReport {
     tuning: ctx.tuning,
     kernels: [],
   }
+}
+
+/** What bench.html shows: the figures (targets judged), the tuning lines, the kernel table (its header first) and the batch line. */
+export interface PageBench {
+  report: GpuBenchReport
+  tuning: string
+  rows: string[][]
+  batch: string
+}
+
+/**
+ * bench.html's run (in its worker, workers/gpuBench.worker.ts): the kernel table, then the batch
+ * search, then the targets judged — bench:gpu's sections less the build's. Progress counts the
+ * batch as one more step.
+ */
+export async function benchGpuPage(ctx: GpuContext, o: GpuBenchOptions): Promise<PageBench> {
+  const total = KERNEL_STEPS + 1
+  const report = newReport(ctx, o)
+  const rows = await benchGpuKernels(ctx, { ...o, onProgress: (done, _, what) => o.onProgress?.(done, total, what) }, report)
+  o.onProgress?.(KERNEL_STEPS, total, 'batch search')
+  const batch = await benchGpuBatch(ctx, o, report)
+  report.targets = targetLines(report)
+  return { report, tuning: tuningLines(ctx), rows, batch }
 }
 
 /** Kernel time per pass (ms): `reps` passes in one submit after a warm-up; throws the first validation error instead of timing nothing. */
