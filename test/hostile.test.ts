@@ -623,7 +623,7 @@ describe('memory under hostile servers', () => {
 })
 
 /** One embedding page as the builder writes it (DataPage V2, one vector), with header fields and body chosen. */
-function vectorPage(o: { uncompressed: number; body: Uint8Array }): Uint8Array {
+function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolean }): Uint8Array {
   const writer = new ByteWriter()
   writePageHeader(writer, {
     type: 'DATA_PAGE_V2',
@@ -636,7 +636,7 @@ function vectorPage(o: { uncompressed: number; body: Uint8Array }): Uint8Array {
       encoding: 'PLAIN',
       definition_levels_byte_length: 0,
       repetition_levels_byte_length: 0,
-      is_compressed: true,
+      is_compressed: !o.stored,
     },
   } as never)
   writer.appendBytes(o.body)
@@ -667,6 +667,29 @@ describe('4–5. vector pages: decoded within their declared size', () => {
       'vector page claims 1073741824 bytes of values, a 16-d vector has 64',
     )
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20)
+  })
+
+  it('a page decodes to its vector compressed or stored, at any byte offset, as float or double, one page after another', () => {
+    const floats = (r: number) => new Uint8Array(new Float32Array(vectorOf(r)).buffer)
+    const decode = (page: Uint8Array, element: 'FLOAT' | 'DOUBLE' = 'FLOAT') => {
+      const out = new Float32Array(dim + 2).fill(-1)
+      decodeVectorPage(page, { kind: 'list', element }, 'LZ4_RAW', dim, out, 1, ctx)
+      expect([out[0], out[dim + 1]]).toEqual([-1, -1]) // only its slot written
+      return Array.from(out.subarray(1, dim + 1))
+    }
+    const expected = (r: number) => Array.from(new Float32Array(vectorOf(r)))
+    // compressed (the builder's pages), twice in a row with other vectors: nothing carried over
+    for (const r of [3, 4, 3]) expect(decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(floats(r)) }))).toEqual(expected(r))
+    // stored uncompressed, its values at every alignment within the bytes read
+    for (const shift of [0, 1, 2, 3]) {
+      const page = vectorPage({ uncompressed: dim * 4, body: floats(5), stored: true })
+      const within = new Uint8Array(page.length + shift)
+      within.set(page, shift)
+      expect(decode(within.subarray(shift))).toEqual(expected(5))
+    }
+    // DOUBLE elements, read as float32
+    const doubles = new Uint8Array(Float64Array.from(vectorOf(6)).buffer)
+    expect(decode(vectorPage({ uncompressed: dim * 8, body: lz4Compress(doubles) }), 'DOUBLE')).toEqual(expected(6))
   })
 
   it('LZ4 blocks from our compressor decode through the bounded decoder exactly; truncated ones fail', () => {

@@ -1,7 +1,7 @@
 import { decompressLz4Raw } from 'hyparquet-compressors'
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/compute/random.js'
-import { lz4Compress } from '../src/parquet/lz4.js'
+import { lz4Compress, lz4DecompressBlock, lz4DecompressBlockInto } from '../src/parquet/lz4.js'
 
 function roundTrip(src: Uint8Array): Uint8Array {
   const packed = lz4Compress(src)
@@ -18,6 +18,29 @@ describe('lz4Compress', () => {
       cases.push(Uint8Array.from({ length: n }, (_, i) => (rand() < 0.9 ? 0 : i & 255)))
     }
     for (const src of cases) expect(roundTrip(src)).toEqual(src)
+  })
+
+  it('the bounded decoder (into a new array, or into a reused one) decodes what an independent decoder does', () => {
+    const rand = mulberry32(11)
+    const random = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256))
+    const cases: Uint8Array[] = [new Uint8Array(0), new Uint8Array(3136)]
+    for (const n of [5, 13, 100, 4096, 70_000]) {
+      cases.push(random(n)) // long literal runs
+      cases.push(Uint8Array.from({ length: n }, (_, i) => i % 7)) // matches overlapping their own output
+      cases.push(Uint8Array.from({ length: n }, (_, i) => (rand() < 0.9 ? 0 : i & 255))) // short literals and matches
+    }
+    // a long match clear of its output: 40 bytes seen 150 bytes earlier
+    const head = random(100)
+    cases.push(Uint8Array.from([...head, ...random(50), ...head.subarray(0, 40), ...random(20)]))
+    let reused = new Uint8Array(0)
+    for (const src of cases) {
+      const packed = lz4Compress(src)
+      const independent = decompressLz4Raw(packed, src.length)
+      expect(lz4DecompressBlock(packed, src.length)).toEqual(independent)
+      if (reused.length < src.length) reused = new Uint8Array(src.length).fill(0xaa)
+      expect(lz4DecompressBlockInto(packed, reused.subarray(0, src.length))).toEqual(independent)
+      expect(() => lz4DecompressBlockInto(packed, new Uint8Array(src.length + 1))).toThrow(/expected/)
+    }
   })
 
   it('compresses runs (so MNIST-like zero pixels shrink) and keeps the last 5 bytes literal', () => {

@@ -111,6 +111,16 @@ export function lz4DecompressBlock(input: Uint8Array, outputLength: number): Uin
   return out
 }
 
+/**
+ * As lz4DecompressBlock, into `out` (exactly the declared size: a subarray of a reused buffer)
+ * instead of a new array — for the many small pages a search decodes.
+ */
+export function lz4DecompressBlockInto(input: Uint8Array, out: Uint8Array): Uint8Array {
+  const end = lz4DecodeInto(input, out, 0)
+  if (end !== out.length) throw new Error(`lz4 block decodes to ${end} bytes, expected ${out.length}`)
+  return out
+}
+
 /** Decodes a block into `out` from `at`; returns where it ended. */
 function lz4DecodeInto(input: Uint8Array, out: Uint8Array, at: number): number {
   let o = at
@@ -134,9 +144,11 @@ function lz4DecodeInto(input: Uint8Array, out: Uint8Array, at: number): number {
     const literals = length(token >> 4)
     if (i + literals > n) throw new Error('lz4 literals run past the input')
     if (o + literals > out.length) throw new Error('lz4 literals run past the output')
-    out.set(input.subarray(i, i + literals), o)
-    o += literals
-    i += literals
+    if (literals >= 32) {
+      out.set(input.subarray(i, i + literals), o)
+      o += literals
+      i += literals
+    } else for (let stop = i + literals; i < stop; ) out[o++] = input[i++] as number // no view made for a few bytes
     if (i === n) break // the last sequence has literals only
     if (i + 2 > n) throw new Error('lz4 match offset runs past the input')
     const offset = (input[i] as number) | ((input[i + 1] as number) << 8)
@@ -144,7 +156,10 @@ function lz4DecodeInto(input: Uint8Array, out: Uint8Array, at: number): number {
     if (offset === 0 || offset > o - at) throw new Error(`lz4 match offset ${offset} out of range`)
     const match = length(token & 15) + MIN_MATCH
     if (o + match > out.length) throw new Error('lz4 match runs past the output')
-    for (let p = o - offset, stop = o + match; o < stop; ) out[o++] = out[p++] as number
+    if (match >= 32 && offset >= match) {
+      out.copyWithin(o, o - offset, o - offset + match) // a long match clear of its own output
+      o += match
+    } else for (let p = o - offset, stop = o + match; o < stop; ) out[o++] = out[p++] as number
   }
   return o
 }

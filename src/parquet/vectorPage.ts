@@ -4,6 +4,16 @@ import { decompressPage } from 'hyparquet/src/datapage.js'
 import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
 import type { EmbeddingColumn } from './embedding.js'
+import { lz4DecompressBlockInto } from './lz4.js'
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
+
+/** A page's values, decompressed: one buffer reused by every decode (grown to the largest page). */
+let scratch = new Uint8Array(0)
+function scratchBytes(length: number): Uint8Array {
+  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length))
+  return scratch.subarray(0, length)
+}
 
 export interface PageContext {
   file?: string
@@ -55,16 +65,28 @@ export function decodeVectorPage(
   const compressed = bytes.subarray(bodyStart, bodyEnd)
   let values: Uint8Array
   try {
-    values = v2.is_compressed === false ? compressed : decompressPage(compressed, valuesSize, codec, codecs)
+    if (v2.is_compressed === false) values = compressed
+    // the builder's codec: decoded into the reused, aligned buffer (no allocation a page)
+    else if (codec === 'LZ4_RAW') values = lz4DecompressBlockInto(compressed, scratchBytes(valuesSize))
+    else values = decompressPage(compressed, valuesSize, codec, codecs)
   } catch (e) {
     fail(`cannot decompress the vector page (${(e as Error).message})`)
   }
   if ((column.kind === 'list' && count !== dim) || (column.kind === 'flba' && count !== 1) || values.length !== expectedBytes) {
     fail(`vector page holds ${count} values in ${values.length} bytes, expected a ${dim}-d vector`)
   }
-  const view = new DataView(values.buffer, values.byteOffset, values.byteLength)
-  if (width === 8 && column.kind === 'list') for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)
-  else for (let j = 0; j < dim; j++) out[at + j] = view.getFloat32(j * 4, true)
+  const f64 = width === 8 && column.kind === 'list'
+  if (!f64 && LITTLE_ENDIAN) {
+    // float32 on a little-endian machine (every browser's): the bytes are the values — one copy,
+    // through the aligned buffer when they sit at an odd offset (a page stored uncompressed)
+    const aligned = values.byteOffset % 4 === 0 ? values : scratchBytes(values.length)
+    if (aligned !== values) aligned.set(values)
+    out.set(new Float32Array(aligned.buffer, aligned.byteOffset, dim), at)
+  } else {
+    const view = new DataView(values.buffer, values.byteOffset, values.byteLength)
+    if (f64) for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)
+    else for (let j = 0; j < dim; j++) out[at + j] = view.getFloat32(j * 4, true)
+  }
   // the builder indexes finite vectors only: anything else here is a damaged page
   for (let j = 0; j < dim; j++)
     if (!Number.isFinite(out[at + j] as number)) fail(`vector page holds a non-finite value at ${j} (damaged page)`)
