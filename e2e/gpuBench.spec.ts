@@ -46,7 +46,14 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   expect(report.adapter).toMatch(/swiftshader/i)
   expect(report.kernels).toHaveLength(12 + 4 + 4)
   expect(report.batchSearch.queries).toBe(2)
-  expect(report.batchSearch.totalMs).toBeGreaterThan(0)
+  // end to end is every stage of the pipeline's GPU batch, the CPU's cut and page decoding too
+  const b = report.batchSearch
+  // (the CPU's two take microseconds at this size, below a page's timer resolution)
+  for (const stage of ['probeMs', 'listStageMs', 'refineMs']) expect(b[stage]).toBeGreaterThan(0)
+  for (const stage of ['cutMs', 'decodeMs']) expect(b[stage]).toBeGreaterThanOrEqual(0)
+  expect(b.totalMs).toBeCloseTo(b.probeMs + b.cutMs + b.listStageMs + b.decodeMs + b.refineMs, 6)
+  expect(b.listsPerQuery).toBeGreaterThan(0)
+  expect(b.listsPerQuery).toBeLessThanOrEqual(b.nprobe)
   expect(report.targets).toHaveLength(5)
 
   // a longer run happens in its own worker (the page's thread stays free for its progress and

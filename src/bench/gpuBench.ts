@@ -1,3 +1,6 @@
+import type { FileMetaData, SchemaTree } from 'hyparquet'
+import { parquetSchema } from 'hyparquet'
+import { ByteWriter } from 'hyparquet-writer'
 import { loadKernels } from '../compute/backend.js'
 import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
@@ -6,12 +9,15 @@ import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { LANES_CHOICES, type Tuning } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
 import { exactDistance } from '../compute/metric.js'
-import { mulberry32, sampleIndices } from '../compute/random.js'
+import { pruneProbes } from '../compute/probe.js'
+import { mulberry32 } from '../compute/random.js'
 import { ListScanner } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
 import type { IvfPqModel } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
+import { writeVectorChunk } from '../parquet/vectorChunk.js'
+import { decodeVectorPage } from '../parquet/vectorPage.js'
 
 /**
  * The GPU benchmark both `npm run bench:gpu` (Node, Dawn) and the site's bench.html (a browser's
@@ -41,9 +47,15 @@ export interface BatchFigures {
   nlist: number
   m: number
   nprobe: number
+  /** Lists a query scanned after the cut. */
+  listsPerQuery: number
   candidatesPerQuery: number
   probeMs: number
+  /** The CPU's cut of the probed lists by distance (compute/probe.ts pruneProbes). */
+  cutMs: number
   listStageMs: number
+  /** Decoding the distinct candidate rows' pages, CPU, one thread (timed on a sample, scaled). */
+  decodeMs: number
   refineMs: number
   refineRows: number
   totalMs: number
@@ -324,12 +336,49 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
 }
 
 /**
- * A batch search's GPU stages (GpuListScan) end to end from memory: `queries` against an IVF-PQ
- * index of `rows` × 768 (nlist 1,024, m 96) with codes resident — ADC tables, the scan of every
- * probed list (nprobe 32), top-k, read back of k × refine = 100 candidates a query — probing the
- * centroids on the GPU, and refinement of every candidate from decoded vectors in memory; the
- * CPU (wasm, one thread) on a few of the same queries. Synthetic model and codes (speed does not
- * depend on their values). Fills report.batchSearch; answers the line printed.
+ * ms a page to decode one-vector pages (the refine stage's reads, parquet/vectorPage.ts): the
+ * vectors in `vectors` written as the builder writes them, then `decodes` decodes cycling
+ * through them.
+ */
+export function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number): number {
+  const root = parquetSchema({
+    schema: [
+      { name: 'root', num_children: 1 },
+      { name: 'embedding', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+      { name: 'element', type: 'FLOAT', repetition_type: 'OPTIONAL' },
+    ],
+  } as FileMetaData)
+  const list = root.children[0] as SchemaTree
+  const tree = [root, list, list.children[0], list.children[0]?.children[0]] as SchemaTree[]
+  const rows = Array.from({ length: vectors.length / dim }, (_, r) => vectors.subarray(r * dim, (r + 1) * dim))
+  const writer = new ByteWriter()
+  const { locations } = writeVectorChunk(writer, tree, rows)
+  const bytes = new Uint8Array(writer.getBuffer())
+  const pages = locations.map((p) => bytes.subarray(Number(p.offset), Number(p.offset) + p.compressed_page_size))
+  const out = new Float32Array(dim)
+  const column = { kind: 'list', element: 'FLOAT' } as const
+  const decode = (i: number) =>
+    decodeVectorPage(pages[i % pages.length] as Uint8Array, column, 'LZ4_RAW', dim, out, 0, { column: 'embedding', offset: 0, row: i })
+  for (let i = 0; i < Math.min(decodes, 1000); i++) decode(i) // compiled before it is timed
+  const t0 = performance.now()
+  for (let i = 0; i < decodes; i++) decode(i)
+  return (performance.now() - t0) / Math.max(1, decodes)
+}
+
+/** The cut's slack in benchGpuBatch (built indexes tune theirs; 1 is typical). */
+const BATCH_SLACK = 1
+
+/**
+ * A batch search end to end from memory, stage by stage as the search pipeline runs a GPU batch
+ * (query/pipeline.ts): `queries` against an IVF-PQ index of `rows` × 768 (nlist 1,024, m 96)
+ * with codes resident — probing the centroids on the GPU (nprobe 32), the CPU's cut of those
+ * lists by distance (their distances then the scan's biases), the list stage (ADC tables, the
+ * scan of every kept list, top-k, read back of k × refine = 100 candidates a query), decoding
+ * the distinct candidate rows' one-vector pages on the CPU (the refine stage's reads, from
+ * memory), and refinement of every candidate on the GPU; the CPU (wasm, one thread) on a few of
+ * the same queries. Synthetic model, codes and vectors (speed does not depend on their values).
+ * Fills report.batchSearch; answers the line printed.
  */
 export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report: GpuBenchReport): Promise<string> {
   const { rand, fill } = randomFiller(7)
@@ -350,30 +399,44 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     return { codes, rowIds: Uint32Array.from({ length: count }, (_, i) => l * per + i) }
   })
   const queries = Array.from({ length: nq }, () => fill(new Float32Array(dim)))
-  const probes = queries.map(() => sampleIndices(nlist, nprobe, rand))
   const wasm = await loadKernels('wasm')
   const scan = new GpuListScan(ctx, model, { kernels: wasm })
   try {
     const warm = Math.min(nq, 64)
-    await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), (l) => lists[l], 'l2', keep, undefined, o.signal) // pipelines
-    await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep, undefined, o.signal) // every list resident
-    const t0 = performance.now()
-    const found = await scan.candidates(queries, probes, (l) => lists[l], 'l2', keep, undefined, o.signal)
-    const ms = performance.now() - t0
+    // the pipeline's stages in its order: probe (GPU), cut (CPU), list stage (GPU), the
+    // candidates' pages decoded (CPU), refinement (GPU)
+    await scan.probe(queries.slice(0, warm), nprobe, o.signal) // pipeline
     const p0 = performance.now()
-    await scan.probe(queries, nprobe, o.signal)
+    const probed = await scan.probe(queries, nprobe, o.signal)
     const probeMs = performance.now() - p0
+    // each query's lists within (1 + slack) of its nearest, their distances the scan's biases
+    // (compute/probe.ts pruneProbes); random data keeps about all of them
+    const c0 = performance.now()
+    const cut = pruneProbes(wasm, queries, probed, model.centroids, 'l2', BATCH_SLACK)
+    const cutMs = performance.now() - c0
+    const probes = cut.lists
+    const coarse = cut.distances
+    const at = (l: number) => lists[l]
+    await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), at, 'l2', keep, undefined, o.signal, coarse?.slice(0, warm)) // pipelines
+    await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse) // every list resident
+    const t0 = performance.now()
+    const found = await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse)
+    const ms = performance.now() - t0
     // refinement of every query's candidates from their decoded vectors in memory (what the
     // pipeline hands GpuExact.refine: the batch's distinct candidate rows, uploaded, and the pairs)
     const slots = new Map<number, number>()
     const pairs = new Uint32Array(2 * found.reduce((s, c) => s + c.length, 0))
-    let at = 0
+    let next = 0
     for (const [qi, cands] of found.entries())
       for (const c of cands) {
         if (!slots.has(c.row)) slots.set(c.row, slots.size)
-        pairs[at++] = qi
-        pairs[at++] = slots.get(c.row) as number
+        pairs[next++] = qi
+        pairs[next++] = slots.get(c.row) as number
       }
+    // decoding those rows' one-vector pages (CPU, one thread): timed on up to 100,000 decodes of
+    // up to 5,000 pages written as the builder writes them, then scaled to every row
+    const decodes = Math.min(slots.size, 100_000)
+    const decodeMs = pageDecodeMs(fill(new Float32Array(Math.min(decodes, 5_000) * dim)), dim, decodes) * slots.size
     const decoded = new Float32Array(slots.size * dim)
     const block = fill(new Float32Array(dim * 1024))
     for (let r = 0; r < slots.size; r += 1024) decoded.set(block.subarray(0, Math.min(1024, slots.size - r) * dim), r * dim)
@@ -389,12 +452,13 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     for (let p = 0; p < cpuSample; p++)
       exactDistance('l2', queries[pairs[2 * p] as number] as Float32Array, decoded, (pairs[2 * p + 1] as number) * dim)
     const cpuRefineMs = ((performance.now() - c1) * (pairs.length / 2)) / Math.max(1, cpuSample)
-    const total = probeMs + ms + refineMs
+    const total = probeMs + cutMs + ms + decodeMs + refineMs
+    const listsPerQuery = probes.reduce((s, p) => s + p.length, 0) / nq
     const scanned = probes.reduce((s, p) => s + Array.from(p).reduce((t, l) => t + (lists[l]?.rowIds.length ?? 0), 0), 0)
     // the CPU (wasm) doing the same scan for a few of the queries
     const cpu = new ListScanner(model, wasm)
     const sample = Math.min(nq, 20)
-    const c0 = performance.now()
+    const s0 = performance.now()
     for (let qi = 0; qi < sample; qi++) {
       const top = new TopK(keep)
       for (const l of probes[qi] as Uint32Array) {
@@ -402,7 +466,7 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
         cpu.scan(queries[qi] as Float32Array, 'l2', l, list.codes, list.rowIds, top)
       }
     }
-    const cpuQps = sample / ((performance.now() - c0) / 1000)
+    const cpuQps = sample / ((performance.now() - s0) / 1000)
     report.batchSearch = {
       queries: nq,
       rows: n,
@@ -410,9 +474,12 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       nlist,
       m,
       nprobe,
+      listsPerQuery,
       candidatesPerQuery: keep,
       probeMs,
+      cutMs,
       listStageMs: ms,
+      decodeMs,
       refineMs,
       refineRows: slots.size,
       totalMs: total,
@@ -420,12 +487,14 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       cpuQueriesPerSecond: cpuQps,
     }
     return (
-      `batch IVF-PQ search, list stage (tables + scan + top-k + read back), codes resident: ${nq.toLocaleString('en')} queries × ` +
-      `${n.toLocaleString('en')} vectors (nlist ${nlist}, m ${m}, nprobe ${nprobe}, k × refine ${keep}): ${ms.toFixed(0)} ms — ` +
-      `${(nq / (ms / 1000)).toFixed(0)} queries/s, ${((scanned * m) / 1e6 / ms).toFixed(0)} GB/s of codes scanned effective; ` +
-      `CPU (wasm, 1 thread): ${cpuQps.toFixed(1)} queries/s; probing the ${nlist} centroids for all queries on the GPU: ${probeMs.toFixed(0)} ms; ` +
-      `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates (${slots.size.toLocaleString('en')} decoded rows uploaded): ` +
-      `${refineMs.toFixed(0)} ms (CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms`
+      `batch IVF-PQ search, ${nq.toLocaleString('en')} queries × ${n.toLocaleString('en')} vectors (nlist ${nlist}, m ${m}, ` +
+      `nprobe ${nprobe}, k × refine ${keep}), codes resident: probing the ${nlist} centroids on the GPU ${probeMs.toFixed(0)} ms; ` +
+      `the cut (CPU, slack ${BATCH_SLACK}: ${listsPerQuery.toFixed(1)} lists a query kept) ${cutMs.toFixed(0)} ms; ` +
+      `list stage (tables + scan + top-k + read back) ${ms.toFixed(0)} ms — ${(nq / (ms / 1000)).toFixed(0)} queries/s, ` +
+      `${((scanned * m) / 1e6 / ms).toFixed(0)} GB/s of codes scanned effective (CPU, wasm, 1 thread: ${cpuQps.toFixed(1)} queries/s); ` +
+      `decoding the ${slots.size.toLocaleString('en')} candidate rows' pages (CPU, 1 thread) ~${decodeMs.toFixed(0)} ms; ` +
+      `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates ${refineMs.toFixed(0)} ms ` +
+      `(CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms`
     )
   } finally {
     scan.release()
