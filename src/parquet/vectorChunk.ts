@@ -4,6 +4,7 @@ import { writeDataPageV2, writePageHeader } from 'hyparquet-writer/src/datapage.
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { lz4Compress } from './lz4.js'
+import { LITTLE_ENDIAN } from './vectorPage.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 type Levels = ReturnType<typeof encodeNestedValues>
@@ -179,8 +180,6 @@ function encodeLevels(page: RowPage, maxDefinitionLevel: number, maxRepetitionLe
   return { bytes: writer.getBytes().slice(), count: page.definitionLevels.length, repetitionBytes, definitionBytes }
 }
 
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
 /**
  * One full row's DataPage V2 — the bytes writeDataPageV2 writes for it (test/roundtrip.test.ts
  * compares them), without its per-number PLAIN writer and per-page level encoding: a float row's
@@ -195,7 +194,7 @@ function writeFullPage(writer: ByteWriter, levels: FullLevels, values: ArrayLike
       ? values
       : Float32Array.from(values)
   let data = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength)
-  if (!littleEndian) {
+  if (!LITTLE_ENDIAN) {
     const out = new DataView(new ArrayBuffer(typed.byteLength))
     for (let i = 0; i < typed.length; i++)
       double ? out.setFloat64(8 * i, typed[i] as number, true) : out.setFloat32(4 * i, typed[i] as number, true)

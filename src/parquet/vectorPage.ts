@@ -6,7 +6,8 @@ import { codecs } from './codecs.js'
 import type { EmbeddingColumn } from './embedding.js'
 import { lz4DecompressBlockInto } from './lz4.js'
 
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
+/** Whether this machine stores numbers little-endian, as Parquet does (every browser's does). */
+export const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
 
 /** A page's values, decompressed: one buffer reused by every decode (grown to the largest page). */
 let scratch = new Uint8Array(0)
