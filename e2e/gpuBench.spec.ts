@@ -21,7 +21,7 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   await expect(results).toBeVisible({ timeout: 120_000 })
   // a software adapter: named, and the self-test left out
   await expect(page.getByTestId('bench-adapter')).toContainText(/swiftshader.*tunables: the defaults \(a software adapter/i)
-  const rows = results.locator('tbody tr')
+  const rows = page.getByTestId('bench-kernels').locator('tbody tr')
   // the copy, exact L2 at 3 sizes × 4 LANES, the PQ scan at 2 sizes × 2 entry points, refine × 4 LANES
   await expect(rows).toHaveCount(1 + 12 + 4 + 4)
   const kernels = await rows.locator('td:first-child').allTextContents()
@@ -29,6 +29,8 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   expect(kernels.filter((k) => k === 'PQ scan')).toHaveLength(4)
   const times = (await rows.locator('td:nth-child(4)').allTextContents()).map(Number)
   expect(times.every((ms) => ms > 0)).toBe(true)
+  // a CPU time below the timer's resolution reads as "—", never Infinity or NaN
+  for (const text of await rows.allTextContents()) expect(text).not.toMatch(/Infinity|NaN/)
   await expect(page.getByTestId('bench-batch')).toContainText(/2 queries × 200 vectors .* end to end from memory \d+ ms/)
   // judged against the data-centre targets only at their sizes
   await expect(page.getByTestId('bench-targets').locator('li')).toHaveText([
@@ -54,6 +56,11 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   expect(b.totalMs).toBeCloseTo(b.probeMs + b.cutMs + b.listStageMs + b.decodeMs + b.refineMs, 6)
   expect(b.listsPerQuery).toBeGreaterThan(0)
   expect(b.listsPerQuery).toBeLessThanOrEqual(b.nprobe)
+  // the page shows the same stages and total
+  const stages = page.getByTestId('bench-batch-stages')
+  await expect(stages.locator('tbody tr')).toHaveCount(5)
+  await expect(stages.locator('tbody td:nth-child(2)')).toHaveText(['GPU', 'CPU', 'GPU', 'CPU', 'GPU'])
+  await expect(stages.locator('tfoot td')).toHaveText(b.totalMs.toFixed(1))
   expect(report.targets).toHaveLength(5)
 
   // a longer run happens in its own worker (the page's thread stays free for its progress and

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react'
 import type { BenchProgress } from '../../workers/gpuBench.worker.js'
-import type { PageBench } from '../bench/gpuBench.js'
+import type { BatchFigures, PageBench } from '../bench/gpuBench.js'
 import { gpuBenchInWorker } from './benchBridge.js'
 
 /**
@@ -100,7 +100,7 @@ export function GpuBenchPage() {
           <p data-testid="bench-adapter">
             {outcome.report.adapter} — {outcome.tuning.split('\n')[0]}
           </p>
-          <table>
+          <table data-testid="bench-kernels">
             <thead>
               <tr>
                 {head.map((h) => (
@@ -121,7 +121,10 @@ export function GpuBenchPage() {
               ))}
             </tbody>
           </table>
-          <p data-testid="bench-batch">{outcome.batch}</p>
+          {outcome.report.batchSearch && <BatchStages batch={outcome.report.batchSearch} />}
+          <p data-testid="bench-batch" className="hint">
+            {outcome.batch}
+          </p>
           <h2>Against the targets set for a data-centre GPU (H100/H200)</h2>
           <ul data-testid="bench-targets">
             {outcome.report.targets?.map((t) => (
@@ -136,5 +139,47 @@ export function GpuBenchPage() {
         </section>
       )}
     </main>
+  )
+}
+
+/** The batch search stage by stage, where each runs, as the search pipeline runs a GPU batch. */
+function BatchStages({ batch: b }: { batch: BatchFigures }) {
+  const stages: Array<[string, string, number]> = [
+    [`probing ${b.nlist.toLocaleString('en')} centroids, nprobe ${b.nprobe}`, 'GPU', b.probeMs],
+    [`cut by distance (${b.listsPerQuery.toFixed(1)} lists a query kept)`, 'CPU', b.cutMs],
+    ['list stage: tables, scan, top-k, read back', 'GPU', b.listStageMs],
+    [`decoding the ${b.refineRows.toLocaleString('en')} candidate rows' pages`, 'CPU', b.decodeMs],
+    [`refinement, ${b.candidatesPerQuery} candidates a query`, 'GPU', b.refineMs],
+  ]
+  return (
+    <table data-testid="bench-batch-stages">
+      <caption>
+        Batch search: {b.queries.toLocaleString('en')} queries over {b.rows.toLocaleString('en')} × {b.dim}, end to end from memory
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">stage</th>
+          <th scope="col">on</th>
+          <th scope="col">ms</th>
+        </tr>
+      </thead>
+      <tbody>
+        {stages.map(([stage, on, ms]) => (
+          <tr key={stage}>
+            <td>{stage}</td>
+            <td>{on}</td>
+            <td>{ms.toFixed(1)}</td>
+          </tr>
+        ))}
+      </tbody>
+      <tfoot>
+        <tr>
+          <th scope="row" colSpan={2}>
+            end to end
+          </th>
+          <td>{b.totalMs.toFixed(1)}</td>
+        </tr>
+      </tfoot>
+    </table>
   )
 }

@@ -156,6 +156,10 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
 
   const rows: string[][] = [['kernel', 'variant', 'size', 'GPU ms', 'GPU GB/s', 'of copy', 'TS GB/s (same data, CPU)', 'speed-up']]
   let copyGBs = 0
+  // a rate or a ratio for the table: two significant digits below 10; "—" where a time was below
+  // the timer's resolution (tiny sizes: a page's timer counts in steps of 0.1 ms)
+  const figure = (x: number) => (!Number.isFinite(x) || x === 0 ? '—' : x >= 10 ? x.toFixed(0) : x.toPrecision(2))
+  const speedUp = (gpu: number, cpu: number) => `${figure(gpu / cpu)}×`
   {
     const bytes = Math.max(16, Math.min(Math.round(((1 << 30) * scale) / 16) * 16, Math.floor(ctx.maxBinding / 16) * 16))
     const n = bytes / 16
@@ -170,7 +174,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
         '',
         `${(bytes / 2 ** 20).toFixed(1)} MiB read + written`,
         ms.toFixed(2),
-        copyGBs.toFixed(0),
+        figure(copyGBs),
         '100 %',
         '',
         '',
@@ -209,10 +213,10 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
             lanesName(l),
             `${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'}`,
             ms.toFixed(2),
-            gpuGBs.toFixed(0),
+            figure(gpuGBs),
             share(gpuGBs),
-            cpuGBs.toFixed(2),
-            `${(gpuGBs / cpuGBs).toFixed(0)}×`,
+            figure(cpuGBs),
+            speedUp(gpuGBs, cpuGBs),
           ])
         } finally {
           ctx.release(...buffers)
@@ -269,10 +273,10 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
             `${name}${name === fullBlocks ? ' (used)' : ''}`,
             `${n.toLocaleString('en')} codes × ${m} B`,
             ms.toFixed(2),
-            gpuGBs.toFixed(0),
+            figure(gpuGBs),
             share(gpuGBs),
-            cpuGBs.toFixed(2),
-            `${(gpuGBs / cpuGBs).toFixed(0)}×`,
+            figure(cpuGBs),
+            speedUp(gpuGBs, cpuGBs),
           ])
         } finally {
           scan.release()
@@ -319,10 +323,10 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
           lanesName(l),
           `${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim}`,
           ms.toFixed(2),
-          gpuGBs.toFixed(0),
+          figure(gpuGBs),
           share(gpuGBs),
-          cpuGBs.toFixed(2),
-          `${(gpuGBs / cpuGBs).toFixed(0)}×`,
+          figure(cpuGBs),
+          speedUp(gpuGBs, cpuGBs),
         ])
         await step(`refine, LANES ${l}`)
       }
