@@ -22,11 +22,13 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   // a software adapter: named, and the self-test left out
   await expect(page.getByTestId('bench-adapter')).toContainText(/swiftshader.*tunables: the defaults \(a software adapter/i)
   const rows = page.getByTestId('bench-kernels').locator('tbody tr')
-  // the copy, exact L2 at 3 sizes × 4 LANES, the PQ scan at 2 sizes × 2 entry points, refine × 4 LANES
-  await expect(rows).toHaveCount(1 + 12 + 4 + 4)
+  // the copy, exact L2 at 3 sizes × 4 LANES, the PQ scan at 2 sizes × 2 entry points, refine × 4 LANES, top-k × 3 BINS
+  await expect(rows).toHaveCount(1 + 12 + 4 + 4 + 3)
   const kernels = await rows.locator('td:first-child').allTextContents()
   expect(kernels.filter((k) => k === 'exact L2')).toHaveLength(12)
   expect(kernels.filter((k) => k === 'PQ scan')).toHaveLength(4)
+  // top-k: how many candidates each BINS hands back a query (all of them when a query has fewer than k)
+  await expect(rows.filter({ hasText: 'top-k' }).locator('td:nth-child(3)')).toHaveText(Array(3).fill(/\d+ back a query$/))
   const times = (await rows.locator('td:nth-child(4)').allTextContents()).map(Number)
   expect(times.every((ms) => ms > 0)).toBe(true)
   // a CPU time below the timer's resolution reads as "—", never Infinity or NaN
@@ -46,7 +48,11 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   await page.getByRole('link', { name: 'Download the figures (JSON)' }).click()
   const report = JSON.parse(await readFile(await (await download).path(), 'utf8'))
   expect(report.adapter).toMatch(/swiftshader/i)
-  expect(report.kernels).toHaveLength(12 + 4 + 4)
+  expect(report.kernels).toHaveLength(12 + 4 + 4 + 3)
+  // fewer entries than k a query: top-k hands back every one of them, at any BINS
+  const topK = report.kernels.filter((k: { kernel: string }) => k.kernel === 'selectTopK')
+  expect(topK.map((k: { bins: number }) => k.bins)).toEqual([256, 1024, 2048])
+  for (const k of topK) expect(k.found).toBe(Math.min(k.perQuery, k.keep))
   expect(report.batchSearch.queries).toBe(2)
   // end to end is every stage of the pipeline's GPU batch, the CPU's cut and page decoding too
   const b = report.batchSearch

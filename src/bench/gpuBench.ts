@@ -4,7 +4,7 @@ import { ByteWriter } from 'hyparquet-writer'
 import { loadKernels } from '../compute/backend.js'
 import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
-import { BLOCK, GpuListScan, interleave, recordScan, scanPlan } from '../compute/gpu/listScan.js'
+import { BLOCK, GpuListScan, interleave, recordScan, recordTopK, scanPlan, topKSlots } from '../compute/gpu/listScan.js'
 import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { LANES_CHOICES, type Tuning } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
@@ -133,8 +133,10 @@ export function markdownTable([head, ...body]: string[][]): string {
   return [line(head ?? []), line((head ?? []).map(() => '---')), ...body.map(line)].join('\n')
 }
 
+/** The BINS values timed (selectTopK.wgsl's histogram; at most 3,000 fit its workgroup memory). */
+const BINS_CHOICES = [256, 1024, 2048] as const
 /** Measurements benchGpuKernels makes (its progress total). */
-const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length
+const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length + BINS_CHOICES.length
 
 /**
  * The kernel table: copy, exact L2 and refine at each LANES (the self-test's pick marked), the
@@ -333,10 +335,92 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     } finally {
       ctx.release(...buffers)
     }
+
+    // top-k selection at each BINS: q queries, each with the entries of nprobe = 32 lists of a
+    // 1 M-row index (the batch search's), distances about normal (a sum of uniforms, as PQ
+    // distances are sums of table values); bytes = each entry's distance and row read once. The
+    // candidates a query hands back beyond k × refine = 100 are what finer bins save.
+    await benchTopK(ctx, o, report, rows, { copyGBs, figure, share, speedUp, time, step })
   } finally {
     Object.assign(ctx.tunables, picked)
   }
   return rows
+}
+
+async function benchTopK(
+  ctx: GpuContext,
+  o: GpuBenchOptions,
+  report: GpuBenchReport,
+  rows: string[][],
+  f: {
+    copyGBs: number
+    figure: (x: number) => string
+    share: (GBs: number) => string
+    speedUp: (gpu: number, cpu: number) => string
+    time: (run: (encoder: GPUCommandEncoder) => void) => Promise<number>
+    step: (what: string) => Promise<void>
+  },
+): Promise<void> {
+  const { rand } = randomFiller(9)
+  const keep = 100
+  const q = Math.max(2, Math.round(2_000 * o.scale))
+  const per = 32 * Math.max(1, Math.ceil((1_000_000 * o.scale) / 1024))
+  const entries = q * per
+  const dist = new Float32Array(entries)
+  for (let i = 0; i < entries; i++) dist[i] = rand() + rand() + rand() + rand()
+  const ids = Uint32Array.from({ length: entries }, (_, i) => i % per)
+  const ranges = Uint32Array.from({ length: 2 * q }, (_, i) => (i >> 1) * per + (i & 1) * per)
+  const sample = Math.min(q, Math.max(1, Math.floor(2_000_000 / per)))
+  const t0 = performance.now()
+  for (let qi = 0; qi < sample; qi++) {
+    const top = new TopK(keep)
+    for (let i = qi * per; i < (qi + 1) * per; i++) if ((dist[i] as number) < top.bound) top.push(dist[i] as number, ids[i] as number)
+  }
+  const cpuGBs = (sample * per * 8) / 1e6 / (performance.now() - t0)
+  const cap = topKSlots(keep)
+  const buffers = [
+    ctx.upload(ranges, 'ranges'),
+    ctx.upload(dist, 'dist'),
+    ctx.upload(ids, 'rows'),
+    ctx.acquire(q * 4, 'counts'),
+    ctx.acquire(q * cap * 4, 'candDist'),
+    ctx.acquire(q * cap * 4, 'candRows'),
+  ]
+  try {
+    for (const bins of BINS_CHOICES) {
+      ctx.tunables.BINS = bins
+      const ms = await f.time((enc) => recordTopK(ctx, enc, { nq: q, keep, cap }, buffers))
+      const [raw] = await ctx.submitAndRead(ctx.device.createCommandEncoder(), [[buffers[3] as GPUBuffer, 0, q * 4]], 'top-k counts')
+      const counts = new Uint32Array(raw as ArrayBuffer)
+      const found = counts.reduce((s, c) => s + c, 0) / q
+      const gpuGBs = (entries * 8) / 1e6 / ms
+      report.kernels.push({
+        kernel: 'selectTopK',
+        bins,
+        queries: q,
+        perQuery: per,
+        keep,
+        ms,
+        GBs: gpuGBs,
+        ofCopy: gpuGBs / f.copyGBs,
+        cpuGBs,
+        found,
+      })
+      rows.push([
+        'top-k (selectTopK)',
+        `BINS ${bins}${bins === DEFAULT_TUNABLES.BINS ? ' (default)' : ''}`,
+        `${q.toLocaleString('en')} queries × ${per.toLocaleString('en')} entries, k ${keep}: ${found.toFixed(0)} back a query`,
+        ms.toFixed(2),
+        f.figure(gpuGBs),
+        f.share(gpuGBs),
+        f.figure(cpuGBs),
+        f.speedUp(gpuGBs, cpuGBs),
+      ])
+      await f.step(`top-k, BINS ${bins}`)
+    }
+  } finally {
+    ctx.release(...buffers)
+  }
 }
 
 /**

@@ -117,6 +117,22 @@ export function recordScan(
         )
 }
 
+/** Candidate slots a query gets from selectTopK: room for k × refine and a bin's worth more. */
+export const topKSlots = (keep: number) => keep * 2 + 256
+
+/**
+ * Records selectTopK.wgsl (BINS from ctx.tunables) for `nq` queries, `buffers` as its bindings
+ * 1… — ranges, dist, rows, counts, candidate distances, candidate rows — `cap` slots a query.
+ */
+export function recordTopK(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  o: { nq: number; keep: number; cap: number },
+  buffers: GPUBuffer[],
+): void {
+  ctx.pass('selectTopK').run(encoder, o.nq * WORKGROUP, (perGridRow) => u32s([o.nq, o.keep, o.cap, perGridRow / WORKGROUP]), buffers)
+}
+
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
 const NO_ROW = 0xffffffff
 
@@ -451,7 +467,7 @@ export class GpuListScan {
       ranges[2 * qi + 1] = total
     }
     const ntables = tablePairs.length / 2
-    const cap = keep * 2 + 256
+    const cap = topKSlots(keep)
     const plan = scanPlan(segments, this.ctx.tunables.DIRECT)
     const queryData = new Float32Array(nq * dim)
     for (const [i, q] of queries.entries()) queryData.set(q, i * dim)
@@ -492,16 +508,7 @@ export class GpuListScan {
         distBuf,
         rowBuf,
       ])
-      ctx
-        .pass('selectTopK')
-        .run(encoder, nq * WORKGROUP, (perGridRow) => u32s([nq, keep, cap, perGridRow / WORKGROUP]), [
-          rangeBuf,
-          distBuf,
-          rowBuf,
-          countBuf,
-          candDist,
-          candRows,
-        ])
+      recordTopK(ctx, encoder, { nq, keep, cap }, [rangeBuf, distBuf, rowBuf, countBuf, candDist, candRows])
       const [countsRaw, distRaw, rowsRaw] = await ctx.submitAndRead(
         encoder,
         [
