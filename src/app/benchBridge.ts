@@ -15,13 +15,20 @@ export async function gpuBenchInWorker(
   throwIfAborted(signal)
   const worker = new Worker(new URL('../../workers/gpuBench.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-gpu-bench' })
   const api = Comlink.wrap<GpuBenchWorkerApi>(worker)
+  // a worker that fails to load or throws outside a call would leave the run waiting forever
+  const failed = new Promise<never>((_, reject) =>
+    worker.addEventListener('error', (e) => reject(new Error(`the benchmark's worker failed: ${e.message || 'it did not start'}`))),
+  )
+  let ended = false
   const timer = setInterval(async () => {
     const p = await api.progress()
-    if (p && !signal?.aborted) onProgress?.(p)
+    // a snapshot answered after the run ended would bring back a finished run's progress bar
+    if (p && !ended && !signal?.aborted) onProgress?.(p)
   }, 100)
   try {
-    return await untilAborted(api.run(sizes), signal)
+    return await untilAborted(Promise.race([api.run(sizes), failed]), signal)
   } finally {
+    ended = true
     clearInterval(timer)
     worker.terminate()
   }
