@@ -212,7 +212,7 @@ test('build and search on the GPU where the page has WebGPU: the same results as
   await expect(backend).toHaveValue('gpu')
   // which adapter, and that a software one keeps the default tunables untimed
   await expect(search.getByTestId('gpu-device')).toContainText(
-    /swiftshader.*LANES 8, list scan tiled from blocks of 64 \(defaults: a software adapter/i,
+    /swiftshader.*LANES 8, list scan tiled from blocks of 64, top-k in 1024 bins \(defaults: a software adapter/i,
   )
   for (const [i, r] of rows.entries()) expect(await resultsFor(r)).toEqual(onCpu[i])
   await expect(page.getByTestId('query-stats')).toContainText('with gpu')

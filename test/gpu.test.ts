@@ -14,8 +14,10 @@ import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
 import {
+  type BinsTiming,
   describeGpu,
   type LanesTiming,
+  pickBins,
   pickDirect,
   pickLanes,
   SCAN_LENGTHS,
@@ -207,7 +209,9 @@ describe('search with backend gpu returns what the CPU returns', () => {
     reads.mockRestore()
     expect(got.stats.backend).toBe('gpu')
     // the adapter it ran on, in words (what the app and the CLI show)
-    expect(onGpu.device).toMatch(/swiftshader.*: LANES 8, list scan tiled from blocks of 64 \(defaults: a software adapter/i)
+    expect(onGpu.device).toMatch(
+      /swiftshader.*: LANES 8, list scan tiled from blocks of 64, top-k in 1024 bins \(defaults: a software adapter/i,
+    )
     expect(cpu.device).toBeUndefined()
     expect(want.results.filter((h) => h.distance === 0).length).toBe(20)
     expect(got.results.map((h) => h.row)).toEqual(want.results.map((h) => h.row))
@@ -300,7 +304,7 @@ describe('index build with backend gpu', () => {
     const onCpu = await build('cpu.parquet', 'js')
     expect([onGpu.summary.backend, onGpu.summary.params.spilled, onCpu.summary.params.spilled]).toEqual(['gpu', true, true])
     // the adapter built on, named (the CLI and the app show it)
-    expect(onGpu.summary.device).toMatch(/swiftshader.*: LANES 8, list scan tiled from blocks of 64/i)
+    expect(onGpu.summary.device).toMatch(/swiftshader.*: LANES 8, list scan tiled from blocks of 64, top-k in 1024 bins/i)
     expect(onCpu.summary.device).toBeUndefined()
     const total = (s: number[]) => s.reduce((a, b) => a + b, 0)
     expect(total(onCpu.spilled)).toBeGreaterThan(0)
@@ -545,10 +549,22 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     // said in words as such
     const never = {
       adapter: 'a gpu',
-      tunables: { ...DEFAULT_TUNABLES, DIRECT: 1025 },
-      tuning: { source: 'cached' as const, timings: { lanes: [], scan: [] } },
+      tunables: { ...DEFAULT_TUNABLES, DIRECT: 1025, BINS: 256 },
+      tuning: { source: 'cached' as const, timings: { lanes: [], scan: [], bins: [] } },
     }
-    expect(describeGpu(never)).toBe('a gpu: LANES 8, list scan never tiled (timed on this GPU before)')
+    expect(describeGpu(never)).toBe('a gpu: LANES 8, list scan never tiled, top-k in 256 bins (timed on this GPU before)')
+  })
+
+  it('pickBins keeps the default unless another value is clearly faster', () => {
+    const bins = (...ms: number[]): BinsTiming[] => ms.map((t, i) => ({ BINS: [1024, 256, 2048][i] as number, ms: t }))
+    // 5 % faster: noise, the default stays
+    expect(pickBins(bins(1, 0.95, 2), 1024)).toBe(1024)
+    // coarser bins a third faster (a GPU where the serial walk over the bins costs most): switched
+    expect(pickBins(bins(1, 0.66, 2), 1024)).toBe(256)
+    expect(pickBins(bins(1, 0.8, 0.5), 1024)).toBe(2048)
+    // the default not timed (or timed as nothing): kept
+    expect(pickBins(bins(0, 0.1), 1024)).toBe(1024)
+    expect(pickBins([], 1024)).toBe(1024)
   })
 
   it('the benchmark report against the targets: kernels a search uses, met or missed; the batch and build only at their sizes', () => {
@@ -638,26 +654,28 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(plain.tuning).toMatchObject({ source: 'defaults', why: expect.stringContaining('software adapter') })
     expect(plain.tunables).toEqual(DEFAULT_TUNABLES)
     expect(plain.describe()).toBe(
-      `${plain.adapter}: LANES 8, list scan tiled from blocks of 64 (defaults: a software adapter (its timings say nothing of a GPU))`,
+      `${plain.adapter}: LANES 8, list scan tiled from blocks of 64, top-k in 1024 bins (defaults: a software adapter (its timings say nothing of a GPU))`,
     )
     expect(set).not.toHaveBeenCalled()
     plain.destroy()
 
-    const options = { software: true, rows: 512, dim: 20, lanes: [4, 16, 32], entries: 2048, m: 16, budgetMs: 120_000 }
+    const options = { software: true, rows: 512, dim: 20, lanes: [4, 16, 32], entries: 2048, m: 16, topKEntries: 1024, budgetMs: 120_000 }
     const timed = await GpuContext.create(gpu)
     await tuneContext(timed, store, options)
     const tuning = timed.tuning
     if (tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(tuning)}`)
-    const { lanes, scan } = tuning.timings
+    const { lanes, scan, bins } = tuning.timings
     expect(lanes.map((t) => t.LANES)).toEqual([8, 4, 16, 32]) // the default first
     expect(lanes.every((t) => t.exactMs > 0 && t.refineMs > 0)).toBe(true)
     expect(scan.map((t) => t.length)).toEqual([...SCAN_LENGTHS])
     expect(scan.every((t) => t.tiledMs > 0 && t.directMs > 0)).toBe(true)
-    expect(timed.tunables).toEqual({ ...DEFAULT_TUNABLES, LANES: pickLanes(lanes, 8), DIRECT: pickDirect(scan, 64) })
+    expect(bins.map((t) => t.BINS)).toEqual([1024, 256, 2048]) // the default first
+    expect(bins.every((t) => t.ms > 0)).toBe(true)
+    expect(timed.tunables).toEqual({ LANES: pickLanes(lanes, 8), DIRECT: pickDirect(scan, 64), BINS: pickBins(bins, 1024) })
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
     expect(timed.describe()).toMatch(
-      /: LANES (4|8|16|32), list scan (tiled from blocks of \d+|never tiled) \(timed on this GPU in \d+ ms\)$/,
+      /: LANES (4|8|16|32), list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
     )
     // the picked LANES answers as the CPU does (other DIRECT values: the tunables test above)
     const dim = 20
@@ -685,6 +703,7 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     if (again.tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(again.tuning)}`)
     expect(again.tuning.timings.lanes.map((t) => t.LANES)).toEqual([8])
     expect(again.tuning.timings.scan.map((t) => t.length)).toEqual([32])
+    expect(again.tuning.timings.bins.map((t) => t.BINS)).toEqual([1024])
     expect(again.tunables.LANES).toBe(8)
     again.destroy()
   }, 120_000)

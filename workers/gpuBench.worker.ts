@@ -26,7 +26,7 @@ const api = {
 
   async run(sizes: { scale: number; reps: number }): Promise<PageBench> {
     if (!navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)')
-    progress = { done: 0, total: 1, what: 'opening the GPU (its first use times two settings for it)' }
+    progress = { done: 0, total: 1, what: 'opening the GPU (its first use times three settings for it)' }
     const ctx = await sharedGpuContext(navigator.gpu)
     return benchGpuPage(ctx, {
       ...sizes,

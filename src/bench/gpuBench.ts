@@ -6,7 +6,7 @@ import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu
 import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
 import { BLOCK, GpuListScan, interleave, recordScan, recordTopK, scanPlan, topKSlots } from '../compute/gpu/listScan.js'
 import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
-import { LANES_CHOICES, type Tuning } from '../compute/gpu/selfTest.js'
+import { BINS_CHOICES, LANES_CHOICES, type Tuning } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
 import { exactDistance } from '../compute/metric.js'
 import { pruneProbes } from '../compute/probe.js'
@@ -133,8 +133,6 @@ export function markdownTable([head, ...body]: string[][]): string {
   return [line(head ?? []), line((head ?? []).map(() => '---')), ...body.map(line)].join('\n')
 }
 
-/** The BINS values timed (selectTopK.wgsl's histogram; at most 3,000 fit its workgroup memory). */
-const BINS_CHOICES = [256, 1024, 2048] as const
 /** Measurements benchGpuKernels makes (its progress total). */
 const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length + BINS_CHOICES.length
 
@@ -340,7 +338,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     // 1 M-row index (the batch search's), distances about normal (a sum of uniforms, as PQ
     // distances are sums of table values); bytes = each entry's distance and row read once. The
     // candidates a query hands back beyond k × refine = 100 are what finer bins save.
-    await benchTopK(ctx, o, report, rows, { copyGBs, figure, share, speedUp, time, step })
+    await benchTopK(ctx, o, report, rows, { copyGBs, selfTest: tuned ? picked.BINS : undefined, figure, share, speedUp, time, step })
   } finally {
     Object.assign(ctx.tunables, picked)
   }
@@ -354,6 +352,8 @@ async function benchTopK(
   rows: string[][],
   f: {
     copyGBs: number
+    /** The self-test's BINS, where it ran. */
+    selfTest?: number
     figure: (x: number) => string
     share: (GBs: number) => string
     speedUp: (gpu: number, cpu: number) => string
@@ -408,7 +408,7 @@ async function benchTopK(
       })
       rows.push([
         'top-k (selectTopK)',
-        `BINS ${bins}${bins === DEFAULT_TUNABLES.BINS ? ' (default)' : ''}`,
+        `BINS ${bins}${bins === DEFAULT_TUNABLES.BINS ? ' (default)' : ''}${bins === f.selfTest ? ' (self-test)' : ''}`,
         `${q.toLocaleString('en')} queries × ${per.toLocaleString('en')} entries, k ${keep}: ${found.toFixed(0)} back a query`,
         ms.toFixed(2),
         f.figure(gpuGBs),
@@ -638,14 +638,14 @@ export function targetLines(report: GpuBenchReport): string[] {
 /** What the context searches with, in the benchmark's words (its first lines). */
 export function tuningLines(ctx: GpuContext): string {
   const tuning = ctx.tuning
-  const { LANES, DIRECT } = ctx.tunables
+  const { LANES, DIRECT, BINS } = ctx.tunables
   return tuning.source === 'defaults'
     ? `tunables: the defaults (${tuning.why})`
-    : `tunables: LANES ${LANES}, DIRECT ${DIRECT} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}):\n  ${tuning.timings.lanes
+    : `tunables: LANES ${LANES}, DIRECT ${DIRECT}, BINS ${BINS} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}):\n  ${tuning.timings.lanes
         .map((t) => `LANES ${t.LANES}: exact ${t.exactMs.toFixed(3)} ms, refine ${t.refineMs.toFixed(3)} ms`)
         .join('; ')}\n  ${tuning.timings.scan
         .map((t) => `blocks of ${t.length}: tiled ${t.tiledMs.toFixed(3)} ms, direct ${t.directMs.toFixed(3)} ms`)
-        .join('; ')}`
+        .join('; ')}\n  ${tuning.timings.bins.map((t) => `BINS ${t.BINS}: top-k ${t.ms.toFixed(3)} ms`).join('; ')}`
 }
 
 /** A new report for ctx (kernels and batch figures filled in by the functions above). */

@@ -2,16 +2,18 @@ import { GpuError } from '../../errors.js'
 import { mulberry32 } from '../random.js'
 import type { GpuContext } from './context.js'
 import { recordExact, recordRefine } from './exact.js'
-import { BLOCK, GROUP, recordScan, scanPlan, wordsPerEntry } from './listScan.js'
+import { BLOCK, GROUP, recordScan, recordTopK, scanPlan, topKSlots, wordsPerEntry } from './listScan.js'
 import type { TuningStore } from './tuningStore.js'
 
 /**
  * Tunables chosen for the adapter at hand: what reads fastest differs between GPUs (32-wide
  * warps, 64-wide wavefronts, a laptop's 8-wide subgroups, how much a workgroup-memory copy costs),
- * so two are measured once per adapter rather than fixed:
+ * so three are measured once per adapter rather than fixed:
  *   LANES  (invocations sharing a vector) on exactL2 (probing, flat search) and refinePairs
  *   DIRECT (the block length from which the list scan copies tables to workgroup memory) on
  *          scanLists' two entry points, over blocks of each length up to BLOCK
+ *   BINS   (selectTopK's histogram: finer bins, a longer serial walk over them) on a batch's
+ *          top-k; the answers are the same at any BINS (the host keeps k of what comes back)
  * Each choice's cost is its time over the best time of each workload, summed over the workloads;
  * the default stays unless another choice costs SWITCH_MARGIN of it or less where they differ, so
  * timing noise does not change answers' rounding from one run to the next. Ties go to the choice
@@ -20,6 +22,8 @@ import type { TuningStore } from './tuningStore.js'
 
 /** The LANES values timed: powers of two dividing the workgroup (256). */
 export const LANES_CHOICES = [4, 8, 16, 32] as const
+/** The BINS values timed (selectTopK's histogram; at most 3,000 fit its workgroup memory). */
+export const BINS_CHOICES = [256, 1024, 2048] as const
 /** The block lengths the scan is timed at (scanLists: a block is at most BLOCK entries). */
 export const SCAN_LENGTHS = [32, 64, 128, 256, 512, 1024] as const
 /** A value replaces the default only when its cost is at most this share of the default's (cheapest). */
@@ -45,9 +49,16 @@ export interface ScanTiming {
   directMs: number
 }
 
+export interface BinsTiming {
+  BINS: number
+  /** selectTopK, 64 queries × the workload's entries each, k 100 (ms a pass). */
+  ms: number
+}
+
 export interface Timings {
   lanes: LanesTiming[]
   scan: ScanTiming[]
+  bins: BinsTiming[]
 }
 
 /** How a context's tunables were chosen (GpuContext.tuning). */
@@ -101,6 +112,17 @@ export function pickDirect(timings: ScanTiming[], fallback: number): number {
   )
 }
 
+/** The BINS to use given each value's timings; `fallback` when it was not timed. */
+export function pickBins(timings: BinsTiming[], fallback: number): number {
+  const valid = timings.filter((t) => t.ms > 0)
+  const of = (b: number) => valid.find((t) => t.BINS === b) as BinsTiming
+  return cheapest(
+    valid.map((t) => t.BINS),
+    fallback,
+    [(b) => of(b).ms],
+  )
+}
+
 /** Options of the self-test: workload sizes (smaller in tests) and its time budget. */
 export interface SelfTestOptions {
   /** exactL2 / refinePairs: rows of `dim` floats (8,192 × 768). */
@@ -111,14 +133,17 @@ export interface SelfTestOptions {
   m?: number
   lanes?: readonly number[]
   lengths?: readonly number[]
+  /** Top-k: entries per query (8,192: a batch query's 32 lists of ~256 rows), and the BINS timed. */
+  topKEntries?: number
+  bins?: readonly number[]
   /** Stop timing new choices after this long (ms, 1,500); the defaults are always timed. */
   budgetMs?: number
 }
 
 /**
  * Times exactL2 and refinePairs at each LANES (the current one first), then scanLists' entry
- * points at each block length, stopping once `budgetMs` has passed (what was not reached is not
- * timed). Sets ctx.tunables while it runs and restores them; throws GpuError on a GPU error.
+ * points at each block length, then selectTopK at each BINS (the current one first), stopping
+ * once `budgetMs` has passed (what was not reached is not timed; each sweep's first always is). Sets ctx.tunables while it runs and restores them; throws GpuError on a GPU error.
  * Nothing else may use `ctx` meanwhile.
  */
 export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Promise<Timings> {
@@ -128,7 +153,8 @@ export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Pr
   try {
     const lanes = await timeLanes(ctx, o, over)
     const scan = await timeScan(ctx, o, over)
-    return { lanes, scan }
+    const bins = await timeBins(ctx, o, over)
+    return { lanes, scan, bins }
   } finally {
     Object.assign(ctx.tunables, saved)
   }
@@ -236,6 +262,44 @@ async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean
   return timings
 }
 
+/**
+ * selectTopK for 64 queries of `topKEntries` entries each, k × refine = 100 kept, distances about
+ * normal (a sum of uniforms, as PQ distances are sums of table values), at each BINS.
+ */
+async function timeBins(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<BinsTiming[]> {
+  const [nq, keep] = [64, 100]
+  const per = o.topKEntries ?? 8192
+  const rand = mulberry32(4)
+  const dist = Float32Array.from({ length: nq * per }, () => rand() + rand() + rand() + rand())
+  const cap = topKSlots(keep)
+  const held = [
+    ctx.upload(
+      Uint32Array.from({ length: 2 * nq }, (_, i) => ((i + 1) >> 1) * per),
+      'SelfTest.ranges',
+    ),
+    ctx.upload(dist, 'SelfTest.dist'),
+    ctx.upload(
+      Uint32Array.from({ length: nq * per }, (_, i) => i),
+      'SelfTest.rows',
+    ),
+    ctx.acquire(nq * 4, 'SelfTest.counts'),
+    ctx.acquire(nq * cap * 4, 'SelfTest.candidateDistances'),
+    ctx.acquire(nq * cap * 4, 'SelfTest.candidateRows'),
+  ]
+  const start = ctx.tunables.BINS
+  const timings: BinsTiming[] = []
+  try {
+    for (const BINS of [start, ...(o.bins ?? BINS_CHOICES).filter((b) => b !== start)]) {
+      if (timings.length && over()) break
+      ctx.tunables.BINS = BINS
+      timings.push({ BINS, ms: await timePass(ctx, (enc) => recordTopK(ctx, enc, { nq, keep, cap }, held)) })
+    }
+  } finally {
+    ctx.release(...held)
+  }
+  return timings
+}
+
 /** n floats in [-1, 1) (seeded: the same workload every time). */
 function randomFloats(n: number, seed: number): Float32Array {
   const rand = mulberry32(seed)
@@ -275,16 +339,17 @@ async function timePass(ctx: GpuContext, record: (encoder: GPUCommandEncoder) =>
 }
 
 /** Bump when the kernels change enough that kept timings no longer say anything. */
-const STORE_VERSION = 1
+const STORE_VERSION = 2
 
 /** Sets ctx's tunables from `timings` (the picks above). */
 function apply(ctx: GpuContext, timings: Timings): void {
   ctx.tunables.LANES = pickLanes(timings.lanes, ctx.tunables.LANES)
   ctx.tunables.DIRECT = pickDirect(timings.scan, ctx.tunables.DIRECT)
+  ctx.tunables.BINS = pickBins(timings.bins, ctx.tunables.BINS)
 }
 
 /**
- * Sets ctx's LANES and DIRECT for its adapter: from timings kept in `store` by an earlier visit,
+ * Sets ctx's LANES, DIRECT and BINS for its adapter: from timings kept in `store` by an earlier visit,
  * else timed (timeTunables) and kept. A software adapter (SwiftShader: a CPU, whose timings say
  * nothing of a GPU and which compiles pipelines slowly) and a self-test that fails keep the
  * defaults; ctx.tuning says which happened.
@@ -322,10 +387,10 @@ export async function tuneContext(
 /**
  * The adapter and the tunables it searches with, in words — what the app's Compute setting and
  * the CLI show beside `gpu`, e.g. "nvidia hopper NVIDIA H200: LANES 8, list scan tiled from
- * blocks of 64 (timed on this GPU in 412 ms)".
+ * blocks of 64, top-k in 1024 bins (timed on this GPU in 412 ms)".
  */
 export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuning'>): string {
-  const { LANES, DIRECT } = ctx.tunables
+  const { LANES, BINS, DIRECT } = ctx.tunables
   const scan = DIRECT > BLOCK ? 'list scan never tiled' : `list scan tiled from blocks of ${DIRECT}`
   const t = ctx.tuning
   const how =
@@ -334,7 +399,7 @@ export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuni
       : t.source === 'cached'
         ? 'timed on this GPU before'
         : `defaults: ${t.why}`
-  return `${ctx.adapter}: LANES ${LANES}, ${scan} (${how})`
+  return `${ctx.adapter}: LANES ${LANES}, ${scan}, top-k in ${BINS} bins (${how})`
 }
 
 const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0
@@ -346,14 +411,18 @@ function parseKept(text: string | undefined): Timings | undefined {
     const value = JSON.parse(text) as Partial<Timings> | null
     const lanes = value?.lanes
     const scan = value?.scan
+    const bins = value?.bins
     if (
       Array.isArray(lanes) &&
       Array.isArray(scan) &&
+      Array.isArray(bins) &&
       lanes.length &&
+      bins.length &&
+      bins.every((t) => (BINS_CHOICES as readonly number[]).includes(t?.BINS) && positive(t.ms)) &&
       lanes.every((t) => (LANES_CHOICES as readonly number[]).includes(t?.LANES) && positive(t.exactMs) && positive(t.refineMs)) &&
       scan.every((t) => (SCAN_LENGTHS as readonly number[]).includes(t?.length) && positive(t.tiledMs) && positive(t.directMs))
     )
-      return { lanes, scan }
+      return { lanes, scan, bins }
   } catch {
     // not JSON: timed again
   }
