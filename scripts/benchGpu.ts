@@ -49,16 +49,30 @@ const options = { scale, reps }
 const report = newReport(ctx, options)
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
 const save = () => values.json && writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
+/**
+ * Runs one section; a failure (a limit this GPU has, a lost device) is printed and kept in the
+ * report's `errors`, and the next section still runs — a GPU session has one run to bring back.
+ */
+async function section(name: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run()
+  } catch (e) {
+    const message = `${name}: ${(e as Error).message}`
+    console.log(`\nsection failed — ${message}`)
+    report.errors = [...(report.errors ?? []), message]
+  } finally {
+    save()
+  }
+}
 const { rand, fill } = randomFiller(5)
 const time = (run: (encoder: GPUCommandEncoder) => void) => timePasses(ctx, reps, run)
 
 // the kernel table and the batch search: what bench.html measures in a browser too (src/bench/gpuBench.ts)
-console.log(markdownTable(await benchGpuKernels(ctx, options, report)))
-save()
+await section('kernels', async () => console.log(markdownTable(await benchGpuKernels(ctx, options, report))))
 
 // The build's kernels: nearest centroid (both entry points; effective TFLOP/s = 2 · n · k · dim
 // per pass) and PQ encoding (rows/s).
-{
+await section('build kernels', async () => {
   const out: string[] = ['| kernel | variant | size | GPU ms | effective |', '|---|---|---|---|---|']
   for (const [n, dim, k, batches] of [
     [Math.round(100_000 * scale), 768, 1024, 1],
@@ -102,17 +116,15 @@ save()
     `| IVF assignment + PQ encode (with upload and read back) | | ${n.toLocaleString('en')} × ${dim}, nlist ${nlist}, m ${m} | ${ms.toFixed(0)} | ${((n / ms) * 1000).toFixed(0)} rows/s |`,
   )
   console.log(`\n${out.join('\n')}`)
-  save()
-}
+})
 
 // end to end through the search path's GPU stage (GpuListScan), from memory
-console.log(`\n${await benchGpuBatch(ctx, options, report)}`)
-save()
+await section('batch search', async () => console.log(`\n${await benchGpuBatch(ctx, options, report)}`))
 
 // Index build from vectors in memory (reading and writing Parquet not included): coarse k-means,
 // the sample's assignment, batched PQ k-means over all subspaces, encoding every row, and the
 // nprobe measurement (exact truth for 100 rows, candidate scans) — GPU vs CPU (wasm).
-{
+await section('build', async () => {
   const n = Math.round(1_000_000 * scale)
   const dim = 768
   const data = new Float32Array(n * dim)
@@ -154,7 +166,7 @@ save()
       `${params.coarseIterations}+${params.pqIterations} iterations), vectors in memory: GPU train ${(g.train / 1000).toFixed(1)} s, ` +
       `encode ${(g.encode / 1000).toFixed(1)} s, tune ${(g.tune / 1000).toFixed(1)} s = ${((g.train + g.encode + g.tune) / 1000).toFixed(1)} s${cpuLine}`,
   )
-}
+})
 report.targets = targetLines(report)
 console.log(`\nagainst the targets:\n${report.targets.map((l) => `  ${l}`).join('\n')}`)
 save()

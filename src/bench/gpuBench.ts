@@ -78,6 +78,8 @@ export interface GpuBenchReport {
   build?: Record<string, unknown>
   /** targetLines' verdicts, once measured. */
   targets?: string[]
+  /** bench:gpu: sections that failed ("name: message"); the others still ran. */
+  errors?: string[]
 }
 
 /**
@@ -363,8 +365,9 @@ async function benchTopK(
 ): Promise<void> {
   const { rand } = randomFiller(9)
   const keep = 100
-  const q = Math.max(2, Math.round(2_000 * o.scale))
   const per = 32 * Math.max(1, Math.ceil((1_000_000 * o.scale) / 1024))
+  // the distances within one binding (2,000 × 31,264 × 4 bytes at scale 1: 250 MB)
+  const q = Math.max(2, Math.min(Math.round(2_000 * o.scale), Math.floor(ctx.maxBinding / (4 * per))))
   const entries = q * per
   const dist = new Float32Array(entries)
   for (let i = 0; i < entries; i++) dist[i] = rand() + rand() + rand() + rand()

@@ -143,8 +143,9 @@ export interface SelfTestOptions {
 /**
  * Times exactL2 and refinePairs at each LANES (the current one first), then scanLists' entry
  * points at each block length, then selectTopK at each BINS (the current one first), stopping
- * once `budgetMs` has passed (what was not reached is not timed; each sweep's first always is). Sets ctx.tunables while it runs and restores them; throws GpuError on a GPU error.
- * Nothing else may use `ctx` meanwhile.
+ * once `budgetMs` has passed (what was not reached is not timed; each sweep's first always is).
+ * Sets ctx.tunables while it runs and restores them; throws GpuError on a GPU error. Nothing else
+ * may use `ctx` meanwhile.
  */
 export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Promise<Timings> {
   const t0 = performance.now()
