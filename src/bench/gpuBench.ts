@@ -161,7 +161,6 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
   // a rate or a ratio for the table: two significant digits below 10; "—" where a time was below
   // the timer's resolution (tiny sizes: a page's timer counts in steps of 0.1 ms)
   const figure = (x: number) => (!Number.isFinite(x) || x === 0 ? '—' : x >= 10 ? x.toFixed(0) : x.toPrecision(2))
-  const speedUp = (gpu: number, cpu: number) => `${figure(gpu / cpu)}×`
   {
     const bytes = Math.max(16, Math.min(Math.round(((1 << 30) * scale) / 16) * 16, Math.floor(ctx.maxBinding / 16) * 16))
     const n = bytes / 16
@@ -186,7 +185,14 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     }
     await step('copy')
   }
-  const share = (GBs: number) => `${((100 * GBs) / copyGBs).toFixed(0)} %`
+  /** A kernel row's measured cells: GPU ms, GPU GB/s, share of the copy, the CPU's GB/s, speed-up. */
+  const measured = (ms: number, gpuGBs: number, cpuGBs: number) => [
+    ms.toFixed(2),
+    figure(gpuGBs),
+    `${((100 * gpuGBs) / copyGBs).toFixed(0)} %`,
+    figure(cpuGBs),
+    `${figure(gpuGBs / cpuGBs)}×`,
+  ]
   const lanesName = (l: number) =>
     `LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''}${l === picked.LANES && tuned ? ' (self-test)' : ''}`
 
@@ -214,11 +220,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
             'exact L2',
             lanesName(l),
             `${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'}`,
-            ms.toFixed(2),
-            figure(gpuGBs),
-            share(gpuGBs),
-            figure(cpuGBs),
-            speedUp(gpuGBs, cpuGBs),
+            ...measured(ms, gpuGBs, cpuGBs),
           ])
         } finally {
           ctx.release(...buffers)
@@ -274,11 +276,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
             'PQ scan',
             `${name}${name === fullBlocks ? ' (used)' : ''}`,
             `${n.toLocaleString('en')} codes × ${m} B`,
-            ms.toFixed(2),
-            figure(gpuGBs),
-            share(gpuGBs),
-            figure(cpuGBs),
-            speedUp(gpuGBs, cpuGBs),
+            ...measured(ms, gpuGBs, cpuGBs),
           ])
         } finally {
           scan.release()
@@ -324,11 +322,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
           'refine (exact L2 of pairs)',
           lanesName(l),
           `${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim}`,
-          ms.toFixed(2),
-          figure(gpuGBs),
-          share(gpuGBs),
-          figure(cpuGBs),
-          speedUp(gpuGBs, cpuGBs),
+          ...measured(ms, gpuGBs, cpuGBs),
         ])
         await step(`refine, LANES ${l}`)
       }
@@ -340,7 +334,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     // 1 M-row index (the batch search's), distances about normal (a sum of uniforms, as PQ
     // distances are sums of table values); bytes = each entry's distance and row read once. The
     // candidates a query hands back beyond k × refine = 100 are what finer bins save.
-    await benchTopK(ctx, o, report, rows, { copyGBs, selfTest: tuned ? picked.BINS : undefined, figure, share, speedUp, time, step })
+    await benchTopK(ctx, o, report, rows, { copyGBs, selfTest: tuned ? picked.BINS : undefined, measured, time, step })
   } finally {
     Object.assign(ctx.tunables, picked)
   }
@@ -356,9 +350,7 @@ async function benchTopK(
     copyGBs: number
     /** The self-test's BINS, where it ran. */
     selfTest?: number
-    figure: (x: number) => string
-    share: (GBs: number) => string
-    speedUp: (gpu: number, cpu: number) => string
+    measured: (ms: number, gpuGBs: number, cpuGBs: number) => string[]
     time: (run: (encoder: GPUCommandEncoder) => void) => Promise<number>
     step: (what: string) => Promise<void>
   },
@@ -413,11 +405,7 @@ async function benchTopK(
         'top-k (selectTopK)',
         `BINS ${bins}${bins === DEFAULT_TUNABLES.BINS ? ' (default)' : ''}${bins === f.selfTest ? ' (self-test)' : ''}`,
         `${q.toLocaleString('en')} queries × ${per.toLocaleString('en')} entries, k ${keep}: ${found.toFixed(0)} back a query`,
-        ms.toFixed(2),
-        f.figure(gpuGBs),
-        f.share(gpuGBs),
-        f.figure(cpuGBs),
-        f.speedUp(gpuGBs, cpuGBs),
+        ...f.measured(ms, gpuGBs, cpuGBs),
       ])
       await f.step(`top-k, BINS ${bins}`)
     }
