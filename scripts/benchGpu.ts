@@ -16,6 +16,7 @@ import {
   markdownTable,
   newReport,
   randomFiller,
+  runSection,
   targetLines,
   timePasses,
   tuningLines,
@@ -49,21 +50,7 @@ const options = { scale, reps }
 const report = newReport(ctx, options)
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
 const save = () => values.json && writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
-/**
- * Runs one section; a failure (a limit this GPU has, a lost device) is printed and kept in the
- * report's `errors`, and the next section still runs — a GPU session has one run to bring back.
- */
-async function section(name: string, run: () => Promise<void>): Promise<void> {
-  try {
-    await run()
-  } catch (e) {
-    const message = `${name}: ${(e as Error).message}`
-    console.log(`\nsection failed — ${message}`)
-    report.errors = [...(report.errors ?? []), message]
-  } finally {
-    save()
-  }
-}
+const section = (name: string, run: () => Promise<void>) => runSection(report, name, run, save)
 const { rand, fill } = randomFiller(5)
 const time = (run: (encoder: GPUCommandEncoder) => void) => timePasses(ctx, reps, run)
 

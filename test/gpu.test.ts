@@ -4,7 +4,7 @@ import { indexedDB } from 'fake-indexeddb'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { GpuKernels } from '../scripts/gpuKernels.js'
 import { nodeGpuKernels } from '../scripts/gpuKernels.js'
-import { type BatchFigures, targetLines } from '../src/bench/gpuBench.js'
+import { type BatchFigures, type GpuBenchReport, runSection, targetLines } from '../src/bench/gpuBench.js'
 import { jsKernels } from '../src/compute/backend.js'
 import { GpuBuild } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
@@ -565,6 +565,40 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     // the default not timed (or timed as nothing): kept
     expect(pickBins(bins(0, 0.1), 1024)).toBe(1024)
     expect(pickBins([], 1024)).toBe(1024)
+  })
+
+  it('bench:gpu: a failing section is kept in the report and the next still runs; the figures are saved after each', async () => {
+    const report = { kernels: [] } as unknown as GpuBenchReport
+    const saved: string[][] = []
+    const save = () => {
+      saved.push([...(report.errors ?? [])])
+    }
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+    const ran: string[] = []
+    await runSection(
+      report,
+      'kernels',
+      async () => {
+        ran.push('kernels')
+        throw new Error('GPU validation: too much workgroup storage')
+      },
+      save,
+    )
+    await runSection(
+      report,
+      'batch search',
+      async () => {
+        ran.push('batch search')
+      },
+      save,
+    )
+    log.mockRestore()
+    expect(ran).toEqual(['kernels', 'batch search'])
+    expect(report.errors).toEqual(['kernels: GPU validation: too much workgroup storage'])
+    expect(saved).toEqual([
+      ['kernels: GPU validation: too much workgroup storage'],
+      ['kernels: GPU validation: too much workgroup storage'],
+    ])
   })
 
   it('the benchmark report against the targets: kernels a search uses, met or missed; the batch and build only at their sizes', () => {

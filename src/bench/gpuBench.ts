@@ -639,6 +639,23 @@ export function tuningLines(ctx: GpuContext): string {
         .join('; ')}\n  ${tuning.timings.bins.map((t) => `BINS ${t.BINS}: top-k ${t.ms.toFixed(3)} ms`).join('; ')}`
 }
 
+/**
+ * Runs one section of bench:gpu; a failure (a limit this GPU has, a lost device) is printed and
+ * kept in `report.errors`, and the caller goes on to the next section — a GPU session has one
+ * run to bring back. `save` runs after it either way.
+ */
+export async function runSection(report: GpuBenchReport, name: string, run: () => Promise<void>, save: () => void): Promise<void> {
+  try {
+    await run()
+  } catch (e) {
+    const message = `${name}: ${(e as Error).message}`
+    console.log(`\nsection failed — ${message}`)
+    report.errors = [...(report.errors ?? []), message]
+  } finally {
+    save()
+  }
+}
+
 /** A new report for ctx (kernels and batch figures filled in by the functions above). */
 export function newReport(ctx: GpuContext, o: GpuBenchOptions): GpuBenchReport {
   return {
