@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { indexedDB } from 'fake-indexeddb'
-import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { GpuKernels } from '../scripts/gpuKernels.js'
 import { nodeGpuKernels } from '../scripts/gpuKernels.js'
 import { type BatchFigures, type GpuBenchReport, runSection, targetLines } from '../src/bench/gpuBench.js'
@@ -39,12 +39,14 @@ import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { cli } from './helpers/cli.js'
+import { deferDawnPolling } from './helpers/dawnPolling.js'
 import { clusteredVectors, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
 
 // WebGPU through Dawn in Node. Without a GPU it runs on Chromium's SwiftShader (.ci/run installs
 // chromium and libvulkan1): slow, so sizes stay small; real speed is what bench:gpu measures.
 let kernels: GpuKernels | undefined
 let reason = ''
+afterAll(deferDawnPolling())
 beforeAll(async () => {
   const got = await nodeGpuKernels()
   kernels = got.kernels
@@ -284,8 +286,12 @@ describe('index build with backend gpu', () => {
     const dim = 16
     const rows = 1200
     const dir = tempDir('pqs-gpu-spill-')
-    const v = clusteredVectors(rows, dim, 25, 12, 6)
+    const all = clusteredVectors(rows + 20, dim, 25, 12, 6)
+    const v = all.subarray(0, rows * dim)
     writeVectors(join(dir, 'in.parquet'), v, rows, dim)
+    // the tune is not what this test is about (it is compared with the CPU's in the next test):
+    // 20 held-out queries instead of 200 rows took the test from 54 to 11 s on SwiftShader
+    const tuneQueries = Array.from({ length: 20 }, (_, i) => all.subarray((rows + i) * dim, (rows + i + 1) * dim))
     const build = async (name: string, backend: 'gpu' | 'js') => {
       const source = await fileSource(join(dir, 'in.parquet'))
       const summary = await buildIndex(source, await fileSink(join(dir, name)), {
@@ -295,6 +301,7 @@ describe('index build with backend gpu', () => {
         m: 4,
         nlist: 24,
         spill: true,
+        tuneQueries,
       })
       await source.close()
       const opened = await openIndex(await testSource(join(dir, name)), { backend: 'js' })
@@ -322,23 +329,36 @@ describe('index build with backend gpu', () => {
     const dim = 16
     const rows = 4000
     const dir = tempDir('pqs-gpu-build-')
-    const v = clusteredVectors(rows, dim, 23, 40)
+    const all = clusteredVectors(rows + 20, dim, 23, 40)
+    const v = all.subarray(0, rows * dim)
     writeVectors(join(dir, 'in.parquet'), v, rows, dim)
-    const build = async (name: string, backend: 'gpu' | 'js', memoryBytes?: number) => {
+    const heldOut = Array.from({ length: 20 }, (_, i) => all.subarray((rows + i) * dim, (rows + i + 1) * dim))
+    const build = async (name: string, backend: 'gpu' | 'js', memoryBytes?: number, tuneQueries?: Float32Array[]) => {
       const source = await fileSource(join(dir, 'in.parquet'))
-      const summary = await buildIndex(source, await fileSink(join(dir, name)), { column: 'embedding', backend, gpu, m: 8, memoryBytes })
+      const summary = await buildIndex(source, await fileSink(join(dir, name)), {
+        column: 'embedding',
+        backend,
+        gpu,
+        m: 8,
+        memoryBytes,
+        tuneQueries,
+      })
       await source.close()
       return summary
     }
-    const onGpu = await build('gpu.parquet', 'gpu')
+    // tuned on held-out queries, which have no floor: on rows, 4,000 of them, the floor (4,096
+    // entries) is every list, and both tunes would agree whatever they measured
+    const onGpu = await build('gpu.parquet', 'gpu', undefined, heldOut)
     expect(onGpu.backend).toBe('gpu')
     expect(onGpu.gpuFallback).toBeUndefined()
-    const onCpu = await build('cpu.parquet', 'js')
+    const onCpu = await build('cpu.parquet', 'js', undefined, heldOut)
     expect(onGpu.params.nlist).toBe(onCpu.params.nlist)
     console.log(
-      `tuned: GPU nprobe ${onGpu.params.nprobe} (recall ${onGpu.params.tunedRecall}), CPU nprobe ${onCpu.params.nprobe} (recall ${onCpu.params.tunedRecall})`,
+      `tuned: GPU nprobe ${onGpu.params.nprobe} (recall ${onGpu.params.tunedRecall}), CPU nprobe ${onCpu.params.nprobe} (recall ${onCpu.params.tunedRecall}) of ${onCpu.params.nlist} lists`,
     )
     expect(Math.abs((onGpu.params.tunedRecall as number) - (onCpu.params.tunedRecall as number))).toBeLessThanOrEqual(0.02)
+    for (const tuned of [onGpu, onCpu]) expect(tuned.params.nprobe).toBeLessThan(tuned.params.nlist / 4)
+    expect(Math.abs((onGpu.params.nprobe as number) - (onCpu.params.nprobe as number))).toBeLessThanOrEqual(2)
     const queries = clusteredVectors(50, dim, 24, 40)
     const [rGpu, rCpu] = [
       await recallOf(join(dir, 'gpu.parquet'), v, queries, dim),
@@ -347,7 +367,7 @@ describe('index build with backend gpu', () => {
     console.log(`recall@10 at nprobe 4: GPU-built ${rGpu.toFixed(3)}, CPU-built ${rCpu.toFixed(3)}`)
     expect(rCpu).toBeGreaterThan(0.8)
     expect(Math.abs(rGpu - rCpu)).toBeLessThanOrEqual(0.01)
-    // streamed (two passes): the tune's truth and scans on the GPU too
+    // streamed (two passes): the tune's truth (over rows, each left out of its own) and scans on the GPU too
     const streamed = await build('gpu-streamed.parquet', 'gpu', 1)
     expect([streamed.streamed, streamed.backend]).toEqual([true, 'gpu'])
     expect(Math.abs((await recallOf(join(dir, 'gpu-streamed.parquet'), v, queries, dim)) - rCpu)).toBeLessThanOrEqual(0.01)
