@@ -22,6 +22,7 @@ import {
   pickLanes,
   SCAN_LENGTHS,
   type ScanTiming,
+  SOFTWARE_ADAPTER,
   tuneContext,
 } from '../src/compute/gpu/selfTest.js'
 import { type IdbFactory, indexedDbStore, memoryStore } from '../src/compute/gpu/tuningStore.js'
@@ -708,7 +709,7 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(plain.tuning).toMatchObject({ source: 'defaults', why: expect.stringContaining('software adapter') })
     expect(plain.tunables).toEqual(DEFAULT_TUNABLES)
     expect(plain.describe()).toBe(
-      `${plain.adapter}: LANES 8, list scan tiled from blocks of 64, top-k in 1024 bins (defaults: a software adapter (its timings say nothing of a GPU))`,
+      `${plain.adapter}: LANES 8, list scan tiled from blocks of 64, top-k in 1024 bins (defaults: ${SOFTWARE_ADAPTER})`,
     )
     expect(set).not.toHaveBeenCalled()
     plain.destroy()
