@@ -321,8 +321,9 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
         </form>
       </search>
       <div className="result-bar">
-        {answers.length > 1 && (
-          <button type="button" onClick={back}>
+        {/* there from the first answer, so the second does not push the bar's title aside */}
+        {answer && (
+          <button type="button" onClick={back} disabled={answers.length < 2}>
             ← Back
           </button>
         )}
