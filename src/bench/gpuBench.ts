@@ -4,9 +4,9 @@ import { ByteWriter } from 'hyparquet-writer'
 import { loadKernels } from '../compute/backend.js'
 import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
-import { BLOCK, GpuListScan, interleave, recordScan, recordTopK, scanPlan, topKSlots } from '../compute/gpu/listScan.js'
+import { BLOCK, GpuListScan, interleave, recordScan, scanPlan } from '../compute/gpu/listScan.js'
 import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
-import { BINS_CHOICES, LANES_CHOICES, type Tuning } from '../compute/gpu/selfTest.js'
+import { BINS_CHOICES, LANES_CHOICES, type Tuning, topKWorkload } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
 import { exactDistance } from '../compute/metric.js'
 import { pruneProbes } from '../compute/probe.js'
@@ -355,37 +355,25 @@ async function benchTopK(
     step: (what: string) => Promise<void>
   },
 ): Promise<void> {
-  const { rand } = randomFiller(9)
   const keep = 100
   const per = 32 * Math.max(1, Math.ceil((1_000_000 * o.scale) / 1024))
   // the distances within one binding (2,000 × 31,264 × 4 bytes at scale 1: 250 MB)
   const q = Math.max(2, Math.min(Math.round(2_000 * o.scale), Math.floor(ctx.maxBinding / (4 * per))))
   const entries = q * per
-  const dist = new Float32Array(entries)
-  for (let i = 0; i < entries; i++) dist[i] = rand() + rand() + rand() + rand()
-  const ids = Uint32Array.from({ length: entries }, (_, i) => i % per)
-  const ranges = Uint32Array.from({ length: 2 * q }, (_, i) => (i >> 1) * per + (i & 1) * per)
+  const work = topKWorkload(ctx, q, per, keep, 9)
+  const { dist } = work
   const sample = Math.min(q, Math.max(1, Math.floor(2_000_000 / per)))
   const t0 = performance.now()
   for (let qi = 0; qi < sample; qi++) {
     const top = new TopK(keep)
-    for (let i = qi * per; i < (qi + 1) * per; i++) if ((dist[i] as number) < top.bound) top.push(dist[i] as number, ids[i] as number)
+    for (let i = qi * per; i < (qi + 1) * per; i++) if ((dist[i] as number) < top.bound) top.push(dist[i] as number, i - qi * per)
   }
   const cpuGBs = (sample * per * 8) / 1e6 / (performance.now() - t0)
-  const cap = topKSlots(keep)
-  const buffers = [
-    ctx.upload(ranges, 'ranges'),
-    ctx.upload(dist, 'dist'),
-    ctx.upload(ids, 'rows'),
-    ctx.acquire(q * 4, 'counts'),
-    ctx.acquire(q * cap * 4, 'candDist'),
-    ctx.acquire(q * cap * 4, 'candRows'),
-  ]
   try {
     for (const bins of BINS_CHOICES) {
       ctx.tunables.BINS = bins
-      const ms = await f.time((enc) => recordTopK(ctx, enc, { nq: q, keep, cap }, buffers))
-      const [raw] = await ctx.submitAndRead(ctx.device.createCommandEncoder(), [[buffers[3] as GPUBuffer, 0, q * 4]], 'top-k counts')
+      const ms = await f.time(work.record)
+      const [raw] = await ctx.submitAndRead(ctx.device.createCommandEncoder(), [[work.counts, 0, q * 4]], 'top-k counts')
       const counts = new Uint32Array(raw as ArrayBuffer)
       const found = counts.reduce((s, c) => s + c, 0) / q
       const gpuGBs = (entries * 8) / 1e6 / ms
@@ -410,7 +398,7 @@ async function benchTopK(
       await f.step(`top-k, BINS ${bins}`)
     }
   } finally {
-    ctx.release(...buffers)
+    work.release()
   }
 }
 

@@ -264,39 +264,50 @@ async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean
 }
 
 /**
- * selectTopK for 64 queries of `topKEntries` entries each, k × refine = 100 kept, distances about
- * normal (a sum of uniforms, as PQ distances are sums of table values), at each BINS.
+ * A top-k workload on the GPU, as the self-test and the benchmark time it: `nq` queries of `per`
+ * entries each (query-major), distances about normal (a sum of uniforms, as PQ distances are
+ * sums of table values), `keep` kept a query. `dist` stays for a CPU reference; `counts` is
+ * where selectTopK says how many candidates each query got.
  */
-async function timeBins(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<BinsTiming[]> {
-  const [nq, keep] = [64, 100]
-  const per = o.topKEntries ?? 8192
-  const rand = mulberry32(4)
+export function topKWorkload(ctx: GpuContext, nq: number, per: number, keep: number, seed: number) {
+  const rand = mulberry32(seed)
   const dist = Float32Array.from({ length: nq * per }, () => rand() + rand() + rand() + rand())
   const cap = topKSlots(keep)
-  const held = [
+  const buffers = [
     ctx.upload(
       Uint32Array.from({ length: 2 * nq }, (_, i) => ((i + 1) >> 1) * per),
-      'SelfTest.ranges',
+      'TopK.ranges',
     ),
-    ctx.upload(dist, 'SelfTest.dist'),
+    ctx.upload(dist, 'TopK.dist'),
     ctx.upload(
-      Uint32Array.from({ length: nq * per }, (_, i) => i),
-      'SelfTest.rows',
+      Uint32Array.from({ length: nq * per }, (_, i) => i % per),
+      'TopK.rows',
     ),
-    ctx.acquire(nq * 4, 'SelfTest.counts'),
-    ctx.acquire(nq * cap * 4, 'SelfTest.candidateDistances'),
-    ctx.acquire(nq * cap * 4, 'SelfTest.candidateRows'),
+    ctx.acquire(nq * 4, 'TopK.counts'),
+    ctx.acquire(nq * cap * 4, 'TopK.candidateDistances'),
+    ctx.acquire(nq * cap * 4, 'TopK.candidateRows'),
   ]
+  return {
+    dist,
+    counts: buffers[3] as GPUBuffer,
+    record: (encoder: GPUCommandEncoder) => recordTopK(ctx, encoder, { nq, keep, cap }, buffers),
+    release: () => ctx.release(...buffers),
+  }
+}
+
+/** selectTopK for 64 queries of `topKEntries` entries each, k × refine = 100 kept, at each BINS. */
+async function timeBins(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<BinsTiming[]> {
+  const work = topKWorkload(ctx, 64, o.topKEntries ?? 8192, 100, 4)
   const start = ctx.tunables.BINS
   const timings: BinsTiming[] = []
   try {
     for (const BINS of [start, ...(o.bins ?? BINS_CHOICES).filter((b) => b !== start)]) {
       if (timings.length && over()) break
       ctx.tunables.BINS = BINS
-      timings.push({ BINS, ms: await timePass(ctx, (enc) => recordTopK(ctx, enc, { nq, keep, cap }, held)) })
+      timings.push({ BINS, ms: await timePass(ctx, work.record) })
     }
   } finally {
-    ctx.release(...held)
+    work.release()
   }
   return timings
 }
