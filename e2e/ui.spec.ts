@@ -185,7 +185,10 @@ test('searching again moves nothing on the page but the results', async ({ page 
       }
     }).observe({ type: 'layout-shift' })
   })
+  const back = page.getByRole('button', { name: '← Back' })
+  await expect(back).toBeDisabled() // there, with nothing yet to go back to
   await searchText(page, PHRASE)
+  await expect(back).toBeEnabled()
   await searchText(page, 'a tall tree in the forest')
   await searchText(page, 'music played on a violin')
   await page.waitForTimeout(300) // let the observer deliver
