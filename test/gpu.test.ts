@@ -71,6 +71,31 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     expect(kernels, reason).toBeDefined()
   })
 
+  it('pooled buffers: a request that fits one binding gets a buffer that fits it, also under a limit that is no power of two', async () => {
+    // NVIDIA through Dawn allows 2^31 − 4 bytes a binding: a 1.5 GB request rounded up to 2 GiB
+    // failed validation on an H200. The same limit here, scaled down: 3 MiB − 4.
+    const limit = 3 * 2 ** 20 - 4
+    const ctx = await GpuContext.create(await nodeGpu(), { maxBinding: limit })
+    try {
+      const near = ctx.acquire(2.5 * 2 ** 20, 'near') // a power of two up would be 4 MiB
+      expect(near.size).toBe(limit)
+      const small = ctx.acquire(1000, 'small')
+      expect(small.size).toBe(1024) // below the limit: rounded up as before
+      const over = ctx.acquire(5 * 2 ** 20, 'over') // past one binding (bound in ranges): rounded as before
+      expect(over.size).toBe(8 * 2 ** 20)
+      ctx.release(over, near)
+      // the released buffers: a bindable request never gets the one past the limit
+      const again = ctx.acquire(2 * 2 ** 20, 'again')
+      expect(again).toBe(near)
+      const next = ctx.acquire(2 * 2 ** 20, 'next')
+      expect(next).not.toBe(over)
+      expect(next.size).toBeLessThanOrEqual(limit)
+      expect(ctx.acquire(6 * 2 ** 20, 'big')).toBe(over)
+    } finally {
+      ctx.destroy()
+    }
+  })
+
   it.each([
     [1, 37, 3],
     [3, 1000, 100],
@@ -620,6 +645,9 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
       ['kernels: GPU validation: too much workgroup storage'],
       ['kernels: GPU validation: too much workgroup storage'],
     ])
+    // each section's wall time, the failed one's too
+    expect(Object.keys(report.sectionSeconds ?? {})).toEqual(['kernels', 'batch search'])
+    expect(Object.values(report.sectionSeconds ?? {}).every((s) => s >= 0 && s < 10)).toBe(true)
   })
 
   it('the benchmark report against the targets: kernels a search uses, met or missed; the batch and build only at their sizes', () => {

@@ -80,6 +80,8 @@ export interface GpuBenchReport {
   targets?: string[]
   /** bench:gpu: sections that failed ("name: message"); the others still ran. */
   errors?: string[]
+  /** Wall-clock seconds of each section run (bench:gpu), data generation included. */
+  sectionSeconds?: Record<string, number>
 }
 
 /**
@@ -633,6 +635,7 @@ export function tuningLines(ctx: GpuContext): string {
  * run to bring back. `save` runs after it either way.
  */
 export async function runSection(report: GpuBenchReport, name: string, run: () => Promise<void>, save: () => void): Promise<void> {
+  const t0 = performance.now()
   try {
     await run()
   } catch (e) {
@@ -640,6 +643,9 @@ export async function runSection(report: GpuBenchReport, name: string, run: () =
     console.log(`\nsection failed — ${message}`)
     report.errors = [...(report.errors ?? []), message]
   } finally {
+    const seconds = (performance.now() - t0) / 1000
+    report.sectionSeconds = { ...report.sectionSeconds, [name]: seconds }
+    console.log(`(${name}: ${seconds.toFixed(1)} s)`)
     save()
   }
 }

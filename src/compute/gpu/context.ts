@@ -99,11 +99,17 @@ export class GpuContext {
 
   /**
    * A storage buffer of at least `size` bytes: a released one when one is large enough, else
-   * a new one rounded up to a power of two (so later, slightly larger requests reuse it).
+   * a new one rounded up to a power of two (so later, slightly larger requests reuse it). A
+   * request that fits one binding gets a buffer that does too: passes bind buffers whole, and
+   * the binding limit need not be a power of two (NVIDIA through Dawn: 2^31 − 4 bytes, where a
+   * 1.5 GB request rounded to 2 GiB failed validation).
    */
   acquire(size: number, label: string, copySrc = true): GPUBuffer {
     const want = Math.max(256, Math.ceil(size / 4) * 4)
-    const fit = this.free.filter((b) => b.size >= want).sort((a, b) => a.size - b.size)[0]
+    const bindable = want <= this.maxBinding
+    const fit = this.free
+      .filter((b) => b.size >= want && (!bindable || b.size <= this.maxBinding))
+      .sort((a, b) => a.size - b.size)[0]
     if (fit) {
       this.free = this.free.filter((b) => b !== fit)
       fit.label = label
@@ -111,7 +117,8 @@ export class GpuContext {
     }
     if (want > this.device.limits.maxBufferSize)
       throw new GpuError(`a ${label} buffer of ${want} bytes exceeds this GPU's limit of ${this.device.limits.maxBufferSize}`)
-    const rounded = Math.min(this.device.limits.maxBufferSize, 2 ** Math.ceil(Math.log2(want)))
+    const largest = bindable ? Math.floor(this.maxBinding / 4) * 4 : this.device.limits.maxBufferSize
+    const rounded = Math.min(largest, 2 ** Math.ceil(Math.log2(want)))
     const buffer = this.device.createBuffer({
       size: rounded,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | (copySrc ? GPUBufferUsage.COPY_SRC : 0),
