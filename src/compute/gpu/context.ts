@@ -107,9 +107,7 @@ export class GpuContext {
   acquire(size: number, label: string, copySrc = true): GPUBuffer {
     const want = Math.max(256, Math.ceil(size / 4) * 4)
     const bindable = want <= this.maxBinding
-    const fit = this.free
-      .filter((b) => b.size >= want && (!bindable || b.size <= this.maxBinding))
-      .sort((a, b) => a.size - b.size)[0]
+    const fit = this.free.filter((b) => b.size >= want && (!bindable || b.size <= this.maxBinding)).sort((a, b) => a.size - b.size)[0]
     if (fit) {
       this.free = this.free.filter((b) => b !== fit)
       fit.label = label
