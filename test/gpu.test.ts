@@ -6,7 +6,7 @@ import type { GpuKernels } from '../scripts/gpuKernels.js'
 import { nodeGpuKernels } from '../scripts/gpuKernels.js'
 import { type BatchFigures, type GpuBenchReport, runSection, targetLines } from '../src/bench/gpuBench.js'
 import { jsKernels } from '../src/compute/backend.js'
-import { GpuBuild } from '../src/compute/gpu/build.js'
+import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
 import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
@@ -128,24 +128,42 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     expect(bad).toBe(0)
   })
   it.each([
-    [10, 3, 5], // narrow (one invocation per row)
+    [10, 3, 5], // narrow (one invocation per row) on a software adapter, tiled on a GPU
+    [300, 8, 256], // a PQ subspace's k-means
     [300, 20, 130],
     [300, 40, 130], // tiled: several 64-centroid tiles, a partial last one
     [200, 768, 70], // tiled: many 8-dimension steps
-  ])('nearest centroid: %i rows × %i dims vs %i centroids', async (n, dim, k) => {
+  ])('nearest centroid: %i rows × %i dims vs %i centroids, through both entry points', async (n, dim, k) => {
     const x = randoms(n * dim)
     const centroids = randoms(k * dim)
     const want = new Uint32Array(n)
     assignNearest(x, n, dim, centroids, k, want)
-    const got = await new GpuBuild((kernels as GpuKernels).ctx).assign(x, n, dim, centroids, k)
-    // sums in the same order: the same centroid, unless two are nearly as near (fused adds)
+    const ctx = (kernels as GpuKernels).ctx
+    // what the build runs here (assignEntry: narrow for few dimensions on SwiftShader)
+    const built = await new GpuBuild(ctx).assign(x, n, dim, centroids, k)
+    // and each entry point: a GPU runs `tiled` at every dim
     const norms = rowNormsSq(centroids, k, dim)
+    const through = async (entry: 'narrow' | 'tiled') => {
+      const buffers = [ctx.upload(x, 'x'), ctx.upload(centroids, 'c'), ctx.upload(norms, 'norms'), ctx.acquire(n * 4, 'out')]
+      try {
+        const encoder = ctx.device.createCommandEncoder()
+        recordAssign(ctx, encoder, { n, k, dim, batches: 1 }, buffers, entry)
+        const [raw] = await ctx.submitAndRead(encoder, [[buffers[3] as GPUBuffer, 0, n * 4]], 'assignment')
+        return new Uint32Array(raw as ArrayBuffer)
+      } finally {
+        ctx.release(...buffers)
+      }
+    }
+    expect(Array.from(built)).toEqual(Array.from(await through(assignEntry(ctx, dim))))
+    // sums in the same order: the same centroid, unless two are nearly as near (fused adds)
     const score = (i: number, c: number) => (norms[c] as number) - 2 * dot(x, i * dim, centroids, c * dim, dim)
-    let bad = 0
-    for (let i = 0; i < n; i++)
-      if (got[i] !== want[i] && Math.abs(score(i, got[i] as number) - score(i, want[i] as number)) > 1e-5 * dim) bad++
-    expect(bad).toBe(0)
-    expect(Array.from(got).filter((c, i) => c !== want[i]).length).toBeLessThanOrEqual(1)
+    for (const got of [built, await through('tiled'), await through('narrow')]) {
+      let bad = 0
+      for (let i = 0; i < n; i++)
+        if (got[i] !== want[i] && Math.abs(score(i, got[i] as number) - score(i, want[i] as number)) > 1e-5 * dim) bad++
+      expect(bad).toBe(0)
+      expect(Array.from(got).filter((c, i) => c !== want[i]).length).toBeLessThanOrEqual(1)
+    }
   })
 
   it("IVF assignment and residual PQ encoding: the CPU's lists and codes (uneven subspaces)", async () => {

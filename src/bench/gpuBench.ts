@@ -4,7 +4,15 @@ import { ByteWriter } from 'hyparquet-writer'
 import { loadKernels } from '../compute/backend.js'
 import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
-import { BLOCK, GpuListScan, interleave, recordScan, scanPlan } from '../compute/gpu/listScan.js'
+import {
+  BLOCK,
+  emptyListScanProfile,
+  GpuListScan,
+  interleave,
+  type ListScanProfile,
+  recordScan,
+  scanPlan,
+} from '../compute/gpu/listScan.js'
 import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { BINS_CHOICES, LANES_CHOICES, type Tuning, topKWorkload } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
@@ -61,6 +69,8 @@ export interface BatchFigures {
   totalMs: number
   cpuRefineMs: number
   cpuQueriesPerSecond: number
+  /** The probe and the list stage once more, profiled (GpuListScan.profile): where their time goes. */
+  profile?: ListScanProfile
 }
 
 export interface GpuBenchReport {
@@ -491,6 +501,12 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     const t0 = performance.now()
     const found = await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse)
     const ms = performance.now() - t0
+    // once more, profiled: where the probe's and the list stage's time goes
+    const profile = emptyListScanProfile()
+    scan.profile = profile
+    await scan.probe(queries, nprobe, o.signal)
+    await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse)
+    scan.profile = undefined
     // refinement of every query's candidates from their decoded vectors in memory (what the
     // pipeline hands GpuExact.refine: the batch's distinct candidate rows, uploaded, and the pairs)
     const slots = new Map<number, number>()
@@ -554,6 +570,7 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       totalMs: total,
       cpuRefineMs,
       cpuQueriesPerSecond: cpuQps,
+      profile,
     }
     return (
       `batch IVF-PQ search, ${nq.toLocaleString('en')} queries × ${n.toLocaleString('en')} vectors (nlist ${nlist}, m ${m}, ` +
@@ -563,7 +580,12 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       `${((scanned * m) / 1e6 / ms).toFixed(0)} GB/s of codes scanned effective (CPU, wasm, 1 thread: ${cpuQps.toFixed(1)} queries/s); ` +
       `decoding the ${slots.size.toLocaleString('en')} candidate rows' pages (CPU, 1 thread) ~${decodeMs.toFixed(0)} ms; ` +
       `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates ${refineMs.toFixed(0)} ms ` +
-      `(CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms`
+      `(CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms\n` +
+      `profiled (stages submitted apart): probe: distances ${profile.probeDistancesMs.toFixed(0)} ms, ` +
+      `nearest lists picked (CPU) ${profile.probeSelectMs.toFixed(0)} ms; list stage in ${profile.chunks} chunks: ` +
+      `lists uploaded ${profile.residentMs.toFixed(0)} ms, chunks prepared (CPU) ${profile.prepareMs.toFixed(0)} ms, ` +
+      `tables ${profile.tablesMs.toFixed(0)} ms, scan ${profile.scanMs.toFixed(0)} ms, ` +
+      `top-k + read back ${profile.topKAndReadMs.toFixed(0)} ms, merged (CPU) ${profile.mergeMs.toFixed(0)} ms`
     )
   } finally {
     scan.release()

@@ -167,6 +167,12 @@ export class GpuListScan {
 
   /** The CPU kernels of the queries' distances to their lists' centroids (the scan's biases). */
   private readonly kernels: Pick<Kernels, 'distances'>
+  /**
+   * Where `candidates` spends its time, summed over its chunks, while set (bench:gpu's batch
+   * section). Profiling submits the tables and the scan on their own and waits for each, so the
+   * stage runs a little slower than unprofiled.
+   */
+  profile: ListScanProfile | undefined
 
   constructor(
     private readonly ctx: GpuContext,
@@ -267,10 +273,12 @@ export class GpuListScan {
         scanned += moreScanned
         p1++
       }
+      const r0 = performance.now()
       this.makeResident(
         [...needed].sort((a, b) => a - b),
         lists,
       )
+      if (this.profile) this.profile.residentMs += performance.now() - r0
       const chunk = pieces.slice(p0, p1)
       const got = await this.scanChunk(
         chunk.map((p) => queries[p.query] as Float32Array),
@@ -322,7 +330,9 @@ export class GpuListScan {
       try {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'Probe' })
         recordExact(this.ctx, encoder, { n: nlist, q: nq, dim, ip: false }, [qBuf, this.paddedCentroids(), dBuf])
+        const t0 = performance.now()
         const [raw] = await this.ctx.submitAndRead(encoder, [[dBuf, 0, nq * nlist * 4]], 'probing')
+        const t1 = performance.now()
         const d = new Float32Array(raw as ArrayBuffer)
         for (let qi = 0; qi < nq; qi++) {
           const top = new TopK(Math.min(nprobe, nlist))
@@ -331,6 +341,10 @@ export class GpuListScan {
             if (v <= top.bound) top.push(v, l)
           }
           out.push(Uint32Array.from(top.sorted(), (h) => h.row))
+        }
+        if (this.profile) {
+          this.profile.probeDistancesMs += t1 - t0
+          this.profile.probeSelectMs += performance.now() - t1
         }
       } finally {
         this.ctx.release(qBuf, dBuf)
@@ -439,6 +453,9 @@ export class GpuListScan {
   ): Promise<Candidate[][]> {
     const { dim, m, ksub } = this.model.layout
     const nq = queries.length
+    const profile = this.profile
+    let t0 = performance.now()
+    if (profile) profile.chunks++
     // segments: one per (query, non-empty probed list)
     const segments: number[] = []
     const tablePairs: number[] = []
@@ -487,7 +504,19 @@ export class GpuListScan {
     ] as const
     const [queryBuf, pairBuf, tableBuf, workBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows] = held
     try {
-      const encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
+      let encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
+      /** Profiling: what was recorded so far runs on its own, its time added to `stage`. */
+      const split = async (stage: 'prepareMs' | 'tablesMs' | 'scanMs') => {
+        if (!profile) return
+        if (stage !== 'prepareMs') {
+          ctx.device.queue.submit([encoder.finish()])
+          await ctx.device.queue.onSubmittedWorkDone()
+          encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
+        }
+        profile[stage] += performance.now() - t0
+        t0 = performance.now()
+      }
+      await split('prepareMs')
       ctx
         .pass('adcTables')
         .run(encoder, ntables * m * ksub, (perGridRow) => u32s([ntables, m, ksub, dim, kind === 'ip' || precomputed ? 1 : 0, perGridRow]), [
@@ -498,6 +527,7 @@ export class GpuListScan {
           pairBuf,
           tableBuf,
         ])
+      await split('tablesMs')
       recordScan(ctx, encoder, plan, { m, ksub, filtered: !!allowed, precomputed }, [
         tableBuf,
         precomputed ? (this.terms as GPUBuffer) : this.none,
@@ -508,6 +538,7 @@ export class GpuListScan {
         distBuf,
         rowBuf,
       ])
+      await split('scanMs')
       recordTopK(ctx, encoder, { nq, keep, cap }, [rangeBuf, distBuf, rowBuf, countBuf, candDist, candRows])
       const [countsRaw, distRaw, rowsRaw] = await ctx.submitAndRead(
         encoder,
@@ -518,6 +549,10 @@ export class GpuListScan {
         ],
         'list scan',
       )
+      if (profile) {
+        profile.topKAndReadMs += performance.now() - t0
+        t0 = performance.now()
+      }
       const counts = new Uint32Array(countsRaw as ArrayBuffer)
       const dists = new Float32Array(distRaw as ArrayBuffer)
       const rows = new Uint32Array(rowsRaw as ArrayBuffer)
@@ -537,7 +572,7 @@ export class GpuListScan {
           whole.set(qi, [new Float32Array(got[2 * i] as ArrayBuffer), new Uint32Array(got[2 * i + 1] as ArrayBuffer)])
         })
       }
-      return Array.from({ length: nq }, (_, qi) => {
+      const merged = Array.from({ length: nq }, (_, qi) => {
         const [d, r, n] = whole.has(qi)
           ? [...(whole.get(qi) as [Float32Array, Uint32Array]), (whole.get(qi) as [Float32Array, Uint32Array])[0].length]
           : [dists.subarray(qi * cap, (qi + 1) * cap), rows.subarray(qi * cap, (qi + 1) * cap), counts[qi] as number]
@@ -549,6 +584,8 @@ export class GpuListScan {
         }
         return top.sorted()
       })
+      if (profile) profile.mergeMs += performance.now() - t0
+      return merged
     } finally {
       ctx.release(...held)
     }
@@ -581,6 +618,40 @@ export class GpuListScan {
     this.capacity = 0
   }
 }
+
+/** GpuListScan.profile: milliseconds summed over a `candidates` call's chunks. */
+export interface ListScanProfile {
+  /** `probe`: the distances to every centroid, computed and read back (GPU). */
+  probeDistancesMs: number
+  /** `probe`: each query's nearest lists picked from them (CPU). */
+  probeSelectMs: number
+  /** `candidates`: */
+  chunks: number
+  /** Lists uploaded to the arena. */
+  residentMs: number
+  /** The chunk's segments, plan and uploads (CPU). */
+  prepareMs: number
+  /** ADC tables (GPU, submitted alone). */
+  tablesMs: number
+  /** The scan of every segment (GPU, submitted alone). */
+  scanMs: number
+  /** Top-k selection and reading the candidates back. */
+  topKAndReadMs: number
+  /** Whole ranges read back for queries whose candidate slots overflowed, and each query's candidates cut to its k best (CPU). */
+  mergeMs: number
+}
+
+export const emptyListScanProfile = (): ListScanProfile => ({
+  probeDistancesMs: 0,
+  probeSelectMs: 0,
+  chunks: 0,
+  residentMs: 0,
+  prepareMs: 0,
+  tablesMs: 0,
+  scanMs: 0,
+  topKAndReadMs: 0,
+  mergeMs: 0,
+})
 
 function u32s(values: number[]): Uint8Array {
   return new Uint8Array(Uint32Array.from(values).buffer)
