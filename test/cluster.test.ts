@@ -6,10 +6,12 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { type Kernels, loadKernels } from '../src/compute/backend.js'
+import { mulberry32 } from '../src/compute/random.js'
 import type { ListView } from '../src/index/blob.js'
 import { type BuildProgress, buildIndex } from '../src/index/build.js'
 import { orderWithinLists } from '../src/index/rowOrder.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { coalesce } from '../src/io/ranges.js'
 import { ROW_COLUMN } from '../src/parquet/permute.js'
 import { listExtents, rowsAround, withListsBetween } from '../src/query/adjacent.js'
 import type { ListPlace } from '../src/query/pipeline.js'
@@ -379,5 +381,87 @@ describe('what a read brings along (query/adjacent.ts)', () => {
     const found = places()
     expect(rowsAround([10, 13], found, [list, far], allowed, 800).sort()).toEqual([10, 12, 13])
     expect(found.get(12)).toEqual({ list, at: 2 }) // placed for the read
+  })
+
+  it('the rows inside a stretch, in list order, whatever order a list keeps its pages in (against the rule, page by page)', () => {
+    const rand = mulberry32(21)
+    // the rule itself, page by page: inside the last stretch starting at or before the page
+    const reference = (
+      candidates: number[],
+      places: Map<number, ListPlace>,
+      lists: ListView[],
+      allowed: Uint8Array | undefined,
+      gap: number,
+    ) => {
+      const pages = candidates.flatMap((row) => {
+        const p = places.get(row)
+        return p
+          ? [
+              {
+                start: p.list.pageOffsets[p.at] as number,
+                end: (p.list.pageOffsets[p.at] as number) + (p.list.pageLengths[p.at] as number),
+              },
+            ]
+          : []
+      })
+      const spans = coalesce(pages, gap)
+      const out: number[] = []
+      for (const list of lists)
+        for (let at = 0; at < list.rowIds.length; at++) {
+          const start = list.pageOffsets[at] as number
+          const span = spans.filter((s) => s.start <= start).at(-1)
+          const row = list.rowIds[at] as number
+          if (span && start + (list.pageLengths[at] as number) <= span.end && (!allowed || allowed[row]) && !out.includes(row))
+            out.push(row)
+        }
+      return out
+    }
+    let ascendingLists = 0
+    let shuffledLists = 0
+    for (let trial = 0; trial < 200; trial++) {
+      // lists of rows whose pages are placed in list order or not, with gaps between them
+      const lists: ListView[] = []
+      let row = 0
+      let offset = 0
+      for (let l = 0; l < 1 + Math.floor(rand() * 4); l++) {
+        const n = Math.floor(rand() * 30)
+        const offsets = Array.from({ length: n }, () => {
+          offset += Math.floor(rand() * 300)
+          const at = offset
+          offset += 50 + Math.floor(rand() * 100)
+          return at
+        })
+        const lengths = offsets.map(() => 50)
+        if (rand() < 0.5) {
+          // shuffled together (offsets and lengths), so pages no longer ascend in list order
+          for (let i = n - 1; i > 0; i--) {
+            const j = Math.floor(rand() * (i + 1))
+            ;[offsets[i], offsets[j]] = [offsets[j] as number, offsets[i] as number]
+          }
+          shuffledLists++
+        } else ascendingLists++
+        lists.push({
+          rowIds: Uint32Array.from({ length: n }, () => row++),
+          pageOffsets: Float64Array.from(offsets),
+          pageLengths: Uint32Array.from(lengths),
+          codes: new Uint8Array(n),
+        })
+      }
+      const placesOf = () => {
+        const places = new Map<number, ListPlace>()
+        for (const list of lists)
+          for (let at = 0; at < list.rowIds.length; at++) if (rand() < 0.15) places.set(list.rowIds[at] as number, { list, at })
+        return places
+      }
+      const places = placesOf()
+      const candidates = [...places.keys()]
+      const allowed = rand() < 0.5 ? Uint8Array.from({ length: row }, () => (rand() < 0.8 ? 1 : 0)) : undefined
+      const gap = Math.floor(rand() * 600)
+      const want = reference(candidates, places, lists, allowed, gap)
+      const got = rowsAround(candidates, new Map(places), lists, allowed, gap)
+      expect(got).toEqual(want)
+    }
+    expect(ascendingLists).toBeGreaterThan(50)
+    expect(shuffledLists).toBeGreaterThan(50)
   })
 })

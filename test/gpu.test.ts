@@ -28,7 +28,7 @@ import {
 import { type IdbFactory, indexedDbStore, memoryStore } from '../src/compute/gpu/tuningStore.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
-import { coarseDistances } from '../src/compute/probe.js'
+import { coarseDistances, probe } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { AbortError, GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
@@ -241,6 +241,55 @@ describe('search with backend gpu returns what the CPU returns', () => {
     },
     120_000,
   )
+
+  it("a batch's probe on the GPU picks the CPU's lists: ties to the lower list, distances past f32 probed on the CPU", async () => {
+    // integer coordinates: every distance exact in f32 on both, so many lists tie and the tie
+    // rule decides which come back
+    const [dim, nlist, nprobe, nq] = [8, 300, 20, 64]
+    const rand = mulberry32(11)
+    const ints = (n: number) => Float32Array.from({ length: n }, () => Math.floor(rand() * 4))
+    const centroids = ints(nlist * dim)
+    centroids.copyWithin(7 * dim, 3 * dim, 4 * dim) // lists 3 and 7 the same centroid
+    const queries = Array.from({ length: nq }, () => ints(dim))
+    queries[5] = Float32Array.from({ length: dim }, () => 3e38) // its distances overflow to Infinity
+    const model = {
+      params: {
+        metric: 'l2',
+        dim,
+        nlist,
+        m: 2,
+        nbits: 8,
+        rows: 0,
+        indexedRows: 0,
+        sample: 0,
+        seed: 1,
+        coarseIterations: 0,
+        pqIterations: 0,
+      },
+      centroids,
+      codebooks: randoms(256 * dim),
+      layout: pqLayout(dim, 2, 8),
+    } as const
+    const ctx = (kernels as GpuKernels).ctx
+    const scan = new GpuListScan(ctx, { ...model, params: { ...model.params } })
+    const selects = vi.spyOn(ComputePass.prototype, 'run')
+    try {
+      const got = await scan.probe(queries, nprobe)
+      expect(selects.mock.contexts.map((p) => (p as ComputePass).name)).toEqual(['exactL2', 'selectTopK'])
+      const want = probe(jsKernels, queries, centroids, nlist, 'l2', nprobe)
+      expect(got.map((l) => Array.from(l))).toEqual(want.map((l) => Array.from(l)))
+      // the tie rule was exercised: some query's lists include equal distances side by side
+      const d = (q: Float32Array, l: number) => q.reduce((s, v, j) => s + (v - (centroids[l * dim + j] as number)) ** 2, 0)
+      expect(
+        got.some((ls, qi) =>
+          Array.from(ls).some((l, i) => i > 0 && d(queries[qi] as Float32Array, l) === d(queries[qi] as Float32Array, ls[i - 1] as number)),
+        ),
+      ).toBe(true)
+    } finally {
+      selects.mockRestore()
+      scan.release()
+    }
+  })
 
   it('many equal distances overflow the GPU candidate slots: the whole range is read back, ties still go to the lower row', async () => {
     const dim = 8

@@ -2,7 +2,7 @@ import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
 import type { Kernels } from '../backend.js'
 import { distances } from '../js.js'
-import { coarseDistances } from '../probe.js'
+import { coarseDistances, probe as probeOnCpu } from '../probe.js'
 import { TopK } from '../topk.js'
 import type { GpuContext } from './context.js'
 import { GpuExact, padRows, recordExact } from './exact.js'
@@ -137,6 +137,80 @@ export function recordTopK(
 const NO_ROW = 0xffffffff
 
 /**
+ * Each of `ranges`' queries' `keep` best entries of `dist` / `rows` (ascending distance, ties to
+ * the lower row; entries of row NO_ROW or a distance that is not finite left out): selectTopK
+ * recorded into `encoder`, which is submitted, its candidate slots read back — or, for a query
+ * whose slots overflowed, its whole range — and sorted here: what a CPU TopK over the range keeps.
+ * `read` runs once the slots are back (a profile's mark).
+ */
+async function selectOnGpu(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  ranges: Uint32Array,
+  distBuf: GPUBuffer,
+  rowBuf: GPUBuffer,
+  keep: number,
+  what: string,
+  read?: () => void,
+): Promise<Candidate[][]> {
+  const nq = ranges.length / 2
+  const cap = topKSlots(keep)
+  const held = [
+    ctx.upload(ranges, `${what}.ranges`),
+    ctx.acquire(nq * 4, `${what}.counts`),
+    ctx.acquire(nq * cap * 4, `${what}.candidateDistances`),
+    ctx.acquire(nq * cap * 4, `${what}.candidateRows`),
+  ] as const
+  const [rangeBuf, countBuf, candDist, candRows] = held
+  try {
+    recordTopK(ctx, encoder, { nq, keep, cap }, [rangeBuf, distBuf, rowBuf, countBuf, candDist, candRows])
+    const [countsRaw, distRaw, rowsRaw] = await ctx.submitAndRead(
+      encoder,
+      [
+        [countBuf, 0, nq * 4],
+        [candDist, 0, nq * cap * 4],
+        [candRows, 0, nq * cap * 4],
+      ],
+      what,
+    )
+    read?.()
+    const counts = new Uint32Array(countsRaw as ArrayBuffer)
+    const dists = new Float32Array(distRaw as ArrayBuffer)
+    const rows = new Uint32Array(rowsRaw as ArrayBuffer)
+    // queries whose slots overflowed: their whole range, read back
+    const overflow = Array.from({ length: nq }, (_, qi) => qi).filter((qi) => (counts[qi] as number) > cap)
+    const whole = new Map<number, [Float32Array, Uint32Array]>()
+    if (overflow.length) {
+      const encoder2 = ctx.device.createCommandEncoder({ label: `${what}.overflow` })
+      const reads: Array<[GPUBuffer, number, number]> = []
+      for (const qi of overflow) {
+        const start = ranges[2 * qi] as number
+        const bytes = ((ranges[2 * qi + 1] as number) - start) * 4
+        reads.push([distBuf, start * 4, bytes], [rowBuf, start * 4, bytes])
+      }
+      const got = await ctx.submitAndRead(encoder2, reads, `${what} (overflow)`)
+      overflow.forEach((qi, i) => {
+        whole.set(qi, [new Float32Array(got[2 * i] as ArrayBuffer), new Uint32Array(got[2 * i + 1] as ArrayBuffer)])
+      })
+    }
+    return Array.from({ length: nq }, (_, qi) => {
+      const [d, r, n] = whole.has(qi)
+        ? [...(whole.get(qi) as [Float32Array, Uint32Array]), (whole.get(qi) as [Float32Array, Uint32Array])[0].length]
+        : [dists.subarray(qi * cap, (qi + 1) * cap), rows.subarray(qi * cap, (qi + 1) * cap), counts[qi] as number]
+      const top = new TopK(keep)
+      for (let i = 0; i < n; i++) {
+        const distance = d[i] as number
+        const row = r[i] as number
+        if (row !== NO_ROW && Number.isFinite(distance) && distance <= top.bound) top.push(distance, row)
+      }
+      return top.sorted()
+    })
+  } finally {
+    ctx.release(...held)
+  }
+}
+
+/**
  * The scan stage of IVF-PQ search on the GPU, for many queries at once: ADC tables for every
  * (query, probed list) pair (adcTables.wgsl), every entry of every probed list scored
  * (scanLists.wgsl), and per query only the entries that can be among its `keep` best read back
@@ -164,6 +238,9 @@ export class GpuListScan {
   private terms: GPUBuffer | undefined
   /** The centroids padded for exactL2.wgsl when dim is not a multiple of 4. */
   private centroids4: GPUBuffer | undefined
+  /** `probe`'s list ids (listIds), for up to listIdQueries queries. */
+  private listIdBuffer: GPUBuffer | undefined
+  private listIdQueries = 0
 
   /** The CPU kernels of the queries' distances to their lists' centroids (the scan's biases). */
   private readonly kernels: Pick<Kernels, 'distances'>
@@ -311,13 +388,14 @@ export class GpuListScan {
 
   /**
    * The nprobe nearest lists of each query by squared L2 to the centroids (exactL2.wgsl over
-   * queries × centroids; the selection on the CPU, ties to the lower list), nearest first — what
-   * search/probe.ts computes, for batches large enough to be worth a GPU pass.
+   * queries × centroids, selectTopK; ties to the lower list), nearest first — what
+   * compute/probe.ts computes, for batches large enough to be worth a GPU pass.
    */
   async probe(queries: Float32Array[], nprobe: number, signal?: AbortSignal): Promise<Uint32Array[]> {
     const { dim, nlist } = this.model.params
+    const keep = Math.min(nprobe, nlist)
     const out: Uint32Array[] = []
-    // queries per pass: the distance matrix and the queries within CHUNK_BYTES and one binding
+    // queries per pass: the distance matrix (and its list ids) and the queries within CHUNK_BYTES and one binding
     const per = Math.max(1, Math.floor(Math.min(CHUNK_BYTES, this.ctx.maxBinding) / (4 * Math.max(nlist, dim + 3))))
     for (let q0 = 0; q0 < queries.length; q0 += per) {
       await checkpoint(signal)
@@ -327,20 +405,25 @@ export class GpuListScan {
       for (const [i, q] of chunk.entries()) data.set(q, i * dim)
       const qBuf = this.ctx.upload(padRows(data, nq, dim), 'Probe.queries')
       const dBuf = this.ctx.acquire(nq * nlist * 4, 'Probe.distances')
+      const ranges = new Uint32Array(2 * nq)
+      for (let qi = 0; qi < nq; qi++) [ranges[2 * qi], ranges[2 * qi + 1]] = [qi * nlist, (qi + 1) * nlist]
       try {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'Probe' })
         recordExact(this.ctx, encoder, { n: nlist, q: nq, dim, ip: false }, [qBuf, this.paddedCentroids(), dBuf])
+        // each query's nearest lists picked on the GPU: about nprobe of its nlist distances come
+        // back (10,000 queries × 1,024 lists on an H200: 366 ms picking them here from all)
         const t0 = performance.now()
-        const [raw] = await this.ctx.submitAndRead(encoder, [[dBuf, 0, nq * nlist * 4]], 'probing')
-        const t1 = performance.now()
-        const d = new Float32Array(raw as ArrayBuffer)
-        for (let qi = 0; qi < nq; qi++) {
-          const top = new TopK(Math.min(nprobe, nlist))
-          for (let l = 0; l < nlist; l++) {
-            const v = d[qi * nlist + l] as number
-            if (v <= top.bound) top.push(v, l)
-          }
-          out.push(Uint32Array.from(top.sorted(), (h) => h.row))
+        let t1 = t0
+        const picked = await selectOnGpu(this.ctx, encoder, ranges, dBuf, this.listIds(nq), keep, 'probing', () => {
+          t1 = performance.now()
+        })
+        for (const [qi, lists] of picked.entries()) {
+          // a query with distances that are not finite (vectors past f32's range): the CPU's probe
+          out.push(
+            lists.length === keep
+              ? Uint32Array.from(lists, (h) => h.row)
+              : (probeOnCpu(this.kernels, [chunk[qi] as Float32Array], this.model.centroids, nlist, 'l2', keep)[0] as Uint32Array),
+          )
         }
         if (this.profile) {
           this.profile.probeDistancesMs += t1 - t0
@@ -351,6 +434,19 @@ export class GpuListScan {
       }
     }
     return out
+  }
+
+  /** 0 … nlist − 1 once for each of `nq` queries: the row ids selectTopK gives the probe's lists. */
+  private listIds(nq: number): GPUBuffer {
+    const { nlist } = this.model.params
+    if (!this.listIdBuffer || this.listIdQueries < nq) {
+      this.ctx.release(this.listIdBuffer)
+      const ids = new Uint32Array(nq * nlist)
+      for (let qi = 0; qi < nq; qi++) for (let l = 0; l < nlist; l++) ids[qi * nlist + l] = l
+      this.listIdBuffer = this.ctx.upload(ids, 'Probe.listIds')
+      this.listIdQueries = nq
+    }
+    return this.listIdBuffer
   }
 
   /** The centroids as exactL2.wgsl reads them (rows padded to a multiple of 4 floats). */
@@ -484,7 +580,6 @@ export class GpuListScan {
       ranges[2 * qi + 1] = total
     }
     const ntables = tablePairs.length / 2
-    const cap = topKSlots(keep)
     const plan = scanPlan(segments, this.ctx.tunables.DIRECT)
     const queryData = new Float32Array(nq * dim)
     for (const [i, q] of queries.entries()) queryData.set(q, i * dim)
@@ -497,12 +592,8 @@ export class GpuListScan {
       ctx.upload(plan.work, 'ListScan.work'),
       ctx.acquire(total * 4, 'ListScan.distances'),
       ctx.acquire(total * 4, 'ListScan.rowsOut'),
-      ctx.upload(ranges, 'ListScan.ranges'),
-      ctx.acquire(nq * 4, 'ListScan.counts'),
-      ctx.acquire(nq * cap * 4, 'ListScan.candidateDistances'),
-      ctx.acquire(nq * cap * 4, 'ListScan.candidateRows'),
     ] as const
-    const [queryBuf, pairBuf, tableBuf, workBuf, distBuf, rowBuf, rangeBuf, countBuf, candDist, candRows] = held
+    const [queryBuf, pairBuf, tableBuf, workBuf, distBuf, rowBuf] = held
     try {
       let encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
       /** Profiling: what was recorded so far runs on its own, its time added to `stage`. */
@@ -539,50 +630,10 @@ export class GpuListScan {
         rowBuf,
       ])
       await split('scanMs')
-      recordTopK(ctx, encoder, { nq, keep, cap }, [rangeBuf, distBuf, rowBuf, countBuf, candDist, candRows])
-      const [countsRaw, distRaw, rowsRaw] = await ctx.submitAndRead(
-        encoder,
-        [
-          [countBuf, 0, nq * 4],
-          [candDist, 0, nq * cap * 4],
-          [candRows, 0, nq * cap * 4],
-        ],
-        'list scan',
-      )
-      if (profile) {
+      const merged = await selectOnGpu(ctx, encoder, ranges, distBuf, rowBuf, keep, 'list scan', () => {
+        if (!profile) return
         profile.topKAndReadMs += performance.now() - t0
         t0 = performance.now()
-      }
-      const counts = new Uint32Array(countsRaw as ArrayBuffer)
-      const dists = new Float32Array(distRaw as ArrayBuffer)
-      const rows = new Uint32Array(rowsRaw as ArrayBuffer)
-      // queries whose slots overflowed: their whole range, read back
-      const overflow = Array.from({ length: nq }, (_, qi) => qi).filter((qi) => (counts[qi] as number) > cap)
-      const whole = new Map<number, [Float32Array, Uint32Array]>()
-      if (overflow.length) {
-        const encoder2 = ctx.device.createCommandEncoder({ label: 'ListScan.overflow' })
-        const reads: Array<[GPUBuffer, number, number]> = []
-        for (const qi of overflow) {
-          const start = ranges[2 * qi] as number
-          const bytes = ((ranges[2 * qi + 1] as number) - start) * 4
-          reads.push([distBuf, start * 4, bytes], [rowBuf, start * 4, bytes])
-        }
-        const got = await ctx.submitAndRead(encoder2, reads, 'list scan (overflow)')
-        overflow.forEach((qi, i) => {
-          whole.set(qi, [new Float32Array(got[2 * i] as ArrayBuffer), new Uint32Array(got[2 * i + 1] as ArrayBuffer)])
-        })
-      }
-      const merged = Array.from({ length: nq }, (_, qi) => {
-        const [d, r, n] = whole.has(qi)
-          ? [...(whole.get(qi) as [Float32Array, Uint32Array]), (whole.get(qi) as [Float32Array, Uint32Array])[0].length]
-          : [dists.subarray(qi * cap, (qi + 1) * cap), rows.subarray(qi * cap, (qi + 1) * cap), counts[qi] as number]
-        const top = new TopK(keep)
-        for (let i = 0; i < n; i++) {
-          const distance = d[i] as number
-          const row = r[i] as number
-          if (row !== NO_ROW && Number.isFinite(distance) && distance <= top.bound) top.push(distance, row)
-        }
-        return top.sorted()
       })
       if (profile) profile.mergeMs += performance.now() - t0
       return merged
@@ -608,9 +659,12 @@ export class GpuListScan {
       this.allowedBuffer,
       this.terms,
       this.centroids4,
+      this.listIdBuffer,
     )
     this.terms = undefined
     this.centroids4 = undefined
+    this.listIdBuffer = undefined
+    this.listIdQueries = 0
     this.codes = undefined
     this.rows = undefined
     this.resident.clear()
