@@ -68,20 +68,39 @@ export function withListsBetween(probed: Uint32Array, extents: ListExtents, gap:
   return out
 }
 
-/** Each list view's first and last byte of vector pages, found once. */
-const pageSpans = new WeakMap<ListView, Range>()
-function pageSpanOf(list: ListView): Range {
+/**
+ * Each list view's first and last byte of vector pages, and whether its pages lie in list order
+ * (ascending offsets: a file stored list by list, and one in input order whose lists hold rows in
+ * row order, as the builder writes them) — found once.
+ */
+const pageSpans = new WeakMap<ListView, Range & { ascending: boolean }>()
+function pageSpanOf(list: ListView): Range & { ascending: boolean } {
   let span = pageSpans.get(list)
   if (!span) {
-    span = { start: Number.POSITIVE_INFINITY, end: 0 }
+    span = { start: Number.POSITIVE_INFINITY, end: 0, ascending: true }
+    let previous = Number.NEGATIVE_INFINITY
     for (let at = 0; at < list.rowIds.length; at++) {
       const start = list.pageOffsets[at] as number
+      if (start < previous) span.ascending = false
+      previous = start
       if (start < span.start) span.start = start
       span.end = Math.max(span.end, start + (list.pageLengths[at] as number))
     }
     pageSpans.set(list, span)
   }
   return span
+}
+
+/** The first entry of `list` whose page starts at or after `at` (its pages ascending). */
+function firstPageFrom(list: ListView, at: number): number {
+  let lo = 0
+  let hi = list.rowIds.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((list.pageOffsets[mid] as number) < at) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 /** Index of the last span starting at or before `at` (−1: none). */
@@ -119,21 +138,50 @@ export function rowsAround(
   const spans = coalesce(pages, gap)
   const out: number[] = []
   const taken = new Set<number>()
+  const take = (list: ListView, at: number) => {
+    const row = list.rowIds[at] as number
+    if ((allowed && !allowed[row]) || taken.has(row)) return
+    taken.add(row) // a spilled row is in two lists
+    places.set(row, { list, at })
+    out.push(row)
+  }
   for (const list of lists) {
     // a list whose pages all lie outside every stretch is passed over whole
     const whole = pageSpanOf(list)
     const last = spanBefore(spans, whole.end - 1)
     if (last < 0 || (spans[last] as Range).end <= whole.start) continue
-    for (let at = 0; at < list.rowIds.length; at++) {
-      const start = list.pageOffsets[at] as number
-      const i = spanBefore(spans, start)
-      if (i < 0 || start + (list.pageLengths[at] as number) > (spans[i] as Range).end) continue
-      const row = list.rowIds[at] as number
-      if ((allowed && !allowed[row]) || taken.has(row)) continue
-      taken.add(row) // a spilled row is in two lists
-      places.set(row, { list, at })
-      out.push(row)
-    }
+    const rows = list.rowIds.length
+    // the stretches that can hold one of its pages: first … last
+    const first = Math.max(0, spanBefore(spans, whole.start))
+    const stretches = last - first + 1
+    const perPage = rows * Math.log2(stretches + 1)
+    if (whole.ascending && stretches * Math.log2(rows + 1) < Math.min(perPage, rows + stretches)) {
+      // pages in list order over a few stretches (stored list by list): each stretch gives a run
+      // of entries found by bisection, so the work follows the rows taken, not the list's length
+      for (let i = first; i <= last; i++) {
+        const span = spans[i] as Range
+        for (let at = firstPageFrom(list, span.start); at < rows; at++) {
+          const start = list.pageOffsets[at] as number
+          if (start >= span.end) break
+          if (start + (list.pageLengths[at] as number) <= span.end) take(list, at)
+        }
+      }
+    } else if (whole.ascending && rows + stretches < perPage) {
+      // pages in list order among many stretches (input order): pages and stretches walked together
+      let i = first
+      for (let at = 0; at < rows; at++) {
+        const start = list.pageOffsets[at] as number
+        while (i < last && (spans[i + 1] as Range).start <= start) i++
+        const span = spans[i] as Range
+        if (span.start <= start && start + (list.pageLengths[at] as number) <= span.end) take(list, at)
+      }
+    } else
+      for (let at = 0; at < rows; at++) {
+        // each page looked up among the stretches
+        const start = list.pageOffsets[at] as number
+        const i = spanBefore(spans, start)
+        if (i >= 0 && start + (list.pageLengths[at] as number) <= (spans[i] as Range).end) take(list, at)
+      }
   }
   return out
 }
