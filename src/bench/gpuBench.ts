@@ -581,8 +581,8 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       `decoding the ${slots.size.toLocaleString('en')} candidate rows' pages (CPU, 1 thread) ~${decodeMs.toFixed(0)} ms; ` +
       `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates ${refineMs.toFixed(0)} ms ` +
       `(CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); end to end from memory ${total.toFixed(0)} ms\n` +
-      `profiled (stages submitted apart): probe: distances ${profile.probeDistancesMs.toFixed(0)} ms, ` +
-      `nearest lists picked (CPU) ${profile.probeSelectMs.toFixed(0)} ms; list stage in ${profile.chunks} chunks: ` +
+      `profiled (stages submitted apart): probe: distances and the nearest lists picked (GPU, read back) ${profile.probeGpuMs.toFixed(0)} ms, ` +
+      `sorted (CPU) ${profile.probeSortMs.toFixed(0)} ms; list stage in ${profile.chunks} chunks: ` +
       `lists uploaded ${profile.residentMs.toFixed(0)} ms, chunks prepared (CPU) ${profile.prepareMs.toFixed(0)} ms, ` +
       `tables ${profile.tablesMs.toFixed(0)} ms, scan ${profile.scanMs.toFixed(0)} ms, ` +
       `top-k + read back ${profile.topKAndReadMs.toFixed(0)} ms, merged (CPU) ${profile.mergeMs.toFixed(0)} ms`

@@ -245,8 +245,8 @@ export class GpuListScan {
   /** The CPU kernels of the queries' distances to their lists' centroids (the scan's biases). */
   private readonly kernels: Pick<Kernels, 'distances'>
   /**
-   * Where `candidates` spends its time, summed over its chunks, while set (bench:gpu's batch
-   * section). Profiling submits the tables and the scan on their own and waits for each, so the
+   * Where `probe` and `candidates` spend their time, while set (bench:gpu's batch section).
+   * Profiling submits the list stage's tables and scan on their own and waits for each, so the
    * stage runs a little slower than unprofiled.
    */
   profile: ListScanProfile | undefined
@@ -426,8 +426,8 @@ export class GpuListScan {
           )
         }
         if (this.profile) {
-          this.profile.probeDistancesMs += t1 - t0
-          this.profile.probeSelectMs += performance.now() - t1
+          this.profile.probeGpuMs += t1 - t0
+          this.profile.probeSortMs += performance.now() - t1
         }
       } finally {
         this.ctx.release(qBuf, dBuf)
@@ -673,12 +673,12 @@ export class GpuListScan {
   }
 }
 
-/** GpuListScan.profile: milliseconds summed over a `candidates` call's chunks. */
+/** GpuListScan.profile: milliseconds summed over the `probe` and `candidates` calls made while it is set. */
 export interface ListScanProfile {
-  /** `probe`: the distances to every centroid, computed and read back (GPU). */
-  probeDistancesMs: number
-  /** `probe`: each query's nearest lists picked from them (CPU). */
-  probeSelectMs: number
+  /** `probe` on the GPU: the distances to every centroid, each query's nearest picked, read back. */
+  probeGpuMs: number
+  /** `probe` on the CPU: each query's picks sorted into its nprobe nearest lists. */
+  probeSortMs: number
   /** `candidates`: */
   chunks: number
   /** Lists uploaded to the arena. */
@@ -696,8 +696,8 @@ export interface ListScanProfile {
 }
 
 export const emptyListScanProfile = (): ListScanProfile => ({
-  probeDistancesMs: 0,
-  probeSelectMs: 0,
+  probeGpuMs: 0,
+  probeSortMs: 0,
   chunks: 0,
   residentMs: 0,
   prepareMs: 0,
