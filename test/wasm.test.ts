@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { jsKernels, type Kernels, loadKernels } from '../src/compute/backend.js'
 import { dot, l2sq } from '../src/compute/js.js'
 import { kmeans, quantizeRows } from '../src/compute/kmeans.js'
-import { coarseDistances, extendDistances, probe, pruneProbes } from '../src/compute/probe.js'
+import { coarseDistances, extendDistances, probe, pruneProbes, slackSteps } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { boundStats, setWasmMemoryLimit } from '../src/compute/wasm.js'
 import { pqLayout, trainPq } from '../src/index/pq.js'
@@ -144,6 +144,19 @@ describe('wasm kernels match the TypeScript reference bit for bit', () => {
       // the cut is exercised: some query loses lists, the one on a centroid keeps all 12
       expect(lists.some((ls, qi) => ls.length < (probes[qi] as Uint32Array).length)).toBe(true)
       expect(lists[2]?.length).toBe(12)
+      // exactly the lists at most (1 + slack) times as far as the nearest (squared), in the
+      // probe's order — at every slack where some query's lists change (each list's own gap)
+      const all = coarseDistances(k, queries, probes, centroids, 'l2')
+      const rule = (slack: number) =>
+        probes.map((p, qi) => {
+          const d = Array.from(all[qi] as Float32Array)
+          const min = Math.min(...d)
+          return Array.from(p).filter((_, i) => min === 0 || ((d[i] as number) - min) / min <= slack)
+        })
+      const steps = slackSteps(k, queries, probes, centroids, 'l2')
+      expect(steps.length).toBeGreaterThan(10)
+      for (const slack of [...steps, 0.3])
+        expect(pruneProbes(k, queries, probes, centroids, 'l2', slack).lists.map((ls) => Array.from(ls))).toEqual(rule(slack))
       expect(distances).toEqual(coarseDistances(k, queries, lists, centroids, 'l2'))
       // lists appended (as withListsBetween does) to two of the queries
       const longer = lists.map((ls, qi) => (qi === 1 ? ls : Uint32Array.from([...ls, 59 - qi, 30 + qi])))
