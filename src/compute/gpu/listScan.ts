@@ -56,7 +56,7 @@ export function interleave(codes: Uint8Array, count: number, m: number): Uint32A
  * segments, then the items of its `tiled` entry point — blocks of up to BLOCK entries — then those
  * of `direct` — WORKGROUP entries each — taking every block shorter than `directBelow`.
  */
-export function scanPlan(segments: readonly number[], directBelow: number) {
+export function scanPlan(segments: ArrayLike<number>, directBelow: number) {
   const nseg = segments.length / SEGMENT_WORDS
   /** Calls `item(seg, first, tiled)` for each item, tiled blocks and direct runs alike. */
   const walk = (item: (seg: number, first: number, tiled: boolean) => void) => {
@@ -552,42 +552,56 @@ export class GpuListScan {
     const profile = this.profile
     let t0 = performance.now()
     if (profile) profile.chunks++
-    // segments: one per (query, non-empty probed list)
-    const segments: number[] = []
-    const tablePairs: number[] = []
+    // segments: one per (query, non-empty probed list), SEGMENT_WORDS each; written into typed
+    // arrays sized for every probed list (a 1,000-query chunk of a batch has 32,000 segments)
+    const probed = probes.reduce((s, p) => s + p.length, 0)
+    const segments = new Uint32Array(probed * SEGMENT_WORDS)
+    const tablePairs = new Uint32Array(2 * (nq + probed))
+    let nseg = 0
+    let ntables = 0
     const ranges = new Uint32Array(nq * 2)
     const bits = new Float32Array(1)
     const bitsU = new Uint32Array(bits.buffer)
     let total = 0
     for (let qi = 0; qi < nq; qi++) {
       ranges[2 * qi] = total
-      if (kind === 'ip' || precomputed) tablePairs.push(qi, 0)
+      if (kind === 'ip' || precomputed) {
+        tablePairs[2 * ntables] = qi
+        tablePairs[2 * ntables++ + 1] = 0
+      }
       const probe = probes[qi] as ArrayLike<number>
+      const biases = coarse?.[qi]
       for (let pi = 0; pi < probe.length; pi++) {
         const l = probe[pi] as number
         const count = sizeOf(l)
         if (!count) continue
         let table = qi
         bits[0] = 0
-        if (precomputed) bits[0] = coarse?.[qi]?.[pi] as number
+        if (precomputed) bits[0] = biases?.[pi] as number
         else if (kind === 'l2') {
-          table = tablePairs.length / 2
-          tablePairs.push(qi, l)
-        } else bits[0] = -(coarse?.[qi]?.[pi] as number)
-        segments.push(table, bitsU[0] as number, this.resident.get(l) as number, count, total, l)
+          table = ntables
+          tablePairs[2 * ntables] = qi
+          tablePairs[2 * ntables++ + 1] = l
+        } else bits[0] = -(biases?.[pi] as number)
+        const at = SEGMENT_WORDS * nseg++
+        segments[at] = table
+        segments[at + 1] = bitsU[0] as number
+        segments[at + 2] = this.resident.get(l) as number
+        segments[at + 3] = count
+        segments[at + 4] = total
+        segments[at + 5] = l
         total += count
       }
       ranges[2 * qi + 1] = total
     }
-    const ntables = tablePairs.length / 2
-    const plan = scanPlan(segments, this.ctx.tunables.DIRECT)
+    const plan = scanPlan(segments.subarray(0, SEGMENT_WORDS * nseg), this.ctx.tunables.DIRECT)
     const queryData = new Float32Array(nq * dim)
     for (const [i, q] of queries.entries()) queryData.set(q, i * dim)
 
     const ctx = this.ctx
     const held = [
       ctx.upload(queryData, 'ListScan.queries'),
-      ctx.upload(Uint32Array.from(tablePairs), 'ListScan.tablePairs'),
+      ctx.upload(tablePairs.subarray(0, 2 * ntables), 'ListScan.tablePairs'),
       ctx.acquire(ntables * m * ksub * 4, 'ListScan.tables'),
       ctx.upload(plan.work, 'ListScan.work'),
       ctx.acquire(total * 4, 'ListScan.distances'),
