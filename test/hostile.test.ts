@@ -623,14 +623,14 @@ describe('memory under hostile servers', () => {
 })
 
 /** One embedding page as the builder writes it (DataPage V2, one vector), with header fields and body chosen. */
-function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolean }): Uint8Array {
+function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolean; values?: number }): Uint8Array {
   const writer = new ByteWriter()
   writePageHeader(writer, {
     type: 'DATA_PAGE_V2',
     uncompressed_page_size: o.uncompressed,
     compressed_page_size: o.body.length,
     data_page_header_v2: {
-      num_values: dim,
+      num_values: o.values ?? dim,
       num_nulls: 0,
       num_rows: 1,
       encoding: 'PLAIN',
@@ -690,6 +690,36 @@ describe('4–5. vector pages: decoded within their declared size', () => {
     // DOUBLE elements, read as float32
     const doubles = new Uint8Array(Float64Array.from(vectorOf(6)).buffer)
     expect(decode(vectorPage({ uncompressed: dim * 8, body: lz4Compress(doubles) }), 'DOUBLE')).toEqual(expected(6))
+  })
+
+  it('a page holding a value that is not finite is refused, naming where; finite extremes pass', () => {
+    // 16-d (four values at a time) and 13-d (a remainder of one)
+    for (const d of [dim, 13])
+      for (const at of [0, 5, d - 1])
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          const values = Float32Array.from({ length: d }, (_, j) => j - 4)
+          values[at] = bad
+          const page = vectorPage({ uncompressed: d * 4, body: lz4Compress(new Uint8Array(values.buffer)), values: d })
+          expect(() => decodeVectorPage(page, column, 'LZ4_RAW', d, new Float32Array(d), 0, ctx)).toThrow(
+            `f.parquet, column "embedding", row 7, byte 1234: vector page holds a non-finite value at ${at} (damaged page)`,
+          )
+        }
+    // the largest floats, the smallest subnormal and −0 are finite: decoded as they are
+    const extremes = Float32Array.from(
+      { length: dim },
+      (_, j) => [3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -0][j % 4] as number,
+    )
+    const out = new Float32Array(dim)
+    decodeVectorPage(
+      vectorPage({ uncompressed: dim * 4, body: lz4Compress(new Uint8Array(extremes.buffer)) }),
+      column,
+      'LZ4_RAW',
+      dim,
+      out,
+      0,
+      ctx,
+    )
+    expect(Array.from(out)).toEqual(Array.from(extremes))
   })
 
   it('LZ4 blocks from our compressor decode through the bounded decoder exactly; truncated ones fail', () => {

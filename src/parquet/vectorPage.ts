@@ -88,7 +88,22 @@ export function decodeVectorPage(
     if (f64) for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)
     else for (let j = 0; j < dim; j++) out[at + j] = view.getFloat32(j * 4, true)
   }
-  // the builder indexes finite vectors only: anything else here is a damaged page
-  for (let j = 0; j < dim; j++)
-    if (!Number.isFinite(out[at + j] as number)) fail(`vector page holds a non-finite value at ${j} (damaged page)`)
+  // the builder indexes finite vectors only: anything else here is a damaged page. v · 0 is 0 for
+  // a finite v and NaN for any other, so four running sums of them say whether all are finite —
+  // 0.38 µs a 768-d page, where Number.isFinite on each value took 1.0 (of a 2.3–3.5 µs decode)
+  let z0 = 0
+  let z1 = 0
+  let z2 = 0
+  let z3 = 0
+  let j = 0
+  for (; j + 3 < dim; j += 4) {
+    z0 += (out[at + j] as number) * 0
+    z1 += (out[at + j + 1] as number) * 0
+    z2 += (out[at + j + 2] as number) * 0
+    z3 += (out[at + j + 3] as number) * 0
+  }
+  for (; j < dim; j++) z0 += (out[at + j] as number) * 0
+  if (z0 + z1 + z2 + z3 !== 0)
+    for (let k = 0; k < dim; k++)
+      if (!Number.isFinite(out[at + k] as number)) fail(`vector page holds a non-finite value at ${k} (damaged page)`)
 }
