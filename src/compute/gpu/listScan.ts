@@ -693,7 +693,7 @@ export interface ListScanProfile {
   probeGpuMs: number
   /** `probe` on the CPU: each query's picks sorted into its nprobe nearest lists. */
   probeSortMs: number
-  /** `candidates`: */
+  /** `candidates`: the chunks it scanned in, then where their time went (below). */
   chunks: number
   /** Lists uploaded to the arena. */
   residentMs: number
