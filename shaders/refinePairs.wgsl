@@ -6,8 +6,9 @@
 //
 // Buffers (row-major float32 read as vec4s, dim4 = ⌈dim / 4⌉, rows zero-padded as exactL2.wgsl's):
 //   queries  vec4<f32>[q × dim4]   vectors  vec4<f32>[n × dim4]   pairs  u32[2 × pairs]   out  f32[2 × pairs]
-// LANES invocations share a pair and read its two rows as consecutive 16-byte loads (coalesced);
-// their partial sums meet in workgroup memory. The host dispatches ⌈pairs · LANES / WORKGROUP⌉
+// REFINE_LANES invocations share a pair and read its two rows as consecutive 16-byte loads
+// (coalesced); their partial sums meet in workgroup memory. The host dispatches
+// ⌈pairs · REFINE_LANES / WORKGROUP⌉
 // workgroups (exact.ts GpuExact.pairs).
 
 struct Params {
@@ -19,8 +20,8 @@ struct Params {
 
 const WORKGROUP: u32 = 256u;
 // tunable (pipeline constant, GpuContext.tunables): invocations sharing a pair, a power of two
-// dividing WORKGROUP
-override LANES: u32 = 8u;
+// dividing WORKGROUP — tuned apart from exactL2's LANES (an H200 at size: 32 here, 8 there)
+override REFINE_LANES: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
@@ -33,14 +34,14 @@ var<workgroup> partial: array<vec2<f32>, WORKGROUP>;
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let g = wid.y * params.groupsPerRow + wid.x;
-  let lane = li % LANES;
-  let p = g * (WORKGROUP / LANES) + li / LANES;
+  let lane = li % REFINE_LANES;
+  let p = g * (WORKGROUP / REFINE_LANES) + li / REFINE_LANES;
   let live = p < params.pairs;
   var s = vec2<f32>(0.0, 0.0);
   if (live) {
     let qb = pairs[2u * p] * params.dim4;
     let vb = pairs[2u * p + 1u] * params.dim4;
-    for (var j = lane; j < params.dim4; j += LANES) {
+    for (var j = lane; j < params.dim4; j += REFINE_LANES) {
       let x = vectors[vb + j];
       let y = queries[qb + j];
       if (params.ip == 1u) {
@@ -53,10 +54,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   }
   partial[li] = s;
   workgroupBarrier();
-  // the pair's first lane adds up its LANES partial sums
+  // the pair's first lane adds up its REFINE_LANES partial sums
   if (live && lane == 0u) {
     var sum = vec2<f32>(0.0, 0.0);
-    for (var l = 0u; l < LANES; l++) {
+    for (var l = 0u; l < REFINE_LANES; l++) {
       sum += partial[li + l];
     }
     out[2u * p] = sum.x;

@@ -497,8 +497,8 @@ describe('refinement on the GPU (each query against its own candidates)', () => 
       })
       for (const [tunables, maxBinding] of [
         [DEFAULT_TUNABLES],
-        [{ ...DEFAULT_TUNABLES, LANES: 4 }],
-        [{ ...DEFAULT_TUNABLES, LANES: 64 }, 2000], // 31 rows or queries a binding (2 × 17 blocks), 250 pairs a pass
+        [{ ...DEFAULT_TUNABLES, REFINE_LANES: 4 }],
+        [{ ...DEFAULT_TUNABLES, REFINE_LANES: 64 }, 2000], // 31 rows or queries a binding (2 × 17 blocks), 250 pairs a pass
       ] as const) {
         const ctx = await GpuContext.create(gpu, { maxBinding })
         Object.assign(ctx.tunables, tunables)
@@ -632,18 +632,23 @@ describe('GPU tunables (override constants)', () => {
 describe('GPU tunables chosen per adapter (a self-test, kept between visits)', () => {
   const timing = (LANES: number, exactMs: number, refineMs: number): LanesTiming => ({ LANES, exactMs, refineMs })
 
-  it('pickLanes keeps the default unless another value is clearly faster over both kernels', () => {
-    // 5 % faster on both: noise, the default stays
-    expect(pickLanes([timing(8, 1, 1), timing(16, 0.95, 0.95)], 8)).toBe(8)
-    // 20 % faster on both: switched
-    expect(pickLanes([timing(8, 1, 1), timing(4, 2, 2), timing(16, 0.8, 0.8)], 8)).toBe(16)
-    // twice as fast on one kernel, three times slower on the other: the costs are summed per kernel's best
-    expect(pickLanes([timing(8, 1, 1), timing(32, 0.5, 3)], 8)).toBe(8)
-    // the best of several that beat the default; equal costs go to the one timed first
-    expect(pickLanes([timing(8, 2, 2), timing(4, 1.2, 1.2), timing(16, 1, 1), timing(32, 1, 1)], 8)).toBe(16)
-    // the default not timed (or timed as nothing): kept
-    expect(pickLanes([timing(16, 0.1, 0.1)], 8)).toBe(8)
-    expect(pickLanes([timing(8, 0, 1), timing(16, 0.1, 0.1)], 8)).toBe(8)
+  it('pickLanes picks each kernel its own lanes, keeping the default unless another value is clearly faster', () => {
+    for (const kernel of ['exactMs', 'refineMs'] as const) {
+      // the other kernel's timings are the reverse: they must not move this one's pick
+      const t = (LANES: number, ms: number) => (kernel === 'exactMs' ? timing(LANES, ms, 1 / ms) : timing(LANES, 1 / ms, ms))
+      // 5 % faster: noise, the default stays
+      expect(pickLanes([t(8, 1), t(16, 0.95)], 8, kernel)).toBe(8)
+      // 20 % faster: switched
+      expect(pickLanes([t(8, 1), t(4, 2), t(16, 0.8)], 8, kernel)).toBe(16)
+      // the best of several that beat the default; equal times go to the one timed first
+      expect(pickLanes([t(8, 2), t(4, 1.2), t(16, 1), t(32, 1)], 8, kernel)).toBe(16)
+      // the default not timed (or timed as nothing): kept
+      expect(pickLanes([t(16, 0.1)], 8, kernel)).toBe(8)
+      expect(pickLanes([{ ...t(8, 1), [kernel]: 0 }, t(16, 0.1)], 8, kernel)).toBe(8)
+    }
+    // an H200's timings at size: exactL2 fastest at 8, refinePairs at 32 (bench:gpu, 2026-12-04)
+    const h200 = [timing(8, 1.53, 1.62), timing(4, 1.82, 6.01), timing(16, 1.71, 1.27), timing(32, 2.15, 0.78)]
+    expect([pickLanes(h200, 8, 'exactMs'), pickLanes(h200, 8, 'refineMs')]).toEqual([8, 32])
   })
 
   it('pickDirect moves the tiled/direct threshold to where the timings cross, unless the gain is noise', () => {
@@ -666,6 +671,9 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
       tuning: { source: 'cached' as const, timings: { lanes: [], scan: [], bins: [] } },
     }
     expect(describeGpu(never)).toBe('a gpu: LANES 8, list scan never tiled, top-k in 256 bins (timed on this GPU before)')
+    expect(describeGpu({ ...never, tunables: { ...never.tunables, REFINE_LANES: 32 } })).toBe(
+      'a gpu: LANES 8 (refinement 32), list scan never tiled, top-k in 256 bins (timed on this GPU before)',
+    )
   })
 
   it('pickBins keeps the default unless another value is clearly faster', () => {
@@ -723,7 +731,7 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
       adapter: 'a gpu',
       scale: 1,
       reps: 1,
-      tunables: { ...DEFAULT_TUNABLES, LANES: 16 },
+      tunables: { ...DEFAULT_TUNABLES, LANES: 16, REFINE_LANES: 32 },
       tuning: { source: 'defaults' as const, why: 'test' },
       kernels: [
         { kernel: 'pqScan', variant: 'tiled', used: true, n: 20_000_000, m: 96, ofCopy: 0.75 },
@@ -731,6 +739,8 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
         { kernel: 'pqScan', variant: 'tiled', used: true, n: 50_000_000, m: 25, ofCopy: 0.2 }, // smaller: 1.25 G < 1.92 G
         { kernel: 'exactL2', lanes: 8, n: 500_000, dim: 768, ofCopy: 0.95 }, // not the LANES searched with
         { kernel: 'exactL2', lanes: 16, n: 500_000, dim: 768, ofCopy: 0.69 },
+        { kernel: 'refinePairs', lanes: 16, n: 200_000, dim: 768, ofCopy: 0.62 }, // not the REFINE_LANES searched with
+        { kernel: 'refinePairs', lanes: 32, n: 200_000, dim: 768, ofCopy: 1.0 },
       ],
       batchSearch: { queries: 10_000, rows: 1_000_000, dim: 768, totalMs: 1900 } as BatchFigures,
       build: { rows: 1_000_000, dim: 768, gpuMs: { train: 20_000, encode: 5_000, tune: 6_000 } },
@@ -738,12 +748,13 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(targetLines(report)).toEqual([
       "PQ scan (tiled, 20,000,000 × 96): 75 % of the copy's bandwidth — target ≥ 70 %: met",
       "exact L2 (LANES 16, 500,000 × 768): 69 % of the copy's bandwidth — target ≥ 70 %: missed",
+      "refine (LANES 32, 200,000 × 768): 100 % of the copy's bandwidth — target ≥ 70 %: met",
       'batch of 10,000 queries over 1,000,000 × 768, end to end from memory: 1900 ms — target ≤ 2,000 ms for 10,000 over 1 M: met',
       'build of 1,000,000 × 768 in memory: 31.0 s — target ≤ 30 s for 1 M × 768: missed',
     ])
     // a smaller run (or a page: no build) says so rather than judging
     const small = { ...report, batchSearch: { ...report.batchSearch, queries: 1000, rows: 100_000 }, build: undefined }
-    expect(targetLines(small).slice(2)).toEqual([
+    expect(targetLines(small).slice(3)).toEqual([
       'batch of 1,000 queries over 100,000 × 768, end to end from memory: 1900 ms — target ≤ 2,000 ms for 10,000 over 1 M: not measured at that size',
       'build: not measured here (bench:gpu measures it)',
     ])
@@ -821,11 +832,16 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(scan.every((t) => t.tiledMs > 0 && t.directMs > 0)).toBe(true)
     expect(bins.map((t) => t.BINS)).toEqual([1024, 256, 2048]) // the default first
     expect(bins.every((t) => t.ms > 0)).toBe(true)
-    expect(timed.tunables).toEqual({ LANES: pickLanes(lanes, 8), DIRECT: pickDirect(scan, 64), BINS: pickBins(bins, 1024) })
+    expect(timed.tunables).toEqual({
+      LANES: pickLanes(lanes, 8, 'exactMs'),
+      REFINE_LANES: pickLanes(lanes, 8, 'refineMs'),
+      DIRECT: pickDirect(scan, 64),
+      BINS: pickBins(bins, 1024),
+    })
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
     expect(timed.describe()).toMatch(
-      /: LANES (4|8|16|32), list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
+      /: LANES (4|8|16|32)( \(refinement (4|16|32)\))?, list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
     )
     // the picked LANES answers as the CPU does (other DIRECT values: the tunables test above)
     const dim = 20

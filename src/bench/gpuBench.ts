@@ -205,8 +205,9 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     figure(cpuGBs),
     `${figure(gpuGBs / cpuGBs)}×`,
   ]
-  const lanesName = (l: number) =>
-    `LANES ${l}${l === DEFAULT_TUNABLES.LANES ? ' (default)' : ''}${l === picked.LANES && tuned ? ' (self-test)' : ''}`
+  /** A lanes value in the table: the default and the self-test's pick for the kernel (LANES or REFINE_LANES). */
+  const lanesName = (l: number, kernel: 'LANES' | 'REFINE_LANES') =>
+    `LANES ${l}${l === DEFAULT_TUNABLES[kernel] ? ' (default)' : ''}${l === picked[kernel] && tuned ? ' (self-test)' : ''}`
 
   try {
     // exact L2: n vectors × dim, q queries; bytes = the vectors read once per pass
@@ -230,7 +231,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
           report.kernels.push({ kernel: 'exactL2', lanes: l, n, dim, queries: q, ms, GBs: gpuGBs, ofCopy: gpuGBs / copyGBs, cpuGBs })
           rows.push([
             'exact L2',
-            lanesName(l),
+            lanesName(l, 'LANES'),
             `${n.toLocaleString('en')} × ${dim}, ${q} quer${q > 1 ? 'ies' : 'y'}`,
             ...measured(ms, gpuGBs, cpuGBs),
           ])
@@ -315,7 +316,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     const buffers = [ctx.upload(queries, 'q'), ctx.upload(vectors, 'v'), ctx.upload(pairs, 'pairs'), ctx.acquire(q * per * 8, 'out')]
     try {
       for (const l of LANES_CHOICES) {
-        ctx.tunables.LANES = l
+        ctx.tunables.REFINE_LANES = l
         const ms = await time((enc) => recordRefine(ctx, enc, { pairs: q * per, dim, ip: false }, buffers))
         const gpuGBs = (q * per * dim * 4) / 1e6 / ms
         report.kernels.push({
@@ -332,7 +333,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
         })
         rows.push([
           'refine (exact L2 of pairs)',
-          lanesName(l),
+          lanesName(l, 'REFINE_LANES'),
           `${q.toLocaleString('en')} queries × ${per} of ${n.toLocaleString('en')} × ${dim}`,
           ...measured(ms, gpuGBs, cpuGBs),
         ])
@@ -612,7 +613,7 @@ export function targetLines(report: GpuBenchReport): string[] {
   const used = [
     ['PQ scan', largest(report.kernels.filter((k) => k.kernel === 'pqScan' && k.used))],
     ['exact L2', largest(report.kernels.filter((k) => k.kernel === 'exactL2' && k.lanes === report.tunables.LANES))],
-    ['refine', largest(report.kernels.filter((k) => k.kernel === 'refinePairs' && k.lanes === report.tunables.LANES))],
+    ['refine', largest(report.kernels.filter((k) => k.kernel === 'refinePairs' && k.lanes === report.tunables.REFINE_LANES))],
   ] as const
   for (const [name, k] of used) {
     if (!k) continue
@@ -641,10 +642,10 @@ export function targetLines(report: GpuBenchReport): string[] {
 /** What the context searches with, in the benchmark's words (its first lines). */
 export function tuningLines(ctx: GpuContext): string {
   const tuning = ctx.tuning
-  const { LANES, DIRECT, BINS } = ctx.tunables
+  const { LANES, REFINE_LANES, DIRECT, BINS } = ctx.tunables
   return tuning.source === 'defaults'
     ? `tunables: the defaults (${tuning.why})`
-    : `tunables: LANES ${LANES}, DIRECT ${DIRECT}, BINS ${BINS} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}):\n  ${tuning.timings.lanes
+    : `tunables: LANES ${LANES}, REFINE_LANES ${REFINE_LANES}, DIRECT ${DIRECT}, BINS ${BINS} from a self-test (${tuning.source === 'self-test' ? `${tuning.ms.toFixed(0)} ms` : 'kept'}):\n  ${tuning.timings.lanes
         .map((t) => `LANES ${t.LANES}: exact ${t.exactMs.toFixed(3)} ms, refine ${t.refineMs.toFixed(3)} ms`)
         .join('; ')}\n  ${tuning.timings.scan
         .map((t) => `blocks of ${t.length}: tiled ${t.tiledMs.toFixed(3)} ms, direct ${t.directMs.toFixed(3)} ms`)

@@ -11,12 +11,15 @@ export type ShaderName = keyof typeof shaders
  * constant: Dawn on SwiftShader aborted on override-sized workgroups).
  *   LANES  exactL2: invocations sharing one vector, each reading 16 bytes at a time (a power of
  *          two ≤ 256; 8: a vector's 128-byte lines read by 8 neighbouring invocations)
+ *   REFINE_LANES  refinePairs: the same for a (query, candidate) pair, chosen apart (an H200
+ *          refining 10,000 queries' 100 candidates: 3,919 GB/s at 32, 2,421 at 16, 1,901 at 8;
+ *          exactL2 over 500,000 × 768 fastest at 8)
  *   BINS   selectTopK: histogram bins per query (finer: fewer extra candidates read back; with
  *          the reduction arrays they must fit 16 KiB of workgroup memory: at most 3,000)
  *   DIRECT scanLists: blocks of a list shorter than this go to its `direct` entry point (values
  *          read from storage), longer ones to `tiled` (tables copied to workgroup memory)
  */
-export const DEFAULT_TUNABLES = { LANES: 8, BINS: 1024, DIRECT: 64 }
+export const DEFAULT_TUNABLES = { LANES: 8, REFINE_LANES: 8, BINS: 1024, DIRECT: 64 }
 export type Tunables = typeof DEFAULT_TUNABLES
 
 /**

@@ -66,7 +66,7 @@ export function recordRefine(
     .pass('refinePairs')
     .run(
       encoder,
-      o.pairs * ctx.tunables.LANES,
+      o.pairs * ctx.tunables.REFINE_LANES,
       (perGridRow) => new Uint8Array(Uint32Array.from([o.pairs, Math.ceil(o.dim / 4), perGridRow / WORKGROUP, o.ip ? 1 : 0]).buffer),
       buffers,
     )

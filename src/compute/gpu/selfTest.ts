@@ -8,8 +8,11 @@ import type { TuningStore } from './tuningStore.js'
 /**
  * Tunables chosen for the adapter at hand: what reads fastest differs between GPUs (32-wide
  * warps, 64-wide wavefronts, a laptop's 8-wide subgroups, how much a workgroup-memory copy costs),
- * so three are measured once per adapter rather than fixed:
- *   LANES  (invocations sharing a vector) on exactL2 (probing, flat search) and refinePairs
+ * so four are measured once per adapter rather than fixed:
+ *   LANES  (invocations sharing a vector) on exactL2 (probing, flat search), and REFINE_LANES
+ *          (sharing a pair) on refinePairs — each from its own kernel's timings, over rows
+ *          larger than a GPU's caches (an H200 timed on 25 MB it holds in L2 picked 16 for both;
+ *          at size exactL2 is fastest at 8 there and refinePairs at 32, 1.6× faster than at 16)
  *   DIRECT (the block length from which the list scan copies tables to workgroup memory) on
  *          scanLists' two entry points, over blocks of each length up to BLOCK
  *   BINS   (selectTopK's histogram: finer bins, a longer serial walk over them) on a batch's
@@ -86,14 +89,17 @@ function cheapest<T>(choices: T[], fallback: T, workloads: Array<(choice: T) => 
   return pick
 }
 
-/** The LANES to use given each value's timings; `fallback` when it was not timed. */
-export function pickLanes(timings: LanesTiming[], fallback: number): number {
-  const valid = timings.filter((t) => t.exactMs > 0 && t.refineMs > 0)
+/**
+ * The lanes to use for one kernel (`exactMs`: exactL2's LANES, `refineMs`: refinePairs'
+ * REFINE_LANES) given each value's timings; `fallback` when it was not timed.
+ */
+export function pickLanes(timings: LanesTiming[], fallback: number, kernel: 'exactMs' | 'refineMs'): number {
+  const valid = timings.filter((t) => t[kernel] > 0)
   const of = (l: number) => valid.find((t) => t.LANES === l) as LanesTiming
   return cheapest(
     valid.map((t) => t.LANES),
     fallback,
-    [(l) => of(l).exactMs, (l) => of(l).refineMs],
+    [(l) => of(l)[kernel]],
   )
 }
 
@@ -125,7 +131,7 @@ export function pickBins(timings: BinsTiming[], fallback: number): number {
 
 /** Options of the self-test: workload sizes (smaller in tests) and its time budget. */
 export interface SelfTestOptions {
-  /** exactL2 / refinePairs: rows of `dim` floats (8,192 × 768). */
+  /** exactL2 / refinePairs: rows of `dim` floats (65,536 × 768: 201 MB, past an H200's 60 MB of L2). */
   rows?: number
   dim?: number
   /** The scan: entries per block length (65,536) of m code bytes (96). */
@@ -136,64 +142,82 @@ export interface SelfTestOptions {
   /** Top-k: entries per query (8,192: a batch query's 32 lists of ~256 rows), and the BINS timed. */
   topKEntries?: number
   bins?: readonly number[]
-  /** Stop timing new choices after this long (ms, 1,500); the defaults are always timed. */
+  /**
+   * Stop timing new choices after this long (ms, 1,500): the lanes by half of it, the scan by
+   * four fifths (so every sweep gets some); each sweep's first choice is always timed.
+   */
   budgetMs?: number
 }
 
 /**
- * Times exactL2 and refinePairs at each LANES (the current one first), then scanLists' entry
- * points at each block length, then selectTopK at each BINS (the current one first), stopping
- * once `budgetMs` has passed (what was not reached is not timed; each sweep's first always is).
+ * Times exactL2 and refinePairs at each lanes value (the current LANES first), then scanLists'
+ * entry points at each block length, then selectTopK at each BINS (the current one first), each
+ * sweep stopping once its share of `budgetMs` has passed (what was not reached is not timed; each
+ * sweep's first always is).
  * Sets ctx.tunables while it runs and restores them; throws GpuError on a GPU error. Nothing else
  * may use `ctx` meanwhile.
  */
 export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Promise<Timings> {
   const t0 = performance.now()
-  const over = () => performance.now() - t0 > (o.budgetMs ?? 1500)
+  const budget = o.budgetMs ?? 1500
+  // on an H200 the lanes alone (8 pipelines built) took the whole budget: the scan was timed at
+  // one block length and top-k at one BINS
+  const over = (share: number) => () => performance.now() - t0 > share * budget
   const saved = { ...ctx.tunables }
   try {
-    const lanes = await timeLanes(ctx, o, over)
-    const scan = await timeScan(ctx, o, over)
-    const bins = await timeBins(ctx, o, over)
+    const lanes = await timeLanes(ctx, o, over(0.5))
+    const scan = await timeScan(ctx, o, over(0.8))
+    const bins = await timeBins(ctx, o, over(1))
     return { lanes, scan, bins }
   } finally {
     Object.assign(ctx.tunables, saved)
   }
 }
 
+/** Candidates a query refines in the self-test's refinePairs workload (k × refine of a batch). */
+const PAIRS_PER_QUERY = 100
+
+/**
+ * exactL2 (8 queries against every row) and refinePairs (a pair a row: queries of
+ * PAIRS_PER_QUERY candidates at random rows, as a batch's refine stage gathers them) at each
+ * lanes value. The rows are a buffer of their own, destroyed after (not kept in the pool): their
+ * values do not change a pass's time, so they stay zero and nothing is uploaded.
+ */
 async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<LanesTiming[]> {
-  const rows = o.rows ?? 8192
-  const dim = o.dim ?? 768
+  const dim4 = Math.ceil((o.dim ?? 768) / 4)
+  const dim = dim4 * 4
+  // as many as one binding holds, at most the workload's
+  const rows = Math.max(1, Math.min(o.rows ?? 65_536, Math.floor(ctx.maxBinding / (dim * 4))))
   const nq = 8
-  const start = ctx.tunables.LANES
-  // rows of ⌈dim / 4⌉ vec4s, as exactL2 and refinePairs read them (their values do not matter here)
-  const vectors = randomFloats(rows * Math.ceil(dim / 4) * 4, 1)
-  // refinement reads rows in no particular order: a pair a row, rows strided across the buffer
+  const refineQueries = Math.ceil(rows / PAIRS_PER_QUERY)
+  const rand = mulberry32(1)
   const pairs = new Uint32Array(2 * rows)
-  const stride = 7919 % rows || 1
   for (let p = 0; p < rows; p++) {
-    pairs[2 * p] = p % nq
-    pairs[2 * p + 1] = (p * stride) % rows
+    pairs[2 * p] = Math.floor(p / PAIRS_PER_QUERY)
+    pairs[2 * p + 1] = Math.floor(rand() * rows)
   }
+  const xBuf = ctx.device.createBuffer({ size: rows * dim * 4, usage: GPUBufferUsage.STORAGE, label: 'SelfTest.rows' })
   const held = [
-    ctx.upload(vectors.subarray(0, nq * Math.ceil(dim / 4) * 4), 'SelfTest.queries'),
-    ctx.upload(vectors, 'SelfTest.rows'),
+    ctx.upload(randomFloats(Math.max(nq, refineQueries) * dim, 1), 'SelfTest.queries'),
     ctx.upload(pairs, 'SelfTest.pairs'),
     ctx.acquire(nq * rows * 4, 'SelfTest.exactOut'),
     ctx.acquire(rows * 8, 'SelfTest.refineOut'),
   ] as const
-  const [qBuf, xBuf, pBuf, eBuf, rBuf] = held
+  const [qBuf, pBuf, eBuf, rBuf] = held
+  const start = ctx.tunables.LANES
   const timings: LanesTiming[] = []
   try {
-    for (const LANES of [start, ...(o.lanes ?? LANES_CHOICES).filter((l) => l !== start)]) {
+    for (const lanes of [start, ...(o.lanes ?? LANES_CHOICES).filter((l) => l !== start)]) {
       if (timings.length && over()) break
-      ctx.tunables.LANES = LANES
+      ctx.tunables.LANES = lanes
+      ctx.tunables.REFINE_LANES = lanes
       const exactMs = await timePass(ctx, (enc) => recordExact(ctx, enc, { n: rows, q: nq, dim, ip: false }, [qBuf, xBuf, eBuf]))
       const refineMs = await timePass(ctx, (enc) => recordRefine(ctx, enc, { pairs: rows, dim, ip: false }, [qBuf, xBuf, pBuf, rBuf]))
-      timings.push({ LANES, exactMs, refineMs })
+      timings.push({ LANES: lanes, exactMs, refineMs })
     }
   } finally {
     ctx.release(...held)
+    xBuf.destroy()
   }
   return timings
 }
@@ -350,18 +374,22 @@ async function timePass(ctx: GpuContext, record: (encoder: GPUCommandEncoder) =>
   return ms / reps
 }
 
-/** Bump when the kernels change enough that kept timings no longer say anything. */
-const STORE_VERSION = 2
+/**
+ * Bump when the kernels or workloads change enough that kept timings no longer say anything (3:
+ * the lanes timed on rows past the caches, REFINE_LANES picked apart).
+ */
+const STORE_VERSION = 3
 
 /** Sets ctx's tunables from `timings` (the picks above). */
 function apply(ctx: GpuContext, timings: Timings): void {
-  ctx.tunables.LANES = pickLanes(timings.lanes, ctx.tunables.LANES)
+  ctx.tunables.LANES = pickLanes(timings.lanes, ctx.tunables.LANES, 'exactMs')
+  ctx.tunables.REFINE_LANES = pickLanes(timings.lanes, ctx.tunables.REFINE_LANES, 'refineMs')
   ctx.tunables.DIRECT = pickDirect(timings.scan, ctx.tunables.DIRECT)
   ctx.tunables.BINS = pickBins(timings.bins, ctx.tunables.BINS)
 }
 
 /**
- * Sets ctx's LANES, DIRECT and BINS for its adapter: from timings kept in `store` by an earlier visit,
+ * Sets ctx's LANES, REFINE_LANES, DIRECT and BINS for its adapter: from timings kept in `store` by an earlier visit,
  * else timed (timeTunables) and kept. A software adapter (SwiftShader: a CPU, whose timings say
  * nothing of a GPU and which compiles pipelines slowly) and a self-test that fails keep the
  * defaults; ctx.tuning says which happened.
@@ -408,8 +436,9 @@ export const SOFTWARE_ADAPTER =
  * blocks of 64, top-k in 1024 bins (timed on this GPU in 412 ms)".
  */
 export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuning'>): string {
-  const { LANES, BINS, DIRECT } = ctx.tunables
+  const { LANES, REFINE_LANES, BINS, DIRECT } = ctx.tunables
   const scan = DIRECT > BLOCK ? 'list scan never tiled' : `list scan tiled from blocks of ${DIRECT}`
+  const lanes = REFINE_LANES === LANES ? `LANES ${LANES}` : `LANES ${LANES} (refinement ${REFINE_LANES})`
   const t = ctx.tuning
   const how =
     t.source === 'self-test'
@@ -417,7 +446,7 @@ export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuni
       : t.source === 'cached'
         ? 'timed on this GPU before'
         : `defaults: ${t.why}`
-  return `${ctx.adapter}: LANES ${LANES}, ${scan}, top-k in ${BINS} bins (${how})`
+  return `${ctx.adapter}: ${lanes}, ${scan}, top-k in ${BINS} bins (${how})`
 }
 
 const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0
