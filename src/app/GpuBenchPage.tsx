@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react'
 import type { BenchProgress } from '../../workers/gpuBench.worker.js'
 import type { BatchFigures, PageBench } from '../bench/gpuBench.js'
+import { STAGES } from '../query/pipeline.js'
 import { gpuBenchInWorker } from './benchBridge.js'
 
 /**
@@ -142,14 +143,20 @@ export function GpuBenchPage() {
   )
 }
 
-/** The batch search stage by stage, where each runs, as the search pipeline runs a GPU batch. */
+/**
+ * The batch search as the search pipeline ran it, stage by stage (SearchStats.msByStage) and
+ * where each runs, then decoding the candidates' pages (the pipeline copied them from memory).
+ */
 function BatchStages({ batch: b }: { batch: BatchFigures }) {
+  const p = b.pipelineStages
+  const staged = STAGES.reduce((sum, s) => sum + p[s], 0)
   const stages: Array<[string, string, number]> = [
-    [`probing ${b.nlist.toLocaleString('en')} centroids, nprobe ${b.nprobe}`, 'GPU', b.probeMs],
-    [`cut by distance (${b.listsPerQuery.toFixed(1)} lists a query kept)`, 'CPU', b.cutMs],
-    ['list stage: tables, scan, top-k, read back', 'GPU', b.listStageMs],
-    [`decoding the ${b.refineRows.toLocaleString('en')} candidate rows' pages`, 'CPU', b.decodeMs],
-    [`refinement, ${b.candidatesPerQuery} candidates a query`, 'GPU', b.refineMs],
+    [`probe: ${b.nlist.toLocaleString('en')} centroids, nprobe ${b.nprobe}; the cut by distance`, 'GPU, CPU', p.probe],
+    ['lists (held in memory)', 'CPU', p.lists],
+    ['scan: tables, scan, top-k, read back; candidates checked and shortlisted', 'GPU, CPU', p.scan],
+    [`refinement, ${b.candidatesPerQuery} candidates a query: vectors gathered, distances, ranking`, 'CPU, GPU', p.refine],
+    ['results: rows and their values', 'CPU', p.project + (b.pipelineMs - staged)],
+    [`decoding the ${b.refineRows.toLocaleString('en')} candidate rows' pages (1 thread)`, 'CPU', b.decodeMs],
   ]
   return (
     <table data-testid="bench-batch-stages">

@@ -276,7 +276,7 @@ async function measure(
   // — in the file about to be written: what would come with a query's reads is searched too
   const planned = { listAt, listBytes, pageAt: (row: number) => placeOf(row) * pageBytes, pageBytes }
   const pipeline = vectorOf
-    ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, gpuScan, new ScoreCache(nlist, count), planned)
+    ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, { gpu: gpuScan, scoreCache: new ScoreCache(nlist, count), planned })
     : undefined
   const candidateScores = new ScoreCache(nlist, count)
   /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */

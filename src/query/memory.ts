@@ -14,26 +14,36 @@ export interface Hit {
   distance: number
 }
 
-/**
- * An index held in memory (lists in CSR form, vectors from `vectorOf`), searched by the same
- * pipeline as a file, without any I/O: tests, and the build checking its own index.
- */
-export function memoryIndex(
-  model: IvfPqModel,
-  lists: InvertedLists,
-  vectorOf: (row: number) => Float32Array,
-  kernels: Kernels = jsKernels,
-  /** Candidate scans on the GPU (probing stays on the CPU: the build's tune compares backends). */
-  gpu?: GpuListScan,
+export interface MemoryIndexOptions {
+  /** Candidate scans and refinement on the GPU. */
+  gpu?: GpuListScan
+  /**
+   * Large batches probe on the GPU too (bench:gpu's batch); off by default, so the build's tune
+   * searches the lists its CPU probe prices (tune.ts `cost`), without the GPU's float rounding
+   * between nearly tied lists.
+   */
+  gpuProbe?: boolean
   /** PQ scores kept between searches of the same queries (the tune step). */
-  scoreCache?: ScoreCache,
+  scoreCache?: ScoreCache
   /**
    * Where a file would store each list (its first byte and its size) and each row's vector page
    * (`pageBytes` each): searches then also take in what would come with their reads from a host
    * without multi-range requests (the tune step, measuring the file it is about to write;
    * query/adjacent.ts).
    */
-  planned?: { listAt: Float64Array; listBytes: Float64Array; pageAt: (row: number) => number; pageBytes: number },
+  planned?: { listAt: Float64Array; listBytes: Float64Array; pageAt: (row: number) => number; pageBytes: number }
+}
+
+/**
+ * An index held in memory (lists in CSR form, vectors from `vectorOf`), searched by the same
+ * pipeline as a file, without any I/O: tests, the build checking its own index, bench:gpu's batch.
+ */
+export function memoryIndex(
+  model: IvfPqModel,
+  lists: InvertedLists,
+  vectorOf: (row: number) => Float32Array,
+  kernels: Kernels = jsKernels,
+  { gpu, gpuProbe = false, scoreCache, planned }: MemoryIndexOptions = {},
 ): QueryPipeline {
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
@@ -80,7 +90,7 @@ export function memoryIndex(
   return new QueryPipeline(kind, {
     kernels,
     gpu,
-    gpuProbe: false,
+    gpuProbe,
     cacheBytes: 0,
     maxBytesPerQuery: Number.POSITIVE_INFINITY,
     connections: 1,
