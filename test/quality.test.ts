@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { jsKernels, loadKernels } from '../src/compute/backend.js'
 import { NO_LIST, spillGraph, spillRows } from '../src/compute/spill.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
@@ -32,6 +32,31 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
         q * 100,
       )
     expect(recallAtK(found, truth, 10)).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it('a batch whose candidates outgrow a block of vectors is refined block by block: the same answers, one read a block', async () => {
+    const n = 2000
+    const dim = 16
+    const all = clusteredVectors(n + 30, dim, 23, 20)
+    const data = all.slice(0, n * dim)
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+    const params = resolveParams(n, n, dim, {})
+    const model = await trainModel(data, n, params)
+    const lists = await encodeAll(model, data, n, rowIds)
+    const queries = Array.from({ length: 30 }, (_, q) => all.subarray((n + q) * dim, (n + q + 1) * dim))
+    const vectorOf = (r: number) => data.subarray(r * dim, (r + 1) * dim)
+    const search = { k: 10, nprobe: 4, refine: 10 }
+    const whole = memoryIndex(model, lists, vectorOf)
+    const want = await whole.search(queries, search)
+    const rows = want[0]?.stats.candidates as number
+    // 37 rows a block: the candidates' rows span several blocks, the last one partly filled
+    const blocked = memoryIndex(model, lists, vectorOf, jsKernels, { refineBlockBytes: 37 * dim * 4 })
+    const reads = vi.spyOn(blocked.kind, 'readVectors')
+    const got = await blocked.search(queries, search)
+    expect(rows % 37).not.toBe(0)
+    expect(reads.mock.calls.map((c) => c[0].length)).toEqual([...Array(Math.floor(rows / 37)).fill(37), rows % 37])
+    expect(got.map((r) => r.results)).toEqual(want.map((r) => r.results))
+    expect(got[0]?.stats.candidates).toBe(rows)
   })
 
   it('spilled rows: a row near a boundary goes to the neighbour list its residual points at; one deep inside its list stays single', () => {

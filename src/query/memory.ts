@@ -23,6 +23,8 @@ export interface MemoryIndexOptions {
    * between nearly tied lists.
    */
   gpuProbe?: boolean
+  /** Bytes of decoded vectors refined at once (PipelineOptions.refineBlockBytes: tests). */
+  refineBlockBytes?: number
   /** PQ scores kept between searches of the same queries (the tune step). */
   scoreCache?: ScoreCache
   /**
@@ -43,7 +45,7 @@ export function memoryIndex(
   lists: InvertedLists,
   vectorOf: (row: number) => Float32Array,
   kernels: Kernels = jsKernels,
-  { gpu, gpuProbe = false, scoreCache, planned }: MemoryIndexOptions = {},
+  { gpu, gpuProbe = false, refineBlockBytes, scoreCache, planned }: MemoryIndexOptions = {},
 ): QueryPipeline {
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
@@ -91,6 +93,7 @@ export function memoryIndex(
     kernels,
     gpu,
     gpuProbe,
+    refineBlockBytes,
     cacheBytes: 0,
     maxBytesPerQuery: Number.POSITIVE_INFINITY,
     connections: 1,

@@ -109,6 +109,8 @@ export interface SearchResult {
 /** Largest k and refine a search takes (k × refine candidates are held per query). */
 export const MAX_K = 10_000
 export const MAX_REFINE = 1_000
+/** Bytes of decoded vectors a search holds at once: more candidate rows are refined a block at a time. */
+export const REFINE_BLOCK_BYTES = 128 << 20
 /** More lists than any index has (nlist is a u32, in practice ≤ 2^16): a bound for option checks. */
 export const MAX_NPROBE = 1 << 24
 
@@ -173,6 +175,8 @@ export interface PipelineOptions {
   gpu?: GpuListScan
   /** Large L2 batches probe on the GPU too (default true). */
   gpuProbe?: boolean
+  /** Bytes of decoded vectors refined at once (REFINE_BLOCK_BYTES; smaller in tests). */
+  refineBlockBytes?: number
   /** Bytes of fetched lists kept between searches (least recently used go first). */
   cacheBytes: number
   maxBytesPerQuery: number
@@ -434,29 +438,47 @@ export class QueryPipeline {
       })
     })
     const rows = uniqueAscending(unranked)
-    const vectors = new Float32Array(rows.length * dim)
     places ??= direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
     const known = places
-    const present = rows.length ? await index.readVectors(rows, (row) => known.get(row), vectors, read) : new Uint8Array(0)
-    // (query, decoded vector) pairs: each query against its own candidates whose page was read, a
-    // candidate's vector found by bisecting `rows` (1 M candidates of 174,000 rows: a Map of them
-    // took 290–440 ms to build and look up, bisection 150–175)
-    const pairs = new Uint32Array(2 * unranked.reduce((n, list) => n + list.length, 0))
-    let paired = 0
+    const place = (row: number) => known.get(row)
+    // each (query, candidate): the query, and the candidate's position in `rows` found by
+    // bisection (1 M candidates of 174,000 rows: a Map of them took 290–440 ms to build and look
+    // up, bisection 150–175)
+    const total = unranked.reduce((n, list) => n + list.length, 0)
+    const owners = new Uint32Array(total)
+    const slots = new Uint32Array(total)
+    let at = 0
     for (const [qi, list] of unranked.entries())
       for (const row of list) {
-        const i = indexOfSorted(rows, row)
-        if (present[i]) {
-          pairs[paired++] = qi
+        owners[at] = qi
+        slots[at++] = indexOfSorted(rows, row)
+      }
+    // the rows read, decoded and refined a block at a time: a batch holds one block of vectors,
+    // not all of them (10,000 queries: 174,000 rows, 534 MB, freshly written — 1.6 s of page
+    // faults alone on this project's 2-core VM); a batch under a block is one read, as before
+    const perBlock = Math.max(1, Math.floor((this.o.refineBlockBytes ?? REFINE_BLOCK_BYTES) / (4 * dim)))
+    const vectors = new Float32Array(Math.min(rows.length, perBlock) * dim)
+    const packed = this.gpu ? packQueries(prepared, dim) : undefined
+    for (let from = 0; from < rows.length; from += perBlock) {
+      const to = Math.min(rows.length, from + perBlock)
+      const present = await index.readVectors(rows.slice(from, to), place, vectors.subarray(0, (to - from) * dim), read)
+      // (query, decoded vector) pairs: each query against its own candidates whose page was read
+      const pairs = new Uint32Array(2 * total)
+      let paired = 0
+      for (let c = 0; c < total; c++) {
+        const i = (slots[c] as number) - from
+        if (i >= 0 && i < to - from && present[i]) {
+          pairs[paired++] = owners[c] as number
           pairs[paired++] = i
         }
       }
-    const exact = await this.refineDistances(prepared, vectors, rows.length, pairs.subarray(0, paired), o.signal)
-    for (let p = 0; p < paired / 2; p++) {
-      const qi = pairs[2 * p] as number
-      const row = rows[pairs[2 * p + 1] as number] as number
-      ;(tops[qi] as TopK).push(exact[p] as number, row)
-      ranked?.exactOf(qi).set(row, exact[p] as number)
+      const exact = await this.refineDistances(prepared, packed, vectors, to - from, pairs.subarray(0, paired), o.signal)
+      for (let p = 0; p < paired / 2; p++) {
+        const qi = pairs[2 * p] as number
+        const row = rows[from + (pairs[2 * p + 1] as number)] as number
+        ;(tops[qi] as TopK).push(exact[p] as number, row)
+        ranked?.exactOf(qi).set(row, exact[p] as number)
+      }
     }
     const best = tops.map((top) => top.sorted())
     lap('refine')
@@ -505,15 +527,15 @@ export class QueryPipeline {
    */
   private async refineDistances(
     queries: Float32Array[],
+    /** `queries` in one array (packQueries), for the GPU. */
+    packed: Float32Array | undefined,
     vectors: Float32Array,
     n: number,
     pairs: Uint32Array,
     signal: AbortSignal | undefined,
   ): Promise<ArrayLike<number>> {
     const { dim, metric } = this.kind.model.params
-    if (this.gpu && pairs.length) {
-      const packed = new Float32Array(queries.length * dim)
-      for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
+    if (this.gpu && packed && pairs.length) {
       try {
         return await this.gpu.refine(metric, packed, queries.length, vectors, n, dim, pairs, signal)
       } catch (e) {
@@ -619,6 +641,13 @@ function placesOf(rows: readonly number[], lists: Map<number, ListView>): Map<nu
     }
   }
   return out
+}
+
+/** Queries of `dim` floats in one array, one after another. */
+function packQueries(queries: readonly Float32Array[], dim: number): Float32Array {
+  const packed = new Float32Array(queries.length * dim)
+  for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
+  return packed
 }
 
 /** The index of `value` in ascending `sorted` (−1: absent). */
