@@ -234,7 +234,10 @@ export class QueryPipeline {
     this.listBytesCached = 0
   }
 
-  /** Many queries at once: one read of the union of probed lists, one of candidate vectors, one of result columns. */
+  /**
+   * Many queries at once: one read of the union of probed lists, one of candidate vectors (one a
+   * REFINE_BLOCK_BYTES block of them, for the largest batches), one of result columns.
+   */
   async search(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SearchResult[]> {
     const maxBytes = o.maxBytesPerQuery ?? this.o.maxBytesPerQuery
     for (const c of this.kind.counters) c.budget = { until: c.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
@@ -422,9 +425,9 @@ export class QueryPipeline {
     }
     lap('scan')
 
-    // one read for every candidate of every query, each vector decoded once; the tune step
-    // searches the same queries again and again, so there a (query, row) pair ranked before is
-    // neither read nor computed again
+    // one read for every candidate of every query (a block at a time, below), each vector
+    // decoded once; the tune step searches the same queries again and again, so there a (query,
+    // row) pair ranked before is neither read nor computed again
     const ranked = this.o.scoreCache
     const tops = prepared.map(() => new TopK(k))
     const unranked: number[][] = candidates.map((list, qi) => {
