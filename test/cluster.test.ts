@@ -418,15 +418,20 @@ describe('what a read brings along (query/adjacent.ts)', () => {
     }
     let ascendingLists = 0
     let shuffledLists = 0
+    let farApart = 0
     for (let trial = 0; trial < 200; trial++) {
-      // lists of rows whose pages are placed in list order or not, with gaps between them
+      // lists of rows whose pages are placed in list order or not, with gaps between them; in
+      // half the trials some gaps are huge, so rowsAround's map of the stretches is coarse (a
+      // bucket holds many pages, most of them in no stretch)
+      const far = trial % 2 === 1
+      if (far) farApart++
       const lists: ListView[] = []
       let row = 0
       let offset = 0
       for (let l = 0; l < 1 + Math.floor(rand() * 4); l++) {
         const n = Math.floor(rand() * 30)
         const offsets = Array.from({ length: n }, () => {
-          offset += Math.floor(rand() * 300)
+          offset += Math.floor(rand() * 300) + (far && rand() < 0.2 ? Math.floor(rand() * 1e12) : 0)
           const at = offset
           offset += 50 + Math.floor(rand() * 100)
           return at
@@ -463,5 +468,6 @@ describe('what a read brings along (query/adjacent.ts)', () => {
     }
     expect(ascendingLists).toBeGreaterThan(50)
     expect(shuffledLists).toBeGreaterThan(50)
+    expect(farApart).toBe(100)
   })
 })

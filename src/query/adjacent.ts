@@ -103,13 +103,17 @@ function firstPageFrom(list: ListView, at: number): number {
   return lo
 }
 
-/** Index of the last span starting at or before `at` (−1: none). */
-function spanBefore(spans: Range[], at: number): number {
+/** Buckets a stretch gets in rowsAround's map of them (at most MAX_BUCKETS in all). */
+const BUCKETS_PER_STRETCH = 256
+const MAX_BUCKETS = 1 << 18
+
+/** Index of the last stretch starting at or before `at` (−1: none); `starts` ascending. */
+function spanBefore(starts: Float64Array, at: number): number {
   let lo = 0
-  let hi = spans.length
+  let hi = starts.length
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if ((spans[mid] as Range).start <= at) lo = mid + 1
+    if ((starts[mid] as number) <= at) lo = mid + 1
     else hi = mid
   }
   return lo - 1
@@ -135,8 +139,24 @@ export function rowsAround(
     const start = p.list.pageOffsets[p.at] as number
     pages.push({ start, end: start + (p.list.pageLengths[p.at] as number) })
   }
+  // the stretches as two typed arrays, and a coarse map of them: buckets over their extent, marked
+  // where a stretch lies, so most pages of a probed list — in none — cost one test each
   const spans = coalesce(pages, gap)
   const out: number[] = []
+  const n = spans.length
+  if (!n) return out
+  const starts = new Float64Array(n)
+  const ends = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    starts[i] = (spans[i] as Range).start
+    ends[i] = (spans[i] as Range).end
+  }
+  const lo = starts[0] as number
+  const hi = ends[n - 1] as number
+  const size = Math.max(1, Math.ceil((hi - lo + 1) / Math.min(MAX_BUCKETS, BUCKETS_PER_STRETCH * n)))
+  const marks = new Uint8Array(Math.floor((hi - lo) / size) + 1)
+  for (let i = 0; i < n; i++)
+    marks.fill(1, Math.floor(((starts[i] as number) - lo) / size), Math.floor(((ends[i] as number) - lo) / size) + 1)
   const taken = new Set<number>()
   const take = (list: ListView, at: number) => {
     const row = list.rowIds[at] as number
@@ -148,39 +168,32 @@ export function rowsAround(
   for (const list of lists) {
     // a list whose pages all lie outside every stretch is passed over whole
     const whole = pageSpanOf(list)
-    const last = spanBefore(spans, whole.end - 1)
-    if (last < 0 || (spans[last] as Range).end <= whole.start) continue
+    const last = spanBefore(starts, whole.end - 1)
+    if (last < 0 || (ends[last] as number) <= whole.start) continue
     const rows = list.rowIds.length
-    // the stretches that can hold one of its pages: first … last
-    const first = Math.max(0, spanBefore(spans, whole.start))
-    const stretches = last - first + 1
-    const perPage = rows * Math.log2(stretches + 1)
-    if (whole.ascending && stretches * Math.log2(rows + 1) < Math.min(perPage, rows + stretches)) {
+    const offsets = list.pageOffsets
+    const lengths = list.pageLengths
+    const first = Math.max(0, spanBefore(starts, whole.start))
+    if (whole.ascending && (last - first + 1) * Math.log2(rows + 1) < rows) {
       // pages in list order over a few stretches (stored list by list): each stretch gives a run
       // of entries found by bisection, so the work follows the rows taken, not the list's length
       for (let i = first; i <= last; i++) {
-        const span = spans[i] as Range
-        for (let at = firstPageFrom(list, span.start); at < rows; at++) {
-          const start = list.pageOffsets[at] as number
-          if (start >= span.end) break
-          if (start + (list.pageLengths[at] as number) <= span.end) take(list, at)
+        const end = ends[i] as number
+        for (let at = firstPageFrom(list, starts[i] as number); at < rows; at++) {
+          const start = offsets[at] as number
+          if (start >= end) break
+          if (start + (lengths[at] as number) <= end) take(list, at)
         }
-      }
-    } else if (whole.ascending && rows + stretches < perPage) {
-      // pages in list order among many stretches (input order): pages and stretches walked together
-      let i = first
-      for (let at = 0; at < rows; at++) {
-        const start = list.pageOffsets[at] as number
-        while (i < last && (spans[i + 1] as Range).start <= start) i++
-        const span = spans[i] as Range
-        if (span.start <= start && start + (list.pageLengths[at] as number) <= span.end) take(list, at)
       }
     } else
       for (let at = 0; at < rows; at++) {
-        // each page looked up among the stretches
-        const start = list.pageOffsets[at] as number
-        const i = spanBefore(spans, start)
-        if (i >= 0 && start + (list.pageLengths[at] as number) <= (spans[i] as Range).end) take(list, at)
+        // a page in a marked bucket is looked up among the stretches (input order, 100 lists of
+        // ~977 pages and 800 candidates: 2.3–3.6 ms a query walking pages and stretches together,
+        // each step a branch the CPU mispredicts)
+        const start = offsets[at] as number
+        if (start < lo || start > hi || !marks[Math.floor((start - lo) / size)]) continue
+        const i = spanBefore(starts, start)
+        if (start + (lengths[at] as number) <= (ends[i] as number)) take(list, at)
       }
   }
   return out
