@@ -8,20 +8,24 @@ import { memoryIndex, searchExact } from '../src/query/memory.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
 import { clusteredVectors, SHARED } from './helpers/fixtures.js'
 
+/** An index trained on n clustered rows, and `nq` held-out queries from the same clusters. */
+async function clusteredIndex(n: number, dim: number, nq: number, seed: number, clusters: number) {
+  const all = clusteredVectors(n + nq, dim, seed, clusters)
+  const data = all.slice(0, n * dim)
+  const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+  const params = resolveParams(n, n, dim, {})
+  const model = await trainModel(data, n, params)
+  const lists = await encodeAll(model, data, n, rowIds)
+  const queries = Array.from({ length: nq }, (_, q) => all.subarray((n + q) * dim, (n + q + 1) * dim))
+  return { data, rowIds, params, model, lists, queries, vectorOf: (r: number) => data.subarray(r * dim, (r + 1) * dim) }
+}
+
 describe('index quality (in-memory ADC + exact re-rank)', () => {
   it('generated clustered data: recall@10 ≥ 0.95 at nprobe = nlist/4, refine 10', async () => {
-    const n = 5000
-    const dim = 32
-    const all = clusteredVectors(n + 100, dim, 21, 50)
-    const data = all.slice(0, n * dim)
-    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
-    const params = resolveParams(n, n, dim, {})
-    const model = await trainModel(data, n, params)
-    const lists = await encodeAll(model, data, n, rowIds)
+    const { data, rowIds, params, model, lists, queries, vectorOf } = await clusteredIndex(5000, 32, 100, 21, 50)
     const found: number[][] = []
     const truth = new Int32Array(100 * 100)
-    const queries = Array.from({ length: 100 }, (_, q) => all.subarray((n + q) * dim, (n + q + 1) * dim))
-    const index = memoryIndex(model, lists, (r) => data.subarray(r * dim, (r + 1) * dim))
+    const index = memoryIndex(model, lists, vectorOf)
     for (const r of await index.search(queries, { k: 10, nprobe: Math.ceil(params.nlist / 4), refine: 10 })) {
       expect(r.probed.length).toBeLessThan(params.nlist)
       found.push(r.results.map((h) => h.row))
@@ -35,16 +39,8 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
   })
 
   it('a batch whose candidates outgrow a block of vectors is refined block by block: the same answers, one read a block', async () => {
-    const n = 2000
     const dim = 16
-    const all = clusteredVectors(n + 30, dim, 23, 20)
-    const data = all.slice(0, n * dim)
-    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
-    const params = resolveParams(n, n, dim, {})
-    const model = await trainModel(data, n, params)
-    const lists = await encodeAll(model, data, n, rowIds)
-    const queries = Array.from({ length: 30 }, (_, q) => all.subarray((n + q) * dim, (n + q + 1) * dim))
-    const vectorOf = (r: number) => data.subarray(r * dim, (r + 1) * dim)
+    const { model, lists, queries, vectorOf } = await clusteredIndex(2000, dim, 30, 23, 20)
     const search = { k: 10, nprobe: 4, refine: 10 }
     const whole = memoryIndex(model, lists, vectorOf)
     const want = await whole.search(queries, search)
