@@ -822,7 +822,14 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
 
     const options = { software: true, rows: 512, dim: 20, lanes: [4, 16, 32], entries: 2048, m: 16, topKEntries: 1024, budgetMs: 120_000 }
     const timed = await GpuContext.create(gpu)
+    // every pipeline it times is built at once, off the thread, before the timing starts
+    const built = vi.spyOn(timed.device, 'createComputePipelineAsync')
+    const builtHere = vi.spyOn(timed.device, 'createComputePipeline')
     await tuneContext(timed, store, options)
+    expect(built).toHaveBeenCalledTimes(4 * 2 + 2 + 3) // 4 lanes × 2 kernels, the scan's 2 entry points, 3 BINS
+    expect(builtHere).not.toHaveBeenCalled()
+    built.mockRestore()
+    builtHere.mockRestore()
     const tuning = timed.tuning
     if (tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(tuning)}`)
     const { lanes, scan, bins } = tuning.timings

@@ -84,20 +84,42 @@ export class GpuContext {
     return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize, this.bindingCap)
   }
 
-  /** The pipeline of a shader's entry point (created on first use). */
+  /** The pipeline of a shader's entry point at the current tunables (created on first use). */
   pass(name: ShaderName, entryPoint = 'main'): ComputePass {
-    const code = shaders[name]
-    const constants: Record<string, number> = {}
-    for (const [, constant] of code.matchAll(/^override (\w+)/gm))
-      if (constant && constant in this.tunables) constants[constant] = this.tunables[constant as keyof Tunables]
-    const label = entryPoint === 'main' ? name : `${name}.${entryPoint}`
-    const key = `${label} ${JSON.stringify(constants)}`
+    const { code, label, constants, key } = this.variant(name, entryPoint, this.tunables)
     let pass = this.passes.get(key)
     if (!pass) {
       pass = new ComputePass(this.device, code, label, constants, entryPoint)
       this.passes.set(key, pass)
     }
     return pass
+  }
+
+  /**
+   * Builds the pipelines of these entry points at these tunables (each over the current ones)
+   * all at once, off this thread, for `pass` to find later: the self-test times 13 of them, and
+   * on an H200, built one after another as each was first timed, they took most of its budget
+   * (whether its driver builds them in parallel is not measured yet). Rejects on a GPU error.
+   */
+  async prepare(variants: Array<{ name: ShaderName; entryPoint?: string; tunables?: Partial<Tunables> }>): Promise<void> {
+    await Promise.all(
+      variants.map(async ({ name, entryPoint = 'main', tunables }) => {
+        const { code, label, constants, key } = this.variant(name, entryPoint, { ...this.tunables, ...tunables })
+        if (this.passes.has(key)) return
+        const pass = await ComputePass.build(this.device, code, label, constants, entryPoint)
+        this.passes.set(key, pass)
+      }),
+    )
+  }
+
+  /** A shader entry point's code, label, override constants at `tunables`, and its key among the built passes. */
+  private variant(name: ShaderName, entryPoint: string, tunables: Tunables) {
+    const code = shaders[name]
+    const constants: Record<string, number> = {}
+    for (const [, constant] of code.matchAll(/^override (\w+)/gm))
+      if (constant && constant in tunables) constants[constant] = tunables[constant as keyof Tunables]
+    const label = entryPoint === 'main' ? name : `${name}.${entryPoint}`
+    return { code, label, constants, key: `${label} ${JSON.stringify(constants)}` }
   }
 
   /**

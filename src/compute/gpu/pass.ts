@@ -23,13 +23,37 @@ export class ComputePass {
     /** Values for the shader's `override` constants (its tunables). */
     constants: Record<string, number> = {},
     entryPoint = 'main',
+    /** The pipeline, built already (ComputePass.build); else built here, synchronously. */
+    pipeline?: GPUComputePipeline,
   ) {
+    this.pipeline = pipeline ?? device.createComputePipeline(ComputePass.descriptor(device, code, name, constants, entryPoint))
+  }
+
+  /**
+   * A pass whose pipeline the driver builds off this thread (createComputePipelineAsync): many
+   * built at once compile in parallel where the driver can, where one after another each waits
+   * for the last.
+   */
+  static async build(
+    device: GPUDevice,
+    code: string,
+    name: string,
+    constants: Record<string, number> = {},
+    entryPoint = 'main',
+  ): Promise<ComputePass> {
+    const pipeline = await device.createComputePipelineAsync(ComputePass.descriptor(device, code, name, constants, entryPoint))
+    return new ComputePass(device, code, name, constants, entryPoint, pipeline)
+  }
+
+  private static descriptor(
+    device: GPUDevice,
+    code: string,
+    name: string,
+    constants: Record<string, number>,
+    entryPoint: string,
+  ): GPUComputePipelineDescriptor {
     const module = device.createShaderModule({ code, label: `${name}.shader` })
-    this.pipeline = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module, entryPoint, constants },
-      label: `${name}.pipeline`,
-    })
+    return { layout: 'auto', compute: { module, entryPoint, constants }, label: `${name}.pipeline` }
   }
 
   /** Records the pass; `uniforms(perGridRow)` returns the uniform block's bytes. */
