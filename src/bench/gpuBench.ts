@@ -562,7 +562,8 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     // checked, shortlisted, placed and paired, vectors gathered, ranked, results made), each
     // candidate's vector copied from memory where a file's page is decoded: its time plus the
     // decoding above is the batch end to end (the stages alone leave the CPU's work between them out)
-    const pipeline = memoryIndex(model, csr, (row) => block.subarray((row % 1024) * dim, ((row % 1024) + 1) * dim), wasm, {
+    const views = Array.from({ length: 1024 }, (_, i) => block.subarray(i * dim, (i + 1) * dim))
+    const pipeline = memoryIndex(model, csr, (row) => views[row % 1024] as Float32Array, wasm, {
       gpu: scan,
       gpuProbe: true,
     })
