@@ -16,7 +16,7 @@ import {
 import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { BINS_CHOICES, LANES_CHOICES, type Tuning, topKWorkload } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
-import { exactDistance } from '../compute/metric.js'
+import { exactDistance, packRows } from '../compute/metric.js'
 import { pruneProbes } from '../compute/probe.js'
 import { mulberry32 } from '../compute/random.js'
 import { ListScanner } from '../compute/scan.js'
@@ -544,8 +544,7 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     const decoded = new Float32Array(slots.size * dim)
     const block = fill(new Float32Array(dim * 1024))
     for (let r = 0; r < slots.size; r += 1024) decoded.set(block.subarray(0, Math.min(1024, slots.size - r) * dim), r * dim)
-    const packed = new Float32Array(nq * dim)
-    for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
+    const packed = packRows(queries, dim)
     const exact = new GpuExact(ctx)
     await exact.refine('l2', packed.subarray(0, dim), 1, decoded, Math.min(slots.size, 1024), dim, Uint32Array.of(0, 0)) // pipeline
     const r0 = performance.now()

@@ -18,6 +18,13 @@ export function prepareQuery(query: Float32Array, metric: Metric): Float32Array 
  * Reported distance, as in the ground-truth files: l2 = Euclidean (not squared),
  * cosine = 1 − cos(q, x), dot = −⟨q, x⟩. `q` is the prepared query.
  */
+/** Queries (or any rows) of `dim` floats in one array, one after another. */
+export function packRows(rows: readonly Float32Array[], dim: number): Float32Array {
+  const packed = new Float32Array(rows.length * dim)
+  for (const [i, row] of rows.entries()) packed.set(row, i * dim)
+  return packed
+}
+
 export function exactDistance(metric: Metric, q: Float32Array, x: Float32Array, at: number): number {
   const dim = q.length
   if (metric === 'l2') return Math.sqrt(l2sq(q, 0, x, at, dim))

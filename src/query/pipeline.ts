@@ -1,6 +1,6 @@
 import type { BackendName, Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
-import { exactDistance, kernelKind, prepareQuery } from '../compute/metric.js'
+import { exactDistance, kernelKind, packRows, prepareQuery } from '../compute/metric.js'
 import { extendDistances, probe, pruneProbes } from '../compute/probe.js'
 import { ListScanner, type ScoreCache, scanLists } from '../compute/scan.js'
 import { TopK } from '../compute/topk.js'
@@ -461,12 +461,12 @@ export class QueryPipeline {
     // faults alone on this project's 2-core VM); a batch under a block is one read, as before
     const perBlock = Math.max(1, Math.floor((this.o.refineBlockBytes ?? REFINE_BLOCK_BYTES) / (4 * dim)))
     const vectors = new Float32Array(Math.min(rows.length, perBlock) * dim)
-    const packed = this.gpu ? packQueries(prepared, dim) : undefined
+    const packed = this.gpu ? packRows(prepared, dim) : undefined
+    const pairs = new Uint32Array(2 * total)
     for (let from = 0; from < rows.length; from += perBlock) {
       const to = Math.min(rows.length, from + perBlock)
       const present = await index.readVectors(rows.slice(from, to), place, vectors.subarray(0, (to - from) * dim), read)
-      // (query, decoded vector) pairs: each query against its own candidates whose page was read
-      const pairs = new Uint32Array(2 * total)
+      // (query, decoded vector) pairs: each query against its own candidates in this block whose page was read
       let paired = 0
       for (let c = 0; c < total; c++) {
         const i = (slots[c] as number) - from
@@ -530,7 +530,7 @@ export class QueryPipeline {
    */
   private async refineDistances(
     queries: Float32Array[],
-    /** `queries` in one array (packQueries), for the GPU. */
+    /** `queries` in one array (packRows), for the GPU. */
     packed: Float32Array | undefined,
     vectors: Float32Array,
     n: number,
@@ -644,13 +644,6 @@ function placesOf(rows: readonly number[], lists: Map<number, ListView>): Map<nu
     }
   }
   return out
-}
-
-/** Queries of `dim` floats in one array, one after another. */
-function packQueries(queries: readonly Float32Array[], dim: number): Float32Array {
-  const packed = new Float32Array(queries.length * dim)
-  for (const [qi, q] of queries.entries()) packed.set(q, qi * dim)
-  return packed
 }
 
 /** The index of `value` in ascending `sorted` (−1: absent). */

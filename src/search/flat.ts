@@ -1,7 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuExact } from '../compute/gpu/exact.js'
-import { fromKernel, prepareQuery } from '../compute/metric.js'
+import { fromKernel, packRows, prepareQuery } from '../compute/metric.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
@@ -34,8 +34,7 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   const rows = Number(metadata.num_rows)
   const kernels = o.kernels ?? jsKernels
   const nq = prepared.length
-  const queryMatrix = new Float32Array(nq * dim)
-  for (const [i, q] of prepared.entries()) queryMatrix.set(q, i * dim)
+  const queryMatrix = packRows(prepared, dim)
   const kind = o.metric === 'l2' ? 'l2' : 'ip'
   let rowStart = 0
   for (const group of metadata.row_groups) {

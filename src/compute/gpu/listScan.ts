@@ -2,6 +2,7 @@ import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
 import type { Kernels } from '../backend.js'
 import { distances } from '../js.js'
+import { packRows } from '../metric.js'
 import { coarseDistances, probe as probeOnCpu } from '../probe.js'
 import { TopK } from '../topk.js'
 import type { GpuContext } from './context.js'
@@ -401,9 +402,7 @@ export class GpuListScan {
       await checkpoint(signal)
       const chunk = queries.slice(q0, q0 + per)
       const nq = chunk.length
-      const data = new Float32Array(nq * dim)
-      for (const [i, q] of chunk.entries()) data.set(q, i * dim)
-      const qBuf = this.ctx.upload(padRows(data, nq, dim), 'Probe.queries')
+      const qBuf = this.ctx.upload(padRows(packRows(chunk, dim), nq, dim), 'Probe.queries')
       const dBuf = this.ctx.acquire(nq * nlist * 4, 'Probe.distances')
       const ranges = new Uint32Array(2 * nq)
       for (let qi = 0; qi < nq; qi++) [ranges[2 * qi], ranges[2 * qi + 1]] = [qi * nlist, (qi + 1) * nlist]
@@ -595,8 +594,7 @@ export class GpuListScan {
       ranges[2 * qi + 1] = total
     }
     const plan = scanPlan(segments.subarray(0, SEGMENT_WORDS * nseg), this.ctx.tunables.DIRECT)
-    const queryData = new Float32Array(nq * dim)
-    for (const [i, q] of queries.entries()) queryData.set(q, i * dim)
+    const queryData = packRows(queries, dim)
 
     const ctx = this.ctx
     const held = [
