@@ -40,7 +40,7 @@ export interface LanesTiming {
   LANES: number
   /** exactL2, 8 queries × the workload's rows (ms a pass). */
   exactMs: number
-  /** refinePairs, one pair a row in scattered order (ms a pass). */
+  /** refinePairs, PAIRS_PER_ROW pairs a row in scattered order (ms a pass). */
   refineMs: number
 }
 
@@ -193,12 +193,17 @@ export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Pr
 
 /** Candidates a query refines in the self-test's refinePairs workload (k × refine of a batch). */
 const PAIRS_PER_QUERY = 100
+/** Pairs a row in that workload (a 10,000-query batch: 1 M pairs over ~174,000 rows). */
+const PAIRS_PER_ROW = 4
+/** Bytes of random values the rows repeat (cheap to make; no GPU cache holds the rows). */
+const FILL_BYTES = 1 << 20
 
 /**
- * exactL2 (8 queries against every row) and refinePairs (a pair a row: queries of
+ * exactL2 (8 queries against every row) and refinePairs (PAIRS_PER_ROW pairs a row: queries of
  * PAIRS_PER_QUERY candidates at random rows, as a batch's refine stage gathers them) at each
- * lanes value. The rows are a buffer of their own, destroyed after (not kept in the pool): their
- * values do not change a pass's time, so they stay zero and nothing is uploaded.
+ * lanes value. The rows are a buffer of their own, destroyed after (not kept in the pool), filled
+ * with random values: left zero, an H200 read them 1.2–4× faster than real data and the test
+ * picked the wrong lanes for both kernels (compressible memory, most likely).
  */
 async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<LanesTiming[]> {
   const dim4 = Math.ceil((o.dim ?? 768) / 4)
@@ -206,19 +211,30 @@ async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolea
   // as many as one binding holds, at most the workload's
   const rows = Math.max(1, Math.min(o.rows ?? 65_536, Math.floor(ctx.maxBinding / (dim * 4))))
   const nq = 8
-  const refineQueries = Math.ceil(rows / PAIRS_PER_QUERY)
+  const npairs = rows * PAIRS_PER_ROW
+  const refineQueries = Math.ceil(npairs / PAIRS_PER_QUERY)
   const rand = mulberry32(1)
-  const pairs = new Uint32Array(2 * rows)
-  for (let p = 0; p < rows; p++) {
+  const pairs = new Uint32Array(2 * npairs)
+  for (let p = 0; p < npairs; p++) {
     pairs[2 * p] = Math.floor(p / PAIRS_PER_QUERY)
     pairs[2 * p + 1] = Math.floor(rand() * rows)
   }
-  const xBuf = ctx.device.createBuffer({ size: rows * dim * 4, usage: GPUBufferUsage.STORAGE, label: 'SelfTest.rows' })
+  const rowBytes = rows * dim * 4
+  const xBuf = ctx.device.createBuffer({
+    size: rowBytes,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    label: 'SelfTest.rows',
+  })
+  const fill = ctx.upload(randomFloats(Math.min(rowBytes, FILL_BYTES) / 4, 3), 'SelfTest.fill')
+  const encoder = ctx.device.createCommandEncoder({ label: 'SelfTest.fill' })
+  for (let at = 0; at < rowBytes; at += FILL_BYTES) encoder.copyBufferToBuffer(fill, 0, xBuf, at, Math.min(FILL_BYTES, rowBytes - at))
+  ctx.device.queue.submit([encoder.finish()])
+  ctx.release(fill)
   const held = [
     ctx.upload(randomFloats(Math.max(nq, refineQueries) * dim, 1), 'SelfTest.queries'),
     ctx.upload(pairs, 'SelfTest.pairs'),
     ctx.acquire(nq * rows * 4, 'SelfTest.exactOut'),
-    ctx.acquire(rows * 8, 'SelfTest.refineOut'),
+    ctx.acquire(npairs * 8, 'SelfTest.refineOut'),
   ] as const
   const [qBuf, pBuf, eBuf, rBuf] = held
   const start = ctx.tunables.LANES
@@ -229,7 +245,7 @@ async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolea
       ctx.tunables.LANES = lanes
       ctx.tunables.REFINE_LANES = lanes
       const exactMs = await timePass(ctx, (enc) => recordExact(ctx, enc, { n: rows, q: nq, dim, ip: false }, [qBuf, xBuf, eBuf]))
-      const refineMs = await timePass(ctx, (enc) => recordRefine(ctx, enc, { pairs: rows, dim, ip: false }, [qBuf, xBuf, pBuf, rBuf]))
+      const refineMs = await timePass(ctx, (enc) => recordRefine(ctx, enc, { pairs: npairs, dim, ip: false }, [qBuf, xBuf, pBuf, rBuf]))
       timings.push({ LANES: lanes, exactMs, refineMs })
     }
   } finally {
