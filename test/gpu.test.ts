@@ -9,7 +9,7 @@ import { jsKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
-import { type Candidate, GpuListScan } from '../src/compute/gpu/listScan.js'
+import { GpuListScan } from '../src/compute/gpu/listScan.js'
 import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
@@ -30,6 +30,7 @@ import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/c
 import { exactDistance } from '../src/compute/metric.js'
 import { coarseDistances, probe } from '../src/compute/probe.js'
 import { mulberry32 } from '../src/compute/random.js'
+import { entriesOf } from '../src/compute/topk.js'
 import { AbortError, GpuError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import type { Metric } from '../src/index/model.js'
@@ -65,6 +66,9 @@ const sameDistances = (got: Array<{ results: Array<{ distance: number }> }>, wan
       r.results.length === want[qi]?.results.length &&
       r.results.every((h, i) => close(h.distance, want[qi]?.results[i]?.distance as number)),
   )
+
+/** A candidate as the tests compare them. */
+type Candidate = { row: number; distance: number }
 
 describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative)', () => {
   it('a WebGPU adapter is available (SwiftShader when there is no GPU)', () => {
@@ -582,18 +586,20 @@ describe('GPU tunables (override constants)', () => {
       const lists = (index as unknown as { pipeline: { lists: Map<number, { codes: Uint8Array; rowIds: Uint32Array }> } }).pipeline.lists
       const scan = new GpuListScan(ctx, index.opened.model)
       const all = Array.from({ length: index.params.nlist }, (_, l) => l)
-      const found = await scan.candidates(
-        queries,
-        queries.map(() => all.slice(0, 5)),
-        (l) => lists.get(l),
-        'l2',
-        40,
-      )
+      const found = (
+        await scan.candidates(
+          queries,
+          queries.map(() => all.slice(0, 5)),
+          (l) => lists.get(l),
+          'l2',
+          40,
+        )
+      ).map(entriesOf)
       // every list for every query: more pairs than lists, so the precomputed-terms mode (under
       // the small limit: each query's lists in two pieces, their candidates merged)
       const everyList = queries.map(() => all)
-      const scanAll = (coarse?: Float32Array[]) =>
-        scan.candidates(queries, everyList, (l) => lists.get(l), 'l2', 40, undefined, undefined, coarse)
+      const scanAll = async (coarse?: Float32Array[]) =>
+        (await scan.candidates(queries, everyList, (l) => lists.get(l), 'l2', 40, undefined, undefined, coarse)).map(entriesOf)
       const foundAll = await scanAll()
       if (answers.length === 0) {
         // the queries' distances to the lists' centroids handed in (as the slack cut computed

@@ -15,13 +15,19 @@ describe('TopK', () => {
   it('keeps the k smallest, ties to the lower row, whatever the arrival order', () => {
     const rand = mulberry32(5)
     const entries = Array.from({ length: 500 }, (_, row) => ({ row, distance: Math.floor(rand() * 20) }))
-    const expected = [...entries].sort((a, b) => a.distance - b.distance || a.row - b.row).slice(0, 37)
-    for (let trial = 0; trial < 5; trial++) {
-      const shuffled = [...entries].sort(() => rand() - 0.5)
-      const top = new TopK(37)
-      for (const e of shuffled) top.push(e.distance, e.row)
-      expect(top.sorted()).toEqual(expected)
-    }
+    const ordered = [...entries].sort((a, b) => a.distance - b.distance || a.row - b.row)
+    // full heaps of several sizes, and one never filled (k past the entries)
+    for (const k of [1, 2, 37, 600])
+      for (let trial = 0; trial < 5; trial++) {
+        const shuffled = [...entries].sort(() => rand() - 0.5)
+        const top = new TopK(k)
+        for (const e of shuffled) top.push(e.distance, e.row)
+        const expected = ordered.slice(0, k)
+        expect(top.sorted()).toEqual(expected)
+        const { rows, distances } = top.ranked()
+        expect(Array.from(rows)).toEqual(expected.map((e) => e.row))
+        expect(Array.from(distances)).toEqual(expected.map((e) => e.distance))
+      }
   })
 })
 

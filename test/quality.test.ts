@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { jsKernels, loadKernels } from '../src/compute/backend.js'
+import { mulberry32 } from '../src/compute/random.js'
 import { NO_LIST, spillGraph, spillRows } from '../src/compute/spill.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
 import { memoryIndex, searchExact } from '../src/query/memory.js'
+import { DistinctRows, RowSet, shortlist } from '../src/query/pipeline.js'
 import { loadDataset, recallAtK } from './helpers/data.js'
 import { clusteredVectors, SHARED } from './helpers/fixtures.js'
 
@@ -36,6 +38,28 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
         q * 100,
       )
     expect(recallAtK(found, truth, 10)).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it("a batch's candidate rows: each once, ascending, and each one's position among them; shortlists skip repeated rows", () => {
+    const rand = mulberry32(9)
+    // rows bunched in a few words and spread over many, 0 and the top bit of a word among them
+    const lists = Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: 30 }, () => (i % 2 ? Math.floor(rand() * 70) : Math.floor(rand() * 5000)) * (i % 3 ? 1 : 32) + (i % 5 ? 0 : 31)),
+    )
+    lists.push([0], [])
+    const distinct = new DistinctRows(lists)
+    const want = [...new Set(lists.flat())].sort((a, b) => a - b)
+    expect(distinct.rows).toEqual(want)
+    expect(lists.flat().every((row) => want[distinct.indexOf(row)] === row)).toBe(true)
+    expect(new DistinctRows([[], []]).rows).toEqual([])
+    // a spilled row twice: kept at its first place; the set is left empty for the next list
+    const seen = new RowSet()
+    const ranked = { rows: Uint32Array.of(7, 3, 7, 40, 3, 9), distances: Float64Array.of(1, 2, 2.5, 3, 3.5, 4) }
+    expect(Array.from(shortlist(ranked, 2, 3, Number.POSITIVE_INFINITY, seen).rows)).toEqual([7, 3, 40])
+    // the cut: within (1 + 0.5) × the second distinct row's distance (2)
+    expect(Array.from(shortlist(ranked, 2, 10, 0.5, seen).rows)).toEqual([7, 3, 40])
+    expect(Array.from(shortlist(ranked, 2, 10, 0.2, seen).rows)).toEqual([7, 3])
+    expect(seen.has(7) || seen.has(3) || seen.has(40)).toBe(false)
   })
 
   it('a batch whose candidates outgrow a block of vectors is refined block by block: the same answers, one read a block', async () => {

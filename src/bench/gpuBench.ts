@@ -529,13 +529,13 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     // refinement of every query's candidates from their decoded vectors in memory (what the
     // pipeline hands GpuExact.refine: the batch's distinct candidate rows, uploaded, and the pairs)
     const slots = new Map<number, number>()
-    const pairs = new Uint32Array(2 * found.reduce((s, c) => s + c.length, 0))
+    const pairs = new Uint32Array(2 * found.reduce((s, c) => s + c.rows.length, 0))
     let next = 0
     for (const [qi, cands] of found.entries())
-      for (const c of cands) {
-        if (!slots.has(c.row)) slots.set(c.row, slots.size)
+      for (const row of cands.rows) {
+        if (!slots.has(row)) slots.set(row, slots.size)
         pairs[next++] = qi
-        pairs[next++] = slots.get(c.row) as number
+        pairs[next++] = slots.get(row) as number
       }
     // decoding those rows' one-vector pages (CPU, one thread): timed on up to 100,000 decodes of
     // up to 5,000 pages written as the builder writes them, then scaled to every row

@@ -2,7 +2,7 @@ import { checkpoint, throwIfAborted } from '../errors.js'
 import type { IvfPqModel } from '../index/model.js'
 import { type AdcScanner, jsKernels, type Kernels } from './backend.js'
 import { dot } from './js.js'
-import { TopK } from './topk.js'
+import { type Ranked, TopK } from './topk.js'
 
 /**
  * Scans one inverted list with asymmetric distances: a lookup table per (query, list) for the
@@ -114,8 +114,8 @@ export async function scanLists(
   signal: AbortSignal | undefined,
   /** Scores kept from earlier scans of these same queries (query positions are the cache's keys). */
   cache?: ScoreCache,
-): Promise<Array<Array<{ row: number; distance: number }>>> {
-  const out: Array<Array<{ row: number; distance: number }>> = []
+): Promise<Ranked[]> {
+  const out: Ranked[] = []
   for (const [qi, q] of prepared.entries()) {
     if (qi % 128 === 127) await checkpoint(signal)
     else throwIfAborted(signal)
@@ -130,7 +130,7 @@ export async function scanLists(
       }
       keepBest(scores, list.rowIds, top, allowed)
     }
-    out.push(top.sorted())
+    out.push(top.ranked())
   }
   return out
 }

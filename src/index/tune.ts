@@ -7,7 +7,7 @@ import { type KernelPool, splitRange } from '../compute/pool.js'
 import { probe, pruneProbes, slackSteps } from '../compute/probe.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { ListScanner, ScoreCache, scanLists } from '../compute/scan.js'
-import { pushDistances, pushNearest, TopK } from '../compute/topk.js'
+import { entriesOf, pushDistances, pushNearest, type Ranked, TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
 import { coalesce, REQUEST_BYTES } from '../io/ranges.js'
 import { memoryIndex } from '../query/memory.js'
@@ -280,7 +280,7 @@ async function measure(
     : undefined
   const candidateScores = new ScoreCache(nlist, count)
   /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
-  const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Array<Array<{ row: number }>> }> => {
+  const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Ranked[] }> => {
     const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
     const probes =
       slack === undefined ? nearest : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack).lists
@@ -298,7 +298,7 @@ async function measure(
     if (cached !== undefined) return cached
     const found = pipeline
       ? (await pipeline.search(prepared, { k, nprobe, refine, slack, refineSlack: cut, signal: o.signal })).map((r) => r.results)
-      : (await candidatesAt(nprobe, slack)).found.map((list) => cutOf(list, cut))
+      : (await candidatesAt(nprobe, slack)).found.map((list) => entriesOf(cutOf(list, cut)))
     let hits = 0
     let wanted = 0
     for (let qi = 0; qi < count; qi++) {
@@ -358,8 +358,8 @@ async function measure(
     let requests = 0
     for (const [qi, probed] of probes.entries()) {
       const listReads = Array.from(probed, (l) => ({ start: listAt[l] as number, end: (listAt[l] as number) + (listBytes[l] as number) }))
-      const pageReads = cutOf((found[qi] ?? []).slice(0, 10 * r), cut).map((h) => {
-        const start = placeOf(h.row) * pageBytes
+      const pageReads = Array.from(cutOf(found[qi] as Ranked, cut, 10 * r).rows, (row) => {
+        const start = placeOf(row) * pageBytes
         return { start, end: start + pageBytes }
       })
       for (const reads of [listReads, pageReads])
@@ -447,9 +447,11 @@ async function measure(
     refine = REFINE_LADDER.at(-1) as number
     return { result: { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }, price: Number.POSITIVE_INFINITY }
   }
-  /** PQ candidates as a search re-ranks them under a cut (query/pipeline.ts shortlist). */
-  function cutOf<T extends { row: number; distance?: number }>(list: T[], cut: number): T[] {
-    return kind === 'l2' ? shortlist(list, k, list.length, cut) : list
+  /** The first `keep` PQ candidates as a search re-ranks them under a cut (query/pipeline.ts shortlist). */
+  function cutOf(list: Ranked, cut: number, keep = list.rows.length): Ranked {
+    return kind === 'l2'
+      ? shortlist(list, k, keep, cut)
+      : { rows: list.rows.subarray(0, keep), distances: list.distances.subarray(0, keep) }
   }
   /**
    * The chosen setting with the smallest cut of its candidates (REFINE_CUTS; squared L2 and

@@ -3,7 +3,7 @@ import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { exactDistance, kernelKind, packRows, prepareQuery } from '../compute/metric.js'
 import { extendDistances, probe, pruneProbes } from '../compute/probe.js'
 import { ListScanner, type ScoreCache, scanLists } from '../compute/scan.js'
-import { TopK } from '../compute/topk.js'
+import { type Ranked, TopK } from '../compute/topk.js'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import type { IvfPqModel } from '../index/model.js'
@@ -370,13 +370,13 @@ export class QueryPipeline {
       fetchedCount = fetched.length
       lap('lists')
 
-      let scored: Array<Array<{ row: number; distance?: number }>> | undefined
       // a spilled row may come from two of a query's lists: twice the candidates are kept, and
       // each row once at its better estimate leaves at least k × refine distinct rows
       const spilled = !!model.params.spilled
       const keep = k * refine * (spilled ? 2 : 1)
-      if (index.scoring === 'flat') scored = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
+      if (index.scoring === 'flat') candidates = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
       else {
+        let scored: Ranked[] | undefined
         if (this.gpu) {
           try {
             scored = await this.gpu.candidates(prepared, probes, (l) => batchLists.get(l), kind, keep, allowed, o.signal, coarse)
@@ -397,25 +397,27 @@ export class QueryPipeline {
           o.signal,
           this.o.scoreCache,
         )
+        const seen = new RowSet()
+        if (!spilled)
+          for (const { rows } of scored) {
+            // without spilled rows each row belongs to one list: a damaged index listing it in two is refused
+            for (const row of rows) {
+              if (seen.has(row))
+                throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
+                  file: index.file,
+                  section: 'lists',
+                })
+              seen.add(row)
+            }
+            seen.clear()
+          }
+        // squared L2 estimates only: a ratio of inner products means nothing
+        const cut = kind === 'l2' ? refineSlack : Number.POSITIVE_INFINITY
+        candidates = scored.map((list) => Array.from(shortlist(list, k, k * refine, cut, seen).rows))
       }
-      for (const list of spilled ? [] : scored) {
-        // without spilled rows each row belongs to one list: a damaged index listing it in two is refused
-        const seen = new Set<number>()
-        for (const { row } of list) {
-          if (seen.has(row))
-            throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
-              file: index.file,
-              section: 'lists',
-            })
-          seen.add(row)
-        }
-      }
-      // squared L2 estimates only: a ratio of inner products means nothing
-      const cut = kind === 'l2' ? refineSlack : Number.POSITIVE_INFINITY
-      candidates = scored.map((list) => (index.scoring === 'pq' ? shortlist(list, k, k * refine, cut) : list).map((c) => c.row))
       if (layout && index.scoring === 'pq') {
         // each query's own: a batch gets the answers its queries get alone
-        places = placesOf(uniqueAscending(candidates), batchLists)
+        places = placesOf(new DistinctRows(candidates).rows, batchLists)
         const known = places
         candidates = candidates.map((list, qi) => {
           const views = Array.from(probes[qi] as Uint32Array, (l) => batchLists.get(l)).filter((v) => v !== undefined)
@@ -440,45 +442,57 @@ export class QueryPipeline {
         return d === undefined
       })
     })
-    const rows = uniqueAscending(unranked)
+    const distinct = new DistinctRows(unranked)
+    const rows = distinct.rows
     places ??= direct ? new Map<number, ListPlace>() : placesOf(rows, batchLists)
     const known = places
     const place = (row: number) => known.get(row)
-    // each (query, candidate): the query, and the candidate's position in `rows` found by
-    // bisection (1 M candidates of 174,000 rows: a Map of them took 290–440 ms to build and look
-    // up, bisection 150–175)
-    const total = unranked.reduce((n, list) => n + list.length, 0)
-    const owners = new Uint32Array(total)
-    const slots = new Uint32Array(total)
-    let at = 0
-    for (const [qi, list] of unranked.entries())
-      for (const row of list) {
-        owners[at] = qi
-        slots[at++] = indexOfSorted(rows, row)
-      }
     // the rows read, decoded and refined a block at a time: a batch holds one block of vectors,
     // not all of them (10,000 queries: 174,000 rows, 534 MB, freshly written — 1.6 s of page
     // faults alone on this project's 2-core VM); a batch under a block is one read, as before
     const perBlock = Math.max(1, Math.floor((this.o.refineBlockBytes ?? REFINE_BLOCK_BYTES) / (4 * dim)))
+    const blocks = Math.ceil(rows.length / perBlock)
+    // each (query, candidate) as pairs of (query, the candidate's position in `rows`), grouped by
+    // the block its row is in (counted, then placed: `starts[b]` is block b's first pair)
+    const starts = new Uint32Array(blocks + 1)
+    for (const list of unranked)
+      for (const row of list) {
+        const b = Math.floor(distinct.indexOf(row) / perBlock) + 1
+        starts[b] = (starts[b] as number) + 1
+      }
+    for (let b = 0; b < blocks; b++) starts[b + 1] = (starts[b + 1] as number) + (starts[b] as number)
+    const pairs = new Uint32Array(2 * (starts[blocks] as number))
+    const next = starts.slice(0, blocks)
+    for (const [qi, list] of unranked.entries())
+      for (const row of list) {
+        const slot = distinct.indexOf(row)
+        const b = Math.floor(slot / perBlock)
+        const p = next[b] as number
+        next[b] = p + 1
+        pairs[2 * p] = qi
+        pairs[2 * p + 1] = slot
+      }
     const vectors = new Float32Array(Math.min(rows.length, perBlock) * dim)
     const packed = this.gpu ? packRows(prepared, dim) : undefined
-    const pairs = new Uint32Array(2 * total)
-    for (let from = 0; from < rows.length; from += perBlock) {
-      const to = Math.min(rows.length, from + perBlock)
+    let most = 0
+    for (let b = 0; b < blocks; b++) most = Math.max(most, (starts[b + 1] as number) - (starts[b] as number))
+    const blockPairs = new Uint32Array(2 * most)
+    for (let b = 0; b < blocks; b++) {
+      const [from, to] = [b * perBlock, Math.min(rows.length, (b + 1) * perBlock)]
       const present = await index.readVectors(rows.slice(from, to), place, vectors.subarray(0, (to - from) * dim), read)
       // (query, decoded vector) pairs: each query against its own candidates in this block whose page was read
       let paired = 0
-      for (let c = 0; c < total; c++) {
-        const i = (slots[c] as number) - from
-        if (i >= 0 && i < to - from && present[i]) {
-          pairs[paired++] = owners[c] as number
-          pairs[paired++] = i
+      for (let p = starts[b] as number; p < (starts[b + 1] as number); p++) {
+        const i = (pairs[2 * p + 1] as number) - from
+        if (present[i]) {
+          blockPairs[paired++] = pairs[2 * p] as number
+          blockPairs[paired++] = i
         }
       }
-      const exact = await this.refineDistances(prepared, packed, vectors, to - from, pairs.subarray(0, paired), o.signal)
+      const exact = await this.refineDistances(prepared, packed, vectors, to - from, blockPairs.subarray(0, paired), o.signal)
       for (let p = 0; p < paired / 2; p++) {
-        const qi = pairs[2 * p] as number
-        const row = rows[from + (pairs[2 * p + 1] as number)] as number
+        const qi = blockPairs[2 * p] as number
+        const row = rows[from + (blockPairs[2 * p + 1] as number)] as number
         ;(tops[qi] as TopK).push(exact[p] as number, row)
         ranked?.exactOf(qi).set(row, exact[p] as number)
       }
@@ -572,31 +586,66 @@ export class QueryPipeline {
 }
 
 /** Every allowed row of the probed lists, ascending (an IVF-flat index ranks them all exactly). */
-function rowsOf(probed: Uint32Array, lists: Map<number, ListView>, allowed: Uint8Array | undefined): Array<{ row: number }> {
+function rowsOf(probed: Uint32Array, lists: Map<number, ListView>, allowed: Uint8Array | undefined): number[] {
   const rows: number[] = []
   for (const l of probed) for (const row of lists.get(l)?.rowIds ?? []) if (!allowed || allowed[row]) rows.push(row)
-  return rows.sort((a, b) => a - b).map((row) => ({ row }))
+  return rows.sort((a, b) => a - b)
 }
 
 /**
- * The entries to re-rank from a PQ ranking (ascending; a spilled row may come twice, kept at its
- * first, better, place): the first `keep` distinct rows, down to those at most (1 + `cut`) times
- * the k-th distinct row's distance (none cut when that distance is not above 0, or `cut` is
- * Infinity: then only the first `keep` distinct rows).
+ * The entries to re-rank from a PQ ranking (a spilled row may come twice, kept at its first,
+ * better, place): the first `keep` distinct rows, down to those at most (1 + `cut`) times the
+ * k-th distinct row's distance (none cut when that distance is not above 0, or `cut` is
+ * Infinity: then only the first `keep` distinct rows). `seen`: a scratch set, left empty.
  */
-export function shortlist<T extends { row: number; distance?: number }>(ranked: readonly T[], k: number, keep: number, cut: number): T[] {
-  const seen = new Set<number>()
-  const out: T[] = []
+export function shortlist(ranked: Ranked, k: number, keep: number, cut: number, seen = new RowSet()): Ranked {
+  const n = Math.min(ranked.rows.length, Math.max(0, keep))
+  const rows = new Uint32Array(n)
+  const distances = new Float64Array(n)
+  let count = 0
   let bound = Number.POSITIVE_INFINITY
-  for (const entry of ranked) {
-    const { row, distance = 0 } = entry
-    if (out.length === keep || distance > bound) break
+  for (let i = 0; i < ranked.rows.length; i++) {
+    const row = ranked.rows[i] as number
+    const distance = ranked.distances[i] as number
+    if (count === n || distance > bound) break
     if (seen.has(row)) continue
     seen.add(row)
-    out.push(entry)
-    if (out.length === k && distance > 0) bound = distance * (1 + cut)
+    rows[count] = row
+    distances[count++] = distance
+    if (count === k && distance > 0) bound = distance * (1 + cut)
   }
-  return out
+  seen.clear()
+  return { rows: rows.subarray(0, count), distances: distances.subarray(0, count) }
+}
+
+/**
+ * A set of row ids for many small sets one after another (each query's candidates): a bitset
+ * grown to the largest row added, `clear` unmarking only what was added (a batch of 10,000
+ * queries made 20,000 `Set`s of 100 rows).
+ */
+export class RowSet {
+  private bits = new Uint32Array(0)
+  private readonly added: number[] = []
+
+  has(row: number): boolean {
+    return row >>> 5 < this.bits.length && ((this.bits[row >>> 5] as number) & (1 << (row & 31))) !== 0
+  }
+
+  add(row: number): void {
+    const word = row >>> 5
+    if (word >= this.bits.length) {
+      const grown = new Uint32Array(Math.max(word + 1, 2 * this.bits.length))
+      grown.set(this.bits)
+      this.bits = grown
+    }
+    this.bits[word] = (this.bits[word] as number) | (1 << (row & 31))
+    this.added.push(row)
+  }
+
+  clear(): void {
+    for (const row of this.added) this.bits[row >>> 5] = (this.bits[row >>> 5] as number) & ~(1 << (row & 31))
+    this.added.length = 0
+  }
 }
 
 /** The lists in any of the queries' sets, each once, ascending (a batch of 10,000 queries names 320,000). */
@@ -614,15 +663,49 @@ function listsOf(sets: readonly Uint32Array[], nlist: number): Uint32Array {
   return out
 }
 
-/** Every row of the lists, once, ascending. */
-function uniqueAscending(lists: readonly number[][]): number[] {
-  const all = new Uint32Array(lists.reduce((n, l) => n + l.length, 0))
-  let at = 0
-  for (const list of lists) for (const row of list) all[at++] = row
-  all.sort()
-  const out: number[] = []
-  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) out.push(all[i] as number)
-  return out
+/**
+ * Every row of the lists, once, ascending — and each row's position among them — through a
+ * bitset over the rows (1 M candidates of 174,000 rows: sorting them took ~60 ms, bisecting for
+ * each one's position ~35).
+ */
+export class DistinctRows {
+  /** The rows, ascending. */
+  readonly rows: number[] = []
+  private readonly bits: Uint32Array
+  /** Rows in the words before each word. */
+  private readonly before: Uint32Array
+
+  constructor(lists: readonly ArrayLike<number>[]) {
+    let last = -1
+    for (const list of lists) for (let i = 0; i < list.length; i++) last = Math.max(last, list[i] as number)
+    const bits = new Uint32Array(last < 0 ? 0 : (last >>> 5) + 1)
+    for (const list of lists)
+      for (let i = 0; i < list.length; i++) {
+        const row = list[i] as number
+        bits[row >>> 5] = (bits[row >>> 5] as number) | (1 << (row & 31))
+      }
+    const before = new Uint32Array(bits.length)
+    for (let w = 0; w < bits.length; w++) {
+      before[w] = this.rows.length
+      // each set bit, lowest first
+      for (let word = bits[w] as number; word !== 0; word &= word - 1) this.rows.push(32 * w + 31 - Math.clz32(word & -word))
+    }
+    this.bits = bits
+    this.before = before
+  }
+
+  /** The position of `row` (one of the rows) among the rows. */
+  indexOf(row: number): number {
+    const w = row >>> 5
+    return (this.before[w] as number) + popcount((this.bits[w] as number) & ((1 << (row & 31)) - 1))
+  }
+}
+
+/** Set bits of a 32-bit word. */
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555)
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff
 }
 
 /**
@@ -644,16 +727,4 @@ function placesOf(rows: readonly number[], lists: Map<number, ListView>): Map<nu
     }
   }
   return out
-}
-
-/** The index of `value` in ascending `sorted` (−1: absent). */
-function indexOfSorted(sorted: readonly number[], value: number): number {
-  let lo = 0
-  let hi = sorted.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if ((sorted[mid] as number) < value) lo = mid + 1
-    else hi = mid
-  }
-  return lo < sorted.length && sorted[lo] === value ? lo : -1
 }

@@ -4,7 +4,7 @@ import type { Kernels } from '../backend.js'
 import { distances } from '../js.js'
 import { packRows } from '../metric.js'
 import { coarseDistances, probe as probeOnCpu } from '../probe.js'
-import { TopK } from '../topk.js'
+import { type Ranked, TopK } from '../topk.js'
 import type { GpuContext } from './context.js'
 import { GpuExact, padRows, recordExact } from './exact.js'
 import { WORKGROUP } from './pass.js'
@@ -13,11 +13,6 @@ import { WORKGROUP } from './pass.js'
 export interface ListCodes {
   codes: Uint8Array
   rowIds: Uint32Array
-}
-
-export interface Candidate {
-  row: number
-  distance: number
 }
 
 /** Bytes of GPU memory lists may occupy (and the most one buffer binding may hold). */
@@ -153,7 +148,7 @@ async function selectOnGpu(
   keep: number,
   what: string,
   read?: () => void,
-): Promise<Candidate[][]> {
+): Promise<Ranked[]> {
   const nq = ranges.length / 2
   const cap = topKSlots(keep)
   const held = [
@@ -204,7 +199,7 @@ async function selectOnGpu(
         const row = r[i] as number
         if (row !== NO_ROW && Number.isFinite(distance) && distance <= top.bound) top.push(distance, row)
       }
-      return top.sorted()
+      return top.ranked()
     })
   } finally {
     ctx.release(...held)
@@ -283,7 +278,7 @@ export class GpuListScan {
     allowed?: Uint8Array,
     signal?: AbortSignal,
     coarse?: readonly Float32Array[],
-  ): Promise<Candidate[][]> {
+  ): Promise<Ranked[]> {
     const { m, ksub } = this.model.layout
     const sizeOf = (l: number) => lists(l)?.rowIds.length ?? 0
     const residentSize = (l: number) => Math.ceil(sizeOf(l) / GROUP) * GROUP
@@ -323,7 +318,7 @@ export class GpuListScan {
       }
       pieces.push({ query: qi, probe, bias })
     }
-    const found: Candidate[][] = Array.from({ length: queries.length }, () => [])
+    const found: Array<Ranked | undefined> = Array.from({ length: queries.length }, () => undefined)
     let p0 = 0
     while (p0 < pieces.length) {
       await checkpoint(signal)
@@ -369,17 +364,19 @@ export class GpuListScan {
         precomputed,
       )
       chunk.forEach((p, i) => {
-        const into = found[p.query] as Candidate[]
-        if (!into.length) found[p.query] = got[i] as Candidate[]
+        const into = found[p.query]
+        const add = got[i] as Ranked
+        if (!into) found[p.query] = add
         else {
-          into.push(...(got[i] as Candidate[]))
-          into.sort((a, b) => a.distance - b.distance || a.row - b.row)
-          into.length = Math.min(into.length, keep)
+          // a query whose lists took more than one chunk: the best of both
+          const top = new TopK(keep)
+          for (const r of [into, add]) for (let e = 0; e < r.rows.length; e++) top.push(r.distances[e] as number, r.rows[e] as number)
+          found[p.query] = top.ranked()
         }
       })
       p0 = p1
     }
-    return found
+    return found as Ranked[]
   }
 
   /** The refine stage on this device: exact distances of each query to its candidates (GpuExact.refine). */
@@ -419,8 +416,8 @@ export class GpuListScan {
         for (const [qi, lists] of picked.entries()) {
           // a query with distances that are not finite (vectors past f32's range): the CPU's probe
           out.push(
-            lists.length === keep
-              ? Uint32Array.from(lists, (h) => h.row)
+            lists.rows.length === keep
+              ? lists.rows
               : (probeOnCpu(this.kernels, [chunk[qi] as Float32Array], this.model.centroids, nlist, 'l2', keep)[0] as Uint32Array),
           )
         }
@@ -545,7 +542,7 @@ export class GpuListScan {
     keep: number,
     allowed: Uint8Array | undefined,
     precomputed: boolean,
-  ): Promise<Candidate[][]> {
+  ): Promise<Ranked[]> {
     const { dim, m, ksub } = this.model.layout
     const nq = queries.length
     const profile = this.profile
