@@ -9,7 +9,7 @@ import { jsKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
-import { GpuListScan } from '../src/compute/gpu/listScan.js'
+import { GpuListScan, SORT_MAX } from '../src/compute/gpu/listScan.js'
 import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
@@ -246,7 +246,7 @@ describe('search with backend gpu returns what the CPU returns', () => {
     120_000,
   )
 
-  it("a batch's probe on the GPU picks the CPU's lists: ties to the lower list, distances past f32 probed on the CPU", async () => {
+  it("a batch's probe on the GPU picks the CPU's lists, sorted there or (past SORT_MAX slots) here: ties to the lower list, distances past f32 probed on the CPU", async () => {
     // integer coordinates: every distance exact in f32 on both, so many lists tie and the tie
     // rule decides which come back
     const [dim, nlist, nprobe, nq] = [8, 300, 20, 64]
@@ -279,9 +279,20 @@ describe('search with backend gpu returns what the CPU returns', () => {
     const selects = vi.spyOn(ComputePass.prototype, 'run')
     try {
       const got = await scan.probe(queries, nprobe)
-      expect(selects.mock.contexts.map((p) => (p as ComputePass).name)).toEqual(['exactL2', 'selectTopK'])
+      expect(selects.mock.contexts.map((p) => (p as ComputePass).name)).toEqual(['exactL2', 'selectTopK', 'sortSlots'])
       const want = probe(jsKernels, queries, centroids, nlist, 'l2', nprobe)
       expect(got.map((l) => Array.from(l))).toEqual(want.map((l) => Array.from(l)))
+      // nearly every list: more slots than sortSlots.wgsl sorts, sorted here
+      const many = (SORT_MAX - 256) / 2 + 1
+      selects.mockClear()
+      const wide = ints((many + 10) * dim)
+      const all = await new GpuListScan(ctx, { ...model, params: { ...model.params, nlist: many + 10 }, centroids: wide }).probe(
+        queries.slice(0, 4),
+        many,
+      )
+      expect(selects.mock.contexts.map((p) => (p as ComputePass).name)).toEqual(['exactL2', 'selectTopK'])
+      const wantAll = probe(jsKernels, queries.slice(0, 4), wide, many + 10, 'l2', many)
+      expect(all.map((l) => Array.from(l))).toEqual(wantAll.map((l) => Array.from(l)))
       // the tie rule was exercised: some query's lists include equal distances side by side
       const d = (q: Float32Array, l: number) => q.reduce((s, v, j) => s + (v - (centroids[l * dim + j] as number)) ** 2, 0)
       expect(

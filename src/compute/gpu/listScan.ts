@@ -132,11 +132,31 @@ export function recordTopK(
 /** Row id the scan gives entries a filter left out (scanLists.wgsl). */
 const NO_ROW = 0xffffffff
 
+/** Most candidate slots sortSlots.wgsl sorts (16 KiB of workgroup memory); more are sorted on the CPU. */
+export const SORT_MAX = 2048
+
+/**
+ * Records sortSlots.wgsl after recordTopK: each query's slots sorted by (distance, row), the
+ * first `keep` in place — when `cap` slots fit SORT_MAX (k × refine up to 896). Whether it did.
+ */
+export function recordSortSlots(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  o: { nq: number; keep: number; cap: number },
+  buffers: [counts: GPUBuffer, candidateDistances: GPUBuffer, candidateRows: GPUBuffer],
+): boolean {
+  if (o.cap > SORT_MAX) return false
+  const size = 2 ** Math.ceil(Math.log2(o.cap))
+  ctx.pass('sortSlots').run(encoder, o.nq * WORKGROUP, (perGridRow) => u32s([o.nq, o.keep, o.cap, perGridRow / WORKGROUP, size]), buffers)
+  return true
+}
+
 /**
  * Each of `ranges`' queries' `keep` best entries of `dist` / `rows` (ascending distance, ties to
  * the lower row; entries of row NO_ROW or a distance that is not finite left out): selectTopK
  * recorded into `encoder`, which is submitted, its candidate slots read back — or, for a query
- * whose slots overflowed, its whole range — and sorted here: what a CPU TopK over the range keeps.
+ * whose slots overflowed, its whole range — sorted (sortSlots.wgsl; here when the slots are too
+ * many or overflowed): what a CPU TopK over the range keeps.
  * `read` runs once the slots are back (a profile's mark).
  */
 async function selectOnGpu(
@@ -160,6 +180,8 @@ async function selectOnGpu(
   const [rangeBuf, countBuf, candDist, candRows] = held
   try {
     recordTopK(ctx, encoder, { nq, keep, cap }, [rangeBuf, distBuf, rowBuf, countBuf, candDist, candRows])
+    // sorted on the GPU: a 10,000-query batch's million candidates took the H200's host 290–520 ms to sort
+    const sorted = recordSortSlots(ctx, encoder, { nq, keep, cap }, [countBuf, candDist, candRows])
     const [countsRaw, distRaw, rowsRaw] = await ctx.submitAndRead(
       encoder,
       [
@@ -189,12 +211,20 @@ async function selectOnGpu(
         whole.set(qi, [new Float32Array(got[2 * i] as ArrayBuffer), new Uint32Array(got[2 * i + 1] as ArrayBuffer)])
       })
     }
-    return Array.from({ length: nq }, (_, qi) => {
-      const [d, r, n] = whole.has(qi)
-        ? [...(whole.get(qi) as [Float32Array, Uint32Array]), (whole.get(qi) as [Float32Array, Uint32Array])[0].length]
-        : [dists.subarray(qi * cap, (qi + 1) * cap), rows.subarray(qi * cap, (qi + 1) * cap), counts[qi] as number]
+    return Array.from({ length: nq }, (_, qi): Ranked => {
+      const got = whole.get(qi)
+      const n = counts[qi] as number
+      if (!got && sorted) {
+        // the first of the sorted slots
+        const at = qi * cap
+        const take = Math.min(n, keep)
+        return { rows: rows.slice(at, at + take), distances: Float64Array.from(dists.subarray(at, at + take)) }
+      }
+      const [d, r, count] = got
+        ? [got[0], got[1], got[0].length]
+        : [dists.subarray(qi * cap, (qi + 1) * cap), rows.subarray(qi * cap, (qi + 1) * cap), n]
       const top = new TopK(keep)
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < count; i++) {
         const distance = d[i] as number
         const row = r[i] as number
         if (row !== NO_ROW && Number.isFinite(distance) && distance <= top.bound) top.push(distance, row)
