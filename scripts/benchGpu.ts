@@ -23,6 +23,8 @@ import {
 } from '../src/bench/gpuBench.js'
 import { loadKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
+import { defaultThreads, spawnNodeKernelWorker } from '../src/compute/nodePool.js'
+import { KernelPool } from '../src/compute/pool.js'
 import { nprobeFloor } from '../src/index/build.js'
 import { pqLayout } from '../src/index/pq.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
@@ -52,7 +54,10 @@ console.log(`adapter: ${got.adapter}`)
 // what sharedGpuContext's self-test chose for this adapter (selfTest.ts); the sweeps below say
 // whether it chose well
 console.log(tuningLines(ctx))
-const options = { scale, reps }
+// the batch's pages decoded as the CLI's searches decode them: on defaultThreads() threads
+const threads = defaultThreads()
+const decoders = threads > 1 ? await KernelPool.start(spawnNodeKernelWorker, threads - 1, 'js') : undefined
+const options = { scale, reps, decoders }
 /** What `--json` writes: every figure printed, as numbers. */
 const report = newReport(ctx, options)
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
@@ -177,4 +182,5 @@ report.targets = targetLines(report)
 console.log(`\nagainst the targets:\n${report.targets.map((l) => `  ${l}`).join('\n')}`)
 save()
 if (values.json) console.log(`\nwrote ${values.json}`)
+decoders?.close()
 process.exit(0)

@@ -1,9 +1,12 @@
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parquetMetadata } from 'hyparquet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { vectorPages } from '../src/bench/gpuBench.js'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { type KernelPool as KernelPoolType, type SpawnKernelWorker, sharedFloats } from '../src/compute/pool.js'
 import { mulberry32 } from '../src/compute/random.js'
+import { ParquetSeekError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
@@ -13,6 +16,7 @@ import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
+import { decodePages, PAGES_A_THREAD } from '../src/search/pageDecoding.js'
 import { clusteredVectors, headOnlyTail, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-search-')
@@ -436,4 +440,78 @@ describe('network faults', () => {
       await s.close()
     }
   })
+})
+
+describe('vector pages decoded on workers (a large batch)', () => {
+  // the built worker (build/src/compute/nodeKernelWorker.js, `npm test` builds it first) decodes
+  // what this thread hands it
+  const built = async () => {
+    const { spawnNodeKernelWorker } = await import(resolve('build/src/compute/nodePool.js'))
+    const { KernelPool } = await import(resolve('build/src/compute/pool.js'))
+    return { spawn: spawnNodeKernelWorker as SpawnKernelWorker, KernelPool: KernelPool as typeof KernelPoolType }
+  }
+  const column = { kind: 'list', element: 'FLOAT' } as const
+  const context = (i: number) => ({ file: 'pages', column: 'embedding', offset: 1000 + i, row: i })
+
+  it("the same floats on one thread and on three (shared memory or not); a bad page in a worker's part is named as on one thread", async () => {
+    const { spawn, KernelPool } = await built()
+    const pool = await KernelPool.start(spawn, 2, 'js')
+    try {
+      const n = 3 * PAGES_A_THREAD + 7
+      const vectors = clusteredVectors(n, 12, 4)
+      const pages = vectorPages(vectors, 12)
+      for (const out of [new Float32Array(n * 12), sharedFloats(n * 12)]) {
+        await decodePages(pool, pages, column, 'LZ4_RAW', 12, out, context)
+        expect(out).toEqual(vectors)
+      }
+      // twice: the workers' buffers from the first call are reused
+      const again = new Float32Array(n * 12)
+      await decodePages(pool, pages, column, 'LZ4_RAW', 12, again, context)
+      expect(again).toEqual(vectors)
+      // page n − 2 (the last worker's part) cut short
+      const bad = pages.slice()
+      bad[n - 2] = (bad[n - 2] as Uint8Array).subarray(0, 30)
+      const alone = await decodePages(undefined, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context).catch((e) => e)
+      expect(alone).toBeInstanceOf(ParquetSeekError)
+      expect(alone.message).toMatch(`row ${n - 2}`)
+      await expect(decodePages(pool, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context)).rejects.toThrow(alone.message)
+    } finally {
+      pool.close()
+    }
+  }, 60_000)
+
+  it("a search given threads decodes a large batch's pages on workers, with the answers of one thread", async () => {
+    const { spawn } = await built()
+    const n = 9000
+    const x = clusteredVectors(n + 300, 8, 11, 30)
+    const path = join(dir, 'many.parquet')
+    const out = join(dir, 'many.indexed.parquet')
+    writeListFile(
+      path,
+      Array.from({ length: n }, (_, i) => Array.from(x.subarray(i * 8, (i + 1) * 8))),
+    )
+    const source = await fileSource(path)
+    await buildIndex(source, await fileSink(out, path), { column: 'embedding', nlist: 30 })
+    await source.close()
+    const batch = Array.from({ length: 300 }, (_, q) => x.subarray((n + q) * 8, (n + q + 1) * 8))
+    let spawned = 0
+    const files = [await fileSource(out), await fileSource(out)] as const
+    const threaded = await openIndex(files[0], { threads: 3, spawnWorker: () => (spawned++, spawn()) })
+    const single = await openIndex(files[1])
+    try {
+      const search = { k: 10, refine: 10, nprobe: 30 }
+      const got = await threaded.searchBatch(batch, search)
+      const want = await single.searchBatch(batch, search)
+      expect(got[0]?.stats.pagesDecoded).toBeGreaterThanOrEqual(2 * PAGES_A_THREAD)
+      expect(spawned).toBe(2)
+      expect(got.map((r) => r.results.map((h) => [h.row, h.distance]))).toEqual(want.map((r) => r.results.map((h) => [h.row, h.distance])))
+      // a few queries decode on this thread alone: no more workers
+      await threaded.searchBatch(batch.slice(0, 2), search)
+      expect(spawned).toBe(2)
+    } finally {
+      threaded.close()
+      single.close()
+      for (const f of files) await f.close()
+    }
+  }, 120_000)
 })

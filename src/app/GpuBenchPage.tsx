@@ -156,7 +156,11 @@ function BatchStages({ batch: b }: { batch: BatchFigures }) {
     ['scan: tables, scan, top-k, read back; candidates checked and shortlisted', 'GPU, CPU', p.scan],
     [`refinement, ${b.candidatesPerQuery} candidates a query: vectors gathered, distances, ranking`, 'CPU, GPU', p.refine],
     ['results: rows and their values', 'CPU', p.project + (b.pipelineMs - staged)],
-    [`decoding the ${b.refineRows.toLocaleString('en')} candidate rows' pages (1 thread)`, 'CPU', b.decodeMs],
+    [
+      `decoding the ${b.refineRows.toLocaleString('en')} candidate rows' pages (${b.decodeThreads} thread${b.decodeThreads > 1 ? 's' : ''})`,
+      'CPU',
+      b.decodeMs,
+    ],
   ]
   return (
     <table data-testid="bench-batch-stages">

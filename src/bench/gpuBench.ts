@@ -17,6 +17,7 @@ import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { BINS_CHOICES, LANES_CHOICES, type Tuning, topKWorkload } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
 import { exactDistance, packRows } from '../compute/metric.js'
+import type { KernelPool } from '../compute/pool.js'
 import { pruneProbes } from '../compute/probe.js'
 import { mulberry32 } from '../compute/random.js'
 import { ListScanner } from '../compute/scan.js'
@@ -25,9 +26,9 @@ import { checkpoint } from '../errors.js'
 import type { IvfPqModel } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { writeVectorChunk } from '../parquet/vectorChunk.js'
-import { decodeVectorPage } from '../parquet/vectorPage.js'
 import { memoryIndex } from '../query/memory.js'
-import { STAGES, type Stage } from '../query/pipeline.js'
+import { REFINE_BLOCK_BYTES, STAGES, type Stage } from '../query/pipeline.js'
+import { decodePages } from '../search/pageDecoding.js'
 
 /**
  * The GPU benchmark both `npm run bench:gpu` (Node, Dawn) and the site's bench.html (a browser's
@@ -47,6 +48,8 @@ export interface GpuBenchOptions {
   signal?: AbortSignal
   /** After each measurement: how many of `total` are done, and which. */
   onProgress?: (done: number, total: number, what: string) => void
+  /** Workers decoding vector pages beside this thread, as a search given `threads` has (none: one thread). */
+  decoders?: KernelPool
 }
 
 /** benchGpuBatch's figures (ms unless named otherwise). */
@@ -64,8 +67,13 @@ export interface BatchFigures {
   /** The CPU's cut of the probed lists by distance (compute/probe.ts pruneProbes). */
   cutMs: number
   listStageMs: number
-  /** Decoding the distinct candidate rows' pages, CPU, one thread (timed on a sample, scaled). */
+  /**
+   * Decoding the distinct candidate rows' pages on the CPU, on `decodeThreads` threads
+   * (search/pageDecoding.ts) and on one (timed on a sample, scaled).
+   */
   decodeMs: number
+  decodeThreads: number
+  decodeOneThreadMs: number
   refineMs: number
   refineRows: number
   /** The five stages above, each timed alone, summed. */
@@ -427,12 +435,8 @@ async function benchTopK(
   }
 }
 
-/**
- * ms a page to decode one-vector pages (the refine stage's reads, parquet/vectorPage.ts): the
- * vectors in `vectors` written as the builder writes them, then `decodes` decodes cycling
- * through them.
- */
-export function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number): number {
+/** `vectors` (rows of `dim`) as the builder writes them: one LZ4_RAW data page each. */
+export function vectorPages(vectors: Float32Array, dim: number): Uint8Array[] {
   const root = parquetSchema({
     schema: [
       { name: 'root', num_children: 1 },
@@ -447,14 +451,34 @@ export function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number
   const writer = new ByteWriter()
   const { locations } = writeVectorChunk(writer, tree, rows)
   const bytes = new Uint8Array(writer.getBuffer())
-  const pages = locations.map((p) => bytes.subarray(Number(p.offset), Number(p.offset) + p.compressed_page_size))
-  const out = new Float32Array(dim)
+  return locations.map((p) => bytes.subarray(Number(p.offset), Number(p.offset) + p.compressed_page_size))
+}
+
+/**
+ * ms a page to decode one-vector pages (the refine stage's reads, search/pageDecoding.ts): the
+ * vectors in `vectors` written as the builder writes them, then `decodes` decodes cycling
+ * through them, a refine block's worth of pages at a time (query/pipeline.ts REFINE_BLOCK_BYTES)
+ * as a search decodes them — on the pool's workers and this thread when there is a pool.
+ */
+export async function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number, pool?: KernelPool): Promise<number> {
+  const pages = vectorPages(vectors, dim)
+  const block = Math.max(1, Math.min(decodes, Math.floor(REFINE_BLOCK_BYTES / (4 * dim))))
+  // as a GPU search holds its vectors (not shared: see SeekIndex's vectorBuffer)
+  const out = new Float32Array(block * dim)
   const column = { kind: 'list', element: 'FLOAT' } as const
-  const decode = (i: number) =>
-    decodeVectorPage(pages[i % pages.length] as Uint8Array, column, 'LZ4_RAW', dim, out, 0, { column: 'embedding', offset: 0, row: i })
-  for (let i = 0; i < Math.min(decodes, 1000); i++) decode(i) // compiled before it is timed
+  const decode = async (from: number, count: number) =>
+    decodePages(
+      pool,
+      Array.from({ length: count }, (_, i) => pages[(from + i) % pages.length] as Uint8Array),
+      column,
+      'LZ4_RAW',
+      dim,
+      out,
+      (i) => ({ column: 'embedding', offset: 0, row: from + i }),
+    )
+  await decode(0, block) // compiled (and the workers warm) before it is timed
   const t0 = performance.now()
-  for (let i = 0; i < decodes; i++) decode(i)
+  for (let from = 0; from < decodes; from += block) await decode(from, Math.min(block, decodes - from))
   return (performance.now() - t0) / Math.max(1, decodes)
 }
 
@@ -537,10 +561,14 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
         pairs[next++] = qi
         pairs[next++] = slots.get(row) as number
       }
-    // decoding those rows' one-vector pages (CPU, one thread): timed on up to 100,000 decodes of
-    // up to 5,000 pages written as the builder writes them, then scaled to every row
+    // decoding those rows' one-vector pages (CPU: the decoders' threads, and one thread): timed on
+    // up to 100,000 decodes of up to 5,000 pages written as the builder writes them, then scaled
+    // to every row
     const decodes = Math.min(slots.size, 100_000)
-    const decodeMs = pageDecodeMs(fill(new Float32Array(Math.min(decodes, 5_000) * dim)), dim, decodes) * slots.size
+    const sampled = fill(new Float32Array(Math.min(decodes, 5_000) * dim))
+    const decodeMs = (await pageDecodeMs(sampled, dim, decodes, o.decoders)) * slots.size
+    const decodeThreads = o.decoders?.threads ?? 1
+    const decodeOneThreadMs = decodeThreads > 1 ? (await pageDecodeMs(sampled, dim, decodes)) * slots.size : decodeMs
     const decoded = new Float32Array(slots.size * dim)
     const block = fill(new Float32Array(dim * 1024))
     for (let r = 0; r < slots.size; r += 1024) decoded.set(block.subarray(0, Math.min(1024, slots.size - r) * dim), r * dim)
@@ -600,6 +628,8 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       cutMs,
       listStageMs: ms,
       decodeMs,
+      decodeThreads,
+      decodeOneThreadMs,
       refineMs,
       refineRows: slots.size,
       stagesMs,
@@ -616,7 +646,7 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       `the cut (CPU, slack ${BATCH_SLACK}: ${listsPerQuery.toFixed(1)} lists a query kept) ${cutMs.toFixed(0)} ms; ` +
       `list stage (tables + scan + top-k + read back) ${ms.toFixed(0)} ms — ${(nq / (ms / 1000)).toFixed(0)} queries/s, ` +
       `${((scanned * m) / 1e6 / ms).toFixed(0)} GB/s of codes scanned effective (CPU, wasm, 1 thread: ${cpuQps.toFixed(1)} queries/s); ` +
-      `decoding the ${slots.size.toLocaleString('en')} candidate rows' pages (CPU, 1 thread) ~${decodeMs.toFixed(0)} ms; ` +
+      `decoding the ${slots.size.toLocaleString('en')} candidate rows' pages (CPU, ${decodeThreads} thread${decodeThreads > 1 ? `s; 1 thread: ~${decodeOneThreadMs.toFixed(0)} ms` : ''}) ~${decodeMs.toFixed(0)} ms; ` +
       `refinement of the ${(pairs.length / 2).toLocaleString('en')} candidates ${refineMs.toFixed(0)} ms ` +
       `(CPU, 1 thread: ~${cpuRefineMs.toFixed(0)} ms); those stages alone ${stagesMs.toFixed(0)} ms\n` +
       `the search pipeline on the batch (the same GPU stages and the CPU's work between them; vectors copied from memory) ` +

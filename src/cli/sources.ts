@@ -1,7 +1,8 @@
 import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
-import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
+import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
+import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
@@ -9,6 +10,7 @@ import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
+import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice } from './args.js'
 
@@ -42,10 +44,15 @@ export async function readQueryVectors(
 }
 
 /** `--backend` of the search commands; `gpu` brings WebGPU up through the webgpu package (Dawn). */
-export async function searchBackend(value: string | undefined): Promise<{ backend?: SearchBackend; gpu?: GPU }> {
+export async function searchBackend(value: string | undefined): Promise<SearchCompute> {
   const backend = choice(value, 'backend', SEARCH_BACKENDS)
-  return backend === 'gpu' ? { backend, gpu: await nodeGpu() } : { backend }
+  // a large batch (join's) decodes its vector pages on every core, at most 8 (search/pageDecoding.ts)
+  const threads = { threads: defaultThreads(), spawnWorker: spawnNodeKernelWorker }
+  return backend === 'gpu' ? { backend, gpu: await nodeGpu(), ...threads } : { backend, ...threads }
 }
+
+/** How the commands that search compute: the backend, its GPU, the threads decoding pages. */
+export type SearchCompute = Pick<OpenOptions, 'backend' | 'gpu' | 'threads' | 'spawnWorker'>
 
 /** What the index-opening commands share: cancellation, sources allowed beyond an index's own folder, files to close at the end. */
 export interface OpenContext {
@@ -54,7 +61,7 @@ export interface OpenContext {
   allow?: string[]
   /** Local files opened, to close when the command ends. */
   opened: Array<{ close(): Promise<void> }>
-  compute?: { backend?: SearchBackend; gpu?: GPU }
+  compute?: SearchCompute
 }
 
 const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : resolve(p)))

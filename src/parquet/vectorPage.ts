@@ -107,3 +107,15 @@ export function decodeVectorPage(
     for (let k = 0; k < dim; k++)
       if (!Number.isFinite(out[at + k] as number)) fail(`vector page holds a non-finite value at ${k} (damaged page)`)
 }
+
+/** Decodes each of `pages` (as decodeVectorPage) into `out`, page i at i · dim; `contextOf(i)` names page i in errors. */
+export function decodeVectorPages(
+  pages: readonly Uint8Array[],
+  column: Pick<EmbeddingColumn, 'kind' | 'element'>,
+  codec: CompressionCodec,
+  dim: number,
+  out: Float32Array,
+  contextOf: (i: number) => PageContext,
+): void {
+  for (let i = 0; i < pages.length; i++) decodeVectorPage(pages[i] as Uint8Array, column, codec, dim, out, i * dim, contextOf(i))
+}

@@ -149,6 +149,8 @@ export interface IndexKind {
    * list entry when it came through the lists. Returns 1 for each row that has a vector.
    */
   readVectors(rows: number[], place: (row: number) => ListPlace | undefined, out: Float32Array, o: ReadOptions): Promise<Uint8Array>
+  /** Room for `n` floats that readVectors fills best (shared memory its workers write into); absent: a plain array. */
+  vectorBuffer?(n: number): Float32Array
   /** Values of `columns` for rows (ascending). */
   readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>>
   /** Rows passing a filter; absent: the kind cannot filter. */
@@ -472,7 +474,8 @@ export class QueryPipeline {
         pairs[2 * p] = qi
         pairs[2 * p + 1] = slot
       }
-    const vectors = new Float32Array(Math.min(rows.length, perBlock) * dim)
+    const size = Math.min(rows.length, perBlock) * dim
+    const vectors = index.vectorBuffer?.(size) ?? new Float32Array(size)
     const packed = this.gpu ? packRows(prepared, dim) : undefined
     let most = 0
     for (let b = 0; b < blocks; b++) most = Math.max(most, (starts[b + 1] as number) - (starts[b] as number))

@@ -1,5 +1,6 @@
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
+import { sharedFloats } from '../compute/pool.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -9,7 +10,6 @@ import { readRangesPinned } from '../io/cache.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, readColumnRange } from '../parquet/embedding.js'
-import { decodeVectorPage } from '../parquet/vectorPage.js'
 import { type ListExtents, listExtents } from '../query/adjacent.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
@@ -22,6 +22,7 @@ import {
 } from '../query/pipeline.js'
 import { readRows } from './columns.js'
 import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
+import { decodePages, PageDecoders } from './pageDecoding.js'
 
 export {
   defaultNprobe,
@@ -47,6 +48,7 @@ export class SeekIndex {
   private constructor(
     readonly opened: OpenedIndex,
     private readonly pipeline: QueryPipeline,
+    private readonly decoders: PageDecoders,
   ) {}
 
   static async open(input: ByteSource | string, o: OpenOptions = {}): Promise<SeekIndex> {
@@ -55,14 +57,15 @@ export class SeekIndex {
     // loaded on demand: pages that never ask for the GPU do not load its code and shaders
     const gpu =
       o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu, kernels, o.signal) : undefined
-    const pipeline = new QueryPipeline(new EmbeddedKind(opened), {
+    const decoders = new PageDecoders(o.threads ?? 1, o.spawnWorker)
+    const pipeline = new QueryPipeline(new EmbeddedKind(opened, decoders, !!gpu), {
       kernels,
       gpu,
       cacheBytes: o.cacheBytes ?? 64 << 20,
       maxBytesPerQuery: o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
       connections: o.connections ?? DEFAULT_CONCURRENCY,
     })
-    return new SeekIndex(opened, pipeline)
+    return new SeekIndex(opened, pipeline, decoders)
   }
 
   /** The compute backend scoring this index's queries. */
@@ -78,9 +81,10 @@ export class SeekIndex {
     return this.pipeline.kernels
   }
 
-  /** Gives GPU buffers back (the index still searches, on the CPU). */
+  /** Gives GPU buffers back and stops page-decoding workers (the index still searches: on the CPU, on one thread). */
   close(): void {
     this.pipeline.close()
+    this.decoders.close()
   }
 
   get params() {
@@ -144,7 +148,12 @@ class EmbeddedKind implements IndexKind {
 
   private extents: ListExtents | undefined
 
-  constructor(readonly opened: OpenedIndex) {
+  constructor(
+    readonly opened: OpenedIndex,
+    private readonly decoders: PageDecoders,
+    /** Whether the GPU refines (searches with backend `gpu`). */
+    private readonly gpu: boolean,
+  ) {
     this.counters = [opened.counting]
     this.clock = opened.counting.clock
   }
@@ -206,6 +215,14 @@ class EmbeddedKind implements IndexKind {
     )
   }
 
+  /**
+   * Shared memory when workers decode pages (they write into it) and the CPU refines: with the
+   * GPU, uploading from shared memory would cost a copy of its own (GpuContext.write).
+   */
+  vectorBuffer(n: number): Float32Array {
+    return this.decoders.threads > 1 && !this.gpu ? sharedFloats(n) : new Float32Array(n)
+  }
+
   async readVectors(rows: number[], place: (row: number) => ListPlace | undefined, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
     const { dim } = this.model.params
     // a page is one row's vector: from its list entry, else (rows ranked directly) the offset index
@@ -241,14 +258,22 @@ class EmbeddedKind implements IndexKind {
       { gap: DEFAULT_GAP, requestGap: REQUEST_BYTES, concurrency: o.connections, signal: o.signal },
     )
     const chunk = this.opened.metadata.row_groups[0]?.columns[this.opened.column.leafIndex]?.meta_data
-    rows.forEach((row, i) => {
-      decodeVectorPage(bodies[i] as Uint8Array, this.opened.column, chunk?.codec ?? 'LZ4_RAW', dim, out, i * dim, {
+    const pool = await this.decoders.poolFor(rows.length)
+    await decodePages(
+      pool,
+      bodies,
+      this.opened.column,
+      chunk?.codec ?? 'LZ4_RAW',
+      dim,
+      out,
+      (i) => ({
         file: this.file,
         column: this.opened.column.name,
-        offset: pages.get(row)?.offset ?? 0,
-        row,
-      })
-    })
+        offset: pages.get(rows[i] as number)?.offset ?? 0,
+        row: rows[i] as number,
+      }),
+      o.signal,
+    )
     return new Uint8Array(rows.length).fill(1)
   }
 

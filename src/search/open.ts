@@ -1,5 +1,6 @@
 import type { FileMetaData } from 'hyparquet'
 import type { SearchBackend } from '../compute/backend.js'
+import type { SpawnKernelWorker } from '../compute/pool.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
@@ -35,6 +36,14 @@ export interface OpenOptions {
   gpu?: GPU
   /** Round trips counted together with other sources' (a dataset's shards, searched in parallel). */
   clock?: RoundTripClock
+  /**
+   * Threads decoding a large search's vector pages (default 1): the calling one and threads − 1
+   * workers started by `spawnWorker` when a search first decodes enough pages to share
+   * (search/pageDecoding.ts: a batch of some hundreds of queries), stopped by `close()`.
+   */
+  threads?: number
+  /** How to start a worker here (Node: spawnNodeKernelWorker; a browser: a module Worker). */
+  spawnWorker?: SpawnKernelWorker
   /** Connections shared with other sources on the same host (a dataset's shards). */
   limiter?: ConnectionLimiter
   signal?: AbortSignal

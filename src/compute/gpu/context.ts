@@ -171,7 +171,9 @@ export class GpuContext {
   }
 
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    // Dawn in Node crashed (a segmentation fault) writing from shared memory: a copy goes instead
+    const bytes = typeof SharedArrayBuffer === 'function' && view.buffer instanceof SharedArrayBuffer ? view.slice() : view
     if (bytes.length % 4 === 0) this.device.queue.writeBuffer(buffer, offset, bytes)
     else {
       const padded = new Uint8Array(Math.ceil(bytes.length / 4) * 4)

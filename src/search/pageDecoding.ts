@@ -1,0 +1,128 @@
+import * as Comlink from 'comlink'
+import type { CompressionCodec } from 'hyparquet'
+import { isShared, KernelPool, type SpawnKernelWorker, splitRange } from '../compute/pool.js'
+import { checkpoint, ParquetSeekError } from '../errors.js'
+import type { EmbeddingColumn } from '../parquet/embedding.js'
+import { decodeVectorPages, type PageContext } from '../parquet/vectorPage.js'
+
+/**
+ * Pages a thread gets at least: a part is packed into one buffer and sent, and its vectors sent
+ * back (a message and two copies cost about what a page's decoding does, ~2–6 µs); fewer pages
+ * than two parts' worth are decoded on the calling thread. A search of a few queries (100
+ * candidates each) never starts a worker.
+ */
+export const PAGES_A_THREAD = 2048
+
+/**
+ * Decodes `pages` (one vector each, as decodeVectorPage) into `out`, page i at i · dim — split
+ * among the pool's workers and the calling thread when there are enough of them (a 10,000-query
+ * batch decodes ~174,000 pages: ~0.5–1 s on one thread of the H200's host). The same floats
+ * however it is split. A page that does not decode in a worker is decoded again here, so the
+ * error names it (`contextOf`) as it would on one thread.
+ */
+export async function decodePages(
+  pool: KernelPool | undefined,
+  pages: readonly Uint8Array[],
+  column: Pick<EmbeddingColumn, 'kind' | 'element'>,
+  codec: CompressionCodec,
+  dim: number,
+  out: Float32Array,
+  contextOf: (i: number) => PageContext,
+  signal?: AbortSignal,
+): Promise<void> {
+  const threads = Math.min(pool?.threads ?? 1, Math.floor(pages.length / PAGES_A_THREAD))
+  if (!pool || threads < 2) return decodeVectorPages(pages, column, codec, dim, out, contextOf)
+  const parts = splitRange(pages.length, threads)
+  const { kind, element } = column
+  // each worker's buffers from its last part, reused: fresh memory costs its first writes
+  let spare = buffers.get(pool)
+  if (!spare) {
+    spare = pool.workers.map(() => ({ bytes: new Uint8Array(0), out: new Float32Array(0) }))
+    buffers.set(pool, spare)
+  }
+  const held = spare
+  const shared = isShared(out)
+  // the workers' parts sent first, each packed end to end; the calling thread takes the first
+  const sent = parts.slice(1).map(([from, to], w) => {
+    const ends = new Uint32Array(to - from)
+    let bytes = 0
+    for (let i = from; i < to; i++) {
+      bytes += (pages[i] as Uint8Array).length
+      ends[i - from] = bytes
+    }
+    const own = held[w] as { bytes: Uint8Array; out: Float32Array }
+    const packed = own.bytes.length >= bytes ? own.bytes : new Uint8Array(Math.ceil(bytes * 1.25))
+    for (let i = from; i < to; i++) packed.set(pages[i] as Uint8Array, i > from ? (ends[i - from - 1] as number) : 0)
+    const worker = pool.workers[w] as (typeof pool.workers)[number]
+    // `out` in shared memory: the worker writes its part there; else into a buffer of its own
+    // (the buffers are the worker's until it answers)
+    const vectors = shared ? out.subarray(from * dim, to * dim) : own.out
+    own.bytes = new Uint8Array(0)
+    if (!shared) own.out = new Float32Array(0)
+    return worker.decodePages(
+      Comlink.transfer(packed, [packed.buffer]),
+      ends,
+      { kind, element },
+      codec,
+      dim,
+      shared ? vectors : Comlink.transfer(vectors, [vectors.buffer]),
+    )
+  })
+  // settled before anything is thrown: no worker is left writing for a search that failed
+  const [first] = parts as [[number, number]]
+  let failure: unknown
+  try {
+    decodeVectorPages(pages.slice(0, first[1]), column, codec, dim, out, contextOf)
+  } catch (e) {
+    failure = e
+  }
+  const results = await Promise.allSettled(sent)
+  for (const [w, result] of results.entries())
+    if (result.status === 'fulfilled') {
+      const own = held[w] as { bytes: Uint8Array; out: Float32Array }
+      own.bytes = result.value.bytes
+      if (!shared) own.out = result.value.out
+    }
+  if (failure) throw failure
+  await checkpoint(signal)
+  for (const [w, result] of results.entries()) {
+    const [from, to] = parts[w + 1] as [number, number]
+    if (result.status === 'fulfilled' && result.value.error === undefined) {
+      if (!shared) out.set(result.value.out.subarray(0, (to - from) * dim), from * dim)
+    } else {
+      // the page's own error, with its name, from decoding the part here (a worker that failed
+      // otherwise — it stopped — leaves the part to this thread)
+      decodeVectorPages(pages.slice(from, to), column, codec, dim, out.subarray(from * dim), (i) => contextOf(from + i))
+      if (result.status === 'fulfilled')
+        throw new ParquetSeekError(`a worker could not decode vector pages that decode here: ${result.value.error}`)
+    }
+  }
+}
+
+/** Each pool's workers' buffers for decodePages (packed pages, vectors), between calls. */
+const buffers = new WeakMap<KernelPool, Array<{ bytes: Uint8Array; out: Float32Array }>>()
+
+/** Workers for decoding pages, started when a search first needs them and stopped by `close`. */
+export class PageDecoders {
+  private started: Promise<KernelPool | undefined> | undefined
+
+  constructor(
+    readonly threads: number,
+    private readonly spawn: SpawnKernelWorker | undefined,
+  ) {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
+    if (threads > 1 && !spawn) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
+  }
+
+  /** The pool for `pages` pages (none for one thread, or too few pages to share). */
+  async poolFor(pages: number): Promise<KernelPool | undefined> {
+    if (this.threads < 2 || !this.spawn || pages < 2 * PAGES_A_THREAD) return undefined
+    this.started ??= KernelPool.start(this.spawn, this.threads - 1, 'js')
+    return this.started
+  }
+
+  close(): void {
+    void this.started?.then((pool) => pool?.close())
+    this.started = undefined
+  }
+}
