@@ -504,8 +504,9 @@ export class QueryPipeline {
     lap('refine')
 
     const columns = o.columns ?? []
-    const resultRows = [...new Set(best.flatMap((b) => b.map((h) => h.row)))].sort((a, b) => a - b)
-    const values = resultRows.length && columns.length ? await index.readColumns(resultRows, columns, read) : new Map()
+    // the result rows' values, when asked for (the rows gathered only then: a batch has a million)
+    const resultRows = columns.length ? new DistinctRows(best.map((b) => b.map((h) => h.row))).rows : []
+    const values = resultRows.length ? await index.readColumns(resultRows, columns, read) : new Map()
     lap('project')
     if (o.signal?.aborted) throw new AbortError()
 
