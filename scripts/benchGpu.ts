@@ -23,12 +23,13 @@ import {
 } from '../src/bench/gpuBench.js'
 import { loadKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
-import { defaultThreads, spawnNodeKernelWorker } from '../src/compute/nodePool.js'
-import { KernelPool } from '../src/compute/pool.js'
+import { defaultThreads } from '../src/compute/nodePool.js'
 import { nprobeFloor } from '../src/index/build.js'
 import { pqLayout } from '../src/index/pq.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
 import { tuneNprobe } from '../src/index/tune.js'
+import { spawnNodePageWorker } from '../src/search/nodePages.js'
+import { PageDecoders } from '../src/search/pageDecoding.js'
 import { nodeGpuKernels } from './gpuKernels.js'
 
 const { values } = parseArgs({
@@ -55,9 +56,8 @@ console.log(`adapter: ${got.adapter}`)
 // whether it chose well
 console.log(tuningLines(ctx))
 // the batch's pages decoded as the CLI's searches decode them: on defaultThreads() threads
-const threads = defaultThreads()
-const decoders = threads > 1 ? await KernelPool.start(spawnNodeKernelWorker, threads - 1, 'js') : undefined
-const options = { scale, reps, decoders }
+const pages = new PageDecoders(defaultThreads(), spawnNodePageWorker)
+const options = { scale, reps, decoders: await pages.poolFor(Number.MAX_SAFE_INTEGER) }
 /** What `--json` writes: every figure printed, as numbers. */
 const report = newReport(ctx, options)
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
@@ -182,5 +182,5 @@ report.targets = targetLines(report)
 console.log(`\nagainst the targets:\n${report.targets.map((l) => `  ${l}`).join('\n')}`)
 save()
 if (values.json) console.log(`\nwrote ${values.json}`)
-decoders?.close()
+pages.close()
 process.exit(0)

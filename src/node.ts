@@ -1,4 +1,4 @@
-/** Node additions to the public API: local files in, atomic files out, worker_threads for builds,
+/** Node additions to the public API: local files in, atomic files out, worker_threads for builds and large searches,
  * WebGPU through the `webgpu` package (Dawn). */
 
 export { nodeGpu } from './compute/gpu/node.js'
@@ -6,3 +6,4 @@ export { defaultThreads, spawnNodeKernelWorker } from './compute/nodePool.js'
 export { pooledUseLiteNode, registerUseLiteNode } from './encode/useLiteNode.js'
 export { fileSink, fileSource } from './io/nodeFile.js'
 export * from './lib.js'
+export { spawnNodePageWorker } from './search/nodePages.js'

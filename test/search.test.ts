@@ -4,7 +4,6 @@ import { parquetMetadata } from 'hyparquet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { vectorPages } from '../src/bench/gpuBench.js'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
-import { type KernelPool as KernelPoolType, type SpawnKernelWorker, sharedFloats } from '../src/compute/pool.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { ParquetSeekError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
@@ -16,7 +15,7 @@ import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
-import { decodePages, PAGES_A_THREAD } from '../src/search/pageDecoding.js'
+import { decodePages, PAGES_A_THREAD, PageDecoders, type PageWorkers, type SpawnWorker, sharedFloats } from '../src/search/pageDecoding.js'
 import { clusteredVectors, headOnlyTail, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-search-')
@@ -443,19 +442,18 @@ describe('network faults', () => {
 })
 
 describe('vector pages decoded on workers (a large batch)', () => {
-  // the built worker (build/src/compute/nodeKernelWorker.js, `npm test` builds it first) decodes
+  // the built worker (build/src/search/nodePageWorker.js, `npm test` builds it first) decodes
   // what this thread hands it
   const built = async () => {
-    const { spawnNodeKernelWorker } = await import(resolve('build/src/compute/nodePool.js'))
-    const { KernelPool } = await import(resolve('build/src/compute/pool.js'))
-    return { spawn: spawnNodeKernelWorker as SpawnKernelWorker, KernelPool: KernelPool as typeof KernelPoolType }
+    const { spawnNodePageWorker } = await import(resolve('build/src/search/nodePages.js'))
+    return spawnNodePageWorker as SpawnWorker
   }
   const column = { kind: 'list', element: 'FLOAT' } as const
   const context = (i: number) => ({ file: 'pages', column: 'embedding', offset: 1000 + i, row: i })
 
   it("the same floats on one thread and on three (shared memory or not); a bad page in a worker's part is named as on one thread", async () => {
-    const { spawn, KernelPool } = await built()
-    const pool = await KernelPool.start(spawn, 2, 'js')
+    const decoders = new PageDecoders(3, await built())
+    const pool = (await decoders.poolFor(Number.MAX_SAFE_INTEGER)) as PageWorkers
     try {
       const n = 3 * PAGES_A_THREAD + 7
       const vectors = clusteredVectors(n, 12, 4)
@@ -476,12 +474,12 @@ describe('vector pages decoded on workers (a large batch)', () => {
       expect(alone.message).toMatch(`row ${n - 2}`)
       await expect(decodePages(pool, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context)).rejects.toThrow(alone.message)
     } finally {
-      pool.close()
+      decoders.close()
     }
   }, 60_000)
 
   it("a search given threads decodes a large batch's pages on workers, with the answers of one thread", async () => {
-    const { spawn } = await built()
+    const spawn = await built()
     const n = 9000
     const x = clusteredVectors(n + 300, 8, 11, 30)
     const path = join(dir, 'many.parquet')

@@ -17,7 +17,6 @@ import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { BINS_CHOICES, LANES_CHOICES, type Tuning, topKWorkload } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
 import { exactDistance, packRows } from '../compute/metric.js'
-import type { KernelPool } from '../compute/pool.js'
 import { pruneProbes } from '../compute/probe.js'
 import { mulberry32 } from '../compute/random.js'
 import { ListScanner } from '../compute/scan.js'
@@ -28,7 +27,7 @@ import { pqLayout } from '../index/pq.js'
 import { writeVectorChunk } from '../parquet/vectorChunk.js'
 import { memoryIndex } from '../query/memory.js'
 import { REFINE_BLOCK_BYTES, STAGES, type Stage } from '../query/pipeline.js'
-import { decodePages } from '../search/pageDecoding.js'
+import { decodePages, type PageWorkers } from '../search/pageDecoding.js'
 
 /**
  * The GPU benchmark both `npm run bench:gpu` (Node, Dawn) and the site's bench.html (a browser's
@@ -49,7 +48,7 @@ export interface GpuBenchOptions {
   /** After each measurement: how many of `total` are done, and which. */
   onProgress?: (done: number, total: number, what: string) => void
   /** Workers decoding vector pages beside this thread, as a search given `threads` has (none: one thread). */
-  decoders?: KernelPool
+  decoders?: PageWorkers
 }
 
 /** benchGpuBatch's figures (ms unless named otherwise). */
@@ -460,7 +459,7 @@ export function vectorPages(vectors: Float32Array, dim: number): Uint8Array[] {
  * through them, a refine block's worth of pages at a time (query/pipeline.ts REFINE_BLOCK_BYTES)
  * as a search decodes them — on the pool's workers and this thread when there is a pool.
  */
-export async function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number, pool?: KernelPool): Promise<number> {
+export async function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number, pool?: PageWorkers): Promise<number> {
   const pages = vectorPages(vectors, dim)
   const block = Math.max(1, Math.min(decodes, Math.floor(REFINE_BLOCK_BYTES / (4 * dim))))
   // as a GPU search holds its vectors (not shared: see SeekIndex's vectorBuffer)

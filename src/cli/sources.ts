@@ -2,7 +2,7 @@ import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
 import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
-import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
+import { defaultThreads } from '../compute/nodePool.js'
 import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
@@ -10,6 +10,7 @@ import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
+import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice } from './args.js'
@@ -47,7 +48,7 @@ export async function readQueryVectors(
 export async function searchBackend(value: string | undefined): Promise<SearchCompute> {
   const backend = choice(value, 'backend', SEARCH_BACKENDS)
   // a large batch (join's) decodes its vector pages on every core, at most 8 (search/pageDecoding.ts)
-  const threads = { threads: defaultThreads(), spawnWorker: spawnNodeKernelWorker }
+  const threads = { threads: defaultThreads(), spawnWorker: spawnNodePageWorker }
   return backend === 'gpu' ? { backend, gpu: await nodeGpu(), ...threads } : { backend, ...threads }
 }
 

@@ -1,16 +1,13 @@
 import * as Comlink from 'comlink'
-import type { CompressionCodec } from 'hyparquet'
 import type { PqLayout } from '../index/pq.js'
-import type { EmbeddingColumn } from '../parquet/embedding.js'
-import { decodeVectorPages } from '../parquet/vectorPage.js'
 import { type BackendName, type Kernels, loadKernels } from './backend.js'
 import { kmeans } from './kmeans.js'
 import { type SpillGraph, spillRows } from './spill.js'
 import { pushNearest, TopK } from './topk.js'
 
 /**
- * What a kernel worker does for the build, and for a large search's vector pages (exposed with
- * comlink; plain data in, transferred typed arrays out). Each worker holds its own slice of rows or its own copy of the model so a
+ * What a kernel worker does for the build (exposed with comlink; plain data in, transferred
+ * typed arrays out). Each worker holds its own slice of rows or its own copy of the model so a
  * k-means iteration or an encode chunk sends only what changes.
  */
 export function kernelWorkerApi() {
@@ -58,31 +55,6 @@ export function kernelWorkerApi() {
     setModel(centroids: Float32Array, nlist: number, layout: PqLayout, codebooks: Float32Array, spill?: SpillGraph): void {
       model = { centroids, nlist, layout, codebooks, norms: ready().rowNormsSq(centroids, nlist, layout.dim), spill }
     },
-    /**
-     * One-vector pages packed end to end in `bytes` (page i ends at ends[i]) decoded into `out`
-     * (grown when short), both handed back for the next call — `out` in shared memory is written
-     * in place (the caller's own vectors); a page that does not decode gives its error's message
-     * instead (the caller decodes that part again to name the page: file, row, offset).
-     */
-    decodePages(
-      bytes: Uint8Array,
-      ends: Uint32Array,
-      column: Pick<EmbeddingColumn, 'kind' | 'element'>,
-      codec: CompressionCodec,
-      dim: number,
-      out: Float32Array,
-    ): DecodedPages {
-      const pages = Array.from(ends, (end, i) => bytes.subarray(i ? (ends[i - 1] as number) : 0, end))
-      const vectors = out.length >= pages.length * dim ? out : new Float32Array(pages.length * dim)
-      let error: string | undefined
-      try {
-        decodeVectorPages(pages, column, codec, dim, vectors, (row) => ({ column: '', offset: 0, row }))
-      } catch (e) {
-        error = (e as Error).message
-      }
-      const shared = typeof SharedArrayBuffer === 'function' && vectors.buffer instanceof SharedArrayBuffer
-      return Comlink.transfer({ bytes, out: vectors, error }, shared ? [bytes.buffer] : [bytes.buffer, vectors.buffer])
-    },
     /** List and PQ code of each row of a chunk, and with a spill graph its second ones (train.ts encodeChunk). */
     encode(x: Float32Array, n: number): EncodedChunk {
       if (!model) throw new Error('encode before setModel')
@@ -94,13 +66,6 @@ export function kernelWorkerApi() {
 }
 
 export type KernelWorkerApi = ReturnType<typeof kernelWorkerApi>
-
-/** What decodePages hands back: its buffers, the vectors in `out` unless `error`. */
-export interface DecodedPages {
-  bytes: Uint8Array
-  out: Float32Array
-  error: string | undefined
-}
 
 /** What encoding needs: the coarse and PQ model, and for spilled rows the lists' neighbours. */
 export interface EncodeModel {

@@ -89,18 +89,3 @@ export async function runQueue<W>(
   }
   await Promise.all([runner(local), ...workers.map((w) => runner((job) => remote(w, job)))])
 }
-
-/** Whether `a` lies in shared memory (workers write decoded vectors straight into it). */
-export function isShared(a: Float32Array): boolean {
-  return typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer
-}
-
-/**
- * `n` floats in shared memory where this thread may share it (Node; a cross-origin-isolated
- * page), else in its own: decodePages' workers then write into it, not into a copy.
- */
-export function sharedFloats(n: number): Float32Array {
-  const shareable =
-    typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false
-  return new Float32Array(shareable ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n))
-}

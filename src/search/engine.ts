@@ -1,6 +1,5 @@
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
-import { sharedFloats } from '../compute/pool.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -22,7 +21,7 @@ import {
 } from '../query/pipeline.js'
 import { readRows } from './columns.js'
 import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
-import { decodePages, PageDecoders } from './pageDecoding.js'
+import { decodePages, PageDecoders, sharedFloats } from './pageDecoding.js'
 
 export {
   defaultNprobe,

@@ -1,6 +1,5 @@
 import type { FileMetaData } from 'hyparquet'
 import type { SearchBackend } from '../compute/backend.js'
-import type { SpawnKernelWorker } from '../compute/pool.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
@@ -12,6 +11,7 @@ import { type HttpOptions, openHttp } from '../io/httpSource.js'
 import { type ByteSource, type ConnectionLimiter, CountingSource, type RoundTripClock } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
 import { footerLength, parseFooter } from '../parquet/footer.js'
+import type { SpawnWorker } from './pageDecoding.js'
 
 export interface OpenOptions {
   /** Bytes of the file's end read first; covers footer + index head for most files. */
@@ -42,8 +42,8 @@ export interface OpenOptions {
    * (search/pageDecoding.ts: a batch of some hundreds of queries), stopped by `close()`.
    */
   threads?: number
-  /** How to start a worker here (Node: spawnNodeKernelWorker; a browser: a module Worker). */
-  spawnWorker?: SpawnKernelWorker
+  /** How to start a page worker here (Node: spawnNodePageWorker; a browser: a module Worker exposing pageWorkerApi()). */
+  spawnWorker?: SpawnWorker
   /** Connections shared with other sources on the same host (a dataset's shards). */
   limiter?: ConnectionLimiter
   signal?: AbortSignal

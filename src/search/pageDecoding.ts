@@ -1,9 +1,20 @@
 import * as Comlink from 'comlink'
 import type { CompressionCodec } from 'hyparquet'
-import { isShared, KernelPool, type SpawnKernelWorker, splitRange } from '../compute/pool.js'
+import { type SpawnedWorker, splitRange } from '../compute/pool.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { EmbeddingColumn } from '../parquet/embedding.js'
 import { decodeVectorPages, type PageContext } from '../parquet/vectorPage.js'
+import { isShared, type PageWorkerApi } from './pageWorker.js'
+
+/** Starts one page worker (Node: nodePages.ts spawnNodePageWorker; a browser: a module Worker exposing pageWorkerApi). */
+export type SpawnWorker = () => SpawnedWorker
+
+/** Page workers started, beside the calling thread. */
+export interface PageWorkers {
+  workers: Comlink.Remote<PageWorkerApi>[]
+  /** The workers and the calling thread. */
+  threads: number
+}
 
 /**
  * Pages a thread gets at least: a part is packed into one buffer and sent, and its vectors sent
@@ -21,7 +32,7 @@ export const PAGES_A_THREAD = 2048
  * error names it (`contextOf`) as it would on one thread.
  */
 export async function decodePages(
-  pool: KernelPool | undefined,
+  pool: PageWorkers | undefined,
   pages: readonly Uint8Array[],
   column: Pick<EmbeddingColumn, 'kind' | 'element'>,
   codec: CompressionCodec,
@@ -100,29 +111,48 @@ export async function decodePages(
 }
 
 /** Each pool's workers' buffers for decodePages (packed pages, vectors), between calls. */
-const buffers = new WeakMap<KernelPool, Array<{ bytes: Uint8Array; out: Float32Array }>>()
+const buffers = new WeakMap<PageWorkers, Array<{ bytes: Uint8Array; out: Float32Array }>>()
 
 /** Workers for decoding pages, started when a search first needs them and stopped by `close`. */
 export class PageDecoders {
-  private started: Promise<KernelPool | undefined> | undefined
+  private started: Promise<PageWorkers> | undefined
+  private spawned: SpawnedWorker[] = []
 
   constructor(
     readonly threads: number,
-    private readonly spawn: SpawnKernelWorker | undefined,
+    private readonly spawn: SpawnWorker | undefined,
   ) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
     if (threads > 1 && !spawn) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
   }
 
-  /** The pool for `pages` pages (none for one thread, or too few pages to share). */
-  async poolFor(pages: number): Promise<KernelPool | undefined> {
-    if (this.threads < 2 || !this.spawn || pages < 2 * PAGES_A_THREAD) return undefined
-    this.started ??= KernelPool.start(this.spawn, this.threads - 1, 'js')
+  /** The workers for `pages` pages (none for one thread, or too few pages to share). */
+  poolFor(pages: number): Promise<PageWorkers> | undefined {
+    const spawn = this.spawn
+    if (this.threads < 2 || !spawn || pages < 2 * PAGES_A_THREAD) return undefined
+    this.started ??= (async () => {
+      this.spawned = Array.from({ length: this.threads - 1 }, () => spawn())
+      return { workers: this.spawned.map((s) => Comlink.wrap<PageWorkerApi>(s.endpoint)), threads: this.threads }
+    })()
     return this.started
   }
 
   close(): void {
-    void this.started?.then((pool) => pool?.close())
+    void this.started?.then((pool) => {
+      for (const w of pool.workers) w[Comlink.releaseProxy]()
+    })
+    for (const s of this.spawned) s.terminate()
+    this.spawned = []
     this.started = undefined
   }
+}
+
+/**
+ * `n` floats in shared memory where this thread may share it (Node; a cross-origin-isolated
+ * page), else in its own: decodePages' workers then write into it, not into a copy.
+ */
+export function sharedFloats(n: number): Float32Array {
+  const shareable =
+    typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false
+  return new Float32Array(shareable ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n))
 }
