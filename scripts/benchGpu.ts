@@ -23,7 +23,7 @@ import {
 } from '../src/bench/gpuBench.js'
 import { loadKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
-import { defaultThreads } from '../src/compute/nodePool.js'
+import { decodeThreads } from '../src/compute/nodePool.js'
 import { nprobeFloor } from '../src/index/build.js'
 import { pqLayout } from '../src/index/pq.js'
 import { encodeAll, resolveParams, type TrainOptions, trainModel } from '../src/index/train.js'
@@ -55,8 +55,8 @@ console.log(`adapter: ${got.adapter}`)
 // what sharedGpuContext's self-test chose for this adapter (selfTest.ts); the sweeps below say
 // whether it chose well
 console.log(tuningLines(ctx))
-// the batch's pages decoded as the CLI's searches decode them: on defaultThreads() threads
-const pages = new PageDecoders(defaultThreads(), spawnNodePageWorker)
+// the batch's pages decoded as the CLI's searches decode them: on decodeThreads() threads
+const pages = new PageDecoders(decodeThreads(), spawnNodePageWorker)
 const options = { scale, reps, decoders: await pages.poolFor(Number.MAX_SAFE_INTEGER) }
 /** What `--json` writes: every figure printed, as numbers. */
 const report = newReport(ctx, options)

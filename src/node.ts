@@ -2,7 +2,7 @@
  * WebGPU through the `webgpu` package (Dawn). */
 
 export { nodeGpu } from './compute/gpu/node.js'
-export { defaultThreads, spawnNodeKernelWorker } from './compute/nodePool.js'
+export { decodeThreads, defaultThreads, spawnNodeKernelWorker } from './compute/nodePool.js'
 export { pooledUseLiteNode, registerUseLiteNode } from './encode/useLiteNode.js'
 export { fileSink, fileSource } from './io/nodeFile.js'
 export * from './lib.js'

@@ -451,30 +451,32 @@ describe('vector pages decoded on workers (a large batch)', () => {
   const column = { kind: 'list', element: 'FLOAT' } as const
   const context = (i: number) => ({ file: 'pages', column: 'embedding', offset: 1000 + i, row: i })
 
-  it("the same floats on one thread and on three (shared memory or not); a bad page in a worker's part is named as on one thread", async () => {
-    const decoders = new PageDecoders(3, await built())
-    const pool = (await decoders.poolFor(Number.MAX_SAFE_INTEGER)) as PageWorkers
-    try {
-      const n = 3 * PAGES_A_THREAD + 7
-      const vectors = clusteredVectors(n, 12, 4)
-      const pages = vectorPages(vectors, 12)
-      for (const out of [new Float32Array(n * 12), sharedFloats(n * 12)]) {
-        await decodePages(pool, pages, column, 'LZ4_RAW', 12, out, context)
-        expect(out).toEqual(vectors)
+  it("the same floats on one thread and on 3 or 5 (this thread decoding a share, or only handing out); shared memory or not; a bad page in a worker's part is named as on one thread", async () => {
+    const spawn = await built()
+    const n = 4 * PAGES_A_THREAD + 7
+    const vectors = clusteredVectors(n, 12, 4)
+    const pages = vectorPages(vectors, 12)
+    const bad = pages.slice()
+    bad[n - 2] = (bad[n - 2] as Uint8Array).subarray(0, 30) // cut short, in the last worker's part
+    const alone = await decodePages(undefined, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context).catch((e) => e)
+    expect(alone).toBeInstanceOf(ParquetSeekError)
+    expect(alone.message).toMatch(`row ${n - 2}`)
+    for (const threads of [3, 5]) {
+      const decoders = new PageDecoders(threads, spawn)
+      const pool = (await decoders.poolFor(Number.MAX_SAFE_INTEGER)) as PageWorkers
+      try {
+        for (const out of [new Float32Array(n * 12), sharedFloats(n * 12)]) {
+          await decodePages(pool, pages, column, 'LZ4_RAW', 12, out, context)
+          expect(out).toEqual(vectors)
+        }
+        // twice: the workers' buffers from the first call are reused
+        const again = new Float32Array(n * 12)
+        await decodePages(pool, pages, column, 'LZ4_RAW', 12, again, context)
+        expect(again).toEqual(vectors)
+        await expect(decodePages(pool, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context)).rejects.toThrow(alone.message)
+      } finally {
+        decoders.close()
       }
-      // twice: the workers' buffers from the first call are reused
-      const again = new Float32Array(n * 12)
-      await decodePages(pool, pages, column, 'LZ4_RAW', 12, again, context)
-      expect(again).toEqual(vectors)
-      // page n − 2 (the last worker's part) cut short
-      const bad = pages.slice()
-      bad[n - 2] = (bad[n - 2] as Uint8Array).subarray(0, 30)
-      const alone = await decodePages(undefined, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context).catch((e) => e)
-      expect(alone).toBeInstanceOf(ParquetSeekError)
-      expect(alone.message).toMatch(`row ${n - 2}`)
-      await expect(decodePages(pool, bad, column, 'LZ4_RAW', 12, new Float32Array(n * 12), context)).rejects.toThrow(alone.message)
-    } finally {
-      decoders.close()
     }
   }, 60_000)
 
@@ -494,7 +496,11 @@ describe('vector pages decoded on workers (a large batch)', () => {
     const batch = Array.from({ length: 300 }, (_, q) => x.subarray((n + q) * 8, (n + q + 1) * 8))
     let spawned = 0
     const files = [await fileSource(out), await fileSource(out)] as const
-    const threaded = await openIndex(files[0], { threads: 3, spawnWorker: () => (spawned++, spawn()) })
+    const counted = () => {
+      spawned++
+      return spawn()
+    }
+    const threaded = await openIndex(files[0], { threads: 3, spawnWorker: counted })
     const single = await openIndex(files[1])
     try {
       const search = { k: 10, refine: 10, nprobe: 30 }

@@ -2,7 +2,7 @@ import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
 import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
-import { defaultThreads } from '../compute/nodePool.js'
+import { decodeThreads } from '../compute/nodePool.js'
 import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
@@ -47,8 +47,8 @@ export async function readQueryVectors(
 /** `--backend` of the search commands; `gpu` brings WebGPU up through the webgpu package (Dawn). */
 export async function searchBackend(value: string | undefined): Promise<SearchCompute> {
   const backend = choice(value, 'backend', SEARCH_BACKENDS)
-  // a large batch (join's) decodes its vector pages on every core, at most 8 (search/pageDecoding.ts)
-  const threads = { threads: defaultThreads(), spawnWorker: spawnNodePageWorker }
+  // a large batch (join's) decodes its vector pages on every core, at most 16 (search/pageDecoding.ts)
+  const threads = { threads: decodeThreads(), spawnWorker: spawnNodePageWorker }
   return backend === 'gpu' ? { backend, gpu: await nodeGpu(), ...threads } : { backend, ...threads }
 }
 

@@ -10,6 +10,15 @@ export const spawnNodeKernelWorker: SpawnKernelWorker = () => {
   return { endpoint: nodeEndpoint(worker as never), terminate: () => void worker.terminate() }
 }
 
+/**
+ * Default threads decoding a large search's vector pages in Node: every core, at most 16 (a
+ * worker holds only its part's buffers; an H200 host's 16 cores decode a 10,000-query batch's
+ * pages on 8 threads in 485 ms, on one in 922).
+ */
+export function decodeThreads(): number {
+  return Math.max(1, Math.min(16, availableParallelism()))
+}
+
 /** Default build threads in Node: every core, at most 8. */
 export function defaultThreads(): number {
   return Math.max(1, Math.min(8, availableParallelism()))
