@@ -75,6 +75,29 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     expect(kernels, reason).toBeDefined()
   })
 
+  it('staged uploads: large arrays (also in shared memory) arrive whole, one after another through one staging buffer, at once or in turn', async () => {
+    const ctx = await GpuContext.create(await nodeGpu())
+    try {
+      const n = (3 << 20) / 4 // 3 MiB: past the staged minimum
+      const plain = Float32Array.from({ length: n }, (_, i) => i * 0.5)
+      const shared = new Float32Array(new SharedArrayBuffer(4 * n))
+      shared.set(plain.map((v) => -v))
+      const small = Uint32Array.of(1, 2, 3)
+      // all at once: each waits for the staging buffer in turn
+      const buffers = await Promise.all([ctx.uploadStaged(plain, 'a'), ctx.uploadStaged(shared, 'b'), ctx.uploadStaged(small, 'c')])
+      const [a, b, c] = await ctx.submitAndRead(
+        ctx.device.createCommandEncoder(),
+        buffers.map((buf, i) => [buf, 0, [plain, shared, small][i]?.byteLength ?? 0] as [GPUBuffer, number, number]),
+        'staged',
+      )
+      expect(new Float32Array(a as ArrayBuffer)).toEqual(plain)
+      expect(new Float32Array(b as ArrayBuffer)).toEqual(shared)
+      expect(new Uint32Array(c as ArrayBuffer)).toEqual(small)
+    } finally {
+      ctx.destroy()
+    }
+  })
+
   it('pooled buffers: a request that fits one binding gets a buffer that fits it, also under a limit that is no power of two', async () => {
     // NVIDIA through Dawn allows 2^31 − 4 bytes a binding: a 1.5 GB request rounded up to 2 GiB
     // failed validation on an H200. The same limit here, scaled down: 3 MiB − 4.
@@ -527,6 +550,21 @@ describe('refinement on the GPU (each query against its own candidates)', () => 
         expect(Array.from(got).filter((d, p) => !close(d, want[p] as number))).toEqual([])
         if (metric === 'cosine') expect(got[0]).toBe(1)
       }
+      // block after block against the same queries (a batch's refine stage): they go up once
+      const ctx = await GpuContext.create(gpu)
+      const exact = new GpuExact(ctx)
+      const uploads = vi.spyOn(ctx, 'upload')
+      const half = pairs.subarray(0, pairs.length / 2)
+      const first = await exact.refine(metric, queries, nq, x, n, dim, half)
+      const second = await exact.refine(metric, queries, nq, x, n, dim, half)
+      const labels = () => uploads.mock.calls.map((c) => c[1])
+      expect(labels().filter((l) => l === 'Refine.queries')).toHaveLength(1)
+      expect(second).toEqual(first)
+      await exact.refine(metric, queries.slice(), nq, x, n, dim, half) // another array: uploaded
+      expect(labels().filter((l) => l === 'Refine.queries')).toHaveLength(2)
+      uploads.mockRestore()
+      exact.release()
+      ctx.destroy()
     },
     120_000,
   )

@@ -27,7 +27,7 @@ import { pqLayout } from '../index/pq.js'
 import { writeVectorChunk } from '../parquet/vectorChunk.js'
 import { memoryIndex } from '../query/memory.js'
 import { REFINE_BLOCK_BYTES, STAGES, type Stage } from '../query/pipeline.js'
-import { decodePages, type PageWorkers } from '../search/pageDecoding.js'
+import { decodePages, type PageWorkers, sharedFloats } from '../search/pageDecoding.js'
 
 /**
  * The GPU benchmark both `npm run bench:gpu` (Node, Dawn) and the site's bench.html (a browser's
@@ -462,8 +462,8 @@ export function vectorPages(vectors: Float32Array, dim: number): Uint8Array[] {
 export async function pageDecodeMs(vectors: Float32Array, dim: number, decodes: number, pool?: PageWorkers): Promise<number> {
   const pages = vectorPages(vectors, dim)
   const block = Math.max(1, Math.min(decodes, Math.floor(REFINE_BLOCK_BYTES / (4 * dim))))
-  // as a GPU search holds its vectors (not shared: see SeekIndex's vectorBuffer)
-  const out = new Float32Array(block * dim)
+  // as a search with workers holds its vectors (SeekIndex's vectorBuffer: they write into it)
+  const out = pool ? sharedFloats(block * dim) : new Float32Array(block * dim)
   const column = { kind: 'list', element: 'FLOAT' } as const
   const decode = async (from: number, count: number) =>
     decodePages(

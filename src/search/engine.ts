@@ -57,7 +57,7 @@ export class SeekIndex {
     const gpu =
       o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuScan(opened.model, o.gpu, kernels, o.signal) : undefined
     const decoders = new PageDecoders(o.threads ?? 1, o.spawnWorker)
-    const pipeline = new QueryPipeline(new EmbeddedKind(opened, decoders, !!gpu), {
+    const pipeline = new QueryPipeline(new EmbeddedKind(opened, decoders), {
       kernels,
       gpu,
       cacheBytes: o.cacheBytes ?? 64 << 20,
@@ -150,8 +150,6 @@ class EmbeddedKind implements IndexKind {
   constructor(
     readonly opened: OpenedIndex,
     private readonly decoders: PageDecoders,
-    /** Whether the GPU refines (searches with backend `gpu`). */
-    private readonly gpu: boolean,
   ) {
     this.counters = [opened.counting]
     this.clock = opened.counting.clock
@@ -214,12 +212,9 @@ class EmbeddedKind implements IndexKind {
     )
   }
 
-  /**
-   * Shared memory when workers decode pages (they write into it) and the CPU refines: with the
-   * GPU, uploading from shared memory would cost a copy of its own (GpuContext.write).
-   */
+  /** Shared memory when workers decode pages: they write into it (the GPU takes it through GpuContext.uploadStaged). */
   vectorBuffer(n: number): Float32Array {
-    return this.decoders.threads > 1 && !this.gpu ? sharedFloats(n) : new Float32Array(n)
+    return this.decoders.threads > 1 ? sharedFloats(n) : new Float32Array(n)
   }
 
   async readVectors(rows: number[], place: (row: number) => ListPlace | undefined, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {

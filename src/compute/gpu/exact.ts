@@ -78,7 +78,29 @@ export function recordRefine(
  * chunks that fit one buffer binding; the output is query-major (out[qi · n + i]).
  */
 export class GpuExact {
+  /**
+   * The queries `refine` uploaded last, kept while the same array comes again: a batch's refine
+   * stage scores its queries against one block of rows after another (10,000 queries: 31 MB a
+   * block). The array must not change between those calls.
+   */
+  private kept: { queries: Float32Array; nq: number; buffer: GPUBuffer } | undefined
+
   constructor(private readonly ctx: GpuContext) {}
+
+  /** `queries` (nq rows of dim) on the GPU: the buffer kept from the last call when they are the same array. */
+  private queriesOnGpu(queries: Float32Array, nq: number, dim: number): GPUBuffer {
+    if (this.kept?.queries === queries && this.kept.nq === nq) return this.kept.buffer
+    this.release()
+    const buffer = this.ctx.upload(padRows(queries, nq, dim), 'Refine.queries')
+    this.kept = { queries, nq, buffer }
+    return buffer
+  }
+
+  /** Gives back the queries kept between refine calls. */
+  release(): void {
+    this.ctx.release(this.kept?.buffer)
+    this.kept = undefined
+  }
 
   async distances(kind: 'l2' | 'ip', queries: Float32Array, nq: number, x: Float32Array, n: number, dim: number, signal?: AbortSignal) {
     const ctx = this.ctx
@@ -132,6 +154,32 @@ export class GpuExact {
     const dim4 = Math.ceil(dim / 4) * 4
     const rowsPer = Math.max(1, Math.floor(ctx.maxBinding / (4 * dim4)))
     const pairsPer = Math.max(1, Math.floor(ctx.maxBinding / 8))
+    /** Scores `local` pairs (indices into qBuf's and xBuf's rows); distances of pair i to out[at(i)]. */
+    const score = async (qBuf: GPUBuffer, xBuf: GPUBuffer, local: Uint32Array, at: (i: number) => number) => {
+      const pBuf = ctx.upload(local, 'Refine.pairs')
+      const dBuf = ctx.acquire(local.byteLength, 'Refine.out')
+      try {
+        const encoder = ctx.device.createCommandEncoder({ label: 'Refine' })
+        recordRefine(ctx, encoder, { pairs: local.length / 2, dim, ip }, [qBuf, xBuf, pBuf, dBuf])
+        const [raw] = await ctx.submitAndRead(encoder, [[dBuf, 0, local.byteLength]], 'refinement')
+        const d = new Float32Array(raw as ArrayBuffer)
+        for (let i = 0; i < local.length / 2; i++) out[at(i)] = fromKernel(metric, d[2 * i] as number, d[2 * i + 1])
+      } finally {
+        ctx.release(pBuf, dBuf)
+      }
+    }
+    if (nq <= rowsPer && n <= rowsPer && count <= pairsPer) {
+      // one block (a batch's refine stage): the pairs as they are, the queries kept for the next call
+      await checkpoint(signal)
+      const qBuf = this.queriesOnGpu(queries, nq, dim)
+      const xBuf = await ctx.uploadStaged(padRows(x, n, dim), 'Refine.rows')
+      try {
+        if (count) await score(qBuf, xBuf, pairs, (i) => i)
+      } finally {
+        ctx.release(xBuf)
+      }
+      return out
+    }
     for (let q0 = 0; q0 < nq; q0 += rowsPer)
       for (let r0 = 0; r0 < n; r0 += rowsPer) {
         const q1 = Math.min(nq, q0 + rowsPer)
@@ -155,17 +203,7 @@ export class GpuExact {
               local[2 * i] = (pairs[2 * p] as number) - q0
               local[2 * i + 1] = (pairs[2 * p + 1] as number) - r0
             }
-            const pBuf = ctx.upload(local, 'Refine.pairs')
-            const dBuf = ctx.acquire(local.byteLength, 'Refine.out')
-            try {
-              const encoder = ctx.device.createCommandEncoder({ label: 'Refine' })
-              recordRefine(ctx, encoder, { pairs: part.length, dim, ip }, [qBuf, xBuf, pBuf, dBuf])
-              const [raw] = await ctx.submitAndRead(encoder, [[dBuf, 0, local.byteLength]], 'refinement')
-              const d = new Float32Array(raw as ArrayBuffer)
-              for (const [i, p] of part.entries()) out[p] = fromKernel(metric, d[2 * i] as number, d[2 * i + 1])
-            } finally {
-              ctx.release(pBuf, dBuf)
-            }
+            await score(qBuf, xBuf, local, (i) => part[i] as number)
           }
         } finally {
           ctx.release(qBuf, xBuf)

@@ -270,6 +270,8 @@ export class GpuListScan {
 
   /** The CPU kernels of the queries' distances to their lists' centroids (the scan's biases). */
   private readonly kernels: Pick<Kernels, 'distances'>
+  /** Refinement (holds a batch's queries between its blocks of rows). */
+  private readonly exact: GpuExact
   /**
    * Where `probe` and `candidates` spend their time, while set (bench:gpu's batch section).
    * Profiling submits the list stage's tables and scan on their own and waits for each, so the
@@ -284,6 +286,7 @@ export class GpuListScan {
   ) {
     const { m } = model.params
     this.kernels = o.kernels ?? { distances }
+    this.exact = new GpuExact(ctx)
     const residentBytes = o.residentBytes ?? DEFAULT_RESIDENT_BYTES
     this.centroids = ctx.upload(model.centroids, 'ListScan.centroids')
     this.codebooks = ctx.upload(model.codebooks, 'ListScan.codebooks')
@@ -409,9 +412,9 @@ export class GpuListScan {
     return found as Ranked[]
   }
 
-  /** The refine stage on this device: exact distances of each query to its candidates (GpuExact.refine). */
+  /** The refine stage on this device: exact distances of each query to its candidates (GpuExact.refine; a batch's queries stay on the GPU from one block of rows to the next). */
   refine(...args: Parameters<GpuExact['refine']>): Promise<Float64Array> {
-    return new GpuExact(this.ctx).refine(...args)
+    return this.exact.refine(...args)
   }
 
   /**
@@ -688,6 +691,7 @@ export class GpuListScan {
 
   /** Gives the arena and model buffers back to the context. */
   release(): void {
+    this.exact.release()
     this.ctx.release(
       this.codes,
       this.rows,
