@@ -154,13 +154,12 @@ function BatchStages({ batch: b }: { batch: BatchFigures }) {
     [`probe: ${b.nlist.toLocaleString('en')} centroids, nprobe ${b.nprobe}; the cut by distance`, 'GPU, CPU', p.probe],
     ['lists (held in memory)', 'CPU', p.lists],
     ['scan: tables, scan, top-k, read back; candidates checked and shortlisted', 'GPU, CPU', p.scan],
-    [`refinement, ${b.candidatesPerQuery} candidates a query: vectors gathered, distances, ranking`, 'CPU, GPU', p.refine],
-    ['results: rows and their values', 'CPU', p.project + (b.pipelineMs - staged)],
     [
-      `decoding the ${b.refineRows.toLocaleString('en')} candidate rows' pages (${b.decodeThreads} thread${b.decodeThreads > 1 ? 's' : ''})`,
-      'CPU',
-      b.decodeMs,
+      `refinement, ${b.candidatesPerQuery} candidates a query: ${b.refineRows.toLocaleString('en')} pages decoded (${b.decodeThreads} thread${b.decodeThreads > 1 ? 's' : ''}), distances, ranking`,
+      'CPU, GPU',
+      p.refine,
     ],
+    ['results: rows and their values', 'CPU', p.project + (b.pipelineMs - staged)],
   ]
   return (
     <table data-testid="bench-batch-stages">

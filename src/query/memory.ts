@@ -34,6 +34,12 @@ export interface MemoryIndexOptions {
    * query/adjacent.ts).
    */
   planned?: { listAt: Float64Array; listBytes: Float64Array; pageAt: (row: number) => number; pageBytes: number }
+  /**
+   * How the refine stage reads rows' vectors (into `out`, the i-th at i · dim), where `vectorOf`
+   * is not enough: bench:gpu decodes one-vector pages there, on its decoding threads, as a file
+   * search does; `buffer` makes room for them (IndexKind.vectorBuffer).
+   */
+  vectors?: { read(rows: number[], out: Float32Array): Promise<void>; buffer?(n: number): Float32Array }
 }
 
 /**
@@ -45,7 +51,7 @@ export function memoryIndex(
   lists: InvertedLists,
   vectorOf: (row: number) => Float32Array,
   kernels: Kernels = jsKernels,
-  { gpu, gpuProbe = false, refineBlockBytes, scoreCache, planned }: MemoryIndexOptions = {},
+  { gpu, gpuProbe = false, refineBlockBytes, scoreCache, planned, vectors }: MemoryIndexOptions = {},
 ): QueryPipeline {
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
@@ -73,9 +79,11 @@ export function memoryIndex(
         }
       }),
     readVectors: async (rows, _place, out) => {
-      for (const [i, row] of rows.entries()) out.set(vectorOf(row).subarray(0, dim), i * dim)
+      if (vectors) await vectors.read(rows, out)
+      else for (const [i, row] of rows.entries()) out.set(vectorOf(row).subarray(0, dim), i * dim)
       return new Uint8Array(rows.length).fill(1)
     },
+    ...(vectors?.buffer && { vectorBuffer: vectors.buffer }),
     readColumns: async () => new Map(),
     ...(planned && {
       layout: {
