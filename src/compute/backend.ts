@@ -1,6 +1,6 @@
 import { ParquetSeekError } from '../errors.js'
 import type { PqLayout } from '../index/pq.js'
-import { adcTable, assignNearest, distances, pqEncode, pqScan, rowNormsSq, seedScan } from './js.js'
+import { adcTable, assignNearest, distances, dot, l2sq, pqEncode, pqScan, rowNormsSq, seedScan } from './js.js'
 
 /**
  * The compute interface every backend implements (DESIGN §4). All results are bit-identical
@@ -31,6 +31,8 @@ export interface AdcScanner {
 export interface RowScanner {
   /** out[i] = squared L2 of q and row i, as `distances('l2', q, 1, rows, …)` gives it. */
   l2(q: Float32Array, out: Float32Array): void
+  /** out[i] = squared L2 (`l2`) or dot (`ip`) of q and row rows[i], as `distances` gives it. */
+  at(kind: 'l2' | 'ip', q: Float32Array, rows: ArrayLike<number>, out: Float32Array): void
 }
 
 /**
@@ -73,7 +75,15 @@ export const jsKernels: Kernels = {
     }
   },
   rowScanner(rows, n, dim) {
-    return { l2: (q, out) => distances('l2', q, 1, rows, n, dim, out) }
+    return {
+      l2: (q, out) => distances('l2', q, 1, rows, n, dim, out),
+      at(kind, q, which, out) {
+        for (let i = 0; i < which.length; i++) {
+          const at = (which[i] as number) * dim
+          out[i] = kind === 'l2' ? l2sq(q, 0, rows, at, dim) : dot(q, 0, rows, at, dim)
+        }
+      },
+    }
   },
   seeder(rows, n, stride) {
     const minDist = new Uint32Array(n).fill(0xffffffff)

@@ -1,4 +1,4 @@
-import type { Kernels } from './backend.js'
+import type { Kernels, RowScanner } from './backend.js'
 import { TopK } from './topk.js'
 
 /** Query × centroid distances computed per call: a block of queries against every centroid. */
@@ -45,31 +45,45 @@ export function probe(
 
 /**
  * Each query's distance to the centroid of each of its lists (squared L2, or the dot product for
- * `ip`), by the backend's `distances` kernel — on any CPU backend bit for bit what compute/js.ts
- * l2sq / dot give — with a query's centroids gathered so that one kernel call serves them all
- * (10,000 queries × 32 lists × 768: 434 ms through the TypeScript kernel, 106 ms through wasm;
- * bench:kernels).
+ * `ip`), by the backend's kernel — on any CPU backend bit for bit what compute/js.ts l2sq / dot
+ * give — through a row scanner holding the centroids (made once per kernels and centroids, kept
+ * while the centroids live): each centroid read where it lies. Gathering each query's centroids
+ * into one array for the `distances` kernel took most of a 10,000-query batch's cut (10,000 × 32
+ * lists × 768: 226 ms on an H200 host).
  */
 export function coarseDistances(
-  kernels: Pick<Kernels, 'distances'>,
+  kernels: Pick<Kernels, 'rowScanner'>,
   queries: readonly Float32Array[],
   lists: readonly ArrayLike<number>[],
   centroids: Float32Array,
   kind: 'l2' | 'ip',
 ): Float32Array[] {
   const dim = queries[0]?.length ?? 0
-  let gathered = new Float32Array(0)
+  if (!dim) return queries.map(() => new Float32Array(0))
+  const scanner = centroidScanner(kernels, centroids, dim)
   return queries.map((q, qi) => {
     const ls = lists[qi] as ArrayLike<number>
-    if (gathered.length < ls.length * dim) gathered = new Float32Array(ls.length * dim)
-    for (let i = 0; i < ls.length; i++) {
-      const l = ls[i] as number
-      gathered.set(centroids.subarray(l * dim, (l + 1) * dim), i * dim)
-    }
     const out = new Float32Array(ls.length)
-    kernels.distances(kind, q, 1, gathered, ls.length, dim, out)
+    scanner.at(kind, q, ls, out)
     return out
   })
+}
+
+/** Row scanners over centroid arrays, per kernels (coarseDistances). */
+const scanners = new WeakMap<Float32Array, WeakMap<object, RowScanner>>()
+
+function centroidScanner(kernels: Pick<Kernels, 'rowScanner'>, centroids: Float32Array, dim: number): RowScanner {
+  let byKernels = scanners.get(centroids)
+  if (!byKernels) {
+    byKernels = new WeakMap()
+    scanners.set(centroids, byKernels)
+  }
+  let scanner = byKernels.get(kernels)
+  if (!scanner) {
+    scanner = kernels.rowScanner(centroids, centroids.length / dim, dim)
+    byKernels.set(kernels, scanner)
+  }
+  return scanner
 }
 
 /**
@@ -84,7 +98,7 @@ export function coarseDistances(
  * is the same everywhere — and come back beside the kept lists (`l2` only), for the GPU scan.
  */
 export function pruneProbes(
-  kernels: Pick<Kernels, 'distances'>,
+  kernels: Pick<Kernels, 'rowScanner'>,
   queries: readonly Float32Array[],
   probes: readonly Uint32Array[],
   centroids: Float32Array,
@@ -126,7 +140,7 @@ export function pruneProbes(
  * to the lists after those computed, the ones known kept.
  */
 export function extendDistances(
-  kernels: Pick<Kernels, 'distances'>,
+  kernels: Pick<Kernels, 'rowScanner'>,
   queries: readonly Float32Array[],
   lists: readonly Uint32Array[],
   known: readonly Float32Array[],
@@ -147,7 +161,7 @@ export function extendDistances(
 
 /** Every slack that changes some query's lists under pruneProbes, ascending (no repeats; none for `ip`). */
 export function slackSteps(
-  kernels: Pick<Kernels, 'distances'>,
+  kernels: Pick<Kernels, 'rowScanner'>,
   queries: readonly Float32Array[],
   probes: readonly Uint32Array[],
   centroids: Float32Array,

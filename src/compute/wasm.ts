@@ -421,7 +421,20 @@ class WasmKernels implements Kernels {
   /** An instance holding the rows, copied into its memory once rather than once a query. */
   rowScanner(rows: Float32Array, n: number, dim: number): RowScanner {
     // beyond RESIDENT_ROW_BYTES (a user's --nlist far above the default), copied chunk by chunk
-    if (n * dim * 4 > RESIDENT_ROW_BYTES) return { l2: (q, out) => this.distances('l2', q, 1, rows, n, dim, out) }
+    if (n * dim * 4 > RESIDENT_ROW_BYTES) {
+      let gathered = new Float32Array(0)
+      return {
+        l2: (q, out) => this.distances('l2', q, 1, rows, n, dim, out),
+        at: (kind, q, which, out) => {
+          if (gathered.length < which.length * dim) gathered = new Float32Array(which.length * dim)
+          for (let i = 0; i < which.length; i++) {
+            const r = which[i] as number
+            gathered.set(rows.subarray(r * dim, (r + 1) * dim), i * dim)
+          }
+          this.distances(kind, q, 1, gathered, which.length, dim, out)
+        },
+      }
+    }
     const a = new Arena(this.module)
     const [xo, qo, oo] = a.layout('rowScanner', [n * dim * 4, dim * 4, n * 4], true)
     a.f32(xo, n * dim).set(rows.subarray(0, n * dim))
@@ -430,6 +443,16 @@ class WasmKernels implements Kernels {
         a.f32(qo, dim).set(q.subarray(0, dim))
         a.x.distances(KIND.l2, qo, 1, xo, n, dim, oo)
         out.set(a.f32(oo, n))
+      },
+      // each row where it lies: no copy of the rows a call (the cut's 10,000 queries × 32 lists)
+      at(kind, q, which, out) {
+        a.f32(qo, dim).set(q.subarray(0, dim))
+        const rowBytes = dim * 4
+        for (let at = 0; at < which.length; at += n) {
+          const count = Math.min(n, which.length - at)
+          for (let i = 0; i < count; i++) a.x.distances(KIND[kind], qo, 1, xo + (which[at + i] as number) * rowBytes, 1, dim, oo + i * 4)
+          out.set(a.f32(oo, count), at)
+        }
       },
     }
   }

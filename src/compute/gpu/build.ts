@@ -31,7 +31,7 @@ export class GpuBuild {
   }
 
   /** The search's list scan on the same device, for measuring a model's recall while building. */
-  listScan(model: IvfPqModel, kernels?: Pick<Kernels, 'distances'>): GpuListScan {
+  listScan(model: IvfPqModel, kernels?: Pick<Kernels, 'distances' | 'rowScanner'>): GpuListScan {
     return new GpuListScan(this.ctx, model, { kernels })
   }
 

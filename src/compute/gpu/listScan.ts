@@ -1,7 +1,6 @@
 import { checkpoint, GpuError } from '../../errors.js'
 import type { IvfPqModel } from '../../index/model.js'
-import type { Kernels } from '../backend.js'
-import { distances } from '../js.js'
+import { jsKernels, type Kernels } from '../backend.js'
 import { packRows } from '../metric.js'
 import { coarseDistances, probe as probeOnCpu } from '../probe.js'
 import { type Ranked, TopK } from '../topk.js'
@@ -269,7 +268,7 @@ export class GpuListScan {
   private listIdQueries = 0
 
   /** The CPU kernels of the queries' distances to their lists' centroids (the scan's biases). */
-  private readonly kernels: Pick<Kernels, 'distances'>
+  private readonly kernels: Pick<Kernels, 'distances' | 'rowScanner'>
   /** Refinement (holds a batch's queries between its blocks of rows). */
   private readonly exact: GpuExact
   /**
@@ -282,10 +281,10 @@ export class GpuListScan {
   constructor(
     private readonly ctx: GpuContext,
     private readonly model: IvfPqModel,
-    o: { kernels?: Pick<Kernels, 'distances'>; residentBytes?: number } = {},
+    o: { kernels?: Pick<Kernels, 'distances' | 'rowScanner'>; residentBytes?: number } = {},
   ) {
     const { m } = model.params
-    this.kernels = o.kernels ?? { distances }
+    this.kernels = o.kernels ?? jsKernels
     this.exact = new GpuExact(ctx)
     const residentBytes = o.residentBytes ?? DEFAULT_RESIDENT_BYTES
     this.centroids = ctx.upload(model.centroids, 'ListScan.centroids')

@@ -13,7 +13,7 @@ import { GpuListScan } from './listScan.js'
 export async function openGpuScan(
   model: IvfPqModel,
   gpu?: GPU,
-  kernels?: Pick<Kernels, 'distances'>,
+  kernels?: Pick<Kernels, 'distances' | 'rowScanner'>,
   signal?: AbortSignal,
 ): Promise<GpuListScan> {
   return new GpuListScan(await sharedGpuContext(gpu, signal), model, { kernels })
