@@ -18,7 +18,7 @@ const K = 20
  * A file as pq-vector writes it (from its documented layout): the Parquet data as it was, the
  * index bytes after it, the footer again with `pq_vector_index_offset`.
  */
-async function pqVectorFile(path: string, corrupt = false): Promise<Float32Array> {
+async function pqVectorFile(path: string, corrupt?: 'missing row' | 'row twice'): Promise<Float32Array> {
   const v = clusteredVectors(rows, dim, 31)
   const plain = join(dir, 'plain.parquet')
   writeListFile(
@@ -31,7 +31,10 @@ async function pqVectorFile(path: string, corrupt = false): Promise<Float32Array
   const assign = new Uint32Array(rows)
   assignNearest(v, rows, dim, centroids, K, assign)
   const clusters = Array.from({ length: K }, (_, c) => Uint32Array.from(Array.from(assign.keys()).filter((i) => assign[i] === c)))
-  if (corrupt) clusters[3] = Uint32Array.of(rows + 5) // a row the file does not have
+  if (corrupt === 'missing row') clusters[3] = Uint32Array.of(rows + 5) // a row the file does not have
+  // cluster 3's first row also in cluster 4 (kept ascending): one row, two lists
+  if (corrupt === 'row twice')
+    clusters[4] = Uint32Array.from(new Set([...(clusters[4] as Uint32Array), (clusters[3] as Uint32Array)[0] as number])).sort()
   const out = withPqVectorIndex(bytes, dim, centroids, clusters)
   writeFileSync(path, out)
   return v
@@ -107,11 +110,17 @@ describe('pq-vector files (IVF-flat inside Parquet, written by the Rust pq-vecto
       expect(none.stderr).toContain('has no ParquetSeek index (build one with `parquetseek index`)')
     }
     const bad = join(dir, 'pqv-bad.parquet')
-    await pqVectorFile(bad, true)
+    await pqVectorFile(bad, 'missing row')
     const e = await cli(['search', bad, '--query-row', '11'])
     expect(e.code).toBe(1)
     expect(e.stderr.trim()).toMatch(
       /pqv-bad.parquet, section pq-vector index, byte \d+: pq-vector index: cluster 3 names row 2005 of a 2000-row file$/,
     )
+    // a row in two clusters, both probed: refused, never returned twice
+    const twice = join(dir, 'pqv-twice.parquet')
+    await pqVectorFile(twice, 'row twice')
+    const t = await cli(['search', twice, '--query-row', '11', '--nprobe', String(K)])
+    expect(t.code).toBe(1)
+    expect(t.stderr.trim()).toMatch(/pqv-twice.parquet, section lists: row \d+ is in more than one list \(each row belongs to one\)$/)
   })
 })

@@ -376,8 +376,27 @@ export class QueryPipeline {
       // each row once at its better estimate leaves at least k × refine distinct rows
       const spilled = !!model.params.spilled
       const keep = k * refine * (spilled ? 2 : 1)
-      if (index.scoring === 'flat') candidates = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
-      else {
+      const seen = new RowSet()
+      /** Without spilled rows each row belongs to one list: a damaged index listing it in two is refused. */
+      const refuseRepeats = (lists: ArrayLike<number>[]) => {
+        if (spilled) return
+        for (const rows of lists) {
+          for (let i = 0; i < rows.length; i++) {
+            const row = rows[i] as number
+            if (seen.has(row))
+              throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
+                file: index.file,
+                section: 'lists',
+              })
+            seen.add(row)
+          }
+          seen.clear()
+        }
+      }
+      if (index.scoring === 'flat') {
+        candidates = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
+        refuseRepeats(candidates)
+      } else {
         let scored: Ranked[] | undefined
         if (this.gpu) {
           try {
@@ -399,20 +418,7 @@ export class QueryPipeline {
           o.signal,
           this.o.scoreCache,
         )
-        const seen = new RowSet()
-        if (!spilled)
-          for (const { rows } of scored) {
-            // without spilled rows each row belongs to one list: a damaged index listing it in two is refused
-            for (const row of rows) {
-              if (seen.has(row))
-                throw new ParquetSeekError(`row ${row} is in more than one list (each row belongs to one)`, {
-                  file: index.file,
-                  section: 'lists',
-                })
-              seen.add(row)
-            }
-            seen.clear()
-          }
+        refuseRepeats(scored.map((r) => r.rows))
         // squared L2 estimates only: a ratio of inner products means nothing
         const cut = kind === 'l2' ? refineSlack : Number.POSITIVE_INFINITY
         candidates = scored.map((list) => Array.from(shortlist(list, k, k * refine, cut, seen).rows))
