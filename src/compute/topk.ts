@@ -8,7 +8,8 @@ import type { Kernels } from './backend.js'
  */
 export interface Ranked {
   rows: Uint32Array
-  distances: Float64Array
+  /** Float32 where the GPU computed them (views of what it handed back), else float64. */
+  distances: Float32Array | Float64Array
 }
 
 /** A ranking's entries as objects (few of them: results, the tune's bookkeeping). */

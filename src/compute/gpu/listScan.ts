@@ -214,10 +214,10 @@ async function selectOnGpu(
       const got = whole.get(qi)
       const n = counts[qi] as number
       if (!got && sorted) {
-        // the first of the sorted slots
+        // the first of the sorted slots, as they came back (views, not copies: 20,000 a batch)
         const at = qi * cap
         const take = Math.min(n, keep)
-        return { rows: rows.slice(at, at + take), distances: Float64Array.from(dists.subarray(at, at + take)) }
+        return { rows: rows.subarray(at, at + take), distances: dists.subarray(at, at + take) }
       }
       const [d, r, count] = got
         ? [got[0], got[1], got[0].length]
