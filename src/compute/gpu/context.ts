@@ -6,6 +6,9 @@ import { tuningStore } from './tuningStore.js'
 
 export type ShaderName = keyof typeof shaders
 
+/** Bytes from which uploadStaged goes through its staging buffer. */
+const STAGED_MIN = 1 << 20
+
 /**
  * The shaders' `override` constants, set when a pipeline is created (the workgroup size stays a
  * constant: Dawn on SwiftShader aborted on override-sized workgroups).
@@ -19,9 +22,6 @@ export type ShaderName = keyof typeof shaders
  *   DIRECT scanLists: blocks of a list shorter than this go to its `direct` entry point (values
  *          read from storage), longer ones to `tiled` (tables copied to workgroup memory)
  */
-/** Bytes from which uploadStaged goes through its staging buffer. */
-const STAGED_MIN = 1 << 20
-
 export const DEFAULT_TUNABLES = { LANES: 8, REFINE_LANES: 8, BINS: 1024, DIRECT: 64 }
 export type Tunables = typeof DEFAULT_TUNABLES
 
