@@ -3,12 +3,17 @@ import { Worker } from 'node:worker_threads'
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
 import type { SpawnKernelWorker } from './pool.js'
 
-/** Node kernel workers (worker_threads running nodeKernelWorker.js from the built package). */
-export const spawnNodeKernelWorker: SpawnKernelWorker = () => {
-  const worker = new Worker(new URL('./nodeKernelWorker.js', import.meta.url))
-  worker.unref()
-  return { endpoint: nodeEndpoint(worker as never), terminate: () => void worker.terminate() }
+/** Starts worker_threads running `script` (unreferenced: a pool never keeps the process alive). */
+export function nodeWorkers(script: URL): SpawnKernelWorker {
+  return () => {
+    const worker = new Worker(script)
+    worker.unref()
+    return { endpoint: nodeEndpoint(worker as never), terminate: () => void worker.terminate() }
+  }
 }
+
+/** Node kernel workers (worker_threads running nodeKernelWorker.js from the built package). */
+export const spawnNodeKernelWorker = nodeWorkers(new URL('./nodeKernelWorker.js', import.meta.url))
 
 /**
  * Default threads decoding a large search's vector pages in Node: every core, at most 16 (a

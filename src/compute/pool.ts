@@ -58,14 +58,19 @@ export async function withPool<T>(
   backend: BackendName,
   work: (pool: KernelPool | undefined) => Promise<T>,
 ): Promise<T> {
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
-  if (threads > 1 && !spawn) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
+  checkThreads(threads, spawn)
   const pool = threads > 1 && spawn ? await KernelPool.start(spawn, threads - 1, backend) : undefined
   try {
     return await work(pool)
   } finally {
     pool?.close()
   }
+}
+
+/** Refuses a thread count outside 1…64, or above 1 without a way to start workers. */
+export function checkThreads(threads: number, spawn: unknown): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
+  if (threads > 1 && !spawn) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
 }
 
 /** Contiguous [start, end) row ranges, one per part, sizes differing by at most one. */

@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink'
 import type { CompressionCodec } from 'hyparquet'
-import { type SpawnedWorker, splitRange } from '../compute/pool.js'
+import { checkThreads, type SpawnedWorker, splitRange } from '../compute/pool.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { EmbeddingColumn } from '../parquet/embedding.js'
 import { decodeVectorPages, type PageContext } from '../parquet/vectorPage.js'
@@ -126,8 +126,7 @@ export class PageDecoders {
     readonly threads: number,
     private readonly spawn: SpawnWorker | undefined,
   ) {
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new ParquetSeekError(`threads must be 1…64, got ${threads}`)
-    if (threads > 1 && !spawn) throw new ParquetSeekError('threads > 1 needs spawnWorker (how to start a worker here)')
+    checkThreads(threads, spawn)
   }
 
   /** The workers for `pages` pages (none for one thread, or too few pages to share). */
