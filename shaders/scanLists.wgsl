@@ -2,8 +2,12 @@
 // gets its asymmetric distance and its row id, side by side in the query's output range:
 //   per-pair tables (params.precomputed 0): bias + Σ_j table[j][code_j], summed in order from
 //     the bias as compute/js.ts pqScan does (the same numbers as the CPU, up to fused adds)
-//   precomputed (1, L2 only): bias + Σ_j (terms[list][j][code_j] + 2 · table[j][code_j]) with the
-//     query's inner-product table and listTerms.wgsl's terms; bias = ‖q − c_list‖²
+//   precomputed (1, L2 only): bias + entryTerms[entry] + 2 · Σ_j table[j][code_j] (the sum from 0,
+//     in order) with the query's inner-product table; bias = ‖q − c_list‖². An entry's terms —
+//     Σ_j terms[list][j][code_j] over listTerms.wgsl's terms — do not depend on the query, so
+//     they are summed once, when its list becomes resident (this shader again, per-pair mode, the
+//     list's terms as its table and the terms as its output; listScan.ts entryTermsFor): a
+//     query's scan then looks up one table per code instead of two
 //
 // Two entry points, one pass each over its own items (listScan.ts picks per block of a segment):
 //   tiled:  a workgroup scores a block of up to BLOCK = WORKGROUP × PER entries of one segment
@@ -18,7 +22,7 @@
 //
 // Buffers:
 //   tables   f32[ntables × m × ksub] (adcTables.wgsl)
-//   terms    f32[nlist × m × ksub] (listTerms.wgsl) when precomputed, else unused
+//   entryTerms f32[]: each resident entry's terms (above) when precomputed, else unused
 //   codes    vec4<u32>[]: the lists resident on the GPU, interleaved in groups of GROUP entries
 //            so that neighbouring invocations read neighbouring 16-byte quads: quad t of entry e
 //            — its code bytes 16t … 16t + 15, little-endian, byte b in bits 8·(b % 4) of
@@ -26,7 +30,7 @@
 //            Q = ⌈m / 16⌉ (listScan.ts interleave); one quad is one tile of subspaces
 //   rows     u32[]: row id of resident entry e
 //   work     u32[]: segments, SEGMENT words each — table, bias (f32 bits), first resident entry,
-//            entries, first output, list — then from params.itemsAt the items, 2 words each:
+//            entries, first output — then from params.itemsAt the items, 2 words each:
 //            segment, first entry of it (tiled: a block of ≤ BLOCK entries; direct: ≤ WORKGROUP)
 //   allowed  u32[]: row bitmap (bit r % 32 of word r / 32) when params.filtered is 1: rows
 //            outside it get row id NO_ROW and never become candidates
@@ -45,13 +49,13 @@ struct Params {
 const WORKGROUP: u32 = 256u;
 const PER: u32 = 4u; // tiled: entries per invocation (listScan.ts BLOCK = WORKGROUP × PER)
 const NO_ROW: u32 = 0xffffffffu;
-const SEGMENT: u32 = 6u;
+const SEGMENT: u32 = 5u;
 const GROUP: u32 = 32u;
 const TILE: u32 = 16u; // subspaces per tile: one vec4<u32> of code bytes
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> tables: array<f32>;
-@group(0) @binding(2) var<storage, read> terms: array<f32>;
+@group(0) @binding(2) var<storage, read> entryTerms: array<f32>;
 @group(0) @binding(3) var<storage, read> codes: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> rows: array<u32>;
 @group(0) @binding(5) var<storage, read> work: array<u32>;
@@ -79,19 +83,30 @@ fn begin(seg: u32, e: u32) -> u32 {
 }
 
 /** acc plus the table values of the four codes in `word`, subspaces j … j + 3 (those below m), read from storage. */
-fn direct4(acc: f32, word: u32, j: u32, tb: u32, lb: u32) -> f32 {
+fn direct4(acc: f32, word: u32, j: u32, tb: u32) -> f32 {
   var s = acc;
   for (var b = 0u; b < 4u; b++) {
     if (j + b < params.m) {
-      let at = (j + b) * params.ksub + ((word >> (8u * b)) & 0xffu);
-      if (params.precomputed == 1u) {
-        s += terms[lb + at] + 2.0 * tables[tb + at];
-      } else {
-        s += tables[tb + at];
-      }
+      s += tables[tb + (j + b) * params.ksub + ((word >> (8u * b)) & 0xffu)];
     }
   }
   return s;
+}
+
+/** Where an entry's sum of table values starts: the segment's bias, or (precomputed) 0. */
+fn sumStart(seg: u32) -> f32 {
+  if (params.precomputed == 1u) {
+    return 0.0;
+  }
+  return bitcast<f32>(work[seg + 1u]);
+}
+
+/** Entry e of segment `seg`'s distance from its sum of table values (see the top). */
+fn distanceOf(seg: u32, e: u32, sum: f32) -> f32 {
+  if (params.precomputed == 1u) {
+    return bitcast<f32>(work[seg + 1u]) + entryTerms[work[seg + 2u] + e] + 2.0 * sum;
+  }
+  return sum;
 }
 
 /** acc plus the tile's values of the four codes in `word`, the tile's subspaces b … b + 3 (those below nj). */
@@ -130,17 +145,16 @@ fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     return;
   }
   let tb = work[seg] * params.m * params.ksub;
-  let lb = work[seg + 5u] * params.m * params.ksub;
-  var acc = bitcast<f32>(work[seg + 1u]);
+  var acc = sumStart(seg);
   for (var t = 0u; t < (params.m + TILE - 1u) / TILE; t++) {
     let quad = codes[base + t * GROUP];
     let j = t * TILE;
-    acc = direct4(acc, quad.x, j, tb, lb);
-    acc = direct4(acc, quad.y, j + 4u, tb, lb);
-    acc = direct4(acc, quad.z, j + 8u, tb, lb);
-    acc = direct4(acc, quad.w, j + 12u, tb, lb);
+    acc = direct4(acc, quad.x, j, tb);
+    acc = direct4(acc, quad.y, j + 4u, tb);
+    acc = direct4(acc, quad.z, j + 8u, tb);
+    acc = direct4(acc, quad.w, j + 12u, tb);
   }
-  dist[work[seg + 4u] + e] = acc;
+  dist[work[seg + 4u] + e] = distanceOf(seg, e, acc);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -155,14 +169,13 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li:
   let m = params.m;
   let ksub = params.ksub;
   let tb = work[seg] * m * ksub;
-  let lb = work[seg + 5u] * m * ksub;
 
   // this invocation's entries: first + p · WORKGROUP + li (neighbouring invocations, neighbouring entries)
   var s: array<f32, PER>;
   var base: array<u32, PER>;
   for (var p = 0u; p < PER; p++) {
     let e = first + p * WORKGROUP + li;
-    s[p] = bitcast<f32>(work[seg + 1u]);
+    s[p] = sumStart(seg);
     base[p] = NO_ROW;
     if (e < count) {
       base[p] = begin(seg, e);
@@ -174,12 +187,7 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li:
     let nj = min(TILE, m - j0);
     workgroupBarrier(); // the previous tile is no longer read
     for (var i = li; i < nj * ksub; i += WORKGROUP) {
-      let at = (j0 + i / ksub) * ksub + i % ksub;
-      if (params.precomputed == 1u) {
-        lut[i] = terms[lb + at] + 2.0 * tables[tb + at];
-      } else {
-        lut[i] = tables[tb + at];
-      }
+      lut[i] = tables[tb + j0 * ksub + i];
     }
     workgroupBarrier();
     for (var p = 0u; p < PER; p++) {
@@ -197,7 +205,8 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li:
 
   for (var p = 0u; p < PER; p++) {
     if (base[p] != NO_ROW) {
-      dist[work[seg + 4u] + first + p * WORKGROUP + li] = s[p];
+      let e = first + p * WORKGROUP + li;
+      dist[work[seg + 4u] + e] = distanceOf(seg, e, s[p]);
     }
   }
 }

@@ -9,7 +9,7 @@ import { jsKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
-import { GpuListScan, SORT_MAX } from '../src/compute/gpu/listScan.js'
+import { GpuListScan, SORT_MAX, wordsPerEntry } from '../src/compute/gpu/listScan.js'
 import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
 import { ComputePass } from '../src/compute/gpu/pass.js'
@@ -681,6 +681,53 @@ describe('GPU tunables (override constants)', () => {
           ).toBe(true)
         })
     }
+  }, 120_000)
+
+  it("precomputed L2 (a batch): each entry's list terms, summed as its list becomes resident, follow the arena as it grows and starts over", async () => {
+    const ctx = await GpuContext.create(await nodeGpu())
+    const dim = 20
+    const { path, v } = await indexed('l2', 2000, dim, 0, 41)
+    const index = await openIndex(await testSource(path), { backend: 'js' })
+    const { nlist } = index.params
+    const queries = Array.from({ length: 12 }, (_, i) => v.slice(i * 150 * dim, (i * 150 + 1) * dim))
+    await index.searchBatch(queries, { nprobe: nlist })
+    const lists = (index as unknown as { pipeline: { lists: Map<number, { codes: Uint8Array; rowIds: Uint32Array }> } }).pipeline.lists
+    const model = index.opened.model
+    const all = Array.from({ length: nlist }, (_, l) => l)
+    const everyList = queries.map(() => all)
+    const keep = 40
+    const scan = (on: GpuListScan, probes: number[][]) =>
+      on.candidates(queries.slice(0, probes.length), probes, (l) => lists.get(l), 'l2', keep).then((r) => r.map(entriesOf))
+    // the reference: each query alone (nlist pairs, no more than the lists): tables per (query,
+    // list) pair, no terms
+    const alone = new GpuListScan(ctx, model)
+    const want = (
+      await Promise.all(queries.map((_, qi) => alone.candidates([queries[qi] as Float32Array], [all], (l) => lists.get(l), 'l2', keep)))
+    ).map((r) => entriesOf(r[0] as Parameters<typeof entriesOf>[0]))
+    const passes = vi.spyOn(ComputePass.prototype, 'run')
+    const batch = await scan(new GpuListScan(ctx, model), everyList)
+    expect(passes.mock.contexts.some((p) => (p as ComputePass).name === 'listTerms')).toBe(true)
+    passes.mockRestore()
+    // the same rows as the per-pair tables, distances to float rounding (summed in another order)
+    batch.forEach((got, qi) => {
+      const w = want[qi] as Candidate[]
+      expect(new Set(got.map((c) => c.row))).toEqual(new Set(w.map((c) => c.row)))
+      expect(
+        got.every((c, i) => Math.abs(c.distance - (w[i] as Candidate).distance) <= 1e-4 * Math.max(1, (w[i] as Candidate).distance)),
+      ).toBe(true)
+    })
+    // half the lists resident (and their terms summed), then all: the arena grows, the terms copied along
+    const grown = new GpuListScan(ctx, model)
+    await scan(
+      grown,
+      queries.map(() => all.filter((l) => l % 2 === 0)),
+    )
+    expect(await scan(grown, everyList)).toEqual(batch)
+    // an arena holding a third of the entries: each chunk starts it over, the terms summed again
+    const entries = all.reduce((s, l) => s + Math.ceil((lists.get(l)?.rowIds.length ?? 0) / 32) * 32, 0)
+    const small = new GpuListScan(ctx, model, { residentBytes: Math.ceil(entries / 3) * 4 * wordsPerEntry(model.params.m) })
+    expect(await scan(small, everyList)).toEqual(batch)
+    ctx.destroy()
   }, 120_000)
 })
 

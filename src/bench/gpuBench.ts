@@ -120,7 +120,7 @@ export interface GpuBenchReport {
  */
 export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number) {
   const bits = new Float32Array([bias])
-  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0, 0], ctx.tunables.DIRECT)
+  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0], ctx.tunables.DIRECT)
   const rowIds = new Uint32Array(n)
   for (let i = 0; i < n; i++) rowIds[i] = i
   const buffers = [

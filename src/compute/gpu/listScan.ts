@@ -18,7 +18,7 @@ export interface ListCodes {
 const DEFAULT_RESIDENT_BYTES = 1 << 30
 /** Most bytes of ADC tables or of scanned distances in flight per submit. */
 const CHUNK_BYTES = 128 << 20
-const SEGMENT_WORDS = 6
+const SEGMENT_WORDS = 5
 /** Entries one workgroup of scanLists.wgsl scores (WORKGROUP × its PER). */
 export const BLOCK = WORKGROUP * 4
 /**
@@ -261,6 +261,12 @@ export class GpuListScan {
   private allowedBuffer: GPUBuffer | undefined
   /** listTerms.wgsl's output, built on first use (L2 batches, see `precomputed`). */
   private terms: GPUBuffer | undefined
+  /**
+   * Each resident entry's share of `terms` (scanLists.wgsl `entryTerms`), beside the arena, for
+   * the lists in `termsFor` (summed on a precomputed scan's first visit, entryTermsFor).
+   */
+  private entryTerms: GPUBuffer | undefined
+  private readonly termsFor = new Set<number>()
   /** The centroids padded for exactL2.wgsl when dim is not a multiple of 4. */
   private centroids4: GPUBuffer | undefined
   /** `probe`'s list ids (listIds), for up to listIdQueries queries. */
@@ -494,6 +500,7 @@ export class GpuListScan {
     let more = missing.reduce((s, l) => s + size(l), 0)
     if (this.entries + more > this.maxEntries) {
       this.resident.clear()
+      this.termsFor.clear()
       this.entries = 0
       more = needed.reduce((s, l) => s + size(l), 0)
       missing.splice(0, missing.length, ...needed)
@@ -505,15 +512,18 @@ export class GpuListScan {
       const capacity = Math.min(this.maxEntries, Math.max(want, 2 * this.capacity))
       const codes = this.ctx.acquire(capacity * words * 4, 'ListScan.codes')
       const rows = this.ctx.acquire(capacity * 4, 'ListScan.rows')
+      const terms = this.entryTerms && this.ctx.acquire(capacity * 4, 'ListScan.entryTerms')
       if (this.entries && this.codes && this.rows) {
         const encoder = this.ctx.device.createCommandEncoder({ label: 'ListScan.grow' })
         encoder.copyBufferToBuffer(this.codes, 0, codes, 0, this.entries * words * 4)
         encoder.copyBufferToBuffer(this.rows, 0, rows, 0, this.entries * 4)
+        if (this.entryTerms && terms) encoder.copyBufferToBuffer(this.entryTerms, 0, terms, 0, this.entries * 4)
         this.ctx.device.queue.submit([encoder.finish()])
       }
-      this.ctx.release(this.codes, this.rows)
+      this.ctx.release(this.codes, this.rows, this.entryTerms)
       this.codes = codes
       this.rows = rows
+      this.entryTerms = terms
       this.capacity = capacity
     }
     for (const l of missing) {
@@ -550,6 +560,40 @@ export class GpuListScan {
       ])
     this.ctx.device.queue.submit([encoder.finish()])
     return true
+  }
+
+  /**
+   * Records the sums of `terms` over the entries of the resident lists among `lists` whose
+   * entries lack them (scanLists.wgsl's per-pair mode: a list's terms as the table, the sums
+   * written beside the arena); they hold until the arena starts over. Returns the buffers the
+   * recorded pass uses, to give back once it ran.
+   */
+  private entryTermsFor(encoder: GPUCommandEncoder, lists: Iterable<number>, sizeOf: (l: number) => number): GPUBuffer[] {
+    const { m, ksub } = this.model.layout
+    const missing = [...new Set(lists)].filter((l) => !this.termsFor.has(l) && sizeOf(l) > 0)
+    if (!missing.length) return []
+    this.entryTerms ??= this.ctx.acquire(this.capacity * 4, 'ListScan.entryTerms')
+    const segments = new Uint32Array(SEGMENT_WORDS * missing.length)
+    missing.forEach((l, i) => {
+      const first = this.resident.get(l) as number
+      // table l (its terms), bias 0, its entries, written at their own places
+      segments.set([l, 0, first, sizeOf(l), first], SEGMENT_WORDS * i)
+      this.termsFor.add(l)
+    })
+    const plan = scanPlan(segments, Number.POSITIVE_INFINITY)
+    const work = this.ctx.upload(plan.work, 'ListScan.termsWork')
+    const rowsOut = this.ctx.acquire(this.capacity * 4, 'ListScan.termsRows')
+    recordScan(this.ctx, encoder, plan, { m, ksub, filtered: false, precomputed: false }, [
+      this.terms as GPUBuffer,
+      this.none,
+      this.codes as GPUBuffer,
+      this.rows as GPUBuffer,
+      work,
+      this.none,
+      this.entryTerms,
+      rowsOut,
+    ])
+    return [work, rowsOut]
   }
 
   private allowedOn(allowed: Uint8Array | undefined): GPUBuffer {
@@ -617,7 +661,6 @@ export class GpuListScan {
         segments[at + 2] = this.resident.get(l) as number
         segments[at + 3] = count
         segments[at + 4] = total
-        segments[at + 5] = l
         total += count
       }
       ranges[2 * qi + 1] = total
@@ -635,6 +678,7 @@ export class GpuListScan {
       ctx.acquire(total * 4, 'ListScan.rowsOut'),
     ] as const
     const [queryBuf, pairBuf, tableBuf, workBuf, distBuf, rowBuf] = held
+    const alsoHeld: GPUBuffer[] = []
     try {
       let encoder = ctx.device.createCommandEncoder({ label: 'ListScan.encoder' })
       /** Profiling: what was recorded so far runs on its own, its time added to `stage`. */
@@ -659,10 +703,11 @@ export class GpuListScan {
           pairBuf,
           tableBuf,
         ])
+      if (precomputed) alsoHeld.push(...this.entryTermsFor(encoder, probes.flat(), sizeOf))
       await split('tablesMs')
       recordScan(ctx, encoder, plan, { m, ksub, filtered: !!allowed, precomputed }, [
         tableBuf,
-        precomputed ? (this.terms as GPUBuffer) : this.none,
+        precomputed ? (this.entryTerms as GPUBuffer) : this.none,
         this.codes as GPUBuffer,
         this.rows as GPUBuffer,
         workBuf,
@@ -679,7 +724,7 @@ export class GpuListScan {
       if (profile) profile.mergeMs += performance.now() - t0
       return merged
     } finally {
-      ctx.release(...held)
+      ctx.release(...held, ...alsoHeld)
     }
   }
 
@@ -700,10 +745,13 @@ export class GpuListScan {
       this.none,
       this.allowedBuffer,
       this.terms,
+      this.entryTerms,
       this.centroids4,
       this.listIdBuffer,
     )
     this.terms = undefined
+    this.entryTerms = undefined
+    this.termsFor.clear()
     this.centroids4 = undefined
     this.listIdBuffer = undefined
     this.listIdQueries = 0

@@ -288,7 +288,7 @@ async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean
       if (timings.length && over()) break
       const segments: number[] = []
       for (let s = 0, at = 0; s * length < entries; s++, at += Math.ceil(length / GROUP) * GROUP)
-        segments.push(s % ntables, 0, at, Math.min(length, entries - s * length), s * length, 0)
+        segments.push(s % ntables, 0, at, Math.min(length, entries - s * length), s * length)
       const ms: number[] = []
       for (const directBelow of [0, BLOCK + 1]) {
         const plan = scanPlan(segments, directBelow)
