@@ -10,7 +10,7 @@
 //     query's scan then looks up one table per code instead of two
 //
 // Two entry points, one pass each over its own items (listScan.ts picks per block of a segment):
-//   tiled:  a workgroup scores a block of up to BLOCK = WORKGROUP × PER entries of one segment
+//   tiled:  a workgroup scores a block of up to WORKGROUP × PER entries of one segment
 //           with lookups in workgroup memory, not in the tables in storage: the segment's table
 //           is copied in TILE subspaces at a time (coalesced loads shared by the block) and each
 //           invocation adds that tile's values for its PER entries — a random 4-byte gather
@@ -31,7 +31,7 @@
 //   rows     u32[]: row id of resident entry e
 //   work     u32[]: segments, SEGMENT words each — table, bias (f32 bits), first resident entry,
 //            entries, first output — then from params.itemsAt the items, 2 words each:
-//            segment, first entry of it (tiled: a block of ≤ BLOCK entries; direct: ≤ WORKGROUP)
+//            segment, first entry of it (tiled: a block of ≤ WORKGROUP × PER entries; direct: ≤ WORKGROUP)
 //   allowed  u32[]: row bitmap (bit r % 32 of word r / 32) when params.filtered is 1: rows
 //            outside it get row id NO_ROW and never become candidates
 //   dist     f32[total], outRows u32[total]
@@ -47,7 +47,11 @@ struct Params {
 }
 
 const WORKGROUP: u32 = 256u;
-const PER: u32 = 4u; // tiled: entries per invocation (listScan.ts BLOCK = WORKGROUP × PER)
+// tunable (pipeline constant, GpuContext.tunables): tiled, entries per invocation — a block of
+// WORKGROUP × PER entries (listScan.ts blockOf) shares each table tile copied in, so longer blocks
+// copy fewer tables a code byte; at most MAX_PER
+override PER: u32 = 4u;
+const MAX_PER: u32 = 32u;
 const NO_ROW: u32 = 0xffffffffu;
 const SEGMENT: u32 = 5u;
 const GROUP: u32 = 32u;
@@ -171,8 +175,8 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li:
   let tb = work[seg] * m * ksub;
 
   // this invocation's entries: first + p · WORKGROUP + li (neighbouring invocations, neighbouring entries)
-  var s: array<f32, PER>;
-  var base: array<u32, PER>;
+  var s: array<f32, MAX_PER>;
+  var base: array<u32, MAX_PER>;
   for (var p = 0u; p < PER; p++) {
     let e = first + p * WORKGROUP + li;
     s[p] = sumStart(seg);

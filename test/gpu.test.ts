@@ -148,11 +148,23 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     const table = randoms(m * ksub)
     const codes = Uint8Array.from({ length: n * m }, () => Math.floor(rand() * ksub))
     const want = new Float32Array(n)
-    pqScan(table, ksub, codes, n, m, 0.25, want)
-    const got = await (kernels as GpuKernels).pqScan(table, ksub, codes, n, m, 0.25)
-    let bad = 0
-    for (let i = 0; i < n; i++) if (!close(got[i] as number, want[i] as number)) bad++
-    expect(bad).toBe(0)
+    const { ctx } = kernels as GpuKernels
+    const before = { ...ctx.tunables }
+    try {
+      // the default tunables, then every block tiled at 4, 16 and 32 entries an invocation (3,000
+      // rows: one block of 4,096 or 8,192 entries); each with its own bias, so that an entry left
+      // unscored (its output buffer reused from the last run) shows
+      for (const [run, tunables] of [{}, ...[4, 16, 32].map((PER) => ({ DIRECT: 0, PER }))].entries()) {
+        Object.assign(ctx.tunables, tunables)
+        pqScan(table, ksub, codes, n, m, 0.25 + run, want)
+        const got = await (kernels as GpuKernels).pqScan(table, ksub, codes, n, m, 0.25 + run)
+        let bad = 0
+        for (let i = 0; i < n; i++) if (!close(got[i] as number, want[i] as number)) bad++
+        expect([tunables, bad]).toEqual([tunables, 0])
+      }
+    } finally {
+      Object.assign(ctx.tunables, before)
+    }
   })
   it.each([
     [10, 3, 5], // narrow (one invocation per row) on a software adapter, tiled on a GPU
@@ -613,7 +625,7 @@ describe('exact (flat) search with backend gpu', () => {
 })
 
 describe('GPU tunables (override constants)', () => {
-  it('other LANES, BINS, DIRECT (tables copied to workgroup memory or not) and binding limits give the same answers', async () => {
+  it('other LANES, BINS, DIRECT (tables copied to workgroup memory or not), PER and binding limits give the same answers', async () => {
     const gpu = await nodeGpu()
     const dim = 20
     const rows = 2000
@@ -622,7 +634,7 @@ describe('GPU tunables (override constants)', () => {
     const answers: Array<{ exact: number[]; found: Candidate[][]; foundAll: Candidate[][]; capped: boolean }> = []
     for (const [tunables, maxBinding] of [
       [DEFAULT_TUNABLES],
-      [{ LANES: 4, BINS: 16, DIRECT: 0 }],
+      [{ LANES: 4, BINS: 16, DIRECT: 0, PER: 32 }], // every block tiled, 8,192 entries to a workgroup
       [{ LANES: 64, BINS: 2048, DIRECT: 1e6 }],
       [DEFAULT_TUNABLES, 150_000], // a small binding limit: chunks of a few queries, the arena refilled, rows in parts
     ] as const) {
@@ -757,15 +769,15 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     const scan = (ratios: number[]): ScanTiming[] =>
       SCAN_LENGTHS.map((length, i) => ({ length, tiledMs: ratios[i] as number, directMs: 1 }))
     // tiled is slower below 256 entries, faster from there: blocks of 64 and 128 go direct too
-    expect(pickDirect(scan([2, 1.5, 1.05, 0.8, 0.5, 0.4]), 64)).toBe(256)
+    expect(pickDirect(scan([2, 1.5, 1.05, 0.8, 0.5, 0.4]), 64, 1024)).toBe(256)
     // tiled faster from 32: every block tiled
-    expect(pickDirect(scan([0.7, 0.6, 0.5, 0.4, 0.3, 0.3]), 64)).toBe(32)
-    // never faster (a CPU adapter): never tiled (a threshold past BLOCK = 1,024 entries)
-    expect(pickDirect(scan([3, 3, 2.5, 2, 1.5, 1.2]), 64)).toBe(1025)
+    expect(pickDirect(scan([0.7, 0.6, 0.5, 0.4, 0.3, 0.3]), 64, 1024)).toBe(32)
+    // never faster (a CPU adapter): never tiled (a threshold past the block of 1,024 entries)
+    expect(pickDirect(scan([3, 3, 2.5, 2, 1.5, 1.2]), 64, 1024)).toBe(1025)
     // 5 % slower at 64 entries: noise, the default stays
-    expect(pickDirect(scan([2, 1.05, 0.9, 0.8, 0.5, 0.4]), 64)).toBe(64)
+    expect(pickDirect(scan([2, 1.05, 0.9, 0.8, 0.5, 0.4]), 64, 1024)).toBe(64)
     // nothing timed: the default
-    expect(pickDirect([], 64)).toBe(64)
+    expect(pickDirect([], 64, 1024)).toBe(64)
     // said in words as such
     const never = {
       adapter: 'a gpu',
@@ -944,8 +956,9 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(timed.tunables).toEqual({
       LANES: pickLanes(lanes, 8, 'exactMs'),
       REFINE_LANES: pickLanes(lanes, 8, 'refineMs'),
-      DIRECT: pickDirect(scan, 64),
+      DIRECT: pickDirect(scan, 64, 1024),
       BINS: pickBins(bins, 1024),
+      PER: DEFAULT_TUNABLES.PER, // not self-tested
     })
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)

@@ -5,7 +5,7 @@ import { loadKernels } from '../compute/backend.js'
 import { DEFAULT_TUNABLES, type GpuContext, type Tunables } from '../compute/gpu/context.js'
 import { GpuExact, recordExact, recordRefine } from '../compute/gpu/exact.js'
 import {
-  BLOCK,
+  blockOf,
   emptyListScanProfile,
   GpuListScan,
   interleave,
@@ -120,7 +120,7 @@ export interface GpuBenchReport {
  */
 export function pqScanSetup(ctx: GpuContext, table: Float32Array, ksub: number, codes: Uint8Array, n: number, m: number, bias: number) {
   const bits = new Float32Array([bias])
-  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0], ctx.tunables.DIRECT)
+  const plan = scanPlan([0, new Uint32Array(bits.buffer)[0] as number, 0, n, 0], ctx.tunables.DIRECT, blockOf(ctx.tunables))
   const rowIds = new Uint32Array(n)
   for (let i = 0; i < n; i++) rowIds[i] = i
   const buffers = [
@@ -167,8 +167,10 @@ export function markdownTable([head, ...body]: string[][]): string {
   return [line(head ?? []), line((head ?? []).map(() => '---')), ...body.map(line)].join('\n')
 }
 
+/** Entries an invocation of the tiled list scan scores (the PER tunable), as the benchmark times them. */
+const PER_CHOICES = [4, 16, 32] as const
 /** Measurements benchGpuKernels makes (its progress total). */
-const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * 2 + LANES_CHOICES.length + BINS_CHOICES.length
+const KERNEL_STEPS = 1 + 3 * LANES_CHOICES.length + 2 * (PER_CHOICES.length + 1) + LANES_CHOICES.length + BINS_CHOICES.length
 
 /**
  * The kernel table: copy, exact L2 and refine at each LANES (the self-test's pick marked), the
@@ -264,7 +266,9 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
     ctx.tunables.LANES = picked.LANES
 
     // PQ scan: n codes × m bytes, one lookup table, one list: the tiled entry point (tables in
-    // workgroup memory; full blocks use it unless DIRECT is past BLOCK) and the direct one
+    // workgroup memory; full blocks use it unless DIRECT is past the block) at blocks of 4, 16 and
+    // 32 entries an invocation (PER: each tile of the table copied in serves that many), and the
+    // direct one
     for (const [n, m] of [
       [Math.max(1, Math.round(20_000_000 * scale)), 96],
       [Math.max(1, Math.round(50_000_000 * scale)), 25],
@@ -284,12 +288,13 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
       const t0 = performance.now()
       pqScan(table, 256, codes, sample, m, 0, out)
       const cpuGBs = (sample * m) / 1e6 / (performance.now() - t0)
-      const fullBlocks = picked.DIRECT <= BLOCK ? 'tiled' : 'direct'
-      for (const [name, direct] of [
-        ['tiled', 0],
-        ['direct', Number.POSITIVE_INFINITY],
-      ] as const) {
+      const fullBlocks = picked.DIRECT <= blockOf(picked) ? `tiled PER ${picked.PER}` : 'direct'
+      for (const [name, direct, per] of [
+        ...PER_CHOICES.map((per) => [`tiled PER ${per}`, 0, per] as const),
+        ['direct', Number.POSITIVE_INFINITY, picked.PER] as const,
+      ]) {
         ctx.tunables.DIRECT = direct
+        ctx.tunables.PER = per
         const scan = pqScanSetup(ctx, table, 256, codes, n, m, 0)
         try {
           const ms = await time(scan.record)
@@ -317,6 +322,7 @@ export async function benchGpuKernels(ctx: GpuContext, o: GpuBenchOptions, repor
         await step(`PQ scan, ${name}`)
       }
       ctx.tunables.DIRECT = picked.DIRECT
+      ctx.tunables.PER = picked.PER
     }
 
     // refinement: each of q queries against its own `per` candidates among n decoded rows (random

@@ -21,8 +21,10 @@ const STAGED_MIN = 1 << 20
  *          the reduction arrays they must fit 16 KiB of workgroup memory: at most 3,000)
  *   DIRECT scanLists: blocks of a list shorter than this go to its `direct` entry point (values
  *          read from storage), longer ones to `tiled` (tables copied to workgroup memory)
+ *   PER    scanLists `tiled`: entries per invocation, a block being 256 × PER entries (1 to 32;
+ *          not chosen by the self-test yet: bench:gpu times 4, 16 and 32)
  */
-export const DEFAULT_TUNABLES = { LANES: 8, REFINE_LANES: 8, BINS: 1024, DIRECT: 64 }
+export const DEFAULT_TUNABLES = { LANES: 8, REFINE_LANES: 8, BINS: 1024, DIRECT: 64, PER: 4 }
 export type Tunables = typeof DEFAULT_TUNABLES
 
 /**

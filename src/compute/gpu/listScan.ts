@@ -4,7 +4,7 @@ import { jsKernels, type Kernels } from '../backend.js'
 import { packRows } from '../metric.js'
 import { coarseDistances, probe as probeOnCpu } from '../probe.js'
 import { type Ranked, TopK } from '../topk.js'
-import type { GpuContext } from './context.js'
+import type { GpuContext, Tunables } from './context.js'
 import { GpuExact, padRows, recordExact } from './exact.js'
 import { WORKGROUP } from './pass.js'
 
@@ -19,8 +19,8 @@ const DEFAULT_RESIDENT_BYTES = 1 << 30
 /** Most bytes of ADC tables or of scanned distances in flight per submit. */
 const CHUNK_BYTES = 128 << 20
 const SEGMENT_WORDS = 5
-/** Entries one workgroup of scanLists.wgsl scores (WORKGROUP × its PER). */
-export const BLOCK = WORKGROUP * 4
+/** Entries one workgroup of scanLists.wgsl's `tiled` scores: WORKGROUP × its PER. */
+export const blockOf = (tunables: Pick<Tunables, 'PER'>) => WORKGROUP * tunables.PER
 /**
  * Resident codes are interleaved in groups of GROUP entries (scanLists.wgsl): quad t of entry e
  * — its code bytes 16t … 16t + 15 as four little-endian u32 — sits at ((e / GROUP) · Q + t) ·
@@ -48,17 +48,17 @@ export function interleave(codes: Uint8Array, count: number, m: number): Uint32A
 
 /**
  * scanLists.wgsl's work buffer for `segments` (SEGMENT_WORDS each; entries at word 3): the
- * segments, then the items of its `tiled` entry point — blocks of up to BLOCK entries — then those
- * of `direct` — WORKGROUP entries each — taking every block shorter than `directBelow`.
+ * segments, then the items of its `tiled` entry point — blocks of up to `block` entries (blockOf)
+ * — then those of `direct` — WORKGROUP entries each — taking every block shorter than `directBelow`.
  */
-export function scanPlan(segments: ArrayLike<number>, directBelow: number) {
+export function scanPlan(segments: ArrayLike<number>, directBelow: number, block: number) {
   const nseg = segments.length / SEGMENT_WORDS
   /** Calls `item(seg, first, tiled)` for each item, tiled blocks and direct runs alike. */
   const walk = (item: (seg: number, first: number, tiled: boolean) => void) => {
     for (let seg = 0; seg < nseg; seg++) {
       const count = segments[seg * SEGMENT_WORDS + 3] as number
-      for (let e = 0; e < count; e += BLOCK) {
-        const end = Math.min(count, e + BLOCK)
+      for (let e = 0; e < count; e += block) {
+        const end = Math.min(count, e + block)
         if (end - e >= directBelow) item(seg, e, true)
         else for (let d = e; d < end; d += WORKGROUP) item(seg, d, false)
       }
@@ -580,7 +580,7 @@ export class GpuListScan {
       segments.set([l, 0, first, sizeOf(l), first], SEGMENT_WORDS * i)
       this.termsFor.add(l)
     })
-    const plan = scanPlan(segments, Number.POSITIVE_INFINITY)
+    const plan = scanPlan(segments, Number.POSITIVE_INFINITY, blockOf(this.ctx.tunables))
     const work = this.ctx.upload(plan.work, 'ListScan.termsWork')
     const rowsOut = this.ctx.acquire(this.capacity * 4, 'ListScan.termsRows')
     recordScan(this.ctx, encoder, plan, { m, ksub, filtered: false, precomputed: false }, [
@@ -665,7 +665,7 @@ export class GpuListScan {
       }
       ranges[2 * qi + 1] = total
     }
-    const plan = scanPlan(segments.subarray(0, SEGMENT_WORDS * nseg), this.ctx.tunables.DIRECT)
+    const plan = scanPlan(segments.subarray(0, SEGMENT_WORDS * nseg), this.ctx.tunables.DIRECT, blockOf(this.ctx.tunables))
     const queryData = packRows(queries, dim)
 
     const ctx = this.ctx

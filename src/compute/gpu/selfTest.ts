@@ -2,7 +2,7 @@ import { GpuError } from '../../errors.js'
 import { mulberry32 } from '../random.js'
 import type { GpuContext } from './context.js'
 import { recordExact, recordRefine } from './exact.js'
-import { BLOCK, GROUP, recordScan, recordTopK, scanPlan, topKSlots, wordsPerEntry } from './listScan.js'
+import { blockOf, GROUP, recordScan, recordTopK, scanPlan, topKSlots, wordsPerEntry } from './listScan.js'
 import type { TuningStore } from './tuningStore.js'
 
 /**
@@ -14,7 +14,7 @@ import type { TuningStore } from './tuningStore.js'
  *          larger than a GPU's caches (an H200 timed on 25 MB it holds in L2 picked 16 for both;
  *          at size exactL2 is fastest at 8 there and refinePairs at 32, 1.6× faster than at 16)
  *   DIRECT (the block length from which the list scan copies tables to workgroup memory) on
- *          scanLists' two entry points, over blocks of each length up to BLOCK
+ *          scanLists' two entry points, over blocks of each length up to a block (blockOf)
  *   BINS   (selectTopK's histogram: finer bins, a longer serial walk over them) on a batch's
  *          top-k; the answers are the same at any BINS (the host keeps k of what comes back)
  * Each choice's cost is its time over the best time of each workload, summed over the workloads;
@@ -27,7 +27,7 @@ import type { TuningStore } from './tuningStore.js'
 export const LANES_CHOICES = [4, 8, 16, 32] as const
 /** The BINS values timed (selectTopK's histogram; at most 3,000 fit its workgroup memory). */
 export const BINS_CHOICES = [256, 1024, 2048] as const
-/** The block lengths the scan is timed at (scanLists: a block is at most BLOCK entries). */
+/** The block lengths the scan is timed at (scanLists: a block is at most blockOf entries). */
 export const SCAN_LENGTHS = [32, 64, 128, 256, 512, 1024] as const
 /** A value replaces the default only when its cost is at most this share of the default's (cheapest). */
 export const SWITCH_MARGIN = 0.9
@@ -104,13 +104,13 @@ export function pickLanes(timings: LanesTiming[], fallback: number, kernel: 'exa
 }
 
 /**
- * The DIRECT to use given the scan's timings: of the timed lengths, the default, and BLOCK + 1
+ * The DIRECT to use given the scan's timings: of the timed lengths, the default, and `block` + 1
  * (never tiled), the threshold whose blocks — `direct` below it, `tiled` from it — cost least.
  */
-export function pickDirect(timings: ScanTiming[], fallback: number): number {
+export function pickDirect(timings: ScanTiming[], fallback: number, block: number): number {
   const valid = timings.filter((t) => t.tiledMs > 0 && t.directMs > 0)
   if (!valid.length) return fallback
-  const choices = [...new Set([...valid.map((t) => t.length), fallback, BLOCK + 1])].sort((a, b) => a - b)
+  const choices = [...new Set([...valid.map((t) => t.length), fallback, block + 1])].sort((a, b) => a - b)
   return cheapest(
     choices,
     fallback,
@@ -258,7 +258,7 @@ async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolea
 /**
  * scanLists over `entries` resident entries cut into segments of one length, each segment its
  * own entries and one of 64 tables (as a batch's (query, list) pairs), every block through
- * `tiled` (DIRECT 0) and through `direct` (DIRECT past BLOCK).
+ * `tiled` (DIRECT 0) and through `direct` (DIRECT past the block).
  */
 async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean): Promise<ScanTiming[]> {
   const entries = o.entries ?? 65_536
@@ -290,8 +290,8 @@ async function timeScan(ctx: GpuContext, o: SelfTestOptions, over: () => boolean
       for (let s = 0, at = 0; s * length < entries; s++, at += Math.ceil(length / GROUP) * GROUP)
         segments.push(s % ntables, 0, at, Math.min(length, entries - s * length), s * length)
       const ms: number[] = []
-      for (const directBelow of [0, BLOCK + 1]) {
-        const plan = scanPlan(segments, directBelow)
+      for (const directBelow of [0, blockOf(ctx.tunables) + 1]) {
+        const plan = scanPlan(segments, directBelow, blockOf(ctx.tunables))
         const work = ctx.upload(plan.work, 'SelfTest.work')
         try {
           ms.push(
@@ -417,7 +417,7 @@ const STORE_VERSION = 3
 function apply(ctx: GpuContext, timings: Timings): void {
   ctx.tunables.LANES = pickLanes(timings.lanes, ctx.tunables.LANES, 'exactMs')
   ctx.tunables.REFINE_LANES = pickLanes(timings.lanes, ctx.tunables.REFINE_LANES, 'refineMs')
-  ctx.tunables.DIRECT = pickDirect(timings.scan, ctx.tunables.DIRECT)
+  ctx.tunables.DIRECT = pickDirect(timings.scan, ctx.tunables.DIRECT, blockOf(ctx.tunables))
   ctx.tunables.BINS = pickBins(timings.bins, ctx.tunables.BINS)
 }
 
@@ -470,7 +470,7 @@ export const SOFTWARE_ADAPTER =
  */
 export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuning'>): string {
   const { LANES, REFINE_LANES, BINS, DIRECT } = ctx.tunables
-  const scan = DIRECT > BLOCK ? 'list scan never tiled' : `list scan tiled from blocks of ${DIRECT}`
+  const scan = DIRECT > blockOf(ctx.tunables) ? 'list scan never tiled' : `list scan tiled from blocks of ${DIRECT}`
   const lanes = REFINE_LANES === LANES ? `LANES ${LANES}` : `LANES ${LANES} (refinement ${REFINE_LANES})`
   const t = ctx.tuning
   const how =
