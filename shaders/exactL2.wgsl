@@ -10,6 +10,15 @@
 // workgroup memory once per QB queries. Chunks of queries are further workgroups, so a large
 // batch against few vectors (probing: queries × centroids) still fills the GPU. The host
 // dispatches params.groupsPerChunk × ⌈q / qPer⌉ workgroups (exact.ts exactDispatch).
+//
+// Two entry points, the same sums in the same order while LANES ≤ STAGE (GpuContext.tunables.STAGED
+// picks):
+//   main:   each invocation reads the queries' values it needs from storage, QB of them per
+//           vector load (on an H200 a vector load alone ran at 3.9 TB/s in refinePairs, this at
+//           1.0 TB/s with one query and 0.5 with eight)
+//   staged: the workgroup first copies its QB queries into workgroup memory, STAGE vec4s of each
+//           at a time (coalesced, once for its WORKGROUP / LANES vectors), and the vector loads
+//           are the only reads of storage in the inner loop
 
 struct Params {
   n: u32,
@@ -72,6 +81,74 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }
     workgroupBarrier();
     // the vector's first nt lanes each add up one query's LANES partial sums
+    if (live) {
+      for (var t = lane; t < nt; t += LANES) {
+        var sum = 0.0;
+        let at = t * WORKGROUP + li - lane;
+        for (var l = 0u; l < LANES; l++) {
+          sum += partial[at + l];
+        }
+        out[(q0 + t) * params.n + v] = sum;
+      }
+    }
+    workgroupBarrier();
+  }
+}
+
+const STAGE: u32 = 64u; // vec4s of each query a stage holds: QB × STAGE × 16 B = 8 KiB
+var<workgroup> stagedQueries: array<vec4<f32>, 512>; // QB × STAGE, query-major
+
+@compute @workgroup_size(WORKGROUP)
+fn staged(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let g = wid.y * params.groupsPerRow + wid.x;
+  let chunk = g / params.groupsPerChunk;
+  let qStart = chunk * params.qPer;
+  if (qStart >= params.q) {
+    return;
+  }
+  let qEnd = min(params.q, qStart + params.qPer);
+  let lane = li % LANES;
+  let v = (g % params.groupsPerChunk) * (WORKGROUP / LANES) + li / LANES;
+  let live = v < params.n;
+  let dim4 = params.dim4;
+  let vb = v * dim4;
+  for (var q0 = qStart; q0 < qEnd; q0 += QB) {
+    let nt = min(QB, qEnd - q0);
+    var s = array<f32, QB>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (var j0 = 0u; j0 < dim4; j0 += STAGE) {
+      let nj = min(STAGE, dim4 - j0);
+      workgroupBarrier(); // the last stage is no longer read
+      for (var i = li; i < QB * STAGE; i += WORKGROUP) {
+        let t = i / STAGE;
+        let j = i % STAGE;
+        var y = vec4<f32>(0.0);
+        if (t < nt && j < nj) {
+          y = queries[(q0 + t) * dim4 + j0 + j];
+        }
+        stagedQueries[i] = y;
+      }
+      workgroupBarrier();
+      if (live) {
+        for (var j = lane; j < nj; j += LANES) {
+          let x = vectors[vb + j0 + j];
+          for (var t = 0u; t < QB; t++) {
+            if (t < nt) {
+              let y = stagedQueries[t * STAGE + j];
+              if (params.ip == 1u) {
+                s[t] += dot(x, y);
+              } else {
+                let d = x - y;
+                s[t] += dot(d, d);
+              }
+            }
+          }
+        }
+      }
+    }
+    for (var t = 0u; t < QB; t++) {
+      partial[t * WORKGROUP + li] = s[t];
+    }
+    workgroupBarrier();
     if (live) {
       for (var t = lane; t < nt; t += LANES) {
         var sum = 0.0;

@@ -19,6 +19,7 @@ import {
   type LanesTiming,
   pickBins,
   pickDirect,
+  pickExact,
   pickLanes,
   SCAN_LENGTHS,
   type ScanTiming,
@@ -129,14 +130,26 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     [2, 513, 768],
     [50, 40, 5], // query chunks (7 of 8 queries, the last short), rows padded to vec4s
     [100, 20_000, 4], // chunks of 32 queries: 4 register blocks per workgroup
-  ])('exact L2: %i queries × %i vectors × %i dims', async (q, n, dim) => {
-    const queries = randoms(q * dim)
+  ])('exact L2: %i queries × %i vectors × %i dims, through both entry points', async (q, n, dim) => {
     const vectors = randoms(n * dim)
-    const got = await (kernels as GpuKernels).l2Distances(queries, vectors, dim)
-    let bad = 0
-    for (let qi = 0; qi < q; qi++)
-      for (let v = 0; v < n; v++) if (!close(got[qi * n + v] as number, l2sq(queries, qi * dim, vectors, v * dim, dim))) bad++
-    expect(bad).toBe(0)
+    const { ctx } = kernels as GpuKernels
+    const before = { ...ctx.tunables }
+    try {
+      // main, then staged (queries copied to workgroup memory 64 vec4s at a time) at lanes below,
+      // at and above a stage; each run its own queries, so that an output left unwritten (its
+      // buffer reused from the last run) shows
+      for (const tunables of [{ STAGED: 0 }, { STAGED: 1 }, { STAGED: 1, LANES: 64 }, { STAGED: 1, LANES: 128 }]) {
+        Object.assign(ctx.tunables, tunables)
+        const queries = randoms(q * dim)
+        const got = await (kernels as GpuKernels).l2Distances(queries, vectors, dim)
+        let bad = 0
+        for (let qi = 0; qi < q; qi++)
+          for (let v = 0; v < n; v++) if (!close(got[qi * n + v] as number, l2sq(queries, qi * dim, vectors, v * dim, dim))) bad++
+        expect([tunables, bad]).toEqual([tunables, 0])
+      }
+    } finally {
+      Object.assign(ctx.tunables, before)
+    }
   })
 
   it.each([
@@ -634,7 +647,7 @@ describe('GPU tunables (override constants)', () => {
     const answers: Array<{ exact: number[]; found: Candidate[][]; foundAll: Candidate[][]; capped: boolean }> = []
     for (const [tunables, maxBinding] of [
       [DEFAULT_TUNABLES],
-      [{ LANES: 4, BINS: 16, DIRECT: 0, PER: 32 }], // every block tiled, 8,192 entries to a workgroup
+      [{ LANES: 4, BINS: 16, DIRECT: 0, PER: 32, STAGED: 1 }], // every block tiled, 8,192 entries to a workgroup; exact L2 staged
       [{ LANES: 64, BINS: 2048, DIRECT: 1e6 }],
       [DEFAULT_TUNABLES, 150_000], // a small binding limit: chunks of a few queries, the arena refilled, rows in parts
     ] as const) {
@@ -744,7 +757,12 @@ describe('GPU tunables (override constants)', () => {
 })
 
 describe('GPU tunables chosen per adapter (a self-test, kept between visits)', () => {
-  const timing = (LANES: number, exactMs: number, refineMs: number): LanesTiming => ({ LANES, exactMs, refineMs })
+  const timing = (LANES: number, exactMs: number, refineMs: number, stagedMs = 2 * exactMs): LanesTiming => ({
+    LANES,
+    exactMs,
+    stagedMs,
+    refineMs,
+  })
 
   it('pickLanes picks each kernel its own lanes, keeping the default unless another value is clearly faster', () => {
     for (const kernel of ['exactMs', 'refineMs'] as const) {
@@ -763,6 +781,20 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     // an H200's timings at size: exactL2 fastest at 8, refinePairs at 32 (bench:gpu, 2026-12-04)
     const h200 = [timing(8, 1.53, 1.62), timing(4, 1.82, 6.01), timing(16, 1.71, 1.27), timing(32, 2.15, 0.78)]
     expect([pickLanes(h200, 8, 'exactMs'), pickLanes(h200, 8, 'refineMs')]).toEqual([8, 32])
+  })
+
+  it("pickExact picks exactL2's lanes and entry point together, keeping the default unless another pair is clearly faster", () => {
+    const main = { LANES: 8, STAGED: 0 }
+    // staged slower everywhere: the lanes as pickLanes picks them
+    expect(pickExact([timing(8, 1, 1), timing(16, 0.8, 1)], main)).toEqual({ LANES: 16, STAGED: 0 })
+    // staged at 16 the fastest of all
+    expect(pickExact([timing(8, 1, 1, 0.9), timing(16, 0.8, 1, 0.5), timing(32, 0.9, 1, 0.6)], main)).toEqual({ LANES: 16, STAGED: 1 })
+    // staged 5 % faster: noise, the default stays
+    expect(pickExact([timing(8, 1, 1, 0.95)], main)).toEqual(main)
+    // staged not timed (a kept timing without it): main
+    expect(pickExact([timing(8, 1, 1, 0), timing(16, 2, 1, 0)], main)).toEqual(main)
+    // the default staged, main clearly faster: back to main
+    expect(pickExact([timing(8, 0.5, 1, 1)], { LANES: 8, STAGED: 1 })).toEqual(main)
   })
 
   it('pickDirect moves the tiled/direct threshold to where the timings cross, unless the gain is noise', () => {
@@ -787,6 +819,9 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(describeGpu(never)).toBe('a gpu: LANES 8, list scan never tiled, top-k in 256 bins (timed on this GPU before)')
     expect(describeGpu({ ...never, tunables: { ...never.tunables, REFINE_LANES: 32 } })).toBe(
       'a gpu: LANES 8 (refinement 32), list scan never tiled, top-k in 256 bins (timed on this GPU before)',
+    )
+    expect(describeGpu({ ...never, tunables: { ...never.tunables, STAGED: 1 } })).toBe(
+      'a gpu: LANES 8, queries staged, list scan never tiled, top-k in 256 bins (timed on this GPU before)',
     )
   })
 
@@ -940,7 +975,7 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     const built = vi.spyOn(timed.device, 'createComputePipelineAsync')
     const builtHere = vi.spyOn(timed.device, 'createComputePipeline')
     await tuneContext(timed, store, options)
-    expect(built).toHaveBeenCalledTimes(4 * 2 + 2 + 3) // 4 lanes × 2 kernels, the scan's 2 entry points, 3 BINS
+    expect(built).toHaveBeenCalledTimes(4 * 3 + 2 + 3) // 4 lanes × 3 (exactL2's 2 entry points, refinePairs), the scan's 2, 3 BINS
     expect(builtHere).not.toHaveBeenCalled()
     built.mockRestore()
     builtHere.mockRestore()
@@ -948,13 +983,13 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     if (tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(tuning)}`)
     const { lanes, scan, bins } = tuning.timings
     expect(lanes.map((t) => t.LANES)).toEqual([8, 4, 16, 32]) // the default first
-    expect(lanes.every((t) => t.exactMs > 0 && t.refineMs > 0)).toBe(true)
+    expect(lanes.every((t) => t.exactMs > 0 && t.stagedMs > 0 && t.refineMs > 0)).toBe(true)
     expect(scan.map((t) => t.length)).toEqual([...SCAN_LENGTHS])
     expect(scan.every((t) => t.tiledMs > 0 && t.directMs > 0)).toBe(true)
     expect(bins.map((t) => t.BINS)).toEqual([1024, 256, 2048]) // the default first
     expect(bins.every((t) => t.ms > 0)).toBe(true)
     expect(timed.tunables).toEqual({
-      LANES: pickLanes(lanes, 8, 'exactMs'),
+      ...pickExact(lanes, { LANES: 8, STAGED: 0 }),
       REFINE_LANES: pickLanes(lanes, 8, 'refineMs'),
       DIRECT: pickDirect(scan, 64, 1024),
       BINS: pickBins(bins, 1024),
@@ -963,7 +998,7 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
     expect(timed.describe()).toMatch(
-      /: LANES (4|8|16|32)( \(refinement (4|16|32)\))?, list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
+      /: LANES (4|8|16|32)( \(refinement (4|16|32)\))?(, queries staged)?, list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
     )
     // the picked LANES answers as the CPU does (other DIRECT values: the tunables test above)
     const dim = 20

@@ -23,8 +23,9 @@ const STAGED_MIN = 1 << 20
  *          read from storage), longer ones to `tiled` (tables copied to workgroup memory)
  *   PER    scanLists `tiled`: entries per invocation, a block being 256 × PER entries (1 to 32;
  *          not chosen by the self-test yet: bench:gpu times 4, 16 and 32)
+ *   STAGED exactL2's entry point: 1 `staged` (queries copied to workgroup memory first), 0 `main`
  */
-export const DEFAULT_TUNABLES = { LANES: 8, REFINE_LANES: 8, BINS: 1024, DIRECT: 64, PER: 4 }
+export const DEFAULT_TUNABLES = { LANES: 8, REFINE_LANES: 8, BINS: 1024, DIRECT: 64, PER: 4, STAGED: 0 }
 export type Tunables = typeof DEFAULT_TUNABLES
 
 /**

@@ -39,7 +39,7 @@ export function recordExact(
   const qPer = Math.ceil(blocks / chunks) * QB
   const groups = groupsPerChunk * Math.ceil(o.q / qPer)
   ctx
-    .pass('exactL2')
+    .pass('exactL2', ctx.tunables.STAGED ? 'staged' : 'main')
     .run(
       encoder,
       groups * WORKGROUP,

@@ -9,7 +9,8 @@ import type { TuningStore } from './tuningStore.js'
  * Tunables chosen for the adapter at hand: what reads fastest differs between GPUs (32-wide
  * warps, 64-wide wavefronts, a laptop's 8-wide subgroups, how much a workgroup-memory copy costs),
  * so four are measured once per adapter rather than fixed:
- *   LANES  (invocations sharing a vector) on exactL2 (probing, flat search), and REFINE_LANES
+ *   LANES  (invocations sharing a vector) and STAGED (its entry point) on exactL2 (probing,
+ *          flat search), and REFINE_LANES
  *          (sharing a pair) on refinePairs — each from its own kernel's timings, over rows
  *          larger than a GPU's caches (an H200 timed on 25 MB it holds in L2 picked 16 for both;
  *          at size exactL2 is fastest at 8 there and refinePairs at 32, 1.6× faster than at 16)
@@ -40,6 +41,8 @@ export interface LanesTiming {
   LANES: number
   /** exactL2, 8 queries × the workload's rows (ms a pass). */
   exactMs: number
+  /** The same through exactL2's `staged` entry point (the queries in workgroup memory). */
+  stagedMs: number
   /** refinePairs, PAIRS_PER_ROW pairs a row in scattered order (ms a pass). */
   refineMs: number
 }
@@ -101,6 +104,22 @@ export function pickLanes(timings: LanesTiming[], fallback: number, kernel: 'exa
     fallback,
     [(l) => of(l)[kernel]],
   )
+}
+
+/**
+ * exactL2's LANES and entry point (STAGED) given their timings: of every timed pair, the
+ * cheapest, when it beats `fallback` by SWITCH_MARGIN.
+ */
+export function pickExact(timings: LanesTiming[], fallback: { LANES: number; STAGED: number }): { LANES: number; STAGED: number } {
+  const timed = timings.flatMap((t) => [
+    { LANES: t.LANES, STAGED: 0, ms: t.exactMs },
+    { LANES: t.LANES, STAGED: 1, ms: t.stagedMs },
+  ])
+  const valid = timed.filter((t) => t.ms > 0)
+  const key = (c: { LANES: number; STAGED: number }) => `${c.LANES} ${c.STAGED}`
+  const pick = cheapest(valid.map(key), key(fallback), [(k) => valid.find((t) => key(t) === k)?.ms ?? Number.POSITIVE_INFINITY])
+  const [LANES, STAGED] = pick.split(' ').map(Number) as [number, number]
+  return { LANES, STAGED }
 }
 
 /**
@@ -172,6 +191,7 @@ export async function timeTunables(ctx: GpuContext, o: SelfTestOptions = {}): Pr
     await ctx.prepare([
       ...lanesValues.flatMap((l) => [
         { name: 'exactL2' as const, tunables: { LANES: l } },
+        { name: 'exactL2' as const, entryPoint: 'staged', tunables: { LANES: l } },
         { name: 'refinePairs' as const, tunables: { REFINE_LANES: l } },
       ]),
       { name: 'scanLists', entryPoint: 'tiled' },
@@ -244,9 +264,13 @@ async function timeLanes(ctx: GpuContext, o: SelfTestOptions, over: () => boolea
       if (timings.length && over()) break
       ctx.tunables.LANES = lanes
       ctx.tunables.REFINE_LANES = lanes
-      const exactMs = await timePass(ctx, (enc) => recordExact(ctx, enc, { n: rows, q: nq, dim, ip: false }, [qBuf, xBuf, eBuf]))
+      const exact = () => timePass(ctx, (enc) => recordExact(ctx, enc, { n: rows, q: nq, dim, ip: false }, [qBuf, xBuf, eBuf]))
+      ctx.tunables.STAGED = 0
+      const exactMs = await exact()
+      ctx.tunables.STAGED = 1
+      const stagedMs = await exact()
       const refineMs = await timePass(ctx, (enc) => recordRefine(ctx, enc, { pairs: npairs, dim, ip: false }, [qBuf, xBuf, pBuf, rBuf]))
-      timings.push({ LANES: lanes, exactMs, refineMs })
+      timings.push({ LANES: lanes, exactMs, stagedMs, refineMs })
     }
   } finally {
     ctx.release(...held)
@@ -409,20 +433,20 @@ async function timePass(ctx: GpuContext, record: (encoder: GPUCommandEncoder) =>
 
 /**
  * Bump when the kernels or workloads change enough that kept timings no longer say anything (3:
- * the lanes timed on rows past the caches, REFINE_LANES picked apart).
+ * the lanes timed on rows past the caches, REFINE_LANES picked apart; 4: exactL2's `staged`).
  */
-const STORE_VERSION = 3
+const STORE_VERSION = 4
 
 /** Sets ctx's tunables from `timings` (the picks above). */
 function apply(ctx: GpuContext, timings: Timings): void {
-  ctx.tunables.LANES = pickLanes(timings.lanes, ctx.tunables.LANES, 'exactMs')
+  Object.assign(ctx.tunables, pickExact(timings.lanes, ctx.tunables))
   ctx.tunables.REFINE_LANES = pickLanes(timings.lanes, ctx.tunables.REFINE_LANES, 'refineMs')
   ctx.tunables.DIRECT = pickDirect(timings.scan, ctx.tunables.DIRECT, blockOf(ctx.tunables))
   ctx.tunables.BINS = pickBins(timings.bins, ctx.tunables.BINS)
 }
 
 /**
- * Sets ctx's LANES, REFINE_LANES, DIRECT and BINS for its adapter: from timings kept in `store` by an earlier visit,
+ * Sets ctx's LANES, STAGED, REFINE_LANES, DIRECT and BINS for its adapter: from timings kept in `store` by an earlier visit,
  * else timed (timeTunables) and kept. A software adapter (SwiftShader: a CPU, whose timings say
  * nothing of a GPU and which compiles pipelines slowly) and a self-test that fails keep the
  * defaults; ctx.tuning says which happened.
@@ -469,9 +493,9 @@ export const SOFTWARE_ADAPTER =
  * blocks of 64, top-k in 1024 bins (timed on this GPU in 412 ms)".
  */
 export function describeGpu(ctx: Pick<GpuContext, 'adapter' | 'tunables' | 'tuning'>): string {
-  const { LANES, REFINE_LANES, BINS, DIRECT } = ctx.tunables
+  const { LANES, REFINE_LANES, BINS, DIRECT, STAGED } = ctx.tunables
   const scan = DIRECT > blockOf(ctx.tunables) ? 'list scan never tiled' : `list scan tiled from blocks of ${DIRECT}`
-  const lanes = REFINE_LANES === LANES ? `LANES ${LANES}` : `LANES ${LANES} (refinement ${REFINE_LANES})`
+  const lanes = `${REFINE_LANES === LANES ? `LANES ${LANES}` : `LANES ${LANES} (refinement ${REFINE_LANES})`}${STAGED ? ', queries staged' : ''}`
   const t = ctx.tuning
   const how =
     t.source === 'self-test'
@@ -499,7 +523,10 @@ function parseKept(text: string | undefined): Timings | undefined {
       lanes.length &&
       bins.length &&
       bins.every((t) => (BINS_CHOICES as readonly number[]).includes(t?.BINS) && positive(t.ms)) &&
-      lanes.every((t) => (LANES_CHOICES as readonly number[]).includes(t?.LANES) && positive(t.exactMs) && positive(t.refineMs)) &&
+      lanes.every(
+        (t) =>
+          (LANES_CHOICES as readonly number[]).includes(t?.LANES) && positive(t.exactMs) && positive(t.stagedMs) && positive(t.refineMs),
+      ) &&
       scan.every((t) => (SCAN_LENGTHS as readonly number[]).includes(t?.length) && positive(t.tiledMs) && positive(t.directMs))
     )
       return { lanes, scan, bins }
