@@ -461,19 +461,25 @@ export class QueryPipeline {
     const perBlock = Math.max(1, Math.floor((this.o.refineBlockBytes ?? REFINE_BLOCK_BYTES) / (4 * dim)))
     const blocks = Math.ceil(rows.length / perBlock)
     // each (query, candidate) as pairs of (query, the candidate's position in `rows`), grouped by
-    // the block its row is in (counted, then placed: `starts[b]` is block b's first pair)
+    // the block its row is in (counted, then placed: `starts[b]` is block b's first pair); each
+    // candidate's position found once
+    const slots = new Uint32Array(unranked.reduce((n, list) => n + list.length, 0))
     const starts = new Uint32Array(blocks + 1)
+    let c = 0
     for (const list of unranked)
-      for (const row of list) {
-        const b = Math.floor(distinct.indexOf(row) / perBlock) + 1
+      for (let i = 0; i < list.length; i++) {
+        const slot = distinct.indexOf(list[i] as number)
+        slots[c++] = slot
+        const b = Math.floor(slot / perBlock) + 1
         starts[b] = (starts[b] as number) + 1
       }
     for (let b = 0; b < blocks; b++) starts[b + 1] = (starts[b + 1] as number) + (starts[b] as number)
     const pairs = new Uint32Array(2 * (starts[blocks] as number))
     const next = starts.slice(0, blocks)
-    for (const [qi, list] of unranked.entries())
-      for (const row of list) {
-        const slot = distinct.indexOf(row)
+    c = 0
+    for (let qi = 0; qi < unranked.length; qi++)
+      for (let i = (unranked[qi] as number[]).length; i > 0; i--) {
+        const slot = slots[c++] as number
         const b = Math.floor(slot / perBlock)
         const p = next[b] as number
         next[b] = p + 1
