@@ -135,10 +135,17 @@ describe('WebGPU kernels match the TypeScript reference (tolerance 1e-5 relative
     const { ctx } = kernels as GpuKernels
     const before = { ...ctx.tunables }
     try {
-      // main, then staged (queries copied to workgroup memory 64 vec4s at a time) at lanes below,
-      // at and above a stage; each run its own queries, so that an output left unwritten (its
-      // buffer reused from the last run) shows
-      for (const tunables of [{ STAGED: 0 }, { STAGED: 1 }, { STAGED: 1, LANES: 64 }, { STAGED: 1, LANES: 128 }]) {
+      // main, then staged (queries copied to workgroup memory 64 vec4s at a time) — with rows of
+      // more than a stage, also at lanes as many as a stage and more; each run its own queries, so
+      // that an output left unwritten (its buffer reused from the last run) shows
+      const lanes =
+        dim > 256
+          ? [
+              { STAGED: 1, LANES: 64 },
+              { STAGED: 1, LANES: 128 },
+            ]
+          : []
+      for (const tunables of [{ STAGED: 0 }, { STAGED: 1 }, ...lanes]) {
         Object.assign(ctx.tunables, tunables)
         const queries = randoms(q * dim)
         const got = await (kernels as GpuKernels).l2Distances(queries, vectors, dim)
