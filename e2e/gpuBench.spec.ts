@@ -22,11 +22,14 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   // a software adapter: named, and the self-test left out
   await expect(page.getByTestId('bench-adapter')).toContainText(/swiftshader.*tunables: the defaults \(a software adapter/i)
   const rows = page.getByTestId('bench-kernels').locator('tbody tr')
-  // the copy, exact L2 at 3 sizes × 4 LANES, the PQ scan at 2 sizes × 2 entry points, refine × 4 LANES, top-k × 3 BINS
-  await expect(rows).toHaveCount(1 + 12 + 4 + 4 + 3)
+  // the copy, exact L2 at 3 sizes × 4 LANES × 2 entry points, the PQ scan at 2 sizes × (tiled at
+  // 3 PER, direct), refine × 4 LANES, top-k × 3 BINS
+  await expect(rows).toHaveCount(1 + 24 + 8 + 4 + 3)
   const kernels = await rows.locator('td:first-child').allTextContents()
-  expect(kernels.filter((k) => k === 'exact L2')).toHaveLength(12)
-  expect(kernels.filter((k) => k === 'PQ scan')).toHaveLength(4)
+  expect(kernels.filter((k) => k === 'exact L2')).toHaveLength(24)
+  expect(kernels.filter((k) => k === 'PQ scan')).toHaveLength(8)
+  await expect(rows.filter({ hasText: 'staged' })).toHaveCount(12)
+  await expect(rows.filter({ hasText: /tiled PER (4|16|32)/ })).toHaveCount(6)
   // top-k: how many candidates each BINS hands back a query (all of them when a query has fewer than k)
   await expect(rows.filter({ hasText: 'top-k' }).locator('td:nth-child(3)')).toHaveText(Array(3).fill(/\d+ back a query$/))
   const times = (await rows.locator('td:nth-child(4)').allTextContents()).map(Number)
@@ -36,7 +39,7 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   await expect(page.getByTestId('bench-batch')).toContainText(/2 queries × 200 vectors [\s\S]* end to end from memory \([^)]*\): \d+ ms/)
   // judged against the data-centre targets only at their sizes
   await expect(page.getByTestId('bench-targets').locator('li')).toHaveText([
-    /^PQ scan \(tiled, 4,000 × 96\): \d+ % of the copy's bandwidth — target ≥ 70 %: (met|missed)$/,
+    /^PQ scan \(tiled PER 4, 4,000 × 96\): \d+ % of the copy's bandwidth — target ≥ 70 %: (met|missed)$/,
     /^exact L2 \(LANES 8, /,
     /^refine \(LANES 8, /,
     /^batch of 2 queries .*: not measured at that size$/,
@@ -48,7 +51,7 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   await page.getByRole('link', { name: 'Download the figures (JSON)' }).click()
   const report = JSON.parse(await readFile(await (await download).path(), 'utf8'))
   expect(report.adapter).toMatch(/swiftshader/i)
-  expect(report.kernels).toHaveLength(12 + 4 + 4 + 3)
+  expect(report.kernels).toHaveLength(24 + 8 + 4 + 3)
   // fewer entries than k a query: top-k hands back every one of them, at any BINS
   const topK = report.kernels.filter((k: { kernel: string }) => k.kernel === 'selectTopK')
   expect(topK.map((k: { bins: number }) => k.bins)).toEqual([256, 1024, 2048])
