@@ -9,9 +9,11 @@
 //     list's terms as its table and the terms as its output; listScan.ts entryTermsFor): a
 //     query's scan then looks up one table per code instead of two
 //
-// Two entry points, one pass each over its own items (listScan.ts picks per block of a segment):
-//   tiled:  a workgroup scores a block of up to WORKGROUP × PER entries of one segment
-//           with lookups in workgroup memory, not in the tables in storage: the segment's table
+// Two entry points, one pass each over its own items (listScan.ts picks per block):
+//   tiled:  a workgroup scores a block of up to WORKGROUP × PER entries of one segment and, where
+//           the next segments are scored with the same table (a query's lists in a batch that
+//           shares one table a query), of those after it — with lookups in workgroup memory, not
+//           in the tables in storage: the block's table
 //           is copied in TILE subspaces at a time (coalesced loads shared by the block) and each
 //           invocation adds that tile's values for its PER entries — a random 4-byte gather
 //           from global memory per code byte becomes a read of workgroup memory.
@@ -30,8 +32,10 @@
 //            Q = ⌈m / 16⌉ (listScan.ts interleave); one quad is one tile of subspaces
 //   rows     u32[]: row id of resident entry e
 //   work     u32[]: segments, SEGMENT words each — table, bias (f32 bits), first resident entry,
-//            entries, first output — then from params.itemsAt the items, 2 words each:
-//            segment, first entry of it (tiled: a block of ≤ WORKGROUP × PER entries; direct: ≤ WORKGROUP)
+//            entries, first output — then from params.itemsAt the items, ITEM words each:
+//            segment, first entry of it, entries (tiled: a block of ≤ WORKGROUP × PER entries,
+//            going on into the following segments, which share its table: listScan.ts scanPlan;
+//            direct: ≤ WORKGROUP entries of the one segment)
 //   allowed  u32[]: row bitmap (bit r % 32 of word r / 32) when params.filtered is 1: rows
 //            outside it get row id NO_ROW and never become candidates
 //   dist     f32[total], outRows u32[total]
@@ -54,6 +58,7 @@ override PER: u32 = 4u;
 const MAX_PER: u32 = 32u;
 const NO_ROW: u32 = 0xffffffffu;
 const SEGMENT: u32 = 5u;
+const ITEM: u32 = 3u; // words an item: segment, first entry of it, entries
 const GROUP: u32 = 32u;
 const TILE: u32 = 16u; // subspaces per tile: one vec4<u32> of code bytes
 
@@ -124,13 +129,14 @@ fn tiled4(acc: f32, word: u32, b: u32, nj: u32) -> f32 {
   return s;
 }
 
-/** The workgroup's item: its segment's first word in work, and the item's first entry (NO_ROW: none). */
-fn itemOf(wid: vec3u) -> vec2u {
+/** The workgroup's item: its segment's first word in work, its first entry there, its entries (x NO_ROW: none). */
+fn itemOf(wid: vec3u) -> vec3u {
   let item = wid.y * params.groupsPerRow + wid.x;
   if (item >= params.nitems) {
-    return vec2u(NO_ROW, NO_ROW);
+    return vec3u(NO_ROW, 0u, 0u);
   }
-  return vec2u(work[params.itemsAt + 2u * item] * SEGMENT, work[params.itemsAt + 2u * item + 1u]);
+  let at = params.itemsAt + ITEM * item;
+  return vec3u(work[at] * SEGMENT, work[at + 1u], work[at + 2u]);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -140,10 +146,10 @@ fn direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     return;
   }
   let seg = item.x;
-  let e = item.y + li;
-  if (e >= work[seg + 3u]) {
+  if (li >= item.z) {
     return;
   }
+  let e = item.y + li;
   let base = begin(seg, e);
   if (base == NO_ROW) {
     return;
@@ -167,22 +173,35 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li:
   if (item.x == NO_ROW) {
     return;
   }
-  let seg = item.x;
   let first = item.y;
-  let count = work[seg + 3u];
+  let count = item.z;
   let m = params.m;
   let ksub = params.ksub;
-  let tb = work[seg] * m * ksub;
+  // the item's segments share its first segment's table
+  let tb = work[item.x] * m * ksub;
 
-  // this invocation's entries: first + p · WORKGROUP + li (neighbouring invocations, neighbouring entries)
+  // this invocation's entries: the block's entries p · WORKGROUP + li (neighbouring invocations,
+  // neighbouring entries), each found in its segment by walking on from the last one's: block
+  // entry k is entry first + k of the run from the item's segment on
   var s: array<f32, MAX_PER>;
   var base: array<u32, MAX_PER>;
+  var segOf: array<u32, MAX_PER>;
+  var entryOf: array<u32, MAX_PER>;
+  var seg = item.x;
+  var before = 0u; // entries of the run ahead of segment `seg`
   for (var p = 0u; p < PER; p++) {
-    let e = first + p * WORKGROUP + li;
-    s[p] = sumStart(seg);
+    let k = p * WORKGROUP + li;
     base[p] = NO_ROW;
-    if (e < count) {
-      base[p] = begin(seg, e);
+    if (k < count) {
+      let at = first + k;
+      while (at - before >= work[seg + 3u]) {
+        before += work[seg + 3u];
+        seg += SEGMENT;
+      }
+      segOf[p] = seg;
+      entryOf[p] = at - before;
+      s[p] = sumStart(seg);
+      base[p] = begin(seg, at - before);
     }
   }
 
@@ -209,8 +228,7 @@ fn tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li:
 
   for (var p = 0u; p < PER; p++) {
     if (base[p] != NO_ROW) {
-      let e = first + p * WORKGROUP + li;
-      dist[work[seg + 4u] + e] = distanceOf(seg, e, s[p]);
+      dist[work[segOf[p] + 4u] + entryOf[p]] = distanceOf(segOf[p], entryOf[p], s[p]);
     }
   }
 }

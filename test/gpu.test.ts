@@ -9,10 +9,10 @@ import { jsKernels } from '../src/compute/backend.js'
 import { assignEntry, GpuBuild, recordAssign } from '../src/compute/gpu/build.js'
 import { DEFAULT_TUNABLES, GpuContext, sharedGpuContext } from '../src/compute/gpu/context.js'
 import { GpuExact } from '../src/compute/gpu/exact.js'
-import { GpuListScan, SORT_MAX, wordsPerEntry } from '../src/compute/gpu/listScan.js'
+import { GpuListScan, SORT_MAX, scanPlan, wordsPerEntry } from '../src/compute/gpu/listScan.js'
 import { fileStore, nodeGpu } from '../src/compute/gpu/node.js'
 import { openGpuExact } from '../src/compute/gpu/open.js'
-import { ComputePass } from '../src/compute/gpu/pass.js'
+import { ComputePass, WORKGROUP } from '../src/compute/gpu/pass.js'
 import {
   type BinsTiming,
   describeGpu,
@@ -645,6 +645,54 @@ describe('exact (flat) search with backend gpu', () => {
 })
 
 describe('GPU tunables (override constants)', () => {
+  it('scanPlan: every entry in one item; tiled blocks go on into the next segments only while they share the table', () => {
+    const rand = mulberry32(5)
+    // runs of segments with one table (a query's lists in a precomputed batch), others alone
+    const segments: number[] = []
+    for (let s = 0, table = 0; s < 300; s++) {
+      if (rand() < 0.3) table++
+      segments.push(table, 0, 0, 1 + Math.floor(rand() * (rand() < 0.1 ? 3000 : 300)), 0)
+    }
+    const nseg = segments.length / 5
+    for (const [directBelow, block] of [
+      [64, 1024],
+      [0, 8192],
+      [1025, 1024], // never tiled
+      [300, 256],
+    ] as const) {
+      const plan = scanPlan(segments, directBelow, block)
+      const covered = segments.map((_, i) => (i % 5 === 3 ? new Uint8Array(segments[i] as number) : undefined))
+      const items = (at: number, n: number, tiled: boolean) => {
+        for (let i = 0; i < n; i++) {
+          let [seg, first, entries] = [
+            plan.work[at + 3 * i] as number,
+            plan.work[at + 3 * i + 1] as number,
+            plan.work[at + 3 * i + 2] as number,
+          ]
+          const table = segments[5 * seg]
+          expect(entries).toBeGreaterThan(0)
+          if (tiled) expect([entries <= block, entries >= directBelow]).toEqual([true, true])
+          else expect(entries).toBeLessThanOrEqual(WORKGROUP)
+          for (let e = first; entries > 0; e++, entries--) {
+            if (e === segments[5 * seg + 3]) {
+              // past this segment: only a tiled block goes on, into a segment of the same table
+              expect(tiled).toBe(true)
+              seg++
+              e = 0
+              expect([seg < nseg, segments[5 * seg]]).toEqual([true, table])
+            }
+            const seen = covered[5 * seg + 3] as Uint8Array
+            seen[e] = (seen[e] as number) + 1
+          }
+        }
+      }
+      items(plan.tiledAt, plan.tiled, true)
+      items(plan.directAt, plan.direct, false)
+      expect(covered.every((c) => !c || c.every((n) => n === 1))).toBe(true)
+      if (directBelow > block) expect(plan.tiled).toBe(0)
+    }
+  })
+
   it('other LANES, BINS, DIRECT (tables copied to workgroup memory or not), PER and binding limits give the same answers', async () => {
     const gpu = await nodeGpu()
     const dim = 20

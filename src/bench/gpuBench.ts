@@ -67,6 +67,12 @@ export interface BatchFigures {
   cutMs: number
   listStageMs: number
   /**
+   * The list stage again with every block tiled at each PER (a block going on through a query's
+   * lists, which share its table), and whether it found the same candidates: what the self-test
+   * does not time yet.
+   */
+  tiledListStage: Array<{ PER: number; ms: number; same: boolean }>
+  /**
    * Decoding the distinct candidate rows' pages on the CPU, on `decodeThreads` threads
    * (search/pageDecoding.ts) and on one (timed on a sample, scaled).
    */
@@ -575,6 +581,22 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
     await scan.probe(queries, nprobe, o.signal)
     await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse)
     scan.profile = undefined
+    // the list stage with every block tiled, at each PER (the picked tunables restored after)
+    const tiledListStage: BatchFigures['tiledListStage'] = []
+    const picked = { ...ctx.tunables }
+    try {
+      for (const PER of PER_CHOICES) {
+        Object.assign(ctx.tunables, { DIRECT: 0, PER })
+        await scan.candidates(queries.slice(0, warm), probes.slice(0, warm), at, 'l2', keep, undefined, o.signal, coarse?.slice(0, warm))
+        const l0 = performance.now()
+        const tiledFound = await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse)
+        const tiledMs = performance.now() - l0
+        const same = tiledFound.every((r, qi) => r.rows.every((row, i) => row === found[qi]?.rows[i]))
+        tiledListStage.push({ PER, ms: tiledMs, same })
+      }
+    } finally {
+      Object.assign(ctx.tunables, picked)
+    }
     // refinement of every query's candidates from their decoded vectors in memory (what the
     // pipeline hands GpuExact.refine: the batch's distinct candidate rows, uploaded, and the pairs)
     const slots = new Map<number, number>()
@@ -667,6 +689,7 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       probeMs,
       cutMs,
       listStageMs: ms,
+      tiledListStage,
       decodeMs,
       decodeThreads,
       decodeOneThreadMs,
@@ -696,7 +719,10 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
       `sorted (CPU) ${profile.probeSortMs.toFixed(0)} ms; list stage in ${profile.chunks} chunks: ` +
       `lists uploaded ${profile.residentMs.toFixed(0)} ms, chunks prepared (CPU) ${profile.prepareMs.toFixed(0)} ms, ` +
       `tables ${profile.tablesMs.toFixed(0)} ms, scan ${profile.scanMs.toFixed(0)} ms, ` +
-      `top-k + read back ${profile.topKAndReadMs.toFixed(0)} ms, merged (CPU) ${profile.mergeMs.toFixed(0)} ms`
+      `top-k + read back ${profile.topKAndReadMs.toFixed(0)} ms, merged (CPU) ${profile.mergeMs.toFixed(0)} ms\n` +
+      `the list stage with every block tiled (blocks going on through a query's lists): ${tiledListStage
+        .map((t) => `PER ${t.PER} ${t.ms.toFixed(0)} ms${t.same ? '' : ' (other candidates!)'}`)
+        .join(', ')} — against ${ms.toFixed(0)} ms with the picked tunables (DIRECT ${picked.DIRECT}, PER ${picked.PER})`
     )
   } finally {
     scan.release()

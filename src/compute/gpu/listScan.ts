@@ -19,6 +19,8 @@ const DEFAULT_RESIDENT_BYTES = 1 << 30
 /** Most bytes of ADC tables or of scanned distances in flight per submit. */
 const CHUNK_BYTES = 128 << 20
 const SEGMENT_WORDS = 5
+/** Words of a scan item (scanLists.wgsl ITEM): segment, first entry, entries. */
+const ITEM_WORDS = 3
 /** Entries one workgroup of scanLists.wgsl's `tiled` scores: WORKGROUP × its PER. */
 export const blockOf = (tunables: Pick<Tunables, 'PER'>) => WORKGROUP * tunables.PER
 /**
@@ -47,45 +49,81 @@ export function interleave(codes: Uint8Array, count: number, m: number): Uint32A
 }
 
 /**
- * scanLists.wgsl's work buffer for `segments` (SEGMENT_WORDS each; entries at word 3): the
- * segments, then the items of its `tiled` entry point — blocks of up to `block` entries (blockOf)
- * — then those of `direct` — WORKGROUP entries each — taking every block shorter than `directBelow`.
+ * scanLists.wgsl's work buffer for `segments` (SEGMENT_WORDS each; table at word 0, entries at
+ * word 3): the segments, then the items of its `tiled` entry point — blocks of up to `block`
+ * entries (blockOf) — then those of `direct` — up to WORKGROUP entries of one segment — taking
+ * every block shorter than `directBelow`; an item is 3 words: segment, first entry of it, entries. Consecutive segments scored with one table (a query's lists in a
+ * precomputed-L2 or inner-product batch) form a run whose blocks go on from one segment into the
+ * next, so a tiled block copies its table once for up to `block` entries however short the lists.
  */
 export function scanPlan(segments: ArrayLike<number>, directBelow: number, block: number) {
   const nseg = segments.length / SEGMENT_WORDS
-  /** Calls `item(seg, first, tiled)` for each item, tiled blocks and direct runs alike. */
-  const walk = (item: (seg: number, first: number, tiled: boolean) => void) => {
-    for (let seg = 0; seg < nseg; seg++) {
-      const count = segments[seg * SEGMENT_WORDS + 3] as number
-      for (let e = 0; e < count; e += block) {
-        const end = Math.min(count, e + block)
-        if (end - e >= directBelow) item(seg, e, true)
-        else for (let d = e; d < end; d += WORKGROUP) item(seg, d, false)
-      }
-    }
-  }
+  const tableOf = (seg: number) => segments[seg * SEGMENT_WORDS] as number
+  const countOf = (seg: number) => segments[seg * SEGMENT_WORDS + 3] as number
+  // two passes over the same walk: the items counted, then written (one typed array written in
+  // place: a batch of 10,000 queries has 320,000 segments)
+  let work: Uint32Array | undefined
   let tiled = 0
   let direct = 0
-  walk((_, __, isTiled) => {
-    if (isTiled) tiled++
-    else direct++
-  })
-  // one typed array written in place (a batch of 10,000 queries has 320,000 segments)
-  const work = new Uint32Array(segments.length + 2 * (tiled + direct))
+  let t = 0
+  let d = 0
+  const item = (seg: number, first: number, entries: number, isTiled: boolean) => {
+    if (!work) {
+      if (isTiled) tiled++
+      else direct++
+      return
+    }
+    const at = isTiled ? t : d
+    work[at] = seg
+    work[at + 1] = first
+    work[at + 2] = entries
+    if (isTiled) t += ITEM_WORDS
+    else d += ITEM_WORDS
+  }
+  const walk = () => {
+    for (let r0 = 0; r0 < nseg; ) {
+      // the run: segments r0 … r1 − 1 sharing r0's table
+      let r1 = r0 + 1
+      let total = countOf(r0)
+      while (r1 < nseg && tableOf(r1) === tableOf(r0)) total += countOf(r1++)
+      if (directBelow > Math.min(block, total)) {
+        // no block of the run tiled: each segment WORKGROUP entries at a time
+        for (let seg = r0; seg < r1; seg++)
+          for (let e = 0, count = countOf(seg); e < count; e += WORKGROUP) item(seg, e, Math.min(WORKGROUP, count - e), false)
+        r0 = r1
+        continue
+      }
+      // where the block starting at run position `pos` begins: segment `seg`, `before` run entries ahead of it
+      let seg = r0
+      let before = 0
+      for (let pos = 0; pos < total; pos += block) {
+        while (pos - before >= countOf(seg)) before += countOf(seg++)
+        const n = Math.min(block, total - pos)
+        if (n >= directBelow) {
+          item(seg, pos - before, n, true)
+          continue
+        }
+        // direct (the run's last block): its entries a segment's at a time, WORKGROUP at a time
+        let s = seg
+        let b = before
+        for (let at = pos; at < pos + n; ) {
+          while (at - b >= countOf(s)) b += countOf(s++)
+          const end = Math.min(pos + n, b + countOf(s))
+          for (let e = at; e < end; e += WORKGROUP) item(s, e - b, Math.min(WORKGROUP, end - e), false)
+          at = end
+        }
+      }
+      r0 = r1
+    }
+  }
+  walk()
+  work = new Uint32Array(segments.length + ITEM_WORDS * (tiled + direct))
   work.set(segments)
   const tiledAt = segments.length
-  const directAt = tiledAt + 2 * tiled
-  let t = tiledAt
-  let d = directAt
-  walk((seg, first, isTiled) => {
-    if (isTiled) {
-      work[t++] = seg
-      work[t++] = first
-    } else {
-      work[d++] = seg
-      work[d++] = first
-    }
-  })
+  const directAt = tiledAt + ITEM_WORDS * tiled
+  t = tiledAt
+  d = directAt
+  walk()
   return { work, tiled, direct, tiledAt, directAt }
 }
 
