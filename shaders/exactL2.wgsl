@@ -42,78 +42,92 @@ override LANES: u32 = 8u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> partial: array<f32, 2048>; // QB × WORKGROUP, query-major
+const STAGE: u32 = 64u; // staged: vec4s of each query a stage holds, QB × STAGE × 16 B = 8 KiB
+var<workgroup> stagedQueries: array<vec4<f32>, 512>; // QB × STAGE, query-major
+
+/** The workgroup's chunk of queries [x, y) — empty past the last query. */
+fn chunkOf(wid: vec3u) -> vec2u {
+  let g = wid.y * params.groupsPerRow + wid.x;
+  let qStart = (g / params.groupsPerChunk) * params.qPer;
+  return vec2u(qStart, min(params.q, qStart + params.qPer));
+}
+
+/** This invocation's vector and its lane among the vector's LANES invocations. */
+struct Share {
+  v: u32,
+  lane: u32,
+}
+
+fn shareOf(wid: vec3u, li: u32) -> Share {
+  let g = wid.y * params.groupsPerRow + wid.x;
+  return Share((g % params.groupsPerChunk) * (WORKGROUP / LANES) + li / LANES, li % LANES);
+}
+
+/** What x and y add to a sum: their dot product (params.ip) or their squared distance. */
+fn term(x: vec4<f32>, y: vec4<f32>) -> f32 {
+  if (params.ip == 1u) {
+    return dot(x, y);
+  }
+  let d = x - y;
+  return dot(d, d);
+}
+
+/**
+ * Queries q0 … q0 + nt − 1 against the invocation's vector: each query's LANES partial sums
+ * (`sums`, this invocation's) added up in workgroup memory and written out. Called by the whole
+ * workgroup (it holds barriers).
+ */
+fn finish(sh: Share, li: u32, q0: u32, nt: u32, sums: array<f32, QB>) {
+  var s = sums;
+  for (var t = 0u; t < QB; t++) {
+    partial[t * WORKGROUP + li] = s[t];
+  }
+  workgroupBarrier();
+  // the vector's first nt lanes each add up one query's LANES partial sums
+  if (sh.v < params.n) {
+    for (var t = sh.lane; t < nt; t += LANES) {
+      var sum = 0.0;
+      let at = t * WORKGROUP + li - sh.lane;
+      for (var l = 0u; l < LANES; l++) {
+        sum += partial[at + l];
+      }
+      out[(q0 + t) * params.n + sh.v] = sum;
+    }
+  }
+  workgroupBarrier();
+}
 
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let g = wid.y * params.groupsPerRow + wid.x;
-  let chunk = g / params.groupsPerChunk;
-  let qStart = chunk * params.qPer;
-  if (qStart >= params.q) {
-    return;
-  }
-  let qEnd = min(params.q, qStart + params.qPer);
-  let lane = li % LANES;
-  let v = (g % params.groupsPerChunk) * (WORKGROUP / LANES) + li / LANES;
-  let live = v < params.n;
+  let chunk = chunkOf(wid);
+  let sh = shareOf(wid, li);
   let dim4 = params.dim4;
-  let vb = v * dim4;
-  for (var q0 = qStart; q0 < qEnd; q0 += QB) {
-    let nt = min(QB, qEnd - q0);
+  let vb = sh.v * dim4;
+  for (var q0 = chunk.x; q0 < chunk.y; q0 += QB) {
+    let nt = min(QB, chunk.y - q0);
     var s = array<f32, QB>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0); // explicit: see assignNearest.wgsl
-    if (live) {
-      for (var j = lane; j < dim4; j += LANES) {
+    if (sh.v < params.n) {
+      for (var j = sh.lane; j < dim4; j += LANES) {
         let x = vectors[vb + j];
         for (var t = 0u; t < QB; t++) {
           if (t < nt) {
-            let y = queries[(q0 + t) * dim4 + j];
-            if (params.ip == 1u) {
-              s[t] += dot(x, y);
-            } else {
-              let d = x - y;
-              s[t] += dot(d, d);
-            }
+            s[t] += term(x, queries[(q0 + t) * dim4 + j]);
           }
         }
       }
     }
-    for (var t = 0u; t < QB; t++) {
-      partial[t * WORKGROUP + li] = s[t];
-    }
-    workgroupBarrier();
-    // the vector's first nt lanes each add up one query's LANES partial sums
-    if (live) {
-      for (var t = lane; t < nt; t += LANES) {
-        var sum = 0.0;
-        let at = t * WORKGROUP + li - lane;
-        for (var l = 0u; l < LANES; l++) {
-          sum += partial[at + l];
-        }
-        out[(q0 + t) * params.n + v] = sum;
-      }
-    }
-    workgroupBarrier();
+    finish(sh, li, q0, nt, s);
   }
 }
 
-const STAGE: u32 = 64u; // vec4s of each query a stage holds: QB × STAGE × 16 B = 8 KiB
-var<workgroup> stagedQueries: array<vec4<f32>, 512>; // QB × STAGE, query-major
-
 @compute @workgroup_size(WORKGROUP)
 fn staged(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let g = wid.y * params.groupsPerRow + wid.x;
-  let chunk = g / params.groupsPerChunk;
-  let qStart = chunk * params.qPer;
-  if (qStart >= params.q) {
-    return;
-  }
-  let qEnd = min(params.q, qStart + params.qPer);
-  let lane = li % LANES;
-  let v = (g % params.groupsPerChunk) * (WORKGROUP / LANES) + li / LANES;
-  let live = v < params.n;
+  let chunk = chunkOf(wid);
+  let sh = shareOf(wid, li);
   let dim4 = params.dim4;
-  let vb = v * dim4;
-  for (var q0 = qStart; q0 < qEnd; q0 += QB) {
-    let nt = min(QB, qEnd - q0);
+  let vb = sh.v * dim4;
+  for (var q0 = chunk.x; q0 < chunk.y; q0 += QB) {
+    let nt = min(QB, chunk.y - q0);
     var s = array<f32, QB>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var j0 = 0u; j0 < dim4; j0 += STAGE) {
       let nj = min(STAGE, dim4 - j0);
@@ -128,37 +142,17 @@ fn staged(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
         stagedQueries[i] = y;
       }
       workgroupBarrier();
-      if (live) {
-        for (var j = lane; j < nj; j += LANES) {
+      if (sh.v < params.n) {
+        for (var j = sh.lane; j < nj; j += LANES) {
           let x = vectors[vb + j0 + j];
           for (var t = 0u; t < QB; t++) {
             if (t < nt) {
-              let y = stagedQueries[t * STAGE + j];
-              if (params.ip == 1u) {
-                s[t] += dot(x, y);
-              } else {
-                let d = x - y;
-                s[t] += dot(d, d);
-              }
+              s[t] += term(x, stagedQueries[t * STAGE + j]);
             }
           }
         }
       }
     }
-    for (var t = 0u; t < QB; t++) {
-      partial[t * WORKGROUP + li] = s[t];
-    }
-    workgroupBarrier();
-    if (live) {
-      for (var t = lane; t < nt; t += LANES) {
-        var sum = 0.0;
-        let at = t * WORKGROUP + li - lane;
-        for (var l = 0u; l < LANES; l++) {
-          sum += partial[at + l];
-        }
-        out[(q0 + t) * params.n + v] = sum;
-      }
-    }
-    workgroupBarrier();
+    finish(sh, li, q0, nt, s);
   }
 }

@@ -52,9 +52,10 @@ export function interleave(codes: Uint8Array, count: number, m: number): Uint32A
  * scanLists.wgsl's work buffer for `segments` (SEGMENT_WORDS each; table at word 0, entries at
  * word 3): the segments, then the items of its `tiled` entry point — blocks of up to `block`
  * entries (blockOf) — then those of `direct` — up to WORKGROUP entries of one segment — taking
- * every block shorter than `directBelow`; an item is 3 words: segment, first entry of it, entries. Consecutive segments scored with one table (a query's lists in a
- * precomputed-L2 or inner-product batch) form a run whose blocks go on from one segment into the
- * next, so a tiled block copies its table once for up to `block` entries however short the lists.
+ * every block shorter than `directBelow`; an item is 3 words: segment, first entry of it,
+ * entries. Consecutive segments scored with one table (a query's lists in a precomputed-L2 or
+ * inner-product batch) form a run whose blocks go on from one segment into the next, so a tiled
+ * block copies its table once for up to `block` entries however short the lists.
  */
 export function scanPlan(segments: ArrayLike<number>, directBelow: number, block: number) {
   const nseg = segments.length / SEGMENT_WORDS

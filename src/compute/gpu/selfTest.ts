@@ -8,12 +8,12 @@ import type { TuningStore } from './tuningStore.js'
 /**
  * Tunables chosen for the adapter at hand: what reads fastest differs between GPUs (32-wide
  * warps, 64-wide wavefronts, a laptop's 8-wide subgroups, how much a workgroup-memory copy costs),
- * so four are measured once per adapter rather than fixed:
+ * so these are measured once per adapter rather than fixed:
  *   LANES  (invocations sharing a vector) and STAGED (its entry point) on exactL2 (probing,
- *          flat search), and REFINE_LANES
- *          (sharing a pair) on refinePairs — each from its own kernel's timings, over rows
- *          larger than a GPU's caches (an H200 timed on 25 MB it holds in L2 picked 16 for both;
- *          at size exactL2 is fastest at 8 there and refinePairs at 32, 1.6× faster than at 16)
+ *          flat search), and REFINE_LANES (sharing a pair) on refinePairs — each from its own
+ *          kernel's timings, over rows larger than a GPU's caches (an H200 timed on 25 MB it
+ *          holds in L2 picked 16 for both; at size exactL2 is fastest at 8 there and refinePairs
+ *          at 32, 1.6× faster than at 16)
  *   DIRECT (the block length from which the list scan copies tables to workgroup memory) on
  *          scanLists' two entry points, over blocks of each length up to a block (blockOf)
  *   BINS   (selectTopK's histogram: finer bins, a longer serial walk over them) on a batch's
