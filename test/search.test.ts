@@ -172,7 +172,11 @@ describe('search over HTTP range requests', () => {
     const index = await openIndex(server.url)
     expect(Array.from(await index.vectorOf(123))).toEqual(Array.from(data.subarray(123 * dim, 124 * dim)))
     await expect(index.search([1, 2, 3])).rejects.toThrow(/query 0 has 3 values; the index is 24-d/)
-    await expect(index.search(new Array(dim).fill(Number.NaN))).rejects.toThrow(/not finite/)
+    await expect(index.search(new Array(dim).fill(Number.NaN))).rejects.toThrow(/query 0: value 0 is not finite$/)
+    // finite as a number, past float32's range: Infinity as searched
+    const huge = Array.from(queries[0] as Float32Array)
+    huge[5] = 1e39
+    await expect(index.search(huge)).rejects.toThrow(/query 0: value 5 is not finite as a 32-bit float \(1e\+39\)/)
     await expect(index.search(queries[0] as Float32Array, { columns: ['nope'] })).rejects.toThrow(/column "nope": no such column/)
   })
 

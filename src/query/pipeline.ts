@@ -280,10 +280,15 @@ export class QueryPipeline {
     }
 
     const kind = kernelKind(metric)
+    // each query copied as float32 and checked as it will be searched: a number past float32's
+    // range (1e39) would be searched as Infinity, so it is refused as not finite too
     const prepared = queries.map((q, i) => {
       if (q.length !== dim) throw new ParquetSeekError(`query ${i} has ${q.length} values; the index is ${dim}-d`)
-      for (let j = 0; j < dim; j++) if (!Number.isFinite(q[j])) throw new ParquetSeekError(`query ${i}: value ${j} is not finite`)
-      return prepareQuery(Float32Array.from(q), metric)
+      const f = new Float32Array(q)
+      for (let j = 0; j < dim; j++)
+        if (!Number.isFinite(f[j]))
+          throw new ParquetSeekError(`query ${i}: value ${j} is not finite${Number.isFinite(q[j]) ? ` as a 32-bit float (${q[j]})` : ''}`)
+      return prepareQuery(f, metric)
     })
     // rows that may be returned: the filter's bitmap (read once per filter), minus deleted rows
     let filter: FilterResult | undefined
