@@ -176,7 +176,7 @@ describe('search over HTTP range requests', () => {
     // finite as a number, past float32's range: Infinity as searched
     const huge = Array.from(queries[0] as Float32Array)
     huge[5] = 1e39
-    await expect(index.search(huge)).rejects.toThrow(/query 0: value 5 is not finite as a 32-bit float \(1e\+39\)/)
+    await expect(index.search(huge)).rejects.toThrow(/query 0: value 5 is 1e\+39, not a finite float32/)
     await expect(index.search(queries[0] as Float32Array, { columns: ['nope'] })).rejects.toThrow(/column "nope": no such column/)
   })
 
@@ -193,6 +193,28 @@ describe('search over HTTP range requests', () => {
     const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
     const [hits] = await flatSearch(source, metadata, [queries[3] as Float32Array], { column: 'embedding', metric: 'l2', k: 7 })
     expect(hits).toEqual(searchExact('l2', data, rowIds, queries[3] as Float32Array, 7))
+  })
+
+  it('flat (exact) search refuses queries that cannot match, naming why; a few ragged rows are only skipped', async () => {
+    const dir = tempDir('pqs-flat-')
+    const rows: Array<number[] | null> = Array.from({ length: 50 }, (_, r) => Array.from({ length: 6 }, (_, j) => r + j / 10))
+    rows[0] = [1, 2, 3] // ragged, ahead of the rest
+    rows[1] = null
+    const path = join(dir, 'ragged.parquet')
+    writeListFile(path, rows)
+    const bytes = readFileSync(path)
+    const source = fromBytes(new Uint8Array(bytes), 'ragged.parquet')
+    const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+    const search = (qs: Float32Array[]) => flatSearch(source, metadata, qs, { column: 'embedding', metric: 'l2', k: 2 })
+    const q = Float32Array.from(rows[7] as number[])
+    // the ragged first row skipped, the rest searched: row 7 itself first
+    expect((await search([q]))[0]?.map((h) => h.row)).toEqual([7, 6])
+    // a query of another length than the column's vectors: every row would be skipped
+    await expect(search([new Float32Array(4)])).rejects.toThrow(
+      /ragged\.parquet: the queries have 4 values; column "embedding" holds vectors of 6 \(row 2\)/,
+    )
+    await expect(search([q, new Float32Array(5)])).rejects.toThrow(/query 1 has 5 values; query 0 has 6/)
+    await expect(search([q, Float32Array.of(0, 0, Number.POSITIVE_INFINITY, 0, 0, 0)])).rejects.toThrow(/query 1: value 2 is not finite/)
   })
 
   it('refuses a Parquet file without an index, naming the file', async () => {

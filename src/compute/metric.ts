@@ -1,5 +1,20 @@
+import { ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import { dot, l2sq } from './js.js'
+
+/**
+ * Query `i` as it is searched: a float32 copy, each value checked — one that is not finite, or a
+ * number past float32's range (searched as Infinity, every distance infinite), is refused by name.
+ */
+export function float32Query(query: ArrayLike<number>, i: number): Float32Array {
+  const f = new Float32Array(query)
+  for (let j = 0; j < f.length; j++)
+    if (!Number.isFinite(f[j]))
+      throw new ParquetSeekError(
+        Number.isFinite(query[j]) ? `query ${i}: value ${j} is ${query[j]}, not a finite float32` : `query ${i}: value ${j} is not finite`,
+      )
+  return f
+}
 
 /** Kernel space each metric ranks in: squared L2 (l2, and cosine on unit vectors) or −⟨q,x⟩. */
 export function kernelKind(metric: Metric): 'l2' | 'ip' {

@@ -168,7 +168,7 @@ export async function forEachVectorBlock(
     throwIfAborted(signal)
     const rowEnd = rowStart + Number(group.num_rows)
     const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
-    for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = lengthOf(v)
+    for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = vectorLength(v)
     const ids: number[] = []
     const data = new Float32Array(values.length * Math.max(1, dim))
     for (let i = 0; i < values.length; i++) {
@@ -271,7 +271,8 @@ export async function readColumnRange(
 
 const raw = (bytes: Uint8Array) => bytes
 
-function lengthOf(vector: unknown): number {
+/** Values in a stored vector (a list, or FIXED_LEN_BYTE_ARRAY bytes of float32). */
+export function vectorLength(vector: unknown): number {
   if (vector instanceof Uint8Array) return vector.length / 4
   return (vector as ArrayLike<number>).length
 }
@@ -279,7 +280,7 @@ function lengthOf(vector: unknown): number {
 /** Why a stored vector cannot be used (null, ragged, not finite), or undefined when it can. */
 export function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn['kind']): string | undefined {
   if (vector === null || vector === undefined) return 'vector is null'
-  const n = lengthOf(vector)
+  const n = vectorLength(vector)
   if (n === 0) return 'vector is empty'
   if (n !== dim) return `vector has ${n} values, expected ${dim}`
   if (kind === 'flba') {

@@ -1,6 +1,6 @@
 import type { BackendName, Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
-import { exactDistance, kernelKind, packRows, prepareQuery } from '../compute/metric.js'
+import { exactDistance, float32Query, kernelKind, packRows, prepareQuery } from '../compute/metric.js'
 import { extendDistances, probe, pruneProbes } from '../compute/probe.js'
 import { ListScanner, type ScoreCache, scanLists } from '../compute/scan.js'
 import { type Ranked, TopK } from '../compute/topk.js'
@@ -280,15 +280,9 @@ export class QueryPipeline {
     }
 
     const kind = kernelKind(metric)
-    // each query copied as float32 and checked as it will be searched: a number past float32's
-    // range (1e39) would be searched as Infinity, so it is refused as not finite too
     const prepared = queries.map((q, i) => {
       if (q.length !== dim) throw new ParquetSeekError(`query ${i} has ${q.length} values; the index is ${dim}-d`)
-      const f = new Float32Array(q)
-      for (let j = 0; j < dim; j++)
-        if (!Number.isFinite(f[j]))
-          throw new ParquetSeekError(`query ${i}: value ${j} is not finite${Number.isFinite(q[j]) ? ` as a 32-bit float (${q[j]})` : ''}`)
-      return prepareQuery(f, metric)
+      return prepareQuery(float32Query(q, i), metric)
     })
     // rows that may be returned: the filter's bitmap (read once per filter), minus deleted rows
     let filter: FilterResult | undefined

@@ -1,12 +1,12 @@
 import type { FileMetaData } from 'hyparquet'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuExact } from '../compute/gpu/exact.js'
-import { fromKernel, packRows, prepareQuery } from '../compute/metric.js'
+import { float32Query, fromKernel, packRows, prepareQuery } from '../compute/metric.js'
 import { TopK } from '../compute/topk.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
-import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange, vectorLength } from '../parquet/embedding.js'
 import type { Hit } from '../query/memory.js'
 
 export interface FlatOptions {
@@ -28,8 +28,11 @@ export interface FlatOptions {
  */
 export async function flatSearch(source: ByteSource, metadata: FileMetaData, queries: Float32Array[], o: FlatOptions): Promise<Hit[][]> {
   const column = describeEmbeddingColumn(metadata, o.column, source.name)
-  const prepared = queries.map((q) => prepareQuery(q, o.metric))
-  const dim = prepared[0]?.length ?? 0
+  const dim = queries[0]?.length ?? 0
+  const prepared = queries.map((q, i) => {
+    if (q.length !== dim) throw new ParquetSeekError(`query ${i} has ${q.length} values; query 0 has ${dim}`)
+    return prepareQuery(float32Query(q, i), o.metric)
+  })
   const tops = prepared.map(() => new TopK(o.k))
   const rows = Number(metadata.num_rows)
   const kernels = o.kernels ?? jsKernels
@@ -37,6 +40,8 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   const queryMatrix = packRows(prepared, dim)
   const kind = o.metric === 'l2' ? 'l2' : 'ip'
   let rowStart = 0
+  /** Rows scored so far. */
+  let scored = 0
   for (const group of metadata.row_groups) {
     await checkpoint(o.signal)
     const rowEnd = rowStart + Number(group.num_rows)
@@ -44,12 +49,33 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     // the group's valid vectors as one matrix, scored against every query in one kernel call
     const matrix = new Float32Array(values.length * dim)
     const rowOf: number[] = []
+    /** Until a vector of the queries' length is found: vectors of other lengths, by length (how many, the first row). */
+    const others = new Map<number, { count: number; row: number }>()
     for (const [i, v] of values.entries()) {
-      if (checkVector(v, dim, column.kind) !== undefined) continue
+      if (checkVector(v, dim, column.kind) !== undefined) {
+        const length = v === null || v === undefined ? 0 : vectorLength(v)
+        if (!scored && length > 0 && length !== dim) {
+          const seen = others.get(length)
+          if (seen) seen.count++
+          else others.set(length, { count: 1, row: rowStart + i })
+        }
+        continue
+      }
       copyVector(matrix, rowOf.length * dim, v as ArrayLike<number> | Uint8Array, column.kind)
       rowOf.push(rowStart + i)
     }
     const count = rowOf.length
+    scored += count
+    // no vector so far of the queries' length, and some of another: the file's vectors have the
+    // commonest of those lengths (a few ragged rows among the right ones are only skipped)
+    const [length, other] = [...others].reduce<[number, { count: number; row: number } | undefined]>(
+      (best, [l, o]) => (o.count > (best[1]?.count ?? 0) ? [l, o] : best),
+      [0, undefined],
+    )
+    if (!scored && other)
+      throw new ParquetSeekError(`the queries have ${dim} values; column "${column.name}" holds vectors of ${length} (row ${other.row})`, {
+        file: source.name,
+      })
     let out = new Float32Array(nq * count)
     if (o.gpu) out = await o.gpu.distances(kind, queryMatrix, nq, matrix, count, dim, o.signal)
     else kernels.distances(kind, queryMatrix, nq, matrix, count, dim, out)
