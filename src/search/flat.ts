@@ -69,7 +69,7 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     // no vector so far of the queries' length, and some of another: the file's vectors have the
     // commonest of those lengths (a few ragged rows among the right ones are only skipped)
     const [length, other] = [...others].reduce<[number, { count: number; row: number } | undefined]>(
-      (best, [l, o]) => (o.count > (best[1]?.count ?? 0) ? [l, o] : best),
+      (best, [l, seen]) => (seen.count > (best[1]?.count ?? 0) ? [l, seen] : best),
       [0, undefined],
     )
     if (!scored && other)
