@@ -316,6 +316,19 @@ describe('parquetseek search and bench', () => {
     expect((await cli(['search', out])).code).toBe(2)
   })
 
+  it("search refuses --metric or --column other than the index's (they choose how a file without an index is searched)", async () => {
+    const dot = await cli(['search', out, '--query-row', '3', '--metric', 'dot'])
+    expect(dot.code).toBe(2)
+    expect(dot.stderr).toMatch(/--metric dot: this index ranks by l2, chosen when it was built/)
+    const title = await cli(['search', out, '--query-row', '3', '--column', 'title'])
+    expect(title.code).toBe(2)
+    expect(title.stderr).toMatch(/--column title: this index is on column "embedding"/)
+    // the index's own: as without them
+    const same = await cli(['search', out, '--query-row', '3', '--k', '2', '--metric', 'l2', '--column', 'embedding', '--json'])
+    expect(same.code).toBe(0)
+    expect(JSON.parse(same.stdout).results[0].row).toBe(3)
+  })
+
   it('bench measures cold queries spread over the query file, not its first few (query files are often sorted)', () => {
     const twelve = Array.from({ length: 12 }, (_, i) => i)
     expect(coldQueries(twelve)).toEqual([0, 2, 4, 7, 9])

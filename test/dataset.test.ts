@@ -62,6 +62,11 @@ describe('a dataset of many indexed files', () => {
       const query = Array.from(v.subarray(2345 * dim, 2346 * dim))
       const r = await cli(['search', manifest, '--query', JSON.stringify(query), '--k', '3', '--columns', 'title', '--json'])
       expect(r.code).toBe(0)
+      const other = await cli(['search', manifest, '--query', JSON.stringify(query), '--column', 'title'])
+      expect([other.code, other.stderr]).toEqual([
+        2,
+        expect.stringMatching(/--column title: this dataset's index is on column "embedding"/),
+      ])
       const out = JSON.parse(r.stdout)
       expect(out.stats.shards).toBe(shards)
       expect(out.results[0]).toMatchObject({ shard: 2, row: 345, distance: 0, values: { title: 'p2-345' } })

@@ -123,6 +123,9 @@ describe('sidecar index over unmodified files', () => {
     const probe = Array.from({ length: dim }, (_, j) => Math.fround(Math.sin(42 + j)))
     const found = await cli(['search', cliSidecar, '--query', JSON.stringify(probe), '--k', '1', '--columns', 'id', '--json'])
     expect(found.code).toBe(0)
+    // built for l2 on "embedding": another metric is refused, not ignored
+    const dot = await cli(['search', cliSidecar, '--query', JSON.stringify(probe), '--metric', 'dot'])
+    expect([dot.code, dot.stderr]).toEqual([2, expect.stringMatching(/--metric dot: this sidecar index ranks by l2/)])
     expect(JSON.parse(found.stdout).results[0]).toMatchObject({ file: 'd.parquet', row: 42, distance: 0, values: { id: 42 } })
     expect(found.stderr).toMatch(
       /warning: d\.parquet has no offset index on "embedding": refining its candidates reads whole column chunks/,

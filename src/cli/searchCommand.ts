@@ -35,7 +35,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   --where EXPR         only rows passing EXPR, e.g. "lang = 'en' AND year >= 2020" (=, !=, <, <=, >, >=,
                        IN (…), IS [NOT] NULL, AND, OR, NOT); nprobe grows as the filter narrows
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
-  --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly
+  --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly (with an
+                       index: refused unless they are the ones it was built with)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
                        top-k and refinement on WebGPU: same rows, distances to float rounding)
   --allow-source P     a sidecar or manifest may also name sources under P (a directory or URL prefix);
@@ -89,7 +90,20 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   }
 }
 
+/**
+ * --metric and --column choose how a file without an index is searched exactly; an index ranks by
+ * the metric and column it was built with, so asking for others is an error, not ignored.
+ */
+function checkBuiltWith(values: SearchValues, built: { metric: string; column: string }, what: string): void {
+  const exact = 'for exact search of a file without an index'
+  if (values.metric !== undefined && values.metric !== built.metric)
+    throw new UsageError(`--metric ${values.metric}: ${what} ranks by ${built.metric}, chosen when it was built (--metric is ${exact})`)
+  if (values.column !== undefined && values.column !== built.column)
+    throw new UsageError(`--column ${values.column}: ${what} is on column "${built.column}" (--column is ${exact})`)
+}
+
 async function searchIndexed(index: SeekIndex, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
+  checkBuiltWith(values, { metric: index.metric, column: index.opened.column.name }, 'this index')
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
   else if (values.text !== undefined) query = await encodeText(index.encoder, values.text, target)
@@ -138,6 +152,8 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
 }
 
 async function searchShards(dataset: SeekDataset, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
+  const first = dataset.shards[0]
+  if (first) checkBuiltWith(values, { metric: first.metric, column: first.opened.column.name }, "this dataset's index")
   let query: ArrayLike<number>
   if (values.query !== undefined) query = parseQuery(values.query)
   else if (values.text !== undefined) query = await encodeText(dataset.shards[0]?.encoder, values.text, target)
@@ -169,6 +185,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     // the sidecar names its sources: they resolve next to it, never elsewhere (--allow-source widens that)
     const index = await openSidecar(target, { signal, opened, allow: values['allow-source'], compute: await searchBackend(values.backend) })
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
+    checkBuiltWith(values, { metric: index.model.params.metric, column: index.header.column }, 'this sidecar index')
     if (values.query === undefined) throw new UsageError('a sidecar index takes --query (rows belong to its sources)')
     const columns = columnList(values.columns)
     const { results, stats } = await index.search(parseQuery(values.query), {
