@@ -38,6 +38,21 @@ describe('--where filters', () => {
     expect(evaluate(parseWhere("category IN ('a', 'b')"), { category: 'b' })).toBe(true)
   })
 
+  it('compares a quoted number with numbers and a quoted date with dates; a literal that cannot compare is an error naming the column', () => {
+    expect(evaluate(parseWhere("score >= '5'"), { score: 6 })).toBe(true)
+    expect(evaluate(parseWhere("score IN ('5', '6')"), { score: 6n })).toBe(true)
+    expect(evaluate(parseWhere("day >= '2020-01-02'"), { day: new Date('2020-03-01') })).toBe(true)
+    expect(evaluate(parseWhere("day < '2020-01-02'"), { day: new Date('2020-03-01') })).toBe(false)
+    // these passed no row, silently
+    expect(() => evaluate(parseWhere("score >= 'high'"), { score: 6 })).toThrow(`--where: column "score" holds numbers; 'high' is not one`)
+    expect(() => evaluate(parseWhere("day = 'soon'"), { day: new Date(0) })).toThrow(`--where: column "day" holds dates; 'soon' is not one`)
+    expect(() => evaluate(parseWhere("done = 'yes'"), { done: true })).toThrow(
+      `--where: column "done" holds TRUE or FALSE; 'yes' is neither`,
+    )
+    // a NULL compares with nothing, whatever the literal
+    expect(evaluate(parseWhere("score >= 'high'"), { score: null })).toBe(false)
+  })
+
   it('search returns only passing rows, skips row groups by statistics, keeps recall, and honours deleted rows', async () => {
     const dir = tempDir('pqs-filter-')
     const rows = 3000

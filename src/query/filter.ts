@@ -157,16 +157,31 @@ export function columnsOf(e: Expr, into = new Set<string>()): Set<string> {
   return into
 }
 
-/** Values compare as numbers when both sides are numeric (bigint included), else as text. */
-function compare(a: unknown, b: Literal): number | undefined {
+/**
+ * Values compare as numbers when both sides are numeric (bigint included, and a quoted number
+ * against a number: '2020'), as times when the value is a date (a quoted date against it:
+ * '2020-01-31'), else as text. With `column` (a row's value), a literal its value cannot be
+ * compared with is an error naming the column — `year >= 'soon'` used to pass no row, silently;
+ * without it (a row group's statistics) undefined: the group may match.
+ */
+function compare(a: unknown, b: Literal, column?: string): number | undefined {
   if (a === null || a === undefined) return undefined
   if (typeof a === 'bigint' || typeof a === 'number' || a instanceof Date) {
     const x = a instanceof Date ? a.getTime() : Number(a)
-    const y = typeof b === 'string' ? Number.NaN : Number(b)
-    if (Number.isNaN(y)) return undefined
+    const y = typeof b !== 'string' ? Number(b) : a instanceof Date ? Date.parse(b) : b.trim() === '' ? Number.NaN : Number(b)
+    if (Number.isNaN(y)) {
+      if (column !== undefined && typeof b === 'string')
+        throw new ParquetSeekError(`--where: column "${column}" holds ${a instanceof Date ? 'dates' : 'numbers'}; '${b}' is not one`)
+      return undefined
+    }
     return x < y ? -1 : x > y ? 1 : 0
   }
-  if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : undefined
+  if (typeof a === 'boolean') {
+    if (typeof b === 'boolean') return Number(a) - Number(b)
+    if (column !== undefined)
+      throw new ParquetSeekError(`--where: column "${column}" holds TRUE or FALSE; ${typeof b === 'string' ? `'${b}'` : b} is neither`)
+    return undefined
+  }
   const s = String(a)
   const t = String(b)
   return s < t ? -1 : s > t ? 1 : 0
@@ -187,10 +202,10 @@ export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
     case 'in': {
       const v = row[e.column]
       if (v === null || v === undefined) return false
-      return e.values.some((x) => compare(v, x) === 0) !== e.not
+      return e.values.some((x) => compare(v, x, e.column) === 0) !== e.not
     }
     default: {
-      const c = compare(row[e.column], e.value)
+      const c = compare(row[e.column], e.value, e.column)
       if (c === undefined) return false
       if (e.op === '=') return c === 0
       if (e.op === '!=') return c !== 0
