@@ -591,7 +591,9 @@ export async function benchGpuBatch(ctx: GpuContext, o: GpuBenchOptions, report:
         const l0 = performance.now()
         const tiledFound = await scan.candidates(queries, probes, at, 'l2', keep, undefined, o.signal, coarse)
         const tiledMs = performance.now() - l0
-        const same = tiledFound.every((r, qi) => r.rows.every((row, i) => row === found[qi]?.rows[i]))
+        const same = tiledFound.every(
+          (r, qi) => r.rows.length === found[qi]?.rows.length && r.rows.every((row, i) => row === found[qi]?.rows[i]),
+        )
         tiledListStage.push({ PER, ms: tiledMs, same })
       }
     } finally {
