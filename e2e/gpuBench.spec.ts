@@ -65,6 +65,9 @@ test('GPU benchmark page: with WebGPU it measures every kernel and a batch searc
   expect(b.stagesMs).toBeCloseTo(b.probeMs + b.cutMs + b.listStageMs + b.decodeMs + b.refineMs, 6)
   expect(b.listsPerQuery).toBeGreaterThan(0)
   expect(b.listsPerQuery).toBeLessThanOrEqual(b.nprobe)
+  // the list stage again with every block tiled, at each PER: the same candidates as the picked tunables'
+  expect(b.tiledListStage.map((t: { PER: number }) => t.PER)).toEqual([4, 16, 32])
+  for (const t of b.tiledListStage) expect([t.same, t.ms > 0]).toEqual([true, true])
   // end to end: the search pipeline on the batch (its GPU stages ran: time in probe, scan and
   // refine; the candidates' pages decoded in its refine stage)
   const staged =
