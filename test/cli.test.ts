@@ -145,6 +145,15 @@ describe('parquetseek index', () => {
     const infFile = join(dir, 'inf.parquet')
     writeListFile(infFile, inf)
     expectOneLineError(await cli(['index', infFile, join(dir, 'x7.parquet'), '--column', 'embedding']), /row 3: value 0 is Infinity/)
+    // finite values, but too long for finite float32 distances: every distance to it would tie at Infinity
+    const long = vectors(300, 6, 6)
+    ;(long[5] as number[])[1] = 1e20
+    const longFile = join(dir, 'long.parquet')
+    writeListFile(longFile, long)
+    expectOneLineError(
+      await cli(['index', longFile, join(dir, 'x7b.parquet'), '--column', 'embedding']),
+      /row 5: its squared length 1\.00e\+40 is past 8\.51e\+37, where float32 distances overflow/,
+    )
 
     const skipped = await cli(['index', nanFile, join(dir, 'skip.parquet'), '--column', 'embedding', '--skip-invalid', '--json'])
     expect(skipped.code).toBe(0)

@@ -177,6 +177,9 @@ describe('search over HTTP range requests', () => {
     const huge = Array.from(queries[0] as Float32Array)
     huge[5] = 1e39
     await expect(index.search(huge)).rejects.toThrow(/query 0: value 5 is 1e\+39, not a finite float32/)
+    // every value a finite float32, the query too long for finite distances
+    huge[5] = 1e19
+    await expect(index.search(huge)).rejects.toThrow(/query 0: its squared length 1\.00e\+38 is past 8\.51e\+37/)
     await expect(index.search(queries[0] as Float32Array, { columns: ['nope'] })).rejects.toThrow(/column "nope": no such column/)
   })
 
@@ -215,6 +218,16 @@ describe('search over HTTP range requests', () => {
     )
     await expect(search([q, new Float32Array(5)])).rejects.toThrow(/query 1 has 5 values; query 0 has 6/)
     await expect(search([q, Float32Array.of(0, 0, Number.POSITIVE_INFINITY, 0, 0, 0)])).rejects.toThrow(/query 1: value 2 is not finite/)
+    // no row searchable at all: an error naming the first, not an empty answer
+    const unusable = join(dir, 'unusable.parquet')
+    writeListFile(unusable, [null, [1e20, 0, 0, 0, 0, 0], null])
+    const bad = readFileSync(unusable)
+    const badMeta = parquetMetadata(bad.buffer.slice(bad.byteOffset, bad.byteOffset + bad.byteLength))
+    await expect(
+      flatSearch(fromBytes(new Uint8Array(bad), 'unusable.parquet'), badMeta, [q], { column: 'embedding', metric: 'l2', k: 2 }),
+    ).rejects.toThrow(
+      /unusable\.parquet, column "embedding": no row of 3 holds a vector that can be searched \(first: row 0: vector is null\)/,
+    )
   })
 
   it('refuses a Parquet file without an index, naming the file', async () => {

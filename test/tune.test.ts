@@ -188,11 +188,15 @@ describe('default nprobe measured on held-out queries (buildIndex tuneQueries)',
     expect(summary.params.tunedRecall).toBeGreaterThanOrEqual(0.95)
   })
 
-  it('refuses a tune query of another dimension, naming it', async () => {
+  it('refuses a tune query of another dimension, or not finite, naming it', async () => {
     const src = await fileSource(input)
     const ragged = [new Float32Array(DIM), new Float32Array(DIM - 1)]
     await expect(buildIndex(src, new MemorySink(), { column: 'embedding', nlist: 16, tuneQueries: ragged })).rejects.toThrow(
       /tune query 1 has 15 numbers; the column's vectors have 16/,
+    )
+    const nan = [new Float32Array(DIM), new Float32Array(DIM).fill(Number.NaN)]
+    await expect(buildIndex(src, new MemorySink(), { column: 'embedding', nlist: 16, tuneQueries: nan })).rejects.toThrow(
+      /tune query 1: value 0 is not finite/,
     )
     await src.close()
   })

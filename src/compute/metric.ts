@@ -3,16 +3,41 @@ import type { Metric } from '../index/model.js'
 import { dot, l2sq } from './js.js'
 
 /**
- * Query `i` as it is searched: a float32 copy, each value checked — one that is not finite, or a
- * number past float32's range (searched as Infinity, every distance infinite), is refused by name.
+ * The longest a searchable vector may be, squared: a quarter of float32's largest value. The squared
+ * distance of two such vectors is at most (|a| + |b|)² ≤ 4 × this, and their dot product at most
+ * this, so every distance the kernels sum in float32 stays finite. Past it distances overflow to
+ * Infinity and tie, ranking rows by their number instead — refused instead (no embedding model
+ * comes near: that is values of ~10¹⁹).
  */
-export function float32Query(query: ArrayLike<number>, i: number): Float32Array {
+export const MAX_SQUARED_LENGTH = 3.4028234663852886e38 / 4
+
+/** Why a vector of this squared length (summed in float64) cannot be searched, or undefined. */
+export function overlong(squaredLength: number): string | undefined {
+  return squaredLength > MAX_SQUARED_LENGTH
+    ? `its squared length ${squaredLength.toPrecision(3)} is past ${MAX_SQUARED_LENGTH.toPrecision(3)}, where float32 distances overflow`
+    : undefined
+}
+
+/**
+ * Query `i` as it is searched (`what`: what to call it): a float32 copy, each value checked — one that is not finite, or a
+ * number past float32's range (searched as Infinity, every distance infinite), is refused by name,
+ * and so is a query too long for finite distances ({@link MAX_SQUARED_LENGTH}).
+ */
+export function float32Query(query: ArrayLike<number>, i: number, what = 'query'): Float32Array {
   const f = new Float32Array(query)
-  for (let j = 0; j < f.length; j++)
-    if (!Number.isFinite(f[j]))
+  let squaredLength = 0
+  for (let j = 0; j < f.length; j++) {
+    const v = f[j] as number
+    if (!Number.isFinite(v))
       throw new ParquetSeekError(
-        Number.isFinite(query[j]) ? `query ${i}: value ${j} is ${query[j]}, not a finite float32` : `query ${i}: value ${j} is not finite`,
+        Number.isFinite(query[j])
+          ? `${what} ${i}: value ${j} is ${query[j]}, not a finite float32`
+          : `${what} ${i}: value ${j} is not finite`,
       )
+    squaredLength += v * v
+  }
+  const reason = overlong(squaredLength)
+  if (reason) throw new ParquetSeekError(`${what} ${i}: ${reason}`)
   return f
 }
 
@@ -29,10 +54,6 @@ export function prepareQuery(query: Float32Array, metric: Metric): Float32Array 
   return query.map((v) => v / norm)
 }
 
-/**
- * Reported distance, as in the ground-truth files: l2 = Euclidean (not squared),
- * cosine = 1 − cos(q, x), dot = −⟨q, x⟩. `q` is the prepared query.
- */
 /** Queries (or any rows) of `dim` floats in one array, one after another. */
 export function packRows(rows: readonly Float32Array[], dim: number): Float32Array {
   const packed = new Float32Array(rows.length * dim)
@@ -40,6 +61,10 @@ export function packRows(rows: readonly Float32Array[], dim: number): Float32Arr
   return packed
 }
 
+/**
+ * Reported distance, as in the ground-truth files: l2 = Euclidean (not squared),
+ * cosine = 1 − cos(q, x), dot = −⟨q, x⟩. `q` is the prepared query.
+ */
 export function exactDistance(metric: Metric, q: Float32Array, x: Float32Array, at: number): number {
   const dim = q.length
   if (metric === 'l2') return Math.sqrt(l2sq(q, 0, x, at, dim))

@@ -1,7 +1,7 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels, type SearchBackend } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
-import { kernelKind } from '../compute/metric.js'
+import { float32Query, kernelKind } from '../compute/metric.js'
 import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { spillGraph } from '../compute/spill.js'
@@ -356,11 +356,7 @@ function tuneQueries(o: BuildOptions, params: IndexParams): Float32Array | undef
         file: o.file,
         column: o.column,
       })
-    for (let j = 0; j < dim; j++) {
-      const x = Number(v[j])
-      if (!Number.isFinite(x)) throw new ParquetSeekError(`tune query ${i} holds ${x} at ${j}`, { file: o.file, column: o.column })
-      out[i * dim + j] = x
-    }
+    out.set(float32Query(v, i, 'tune query'), i * dim)
   }
   if (params.metric === 'cosine') normalizeRows(out, q.length, dim, Uint32Array.from(q.keys()), 'tuneQueries')
   return out

@@ -1,5 +1,6 @@
 import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
 import { parquetRead, parquetSchema } from 'hyparquet'
+import { overlong } from '../compute/metric.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { codecs } from './codecs.js'
 import { guardPages } from './guard.js'
@@ -277,7 +278,10 @@ export function vectorLength(vector: unknown): number {
   return (vector as ArrayLike<number>).length
 }
 
-/** Why a stored vector cannot be used (null, ragged, not finite), or undefined when it can. */
+/**
+ * Why a stored vector cannot be used (null, ragged, not finite, too long for finite float32
+ * distances), or undefined when it can.
+ */
 export function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn['kind']): string | undefined {
   if (vector === null || vector === undefined) return 'vector is null'
   const n = vectorLength(vector)
@@ -286,18 +290,23 @@ export function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn[
   if (kind === 'flba') {
     const bytes = vector as Uint8Array
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let squaredLength = 0
     for (let j = 0; j < n; j++) {
-      if (!Number.isFinite(view.getFloat32(j * 4, true))) return `value ${j} is not finite`
+      const v = view.getFloat32(j * 4, true)
+      if (!Number.isFinite(v)) return `value ${j} is not finite`
+      squaredLength += v * v
     }
-    return undefined
+    return overlong(squaredLength)
   }
   const list = vector as ArrayLike<number | null>
+  let squaredLength = 0
   for (let j = 0; j < n; j++) {
     const v = list[j]
     if (v === null || v === undefined) return `value ${j} is null`
     if (!Number.isFinite(v) || Math.abs(v) > 3.4028234663852886e38) return `value ${j} is ${v}, not a finite float32`
+    squaredLength += v * v
   }
-  return undefined
+  return overlong(squaredLength)
 }
 
 function allocate(rows: number, dim: number, file: string | undefined, column: string): Float32Array {

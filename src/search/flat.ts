@@ -23,7 +23,8 @@ export interface FlatOptions {
 
 /**
  * Exact search over any Parquet file (indexed or not), one row group at a time, so memory
- * stays bounded by a row group. Rows with null or malformed vectors are skipped. Ground truth
+ * stays bounded by a row group. Rows with null or malformed vectors are skipped (a file of only
+ * such rows is an error naming the first, not an empty answer). Ground truth
  * for benchmarks, and the answer for small files.
  */
 export async function flatSearch(source: ByteSource, metadata: FileMetaData, queries: Float32Array[], o: FlatOptions): Promise<Hit[][]> {
@@ -42,6 +43,8 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   let rowStart = 0
   /** Rows scored so far. */
   let scored = 0
+  /** Why the first row skipped was, for a file with no searchable row. */
+  let firstProblem: string | undefined
   for (const group of metadata.row_groups) {
     await checkpoint(o.signal)
     const rowEnd = rowStart + Number(group.num_rows)
@@ -52,7 +55,9 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     /** Until a vector of the queries' length is found: vectors of other lengths, by length (how many, the first row). */
     const others = new Map<number, { count: number; row: number }>()
     for (const [i, v] of values.entries()) {
-      if (checkVector(v, dim, column.kind) !== undefined) {
+      const problem = checkVector(v, dim, column.kind)
+      if (problem !== undefined) {
+        firstProblem ??= `row ${rowStart + i}: ${problem}`
         const length = v === null || v === undefined ? 0 : vectorLength(v)
         if (!scored && length > 0 && length !== dim) {
           const seen = others.get(length)
@@ -91,5 +96,10 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     o.onProgress?.(rowStart, rows)
   }
   if (rowStart === 0) throw new ParquetSeekError('the file has zero rows', { file: source.name })
+  if (!scored)
+    throw new ParquetSeekError(`no row of ${rows} holds a vector that can be searched (first: ${firstProblem})`, {
+      file: source.name,
+      column: column.name,
+    })
   return tops.map((t) => t.sorted())
 }
