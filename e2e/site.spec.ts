@@ -70,7 +70,16 @@ test.afterAll(async () => {
 })
 
 test('the built site, from a static host under a sub-path, searches a Parquet file on another origin by text', async ({ page }, info) => {
+  // nothing fails to load but the demo manifest (the fixture answers it 404: a site without a demo)
+  const errors: string[] = []
+  page.on('console', (m) =>
+    m.type() === 'error' && !m.location().url.endsWith('/demo/manifest.json') ? errors.push(`${m.text()} ${m.location().url}`) : undefined,
+  )
   await page.goto(`${siteUrl}?src=${encodeURIComponent(data.url)}`)
+  // the icon resolves under the sub-path (no request for a missing /favicon.ico)
+  const icon = await page.evaluate(() => document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href)
+  expect(icon).toBe(`${siteUrl}favicon.svg`)
+  expect((await page.request.get(icon as string)).status()).toBe(200)
   await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
   await page.getByLabel('Query text').fill('bread from a bakery')
   await page.getByRole('button', { name: 'Search', exact: true }).click()
@@ -79,6 +88,7 @@ test('the built site, from a static host under a sub-path, searches a Parquet fi
   for (const title of await rows.locator('.hit-title, .hit-text').allTextContents()) expect(title).toMatch(/^sourdough bread bakery/)
   await expect(page.getByTestId('query-stats')).toContainText('KiB read')
   await page.screenshot({ path: info.outputPath('site.png'), fullPage: true })
+  expect(errors).toEqual([])
 })
 
 test('with demo data on the site, the page opens it and answers its first query on load', async ({ page }) => {
