@@ -154,9 +154,15 @@ describe('--where filters', () => {
     expect(stats.filter.rowsPassing).toBe(category.filter((c) => c === 'art').length)
     const bad = await cli(['search', out, '--query-row', '5', '--where', 'colour = 1'])
     expect(bad.code).toBe(1)
-    expect(bad.stderr.trim()).toMatch(
-      /column "colour": --where names no such column; the columns are: category, score, embedding\.list\.element$/,
-    )
+    expect(bad.stderr.trim()).toMatch(/column "colour": --where names no such column; the columns it can compare are: category, score$/)
+    // the vector column, by its name or its leaf's path: nested, not missing (nor "corrupt data")
+    for (const column of ['embedding', '"embedding.list.element"']) {
+      const nested = await cli(['search', out, '--query-row', '5', '--where', `${column} > 1`])
+      expect(nested.code).toBe(1)
+      expect(nested.stderr.trim()).toMatch(
+        /column "embedding(\.list\.element)?": --where compares plain columns, and this one is nested \(a list or a struct\); the plain columns are: category, score$/,
+      )
+    }
   })
 
   it('a narrow filter over a file whose index left rows out (null vectors) goes through the lists', async () => {

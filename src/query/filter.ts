@@ -269,13 +269,20 @@ export interface FilterResult {
 export async function filterRows(source: ByteSource, metadata: FileMetaData, expr: Expr, signal?: AbortSignal): Promise<FilterResult> {
   const rows = Number(metadata.num_rows)
   const names = [...columnsOf(expr)]
-  const known = new Map(metadata.row_groups[0]?.columns.map((c, i) => [c.meta_data?.path_in_schema.join('.') ?? '', i] as const) ?? [])
+  // plain (top-level, one value a row) columns by chunk: the ones a condition can compare; a list's
+  // or a struct's leaves, by their column's name or their own path, are named as what they are
+  const paths = metadata.row_groups[0]?.columns.map((c) => c.meta_data?.path_in_schema ?? []) ?? []
+  const known = new Map(paths.flatMap((p, i) => (p.length === 1 ? [[p[0] as string, i] as const] : [])))
+  const nested = new Set(paths.flatMap((p) => (p.length > 1 ? [p[0] as string, p.join('.')] : [])))
+  const plain = [...known.keys()].join(', ')
   for (const n of names) {
-    if (!known.has(n))
-      throw new ParquetSeekError(`--where names no such column; the columns are: ${[...known.keys()].join(', ')}`, {
-        file: source.name,
-        column: n,
-      })
+    if (known.has(n)) continue
+    throw new ParquetSeekError(
+      nested.has(n)
+        ? `--where compares plain columns, and this one is nested (a list or a struct); the plain columns are: ${plain}`
+        : `--where names no such column; the columns it can compare are: ${plain}`,
+      { file: source.name, column: n },
+    )
   }
   const bitmap = new Uint8Array(rows)
   let passing = 0
