@@ -77,9 +77,10 @@ test('the built site, from a static host under a sub-path, searches a Parquet fi
   )
   await page.goto(`${siteUrl}?src=${encodeURIComponent(data.url)}`)
   // the icon resolves under the sub-path (no request for a missing /favicon.ico)
-  const icon = await page.evaluate(() => document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href)
+  const href = await page.locator('link[rel="icon"]').getAttribute('href', { timeout: 5_000 })
+  const icon = new URL(href ?? '', page.url()).href
   expect(icon).toBe(`${siteUrl}favicon.svg`)
-  expect((await page.request.get(icon as string)).status()).toBe(200)
+  expect((await page.request.get(icon)).status()).toBe(200)
   await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
   await page.getByLabel('Query text').fill('bread from a bakery')
   await page.getByRole('button', { name: 'Search', exact: true }).click()

@@ -8,7 +8,7 @@ import { evaluate, parseWhere } from '../src/query/filter.js'
 import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
-import { clusteredVectors, listOfFloat, tempDir, testSource } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, listOfFloat, tempDir, testSource } from './helpers/fixtures.js'
 
 const CATEGORIES = ['news', 'sport', 'tech', 'art']
 
@@ -49,8 +49,47 @@ describe('--where filters', () => {
     expect(() => evaluate(parseWhere("done = 'yes'"), { done: true })).toThrow(
       `--where: column "done" holds TRUE or FALSE; 'yes' is neither`,
     )
+    // these passed every row (a date or text against a number) or matched TRUE as 1, silently
+    expect(() => evaluate(parseWhere('day > 5'), { day: new Date(0) })).toThrow(
+      `--where: column "day" holds dates; 5 is not one (quote a date: '2020-01-31')`,
+    )
+    expect(() => evaluate(parseWhere('word > 5'), { word: 'w7' })).toThrow(
+      `--where: column "word" holds text; 5 is not text (quote it: '5')`,
+    )
+    expect(() => evaluate(parseWhere('score = TRUE'), { score: 1 })).toThrow(`--where: column "score" holds numbers; TRUE is not one`)
+    expect(() => evaluate(parseWhere("blob = 'x'"), { blob: Uint8Array.of(1) })).toThrow(
+      `--where: column "blob" holds bytes or JSON; 'x' cannot be compared with them`,
+    )
+    expect(evaluate(parseWhere("word >= 'w5'"), { word: 'w7' })).toBe(true)
     // a NULL compares with nothing, whatever the literal
     expect(evaluate(parseWhere("score >= 'high'"), { score: null })).toBe(false)
+  })
+
+  it('compares DECIMAL values as the decimals they are (hyparquet reads 0.143 as 0.14300000000000002), rows and statistics', async () => {
+    const dir = tempDir('pqs-filter-')
+    const input = join(dir, 'prices.parquet')
+    const db = await duckdb()
+    // DECIMAL(10,3): row 1 0.143, the others 355.095 + row / 1000, so the second row group (DuckDB
+    // writes 2,048 rows a group) starts at row 2,048 with 357.143
+    await db.run(
+      `COPY (SELECT (CASE WHEN i = 1 THEN 0.143 ELSE (355095 + i) / 1000 END)::DECIMAL(10,3) AS price, [sin(i + j)::FLOAT for j in range(8)]::FLOAT[8] AS embedding FROM range(3000) t(i)) TO '${input}' (FORMAT parquet)`,
+    )
+    db.close()
+    const out = join(dir, 'prices.indexed.parquet')
+    const src = await fileSource(input)
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+    await src.close()
+    const index = await openIndex(await testSource(out))
+    const q = await index.vectorOf(1)
+    const exact = await index.search(q, { k: 5, where: 'price = 0.143', columns: ['price'] })
+    expect(exact.results.map((r) => [r.row, r.values.price])).toEqual([[1, 0.143]])
+    // the second row group's minimum, 357.143, reads as 357.14300000000003: taken as read, its
+    // statistics would prove no row of it ≤ 357.143 and skip row 2,048
+    const across = await index.search(q, { k: 3, where: 'price >= 357.142 AND price <= 357.143', columns: ['price'] })
+    expect(across.results.map((r) => [r.row, r.values.price]).sort()).toEqual([
+      [2047, 357.142],
+      [2048, 357.143],
+    ])
   })
 
   it('search returns only passing rows, skips row groups by statistics, keeps recall, and honours deleted rows', async () => {

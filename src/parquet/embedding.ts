@@ -3,6 +3,7 @@ import { parquetRead, parquetSchema } from 'hyparquet'
 import { overlong } from '../compute/metric.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { codecs } from './codecs.js'
+import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 
 /**
@@ -267,7 +268,8 @@ export async function readColumnRange(
       row: rowStart,
     })
   }
-  return out
+  const scale = rawBytes ? undefined : decimalScales(metadata).get(name)
+  return scale === undefined ? out : out.map((v) => exactDecimal(v, scale))
 }
 
 const raw = (bytes: Uint8Array) => bytes

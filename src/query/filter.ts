@@ -1,6 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
+import { decimalScales, exactDecimal } from '../parquet/decimal.js'
 import { readColumnRange } from '../parquet/embedding.js'
 
 /**
@@ -160,31 +161,30 @@ export function columnsOf(e: Expr, into = new Set<string>()): Set<string> {
 /**
  * Values compare as numbers when both sides are numeric (bigint included, and a quoted number
  * against a number: '2020'), as times when the value is a date (a quoted date against it:
- * '2020-01-31'), else as text. With `column` (a row's value), a literal its value cannot be
- * compared with is an error naming the column — `year >= 'soon'` used to pass no row, silently;
+ * '2020-01-31'), as TRUE/FALSE, or as text (a quoted literal). With `column` (a row's value), a
+ * literal its value cannot be compared with is an error naming the column — `year >= 'soon'`,
+ * `day > 5` (a date), `word > 5` (text) and `id = TRUE` used to pass every row or none, silently;
  * without it (a row group's statistics) undefined: the group may match.
  */
 function compare(a: unknown, b: Literal, column?: string): number | undefined {
   if (a === null || a === undefined) return undefined
-  if (typeof a === 'bigint' || typeof a === 'number' || a instanceof Date) {
-    const x = a instanceof Date ? a.getTime() : Number(a)
-    const y = typeof b !== 'string' ? Number(b) : a instanceof Date ? Date.parse(b) : b.trim() === '' ? Number.NaN : Number(b)
-    if (Number.isNaN(y)) {
-      if (column !== undefined && typeof b === 'string')
-        throw new ParquetSeekError(`--where: column "${column}" holds ${a instanceof Date ? 'dates' : 'numbers'}; '${b}' is not one`)
-      return undefined
-    }
-    return x < y ? -1 : x > y ? 1 : 0
+  const cannot = (holds: string, tail = 'is not one'): undefined => {
+    if (column === undefined) return undefined
+    const shown = typeof b === 'string' ? `'${b}'` : typeof b === 'boolean' ? (b ? 'TRUE' : 'FALSE') : String(b)
+    throw new ParquetSeekError(`--where: column "${column}" holds ${holds}; ${shown} ${tail}`)
   }
-  if (typeof a === 'boolean') {
-    if (typeof b === 'boolean') return Number(a) - Number(b)
-    if (column !== undefined)
-      throw new ParquetSeekError(`--where: column "${column}" holds TRUE or FALSE; ${typeof b === 'string' ? `'${b}'` : b} is neither`)
-    return undefined
+  const order = (x: number | string, y: number | string) => (x < y ? -1 : x > y ? 1 : 0)
+  if (a instanceof Date) {
+    const y = typeof b === 'string' ? Date.parse(b) : Number.NaN
+    return Number.isNaN(y) ? cannot('dates', "is not one (quote a date: '2020-01-31')") : order(a.getTime(), y)
   }
-  const s = String(a)
-  const t = String(b)
-  return s < t ? -1 : s > t ? 1 : 0
+  if (typeof a === 'bigint' || typeof a === 'number') {
+    const y = typeof b === 'boolean' ? Number.NaN : typeof b !== 'string' ? Number(b) : b.trim() === '' ? Number.NaN : Number(b)
+    return Number.isNaN(y) ? cannot('numbers') : order(Number(a), y)
+  }
+  if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : cannot('TRUE or FALSE', 'is neither')
+  if (typeof a === 'string') return typeof b === 'string' ? order(a, b) : cannot('text', `is not text (quote it: '${b}')`)
+  return cannot('bytes or JSON', 'cannot be compared with them')
 }
 
 export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
@@ -284,6 +284,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       { file: source.name, column: n },
     )
   }
+  const scales = decimalScales(metadata)
   const bitmap = new Uint8Array(rows)
   let passing = 0
   let skipped = 0
@@ -294,9 +295,11 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     const stats = new Map<string, ChunkStats>()
     for (const n of names) {
       const s = group.columns[known.get(n) as number]?.meta_data?.statistics
+      const scale = scales.get(n)
+      const exact = (v: unknown) => (scale === undefined ? v : exactDecimal(v, scale))
       stats.set(n, {
-        min: s?.min_value ?? s?.min,
-        max: s?.max_value ?? s?.max,
+        min: exact(s?.min_value ?? s?.min),
+        max: exact(s?.max_value ?? s?.max),
         nulls: s?.null_count === undefined ? undefined : Number(s.null_count),
         rows: count,
       })

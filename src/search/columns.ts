@@ -4,6 +4,7 @@ import { decoding, ParquetSeekError } from '../errors.js'
 import { BatchingSource } from '../io/batching.js'
 import type { CachedSource } from '../io/cache.js'
 import { codecs } from '../parquet/codecs.js'
+import { decimalScales, exactDecimals } from '../parquet/decimal.js'
 import { summarizeColumns } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
 
@@ -75,16 +76,20 @@ function readSpan(
   return decoding(
     end - start === 1 ? `reading row ${start}` : `reading rows ${start}…${end - 1}`,
     { file: target.name, column: columns.join(', '), ...chunkOf(target.metadata, start) },
-    () =>
-      parquetReadObjects({
-        file: guardPages(batching, target.metadata, target.name),
-        metadata: target.metadata,
+    async () =>
+      exactDecimals(
+        await parquetReadObjects({
+          file: guardPages(batching, target.metadata, target.name),
+          metadata: target.metadata,
+          columns,
+          rowStart: start,
+          rowEnd: end,
+          useOffsetIndex: true,
+          compressors: codecs,
+        }),
+        decimalScales(target.metadata),
         columns,
-        rowStart: start,
-        rowEnd: end,
-        useOffsetIndex: true,
-        compressors: codecs,
-      }),
+      ),
   )
 }
 
