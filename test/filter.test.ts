@@ -51,7 +51,7 @@ describe('--where filters', () => {
     )
     // these passed every row (a date or text against a number) or matched TRUE as 1, silently
     expect(() => evaluate(parseWhere('day > 5'), { day: new Date(0) })).toThrow(
-      `--where: column "day" holds dates; 5 is not one (quote a date: '2020-01-31')`,
+      `--where: column "day" holds dates; 5 is not one (quote a date or time: '2020-01-31', '2020-01-31 12:00')`,
     )
     expect(() => evaluate(parseWhere('word > 5'), { word: 'w7' })).toThrow(
       `--where: column "word" holds text; 5 is not text (quote it: '5')`,
@@ -63,6 +63,25 @@ describe('--where filters', () => {
     expect(evaluate(parseWhere("word >= 'w5'"), { word: 'w7' })).toBe(true)
     // a NULL compares with nothing, whatever the literal
     expect(evaluate(parseWhere("score >= 'high'"), { score: null })).toBe(false)
+  })
+
+  it('reads a quoted time without a zone as UTC, as Parquet timestamps are read, whatever the machine’s zone', () => {
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York' // Node applies it at once; Date.parse used to read '… 12:00' as 17:00 UTC here
+    try {
+      const ts = { ts: new Date('2020-01-02T12:00:00Z') }
+      expect(evaluate(parseWhere("ts >= '2020-01-02 12:00'"), ts)).toBe(true)
+      expect(evaluate(parseWhere("ts > '2020-01-02 12:00:00'"), ts)).toBe(false)
+      expect(evaluate(parseWhere("ts = '2020-01-02T12:00:00.000'"), ts)).toBe(true)
+      expect(evaluate(parseWhere("ts = '2020-01-02T07:00-05:00'"), ts)).toBe(true)
+      expect(evaluate(parseWhere("ts = '2020-01-02 17:30+0530'"), ts)).toBe(true)
+      expect(evaluate(parseWhere("ts >= '2020-01-02'"), ts)).toBe(true)
+      for (const text of ['01/02/2020', '2020-02-30', 'Jan 2 2020'])
+        expect(() => evaluate(parseWhere(`ts = '${text}'`), ts)).toThrow(`--where: column "ts" holds dates; '${text}' is not one`)
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
   })
 
   it('compares DECIMAL values as the decimals they are (hyparquet reads 0.143 as 0.14300000000000002), rows and statistics', async () => {

@@ -175,8 +175,8 @@ function compare(a: unknown, b: Literal, column?: string): number | undefined {
   }
   const order = (x: number | string, y: number | string) => (x < y ? -1 : x > y ? 1 : 0)
   if (a instanceof Date) {
-    const y = typeof b === 'string' ? Date.parse(b) : Number.NaN
-    return Number.isNaN(y) ? cannot('dates', "is not one (quote a date: '2020-01-31')") : order(a.getTime(), y)
+    const y = typeof b === 'string' ? instant(b) : Number.NaN
+    return Number.isNaN(y) ? cannot('dates', "is not one (quote a date or time: '2020-01-31', '2020-01-31 12:00')") : order(a.getTime(), y)
   }
   if (typeof a === 'bigint' || typeof a === 'number') {
     const y = typeof b === 'boolean' ? Number.NaN : typeof b !== 'string' ? Number(b) : b.trim() === '' ? Number.NaN : Number(b)
@@ -185,6 +185,23 @@ function compare(a: unknown, b: Literal, column?: string): number | undefined {
   if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : cannot('TRUE or FALSE', 'is neither')
   if (typeof a === 'string') return typeof b === 'string' ? order(a, b) : cannot('text', `is not text (quote it: '${b}')`)
   return cannot('bytes or JSON', 'cannot be compared with them')
+}
+
+/**
+ * A quoted date or time as milliseconds since 1970, or NaN: ISO 8601's forms only — '2020-01-31',
+ * '2020-01-31 12:00', '2020-01-31T12:00:00.5', with a zone (Z, +01:00) or without, which is UTC:
+ * Parquet's timestamps are read as UTC instants, and a time without a zone used to be read in the
+ * machine's own zone (the same filter passed other rows in New York than in London). Other
+ * spellings ('01/02/2020': January or February?) are refused.
+ */
+function instant(text: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim())
+  if (!m) return Number.NaN
+  const [y, month, d] = (m[1] as string).split('-').map(Number) as [number, number, number]
+  const day = new Date(Date.UTC(y, month - 1, d))
+  if (day.getUTCMonth() !== month - 1 || day.getUTCDate() !== d) return Number.NaN // '2020-02-30' is no day
+  const zone = (m[3] ?? 'Z').toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')
+  return Date.parse(`${m[1]}T${m[2] ?? '00:00'}${zone}`)
 }
 
 export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
