@@ -181,6 +181,17 @@ describe('search over HTTP range requests', () => {
     huge[5] = 1e19
     await expect(index.search(huge)).rejects.toThrow(/query 0: its squared length 1\.00e\+38 is past 8\.51e\+37/)
     await expect(index.search(queries[0] as Float32Array, { columns: ['nope'] })).rejects.toThrow(/column "nope": no such column/)
+    // from JavaScript: a string was an empty Float32Array (every distance 0), a number that many zeros
+    const js = index as unknown as { search(q: unknown, o?: object): Promise<unknown>; searchBatch(q: unknown): Promise<unknown> }
+    await expect(js.search('abc')).rejects.toThrow(/^query 0 is not a vector \(an array of numbers\): it is the text "abc"$/)
+    await expect(js.search(null)).rejects.toThrow(/query 0 is not a vector \(an array of numbers\): it is null/)
+    await expect(js.searchBatch([queries[0], 7])).rejects.toThrow(/query 1 is not a vector \(an array of numbers\): it is number/)
+    await expect(js.searchBatch(queries[0])).rejects.toThrow(
+      /searchBatch takes an array of query vectors, got one vector \(search takes one\)/,
+    )
+    // options as given, not as clamped: refine -1 searched as 1, nprobe 2.5 on a 1-list index as 1
+    await expect(js.search(queries[0], { refine: -1 })).rejects.toThrow(/refine must be an integer from 1 to 1000, got -1/)
+    await expect(js.search(queries[0], { nprobe: 2.5 })).rejects.toThrow(/nprobe must be a positive integer, got 2\.5/)
   })
 
   it('cancels with an AbortSignal', async () => {

@@ -24,6 +24,13 @@ export function overlong(squaredLength: number): string | undefined {
  * and so is a query too long for finite distances ({@link MAX_SQUARED_LENGTH}).
  */
 export function float32Query(query: ArrayLike<number>, i: number, what = 'query'): Float32Array {
+  // from JavaScript anything can come: new Float32Array('abc') is empty and new Float32Array(5)
+  // five zeros, both searched without a word
+  const given: unknown = query
+  if (given === null || typeof given !== 'object' || typeof (given as { length?: unknown }).length !== 'number')
+    throw new ParquetSeekError(
+      `${what} ${i} is not a vector (an array of numbers): it is ${given === null ? 'null' : typeof given === 'string' ? `the text ${JSON.stringify(given.slice(0, 40))}` : typeof given}`,
+    )
   const f = new Float32Array(query)
   let squaredLength = 0
   for (let j = 0; j < f.length; j++) {

@@ -351,12 +351,13 @@ function tuneQueries(o: BuildOptions, params: IndexParams): Float32Array | undef
     throw new ParquetSeekError('tuneQueries is empty: give held-out queries, or leave it out', { file: o.file, column: o.column })
   const out = new Float32Array(q.length * dim)
   for (const [i, v] of q.entries()) {
-    if (v.length !== dim)
-      throw new ParquetSeekError(`tune query ${i} has ${v.length} numbers; the column's vectors have ${dim}`, {
+    const f = float32Query(v, i, 'tune query')
+    if (f.length !== dim)
+      throw new ParquetSeekError(`tune query ${i} has ${f.length} numbers; the column's vectors have ${dim}`, {
         file: o.file,
         column: o.column,
       })
-    out.set(float32Query(v, i, 'tune query'), i * dim)
+    out.set(f, i * dim)
   }
   if (params.metric === 'cosine') normalizeRows(out, q.length, dim, Uint32Array.from(q.keys()), 'tuneQueries')
   return out

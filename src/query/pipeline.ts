@@ -256,10 +256,20 @@ export class QueryPipeline {
     const { model } = index
     const { dim, nlist, metric } = model.params
     const read = { connections: this.o.connections, signal: o.signal }
+    if (!Array.isArray(queries))
+      throw new ParquetSeekError(
+        `searchBatch takes an array of query vectors, got ${ArrayBuffer.isView(queries) ? 'one vector (search takes one)' : queries === null ? 'null' : typeof queries}`,
+      )
     const k = o.k ?? 10
+    // the options as given are checked, before the defaults and clamps below could hide them
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ParquetSeekError(`k must be an integer from 1 to ${MAX_K}, got ${k}`)
+    if (o.refine !== undefined && (!Number.isInteger(o.refine) || o.refine < 1 || o.refine > MAX_REFINE))
+      throw new ParquetSeekError(`refine must be an integer from 1 to ${MAX_REFINE}, got ${o.refine}`)
+    if (o.nprobe !== undefined && (!Number.isInteger(o.nprobe) || o.nprobe < 1))
+      throw new ParquetSeekError(`nprobe must be a positive integer, got ${o.nprobe}`)
     const nprobe = Math.min(nlist, o.nprobe ?? model.params.nprobe ?? defaultNprobe(nlist))
     const refine = Math.max(1, o.refine ?? model.params.refine ?? 10)
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ParquetSeekError(`k must be an integer from 1 to ${MAX_K}, got ${k}`)
+    // and the file's own tuned values
     if (!Number.isInteger(refine) || refine > MAX_REFINE)
       throw new ParquetSeekError(`refine must be an integer from 1 to ${MAX_REFINE}, got ${refine}`)
     if (!Number.isInteger(nprobe) || nprobe < 1) throw new ParquetSeekError(`nprobe must be a positive integer, got ${nprobe}`)
@@ -281,8 +291,9 @@ export class QueryPipeline {
 
     const kind = kernelKind(metric)
     const prepared = queries.map((q, i) => {
-      if (q.length !== dim) throw new ParquetSeekError(`query ${i} has ${q.length} values; the index is ${dim}-d`)
-      return prepareQuery(float32Query(q, i), metric)
+      const f = float32Query(q, i)
+      if (f.length !== dim) throw new ParquetSeekError(`query ${i} has ${f.length} values; the index is ${dim}-d`)
+      return prepareQuery(f, metric)
     })
     // rows that may be returned: the filter's bitmap (read once per filter), minus deleted rows
     let filter: FilterResult | undefined

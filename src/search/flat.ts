@@ -29,10 +29,11 @@ export interface FlatOptions {
  */
 export async function flatSearch(source: ByteSource, metadata: FileMetaData, queries: Float32Array[], o: FlatOptions): Promise<Hit[][]> {
   const column = describeEmbeddingColumn(metadata, o.column, source.name)
-  const dim = queries[0]?.length ?? 0
-  const prepared = queries.map((q, i) => {
+  const floats = queries.map((q, i) => float32Query(q, i))
+  const dim = floats[0]?.length ?? 0
+  const prepared = floats.map((q, i) => {
     if (q.length !== dim) throw new ParquetSeekError(`query ${i} has ${q.length} values; query 0 has ${dim}`)
-    return prepareQuery(float32Query(q, i), o.metric)
+    return prepareQuery(q, o.metric)
   })
   const tops = prepared.map(() => new TopK(o.k))
   const rows = Number(metadata.num_rows)
