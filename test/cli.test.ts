@@ -565,6 +565,13 @@ describe('parquetseek search and bench', () => {
     }
     expect(await recallOf(out)).toBeGreaterThan(0.95)
     expect(await recallOf(clustered)).toBe(await recallOf(out))
+    // truth for more queries than the query file has (another data set's): recall 0 used to be printed
+    const other = join(dir, 'other-truth.npy')
+    writeFileSync(other, encodeNpy(new Int32Array(600 * k), 600, k))
+    expectOneLineError(
+      await cli(['bench', out, '--queries', good, '--limit', '5', '--truth', other, '--nprobe', '8', '--rtt-ms', '0']),
+      /other-truth\.npy: has 600 rows, more than the 500 queries of the query file: ground truth for other queries\?/,
+    )
   })
 
   it('bench measures a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {

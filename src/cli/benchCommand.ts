@@ -139,7 +139,9 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     const offset = intOption(values.offset, 'offset', 0) ?? 0
     const queries = await readQueryVectors(values.queries, probe.column, intOption(values.limit, 'limit', 1), offset)
     if (!queries.length) throw new ParquetSeekError('no query vectors', { file: values.queries })
-    const truth = await groundTruth(probe.files, values.truth, values['id-column'], queries, offset, probe.column, metric, k)
+    // a truth file with more rows than the query file has queries is another query file's
+    const queryRows = values.truth ? await withFile(values.queries, async (_, metadata) => Number(metadata.num_rows)) : 0
+    const truth = await groundTruth(probe.files, values.truth, values['id-column'], queries, offset, probe.column, metric, k, queryRows)
     const kthDistance = values['truth-dist'] ? await kthDistances(values['truth-dist'], queries.length, offset, k) : undefined
     const rows: Row[] = []
     for (const nprobe of sweep) {
@@ -422,10 +424,17 @@ async function groundTruth(
   column: string,
   metric: Metric,
   k: number,
+  /** Rows of the query file (with a truth file). */
+  queryRows = 0,
 ): Promise<number[][]> {
   if (truthFile) {
     const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
     const width = npy.shape[1] ?? 0
+    if (npy.shape[0] !== undefined && npy.shape[0] > queryRows)
+      throw new ParquetSeekError(
+        `has ${npy.shape[0]} rows, more than the ${queryRows} queries of the query file: ground truth for other queries?`,
+        { file: truthFile },
+      )
     if (npy.shape[0] !== undefined && npy.shape[0] < offset + queries.length)
       throw new ParquetSeekError(`has ${npy.shape[0]} rows for queries ${offset}…${offset + queries.length - 1}`, { file: truthFile })
     if (width < k) throw new ParquetSeekError(`holds ${width} neighbours per query, fewer than k = ${k}`, { file: truthFile })
