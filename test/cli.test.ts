@@ -6,7 +6,7 @@ import { coldQueries } from '../src/cli/benchCommand.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
-import { clusteredVectors, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-cli-')
 
@@ -318,6 +318,39 @@ describe('parquetseek search and bench', () => {
     expect(indexed.results.map((x: { row: number }) => x.row)).toEqual(results.map((x: { row: number }) => x.row))
     const text = await cli(['search', good, '--query-row', '5', '--k', '2'])
     expect(text.stdout).toMatch(/exact search \(no index in this file\): 500 rows scanned/)
+    // --where and --deleted, as the index takes them (exact search used to ignore both)
+    const narrowed = ['--query-row', '5', '--k', '3', '--where', "title != 't5'", '--deleted', String(results[1].row), '--json']
+    const exact = JSON.parse((await cli(['search', good, ...narrowed])).stdout)
+    const viaIndex = JSON.parse((await cli(['search', out, ...narrowed, '--nprobe', '8', '--refine', '100'])).stdout)
+    const rows = exact.results.map((x: { row: number }) => x.row)
+    expect(rows).not.toContain(5)
+    expect(rows).not.toContain(results[1].row)
+    expect(rows).toEqual(viaIndex.results.map((x: { row: number }) => x.row))
+  })
+
+  it('INT64 values past 2^53 stay exact: compared by --where, printed as their digits', async () => {
+    const db = await duckdb()
+    const ids = join(dir, 'ids.parquet')
+    await db.run(
+      `COPY (SELECT 1234567890123456700 + i AS tid, [i::FLOAT, (i % 13)::FLOAT]::FLOAT[2] AS embedding FROM range(300) t(i)) TO '${ids}' (FORMAT parquet)`,
+    )
+    db.close()
+    // as doubles, …788, …789 and …790 are one number: all three passed, printed as …800
+    const r = await cli([
+      'search',
+      ids,
+      '--query',
+      '[89, 11]',
+      '--k',
+      '3',
+      '--where',
+      'tid = 1234567890123456789',
+      '--columns',
+      'tid',
+      '--json',
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).results).toEqual([{ row: 89, distance: 0, values: { tid: '1234567890123456789' } }])
   })
 
   it('search rejects a query of the wrong dimension with one line', async () => {

@@ -61,6 +61,15 @@ describe('--where filters', () => {
       `--where: column "blob" holds bytes or JSON; 'x' cannot be compared with them`,
     )
     expect(evaluate(parseWhere("word >= 'w5'"), { word: 'w7' })).toBe(true)
+    // INT64 ids past 2^53 compare exactly (as numbers, 1234567890123456789 and …788 are one double)
+    const id = { id: 1234567890123456789n }
+    expect(evaluate(parseWhere('id = 1234567890123456789'), id)).toBe(true)
+    expect(evaluate(parseWhere('id = 1234567890123456788'), id)).toBe(false)
+    expect(evaluate(parseWhere('id > 1234567890123456788'), id)).toBe(true)
+    expect(evaluate(parseWhere("id IN ('1234567890123456789', 5)"), id)).toBe(true)
+    expect(evaluate(parseWhere('id > -9223372036854775807'), id)).toBe(true)
+    expect(evaluate(parseWhere('id < 1.5e18'), id)).toBe(true)
+    expect(evaluate(parseWhere('score = 9007199254740993'), { score: 9007199254740992 })).toBe(true) // a double column: as doubles
     // a NULL compares with nothing, whatever the literal
     expect(evaluate(parseWhere("score >= 'high'"), { score: null })).toBe(false)
   })

@@ -1,4 +1,3 @@
-import { toJson } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../src/compute/backend.js'
 import { prepareQuery } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
@@ -9,6 +8,7 @@ import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
 import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
+import { jsonValues } from '../src/parquet/json.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
@@ -145,7 +145,7 @@ export function engineApi() {
     async rows(id: number, start: number, end: number, columns: string[], job?: number): Promise<Array<Record<string, unknown>>> {
       const h = handle(id)
       const rows = await readRowSpan(h.target, start, Math.min(end, h.info.rows), columns, { signal: signalOf(job) })
-      return rows.map((r) => toJson(r) as Record<string, unknown>)
+      return rows.map((r) => jsonValues(r) as Record<string, unknown>)
     },
 
     /** Whether this worker has WebGPU (an adapter, not only the API). */
@@ -168,7 +168,11 @@ export function engineApi() {
       h.pca ??= centroidPca(index)
       const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))
       return {
-        results: r.results.map((hit) => ({ row: hit.row, distance: hit.distance, values: toJson(hit.values) as Record<string, unknown> })),
+        results: r.results.map((hit) => ({
+          row: hit.row,
+          distance: hit.distance,
+          values: jsonValues(hit.values) as Record<string, unknown>,
+        })),
         stats: r.stats,
         probed: r.probed,
         queryPoint: [x, y],

@@ -1,4 +1,3 @@
-import { toJson } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
@@ -8,6 +7,8 @@ import { CachedSource } from '../io/cache.js'
 import { readLocalFile } from '../io/nodeFile.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { jsonValues } from '../parquet/json.js'
+import { allowedRows, filterRows, parseWhere } from '../query/filter.js'
 import { readRows } from '../search/columns.js'
 import type { SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
@@ -220,7 +221,7 @@ async function deletedRows(spec: string): Promise<number[]> {
 
 /** Results as one JSON object on stdout (DESIGN §6). */
 function printJson(results: Array<{ values: Record<string, unknown> }>, stats: object): void {
-  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: toJson(r.values) })), stats })}\n`)
+  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: jsonValues(r.values) })), stats })}\n`)
 }
 
 /** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
@@ -238,7 +239,7 @@ function printTable(
         ...(files ? [r.file] : []),
         r.row,
         r.distance.toPrecision(6),
-        ...columns.map((c) => clip(JSON.stringify(toJson(r.values[c])))),
+        ...columns.map((c) => clip(JSON.stringify(jsonValues(r.values[c])))),
       ].join('\t'),
     )
   process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
@@ -328,6 +329,7 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
     // a file indexed by the Rust pq-vector: its clusters, then exact ranking of their rows
     const pqv = pqVectorOffset(metadata) !== undefined ? await openPqVector(source, metadata) : undefined
     const columns = columnList(values.columns)
+    const deleted = values.deleted === undefined ? undefined : await deletedRows(values.deleted)
     const searched = pqv
       ? await searchPqVector(source, metadata, pqv, query, {
           k,
@@ -336,13 +338,17 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
           column,
           columns,
           where: values.where,
+          deleted,
           kernels,
         })
       : undefined
     let results: Array<{ row: number; distance: number; values: Record<string, unknown> }>
     if (searched) results = searched.hits
     else {
-      const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu, signal })
+      // --where and --deleted as an index's search takes them (they were ignored here)
+      const passing = values.where === undefined ? undefined : (await filterRows(source, metadata, parseWhere(values.where), signal)).bitmap
+      const allowed = allowedRows(Number(metadata.num_rows), passing, deleted)
+      const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu, signal, allowed })
       const target = { cached: new CachedSource(source), metadata, name: source.name }
       const found = await readRows(
         target,

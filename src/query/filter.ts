@@ -79,7 +79,11 @@ export function parseWhere(src: string): Expr {
     const t = peek()
     if (t?.kind === 'num') {
       i++
-      return negative ? -Number(t.text) : Number(t.text)
+      // an integer past 2^53 stays exact, as a bigint: INT64 ids (1234567890123456789) would
+      // otherwise round and match their neighbours
+      const n = Number(t.text)
+      if (/^\d+$/.test(t.text) && !Number.isSafeInteger(n)) return negative ? -BigInt(t.text) : BigInt(t.text)
+      return negative ? -n : n
     }
     if (negative) return fail('expected a number')
     if (t?.kind === 'str') {
@@ -178,6 +182,11 @@ function compare(a: unknown, b: Literal, column?: string): number | undefined {
     const y = typeof b === 'string' ? instant(b) : Number.NaN
     return Number.isNaN(y) ? cannot('dates', "is not one (quote a date or time: '2020-01-31', '2020-01-31 12:00')") : order(a.getTime(), y)
   }
+  if (typeof a === 'bigint') {
+    // INT64 values against an integer compare exactly, as bigints
+    const y = integerOf(b)
+    if (y !== undefined) return a < y ? -1 : a > y ? 1 : 0
+  }
   if (typeof a === 'bigint' || typeof a === 'number') {
     const y = typeof b === 'boolean' ? Number.NaN : typeof b !== 'string' ? Number(b) : b.trim() === '' ? Number.NaN : Number(b)
     return Number.isNaN(y) ? cannot('numbers') : order(Number(a), y)
@@ -185,6 +194,14 @@ function compare(a: unknown, b: Literal, column?: string): number | undefined {
   if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : cannot('TRUE or FALSE', 'is neither')
   if (typeof a === 'string') return typeof b === 'string' ? order(a, b) : cannot('text', `is not text (quote it: '${b}')`)
   return cannot('bytes or JSON', 'cannot be compared with them')
+}
+
+/** `b` as a bigint when it is an integer (a number, a bigint, or quoted digits), else undefined. */
+function integerOf(b: Literal): bigint | undefined {
+  if (typeof b === 'bigint') return b
+  if (typeof b === 'number') return Number.isInteger(b) ? BigInt(b) : undefined
+  if (typeof b === 'string' && /^\s*-?\d+\s*$/.test(b)) return BigInt(b.trim())
+  return undefined
 }
 
 /**
@@ -280,6 +297,17 @@ export interface FilterResult {
   rowGroupsSkipped: number
   /** Row groups whose filter columns were read, one dependent round trip each. */
   rowGroupsRead: number
+}
+
+/**
+ * Rows a search may return: a filter's bitmap (1: passes) minus deleted rows (copied first, so a
+ * cached bitmap stays whole), or undefined when every row may.
+ */
+export function allowedRows(rows: number, passing: Uint8Array | undefined, deleted: Iterable<number> | undefined): Uint8Array | undefined {
+  if (!deleted) return passing
+  const allowed = passing ? passing.slice() : new Uint8Array(rows).fill(1)
+  for (const row of deleted) if (row >= 0 && row < allowed.length) allowed[row] = 0
+  return allowed
 }
 
 /** The rows of the file that pass `expr`, reading only its columns and skipping row groups by statistics. */

@@ -11,7 +11,7 @@ import { REQUEST_BYTES } from '../io/ranges.js'
 import type { CountingSource, RoundTripClock } from '../io/source.js'
 import { type ListExtents, rowsAround, withListsBetween } from './adjacent.js'
 import type { Expr } from './filter.js'
-import { type FilterResult, parseWhere } from './filter.js'
+import { allowedRows, type FilterResult, parseWhere } from './filter.js'
 
 /**
  * The one query pipeline: probe → lists → scan → refine → project, for every kind of index.
@@ -305,11 +305,7 @@ export class QueryPipeline {
         this.filters.set(o.where, filter)
       }
     }
-    let allowed = filter?.bitmap
-    if (o.deleted) {
-      allowed = allowed ? allowed.slice() : new Uint8Array(index.rows).fill(1)
-      for (const row of o.deleted) if (row >= 0 && row < allowed.length) allowed[row] = 0
-    }
+    const allowed = allowedRows(index.rows, filter?.bitmap, o.deleted)
     // a filter passing a fraction f of the rows probes nprobe / f lists, so as many passing
     // entries are scanned as without it (recall holds; bytes grow as the filter narrows)
     const fraction = filter ? filter.passing / Math.max(1, index.rows) : 1

@@ -19,12 +19,15 @@ export interface FlatOptions {
   /** Distances on the GPU instead (exactL2.wgsl; the same rows, distances to float rounding). */
   gpu?: GpuExact
   onProgress?: (rowsDone: number, rowsTotal: number) => void
+  /** Rows that may be returned (1), as filterRows and allowedRows give them; default every row. */
+  allowed?: Uint8Array
 }
 
 /**
  * Exact search over any Parquet file (indexed or not), one row group at a time, so memory
  * stays bounded by a row group. Rows with null or malformed vectors are skipped (a file of only
- * such rows is an error naming the first, not an empty answer). Ground truth
+ * such rows is an error naming the first, not an empty answer), and so are rows `allowed` leaves
+ * out (a row group with none allowed is not read). Ground truth
  * for benchmarks, and the answer for small files.
  */
 export async function flatSearch(source: ByteSource, metadata: FileMetaData, queries: Float32Array[], o: FlatOptions): Promise<Hit[][]> {
@@ -49,6 +52,11 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   for (const group of metadata.row_groups) {
     await checkpoint(o.signal)
     const rowEnd = rowStart + Number(group.num_rows)
+    if (o.allowed && !o.allowed.subarray(rowStart, rowEnd).includes(1)) {
+      rowStart = rowEnd // no row of the group may be returned: not read
+      o.onProgress?.(rowStart, rows)
+      continue
+    }
     const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, source.name)
     // the group's valid vectors as one matrix, scored against every query in one kernel call
     const matrix = new Float32Array(values.length * dim)
@@ -56,6 +64,7 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     /** Until a vector of the queries' length is found: vectors of other lengths, by length (how many, the first row). */
     const others = new Map<number, { count: number; row: number }>()
     for (const [i, v] of values.entries()) {
+      if (o.allowed && !o.allowed[rowStart + i]) continue
       const problem = checkVector(v, dim, column.kind)
       if (problem !== undefined) {
         firstProblem ??= `row ${rowStart + i}: ${problem}`
@@ -97,7 +106,7 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     o.onProgress?.(rowStart, rows)
   }
   if (rowStart === 0) throw new ParquetSeekError('the file has zero rows', { file: source.name })
-  if (!scored)
+  if (!scored && firstProblem !== undefined)
     throw new ParquetSeekError(`no row of ${rows} holds a vector that can be searched (first: ${firstProblem})`, {
       file: source.name,
       column: column.name,
