@@ -82,6 +82,17 @@ describe('a dataset of many indexed files', () => {
       expect(found.filter((p) => p.row === 2 * per + Number(p.query) && p.distance === 0).length).toBeGreaterThan(0.95 * per)
       const bad = (async () => new Response('{"files": []}')) as unknown as typeof fetch
       await expect(SeekDataset.fromManifest(manifestUrl, { fetch: bad })).rejects.toThrow(/the manifest needs "files"/)
+      // a shard listed twice, by any spelling, answered every query twice
+      const twice = (async () => new Response('{"files": ["a.parquet", "sub/../a.parquet"]}')) as unknown as typeof fetch
+      await expect(SeekDataset.fromManifest(manifestUrl, { fetch: twice })).rejects.toThrow(
+        'https://static.example/data/a.parquet is listed twice (files 0 and 1): its rows would come back twice',
+      )
+      writeFileSync(manifest, JSON.stringify({ files: ['part-0.indexed.parquet', './part-1.indexed.parquet', 'part-0.indexed.parquet'] }))
+      const repeated = await cli(['search', manifest, '--query', JSON.stringify(query)])
+      expect([repeated.code, repeated.stderr.trim()]).toEqual([
+        1,
+        expect.stringMatching(/manifest\.json: .*part-0\.indexed\.parquet is listed twice \(files 0 and 2\)/),
+      ])
     } finally {
       for (const s of servers) await s.close()
     }

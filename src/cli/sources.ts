@@ -9,7 +9,7 @@ import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
+import { checkDistinct, MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
@@ -90,9 +90,13 @@ export async function openManifest(target: string, c: OpenContext): Promise<Seek
   if (isUrl(target)) return SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), ...c.compute })
   const files = manifestFiles(await readLocalFile(target, MAX_MANIFEST_BYTES), target)
   const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
+  const resolved = files.map((f) => resolveSourceName(f, base, allowed(c), nodePaths))
+  checkDistinct(
+    resolved.map((where) => (where.kind === 'url' ? where.url : where.path)),
+    target,
+  )
   const sources: Array<ByteSource | string> = []
-  for (const f of files) {
-    const where = resolveSourceName(f, base, allowed(c), nodePaths)
+  for (const where of resolved) {
     if (where.kind === 'url') sources.push(where.url)
     else {
       const source = await anySource(where.path)

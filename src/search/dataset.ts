@@ -70,10 +70,9 @@ export class SeekDataset {
     const files = manifestFiles(bytes, url)
     // shards resolve on the manifest's own origin only, unless `allowSources` lists a prefix
     const base = { kind: 'url' as const, url }
-    return SeekDataset.open(
-      files.map((f) => (resolveSourceName(f, base, o.allowSources) as { url: string }).url),
-      o,
-    )
+    const urls = files.map((f) => (resolveSourceName(f, base, o.allowSources) as { url: string }).url)
+    checkDistinct(urls, url)
+    return SeekDataset.open(urls, o)
   }
 
   get rows(): number {
@@ -127,6 +126,17 @@ export function manifestFiles(bytes: Uint8Array, file: string): string[] {
   if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
     throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file })
   return files
+}
+
+/** A manifest's shards, resolved (URLs, paths), each once: a shard listed twice would answer every query twice. */
+export function checkDistinct(resolved: string[], file: string): void {
+  const seen = new Map<string, number>()
+  for (const [i, name] of resolved.entries()) {
+    const first = seen.get(name)
+    if (first !== undefined)
+      throw new ParquetSeekError(`${name} is listed twice (files ${first} and ${i}): its rows would come back twice`, { file })
+    seen.set(name, i)
+  }
 }
 
 /** `fn` over `items` with at most `limit` running at once; results in input order. */
