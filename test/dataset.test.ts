@@ -85,7 +85,7 @@ describe('a dataset of many indexed files', () => {
       // a shard listed twice, by any spelling, answered every query twice
       const twice = (async () => new Response('{"files": ["a.parquet", "sub/../a.parquet"]}')) as unknown as typeof fetch
       await expect(SeekDataset.fromManifest(manifestUrl, { fetch: twice })).rejects.toThrow(
-        'https://static.example/data/a.parquet is listed twice (files 0 and 1): its rows would come back twice',
+        'https://static.example/data/a.parquet is listed twice (files 0 and 1): its rows would count twice',
       )
       writeFileSync(manifest, JSON.stringify({ files: ['part-0.indexed.parquet', './part-1.indexed.parquet', 'part-0.indexed.parquet'] }))
       const repeated = await cli(['search', manifest, '--query', JSON.stringify(query)])

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
@@ -126,6 +126,13 @@ describe('one index over many files, built in separate steps', () => {
     r = await merge('a.pqpart', 'a.pqpart')
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/a\.parquet: the same file is in two parts/)
+    // caught at the start too: one input given twice to train (or index --sidecar) is sampled twice
+    r = await cli(['train', join(dir, 'a.parquet'), `${dir}/./a.parquet`, '--column', 'embedding', '--out', join(dir, 'twice.pqmodel')])
+    expect([r.code, r.stderr.trim()]).toEqual([
+      1,
+      expect.stringMatching(/a\.parquet is listed twice \(files 0 and 1\): its rows would count twice$/),
+    ])
+    expect(existsSync(join(dir, 'twice.pqmodel'))).toBe(false)
 
     // one flipped byte in the codes
     const bytes = readFileSync(join(dir, 'a.pqpart'))

@@ -19,6 +19,7 @@ import {
 } from '../index/partitioned.js'
 import { writeSidecar } from '../index/sidecarFile.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
+import { checkDistinct } from '../search/dataset.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 import { anySource, isUrl } from './sources.js'
@@ -90,6 +91,7 @@ async function withCompute<T>(values: Values, signal: AbortSignal, work: (o: Pic
 
 /** Inputs opened; each named relative to `outDir` (URLs as they are), as the output will find them. */
 async function openInputs(paths: string[], outDir: string) {
+  checkDistinct(paths.map((p) => (isUrl(p) ? new URL(p).href : resolve(p))))
   const opened: Array<NamedSource & { close(): Promise<void> }> = []
   try {
     for (const path of paths) {

@@ -128,13 +128,17 @@ export function manifestFiles(bytes: Uint8Array, file: string): string[] {
   return files
 }
 
-/** A manifest's shards, resolved (URLs, paths), each once: a shard listed twice would answer every query twice. */
-export function checkDistinct(resolved: string[], file: string): void {
+/**
+ * Files, resolved (URLs, paths), each once: a manifest's shard listed twice would answer every
+ * query twice, an input given twice to `train` or `index --sidecar` be sampled and indexed twice.
+ * `file`: the list's own file, for the message.
+ */
+export function checkDistinct(resolved: string[], file?: string): void {
   const seen = new Map<string, number>()
   for (const [i, name] of resolved.entries()) {
     const first = seen.get(name)
     if (first !== undefined)
-      throw new ParquetSeekError(`${name} is listed twice (files ${first} and ${i}): its rows would come back twice`, { file })
+      throw new ParquetSeekError(`${name} is listed twice (files ${first} and ${i}): its rows would count twice`, { file })
     seen.set(name, i)
   }
 }
