@@ -1,4 +1,4 @@
-import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaTree } from 'hyparquet'
 import { parquetRead, parquetSchema } from 'hyparquet'
 import { overlong } from '../compute/metric.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
@@ -240,7 +240,10 @@ export async function readColumnRange(
   rowEnd: number,
   file?: string,
   signal?: AbortSignal,
-  /** Keep byte arrays as bytes (never decoded as text): for re-encoding values exactly. */
+  /**
+   * Values as stored, for re-encoding them exactly: byte arrays as bytes (never decoded as text),
+   * dates and times as their integers (a Date holds no microseconds).
+   */
   rawBytes = false,
 ): Promise<unknown[]> {
   let out: unknown[] = []
@@ -254,7 +257,7 @@ export async function readColumnRange(
       rowEnd,
       compressors: codecs,
       useOffsetIndex: true,
-      ...(rawBytes ? { utf8: false, parsers: { stringFromBytes: raw, jsonFromBytes: raw } } : {}),
+      ...(rawBytes ? { utf8: false, parsers: STORED } : {}),
       onComplete: (rows: unknown[][]) => {
         // hyparquet gives a null list as undefined; the writer's level encoder needs null
         out = rows.map((r) => r[0] ?? null)
@@ -268,11 +271,20 @@ export async function readColumnRange(
       row: rowStart,
     })
   }
+  // (re-encoding a DECIMAL, the writer rounds value × 10^scale back to the integer it stores)
   const scale = rawBytes ? undefined : decimalScales(metadata).get(name)
   return scale === undefined ? out : out.map((v) => exactDecimal(v, scale))
 }
 
-const raw = (bytes: Uint8Array) => bytes
+/** hyparquet's parsers that keep values as stored (readColumnRange's rawBytes). */
+const STORED = {
+  stringFromBytes: (bytes: Uint8Array) => bytes,
+  jsonFromBytes: (bytes: Uint8Array) => bytes,
+  dateFromDays: (days: number) => days,
+  timestampFromMilliseconds: (v: bigint) => v,
+  timestampFromMicroseconds: (v: bigint) => v,
+  timestampFromNanoseconds: (v: bigint) => v,
+} as unknown as Partial<ParquetParsers>
 
 /** Values in a stored vector (a list, or FIXED_LEN_BYTE_ARRAY bytes of float32). */
 export function vectorLength(vector: unknown): number {

@@ -28,7 +28,7 @@ export function permuteProblem(metadata: FileMetaData, column: EmbeddingColumn):
       .join('.')
     const leaf = tree.at(-1)?.element
     const type = leaf?.logical_type?.type ?? leaf?.converted_type ?? leaf?.type ?? 'a group'
-    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean and string columns can be moved`
+    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean, string, date and time columns and DECIMALs of up to 15 digits can be moved`
   }
   return undefined
 }

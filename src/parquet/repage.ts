@@ -28,9 +28,16 @@ const PLAIN_LOGICAL = new Set([
   'UINT_64',
 ])
 
+/** Dates and times stored as INT32/INT64: read as their integers (readColumnRange's rawBytes), written back as such. */
+const TIME_LOGICAL = new Set(['DATE', 'TIME', 'TIME_MILLIS', 'TIME_MICROS', 'TIMESTAMP', 'TIMESTAMP_MILLIS', 'TIMESTAMP_MICROS'])
+
+/** Widest DECIMAL moved: hyparquet reads it as a double, from which the writer rounds back its integer. */
+const MAX_DECIMAL_DIGITS = 15
+
 /**
  * Only flat columns of types whose values survive decode → encode bit for bit (byte arrays
- * are kept as bytes, never decoded as text). Everything else is copied as it was.
+ * are kept as bytes, never decoded as text; dates, times and DECIMALs of INT32/INT64 as the
+ * integers they store). Everything else is copied as it was.
  */
 export function canRepage(tree: SchemaTree[]): boolean {
   if (tree.length !== 2) return false
@@ -38,7 +45,11 @@ export function canRepage(tree: SchemaTree[]): boolean {
   if (!el?.type || el.repetition_type === 'REPEATED') return false
   if (!['BYTE_ARRAY', 'INT32', 'INT64', 'FLOAT', 'DOUBLE', 'BOOLEAN'].includes(el.type)) return false
   const logical = el.logical_type?.type ?? el.converted_type
-  return logical === undefined || PLAIN_LOGICAL.has(logical)
+  if (logical === undefined || PLAIN_LOGICAL.has(logical)) return true
+  if (el.type !== 'INT32' && el.type !== 'INT64') return false
+  if (TIME_LOGICAL.has(logical)) return true
+  const digits = el.logical_type?.type === 'DECIMAL' ? el.logical_type.precision : el.precision
+  return logical === 'DECIMAL' && digits !== undefined && digits <= MAX_DECIMAL_DIGITS
 }
 
 /** Re-encodes one flat column chunk with small pages (hyparquet → hyparquet-writer). */
