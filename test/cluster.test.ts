@@ -230,13 +230,12 @@ describe('rows clustered by list (index --cluster-rows)', () => {
         parquetWriteBuffer({
           schema: [
             { name: 'root', num_children: 2 },
-            { name: 'tags', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
-            { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-            { name: 'element', type: 'INT32', repetition_type: 'OPTIONAL' },
+            { name: 'meta', repetition_type: 'OPTIONAL', num_children: 1 },
+            { name: 'tag', type: 'INT32', repetition_type: 'OPTIONAL' },
             ...listOfFloat('embedding'),
           ],
           columnData: [
-            { name: 'tags', data: Array.from({ length: 300 }, (_, i) => [i, i + 1]) },
+            { name: 'meta', data: Array.from({ length: 300 }, (_, i) => ({ tag: i })) },
             { name: 'embedding', data: Array.from({ length: 300 }, (_, i) => Array.from(all.subarray(i * DIM, (i + 1) * DIM))) },
           ],
         }),
@@ -250,12 +249,32 @@ describe('rows clustered by list (index --cluster-rows)', () => {
         clusterRows: true,
         onProgress: (p) => phases.push(p.phase),
       }),
-    ).rejects.toThrow(/column tags\.list\.element \(nested\) cannot be re-encoded bit for bit, so rows cannot be clustered/)
+    ).rejects.toThrow(/column meta\.tag \(nested\) cannot be re-encoded bit for bit, so rows cannot be clustered/)
     expect(phases).toEqual([])
     await src.close()
+    // a second vector column: refused for what holding it decoded would cost, not silently taken
+    const twoVectors = join(dir, 'two-vectors.parquet')
+    const vector = (i: number) => Array.from(all.subarray(i * DIM, (i + 1) * DIM))
+    writeFileSync(
+      twoVectors,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: [{ name: 'root', num_children: 2 }, ...listOfFloat('image'), ...listOfFloat('embedding')],
+          columnData: [
+            { name: 'image', data: Array.from({ length: 300 }, (_, i) => vector(i + 1)) },
+            { name: 'embedding', data: Array.from({ length: 300 }, (_, i) => vector(i)) },
+          ],
+        }),
+      ),
+    )
+    const two = await fileSource(twoVectors)
+    await expect(
+      buildIndex(two, await fileSink(join(dir, 'two.out.parquet'), twoVectors), { column: 'embedding', clusterRows: true }),
+    ).rejects.toThrow(/column image\.list\.element is a list of FLOAT, another vector column: rows are clustered with one only/)
+    await two.close()
   })
 
-  it('moves dates, times, timestamps and DECIMALs of up to 15 digits bit for bit (DuckDB reads the same rows and statistics); refuses wider DECIMALs', async () => {
+  it('moves dates, times, timestamps, DECIMALs of up to 15 digits and lists of such values bit for bit (DuckDB reads the same rows and statistics); refuses wider DECIMALs', async () => {
     const db = await duckdb()
     try {
       const typed = join(dir, 'typed.parquet')
@@ -265,7 +284,9 @@ describe('rows clustered by list (index --cluster-rows)', () => {
           TIMESTAMP '2020-01-01' + INTERVAL (i * 37) MINUTE AS ts, (TIMESTAMP '2021-01-01' + INTERVAL (i) SECOND)::TIMESTAMP_MS AS tms,
           (TIMESTAMP '2021-01-01' + INTERVAL (i) MICROSECOND)::TIMESTAMP_NS AS tns, TIMESTAMPTZ '2020-06-01 00:00:00+00' + INTERVAL (i) HOUR AS tz,
           TIME '01:02:03' + INTERVAL (i) SECOND AS t, (i / 7.0)::DECIMAL(10,3) AS price, ((i % 70) * 1.25)::DECIMAL(4,2) AS small,
-          (i / 3.0)::DECIMAL(15,5) AS wide, [sin(i)::FLOAT, cos(i)::FLOAT, (i % 13)::FLOAT]::FLOAT[3] AS embedding
+          (i / 3.0)::DECIMAL(15,5) AS wide,
+          CASE WHEN i % 17 = 0 THEN NULL WHEN i % 13 = 0 THEN [] ELSE ['tag' || (i % 5), CASE WHEN i % 7 = 0 THEN NULL ELSE 'y' END] END AS tags,
+          [DATE '2020-01-01' + i::INTEGER, NULL]::DATE[] AS days, [sin(i)::FLOAT, cos(i)::FLOAT, (i % 13)::FLOAT]::FLOAT[3] AS embedding
           FROM range(3000) t(i)) TO '${typed}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
       )
       const src = await fileSource(typed)
@@ -287,6 +308,10 @@ describe('rows clustered by list (index --cluster-rows)', () => {
         'price = 0.143',
         'wide > 900',
         'small = 2.50',
+        "list_contains(tags, 'tag3')",
+        'tags IS NULL',
+        'len(tags) = 0',
+        "days[1] = DATE '2020-01-05'",
       ]) {
         const [[a]] = (await db.rows(`SELECT count(*) FROM '${typed}' WHERE ${where}`)) as [[bigint]]
         expect(await db.rows(`SELECT count(*) FROM '${out}' WHERE ${where}`)).toEqual([[a]])

@@ -85,7 +85,8 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * query's candidates lie close together in the file and a host that answers one range a
    * request serves them in a few requests. Every column is rewritten in that order and the
    * input's row numbers are kept in a `parquetseek_row` column. Needs the vectors to fit
-   * `memoryBytes` and every other column flat (numbers, booleans, strings).
+   * `memoryBytes` and every other column flat (numbers, booleans, strings, dates and times,
+   * DECIMALs of up to 15 digits) or a list of such values (repage.ts canRepage).
    */
   clusterRows?: boolean
   /**

@@ -28,7 +28,9 @@ export function permuteProblem(metadata: FileMetaData, column: EmbeddingColumn):
       .join('.')
     const leaf = tree.at(-1)?.element
     const type = leaf?.logical_type?.type ?? leaf?.converted_type ?? leaf?.type ?? 'a group'
-    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean, string, date and time columns and DECIMALs of up to 15 digits can be moved`
+    if (tree.length === 4 && (leaf?.type === 'FLOAT' || leaf?.type === 'DOUBLE'))
+      return `column ${path} is a list of ${leaf.type}, another vector column: rows are clustered with one only (the others would be held as arrays of numbers, many times their size); index without clustering, or without that column`
+    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean, string, date and time columns, DECIMALs of up to 15 digits, and lists of such values can be moved`
   }
   return undefined
 }

@@ -37,12 +37,23 @@ const MAX_DECIMAL_DIGITS = 15
 /**
  * Only flat columns of types whose values survive decode → encode bit for bit (byte arrays
  * are kept as bytes, never decoded as text; dates, times and DECIMALs of INT32/INT64 as the
- * integers they store). Everything else is copied as it was.
+ * integers they store), and lists of such values but floats. Everything else is copied as it was.
  */
 export function canRepage(tree: SchemaTree[]): boolean {
-  if (tree.length !== 2) return false
-  const el = tree[1]?.element
+  // a flat column, or a LIST of one (3-level: the list group, its repeated group, the element)
+  const list = tree[1]?.element
+  const isList =
+    tree.length === 4 &&
+    (list?.converted_type === 'LIST' || list?.logical_type?.type === 'LIST') &&
+    list.repetition_type !== 'REPEATED' &&
+    tree[2]?.element.repetition_type === 'REPEATED' &&
+    tree[2].children.length === 1
+  if (tree.length !== 2 && !isList) return false
+  const el = tree.at(-1)?.element
   if (!el?.type || el.repetition_type === 'REPEATED') return false
+  // a list of floats is likely another vector column: decoded as arrays of numbers it would take
+  // many times its bytes (the embedding column itself is held as one typed matrix)
+  if (isList && (el.type === 'FLOAT' || el.type === 'DOUBLE')) return false
   if (!['BYTE_ARRAY', 'INT32', 'INT64', 'FLOAT', 'DOUBLE', 'BOOLEAN'].includes(el.type)) return false
   const logical = el.logical_type?.type ?? el.converted_type
   if (logical === undefined || PLAIN_LOGICAL.has(logical)) return true
@@ -88,7 +99,7 @@ export function writeFlatChunk(
     writer,
     column: {
       columnName: name,
-      element: tree[1]?.element as never,
+      element: tree.at(-1)?.element as never,
       schemaPath: tree.map((n) => n.element),
       codec: written,
       compressors: { LZ4_RAW: lz4Compress },
