@@ -8,9 +8,14 @@ import { parquetSchema } from 'hyparquet'
  * decimal (unscaled / 10^scale, correctly rounded): what the literal 0.143 parses to.
  */
 
-/** Scale of each top-level DECIMAL column with a fractional part, by name. */
+const scalesOf = new WeakMap<FileMetaData, Map<string, number>>()
+
+/** Scale of each top-level DECIMAL column with a fractional part, by name (once per footer). */
 export function decimalScales(metadata: FileMetaData): Map<string, number> {
+  const known = scalesOf.get(metadata)
+  if (known) return known
   const scales = new Map<string, number>()
+  scalesOf.set(metadata, scales)
   for (const top of parquetSchema(metadata).children) {
     const el = top.element
     if (top.children.length || el.repetition_type === 'REPEATED') continue
