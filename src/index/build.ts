@@ -86,7 +86,7 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * request serves them in a few requests. Every column is rewritten in that order and the
    * input's row numbers are kept in a `parquetseek_row` column. Needs the vectors to fit
    * `memoryBytes` and every other column flat (numbers, booleans, strings, dates and times,
-   * DECIMALs of up to 15 digits) or a list of such values (repage.ts canRepage).
+   * DECIMALs of up to 15 digits), a list or a struct of such values (repage.ts canRepage).
    */
   clusterRows?: boolean
   /**

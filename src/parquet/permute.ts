@@ -30,7 +30,7 @@ export function permuteProblem(metadata: FileMetaData, column: EmbeddingColumn):
     const type = leaf?.logical_type?.type ?? leaf?.converted_type ?? leaf?.type ?? 'a group'
     if (tree.length === 4 && (leaf?.type === 'FLOAT' || leaf?.type === 'DOUBLE'))
       return `column ${path} is a list of ${leaf.type}, another vector column: rows are clustered with one only (the others would be held as arrays of numbers, many times their size); index without clustering, or without that column`
-    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean, string, date and time columns, DECIMALs of up to 15 digits, and lists of such values can be moved`
+    return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean, string, date and time columns, DECIMALs of up to 15 digits, lists of such values and structs of them can be moved`
   }
   return undefined
 }
@@ -74,13 +74,17 @@ export async function permuteRows(
   if (problem) throw new ParquetSeekError(problem, { file })
   const columns: Array<(row: number) => unknown> = []
   const leaves = leafTrees(metadata)
+  /** Each top-level column's values, read once (a struct's fields share them). */
+  const read = new Map<string, unknown[]>()
   onProgress?.(0, leaves.length)
   for (const [c, tree] of leaves.entries()) {
     throwIfAborted(signal)
     if (c === column.leafIndex)
       columns.push(o.vectors ? rowsOf(o.vectors, rows) : await vectorStore(source, metadata, column, file, signal))
     else {
-      const values = await readColumnRange(source, metadata, tree[1]?.element.name as string, 0, rows, file, signal, true)
+      const name = tree[1]?.element.name as string
+      const values = read.get(name) ?? (await readColumnRange(source, metadata, name, 0, rows, file, signal, true))
+      read.set(name, values)
       columns.push((row) => values[row])
     }
     onProgress?.(c + 1, leaves.length)

@@ -37,18 +37,27 @@ const MAX_DECIMAL_DIGITS = 15
 /**
  * Only flat columns of types whose values survive decode → encode bit for bit (byte arrays
  * are kept as bytes, never decoded as text; dates, times and DECIMALs of INT32/INT64 as the
- * integers they store), and lists of such values but floats. Everything else is copied as it was.
+ * integers they store), lists of such values but floats, and fields of structs of them.
+ * Everything else is copied as it was.
  */
 export function canRepage(tree: SchemaTree[]): boolean {
-  // a flat column, or a LIST of one (3-level: the list group, its repeated group, the element)
-  const list = tree[1]?.element
+  // a flat column, a LIST of one (3-level: the list group, its repeated group, the element), or
+  // a field of a struct of them (hyparquet reads the struct as objects, the writer takes the field)
+  const top = tree[1]?.element
   const isList =
     tree.length === 4 &&
-    (list?.converted_type === 'LIST' || list?.logical_type?.type === 'LIST') &&
-    list.repetition_type !== 'REPEATED' &&
+    (top?.converted_type === 'LIST' || top?.logical_type?.type === 'LIST') &&
+    top.repetition_type !== 'REPEATED' &&
     tree[2]?.element.repetition_type === 'REPEATED' &&
     tree[2].children.length === 1
-  if (tree.length !== 2 && !isList) return false
+  const isStructField =
+    tree.length === 3 &&
+    top !== undefined &&
+    !top.type &&
+    top.repetition_type !== 'REPEATED' &&
+    top.converted_type === undefined &&
+    top.logical_type === undefined
+  if (tree.length !== 2 && !isList && !isStructField) return false
   const el = tree.at(-1)?.element
   if (!el?.type || el.repetition_type === 'REPEATED') return false
   // a list of floats is likely another vector column: decoded as arrays of numbers it would take
