@@ -71,6 +71,11 @@ describe('a dataset of many indexed files', () => {
       expect(out.stats.shards).toBe(shards)
       expect(out.results[0]).toMatchObject({ shard: 2, row: 345, distance: 0, values: { title: 'p2-345' } })
       expect(out.results[0].file).toMatch(/part-2\.indexed\.parquet$/)
+      // info: the manifest's files, each opened
+      const info = await cli(['info', manifest, '--json'])
+      expect(info.code, info.stderr).toBe(0)
+      expect(JSON.parse(info.stdout)).toMatchObject({ kind: 'manifest', rows: shards * per, column: 'embedding' })
+      expect(JSON.parse(info.stdout).files.map((f: { rows: number }) => f.rows)).toEqual(Array(shards).fill(per))
       // join over the manifest: rows numbered across the shards (part-2's row 345 is 2345)
       const pairs = join(dir, 'pairs.parquet')
       const joined = await cli(['join', join(dir, 'part-2.parquet'), manifest, '--out', pairs, '--k', '1', '--json'])

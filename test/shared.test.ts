@@ -26,7 +26,7 @@ function threeFiles(dir: string) {
 }
 
 const ok = async (args: string[]) => {
-  const r = await cli(args[0] === 'search' ? args : [...args, '--threads', '1'])
+  const r = await cli(args[0] === 'search' || args[0] === 'info' ? args : [...args, '--threads', '1'])
   expect(r.stderr.split('\n').filter((l) => /parquetseek/.test(l))).toEqual([])
   expect(r.code).toBe(0)
   return r
@@ -80,6 +80,14 @@ describe('one index over many files, built in separate steps', () => {
     }
     expect(hits / 200).toBeGreaterThanOrEqual(0.95)
     for (const s of opened) await s.close()
+
+    // info describes the sidecar and its files (it said "not a Parquet file"), and names a model
+    const info = JSON.parse((await ok(['info', stepwise, '--json'])).stdout)
+    expect(info).toMatchObject({ kind: 'sidecar', rows: 3 * per, column: 'embedding', index: { dim, rows: 3 * per } })
+    expect(info.files.map((f: { name: string; rows: number }) => [f.name, f.rows])).toEqual(names.map((n) => [n, per]))
+    expect((await ok(['info', stepwise])).stdout).toMatch(new RegExp(`a sidecar index over 3 files, ${3 * per} rows\\n`))
+    const modelInfo = await cli(['info', model])
+    expect([modelInfo.code, modelInfo.stderr.trim()]).toEqual([1, expect.stringMatching(/model\.pqmodel: a model \(parquetseek train\)/)])
   })
 
   it('a model trained on a subset of the files encodes the others too, local or by URL', async () => {

@@ -1,22 +1,43 @@
 import { basename } from 'node:path'
+import { ParquetSeekError } from '../errors.js'
 import { loadIndexHead, locateIndex } from '../index/locate.js'
+import type { IndexParams } from '../index/model.js'
+import { MODEL_MAGIC, PART_MAGIC } from '../index/partitioned.js'
+import { SIDECAR_MAGIC } from '../index/sidecarFile.js'
 import { fileSource } from '../io/nodeFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
+import type { SeekIndex } from '../search/engine.js'
 import { parse, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
+import { openManifest, openSidecar } from './sources.js'
 
-export const infoUsage = `parquetseek info <file.parquet> [--json]
-  prints the schema, row count, vector columns and, when present, the index parameters`
+export const infoUsage = `parquetseek info <file.parquet|sidecar.pqseek|manifest.json> [--json]
+  a Parquet file: the schema, row count, vector columns and, when present, the index parameters;
+  a sidecar or a manifest: the index parameters and each file it covers (every file opened and checked)`
 
 export async function infoCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, debug: { type: 'boolean' } })
+  const { values, positionals } = parse(argv, {
+    json: { type: 'boolean' },
+    debug: { type: 'boolean' },
+    'allow-source': { type: 'string', multiple: true },
+  })
   const [input, ...extra] = positionals
   if (!input || extra.length) throw new UsageError(`expected one file\n${infoUsage}`)
+  if (input.endsWith('.pqseek') || input.endsWith('.json')) return infoOfMany(input, values.json === true, values['allow-source'])
   const source = await fileSource(input)
   try {
     const file = basename(input)
+    // the other files of a sharded build: say what they are rather than "not a Parquet file"
+    const magic = new TextDecoder().decode(await source.slice(0, Math.min(source.byteLength, 16)))
+    for (const [start, what] of [
+      [MODEL_MAGIC, 'a model (parquetseek train), which encode and merge read'],
+      [PART_MAGIC, 'a part (parquetseek encode), which merge reads'],
+      [SIDECAR_MAGIC, 'a sidecar index: name it with the .pqseek extension'],
+    ] as const)
+      if (magic.startsWith(start))
+        throw new ParquetSeekError(`${what}; info reads Parquet files, sidecars (.pqseek) and manifests (.json)`, { file: input })
     const metadata = await readMetadata(source, file)
     const columns = summarizeColumns(metadata)
     const location = locateIndex(metadata, source.byteLength, file)
@@ -74,5 +95,50 @@ export async function infoCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`)
   } finally {
     await source.close()
+  }
+}
+
+/** A sidecar's or a manifest's index and files, each file opened and checked as a search would. */
+async function infoOfMany(input: string, json: boolean, allow: string[] | undefined): Promise<void> {
+  const opened: Array<{ close(): Promise<void> }> = []
+  const context = { signal: new AbortController().signal, opened, allow, compute: { backend: 'js' as const } }
+  try {
+    const sidecar = input.endsWith('.pqseek')
+    const files: Array<{ name: string; rows: number; bytes: number }> = []
+    let params: IndexParams
+    let column: string
+    if (sidecar) {
+      const index = await openSidecar(input, context)
+      for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
+      params = index.model.params
+      column = index.header.column
+      for (const s of index.sources) files.push({ name: s.name, rows: s.rows, bytes: s.source.byteLength })
+    } else {
+      const dataset = await openManifest(input, context)
+      const first = dataset.shards[0] as SeekIndex
+      params = first.params
+      column = first.opened.column.name
+      for (const [i, shard] of dataset.shards.entries())
+        files.push({ name: dataset.names[i] as string, rows: shard.rows, bytes: shard.opened.cached.byteLength })
+    }
+    const rows = files.reduce((n, f) => n + f.rows, 0)
+    const kind = sidecar ? 'sidecar' : 'manifest'
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ file: input, kind, rows, column, ...(sidecar ? { index: params } : {}), files })}\n`)
+      return
+    }
+    const lines = [
+      sidecar
+        ? `${input}: a sidecar index over ${files.length} files, ${rows} rows`
+        : `${input}: a manifest of ${files.length} indexed files, ${rows} rows`,
+      sidecar
+        ? `index: column ${column}, ${params.metric}, dim ${params.dim}, nlist ${params.nlist}, m ${params.m}×${params.nbits} bits, ${params.indexedRows} of ${params.rows} rows indexed, default nprobe ${params.nprobe}, refine ${params.refine}`
+        : `each its own index on column ${column}, ${params.metric}, dim ${params.dim} (parquetseek info FILE for one)`,
+      'files:',
+      ...files.map((f) => `  ${f.name}: ${f.rows} rows, ${fmtBytes(f.bytes)}`),
+    ]
+    process.stdout.write(`${lines.join('\n')}\n`)
+  } finally {
+    for (const f of opened) await f.close()
   }
 }
