@@ -13,9 +13,10 @@ import { parse, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { openManifest, openSidecar } from './sources.js'
 
-export const infoUsage = `parquetseek info <file.parquet|sidecar.pqseek|manifest.json> [--json]
+export const infoUsage = `parquetseek info <file.parquet|sidecar.pqseek|manifest.json> [--json] [--allow-source P]
   a Parquet file: the schema, row count, vector columns and, when present, the index parameters;
-  a sidecar or a manifest: the index parameters and each file it covers (every file opened and checked)`
+  a sidecar or a manifest: the index parameters and each file it covers (every file opened and checked;
+  --allow-source as for search)`
 
 export async function infoCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
