@@ -287,6 +287,15 @@ describe('parquetseek search and bench', () => {
       )
     }
     expectOneLineError(await cli(['join', out, out, '--out', out]), /refusing to overwrite the input/)
+    // queries without a usable vector are skipped, and said to be (they were left out silently)
+    const holes = vectors(20, 8, 9) as Array<number[] | null>
+    holes[3] = null
+    holes[7] = null
+    const queries = join(dir, 'holes.parquet')
+    writeListFile(queries, holes)
+    const h = await cli(['join', queries, out, '--out', join(dir, 'holes.join.parquet'), '--k', '2'])
+    expect(h.code, h.stderr).toBe(0)
+    expect(h.stdout).toMatch(/^18 queries × 2 neighbours .*; 2 rows without a usable vector skipped \(first: row 3, vector is null\)\n$/)
   })
 
   it('--backend forces the CPU kernels; js and wasm return the same rows and distances', async () => {

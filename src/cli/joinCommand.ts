@@ -91,11 +91,14 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
       requests,
       backend: index.backend,
       out: values.out,
+      skippedRows: joined.skipped.rows,
     }
+    const first = joined.skipped.first
+    const skipped = first ? `; ${joined.skipped.rows} rows without a usable vector skipped (first: row ${first.row}, ${first.reason})` : ''
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else
       process.stdout.write(
-        `${n} queries × ${k} neighbours → ${values.out} in ${(ms / 1000).toFixed(1)} s (${summary.queriesPerSecond} queries/s; read ${fmtBytes(bytes)} in ${requests} requests)\n`,
+        `${n} queries × ${k} neighbours → ${values.out} in ${(ms / 1000).toFixed(1)} s (${summary.queriesPerSecond} queries/s; read ${fmtBytes(bytes)} in ${requests} requests)${skipped}\n`,
       )
   } catch (e) {
     await sink.abort()

@@ -1,7 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { describeEmbeddingColumn, type InvalidRow, readVectors } from '../parquet/embedding.js'
 import type { SearchOptions } from '../query/pipeline.js'
 
 /** What a join searches: any index kind's batch search (rows as that index numbers them). */
@@ -36,6 +36,8 @@ export interface JoinResult {
   distance: Float64Array
   bytes: number
   requests: number
+  /** Rows of the queries file without a usable vector (null, ragged, not finite), skipped: how many, and the first. */
+  skipped: { rows: number; first?: InvalidRow }
 }
 
 /**
@@ -88,5 +90,6 @@ export async function knnJoin(queries: ByteSource, metadata: FileMetaData, index
     distance: Float64Array.from(out.distance),
     bytes,
     requests,
+    skipped: { rows: vectors.invalid.length, first: vectors.invalid[0] },
   }
 }
