@@ -362,6 +362,32 @@ describe('parquetseek search and bench', () => {
     expect(JSON.parse(r.stdout).results).toEqual([{ row: 89, distance: 0, values: { tid: '1234567890123456789' } }])
   })
 
+  it('search --query-row N --query-file F: row N of F alone, a row without a vector named', async () => {
+    const rows = vectors(10, 8, 11) as Array<number[] | null>
+    rows[0] = null // before the asked row: it used to refuse every row after it
+    rows[4] = null
+    const queries = join(dir, 'query-rows.parquet')
+    writeListFile(queries, rows)
+    const viaFile = await cli(['search', out, '--query-row', '2', '--query-file', queries, '--k', '3', '--json'])
+    expect(viaFile.code, viaFile.stderr).toBe(0)
+    const direct = await cli(['search', out, '--query', JSON.stringify(rows[2]), '--k', '3', '--json'])
+    expect(JSON.parse(viaFile.stdout).results).toEqual(JSON.parse(direct.stdout).results)
+    expectOneLineError(
+      await cli(['search', out, '--query-row', '4', '--query-file', queries]),
+      /query-rows\.parquet, column "embedding", row 4: no vector to search with: vector is null/,
+    )
+    const past = await cli(['search', out, '--query-row', '10', '--query-file', queries])
+    expect([past.code, past.stderr.trim()]).toEqual([
+      2,
+      expect.stringMatching(/--query-row 10 is past the 10 rows of .*query-rows\.parquet/),
+    ])
+    // bench needs every query: the error says so, not how an index build skips rows
+    expectOneLineError(
+      await cli(['bench', out, '--queries', queries, '--nprobe', '8']),
+      /row 0: vector is null \(every row of a query file needs a vector\)/,
+    )
+  })
+
   it('search rejects a query of the wrong dimension with one line', async () => {
     expectOneLineError(await cli(['search', out, '--query', '[1,2,3]']), /query 0 has 3 values; the index is 8-d/)
     expect((await cli(['search', out])).code).toBe(2)

@@ -16,7 +16,7 @@ import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
-import { anySource, isUrl, openManifest, openSidecar, readQueryVectors, searchBackend } from './sources.js'
+import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files
@@ -110,12 +110,8 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   else if (values.text !== undefined) query = await encodeText(index.encoder, values.text, target)
   else {
     const row = intOption(values['query-row'], 'query-row', 0) as number
-    if (values['query-file']) {
-      const all = await readQueryVectors(values['query-file'], index.opened.column.name, row + 1)
-      const q = all[row]
-      if (!q) throw new UsageError(`--query-row ${row} is past the ${all.length} vectors of ${values['query-file']}`)
-      query = q
-    } else query = await index.vectorOf(row, signal)
+    if (values['query-file']) query = await readQueryRow(values['query-file'], index.opened.column.name, row)
+    else query = await index.vectorOf(row, signal)
   }
   const columns = columnList(values.columns)
   const result = await index.search(query, {
@@ -161,9 +157,7 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   else {
     if (!values['query-file']) throw new UsageError('--query-row needs --query-file with a dataset (rows are per shard)')
     const row = intOption(values['query-row'], 'query-row', 0) as number
-    const q = (await readQueryVectors(values['query-file'], dataset.shards[0]?.opened.column.name ?? 'embedding', row + 1))[row]
-    if (!q) throw new UsageError(`--query-row ${row} is past the vectors of ${values['query-file']}`)
-    query = q
+    query = await readQueryRow(values['query-file'], dataset.shards[0]?.opened.column.name ?? 'embedding', row)
   }
   const columns = columnList(values.columns)
   const result = await dataset.search(query, {
@@ -317,10 +311,7 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
     else if (values.text !== undefined) query = await encodeText(footerValue(metadata, KV.model), values.text, source.name)
     else {
       const row = intOption(values['query-row'], 'query-row', 0) as number
-      const from = values['query-file'] ?? target
-      const q = (await readQueryVectors(from, column, row + 1))[row]
-      if (!q) throw new UsageError(`--query-row ${row} is past the vectors of ${from}`)
-      query = q
+      query = await readQueryRow(values['query-file'] ?? target, column, row)
     }
     const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
     const compute = await searchBackend(values.backend)

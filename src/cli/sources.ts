@@ -3,17 +3,18 @@ import { dirname, resolve } from 'node:path'
 import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
 import { decodeThreads } from '../compute/nodePool.js'
+import { ParquetSeekError } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, readVectors } from '../parquet/embedding.js'
+import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange, readVectors, vectorLength } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { checkDistinct, MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
-import { choice } from './args.js'
+import { choice, UsageError } from './args.js'
 
 export const isUrl = (s: string) => /^https?:\/\//i.test(s)
 
@@ -36,9 +37,36 @@ export async function readQueryVectors(
   const source = await anySource(pathOrUrl)
   try {
     const metadata = await readMetadata(source, source.name)
-    const vectors = await readVectors(source, metadata, describeEmbeddingColumn(metadata, column, source.name), { file: source.name })
+    const vectors = await readVectors(source, metadata, describeEmbeddingColumn(metadata, column, source.name), {
+      file: source.name,
+      invalidHint: 'every row of a query file needs a vector',
+    })
     const n = Math.max(0, Math.min(limit, vectors.rowIds.length - offset))
     return Array.from({ length: n }, (_, i) => vectors.data.slice((offset + i) * vectors.dim, (offset + i + 1) * vectors.dim))
+  } finally {
+    await source.close()
+  }
+}
+
+/**
+ * Row `row`'s vector of a file (`--query-row`, of `--query-file` or of the file searched): that
+ * row alone is read, and one without a usable vector is an error naming it — reading every row up
+ * to it refused a good row for a null one before it.
+ */
+export async function readQueryRow(pathOrUrl: string, column: string, row: number): Promise<Float32Array> {
+  const source = await anySource(pathOrUrl)
+  try {
+    const metadata = await readMetadata(source, source.name)
+    const rows = Number(metadata.num_rows)
+    if (row >= rows) throw new UsageError(`--query-row ${row} is past the ${rows} rows of ${pathOrUrl}`)
+    const described = describeEmbeddingColumn(metadata, column, source.name)
+    const [value] = await readColumnRange(source, metadata, described.name, row, row + 1, source.name)
+    const dim = value === null || value === undefined ? 0 : vectorLength(value)
+    const problem = checkVector(value, dim, described.kind)
+    if (problem) throw new ParquetSeekError(`no vector to search with: ${problem}`, { file: source.name, column: described.name, row })
+    const out = new Float32Array(dim)
+    copyVector(out, 0, value as ArrayLike<number> | Uint8Array, described.kind)
+    return out
   } finally {
     await source.close()
   }

@@ -122,6 +122,8 @@ export interface ReadVectorsOptions {
   file?: string
   /** Leave null, ragged and non-finite vectors out of the index (they stay in the file). */
   skipInvalid?: boolean
+  /** Said after an invalid row's reason when it is an error (default: how the index build skips such rows). */
+  invalidHint?: string
   signal?: AbortSignal
   onProgress?: (rowsDone: number, rowsTotal: number) => void
 }
@@ -160,6 +162,7 @@ export async function forEachVectorBlock(
   onInvalid: (row: InvalidRow) => void = () => {},
 ): Promise<{ dim: number; valid: number }> {
   const { file, skipInvalid = false, signal, onProgress } = options
+  const hint = options.invalidHint ?? 'use --skip-invalid to leave such rows out of the index'
   const rows = Number(metadata.num_rows)
   if (rows === 0) throw new ParquetSeekError('the file has zero rows; nothing to index', { file })
   let dim = column.dim ?? 0
@@ -179,7 +182,7 @@ export async function forEachVectorBlock(
       const reason = checkVector(vector, dim, column.kind)
       if (reason) {
         if (!skipInvalid) {
-          throw new ParquetSeekError(`${reason} (use --skip-invalid to leave such rows out of the index)`, {
+          throw new ParquetSeekError(`${reason} (${hint})`, {
             file,
             column: column.name,
             row,
