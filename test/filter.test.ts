@@ -72,6 +72,9 @@ describe('--where filters', () => {
     expect(evaluate(parseWhere('score = 9007199254740993'), { score: 9007199254740992 })).toBe(true) // a double column: as doubles
     // a NULL compares with nothing, whatever the literal
     expect(evaluate(parseWhere("score >= 'high'"), { score: null })).toBe(false)
+    // nor does a NaN (it compared equal to every number: score = 5 and IN (1, 2) both passed it)
+    for (const where of ['score = 5', 'score IN (1, 2)', 'score >= 0', 'score < 0'])
+      expect(evaluate(parseWhere(where), { score: Number.NaN })).toBe(false)
   })
 
   it('reads a quoted time without a zone as UTC, as Parquet timestamps are read, whatever the machine’s zone', () => {

@@ -187,6 +187,7 @@ function compare(a: unknown, b: Literal, column?: string): number | undefined {
     const y = integerOf(b)
     if (y !== undefined) return a < y ? -1 : a > y ? 1 : 0
   }
+  if (typeof a === 'number' && Number.isNaN(a)) return undefined // NaN is no number to compare: as NULL (it equalled every one)
   if (typeof a === 'bigint' || typeof a === 'number') {
     const y = typeof b === 'boolean' ? Number.NaN : typeof b !== 'string' ? Number(b) : b.trim() === '' ? Number.NaN : Number(b)
     return Number.isNaN(y) ? cannot('numbers') : order(Number(a), y)
