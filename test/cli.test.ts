@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { coldQueries } from '../src/cli/benchCommand.js'
+import { serveFile } from '../src/cli/rangeServer.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
@@ -63,6 +64,15 @@ describe('parquetseek index', () => {
     expect(JSON.parse(info.stdout).index).toMatchObject({ column: 'embedding', nlist: 10, dim: 8, rows: 500 })
     const text = await cli(['info', good])
     expect(text.stdout).toMatch(/index: none/)
+    // a URL as search takes one (it was read as a local path: ENOENT)
+    const served = await serveFile(out)
+    try {
+      const remote = await cli(['info', served.url, '--json'])
+      expect(remote.code, remote.stderr).toBe(0)
+      expect(JSON.parse(remote.stdout).index).toEqual(JSON.parse(info.stdout).index)
+    } finally {
+      await served.close()
+    }
   })
 
   it('is deterministic: the same input and seed give the same bytes, whatever the backend and thread count', async () => {

@@ -4,16 +4,15 @@ import { loadIndexHead, locateIndex } from '../index/locate.js'
 import type { IndexParams } from '../index/model.js'
 import { MODEL_MAGIC, PART_MAGIC } from '../index/partitioned.js'
 import { SIDECAR_MAGIC } from '../index/sidecarFile.js'
-import { fileSource } from '../io/nodeFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
 import type { SeekIndex } from '../search/engine.js'
 import { parse, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
-import { openManifest, openSidecar } from './sources.js'
+import { anySource, openManifest, openSidecar } from './sources.js'
 
-export const infoUsage = `parquetseek info <file.parquet|sidecar.pqseek|manifest.json> [--json] [--allow-source P]
+export const infoUsage = `parquetseek info <file.parquet|url|sidecar.pqseek|manifest.json> [--json] [--allow-source P]
   a Parquet file: the schema, row count, vector columns and, when present, the index parameters;
   a sidecar or a manifest: the index parameters and each file it covers (every file opened and checked;
   --allow-source as for search)`
@@ -27,7 +26,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
   const [input, ...extra] = positionals
   if (!input || extra.length) throw new UsageError(`expected one file\n${infoUsage}`)
   if (input.endsWith('.pqseek') || input.endsWith('.json')) return infoOfMany(input, values.json === true, values['allow-source'])
-  const source = await fileSource(input)
+  const source = await anySource(input)
   try {
     const file = basename(input)
     // the other files of a sharded build: say what they are rather than "not a Parquet file"
