@@ -105,6 +105,13 @@ describe('parquetseek index', () => {
       /notes\.parquet, byte \d+: not a Parquet file/,
     )
     noOutputLeft('x1')
+    // a page a host sent for a path it does not have, saved or served as the file: its text is shown
+    const page = join(dir, 'page.parquet')
+    writeFileSync(page, '<!doctype html>\n<html><body>\n<h1>Access Denied</h1>\n</body></html>\n')
+    expectOneLineError(
+      await cli(['search', page, '--query', '[1]']),
+      /page\.parquet, byte \d+: not a Parquet file \(no PAR1 magic at the end; it ends in text: "….*<h1>Access Denied<\/h1> <\/body><\/html>"\)$/,
+    )
   })
 
   it('rejects a truncated footer', async () => {

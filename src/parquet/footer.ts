@@ -13,13 +13,27 @@ export const MAX_FOOTER_BYTES = 64 << 20
 const FOOTER_GUESS = 512 << 10
 
 /**
+ * `; it ends in text: "…"` when the last bytes are printable text — an HTML page a host sends for a
+ * path it does not have, an error message saved as the file — else nothing.
+ */
+function endsInText(tail: Uint8Array): string {
+  const end = tail.subarray(Math.max(0, tail.length - 48))
+  if (!end.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127))) return ''
+  return `; it ends in text: ${JSON.stringify(
+    `…${String.fromCharCode(...end)
+      .replace(/\s+/g, ' ')
+      .trim()}`,
+  )}`
+}
+
+/**
  * The footer's length from the file's last 8 bytes (`tail` ends at the file's end), checked
  * against the magic, the file size and MAX_FOOTER_BYTES.
  */
 export function footerLength(tail: Uint8Array, size: number, file?: string): number {
   if (size < 12 || tail.length < 8) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
   if (String.fromCharCode(...tail.subarray(tail.length - 4)) !== 'PAR1')
-    throw new ParquetSeekError('not a Parquet file (no PAR1 magic at the end)', { file, offset: size - 4 })
+    throw new ParquetSeekError(`not a Parquet file (no PAR1 magic at the end${endsInText(tail)})`, { file, offset: size - 4 })
   const length = new DataView(tail.buffer, tail.byteOffset, tail.byteLength).getUint32(tail.length - 8, true)
   if (length > size - 12) throw new ParquetSeekError(`footer length ${length} exceeds the file`, { file, offset: size - 8 })
   if (length > MAX_FOOTER_BYTES)
