@@ -11,12 +11,13 @@ import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { CountingSource, fromBytes } from '../src/io/source.js'
 import { readMetadata } from '../src/parquet/footer.js'
+import { dateColumnsOf, jsonRow } from '../src/parquet/json.js'
 import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { decodePages, PAGES_A_THREAD, PageDecoders, type PageWorkers, type SpawnWorker, sharedFloats } from '../src/search/pageDecoding.js'
-import { clusteredVectors, headOnlyTail, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, headOnlyTail, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-search-')
 const rows = 4000
@@ -265,6 +266,28 @@ describe('row spans (what the Data view scrolls through)', () => {
     expect(read).toBeGreaterThan(0)
     expect(read).toBeLessThanOrEqual(Number(titles?.meta_data?.total_compressed_size) + 1024)
     expect(await readRowSpan(target, 5, 5, ['title'])).toEqual([])
+  })
+
+  it('shows a table as DuckDB would: a DATE as its day, a DECIMAL as written, an INT64 past 2^53 as its digits', async () => {
+    const dir = tempDir('pqs-span-')
+    const path = join(dir, 'typed.parquet')
+    const db = await duckdb()
+    await db.run(
+      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
+    )
+    db.close()
+    const source = await fileSource(path)
+    const metadata = await readMetadata(source)
+    const target = { cached: new CachedSource(source), metadata, name: 'typed.parquet' }
+    const dates = dateColumnsOf(metadata)
+    const rows = (await readRowSpan(target, 0, 3, ['day', 'ts', 'price', 'id'])).map((r) => jsonRow(r, dates))
+    // as the page gets them: the day was its midnight as a timestamp, the price 0.14300000000000002, the id …800
+    expect(rows).toEqual([
+      { day: '2020-01-31', ts: '2020-01-31T12:30:00.000Z', price: 0.143, id: '1234567890123456789' },
+      { day: '2020-02-01', ts: '2020-01-31T12:30:00.000Z', price: 0.286, id: '1234567890123456790' },
+      { day: '2020-02-02', ts: '2020-01-31T12:30:00.000Z', price: 0.429, id: '1234567890123456791' },
+    ])
+    await source.close()
   })
 
   it('a span outside the file, or an unknown column, is a named error', async () => {

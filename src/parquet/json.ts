@@ -1,4 +1,5 @@
-import { toJson } from 'hyparquet'
+import type { FileMetaData } from 'hyparquet'
+import { parquetSchema, toJson } from 'hyparquet'
 
 /**
  * Values read from Parquet as JSON values: hyparquet's `toJson` (dates as ISO text, bytes as arrays
@@ -8,6 +9,28 @@ import { toJson } from 'hyparquet'
  */
 export function jsonValues(value: unknown): unknown {
   return toJson(exactIntegers(value))
+}
+
+/**
+ * A row's values as JSON values (jsonValues), its DATE columns (`dateColumnsOf`) as the day they
+ * hold, 2020-01-31, instead of that day's midnight as a timestamp, 2020-01-31T00:00:00.000Z.
+ */
+export function jsonRow(row: Record<string, unknown>, dates: ReadonlySet<string>): Record<string, unknown> {
+  const out = jsonValues(row) as Record<string, unknown>
+  for (const name of dates) {
+    const v = row[name]
+    if (v instanceof Date && !Number.isNaN(v.getTime())) out[name] = v.toISOString().slice(0, 10)
+  }
+  return out
+}
+
+/** The file's top-level DATE columns, by name. */
+export function dateColumnsOf(metadata: FileMetaData): Set<string> {
+  return new Set(
+    parquetSchema(metadata)
+      .children.filter((c) => !c.children.length && (c.element.logical_type?.type ?? c.element.converted_type) === 'DATE')
+      .map((c) => c.element.name),
+  )
 }
 
 function exactIntegers(value: unknown): unknown {
