@@ -352,6 +352,7 @@ describe('parquetseek search and bench', () => {
     expect(rows).not.toContain(5)
     expect(rows).not.toContain(results[1].row)
     expect(rows).toEqual(viaIndex.results.map((x: { row: number }) => x.row))
+    expect(exact.stats.rowsScanned).toBe(498) // the 500 rows but t5 and the deleted one
   })
 
   it('INT64 values past 2^53 stay exact: compared by --where, printed as their digits', async () => {

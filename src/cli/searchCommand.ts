@@ -334,11 +334,14 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
         })
       : undefined
     let results: Array<{ row: number; distance: number; values: Record<string, unknown> }>
+    /** Rows exact search considered: every row, or those --where and --deleted allow. */
+    let rowsScanned = Number(metadata.num_rows)
     if (searched) results = searched.hits
     else {
       // --where and --deleted as an index's search takes them (they were ignored here)
       const passing = values.where === undefined ? undefined : (await filterRows(source, metadata, parseWhere(values.where), signal)).bitmap
       const allowed = allowedRows(Number(metadata.num_rows), passing, deleted)
+      if (allowed) rowsScanned = allowed.reduce((n, a) => n + a, 0)
       const [hits = []] = await flatSearch(source, metadata, [query], { column, metric, k, kernels, gpu, signal, allowed })
       const target = { cached: new CachedSource(source), metadata, name: source.name }
       const found = await readRows(
@@ -350,7 +353,7 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
     }
     const stats = {
       mode: searched ? 'pq-vector' : 'exact',
-      rowsScanned: searched ? searched.rowsScored : Number(metadata.num_rows),
+      rowsScanned: searched ? searched.rowsScored : rowsScanned,
       clustersProbed: searched?.clustersProbed,
       ms: performance.now() - t0,
       backend: gpu && !searched ? 'gpu' : kernels.name,
