@@ -132,9 +132,15 @@ describe('sidecar index over unmodified files', () => {
     )
     // b.parquet rewritten with other vectors: the index no longer describes it
     write('b.parquet', 1, clusteredVectors(3 * per, dim, 99))
-    await expect(SidecarIndex.open(await fileSource(sidecarPath), async (name) => fileSource(join(dir, name)))).rejects.toThrow(
-      /b\.parquet: stale index: the file changed since the sidecar was built \(footer differs\); rebuild the sidecar/,
-    )
+    const stale: Array<{ close(): Promise<void> }> = [await fileSource(sidecarPath)]
+    await expect(
+      SidecarIndex.open(stale[0] as Awaited<ReturnType<typeof fileSource>>, async (name) => {
+        const s = await fileSource(join(dir, name))
+        stale.push(s)
+        return s
+      }),
+    ).rejects.toThrow(/b\.parquet: stale index: the file changed since the sidecar was built \(footer differs\); rebuild the sidecar/)
+    for (const s of stale) await s.close() // (left to the garbage collector, Node warned)
   })
   it('over HTTP, a warm query reads its candidate vectors and result columns in one wave each (it was one request per candidate)', async () => {
     const dir = tempDir('pqs-sidecar-http-')
