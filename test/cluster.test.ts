@@ -109,8 +109,9 @@ describe('rows clustered by list (index --cluster-rows)', () => {
   })
 
   it('finds the same neighbours at the same distances as the file in input order', async () => {
-    const a = await openIndex(await fileSource(plain))
-    const b = await openIndex(await fileSource(clustered))
+    const files = [await fileSource(plain), await fileSource(clustered)] as const
+    const a = await openIndex(files[0])
+    const b = await openIndex(files[1])
     expect(b.opened.model.params.clustered).toBe(true)
     for (const q of queries) {
       // the same lists and candidates (the two builds may tune different defaults: candidates cost less when clustered)
@@ -123,6 +124,7 @@ describe('rows clustered by list (index --cluster-rows)', () => {
         expect(h.values[ROW_COLUMN]).toBe(x.results[i]?.row) // the input's row number, kept
       }
     }
+    for (const f of files) await f.close()
   })
 
   it("on an S3-style host a query's candidate pages take far fewer requests than in input order", async () => {
@@ -159,7 +161,8 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     servers.push(s3, nginx)
     const onS3 = await openIndex(`${s3.url}/f.parquet`, { connections: 6, tailBytes })
     const onNginx = await openIndex(`${nginx.url}/f.parquet`, { connections: 6, tailBytes })
-    const local = await openIndex(await fileSource(clustered))
+    const localFile = await fileSource(clustered)
+    const local = await openIndex(localFile)
     const o = { k: 10, nprobe: 6, refine: 2 } // 6 of 438 lists: gaps between them, some under a request's worth
     const answer = (r: { results: Array<{ row: number; distance: number }> }) => r.results.map((h) => [h.row, h.distance])
     const sum = { lists: 0, rows: 0 }
@@ -199,6 +202,7 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     }
     local.clearCache()
     expect((await local.searchBatch(queries, o)).map(answer)).toEqual(singles)
+    await localFile.close()
     console.log(
       `${queries.length} queries on s3: ${sum.lists} lists and ${sum.rows} rows more searched; result distances summed ${near.join(' → ')}, bytes ${bytes.join(' → ')}, requests ${requests.join(' → ')}`,
     )

@@ -85,7 +85,8 @@ describe('embedding a text column (files with text and no vectors)', () => {
     expect(result).toMatchObject({ metric: 'cosine', column: 'embedding', indexedRows: rows - noText.length, rows })
     expect(result.embedded).toMatchObject({ rows: rows - noText.length, empty: noText.length, encoder: 'parquetseek/hash-ngram-v1:64' })
     expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([])
-    const index = await openIndex(await fileSource(out))
+    const outFile = await fileSource(out)
+    const index = await openIndex(outFile)
     expect(index.encoder).toBe('parquetseek/hash-ngram-v1:64')
     const [q] = await hashNgramEncoder(64).encode(['a boat in the harbour'])
     const { results } = await index.search(q as Float32Array, { k: 10, columns: ['title', 'id'] })
@@ -94,6 +95,7 @@ describe('embedding a text column (files with text and no vectors)', () => {
       expect(hit.values.title).toMatch(/^sailing boat harbour/)
       expect(hit.values.id).toBe(hit.row * 3)
     }
+    await outFile.close()
     await index.close()
     const db = await duckdb()
     try {
