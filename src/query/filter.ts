@@ -172,29 +172,37 @@ export function columnsOf(e: Expr, into = new Set<string>()): Set<string> {
  */
 function compare(a: unknown, b: Literal, column?: string): number | undefined {
   if (a === null || a === undefined) return undefined
-  const cannot = (holds: string, tail = 'is not one'): undefined => {
-    if (column === undefined) return undefined
-    const shown = typeof b === 'string' ? `'${b}'` : typeof b === 'boolean' ? (b ? 'TRUE' : 'FALSE') : String(b)
-    throw new ParquetSeekError(`--where: column "${column}" holds ${holds}; ${shown} ${tail}`)
-  }
-  const order = (x: number | string, y: number | string) => (x < y ? -1 : x > y ? 1 : 0)
   if (a instanceof Date) {
     const y = typeof b === 'string' ? instant(b) : Number.NaN
-    return Number.isNaN(y) ? cannot('dates', "is not one (quote a date or time: '2020-01-31', '2020-01-31 12:00')") : order(a.getTime(), y)
+    return Number.isNaN(y)
+      ? cannot(column, b, 'dates', "is not one (quote a date or time: '2020-01-31', '2020-01-31 12:00')")
+      : order(a.getTime(), y)
   }
-  if (typeof a === 'bigint') {
-    // INT64 values against an integer compare exactly, as bigints
+  // an INT64 past 2^53, or a literal past it, against an integer: exactly, as bigints (a value
+  // within 2^53 is exact as a double, and compares below as one, allocating nothing a row)
+  if (typeof a === 'bigint' && (a > SAFE || a < -SAFE || typeof b === 'bigint')) {
     const y = integerOf(b)
     if (y !== undefined) return a < y ? -1 : a > y ? 1 : 0
   }
   if (typeof a === 'number' && Number.isNaN(a)) return undefined // NaN is no number to compare: as NULL (it equalled every one)
   if (typeof a === 'bigint' || typeof a === 'number') {
     const y = typeof b === 'boolean' ? Number.NaN : typeof b !== 'string' ? Number(b) : b.trim() === '' ? Number.NaN : Number(b)
-    return Number.isNaN(y) ? cannot('numbers') : order(Number(a), y)
+    return Number.isNaN(y) ? cannot(column, b, 'numbers') : order(Number(a), y)
   }
-  if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : cannot('TRUE or FALSE', 'is neither')
-  if (typeof a === 'string') return typeof b === 'string' ? order(a, b) : cannot('text', `is not text (quote it: '${b}')`)
-  return cannot('bytes or JSON', 'cannot be compared with them')
+  if (typeof a === 'boolean') return typeof b === 'boolean' ? Number(a) - Number(b) : cannot(column, b, 'TRUE or FALSE', 'is neither')
+  if (typeof a === 'string') return typeof b === 'string' ? order(a, b) : cannot(column, b, 'text', `is not text (quote it: '${b}')`)
+  return cannot(column, b, 'bytes or JSON', 'cannot be compared with them')
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+const order = (x: number | string, y: number | string) => (x < y ? -1 : x > y ? 1 : 0)
+
+/** A row's value (`column` given) cannot compare with `b`: an error naming the column; statistics (no column): undefined, the group may match. */
+function cannot(column: string | undefined, b: Literal, holds: string, tail = 'is not one'): undefined {
+  if (column === undefined) return undefined
+  const shown = typeof b === 'string' ? `'${b}'` : typeof b === 'boolean' ? (b ? 'TRUE' : 'FALSE') : String(b)
+  throw new ParquetSeekError(`--where: column "${column}" holds ${holds}; ${shown} ${tail}`)
 }
 
 /** `b` as a bigint when it is an integer (a number, a bigint, or quoted digits), else undefined. */
