@@ -29,16 +29,18 @@ export async function infoCommand(argv: string[]): Promise<void> {
   const source = await anySource(input)
   try {
     const file = basename(input)
-    // the other files of a sharded build: say what they are rather than "not a Parquet file"
-    const magic = new TextDecoder().decode(await source.slice(0, Math.min(source.byteLength, 16)))
-    for (const [start, what] of [
-      [MODEL_MAGIC, 'a model (parquetseek train), which encode and merge read'],
-      [PART_MAGIC, 'a part (parquetseek encode), which merge reads'],
-      [SIDECAR_MAGIC, 'a sidecar index: name it with the .pqseek extension'],
-    ] as const)
-      if (magic.startsWith(start))
-        throw new ParquetSeekError(`${what}; info reads Parquet files, sidecars (.pqseek) and manifests (.json)`, { file: input })
-    const metadata = await readMetadata(source, file)
+    const metadata = await readMetadata(source, file).catch(async (e) => {
+      // the other files of a sharded build: say what they are rather than "not a Parquet file"
+      const magic = new TextDecoder().decode(await source.slice(0, Math.min(source.byteLength, 16)))
+      for (const [start, what] of [
+        [MODEL_MAGIC, 'a model (parquetseek train), which encode and merge read'],
+        [PART_MAGIC, 'a part (parquetseek encode), which merge reads'],
+        [SIDECAR_MAGIC, 'a sidecar index: name it with the .pqseek extension'],
+      ] as const)
+        if (magic.startsWith(start))
+          throw new ParquetSeekError(`${what}; info reads Parquet files, sidecars (.pqseek) and manifests (.json)`, { file: input })
+      throw e
+    })
     const columns = summarizeColumns(metadata)
     const location = locateIndex(metadata, source.byteLength, file)
     const head = location ? await loadIndexHead(source, location, file) : undefined

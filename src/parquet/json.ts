@@ -24,13 +24,20 @@ export function jsonRow(row: Record<string, unknown>, dates: ReadonlySet<string>
   return out
 }
 
-/** The file's top-level DATE columns, by name. */
+const datesOf = new WeakMap<FileMetaData, Set<string>>()
+
+/** The file's top-level DATE columns, by name (once per footer: the Data view asks on every scroll). */
 export function dateColumnsOf(metadata: FileMetaData): Set<string> {
-  return new Set(
-    parquetSchema(metadata)
-      .children.filter((c) => !c.children.length && (c.element.logical_type?.type ?? c.element.converted_type) === 'DATE')
-      .map((c) => c.element.name),
-  )
+  let dates = datesOf.get(metadata)
+  if (!dates) {
+    dates = new Set(
+      parquetSchema(metadata)
+        .children.filter((c) => !c.children.length && (c.element.logical_type?.type ?? c.element.converted_type) === 'DATE')
+        .map((c) => c.element.name),
+    )
+    datesOf.set(metadata, dates)
+  }
+  return dates
 }
 
 function exactIntegers(value: unknown): unknown {
