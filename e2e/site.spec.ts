@@ -5,7 +5,7 @@ import { extname, join, normalize } from 'node:path'
 import { drained, type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { tempDir, useLiteWordsFile, writeTextFile } from '../test/helpers/fixtures.js'
+import { duckdb, tempDir, useLiteWordsFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
 
 /**
@@ -159,6 +159,45 @@ for (const [kind, tag] of [
     }
   })
 }
+
+test('the widget shows a DATE as its day and a timestamp as ISO text, without JSON quotes', async ({ page }) => {
+  const path = join(dir, 'dated.parquet')
+  const out = join(dir, 'dated.indexed.parquet')
+  const db = await duckdb()
+  await db.run(
+    `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(200) t(i)) TO '${path}' (FORMAT parquet)`,
+  )
+  db.close()
+  const src = await fileSource(path)
+  await buildIndex(src, await fileSink(out, path), { column: 'embedding' })
+  await src.close()
+  const dated = await serveFile(out)
+  const host = createServer((_req, res) =>
+    res
+      .writeHead(200, { 'Content-Type': 'text/html' })
+      .end(
+        `<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek id="ps" src="${dated.url}" columns="day,ts" k="1"></parquet-seek>`,
+      ),
+  )
+  try {
+    await page.goto(await listen(host))
+    await page.waitForFunction(() =>
+      Boolean((globalThis as unknown as { customElements: { get(n: string): unknown } }).customElements.get('parquet-seek')),
+    )
+    await page.evaluate(async () => {
+      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+        searchRow(n: number): Promise<unknown>
+      }
+      await el.searchRow(3)
+    })
+    // it printed "2020-02-03T00:00:00.000Z" and "\"2020-01-31T12:30:00.000Z\""
+    await expect(page.locator('parquet-seek li [data-column="day"]')).toHaveText('2020-02-03')
+    await expect(page.locator('parquet-seek li [data-column="ts"]')).toHaveText('2020-01-31T12:30:00.000Z')
+  } finally {
+    await new Promise((r) => host.close(r))
+    await dated.close()
+  }
+})
 
 test('the widget answers text by meaning for a file embedded with use-lite-512, loading the encoder from its own site on demand', async ({
   page,
