@@ -191,7 +191,6 @@ export function engineApi() {
     indexView(id: number): IndexView {
       const { h, index } = indexOf(id)
       h.pca ??= centroidPca(index)
-      const dates = dateColumnsOf(h.target.metadata)
       const pca = h.pca
       const { centroids, params } = index.opened.model
       const points = Array.from({ length: params.nlist }, (_, l) => pcaPoint(pca, centroids.subarray(l * params.dim, (l + 1) * params.dim)))
