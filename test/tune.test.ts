@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest'
 import { loadKernels } from '../src/compute/backend.js'
 import { l2sq } from '../src/compute/js.js'
 import { buildIndex, nprobeFloor } from '../src/index/build.js'
+import { truthOf } from '../src/index/stream.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { kneeChoice, tuneNprobe } from '../src/index/tune.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { MemorySink } from '../src/io/sink.js'
 import { openIndex } from '../src/search/engine.js'
-import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, tempDir, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
 const DIM = 16
 const ROWS = 12_000
@@ -234,4 +235,61 @@ describe('the default target: recall@10 0.98, or with held-out tune queries 0.96
       await tuneNprobe(model, lists, data, rowIds, { ...rows, target: 0.98 }),
     )
   }, 60_000)
+})
+
+describe('rows at one distance, and lists smaller than k', () => {
+  const dir = tempDir('pqs-tune-ties-')
+
+  it('a row tied with the 10th nearest counts as found: templated text tunes a small refine, not every candidate', async () => {
+    // the 10th nearest and two rows as near to rounding: all three are right answers
+    const candidates = [...Array.from({ length: 10 }, (_, i) => ({ row: 20 + i, distance: i })), { row: 5, distance: 9 * (1 + 1e-7) }]
+    candidates.push({ row: 40, distance: 9 }, { row: 41, distance: 9.01 }, { row: 3, distance: 0 })
+    expect([...truthOf(candidates, 3)].sort((a, b) => a - b)).toEqual([5, ...Array.from({ length: 10 }, (_, i) => 20 + i), 40])
+    // text from one pattern: many rows equally near a row, ordered by rounding. Counted by row
+    // number alone, a search ordering the tie otherwise missed them and this tuned refine 80 of
+    // every list (2026-12-04); any refine reads no more than it must now
+    const input = join(dir, 'templated.parquet')
+    await writeTextFile(
+      input,
+      Array.from({ length: 500 }, (_, i) => `document number ${i} about topic ${i % 5}`),
+      256,
+    )
+    const src = await fileSource(input)
+    const summary = await buildIndex(src, new MemorySink(), { column: 'embedding', metric: 'cosine' })
+    await src.close()
+    expect(summary.params.refine).toBeLessThanOrEqual(5)
+    expect(summary.params.tunedRecall).toBeGreaterThanOrEqual(0.98)
+  })
+
+  it("adaptive probing's cut keeps lists until they hold the k rows a query asks for", async () => {
+    // 10 rows a list on average, many fewer: a query's nearest list alone (the cut at slack 0)
+    // would often return fewer rows than the 10 asked for
+    const n = 2000
+    const rows = clusteredVectors(n, DIM, 7, 20, 1)
+    const input = join(dir, 'small-lists.parquet')
+    writeListFile(
+      input,
+      Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * DIM, (i + 1) * DIM))),
+    )
+    const src = await fileSource(input)
+    const out = join(dir, 'small-lists.indexed.parquet')
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 200 })
+    await src.close()
+    const file = await fileSource(out)
+    const index = await openIndex(file)
+    const size = (l: number) => index.opened.directory[l]?.count ?? 0
+    let small = 0
+    for (let q = 0; q < 50; q++) {
+      const query = rows.slice(q * 40 * DIM, (q * 40 + 1) * DIM).map((x, j) => x + ((j % 3) - 1) * 0.01)
+      const { results, probed } = await index.search(query, { k: 10, nprobe: 50, slack: 0 })
+      expect(results).toHaveLength(10)
+      // lists added in nearest order only while those before held fewer than 10 rows
+      const sizes = probed.map(size)
+      if ((sizes[0] as number) < 10) small++
+      expect(sizes.slice(0, -1).reduce((a, b) => a + b, 0)).toBeLessThan(10)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10)
+    }
+    expect(small).toBeGreaterThan(5) // the case this is about: a nearest list of fewer than 10 rows
+    await file.close()
+  })
 })

@@ -25,6 +25,7 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
   rows of a sidecar or a manifest are numbered across its files, in order (as ground truth numbers them)
   --queries FILE       Parquet with the same embedding column (held-out queries)
   --truth FILE.npy     ground-truth neighbour ids [queries × ≥k]; without it, exact search is run
+                       (and a result as near as the k-th exact one counts, as with --truth-dist)
   --truth-dist FILE.npy  ground-truth distances: a result within the k-th true distance counts as
                        a hit (ties are real in integer data such as SIFT)
   --id-column NAME     column whose values the truth file holds (default: input row numbers — a file
@@ -142,7 +143,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     // a truth file with more rows than the query file has queries is another query file's
     const queryRows = values.truth ? await withFile(values.queries, async (_, metadata) => Number(metadata.num_rows)) : 0
     const truth = await groundTruth(probe.files, values.truth, values['id-column'], queries, offset, probe.column, metric, k, queryRows)
-    const kthDistance = values['truth-dist'] ? await kthDistances(values['truth-dist'], queries.length, offset, k) : undefined
+    const kthDistance = values['truth-dist'] ? await kthDistances(values['truth-dist'], queries.length, offset, k) : truth.kth
     const rows: Row[] = []
     for (const nprobe of sweep) {
       const shown = nprobe ?? probe.nprobe ?? defaultNprobe(nlist)
@@ -181,7 +182,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
         nprobe: shown,
         slack: cut === Number.POSITIVE_INFINITY ? undefined : cut,
         listsPerQuery: lists.every((n) => n !== undefined) ? mean(lists as number[]) : undefined,
-        recall: recall(results, truth, k, kthDistance),
+        recall: recall(results, truth.rows, k, kthDistance),
         bytesPerQuery: mean(bytes),
         bytesP95: pct(bytes, 0.95),
         requestsPerQuery: mean(results.map((r) => r.stats.requests)),
@@ -426,7 +427,7 @@ async function groundTruth(
   k: number,
   /** Rows of the query file (with a truth file). */
   queryRows = 0,
-): Promise<number[][]> {
+): Promise<{ rows: number[][]; kth?: Float64Array }> {
   if (truthFile) {
     const npy = parseNpy(new Uint8Array(await readFile(truthFile)), truthFile)
     const width = npy.shape[1] ?? 0
@@ -446,11 +447,12 @@ async function groundTruth(
       rowToId = await withFile((files[0] as { path: string }).path, (source, metadata) => columnValues(source, metadata, idColumn))
     } else rowToId = await inputRows(files)
     const idToRow = rowToId && new Map(rowToId.map((id, row) => [id, row]))
-    return queries.map((_, q) => {
+    const rows = queries.map((_, q) => {
       const want = ids.slice((offset + q) * width, (offset + q) * width + k)
       // translate truth ids to rows so results (rows) compare directly
       return idToRow ? want.map((id) => idToRow.get(id) ?? -1) : want
     })
+    return { rows }
   }
   process.stderr.write('computing exact neighbours (no --truth given)…\n')
   const merged: Array<Array<{ row: number; distance: number }>> = queries.map(() => [])
@@ -460,12 +462,12 @@ async function groundTruth(
     )
     for (const [q, hits] of exact.entries()) for (const h of hits) merged[q]?.push({ row: file.rowBase + h.row, distance: h.distance })
   }
-  return merged.map((hits) =>
-    hits
-      .sort((a, b) => a.distance - b.distance || a.row - b.row)
-      .slice(0, k)
-      .map((h) => h.row),
-  )
+  const nearest = merged.map((hits) => hits.sort((a, b) => a.distance - b.distance || a.row - b.row).slice(0, k))
+  // the k-th distance too: a result as near as it is as right as the row the sort put first
+  return {
+    rows: nearest.map((hits) => hits.map((h) => h.row)),
+    kth: Float64Array.from(nearest, (hits) => hits.at(-1)?.distance ?? Number.NEGATIVE_INFINITY),
+  }
 }
 
 type Source = Awaited<ReturnType<typeof anySource>>

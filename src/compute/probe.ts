@@ -96,6 +96,12 @@ function centroidScanner(kernels: Pick<Kernels, 'rowScanner'>, centroids: Float3
  * every `ip` (dot) query, keeps all it was given. The distances are coarseDistances' — the same
  * on every CPU backend, and not taken from the probe's (the GPU's differ in rounding), so the cut
  * is the same everywhere — and come back beside the kept lists (`l2` only), for the GPU scan.
+ *
+ * With `enough`, a list the cut would drop is kept while the lists before it (in the order
+ * given) hold fewer than `enough.rows` entries: a query whose nearest lists are small — rows
+ * repeated or templated (text from one pattern), a query between clusters — still gets the k
+ * results it asks for. Without it, 20,000 templated catalogue rows tuned slack 0 and a query
+ * whose nearest list held 3 rows got 3 results of 10.
  */
 export function pruneProbes(
   kernels: Pick<Kernels, 'rowScanner'>,
@@ -104,6 +110,7 @@ export function pruneProbes(
   centroids: Float32Array,
   kind: 'l2' | 'ip',
   slack: number,
+  enough?: { rows: number; sizeOf: (list: number) => number },
 ): { lists: Uint32Array[]; distances?: Float32Array[] } {
   if (kind === 'ip') return { lists: probes.slice() }
   const all = coarseDistances(kernels, queries, probes, centroids, kind)
@@ -119,12 +126,22 @@ export function pruneProbes(
     // the kept lists counted, then copied (typed arrays' filter with a closure, and gaps made by
     // Float64Array.from with a mapper, took half of 10,000 queries' 240 ms cut)
     const gaps = gapsOf(d)
+    // a list is kept when near enough, or while those before it hold fewer than enough.rows
+    const rows = enough?.rows ?? 0
+    const keep = new Uint8Array(gaps.length)
     let count = 0
-    for (let i = 0; i < gaps.length; i++) if ((gaps[i] as number) <= slack) count++
+    let before = 0
+    for (let i = 0; i < gaps.length; i++) {
+      if ((gaps[i] as number) <= slack || before < rows) {
+        keep[i] = 1
+        count++
+      }
+      if (before < rows) before += (enough as NonNullable<typeof enough>).sizeOf(probed[i] as number)
+    }
     const keptLists = new Uint32Array(count)
     const keptDistances = new Float32Array(count)
     for (let i = 0, j = 0; i < gaps.length; i++)
-      if ((gaps[i] as number) <= slack) {
+      if (keep[i]) {
         keptLists[j] = probed[i] as number
         keptDistances[j++] = d[i] as number
       }

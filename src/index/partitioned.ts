@@ -11,7 +11,7 @@ import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { codebookRows, pqLayout } from './pq.js'
 import { footerHash, type SidecarSource, writeSidecar } from './sidecarFile.js'
-import { encodeSource, Reservoir, truthOf } from './stream.js'
+import { encodeSource, Reservoir, TRUTH_KEEP, truthOf } from './stream.js'
 import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
 import { TUNE_ROWS, tuneFromTruth } from './tune.js'
 
@@ -65,7 +65,7 @@ export interface EncodedPart {
   rowIds: Uint32Array
   assign: Uint32Array
   codes: Uint8Array
-  /** Per tune query: up to 11 nearest rows of this file, by squared L2 (or −dot for `dot`). */
+  /** Per tune query: up to TRUTH_KEEP nearest rows of this file, by squared L2 (or −dot for `dot`). */
   nearest: Array<Array<{ row: number; distance: number }>>
   invalid: InvalidRow[]
 }
@@ -412,7 +412,7 @@ export function readPartFile(bytes: Uint8Array, file: string, m: number): Encode
     isCount(h.entries) &&
     h.entries <= s.rows &&
     Array.isArray(h.nearestCounts) &&
-    h.nearestCounts.every((n) => isCount(n) && n <= 11) &&
+    h.nearestCounts.every((n) => isCount(n) && n <= TRUTH_KEEP) &&
     Array.isArray(h.invalid)
   if (!ok) throw new ParquetSeekError('unsupported or malformed part header', { file, offset: 20 })
   if (h.entries && h.m !== m) throw new ParquetSeekError(`part has ${h.m} code bytes a row; the model ${m}`, { file })

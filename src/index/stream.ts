@@ -49,7 +49,7 @@ export interface EncodedSource {
   /** With TrainOptions.spill: each row's second list and code there. */
   spill?: { assign: Uint32Array; codes: Uint8Array }
   rowIds: Uint32Array
-  /** Per tune query, the 11 nearest rows of this source by the kernel's ranking (squared L2, or −dot). */
+  /** Per tune query, the TRUTH_KEEP nearest rows of this source by the kernel's ranking (squared L2, or −dot). */
   nearest: Array<Array<{ row: number; distance: number }>>
   invalid: InvalidRow[]
 }
@@ -81,7 +81,7 @@ export async function encodeSource(
   const rows = Number(metadata.num_rows)
   const nq = queries.length / dim
   const kind = metric === 'dot' ? 'ip' : 'l2'
-  const tops = Array.from({ length: nq }, () => new TopK(11))
+  const tops = Array.from({ length: nq }, () => new TopK(TRUTH_KEEP))
   const assign = new Uint32Array(rows)
   const codes = new Uint8Array(rows * m)
   const rowIds = new Uint32Array(rows)
@@ -134,13 +134,25 @@ export async function encodeSource(
   }
 }
 
-/** A tune query's true 10 nearest rows: the best of every source's candidates, itself left out. */
+/**
+ * Nearest rows gathered per tune query: the 10 a search returns, its own row, and room for rows
+ * tied with the 10th (see `truthOf`).
+ */
+export const TRUTH_KEEP = 32
+
+/**
+ * A tune query's true neighbours, from the best of every source's candidates (kernel distances:
+ * squared L2 or −dot), itself left out: its 10 nearest rows and every other candidate as near as
+ * the 10th (to rounding, as `bench --truth-dist` counts). Rows at one distance are equally right
+ * answers; counting only the lower-numbered ones as hits scored a search that orders the tie by
+ * its own rounding as missing them, and the tune read more to make up: 500 rows of templated text
+ * tuned every list and refine 80.
+ */
 export function truthOf(candidates: Array<{ row: number; distance: number }>, self: number): Set<number> {
-  return new Set(
-    candidates
-      .filter((h) => h.row !== self)
-      .sort((a, b) => a.distance - b.distance || a.row - b.row)
-      .slice(0, 10)
-      .map((h) => h.row),
-  )
+  const sorted = candidates.filter((h) => h.row !== self).sort((a, b) => a.distance - b.distance || a.row - b.row)
+  const tenth = sorted[9]?.distance
+  if (tenth === undefined) return new Set(sorted.map((h) => h.row))
+  const limit = tenth + Math.abs(tenth) * 1e-5 + 1e-6
+  const tied = sorted.findIndex((h, i) => i >= 10 && h.distance > limit)
+  return new Set(sorted.slice(0, tied < 0 ? sorted.length : tied).map((h) => h.row))
 }

@@ -14,6 +14,7 @@ import { memoryIndex } from '../query/memory.js'
 import { shortlist } from '../query/pipeline.js'
 import { storageOrder } from './blob.js'
 import { type InvertedLists, type IvfPqModel, ownEnd } from './model.js'
+import { TRUTH_KEEP, truthOf } from './stream.js'
 
 /**
  * The re-rank factors tried, smallest first: every candidate is one more page read, which on an
@@ -104,7 +105,7 @@ export const TUNE_ROWS = 200
 /**
  * Picks the default nprobe and refine for this index by measurement: rows of the data serve as
  * queries (each excluded from its own ground truth, to behave like unseen queries), exact top-10
- * is computed in memory. For each re-rank factor on REFINE_LADDER whose candidates reach `target`
+ * is computed in memory (rows tied with the 10th count as found too: `truthOf`). For each re-rank factor on REFINE_LADDER whose candidates reach `target`
  * with every list probed, nprobe doubles from the floor and bisects until recall@10 reaches it
  * (for the next factors, bisects below the last answer: more candidates never need more lists);
  * the pair whose reads cost least on an object store wins: the tune queries' probed lists and
@@ -145,7 +146,7 @@ export interface TuneOptions {
   onProgress?: (done: number, total: number) => void
 }
 
-/** Query rows with their vectors (n × dim) and each one's exact 10 nearest other rows. */
+/** Query rows with their vectors (n × dim) and each one's exact 10 nearest other rows, and rows tied with the 10th (`truthOf`). */
 export interface TuneQueries {
   data: Float32Array
   rowIds: Uint32Array
@@ -283,7 +284,12 @@ async function measure(
   const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Ranked[] }> => {
     const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
     const probes =
-      slack === undefined ? nearest : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack).lists
+      slack === undefined
+        ? nearest
+        : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack, {
+            rows: k,
+            sizeOf: (l) => (lists.listStart[l + 1] as number) - (lists.listStart[l] as number),
+          }).lists
     // spilled rows may come twice: twice as many kept, each row then once (as a search does)
     const keep = k * refine * (lists.spillStart ? 2 : 1)
     const scanned = gpuScan
@@ -303,11 +309,14 @@ async function measure(
     let wanted = 0
     for (let qi = 0; qi < count; qi++) {
       const self = queries.rowIds[qi]
+      // the 10 nearest rows and those tied with the 10th: any 10 of them are a right answer
       const want = queries.truth[qi] as Set<number>
-      wanted += want.size
+      wanted += Math.min(10, want.size)
       const others = (found[qi] ?? []).filter((h) => h.row !== self)
       // re-ranked: the 10 nearest other rows; candidates only: every true neighbour among them
-      for (const h of pipeline ? others.slice(0, 10) : others) if (want.has(h.row)) hits++
+      let found10 = 0
+      for (const h of pipeline ? others.slice(0, 10) : others) if (want.has(h.row)) found10++
+      hits += Math.min(10, found10)
     }
     const r = wanted ? hits / wanted : 1
     measured.set(key, r)
@@ -507,7 +516,7 @@ async function exactTruth(
 ): Promise<Array<Set<number>>> {
   const nq = queries.length / dim
   const n = rowIds.length
-  const tops = Array.from({ length: nq }, () => new TopK(11))
+  const tops = Array.from({ length: nq }, () => new TopK(TRUTH_KEEP))
   if (o.gpu) {
     const block = 1 << 16
     for (let start = 0; start < n; start += block) {
@@ -524,7 +533,7 @@ async function exactTruth(
     const remote = parts.slice(1).map(([a, b], w) => {
       const part = data.slice(a * dim, b * dim)
       const worker = workers[w] as (typeof workers)[number]
-      return worker.nearestRows(kind, queries, nq, Comlink.transfer(part, [part.buffer]), b - a, dim, 11, a)
+      return worker.nearestRows(kind, queries, nq, Comlink.transfer(part, [part.buffer]), b - a, dim, TRUTH_KEEP, a)
     })
     // an abort here leaves the workers' shares unread: never an unhandled rejection
     for (const r of remote) r.catch(() => {})
@@ -534,14 +543,8 @@ async function exactTruth(
       for (const [qi, top] of tops.entries()) for (const h of hits[qi] ?? []) top.push(h.distance, h.row)
   }
   // entries are positions in `data` (ties to the lower position = the lower row)
-  return tops.map(
-    (t, qi) =>
-      new Set(
-        t
-          .sorted()
-          .filter((h) => h.row !== self(qi))
-          .slice(0, 10)
-          .map((h) => rowIds[h.row] as number),
-      ),
-  )
+  return tops.map((t, qi) => {
+    const positions = truthOf(t.sorted(), self(qi))
+    return new Set(Array.from(positions, (p) => rowIds[p] as number))
+  })
 }

@@ -343,7 +343,11 @@ export class QueryPipeline {
       let coarse: Float32Array[] | undefined
       // a filter already widens the probe to find enough passing rows: no cut by distance then
       if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter) {
-        const pruned = pruneProbes(this.o.kernels, prepared, probes, model.centroids, kind, slack)
+        // never fewer entries than the k results asked for
+        const pruned = pruneProbes(this.o.kernels, prepared, probes, model.centroids, kind, slack, {
+          rows: k,
+          sizeOf: (l) => index.listSize(l),
+        })
         probes = pruned.lists
         coarse = this.gpu ? pruned.distances : undefined
       }
