@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet'
+import { asyncBufferFromFile, parquetReadObjects, type SchemaElement } from 'hyparquet'
+import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { coldQueries } from '../src/cli/benchCommand.js'
 import { serveFile } from '../src/cli/rangeServer.js'
@@ -133,11 +134,58 @@ describe('parquetseek index', () => {
     )
   })
 
-  it('rejects a non-numeric column and points at the vector column', async () => {
+  it('rejects a non-numeric column and points at the vector column (and a text column at --embed-text)', async () => {
     expectOneLineError(
       await cli(['index', good, join(dir, 'x4.parquet'), '--column', 'title']),
-      /column "title": is BYTE_ARRAY \(UTF8\), not a vector of FLOAT or DOUBLE; vector columns here: embedding/,
+      /column "title": is BYTE_ARRAY \(UTF8\), not a vector of FLOAT or DOUBLE \(it holds text: embed it first, e\.g\. parquetseek index in\.parquet out\.parquet --embed-text title\); vector columns here: embedding/,
     )
+  })
+
+  it('names half-float and integer vectors for what they are, and the command that makes them FLOAT works', async () => {
+    const n = 120
+    const rows = clusteredVectors(n, 8, 5)
+    const vectorsOf = (scale: number) =>
+      Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * 8, (i + 1) * 8), (x) => Math.round(x * scale) / scale))
+    const write = (path: string, element: SchemaElement, data: number[][]) => {
+      const bytes = parquetWriteBuffer({
+        schema: [
+          { name: 'root', num_children: 1 },
+          { name: 'emb', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+          { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+          { ...element, name: 'element', repetition_type: 'OPTIONAL' },
+        ],
+        columnData: [{ name: 'emb', data }],
+      })
+      writeFileSync(path, new Uint8Array(bytes))
+    }
+    const half = join(dir, 'half.parquet')
+    write(half, { name: 'element', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 2, logical_type: { type: 'FLOAT16' } }, vectorsOf(8))
+    const ints = join(dir, 'ints.parquet')
+    write(ints, { name: 'element', type: 'INT32' }, vectorsOf(1))
+    const cast =
+      /\(write it as FLOAT first, e\.g\. DuckDB: COPY \(SELECT \* REPLACE \(emb::FLOAT\[\] AS emb\) FROM 'in\.parquet'\) TO 'out\.parquet'\); this file has no vector column/
+    const halfRun = await cli(['index', half, join(dir, 'x-half.parquet'), '--column', 'emb'])
+    expectOneLineError(halfRun, /column "emb": is a LIST of FIXED_LEN_BYTE_ARRAY \(FLOAT16\), not a vector of FLOAT or DOUBLE/)
+    expect(halfRun.stderr).toMatch(cast)
+    const intRun = await cli(['index', ints, join(dir, 'x-ints.parquet'), '--column', 'emb'])
+    expectOneLineError(intRun, /column "emb": is a LIST of INT32, not a vector of FLOAT or DOUBLE/)
+    expect(intRun.stderr).toMatch(cast)
+    // the command it gives, run by DuckDB, makes a file that indexes
+    const db = await duckdb()
+    try {
+      for (const [from, to] of [
+        [half, 'half-f32.parquet'],
+        [ints, 'ints-f32.parquet'],
+      ] as const) {
+        const out = join(dir, to)
+        await db.run(`COPY (SELECT * REPLACE (emb::FLOAT[] AS emb) FROM '${from}') TO '${out}'`)
+        const built = await cli(['index', out, join(dir, `${to}.indexed.parquet`), '--column', 'emb', '--json'])
+        expect(built.code).toBe(0)
+        expect(JSON.parse(built.stdout)).toMatchObject({ rows: n, indexedRows: n, dim: 8 })
+      }
+    } finally {
+      db.close()
+    }
   })
 
   it('reports ragged, null and non-finite vectors by row; --skip-invalid leaves them out and says how many', async () => {

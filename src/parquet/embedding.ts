@@ -35,7 +35,13 @@ export function describeEmbeddingColumn(metadata: FileMetaData, name: string, fi
   if (!found) {
     const candidates = findEmbeddingColumns(metadata).map((c) => c.name)
     const hint = candidates.length ? `; vector columns here: ${candidates.join(', ')}` : '; this file has no vector column'
-    throw new ParquetSeekError(`is ${describeType(top)}, not a vector of FLOAT or DOUBLE${hint}`, { file, column: name })
+    // half floats and integers are vectors too, stored smaller: say how to make them FLOAT
+    const numbers = isNumberList(top)
+      ? ` (write it as FLOAT first, e.g. DuckDB: COPY (SELECT * REPLACE (${sqlName(name)}::FLOAT[] AS ${sqlName(name)}) FROM 'in.parquet') TO 'out.parquet')`
+      : isText(top)
+        ? ' (it holds text: embed it first, e.g. parquetseek index in.parquet out.parquet --embed-text ' + name + ')'
+        : ''
+    throw new ParquetSeekError(`is ${describeType(top)}, not a vector of FLOAT or DOUBLE${numbers}${hint}`, { file, column: name })
   }
   return { name, ...found, leafIndex: leafIndexOf(root, found.leafPath) }
 }
@@ -108,10 +114,39 @@ function leafIndexOf(root: SchemaTree, leafPath: SchemaTree[]): number {
 
 function describeType(node: SchemaTree): string {
   const el = node.element
-  if (node.children.length) return el.converted_type ?? el.logical_type?.type ?? 'a group'
-  const logical = el.converted_type ?? el.logical_type?.type
+  if (node.children.length) {
+    const group = el.converted_type ?? el.logical_type?.type ?? 'a group'
+    const leaf = listLeaf(node)
+    return leaf ? `a ${group} of ${describeType(leaf)}` : group
+  }
+  const logical = el.logical_type?.type === 'FLOAT16' ? 'FLOAT16' : (el.converted_type ?? el.logical_type?.type)
   return logical ? `${el.type} (${logical})` : String(el.type)
 }
+
+/** The value leaf of a LIST (3-level or legacy 2-level), if it has one. */
+function listLeaf(top: SchemaTree): SchemaTree | undefined {
+  const isList = top.element.converted_type === 'LIST' || top.element.logical_type?.type === 'LIST'
+  const repeated = top.children[0]
+  if (!isList || top.children.length !== 1 || repeated?.element.repetition_type !== 'REPEATED') return undefined
+  const leaf = repeated.children.length === 0 ? repeated : repeated.children.length === 1 ? repeated.children[0] : undefined
+  return leaf && !leaf.children.length ? leaf : undefined
+}
+
+/** A LIST of half floats or integers: numbers that make a vector once written as FLOAT. */
+function isNumberList(top: SchemaTree): boolean {
+  const el = listLeaf(top)?.element
+  if (!el) return false
+  if (el.logical_type?.type === 'FLOAT16') return true
+  const logical = el.logical_type?.type ?? el.converted_type
+  return (el.type === 'INT32' || el.type === 'INT64') && (logical === undefined || logical === 'INTEGER' || /^U?INT_/.test(logical))
+}
+
+function isText(top: SchemaTree): boolean {
+  const el = top.element
+  return !top.children.length && el.type === 'BYTE_ARRAY' && (el.converted_type === 'UTF8' || el.logical_type?.type === 'STRING')
+}
+
+const sqlName = (name: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`)
 
 export interface InvalidRow {
   row: number
