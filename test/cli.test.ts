@@ -428,6 +428,26 @@ describe('parquetseek search and bench', () => {
     expect(JSON.parse(r.stdout).results).toEqual([{ row: 89, distance: 0, values: { tid: '1234567890123456789' } }])
   })
 
+  it('a DATE prints as its day and a timestamp as its instant, searched exactly or through an index, as JSON or a table', async () => {
+    const db = await duckdb()
+    const days = join(dir, 'days.parquet')
+    await db.run(
+      `COPY (SELECT DATE '2020-01-01' + i::INTEGER AS day, TIMESTAMP '2020-01-01 12:30:00' + INTERVAL (i) HOUR AS ts, [i::FLOAT, (i % 13)::FLOAT]::FLOAT[2] AS embedding FROM range(300) t(i)) TO '${days}' (FORMAT parquet)`,
+    )
+    db.close()
+    const indexed = join(dir, 'days.indexed.parquet')
+    expect((await cli(['index', days, indexed, '--column', 'embedding'])).code).toBe(0)
+    const want = { day: '2020-03-30', ts: '2020-01-05T05:30:00.000Z' }
+    for (const file of [days, indexed]) {
+      const query = ['search', file, '--query', '[89, 11]', '--k', '1', '--columns', 'day,ts']
+      const json = await cli([...query, '--json'])
+      expect(json.code, json.stderr).toBe(0)
+      expect(JSON.parse(json.stdout).results).toEqual([{ row: 89, distance: 0, values: want }])
+      const table = await cli(query)
+      expect(table.stdout.split('\n').slice(0, 2)).toEqual(['rank\trow\tdistance\tday\tts', `1\t89\t0.00000\t"${want.day}"\t"${want.ts}"`])
+    }
+  })
+
   it('search --query-row N --query-file F: row N of F alone, a row without a vector named', async () => {
     const rows = vectors(10, 8, 11) as Array<number[] | null>
     rows[0] = null // before the asked row: it used to refuse every row after it

@@ -1,3 +1,4 @@
+import type { FileMetaData } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
@@ -7,7 +8,7 @@ import { CachedSource } from '../io/cache.js'
 import { readLocalFile } from '../io/nodeFile.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { jsonValues } from '../parquet/json.js'
+import { dateColumnsOf, jsonRow } from '../parquet/json.js'
 import { allowedRows, filterRows, parseWhere } from '../query/filter.js'
 import { readRows } from '../search/columns.js'
 import type { SeekDataset } from '../search/dataset.js'
@@ -125,9 +126,10 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   if (result.stats.gpuFallback) process.stderr.write(`warning: ${result.stats.gpuFallback}\n`)
   // on the GPU: which adapter, with which tunables
   const device = result.stats.backend === 'gpu' ? index.device : undefined
-  if (values.json) return printJson(result.results, { ...result.stats, open, device })
+  const dates = dateColumnsOf(index.opened.metadata)
+  if (values.json) return printJson(result.results, { ...result.stats, open, device }, dates)
   const s = result.stats
-  printTable(result.results, columns, [
+  printTable(result.results, columns, dates, [
     `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.ms.toFixed(0)} ms`,
     `search: ${fmtBytes(s.bytes)} in ${s.requests} requests, ${s.roundTrips} round trips, ${s.pagesDecoded} pages decoded, ${s.ms.toFixed(0)} ms ` +
       `(${Object.entries(s.msByStage)
@@ -167,8 +169,9 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
     signal,
   })
   const { perShard, ...stats } = result.stats
-  if (values.json) return printJson(result.results, { ...stats, perShard })
-  printTable(result.results, columns, [
+  const dates = datesIn(dataset.shards.map((s) => s.opened.metadata))
+  if (values.json) return printJson(result.results, { ...stats, perShard }, dates)
+  printTable(result.results, columns, dates, [
     `${stats.shards} shards: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.ms.toFixed(0)} ms`,
   ])
 }
@@ -192,8 +195,9 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     })
     if (stats.gpuFallback) process.stderr.write(`warning: ${stats.gpuFallback}\n`)
     const device = stats.backend === 'gpu' ? index.device : undefined
-    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device })
-    printTable(results, columns, [
+    const dates = datesIn(index.sources.map((s) => s.metadata))
+    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device }, dates)
+    printTable(results, columns, dates, [
       `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
       ...(device ? [`gpu: ${device}`] : []),
     ])
@@ -213,29 +217,33 @@ async function deletedRows(spec: string): Promise<number[]> {
   })
 }
 
-/** Results as one JSON object on stdout (DESIGN §6). */
-function printJson(results: Array<{ values: Record<string, unknown> }>, stats: object): void {
-  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: jsonValues(r.values) })), stats })}\n`)
+/** The DATE columns of any of these files (values of a DATE column are printed as their day). */
+function datesIn(files: FileMetaData[]): Set<string> {
+  return new Set(files.flatMap((m) => [...dateColumnsOf(m)]))
+}
+
+/** Results as one JSON object on stdout (DESIGN §6); a DATE as its day, 2020-01-31, as DuckDB and the app show it. */
+function printJson(results: Array<{ values: Record<string, unknown> }>, stats: object, dates: ReadonlySet<string>): void {
+  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: jsonRow(r.values, dates) })), stats })}\n`)
 }
 
 /** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
 function printTable(
   results: Array<{ row: number; distance: number; values: Record<string, unknown>; file?: string }>,
   columns: string[],
+  dates: ReadonlySet<string>,
   summary: string[],
 ) {
   const files = results.some((r) => r.file !== undefined)
   const lines = [['rank', ...(files ? ['file'] : []), 'row', 'distance', ...columns].join('\t')]
-  for (const [i, r] of results.entries())
+  for (const [i, r] of results.entries()) {
+    const values = jsonRow(r.values, dates)
     lines.push(
-      [
-        i + 1,
-        ...(files ? [r.file] : []),
-        r.row,
-        r.distance.toPrecision(6),
-        ...columns.map((c) => clip(JSON.stringify(jsonValues(r.values[c])))),
-      ].join('\t'),
+      [i + 1, ...(files ? [r.file] : []), r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(values[c])))].join(
+        '\t',
+      ),
     )
+  }
   process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
 }
 
@@ -358,9 +366,10 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
       ms: performance.now() - t0,
       backend: gpu && !searched ? 'gpu' : kernels.name,
     }
-    if (values.json) printJson(results, stats)
+    const dates = dateColumnsOf(metadata)
+    if (values.json) printJson(results, stats, dates)
     else
-      printTable(results, columns, [
+      printTable(results, columns, dates, [
         searched
           ? `pq-vector index: ${stats.clustersProbed} clusters probed, ${stats.rowsScanned} rows ranked exactly in ${stats.ms.toFixed(0)} ms`
           : `exact search (no index in this file): ${stats.rowsScanned} rows scanned in ${stats.ms.toFixed(0)} ms`,
