@@ -4,7 +4,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'h
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { encoderFor, hashNgram, hashNgramEncoder } from '../src/encode/encoders.js'
-import { USE_LITE } from '../src/encode/useLite.js'
+import { USE_LITE, USE_LITE_CHARS, useLiteInput } from '../src/encode/useLite.js'
 import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
@@ -172,6 +172,24 @@ describe('use-lite-512: the Universal Sentence Encoder Lite in Node, from node_m
     console.log(`use-lite-512: cos(happiness, joy) ${cos(happy, joy).toFixed(3)}, cos(happiness, airplane) ${cos(happy, plane).toFixed(3)}`)
     expect(cos(happy, joy)).toBeGreaterThan(cos(happy, plane) + 0.2)
     expect((await encoder.encode(['joy']))[0]).toEqual(joy)
+  })
+
+  it("reads a text's first 128 tokens: a long one is cut at 8,192 characters before its tokenizer runs, and its vector is what it was", async () => {
+    registerUseLiteNode()
+    const encoder = encoderFor(USE_LITE)
+    if (!encoder) throw new Error(`${USE_LITE} is not registered`)
+    // real prose, 60 KB and more: uncut, the tokenizer took seconds a text (a 360 KB one 356 s)
+    const docs = ['README.md', 'docs/CLI.md', 'docs/FORMAT.md', 'docs/APP.md', 'docs/LIBRARY.md']
+    const text = docs.map((f) => readFileSync(join(import.meta.dirname, '..', f), 'utf8')).join('\n')
+    expect(text.length).toBeGreaterThan(60_000)
+    // the model reads the start alone: the first 3,000 characters give the whole text's vector
+    const [whole, start] = (await encoder.encode([text, text.slice(0, 3000)])) as [Float32Array, Float32Array]
+    expect(whole).toEqual(start)
+    expect(useLiteInput(text)).toBe(text.slice(0, USE_LITE_CHARS))
+    // never between a surrogate pair's halves; short texts as they are
+    const emoji = `${'a'.repeat(USE_LITE_CHARS - 1)}😀 more`
+    expect(useLiteInput(emoji)).toBe('a'.repeat(USE_LITE_CHARS - 1))
+    expect(useLiteInput('joy')).toBe('joy')
   })
 
   it('index --embed-text --encoder use-lite-512, then search --text: each phrase finds its word, which no lexical encoder could', async () => {

@@ -76,7 +76,7 @@ export function describeEmbed(s: EmbedSummary): string {
   const perSecond = s.embedded / Math.max(1e-3, s.ms / 1000)
   return (
     `${s.embedded} of ${s.rows} rows of ${s.text} embedded as ${s.column} (${s.encoder}, ${s.dim}-d)` +
-    `${s.empty ? `; ${s.empty} rows with no text have no vector` : ''}; ` +
+    `${s.empty ? `; ${s.empty === 1 ? '1 row with no text has' : `${s.empty} rows with no text have`} no vector` : ''}; ` +
     `${fmtBytes(s.outputBytes)} in ${(s.ms / 1000).toFixed(1)} s (${Math.round(perSecond)} rows/s)`
   )
 }
