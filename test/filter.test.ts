@@ -4,7 +4,8 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { describe, expect, it } from 'vitest'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { evaluate, parseWhere } from '../src/query/filter.js'
+import { readMetadata } from '../src/parquet/footer.js'
+import { evaluate, filterRows, parseWhere } from '../src/query/filter.js'
 import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
@@ -121,6 +122,36 @@ describe('--where filters', () => {
       [2047, 357.142],
       [2048, 357.143],
     ])
+  })
+
+  it('compares a TIME column with quoted times of day in its own unit, rows and statistics, as DuckDB does', async () => {
+    const dir = tempDir('pqs-filter-')
+    const input = join(dir, 'times.parquet')
+    const db = await duckdb()
+    // a time every 20 s from midnight (microseconds, DuckDB's TIME): 3,000 rows in row groups of 2,048
+    await db.run(
+      `COPY (SELECT TIME '00:00:00' + INTERVAL (i * 20) SECOND AS t FROM range(3000) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+    )
+    const source = await testSource(input)
+    const metadata = await readMetadata(source)
+    for (const [where, sql] of [
+      ["t >= '16:00'", "t >= TIME '16:00'"],
+      ["t < '00:00:40' OR t = '11:22:20'", "t < TIME '00:00:40' OR t = TIME '11:22:20'"],
+      ["t IN ('01:00', '01:00:10', '16:39:40')", "t IN (TIME '01:00', TIME '16:39:40')"],
+    ]) {
+      const [[count]] = (await db.rows(`SELECT count(*) FROM '${input}' WHERE ${sql}`)) as [[bigint]]
+      const got = await filterRows(source, metadata, parseWhere(where))
+      expect([where, got.passing]).toEqual([where, Number(count)])
+    }
+    db.close()
+    // 16:00 is row 2,880: the first row group (2,048 rows, to 11:22:20) is ruled out by its statistics
+    expect((await filterRows(source, metadata, parseWhere("t >= '16:00'"))).rowGroupsSkipped).toBe(1)
+    // a number was compared with the integer stored (microseconds): `t > 5` passed every row but midnight's
+    await expect(filterRows(source, metadata, parseWhere('t > 5'))).rejects.toThrow(
+      /column "t" holds times of day \(to microseconds\); 5 is not one \(quote a time: '12:00', '12:00:30\.5'\)/,
+    )
+    await expect(filterRows(source, metadata, parseWhere("t > '4pm'"))).rejects.toThrow(/'4pm' is not one/)
+    await source.close()
   })
 
   it('search returns only passing rows, skips row groups by statistics, keeps recall, and honours deleted rows', async () => {

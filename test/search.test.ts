@@ -11,7 +11,8 @@ import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { CountingSource, fromBytes } from '../src/io/source.js'
 import { readMetadata } from '../src/parquet/footer.js'
-import { dateColumnsOf, jsonRow } from '../src/parquet/json.js'
+import { jsonRow, shownColumnsOf } from '../src/parquet/json.js'
+import { parseTimeOfDay, timeOfDay } from '../src/parquet/time.js'
 import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
@@ -268,25 +269,37 @@ describe('row spans (what the Data view scrolls through)', () => {
     expect(await readRowSpan(target, 5, 5, ['title'])).toEqual([])
   })
 
-  it('shows a table as DuckDB would: a DATE as its day, a DECIMAL as written, an INT64 past 2^53 as its digits', async () => {
+  it('shows a table as DuckDB would: a DATE as its day, a TIME as its time of day, a DECIMAL as written, an INT64 past 2^53 as its digits', async () => {
     const dir = tempDir('pqs-span-')
     const path = join(dir, 'typed.parquet')
     const db = await duckdb()
     await db.run(
-      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
+      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id, TIME '09:05:00.25' + INTERVAL (i * 3) HOUR AS t FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
     )
     db.close()
     const source = await fileSource(path)
     const metadata = await readMetadata(source)
     const target = { cached: new CachedSource(source), metadata, name: 'typed.parquet' }
-    const dates = dateColumnsOf(metadata)
-    const rows = (await readRowSpan(target, 0, 3, ['day', 'ts', 'price', 'id'])).map((r) => jsonRow(r, dates))
-    // as the page gets them: the day was its midnight as a timestamp, the price 0.14300000000000002, the id …800
+    const shown = shownColumnsOf(metadata)
+    const rows = (await readRowSpan(target, 0, 3, ['day', 'ts', 'price', 'id', 't'])).map((r) => jsonRow(r, shown))
+    // as the page gets them: the day was its midnight as a timestamp, the price 0.14300000000000002,
+    // the id …800, the time 32700250000 (microseconds since midnight)
     expect(rows).toEqual([
-      { day: '2020-01-31', ts: '2020-01-31T12:30:00.000Z', price: 0.143, id: '1234567890123456789' },
-      { day: '2020-02-01', ts: '2020-01-31T12:30:00.000Z', price: 0.286, id: '1234567890123456790' },
-      { day: '2020-02-02', ts: '2020-01-31T12:30:00.000Z', price: 0.429, id: '1234567890123456791' },
+      { day: '2020-01-31', ts: '2020-01-31T12:30:00.000Z', price: 0.143, id: '1234567890123456789', t: '09:05:00.25' },
+      { day: '2020-02-01', ts: '2020-01-31T12:30:00.000Z', price: 0.286, id: '1234567890123456790', t: '12:05:00.25' },
+      { day: '2020-02-02', ts: '2020-01-31T12:30:00.000Z', price: 0.429, id: '1234567890123456791', t: '15:05:00.25' },
     ])
+    // each unit a TIME column may store, both ways
+    expect([timeOfDay(43_800_250, 1e3), timeOfDay(43_800_000_001n, 1e6), timeOfDay(86_399_999_999_999n, 1e9)]).toEqual([
+      '12:10:00.25',
+      '12:10:00.000001',
+      '23:59:59.999999999',
+    ])
+    expect([parseTimeOfDay('12:10:00.25', 1e3), parseTimeOfDay('12:10', 1e6), parseTimeOfDay('23:59:59.999999999', 1e9)]).toEqual([
+      43_800_250, 43_800_000_000, 86_399_999_999_999,
+    ])
+    // no time of day, or finer than the column stores: none
+    expect(['24:00', '12:60', '9:05', 'noon', '12:00:00.0001'].map((t) => parseTimeOfDay(t, 1e3))).toEqual(Array(5).fill(undefined))
     await source.close()
   })
 

@@ -8,7 +8,7 @@ import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
 import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
-import { dateColumnsOf, jsonRow } from '../src/parquet/json.js'
+import { jsonRow, shownColumnsOf } from '../src/parquet/json.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
@@ -145,8 +145,8 @@ export function engineApi() {
     async rows(id: number, start: number, end: number, columns: string[], job?: number): Promise<Array<Record<string, unknown>>> {
       const h = handle(id)
       const rows = await readRowSpan(h.target, start, Math.min(end, h.info.rows), columns, { signal: signalOf(job) })
-      const dates = dateColumnsOf(h.target.metadata)
-      return rows.map((r) => jsonRow(r, dates))
+      const shown = shownColumnsOf(h.target.metadata)
+      return rows.map((r) => jsonRow(r, shown))
     },
 
     /** Whether this worker has WebGPU (an adapter, not only the API). */
@@ -167,13 +167,13 @@ export function engineApi() {
       const encodeMs = 'text' in query ? performance.now() - encodeStart : undefined
       const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
       h.pca ??= centroidPca(index)
-      const dates = dateColumnsOf(h.target.metadata)
+      const shown = shownColumnsOf(h.target.metadata)
       const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))
       return {
         results: r.results.map((hit) => ({
           row: hit.row,
           distance: hit.distance,
-          values: jsonRow(hit.values, dates),
+          values: jsonRow(hit.values, shown),
         })),
         stats: r.stats,
         probed: r.probed,

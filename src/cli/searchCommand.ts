@@ -1,4 +1,3 @@
-import type { FileMetaData } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
@@ -8,7 +7,7 @@ import { CachedSource } from '../io/cache.js'
 import { readLocalFile } from '../io/nodeFile.js'
 import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { dateColumnsOf, jsonRow } from '../parquet/json.js'
+import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../parquet/json.js'
 import { allowedRows, filterRows, parseWhere } from '../query/filter.js'
 import { readRows } from '../search/columns.js'
 import type { SeekDataset } from '../search/dataset.js'
@@ -126,10 +125,10 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   if (result.stats.gpuFallback) process.stderr.write(`warning: ${result.stats.gpuFallback}\n`)
   // on the GPU: which adapter, with which tunables
   const device = result.stats.backend === 'gpu' ? index.device : undefined
-  const dates = dateColumnsOf(index.opened.metadata)
-  if (values.json) return printJson(result.results, { ...result.stats, open, device }, dates)
+  const shown = shownColumnsOf(index.opened.metadata)
+  if (values.json) return printJson(result.results, { ...result.stats, open, device }, shown)
   const s = result.stats
-  printTable(result.results, columns, dates, [
+  printTable(result.results, columns, shown, [
     `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.ms.toFixed(0)} ms`,
     `search: ${fmtBytes(s.bytes)} in ${s.requests} requests, ${s.roundTrips} round trips, ${s.pagesDecoded} pages decoded, ${s.ms.toFixed(0)} ms ` +
       `(${Object.entries(s.msByStage)
@@ -169,9 +168,9 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
     signal,
   })
   const { perShard, ...stats } = result.stats
-  const dates = datesIn(dataset.shards.map((s) => s.opened.metadata))
-  if (values.json) return printJson(result.results, { ...stats, perShard }, dates)
-  printTable(result.results, columns, dates, [
+  const shown = shownColumnsIn(dataset.shards.map((s) => s.opened.metadata))
+  if (values.json) return printJson(result.results, { ...stats, perShard }, shown)
+  printTable(result.results, columns, shown, [
     `${stats.shards} shards: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.ms.toFixed(0)} ms`,
   ])
 }
@@ -195,9 +194,9 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     })
     if (stats.gpuFallback) process.stderr.write(`warning: ${stats.gpuFallback}\n`)
     const device = stats.backend === 'gpu' ? index.device : undefined
-    const dates = datesIn(index.sources.map((s) => s.metadata))
-    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device }, dates)
-    printTable(results, columns, dates, [
+    const shown = shownColumnsIn(index.sources.map((s) => s.metadata))
+    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device }, shown)
+    printTable(results, columns, shown, [
       `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
       ...(device ? [`gpu: ${device}`] : []),
     ])
@@ -217,27 +216,22 @@ async function deletedRows(spec: string): Promise<number[]> {
   })
 }
 
-/** The DATE columns of any of these files (values of a DATE column are printed as their day). */
-function datesIn(files: FileMetaData[]): Set<string> {
-  return new Set(files.flatMap((m) => [...dateColumnsOf(m)]))
-}
-
-/** Results as one JSON object on stdout (DESIGN §6); a DATE as its day, 2020-01-31, as DuckDB and the app show it. */
-function printJson(results: Array<{ values: Record<string, unknown> }>, stats: object, dates: ReadonlySet<string>): void {
-  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: jsonRow(r.values, dates) })), stats })}\n`)
+/** Results as one JSON object on stdout (DESIGN §6); a DATE as its day, 2020-01-31, a TIME as 12:10:00, as DuckDB and the app show them. */
+function printJson(results: Array<{ values: Record<string, unknown> }>, stats: object, shown: ShownColumns): void {
+  process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: jsonRow(r.values, shown) })), stats })}\n`)
 }
 
 /** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
 function printTable(
   results: Array<{ row: number; distance: number; values: Record<string, unknown>; file?: string }>,
   columns: string[],
-  dates: ReadonlySet<string>,
+  shown: ShownColumns,
   summary: string[],
 ) {
   const files = results.some((r) => r.file !== undefined)
   const lines = [['rank', ...(files ? ['file'] : []), 'row', 'distance', ...columns].join('\t')]
   for (const [i, r] of results.entries()) {
-    const values = jsonRow(r.values, dates)
+    const values = jsonRow(r.values, shown)
     lines.push(
       [i + 1, ...(files ? [r.file] : []), r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(values[c])))].join(
         '\t',
@@ -366,10 +360,10 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
       ms: performance.now() - t0,
       backend: gpu && !searched ? 'gpu' : kernels.name,
     }
-    const dates = dateColumnsOf(metadata)
-    if (values.json) printJson(results, stats, dates)
+    const shown = shownColumnsOf(metadata)
+    if (values.json) printJson(results, stats, shown)
     else
-      printTable(results, columns, dates, [
+      printTable(results, columns, shown, [
         searched
           ? `pq-vector index: ${stats.clustersProbed} clusters probed, ${stats.rowsScanned} rows ranked exactly in ${stats.ms.toFixed(0)} ms`
           : `exact search (no index in this file): ${stats.rowsScanned} rows scanned in ${stats.ms.toFixed(0)} ms`,

@@ -1,5 +1,6 @@
 import type { FileMetaData } from 'hyparquet'
 import { parquetSchema, toJson } from 'hyparquet'
+import { timeColumnsOf, timeOfDay } from './time.js'
 
 /**
  * Values read from Parquet as JSON values: hyparquet's `toJson` (dates as ISO text, bytes as arrays
@@ -11,33 +12,52 @@ export function jsonValues(value: unknown): unknown {
   return toJson(exactIntegers(value))
 }
 
+/** How a file's plain columns are shown that JSON would show badly: DATE and TIME columns by name. */
+export interface ShownColumns {
+  dates: ReadonlySet<string>
+  /** TIME columns, with their units a second. */
+  times: ReadonlyMap<string, number>
+}
+
 /**
- * A row's values as JSON values (jsonValues), its DATE columns (`dateColumnsOf`) as the day they
- * hold, 2020-01-31, instead of that day's midnight as a timestamp, 2020-01-31T00:00:00.000Z.
+ * A row's values as JSON values (jsonValues), its DATE columns as the day they hold, 2020-01-31,
+ * instead of that day's midnight as a timestamp, 2020-01-31T00:00:00.000Z, and its TIME columns
+ * as a time of day, 12:10:00, instead of the integer stored (43800000000 microseconds).
  */
-export function jsonRow(row: Record<string, unknown>, dates: ReadonlySet<string>): Record<string, unknown> {
+export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Record<string, unknown> {
   const out = jsonValues(row) as Record<string, unknown>
-  for (const name of dates) {
+  for (const name of shown.dates) {
     const v = row[name]
     if (v instanceof Date && !Number.isNaN(v.getTime())) out[name] = v.toISOString().slice(0, 10)
+  }
+  for (const [name, units] of shown.times) {
+    const v = row[name]
+    if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) out[name] = timeOfDay(v, units)
   }
   return out
 }
 
-const datesOf = new WeakMap<FileMetaData, Set<string>>()
+const shownOf = new WeakMap<FileMetaData, ShownColumns>()
 
-/** The file's top-level DATE columns, by name (once per footer: the Data view asks on every scroll). */
-export function dateColumnsOf(metadata: FileMetaData): Set<string> {
-  let dates = datesOf.get(metadata)
-  if (!dates) {
-    dates = new Set(
+/** The file's top-level DATE and TIME columns (once per footer: the Data view asks on every scroll). */
+export function shownColumnsOf(metadata: FileMetaData): ShownColumns {
+  let shown = shownOf.get(metadata)
+  if (!shown) {
+    const dates = new Set(
       parquetSchema(metadata)
         .children.filter((c) => !c.children.length && (c.element.logical_type?.type ?? c.element.converted_type) === 'DATE')
         .map((c) => c.element.name),
     )
-    datesOf.set(metadata, dates)
+    shown = { dates, times: timeColumnsOf(metadata) }
+    shownOf.set(metadata, shown)
   }
-  return dates
+  return shown
+}
+
+/** The DATE and TIME columns of any of these files (search results of a sidecar or a manifest). */
+export function shownColumnsIn(files: FileMetaData[]): ShownColumns {
+  const all = files.map(shownColumnsOf)
+  return { dates: new Set(all.flatMap((s) => [...s.dates])), times: new Map(all.flatMap((s) => [...s.times])) }
 }
 
 function exactIntegers(value: unknown): unknown {

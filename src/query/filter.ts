@@ -3,6 +3,7 @@ import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { decimalScales, exactDecimal } from '../parquet/decimal.js'
 import { readColumnRange } from '../parquet/embedding.js'
+import { parseTimeOfDay, timeColumnsOf } from '../parquet/time.js'
 
 /**
  * `--where`: a small filter language over scalar columns, applied as a row bitmap before
@@ -230,6 +231,26 @@ function instant(text: string): number {
   return Date.parse(`${m[1]}T${m[2] ?? '00:00'}${zone}`)
 }
 
+/**
+ * `e` with each literal compared with a TIME column read in that column's units (it stores a time
+ * of day as an integer: `t >= '12:00'` on microseconds is `t >= 43200000000`). A literal that is
+ * no time of day — `t > 5`, which compared with the raw integer — is an error naming the column.
+ */
+function withTimes(e: Expr, times: ReadonlyMap<string, number>): Expr {
+  if (!times.size) return e
+  if (e.op === 'not') return { ...e, expr: withTimes(e.expr, times) }
+  if (!('column' in e)) return { ...e, left: withTimes(e.left, times), right: withTimes(e.right, times) }
+  const units = times.get(e.column)
+  if (units === undefined || e.op === 'null') return e
+  const at = (b: Literal): number => {
+    const t = typeof b === 'string' ? parseTimeOfDay(b, units) : undefined
+    if (t !== undefined) return t
+    const finest = { 1000: 'milliseconds', 1000000: 'microseconds' }[units] ?? 'nanoseconds'
+    return cannot(e.column, b, `times of day (to ${finest})`, "is not one (quote a time: '12:00', '12:00:30.5')") as never
+  }
+  return e.op === 'in' ? { ...e, values: e.values.map(at) } : { ...e, value: at(e.value) }
+}
+
 export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
   switch (e.op) {
     case 'and':
@@ -339,6 +360,8 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     )
   }
   const scales = decimalScales(metadata)
+  // quoted times against TIME columns, in each column's units
+  const bound = withTimes(expr, timeColumnsOf(metadata))
   const bitmap = new Uint8Array(rows)
   let passing = 0
   let skipped = 0
@@ -358,7 +381,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
         rows: count,
       })
     }
-    if (!mayMatch(expr, stats)) skipped++
+    if (!mayMatch(bound, stats)) skipped++
     else {
       const values = await Promise.all(
         names.map((n) => readColumnRange(source, metadata, n, rowStart, rowStart + count, source.name, signal)),
@@ -366,7 +389,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       const row: Record<string, unknown> = {}
       for (let i = 0; i < count; i++) {
         for (const [c, n] of names.entries()) row[n] = values[c]?.[i]
-        if (evaluate(expr, row)) {
+        if (evaluate(bound, row)) {
           bitmap[rowStart + i] = 1
           passing++
         }

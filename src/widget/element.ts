@@ -1,6 +1,6 @@
 import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
 import { USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
-import { dateColumnsOf, jsonRow } from '../parquet/json.js'
+import { jsonRow, type ShownColumns, shownColumnsOf } from '../parquet/json.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
 
 /**
@@ -157,7 +157,7 @@ export class ParquetSeekElement extends HTMLElement {
     this.say('Searching…')
     try {
       const result = await index.search(vector, { k: this.k, columns: this.columns, signal: abort.signal })
-      this.render(result, dateColumnsOf(index.opened.metadata))
+      this.render(result, shownColumnsOf(index.opened.metadata))
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
       return result
     } catch (e) {
@@ -177,13 +177,13 @@ export class ParquetSeekElement extends HTMLElement {
       .filter(Boolean)
   }
 
-  private render(result: SearchResult, dates: ReadonlySet<string>) {
+  private render(result: SearchResult, shown: ShownColumns) {
     const columns = this.columns
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
       li.setAttribute('part', 'result')
       // as the app shows them: a DATE as its day, a timestamp as ISO text, an INT64 id exactly
-      const values = jsonRow(hit.values, dates)
+      const values = jsonRow(hit.values, shown)
       for (const [i, c] of columns.entries()) {
         const span = document.createElement(i === 0 ? 'strong' : 'span')
         span.className = 'field'
