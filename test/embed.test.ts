@@ -131,6 +131,29 @@ describe('embedding a text column (files with text and no vectors)', () => {
     expect(bad.stderr).toContain('no encoder "acme/large" in this build')
   })
 
+  it('bytes without a STRING annotation embed as text when they are UTF-8, and are refused, naming the row, when they are binary', async () => {
+    const db = await duckdb()
+    const path = join(dir, 'blobs.parquet')
+    try {
+      // BLOB (BYTE_ARRAY, no annotation): text from a writer that leaves it out, and a JPEG's first bytes
+      await db.run(
+        `COPY (SELECT ('note ' || i)::BLOB AS note, CASE WHEN i = 7 THEN '\\xFF\\xD8\\xFF\\xE0'::BLOB ELSE ('x' || i)::BLOB END AS image FROM range(20) t(i)) TO '${path}' (FORMAT parquet)`,
+      )
+    } finally {
+      db.close()
+    }
+    const embed = (text: string) =>
+      embedTextColumn(fromBytes(new Uint8Array(readFileSync(path)), 'blobs.parquet'), new MemorySink(), {
+        text,
+        encoder: hashNgramEncoder(16),
+        file: 'blobs.parquet',
+      })
+    expect((await embed('note')).embedded).toBe(20)
+    await expect(embed('image')).rejects.toThrow(
+      'blobs.parquet, column "image", row 7: holds bytes that are not UTF-8 text (binary data, not words to embed)',
+    )
+  })
+
   it('the embedded file indexes like any other, rows without text left out of the index', async () => {
     const embedded = join(dir, 'embedded.parquet')
     await embedTextColumn(await fileSource(input), await fileSink(embedded, input), { text: 'title', encoder: hashNgramEncoder(32) })

@@ -64,6 +64,9 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
       throw new ParquetSeekError(`the file already has a column named "${as}"; name the new one with --as`, { file: o.file, column: as })
     const batch = o.batch ?? 256
     const rows = Number(metadata.num_rows)
+    // bytes without a STRING annotation are taken as text (older writers leave it out), unless
+    // they are no UTF-8: an image or a hash, whose "words" would be embedded as noise
+    const unannotated = !text.logicalType
     let embedded = 0
     let empty = 0
     let done = 0
@@ -82,6 +85,12 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
           for (const [i, v] of values.entries()) {
             if (v !== null && v !== undefined && typeof v !== 'string')
               throw new ParquetSeekError(`row ${start + i} holds ${typeof v}, not text`, { file: o.file, column: o.text, row: start + i })
+            if (unannotated && typeof v === 'string' && v.includes('\uFFFD'))
+              throw new ParquetSeekError('holds bytes that are not UTF-8 text (binary data, not words to embed)', {
+                file: o.file,
+                column: o.text,
+                row: start + i,
+              })
             if (typeof v === 'string' && v.trim()) todo.push(i)
             else empty++
           }
