@@ -138,7 +138,7 @@ describe('--where filters', () => {
       ["t >= '16:00'", "t >= TIME '16:00'"],
       ["t < '00:00:40' OR t = '11:22:20'", "t < TIME '00:00:40' OR t = TIME '11:22:20'"],
       ["t IN ('01:00', '01:00:10', '16:39:40')", "t IN (TIME '01:00', TIME '16:39:40')"],
-    ]) {
+    ] as Array<[string, string]>) {
       const [[count]] = (await db.rows(`SELECT count(*) FROM '${input}' WHERE ${sql}`)) as [[bigint]]
       const got = await filterRows(source, metadata, parseWhere(where))
       expect([where, got.passing]).toEqual([where, Number(count)])
@@ -151,6 +151,41 @@ describe('--where filters', () => {
       /column "t" holds times of day \(to microseconds\); 5 is not one \(quote a time: '12:00', '12:00:30\.5'\)/,
     )
     await expect(filterRows(source, metadata, parseWhere("t > '4pm'"))).rejects.toThrow(/'4pm' is not one/)
+    await source.close()
+  })
+
+  it("compares a struct's fields by their dotted path (meta.lang, meta.inner.t), rows and statistics, as DuckDB does", async () => {
+    const dir = tempDir('pqs-filter-')
+    const input = join(dir, 'structs.parquet')
+    const db = await duckdb()
+    // JSON-shaped rows: a struct with text, a number, a DECIMAL and a struct holding a TIME; a
+    // struct that is sometimes null; a list. Row groups of 2,048 rows, meta.n ascending
+    await db.run(
+      `COPY (SELECT {'lang': CASE WHEN i % 3 = 0 THEN 'en' ELSE 'de' END, 'n': i, 'price': (i / 100)::DECIMAL(8,2), 'inner': {'t': TIME '00:00:00' + INTERVAL (i % 1440) MINUTE}} AS meta, CASE WHEN i % 10 = 0 THEN NULL ELSE {'x': i} END AS opt, ['a', 'b'] AS tags FROM range(6000) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+    )
+    const source = await testSource(input)
+    const metadata = await readMetadata(source)
+    for (const where of [
+      "meta.lang = 'en' AND meta.n < 30",
+      'meta.price = 0.29',
+      "meta.inner.t >= '04:50'",
+      'opt.x IS NULL',
+      'opt.x < 25 OR meta.n IN (7, 299)',
+    ]) {
+      const sql = where.replace(/'(\d\d:\d\d)'/, "TIME '$1'")
+      const [[count]] = (await db.rows(`SELECT count(*) FROM '${input}' WHERE ${sql}`)) as [[bigint]]
+      const got = await filterRows(source, metadata, parseWhere(where))
+      expect([where, got.passing]).toEqual([where, Number(count)])
+    }
+    db.close()
+    // meta.n < 30 lies in the first of three row groups: the others are ruled out by the field's statistics
+    expect((await filterRows(source, metadata, parseWhere('meta.n < 30'))).rowGroupsSkipped).toBe(2)
+    await expect(filterRows(source, metadata, parseWhere('meta = 1'))).rejects.toThrow(
+      '--where compares values, and this is a struct; compare its fields: meta.lang, meta.n, meta.price, meta.inner.t',
+    )
+    await expect(filterRows(source, metadata, parseWhere("tags.list.element = 'a'"))).rejects.toThrow(
+      'this one is in a list or a map; those it can compare are: meta.lang, meta.n, meta.price, meta.inner.t, opt.x',
+    )
     await source.close()
   })
 
@@ -256,12 +291,12 @@ describe('--where filters', () => {
     const bad = await cli(['search', out, '--query-row', '5', '--where', 'colour = 1'])
     expect(bad.code).toBe(1)
     expect(bad.stderr.trim()).toMatch(/column "colour": --where names no such column; the columns it can compare are: category, score$/)
-    // the vector column, by its name or its leaf's path: nested, not missing (nor "corrupt data")
+    // the vector column, by its name or its leaf's path: in a list, not missing (nor "corrupt data")
     for (const column of ['embedding', '"embedding.list.element"']) {
       const nested = await cli(['search', out, '--query-row', '5', '--where', `${column} > 1`])
       expect(nested.code).toBe(1)
       expect(nested.stderr.trim()).toMatch(
-        /column "embedding(\.list\.element)?": --where compares plain columns, and this one is nested \(a list or a struct\); the plain columns are: category, score$/,
+        /column "embedding(\.list\.element)?": --where compares plain columns and struct fields, and this one is in a list or a map; those it can compare are: category, score$/,
       )
     }
   })

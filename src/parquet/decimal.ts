@@ -1,4 +1,4 @@
-import type { FileMetaData } from 'hyparquet'
+import type { FileMetaData, SchemaElement } from 'hyparquet'
 import { parquetSchema } from 'hyparquet'
 
 /**
@@ -19,11 +19,17 @@ export function decimalScales(metadata: FileMetaData): Map<string, number> {
   for (const top of parquetSchema(metadata).children) {
     const el = top.element
     if (top.children.length || el.repetition_type === 'REPEATED') continue
-    const logical = el.logical_type?.type === 'DECIMAL' ? el.logical_type.scale : undefined
-    const scale = logical ?? (el.converted_type === 'DECIMAL' ? el.scale : undefined)
-    if (scale !== undefined && scale > 0 && scale <= 22) scales.set(el.name, scale)
+    const scale = decimalScaleOf(el)
+    if (scale !== undefined) scales.set(el.name, scale)
   }
   return scales
+}
+
+/** The scale of a DECIMAL leaf with a fractional part (1…22), else undefined. */
+export function decimalScaleOf(el: SchemaElement): number | undefined {
+  const logical = el.logical_type?.type === 'DECIMAL' ? el.logical_type.scale : undefined
+  const scale = logical ?? (el.converted_type === 'DECIMAL' ? el.scale : undefined)
+  return scale !== undefined && scale > 0 && scale <= 22 ? scale : undefined
 }
 
 /**

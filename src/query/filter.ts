@@ -1,9 +1,10 @@
-import type { FileMetaData } from 'hyparquet'
+import type { FileMetaData, SchemaTree } from 'hyparquet'
+import { parquetSchema } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
-import { decimalScales, exactDecimal } from '../parquet/decimal.js'
+import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
 import { readColumnRange } from '../parquet/embedding.js'
-import { parseTimeOfDay, timeColumnsOf } from '../parquet/time.js'
+import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
 
 /**
  * `--where`: a small filter language over scalar columns, applied as a row bitmap before
@@ -344,24 +345,28 @@ export function allowedRows(rows: number, passing: Uint8Array | undefined, delet
 export async function filterRows(source: ByteSource, metadata: FileMetaData, expr: Expr, signal?: AbortSignal): Promise<FilterResult> {
   const rows = Number(metadata.num_rows)
   const names = [...columnsOf(expr)]
-  // plain (top-level, one value a row) columns by chunk: the ones a condition can compare; a list's
-  // or a struct's leaves, by their column's name or their own path, are named as what they are
-  const paths = metadata.row_groups[0]?.columns.map((c) => c.meta_data?.path_in_schema ?? []) ?? []
-  const known = new Map(paths.flatMap((p, i) => (p.length === 1 ? [[p[0] as string, i] as const] : [])))
-  const nested = new Set(paths.flatMap((p) => (p.length > 1 ? [p[0] as string, p.join('.')] : [])))
-  const plain = [...known.keys()].join(', ')
+  // the values a condition can compare: a top-level column or a struct's field (`meta.lang`), one
+  // a row; a list's or a map's leaves are named as what they are
+  const { plain, nested } = leavesOf(metadata)
   for (const n of names) {
-    if (known.has(n)) continue
+    if (plain.has(n)) continue
+    const shown = [...plain.keys()].join(', ')
+    const fields = [...plain.keys()].filter((k) => k.startsWith(`${n}.`))
     throw new ParquetSeekError(
-      nested.has(n)
-        ? `--where compares plain columns, and this one is nested (a list or a struct); the plain columns are: ${plain}`
-        : `--where names no such column; the columns it can compare are: ${plain}`,
+      fields.length
+        ? `--where compares values, and this is a struct; compare its fields: ${fields.join(', ')}`
+        : nested.has(n)
+          ? `--where compares plain columns and struct fields, and this one is in a list or a map; those it can compare are: ${shown}`
+          : `--where names no such column; the columns it can compare are: ${shown}`,
       { file: source.name, column: n },
     )
   }
-  const scales = decimalScales(metadata)
+  const leaves = names.map((n) => plain.get(n) as PlainLeaf)
   // quoted times against TIME columns, in each column's units
-  const bound = withTimes(expr, timeColumnsOf(metadata))
+  const times = new Map(leaves.flatMap((l) => (l.units === undefined ? [] : [[l.name, l.units] as const])))
+  const bound = withTimes(expr, times)
+  // each top-level column read once, for itself or for the struct fields named
+  const tops = [...new Set(leaves.map((l) => l.path[0] as string))]
   const bitmap = new Uint8Array(rows)
   let passing = 0
   let skipped = 0
@@ -370,11 +375,10 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     throwIfAborted(signal)
     const count = Number(group.num_rows)
     const stats = new Map<string, ChunkStats>()
-    for (const n of names) {
-      const s = group.columns[known.get(n) as number]?.meta_data?.statistics
-      const scale = scales.get(n)
-      const exact = (v: unknown) => (scale === undefined ? v : exactDecimal(v, scale))
-      stats.set(n, {
+    for (const l of leaves) {
+      const s = group.columns[l.chunk]?.meta_data?.statistics
+      const exact = (v: unknown) => (l.scale === undefined ? v : exactDecimal(v, l.scale))
+      stats.set(l.name, {
         min: exact(s?.min_value ?? s?.min),
         max: exact(s?.max_value ?? s?.max),
         nulls: s?.null_count === undefined ? undefined : Number(s.null_count),
@@ -383,9 +387,13 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     }
     if (!mayMatch(bound, stats)) skipped++
     else {
-      const values = await Promise.all(
-        names.map((n) => readColumnRange(source, metadata, n, rowStart, rowStart + count, source.name, signal)),
-      )
+      const read = await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, rowStart, rowStart + count, source.name, signal)))
+      const columns = new Map(tops.map((t, i) => [t, read[i] as unknown[]]))
+      const values = leaves.map((l) => {
+        const top = columns.get(l.path[0] as string) as unknown[]
+        // a top-level column's DECIMALs come exact from readColumnRange; a struct field's here
+        return l.path.length === 1 ? top : top.map((v) => fieldOf(v, l.path, l.scale))
+      })
       const row: Record<string, unknown> = {}
       for (let i = 0; i < count; i++) {
         for (const [c, n] of names.entries()) row[n] = values[c]?.[i]
@@ -398,4 +406,50 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     rowStart += count
   }
   return { bitmap, passing, rowGroupsSkipped: skipped, rowGroupsRead: metadata.row_groups.length - skipped }
+}
+
+/** A value a row holds at most once, by its dotted path: a top-level column or a field of structs. */
+interface PlainLeaf {
+  name: string
+  path: string[]
+  /** Its column chunk's index in each row group. */
+  chunk: number
+  /** A DECIMAL's scale, a TIME's units a second. */
+  scale?: number
+  units?: number
+}
+
+const leavesCache = new WeakMap<FileMetaData, { plain: Map<string, PlainLeaf>; nested: Set<string> }>()
+
+/** The file's leaves: plain ones by dotted name, and the names of those in a list or a map (with their columns'). */
+function leavesOf(metadata: FileMetaData): { plain: Map<string, PlainLeaf>; nested: Set<string> } {
+  const known = leavesCache.get(metadata)
+  if (known) return known
+  const plain = new Map<string, PlainLeaf>()
+  const nested = new Set<string>()
+  let chunk = 0
+  const walk = (node: SchemaTree, path: string[], once: boolean) => {
+    const el = node.element
+    const kind = el.logical_type?.type ?? el.converted_type
+    const here = once && el.repetition_type !== 'REPEATED' && !(node.children.length && /^(LIST|MAP|MAP_KEY_VALUE)$/.test(String(kind)))
+    if (!node.children.length) {
+      const name = path.join('.')
+      if (here && !plain.has(name)) plain.set(name, { name, path, chunk, scale: decimalScaleOf(el), units: timeUnits(el) })
+      else if (!here) nested.add(name).add(path[0] as string)
+      chunk++
+      return
+    }
+    for (const c of node.children) walk(c, [...path, c.element.name], here)
+  }
+  for (const top of parquetSchema(metadata).children) walk(top, [top.element.name], true)
+  const leaves = { plain, nested }
+  leavesCache.set(metadata, leaves)
+  return leaves
+}
+
+/** A struct field's value in a top-level value (null where a struct on the way is), its DECIMAL exact. */
+function fieldOf(value: unknown, path: string[], scale: number | undefined): unknown {
+  let v = value
+  for (let i = 1; i < path.length && v !== null && v !== undefined; i++) v = (v as Record<string, unknown>)[path[i] as string]
+  return scale === undefined ? v : exactDecimal(v, scale)
 }
