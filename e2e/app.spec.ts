@@ -130,7 +130,7 @@ test.describe(() => {
   })
 })
 
-test('a file that names its embedding model answers text queries typed in the page', async ({ page }) => {
+test('a file that names its embedding model answers text queries typed in the page, filtered by its columns', async ({ page }) => {
   const titles = Array.from(
     { length: 600 },
     (_, i) => `${['red apple', 'sourdough bread', 'sailing boat', 'snowy mountain'][i % 4]} number ${i}`,
@@ -147,6 +147,21 @@ test('a file that names its embedding model answers text queries typed in the pa
   await expect(hits(page).first().locator('.hit-main')).toContainText('snowy mountain')
   // the query's words are marked in the text
   expect((await hits(page).first().locator('mark').allTextContents()).map((m) => m.toLowerCase())).toEqual(['snow', 'mountain'])
+  // a filter: only rows where it holds (apples and boats sort before 'snowy'), the same query
+  await page.getByLabel('Filter rows').fill("title < 'snowy'")
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(page.getByTestId('filter-stats')).toContainText('the filter passed 300 rows')
+  const titlesShown = await hits(page).locator('.hit-main').allTextContents()
+  expect(titlesShown).toHaveLength(10)
+  expect(titlesShown.filter((t) => !/^(red apple|sailing boat) number/.test(t.trim()))).toEqual([])
+  // a filter no row passes says so
+  await page.getByLabel('Filter rows').fill("title = 'nothing'")
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(page.getByText('No row passes the filter')).toBeVisible()
+  // a filter naming no column says so, naming it
+  await page.getByLabel('Filter rows').fill('colour = 1')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(page.getByRole('alert')).toContainText('column "colour": --where names no such column')
 })
 
 test('"write straight to disk" streams the indexed file into the picked file and opens it from there', async ({ page }) => {

@@ -27,6 +27,8 @@ export interface SearchRequest {
   nprobe?: number
   refine?: number
   columns: string[]
+  /** Only rows passing this `--where` filter (`pos = 'n' AND year >= 2020`). */
+  where?: string
 }
 
 export interface PageHit {
@@ -165,7 +167,7 @@ export function engineApi() {
             ? await encodeText(index.encoder, query.text, h.info.name)
             : Float32Array.from(query.vector)
       const encodeMs = 'text' in query ? performance.now() - encodeStart : undefined
-      const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, signal })
+      const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, where: o.where, signal })
       h.pca ??= centroidPca(index)
       const shown = shownColumnsOf(h.target.metadata)
       const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))

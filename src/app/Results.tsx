@@ -38,7 +38,14 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
   const max = Math.max(1e-12, ...hits.map((h) => h.distance))
   const shape = layout(hits, columns)
   const focusAt = (i: number) => list.current?.querySelectorAll<HTMLElement>(':scope > li')[i]?.focus()
-  if (!hits.length) return <p className="notice">No rows matched. Try other words, or raise nprobe under Advanced.</p>
+  if (!hits.length)
+    return (
+      <p className="notice">
+        {result.stats.filter?.rowsPassing === 0
+          ? 'No row passes the filter: check its column names and values (text is compared exactly, case included).'
+          : 'No rows matched. Try other words, or raise nprobe under Advanced.'}
+      </p>
+    )
   return (
     <ol
       ref={list}

@@ -56,6 +56,8 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const adaptive = params.slack !== undefined ? ', adaptive' : ''
   // empty: the index's tuned refine (and its tuned cut of the candidates, when it has one)
   const [refine, setRefine] = useState('')
+  /** A `where` filter (empty: every row). */
+  const [filter, setFilter] = useState('')
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [answers, setAnswers] = useState<Answer[]>([])
   const [searching, setSearching] = useState(false)
@@ -112,7 +114,13 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
           }, 250)
         : undefined
     try {
-      const req = { k: Number(k), nprobe: nprobe ? Number(nprobe) : undefined, refine: refine ? Number(refine) : undefined, columns }
+      const req = {
+        k: Number(k),
+        nprobe: nprobe ? Number(nprobe) : undefined,
+        refine: refine ? Number(refine) : undefined,
+        columns,
+        where: filter.trim() || undefined,
+      }
       const result = await run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
       setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, result }].slice(-20))
     } catch (e) {
@@ -230,6 +238,17 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
               Search
             </button>
           </div>
+          <label className="filter">
+            <span>Only rows where</span>
+            <input
+              type="text"
+              aria-label="Filter rows"
+              placeholder={`${filterExample(info.columns.filter((c) => columns.includes(c.name)))} (optional)`}
+              value={filter}
+              onChange={(e) => setFilter(e.target.value)}
+              spellCheck={false}
+            />
+          </label>
           <p className="hint search-hint">
             {mode === 'text'
               ? `Encoded in this page with ${textModel}. Press / to search, ↑ ↓ to move through results, Enter to open one, s for similar rows.`
@@ -374,6 +393,14 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
 
 const MB = (n: number) => (n / 1e6).toFixed(1)
 
+/** A filter this file's columns could take, as the filter box's example: its first text column, else its first number. */
+function filterExample(columns: Array<{ name: string; type: string }>): string {
+  const text = columns.find((c) => c.type === 'BYTE_ARRAY')
+  if (text) return `e.g. ${/^[A-Za-z_]\w*$/.test(text.name) ? text.name : `"${text.name}"`} = '…'`
+  const number = columns.find((c) => /^(INT32|INT64|FLOAT|DOUBLE)$/.test(c.type))
+  return number ? `e.g. ${number.name} >= 10` : "e.g. category = 'news' AND year >= 2020"
+}
+
 /** The encoder's first download: bytes so far of those announced; the browser keeps it after. */
 function ModelProgress({ load }: { load: ModelLoad }) {
   return (
@@ -410,6 +437,13 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
             <span data-testid="encode-stats">
               ; the text encoded in {p.result.encodeMs.toFixed(1)} ms
               {p.result.model && ` (${p.result.model.model}: ${MB(p.result.model.loaded)} MB loaded in ${p.result.model.ms.toFixed(0)} ms)`}
+            </span>
+          )}
+          {s.filter && (
+            <span data-testid="filter-stats">
+              ; the filter passed {s.filter.rowsPassing.toLocaleString('en-US')} rows
+              {s.filter.rowGroupsSkipped ? ` (${s.filter.rowGroupsSkipped} row groups skipped by their statistics)` : ''}
+              {s.filter.direct ? ', few enough to rank them all exactly' : `, so ${s.filter.nprobe} lists were probed`}
             </span>
           )}
         </p>
