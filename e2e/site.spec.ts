@@ -160,12 +160,14 @@ for (const [kind, tag] of [
   })
 }
 
-test('the widget shows a DATE as its day and a timestamp as ISO text, without JSON quotes', async ({ page }) => {
+test('the widget shows a DATE as its day, a TIME as its time of day and a timestamp as ISO text, and filters by its where attribute', async ({
+  page,
+}) => {
   const path = join(dir, 'dated.parquet')
   const out = join(dir, 'dated.indexed.parquet')
   const db = await duckdb()
   await db.run(
-    `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(200) t(i)) TO '${path}' (FORMAT parquet)`,
+    `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, TIME '09:05:00' + INTERVAL (i) MINUTE AS t, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(200) t(i)) TO '${path}' (FORMAT parquet)`,
   )
   db.close()
   const src = await fileSource(path)
@@ -176,7 +178,7 @@ test('the widget shows a DATE as its day and a timestamp as ISO text, without JS
     res
       .writeHead(200, { 'Content-Type': 'text/html' })
       .end(
-        `<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek id="ps" src="${dated.url}" columns="day,ts" k="1"></parquet-seek>`,
+        `<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek id="ps" src="${dated.url}" columns="day,ts,t" k="1"></parquet-seek>`,
       ),
   )
   try {
@@ -190,9 +192,20 @@ test('the widget shows a DATE as its day and a timestamp as ISO text, without JS
       }
       await el.searchRow(3)
     })
-    // it printed "2020-02-03T00:00:00.000Z" and "\"2020-01-31T12:30:00.000Z\""
+    // it printed "2020-02-03T00:00:00.000Z", "\"2020-01-31T12:30:00.000Z\"" and 32880000000
     await expect(page.locator('parquet-seek li [data-column="day"]')).toHaveText('2020-02-03')
     await expect(page.locator('parquet-seek li [data-column="ts"]')).toHaveText('2020-01-31T12:30:00.000Z')
+    await expect(page.locator('parquet-seek li [data-column="t"]')).toHaveText('09:08:00')
+    // where="…": the nearest row to row 3 that passes is row 30, the first of March
+    await page.evaluate(async () => {
+      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+        setAttribute(name: string, value: string): void
+        searchRow(n: number): Promise<unknown>
+      }
+      el.setAttribute('where', "day >= '2020-03-01'")
+      await el.searchRow(3)
+    })
+    await expect(page.locator('parquet-seek li [data-column="day"]')).toHaveText('2020-03-01')
   } finally {
     await new Promise((r) => host.close(r))
     await dated.close()

@@ -33,7 +33,7 @@ registerEncoder((id) =>
 )
 
 /**
- * `<parquet-seek src="https://…/file.indexed.parquet" columns="title,url" k="10">`
+ * `<parquet-seek src="https://…/file.indexed.parquet" columns="title,url" k="10" where="lang = 'en'">`
  *
  * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
  * text box when the file names a model this build can encode text with; otherwise search from
@@ -156,7 +156,8 @@ export class ParquetSeekElement extends HTMLElement {
     this.abort = abort
     this.say('Searching…')
     try {
-      const result = await index.search(vector, { k: this.k, columns: this.columns, signal: abort.signal })
+      const where = this.getAttribute('where')?.trim() || undefined
+      const result = await index.search(vector, { k: this.k, columns: this.columns, where, signal: abort.signal })
       this.render(result, shownColumnsOf(index.opened.metadata))
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
       return result
