@@ -106,8 +106,9 @@ export const TUNE_ROWS = 200
  * Picks the default nprobe and refine for this index by measurement: rows of the data serve as
  * queries (each excluded from its own ground truth, to behave like unseen queries), exact top-10
  * is computed in memory (rows tied with the 10th count as found too: `truthOf`). For each re-rank
- * factor on REFINE_LADDER whose candidates reach `target` with every list probed, nprobe doubles from the floor and bisects until recall@10 reaches it
- * (for the next factors, bisects below the last answer: more candidates never need more lists);
+ * factor on REFINE_LADDER whose candidates reach `target` with every list probed, nprobe doubles
+ * from the floor and bisects until recall@10 reaches it (for the next factors, bisects below the
+ * last answer: more candidates never need more lists);
  * the pair whose reads cost least on an object store wins: the tune queries' probed lists and
  * candidate pages placed where the file will hold them, merged as the read planner merges them
  * (io/ranges.ts coalesce), each stretch priced at its bytes plus REQUEST_BYTES; the ladder stops
