@@ -274,20 +274,35 @@ describe('row spans (what the Data view scrolls through)', () => {
     const path = join(dir, 'typed.parquet')
     const db = await duckdb()
     await db.run(
-      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id, TIME '09:05:00.25' + INTERVAL (i * 3) HOUR AS t FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
+      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id, TIME '09:05:00.25' + INTERVAL (i * 3) HOUR AS t, CASE WHEN i = 1 THEN NULL ELSE {'day': DATE '2021-06-01' + i::INTEGER, 'at': {'t': TIME '23:59:59'}, 'price': (0.143 * (i + 1))::DECIMAL(10,3)} END AS meta FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
     )
     db.close()
     const source = await fileSource(path)
     const metadata = await readMetadata(source)
     const target = { cached: new CachedSource(source), metadata, name: 'typed.parquet' }
     const shown = shownColumnsOf(metadata)
-    const rows = (await readRowSpan(target, 0, 3, ['day', 'ts', 'price', 'id', 't'])).map((r) => jsonRow(r, shown))
+    const rows = (await readRowSpan(target, 0, 3, ['day', 'ts', 'price', 'id', 't', 'meta'])).map((r) => jsonRow(r, shown))
     // as the page gets them: the day was its midnight as a timestamp, the price 0.14300000000000002,
     // the id …800, the time 32700250000 (microseconds since midnight)
+    // and the same inside a struct (a null struct stays null)
     expect(rows).toEqual([
-      { day: '2020-01-31', ts: '2020-01-31T12:30:00.000Z', price: 0.143, id: '1234567890123456789', t: '09:05:00.25' },
-      { day: '2020-02-01', ts: '2020-01-31T12:30:00.000Z', price: 0.286, id: '1234567890123456790', t: '12:05:00.25' },
-      { day: '2020-02-02', ts: '2020-01-31T12:30:00.000Z', price: 0.429, id: '1234567890123456791', t: '15:05:00.25' },
+      {
+        day: '2020-01-31',
+        ts: '2020-01-31T12:30:00.000Z',
+        price: 0.143,
+        id: '1234567890123456789',
+        t: '09:05:00.25',
+        meta: { day: '2021-06-01', at: { t: '23:59:59' }, price: 0.143 },
+      },
+      { day: '2020-02-01', ts: '2020-01-31T12:30:00.000Z', price: 0.286, id: '1234567890123456790', t: '12:05:00.25', meta: null },
+      {
+        day: '2020-02-02',
+        ts: '2020-01-31T12:30:00.000Z',
+        price: 0.429,
+        id: '1234567890123456791',
+        t: '15:05:00.25',
+        meta: { day: '2021-06-03', at: { t: '23:59:59' }, price: 0.429 },
+      },
     ])
     // each unit a TIME column may store, both ways
     expect([timeOfDay(43_800_250, 1e3), timeOfDay(43_800_000_001n, 1e6), timeOfDay(86_399_999_999_999n, 1e9)]).toEqual([

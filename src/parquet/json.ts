@@ -1,6 +1,8 @@
 import type { FileMetaData } from 'hyparquet'
-import { parquetSchema, toJson } from 'hyparquet'
-import { timeColumnsOf, timeOfDay } from './time.js'
+import { toJson } from 'hyparquet'
+import { decimalScaleOf, exactDecimal } from './decimal.js'
+import { plainLeaves } from './leaves.js'
+import { timeOfDay, timeUnits } from './time.js'
 
 /**
  * Values read from Parquet as JSON values: hyparquet's `toJson` (dates as ISO text, bytes as arrays
@@ -12,52 +14,101 @@ export function jsonValues(value: unknown): unknown {
   return toJson(exactIntegers(value))
 }
 
-/** How a file's plain columns are shown that JSON would show badly: DATE and TIME columns by name. */
+/**
+ * How a file's values are shown that JSON would show badly: DATE and TIME columns, and such
+ * fields of structs, by path.
+ */
 export interface ShownColumns {
-  dates: ReadonlySet<string>
-  /** TIME columns, with their units a second. */
-  times: ReadonlyMap<string, number>
+  dates: ReadonlyArray<readonly string[]>
+  /** TIME columns and fields, with their units a second. */
+  times: ReadonlyArray<readonly [readonly string[], number]>
+  /** DECIMAL fields of structs, with their scales (top-level columns are read exact: decimal.ts). */
+  decimals: ReadonlyArray<readonly [readonly string[], number]>
 }
 
 /**
- * A row's values as JSON values (jsonValues), its DATE columns as the day they hold, 2020-01-31,
- * instead of that day's midnight as a timestamp, 2020-01-31T00:00:00.000Z, and its TIME columns
- * as a time of day, 12:10:00, instead of the integer stored (43800000000 microseconds).
+ * A row's values as JSON values (jsonValues), its DATEs as the day they hold, 2020-01-31, instead
+ * of that day's midnight as a timestamp, 2020-01-31T00:00:00.000Z, and its TIMEs as a time of day,
+ * 12:10:00, instead of the integer stored (43800000000 microseconds) — top-level columns and
+ * fields of structs (`meta.day`); a null struct as null (it was left out).
  */
 export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Record<string, unknown> {
   const out = jsonValues(row) as Record<string, unknown>
-  for (const name of shown.dates) {
-    const v = row[name]
-    if (v instanceof Date && !Number.isNaN(v.getTime())) out[name] = v.toISOString().slice(0, 10)
+  // a null struct is read as undefined, which JSON leaves out: the column is there, and null
+  for (const [key, v] of Object.entries(row)) if (v === undefined) out[key] = null
+  for (const path of shown.dates) {
+    const v = valueAt(row, path)
+    if (v instanceof Date && !Number.isNaN(v.getTime())) setAt(out, path, v.toISOString().slice(0, 10))
   }
-  for (const [name, units] of shown.times) {
-    const v = row[name]
-    if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) out[name] = timeOfDay(v, units)
+  for (const [path, units] of shown.times) {
+    const v = valueAt(row, path)
+    if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) setAt(out, path, timeOfDay(v, units))
+  }
+  for (const [path, scale] of shown.decimals) {
+    const v = valueAt(row, path)
+    if (typeof v === 'number') setAt(out, path, exactDecimal(v, scale))
   }
   return out
 }
 
+/** The value at `path` in a row (undefined where a struct on the way is null or the column is not read). */
+function valueAt(row: Record<string, unknown>, path: readonly string[]): unknown {
+  let v: unknown = row
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined
+    v = (v as Record<string, unknown>)[key]
+  }
+  return v
+}
+
+/** Sets the value at `path` in a JSON row (its objects are the row's own copies, made by jsonValues). */
+function setAt(out: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let at = out
+  for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>
+  at[path.at(-1) as string] = value
+}
+
 const shownOf = new WeakMap<FileMetaData, ShownColumns>()
 
-/** The file's top-level DATE and TIME columns (once per footer: the Data view asks on every scroll). */
+/** The file's DATE and TIME columns and struct fields (once per footer: the Data view asks on every scroll). */
 export function shownColumnsOf(metadata: FileMetaData): ShownColumns {
   let shown = shownOf.get(metadata)
   if (!shown) {
-    const dates = new Set(
-      parquetSchema(metadata)
-        .children.filter((c) => !c.children.length && (c.element.logical_type?.type ?? c.element.converted_type) === 'DATE')
-        .map((c) => c.element.name),
-    )
-    shown = { dates, times: timeColumnsOf(metadata) }
+    const leaves = [...plainLeaves(metadata).plain.values()]
+    shown = {
+      dates: leaves.filter((l) => (l.element.logical_type?.type ?? l.element.converted_type) === 'DATE').map((l) => l.path),
+      times: leaves.flatMap((l) => {
+        const units = timeUnits(l.element)
+        return units === undefined ? [] : [[l.path, units] as const]
+      }),
+      decimals: leaves.flatMap((l) => {
+        const scale = l.path.length > 1 ? decimalScaleOf(l.element) : undefined
+        return scale === undefined ? [] : [[l.path, scale] as const]
+      }),
+    }
     shownOf.set(metadata, shown)
   }
   return shown
 }
 
-/** The DATE and TIME columns of any of these files (search results of a sidecar or a manifest). */
+/** The DATE and TIME columns and fields of any of these files (search results of a sidecar or a manifest). */
 export function shownColumnsIn(files: FileMetaData[]): ShownColumns {
   const all = files.map(shownColumnsOf)
-  return { dates: new Set(all.flatMap((s) => [...s.dates])), times: new Map(all.flatMap((s) => [...s.times])) }
+  const once = <T>(items: T[], key: (t: T) => readonly string[]) => [...new Map(items.map((t) => [key(t).join('\u0000'), t])).values()]
+  return {
+    dates: once(
+      all.flatMap((s) => s.dates),
+      (p) => p,
+    ),
+    times: once(
+      all.flatMap((s) => s.times),
+      ([p]) => p,
+    ),
+    decimals: once(
+      all.flatMap((s) => s.decimals),
+      ([p]) => p,
+    ),
+  }
 }
 
 function exactIntegers(value: unknown): unknown {

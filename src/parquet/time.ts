@@ -1,5 +1,4 @@
-import type { FileMetaData, SchemaElement } from 'hyparquet'
-import { parquetSchema } from 'hyparquet'
+import type { SchemaElement } from 'hyparquet'
 
 /**
  * TIME columns (a time of day) are read as the integers they store — milliseconds, microseconds
@@ -7,22 +6,6 @@ import { parquetSchema } from 'hyparquet'
  * 43800000000 for 12:10. These helpers show them as times of day and read quoted times in
  * `--where` in the column's own unit, so `t >= '12:00'` compares as DuckDB does.
  */
-
-const timesOf = new WeakMap<FileMetaData, Map<string, number>>()
-
-/** The file's top-level TIME columns, by name, with their units a second (1e3, 1e6 or 1e9); once per footer. */
-export function timeColumnsOf(metadata: FileMetaData): Map<string, number> {
-  let times = timesOf.get(metadata)
-  if (!times) {
-    times = new Map()
-    for (const c of parquetSchema(metadata).children) {
-      const units = c.children.length ? undefined : timeUnits(c.element)
-      if (units) times.set(c.element.name, units)
-    }
-    timesOf.set(metadata, times)
-  }
-  return times
-}
 
 /** Units a second of a TIME column's values, or undefined when it is no TIME column. */
 export function timeUnits(element: SchemaElement): number | undefined {

@@ -1,9 +1,9 @@
-import type { FileMetaData, SchemaTree } from 'hyparquet'
-import { parquetSchema } from 'hyparquet'
+import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
 import { readColumnRange } from '../parquet/embedding.js'
+import { type PlainLeaf, plainLeaves } from '../parquet/leaves.js'
 import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
 
 /**
@@ -347,7 +347,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
   const names = [...columnsOf(expr)]
   // the values a condition can compare: a top-level column or a struct's field (`meta.lang`), one
   // a row; a list's or a map's leaves are named as what they are
-  const { plain, nested } = leavesOf(metadata)
+  const { plain, nested } = plainLeaves(metadata)
   for (const n of names) {
     if (plain.has(n)) continue
     const shown = [...plain.keys()].join(', ')
@@ -361,7 +361,10 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       { file: source.name, column: n },
     )
   }
-  const leaves = names.map((n) => plain.get(n) as PlainLeaf)
+  const leaves = names.map((n) => {
+    const leaf = plain.get(n) as PlainLeaf
+    return { ...leaf, scale: decimalScaleOf(leaf.element), units: timeUnits(leaf.element) }
+  })
   // quoted times against TIME columns, in each column's units
   const times = new Map(leaves.flatMap((l) => (l.units === undefined ? [] : [[l.name, l.units] as const])))
   const bound = withTimes(expr, times)
@@ -406,45 +409,6 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     rowStart += count
   }
   return { bitmap, passing, rowGroupsSkipped: skipped, rowGroupsRead: metadata.row_groups.length - skipped }
-}
-
-/** A value a row holds at most once, by its dotted path: a top-level column or a field of structs. */
-interface PlainLeaf {
-  name: string
-  path: string[]
-  /** Its column chunk's index in each row group. */
-  chunk: number
-  /** A DECIMAL's scale, a TIME's units a second. */
-  scale?: number
-  units?: number
-}
-
-const leavesCache = new WeakMap<FileMetaData, { plain: Map<string, PlainLeaf>; nested: Set<string> }>()
-
-/** The file's leaves: plain ones by dotted name, and the names of those in a list or a map (with their columns'). */
-function leavesOf(metadata: FileMetaData): { plain: Map<string, PlainLeaf>; nested: Set<string> } {
-  const known = leavesCache.get(metadata)
-  if (known) return known
-  const plain = new Map<string, PlainLeaf>()
-  const nested = new Set<string>()
-  let chunk = 0
-  const walk = (node: SchemaTree, path: string[], once: boolean) => {
-    const el = node.element
-    const kind = el.logical_type?.type ?? el.converted_type
-    const here = once && el.repetition_type !== 'REPEATED' && !(node.children.length && /^(LIST|MAP|MAP_KEY_VALUE)$/.test(String(kind)))
-    if (!node.children.length) {
-      const name = path.join('.')
-      if (here && !plain.has(name)) plain.set(name, { name, path, chunk, scale: decimalScaleOf(el), units: timeUnits(el) })
-      else if (!here) nested.add(name).add(path[0] as string)
-      chunk++
-      return
-    }
-    for (const c of node.children) walk(c, [...path, c.element.name], here)
-  }
-  for (const top of parquetSchema(metadata).children) walk(top, [top.element.name], true)
-  const leaves = { plain, nested }
-  leavesCache.set(metadata, leaves)
-  return leaves
 }
 
 /** A struct field's value in a top-level value (null where a struct on the way is), its DECIMAL exact. */
