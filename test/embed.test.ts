@@ -154,6 +154,36 @@ describe('embedding a text column (files with text and no vectors)', () => {
     )
   })
 
+  it("embeds a struct's text field by its dotted path (meta.title), a null struct as no text", async () => {
+    const db = await duckdb()
+    const path = join(dir, 'docs.parquet')
+    try {
+      await db.run(
+        `COPY (SELECT i AS id, CASE WHEN i = 4 THEN NULL ELSE {'title': 'note about ' || (CASE WHEN i % 2 = 0 THEN 'apples' ELSE 'boats' END), 'n': i} END AS meta FROM range(12) t(i)) TO '${path}' (FORMAT parquet)`,
+      )
+    } finally {
+      db.close()
+    }
+    const embed = (text: string) =>
+      embedTextColumn(fromBytes(new Uint8Array(readFileSync(path)), 'docs.parquet'), new MemorySink(), {
+        text,
+        encoder: hashNgramEncoder(16),
+        file: 'docs.parquet',
+      })
+    const summary = await embed('meta.title')
+    expect([summary.embedded, summary.empty]).toEqual([11, 1])
+    await expect(embed('meta.titel')).rejects.toThrow('column "meta.titel": no such column to embed; the text columns are: meta.title')
+    await expect(embed('meta.n')).rejects.toThrow('column "meta.n": is INT_64, not text')
+    // the vectors are those of the field's text
+    const out = join(dir, 'docs.embedded.parquet')
+    const r = await cli(['embed', path, out, '--text', 'meta.title', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const rows = await parquetReadObjects({ file: await asyncBufferFromFile(out), columns: ['id', 'embedding'], compressors: codecs })
+    const [apples] = await hashNgramEncoder(256).encode(['note about apples'])
+    expect(Array.from(rows[2]?.embedding as number[])).toEqual(Array.from(apples as Float32Array))
+    expect(rows[4]?.embedding ?? null).toBeNull() // no vector (hyparquet reads a null list as undefined)
+  })
+
   it('the embedded file indexes like any other, rows without text left out of the index', async () => {
     const embedded = join(dir, 'embedded.parquet')
     await embedTextColumn(await fileSource(input), await fileSink(embedded, input), { text: 'title', encoder: hashNgramEncoder(32) })

@@ -4,6 +4,7 @@ import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { KV } from './keys.js'
 
@@ -47,9 +48,17 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
     const metadata = await readMetadata(source, o.file)
     const columns = summarizeColumns(metadata)
     const as = o.as ?? 'embedding'
-    const text = columns.find((c) => c.name === o.text)
+    // a top-level column, or a text field of structs by its dotted path (`meta.title`)
+    const fields = [...plainLeaves(metadata).plain.values()].filter((l) => l.path.length > 1)
+    const asText = (l: PlainLeaf) => ({
+      name: l.name,
+      type: String(l.element.type),
+      logicalType: l.element.logical_type?.type ?? l.element.converted_type,
+    })
+    const field = columns.some((c) => c.name === o.text) ? undefined : fields.find((l) => l.name === o.text)
+    const text = columns.find((c) => c.name === o.text) ?? (field && asText(field))
     if (!text) {
-      const strings = columns.filter(isText).map((c) => c.name)
+      const strings = [...columns, ...fields.map(asText)].filter(isText).map((c) => c.name)
       throw new ParquetSeekError(`no such column to embed; the text columns are: ${strings.length ? strings.join(', ') : '(none)'}`, {
         file: o.file,
         column: o.text,
@@ -79,7 +88,8 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
       added: {
         name: as,
         values: async (start, end) => {
-          const values = await readColumnRange(source, metadata, o.text, start, end, o.file, o.signal)
+          const read = await readColumnRange(source, metadata, field?.path[0] ?? o.text, start, end, o.file, o.signal)
+          const values = field ? read.map((v) => valueAt(v, field.path, 1)) : read
           const out: Array<Float32Array | null> = new Array(values.length).fill(null)
           const todo: number[] = []
           for (const [i, v] of values.entries()) {

@@ -1,7 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { toJson } from 'hyparquet'
 import { decimalScaleOf, exactDecimal } from './decimal.js'
-import { plainLeaves } from './leaves.js'
+import { plainLeaves, valueAt } from './leaves.js'
 import { timeOfDay, timeUnits } from './time.js'
 
 /**
@@ -49,16 +49,6 @@ export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Reco
     if (typeof v === 'number') setAt(out, path, exactDecimal(v, scale))
   }
   return out
-}
-
-/** The value at `path` in a row (undefined where a struct on the way is null or the column is not read). */
-function valueAt(row: Record<string, unknown>, path: readonly string[]): unknown {
-  let v: unknown = row
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined
-    v = (v as Record<string, unknown>)[key]
-  }
-  return v
 }
 
 /** Sets the value at `path` in a JSON row (its objects are the row's own copies, made by jsonValues). */

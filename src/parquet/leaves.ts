@@ -42,3 +42,16 @@ export function plainLeaves(metadata: FileMetaData): { plain: Map<string, PlainL
   leavesOf.set(metadata, leaves)
   return leaves
 }
+
+/**
+ * The value at `path` inside `value` (a row, or a struct read whole): undefined where a struct on
+ * the way is null or a key is missing.
+ */
+export function valueAt(value: unknown, path: readonly string[], from = 0): unknown {
+  let v = value
+  for (let i = from; i < path.length; i++) {
+    if (v === null || typeof v !== 'object') return undefined
+    v = (v as Record<string, unknown>)[path[i] as string]
+  }
+  return v
+}

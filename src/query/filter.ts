@@ -3,7 +3,7 @@ import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
 import { readColumnRange } from '../parquet/embedding.js'
-import { type PlainLeaf, plainLeaves } from '../parquet/leaves.js'
+import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
 import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
 
 /**
@@ -395,7 +395,11 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       const values = leaves.map((l) => {
         const top = columns.get(l.path[0] as string) as unknown[]
         // a top-level column's DECIMALs come exact from readColumnRange; a struct field's here
-        return l.path.length === 1 ? top : top.map((v) => fieldOf(v, l.path, l.scale))
+        if (l.path.length === 1) return top
+        return top.map((v) => {
+          const field = valueAt(v, l.path, 1)
+          return l.scale === undefined ? field : exactDecimal(field, l.scale)
+        })
       })
       const row: Record<string, unknown> = {}
       for (let i = 0; i < count; i++) {
@@ -409,11 +413,4 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     rowStart += count
   }
   return { bitmap, passing, rowGroupsSkipped: skipped, rowGroupsRead: metadata.row_groups.length - skipped }
-}
-
-/** A struct field's value in a top-level value (null where a struct on the way is), its DECIMAL exact. */
-function fieldOf(value: unknown, path: string[], scale: number | undefined): unknown {
-  let v = value
-  for (let i = 1; i < path.length && v !== null && v !== undefined; i++) v = (v as Record<string, unknown>)[path[i] as string]
-  return scale === undefined ? v : exactDecimal(v, scale)
 }
