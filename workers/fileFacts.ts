@@ -1,5 +1,5 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
-import { isText } from '../src/index/embed.js'
+import { textColumnsOf } from '../src/index/embed.js'
 import { footerValue, KV } from '../src/index/keys.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { findEmbeddingColumns, summarizeColumns } from '../src/parquet/embedding.js'
@@ -11,7 +11,7 @@ export interface FileInfo {
   rows: number
   columns: Array<{ name: string; type: string }>
   vectorColumns: string[]
-  /** Top-level text columns: what a file without vectors can be embedded from. */
+  /** Text columns and structs' text fields: what a file without vectors can be embedded from. */
   textColumns: string[]
   /** The embedding model the file names (footer key parquetseek.model), if any. */
   model?: string
@@ -28,9 +28,7 @@ export async function inspect(source: AsyncBuffer, name: string): Promise<{ info
     bytes: source.byteLength,
     rows: Number(metadata.num_rows),
     columns: summarizeColumns(metadata),
-    textColumns: summarizeColumns(metadata)
-      .filter(isText)
-      .map((c) => c.name),
+    textColumns: textColumnsOf(metadata),
     vectorColumns: findEmbeddingColumns(metadata).map((c) => c.name),
     model: footerValue(metadata, KV.model),
     index:

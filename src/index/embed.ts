@@ -1,4 +1,4 @@
-import type { AsyncBuffer } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import type { QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
@@ -49,16 +49,10 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
     const columns = summarizeColumns(metadata)
     const as = o.as ?? 'embedding'
     // a top-level column, or a text field of structs by its dotted path (`meta.title`)
-    const fields = [...plainLeaves(metadata).plain.values()].filter((l) => l.path.length > 1)
-    const asText = (l: PlainLeaf) => ({
-      name: l.name,
-      type: String(l.element.type),
-      logicalType: l.element.logical_type?.type ?? l.element.converted_type,
-    })
-    const field = columns.some((c) => c.name === o.text) ? undefined : fields.find((l) => l.name === o.text)
-    const text = columns.find((c) => c.name === o.text) ?? (field && asText(field))
+    const field = columns.some((c) => c.name === o.text) ? undefined : structFields(metadata).find((l) => l.name === o.text)
+    const text = columns.find((c) => c.name === o.text) ?? (field && summarizeLeaf(field))
     if (!text) {
-      const strings = [...columns, ...fields.map(asText)].filter(isText).map((c) => c.name)
+      const strings = textColumnsOf(metadata)
       throw new ParquetSeekError(`no such column to embed; the text columns are: ${strings.length ? strings.join(', ') : '(none)'}`, {
         file: o.file,
         column: o.text,
@@ -168,6 +162,21 @@ async function encodeEach(encoder: QueryEncoder, texts: string[]): Promise<Array
     for (const t of texts) out.push(...(await encodeEach(encoder, [t])))
     return out
   }
+}
+
+/** Fields of structs (not in a list or a map), by dotted path. */
+const structFields = (metadata: FileMetaData) => [...plainLeaves(metadata).plain.values()].filter((l) => l.path.length > 1)
+
+/** A struct field as `summarizeColumns` gives a column. */
+const summarizeLeaf = (l: PlainLeaf) => ({
+  name: l.name,
+  type: String(l.element.type),
+  logicalType: l.element.logical_type?.type ?? l.element.converted_type,
+})
+
+/** The columns a file's text can be embedded from: top-level ones, then structs' text fields by dotted path (`meta.title`). */
+export function textColumnsOf(metadata: FileMetaData): string[] {
+  return [...summarizeColumns(metadata), ...structFields(metadata).map(summarizeLeaf)].filter(isText).map((c) => c.name)
 }
 
 /** Whether a top-level column (as `summarizeColumns` gives it) holds text that can be embedded. */
