@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -17,6 +17,16 @@ import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
 import { duckdb, tempDir } from './helpers/fixtures.js'
 
+/** `path`'s text column embedded by the 16-d hash encoder into memory, errors naming the file by its base name. */
+function embedInMemory(path: string, text: string, as?: string) {
+  const file = basename(path)
+  return embedTextColumn(fromBytes(new Uint8Array(readFileSync(path)), file), new MemorySink(), {
+    text,
+    as,
+    encoder: hashNgramEncoder(16),
+    file,
+  })
+}
 // A file with text and no vectors, as users have them: a nullable title (some null, empty, or
 // with no words at all), an id and a price, in several row groups.
 const dir = tempDir('pqs-embed-')
@@ -110,12 +120,7 @@ describe('embedding a text column (files with text and no vectors)', () => {
   })
 
   it('a column that is missing, not text, or a new name already taken is a clear error, and nothing is written', async () => {
-    const embed = (o: { text: string; as?: string }) =>
-      embedTextColumn(fromBytes(new Uint8Array(readFileSync(input)), 'products.parquet'), new MemorySink(), {
-        ...o,
-        encoder: hashNgramEncoder(16),
-        file: 'products.parquet',
-      })
+    const embed = (o: { text: string; as?: string }) => embedInMemory(input, o.text, o.as)
     await expect(embed({ text: 'titel' })).rejects.toThrow(
       'products.parquet, column "titel": no such column to embed; the text columns are: title',
     )
@@ -142,12 +147,7 @@ describe('embedding a text column (files with text and no vectors)', () => {
     } finally {
       db.close()
     }
-    const embed = (text: string) =>
-      embedTextColumn(fromBytes(new Uint8Array(readFileSync(path)), 'blobs.parquet'), new MemorySink(), {
-        text,
-        encoder: hashNgramEncoder(16),
-        file: 'blobs.parquet',
-      })
+    const embed = (text: string) => embedInMemory(path, text)
     expect((await embed('note')).embedded).toBe(20)
     await expect(embed('image')).rejects.toThrow(
       'blobs.parquet, column "image", row 7: holds bytes that are not UTF-8 text (binary data, not words to embed)',
@@ -164,12 +164,7 @@ describe('embedding a text column (files with text and no vectors)', () => {
     } finally {
       db.close()
     }
-    const embed = (text: string) =>
-      embedTextColumn(fromBytes(new Uint8Array(readFileSync(path)), 'docs.parquet'), new MemorySink(), {
-        text,
-        encoder: hashNgramEncoder(16),
-        file: 'docs.parquet',
-      })
+    const embed = (text: string) => embedInMemory(path, text)
     const summary = await embed('meta.title')
     expect([summary.embedded, summary.empty]).toEqual([11, 1])
     await expect(embed('meta.titel')).rejects.toThrow('column "meta.titel": no such column to embed; the text columns are: meta.title')

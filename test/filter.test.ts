@@ -13,6 +13,21 @@ import { clusteredVectors, duckdb, listOfFloat, tempDir, testSource } from './he
 
 const CATEGORIES = ['news', 'sport', 'tech', 'art']
 
+/** Each filter passes as many rows of `input` as DuckDB's WHERE beside it. */
+async function expectDuckdbCounts(
+  db: Awaited<ReturnType<typeof duckdb>>,
+  input: string,
+  source: Awaited<ReturnType<typeof testSource>>,
+  metadata: Awaited<ReturnType<typeof readMetadata>>,
+  pairs: Array<[where: string, sql: string]>,
+) {
+  for (const [where, sql] of pairs) {
+    const [[count]] = (await db.rows(`SELECT count(*) FROM '${input}' WHERE ${sql}`)) as [[bigint]]
+    const got = await filterRows(source, metadata, parseWhere(where))
+    expect([where, got.passing]).toEqual([where, Number(count)])
+  }
+}
+
 describe('--where filters', () => {
   it('parses the small language and names the position of a mistake', () => {
     expect(parseWhere("category = 'tech' AND (score >= 10 OR note IS NULL)")).toEqual({
@@ -134,15 +149,11 @@ describe('--where filters', () => {
     )
     const source = await testSource(input)
     const metadata = await readMetadata(source)
-    for (const [where, sql] of [
+    await expectDuckdbCounts(db, input, source, metadata, [
       ["t >= '16:00'", "t >= TIME '16:00'"],
       ["t < '00:00:40' OR t = '11:22:20'", "t < TIME '00:00:40' OR t = TIME '11:22:20'"],
       ["t IN ('01:00', '01:00:10', '16:39:40')", "t IN (TIME '01:00', TIME '16:39:40')"],
-    ] as Array<[string, string]>) {
-      const [[count]] = (await db.rows(`SELECT count(*) FROM '${input}' WHERE ${sql}`)) as [[bigint]]
-      const got = await filterRows(source, metadata, parseWhere(where))
-      expect([where, got.passing]).toEqual([where, Number(count)])
-    }
+    ])
     db.close()
     // 16:00 is row 2,880: the first row group (2,048 rows, to 11:22:20) is ruled out by its statistics
     expect((await filterRows(source, metadata, parseWhere("t >= '16:00'"))).rowGroupsSkipped).toBe(1)
@@ -165,18 +176,14 @@ describe('--where filters', () => {
     )
     const source = await testSource(input)
     const metadata = await readMetadata(source)
-    for (const where of [
-      "meta.lang = 'en' AND meta.n < 30",
-      'meta.price = 0.29',
-      "meta.inner.t >= '04:50'",
-      'opt.x IS NULL',
-      'opt.x < 25 OR meta.n IN (7, 299)',
-    ]) {
-      const sql = where.replace(/'(\d\d:\d\d)'/, "TIME '$1'")
-      const [[count]] = (await db.rows(`SELECT count(*) FROM '${input}' WHERE ${sql}`)) as [[bigint]]
-      const got = await filterRows(source, metadata, parseWhere(where))
-      expect([where, got.passing]).toEqual([where, Number(count)])
-    }
+    const same = (where: string): [string, string] => [where, where]
+    await expectDuckdbCounts(db, input, source, metadata, [
+      same("meta.lang = 'en' AND meta.n < 30"),
+      same('meta.price = 0.29'),
+      ["meta.inner.t >= '04:50'", "meta.inner.t >= TIME '04:50'"],
+      same('opt.x IS NULL'),
+      same('opt.x < 25 OR meta.n IN (7, 299)'),
+    ])
     db.close()
     // meta.n < 30 lies in the first of three row groups: the others are ruled out by the field's statistics
     expect((await filterRows(source, metadata, parseWhere('meta.n < 30'))).rowGroupsSkipped).toBe(2)
