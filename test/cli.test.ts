@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects, type SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { coldQueries } from '../src/cli/benchCommand.js'
+import { coldQueries, recall } from '../src/cli/benchCommand.js'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { openIndex } from '../src/search/engine.js'
@@ -497,6 +497,17 @@ describe('parquetseek search and bench', () => {
     expect(coldQueries(twelve)).toEqual([0, 2, 4, 7, 9])
     expect(coldQueries([10, 11, 12])).toEqual([10, 11, 12])
     expect(coldQueries([])).toEqual([])
+  })
+
+  it('bench counts a result as near as the k-th true neighbour as a hit, whatever the sign of the distances (a dot index: −⟨q, x⟩)', () => {
+    // row 5 ties with the truth's row 7 at the k-th distance: as right an answer
+    const found = (row: number, distance: number) =>
+      ({ rows: [row], distances: [distance] }) as unknown as Parameters<typeof recall>[0][number]
+    expect(recall([found(5, -100)], [[7]], 1, Float64Array.of(-100))).toBe(1)
+    expect(recall([found(5, 2.5)], [[7]], 1, Float64Array.of(2.5))).toBe(1)
+    // farther than the k-th, beyond rounding: a miss; the truth's own row: a hit
+    expect(recall([found(5, -99.9)], [[7]], 1, Float64Array.of(-100))).toBe(0)
+    expect(recall([found(7, -50)], [[7]], 1, Float64Array.of(-100))).toBe(1)
   })
 
   it('bench --json reports recall, I/O per query and latency, sweeping nprobe', async () => {

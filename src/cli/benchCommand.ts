@@ -518,7 +518,9 @@ export function recall(results: Found[], truth: number[][], k: number, kth?: Flo
   let hits = 0
   results.forEach((r, q) => {
     const want = new Set((truth[q] ?? []).slice(0, k))
-    const limit = kth ? (kth[q] as number) * (1 + 1e-5) + 1e-6 : Number.NEGATIVE_INFINITY
+    // to rounding, on either side of zero (a dot index's distances, −⟨q, x⟩, are negative)
+    const tenth = kth?.[q]
+    const limit = tenth === undefined ? Number.NEGATIVE_INFINITY : tenth + Math.abs(tenth) * 1e-5 + 1e-6
     let found = 0
     for (const [i, row] of r.rows.slice(0, k).entries()) if (want.has(row) || (r.distances[i] as number) <= limit) found++
     hits += Math.min(k, found)

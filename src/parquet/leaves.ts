@@ -30,7 +30,7 @@ export function plainLeaves(metadata: FileMetaData): { plain: Map<string, PlainL
     const here = once && el.repetition_type !== 'REPEATED' && !(node.children.length && /^(LIST|MAP|MAP_KEY_VALUE)$/.test(String(kind)))
     if (!node.children.length) {
       const name = path.join('.')
-      if (here && !plain.has(name)) plain.set(name, { name, path, element: el, chunk })
+      if (here && (path.length === 1 || !plain.has(name))) plain.set(name, { name, path, element: el, chunk })
       else if (!here) nested.add(name).add(path[0] as string)
       chunk++
       return
