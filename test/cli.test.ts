@@ -448,6 +448,16 @@ describe('parquetseek search and bench', () => {
     }
   })
 
+  it("info lists a struct's fields by the dotted names --where and --embed-text take", async () => {
+    const db = await duckdb()
+    const path = join(dir, 'struct-info.parquet')
+    await db.run(`COPY (SELECT {'lang': 'en', 'inner': {'n': i}} AS meta, ['x'] AS tags FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`)
+    db.close()
+    const r = await cli(['info', path])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('  meta: GROUP — fields meta.lang, meta.inner.n\n  tags: LIST\n')
+  })
+
   it('search --query-row N --query-file F: row N of F alone, a row without a vector named', async () => {
     const rows = vectors(10, 8, 11) as Array<number[] | null>
     rows[0] = null // before the asked row: it used to refuse every row after it

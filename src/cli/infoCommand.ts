@@ -6,6 +6,7 @@ import { MODEL_MAGIC, PART_MAGIC } from '../index/partitioned.js'
 import { SIDECAR_MAGIC } from '../index/sidecarFile.js'
 import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { plainLeaves } from '../parquet/leaves.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
 import type { SeekIndex } from '../search/engine.js'
 import { parse, UsageError } from './args.js'
@@ -42,6 +43,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
       throw e
     })
     const columns = summarizeColumns(metadata)
+    const { plain } = plainLeaves(metadata)
     const location = locateIndex(metadata, source.byteLength, file)
     const head = location ? await loadIndexHead(source, location, file) : undefined
     const sizes = head?.directory.map((d) => d.count) ?? []
@@ -75,10 +77,14 @@ export async function infoCommand(argv: string[]): Promise<void> {
     const lines = [
       `${input}: ${info.rows} rows in ${info.rowGroups} row groups, ${fmtBytes(info.bytes)}${info.createdBy ? `, written by ${info.createdBy}` : ''}`,
       'columns:',
-      ...columns.map(
-        (c) =>
-          `  ${c.name}: ${c.type}${c.logicalType && c.logicalType !== c.type ? ` (${c.logicalType})` : ''}${c.nullable ? '' : ' not null'}`,
-      ),
+      ...columns.map((c) => {
+        // a struct's fields by the dotted names --where and --embed-text take
+        const fields = c.type === 'GROUP' ? [...plain.keys()].filter((k) => k.startsWith(`${c.name}.`)) : []
+        return (
+          `  ${c.name}: ${c.type}${c.logicalType && c.logicalType !== c.type ? ` (${c.logicalType})` : ''}${c.nullable ? '' : ' not null'}` +
+          (fields.length ? ` — fields ${fields.join(', ')}` : '')
+        )
+      }),
       `vector columns: ${info.vectorColumns.join(', ') || 'none'}`,
     ]
     if (info.index) {
