@@ -3,8 +3,9 @@ import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects, type SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { coldQueries, recall } from '../src/cli/benchCommand.js'
+import { coldQueries } from '../src/cli/benchCommand.js'
 import { serveFile } from '../src/cli/rangeServer.js'
+import { recallAtK as recall } from '../src/compute/metric.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
@@ -509,7 +510,7 @@ describe('parquetseek search and bench', () => {
     expect(coldQueries([])).toEqual([])
   })
 
-  it('bench counts a result as near as the k-th true neighbour as a hit, whatever the sign of the distances (a dot index: −⟨q, x⟩)', () => {
+  it("recall (bench, the app's Check recall) counts a result as near as the k-th true neighbour as a hit, whatever the sign of the distances (a dot index: −⟨q, x⟩)", () => {
     // row 5 ties with the truth's row 7 at the k-th distance: as right an answer
     const found = (row: number, distance: number) =>
       ({ rows: [row], distances: [distance] }) as unknown as Parameters<typeof recall>[0][number]

@@ -1,5 +1,5 @@
 import { type BackendChoice, loadKernels, type SearchBackend } from '../src/compute/backend.js'
-import { prepareQuery } from '../src/compute/metric.js'
+import { prepareQuery, recallAtK } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { encodeText } from '../src/encode/encoders.js'
 import { type ModelLoad, modelLoad } from '../src/encode/useLite.js'
@@ -229,27 +229,22 @@ export function engineApi() {
         signal,
         kernels: await loadKernels(index.kernels.name),
       })
-      const truth = exact.map(
-        (hits, i) =>
-          new Set(
-            hits
-              .filter((h) => h.row !== used[i])
-              .slice(0, o.k)
-              .map((h) => h.row),
-          ),
-      )
+      const nearest = exact.map((hits, i) => hits.filter((h) => h.row !== used[i]).slice(0, o.k))
+      const truth = nearest.map((hits) => hits.map((h) => h.row))
+      // a result as near as the k-th true neighbour is as right (rows at one distance: duplicates)
+      const kth = Float64Array.from(nearest, (hits) => hits.at(-1)?.distance ?? Number.NEGATIVE_INFINITY)
       const out: RecallPoint[] = []
       for (const nprobe of o.nprobes) {
         index.clearCache()
         // the index's own nprobe is searched as default searches run (adaptive, when it has a slack)
         const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe: nprobe === index.params.nprobe ? undefined : nprobe, signal })
-        let hits = 0
-        batch.forEach((r, i) => {
-          for (const h of r.results.filter((x) => x.row !== used[i]).slice(0, o.k)) if (truth[i]?.has(h.row)) hits++
+        const found = batch.map((r, i) => {
+          const others = r.results.filter((x) => x.row !== used[i])
+          return { rows: others.map((h) => h.row), distances: others.map((h) => h.distance) }
         })
         out.push({
           nprobe,
-          recall: hits / Math.max(1, used.length * o.k),
+          recall: recallAtK(found, truth, o.k, kth),
           bytesPerQuery: (batch[0]?.stats.bytes ?? 0) / Math.max(1, used.length),
         })
       }

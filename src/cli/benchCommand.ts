@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
 import { loadKernels } from '../compute/backend.js'
+import { recallAtK } from '../compute/metric.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import { resolveSourceName } from '../io/confine.js'
@@ -182,7 +183,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
         nprobe: shown,
         slack: cut === Number.POSITIVE_INFINITY ? undefined : cut,
         listsPerQuery: lists.every((n) => n !== undefined) ? mean(lists as number[]) : undefined,
-        recall: recall(results, truth.rows, k, kthDistance),
+        recall: recallAtK(results, truth.rows, k, kthDistance),
         bytesPerQuery: mean(bytes),
         bytesP95: pct(bytes, 0.95),
         requestsPerQuery: mean(results.map((r) => r.stats.requests)),
@@ -508,24 +509,6 @@ async function inputRows(files: Array<{ path: string; rowBase: number }>): Promi
     }
   }
   return reordered ? rows : undefined
-}
-
-/**
- * Mean recall@k. With true k-th distances, a result no farther than the k-th true neighbour
- * (relative tolerance 1e-5) is a hit too, so an equally near row with another id is not a miss.
- */
-export function recall(results: Found[], truth: number[][], k: number, kth?: Float64Array): number {
-  let hits = 0
-  results.forEach((r, q) => {
-    const want = new Set((truth[q] ?? []).slice(0, k))
-    // to rounding, on either side of zero (a dot index's distances, −⟨q, x⟩, are negative)
-    const tenth = kth?.[q]
-    const limit = tenth === undefined ? Number.NEGATIVE_INFINITY : tenth + Math.abs(tenth) * 1e-5 + 1e-6
-    let found = 0
-    for (const [i, row] of r.rows.slice(0, k).entries()) if (want.has(row) || (r.distances[i] as number) <= limit) found++
-    hits += Math.min(k, found)
-  })
-  return hits / (results.length * k)
 }
 
 async function kthDistances(file: string, queries: number, offset: number, k: number): Promise<Float64Array> {

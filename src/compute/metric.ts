@@ -90,3 +90,36 @@ export function fromKernel(metric: Metric, v: number, normSq?: number): number {
   const norm = Math.sqrt(normSq as number)
   return norm === 0 ? 1 : 1 - v / norm
 }
+
+/**
+ * The farthest distance that still ties with `distance` to rounding (either side of zero: a dot
+ * index's distances are negative). A recall measurement counts a result this near as the k-th
+ * true neighbour as a hit: rows at one distance are equally right answers, and which of them an
+ * index returns turns on rounding (tune truth, `bench`, the app's "Check recall").
+ */
+export function tieLimit(distance: number): number {
+  return Number.isFinite(distance) ? distance + Math.abs(distance) * 1e-5 + 1e-6 : distance
+}
+
+/**
+ * Mean recall@k of `results` (each query's rows, nearest first, and their distances) against
+ * `truth` (each query's true rows). With the true k-th distances, a result no farther than the
+ * k-th true neighbour (`tieLimit`) is a hit too: an equally near row is not a miss.
+ */
+export function recallAtK(
+  results: ReadonlyArray<{ rows: readonly number[]; distances: readonly number[] }>,
+  truth: readonly (readonly number[])[],
+  k: number,
+  kth?: Float64Array,
+): number {
+  let hits = 0
+  results.forEach((r, q) => {
+    const want = new Set((truth[q] ?? []).slice(0, k))
+    const tenth = kth?.[q]
+    const limit = tenth === undefined ? Number.NEGATIVE_INFINITY : tieLimit(tenth)
+    let found = 0
+    for (const [i, row] of r.rows.slice(0, k).entries()) if (want.has(row) || (r.distances[i] as number) <= limit) found++
+    hits += Math.min(k, found)
+  })
+  return hits / Math.max(1, results.length * k)
+}

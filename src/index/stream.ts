@@ -1,5 +1,6 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { jsKernels } from '../compute/backend.js'
+import { tieLimit } from '../compute/metric.js'
 import { TopK } from '../compute/topk.js'
 import { ParquetSeekError } from '../errors.js'
 import { type EmbeddingColumn, forEachVectorBlock, type InvalidRow, type VectorBlock } from '../parquet/embedding.js'
@@ -152,7 +153,7 @@ export function truthOf(candidates: Array<{ row: number; distance: number }>, se
   const sorted = candidates.filter((h) => h.row !== self).sort((a, b) => a.distance - b.distance || a.row - b.row)
   const tenth = sorted[9]?.distance
   if (tenth === undefined) return new Set(sorted.map((h) => h.row))
-  const limit = tenth + Math.abs(tenth) * 1e-5 + 1e-6
+  const limit = tieLimit(tenth)
   const tied = sorted.findIndex((h, i) => i >= 10 && h.distance > limit)
   return new Set(sorted.slice(0, tied < 0 ? sorted.length : tied).map((h) => h.row))
 }
