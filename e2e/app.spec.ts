@@ -151,6 +151,7 @@ test('a file that names its embedding model answers text queries typed in the pa
   await page.getByLabel('Filter rows').fill("title < 'snowy'")
   await page.getByRole('button', { name: 'Search', exact: true }).click()
   await expect(page.getByTestId('filter-stats')).toContainText('the filter passed 300 rows')
+  await expect(page.getByTestId('answer-for')).toHaveText("Results for “mountains covered in snow” where title < 'snowy'")
   const titlesShown = await hits(page).locator('.hit-main').allTextContents()
   expect(titlesShown).toHaveLength(10)
   expect(titlesShown.filter((t) => !/^(red apple|sailing boat) number/.test(t.trim()))).toEqual([])
@@ -158,6 +159,10 @@ test('a file that names its embedding model answers text queries typed in the pa
   await page.getByLabel('Filter rows').fill("title = 'nothing'")
   await page.getByRole('button', { name: 'Search', exact: true }).click()
   await expect(page.getByText('No row passes the filter')).toBeVisible()
+  // Back returns to the answer before, with its filter
+  await page.getByRole('button', { name: '← Back' }).click()
+  await expect(page.getByLabel('Filter rows')).toHaveValue("title < 'snowy'")
+  await expect(hits(page)).toHaveCount(10)
   // a filter naming no column says so, naming it
   await page.getByLabel('Filter rows').fill('colour = 1')
   await page.getByRole('button', { name: 'Search', exact: true }).click()

@@ -28,6 +28,8 @@ type Mode = 'text' | 'row' | 'vector'
 /** One answered query; "Back" returns to the one before. */
 interface Answer {
   query: QuerySpec
+  /** The filter it was searched with. */
+  where?: string
   result: PageSearchResult
 }
 
@@ -122,7 +124,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
         where: filter.trim() || undefined,
       }
       const result = await run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
-      setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, result }].slice(-20))
+      setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, where: req.where, result }].slice(-20))
     } catch (e) {
       if ((e as Error).name !== 'AbortError') setError((e as Error).message)
     } finally {
@@ -144,6 +146,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     abort.current?.abort() // a search still running would land on top of the one returned to
     setSearching(false)
     setAnswers(answers.slice(0, -1))
+    setFilter(previous.where ?? '')
     const q = previous.query
     if ('text' in q) {
       setMode('text')
@@ -353,6 +356,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
               : 'row' in answer.query
                 ? `Rows like row ${answer.query.row}`
                 : 'Rows nearest the pasted vector'}
+            {answer.where && ` where ${answer.where}`}
           </span>
         )}
         <span aria-live="polite" className="searching">
