@@ -126,22 +126,18 @@ export function pruneProbes(
     // the kept lists counted, then copied (typed arrays' filter with a closure, and gaps made by
     // Float64Array.from with a mapper, took half of 10,000 queries' 240 ms cut)
     const gaps = gapsOf(d)
-    // a list is kept when near enough, or while those before it hold fewer than enough.rows
+    // a list is kept when near enough, or when it is among the first `forced`: those up to the
+    // one where the lists before hold enough.rows (a prefix, so no per-query mask is made)
     const rows = enough?.rows ?? 0
-    const keep = new Uint8Array(gaps.length)
-    let count = 0
-    let before = 0
-    for (let i = 0; i < gaps.length; i++) {
-      if ((gaps[i] as number) <= slack || before < rows) {
-        keep[i] = 1
-        count++
-      }
-      if (before < rows) before += (enough as NonNullable<typeof enough>).sizeOf(probed[i] as number)
-    }
+    let forced = 0
+    for (let before = 0; forced < gaps.length && before < rows; forced++)
+      before += (enough as NonNullable<typeof enough>).sizeOf(probed[forced] as number)
+    let count = forced
+    for (let i = forced; i < gaps.length; i++) if ((gaps[i] as number) <= slack) count++
     const keptLists = new Uint32Array(count)
     const keptDistances = new Float32Array(count)
     for (let i = 0, j = 0; i < gaps.length; i++)
-      if (keep[i]) {
+      if (i < forced || (gaps[i] as number) <= slack) {
         keptLists[j] = probed[i] as number
         keptDistances[j++] = d[i] as number
       }
