@@ -38,8 +38,9 @@ function noOutputLeft(name: string) {
 describe('parquetseek index', () => {
   it('builds, prints the JSON summary with the contract fields, and info shows the index', async () => {
     const out = join(dir, 'good.indexed.parquet')
-    const r = await cli(['index', good, out, '--column', 'embedding', '--json', '--nlist', '10'])
-    expect(r.code).toBe(0)
+    // no --column: the file's only vector column
+    const r = await cli(['index', good, out, '--json', '--nlist', '10'])
+    expect(r.code, r.stderr).toBe(0)
     const summary = JSON.parse(r.stdout)
     for (const key of [
       'rows',
@@ -135,55 +136,188 @@ describe('parquetseek index', () => {
     )
   })
 
+  it('without --column: several vector columns are a usage error naming them; none, an error naming the text columns to embed', async () => {
+    const db = await duckdb()
+    try {
+      await db.run(`COPY (SELECT *, embedding AS emb2 FROM '${good}') TO '${join(dir, 'two-vectors.parquet')}'`)
+      await db.run(`COPY (SELECT title FROM '${good}') TO '${join(dir, 'text-only.parquet')}'`)
+    } finally {
+      db.close()
+    }
+    const two = await cli(['index', join(dir, 'two-vectors.parquet'), join(dir, 'x-two.parquet')])
+    expect(two.code).toBe(2)
+    expect(two.stderr).toMatch(/two-vectors\.parquet has 2 vector columns \(embedding, emb2\): give --column to index/)
+    noOutputLeft('x-two')
+    expectOneLineError(
+      await cli(['index', join(dir, 'text-only.parquet'), join(dir, 'x-text.parquet')]),
+      /text-only\.parquet: no vector column to index: none is a LIST of numbers or a FIXED_LEN_BYTE_ARRAY of float32; text columns here: title \(embed one first/,
+    )
+    noOutputLeft('x-text')
+    // a sidecar's inputs, and exact search of a file without an index, choose the same way
+    const sidecar = await cli(['index', '--sidecar', join(dir, 'x-two.pqseek'), join(dir, 'two-vectors.parquet')])
+    expect(sidecar.code).toBe(2)
+    expect(sidecar.stderr).toMatch(/has 2 vector columns \(embedding, emb2\): give --column to index/)
+    noOutputLeft('x-two')
+    const exact = await cli(['search', join(dir, 'two-vectors.parquet'), '--query-row', '0'])
+    expect(exact.code).toBe(2)
+    expect(exact.stderr).toMatch(/give --column for exact search/)
+  })
+
   it('rejects a non-numeric column and points at the vector column (and a text column at --embed-text)', async () => {
     expectOneLineError(
       await cli(['index', good, join(dir, 'x4.parquet'), '--column', 'title']),
-      /column "title": is BYTE_ARRAY \(UTF8\), not a vector of FLOAT or DOUBLE \(it holds text: embed it first, e\.g\. parquetseek index in\.parquet out\.parquet --embed-text title\); vector columns here: embedding/,
+      /column "title": is BYTE_ARRAY \(UTF8\), not a vector of FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers \(it holds text: embed it first, e\.g\. parquetseek index in\.parquet out\.parquet --embed-text title\); vector columns here: embedding/,
     )
   })
 
-  it('names half-float and integer vectors for what they are, and the command that makes them FLOAT works', async () => {
-    const n = 120
+  it('indexes half-float and 8/16-bit integer vectors as they are: same type and values in the output, same answers as their FLOAT copy', async () => {
+    const n = 300
     const rows = clusteredVectors(n, 8, 5)
-    const vectorsOf = (scale: number) =>
-      Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * 8, (i + 1) * 8), (x) => Math.round(x * scale) / scale))
+    const scaled = (scale: number, round: (x: number) => number) =>
+      Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * 8, (i + 1) * 8), (x) => round(x * scale)))
     const write = (path: string, element: SchemaElement, data: number[][]) => {
       const bytes = parquetWriteBuffer({
         schema: [
-          { name: 'root', num_children: 1 },
+          { name: 'root', num_children: 2 },
+          { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
           { name: 'emb', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
           { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
           { ...element, name: 'element', repetition_type: 'OPTIONAL' },
         ],
-        columnData: [{ name: 'emb', data }],
+        columnData: [
+          { name: 'id', data: Array.from({ length: n }, (_, i) => i) },
+          { name: 'emb', data },
+        ],
       })
       writeFileSync(path, new Uint8Array(bytes))
     }
-    const half = join(dir, 'half.parquet')
-    write(half, { name: 'element', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 2, logical_type: { type: 'FLOAT16' } }, vectorsOf(8))
+    // (clusteredVectors lie within ±7: halves in eighths are exact; ×15 fits an int8, +100 a uint8)
+    const kinds = [
+      {
+        name: 'half',
+        duck: 'FLOAT',
+        element: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: 2, logical_type: { type: 'FLOAT16' } },
+        data: scaled(8, (x) => Math.round(x) / 8),
+      },
+      { name: 'int8', duck: 'TINYINT', element: { type: 'INT32', converted_type: 'INT_8' }, data: scaled(15, Math.round) },
+      {
+        name: 'uint8',
+        duck: 'UTINYINT',
+        element: { type: 'INT32', converted_type: 'UINT_8' },
+        data: scaled(15, (x) => Math.round(x) + 100),
+      },
+      {
+        name: 'int16',
+        duck: 'SMALLINT',
+        element: { type: 'INT32', converted_type: 'INT_16' },
+        data: scaled(1000, Math.round),
+      },
+    ] as const
+    const db = await duckdb()
+    try {
+      for (const kind of kinds) {
+        const input = join(dir, `${kind.name}.parquet`)
+        write(input, kind.element as SchemaElement, kind.data)
+        const floats = join(dir, `${kind.name}-f32.parquet`)
+        await db.run(`COPY (SELECT * REPLACE (emb::FLOAT[] AS emb) FROM '${input}') TO '${floats}'`)
+        for (const clustered of [false, true]) {
+          const out = join(dir, `${kind.name}${clustered ? '-clustered' : ''}.indexed.parquet`)
+          const built = await cli(['index', input, out, '--column', 'emb', '--json', ...(clustered ? ['--cluster-rows'] : [])])
+          expect(built.code, built.stderr).toBe(0)
+          expect(JSON.parse(built.stdout)).toMatchObject({ rows: n, indexedRows: n, dim: 8 })
+          // every value as it was, in a column of the same type (DuckDB reads halves as FLOAT)
+          const same = await db.rows(
+            `SELECT (SELECT count(*) FROM (SELECT id, emb FROM '${input}' EXCEPT ALL SELECT id, emb FROM '${out}')), (SELECT typeof(emb) FROM '${out}' LIMIT 1)`,
+          )
+          expect(same, `${kind.name} clustered ${clustered}`).toEqual([[0n, `${kind.duck}[]`]])
+          const element = (file: string) =>
+            db.rows(`SELECT type, type_length, logical_type, converted_type FROM parquet_schema('${file}') WHERE name = 'element'`)
+          expect(await element(out)).toEqual(await element(input))
+        }
+        // the rewritten pages decode to the values: every list probed, the answers are the FLOAT copy's
+        await cli(['index', floats, join(dir, `${kind.name}-f32.indexed.parquet`), '--column', 'emb'])
+        const answers = async (file: string) => {
+          const r = await cli(['search', file, '--query-row', '17', '--k', '10', '--nprobe', '1000', '--refine', '50', '--json'])
+          expect(r.code, r.stderr).toBe(0)
+          return (JSON.parse(r.stdout).results as Array<{ row: number; distance: number }>).map((x) => [x.row, x.distance])
+        }
+        expect(await answers(join(dir, `${kind.name}.indexed.parquet`)), kind.name).toEqual(
+          await answers(join(dir, `${kind.name}-f32.indexed.parquet`)),
+        )
+      }
+    } finally {
+      db.close()
+    }
+  })
+
+  it('an input with integers of the INTEGER logical type (as pyarrow annotates them) comes out readable by DuckDB, types and values kept', async () => {
+    // hyparquet-writer annotates as pyarrow does (its footer's bit width is not one DuckDB reads:
+    // the input is checked through hyparquet)
+    const n = 200
+    const rows = clusteredVectors(n, 8, 9)
+    const input = join(dir, 'logical-ints.parquet')
+    const bytes = parquetWriteBuffer({
+      schema: [
+        { name: 'root', num_children: 2 },
+        { name: 'id', type: 'INT32', repetition_type: 'REQUIRED', logical_type: { type: 'INTEGER', bitWidth: 32, isSigned: false } },
+        { name: 'emb', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'element', type: 'INT32', repetition_type: 'OPTIONAL', logical_type: { type: 'INTEGER', bitWidth: 16, isSigned: true } },
+      ],
+      columnData: [
+        { name: 'id', data: Array.from({ length: n }, (_, i) => 4_000_000_000 - i) },
+        {
+          name: 'emb',
+          data: Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * 8, (i + 1) * 8), (x) => Math.round(x * 1000))),
+        },
+      ],
+    })
+    writeFileSync(input, new Uint8Array(bytes))
+    const out = join(dir, 'logical-ints.indexed.parquet')
+    const built = await cli(['index', input, out, '--column', 'emb'])
+    expect(built.code, built.stderr).toBe(0)
+    const want = (await parquetReadObjects({ file: await asyncBufferFromFile(input) })).map((r) => [
+      BigInt(r.id),
+      Array.from(r.emb as number[]),
+    ])
+    const db = await duckdb()
+    try {
+      expect(await db.rows(`SELECT typeof(id), typeof(emb) FROM '${out}' LIMIT 1`)).toEqual([['UINTEGER', 'SMALLINT[]']])
+      const got = await db.rows(`SELECT id::BIGINT, emb::INTEGER[] FROM '${out}'`)
+      expect(got.map(([id, emb]) => [id, (emb as { items: number[] }).items])).toEqual(want)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('names wider integer vectors for what they are, and the command that makes them FLOAT works', async () => {
+    const n = 120
+    const rows = clusteredVectors(n, 8, 5)
+    const data = Array.from({ length: n }, (_, i) => Array.from(rows.subarray(i * 8, (i + 1) * 8), (x) => Math.round(x * 1000)))
     const ints = join(dir, 'ints.parquet')
-    write(ints, { name: 'element', type: 'INT32' }, vectorsOf(1))
-    const cast =
-      /\(write it as FLOAT first, e\.g\. DuckDB: COPY \(SELECT \* REPLACE \(emb::FLOAT\[\] AS emb\) FROM 'in\.parquet'\) TO 'out\.parquet'\); this file has no vector column/
-    const halfRun = await cli(['index', half, join(dir, 'x-half.parquet'), '--column', 'emb'])
-    expectOneLineError(halfRun, /column "emb": is a LIST of FIXED_LEN_BYTE_ARRAY \(FLOAT16\), not a vector of FLOAT or DOUBLE/)
-    expect(halfRun.stderr).toMatch(cast)
+    const bytes = parquetWriteBuffer({
+      schema: [
+        { name: 'root', num_children: 1 },
+        { name: 'emb', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'element', type: 'INT32', repetition_type: 'OPTIONAL' },
+      ],
+      columnData: [{ name: 'emb', data }],
+    })
+    writeFileSync(ints, new Uint8Array(bytes))
     const intRun = await cli(['index', ints, join(dir, 'x-ints.parquet'), '--column', 'emb'])
-    expectOneLineError(intRun, /column "emb": is a LIST of INT32, not a vector of FLOAT or DOUBLE/)
-    expect(intRun.stderr).toMatch(cast)
+    expectOneLineError(intRun, /column "emb": is a LIST of INT32, not a vector of FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers/)
+    expect(intRun.stderr).toMatch(
+      /\(write it as FLOAT first, e\.g\. DuckDB: COPY \(SELECT \* REPLACE \(emb::FLOAT\[\] AS emb\) FROM 'in\.parquet'\) TO 'out\.parquet'\); this file has no vector column/,
+    )
     // the command it gives, run by DuckDB, makes a file that indexes
     const db = await duckdb()
     try {
-      for (const [from, to] of [
-        [half, 'half-f32.parquet'],
-        [ints, 'ints-f32.parquet'],
-      ] as const) {
-        const out = join(dir, to)
-        await db.run(`COPY (SELECT * REPLACE (emb::FLOAT[] AS emb) FROM '${from}') TO '${out}'`)
-        const built = await cli(['index', out, join(dir, `${to}.indexed.parquet`), '--column', 'emb', '--json'])
-        expect(built.code).toBe(0)
-        expect(JSON.parse(built.stdout)).toMatchObject({ rows: n, indexedRows: n, dim: 8 })
-      }
+      const out = join(dir, 'ints-f32.parquet')
+      await db.run(`COPY (SELECT * REPLACE (emb::FLOAT[] AS emb) FROM '${ints}') TO '${out}'`)
+      const built = await cli(['index', out, join(dir, 'ints-f32.indexed.parquet'), '--column', 'emb', '--json'])
+      expect(built.code).toBe(0)
+      expect(JSON.parse(built.stdout)).toMatchObject({ rows: n, indexedRows: n, dim: 8 })
     } finally {
       db.close()
     }

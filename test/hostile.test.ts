@@ -23,7 +23,7 @@ import { locateIndex } from '../src/index/locate.js'
 import type { InvertedLists, PageLocations } from '../src/index/model.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn } from '../src/parquet/embedding.js'
+import { describeEmbeddingColumn, type VectorElement } from '../src/parquet/embedding.js'
 import { readMetadata } from '../src/parquet/footer.js'
 import { lz4Compress, lz4DecompressBlock } from '../src/parquet/lz4.js'
 import { decodeVectorPage } from '../src/parquet/vectorPage.js'
@@ -669,9 +669,9 @@ describe('4–5. vector pages: decoded within their declared size', () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20)
   })
 
-  it('a page decodes to its vector compressed or stored, at any byte offset, as float or double, one page after another', () => {
+  it('a page decodes to its vector compressed or stored, at any byte offset, as float, double, half float or integers, one page after another', () => {
     const floats = (r: number) => new Uint8Array(new Float32Array(vectorOf(r)).buffer)
-    const decode = (page: Uint8Array, element: 'FLOAT' | 'DOUBLE' = 'FLOAT') => {
+    const decode = (page: Uint8Array, element: VectorElement = 'FLOAT') => {
       const out = new Float32Array(dim + 2).fill(-1)
       decodeVectorPage(page, { kind: 'list', element }, 'LZ4_RAW', dim, out, 1, ctx)
       expect([out[0], out[dim + 1]]).toEqual([-1, -1]) // only its slot written
@@ -690,6 +690,28 @@ describe('4–5. vector pages: decoded within their declared size', () => {
     // DOUBLE elements, read as float32
     const doubles = new Uint8Array(Float64Array.from(vectorOf(6)).buffer)
     expect(decode(vectorPage({ uncompressed: dim * 8, body: lz4Compress(doubles) }), 'DOUBLE')).toEqual(expected(6))
+    // half floats (2 bytes a value): normal, subnormal (2^-24), the largest (65504), −0 and 1/3 rounded
+    const halves = [0x3c00, 0xc000, 0x0001, 0x7bff, 0x8000, 0x3555, 0x0000, 0xbc00]
+    const halfValues = [1, -2, 2 ** -24, 65504, -0, 0.333251953125, 0, -1]
+    const halfBody = new Uint8Array(Uint16Array.from({ length: dim }, (_, j) => halves[j % 8] as number).buffer)
+    const halfOut = decode(vectorPage({ uncompressed: dim * 2, body: lz4Compress(halfBody) }), 'FLOAT16')
+    expect(halfOut).toEqual(Array.from({ length: dim }, (_, j) => halfValues[j % 8]))
+    expect(Object.is(halfOut[4], -0)).toBe(true)
+    // 8- and 16-bit integers, stored as INT32 (4 bytes a value)
+    const ints = Int32Array.from({ length: dim }, (_, j) => [-128, 127, 0, -1, 255, 300, -32768, 32767][j % 8] as number)
+    for (const element of ['INT8', 'UINT8', 'INT16', 'UINT16'] as const)
+      expect(decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(new Uint8Array(ints.buffer)) }), element)).toEqual(
+        Array.from(ints),
+      )
+    // a page of the wrong width for its type is refused before decompressing
+    expect(() => decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(floats(3)) }), 'FLOAT16')).toThrow(
+      'vector page claims 64 bytes of values, a 16-d vector has 32',
+    )
+    // an infinite half float is a damaged page, as a float's is
+    halfBody.set([0x00, 0x7c], 6)
+    expect(() => decode(vectorPage({ uncompressed: dim * 2, body: lz4Compress(halfBody) }), 'FLOAT16')).toThrow(
+      'vector page holds a non-finite value at 3 (damaged page)',
+    )
   })
 
   it('a page holding a value that is not finite is refused, naming where; finite extremes pass', () => {

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet'
 import { parquetMetadata, parquetReadObjects, parquetSchema, readOffsetIndex } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { ByteWriter } from 'hyparquet-writer'
 import { writeDataPageV2 } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
+import { unconvert } from 'hyparquet-writer/src/unconvert.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
@@ -155,21 +156,31 @@ async function checkLayout(out: string, fx: Fixture) {
 }
 
 describe('vector pages: levels of a LIST of numbers built row by row', () => {
-  const shape = (top: 'OPTIONAL' | 'REQUIRED', leaf: 'OPTIONAL' | 'REQUIRED', type: 'FLOAT' | 'DOUBLE') =>
+  /** The element types a vector list may hold, as writers store them. */
+  const elements = {
+    FLOAT: { type: 'FLOAT' },
+    DOUBLE: { type: 'DOUBLE' },
+    FLOAT16: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: 2, logical_type: { type: 'FLOAT16' } },
+    INT8: { type: 'INT32', converted_type: 'INT_8' },
+    UINT8: { type: 'INT32', logical_type: { type: 'INTEGER', bitWidth: 8, isSigned: false } },
+    INT16: { type: 'INT32', logical_type: { type: 'INTEGER', bitWidth: 16, isSigned: true } },
+  } as const
+  type Element = keyof typeof elements
+  const shape = (top: 'OPTIONAL' | 'REQUIRED', leaf: 'OPTIONAL' | 'REQUIRED', type: Element) =>
     parquetSchema({
       schema: [
         { name: 'root', num_children: 1 },
         { name: 'embedding', repetition_type: top, converted_type: 'LIST', num_children: 1 },
         { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-        { name: 'element', type, repetition_type: leaf },
+        { name: 'element', ...elements[type], repetition_type: leaf },
       ],
     } as FileMetaData)
 
-  /** Every optional/required list and element, FLOAT and DOUBLE: the schema path of each. */
+  /** Every optional/required list and element, of every element type: the schema path of each. */
   function* everyShape() {
     for (const top of ['OPTIONAL', 'REQUIRED'] as const)
       for (const leaf of ['OPTIONAL', 'REQUIRED'] as const)
-        for (const type of ['FLOAT', 'DOUBLE'] as const) {
+        for (const type of Object.keys(elements) as Element[]) {
           const root = shape(top, leaf, type)
           const tree = [root, root.children[0], root.children[0]?.children[0], root.children[0]?.children[0]?.children[0]] as SchemaTree[]
           yield { top, leaf, type, tree }
@@ -204,12 +215,15 @@ describe('vector pages: levels of a LIST of numbers built row by row', () => {
   it("write the bytes hyparquet-writer's page writer writes, full rows (arrays and Float32Arrays) through their own path", () => {
     for (const { top, leaf, type, tree } of everyShape()) {
       // full rows of two lengths, repeated (their levels are encoded once), 9 and more values (an RLE run)
+      // (integers whole and in range: unsigned ones positive; fractions for the floats, 0.1
+      // rounded to the nearest half float as the library writer rounds it; -0 keeps its sign)
+      const int = type.includes('INT')
       const rows: unknown[] = [
         [1, 2, 3],
-        Float32Array.from({ length: 20 }, (_, i) => i / 7),
+        Float32Array.from({ length: 20 }, (_, i) => (int ? i * 5 : i / 7)),
         [],
-        [0.1, 0.2, 0.3],
-        Array.from({ length: 20 }, (_, i) => -i * 1.5),
+        int ? [0, 100, 127] : [0.1, 0.2, -0],
+        Array.from({ length: 20 }, (_, i) => (type === 'UINT8' ? 255 - i : int ? -i * 6 : -i * 1.5)),
         Float32Array.from([4, 5, 6]),
       ]
       if (top === 'OPTIONAL') rows.push(null, [8])
@@ -231,7 +245,7 @@ describe('vector pages: levels of a LIST of numbers built row by row', () => {
           writer: want,
           column: column as never,
           encoding: 'PLAIN',
-          pageData: { ...page, values: Array.from(page.values), maxDefinitionLevel },
+          pageData: { ...page, values: unconvert(column.element as SchemaElement, Array.from(page.values)), maxDefinitionLevel },
         })
       expect(locations, `${top} ${leaf} ${type}`).toHaveLength(rows.length)
       expect(Buffer.from(got.getBytes()).equals(Buffer.from(want.getBytes())), `${top} ${leaf} ${type}`).toBe(true)

@@ -61,7 +61,7 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             ? 'No index in this file.'
             : info.textColumns.length
               ? 'No index and no vectors in this file: embed a text column to build one.'
-              : 'No index in this file, and no vector column to build one from (a LIST of FLOAT/DOUBLE or a FIXED_LEN_BYTE_ARRAY of float32).'}
+              : 'No index in this file, and no vector column to build one from (a LIST of FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers, or a FIXED_LEN_BYTE_ARRAY of float32).'}
       </p>
       <details>
         <summary>Schema</summary>

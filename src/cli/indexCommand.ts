@@ -4,14 +4,16 @@ import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
+import { readMetadata } from '../parquet/footer.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, textEncoder } from './embedCommand.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
-import { readQueryVectors, searchBackend } from './sources.js'
+import { readQueryVectors, searchBackend, soleVectorColumn } from './sources.js'
 
-export const indexUsage = `parquetseek index <in.parquet> <out.parquet> --column <name> [options]
-  --column NAME        embedding column (LIST of FLOAT/DOUBLE, or FIXED_LEN_BYTE_ARRAY of float32)
+export const indexUsage = `parquetseek index <in.parquet> <out.parquet> [--column <name>] [options]
+  --column NAME        embedding column (LIST of FLOAT/DOUBLE/FLOAT16/8- or 16-bit integers, or
+                       FIXED_LEN_BYTE_ARRAY of float32); default: the file's only vector column
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
                        (--encoder, --as as for \`embed\`; metric cosine unless given), then index it
   --metric l2|cosine|dot   distance the index serves (default l2)
@@ -60,7 +62,6 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   const embedText = values['embed-text']
   if (embedText !== undefined && values.column !== undefined)
     throw new UsageError('--embed-text makes the embedding column; give --as to name it, not --column')
-  if (!values.column && embedText === undefined) throw new UsageError(`--column is required\n${indexUsage}`)
   if (values.sidecar !== undefined) {
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
     if (values['tune-queries'] !== undefined)
@@ -74,8 +75,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   const [input, output, ...extra] = positionals
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
   // every option checked, and the output path, before any file is opened or written
-  const column = values.column ?? values.as ?? 'embedding'
-  const params = paramOptions(values, column)
+  const params = paramOptions(values, values.column ?? values.as ?? 'embedding')
   if (embedText !== undefined) params.metric ??= 'cosine'
   const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
   const encoder = embedText !== undefined ? textEncoder(values.encoder, threads) : undefined
@@ -84,6 +84,9 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   await checkOutputPath(output)
   const targetRecall = recallOption(values['target-recall'], 'target-recall')
   const tuneLimit = intOption(values['tune-limit'], 'tune-limit', 1) ?? 200
+  // no --column: the input's only vector column
+  if (values.column === undefined && embedText === undefined) params.column = await soleColumnOf(input)
+  const column = params.column
   const tuneQueries = values['tune-queries'] ? await readQueryVectors(values['tune-queries'], column, tuneLimit) : undefined
   const started = performance.now()
   // text only: embed into a file beside the output first (removed after), then index that
@@ -180,5 +183,15 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     printer.done()
     await source.close()
     if (embedded) await rm(embedded, { force: true })
+  }
+}
+
+/** The only vector column of a local input (soleVectorColumn). */
+async function soleColumnOf(path: string): Promise<string> {
+  const source = await fileSource(path)
+  try {
+    return soleVectorColumn(await readMetadata(source, basename(path)), basename(path), 'to index')
+  } finally {
+    await source.close()
   }
 }

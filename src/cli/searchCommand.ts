@@ -1,11 +1,10 @@
 import { loadKernels } from '../compute/backend.js'
 import { encodeText } from '../encode/encoders.js'
-import { NoIndexError, ParquetSeekError } from '../errors.js'
+import { NoIndexError } from '../errors.js'
 import { footerValue, KV } from '../index/keys.js'
 import { METRICS } from '../index/model.js'
 import { CachedSource } from '../io/cache.js'
 import { readLocalFile } from '../io/nodeFile.js'
-import { findEmbeddingColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../parquet/json.js'
 import { allowedRows, filterRows, parseWhere } from '../query/filter.js'
@@ -16,7 +15,7 @@ import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
-import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend } from './sources.js'
+import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files
@@ -300,13 +299,7 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
   const source = await anySource(target)
   try {
     const metadata = await readMetadata(source, source.name)
-    const candidates = findEmbeddingColumns(metadata).map((c) => c.name)
-    const column = values.column ?? (candidates.length === 1 ? candidates[0] : undefined)
-    if (!column)
-      throw new ParquetSeekError(
-        `no index; pick the vector column for exact search with --column (${candidates.join(', ') || 'none found'})`,
-        { file: source.name },
-      )
+    const column = values.column ?? soleVectorColumn(metadata, source.name, 'for exact search (the file has no index)')
     const metric = choice(values.metric, 'metric', METRICS) ?? 'l2'
     let query: Float32Array
     if (values.query !== undefined) query = Float32Array.from(parseQuery(values.query))

@@ -19,10 +19,11 @@ import {
 } from '../index/partitioned.js'
 import { writeSidecar } from '../index/sidecarFile.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
+import { readMetadata } from '../parquet/footer.js'
 import { checkDistinct } from '../search/dataset.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { fmtBytes, progressPrinter } from './progress.js'
-import { anySource, isUrl } from './sources.js'
+import { anySource, isUrl, soleVectorColumn } from './sources.js'
 
 const common = `  --backend auto|wasm|js   CPU kernels (default auto)
   --threads N          threads (default: the cores, ≤ 8); same output
@@ -243,6 +244,9 @@ export async function sidecarIndexCommand(out: string, paths: string[], values: 
   let inputs: Awaited<ReturnType<typeof openInputs>> = []
   try {
     inputs = await openInputs(paths, dirname(resolve(out)))
+    // no --column: the first file's only vector column (every file must have it)
+    const first = inputs[0] as (typeof inputs)[number]
+    params.column ??= soleVectorColumn(await readMetadata(first.source, first.name), first.name, 'to index')
     const header = await withCompute(values, signal, (compute) => buildShared(inputs, sink, { ...params, ...compute }))
     const p = header.params
     report(

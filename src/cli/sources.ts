@@ -1,5 +1,6 @@
 import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
+import type { FileMetaData } from 'hyparquet'
 import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
 import { decodeThreads } from '../compute/nodePool.js'
@@ -8,7 +9,16 @@ import { resolveSourceName } from '../io/confine.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
-import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange, readVectors, vectorLength } from '../parquet/embedding.js'
+import {
+  checkVector,
+  copyVector,
+  describeEmbeddingColumn,
+  findEmbeddingColumns,
+  readColumnRange,
+  readVectors,
+  summarizeColumns,
+  vectorLength,
+} from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { checkDistinct, MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
@@ -25,6 +35,21 @@ export async function anySource(pathOrUrl: string): Promise<ByteSource & { close
     return { ...source, close: async () => {} }
   }
   return fileSource(pathOrUrl)
+}
+
+/**
+ * The vector column a command uses when --column is not given: the file's only one. Several, or
+ * none (a text column named for --embed-text), is an error saying what to give.
+ */
+export function soleVectorColumn(metadata: FileMetaData, file: string, purpose: string): string {
+  const names = findEmbeddingColumns(metadata).map((c) => c.name)
+  if (names.length === 1) return names[0] as string
+  if (names.length) throw new UsageError(`${file} has ${names.length} vector columns (${names.join(', ')}): give --column ${purpose}`)
+  const text = summarizeColumns(metadata)
+    .filter((c) => c.type === 'BYTE_ARRAY' && (c.logicalType === 'UTF8' || c.logicalType === 'STRING'))
+    .map((c) => c.name)
+  const hint = text.length ? `; text columns here: ${text.join(', ')} (embed one first: index --embed-text, or parquetseek embed)` : ''
+  throw new ParquetSeekError(`no vector column ${purpose}: none is a LIST of numbers or a FIXED_LEN_BYTE_ARRAY of float32${hint}`, { file })
 }
 
 /** Every vector of `column` in a Parquet file (query sets). */

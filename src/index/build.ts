@@ -391,9 +391,10 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const params = resolveParams(vectors.rows, n, vectors.dim, o)
   const heldOut = tuneQueries(o, params) // checked before any training
   // rows stored list by list from these, not from a second decode of the column (10 s at 1 M ×
-  // 100-d): float lists only (doubles were rounded to float32 here), every row valid, so row i
-  // is vector i; a copy before normalizing for cosine (the memory estimate counts the vectors twice)
-  const whole = o.clusterRows && column.kind === 'list' && column.element === 'FLOAT' && n === vectors.rows
+  // 100-d): lists of values exact in float32 only (FLOAT, FLOAT16, small integers; doubles were
+  // rounded here), every row valid, so row i is vector i; a copy before normalizing for cosine
+  // (the memory estimate counts the vectors twice)
+  const whole = o.clusterRows && column.kind === 'list' && column.element !== 'DOUBLE' && n === vectors.rows
   const original = whole ? (params.metric === 'cosine' ? vectors.data.slice() : vectors.data) : undefined
   if (params.metric === 'cosine') normalizeRows(vectors.data, n, vectors.dim, vectors.rowIds, o.column)
   enter('train-coarse')

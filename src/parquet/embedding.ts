@@ -1,4 +1,4 @@
-import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaTree } from 'hyparquet'
+import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement, SchemaTree } from 'hyparquet'
 import { parquetRead, parquetSchema } from 'hyparquet'
 import { overlong } from '../compute/metric.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
@@ -8,14 +8,14 @@ import { guardPages } from './guard.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
- * - `list`: LIST (3-level or legacy 2-level) of FLOAT or DOUBLE — DuckDB, pyarrow/Spark,
+ * - `list`: LIST (3-level or legacy 2-level) of numbers (`element`) — DuckDB, pyarrow/Spark,
  *   arrow-rs (FixedSizeList is written as a LIST in Parquet).
- * - `flba`: FIXED_LEN_BYTE_ARRAY holding dim little-endian float32 values.
+ * - `flba`: FIXED_LEN_BYTE_ARRAY holding dim little-endian float32 values (`element` FLOAT).
  */
 export interface EmbeddingColumn {
   name: string
   kind: 'list' | 'flba'
-  element: 'FLOAT' | 'DOUBLE'
+  element: VectorElement
   /** Known from the schema for `flba`; otherwise from the first non-null row. */
   dim: number | undefined
   /** Index among the file's leaf columns (= position in each row group's `columns`). */
@@ -35,13 +35,13 @@ export function describeEmbeddingColumn(metadata: FileMetaData, name: string, fi
   if (!found) {
     const candidates = findEmbeddingColumns(metadata).map((c) => c.name)
     const hint = candidates.length ? `; vector columns here: ${candidates.join(', ')}` : '; this file has no vector column'
-    // half floats and integers are vectors too, stored smaller: say how to make them FLOAT
+    // wider integers may not be exact in float32: say how to make them FLOAT
     const numbers = isNumberList(top)
       ? ` (write it as FLOAT first, e.g. DuckDB: COPY (SELECT * REPLACE (${sqlName(name)}::FLOAT[] AS ${sqlName(name)}) FROM 'in.parquet') TO 'out.parquet')`
       : isText(top)
         ? ' (it holds text: embed it first, e.g. parquetseek index in.parquet out.parquet --embed-text ' + name + ')'
         : ''
-    throw new ParquetSeekError(`is ${describeType(top)}, not a vector of FLOAT or DOUBLE${numbers}${hint}`, { file, column: name })
+    throw new ParquetSeekError(`is ${describeType(top)}, not a vector of ${VECTOR_TYPES}${numbers}${hint}`, { file, column: name })
   }
   return { name, ...found, leafIndex: leafIndexOf(root, found.leafPath) }
 }
@@ -91,10 +91,41 @@ function vectorShape(top: SchemaTree): Shape | undefined {
   // 2-level legacy list: the repeated node is the float leaf itself
   const leaf = repeated.children.length === 0 ? repeated : repeated.children.length === 1 ? repeated.children[0] : undefined
   if (!leaf || leaf.children.length) return undefined
-  const type = leaf.element.type
-  if (type !== 'FLOAT' && type !== 'DOUBLE') return undefined
+  const element = vectorElement(leaf.element)
+  if (!element) return undefined
   const leafPath = leaf === repeated ? [top, repeated] : [top, repeated, leaf]
-  return { kind: 'list', element: type, dim: undefined, leafPath }
+  return { kind: 'list', element, dim: undefined, leafPath }
+}
+
+/**
+ * The numbers a vector list may hold: floats, half floats (FIXED_LEN_BYTE_ARRAY(2), FLOAT16),
+ * and 8- or 16-bit integers (INT32 annotated INT(8|16), as DuckDB and pyarrow write TINYINT[],
+ * int8 lists and the like — quantized embeddings). Each is exact in float32, which search
+ * computes in; the column keeps its type when rewritten.
+ */
+export type VectorElement = 'FLOAT' | 'DOUBLE' | 'FLOAT16' | 'INT8' | 'UINT8' | 'INT16' | 'UINT16'
+
+const VECTOR_TYPES = 'FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers'
+
+/** A list leaf's vector element type, or undefined when its values are not one. */
+export function vectorElement(el: SchemaElement): VectorElement | undefined {
+  if (el.type === 'FLOAT' || el.type === 'DOUBLE') return el.type
+  if (el.type === 'FIXED_LEN_BYTE_ARRAY') return el.type_length === 2 && el.logical_type?.type === 'FLOAT16' ? 'FLOAT16' : undefined
+  if (el.type !== 'INT32') return undefined
+  const logical = el.logical_type
+  if (logical?.type === 'INTEGER')
+    return logical.bitWidth === 8 || logical.bitWidth === 16
+      ? (`${logical.isSigned ? '' : 'U'}INT${logical.bitWidth}` as VectorElement)
+      : undefined
+  const converted = el.converted_type
+  return converted === 'INT_8' || converted === 'INT_16' || converted === 'UINT_8' || converted === 'UINT_16'
+    ? (converted.replace('_', '') as VectorElement)
+    : undefined
+}
+
+/** Bytes one value of `element` takes in a PLAIN page (8- and 16-bit integers are stored as INT32). */
+export function valueBytes(element: VectorElement): number {
+  return element === 'DOUBLE' ? 8 : element === 'FLOAT16' ? 2 : 4
 }
 
 function leafIndexOf(root: SchemaTree, leafPath: SchemaTree[]): number {
@@ -132,11 +163,10 @@ function listLeaf(top: SchemaTree): SchemaTree | undefined {
   return leaf && !leaf.children.length ? leaf : undefined
 }
 
-/** A LIST of half floats or integers: numbers that make a vector once written as FLOAT. */
+/** A LIST of integers wider than a vector's (INT32, INT64): numbers that make a vector once written as FLOAT. */
 function isNumberList(top: SchemaTree): boolean {
   const el = listLeaf(top)?.element
   if (!el) return false
-  if (el.logical_type?.type === 'FLOAT16') return true
   const logical = el.logical_type?.type ?? el.converted_type
   return (el.type === 'INT32' || el.type === 'INT64') && (logical === undefined || logical === 'INTEGER' || /^U?INT_/.test(logical))
 }

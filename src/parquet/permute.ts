@@ -2,7 +2,7 @@ import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
 import { parquetSchema } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { EmbeddingColumn } from './embedding.js'
-import { readColumnRange } from './embedding.js'
+import { readColumnRange, vectorElement } from './embedding.js'
 import { canRepage } from './repage.js'
 
 /**
@@ -28,8 +28,8 @@ export function permuteProblem(metadata: FileMetaData, column: EmbeddingColumn):
       .join('.')
     const leaf = tree.at(-1)?.element
     const type = leaf?.logical_type?.type ?? leaf?.converted_type ?? leaf?.type ?? 'a group'
-    if (tree.length === 4 && (leaf?.type === 'FLOAT' || leaf?.type === 'DOUBLE'))
-      return `column ${path} is a list of ${leaf.type}, another vector column: rows are clustered with one only (the others would be held as arrays of numbers, many times their size); index without clustering, or without that column`
+    if (tree.length === 4 && leaf && vectorElement(leaf))
+      return `column ${path} is a list of ${vectorElement(leaf)}, another vector column: rows are clustered with one only (the others would be held as arrays of numbers, many times their size); index without clustering, or without that column`
     return `column ${path} (${tree.length > 2 ? 'nested' : type}) cannot be re-encoded bit for bit, so rows cannot be clustered; only the embedding column and flat number, boolean, string, date and time columns, DECIMALs of up to 15 digits, lists of such values and structs of them can be moved`
   }
   return undefined
@@ -114,6 +114,7 @@ async function vectorStore(
   signal?: AbortSignal,
 ): Promise<(row: number) => unknown> {
   const rows = Number(metadata.num_rows)
+  // half floats and small integers are exact in float32, and written back as they were
   const Typed = column.kind === 'flba' ? Uint8Array : column.element === 'DOUBLE' ? Float64Array : Float32Array
   let matrix: Uint8Array | Float32Array | Float64Array | undefined
   let width = 0

@@ -3,6 +3,8 @@ import { ByteWriter } from 'hyparquet-writer'
 import { writeDataPageV2, writePageHeader } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
+import { unconvert, unconvertFloat16 } from 'hyparquet-writer/src/unconvert.js'
+import { type VectorElement, valueBytes, vectorElement } from './embedding.js'
 import { lz4Compress } from './lz4.js'
 import { LITTLE_ENDIAN } from './vectorPage.js'
 
@@ -12,7 +14,7 @@ type Levels = ReturnType<typeof encodeNestedValues>
 type RowPage = Omit<Levels, 'maxDefinitionLevel'>
 
 /**
- * Each row's page levels for a 3-level LIST of FLOAT or DOUBLE (root › list › repeated ›
+ * Each row's page levels for a 3-level LIST of a vector's numbers (root › list › repeated ›
  * element, the shape of nearly every embedding column) — what encodeNestedValues gives, cut at
  * the rows (tested) — built row by row, a full vector's levels shared between rows:
  * encodeNestedValues walks the schema for every number, and the chunk-wide arrays it fills were
@@ -26,7 +28,7 @@ export function listPages(
   const [, top, repeated, leaf] = tree.map((n) => n.element)
   const listLike = top?.converted_type === 'LIST' || top?.logical_type?.type === 'LIST'
   if (!listLike || repeated?.repetition_type !== 'REPEATED' || top?.repetition_type === 'REPEATED') return undefined
-  if ((leaf?.type !== 'FLOAT' && leaf?.type !== 'DOUBLE') || leaf.repetition_type === 'REPEATED') return undefined
+  if (!leaf || !vectorElement(leaf) || leaf.repetition_type === 'REPEATED') return undefined
   const topDef = top.repetition_type === 'OPTIONAL' ? 1 : 0
   const leafOptional = leaf.repetition_type === 'OPTIONAL'
   const maxDefinitionLevel = topDef + 1 + (leafOptional ? 1 : 0)
@@ -138,8 +140,14 @@ export function writeVectorChunk(
     levels += page.definitionLevels.length || page.values.length
     const pageStart = writer.offset
     uncompressed += full?.has(page.definitionLevels)
-      ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, element.type === 'DOUBLE')
-      : writeDataPageV2({ writer, column, encoding: 'PLAIN', pageData: { ...page, maxDefinitionLevel } })
+      ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, vectorElement(element) as VectorElement)
+      : // values as the library's writeColumn hands them on (half floats as their bytes)
+        writeDataPageV2({
+          writer,
+          column,
+          encoding: 'PLAIN',
+          pageData: { ...page, values: unconvert(element, page.values), maxDefinitionLevel },
+        })
     locations.push({ offset: BigInt(pageStart), compressed_page_size: writer.offset - pageStart, first_row_index: BigInt(row) })
   }
   return {
@@ -159,6 +167,48 @@ export function writeVectorChunk(
     },
     locations,
   }
+}
+
+/** A row's numbers as a PLAIN page of `element` stores them (little-endian; integers as INT32, half floats in 2 bytes). */
+function plainBytes(values: ArrayLike<number>, element: VectorElement): Uint8Array {
+  if (element === 'FLOAT16') {
+    const data = new Uint8Array(2 * values.length)
+    for (let i = 0; i < values.length; i++) {
+      const h = halfBits(values[i] as number)
+      data[2 * i] = h & 255
+      data[2 * i + 1] = h >> 8
+    }
+    return data
+  }
+  const Typed = element === 'DOUBLE' ? Float64Array : element === 'FLOAT' ? Float32Array : Int32Array
+  const typed = values instanceof Typed ? values : Typed.from(values)
+  if (LITTLE_ENDIAN) return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength)
+  const width = valueBytes(element)
+  const out = new DataView(new ArrayBuffer(typed.byteLength))
+  for (let i = 0; i < typed.length; i++) {
+    const v = typed[i] as number
+    if (element === 'DOUBLE') out.setFloat64(width * i, v, true)
+    else if (element === 'FLOAT') out.setFloat32(width * i, v, true)
+    else out.setInt32(width * i, v, true)
+  }
+  return new Uint8Array(out.buffer)
+}
+
+/**
+ * A half float's 16 bits (hyparquet-writer's unconvertFloat16), remembered by value: the values
+ * written are halves read back, at most 65,536 of them, and converting each anew cost a
+ * DataView and two arrays a number (4.5 s of writing 62 k × 100-d).
+ */
+const halfCodes = new Map<number, number>()
+function halfBits(v: number): number {
+  if (v === 0) return Object.is(v, -0) ? 0x8000 : 0 // one Map key for both zeros
+  let h = halfCodes.get(v)
+  if (h === undefined) {
+    const bytes = unconvertFloat16(v) as Uint8Array
+    h = (bytes[0] as number) | ((bytes[1] as number) << 8)
+    halfCodes.set(v, h)
+  }
+  return h
 }
 
 /** A full row's levels as writeDataPageV2 writes them (repetition, then definition; RLE/bit-packed hybrid, no length prefix). */
@@ -185,21 +235,8 @@ function encodeLevels(page: RowPage, maxDefinitionLevel: number, maxRepetitionLe
  * compares them), without its per-number PLAIN writer and per-page level encoding: a float row's
  * values go in as their bytes. Returns what writeDataPageV2 returns (header + uncompressed body).
  */
-function writeFullPage(writer: ByteWriter, levels: FullLevels, values: ArrayLike<number>, double: boolean): number {
-  const typed = double
-    ? values instanceof Float64Array
-      ? values
-      : Float64Array.from(values)
-    : values instanceof Float32Array
-      ? values
-      : Float32Array.from(values)
-  let data = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength)
-  if (!LITTLE_ENDIAN) {
-    const out = new DataView(new ArrayBuffer(typed.byteLength))
-    for (let i = 0; i < typed.length; i++)
-      double ? out.setFloat64(8 * i, typed[i] as number, true) : out.setFloat32(4 * i, typed[i] as number, true)
-    data = new Uint8Array(out.buffer)
-  }
+function writeFullPage(writer: ByteWriter, levels: FullLevels, values: ArrayLike<number>, element: VectorElement): number {
+  const data = plainBytes(values, element)
   const compressed = lz4Compress(data)
   const headerStart = writer.offset
   writePageHeader(writer, {

@@ -1,9 +1,10 @@
 import type { CompressionCodec, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
+import { parseFloat16 } from 'hyparquet/src/convert.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
-import type { EmbeddingColumn } from './embedding.js'
+import { type EmbeddingColumn, valueBytes } from './embedding.js'
 import { lz4DecompressBlockInto } from './lz4.js'
 
 /** Whether this machine stores numbers little-endian, as Parquet does (every browser's does). */
@@ -14,6 +15,21 @@ let scratch = new Uint8Array(0)
 function scratchBytes(length: number): Uint8Array {
   if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length))
   return scratch.subarray(0, length)
+}
+
+/** Every half float's value by its 16 bits (hyparquet's parseFloat16), made on first use: 256 KiB. */
+let halves: Float32Array | undefined
+export function halfFloats(): Float32Array {
+  if (!halves) {
+    halves = new Float32Array(65536)
+    const bytes = new Uint8Array(2)
+    for (let h = 0; h < 65536; h++) {
+      bytes[0] = h & 255
+      bytes[1] = h >> 8
+      halves[h] = parseFloat16(bytes) as number
+    }
+  }
+  return halves
 }
 
 export interface PageContext {
@@ -58,8 +74,7 @@ export function decodeVectorPage(
     fail(`page of ${header.compressed_page_size} bytes does not fit the ${bytes.length} bytes read`)
   const valuesSize = header.uncompressed_page_size - levels
   const count = v2.num_values - v2.num_nulls
-  const width = column.element === 'DOUBLE' ? 8 : 4
-  const expectedBytes = column.kind === 'flba' ? dim * 4 : dim * width
+  const expectedBytes = column.kind === 'flba' ? dim * 4 : dim * valueBytes(column.element)
   // the size the schema allows is checked before anything is allocated or decompressed: a
   // header claiming 1 GiB must not cost 1 GiB
   if (valuesSize !== expectedBytes) fail(`vector page claims ${valuesSize} bytes of values, a ${dim}-d vector has ${expectedBytes}`)
@@ -76,8 +91,8 @@ export function decodeVectorPage(
   if ((column.kind === 'list' && count !== dim) || (column.kind === 'flba' && count !== 1) || values.length !== expectedBytes) {
     fail(`vector page holds ${count} values in ${values.length} bytes, expected a ${dim}-d vector`)
   }
-  const f64 = width === 8 && column.kind === 'list'
-  if (!f64 && LITTLE_ENDIAN) {
+  const element = column.kind === 'flba' ? 'FLOAT' : column.element
+  if (element === 'FLOAT' && LITTLE_ENDIAN) {
     // float32 on a little-endian machine (every browser's): the bytes are the values — one copy,
     // through the aligned buffer when they sit at an odd offset (a page stored uncompressed)
     const aligned = values.byteOffset % 4 === 0 ? values : scratchBytes(values.length)
@@ -85,8 +100,14 @@ export function decodeVectorPage(
     out.set(new Float32Array(aligned.buffer, aligned.byteOffset, dim), at)
   } else {
     const view = new DataView(values.buffer, values.byteOffset, values.byteLength)
-    if (f64) for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)
-    else for (let j = 0; j < dim; j++) out[at + j] = view.getFloat32(j * 4, true)
+    if (element === 'DOUBLE') for (let j = 0; j < dim; j++) out[at + j] = view.getFloat64(j * 8, true)
+    else if (element === 'FLOAT') for (let j = 0; j < dim; j++) out[at + j] = view.getFloat32(j * 4, true)
+    else if (element === 'FLOAT16') {
+      const half = halfFloats()
+      for (let j = 0; j < dim; j++) out[at + j] = half[view.getUint16(j * 2, true)] as number
+    }
+    // 8- and 16-bit integers, stored as INT32
+    else for (let j = 0; j < dim; j++) out[at + j] = view.getInt32(j * 4, true)
   }
   // the builder indexes finite vectors only: anything else here is a damaged page. v · 0 is 0 for
   // a finite v and NaN for any other, so four running sums of them say whether all are finite —

@@ -1,4 +1,4 @@
-import type { AsyncBuffer, ColumnChunk, FileMetaData, KeyValue, OffsetIndex, RowGroup, SchemaTree } from 'hyparquet'
+import type { AsyncBuffer, ColumnChunk, FileMetaData, KeyValue, OffsetIndex, RowGroup, SchemaElement, SchemaTree } from 'hyparquet'
 import { parquetSchema, readOffsetIndex } from 'hyparquet'
 import { getMaxRepetitionLevel } from 'hyparquet/src/schema.js'
 import { ByteWriter } from 'hyparquet-writer'
@@ -275,7 +275,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
 
   const footer = new ByteWriter()
   const inherited = (metadata.key_value_metadata ?? []).filter((kv) => !kv.key.startsWith('parquetseek.'))
-  writeMetadata(footer, {
+  writeFooter(footer, {
     version: metadata.version,
     schema,
     num_rows: metadata.num_rows,
@@ -337,4 +337,21 @@ function listColumnTree(schema: FileMetaData['schema'], name: string) {
   const element = list?.children[0]
   if (top?.element.name !== name || !list || !element) throw new Error(`added column ${name} is not last in the schema`)
   return [root, top, list, element]
+}
+
+/**
+ * Writes a footer (hyparquet-writer's writeMetadata), integer columns annotated as DuckDB
+ * annotates them: by their converted type (INT_8 … UINT_64) alone. The INTEGER logical type says
+ * the same, but hyparquet-writer stores its bit width as a thrift i32 where the format has an i8,
+ * and DuckDB and Arrow then refuse the whole footer ("TProtocolException: Invalid data") — so an
+ * input from pyarrow with an int8 or uint32 column came out unreadable.
+ */
+export function writeFooter(writer: ByteWriter, metadata: FileMetaData): void {
+  const schema = metadata.schema.map((element): SchemaElement => {
+    const logical = element.logical_type
+    if (logical?.type !== 'INTEGER') return element
+    const { logical_type: _, ...rest } = element
+    return { ...rest, converted_type: `${logical.isSigned ? '' : 'U'}INT_${logical.bitWidth}` as SchemaElement['converted_type'] }
+  })
+  writeMetadata(writer, { ...metadata, schema })
 }

@@ -1,6 +1,5 @@
 import { type FileMetaData, parquetMetadata } from 'hyparquet'
 import { ByteWriter } from 'hyparquet-writer'
-import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
@@ -12,6 +11,7 @@ import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { writeFooter } from '../parquet/writeIndexed.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
   type IndexKind,
@@ -318,7 +318,7 @@ export function withPqVectorIndex(plain: Uint8Array, dim: number, centroids: Flo
   const dataEnd = plain.length - 8 - new DataView(plain.buffer, plain.byteOffset, plain.byteLength).getUint32(plain.length - 8, true)
   const blob = writePqVectorBlob(dim, centroids, clusters)
   const footer = new ByteWriter()
-  writeMetadata(footer, {
+  writeFooter(footer, {
     ...metadata,
     key_value_metadata: [...(metadata.key_value_metadata ?? []), { key: PQ_VECTOR_KEY, value: String(dataEnd) }],
   })
