@@ -463,6 +463,27 @@ describe('parquetseek search and bench', () => {
     for (const hit of JSON.parse(r.stdout).results) expect(hit.values.title).toMatch(/^sourdough bread/)
     const none = await cli(['search', out, '--text', 'bread'])
     expectOneLineError(none, /does not name the model that made its vectors/)
+    // a sidecar over such files encodes with the model they name (it took --query only), and takes
+    // --query-row of a --query-file
+    const sidecar = join(dir, 'text.pqseek')
+    expect((await cli(['index', '--sidecar', sidecar, input, '--metric', 'cosine'])).code).toBe(0)
+    const viaSidecar = await cli(['search', sidecar, '--text', 'bread', '--k', '3', '--columns', 'title', '--json'])
+    expect(viaSidecar.code, viaSidecar.stderr).toBe(0)
+    for (const hit of JSON.parse(viaSidecar.stdout).results) expect(hit.values.title).toMatch(/^sourdough bread/)
+    const byRow = await cli(['search', sidecar, '--query-row', '4', '--query-file', input, '--k', '2', '--columns', 'title', '--json'])
+    expect(byRow.code, byRow.stderr).toBe(0)
+    expect(JSON.parse(byRow.stdout).results[0]).toMatchObject({ row: 4, distance: 0, values: { title: 'sourdough bread 4' } })
+    const noFile = await cli(['search', sidecar, '--query-row', '4'])
+    expect(noFile.code).toBe(2)
+    expect(noFile.stderr).toMatch(/--query-row needs --query-file with a sidecar index/)
+    // files that name different models name none for the sidecar
+    const other = join(dir, 'text-other-model.parquet')
+    writeListFile(other, vectors(300, 32, 4), { title: titles }, { 'parquetseek.model': 'someone/else-v1' })
+    const mixed = join(dir, 'mixed.pqseek')
+    expect((await cli(['index', '--sidecar', mixed, input, other, '--metric', 'cosine'])).code).toBe(0)
+    const unnamed = await cli(['search', mixed, '--text', 'bread'])
+    expect(unnamed.code).toBe(1) // (after a warning that the files have no offset index)
+    expect(unnamed.stderr).toMatch(/does not name the model that made its vectors/)
   })
 
   it("join: each row's k nearest other rows as Parquet, the same as searching one by one; never over an input", async () => {

@@ -10,7 +10,7 @@ import { plainLeaves } from '../parquet/leaves.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
 import type { SeekIndex } from '../search/engine.js'
 import { parse, UsageError } from './args.js'
-import { fmtBytes } from './progress.js'
+import { count, fmtBytes } from './progress.js'
 import { anySource, openManifest, openSidecar } from './sources.js'
 
 export const infoUsage = `parquetseek info <file.parquet|url|sidecar.pqseek|manifest.json> [--json] [--allow-source P]
@@ -137,7 +137,7 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
     }
     const lines = [
       sidecar
-        ? `${input}: a sidecar index over ${files.length} files, ${rows} rows`
+        ? `${input}: a sidecar index over ${count(files.length, 'file')}, ${rows} rows`
         : `${input}: a manifest of ${files.length} indexed files, ${rows} rows`,
       sidecar
         ? `index: column ${column}, ${params.metric}, dim ${params.dim}, nlist ${params.nlist}, m ${params.m}×${params.nbits} bits, ${params.indexedRows} of ${params.rows} rows indexed, default nprobe ${params.nprobe}, refine ${params.refine}`

@@ -18,6 +18,9 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
   }
 }
 
+/** `1 file`, `3 files`. */
+export const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
+
 /** A byte count for people: B, KiB, MiB or GiB. */
 export function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`

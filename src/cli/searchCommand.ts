@@ -14,7 +14,7 @@ import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../sea
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
-import { fmtBytes } from './progress.js'
+import { count, fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
@@ -104,14 +104,11 @@ function checkBuiltWith(values: SearchValues, built: { metric: string; column: s
 
 async function searchIndexed(index: SeekIndex, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   checkBuiltWith(values, { metric: index.metric, column: index.opened.column.name }, 'this index')
-  let query: ArrayLike<number>
-  if (values.query !== undefined) query = parseQuery(values.query)
-  else if (values.text !== undefined) query = await encodeText(index.encoder, values.text, target)
-  else {
-    const row = intOption(values['query-row'], 'query-row', 0) as number
-    if (values['query-file']) query = await readQueryRow(values['query-file'], index.opened.column.name, row)
-    else query = await index.vectorOf(row, signal)
-  }
+  const query = await queryOf(values, target, {
+    encoder: index.encoder,
+    column: index.opened.column.name,
+    ownRow: (row) => index.vectorOf(row, signal),
+  })
   const columns = columnList(values.columns)
   const result = await index.search(query, {
     ...searchParams(values),
@@ -137,6 +134,24 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   ])
 }
 
+/**
+ * The query vector: --query, --text (encoded with the model the searched files name), or
+ * --query-row N of --query-file — or, without one, of the searched file (`ownRow`; an index over
+ * several files has none to name: `noRows` says so).
+ */
+async function queryOf(
+  values: SearchValues,
+  target: string,
+  o: { encoder: string | undefined; column: string; ownRow?: (row: number) => Promise<Float32Array>; noRows?: string },
+): Promise<ArrayLike<number>> {
+  if (values.query !== undefined) return parseQuery(values.query)
+  if (values.text !== undefined) return encodeText(o.encoder, values.text, target)
+  const row = intOption(values['query-row'], 'query-row', 0) as number
+  if (values['query-file']) return readQueryRow(values['query-file'], o.column, row)
+  if (!o.ownRow) throw new UsageError(`--query-row needs --query-file with ${o.noRows}`)
+  return o.ownRow(row)
+}
+
 /** A manifest (`{ "files": [...] }`, a URL or a local path): every shard searched, top-k merged. */
 async function searchDataset(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   // local manifests list local paths: shards open as files (closed at the end), not over HTTP
@@ -151,14 +166,11 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
 async function searchShards(dataset: SeekDataset, target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   const first = dataset.shards[0]
   if (first) checkBuiltWith(values, { metric: first.metric, column: first.opened.column.name }, "this dataset's index")
-  let query: ArrayLike<number>
-  if (values.query !== undefined) query = parseQuery(values.query)
-  else if (values.text !== undefined) query = await encodeText(dataset.shards[0]?.encoder, values.text, target)
-  else {
-    if (!values['query-file']) throw new UsageError('--query-row needs --query-file with a dataset (rows are per shard)')
-    const row = intOption(values['query-row'], 'query-row', 0) as number
-    query = await readQueryRow(values['query-file'], dataset.shards[0]?.opened.column.name ?? 'embedding', row)
-  }
+  const query = await queryOf(values, target, {
+    encoder: first?.encoder,
+    column: first?.opened.column.name ?? 'embedding',
+    noRows: 'a dataset (rows are per shard)',
+  })
   const columns = columnList(values.columns)
   const result = await dataset.search(query, {
     ...searchParams(values),
@@ -182,9 +194,13 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     const index = await openSidecar(target, { signal, opened, allow: values['allow-source'], compute: await searchBackend(values.backend) })
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
     checkBuiltWith(values, { metric: index.model.params.metric, column: index.header.column }, 'this sidecar index')
-    if (values.query === undefined) throw new UsageError('a sidecar index takes --query (rows belong to its sources)')
+    const query = await queryOf(values, target, {
+      encoder: index.encoder,
+      column: index.header.column,
+      noRows: 'a sidecar index (its rows belong to its sources)',
+    })
     const columns = columnList(values.columns)
-    const { results, stats } = await index.search(parseQuery(values.query), {
+    const { results, stats } = await index.search(query, {
       ...searchParams(values),
       columns,
       where: values.where,
@@ -196,7 +212,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     const shown = shownColumnsIn(index.sources.map((s) => s.metadata))
     if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device }, shown)
     printTable(results, columns, shown, [
-      `sidecar over ${index.sources.length} files: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
+      `sidecar over ${count(index.sources.length, 'file')}: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
       ...(device ? [`gpu: ${device}`] : []),
     ])
   } finally {
@@ -301,13 +317,13 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
     const metadata = await readMetadata(source, source.name)
     const column = values.column ?? soleVectorColumn(metadata, source.name, 'for exact search (the file has no index)')
     const metric = choice(values.metric, 'metric', METRICS) ?? 'l2'
-    let query: Float32Array
-    if (values.query !== undefined) query = Float32Array.from(parseQuery(values.query))
-    else if (values.text !== undefined) query = await encodeText(footerValue(metadata, KV.model), values.text, source.name)
-    else {
-      const row = intOption(values['query-row'], 'query-row', 0) as number
-      query = await readQueryRow(values['query-file'] ?? target, column, row)
-    }
+    const query = Float32Array.from(
+      await queryOf(values, source.name, {
+        encoder: footerValue(metadata, KV.model),
+        column,
+        ownRow: (row) => readQueryRow(target, column, row),
+      }),
+    )
     const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
     const compute = await searchBackend(values.backend)
     const kernels = await loadKernels(compute.backend)

@@ -22,7 +22,7 @@ import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { checkDistinct } from '../search/dataset.js'
 import { choice, intOption, parse, UsageError } from './args.js'
-import { fmtBytes, progressPrinter } from './progress.js'
+import { count, fmtBytes, progressPrinter } from './progress.js'
 import { anySource, isUrl, soleVectorColumn } from './sources.js'
 
 const common = `  --backend auto|wasm|js   CPU kernels (default auto)
@@ -261,7 +261,7 @@ export async function sidecarIndexCommand(out: string, paths: string[], values: 
         tunedRecall: p.tunedRecall,
         buildMs: Math.round(performance.now() - started),
       },
-      `indexed ${p.rows} rows of ${header.sources.length} files into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured)`,
+      `indexed ${p.rows} rows of ${count(header.sources.length, 'file')} into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured)`,
     )
   } catch (e) {
     await sink.abort()

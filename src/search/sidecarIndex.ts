@@ -3,6 +3,7 @@ import { readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import { type DirectoryEntry, type ListView, parseList } from '../index/blob.js'
+import { footerValue, KV } from '../index/keys.js'
 import { loadIndexHead } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
@@ -221,6 +222,15 @@ export class SidecarIndex {
 
   get rows(): number {
     return this.pipeline.kind.rows
+  }
+
+  /**
+   * The encoder that made the sources' vectors (footer key parquetseek.model), for text queries:
+   * named by every source alike, else undefined.
+   */
+  get encoder(): string | undefined {
+    const named = new Set(this.sources.map((s) => footerValue(s.metadata, KV.model)))
+    return named.size === 1 ? [...named][0] : undefined
   }
 
   /** The compute backend scoring this index's queries. */
