@@ -222,6 +222,52 @@ describe('static hosts', () => {
   })
 })
 
+describe('hosts that redirect every request (Hugging Face resolve/main, GitHub release assets)', () => {
+  it('later reads go straight to where the first was sent, and back through the URL when that stops answering', async () => {
+    const path = join(tempDir(), 'hub.bin')
+    const bytes = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 13) & 255)
+    writeFileSync(path, bytes)
+    const seen: string[] = []
+    /** Signatures given out by requests up to this one have expired. */
+    let expiredUpTo = 0
+    const server = await serveFile(path, {
+      host: 'hub',
+      fault(req, res) {
+        seen.push(req.url ?? '')
+        // an expired signed URL is refused, as S3 answers a stale signature
+        const signed = /^\/cdn\/signed-(\d+)\//.exec(req.url ?? '')
+        if (signed && Number(signed[1]) <= expiredUpTo) {
+          res.writeHead(403).end('Request has expired')
+          return true
+        }
+        return false
+      },
+    })
+    try {
+      const opened = await openHttp(server.url, { tailBytes: 64 << 10 })
+      const redirects = () => seen.filter((u) => !u.startsWith('/cdn/')).length
+      const atOpen = redirects() // the tail read and the multi-range probe, each redirected once
+      expect(atOpen).toBe(2)
+      for (const at of [0, 4096, 500_000])
+        expect(new Uint8Array(await opened.source.slice(at, at + 100))).toEqual(bytes.subarray(at, at + 100))
+      expect(redirects()).toBe(atOpen) // no redirect after the open
+      expiredUpTo = seen.length
+      expect(new Uint8Array(await opened.source.slice(9000, 9100))).toEqual(bytes.subarray(9000, 9100))
+      // the refused signed URL, then the URL again (redirected to a fresh one), which later reads keep
+      expect(seen.slice(-3).map((u) => u.replace(/signed-\d+/, 'signed-n'))).toEqual([
+        '/cdn/signed-n/hub.bin',
+        '/hub.bin',
+        '/cdn/signed-n/hub.bin',
+      ])
+      const before = redirects()
+      expect(new Uint8Array(await opened.source.slice(20_000, 20_100))).toEqual(bytes.subarray(20_000, 20_100))
+      expect(redirects()).toBe(before)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
 describe("the bench server's simulated downlink (--mbps)", () => {
   it('bodies share one link: two 125 KB ranges at 10 Mbit/s arrive after ~100 and ~200 ms, bytes intact', async () => {
     const path = join(tempDir(), 'link.bin')

@@ -41,9 +41,10 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
   --rtt-ms MS          delay the local range server adds to each request (default 20)
   --mbps N             the local range server's downlink, shared by all requests as one link is
                        (default: no limit; bytes then cost no time)
-  --host s3|nginx|static   how the local range server answers ranges (default s3: single and suffix
-                       ranges, multi-range answered 200 with the whole object, as S3, R2 and GCS do;
-                       nginx: multipart; static: like vite preview / sirv)
+  --host s3|nginx|static|hub   how the local range server answers ranges (default s3: single and
+                       suffix ranges, multi-range answered 200 with the whole object, as S3, R2 and
+                       GCS do; nginx: multipart; static: like vite preview / sirv; hub: as s3 behind
+                       a redirect on every request, as Hugging Face's resolve/main URLs are)
   --connections N      requests in flight at once (default 6, as a browser per host on HTTP/1.1)
   --tail-bytes N       bytes of a file's end the open reads first (default 1 MiB); reads inside them
                        cost nothing later, so a small file's lists come free — a smaller tail

@@ -19,7 +19,9 @@ export interface RangeServerOptions {
    * How a real host answers ranges: `nginx` (default) single, suffix and multipart ranges;
    * `s3` (also R2, GCS) single and suffix ranges, a multi-range request answered 200 with the
    * whole object; `static` (sirv, behind `vite preview`) single ranges, a suffix range answered
-   * with the file's head and a multi-range request with its first range.
+   * with the file's head and a multi-range request with its first range; `hub` (Hugging Face's
+   * `resolve/main` URLs, GitHub release assets) every request to the file's URL answered with a
+   * redirect (302, its own delay) to a signed CDN URL (`/cdn/…`) that answers as `s3`.
    */
   host?: HostProfile
   /**
@@ -31,7 +33,7 @@ export interface RangeServerOptions {
   fault?: (req: IncomingMessage, res: ServerResponse, n: number) => boolean | Promise<boolean>
 }
 
-export const HOST_PROFILES = ['nginx', 's3', 'static'] as const
+export const HOST_PROFILES = ['nginx', 's3', 'static', 'hub'] as const
 export type HostProfile = (typeof HOST_PROFILES)[number]
 
 export interface RangeServer {
@@ -63,6 +65,7 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
       res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, ETag, Accept-Ranges')
       if (req.method === 'OPTIONS') return void res.writeHead(204).end()
       if (o.fault && (await o.fault(req, res, n))) return
+      if (host === 'hub' && !req.url?.startsWith('/cdn/')) return void res.writeHead(302, { Location: `/cdn/signed-${n}${req.url}` }).end()
       const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') return undefined
         throw e
@@ -82,7 +85,7 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
           res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end()
           return
         }
-        if (!ranges || (host === 's3' && ranges.length > 1)) {
+        if (!ranges || ((host === 's3' || host === 'hub') && ranges.length > 1)) {
           // the whole object, streamed as a host does: a client that cancels stops the sending
           res.writeHead(200, { 'Content-Length': size, 'Content-Type': 'application/vnd.apache.parquet' })
           if (req.method === 'HEAD') return void res.end()

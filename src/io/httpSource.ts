@@ -79,6 +79,13 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
   const stallMs = o.stallMs ?? 20_000
   const attemptMs = o.attemptMs ?? 120_000
   const wholeMax = o.maxWholeFileBytes ?? WHOLE_FILE_MAX
+  /**
+   * Where reads go: the URL, or where it redirected them (Hugging Face's `resolve/main`, GitHub
+   * release assets: a 302 to a signed CDN URL on every request), so later reads skip the
+   * redirect's round trip. A signed URL that stops answering (expired: 401/403/404/410) is
+   * left for the URL again, which redirects anew.
+   */
+  let target = url
 
   /** One ranged request with retries; `body` is undefined when the plan skipped it or it overran its limit. */
   async function request(
@@ -117,7 +124,7 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
       arm()
       let res: Response
       try {
-        res = await doFetch(url, { headers: { Range: range, 'Accept-Encoding': 'identity' }, signal: attemptAbort.signal })
+        res = await doFetch(target, { headers: { Range: range, 'Accept-Encoding': 'identity' }, signal: attemptAbort.signal })
       } catch (e) {
         disarm()
         if (signal?.aborted) throw new AbortError()
@@ -139,6 +146,13 @@ export async function openHttp(url: string, o: HttpOptions = {}): Promise<Opened
         lastError = `HTTP ${res.status} ${res.statusText}`.trim()
         continue
       }
+      if (target !== url && (res.status === 401 || res.status === 403 || res.status === 404 || res.status === 410)) {
+        drop()
+        lastError = `HTTP ${res.status} from ${target}, where ${url} redirected`
+        target = url
+        continue
+      }
+      if (target === url && res.redirected && res.url && (res.status === 200 || res.status === 206)) target = res.url
       if (res.status === 416) {
         drop()
         throw new ParquetSeekError(`HTTP 416: the server says range ${range} is not satisfiable (did the file shrink?)`, { file: url })
