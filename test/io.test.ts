@@ -3,6 +3,7 @@ import { createServer, request, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { drained, serveFile } from '../src/cli/rangeServer.js'
+import { fileUrl } from '../src/io/fileUrl.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../src/io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../src/io/source.js'
@@ -265,6 +266,47 @@ describe('hosts that redirect every request (Hugging Face resolve/main, GitHub r
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('addresses people copy: where the bytes are', () => {
+  it('Hugging Face file pages and hf:// read from resolve/, GitHub file pages from raw.githubusercontent.com; others as they are', () => {
+    const cases: Array<[string, string]> = [
+      [
+        'https://huggingface.co/datasets/o/r/blob/main/data/train-00000.parquet',
+        'https://huggingface.co/datasets/o/r/resolve/main/data/train-00000.parquet',
+      ],
+      ['https://huggingface.co/o/model/blob/v1.0/x.parquet', 'https://huggingface.co/o/model/resolve/v1.0/x.parquet'],
+      ['https://huggingface.co/spaces/o/s/blob/main/x.parquet', 'https://huggingface.co/spaces/o/s/resolve/main/x.parquet'],
+      ['hf://datasets/o/r/data/x.parquet', 'https://huggingface.co/datasets/o/r/resolve/main/data/x.parquet'],
+      [
+        'hf://datasets/o/r@~parquet/default/train/0000.parquet',
+        'https://huggingface.co/datasets/o/r/resolve/refs%2Fconvert%2Fparquet/default/train/0000.parquet',
+      ],
+      ['hf://datasets/o/r@v2/x.parquet', 'https://huggingface.co/datasets/o/r/resolve/v2/x.parquet'],
+      ['hf://models/o/m/x.parquet', 'https://huggingface.co/o/m/resolve/main/x.parquet'],
+      ['https://github.com/o/r/blob/main/demo/x.parquet?raw=true', 'https://raw.githubusercontent.com/o/r/main/demo/x.parquet'],
+      ['https://github.com/o/r/raw/v1/x.parquet', 'https://raw.githubusercontent.com/o/r/v1/x.parquet'],
+      // already the bytes, or not a file page: unchanged
+      ['https://huggingface.co/datasets/o/r/resolve/main/x.parquet', 'https://huggingface.co/datasets/o/r/resolve/main/x.parquet'],
+      ['https://huggingface.co/datasets/o/r', 'https://huggingface.co/datasets/o/r'],
+      ['https://github.com/o/r', 'https://github.com/o/r'],
+      ['https://cdn.example/blob/main/x.parquet', 'https://cdn.example/blob/main/x.parquet'],
+      ['data/x.parquet', 'data/x.parquet'],
+    ]
+    for (const [address, url] of cases) expect(fileUrl(address), address).toBe(url)
+  })
+
+  it('openHttp fetches the bytes of an hf:// address, and names the URL it read in errors', async () => {
+    const asked: string[] = []
+    const fake = (async (input: string | URL | Request) => {
+      asked.push(String(input))
+      return new Response('no such file', { status: 404, statusText: 'Not Found' })
+    }) as typeof fetch
+    await expect(openHttp('hf://datasets/o/r/x.parquet', { fetch: fake, multiRange: false })).rejects.toThrow(
+      'https://huggingface.co/datasets/o/r/resolve/main/x.parquet: HTTP 404 Not Found',
+    )
+    expect(asked).toEqual(['https://huggingface.co/datasets/o/r/resolve/main/x.parquet'])
   })
 })
 

@@ -18,6 +18,7 @@ import {
   trainShared,
 } from '../index/partitioned.js'
 import { writeSidecar } from '../index/sidecarFile.js'
+import { fileUrl } from '../io/fileUrl.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { checkDistinct } from '../search/dataset.js'
@@ -92,12 +93,12 @@ async function withCompute<T>(values: Values, signal: AbortSignal, work: (o: Pic
 
 /** Inputs opened; each named relative to `outDir` (URLs as they are), as the output will find them. */
 async function openInputs(paths: string[], outDir: string) {
-  checkDistinct(paths.map((p) => (isUrl(p) ? new URL(p).href : resolve(p))))
+  checkDistinct(paths.map((p) => (isUrl(p) ? new URL(fileUrl(p)).href : resolve(p))))
   const opened: Array<NamedSource & { close(): Promise<void> }> = []
   try {
     for (const path of paths) {
       const source = await anySource(path)
-      opened.push({ name: isUrl(path) ? path : relative(outDir, resolve(path)), source, close: () => source.close() })
+      opened.push({ name: isUrl(path) ? fileUrl(path) : relative(outDir, resolve(path)), source, close: () => source.close() })
     }
     return opened
   } catch (e) {
@@ -206,7 +207,7 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
     const part = readPartFile(await readWhole(path), path, model.params.m)
     // a part names its file relative to itself; the sidecar names it relative to the sidecar
     const name = part.source.name
-    parts.push({ ...part, source: { ...part.source, name: isUrl(name) ? name : relative(outDir, resolve(dirname(path), name)) } })
+    parts.push({ ...part, source: { ...part.source, name: isUrl(name) ? fileUrl(name) : relative(outDir, resolve(dirname(path), name)) } })
   }
   const sink = await fileSink(values.out, [values.model, ...positionals])
   const header = await withCompute(values, signal, async (compute) =>

@@ -6,6 +6,7 @@ import { nodeGpu } from '../compute/gpu/node.js'
 import { decodeThreads } from '../compute/nodePool.js'
 import { ParquetSeekError } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
+import { fileUrl, isRemote } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
@@ -26,7 +27,8 @@ import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
 
-export const isUrl = (s: string) => /^https?:\/\//i.test(s)
+/** A remote address (http, https, hf://) rather than a local path. */
+export const isUrl = isRemote
 
 /** A local path or an http(s) URL as a byte source (for reads outside the search engine). */
 export async function anySource(pathOrUrl: string): Promise<ByteSource & { close(): Promise<void> }> {
@@ -122,7 +124,7 @@ const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : r
 
 /** A sidecar (`.pqseek`): its files resolve beside it (a path) or on its origin (a URL), unless allowed. */
 export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
-  const base = isUrl(target) ? { kind: 'url' as const, url: target } : { kind: 'path' as const, dir: dirname(resolve(target)) }
+  const base = isUrl(target) ? { kind: 'url' as const, url: fileUrl(target) } : { kind: 'path' as const, dir: dirname(resolve(target)) }
   const sidecar = isUrl(target) ? (await openHttp(target, { signal: c.signal })).source : await anySource(resolve(target))
   if (!isUrl(target)) c.opened.push(sidecar as Awaited<ReturnType<typeof anySource>>)
   return SidecarIndex.open(

@@ -1,4 +1,5 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
+import { fileUrl } from './fileUrl.js'
 import type { ByteSource } from './source.js'
 
 export interface HttpOptions {
@@ -71,7 +72,9 @@ type BodyPlan = { limit: number } | 'skip'
  * server costs at most those bytes of memory. Bodies are asked for without content coding
  * (`Accept-Encoding: identity`); a compressed range answer is refused.
  */
-export async function openHttp(url: string, o: HttpOptions = {}): Promise<OpenedHttp> {
+export async function openHttp(address: string, o: HttpOptions = {}): Promise<OpenedHttp> {
+  // a Hugging Face or GitHub file page, or hf://: where its bytes are
+  const url = fileUrl(address)
   const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis)
   const attempts = o.attempts ?? 4
   const baseDelay = o.retryDelayMs ?? 100

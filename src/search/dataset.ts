@@ -1,5 +1,6 @@
 import { ParquetSeekError } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
+import { fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
@@ -60,9 +61,10 @@ export class SeekDataset {
 
   /** Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL. */
   static async fromManifest(
-    url: string,
+    address: string,
     o: OpenOptions & { concurrency?: number; fetch?: typeof fetch; allowSources?: string[] } = {},
   ): Promise<SeekDataset> {
+    const url = fileUrl(address)
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
     if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
     const bytes = await readBody(res, () => {}, MAX_MANIFEST_BYTES)

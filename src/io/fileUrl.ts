@@ -1,0 +1,37 @@
+/**
+ * The URL of a file's bytes, from the address people copy: a Hugging Face file page
+ * (`https://huggingface.co/datasets/o/r/blob/main/x.parquet`, whose bytes are at `…/resolve/…`),
+ * DuckDB's `hf://datasets/o/r[@revision]/path` (`@~parquet`: the converted-Parquet branch), or a
+ * GitHub file page (`https://github.com/o/r/blob/ref/path`, whose bytes are on
+ * raw.githubusercontent.com). Any other address is returned as it is.
+ */
+export function fileUrl(address: string): string {
+  const hf = /^hf:\/\/(datasets|models|spaces)\/([^/@]+)\/([^/@]+)(?:@([^/]+))?\/(.+)$/i.exec(address)
+  if (hf) {
+    const [, kind, owner, repo, revision = 'main', path] = hf as unknown as [string, string, string, string, string | undefined, string]
+    const rev = revision === '~parquet' ? 'refs%2Fconvert%2Fparquet' : revision
+    const prefix = kind.toLowerCase() === 'models' ? '' : `${kind.toLowerCase()}/`
+    return `https://huggingface.co/${prefix}${owner}/${repo}/resolve/${rev}/${path}`
+  }
+  let url: URL
+  try {
+    url = new URL(address)
+  } catch {
+    return address
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return address
+  const host = url.hostname.toLowerCase()
+  if (host === 'huggingface.co' || host === 'www.huggingface.co') {
+    // /datasets/o/r/blob/…, /spaces/o/r/blob/…, /o/r/blob/… (a model)
+    const page = /^(\/(?:datasets\/|spaces\/)?[^/]+\/[^/]+)\/blob\/(.+)$/.exec(url.pathname)
+    if (page) return `https://huggingface.co${page[1]}/resolve/${page[2]}${url.search}`
+  }
+  if (host === 'github.com' || host === 'www.github.com') {
+    const page = /^\/([^/]+)\/([^/]+)\/(?:blob|raw)\/(.+)$/.exec(url.pathname)
+    if (page) return `https://raw.githubusercontent.com/${page[1]}/${page[2]}/${page[3]}`
+  }
+  return address
+}
+
+/** Whether an address names a remote file (http, https, or DuckDB's hf://) rather than a local path. */
+export const isRemote = (address: string): boolean => /^(https?|hf):\/\//i.test(address)
