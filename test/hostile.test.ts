@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { ByteWriter } from 'hyparquet-writer'
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
+import { deltaBinaryPack } from 'hyparquet-writer/src/delta.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { drained, serveFile } from '../src/cli/rangeServer.js'
 import { mulberry32 } from '../src/compute/random.js'
@@ -623,7 +624,7 @@ describe('memory under hostile servers', () => {
 })
 
 /** One embedding page as the builder writes it (DataPage V2, one vector), with header fields and body chosen. */
-function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolean; values?: number }): Uint8Array {
+function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolean; values?: number; encoding?: string }): Uint8Array {
   const writer = new ByteWriter()
   writePageHeader(writer, {
     type: 'DATA_PAGE_V2',
@@ -633,7 +634,7 @@ function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolea
       num_values: o.values ?? dim,
       num_nulls: 0,
       num_rows: 1,
-      encoding: 'PLAIN',
+      encoding: o.encoding ?? 'PLAIN',
       definition_levels_byte_length: 0,
       repetition_levels_byte_length: 0,
       is_compressed: !o.stored,
@@ -697,12 +698,36 @@ describe('4–5. vector pages: decoded within their declared size', () => {
     const halfOut = decode(vectorPage({ uncompressed: dim * 2, body: lz4Compress(halfBody) }), 'FLOAT16')
     expect(halfOut).toEqual(Array.from({ length: dim }, (_, j) => halfValues[j % 8]))
     expect(Object.is(halfOut[4], -0)).toBe(true)
-    // 8- and 16-bit integers, stored as INT32 (4 bytes a value)
-    const ints = Int32Array.from({ length: dim }, (_, j) => [-128, 127, 0, -1, 255, 300, -32768, 32767][j % 8] as number)
-    for (const element of ['INT8', 'UINT8', 'INT16', 'UINT16'] as const)
-      expect(decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(new Uint8Array(ints.buffer)) }), element)).toEqual(
-        Array.from(ints),
-      )
+    // 8- and 16-bit integers, stored as INT32, DELTA_BINARY_PACKED (compressed or not)
+    const ints = Array.from({ length: dim }, (_, j) => [-128, 127, 0, -1, 255, 300, -32768, 32767][j % 8] as number)
+    const packed = new ByteWriter()
+    deltaBinaryPack(packed, ints, 'INT32')
+    const deltas = new Uint8Array(packed.getBytes())
+    for (const element of ['INT8', 'UINT8', 'INT16', 'UINT16'] as const) {
+      const page = vectorPage({ uncompressed: deltas.length, body: lz4Compress(deltas), encoding: 'DELTA_BINARY_PACKED' })
+      expect(decode(page, element)).toEqual(ints)
+      const stored = vectorPage({ uncompressed: deltas.length, body: deltas, stored: true, encoding: 'DELTA_BINARY_PACKED' })
+      expect(decode(stored, element)).toEqual(ints)
+    }
+    // integers PLAIN are not what the builder writes
+    expect(() =>
+      decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(new Uint8Array(Int32Array.from(ints).buffer)) }), 'INT8'),
+    ).toThrow('vector page encoding is PLAIN, expected DELTA_BINARY_PACKED')
+    // a delta header whose blocks hold no miniblock would leave the unpacker looping for ever
+    const endless = Uint8Array.from([0x80, 0x01, 0x00, dim, 0x00, 0x00, 0x00])
+    expect(() =>
+      decode(vectorPage({ uncompressed: endless.length, body: endless, stored: true, encoding: 'DELTA_BINARY_PACKED' }), 'INT8'),
+    ).toThrow("vector page's delta header is not one Parquet allows (block 128, 0 miniblocks)")
+    // one that counts other than the vector's values, or runs out of bytes
+    deltas[3] = dim + 1
+    expect(() =>
+      decode(vectorPage({ uncompressed: deltas.length, body: deltas, stored: true, encoding: 'DELTA_BINARY_PACKED' }), 'INT8'),
+    ).toThrow("vector page's delta header counts 17 values, expected a 16-d vector")
+    deltas[3] = dim
+    const cut = deltas.subarray(0, 6)
+    expect(() =>
+      decode(vectorPage({ uncompressed: cut.length, body: cut, stored: true, encoding: 'DELTA_BINARY_PACKED' }), 'INT8'),
+    ).toThrow("cannot unpack the vector page's integers")
     // a page of the wrong width for its type is refused before decompressing
     expect(() => decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(floats(3)) }), 'FLOAT16')).toThrow(
       'vector page claims 64 bytes of values, a 16-d vector has 32',

@@ -244,7 +244,7 @@ describe('vector pages: levels of a LIST of numbers built row by row', () => {
         writeDataPageV2({
           writer: want,
           column: column as never,
-          encoding: 'PLAIN',
+          encoding: int ? 'DELTA_BINARY_PACKED' : 'PLAIN', // integers delta-packed
           pageData: { ...page, values: unconvert(column.element as SchemaElement, Array.from(page.values)), maxDefinitionLevel },
         })
       expect(locations, `${top} ${leaf} ${type}`).toHaveLength(rows.length)

@@ -1,10 +1,11 @@
 import type { ColumnChunk, OffsetIndex, SchemaTree } from 'hyparquet'
 import { ByteWriter } from 'hyparquet-writer'
 import { writeDataPageV2, writePageHeader } from 'hyparquet-writer/src/datapage.js'
+import { deltaBinaryPack } from 'hyparquet-writer/src/delta.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { unconvert, unconvertFloat16 } from 'hyparquet-writer/src/unconvert.js'
-import { type VectorElement, valueBytes, vectorElement } from './embedding.js'
+import { pageEncoding, type VectorElement, vectorElement } from './embedding.js'
 import { lz4Compress } from './lz4.js'
 import { LITTLE_ENDIAN } from './vectorPage.js'
 
@@ -132,6 +133,8 @@ export function writeVectorChunk(
     }
     return l
   }
+  const values = vectorElement(element)
+  const encoding = values ? pageEncoding(values) : 'PLAIN'
   const start = writer.offset
   const locations: PageLocation[] = []
   let uncompressed = 0
@@ -140,12 +143,12 @@ export function writeVectorChunk(
     levels += page.definitionLevels.length || page.values.length
     const pageStart = writer.offset
     uncompressed += full?.has(page.definitionLevels)
-      ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, vectorElement(element) as VectorElement)
+      ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, values as VectorElement)
       : // values as the library's writeColumn hands them on (half floats as their bytes)
         writeDataPageV2({
           writer,
           column,
-          encoding: 'PLAIN',
+          encoding,
           pageData: { ...page, values: unconvert(element, page.values), maxDefinitionLevel },
         })
     locations.push({ offset: BigInt(pageStart), compressed_page_size: writer.offset - pageStart, first_row_index: BigInt(row) })
@@ -155,21 +158,28 @@ export function writeVectorChunk(
       file_offset: BigInt(start),
       meta_data: {
         type: element.type,
-        encodings: ['PLAIN', 'RLE'],
+        encodings: [encoding, 'RLE'],
         path_in_schema: schemaPath.slice(1).map((s) => s.name),
         codec: 'LZ4_RAW',
         num_values: BigInt(levels),
         total_compressed_size: BigInt(writer.offset - start),
         total_uncompressed_size: BigInt(uncompressed),
         data_page_offset: BigInt(start),
-        encoding_stats: [{ page_type: 'DATA_PAGE_V2', encoding: 'PLAIN', count: locations.length }],
+        encoding_stats: [{ page_type: 'DATA_PAGE_V2', encoding, count: locations.length }],
       },
     },
     locations,
   }
 }
 
-/** A row's numbers as a PLAIN page of `element` stores them (little-endian; integers as INT32, half floats in 2 bytes). */
+/** A row's integers DELTA_BINARY_PACKED as INT32 (hyparquet-writer's encoder). */
+function deltaBytes(values: ArrayLike<number>): Uint8Array {
+  const out = new ByteWriter()
+  deltaBinaryPack(out, values as number[], 'INT32')
+  return new Uint8Array(out.getBytes())
+}
+
+/** A row's floats as a PLAIN page of `element` stores them (little-endian; half floats in 2 bytes). */
 function plainBytes(values: ArrayLike<number>, element: VectorElement): Uint8Array {
   if (element === 'FLOAT16') {
     const data = new Uint8Array(2 * values.length)
@@ -180,17 +190,18 @@ function plainBytes(values: ArrayLike<number>, element: VectorElement): Uint8Arr
     }
     return data
   }
-  const Typed = element === 'DOUBLE' ? Float64Array : element === 'FLOAT' ? Float32Array : Int32Array
-  const typed = values instanceof Typed ? values : Typed.from(values)
+  const double = element === 'DOUBLE'
+  const typed = double
+    ? values instanceof Float64Array
+      ? values
+      : Float64Array.from(values)
+    : values instanceof Float32Array
+      ? values
+      : Float32Array.from(values)
   if (LITTLE_ENDIAN) return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength)
-  const width = valueBytes(element)
   const out = new DataView(new ArrayBuffer(typed.byteLength))
-  for (let i = 0; i < typed.length; i++) {
-    const v = typed[i] as number
-    if (element === 'DOUBLE') out.setFloat64(width * i, v, true)
-    else if (element === 'FLOAT') out.setFloat32(width * i, v, true)
-    else out.setInt32(width * i, v, true)
-  }
+  for (let i = 0; i < typed.length; i++)
+    double ? out.setFloat64(8 * i, typed[i] as number, true) : out.setFloat32(4 * i, typed[i] as number, true)
   return new Uint8Array(out.buffer)
 }
 
@@ -236,7 +247,8 @@ function encodeLevels(page: RowPage, maxDefinitionLevel: number, maxRepetitionLe
  * values go in as their bytes. Returns what writeDataPageV2 returns (header + uncompressed body).
  */
 function writeFullPage(writer: ByteWriter, levels: FullLevels, values: ArrayLike<number>, element: VectorElement): number {
-  const data = plainBytes(values, element)
+  const encoding = pageEncoding(element)
+  const data = encoding === 'PLAIN' ? plainBytes(values, element) : deltaBytes(values)
   const compressed = lz4Compress(data)
   const headerStart = writer.offset
   writePageHeader(writer, {
@@ -247,7 +259,7 @@ function writeFullPage(writer: ByteWriter, levels: FullLevels, values: ArrayLike
       num_values: levels.count,
       num_nulls: 0,
       num_rows: 1,
-      encoding: 'PLAIN',
+      encoding,
       definition_levels_byte_length: levels.definitionBytes,
       repetition_levels_byte_length: levels.repetitionBytes,
       is_compressed: true,

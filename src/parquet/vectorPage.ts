@@ -2,9 +2,11 @@ import type { CompressionCodec, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { parseFloat16 } from 'hyparquet/src/convert.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
+import { deltaBinaryUnpack } from 'hyparquet/src/delta.js'
+import { readVarInt } from 'hyparquet/src/thrift.js'
 import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
-import { type EmbeddingColumn, valueBytes } from './embedding.js'
+import { type EmbeddingColumn, pageEncoding, valueBytes } from './embedding.js'
 import { lz4DecompressBlockInto } from './lz4.js'
 
 /** Whether this machine stores numbers little-endian, as Parquet does (every browser's does). */
@@ -66,7 +68,8 @@ export function decodeVectorPage(
   }
   const v2 = header.data_page_header_v2
   if (header.type !== 'DATA_PAGE_V2' || !v2) fail(`expected a DATA_PAGE_V2 holding one vector, found ${header.type}`)
-  if (v2.encoding !== 'PLAIN') fail(`vector page encoding is ${v2.encoding}, expected PLAIN`)
+  const encoding = column.kind === 'list' ? pageEncoding(column.element) : 'PLAIN'
+  if (v2.encoding !== encoding) fail(`vector page encoding is ${v2.encoding}, expected ${encoding}`)
   const levels = v2.repetition_levels_byte_length + v2.definition_levels_byte_length
   const bodyStart = reader.offset + levels
   const bodyEnd = reader.offset + header.compressed_page_size
@@ -74,10 +77,12 @@ export function decodeVectorPage(
     fail(`page of ${header.compressed_page_size} bytes does not fit the ${bytes.length} bytes read`)
   const valuesSize = header.uncompressed_page_size - levels
   const count = v2.num_values - v2.num_nulls
-  const expectedBytes = column.kind === 'flba' ? dim * 4 : dim * valueBytes(column.element)
+  const delta = encoding === 'DELTA_BINARY_PACKED'
+  const expectedBytes = column.kind === 'flba' ? dim * 4 : delta ? deltaBound(dim) : dim * valueBytes(column.element)
   // the size the schema allows is checked before anything is allocated or decompressed: a
   // header claiming 1 GiB must not cost 1 GiB
-  if (valuesSize !== expectedBytes) fail(`vector page claims ${valuesSize} bytes of values, a ${dim}-d vector has ${expectedBytes}`)
+  if (delta ? valuesSize > expectedBytes || valuesSize < 4 : valuesSize !== expectedBytes)
+    fail(`vector page claims ${valuesSize} bytes of values, a ${dim}-d vector has ${delta ? `at most ${expectedBytes}` : expectedBytes}`)
   const compressed = bytes.subarray(bodyStart, bodyEnd)
   let values: Uint8Array
   try {
@@ -88,7 +93,7 @@ export function decodeVectorPage(
   } catch (e) {
     fail(`cannot decompress the vector page (${(e as Error).message})`)
   }
-  if ((column.kind === 'list' && count !== dim) || (column.kind === 'flba' && count !== 1) || values.length !== expectedBytes) {
+  if ((column.kind === 'list' && count !== dim) || (column.kind === 'flba' && count !== 1) || values.length !== valuesSize) {
     fail(`vector page holds ${count} values in ${values.length} bytes, expected a ${dim}-d vector`)
   }
   const element = column.kind === 'flba' ? 'FLOAT' : column.element
@@ -106,8 +111,11 @@ export function decodeVectorPage(
       const half = halfFloats()
       for (let j = 0; j < dim; j++) out[at + j] = half[view.getUint16(j * 2, true)] as number
     }
-    // 8- and 16-bit integers, stored as INT32
-    else for (let j = 0; j < dim; j++) out[at + j] = view.getInt32(j * 4, true)
+    // 8- and 16-bit integers, stored as INT32, DELTA_BINARY_PACKED
+    else {
+      const ints = unpackDeltas(view, dim, fail)
+      for (let j = 0; j < dim; j++) out[at + j] = ints[j] as number
+    }
   }
   // the builder indexes finite vectors only: anything else here is a damaged page. v · 0 is 0 for
   // a finite v and NaN for any other, so four running sums of them say whether all are finite —
@@ -139,4 +147,36 @@ export function decodeVectorPages(
   contextOf: (i: number) => PageContext,
 ): void {
   for (let i = 0; i < pages.length; i++) decodeVectorPage(pages[i] as Uint8Array, column, codec, dim, out, i * dim, contextOf(i))
+}
+
+/** Most bytes DELTA_BINARY_PACKED takes for `dim` INT32 values: a header of four varints, then blocks of 128 values of at most 32 bits, each with its min delta and widths. */
+function deltaBound(dim: number): number {
+  return 20 + Math.ceil(dim / 128) * (5 + 4 + 512)
+}
+
+/** One page's integers, reused by every decode. */
+let deltaScratch = new Int32Array(0)
+
+/**
+ * DELTA_BINARY_PACKED integers (hyparquet's deltaBinaryUnpack) once their header is checked:
+ * a block or miniblock count of 0 would leave the decoder looping for ever on a damaged page.
+ */
+function unpackDeltas(view: DataView, dim: number, fail: (message: string) => never): Int32Array {
+  const reader = { view, offset: 0 }
+  try {
+    const blockSize = readVarInt(reader)
+    const miniblocks = readVarInt(reader)
+    const total = readVarInt(reader)
+    const perMiniblock = blockSize / miniblocks
+    if (!(blockSize > 0 && blockSize % 128 === 0 && miniblocks > 0 && Number.isInteger(perMiniblock) && perMiniblock % 32 === 0))
+      fail(`vector page's delta header is not one Parquet allows (block ${blockSize}, ${miniblocks} miniblocks)`)
+    if (total !== dim) fail(`vector page's delta header counts ${total} values, expected a ${dim}-d vector`)
+    if (deltaScratch.length < dim) deltaScratch = new Int32Array(dim)
+    const ints = deltaScratch.subarray(0, dim)
+    deltaBinaryUnpack({ view, offset: 0 }, dim, ints)
+    return ints
+  } catch (e) {
+    if (e instanceof ParquetSeekError) throw e
+    return fail(`cannot unpack the vector page's integers (${(e as Error).message})`)
+  }
 }
