@@ -65,7 +65,12 @@ export function OpenMenu({
           >
             <label className="stack">
               Parquet URL
-              <input type="url" placeholder="https://…/file.parquet" value={url} onChange={(e) => setUrl(e.target.value)} />
+              <input
+                type="url"
+                placeholder="https://…/file.parquet or hf://datasets/…"
+                value={url}
+                onChange={(e) => setUrl(e.target.value)}
+              />
             </label>
             <p className="hint">Any host that answers HTTP Range requests with CORS: S3, R2, GCS, a CDN.</p>
             <button type="submit" className="primary" disabled={!!busy}>
