@@ -191,7 +191,39 @@ describe('--where filters', () => {
       '--where compares values, and this is a struct; compare its fields: meta.lang, meta.n, meta.price, meta.inner.t',
     )
     await expect(filterRows(source, metadata, parseWhere("tags.list.element = 'a'"))).rejects.toThrow(
-      'this one is in a list or a map; those it can compare are: meta.lang, meta.n, meta.price, meta.inner.t, opt.x',
+      "lists of values (by the list's name), and this one is inside a list or a map; those it can compare are: meta.lang, meta.n, meta.price, meta.inner.t, opt.x, tags",
+    )
+    await source.close()
+  })
+
+  it("compares a list's values by the list's name — any value matching, != and NOT IN when none does — rows and statistics, as DuckDB's list functions count", async () => {
+    const dir = tempDir('pqs-filter-')
+    const input = join(dir, 'lists.parquet')
+    const db = await duckdb()
+    // tags (null every 10th row, empty every 10th), integers ascending by row, dates, DECIMALs, and
+    // a list of floats (a vector: not compared); row groups of 2,048 rows
+    await db.run(
+      `COPY (SELECT i AS id, CASE WHEN i % 10 = 9 THEN NULL WHEN i % 10 = 8 THEN [] ELSE [(['ai','ml','db','web'])[1 + i % 4], (['news','blog'])[1 + i % 2]] END AS tags, [i, i * 3] AS ranks, [DATE '2020-01-01' + i::INT] AS days, [(i % 7)::DECIMAL(6,2) + 0.01] AS prices, [i * 0.5]::FLOAT[] AS emb FROM range(8000) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+    )
+    const source = await testSource(input)
+    const metadata = await readMetadata(source)
+    await expectDuckdbCounts(db, input, source, metadata, [
+      ["tags = 'ai'", "list_contains(tags, 'ai')"],
+      ["tags IN ('db', 'web') AND tags = 'blog'", "list_has_any(tags, ['db', 'web']) AND list_contains(tags, 'blog')"],
+      ["tags != 'ai'", "tags IS NOT NULL AND NOT list_contains(tags, 'ai')"],
+      ["tags NOT IN ('ai', 'ml')", "tags IS NOT NULL AND NOT list_has_any(tags, ['ai', 'ml'])"],
+      ['tags IS NULL', 'tags IS NULL'],
+      ['ranks > 22000', 'len(list_filter(ranks, x -> x > 22000)) > 0'],
+      ['ranks IN (5, 6)', 'list_has_any(ranks, [5, 6])'],
+      ["days >= '2035-07-01'", "len(list_filter(days, x -> x >= DATE '2035-07-01')) > 0"],
+      ['prices = 6.01', 'list_contains(prices, 6.01)'],
+    ])
+    db.close()
+    // ranks > 22000 lies in the last row group: the others are ruled out by the list's statistics
+    expect((await filterRows(source, metadata, parseWhere('ranks > 22000'))).rowGroupsSkipped).toBe(3)
+    await expect(filterRows(source, metadata, parseWhere('tags > 5'))).rejects.toThrow('--where: column "tags" holds text; 5 is not text')
+    await expect(filterRows(source, metadata, parseWhere('emb > 5'))).rejects.toThrow(
+      'column "emb": --where compares values, and this is a list of floats (a vector); those it can compare are: id, tags, ranks, days, prices',
     )
     await source.close()
   })
@@ -298,14 +330,17 @@ describe('--where filters', () => {
     const bad = await cli(['search', out, '--query-row', '5', '--where', 'colour = 1'])
     expect(bad.code).toBe(1)
     expect(bad.stderr.trim()).toMatch(/column "colour": --where names no such column; the columns it can compare are: category, score$/)
-    // the vector column, by its name or its leaf's path: in a list, not missing (nor "corrupt data")
-    for (const column of ['embedding', '"embedding.list.element"']) {
-      const nested = await cli(['search', out, '--query-row', '5', '--where', `${column} > 1`])
-      expect(nested.code).toBe(1)
-      expect(nested.stderr.trim()).toMatch(
-        /column "embedding(\.list\.element)?": --where compares plain columns and struct fields, and this one is in a list or a map; those it can compare are: category, score$/,
-      )
-    }
+    // the vector column, by its name (a vector) or its leaf's path (in a list), not missing (nor "corrupt data")
+    const byName = await cli(['search', out, '--query-row', '5', '--where', 'embedding > 1'])
+    expect(byName.code).toBe(1)
+    expect(byName.stderr.trim()).toMatch(
+      /column "embedding": --where compares values, and this is a list of floats \(a vector\); those it can compare are: category, score$/,
+    )
+    const byLeaf = await cli(['search', out, '--query-row', '5', '--where', '"embedding.list.element" > 1'])
+    expect(byLeaf.code).toBe(1)
+    expect(byLeaf.stderr.trim()).toMatch(
+      /column "embedding\.list\.element": --where compares plain columns, struct fields and lists of values \(by the list's name\), and this one is inside a list or a map; those it can compare are: category, score$/,
+    )
   })
 
   it('a narrow filter over a file whose index left rows out (null vectors) goes through the lists', async () => {

@@ -13,8 +13,10 @@ import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
  *   atom := '(' expr ')' | NOT atom | name cmp literal | name [NOT] IN '(' literal, … ')'
  *         | name IS [NOT] NULL
  *   cmp := = | != | <> | < | <= | > | >=;  literal := number | 'text' | TRUE | FALSE
- * Comparisons with NULL are false (as in SQL). Row groups whose column statistics prove no row
- * can match are skipped without reading them.
+ * Comparisons with NULL are false (as in SQL). A list of values (not floats: a vector) compares by
+ * its name, any of its values: `tags = 'ai'` passes a row one of whose tags is 'ai'; `!=` and NOT
+ * IN pass when none is. Row groups whose column statistics prove no row can match are skipped
+ * without reading them.
  */
 export type Literal = number | string | boolean | bigint
 export type Expr =
@@ -267,19 +269,31 @@ export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
     case 'in': {
       const v = row[e.column]
       if (v === null || v === undefined) return false
+      // a list passes when any of its values is one of them (NOT IN: when none is)
+      if (Array.isArray(v)) return v.some((x) => e.values.some((y) => compare(x, y, e.column) === 0)) !== e.not
       return e.values.some((x) => compare(v, x, e.column) === 0) !== e.not
     }
     default: {
-      const c = compare(row[e.column], e.value, e.column)
-      if (c === undefined) return false
-      if (e.op === '=') return c === 0
-      if (e.op === '!=') return c !== 0
-      if (e.op === '<') return c < 0
-      if (e.op === '<=') return c <= 0
-      if (e.op === '>') return c > 0
-      return c >= 0
+      const v = row[e.column]
+      if (Array.isArray(v)) {
+        // a list passes when any of its values compares so; != when none equals
+        if (e.op === '!=') return !v.some((x) => compare(x, e.value, e.column) === 0)
+        return v.some((x) => holds(e.op, compare(x, e.value, e.column)))
+      }
+      return holds(e.op, compare(v, e.value, e.column))
     }
   }
+}
+
+/** Whether an ordering (compare's; undefined: NULL) satisfies `op`. */
+function holds(op: '=' | '!=' | '<' | '<=' | '>' | '>=', c: number | undefined): boolean {
+  if (c === undefined) return false
+  if (op === '=') return c === 0
+  if (op === '!=') return c !== 0
+  if (op === '<') return c < 0
+  if (op === '<=') return c <= 0
+  if (op === '>') return c > 0
+  return c >= 0
 }
 
 interface ChunkStats {
@@ -346,24 +360,26 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
   const rows = Number(metadata.num_rows)
   const names = [...columnsOf(expr)]
   // the values a condition can compare: a top-level column or a struct's field (`meta.lang`), one
-  // a row; a list's or a map's leaves are named as what they are
-  const { plain, nested } = plainLeaves(metadata)
+  // a row; a list of values by its name; a map's leaves, or a list's of structs, are named as what they are
+  const { plain, lists, vectors, nested } = plainLeaves(metadata)
   for (const n of names) {
-    if (plain.has(n)) continue
-    const shown = [...plain.keys()].join(', ')
+    if (plain.has(n) || lists.has(n)) continue
+    const shown = [...plain.keys(), ...lists.keys()].join(', ')
     const fields = [...plain.keys()].filter((k) => k.startsWith(`${n}.`))
     throw new ParquetSeekError(
       fields.length
         ? `--where compares values, and this is a struct; compare its fields: ${fields.join(', ')}`
-        : nested.has(n)
-          ? `--where compares plain columns and struct fields, and this one is in a list or a map; those it can compare are: ${shown}`
-          : `--where names no such column; the columns it can compare are: ${shown}`,
+        : vectors.has(n)
+          ? `--where compares values, and this is a list of floats (a vector); those it can compare are: ${shown}`
+          : nested.has(n)
+            ? `--where compares plain columns, struct fields and lists of values (by the list's name), and this one is inside a list or a map; those it can compare are: ${shown}`
+            : `--where names no such column; the columns it can compare are: ${shown}`,
       { file: source.name, column: n },
     )
   }
   const leaves = names.map((n) => {
-    const leaf = plain.get(n) as PlainLeaf
-    return { ...leaf, scale: decimalScaleOf(leaf.element), units: timeUnits(leaf.element) }
+    const leaf = (plain.get(n) ?? lists.get(n)) as PlainLeaf
+    return { ...leaf, list: !plain.has(n), scale: decimalScaleOf(leaf.element), units: timeUnits(leaf.element) }
   })
   // quoted times against TIME columns, in each column's units
   const times = new Map(leaves.flatMap((l) => (l.units === undefined ? [] : [[l.name, l.units] as const])))
@@ -384,7 +400,8 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       stats.set(l.name, {
         min: exact(s?.min_value ?? s?.min),
         max: exact(s?.max_value ?? s?.max),
-        nulls: s?.null_count === undefined ? undefined : Number(s.null_count),
+        // a list's null count counts its null values too: it says nothing of null lists
+        nulls: s?.null_count === undefined || l.list ? undefined : Number(s.null_count),
         rows: count,
       })
     }
@@ -394,6 +411,13 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       const columns = new Map(tops.map((t, i) => [t, read[i] as unknown[]]))
       const values = leaves.map((l) => {
         const top = columns.get(l.path[0] as string) as unknown[]
+        // a list's values as one array each (compared any-of), DECIMALs exact
+        if (l.list)
+          return top.map((v) =>
+            v === null || v === undefined
+              ? v
+              : Array.from(v as ArrayLike<unknown>, (x) => (l.scale === undefined ? x : exactDecimal(x, l.scale))),
+          )
         // a top-level column's DECIMALs come exact from readColumnRange; a struct field's here
         if (l.path.length === 1) return top
         return top.map((v) => {
