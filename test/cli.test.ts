@@ -638,6 +638,17 @@ describe('parquetseek search and bench', () => {
       await cli(['bench', out, '--queries', queries, '--nprobe', '8']),
       /row 0: vector is null \(every row of a query file needs a vector\)/,
     )
+    // a query file from elsewhere, its one vector column named otherwise: that column (it was "no such column")
+    const renamed = join(dir, 'query-rows-renamed.parquet')
+    const db = await duckdb()
+    try {
+      await db.run(`COPY (SELECT embedding AS q FROM '${queries}') TO '${renamed}'`)
+    } finally {
+      db.close()
+    }
+    const viaRenamed = await cli(['search', out, '--query-row', '2', '--query-file', renamed, '--k', '3', '--json'])
+    expect(viaRenamed.code, viaRenamed.stderr).toBe(0)
+    expect(JSON.parse(viaRenamed.stdout).results).toEqual(JSON.parse(direct.stdout).results)
   })
 
   it('search rejects a query of the wrong dimension with one line', async () => {

@@ -54,6 +54,16 @@ export function soleVectorColumn(metadata: FileMetaData, file: string, purpose: 
   throw new ParquetSeekError(`no vector column ${purpose}: none is a LIST of numbers or a FIXED_LEN_BYTE_ARRAY of float32${hint}`, { file })
 }
 
+/**
+ * A query file's vector column: the index's column name, or — a file from elsewhere, whose one
+ * vector column has another name — that one.
+ */
+function queryColumn(metadata: FileMetaData, column: string, file: string) {
+  const named = findEmbeddingColumns(metadata)
+  const only = named.length === 1 && !named.some((c) => c.name === column) ? named[0] : undefined
+  return only ?? describeEmbeddingColumn(metadata, column, file)
+}
+
 /** Every vector of `column` in a Parquet file (query sets). */
 export async function readQueryVectors(
   pathOrUrl: string,
@@ -64,7 +74,7 @@ export async function readQueryVectors(
   const source = await anySource(pathOrUrl)
   try {
     const metadata = await readMetadata(source, source.name)
-    const vectors = await readVectors(source, metadata, describeEmbeddingColumn(metadata, column, source.name), {
+    const vectors = await readVectors(source, metadata, queryColumn(metadata, column, source.name), {
       file: source.name,
       invalidHint: 'every row of a query file needs a vector',
     })
@@ -86,7 +96,7 @@ export async function readQueryRow(pathOrUrl: string, column: string, row: numbe
     const metadata = await readMetadata(source, source.name)
     const rows = Number(metadata.num_rows)
     if (row >= rows) throw new UsageError(`--query-row ${row} is past the ${rows} rows of ${pathOrUrl}`)
-    const described = describeEmbeddingColumn(metadata, column, source.name)
+    const described = queryColumn(metadata, column, source.name)
     const [value] = await readColumnRange(source, metadata, described.name, row, row + 1, source.name)
     const dim = value === null || value === undefined ? 0 : vectorLength(value)
     const problem = checkVector(value, dim, described.kind)
