@@ -713,7 +713,7 @@ describe('4–5. vector pages: decoded within their declared size', () => {
     expect(() =>
       decode(vectorPage({ uncompressed: dim * 4, body: lz4Compress(new Uint8Array(Int32Array.from(ints).buffer)) }), 'INT8'),
     ).toThrow('vector page encoding is PLAIN, expected DELTA_BINARY_PACKED')
-    // a delta header whose blocks hold no miniblock would leave the unpacker looping for ever
+    // a delta header whose blocks hold no miniblock: named, not left to fail past the page's end
     const endless = Uint8Array.from([0x80, 0x01, 0x00, dim, 0x00, 0x00, 0x00])
     expect(() =>
       decode(vectorPage({ uncompressed: endless.length, body: endless, stored: true, encoding: 'DELTA_BINARY_PACKED' }), 'INT8'),

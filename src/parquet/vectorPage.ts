@@ -159,7 +159,8 @@ let deltaScratch = new Int32Array(0)
 
 /**
  * DELTA_BINARY_PACKED integers (hyparquet's deltaBinaryUnpack) once their header is checked:
- * a block or miniblock count of 0 would leave the decoder looping for ever on a damaged page.
+ * with no miniblocks, or of no values, the unpacker reads on to the page's end and fails there
+ * ("Offset is outside the bounds of the DataView"), naming nothing of what is wrong.
  */
 function unpackDeltas(view: DataView, dim: number, fail: (message: string) => never): Int32Array {
   const reader = { view, offset: 0 }
