@@ -604,14 +604,19 @@ describe('parquetseek search and bench', () => {
     }
   })
 
-  it("info lists a struct's fields by the dotted names --where and --embed-text take", async () => {
+  it("info lists a struct's fields by the dotted names --where and --embed-text take, and what a list holds", async () => {
     const db = await duckdb()
     const path = join(dir, 'struct-info.parquet')
-    await db.run(`COPY (SELECT {'lang': 'en', 'inner': {'n': i}} AS meta, ['x'] AS tags FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`)
+    await db.run(
+      `COPY (SELECT {'lang': 'en', 'inner': {'n': i}} AS meta, ['x'] AS tags, [{'a': i}] AS items FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
+    )
     db.close()
     const r = await cli(['info', path])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toContain('  meta: GROUP — fields meta.lang, meta.inner.n\n  tags: LIST\n')
+    expect(r.stdout).toContain(': 3 rows in 1 row group,')
+    expect(r.stdout).toContain(
+      '  meta: GROUP — fields meta.lang, meta.inner.n\n  tags: LIST of BYTE_ARRAY (UTF8)\n  items: LIST of a group\n',
+    )
   })
 
   it('search --query-row N --query-file F: row N of F alone, a row without a vector named', async () => {

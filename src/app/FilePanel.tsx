@@ -71,7 +71,7 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             {info.columns.map((c) => (
               <tr key={c.name}>
                 <th scope="row">{c.name}</th>
-                <td>{c.type}</td>
+                <td>{c.element ? `${c.type} of ${c.element}` : c.type}</td>
                 <td>{info.vectorColumns.includes(c.name) ? 'vector' : ''}</td>
               </tr>
             ))}

@@ -75,13 +75,13 @@ export async function infoCommand(argv: string[]): Promise<void> {
       return
     }
     const lines = [
-      `${input}: ${info.rows} rows in ${info.rowGroups} row groups, ${fmtBytes(info.bytes)}${info.createdBy ? `, written by ${info.createdBy}` : ''}`,
+      `${input}: ${info.rows} rows in ${count(info.rowGroups, 'row group')}, ${fmtBytes(info.bytes)}${info.createdBy ? `, written by ${info.createdBy}` : ''}`,
       'columns:',
       ...columns.map((c) => {
         // a struct's fields by the dotted names --where and --embed-text take
         const fields = c.type === 'GROUP' ? [...plain.keys()].filter((k) => k.startsWith(`${c.name}.`)) : []
         return (
-          `  ${c.name}: ${c.type}${c.logicalType && c.logicalType !== c.type ? ` (${c.logicalType})` : ''}${c.nullable ? '' : ' not null'}` +
+          `  ${c.name}: ${c.type}${c.logicalType && c.logicalType !== c.type ? ` (${c.logicalType})` : ''}${c.element ? ` of ${c.element}` : ''}${c.nullable ? '' : ' not null'}` +
           (fields.length ? ` — fields ${fields.join(', ')}` : '')
         )
       }),

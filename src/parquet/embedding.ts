@@ -51,17 +51,24 @@ export interface ColumnSummary {
   /** Physical type of a leaf, or the logical/converted type of a group (LIST, MAP, …). */
   type: string
   logicalType: string | undefined
+  /** A LIST's values, as `type` and `logicalType` name a leaf: `FLOAT`, `BYTE_ARRAY (UTF8)`, `a group`. */
+  element?: string
   nullable: boolean
 }
 
 /** The top-level columns as `info` and the page list them. */
 export function summarizeColumns(metadata: FileMetaData): ColumnSummary[] {
-  return parquetSchema(metadata).children.map((c) => ({
-    name: c.element.name,
-    type: c.children.length ? (c.element.logical_type?.type ?? c.element.converted_type ?? 'GROUP') : String(c.element.type),
-    logicalType: c.element.logical_type?.type ?? c.element.converted_type,
-    nullable: c.element.repetition_type !== 'REQUIRED',
-  }))
+  return parquetSchema(metadata).children.map((c) => {
+    const leaf = c.children.length ? listLeaf(c) : undefined
+    const isList = c.element.converted_type === 'LIST' || c.element.logical_type?.type === 'LIST'
+    return {
+      name: c.element.name,
+      type: c.children.length ? (c.element.logical_type?.type ?? c.element.converted_type ?? 'GROUP') : String(c.element.type),
+      logicalType: c.element.logical_type?.type ?? c.element.converted_type,
+      ...(isList ? { element: leaf ? describeType(leaf) : 'a group' } : {}),
+      nullable: c.element.repetition_type !== 'REQUIRED',
+    }
+  })
 }
 
 /** Every top-level column that can hold embeddings, for pickers and error hints. */
