@@ -217,6 +217,7 @@ function halfBits(v: number): number {
   if (h === undefined) {
     const bytes = unconvertFloat16(v) as Uint8Array
     h = (bytes[0] as number) | ((bytes[1] as number) << 8)
+    if (halfCodes.size >= 1 << 17) halfCodes.clear() // values that are not halves: never held without bound
     halfCodes.set(v, h)
   }
   return h

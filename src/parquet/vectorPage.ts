@@ -21,7 +21,7 @@ function scratchBytes(length: number): Uint8Array {
 
 /** Every half float's value by its 16 bits (hyparquet's parseFloat16), made on first use: 256 KiB. */
 let halves: Float32Array | undefined
-export function halfFloats(): Float32Array {
+function halfFloats(): Float32Array {
   if (!halves) {
     halves = new Float32Array(65536)
     const bytes = new Uint8Array(2)
