@@ -7,6 +7,7 @@ import { coldQueries } from '../src/cli/benchCommand.js'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { recallAtK as recall } from '../src/compute/metric.js'
 import { encodeNpy } from '../src/io/npy.js'
+import { footerLength } from '../src/parquet/footer.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli, type Run } from './helpers/cli.js'
 import { clusteredVectors, duckdb, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
@@ -114,6 +115,19 @@ describe('parquetseek index', () => {
     expectOneLineError(
       await cli(['search', page, '--query', '[1]']),
       /page\.parquet, byte \d+: not a Parquet file \(no PAR1 magic at the end; it ends in text: "….*<h1>Access Denied<\/h1> <\/body><\/html>"\)$/,
+    )
+    // a Git LFS pointer (a clone without git lfs, or GitHub's raw URL of an LFS file): said so, and where the file is
+    const pointer =
+      'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 1048576\n'
+    const lfs = join(dir, 'lfs.parquet')
+    writeFileSync(lfs, pointer)
+    expectOneLineError(
+      await cli(['search', lfs, '--query', '[1]']),
+      /lfs\.parquet: not a Parquet file but a Git LFS pointer to one \(1048576 bytes\); fetch the file it points to \(git lfs pull\)$/,
+    )
+    const bytes = new TextEncoder().encode(pointer)
+    expect(() => footerLength(bytes, bytes.length, 'https://raw.githubusercontent.com/o/r/main/data/x.parquet')).toThrow(
+      'GitHub serves the file itself at https://media.githubusercontent.com/media/o/r/main/data/x.parquet',
     )
   })
 

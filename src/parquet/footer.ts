@@ -27,10 +27,28 @@ function endsInText(tail: Uint8Array): string {
 }
 
 /**
+ * What a Git LFS pointer (the ~130 bytes a repository holds in place of a large file, which a
+ * raw.githubusercontent.com URL serves) is, and where the file is; '' for anything else.
+ */
+function lfsPointer(tail: Uint8Array, size: number, file?: string): string {
+  if (size > 1024 || tail.length < size) return ''
+  const text = new TextDecoder().decode(tail.subarray(tail.length - size))
+  if (!text.startsWith('version https://git-lfs.github.com/spec/')) return ''
+  const raw = file ? /^https:\/\/raw\.githubusercontent\.com\/([^/]+)\/([^/]+)\/([^?#]+)/.exec(file) : null
+  return `not a Parquet file but a Git LFS pointer to one (${/size (\d+)/.exec(text)?.[1] ?? 'unknown'} bytes); ${
+    raw
+      ? `GitHub serves the file itself at https://media.githubusercontent.com/media/${raw[1]}/${raw[2]}/${raw[3]}`
+      : 'fetch the file it points to (git lfs pull)'
+  }`
+}
+
+/**
  * The footer's length from the file's last 8 bytes (`tail` ends at the file's end), checked
  * against the magic, the file size and MAX_FOOTER_BYTES.
  */
 export function footerLength(tail: Uint8Array, size: number, file?: string): number {
+  const pointer = lfsPointer(tail, size, file)
+  if (pointer) throw new ParquetSeekError(pointer, { file })
   if (size < 12 || tail.length < 8) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
   if (String.fromCharCode(...tail.subarray(tail.length - 4)) !== 'PAR1')
     throw new ParquetSeekError(`not a Parquet file (no PAR1 magic at the end${endsInText(tail)})`, { file, offset: size - 4 })
