@@ -6,6 +6,26 @@ export type Built = { summary: BuildSummary; url: string; name: string; file: Fi
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
 
+/** A URL's file name (the whole URL is the heading's title); a local file's name as it is. */
+function shortName(name: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return name
+  try {
+    const last = new URL(name).pathname.split('/').filter(Boolean).at(-1)
+    return last ? decodeURIComponent(last) : name
+  } catch {
+    return name
+  }
+}
+
+/**
+ * A type as the schema table shows it: the logical type where it says more than the physical one
+ * (`UTF8`, `DATE`, `FLOAT16`, `INT_8`), else the physical (`INT64`, not `INT_64`).
+ */
+function typeName(type: string): string {
+  const [, physical, logical] = /^(.*) \(([^)]+)\)$/.exec(type) ?? [type, type, undefined]
+  return logical && !/^(INT_32|INT_64|INTEGER)$/.test(logical) ? logical : (physical as string)
+}
+
 /** The side panel's facts: the file, then its index (or why it has none). */
 export function FileDetails({ info, backend }: { info: FileInfo; backend?: string }) {
   const index = info.index
@@ -13,7 +33,7 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
   return (
     <section aria-labelledby="file-title" className="facts">
       <h2 id="file-title" className="file-name" title={info.name}>
-        {info.name}
+        {shortName(info.name)}
       </h2>
       <p data-testid="file-summary" className="sr-only">
         {info.name}: {info.rows.toLocaleString('en-US')} rows, {mib(info.bytes)}, {info.columns.length} columns
@@ -71,7 +91,9 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             {info.columns.map((c) => (
               <tr key={c.name}>
                 <th scope="row">{c.name}</th>
-                <td>{c.element ? `${c.type} of ${c.element}` : c.type}</td>
+                <td>
+                  {c.element ? `${c.type} of ${typeName(c.element)}` : typeName(c.logicalType ? `${c.type} (${c.logicalType})` : c.type)}
+                </td>
                 <td>{info.vectorColumns.includes(c.name) ? 'vector' : ''}</td>
               </tr>
             ))}
