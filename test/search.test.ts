@@ -269,12 +269,12 @@ describe('row spans (what the Data view scrolls through)', () => {
     expect(await readRowSpan(target, 5, 5, ['title'])).toEqual([])
   })
 
-  it('shows a table as DuckDB would: a DATE as its day, a TIME as its time of day, a DECIMAL as written, an INT64 past 2^53 as its digits', async () => {
+  it('shows a table as DuckDB would: a DATE as its day, a TIME as its time of day, a DECIMAL as written, an INT64 past 2^53 as its digits — in lists too', async () => {
     const dir = tempDir('pqs-span-')
     const path = join(dir, 'typed.parquet')
     const db = await duckdb()
     await db.run(
-      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id, TIME '09:05:00.25' + INTERVAL (i * 3) HOUR AS t, CASE WHEN i = 1 THEN NULL ELSE {'day': DATE '2021-06-01' + i::INTEGER, 'at': {'t': TIME '23:59:59'}, 'price': (0.143 * (i + 1))::DECIMAL(10,3)} END AS meta FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
+      `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, (0.143 * (i + 1))::DECIMAL(10,3) AS price, 1234567890123456789 + i AS id, TIME '09:05:00.25' + INTERVAL (i * 3) HOUR AS t, CASE WHEN i = 1 THEN NULL ELSE {'day': DATE '2021-06-01' + i::INTEGER, 'at': {'t': TIME '23:59:59'}, 'price': (0.143 * (i + 1))::DECIMAL(10,3)} END AS meta, [DATE '2022-03-01' + i::INTEGER, NULL] AS days, [TIME '07:30:00'] AS times, [(0.143 * (i + 1))::DECIMAL(10,3)] AS prices FROM range(3) t(i)) TO '${path}' (FORMAT parquet)`,
     )
     db.close()
     const source = await fileSource(path)
@@ -282,6 +282,13 @@ describe('row spans (what the Data view scrolls through)', () => {
     const target = { cached: new CachedSource(source), metadata, name: 'typed.parquet' }
     const shown = shownColumnsOf(metadata)
     const rows = (await readRowSpan(target, 0, 3, ['day', 'ts', 'price', 'id', 't', 'meta'])).map((r) => jsonRow(r, shown))
+    // lists of them: each value as the column's would be (a null value stays null)
+    const lists = (await readRowSpan(target, 0, 3, ['days', 'times', 'prices'])).map((r) => jsonRow(r, shown))
+    expect(lists).toEqual([
+      { days: ['2022-03-01', null], times: ['07:30:00'], prices: [0.143] },
+      { days: ['2022-03-02', null], times: ['07:30:00'], prices: [0.286] },
+      { days: ['2022-03-03', null], times: ['07:30:00'], prices: [0.429] },
+    ])
     // as the page gets them: the day was its midnight as a timestamp, the price 0.14300000000000002,
     // the id …800, the time 32700250000 (microseconds since midnight)
     // and the same inside a struct (a null struct stays null)

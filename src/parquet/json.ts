@@ -24,6 +24,17 @@ export interface ShownColumns {
   times: ReadonlyArray<readonly [readonly string[], number]>
   /** DECIMAL fields of structs, with their scales (top-level columns are read exact: decimal.ts). */
   decimals: ReadonlyArray<readonly [readonly string[], number]>
+  /** Top-level lists of DATE, TIME or DECIMAL values, by name: each value shown as such a column's. */
+  lists: ReadonlyArray<ListShown>
+}
+
+interface ListShown {
+  name: string
+  date?: boolean
+  /** TIME: units a second. */
+  units?: number
+  /** DECIMAL: its scale. */
+  scale?: number
 }
 
 /**
@@ -48,7 +59,20 @@ export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Reco
     const v = valueAt(row, path)
     if (typeof v === 'number') setAt(out, path, exactDecimal(v, scale))
   }
+  for (const list of shown.lists) {
+    const v = row[list.name]
+    if (Array.isArray(v)) out[list.name] = v.map((x, i) => shownValue(x, list) ?? (out[list.name] as unknown[])[i])
+  }
   return out
+}
+
+/** One value of a listed column as shown (a day, a time of day, an exact decimal), or undefined to keep its JSON. */
+function shownValue(v: unknown, list: ListShown): unknown {
+  if (list.date) return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().slice(0, 10) : undefined
+  if (list.units !== undefined)
+    return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) ? timeOfDay(v, list.units) : undefined
+  if (list.scale !== undefined) return typeof v === 'number' ? exactDecimal(v, list.scale) : undefined
+  return undefined
 }
 
 /** Sets the value at `path` in a JSON row (its objects are the row's own copies, made by jsonValues). */
@@ -64,7 +88,8 @@ const shownOf = new WeakMap<FileMetaData, ShownColumns>()
 export function shownColumnsOf(metadata: FileMetaData): ShownColumns {
   let shown = shownOf.get(metadata)
   if (!shown) {
-    const leaves = [...plainLeaves(metadata).plain.values()]
+    const { plain, lists } = plainLeaves(metadata)
+    const leaves = [...plain.values()]
     shown = {
       dates: leaves.filter((l) => (l.element.logical_type?.type ?? l.element.converted_type) === 'DATE').map((l) => l.path),
       times: leaves.flatMap((l) => {
@@ -74,6 +99,12 @@ export function shownColumnsOf(metadata: FileMetaData): ShownColumns {
       decimals: leaves.flatMap((l) => {
         const scale = l.path.length > 1 ? decimalScaleOf(l.element) : undefined
         return scale === undefined ? [] : [[l.path, scale] as const]
+      }),
+      lists: [...lists.values()].flatMap((l): ListShown[] => {
+        const date = (l.element.logical_type?.type ?? l.element.converted_type) === 'DATE'
+        const units = timeUnits(l.element)
+        const scale = decimalScaleOf(l.element)
+        return date || units !== undefined || scale !== undefined ? [{ name: l.name, date, units, scale }] : []
       }),
     }
     shownOf.set(metadata, shown)
@@ -97,6 +128,10 @@ export function shownColumnsIn(files: FileMetaData[]): ShownColumns {
     decimals: once(
       all.flatMap((s) => s.decimals),
       ([p]) => p,
+    ),
+    lists: once(
+      all.flatMap((s) => s.lists),
+      (l) => [l.name],
     ),
   }
 }
