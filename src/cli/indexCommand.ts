@@ -17,9 +17,9 @@ export const indexUsage = `parquetseek index <in.parquet> <out.parquet> [--colum
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
                        (--encoder, --as as for \`embed\`; metric cosine unless given), then index it
   --metric l2|cosine|dot   distance the index serves (default l2)
-  --tune-queries FILE  held-out queries (Parquet, a vector column named as --column): the default
-                       nprobe and refine are measured on them instead of on rows of the data,
-                       with no floor (--tune-limit N: the first N, default 200)
+  --tune-queries FILE  held-out queries (Parquet; the column named as --column, or its only vector
+                       column): the default nprobe and refine are measured on them instead of on
+                       rows of the data, with no floor (--tune-limit N: the first N, default 200)
   --target-recall R    the recall@10 those defaults are tuned to reach (default 0.98; with
                        --tune-queries, 0.96 where 0.98 reads over 1.25 times as much a query)
   --cluster-rows       store rows list by list (every column rewritten in that order, each row's input
