@@ -150,6 +150,27 @@ describe('parquetseek index', () => {
     )
   })
 
+  it('index takes a URL: the file read whole beside the output (every column is copied), the same output, nothing left behind', async () => {
+    const served = await serveFile(good, { host: 's3' })
+    try {
+      const fromUrl = join(dir, 'from-url.indexed.parquet')
+      const r = await cli(['index', served.url, fromUrl, '--nlist', '10'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(/download [\d.]+ KiB\/[\d.]+ KiB/)
+      const local = join(dir, 'from-path.indexed.parquet')
+      expect((await cli(['index', good, local, '--nlist', '10'])).code).toBe(0)
+      expect(readFileSync(fromUrl).equals(readFileSync(local))).toBe(true)
+      expect(readdirSync(dir).filter((f) => f.includes('.download-'))).toEqual([])
+    } finally {
+      await served.close()
+    }
+    // a URL that does not answer: an error naming it, no output and no download left
+    const down = await cli(['index', 'http://127.0.0.1:9/gone.parquet', join(dir, 'x-gone.parquet'), '--column', 'embedding'])
+    expect(down.code).toBe(1)
+    expect(down.stderr).toMatch(/http:\/\/127\.0\.0\.1:9\/gone\.parquet: gave up after \d attempts/)
+    noOutputLeft('x-gone')
+  })
+
   it('without --column: several vector columns are a usage error naming them; none, an error naming the text columns to embed', async () => {
     const db = await duckdb()
     try {

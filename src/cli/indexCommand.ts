@@ -1,17 +1,19 @@
 import { rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
+import { throwIfAborted } from '../errors.js'
 import { buildIndex } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
+import { openHttp } from '../io/httpSource.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, textEncoder } from './embedCommand.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
-import { readQueryVectors, searchBackend, soleVectorColumn } from './sources.js'
+import { isUrl, readQueryVectors, searchBackend, soleVectorColumn } from './sources.js'
 
-export const indexUsage = `parquetseek index <in.parquet> <out.parquet> [--column <name>] [options]
+export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--column <name>] [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE/FLOAT16/8- or 16-bit integers, or
                        FIXED_LEN_BYTE_ARRAY of float32); default: the file's only vector column
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
@@ -84,113 +86,153 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   await checkOutputPath(output)
   const targetRecall = recallOption(values['target-recall'], 'target-recall')
   const tuneLimit = intOption(values['tune-limit'], 'tune-limit', 1) ?? 200
-  // no --column: the input's only vector column
-  if (values.column === undefined && embedText === undefined) params.column = await soleColumnOf(input)
-  const column = params.column
-  const tuneQueries = values['tune-queries'] ? await readQueryVectors(values['tune-queries'], column, tuneLimit) : undefined
-  const started = performance.now()
-  // text only: embed into a file beside the output first (removed after), then index that
-  const embedded = encoder ? `${output}.embedding-${process.pid}.tmp.parquet` : undefined
-  let embedSummary: EmbedSummary | undefined
-  if (embedded && encoder && embedText !== undefined) {
-    try {
-      embedSummary = await embedFile(input, embedded, { text: embedText, as: column, encoder, signal })
-    } catch (e) {
-      await rm(embedded, { force: true })
-      throw e
-    }
-    process.stderr.write(`${describeEmbed(embedSummary)}\n`)
+  // a URL (or hf://, a Hugging Face or GitHub file page): read whole into a file beside the output
+  // first (every column is copied anyway), removed after
+  const downloaded = isUrl(input) ? `${output}.download-${process.pid}.tmp.parquet` : undefined
+  try {
+    if (downloaded) await download(input, downloaded, signal)
+    await indexLocal(downloaded ?? input, output, basename(input))
+  } finally {
+    if (downloaded) await rm(downloaded, { force: true })
   }
-  const source = await fileSource(embedded ?? input)
+
+  /** `input`, a local file (`name` in messages), indexed into `output`. */
+  async function indexLocal(input: string, output: string, name: string): Promise<void> {
+    // no --column: the input's only vector column
+    if (values.column === undefined && embedText === undefined) params.column = await soleColumnOf(input, name)
+    const column = params.column
+    const tuneQueries = values['tune-queries'] ? await readQueryVectors(values['tune-queries'], column, tuneLimit) : undefined
+    const started = performance.now()
+    // text only: embed into a file beside the output first (removed after), then index that
+    const embedded = encoder ? `${output}.embedding-${process.pid}.tmp.parquet` : undefined
+    let embedSummary: EmbedSummary | undefined
+    if (embedded && encoder && embedText !== undefined) {
+      try {
+        embedSummary = await embedFile(input, embedded, { text: embedText, as: column, encoder, signal })
+      } catch (e) {
+        await rm(embedded, { force: true })
+        throw e
+      }
+      process.stderr.write(`${describeEmbed(embedSummary)}\n`)
+    }
+    const source = await fileSource(embedded ?? input)
+    const printer = progressPrinter()
+    try {
+      const sink = await fileSink(output, input)
+      const summary = await buildIndex(source, sink, {
+        ...params,
+        ...compute,
+        threads,
+        spawnWorker: spawnNodeKernelWorker,
+        memoryBytes,
+        tuneQueries,
+        targetRecall,
+        clusterRows: values['cluster-rows'] === true,
+        ...(values.spill || values['no-spill'] ? { spill: values['no-spill'] !== true } : {}),
+        file: name,
+        // rows without text have no vector: left out of the index, still in the file
+        skipInvalid: params.skipInvalid || embedded !== undefined,
+        signal,
+        onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
+      })
+      printer.done()
+      const buildMs = performance.now() - started
+      const p = summary.params
+      if (summary.gpuFallback) process.stderr.write(`warning: ${summary.gpuFallback}\n`)
+      if (summary.skippedRows.length && !embedSummary) {
+        const first = summary.skippedRows[0]
+        process.stderr.write(
+          `skipped ${summary.skippedRows.length} rows with invalid vectors (first: row ${first?.row}, ${first?.reason})\n`,
+        )
+      }
+      const result = {
+        rows: p.rows,
+        indexedRows: p.indexedRows,
+        skippedRows: summary.skippedRows.length,
+        dim: p.dim,
+        metric: p.metric,
+        nlist: p.nlist,
+        m: p.m,
+        nbits: p.nbits,
+        nprobe: p.nprobe,
+        refine: p.refine,
+        ...(p.slack !== undefined ? { slack: p.slack } : {}),
+        tunedRecall: p.tunedRecall,
+        clustered: p.clustered === true,
+        column: summary.column,
+        inputBytes: summary.inputBytes,
+        outputBytes: summary.outputBytes,
+        indexBytes: summary.indexBytes,
+        buildMs: Math.round(buildMs),
+        ...(embedSummary
+          ? {
+              embedded: {
+                text: embedSummary.text,
+                encoder: embedSummary.encoder,
+                rows: embedSummary.embedded,
+                empty: embedSummary.empty,
+                ms: Math.round(embedSummary.ms),
+              },
+            }
+          : {}),
+        phasesMs: Object.fromEntries(Object.entries(summary.phasesMs).map(([k, v]) => [k, Math.round(v)])),
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        backend: summary.backend,
+        ...(summary.device ? { device: summary.device } : {}),
+        threads: summary.threads,
+        streamed: summary.streamed,
+        output,
+      }
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+      else {
+        process.stdout.write(
+          `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
+            `default nprobe ${p.nprobe}${p.slack !== undefined ? ` (adaptive, slack ${p.slack.toPrecision(3)})` : ''}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
+            `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
+            `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
+            `peak memory ${fmtBytes(result.peakRssBytes)}` +
+            `${p.clustered ? '; rows stored list by list (input row numbers in column parquetseek_row)' : ''}\n` +
+            (summary.device ? `gpu: ${summary.device}\n` : ''),
+        )
+      }
+    } finally {
+      printer.done()
+      await source.close()
+      if (embedded) await rm(embedded, { force: true })
+    }
+  }
+}
+
+/** Bytes a download asks for at once. */
+const DOWNLOAD_CHUNK = 8 << 20
+
+/** A remote file copied to `path` (through openHttp: retries, a changed file refused), with progress; nothing left behind on failure. */
+async function download(url: string, path: string, signal: AbortSignal): Promise<void> {
+  const { source } = await openHttp(url, { signal, multiRange: false, tailBytes: 64 << 10 })
+  const sink = await fileSink(path)
   const printer = progressPrinter()
   try {
-    const sink = await fileSink(output, input)
-    const summary = await buildIndex(source, sink, {
-      ...params,
-      ...compute,
-      threads,
-      spawnWorker: spawnNodeKernelWorker,
-      memoryBytes,
-      tuneQueries,
-      targetRecall,
-      clusterRows: values['cluster-rows'] === true,
-      ...(values.spill || values['no-spill'] ? { spill: values['no-spill'] !== true } : {}),
-      file: basename(input),
-      // rows without text have no vector: left out of the index, still in the file
-      skipInvalid: params.skipInvalid || embedded !== undefined,
-      signal,
-      onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
-    })
-    printer.done()
-    const buildMs = performance.now() - started
-    const p = summary.params
-    if (summary.gpuFallback) process.stderr.write(`warning: ${summary.gpuFallback}\n`)
-    if (summary.skippedRows.length && !embedSummary) {
-      const first = summary.skippedRows[0]
-      process.stderr.write(`skipped ${summary.skippedRows.length} rows with invalid vectors (first: row ${first?.row}, ${first?.reason})\n`)
+    const size = source.byteLength
+    for (let at = 0; at < size; at += DOWNLOAD_CHUNK) {
+      throwIfAborted(signal)
+      const end = Math.min(size, at + DOWNLOAD_CHUNK)
+      await sink.write(new Uint8Array(await source.slice(at, end)))
+      printer.update(`download ${fmtBytes(end)}/${fmtBytes(size)}`)
     }
-    const result = {
-      rows: p.rows,
-      indexedRows: p.indexedRows,
-      skippedRows: summary.skippedRows.length,
-      dim: p.dim,
-      metric: p.metric,
-      nlist: p.nlist,
-      m: p.m,
-      nbits: p.nbits,
-      nprobe: p.nprobe,
-      refine: p.refine,
-      ...(p.slack !== undefined ? { slack: p.slack } : {}),
-      tunedRecall: p.tunedRecall,
-      clustered: p.clustered === true,
-      column: summary.column,
-      inputBytes: summary.inputBytes,
-      outputBytes: summary.outputBytes,
-      indexBytes: summary.indexBytes,
-      buildMs: Math.round(buildMs),
-      ...(embedSummary
-        ? {
-            embedded: {
-              text: embedSummary.text,
-              encoder: embedSummary.encoder,
-              rows: embedSummary.embedded,
-              empty: embedSummary.empty,
-              ms: Math.round(embedSummary.ms),
-            },
-          }
-        : {}),
-      phasesMs: Object.fromEntries(Object.entries(summary.phasesMs).map(([k, v]) => [k, Math.round(v)])),
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      backend: summary.backend,
-      ...(summary.device ? { device: summary.device } : {}),
-      threads: summary.threads,
-      streamed: summary.streamed,
-      output,
-    }
-    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
-    else {
-      process.stdout.write(
-        `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
-          `default nprobe ${p.nprobe}${p.slack !== undefined ? ` (adaptive, slack ${p.slack.toPrecision(3)})` : ''}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
-          `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
-          `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +
-          `peak memory ${fmtBytes(result.peakRssBytes)}` +
-          `${p.clustered ? '; rows stored list by list (input row numbers in column parquetseek_row)' : ''}\n` +
-          (summary.device ? `gpu: ${summary.device}\n` : ''),
-      )
-    }
+    await sink.commit()
+  } catch (e) {
+    await sink.abort()
+    throw e
   } finally {
     printer.done()
-    await source.close()
-    if (embedded) await rm(embedded, { force: true })
   }
 }
 
 /** The only vector column of a local input (soleVectorColumn). */
-async function soleColumnOf(path: string): Promise<string> {
+async function soleColumnOf(path: string, name: string): Promise<string> {
   const source = await fileSource(path)
   try {
-    return soleVectorColumn(await readMetadata(source, basename(path)), basename(path), 'to index')
+    return soleVectorColumn(await readMetadata(source, name), name, 'to index')
   } finally {
     await source.close()
   }
