@@ -7,10 +7,11 @@ import { type EmbedSummary, embedTextColumn } from '../index/embed.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes, progressPrinter } from './progress.js'
+import { withLocalInput } from './sources.js'
 
 export const DEFAULT_TEXT_ENCODER = `${HASH_NGRAM}:256`
 
-export const embedUsage = `parquetseek embed <in.parquet> <out.parquet> --text <column> [options]
+export const embedUsage = `parquetseek embed <in.parquet|url> <out.parquet> --text <column> [options]
   --text NAME          the text column to embed (null or empty text: no vector, counted)
   --encoder ID         the model (default ${DEFAULT_TEXT_ENCODER}: words, word pairs and trigrams;
                        ${HASH_NGRAM}:<dim> for another size; ${USE_LITE}: the Universal Sentence
@@ -46,7 +47,10 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${embedUsage}`)
   const encoder = textEncoder(values.encoder, intOption(values.threads, 'threads', 1, 256) ?? defaultThreads())
   await checkOutputPath(output)
-  const summary = await embedFile(input, output, { text: values.text, as: values.as, encoder, signal })
+  const text = values.text
+  const summary = await withLocalInput(input, output, signal, (local) =>
+    embedFile(local, output, { text, as: values.as, encoder, signal, name: basename(input) }),
+  )
   if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, output })}\n`)
   else process.stdout.write(`${output}: ${describeEmbed(summary)}\n`)
 }
@@ -55,14 +59,15 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
 export async function embedFile(
   input: string,
   output: string,
-  o: { text: string; as?: string; encoder: ReturnType<typeof textEncoder>; signal?: AbortSignal },
+  /** `name`: the input as messages name it (default: its file name). */
+  o: { text: string; as?: string; encoder: ReturnType<typeof textEncoder>; signal?: AbortSignal; name?: string },
 ): Promise<EmbedSummary> {
   const source = await fileSource(input)
   const printer = progressPrinter()
   try {
     return await embedTextColumn(source, await fileSink(output, input), {
       ...o,
-      file: basename(input),
+      file: o.name ?? basename(input),
       onProgress: (done, total) => printer.update(`embed ${done}/${total}`),
     })
   } finally {

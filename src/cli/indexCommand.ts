@@ -1,17 +1,15 @@
 import { rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
-import { throwIfAborted } from '../errors.js'
 import { buildIndex } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
-import { openHttp } from '../io/httpSource.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, textEncoder } from './embedCommand.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
-import { isUrl, readQueryVectors, searchBackend, soleVectorColumn } from './sources.js'
+import { readQueryVectors, searchBackend, soleVectorColumn, withLocalInput } from './sources.js'
 
 export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--column <name>] [options]
   --column NAME        embedding column (LIST of FLOAT/DOUBLE/FLOAT16/8- or 16-bit integers, or
@@ -86,15 +84,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   await checkOutputPath(output)
   const targetRecall = recallOption(values['target-recall'], 'target-recall')
   const tuneLimit = intOption(values['tune-limit'], 'tune-limit', 1) ?? 200
-  // a URL (or hf://, a Hugging Face or GitHub file page): read whole into a file beside the output
-  // first (every column is copied anyway), removed after
-  const downloaded = isUrl(input) ? `${output}.download-${process.pid}.tmp.parquet` : undefined
-  try {
-    if (downloaded) await download(input, downloaded, signal)
-    await indexLocal(downloaded ?? input, output, basename(input))
-  } finally {
-    if (downloaded) await rm(downloaded, { force: true })
-  }
+  // a URL: read whole into a file beside the output first (every column is copied anyway)
+  await withLocalInput(input, output, signal, (local) => indexLocal(local, output, basename(input)))
 
   /** `input`, a local file (`name` in messages), indexed into `output`. */
   async function indexLocal(input: string, output: string, name: string): Promise<void> {
@@ -200,31 +191,6 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       await source.close()
       if (embedded) await rm(embedded, { force: true })
     }
-  }
-}
-
-/** Bytes a download asks for at once. */
-const DOWNLOAD_CHUNK = 8 << 20
-
-/** A remote file copied to `path` (through openHttp: retries, a changed file refused), with progress; nothing left behind on failure. */
-async function download(url: string, path: string, signal: AbortSignal): Promise<void> {
-  const { source } = await openHttp(url, { signal, multiRange: false, tailBytes: 64 << 10 })
-  const sink = await fileSink(path)
-  const printer = progressPrinter()
-  try {
-    const size = source.byteLength
-    for (let at = 0; at < size; at += DOWNLOAD_CHUNK) {
-      throwIfAborted(signal)
-      const end = Math.min(size, at + DOWNLOAD_CHUNK)
-      await sink.write(new Uint8Array(await source.slice(at, end)))
-      printer.update(`download ${fmtBytes(end)}/${fmtBytes(size)}`)
-    }
-    await sink.commit()
-  } catch (e) {
-    await sink.abort()
-    throw e
-  } finally {
-    printer.done()
   }
 }
 

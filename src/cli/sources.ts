@@ -1,14 +1,15 @@
+import { rm } from 'node:fs/promises'
 import * as nodePaths from 'node:path'
 import { dirname, resolve } from 'node:path'
 import type { FileMetaData } from 'hyparquet'
 import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
 import { decodeThreads } from '../compute/nodePool.js'
-import { ParquetSeekError } from '../errors.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
 import { fileUrl, isRemote } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
-import { fileSource, readLocalFile } from '../io/nodeFile.js'
+import { fileSink, fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import {
   checkVector,
@@ -26,6 +27,7 @@ import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
+import { fmtBytes, progressPrinter } from './progress.js'
 
 /** A remote address (http, https, hf://) rather than a local path. */
 export const isUrl = isRemote
@@ -170,4 +172,45 @@ export async function openManifest(target: string, c: OpenContext): Promise<Seek
     }
   }
   return SeekDataset.open(sources, { signal: c.signal, ...c.compute })
+}
+
+/**
+ * `use` run on a local copy of `input` when it is remote (a URL, hf://, a Hugging Face or GitHub
+ * file page: read whole into a file beside `output`, removed after), else on `input` itself —
+ * for commands that read every byte of their input (index, embed).
+ */
+export async function withLocalInput<T>(input: string, output: string, signal: AbortSignal, use: (path: string) => Promise<T>): Promise<T> {
+  if (!isUrl(input)) return use(input)
+  const local = `${output}.download-${process.pid}.tmp.parquet`
+  try {
+    await download(input, local, signal)
+    return await use(local)
+  } finally {
+    await rm(local, { force: true })
+  }
+}
+
+/** Bytes a download asks for at once. */
+const DOWNLOAD_CHUNK = 8 << 20
+
+/** A remote file copied to `path` (through openHttp: retries, a changed file refused), with progress; nothing left behind on failure. */
+async function download(url: string, path: string, signal: AbortSignal): Promise<void> {
+  const { source } = await openHttp(url, { signal, multiRange: false, tailBytes: 64 << 10 })
+  const sink = await fileSink(path)
+  const printer = progressPrinter()
+  try {
+    const size = source.byteLength
+    for (let at = 0; at < size; at += DOWNLOAD_CHUNK) {
+      throwIfAborted(signal)
+      const end = Math.min(size, at + DOWNLOAD_CHUNK)
+      await sink.write(new Uint8Array(await source.slice(at, end)))
+      printer.update(`download ${fmtBytes(end)}/${fmtBytes(size)}`)
+    }
+    await sink.commit()
+  } catch (e) {
+    await sink.abort()
+    throw e
+  } finally {
+    printer.done()
+  }
 }
