@@ -191,7 +191,9 @@ export class SidecarIndex {
       const metadata = await readMetadata(cached, source.name)
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
-        warnings.push(`${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks`)
+        warnings.push(
+          `${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks (a file indexed by parquetseek index reads one page a candidate)`,
+        )
       // every offset index, read once here and kept: a query then reads only pages
       const span = offsetIndexSpan(metadata)
       if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
