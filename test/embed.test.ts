@@ -119,6 +119,44 @@ describe('embedding a text column (files with text and no vectors)', () => {
     }
   })
 
+  it('--float16 stores the vectors as half floats: each value the nearest half, the column FLOAT16, and they index and search', async () => {
+    const half = join(dir, 'products.half.indexed.parquet')
+    const r = await cli(['index', input, half, '--embed-text', 'title', '--encoder', 'parquetseek/hash-ngram-v1:64', '--float16', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ indexedRows: rows - noText.length, column: 'embedding' })
+    const file = await fileSource(half)
+    const metadata = await parquetMetadataAsync(file)
+    expect(metadata.schema.at(-1)).toMatchObject({
+      name: 'element',
+      type: 'FIXED_LEN_BYTE_ARRAY',
+      type_length: 2,
+      logical_type: { type: 'FLOAT16' },
+    })
+    const read = await parquetReadObjects({ file, columns: ['id', 'embedding'], compressors: codecs })
+    let worst = 0
+    for (const i of [0, 1, 2, 500, rows - 1]) {
+      const row = read[i] as { id: number; embedding: number[] }
+      expect(row.id).toBe(i * 3)
+      const exact = hashNgram(title(i) as string, 64)
+      // a half float has 11 significant bits: each value within 2^-11 of its own size (and of 2^-24 near 0)
+      for (const [j, v] of row.embedding.entries()) {
+        const x = exact[j] as number
+        worst = Math.max(worst, Math.abs(v - x) / Math.max(Math.abs(x), 2 ** -14))
+      }
+      expect(row.embedding.some((v, j) => v !== exact[j])).toBe(true) // rounded, not float32 under another name
+    }
+    expect(worst).toBeLessThanOrEqual(2 ** -11)
+    const index = await openIndex(file)
+    const [q] = await hashNgramEncoder(64).encode(['a boat in the harbour'])
+    const { results } = await index.search(q as Float32Array, { k: 10, columns: ['title'] })
+    for (const hit of results) expect(hit.values.title).toMatch(/^sailing boat harbour/)
+    await file.close()
+    await index.close()
+    // an embedding column keeps its own type: the flag goes with --embed-text only
+    const misuse = await cli(['index', input, join(dir, 'x-half.parquet'), '--column', 'embedding', '--float16'])
+    expect([misuse.code, misuse.stderr]).toEqual([2, expect.stringMatching(/--float16 says how --embed-text stores the vectors it makes/)])
+  })
+
   it('a column that is missing, not text, or a new name already taken is a clear error, and nothing is written', async () => {
     const embed = (o: { text: string; as?: string }) => embedInMemory(input, o.text, o.as)
     await expect(embed({ text: 'titel' })).rejects.toThrow(

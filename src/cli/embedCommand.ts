@@ -18,6 +18,8 @@ export const embedUsage = `parquetseek embed <in.parquet|url> <out.parquet> --te
                        Encoder Lite, by meaning, ~90 rows/s a core); its name goes in the
                        footer so text queries use it
   --as NAME            the new column (default embedding)
+  --float16            store the vectors as half floats (FLOAT16): half the bytes, values rounded
+                       to 11 significant bits (default FLOAT)
   --threads N          ${USE_LITE}: worker threads, each with the model (default: the cores, ≤ 8)
   --json               print one JSON summary on stdout
   Every other column is copied unchanged. \`index … --embed-text <column>\` embeds and indexes in one go.`
@@ -39,6 +41,7 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
     text: { type: 'string' },
     encoder: { type: 'string' },
     as: { type: 'string' },
+    float16: { type: 'boolean' },
     threads: { type: 'string' },
     json: { type: 'boolean' },
   })
@@ -49,7 +52,7 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
   await checkOutputPath(output)
   const text = values.text
   const summary = await withLocalInput(input, output, signal, (local) =>
-    embedFile(local, output, { text, as: values.as, encoder, signal, name: basename(input) }),
+    embedFile(local, output, { text, as: values.as, float16: values.float16, encoder, signal, name: basename(input) }),
   )
   if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, output })}\n`)
   else process.stdout.write(`${output}: ${describeEmbed(summary)}\n`)
@@ -60,7 +63,7 @@ export async function embedFile(
   input: string,
   output: string,
   /** `name`: the input as messages name it (default: its file name). */
-  o: { text: string; as?: string; encoder: ReturnType<typeof textEncoder>; signal?: AbortSignal; name?: string },
+  o: { text: string; as?: string; float16?: boolean; encoder: ReturnType<typeof textEncoder>; signal?: AbortSignal; name?: string },
 ): Promise<EmbedSummary> {
   const source = await fileSource(input)
   const printer = progressPrinter()

@@ -15,7 +15,7 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
   --column NAME        embedding column (LIST of FLOAT/DOUBLE/FLOAT16/8- or 16-bit integers, or
                        FIXED_LEN_BYTE_ARRAY of float32); default: the file's only vector column
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
-                       (--encoder, --as as for \`embed\`; metric cosine unless given), then index it
+                       (--encoder, --as, --float16 as for \`embed\`; metric cosine unless given), then index it
   --metric l2|cosine|dot   distance the index serves (default l2)
   --tune-queries FILE  held-out queries (Parquet; the column named as --column, or its only vector
                        column): the default nprobe and refine are measured on them instead of on
@@ -57,11 +57,14 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     'no-spill': { type: 'boolean' },
     encoder: { type: 'string' },
     as: { type: 'string' },
+    float16: { type: 'boolean' },
   })
   if (values.spill && values['no-spill']) throw new UsageError('--spill and --no-spill contradict each other: give one')
   const embedText = values['embed-text']
   if (embedText !== undefined && values.column !== undefined)
     throw new UsageError('--embed-text makes the embedding column; give --as to name it, not --column')
+  if (values.float16 && embedText === undefined)
+    throw new UsageError('--float16 says how --embed-text stores the vectors it makes; an embedding column keeps its own type')
   if (values.sidecar !== undefined) {
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
     if (values['tune-queries'] !== undefined)
@@ -99,7 +102,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     let embedSummary: EmbedSummary | undefined
     if (embedded && encoder && embedText !== undefined) {
       try {
-        embedSummary = await embedFile(input, embedded, { text: embedText, as: column, encoder, signal })
+        embedSummary = await embedFile(input, embedded, { text: embedText, as: column, float16: values.float16, encoder, signal })
       } catch (e) {
         await rm(embedded, { force: true })
         throw e

@@ -14,6 +14,8 @@ export interface EmbedOptions {
   encoder: QueryEncoder
   /** The new column's name (default `embedding`). */
   as?: string
+  /** Store the vectors as half floats (FLOAT16): half the bytes, values rounded to 11 significant bits. */
+  float16?: boolean
   /** Texts per encoder call (default 256). */
   batch?: number
   file?: string
@@ -81,6 +83,7 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
       signal: o.signal,
       added: {
         name: as,
+        float16: o.float16,
         values: async (start, end) => {
           const read = await readColumnRange(source, metadata, field?.path[0] ?? o.text, start, end, o.file, o.signal)
           const values = field ? read.map((v) => valueAt(v, field.path, 1)) : read

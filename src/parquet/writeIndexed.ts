@@ -29,6 +29,8 @@ export interface RowPages {
 export interface AddedColumn {
   name: string
   values: (rowStart: number, rowEnd: number) => Promise<Array<Float32Array | null>>
+  /** Store the values as half floats (FLOAT16, 2 bytes each), rounded to the nearest. */
+  float16?: boolean
 }
 
 export interface WriteIndexedOptions {
@@ -85,7 +87,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       ? await permuteRows(source, metadata, column, order, { file, signal, vectors: o.vectors, onProgress: o.onReorder })
       : undefined
   const rowColumn = permuted && !root.children.some((c) => c.element.name === ROW_COLUMN)
-  const schema = added ? withListColumn(metadata, added.name) : rowColumn ? withRowColumn(metadata) : metadata.schema
+  const schema = added ? withListColumn(metadata, added.name, added.float16) : rowColumn ? withRowColumn(metadata) : metadata.schema
   const addedTree = added ? listColumnTree(schema, added.name) : []
   const outRoot = parquetSchema({ schema } as FileMetaData)
   const rowTree: SchemaTree[] = rowColumn ? [outRoot, outRoot.children.at(-1) as SchemaTree] : []
@@ -317,8 +319,8 @@ function withRowColumn(metadata: FileMetaData): FileMetaData['schema'] {
   ]
 }
 
-/** The schema with a nullable LIST<FLOAT> column `name` appended to the root. */
-function withListColumn(metadata: FileMetaData, name: string): FileMetaData['schema'] {
+/** The schema with a nullable LIST<FLOAT> (or LIST<FLOAT16>) column `name` appended to the root. */
+function withListColumn(metadata: FileMetaData, name: string, float16 = false): FileMetaData['schema'] {
   const [root, ...rest] = metadata.schema
   if (!root) throw new ParquetSeekError('the file has no schema')
   return [
@@ -326,7 +328,9 @@ function withListColumn(metadata: FileMetaData, name: string): FileMetaData['sch
     ...rest,
     { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
     { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-    { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+    float16
+      ? { name: 'element', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 2, logical_type: { type: 'FLOAT16' }, repetition_type: 'REQUIRED' }
+      : { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
   ]
 }
 
