@@ -192,7 +192,7 @@ export class SidecarIndex {
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
         warnings.push(
-          `${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks (a file indexed by parquetseek index reads one page a candidate)`,
+          `${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks (an indexed file, written by index, reads one page a candidate)`,
         )
       // every offset index, read once here and kept: a query then reads only pages
       const span = offsetIndexSpan(metadata)
