@@ -279,6 +279,41 @@ test('a file with text and no vectors: embed a column by meaning in the page, in
   }
 })
 
+test('embed with half floats: the downloaded file stores the vectors as FLOAT16, and text search works on it', async ({ page }) => {
+  const rows = 600
+  const topics = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour']
+  const input = join(dir, 'half-notes.parquet')
+  writeIdTextFile(
+    input,
+    'note',
+    Array.from({ length: rows }, (_, i) => `${topics[i % 3]} number ${i}`),
+    300,
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  const build = page.getByRole('region', { name: 'Build' })
+  await build.getByRole('combobox', { name: 'Encoder' }).selectOption('parquetseek/hash-ngram-v1:256')
+  await build.getByRole('checkbox', { name: 'Half floats' }).check()
+  await build.getByRole('button', { name: 'Embed and build index' }).click()
+  await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine', { timeout: 60_000 })
+  await page.getByLabel('Query text').fill('a boat in the harbour')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(hits(page)).toHaveCount(10)
+  for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  const saved = join(dir, 'half-notes.indexed.parquet')
+  await download.saveAs(saved)
+  const db = await duckdb()
+  try {
+    expect(await db.rows(`SELECT type, type_length FROM parquet_schema('${saved}') WHERE name = 'element'`)).toEqual([
+      ['FIXED_LEN_BYTE_ARRAY', '2'],
+    ])
+    expect(await db.rows(`SELECT count(embedding), max(len(embedding)) FROM read_parquet('${saved}')`)).toEqual([[BigInt(rows), 256n]])
+  } finally {
+    db.close()
+  }
+})
+
 test('the Data view reaches every row of a file taller than a browser can scroll (1,000,000 rows)', async ({ page }) => {
   // 1,000,000 rows of 36 px is more than Chrome's ~33.5 M px element height: without windows of
   // rows, the last ~70,000 could not be scrolled to

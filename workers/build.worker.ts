@@ -19,11 +19,12 @@ import { BlobSink, WritableFileSink } from '../src/io/sink.js'
  */
 export type JobProgress = BuildProgress | { phase: 'embed'; done: number; total: number; model?: ModelLoad }
 
-/** For a file with text and no vectors: which column to embed, with which encoder, as what. */
+/** For a file with text and no vectors: which column to embed, with which encoder, as what (half floats or not). */
 export interface EmbedRequest {
   text: string
   encoder: string
   as: string
+  float16?: boolean
 }
 
 interface Job {
@@ -97,6 +98,7 @@ const api = {
           embedded = await embedTextColumn(blobSource(file), staged, {
             text: embed.text,
             as: embed.as,
+            float16: embed.float16,
             encoder,
             file: file.name,
             signal: job.controller.signal,

@@ -57,6 +57,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   const canStream = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
   const [toDisk, setToDisk] = useState(false)
   const [clusterRows, setClusterRows] = useState(false)
+  const [float16, setFloat16] = useState(false)
   const [progress, setProgress] = useState<JobProgress>()
   const [building, setBuilding] = useState(false)
   const abort = useRef<AbortController>(undefined)
@@ -97,7 +98,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
         {
           signal: controller.signal,
           target,
-          embed: embedding ? { text, encoder, as: as.trim() } : undefined,
+          embed: embedding ? { text, encoder, as: as.trim(), float16 } : undefined,
           onProgress: (p) => {
             if (p.phase !== phaseStart.current.phase) phaseStart.current = { phase: p.phase, at: performance.now() }
             setProgress(p)
@@ -156,6 +157,9 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
             </label>
             <label>
               New column <input aria-label="New column" value={as} onChange={(e) => setAs(e.target.value)} />
+            </label>
+            <label title="Half floats (FLOAT16): half the bytes for the vectors, each value rounded to 11 significant bits">
+              <input type="checkbox" checked={float16} onChange={(e) => setFloat16(e.target.checked)} /> Half floats
             </label>
           </>
         ) : (
