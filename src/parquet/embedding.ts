@@ -5,6 +5,7 @@ import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
+import { listLeaf } from './leaves.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
@@ -91,15 +92,11 @@ function vectorShape(top: SchemaTree): Shape | undefined {
     if (el.logical_type || el.converted_type || el.repetition_type === 'REPEATED') return undefined
     return { kind: 'flba', element: 'FLOAT', dim: el.type_length / 4, leafPath: [top] }
   }
-  const isList = el.converted_type === 'LIST' || el.logical_type?.type === 'LIST'
-  if (!isList || top.children.length !== 1) return undefined
-  const repeated = top.children[0]
-  if (repeated?.element.repetition_type !== 'REPEATED') return undefined
-  // 2-level legacy list: the repeated node is the float leaf itself
-  const leaf = repeated.children.length === 0 ? repeated : repeated.children.length === 1 ? repeated.children[0] : undefined
-  if (!leaf || leaf.children.length) return undefined
-  const element = vectorElement(leaf.element)
-  if (!element) return undefined
+  const leaf = listLeaf(top)
+  const element = leaf && vectorElement(leaf.element)
+  if (!leaf || !element) return undefined
+  // 2-level legacy list: the repeated node is the number leaf itself
+  const repeated = top.children[0] as SchemaTree
   const leafPath = leaf === repeated ? [top, repeated] : [top, repeated, leaf]
   return { kind: 'list', element, dim: undefined, leafPath }
 }
@@ -169,15 +166,6 @@ function describeType(node: SchemaTree): string {
   }
   const logical = el.logical_type?.type === 'FLOAT16' ? 'FLOAT16' : (el.converted_type ?? el.logical_type?.type)
   return logical ? `${el.type} (${logical})` : String(el.type)
-}
-
-/** The value leaf of a LIST (3-level or legacy 2-level), if it has one. */
-function listLeaf(top: SchemaTree): SchemaTree | undefined {
-  const isList = top.element.converted_type === 'LIST' || top.element.logical_type?.type === 'LIST'
-  const repeated = top.children[0]
-  if (!isList || top.children.length !== 1 || repeated?.element.repetition_type !== 'REPEATED') return undefined
-  const leaf = repeated.children.length === 0 ? repeated : repeated.children.length === 1 ? repeated.children[0] : undefined
-  return leaf && !leaf.children.length ? leaf : undefined
 }
 
 /** A LIST of integers wider than a vector's (INT32, INT64): numbers that make a vector once written as FLOAT. */

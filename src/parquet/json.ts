@@ -47,18 +47,13 @@ export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Reco
   const out = jsonValues(row) as Record<string, unknown>
   // a null struct is read as undefined, which JSON leaves out: the column is there, and null
   for (const [key, v] of Object.entries(row)) if (v === undefined) out[key] = null
-  for (const path of shown.dates) {
-    const v = valueAt(row, path)
-    if (v instanceof Date && !Number.isNaN(v.getTime())) setAt(out, path, v.toISOString().slice(0, 10))
+  const show = (path: readonly string[], how: Omit<ListShown, 'name'>) => {
+    const v = shownValue(valueAt(row, path), how)
+    if (v !== undefined) setAt(out, path, v)
   }
-  for (const [path, units] of shown.times) {
-    const v = valueAt(row, path)
-    if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) setAt(out, path, timeOfDay(v, units))
-  }
-  for (const [path, scale] of shown.decimals) {
-    const v = valueAt(row, path)
-    if (typeof v === 'number') setAt(out, path, exactDecimal(v, scale))
-  }
+  for (const path of shown.dates) show(path, { date: true })
+  for (const [path, units] of shown.times) show(path, { units })
+  for (const [path, scale] of shown.decimals) show(path, { scale })
   for (const list of shown.lists) {
     const v = row[list.name]
     if (Array.isArray(v)) out[list.name] = v.map((x, i) => shownValue(x, list) ?? (out[list.name] as unknown[])[i])
@@ -66,12 +61,12 @@ export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Reco
   return out
 }
 
-/** One value of a listed column as shown (a day, a time of day, an exact decimal), or undefined to keep its JSON. */
-function shownValue(v: unknown, list: ListShown): unknown {
-  if (list.date) return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().slice(0, 10) : undefined
-  if (list.units !== undefined)
-    return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) ? timeOfDay(v, list.units) : undefined
-  if (list.scale !== undefined) return typeof v === 'number' ? exactDecimal(v, list.scale) : undefined
+/** One value as shown (a day, a time of day, an exact decimal), or undefined to keep its JSON. */
+function shownValue(v: unknown, how: Omit<ListShown, 'name'>): unknown {
+  if (how.date) return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().slice(0, 10) : undefined
+  if (how.units !== undefined)
+    return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) ? timeOfDay(v, how.units) : undefined
+  if (how.scale !== undefined) return typeof v === 'number' ? exactDecimal(v, how.scale) : undefined
   return undefined
 }
 

@@ -39,7 +39,7 @@ export function plainLeaves(metadata: FileMetaData): Leaves {
   const vectors = new Set<string>()
   const nested = new Set<string>()
   let chunk = 0
-  const walk = (node: SchemaTree, path: string[], once: boolean) => {
+  const walk = (node: SchemaTree, path: string[], once: boolean, top: SchemaTree) => {
     const el = node.element
     const kind = el.logical_type?.type ?? el.converted_type
     const here = once && el.repetition_type !== 'REPEATED' && !(node.children.length && /^(LIST|MAP|MAP_KEY_VALUE)$/.test(String(kind)))
@@ -47,34 +47,32 @@ export function plainLeaves(metadata: FileMetaData): Leaves {
       const name = path.join('.')
       if (here && (path.length === 1 || !plain.has(name))) plain.set(name, { name, path, element: el, chunk })
       else if (!here) {
-        nested.add(name).add(path[0] as string)
-        const top = path[0] as string
-        const floats = el.type === 'FLOAT' || el.type === 'DOUBLE' || el.logical_type?.type === 'FLOAT16'
-        if (listOfValues(metadata, top, path)) {
-          if (floats) vectors.add(top)
-          else lists.set(top, { name: top, path: [top], element: el, chunk })
+        const list = top.element.name
+        nested.add(name).add(list)
+        if (listLeaf(top) === node) {
+          const floats = el.type === 'FLOAT' || el.type === 'DOUBLE' || el.logical_type?.type === 'FLOAT16'
+          if (floats) vectors.add(list)
+          else lists.set(list, { name: list, path: [list], element: el, chunk })
         }
       }
       chunk++
       return
     }
-    for (const c of node.children) walk(c, [...path, c.element.name], here)
+    for (const c of node.children) walk(c, [...path, c.element.name], here, top)
   }
-  for (const top of parquetSchema(metadata).children) walk(top, [top.element.name], true)
+  for (const top of parquetSchema(metadata).children) walk(top, [top.element.name], true, top)
   const leaves = { plain, lists, vectors, nested }
   leavesOf.set(metadata, leaves)
   return leaves
 }
 
-/** Whether `path` is the value leaf of top-level LIST `top` (3-level, or legacy 2-level). */
-function listOfValues(metadata: FileMetaData, top: string, path: string[]): boolean {
-  const node = parquetSchema(metadata).children.find((c) => c.element.name === top)
-  const el = node?.element
-  if (!node || !el || !(el.converted_type === 'LIST' || el.logical_type?.type === 'LIST') || node.children.length !== 1) return false
-  const repeated = node.children[0] as SchemaTree
-  if (repeated.element.repetition_type !== 'REPEATED') return false
-  if (!repeated.children.length) return path.length === 2 // legacy: the repeated node is the value
-  return repeated.children.length === 1 && !repeated.children[0]?.children.length && path.length === 3
+/** The value leaf of a LIST (3-level, or legacy 2-level where the repeated node is the value), if it has one. */
+export function listLeaf(top: SchemaTree): SchemaTree | undefined {
+  const isList = top.element.converted_type === 'LIST' || top.element.logical_type?.type === 'LIST'
+  const repeated = top.children[0]
+  if (!isList || top.children.length !== 1 || repeated?.element.repetition_type !== 'REPEATED') return undefined
+  const leaf = repeated.children.length === 0 ? repeated : repeated.children.length === 1 ? repeated.children[0] : undefined
+  return leaf && !leaf.children.length ? leaf : undefined
 }
 
 /**

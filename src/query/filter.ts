@@ -413,11 +413,11 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
         const top = columns.get(l.path[0] as string) as unknown[]
         // a list's values as one array each (compared any-of), DECIMALs exact
         if (l.list)
-          return top.map((v) =>
-            v === null || v === undefined
-              ? v
-              : Array.from(v as ArrayLike<unknown>, (x) => (l.scale === undefined ? x : exactDecimal(x, l.scale))),
-          )
+          return top.map((v) => {
+            if (v === null || v === undefined) return v
+            const values = Array.isArray(v) ? v : Array.from(v as ArrayLike<unknown>) // (copied only when not an array)
+            return l.scale === undefined ? values : values.map((x) => exactDecimal(x, l.scale as number))
+          })
         // a top-level column's DECIMALs come exact from readColumnRange; a struct field's here
         if (l.path.length === 1) return top
         return top.map((v) => {
