@@ -42,16 +42,89 @@ describe('--where filters', () => {
     })
     expect(() => parseWhere('score >= ')).toThrow('--where: expected a number, a quoted text, TRUE or FALSE at the end')
     expect(() => parseWhere("score = 1 AND category 'x'")).toThrow(
-      `--where: expected a comparison (=, !=, <, <=, >, >=, IN, IS NULL) at "x" (character 24)`,
+      `--where: expected a comparison (=, !=, <, <=, >, >=, IN, BETWEEN, LIKE, IS NULL) at "x" (character 24)`,
     )
   })
 
-  it('evaluates like SQL: comparisons with NULL are false', () => {
+  it('evaluates like SQL: a comparison with NULL is unknown, and so is its NOT', () => {
     const e = parseWhere('score > 5 OR note IS NOT NULL')
     expect(evaluate(e, { score: 6n, note: null })).toBe(true)
     expect(evaluate(e, { score: null, note: null })).toBe(false)
-    expect(evaluate(parseWhere('NOT score > 5'), { score: null })).toBe(true)
+    // NOT of unknown is unknown: the row does not pass (it did, where DuckDB passes none)
+    expect(evaluate(parseWhere('NOT score > 5'), { score: null })).toBe(false)
+    expect(evaluate(parseWhere('NOT (score > 5 AND x = 1)'), { score: null, x: 2 })).toBe(true)
+    expect(evaluate(parseWhere('NOT (score > 5 OR x = 1)'), { score: null, x: 2 })).toBe(false)
     expect(evaluate(parseWhere("category IN ('a', 'b')"), { category: 'b' })).toBe(true)
+  })
+
+  it('parses BETWEEN, LIKE and ILIKE (NOT, ESCAPE) and names a mistake in them', () => {
+    expect(parseWhere("year BETWEEN 2000 AND 2010 AND title NOT ILIKE '%draft\\_%' ESCAPE '\\'")).toEqual({
+      op: 'and',
+      left: { op: 'between', column: 'year', low: 2000, high: 2010, not: false },
+      right: { op: 'like', column: 'title', pattern: '%draft\\_%', escape: '\\', caseless: true, not: true },
+    })
+    const like = (pattern: string, value: string) => evaluate(parseWhere(`t LIKE '${pattern}'`), { t: value })
+    expect([like('a%', 'abc'), like('a%', 'bac'), like('_b_', 'abc'), like('_b_', 'abcd'), like('%.%', 'a.b'), like('%.%', 'ab')]).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ])
+    // one _ is one character, a surrogate pair too; regular-expression characters are themselves
+    expect([like('_', '😀'), like('(a|b)*', 'a'), like('(a|b)*', '(a|b)*'), like('a%', 'a\nb')]).toEqual([true, false, true, true])
+    expect(evaluate(parseWhere("t ILIKE 'ÉTÉ%'"), { t: 'été brûlant' })).toBe(true)
+    expect(evaluate(parseWhere("t LIKE '100!%' ESCAPE '!'"), { t: '100%' })).toBe(true)
+    expect(evaluate(parseWhere("t LIKE '100!%' ESCAPE '!'"), { t: '1000' })).toBe(false)
+    expect(() => parseWhere('year BETWEEN 1 OR 2')).toThrow('--where: expected AND in BETWEEN … AND … at "OR" (character 16)')
+    expect(() => parseWhere('t LIKE 5')).toThrow('--where: expected a quoted pattern after LIKE at "5" (character 8)')
+    expect(() => parseWhere("t LIKE 'a' ESCAPE 'ab'")).toThrow('--where: expected one quoted character after ESCAPE')
+    expect(() => parseWhere("t LIKE 'a!' ESCAPE '!'")).toThrow("--where: the pattern 'a!' ends in its escape character")
+    expect(() => parseWhere('t NOT = 1')).toThrow('--where: expected IN, BETWEEN, LIKE or ILIKE after NOT at "=" (character 7)')
+    expect(() => evaluate(parseWhere("n LIKE '1%'"), { n: 12 })).toThrow('--where: column "n" holds numbers; \'1%\' LIKE matches text')
+  })
+
+  it('counts LIKE, ILIKE, BETWEEN and NULLs under NOT as DuckDB does, rows and statistics', async () => {
+    const dir = tempDir('pqs-filter-')
+    const input = join(dir, 'text.parquet')
+    const db = await duckdb()
+    // titles sorted by row ('doc-00000' …), a word in mixed case, a score that is NULL every 7th
+    // row, tags (NULL every 10th, empty every 10th); row groups of 2,048 rows
+    await db.run(
+      `COPY (SELECT 'doc-' || lpad(i::VARCHAR, 5, '0') AS title, (['Apple pie', 'apple TART', 'Banana_split', '50% off'])[1 + i % 4] AS word, CASE WHEN i % 7 = 0 THEN NULL ELSE i % 100 END AS score, CASE WHEN i % 10 = 9 THEN NULL WHEN i % 10 = 8 THEN [] ELSE [(['ai','ml','db','web'])[1 + i % 4], 'n' || (i % 50)::VARCHAR] END AS tags FROM range(8000) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+    )
+    const source = await testSource(input)
+    const metadata = await readMetadata(source)
+    const same = (where: string): [string, string] => [where, where]
+    await expectDuckdbCounts(db, input, source, metadata, [
+      same("word LIKE 'apple%'"),
+      same("word ILIKE 'apple%'"),
+      same("word NOT ILIKE '%a%t'"),
+      same("word LIKE '%!_%' ESCAPE '!'"),
+      same("word LIKE '50!%%' ESCAPE '!'"),
+      same("title LIKE 'doc-0012_'"),
+      same('score BETWEEN 10 AND 20'),
+      same('score NOT BETWEEN 10 AND 90'),
+      same("title BETWEEN 'doc-00100' AND 'doc-00199'"),
+      same('NOT score > 50'),
+      same('NOT (score > 50 OR score IS NULL)'),
+      same("NOT (score < 5 AND word LIKE 'a%')"),
+      same("score < 5 OR NOT word = 'Apple pie'"),
+      ["tags LIKE 'n4%'", "len(list_filter(tags, x -> x LIKE 'n4%')) > 0"],
+      ["tags NOT LIKE 'n%'", "tags IS NOT NULL AND len(list_filter(tags, x -> x LIKE 'n%')) = 0"],
+      ["NOT tags = 'ai'", "NOT list_contains(tags, 'ai')"],
+    ])
+    db.close()
+    // titles ascend by row: a prefix or a range of them lies in one of the four row groups
+    expect((await filterRows(source, metadata, parseWhere("title LIKE 'doc-0012_'"))).rowGroupsSkipped).toBe(3)
+    expect((await filterRows(source, metadata, parseWhere("title BETWEEN 'doc-07000' AND 'doc-07100'"))).rowGroupsSkipped).toBe(3)
+    // ILIKE and a pattern starting with % or _ can match anywhere: nothing skipped
+    expect((await filterRows(source, metadata, parseWhere("title ILIKE 'doc-0012_'"))).rowGroupsSkipped).toBe(0)
+    await expect(filterRows(source, metadata, parseWhere("score LIKE '1%'"))).rejects.toThrow(
+      `--where: column "score" holds numbers; '1%' LIKE matches text`,
+    )
+    await source.close()
   })
 
   it('compares a quoted number with numbers and a quoted date with dates; a literal that cannot compare is an error naming the column', () => {

@@ -33,7 +33,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   --columns a,b        columns to return for each result
   manifest.json        { "files": [...] }: every listed indexed file searched, top-k merged
   --where EXPR         only rows passing EXPR, e.g. "lang = 'en' AND year >= 2020" (=, !=, <, <=, >, >=,
-                       IN (…), IS [NOT] NULL, AND, OR, NOT); nprobe grows as the filter narrows
+                       IN (…), BETWEEN … AND …, LIKE/ILIKE '%text%', IS [NOT] NULL, AND, OR, NOT);
+                       nprobe grows as the filter narrows
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly (with an
                        index: refused unless they are the ones it was built with)

@@ -11,12 +11,15 @@ import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
  * candidates are chosen. Grammar (keywords any case):
  *   expr := or;  or := and (OR and)*;  and := atom (AND atom)*
  *   atom := '(' expr ')' | NOT atom | name cmp literal | name [NOT] IN '(' literal, … ')'
+ *         | name [NOT] BETWEEN literal AND literal | name [NOT] (LIKE | ILIKE) 'pattern' [ESCAPE 'c']
  *         | name IS [NOT] NULL
  *   cmp := = | != | <> | < | <= | > | >=;  literal := number | 'text' | TRUE | FALSE
- * Comparisons with NULL are false (as in SQL). A list of values (not floats: a vector) compares by
- * its name, any of its values: `tags = 'ai'` passes a row one of whose tags is 'ai'; `!=` and NOT
- * IN pass when none is. Row groups whose column statistics prove no row can match are skipped
- * without reading them.
+ * NULL is as in SQL: a comparison with it is unknown, NOT unknown is unknown, and a row passes only
+ * when the whole filter is true (`NOT score > 5` passes no row whose score is NULL, as in DuckDB).
+ * LIKE's `%` is any run of characters, `_` any one; ILIKE ignores case. A list of values (not
+ * floats: a vector) compares by its name, any of its values: `tags = 'ai'` passes a row one of
+ * whose tags is 'ai'; `!=`, NOT IN, NOT LIKE and NOT BETWEEN pass when none is. Row groups whose
+ * column statistics prove no row can match are skipped without reading them.
  */
 export type Literal = number | string | boolean | bigint
 export type Expr =
@@ -24,6 +27,8 @@ export type Expr =
   | { op: 'not'; expr: Expr }
   | { op: '=' | '!=' | '<' | '<=' | '>' | '>='; column: string; value: Literal }
   | { op: 'in'; column: string; values: Literal[]; not: boolean }
+  | { op: 'between'; column: string; low: Literal; high: Literal; not: boolean }
+  | { op: 'like'; column: string; pattern: string; escape?: string; caseless: boolean; not: boolean }
   | { op: 'null'; column: string; not: boolean }
 
 const TOKEN = /\s*(?:(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|'((?:[^']|'')*)'|("(?:[^"]|"")*"|[A-Za-z_][\w.]*)|(<=|>=|!=|<>|=|<|>|\(|\)|,|-))/y
@@ -133,10 +138,32 @@ export function parseWhere(src: string): Expr {
       if (!symbol(')')) fail('expected ")"')
       return { op: 'in', column, values, not }
     }
-    if (not) fail('expected IN after NOT')
+    if (keyword('BETWEEN')) {
+      const low = literal()
+      if (!keyword('AND')) fail('expected AND in BETWEEN … AND …')
+      return { op: 'between', column, low, high: literal(), not }
+    }
+    const like = keyword('LIKE') ? 'LIKE' : keyword('ILIKE') ? 'ILIKE' : undefined
+    if (like) {
+      const p = peek()
+      if (p?.kind !== 'str') return fail(`expected a quoted pattern after ${like}`)
+      i++
+      let escapeChar: string | undefined
+      if (keyword('ESCAPE')) {
+        const x = peek()
+        if (x?.kind !== 'str' || [...x.text].length !== 1) return fail('expected one quoted character after ESCAPE')
+        i++
+        escapeChar = x.text
+      }
+      const e: Expr = { op: 'like', column, pattern: p.text, caseless: like === 'ILIKE', not }
+      if (escapeChar !== undefined) e.escape = escapeChar
+      likeRegExp(e) // a pattern ending in its escape character is refused here, at its place
+      return e
+    }
+    if (not) fail('expected IN, BETWEEN, LIKE or ILIKE after NOT')
     const c = peek()
     if (c?.kind !== 'sym' || !['=', '!=', '<>', '<', '<=', '>', '>='].includes(c.text))
-      return fail('expected a comparison (=, !=, <, <=, >, >=, IN, IS NULL)')
+      return fail('expected a comparison (=, !=, <, <=, >, >=, IN, BETWEEN, LIKE, IS NULL)')
     i++
     const op = (c.text === '<>' ? '!=' : c.text) as '=' | '!=' | '<' | '<=' | '>' | '>='
     return { op, column, value: literal() }
@@ -251,38 +278,120 @@ function withTimes(e: Expr, times: ReadonlyMap<string, number>): Expr {
     const finest = { 1000: 'milliseconds', 1000000: 'microseconds' }[units] ?? 'nanoseconds'
     return cannot(e.column, b, `times of day (to ${finest})`, "is not one (quote a time: '12:00', '12:00:30.5')") as never
   }
+  if (e.op === 'like') return cannot(e.column, e.pattern, 'times of day', `${e.caseless ? 'ILIKE' : 'LIKE'} matches text`) as never
+  if (e.op === 'between') return { ...e, low: at(e.low), high: at(e.high) }
   return e.op === 'in' ? { ...e, values: e.values.map(at) } : { ...e, value: at(e.value) }
 }
 
+/** Whether `row` passes `e`: only when it is true (a comparison with NULL is unknown, and so is its NOT). */
 export function evaluate(e: Expr, row: Record<string, unknown>): boolean {
+  return truth(e, row) === true
+}
+
+/** `e` for `row` in SQL's three values: true, false, or undefined (unknown: a NULL compared). */
+function truth(e: Expr, row: Record<string, unknown>): boolean | undefined {
   switch (e.op) {
-    case 'and':
-      return evaluate(e.left, row) && evaluate(e.right, row)
-    case 'or':
-      return evaluate(e.left, row) || evaluate(e.right, row)
-    case 'not':
-      return !evaluate(e.expr, row)
+    case 'and': {
+      const a = truth(e.left, row)
+      if (a === false) return false
+      const b = truth(e.right, row)
+      return b === false ? false : a && b
+    }
+    case 'or': {
+      const a = truth(e.left, row)
+      if (a === true) return true
+      const b = truth(e.right, row)
+      return b === true ? true : a === undefined || b === undefined ? undefined : false
+    }
+    case 'not': {
+      const a = truth(e.expr, row)
+      return a === undefined ? undefined : !a
+    }
     case 'null': {
       const v = row[e.column]
       return (v === null || v === undefined) !== e.not
     }
-    case 'in': {
-      const v = row[e.column]
-      if (v === null || v === undefined) return false
-      // a list passes when any of its values is one of them (NOT IN: when none is)
-      if (Array.isArray(v)) return v.some((x) => e.values.some((y) => compare(x, y, e.column) === 0)) !== e.not
-      return e.values.some((x) => compare(v, x, e.column) === 0) !== e.not
-    }
     default: {
       const v = row[e.column]
+      if (v === null || v === undefined) return undefined
+      // a list passes when any of its values passes (!=, NOT IN, NOT LIKE, NOT BETWEEN: when none does)
       if (Array.isArray(v)) {
-        // a list passes when any of its values compares so; != when none equals
         if (e.op === '!=') return !v.some((x) => compare(x, e.value, e.column) === 0)
-        return v.some((x) => holds(e.op, compare(x, e.value, e.column)))
+        const negated = 'not' in e && e.not
+        const any = v.some((x) => test(e, x) === !negated)
+        return negated ? !any : any
       }
-      return holds(e.op, compare(v, e.value, e.column))
+      return test(e, v)
     }
   }
+}
+
+/** One value against a condition on it (undefined: unknown, the value NULL or NaN). */
+function test(e: Exclude<Expr, { op: 'and' | 'or' | 'not' | 'null' }>, v: unknown): boolean | undefined {
+  if (v === null || v === undefined) return undefined
+  switch (e.op) {
+    case 'in': {
+      const found = e.values.map((x) => compare(v, x, e.column))
+      if (found.includes(0)) return !e.not
+      return found.includes(undefined) ? undefined : e.not
+    }
+    case 'between': {
+      const lo = compare(v, e.low, e.column)
+      const hi = compare(v, e.high, e.column)
+      if (lo === undefined || hi === undefined) return undefined
+      return (lo >= 0 && hi <= 0) !== e.not
+    }
+    case 'like':
+      if (typeof v !== 'string') return cannot(e.column, e.pattern, kindOf(v), `${e.caseless ? 'ILIKE' : 'LIKE'} matches text`)
+      return likeRegExp(e).test(v) !== e.not
+    default: {
+      const c = compare(v, e.value, e.column)
+      return c === undefined ? undefined : holds(e.op, c)
+    }
+  }
+}
+
+/** What a value of a column is, for an error: "numbers", "dates"… */
+function kindOf(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint') return 'numbers'
+  if (v instanceof Date) return 'dates'
+  if (typeof v === 'boolean') return 'TRUE or FALSE'
+  return 'bytes or JSON'
+}
+
+const likes = new WeakMap<Expr, RegExp>()
+
+/** A LIKE pattern as an anchored regular expression: `%` any run, `_` any one character (a code point), the escape's next character itself. */
+function likeRegExp(e: Extract<Expr, { op: 'like' }>): RegExp {
+  let re = likes.get(e)
+  if (re) return re
+  let source = ''
+  const chars = [...e.pattern]
+  for (let k = 0; k < chars.length; k++) {
+    const c = chars[k] as string
+    if (c === '%') source += '.*'
+    else if (c === '_') source += '.'
+    else {
+      const literal = c === e.escape ? chars[++k] : c
+      if (literal === undefined) throw new ParquetSeekError(`--where: the pattern '${e.pattern}' ends in its escape character`)
+      source += literal.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
+    }
+  }
+  re = new RegExp(`^${source}$`, e.caseless ? 'isu' : 'su')
+  likes.set(e, re)
+  return re
+}
+
+/** The text every match of a LIKE pattern starts with ('' when it starts with % or _). */
+function likePrefix(e: Extract<Expr, { op: 'like' }>): string {
+  let prefix = ''
+  const chars = [...e.pattern]
+  for (let k = 0; k < chars.length; k++) {
+    const c = chars[k] as string
+    if (c === '%' || c === '_') break
+    prefix += c === e.escape ? (chars[++k] ?? '') : c
+  }
+  return prefix
 }
 
 /** Whether an ordering (compare's; undefined: NULL) satisfies `op`. */
@@ -319,7 +428,18 @@ function mayMatch(e: Expr, stats: Map<string, ChunkStats>): boolean {
     }
     default: {
       const s = stats.get(e.column)
-      if (!s || s.min === undefined || s.max === undefined || (e.op === 'in' && e.not) || e.op === '!=') return true
+      if (!s || s.min === undefined || s.max === undefined || ('not' in e && e.not) || e.op === '!=') return true
+      if (e.op === 'between') {
+        const lo = compare(s.max, e.low)
+        const hi = compare(s.min, e.high)
+        return lo === undefined || hi === undefined || (lo >= 0 && hi <= 0)
+      }
+      if (e.op === 'like') {
+        // every match starts with the pattern's text before its first % or _: none lies past the group's bounds
+        const prefix = likePrefix(e)
+        if (e.caseless || !prefix || typeof s.min !== 'string' || typeof s.max !== 'string') return true
+        return s.max >= prefix && s.min.slice(0, prefix.length) <= prefix
+      }
       const values = e.op === 'in' ? e.values : [e.value]
       return values.some((v) => {
         const lo = compare(s.min, v)

@@ -55,7 +55,7 @@ export interface SearchOptions {
   adjacent?: boolean
   /** Columns to return for each result row. */
   columns?: string[]
-  /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, IS NULL, AND, OR, NOT). */
+  /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, IS NULL, AND, OR, NOT). */
   where?: string
   /** Rows never to return (e.g. deleted since the file was written). */
   deleted?: Iterable<number>
