@@ -101,6 +101,31 @@ describe('parquetseek index', () => {
     for (const o of outputs.slice(1)) expect(o.equals(outputs[0] as Buffer)).toBe(true)
   })
 
+  it("prints a command's own usage for `<command> --help` and `help <command>`, the whole usage for --help", async () => {
+    const search = await cli(['search', 'x.parquet', '--help'])
+    expect([search.code, search.stderr]).toEqual([0, ''])
+    expect(search.stdout).toMatch(/^parquetseek search <file\|url/)
+    expect(search.stdout).toContain('--where EXPR')
+    expect(search.stdout).not.toContain('parquetseek index')
+    const index = await cli(['help', 'index'])
+    expect([index.code, index.stdout.startsWith('parquetseek index <in.parquet|url>'), index.stdout.includes('--query-row')]).toEqual([
+      0,
+      true,
+      false,
+    ])
+    expect((await cli(['merge', '-h'])).stdout).toContain('parquetseek merge --model')
+    const all = await cli(['--help'])
+    expect([all.code, all.stdout.includes('parquetseek index <in'), all.stdout.includes('parquetseek search <file')]).toEqual([
+      0,
+      true,
+      true,
+    ])
+    // after `--`, --help is an argument: here a file name that does not exist
+    const literal = await cli(['info', '--', '--help'])
+    expect(literal.code).toBe(1)
+    expect(literal.stderr).toContain('--help')
+  })
+
   it('rejects a file that is not Parquet', async () => {
     const bad = join(dir, 'notes.parquet')
     writeFileSync(bad, 'just some text, long enough to have a tail')

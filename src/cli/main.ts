@@ -43,12 +43,34 @@ const commands: Record<string, (argv: string[], signal: AbortSignal) => Promise<
   info: (argv) => infoCommand(argv),
 }
 
+/** Each command's own part of the usage, for `parquetseek <command> --help` and `parquetseek help <command>`. */
+const usageOf: Record<string, string> = {
+  index: indexUsage,
+  embed: embedUsage,
+  search: searchUsage,
+  bench: benchUsage,
+  join: joinUsage,
+  train: sharedUsage,
+  encode: sharedUsage,
+  merge: sharedUsage,
+  info: infoUsage,
+}
+
+const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h'
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   const debug = rest.includes('--debug')
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage}\n`)
+  if (!name || isHelp(name) || name === 'help') {
+    const topic = name === 'help' ? usageOf[rest[0] ?? ''] : undefined
+    process.stdout.write(`${topic ?? usage}\n`)
     return name ? 0 : 2
+  }
+  // `search --help`: the command's usage, not "Unknown option" (options after `--` are arguments)
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest
+  if (usageOf[name] !== undefined && options.some(isHelp)) {
+    process.stdout.write(`${usageOf[name]}\n`)
+    return 0
   }
   const command = commands[name]
   if (!command) {
