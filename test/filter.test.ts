@@ -75,6 +75,18 @@ describe('--where filters', () => {
     // one _ is one character, a surrogate pair too; regular-expression characters are themselves
     expect([like('_', '😀'), like('(a|b)*', 'a'), like('(a|b)*', '(a|b)*'), like('a%', 'a\nb')]).toEqual([true, false, true, true])
     expect(evaluate(parseWhere("t ILIKE 'ÉTÉ%'"), { t: 'été brûlant' })).toBe(true)
+    expect([
+      like('%ab%ab', 'xabyab'),
+      like('%ab%ab', 'xab'),
+      like('a%b%c', 'abc'),
+      like('a%b%c', 'acb'),
+      like('%', ''),
+      like('', ''),
+    ]).toEqual([true, false, true, false, true, true])
+    // a pattern a regular expression backtracks through for ever (over 10 s here for this text): at once
+    const started = performance.now()
+    expect(like('%a%a%a%a%a%a%a%a%a%a%b', 'a'.repeat(20000))).toBe(false)
+    expect(performance.now() - started).toBeLessThan(2000)
     expect(evaluate(parseWhere("t LIKE '100!%' ESCAPE '!'"), { t: '100%' })).toBe(true)
     expect(evaluate(parseWhere("t LIKE '100!%' ESCAPE '!'"), { t: '1000' })).toBe(false)
     expect(() => parseWhere('year BETWEEN 1 OR 2')).toThrow('--where: expected AND in BETWEEN … AND … at "OR" (character 16)')

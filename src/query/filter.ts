@@ -157,7 +157,7 @@ export function parseWhere(src: string): Expr {
       }
       const e: Expr = { op: 'like', column, pattern: p.text, caseless: like === 'ILIKE', not }
       if (escapeChar !== undefined) e.escape = escapeChar
-      likeRegExp(e) // a pattern ending in its escape character is refused here, at its place
+      likePattern(e) // a pattern ending in its escape character is refused here, at its place
       return e
     }
     if (not) fail('expected IN, BETWEEN, LIKE or ILIKE after NOT')
@@ -343,7 +343,7 @@ function test(e: Exclude<Expr, { op: 'and' | 'or' | 'not' | 'null' }>, v: unknow
     }
     case 'like':
       if (typeof v !== 'string') return cannot(e.column, e.pattern, kindOf(v), `${e.caseless ? 'ILIKE' : 'LIKE'} matches text`)
-      return likeRegExp(e).test(v) !== e.not
+      return likeMatch(likePattern(e), v) !== e.not
     default: {
       const c = compare(v, e.value, e.column)
       return c === undefined ? undefined : holds(e.op, c)
@@ -359,27 +359,57 @@ function kindOf(v: unknown): string {
   return 'bytes or JSON'
 }
 
-const likes = new WeakMap<Expr, RegExp>()
+/**
+ * A LIKE pattern, compiled: the runs of characters between its `%`s, each a list of code points
+ * (null: `_`, any one), and whether it starts or ends with `%`. Matched without a regular
+ * expression: `.*a.*a.*a.*b` backtracks through a long text for ever, where taking each run at its
+ * first place (right for `%`) costs at most the text's length times the pattern's.
+ */
+interface LikePattern {
+  runs: Array<Array<string | null>>
+  caseless: boolean
+}
 
-/** A LIKE pattern as an anchored regular expression: `%` any run, `_` any one character (a code point), the escape's next character itself. */
-function likeRegExp(e: Extract<Expr, { op: 'like' }>): RegExp {
-  let re = likes.get(e)
-  if (re) return re
-  let source = ''
-  const chars = [...e.pattern]
+const likes = new WeakMap<Expr, LikePattern>()
+
+function likePattern(e: Extract<Expr, { op: 'like' }>): LikePattern {
+  let p = likes.get(e)
+  if (p) return p
+  const runs: Array<Array<string | null>> = [[]]
+  const chars = [...(e.caseless ? e.pattern.toLowerCase() : e.pattern)]
+  const escapeChar = e.caseless ? e.escape?.toLowerCase() : e.escape
   for (let k = 0; k < chars.length; k++) {
     const c = chars[k] as string
-    if (c === '%') source += '.*'
-    else if (c === '_') source += '.'
+    const run = runs.at(-1) as Array<string | null>
+    if (c === '%') runs.push([])
+    else if (c === '_') run.push(null)
     else {
-      const literal = c === e.escape ? chars[++k] : c
+      const literal = c === escapeChar ? chars[++k] : c
       if (literal === undefined) throw new ParquetSeekError(`--where: the pattern '${e.pattern}' ends in its escape character`)
-      source += literal.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
+      run.push(literal)
     }
   }
-  re = new RegExp(`^${source}$`, e.caseless ? 'isu' : 'su')
-  likes.set(e, re)
-  return re
+  p = { runs, caseless: e.caseless }
+  likes.set(e, p)
+  return p
+}
+
+/** Whether `text` matches the LIKE pattern: its first run at the start, its last at the end, the others each at its first place after the one before. */
+function likeMatch(p: LikePattern, text: string): boolean {
+  const t = [...(p.caseless ? text.toLowerCase() : text)]
+  const at = (run: Array<string | null>, i: number) => run.every((c, j) => c === null || c === t[i + j])
+  const first = p.runs[0] as Array<string | null>
+  if (p.runs.length === 1) return t.length === first.length && at(first, 0)
+  const last = p.runs.at(-1) as Array<string | null>
+  if (first.length + last.length > t.length || !at(first, 0) || !at(last, t.length - last.length)) return false
+  let i = first.length
+  const end = t.length - last.length
+  for (const run of p.runs.slice(1, -1)) {
+    while (i + run.length <= end && !at(run, i)) i++
+    if (i + run.length > end) return false
+    i += run.length
+  }
+  return true
 }
 
 /** The text every match of a LIKE pattern starts with ('' when it starts with % or _). */
