@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { coldQueries } from '../src/cli/benchCommand.js'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { recallAtK as recall } from '../src/compute/metric.js'
+import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { footerLength } from '../src/parquet/footer.js'
 import { openIndex } from '../src/search/engine.js'
@@ -577,6 +578,68 @@ describe('parquetseek search and bench', () => {
     const h = await cli(['join', queries, out, '--out', join(dir, 'holes.join.parquet'), '--k', '2'])
     expect(h.code, h.stderr).toBe(0)
     expect(h.stdout).toMatch(/^18 queries × 2 neighbours .*; 2 rows without a usable vector skipped \(first: row 3, vector is null\)\n$/)
+  })
+
+  it('join --text: a file of questions, each embedded with the model the index names, against it; --where on the neighbours', async () => {
+    const titles = Array.from({ length: 300 }, (_, i) => `${['red apple', 'sourdough bread', 'sailing boat'][i % 3]} ${i}`)
+    const input = join(dir, 'join-text-in.parquet')
+    const encoder = hashNgramEncoder(32)
+    const embedded = (await encoder.encode(titles)).map((v) => Array.from(v))
+    writeListFile(input, embedded, { title: titles }, { 'parquetseek.model': encoder.id })
+    const indexed = join(dir, 'join-text.parquet')
+    expect((await cli(['index', input, indexed, '--metric', 'cosine', '--cluster-rows'])).code).toBe(0)
+    // questions: two phrases, a row with no text and one with no words the encoder can embed
+    const questions = join(dir, 'questions.parquet')
+    const asked = ['sourdough bread', null, 'a sailing boat', '!!!']
+    writeFileSync(questions, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'question', data: asked, type: 'STRING' }] })))
+    const pairs = join(dir, 'answers.parquet')
+    const r = await cli(['join', questions, indexed, '--text', 'question', '--k', '3', '--where', "title LIKE '%5'", '--out', pairs])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^2 queries × 3 neighbours .*; 2 rows without a usable vector skipped \(first: row 1, no text\)\n$/)
+    const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(pairs) })) as Array<{
+      query: number
+      rank: number
+      row: number
+      distance: number
+    }>
+    // each question's neighbours are search --text's for it, with the same filter
+    for (const q of [0, 2]) {
+      const s = await cli([
+        'search',
+        indexed,
+        '--text',
+        asked[q] as string,
+        '--k',
+        '3',
+        '--where',
+        "title LIKE '%5'",
+        '--columns',
+        'title',
+        '--json',
+      ])
+      expect(s.code, s.stderr).toBe(0)
+      const searched = JSON.parse(s.stdout).results as Array<{ row: number; distance: number; values: { title: string } }>
+      expect(searched.map((x) => x.values.title.split(' ').slice(0, -1).join(' '))).toEqual(
+        Array(3).fill(['sourdough bread', 'sailing boat'][q / 2]),
+      )
+      expect(searched.every((x) => x.values.title.endsWith('5'))).toBe(true)
+      expect(rows.filter((x) => x.query === q).map((x) => [x.row, x.distance])).toEqual(searched.map((x) => [x.row, x.distance]))
+    }
+    expect(rows.map((x) => x.query).filter((q) => q !== 0 && q !== 2)).toEqual([])
+    // an index that names no model cannot embed the questions; --text with --column is a usage error
+    expectOneLineError(
+      await cli(['join', questions, out, '--text', 'question', '--out', join(dir, 'never.parquet')]),
+      /does not name the model that made its vectors/,
+    )
+    const both = await cli(['join', questions, indexed, '--text', 'question', '--column', 'embedding', '--out', join(dir, 'never.parquet')])
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      'parquetseek join: give --column (the queries are vectors) or --text (the queries are text), not both\n',
+    ])
+    expectOneLineError(
+      await cli(['join', indexed, indexed, '--text', 'embedding', '--out', join(dir, 'never.parquet')]),
+      /column "embedding": is \S+, not text/,
+    )
   })
 
   it('--backend forces the CPU kernels; js and wasm return the same rows and distances', async () => {

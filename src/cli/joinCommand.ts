@@ -1,11 +1,14 @@
 import { parquetWriteBuffer } from 'hyparquet-writer'
-import { NoIndexError } from '../errors.js'
+import { defaultThreads } from '../compute/nodePool.js'
+import { encoderFor } from '../encode/encoders.js'
+import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { fileSink } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { type JoinTarget, knnJoin } from '../search/join.js'
 import { PqVectorFile } from '../search/pqVector.js'
 import { intOption, parse, UsageError } from './args.js'
+import { textEncoder } from './embedCommand.js'
 import { fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, searchBackend } from './sources.js'
 
@@ -15,6 +18,9 @@ export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-ve
   in batches that share list fetches and page reads.
   --k K                neighbours per query (default 10)
   --column NAME        the queries' vector column (default: the index's column name)
+  --text NAME          instead: the queries' text column, each text embedded with the model the index
+                       names (as search --text), e.g. a file of questions against indexed documents
+  --where EXPR         only neighbours passing EXPR (as for search)
   --nprobe P, --refine R   as for search (default: the index's tuned values)
   --exclude-self       leave a query's own row out of its neighbours (a file joined with itself)
   --batch N            queries per batch (default 256)
@@ -27,6 +33,8 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     out: { type: 'string' },
     k: { type: 'string' },
     column: { type: 'string' },
+    text: { type: 'string' },
+    where: { type: 'string' },
     nprobe: { type: 'string' },
     refine: { type: 'string' },
     'exclude-self': { type: 'boolean' },
@@ -43,6 +51,8 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const batchSize = intOption(values.batch, 'batch', 1, 100_000) ?? 256
   const nprobe = intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE)
   const refine = intOption(values.refine, 'refine', 1, MAX_REFINE)
+  if (values.text !== undefined && values.column !== undefined)
+    throw new UsageError('give --column (the queries are vectors) or --text (the queries are text), not both')
   const compute = await searchBackend(values.backend)
   const excludeSelf = values['exclude-self'] === true
   const t0 = performance.now()
@@ -51,11 +61,16 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const opened: Array<{ close(): Promise<void> }> = []
   try {
     const index = await openTarget(target, values, compute, signal, opened)
-    const column = values.column ?? index.column
+    const column = values.text ?? values.column ?? index.column
     const qs = await anySource(queriesPath)
     opened.push(qs)
+    // text queries: embedded with the model the index names (on worker threads for use-lite-512)
+    const encoder = values.text === undefined ? undefined : queryEncoderOf(index.encoder, target)
+    if (encoder) opened.push({ close: async () => encoder.close?.() })
     const joined = await knnJoin(qs, await readMetadata(qs, qs.name), index, {
       column,
+      encoder,
+      where: values.where,
       k,
       nprobe,
       refine,
@@ -119,13 +134,14 @@ async function openTarget(
   compute: Awaited<ReturnType<typeof searchBackend>>,
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
-): Promise<JoinTarget & { column: string; backend: string }> {
+): Promise<JoinTarget & { column: string; encoder: string | undefined; backend: string }> {
   const c = { signal, opened, allow: values['allow-source'], compute }
   if (target.endsWith('.pqseek')) {
     const index = await openSidecar(target, c)
     return {
       params: index.model.params,
       column: index.header.column,
+      encoder: index.encoder,
       backend: index.backend,
       searchBatch: (q, o) => index.searchBatchGlobal(q, o),
     }
@@ -137,6 +153,7 @@ async function openTarget(
     return {
       params: first.params,
       column: first.opened.column.name,
+      encoder: first.encoder,
       backend: first.backend,
       searchBatch: async (q, o) =>
         (await dataset.searchBatch(q, o)).map((r) => ({
@@ -155,9 +172,21 @@ async function openTarget(
     return {
       params: index.params,
       column: index.opened.column.name,
+      encoder: index.encoder,
       backend: index.backend,
       searchBatch: (q, o) => index.searchBatch(q, o),
     }
   const pqv = await PqVectorFile.open(source ?? target, { signal })
-  return { params: pqv.params, column: pqv.column.name, backend: 'js', searchBatch: (q, o) => pqv.searchBatch(q, o) }
+  return { params: pqv.params, column: pqv.column.name, encoder: undefined, backend: 'js', searchBatch: (q, o) => pqv.searchBatch(q, o) }
+}
+
+/** The encoder for text queries against an index: the model it names, or an error saying it names none or this build has none. */
+function queryEncoderOf(model: string | undefined, target: string): ReturnType<typeof textEncoder> {
+  if (!model)
+    throw new ParquetSeekError(
+      'the index does not name the model that made its vectors (footer key parquetseek.model); join by a vector column (--column) instead',
+      { file: target },
+    )
+  if (!encoderFor(model)) throw new ParquetSeekError(`no query encoder for the index's model "${model}" in this build`, { file: target })
+  return textEncoder(model, defaultThreads())
 }

@@ -44,6 +44,24 @@ export async function encodeText(model: string | undefined, text: string, file?:
 }
 
 /**
+ * The batch's vectors; when the encoder refuses the batch (a text it cannot embed: hash-ngram
+ * and "!!!", which has no words), each text alone, and null for those it refuses.
+ */
+export async function encodeEach(encoder: QueryEncoder, texts: string[]): Promise<Array<Float32Array | null>> {
+  try {
+    return await encoder.encode(texts)
+  } catch (e) {
+    if (!(e instanceof ParquetSeekError) || texts.length === 1) {
+      if (e instanceof ParquetSeekError) return [null]
+      throw e
+    }
+    const out: Array<Float32Array | null> = []
+    for (const t of texts) out.push(...(await encodeEach(encoder, [t])))
+    return out
+  }
+}
+
+/**
  * `parquetseek/hash-ngram-v1:<dim>`: a deterministic lexical embedding that needs no model
  * download — feature hashing of words, word pairs and character trigrams (signed buckets,
  * log₂(1 + tf) weights), unit length, for cosine search. It matches shared words and spellings,

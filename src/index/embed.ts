@@ -1,5 +1,5 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
-import type { QueryEncoder } from '../encode/encoders.js'
+import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
@@ -146,24 +146,6 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
   } catch (e) {
     await sink.abort()
     throw e
-  }
-}
-
-/**
- * The batch's vectors; when the encoder refuses the batch (a text it cannot embed: hash-ngram
- * and "!!!", which has no words), each text alone, and null for those it refuses.
- */
-async function encodeEach(encoder: QueryEncoder, texts: string[]): Promise<Array<Float32Array | null>> {
-  try {
-    return await encoder.encode(texts)
-  } catch (e) {
-    if (!(e instanceof ParquetSeekError) || texts.length === 1) {
-      if (e instanceof ParquetSeekError) return [null]
-      throw e
-    }
-    const out: Array<Float32Array | null> = []
-    for (const t of texts) out.push(...(await encodeEach(encoder, [t])))
-    return out
   }
 }
 

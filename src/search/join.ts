@@ -1,7 +1,8 @@
 import type { FileMetaData } from 'hyparquet'
-import { ParquetSeekError } from '../errors.js'
+import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, type InvalidRow, readVectors } from '../parquet/embedding.js'
+import { describeEmbeddingColumn, type InvalidRow, readColumnRange, readVectors, summarizeColumns } from '../parquet/embedding.js'
 import type { SearchOptions } from '../query/pipeline.js'
 
 /** What a join searches: any index kind's batch search (rows as that index numbers them). */
@@ -14,8 +15,12 @@ export interface JoinTarget {
 }
 
 export interface JoinOptions {
-  /** The queries' vector column. */
+  /** The queries' vector column — or, with `encoder`, their text column. */
   column: string
+  /** Embed the queries' text column `column` with this encoder (the model the index names) instead of reading vectors. */
+  encoder?: QueryEncoder
+  /** Only neighbours passing this filter (search's `where`). */
+  where?: string
   k: number
   nprobe?: number
   refine?: number
@@ -46,11 +51,13 @@ export interface JoinResult {
  * valid vector are skipped.
  */
 export async function knnJoin(queries: ByteSource, metadata: FileMetaData, index: JoinTarget, o: JoinOptions): Promise<JoinResult> {
-  const vectors = await readVectors(queries, metadata, describeEmbeddingColumn(metadata, o.column, queries.name), {
-    file: queries.name,
-    skipInvalid: true,
-    signal: o.signal,
-  })
+  const vectors = o.encoder
+    ? await embedQueries(queries, metadata, o.column, o.encoder, o.signal)
+    : await readVectors(queries, metadata, describeEmbeddingColumn(metadata, o.column, queries.name), {
+        file: queries.name,
+        skipInvalid: true,
+        signal: o.signal,
+      })
   const n = vectors.rowIds.length
   const { dim } = vectors
   if (n && dim !== index.params.dim)
@@ -66,6 +73,7 @@ export async function knnJoin(queries: ByteSource, metadata: FileMetaData, index
       k: o.excludeSelf ? o.k + 1 : o.k,
       nprobe: o.nprobe,
       refine: o.refine,
+      where: o.where,
       signal: o.signal,
     })
     bytes += results[0]?.stats.bytes ?? 0
@@ -92,4 +100,49 @@ export async function knnJoin(queries: ByteSource, metadata: FileMetaData, index
     requests,
     skipped: { rows: vectors.invalid.length, first: vectors.invalid[0] },
   }
+}
+
+/** Texts a model call takes at once: progress between, memory bounded. */
+const TEXT_BATCH = 256
+
+/**
+ * The queries' text column embedded by `encoder`, as readVectors gives vectors: rows with no text
+ * (null, empty, only spaces) skipped and counted, the first named.
+ */
+async function embedQueries(queries: ByteSource, metadata: FileMetaData, column: string, encoder: QueryEncoder, signal?: AbortSignal) {
+  const file = queries.name
+  const columns = summarizeColumns(metadata)
+  const c = columns.find((x) => x.name === column)
+  const texts = columns.filter((x) => x.type === 'BYTE_ARRAY').map((x) => x.name)
+  if (!c)
+    throw new ParquetSeekError(`no such column in the queries; their text columns are: ${texts.join(', ') || '(none)'}`, { file, column })
+  if (c.type !== 'BYTE_ARRAY')
+    throw new ParquetSeekError(`is ${c.logicalType ?? c.type}, not text (a BYTE_ARRAY STRING/UTF8 column)`, { file, column })
+  const values = await readColumnRange(queries, metadata, column, 0, Number(metadata.num_rows), file, signal)
+  const rowIds: number[] = []
+  const invalid: InvalidRow[] = []
+  const todo: number[] = []
+  for (const [row, v] of values.entries()) {
+    if (typeof v === 'string' && v.trim()) todo.push(row)
+    else invalid.push({ row, reason: 'no text' })
+  }
+  const data = new Float32Array(todo.length * encoder.dim)
+  for (let start = 0; start < todo.length; start += TEXT_BATCH) {
+    throwIfAborted(signal)
+    const batch = todo.slice(start, start + TEXT_BATCH)
+    // a text the encoder refuses (hash-ngram: "!!!", no words) is a row skipped, not a failed join
+    for (const [i, v] of (
+      await encodeEach(
+        encoder,
+        batch.map((r) => values[r] as string),
+      )
+    ).entries()) {
+      if (v) {
+        data.set(v, rowIds.length * encoder.dim)
+        rowIds.push(batch[i] as number)
+      } else invalid.push({ row: batch[i] as number, reason: 'no words the encoder can embed' })
+    }
+  }
+  invalid.sort((a, b) => a.row - b.row)
+  return { data: data.subarray(0, rowIds.length * encoder.dim), dim: encoder.dim, rowIds, invalid }
 }
