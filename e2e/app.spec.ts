@@ -55,9 +55,15 @@ test('open an indexed file by URL from a range server and search it', async ({ p
     expect(server.requests - before).toBeLessThanOrEqual(6)
     await expect(page.getByTestId('query-stats')).toContainText(/requests?/)
     await page.screenshot({ path: info.outputPath('url.png'), fullPage: true })
-    // ?src= opens a file on load
+    // ?src= opens a file on load; &row= and &where= search it as they say (a link to a search)
     await page.goto(`/?src=${encodeURIComponent(server.url)}`)
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
+    await page.goto(`/?${new URLSearchParams({ src: server.url, row: '42', where: "title < 'item 5'" })}`)
+    await expect(page.getByTestId('answer-for')).toHaveText("Rows like row 42 where title < 'item 5'")
+    await expect(hits(page).first()).toHaveAttribute('data-row', '42')
+    const titles = await hits(page).locator('.hit-title').allTextContents()
+    expect(titles.filter((t) => !(t < 'item 5'))).toEqual([])
+    await expect(page.getByLabel('Filter rows')).toHaveValue("title < 'item 5'")
   } finally {
     await server.close()
   }

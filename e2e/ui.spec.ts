@@ -168,6 +168,38 @@ test('the user flow: a phrase, the first result, similar rows, back; then the la
   expect((await hitRows(page))[0]).toBe(last)
 })
 
+test("a search's page address is a link to it: opened anew it answers the same, with the demo's columns", async ({ page }) => {
+  await openDemo(page)
+  await page.getByLabel('Filter rows').fill("pos = 'noun'")
+  await page.getByLabel('Query text').fill(PHRASE)
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  const answerFor = `Results for “${PHRASE}” where pos = 'noun'`
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  const answer = await hitRows(page)
+  const link = new URL(page.url())
+  expect([link.searchParams.get('src'), link.searchParams.get('q'), link.searchParams.get('where')]).toEqual([
+    'demo/wordnet.indexed.parquet',
+    PHRASE,
+    "pos = 'noun'",
+  ])
+  const shown = await hits(page).first().locator('.hit-title').textContent()
+  // a fresh page on that address: the same rows, the filter in its box, the demo's columns
+  await page.goto(link.pathname + link.search)
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  expect(await hitRows(page)).toEqual(answer)
+  await expect(page.getByLabel('Filter rows')).toHaveValue("pos = 'noun'")
+  await expect(page.getByLabel('Query text')).toHaveValue(PHRASE)
+  await expect(hits(page).first().locator('.hit-title')).toHaveText(shown as string)
+  // similar rows: the address follows (row=), and Back returns it to the phrase
+  await hits(page).nth(1).focus()
+  await page.keyboard.press('s')
+  await expect(page.getByTestId('answer-for')).toHaveText(`Rows like row ${answer[1]} where pos = 'noun'`)
+  expect(new URL(page.url()).searchParams.get('row')).toBe(String(answer[1]))
+  await page.getByRole('button', { name: '← Back' }).click()
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor)
+  expect(new URL(page.url()).searchParams.get('q')).toBe(PHRASE)
+})
+
 test('searching again moves nothing on the page but the results', async ({ page }) => {
   // the demo opens with one answer: the next search is the first to have one to go back to
   await openDemo(page)

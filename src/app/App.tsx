@@ -13,6 +13,14 @@ import { type Opened, SearchView } from './SearchView.js'
 
 type Tab = 'search' | 'data'
 
+/** What a shared link (?src=…&q=…&row=…&where=…) asks for: `src` as written in it, relative or not. */
+interface Linked {
+  src?: string
+  q?: string
+  row?: number
+  where?: string
+}
+
 export function App() {
   const [opened, setOpened] = useState<Opened>()
   const [error, setError] = useState<string>()
@@ -37,7 +45,7 @@ export function App() {
 
   // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
   const openSeq = useRef(0)
-  async function open(input: File | string | undefined, fromDemo?: DemoManifest) {
+  async function open(input: File | string | undefined, fromDemo?: DemoManifest, linked?: Linked) {
     const seq = ++openSeq.current
     setError(undefined)
     setBuilt(undefined)
@@ -59,14 +67,21 @@ export function App() {
       if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
       setRowOpen(undefined)
       setTab(info.index ? 'search' : 'data')
+      // the page's address names the file opened (its searches are added as they come), or none
+      // for a file from disk, which has no address to share
+      const src = typeof input === 'string' ? (linked?.src ?? fromDemo?.src ?? input) : undefined
+      if (!linked) history.replaceState(null, '', src ? `?${new URLSearchParams({ src })}` : window.location.pathname)
       setOpened({
         id,
         info,
         backend: used,
         file: typeof input === 'string' ? undefined : input,
+        src,
         columns: fromDemo?.columns,
-        query: fromDemo?.query,
+        query: linked?.q ?? fromDemo?.query,
         nprobe: fromDemo?.nprobe,
+        row: linked?.row,
+        where: linked?.where,
       })
     } catch (e) {
       if (seq !== openSeq.current) return
@@ -81,15 +96,25 @@ export function App() {
   // ?src=<url> opens that file on load; otherwise the demo data, when this site has some
   // biome-ignore lint/correctness/useExhaustiveDependencies: once, on load
   useEffect(() => {
-    const src = new URLSearchParams(window.location.search).get('src')
+    const page = new URLSearchParams(window.location.search)
+    const src = page.get('src')
     const manifest = fetch(new URL('demo/manifest.json', window.location.href))
       .then((r) => (r.ok ? (r.json() as Promise<DemoManifest>) : undefined))
       .catch(() => undefined) // no demo on this site
+    // a shared link: ?src=…&q=… (or &row=N) and &where=… search as they say once the file is open
+    const row = Number(page.get('row') ?? Number.NaN)
+    const linked: Linked = {
+      q: page.get('q') ?? undefined,
+      row: Number.isInteger(row) && row >= 0 ? row : undefined,
+      where: page.get('where') ?? undefined,
+    }
+    const resolve = (url: string) => new URL(url, window.location.href).href
     void manifest.then((m) => {
       if (m?.src) setDemo(m)
-      if (!src && m?.src) void open(new URL(m.src, window.location.href).href, m)
+      // the demo, by default or by a link to it (which keeps its columns and nprobe)
+      if (m?.src && (!src || resolve(src) === resolve(m.src))) void open(resolve(m.src), m, { ...linked, src: src ?? undefined })
+      else if (src) void open(resolve(src), undefined, { ...linked, src })
     })
-    if (src) void open(new URL(src, window.location.href).href)
   }, [])
 
   // `/` jumps to the search box from anywhere but a text field

@@ -17,10 +17,15 @@ export interface Opened {
   backend?: string
   /** A File to build from (local files and built results); URLs are searched only. */
   file?: File
+  /** The URL it was opened from: searches are kept in the page's address (?src=…&q=…) to share or reload. */
+  src?: string
   /** From the demo manifest: columns to show, a first query and its nprobe. */
   columns?: string[]
   query?: string
   nprobe?: number
+  /** From the page's address: a first search by row (`row=`) and its filter (`where=`). */
+  row?: number
+  where?: string
 }
 
 type Mode = 'text' | 'row' | 'vector'
@@ -50,7 +55,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const textModel = encoderFor(info.model) ? info.model : undefined
   const [mode, setMode] = useState<Mode>(textModel ? 'text' : 'row')
   const [text, setText] = useState(opened.query ?? '')
-  const [row, setRow] = useState('0')
+  const [row, setRow] = useState(String(opened.row ?? 0))
   const [vector, setVector] = useState('')
   const [k, setK] = useState('10')
   // empty: the index's tuned default (nprobe, cut per query by its slack when it has one)
@@ -59,7 +64,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   // empty: the index's tuned refine (and its tuned cut of the candidates, when it has one)
   const [refine, setRefine] = useState('')
   /** A `where` filter (empty: every row). */
-  const [filter, setFilter] = useState('')
+  const [filter, setFilter] = useState(opened.where ?? '')
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [answers, setAnswers] = useState<Answer[]>([])
   const [searching, setSearching] = useState(false)
@@ -87,11 +92,19 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   useEffect(() => {
     void run(undefined, (api) => api.indexView(opened.id)).then(setView)
   }, [opened.id])
-  // the demo shows a first answer without waiting for typing
+  // the demo, or a shared link, shows a first answer without waiting for typing
   // biome-ignore lint/correctness/useExhaustiveDependencies: once per opened file
   useEffect(() => {
     if (opened.query && textModel) void search({ text: opened.query })
+    else if (opened.row !== undefined && opened.row < info.rows) {
+      setMode('row')
+      void search({ row: opened.row })
+    }
   }, [opened.id])
+  // the answer on screen is in the page's address, to share or reload (a file opened from disk has none)
+  useEffect(() => {
+    if (opened.src && answer) history.replaceState(null, '', searchLink(opened.src, answer))
+  }, [answer, opened.src])
   // biome-ignore lint/correctness/useExhaustiveDependencies: each new request from outside
   useEffect(() => {
     if (!similar) return
@@ -396,6 +409,15 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
 }
 
 const MB = (n: number) => (n / 1e6).toFixed(1)
+
+/** The page's address for an answer: the file (?src=), the text (q=) or row (row=), the filter (where=); a pasted vector is not kept. */
+export function searchLink(src: string, answer: { query: QuerySpec; where?: string }): string {
+  const link = new URLSearchParams({ src })
+  if ('text' in answer.query) link.set('q', answer.query.text)
+  else if ('row' in answer.query) link.set('row', String(answer.query.row))
+  if (answer.where) link.set('where', answer.where)
+  return `?${link}`
+}
 
 /** A filter this file's columns could take, as the filter box's example: its first text column, else its first number. */
 function filterExample(columns: Array<{ name: string; type: string }>): string {
