@@ -285,6 +285,32 @@ test('a file with text and no vectors: embed a column by meaning in the page, in
   }
 })
 
+test('embed long texts as passages: a row each, and words from deep in a text find the passage that holds them', async ({ page }) => {
+  const input = join(dir, 'long-notes.parquet')
+  // 60 notes of 100 words each ('n<i>x<j>'): 3 passages of 40 words apiece, from words 0, 30 and 60
+  writeIdTextFile(
+    input,
+    'note',
+    Array.from({ length: 60 }, (_, i) => Array.from({ length: 100 }, (_, j) => `n${i}x${j}`).join(' ')),
+    30,
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  const build = page.getByRole('region', { name: 'Build' })
+  await build.getByRole('combobox', { name: 'Encoder' }).selectOption('parquetseek/hash-ngram-v1:256')
+  await build.getByRole('checkbox', { name: 'Passages' }).check()
+  await build.getByRole('button', { name: 'Embed and build index' }).click()
+  await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine', { timeout: 60_000 })
+  await expect(page.getByTestId('embedded-summary')).toContainText(
+    'Embedded 180 of 180 rows of note, cut into passages of at most 40 words from 60 rows,',
+  )
+  await page.getByLabel('Query text').fill('n37x81 n37x82 n37x83 n37x84')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  // the passage of words 60…99 of note 37 (the one of 30…69 holds none of them)
+  const first = (await hits(page).first().locator('.hit-main').textContent()) as string
+  expect(first.trim().startsWith('n37x60 ')).toBe(true)
+})
+
 test('embed with half floats: the downloaded file stores the vectors as FLOAT16, and text search works on it', async ({ page }) => {
   const rows = 600
   const topics = ['red apple orchard', 'sourdough bread bakery', 'sailing boat harbour']

@@ -9,6 +9,7 @@ import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
 import { KV } from '../src/index/keys.js'
+import { passagesOf } from '../src/index/passages.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { MemorySink } from '../src/io/sink.js'
 import { fromBytes } from '../src/io/source.js'
@@ -225,6 +226,125 @@ describe('embedding a text column (files with text and no vectors)', () => {
     await source.close()
     expect(summary.skippedRows.map((s) => s.row)).toEqual(noText)
     expect(summary.params.indexedRows).toBe(rows - noText.length)
+  })
+})
+
+describe('passages: long texts cut into rows, so a text is found by any of its parts', () => {
+  const words = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `w${from + i}`)
+
+  it('cuts a text into passages of at most N words, a quarter shared with the next, words joined by single spaces', () => {
+    expect(passagesOf(null)).toEqual([])
+    expect(passagesOf('  \n ')).toEqual([])
+    // at most N words: the text itself, spacing and all
+    expect(passagesOf('  short text,\n kept  ', { words: 3 })).toEqual(['  short text,\n kept  '])
+    const text = words(100).join(' ')
+    const cut = passagesOf(text, { words: 40 })
+    // 40 words each, starting 30 apart (10 shared), the last ending with the text
+    expect(cut.map((p) => p.split(' ')[0])).toEqual(['w0', 'w30', 'w60'])
+    expect(cut.map((p) => p.split(' ').length)).toEqual([40, 40, 40])
+    expect(cut.at(-1)?.endsWith('w99')).toBe(true)
+    expect(passagesOf(words(101).join(' '), { words: 40 }).map((p) => p.split(' ')[0])).toEqual(['w0', 'w30', 'w60', 'w90'])
+    // line breaks and runs of spaces become one space (a text that is one passage stays itself)
+    expect(passagesOf('a b\n\nc  d e', { words: 4 })).toEqual(['a b c d', 'd e'])
+    expect(passagesOf(words(50).join(' ')).map((p) => p.split(' ').length)).toEqual([40, 20]) // default: 40 words
+  })
+
+  it('embed --passages writes a row per passage: every column repeated as DuckDB reads it, the text the passage, the row and passage numbers', async () => {
+    const db = await duckdb()
+    const path = join(dir, 'long.parquet')
+    const out = join(dir, 'long.passages.parquet')
+    try {
+      // docs of 0…119 words (doc i has i words, 'd<i>w<j>'), one with null text; a date, a DECIMAL,
+      // a list and a struct beside them; row groups of 16 rows
+      await db.run(
+        `COPY (SELECT i AS id, DATE '2024-01-01' + i::INT AS day, (i / 8)::DECIMAL(6,2) AS price, ['t' || (i % 3)::VARCHAR] AS tags, {'lang': 'en', 'n': i} AS meta, CASE WHEN i = 7 THEN NULL ELSE (SELECT string_agg('d' || i::VARCHAR || 'w' || j::VARCHAR, ' ') FROM range(i) r(j)) END AS body FROM range(120) t(i)) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 16)`,
+      )
+      const r = await cli([
+        'embed',
+        path,
+        out,
+        '--text',
+        'body',
+        '--passages',
+        '--passage-words',
+        '20',
+        '--encoder',
+        'parquetseek/hash-ngram-v1:256',
+        '--json',
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      // i words make max(1, ⌈(i − 5) / 15⌉) passages (20 words, 15 apart); no words (i = 0) and null (i = 7) one row, no vector
+      const expected = Array.from({ length: 120 }, (_, i) => (i === 0 || i === 7 ? 1 : Math.max(1, Math.ceil((i - 5) / 15)))).reduce(
+        (a, b) => a + b,
+      )
+      expect(JSON.parse(r.stdout)).toMatchObject({ rows: expected, embedded: expected - 2, empty: 2, passages: { rows: 120, words: 20 } })
+      const [[count, docs, longest]] = (await db.rows(
+        `SELECT count(*), count(DISTINCT parquetseek_doc), max(len(string_split(body, ' '))) FROM '${out}'`,
+      )) as [[bigint, bigint, bigint]]
+      expect([Number(count), Number(docs), Number(longest)]).toEqual([expected, 120, 20])
+      // every other column as it was, for each passage of its row (its input row number alongside)
+      const [[changed]] = (await db.rows(
+        `SELECT count(*) FROM (SELECT p.* EXCLUDE (body, embedding, parquetseek_doc, parquetseek_passage) FROM '${out}' p EXCEPT ALL SELECT d.* EXCLUDE (body, r) FROM (SELECT * EXCLUDE (file_row_number), file_row_number AS r FROM read_parquet('${path}', file_row_number = true)) d JOIN '${out}' p ON p.parquetseek_doc = d.r)`,
+      )) as [[bigint]]
+      expect(Number(changed)).toBe(0)
+      const [[types]] = (await db.rows(`SELECT typeof(day) || typeof(price) || typeof(tags) || typeof(meta) FROM '${out}' LIMIT 1`)) as [
+        [string],
+      ]
+      expect(types).toBe('DATEDECIMAL(6,2)VARCHAR[]STRUCT(lang VARCHAR, n BIGINT)')
+      // each passage is a span of its row's text, and together they hold every word of it
+      const [[outside, missing]] = (await db.rows(
+        `SELECT count(*) FILTER (WHERE NOT contains(d.body, p.body)), (SELECT count(*) FROM (SELECT unnest(string_split(body, ' ')) FROM '${path}' WHERE body <> '' EXCEPT SELECT unnest(string_split(body, ' ')) FROM '${out}')) FROM '${out}' p JOIN (SELECT * EXCLUDE (file_row_number), file_row_number AS r FROM read_parquet('${path}', file_row_number = true)) d ON p.parquetseek_doc = d.r WHERE d.body IS NOT NULL`,
+      )) as [[bigint, bigint]]
+      expect([Number(outside), Number(missing)]).toEqual([0, 0])
+    } finally {
+      db.close()
+    }
+    // a sentence from deep in a long text finds the passage that holds it, first
+    const indexed = join(dir, 'long.passages.indexed.parquet')
+    const built = await cli(['index', out, indexed, '--metric', 'cosine', '--skip-invalid'])
+    expect(built.code, built.stderr).toBe(0)
+    const found = await cli([
+      'search',
+      indexed,
+      '--text',
+      'd118w100 d118w101 d118w102 d118w103 d118w104 d118w105',
+      '--k',
+      '1',
+      '--columns',
+      'id,parquetseek_passage',
+      '--json',
+    ])
+    expect(found.code, found.stderr).toBe(0)
+    // (by its id: DuckDB wrote the rows in an order of its own, and parquetseek_doc numbers them as stored)
+    const { id, parquetseek_passage } = JSON.parse(found.stdout).results[0].values
+    expect([Number(id), parquetseek_passage]).toEqual([118, 6])
+  })
+
+  it('index --embed-text --passages in one go; misuse and a vector column beside the text are clear errors', async () => {
+    const out = join(dir, 'products.passages.parquet')
+    const r = await cli(['index', input, out, '--embed-text', 'title', '--passages', '--encoder', 'parquetseek/hash-ngram-v1:32', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).embedded.passages).toEqual({ rows, words: 40 })
+    // titles are short: a passage each, so as many rows as before
+    const meta = await parquetMetadataAsync(await asyncBufferFromFile(out))
+    expect(Number(meta.num_rows)).toBe(rows)
+    expect(meta.schema.map((e) => e.name)).toContain('parquetseek_passage')
+    const usage = await cli(['embed', input, join(dir, 'never.parquet'), '--text', 'title', '--passage-words', '30'])
+    expect([usage.code, usage.stderr]).toEqual([2, 'parquetseek embed: --passage-words sizes --passages; give both\n'])
+    const noText = await cli(['index', out, join(dir, 'never.parquet'), '--passages'])
+    expect([noText.code, noText.stderr]).toEqual([
+      2,
+      'parquetseek index: --passages cuts the text --embed-text embeds; give --embed-text\n',
+    ])
+    // passages of passages are refused, and so is a file with a vector column: each passage would carry its row's vector
+    const twice = await cli(['embed', out, join(dir, 'never.parquet'), '--text', 'title', '--as', 'other', '--passages'])
+    expect(twice.stderr).toMatch(/column "parquetseek_doc": the file has passages already/)
+    const vectors = join(dir, 'products.vectors.parquet')
+    expect((await cli(['embed', input, vectors, '--text', 'title'])).code).toBe(0)
+    const again = await cli(['embed', vectors, join(dir, 'never.parquet'), '--text', 'title', '--as', 'other', '--passages'])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/column "embedding": is a vector column \(a list of FLOAT\): each passage would carry its row's vector/)
+    expect(readdirSync(dir).filter((f) => f.startsWith('never'))).toEqual([])
   })
 })
 

@@ -25,6 +25,8 @@ export interface EmbedRequest {
   encoder: string
   as: string
   float16?: boolean
+  /** Cut each text into passages of 40 words first, a row each (embed --passages). */
+  passages?: boolean
 }
 
 interface Job {
@@ -99,6 +101,7 @@ const api = {
             text: embed.text,
             as: embed.as,
             float16: embed.float16,
+            passages: embed.passages ? {} : undefined,
             encoder,
             file: file.name,
             signal: job.controller.signal,

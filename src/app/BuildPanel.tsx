@@ -58,6 +58,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   const [toDisk, setToDisk] = useState(false)
   const [clusterRows, setClusterRows] = useState(false)
   const [float16, setFloat16] = useState(false)
+  const [passages, setPassages] = useState(false)
   const [progress, setProgress] = useState<JobProgress>()
   const [building, setBuilding] = useState(false)
   const abort = useRef<AbortController>(undefined)
@@ -98,7 +99,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
         {
           signal: controller.signal,
           target,
-          embed: embedding ? { text, encoder, as: as.trim(), float16 } : undefined,
+          embed: embedding ? { text, encoder, as: as.trim(), float16, passages } : undefined,
           onProgress: (p) => {
             if (p.phase !== phaseStart.current.phase) phaseStart.current = { phase: p.phase, at: performance.now() }
             setProgress(p)
@@ -160,6 +161,9 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
             </label>
             <label title="Half floats (FLOAT16): half the bytes for the vectors, each value rounded to 11 significant bits">
               <input type="checkbox" checked={float16} onChange={(e) => setFloat16(e.target.checked)} /> Half floats
+            </label>
+            <label title="Long texts cut into passages of 40 words, a row each, so a text is found by any of its parts (the encoder reads about the first 45 words of a text)">
+              <input type="checkbox" checked={passages} onChange={(e) => setPassages(e.target.checked)} /> Passages
             </label>
           </>
         ) : (

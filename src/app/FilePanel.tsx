@@ -121,7 +121,11 @@ export function BuiltPanel({ built }: { built: Built }) {
       {built.embedded && (
         <p data-testid="embedded-summary">
           Embedded {built.embedded.embedded.toLocaleString('en-US')} of {built.embedded.rows.toLocaleString('en-US')} rows of{' '}
-          {built.embedded.text} as {built.embedded.column} ({built.embedded.encoder})
+          {built.embedded.text}
+          {built.embedded.passages
+            ? `, cut into passages of at most ${built.embedded.passages.words} words from ${built.embedded.passages.rows.toLocaleString('en-US')} rows,`
+            : ''}{' '}
+          as {built.embedded.column} ({built.embedded.encoder})
           {built.embedded.empty ? `; ${built.embedded.empty.toLocaleString('en-US')} rows without text have no vector` : ''} in{' '}
           {(built.embedded.ms / 1000).toFixed(1)} s.
         </p>

@@ -4,6 +4,7 @@ import { encoderFor, HASH_NGRAM, type QueryEncoder } from '../encode/encoders.js
 import { USE_LITE } from '../encode/useLite.js'
 import { pooledUseLiteNode } from '../encode/useLiteNode.js'
 import { type EmbedSummary, embedTextColumn } from '../index/embed.js'
+import { DEFAULT_PASSAGE_WORDS, PASSAGE_NUMBER, PASSAGE_ROW, type PassageOptions } from '../index/passages.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { intOption, parse, UsageError } from './args.js'
 import { fmtBytes, progressPrinter } from './progress.js'
@@ -20,9 +21,13 @@ export const embedUsage = `parquetseek embed <in.parquet|url> <out.parquet> --te
   --as NAME            the new column (default embedding)
   --float16            store the vectors as half floats (FLOAT16): half the bytes, values rounded
                        to 11 significant bits (default FLOAT)
+  --passages           a row per passage of the text (${DEFAULT_PASSAGE_WORDS} words, a quarter shared with the next), each
+                       embedded: a long text is found by any of its parts, not only its beginning (the
+                       model reads ~128 tokens); other columns repeated, columns ${PASSAGE_ROW} (the input
+                       row) and ${PASSAGE_NUMBER} (from 0) added; --passage-words N for another size
   --threads N          ${USE_LITE}: worker threads, each with the model (default: the cores, ≤ 8)
   --json               print one JSON summary on stdout
-  Every other column is copied unchanged. \`index … --embed-text <column>\` embeds and indexes in one go.`
+  Every other column is copied unchanged (with --passages: to each passage of its row). \`index … --embed-text <column>\` embeds and indexes in one go.`
 
 /**
  * The encoder a flag names, or a usage error listing what this build has. A model as slow as
@@ -42,6 +47,8 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
     encoder: { type: 'string' },
     as: { type: 'string' },
     float16: { type: 'boolean' },
+    passages: { type: 'boolean' },
+    'passage-words': { type: 'string' },
     threads: { type: 'string' },
     json: { type: 'boolean' },
   })
@@ -51,8 +58,9 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
   const encoder = textEncoder(values.encoder, intOption(values.threads, 'threads', 1, 256) ?? defaultThreads())
   await checkOutputPath(output)
   const text = values.text
+  const passages = passagesOption(values)
   const summary = await withLocalInput(input, output, signal, (local) =>
-    embedFile(local, output, { text, as: values.as, float16: values.float16, encoder, signal, name: basename(input) }),
+    embedFile(local, output, { text, as: values.as, float16: values.float16, passages, encoder, signal, name: basename(input) }),
   )
   if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, output })}\n`)
   else process.stdout.write(`${output}: ${describeEmbed(summary)}\n`)
@@ -63,7 +71,15 @@ export async function embedFile(
   input: string,
   output: string,
   /** `name`: the input as messages name it (default: its file name). */
-  o: { text: string; as?: string; float16?: boolean; encoder: ReturnType<typeof textEncoder>; signal?: AbortSignal; name?: string },
+  o: {
+    text: string
+    as?: string
+    float16?: boolean
+    passages?: PassageOptions
+    encoder: ReturnType<typeof textEncoder>
+    signal?: AbortSignal
+    name?: string
+  },
 ): Promise<EmbedSummary> {
   const source = await fileSource(input)
   const printer = progressPrinter()
@@ -80,10 +96,18 @@ export async function embedFile(
   }
 }
 
+/** --passages and --passage-words, as embed's option (undefined: no passages). */
+export function passagesOption(values: { passages?: boolean; 'passage-words'?: string }): PassageOptions | undefined {
+  const words = intOption(values['passage-words'], 'passage-words', 2, 100_000)
+  if (words !== undefined && !values.passages) throw new UsageError('--passage-words sizes --passages; give both')
+  return values.passages ? { words } : undefined
+}
+
 export function describeEmbed(s: EmbedSummary): string {
   const perSecond = s.embedded / Math.max(1e-3, s.ms / 1000)
+  const cut = s.passages ? `, in ${s.rows} passages of ${s.passages.rows} rows (≤ ${s.passages.words} words each)` : ''
   return (
-    `${s.embedded} of ${s.rows} rows of ${s.text} embedded as ${s.column} (${s.encoder}, ${s.dim}-d)` +
+    `${s.embedded} of ${s.rows} rows of ${s.text}${cut} embedded as ${s.column} (${s.encoder}, ${s.dim}-d)` +
     `${s.empty ? `; ${s.empty === 1 ? '1 row with no text has' : `${s.empty} rows with no text have`} no vector` : ''}; ` +
     `${fmtBytes(s.outputBytes)} in ${(s.ms / 1000).toFixed(1)} s (${Math.round(perSecond)} rows/s)`
   )

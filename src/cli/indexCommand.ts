@@ -6,7 +6,7 @@ import type { EmbedSummary } from '../index/embed.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
-import { describeEmbed, embedFile, textEncoder } from './embedCommand.js'
+import { describeEmbed, embedFile, passagesOption, textEncoder } from './embedCommand.js'
 import { fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
 import { readQueryVectors, searchBackend, soleVectorColumn, withLocalInput } from './sources.js'
@@ -15,7 +15,7 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
   --column NAME        embedding column (LIST of FLOAT/DOUBLE/FLOAT16/8- or 16-bit integers, or
                        FIXED_LEN_BYTE_ARRAY of float32); default: the file's only vector column
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
-                       (--encoder, --as, --float16 as for \`embed\`; metric cosine unless given), then index it
+                       (--encoder, --as, --float16, --passages as for \`embed\`; metric cosine unless given), then index it
   --metric l2|cosine|dot   distance the index serves (default l2)
   --tune-queries FILE  held-out queries (Parquet; the column named as --column, or its only vector
                        column): the default nprobe and refine are measured on them instead of on
@@ -58,6 +58,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     encoder: { type: 'string' },
     as: { type: 'string' },
     float16: { type: 'boolean' },
+    passages: { type: 'boolean' },
+    'passage-words': { type: 'string' },
   })
   if (values.spill && values['no-spill']) throw new UsageError('--spill and --no-spill contradict each other: give one')
   const embedText = values['embed-text']
@@ -65,6 +67,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     throw new UsageError('--embed-text makes the embedding column; give --as to name it, not --column')
   if (values.float16 && embedText === undefined)
     throw new UsageError('--float16 says how --embed-text stores the vectors it makes; an embedding column keeps its own type')
+  const passages = passagesOption(values)
+  if (passages && embedText === undefined) throw new UsageError('--passages cuts the text --embed-text embeds; give --embed-text')
   if (values.sidecar !== undefined) {
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
     if (values['tune-queries'] !== undefined)
@@ -102,7 +106,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     let embedSummary: EmbedSummary | undefined
     if (embedded && encoder && embedText !== undefined) {
       try {
-        embedSummary = await embedFile(input, embedded, { text: embedText, as: column, float16: values.float16, encoder, signal })
+        embedSummary = await embedFile(input, embedded, { text: embedText, as: column, float16: values.float16, passages, encoder, signal })
       } catch (e) {
         await rm(embedded, { force: true })
         throw e
@@ -165,6 +169,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
                 encoder: embedSummary.encoder,
                 rows: embedSummary.embedded,
                 empty: embedSummary.empty,
+                ...(embedSummary.passages ? { passages: embedSummary.passages } : {}),
                 ms: Math.round(embedSummary.ms),
               },
             }

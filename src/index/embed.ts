@@ -1,12 +1,14 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
-import type { ByteSink } from '../io/sink.js'
+import { type ByteSink, MemorySink } from '../io/sink.js'
+import { fromBytes } from '../io/source.js'
 import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { KV } from './keys.js'
+import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './passages.js'
 
 export interface EmbedOptions {
   /** The text column to embed. */
@@ -16,6 +18,8 @@ export interface EmbedOptions {
   as?: string
   /** Store the vectors as half floats (FLOAT16): half the bytes, values rounded to 11 significant bits. */
   float16?: boolean
+  /** Cut each text into passages first, a row each (passages.ts): a long text is then found by any of its parts, not only by its beginning. */
+  passages?: PassageOptions
   /** Texts per encoder call (default 256). */
   batch?: number
   file?: string
@@ -24,7 +28,10 @@ export interface EmbedOptions {
 }
 
 export interface EmbedSummary {
+  /** Rows written: with passages, one a passage. */
   rows: number
+  /** With passages: the input's rows, and the words a passage holds at most. */
+  passages?: { rows: number; words: number }
   /** Rows that got a vector. */
   embedded: number
   /** Rows whose text was null, empty, only spaces, or refused by the encoder (no words): no vector (null in the new column). */
@@ -46,6 +53,21 @@ export interface EmbedSummary {
  */
 export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
   const started = performance.now()
+  if (o.passages) {
+    // the passages' file in memory first (a row per passage), then embedded as any file is
+    const cut = new MemorySink()
+    let rows: number
+    try {
+      const metadata = await readMetadata(source, o.file)
+      rows = (await writePassageRows(source, metadata, cut, { ...o.passages, text: o.text, file: o.file, signal: o.signal })).rows
+      await cut.commit()
+    } catch (e) {
+      await sink.abort()
+      throw e
+    }
+    const summary = await embedTextColumn(fromBytes(cut.bytes as Uint8Array, o.file ?? 'passages'), sink, { ...o, passages: undefined })
+    return { ...summary, passages: { rows, words: o.passages.words ?? DEFAULT_PASSAGE_WORDS }, ms: performance.now() - started }
+  }
   try {
     const metadata = await readMetadata(source, o.file)
     const columns = summarizeColumns(metadata)

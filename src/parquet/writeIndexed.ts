@@ -261,13 +261,10 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   const isEmbedding = (e: (typeof offsetIndexes)[number]) => embeddingChunks.has(e.chunk)
   const ordered = [...offsetIndexes.filter(isEmbedding), ...offsetIndexes.filter((e) => !isEmbedding(e))]
   for (const { chunk, locations } of ordered) {
-    const writer = new ByteWriter()
-    serializeTCompactProtocol(writer, {
-      field_1: locations.map((p) => ({ field_1: p.offset, field_2: p.compressed_page_size, field_3: p.first_row_index })),
-    })
+    const bytes = offsetIndexBytes(locations)
     chunk.offset_index_offset = BigInt(offset)
-    chunk.offset_index_length = writer.offset
-    await emit(writer.getBytes())
+    chunk.offset_index_length = bytes.length
+    await emit(bytes)
   }
 
   throwIfAborted(signal)
@@ -288,6 +285,15 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   await emit(footer.getBytes())
   await emit(PAR1)
   return { bytes: offset, blobOffset, blobLength: blob.length }
+}
+
+/** A column chunk's offset index, serialized (thrift compact): where each of its pages lies. */
+export function offsetIndexBytes(locations: PageLocation[]): Uint8Array {
+  const writer = new ByteWriter()
+  serializeTCompactProtocol(writer, {
+    field_1: locations.map((p) => ({ field_1: p.offset, field_2: p.compressed_page_size, field_3: p.first_row_index })),
+  })
+  return writer.getBytes()
 }
 
 async function copiedLocations(
