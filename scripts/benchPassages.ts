@@ -103,15 +103,15 @@ const queries = { deep, head, title: titles }
 
 /** hit@1, hit@10 and MRR of each query's own doc; `docOf` maps a result row to its doc. */
 async function score(path: string, k: number, docOf: (row: number) => number) {
-  const index = await openIndex(await fileSource(path))
-  const out: Record<string, { hit1: number; hit10: number; mrr: number; bytes: number }> = {}
+  const source = await fileSource(path)
+  const index = await openIndex(source)
+  const out: Record<string, { hit1: number; hit10: number; mrr: number }> = {}
   for (const [name, qv] of Object.entries(sets)) {
     const qs = queries[name as keyof typeof queries]
     const results = await index.searchBatch(qv, { k })
     let hit1 = 0
     let hit10 = 0
     let mrr = 0
-    let bytes = 0
     for (const [i, r] of results.entries()) {
       const ranked: number[] = []
       for (const h of r.results) if (!ranked.includes(docOf(h.row))) ranked.push(docOf(h.row))
@@ -119,11 +119,11 @@ async function score(path: string, k: number, docOf: (row: number) => number) {
       if (at === 0) hit1++
       if (at >= 0 && at < 10) hit10++
       if (at >= 0) mrr += 1 / (at + 1)
-      bytes += r.stats.bytes
     }
     const n = qs.length
-    out[name] = { hit1: +(hit1 / n).toFixed(3), hit10: +(hit10 / n).toFixed(3), mrr: +(mrr / n).toFixed(3), bytes: Math.round(bytes / n) }
+    out[name] = { hit1: +(hit1 / n).toFixed(3), hit10: +(hit10 / n).toFixed(3), mrr: +(mrr / n).toFixed(3) }
   }
+  await source.close()
   return out
 }
 

@@ -12,11 +12,11 @@ import { offsetIndexBytes, writeFooter } from '../parquet/writeIndexed.js'
  * Long texts as passages, one row each. An encoder reads a text's beginning only (use-lite-512:
  * its first 128 tokens, about 45 words of technical markdown), so a document was found by what
  * its first lines say: on the SAP Fiori docs (728, median 614 words) a sentence from past a doc's
- * first 300 tokens found it in the top 10 for 0.20 of queries; split into passages of 40 words
- * (10 shared with the next), each embedded, 0.76 — and a sentence from its head 0.92 (0.87), its
- * title 0.88 (0.91). The passages' file has a row per passage: every column of the row it comes
- * from, the text column holding the passage, and two more: PASSAGE_ROW (the input row) and
- * PASSAGE_NUMBER (its place in that row's text, from 0).
+ * first 100 words found it in the top 10 for 0.193 of queries; cut into passages of 40 words (10
+ * shared with the next), each embedded, 0.777 — a sentence from its start 0.920 (0.868), its
+ * title 0.876 (0.905); `npm run bench:passages`. The passages' file has a row per passage: every
+ * column of the row it comes from, the text column holding the passage, and two more:
+ * PASSAGE_ROW (the input row) and PASSAGE_NUMBER (its place in that row's text, from 0).
  */
 export const PASSAGE_ROW = 'parquetseek_doc'
 export const PASSAGE_NUMBER = 'parquetseek_passage'
