@@ -309,6 +309,12 @@ test('embed long texts as passages: a row each, and words from deep in a text fi
   // the passage of words 60…99 of note 37 (the one of 30…69 holds none of them)
   const first = (await hits(page).first().locator('.hit-main').textContent()) as string
   expect(first.trim().startsWith('n37x60 ')).toBe(true)
+  // one passage per note by default: ten results, ten notes; unchecked, note 37's other passages come too
+  const notes = async () => (await hits(page).locator('.hit-main').allTextContents()).map((t) => t.trim().split('x')[0])
+  expect(new Set(await notes()).size).toBe(10)
+  await page.getByRole('checkbox', { name: 'One passage per text' }).uncheck()
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect.poll(async () => (await notes()).filter((n) => n === 'n37').length).toBeGreaterThan(1)
 })
 
 test('embed with half floats: the downloaded file stores the vectors as FLOAT16, and text search works on it', async ({ page }) => {

@@ -318,6 +318,18 @@ describe('passages: long texts cut into rows, so a text is found by any of its p
     // (by its id: DuckDB wrote the rows in an order of its own, and parquetseek_doc numbers them as stored)
     const { id, parquetseek_passage } = JSON.parse(found.stdout).results[0].values
     expect([Number(id), parquetseek_passage]).toEqual([118, 6])
+    // --distinct parquetseek_doc: one result a document (the nearest passage of each), not several of one
+    const ids = async (...extra: string[]) => {
+      const r = await cli(['search', indexed, '--text', 'd118w100 d118w101 d118w102', '--k', '5', '--columns', 'id', '--json', ...extra])
+      expect(r.code, r.stderr).toBe(0)
+      return (JSON.parse(r.stdout).results as Array<{ values: Record<string, unknown> }>).map((x) => x.values)
+    }
+    const plain = (await ids()).map((v) => Number(v.id))
+    expect(new Set(plain).size).toBeLessThan(5)
+    const distinct = await ids('--distinct', 'parquetseek_doc')
+    expect(distinct.map((v) => Object.keys(v))).toEqual(Array(5).fill(['id'])) // (the column is not returned unless asked)
+    expect(new Set(distinct.map((v) => v.id)).size).toBe(5)
+    expect(Number(distinct[0]?.id)).toBe(118)
   })
 
   it('index --embed-text --passages in one go; misuse and a vector column beside the text are clear errors', async () => {

@@ -29,6 +29,8 @@ export interface SearchRequest {
   columns: string[]
   /** Only rows passing this `--where` filter (`pos = 'n' AND year >= 2020`). */
   where?: string
+  /** At most one result per value of this column (a file of passages: one a document). */
+  distinct?: string
 }
 
 export interface PageHit {
@@ -167,7 +169,15 @@ export function engineApi() {
             ? await encodeText(index.encoder, query.text, h.info.name)
             : Float32Array.from(query.vector)
       const encodeMs = 'text' in query ? performance.now() - encodeStart : undefined
-      const r = await index.search(vector, { k: o.k, nprobe: o.nprobe, refine: o.refine, columns: o.columns, where: o.where, signal })
+      const r = await index.search(vector, {
+        k: o.k,
+        nprobe: o.nprobe,
+        refine: o.refine,
+        columns: o.columns,
+        where: o.where,
+        distinct: o.distinct,
+        signal,
+      })
       h.pca ??= centroidPca(index)
       const shown = shownColumnsOf(h.target.metadata)
       const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))

@@ -4,6 +4,7 @@ import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
 import type { ModelLoad } from '../encode/useLite.js'
+import { PASSAGE_ROW } from '../index/keys.js'
 import { engineWorker, run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { Skeleton } from './OpenMenu.js'
@@ -65,6 +66,9 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const [refine, setRefine] = useState('')
   /** A `where` filter (empty: every row). */
   const [filter, setFilter] = useState(opened.where ?? '')
+  // a file of passages (embed --passages): one result a document unless asked for every passage
+  const passages = info.columns.some((c) => c.name === PASSAGE_ROW)
+  const [perDocument, setPerDocument] = useState(true)
   const [columns, setColumns] = useState<string[]>(opened.columns?.filter((c) => others.includes(c)) ?? others.slice(0, 3))
   const [answers, setAnswers] = useState<Answer[]>([])
   const [searching, setSearching] = useState(false)
@@ -135,6 +139,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
         refine: refine ? Number(refine) : undefined,
         columns,
         where: filter.trim() || undefined,
+        distinct: passages && perDocument ? PASSAGE_ROW : undefined,
       }
       const result = await run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
       setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, where: req.where, result }].slice(-20))
@@ -254,6 +259,14 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
               Search
             </button>
           </div>
+          {passages && (
+            <label
+              className="per-document"
+              title="This file holds passages of longer texts (embed --passages): show the nearest passage of each text, or every passage"
+            >
+              <input type="checkbox" checked={perDocument} onChange={(e) => setPerDocument(e.target.checked)} /> One passage per text
+            </label>
+          )}
           <label className="filter">
             <span>Only rows where</span>
             <input

@@ -35,6 +35,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   --where EXPR         only rows passing EXPR, e.g. "lang = 'en' AND year >= 2020" (=, !=, <, <=, >, >=,
                        IN (…), BETWEEN … AND …, LIKE/ILIKE '%text%', IS [NOT] NULL, AND, OR, NOT);
                        nprobe grows as the filter narrows
+  --distinct COL       at most one result per value of COL (a file of passages: --distinct parquetseek_doc,
+                       one a document), the nearest of each among the nearest 5 × k rows
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly (with an
                        index: refused unless they are the ones it was built with)
@@ -50,6 +52,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     text: { type: 'string' },
     where: { type: 'string' },
     deleted: { type: 'string' },
+    distinct: { type: 'string' },
     'query-row': { type: 'string' },
     'query-file': { type: 'string' },
     k: { type: 'string' },
@@ -257,9 +260,10 @@ function printTable(
   process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
 }
 
-/** k, nprobe, slack, refine, adjacent as every search form takes them. */
+/** k, nprobe, slack, refine, adjacent, distinct as every search form through an index takes them. */
 function searchParams(values: SearchValues) {
   return {
+    distinct: values.distinct,
     k: intOption(values.k, 'k', 1, MAX_K),
     nprobe: intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE),
     slack: slackOption(values.slack),
@@ -304,6 +308,7 @@ interface SearchValues {
   adjacent?: string
   where?: string
   deleted?: string
+  distinct?: string
   json?: boolean
 }
 
@@ -312,6 +317,8 @@ interface SearchValues {
  * and as ground truth. The vector column is --column, or the file's only vector column.
  */
 async function exactSearch(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
+  if (values.distinct !== undefined)
+    throw new UsageError('--distinct works through an index; this file has none (build one with parquetseek index)')
   const t0 = performance.now()
   const source = await anySource(target)
   try {

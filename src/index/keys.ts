@@ -13,6 +13,14 @@ export const KV = {
   model: 'parquetseek.model',
 } as const
 
+/**
+ * The columns a file of passages (embed --passages, passages.ts) has besides the input's: the
+ * input row a passage comes from, and its place in that row's text (from 0). Here, not in
+ * passages.ts, so the page's first screen can name them without the writer.
+ */
+export const PASSAGE_ROW = 'parquetseek_doc'
+export const PASSAGE_NUMBER = 'parquetseek_passage'
+
 /** A footer key-value entry's value, if the file has one. */
 export function footerValue(metadata: FileMetaData, key: string): string | undefined {
   return metadata.key_value_metadata?.find((kv) => kv.key === key)?.value ?? undefined

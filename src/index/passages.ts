@@ -7,6 +7,7 @@ import { readColumnRange, vectorElement } from '../parquet/embedding.js'
 import { leafTrees } from '../parquet/permute.js'
 import { canRepage, writeFlatChunk } from '../parquet/repage.js'
 import { offsetIndexBytes, writeFooter } from '../parquet/writeIndexed.js'
+import { PASSAGE_NUMBER, PASSAGE_ROW } from './keys.js'
 
 /**
  * Long texts as passages, one row each. An encoder reads a text's beginning only (use-lite-512:
@@ -18,8 +19,7 @@ import { offsetIndexBytes, writeFooter } from '../parquet/writeIndexed.js'
  * column of the row it comes from, the text column holding the passage, and two more:
  * PASSAGE_ROW (the input row) and PASSAGE_NUMBER (its place in that row's text, from 0).
  */
-export const PASSAGE_ROW = 'parquetseek_doc'
-export const PASSAGE_NUMBER = 'parquetseek_passage'
+export { PASSAGE_NUMBER, PASSAGE_ROW }
 
 export interface PassageOptions {
   /** Words a passage holds at most (default 40: 128 tokens of technical text). */

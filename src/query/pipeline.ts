@@ -55,6 +55,12 @@ export interface SearchOptions {
   adjacent?: boolean
   /** Columns to return for each result row. */
   columns?: string[]
+  /**
+   * At most one result per value of this column (passages: `parquetseek_doc`, one a document):
+   * the nearest DISTINCT_POOL × k rows are found, the nearest of each value kept, k of them at
+   * most (fewer when those rows hold fewer values). NULL is one value, as in SQL's DISTINCT.
+   */
+  distinct?: string
   /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, IS NULL, AND, OR, NOT). */
   where?: string
   /** Rows never to return (e.g. deleted since the file was written). */
@@ -108,6 +114,9 @@ export interface SearchResult {
 
 /** Largest k and refine a search takes (k × refine candidates are held per query). */
 export const MAX_K = 10_000
+
+/** `distinct`: rows found for each result wanted, of which the nearest of each value is kept. */
+export const DISTINCT_POOL = 5
 export const MAX_REFINE = 1_000
 /** Bytes of decoded vectors a search holds at once: more candidate rows are refined a block at a time. */
 export const REFINE_BLOCK_BYTES = 128 << 20
@@ -244,10 +253,43 @@ export class QueryPipeline {
     const maxBytes = o.maxBytesPerQuery ?? this.o.maxBytesPerQuery
     for (const c of this.kind.counters) c.budget = { until: c.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
     try {
-      return await this.run(queries, o)
+      return o.distinct === undefined ? await this.run(queries, o) : await this.runDistinct(queries, o, o.distinct)
     } finally {
       for (const c of this.kind.counters) c.budget = undefined
     }
+  }
+
+  /** The k nearest rows with distinct values of `column`: DISTINCT_POOL × k found, the first of each value kept. */
+  private async runDistinct(queries: ArrayLike<number>[], o: SearchOptions, column: string): Promise<SearchResult[]> {
+    const k = o.k ?? 10
+    const asked = o.columns ?? []
+    const columns = asked.includes(column) ? asked : [...asked, column]
+    const found = await this.run(queries, { ...o, k: Math.min(MAX_K, k * DISTINCT_POOL), columns })
+    return found.map((r) => {
+      const seen = new Set<unknown>()
+      const results: SearchResult['results'] = []
+      for (const hit of r.results) {
+        const value = hit.values[column]
+        // one key for equal values (a column holds one type): dates by their time, bytes as text, big integers exactly
+        const key =
+          value instanceof Date
+            ? value.getTime()
+            : value instanceof Uint8Array
+              ? new TextDecoder().decode(value)
+              : typeof value === 'bigint'
+                ? String(value)
+                : (value ?? null)
+        if (seen.has(key)) continue
+        seen.add(key)
+        if (asked.includes(column)) results.push(hit)
+        else {
+          const { [column]: _, ...values } = hit.values
+          results.push({ ...hit, values })
+        }
+        if (results.length === k) break
+      }
+      return { ...r, results }
+    })
   }
 
   private async run(queries: ArrayLike<number>[], o: SearchOptions): Promise<SearchResult[]> {
