@@ -640,6 +640,10 @@ describe('parquetseek search and bench', () => {
       await cli(['join', indexed, indexed, '--text', 'embedding', '--out', join(dir, 'never.parquet')]),
       /column "embedding": is \S+, not text/,
     )
+    expectOneLineError(
+      await cli(['join', questions, indexed, '--text', 'questoin', '--out', join(dir, 'never.parquet')]),
+      /column "questoin": no such column in the queries; their text columns are: question$/,
+    )
   })
 
   it('--backend forces the CPU kernels; js and wasm return the same rows and distances', async () => {

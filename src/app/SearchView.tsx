@@ -424,7 +424,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
 const MB = (n: number) => (n / 1e6).toFixed(1)
 
 /** The page's address for an answer: the file (?src=), the text (q=) or row (row=), the filter (where=); a pasted vector is not kept. */
-export function searchLink(src: string, answer: { query: QuerySpec; where?: string }): string {
+function searchLink(src: string, answer: { query: QuerySpec; where?: string }): string {
   const link = new URLSearchParams({ src })
   if ('text' in answer.query) link.set('q', answer.query.text)
   else if ('row' in answer.query) link.set('row', String(answer.query.row))

@@ -114,10 +114,9 @@ export interface SearchResult {
 
 /** Largest k and refine a search takes (k × refine candidates are held per query). */
 export const MAX_K = 10_000
-
+export const MAX_REFINE = 1_000
 /** `distinct`: rows found for each result wanted, of which the nearest of each value is kept. */
 export const DISTINCT_POOL = 5
-export const MAX_REFINE = 1_000
 /** Bytes of decoded vectors a search holds at once: more candidate rows are refined a block at a time. */
 export const REFINE_BLOCK_BYTES = 128 << 20
 /** More lists than any index has (nlist is a u32, in practice ≤ 2^16): a bound for option checks. */

@@ -1,6 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { isText } from '../index/embed.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, type InvalidRow, readColumnRange, readVectors, summarizeColumns } from '../parquet/embedding.js'
 import type { SearchOptions } from '../query/pipeline.js'
@@ -111,13 +112,13 @@ const TEXT_BATCH = 256
  */
 async function embedQueries(queries: ByteSource, metadata: FileMetaData, column: string, encoder: QueryEncoder, signal?: AbortSignal) {
   const file = queries.name
+  // a top-level text column, as embed takes one (a struct's field by path is embed's alone)
   const columns = summarizeColumns(metadata)
   const c = columns.find((x) => x.name === column)
-  const texts = columns.filter((x) => x.type === 'BYTE_ARRAY').map((x) => x.name)
+  const texts = columns.filter(isText).map((x) => x.name)
   if (!c)
     throw new ParquetSeekError(`no such column in the queries; their text columns are: ${texts.join(', ') || '(none)'}`, { file, column })
-  if (c.type !== 'BYTE_ARRAY')
-    throw new ParquetSeekError(`is ${c.logicalType ?? c.type}, not text (a BYTE_ARRAY STRING/UTF8 column)`, { file, column })
+  if (!isText(c)) throw new ParquetSeekError(`is ${c.logicalType ?? c.type}, not text (a BYTE_ARRAY STRING/UTF8 column)`, { file, column })
   const values = await readColumnRange(queries, metadata, column, 0, Number(metadata.num_rows), file, signal)
   const rowIds: number[] = []
   const invalid: InvalidRow[] = []
