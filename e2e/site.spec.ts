@@ -160,14 +160,14 @@ for (const [kind, tag] of [
   })
 }
 
-test('the widget shows a DATE as its day, a TIME as its time of day and a timestamp as ISO text, and filters by its where attribute', async ({
+test('the widget shows a DATE as its day, a TIME as its time of day and a timestamp as ISO text, filters by its where attribute, and shows one passage a text', async ({
   page,
 }) => {
   const path = join(dir, 'dated.parquet')
   const out = join(dir, 'dated.indexed.parquet')
   const db = await duckdb()
   await db.run(
-    `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, TIME '09:05:00' + INTERVAL (i) MINUTE AS t, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(200) t(i)) TO '${path}' (FORMAT parquet)`,
+    `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, TIME '09:05:00' + INTERVAL (i) MINUTE AS t, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding, (i // 4)::INTEGER AS parquetseek_doc FROM range(200) t(i)) TO '${path}' (FORMAT parquet)`,
   )
   db.close()
   const src = await fileSource(path)
@@ -206,6 +206,27 @@ test('the widget shows a DATE as its day, a TIME as its time of day and a timest
       await el.searchRow(3)
     })
     await expect(page.locator('parquet-seek li [data-column="day"]')).toHaveText('2020-03-01')
+    // rows as passages of texts (a parquetseek_doc column, four rows a text): one a text unless distinct="none"
+    const days = async (distinct?: string) => {
+      await page.evaluate(async (d) => {
+        const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+          setAttribute(name: string, value: string): void
+          removeAttribute(name: string): void
+          searchRow(n: number): Promise<unknown>
+        }
+        el.removeAttribute('where')
+        el.setAttribute('k', '4')
+        if (d) el.setAttribute('distinct', d)
+        await el.searchRow(3)
+      }, distinct)
+      return page.locator('parquet-seek li [data-column="day"]').allTextContents()
+    }
+    await expect.poll(async () => (await days()).length).toBe(4)
+    const perText = await days()
+    // rows 0…3 are text 0, 4…7 text 1: the nearest rows of four different texts
+    expect(new Set(perText.map((d) => Math.floor((Date.parse(d) - Date.parse('2020-01-31')) / 864e5 / 4))).size).toBe(4)
+    const every = await days('none')
+    expect(new Set(every.map((d) => Math.floor((Date.parse(d) - Date.parse('2020-01-31')) / 864e5 / 4))).size).toBeLessThan(4)
   } finally {
     await new Promise((r) => host.close(r))
     await dated.close()

@@ -1,5 +1,6 @@
 import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
 import { USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
+import { PASSAGE_ROW } from '../index/keys.js'
 import { jsonRow, type ShownColumns, shownColumnsOf } from '../parquet/json.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
 
@@ -34,6 +35,8 @@ registerEncoder((id) =>
 
 /**
  * `<parquet-seek src="https://…/file.indexed.parquet" columns="title,url" k="10" where="lang = 'en'">`
+ * (`distinct="col"`: one result per value of col; a file of passages, embed --passages, shows the
+ * nearest passage of each text unless `distinct="none"`)
  *
  * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
  * text box when the file names a model this build can encode text with; otherwise search from
@@ -157,7 +160,11 @@ export class ParquetSeekElement extends HTMLElement {
     this.say('Searching…')
     try {
       const where = this.getAttribute('where')?.trim() || undefined
-      const result = await index.search(vector, { k: this.k, columns: this.columns, where, signal: abort.signal })
+      // distinct="col": one result per value; a file of passages gets one a text unless distinct="none"
+      const asked = this.getAttribute('distinct')?.trim()
+      const passages = index.opened.metadata.schema.some((e) => e.name === PASSAGE_ROW)
+      const distinct = asked === 'none' ? undefined : asked || (passages ? PASSAGE_ROW : undefined)
+      const result = await index.search(vector, { k: this.k, columns: this.columns, where, distinct, signal: abort.signal })
       this.render(result, shownColumnsOf(index.opened.metadata))
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
       return result
