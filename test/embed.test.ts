@@ -330,6 +330,29 @@ describe('passages: long texts cut into rows, so a text is found by any of its p
     expect(distinct.map((v) => Object.keys(v))).toEqual(Array(5).fill(['id'])) // (the column is not returned unless asked)
     expect(new Set(distinct.map((v) => v.id)).size).toBe(5)
     expect(Number(distinct[0]?.id)).toBe(118)
+    // join --distinct: a file of questions gets one passage a text too
+    const questions = join(dir, 'long.questions.parquet')
+    writeFileSync(
+      questions,
+      new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'q', data: ['d118w100 d118w101 d118w102'], type: 'STRING' }] })),
+    )
+    const docsOf = async (...extra: string[]) => {
+      const pairs = join(dir, `long.answers${extra.length}.parquet`)
+      const r = await cli(['join', questions, indexed, '--text', 'q', '--k', '5', '--out', pairs, ...extra])
+      expect(r.code, r.stderr).toBe(0)
+      const db = await duckdb()
+      try {
+        return (
+          await db.rows(
+            `SELECT p.parquetseek_doc FROM '${pairs}' a JOIN read_parquet('${indexed}', file_row_number = true) p ON p.file_row_number = a.row ORDER BY a.rank`,
+          )
+        ).map(([doc]) => Number(doc))
+      } finally {
+        db.close()
+      }
+    }
+    expect(new Set(await docsOf()).size).toBeLessThan(5)
+    expect(new Set(await docsOf('--distinct', 'parquetseek_doc')).size).toBe(5)
   })
 
   it('index --embed-text --passages in one go; misuse and a vector column beside the text are clear errors', async () => {
@@ -341,6 +364,9 @@ describe('passages: long texts cut into rows, so a text is found by any of its p
     const meta = await parquetMetadataAsync(await asyncBufferFromFile(out))
     expect(Number(meta.num_rows)).toBe(rows)
     expect(meta.schema.map((e) => e.name)).toContain('parquetseek_passage')
+    expect((await cli(['info', out])).stdout).toContain(
+      'rows are passages of longer texts (embed --passages): the input row in parquetseek_doc',
+    )
     const usage = await cli(['embed', input, join(dir, 'never.parquet'), '--text', 'title', '--passage-words', '30'])
     expect([usage.code, usage.stderr]).toEqual([2, 'parquetseek embed: --passage-words sizes --passages; give both\n'])
     const noText = await cli(['index', out, join(dir, 'never.parquet'), '--passages'])

@@ -1,5 +1,6 @@
 import { basename } from 'node:path'
 import { ParquetSeekError } from '../errors.js'
+import { PASSAGE_NUMBER, PASSAGE_ROW } from '../index/keys.js'
 import { loadIndexHead, locateIndex } from '../index/locate.js'
 import type { IndexParams } from '../index/model.js'
 import { MODEL_MAGIC, PART_MAGIC } from '../index/partitioned.js'
@@ -87,6 +88,10 @@ export async function infoCommand(argv: string[]): Promise<void> {
       }),
       `vector columns: ${info.vectorColumns.join(', ') || 'none'}`,
     ]
+    if (info.columns.some((c) => c.name === PASSAGE_ROW))
+      lines.push(
+        `rows are passages of longer texts (embed --passages): the input row in ${PASSAGE_ROW}, the place in its text in ${PASSAGE_NUMBER}; search --distinct ${PASSAGE_ROW} returns one a text`,
+      )
     if (info.index) {
       const i = info.index as Record<string, unknown>
       lines.push(

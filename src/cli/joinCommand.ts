@@ -21,6 +21,7 @@ export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-ve
   --text NAME          instead: the queries' text column, each text embedded with the model the index
                        names (as search --text), e.g. a file of questions against indexed documents
   --where EXPR         only neighbours passing EXPR (as for search)
+  --distinct COL       at most one neighbour per value of COL (as for search: passages, one a text)
   --nprobe P, --refine R   as for search (default: the index's tuned values)
   --exclude-self       leave a query's own row out of its neighbours (a file joined with itself)
   --batch N            queries per batch (default 256)
@@ -35,6 +36,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     column: { type: 'string' },
     text: { type: 'string' },
     where: { type: 'string' },
+    distinct: { type: 'string' },
     nprobe: { type: 'string' },
     refine: { type: 'string' },
     'exclude-self': { type: 'boolean' },
@@ -71,6 +73,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
       column,
       encoder,
       where: values.where,
+      distinct: values.distinct,
       k,
       nprobe,
       refine,

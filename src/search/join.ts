@@ -22,6 +22,8 @@ export interface JoinOptions {
   encoder?: QueryEncoder
   /** Only neighbours passing this filter (search's `where`). */
   where?: string
+  /** At most one neighbour per value of this column (search's `distinct`: passages, one a text). */
+  distinct?: string
   k: number
   nprobe?: number
   refine?: number
@@ -75,6 +77,7 @@ export async function knnJoin(queries: ByteSource, metadata: FileMetaData, index
       nprobe: o.nprobe,
       refine: o.refine,
       where: o.where,
+      distinct: o.distinct,
       signal: o.signal,
     })
     bytes += results[0]?.stats.bytes ?? 0
