@@ -1052,8 +1052,10 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     })
     expect(set).toHaveBeenCalledOnce()
     expect(set.mock.calls[0]?.[0]).toContain(timed.adapter)
+    // refinement's lanes are named when they differ from LANES: any of the four (8, the default,
+    // beside LANES 4 failed this under load, when the timings picked them so)
     expect(timed.describe()).toMatch(
-      /: LANES (4|8|16|32)( \(refinement (4|16|32)\))?(, queries staged)?, list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
+      /: LANES (4|8|16|32)( \(refinement (4|8|16|32)\))?(, queries staged)?, list scan (tiled from blocks of \d+|never tiled), top-k in (256|1024|2048) bins \(timed on this GPU in \d+ ms\)$/,
     )
     // the picked LANES answers as the CPU does (other DIRECT values: the tunables test above)
     const dim = 20
