@@ -161,14 +161,15 @@ describe('sidecar index over unmodified files', () => {
     const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
     await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
     for (const i of inputs) await i.source.close()
-    // each file on its own server, 30 ms a request; waves of requests are counted at the servers
-    // from when requests arrive (a gap over 15 ms starts a new wave)
+    // each file on its own server, 60 ms a request; waves of requests are counted at the servers
+    // from when requests arrive (a gap over 30 ms starts a new wave: at 30 ms a request and 15 ms
+    // a gap, one wave's requests came more than 15 ms apart on a loaded machine and counted twice)
     const arrivals: number[] = []
     const files = [...names, 'all.pqseek']
     const servers = await Promise.all(
       files.map((n) =>
         serveFile(join(dir, n), {
-          delayMs: 30,
+          delayMs: 60,
           fault: () => {
             arrivals.push(performance.now())
             return false
@@ -185,7 +186,7 @@ describe('sidecar index over unmodified files', () => {
         local.push(s)
         return s
       })
-      const waves = () => arrivals.filter((t, i) => i === 0 || t - (arrivals[i - 1] as number) > 15).length
+      const waves = () => arrivals.filter((t, i) => i === 0 || t - (arrivals[i - 1] as number) > 30).length
       const queries = clusteredVectors(12, dim, 72)
       for (let q = 0; q < 12; q++) {
         const query = queries.subarray(q * dim, (q + 1) * dim)
