@@ -6,7 +6,7 @@ import type { ByteSink } from '../io/sink.js'
 import { readColumnRange, vectorElement } from '../parquet/embedding.js'
 import { leafTrees } from '../parquet/permute.js'
 import { canRepage, writeFlatChunk } from '../parquet/repage.js'
-import { offsetIndexBytes, writeFooter } from '../parquet/writeIndexed.js'
+import { offsetIndexBytes, PAR1, writeFooter } from '../parquet/writeIndexed.js'
 import { PASSAGE_NUMBER, PASSAGE_ROW } from './keys.js'
 
 /**
@@ -152,7 +152,6 @@ export async function writePassageRows(
     await sink.write(bytes)
     offset += bytes.length
   }
-  const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
   await emit(PAR1)
   const rowGroups: RowGroup[] = []
   const offsetIndexes: Array<{ chunk: ColumnChunk; locations: OffsetIndex['page_locations'] }> = []

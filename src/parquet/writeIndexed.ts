@@ -66,7 +66,8 @@ export interface WriteIndexedResult {
   blobLength: number
 }
 
-const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
+/** Parquet's magic bytes, at a file's start and end. */
+export const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
 
 /**
  * Writes the indexed Parquet file: every row group and column of the input in order; other

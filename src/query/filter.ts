@@ -331,9 +331,14 @@ function test(e: Exclude<Expr, { op: 'and' | 'or' | 'not' | 'null' }>, v: unknow
   if (v === null || v === undefined) return undefined
   switch (e.op) {
     case 'in': {
-      const found = e.values.map((x) => compare(v, x, e.column))
-      if (found.includes(0)) return !e.not
-      return found.includes(undefined) ? undefined : e.not
+      // stops at the first equal value (this runs for every row)
+      let unknown = false
+      for (const x of e.values) {
+        const c = compare(v, x, e.column)
+        if (c === 0) return !e.not
+        if (c === undefined) unknown = true
+      }
+      return unknown ? undefined : e.not
     }
     case 'between': {
       const lo = compare(v, e.low, e.column)
@@ -412,16 +417,11 @@ function likeMatch(p: LikePattern, text: string): boolean {
   return true
 }
 
-/** The text every match of a LIKE pattern starts with ('' when it starts with % or _). */
+/** The text every match of a LIKE pattern starts with: its first run up to its first `_` ('' when it starts with % or _). */
 function likePrefix(e: Extract<Expr, { op: 'like' }>): string {
-  let prefix = ''
-  const chars = [...e.pattern]
-  for (let k = 0; k < chars.length; k++) {
-    const c = chars[k] as string
-    if (c === '%' || c === '_') break
-    prefix += c === e.escape ? (chars[++k] ?? '') : c
-  }
-  return prefix
+  const first = likePattern(e).runs[0] ?? []
+  const end = first.indexOf(null)
+  return (end < 0 ? first : first.slice(0, end)).join('')
 }
 
 /** Whether an ordering (compare's; undefined: NULL) satisfies `op`. */

@@ -264,6 +264,7 @@ export class QueryPipeline {
     const asked = o.columns ?? []
     const columns = asked.includes(column) ? asked : [...asked, column]
     const found = await this.run(queries, { ...o, k: Math.min(MAX_K, k * DISTINCT_POOL), columns })
+    const decoder = new TextDecoder()
     return found.map((r) => {
       const seen = new Set<unknown>()
       const results: SearchResult['results'] = []
@@ -274,7 +275,7 @@ export class QueryPipeline {
           value instanceof Date
             ? value.getTime()
             : value instanceof Uint8Array
-              ? new TextDecoder().decode(value)
+              ? decoder.decode(value)
               : typeof value === 'bigint'
                 ? String(value)
                 : (value ?? null)
