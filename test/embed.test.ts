@@ -369,6 +369,12 @@ describe('passages: long texts cut into rows, so a text is found by any of its p
     )
     const usage = await cli(['embed', input, join(dir, 'never.parquet'), '--text', 'title', '--passage-words', '30'])
     expect([usage.code, usage.stderr]).toEqual([2, 'parquetseek embed: --passage-words sizes --passages; give both\n'])
+    // a misspelt column is named as missing, with the columns there are (not taken for a struct's field)
+    const typo = await cli(['embed', input, join(dir, 'never.parquet'), '--text', 'titel', '--passages'])
+    expect([typo.code, typo.stderr]).toEqual([
+      1,
+      'parquetseek embed: products.parquet, column "titel": no such column to embed; the text columns are: title\n',
+    ])
     const noText = await cli(['index', out, join(dir, 'never.parquet'), '--passages'])
     expect([noText.code, noText.stderr]).toEqual([
       2,

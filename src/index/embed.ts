@@ -59,6 +59,12 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
     let rows: number
     try {
       const metadata = await readMetadata(source, o.file)
+      // a name the file does not have is a missing column, as below (not taken for a struct's field)
+      if (!textColumnsOf(metadata).includes(o.text) && !summarizeColumns(metadata).some((c) => c.name === o.text))
+        throw new ParquetSeekError(`no such column to embed; the text columns are: ${textColumnsOf(metadata).join(', ') || '(none)'}`, {
+          file: o.file,
+          column: o.text,
+        })
       rows = (await writePassageRows(source, metadata, cut, { ...o.passages, text: o.text, file: o.file, signal: o.signal })).rows
       await cut.commit()
     } catch (e) {
