@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex, fileSink, fileSource, openIndex, resolveSourceName, SidecarIndex, toArrowTable } from '../src/node.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
@@ -69,5 +70,48 @@ describe('the npm library', () => {
     expect(results[0]).toMatchObject({ file: 'a.parquet', row: 7, distance: 0 })
     expect(() => resolveSourceName('../b.parquet', { kind: 'path', dir }, [], paths)).toThrow(/outside the index's own directory/)
     for (const s of opened) await s.close()
+  })
+
+  it('distinct: k values even when the nearest 5 × k rows hold fewer (the search widens); fewer only when the probed lists hold fewer', async () => {
+    const dir = tempDir('pqs-lib-distinct-')
+    const dim = 8
+    const docs = 60
+    const each = 12 // a text's passages: near copies of one vector, so 5 × k = 25 rows hold 3 texts
+    const rand = mulberry32(5)
+    const centers = Array.from({ length: docs }, () => Array.from({ length: dim }, () => rand() * 10))
+    const rows: number[][] = []
+    const doc: string[] = []
+    for (const [d, c] of centers.entries())
+      for (let p = 0; p < each; p++) {
+        rows.push(c.map((x) => x + (rand() - 0.5) * 0.01))
+        doc.push(`d${d}`)
+      }
+    const input = join(dir, 'in.parquet')
+    writeListFile(input, rows, { doc })
+    const out = join(dir, 'out.parquet')
+    const src = await fileSource(input)
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 8 })
+    await src.close()
+    const file = await fileSource(out)
+    const index = await openIndex(file)
+    const query = (centers[0] as number[]).map((x) => x + 0.3)
+    // the 5 texts whose nearest passage is nearest, by brute force
+    const nearest = new Map<string, number>()
+    for (const [r, v] of rows.entries()) {
+      const d2 = v.reduce((n, x, i) => n + (x - (query[i] as number)) ** 2, 0)
+      nearest.set(doc[r] as string, Math.min(nearest.get(doc[r] as string) ?? Infinity, d2))
+    }
+    const want = [...nearest].sort((a, b) => a[1] - b[1]).slice(0, 5)
+    const all = await index.search(query, { k: 5, nprobe: 8, distinct: 'doc', columns: ['doc'] })
+    expect(all.results.map((h) => h.values.doc)).toEqual(want.map(([d]) => d))
+    for (const [i, h] of all.results.entries()) expect(h.distance).toBeCloseTo(Math.sqrt(want[i]?.[1] as number), 3)
+    const plain = await index.search(query, { k: 25, nprobe: 8, columns: ['doc'] })
+    expect(new Set(plain.results.map((h) => h.values.doc)).size).toBeLessThan(5) // what one pool of 5 × k held
+    expect(all.stats.candidates).toBeGreaterThan(plain.stats.candidates) // the second, wider search is counted
+    // one probed list: as many texts as it holds, no more, and the search ends
+    const one = await index.search(query, { k: 5, nprobe: 1, distinct: 'doc', columns: ['doc'] })
+    const inList = new Set((await index.search(query, { k: 10_000, nprobe: 1, columns: ['doc'] })).results.map((h) => h.values.doc))
+    expect(one.results.length).toBe(Math.min(5, inList.size))
+    await file.close()
   })
 })

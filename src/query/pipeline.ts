@@ -57,8 +57,9 @@ export interface SearchOptions {
   columns?: string[]
   /**
    * At most one result per value of this column (passages: `parquetseek_doc`, one a document):
-   * the nearest DISTINCT_POOL × k rows are found, the nearest of each value kept, k of them at
-   * most (fewer when those rows hold fewer values). NULL is one value, as in SQL's DISTINCT.
+   * the nearest DISTINCT_POOL × k rows are found and the nearest of each value kept, k of them;
+   * when those hold fewer values, DISTINCT_POOL times more rows, until k are found, the probed
+   * lists run out or MAX_K rows were found. NULL is one value, as in SQL's DISTINCT.
    */
   distinct?: string
   /** Only rows passing this filter (filter.ts: =, !=, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, IS NULL, AND, OR, NOT). */
@@ -258,14 +259,18 @@ export class QueryPipeline {
     }
   }
 
-  /** The k nearest rows with distinct values of `column`: DISTINCT_POOL × k found, the first of each value kept. */
+  /**
+   * The k nearest rows with distinct values of `column`: DISTINCT_POOL × k found, the first of
+   * each value kept; a query left with fewer than k values while its pool was full is searched
+   * again with a pool DISTINCT_POOL times larger (its lists and pages mostly cached by then),
+   * until it has k, its probed lists run out, or the pool reaches MAX_K.
+   */
   private async runDistinct(queries: ArrayLike<number>[], o: SearchOptions, column: string): Promise<SearchResult[]> {
     const k = o.k ?? 10
     const asked = o.columns ?? []
     const columns = asked.includes(column) ? asked : [...asked, column]
-    const found = await this.run(queries, { ...o, k: Math.min(MAX_K, k * DISTINCT_POOL), columns })
     const decoder = new TextDecoder()
-    return found.map((r) => {
+    const keep = (r: SearchResult): SearchResult => {
       const seen = new Set<unknown>()
       const results: SearchResult['results'] = []
       for (const hit of r.results) {
@@ -289,7 +294,23 @@ export class QueryPipeline {
         if (results.length === k) break
       }
       return { ...r, results }
-    })
+    }
+    let pool = Math.min(MAX_K, k * DISTINCT_POOL)
+    let found = await this.run(queries, { ...o, k: pool, columns })
+    const out = found.map(keep)
+    // the queries that may hold more values further out: fewer than k kept from a full pool
+    let short = found.flatMap((r, i) => ((out[i] as SearchResult).results.length < k && r.results.length === pool ? [i] : []))
+    while (short.length && pool < MAX_K) {
+      pool = Math.min(MAX_K, pool * DISTINCT_POOL)
+      found = await this.run(
+        short.map((i) => queries[i] as ArrayLike<number>),
+        { ...o, k: pool, columns },
+      )
+      for (const [j, i] of short.entries())
+        out[i] = { ...keep(found[j] as SearchResult), stats: addStats((out[i] as SearchResult).stats, (found[j] as SearchResult).stats) }
+      short = short.filter((i, j) => (out[i] as SearchResult).results.length < k && (found[j] as SearchResult).results.length === pool)
+    }
+    return out
   }
 
   private async run(queries: ArrayLike<number>[], o: SearchOptions): Promise<SearchResult[]> {
@@ -795,4 +816,20 @@ function placesOf(rows: readonly number[], lists: Map<number, ListView>): Map<nu
     }
   }
   return out
+}
+
+/** Two searches' stats as one (a distinct search widened): counts and times summed, the second's settings. */
+function addStats(a: SearchStats, b: SearchStats): SearchStats {
+  const msByStage = Object.fromEntries(STAGES.map((st) => [st, a.msByStage[st] + b.msByStage[st]])) as Record<Stage, number>
+  return {
+    ...b,
+    bytes: a.bytes + b.bytes,
+    requests: a.requests + b.requests,
+    roundTrips: a.roundTrips + b.roundTrips,
+    pagesDecoded: a.pagesDecoded + b.pagesDecoded,
+    listsFetched: a.listsFetched + b.listsFetched,
+    candidates: a.candidates + b.candidates,
+    msByStage,
+    ms: a.ms + b.ms,
+  }
 }
