@@ -543,7 +543,7 @@ describe('parquetseek search and bench', () => {
     const mixed = join(dir, 'mixed.pqseek')
     expect((await cli(['index', '--sidecar', mixed, input, other, '--metric', 'cosine'])).code).toBe(0)
     const unnamed = await cli(['search', mixed, '--text', 'bread'])
-    expect(unnamed.code).toBe(1) // (after a warning that the files have no offset index)
+    expect(unnamed.code).toBe(1)
     expect(unnamed.stderr).toMatch(/does not name the model that made its vectors/)
   })
 

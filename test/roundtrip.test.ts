@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet'
-import { parquetMetadata, parquetReadObjects, parquetSchema, readOffsetIndex } from 'hyparquet'
+import { parquetMetadata, parquetMetadataAsync, parquetReadObjects, parquetSchema, readOffsetIndex } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { ByteWriter } from 'hyparquet-writer'
 import { writeDataPageV2 } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
+import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { unconvert } from 'hyparquet-writer/src/unconvert.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildIndex } from '../src/index/build.js'
@@ -13,9 +14,10 @@ import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
+import { walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { listPages, writeVectorChunk } from '../src/parquet/vectorChunk.js'
-import { duckdb, type Fixture, makeFixtures, SHARED, tempDir } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, type Fixture, makeFixtures, SHARED, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
 const dir = tempDir()
@@ -260,5 +262,79 @@ describe('vector pages: levels of a LIST of numbers built row by row', () => {
       ],
     } as FileMetaData)
     expect(listPages([root, root.children[0] as SchemaTree], [new Uint8Array(8)])).toBeUndefined()
+  })
+})
+
+describe("page tables: a chunk's pages found by walking its headers", () => {
+  it('equal the offset indexes the writer writes for the same bytes; read in windows smaller than a page, the same', async () => {
+    const dir = tempDir('pqs-walk-')
+    const v = clusteredVectors(3000, 16, 91)
+    const rows = Array.from({ length: 3000 }, (_, i) => (i % 97 === 5 ? null : Array.from(v.subarray(i * 16, (i + 1) * 16))))
+    const titles = Array.from({ length: 3000 }, (_, i) => (i % 13 === 0 ? null : `title ${i} `.repeat(i % 41)))
+    // the same data with and without offset indexes: the writer puts indexes after the row groups, so the pages lie alike
+    writeListFile(join(dir, 'with.parquet'), rows, { title: titles }, {}, { pageSize: 4096 })
+    writeListFile(join(dir, 'without.parquet'), rows, { title: titles }, {}, { pageSize: 4096, offsetIndex: false })
+    const withIndex = await fileSource(join(dir, 'with.parquet'))
+    const without = await fileSource(join(dir, 'without.parquet'))
+    const mw = await parquetMetadataAsync(withIndex)
+    const mo = await parquetMetadataAsync(without)
+    const expected: Array<Record<string, unknown>> = []
+    for (const group of mw.row_groups) {
+      const byPath: Record<string, unknown> = {}
+      for (const chunk of group.columns) {
+        const at = Number(chunk.offset_index_offset)
+        const bytes = await withIndex.slice(at, at + (chunk.offset_index_length ?? 0))
+        byPath[chunk.meta_data?.path_in_schema.join('.') ?? ''] = readOffsetIndex({ view: new DataView(bytes), offset: 0 }).page_locations
+      }
+      expected.push(byPath)
+    }
+    const table = await walkFilePages(without, mo, 'without.parquet')
+    expect(table).toEqual(expected)
+    expect(table?.every((g) => (g['embedding.list.element']?.length ?? 0) > 5)).toBe(true) // many pages, rows counted from levels
+    // read in windows smaller than a page, and a little larger (headers cut at a window's end)
+    for (const [c, path] of ['title', 'embedding.list.element'].entries()) {
+      const chunk = mo.row_groups[1]?.columns[c]?.meta_data as NonNullable<
+        FileMetaData['row_groups'][number]['columns'][number]['meta_data']
+      >
+      const start = Number(chunk.dictionary_page_offset ?? chunk.data_page_offset)
+      const info = { column: path, sourceOffset: start, codec: chunk.codec, maxRepetitionLevel: c }
+      for (const window of [100, 1000, 5000, 9000])
+        expect(await walkChunkPages(without, start, Number(chunk.total_compressed_size), info, undefined, window)).toEqual(
+          expected[1]?.[path],
+        )
+    }
+    await withIndex.close()
+    await without.close()
+  })
+
+  it('a header longer than the first guess (long statistics) is read again whole, not taken as damaged; a damaged one is named', async () => {
+    const page = (rows: number, stat: string) => {
+      const body = new Uint8Array(50).fill(7)
+      const w = new ByteWriter()
+      serializeTCompactProtocol(w, {
+        field_1: 0, // DATA_PAGE
+        field_2: body.length,
+        field_3: body.length,
+        field_5: { field_1: rows, field_2: 0, field_3: 3, field_4: 3, field_5: { field_5: stat, field_6: stat } },
+      })
+      return [...w.getBytes(), ...body]
+    }
+    const chunk = Uint8Array.from([...page(10, 'x'.repeat(2000)), ...page(5, 'short'), ...page(7, 'y'.repeat(70_000))])
+    const source: AsyncBuffer = { byteLength: chunk.length, slice: async (a, b) => chunk.slice(a, b).buffer }
+    const info = { file: 'f.parquet', column: 'title', sourceOffset: 1000, codec: 'UNCOMPRESSED' as const, maxRepetitionLevel: 0 }
+    const second = page(10, 'x'.repeat(2000)).length
+    const third = second + page(5, 'short').length
+    for (const window of [100, 3000, 1 << 22])
+      expect(await walkChunkPages(source, 0, chunk.length, info, undefined, window)).toEqual([
+        { offset: 0n, compressed_page_size: second, first_row_index: 0n },
+        { offset: BigInt(second), compressed_page_size: third - second, first_row_index: 10n },
+        { offset: BigInt(third), compressed_page_size: chunk.length - third, first_row_index: 15n },
+      ])
+    const damaged = chunk.slice()
+    damaged.fill(0xff, second, second + 40)
+    const bad: AsyncBuffer = { byteLength: damaged.length, slice: async (a, b) => damaged.slice(a, b).buffer }
+    await expect(walkChunkPages(bad, 0, damaged.length, info, undefined, 100)).rejects.toThrow(
+      new RegExp(`^f\\.parquet, column "title", byte ${1000 + second}: unreadable page header`),
+    )
   })
 })

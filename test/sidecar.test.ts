@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { serveFile } from '../src/cli/rangeServer.js'
@@ -101,7 +102,7 @@ describe('sidecar index over unmodified files', () => {
     const self = (await db0.rows(`SELECT count(*) FROM '${pairs}' WHERE row = query + ${per} AND distance = 0`)) as [[bigint]]
     db0.close()
     expect(Number(self[0][0])).toBeGreaterThan(per * 0.95) // each b row finds itself (ties to another exact copy aside)
-    // built by the CLI, with a DuckDB-written source that has no offset index (whole-chunk reads, with a warning)
+    // built by the CLI, with a DuckDB-written source that has no offset index
     const db = await duckdb()
     await db.run(
       `COPY (SELECT i AS id, [sin(i + j)::FLOAT for j in range(${dim})]::FLOAT[${dim}] AS embedding FROM range(500) t(i)) TO '${join(dir, 'd.parquet')}' (FORMAT parquet)`,
@@ -127,9 +128,11 @@ describe('sidecar index over unmodified files', () => {
     const dot = await cli(['search', cliSidecar, '--query', JSON.stringify(probe), '--metric', 'dot'])
     expect([dot.code, dot.stderr]).toEqual([2, expect.stringMatching(/--metric dot: this sidecar index ranks by l2/)])
     expect(JSON.parse(found.stdout).results[0]).toMatchObject({ file: 'd.parquet', row: 42, distance: 0, values: { id: 42 } })
-    expect(found.stderr).toMatch(
-      /warning: d\.parquet has no offset index on "embedding": refining its candidates reads whole column chunks/,
-    )
+    // the pages of both files' chunks without an offset index (hyparquet-writer writes none for a
+    // chunk of one page; DuckDB none at all) are in the sidecar, a row group each; of kilobytes, so no warning
+    const cliHeader = JSON.parse(readFileSync(cliSidecar).toString('utf8', 19, 19 + readFileSync(cliSidecar).readUInt32LE(15)))
+    expect(cliHeader.sources.map((s: { pages?: unknown[] }) => s.pages?.length)).toEqual([2, 1])
+    expect(found.stderr).not.toMatch(/warning/)
     // b.parquet rewritten with other vectors: the index no longer describes it
     write('b.parquet', 1, clusteredVectors(3 * per, dim, 99))
     const stale: Array<{ close(): Promise<void> }> = [await fileSource(sidecarPath)]
@@ -156,7 +159,7 @@ describe('sidecar index over unmodified files', () => {
         Array.from({ length: per }, (_, i) => Array.from(v.subarray((part * per + i) * dim, (part * per + i + 1) * dim))),
         { title: Array.from({ length: per }, (_, i) => `${name}:${i}`) },
         {},
-        4096,
+        { pageSize: 4096 },
       )
     const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
     await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
@@ -211,4 +214,81 @@ describe('sidecar index over unmodified files', () => {
     }
     // building the 60,000-row sidecar is most of it: 56–62 s on a slow 2-core machine
   }, 120_000)
+  it('a source written without offset indexes (pyarrow, DuckDB): the sidecar stores its pages, and a query reads the pages it needs, not whole chunks', async () => {
+    const dir = tempDir('pqs-sidecar-pages-')
+    const n = 8000
+    const dim = 16
+    const v = clusteredVectors(n, dim, 81)
+    const rows = Array.from({ length: n }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim)))
+    const titles = Array.from({ length: n }, (_, i) => `row ${i} `.repeat(6))
+    // pages of 4 KiB (~60 vectors) in one row group, and no offset index: pyarrow's layout, smaller
+    writeListFile(join(dir, 'p.parquet'), rows, { title: titles }, {}, { pageSize: 4096, offsetIndex: false })
+    // one page of 2.6 MiB (40,000 vectors): DuckDB's, which writes a row group's column as one page
+    writeListFile(
+      join(dir, 'big.parquet'),
+      Array.from({ length: 40_000 }, (_, i) => rows[i % n] as number[]),
+      {},
+      {},
+      { pageSize: 8 << 20, offsetIndex: false, rowGroupSize: 40_000 },
+    )
+    const inputs = await Promise.all(
+      ['p.parquet', 'big.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })),
+    )
+    const header = await buildShared([inputs[0] as (typeof inputs)[number]], await fileSink(join(dir, 'p.pqseek')), { column: 'embedding' })
+    await buildShared([inputs[1] as (typeof inputs)[number]], await fileSink(join(dir, 'big.pqseek')), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    const stored = header.sources[0]?.pages ?? []
+    expect(stored.map((g) => Object.keys(g).sort())).toEqual([
+      ['embedding.list.element', 'title'],
+      ['embedding.list.element', 'title'],
+    ]) // (the writer's row groups: 1,000 rows, then 7,000)
+    expect(stored.reduce((pages, g) => pages + (g['embedding.list.element']?.length ?? 0) / 3, 0)).toBeGreaterThan(100)
+    const opened: Array<{ close(): Promise<void> }> = []
+    const open = async (name: string) => {
+      const s = await fileSource(join(dir, name))
+      opened.push(s)
+      return s
+    }
+    try {
+      const index = await SidecarIndex.open(await open('p.pqseek'), open)
+      expect(index.warnings).toEqual([])
+      const chunk = (name: string) =>
+        (index.sources[0]?.metadata.row_groups ?? []).reduce(
+          (bytes, g) => bytes + Number(g.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data?.total_compressed_size),
+          0,
+        )
+      const ids = Uint32Array.from({ length: n }, (_, i) => i)
+      const queries = clusteredVectors(10, dim, 82)
+      let hits = 0
+      for (let q = 0; q < 10; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        const { results, stats } = await index.search(query, { k: 10, columns: ['title'] })
+        for (const r of results) expect(r.values.title).toBe(titles[r.row])
+        const truth = new Set(searchExact('l2', v, ids, query, 10).map((h) => h.row))
+        hits += results.filter((r) => truth.has(r.row)).length
+        // the candidates' pages and the results' title pages: a fraction of the two chunks (whole chunks before)
+        expect(stats.bytes).toBeLessThan(0.5 * (chunk('embedding') + chunk('title')))
+      }
+      expect(hits / 100).toBeGreaterThanOrEqual(0.9)
+      // a page of megabytes is named at open: each candidate in it costs the whole page
+      const big = await SidecarIndex.open(await open('big.pqseek'), open)
+      expect(big.warnings).toEqual([
+        expect.stringMatching(/^big\.parquet stores "embedding" in pages of up to 2\.\d MiB: refining a candidate reads its whole page/),
+      ])
+    } finally {
+      for (const s of opened.splice(0)) await s.close()
+    }
+    // a page table edited (the first page said to start at row 1): refused, naming the source and page
+    const bytes = readFileSync(join(dir, 'p.pqseek'))
+    const at = bytes.indexOf('"embedding.list.element":[0,')
+    bytes[at + '"embedding.list.element":['.length] = '1'.charCodeAt(0)
+    writeFileSync(join(dir, 'bad.pqseek'), bytes)
+    try {
+      await expect(SidecarIndex.open(await open('bad.pqseek'), open)).rejects.toThrow(
+        /bad\.pqseek: source 0 \(p\.parquet\): malformed page table: row group 0, "embedding\.list\.element": page 0 \(row 1, bytes/,
+      )
+    } finally {
+      for (const s of opened) await s.close()
+    }
+  })
 })

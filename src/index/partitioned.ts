@@ -4,13 +4,14 @@ import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { walkFilePages } from '../parquet/pageLocations.js'
 import { type BuildProgress, nprobeFloor } from './build.js'
 import { onGrid } from './centroids.js'
 import { readContainer, sectionAs, writeContainer } from './container.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { codebookRows, pqLayout } from './pq.js'
-import { footerHash, type SidecarSource, writeSidecar } from './sidecarFile.js'
+import { footerHash, type SidecarSource, type StoredPageTable, storedPageTable, writeSidecar } from './sidecarFile.js'
 import { encodeSource, Reservoir, TRUTH_KEEP, truthOf } from './stream.js'
 import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
 import { TUNE_ROWS, tuneFromTruth } from './tune.js'
@@ -44,6 +45,8 @@ export interface SourceIdentity {
   size: number
   rows: number
   footerSha256: string
+  /** Its chunks without an offset index, their pages (encodePart walks them; sidecarFile.ts). */
+  pages?: StoredPageTable
 }
 
 export interface SharedModel extends IvfPqModel {
@@ -179,7 +182,10 @@ export async function encodePart(
     counter: { done: 0, total: identity.rows },
     onRead: (done, total) => progress('read', done, total),
   })
-  const part: EncodedPart = { modelId: model.id, column: model.column, source: identity, ...encoded }
+  // pages of chunks without an offset index, so a search reads the pages it needs, not whole chunks
+  const pages = await walkFilePages(input.source, metadata, input.name, o.train?.signal)
+  const source = pages ? { ...identity, pages: storedPageTable(pages) } : identity
+  const part: EncodedPart = { modelId: model.id, column: model.column, source, ...encoded }
   return part
 }
 

@@ -1,6 +1,7 @@
 import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
 import { footerLength } from '../parquet/footer.js'
+import type { PageTable } from '../parquet/pageLocations.js'
 import { writeBlob } from './blob.js'
 import type { IndexParams, InvertedLists, IvfPqModel } from './model.js'
 
@@ -20,6 +21,26 @@ export interface SidecarSource {
   rows: number
   rowBase: number
   footerSha256: string
+  /**
+   * Where the pages of its column chunks without an offset index lie (walked at build): by row
+   * group, the chunk's dotted leaf path → [first row, byte offset, bytes, …] a page. Absent when
+   * every chunk has an offset index (or from a build before page tables).
+   */
+  pages?: StoredPageTable
+}
+
+export type StoredPageTable = Array<Record<string, number[]>>
+
+/** A page table as a sidecar stores it: three numbers a page. */
+export function storedPageTable(table: PageTable): StoredPageTable {
+  return table.map((group) =>
+    Object.fromEntries(
+      Object.entries(group).map(([path, pages]) => [
+        path,
+        pages.flatMap((p) => [Number(p.first_row_index), Number(p.offset), p.compressed_page_size]),
+      ]),
+    ),
+  )
 }
 
 export interface SidecarHeader {

@@ -6,6 +6,7 @@ import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 import { listLeaf } from './leaves.js'
+import { pageTableOptions } from './pageLocations.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
@@ -330,6 +331,7 @@ export async function readColumnRange(
       rowEnd,
       compressors: codecs,
       useOffsetIndex: true,
+      ...pageTableOptions(metadata),
       ...(rawBytes ? { utf8: false, parsers: STORED } : {}),
       onComplete: (rows: unknown[][]) => {
         // hyparquet gives a null list as undefined; the writer's level encoder needs null

@@ -1,8 +1,9 @@
-import type { CompressionCodec, OffsetIndex, PageHeader } from 'hyparquet'
+import type { AsyncBuffer, CompressionCodec, FileMetaData, OffsetIndex, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
-import { ParquetSeekError } from '../errors.js'
+import { getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { codecs } from './codecs.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -21,26 +22,83 @@ export interface ChunkInfo {
  * without one (DuckDB's, for example). `bytes` is the whole chunk; locations are reported
  * relative to `newStart`, where the chunk will live in the output.
  */
-export function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, info: ChunkInfo): PageLocation[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const reader = { view, offset: 0 }
+export function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, info: ChunkInfo): Promise<PageLocation[]> {
+  return walkPages(bytes.length, (start) => bytes.subarray(start), newStart, info)
+}
+
+/** Most bytes a page header is looked for in (a damaged one is not read to the chunk's end). */
+const MAX_HEADER_BYTES = 1 << 24
+
+/** Bytes read at once walking a chunk's pages from a source: a header, or the pages inside. */
+const WALK_WINDOW = 1 << 22
+
+/**
+ * Each page of a column chunk of `source`, found by reading its headers (in windows of 4 MiB;
+ * a nested column's V1 pages whole, to count their rows): an offset index for a chunk written
+ * without one, at the chunk's place in `source`.
+ */
+export async function walkChunkPages(
+  source: AsyncBuffer,
+  chunkStart: number,
+  chunkLength: number,
+  info: ChunkInfo,
+  signal?: AbortSignal,
+  /** Bytes read at once (tests make it small to cross windows). */
+  windowBytes = WALK_WINDOW,
+): Promise<PageLocation[]> {
+  let window = new Uint8Array(0)
+  let windowStart = 0
+  return walkPages(
+    chunkLength,
+    async (start, least) => {
+      throwIfAborted(signal)
+      if (start < windowStart || start + least > windowStart + window.length) {
+        const end = Math.min(chunkLength, start + Math.max(least, windowBytes))
+        window = new Uint8Array(await source.slice(chunkStart + start, chunkStart + end))
+        windowStart = start
+      }
+      return window.subarray(start - windowStart)
+    },
+    chunkStart,
+    info,
+  )
+}
+
+/**
+ * The walk: `at(start, least)` gives the chunk's bytes from `start`, at least `least` of them
+ * (or to the chunk's end), more when it has them.
+ */
+async function walkPages(
+  length: number,
+  at: (start: number, least: number) => Uint8Array | Promise<Uint8Array>,
+  newStart: number,
+  info: ChunkInfo,
+): Promise<PageLocation[]> {
   const out: PageLocation[] = []
   let rows = 0n
-  while (reader.offset < bytes.length) {
-    const pageStart = reader.offset
-    let header: PageHeader
-    try {
-      header = parquetHeader(reader)
-    } catch (e) {
-      throw new ParquetSeekError(`unreadable page header (${(e as Error).message})`, {
-        file: info.file,
-        column: info.column,
-        offset: info.sourceOffset + pageStart,
-      })
+  let pageStart = 0
+  while (pageStart < length) {
+    // a header is rarely over a few hundred bytes (statistics of long strings: more); grow until it parses
+    let header: PageHeader | undefined
+    let headerLength = 0
+    for (let want = Math.min(length - pageStart, 256); !header; want = Math.min(length - pageStart, want * 16)) {
+      const bytes = await at(pageStart, want)
+      const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+      try {
+        header = parquetHeader(reader)
+        headerLength = reader.offset
+      } catch (e) {
+        if (bytes.length < length - pageStart && want < MAX_HEADER_BYTES) continue
+        throw new ParquetSeekError(`unreadable page header (${(e as Error).message})`, {
+          file: info.file,
+          column: info.column,
+          offset: info.sourceOffset + pageStart,
+        })
+      }
     }
-    const bodyStart = reader.offset
+    const bodyStart = pageStart + headerLength
     const end = bodyStart + header.compressed_page_size
-    if (header.compressed_page_size < 0 || end > bytes.length) {
+    if (header.compressed_page_size < 0 || end > length) {
       throw new ParquetSeekError(`page of ${header.compressed_page_size} bytes overruns its column chunk`, {
         file: info.file,
         column: info.column,
@@ -49,17 +107,19 @@ export function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, in
     }
     if (header.type === 'DATA_PAGE' || header.type === 'DATA_PAGE_V2') {
       out.push({ offset: BigInt(newStart + pageStart), compressed_page_size: end - pageStart, first_row_index: rows })
-      rows += BigInt(rowsInPage(header, bytes.subarray(bodyStart, end), info))
+      const body = header.data_page_header_v2 || info.maxRepetitionLevel === 0 ? undefined : await at(bodyStart, end - bodyStart)
+      rows += BigInt(rowsInPage(header, body?.subarray(0, end - bodyStart), info))
     }
-    reader.offset = end
+    pageStart = end
   }
   return out
 }
 
-function rowsInPage(header: PageHeader, body: Uint8Array, info: ChunkInfo): number {
+/** Rows a data page holds; `body` (the compressed page) is needed only for a nested column's V1 page. */
+function rowsInPage(header: PageHeader, body: Uint8Array | undefined, info: ChunkInfo): number {
   if (header.data_page_header_v2) return header.data_page_header_v2.num_rows
   const values = header.data_page_header?.num_values ?? 0
-  if (info.maxRepetitionLevel === 0) return values
+  if (info.maxRepetitionLevel === 0 || !body) return values
   // V1 page of a nested column: rows start where the repetition level is 0.
   const page = decompressPage(body, header.uncompressed_page_size, info.codec, codecs)
   const levels = new Array<number>(values)
@@ -68,4 +128,62 @@ function rowsInPage(header: PageHeader, body: Uint8Array, info: ChunkInfo): numb
   let rows = 0
   for (const level of levels) if (level === 0) rows++
   return rows
+}
+
+/**
+ * Page locations of a file's column chunks that have no offset index, by row group, then by
+ * the chunk's dotted leaf path (`embedding.list.element`): what hyparquet reads through as it
+ * would through offset indexes (its pageLocationsByGroup).
+ */
+export type PageTable = Array<Record<string, PageLocation[]>>
+
+/**
+ * Every chunk of `source` written without an offset index, walked (walkChunkPages); undefined
+ * when every chunk has one. Reads the pages' headers — most of the file where pages are small.
+ */
+export async function walkFilePages(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<PageTable | undefined> {
+  let any = false
+  const table: PageTable = []
+  for (const group of metadata.row_groups) {
+    const byPath: Record<string, PageLocation[]> = {}
+    for (const chunk of group.columns) {
+      const m = chunk.meta_data
+      if (!m || chunk.offset_index_offset !== undefined) continue
+      const path = m.path_in_schema.join('.')
+      const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
+      const info = {
+        file,
+        column: path,
+        sourceOffset: start,
+        codec: m.codec,
+        maxRepetitionLevel: getMaxRepetitionLevel(getSchemaPath(metadata.schema, m.path_in_schema)),
+      }
+      byPath[path] = await walkChunkPages(source, start, Number(m.total_compressed_size), info, signal)
+      any = true
+    }
+    table.push(byPath)
+  }
+  return any ? table : undefined
+}
+
+const tables = new WeakMap<FileMetaData, PageTable>()
+
+/**
+ * Page locations learned elsewhere (a sidecar stores them at build) for this footer's chunks
+ * without an offset index: every read of the file through this footer object (readColumnRange,
+ * row projection) then fetches only the pages holding the rows it wants, not whole chunks.
+ */
+export function knowPageTable(metadata: FileMetaData, table: PageTable): void {
+  tables.set(metadata, table)
+}
+
+/** What knowPageTable was told for this footer, as hyparquet's read options take it. */
+export function pageTableOptions(metadata: FileMetaData): { pageLocationsByGroup?: PageTable } {
+  const table = tables.get(metadata)
+  return table ? { pageLocationsByGroup: table } : {}
 }

@@ -7,6 +7,7 @@ import { codecs } from '../parquet/codecs.js'
 import { decimalScales, exactDecimals } from '../parquet/decimal.js'
 import { summarizeColumns } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
+import { pageTableOptions } from '../parquet/pageLocations.js'
 
 /** A Parquet file being read: its cached source and footer. */
 export interface ParquetTarget {
@@ -85,6 +86,7 @@ function readSpan(
           rowStart: start,
           rowEnd: end,
           useOffsetIndex: true,
+          ...pageTableOptions(target.metadata),
           compressors: codecs,
         }),
         decimalScales(target.metadata),

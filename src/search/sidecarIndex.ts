@@ -15,6 +15,7 @@ import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import { type IndexKind, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
 import { readRows } from './columns.js'
@@ -36,7 +37,72 @@ function offsetIndexSpan(metadata: FileMetaData): { start: number; end: number }
   return end > start ? { start, end } : undefined
 }
 
-/** A sidecar's JSON header names its sources: 16 MiB holds ~100,000 of them. */
+/** Vector pages over this many bytes make a sidecar's refinement read far more than the candidates (warned at open). */
+const LARGE_PAGE = 256 << 10
+
+const hasOffsetIndex = (metadata: FileMetaData, column: EmbeddingColumn) =>
+  metadata.row_groups.every((g) => g.columns[column.leafIndex]?.offset_index_offset !== undefined)
+
+/**
+ * The largest page of the vector column, as the reads will see it: from a page table, else the
+ * whole chunk of a row group without an offset index; 0 where offset indexes say (their pages
+ * are read when needed, not at open; the writers that write them write pages of about 1 MiB).
+ */
+function largestVectorPage(metadata: FileMetaData, column: EmbeddingColumn): number {
+  const table = pageTableOptions(metadata).pageLocationsByGroup
+  let largest = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    const chunk = group.columns[column.leafIndex]
+    const m = chunk?.meta_data
+    if (!m || chunk.offset_index_offset !== undefined) continue
+    const pages = table?.[g]?.[m.path_in_schema.join('.')]
+    largest = Math.max(largest, pages ? Math.max(...pages.map((p) => p.compressed_page_size)) : Number(m.total_compressed_size))
+  }
+  return largest
+}
+
+/**
+ * A sidecar's stored page table (build: walkFilePages), checked against the source's footer: a
+ * row group each, only chunks without an offset index, pages in order inside their chunk, first
+ * rows ascending from 0 within the row group.
+ */
+function pageTableOf(stored: unknown, metadata: FileMetaData, file: string, source: string): PageTable {
+  const bad = (why: string) => new ParquetSeekError(`${source}: malformed page table: ${why}`, { file })
+  if (!Array.isArray(stored) || stored.length !== metadata.row_groups.length)
+    throw bad(`not one entry a row group (${metadata.row_groups.length})`)
+  return stored.map((entry: unknown, g) => {
+    const group = metadata.row_groups[g] as FileMetaData['row_groups'][number]
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(`row group ${g} is not an object`)
+    const out: PageTable[number] = {}
+    for (const [path, flat] of Object.entries(entry)) {
+      const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.join('.') === path)
+      const m = chunk?.meta_data
+      if (!chunk || !m || chunk.offset_index_offset !== undefined)
+        throw bad(`row group ${g} has no chunk "${path}" without an offset index`)
+      const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
+      const end = start + Number(m.total_compressed_size)
+      if (!Array.isArray(flat) || !flat.length || flat.length % 3 || !flat.every((v) => Number.isSafeInteger(v) && v >= 0))
+        throw bad(`row group ${g}, "${path}": not [first row, offset, bytes] a page`)
+      const pages: PageTable[number][string] = []
+      for (let p = 0; p < flat.length; p += 3) {
+        const [row, offset, size] = flat.slice(p, p + 3) as [number, number, number]
+        const previous = pages.at(-1)
+        const inOrder = previous
+          ? row > Number(previous.first_row_index) && offset >= Number(previous.offset) + previous.compressed_page_size
+          : row === 0
+        if (!inOrder || row >= Number(group.num_rows) || offset < start || offset + size > end || size === 0)
+          throw bad(
+            `row group ${g}, "${path}": page ${p / 3} (row ${row}, bytes [${offset}, ${offset + size})) is out of order or outside its chunk [${start}, ${end})`,
+          )
+        pages.push({ first_row_index: BigInt(row), offset: BigInt(offset), compressed_page_size: size })
+      }
+      out[path] = pages
+    }
+    return out
+  })
+}
+
+/** A sidecar's JSON header names its sources: 16 MiB holds ~100,000 of them (page tables take ~25 bytes a page). */
 const MAX_HEADER_BYTES = 16 << 20
 
 /** One source of a sidecar index, opened and checked against what the index recorded. */
@@ -190,9 +256,12 @@ export class SidecarIndex {
         )
       const metadata = await readMetadata(cached, source.name)
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
-      if (metadata.row_groups.some((g) => g.columns[column.leafIndex]?.offset_index_offset === undefined))
+      // pages the build found by their headers, for chunks without an offset index
+      if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
+      const largest = largestVectorPage(metadata, column)
+      if (largest > LARGE_PAGE)
         warnings.push(
-          `${s.name} has no offset index on "${column.name}": refining its candidates reads whole column chunks (an indexed file, written by index, reads one page a candidate)`,
+          `${s.name} stores "${column.name}" in pages of up to ${(largest / 2 ** 20).toFixed(1)} MiB${s.pages === undefined && !hasOffsetIndex(metadata, column) ? ' (no offset index: whole column chunks)' : ''}: refining a candidate reads its whole page (an indexed file, written by index, reads one vector a candidate)`,
         )
       // every offset index, read once here and kept: a query then reads only pages
       const span = offsetIndexSpan(metadata)
@@ -420,13 +489,16 @@ async function pageWindows(source: OpenedSource, rows: number[]): Promise<Array<
   return windows
 }
 
-/** First row (within the row group) of each vector page, from the offset index; [0] without one. */
+/** First row (within the row group) of each vector page, from the sidecar's page table or the offset index; [0] without either. */
 async function pageStarts(source: OpenedSource, group: number): Promise<number[]> {
   const known = source.pageStarts.get(group)
   if (known) return known
   const chunk = source.metadata.row_groups[group]?.columns[source.column.leafIndex]
   let starts = [0]
-  if (chunk?.offset_index_offset !== undefined && chunk.offset_index_length !== undefined) {
+  const table =
+    chunk?.meta_data && pageTableOptions(source.metadata).pageLocationsByGroup?.[group]?.[chunk.meta_data.path_in_schema.join('.')]
+  if (table) starts = table.map((p) => Number(p.first_row_index))
+  else if (chunk?.offset_index_offset !== undefined && chunk.offset_index_length !== undefined) {
     const offset = Number(chunk.offset_index_offset)
     const bytes = new Uint8Array(await source.cached.slice(offset, offset + chunk.offset_index_length))
     const index = await decoding('reading the offset index', { file: source.name, column: source.column.name, offset }, () =>

@@ -70,19 +70,30 @@ export function writeListFile(
   rows: Array<number[] | null>,
   extra: Record<string, unknown[]> = {},
   kv: Record<string, string> = {},
-  /** Page size in bytes (hyparquet-writer's default: 1 MiB, so small files have one page a column). */
-  pageSize?: number,
+  o: {
+    /** Page size in bytes (hyparquet-writer's default: 1 MiB, so small files have one page a column). */
+    pageSize?: number
+    /** Write offset indexes (default); false: none, as pyarrow and DuckDB write by default. */
+    offsetIndex?: boolean
+    /** Rows a row group (hyparquet-writer's default: 1,000, then more). */
+    rowGroupSize?: number
+  } = {},
 ) {
+  const { pageSize, offsetIndex = true, rowGroupSize } = o
   const names = Object.keys(extra)
   const buf = parquetWriteBuffer({
     ...(pageSize ? { pageSize } : {}),
+    ...(rowGroupSize ? { rowGroupSize } : {}),
     kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })),
     schema: [
       { name: 'root', num_children: names.length + 1 },
       ...names.map((n): SchemaElement => ({ name: n, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' })),
       ...listOfFloat('embedding'),
     ],
-    columnData: [...names.map((n) => ({ name: n, data: extra[n] as string[] })), { name: 'embedding', data: rows }],
+    columnData: [...names.map((n) => ({ name: n, data: extra[n] as string[] })), { name: 'embedding', data: rows }].map((c) => ({
+      ...c,
+      offsetIndex,
+    })),
   })
   writeFileSync(path, new Uint8Array(buf))
 }
