@@ -6,15 +6,14 @@
  * where a query reads the vector column's whole chunk). Recall@10 against exact search.
  *   npm run bench:sidecar-pages [-- --rows 200000 --dim 384 --queries 20]
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { mulberry32 } from '../src/compute/random.js'
-import { buildShared } from '../src/index/partitioned.js'
 import { SIDECAR_MAGIC, type SidecarHeader } from '../src/index/sidecarFile.js'
-import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/query/memory.js'
 import { SidecarIndex } from '../src/search/sidecarIndex.js'
 
@@ -70,11 +69,16 @@ if (!existsSync(path)) {
 }
 const sidecar = join(dir, `py-${rows}x${dim}.pqseek`)
 if (!existsSync(sidecar)) {
-  const source = await fileSource(path)
+  // through the CLI, as a user builds it (WASM kernels, a thread a core)
   const t0 = performance.now()
-  await buildShared([{ name, source }], await fileSink(sidecar), { column: 'embedding' })
-  console.log(`sidecar built in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-  await source.close()
+  execFileSync(
+    process.execPath,
+    [resolve(import.meta.dirname, '../../bin/parquetseek.js'), 'index', '--sidecar', sidecar, path, '--column', 'embedding'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  )
+  console.log(`sidecar built in ${((performance.now() - t0) / 1000).toFixed(1)} s (index --sidecar)`)
 }
 // the same sidecar without its page table
 const bytes = readFileSync(sidecar)
