@@ -12,11 +12,12 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
+import { describeEmbeddingColumn, readVectors, VECTOR_BLOCK_BYTES, vectorBlocks } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import { walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { listPages, writeVectorChunk } from '../src/parquet/vectorChunk.js'
+import { writeIndexed } from '../src/parquet/writeIndexed.js'
 import { clusteredVectors, duckdb, type Fixture, makeFixtures, SHARED, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
@@ -337,4 +338,52 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
       new RegExp(`^f\\.parquet, column "title", byte ${1000 + second}: unreadable page header`),
     )
   })
+
+  it('a row group over VECTOR_BLOCK_BYTES (pyarrow writes a million rows to one) is read and rewritten a block at a time, its pages found first: no read of the whole chunk, the same vectors', async () => {
+    const dir = tempDir('pqs-blocks-')
+    const n = 20_000
+    const dim = 256 // 20 MiB of float32 in one row group, pages of 1 MiB, no offset index
+    const v = clusteredVectors(n, dim, 93)
+    const rows = Array.from({ length: n }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim)))
+    const input = join(dir, 'one-group.parquet')
+    writeListFile(input, rows, {}, {}, { offsetIndex: false, rowGroupSize: n })
+    const source = await fileSource(input)
+    const metadata = await parquetMetadataAsync(source)
+    const chunk = Number(metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
+    expect(metadata.row_groups.length).toBe(1)
+    expect(chunk).toBeGreaterThan(VECTOR_BLOCK_BYTES)
+    let longest = 0
+    const counting: AsyncBuffer & { local: boolean } = {
+      local: true, // (its pages are walked from a disk, not over HTTP: a second download)
+      byteLength: source.byteLength,
+      slice: (a, b) => {
+        longest = Math.max(longest, (b ?? source.byteLength) - a)
+        return source.slice(a, b)
+      },
+    }
+    const column = describeEmbeddingColumn(metadata, 'embedding')
+    const blocks = await vectorBlocks(counting, metadata, column, 0, 0)
+    expect(blocks.length).toBeGreaterThan(1)
+    expect(blocks.flat()).toEqual(blocks.flatMap(([a, b], i) => (i ? [a, b] : [0, b])))
+    const read = await readVectors(counting, metadata, column)
+    // (bytes compared: toEqual walks 5 M floats one by one, for seconds)
+    const bytes = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
+    expect(bytes(read.data).equals(bytes(v))).toBe(true)
+    // each block its pages (a block's bytes and the pages cut at its ends; 4 MiB windows walking them), never the chunk
+    const bound = Math.min(chunk - 1, VECTOR_BLOCK_BYTES + (2 << 20))
+    expect(longest).toBeLessThanOrEqual(bound)
+    // the rewrite: the same vectors, one page each, read a block at a time too
+    longest = 0
+    const out = join(dir, 'out.parquet')
+    // (the file index writes, without the index: the model's build reads through forEachVectorBlock as above)
+    const sink = await fileSink(out, input)
+    await writeIndexed({ source: counting, metadata, column, sink, keyValues: () => [] })
+    await sink.commit()
+    expect(longest).toBeLessThanOrEqual(bound)
+    const written = await fileSource(out)
+    const wm = await parquetMetadataAsync(written)
+    expect(bytes((await readVectors(written, wm, describeEmbeddingColumn(wm, 'embedding'))).data).equals(bytes(v))).toBe(true)
+    await written.close()
+    await source.close()
+  }, 60_000)
 })

@@ -6,7 +6,7 @@ import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 import { listLeaf } from './leaves.js'
-import { pageTableOptions } from './pageLocations.js'
+import { pageTableOptions, walkChunkOnce } from './pageLocations.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
@@ -220,9 +220,10 @@ export interface VectorBlock {
 }
 
 /**
- * Streams the embedding column one row group at a time, validated (null, ragged, non-finite
- * vectors fail, or with skipInvalid are reported through `onInvalid` and left out). Memory is
- * one row group's vectors, whatever the file's size.
+ * Streams the embedding column a block of rows at a time (vectorBlocks: a row group, or part of
+ * a large one), validated (null, ragged, non-finite vectors fail, or with skipInvalid are
+ * reported through `onInvalid` and left out). Memory is one block's vectors, whatever the
+ * file's size.
  */
 export async function forEachVectorBlock(
   source: AsyncBuffer,
@@ -239,37 +240,38 @@ export async function forEachVectorBlock(
   let dim = column.dim ?? 0
   let valid = 0
   let firstProblem: string | undefined
-  let rowStart = 0
-  for (const group of metadata.row_groups) {
-    throwIfAborted(signal)
-    const rowEnd = rowStart + Number(group.num_rows)
-    const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
-    for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = vectorLength(v)
-    const ids: number[] = []
-    const data = new Float32Array(values.length * Math.max(1, dim))
-    for (let i = 0; i < values.length; i++) {
-      const row = rowStart + i
-      const vector = values[i]
-      const reason = checkVector(vector, dim, column.kind)
-      if (reason) {
-        if (!skipInvalid) {
-          throw new ParquetSeekError(`${reason} (${hint})`, {
-            file,
-            column: column.name,
-            row,
-          })
+  let groupStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    for (const [rowStart, rowEnd] of await vectorBlocks(source, metadata, column, g, groupStart, file, signal)) {
+      throwIfAborted(signal)
+      const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
+      for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = vectorLength(v)
+      const ids: number[] = []
+      const data = new Float32Array(values.length * Math.max(1, dim))
+      for (let i = 0; i < values.length; i++) {
+        const row = rowStart + i
+        const vector = values[i]
+        const reason = checkVector(vector, dim, column.kind)
+        if (reason) {
+          if (!skipInvalid) {
+            throw new ParquetSeekError(`${reason} (${hint})`, {
+              file,
+              column: column.name,
+              row,
+            })
+          }
+          firstProblem ??= reason
+          onInvalid({ row, reason })
+          continue
         }
-        firstProblem ??= reason
-        onInvalid({ row, reason })
-        continue
+        copyVector(data, ids.length * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
+        ids.push(row)
       }
-      copyVector(data, ids.length * dim, vector as ArrayLike<number> | Uint8Array, column.kind)
-      ids.push(row)
+      valid += ids.length
+      if (ids.length) await visit({ rowStart, rowEnd, dim, rowIds: Uint32Array.from(ids), data: data.subarray(0, ids.length * dim) })
+      onProgress?.(rowEnd, rows)
     }
-    valid += ids.length
-    if (ids.length) await visit({ rowStart, rowEnd, dim, rowIds: Uint32Array.from(ids), data: data.subarray(0, ids.length * dim) })
-    rowStart = rowEnd
-    onProgress?.(rowStart, rows)
+    groupStart += Number(group.num_rows)
   }
   if (valid === 0) {
     throw new ParquetSeekError(`no valid vectors among ${rows} rows (first problem: ${firstProblem})`, { file, column: column.name })
@@ -303,6 +305,43 @@ export async function readVectors(
     (bad) => invalid.push(bad),
   )
   return { dim, rows, rowIds: rowIds.slice(0, stored), data: data.subarray(0, stored * dim), invalid }
+}
+
+/** Vector bytes (as stored, uncompressed) decoded at once: a larger row group is read in blocks of rows. */
+export const VECTOR_BLOCK_BYTES = 16 << 20
+
+/**
+ * Row ranges [start, end) (of the file) covering row group `g` of the vector column, each about
+ * VECTOR_BLOCK_BYTES as stored: decoded, a range takes many times its bytes (pyarrow writes row
+ * groups of a million rows: 200,000 × 384 floats in one group peaked at 3 GiB). Where there are
+ * several and the chunk has no offset index, its pages are walked first (walkChunkOnce), so a
+ * block reads its own pages rather than the chunk up to its end — from a local source only.
+ */
+export async function vectorBlocks(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  g: number,
+  groupStart: number,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<Array<[number, number]>> {
+  const group = metadata.row_groups[g]
+  const rows = Number(group?.num_rows ?? 0)
+  const stored = Number(group?.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0)
+  const per = Math.max(1024, Math.floor((VECTOR_BLOCK_BYTES * rows) / Math.max(1, stored)))
+  if (per >= rows) return [[groupStart, groupStart + rows]]
+  const chunk = group?.columns[column.leafIndex]
+  const path = chunk?.meta_data?.path_in_schema.join('.') ?? ''
+  if (chunk?.offset_index_offset === undefined && !pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]) {
+    // finding the pages reads the chunk (its headers; a nested column's V1 pages whole): next to
+    // nothing from a disk, a second download over HTTP — there the group is decoded whole
+    if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
+    await walkChunkOnce(source, metadata, g, column.leafIndex, file, signal)
+  }
+  const out: Array<[number, number]> = []
+  for (let a = 0; a < rows; a += per) out.push([groupStart + a, groupStart + Math.min(rows, a + per)])
+  return out
 }
 
 /** One column's decoded values for rows [rowStart, rowEnd) — lists arrive as arrays per row. */

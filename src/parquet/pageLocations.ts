@@ -138,8 +138,9 @@ function rowsInPage(header: PageHeader, body: Uint8Array | undefined, info: Chun
 export type PageTable = Array<Record<string, PageLocation[]>>
 
 /**
- * Every chunk of `source` written without an offset index, walked (walkChunkPages); undefined
- * when every chunk has one. Reads the pages' headers — most of the file where pages are small.
+ * Every chunk of `source` written without an offset index, walked (walkChunkOnce: remembered
+ * for reads through this footer); undefined when every chunk has one. Reads the pages'
+ * headers — most of the file where pages are small.
  */
 export async function walkFilePages(
   source: AsyncBuffer,
@@ -148,27 +149,42 @@ export async function walkFilePages(
   signal?: AbortSignal,
 ): Promise<PageTable | undefined> {
   let any = false
-  const table: PageTable = []
-  for (const group of metadata.row_groups) {
-    const byPath: Record<string, PageLocation[]> = {}
-    for (const chunk of group.columns) {
-      const m = chunk.meta_data
-      if (!m || chunk.offset_index_offset !== undefined) continue
-      const path = m.path_in_schema.join('.')
-      const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
-      const info = {
-        file,
-        column: path,
-        sourceOffset: start,
-        codec: m.codec,
-        maxRepetitionLevel: getMaxRepetitionLevel(getSchemaPath(metadata.schema, m.path_in_schema)),
-      }
-      byPath[path] = await walkChunkPages(source, start, Number(m.total_compressed_size), info, signal)
-      any = true
-    }
-    table.push(byPath)
+  for (const [g, group] of metadata.row_groups.entries())
+    for (const c of group.columns.keys()) any = (await walkChunkOnce(source, metadata, g, c, file, signal)) || any
+  return any ? tables.get(metadata) : undefined
+}
+
+/**
+ * The pages of row group `g`'s chunk `c`, walked (walkChunkPages) and remembered for reads
+ * through this footer (knowPageTable), unless it has an offset index or they are known already.
+ * Returns whether the chunk is one without an offset index.
+ */
+export async function walkChunkOnce(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  g: number,
+  c: number,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const chunk = metadata.row_groups[g]?.columns[c]
+  const m = chunk?.meta_data
+  if (!m || chunk.offset_index_offset !== undefined) return false
+  const path = m.path_in_schema.join('.')
+  const table = tables.get(metadata) ?? metadata.row_groups.map(() => ({}))
+  tables.set(metadata, table)
+  const byPath = table[g] as Record<string, PageLocation[]>
+  if (byPath[path]) return true
+  const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
+  const info = {
+    file,
+    column: path,
+    sourceOffset: start,
+    codec: m.codec,
+    maxRepetitionLevel: getMaxRepetitionLevel(getSchemaPath(metadata.schema, m.path_in_schema)),
   }
-  return any ? table : undefined
+  byPath[path] = await walkChunkPages(source, start, Number(m.total_compressed_size), info, signal)
+  return true
 }
 
 const tables = new WeakMap<FileMetaData, PageTable>()

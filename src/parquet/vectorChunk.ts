@@ -104,71 +104,110 @@ export function writeVectorChunk(
   tree: SchemaTree[],
   rows: unknown[],
 ): { chunk: ColumnChunk; locations: PageLocation[] } {
-  const schemaPath = tree.map((n) => n.element)
-  const element = schemaPath.at(-1)
-  if (!element?.type) throw new Error('embedding leaf has no physical type')
-  const { pages, maxDefinitionLevel, full } = listPages(tree, rows) ?? { ...slicedPages(tree, rows), full: undefined }
-  const column = {
-    columnName: schemaPath
-      .slice(1)
-      .map((s) => s.name)
-      .join('.'),
-    element,
-    schemaPath,
-    codec: 'LZ4_RAW' as const,
-    compressors: { LZ4_RAW: lz4Compress },
-    stats: false,
-    pageSize: 0,
-    columnIndex: false,
-    offsetIndex: true,
-  }
-  // a full row's levels are those of every full row of its length: encoded once
-  const levelsOf = new Map<RowPage['definitionLevels'], FullLevels>()
-  const maxRepetitionLevel = schemaPath.filter((e) => e.repetition_type === 'REPEATED').length
-  const fullLevels = (page: RowPage) => {
-    let l = levelsOf.get(page.definitionLevels)
-    if (!l) {
-      l = encodeLevels(page, maxDefinitionLevel, maxRepetitionLevel)
-      levelsOf.set(page.definitionLevels, l)
+  const chunk = new VectorChunkWriter(tree)
+  chunk.add(writer, rows)
+  return chunk.finish()
+}
+
+/**
+ * writeVectorChunk with the rows handed over in blocks, each written at the offset of the
+ * writer it comes with (the blocks one after another in the file): a row group of a million
+ * rows is rewritten without holding all its values at once.
+ */
+export class VectorChunkWriter {
+  private readonly schemaPath: SchemaTree['element'][]
+  private readonly element: SchemaTree['element']
+  private readonly values: VectorElement | undefined
+  private readonly encoding: ReturnType<typeof pageEncoding> | 'PLAIN'
+  private readonly column: Parameters<typeof writeDataPageV2>[0]['column']
+  private readonly locations: PageLocation[] = []
+  private start = -1
+  private end = 0
+  private rows = 0
+  private uncompressed = 0
+  private levels = 0
+
+  constructor(private readonly tree: SchemaTree[]) {
+    this.schemaPath = tree.map((n) => n.element)
+    const element = this.schemaPath.at(-1)
+    if (!element?.type) throw new Error('embedding leaf has no physical type')
+    this.element = element
+    this.column = {
+      columnName: this.schemaPath
+        .slice(1)
+        .map((s) => s.name)
+        .join('.'),
+      element,
+      schemaPath: this.schemaPath,
+      codec: 'LZ4_RAW' as const,
+      compressors: { LZ4_RAW: lz4Compress },
+      stats: false,
+      pageSize: 0,
+      columnIndex: false,
+      offsetIndex: true,
     }
-    return l
+    this.values = vectorElement(element)
+    this.encoding = this.values ? pageEncoding(this.values) : 'PLAIN'
   }
-  const values = vectorElement(element)
-  const encoding = values ? pageEncoding(values) : 'PLAIN'
-  const start = writer.offset
-  const locations: PageLocation[] = []
-  let uncompressed = 0
-  let levels = 0
-  for (const [row, page] of pages.entries()) {
-    levels += page.definitionLevels.length || page.values.length
-    const pageStart = writer.offset
-    uncompressed += full?.has(page.definitionLevels)
-      ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, values as VectorElement)
-      : // values as the library's writeColumn hands them on (half floats as their bytes)
-        writeDataPageV2({
-          writer,
-          column,
-          encoding,
-          pageData: { ...page, values: unconvert(element, page.values), maxDefinitionLevel },
-        })
-    locations.push({ offset: BigInt(pageStart), compressed_page_size: writer.offset - pageStart, first_row_index: BigInt(row) })
+
+  /** The next rows' pages, at `writer.offset` (where the previous block ended). */
+  add(writer: ByteWriter, rows: unknown[]): void {
+    const { element, values, encoding, column } = this
+    if (this.start < 0) this.start = writer.offset
+    else if (writer.offset !== this.end) throw new Error(`a block of the chunk at ${writer.offset}, not where the last ended (${this.end})`)
+    const { pages, maxDefinitionLevel, full } = listPages(this.tree, rows) ?? { ...slicedPages(this.tree, rows), full: undefined }
+    // a full row's levels are those of every full row of its length: encoded once
+    const levelsOf = new Map<RowPage['definitionLevels'], FullLevels>()
+    const maxRepetitionLevel = this.schemaPath.filter((e) => e.repetition_type === 'REPEATED').length
+    const fullLevels = (page: RowPage) => {
+      let l = levelsOf.get(page.definitionLevels)
+      if (!l) {
+        l = encodeLevels(page, maxDefinitionLevel, maxRepetitionLevel)
+        levelsOf.set(page.definitionLevels, l)
+      }
+      return l
+    }
+    for (const [row, page] of pages.entries()) {
+      this.levels += page.definitionLevels.length || page.values.length
+      const pageStart = writer.offset
+      this.uncompressed += full?.has(page.definitionLevels)
+        ? writeFullPage(writer, fullLevels(page), page.values as ArrayLike<number>, values as VectorElement)
+        : // values as the library's writeColumn hands them on (half floats as their bytes)
+          writeDataPageV2({
+            writer,
+            column,
+            encoding,
+            pageData: { ...page, values: unconvert(element, page.values), maxDefinitionLevel },
+          })
+      this.locations.push({
+        offset: BigInt(pageStart),
+        compressed_page_size: writer.offset - pageStart,
+        first_row_index: BigInt(this.rows + row),
+      })
+    }
+    this.rows += pages.length
+    this.end = writer.offset
   }
-  return {
-    chunk: {
-      file_offset: BigInt(start),
-      meta_data: {
-        type: element.type,
-        encodings: [encoding, 'RLE'],
-        path_in_schema: schemaPath.slice(1).map((s) => s.name),
-        codec: 'LZ4_RAW',
-        num_values: BigInt(levels),
-        total_compressed_size: BigInt(writer.offset - start),
-        total_uncompressed_size: BigInt(uncompressed),
-        data_page_offset: BigInt(start),
-        encoding_stats: [{ page_type: 'DATA_PAGE_V2', encoding, count: locations.length }],
+
+  finish(): { chunk: ColumnChunk; locations: PageLocation[] } {
+    const { element, encoding, start, end, locations } = this
+    return {
+      chunk: {
+        file_offset: BigInt(start),
+        meta_data: {
+          type: element.type as NonNullable<SchemaTree['element']['type']>,
+          encodings: [encoding, 'RLE'],
+          path_in_schema: this.schemaPath.slice(1).map((s) => s.name),
+          codec: 'LZ4_RAW',
+          num_values: BigInt(this.levels),
+          total_compressed_size: BigInt(end - start),
+          total_uncompressed_size: BigInt(this.uncompressed),
+          data_page_offset: BigInt(start),
+          encoding_stats: [{ page_type: 'DATA_PAGE_V2', encoding, count: locations.length }],
+        },
       },
-    },
-    locations,
+      locations,
+    }
   }
 }
 

@@ -7,11 +7,11 @@ import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { EmbeddingColumn } from './embedding.js'
-import { readColumnRange } from './embedding.js'
+import { readColumnRange, vectorBlocks } from './embedding.js'
 import { pageLocationsFromHeaders } from './pageLocations.js'
 import { leafTrees, permuteRows, ROW_COLUMN } from './permute.js'
 import { canRepage, PAGE_LIMIT, repageChunk, writeFlatChunk } from './repage.js'
-import { writeVectorChunk } from './vectorChunk.js'
+import { VectorChunkWriter, writeVectorChunk } from './vectorChunk.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 
@@ -137,10 +137,23 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         const values = permuted.values(c, rowStart, rowStart + groupRows)
         await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
       } else if (c === column?.leafIndex) {
-        const values = permuted
-          ? permuted.values(c, rowStart, rowStart + groupRows)
-          : await readColumnRange(source, metadata, column.name, rowStart, rowStart + groupRows, file)
-        const { chunk: written, locations } = await writeChunk(columns, (writer) => writeVectorChunk(writer, embeddingTree, values))
+        const { chunk: written, locations } = permuted
+          ? await writeChunk(columns, (writer) =>
+              writeVectorChunk(writer, embeddingTree, permuted.values(c, rowStart, rowStart + groupRows)),
+            )
+          : await writeChunk(columns, async (writer) => {
+              // a block of rows at a time (a large row group is not decoded whole), each emitted as written
+              const chunkWriter = new VectorChunkWriter(embeddingTree)
+              for (const [start, end] of await vectorBlocks(source, metadata, column, g, rowStart, file, signal)) {
+                throwIfAborted(signal)
+                const block = new ByteWriter()
+                block.offset = offset
+                chunkWriter.add(block, await readColumnRange(source, metadata, column.name, start, end, file))
+                await emit(block.getBytes())
+              }
+              writer.offset = offset
+              return chunkWriter.finish()
+            })
         embeddingChunks.add(written)
         declaredValues += meta.num_values
         writtenValues += written.meta_data?.num_values ?? 0n
