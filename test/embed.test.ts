@@ -273,6 +273,7 @@ describe('passages: long texts cut into rows, so a text is found by any of its p
         '--json',
       ])
       expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(/^passages \d+\/\d+$/m) // a progress line while they are cut, before the embedding's
       // i words make max(1, ⌈(i − 5) / 15⌉) passages (20 words, 15 apart); no words (i = 0) and null (i = 7) one row, no vector
       const expected = Array.from({ length: 120 }, (_, i) => (i === 0 || i === 7 ? 1 : Math.max(1, Math.ceil((i - 5) / 15)))).reduce(
         (a, b) => a + b,

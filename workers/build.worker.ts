@@ -15,9 +15,9 @@ import { BlobSink, WritableFileSink } from '../src/io/sink.js'
  */
 /**
  * Build progress, or the embedding step before it (a file with text and no vectors), with the
- * encoder's model download while it loads.
+ * encoder's model download while it loads; before that, with passages, their cutting.
  */
-export type JobProgress = BuildProgress | { phase: 'embed'; done: number; total: number; model?: ModelLoad }
+export type JobProgress = BuildProgress | { phase: 'passages' | 'embed'; done: number; total: number; model?: ModelLoad }
 
 /** For a file with text and no vectors: which column to embed, with which encoder, as what (half floats or not). */
 export interface EmbedRequest {
@@ -96,7 +96,7 @@ const api = {
               }, 250)
             : undefined
         try {
-          job.progress = { phase: 'embed', done: 0, total: 0 }
+          job.progress = { phase: embed.passages ? 'passages' : 'embed', done: 0, total: 0 }
           embedded = await embedTextColumn(blobSource(file), staged, {
             text: embed.text,
             as: embed.as,
@@ -105,6 +105,9 @@ const api = {
             encoder,
             file: file.name,
             signal: job.controller.signal,
+            onPassages: (done, total) => {
+              job.progress = { phase: 'passages', done, total }
+            },
             onProgress: (done, total) => {
               job.progress = { phase: 'embed', done, total }
             },

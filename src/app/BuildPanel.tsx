@@ -10,6 +10,7 @@ import type { Metric } from '../index/model.js'
 import { buildInWorker } from './bridge.js'
 
 const PHASE_LABEL: Record<JobProgress['phase'], string> = {
+  passages: 'cutting texts into passages',
   embed: 'embedding text',
   read: 'reading vectors',
   'train-coarse': 'training coarse clusters',
@@ -118,7 +119,9 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
 
   // rows are reordered only when stored list by list
   const buildPhases = BUILD_PHASES.filter((p) => p !== 'reorder' || clusterRows)
-  const phases: ReadonlyArray<JobProgress['phase']> = embedding ? ['embed', ...buildPhases] : buildPhases
+  const phases: ReadonlyArray<JobProgress['phase']> = embedding
+    ? [...(passages ? (['passages'] as const) : []), 'embed', ...buildPhases]
+    : buildPhases
   const step = progress ? phases.indexOf(progress.phase) : 0
   const eta = (() => {
     if (!progress || progress.done === 0 || progress.total === 0) return ''

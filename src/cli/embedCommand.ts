@@ -87,6 +87,7 @@ export async function embedFile(
     return await embedTextColumn(source, await fileSink(output, input), {
       ...o,
       file: o.name ?? basename(input),
+      onPassages: (done, total) => printer.update(`passages ${done}/${total}`),
       onProgress: (done, total) => printer.update(`embed ${done}/${total}`),
     })
   } finally {

@@ -24,7 +24,10 @@ export interface EmbedOptions {
   batch?: number
   file?: string
   signal?: AbortSignal
+  /** Rows embedded of all (with passages: of all passages). */
   onProgress?: (done: number, total: number) => void
+  /** With passages: passage rows written of all, while they are cut (before any is embedded). */
+  onPassages?: (done: number, total: number) => void
 }
 
 export interface EmbedSummary {
@@ -65,7 +68,15 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
           file: o.file,
           column: o.text,
         })
-      rows = (await writePassageRows(source, metadata, cut, { ...o.passages, text: o.text, file: o.file, signal: o.signal })).rows
+      rows = (
+        await writePassageRows(source, metadata, cut, {
+          ...o.passages,
+          text: o.text,
+          file: o.file,
+          signal: o.signal,
+          onProgress: o.onPassages,
+        })
+      ).rows
       await cut.commit()
     } catch (e) {
       await sink.abort()

@@ -153,6 +153,7 @@ export async function writePassageRows(
     offset += bytes.length
   }
   await emit(PAR1)
+  o.onProgress?.(0, from.length)
   const rowGroups: RowGroup[] = []
   const offsetIndexes: Array<{ chunk: ColumnChunk; locations: OffsetIndex['page_locations'] }> = []
   for (let start = 0; start < from.length; start += groupRows) {
