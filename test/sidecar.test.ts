@@ -231,11 +231,19 @@ describe('sidecar index over unmodified files', () => {
       {},
       { pageSize: 8 << 20, offsetIndex: false, rowGroupSize: 40_000 },
     )
+    // pages of 1 MiB with an offset index: hyparquet-writer's default (and pyarrow's, asked for one)
+    writeListFile(
+      join(dir, 'mib.parquet'),
+      Array.from({ length: 40_000 }, (_, i) => rows[i % n] as number[]),
+      {},
+      {},
+      { rowGroupSize: 40_000 },
+    )
     const inputs = await Promise.all(
-      ['p.parquet', 'big.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })),
+      ['p.parquet', 'big.parquet', 'mib.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })),
     )
     const header = await buildShared([inputs[0] as (typeof inputs)[number]], await fileSink(join(dir, 'p.pqseek')), { column: 'embedding' })
-    await buildShared([inputs[1] as (typeof inputs)[number]], await fileSink(join(dir, 'big.pqseek')), { column: 'embedding' })
+    await buildShared(inputs.slice(1), await fileSink(join(dir, 'big.pqseek')), { column: 'embedding' })
     for (const i of inputs) await i.source.close()
     const stored = header.sources[0]?.pages ?? []
     expect(stored.map((g) => Object.keys(g).sort())).toEqual([
@@ -270,10 +278,13 @@ describe('sidecar index over unmodified files', () => {
         expect(stats.bytes).toBeLessThan(0.5 * (chunk('embedding') + chunk('title')))
       }
       expect(hits / 100).toBeGreaterThanOrEqual(0.9)
-      // a page of megabytes is named at open: each candidate in it costs the whole page
+      // pages of a MiB or more are named at open: each candidate in one costs the whole page
       const big = await SidecarIndex.open(await open('big.pqseek'), open)
       expect(big.warnings).toEqual([
-        expect.stringMatching(/^big\.parquet stores "embedding" in pages of up to 2\.\d MiB: refining a candidate reads its whole page/),
+        expect.stringMatching(
+          /^big\.parquet stores "embedding" in pages of 2\.\d MiB \(a row group each\): refining a candidate reads its whole page/,
+        ),
+        expect.stringMatching(/^mib\.parquet stores "embedding" in pages of 0\.\d MiB: refining a candidate reads its whole page/),
       ])
     } finally {
       for (const s of opened.splice(0)) await s.close()

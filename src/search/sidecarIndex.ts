@@ -37,28 +37,13 @@ function offsetIndexSpan(metadata: FileMetaData): { start: number; end: number }
   return end > start ? { start, end } : undefined
 }
 
-/** Vector pages over this many bytes make a sidecar's refinement read far more than the candidates (warned at open). */
+/** Vector pages over this many bytes (on average) make a sidecar's refinement read far more than its candidates: warned at open. */
 const LARGE_PAGE = 256 << 10
 
-const hasOffsetIndex = (metadata: FileMetaData, column: EmbeddingColumn) =>
-  metadata.row_groups.every((g) => g.columns[column.leafIndex]?.offset_index_offset !== undefined)
-
-/**
- * The largest page of the vector column, as the reads will see it: from a page table, else the
- * whole chunk of a row group without an offset index; 0 where offset indexes say (their pages
- * are read when needed, not at open; the writers that write them write pages of about 1 MiB).
- */
-function largestVectorPage(metadata: FileMetaData, column: EmbeddingColumn): number {
-  const table = pageTableOptions(metadata).pageLocationsByGroup
-  let largest = 0
-  for (const [g, group] of metadata.row_groups.entries()) {
-    const chunk = group.columns[column.leafIndex]
-    const m = chunk?.meta_data
-    if (!m || chunk.offset_index_offset !== undefined) continue
-    const pages = table?.[g]?.[m.path_in_schema.join('.')]
-    largest = Math.max(largest, pages ? Math.max(...pages.map((p) => p.compressed_page_size)) : Number(m.total_compressed_size))
-  }
-  return largest
+/** The first row group's vector chunk over its pages (from the page table or offset index; one page without either). */
+async function meanVectorPage(source: OpenedSource): Promise<number> {
+  const chunk = source.metadata.row_groups[0]?.columns[source.column.leafIndex]?.meta_data
+  return chunk ? Number(chunk.total_compressed_size) / (await pageStarts(source, 0)).length : 0
 }
 
 /**
@@ -258,16 +243,26 @@ export class SidecarIndex {
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       // pages the build found by their headers, for chunks without an offset index
       if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
-      const largest = largestVectorPage(metadata, column)
-      if (largest > LARGE_PAGE)
-        warnings.push(
-          `${s.name} stores "${column.name}" in pages of up to ${(largest / 2 ** 20).toFixed(1)} MiB${s.pages === undefined && !hasOffsetIndex(metadata, column) ? ' (no offset index: whole column chunks)' : ''}: refining a candidate reads its whole page (an indexed file, written by index, reads one vector a candidate)`,
-        )
       // every offset index, read once here and kept: a query then reads only pages
       const span = offsetIndexSpan(metadata)
       if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
         cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
-      sources.push({ name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() })
+      const entry: OpenedSource = {
+        name: s.name,
+        source,
+        cached,
+        metadata,
+        column,
+        rowBase: s.rowBase,
+        rows: s.rows,
+        pageStarts: new Map(),
+      }
+      sources.push(entry)
+      const mean = await meanVectorPage(entry)
+      if (mean > LARGE_PAGE)
+        warnings.push(
+          `${s.name} stores "${column.name}" in pages of ${(mean / 2 ** 20).toFixed(1)} MiB${(await pageStarts(entry, 0)).length === 1 ? ' (a row group each)' : ''}: refining a candidate reads its whole page (an indexed file, written by index, reads one vector a candidate)`,
+        )
     }
     const kernels = await loadKernels(o.backend === 'gpu' ? 'auto' : o.backend)
     const gpu =
