@@ -269,6 +269,38 @@ describe('row spans (what the Data view scrolls through)', () => {
     expect(await readRowSpan(target, 5, 5, ['title'])).toEqual([])
   })
 
+  it("a local file without offset indexes (pyarrow, DuckDB): a large chunk's pages are found once, then each span reads only its own", async () => {
+    const dir = tempDir('pqs-span-walk-')
+    const path = join(dir, 'one-group.parquet')
+    const n = 3000
+    const rand = mulberry32(4)
+    // ~1 KB of random words each (little for snappy to squeeze): 3 MB in one chunk
+    const texts = Array.from(
+      { length: n },
+      (_, i) => `row ${i}: ${Array.from({ length: 150 }, () => Math.floor(rand() * 1e6).toString(36)).join(' ')}`,
+    )
+    writeListFile(
+      path,
+      Array.from({ length: n }, (_, i) => [i, 1]),
+      { title: texts },
+      {},
+      { pageSize: 64 << 10, offsetIndex: false, rowGroupSize: n },
+    )
+    const file = await fileSource(path)
+    const counting = new CountingSource(file)
+    const metadata = await readMetadata(counting, 'one-group.parquet')
+    const chunk = Number(metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
+    expect(metadata.row_groups[0]?.columns[0]?.offset_index_offset).toBeUndefined()
+    expect(chunk).toBeGreaterThan(2 << 20)
+    // (a cache of 1 MiB: the chunk is not kept whole between the spans)
+    const target = { cached: new CachedSource(counting, 1 << 20), metadata, name: 'one-group.parquet' }
+    expect((await readRowSpan(target, 2950, 2960, ['title'])).map((r) => r.title)).toEqual(texts.slice(2950, 2960))
+    const before = counting.counts.bytes
+    expect((await readRowSpan(target, 1500, 1510, ['title'])).map((r) => r.title)).toEqual(texts.slice(1500, 1510))
+    expect(counting.counts.bytes - before).toBeLessThan(chunk / 10) // its pages (of 64 KiB), not the chunk
+    await file.close()
+  })
+
   it('shows a table as DuckDB would: a DATE as its day, a TIME as its time of day, a DECIMAL as written, an INT64 past 2^53 as its digits — in lists too', async () => {
     const dir = tempDir('pqs-span-')
     const path = join(dir, 'typed.parquet')

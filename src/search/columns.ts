@@ -7,7 +7,7 @@ import { codecs } from '../parquet/codecs.js'
 import { decimalScales, exactDecimals } from '../parquet/decimal.js'
 import { summarizeColumns } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
-import { pageTableOptions } from '../parquet/pageLocations.js'
+import { pageTableOptions, walkForRows } from '../parquet/pageLocations.js'
 
 /** A Parquet file being read: its cached source and footer. */
 export interface ParquetTarget {
@@ -67,13 +67,16 @@ function checkColumns(target: ParquetTarget, columns: string[]): void {
   }
 }
 
-function readSpan(
+async function readSpan(
   target: ParquetTarget,
   batching: BatchingSource,
   start: number,
   end: number,
   columns: string[],
 ): Promise<Array<Record<string, unknown>>> {
+  // a local file's large chunks without an offset index: their pages found first (not cached:
+  // the walk's windows would crowd out the pages read)
+  await walkForRows(target.cached.inner, target.metadata, start, end, columns, target.name)
   return decoding(
     end - start === 1 ? `reading row ${start}` : `reading rows ${start}…${end - 1}`,
     { file: target.name, column: columns.join(', '), ...chunkOf(target.metadata, start) },
