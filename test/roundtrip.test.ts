@@ -1,24 +1,25 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet'
+import type { AsyncBuffer, ColumnMetaData, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet'
 import { parquetMetadata, parquetMetadataAsync, parquetReadObjects, parquetSchema, readOffsetIndex } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
-import { ByteWriter } from 'hyparquet-writer'
+import { ByteWriter, parquetWriteBuffer } from 'hyparquet-writer'
 import { writeDataPageV2 } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { unconvert } from 'hyparquet-writer/src/unconvert.js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn, readVectors, VECTOR_BLOCK_BYTES, vectorBlocks } from '../src/parquet/embedding.js'
+import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readVectors, rowBlocks } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import { walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { listPages, writeVectorChunk } from '../src/parquet/vectorChunk.js'
 import { writeIndexed } from '../src/parquet/writeIndexed.js'
-import { clusteredVectors, duckdb, type Fixture, makeFixtures, SHARED, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, type Fixture, listOfFloat, makeFixtures, SHARED, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
 const dir = tempDir()
@@ -339,7 +340,7 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     )
   })
 
-  it('a row group over VECTOR_BLOCK_BYTES (pyarrow writes a million rows to one) is read and rewritten a block at a time, its pages found first: no read of the whole chunk, the same vectors', async () => {
+  it('a row group over ROW_BLOCK_BYTES (pyarrow writes a million rows to one) is read and rewritten a block at a time, its pages found first: no read of the whole chunk, the same vectors', async () => {
     const dir = tempDir('pqs-blocks-')
     const n = 20_000
     const dim = 256 // 20 MiB of float32 in one row group, pages of 1 MiB, no offset index
@@ -351,7 +352,7 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     const metadata = await parquetMetadataAsync(source)
     const chunk = Number(metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
     expect(metadata.row_groups.length).toBe(1)
-    expect(chunk).toBeGreaterThan(VECTOR_BLOCK_BYTES)
+    expect(chunk).toBeGreaterThan(ROW_BLOCK_BYTES)
     let longest = 0
     const counting: AsyncBuffer & { local: boolean } = {
       local: true, // (its pages are walked from a disk, not over HTTP: a second download)
@@ -362,7 +363,7 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
       },
     }
     const column = describeEmbeddingColumn(metadata, 'embedding')
-    const blocks = await vectorBlocks(counting, metadata, column, 0, 0)
+    const blocks = await rowBlocks(counting, metadata, column.leafIndex, 0, 0)
     expect(blocks.length).toBeGreaterThan(1)
     expect(blocks.flat()).toEqual(blocks.flatMap(([a, b], i) => (i ? [a, b] : [0, b])))
     const read = await readVectors(counting, metadata, column)
@@ -370,7 +371,7 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     const bytes = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
     expect(bytes(read.data).equals(bytes(v))).toBe(true)
     // each block its pages (a block's bytes and the pages cut at its ends; 4 MiB windows walking them), never the chunk
-    const bound = Math.min(chunk - 1, VECTOR_BLOCK_BYTES + (2 << 20))
+    const bound = Math.min(chunk - 1, ROW_BLOCK_BYTES + (2 << 20))
     expect(longest).toBeLessThanOrEqual(bound)
     // the rewrite: the same vectors, one page each, read a block at a time too
     longest = 0
@@ -384,6 +385,102 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     const wm = await parquetMetadataAsync(written)
     expect(bytes((await readVectors(written, wm, describeEmbeddingColumn(wm, 'embedding'))).data).equals(bytes(v))).toBe(true)
     await written.close()
+    await source.close()
+  }, 60_000)
+
+  it('large chunks of a local file are copied and re-paged a block at a time: the same rows as DuckDB reads them, the same statistics, small pages, no read of a whole chunk', async () => {
+    const dir = tempDir('pqs-blocks-copy-')
+    const n = 10_000
+    const rand = mulberry32(95)
+    // ~1 KB of random words a row (10 MB of text, pages of 1 MiB: re-paged); a list of floats that
+    // is not the embedding (5 MB: copied as it is); one row group, no offset index
+    const body = Array.from({ length: n }, (_, i) =>
+      i % 500 === 7 ? null : `${i}: ${Array.from({ length: 150 }, () => Math.floor(rand() * 1e6).toString(36)).join(' ')}`,
+    )
+    const other = Array.from({ length: n }, () => Array.from({ length: 128 }, () => rand()))
+    const input = join(dir, 'big-chunks.parquet')
+    writeFileSync(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          pageSize: 1 << 20,
+          rowGroupSize: n,
+          schema: [
+            { name: 'root', num_children: 3 },
+            { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+            ...listOfFloat('other'),
+            ...listOfFloat('embedding'),
+          ],
+          columnData: [
+            { name: 'body', data: body, offsetIndex: false },
+            { name: 'other', data: other, offsetIndex: false },
+            { name: 'embedding', data: Array.from({ length: n }, (_, i) => [i, 1, 2, 3]), offsetIndex: false },
+          ],
+        }),
+      ),
+    )
+    const source = await fileSource(input)
+    const metadata = await parquetMetadataAsync(source)
+    const column = describeEmbeddingColumn(metadata, 'embedding')
+    const sizes = metadata.row_groups[0]?.columns.map((c) => Number(c.meta_data?.total_compressed_size)) ?? []
+    let longest = 0
+    const counting: AsyncBuffer & { local: boolean } = {
+      local: true,
+      byteLength: source.byteLength,
+      slice: (a, b) => {
+        longest = Math.max(longest, (b ?? source.byteLength) - a)
+        return source.slice(a, b)
+      },
+    }
+    const write = async (name: string, blockBytes?: number) => {
+      const sink = await fileSink(join(dir, name), input)
+      // (a fresh footer each time: the first write's walked pages are not the second's)
+      await writeIndexed({ source: counting, metadata: await parquetMetadataAsync(source), column, sink, keyValues: () => [], blockBytes })
+      await sink.commit()
+      return join(dir, name)
+    }
+    const whole = await write('whole.parquet')
+    expect(longest).toBeGreaterThanOrEqual(sizes[0] as number) // chunks under the default block: each read at once
+    longest = 0
+    const blocks = await write('blocks.parquet', 256 << 10)
+    // no chunk read whole: blocks of rows, copies of 256 KiB, the walk's windows of 4 MiB
+    expect(Math.min(sizes[0] as number, sizes[1] as number)).toBeGreaterThan(4 << 20)
+    expect(longest).toBeLessThanOrEqual(4 << 20)
+    const db = await duckdb()
+    try {
+      for (const out of [whole, blocks]) {
+        const [[missing, extra]] = (await db.rows(
+          `SELECT (SELECT count(*) FROM (SELECT * FROM '${input}' EXCEPT ALL SELECT body, other, embedding FROM '${out}')), (SELECT count(*) FROM (SELECT body, other, embedding FROM '${out}' EXCEPT ALL SELECT * FROM '${input}'))`,
+        )) as [[bigint, bigint]]
+        expect([Number(missing), Number(extra)]).toEqual([0, 0])
+      }
+    } finally {
+      db.close()
+    }
+    const chunksOf = async (path: string) => {
+      const f = await fileSource(path)
+      const m = await parquetMetadataAsync(f)
+      const pages = async (c: number) => {
+        const chunk = m.row_groups[0]?.columns[c]
+        const at = Number(chunk?.offset_index_offset)
+        const bytes = await f.slice(at, at + (chunk?.offset_index_length ?? 0))
+        return readOffsetIndex({ view: new DataView(bytes), offset: 0 }).page_locations
+      }
+      const out = { meta: (m.row_groups[0]?.columns ?? []).map((c) => c.meta_data), body: await pages(0), other: await pages(1) }
+      await f.close()
+      return out
+    }
+    const a = await chunksOf(whole)
+    const b = await chunksOf(blocks)
+    // the text re-paged in small pages both ways, under the same bounds; the floats copied page for page
+    for (const x of [a, b]) expect(Math.max(...x.body.map((p) => p.compressed_page_size))).toBeLessThanOrEqual(PAGE_LIMIT)
+    const bounds = (m: ColumnMetaData | undefined) => [m?.statistics?.min_value, m?.statistics?.max_value, m?.statistics?.null_count]
+    expect(bounds(b.meta[0])).toEqual(bounds(a.meta[0]))
+    expect(bounds(b.meta[0])[2]).toBe(20n)
+    expect(b.body.map((p) => p.first_row_index)).toEqual([...b.body.map((p) => p.first_row_index)].sort((x, y) => Number(x - y)))
+    expect(b.other.map((p) => [p.compressed_page_size, p.first_row_index])).toEqual(
+      a.other.map((p) => [p.compressed_page_size, p.first_row_index]),
+    )
     await source.close()
   }, 60_000)
 })

@@ -437,7 +437,7 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
  * For inputs whose vectors do not fit the memory budget: two passes over the row groups.
  * Pass 1 keeps a seeded reservoir sample (the training set and the tune queries); pass 2
  * encodes each row group as it is read and keeps, for the tune queries, their exact nearest
- * rows. Memory: the sample, n × (m + 8) bytes of codes and ids, one block of rows (vectorBlocks).
+ * rows. Memory: the sample, n × (m + 8) bytes of codes and ids, one block of rows (rowBlocks).
  */
 async function streamingModel({ source, metadata, column, o, kernels, train, progress, enter }: ModelContext): Promise<Built> {
   const { file, signal } = o

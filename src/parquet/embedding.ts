@@ -220,7 +220,7 @@ export interface VectorBlock {
 }
 
 /**
- * Streams the embedding column a block of rows at a time (vectorBlocks: a row group, or part of
+ * Streams the embedding column a block of rows at a time (rowBlocks: a row group, or part of
  * a large one), validated (null, ragged, non-finite vectors fail, or with skipInvalid are
  * reported through `onInvalid` and left out). Memory is one block's vectors, whatever the
  * file's size.
@@ -242,7 +242,7 @@ export async function forEachVectorBlock(
   let firstProblem: string | undefined
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
-    for (const [rowStart, rowEnd] of await vectorBlocks(source, metadata, column, g, groupStart, file, signal)) {
+    for (const [rowStart, rowEnd] of await rowBlocks(source, metadata, column.leafIndex, g, groupStart, file, signal)) {
       throwIfAborted(signal)
       const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
       for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = vectorLength(v)
@@ -307,37 +307,38 @@ export async function readVectors(
   return { dim, rows, rowIds: rowIds.slice(0, stored), data: data.subarray(0, stored * dim), invalid }
 }
 
-/** Vector bytes (as stored, uncompressed) decoded at once: a larger row group is read in blocks of rows. */
-export const VECTOR_BLOCK_BYTES = 16 << 20
+/** Bytes of a column (as stored, uncompressed) decoded at once: a larger row group is read in blocks of rows. */
+export const ROW_BLOCK_BYTES = 16 << 20
 
 /**
- * Row ranges [start, end) (of the file) covering row group `g` of the vector column, each about
- * VECTOR_BLOCK_BYTES as stored: decoded, a range takes many times its bytes (pyarrow writes row
- * groups of a million rows: 200,000 × 384 floats in one group peaked at 3 GiB). Where there are
- * several and the chunk has no offset index, its pages are walked first (walkChunkOnce), so a
- * block reads its own pages rather than the chunk up to its end — from a local source only.
+ * Row ranges [start, end) (of the file) covering row group `g` of leaf column `leaf`, each about
+ * `blockBytes` as stored: decoded, a range takes many times its bytes (pyarrow writes row groups
+ * of a million rows: 200,000 × 384 floats in one group peaked at 3 GiB). Where there are several
+ * and the chunk has no offset index, its pages are walked first (walkChunkOnce), so a block reads
+ * its own pages rather than the chunk up to its end — from a local source only.
  */
-export async function vectorBlocks(
+export async function rowBlocks(
   source: AsyncBuffer,
   metadata: FileMetaData,
-  column: EmbeddingColumn,
+  leaf: number,
   g: number,
   groupStart: number,
   file?: string,
   signal?: AbortSignal,
+  blockBytes = ROW_BLOCK_BYTES,
 ): Promise<Array<[number, number]>> {
   const group = metadata.row_groups[g]
   const rows = Number(group?.num_rows ?? 0)
-  const stored = Number(group?.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0)
-  const per = Math.max(1024, Math.floor((VECTOR_BLOCK_BYTES * rows) / Math.max(1, stored)))
+  const stored = Number(group?.columns[leaf]?.meta_data?.total_uncompressed_size ?? 0)
+  const per = Math.max(1024, Math.floor((blockBytes * rows) / Math.max(1, stored)))
   if (per >= rows) return [[groupStart, groupStart + rows]]
-  const chunk = group?.columns[column.leafIndex]
+  const chunk = group?.columns[leaf]
   const path = chunk?.meta_data?.path_in_schema.join('.') ?? ''
   if (chunk?.offset_index_offset === undefined && !pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]) {
     // finding the pages reads the chunk (its headers; a nested column's V1 pages whole): next to
     // nothing from a disk, a second download over HTTP — there the group is decoded whole
     if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
-    await walkChunkOnce(source, metadata, g, column.leafIndex, file, signal)
+    await walkChunkOnce(source, metadata, g, leaf, file, signal)
   }
   const out: Array<[number, number]> = []
   for (let a = 0; a < rows; a += per) out.push([groupStart + a, groupStart + Math.min(rows, a + per)])

@@ -1,5 +1,5 @@
 import type { AsyncBuffer, ColumnChunk, CompressionCodec, FileMetaData, OffsetIndex, SchemaTree } from 'hyparquet'
-import type { ByteWriter } from 'hyparquet-writer'
+import { ByteWriter } from 'hyparquet-writer'
 import { writeColumn } from 'hyparquet-writer/src/column.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { readColumnRange } from './embedding.js'
@@ -98,6 +98,8 @@ export function writeFlatChunk(
   tree: SchemaTree[],
   values: unknown[],
   codec: CompressionCodec,
+  /** `plain`: no dictionary (a block of a chunk written a block at a time), no statistics. */
+  plain = false,
 ): { chunk: ColumnChunk; locations: PageLocation[] } {
   const name = tree[1]?.element.name as string
   const start = writer.offset
@@ -112,10 +114,11 @@ export function writeFlatChunk(
       schemaPath: tree.map((n) => n.element),
       codec: written,
       compressors: { LZ4_RAW: lz4Compress },
-      stats: true,
+      stats: !plain,
       pageSize: TARGET_PAGE,
       columnIndex: false,
       offsetIndex: true,
+      ...(plain ? { encoding: 'PLAIN' as const } : {}),
     },
     pageData: encodeNestedValues(tree, values as never),
   })
@@ -124,4 +127,64 @@ export function writeFlatChunk(
   ]
   // a dictionary page, when written, precedes the first data page
   return { chunk: result.chunk, locations }
+}
+
+/** Where a chunk written a block at a time goes: the file's current offset, and its writer. */
+export interface BlockOut {
+  offset(): number
+  emit(bytes: Uint8Array): Promise<void>
+}
+
+/**
+ * repageChunk a block of rows at a time (`blocks`, from rowBlocks), each block's pages emitted as
+ * written, so a large row group is never decoded whole. The pages are PLAIN (a dictionary is one
+ * a chunk, known only from every value), and the chunk keeps the input chunk's `statistics`:
+ * the same values, so the same bounds, which `--where` skips row groups by.
+ */
+export async function repageChunkInBlocks(
+  out: BlockOut,
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  tree: SchemaTree[],
+  blocks: Array<[number, number]>,
+  codec: CompressionCodec,
+  statistics: NonNullable<ColumnChunk['meta_data']>['statistics'],
+  file?: string,
+  signal?: AbortSignal,
+): Promise<{ chunk: ColumnChunk; locations: PageLocation[] }> {
+  const name = tree[1]?.element.name as string
+  const start = out.offset()
+  const firstRow = blocks[0]?.[0] ?? 0
+  const locations: PageLocation[] = []
+  let first: ColumnChunk | undefined
+  let values = 0n
+  let uncompressed = 0n
+  for (const [a, b] of blocks) {
+    const writer = new ByteWriter()
+    writer.offset = out.offset()
+    const block = writeFlatChunk(writer, tree, await readColumnRange(source, metadata, name, a, b, file, signal, true), codec, true)
+    await out.emit(writer.getBytes())
+    first ??= block.chunk
+    values += block.chunk.meta_data?.num_values ?? 0n
+    uncompressed += block.chunk.meta_data?.total_uncompressed_size ?? 0n
+    for (const p of block.locations) locations.push({ ...p, first_row_index: p.first_row_index + BigInt(a - firstRow) })
+  }
+  const meta = first?.meta_data
+  if (!meta) throw new Error(`no rows to write for "${name}"`)
+  return {
+    chunk: {
+      file_offset: BigInt(start),
+      meta_data: {
+        ...meta,
+        num_values: values,
+        total_compressed_size: BigInt(out.offset() - start),
+        total_uncompressed_size: uncompressed,
+        data_page_offset: BigInt(start),
+        dictionary_page_offset: undefined,
+        statistics,
+        encoding_stats: [{ page_type: 'DATA_PAGE_V2', encoding: 'PLAIN', count: locations.length }],
+      },
+    },
+    locations,
+  }
 }

@@ -7,10 +7,10 @@ import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { EmbeddingColumn } from './embedding.js'
-import { readColumnRange, vectorBlocks } from './embedding.js'
-import { pageLocationsFromHeaders } from './pageLocations.js'
+import { ROW_BLOCK_BYTES, readColumnRange, rowBlocks } from './embedding.js'
+import { pageLocationsFromHeaders, pageTableOptions, walkChunkOnce } from './pageLocations.js'
 import { leafTrees, permuteRows, ROW_COLUMN } from './permute.js'
-import { canRepage, PAGE_LIMIT, repageChunk, writeFlatChunk } from './repage.js'
+import { canRepage, PAGE_LIMIT, repageChunk, repageChunkInBlocks, writeFlatChunk } from './repage.js'
 import { VectorChunkWriter, writeVectorChunk } from './vectorChunk.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -58,6 +58,11 @@ export interface WriteIndexedOptions {
   /** With `order`: columns decoded so far, before any row is written. */
   onReorder?: (columnsDone: number, columnsTotal: number) => void
   onProgress?: (rowsDone: number, rowsTotal: number) => void
+  /**
+   * A chunk over this many bytes is read, copied and re-paged a block of rows at a time, from a
+   * local source (rowBlocks; default ROW_BLOCK_BYTES: tests make it small).
+   */
+  blockBytes?: number
 }
 
 export interface WriteIndexedResult {
@@ -77,7 +82,8 @@ export const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
  * then the index blob; then the footer.
  */
 export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexedResult> {
-  const { source, metadata, column, added, order, sink, file, signal } = o
+  const { source, metadata, column, added, order, sink, file, signal, blockBytes = ROW_BLOCK_BYTES } = o
+  const local = !!(source as { local?: boolean }).local
   const rows = Number(metadata.num_rows)
   const root = parquetSchema(metadata)
   const leaves = leafTrees(metadata)
@@ -144,7 +150,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           : await writeChunk(columns, async (writer) => {
               // a block of rows at a time (a large row group is not decoded whole), each emitted as written
               const chunkWriter = new VectorChunkWriter(embeddingTree)
-              for (const [start, end] of await vectorBlocks(source, metadata, column, g, rowStart, file, signal)) {
+              for (const [start, end] of await rowBlocks(source, metadata, column.leafIndex, g, rowStart, file, signal, blockBytes)) {
                 throwIfAborted(signal)
                 const block = new ByteWriter()
                 block.offset = offset
@@ -181,9 +187,12 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
             offset: start,
           })
         }
-        const bytes = new Uint8Array(await source.slice(start, start + length))
+        // a chunk of several blocks, from a disk: never held whole (its pages walked, it is copied
+        // or re-paged a block at a time); otherwise read at once
+        const large = local && length > blockBytes
+        const bytes = large ? undefined : new Uint8Array(await source.slice(start, start + length))
         const shift = offset - start
-        const locations = await copiedLocations(source, chunk, bytes, offset, shift, {
+        const locations = await copiedLocations(source, metadata, g, c, bytes, offset, shift, {
           file,
           column: name,
           sourceOffset: start,
@@ -194,9 +203,18 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         if (Math.max(...locations.map((p) => p.compressed_page_size)) > PAGE_LIMIT && canRepage(tree)) {
           // Large pages (DuckDB writes a whole row group of text as one page) would make
           // fetching a result row's value read the whole page: write this column in small pages.
-          await writeChunk(columns, (writer) =>
-            repageChunk(writer, source, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file),
-          )
+          if (large) {
+            const blocks = await rowBlocks(source, metadata, c, g, rowStart, file, signal, blockBytes)
+            const out = { offset: () => offset, emit }
+            await writeChunk(columns, async (writer) => {
+              const written = await repageChunkInBlocks(out, source, metadata, tree, blocks, meta.codec, meta.statistics, file, signal)
+              writer.offset = offset
+              return written
+            })
+          } else
+            await writeChunk(columns, (writer) =>
+              repageChunk(writer, source, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file),
+            )
           continue
         }
         const moved: ColumnChunk = {
@@ -215,7 +233,12 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           column_index_offset: undefined,
           column_index_length: undefined,
         }
-        await emit(bytes)
+        if (bytes) await emit(bytes)
+        else
+          for (let at = start; at < start + length; at += blockBytes) {
+            throwIfAborted(signal)
+            await emit(new Uint8Array(await source.slice(at, Math.min(start + length, at + blockBytes))))
+          }
         columns.push(moved)
         offsetIndexes.push({ chunk: moved, locations })
         if (chunk.column_index_offset !== undefined && chunk.column_index_length) {
@@ -312,12 +335,16 @@ export function offsetIndexBytes(locations: PageLocation[]): Uint8Array {
 
 async function copiedLocations(
   source: AsyncBuffer,
-  chunk: ColumnChunk,
-  bytes: Uint8Array,
+  metadata: FileMetaData,
+  g: number,
+  c: number,
+  /** The whole chunk, or undefined: its pages are then walked from `source` (walkChunkOnce). */
+  bytes: Uint8Array | undefined,
   newStart: number,
   shift: number,
   info: Parameters<typeof pageLocationsFromHeaders>[2],
 ): Promise<PageLocation[]> {
+  const chunk = metadata.row_groups[g]?.columns[c] as ColumnChunk
   const at = chunk.offset_index_offset
   const length = chunk.offset_index_length
   if (at !== undefined && length && Number(at) + length <= source.byteLength) {
@@ -325,7 +352,10 @@ async function copiedLocations(
     const index = readOffsetIndex({ view: new DataView(buf), offset: 0 })
     return index.page_locations.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
   }
-  return pageLocationsFromHeaders(bytes, newStart, info)
+  if (bytes) return pageLocationsFromHeaders(bytes, newStart, info)
+  await walkChunkOnce(source, metadata, g, c, info.file)
+  const walked = pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[chunk.meta_data?.path_in_schema.join('.') ?? ''] ?? []
+  return walked.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
 }
 
 /** The schema with a required INT32 ROW_COLUMN appended to the root. */

@@ -6,7 +6,7 @@ import { TopK } from '../compute/topk.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
-import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange, vectorBlocks, vectorLength } from '../parquet/embedding.js'
+import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange, rowBlocks, vectorLength } from '../parquet/embedding.js'
 import type { Hit } from '../query/memory.js'
 
 export interface FlatOptions {
@@ -25,7 +25,7 @@ export interface FlatOptions {
 
 /**
  * Exact search over any Parquet file (indexed or not), a block of rows at a time (a row group,
- * or part of a large one: vectorBlocks), so memory stays bounded by a block. Rows with null or malformed vectors are skipped (a file of only
+ * or part of a large one: rowBlocks), so memory stays bounded by a block. Rows with null or malformed vectors are skipped (a file of only
  * such rows is an error naming the first, not an empty answer), and so are rows `allowed` leaves
  * out (a row group with none allowed is not read). Ground truth
  * for benchmarks, and the answer for small files.
@@ -49,13 +49,13 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   let scored = 0
   /** Why the first row skipped was, for a file with no searchable row. */
   let firstProblem: string | undefined
-  // a row group at a time, or a block of a large one (vectorBlocks; a group with no row allowed is one block, unread)
+  // a row group at a time, or a block of a large one (rowBlocks; a group with no row allowed is one block, unread)
   async function* blocks() {
     let start = 0
     for (const [g, group] of metadata.row_groups.entries()) {
       const end = start + Number(group.num_rows)
       if (o.allowed && !o.allowed.subarray(start, end).includes(1)) yield [start, end] as const
-      else yield* await vectorBlocks(source, metadata, column, g, start, source.name, o.signal)
+      else yield* await rowBlocks(source, metadata, column.leafIndex, g, start, source.name, o.signal)
       start = end
     }
   }
