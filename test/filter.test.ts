@@ -139,6 +139,62 @@ describe('--where filters', () => {
     await source.close()
   })
 
+  it('a row group of 40 MB of text written as pyarrow writes it (one group, no offset index): filtered a block of rows at a time, never decoded whole, as DuckDB counts', async () => {
+    const dir = tempDir('pqs-filter-blocks-')
+    const input = join(dir, 'one-group.parquet')
+    const n = 20_000
+    let seed = 97
+    const next = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed
+    }
+    // ~2 KB of random words a row: 40 MB of text in one chunk, pages of 1 MiB
+    const body = Array.from({ length: n }, () => Array.from({ length: 400 }, () => (next() % 1_000_000).toString(36)).join(' '))
+    const score = Int32Array.from({ length: n }, (_, i) => i % 100)
+    writeFileSync(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          pageSize: 1 << 20,
+          rowGroupSize: n,
+          schema: [
+            { name: 'root', num_children: 2 },
+            { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+            { name: 'score', type: 'INT32', repetition_type: 'REQUIRED' },
+          ],
+          columnData: [
+            { name: 'body', data: body, offsetIndex: false },
+            { name: 'score', data: score, offsetIndex: false },
+          ],
+        }),
+      ),
+    )
+    const file = await testSource(input)
+    let longest = 0
+    const source = {
+      ...file,
+      name: file.name,
+      local: true,
+      byteLength: file.byteLength,
+      slice: (a: number, b?: number) => {
+        longest = Math.max(longest, (b ?? file.byteLength) - a)
+        return file.slice(a, b)
+      },
+    }
+    const metadata = await readMetadata(source)
+    const text = metadata.row_groups[0]?.columns[0]?.meta_data
+    expect(Number(text?.total_uncompressed_size)).toBeGreaterThan(16 << 20) // more than one block (ROW_BLOCK_BYTES)
+    const db = await duckdb()
+    longest = 0
+    await expectDuckdbCounts(db, input, source, metadata, [
+      ["body LIKE '%zz%' AND score < 50", "body LIKE '%zz%' AND score < 50"],
+      ["body ILIKE '%A1B%'", "body ILIKE '%A1B%'"],
+    ])
+    db.close()
+    // blocks of ROW_BLOCK_BYTES (16 MiB) and their edge pages, never the chunk
+    expect(longest).toBeLessThanOrEqual(Math.min(Number(text?.total_compressed_size) / 2, (16 << 20) + (2 << 20)))
+  })
+
   it('compares a quoted number with numbers and a quoted date with dates; a literal that cannot compare is an error naming the column', () => {
     expect(evaluate(parseWhere("score >= '5'"), { score: 6 })).toBe(true)
     expect(evaluate(parseWhere("score IN ('5', '6')"), { score: 6n })).toBe(true)

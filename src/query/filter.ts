@@ -2,8 +2,9 @@ import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
-import { readColumnRange } from '../parquet/embedding.js'
+import { readColumnRange, rowBlocks } from '../parquet/embedding.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
+import { walkForRows } from '../parquet/pageLocations.js'
 import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
 
 /**
@@ -540,7 +541,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
   let passing = 0
   let skipped = 0
   let rowStart = 0
-  for (const group of metadata.row_groups) {
+  for (const [g, group] of metadata.row_groups.entries()) {
     throwIfAborted(signal)
     const count = Number(group.num_rows)
     const stats = new Map<string, ChunkStats>()
@@ -556,35 +557,62 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
       })
     }
     if (!mayMatch(bound, stats)) skipped++
-    else {
-      const read = await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, rowStart, rowStart + count, source.name, signal)))
-      const columns = new Map(tops.map((t, i) => [t, read[i] as unknown[]]))
-      const values = leaves.map((l) => {
-        const top = columns.get(l.path[0] as string) as unknown[]
-        // a list's values as one array each (compared any-of), DECIMALs exact
-        if (l.list)
+    else
+      for (const [blockStart, blockEnd] of await filterBlocks(source, metadata, leaves, tops, g, rowStart)) {
+        throwIfAborted(signal)
+        const read = await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, blockStart, blockEnd, source.name, signal)))
+        const columns = new Map(tops.map((t, i) => [t, read[i] as unknown[]]))
+        const values = leaves.map((l) => {
+          const top = columns.get(l.path[0] as string) as unknown[]
+          // a list's values as one array each (compared any-of), DECIMALs exact
+          if (l.list)
+            return top.map((v) => {
+              if (v === null || v === undefined) return v
+              const values = Array.isArray(v) ? v : Array.from(v as ArrayLike<unknown>) // (copied only when not an array)
+              return l.scale === undefined ? values : values.map((x) => exactDecimal(x, l.scale as number))
+            })
+          // a top-level column's DECIMALs come exact from readColumnRange; a struct field's here
+          if (l.path.length === 1) return top
           return top.map((v) => {
-            if (v === null || v === undefined) return v
-            const values = Array.isArray(v) ? v : Array.from(v as ArrayLike<unknown>) // (copied only when not an array)
-            return l.scale === undefined ? values : values.map((x) => exactDecimal(x, l.scale as number))
+            const field = valueAt(v, l.path, 1)
+            return l.scale === undefined ? field : exactDecimal(field, l.scale)
           })
-        // a top-level column's DECIMALs come exact from readColumnRange; a struct field's here
-        if (l.path.length === 1) return top
-        return top.map((v) => {
-          const field = valueAt(v, l.path, 1)
-          return l.scale === undefined ? field : exactDecimal(field, l.scale)
         })
-      })
-      const row: Record<string, unknown> = {}
-      for (let i = 0; i < count; i++) {
-        for (const [c, n] of names.entries()) row[n] = values[c]?.[i]
-        if (evaluate(bound, row)) {
-          bitmap[rowStart + i] = 1
-          passing++
+        const row: Record<string, unknown> = {}
+        for (let i = 0; i < blockEnd - blockStart; i++) {
+          for (const [c, n] of names.entries()) row[n] = values[c]?.[i]
+          if (evaluate(bound, row)) {
+            bitmap[blockStart + i] = 1
+            passing++
+          }
         }
       }
-    }
     rowStart += count
   }
   return { bitmap, passing, rowGroupsSkipped: skipped, rowGroupsRead: metadata.row_groups.length - skipped }
+}
+
+/**
+ * The row blocks a filter reads row group `g` in: one, or from a local file with a large chunk
+ * among the compared columns those of the column cut finest by rowBlocks, the others' large
+ * chunks walked for their pages too, so no column is decoded whole (a text column of a million
+ * rows).
+ */
+async function filterBlocks(
+  source: ByteSource,
+  metadata: FileMetaData,
+  leaves: Array<{ chunk: number }>,
+  tops: string[],
+  g: number,
+  rowStart: number,
+): Promise<Array<[number, number]>> {
+  // over HTTP the group in one read (blocks would be as many round trips, one after another)
+  if (!source.local) return [[rowStart, rowStart + Number(metadata.row_groups[g]?.num_rows ?? 0)]]
+  let finest: Array<[number, number]> = []
+  for (const l of leaves) {
+    const blocks = await rowBlocks(source, metadata, l.chunk, g, rowStart, source.name)
+    if (blocks.length > finest.length) finest = blocks
+  }
+  if (finest.length > 1) await walkForRows(source, metadata, rowStart, finest.at(-1)?.[1] ?? rowStart, tops, source.name)
+  return finest
 }
