@@ -483,4 +483,49 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     )
     await source.close()
   }, 60_000)
+
+  it('an added vector column (embed) is asked for and written 16,384 rows at a time, not a row group at once', async () => {
+    const dir = tempDir('pqs-added-blocks-')
+    const n = 40_000
+    const input = join(dir, 'one-group.parquet')
+    writeListFile(
+      input,
+      Array.from({ length: n }, () => [1, 2]),
+      { title: Array.from({ length: n }, (_, i) => `t${i}`) },
+      {},
+      { rowGroupSize: n },
+    )
+    const source = await fileSource(input)
+    const metadata = await parquetMetadataAsync(source)
+    expect(metadata.row_groups.length).toBe(1)
+    const asked: Array<[number, number]> = []
+    const out = join(dir, 'out.parquet')
+    const sink = await fileSink(out, input)
+    await writeIndexed({
+      source,
+      metadata,
+      sink,
+      keyValues: () => [],
+      added: {
+        name: 'added',
+        values: async (start, end) => {
+          asked.push([start, end])
+          return Array.from({ length: end - start }, (_, i) => ((start + i) % 1000 === 3 ? null : Float32Array.of(start + i, -(start + i))))
+        },
+      },
+    })
+    await sink.commit()
+    expect(asked).toEqual([
+      [0, 16_384],
+      [16_384, 32_768],
+      [32_768, 40_000],
+    ])
+    const written = await fileSource(out)
+    const wm = await parquetMetadataAsync(written)
+    const vectors = await readVectors(written, wm, describeEmbeddingColumn(wm, 'added'), { skipInvalid: true })
+    expect(vectors.invalid.map((r) => r.row)).toEqual(Array.from({ length: 40 }, (_, i) => i * 1000 + 3))
+    expect(Array.from(vectors.rowIds).every((row, i) => vectors.data[2 * i] === row && vectors.data[2 * i + 1] === -row)).toBe(true)
+    await written.close()
+    await source.close()
+  })
 })

@@ -6,6 +6,7 @@ import { fromBytes } from '../io/source.js'
 import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
+import { walkForRows } from '../parquet/pageLocations.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { KV } from './keys.js'
 import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './passages.js'
@@ -51,7 +52,8 @@ export interface EmbedSummary {
  * Writes `source` again with one more column: the text column `o.text` embedded by `o.encoder`,
  * a nullable LIST<FLOAT> named `o.as`, one vector per page, and the encoder's name in the footer
  * (`parquetseek.model`) so text queries use the same model. Every other column is copied byte for
- * byte. Row group by row group, so memory stays at one row group's text and vectors. The output
+ * byte (large chunks of a local file in slices). 16,384 rows at a time, so memory stays at that
+ * many rows' text and vectors (a large text chunk of a local file: its pages walked first). The output
  * is ready for `buildIndex` (which `index --embed-text` runs next).
  */
 export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
@@ -124,7 +126,10 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
         name: as,
         float16: o.float16,
         values: async (start, end) => {
-          const read = await readColumnRange(source, metadata, field?.path[0] ?? o.text, start, end, o.file, o.signal)
+          const top = field?.path[0] ?? o.text
+          // a local file's large text chunk without an offset index: its pages found once, so each block reads its own
+          await walkForRows(source, metadata, start, end, [top], o.file, o.signal)
+          const read = await readColumnRange(source, metadata, top, start, end, o.file, o.signal)
           const values = field ? read.map((v) => valueAt(v, field.path, 1)) : read
           const out: Array<Float32Array | null> = new Array(values.length).fill(null)
           const todo: number[] = []

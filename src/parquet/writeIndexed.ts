@@ -28,6 +28,7 @@ export interface RowPages {
  */
 export interface AddedColumn {
   name: string
+  /** The vectors of rows [rowStart, rowEnd): a row group's, ADDED_BLOCK_ROWS at most at a time. */
   values: (rowStart: number, rowEnd: number) => Promise<Array<Float32Array | null>>
   /** Store the values as half floats (FLOAT16, 2 bytes each), rounded to the nearest. */
   float16?: boolean
@@ -70,6 +71,9 @@ export interface WriteIndexedResult {
   blobOffset: number
   blobLength: number
 }
+
+/** Rows of an added column asked for at once (AddedColumn.values): 16,384 × 512 floats are 32 MiB. */
+const ADDED_BLOCK_ROWS = 16_384
 
 /** Parquet's magic bytes, at a file's start and end. */
 export const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
@@ -254,11 +258,22 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       await writeChunk(columns, (writer) => writeFlatChunk(writer, rowTree, rowNumbers, 'LZ4_RAW'))
     }
     if (added) {
-      const vectors = await added.values(rowStart, rowStart + groupRows)
-      if (vectors.length !== groupRows) throw new Error(`${vectors.length} vectors for ${groupRows} rows`)
-      throwIfAborted(signal)
-      const rowsOut = vectors.map((v) => (v ? Array.from(v) : null))
-      const { chunk: written } = await writeChunk(columns, (writer) => writeVectorChunk(writer, addedTree, rowsOut))
+      // ADDED_BLOCK_ROWS rows' vectors at a time, each block's pages emitted as written
+      const { chunk: written } = await writeChunk(columns, async (writer) => {
+        const chunkWriter = new VectorChunkWriter(addedTree)
+        for (let start = rowStart; start < rowStart + groupRows; start += ADDED_BLOCK_ROWS) {
+          const end = Math.min(rowStart + groupRows, start + ADDED_BLOCK_ROWS)
+          const vectors = await added.values(start, end)
+          if (vectors.length !== end - start) throw new Error(`${vectors.length} vectors for ${end - start} rows`)
+          throwIfAborted(signal)
+          const block = new ByteWriter()
+          block.offset = offset
+          chunkWriter.add(block, vectors)
+          await emit(block.getBytes())
+        }
+        writer.offset = offset
+        return chunkWriter.finish()
+      })
       embeddingChunks.add(written)
     }
     let uncompressed = 0n
