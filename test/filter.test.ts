@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { readMetadata } from '../src/parquet/footer.js'
@@ -9,7 +10,7 @@ import { evaluate, filterRows, parseWhere } from '../src/query/filter.js'
 import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
-import { clusteredVectors, duckdb, listOfFloat, tempDir, testSource } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, listOfFloat, randomWords, tempDir, testSource, writePyarrowLike } from './helpers/fixtures.js'
 
 const CATEGORIES = ['news', 'sport', 'tech', 'art']
 
@@ -143,31 +144,20 @@ describe('--where filters', () => {
     const dir = tempDir('pqs-filter-blocks-')
     const input = join(dir, 'one-group.parquet')
     const n = 20_000
-    let seed = 97
-    const next = () => {
-      seed = (seed * 48271) % 2147483647
-      return seed
-    }
+    const rand = mulberry32(97)
     // ~2 KB of random words a row: 40 MB of text in one chunk, pages of 1 MiB
-    const body = Array.from({ length: n }, () => Array.from({ length: 400 }, () => (next() % 1_000_000).toString(36)).join(' '))
-    const score = Int32Array.from({ length: n }, (_, i) => i % 100)
-    writeFileSync(
+    const body = Array.from({ length: n }, () => randomWords(400, rand))
+    writePyarrowLike(
       input,
-      new Uint8Array(
-        parquetWriteBuffer({
-          pageSize: 1 << 20,
-          rowGroupSize: n,
-          schema: [
-            { name: 'root', num_children: 2 },
-            { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
-            { name: 'score', type: 'INT32', repetition_type: 'REQUIRED' },
-          ],
-          columnData: [
-            { name: 'body', data: body, offsetIndex: false },
-            { name: 'score', data: score, offsetIndex: false },
-          ],
-        }),
-      ),
+      [
+        { name: 'root', num_children: 2 },
+        { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+        { name: 'score', type: 'INT32', repetition_type: 'REQUIRED' },
+      ],
+      [
+        { name: 'body', data: body },
+        { name: 'score', data: Int32Array.from({ length: n }, (_, i) => i % 100) },
+      ],
     )
     const file = await testSource(input)
     let longest = 0

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AsyncBuffer, ColumnMetaData, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet'
 import { parquetMetadata, parquetMetadataAsync, parquetReadObjects, parquetSchema, readOffsetIndex } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
-import { ByteWriter, parquetWriteBuffer } from 'hyparquet-writer'
+import { ByteWriter } from 'hyparquet-writer'
 import { writeDataPageV2 } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
@@ -19,7 +19,18 @@ import { walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { listPages, writeVectorChunk } from '../src/parquet/vectorChunk.js'
 import { writeIndexed } from '../src/parquet/writeIndexed.js'
-import { clusteredVectors, duckdb, type Fixture, listOfFloat, makeFixtures, SHARED, tempDir, writeListFile } from './helpers/fixtures.js'
+import {
+  clusteredVectors,
+  duckdb,
+  type Fixture,
+  listOfFloat,
+  makeFixtures,
+  randomWords,
+  SHARED,
+  tempDir,
+  writeListFile,
+  writePyarrowLike,
+} from './helpers/fixtures.js'
 
 const fast = { coarseIterations: 3, pqIterations: 3, sample: 2000 }
 const dir = tempDir()
@@ -394,30 +405,22 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     const rand = mulberry32(95)
     // ~1 KB of random words a row (10 MB of text, pages of 1 MiB: re-paged); a list of floats that
     // is not the embedding (5 MB: copied as it is); one row group, no offset index
-    const body = Array.from({ length: n }, (_, i) =>
-      i % 500 === 7 ? null : `${i}: ${Array.from({ length: 150 }, () => Math.floor(rand() * 1e6).toString(36)).join(' ')}`,
-    )
+    const body = Array.from({ length: n }, (_, i) => (i % 500 === 7 ? null : `${i}: ${randomWords(150, rand)}`))
     const other = Array.from({ length: n }, () => Array.from({ length: 128 }, () => rand()))
     const input = join(dir, 'big-chunks.parquet')
-    writeFileSync(
+    writePyarrowLike(
       input,
-      new Uint8Array(
-        parquetWriteBuffer({
-          pageSize: 1 << 20,
-          rowGroupSize: n,
-          schema: [
-            { name: 'root', num_children: 3 },
-            { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
-            ...listOfFloat('other'),
-            ...listOfFloat('embedding'),
-          ],
-          columnData: [
-            { name: 'body', data: body, offsetIndex: false },
-            { name: 'other', data: other, offsetIndex: false },
-            { name: 'embedding', data: Array.from({ length: n }, (_, i) => [i, 1, 2, 3]), offsetIndex: false },
-          ],
-        }),
-      ),
+      [
+        { name: 'root', num_children: 3 },
+        { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+        ...listOfFloat('other'),
+        ...listOfFloat('embedding'),
+      ],
+      [
+        { name: 'body', data: body },
+        { name: 'other', data: other },
+        { name: 'embedding', data: Array.from({ length: n }, (_, i) => [i, 1, 2, 3]) },
+      ],
     )
     const source = await fileSource(input)
     const metadata = await parquetMetadataAsync(source)

@@ -18,7 +18,7 @@ import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { decodePages, PAGES_A_THREAD, PageDecoders, type PageWorkers, type SpawnWorker, sharedFloats } from '../src/search/pageDecoding.js'
-import { clusteredVectors, duckdb, headOnlyTail, tempDir, writeListFile } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, headOnlyTail, randomWords, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-search-')
 const rows = 4000
@@ -275,10 +275,7 @@ describe('row spans (what the Data view scrolls through)', () => {
     const n = 3000
     const rand = mulberry32(4)
     // ~1 KB of random words each (little for snappy to squeeze): 3 MB in one chunk
-    const texts = Array.from(
-      { length: n },
-      (_, i) => `row ${i}: ${Array.from({ length: 150 }, () => Math.floor(rand() * 1e6).toString(36)).join(' ')}`,
-    )
+    const texts = Array.from({ length: n }, (_, i) => `row ${i}: ${randomWords(150, rand)}`)
     writeListFile(
       path,
       Array.from({ length: n }, (_, i) => [i, 1]),

@@ -98,6 +98,20 @@ export function writeListFile(
   writeFileSync(path, new Uint8Array(buf))
 }
 
+/** `count` random base-36 words (about 6 bytes each, space included): text that snappy and LZ4 barely shrink. */
+export const randomWords = (count: number, rand: () => number): string =>
+  Array.from({ length: count }, () => Math.floor(rand() * 1e6).toString(36)).join(' ')
+
+/**
+ * A file as pyarrow writes one by default: every row in one row group, pages of about 1 MiB, no
+ * offset index. `schema` from the root; `columns` in its order, each as long as the file.
+ */
+export function writePyarrowLike(path: string, schema: SchemaElement[], columns: Array<{ name: string; data: unknown[] | Int32Array }>) {
+  const rows = columns[0]?.data.length ?? 0
+  const columnData = columns.map((c) => ({ ...c, offsetIndex: false })) as Parameters<typeof parquetWriteBuffer>[0]['columnData']
+  writeFileSync(path, new Uint8Array(parquetWriteBuffer({ pageSize: 1 << 20, rowGroupSize: rows, schema, columnData })))
+}
+
 /** Small files covering the column shapes and writers the builder must accept. */
 export async function makeFixtures(dir: string): Promise<Fixture[]> {
   const out: Fixture[] = []
