@@ -279,7 +279,7 @@ export async function forEachVectorBlock(
   return { dim, valid }
 }
 
-/** Reads the whole embedding column into one float32 matrix, one row group at a time. */
+/** Reads the whole embedding column into one float32 matrix, a block of rows at a time (rowBlocks). */
 export async function readVectors(
   source: AsyncBuffer,
   metadata: FileMetaData,
