@@ -6,6 +6,7 @@ import { compressors } from 'hyparquet-compressors'
 import { ByteWriter } from 'hyparquet-writer'
 import { writeDataPageV2 } from 'hyparquet-writer/src/datapage.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { unconvert } from 'hyparquet-writer/src/unconvert.js'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -15,7 +16,7 @@ import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readVectors, rowBlocks } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
-import { walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
+import { pageLocationsFromHeaders, walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { listPages, writeVectorChunk } from '../src/parquet/vectorChunk.js'
 import { writeIndexed } from '../src/parquet/writeIndexed.js'
@@ -318,6 +319,36 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     }
     await withIndex.close()
     await without.close()
+  })
+
+  it("a list column's V1 pages (pyarrow, DuckDB) are counted by their rows; one beginning inside a row makes no table, so the chunk is read whole", async () => {
+    // an uncompressed DataPage V1 of a list column: its repetition levels (length-prefixed, 1 bit), then filler
+    const v1 = (repetition: number[]) => {
+      const levels = new ByteWriter()
+      writeRleBitPackedHybrid(levels, repetition, 1)
+      const body = [...new Uint8Array(new Uint32Array([levels.getBytes().length]).buffer), ...levels.getBytes(), ...new Uint8Array(8)]
+      const w = new ByteWriter()
+      serializeTCompactProtocol(w, {
+        field_1: 0, // DATA_PAGE
+        field_2: body.length,
+        field_3: body.length,
+        field_5: { field_1: repetition.length, field_2: 0, field_3: 3, field_4: 3 },
+      })
+      return [...w.getBytes(), ...body]
+    }
+    const info = { column: 'tags.list.element', sourceOffset: 0, codec: 'UNCOMPRESSED' as const, maxRepetitionLevel: 1 }
+    // rows [a, b] [c, d, e] [f]: pages of rows 0–1 and 2
+    const aligned = Uint8Array.from([...v1([0, 1, 0, 1, 1]), ...v1([0])])
+    expect((await pageLocationsFromHeaders(aligned, 0, info))?.map((p) => p.first_row_index)).toEqual([0n, 2n])
+    // the second page beginning with the third value of row 1
+    const split = Uint8Array.from([...v1([0, 1, 0, 1]), ...v1([1, 0])])
+    expect(await pageLocationsFromHeaders(split, 0, info)).toBeUndefined()
+    const source: AsyncBuffer & { local: boolean } = {
+      local: true,
+      byteLength: split.length,
+      slice: async (a, b) => split.slice(a, b).buffer,
+    }
+    expect(await walkChunkPages(source, 0, split.length, info, undefined, 16)).toBeUndefined()
   })
 
   it('a header longer than the first guess (long statistics) is read again whole, not taken as damaged; a damaged one is named', async () => {

@@ -339,6 +339,8 @@ export async function rowBlocks(
     // nothing from a disk, a second download over HTTP — there the group is decoded whole
     if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
     await walkChunkOnce(source, metadata, g, leaf, file, signal)
+    // pages that do not begin at rows (walkPages) cannot be read a block at a time
+    if (!pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]) return [[groupStart, groupStart + rows]]
   }
   const out: Array<[number, number]> = []
   for (let a = 0; a < rows; a += per) out.push([groupStart + a, groupStart + Math.min(rows, a + per)])

@@ -20,9 +20,10 @@ export interface ChunkInfo {
 /**
  * Rebuilds a column chunk's offset index by walking its page headers, for input files written
  * without one (DuckDB's, for example). `bytes` is the whole chunk; locations are reported
- * relative to `newStart`, where the chunk will live in the output.
+ * relative to `newStart`, where the chunk will live in the output. Undefined when a page begins
+ * inside a row (a V1 page of a list column may): no offset index can describe such pages.
  */
-export function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, info: ChunkInfo): Promise<PageLocation[]> {
+export function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, info: ChunkInfo): Promise<PageLocation[] | undefined> {
   return walkPages(bytes.length, (start) => bytes.subarray(start), newStart, info)
 }
 
@@ -35,7 +36,7 @@ const WALK_WINDOW = 1 << 22
 /**
  * Each page of a column chunk of `source`, found by reading its headers (in windows of 4 MiB;
  * a nested column's V1 pages whole, to count their rows): an offset index for a chunk written
- * without one, at the chunk's place in `source`.
+ * without one, at the chunk's place in `source`; undefined when a page begins inside a row.
  */
 export async function walkChunkPages(
   source: AsyncBuffer,
@@ -45,7 +46,7 @@ export async function walkChunkPages(
   signal?: AbortSignal,
   /** Bytes read at once (tests make it small to cross windows). */
   windowBytes = WALK_WINDOW,
-): Promise<PageLocation[]> {
+): Promise<PageLocation[] | undefined> {
   let window = new Uint8Array(0)
   let windowStart = 0
   return walkPages(
@@ -73,7 +74,7 @@ async function walkPages(
   at: (start: number, least: number) => Uint8Array | Promise<Uint8Array>,
   newStart: number,
   info: ChunkInfo,
-): Promise<PageLocation[]> {
+): Promise<PageLocation[] | undefined> {
   const out: PageLocation[] = []
   let rows = 0n
   let pageStart = 0
@@ -108,26 +109,31 @@ async function walkPages(
     if (header.type === 'DATA_PAGE' || header.type === 'DATA_PAGE_V2') {
       out.push({ offset: BigInt(newStart + pageStart), compressed_page_size: end - pageStart, first_row_index: rows })
       const body = header.data_page_header_v2 || info.maxRepetitionLevel === 0 ? undefined : await at(bodyStart, end - bodyStart)
-      rows += BigInt(rowsInPage(header, body?.subarray(0, end - bodyStart), info))
+      const counted = rowsInPage(header, body?.subarray(0, end - bodyStart), info)
+      // a V1 page may begin inside a row (older writers split long lists): no page is then a row's own
+      if (!counted.startsRow) return undefined
+      rows += BigInt(counted.rows)
     }
     pageStart = end
   }
   return out
 }
 
-/** Rows a data page holds; `body` (the compressed page) is needed only for a nested column's V1 page. */
-function rowsInPage(header: PageHeader, body: Uint8Array | undefined, info: ChunkInfo): number {
-  if (header.data_page_header_v2) return header.data_page_header_v2.num_rows
+/**
+ * Rows a data page holds, and whether it begins a row; `body` (the compressed page) is needed only
+ * for a nested column's V1 page: rows start where its repetition level is 0.
+ */
+function rowsInPage(header: PageHeader, body: Uint8Array | undefined, info: ChunkInfo): { rows: number; startsRow: boolean } {
+  if (header.data_page_header_v2) return { rows: header.data_page_header_v2.num_rows, startsRow: true }
   const values = header.data_page_header?.num_values ?? 0
-  if (info.maxRepetitionLevel === 0 || !body) return values
-  // V1 page of a nested column: rows start where the repetition level is 0.
+  if (info.maxRepetitionLevel === 0 || !body) return { rows: values, startsRow: true }
   const page = decompressPage(body, header.uncompressed_page_size, info.codec, codecs)
   const levels = new Array<number>(values)
   const width = 32 - Math.clz32(info.maxRepetitionLevel)
   readRleBitPackedHybrid({ view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 }, width, levels)
   let rows = 0
   for (const level of levels) if (level === 0) rows++
-  return rows
+  return { rows, startsRow: values === 0 || levels[0] === 0 }
 }
 
 /**
@@ -174,9 +180,9 @@ export async function walkChunkOnce(
   const table = tables.get(metadata) ?? metadata.row_groups.map(() => ({}))
   tables.set(metadata, table)
   const byPath = table[g] as Record<string, PageLocation[]>
-  if (byPath[path]) return true
-  // one walk of a chunk however many reads ask for it at once
   const key = `${g}:${path}`
+  if (byPath[path] || rowless.get(metadata)?.has(key)) return true
+  // one walk of a chunk however many reads ask for it at once
   const inFlight = walking.get(metadata) ?? new Map<string, Promise<void>>()
   walking.set(metadata, inFlight)
   let walk = inFlight.get(key)
@@ -191,7 +197,8 @@ export async function walkChunkOnce(
     }
     walk = walkChunkPages(source, start, Number(m.total_compressed_size), info, signal)
       .then((pages) => {
-        byPath[path] = pages
+        if (pages) byPath[path] = pages
+        else rowless.set(metadata, (rowless.get(metadata) ?? new Set()).add(key)) // read whole, as without a table
       })
       .finally(() => inFlight.delete(key))
     inFlight.set(key, walk)
@@ -199,6 +206,9 @@ export async function walkChunkOnce(
   await walk
   return true
 }
+
+/** Chunks walked whose pages do not begin at rows (walkPages: undefined), by footer, then `row group:path`. */
+const rowless = new WeakMap<FileMetaData, Set<string>>()
 
 /** Walks under way, by footer, then `row group:path`. */
 const walking = new WeakMap<FileMetaData, Map<string, Promise<void>>>()

@@ -204,9 +204,10 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           maxRepetitionLevel: getMaxRepetitionLevel(leaves[c] ?? []),
         })
         const tree = leaves[c] ?? []
-        if (Math.max(...locations.map((p) => p.compressed_page_size)) > PAGE_LIMIT && canRepage(tree)) {
+        if ((!locations || Math.max(...locations.map((p) => p.compressed_page_size)) > PAGE_LIMIT) && canRepage(tree)) {
           // Large pages (DuckDB writes a whole row group of text as one page) would make
-          // fetching a result row's value read the whole page: write this column in small pages.
+          // fetching a result row's value read the whole page: write this column in small pages
+          // (and pages that do not begin at rows, which no offset index describes, in pages that do).
           if (large) {
             const blocks = await rowBlocks(source, metadata, c, g, rowStart, file, signal, blockBytes)
             const out = { offset: () => offset, emit }
@@ -244,7 +245,8 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
             await emit(new Uint8Array(await source.slice(at, Math.min(start + length, at + blockBytes))))
           }
         columns.push(moved)
-        offsetIndexes.push({ chunk: moved, locations })
+        // (a chunk whose pages do not begin at rows is copied without an offset index: read whole)
+        if (locations) offsetIndexes.push({ chunk: moved, locations })
         if (chunk.column_index_offset !== undefined && chunk.column_index_length) {
           const ci = Number(chunk.column_index_offset)
           if (ci + chunk.column_index_length <= source.byteLength) {
@@ -358,7 +360,7 @@ async function copiedLocations(
   newStart: number,
   shift: number,
   info: Parameters<typeof pageLocationsFromHeaders>[2],
-): Promise<PageLocation[]> {
+): Promise<PageLocation[] | undefined> {
   const chunk = metadata.row_groups[g]?.columns[c] as ColumnChunk
   const at = chunk.offset_index_offset
   const length = chunk.offset_index_length
@@ -369,8 +371,8 @@ async function copiedLocations(
   }
   if (bytes) return pageLocationsFromHeaders(bytes, newStart, info)
   await walkChunkOnce(source, metadata, g, c, info.file)
-  const walked = pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[chunk.meta_data?.path_in_schema.join('.') ?? ''] ?? []
-  return walked.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
+  const walked = pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[chunk.meta_data?.path_in_schema.join('.') ?? '']
+  return walked?.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
 }
 
 /** The schema with a required INT32 ROW_COLUMN appended to the root. */
