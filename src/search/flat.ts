@@ -25,10 +25,10 @@ export interface FlatOptions {
 
 /**
  * Exact search over any Parquet file (indexed or not), a block of rows at a time (a row group,
- * or part of a large one: rowBlocks), so memory stays bounded by a block. Rows with null or malformed vectors are skipped (a file of only
- * such rows is an error naming the first, not an empty answer), and so are rows `allowed` leaves
- * out (a row group with none allowed is not read). Ground truth
- * for benchmarks, and the answer for small files.
+ * or part of a large one: rowBlocks), so memory stays bounded by a block. Rows with null or
+ * malformed vectors are skipped (a file of only such rows is an error naming the first, not an
+ * empty answer), and so are rows `allowed` leaves out (a row group with none allowed is not
+ * read). Ground truth for benchmarks, and the answer for small files.
  */
 export async function flatSearch(source: ByteSource, metadata: FileMetaData, queries: Float32Array[], o: FlatOptions): Promise<Hit[][]> {
   const column = describeEmbeddingColumn(metadata, o.column, source.name)
