@@ -349,6 +349,10 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
       slice: async (a, b) => split.slice(a, b).buffer,
     }
     expect(await walkChunkPages(source, 0, split.length, info, undefined, 16)).toBeUndefined()
+    // pages whose bodies are not what the codec says (not SNAPPY): named, with where the first starts
+    await expect(
+      pageLocationsFromHeaders(aligned, 0, { ...info, file: 'tags.parquet', codec: 'SNAPPY', sourceOffset: 100 }),
+    ).rejects.toThrow(/^tags\.parquet, column "tags\.list\.element", byte 100: unreadable page: its repetition levels do not decode/)
   })
 
   it('a header longer than the first guess (long statistics) is read again whole, not taken as damaged; a damaged one is named', async () => {

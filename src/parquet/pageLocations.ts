@@ -109,8 +109,17 @@ async function walkPages(
     if (header.type === 'DATA_PAGE' || header.type === 'DATA_PAGE_V2') {
       out.push({ offset: BigInt(newStart + pageStart), compressed_page_size: end - pageStart, first_row_index: rows })
       const body = header.data_page_header_v2 || info.maxRepetitionLevel === 0 ? undefined : await at(bodyStart, end - bodyStart)
-      const counted = rowsInPage(header, body?.subarray(0, end - bodyStart), info)
-      // a V1 page may begin inside a row (older writers split long lists): no page is then a row's own
+      let counted: ReturnType<typeof rowsInPage>
+      try {
+        counted = rowsInPage(header, body?.subarray(0, end - bodyStart), info)
+      } catch (e) {
+        throw new ParquetSeekError(`unreadable page: its repetition levels do not decode (${(e as Error).message})`, {
+          file: info.file,
+          column: info.column,
+          offset: info.sourceOffset + pageStart,
+        })
+      }
+      // a V1 page may begin inside a row: no page is then a row's own
       if (!counted.startsRow) return undefined
       rows += BigInt(counted.rows)
     }
