@@ -62,8 +62,8 @@ export async function footerHash(source: ByteSource): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-/** Writes a sidecar (header, then the blob) and commits the sink. Page locations are not stored:
- * search finds them through each source's offset index. */
+/** Writes a sidecar (header, then the blob) and commits the sink. The blob's page locations are
+ * 0: search finds pages through each source's offset index, or its `pages` table here. */
 export async function writeSidecar(
   sink: ByteSink,
   {

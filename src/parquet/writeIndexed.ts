@@ -124,6 +124,27 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
     return written
   }
 
+  /** A vector chunk written a block of rows at a time (VectorChunkWriter), each block emitted as written. */
+  const writeVectorBlocks = (
+    columns: ColumnChunk[],
+    tree: SchemaTree[],
+    blocks: Array<[number, number]>,
+    rowsOf: (start: number, end: number) => Promise<unknown[]>,
+  ) =>
+    writeChunk(columns, async (writer) => {
+      const chunkWriter = new VectorChunkWriter(tree)
+      for (const [start, end] of blocks) {
+        const rowsIn = await rowsOf(start, end)
+        throwIfAborted(signal)
+        const block = new ByteWriter()
+        block.offset = offset
+        chunkWriter.add(block, rowsIn)
+        await emit(block.getBytes())
+      }
+      writer.offset = offset
+      return chunkWriter.finish()
+    })
+
   await emit(PAR1)
   let declaredValues = 0n
   let writtenValues = 0n
@@ -151,19 +172,13 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           ? await writeChunk(columns, (writer) =>
               writeVectorChunk(writer, embeddingTree, permuted.values(c, rowStart, rowStart + groupRows)),
             )
-          : await writeChunk(columns, async (writer) => {
-              // a block of rows at a time (a large row group is not decoded whole), each emitted as written
-              const chunkWriter = new VectorChunkWriter(embeddingTree)
-              for (const [start, end] of await rowBlocks(source, metadata, column.leafIndex, g, rowStart, file, signal, blockBytes)) {
-                throwIfAborted(signal)
-                const block = new ByteWriter()
-                block.offset = offset
-                chunkWriter.add(block, await readColumnRange(source, metadata, column.name, start, end, file))
-                await emit(block.getBytes())
-              }
-              writer.offset = offset
-              return chunkWriter.finish()
-            })
+          : // a block of rows at a time: a large row group is not decoded whole
+            await writeVectorBlocks(
+              columns,
+              embeddingTree,
+              await rowBlocks(source, metadata, column.leafIndex, g, rowStart, file, signal, blockBytes),
+              (start, end) => readColumnRange(source, metadata, column.name, start, end, file),
+            )
         embeddingChunks.add(written)
         declaredValues += meta.num_values
         writtenValues += written.meta_data?.num_values ?? 0n
@@ -260,21 +275,14 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       await writeChunk(columns, (writer) => writeFlatChunk(writer, rowTree, rowNumbers, 'LZ4_RAW'))
     }
     if (added) {
-      // ADDED_BLOCK_ROWS rows' vectors at a time, each block's pages emitted as written
-      const { chunk: written } = await writeChunk(columns, async (writer) => {
-        const chunkWriter = new VectorChunkWriter(addedTree)
-        for (let start = rowStart; start < rowStart + groupRows; start += ADDED_BLOCK_ROWS) {
-          const end = Math.min(rowStart + groupRows, start + ADDED_BLOCK_ROWS)
-          const vectors = await added.values(start, end)
-          if (vectors.length !== end - start) throw new Error(`${vectors.length} vectors for ${end - start} rows`)
-          throwIfAborted(signal)
-          const block = new ByteWriter()
-          block.offset = offset
-          chunkWriter.add(block, vectors)
-          await emit(block.getBytes())
-        }
-        writer.offset = offset
-        return chunkWriter.finish()
+      // ADDED_BLOCK_ROWS rows' vectors at a time
+      const blocks: Array<[number, number]> = []
+      for (let start = rowStart; start < rowStart + groupRows; start += ADDED_BLOCK_ROWS)
+        blocks.push([start, Math.min(rowStart + groupRows, start + ADDED_BLOCK_ROWS)])
+      const { chunk: written } = await writeVectorBlocks(columns, addedTree, blocks, async (start, end) => {
+        const vectors = await added.values(start, end)
+        if (vectors.length !== end - start) throw new Error(`${vectors.length} vectors for ${end - start} rows`)
+        return vectors
       })
       embeddingChunks.add(written)
     }
