@@ -10,13 +10,20 @@ import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { unconvert } from 'hyparquet-writer/src/unconvert.js'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readVectors, rowBlocks } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
-import { pageLocationsFromHeaders, walkChunkPages, walkFilePages } from '../src/parquet/pageLocations.js'
+import {
+  pageLocationsFromHeaders,
+  pageTableOptions,
+  walkChunkPages,
+  walkedOffsetIndex,
+  walkFilePages,
+} from '../src/parquet/pageLocations.js'
 import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { listPages, writeVectorChunk } from '../src/parquet/vectorChunk.js'
 import { writeIndexed } from '../src/parquet/writeIndexed.js'
@@ -313,15 +320,16 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
       const start = Number(chunk.dictionary_page_offset ?? chunk.data_page_offset)
       const info = { column: path, sourceOffset: start, codec: chunk.codec, maxRepetitionLevel: c }
       for (const window of [100, 1000, 5000, 9000])
-        expect(await walkChunkPages(without, start, Number(chunk.total_compressed_size), info, undefined, window)).toEqual(
-          expected[1]?.[path],
-        )
+        expect(await walkChunkPages(without, start, Number(chunk.total_compressed_size), info, undefined, window)).toEqual({
+          pages: expected[1]?.[path],
+          spans: false,
+        })
     }
     await withIndex.close()
     await without.close()
   })
 
-  it("a list column's V1 pages (pyarrow, DuckDB) are counted by their rows; one beginning inside a row makes no table, so the chunk is read whole", async () => {
+  it("a list column's V1 pages (pyarrow, DuckDB) are counted by their rows; one beginning inside a row is read with the page before (a span), never written as an offset index", async () => {
     // an uncompressed DataPage V1 of a list column: its repetition levels (length-prefixed, 1 bit), then filler
     const v1 = (repetition: number[]) => {
       const levels = new ByteWriter()
@@ -340,15 +348,23 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     // rows [a, b] [c, d, e] [f]: pages of rows 0–1 and 2
     const aligned = Uint8Array.from([...v1([0, 1, 0, 1, 1]), ...v1([0])])
     expect((await pageLocationsFromHeaders(aligned, 0, info))?.map((p) => p.first_row_index)).toEqual([0n, 2n])
-    // the second page beginning with the third value of row 1
-    const split = Uint8Array.from([...v1([0, 1, 0, 1]), ...v1([1, 0])])
+    // the second page beginning with the third value of row 1, the third with row 3
+    const pages = [v1([0, 1, 0, 1]), v1([1, 0]), v1([0, 1])]
+    const split = Uint8Array.from(pages.flat())
     expect(await pageLocationsFromHeaders(split, 0, info)).toBeUndefined()
     const source: AsyncBuffer & { local: boolean } = {
       local: true,
       byteLength: split.length,
       slice: async (a, b) => split.slice(a, b).buffer,
     }
-    expect(await walkChunkPages(source, 0, split.length, info, undefined, 16)).toBeUndefined()
+    const [one, two, three] = pages.map((p) => p.length) as [number, number, number]
+    expect(await walkChunkPages(source, 0, split.length, info, undefined, 16)).toEqual({
+      pages: [
+        { offset: 0n, compressed_page_size: one + two, first_row_index: 0n },
+        { offset: BigInt(one + two), compressed_page_size: three, first_row_index: 3n },
+      ],
+      spans: true,
+    })
     // pages whose bodies are not what the codec says (not SNAPPY): named, with where the first starts
     await expect(
       pageLocationsFromHeaders(aligned, 0, { ...info, file: 'tags.parquet', codec: 'SNAPPY', sourceOffset: 100 }),
@@ -373,7 +389,7 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     const second = page(10, 'x'.repeat(2000)).length
     const third = second + page(5, 'short').length
     for (const window of [100, 3000, 1 << 22])
-      expect(await walkChunkPages(source, 0, chunk.length, info, undefined, window)).toEqual([
+      expect((await walkChunkPages(source, 0, chunk.length, info, undefined, window)).pages).toEqual([
         { offset: 0n, compressed_page_size: second, first_row_index: 0n },
         { offset: BigInt(second), compressed_page_size: third - second, first_row_index: 10n },
         { offset: BigInt(third), compressed_page_size: chunk.length - third, first_row_index: 15n },
@@ -432,6 +448,111 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     expect(bytes((await readVectors(written, wm, describeEmbeddingColumn(wm, 'embedding'))).data).equals(bytes(v))).toBe(true)
     await written.close()
     await source.close()
+  }, 60_000)
+
+  it("older pyarrow's V1 list pages, cut inside rows, are read a block at a time by the spans of pages that begin rows: from a disk (walked) and from a remote source (streamed once, front to back); the rewrite the same", async () => {
+    const dir = tempDir('pqs-v1-split-')
+    const n = 6000
+    const dim = 384 // 9.2 MB; pages of 65,536 values: every third begins a row
+    const v = clusteredVectors(n, dim, 97)
+    const input = join(dir, 'v1-split.parquet')
+    writeV1SplitList(input, v, dim, 65_536)
+    const file = await fileSource(input)
+    const chunk = Number((await parquetMetadataAsync(file)).row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
+    const bytes = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
+    const blockBytes = 1 << 20
+    for (const local of [true, false]) {
+      let longest = 0
+      let fetched = 0
+      const counting: AsyncBuffer & { local: boolean } = {
+        local,
+        byteLength: file.byteLength,
+        slice: (a, b) => {
+          longest = Math.max(longest, (b ?? file.byteLength) - a)
+          fetched += (b ?? file.byteLength) - a
+          return file.slice(a, b)
+        },
+      }
+      const metadata = await parquetMetadataAsync(counting)
+      const column = describeEmbeddingColumn(metadata, 'embedding')
+      fetched = 0
+      const read = await readVectors(counting, metadata, column, { blockBytes })
+      expect(bytes(read.data).equals(bytes(v)), local ? 'local' : 'remote').toBe(true)
+      if (local) {
+        // the walk's 4 MiB windows, then each block's spans: never the 9 MB chunk at once
+        expect(longest).toBeLessThanOrEqual(4 << 20)
+      } else {
+        // a window at a time, the chunk once
+        expect(longest).toBeLessThanOrEqual(blockBytes)
+        expect(fetched).toBe(chunk)
+      }
+      // the spans are known now: a later read through this footer fetches a block's own (a sidecar's candidates)
+      const table = pageTableOptions(metadata).pageLocationsByGroup?.[0]?.['embedding.list.element'] ?? []
+      expect(table.length).toBeGreaterThan(10)
+      expect(table.every((p, i) => i === 0 || p.first_row_index > (table[i - 1]?.first_row_index ?? 0n))).toBe(true)
+      expect(walkedOffsetIndex(metadata, 0, 'embedding.list.element')).toBeUndefined() // spans: never an offset index
+      // the rewrite (a fresh footer: nothing known), its vector chunk read the same way
+      longest = 0
+      fetched = 0
+      const out = join(dir, `out-${local}.parquet`)
+      const sink = await fileSink(out, input)
+      const fresh = await parquetMetadataAsync(counting)
+      await writeIndexed({ source: counting, metadata: fresh, column, sink, keyValues: () => [], blockBytes })
+      await sink.commit()
+      expect(longest).toBeLessThanOrEqual(local ? 4 << 20 : blockBytes)
+      const written = await fileSource(out)
+      const wm = await parquetMetadataAsync(written)
+      expect(bytes((await readVectors(written, wm, describeEmbeddingColumn(wm, 'embedding'))).data).equals(bytes(v))).toBe(true)
+      await written.close()
+    }
+    await file.close()
+  }, 60_000)
+
+  it('a remote file with no offset index is streamed a block at a time, its dictionary page kept for every block: the chunk downloaded once, never in one read', async () => {
+    const dir = tempDir('pqs-stream-')
+    const n = 8000
+    const dim = 128
+    // values on a grid of 1/4 (off zero: the writer's dictionary takes -0 for 0): few distinct, so the column is dictionary-encoded
+    const v = clusteredVectors(n, dim, 98).map((x) => Math.round(x * 4) / 4 + 0.125)
+    const input = join(dir, 'dictionary.parquet')
+    const rows = Array.from({ length: n }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim)))
+    writeListFile(input, rows, {}, {}, { offsetIndex: false, rowGroupSize: n, pageSize: 32 << 10 })
+    const file = await fileSource(input)
+    let longest = 0
+    let fetched = 0
+    const remote: AsyncBuffer = {
+      byteLength: file.byteLength,
+      slice: (a, b) => {
+        longest = Math.max(longest, (b ?? file.byteLength) - a)
+        fetched += (b ?? file.byteLength) - a
+        return file.slice(a, b)
+      },
+    }
+    const metadata = await parquetMetadataAsync(remote)
+    const m = metadata.row_groups[0]?.columns[0]?.meta_data
+    expect(m?.dictionary_page_offset).toBeDefined()
+    expect(m?.encodings).toContain('RLE_DICTIONARY')
+    const column = describeEmbeddingColumn(metadata, 'embedding')
+    const blockBytes = 64 << 10
+    expect(Number(m?.total_uncompressed_size)).toBeGreaterThan(4 * blockBytes) // several blocks
+    fetched = 0
+    longest = 0
+    const read = await readVectors(remote, metadata, column, { blockBytes })
+    expect(Buffer.from(read.data.buffer).equals(Buffer.from(v.buffer))).toBe(true)
+    expect(fetched).toBe(Number(m?.total_compressed_size))
+    expect(longest).toBeLessThanOrEqual(blockBytes)
+    // cancelled after its first block: stopped there, the window already asked for left unread
+    const controller = new AbortController()
+    const again = await parquetMetadataAsync(remote) // (a fresh footer: its pages not known)
+    fetched = 0
+    const cancelled = readVectors(remote, again, column, {
+      blockBytes,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    })
+    await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' })
+    expect(fetched).toBeLessThanOrEqual(4 * blockBytes)
+    await file.close()
   }, 60_000)
 
   it('large chunks of a local file are copied and re-paged a block at a time: the same rows as DuckDB reads them, the same statistics, small pages, no read of a whole chunk', async () => {

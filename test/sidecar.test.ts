@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { buildShared } from '../src/index/partitioned.js'
 import { openHttp } from '../src/io/httpSource.js'
@@ -214,6 +215,49 @@ describe('sidecar index over unmodified files', () => {
     }
     // building the 60,000-row sidecar is most of it: 56–62 s on a slow 2-core machine
   }, 120_000)
+  it('a source older pyarrow wrote (V1 list pages cut inside rows, no offset index): the sidecar stores entries that each begin a row, and a query reads those holding its candidates', async () => {
+    const dir = tempDir('pqs-sidecar-v1-')
+    const n = 4000
+    const dim = 64
+    const v = clusteredVectors(n, dim, 84)
+    // pages of 1,000 values: every eighth begins a row (1,000 · k is a multiple of 64 for k = 8)
+    writeV1SplitList(join(dir, 'v1.parquet'), v, dim, 1000)
+    const input = { name: 'v1.parquet', source: await fileSource(join(dir, 'v1.parquet')) }
+    const header = await buildShared([input], await fileSink(join(dir, 'v1.pqseek')), { column: 'embedding' })
+    await input.source.close()
+    const pages = header.sources[0]?.pages?.[0]?.['embedding.list.element'] ?? []
+    const pageBytes = 1000 * 4 // (and its header and levels)
+    const entries = pages.length / 3
+    expect(entries).toBeGreaterThan(20)
+    for (let e = 0; e < entries; e++) {
+      // each at a row that begins a page (its first value a multiple of 1,000), eight pages long (the last: what is left)
+      expect(((pages[3 * e] as number) * dim) % 1000).toBe(0)
+      if (e < entries - 1) expect(pages[3 * e + 2] as number).toBeGreaterThan(8 * pageBytes)
+    }
+    const opened: Array<{ close(): Promise<void> }> = []
+    const index = await SidecarIndex.open(await fileSource(join(dir, 'v1.pqseek')), async (name) => {
+      const s = await fileSource(join(dir, name))
+      opened.push(s)
+      return s
+    })
+    try {
+      const chunk = Number(index.sources[0]?.metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
+      const ids = Uint32Array.from({ length: n }, (_, i) => i)
+      const queries = clusteredVectors(10, dim, 85)
+      let hits = 0
+      for (let q = 0; q < 10; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        const { results, stats } = await index.search(query, { k: 10 })
+        const truth = new Set(searchExact('l2', v, ids, query, 10).map((h) => h.row))
+        hits += results.filter((r) => truth.has(r.row)).length
+        expect(stats.bytes).toBeLessThan(0.5 * chunk) // (the whole chunk before: no entry could be a row's own)
+      }
+      expect(hits / 100).toBeGreaterThanOrEqual(0.9)
+    } finally {
+      index.close()
+      for (const s of opened) await s.close()
+    }
+  })
   it('a source written without offset indexes (pyarrow, DuckDB): the sidecar stores its pages, and a query reads the pages it needs, not whole chunks', async () => {
     const dir = tempDir('pqs-sidecar-pages-')
     const n = 8000

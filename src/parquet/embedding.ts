@@ -2,11 +2,12 @@ import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement, SchemaTr
 import { parquetRead, parquetSchema } from 'hyparquet'
 import { overlong } from '../compute/metric.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { ChunkStream } from './chunkStream.js'
 import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 import { listLeaf } from './leaves.js'
-import { pageTableOptions, walkChunkOnce } from './pageLocations.js'
+import { chunkInfo, type PageTable, pageTableOptions, rememberPages, walkChunkOnce } from './pageLocations.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
@@ -197,6 +198,8 @@ export interface ReadVectorsOptions {
   invalidHint?: string
   signal?: AbortSignal
   onProgress?: (rowsDone: number, rowsTotal: number) => void
+  /** Bytes of the column read at once (readColumnBlocks; tests make it small). */
+  blockBytes?: number
 }
 
 export interface Vectors {
@@ -242,9 +245,13 @@ export async function forEachVectorBlock(
   let firstProblem: string | undefined
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
-    for (const [rowStart, rowEnd] of await rowBlocks(source, metadata, column.leafIndex, g, groupStart, file, signal)) {
+    const blocks = readColumnBlocks(source, metadata, column.name, column.leafIndex, g, groupStart, {
+      file,
+      signal,
+      blockBytes: options.blockBytes,
+    })
+    for await (const { rowStart, rowEnd, values } of blocks) {
       throwIfAborted(signal)
-      const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file)
       for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = vectorLength(v)
       const ids: number[] = []
       const data = new Float32Array(values.length * Math.max(1, dim))
@@ -311,11 +318,26 @@ export async function readVectors(
 export const ROW_BLOCK_BYTES = 16 << 20
 
 /**
- * Row ranges [start, end) (of the file) covering row group `g` of leaf column `leaf`, each about
- * `blockBytes` as stored: decoded, a range takes many times its bytes (pyarrow writes row groups
- * of a million rows: 200,000 × 384 floats in one group peaked at 3 GiB). Where there are several
- * and the chunk has no offset index, its pages are walked first (walkChunkOnce), so a block reads
- * its own pages rather than the chunk up to its end — from a local source only.
+ * Row ranges [start, end) (of the file) covering row group `g` (its first row `groupStart`), each
+ * about `blockBytes` of leaf column `leaf` as stored: decoded, a range takes many times its bytes
+ * (pyarrow writes row groups of a million rows: 200,000 × 384 floats in one group peaked at 3 GiB).
+ */
+function blockRanges(metadata: FileMetaData, leaf: number, g: number, groupStart: number, blockBytes: number): Array<[number, number]> {
+  const group = metadata.row_groups[g]
+  const rows = Number(group?.num_rows ?? 0)
+  const stored = Number(group?.columns[leaf]?.meta_data?.total_uncompressed_size ?? 0)
+  const per = Math.max(1024, Math.floor((blockBytes * rows) / Math.max(1, stored)))
+  const out: Array<[number, number]> = []
+  for (let a = 0; a < rows; a += per) out.push([groupStart + a, groupStart + Math.min(rows, a + per)])
+  return out.length ? out : [[groupStart, groupStart]]
+}
+
+/**
+ * The row ranges (blockRanges) to read row group `g` by, from a source whose chunks can be read a
+ * block at a time: where there are several and the chunk has no offset index, its pages are walked
+ * first (walkChunkOnce), so a block reads its own pages rather than the chunk up to its end — from a
+ * local source only (over HTTP the walk would download the chunk: there the group is one block;
+ * readColumnBlocks streams it instead).
  */
 export async function rowBlocks(
   source: AsyncBuffer,
@@ -327,28 +349,92 @@ export async function rowBlocks(
   signal?: AbortSignal,
   blockBytes = ROW_BLOCK_BYTES,
 ): Promise<Array<[number, number]>> {
-  const group = metadata.row_groups[g]
-  const rows = Number(group?.num_rows ?? 0)
-  const stored = Number(group?.columns[leaf]?.meta_data?.total_uncompressed_size ?? 0)
-  const per = Math.max(1024, Math.floor((blockBytes * rows) / Math.max(1, stored)))
-  if (per >= rows) return [[groupStart, groupStart + rows]]
-  const chunk = group?.columns[leaf]
+  const rows = Number(metadata.row_groups[g]?.num_rows ?? 0)
+  const ranges = blockRanges(metadata, leaf, g, groupStart, blockBytes)
+  if (ranges.length === 1) return ranges
+  const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
+  if (!unindexed(metadata, g, leaf)) return ranges
+  if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
+  await walkChunkOnce(source, metadata, g, leaf, file, signal)
+  // (a chunk without metadata is not walked: the group at once)
+  return pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[m?.path_in_schema.join('.') ?? '']
+    ? ranges
+    : [[groupStart, groupStart + rows]]
+}
+
+/** Whether row group `g`'s chunk `leaf` has neither an offset index nor known pages (pageTableOptions). */
+function unindexed(metadata: FileMetaData, g: number, leaf: number): boolean {
+  const chunk = metadata.row_groups[g]?.columns[leaf]
   const path = chunk?.meta_data?.path_in_schema.join('.') ?? ''
-  if (chunk?.offset_index_offset === undefined && !pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]) {
-    // finding the pages reads the chunk (its headers; a nested column's V1 pages whole): next to
-    // nothing from a disk, a second download over HTTP — there the group is decoded whole
-    if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
-    await walkChunkOnce(source, metadata, g, leaf, file, signal)
-    // pages that do not begin at rows (walkPages) cannot be read a block at a time
-    if (!pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]) return [[groupStart, groupStart + rows]]
+  return chunk?.offset_index_offset === undefined && !pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]
+}
+
+/** A block of rows [rowStart, rowEnd) of one column, decoded (readColumnBlocks). */
+export interface ColumnBlock {
+  rowStart: number
+  rowEnd: number
+  /** Empty where `skipped`. */
+  values: unknown[]
+  /** Not wanted (ColumnBlockOptions.wanted): not decoded. */
+  skipped?: boolean
+}
+
+export interface ColumnBlockOptions {
+  file?: string
+  signal?: AbortSignal
+  /** Bytes of the column, as stored, read a block at a time (ROW_BLOCK_BYTES; tests make it small). */
+  blockBytes?: number
+  /** Values as stored (readColumnRange). */
+  rawBytes?: boolean
+  /** Whether rows [rowStart, rowEnd) are needed: a block that is not is not decoded (nor read, where it can be left). */
+  wanted?: (rowStart: number, rowEnd: number) => boolean
+}
+
+/**
+ * Column `name`'s values in row group `g` (its first row `groupStart`), a block of rows at a time,
+ * in order (rowBlocks; `leaf` is the column's leaf, by which blocks are sized). A large chunk with
+ * no offset index from a remote source is downloaded once, front to back, as its blocks are read
+ * (ChunkStream): neither held nor decoded whole, nor fetched twice.
+ */
+export async function* readColumnBlocks(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  name: string,
+  leaf: number,
+  g: number,
+  groupStart: number,
+  o: ColumnBlockOptions = {},
+): AsyncGenerator<ColumnBlock> {
+  const { file, signal, blockBytes = ROW_BLOCK_BYTES, rawBytes = false } = o
+  const ranges = blockRanges(metadata, leaf, g, groupStart, blockBytes)
+  const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
+  const oneLeaf = metadata.row_groups[g]?.columns.filter((c) => c.meta_data?.path_in_schema[0] === name).length === 1
+  if (ranges.length > 1 && m && oneLeaf && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
+    const path = m.path_in_schema.join('.')
+    const info = chunkInfo(metadata, m, file)
+    const stream = new ChunkStream(source, info.sourceOffset, Number(m.total_compressed_size), info, blockBytes, signal)
+    for (const [a, b] of ranges) {
+      await stream.reach(b - groupStart)
+      const pageLocationsByGroup = metadata.row_groups.map((_, i) => (i === g ? { [path]: stream.pages } : {}))
+      if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
+      else {
+        const values = await readRows(stream.view, metadata, name, a, b, { file, signal, rawBytes, pageLocationsByGroup })
+        yield { rowStart: a, rowEnd: b, values }
+      }
+      stream.release(b - groupStart)
+    }
+    // its pages are known now: a later read of the group (a sidecar's candidates) fetches only its own
+    if (stream.ended) rememberPages(metadata, g, path, { pages: stream.pages, spans: stream.spans })
+    return
   }
-  const out: Array<[number, number]> = []
-  for (let a = 0; a < rows; a += per) out.push([groupStart + a, groupStart + Math.min(rows, a + per)])
-  return out
+  for (const [a, b] of await rowBlocks(source, metadata, leaf, g, groupStart, file, signal, blockBytes)) {
+    if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
+    else yield { rowStart: a, rowEnd: b, values: await readColumnRange(source, metadata, name, a, b, file, signal, rawBytes) }
+  }
 }
 
 /** One column's decoded values for rows [rowStart, rowEnd) — lists arrive as arrays per row. */
-export async function readColumnRange(
+export function readColumnRange(
   source: AsyncBuffer,
   metadata: FileMetaData,
   name: string,
@@ -362,6 +448,19 @@ export async function readColumnRange(
    */
   rawBytes = false,
 ): Promise<unknown[]> {
+  return readRows(source, metadata, name, rowStart, rowEnd, { file, signal, rawBytes, ...pageTableOptions(metadata) })
+}
+
+/** readColumnRange, through the page locations given (of chunks with no offset index). */
+async function readRows(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  name: string,
+  rowStart: number,
+  rowEnd: number,
+  o: { file?: string; signal?: AbortSignal; rawBytes: boolean; pageLocationsByGroup?: PageTable },
+): Promise<unknown[]> {
+  const { file, signal, rawBytes, pageLocationsByGroup } = o
   let out: unknown[] = []
   throwIfAborted(signal)
   await decoding(`reading rows ${rowStart}…${rowEnd - 1}`, { file, column: name, row: rowStart }, () =>
@@ -373,7 +472,8 @@ export async function readColumnRange(
       rowEnd,
       compressors: codecs,
       useOffsetIndex: true,
-      ...pageTableOptions(metadata),
+      // (hyparquet reads through it, though its types do not name it)
+      ...(pageLocationsByGroup ? { pageLocationsByGroup } : {}),
       ...(rawBytes ? { utf8: false, parsers: STORED } : {}),
       onComplete: (rows: unknown[][]) => {
         // hyparquet gives a null list as undefined; the writer's level encoder needs null

@@ -1,4 +1,4 @@
-import type { AsyncBuffer, CompressionCodec, FileMetaData, OffsetIndex, PageHeader } from 'hyparquet'
+import type { AsyncBuffer, ColumnMetaData, CompressionCodec, FileMetaData, OffsetIndex, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
@@ -23,8 +23,9 @@ export interface ChunkInfo {
  * relative to `newStart`, where the chunk will live in the output. Undefined when a page begins
  * inside a row (a V1 page of a list column may): no offset index can describe such pages.
  */
-export function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, info: ChunkInfo): Promise<PageLocation[] | undefined> {
-  return walkPages(bytes.length, (start) => bytes.subarray(start), newStart, info)
+export async function pageLocationsFromHeaders(bytes: Uint8Array, newStart: number, info: ChunkInfo): Promise<PageLocation[] | undefined> {
+  const walked = await walkPages(bytes.length, (start) => bytes.subarray(start), newStart, info)
+  return walked.spans ? undefined : walked.pages
 }
 
 /** Most bytes a page header is looked for in (a damaged one is not read to the chunk's end). */
@@ -34,11 +35,21 @@ const MAX_HEADER_BYTES = 1 << 24
 const WALK_WINDOW = 1 << 22
 
 /**
- * Each page of a column chunk of `source`, found by reading its headers (in windows of 4 MiB;
- * a nested column's V1 pages whole, to count their rows): an offset index for a chunk written
- * without one, at the chunk's place in `source`; undefined when a page begins inside a row.
+ * A chunk's pages as read through (chunkSpans): `spans` when some entry covers several pages,
+ * one beginning inside a row — locations for reading rows, not an offset index to write.
  */
-export async function walkChunkPages(
+export interface WalkedPages {
+  pages: PageLocation[]
+  spans: boolean
+}
+
+/**
+ * The pages of a column chunk of `source`, found by reading its headers (in windows of 4 MiB;
+ * a nested column's V1 pages whole, to count their rows): an offset index for a chunk written
+ * without one, at the chunk's place in `source` (chunkSpans: pages that begin inside a row are
+ * joined to the page before).
+ */
+export function walkChunkPages(
   source: AsyncBuffer,
   chunkStart: number,
   chunkLength: number,
@@ -46,7 +57,7 @@ export async function walkChunkPages(
   signal?: AbortSignal,
   /** Bytes read at once (tests make it small to cross windows). */
   windowBytes = WALK_WINDOW,
-): Promise<PageLocation[] | undefined> {
+): Promise<WalkedPages> {
   let window = new Uint8Array(0)
   let windowStart = 0
   return walkPages(
@@ -65,19 +76,36 @@ export async function walkChunkPages(
   )
 }
 
+/** Reads the bytes of a chunk from `start`: at least `least` of them (or to the chunk's end), more when it has them. */
+export type ChunkBytes = (start: number, least: number) => Uint8Array | Promise<Uint8Array>
+
+/** The walk (chunkSpans), collected. */
+async function walkPages(length: number, at: ChunkBytes, newStart: number, info: ChunkInfo): Promise<WalkedPages> {
+  const out: WalkedPages = { pages: [], spans: false }
+  for await (const span of chunkSpans(length, at, newStart, info)) {
+    out.pages.push(span.location)
+    out.spans ||= span.pages > 1
+  }
+  return out
+}
+
 /**
- * The walk: `at(start, least)` gives the chunk's bytes from `start`, at least `least` of them
- * (or to the chunk's end), more when it has them.
+ * A chunk's data pages, each as its header is reached, in order, joined so that each entry begins
+ * a row: a V1 page of a list column may begin inside a row (older pyarrow cut pages every 1,024
+ * values), and is then read with the page before it. An entry of one page is an offset index's
+ * page; one of several (`pages` > 1) is still what hyparquet reads rows through, as it reads the
+ * pages from an entry's offset to its end. An entry is given once the next one begins (or the
+ * chunk ends).
  */
-async function walkPages(
+export async function* chunkSpans(
   length: number,
-  at: (start: number, least: number) => Uint8Array | Promise<Uint8Array>,
+  at: ChunkBytes,
   newStart: number,
   info: ChunkInfo,
-): Promise<PageLocation[] | undefined> {
-  const out: PageLocation[] = []
+): AsyncGenerator<{ location: PageLocation; pages: number }> {
   let rows = 0n
   let pageStart = 0
+  let open: { location: PageLocation; pages: number } | undefined
   while (pageStart < length) {
     // a header is rarely over a few hundred bytes (statistics of long strings: more); grow until it parses
     let header: PageHeader | undefined
@@ -107,7 +135,6 @@ async function walkPages(
       })
     }
     if (header.type === 'DATA_PAGE' || header.type === 'DATA_PAGE_V2') {
-      out.push({ offset: BigInt(newStart + pageStart), compressed_page_size: end - pageStart, first_row_index: rows })
       const body = header.data_page_header_v2 || info.maxRepetitionLevel === 0 ? undefined : await at(bodyStart, end - bodyStart)
       let counted: ReturnType<typeof rowsInPage>
       try {
@@ -119,13 +146,22 @@ async function walkPages(
           offset: info.sourceOffset + pageStart,
         })
       }
-      // a V1 page may begin inside a row: no page is then a row's own
-      if (!counted.startsRow) return undefined
+      if (open && !counted.startsRow) {
+        // the rest of a row: read with the page(s) before
+        open.location.compressed_page_size = newStart + end - Number(open.location.offset)
+        open.pages++
+      } else {
+        if (open) yield open
+        open = {
+          location: { offset: BigInt(newStart + pageStart), compressed_page_size: end - pageStart, first_row_index: rows },
+          pages: 1,
+        }
+      }
       rows += BigInt(counted.rows)
     }
     pageStart = end
   }
-  return out
+  if (open) yield open
 }
 
 /**
@@ -186,29 +222,16 @@ export async function walkChunkOnce(
   const m = chunk?.meta_data
   if (!m || chunk.offset_index_offset !== undefined) return false
   const path = m.path_in_schema.join('.')
-  const table = tables.get(metadata) ?? metadata.row_groups.map(() => ({}))
-  tables.set(metadata, table)
-  const byPath = table[g] as Record<string, PageLocation[]>
   const key = `${g}:${path}`
-  if (byPath[path] || rowless.get(metadata)?.has(key)) return true
+  if (tables.get(metadata)?.[g]?.[path]) return true
   // one walk of a chunk however many reads ask for it at once
   const inFlight = walking.get(metadata) ?? new Map<string, Promise<void>>()
   walking.set(metadata, inFlight)
   let walk = inFlight.get(key)
   if (!walk) {
-    const start = Number(m.dictionary_page_offset ?? m.data_page_offset)
-    const info = {
-      file,
-      column: path,
-      sourceOffset: start,
-      codec: m.codec,
-      maxRepetitionLevel: getMaxRepetitionLevel(getSchemaPath(metadata.schema, m.path_in_schema)),
-    }
-    walk = walkChunkPages(source, start, Number(m.total_compressed_size), info, signal)
-      .then((pages) => {
-        if (pages) byPath[path] = pages
-        else rowless.set(metadata, (rowless.get(metadata) ?? new Set()).add(key)) // read whole, as without a table
-      })
+    const info = chunkInfo(metadata, m, file)
+    walk = walkChunkPages(source, info.sourceOffset, Number(m.total_compressed_size), info, signal)
+      .then((walked) => rememberPages(metadata, g, path, walked))
       .finally(() => inFlight.delete(key))
     inFlight.set(key, walk)
   }
@@ -216,8 +239,39 @@ export async function walkChunkOnce(
   return true
 }
 
-/** Chunks walked whose pages do not begin at rows (walkPages: undefined), by footer, then `row group:path`. */
-const rowless = new WeakMap<FileMetaData, Set<string>>()
+/** What a walk of the chunk described by `m` needs to know (its pages' codec, levels), and where it starts. */
+export function chunkInfo(metadata: FileMetaData, m: ColumnMetaData, file?: string): ChunkInfo {
+  return {
+    file,
+    column: m.path_in_schema.join('.'),
+    sourceOffset: Number(m.dictionary_page_offset ?? m.data_page_offset),
+    codec: m.codec,
+    maxRepetitionLevel: getMaxRepetitionLevel(getSchemaPath(metadata.schema, m.path_in_schema)),
+  }
+}
+
+/**
+ * The pages of row group `g`'s chunk `path` (no offset index), found walking it (walkChunkOnce, or
+ * a ChunkStream read to its end): every later read through this footer fetches only its pages.
+ */
+export function rememberPages(metadata: FileMetaData, g: number, path: string, walked: WalkedPages): void {
+  const table = tables.get(metadata) ?? metadata.row_groups.map(() => ({}))
+  tables.set(metadata, table)
+  ;(table[g] as Record<string, PageLocation[]>)[path] = walked.pages
+  if (walked.spans) spanned.set(metadata, (spanned.get(metadata) ?? new Set()).add(`${g}:${path}`))
+}
+
+/** Chunks walked whose entries join pages (chunkSpans: a page began inside a row), by footer, then `row group:path`. */
+const spanned = new WeakMap<FileMetaData, Set<string>>()
+
+/**
+ * The walked pages (walkChunkOnce) of row group `g`'s chunk `path` as an offset index to write:
+ * undefined when not walked, or when an entry joins pages (no offset index describes those).
+ */
+export function walkedOffsetIndex(metadata: FileMetaData, g: number, path: string): PageLocation[] | undefined {
+  if (spanned.get(metadata)?.has(`${g}:${path}`)) return undefined
+  return tables.get(metadata)?.[g]?.[path]
+}
 
 /** Walks under way, by footer, then `row group:path`. */
 const walking = new WeakMap<FileMetaData, Map<string, Promise<void>>>()

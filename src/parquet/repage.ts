@@ -2,7 +2,7 @@ import type { AsyncBuffer, ColumnChunk, CompressionCodec, FileMetaData, OffsetIn
 import { ByteWriter } from 'hyparquet-writer'
 import { writeColumn } from 'hyparquet-writer/src/column.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
-import { readColumnRange } from './embedding.js'
+import { type ColumnBlock, readColumnRange } from './embedding.js'
 import { lz4Compress } from './lz4.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -136,38 +136,35 @@ export interface BlockOut {
 }
 
 /**
- * repageChunk a block of rows at a time (`blocks`, from rowBlocks), each block's pages emitted as
- * written, so a large row group is never decoded whole. The pages are PLAIN (a dictionary is one
- * a chunk, known only from every value), and the chunk keeps the input chunk's `statistics`:
- * the same values, so the same bounds, which `--where` skips row groups by.
+ * repageChunk a block of rows at a time (`blocks`, from readColumnBlocks with rawBytes, the first
+ * beginning at the group's row `groupStart`), each block's pages emitted as written, so a large row
+ * group is never decoded whole. The pages are PLAIN (a dictionary is one a chunk, known only from
+ * every value), and the chunk keeps the input chunk's `statistics`: the same values, so the same
+ * bounds, which `--where` skips row groups by.
  */
 export async function repageChunkInBlocks(
   out: BlockOut,
-  source: AsyncBuffer,
-  metadata: FileMetaData,
   tree: SchemaTree[],
-  blocks: Array<[number, number]>,
+  blocks: AsyncIterable<ColumnBlock>,
+  groupStart: number,
   codec: CompressionCodec,
   statistics: NonNullable<ColumnChunk['meta_data']>['statistics'],
-  file?: string,
-  signal?: AbortSignal,
 ): Promise<{ chunk: ColumnChunk; locations: PageLocation[] }> {
   const name = tree[1]?.element.name as string
   const start = out.offset()
-  const firstRow = blocks[0]?.[0] ?? 0
   const locations: PageLocation[] = []
   let first: ColumnChunk | undefined
   let values = 0n
   let uncompressed = 0n
-  for (const [a, b] of blocks) {
+  for await (const { rowStart, values: rows } of blocks) {
     const writer = new ByteWriter()
     writer.offset = out.offset()
-    const block = writeFlatChunk(writer, tree, await readColumnRange(source, metadata, name, a, b, file, signal, true), codec, true)
+    const block = writeFlatChunk(writer, tree, rows, codec, true)
     await out.emit(writer.getBytes())
     first ??= block.chunk
     values += block.chunk.meta_data?.num_values ?? 0n
     uncompressed += block.chunk.meta_data?.total_uncompressed_size ?? 0n
-    for (const p of block.locations) locations.push({ ...p, first_row_index: p.first_row_index + BigInt(a - firstRow) })
+    for (const p of block.locations) locations.push({ ...p, first_row_index: p.first_row_index + BigInt(rowStart - groupStart) })
   }
   const meta = first?.meta_data
   if (!meta) throw new Error(`no rows to write for "${name}"`)

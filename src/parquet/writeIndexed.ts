@@ -6,9 +6,8 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
-import type { EmbeddingColumn } from './embedding.js'
-import { ROW_BLOCK_BYTES, readColumnRange, rowBlocks } from './embedding.js'
-import { pageLocationsFromHeaders, pageTableOptions, walkChunkOnce } from './pageLocations.js'
+import { type ColumnBlock, type EmbeddingColumn, ROW_BLOCK_BYTES, readColumnBlocks } from './embedding.js'
+import { pageLocationsFromHeaders, walkChunkOnce, walkedOffsetIndex } from './pageLocations.js'
 import { leafTrees, permuteRows, ROW_COLUMN } from './permute.js'
 import { canRepage, PAGE_LIMIT, repageChunk, repageChunkInBlocks, writeFlatChunk } from './repage.js'
 import { VectorChunkWriter, writeVectorChunk } from './vectorChunk.js'
@@ -125,16 +124,10 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   }
 
   /** A vector chunk written a block of rows at a time (VectorChunkWriter), each block emitted as written. */
-  const writeVectorBlocks = (
-    columns: ColumnChunk[],
-    tree: SchemaTree[],
-    blocks: Array<[number, number]>,
-    rowsOf: (start: number, end: number) => Promise<unknown[]>,
-  ) =>
+  const writeVectorBlocks = (columns: ColumnChunk[], tree: SchemaTree[], blocks: AsyncIterable<ColumnBlock>) =>
     writeChunk(columns, async (writer) => {
       const chunkWriter = new VectorChunkWriter(tree)
-      for (const [start, end] of blocks) {
-        const rowsIn = await rowsOf(start, end)
+      for await (const { values: rowsIn } of blocks) {
         throwIfAborted(signal)
         const block = new ByteWriter()
         block.offset = offset
@@ -176,8 +169,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
             await writeVectorBlocks(
               columns,
               embeddingTree,
-              await rowBlocks(source, metadata, column.leafIndex, g, rowStart, file, signal, blockBytes),
-              (start, end) => readColumnRange(source, metadata, column.name, start, end, file),
+              readColumnBlocks(source, metadata, column.name, column.leafIndex, g, rowStart, { file, signal, blockBytes }),
             )
         embeddingChunks.add(written)
         declaredValues += meta.num_values
@@ -224,10 +216,11 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           // fetching a result row's value read the whole page: write this column in small pages
           // (and pages that do not begin at rows, which no offset index describes, in pages that do).
           if (large) {
-            const blocks = await rowBlocks(source, metadata, c, g, rowStart, file, signal, blockBytes)
+            const top = tree[1]?.element.name as string
+            const blocks = readColumnBlocks(source, metadata, top, c, g, rowStart, { file, signal, blockBytes, rawBytes: true })
             const out = { offset: () => offset, emit }
             await writeChunk(columns, async (writer) => {
-              const written = await repageChunkInBlocks(out, source, metadata, tree, blocks, meta.codec, meta.statistics, file, signal)
+              const written = await repageChunkInBlocks(out, tree, blocks, rowStart, meta.codec, meta.statistics)
               writer.offset = offset
               return written
             })
@@ -276,14 +269,17 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
     }
     if (added) {
       // ADDED_BLOCK_ROWS rows' vectors at a time
-      const blocks: Array<[number, number]> = []
-      for (let start = rowStart; start < rowStart + groupRows; start += ADDED_BLOCK_ROWS)
-        blocks.push([start, Math.min(rowStart + groupRows, start + ADDED_BLOCK_ROWS)])
-      const { chunk: written } = await writeVectorBlocks(columns, addedTree, blocks, async (start, end) => {
-        const vectors = await added.values(start, end)
-        if (vectors.length !== end - start) throw new Error(`${vectors.length} vectors for ${end - start} rows`)
-        return vectors
-      })
+      const groupEnd = rowStart + groupRows
+      const vectors = added
+      async function* blocks(from: number) {
+        for (let start = from; start < groupEnd; start += ADDED_BLOCK_ROWS) {
+          const end = Math.min(groupEnd, start + ADDED_BLOCK_ROWS)
+          const values = await vectors.values(start, end)
+          if (values.length !== end - start) throw new Error(`${values.length} vectors for ${end - start} rows`)
+          yield { rowStart: start, rowEnd: end, values }
+        }
+      }
+      const { chunk: written } = await writeVectorBlocks(columns, addedTree, blocks(rowStart))
       embeddingChunks.add(written)
     }
     let uncompressed = 0n
@@ -379,7 +375,7 @@ async function copiedLocations(
   }
   if (bytes) return pageLocationsFromHeaders(bytes, newStart, info)
   await walkChunkOnce(source, metadata, g, c, info.file)
-  const walked = pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[chunk.meta_data?.path_in_schema.join('.') ?? '']
+  const walked = walkedOffsetIndex(metadata, g, chunk.meta_data?.path_in_schema.join('.') ?? '')
   return walked?.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
 }
 

@@ -6,7 +6,7 @@ import { TopK } from '../compute/topk.js'
 import { checkpoint, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import type { ByteSource } from '../io/source.js'
-import { checkVector, copyVector, describeEmbeddingColumn, readColumnRange, rowBlocks, vectorLength } from '../parquet/embedding.js'
+import { checkVector, copyVector, describeEmbeddingColumn, readColumnBlocks, vectorLength } from '../parquet/embedding.js'
 import type { Hit } from '../query/memory.js'
 
 export interface FlatOptions {
@@ -49,24 +49,25 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
   let scored = 0
   /** Why the first row skipped was, for a file with no searchable row. */
   let firstProblem: string | undefined
-  // a row group at a time, or a block of a large one (rowBlocks; a group with no row allowed is one block, unread)
+  // a row group at a time, or a block of a large one (readColumnBlocks): one with no row allowed is not decoded
+  const wanted = (a: number, b: number) => !o.allowed || o.allowed.subarray(a, b).includes(1)
   async function* blocks() {
     let start = 0
     for (const [g, group] of metadata.row_groups.entries()) {
       const end = start + Number(group.num_rows)
-      if (o.allowed && !o.allowed.subarray(start, end).includes(1)) yield [start, end] as const
-      else yield* await rowBlocks(source, metadata, column.leafIndex, g, start, source.name, o.signal)
+      if (!wanted(start, end)) yield { rowStart: start, rowEnd: end, values: [], skipped: true }
+      else
+        yield* readColumnBlocks(source, metadata, column.name, column.leafIndex, g, start, { file: source.name, signal: o.signal, wanted })
       start = end
     }
   }
-  for await (const [, rowEnd] of blocks()) {
+  for await (const { rowEnd, values, skipped } of blocks()) {
     await checkpoint(o.signal)
-    if (o.allowed && !o.allowed.subarray(rowStart, rowEnd).includes(1)) {
-      rowStart = rowEnd // no row of the group may be returned: not read
+    if (skipped) {
+      rowStart = rowEnd
       o.onProgress?.(rowStart, rows)
       continue
     }
-    const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, source.name)
     // the group's valid vectors as one matrix, scored against every query in one kernel call
     const matrix = new Float32Array(values.length * dim)
     const rowOf: number[] = []
