@@ -215,6 +215,57 @@ describe('sidecar index over unmodified files', () => {
     }
     // building the 60,000-row sidecar is most of it: 56–62 s on a slow 2-core machine
   }, 120_000)
+  it('a build whose vectors fit its memory budget reads each file once (the training pass keeps them to encode): the same sidecar, byte for byte, as reading twice', async () => {
+    const dir = tempDir('pqs-sidecar-held-')
+    const dim = 48
+    const v = clusteredVectors(2 * 12_000, dim, 86)
+    const names = ['a.parquet', 'b.parquet']
+    for (const [part, name] of names.entries())
+      writeListFile(
+        join(dir, name),
+        // a null vector now and then: left out (skipInvalid) the same way both times
+        Array.from({ length: 12_000 }, (_, i) =>
+          i % 997 === 5 ? null : Array.from(v.subarray((part * 12_000 + i) * dim, (part * 12_000 + i + 1) * dim)),
+        ),
+      )
+    let read = 0
+    const build = async (out: string, memoryBytes?: number) => {
+      read = 0
+      const inputs = await Promise.all(
+        names.map(async (name) => {
+          const file = await fileSource(join(dir, name))
+          return {
+            name,
+            file,
+            source: {
+              name,
+              byteLength: file.byteLength,
+              slice: (a: number, b?: number) => {
+                read += (b ?? file.byteLength) - a
+                return file.slice(a, b)
+              },
+            },
+          }
+        }),
+      )
+      // cosine: the kept vectors were normalized as they were read, and are not normalized again
+      await buildShared(inputs, await fileSink(join(dir, out)), {
+        column: 'embedding',
+        metric: 'cosine',
+        skipInvalid: true,
+        nlist: 32,
+        memoryBytes,
+      })
+      for (const i of inputs) await i.file.close()
+      return { bytes: readFileSync(join(dir, out)), read }
+    }
+    const twice = await build('twice.pqseek', 0)
+    const once = await build('once.pqseek')
+    expect(once.bytes.equals(twice.bytes)).toBe(true)
+    const vectors = 2 * 12_000 * dim * 4
+    expect(twice.read).toBeGreaterThan(2 * vectors)
+    expect(once.read).toBeLessThan(twice.read - 0.9 * vectors)
+  })
   it('a source older pyarrow wrote (V1 list pages cut inside rows, no offset index): the sidecar stores entries that each begin a row, and a query reads those holding its candidates', async () => {
     const dir = tempDir('pqs-sidecar-v1-')
     const n = 4000

@@ -37,7 +37,8 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
                        assignment and encoding on WebGPU, an index of the same quality)
   --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
   --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
-                       row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling)
+                       row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling);
+                       with --sidecar, within it the vectors read to train are encoded as they are (each file read once)
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
@@ -69,6 +70,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     throw new UsageError('--float16 says how --embed-text stores the vectors it makes; an embedding column keeps its own type')
   const passages = passagesOption(values)
   if (passages && embedText === undefined) throw new UsageError('--passages cuts the text --embed-text embeds; give --embed-text')
+  const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
   if (values.sidecar !== undefined) {
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
     if (values['tune-queries'] !== undefined)
@@ -77,7 +79,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       throw new UsageError('--target-recall works on one indexed file; a sidecar is tuned at the default target')
     if (values['cluster-rows'])
       throw new UsageError('--cluster-rows rewrites the rows of one file; a sidecar leaves its inputs as they are')
-    return sidecarIndexCommand(values.sidecar, positionals, values, signal)
+    return sidecarIndexCommand(values.sidecar, positionals, values, signal, memoryBytes)
   }
   const [input, output, ...extra] = positionals
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
@@ -86,7 +88,6 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   if (embedText !== undefined) params.metric ??= 'cosine'
   const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
   const encoder = embedText !== undefined ? textEncoder(values.encoder, threads) : undefined
-  const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
   const compute = await searchBackend(values.backend)
   await checkOutputPath(output)
   const targetRecall = recallOption(values['target-recall'], 'target-recall')

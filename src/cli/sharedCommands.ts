@@ -233,8 +233,17 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
   )
 }
 
-/** `index --sidecar out in…`: the three steps in one process. */
-export async function sidecarIndexCommand(out: string, paths: string[], values: Values, signal: AbortSignal): Promise<void> {
+/**
+ * `index --sidecar out in…`: the three steps in one process, up to `memoryBytes` of vectors kept
+ * from training to encode (each file then read once).
+ */
+export async function sidecarIndexCommand(
+  out: string,
+  paths: string[],
+  values: Values,
+  signal: AbortSignal,
+  memoryBytes: number,
+): Promise<void> {
   if (!paths.length) throw new UsageError('--sidecar needs the input files')
   const started = performance.now()
   const params = paramOptions(values, values.column as string)
@@ -248,7 +257,7 @@ export async function sidecarIndexCommand(out: string, paths: string[], values: 
     // no --column: the first file's only vector column (every file must have it)
     const first = inputs[0] as (typeof inputs)[number]
     params.column ??= soleVectorColumn(await readMetadata(first.source, first.name), first.name, 'to index')
-    const header = await withCompute(values, signal, (compute) => buildShared(inputs, sink, { ...params, ...compute }))
+    const header = await withCompute(values, signal, (compute) => buildShared(inputs, sink, { ...params, ...compute, memoryBytes }))
     const p = header.params
     report(
       values,

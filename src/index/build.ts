@@ -30,7 +30,8 @@ export const BUILD_PHASES: readonly BuildPhase[] = ['read', 'train-coarse', 'tra
  * small file probing fewer lists saves nothing a user would notice (see nprobeFloor).
  */
 const MIN_SCAN = 4096
-const DEFAULT_MEMORY_BYTES = 1 << 30
+/** Vectors a build holds in memory by default (`--memory-mb`): the in-memory build, a sidecar build's training pass. */
+export const DEFAULT_MEMORY_BYTES = 1 << 30
 const mib = (n: number) => Math.ceil(n / 2 ** 20)
 
 export interface BuildProgress {

@@ -5,14 +5,14 @@ import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { walkFilePages } from '../parquet/pageLocations.js'
-import { type BuildProgress, nprobeFloor } from './build.js'
+import { type BuildProgress, DEFAULT_MEMORY_BYTES, nprobeFloor } from './build.js'
 import { onGrid } from './centroids.js'
 import { readContainer, sectionAs, writeContainer } from './container.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { codebookRows, pqLayout } from './pq.js'
 import { footerHash, type SidecarSource, type StoredPageTable, storedPageTable, writeSidecar } from './sidecarFile.js'
-import { encodeSource, Reservoir, TRUTH_KEEP, truthOf } from './stream.js'
+import { encodeSource, type HeldVectors, Reservoir, TRUTH_KEEP, truthOf } from './stream.js'
 import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
 import { TUNE_ROWS, tuneFromTruth } from './tune.js'
 
@@ -80,6 +80,11 @@ export interface SharedOptions extends ParamOptions {
   /** Kernels, worker pool and cancellation. */
   train?: Omit<TrainOptions, 'onProgress'>
   onProgress?: (p: BuildProgress) => void
+  /**
+   * buildShared: bytes of vectors the training pass may keep so that encoding reads no file again
+   * (default DEFAULT_MEMORY_BYTES, as `index --memory-mb`); over it every file is read twice.
+   */
+  memoryBytes?: number
 }
 
 const progressOf = (o: SharedOptions) => (phase: BuildProgress['phase'], done: number, total: number) => {
@@ -101,6 +106,24 @@ async function identify({ name, source }: NamedSource, column: string) {
 
 /** Step 1: trains the coarse quantizer and PQ codebooks on one seeded sample across `inputs`. */
 export async function trainShared(inputs: NamedSource[], o: SharedOptions): Promise<SharedModel> {
+  return (await trainHolding(inputs, o, 0)).model
+}
+
+/** A file as the training pass opened and read it (Held), for encodePart. */
+interface Held {
+  opened: Awaited<ReturnType<typeof identify>>
+  vectors: HeldVectors
+}
+
+/**
+ * trainShared, keeping every file's vectors (and its footer, with the pages found reading it)
+ * while they come to at most `holdBytes`: `held` then has one entry a file, for encodePart.
+ */
+async function trainHolding(
+  inputs: NamedSource[],
+  o: SharedOptions,
+  holdBytes: number,
+): Promise<{ model: SharedModel; held?: Array<Held | undefined> }> {
   if (!inputs.length) throw new ParquetSeekError('training needs at least one file')
   const progress = progressOf(o)
   const opened = []
@@ -110,8 +133,11 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
   let reservoir: Reservoir | undefined
   let valid = 0
   let read = 0
+  let held: Array<Held | undefined> | undefined = holdBytes > 0 ? [] : undefined
+  let heldBytes = 0
   for (const [i, f] of opened.entries()) {
     const done = read
+    const vectors: HeldVectors = { blocks: [], invalid: [] }
     const r = await forEachVectorBlock(
       f.source,
       f.metadata,
@@ -127,8 +153,15 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
         if (o.metric === 'cosine') normalizeRows(block.data, block.rowIds.length, block.dim, block.rowIds, o.column)
         reservoir ??= new Reservoir(resolveParams(rows, rows, block.dim, o).sample, block.dim, rand)
         reservoir.offer(block, i)
+        if (!held) return
+        heldBytes += block.data.byteLength + block.rowIds.byteLength
+        if (heldBytes > holdBytes)
+          held = undefined // over the budget: every file is read again to encode
+        else vectors.blocks.push(block)
       },
+      (bad) => vectors.invalid.push(bad),
     )
+    held?.push({ opened: f, vectors })
     valid += r.valid
     read += f.identity.rows
   }
@@ -144,7 +177,7 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
   const tuneData = new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) tuneData.set(sample.data.subarray(p * dim, (p + 1) * dim), i * dim)
   const tuneOrigins = Array.from(picks, (p) => [sample.origins[2 * p] as number, sample.origins[2 * p + 1] as number] as [number, number])
-  return {
+  const shared: SharedModel = {
     ...model,
     id: await modelId(params, model.centroids, model.codebooks),
     column: o.column,
@@ -152,6 +185,7 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
     tuneData,
     tuneOrigins,
   }
+  return { model: shared, held }
 }
 
 /** A model's identity: SHA-256 of its params, centroids and codebooks (parts name the model they were encoded with). */
@@ -166,13 +200,24 @@ export async function modelId(params: IndexParams, centroids: Float32Array, code
 }
 
 /** Step 2: one file's rows assigned and encoded with the shared model (files are independent). */
-export async function encodePart(
+export function encodePart(
   model: SharedModel,
   input: NamedSource,
   o: Omit<SharedOptions, keyof ParamOptions | 'column' | 'metric'> = {},
-) {
+): Promise<EncodedPart> {
+  return encodeHeld(model, input, o)
+}
+
+/** encodePart, from the vectors the training pass kept (trainHolding) where it kept them. */
+async function encodeHeld(
+  model: SharedModel,
+  input: NamedSource,
+  o: Omit<SharedOptions, keyof ParamOptions | 'column' | 'metric'>,
+  held?: Held,
+): Promise<EncodedPart> {
   const progress = progressOf({ ...o, column: model.column })
-  const { metadata, embedding, identity } = await identify(input, model.column)
+  // (the footer the training pass read: the pages it found on the way are known through it)
+  const { metadata, embedding, identity } = held?.opened ?? (await identify(input, model.column))
   if (embedding.dim !== undefined && embedding.dim !== model.params.dim)
     throw new ParquetSeekError(`"${model.column}" is ${embedding.dim}-d here; the model is ${model.params.dim}-d`, { file: input.name })
   const encoded = await encodeSource(input.source, metadata, embedding, model, model.tuneData, {
@@ -181,6 +226,7 @@ export async function encodePart(
     train: { ...o.train, onProgress: (phase, done, total) => progress(phase, done, total) },
     counter: { done: 0, total: identity.rows },
     onRead: (done, total) => progress('read', done, total),
+    held: held?.vectors,
   })
   // pages of chunks without an offset index, so a search reads the pages it needs, not whole chunks
   const pages = await walkFilePages(input.source, metadata, input.name, o.train?.signal)
@@ -282,9 +328,13 @@ export async function mergeParts(
 /** The three steps in one process, written as a sidecar: what `index --sidecar` runs. */
 export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: SharedOptions) {
   try {
-    const model = await trainShared(inputs, o)
+    // the vectors read to train, kept while they fit the budget: no file is read twice
+    const { model, held } = await trainHolding(inputs, o, o.memoryBytes ?? DEFAULT_MEMORY_BYTES)
     const parts = []
-    for (const input of inputs) parts.push(await encodePart(model, input, o))
+    for (const [i, input] of inputs.entries()) {
+      parts.push(await encodeHeld(model, input, o, held?.[i]))
+      if (held) held[i] = undefined // encoded: let its vectors go
+    }
     const merged = await mergeParts(model, parts, o)
     return await writeSidecar(sink, { column: model.column, model, ...merged })
   } catch (e) {

@@ -2,7 +2,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { jsKernels } from '../compute/backend.js'
 import { tieLimit } from '../compute/metric.js'
 import { TopK } from '../compute/topk.js'
-import { ParquetSeekError } from '../errors.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { type EmbeddingColumn, forEachVectorBlock, type InvalidRow, type VectorBlock } from '../parquet/embedding.js'
 import type { IvfPqModel } from './model.js'
 import { encodeRows, normalizeRows, type TrainOptions } from './train.js'
@@ -62,6 +62,17 @@ export interface EncodeSourceOptions {
   /** Rows encoded so far, across sources (progress). */
   counter: { done: number; total: number }
   onRead?: (done: number, total: number) => void
+  /**
+   * The source's valid vectors, already read (and, for cosine, normalized) by the training pass,
+   * with its invalid rows: encoded from memory instead of read again (HeldVectors).
+   */
+  held?: HeldVectors
+}
+
+/** A source's vector blocks as forEachVectorBlock gave them to the training pass, kept for encoding. */
+export interface HeldVectors {
+  blocks: VectorBlock[]
+  invalid: InvalidRow[]
 }
 
 /**
@@ -89,42 +100,52 @@ export async function encodeSource(
   const spill = o.train.spill ? { assign: new Uint32Array(rows), codes: new Uint8Array(rows * m) } : undefined
   const invalid: InvalidRow[] = []
   let at = 0
-  await forEachVectorBlock(
-    source,
-    metadata,
-    column,
-    { file: o.file, skipInvalid: o.skipInvalid, signal: o.train.signal, onProgress: o.onRead },
-    async (block) => {
-      const count = block.rowIds.length
-      if (block.dim !== dim)
-        throw new ParquetSeekError(`vectors are ${block.dim}-d; the model is ${dim}-d`, {
-          file: o.file,
-          column: column.name,
-          row: block.rowStart,
-        })
-      if (metric === 'cosine') normalizeRows(block.data, count, dim, block.rowIds, column.name)
-      if (nq) {
-        let out = new Float32Array(nq * count)
-        if (o.train.gpu) out = await o.train.gpu.exact.distances(kind, queries, nq, block.data, count, dim, o.train.signal)
-        else kernels.distances(kind, queries, nq, block.data, count, dim, out)
-        for (const [qi, top] of tops.entries())
-          for (let i = 0; i < count; i++) {
-            const v = out[qi * count + i] as number
-            top.push(kind === 'l2' ? v : -v, block.rowIds[i] as number)
-          }
-      }
-      const encoded = await encodeRows(model, block.data, count, o.train, o.counter)
-      assign.set(encoded.assign, at)
-      codes.set(encoded.codes, at * m)
-      if (spill && encoded.spill) {
-        spill.assign.set(encoded.spill.assign, at)
-        spill.codes.set(encoded.spill.codes, at * m)
-      }
-      rowIds.set(block.rowIds, at)
-      at += count
-    },
-    (bad) => invalid.push(bad),
-  )
+  const visit = async (block: VectorBlock) => {
+    const count = block.rowIds.length
+    if (block.dim !== dim)
+      throw new ParquetSeekError(`vectors are ${block.dim}-d; the model is ${dim}-d`, {
+        file: o.file,
+        column: column.name,
+        row: block.rowStart,
+      })
+    // (held vectors were normalized as they were read)
+    if (metric === 'cosine' && !o.held) normalizeRows(block.data, count, dim, block.rowIds, column.name)
+    if (nq) {
+      let out = new Float32Array(nq * count)
+      if (o.train.gpu) out = await o.train.gpu.exact.distances(kind, queries, nq, block.data, count, dim, o.train.signal)
+      else kernels.distances(kind, queries, nq, block.data, count, dim, out)
+      for (const [qi, top] of tops.entries())
+        for (let i = 0; i < count; i++) {
+          const v = out[qi * count + i] as number
+          top.push(kind === 'l2' ? v : -v, block.rowIds[i] as number)
+        }
+    }
+    const encoded = await encodeRows(model, block.data, count, o.train, o.counter)
+    assign.set(encoded.assign, at)
+    codes.set(encoded.codes, at * m)
+    if (spill && encoded.spill) {
+      spill.assign.set(encoded.spill.assign, at)
+      spill.codes.set(encoded.spill.codes, at * m)
+    }
+    rowIds.set(block.rowIds, at)
+    at += count
+  }
+  if (o.held) {
+    for (const block of o.held.blocks) {
+      throwIfAborted(o.train.signal)
+      await visit(block)
+      o.onRead?.(block.rowEnd, rows)
+    }
+    invalid.push(...o.held.invalid)
+  } else
+    await forEachVectorBlock(
+      source,
+      metadata,
+      column,
+      { file: o.file, skipInvalid: o.skipInvalid, signal: o.train.signal, onProgress: o.onRead },
+      visit,
+      (bad) => invalid.push(bad),
+    )
   return {
     assign: assign.slice(0, at),
     codes: codes.slice(0, at * m),

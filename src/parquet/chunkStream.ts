@@ -1,5 +1,5 @@
 import type { AsyncBuffer, OffsetIndex } from 'hyparquet'
-import { throwIfAborted } from '../errors.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { type ChunkInfo, chunkSpans } from './pageLocations.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
@@ -34,7 +34,7 @@ export class ChunkStream {
     private readonly source: AsyncBuffer,
     private readonly start: number,
     private readonly length: number,
-    info: ChunkInfo,
+    private readonly info: ChunkInfo,
     /** Bytes asked of the source at once (the next window is asked for while this one is read). */
     private readonly windowBytes: number,
     private readonly signal?: AbortSignal,
@@ -114,7 +114,12 @@ export class ChunkStream {
   private async fetch(from: number, least: number): Promise<Uint8Array> {
     const to = Math.min(this.length, from + Math.max(least, this.windowBytes))
     const bytes = new Uint8Array(await this.source.slice(this.start + from, this.start + to))
-    if (bytes.length !== to - from) throw new Error(`asked for ${to - from} bytes of a column chunk, got ${bytes.length}`)
+    if (bytes.length !== to - from)
+      throw new ParquetSeekError(`asked for ${to - from} bytes of the column chunk, got ${bytes.length}`, {
+        file: this.info.file,
+        column: this.info.column,
+        offset: this.start + from,
+      })
     return bytes
   }
 }
