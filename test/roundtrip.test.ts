@@ -15,7 +15,7 @@ import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readVectors, rowBlocks } from '../src/parquet/embedding.js'
+import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readColumnRange, readVectors, rowBlocks } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import {
   pageLocationsFromHeaders,
@@ -480,6 +480,11 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
       expect(bytes(read.data).equals(bytes(v)), local ? 'local' : 'remote').toBe(true)
       if (local) {
         // the walk's 4 MiB windows, then each block's spans: never the 9 MB chunk at once
+        expect(longest).toBeLessThanOrEqual(4 << 20)
+        // one row (--query-row, "more like this row"), through a fresh footer: its pages walked first, then its span
+        longest = 0
+        const [row] = await readColumnRange(counting, await parquetMetadataAsync(counting), 'embedding', 5000, 5001)
+        expect(row).toEqual(Array.from(v.subarray(5000 * dim, 5001 * dim)))
         expect(longest).toBeLessThanOrEqual(4 << 20)
       } else {
         // a window at a time, the chunk once

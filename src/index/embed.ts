@@ -6,7 +6,6 @@ import { fromBytes } from '../io/source.js'
 import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
-import { walkForRows } from '../parquet/pageLocations.js'
 import { writeIndexed } from '../parquet/writeIndexed.js'
 import { KV } from './keys.js'
 import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './passages.js'
@@ -127,8 +126,7 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
         float16: o.float16,
         values: async (start, end) => {
           const top = field?.path[0] ?? o.text
-          // a local file's large text chunk without an offset index: its pages found once, so each block reads its own
-          await walkForRows(source, metadata, start, end, [top], o.file, o.signal)
+          // (a local file's large text chunk without an offset index: each block reads its own pages, readColumnRange)
           const read = await readColumnRange(source, metadata, top, start, end, o.file, o.signal)
           const values = field ? read.map((v) => valueAt(v, field.path, 1)) : read
           const out: Array<Float32Array | null> = new Array(values.length).fill(null)

@@ -7,7 +7,7 @@ import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 import { listLeaf } from './leaves.js'
-import { chunkInfo, type PageTable, pageTableOptions, rememberPages, walkChunkOnce } from './pageLocations.js'
+import { chunkInfo, type PageTable, pageTableOptions, rememberPages, walkChunkOnce, walkForRows } from './pageLocations.js'
 
 /**
  * Which physical shapes of an embedding column we read, and how.
@@ -433,8 +433,11 @@ export async function* readColumnBlocks(
   }
 }
 
-/** One column's decoded values for rows [rowStart, rowEnd) — lists arrive as arrays per row. */
-export function readColumnRange(
+/**
+ * One column's decoded values for rows [rowStart, rowEnd) — lists arrive as arrays per row. From a
+ * local source, part of a large chunk without an offset index is read by its pages (walkForRows).
+ */
+export async function readColumnRange(
   source: AsyncBuffer,
   metadata: FileMetaData,
   name: string,
@@ -448,6 +451,7 @@ export function readColumnRange(
    */
   rawBytes = false,
 ): Promise<unknown[]> {
+  await walkForRows(source, metadata, rowStart, rowEnd, [name], file, signal)
   return readRows(source, metadata, name, rowStart, rowEnd, { file, signal, rawBytes, ...pageTableOptions(metadata) })
 }
 

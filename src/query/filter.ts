@@ -4,7 +4,6 @@ import type { ByteSource } from '../io/source.js'
 import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
 import { readColumnRange, rowBlocks } from '../parquet/embedding.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
-import { walkForRows } from '../parquet/pageLocations.js'
 import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
 
 /**
@@ -558,7 +557,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     }
     if (!mayMatch(bound, stats)) skipped++
     else
-      for (const [blockStart, blockEnd] of await filterBlocks(source, metadata, leaves, tops, g, rowStart)) {
+      for (const [blockStart, blockEnd] of await filterBlocks(source, metadata, leaves, g, rowStart)) {
         throwIfAborted(signal)
         const read = await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, blockStart, blockEnd, source.name, signal)))
         const columns = new Map(tops.map((t, i) => [t, read[i] as unknown[]]))
@@ -594,15 +593,14 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
 
 /**
  * The row blocks a filter reads row group `g` in: one, or from a local file with a large chunk
- * among the compared columns those of the column cut finest by rowBlocks, the others' large
- * chunks walked for their pages too, so no column is decoded whole (a text column of a million
- * rows).
+ * among the compared columns those of the column cut finest by rowBlocks (the others' large
+ * chunks are walked for their pages as they are read: readColumnRange), so no column is decoded
+ * whole (a text column of a million rows).
  */
 async function filterBlocks(
   source: ByteSource,
   metadata: FileMetaData,
   leaves: Array<{ chunk: number }>,
-  tops: string[],
   g: number,
   rowStart: number,
 ): Promise<Array<[number, number]>> {
@@ -613,6 +611,6 @@ async function filterBlocks(
     const blocks = await rowBlocks(source, metadata, l.chunk, g, rowStart, source.name)
     if (blocks.length > finest.length) finest = blocks
   }
-  if (finest.length > 1) await walkForRows(source, metadata, rowStart, finest.at(-1)?.[1] ?? rowStart, tops, source.name)
+  // (each column's pages are walked as a block of it is first read: readColumnRange)
   return finest
 }
