@@ -3,6 +3,7 @@ import { basename, join } from 'node:path'
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { mulberry32 } from '../src/compute/random.js'
 import { encoderFor, hashNgram, hashNgramEncoder } from '../src/encode/encoders.js'
 import { USE_LITE, USE_LITE_CHARS, useLiteInput } from '../src/encode/useLite.js'
 import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
@@ -16,7 +17,7 @@ import { fromBytes } from '../src/io/source.js'
 import { codecs } from '../src/parquet/codecs.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
-import { duckdb, tempDir } from './helpers/fixtures.js'
+import { duckdb, randomWords, tempDir, writePyarrowLike } from './helpers/fixtures.js'
 
 /** `path`'s text column embedded by the 16-d hash encoder into memory, errors naming the file by its base name. */
 function embedInMemory(path: string, text: string, as?: string) {
@@ -216,6 +217,54 @@ describe('embedding a text column (files with text and no vectors)', () => {
     const [apples] = await hashNgramEncoder(256).encode(['note about apples'])
     expect(Array.from(rows[2]?.embedding as number[])).toEqual(Array.from(apples as Float32Array))
     expect(rows[4]?.embedding ?? null).toBeNull() // no vector (hyparquet reads a null list as undefined)
+  })
+
+  it('over HTTP, a text chunk without an offset index is read once (it was once for every 16,384 rows); the same file as from disk', async () => {
+    // pyarrow's layout: one row group of 40,000 rows (three blocks of the added column), no offset index
+    const n = 40_000
+    const rand = mulberry32(3)
+    const path = join(dir, 'one-group.parquet')
+    writePyarrowLike(
+      path,
+      [
+        { name: 'root', num_children: 2 },
+        { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+        { name: 'title', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+      ],
+      [
+        { name: 'id', data: Int32Array.from({ length: n }, (_, i) => i) },
+        // ~150 bytes a row (6 MB): the footer's first read does not reach into it
+        { name: 'title', data: Array.from({ length: n }, (_, i) => (i % 97 === 5 ? null : `${TOPICS[i % 4]} ${randomWords(20, rand)}`)) },
+      ],
+    )
+    const file = await fileSource(path)
+    const metadata = await parquetMetadataAsync(file)
+    const chunk = metadata.row_groups[0]?.columns[1]?.meta_data
+    const chunkStart = Number(chunk?.dictionary_page_offset ?? chunk?.data_page_offset)
+    const chunkEnd = chunkStart + Number(chunk?.total_compressed_size)
+    let textBytes = 0
+    const remote = {
+      name: 'one-group.parquet',
+      byteLength: file.byteLength,
+      slice: (a: number, b = file.byteLength) => {
+        textBytes += Math.max(0, Math.min(b, chunkEnd) - Math.max(a, chunkStart))
+        return file.slice(a, b)
+      },
+    }
+    const embed = async (source: typeof remote) => {
+      const sink = new MemorySink()
+      await embedTextColumn(source, sink, { text: 'title', encoder: hashNgramEncoder(16), file: 'one-group.parquet' })
+      return sink.bytes as Uint8Array
+    }
+    const fromDisk = await embed(file)
+    textBytes = 0
+    const overHttp = await embed(remote)
+    expect(Buffer.from(overHttp).equals(Buffer.from(fromDisk))).toBe(true)
+    // the chunk once for the text, once to copy it into the output in small pages, and the
+    // footer's first read (512 KiB at the end): it was once a block of 16,384 rows, and twice to
+    // copy it (read, then re-paged from the source): 5 times
+    expect(textBytes).toBeLessThanOrEqual(2 * (chunkEnd - chunkStart) + (512 << 10))
+    await file.close()
   })
 
   it('the embedded file indexes like any other, rows without text left out of the index', async () => {

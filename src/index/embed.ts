@@ -3,10 +3,10 @@ import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { type ByteSink, MemorySink } from '../io/sink.js'
 import { fromBytes } from '../io/source.js'
-import { readColumnRange, summarizeColumns } from '../parquet/embedding.js'
+import { type ColumnBlock, readColumnBlocks, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
-import { writeIndexed } from '../parquet/writeIndexed.js'
+import { ADDED_BLOCK_ROWS, writeIndexed } from '../parquet/writeIndexed.js'
 import { KV } from './keys.js'
 import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './passages.js'
 
@@ -115,6 +115,31 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
     let embedded = 0
     let empty = 0
     let done = 0
+    // the text, a row group at a time, in the blocks of rows the added column is asked for in
+    // (readColumnBlocks: over HTTP a chunk without an offset index is read once, not once a block)
+    const top = field?.path[0] ?? o.text
+    const textPath = (field?.path ?? [o.text]).join('.')
+    let reading: { end: number; blocks: AsyncGenerator<ColumnBlock> } | undefined
+    const readText = async (start: number, end: number): Promise<unknown[]> => {
+      if (!reading || start >= reading.end) {
+        let g = 0
+        let groupStart = 0
+        while (g < metadata.row_groups.length - 1 && groupStart + Number(metadata.row_groups[g]?.num_rows) <= start)
+          groupStart += Number(metadata.row_groups[g++]?.num_rows)
+        const leaf = metadata.row_groups[g]?.columns.findIndex((c) => c.meta_data?.path_in_schema.join('.') === textPath) ?? -1
+        const opts = { file: o.file, signal: o.signal, blockRows: ADDED_BLOCK_ROWS }
+        reading = {
+          end: groupStart + Number(metadata.row_groups[g]?.num_rows),
+          blocks: readColumnBlocks(source, metadata, top, leaf, g, groupStart, opts),
+        }
+      }
+      const { value, done: over } = await reading.blocks.next()
+      if (over || value.rowStart !== start || value.rowEnd !== end)
+        throw new Error(
+          `text of rows ${start}…${end - 1} asked for out of order (next: ${over ? 'none' : `${value.rowStart}…${value.rowEnd - 1}`})`,
+        )
+      return value.values
+    }
     const written = await writeIndexed({
       source,
       metadata,
@@ -125,9 +150,7 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
         name: as,
         float16: o.float16,
         values: async (start, end) => {
-          const top = field?.path[0] ?? o.text
-          // (a local file's large text chunk without an offset index: each block reads its own pages, readColumnRange)
-          const read = await readColumnRange(source, metadata, top, start, end, o.file, o.signal)
+          const read = await readText(start, end)
           const values = field ? read.map((v) => valueAt(v, field.path, 1)) : read
           const out: Array<Float32Array | null> = new Array(values.length).fill(null)
           const todo: number[] = []

@@ -326,7 +326,12 @@ function blockRanges(metadata: FileMetaData, leaf: number, g: number, groupStart
   const group = metadata.row_groups[g]
   const rows = Number(group?.num_rows ?? 0)
   const stored = Number(group?.columns[leaf]?.meta_data?.total_uncompressed_size ?? 0)
-  const per = Math.max(1024, Math.floor((blockBytes * rows) / Math.max(1, stored)))
+  return rowRanges(metadata, g, groupStart, Math.max(1024, Math.floor((blockBytes * rows) / Math.max(1, stored))))
+}
+
+/** Row ranges of row group `g` (its first row `groupStart`), `per` rows each (the last, the rest). */
+function rowRanges(metadata: FileMetaData, g: number, groupStart: number, per: number): Array<[number, number]> {
+  const rows = Number(metadata.row_groups[g]?.num_rows ?? 0)
   const out: Array<[number, number]> = []
   for (let a = 0; a < rows; a += per) out.push([groupStart + a, groupStart + Math.min(rows, a + per)])
   return out.length ? out : [[groupStart, groupStart]]
@@ -384,6 +389,8 @@ export interface ColumnBlockOptions {
   signal?: AbortSignal
   /** Bytes of the column, as stored, read a block at a time (ROW_BLOCK_BYTES; tests make it small). */
   blockBytes?: number
+  /** Instead: blocks of exactly this many rows (the group's last, the rest), whatever their bytes. */
+  blockRows?: number
   /** Values as stored (readColumnRange). */
   rawBytes?: boolean
   /** Whether rows [rowStart, rowEnd) are needed: a block that is not is not decoded (nor read, where it can be left). */
@@ -405,8 +412,8 @@ export async function* readColumnBlocks(
   groupStart: number,
   o: ColumnBlockOptions = {},
 ): AsyncGenerator<ColumnBlock> {
-  const { file, signal, blockBytes = ROW_BLOCK_BYTES, rawBytes = false } = o
-  const ranges = blockRanges(metadata, leaf, g, groupStart, blockBytes)
+  const { file, signal, blockBytes = ROW_BLOCK_BYTES, rawBytes = false, blockRows } = o
+  const ranges = blockRows ? rowRanges(metadata, g, groupStart, blockRows) : blockRanges(metadata, leaf, g, groupStart, blockBytes)
   const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
   const oneLeaf = metadata.row_groups[g]?.columns.filter((c) => c.meta_data?.path_in_schema[0] === name).length === 1
   if (ranges.length > 1 && m && oneLeaf && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
@@ -427,7 +434,9 @@ export async function* readColumnBlocks(
     if (stream.ended) rememberPages(metadata, g, path, { pages: stream.pages, spans: stream.spans })
     return
   }
-  for (const [a, b] of await rowBlocks(source, metadata, leaf, g, groupStart, file, signal, blockBytes)) {
+  // (blocks of rows asked for are read as asked: readColumnRange walks a local chunk's pages for them)
+  const blocks = blockRows ? ranges : await rowBlocks(source, metadata, leaf, g, groupStart, file, signal, blockBytes)
+  for (const [a, b] of blocks) {
     if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
     else yield { rowStart: a, rowEnd: b, values: await readColumnRange(source, metadata, name, a, b, file, signal, rawBytes) }
   }

@@ -72,7 +72,7 @@ export interface WriteIndexedResult {
 }
 
 /** Rows of an added column asked for at once (AddedColumn.values): 16,384 × 512 floats are 32 MiB. */
-const ADDED_BLOCK_ROWS = 16_384
+export const ADDED_BLOCK_ROWS = 16_384
 
 /** Parquet's magic bytes, at a file's start and end. */
 export const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
@@ -226,7 +226,17 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
             })
           } else
             await writeChunk(columns, (writer) =>
-              repageChunk(writer, source, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file),
+              // (from the chunk's bytes read above: over HTTP not a second download)
+              repageChunk(
+                writer,
+                bytes ? withBytesAt(source, start, bytes) : source,
+                metadata,
+                tree,
+                rowStart,
+                rowStart + groupRows,
+                meta.codec,
+                file,
+              ),
             )
           continue
         }
@@ -377,6 +387,15 @@ async function copiedLocations(
   await walkChunkOnce(source, metadata, g, c, info.file)
   const walked = walkedOffsetIndex(metadata, g, chunk.meta_data?.path_in_schema.join('.') ?? '')
   return walked?.map((p) => ({ ...p, offset: p.offset + BigInt(shift) }))
+}
+
+/** `source`, with its bytes at [at, at + bytes.length) already read: reads inside them come from memory. */
+function withBytesAt(source: AsyncBuffer, at: number, bytes: Uint8Array): AsyncBuffer {
+  return {
+    byteLength: source.byteLength,
+    slice: (start, end = source.byteLength) =>
+      start >= at && end <= at + bytes.length ? bytes.slice(start - at, end - at).buffer : source.slice(start, end),
+  }
 }
 
 /** The schema with a required INT32 ROW_COLUMN appended to the root. */
