@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { decompressLz4Raw } from 'hyparquet-compressors'
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/compute/random.js'
@@ -41,6 +43,37 @@ describe('lz4Compress', () => {
       expect(lz4DecompressBlockInto(packed, reused.subarray(0, src.length))).toEqual(independent)
       expect(() => lz4DecompressBlockInto(packed, new Uint8Array(src.length + 1))).toThrow(/expected/)
     }
+  })
+
+  it('a match reaches back over the literals before it that repeat too (as LZ4 does): no match could start a byte earlier', () => {
+    // text: repeats at every distance, often found a few bytes in (the scan steps over misses)
+    const text = new TextEncoder().encode(readFileSync(join(import.meta.dirname, '../docs/BENCHMARKS.md'), 'utf8').slice(0, 16_384))
+    const packed = lz4Compress(text)
+    expect(roundTrip(text)).toEqual(text)
+    // walk the sequences: before each match, its first byte's predecessor differs from the source's
+    let i = 0
+    let at = 0
+    let matches = 0
+    const length = (base: number) => {
+      let len = base
+      if (base === 15) for (let b = 255; b === 255; len += b) b = packed[i++] as number
+      return len
+    }
+    while (i < packed.length) {
+      const token = packed[i++] as number
+      const literals = length(token >> 4)
+      i += literals
+      at += literals
+      if (i >= packed.length) break
+      const offset = (packed[i] as number) | ((packed[i + 1] as number) << 8)
+      i += 2
+      if (literals > 0) expect(text[at - 1] === text[at - 1 - offset], `match at ${at}`).toBe(false)
+      matches++
+      at += length(token & 15) + 4
+    }
+    expect(at).toBe(text.length)
+    expect(matches).toBeGreaterThan(500)
+    expect(packed.length).toBeLessThan(text.length / 1.7)
   })
 
   it('compresses runs (so MNIST-like zero pixels shrink) and keeps the last 5 bytes literal', () => {

@@ -44,7 +44,7 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
   while (i < matchLimit) {
     const seq = read32(src, i)
     const h = Math.imul(seq, 2654435761) >>> shift
-    const candidate = (table[h] ?? 0) - 1
+    let candidate = (table[h] ?? 0) - 1
     table[h] = i + 1
     if (candidate < 0 || i - candidate > MAX_OFFSET || read32(src, candidate) !== seq) {
       // incompressible stretches (float vectors mostly are) are crossed with growing steps
@@ -54,6 +54,12 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
     misses = 0
     let len = MIN_MATCH
     while (i + len < matchEnd && src[i + len] === src[candidate + len]) len++
+    // the match reaches back over literals that repeat too (as LZ4's does): fewer literals
+    while (i > anchor && candidate > 0 && src[i - 1] === src[candidate - 1]) {
+      i--
+      candidate--
+      len++
+    }
     const token = d
     d = writeSequence(dst, d, src, anchor, i - anchor)
     const offset = i - candidate
@@ -68,6 +74,8 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
     }
     i += len
     anchor = i
+    // the position just before the match's end goes in the table too, for the next match to find
+    if (i - 2 < matchLimit) table[Math.imul(read32(src, i - 2), 2654435761) >>> shift] = i - 2 + 1
   }
   d = writeSequence(dst, d, src, anchor, n - anchor)
   return dst.subarray(0, d)
