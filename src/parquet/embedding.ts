@@ -367,8 +367,11 @@ export async function rowBlocks(
     : [[groupStart, groupStart + rows]]
 }
 
-/** Whether row group `g`'s chunk `leaf` has neither an offset index nor known pages (pageTableOptions). */
-function unindexed(metadata: FileMetaData, g: number, leaf: number): boolean {
+/**
+ * Whether row group `g`'s chunk `leaf` has neither an offset index nor known pages
+ * (pageTableOptions): reading part of it reads it whole, up to that part.
+ */
+export function unindexed(metadata: FileMetaData, g: number, leaf: number): boolean {
   const chunk = metadata.row_groups[g]?.columns[leaf]
   const path = chunk?.meta_data?.path_in_schema.join('.') ?? ''
   return chunk?.offset_index_offset === undefined && !pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]

@@ -277,7 +277,7 @@ export function walkedOffsetIndex(metadata: FileMetaData, g: number, path: strin
 const walking = new WeakMap<FileMetaData, Map<string, Promise<void>>>()
 
 /** A chunk smaller than this is read whole rather than walked for its pages first (readers of a few rows). */
-const WALK_MIN_BYTES = 1 << 20
+export const WALK_MIN_BYTES = 1 << 20
 
 /**
  * Before reading rows [start, end) of `columns` from a local source: the pages of the chunks

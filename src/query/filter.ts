@@ -2,8 +2,9 @@ import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
-import { readColumnRange, rowBlocks } from '../parquet/embedding.js'
+import { readColumnRange, rowBlocks, unindexed } from '../parquet/embedding.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
+import { WALK_MIN_BYTES } from '../parquet/pageLocations.js'
 import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
 
 /**
@@ -592,10 +593,10 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
 }
 
 /**
- * The row blocks a filter reads row group `g` in: one, or from a local file with a large chunk
- * among the compared columns those of the column cut finest by rowBlocks (the others' large
- * chunks are walked for their pages as they are read: readColumnRange), so no column is decoded
- * whole (a text column of a million rows).
+ * The row blocks a filter reads row group `g` in: one, or where a compared chunk is large those
+ * of the column cut finest by rowBlocks, so no column is decoded whole (a text column of a million
+ * rows) — from a local file (a large chunk's pages walked as it is read: readColumnRange), or over
+ * HTTP where every compared chunk has an offset index or known pages (a sidecar's).
  */
 async function filterBlocks(
   source: ByteSource,
@@ -604,8 +605,11 @@ async function filterBlocks(
   g: number,
   rowStart: number,
 ): Promise<Array<[number, number]>> {
-  // over HTTP the group in one read (blocks would be as many round trips, one after another)
-  if (!source.local) return [[rowStart, rowStart + Number(metadata.row_groups[g]?.num_rows ?? 0)]]
+  // over HTTP a chunk without known pages is read whole (walking it would download it): so is the
+  // group where such a chunk is large, as each block of it would read the chunk up to the block
+  const large = (c: number) => Number(metadata.row_groups[g]?.columns[c]?.meta_data?.total_compressed_size) > WALK_MIN_BYTES
+  if (!source.local && leaves.some((l) => unindexed(metadata, g, l.chunk) && large(l.chunk)))
+    return [[rowStart, rowStart + Number(metadata.row_groups[g]?.num_rows ?? 0)]]
   let finest: Array<[number, number]> = []
   for (const l of leaves) {
     const blocks = await rowBlocks(source, metadata, l.chunk, g, rowStart, source.name)

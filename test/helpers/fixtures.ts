@@ -104,11 +104,17 @@ export const randomWords = (count: number, rand: () => number): string =>
 
 /**
  * A file as pyarrow writes one by default: every row in one row group, pages of about 1 MiB, no
- * offset index. `schema` from the root; `columns` in its order, each as long as the file.
+ * offset index (`offsetIndex`: with one, as pyarrow's write_page_index). `schema` from the root;
+ * `columns` in its order, each as long as the file.
  */
-export function writePyarrowLike(path: string, schema: SchemaElement[], columns: Array<{ name: string; data: unknown[] | Int32Array }>) {
+export function writePyarrowLike(
+  path: string,
+  schema: SchemaElement[],
+  columns: Array<{ name: string; data: unknown[] | Int32Array }>,
+  offsetIndex = false,
+) {
   const rows = columns[0]?.data.length ?? 0
-  const columnData = columns.map((c) => ({ ...c, offsetIndex: false })) as Parameters<typeof parquetWriteBuffer>[0]['columnData']
+  const columnData = columns.map((c) => ({ ...c, offsetIndex })) as Parameters<typeof parquetWriteBuffer>[0]['columnData']
   writeFileSync(path, new Uint8Array(parquetWriteBuffer({ pageSize: 1 << 20, rowGroupSize: rows, schema, columnData })))
 }
 
