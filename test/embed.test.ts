@@ -10,7 +10,7 @@ import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
 import { KV } from '../src/index/keys.js'
-import { passagesOf } from '../src/index/passages.js'
+import { passagesOf, writePassageRows } from '../src/index/passages.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { MemorySink } from '../src/io/sink.js'
 import { fromBytes } from '../src/io/source.js'
@@ -403,6 +403,60 @@ describe('passages: long texts cut into rows, so a text is found by any of its p
     }
     expect(new Set(await docsOf()).size).toBeLessThan(5)
     expect(new Set(await docsOf('--distinct', 'parquetseek_doc')).size).toBe(5)
+  })
+
+  it('passages are cut a block of input rows at a time: the same file as cutting it whole, the text chunk never read at once', async () => {
+    const n = 12_000
+    const rand = mulberry32(5)
+    const path = join(dir, 'long-one-group.parquet')
+    // one row group, no offset index, ~1.5 KB of text a row (18 MB), as pyarrow writes it
+    writePyarrowLike(
+      path,
+      [
+        { name: 'root', num_children: 3 },
+        { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+        { name: 'body', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+        { name: 'score', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
+      ],
+      [
+        { name: 'id', data: Int32Array.from({ length: n }, (_, i) => i) },
+        { name: 'body', data: Array.from({ length: n }, (_, i) => (i % 101 === 4 ? null : randomWords(220 + (i % 7) * 10, rand))) },
+        { name: 'score', data: Array.from({ length: n }, (_, i) => (i % 9 === 0 ? null : i / 3)) },
+      ],
+    )
+    const file = await fileSource(path)
+    const metadata = await parquetMetadataAsync(file)
+    const chunk = Number(metadata.row_groups[0]?.columns[1]?.meta_data?.total_compressed_size)
+    const cut = async (blockBytes: number) => {
+      let longest = 0
+      const counting = {
+        local: true,
+        byteLength: file.byteLength,
+        slice: (a: number, b = file.byteLength) => {
+          longest = Math.max(longest, b - a)
+          return file.slice(a, b)
+        },
+      }
+      const sink = new MemorySink()
+      const progress: number[] = []
+      const summary = await writePassageRows(counting, metadata, sink, {
+        text: 'body',
+        words: 30,
+        blockBytes,
+        onProgress: (d) => progress.push(d),
+      })
+      await sink.commit()
+      return { bytes: sink.bytes as Uint8Array, longest, summary, progress }
+    }
+    const whole = await cut(1 << 30)
+    const blocks = await cut(1 << 20)
+    expect(Buffer.from(blocks.bytes).equals(Buffer.from(whole.bytes))).toBe(true)
+    expect(blocks.summary).toEqual(whole.summary)
+    expect(whole.longest).toBeGreaterThanOrEqual(chunk) // the chunk in one read
+    expect(blocks.longest).toBeLessThan(chunk / 2) // its pages a block at a time (the walk's windows: 4 MiB)
+    expect(blocks.progress.length).toBeGreaterThan(whole.progress.length) // input rows done, a block at a time
+    expect(blocks.progress.at(-1)).toBe(n)
+    await file.close()
   })
 
   it('index --embed-text --passages in one go; misuse and a vector column beside the text are clear errors', async () => {

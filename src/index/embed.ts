@@ -26,7 +26,7 @@ export interface EmbedOptions {
   signal?: AbortSignal
   /** Rows embedded of all (with passages: of all passages). */
   onProgress?: (done: number, total: number) => void
-  /** With passages: passage rows written of all, while they are cut (before any is embedded). */
+  /** With passages: input rows cut of all, while they are cut (before any is embedded). */
   onPassages?: (done: number, total: number) => void
 }
 

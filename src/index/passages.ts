@@ -3,7 +3,7 @@ import { parquetSchema } from 'hyparquet'
 import { ByteWriter } from 'hyparquet-writer'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
-import { readColumnRange, vectorElement } from '../parquet/embedding.js'
+import { ROW_BLOCK_BYTES, readColumnBlocks, vectorElement } from '../parquet/embedding.js'
 import { leafTrees } from '../parquet/permute.js'
 import { canRepage, writeFlatChunk } from '../parquet/repage.js'
 import { offsetIndexBytes, PAR1, writeFooter } from '../parquet/writeIndexed.js'
@@ -57,6 +57,8 @@ export interface PassageRowsOptions extends PassageOptions {
   signal?: AbortSignal
   /** Output rows a row group (default 8,192). */
   rowGroupRows?: number
+  /** Bytes of the text column, as stored, read at once (ROW_BLOCK_BYTES; tests make it small). */
+  blockBytes?: number
   onProgress?: (rowsDone: number, rowsTotal: number) => void
 }
 
@@ -72,7 +74,8 @@ export interface PassageRowsSummary {
  * Writes `source` again with a row per passage of its text column (passagesOf): every other
  * column's value repeated for each passage of its row, re-encoded value for value (the columns
  * cluster-rows can move: flat ones, lists of values, structs of them), then PASSAGE_ROW and
- * PASSAGE_NUMBER. A row without text stays one row, its text as it was. Memory: the decoded file.
+ * PASSAGE_NUMBER. A row without text stays one row, its text as it was. Memory: a block of the
+ * input (~16 MiB of its text) and a row group of passages. `onProgress`: input rows done.
  */
 export async function writePassageRows(
   source: AsyncBuffer,
@@ -110,31 +113,6 @@ export async function writePassageRows(
       { file, column: path.join('.') },
     )
   }
-  // every top-level column decoded once (its values as stored: bytes stay bytes)
-  const read = new Map<string, unknown[]>()
-  for (const name of new Set(names)) {
-    throwIfAborted(signal)
-    read.set(name, await readColumnRange(source, metadata, name, 0, rows, file, signal, true))
-  }
-  const decoder = new TextDecoder()
-  const encoder = new TextEncoder()
-  const from: number[] = []
-  const number: number[] = []
-  const texts: unknown[] = []
-  for (const [row, value] of (read.get(o.text) as unknown[]).entries()) {
-    const text = value instanceof Uint8Array ? decoder.decode(value) : (value as string | null | undefined)
-    const passages = passagesOf(text, o)
-    if (!passages.length) {
-      from.push(row)
-      number.push(0)
-      texts.push(value)
-    }
-    for (const [i, p] of passages.entries()) {
-      from.push(row)
-      number.push(i)
-      texts.push(encoder.encode(p))
-    }
-  }
   const [root, ...rest] = metadata.schema
   if (!root) throw new ParquetSeekError('the file has no schema', { file })
   const schema: FileMetaData['schema'] = [
@@ -153,21 +131,26 @@ export async function writePassageRows(
     offset += bytes.length
   }
   await emit(PAR1)
-  o.onProgress?.(0, from.length)
+  o.onProgress?.(0, rows)
   const rowGroups: RowGroup[] = []
   const offsetIndexes: Array<{ chunk: ColumnChunk; locations: OffsetIndex['page_locations'] }> = []
-  for (let start = 0; start < from.length; start += groupRows) {
+  // passages not yet written: each one's input row, number, text, and every top-level column's value in its row
+  const tops = [...new Set(names)]
+  const pending = { from: [] as number[], number: [] as number[], texts: [] as unknown[], values: tops.map(() => [] as unknown[]) }
+  let passages = 0
+  /** The first `count` pending passages as a row group. */
+  const flush = async (count: number) => {
     throwIfAborted(signal)
-    const end = Math.min(from.length, start + groupRows)
     const groupStart = offset
     const columns: ColumnChunk[] = []
     const chunks: Array<[SchemaTree[], unknown[], (typeof codecs)[number]]> = [
-      ...leaves.map((tree, c): [SchemaTree[], unknown[], (typeof codecs)[number]] => {
-        const values = read.get(names[c] as string) as unknown[]
-        return [tree, c === textLeaf ? texts.slice(start, end) : from.slice(start, end).map((r) => values[r]), codecs[c] ?? 'UNCOMPRESSED']
-      }),
-      [added[0] as SchemaTree[], from.slice(start, end), 'LZ4_RAW'],
-      [added[1] as SchemaTree[], number.slice(start, end), 'LZ4_RAW'],
+      ...leaves.map((tree, c): [SchemaTree[], unknown[], (typeof codecs)[number]] => [
+        tree,
+        (c === textLeaf ? pending.texts : (pending.values[tops.indexOf(names[c] as string)] as unknown[])).slice(0, count),
+        codecs[c] ?? 'UNCOMPRESSED',
+      ]),
+      [added[0] as SchemaTree[], pending.from.slice(0, count), 'LZ4_RAW'],
+      [added[1] as SchemaTree[], pending.number.slice(0, count), 'LZ4_RAW'],
     ]
     for (const [tree, values, codec] of chunks) {
       const writer = new ByteWriter()
@@ -181,14 +164,50 @@ export async function writePassageRows(
     for (const c of columns) uncompressed += c.meta_data?.total_uncompressed_size ?? 0n
     rowGroups.push({
       columns,
-      num_rows: BigInt(end - start),
+      num_rows: BigInt(count),
       total_byte_size: uncompressed,
       total_compressed_size: BigInt(offset - groupStart),
       file_offset: BigInt(groupStart),
       ordinal: rowGroups.length,
     })
-    o.onProgress?.(end, from.length)
+    for (const list of [pending.from, pending.number, pending.texts, ...pending.values]) list.splice(0, count)
   }
+  // a block of input rows at a time, every column in the same blocks (~16 MiB of the text each),
+  // values as stored (bytes stay bytes): the file is never decoded whole
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  let groupStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    const inGroup = Number(group.num_rows)
+    const textBytes = Number(group.columns[textLeaf]?.meta_data?.total_uncompressed_size ?? 0)
+    const blockRows = Math.max(1024, Math.floor(((o.blockBytes ?? ROW_BLOCK_BYTES) * inGroup) / Math.max(1, textBytes)))
+    const readers = tops.map((name) => {
+      const leaf = group.columns.findIndex((c) => c.meta_data?.path_in_schema[0] === name)
+      return readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, rawBytes: true, blockRows })
+    })
+    for (;;) {
+      const blocks = await Promise.all(readers.map((r) => r.next()))
+      const first = blocks[0]
+      if (!first || first.done) break
+      const values = blocks.map((b) => (b.done ? [] : b.value.values))
+      for (const [i, value] of (values[tops.indexOf(o.text)] as unknown[]).entries()) {
+        const text = value instanceof Uint8Array ? decoder.decode(value) : (value as string | null | undefined)
+        const cut = passagesOf(text, o)
+        // a row without text: one row, its text as it was
+        for (const [n, p] of (cut.length ? cut : [undefined]).entries()) {
+          pending.from.push(first.value.rowStart + i)
+          pending.number.push(n)
+          pending.texts.push(p === undefined ? value : encoder.encode(p))
+          for (const [t, column] of values.entries()) pending.values[t]?.push(column[i])
+        }
+        passages += cut.length || 1
+      }
+      while (pending.from.length >= groupRows) await flush(groupRows)
+      o.onProgress?.(first.value.rowEnd, rows)
+    }
+    groupStart += inGroup
+  }
+  if (pending.from.length) await flush(pending.from.length)
   for (const { chunk, locations } of offsetIndexes) {
     const bytes = offsetIndexBytes(locations)
     chunk.offset_index_offset = BigInt(offset)
@@ -199,12 +218,12 @@ export async function writePassageRows(
   writeFooter(footer, {
     version: metadata.version,
     schema,
-    num_rows: BigInt(from.length),
+    num_rows: BigInt(passages),
     row_groups: rowGroups,
     key_value_metadata: (metadata.key_value_metadata ?? []).filter((kv) => !kv.key.startsWith('parquetseek.')),
     created_by: metadata.created_by,
   } as FileMetaData)
   await emit(footer.getBytes())
   await emit(PAR1)
-  return { rows, passages: from.length, bytes: offset }
+  return { rows, passages, bytes: offset }
 }
