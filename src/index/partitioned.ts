@@ -109,7 +109,7 @@ export async function trainShared(inputs: NamedSource[], o: SharedOptions): Prom
   return (await trainHolding(inputs, o, 0)).model
 }
 
-/** A file as the training pass opened and read it (Held), for encodePart. */
+/** A file as the training pass opened and read it: its footer, vector blocks and invalid rows, kept to encode. */
 interface Held {
   opened: Awaited<ReturnType<typeof identify>>
   vectors: HeldVectors
