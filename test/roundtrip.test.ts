@@ -560,6 +560,43 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     await file.close()
   }, 60_000)
 
+  it("a row group's column in one page (DuckDB's layout) is decoded once, not once for every block: blocks end where pages begin, from a disk and streamed", async () => {
+    const dir = tempDir('pqs-one-page-')
+    const n = 20_000
+    const dim = 128 // 10 MB in one page, blocks of 1 MiB asked for
+    const v = clusteredVectors(n, dim, 99)
+    const input = join(dir, 'one-page.parquet')
+    writeListFile(
+      input,
+      Array.from({ length: n }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+      {},
+      {},
+      { offsetIndex: false, rowGroupSize: n, pageSize: 1 << 30 },
+    )
+    const file = await fileSource(input)
+    const bytes = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
+    for (const local of [true, false]) {
+      const reads: number[] = []
+      const counting: AsyncBuffer & { local: boolean } = {
+        local,
+        byteLength: file.byteLength,
+        slice: (a, b) => {
+          reads.push((b ?? file.byteLength) - a)
+          return file.slice(a, b)
+        },
+      }
+      const metadata = await parquetMetadataAsync(counting)
+      const chunk = Number(metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
+      reads.length = 0
+      const read = await readVectors(counting, metadata, describeEmbeddingColumn(metadata, 'embedding'), { blockBytes: 1 << 20 })
+      expect(bytes(read.data).equals(bytes(v)), local ? 'local' : 'remote').toBe(true)
+      const total = reads.reduce((t, r) => t + r, 0)
+      // from a disk: the walk's first window, then the page once; streamed: the chunk once (it was 10 times)
+      expect(total, local ? 'local' : 'remote').toBeLessThanOrEqual(chunk + (4 << 20))
+    }
+    await file.close()
+  }, 60_000)
+
   it('large chunks of a local file are copied and re-paged a block at a time: the same rows as DuckDB reads them, the same statistics, small pages, no read of a whole chunk', async () => {
     const dir = tempDir('pqs-blocks-copy-')
     const n = 10_000

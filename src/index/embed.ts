@@ -6,7 +6,7 @@ import { fromBytes } from '../io/source.js'
 import { type ColumnBlock, readColumnBlocks, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
-import { ADDED_BLOCK_ROWS, writeIndexed } from '../parquet/writeIndexed.js'
+import { writeIndexed } from '../parquet/writeIndexed.js'
 import { KV } from './keys.js'
 import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './passages.js'
 
@@ -115,11 +115,18 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
     let embedded = 0
     let empty = 0
     let done = 0
-    // the text, a row group at a time, in the blocks of rows the added column is asked for in
-    // (readColumnBlocks: over HTTP a chunk without an offset index is read once, not once a block)
+    // the text a block at a time (readColumnBlocks: blocks of its own size, ending where its pages
+    // begin; over HTTP a chunk without an offset index read once), served in the runs of rows the
+    // added column is asked for in
     const top = field?.path[0] ?? o.text
     const textPath = (field?.path ?? [o.text]).join('.')
-    let reading: { end: number; blocks: AsyncGenerator<ColumnBlock> } | undefined
+    let reading: { end: number; blocks: AsyncGenerator<ColumnBlock>; block?: ColumnBlock } | undefined
+    const nextBlock = async (at: number) => {
+      const next = await reading?.blocks.next()
+      if (!reading || !next || next.done) throw new Error(`text of row ${at} asked for past its row group`)
+      reading.block = next.value
+      return next.value
+    }
     const readText = async (start: number, end: number): Promise<unknown[]> => {
       if (!reading || start >= reading.end) {
         let g = 0
@@ -127,18 +134,21 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
         while (g < metadata.row_groups.length - 1 && groupStart + Number(metadata.row_groups[g]?.num_rows) <= start)
           groupStart += Number(metadata.row_groups[g++]?.num_rows)
         const leaf = metadata.row_groups[g]?.columns.findIndex((c) => c.meta_data?.path_in_schema.join('.') === textPath) ?? -1
-        const opts = { file: o.file, signal: o.signal, blockRows: ADDED_BLOCK_ROWS }
         reading = {
           end: groupStart + Number(metadata.row_groups[g]?.num_rows),
-          blocks: readColumnBlocks(source, metadata, top, leaf, g, groupStart, opts),
+          blocks: readColumnBlocks(source, metadata, top, leaf, g, groupStart, { file: o.file, signal: o.signal }),
         }
       }
-      const { value, done: over } = await reading.blocks.next()
-      if (over || value.rowStart !== start || value.rowEnd !== end)
-        throw new Error(
-          `text of rows ${start}…${end - 1} asked for out of order (next: ${over ? 'none' : `${value.rowStart}…${value.rowEnd - 1}`})`,
-        )
-      return value.values
+      let block = reading.block
+      while (!block || block.rowEnd <= start) block = await nextBlock(start)
+      let out: unknown[] = []
+      for (;;) {
+        out = out.concat(block.values.slice(Math.max(start, block.rowStart) - block.rowStart, Math.min(end, block.rowEnd) - block.rowStart))
+        if (block.rowEnd >= end) break
+        block = await nextBlock(block.rowEnd)
+      }
+      if (out.length !== end - start) throw new Error(`${out.length} texts for rows ${start}…${end - 1}`)
+      return out
     }
     const written = await writeIndexed({
       source,

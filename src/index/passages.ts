@@ -3,7 +3,7 @@ import { parquetSchema } from 'hyparquet'
 import { ByteWriter } from 'hyparquet-writer'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
-import { ROW_BLOCK_BYTES, readColumnBlocks, vectorElement } from '../parquet/embedding.js'
+import { ROW_BLOCK_BYTES, readColumnBlocks, rowBlocks, vectorElement } from '../parquet/embedding.js'
 import { leafTrees } from '../parquet/permute.js'
 import { canRepage, writeFlatChunk } from '../parquet/repage.js'
 import { offsetIndexBytes, PAR1, writeFooter } from '../parquet/writeIndexed.js'
@@ -179,11 +179,11 @@ export async function writePassageRows(
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
     const inGroup = Number(group.num_rows)
-    const textBytes = Number(group.columns[textLeaf]?.meta_data?.total_uncompressed_size ?? 0)
-    const blockRows = Math.max(1024, Math.floor(((o.blockBytes ?? ROW_BLOCK_BYTES) * inGroup) / Math.max(1, textBytes)))
+    // the text's blocks (ending where its pages begin), every column read in them
+    const ranges = await rowBlocks(source, metadata, textLeaf, g, groupStart, file, signal, o.blockBytes ?? ROW_BLOCK_BYTES)
     const readers = tops.map((name) => {
       const leaf = group.columns.findIndex((c) => c.meta_data?.path_in_schema[0] === name)
-      return readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, rawBytes: true, blockRows })
+      return readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, rawBytes: true, ranges })
     })
     for (;;) {
       const blocks = await Promise.all(readers.map((r) => r.next()))

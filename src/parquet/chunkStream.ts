@@ -65,20 +65,32 @@ export class ChunkStream {
     this.held = this.held.filter((piece) => piece.at + piece.bytes.length > keep)
   }
 
-  /** The source as hyparquet reads it: the chunk's bytes from those held, anything else from the source. */
+  /**
+   * The source as hyparquet reads it: the chunk's bytes from those held (fetched on to `end` first:
+   * the walk reads a flat column's headers only, and a page may run past the last window), anything
+   * else from the source.
+   */
   get view(): AsyncBuffer {
     return {
       byteLength: this.source.byteLength,
-      slice: (start, end = this.source.byteLength) => {
+      slice: async (start, end = this.source.byteLength) => {
         const from = start - this.start
         const to = end - this.start
         const dictionary = this.dictionary
         if (dictionary && from === 0 && to <= dictionary.length) return dictionary.slice(0, to).buffer as ArrayBuffer
         const first = this.held[0]
-        if (first && from >= first.at && to <= this.fetched) return this.copy(from, to).buffer as ArrayBuffer
+        if (first && from >= first.at && to <= this.length) {
+          if (to > this.fetched) await this.bytesFrom(this.fetched, to - this.fetched)
+          return this.copy(from, to).buffer as ArrayBuffer
+        }
         return this.source.slice(start, end)
       },
     }
+  }
+
+  /** Group rows at which the pages found so far begin. */
+  get starts(): number[] {
+    return this.pages.map((p) => Number(p.first_row_index))
   }
 
   /** The chunk's bytes [from, to), copied out of those held. */

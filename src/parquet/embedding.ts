@@ -338,11 +338,33 @@ function rowRanges(metadata: FileMetaData, g: number, groupStart: number, per: n
 }
 
 /**
+ * The first page start at or after group row `row` (`starts`: the group rows pages begin at,
+ * ascending), or the group's end `rows`: where a block may end without cutting a page, which
+ * each block holding part of it would decode whole (DuckDB writes a row group's column as one page).
+ */
+function pageEnd(starts: number[], row: number, rows: number): number {
+  for (const s of starts) if (s >= row) return Math.min(s, rows)
+  return rows
+}
+
+/** `ranges` of a group moved to end where pages begin (pageEnd), those left empty dropped. */
+function alignToPages(ranges: Array<[number, number]>, starts: number[], groupStart: number, rows: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let a = groupStart
+  for (const [, b] of ranges) {
+    const end = groupStart + pageEnd(starts, b - groupStart, rows)
+    if (end > a) out.push([a, end])
+    a = Math.max(a, end)
+  }
+  return out.length ? out : [[groupStart, groupStart + rows]]
+}
+
+/**
  * The row ranges (blockRanges) to read row group `g` by, from a source whose chunks can be read a
  * block at a time: where there are several and the chunk has no offset index, its pages are walked
- * first (walkChunkOnce), so a block reads its own pages rather than the chunk up to its end — from a
- * local source only (over HTTP the walk would download the chunk: there the group is one block;
- * readColumnBlocks streams it instead).
+ * first (walkChunkOnce), so a block reads its own pages rather than the chunk up to its end, and
+ * blocks end where pages begin — from a local source only (over HTTP the walk would download the
+ * chunk: there the group is one block; readColumnBlocks streams it instead).
  */
 export async function rowBlocks(
   source: AsyncBuffer,
@@ -358,12 +380,29 @@ export async function rowBlocks(
   const ranges = blockRanges(metadata, leaf, g, groupStart, blockBytes)
   if (ranges.length === 1) return ranges
   const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
-  if (!unindexed(metadata, g, leaf)) return ranges
+  const known = () => pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[m?.path_in_schema.join('.') ?? '']
+  if (!unindexed(metadata, g, leaf)) {
+    const pages = known()
+    return pages
+      ? alignToPages(
+          ranges,
+          pages.map((p) => Number(p.first_row_index)),
+          groupStart,
+          rows,
+        )
+      : ranges
+  }
   if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
   await walkChunkOnce(source, metadata, g, leaf, file, signal)
   // (a chunk without metadata is not walked: the group at once)
-  return pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[m?.path_in_schema.join('.') ?? '']
-    ? ranges
+  const pages = known()
+  return pages
+    ? alignToPages(
+        ranges,
+        pages.map((p) => Number(p.first_row_index)),
+        groupStart,
+        rows,
+      )
     : [[groupStart, groupStart + rows]]
 }
 
@@ -392,8 +431,11 @@ export interface ColumnBlockOptions {
   signal?: AbortSignal
   /** Bytes of the column, as stored, read a block at a time (ROW_BLOCK_BYTES; tests make it small). */
   blockBytes?: number
-  /** Instead: blocks of exactly this many rows (the group's last, the rest), whatever their bytes. */
-  blockRows?: number
+  /**
+   * Instead: these ranges of the group's rows, in order, covering it (to read several columns in
+   * the same blocks), whatever their bytes and pages.
+   */
+  ranges?: Array<[number, number]>
   /** Values as stored (readColumnRange). */
   rawBytes?: boolean
   /** Whether rows [rowStart, rowEnd) are needed: a block that is not is not decoded (nor read, where it can be left). */
@@ -404,7 +446,8 @@ export interface ColumnBlockOptions {
  * Column `name`'s values in row group `g` (its first row `groupStart`), a block of rows at a time,
  * in order (rowBlocks; `leaf` is the column's leaf, by which blocks are sized). A large chunk with
  * no offset index from a remote source is downloaded once, front to back, as its blocks are read
- * (ChunkStream): neither held nor decoded whole, nor fetched twice.
+ * (ChunkStream): neither held nor decoded whole, nor fetched twice. Blocks end where pages begin,
+ * where the pages are known, so no page is decoded twice.
  */
 export async function* readColumnBlocks(
   source: AsyncBuffer,
@@ -415,16 +458,21 @@ export async function* readColumnBlocks(
   groupStart: number,
   o: ColumnBlockOptions = {},
 ): AsyncGenerator<ColumnBlock> {
-  const { file, signal, blockBytes = ROW_BLOCK_BYTES, rawBytes = false, blockRows } = o
-  const ranges = blockRows ? rowRanges(metadata, g, groupStart, blockRows) : blockRanges(metadata, leaf, g, groupStart, blockBytes)
+  const { file, signal, blockBytes = ROW_BLOCK_BYTES, rawBytes = false } = o
+  const rows = Number(metadata.row_groups[g]?.num_rows ?? 0)
+  const ranges = o.ranges ?? blockRanges(metadata, leaf, g, groupStart, blockBytes)
   const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
   const oneLeaf = metadata.row_groups[g]?.columns.filter((c) => c.meta_data?.path_in_schema[0] === name).length === 1
   if (ranges.length > 1 && m && oneLeaf && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
     const path = m.path_in_schema.join('.')
     const info = chunkInfo(metadata, m, file)
     const stream = new ChunkStream(source, info.sourceOffset, Number(m.total_compressed_size), info, blockBytes, signal)
-    for (const [a, b] of ranges) {
-      await stream.reach(b - groupStart)
+    let a = groupStart
+    for (const [, want] of ranges) {
+      if (want <= a) continue
+      await stream.reach(want - groupStart)
+      // (ranges asked for are kept; others end where a page begins)
+      const b = o.ranges ? want : groupStart + pageEnd(stream.starts, want - groupStart, rows)
       const pageLocationsByGroup = metadata.row_groups.map((_, i) => (i === g ? { [path]: stream.pages } : {}))
       if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
       else {
@@ -432,13 +480,14 @@ export async function* readColumnBlocks(
         yield { rowStart: a, rowEnd: b, values }
       }
       stream.release(b - groupStart)
+      a = b
     }
     // its pages are known now: a later read of the group (a sidecar's candidates) fetches only its own
     if (stream.ended) rememberPages(metadata, g, path, { pages: stream.pages, spans: stream.spans })
     return
   }
-  // (blocks of rows asked for are read as asked: readColumnRange walks a local chunk's pages for them)
-  const blocks = blockRows ? ranges : await rowBlocks(source, metadata, leaf, g, groupStart, file, signal, blockBytes)
+  // (ranges asked for are read as asked: readColumnRange walks a local chunk's pages for them)
+  const blocks = o.ranges ?? (await rowBlocks(source, metadata, leaf, g, groupStart, file, signal, blockBytes))
   for (const [a, b] of blocks) {
     if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
     else yield { rowStart: a, rowEnd: b, values: await readColumnRange(source, metadata, name, a, b, file, signal, rawBytes) }

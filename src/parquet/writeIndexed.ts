@@ -72,7 +72,7 @@ export interface WriteIndexedResult {
 }
 
 /** Rows of an added column asked for at once (AddedColumn.values): 16,384 × 512 floats are 32 MiB. */
-export const ADDED_BLOCK_ROWS = 16_384
+const ADDED_BLOCK_ROWS = 16_384
 
 /** Parquet's magic bytes, at a file's start and end. */
 export const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
