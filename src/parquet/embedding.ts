@@ -379,10 +379,10 @@ export async function rowBlocks(
   const rows = Number(metadata.row_groups[g]?.num_rows ?? 0)
   const ranges = blockRanges(metadata, leaf, g, groupStart, blockBytes)
   if (ranges.length === 1) return ranges
-  const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
-  const known = () => pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[m?.path_in_schema.join('.') ?? '']
-  if (!unindexed(metadata, g, leaf)) {
-    const pages = known()
+  const path = metadata.row_groups[g]?.columns[leaf]?.meta_data?.path_in_schema.join('.') ?? ''
+  // blocks ending where the known pages begin (or, without known pages, `otherwise`)
+  const aligned = (otherwise: Array<[number, number]>) => {
+    const pages = pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path]
     return pages
       ? alignToPages(
           ranges,
@@ -390,20 +390,13 @@ export async function rowBlocks(
           groupStart,
           rows,
         )
-      : ranges
+      : otherwise
   }
+  if (!unindexed(metadata, g, leaf)) return aligned(ranges)
   if (!(source as { local?: boolean }).local) return [[groupStart, groupStart + rows]]
   await walkChunkOnce(source, metadata, g, leaf, file, signal)
   // (a chunk without metadata is not walked: the group at once)
-  const pages = known()
-  return pages
-    ? alignToPages(
-        ranges,
-        pages.map((p) => Number(p.first_row_index)),
-        groupStart,
-        rows,
-      )
-    : [[groupStart, groupStart + rows]]
+  return aligned([[groupStart, groupStart + rows]])
 }
 
 /**
