@@ -1,8 +1,8 @@
 /**
  * Indexing files as pyarrow writes them by default — one row group, no offset index — in both
- * page layouts of a list<float> embedding: pages that begin at rows (pyarrow 21 on, or V2 pages;
+ * page layouts of a list<float> embedding: pages that begin at rows (newer pyarrow, or V2 pages;
  * written here by hyparquet-writer), and V1 pages cut every 1,024 values once past 1 MiB, most
- * beginning inside a row (pyarrow before 21; scripts/pyarrowLike.ts). Through the CLI at its
+ * beginning inside a row (older pyarrow; scripts/pyarrowLike.ts). Through the CLI at its
  * defaults: `index` from the disk (from a URL it downloads the file first), and `index --sidecar`
  * from the disk and from an S3-like host (single ranges, 30 ms a request), which reads the file
  * where it is. Peak memory (the process's maximum RSS), bytes the host sent, seconds.
@@ -67,7 +67,7 @@ if (!existsSync(files.aligned) || !existsSync(files.split)) {
 const PEAK = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\npeak-rss "+process.resourceUsage().maxRSS+"\\n"))'
 
 console.log(`${rows} × ${dim} float32 in one row group, no offset index; ${values.bin}`)
-const LAYOUTS = { aligned: 'pages at rows (pyarrow ≥ 21, V2)', split: 'V1 pages cut inside rows (pyarrow < 21)' }
+const LAYOUTS = { aligned: 'pages at rows (newer pyarrow, V2)', split: 'V1 pages cut inside rows (older pyarrow)' }
 console.log('\n| file | command | from | peak RSS MiB | MiB sent | s |')
 console.log('|---|---|---|---|---|---|')
 for (const [layout, path] of Object.entries(files) as Array<[keyof typeof files, string]>) {

@@ -5,14 +5,15 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 
 /**
- * Older pyarrow (before 21) cuts a list column's DataPage V1 pages only after a batch of 1,024
- * values, once the page is past 1 MiB: 257 batches of float32.
+ * Older pyarrow (parquet-cpp before it cut repeated columns at record boundaries; read from its
+ * source, the version not pinned down here) cuts a list column's DataPage V1 pages only after a
+ * batch of 1,024 values, once the page is past 1 MiB: 257 batches of float32.
  */
 export const PYARROW_V1_PAGE_VALUES = 257 * 1024
 
 /**
- * Writes `path`: one list<float> column `embedding` (rows of `dim` values from `data`) as pyarrow
- * before 21 wrote it by default — DataPage V1 pages cut every `pageValues` values, so most begin
+ * Writes `path`: one list<float> column `embedding` (rows of `dim` values from `data`) as older
+ * pyarrow wrote it by default — DataPage V1 pages cut every `pageValues` values, so most begin
  * inside a row; no offset index; one row group — uncompressed (PLAIN values, RLE levels), a page at
  * a time. Built by hand: hyparquet-writer writes V2 pages, which always begin at rows.
  */
