@@ -9,7 +9,7 @@ import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
  * source, the version not pinned down here) cuts a list column's DataPage V1 pages only after a
  * batch of 1,024 values, once the page is past 1 MiB: 257 batches of float32.
  */
-export const PYARROW_V1_PAGE_VALUES = 257 * 1024
+const PYARROW_V1_PAGE_VALUES = 257 * 1024
 
 /**
  * Writes `path`: one list<float> column `embedding` (rows of `dim` values from `data`) as older

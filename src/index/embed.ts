@@ -120,32 +120,32 @@ export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: Em
     // added column is asked for in
     const top = field?.path[0] ?? o.text
     const textPath = (field?.path ?? [o.text]).join('.')
-    let reading: { end: number; blocks: AsyncGenerator<ColumnBlock>; block?: ColumnBlock } | undefined
+    async function* textBlocks() {
+      let groupStart = 0
+      for (const [g, group] of metadata.row_groups.entries()) {
+        const leaf = group.columns.findIndex((c) => c.meta_data?.path_in_schema.join('.') === textPath)
+        yield* readColumnBlocks(source, metadata, top, leaf, g, groupStart, { file: o.file, signal: o.signal })
+        groupStart += Number(group.num_rows)
+      }
+    }
+    const blocks = textBlocks()
+    let block: ColumnBlock | undefined
     const nextBlock = async (at: number) => {
-      const next = await reading?.blocks.next()
-      if (!reading || !next || next.done) throw new Error(`text of row ${at} asked for past its row group`)
-      reading.block = next.value
+      const next = await blocks.next()
+      if (next.done) throw new Error(`text of row ${at} asked for past the file's rows`)
+      block = next.value
       return next.value
     }
     const readText = async (start: number, end: number): Promise<unknown[]> => {
-      if (!reading || start >= reading.end) {
-        let g = 0
-        let groupStart = 0
-        while (g < metadata.row_groups.length - 1 && groupStart + Number(metadata.row_groups[g]?.num_rows) <= start)
-          groupStart += Number(metadata.row_groups[g++]?.num_rows)
-        const leaf = metadata.row_groups[g]?.columns.findIndex((c) => c.meta_data?.path_in_schema.join('.') === textPath) ?? -1
-        reading = {
-          end: groupStart + Number(metadata.row_groups[g]?.num_rows),
-          blocks: readColumnBlocks(source, metadata, top, leaf, g, groupStart, { file: o.file, signal: o.signal }),
-        }
-      }
-      let block = reading.block
-      while (!block || block.rowEnd <= start) block = await nextBlock(start)
+      let current = block
+      while (!current || current.rowEnd <= start) current = await nextBlock(start)
       let out: unknown[] = []
       for (;;) {
-        out = out.concat(block.values.slice(Math.max(start, block.rowStart) - block.rowStart, Math.min(end, block.rowEnd) - block.rowStart))
-        if (block.rowEnd >= end) break
-        block = await nextBlock(block.rowEnd)
+        out = out.concat(
+          current.values.slice(Math.max(start, current.rowStart) - current.rowStart, Math.min(end, current.rowEnd) - current.rowStart),
+        )
+        if (current.rowEnd >= end) break
+        current = await nextBlock(current.rowEnd)
       }
       if (out.length !== end - start) throw new Error(`${out.length} texts for rows ${start}…${end - 1}`)
       return out
