@@ -2,10 +2,12 @@
  * Indexing files as pyarrow writes them by default — one row group, no offset index — in both
  * page layouts of a list<float> embedding: pages that begin at rows (newer pyarrow, or V2 pages;
  * written here by hyparquet-writer), and V1 pages cut every 1,024 values once past 1 MiB, most
- * beginning inside a row (older pyarrow; scripts/pyarrowLike.ts). Through the CLI at its
- * defaults: `index` from the disk (from a URL it downloads the file first), and `index --sidecar`
- * from the disk and from an S3-like host (single ranges, 30 ms a request), which reads the file
- * where it is. Peak memory (the process's maximum RSS), bytes the host sent, seconds.
+ * beginning inside a row (older pyarrow; scripts/pyarrowLike.ts), uncompressed and at pyarrow's
+ * defaults (SNAPPY, the first page dictionary-encoded). Through the CLI at its defaults: `index`
+ * from the disk (from a URL it downloads the file first), `index --sidecar` from the disk and
+ * from an S3-like host (single ranges, 30 ms a request), which reads the file where it is, and
+ * exact search of the file as it is (every vector read). Peak memory (the process's maximum
+ * RSS), bytes the host sent, seconds.
  *   npm run bench:pyarrow-files [-- --rows 200000 --dim 384 --bin <another checkout>/bin/parquetseek.js]
  */
 import { spawn } from 'node:child_process'
@@ -33,8 +35,9 @@ mkdirSync(dir, { recursive: true })
 const files = {
   aligned: join(dir, `aligned-${rows}x${dim}.parquet`),
   split: join(dir, `v1-split-${rows}x${dim}.parquet`),
+  defaults: join(dir, `v1-snappy-dictionary-${rows}x${dim}.parquet`),
 }
-if (!existsSync(files.aligned) || !existsSync(files.split)) {
+if (!Object.values(files).every((f) => existsSync(f))) {
   const rand = mulberry32(3)
   const centers = Float32Array.from({ length: 2000 * dim }, () => rand() * 4)
   const data = new Float32Array(rows * dim)
@@ -43,6 +46,7 @@ if (!existsSync(files.aligned) || !existsSync(files.split)) {
     for (let j = 0; j < dim; j++) data[i * dim + j] = (centers[c * dim + j] as number) + (rand() - 0.5) * 0.8
   }
   writeV1SplitList(files.split, data, dim)
+  writeV1SplitList(files.defaults, data, dim, { dictionaryPages: 1, codec: 'SNAPPY' })
   const buf = parquetWriteBuffer({
     pageSize: 1 << 20,
     rowGroupSize: rows,
@@ -67,7 +71,11 @@ if (!existsSync(files.aligned) || !existsSync(files.split)) {
 const PEAK = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\npeak-rss "+process.resourceUsage().maxRSS+"\\n"))'
 
 console.log(`${rows} × ${dim} float32 in one row group, no offset index; ${values.bin}`)
-const LAYOUTS = { aligned: 'pages at rows (newer pyarrow, V2)', split: 'V1 pages cut inside rows (older pyarrow)' }
+const LAYOUTS = {
+  aligned: 'pages at rows (newer pyarrow, V2)',
+  split: 'V1 pages cut inside rows (older pyarrow)',
+  defaults: 'the same, SNAPPY, a dictionary first page (older pyarrow at its defaults)',
+}
 console.log('\n| file | command | from | peak RSS MiB | MiB sent | s |')
 console.log('|---|---|---|---|---|---|')
 for (const [layout, path] of Object.entries(files) as Array<[keyof typeof files, string]>) {
@@ -77,11 +85,19 @@ for (const [layout, path] of Object.entries(files) as Array<[keyof typeof files,
       ['index', 'disk'],
       ['index --sidecar', 'disk'],
       ['index --sidecar', 'S3-like host'],
+      ['search --query-row 5', 'disk'],
+      ['search --query-row 5', 'S3-like host'],
     ] as const) {
       const input = from === 'disk' ? path : server.url
       const out = join(dir, command === 'index' ? 'out.parquet' : 'out.pqseek')
       rmSync(out, { force: true })
-      const args = command === 'index' ? ['index', input, out] : ['index', '--sidecar', out, input]
+      // (exact search of the file as it is: every vector read)
+      const args =
+        command === 'index'
+          ? ['index', input, out]
+          : command === 'index --sidecar'
+            ? ['index', '--sidecar', out, input]
+            : ['search', input, '--query-row', '5', '--k', '3']
       const sent = server.bytesSent
       const t0 = performance.now()
       // (not spawnSync: the host answers from this process)

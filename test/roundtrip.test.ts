@@ -456,7 +456,7 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     const dim = 384 // 9.2 MB; pages of 65,536 values: every third begins a row
     const v = clusteredVectors(n, dim, 97)
     const input = join(dir, 'v1-split.parquet')
-    writeV1SplitList(input, v, dim, 65_536)
+    writeV1SplitList(input, v, dim, { pageValues: 65_536 })
     const file = await fileSource(input)
     const chunk = Number((await parquetMetadataAsync(file)).row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
     const bytes = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)

@@ -272,7 +272,7 @@ describe('sidecar index over unmodified files', () => {
     const dim = 64
     const v = clusteredVectors(n, dim, 84)
     // pages of 1,000 values: every eighth begins a row (1,000 · k is a multiple of 64 for k = 8)
-    writeV1SplitList(join(dir, 'v1.parquet'), v, dim, 1000)
+    writeV1SplitList(join(dir, 'v1.parquet'), v, dim, { pageValues: 1000 })
     const input = { name: 'v1.parquet', source: await fileSource(join(dir, 'v1.parquet')) }
     const header = await buildShared([input], await fileSink(join(dir, 'v1.pqseek')), { column: 'embedding' })
     await input.source.close()

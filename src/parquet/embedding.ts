@@ -7,6 +7,7 @@ import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 import { listLeaf } from './leaves.js'
+import { readListVectors, type VectorMatrix } from './listVectors.js'
 import { chunkInfo, type PageTable, pageTableOptions, rememberPages, walkChunkOnce, walkForRows } from './pageLocations.js'
 
 /**
@@ -245,14 +246,27 @@ export async function forEachVectorBlock(
   let firstProblem: string | undefined
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
+    const wanted = column.kind === 'list' ? { column, dim } : undefined
     const blocks = readColumnBlocks(source, metadata, column.name, column.leafIndex, g, groupStart, {
       file,
       signal,
       blockBytes: options.blockBytes,
+      vectors: wanted,
     })
-    for await (const { rowStart, rowEnd, values } of blocks) {
+    for await (const { rowStart, rowEnd, values, vectors } of blocks) {
       throwIfAborted(signal)
+      if (vectors) {
+        // every row a valid vector of the length asked for (or the first), decoded straight from its pages
+        dim = vectors.dim
+        if (wanted) wanted.dim = dim
+        valid += rowEnd - rowStart
+        const rowIds = Uint32Array.from({ length: rowEnd - rowStart }, (_, i) => rowStart + i)
+        await visit({ rowStart, rowEnd, dim, rowIds, data: vectors.data })
+        onProgress?.(rowEnd, rows)
+        continue
+      }
       for (const v of values) if (dim === 0 && v !== null && v !== undefined) dim = vectorLength(v)
+      if (wanted) wanted.dim = dim
       const ids: number[] = []
       const data = new Float32Array(values.length * Math.max(1, dim))
       for (let i = 0; i < values.length; i++) {
@@ -413,8 +427,10 @@ export function unindexed(metadata: FileMetaData, g: number, leaf: number): bool
 export interface ColumnBlock {
   rowStart: number
   rowEnd: number
-  /** Empty where `skipped`. */
+  /** Empty where `skipped`, or where `vectors`. */
   values: unknown[]
+  /** The rows as vectors (ColumnBlockOptions.vectors), where every one is a full, finite vector. */
+  vectors?: VectorMatrix
   /** Not wanted (ColumnBlockOptions.wanted): not decoded. */
   skipped?: boolean
 }
@@ -433,6 +449,12 @@ export interface ColumnBlockOptions {
   rawBytes?: boolean
   /** Whether rows [rowStart, rowEnd) are needed: a block that is not is not decoded (nor read, where it can be left). */
   wanted?: (rowStart: number, rowEnd: number) => boolean
+  /**
+   * The column is this `list` embedding, its vectors `dim` long (0: not known yet; read again for
+   * each block, as the caller learns it): a block whose rows are all full, finite vectors of that
+   * length comes as `vectors` (readListVectors), any other as `values`.
+   */
+  vectors?: { column: EmbeddingColumn; dim: number }
 }
 
 /**
@@ -455,9 +477,20 @@ export async function* readColumnBlocks(
   const rows = Number(metadata.row_groups[g]?.num_rows ?? 0)
   const ranges = o.ranges ?? blockRanges(metadata, leaf, g, groupStart, blockBytes)
   const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
+  const path = m?.path_in_schema.join('.') ?? ''
+  // rows [a, b) through `from`, the chunk's pages located by `table`
+  const decode = async (from: AsyncBuffer, a: number, b: number, table: PageTable | undefined): Promise<ColumnBlock> => {
+    const v = o.vectors
+    const matrix = v && (await readListVectors(from, metadata, v.column, g, groupStart, a, b, v.dim, table?.[g]?.[path], file))
+    if (matrix) return { rowStart: a, rowEnd: b, values: [], vectors: matrix }
+    return {
+      rowStart: a,
+      rowEnd: b,
+      values: await readRows(from, metadata, name, a, b, { file, signal, rawBytes, pageLocationsByGroup: table }),
+    }
+  }
   const oneLeaf = metadata.row_groups[g]?.columns.filter((c) => c.meta_data?.path_in_schema[0] === name).length === 1
   if (ranges.length > 1 && m && oneLeaf && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
-    const path = m.path_in_schema.join('.')
     const info = chunkInfo(metadata, m, file)
     const stream = new ChunkStream(source, info.sourceOffset, Number(m.total_compressed_size), info, blockBytes, signal)
     let a = groupStart
@@ -468,10 +501,7 @@ export async function* readColumnBlocks(
       const b = o.ranges ? want : groupStart + pageEnd(stream.starts, want - groupStart, rows)
       const pageLocationsByGroup = metadata.row_groups.map((_, i) => (i === g ? { [path]: stream.pages } : {}))
       if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
-      else {
-        const values = await readRows(stream.view, metadata, name, a, b, { file, signal, rawBytes, pageLocationsByGroup })
-        yield { rowStart: a, rowEnd: b, values }
-      }
+      else yield await decode(stream.view, a, b, pageLocationsByGroup)
       stream.release(b - groupStart)
       a = b
     }
@@ -483,7 +513,10 @@ export async function* readColumnBlocks(
   const blocks = o.ranges ?? (await rowBlocks(source, metadata, leaf, g, groupStart, file, signal, blockBytes))
   for (const [a, b] of blocks) {
     if (o.wanted && !o.wanted(a, b)) yield { rowStart: a, rowEnd: b, values: [], skipped: true }
-    else yield { rowStart: a, rowEnd: b, values: await readColumnRange(source, metadata, name, a, b, file, signal, rawBytes) }
+    else {
+      await walkForRows(source, metadata, a, b, [name], file, signal)
+      yield await decode(source, a, b, pageTableOptions(metadata).pageLocationsByGroup)
+    }
   }
 }
 

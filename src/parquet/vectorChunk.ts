@@ -7,7 +7,7 @@ import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { unconvert, unconvertFloat16 } from 'hyparquet-writer/src/unconvert.js'
 import { pageEncoding, type VectorElement, vectorElement } from './embedding.js'
 import { lz4Compress } from './lz4.js'
-import { LITTLE_ENDIAN } from './vectorPage.js'
+import { LITTLE_ENDIAN } from './numbers.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 type Levels = ReturnType<typeof encodeNestedValues>

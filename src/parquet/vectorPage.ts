@@ -1,6 +1,5 @@
 import type { CompressionCodec, PageHeader } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
-import { parseFloat16 } from 'hyparquet/src/convert.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { deltaBinaryUnpack } from 'hyparquet/src/delta.js'
 import { readVarInt } from 'hyparquet/src/thrift.js'
@@ -8,30 +7,13 @@ import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
 import { type EmbeddingColumn, pageEncoding, valueBytes } from './embedding.js'
 import { lz4DecompressBlockInto } from './lz4.js'
-
-/** Whether this machine stores numbers little-endian, as Parquet does (every browser's does). */
-export const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
+import { halfFloats, LITTLE_ENDIAN } from './numbers.js'
 
 /** A page's values, decompressed: one buffer reused by every decode (grown to the largest page). */
 let scratch = new Uint8Array(0)
 function scratchBytes(length: number): Uint8Array {
   if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length))
   return scratch.subarray(0, length)
-}
-
-/** Every half float's value by its 16 bits (hyparquet's parseFloat16), made on first use: 256 KiB. */
-let halves: Float32Array | undefined
-function halfFloats(): Float32Array {
-  if (!halves) {
-    halves = new Float32Array(65536)
-    const bytes = new Uint8Array(2)
-    for (let h = 0; h < 65536; h++) {
-      bytes[0] = h & 255
-      bytes[1] = h >> 8
-      halves[h] = parseFloat16(bytes) as number
-    }
-  }
-  return halves
 }
 
 export interface PageContext {

@@ -1,0 +1,372 @@
+import type { AsyncBuffer, ColumnMetaData, DataPageHeader, FileMetaData, OffsetIndex, PageHeader } from 'hyparquet'
+import { readOffsetIndex } from 'hyparquet'
+import { parquetHeader } from 'hyparquet/src/column.js'
+import { decompressPage } from 'hyparquet/src/datapage.js'
+import { deltaBinaryUnpack } from 'hyparquet/src/delta.js'
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
+import { getMaxDefinitionLevel, getMaxRepetitionLevel } from 'hyparquet/src/schema.js'
+import { overlong } from '../compute/metric.js'
+import { codecs } from './codecs.js'
+import type { EmbeddingColumn } from './embedding.js'
+import { checkLevels, checkPageHeader } from './guard.js'
+import { halfFloats, LITTLE_ENDIAN } from './numbers.js'
+
+type PageLocation = OffsetIndex['page_locations'][number]
+
+/** Rows' vectors, row-major: data is rows × dim. */
+export interface VectorMatrix {
+  dim: number
+  data: Float32Array
+}
+
+/**
+ * Rows [rowStart, rowEnd) (of the file; row group `g` begins at `groupStart`) of a `list`
+ * embedding column, decoded from their pages straight into one Float32Array. hyparquet builds a
+ * JS array for every row and assembles them from the levels (200,000 × 384 floats: ~10 s and
+ * ~1 GiB of garbage, half the time collecting it); vectors need none of that.
+ *
+ * Only the common case is read here: every row a full vector of `dim` numbers (dim 0: the first
+ * row's length), none null, all finite and short enough for float32 distances; values PLAIN or
+ * dictionary-encoded (pyarrow's first pages), or DELTA_BINARY_PACKED integers; DataPage V1 or V2,
+ * pages that begin inside a row included. Anything else — a null, a ragged row, another encoding,
+ * a page that does not parse — gives undefined, and the caller reads the rows through hyparquet,
+ * which reports each such row (or the damage) as before: this reader never decides what a bad
+ * row means.
+ *
+ * `pages`: the chunk's pages where known (a walk, a stream, a sidecar's table); else its offset
+ * index, else the chunk is read whole. Reads only the pages holding the rows, and the
+ * dictionary page when one of them needs it.
+ */
+export async function readListVectors(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  g: number,
+  groupStart: number,
+  rowStart: number,
+  rowEnd: number,
+  dim: number,
+  pages: PageLocation[] | undefined,
+  file?: string,
+): Promise<VectorMatrix | undefined> {
+  const m = metadata.row_groups[g]?.columns[column.leafIndex]?.meta_data
+  if (column.kind !== 'list' || !m || rowEnd <= rowStart) return undefined
+  const schemaPath = [{ element: metadata.schema[0] }, ...column.leafPath] as Parameters<typeof getMaxDefinitionLevel>[0]
+  if (getMaxRepetitionLevel(schemaPath) !== 1) return undefined
+  const maxDefinition = getMaxDefinitionLevel(schemaPath)
+  try {
+    const chunkStart = Number(m.dictionary_page_offset ?? m.data_page_offset)
+    const chunkEnd = chunkStart + Number(m.total_compressed_size)
+    const located = pages ?? (await offsetIndex(source, metadata, g, column.leafIndex))
+    // the entries holding the rows: from the last beginning at or before the first row, to the first beginning after the last
+    const from = rowStart - groupStart
+    const to = rowEnd - groupStart
+    let first = 0
+    let entryRow = 0
+    let lo = chunkStart
+    let hi = chunkEnd
+    if (located?.length) {
+      while (first + 1 < located.length && Number(located[first + 1]?.first_row_index) <= from) first++
+      let end = first + 1
+      while (end < located.length && Number(located[end]?.first_row_index) < to) end++
+      entryRow = Number(located[first]?.first_row_index)
+      lo = Number(located[first]?.offset)
+      hi = end < located.length ? Number(located[end]?.offset) : chunkEnd
+      if (entryRow > from) return undefined
+    }
+    if (!(lo >= 0 && hi > lo && hi <= source.byteLength)) return undefined
+    const bytes = new Uint8Array(await source.slice(lo, hi))
+    const decoder = new ListDecoder(column, maxDefinition, m, file)
+    return await decoder.rows(bytes, lo, entryRow, from, to, dim, () => dictionary(source, metadata, g, column, m, decoder))
+  } catch {
+    // (whatever did not parse, hyparquet reads and names)
+    return undefined
+  }
+}
+
+/** A chunk's offset index (hyparquet's reader), read once per footer: a block read fetches it not again. */
+async function offsetIndex(source: AsyncBuffer, metadata: FileMetaData, g: number, leaf: number): Promise<PageLocation[] | undefined> {
+  const chunk = metadata.row_groups[g]?.columns[leaf]
+  if (chunk?.offset_index_offset === undefined || chunk.offset_index_length === undefined) return undefined
+  return remembered(metadata, `offsets ${g}:${leaf}`, async () => {
+    const start = Number(chunk.offset_index_offset)
+    const bytes = await source.slice(start, start + Number(chunk.offset_index_length))
+    return readOffsetIndex({ view: new DataView(bytes), offset: 0 }).page_locations
+  })
+}
+
+/** The chunk's dictionary as float32 (its DICTIONARY_PAGE before the first data page), read once per footer. */
+async function dictionary(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  g: number,
+  column: EmbeddingColumn,
+  m: ColumnMetaData,
+  decoder: ListDecoder,
+): Promise<Float32Array> {
+  return remembered(metadata, `dictionary ${g}:${column.leafIndex}`, async () => {
+    const start = Number(m.dictionary_page_offset ?? Number.NaN)
+    const end = Number(m.data_page_offset)
+    if (!(start >= 0 && end > start)) throw new Error('no dictionary page')
+    const bytes = new Uint8Array(await source.slice(start, end))
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+    const header = parquetHeader(reader)
+    checkPageHeader(header, { file: decoder.file, offset: start })
+    if (header.type !== 'DICTIONARY_PAGE') throw new Error('no dictionary page')
+    return decoder.dictionaryPage(header, bytes.subarray(reader.offset, reader.offset + header.compressed_page_size))
+  })
+}
+
+const memo = new WeakMap<FileMetaData, Map<string, Promise<unknown>>>()
+function remembered<T>(metadata: FileMetaData, key: string, make: () => Promise<T>): Promise<T> {
+  const byKey = memo.get(metadata) ?? new Map<string, Promise<unknown>>()
+  memo.set(metadata, byKey)
+  let made = byKey.get(key) as Promise<T> | undefined
+  if (!made) {
+    made = make()
+    byKey.set(key, made)
+    // (a failed read is tried again by the next block, not remembered)
+    made.catch(() => byKey.delete(key))
+  }
+  return made
+}
+
+/**
+ * A data page decoded: `count` levels, of which `present` (at the full definition level) have
+ * values; `values` undefined where they are dictionary indices (in ListDecoder's `indices`);
+ * `rowsWhole` where its rows end with it (V2: a V1 page may end inside a row).
+ */
+interface PageLevels {
+  repetition: Uint8Array
+  definition: Uint8Array
+  count: number
+  present: number
+  values?: ArrayLike<number>
+  rowsWhole: boolean
+}
+
+/** Thrown where the rows are not the common case (readListVectors gives undefined). */
+class NotPlain extends Error {}
+
+/** Levels and values of one chunk's pages, decoded into scratch arrays reused page after page. */
+class ListDecoder {
+  private levels = new Uint8Array(0)
+  private definitions = new Uint8Array(0)
+  private indices = new Int32Array(0)
+  private floats = new Float32Array(0)
+
+  constructor(
+    private readonly column: EmbeddingColumn,
+    private readonly maxDefinition: number,
+    private readonly m: ColumnMetaData,
+    readonly file: string | undefined,
+  ) {}
+
+  /**
+   * Rows [from, to) of the row group from `bytes` (at file offset `at`), whose first page begins
+   * row `entryRow`, into a matrix; undefined where they are not all full, finite vectors.
+   */
+  async rows(
+    bytes: Uint8Array,
+    at: number,
+    entryRow: number,
+    from: number,
+    to: number,
+    dimKnown: number,
+    loadDictionary: () => Promise<Float32Array>,
+  ): Promise<VectorMatrix | undefined> {
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+    let dim = dimKnown
+    let out: Float32Array | undefined
+    let dict: Float32Array | undefined
+    let row = entryRow - 1
+    let n = 0
+    let o = 0
+    let done = false
+    while (reader.offset < bytes.length && !done) {
+      const pageAt = at + reader.offset
+      const header = parquetHeader(reader)
+      checkPageHeader(header, { file: this.file, offset: pageAt })
+      const body = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size)
+      reader.offset += header.compressed_page_size
+      if (body.length !== header.compressed_page_size) return undefined
+      if (header.type === 'DICTIONARY_PAGE') {
+        dict = this.dictionaryPage(header, body)
+        continue
+      }
+      if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') continue
+      const page = this.dataPage(header, body, pageAt)
+      if (!page) return undefined
+      const { repetition, definition, count, present, rowsWhole } = page
+      let values = page.values
+      if (!values) {
+        dict ??= await loadDictionary()
+        values = this.gather(dict, present)
+      }
+      const full = this.maxDefinition
+      // (values are stored for levels at the full definition only: `v` counts them)
+      for (let k = 0, v = 0; k < count; k++) {
+        if (repetition[k] === 0) {
+          // a row ends where the next begins: it must have held the whole vector
+          if (row >= from && n !== dim) return undefined
+          row++
+          n = 0
+          if (row >= to) {
+            done = true
+            break
+          }
+          if (row >= from) {
+            if (!out) {
+              if (!dim) {
+                for (dim = 1; k + dim < count && repetition[k + dim] !== 0; dim++);
+                // (a V1 page may end inside the row: its length is then not known here)
+                if (k + dim === count && !rowsWhole) return undefined
+              }
+              out = new Float32Array((to - from) * dim)
+            }
+            o = (row - from) * dim
+          }
+        }
+        if (row >= from) {
+          // a null or empty vector, or a null value, or one value too many
+          if (definition[k] !== full || n === dim) return undefined
+          ;(out as Float32Array)[o++] = values[v] as number
+          n++
+        }
+        if (definition[k] === full) v++
+      }
+    }
+    // every row asked for, whole (the bytes may end with the last)
+    const whole = done || (row === to - 1 && n === dim)
+    return out && whole && finiteRows(out, dim) ? { dim, data: out } : undefined
+  }
+
+  /** A data page's levels and values (PageLevels). */
+  private dataPage(header: PageHeader, body: Uint8Array, pageAt: number): PageLevels | undefined {
+    const where = { file: this.file, offset: pageAt }
+    const v2 = header.data_page_header_v2
+    const v1 = header.data_page_header as DataPageHeader | undefined
+    const count = v2?.num_values ?? v1?.num_values ?? 0
+    let repetitionBytes: Uint8Array
+    let definitionBytes: Uint8Array
+    let values: Uint8Array
+    const encoding = v2?.encoding ?? v1?.encoding
+    if (v2) {
+      const r = v2.repetition_levels_byte_length
+      const d = v2.definition_levels_byte_length
+      repetitionBytes = body.subarray(0, r)
+      definitionBytes = body.subarray(r, r + d)
+      const compressed = body.subarray(r + d)
+      const size = header.uncompressed_page_size - r - d
+      values = v2.is_compressed === false ? compressed : decompressPage(compressed, size, this.m.codec, codecs)
+    } else {
+      const page = decompressPage(body, header.uncompressed_page_size, this.m.codec, codecs)
+      const view = new DataView(page.buffer, page.byteOffset, page.byteLength)
+      const r = view.getUint32(0, true)
+      repetitionBytes = page.subarray(4, 4 + r)
+      const d = view.getUint32(4 + r, true)
+      definitionBytes = page.subarray(8 + r, 8 + r + d)
+      values = page.subarray(8 + r + d)
+    }
+    const repetition = this.decodeLevels(repetitionBytes, 1, count, 'repetition levels', where, 'levels')
+    const definition = this.decodeLevels(definitionBytes, bitWidth(this.maxDefinition), count, 'definition levels', where, 'definitions')
+    let present = 0
+    for (let k = 0; k < count; k++) if (definition[k] === this.maxDefinition) present++
+    const page = { repetition, definition, count, present, rowsWhole: !!v2 }
+    if (encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY') {
+      const width = values[0] ?? 0
+      if (width > 24) return undefined
+      if (this.indices.length < present) this.indices = new Int32Array(present)
+      const indices = this.indices.subarray(0, present)
+      checkLevels(values, 1, values.length - 1, width, present, 'dictionary indices', where)
+      readRleBitPackedHybrid(
+        { view: new DataView(values.buffer, values.byteOffset, values.byteLength), offset: 1 },
+        width,
+        indices,
+        values.length - 1,
+      )
+      return { ...page, values: undefined }
+    }
+    const element = this.column.element
+    if (encoding === 'DELTA_BINARY_PACKED' && element !== 'FLOAT' && element !== 'DOUBLE' && element !== 'FLOAT16') {
+      const ints = new Int32Array(present)
+      deltaBinaryUnpack({ view: new DataView(values.buffer, values.byteOffset, values.byteLength), offset: 0 }, present, ints)
+      return { ...page, values: ints }
+    }
+    if (encoding !== 'PLAIN') return undefined
+    return { ...page, values: this.plain(values, present) }
+  }
+
+  /** A DICTIONARY_PAGE's values as float32. */
+  dictionaryPage(header: PageHeader, body: Uint8Array): Float32Array {
+    const count = header.dictionary_page_header?.num_values ?? 0
+    const bytes = decompressPage(body, header.uncompressed_page_size, this.m.codec, codecs)
+    return Float32Array.from(this.plain(bytes, count))
+  }
+
+  /** `count` PLAIN values of the column's element type from `bytes`, as numbers (a view where it can be). */
+  private plain(bytes: Uint8Array, count: number): ArrayLike<number> {
+    const element = this.column.element
+    const size = element === 'DOUBLE' ? 8 : element === 'FLOAT16' ? 2 : 4
+    if (bytes.length < count * size || !LITTLE_ENDIAN) throw new NotPlain()
+    // (a typed view needs its element's alignment: copied where the values sit at an odd offset)
+    const aligned = bytes.byteOffset % size ? bytes.slice(0, count * size) : bytes
+    const { buffer, byteOffset } = aligned
+    if (element === 'FLOAT') return new Float32Array(buffer, byteOffset, count)
+    if (element === 'DOUBLE') return new Float64Array(buffer, byteOffset, count)
+    if (element === 'FLOAT16') {
+      const half = halfFloats()
+      const bits = new Uint16Array(buffer, byteOffset, count)
+      const out = this.scratchFloats(count)
+      for (let k = 0; k < count; k++) out[k] = half[bits[k] as number] as number
+      return out
+    }
+    return new Int32Array(buffer, byteOffset, count)
+  }
+
+  /** The page's dictionary indices (dataPage) looked up in `dict`. */
+  private gather(dict: Float32Array, count: number): Float32Array {
+    const out = this.scratchFloats(count)
+    const indices = this.indices
+    for (let k = 0; k < count; k++) {
+      const v = dict[indices[k] as number]
+      if (v === undefined) throw new NotPlain()
+      out[k] = v
+    }
+    return out
+  }
+
+  private scratchFloats(count: number): Float32Array {
+    if (this.floats.length < count) this.floats = new Float32Array(count)
+    return this.floats.subarray(0, count)
+  }
+
+  /** RLE/bit-packed levels (checked first: a corrupt run must not spin) into a reused array. */
+  private decodeLevels(
+    bytes: Uint8Array,
+    width: number,
+    count: number,
+    what: string,
+    where: { file?: string; offset: number },
+    into: 'levels' | 'definitions',
+  ): Uint8Array {
+    if (this[into].length < count) this[into] = new Uint8Array(count)
+    const out = this[into].subarray(0, count)
+    checkLevels(bytes, 0, bytes.length, width, count, what, where)
+    readRleBitPackedHybrid({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }, width, out, bytes.length)
+    return out
+  }
+}
+
+const bitWidth = (max: number) => 32 - Math.clz32(max)
+
+/** Whether every row of `data` is finite and short enough for float32 distances (checkVector's tests, at once). */
+function finiteRows(data: Float32Array, dim: number): boolean {
+  for (let at = 0; at < data.length; at += dim) {
+    let squared = 0
+    for (let j = at; j < at + dim; j++) squared += (data[j] as number) * (data[j] as number)
+    // (NaN and ±Infinity make the sum NaN or Infinity)
+    if (!Number.isFinite(squared) || overlong(squared)) return false
+  }
+  return true
+}

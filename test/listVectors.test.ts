@@ -1,0 +1,200 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AsyncBuffer, FileMetaData, SchemaElement } from 'hyparquet'
+import { parquetMetadataAsync } from 'hyparquet'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { describe, expect, it } from 'vitest'
+import { writeV1SplitList } from '../scripts/pyarrowLike.js'
+import { mulberry32 } from '../src/compute/random.js'
+import { fileSource } from '../src/io/nodeFile.js'
+import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange, readVectors } from '../src/parquet/embedding.js'
+import { readListVectors } from '../src/parquet/listVectors.js'
+import { lz4Compress } from '../src/parquet/lz4.js'
+import { pageTableOptions, walkFilePages } from '../src/parquet/pageLocations.js'
+import { clusteredVectors, tempDir } from './helpers/fixtures.js'
+
+/**
+ * readListVectors decodes a list embedding column's pages straight into a Float32Array (no JS
+ * array per row): for every layout writers produce it must give what hyparquet's row-by-row
+ * decode gives, and leave every row it cannot vouch for (null, ragged, not finite) to it.
+ */
+
+const bytesOf = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
+
+/** Rows [a, b) as hyparquet decodes them (readColumnRange, no vectors asked for), as float32. */
+async function reference(source: AsyncBuffer, metadata: FileMetaData, a: number, b: number): Promise<Float32Array> {
+  const rows = (await readColumnRange(source, metadata, 'embedding', a, b)) as number[][]
+  return Float32Array.from(rows.flat())
+}
+
+/** Row ranges of a file of `rows` rows in groups of `groupRows`: whole groups, then parts of them. */
+function rangesOf(rows: number, groupRows: number): Array<{ g: number; groupStart: number; a: number; b: number }> {
+  const out = []
+  for (let g = 0, groupStart = 0; groupStart < rows; g++, groupStart += groupRows) {
+    const end = Math.min(rows, groupStart + groupRows)
+    out.push({ g, groupStart, a: groupStart, b: end })
+    out.push({ g, groupStart, a: groupStart + 37, b: Math.min(end, groupStart + 401) })
+    out.push({ g, groupStart, a: end - 3, b: end })
+  }
+  return out
+}
+
+function listOf(element: SchemaElement): SchemaElement[] {
+  return [
+    { name: 'root', num_children: 1 },
+    { name: 'embedding', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    { ...element, name: 'element', repetition_type: 'OPTIONAL' },
+  ]
+}
+
+describe('vectors straight from list pages (readListVectors)', () => {
+  const n = 1400
+  const dim = 48
+  const groupRows = 700
+  const v = clusteredVectors(n, dim, 5)
+  const rowsOf = (f: (x: number) => number) => Array.from({ length: n }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim), f))
+  // (clusteredVectors lie within ±7: halves in eighths are exact, ×15 fits an int8)
+  const layouts: Array<{
+    name: string
+    element: SchemaElement
+    data: number[][]
+    encoding?: 'RLE_DICTIONARY'
+    codec?: 'UNCOMPRESSED' | 'LZ4_RAW'
+  }> = [
+    { name: 'FLOAT, SNAPPY', element: { name: 'element', type: 'FLOAT' }, data: rowsOf((x) => x) },
+    { name: 'FLOAT, LZ4_RAW', element: { name: 'element', type: 'FLOAT' }, data: rowsOf((x) => x), codec: 'LZ4_RAW' },
+    { name: 'FLOAT, uncompressed', element: { name: 'element', type: 'FLOAT' }, data: rowsOf((x) => x), codec: 'UNCOMPRESSED' },
+    { name: 'DOUBLE', element: { name: 'element', type: 'DOUBLE' }, data: rowsOf((x) => x / 3) },
+    {
+      name: 'FLOAT16',
+      element: { name: 'element', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 2, logical_type: { type: 'FLOAT16' } },
+      data: rowsOf((x) => Math.round(x * 8) / 8),
+    },
+    { name: 'INT8', element: { name: 'element', type: 'INT32', converted_type: 'INT_8' }, data: rowsOf((x) => Math.round(x * 15)) },
+    {
+      name: 'FLOAT, dictionary-encoded',
+      element: { name: 'element', type: 'FLOAT' },
+      data: rowsOf((x) => Math.round(x * 4) / 4 + 0.125),
+      encoding: 'RLE_DICTIONARY',
+    },
+  ]
+  for (const layout of layouts)
+    it(`${layout.name} (V2 pages of 16 KiB, two row groups): the same float32 rows as hyparquet's decode, pages known, located by an offset index, or read whole`, async () => {
+      const dir = tempDir('pqs-list-vectors-')
+      for (const offsetIndex of [false, true]) {
+        const path = join(dir, `${offsetIndex}.parquet`)
+        const buffer = parquetWriteBuffer({
+          schema: listOf(layout.element),
+          columnData: [{ name: 'embedding', data: layout.data, offsetIndex, ...(layout.encoding ? { encoding: layout.encoding } : {}) }],
+          pageSize: 16 << 10,
+          rowGroupSize: groupRows,
+          ...(layout.codec ? { codec: layout.codec, compressors: { LZ4_RAW: lz4Compress } } : {}),
+        })
+        writeFileSync(path, new Uint8Array(buffer))
+        const source = await fileSource(path)
+        const metadata = await parquetMetadataAsync(source)
+        const column = describeEmbeddingColumn(metadata, 'embedding')
+        const chunk = metadata.row_groups[0]?.columns[0]
+        if (layout.encoding) expect(chunk?.meta_data?.encodings).toContain('RLE_DICTIONARY')
+        expect(chunk?.meta_data?.codec).toBe(layout.codec ?? 'SNAPPY')
+        // unknown pages (whole chunks), then the pages known (walked, or the offset index)
+        const tables = offsetIndex ? [undefined] : [undefined, await walkFilePages(source, metadata)]
+        for (const table of tables)
+          for (const { g, groupStart, a, b } of rangesOf(n, groupRows)) {
+            const pages = table?.[g]?.['embedding.list.element']
+            if (table) expect(pages?.length).toBeGreaterThan(2)
+            for (const known of [0, dim]) {
+              const read = await readListVectors(source, metadata, column, g, groupStart, a, b, known, pages)
+              expect(read?.dim, `rows ${a}…${b}`).toBe(dim)
+              expect(bytesOf(read?.data ?? new Float32Array()).equals(bytesOf(await reference(source, metadata, a, b)))).toBe(true)
+            }
+          }
+        await source.close()
+      }
+    })
+
+  it("older pyarrow's V1 pages cut inside rows, its dictionary-encoded first pages and SNAPPY: every range the same as hyparquet's decode, the vectors' length found from the first row", async () => {
+    const dir = tempDir('pqs-list-vectors-v1-')
+    const rows = 3000
+    const d = 100
+    const data = clusteredVectors(rows, d, 6).map((x) => Math.round(x * 16) / 16)
+    const path = join(dir, 'v1.parquet')
+    // pages of 2,500 values: 1 in 4 begins a row; the first three dictionary-encoded
+    writeV1SplitList(path, data, d, { pageValues: 2500, dictionaryPages: 3, codec: 'SNAPPY' })
+    const source = await fileSource(path)
+    const metadata = await parquetMetadataAsync(source)
+    const column = describeEmbeddingColumn(metadata, 'embedding')
+    expect(metadata.row_groups[0]?.columns[0]?.meta_data?.dictionary_page_offset).toBe(4n)
+    const whole = await readListVectors(source, metadata, column, 0, 0, 0, rows, 0, undefined)
+    expect(whole?.dim).toBe(d)
+    expect(bytesOf(whole?.data ?? new Float32Array()).equals(bytesOf(data))).toBe(true)
+    // by the entries the walk finds (each a run of pages beginning at a row): ranges inside entries,
+    // across them, in the dictionary-encoded pages (their dictionary read from the chunk's start)
+    await walkFilePages(source, metadata)
+    const pages = pageTableOptions(metadata).pageLocationsByGroup?.[0]?.['embedding.list.element']
+    expect(pages?.length).toBeGreaterThan(20)
+    for (const [a, b] of [
+      [0, 10],
+      [26, 70],
+      [101, 102],
+      [555, 1717],
+      [2999, 3000],
+    ] as const) {
+      const read = await readListVectors(source, metadata, column, 0, 0, a, b, a % 2 ? d : 0, pages)
+      expect(bytesOf(read?.data ?? new Float32Array()).equals(bytesOf(data.subarray(a * d, b * d))), `rows ${a}…${b}`).toBe(true)
+    }
+    // and through readVectors, blocks of 64 KiB: the same
+    expect(
+      bytesOf((await readVectors(source, await parquetMetadataAsync(source), column, { blockBytes: 64 << 10 })).data).equals(bytesOf(data)),
+    ).toBe(true)
+    await source.close()
+  })
+
+  it('a range holding a null vector, an empty or ragged one, a null or non-finite value gives undefined (hyparquet reads and names it); the ranges around it are read; readVectors reports each row as before', async () => {
+    const dir = tempDir('pqs-list-vectors-bad-')
+    const d = 16
+    const rand = mulberry32(8)
+    const rows: Array<Array<number | null> | null> = Array.from({ length: 400 }, () => Array.from({ length: d }, () => rand() * 2 - 1))
+    const bad: Record<number, Array<number | null> | null> = {
+      50: null,
+      120: [],
+      190: Array.from({ length: d - 1 }, () => 0.5),
+      260: [...Array.from({ length: d - 1 }, () => 0.5), null],
+      330: [...Array.from({ length: d - 1 }, () => 0.5), Number.NaN],
+    }
+    for (const [row, value] of Object.entries(bad)) rows[Number(row)] = value
+    const path = join(dir, 'bad.parquet')
+    writeFileSync(
+      path,
+      new Uint8Array(
+        parquetWriteBuffer({
+          schema: listOf({ name: 'element', type: 'FLOAT' }),
+          columnData: [{ name: 'embedding', data: rows }],
+          pageSize: 2048,
+        }),
+      ),
+    )
+    const source = await fileSource(path)
+    const metadata = await parquetMetadataAsync(source)
+    const column: EmbeddingColumn = describeEmbeddingColumn(metadata, 'embedding')
+    const pages = (await walkFilePages(source, metadata))?.[0]?.['embedding.list.element']
+    for (const row of Object.keys(bad).map(Number)) {
+      expect(await readListVectors(source, metadata, column, 0, 0, row - 5, row + 5, d, pages), `row ${row}`).toBeUndefined()
+      const before = await readListVectors(source, metadata, column, 0, 0, row - 30, row, d, pages)
+      expect(before?.data.length).toBe(30 * d)
+    }
+    const read = await readVectors(source, metadata, column, { skipInvalid: true, blockBytes: 4096 })
+    expect(read.invalid.map((r) => r.row)).toEqual(Object.keys(bad).map(Number))
+    expect(read.invalid.map((r) => r.reason)).toEqual([
+      'vector is null',
+      'vector is empty',
+      `vector has ${d - 1} values, expected ${d}`,
+      `value ${d - 1} is null`,
+      `value ${d - 1} is NaN, not a finite float32`,
+    ])
+    const good = rows.filter((_, i) => !(i in bad)) as number[][]
+    expect(bytesOf(read.data).equals(bytesOf(Float32Array.from(good.flat())))).toBe(true)
+    await source.close()
+  })
+})
