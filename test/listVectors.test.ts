@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange, readVectors } from '../src/parquet/embedding.js'
+import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange, readVectorRange, readVectors } from '../src/parquet/embedding.js'
 import { readListVectors } from '../src/parquet/listVectors.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import { pageTableOptions, walkFilePages } from '../src/parquet/pageLocations.js'
@@ -183,6 +183,20 @@ describe('vectors straight from list pages (readListVectors)', () => {
       expect(await readListVectors(source, metadata, column, 0, 0, row - 5, row + 5, d, pages), `row ${row}`).toBeUndefined()
       const before = await readListVectors(source, metadata, column, 0, 0, row - 30, row, d, pages)
       expect(before?.data.length).toBe(30 * d)
+    }
+    // a search's candidates (readVectorRange): the same vectors either way, the null one null
+    for (const [a, b] of [
+      [10, 40],
+      [40, 60],
+    ] as const) {
+      const vectorAt = await readVectorRange(source, metadata, column, 0, 0, a, b, d)
+      for (let row = a; row < b; row++) {
+        const expected = rows[row] === null ? null : Float32Array.from(rows[row] as number[])
+        const got = vectorAt(row)
+        expect(got === null || got === undefined ? null : Float32Array.from(got as ArrayLike<number>), `row ${row}`).toEqual(expected)
+      }
+      // (a clean range comes as views of one matrix)
+      expect(vectorAt(a) instanceof Float32Array).toBe(a === 10)
     }
     const read = await readVectors(source, metadata, column, { skipInvalid: true, blockBytes: 4096 })
     expect(read.invalid.map((r) => r.row)).toEqual(Object.keys(bad).map(Number))

@@ -542,6 +542,68 @@ export async function readColumnRange(
   return readRows(source, metadata, name, rowStart, rowEnd, { file, signal, rawBytes, ...pageTableOptions(metadata) })
 }
 
+/**
+ * Column `name`'s value at `row` (`leaf`: its leaf, by which blocks are sized). Over HTTP, from a
+ * chunk with neither an offset index nor known pages, the chunk is streamed from its start to the
+ * row's block (readColumnBlocks), the blocks before it not decoded: hyparquet would read and
+ * decode the chunk whole (row 5 of a 294 MiB pyarrow chunk: 3 GiB). Otherwise readColumnRange.
+ */
+export async function readRow(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  name: string,
+  leaf: number,
+  row: number,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  let groupStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    const groupEnd = groupStart + Number(group.num_rows)
+    if (row < groupEnd && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
+      const wanted = (a: number, b: number) => a <= row && row < b
+      for await (const block of readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, wanted }))
+        if (!block.skipped) return block.values[row - block.rowStart] ?? null
+    }
+    if (row < groupEnd) break
+    groupStart = groupEnd
+  }
+  const [value] = await readColumnRange(source, metadata, name, row, row + 1, file, signal)
+  return value
+}
+
+/**
+ * Rows [rowStart, rowEnd) of row group `g` (its first row `groupStart`) of an embedding column, to
+ * pick some of them out (a search's candidates): `vectorAt(row)` is the row's stored vector, null
+ * or undefined where it has none. Read as readColumnRange reads them, straight into one matrix
+ * where they are all full, finite vectors of `dim` numbers (readListVectors).
+ */
+export async function readVectorRange(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  g: number,
+  groupStart: number,
+  rowStart: number,
+  rowEnd: number,
+  dim: number,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<(row: number) => ArrayLike<number> | Uint8Array | null | undefined> {
+  await walkForRows(source, metadata, rowStart, rowEnd, [column.name], file, signal)
+  const path = metadata.row_groups[g]?.columns[column.leafIndex]?.meta_data?.path_in_schema.join('.') ?? ''
+  const table = pageTableOptions(metadata).pageLocationsByGroup
+  const matrix = await readListVectors(source, metadata, column, g, groupStart, rowStart, rowEnd, dim, table?.[g]?.[path], file)
+  if (matrix) return (row) => matrix.data.subarray((row - rowStart) * dim, (row - rowStart + 1) * dim)
+  const values = await readRows(source, metadata, column.name, rowStart, rowEnd, {
+    file,
+    signal,
+    rawBytes: false,
+    pageLocationsByGroup: table,
+  })
+  return (row) => values[row - rowStart] as ArrayLike<number> | Uint8Array | null | undefined
+}
+
 /** readColumnRange, through the page locations given (of chunks with no offset index). */
 async function readRows(
   source: AsyncBuffer,

@@ -127,10 +127,16 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   const writeVectorBlocks = (columns: ColumnChunk[], tree: SchemaTree[], blocks: AsyncIterable<ColumnBlock>) =>
     writeChunk(columns, async (writer) => {
       const chunkWriter = new VectorChunkWriter(tree)
-      for await (const { values: rowsIn } of blocks) {
+      for await (const { values, vectors } of blocks) {
         throwIfAborted(signal)
         const block = new ByteWriter()
         block.offset = offset
+        // (vectors decoded straight into a matrix: its rows as views, no array of numbers each)
+        const rowsIn = vectors
+          ? Array.from({ length: vectors.data.length / vectors.dim }, (_, i) =>
+              vectors.data.subarray(i * vectors.dim, (i + 1) * vectors.dim),
+            )
+          : values
         chunkWriter.add(block, rowsIn)
         await emit(block.getBytes())
       }
@@ -169,7 +175,13 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
             await writeVectorBlocks(
               columns,
               embeddingTree,
-              readColumnBlocks(source, metadata, column.name, column.leafIndex, g, rowStart, { file, signal, blockBytes }),
+              readColumnBlocks(source, metadata, column.name, column.leafIndex, g, rowStart, {
+                file,
+                signal,
+                blockBytes,
+                // (float32 holds every value but a DOUBLE's exactly: those are rewritten from hyparquet's numbers)
+                vectors: column.kind === 'list' && column.element !== 'DOUBLE' ? { column, dim: 0 } : undefined,
+              }),
             )
         embeddingChunks.add(written)
         declaredValues += meta.num_values

@@ -57,11 +57,17 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
       const end = start + Number(group.num_rows)
       if (!wanted(start, end)) yield { rowStart: start, rowEnd: end, values: [], skipped: true }
       else
-        yield* readColumnBlocks(source, metadata, column.name, column.leafIndex, g, start, { file: source.name, signal: o.signal, wanted })
+        yield* readColumnBlocks(source, metadata, column.name, column.leafIndex, g, start, {
+          file: source.name,
+          signal: o.signal,
+          wanted,
+          // (blocks of full vectors of the queries' length come as one matrix)
+          vectors: column.kind === 'list' ? { column, dim } : undefined,
+        })
       start = end
     }
   }
-  for await (const { rowEnd, values, skipped } of blocks()) {
+  for await (const { rowEnd, values, skipped, vectors } of blocks()) {
     await checkpoint(o.signal)
     if (skipped) {
       rowStart = rowEnd
@@ -69,10 +75,20 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
       continue
     }
     // the group's valid vectors as one matrix, scored against every query in one kernel call
-    const matrix = new Float32Array(values.length * dim)
+    let matrix = vectors?.data ?? new Float32Array(values.length * dim)
     const rowOf: number[] = []
     /** Until a vector of the queries' length is found: vectors of other lengths, by length (how many, the first row). */
     const others = new Map<number, { count: number; row: number }>()
+    if (vectors) {
+      // every row a valid vector (readListVectors): those allowed moved to the front
+      for (let r = rowStart; r < rowEnd; r++) {
+        if (o.allowed && !o.allowed[r]) continue
+        const i = r - rowStart
+        if (i !== rowOf.length) matrix.copyWithin(rowOf.length * dim, i * dim, (i + 1) * dim)
+        rowOf.push(r)
+      }
+      matrix = matrix.subarray(0, rowOf.length * dim)
+    }
     for (const [i, v] of values.entries()) {
       if (o.allowed && !o.allowed[rowStart + i]) continue
       const problem = checkVector(v, dim, column.kind)

@@ -9,7 +9,7 @@ import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
-import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readColumnRange } from '../parquet/embedding.js'
+import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readVectorRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { writeFooter } from '../parquet/writeIndexed.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
@@ -252,24 +252,17 @@ class PqVectorKind implements IndexKind {
     const present = new Uint8Array(rows.length)
     let at = 0
     let rowStart = 0
-    for (const group of this.metadata.row_groups) {
+    for (const [g, group] of this.metadata.row_groups.entries()) {
       throwIfAborted(o.signal)
       const rowEnd = rowStart + Number(group.num_rows)
       const first = at
       while (at < rows.length && (rows[at] as number) < rowEnd) at++
       if (at > first) {
         const lo = rows[first] as number
-        const values = await readColumnRange(
-          this.cached,
-          this.metadata,
-          this.column.name,
-          lo,
-          (rows[at - 1] as number) + 1,
-          this.file,
-          o.signal,
-        )
+        const hi = (rows[at - 1] as number) + 1
+        const vectorAt = await readVectorRange(this.cached, this.metadata, this.column, g, rowStart, lo, hi, dim, this.file, o.signal)
         for (let i = first; i < at; i++) {
-          const v = values[(rows[i] as number) - lo]
+          const v = vectorAt(rows[i] as number)
           if (v === null || v === undefined) continue
           copyVector(out, i * dim, v as ArrayLike<number> | Uint8Array, this.column.kind)
           present[i] = 1

@@ -13,7 +13,7 @@ import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
-import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readColumnRange } from '../parquet/embedding.js'
+import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
@@ -399,9 +399,10 @@ class SidecarKind implements IndexKind {
         const batching = new BatchingSource(source.cached, undefined, o.connections, o.signal)
         await Promise.all(
           (await pageWindows(source, local)).map(async (w) => {
-            const values = await readColumnRange(batching, source.metadata, source.column.name, w.start, w.end, source.name, o.signal)
+            const { metadata, column, name } = source
+            const vectorAt = await readVectorRange(batching, metadata, column, w.g, w.groupStart, w.start, w.end, dim, name, o.signal)
             for (const row of local) {
-              const value = row >= w.start && row < w.end ? values[row - w.start] : undefined
+              const value = row >= w.start && row < w.end ? vectorAt(row) : undefined
               if (value === null || value === undefined) continue
               const i = slot.get(source.rowBase + row) as number
               copyVector(out, i * dim, value as ArrayLike<number> | Uint8Array, source.column.kind)
@@ -463,8 +464,8 @@ function bySource(sources: OpenedSource[], rows: number[]): Map<OpenedSource, nu
  * column's pages holding any of them, from its offset index (kept at open); a row group
  * without one is a single window. Each window is one page to read and decode.
  */
-async function pageWindows(source: OpenedSource, rows: number[]): Promise<Array<{ start: number; end: number }>> {
-  const windows: Array<{ start: number; end: number }> = []
+async function pageWindows(source: OpenedSource, rows: number[]): Promise<Array<{ g: number; groupStart: number; start: number; end: number }>> {
+  const windows: Array<{ g: number; groupStart: number; start: number; end: number }> = []
   let groupStart = 0
   let at = 0
   for (const [g, group] of source.metadata.row_groups.entries()) {
@@ -475,7 +476,7 @@ async function pageWindows(source: OpenedSource, rows: number[]): Promise<Array<
         const start = groupStart + (firsts[p] as number)
         const end = groupStart + (firsts[p + 1] as number)
         if ((rows[at] as number) >= end) continue
-        windows.push({ start, end })
+        windows.push({ g, groupStart, start, end })
         while (at < rows.length && (rows[at] as number) < end) at++
       }
     }
