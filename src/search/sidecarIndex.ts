@@ -459,13 +459,21 @@ function bySource(sources: OpenedSource[], rows: number[]): Map<OpenedSource, nu
   return out
 }
 
+/** Rows [start, end) of the file, in row group `g` (its first row `groupStart`). */
+interface PageWindow {
+  g: number
+  groupStart: number
+  start: number
+  end: number
+}
+
 /**
  * Row windows [start, end) of a source that hold the given rows (sorted, local): the vector
  * column's pages holding any of them, from its offset index (kept at open); a row group
  * without one is a single window. Each window is one page to read and decode.
  */
-async function pageWindows(source: OpenedSource, rows: number[]): Promise<Array<{ g: number; groupStart: number; start: number; end: number }>> {
-  const windows: Array<{ g: number; groupStart: number; start: number; end: number }> = []
+async function pageWindows(source: OpenedSource, rows: number[]): Promise<PageWindow[]> {
+  const windows: PageWindow[] = []
   let groupStart = 0
   let at = 0
   for (const [g, group] of source.metadata.row_groups.entries()) {
