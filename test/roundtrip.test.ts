@@ -15,7 +15,7 @@ import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readColumnRange, readVectors, rowBlocks } from '../src/parquet/embedding.js'
+import { describeEmbeddingColumn, ROW_BLOCK_BYTES, readColumnRange, readRow, readVectors, rowBlocks } from '../src/parquet/embedding.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import {
   pageLocationsFromHeaders,
@@ -512,6 +512,40 @@ describe("page tables: a chunk's pages found by walking its headers", () => {
     }
     await file.close()
   }, 60_000)
+
+  it('one row of a remote chunk with no offset index (--query-row over HTTP) streams the chunk up to its block: not read, nor decoded, whole', async () => {
+    const dir = tempDir('pqs-row-')
+    const n = 6000
+    const dim = 384 // 9.2 MB in one chunk
+    const v = clusteredVectors(n, dim, 96)
+    const input = join(dir, 'v1-split.parquet')
+    writeV1SplitList(input, v, dim, { pageValues: 65_536 })
+    const file = await fileSource(input)
+    let fetched = 0
+    let longest = 0
+    const remote: AsyncBuffer = {
+      byteLength: file.byteLength,
+      slice: (a, b) => {
+        fetched += (b ?? file.byteLength) - a
+        longest = Math.max(longest, (b ?? file.byteLength) - a)
+        return file.slice(a, b)
+      },
+    }
+    const metadata = await parquetMetadataAsync(remote)
+    for (const [row, most] of [
+      [5, 4 << 20],
+      [4999, 10 << 20],
+    ] as const) {
+      fetched = 0
+      longest = 0
+      const value = await readRow(remote, metadata, 'embedding', 0, row, { blockBytes: 1 << 20 })
+      expect(Float32Array.from(value as number[])).toEqual(v.subarray(row * dim, (row + 1) * dim))
+      // a window at a time, up to the row's block (and the pages past its end, a window asked for ahead): of 9.2 MB
+      expect(longest).toBeLessThanOrEqual(1 << 20)
+      expect(fetched, `row ${row}`).toBeLessThanOrEqual(most)
+    }
+    await file.close()
+  })
 
   it('a remote file with no offset index is streamed a block at a time, its dictionary page kept for every block: the chunk downloaded once, never in one read', async () => {
     const dir = tempDir('pqs-stream-')

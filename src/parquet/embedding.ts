@@ -554,15 +554,15 @@ export async function readRow(
   name: string,
   leaf: number,
   row: number,
-  file?: string,
-  signal?: AbortSignal,
+  o: Pick<ColumnBlockOptions, 'file' | 'signal' | 'blockBytes'> = {},
 ): Promise<unknown> {
+  const { file, signal, blockBytes } = o
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
     const groupEnd = groupStart + Number(group.num_rows)
     if (row < groupEnd && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
       const wanted = (a: number, b: number) => a <= row && row < b
-      for await (const block of readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, wanted }))
+      for await (const block of readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, blockBytes, wanted }))
         if (!block.skipped) return block.values[row - block.rowStart] ?? null
     }
     if (row < groupEnd) break
