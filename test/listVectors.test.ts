@@ -7,11 +7,19 @@ import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { fileSource } from '../src/io/nodeFile.js'
-import { describeEmbeddingColumn, type EmbeddingColumn, readColumnRange, readVectorRange, readVectors } from '../src/parquet/embedding.js'
-import { readListVectors } from '../src/parquet/listVectors.js'
+import {
+  describeEmbeddingColumn,
+  type EmbeddingColumn,
+  readColumnRange,
+  readVectorRange,
+  readVectors,
+  vectorsAt,
+} from '../src/parquet/embedding.js'
+import { readListVectors, type VectorMatrix } from '../src/parquet/listVectors.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import { pageTableOptions, walkFilePages } from '../src/parquet/pageLocations.js'
-import { clusteredVectors, tempDir } from './helpers/fixtures.js'
+import { flatSearch } from '../src/search/flat.js'
+import { clusteredVectors, duckdb, tempDir } from './helpers/fixtures.js'
 
 /**
  * readListVectors decodes a list embedding column's pages straight into a Float32Array (no JS
@@ -151,7 +159,65 @@ describe('vectors straight from list pages (readListVectors)', () => {
     await source.close()
   })
 
-  it('a range holding a null vector, an empty or ragged one, a null or non-finite value gives undefined (hyparquet reads and names it); the ranges around it are read; readVectors reports each row as before', async () => {
+  it("DuckDB's writer (V1 pages, SNAPPY, a row group's column in one page): FLOAT[24] with NULL rows — n levels each, which hyparquet takes for n rows — read as DuckDB reads them, and DOUBLE[]", async () => {
+    const dir = tempDir('pqs-list-vectors-duck-')
+    const path = join(dir, 'duck.parquet')
+    const db = await duckdb()
+    let truth: Array<[number[] | null, number[]]>
+    try {
+      await db.run('SELECT setseed(0.25)')
+      await db.run(`COPY (
+          SELECT (CASE WHEN i % 500 = 7 THEN NULL ELSE [random()::FLOAT for _ in range(24)] END)::FLOAT[24] AS embedding,
+            [random() for _ in range(24)] AS doubles
+          FROM range(3000) t(i)
+        ) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)`)
+      // (as lists of numbers, in file order)
+      truth = (await db.rows(`SELECT embedding::FLOAT[], doubles FROM '${path}'`)).map(([e, d]) => [
+        e === null ? null : ((e as { items: number[] }).items ?? (e as number[])),
+        (d as { items: number[] }).items ?? (d as number[]),
+      ])
+    } finally {
+      db.close()
+    }
+    const source = await fileSource(path)
+    const metadata = await parquetMetadataAsync(source)
+    expect(metadata.row_groups.length).toBeGreaterThan(1)
+    for (const [c, name] of ['embedding', 'doubles'].entries()) {
+      const column = describeEmbeddingColumn(metadata, name)
+      let groupStart = 0
+      for (const [g, group] of metadata.row_groups.entries()) {
+        const rows = Number(group.num_rows)
+        for (const [a, b] of [
+          [groupStart, groupStart + rows],
+          [groupStart + 5, groupStart + 9],
+        ]) {
+          const read = await readListVectors(source, metadata, column, g, groupStart, a as number, b as number, 0, undefined)
+          expect(read?.dim, `${name} rows ${a}…${b}`).toBe(24)
+          const vectorAt = vectorsAt(read as VectorMatrix, a as number)
+          for (let row = a as number; row < (b as number); row++) {
+            const expected = truth[row]?.[c] ?? null
+            const got = vectorAt(row)
+            expect(got === null ? null : Array.from(got), `${name} row ${row}`).toEqual(
+              expected === null ? null : Array.from(Float32Array.from(expected)),
+            )
+          }
+          expect(read?.invalid.map((x) => x.reason)).toEqual(
+            Array.from({ length: (b as number) - (a as number) }, (_, i) => (a as number) + i).flatMap((r) =>
+              truth[r]?.[c] === null ? ['vector is null'] : [],
+            ),
+          )
+        }
+        groupStart += rows
+      }
+    }
+    // the search: row 600's vector is found at row 600 (hyparquet's rows put it at 623)
+    const q = Float32Array.from(truth[600]?.[0] as number[])
+    const [hits] = await flatSearch(source, metadata, [q], { column: 'embedding', metric: 'l2', k: 1 })
+    expect(hits?.[0]).toEqual({ row: 600, distance: 0 })
+    await source.close()
+  })
+
+  it('a null vector, an empty or ragged one, one holding a null or a non-finite value: listed as invalid with their values and reasons, the rows around them read; readVectors reports each row as before', async () => {
     const dir = tempDir('pqs-list-vectors-bad-')
     const d = 16
     const rand = mulberry32(8)
@@ -162,8 +228,17 @@ describe('vectors straight from list pages (readListVectors)', () => {
       190: Array.from({ length: d - 1 }, () => 0.5),
       260: [...Array.from({ length: d - 1 }, () => 0.5), null],
       330: [...Array.from({ length: d - 1 }, () => 0.5), Number.NaN],
+      340: Array.from({ length: d + 2 }, () => 0.25),
     }
     for (const [row, value] of Object.entries(bad)) rows[Number(row)] = value
+    const reasons = [
+      'vector is null',
+      'vector is empty',
+      `vector has ${d - 1} values, expected ${d}`,
+      `value ${d - 1} is null`,
+      `value ${d - 1} is NaN, not a finite float32`,
+      `vector has ${d + 2} values, expected ${d}`,
+    ]
     const path = join(dir, 'bad.parquet')
     writeFileSync(
       path,
@@ -179,36 +254,24 @@ describe('vectors straight from list pages (readListVectors)', () => {
     const metadata = await parquetMetadataAsync(source)
     const column: EmbeddingColumn = describeEmbeddingColumn(metadata, 'embedding')
     const pages = (await walkFilePages(source, metadata))?.[0]?.['embedding.list.element']
-    for (const row of Object.keys(bad).map(Number)) {
-      expect(await readListVectors(source, metadata, column, 0, 0, row - 5, row + 5, d, pages), `row ${row}`).toBeUndefined()
-      const before = await readListVectors(source, metadata, column, 0, 0, row - 30, row, d, pages)
-      expect(before?.data.length).toBe(30 * d)
+    for (const [i, row] of Object.keys(bad).map(Number).entries()) {
+      const read = await readListVectors(source, metadata, column, 0, 0, row - 5, row + 5, d, pages)
+      expect(read?.invalid, `row ${row}`).toEqual([{ at: 5, value: bad[row], reason: reasons[i] }])
+      const expected = Float32Array.from(rows.slice(row - 5, row + 5).flatMap((v, j) => (j === 5 ? new Array(d).fill(0) : (v as number[]))))
+      expect(bytesOf(read?.data ?? new Float32Array()).equals(bytesOf(expected))).toBe(true)
     }
-    // a search's candidates (readVectorRange): the same vectors either way, the null one null
-    for (const [a, b] of [
-      [10, 40],
-      [40, 60],
-    ] as const) {
-      const vectorAt = await readVectorRange(source, metadata, column, 0, 0, a, b, d)
-      for (let row = a; row < b; row++) {
-        const expected = rows[row] === null ? null : Float32Array.from(rows[row] as number[])
-        const got = vectorAt(row)
-        expect(got === null || got === undefined ? null : Float32Array.from(got as ArrayLike<number>), `row ${row}`).toEqual(expected)
-      }
-      // (a clean range comes as views of one matrix)
-      expect(vectorAt(a) instanceof Float32Array).toBe(a === 10)
-    }
+    // a search's candidates (readVectorRange): each row's vector, the null one null
+    const vectorAt = await readVectorRange(source, metadata, column, 0, 0, 40, 60, d)
+    for (let row = 40; row < 60; row++)
+      expect(vectorAt(row) === null ? null : Array.from(vectorAt(row) as Float32Array), `row ${row}`).toEqual(
+        rows[row] === null ? null : Array.from(Float32Array.from(rows[row] as number[])),
+      )
     const read = await readVectors(source, metadata, column, { skipInvalid: true, blockBytes: 4096 })
-    expect(read.invalid.map((r) => r.row)).toEqual(Object.keys(bad).map(Number))
-    expect(read.invalid.map((r) => r.reason)).toEqual([
-      'vector is null',
-      'vector is empty',
-      `vector has ${d - 1} values, expected ${d}`,
-      `value ${d - 1} is null`,
-      `value ${d - 1} is NaN, not a finite float32`,
-    ])
+    expect(read.invalid).toEqual(Object.keys(bad).map((row, i) => ({ row: Number(row), reason: reasons[i] })))
     const good = rows.filter((_, i) => !(i in bad)) as number[][]
     expect(bytesOf(read.data).equals(bytesOf(Float32Array.from(good.flat())))).toBe(true)
+    // without skipInvalid, the first is an error naming its row
+    await expect(readVectors(source, metadata, column)).rejects.toThrow(/row 50.*vector is null|vector is null.*row 50/)
     await source.close()
   })
 })

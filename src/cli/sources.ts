@@ -99,7 +99,7 @@ export async function readQueryRow(pathOrUrl: string, column: string, row: numbe
     const rows = Number(metadata.num_rows)
     if (row >= rows) throw new UsageError(`--query-row ${row} is past the ${rows} rows of ${pathOrUrl}`)
     const described = queryColumn(metadata, column, source.name)
-    const value = await readRow(source, metadata, described.name, described.leafIndex, row, { file: source.name })
+    const value = await readRow(source, metadata, described.name, described.leafIndex, row, { file: source.name, vectors: described })
     const dim = value === null || value === undefined ? 0 : vectorLength(value)
     const problem = checkVector(value, dim, described.kind)
     if (problem) throw new ParquetSeekError(`no vector to search with: ${problem}`, { file: source.name, column: described.name, row })

@@ -256,12 +256,25 @@ export async function forEachVectorBlock(
     for await (const { rowStart, rowEnd, values, vectors } of blocks) {
       throwIfAborted(signal)
       if (vectors) {
-        // every row a valid vector of the length asked for (or the first), decoded straight from its pages
-        dim = vectors.dim
+        // decoded straight from its pages (readListVectors): the valid rows, moved together
+        dim ||= vectors.dim
         if (wanted) wanted.dim = dim
-        valid += rowEnd - rowStart
-        const rowIds = Uint32Array.from({ length: rowEnd - rowStart }, (_, i) => rowStart + i)
-        await visit({ rowStart, rowEnd, dim, rowIds, data: vectors.data })
+        const bad = new Set<number>()
+        for (const { at, reason } of vectors.invalid) {
+          if (!skipInvalid) throw new ParquetSeekError(`${reason} (${hint})`, { file, column: column.name, row: rowStart + at })
+          firstProblem ??= reason
+          onInvalid({ row: rowStart + at, reason })
+          bad.add(at)
+        }
+        const ids: number[] = []
+        for (let at = 0; at < rowEnd - rowStart; at++) {
+          if (bad.has(at)) continue
+          if (at !== ids.length) vectors.data.copyWithin(ids.length * dim, at * dim, (at + 1) * dim)
+          ids.push(rowStart + at)
+        }
+        valid += ids.length
+        if (ids.length)
+          await visit({ rowStart, rowEnd, dim, rowIds: Uint32Array.from(ids), data: vectors.data.subarray(0, ids.length * dim) })
         onProgress?.(rowEnd, rows)
         continue
       }
@@ -554,22 +567,48 @@ export async function readRow(
   name: string,
   leaf: number,
   row: number,
-  o: Pick<ColumnBlockOptions, 'file' | 'signal' | 'blockBytes'> = {},
+  o: Pick<ColumnBlockOptions, 'file' | 'signal' | 'blockBytes'> & {
+    /** The column is this embedding: a `list` one is read as vectors are (readListVectors). */
+    vectors?: EmbeddingColumn
+  } = {},
 ): Promise<unknown> {
   const { file, signal, blockBytes } = o
+  const column = o.vectors?.kind === 'list' ? o.vectors : undefined
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
     const groupEnd = groupStart + Number(group.num_rows)
     if (row < groupEnd && !(source as { local?: boolean }).local && unindexed(metadata, g, leaf)) {
       const wanted = (a: number, b: number) => a <= row && row < b
-      for await (const block of readColumnBlocks(source, metadata, name, leaf, g, groupStart, { file, signal, blockBytes, wanted }))
-        if (!block.skipped) return block.values[row - block.rowStart] ?? null
+      const vectors = column && { column, dim: 0 }
+      for await (const block of readColumnBlocks(source, metadata, name, leaf, g, groupStart, {
+        file,
+        signal,
+        blockBytes,
+        wanted,
+        vectors,
+      }))
+        if (!block.skipped)
+          return block.vectors ? vectorsAt(block.vectors, block.rowStart)(row) : (block.values[row - block.rowStart] ?? null)
     }
-    if (row < groupEnd) break
+    if (row < groupEnd) {
+      if (column) return (await readVectorRange(source, metadata, column, g, groupStart, row, row + 1, 0, file, signal))(row)
+      break
+    }
     groupStart = groupEnd
   }
   const [value] = await readColumnRange(source, metadata, name, row, row + 1, file, signal)
   return value
+}
+
+/** Row `row`'s vector in a block of `matrix` beginning at `rowStart`: a view of its row, or the value of a row that is no vector. */
+export function vectorsAt(matrix: VectorMatrix, rowStart: number): (row: number) => ArrayLike<number | null> | null {
+  const { dim, data } = matrix
+  const invalid = new Map(matrix.invalid.map((x) => [x.at, x.value]))
+  return (row) => {
+    const at = row - rowStart
+    const value = invalid.get(at)
+    return value !== undefined ? value : data.subarray(at * dim, (at + 1) * dim)
+  }
 }
 
 /**
@@ -589,19 +628,19 @@ export async function readVectorRange(
   dim: number,
   file?: string,
   signal?: AbortSignal,
-): Promise<(row: number) => ArrayLike<number> | Uint8Array | null | undefined> {
+): Promise<(row: number) => ArrayLike<number | null> | Uint8Array | null | undefined> {
   await walkForRows(source, metadata, rowStart, rowEnd, [column.name], file, signal)
   const path = metadata.row_groups[g]?.columns[column.leafIndex]?.meta_data?.path_in_schema.join('.') ?? ''
   const table = pageTableOptions(metadata).pageLocationsByGroup
   const matrix = await readListVectors(source, metadata, column, g, groupStart, rowStart, rowEnd, dim, table?.[g]?.[path], file)
-  if (matrix) return (row) => matrix.data.subarray((row - rowStart) * dim, (row - rowStart + 1) * dim)
+  if (matrix) return vectorsAt(matrix, rowStart)
   const values = await readRows(source, metadata, column.name, rowStart, rowEnd, {
     file,
     signal,
     rawBytes: false,
     pageLocationsByGroup: table,
   })
-  return (row) => values[row - rowStart] as ArrayLike<number> | Uint8Array | null | undefined
+  return (row) => values[row - rowStart] as ArrayLike<number | null> | Uint8Array | null | undefined
 }
 
 /** readColumnRange, through the page locations given (of chunks with no offset index). */

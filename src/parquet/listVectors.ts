@@ -7,16 +7,28 @@ import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
 import { getMaxDefinitionLevel, getMaxRepetitionLevel } from 'hyparquet/src/schema.js'
 import { overlong } from '../compute/metric.js'
 import { codecs } from './codecs.js'
-import type { EmbeddingColumn } from './embedding.js'
+import { checkVector, type EmbeddingColumn } from './embedding.js'
 import { checkLevels, checkPageHeader } from './guard.js'
 import { halfFloats, LITTLE_ENDIAN } from './numbers.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 
-/** Rows' vectors, row-major: data is rows × dim. */
+/** A row that is no vector: its value as stored (null, an empty list, numbers and nulls) and why (checkVector). */
+export interface InvalidVector {
+  /** The row, counted from the block's first. */
+  at: number
+  value: Array<number | null> | null
+  reason: string
+}
+
+/**
+ * A block of rows' vectors, row-major: data is rows × dim, an invalid row's slots zero. `dim` is
+ * the length asked for, or (asked for none) the first row's that is a list; 0 when none is.
+ */
 export interface VectorMatrix {
   dim: number
   data: Float32Array
+  invalid: InvalidVector[]
 }
 
 /**
@@ -25,13 +37,16 @@ export interface VectorMatrix {
  * JS array for every row and assembles them from the levels (200,000 × 384 floats: ~10 s and
  * ~1 GiB of garbage, half the time collecting it); vectors need none of that.
  *
- * Only the common case is read here: every row a full vector of `dim` numbers (dim 0: the first
- * row's length), none null, all finite and short enough for float32 distances; values PLAIN or
- * dictionary-encoded (pyarrow's first pages), or DELTA_BINARY_PACKED integers; DataPage V1 or V2,
- * pages that begin inside a row included. Anything else — a null, a ragged row, another encoding,
- * a page that does not parse — gives undefined, and the caller reads the rows through hyparquet,
- * which reports each such row (or the damage) as before: this reader never decides what a bad
- * row means.
+ * Every row is assembled from the levels as Dremel defines rows (a row begins at repetition level
+ * 0): a full, finite vector goes into the matrix; any other row — null, empty, ragged, holding a
+ * null or a value that is not a finite float32, too long for float32 distances — is listed in
+ * `invalid` with its value and checkVector's reason. hyparquet assembles DuckDB's NULL of a
+ * fixed-size array (FLOAT[n], written as n levels below the list) as n rows, shifting every later
+ * row of the page; here it is the one null row it is. Values PLAIN or dictionary-encoded
+ * (pyarrow's first pages), or DELTA_BINARY_PACKED integers; DataPage V1 or V2, pages that begin
+ * inside a row included. Anything else — another encoding, levels that are not rows of numbers, a
+ * page that does not parse — gives undefined, and the caller reads the rows through hyparquet,
+ * which names the damage.
  *
  * `pages`: the chunk's pages where known (a walk, a stream, a sidecar's table); else its offset
  * index, else the chunk is read whole. Reads only the pages holding the rows, and the
@@ -53,7 +68,9 @@ export async function readListVectors(
   if (column.kind !== 'list' || !m || rowEnd <= rowStart) return undefined
   const schemaPath = [{ element: metadata.schema[0] }, ...column.leafPath] as Parameters<typeof getMaxDefinitionLevel>[0]
   if (getMaxRepetitionLevel(schemaPath) !== 1) return undefined
-  const maxDefinition = getMaxDefinitionLevel(schemaPath)
+  // (the list node adds a level where it may be null, its repeated node one more: that of a row that is a list)
+  const top = column.leafPath[0]?.element.repetition_type === 'OPTIONAL' ? 1 : 0
+  const definitions = { full: getMaxDefinitionLevel(schemaPath), list: top + 1, top }
   try {
     const chunkStart = Number(m.dictionary_page_offset ?? m.data_page_offset)
     const chunkEnd = chunkStart + Number(m.total_compressed_size)
@@ -76,7 +93,7 @@ export async function readListVectors(
     }
     if (!(lo >= 0 && hi > lo && hi <= source.byteLength)) return undefined
     const bytes = new Uint8Array(await source.slice(lo, hi))
-    const decoder = new ListDecoder(column, maxDefinition, m, file)
+    const decoder = new ListDecoder(column, definitions, m, file)
     return await decoder.rows(bytes, lo, entryRow, from, to, dim, () => dictionary(source, metadata, g, column, m, decoder))
   } catch {
     // (whatever did not parse, hyparquet reads and names)
@@ -134,7 +151,6 @@ function remembered<T>(metadata: FileMetaData, key: string, make: () => Promise<
 /**
  * A data page decoded: `count` levels, of which `present` (at the full definition level) have
  * values; `values` undefined where they are dictionary indices (in ListDecoder's `indices`);
- * `rowsWhole` where its rows end with it (V2: a V1 page may end inside a row).
  */
 interface PageLevels {
   repetition: Uint8Array
@@ -142,7 +158,6 @@ interface PageLevels {
   count: number
   present: number
   values?: ArrayLike<number>
-  rowsWhole: boolean
 }
 
 /** Thrown where the rows are not the common case (readListVectors gives undefined). */
@@ -151,20 +166,22 @@ class NotPlain extends Error {}
 /** Levels and values of one chunk's pages, decoded into scratch arrays reused page after page. */
 class ListDecoder {
   private levels = new Uint8Array(0)
-  private definitions = new Uint8Array(0)
+  private definitionLevels = new Uint8Array(0)
   private indices = new Int32Array(0)
   private floats = new Float32Array(0)
 
   constructor(
     private readonly column: EmbeddingColumn,
-    private readonly maxDefinition: number,
+    /** Definition levels: of a value (`full`), of a row that is a list (`list`), of a row that is not null (`top`). */
+    private readonly definitions: { full: number; list: number; top: number },
     private readonly m: ColumnMetaData,
     readonly file: string | undefined,
   ) {}
 
   /**
    * Rows [from, to) of the row group from `bytes` (at file offset `at`), whose first page begins
-   * row `entryRow`, into a matrix; undefined where they are not all full, finite vectors.
+   * row `entryRow`, as a matrix and the rows that are no vector; undefined where the levels do
+   * not describe rows of numbers (or the bytes end before the last row).
    */
   async rows(
     bytes: Uint8Array,
@@ -176,12 +193,48 @@ class ListDecoder {
     loadDictionary: () => Promise<Float32Array>,
   ): Promise<VectorMatrix | undefined> {
     const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+    const { full, list, top } = this.definitions
     let dim = dimKnown
     let out: Float32Array | undefined
+    const invalid: InvalidVector[] = []
     let dict: Float32Array | undefined
     let row = entryRow - 1
+    // the row being read: its values as stored (`scratch`, `nulls` of them null) and whether it is a list at all
     let n = 0
-    let o = 0
+    let nulls = 0
+    let shape: 'list' | 'null' | 'empty' = 'list'
+    let scratch = new Float64Array(Math.max(16, dim))
+    let isNull = new Uint8Array(scratch.length)
+    const push = (value: number, none: 0 | 1) => {
+      if (n === scratch.length) {
+        const grown = new Float64Array(2 * n)
+        grown.set(scratch)
+        scratch = grown
+        const grownNulls = new Uint8Array(2 * n)
+        grownNulls.set(isNull)
+        isNull = grownNulls
+      }
+      scratch[n] = value
+      isNull[n++] = none
+      nulls += none
+    }
+    // row `row` (asked for) ends: into the matrix when it is a full, finite vector, else why not
+    const finish = () => {
+      // (the first row that is a list gives the length, as checkVector's callers take it)
+      if (shape === 'list' && !dim) dim = n
+      if (shape === 'list' && nulls === 0 && n === dim) {
+        out ??= new Float32Array((to - from) * dim)
+        const o = (row - from) * dim
+        out.set(scratch.subarray(0, dim), o)
+        let squared = 0
+        for (let j = o; j < o + dim; j++) squared += (out[j] as number) * (out[j] as number)
+        // (NaN and ±Infinity, or a double past float32's range, make the sum NaN or Infinity)
+        if (Number.isFinite(squared) && !overlong(squared)) return
+        out.fill(0, o, o + dim)
+      }
+      const value = shape === 'null' ? null : shape === 'empty' ? [] : Array.from(scratch.subarray(0, n), (x, j) => (isNull[j] ? null : x))
+      invalid.push({ at: row - from, value, reason: checkVector(value, dim, 'list') ?? 'not a vector' })
+    }
     let done = false
     while (reader.offset < bytes.length && !done) {
       const pageAt = at + reader.offset
@@ -197,48 +250,42 @@ class ListDecoder {
       if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') continue
       const page = this.dataPage(header, body, pageAt)
       if (!page) return undefined
-      const { repetition, definition, count, present, rowsWhole } = page
+      const { repetition, definition, count, present } = page
       let values = page.values
       if (!values) {
         dict ??= await loadDictionary()
         values = this.gather(dict, present)
       }
-      const full = this.maxDefinition
       // (values are stored for levels at the full definition only: `v` counts them)
       for (let k = 0, v = 0; k < count; k++) {
+        const d = definition[k] as number
         if (repetition[k] === 0) {
-          // a row ends where the next begins: it must have held the whole vector
-          if (row >= from && n !== dim) return undefined
+          if (row >= from) finish()
           row++
-          n = 0
           if (row >= to) {
             done = true
             break
           }
-          if (row >= from) {
-            if (!out) {
-              if (!dim) {
-                for (dim = 1; k + dim < count && repetition[k + dim] !== 0; dim++);
-                // (a V1 page may end inside the row: its length is then not known here)
-                if (k + dim === count && !rowsWhole) return undefined
-              }
-              out = new Float32Array((to - from) * dim)
-            }
-            o = (row - from) * dim
-          }
+          n = 0
+          nulls = 0
+          shape = d >= list ? 'list' : d < top ? 'null' : 'empty'
+        } else if (d >= list !== (shape === 'list')) {
+          // a value after a null or empty row, or a level below the list inside one: not Dremel's
+          // rows — except DuckDB's NULL of a fixed-size array (FLOAT[n]), n levels below the list
+          if (!(shape === 'null' && d < list)) return undefined
         }
-        if (row >= from) {
-          // a null or empty vector, or a null value, or one value too many
-          if (definition[k] !== full || n === dim) return undefined
-          ;(out as Float32Array)[o++] = values[v] as number
-          n++
-        }
-        if (definition[k] === full) v++
+        if (d === full) {
+          if (row >= from) push(values[v] as number, 0)
+          v++
+        } else if (d >= list && row >= from) push(0, 1)
       }
     }
-    // every row asked for, whole (the bytes may end with the last)
-    const whole = done || (row === to - 1 && n === dim)
-    return out && whole && finiteRows(out, dim) ? { dim, data: out } : undefined
+    // every row asked for: the bytes may end with the last
+    if (!done) {
+      if (row !== to - 1) return undefined
+      finish()
+    }
+    return { dim, data: out ?? new Float32Array((to - from) * dim), invalid }
   }
 
   /** A data page's levels and values (PageLevels). */
@@ -269,10 +316,17 @@ class ListDecoder {
       values = page.subarray(8 + r + d)
     }
     const repetition = this.decodeLevels(repetitionBytes, 1, count, 'repetition levels', where, 'levels')
-    const definition = this.decodeLevels(definitionBytes, bitWidth(this.maxDefinition), count, 'definition levels', where, 'definitions')
+    const definition = this.decodeLevels(
+      definitionBytes,
+      bitWidth(this.definitions.full),
+      count,
+      'definition levels',
+      where,
+      'definitionLevels',
+    )
     let present = 0
-    for (let k = 0; k < count; k++) if (definition[k] === this.maxDefinition) present++
-    const page = { repetition, definition, count, present, rowsWhole: !!v2 }
+    for (let k = 0; k < count; k++) if (definition[k] === this.definitions.full) present++
+    const page = { repetition, definition, count, present }
     if (encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY') {
       const width = values[0] ?? 0
       if (width > 24) return undefined
@@ -348,7 +402,7 @@ class ListDecoder {
     count: number,
     what: string,
     where: { file?: string; offset: number },
-    into: 'levels' | 'definitions',
+    into: 'levels' | 'definitionLevels',
   ): Uint8Array {
     if (this[into].length < count) this[into] = new Uint8Array(count)
     const out = this[into].subarray(0, count)
@@ -359,14 +413,3 @@ class ListDecoder {
 }
 
 const bitWidth = (max: number) => 32 - Math.clz32(max)
-
-/** Whether every row of `data` is finite and short enough for float32 distances (checkVector's tests, at once). */
-function finiteRows(data: Float32Array, dim: number): boolean {
-  for (let at = 0; at < data.length; at += dim) {
-    let squared = 0
-    for (let j = at; j < at + dim; j++) squared += (data[j] as number) * (data[j] as number)
-    // (NaN and ±Infinity make the sum NaN or Infinity)
-    if (!Number.isFinite(squared) || overlong(squared)) return false
-  }
-  return true
-}

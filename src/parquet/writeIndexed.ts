@@ -6,7 +6,7 @@ import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
-import { type ColumnBlock, type EmbeddingColumn, ROW_BLOCK_BYTES, readColumnBlocks } from './embedding.js'
+import { type ColumnBlock, type EmbeddingColumn, ROW_BLOCK_BYTES, readColumnBlocks, vectorsAt } from './embedding.js'
 import { pageLocationsFromHeaders, walkChunkOnce, walkedOffsetIndex } from './pageLocations.js'
 import { leafTrees, permuteRows, ROW_COLUMN } from './permute.js'
 import { canRepage, PAGE_LIMIT, repageChunk, repageChunkInBlocks, writeFlatChunk } from './repage.js'
@@ -123,20 +123,26 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
     return written
   }
 
+  /**
+   * Whether hyparquet assembled rows of the vector chunk being written (not readListVectors,
+   * which assembles rows as Dremel defines them): its count of values is then checked.
+   */
+  let hyparquetRows = false
   /** A vector chunk written a block of rows at a time (VectorChunkWriter), each block emitted as written. */
   const writeVectorBlocks = (columns: ColumnChunk[], tree: SchemaTree[], blocks: AsyncIterable<ColumnBlock>) =>
     writeChunk(columns, async (writer) => {
       const chunkWriter = new VectorChunkWriter(tree)
-      for await (const { values, vectors } of blocks) {
+      for await (const { rowStart, rowEnd, values, vectors } of blocks) {
         throwIfAborted(signal)
         const block = new ByteWriter()
         block.offset = offset
-        // (vectors decoded straight into a matrix: its rows as views, no array of numbers each)
-        const rowsIn = vectors
-          ? Array.from({ length: vectors.data.length / vectors.dim }, (_, i) =>
-              vectors.data.subarray(i * vectors.dim, (i + 1) * vectors.dim),
-            )
-          : values
+        // (vectors decoded straight into a matrix: its rows as views, no array of numbers each;
+        // a row that is no vector as its value)
+        let rowsIn: unknown[] = values
+        if (vectors) {
+          const at = vectorsAt(vectors, rowStart)
+          rowsIn = Array.from({ length: rowEnd - rowStart }, (_, i) => at(rowStart + i))
+        } else hyparquetRows = true
         chunkWriter.add(block, rowsIn)
         await emit(block.getBytes())
       }
@@ -167,6 +173,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         const values = permuted.values(c, rowStart, rowStart + groupRows)
         await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
       } else if (c === column?.leafIndex) {
+        hyparquetRows = !!permuted
         const { chunk: written, locations } = permuted
           ? await writeChunk(columns, (writer) =>
               writeVectorChunk(writer, embeddingTree, permuted.values(c, rowStart, rowStart + groupRows)),
@@ -184,10 +191,14 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
               }),
             )
         embeddingChunks.add(written)
-        declaredValues += meta.num_values
-        writtenValues += written.meta_data?.num_values ?? 0n
+        // hyparquet assembles DuckDB's NULL of a fixed-size array (n levels) as n rows; rows read as
+        // vectors (readListVectors) are Dremel's, and such a NULL is written as one level
+        if (hyparquetRows) {
+          declaredValues += meta.num_values
+          writtenValues += written.meta_data?.num_values ?? 0n
+        }
         // rows in another order: the groups' counts differ, the file's total is checked below
-        if (!permuted && written.meta_data?.num_values !== meta.num_values) {
+        if (!permuted && hyparquetRows && written.meta_data?.num_values !== meta.num_values) {
           // The reader mis-assembled the column (seen with DuckDB's NULL fixed-size arrays):
           // rewriting it would silently change rows, so stop here.
           throw new ParquetSeekError(

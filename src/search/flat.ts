@@ -79,11 +79,27 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
     const rowOf: number[] = []
     /** Until a vector of the queries' length is found: vectors of other lengths, by length (how many, the first row). */
     const others = new Map<number, { count: number; row: number }>()
+    /** A row that cannot be scored (its value, why): the first named, other lengths counted. */
+    const skip = (row: number, v: unknown, problem: string) => {
+      firstProblem ??= `row ${row}: ${problem}`
+      const length = v === null || v === undefined ? 0 : vectorLength(v)
+      if (!scored && length > 0 && length !== dim) {
+        const seen = others.get(length)
+        if (seen) seen.count++
+        else others.set(length, { count: 1, row })
+      }
+    }
     if (vectors) {
-      // every row a valid vector (readListVectors): those allowed moved to the front
+      // decoded straight from its pages (readListVectors): the valid rows allowed moved to the front
+      const invalid = new Map(vectors.invalid.map((x) => [x.at, x]))
       for (let r = rowStart; r < rowEnd; r++) {
         if (o.allowed && !o.allowed[r]) continue
         const i = r - rowStart
+        const bad = invalid.get(i)
+        if (bad) {
+          skip(r, bad.value, bad.reason)
+          continue
+        }
         if (i !== rowOf.length) matrix.copyWithin(rowOf.length * dim, i * dim, (i + 1) * dim)
         rowOf.push(r)
       }
@@ -93,13 +109,7 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
       if (o.allowed && !o.allowed[rowStart + i]) continue
       const problem = checkVector(v, dim, column.kind)
       if (problem !== undefined) {
-        firstProblem ??= `row ${rowStart + i}: ${problem}`
-        const length = v === null || v === undefined ? 0 : vectorLength(v)
-        if (!scored && length > 0 && length !== dim) {
-          const seen = others.get(length)
-          if (seen) seen.count++
-          else others.set(length, { count: 1, row: rowStart + i })
-        }
+        skip(rowStart + i, v, problem)
         continue
       }
       copyVector(matrix, rowOf.length * dim, v as ArrayLike<number> | Uint8Array, column.kind)
