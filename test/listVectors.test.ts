@@ -270,6 +270,23 @@ describe('vectors straight from list pages (readListVectors)', () => {
     expect(read.invalid).toEqual(Object.keys(bad).map((row, i) => ({ row: Number(row), reason: reasons[i] })))
     const good = rows.filter((_, i) => !(i in bad)) as number[][]
     expect(bytesOf(read.data).equals(bytesOf(Float32Array.from(good.flat())))).toBe(true)
+    // a DOUBLE past float32's range is named as stored (the matrix holds Infinity)
+    const doubles = join(dir, 'doubles.parquet')
+    const wide = Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: d }, (_, j) => (i === 9 && j === 3 ? 1e39 : i === 9 && j === 5 ? Number.NaN : j / 7)),
+    )
+    writeFileSync(
+      doubles,
+      new Uint8Array(
+        parquetWriteBuffer({ schema: listOf({ name: 'element', type: 'DOUBLE' }), columnData: [{ name: 'embedding', data: wide }] }),
+      ),
+    )
+    const ds = await fileSource(doubles)
+    const dm = await parquetMetadataAsync(ds)
+    const wideRead = await readVectors(ds, dm, describeEmbeddingColumn(dm, 'embedding'), { skipInvalid: true })
+    expect(wideRead.invalid).toEqual([{ row: 9, reason: 'value 3 is 1e+39, not a finite float32' }])
+    expect(wideRead.rowIds.length).toBe(39)
+    await ds.close()
     // without skipInvalid, the first is an error naming its row
     await expect(readVectors(source, metadata, column)).rejects.toThrow(/row 50.*vector is null|vector is null.*row 50/)
     await source.close()

@@ -112,7 +112,7 @@ async function offsetIndex(source: AsyncBuffer, metadata: FileMetaData, g: numbe
   })
 }
 
-/** The chunk's dictionary as float32 (its DICTIONARY_PAGE before the first data page), read once per footer. */
+/** The chunk's dictionary as numbers (float64: a DOUBLE kept as stored) (its DICTIONARY_PAGE before the first data page), read once per footer. */
 async function dictionary(
   source: AsyncBuffer,
   metadata: FileMetaData,
@@ -120,7 +120,7 @@ async function dictionary(
   column: EmbeddingColumn,
   m: ColumnMetaData,
   decoder: ListDecoder,
-): Promise<Float32Array> {
+): Promise<Float64Array> {
   return remembered(metadata, `dictionary ${g}:${column.leafIndex}`, async () => {
     const start = Number(m.dictionary_page_offset ?? Number.NaN)
     const end = Number(m.data_page_offset)
@@ -169,6 +169,7 @@ class ListDecoder {
   private definitionLevels = new Uint8Array(0)
   private indices = new Int32Array(0)
   private floats = new Float32Array(0)
+  private gathered = new Float64Array(0)
 
   constructor(
     private readonly column: EmbeddingColumn,
@@ -190,49 +191,50 @@ class ListDecoder {
     from: number,
     to: number,
     dimKnown: number,
-    loadDictionary: () => Promise<Float32Array>,
+    loadDictionary: () => Promise<Float64Array>,
   ): Promise<VectorMatrix | undefined> {
     const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
     const { full, list, top } = this.definitions
     let dim = dimKnown
-    let out: Float32Array | undefined
+    // (made once the length is known: at once when it is given)
+    let out = dim ? new Float32Array((to - from) * dim) : undefined
     const invalid: InvalidVector[] = []
-    let dict: Float32Array | undefined
+    let dict: Float64Array | undefined
     let row = entryRow - 1
-    // the row being read: its values as stored (`scratch`, `nulls` of them null) and whether it is a list at all
+    // The row being read: `n` values so far, written straight into its slots of the matrix while
+    // they fit (`direct`: the matrix exists, its length known, when the row began), the rest to
+    // `spill`; which were null (`nullAt`); whether it is a list at all. A DOUBLE past float32's
+    // range becomes Infinity in the matrix: the first is kept as stored, for the reason.
     let n = 0
-    let nulls = 0
+    let o = 0
+    let direct = false
+    const spill: number[] = []
+    const nullAt: number[] = []
+    let wide: { at: number; value: number } | undefined
+    const doubles = this.column.element === 'DOUBLE'
     let shape: 'list' | 'null' | 'empty' = 'list'
-    let scratch = new Float64Array(Math.max(16, dim))
-    let isNull = new Uint8Array(scratch.length)
-    const push = (value: number, none: 0 | 1) => {
-      if (n === scratch.length) {
-        const grown = new Float64Array(2 * n)
-        grown.set(scratch)
-        scratch = grown
-        const grownNulls = new Uint8Array(2 * n)
-        grownNulls.set(isNull)
-        isNull = grownNulls
-      }
-      scratch[n] = value
-      isNull[n++] = none
-      nulls += none
-    }
-    // row `row` (asked for) ends: into the matrix when it is a full, finite vector, else why not
+    // row `row` (asked for) ends: it stays in the matrix when it is a full, finite vector, else why not
     const finish = () => {
       // (the first row that is a list gives the length, as checkVector's callers take it)
       if (shape === 'list' && !dim) dim = n
-      if (shape === 'list' && nulls === 0 && n === dim) {
+      const whole = shape === 'list' && nullAt.length === 0 && n === dim
+      if (whole && !direct) {
         out ??= new Float32Array((to - from) * dim)
-        const o = (row - from) * dim
-        out.set(scratch.subarray(0, dim), o)
-        let squared = 0
-        for (let j = o; j < o + dim; j++) squared += (out[j] as number) * (out[j] as number)
-        // (NaN and ±Infinity, or a double past float32's range, make the sum NaN or Infinity)
-        if (Number.isFinite(squared) && !overlong(squared)) return
-        out.fill(0, o, o + dim)
+        o = (row - from) * dim
+        out.set(spill, o)
       }
-      const value = shape === 'null' ? null : shape === 'empty' ? [] : Array.from(scratch.subarray(0, n), (x, j) => (isNull[j] ? null : x))
+      if (whole && !wide) {
+        const m = out as Float32Array
+        let squared = 0
+        for (let j = o; j < o + dim; j++) squared += (m[j] as number) * (m[j] as number)
+        // (NaN and ±Infinity make the sum NaN or Infinity)
+        if (Number.isFinite(squared) && !overlong(squared)) return
+      }
+      const stored = direct ? [...(out as Float32Array).subarray(o, o + Math.min(n, dim)), ...spill] : [...spill]
+      if (direct) (out as Float32Array).fill(0, o, o + dim)
+      if (wide) stored[wide.at] = wide.value
+      const value: Array<number | null> | null = shape === 'null' ? null : shape === 'empty' ? [] : stored
+      for (const j of nullAt) (value as Array<number | null>)[j] = null
       invalid.push({ at: row - from, value, reason: checkVector(value, dim, 'list') ?? 'not a vector' })
     }
     let done = false
@@ -267,7 +269,11 @@ class ListDecoder {
             break
           }
           n = 0
-          nulls = 0
+          spill.length = 0
+          nullAt.length = 0
+          wide = undefined
+          direct = out !== undefined
+          if (direct) o = (row - from) * dim
           shape = d >= list ? 'list' : d < top ? 'null' : 'empty'
         } else if (d >= list !== (shape === 'list')) {
           // a value after a null or empty row, or a level below the list inside one: not Dremel's
@@ -275,9 +281,19 @@ class ListDecoder {
           if (!(shape === 'null' && d < list)) return undefined
         }
         if (d === full) {
-          if (row >= from) push(values[v] as number, 0)
+          if (row >= from) {
+            const x = values[v] as number
+            if (direct && n < dim) (out as Float32Array)[o + n] = x
+            else spill.push(x)
+            if (doubles && !wide && !(Math.abs(x) <= F32_MAX)) wide = { at: n, value: x }
+            n++
+          }
           v++
-        } else if (d >= list && row >= from) push(0, 1)
+        } else if (d >= list && row >= from) {
+          nullAt.push(n)
+          if (!(direct && n < dim)) spill.push(0)
+          n++
+        }
       }
     }
     // every row asked for: the bytes may end with the last
@@ -351,11 +367,11 @@ class ListDecoder {
     return { ...page, values: this.plain(values, present) }
   }
 
-  /** A DICTIONARY_PAGE's values as float32. */
-  dictionaryPage(header: PageHeader, body: Uint8Array): Float32Array {
+  /** A DICTIONARY_PAGE's values as numbers (float64: a DOUBLE kept as stored). */
+  dictionaryPage(header: PageHeader, body: Uint8Array): Float64Array {
     const count = header.dictionary_page_header?.num_values ?? 0
     const bytes = decompressPage(body, header.uncompressed_page_size, this.m.codec, codecs)
-    return Float32Array.from(this.plain(bytes, count))
+    return Float64Array.from(this.plain(bytes, count))
   }
 
   /** `count` PLAIN values of the column's element type from `bytes`, as numbers (a view where it can be). */
@@ -379,8 +395,9 @@ class ListDecoder {
   }
 
   /** The page's dictionary indices (dataPage) looked up in `dict`. */
-  private gather(dict: Float32Array, count: number): Float32Array {
-    const out = this.scratchFloats(count)
+  private gather(dict: Float64Array, count: number): Float64Array {
+    if (this.gathered.length < count) this.gathered = new Float64Array(count)
+    const out = this.gathered.subarray(0, count)
     const indices = this.indices
     for (let k = 0; k < count; k++) {
       const v = dict[indices[k] as number]
@@ -413,3 +430,6 @@ class ListDecoder {
 }
 
 const bitWidth = (max: number) => 32 - Math.clz32(max)
+
+/** The largest finite float32. */
+const F32_MAX = 3.4028234663852886e38
