@@ -442,7 +442,7 @@ export interface ColumnBlock {
   rowEnd: number
   /** Empty where `skipped`, or where `vectors`. */
   values: unknown[]
-  /** The rows as vectors (ColumnBlockOptions.vectors), where every one is a full, finite vector. */
+  /** The rows as vectors (ColumnBlockOptions.vectors): a matrix, and the rows that are no vector with their values and reasons. */
   vectors?: VectorMatrix
   /** Not wanted (ColumnBlockOptions.wanted): not decoded. */
   skipped?: boolean
@@ -464,8 +464,8 @@ export interface ColumnBlockOptions {
   wanted?: (rowStart: number, rowEnd: number) => boolean
   /**
    * The column is this `list` embedding, its vectors `dim` long (0: not known yet; read again for
-   * each block, as the caller learns it): a block whose rows are all full, finite vectors of that
-   * length comes as `vectors` (readListVectors), any other as `values`.
+   * each block, as the caller learns it): a block comes as `vectors` (readListVectors: a matrix,
+   * rows that are no vector of that length listed), one it cannot read as `values` (hyparquet).
    */
   vectors?: { column: EmbeddingColumn; dim: number }
 }
@@ -614,8 +614,8 @@ export function vectorsAt(matrix: VectorMatrix, rowStart: number): (row: number)
 /**
  * Rows [rowStart, rowEnd) of row group `g` (its first row `groupStart`) of an embedding column, to
  * pick some of them out (a search's candidates): `vectorAt(row)` is the row's stored vector, null
- * or undefined where it has none. Read as readColumnRange reads them, straight into one matrix
- * where they are all full, finite vectors of `dim` numbers (readListVectors).
+ * or undefined where it has none. Read straight into one matrix (readListVectors; a row that is
+ * no vector of `dim` numbers, 0: the first row's, given as its value), else as readColumnRange reads them.
  */
 export async function readVectorRange(
   source: AsyncBuffer,
