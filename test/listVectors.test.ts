@@ -6,6 +6,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { mulberry32 } from '../src/compute/random.js'
+import { CachedSource } from '../src/io/cache.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import {
   describeEmbeddingColumn,
@@ -18,6 +19,7 @@ import {
 import { readListVectors, type VectorMatrix } from '../src/parquet/listVectors.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import { pageTableOptions, walkFilePages } from '../src/parquet/pageLocations.js'
+import { readRowSpan, readRows } from '../src/search/columns.js'
 import { flatSearch } from '../src/search/flat.js'
 import { clusteredVectors, duckdb, tempDir } from './helpers/fixtures.js'
 
@@ -210,6 +212,17 @@ describe('vectors straight from list pages (readListVectors)', () => {
         groupStart += rows
       }
     }
+    // result columns and the Data view's rows: DuckDB's rows, the NULL one null
+    const target = { cached: new CachedSource(source), metadata, name: 'duck.parquet' }
+    const shown = await readRows(target, [7, 600], ['embedding', 'doubles'])
+    expect(shown.get(600)?.embedding).toEqual(Array.from(Float32Array.from(truth[600]?.[0] as number[])))
+    expect(shown.get(600)?.doubles).toEqual(truth[600]?.[1])
+    expect(shown.get(7)?.embedding).toBeNull()
+    const span = await readRowSpan(target, 1000, 1030, ['doubles', 'embedding'])
+    expect(span.map((r) => Object.keys(r))).toEqual(Array.from({ length: 30 }, () => ['doubles', 'embedding']))
+    expect(span.map((r) => r.embedding)).toEqual(
+      truth.slice(1000, 1030).map(([e]) => (e === null ? null : Array.from(Float32Array.from(e)))),
+    )
     // the search: row 600's vector is found at row 600 (hyparquet's rows put it at 623)
     const q = Float32Array.from(truth[600]?.[0] as number[])
     const [hits] = await flatSearch(source, metadata, [q], { column: 'embedding', metric: 'l2', k: 1 })

@@ -5,7 +5,7 @@ import { BatchingSource } from '../io/batching.js'
 import type { CachedSource } from '../io/cache.js'
 import { codecs } from '../parquet/codecs.js'
 import { decimalScales, exactDecimals } from '../parquet/decimal.js'
-import { summarizeColumns } from '../parquet/embedding.js'
+import { type EmbeddingColumn, findEmbeddingColumns, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
 import { pageTableOptions, walkForRows } from '../parquet/pageLocations.js'
 
@@ -74,28 +74,74 @@ async function readSpan(
   end: number,
   columns: string[],
 ): Promise<Array<Record<string, unknown>>> {
+  const { metadata, name } = target
   // a local file's large chunks without an offset index: their pages found first (not cached:
   // the walk's windows would crowd out the pages read)
-  await walkForRows(target.cached.inner, target.metadata, start, end, columns, target.name)
+  await walkForRows(target.cached.inner, metadata, start, end, columns, name)
+  // vector columns (LISTs of numbers; not DOUBLE, which float32 would round) as the search reads
+  // them (readListVectors: a DuckDB NULL FLOAT[n] is one row, where hyparquet makes n); the rest through hyparquet
+  const vectors = findEmbeddingColumns(metadata).filter((c) => c.kind === 'list' && c.element !== 'DOUBLE' && columns.includes(c.name))
+  const others = columns.filter((c) => !vectors.some((v) => v.name === c))
+  const read = async () => {
+    const rows = others.length
+      ? exactDecimals(
+          await parquetReadObjects({
+            file: guardPages(batching, metadata, name),
+            metadata,
+            columns: others,
+            rowStart: start,
+            rowEnd: end,
+            useOffsetIndex: true,
+            ...pageTableOptions(metadata),
+            compressors: codecs,
+          }),
+          decimalScales(metadata),
+          others,
+        )
+      : Array.from({ length: end - start }, () => ({}))
+    const byColumn = await Promise.all(vectors.map((v) => vectorSpan(batching, metadata, v, start, end, name)))
+    // (each row's values in the order asked for)
+    return rows.map((r: Record<string, unknown>, i) =>
+      Object.fromEntries(
+        columns.map((c) => {
+          const v = vectors.findIndex((x) => x.name === c)
+          return [c, v < 0 ? r[c] : byColumn[v]?.[i]]
+        }),
+      ),
+    )
+  }
   return decoding(
     end - start === 1 ? `reading row ${start}` : `reading rows ${start}…${end - 1}`,
-    { file: target.name, column: columns.join(', '), ...chunkOf(target.metadata, start) },
-    async () =>
-      exactDecimals(
-        await parquetReadObjects({
-          file: guardPages(batching, target.metadata, target.name),
-          metadata: target.metadata,
-          columns,
-          rowStart: start,
-          rowEnd: end,
-          useOffsetIndex: true,
-          ...pageTableOptions(target.metadata),
-          compressors: codecs,
-        }),
-        decimalScales(target.metadata),
-        columns,
-      ),
+    { file: name, column: columns.join(', '), ...chunkOf(metadata, start) },
+    read,
   )
+}
+
+/** Rows [start, end) of a vector column, each its numbers (or null where it has none), a row group's part at a time. */
+async function vectorSpan(
+  source: BatchingSource,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  start: number,
+  end: number,
+  file: string,
+): Promise<Array<number[] | Array<number | null> | null>> {
+  const out: Array<number[] | Array<number | null> | null> = []
+  let groupStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    const groupEnd = groupStart + Number(group.num_rows)
+    const a = Math.max(start, groupStart)
+    const b = Math.min(end, groupEnd)
+    if (a < b) {
+      const at = await readVectorRange(source, metadata, column, g, groupStart, a, b, 0, file)
+      for (let row = a; row < b; row++) {
+        const v = at(row)
+        out.push(v === null || v === undefined ? null : Array.from(v as ArrayLike<number | null>))
+      }
+    }
+    groupStart = groupEnd
+  }
+  return out
 }
 
 /** Row group and byte offset of the row's first column chunk, for messages. */
