@@ -141,7 +141,7 @@ describe('--where filters', () => {
     await source.close()
   })
 
-  it('a row group of 40 MB of text written as pyarrow writes it (one group): filtered a block of rows at a time, never decoded whole, as DuckDB counts — from a disk, and over HTTP with an offset index', async () => {
+  it('a row group of 40 MB of text written as pyarrow writes it (one group): filtered a block of rows at a time, never decoded whole, as DuckDB counts — from a disk, and over HTTP with an offset index and without', async () => {
     const dir = tempDir('pqs-filter-blocks-')
     const n = 20_000
     const rand = mulberry32(97)
@@ -162,6 +162,8 @@ describe('--where filters', () => {
     for (const [name, offsetIndex, local] of [
       ['one-group.parquet', false, true],
       ['with-page-index.parquet', true, false],
+      // and over HTTP without one: streamed front to back, every column in the same blocks
+      ['over-http.parquet', false, false],
     ] as const) {
       const input = join(dir, name)
       writePyarrowLike(input, schema, data, offsetIndex)

@@ -349,7 +349,13 @@ export const ROW_BLOCK_BYTES = 16 << 20
  * about `blockBytes` of leaf column `leaf` as stored: decoded, a range takes many times its bytes
  * (pyarrow writes row groups of a million rows: 200,000 × 384 floats in one group peaked at 3 GiB).
  */
-function blockRanges(metadata: FileMetaData, leaf: number, g: number, groupStart: number, blockBytes: number): Array<[number, number]> {
+export function blockRanges(
+  metadata: FileMetaData,
+  leaf: number,
+  g: number,
+  groupStart: number,
+  blockBytes: number,
+): Array<[number, number]> {
   const group = metadata.row_groups[g]
   const rows = Number(group?.num_rows ?? 0)
   const stored = Number(group?.columns[leaf]?.meta_data?.total_uncompressed_size ?? 0)

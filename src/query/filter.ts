@@ -2,7 +2,7 @@ import type { FileMetaData } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSource } from '../io/source.js'
 import { decimalScaleOf, exactDecimal } from '../parquet/decimal.js'
-import { readColumnRange, rowBlocks, unindexed } from '../parquet/embedding.js'
+import { blockRanges, ROW_BLOCK_BYTES, readColumnBlocks, readColumnRange, rowBlocks, unindexed } from '../parquet/embedding.js'
 import { type PlainLeaf, plainLeaves, valueAt } from '../parquet/leaves.js'
 import { WALK_MIN_BYTES } from '../parquet/pageLocations.js'
 import { parseTimeOfDay, timeUnits } from '../parquet/time.js'
@@ -558,9 +558,8 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
     }
     if (!mayMatch(bound, stats)) skipped++
     else
-      for (const [blockStart, blockEnd] of await filterBlocks(source, metadata, leaves, g, rowStart)) {
+      for await (const { blockStart, blockEnd, read } of filterBlocks(source, metadata, leaves, tops, g, rowStart, signal)) {
         throwIfAborted(signal)
-        const read = await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, blockStart, blockEnd, source.name, signal)))
         const columns = new Map(tops.map((t, i) => [t, read[i] as unknown[]]))
         const values = leaves.map((l) => {
           const top = columns.get(l.path[0] as string) as unknown[]
@@ -593,28 +592,71 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
 }
 
 /**
- * The row blocks a filter reads row group `g` in: one, or where a compared chunk is large those
- * of the column cut finest by rowBlocks, so no column is decoded whole (a text column of a million
- * rows) — from a local file (a large chunk's pages walked as it is read: readColumnRange), or over
- * HTTP where every compared chunk has an offset index or known pages (a sidecar's).
+ * Row group `g`'s compared top-level columns (`tops`) a block of rows at a time: one block, or
+ * where a compared chunk is large those of the column cut finest by rowBlocks, so no column is
+ * decoded whole (a text column of a million rows) — from a local file (a large chunk's pages
+ * walked as it is read: readColumnRange), or over HTTP where every compared chunk has an offset
+ * index or known pages (a sidecar's). Over HTTP a large chunk without them is read once, front to
+ * back, every column in the same blocks (readColumnBlocks streams it); where a compared column
+ * has several leaves (a struct) the group is one block, as walking would download the chunk.
  */
-async function filterBlocks(
+async function* filterBlocks(
   source: ByteSource,
   metadata: FileMetaData,
-  leaves: Array<{ chunk: number }>,
+  leaves: Array<{ chunk: number; path: string[] }>,
+  tops: string[],
   g: number,
   rowStart: number,
-): Promise<Array<[number, number]>> {
-  // over HTTP a chunk without known pages is read whole (walking it would download it): so is the
-  // group where such a chunk is large, as each block of it would read the chunk up to the block
-  const large = (c: number) => Number(metadata.row_groups[g]?.columns[c]?.meta_data?.total_compressed_size) > WALK_MIN_BYTES
-  if (!source.local && leaves.some((l) => unindexed(metadata, g, l.chunk) && large(l.chunk)))
-    return [[rowStart, rowStart + Number(metadata.row_groups[g]?.num_rows ?? 0)]]
+  signal?: AbortSignal,
+): AsyncGenerator<{ blockStart: number; blockEnd: number; read: unknown[][] }> {
+  const group = metadata.row_groups[g]
+  const large = (c: number) => Number(group?.columns[c]?.meta_data?.total_compressed_size) > WALK_MIN_BYTES
+  const streamed = leaves.filter((l) => unindexed(metadata, g, l.chunk) && large(l.chunk))
+  if (!source.local && streamed.length) {
+    const leafOf = (t: string) => group?.columns.flatMap((c, i) => (c.meta_data?.path_in_schema[0] === t ? [i] : [])) ?? []
+    if (tops.some((t) => leafOf(t).length !== 1)) {
+      const end = rowStart + Number(group?.num_rows ?? 0)
+      yield {
+        blockStart: rowStart,
+        blockEnd: end,
+        read: await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, rowStart, end, source.name, signal))),
+      }
+      return
+    }
+    // blocks by the largest such chunk's bytes, every column read in them (a small one read whole for each)
+    const widest = streamed.reduce((a, b) =>
+      Number(group?.columns[b.chunk]?.meta_data?.total_uncompressed_size) >
+      Number(group?.columns[a.chunk]?.meta_data?.total_uncompressed_size)
+        ? b
+        : a,
+    )
+    const ranges = blockRanges(metadata, widest.chunk, g, rowStart, ROW_BLOCK_BYTES)
+    const readers = tops.map((t) =>
+      readColumnBlocks(source, metadata, t, leafOf(t)[0] as number, g, rowStart, { file: source.name, signal, ranges }),
+    )
+    try {
+      for (const [blockStart, blockEnd] of ranges) {
+        const blocks = await Promise.all(readers.map((r) => r.next()))
+        yield { blockStart, blockEnd, read: blocks.map((b) => (b.done ? [] : b.value.values)) }
+      }
+      // each read to its end: a chunk streamed whole leaves its pages known (the result rows then read only theirs)
+      await Promise.all(readers.map((r) => r.next()))
+    } finally {
+      // (a filter given up on stops every stream)
+      await Promise.all(readers.map((r) => r.return(undefined)))
+    }
+    return
+  }
   let finest: Array<[number, number]> = []
   for (const l of leaves) {
     const blocks = await rowBlocks(source, metadata, l.chunk, g, rowStart, source.name)
     if (blocks.length > finest.length) finest = blocks
   }
   // (each column's pages are walked as a block of it is first read: readColumnRange)
-  return finest
+  for (const [blockStart, blockEnd] of finest)
+    yield {
+      blockStart,
+      blockEnd,
+      read: await Promise.all(tops.map((t) => readColumnRange(source, metadata, t, blockStart, blockEnd, source.name, signal))),
+    }
 }
