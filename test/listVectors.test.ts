@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { CachedSource } from '../src/io/cache.js'
-import { fileSource } from '../src/io/nodeFile.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import {
   describeEmbeddingColumn,
   type EmbeddingColumn,
@@ -19,6 +19,7 @@ import {
 import { readListVectors, type VectorMatrix } from '../src/parquet/listVectors.js'
 import { lz4Compress } from '../src/parquet/lz4.js'
 import { pageTableOptions, walkFilePages } from '../src/parquet/pageLocations.js'
+import { writeIndexed } from '../src/parquet/writeIndexed.js'
 import { readRowSpan, readRows } from '../src/search/columns.js'
 import { flatSearch } from '../src/search/flat.js'
 import { clusteredVectors, duckdb, tempDir } from './helpers/fixtures.js'
@@ -161,23 +162,21 @@ describe('vectors straight from list pages (readListVectors)', () => {
     await source.close()
   })
 
-  it("DuckDB's writer (V1 pages, SNAPPY, a row group's column in one page): FLOAT[24] with NULL rows — n levels each, which hyparquet takes for n rows — read as DuckDB reads them, and DOUBLE[]", async () => {
+  it("DuckDB's writer (V1 pages, SNAPPY, a row group's column in one page): FLOAT[24] and DOUBLE[24] with NULL rows — n levels each, which hyparquet takes for n rows — read as DuckDB reads them, shown and rewritten as stored", async () => {
     const dir = tempDir('pqs-list-vectors-duck-')
     const path = join(dir, 'duck.parquet')
     const db = await duckdb()
-    let truth: Array<[number[] | null, number[]]>
+    let truth: Array<[number[] | null, number[] | null]>
     try {
       await db.run('SELECT setseed(0.25)')
       await db.run(`COPY (
           SELECT (CASE WHEN i % 500 = 7 THEN NULL ELSE [random()::FLOAT for _ in range(24)] END)::FLOAT[24] AS embedding,
-            [random() for _ in range(24)] AS doubles
+            (CASE WHEN i % 700 = 9 THEN NULL ELSE [random() for _ in range(24)] END)::DOUBLE[24] AS doubles
           FROM range(3000) t(i)
         ) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)`)
       // (as lists of numbers, in file order)
-      truth = (await db.rows(`SELECT embedding::FLOAT[], doubles FROM '${path}'`)).map(([e, d]) => [
-        e === null ? null : ((e as { items: number[] }).items ?? (e as number[])),
-        (d as { items: number[] }).items ?? (d as number[]),
-      ])
+      const items = (v: unknown) => (v === null ? null : ((v as { items: number[] }).items ?? (v as number[])))
+      truth = (await db.rows(`SELECT embedding::FLOAT[], doubles::DOUBLE[] FROM '${path}'`)).map(([e, d]) => [items(e), items(d)])
     } finally {
       db.close()
     }
@@ -218,6 +217,7 @@ describe('vectors straight from list pages (readListVectors)', () => {
     expect(shown.get(600)?.embedding).toEqual(Array.from(Float32Array.from(truth[600]?.[0] as number[])))
     expect(shown.get(600)?.doubles).toEqual(truth[600]?.[1])
     expect(shown.get(7)?.embedding).toBeNull()
+    expect((await readRows(target, [709, 1409], ['doubles'])).get(1409)?.doubles).toEqual(truth[1409]?.[1])
     const span = await readRowSpan(target, 1000, 1030, ['doubles', 'embedding'])
     expect(span.map((r) => Object.keys(r))).toEqual(Array.from({ length: 30 }, () => ['doubles', 'embedding']))
     expect(span.map((r) => r.embedding)).toEqual(
@@ -227,6 +227,23 @@ describe('vectors straight from list pages (readListVectors)', () => {
     const q = Float32Array.from(truth[600]?.[0] as number[])
     const [hits] = await flatSearch(source, metadata, [q], { column: 'embedding', metric: 'l2', k: 1 })
     expect(hits?.[0]).toEqual({ row: 600, distance: 0 })
+    // each column rewritten one vector a page (index): DuckDB reads the rows it wrote, doubles exact
+    const dbOut = await duckdb()
+    try {
+      for (const name of ['embedding', 'doubles']) {
+        const out = join(dir, `${name}.parquet`)
+        const sink = await fileSink(out, path)
+        await writeIndexed({ source, metadata, column: describeEmbeddingColumn(metadata, name), sink, keyValues: () => [] })
+        await sink.commit()
+        const cast = name === 'embedding' ? 'FLOAT[]' : 'DOUBLE[]'
+        const back = (await dbOut.rows(`SELECT ${name}::${cast} FROM '${out}'`)).map(([v]) =>
+          v === null ? null : ((v as { items: number[] }).items ?? v),
+        )
+        expect(back, name).toEqual(truth.map((t) => t[name === 'embedding' ? 0 : 1]))
+      }
+    } finally {
+      dbOut.close()
+    }
     await source.close()
   })
 

@@ -266,15 +266,16 @@ export async function forEachVectorBlock(
           onInvalid({ row: rowStart + at, reason })
           bad.add(at)
         }
+        // (float32: not asked for as stored)
+        const data = vectors.data as Float32Array
         const ids: number[] = []
         for (let at = 0; at < rowEnd - rowStart; at++) {
           if (bad.has(at)) continue
-          if (at !== ids.length) vectors.data.copyWithin(ids.length * dim, at * dim, (at + 1) * dim)
+          if (at !== ids.length) data.copyWithin(ids.length * dim, at * dim, (at + 1) * dim)
           ids.push(rowStart + at)
         }
         valid += ids.length
-        if (ids.length)
-          await visit({ rowStart, rowEnd, dim, rowIds: Uint32Array.from(ids), data: vectors.data.subarray(0, ids.length * dim) })
+        if (ids.length) await visit({ rowStart, rowEnd, dim, rowIds: Uint32Array.from(ids), data: data.subarray(0, ids.length * dim) })
         onProgress?.(rowEnd, rows)
         continue
       }
@@ -448,8 +449,11 @@ export interface ColumnBlock {
   rowEnd: number
   /** Empty where `skipped`, or where `vectors`. */
   values: unknown[]
-  /** The rows as vectors (ColumnBlockOptions.vectors): a matrix, and the rows that are no vector with their values and reasons. */
-  vectors?: VectorMatrix
+  /**
+   * The rows as vectors (ColumnBlockOptions.vectors): a matrix (float32, or float64 for a DOUBLE
+   * column read `asStored`), and the rows that are no vector with their values and reasons.
+   */
+  vectors?: VectorMatrix<Float32Array | Float64Array>
   /** Not wanted (ColumnBlockOptions.wanted): not decoded. */
   skipped?: boolean
 }
@@ -473,7 +477,7 @@ export interface ColumnBlockOptions {
    * each block, as the caller learns it): a block comes as `vectors` (readListVectors: a matrix,
    * rows that are no vector of that length listed), one it cannot read as `values` (hyparquet).
    */
-  vectors?: { column: EmbeddingColumn; dim: number }
+  vectors?: { column: EmbeddingColumn; dim: number; asStored?: boolean }
 }
 
 /**
@@ -500,7 +504,8 @@ export async function* readColumnBlocks(
   // rows [a, b) through `from`, the chunk's pages located by `table`
   const decode = async (from: AsyncBuffer, a: number, b: number, table: PageTable | undefined): Promise<ColumnBlock> => {
     const v = o.vectors
-    const matrix = v && (await readListVectors(from, metadata, v.column, g, groupStart, a, b, v.dim, table?.[g]?.[path], file))
+    const matrix =
+      v && (await readListVectors(from, metadata, v.column, g, groupStart, a, b, v.dim, table?.[g]?.[path], file, !!v.asStored))
     if (matrix) return { rowStart: a, rowEnd: b, values: [], vectors: matrix }
     return {
       rowStart: a,
@@ -607,7 +612,10 @@ export async function readRow(
 }
 
 /** Row `row`'s vector in a block of `matrix` beginning at `rowStart`: a view of its row, or the value of a row that is no vector. */
-export function vectorsAt(matrix: VectorMatrix, rowStart: number): (row: number) => ArrayLike<number | null> | null {
+export function vectorsAt(
+  matrix: VectorMatrix<Float32Array | Float64Array>,
+  rowStart: number,
+): (row: number) => ArrayLike<number | null> | null {
   const { dim, data } = matrix
   const invalid = new Map(matrix.invalid.map((x) => [x.at, x.value]))
   return (row) => {
@@ -634,11 +642,13 @@ export async function readVectorRange(
   dim: number,
   file?: string,
   signal?: AbortSignal,
+  /** A DOUBLE column's values as stored (float64), not as searched (float32). */
+  asStored = false,
 ): Promise<(row: number) => ArrayLike<number | null> | Uint8Array | null | undefined> {
   await walkForRows(source, metadata, rowStart, rowEnd, [column.name], file, signal)
   const path = metadata.row_groups[g]?.columns[column.leafIndex]?.meta_data?.path_in_schema.join('.') ?? ''
   const table = pageTableOptions(metadata).pageLocationsByGroup
-  const matrix = await readListVectors(source, metadata, column, g, groupStart, rowStart, rowEnd, dim, table?.[g]?.[path], file)
+  const matrix = await readListVectors(source, metadata, column, g, groupStart, rowStart, rowEnd, dim, table?.[g]?.[path], file, asStored)
   if (matrix) return vectorsAt(matrix, rowStart)
   const values = await readRows(source, metadata, column.name, rowStart, rowEnd, {
     file,

@@ -25,9 +25,9 @@ export interface InvalidVector {
  * A block of rows' vectors, row-major: data is rows × dim, an invalid row's slots zero. `dim` is
  * the length asked for, or (asked for none) the first row's that is a list; 0 when none is.
  */
-export interface VectorMatrix {
+export interface VectorMatrix<Data extends Float32Array | Float64Array = Float32Array> {
   dim: number
-  data: Float32Array
+  data: Data
   invalid: InvalidVector[]
 }
 
@@ -63,7 +63,35 @@ export async function readListVectors(
   dim: number,
   pages: PageLocation[] | undefined,
   file?: string,
-): Promise<VectorMatrix | undefined> {
+  asStored?: false,
+): Promise<VectorMatrix | undefined>
+/** The same, with `asStored` a DOUBLE column's values kept as stored (float64; the other types are exact in float32). */
+export async function readListVectors(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  g: number,
+  groupStart: number,
+  rowStart: number,
+  rowEnd: number,
+  dim: number,
+  pages: PageLocation[] | undefined,
+  file: string | undefined,
+  asStored: boolean,
+): Promise<VectorMatrix<Float32Array | Float64Array> | undefined>
+export async function readListVectors(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  column: EmbeddingColumn,
+  g: number,
+  groupStart: number,
+  rowStart: number,
+  rowEnd: number,
+  dim: number,
+  pages: PageLocation[] | undefined,
+  file?: string,
+  asStored = false,
+): Promise<VectorMatrix<Float32Array | Float64Array> | undefined> {
   const m = metadata.row_groups[g]?.columns[column.leafIndex]?.meta_data
   if (column.kind !== 'list' || !m || rowEnd <= rowStart) return undefined
   const schemaPath = [{ element: metadata.schema[0] }, ...column.leafPath] as Parameters<typeof getMaxDefinitionLevel>[0]
@@ -93,7 +121,8 @@ export async function readListVectors(
     }
     if (!(lo >= 0 && hi > lo && hi <= source.byteLength)) return undefined
     const bytes = new Uint8Array(await source.slice(lo, hi))
-    const decoder = new ListDecoder(column, definitions, m, file)
+    const Typed = asStored && column.element === 'DOUBLE' ? Float64Array : Float32Array
+    const decoder = new ListDecoder(column, definitions, m, file, Typed)
     return await decoder.rows(bytes, lo, entryRow, from, to, dim, () => dictionary(source, metadata, g, column, m, decoder))
   } catch {
     // (whatever did not parse, hyparquet reads and names)
@@ -177,6 +206,8 @@ class ListDecoder {
     private readonly definitions: { full: number; list: number; top: number },
     private readonly m: ColumnMetaData,
     readonly file: string | undefined,
+    /** The matrix's type: Float32Array, or Float64Array to keep a DOUBLE's values as stored. */
+    private readonly Typed: Float32ArrayConstructor | Float64ArrayConstructor,
   ) {}
 
   /**
@@ -192,12 +223,13 @@ class ListDecoder {
     to: number,
     dimKnown: number,
     loadDictionary: () => Promise<Float64Array>,
-  ): Promise<VectorMatrix | undefined> {
+  ): Promise<VectorMatrix<Float32Array | Float64Array> | undefined> {
     const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
     const { full, list, top } = this.definitions
+    const Typed = this.Typed
     let dim = dimKnown
     // (made once the length is known: at once when it is given)
-    let out = dim ? new Float32Array((to - from) * dim) : undefined
+    let out = dim ? new Typed((to - from) * dim) : undefined
     const invalid: InvalidVector[] = []
     let dict: Float64Array | undefined
     let row = entryRow - 1
@@ -219,19 +251,19 @@ class ListDecoder {
       if (shape === 'list' && !dim) dim = n
       const whole = shape === 'list' && nullAt.length === 0 && n === dim
       if (whole && !direct) {
-        out ??= new Float32Array((to - from) * dim)
+        out ??= new Typed((to - from) * dim)
         o = (row - from) * dim
         out.set(spill, o)
       }
       if (whole && !wide) {
-        const m = out as Float32Array
+        const m = out as Float32Array | Float64Array
         let squared = 0
         for (let j = o; j < o + dim; j++) squared += (m[j] as number) * (m[j] as number)
         // (NaN and ±Infinity make the sum NaN or Infinity)
         if (Number.isFinite(squared) && !overlong(squared)) return
       }
-      const stored = direct ? [...(out as Float32Array).subarray(o, o + Math.min(n, dim)), ...spill] : [...spill]
-      if (direct) (out as Float32Array).fill(0, o, o + dim)
+      const stored = direct ? [...(out as Float32Array | Float64Array).subarray(o, o + Math.min(n, dim)), ...spill] : [...spill]
+      if (direct) (out as Float32Array | Float64Array).fill(0, o, o + dim)
       if (wide) stored[wide.at] = wide.value
       const value: Array<number | null> | null = shape === 'null' ? null : shape === 'empty' ? [] : stored
       for (const j of nullAt) (value as Array<number | null>)[j] = null
@@ -283,7 +315,7 @@ class ListDecoder {
         if (d === full) {
           if (row >= from) {
             const x = values[v] as number
-            if (direct && n < dim) (out as Float32Array)[o + n] = x
+            if (direct && n < dim) (out as Float32Array | Float64Array)[o + n] = x
             else spill.push(x)
             if (doubles && !wide && !(Math.abs(x) <= F32_MAX)) wide = { at: n, value: x }
             n++
@@ -301,7 +333,7 @@ class ListDecoder {
       if (row !== to - 1) return undefined
       finish()
     }
-    return { dim, data: out ?? new Float32Array((to - from) * dim), invalid }
+    return { dim, data: out ?? new Typed((to - from) * dim), invalid }
   }
 
   /** A data page's levels and values (PageLevels). */

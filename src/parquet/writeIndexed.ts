@@ -186,8 +186,8 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
                 file,
                 signal,
                 blockBytes,
-                // (float32 holds every value but a DOUBLE's exactly: those are rewritten from hyparquet's numbers)
-                vectors: column.kind === 'list' && column.element !== 'DOUBLE' ? { column, dim: 0 } : undefined,
+                // (as stored: a DOUBLE's values as float64, which float32 would round)
+                vectors: column.kind === 'list' ? { column, dim: 0, asStored: true } : undefined,
               }),
             )
         embeddingChunks.add(written)

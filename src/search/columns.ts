@@ -78,9 +78,9 @@ async function readSpan(
   // a local file's large chunks without an offset index: their pages found first (not cached:
   // the walk's windows would crowd out the pages read)
   await walkForRows(target.cached.inner, metadata, start, end, columns, name)
-  // vector columns (LISTs of numbers; not DOUBLE, which float32 would round) as the search reads
-  // them (readListVectors: a DuckDB NULL FLOAT[n] is one row, where hyparquet makes n); the rest through hyparquet
-  const vectors = findEmbeddingColumns(metadata).filter((c) => c.kind === 'list' && c.element !== 'DOUBLE' && columns.includes(c.name))
+  // vector columns (LISTs of numbers) as the search reads them, their values as stored
+  // (readListVectors: a DuckDB NULL FLOAT[n] is one row, where hyparquet makes n); the rest through hyparquet
+  const vectors = findEmbeddingColumns(metadata).filter((c) => c.kind === 'list' && columns.includes(c.name))
   const others = columns.filter((c) => !vectors.some((v) => v.name === c))
   const read = async () => {
     const rows = others.length
@@ -133,7 +133,7 @@ async function vectorSpan(
     const a = Math.max(start, groupStart)
     const b = Math.min(end, groupEnd)
     if (a < b) {
-      const at = await readVectorRange(source, metadata, column, g, groupStart, a, b, 0, file)
+      const at = await readVectorRange(source, metadata, column, g, groupStart, a, b, 0, file, undefined, true)
       for (let row = a; row < b; row++) {
         const v = at(row)
         out.push(v === null || v === undefined ? null : Array.from(v as ArrayLike<number | null>))

@@ -75,7 +75,8 @@ export async function flatSearch(source: ByteSource, metadata: FileMetaData, que
       continue
     }
     // the group's valid vectors as one matrix, scored against every query in one kernel call
-    let matrix = vectors?.data ?? new Float32Array(values.length * dim)
+    // (float32: vectors not asked for as stored)
+    let matrix = (vectors?.data as Float32Array | undefined) ?? new Float32Array(values.length * dim)
     const rowOf: number[] = []
     /** Until a vector of the queries' length is found: vectors of other lengths, by length (how many, the first row). */
     const others = new Map<number, { count: number; row: number }>()
