@@ -6,6 +6,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { mulberry32 } from '../src/compute/random.js'
+import { buildIndex } from '../src/index/build.js'
 import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import {
@@ -245,6 +246,34 @@ describe('vectors straight from list pages (readListVectors)', () => {
       dbOut.close()
     }
     await source.close()
+  })
+
+  it("index --cluster-rows of DuckDB's FLOAT[8] with NULL rows: every row moved with its own vector (it was refused: the value count did not match)", async () => {
+    const dir = tempDir('pqs-list-vectors-cluster-')
+    const path = join(dir, 'duck.parquet')
+    const out = join(dir, 'clustered.parquet')
+    const db = await duckdb()
+    try {
+      await db.run(`COPY (
+          SELECT i AS id, (CASE WHEN i % 500 = 7 THEN NULL ELSE [i::FLOAT + j * 0.001 for j in range(8)] END)::FLOAT[8] AS embedding
+          FROM range(3000) t(i)
+        ) TO '${path}' (FORMAT parquet)`)
+      const source = await fileSource(path)
+      await buildIndex(source, await fileSink(out, path), { column: 'embedding', clusterRows: true, skipInvalid: true, nlist: 8 })
+      await source.close()
+      // every row of the output holds its input row's id and vector (the NULLs too)
+      const [[same, total]] = (await db.rows(
+        `SELECT count(*) FILTER (WHERE a.embedding::FLOAT[] IS NOT DISTINCT FROM b.embedding::FLOAT[]), count(*) FROM '${out}' a JOIN '${path}' b USING (id)`,
+      )) as [[bigint, bigint]]
+      expect([Number(same), Number(total)]).toEqual([3000, 3000])
+      // (the rows were reordered: few are where they were)
+      const [[moved]] = (await db.rows(
+        `SELECT count(*) FILTER (WHERE id <> file_row_number) FROM read_parquet('${out}', file_row_number = true)`,
+      )) as [[bigint]]
+      expect(Number(moved)).toBeGreaterThan(2500)
+    } finally {
+      db.close()
+    }
   })
 
   it('a null vector, an empty or ragged one, one holding a null or a non-finite value: listed as invalid with their values and reasons, the rows around them read; readVectors reports each row as before', async () => {

@@ -2,7 +2,7 @@ import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet'
 import { parquetSchema } from 'hyparquet'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { EmbeddingColumn } from './embedding.js'
-import { readColumnRange, vectorElement } from './embedding.js'
+import { readColumnBlocks, readColumnRange, vectorElement } from './embedding.js'
 import { canRepage } from './repage.js'
 
 /**
@@ -16,6 +16,11 @@ export const ROW_COLUMN = 'parquetseek_row'
 export interface PermutedRows {
   /** Leaf column c's values for output rows [start, end): output row i is input row order[i]. */
   values(c: number, start: number, end: number): unknown[]
+  /**
+   * Whether hyparquet assembled rows of the embedding column (writeIndexed then checks its count
+   * of values); not where readListVectors did, which reads a DuckDB NULL FLOAT[n] as one row.
+   */
+  hyparquetRows: boolean
 }
 
 /** Why this file's rows cannot be written in another order, or undefined when they can. */
@@ -73,15 +78,21 @@ export async function permuteRows(
   const problem = permuteProblem(metadata, column)
   if (problem) throw new ParquetSeekError(problem, { file })
   const columns: Array<(row: number) => unknown> = []
+  let hyparquetRows = true
   const leaves = leafTrees(metadata)
   /** Each top-level column's values, read once (a struct's fields share them). */
   const read = new Map<string, unknown[]>()
   onProgress?.(0, leaves.length)
   for (const [c, tree] of leaves.entries()) {
     throwIfAborted(signal)
-    if (c === column.leafIndex)
-      columns.push(o.vectors ? rowsOf(o.vectors, rows) : await vectorStore(source, metadata, column, file, signal))
-    else {
+    if (c === column.leafIndex) {
+      // (the build's vectors: every row a full vector, so its count of values is the file's)
+      const store = o.vectors
+        ? { rowOf: rowsOf(o.vectors, rows), hyparquetRows: true }
+        : await vectorStore(source, metadata, column, file, signal)
+      columns.push(store.rowOf)
+      hyparquetRows = store.hyparquetRows
+    } else {
       const name = tree[1]?.element.name as string
       const values = read.get(name) ?? (await readColumnRange(source, metadata, name, 0, rows, file, signal, true))
       read.set(name, values)
@@ -90,6 +101,7 @@ export async function permuteRows(
     onProgress?.(c + 1, leaves.length)
   }
   return {
+    hyparquetRows,
     values(c, start, end) {
       const get = columns[c]
       if (!get) throw new Error(`no leaf column ${c}`)
@@ -105,47 +117,68 @@ function rowsOf(matrix: Float32Array, rows: number): (row: number) => Float32Arr
   return (row) => matrix.subarray(row * width, (row + 1) * width)
 }
 
-/** The embedding column held as one typed matrix (rows of another length, and nulls, aside). */
+/**
+ * The embedding column held as one typed matrix (rows of another length, and nulls, aside), read a
+ * block of rows at a time: a list column's rows as readListVectors assembles them, its values as
+ * stored (DOUBLE as float64); what it cannot read, and FIXED_LEN_BYTE_ARRAY, as hyparquet gives them.
+ */
 async function vectorStore(
   source: AsyncBuffer,
   metadata: FileMetaData,
   column: EmbeddingColumn,
   file?: string,
   signal?: AbortSignal,
-): Promise<(row: number) => unknown> {
+): Promise<{ rowOf: (row: number) => unknown; hyparquetRows: boolean }> {
   const rows = Number(metadata.num_rows)
   // half floats and small integers are exact in float32, and written back as they were
   const Typed = column.kind === 'flba' ? Uint8Array : column.element === 'DOUBLE' ? Float64Array : Float32Array
   let matrix: Uint8Array | Float32Array | Float64Array | undefined
   let width = 0
   const irregular = new Map<number, unknown>()
-  let rowStart = 0
-  for (const group of metadata.row_groups) {
+  let hyparquetRows = false
+  // (the length asked of each block: the first row's, once known)
+  const vectors = column.kind === 'list' ? { column, dim: 0, asStored: true } : undefined
+  let groupStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
     throwIfAborted(signal)
-    const rowEnd = rowStart + Number(group.num_rows)
-    const values = await readColumnRange(source, metadata, column.name, rowStart, rowEnd, file, signal)
-    for (const [i, v] of values.entries()) {
-      const row = rowStart + i
-      const length = v === null || v === undefined ? -1 : (v as ArrayLike<unknown>).length
-      if (!matrix && length >= 0) {
-        width = length
-        matrix = new Typed(rows * width)
-      }
-      if (!matrix || length !== width || (column.kind === 'list' && !allNumbers(v as unknown[]))) {
-        irregular.set(row, v ?? null)
+    for await (const block of readColumnBlocks(source, metadata, column.name, column.leafIndex, g, groupStart, { file, signal, vectors })) {
+      if (block.vectors) {
+        const { dim, data, invalid } = block.vectors
+        if (!matrix && dim) {
+          width = dim
+          matrix = new Typed(rows * width)
+          if (vectors) vectors.dim = width
+        }
+        if (matrix) matrix.set(data, block.rowStart * width)
+        for (const { at, value } of invalid) irregular.set(block.rowStart + at, value)
         continue
       }
-      matrix.set(v as ArrayLike<number>, row * width)
+      hyparquetRows = true
+      for (const [i, v] of block.values.entries()) {
+        const row = block.rowStart + i
+        const length = v === null || v === undefined ? -1 : (v as ArrayLike<unknown>).length
+        if (!matrix && length >= 0) {
+          width = length
+          matrix = new Typed(rows * width)
+          if (vectors) vectors.dim = width
+        }
+        if (!matrix || length !== width || (column.kind === 'list' && !allNumbers(v as unknown[]))) {
+          irregular.set(row, v ?? null)
+          continue
+        }
+        matrix.set(v as ArrayLike<number>, row * width)
+      }
     }
-    rowStart = rowEnd
+    groupStart += Number(group.num_rows)
   }
-  return (row) => {
+  const rowOf = (row: number) => {
     if (irregular.has(row)) return irregular.get(row)
     const m = matrix as Uint8Array | Float32Array | Float64Array
     const slice = m.subarray(row * width, (row + 1) * width)
     // a view, not a copy: the writer reads it once (an Array per row was 6 s of a 1 M-row build)
     return column.kind === 'flba' ? slice.slice() : slice
   }
+  return { rowOf, hyparquetRows }
 }
 
 function allNumbers(v: unknown[]): boolean {

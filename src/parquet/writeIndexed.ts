@@ -173,7 +173,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         const values = permuted.values(c, rowStart, rowStart + groupRows)
         await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
       } else if (c === column?.leafIndex) {
-        hyparquetRows = !!permuted
+        hyparquetRows = permuted?.hyparquetRows ?? false
         const { chunk: written, locations } = permuted
           ? await writeChunk(columns, (writer) =>
               writeVectorChunk(writer, embeddingTree, permuted.values(c, rowStart, rowStart + groupRows)),
