@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AsyncBuffer, FileMetaData, SchemaElement } from 'hyparquet'
 import { parquetMetadataAsync } from 'hyparquet'
@@ -271,6 +271,35 @@ describe('vectors straight from list pages (readListVectors)', () => {
         `SELECT count(*) FILTER (WHERE id <> file_row_number) FROM read_parquet('${out}', file_row_number = true)`,
       )) as [[bigint]]
       expect(Number(moved)).toBeGreaterThan(2500)
+    } finally {
+      db.close()
+    }
+  })
+
+  it("index of a file whose other list column is DuckDB's INTEGER[3] with NULL rows (hyparquet misreads it): the column is copied as it is, not re-paged with other rows' values; --cluster-rows refuses, naming it", async () => {
+    const dir = tempDir('pqs-list-vectors-other-')
+    const path = join(dir, 'duck.parquet')
+    const db = await duckdb()
+    try {
+      // one page a row group's column (DuckDB): re-paged, were it read right
+      await db.run(`COPY (
+          SELECT i AS id, (CASE WHEN i % 1000 = 2 THEN NULL ELSE [i, i, i] END)::INTEGER[3] AS t,
+            [i::FLOAT + j * 0.001 for j in range(8)]::FLOAT[8] AS embedding
+          FROM range(30000) t(i)
+        ) TO '${path}' (FORMAT parquet)`)
+      const source = await fileSource(path)
+      const out = join(dir, 'indexed.parquet')
+      await buildIndex(source, await fileSink(out, path), { column: 'embedding', nlist: 8 })
+      const [[same, total]] = (await db.rows(
+        `SELECT count(*) FILTER (WHERE a.t::INTEGER[] IS NOT DISTINCT FROM b.t::INTEGER[]), count(*) FROM '${out}' a JOIN '${path}' b USING (id)`,
+      )) as [[bigint, bigint]]
+      expect([Number(same), Number(total)]).toEqual([30000, 30000])
+      const clustered = join(dir, 'clustered.parquet')
+      await expect(
+        buildIndex(source, await fileSink(clustered, path), { column: 'embedding', nlist: 8, clusterRows: true }),
+      ).rejects.toThrow(/column "t\.list\.element".*cannot write its rows in another order faithfully/)
+      expect(existsSync(clustered)).toBe(false)
+      await source.close()
     } finally {
       db.close()
     }

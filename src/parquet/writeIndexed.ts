@@ -14,6 +14,14 @@ import { VectorChunkWriter, writeVectorChunk } from './vectorChunk.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 
+/** A chunk re-paged block by block whose count of values is not the one declared: hyparquet misread it (see writeIndexed). */
+function misread(file: string | undefined, column: string, g: number, declared: bigint, written: bigint | undefined): ParquetSeekError {
+  return new ParquetSeekError(
+    `row group ${g} declares ${declared} values but decodes to ${written}; cannot re-page this column faithfully (a DuckDB fixed-size array with NULLs?)`,
+    { file, column },
+  )
+}
+
 /** Page location of every row's embedding page (absolute, header included). */
 export interface RowPages {
   offsets: Float64Array
@@ -150,6 +158,8 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       return chunkWriter.finish()
     })
 
+  /** Values declared and written of each other column written in another order (permuted). */
+  const permutedValues = new Map<number, { declared: bigint; written: bigint }>()
   await emit(PAR1)
   let declaredValues = 0n
   let writtenValues = 0n
@@ -171,7 +181,12 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
       }
       if (permuted && c !== column?.leafIndex) {
         const values = permuted.values(c, rowStart, rowStart + groupRows)
-        await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
+        const written = await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
+        // rows in another order: each group's count differs, the file's total is checked below
+        const counts = permutedValues.get(c) ?? { declared: 0n, written: 0n }
+        counts.declared += meta.num_values
+        counts.written += written.chunk.meta_data?.num_values ?? 0n
+        permutedValues.set(c, counts)
       } else if (c === column?.leafIndex) {
         hyparquetRows = permuted?.hyparquetRows ?? false
         const { chunk: written, locations } = permuted
@@ -247,21 +262,23 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
               writer.offset = offset
               return written
             })
-          } else
-            await writeChunk(columns, (writer) =>
-              // (from the chunk's bytes read above: over HTTP not a second download)
-              repageChunk(
-                writer,
-                bytes ? withBytesAt(source, start, bytes) : source,
-                metadata,
-                tree,
-                rowStart,
-                rowStart + groupRows,
-                meta.codec,
-                file,
-              ),
-            )
-          continue
+            const written = offsetIndexes.at(-1)?.chunk.meta_data?.num_values
+            if (written !== meta.num_values) throw misread(file, name, g, meta.num_values, written)
+            continue
+          }
+          const writer = new ByteWriter()
+          writer.offset = offset
+          // (from the chunk's bytes read above: over HTTP not a second download)
+          const from = bytes ? withBytesAt(source, start, bytes) : source
+          const written = await repageChunk(writer, from, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file)
+          // hyparquet misreads some lists (DuckDB's NULL of a fixed-size array, n levels, as n
+          // rows): re-encoded, other rows' values would move in; such a chunk is copied as it is
+          if (written.chunk.meta_data?.num_values === meta.num_values) {
+            await emit(writer.getBytes())
+            columns.push(written.chunk)
+            offsetIndexes.push(written)
+            continue
+          }
         }
         const moved: ColumnChunk = {
           ...chunk,
@@ -331,6 +348,17 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
     o.onProgress?.(rowStart, rows)
   }
 
+  for (const [c, counts] of permutedValues)
+    if (counts.declared !== counts.written) {
+      const path = (leaves[c] ?? [])
+        .slice(1)
+        .map((n) => n.element.name)
+        .join('.')
+      throw new ParquetSeekError(
+        `the file declares ${counts.declared} values but decodes to ${counts.written}; cannot write its rows in another order faithfully (a DuckDB fixed-size array with NULLs? index without --cluster-rows copies such a column as it is)`,
+        { file, column: path },
+      )
+    }
   if (declaredValues !== writtenValues)
     throw new ParquetSeekError(
       `the file declares ${declaredValues} values but decodes to ${writtenValues}; cannot rewrite this column faithfully`,
