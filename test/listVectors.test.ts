@@ -31,7 +31,7 @@ import { clusteredVectors, duckdb, tempDir } from './helpers/fixtures.js'
  * decode gives, and leave every row it cannot vouch for (null, ragged, not finite) to it.
  */
 
-const bytesOf = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
+const bytesOf = (f: Float32Array | Float64Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
 
 /** Rows [a, b) as hyparquet decodes them (readColumnRange, no vectors asked for), as float32. */
 async function reference(source: AsyncBuffer, metadata: FileMetaData, a: number, b: number): Promise<Float32Array> {

@@ -50,35 +50,9 @@ export interface VectorMatrix<Data extends Float32Array | Float64Array = Float32
  *
  * `pages`: the chunk's pages where known (a walk, a stream, a sidecar's table); else its offset
  * index, else the chunk is read whole. Reads only the pages holding the rows, and the
- * dictionary page when one of them needs it.
+ * dictionary page when one of them needs it. The matrix is float32 (as searched), or with
+ * `asStored` float64 for a DOUBLE column (its values as stored; the other types are exact in float32).
  */
-export async function readListVectors(
-  source: AsyncBuffer,
-  metadata: FileMetaData,
-  column: EmbeddingColumn,
-  g: number,
-  groupStart: number,
-  rowStart: number,
-  rowEnd: number,
-  dim: number,
-  pages: PageLocation[] | undefined,
-  file?: string,
-  asStored?: false,
-): Promise<VectorMatrix | undefined>
-/** The same, with `asStored` a DOUBLE column's values kept as stored (float64; the other types are exact in float32). */
-export async function readListVectors(
-  source: AsyncBuffer,
-  metadata: FileMetaData,
-  column: EmbeddingColumn,
-  g: number,
-  groupStart: number,
-  rowStart: number,
-  rowEnd: number,
-  dim: number,
-  pages: PageLocation[] | undefined,
-  file: string | undefined,
-  asStored: boolean,
-): Promise<VectorMatrix<Float32Array | Float64Array> | undefined>
 export async function readListVectors(
   source: AsyncBuffer,
   metadata: FileMetaData,
