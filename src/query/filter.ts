@@ -637,6 +637,8 @@ async function* filterBlocks(
     try {
       for (const [blockStart, blockEnd] of ranges) {
         const blocks = await Promise.all(readers.map((r) => r.next()))
+        // (each reader yields one block a range: a column that ended early would read as NULLs)
+        if (blocks.some((b) => b.done)) throw new Error(`a compared column ended before rows ${blockStart}…${blockEnd - 1}`)
         yield { blockStart, blockEnd, read: blocks.map((b) => (b.done ? [] : b.value.values)) }
       }
       // each read to its end: a chunk streamed whole leaves its pages known (the result rows then read only theirs)
