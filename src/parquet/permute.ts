@@ -138,17 +138,19 @@ async function vectorStore(
   let hyparquetRows = false
   // (the length asked of each block: the first row's, once known)
   const vectors = column.kind === 'list' ? { column, dim: 0, asStored: true } : undefined
+  /** The matrix, made when the vectors' length is first known. */
+  const holdRows = (length: number) => {
+    width = length
+    matrix = new Typed(rows * width)
+    if (vectors) vectors.dim = width
+  }
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
     throwIfAborted(signal)
     for await (const block of readColumnBlocks(source, metadata, column.name, column.leafIndex, g, groupStart, { file, signal, vectors })) {
       if (block.vectors) {
         const { dim, data, invalid } = block.vectors
-        if (!matrix && dim) {
-          width = dim
-          matrix = new Typed(rows * width)
-          if (vectors) vectors.dim = width
-        }
+        if (!matrix && dim) holdRows(dim)
         if (matrix) matrix.set(data, block.rowStart * width)
         for (const { at, value } of invalid) irregular.set(block.rowStart + at, value)
         continue
@@ -157,11 +159,7 @@ async function vectorStore(
       for (const [i, v] of block.values.entries()) {
         const row = block.rowStart + i
         const length = v === null || v === undefined ? -1 : (v as ArrayLike<unknown>).length
-        if (!matrix && length >= 0) {
-          width = length
-          matrix = new Typed(rows * width)
-          if (vectors) vectors.dim = width
-        }
+        if (!matrix && length >= 0) holdRows(length)
         if (!matrix || length !== width || (column.kind === 'list' && !allNumbers(v as unknown[]))) {
           irregular.set(row, v ?? null)
           continue

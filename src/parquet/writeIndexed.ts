@@ -257,12 +257,12 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
             const top = tree[1]?.element.name as string
             const blocks = readColumnBlocks(source, metadata, top, c, g, rowStart, { file, signal, blockBytes, rawBytes: true })
             const out = { offset: () => offset, emit }
-            await writeChunk(columns, async (writer) => {
+            const { chunk: repaged } = await writeChunk(columns, async (writer) => {
               const written = await repageChunkInBlocks(out, tree, blocks, rowStart, meta.codec, meta.statistics)
               writer.offset = offset
               return written
             })
-            const written = offsetIndexes.at(-1)?.chunk.meta_data?.num_values
+            const written = repaged.meta_data?.num_values
             if (written !== meta.num_values) throw misread(file, name, g, meta.num_values, written)
             continue
           }

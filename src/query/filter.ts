@@ -638,8 +638,11 @@ async function* filterBlocks(
       for (const [blockStart, blockEnd] of ranges) {
         const blocks = await Promise.all(readers.map((r) => r.next()))
         // (each reader yields one block a range: a column that ended early would read as NULLs)
-        if (blocks.some((b) => b.done)) throw new Error(`a compared column ended before rows ${blockStart}…${blockEnd - 1}`)
-        yield { blockStart, blockEnd, read: blocks.map((b) => (b.done ? [] : b.value.values)) }
+        const read = blocks.map((b) => {
+          if (b.done) throw new Error(`a compared column ended before rows ${blockStart}…${blockEnd - 1}`)
+          return b.value.values
+        })
+        yield { blockStart, blockEnd, read }
       }
       // each read to its end: a chunk streamed whole leaves its pages known (the result rows then read only theirs)
       await Promise.all(readers.map((r) => r.next()))
