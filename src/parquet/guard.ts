@@ -95,8 +95,7 @@ export function guardPages(source: AsyncBuffer, metadata: FileMetaData, file?: s
     byteLength: source.byteLength,
     async slice(start, end = source.byteLength) {
       const buf = await source.slice(start, end)
-      const chunk = chunkAt(start)
-      if (chunk) checkPages(new Uint8Array(buf), start, chunk, file)
+      if (chunkAt(start)) checkPages(new Uint8Array(buf), start, chunkAt, file)
       return buf
     },
   }
@@ -137,13 +136,16 @@ function chunkShapes(metadata: FileMetaData): Array<ChunkShape & { start: number
 
 /**
  * Checks every page in a slice that starts inside a column chunk (one page for a result read,
- * a whole chunk for a build's read): headers against the caps, and level runs — DataPage V2's
- * as stored, V1's after decompressing the page once more (they sit inside the compressed body).
- * A slice that does not start with a page header (an index, a footer) is left alone.
+ * a whole chunk for a build's read, several chunks where hyparquet reads a struct's leaves at
+ * once): headers against the caps, and level runs, by the shape of the chunk each page is in —
+ * DataPage V2's as stored, V1's after decompressing the page once more (they sit inside the
+ * compressed body). A slice that does not start with a page header (an index, a footer) is left alone.
  */
-function checkPages(bytes: Uint8Array, fileOffset: number, chunk: ChunkShape, file: string | undefined) {
+function checkPages(bytes: Uint8Array, fileOffset: number, chunkAt: (offset: number) => ChunkShape | undefined, file: string | undefined) {
   let pos = 0
+  let chunk = chunkAt(fileOffset) as ChunkShape
   while (pos < bytes.length) {
+    chunk = chunkAt(fileOffset + pos) ?? chunk
     const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + pos, bytes.length - pos), offset: 0 }
     let header: PageHeader
     try {
