@@ -7,6 +7,7 @@ import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
 import { guardPages } from './guard.js'
 import { listLeaf } from './leaves.js'
+import { isRepeatedColumn, readListRows } from './listRows.js'
 import { readListVectors, type VectorMatrix } from './listVectors.js'
 import { chunkInfo, type PageTable, pageTableOptions, rememberPages, walkChunkOnce, walkForRows } from './pageLocations.js'
 
@@ -671,8 +672,14 @@ async function readRows(
   const { file, signal, rawBytes, pageLocationsByGroup } = o
   let out: unknown[] = []
   throwIfAborted(signal)
-  await decoding(`reading rows ${rowStart}…${rowEnd - 1}`, { file, column: name, row: rowStart }, () =>
-    parquetRead({
+  const read = async () => {
+    // a column with repeated levels (a list, a map) with its rows as Dremel's (readListRows)
+    const lists = await listRows(source, metadata, name, rowStart, rowEnd, { file, pageLocationsByGroup, rawBytes })
+    if (lists) {
+      out = lists
+      return
+    }
+    await parquetRead({
       file: guardPages(source, metadata, file),
       metadata,
       columns: [name],
@@ -687,8 +694,9 @@ async function readRows(
         // hyparquet gives a null list as undefined; the writer's level encoder needs null
         out = rows.map((r) => r[0] ?? null)
       },
-    }),
-  )
+    })
+  }
+  await decoding(`reading rows ${rowStart}…${rowEnd - 1}`, { file, column: name, row: rowStart }, read)
   if (out.length !== rowEnd - rowStart) {
     throw new ParquetSeekError(`decoded ${out.length} rows where the row group has ${rowEnd - rowStart}`, {
       file,
@@ -699,6 +707,39 @@ async function readRows(
   // (re-encoding a DECIMAL, the writer rounds value × 10^scale back to the integer it stores)
   const scale = rawBytes ? undefined : decimalScales(metadata).get(name)
   return scale === undefined ? out : out.map((v) => exactDecimal(v, scale))
+}
+
+/**
+ * Rows [rowStart, rowEnd) of column `name` by readListRows, each row group's part in turn;
+ * undefined where it has no repeated level (isRepeatedColumn), and hyparquet reads it.
+ */
+async function listRows(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  name: string,
+  rowStart: number,
+  rowEnd: number,
+  o: { file?: string; rawBytes: boolean; pageLocationsByGroup?: PageTable },
+): Promise<unknown[] | undefined> {
+  if (!isRepeatedColumn(metadata, name)) return undefined
+  const out: unknown[] = []
+  const guarded = guardPages(source, metadata, o.file)
+  let groupStart = 0
+  for (const [g, group] of metadata.row_groups.entries()) {
+    const groupEnd = groupStart + Number(group.num_rows)
+    const a = Math.max(rowStart, groupStart)
+    const b = Math.min(rowEnd, groupEnd)
+    if (a < b) {
+      const rows = await readListRows(guarded, metadata, name, g, groupStart, a, b, o.pageLocationsByGroup?.[g], {
+        file: o.file,
+        ...(o.rawBytes ? { utf8: false, parsers: STORED } : {}),
+      })
+      if (!rows) return undefined
+      for (const r of rows) out.push(r)
+    }
+    groupStart = groupEnd
+  }
+  return out
 }
 
 /** hyparquet's parsers that keep values as stored (readColumnRange's rawBytes). */

@@ -74,34 +74,56 @@ export async function readListVectors(
   const top = column.leafPath[0]?.element.repetition_type === 'OPTIONAL' ? 1 : 0
   const definitions = { full: getMaxDefinitionLevel(schemaPath), list: top + 1, top }
   try {
-    const chunkStart = Number(m.dictionary_page_offset ?? m.data_page_offset)
-    const chunkEnd = chunkStart + Number(m.total_compressed_size)
-    const located = pages ?? (await offsetIndex(source, metadata, g, column.leafIndex))
-    // the entries holding the rows: from the last beginning at or before the first row, to the first beginning after the last
-    const from = rowStart - groupStart
-    const to = rowEnd - groupStart
-    let first = 0
-    let entryRow = 0
-    let lo = chunkStart
-    let hi = chunkEnd
-    if (located?.length) {
-      while (first + 1 < located.length && Number(located[first + 1]?.first_row_index) <= from) first++
-      let end = first + 1
-      while (end < located.length && Number(located[end]?.first_row_index) < to) end++
-      entryRow = Number(located[first]?.first_row_index)
-      lo = Number(located[first]?.offset)
-      hi = end < located.length ? Number(located[end]?.offset) : chunkEnd
-      if (entryRow > from) return undefined
-    }
-    if (!(lo >= 0 && hi > lo && hi <= source.byteLength)) return undefined
+    const span = await pagesHolding(source, metadata, g, column.leafIndex, rowStart - groupStart, rowEnd - groupStart, pages)
+    if (!span) return undefined
+    const { lo, hi, entryRow } = span
     const bytes = new Uint8Array(await source.slice(lo, hi))
     const Typed = asStored && column.element === 'DOUBLE' ? Float64Array : Float32Array
     const decoder = new ListDecoder(column, definitions, m, file, Typed)
+    const from = rowStart - groupStart
+    const to = rowEnd - groupStart
     return await decoder.rows(bytes, lo, entryRow, from, to, dim, () => dictionary(source, metadata, g, column, m, decoder))
   } catch {
     // (whatever did not parse, hyparquet reads and names)
     return undefined
   }
+}
+
+/**
+ * The bytes [lo, hi) of the pages of chunk `leaf` of row group `g` holding its rows [from, to)
+ * (counted from the group's first), the first of them beginning row `entryRow`: from the last
+ * entry beginning at or before `from` to the first beginning at or after `to`, of `pages` where
+ * known, else of the chunk's offset index; the whole chunk where neither is. Undefined where
+ * the entries do not reach back to `from` or lie outside the file.
+ */
+export async function pagesHolding(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  g: number,
+  leaf: number,
+  from: number,
+  to: number,
+  pages: PageLocation[] | undefined,
+): Promise<{ lo: number; hi: number; entryRow: number } | undefined> {
+  const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
+  if (!m) return undefined
+  const chunkStart = Number(m.dictionary_page_offset ?? m.data_page_offset)
+  const chunkEnd = chunkStart + Number(m.total_compressed_size)
+  const located = pages ?? (await offsetIndex(source, metadata, g, leaf))
+  let entryRow = 0
+  let lo = chunkStart
+  let hi = chunkEnd
+  if (located?.length) {
+    let first = 0
+    while (first + 1 < located.length && Number(located[first + 1]?.first_row_index) <= from) first++
+    let end = first + 1
+    while (end < located.length && Number(located[end]?.first_row_index) < to) end++
+    entryRow = Number(located[first]?.first_row_index)
+    lo = Number(located[first]?.offset)
+    hi = end < located.length ? Number(located[end]?.offset) : chunkEnd
+    if (entryRow > from) return undefined
+  }
+  return lo >= 0 && hi > lo && hi <= source.byteLength ? { lo, hi, entryRow } : undefined
 }
 
 /** A chunk's offset index (hyparquet's reader), read once per footer: a block read fetches it not again. */
@@ -138,7 +160,8 @@ async function dictionary(
 }
 
 const memo = new WeakMap<FileMetaData, Map<string, Promise<unknown>>>()
-function remembered<T>(metadata: FileMetaData, key: string, make: () => Promise<T>): Promise<T> {
+/** `make()`'s promise, made once per footer and key (one that fails is made again next time). */
+export function remembered<T>(metadata: FileMetaData, key: string, make: () => Promise<T>): Promise<T> {
   const byKey = memo.get(metadata) ?? new Map<string, Promise<unknown>>()
   memo.set(metadata, byKey)
   let made = byKey.get(key) as Promise<T> | undefined

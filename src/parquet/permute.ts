@@ -17,8 +17,9 @@ export interface PermutedRows {
   /** Leaf column c's values for output rows [start, end): output row i is input row order[i]. */
   values(c: number, start: number, end: number): unknown[]
   /**
-   * Whether hyparquet assembled rows of the embedding column (writeIndexed then checks its count
-   * of values); not where readListVectors did, which reads a DuckDB NULL FLOAT[n] as one row.
+   * Whether hyparquet gave rows of the embedding column (writeIndexed then checks its count of
+   * values); not a list's, assembled as Dremel defines rows (readListVectors, readListRows), which
+   * read a DuckDB NULL FLOAT[n] as one row.
    */
   hyparquetRows: boolean
 }
@@ -120,7 +121,8 @@ function rowsOf(matrix: Float32Array, rows: number): (row: number) => Float32Arr
 /**
  * The embedding column held as one typed matrix (rows of another length, and nulls, aside), read a
  * block of rows at a time: a list column's rows as readListVectors assembles them, its values as
- * stored (DOUBLE as float64); what it cannot read, and FIXED_LEN_BYTE_ARRAY, as hyparquet gives them.
+ * stored (DOUBLE as float64); what it cannot read as readListRows gives it, and FIXED_LEN_BYTE_ARRAY
+ * as hyparquet gives it.
  */
 async function vectorStore(
   source: AsyncBuffer,
@@ -155,7 +157,8 @@ async function vectorStore(
         for (const { at, value } of invalid) irregular.set(block.rowStart + at, value)
         continue
       }
-      hyparquetRows = true
+      // (a list's rows come from readListRows, Dremel's as readListVectors' are)
+      hyparquetRows ||= column.kind !== 'list'
       for (const [i, v] of block.values.entries()) {
         const row = block.rowStart + i
         const length = v === null || v === undefined ? -1 : (v as ArrayLike<unknown>).length

@@ -7,6 +7,7 @@ import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import { type ColumnBlock, type EmbeddingColumn, ROW_BLOCK_BYTES, readColumnBlocks, vectorsAt } from './embedding.js'
+import { isRepeatedColumn } from './listRows.js'
 import { pageLocationsFromHeaders, walkChunkOnce, walkedOffsetIndex } from './pageLocations.js'
 import { leafTrees, permuteRows, ROW_COLUMN } from './permute.js'
 import { canRepage, PAGE_LIMIT, repageChunk, repageChunkInBlocks, writeFlatChunk } from './repage.js'
@@ -132,8 +133,9 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   }
 
   /**
-   * Whether hyparquet assembled rows of the vector chunk being written (not readListVectors,
-   * which assembles rows as Dremel defines them): its count of values is then checked.
+   * Whether hyparquet gave the rows of the vector chunk being written (a FIXED_LEN_BYTE_ARRAY
+   * column's; a list's are assembled as Dremel defines rows, by readListVectors or readListRows):
+   * its count of values is then checked.
    */
   let hyparquetRows = false
   /** A vector chunk written a block of rows at a time (VectorChunkWriter), each block emitted as written. */
@@ -150,7 +152,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         if (vectors) {
           const at = vectorsAt(vectors, rowStart)
           rowsIn = Array.from({ length: rowEnd - rowStart }, (_, i) => at(rowStart + i))
-        } else hyparquetRows = true
+        } else hyparquetRows ||= column?.kind !== 'list'
         chunkWriter.add(block, rowsIn)
         await emit(block.getBytes())
       }
@@ -183,10 +185,14 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         const values = permuted.values(c, rowStart, rowStart + groupRows)
         const written = await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
         // rows in another order: each group's count differs, the file's total is checked below
-        const counts = permutedValues.get(c) ?? { declared: 0n, written: 0n }
-        counts.declared += meta.num_values
-        counts.written += written.chunk.meta_data?.num_values ?? 0n
-        permutedValues.set(c, counts)
+        // (not a list's: its rows are Dremel's, readListRows, and DuckDB's NULL of a fixed-size
+        // array, n levels, is written as one)
+        if (!isRepeatedColumn(metadata, leaves[c]?.[1]?.element.name ?? '')) {
+          const counts = permutedValues.get(c) ?? { declared: 0n, written: 0n }
+          counts.declared += meta.num_values
+          counts.written += written.chunk.meta_data?.num_values ?? 0n
+          permutedValues.set(c, counts)
+        }
       } else if (c === column?.leafIndex) {
         hyparquetRows = permuted?.hyparquetRows ?? false
         const { chunk: written, locations } = permuted
@@ -263,7 +269,9 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
               return written
             })
             const written = repaged.meta_data?.num_values
-            if (written !== meta.num_values) throw misread(file, name, g, meta.num_values, written)
+            // (a list's rows are Dremel's, readListRows: DuckDB's NULL of a fixed-size array, n
+            // levels, is written as one)
+            if (written !== meta.num_values && !isRepeatedColumn(metadata, top)) throw misread(file, name, g, meta.num_values, written)
             continue
           }
           const writer = new ByteWriter()
@@ -271,9 +279,10 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
           // (from the chunk's bytes read above: over HTTP not a second download)
           const from = bytes ? withBytesAt(source, start, bytes) : source
           const written = await repageChunk(writer, from, metadata, tree, rowStart, rowStart + groupRows, meta.codec, file)
-          // hyparquet misreads some lists (DuckDB's NULL of a fixed-size array, n levels, as n
-          // rows): re-encoded, other rows' values would move in; such a chunk is copied as it is
-          if (written.chunk.meta_data?.num_values === meta.num_values) {
+          // a count of values that differs is hyparquet's misreading (other rows' values would
+          // move in): such a chunk is copied as it is — not a list's, whose rows are Dremel's
+          // (readListRows: DuckDB's NULL of a fixed-size array, n levels, is written as one)
+          if (written.chunk.meta_data?.num_values === meta.num_values || isRepeatedColumn(metadata, tree[1]?.element.name ?? '')) {
             await emit(writer.getBytes())
             columns.push(written.chunk)
             offsetIndexes.push(written)

@@ -5,8 +5,9 @@ import { BatchingSource } from '../io/batching.js'
 import type { CachedSource } from '../io/cache.js'
 import { codecs } from '../parquet/codecs.js'
 import { decimalScales, exactDecimals } from '../parquet/decimal.js'
-import { type EmbeddingColumn, findEmbeddingColumns, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
+import { type EmbeddingColumn, findEmbeddingColumns, readColumnRange, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
+import { isRepeatedColumn } from '../parquet/listRows.js'
 import { pageTableOptions, walkForRows } from '../parquet/pageLocations.js'
 
 /** A Parquet file being read: its cached source and footer. */
@@ -79,13 +80,16 @@ async function readSpan(
   // the walk's windows would crowd out the pages read)
   await walkForRows(target.cached.inner, metadata, start, end, columns, name)
   // vector columns (LISTs of numbers) as the search reads them, their values as stored
-  // (readListVectors: a DuckDB NULL FLOAT[n] is one row, where hyparquet makes n); the rest through hyparquet
+  // (readListVectors: a DuckDB NULL FLOAT[n] is one row, where hyparquet makes n); other lists
+  // as readColumnRange reads them (readListRows: such a NULL of any list is one row too); the rest
+  // through hyparquet, all at once (one round trip)
   const vectors = findEmbeddingColumns(metadata).filter((c) => c.kind === 'list' && columns.includes(c.name))
-  const others = columns.filter((c) => !vectors.some((v) => v.name === c))
+  const lists = columns.filter((c) => !vectors.some((v) => v.name === c) && isRepeatedColumn(metadata, c))
+  const others = columns.filter((c) => !vectors.some((v) => v.name === c) && !lists.includes(c))
   const read = async () => {
-    const rows = others.length
-      ? exactDecimals(
-          await parquetReadObjects({
+    const [rows, ...byColumn] = await Promise.all([
+      others.length
+        ? parquetReadObjects({
             file: guardPages(batching, metadata, name),
             metadata,
             columns: others,
@@ -94,20 +98,15 @@ async function readSpan(
             useOffsetIndex: true,
             ...pageTableOptions(metadata),
             compressors: codecs,
-          }),
-          decimalScales(metadata),
-          others,
-        )
-      : Array.from({ length: end - start }, () => ({}))
-    const byColumn = await Promise.all(vectors.map((v) => vectorSpan(batching, metadata, v, start, end, name)))
+          }).then((r) => exactDecimals(r, decimalScales(metadata), others))
+        : Array.from({ length: end - start }, () => ({})),
+      ...vectors.map((v) => vectorSpan(batching, metadata, v, start, end, name)),
+      ...lists.map((c) => readColumnRange(batching, metadata, c, start, end, name)),
+    ])
+    const read = new Map<string, unknown[]>([...vectors.map((v) => v.name), ...lists].map((c, i) => [c, byColumn[i] as unknown[]]))
     // (each row's values in the order asked for)
-    return rows.map((r: Record<string, unknown>, i) =>
-      Object.fromEntries(
-        columns.map((c) => {
-          const v = vectors.findIndex((x) => x.name === c)
-          return [c, v < 0 ? r[c] : byColumn[v]?.[i]]
-        }),
-      ),
+    return (rows as Array<Record<string, unknown>>).map((r, i) =>
+      Object.fromEntries(columns.map((c) => [c, read.has(c) ? read.get(c)?.[i] : r[c]])),
     )
   }
   return decoding(
