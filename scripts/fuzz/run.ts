@@ -41,7 +41,7 @@ const firstSeed = Number(values.seed)
 
 const bases = await baseFiles()
 const query = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))
-const columns = ['title', 'body']
+const columns = ['title', 'body', 'tags']
 const counts = { valid: 0, error: 0, crash: 0, hang: 0 }
 const byMode = { files: 0, server: 0, sidecar: 0 }
 /** Mutated files per entry point. */
