@@ -211,6 +211,8 @@ function repeatedShape(metadata: FileMetaData, name: string, g: number): { top: 
   for (const [leaf, chunk] of (metadata.row_groups[g]?.columns ?? []).entries()) {
     const path = chunk.meta_data?.path_in_schema
     if (path?.[0] !== name) continue
+    // (a chunk naming what the schema does not hold: hyparquet's read names it, inside `decoding`)
+    if (!holds(root, path)) return undefined
     const schemaPath = getTreePath(root, path)
     const repeatedAt = [0]
     let definition = 0
@@ -222,6 +224,13 @@ function repeatedShape(metadata: FileMetaData, name: string, g: number): { top: 
     leaves.push({ leaf, path: path.join('.'), schemaPath, repeatedAt })
   }
   return leaves.some((l) => l.repeatedAt.length > 1) ? { top, leaves } : undefined
+}
+
+/** Whether the schema holds `path`, from the root down. */
+function holds(root: SchemaTree, path: string[]): boolean {
+  let node: SchemaTree | undefined = root
+  for (const part of path) node = node?.children.find((c) => c.element.name === part)
+  return node !== undefined
 }
 
 const trees = new WeakMap<FileMetaData, SchemaTree>()
