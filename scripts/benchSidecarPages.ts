@@ -3,7 +3,8 @@
  * 1 MiB, one row group — searched over an S3-like host (single ranges only, 30 ms a request,
  * 6 connections): bytes, requests and time per held-out query with the page table the build
  * stores, and without it (the sidecar's header with `pages` taken out: what earlier builds wrote,
- * where a query reads the vector column's whole chunk). Recall@10 against exact search.
+ * where a query reads the vector column's whole chunk), and built with its vectors copied in
+ * (`--sidecar-vectors`: a candidate read from the sidecar, not its page). Recall@10 against exact search.
  *   npm run bench:sidecar-pages [-- --rows 200000 --dim 384 --queries 20]
  */
 import { execFileSync } from 'node:child_process'
@@ -68,17 +69,24 @@ if (!existsSync(path)) {
   writeFileSync(path, new Uint8Array(buf))
 }
 const sidecar = join(dir, `py-${rows}x${dim}.pqseek`)
-if (!existsSync(sidecar)) {
+const copied = join(dir, `py-${rows}x${dim}.vectors.pqseek`)
+for (const [out, extra] of [
+  [sidecar, []],
+  [copied, ['--sidecar-vectors']],
+] as const) {
+  if (existsSync(out)) continue
   // through the CLI, as a user builds it (WASM kernels, a thread a core)
   const t0 = performance.now()
   execFileSync(
     process.execPath,
-    [resolve(import.meta.dirname, '../../bin/parquetseek.js'), 'index', '--sidecar', sidecar, path, '--column', 'embedding'],
+    [resolve(import.meta.dirname, '../../bin/parquetseek.js'), 'index', '--sidecar', out, path, '--column', 'embedding', ...extra],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   )
-  console.log(`sidecar built in ${((performance.now() - t0) / 1000).toFixed(1)} s (index --sidecar)`)
+  console.log(
+    `sidecar built in ${((performance.now() - t0) / 1000).toFixed(1)} s (index --sidecar ${extra.join(' ')}): ${(readFileSync(out).length / 2 ** 20).toFixed(1)} MiB`,
+  )
 }
 // the same sidecar without its page table
 const bytes = readFileSync(sidecar)
@@ -102,12 +110,13 @@ const truth = Array.from(
   { length: nq },
   (_, q) => new Set(searchExact('l2', data, ids, queries.subarray(q * dim, (q + 1) * dim), 10).map((h) => h.row)),
 )
-const servers = await Promise.all([path, sidecar, join(dir, 'bare.pqseek')].map((p) => serveFile(p, { host: 's3', delayMs: 30 })))
+const servers = await Promise.all([path, sidecar, join(dir, 'bare.pqseek'), copied].map((p) => serveFile(p, { host: 's3', delayMs: 30 })))
 try {
-  const [file, withPages, withoutPages] = servers.map((s) => s.url) as [string, string, string]
+  const [file, withPages, withoutPages, withVectors] = servers.map((s) => s.url) as [string, string, string, string]
   console.log('\n| sidecar | KiB / query | requests / query | ms / query | recall@10 |')
   console.log('|---|---|---|---|---|')
   for (const [label, url] of [
+    ['with its vectors copied (--sidecar-vectors)', withVectors],
     ['with its page table', withPages],
     ['without (as before)', withoutPages],
   ] as const) {

@@ -397,4 +397,81 @@ describe('sidecar index over unmodified files', () => {
       for (const s of opened) await s.close()
     }
   })
+
+  it("--sidecar-vectors: the vectors copied after the index, a query refining from them — no byte of a source read, the same rows and distances as from the sources' pages; a vectors section cut short is refused, naming it", async () => {
+    const dir = tempDir('pqs-sidecar-vectors-')
+    const dim = 32
+    const v = clusteredVectors(7000, dim, 91)
+    const rows: Array<number[] | null> = Array.from({ length: 7000 }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim)))
+    rows[10] = null // (left out of the index: zeros in the copy)
+    rows[4321] = null
+    // one page a row group, no offset index (DuckDB's layout: a candidate read from the file costs its row group)
+    writeListFile(join(dir, 'a.parquet'), rows.slice(0, 3000), {}, {}, { pageSize: 8 << 20, offsetIndex: false, rowGroupSize: 3000 })
+    writeListFile(join(dir, 'b.parquet'), rows.slice(3000), {}, {}, { pageSize: 8 << 20, offsetIndex: false, rowGroupSize: 4000 })
+    const inputs = await Promise.all(['a.parquet', 'b.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    try {
+      await buildShared(inputs, await fileSink(join(dir, 'pages.pqseek')), { column: 'embedding', skipInvalid: true })
+      const header = await buildShared(inputs, await fileSink(join(dir, 'vectors.pqseek')), {
+        column: 'embedding',
+        skipInvalid: true,
+        vectors: true,
+      })
+      // float32, global row order, a row left out zeros; after the index, 64-byte aligned
+      const bytes = readFileSync(join(dir, 'vectors.pqseek'))
+      const at = header.vectors?.offset as number
+      expect(header.vectors).toEqual({ offset: at, length: 7000 * dim * 4 })
+      expect(at % 64).toBe(0)
+      expect(at).toBeGreaterThanOrEqual(header.blobOffset + header.blobLength)
+      expect(bytes.length).toBe(at + 7000 * dim * 4)
+      const copy = new Float32Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + bytes.length))
+      const expected = new Float32Array(7000 * dim)
+      for (const [i, r] of rows.entries()) if (r) expected.set(r, i * dim)
+      expect(copy).toEqual(expected)
+    } finally {
+      for (const i of inputs) await i.source.close()
+    }
+    const opened: Array<{ close(): Promise<void> }> = []
+    const open = async (name: string) => {
+      const s = await fileSource(join(dir, name))
+      opened.push(s)
+      return s
+    }
+    try {
+      const pages = await SidecarIndex.open(await open('pages.pqseek'), open)
+      const copied = await SidecarIndex.open(await open('vectors.pqseek'), open)
+      // (the warning about large pages: only where refinement reads them)
+      expect(pages.warnings).toHaveLength(2)
+      expect(copied.warnings).toEqual([])
+      const queries = clusteredVectors(12, dim, 92)
+      for (let q = 0; q < 12; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        const before = copied.sources.map((s) => s.source.counts.bytes)
+        const a = await pages.search(query, { k: 10 })
+        const b = await copied.search(query, { k: 10 })
+        expect(b.results.map((h) => [h.file, h.row, h.distance])).toEqual(a.results.map((h) => [h.file, h.row, h.distance]))
+        expect(copied.sources.map((s) => s.source.counts.bytes)).toEqual(before)
+        // cold: a few KiB of candidates, where the sources' pages cost their row groups (~380 and
+        // ~500 KiB; kept by the source's cache for later queries)
+        if (q === 0) expect(b.stats.bytes).toBeLessThan(a.stats.bytes / 4)
+      }
+    } finally {
+      for (const s of opened.splice(0)) await s.close()
+    }
+    // cut short (the last vector's last byte gone): refused at open, naming the section
+    const bytes = readFileSync(join(dir, 'vectors.pqseek'))
+    writeFileSync(join(dir, 'cut.pqseek'), bytes.subarray(0, bytes.length - 1))
+    try {
+      await expect(SidecarIndex.open(await open('cut.pqseek'), open)).rejects.toThrow(
+        new RegExp(
+          `cut\\.pqseek, byte \\d+: the vectors section \\[\\d+, ${bytes.length}\\) is not 7000 rows × 32 float32 after the index and inside the ${bytes.length - 1}-byte file`,
+        ),
+      )
+    } finally {
+      for (const s of opened) await s.close()
+    }
+    // the CLI: only with --sidecar
+    const r = await cli(['index', join(dir, 'a.parquet'), join(dir, 'out.parquet'), '--sidecar-vectors'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--sidecar-vectors copies the vectors into a sidecar; give --sidecar')
+  })
 })

@@ -42,6 +42,9 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
+  --sidecar-vectors    with --sidecar: copy the vectors into it (rows × dim × 4 bytes more), so a query
+                       refines a candidate from 4·dim bytes there, not its page in the file (pyarrow's
+                       ~1 MiB, DuckDB's a row group); the inputs are read once more to copy them
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {
@@ -49,6 +52,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     ...PARAM_FLAGS,
     'memory-mb': { type: 'string' },
     sidecar: { type: 'string' },
+    'sidecar-vectors': { type: 'boolean' },
     'embed-text': { type: 'string' },
     'tune-queries': { type: 'string' },
     'tune-limit': { type: 'string' },
@@ -79,8 +83,12 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       throw new UsageError('--target-recall works on one indexed file; a sidecar is tuned at the default target')
     if (values['cluster-rows'])
       throw new UsageError('--cluster-rows rewrites the rows of one file; a sidecar leaves its inputs as they are')
-    return sidecarIndexCommand(values.sidecar, positionals, values, signal, memoryBytes)
+    return sidecarIndexCommand(values.sidecar, positionals, values, signal, memoryBytes, !!values['sidecar-vectors'])
   }
+  if (values['sidecar-vectors'])
+    throw new UsageError(
+      '--sidecar-vectors copies the vectors into a sidecar; give --sidecar (an indexed file has one vector a page already)',
+    )
   const [input, output, ...extra] = positionals
   if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
   // every option checked, and the output path, before any file is opened or written

@@ -120,11 +120,13 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
     const files: Array<{ name: string; rows: number; bytes: number }> = []
     let params: IndexParams
     let column: string
+    let vectors: number | undefined
     if (sidecar) {
       const index = await openSidecar(input, context)
       for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
       params = index.model.params
       column = index.header.column
+      vectors = index.header.vectors?.length
       for (const s of index.sources) files.push({ name: s.name, rows: s.rows, bytes: s.source.byteLength })
     } else {
       const dataset = await openManifest(input, context)
@@ -137,7 +139,9 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
     const rows = files.reduce((n, f) => n + f.rows, 0)
     const kind = sidecar ? 'sidecar' : 'manifest'
     if (json) {
-      process.stdout.write(`${JSON.stringify({ file: input, kind, rows, column, ...(sidecar ? { index: params } : {}), files })}\n`)
+      process.stdout.write(
+        `${JSON.stringify({ file: input, kind, rows, column, ...(sidecar ? { index: params } : {}), ...(vectors ? { vectorsBytes: vectors } : {}), files })}\n`,
+      )
       return
     }
     const lines = [
@@ -145,7 +149,7 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
         ? `${input}: a sidecar index over ${count(files.length, 'file')}, ${rows} rows`
         : `${input}: a manifest of ${files.length} indexed files, ${rows} rows`,
       sidecar
-        ? `index: column ${column}, ${params.metric}, dim ${params.dim}, nlist ${params.nlist}, m ${params.m}×${params.nbits} bits, ${params.indexedRows} of ${params.rows} rows indexed, default nprobe ${params.nprobe}, refine ${params.refine}`
+        ? `index: column ${column}, ${params.metric}, dim ${params.dim}, nlist ${params.nlist}, m ${params.m}×${params.nbits} bits, ${params.indexedRows} of ${params.rows} rows indexed, default nprobe ${params.nprobe}, refine ${params.refine}${vectors ? `; the vectors copied in (${fmtBytes(vectors)}): candidates refined from the sidecar` : ''}`
         : `each its own index on column ${column}, ${params.metric}, dim ${params.dim} (parquetseek info FILE for one)`,
       'files:',
       ...files.map((f) => `  ${f.name}: ${f.rows} rows, ${fmtBytes(f.bytes)}`),

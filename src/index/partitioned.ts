@@ -4,6 +4,7 @@ import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { LITTLE_ENDIAN } from '../parquet/numbers.js'
 import { walkFilePages } from '../parquet/pageLocations.js'
 import { type BuildProgress, DEFAULT_MEMORY_BYTES, nprobeFloor } from './build.js'
 import { onGrid } from './centroids.js'
@@ -11,7 +12,14 @@ import { readContainer, sectionAs, writeContainer } from './container.js'
 import type { IndexParams, InvertedLists, IvfPqModel, Metric } from './model.js'
 import { defaults } from './model.js'
 import { codebookRows, pqLayout } from './pq.js'
-import { footerHash, type SidecarSource, type StoredPageTable, storedPageTable, writeSidecar } from './sidecarFile.js'
+import {
+  footerHash,
+  type SidecarSource,
+  type SidecarVectorsWriter,
+  type StoredPageTable,
+  storedPageTable,
+  writeSidecar,
+} from './sidecarFile.js'
 import { encodeSource, type HeldVectors, Reservoir, TRUTH_KEEP, truthOf } from './stream.js'
 import { groupByList, normalizeRows, type ParamOptions, resolveParams, type TrainOptions, trainModel } from './train.js'
 import { TUNE_ROWS, tuneFromTruth } from './tune.js'
@@ -85,6 +93,12 @@ export interface SharedOptions extends ParamOptions {
    * (default DEFAULT_MEMORY_BYTES, as `index --memory-mb`); over it every file is read twice.
    */
   memoryBytes?: number
+  /**
+   * buildShared: copy every file's vectors into the sidecar (float32, rows × dim × 4 bytes more),
+   * so that refining a candidate reads its vector there, not its page from the file (a page of
+   * pyarrow's is ~1 MiB, DuckDB's a whole row group). Every file is read once more to copy them.
+   */
+  vectors?: boolean
 }
 
 const progressOf = (o: SharedOptions) => (phase: BuildProgress['phase'], done: number, total: number) => {
@@ -336,11 +350,65 @@ export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: Shar
       if (held) held[i] = undefined // encoded: let its vectors go
     }
     const merged = await mergeParts(model, parts, o)
-    return await writeSidecar(sink, { column: model.column, model, ...merged })
+    const vectors = o.vectors ? copiedVectors(inputs, merged.sources, model, o) : undefined
+    return await writeSidecar(sink, { column: model.column, model, ...merged, vectors })
   } catch (e) {
     await sink.abort()
     throw e
   }
+}
+
+/**
+ * Every file's vectors as float32 little-endian in global row order (SidecarHeader.vectors): each
+ * file read again a block of rows at a time, a row not indexed (null, ragged: skipped) zeros.
+ */
+function copiedVectors(inputs: NamedSource[], sources: SidecarSource[], model: SharedModel, o: SharedOptions): SidecarVectorsWriter {
+  const { dim } = model.params
+  const rows = sources.reduce((n, s) => n + s.rows, 0)
+  const progress = progressOf(o)
+  return {
+    rows,
+    dim,
+    async write(emit) {
+      for (const [i, input] of inputs.entries()) {
+        const s = sources[i] as SidecarSource
+        const metadata = await readMetadata(input.source, input.name)
+        const embedding = describeEmbeddingColumn(metadata, model.column, input.name)
+        let next = 0
+        const zeros = async (count: number) => {
+          for (let left = count; left > 0; left -= ZERO_ROWS) await emit(new Uint8Array(Math.min(left, ZERO_ROWS) * dim * 4))
+        }
+        await forEachVectorBlock(
+          input.source,
+          metadata,
+          embedding,
+          { file: input.name, skipInvalid: true, signal: o.train?.signal, onProgress: (d) => progress('write', s.rowBase + d, rows) },
+          async (block) => {
+            if (block.dim !== dim)
+              throw new ParquetSeekError(`"${model.column}" is ${block.dim}-d here; the model is ${dim}-d`, { file: input.name })
+            // the block's rows, a row left out zeros
+            const out = new Float32Array((block.rowEnd - next) * dim)
+            for (const [j, row] of block.rowIds.entries()) out.set(block.data.subarray(j * dim, (j + 1) * dim), (row - next) * dim)
+            await emit(littleEndian(out))
+            next = block.rowEnd
+          },
+        )
+        await zeros(s.rows - next)
+      }
+    },
+  }
+}
+
+/** Rows of zeros emitted at once for rows with no vector. */
+const ZERO_ROWS = 4096
+
+/** A Float32Array's bytes, little-endian (a view where the platform is). */
+function littleEndian(values: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+  const out = new Uint8Array(values.length * 4)
+  const view = new DataView(out.buffer)
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] as number, true)
+  return out
 }
 
 // ---- files of the steps (src/index/container.ts) ----

@@ -8,7 +8,8 @@ import type { IndexParams, InvertedLists, IvfPqModel } from './model.js'
 /**
  * A sidecar index: the same IVF-PQ blob, in its own file, over Parquet files left untouched.
  * Layout: `PQSEEK-SIDECAR1`, a u32 header length, the header (JSON: column, sources with their
- * size, row count, first global row and a SHA-256 of their footer), then the blob. Rows in the
+ * size, row count, first global row and a SHA-256 of their footer), then the blob, then (where
+ * asked for) a copy of the sources' vectors. Rows in the
  * lists are global: source i's row r is `rowBase[i] + r`. Opening checks every source's size
  * and footer hash, so an index over files that changed is reported rather than misread.
  */
@@ -51,6 +52,19 @@ export interface SidecarHeader {
   blobOffset: number
   blobLength: number
   params: IndexParams
+  /**
+   * The sources' vectors, copied (`index --sidecar --sidecar-vectors`): float32 little-endian,
+   * rows × dim in global row order (row r at `offset + r · dim · 4`; a row not indexed zeros), so
+   * refining a candidate reads its 4·dim bytes here rather than its page from the source.
+   */
+  vectors?: { offset: number; length: number }
+}
+
+/** Vectors written after the blob (SidecarHeader.vectors): `rows` × `dim` float32, emitted in row order by `write`. */
+export interface SidecarVectorsWriter {
+  rows: number
+  dim: number
+  write(emit: (bytes: Uint8Array) => Promise<void>): Promise<void>
 }
 
 /** SHA-256 (hex) of a Parquet file's footer and its length + magic: what identifies its content. */
@@ -62,8 +76,9 @@ export async function footerHash(source: ByteSource): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-/** Writes a sidecar (header, then the blob) and commits the sink. The blob's page locations are
- * 0: search finds pages through each source's offset index, or its `pages` table here. */
+/** Writes a sidecar (header, the blob, then the vectors where given) and commits the sink. The
+ * blob's page locations are 0: search finds pages through each source's offset index, or its
+ * `pages` table here (or reads candidates' vectors from the sidecar's own copy). */
 export async function writeSidecar(
   sink: ByteSink,
   {
@@ -72,19 +87,31 @@ export async function writeSidecar(
     params,
     lists,
     sources,
-  }: { column: string; model: IvfPqModel; params: IndexParams; lists: InvertedLists; sources: SidecarSource[] },
+    vectors,
+  }: {
+    column: string
+    model: IvfPqModel
+    params: IndexParams
+    lists: InvertedLists
+    sources: SidecarSource[]
+    vectors?: SidecarVectorsWriter
+  },
 ): Promise<SidecarHeader> {
   try {
     const n = lists.rowIds.length
     const pages = { offsets: new Float64Array(n), lengths: new Uint32Array(n) }
     const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages })
     const draft = { format: 'parquetseek-sidecar' as const, version: 1 as const, column, sources, params, blobLength: blob.length }
-    // the header's own length decides the blob's offset: grow the estimate until it settles
+    const align = (at: number) => Math.ceil(at / 64) * 64
+    // the header's own length decides the blob's offset (and the vectors', after it): grow the
+    // estimate until it settles
     let blobOffset = 0
     let json = ''
+    let copied: SidecarHeader['vectors']
     for (;;) {
-      json = JSON.stringify({ ...draft, blobOffset })
-      const next = Math.ceil((SIDECAR_MAGIC.length + 4 + new TextEncoder().encode(json).length) / 64) * 64
+      copied = vectors && { offset: align(blobOffset + blob.length), length: vectors.rows * vectors.dim * 4 }
+      json = JSON.stringify({ ...draft, blobOffset, ...(copied ? { vectors: copied } : {}) })
+      const next = align(SIDECAR_MAGIC.length + 4 + new TextEncoder().encode(json).length)
       if (next === blobOffset) break
       blobOffset = next
     }
@@ -95,6 +122,16 @@ export async function writeSidecar(
     head.set(jsonBytes, SIDECAR_MAGIC.length + 4)
     await sink.write(head)
     await sink.write(blob)
+    if (vectors && copied) {
+      await sink.write(new Uint8Array(copied.offset - blobOffset - blob.length))
+      let written = 0
+      await vectors.write(async (bytes) => {
+        written += bytes.length
+        if (written > copied.length) throw new Error(`${written} bytes of vectors where ${copied.length} were announced`)
+        await sink.write(bytes)
+      })
+      if (written !== copied.length) throw new Error(`${written} bytes of vectors where ${copied.length} were announced`)
+    }
     await sink.commit()
     return JSON.parse(json) as SidecarHeader
   } catch (e) {

@@ -214,6 +214,7 @@ export class SidecarIndex {
       codebooks: head.codebooks,
       layout: pqLayout(params.dim, params.m, params.nbits),
     }
+    const vectors = vectorsSection(header, params.dim, sidecar.byteLength, file)
     const sources: OpenedSource[] = []
     const warnings: string[] = []
     for (const [i, s] of header.sources.entries()) {
@@ -258,10 +259,11 @@ export class SidecarIndex {
         pageStarts: new Map(),
       }
       sources.push(entry)
-      const mean = await meanVectorPage(entry)
+      // (with the vectors in the sidecar, refinement reads no page)
+      const mean = vectors === undefined ? await meanVectorPage(entry) : 0
       if (mean > LARGE_PAGE)
         warnings.push(
-          `${s.name} stores "${column.name}" in pages of ${(mean / 2 ** 20).toFixed(1)} MiB${(await pageStarts(entry, 0)).length === 1 ? ' (a row group each)' : ''}: refining a candidate reads its whole page (an indexed file, written by index, reads one vector a candidate)`,
+          `${s.name} stores "${column.name}" in pages of ${(mean / 2 ** 20).toFixed(1)} MiB${(await pageStarts(entry, 0)).length === 1 ? ' (a row group each)' : ''}: refining a candidate reads its whole page (index --sidecar … --sidecar-vectors copies the vectors into the sidecar, and an indexed file, written by index, reads one vector a candidate)`,
         )
     }
     const kernels = await loadKernels(o.backend === 'gpu' ? 'auto' : o.backend)
@@ -275,6 +277,7 @@ export class SidecarIndex {
       header.blobOffset,
       sources,
       clock,
+      vectors,
     )
     const pipeline = new QueryPipeline(kind, {
       kernels,
@@ -356,6 +359,8 @@ class SidecarKind implements IndexKind {
     private readonly blobOffset: number,
     private readonly sources: OpenedSource[],
     readonly clock: RoundTripClock,
+    /** Where the sidecar's copy of the vectors begins (SidecarHeader.vectors), if it has one. */
+    private readonly vectors?: number,
   ) {
     this.counters = [sidecar, ...sources.map((s) => s.source)]
   }
@@ -392,6 +397,7 @@ class SidecarKind implements IndexKind {
    */
   async readVectors(rows: number[], _place: unknown, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
     const { dim } = this.model.params
+    if (this.vectors !== undefined) return this.copiedVectors(rows, out, o)
     const present = new Uint8Array(rows.length)
     const slot = new Map(rows.map((r, i) => [r, i]))
     await Promise.all(
@@ -413,6 +419,19 @@ class SidecarKind implements IndexKind {
       }),
     )
     return present
+  }
+
+  /** The candidates' vectors from the sidecar's copy: 4·dim bytes each, nearby ones in one request. */
+  private async copiedVectors(rows: number[], out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
+    const size = this.model.params.dim * 4
+    const at = this.vectors as number
+    const ranges = rows.map((r) => ({ start: at + r * size, end: at + (r + 1) * size }))
+    const bodies = await readRanges(this.sidecar, ranges, { requestGap: REQUEST_BYTES, concurrency: o.connections, signal: o.signal })
+    for (const [i, body] of bodies.entries()) {
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+      for (let j = 0; j < size / 4; j++) out[(i * size) / 4 + j] = view.getFloat32(j * 4, true)
+    }
+    return new Uint8Array(rows.length).fill(1)
   }
 
   async readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
@@ -439,6 +458,25 @@ class SidecarKind implements IndexKind {
       rowGroupsRead: each.reduce((n, r) => n + r.rowGroupsRead, 0),
     }
   }
+}
+
+/**
+ * Where the sidecar's copy of the vectors begins (SidecarHeader.vectors), checked: rows × dim
+ * float32 after the blob and inside the file; undefined where it has none.
+ */
+function vectorsSection(header: SidecarHeader, dim: number, size: number, file: string): number | undefined {
+  const v = header.vectors
+  if (v === undefined) return undefined
+  const rows = header.sources.reduce((n, s) => n + (Number.isSafeInteger(s?.rows) ? s.rows : 0), 0)
+  const whole = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0
+  if (typeof v !== 'object' || v === null || !whole(v.offset) || !whole(v.length))
+    throw new ParquetSeekError("the sidecar header's vectors are not {offset, length}", { file })
+  if (v.length !== rows * dim * 4 || v.offset < header.blobOffset + header.blobLength || v.offset + v.length > size)
+    throw new ParquetSeekError(
+      `the vectors section [${v.offset}, ${v.offset + v.length}) is not ${rows} rows × ${dim} float32 after the index and inside the ${size}-byte file`,
+      { file, offset: v.offset },
+    )
+  return v.offset
 }
 
 /** Source and local row of a global row. */
