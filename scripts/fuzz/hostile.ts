@@ -203,8 +203,8 @@ export async function exerciseServer(url: string, query: Float32Array, columns: 
   return results.map((r) => r.row)
 }
 
-/** The sidecar base: one small Parquet file (`src.parquet`) and a sidecar over it. */
-export async function sidecarBase(): Promise<{ sidecar: Uint8Array; source: Uint8Array }> {
+/** The sidecar base: one small Parquet file (`src.parquet`) and a sidecar over it, without and with its vectors copied in. */
+export async function sidecarBase(): Promise<{ sidecar: Uint8Array; vectors: Uint8Array; source: Uint8Array }> {
   const rows = 300
   const rand = mulberry32(5)
   const source = new Uint8Array(
@@ -225,10 +225,17 @@ export async function sidecarBase(): Promise<{ sidecar: Uint8Array; source: Uint
       ],
     }),
   )
-  const sink = new MemorySink()
-  await buildShared([{ name: 'src.parquet', source: fromBytes(source, 'src.parquet') }], sink, { column: 'embedding', nlist: 4 })
-  return { sidecar: sink.bytes as Uint8Array, source }
+  const built = async (vectors: boolean) => {
+    const sink = new MemorySink()
+    await buildShared([{ name: 'src.parquet', source: fromBytes(source, 'src.parquet') }], sink, { column: 'embedding', nlist: 4, vectors })
+    return sink.bytes as Uint8Array
+  }
+  return { sidecar: await built(false), vectors: await built(true), source }
 }
+
+/** The sidecar an odd seed mutates: seeds 3 mod 4 the one carrying its vectors. */
+export const sidecarOf = (base: { sidecar: Uint8Array; vectors: Uint8Array }, seed: number) =>
+  seed % 4 === 3 ? base.vectors : base.sidecar
 
 const ESCAPES = [
   '../src.parquet',
@@ -245,13 +252,13 @@ const ESCAPES = [
 ]
 
 /**
- * One sidecar/manifest case. Odd seeds: a mutated sidecar over `dir/src.parquet`; even seeds: a
+ * One sidecar/manifest case. Odd seeds: a mutated sidecar over `dir/src.parquet` (sidecarOf); even seeds: a
  * manifest at http://fuzz.example/data/ whose names mix real shards and escapes. Throws an
  * Error (a crash) when the reader asks for anything outside the folder or origin.
  */
 export async function exerciseSidecar(
   seed: number,
-  base: { sidecar: Uint8Array; source: Uint8Array; indexed: Uint8Array },
+  base: { sidecar: Uint8Array; vectors: Uint8Array; source: Uint8Array; indexed: Uint8Array },
   query: Float32Array,
   /** Ranges read from the sidecar, for the oracle. */
   reads: Array<[number, number]> = [],
@@ -260,7 +267,8 @@ export async function exerciseSidecar(
 ): Promise<string> {
   const rand = mulberry32(seed)
   if (seed % 2) {
-    const bytes = unmutated ? base.sidecar : mutate(base.sidecar, seed).bytes
+    const built = sidecarOf(base, seed)
+    const bytes = unmutated ? built : mutate(built, seed).bytes
     const dir = '/fuzz/data'
     const index = await SidecarIndex.open(
       traced(bytes, 'all.pqseek', reads),

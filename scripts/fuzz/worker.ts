@@ -2,14 +2,14 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { fromBytes } from '../../src/io/source.js'
 import { openIndex } from '../../src/search/engine.js'
 import { type Bases, type Entry, exercise, judge, mutate, type Outcome, outcomeOf, runCase } from './harness.js'
-import { exerciseServer, exerciseSidecar } from './hostile.js'
+import { exerciseServer, exerciseSidecar, sidecarOf } from './hostile.js'
 
 /** Runs fuzz cases handed over by run.ts, one at a time, posting each outcome. */
 const { bases, query, columns, sidecar } = workerData as {
   bases: Bases
   query: Float32Array
   columns: string[]
-  sidecar: { sidecar: Uint8Array; source: Uint8Array; indexed: Uint8Array }
+  sidecar: { sidecar: Uint8Array; vectors: Uint8Array; source: Uint8Array; indexed: Uint8Array }
 }
 
 // the honest answer a server case must give when no response lied about the bytes
@@ -29,7 +29,8 @@ const expected = (entry: Entry, baseIndex: number): Promise<Outcome> => {
   }
   return answer
 }
-const sidecarAnswer = outcomeOf('sidecar', () => exerciseSidecar(1, sidecar, query, [], true))
+// (seeds 1 and 3: the unmutated sidecar without, and with, its vectors copied in)
+const sidecarAnswers = [1, 3].map((seed) => outcomeOf('sidecar', () => exerciseSidecar(seed, sidecar, query, [], true)))
 
 parentPort?.on(
   'message',
@@ -44,7 +45,13 @@ parentPort?.on(
       const reads: Array<[number, number]> = []
       outcome = await outcomeOf('sidecar', () => exerciseSidecar(job.seed, sidecar, query, reads))
       // odd seeds mutate the sidecar: bytes it never read cannot change the answer
-      if (job.seed % 2) outcome = judge(outcome, mutate(sidecar.sidecar, job.seed).changed, reads, await sidecarAnswer)
+      if (job.seed % 2)
+        outcome = judge(
+          outcome,
+          mutate(sidecarOf(sidecar, job.seed), job.seed).changed,
+          reads,
+          await (sidecarAnswers[job.seed % 4 === 3 ? 1 : 0] as Promise<Outcome>),
+        )
     } else outcome = await runCase(bases, job.seed, query, columns, expected, 60_000, job.bytes, job.entry)
     parentPort?.postMessage({ seed: job.id, outcome })
   },
