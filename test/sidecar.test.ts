@@ -11,6 +11,21 @@ import { SidecarIndex } from '../src/search/sidecarIndex.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
 
+/** Files of `dir` opened by name (SidecarIndex.open's resolve), closed together by `close`. */
+function opener(dir: string) {
+  const opened: Array<{ close(): Promise<void> }> = []
+  return {
+    async open(name: string) {
+      const s = await fileSource(join(dir, name))
+      opened.push(s)
+      return s
+    },
+    async close() {
+      for (const s of opened.splice(0)) await s.close()
+    },
+  }
+}
+
 describe('sidecar index over unmodified files', () => {
   it('builds over three files, searches them as one, and reports a source that changed since', async () => {
     const dir = tempDir('pqs-sidecar-')
@@ -34,12 +49,8 @@ describe('sidecar index over unmodified files', () => {
       ['b.parquet', per, per],
       ['c.parquet', 2 * per, per],
     ])
-    const opened: Array<{ close(): Promise<void> }> = []
-    const resolveName = async (name: string) => {
-      const s = await fileSource(join(dir, name))
-      opened.push(s)
-      return s
-    }
+    const files = opener(dir)
+    const resolveName = files.open
     const index = await SidecarIndex.open(await resolveName('all.pqseek'), resolveName)
     expect(index.rows).toBe(3 * per)
     const ids = Uint32Array.from({ length: 3 * per }, (_, i) => i)
@@ -82,7 +93,7 @@ describe('sidecar index over unmodified files', () => {
     expect(filtered?.stats.filter?.rowsPassing).toBe(2 * per - 2)
     expect(second?.results).toHaveLength(5)
 
-    for (const s of opened) await s.close()
+    await files.close()
     // the CLI reads it too
     const r = await cli([
       'search',
@@ -285,12 +296,8 @@ describe('sidecar index over unmodified files', () => {
       expect(((pages[3 * e] as number) * dim) % 1000).toBe(0)
       if (e < entries - 1) expect(pages[3 * e + 2] as number).toBeGreaterThan(8 * pageBytes)
     }
-    const opened: Array<{ close(): Promise<void> }> = []
-    const index = await SidecarIndex.open(await fileSource(join(dir, 'v1.pqseek')), async (name) => {
-      const s = await fileSource(join(dir, name))
-      opened.push(s)
-      return s
-    })
+    const files = opener(dir)
+    const index = await SidecarIndex.open(await fileSource(join(dir, 'v1.pqseek')), files.open)
     try {
       const chunk = Number(index.sources[0]?.metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
       const ids = Uint32Array.from({ length: n }, (_, i) => i)
@@ -306,7 +313,7 @@ describe('sidecar index over unmodified files', () => {
       expect(hits / 100).toBeGreaterThanOrEqual(0.9)
     } finally {
       index.close()
-      for (const s of opened) await s.close()
+      await files.close()
     }
   })
   it('a source written without offset indexes (pyarrow, DuckDB): the sidecar stores its pages, and a query reads the pages it needs, not whole chunks', async () => {
@@ -346,12 +353,7 @@ describe('sidecar index over unmodified files', () => {
       ['embedding.list.element', 'title'],
     ]) // (the writer's row groups: 1,000 rows, then 7,000)
     expect(stored.reduce((pages, g) => pages + (g['embedding.list.element']?.length ?? 0) / 3, 0)).toBeGreaterThan(100)
-    const opened: Array<{ close(): Promise<void> }> = []
-    const open = async (name: string) => {
-      const s = await fileSource(join(dir, name))
-      opened.push(s)
-      return s
-    }
+    const { open, close } = opener(dir)
     try {
       const index = await SidecarIndex.open(await open('p.pqseek'), open)
       expect(index.warnings).toEqual([])
@@ -382,7 +384,7 @@ describe('sidecar index over unmodified files', () => {
         expect.stringMatching(/^mib\.parquet stores "embedding" in pages of 0\.\d MiB: refining a candidate reads its whole page/),
       ])
     } finally {
-      for (const s of opened.splice(0)) await s.close()
+      await close()
     }
     // a page table edited (the first page said to start at row 1): refused, naming the source and page
     const bytes = readFileSync(join(dir, 'p.pqseek'))
@@ -394,7 +396,7 @@ describe('sidecar index over unmodified files', () => {
         /bad\.pqseek: source 0 \(p\.parquet\): malformed page table: row group 0, "embedding\.list\.element": page 0 \(row 1, bytes/,
       )
     } finally {
-      for (const s of opened) await s.close()
+      await close()
     }
   })
 
@@ -430,12 +432,7 @@ describe('sidecar index over unmodified files', () => {
     } finally {
       for (const i of inputs) await i.source.close()
     }
-    const opened: Array<{ close(): Promise<void> }> = []
-    const open = async (name: string) => {
-      const s = await fileSource(join(dir, name))
-      opened.push(s)
-      return s
-    }
+    const { open, close } = opener(dir)
     try {
       const pages = await SidecarIndex.open(await open('pages.pqseek'), open)
       const copied = await SidecarIndex.open(await open('vectors.pqseek'), open)
@@ -455,7 +452,7 @@ describe('sidecar index over unmodified files', () => {
         if (q === 0) expect(b.stats.bytes).toBeLessThan(a.stats.bytes / 4)
       }
     } finally {
-      for (const s of opened.splice(0)) await s.close()
+      await close()
     }
     // cut short (the last vector's last byte gone): refused at open, naming the section
     const bytes = readFileSync(join(dir, 'vectors.pqseek'))
@@ -467,7 +464,7 @@ describe('sidecar index over unmodified files', () => {
         ),
       )
     } finally {
-      for (const s of opened) await s.close()
+      await close()
     }
     // the CLI: only with --sidecar
     const r = await cli(['index', join(dir, 'a.parquet'), join(dir, 'out.parquet'), '--sidecar-vectors'])

@@ -724,22 +724,33 @@ async function listRows(
   if (!isRepeatedColumn(metadata, name)) return undefined
   const out: unknown[] = []
   const guarded = guardPages(source, metadata, o.file)
+  for (const { g, groupStart, start, end } of groupParts(metadata, rowStart, rowEnd)) {
+    const rows = await readListRows(guarded, metadata, name, g, groupStart, start, end, o.pageLocationsByGroup?.[g], {
+      file: o.file,
+      ...(o.rawBytes ? { utf8: false, parsers: STORED } : {}),
+    })
+    if (!rows) return undefined
+    for (const r of rows) out.push(r)
+  }
+  return out
+}
+
+/** The parts of rows [rowStart, rowEnd) in each row group they cross: rows [start, end) of group `g`, which begins at `groupStart`. */
+export function groupParts(
+  metadata: FileMetaData,
+  rowStart: number,
+  rowEnd: number,
+): Array<{ g: number; groupStart: number; start: number; end: number }> {
+  const parts = []
   let groupStart = 0
   for (const [g, group] of metadata.row_groups.entries()) {
     const groupEnd = groupStart + Number(group.num_rows)
-    const a = Math.max(rowStart, groupStart)
-    const b = Math.min(rowEnd, groupEnd)
-    if (a < b) {
-      const rows = await readListRows(guarded, metadata, name, g, groupStart, a, b, o.pageLocationsByGroup?.[g], {
-        file: o.file,
-        ...(o.rawBytes ? { utf8: false, parsers: STORED } : {}),
-      })
-      if (!rows) return undefined
-      for (const r of rows) out.push(r)
-    }
+    const start = Math.max(rowStart, groupStart)
+    const end = Math.min(rowEnd, groupEnd)
+    if (start < end) parts.push({ g, groupStart, start, end })
     groupStart = groupEnd
   }
-  return out
+  return parts
 }
 
 /** hyparquet's parsers that keep values as stored (readColumnRange's rawBytes). */

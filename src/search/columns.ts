@@ -5,7 +5,14 @@ import { BatchingSource } from '../io/batching.js'
 import type { CachedSource } from '../io/cache.js'
 import { codecs } from '../parquet/codecs.js'
 import { decimalScales, exactDecimals } from '../parquet/decimal.js'
-import { type EmbeddingColumn, findEmbeddingColumns, readColumnRange, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
+import {
+  type EmbeddingColumn,
+  findEmbeddingColumns,
+  groupParts,
+  readColumnRange,
+  readVectorRange,
+  summarizeColumns,
+} from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
 import { isRepeatedColumn } from '../parquet/listRows.js'
 import { pageTableOptions, walkForRows } from '../parquet/pageLocations.js'
@@ -126,19 +133,12 @@ async function vectorSpan(
   file: string,
 ): Promise<Array<number[] | Array<number | null> | null>> {
   const out: Array<number[] | Array<number | null> | null> = []
-  let groupStart = 0
-  for (const [g, group] of metadata.row_groups.entries()) {
-    const groupEnd = groupStart + Number(group.num_rows)
-    const a = Math.max(start, groupStart)
-    const b = Math.min(end, groupEnd)
-    if (a < b) {
-      const at = await readVectorRange(source, metadata, column, g, groupStart, a, b, 0, file, undefined, true)
-      for (let row = a; row < b; row++) {
-        const v = at(row)
-        out.push(v === null || v === undefined ? null : Array.from(v as ArrayLike<number | null>))
-      }
+  for (const part of groupParts(metadata, start, end)) {
+    const at = await readVectorRange(source, metadata, column, part.g, part.groupStart, part.start, part.end, 0, file, undefined, true)
+    for (let row = part.start; row < part.end; row++) {
+      const v = at(row)
+      out.push(v === null || v === undefined ? null : Array.from(v as ArrayLike<number | null>))
     }
-    groupStart = groupEnd
   }
   return out
 }
