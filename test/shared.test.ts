@@ -14,8 +14,8 @@ const dim = 12
 const names = ['a.parquet', 'b.parquet', 'c.parquet']
 
 /** Three files cut from one clustered set (file i holds rows i·per … (i+1)·per − 1 of it). */
-function threeFiles(dir: string) {
-  const v = clusteredVectors(3 * per, dim, 71)
+function threeFiles(dir: string, seed = 71) {
+  const v = clusteredVectors(3 * per, dim, seed)
   for (const [part, name] of names.entries())
     writeListFile(
       join(dir, name),
@@ -57,6 +57,14 @@ describe('one index over many files, built in separate steps', () => {
     await ok(['index', '--sidecar', oneShot, ...files, '--column', 'embedding', '--seed', '7'])
     // same model, same parts, same tuning: the same bytes (names relative to the sidecar)
     expect(Buffer.compare(readFileSync(stepwise), readFileSync(oneShot))).toBe(0)
+    // with the vectors copied in (--sidecar-vectors), stepwise and in one process alike
+    const parts = names.map((_, i) => join(dir, 'parts', `${i}.pqpart`))
+    const stepVectors = join(dir, 'stepwise-vectors.pqseek')
+    await ok(['merge', '--model', model, '--out', stepVectors, ...parts, '--sidecar-vectors'])
+    const oneVectors = join(dir, 'oneshot-vectors.pqseek')
+    await ok(['index', '--sidecar', oneVectors, ...files, '--column', 'embedding', '--seed', '7', '--sidecar-vectors'])
+    expect(Buffer.compare(readFileSync(stepVectors), readFileSync(oneVectors))).toBe(0)
+    expect(readFileSync(stepVectors).length - readFileSync(stepwise).length).toBeGreaterThanOrEqual(3 * per * dim * 4)
 
     const opened: Array<{ close(): Promise<void> }> = []
     const open = async (name: string) => {
@@ -88,6 +96,13 @@ describe('one index over many files, built in separate steps', () => {
     expect((await ok(['info', stepwise])).stdout).toMatch(new RegExp(`a sidecar index over 3 files, ${3 * per} rows\\n`))
     const modelInfo = await cli(['info', model])
     expect([modelInfo.code, modelInfo.stderr.trim()]).toEqual([1, expect.stringMatching(/model\.pqmodel: a model \(parquetseek train\)/)])
+    // a file changed since its part was encoded: its vectors are not copied (they would be other rows')
+    threeFiles(dir, 5)
+    const changed = await cli(['merge', '--model', model, '--out', join(dir, 'changed.pqseek'), ...parts, '--sidecar-vectors'])
+    expect([changed.code, changed.stderr.trim().split('\n').at(-1)]).toEqual([
+      1,
+      `parquetseek merge: ${files[0]}: the file changed since its part was encoded; encode it again to copy its vectors`,
+    ])
   })
 
   it('a model trained on a subset of the files encodes the others too, local or by URL', async () => {

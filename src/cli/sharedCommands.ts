@@ -2,6 +2,7 @@ import { dirname, relative, resolve } from 'node:path'
 import { BACKEND_CHOICES, loadKernels } from '../compute/backend.js'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { withPool } from '../compute/pool.js'
+import { ParquetSeekError } from '../errors.js'
 import type { BuildProgress } from '../index/build.js'
 import { METRICS } from '../index/model.js'
 import {
@@ -15,9 +16,10 @@ import {
   readModelFile,
   readPartFile,
   type SharedOptions,
+  sidecarVectors,
   trainShared,
 } from '../index/partitioned.js'
-import { writeSidecar } from '../index/sidecarFile.js'
+import { footerHash, writeSidecar } from '../index/sidecarFile.js'
 import { fileUrl } from '../io/fileUrl.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -35,8 +37,9 @@ parquetseek train <in.parquet|url …> --column <name> --out <model.pqmodel> [--
   one seeded sample across the given files (all of them, or a subset) → centroids and codebooks
 parquetseek encode --model <model.pqmodel> <in.parquet|url> --out <part.pqpart> [--skip-invalid]
   one file's lists and codes (run one per file, in parallel anywhere)
-parquetseek merge --model <model.pqmodel> --out <all.pqseek> <part.pqpart …>
-  the parts, in the order given, as one sidecar index (search it with parquetseek search all.pqseek)
+parquetseek merge --model <model.pqmodel> --out <all.pqseek> <part.pqpart …> [--sidecar-vectors]
+  the parts, in the order given, as one sidecar index (search it with parquetseek search all.pqseek);
+  --sidecar-vectors also copies the parts' files' vectors into it (each file read once more)
 ${common}`
 
 /** The index parameters' flags, shared by `index` and the steps. */
@@ -195,7 +198,7 @@ export async function encodeCommand(argv: string[], signal: AbortSignal): Promis
 }
 
 export async function mergeCommand(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values, positionals } = parse(argv, options)
+  const { values, positionals } = parse(argv, { ...options, 'sidecar-vectors': { type: 'boolean' } })
   if (!values.model || !values.out || !positionals.length)
     throw new UsageError(`expected --model <model.pqmodel> --out <all.pqseek> <part.pqpart …>\n${sharedUsage}`)
   const started = performance.now()
@@ -203,19 +206,38 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
   const model = await readModelFile(await readWhole(values.model), values.model)
   const outDir = dirname(resolve(values.out))
   const parts: EncodedPart[] = []
+  /** Where each part's file is (a path, or a URL), for --sidecar-vectors. */
+  const files: string[] = []
   for (const path of positionals) {
     const part = readPartFile(await readWhole(path), path, model.params.m)
     // a part names its file relative to itself; the sidecar names it relative to the sidecar
     const name = part.source.name
+    files.push(isUrl(name) ? fileUrl(name) : resolve(dirname(path), name))
     parts.push({ ...part, source: { ...part.source, name: isUrl(name) ? fileUrl(name) : relative(outDir, resolve(dirname(path), name)) } })
   }
   const sink = await fileSink(values.out, [values.model, ...positionals])
-  const header = await withCompute(values, signal, async (compute) =>
-    writeSidecar(sink, { column: model.column, model, ...(await mergeParts(model, parts, compute)) }),
-  ).catch(async (e) => {
-    await sink.abort()
-    throw e
+  const inputs: Array<NamedSource & { close(): Promise<void> }> = []
+  const header = await withCompute(values, signal, async (compute) => {
+    if (values['sidecar-vectors'])
+      for (const [i, file] of files.entries()) {
+        const source = await anySource(file)
+        inputs.push({ name: file, source, close: () => source.close() })
+        // the file the part encoded, not one changed since: its vectors would be other rows'
+        const encoded = parts[i]?.source
+        if (source.byteLength !== encoded?.size || (await footerHash(source)) !== encoded.footerSha256)
+          throw new ParquetSeekError('the file changed since its part was encoded; encode it again to copy its vectors', { file })
+      }
+    const merged = await mergeParts(model, parts, compute)
+    const vectors = inputs.length ? sidecarVectors(inputs, merged.sources, model, compute) : undefined
+    return writeSidecar(sink, { column: model.column, model, ...merged, vectors })
   })
+    .catch(async (e) => {
+      await sink.abort()
+      throw e
+    })
+    .finally(async () => {
+      for (const i of inputs) await i.close()
+    })
   const p = header.params
   report(
     values,

@@ -101,7 +101,7 @@ export interface SharedOptions extends ParamOptions {
   vectors?: boolean
 }
 
-const progressOf = (o: SharedOptions) => (phase: BuildProgress['phase'], done: number, total: number) => {
+const progressOf = (o: Pick<SharedOptions, 'train' | 'onProgress'>) => (phase: BuildProgress['phase'], done: number, total: number) => {
   if (o.train?.signal?.aborted) throw new AbortError()
   o.onProgress?.({ phase, done, total })
 }
@@ -229,7 +229,7 @@ async function encodeHeld(
   o: Omit<SharedOptions, keyof ParamOptions | 'column' | 'metric'>,
   held?: Held,
 ): Promise<EncodedPart> {
-  const progress = progressOf({ ...o, column: model.column })
+  const progress = progressOf(o)
   // (the footer the training pass read: the pages it found on the way are known through it)
   const { metadata, embedding, identity } = held?.opened ?? (await identify(input, model.column))
   if (embedding.dim !== undefined && embedding.dim !== model.params.dim)
@@ -261,7 +261,7 @@ export async function mergeParts(
   parts: EncodedPart[],
   o: Omit<SharedOptions, keyof ParamOptions | 'column' | 'metric' | 'skipInvalid'> = {},
 ): Promise<Merged> {
-  const progress = progressOf({ ...o, column: model.column })
+  const progress = progressOf(o)
   const { nlist, m } = model.params
   if (!parts.length) throw new ParquetSeekError('merging needs at least one part')
   const sources: SidecarSource[] = []
@@ -350,7 +350,7 @@ export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: Shar
       if (held) held[i] = undefined // encoded: let its vectors go
     }
     const merged = await mergeParts(model, parts, o)
-    const vectors = o.vectors ? copiedVectors(inputs, merged.sources, model, o) : undefined
+    const vectors = o.vectors ? sidecarVectors(inputs, merged.sources, model, o) : undefined
     return await writeSidecar(sink, { column: model.column, model, ...merged, vectors })
   } catch (e) {
     await sink.abort()
@@ -359,10 +359,16 @@ export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: Shar
 }
 
 /**
- * Every file's vectors as float32 little-endian in global row order (SidecarHeader.vectors): each
- * file read again a block of rows at a time, a row not indexed (null, ragged: skipped) zeros.
+ * Every file's vectors as float32 little-endian in global row order (SidecarHeader.vectors), for
+ * writeSidecar: each file (`inputs[i]` is `sources[i]`) read again a block of rows at a time, a
+ * row not indexed (null, ragged: skipped) zeros.
  */
-function copiedVectors(inputs: NamedSource[], sources: SidecarSource[], model: SharedModel, o: SharedOptions): SidecarVectorsWriter {
+export function sidecarVectors(
+  inputs: NamedSource[],
+  sources: SidecarSource[],
+  model: SharedModel,
+  o: Pick<SharedOptions, 'train' | 'onProgress'>,
+): SidecarVectorsWriter {
   const { dim } = model.params
   const rows = sources.reduce((n, s) => n + s.rows, 0)
   const progress = progressOf(o)
