@@ -144,7 +144,7 @@ describe('list columns read as Dremel defines rows (readListRows)', () => {
     }
   })
 
-  it("DuckDB's structs and maps: a list of structs, a map, a struct holding an INTEGER[2], each with NULL rows (hyparquet moved the rows after each), and a struct of structs (refused as corrupt: its leaves' pages were checked by the first leaf's level widths) — as DuckDB reads them", async () => {
+  it("DuckDB's structs and maps: a list of structs, a map, a struct holding an INTEGER[2], an INTEGER[2][3] and a map of INTEGER[3], each with NULLs (hyparquet moved the rows after each), and a struct of structs (refused as corrupt: its leaves' pages were checked by the first leaf's level widths) — as DuckDB reads them", async () => {
     const dir = tempDir('pqs-list-rows-')
     const path = join(dir, 'structs.parquet')
     const db = await duckdb()
@@ -153,12 +153,15 @@ describe('list columns read as Dremel defines rows (readListRows)', () => {
           (CASE WHEN i % 7 = 2 THEN NULL ELSE [{'a': i, 'b': 'x' || i}, {'a': -i, 'b': NULL}] END)::STRUCT(a INT, b VARCHAR)[2] AS s,
           (CASE WHEN i % 5 = 2 THEN NULL ELSE MAP {'k' || i: i} END) AS m,
           {'lang': 'l' || (i % 3), 'tags': (CASE WHEN i % 9 = 4 THEN NULL ELSE [i, i] END)::INTEGER[2]} AS meta,
-          {'a': i, 'b': {'c': {'d': CASE WHEN i % 3 = 0 THEN NULL ELSE i END}}} AS deep
+          {'a': i, 'b': {'c': {'d': CASE WHEN i % 3 = 0 THEN NULL ELSE i END}}} AS deep,
+          -- NULL arrays inside an array (orphan levels at repetition level 2), and as a map's values
+          (CASE WHEN i % 7 = 1 THEN NULL ELSE [CASE WHEN i % 5 = 2 THEN NULL ELSE [i, i + 1] END, [NULL, i], CASE WHEN i % 3 = 0 THEN NULL ELSE [7, 8] END] END)::INTEGER[2][3] AS aa,
+          (CASE WHEN i % 9 = 2 THEN NULL ELSE MAP {'a': CASE WHEN i % 2 = 0 THEN NULL ELSE [i, i, i] END} END)::MAP(VARCHAR, INTEGER[3]) AS mp
         FROM range(3000) t(i)) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)`)
       const truth = (await db.rows(`SELECT to_json(t)::VARCHAR FROM '${path}' t ORDER BY id`)).map(([j]) => JSON.parse(j as string))
       const source = await testSource(path)
       const metadata = await parquetMetadataAsync(source)
-      for (const name of ['s', 'm', 'meta', 'deep']) {
+      for (const name of ['s', 'm', 'meta', 'deep', 'aa', 'mp']) {
         for (const [a, b] of [
           [0, 3000],
           [1020, 1030],
