@@ -418,6 +418,12 @@ describe('sidecar index over unmodified files', () => {
         skipInvalid: true,
         vectors: true,
       })
+      // cosine too: the copy holds the vectors as stored (the build normalizes its own)
+      for (const [name, vectors] of [
+        ['cos-pages.pqseek', false],
+        ['cos-vectors.pqseek', true],
+      ] as const)
+        await buildShared(inputs, await fileSink(join(dir, name)), { column: 'embedding', skipInvalid: true, metric: 'cosine', vectors })
       // float32, global row order, a row left out zeros; after the index, 64-byte aligned
       const bytes = readFileSync(join(dir, 'vectors.pqseek'))
       const at = header.vectors?.offset as number
@@ -450,6 +456,14 @@ describe('sidecar index over unmodified files', () => {
         // cold: a few KiB of candidates, where the sources' pages cost their row groups (~380 and
         // ~500 KiB; kept by the source's cache for later queries)
         if (q === 0) expect(b.stats.bytes).toBeLessThan(a.stats.bytes / 4)
+      }
+      const cosPages = await SidecarIndex.open(await open('cos-pages.pqseek'), open)
+      const cosCopied = await SidecarIndex.open(await open('cos-vectors.pqseek'), open)
+      for (let q = 0; q < 4; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        const a = await cosPages.search(query, { k: 10 })
+        const b = await cosCopied.search(query, { k: 10 })
+        expect(b.results.map((h) => [h.file, h.row, h.distance])).toEqual(a.results.map((h) => [h.file, h.row, h.distance]))
       }
     } finally {
       await close()
