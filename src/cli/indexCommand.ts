@@ -42,9 +42,10 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
-  --sidecar-vectors    with --sidecar: copy the vectors into it (rows × dim × 4 bytes more), so a query
-                       refines a candidate from 4·dim bytes there, not its page in the file (pyarrow's
-                       ~1 MiB, DuckDB's a row group); the inputs are read once more to copy them
+  --sidecar-vectors    with --sidecar: copy the vectors into it, list by list (~rows × dim × 4 bytes more),
+                       so a query refines its candidates from a few KiB there, not their pages in the
+                       files (pyarrow's ~1 MiB, DuckDB's a row group); the inputs are read once more
+                       (once per --memory-mb of vectors)
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {

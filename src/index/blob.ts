@@ -298,19 +298,29 @@ const ROWS_FOLLOW = 1
 const PAGES_ADJACENT = 2
 const LENGTHS_EQUAL = 4
 
-function encodeList(lists: InvertedLists, pages: PageLocations, l: number, m: number): Uint8Array {
+/**
+ * List l's entries (indices into `lists`' arrays) in the order the list stores them: its own,
+ * then those spilled into it ascending by row (clustering renumbered the rows after they were
+ * grouped). Readers' `ListView.rowIds[at]` is entry `at` of this order.
+ */
+export function storedEntries(lists: InvertedLists, l: number): number[] {
   const start = lists.listStart[l] as number
+  const own = ownEnd(lists, l)
+  const spilled = Array.from({ length: start + count(lists, l) - own }, (_, i) => own + i).sort(
+    (a, b) => (lists.rowIds[a] as number) - (lists.rowIds[b] as number),
+  )
+  return [...Array.from({ length: own - start }, (_, i) => start + i), ...spilled]
+}
+
+function encodeList(lists: InvertedLists, pages: PageLocations, l: number, m: number): Uint8Array {
   const n = count(lists, l)
   if (n === 0) return new Uint8Array(0)
   const own = ownEnd(lists, l)
-  // spilled entries ascending by row (clustering renumbered the rows after they were grouped)
-  const spilled = Array.from({ length: start + n - own }, (_, i) => own + i).sort(
-    (a, b) => (lists.rowIds[a] as number) - (lists.rowIds[b] as number),
-  )
-  const entries = [...Array.from({ length: own - start }, (_, i) => start + i), ...spilled]
+  const entries = storedEntries(lists, l)
+  const spilled = entries.slice(own - (lists.listStart[l] as number))
   const out = new Uint8Array(n * m + 2 * 4 * 10 + n * 3 * 10)
   for (const [i, e] of entries.entries()) out.set(lists.codes.subarray(e * m, (e + 1) * m), i * m)
-  let at = encodeRun(entries.slice(0, own - start), lists, pages, l, out, n * m)
+  let at = encodeRun(entries.slice(0, own - (lists.listStart[l] as number)), lists, pages, l, out, n * m)
   at = encodeRun(spilled, lists, pages, l, out, at)
   return out.slice(0, at)
 }

@@ -94,9 +94,10 @@ export interface SharedOptions extends ParamOptions {
    */
   memoryBytes?: number
   /**
-   * buildShared: copy every file's vectors into the sidecar (float32, rows × dim × 4 bytes more),
-   * so that refining a candidate reads its vector there, not its page from the file (a page of
-   * pyarrow's is ~1 MiB, DuckDB's a whole row group). Every file is read once more to copy them.
+   * buildShared: copy every file's vectors into the sidecar (float32, one a list entry, list by
+   * list: ~rows × dim × 4 bytes more), so that refining a query's candidates reads a run of the
+   * sidecar, not their pages in the files (a page of pyarrow's is ~1 MiB, DuckDB's a whole row
+   * group). Every file is read once more for each `memoryBytes` of vectors (sidecarVectors).
    */
   vectors?: boolean
 }
@@ -359,54 +360,64 @@ export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: Shar
 }
 
 /**
- * Every file's vectors as float32 little-endian in global row order (SidecarHeader.vectors), for
- * writeSidecar: each file (`inputs[i]` is `sources[i]`) read again a block of rows at a time, a
- * row not indexed (null, ragged: skipped) zeros.
+ * Every file's vectors for writeSidecar (SidecarHeader.vectors): the vector of each row asked for
+ * (one a list entry, in storage order), float32 little-endian. As many entries as `memoryBytes`
+ * holds are gathered at a time, each pass reading every file (`inputs[i]` is `sources[i]`) a
+ * block of rows at a time and taking the rows of those entries: one pass where the vectors fit.
  */
 export function sidecarVectors(
   inputs: NamedSource[],
   sources: SidecarSource[],
   model: SharedModel,
-  o: Pick<SharedOptions, 'train' | 'onProgress'>,
+  o: Pick<SharedOptions, 'train' | 'onProgress' | 'memoryBytes'>,
 ): SidecarVectorsWriter {
   const { dim } = model.params
-  const rows = sources.reduce((n, s) => n + s.rows, 0)
   const progress = progressOf(o)
   return {
-    rows,
     dim,
-    async write(emit) {
-      for (const [i, input] of inputs.entries()) {
-        const s = sources[i] as SidecarSource
-        const metadata = await readMetadata(input.source, input.name)
-        const embedding = describeEmbeddingColumn(metadata, model.column, input.name)
+    async write(rows, emit) {
+      const per = Math.max(1, Math.floor((o.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (dim * 4)))
+      for (let first = 0; first < rows.length; first += per) {
+        const window = rows.subarray(first, Math.min(rows.length, first + per))
+        // the window's entries by row: each file's blocks, in row order, fill them in turn
+        const byRow = Uint32Array.from(window.keys()).sort((a, b) => (window[a] as number) - (window[b] as number))
+        const out = new Float32Array(window.length * dim)
         let next = 0
-        const zeros = async (count: number) => {
-          for (let left = count; left > 0; left -= ZERO_ROWS) await emit(new Uint8Array(Math.min(left, ZERO_ROWS) * dim * 4))
+        for (const [i, input] of inputs.entries()) {
+          const s = sources[i] as SidecarSource
+          const metadata = await readMetadata(input.source, input.name)
+          const embedding = describeEmbeddingColumn(metadata, model.column, input.name)
+          // (a file none of whose rows the window holds is not read)
+          if (next >= byRow.length || (window[byRow[next] as number] as number) >= s.rowBase + s.rows) continue
+          await forEachVectorBlock(
+            input.source,
+            metadata,
+            embedding,
+            { file: input.name, skipInvalid: true, signal: o.train?.signal },
+            (block) => {
+              if (block.dim !== dim)
+                throw new ParquetSeekError(`"${model.column}" is ${block.dim}-d here; the model is ${dim}-d`, { file: input.name })
+              let j = 0
+              while (next < byRow.length) {
+                const at = byRow[next] as number
+                const row = (window[at] as number) - s.rowBase
+                if (row >= block.rowEnd) break
+                while (j < block.rowIds.length && (block.rowIds[j] as number) < row) j++
+                if (block.rowIds[j] !== row)
+                  throw new Error(`row ${row} of ${input.name} is in a list but has no vector (the file changed?)`)
+                out.set(block.data.subarray(j * dim, (j + 1) * dim), at * dim)
+                next++
+              }
+              progress('write', first + next, rows.length)
+            },
+          )
         }
-        await forEachVectorBlock(
-          input.source,
-          metadata,
-          embedding,
-          { file: input.name, skipInvalid: true, signal: o.train?.signal, onProgress: (d) => progress('write', s.rowBase + d, rows) },
-          async (block) => {
-            if (block.dim !== dim)
-              throw new ParquetSeekError(`"${model.column}" is ${block.dim}-d here; the model is ${dim}-d`, { file: input.name })
-            // the block's rows, a row left out zeros
-            const out = new Float32Array((block.rowEnd - next) * dim)
-            for (const [j, row] of block.rowIds.entries()) out.set(block.data.subarray(j * dim, (j + 1) * dim), (row - next) * dim)
-            await emit(littleEndian(out))
-            next = block.rowEnd
-          },
-        )
-        await zeros(s.rows - next)
+        if (next !== byRow.length) throw new Error(`${byRow.length - next} listed rows were not found in the files`)
+        await emit(littleEndian(out))
       }
     },
   }
 }
-
-/** Rows of zeros emitted at once for rows with no vector. */
-const ZERO_ROWS = 4096
 
 /** A Float32Array's bytes, little-endian (a view where the platform is). */
 function littleEndian(values: Float32Array): Uint8Array {

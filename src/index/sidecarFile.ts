@@ -2,7 +2,7 @@ import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
 import { footerLength } from '../parquet/footer.js'
 import type { PageTable } from '../parquet/pageLocations.js'
-import { writeBlob } from './blob.js'
+import { storageOrder, storedEntries, writeBlob } from './blob.js'
 import type { IndexParams, InvertedLists, IvfPqModel } from './model.js'
 
 /**
@@ -53,18 +53,30 @@ export interface SidecarHeader {
   blobLength: number
   params: IndexParams
   /**
-   * The sources' vectors, copied (`index --sidecar --sidecar-vectors`): float32 little-endian,
-   * rows × dim in global row order (row r at `offset + r · dim · 4`; a row not indexed zeros), so
-   * refining a candidate reads its 4·dim bytes here rather than its page from the source.
+   * The sources' vectors, copied (`index --sidecar --sidecar-vectors`): float32 little-endian, one
+   * a list entry, in the order the entries are stored — the lists in the order of their offsets in
+   * the lists section, each list's entries in order (a spilled row again in the list it spilled
+   * into). Refining a candidate reads its 4·dim bytes here rather than its page from the source,
+   * and a query's candidates, from the few lists nearest it, lie close together: one read or a few.
    */
   vectors?: { offset: number; length: number }
 }
 
-/** Vectors written after the blob (SidecarHeader.vectors): `rows` × `dim` float32, emitted in row order by `write`. */
+/**
+ * Vectors written after the blob (SidecarHeader.vectors): `write` emits the vector of each row of
+ * `rows` (global rows, one a list entry in storage order), dim float32 each, in that order.
+ */
 export interface SidecarVectorsWriter {
-  rows: number
   dim: number
-  write(emit: (bytes: Uint8Array) => Promise<void>): Promise<void>
+  write(rows: Uint32Array, emit: (bytes: Uint8Array) => Promise<void>): Promise<void>
+}
+
+/** The row of each list entry, in the order the lists (`storage`) and their entries are stored. */
+function entryRows(lists: InvertedLists, storage: Uint32Array): Uint32Array {
+  const rows = new Uint32Array(lists.rowIds.length)
+  let at = 0
+  for (const l of storage) for (const e of storedEntries(lists, l)) rows[at++] = lists.rowIds[e] as number
+  return rows
 }
 
 /** SHA-256 (hex) of a Parquet file's footer and its length + magic: what identifies its content. */
@@ -100,7 +112,9 @@ export async function writeSidecar(
   try {
     const n = lists.rowIds.length
     const pages = { offsets: new Float64Array(n), lengths: new Uint32Array(n) }
-    const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages })
+    // (the order the lists are stored in: the copied vectors follow it)
+    const storage = storageOrder(model.centroids, params.nlist, params.dim)
+    const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages, storage })
     const draft = { format: 'parquetseek-sidecar' as const, version: 1 as const, column, sources, params, blobLength: blob.length }
     const align = (at: number) => Math.ceil(at / 64) * 64
     // the header's own length decides the blob's offset (and the vectors', after it): grow the
@@ -109,7 +123,7 @@ export async function writeSidecar(
     let json = ''
     let copied: SidecarHeader['vectors']
     for (;;) {
-      copied = vectors && { offset: align(blobOffset + blob.length), length: vectors.rows * vectors.dim * 4 }
+      copied = vectors && { offset: align(blobOffset + blob.length), length: n * vectors.dim * 4 }
       json = JSON.stringify({ ...draft, blobOffset, ...(copied ? { vectors: copied } : {}) })
       const next = align(SIDECAR_MAGIC.length + 4 + new TextEncoder().encode(json).length)
       if (next === blobOffset) break
@@ -125,7 +139,7 @@ export async function writeSidecar(
     if (vectors && copied) {
       await sink.write(new Uint8Array(copied.offset - blobOffset - blob.length))
       let written = 0
-      await vectors.write(async (bytes) => {
+      await vectors.write(entryRows(lists, storage), async (bytes) => {
         written += bytes.length
         if (written > copied.length) throw new Error(`${written} bytes of vectors where ${copied.length} were announced`)
         await sink.write(bytes)

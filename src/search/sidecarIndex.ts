@@ -17,7 +17,7 @@ import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRa
 import { readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
-import { type IndexKind, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
+import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
 import { readRows } from './columns.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
 
@@ -214,7 +214,7 @@ export class SidecarIndex {
       codebooks: head.codebooks,
       layout: pqLayout(params.dim, params.m, params.nbits),
     }
-    const vectors = vectorsSection(header, params.dim, sidecar.byteLength, file)
+    const vectors = vectorsSection(header, params.dim, head.directory, sidecar.byteLength, file)
     const sources: OpenedSource[] = []
     const warnings: string[] = []
     for (const [i, s] of header.sources.entries()) {
@@ -359,8 +359,8 @@ class SidecarKind implements IndexKind {
     private readonly blobOffset: number,
     private readonly sources: OpenedSource[],
     readonly clock: RoundTripClock,
-    /** Where the sidecar's copy of the vectors begins (SidecarHeader.vectors), if it has one. */
-    private readonly vectors?: number,
+    /** The sidecar's copy of the vectors (SidecarHeader.vectors), if it has one. */
+    private readonly vectors?: CopiedVectors,
   ) {
     this.counters = [sidecar, ...sources.map((s) => s.source)]
   }
@@ -386,18 +386,28 @@ class SidecarKind implements IndexKind {
       signal: o.signal,
     })
     const ctx = { file: this.sidecar.name, blobOffset: this.blobOffset }
-    return lists.map((l, i) =>
-      parseList(bodies[i] as Uint8Array, this.directory[l] as DirectoryEntry, this.model.params.m, l, ctx, { rows: this.rows }),
-    )
+    return lists.map((l, i) => {
+      const view = parseList(bodies[i] as Uint8Array, this.directory[l] as DirectoryEntry, this.model.params.m, l, ctx, { rows: this.rows })
+      this.listOf.set(view, l)
+      return view
+    })
   }
+
+  /** The list each view read is of (a candidate's place in the copied vectors). */
+  private readonly listOf = new WeakMap<ListView, number>()
 
   /**
    * Every page holding candidates read at once (each source's reads coalesced, sources in
    * parallel) and decoded once, however many candidates it holds.
    */
-  async readVectors(rows: number[], _place: unknown, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
+  async readVectors(rows: number[], place: (row: number) => ListPlace | undefined, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
+    if (this.vectors) return this.copiedVectors(this.vectors, rows, place, out, o)
+    return this.pageVectors(rows, out, o)
+  }
+
+  /** Rows' vectors from the sources' pages: every page holding one read once, however many it holds. */
+  private async pageVectors(rows: number[], out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
     const { dim } = this.model.params
-    if (this.vectors !== undefined) return this.copiedVectors(rows, out, o)
     const present = new Uint8Array(rows.length)
     const slot = new Map(rows.map((r, i) => [r, i]))
     await Promise.all(
@@ -421,17 +431,56 @@ class SidecarKind implements IndexKind {
     return present
   }
 
-  /** The candidates' vectors from the sidecar's copy: 4·dim bytes each, nearby ones in one request. */
-  private async copiedVectors(rows: number[], out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
-    const size = this.model.params.dim * 4
-    const at = this.vectors as number
-    const ranges = rows.map((r) => ({ start: at + r * size, end: at + (r + 1) * size }))
-    const bodies = await readRanges(this.sidecar, ranges, { requestGap: REQUEST_BYTES, concurrency: o.connections, signal: o.signal })
-    for (const [i, body] of bodies.entries()) {
-      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
-      for (let j = 0; j < size / 4; j++) out[(i * size) / 4 + j] = view.getFloat32(j * 4, true)
+  /**
+   * The candidates' vectors from the sidecar's copy, each at its list entry (4·dim bytes; a
+   * query's candidates, from the lists nearest it, mostly in one run); a row with no place in a
+   * list read (none today) from its page.
+   */
+  private async copiedVectors(
+    copy: CopiedVectors,
+    rows: number[],
+    place: (row: number) => ListPlace | undefined,
+    out: Float32Array,
+    o: ReadOptions,
+  ): Promise<Uint8Array> {
+    const { dim } = this.model.params
+    const size = dim * 4
+    const placed: number[] = []
+    const ranges: Array<{ start: number; end: number }> = []
+    const elsewhere: number[] = []
+    for (const [i, row] of rows.entries()) {
+      const p = place(row)
+      const list = p && this.listOf.get(p.list)
+      if (p === undefined || list === undefined) {
+        elsewhere.push(i)
+        continue
+      }
+      const start = copy.offset + ((copy.listBase[list] as number) + p.at) * size
+      placed.push(i)
+      ranges.push({ start, end: start + size })
     }
-    return new Uint8Array(rows.length).fill(1)
+    const bodies = await readRanges(this.sidecar, ranges, { requestGap: REQUEST_BYTES, concurrency: o.connections, signal: o.signal })
+    for (const [k, body] of bodies.entries()) {
+      const i = placed[k] as number
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+      for (let j = 0; j < dim; j++) out[i * dim + j] = view.getFloat32(j * 4, true)
+    }
+    const present = new Uint8Array(rows.length)
+    for (const i of placed) present[i] = 1
+    if (elsewhere.length) {
+      const vectors = new Float32Array(elsewhere.length * dim)
+      const found = await this.pageVectors(
+        elsewhere.map((i) => rows[i] as number),
+        vectors,
+        o,
+      )
+      for (const [k, i] of elsewhere.entries()) {
+        if (!found[k]) continue
+        out.set(vectors.subarray(k * dim, (k + 1) * dim), i * dim)
+        present[i] = 1
+      }
+    }
+    return present
   }
 
   async readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
@@ -460,23 +509,46 @@ class SidecarKind implements IndexKind {
   }
 }
 
+/** The sidecar's copy of the vectors: where it begins, and where each list's entries begin in it (by list). */
+interface CopiedVectors {
+  offset: number
+  listBase: Float64Array
+}
+
 /**
- * Where the sidecar's copy of the vectors begins (SidecarHeader.vectors), checked: rows × dim
- * float32 after the blob and inside the file; undefined where it has none.
+ * The sidecar's copy of the vectors (SidecarHeader.vectors), checked: one float32 vector a list
+ * entry, after the blob and inside the file; undefined where it has none. Entries are in the
+ * order the lists are stored (by directory offset), each list's in order.
  */
-function vectorsSection(header: SidecarHeader, dim: number, size: number, file: string): number | undefined {
+function vectorsSection(
+  header: SidecarHeader,
+  dim: number,
+  directory: DirectoryEntry[],
+  size: number,
+  file: string,
+): CopiedVectors | undefined {
   const v = header.vectors
   if (v === undefined) return undefined
-  const rows = header.sources.reduce((n, s) => n + (Number.isSafeInteger(s?.rows) ? s.rows : 0), 0)
+  const entries = directory.reduce((n, d) => n + d.count, 0)
   const whole = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0
   if (typeof v !== 'object' || v === null || !whole(v.offset) || !whole(v.length))
     throw new ParquetSeekError("the sidecar header's vectors are not {offset, length}", { file })
-  if (v.length !== rows * dim * 4 || v.offset < header.blobOffset + header.blobLength || v.offset + v.length > size)
+  if (v.length !== entries * dim * 4 || v.offset < header.blobOffset + header.blobLength || v.offset + v.length > size)
     throw new ParquetSeekError(
-      `the vectors section [${v.offset}, ${v.offset + v.length}) is not ${rows} rows × ${dim} float32 after the index and inside the ${size}-byte file`,
+      `the vectors section [${v.offset}, ${v.offset + v.length}) is not ${entries} list entries × ${dim} float32 after the index and inside the ${size}-byte file`,
       { file, offset: v.offset },
     )
-  return v.offset
+  // (lists with no entries take no room: their order among the others does not matter)
+  const listBase = new Float64Array(directory.length)
+  let at = 0
+  const stored = Array.from(directory.keys()).sort(
+    (a, b) => (directory[a] as DirectoryEntry).offset - (directory[b] as DirectoryEntry).offset || a - b,
+  )
+  for (const l of stored) {
+    listBase[l] = at
+    at += (directory[l] as DirectoryEntry).count
+  }
+  return { offset: v.offset, listBase }
 }
 
 /** Source and local row of a global row. */
