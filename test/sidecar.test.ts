@@ -497,6 +497,27 @@ describe('sidecar index over unmodified files', () => {
     } finally {
       await close()
     }
+    // the CLI: a build over large pages warns as a search would, naming the option; with it, no warning
+    const files = ['a.parquet', 'b.parquet'].map((f) => join(dir, f))
+    const plain = await cli(['index', '--sidecar', join(dir, 'cli.pqseek'), ...files, '--column', 'embedding', '--skip-invalid'])
+    expect(plain.code).toBe(0)
+    expect(plain.stderr.split('\n').filter((l) => l.startsWith('warning: '))).toEqual([
+      expect.stringMatching(
+        /^warning: a\.parquet stores "embedding" in pages of 0\.4 MiB \(a row group each\): refining a candidate reads its whole page \(index --sidecar … --sidecar-vectors copies/,
+      ),
+      expect.stringMatching(/^warning: b\.parquet stores "embedding" in pages of 0\.5 MiB \(a row group each\)/),
+    ])
+    const copying = await cli([
+      'index',
+      '--sidecar',
+      join(dir, 'cli-v.pqseek'),
+      ...files,
+      '--column',
+      'embedding',
+      '--skip-invalid',
+      '--sidecar-vectors',
+    ])
+    expect([copying.code, copying.stderr.split('\n').filter((l) => l.startsWith('warning: '))]).toEqual([0, []])
     // the CLI: only with --sidecar
     const r = await cli(['index', join(dir, 'a.parquet'), join(dir, 'out.parquet'), '--sidecar-vectors'])
     expect(r.code).toBe(2)

@@ -24,6 +24,7 @@ import { fileUrl } from '../io/fileUrl.js'
 import { checkOutputPath, fileSink, readLocalFile } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { checkDistinct } from '../search/dataset.js'
+import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, intOption, parse, UsageError } from './args.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
 import { anySource, isUrl, soleVectorColumn } from './sources.js'
@@ -300,6 +301,22 @@ export async function sidecarIndexCommand(
       },
       `indexed ${p.rows} rows of ${count(header.sources.length, 'file')} into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured${header.vectors ? `; their vectors copied, ${(header.vectors.length / 2 ** 20).toFixed(1)} MiB` : ''})`,
     )
+    // what a search will warn of at open (a file in large pages: each candidate costs its page),
+    // said now, while --sidecar-vectors is one rebuild away
+    if (!vectors) {
+      const sidecar = await anySource(out)
+      try {
+        const index = await SidecarIndex.open(sidecar, async (name) => {
+          const input = inputs.find((i) => i.name === name)
+          if (!input) throw new Error(`the sidecar names ${name}, which was not indexed`)
+          return input.source
+        })
+        for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
+        index.close()
+      } finally {
+        await sidecar.close()
+      }
+    }
   } catch (e) {
     await sink.abort()
     throw e
