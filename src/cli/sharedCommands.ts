@@ -260,6 +260,28 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
  * `index --sidecar out in…`: the three steps in one process, up to `memoryBytes` of vectors kept
  * from training to encode (each file then read once).
  */
+/**
+ * What a search will warn of at open (a file in large pages: each candidate costs its page), said
+ * after the build, while --sidecar-vectors is one rebuild away. The sidecar is built: a failure to
+ * open it here is a warning too, not the build's failure.
+ */
+async function warnAsSearchWould(out: string, inputs: NamedSource[]): Promise<void> {
+  const sidecar = await anySource(out)
+  try {
+    const index = await SidecarIndex.open(sidecar, async (name) => {
+      const input = inputs.find((i) => i.name === name)
+      if (!input) throw new Error(`the sidecar names ${name}, which was not indexed`)
+      return input.source
+    })
+    for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
+    index.close()
+  } catch (e) {
+    process.stderr.write(`warning: the sidecar is written, but opening it to check its files' pages failed: ${(e as Error).message}\n`)
+  } finally {
+    await sidecar.close()
+  }
+}
+
 export async function sidecarIndexCommand(
   out: string,
   paths: string[],
@@ -301,22 +323,7 @@ export async function sidecarIndexCommand(
       },
       `indexed ${p.rows} rows of ${count(header.sources.length, 'file')} into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured${header.vectors ? `; their vectors copied, ${(header.vectors.length / 2 ** 20).toFixed(1)} MiB` : ''})`,
     )
-    // what a search will warn of at open (a file in large pages: each candidate costs its page),
-    // said now, while --sidecar-vectors is one rebuild away
-    if (!vectors) {
-      const sidecar = await anySource(out)
-      try {
-        const index = await SidecarIndex.open(sidecar, async (name) => {
-          const input = inputs.find((i) => i.name === name)
-          if (!input) throw new Error(`the sidecar names ${name}, which was not indexed`)
-          return input.source
-        })
-        for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
-        index.close()
-      } finally {
-        await sidecar.close()
-      }
-    }
+    if (!vectors) await warnAsSearchWould(out, inputs)
   } catch (e) {
     await sink.abort()
     throw e
