@@ -134,8 +134,9 @@ export interface SidecarOpenOptions {
 
 /**
  * Search through a sidecar index (src/index/sidecarFile.ts) over unmodified Parquet files: lists
- * come from the sidecar, candidate vectors and result columns from the sources — through their
- * offset indexes (only the pages holding them), or whole column chunks where a source has none.
+ * come from the sidecar, candidate vectors from its copy of them where it has one, else (and result
+ * columns) from the sources — through their offset indexes or the pages the build found (only the
+ * pages holding them), or whole column chunks where a source has neither.
  * The query pipeline is the one every index uses: batches, filters, deleted rows, the GPU.
  */
 export class SidecarIndex {
@@ -396,16 +397,16 @@ class SidecarKind implements IndexKind {
   /** The list each view read is of (a candidate's place in the copied vectors). */
   private readonly listOf = new WeakMap<ListView, number>()
 
-  /**
-   * Every page holding candidates read at once (each source's reads coalesced, sources in
-   * parallel) and decoded once, however many candidates it holds.
-   */
+  /** Candidates' vectors: from the sidecar's copy where it has one, else from the sources' pages. */
   async readVectors(rows: number[], place: (row: number) => ListPlace | undefined, out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
     if (this.vectors) return this.copiedVectors(this.vectors, rows, place, out, o)
     return this.pageVectors(rows, out, o)
   }
 
-  /** Rows' vectors from the sources' pages: every page holding one read once, however many it holds. */
+  /**
+   * Rows' vectors from the sources' pages: every page holding one read at once (each source's
+   * reads coalesced, sources in parallel) and decoded once, however many rows it holds.
+   */
   private async pageVectors(rows: number[], out: Float32Array, o: ReadOptions): Promise<Uint8Array> {
     const { dim } = this.model.params
     const present = new Uint8Array(rows.length)
