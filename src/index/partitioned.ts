@@ -2,7 +2,7 @@ import { mulberry32, sampleIndices } from '../compute/random.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
+import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { LITTLE_ENDIAN } from '../parquet/numbers.js'
 import { walkFilePages } from '../parquet/pageLocations.js'
@@ -377,6 +377,12 @@ export function sidecarVectors(
     dim,
     async write(rows, emit) {
       const per = Math.max(1, Math.floor((o.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (dim * 4)))
+      // each file's footer read once, for every pass
+      const files: Array<{ metadata: Awaited<ReturnType<typeof readMetadata>>; embedding: EmbeddingColumn }> = []
+      for (const input of inputs) {
+        const metadata = await readMetadata(input.source, input.name)
+        files.push({ metadata, embedding: describeEmbeddingColumn(metadata, model.column, input.name) })
+      }
       for (let first = 0; first < rows.length; first += per) {
         const window = rows.subarray(first, Math.min(rows.length, first + per))
         // the window's entries by row: each file's blocks, in row order, fill them in turn
@@ -385,8 +391,7 @@ export function sidecarVectors(
         let next = 0
         for (const [i, input] of inputs.entries()) {
           const s = sources[i] as SidecarSource
-          const metadata = await readMetadata(input.source, input.name)
-          const embedding = describeEmbeddingColumn(metadata, model.column, input.name)
+          const { metadata, embedding } = files[i] as (typeof files)[number]
           // (a file none of whose rows the window holds is not read)
           if (next >= byRow.length || (window[byRow[next] as number] as number) >= s.rowBase + s.rows) continue
           await forEachVectorBlock(

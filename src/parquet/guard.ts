@@ -141,11 +141,17 @@ function chunkShapes(metadata: FileMetaData): Array<ChunkShape & { start: number
  * DataPage V2's as stored, V1's after decompressing the page once more (they sit inside the
  * compressed body). A slice that does not start with a page header (an index, a footer) is left alone.
  */
-function checkPages(bytes: Uint8Array, fileOffset: number, chunkAt: (offset: number) => ChunkShape | undefined, file: string | undefined) {
+function checkPages(
+  bytes: Uint8Array,
+  fileOffset: number,
+  chunkAt: (offset: number) => (ChunkShape & { end: number }) | undefined,
+  file: string | undefined,
+) {
   let pos = 0
-  let chunk = chunkAt(fileOffset) as ChunkShape
+  let chunk = chunkAt(fileOffset) as ChunkShape & { end: number }
   while (pos < bytes.length) {
-    chunk = chunkAt(fileOffset + pos) ?? chunk
+    // (looked up again only once a page lies past the chunk's end)
+    if (fileOffset + pos >= chunk.end) chunk = chunkAt(fileOffset + pos) ?? chunk
     const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + pos, bytes.length - pos), offset: 0 }
     let header: PageHeader
     try {

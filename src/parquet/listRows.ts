@@ -9,7 +9,7 @@ import type { ColumnDecoder } from 'hyparquet/src/types.js'
 import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
 import { checkPageHeader } from './guard.js'
-import { pagesHolding, remembered } from './listVectors.js'
+import { dictionaryPage, pagesHolding } from './listVectors.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 
@@ -235,7 +235,7 @@ function holds(root: SchemaTree, path: string[]): boolean {
 
 const trees = new WeakMap<FileMetaData, SchemaTree>()
 
-/** The chunk's dictionary as stored (its DICTIONARY_PAGE before the first data page), read once per footer, converted as `decoder` says. */
+/** The chunk's dictionary (dictionaryPage: fetched once per footer), converted as `decoder` says. */
 async function dictionaryOf(
   source: AsyncBuffer,
   metadata: FileMetaData,
@@ -244,23 +244,7 @@ async function dictionaryOf(
   decoder: ColumnDecoder,
   file: string | undefined,
 ): Promise<DecodedArray> {
-  const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
-  const start = Number(m?.dictionary_page_offset ?? Number.NaN)
-  const end = Number(m?.data_page_offset)
-  if (!(start >= 0 && end > start && end <= source.byteLength))
-    throw new ParquetSeekError('a dictionary-encoded page, and no dictionary page before the first data page', {
-      file,
-      column: decoder.pathInSchema.join('.'),
-    })
-  const bytes = await remembered(metadata, `dictionary page ${g}:${leaf}`, async () => new Uint8Array(await source.slice(start, end)))
-  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
-  const header = parquetHeader(reader)
-  checkPageHeader(header, { file, offset: start })
-  if (header.type !== 'DICTIONARY_PAGE')
-    throw new ParquetSeekError(`a dictionary-encoded page, and a ${header.type} where its dictionary page should be`, {
-      file,
-      column: decoder.pathInSchema.join('.'),
-      offset: start,
-    })
+  const { header, body } = await dictionaryPage(source, metadata, g, leaf, file, decoder.pathInSchema.join('.'))
+  const reader = { view: new DataView(body.buffer, body.byteOffset, body.byteLength), offset: 0 }
   return convert(readPage(reader, header, decoder, undefined, undefined, 0).data as DecodedArray, decoder)
 }

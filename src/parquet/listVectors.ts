@@ -6,6 +6,7 @@ import { deltaBinaryUnpack } from 'hyparquet/src/delta.js'
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
 import { getMaxDefinitionLevel, getMaxRepetitionLevel } from 'hyparquet/src/schema.js'
 import { overlong } from '../compute/metric.js'
+import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
 import { checkVector, type EmbeddingColumn } from './embedding.js'
 import { checkLevels, checkPageHeader } from './guard.js'
@@ -82,7 +83,7 @@ export async function readListVectors(
     const decoder = new ListDecoder(column, definitions, m, file, Typed)
     const from = rowStart - groupStart
     const to = rowEnd - groupStart
-    return await decoder.rows(bytes, lo, entryRow, from, to, dim, () => dictionary(source, metadata, g, column, m, decoder))
+    return await decoder.rows(bytes, lo, entryRow, from, to, dim, () => dictionary(source, metadata, g, column, decoder))
   } catch {
     // (whatever did not parse, hyparquet reads and names)
     return undefined
@@ -137,31 +138,53 @@ async function offsetIndex(source: AsyncBuffer, metadata: FileMetaData, g: numbe
   })
 }
 
-/** The chunk's dictionary as numbers (float64: a DOUBLE kept as stored) (its DICTIONARY_PAGE before the first data page), read once per footer. */
+/** The chunk's dictionary as numbers (float64: a DOUBLE kept as stored), read once per footer. */
 async function dictionary(
   source: AsyncBuffer,
   metadata: FileMetaData,
   g: number,
   column: EmbeddingColumn,
-  m: ColumnMetaData,
   decoder: ListDecoder,
 ): Promise<Float64Array> {
   return remembered(metadata, `dictionary ${g}:${column.leafIndex}`, async () => {
-    const start = Number(m.dictionary_page_offset ?? Number.NaN)
-    const end = Number(m.data_page_offset)
-    if (!(start >= 0 && end > start)) throw new Error('no dictionary page')
-    const bytes = new Uint8Array(await source.slice(start, end))
-    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
-    const header = parquetHeader(reader)
-    checkPageHeader(header, { file: decoder.file, offset: start })
-    if (header.type !== 'DICTIONARY_PAGE') throw new Error('no dictionary page')
-    return decoder.dictionaryPage(header, bytes.subarray(reader.offset, reader.offset + header.compressed_page_size))
+    const { header, body } = await dictionaryPage(source, metadata, g, column.leafIndex, decoder.file, column.name)
+    return decoder.dictionaryPage(header, body)
   })
+}
+
+/**
+ * Chunk `leaf` of row group `g`'s DICTIONARY_PAGE (before its first data page): header and
+ * compressed body, fetched once per footer; an error naming the chunk where there is none.
+ */
+export async function dictionaryPage(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  g: number,
+  leaf: number,
+  file: string | undefined,
+  column: string,
+): Promise<{ header: PageHeader; body: Uint8Array }> {
+  const m = metadata.row_groups[g]?.columns[leaf]?.meta_data
+  const start = Number(m?.dictionary_page_offset ?? Number.NaN)
+  const end = Number(m?.data_page_offset)
+  if (!(start >= 0 && end > start && end <= source.byteLength))
+    throw new ParquetSeekError('a dictionary-encoded page, and no dictionary page before the first data page', { file, column })
+  const bytes = await remembered(metadata, `dictionary page ${g}:${leaf}`, async () => new Uint8Array(await source.slice(start, end)))
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+  const header = parquetHeader(reader)
+  checkPageHeader(header, { file, offset: start })
+  if (header.type !== 'DICTIONARY_PAGE')
+    throw new ParquetSeekError(`a dictionary-encoded page, and a ${header.type} where its dictionary page should be`, {
+      file,
+      column,
+      offset: start,
+    })
+  return { header, body: bytes.subarray(reader.offset, reader.offset + header.compressed_page_size) }
 }
 
 const memo = new WeakMap<FileMetaData, Map<string, Promise<unknown>>>()
 /** `make()`'s promise, made once per footer and key (one that fails is made again next time). */
-export function remembered<T>(metadata: FileMetaData, key: string, make: () => Promise<T>): Promise<T> {
+function remembered<T>(metadata: FileMetaData, key: string, make: () => Promise<T>): Promise<T> {
   const byKey = memo.get(metadata) ?? new Map<string, Promise<unknown>>()
   memo.set(metadata, byKey)
   let made = byKey.get(key) as Promise<T> | undefined
