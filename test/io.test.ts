@@ -1,11 +1,13 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, request, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { drained, serveFile } from '../src/cli/rangeServer.js'
 import { fileUrl } from '../src/io/fileUrl.js'
 import { openHttp } from '../src/io/httpSource.js'
+import { fileSink } from '../src/io/nodeFile.js'
 import { DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../src/io/ranges.js'
+import { MemorySink } from '../src/io/sink.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../src/io/source.js'
 import { tempDir } from './helpers/fixtures.js'
 
@@ -362,5 +364,23 @@ describe('the range server waiting for a slow client', () => {
       new Promise((r) => setTimeout(() => r('still waiting'), 1000)),
     ])
     expect(after).toBe('resolved')
+  })
+})
+
+describe('sinks that write at a position (a sidecar copying its vectors)', () => {
+  it('a file and memory alike: writeAt lands where asked, past the end too (zeros between), and write goes on where it was', async () => {
+    const text = (s: string) => new TextEncoder().encode(s)
+    const path = join(tempDir('pqs-sink-'), 'out.bin')
+    const results: Uint8Array[] = []
+    for (const sink of [await fileSink(path), new MemorySink()]) {
+      await sink.write(text('abc'))
+      await sink.writeAt?.(10, text('xy'))
+      await sink.write(text('de'))
+      await sink.writeAt?.(1, text('Z'))
+      await sink.commit()
+      results.push(sink instanceof MemorySink ? (sink.bytes as Uint8Array) : new Uint8Array(readFileSync(path)))
+    }
+    const expected = new Uint8Array([...text('aZcde'), 0, 0, 0, 0, 0, ...text('xy')])
+    expect(results).toEqual([expected, expected])
   })
 })

@@ -6,6 +6,7 @@ import { serveFile } from '../src/cli/rangeServer.js'
 import { buildShared } from '../src/index/partitioned.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { CountingSource } from '../src/io/source.js'
 import { searchExact } from '../src/query/memory.js'
 import type { IndexKind } from '../src/query/pipeline.js'
 import { SidecarIndex } from '../src/search/sidecarIndex.js'
@@ -411,14 +412,18 @@ describe('sidecar index over unmodified files', () => {
     // one page a row group, no offset index (DuckDB's layout: a candidate read from the file costs its row group)
     writeListFile(join(dir, 'a.parquet'), rows.slice(0, 3000), {}, {}, { pageSize: 8 << 20, offsetIndex: false, rowGroupSize: 3000 })
     writeListFile(join(dir, 'b.parquet'), rows.slice(3000), {}, {}, { pageSize: 8 << 20, offsetIndex: false, rowGroupSize: 4000 })
-    const inputs = await Promise.all(['a.parquet', 'b.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    const names = ['a.parquet', 'b.parquet']
+    const opened = await Promise.all(names.map((name) => fileSource(join(dir, name))))
+    const inputs = opened.map((file, i) => ({ name: names[i] as string, source: new CountingSource(file) }))
+    /** The build's header, and the bytes it read from the files. */
+    const read = async (out: string, o: Parameters<typeof buildShared>[2]) => {
+      const before = inputs.reduce((n, i) => n + i.source.counts.bytes, 0)
+      const header = await buildShared(inputs, await fileSink(join(dir, out)), o)
+      return { header, bytes: inputs.reduce((n, i) => n + i.source.counts.bytes, 0) - before }
+    }
     try {
-      await buildShared(inputs, await fileSink(join(dir, 'pages.pqseek')), { column: 'embedding', skipInvalid: true })
-      const header = await buildShared(inputs, await fileSink(join(dir, 'vectors.pqseek')), {
-        column: 'embedding',
-        skipInvalid: true,
-        vectors: true,
-      })
+      const pagesRead = (await read('pages.pqseek', { column: 'embedding', skipInvalid: true })).bytes
+      const { header, bytes: vectorsRead } = await read('vectors.pqseek', { column: 'embedding', skipInvalid: true, vectors: true })
       // cosine too: the copy holds the vectors as stored (the build normalizes its own)
       for (const [name, vectors] of [
         ['cos-pages.pqseek', false],
@@ -439,16 +444,17 @@ describe('sidecar index over unmodified files', () => {
       const copied = new Set(Array.from({ length: entries }, (_, e) => key(bytes.subarray(at + e * dim * 4, at + (e + 1) * dim * 4))))
       const stored = new Set(rows.flatMap((r) => (r ? [key(new Uint8Array(Float32Array.from(r).buffer))] : [])))
       expect(copied).toEqual(stored)
-      // gathered a few hundred entries at a time (the memory budget): the same bytes
-      await buildShared(inputs, await fileSink(join(dir, 'small.pqseek')), {
-        column: 'embedding',
-        skipInvalid: true,
-        vectors: true,
-        memoryBytes: 64 << 10,
-      })
+      // within a memory budget of a few hundred vectors (~7,000 here): the same bytes, written
+      // a run of entries at a time — and still one more read of the files than without the copy
+      const small = { column: 'embedding', skipInvalid: true, memoryBytes: 64 << 10 }
+      const smallPagesRead = (await read('small-pages.pqseek', small)).bytes
+      const smallRead = (await read('small.pqseek', { ...small, vectors: true })).bytes
       expect(Buffer.compare(readFileSync(join(dir, 'small.pqseek')), bytes)).toBe(0)
+      const fileBytes = opened.reduce((n, f) => n + f.byteLength, 0)
+      expect(vectorsRead - pagesRead).toBeGreaterThan(fileBytes * 0.9)
+      expect(smallRead - smallPagesRead).toBe(vectorsRead - pagesRead)
     } finally {
-      for (const i of inputs) await i.source.close()
+      for (const f of opened) await f.close()
     }
     const { open, close } = opener(dir)
     try {

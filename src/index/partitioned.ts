@@ -2,7 +2,7 @@ import { mulberry32, sampleIndices } from '../compute/random.js'
 import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
-import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
+import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { LITTLE_ENDIAN } from '../parquet/numbers.js'
 import { walkFilePages } from '../parquet/pageLocations.js'
@@ -97,7 +97,8 @@ export interface SharedOptions extends ParamOptions {
    * buildShared: copy every file's vectors into the sidecar (float32, one a list entry, list by
    * list: ~rows × dim × 4 bytes more), so that refining a query's candidates reads a run of the
    * sidecar, not their pages in the files (a page of pyarrow's is ~1 MiB, DuckDB's a whole row
-   * group). Every file is read once more for each `memoryBytes` of vectors (sidecarVectors).
+   * group). Every file is read once more for it, whatever `memoryBytes` (sidecarVectors); the
+   * sink must write at a position (ByteSink.writeAt: a file).
    */
   vectors?: boolean
 }
@@ -361,9 +362,10 @@ export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: Shar
 
 /**
  * Every file's vectors for writeSidecar (SidecarHeader.vectors): the vector of each row asked for
- * (one a list entry, in storage order), float32 little-endian. As many entries as `memoryBytes`
- * holds are gathered at a time, each pass reading every file (`inputs[i]` is `sources[i]`) a
- * block of rows at a time and taking the rows of those entries: one pass where the vectors fit.
+ * (one a list entry, in storage order), float32 little-endian. Every file is read once, a block of
+ * rows at a time, and each vector goes to its entries: held in memory (within `memoryBytes`) and
+ * written in entry order when they fill it — front to back where every vector fits, else a write
+ * a run of consecutive entries (the files' rows are in no list's order: mostly a vector each).
  */
 export function sidecarVectors(
   inputs: NamedSource[],
@@ -373,54 +375,115 @@ export function sidecarVectors(
 ): SidecarVectorsWriter {
   const { dim } = model.params
   const progress = progressOf(o)
+  const signal = o.train?.signal
   return {
     dim,
-    async write(rows, emit) {
-      const per = Math.max(1, Math.floor((o.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (dim * 4)))
-      // each file's footer read once, for every pass
-      const files: Array<{ metadata: Awaited<ReturnType<typeof readMetadata>>; embedding: EmbeddingColumn }> = []
-      for (const input of inputs) {
+    async write(rows, put) {
+      const capacity = Math.max(1, Math.floor((o.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (dim * 4)))
+      const held = new HeldEntries(rows.length, capacity, dim)
+      // every entry by its row: each file's blocks, in row order, fill them in turn
+      const byRow = Uint32Array.from(rows.keys()).sort((a, b) => (rows[a] as number) - (rows[b] as number))
+      const rowOf = (next: number) => rows[byRow[next] as number] as number
+      let next = 0
+      for (const [i, input] of inputs.entries()) {
+        const s = sources[i] as SidecarSource
+        // (a file none of whose rows is in a list is not read)
+        if (next >= byRow.length || rowOf(next) >= s.rowBase + s.rows) continue
         const metadata = await readMetadata(input.source, input.name)
-        files.push({ metadata, embedding: describeEmbeddingColumn(metadata, model.column, input.name) })
+        const embedding = describeEmbeddingColumn(metadata, model.column, input.name)
+        await forEachVectorBlock(input.source, metadata, embedding, { file: input.name, skipInvalid: true, signal }, async (block) => {
+          if (block.dim !== dim)
+            throw new ParquetSeekError(`"${model.column}" is ${block.dim}-d here; the model is ${dim}-d`, { file: input.name })
+          let j = 0
+          while (next < byRow.length) {
+            const row = rowOf(next) - s.rowBase
+            if (row >= block.rowEnd) break
+            while (j < block.rowIds.length && (block.rowIds[j] as number) < row) j++
+            if (block.rowIds[j] !== row) throw new Error(`row ${row} of ${input.name} is in a list but has no vector (the file changed?)`)
+            if (held.full) await held.flush(put, signal)
+            held.add(byRow[next] as number, block.data.subarray(j * dim, (j + 1) * dim))
+            next++
+          }
+          progress('write', next, rows.length)
+        })
+        if (next < byRow.length && rowOf(next) < s.rowBase + s.rows)
+          throw new Error(`row ${rowOf(next) - s.rowBase} of ${input.name} is in a list but past the file's vectors (the file changed?)`)
       }
-      for (let first = 0; first < rows.length; first += per) {
-        const window = rows.subarray(first, Math.min(rows.length, first + per))
-        // the window's entries by row: each file's blocks, in row order, fill them in turn
-        const byRow = Uint32Array.from(window.keys()).sort((a, b) => (window[a] as number) - (window[b] as number))
-        const out = new Float32Array(window.length * dim)
-        let next = 0
-        for (const [i, input] of inputs.entries()) {
-          const s = sources[i] as SidecarSource
-          const { metadata, embedding } = files[i] as (typeof files)[number]
-          // (a file none of whose rows the window holds is not read)
-          if (next >= byRow.length || (window[byRow[next] as number] as number) >= s.rowBase + s.rows) continue
-          await forEachVectorBlock(
-            input.source,
-            metadata,
-            embedding,
-            { file: input.name, skipInvalid: true, signal: o.train?.signal },
-            (block) => {
-              if (block.dim !== dim)
-                throw new ParquetSeekError(`"${model.column}" is ${block.dim}-d here; the model is ${dim}-d`, { file: input.name })
-              let j = 0
-              while (next < byRow.length) {
-                const at = byRow[next] as number
-                const row = (window[at] as number) - s.rowBase
-                if (row >= block.rowEnd) break
-                while (j < block.rowIds.length && (block.rowIds[j] as number) < row) j++
-                if (block.rowIds[j] !== row)
-                  throw new Error(`row ${row} of ${input.name} is in a list but has no vector (the file changed?)`)
-                out.set(block.data.subarray(j * dim, (j + 1) * dim), at * dim)
-                next++
-              }
-              progress('write', first + next, rows.length)
-            },
-          )
-        }
-        if (next !== byRow.length) throw new Error(`${byRow.length - next} listed rows were not found in the files`)
-        await emit(littleEndian(out))
-      }
+      if (next !== byRow.length) throw new Error(`${byRow.length - next} listed rows were not found in the files`)
+      await held.flush(put, signal)
     },
+  }
+}
+
+/** Bytes of vectors one write holds, at most. */
+const PIECE_BYTES = 4 << 20
+/** Writes in flight at once when the held entries are scattered. */
+const WRITES_IN_FLIGHT = 16
+
+/**
+ * List entries' vectors held until written, at most `capacity` of the `entries` at a time. Where
+ * every entry fits, each is held at its own place, so the flush writes them front to back;
+ * otherwise in the order they came, and the flush writes runs of consecutive entries, in entry
+ * order. A write holds at most PIECE_BYTES.
+ */
+class HeldEntries {
+  private readonly data: Float32Array
+  private readonly at: Uint32Array
+  private readonly whole: boolean
+  private count = 0
+
+  constructor(
+    entries: number,
+    capacity: number,
+    private readonly dim: number,
+  ) {
+    this.whole = capacity >= entries
+    const held = Math.min(entries, capacity)
+    this.data = new Float32Array(held * dim)
+    this.at = new Uint32Array(this.whole ? 0 : held)
+  }
+
+  get full(): boolean {
+    return !this.whole && this.count === this.at.length
+  }
+
+  add(entry: number, vector: Float32Array): void {
+    const slot = this.whole ? entry : this.count
+    this.data.set(vector, slot * this.dim)
+    if (!this.whole) this.at[slot] = entry
+    this.count++
+  }
+
+  async flush(put: (entry: number, bytes: Uint8Array) => Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    const { dim, data, at, count } = this
+    if (count === 0) return
+    this.count = 0
+    const most = Math.max(1, Math.floor(PIECE_BYTES / (dim * 4)))
+    if (this.whole) {
+      for (let e = 0; e < count; e += most) {
+        throwIfAborted(signal)
+        await put(e, littleEndian(data.subarray(e * dim, Math.min(count, e + most) * dim)))
+      }
+      return
+    }
+    const order = Uint32Array.from(at.subarray(0, count).keys()).sort((a, b) => (at[a] as number) - (at[b] as number))
+    let k = 0
+    const writer = async () => {
+      while (k < count) {
+        throwIfAborted(signal)
+        const first = k
+        let end = k + 1
+        while (end < count && end - first < most && at[order[end] as number] === (at[order[end - 1] as number] as number) + 1) end++
+        k = end
+        const piece = new Float32Array((end - first) * dim)
+        for (let x = first; x < end; x++) {
+          const slot = order[x] as number
+          piece.set(data.subarray(slot * dim, (slot + 1) * dim), (x - first) * dim)
+        }
+        await put(at[order[first] as number] as number, littleEndian(piece))
+      }
+    }
+    await Promise.all(Array.from({ length: WRITES_IN_FLIGHT }, writer))
   }
 }
 

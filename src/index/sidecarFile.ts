@@ -63,12 +63,14 @@ export interface SidecarHeader {
 }
 
 /**
- * Vectors written after the blob (SidecarHeader.vectors): `write` emits the vector of each row of
- * `rows` (global rows, one a list entry in storage order), dim float32 each, in that order.
+ * Vectors written after the blob (SidecarHeader.vectors): `write` puts the vector of each row of
+ * `rows` (global rows, one a list entry in storage order) at its entry: `put(entry, bytes)` writes
+ * the dim float32 vectors of entries `entry`, `entry + 1`, … (as many as `bytes` holds), each
+ * entry once, in any order.
  */
 export interface SidecarVectorsWriter {
   dim: number
-  write(rows: Uint32Array, emit: (bytes: Uint8Array) => Promise<void>): Promise<void>
+  write(rows: Uint32Array, put: (entry: number, bytes: Uint8Array) => Promise<void>): Promise<void>
 }
 
 /** The row of each list entry, in the order the lists (`storage`) and their entries are stored. */
@@ -137,13 +139,20 @@ export async function writeSidecar(
     await sink.write(head)
     await sink.write(blob)
     if (vectors && copied) {
+      const { writeAt } = sink
+      if (!writeAt) throw new Error('copying the vectors into a sidecar needs a sink that writes at a position (a file)')
       await sink.write(new Uint8Array(copied.offset - blobOffset - blob.length))
+      const size = vectors.dim * 4
       let written = 0
-      await vectors.write(entryRows(lists, storage), async (bytes) => {
+      await vectors.write(entryRows(lists, storage), async (entry, bytes) => {
+        if (bytes.length % size !== 0 || (entry + bytes.length / size) * size > copied.length)
+          throw new Error(
+            `vectors of ${bytes.length} bytes at entry ${entry}: not whole vectors inside the ${copied.length} bytes announced`,
+          )
         written += bytes.length
-        if (written > copied.length) throw new Error(`${written} bytes of vectors where ${copied.length} were announced`)
-        await sink.write(bytes)
+        await writeAt.call(sink, copied.offset + entry * size, bytes)
       })
+      // (each entry once: as many bytes as announced is every entry)
       if (written !== copied.length) throw new Error(`${written} bytes of vectors where ${copied.length} were announced`)
     }
     await sink.commit()

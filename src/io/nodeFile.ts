@@ -79,6 +79,9 @@ export async function fileSink(path: string, input?: string | string[]): Promise
     async write(bytes) {
       await handle?.write(bytes)
     },
+    async writeAt(position, bytes) {
+      await handle?.write(bytes, 0, bytes.length, position)
+    },
     async commit() {
       await handle?.sync()
       await handle?.close()

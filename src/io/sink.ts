@@ -4,6 +4,12 @@
  */
 export interface ByteSink {
   write(bytes: Uint8Array): Promise<void>
+  /**
+   * Writes `bytes` at `position`, past the end too (bytes never written read as zeros), without
+   * moving where `write` goes on (a file on disk, MemorySink). A sidecar's copy of the vectors
+   * needs it: the vectors are written in the order the files hold them, each at its list entry.
+   */
+  writeAt?(position: number, bytes: Uint8Array): Promise<void>
   commit(): Promise<void>
   /** Discards everything written; safe to call after a failure, or twice. */
   abort(): Promise<void>
@@ -12,6 +18,8 @@ export interface ByteSink {
 /** In-memory sink (browser download, tests). */
 export class MemorySink implements ByteSink {
   private parts: Uint8Array[] = []
+  /** What writeAt wrote, in order: laid over the parts at commit. */
+  private placed: Array<{ position: number; bytes: Uint8Array }> = []
   private done = false
   bytes: Uint8Array | undefined
 
@@ -19,23 +27,31 @@ export class MemorySink implements ByteSink {
     this.parts.push(bytes.slice())
   }
 
+  async writeAt(position: number, bytes: Uint8Array): Promise<void> {
+    this.placed.push({ position, bytes: bytes.slice() })
+  }
+
   async commit(): Promise<void> {
     if (this.done) return
     let total = 0
     for (const p of this.parts) total += p.length
+    for (const p of this.placed) total = Math.max(total, p.position + p.bytes.length)
     const out = new Uint8Array(total)
     let at = 0
     for (const p of this.parts) {
       out.set(p, at)
       at += p.length
     }
+    for (const p of this.placed) out.set(p.bytes, p.position)
     this.parts = []
+    this.placed = []
     this.bytes = out
     this.done = true
   }
 
   async abort(): Promise<void> {
     this.parts = []
+    this.placed = []
     this.done = true
   }
 }
