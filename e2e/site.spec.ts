@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize } from 'node:path'
-import { drained, type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { drained, type RangeServer, serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
+import { buildShared } from '../src/index/partitioned.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { duckdb, tempDir, useLiteWordsFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
@@ -90,6 +91,78 @@ test('the built site, from a static host under a sub-path, searches a Parquet fi
   await expect(page.getByTestId('query-stats')).toContainText('KiB read')
   await page.screenshot({ path: info.outputPath('site.png'), fullPage: true })
   expect(errors).toEqual([])
+})
+
+test('a sidecar index on a static host, over two files it leaves as they are: the site and the widget search it by text, rows numbered across the files, each result naming its file', async ({
+  page,
+}, info) => {
+  // the 2,000 titles in two files (title N is row N of the two together), a sidecar beside them
+  const sideDir = tempDir('pqs-site-sidecar-')
+  const titles = Array.from({ length: 2000 }, (_, i) => `${TOPICS[i % 4]} ${i}`)
+  await writeTextFile(join(sideDir, 'first.parquet'), titles.slice(0, 1200), 64)
+  await writeTextFile(join(sideDir, 'second.parquet'), titles.slice(1200), 64)
+  const inputs = await Promise.all(
+    ['first.parquet', 'second.parquet'].map(async (name) => ({ name, source: await fileSource(join(sideDir, name)) })),
+  )
+  await buildShared(inputs, await fileSink(join(sideDir, 'topics.pqseek')), { column: 'embedding', metric: 'cosine' })
+  for (const i of inputs) await i.source.close()
+  const files = await serveDir(sideDir, { host: 's3' })
+  const sidecar = `${files.url}topics.pqseek`
+  /** Each result's row, the number its title ends with, and the file and row it names. */
+  const shown = async (items: ReturnType<typeof hits>, title: string, where: string) =>
+    Promise.all(
+      (await items.all()).map(async (item) => ({
+        row: await item.getAttribute('data-row'),
+        title: await item.locator(title).first().textContent(),
+        where: await item.locator(where).textContent(),
+      })),
+    )
+  const host = createServer((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body>
+      <script type="module" src="${siteUrl}widget/parquet-seek.js"></script>
+      <parquet-seek src="${sidecar}" columns="title" k="8"></parquet-seek>
+    </body></html>`),
+  )
+  const hostUrl = await listen(host)
+  try {
+    await page.goto(`${siteUrl}?src=${encodeURIComponent(sidecar)}`)
+    await expect(page.getByTestId('index-status')).toContainText('a sidecar over 2 files')
+    await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
+    await page.getByLabel('Query text').fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page)).toHaveCount(10)
+    const app = await shown(hits(page), '.hit-title, .hit-text', '.hit-file')
+    for (const { row, title, where } of app) {
+      expect(title).toMatch(/^sailing boat harbour \d+$/)
+      const n = Number(/(\d+)$/.exec(title ?? '')?.[1])
+      expect(Number(row)).toBe(n)
+      expect(where?.replace(/^ · /, '')).toBe(n < 1200 ? `first.parquet row ${n}` : `second.parquet row ${n - 1200}`)
+    }
+    // both files answer (the topic is spread over them)
+    expect(new Set(app.map((h) => h.where?.includes('second')))).toEqual(new Set([true, false]))
+    // the side panel lists the files, with the rows each holds
+    await page.locator('summary', { hasText: 'Files' }).click()
+    const list = page.getByRole('table', { name: "The sidecar's files, rows numbered across them in this order" })
+    await expect(list.getByRole('row')).toHaveText(['first.parquetrows 0–1,199', 'second.parquetrows 1,200–1,999'])
+    await page.screenshot({ path: info.outputPath('sidecar.png'), fullPage: true })
+    // the widget on another page, from the same sidecar
+    await page.goto(hostUrl)
+    await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const items = page.locator('parquet-seek li')
+    await expect(items).toHaveCount(8)
+    for (const item of await items.all()) {
+      const title = (await item.locator('strong').textContent()) ?? ''
+      expect(title).toMatch(/^sailing boat harbour \d+$/)
+      const n = Number(/(\d+)$/.exec(title)?.[1])
+      await expect(item.locator('.meta')).toHaveText(
+        new RegExp(`^${n < 1200 ? `first\\.parquet row ${n}` : `second\\.parquet row ${n - 1200}`} · distance [\\d.e-]+$`),
+      )
+    }
+  } finally {
+    await files.close()
+    await new Promise((r) => host.close(r))
+  }
 })
 
 test('with demo data on the site, the page opens it and answers its first query on load', async ({ page }) => {

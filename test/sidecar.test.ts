@@ -2,14 +2,17 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
-import { serveFile } from '../src/cli/rangeServer.js'
+import { serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { buildShared } from '../src/index/partitioned.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { CountingSource } from '../src/io/source.js'
+import { readMetadata } from '../src/parquet/footer.js'
 import { searchExact } from '../src/query/memory.js'
 import type { IndexKind } from '../src/query/pipeline.js'
+import { flatSearch } from '../src/search/flat.js'
 import { SidecarIndex } from '../src/search/sidecarIndex.js'
+import { engineApi } from '../workers/engineApi.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, duckdb, tempDir, writeListFile } from './helpers/fixtures.js'
 
@@ -528,5 +531,65 @@ describe('sidecar index over unmodified files', () => {
     const r = await cli(['index', join(dir, 'a.parquet'), join(dir, 'out.parquet'), '--sidecar-vectors'])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('--sidecar-vectors copies the vectors into a sidecar; give --sidecar')
+    // (eight builds of 7,000 rows, two of them over a small memory budget: ~25–35 s on a 2-core machine)
+  }, 120_000)
+})
+
+describe("a sidecar at a URL, through the page's engine (the app's worker)", () => {
+  it("opens as one table of its files' rows: rows read across a file boundary, a row's neighbours named by file, exact search merged across files as over one file, recall checked; a local .pqseek is refused, naming why", async () => {
+    const dir = tempDir('pqs-sidecar-page-')
+    const dim = 16
+    const v = clusteredVectors(5000, dim, 93)
+    const vectorsOf = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => Array.from(v.subarray((from + i) * dim, (from + i + 1) * dim)))
+    writeListFile(join(dir, 'a.parquet'), vectorsOf(0, 3000), { title: Array.from({ length: 3000 }, (_, i) => `a:${i}`) })
+    writeListFile(join(dir, 'b.parquet'), vectorsOf(3000, 5000), { title: Array.from({ length: 2000 }, (_, i) => `b:${i}`) })
+    // the same rows in one file: what exact search over the sidecar must agree with
+    writeListFile(join(dir, 'whole.parquet'), vectorsOf(0, 5000), {})
+    const names = ['a.parquet', 'b.parquet']
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    const server = await serveDir(dir, { host: 's3' })
+    const api = engineApi()
+    try {
+      const { id, info } = await api.open(`${server.url}all.pqseek?signed=1`, 'js')
+      expect(info.rows).toBe(5000)
+      expect(info.sources).toEqual([
+        { name: 'a.parquet', rows: 3000 },
+        { name: 'b.parquet', rows: 2000 },
+      ])
+      expect(info.index?.column).toBe('embedding')
+      expect(info.columns.map((c) => c.name)).toEqual(['title', 'embedding'])
+      expect((await api.rows(id, 2998, 3002, ['title'])).map((r) => r.title)).toEqual(['a:2998', 'a:2999', 'b:0', 'b:1'])
+      const found = await api.search(id, { row: 3001 }, { k: 5, columns: ['title'] })
+      expect(found.results[0]).toEqual({ row: 3001, distance: 0, values: { title: 'b:1' }, file: 'b.parquet', fileRow: 1 })
+      for (const hit of found.results) expect(hit.values.title).toBe(`${hit.file === 'a.parquet' ? 'a' : 'b'}:${hit.fileRow}`)
+      expect(found.results.map((h) => h.row)).toEqual(found.results.map((h) => (h.file === 'a.parquet' ? 0 : 3000) + (h.fileRow as number)))
+      const { sizes, points } = api.indexView(id)
+      expect(sizes.reduce((n, s) => n + s, 0)).toBeGreaterThanOrEqual(5000)
+      expect(points).toHaveLength(sizes.length)
+      // recall: every list probed finds (nearly) what exact search over both files finds; one list less
+      const nlist = sizes.length
+      const [one, all] = await api.checkRecall(id, { queries: 30, k: 10, nprobes: [1, nlist] })
+      expect(all?.recall).toBeGreaterThan(0.95)
+      expect(one?.recall).toBeLessThan(all?.recall as number)
+      // exact search merged across the files: the rows and distances of exact search over one file of them all
+      const sidecar = await SidecarIndex.openUrl(`${server.url}all.pqseek`)
+      const whole = await fileSource(join(dir, 'whole.parquet'))
+      try {
+        const queries = [0, 2999, 3000, 4999].map((r) => v.slice(r * dim, (r + 1) * dim))
+        const merged = await sidecar.searchExact(queries, { k: 20 })
+        const one = await flatSearch(whole, await readMetadata(whole), queries, { column: 'embedding', metric: 'l2', k: 20 })
+        expect(merged).toEqual(one.map((hits) => hits.map((h) => ({ row: h.row, distance: h.distance }))))
+      } finally {
+        await whole.close()
+      }
+      await expect(api.open(new File([new Uint8Array(8)], 'all.pqseek'), 'js')).rejects.toThrow(
+        /all\.pqseek: a sidecar index is read with its files: open it by its URL/,
+      )
+    } finally {
+      await server.close()
+    }
   })
 })

@@ -4,15 +4,19 @@ import { mulberry32 } from '../src/compute/random.js'
 import { encodeText } from '../src/encode/encoders.js'
 import { type ModelLoad, modelLoad } from '../src/encode/useLite.js'
 import { AbortError, ParquetSeekError } from '../src/errors.js'
+import type { Metric } from '../src/index/model.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
 import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
-import { jsonRow, shownColumnsOf } from '../src/parquet/json.js'
+import { summarizeColumns } from '../src/parquet/embedding.js'
+import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../src/parquet/json.js'
+import type { SearchOptions } from '../src/query/pipeline.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
+import { isSidecarAddress, SidecarIndex } from '../src/search/sidecarIndex.js'
 import { type FileInfo, inspect } from './fileFacts.js'
 
 /**
@@ -34,9 +38,13 @@ export interface SearchRequest {
 }
 
 export interface PageHit {
+  /** The row: a sidecar's rows are numbered across its files, in the order it lists them. */
   row: number
   distance: number
   values: Record<string, unknown>
+  /** A sidecar's hit: the file holding it, and its row there. */
+  file?: string
+  fileRow?: number
 }
 
 export interface PageSearchResult {
@@ -65,12 +73,142 @@ export interface RecallPoint {
 }
 
 interface Handle {
-  source: ByteSource
   info: FileInfo
-  /** What the Data view and row details read through (the index's cache when there is one). */
-  target: ParquetTarget
-  index?: SeekIndex
+  /** Rows [start, end) of `columns`: what the Data view and a row's details read. */
+  read(start: number, end: number, columns: string[], signal?: AbortSignal): Promise<Array<Record<string, unknown>>>
+  /** The DATE, TIME and DECIMAL columns, shown as such. */
+  shown: ShownColumns
+  index?: Searchable
+  /** The index opened again with another backend (over the same sources). */
+  reopen(backend: SearchBackend, signal?: AbortSignal): Promise<Searchable>
   pca?: Pca2
+}
+
+/** What the page searches: an indexed file's index or a sidecar's over many files, alike. */
+interface Searchable {
+  readonly rows: number
+  readonly metric: Metric
+  /** The index's default nprobe (tuned), if it names one. */
+  readonly nprobe: number | undefined
+  readonly encoder: string | undefined
+  readonly backend: string
+  readonly device: string | undefined
+  readonly centroids: Float32Array
+  readonly dim: number
+  /** Entries in each list. */
+  readonly listSizes: number[]
+  vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array>
+  searchBatch(queries: Float32Array[], o: SearchOptions): Promise<Array<{ results: PageHit[]; stats: SearchStats; probed: number[] }>>
+  /** The exact k nearest rows of each query (what recall is measured against). */
+  exact(queries: Float32Array[], k: number, signal?: AbortSignal): Promise<Array<Array<{ row: number; distance: number }>>>
+  clearCache(): void
+  close(): void
+}
+
+function fileSearchable(index: SeekIndex): Searchable {
+  const { model, directory, cached, metadata, column } = index.opened
+  return {
+    rows: index.rows,
+    metric: index.metric,
+    nprobe: index.params.nprobe,
+    encoder: index.encoder,
+    backend: index.backend,
+    device: index.device,
+    centroids: model.centroids,
+    dim: model.params.dim,
+    listSizes: directory.map((d) => d.count),
+    vectorOf: (row, signal) => index.vectorOf(row, signal),
+    searchBatch: (queries, o) => index.searchBatch(queries, o),
+    exact: async (queries, k, signal) =>
+      flatSearch(cached, metadata, queries, {
+        column: column.name,
+        metric: index.metric,
+        k,
+        signal,
+        kernels: await loadKernels(index.kernels.name),
+      }),
+    clearCache: () => index.clearCache(),
+    close: () => index.close(),
+  }
+}
+
+function sidecarSearchable(index: SidecarIndex): Searchable {
+  const { params } = index.model
+  /** A row numbered across the files: the file holding it, and its row there. */
+  const where = (row: number) => {
+    const s = index.sources.find((s) => row >= s.rowBase && row < s.rowBase + s.rows)
+    return s ? { file: s.name, fileRow: row - s.rowBase } : {}
+  }
+  return {
+    rows: index.rows,
+    metric: params.metric,
+    nprobe: params.nprobe,
+    encoder: index.encoder,
+    backend: index.backend,
+    device: index.device,
+    centroids: index.model.centroids,
+    dim: params.dim,
+    listSizes: index.listSizes,
+    vectorOf: (row, signal) => index.vectorOf(row, signal),
+    searchBatch: async (queries, o) =>
+      (await index.searchBatchGlobal(queries, o)).map((r) => ({ ...r, results: r.results.map((h) => ({ ...h, ...where(h.row) })) })),
+    exact: (queries, k, signal) => index.searchExact(queries, { k, signal }),
+    clearCache: () => index.clearCache(),
+    close: () => index.close(),
+  }
+}
+
+/** A sidecar index over files at a URL, as the page shows a file: the files' rows one after another, the first file's columns. */
+async function openSidecarHandle(address: string, backend: BackendChoice, warnings: string[], signal?: AbortSignal): Promise<Handle> {
+  const index = await SidecarIndex.openUrl(address, { backend, signal })
+  // (sources whose large pages make refinement costly: the page shows why a query reads much)
+  warnings.push(...index.warnings)
+  const first = index.sources[0]?.metadata
+  const { header } = index
+  const info: FileInfo = {
+    name: address,
+    bytes: header.sources.reduce((n, s) => n + s.size, 0),
+    rows: index.rows,
+    columns: first ? summarizeColumns(first) : [],
+    vectorColumns: [header.column],
+    textColumns: [],
+    model: index.encoder,
+    index: {
+      column: header.column,
+      bytes: header.blobLength + (header.vectors?.length ?? 0),
+      params: header.params as unknown as Record<string, unknown>,
+      lists: index.model.params.nlist,
+    },
+    sources: index.sources.map((s) => ({ name: s.name, rows: s.rows })),
+  }
+  return {
+    info,
+    read: (start, end, columns, signal) => index.readRowSpan(start, end, columns, { signal }),
+    shown: shownColumnsIn(index.sources.map((s) => s.metadata)),
+    index: sidecarSearchable(index),
+    reopen: async (backend, signal) => sidecarSearchable(await SidecarIndex.openUrl(address, { backend, signal })),
+  }
+}
+
+/** A Parquet file, with its index if it has one. */
+async function openFileHandle(source: ByteSource, backend: BackendChoice, signal?: AbortSignal): Promise<Handle> {
+  const { info, metadata } = await inspect(source, source.name)
+  const index = info.index ? await openIndex(source, { backend, signal }) : undefined
+  // what the Data view reads through: the index's cache when there is one
+  let target: ParquetTarget = index
+    ? { cached: index.opened.cached, metadata: index.opened.metadata, name: info.name }
+    : { cached: new CachedSource(source), metadata, name: info.name }
+  return {
+    info,
+    read: (start, end, columns, signal) => readRowSpan(target, start, Math.min(end, info.rows), columns, { signal }),
+    shown: shownColumnsOf(metadata),
+    index: index && fileSearchable(index),
+    reopen: async (backend, signal) => {
+      const next = await openIndex(source, { backend, signal })
+      target = { ...target, cached: next.opened.cached }
+      return fileSearchable(next)
+    },
+  }
 }
 
 export function engineApi() {
@@ -102,7 +240,10 @@ export function engineApi() {
       jobs.delete(job)
     },
 
-    /** Opens a local File or a URL: schema, row count, vector columns, and the index if any. */
+    /**
+     * Opens a local File or a URL: schema, row count, vector columns, and the index if any. A
+     * URL of a sidecar (`.pqseek`) opens it over its files, found beside it on its origin.
+     */
     async open(
       input: File | string,
       backend: BackendChoice,
@@ -110,17 +251,24 @@ export function engineApi() {
     ): Promise<{ id: number; info: FileInfo; backend?: string; device?: string; warnings: string[] }> {
       const signal = signalOf(job)
       const warnings: string[] = []
-      let source: ByteSource
-      if (typeof input === 'string') source = (await openHttp(input, { signal, onWarning: (w) => warnings.push(w) })).source
-      else source = blobSource(input)
-      const { info, metadata } = await inspect(source, source.name)
-      const index = info.index ? await openIndex(source, { backend, signal }) : undefined
-      const target = index
-        ? { cached: index.opened.cached, metadata: index.opened.metadata, name: info.name }
-        : { cached: new CachedSource(source), metadata, name: info.name }
+      let h: Handle
+      if (typeof input !== 'string' && isSidecarAddress(input.name))
+        throw new ParquetSeekError(
+          'a sidecar index is read with its files: open it by its URL, with the files beside it on the same site',
+          {
+            file: input.name,
+          },
+        )
+      if (typeof input === 'string' && isSidecarAddress(input)) h = await openSidecarHandle(input, backend, warnings, signal)
+      else
+        h = await openFileHandle(
+          typeof input === 'string' ? (await openHttp(input, { signal, onWarning: (w) => warnings.push(w) })).source : blobSource(input),
+          backend,
+          signal,
+        )
       const id = next++
-      handles.set(id, { source, info, index, target })
-      return { id, info, backend: index?.backend, device: index?.device, warnings }
+      handles.set(id, h)
+      return { id, info: h.info, backend: h.index?.backend, device: h.index?.device, warnings }
     },
 
     close(id: number): void {
@@ -135,10 +283,9 @@ export function engineApi() {
      */
     async setSearchBackend(id: number, backend: SearchBackend, job?: number): Promise<{ backend: string; device?: string }> {
       const { h, index } = indexOf(id)
-      const next = await openIndex(h.source, { backend, signal: signalOf(job) })
+      const next = await h.reopen(backend, signalOf(job))
       index.close()
       h.index = next
-      h.target = { ...h.target, cached: next.opened.cached }
       return { backend: next.backend, device: next.device }
     },
 
@@ -148,9 +295,8 @@ export function engineApi() {
      */
     async rows(id: number, start: number, end: number, columns: string[], job?: number): Promise<Array<Record<string, unknown>>> {
       const h = handle(id)
-      const rows = await readRowSpan(h.target, start, Math.min(end, h.info.rows), columns, { signal: signalOf(job) })
-      const shown = shownColumnsOf(h.target.metadata)
-      return rows.map((r) => jsonRow(r, shown))
+      const rows = await h.read(start, Math.min(end, h.info.rows), columns, signalOf(job))
+      return rows.map((r) => jsonRow(r, h.shown))
     },
 
     /** Whether this worker has WebGPU (an adapter, not only the API). */
@@ -169,7 +315,7 @@ export function engineApi() {
             ? await encodeText(index.encoder, query.text, h.info.name)
             : Float32Array.from(query.vector)
       const encodeMs = 'text' in query ? performance.now() - encodeStart : undefined
-      const r = await index.search(vector, {
+      const [r] = await index.searchBatch([vector], {
         k: o.k,
         nprobe: o.nprobe,
         refine: o.refine,
@@ -178,15 +324,11 @@ export function engineApi() {
         distinct: o.distinct,
         signal,
       })
+      if (!r) throw new Error('the search gave no result')
       h.pca ??= centroidPca(index)
-      const shown = shownColumnsOf(h.target.metadata)
       const [x, y] = pcaPoint(h.pca, prepareQuery(vector, index.metric))
       return {
-        results: r.results.map((hit) => ({
-          row: hit.row,
-          distance: hit.distance,
-          values: jsonRow(hit.values, shown),
-        })),
+        results: r.results.map((hit) => ({ ...hit, values: jsonRow(hit.values, h.shown) })),
         stats: r.stats,
         probed: r.probed,
         queryPoint: [x, y],
@@ -204,9 +346,9 @@ export function engineApi() {
       const { h, index } = indexOf(id)
       h.pca ??= centroidPca(index)
       const pca = h.pca
-      const { centroids, params } = index.opened.model
-      const points = Array.from({ length: params.nlist }, (_, l) => pcaPoint(pca, centroids.subarray(l * params.dim, (l + 1) * params.dim)))
-      return { sizes: index.opened.directory.map((d) => d.count), points }
+      const { centroids, dim, listSizes } = index
+      const points = listSizes.map((_, l) => pcaPoint(pca, centroids.subarray(l * dim, (l + 1) * dim)))
+      return { sizes: listSizes, points }
     },
 
     /**
@@ -231,14 +373,7 @@ export function engineApi() {
           if (e instanceof AbortError) throw e // rows without a vector are skipped
         }
       }
-      const { metadata, column } = index.opened
-      const exact = await flatSearch(index.opened.cached, metadata, vectors, {
-        column: column.name,
-        metric: index.metric,
-        k: o.k + 1,
-        signal,
-        kernels: await loadKernels(index.kernels.name),
-      })
+      const exact = await index.exact(vectors, o.k + 1, signal)
       const nearest = exact.map((hits, i) => hits.filter((h) => h.row !== used[i]).slice(0, o.k))
       const truth = nearest.map((hits) => hits.map((h) => h.row))
       // a result as near as the k-th true neighbour is as right (rows at one distance: duplicates)
@@ -247,7 +382,7 @@ export function engineApi() {
       for (const nprobe of o.nprobes) {
         index.clearCache()
         // the index's own nprobe is searched as default searches run (adaptive, when it has a slack)
-        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe: nprobe === index.params.nprobe ? undefined : nprobe, signal })
+        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe: nprobe === index.nprobe ? undefined : nprobe, signal })
         const found = batch.map((r, i) => {
           const others = r.results.filter((x) => x.row !== used[i])
           return { rows: others.map((h) => h.row), distances: others.map((h) => h.distance) }
@@ -265,7 +400,6 @@ export function engineApi() {
 
 export type EngineApi = ReturnType<typeof engineApi>
 
-function centroidPca(index: SeekIndex): Pca2 {
-  const { centroids, params } = index.opened.model
-  return pca2(centroids, params.nlist, params.dim)
+function centroidPca(index: Searchable): Pca2 {
+  return pca2(index.centroids, index.listSizes.length, index.dim)
 }

@@ -16,6 +16,8 @@ export interface FileInfo {
   /** The embedding model the file names (footer key parquetseek.model), if any. */
   model?: string
   index: { column: string; bytes: number; params: Record<string, unknown>; lists: number } | undefined
+  /** A sidecar index's files, in the order their rows are numbered (`bytes`: theirs together). */
+  sources?: Array<{ name: string; rows: number }>
 }
 
 /** What the page shows about a file: footer only, plus the index's tail sections when present. */

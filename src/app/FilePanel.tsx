@@ -7,7 +7,7 @@ export type Built = { summary: BuildSummary; url: string; name: string; file: Fi
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
 
 /** A URL's file name (the whole URL is the heading's title); a local file's name as it is. */
-function shortName(name: string): string {
+export function shortName(name: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return name
   try {
     const last = new URL(name).pathname.split('/').filter(Boolean).at(-1)
@@ -39,6 +39,12 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
         {info.name}: {info.rows.toLocaleString('en-US')} rows, {mib(info.bytes)}, {info.columns.length} columns
       </p>
       <dl>
+        {info.sources && (
+          <>
+            <dt>Files</dt>
+            <dd>{info.sources.length.toLocaleString('en-US')}, unmodified: a sidecar index over them</dd>
+          </>
+        )}
         <dt>Rows</dt>
         <dd>{info.rows.toLocaleString('en-US')}</dd>
         <dt>Size</dt>
@@ -76,13 +82,37 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
       <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
         {index
           ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB` +
-            `${params.clustered ? ', rows stored list by list' : ''}${backend ? `; searching with ${backend}` : ''}`
+            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, a sidecar over ${info.sources.length} files` : ''}` +
+            `${backend ? `; searching with ${backend}` : ''}`
           : info.vectorColumns.length
             ? 'No index in this file.'
             : info.textColumns.length
               ? 'No index and no vectors in this file: embed a text column to build one.'
               : 'No index in this file, and no vector column to build one from (a LIST of FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers, or a FIXED_LEN_BYTE_ARRAY of float32).'}
       </p>
+      {info.sources && (
+        <details>
+          <summary>Files</summary>
+          <table className="schema">
+            <caption className="sr-only">The sidecar's files, rows numbered across them in this order</caption>
+            <tbody>
+              {info.sources.map((s, i, all) => {
+                const first = all.slice(0, i).reduce((n, p) => n + p.rows, 0)
+                return (
+                  <tr key={s.name}>
+                    <th scope="row" title={s.name}>
+                      {shortName(s.name)}
+                    </th>
+                    <td>
+                      rows {first.toLocaleString('en-US')}–{(first + s.rows - 1).toLocaleString('en-US')}
+                    </td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </details>
+      )}
       <details>
         <summary>Schema</summary>
         <table className="schema">

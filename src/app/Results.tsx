@@ -1,5 +1,6 @@
 import { useRef } from 'react'
 import type { PageHit, PageSearchResult } from '../../workers/engineApi.js'
+import { shortName } from './FilePanel.js'
 import { asText, Folded, highlight } from './text.js'
 
 interface Props {
@@ -99,6 +100,12 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
               )}
               <p className="hit-meta">
                 <span className="hit-row">row {hit.row}</span>
+                {hit.file !== undefined && (
+                  <span className="hit-file" title={hit.file}>
+                    {' · '}
+                    {shortName(hit.file)} row {hit.fileRow}
+                  </span>
+                )}
                 {rest.map((c) => (
                   <span key={c}>
                     {' · '}

@@ -16,7 +16,7 @@ import { manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
-import { SidecarIndex } from '../search/sidecarIndex.js'
+import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
 import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveFile } from './rangeServer.js'
@@ -290,7 +290,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
     return where.kind === 'url' ? where.url : where.path
   }
   const url = async (pathOrUrl: string) => (isUrl(pathOrUrl) ? pathOrUrl : o.serve(pathOrUrl))
-  if (target.endsWith('.pqseek')) {
+  if (isSidecarAddress(target)) {
     const sidecarUrl = await url(local ? resolve(target) : target)
     const paths = new Map<string, string>()
     const index = await SidecarIndex.open(

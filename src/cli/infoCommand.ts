@@ -10,6 +10,7 @@ import { readMetadata } from '../parquet/footer.js'
 import { plainLeaves } from '../parquet/leaves.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
 import type { SeekIndex } from '../search/engine.js'
+import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { parse, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
 import { anySource, openManifest, openSidecar } from './sources.js'
@@ -27,7 +28,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
   })
   const [input, ...extra] = positionals
   if (!input || extra.length) throw new UsageError(`expected one file\n${infoUsage}`)
-  if (input.endsWith('.pqseek') || input.endsWith('.json')) return infoOfMany(input, values.json === true, values['allow-source'])
+  if (isSidecarAddress(input) || input.endsWith('.json')) return infoOfMany(input, values.json === true, values['allow-source'])
   const source = await anySource(input)
   try {
     const file = basename(input)
@@ -116,7 +117,7 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
   const opened: Array<{ close(): Promise<void> }> = []
   const context = { signal: new AbortController().signal, opened, allow, compute: { backend: 'js' as const } }
   try {
-    const sidecar = input.endsWith('.pqseek')
+    const sidecar = isSidecarAddress(input)
     const files: Array<{ name: string; rows: number; bytes: number }> = []
     let params: IndexParams
     let column: string

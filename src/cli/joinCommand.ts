@@ -7,6 +7,7 @@ import { readMetadata } from '../parquet/footer.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { type JoinTarget, knnJoin } from '../search/join.js'
 import { PqVectorFile } from '../search/pqVector.js'
+import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { intOption, parse, UsageError } from './args.js'
 import { textEncoder } from './embedCommand.js'
 import { fmtBytes } from './progress.js'
@@ -139,7 +140,7 @@ async function openTarget(
   opened: Array<{ close(): Promise<void> }>,
 ): Promise<JoinTarget & { column: string; encoder: string | undefined; backend: string }> {
   const c = { signal, opened, allow: values['allow-source'], compute }
-  if (target.endsWith('.pqseek')) {
+  if (isSidecarAddress(target)) {
     const index = await openSidecar(target, c)
     return {
       params: index.model.params,

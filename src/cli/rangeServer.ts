@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { type FileHandle, open, stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 
 /**
  * A local static file server with HTTP Range support (single, suffix and multi-range), CORS,
@@ -44,7 +45,27 @@ export interface RangeServer {
   close(): Promise<void>
 }
 
-export async function serveFile(path: string, o: RangeServerOptions = {}): Promise<RangeServer> {
+/** Serves one file, whatever path a request asks for (`url` ends with its name). */
+export function serveFile(path: string, o: RangeServerOptions = {}): Promise<RangeServer> {
+  return serve(() => path, path.split('/').pop() as string, o)
+}
+
+/**
+ * Serves the files of a directory by name (`<url>/<name>`; only names in it, no sub-paths): a
+ * sidecar beside its files, as a static host holds them. `url` is the directory's.
+ */
+export function serveDir(dir: string, o: RangeServerOptions = {}): Promise<RangeServer> {
+  return serve(
+    (requested) => {
+      const name = decodeURIComponent(new URL(requested, 'http://x').pathname.split('/').pop() ?? '')
+      return name && name !== '.' && name !== '..' && !name.includes('\\') ? join(dir, name) : undefined
+    },
+    '',
+    o,
+  )
+}
+
+async function serve(pathOf: (requested: string) => string | undefined, name: string, o: RangeServerOptions): Promise<RangeServer> {
   const state = { requests: 0, bytesSent: 0 }
   const host = o.host ?? 'nginx'
   /** When the simulated link is next free (performance.now() ms). */
@@ -66,11 +87,12 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
       if (req.method === 'OPTIONS') return void res.writeHead(204).end()
       if (o.fault && (await o.fault(req, res, n))) return
       if (host === 'hub' && !req.url?.startsWith('/cdn/')) return void res.writeHead(302, { Location: `/cdn/signed-${n}${req.url}` }).end()
-      const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
+      const path = pathOf(req.url ?? '/')
+      const info = await (path === undefined ? Promise.resolve(undefined) : stat(path)).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') return undefined
         throw e
       })
-      if (!info) return void res.writeHead(404).end('no such file')
+      if (!info || path === undefined || !info.isFile()) return void res.writeHead(404).end('no such file')
       const size = info.size
       const etag = `"${createHash('sha1').update(`${info.mtimeMs}:${size}`).digest('hex').slice(0, 16)}"`
       res.setHeader('ETag', etag)
@@ -135,7 +157,7 @@ export async function serveFile(path: string, o: RangeServerOptions = {}): Promi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
-    url: `http://127.0.0.1:${port}/${path.split('/').pop()}`,
+    url: `http://127.0.0.1:${port}/${name}`,
     get requests() {
       return state.requests
     },

@@ -13,6 +13,7 @@ import type { SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
+import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
@@ -74,7 +75,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
     throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
   if (target.endsWith('.json')) return searchDataset(target, values, signal)
-  if (target.endsWith('.pqseek')) return searchSidecar(target, values, signal)
+  if (isSidecarAddress(target)) return searchSidecar(target, values, signal)
   const source = isUrl(target) ? target : await anySource(target)
   // the file handle is closed on every way out (an unclosed handle makes Node print warnings)
   const close = async () => {

@@ -7,7 +7,7 @@ import { nodeGpu } from '../compute/gpu/node.js'
 import { decodeThreads } from '../compute/nodePool.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
-import { fileUrl, isRemote } from '../io/fileUrl.js'
+import { isRemote } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
 import { fileSink, fileSource, readLocalFile } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
@@ -136,9 +136,10 @@ const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : r
 
 /** A sidecar (`.pqseek`): its files resolve beside it (a path) or on its origin (a URL), unless allowed. */
 export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
-  const base = isUrl(target) ? { kind: 'url' as const, url: fileUrl(target) } : { kind: 'path' as const, dir: dirname(resolve(target)) }
-  const sidecar = isUrl(target) ? (await openHttp(target, { signal: c.signal })).source : await anySource(resolve(target))
-  if (!isUrl(target)) c.opened.push(sidecar as Awaited<ReturnType<typeof anySource>>)
+  if (isUrl(target)) return SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), ...c.compute })
+  const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
+  const sidecar = await anySource(resolve(target))
+  c.opened.push(sidecar)
   return SidecarIndex.open(
     sidecar,
     async (name) => {

@@ -6,6 +6,7 @@ import type { CachedSource } from '../io/cache.js'
 import { codecs } from '../parquet/codecs.js'
 import { decimalScales, exactDecimals } from '../parquet/decimal.js'
 import {
+  copyVector,
   type EmbeddingColumn,
   findEmbeddingColumns,
   groupParts,
@@ -65,6 +66,28 @@ export async function readRowSpan(
   if (start === end || !columns.length) return Array.from({ length: end - start }, () => ({}))
   checkColumns(target, columns)
   return readSpan(target, new BatchingSource(target.cached, undefined, undefined, o.signal), start, end, columns)
+}
+
+/**
+ * The stored vector of one row (a query "like row N"), float32, read through the offset index
+ * (only its page). A row without a vector is an error naming it.
+ */
+export async function rowVector(
+  target: ParquetTarget,
+  column: EmbeddingColumn,
+  row: number,
+  dim: number,
+  signal?: AbortSignal,
+): Promise<Float32Array> {
+  const rows = Number(target.metadata.num_rows)
+  if (!Number.isInteger(row) || row < 0 || row >= rows)
+    throw new ParquetSeekError(`row ${row} is outside the file's ${rows} rows`, { file: target.name })
+  const [value] = await readColumnRange(target.cached, target.metadata, column.name, row, row + 1, target.name, signal)
+  if (value === null || value === undefined)
+    throw new ParquetSeekError('this row has no vector', { file: target.name, column: column.name, row })
+  const out = new Float32Array(dim)
+  copyVector(out, 0, value as ArrayLike<number> | Uint8Array, column.kind)
+  return out
 }
 
 function checkColumns(target: ParquetTarget, columns: string[]): void {

@@ -8,7 +8,6 @@ import type { Metric } from '../index/model.js'
 import { readRangesPinned } from '../io/cache.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
-import { copyVector, readColumnRange } from '../parquet/embedding.js'
 import { type ListExtents, listExtents } from '../query/adjacent.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
@@ -19,7 +18,7 @@ import {
   type SearchOptions,
   type SearchResult,
 } from '../query/pipeline.js'
-import { readRows } from './columns.js'
+import { readRows, rowVector } from './columns.js'
 import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
 import { decodePages, PageDecoders, sharedFloats } from './pageDecoding.js'
 
@@ -120,16 +119,9 @@ export class SeekIndex {
   }
 
   /** The stored vector of one row (e.g. "more like row N"), read through the offset index. */
-  async vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
-    const { metadata, column, raw } = this.opened
-    if (!Number.isInteger(row) || row < 0 || row >= this.rows)
-      throw new ParquetSeekError(`row ${row} is outside the file's ${this.rows} rows`, { file: raw.name })
-    const [value] = await readColumnRange(this.opened.cached, metadata, column.name, row, row + 1, raw.name, signal)
-    const out = new Float32Array(this.params.dim)
-    if (value === null || value === undefined)
-      throw new ParquetSeekError('this row has no vector', { file: raw.name, column: column.name, row })
-    copyVector(out, 0, value as ArrayLike<number> | Uint8Array, column.kind)
-    return out
+  vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
+    const { metadata, column, raw, cached } = this.opened
+    return rowVector({ cached, metadata, name: raw.name }, column, row, this.params.dim, signal)
   }
 }
 

@@ -10,6 +10,8 @@ import { pqLayout } from '../index/pq.js'
 import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
+import { resolveSourceName } from '../io/confine.js'
+import { fileUrl } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
@@ -18,7 +20,8 @@ import { readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
-import { readRows } from './columns.js'
+import { readRowSpan, readRows, rowVector } from './columns.js'
+import { flatSearch } from './flat.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
 
 /** Offset indexes of a source larger than this are read when needed rather than kept at open. */
@@ -130,6 +133,16 @@ export interface SidecarOpenOptions {
   /** Requests in flight at once, per file. */
   connections?: number
   signal?: AbortSignal
+}
+
+/** A sidecar's address or file name: a `.pqseek` file (a URL's path, whatever its query string says). */
+export function isSidecarAddress(address: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return address.toLowerCase().endsWith('.pqseek')
+  try {
+    return new URL(address).pathname.toLowerCase().endsWith('.pqseek')
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -290,6 +303,16 @@ export class SidecarIndex {
     return new SidecarIndex(header, model, sources, warnings, pipeline)
   }
 
+  /**
+   * A sidecar at a URL (or an address fileUrl knows: hf://…): its sources resolve on the
+   * sidecar's own origin, or under a prefix in `allow` (resolveSourceName).
+   */
+  static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
+    const base = { kind: 'url' as const, url: fileUrl(address) }
+    const { source } = await openHttp(address, { signal: o.signal })
+    return SidecarIndex.open(source, async (name) => (resolveSourceName(name, base, o.allow) as { url: string }).url, o)
+  }
+
   get rows(): number {
     return this.pipeline.kind.rows
   }
@@ -339,6 +362,69 @@ export class SidecarIndex {
   /** Forgets fetched lists (sources' cached pages and offset indexes stay). */
   clearCache(): void {
     this.pipeline.clearCache()
+  }
+
+  /** Entries in each list (a list's size on the centroid map). */
+  get listSizes(): number[] {
+    const { kind } = this.pipeline
+    return Array.from({ length: this.model.params.nlist }, (_, l) => kind.listSize(l))
+  }
+
+  /** The stored vector of one row, numbered across the sources (e.g. "more like row N"). */
+  vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
+    if (!Number.isInteger(row) || row < 0 || row >= this.rows)
+      throw new ParquetSeekError(`row ${row} is outside the sidecar's ${this.rows} rows`, { file: this.pipeline.kind.file })
+    const { source, row: local } = locate(this.sources, row)
+    return rowVector(source, source.column, local, this.model.params.dim, signal)
+  }
+
+  /**
+   * Rows [start, end), numbered across the sources, of `columns` (the Data view): each source's
+   * part read through its offset indexes or page table, only the pages holding them.
+   */
+  async readRowSpan(
+    start: number,
+    end: number,
+    columns: string[],
+    o: { signal?: AbortSignal } = {},
+  ): Promise<Array<Record<string, unknown>>> {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.rows || start > end)
+      throw new ParquetSeekError(`rows ${start}…${end} are outside the sidecar's ${this.rows} rows`, { file: this.pipeline.kind.file })
+    const parts = this.sources
+      .filter((s) => s.rowBase < end && s.rowBase + s.rows > start)
+      .map((s) => readRowSpan(s, Math.max(start, s.rowBase) - s.rowBase, Math.min(end, s.rowBase + s.rows) - s.rowBase, columns, o))
+    return (await Promise.all(parts)).flat()
+  }
+
+  /**
+   * Exact search over every source's vectors (each read once, front to back): the k nearest rows
+   * of each query, numbered across the sources, nearest first (ties: the lower row). What recall
+   * is measured against.
+   */
+  async searchExact(
+    queries: Float32Array[],
+    o: { k: number; signal?: AbortSignal },
+  ): Promise<Array<Array<{ row: number; distance: number }>>> {
+    const kernels = this.pipeline.kernels
+    const each: Array<Array<Array<{ row: number; distance: number }>>> = []
+    for (const s of this.sources)
+      each.push(
+        (
+          await flatSearch(s.cached, s.metadata, queries, {
+            column: s.column.name,
+            metric: this.model.params.metric,
+            k: o.k,
+            signal: o.signal,
+            kernels,
+          })
+        ).map((hits) => hits.map((h) => ({ row: s.rowBase + h.row, distance: h.distance }))),
+      )
+    return queries.map((_, q) =>
+      each
+        .flatMap((hits) => hits[q] ?? [])
+        .sort((a, b) => a.distance - b.distance || a.row - b.row)
+        .slice(0, o.k),
+    )
   }
 
   /** Gives GPU buffers back (searches go on, on the CPU). */

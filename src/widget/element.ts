@@ -1,8 +1,9 @@
 import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
 import { USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
-import { jsonRow, type ShownColumns, shownColumnsOf } from '../parquet/json.js'
+import { jsonRow, type ShownColumns, shownColumnsIn } from '../parquet/json.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
+import { isSidecarAddress, SidecarIndex, type SidecarResult } from '../search/sidecarIndex.js'
 
 /**
  * This script's URL, read while it runs: a classic script is document.currentScript (gone
@@ -40,7 +41,9 @@ registerEncoder((id) =>
  *
  * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
  * text box when the file names a model this build can encode text with; otherwise search from
- * script with `el.search(vector)` (or `el.searchRow(n)`). Fires `results` (detail: SearchResult)
+ * script with `el.search(vector)` (or `el.searchRow(n)`). A `src` ending in `.pqseek` is a
+ * sidecar index, searched over its files (found beside it, on its origin): rows are numbered
+ * across them, and each result names its file. Fires `results` (detail: SearchResult)
  * and `error` (detail: { message }). Styled inside a shadow root; theme it with
  * `--ps-font`, `--ps-accent`, `--ps-text`, `--ps-muted`, `--ps-bg`, `--ps-border`, `--ps-radius`.
  * Values from the file are always inserted as text (textContent), never as HTML.
@@ -61,7 +64,7 @@ li { padding: .45em 0; border-bottom: 1px solid var(--ps-border, #e5e7eb); }
 
 export class ParquetSeekElement extends HTMLElement {
   static observedAttributes = ['src']
-  private opening: Promise<SeekIndex> | undefined
+  private opening: Promise<SeekIndex | SidecarIndex> | undefined
   private readonly root: ShadowRoot
   private readonly form: HTMLFormElement
   private readonly input: HTMLInputElement
@@ -111,14 +114,15 @@ export class ParquetSeekElement extends HTMLElement {
     }
   }
 
-  /** Opens the file (once per src); resolves to the opened index. */
-  ready(): Promise<SeekIndex> {
+  /** Opens the file (once per src); resolves to the opened index (a sidecar's for a `.pqseek`). */
+  ready(): Promise<SeekIndex | SidecarIndex> {
     const src = this.getAttribute('src')
     if (!src) return Promise.reject(this.fail(new Error('<parquet-seek> needs a src attribute (the URL of an indexed Parquet file)')))
     this.opening ??= (async () => {
       this.say('Opening…')
       try {
-        const index = await openIndex(new URL(src, document.baseURI).href)
+        const url = new URL(src, document.baseURI).href
+        const index = isSidecarAddress(url) ? await SidecarIndex.openUrl(url) : await openIndex(url)
         this.form.hidden = !encoderFor(index.encoder)
         this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
         return index
@@ -131,7 +135,7 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   /** Text query (needs a file whose model this build can encode). */
-  async searchText(text: string): Promise<SearchResult | undefined> {
+  async searchText(text: string): Promise<SearchResult | SidecarResult | undefined> {
     const index = await this.ready()
     const encoder = encoderFor(index.encoder)
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
@@ -145,14 +149,14 @@ export class ParquetSeekElement extends HTMLElement {
     }
   }
 
-  /** More like row n of the file. */
-  async searchRow(row: number): Promise<SearchResult> {
+  /** More like row n of the file (of a sidecar's files, numbered across them). */
+  async searchRow(row: number): Promise<SearchResult | SidecarResult> {
     const index = await this.ready()
     return this.search(await index.vectorOf(row))
   }
 
   /** Vector query; renders and returns the results. */
-  async search(vector: ArrayLike<number>): Promise<SearchResult> {
+  async search(vector: ArrayLike<number>): Promise<SearchResult | SidecarResult> {
     const index = await this.ready()
     this.abort?.abort()
     const abort = new AbortController()
@@ -162,10 +166,11 @@ export class ParquetSeekElement extends HTMLElement {
       const where = this.getAttribute('where')?.trim() || undefined
       // distinct="col": one result per value; a file of passages gets one a text unless distinct="none"
       const asked = this.getAttribute('distinct')?.trim()
-      const passages = index.opened.metadata.schema.some((e) => e.name === PASSAGE_ROW)
+      const files = index instanceof SidecarIndex ? index.sources.map((s) => s.metadata) : [index.opened.metadata]
+      const passages = files.some((m) => m.schema.some((e) => e.name === PASSAGE_ROW))
       const distinct = asked === 'none' ? undefined : asked || (passages ? PASSAGE_ROW : undefined)
       const result = await index.search(vector, { k: this.k, columns: this.columns, where, distinct, signal: abort.signal })
-      this.render(result, shownColumnsOf(index.opened.metadata))
+      this.render(result, shownColumnsIn(files))
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
       return result
     } catch (e) {
@@ -185,7 +190,7 @@ export class ParquetSeekElement extends HTMLElement {
       .filter(Boolean)
   }
 
-  private render(result: SearchResult, shown: ShownColumns) {
+  private render(result: SearchResult | SidecarResult, shown: ShownColumns) {
     const columns = this.columns
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
@@ -202,7 +207,9 @@ export class ParquetSeekElement extends HTMLElement {
       }
       const meta = document.createElement('div')
       meta.className = 'meta'
-      meta.textContent = `row ${hit.row} · distance ${hit.distance.toPrecision(3)}`
+      // (a sidecar's hit: the file's name and its row there)
+      const where = 'file' in hit ? `${hit.file.split('/').at(-1)} row ${hit.row}` : `row ${hit.row}`
+      meta.textContent = `${where} · distance ${hit.distance.toPrecision(3)}`
       li.append(meta)
       return li
     })
