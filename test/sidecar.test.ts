@@ -6,8 +6,9 @@ import { serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { buildShared } from '../src/index/partitioned.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import type { ByteSource } from '../src/io/source.js'
 import { CountingSource } from '../src/io/source.js'
-import { readMetadata } from '../src/parquet/footer.js'
+import { offsetIndexSpan, readMetadata } from '../src/parquet/footer.js'
 import { searchExact } from '../src/query/memory.js'
 import type { IndexKind } from '../src/query/pipeline.js'
 import { flatSearch } from '../src/search/flat.js'
@@ -588,6 +589,62 @@ describe("a sidecar at a URL, through the page's engine (the app's worker)", () 
       await expect(api.open(new File([new Uint8Array(8)], 'all.pqseek'), 'js')).rejects.toThrow(
         /all\.pqseek: a sidecar index is read with its files: open it by its URL/,
       )
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('opening a sidecar over HTTP', () => {
+  it("asks each file once, all at once, for exactly its footer and offset indexes (recorded at build), and the host's multi-range support once", async () => {
+    const dir = tempDir('pqs-sidecar-open-')
+    const dim = 8
+    const v = clusteredVectors(4 * 1500, dim, 95)
+    const names = ['a.parquet', 'b.parquet', 'c.parquet', 'd.parquet']
+    for (const [part, name] of names.entries())
+      writeListFile(
+        join(dir, name),
+        Array.from({ length: 1500 }, (_, i) => Array.from(v.subarray((part * 1500 + i) * dim, (part * 1500 + i + 1) * dim))),
+        { title: Array.from({ length: 1500 }, (_, i) => `${name}:${i}`) },
+        {},
+        { pageSize: 4096 },
+      )
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    const header = await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    // what the build recorded: the footer and the offset indexes before it
+    for (const [i, s] of header.sources.entries()) {
+      const metadata = await readMetadata(inputs[i]?.source as ByteSource)
+      const span = offsetIndexSpan(metadata)
+      expect(span).toBeDefined()
+      expect(s.tailBytes).toBe(s.size - (span?.start as number))
+    }
+    for (const i of inputs) await i.source.close()
+    const seen: Array<{ path: string; range: string }> = []
+    let active = 0
+    let most = 0
+    const server = await serveDir(dir, {
+      host: 's3',
+      delayMs: 40,
+      fault: (req, res) => {
+        seen.push({ path: new URL(req.url ?? '/', 'http://x').pathname.slice(1), range: req.headers.range ?? '' })
+        most = Math.max(most, ++active)
+        res.on('close', () => active--)
+        return false
+      },
+    })
+    try {
+      const index = await SidecarIndex.openUrl(`${server.url}all.pqseek`)
+      const opening = seen.filter((r) => r.path !== 'all.pqseek')
+      expect([...opening].sort((a, b) => a.path.localeCompare(b.path))).toEqual(
+        // (a first read asks for 1 KiB at the least)
+        header.sources.map((s) => ({ path: s.name, range: `bytes=-${Math.max(1024, s.tailBytes as number)}` })),
+      )
+      expect(opening).toHaveLength(names.length)
+      expect(most).toBeGreaterThanOrEqual(names.length)
+      expect(seen.filter((r) => r.range.includes(','))).toEqual([{ path: 'all.pqseek', range: 'bytes=0-0,-1' }])
+      // and searches as from disk
+      const found = await index.search(v.subarray(4321 * dim, 4322 * dim), { k: 3, columns: ['title'] })
+      expect(found.results[0]).toMatchObject({ file: 'c.parquet', row: 4321 - 3000, distance: 0, values: { title: 'c.parquet:1321' } })
     } finally {
       await server.close()
     }

@@ -3,7 +3,7 @@ import { AbortError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
 import { describeEmbeddingColumn, forEachVectorBlock, type InvalidRow } from '../parquet/embedding.js'
-import { readMetadata } from '../parquet/footer.js'
+import { openingTail, readMetadata } from '../parquet/footer.js'
 import { LITTLE_ENDIAN } from '../parquet/numbers.js'
 import { walkFilePages } from '../parquet/pageLocations.js'
 import { type BuildProgress, DEFAULT_MEMORY_BYTES, nprobeFloor } from './build.js'
@@ -246,7 +246,9 @@ async function encodeHeld(
   })
   // pages of chunks without an offset index, so a search reads the pages it needs, not whole chunks
   const pages = await walkFilePages(input.source, metadata, input.name, o.train?.signal)
-  const source = pages ? { ...identity, pages: storedPageTable(pages) } : identity
+  // (what opening the file for search reads: the sidecar asks for exactly that)
+  const opened = { ...identity, tailBytes: openingTail(metadata, identity.size) }
+  const source = pages ? { ...opened, pages: storedPageTable(pages) } : opened
   const part: EncodedPart = { modelId: model.id, column: model.column, source, ...encoded }
   return part
 }

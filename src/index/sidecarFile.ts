@@ -23,6 +23,11 @@ export interface SidecarSource {
   rowBase: number
   footerSha256: string
   /**
+   * The bytes at its end that opening it reads: its footer, and its offset indexes when they lie
+   * just before it (openingTail). Absent from a build before it: open then asks for 64 KiB.
+   */
+  tailBytes?: number
+  /**
    * Where the pages of its column chunks without an offset index lie (walked at build): by row
    * group, the chunk's dotted leaf path → [first row, byte offset, bytes, …] a page. Absent when
    * every chunk has an offset index (or from a build before page tables).

@@ -18,6 +18,11 @@ export interface HttpOptions {
    */
   multiRange?: boolean
   /**
+   * Ask at open whether the host answers multi-range requests (default true). False where that is
+   * known already (a sidecar's files on the sidecar's host): `multiRange` is then taken as the answer.
+   */
+  probeMultiRange?: boolean
+  /**
    * An attempt that receives nothing (no headers, or no body bytes) for this long is abandoned
    * and retried: a stalled or trickling server cannot hang a search (default 20 s).
    */
@@ -232,7 +237,7 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
   // apart so no server merges them; a whole-object answer is cancelled unread. One attempt: on any
   // failure multi-range is tried at the first scattered read, as without the probe.
   const probe =
-    (o.multiRange ?? true)
+    (o.multiRange ?? true) && o.probeMultiRange !== false
       ? request(
           'bytes=0-0,-1',
           o.signal,

@@ -74,15 +74,45 @@ export function parseFooter(footer: Uint8Array, size: number, file?: string, off
 /**
  * The one way to read a Parquet footer outside the search engine's open (which reads it with
  * the index head): one read of the file's end (two when the footer is longer), bounded,
- * validated. Every reader of metadata goes through here or `footerLength` + `parseFooter`.
+ * validated; none where `known`, the file's last bytes already read, holds it. Every reader of
+ * metadata goes through here or `footerLength` + `parseFooter`.
  */
-export async function readMetadata(source: AsyncBuffer, file?: string): Promise<FileMetaData> {
+export async function readMetadata(source: AsyncBuffer, file?: string, known?: Uint8Array): Promise<FileMetaData> {
   const size = source.byteLength
   if (size < 12) throw new ParquetSeekError(`not a Parquet file (${size} bytes)`, { file })
   const first = Math.min(size, FOOTER_GUESS)
-  const tail = new Uint8Array(await source.slice(size - first, size))
+  // (the file's last bytes, when the caller has read them: enough where they hold the footer)
+  const tail = known && known.length >= 8 ? known : new Uint8Array(await source.slice(size - first, size))
   const length = footerLength(tail, size, file)
   const start = size - 8 - length
   const footer = length + 8 <= tail.length ? tail.subarray(tail.length - 8 - length) : new Uint8Array(await source.slice(start, size))
   return parseFooter(footer, size, file, start)
+}
+
+/** Offset indexes of a file larger than this are read when needed rather than kept at open. */
+export const MAX_PAGE_INDEX_BYTES = 16 << 20
+
+/** The byte range holding every column chunk's offset index (writers put them together, before the footer). */
+export function offsetIndexSpan(metadata: FileMetaData): { start: number; end: number } | undefined {
+  let start = Number.POSITIVE_INFINITY
+  let end = 0
+  for (const group of metadata.row_groups)
+    for (const chunk of group.columns) {
+      if (chunk.offset_index_offset === undefined || chunk.offset_index_length === undefined) continue
+      start = Math.min(start, Number(chunk.offset_index_offset))
+      end = Math.max(end, Number(chunk.offset_index_offset) + chunk.offset_index_length)
+    }
+  return end > start ? { start, end } : undefined
+}
+
+/**
+ * The bytes at the end of a `size`-byte file that hold its footer and, where they lie just before
+ * it and are at most MAX_PAGE_INDEX_BYTES, its offset indexes: what opening it for search reads
+ * (a sidecar records it for each of its files, so that open asks for exactly that suffix).
+ */
+export function openingTail(metadata: FileMetaData, size: number): number {
+  const footer = 8 + metadata.metadata_length
+  const span = offsetIndexSpan(metadata)
+  const near = span && span.end <= size - footer && span.end - span.start <= MAX_PAGE_INDEX_BYTES
+  return near ? size - span.start : footer
 }

@@ -16,29 +16,17 @@ import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange } from '../parquet/embedding.js'
-import { readMetadata } from '../parquet/footer.js'
+import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
 import { readRowSpan, readRows, rowVector } from './columns.js'
+import { mapLimit } from './dataset.js'
 import { flatSearch } from './flat.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
 
-/** Offset indexes of a source larger than this are read when needed rather than kept at open. */
-const MAX_PAGE_INDEX_BYTES = 16 << 20
-
-/** The byte range holding every column chunk's offset index (writers put them together, before the footer). */
-function offsetIndexSpan(metadata: FileMetaData): { start: number; end: number } | undefined {
-  let start = Number.POSITIVE_INFINITY
-  let end = 0
-  for (const group of metadata.row_groups)
-    for (const chunk of group.columns) {
-      if (chunk.offset_index_offset === undefined || chunk.offset_index_length === undefined) continue
-      start = Math.min(start, Number(chunk.offset_index_offset))
-      end = Math.max(end, Number(chunk.offset_index_offset) + chunk.offset_index_length)
-    }
-  return end > start ? { start, end } : undefined
-}
+/** A source's first read at open when the sidecar does not say how much its footer and offset indexes take. */
+const SOURCE_TAIL_GUESS = 64 << 10
 
 /** Vector pages over this many bytes (on average) make a sidecar's refinement read far more than its candidates: warned at open. */
 const LARGE_PAGE = 256 << 10
@@ -229,10 +217,17 @@ export class SidecarIndex {
       layout: pqLayout(params.dim, params.m, params.nbits),
     }
     const vectors = vectorsSection(header, params.dim, head.directory, sidecar.byteLength, file)
-    const sources: OpenedSource[] = []
-    const warnings: string[] = []
-    for (const [i, s] of header.sources.entries()) {
-      const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+    // whether the sidecar's host answers multi-range requests, asked when it was opened: its files
+    // there are not asked again (each asking costs a request, on S3 a whole-object answer cancelled)
+    const sidecarUrl = /^https?:\/\//i.test(sidecarSource.name) ? new URL(sidecarSource.name) : undefined
+    const knownRanges = (url: string) =>
+      sidecarUrl && new URL(url).origin === sidecarUrl.origin
+        ? { multiRange: sidecarSource.sliceMany !== undefined, probeMultiRange: false }
+        : {}
+    // every source opened at once, as many at a time as the host's connections: its footer and
+    // offset indexes in one suffix read (the tail the build recorded), checked against the header
+    const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+    for (const [i, s] of header.sources.entries())
       if (
         typeof s !== 'object' ||
         s === null ||
@@ -240,11 +235,21 @@ export class SidecarIndex {
         typeof s.footerSha256 !== 'string' ||
         !whole(s.size) ||
         !whole(s.rows) ||
-        !whole(s.rowBase)
+        !whole(s.rowBase) ||
+        (s.tailBytes !== undefined && !whole(s.tailBytes))
       )
         throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
+    const sources = await mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
       const input = await resolve(s.name)
-      const opened = typeof input === 'string' ? await openHttp(input, { signal: o.signal }) : undefined
+      const opened =
+        typeof input === 'string'
+          ? await openHttp(input, {
+              signal: o.signal,
+              // (no more than a footer and offset indexes can take, whatever the header says)
+              tailBytes: Math.min(s.tailBytes ?? SOURCE_TAIL_GUESS, 8 + MAX_FOOTER_BYTES + MAX_PAGE_INDEX_BYTES),
+              ...knownRanges(input),
+            })
+          : undefined
       const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
       const cached = new CachedSource(source, 64 << 20)
       // the first request's tail (footer, page indexes) serves the checks and reads below
@@ -254,7 +259,7 @@ export class SidecarIndex {
           `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
           { file: s.name },
         )
-      const metadata = await readMetadata(cached, source.name)
+      const metadata = await readMetadata(cached, source.name, opened?.tail)
       const column = describeEmbeddingColumn(metadata, header.column, s.name)
       // pages the build found by their headers, for chunks without an offset index
       if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
@@ -262,22 +267,15 @@ export class SidecarIndex {
       const span = offsetIndexSpan(metadata)
       if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
         cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
-      const entry: OpenedSource = {
-        name: s.name,
-        source,
-        cached,
-        metadata,
-        column,
-        rowBase: s.rowBase,
-        rows: s.rows,
-        pageStarts: new Map(),
-      }
-      sources.push(entry)
+      return { name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() }
+    })
+    const warnings: string[] = []
+    for (const entry of sources) {
       // (with the vectors in the sidecar, refinement reads no page)
       const mean = vectors === undefined ? await meanVectorPage(entry) : 0
       if (mean > LARGE_PAGE)
         warnings.push(
-          `${s.name} stores "${column.name}" in pages of ${(mean / 2 ** 20).toFixed(1)} MiB${(await pageStarts(entry, 0)).length === 1 ? ' (a row group each)' : ''}: refining a candidate reads its whole page (index --sidecar … --sidecar-vectors copies the vectors into the sidecar, and an indexed file, written by index, reads one vector a candidate)`,
+          `${entry.name} stores "${entry.column.name}" in pages of ${(mean / 2 ** 20).toFixed(1)} MiB${(await pageStarts(entry, 0)).length === 1 ? ' (a row group each)' : ''}: refining a candidate reads its whole page (index --sidecar … --sidecar-vectors copies the vectors into the sidecar, and an indexed file, written by index, reads one vector a candidate)`,
         )
     }
     const kernels = await loadKernels(o.backend === 'gpu' ? 'auto' : o.backend)
@@ -309,7 +307,9 @@ export class SidecarIndex {
    */
   static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
     const base = { kind: 'url' as const, url: fileUrl(address) }
-    const { source } = await openHttp(address, { signal: o.signal })
+    // (its header and index are at its start: the first request, a suffix read that learns the
+    // size, asks for as little as it can)
+    const { source } = await openHttp(address, { signal: o.signal, tailBytes: 1024 })
     return SidecarIndex.open(source, async (name) => (resolveSourceName(name, base, o.allow) as { url: string }).url, o)
   }
 
