@@ -165,6 +165,55 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
   }
 })
 
+test("a sidecar on one site over files on another (a dataset's files on a hub): refused until the person allows that site in the app, or the page lists it in the widget's sources", async ({
+  page,
+}) => {
+  const filesDir = tempDir('pqs-site-hub-')
+  const sidecarDir = tempDir('pqs-site-own-')
+  const titles = Array.from({ length: 800 }, (_, i) => `${TOPICS[i % 4]} ${i}`)
+  await writeTextFile(join(filesDir, 'train.parquet'), titles, 64)
+  // the files' host redirects every request, as Hugging Face's resolve/main does
+  const files = await serveDir(filesDir, { host: 'hub' })
+  const own = await serveDir(sidecarDir, { host: 's3' })
+  const input = { name: `${files.url}train.parquet`, source: await fileSource(join(filesDir, 'train.parquet')) }
+  await buildShared([input], await fileSink(join(sidecarDir, 'train.pqseek')), { column: 'embedding', metric: 'cosine' })
+  await input.source.close()
+  const sidecar = `${own.url}train.pqseek`
+  const filesOrigin = new URL(files.url).origin
+  const host = createServer((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body>
+      <script type="module" src="${siteUrl}widget/parquet-seek.js"></script>
+      <parquet-seek id="refused" src="${sidecar}" columns="title" k="3"></parquet-seek>
+      <parquet-seek id="allowed" src="${sidecar}" sources="${filesOrigin}/" columns="title" k="3"></parquet-seek>
+    </body></html>`),
+  )
+  const hostUrl = await listen(host)
+  try {
+    await page.goto(`${siteUrl}?src=${encodeURIComponent(sidecar)}`)
+    await expect(page.getByRole('alert')).toContainText(`is on another origin (${filesOrigin})`)
+    const before = files.requests
+    expect(before).toBe(0) // nothing asked of the other site before the person allows it
+    await page.getByRole('button', { name: `Read its files from ${filesOrigin}` }).click()
+    await expect(page.getByTestId('index-status')).toContainText('a sidecar over 1 file;')
+    await page.getByLabel('Query text').fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page)).toHaveCount(10)
+    for (const t of await hits(page).locator('.hit-title, .hit-text').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
+    expect(files.requests).toBeGreaterThan(before)
+    // the widget: refused without `sources`, searching with it
+    await page.goto(hostUrl)
+    await expect(page.locator('#refused').getByRole('status')).toContainText(`is on another origin (${filesOrigin})`)
+    await page.locator('#allowed').getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
+    await page.locator('#allowed').getByRole('button', { name: 'Search' }).click()
+    await expect(page.locator('#allowed li')).toHaveCount(3)
+    for (const t of await page.locator('#allowed li strong').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
+  } finally {
+    await files.close()
+    await own.close()
+    await new Promise((r) => host.close(r))
+  }
+})
+
 test('with demo data on the site, the page opens it and answers its first query on load', async ({ page }) => {
   await page.route('**/demo/manifest.json', (route) =>
     route.fulfill({

@@ -159,8 +159,14 @@ function sidecarSearchable(index: SidecarIndex): Searchable {
 }
 
 /** A sidecar index over files at a URL, as the page shows a file: the files' rows one after another, the first file's columns. */
-async function openSidecarHandle(address: string, backend: BackendChoice, warnings: string[], signal?: AbortSignal): Promise<Handle> {
-  const index = await SidecarIndex.openUrl(address, { backend, signal })
+async function openSidecarHandle(
+  address: string,
+  backend: BackendChoice,
+  warnings: string[],
+  allow: string[],
+  signal?: AbortSignal,
+): Promise<Handle> {
+  const index = await SidecarIndex.openUrl(address, { backend, signal, allow })
   // (sources whose large pages make refinement costly: the page shows why a query reads much)
   warnings.push(...index.warnings)
   const first = index.sources[0]?.metadata
@@ -186,7 +192,7 @@ async function openSidecarHandle(address: string, backend: BackendChoice, warnin
     read: (start, end, columns, signal) => index.readRowSpan(start, end, columns, { signal }),
     shown: shownColumnsIn(index.sources.map((s) => s.metadata)),
     index: sidecarSearchable(index),
-    reopen: async (backend, signal) => sidecarSearchable(await SidecarIndex.openUrl(address, { backend, signal })),
+    reopen: async (backend, signal) => sidecarSearchable(await SidecarIndex.openUrl(address, { backend, signal, allow })),
   }
 }
 
@@ -242,12 +248,14 @@ export function engineApi() {
 
     /**
      * Opens a local File or a URL: schema, row count, vector columns, and the index if any. A
-     * URL of a sidecar (`.pqseek`) opens it over its files, found beside it on its origin.
+     * URL of a sidecar (`.pqseek`) opens it over its files, found beside it on its origin or
+     * under a URL prefix in `allow` (another site the person allowed).
      */
     async open(
       input: File | string,
       backend: BackendChoice,
       job?: number,
+      allow: string[] = [],
     ): Promise<{ id: number; info: FileInfo; backend?: string; device?: string; warnings: string[] }> {
       const signal = signalOf(job)
       const warnings: string[] = []
@@ -259,7 +267,7 @@ export function engineApi() {
             file: input.name,
           },
         )
-      if (typeof input === 'string' && isSidecarAddress(input)) h = await openSidecarHandle(input, backend, warnings, signal)
+      if (typeof input === 'string' && isSidecarAddress(input)) h = await openSidecarHandle(input, backend, warnings, allow, signal)
       else
         h = await openFileHandle(
           typeof input === 'string' ? (await openHttp(input, { signal, onWarning: (w) => warnings.push(w) })).source : blobSource(input),

@@ -45,9 +45,12 @@ export function App() {
 
   // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
   const openSeq = useRef(0)
-  async function open(input: File | string | undefined, fromDemo?: DemoManifest, linked?: Linked) {
+  /** A sidecar whose files are on another site, refused until the person allows that site. */
+  const [elsewhere, setElsewhere] = useState<{ input: string; origin: string; linked?: Linked }>()
+  async function open(input: File | string | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
     const seq = ++openSeq.current
     setError(undefined)
+    setElsewhere(undefined)
     setBuilt(undefined)
     if (!input) return
     setBusy(typeof input === 'string' ? `Opening ${input}…` : `Reading ${input.name}…`)
@@ -57,7 +60,7 @@ export function App() {
         info,
         backend: used,
         warnings,
-      } = await run(undefined, (api, job) => api.open(input, backend === 'gpu' ? 'auto' : backend, job))
+      } = await run(undefined, (api, job) => api.open(input, backend === 'gpu' ? 'auto' : backend, job, allow))
       if (seq !== openSeq.current) {
         void run(undefined, (api) => Promise.resolve(api.close(id)))
         return
@@ -87,6 +90,9 @@ export function App() {
       if (seq !== openSeq.current) return
       setOpened(undefined)
       setError(describeOpenError(e as Error, input))
+      // (a sidecar naming files on another site: read them only if the person says so)
+      const origin = /is on another origin \((https?:\/\/[^)\s]+)\)/.exec((e as Error).message)?.[1]
+      if (typeof input === 'string' && origin) setElsewhere({ input, origin, linked })
     } finally {
       if (seq === openSeq.current) setBusy(undefined)
     }
@@ -225,6 +231,13 @@ export function App() {
           {error && (
             <div role="alert" className="error">
               <p>{error}</p>
+              {elsewhere && (
+                <p>
+                  <button type="button" onClick={() => void open(elsewhere.input, undefined, elsewhere.linked, [`${elsewhere.origin}/`])}>
+                    Read its files from {elsewhere.origin}
+                  </button>
+                </p>
+              )}
               {!opened && (
                 <OpenChoices
                   demo={demo}

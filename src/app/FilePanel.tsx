@@ -82,7 +82,7 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
       <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
         {index
           ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB` +
-            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, a sidecar over ${info.sources.length} files` : ''}` +
+            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, a sidecar over ${info.sources.length} file${info.sources.length === 1 ? '' : 's'}` : ''}` +
             `${backend ? `; searching with ${backend}` : ''}`
           : info.vectorColumns.length
             ? 'No index in this file.'

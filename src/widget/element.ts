@@ -42,8 +42,8 @@ registerEncoder((id) =>
  * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
  * text box when the file names a model this build can encode text with; otherwise search from
  * script with `el.search(vector)` (or `el.searchRow(n)`). A `src` ending in `.pqseek` is a
- * sidecar index, searched over its files (found beside it, on its origin): rows are numbered
- * across them, and each result names its file. Fires `results` (detail: SearchResult)
+ * sidecar index, searched over its files (found beside it, on its origin, or under a URL prefix
+ * listed in `sources`, e.g. a dataset's files on Hugging Face): each result names its file. Fires `results` (detail: SearchResult)
  * and `error` (detail: { message }). Styled inside a shadow root; theme it with
  * `--ps-font`, `--ps-accent`, `--ps-text`, `--ps-muted`, `--ps-bg`, `--ps-border`, `--ps-radius`.
  * Values from the file are always inserted as text (textContent), never as HTML.
@@ -63,7 +63,7 @@ li { padding: .45em 0; border-bottom: 1px solid var(--ps-border, #e5e7eb); }
 `
 
 export class ParquetSeekElement extends HTMLElement {
-  static observedAttributes = ['src']
+  static observedAttributes = ['src', 'sources']
   private opening: Promise<SeekIndex | SidecarIndex> | undefined
   private readonly root: ShadowRoot
   private readonly form: HTMLFormElement
@@ -108,7 +108,7 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   attributeChangedCallback(name: string, old: string | null, value: string | null) {
-    if (name === 'src' && old !== null && old !== value) {
+    if ((name === 'src' || name === 'sources') && old !== null && old !== value) {
       this.opening = undefined
       if (this.isConnected) void this.ready().catch(() => {})
     }
@@ -122,7 +122,9 @@ export class ParquetSeekElement extends HTMLElement {
       this.say('Opening…')
       try {
         const url = new URL(src, document.baseURI).href
-        const index = isSidecarAddress(url) ? await SidecarIndex.openUrl(url) : await openIndex(url)
+        // a sidecar's files: beside it on its origin, or under a prefix the page lists in `sources`
+        const allow = (this.getAttribute('sources') ?? '').split(/[\s,]+/).filter(Boolean)
+        const index = isSidecarAddress(url) ? await SidecarIndex.openUrl(url, { allow }) : await openIndex(url)
         this.form.hidden = !encoderFor(index.encoder)
         this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
         return index
