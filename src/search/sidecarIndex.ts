@@ -371,7 +371,7 @@ export class SidecarIndex {
   }
 
   /** The stored vector of one row, numbered across the sources (e.g. "more like row N"). */
-  vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
+  async vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
     if (!Number.isInteger(row) || row < 0 || row >= this.rows)
       throw new ParquetSeekError(`row ${row} is outside the sidecar's ${this.rows} rows`, { file: this.pipeline.kind.file })
     const { source, row: local } = locate(this.sources, row)

@@ -43,8 +43,8 @@ registerEncoder((id) =>
  * text box when the file names a model this build can encode text with; otherwise search from
  * script with `el.search(vector)` (or `el.searchRow(n)`). A `src` ending in `.pqseek` is a
  * sidecar index, searched over its files (found beside it, on its origin, or under a URL prefix
- * listed in `sources`, e.g. a dataset's files on Hugging Face): each result names its file. Fires `results` (detail: SearchResult)
- * and `error` (detail: { message }). Styled inside a shadow root; theme it with
+ * listed in `sources`, e.g. a dataset's files on Hugging Face): each result names its file.
+ * Fires `results` (detail: SearchResult) and `error` (detail: { message }). Styled inside a shadow root; theme it with
  * `--ps-font`, `--ps-accent`, `--ps-text`, `--ps-muted`, `--ps-bg`, `--ps-border`, `--ps-radius`.
  * Values from the file are always inserted as text (textContent), never as HTML.
  */
