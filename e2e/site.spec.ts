@@ -145,6 +145,26 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
     const list = page.getByRole('table', { name: "The sidecar's files, rows numbered across them in this order" })
     await expect(list.getByRole('row')).toHaveText(['first.parquetrows 0–1,199', 'second.parquetrows 1,200–1,999'])
     await page.screenshot({ path: info.outputPath('sidecar.png'), fullPage: true })
+    // recall against exact search over both files (under "Why these results": the centroid map too)
+    await page.getByText('Why these results').click()
+    await expect(page.getByTestId('query-stats')).toContainText('lists probed')
+    await page.getByRole('button', { name: 'Check recall' }).click()
+    await expect(page.getByTestId('recall-table')).toContainText('(default)', { timeout: 60_000 })
+    const recalls = (await page.getByTestId('recall-table').getByRole('row').allTextContents()).slice(1)
+    expect(Number(/(\d\.\d+)$/.exec(recalls.at(-1) ?? '')?.[1])).toBeGreaterThanOrEqual(0.9)
+    // the Data view: the first file's last row, then the second file's first, as rows 1,199 and 1,200
+    await page.getByRole('tab', { name: 'Data' }).click()
+    const table = page.getByRole('table', { name: /^Rows of / })
+    await page.getByRole('region', { name: 'Rows, scrolled' }).evaluate((grid) => {
+      grid.scrollTop = 1195 * 36 // (36 px a row)
+    })
+    await expect(table.locator('[data-row="1199"]')).toContainText(`${TOPICS[1199 % 4]} 1199`)
+    await expect(table.locator('[data-row="1200"]')).toContainText(`${TOPICS[1200 % 4]} 1200`)
+    // a row opened from there finds itself first
+    await table.locator('[data-row="1200"]').click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
+    await expect(hits(page).first()).toHaveAttribute('data-row', '1200')
+    await expect(hits(page).first().locator('.hit-file')).toHaveText(' · second.parquet row 0')
     // the widget on another page, from the same sidecar
     await page.goto(hostUrl)
     await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
