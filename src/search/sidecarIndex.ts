@@ -203,20 +203,6 @@ export class SidecarIndex {
     }
     if (location.offset + location.length > sidecar.byteLength)
       throw new ParquetSeekError('the index runs past the sidecar file', { file, offset: location.offset })
-    const head = await loadIndexHead(sidecar, location, file)
-    const params = {
-      ...header.params,
-      ...head.trailer.params,
-      metric: head.trailer.params.metric as Metric,
-      spilled: head.spilled || undefined,
-    }
-    const model: IvfPqModel = {
-      params,
-      centroids: head.centroids,
-      codebooks: head.codebooks,
-      layout: pqLayout(params.dim, params.m, params.nbits),
-    }
-    const vectors = vectorsSection(header, params.dim, head.directory, sidecar.byteLength, file)
     // whether the sidecar's host answers multi-range requests, asked when it was opened: its files
     // there are not asked again (each asking costs a request, on S3 a whole-object answer cancelled)
     const sidecarUrl = /^https?:\/\//i.test(sidecarSource.name) ? new URL(sidecarSource.name) : undefined
@@ -239,36 +225,53 @@ export class SidecarIndex {
         (s.tailBytes !== undefined && !whole(s.tailBytes))
       )
         throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
-    const sources = await mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
-      const input = await resolve(s.name)
-      const opened =
-        typeof input === 'string'
-          ? await openHttp(input, {
-              signal: o.signal,
-              // (no more than a footer and offset indexes can take, whatever the header says)
-              tailBytes: Math.min(s.tailBytes ?? SOURCE_TAIL_GUESS, 8 + MAX_FOOTER_BYTES + MAX_PAGE_INDEX_BYTES),
-              ...knownRanges(input),
-            })
-          : undefined
-      const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
-      const cached = new CachedSource(source, 64 << 20)
-      // the first request's tail (footer, page indexes) serves the checks and reads below
-      if (opened) cached.pin(opened.tailStart, opened.tail)
-      if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
-        throw new ParquetSeekError(
-          `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
-          { file: s.name },
-        )
-      const metadata = await readMetadata(cached, source.name, opened?.tail)
-      const column = describeEmbeddingColumn(metadata, header.column, s.name)
-      // pages the build found by their headers, for chunks without an offset index
-      if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
-      // every offset index, read once here and kept: a query then reads only pages
-      const span = offsetIndexSpan(metadata)
-      if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
-        cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
-      return { name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() }
-    })
+    // (the index head, read beside the sources: neither needs the other)
+    const [head, sources] = await Promise.all([
+      loadIndexHead(sidecar, location, file),
+      mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
+        const input = await resolve(s.name)
+        const opened =
+          typeof input === 'string'
+            ? await openHttp(input, {
+                signal: o.signal,
+                // (no more than a footer and offset indexes can take, whatever the header says)
+                tailBytes: Math.min(s.tailBytes ?? SOURCE_TAIL_GUESS, 8 + MAX_FOOTER_BYTES + MAX_PAGE_INDEX_BYTES),
+                ...knownRanges(input),
+              })
+            : undefined
+        const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
+        const cached = new CachedSource(source, 64 << 20)
+        // the first request's tail (footer, page indexes) serves the checks and reads below
+        if (opened) cached.pin(opened.tailStart, opened.tail)
+        if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
+          throw new ParquetSeekError(
+            `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
+            { file: s.name },
+          )
+        const metadata = await readMetadata(cached, source.name, opened?.tail)
+        const column = describeEmbeddingColumn(metadata, header.column, s.name)
+        // pages the build found by their headers, for chunks without an offset index
+        if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
+        // every offset index, read once here and kept: a query then reads only pages
+        const span = offsetIndexSpan(metadata)
+        if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
+          cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
+        return { name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() }
+      }),
+    ])
+    const params = {
+      ...header.params,
+      ...head.trailer.params,
+      metric: head.trailer.params.metric as Metric,
+      spilled: head.spilled || undefined,
+    }
+    const model: IvfPqModel = {
+      params,
+      centroids: head.centroids,
+      codebooks: head.codebooks,
+      layout: pqLayout(params.dim, params.m, params.nbits),
+    }
+    const vectors = vectorsSection(header, params.dim, head.directory, sidecar.byteLength, file)
     const warnings: string[] = []
     for (const entry of sources) {
       // (with the vectors in the sidecar, refinement reads no page)
