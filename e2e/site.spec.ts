@@ -165,6 +165,16 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
     await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
     await expect(hits(page).first()).toHaveAttribute('data-row', '1200')
     await expect(hits(page).first().locator('.hit-file')).toHaveText(' · second.parquet row 0')
+    // the same sidecar picked from disk with its files; without one of them, an error naming it
+    await page.goto(siteUrl)
+    await page.getByLabel('Parquet file').setInputFiles(['topics.pqseek', 'first.parquet', 'second.parquet'].map((f) => join(sideDir, f)))
+    await expect(page.getByTestId('index-status')).toContainText('a sidecar over 2 files')
+    await page.getByLabel('Query text').fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page)).toHaveCount(10)
+    expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(app.map((h) => h.row))
+    await page.getByLabel('Parquet file').setInputFiles(['topics.pqseek', 'first.parquet'].map((f) => join(sideDir, f)))
+    await expect(page.getByRole('alert')).toContainText('topics.pqseek: names second.parquet: pick it together with the sidecar')
     // the widget on another page, from the same sidecar
     await page.goto(hostUrl)
     await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')

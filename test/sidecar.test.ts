@@ -537,7 +537,7 @@ describe('sidecar index over unmodified files', () => {
 })
 
 describe("a sidecar at a URL, through the page's engine (the app's worker)", () => {
-  it("opens as one table of its files' rows: rows read across a file boundary, a row's neighbours named by file, exact search merged across files as over one file, recall checked; a local .pqseek is refused, naming why", async () => {
+  it("opens as one table of its files' rows: rows read across a file boundary, a row's neighbours named by file, exact search merged across files as over one file, recall checked; picked from disk with its files the same, alone or a file short refused naming why", async () => {
     const dir = tempDir('pqs-sidecar-page-')
     const dim = 16
     const v = clusteredVectors(5000, dim, 93)
@@ -586,8 +586,16 @@ describe("a sidecar at a URL, through the page's engine (the app's worker)", () 
       } finally {
         await whole.close()
       }
-      await expect(api.open(new File([new Uint8Array(8)], 'all.pqseek'), 'js')).rejects.toThrow(
-        /all\.pqseek: a sidecar index is read with its files: open it by its URL/,
+      // picked from disk: with the files it names, as by its URL; alone, or a file short, refused naming why
+      const picked = (name: string) => new File([readFileSync(join(dir, name))], name)
+      const local = await api.open([picked('all.pqseek'), picked('a.parquet'), picked('b.parquet')], 'js')
+      expect(local.info.rows).toBe(5000)
+      expect((await api.search(local.id, { row: 3001 }, { k: 5, columns: ['title'] })).results).toEqual(found.results)
+      await expect(api.open(picked('all.pqseek'), 'js')).rejects.toThrow(
+        /all\.pqseek: a sidecar index is read with its files: pick them together with it, or open it by its URL/,
+      )
+      await expect(api.open([picked('all.pqseek'), picked('a.parquet')], 'js')).rejects.toThrow(
+        /all\.pqseek: names b\.parquet: pick it together with the sidecar/,
       )
     } finally {
       await server.close()

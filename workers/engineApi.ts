@@ -158,21 +158,24 @@ function sidecarSearchable(index: SidecarIndex): Searchable {
   }
 }
 
-/** A sidecar index over files at a URL, as the page shows a file: the files' rows one after another, the first file's columns. */
+/**
+ * A sidecar index as the page shows a file: the files' rows one after another, the first file's
+ * columns. `openSidecar` opens it (again, with another backend, for reopen).
+ */
 async function openSidecarHandle(
-  address: string,
+  name: string,
+  openSidecar: (backend: SearchBackend, signal?: AbortSignal) => Promise<SidecarIndex>,
   backend: BackendChoice,
   warnings: string[],
-  allow: string[],
   signal?: AbortSignal,
 ): Promise<Handle> {
-  const index = await SidecarIndex.openUrl(address, { backend, signal, allow })
+  const index = await openSidecar(backend, signal)
   // (sources whose large pages make refinement costly: the page shows why a query reads much)
   warnings.push(...index.warnings)
   const first = index.sources[0]?.metadata
   const { header } = index
   const info: FileInfo = {
-    name: address,
+    name,
     bytes: header.sources.reduce((n, s) => n + s.size, 0),
     rows: index.rows,
     columns: first ? summarizeColumns(first) : [],
@@ -192,7 +195,45 @@ async function openSidecarHandle(
     read: (start, end, columns, signal) => index.readRowSpan(start, end, columns, { signal }),
     shown: shownColumnsIn(index.sources.map((s) => s.metadata)),
     index: sidecarSearchable(index),
-    reopen: async (backend, signal) => sidecarSearchable(await SidecarIndex.openUrl(address, { backend, signal, allow })),
+    reopen: async (backend, signal) => sidecarSearchable(await openSidecar(backend, signal)),
+  }
+}
+
+/**
+ * A sidecar picked from disk with the files it names: each name found among them by its file name
+ * (a browser gives no folders). A name missing, a URL, or two names one file name: an error saying so.
+ */
+function localSidecar(files: File[]): (backend: SearchBackend, signal?: AbortSignal) => Promise<SidecarIndex> {
+  const sidecars = files.filter((f) => isSidecarAddress(f.name))
+  if (sidecars.length !== 1)
+    throw new ParquetSeekError(
+      sidecars.length
+        ? `pick one sidecar index at a time (${sidecars.map((f) => f.name).join(', ')})`
+        : 'these are several files and none is a sidecar index (.pqseek): open one file, or a sidecar with the files it names',
+    )
+  const sidecar = sidecars[0] as File
+  const byName = new Map(files.filter((f) => f !== sidecar).map((f) => [f.name, f]))
+  return (backend, signal) => {
+    const taken = new Map<string, string>()
+    return SidecarIndex.open(
+      blobSource(sidecar),
+      async (name) => {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(name))
+          throw new ParquetSeekError(`names ${name}, a URL: open the sidecar by its URL instead`, { file: sidecar.name })
+        const base = name.split(/[\\/]/).pop() as string
+        const before = taken.get(base)
+        if (before !== undefined && before !== name)
+          throw new ParquetSeekError(`names two files called ${base} (${before}, ${name}): open it by its URL instead`, {
+            file: sidecar.name,
+          })
+        taken.set(base, name)
+        const file = byName.get(base)
+        if (!file)
+          throw new ParquetSeekError(`names ${name}: pick it together with the sidecar (every file it names)`, { file: sidecar.name })
+        return blobSource(file)
+      },
+      { backend, signal },
+    )
   }
 }
 
@@ -249,10 +290,11 @@ export function engineApi() {
     /**
      * Opens a local File or a URL: schema, row count, vector columns, and the index if any. A
      * URL of a sidecar (`.pqseek`) opens it over its files, found beside it on its origin or
-     * under a URL prefix in `allow` (another site the person allowed).
+     * under a URL prefix in `allow` (another site the person allowed); a sidecar picked from disk
+     * comes with the files it names (several Files).
      */
     async open(
-      input: File | string,
+      input: File | File[] | string,
       backend: BackendChoice,
       job?: number,
       allow: string[] = [],
@@ -260,15 +302,24 @@ export function engineApi() {
       const signal = signalOf(job)
       const warnings: string[] = []
       let h: Handle
-      if (typeof input !== 'string' && isSidecarAddress(input.name))
-        throw new ParquetSeekError(
-          'a sidecar index is read with its files: open it by its URL, with the files beside it on the same site',
-          {
-            file: input.name,
-          },
+      if (input instanceof File && isSidecarAddress(input.name))
+        throw new ParquetSeekError('a sidecar index is read with its files: pick them together with it, or open it by its URL', {
+          file: input.name,
+        })
+      if (Array.isArray(input) && input.length === 1) input = input[0] as File
+      if (Array.isArray(input)) {
+        const opener = localSidecar(input)
+        h = await openSidecarHandle(input.find((f) => isSidecarAddress(f.name))?.name as string, opener, backend, warnings, signal)
+      } else if (typeof input === 'string' && isSidecarAddress(input)) {
+        const address = input
+        h = await openSidecarHandle(
+          input,
+          (backend, signal) => SidecarIndex.openUrl(address, { backend, signal, allow }),
+          backend,
+          warnings,
+          signal,
         )
-      if (typeof input === 'string' && isSidecarAddress(input)) h = await openSidecarHandle(input, backend, warnings, allow, signal)
-      else
+      } else
         h = await openFileHandle(
           typeof input === 'string' ? (await openHttp(input, { signal, onWarning: (w) => warnings.push(w) })).source : blobSource(input),
           backend,

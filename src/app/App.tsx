@@ -47,13 +47,15 @@ export function App() {
   const openSeq = useRef(0)
   /** A sidecar whose files are on another site, refused until the person allows that site. */
   const [elsewhere, setElsewhere] = useState<{ input: string; origin: string; linked?: Linked }>()
-  async function open(input: File | string | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
+  async function open(input: File | File[] | string | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
     const seq = ++openSeq.current
     setError(undefined)
     setElsewhere(undefined)
     setBuilt(undefined)
     if (!input) return
-    setBusy(typeof input === 'string' ? `Opening ${input}…` : `Reading ${input.name}…`)
+    setBusy(
+      typeof input === 'string' ? `Opening ${input}…` : Array.isArray(input) ? `Reading ${input.length} files…` : `Reading ${input.name}…`,
+    )
     try {
       const {
         id,
@@ -78,7 +80,7 @@ export function App() {
         id,
         info,
         backend: used,
-        file: typeof input === 'string' ? undefined : input,
+        file: input instanceof File ? input : undefined,
         src,
         columns: fromDemo?.columns,
         query: linked?.q ?? fromDemo?.query,
@@ -170,8 +172,9 @@ export function App() {
       onDrop={(e) => {
         e.preventDefault()
         setDragging(false)
-        const f = e.dataTransfer.files[0]
-        if (f) void open(f)
+        // several: a sidecar index with the files it names
+        const files = [...e.dataTransfer.files]
+        if (files.length) void open(files.length === 1 ? files[0] : files)
       }}
     >
       <header className="topbar">
@@ -337,7 +340,7 @@ export function App() {
   )
 }
 
-function describeOpenError(e: Error, input: File | string): string {
+function describeOpenError(e: Error, input: File | File[] | string): string {
   if (typeof input === 'string' && /network error/.test(e.message))
     return `${e.message}. If the file is on another site, its server must allow this page (CORS: Access-Control-Allow-Origin, and expose Content-Range).`
   return e.message

@@ -11,7 +11,7 @@ export interface DemoManifest {
 }
 
 interface OpenProps {
-  onOpen: (input: File | string) => void
+  onOpen: (input: File | File[] | string) => void
   onDemo?: () => void
   demo?: DemoManifest
   busy?: string
@@ -43,11 +43,13 @@ export function OpenMenu({
           ref={fileInput}
           className="sr-only"
           type="file"
-          accept=".parquet"
+          accept=".parquet,.pqseek"
+          // (several: a sidecar index with the files it names)
+          multiple
           aria-label="Parquet file"
           onChange={(e) => {
-            const f = e.target.files?.[0]
-            if (f) onOpen(f)
+            const files = [...(e.target.files ?? [])]
+            if (files.length) onOpen(files.length === 1 ? (files[0] as File) : files)
             e.target.value = '' // the same file can be picked again
           }}
         />
