@@ -162,6 +162,7 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
     await expect(table.locator('[data-row="1200"]')).toContainText(`${TOPICS[1200 % 4]} 1200`)
     // a row opened from there finds itself first
     await table.locator('[data-row="1200"]').click()
+    await expect(page.getByRole('dialog').getByRole('heading', { level: 2 })).toHaveText('Row 1,200 · second.parquet row 0')
     await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
     await expect(hits(page).first()).toHaveAttribute('data-row', '1200')
     await expect(hits(page).first().locator('.hit-file')).toHaveText(' · second.parquet row 0')

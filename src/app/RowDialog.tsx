@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { run } from './bridge.js'
+import { shortName } from './FilePanel.js'
 import { asText } from './text.js'
 
 /**
@@ -24,6 +25,7 @@ export function RowDialog({
   const [values, setValues] = useState<Record<string, unknown>>()
   const [error, setError] = useState<string>()
   const columns = info.columns.map((c) => c.name).filter((c) => !info.vectorColumns.includes(c))
+  const from = info.sources && fileOf(info.sources, row)
   useEffect(() => {
     const d = dialog.current
     if (d && !d.open) d.showModal()
@@ -42,7 +44,15 @@ export function RowDialog({
   return (
     <dialog ref={dialog} className="row-dialog" aria-labelledby="row-title" onClose={onClose}>
       <header>
-        <h2 id="row-title">Row {row.toLocaleString('en-US')}</h2>
+        <h2 id="row-title">
+          Row {row.toLocaleString('en-US')}
+          {from && (
+            <span className="hint" title={from.name}>
+              {' '}
+              · {shortName(from.name)} row {from.row.toLocaleString('en-US')}
+            </span>
+          )}
+        </h2>
         <button type="button" onClick={() => dialog.current?.close()}>
           Back
         </button>
@@ -84,4 +94,14 @@ export function RowDialog({
       )}
     </dialog>
   )
+}
+
+/** A sidecar's row (numbered across its files): the file holding it and its row there. */
+function fileOf(sources: Array<{ name: string; rows: number }>, row: number): { name: string; row: number } | undefined {
+  let base = 0
+  for (const s of sources) {
+    if (row < base + s.rows) return { name: s.name, row: row - base }
+    base += s.rows
+  }
+  return undefined
 }
