@@ -1,15 +1,18 @@
-import { useEffect, useRef, useState } from 'react'
+import { lazy, Suspense, useEffect, useRef, useState } from 'react'
 import type { SearchBackend } from '../compute/backend.js'
 import type { BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
-import { BuildPanel } from './BuildPanel.js'
 import { run } from './bridge.js'
 import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
 import { rememberUrl, useTheme } from './prefs.js'
 import { RowDialog } from './RowDialog.js'
-import { RowsTable } from './RowsTable.js'
 import { type Opened, SearchView } from './SearchView.js'
+
+// not on the first screen: loaded when a file without an index, or the Data view, needs them
+// (the first screen's JS and CSS stay within 100 KiB gzipped: e2e/ui.spec.ts)
+const BuildPanel = lazy(() => import('./BuildPanel.js').then((m) => ({ default: m.BuildPanel })))
+const RowsTable = lazy(() => import('./RowsTable.js').then((m) => ({ default: m.RowsTable })))
 
 type Tab = 'search' | 'data'
 
@@ -210,15 +213,17 @@ export function App() {
             <p className="hint">{busy ? 'Opening…' : 'No file open. Its rows, columns and index appear here.'}</p>
           )}
           {opened?.file && !opened.info.index && canBuild && (
-            <BuildPanel
-              file={opened.file}
-              info={opened.info}
-              backend={backend}
-              gpuAvailable={gpuAvailable}
-              onBackend={setBackend}
-              onBuilt={onBuilt}
-              onError={setError}
-            />
+            <Suspense fallback={<Skeleton lines={4} label="Loading the build panel" />}>
+              <BuildPanel
+                file={opened.file}
+                info={opened.info}
+                backend={backend}
+                gpuAvailable={gpuAvailable}
+                onBackend={setBackend}
+                onBuilt={onBuilt}
+                onError={setError}
+              />
+            </Suspense>
           )}
           {opened && !opened.file && !opened.info.index && canBuild && (
             <p className="hint">
@@ -308,7 +313,11 @@ export function App() {
                 )}
               </div>
               <div role="tabpanel" id="panel-data" aria-labelledby="tab-data" hidden={tab !== 'data'}>
-                {tab === 'data' && <RowsTable key={opened.id} id={opened.id} info={opened.info} onOpenRow={setRowOpen} />}
+                {tab === 'data' && (
+                  <Suspense fallback={<Skeleton lines={8} label="Loading the rows" />}>
+                    <RowsTable key={opened.id} id={opened.id} info={opened.info} onOpenRow={setRowOpen} />
+                  </Suspense>
+                )}
               </div>
               {rowOpen !== undefined && (
                 <RowDialog
