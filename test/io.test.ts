@@ -384,3 +384,22 @@ describe('sinks that write at a position (a sidecar copying its vectors)', () =>
     expect(results).toEqual([expected, expected])
   })
 })
+
+describe("a file's first bytes asked beside its size (openHttp headBytes: a sidecar's header)", () => {
+  it('every host answers them in the first round trip: nginx, s3, a static server, a redirecting hub, and a server ignoring Range (the whole file)', async () => {
+    const path = join(tempDir('pqs-head-'), 'file.bin')
+    const bytes = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251)
+    writeFileSync(path, bytes)
+    for (const o of [{ host: 'nginx' }, { host: 's3' }, { host: 'static' }, { host: 'hub' }, { ignoreRange: true }] as const) {
+      const server = await serveFile(path, o)
+      try {
+        const opened = await openHttp(server.url, { headBytes: 1000, tailBytes: 2048, maxWholeFileBytes: 1 << 20 })
+        expect(opened.head, JSON.stringify(o)).toEqual(bytes.subarray(0, 1000))
+        // (a static server answers the suffix read with the file's head: the tail takes a second trip, as before)
+        expect(opened.roundTrips).toBe('host' in o && o.host === 'static' ? 2 : 1)
+      } finally {
+        await server.close()
+      }
+    }
+  })
+})

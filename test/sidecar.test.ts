@@ -604,7 +604,7 @@ describe("a sidecar at a URL, through the page's engine (the app's worker)", () 
 })
 
 describe('opening a sidecar over HTTP', () => {
-  it("asks each file once, all at once, for exactly its footer and offset indexes (recorded at build), and the host's multi-range support once", async () => {
+  it("asks each file once, all at once, for exactly its footer and offset indexes (recorded at build), the host's multi-range support once, and the sidecar's header with its size and its index head in one read", async () => {
     const dir = tempDir('pqs-sidecar-open-')
     const dim = 8
     const v = clusteredVectors(4 * 1500, dim, 95)
@@ -661,6 +661,12 @@ describe('opening a sidecar over HTTP', () => {
       expect(opening).toHaveLength(names.length)
       expect(together).toBe(true)
       expect(seen.filter((r) => r.range.includes(','))).toEqual([{ path: 'all.pqseek', range: 'bytes=0-0,-1' }])
+      // the sidecar itself: its multi-range probe, its header and its size together, then its index head in one read
+      const own = seen.filter((r) => r.path === 'all.pqseek').map((r) => r.range)
+      expect(own.slice(0, 3).sort()).toEqual(['bytes=-1024', 'bytes=0-0,-1', 'bytes=0-65535'])
+      const blobEnd = header.blobOffset + header.blobLength
+      const headRead = Math.min(header.blobLength, Math.max(header.headBytes as number, 65536))
+      expect(own.slice(3)).toEqual([`bytes=${blobEnd - headRead}-${blobEnd - 1}`])
       // and searches as from disk
       const found = await index.search(v.subarray(4321 * dim, 4322 * dim), { k: 3, columns: ['title'] })
       expect(found.results[0]).toMatchObject({ file: 'c.parquet', row: 4321 - 3000, distance: 0, values: { title: 'c.parquet:1321' } })

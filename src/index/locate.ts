@@ -46,10 +46,16 @@ export interface LoadedIndexHead {
 }
 
 /** Reads and checks everything but the lists (one read of the blob's tail). */
-export async function loadIndexHead(source: AsyncBuffer, location: IndexLocation, file?: string): Promise<LoadedIndexHead> {
+export async function loadIndexHead(
+  source: AsyncBuffer,
+  location: IndexLocation,
+  file?: string,
+  headBytes?: number,
+): Promise<LoadedIndexHead> {
   const ctx: ParseContext = { file, blobOffset: location.offset }
   const blobEnd = location.offset + location.length
-  const firstRead = Math.min(location.length, 1 << 16)
+  // (the head's size where the caller knows it — a sidecar records it — else a guess, grown below)
+  const firstRead = Math.min(location.length, Math.max(headBytes ?? 0, 1 << 16))
   let tail = new Uint8Array(await source.slice(blobEnd - firstRead, blobEnd))
   let trailer = parseTrailerOrGrow(tail, location.length, ctx)
   if (trailer === undefined || tail.length < trailer.headBytes) {

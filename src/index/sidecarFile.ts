@@ -2,7 +2,7 @@ import type { ByteSink } from '../io/sink.js'
 import type { ByteSource } from '../io/source.js'
 import { footerLength } from '../parquet/footer.js'
 import type { PageTable } from '../parquet/pageLocations.js'
-import { storageOrder, storedEntries, writeBlob } from './blob.js'
+import { parseTrailer, storageOrder, storedEntries, writeBlob } from './blob.js'
 import type { IndexParams, InvertedLists, IvfPqModel } from './model.js'
 
 /**
@@ -56,6 +56,11 @@ export interface SidecarHeader {
   sources: SidecarSource[]
   blobOffset: number
   blobLength: number
+  /**
+   * Bytes at the blob's end that opening reads (trailer, centroids, codebooks, directory: the
+   * trailer's headBytes), so that open asks for them at once. Absent from sidecars before it.
+   */
+  headBytes?: number
   params: IndexParams
   /**
    * The sources' vectors, copied (`index --sidecar --sidecar-vectors`): float32 little-endian, one
@@ -122,7 +127,16 @@ export async function writeSidecar(
     // (the order the lists are stored in: the copied vectors follow it)
     const storage = storageOrder(model.centroids, params.nlist, params.dim)
     const blob = writeBlob({ params, centroids: model.centroids, codebooks: model.codebooks, lists, pages, storage })
-    const draft = { format: 'parquetseek-sidecar' as const, version: 1 as const, column, sources, params, blobLength: blob.length }
+    const { headBytes } = parseTrailer(blob, blob.length)
+    const draft = {
+      format: 'parquetseek-sidecar' as const,
+      version: 1 as const,
+      column,
+      sources,
+      params,
+      blobLength: blob.length,
+      headBytes,
+    }
     const align = (at: number) => Math.ceil(at / 64) * 64
     // the header's own length decides the blob's offset (and the vectors', after it): grow the
     // estimate until it settles

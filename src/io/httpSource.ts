@@ -34,6 +34,11 @@ export interface HttpOptions {
    * a larger file there is an error that names the header the host must support.
    */
   maxWholeFileBytes?: number
+  /**
+   * Also read the file's first this many bytes, beside the tail read (the same round trip): a file
+   * whose header is at its start (a sidecar index). Answered in `head` when the host gave them as asked.
+   */
+  headBytes?: number
 }
 
 export interface OpenedHttp {
@@ -41,7 +46,9 @@ export interface OpenedHttp {
   /** The file's last bytes, from the same first request that learned its size. */
   tail: Uint8Array
   tailStart: number
-  /** Requests it sent: the tail read (2 when the server mishandled the suffix range), and the multi-range probe. */
+  /** The file's first bytes (`headBytes` of them, or the whole of a smaller file), when asked for and given. */
+  head?: Uint8Array
+  /** Requests it sent: the tail read (2 when the server mishandled the suffix range), the multi-range probe, and the head read. */
   requests: number
   /** Dependent round trips it took: 1, or 2 when the server mishandled the suffix range. */
   roundTrips: number
@@ -249,6 +256,14 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
           () => undefined,
         )
       : undefined
+  // the file's first bytes, asked beside the tail (one attempt: on any failure the caller reads them)
+  const headBytes = Math.max(0, Math.floor(o.headBytes ?? 0))
+  const headAsked = headBytes
+    ? request(`bytes=0-${headBytes - 1}`, o.signal, (res) => (res.status === 206 ? { limit: headBytes } : 'skip'), undefined, 1).then(
+        (answer) => answer,
+        () => undefined,
+      )
+    : undefined
   const first = await request(`bytes=-${tailBytes}`, o.signal, (res) => {
     // the head instead of the tail: not read (the tail is asked for by offsets below)
     if (res.status === 206) return headInstead(res) ? 'skip' : { limit: tailBytes }
@@ -259,11 +274,13 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
     if (!first.body) throw rangeless(sizeText(contentLength(first.res)))
     o.onWarning?.(`${url}: the server ignores Range requests; read the whole file (${first.body.length} bytes) once`)
     const whole = first.body
+    await headAsked
     return {
       source: { byteLength: whole.length, name: url, slice: async (s, e) => whole.slice(s, e).buffer },
       tail: whole,
       tailStart: 0,
-      requests: probe ? 2 : 1,
+      ...(headBytes ? { head: whole.subarray(0, headBytes) } : {}),
+      requests: 1 + (probe ? 1 : 0) + (headAsked ? 1 : 0),
       roundTrips: 1,
     }
   }
@@ -373,7 +390,27 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
     }
     return out
   }
-  return { source, tail, tailStart, requests: roundTrips + (probe ? 1 : 0), roundTrips }
+  // the head: only a 206 from the file's start, of this file (its size and ETag), whole as asked
+  const answer = await headAsked
+  const got = answer?.res.status === 206 ? parseContentRange(answer.res.headers.get('content-range')) : undefined
+  const headEtag = answer && strongEtag(answer.res.headers.get('etag'))
+  const head =
+    answer?.body &&
+    got?.start === 0 &&
+    got.size === fixed.size &&
+    answer.body.length === Math.min(headBytes, fixed.size) &&
+    got.end === answer.body.length - 1 &&
+    !(fixed.etag && headEtag && headEtag !== fixed.etag)
+      ? answer.body
+      : undefined
+  return {
+    source,
+    tail,
+    tailStart,
+    ...(head ? { head } : {}),
+    requests: roundTrips + (probe ? 1 : 0) + (headAsked ? 1 : 0),
+    roundTrips,
+  }
 }
 
 /** A multipart/byteranges answer (several parts), its boundary. */

@@ -25,6 +25,9 @@ import { mapLimit } from './dataset.js'
 import { flatSearch } from './flat.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
 
+/** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
+const SIDECAR_HEAD_READ = 1 << 16
+
 /** A source's first read at open when the sidecar does not say how much its footer and offset indexes take. */
 const SOURCE_TAIL_GUESS = 64 << 10
 
@@ -121,6 +124,8 @@ export interface SidecarOpenOptions {
   /** Requests in flight at once, per file. */
   connections?: number
   signal?: AbortSignal
+  /** The sidecar's first bytes, when already read (openUrl asks for them beside its size). */
+  head?: Uint8Array
 }
 
 /** A sidecar's address or file name: a `.pqseek` file (a URL's path, whatever its query string says). */
@@ -162,10 +167,11 @@ export class SidecarIndex {
     // the sidecar and its files share a host (unless allowed elsewhere): its connections are shared
     const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
     const sidecar = new CountingSource(sidecarSource, clock, limiter)
-    const first = new Uint8Array(await sidecar.slice(0, Math.min(sidecar.byteLength, 1 << 16), o.signal))
+    const want = Math.min(sidecar.byteLength, SIDECAR_HEAD_READ)
+    const first = o.head && o.head.length >= want ? o.head : new Uint8Array(await sidecar.slice(0, want, o.signal))
     if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
       throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
-    const jsonLength = new DataView(first.buffer).getUint32(SIDECAR_MAGIC.length, true)
+    const jsonLength = new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(SIDECAR_MAGIC.length, true)
     const start = SIDECAR_MAGIC.length + 4
     if (jsonLength > MAX_HEADER_BYTES)
       throw new ParquetSeekError(`header of ${jsonLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`, {
@@ -227,7 +233,7 @@ export class SidecarIndex {
         throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
     // (the index head, read beside the sources: neither needs the other)
     const [head, sources] = await Promise.all([
-      loadIndexHead(sidecar, location, file),
+      loadIndexHead(sidecar, location, file, whole(header.headBytes) ? header.headBytes : undefined),
       mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
         const input = await resolve(s.name)
         const opened =
@@ -310,10 +316,10 @@ export class SidecarIndex {
    */
   static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
     const base = { kind: 'url' as const, url: fileUrl(address) }
-    // (its header and index are at its start: the first request, a suffix read that learns the
-    // size, asks for as little as it can)
-    const { source } = await openHttp(address, { signal: o.signal, tailBytes: 1024 })
-    return SidecarIndex.open(source, async (name) => (resolveSourceName(name, base, o.allow) as { url: string }).url, o)
+    // (its header is at its start: read beside the first request, a suffix read that learns the
+    // size and asks for as little as it can)
+    const { source, head } = await openHttp(address, { signal: o.signal, tailBytes: 1024, headBytes: SIDECAR_HEAD_READ })
+    return SidecarIndex.open(source, async (name) => (resolveSourceName(name, base, o.allow) as { url: string }).url, { ...o, head })
   }
 
   get rows(): number {
