@@ -136,8 +136,8 @@ function sidecarSearchable(index: SidecarIndex): Searchable {
   const { params } = index.model
   /** A row numbered across the files: the file holding it, and its row there. */
   const where = (row: number) => {
-    const s = index.sources.find((s) => row >= s.rowBase && row < s.rowBase + s.rows)
-    return s ? { file: s.name, fileRow: row - s.rowBase } : {}
+    const { file, row: fileRow } = index.fileOf(row)
+    return { file, fileRow }
   }
   return {
     rows: index.rows,

@@ -356,11 +356,14 @@ export class SidecarIndex {
     return found.map((r) => ({
       probed: r.probed,
       stats: r.stats,
-      results: r.results.map((h) => {
-        const { source, row } = locate(this.sources, h.row)
-        return { file: source.name, row, distance: h.distance, values: h.values }
-      }),
+      results: r.results.map((h) => ({ ...this.fileOf(h.row), distance: h.distance, values: h.values })),
     }))
+  }
+
+  /** A row numbered across the sources: the file holding it (its name as recorded) and its row there. */
+  fileOf(row: number): { file: string; row: number } {
+    const { source, row: local } = locate(this.sources, row)
+    return { file: source.name, row: local }
   }
 
   /** As searchBatch, with rows numbered across the sources (source i's row r is its rowBase + r). */
