@@ -628,19 +628,21 @@ describe('opening a sidecar over HTTP', () => {
     }
     for (const i of inputs) await i.source.close()
     const seen: Array<{ path: string; range: string }> = []
-    // the files' first requests are held until all have come (or 3 s): only an open that asks
-    // them at once gets them together
+    // the files' first requests and the sidecar's index head read are held until all have come
+    // (or 3 s): only an open that asks them at once gets them together
     const held: Array<() => void> = []
     let together = false
+    const first = ['bytes=0-0,-1', 'bytes=0-65535', 'bytes=-1024'] // (the sidecar's probe, header and size)
     const server = await serveDir(dir, {
       host: 's3',
       fault: async (req) => {
         const path = new URL(req.url ?? '/', 'http://x').pathname.slice(1)
-        seen.push({ path, range: req.headers.range ?? '' })
-        if (path !== 'all.pqseek' && !together)
+        const range = req.headers.range ?? ''
+        seen.push({ path, range })
+        if ((path !== 'all.pqseek' || !first.includes(range)) && !together)
           await new Promise<void>((release) => {
             held.push(release)
-            if (held.length < names.length)
+            if (held.length < names.length + 1)
               return void setTimeout(() => {
                 held.splice(held.indexOf(release), 1) // (gave up waiting: no longer held)
                 release()
