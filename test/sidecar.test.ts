@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
@@ -669,6 +669,21 @@ describe('opening a sidecar over HTTP', () => {
       const blobEnd = header.blobOffset + header.blobLength
       const headRead = Math.min(header.blobLength, Math.max(header.headBytes as number, 65536))
       expect(own.slice(3)).toEqual([`bytes=${blobEnd - headRead}-${blobEnd - 1}`])
+      // what the open reports it cost: every request the host saw, in two round trips, and the
+      // bytes of each read (the probe's whole-object answer cancelled unread)
+      const size = statSync(join(dir, 'all.pqseek')).size
+      expect(index.opening).toMatchObject({
+        requests: seen.length,
+        roundTrips: 2,
+        bytes:
+          Math.min(1024, size) +
+          Math.min(65536, size) +
+          headRead +
+          header.sources.reduce((n, s) => n + Math.min(s.size, Math.max(1024, s.tailBytes as number)), 0),
+      })
+      // over three connections the index head and the four files' reads take two rounds: counted
+      // on one clock, the sidecar's and its files' reads together
+      expect((await SidecarIndex.openUrl(`${server.url}all.pqseek`, { connections: 3 })).opening.roundTrips).toBe(3)
       // and searches as from disk
       const found = await index.search(v.subarray(4321 * dim, 4322 * dim), { k: 3, columns: ['title'] })
       expect(found.results[0]).toMatchObject({ file: 'c.parquet', row: 4321 - 3000, distance: 0, values: { title: 'c.parquet:1321' } })

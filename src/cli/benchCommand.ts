@@ -1,13 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import * as nodePaths from 'node:path'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import { loadKernels } from '../compute/backend.js'
 import { recallAtK } from '../compute/metric.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import { resolveSourceName } from '../io/confine.js'
-import { openHttp } from '../io/httpSource.js'
-import { readLocalFile } from '../io/nodeFile.js'
+import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -16,10 +15,10 @@ import { manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
-import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
+import { isSidecarAddress, readSidecarHeader, SidecarIndex } from '../search/sidecarIndex.js'
 import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
-import { HOST_PROFILES, type RangeServer, serveFile } from './rangeServer.js'
+import { HOST_PROFILES, type RangeServer, serveDir, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --queries <q.parquet> [options]
@@ -126,10 +125,15 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     servers.push(s)
     return s.url
   }
+  const serveDirectory = async (dir: string) => {
+    const s = await serveDir(dir, { delayMs: rtt, host, mbps })
+    servers.push(s)
+    return s.url
+  }
   const local = !isUrl(target)
   const sent = () => servers.reduce((n, s) => n + s.bytesSent, 0)
   try {
-    const open = () => openTarget(target, { signal, connections, tailBytes, compute, serve })
+    const open = () => openTarget(target, { signal, connections, tailBytes, compute, serve, serveDirectory })
     const probe = await open()
     const { metric, nlist } = probe
     // no --refine: the index's (with its tuned cut of the candidates, when it has one)
@@ -275,6 +279,8 @@ interface OpenTargetOptions {
   compute: Awaited<ReturnType<typeof searchBackend>>
   /** Serves a local file; returns its URL. */
   serve: (path: string) => Promise<string>
+  /** Serves a local directory's files by their paths in it; returns its URL. */
+  serveDirectory: (dir: string) => Promise<string>
 }
 
 async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTarget> {
@@ -291,16 +297,18 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
   }
   const url = async (pathOrUrl: string) => (isUrl(pathOrUrl) ? pathOrUrl : o.serve(pathOrUrl))
   if (isSidecarAddress(target)) {
-    const sidecarUrl = await url(local ? resolve(target) : target)
-    const paths = new Map<string, string>()
-    const index = await SidecarIndex.open(
-      (await openHttp(sidecarUrl, { signal: o.signal })).source,
-      async (name) => {
-        paths.set(name, place(name))
-        return url(paths.get(name) as string)
-      },
-      { ...o.compute, connections: o.connections, signal: o.signal },
-    )
+    // as a host holds one: the sidecar beside its files on one origin, opened as the app, the
+    // widget and `search` open a sidecar's URL (a local sidecar's directory served as it is; a
+    // file it names outside that directory is refused before, as \`search\` refuses it)
+    let address = target
+    if (local) {
+      const path = resolve(target)
+      const file = await fileSource(path)
+      const header = await readSidecarHeader(file, { signal: o.signal }).finally(() => file.close())
+      for (const s of header.sources) place(s.name)
+      address = (await o.serveDirectory(dirname(path))) + encodeURIComponent(basename(path))
+    }
+    const index = await SidecarIndex.openUrl(address, { ...o.compute, connections: o.connections, signal: o.signal })
     const bases = new Map(index.sources.map((s) => [s.name, s.rowBase]))
     const { params } = index.model
     return {
@@ -313,8 +321,8 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
       column: index.header.column,
       fileBytes: index.sources.reduce((n, s) => n + s.source.byteLength, 0),
       backend: index.backend,
-      open: { bytes: 0, roundTrips: 0 },
-      files: index.sources.map((s) => ({ path: paths.get(s.name) as string, rowBase: s.rowBase })),
+      open: { bytes: index.opening.bytes, roundTrips: index.opening.roundTrips },
+      files: index.sources.map((s) => ({ path: place(s.name), rowBase: s.rowBase })),
       search: async (q, so) => {
         const { value, ms } = await timed(() => index.search(q, so))
         return {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { type FileHandle, open, stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
+import { isAbsolute, relative, resolve } from 'node:path'
 
 /**
  * A local static file server with HTTP Range support (single, suffix and multi-range), CORS,
@@ -51,14 +51,24 @@ export function serveFile(path: string, o: RangeServerOptions = {}): Promise<Ran
 }
 
 /**
- * Serves the files of a directory by name (`<url>/<name>`; only names in it, no sub-paths): a
+ * Serves the files under a directory by their path in it (`<url>/<path>`; nothing outside it): a
  * sidecar beside its files, as a static host holds them. `url` is the directory's.
  */
 export function serveDir(dir: string, o: RangeServerOptions = {}): Promise<RangeServer> {
+  const root = resolve(dir)
   return serve(
     (requested) => {
-      const name = decodeURIComponent(new URL(requested, 'http://x').pathname.split('/').pop() ?? '')
-      return name && name !== '.' && name !== '..' && !name.includes('\\') ? join(dir, name) : undefined
+      let path: string
+      try {
+        // (a hub host's signed CDN address ends with the path asked for)
+        path = decodeURIComponent(new URL(requested, 'http://x').pathname).replace(/^\/cdn\/signed-\d+(?=\/)/, '')
+      } catch {
+        return undefined
+      }
+      if (path.includes('\\') || path.includes('\0')) return undefined
+      const full = resolve(root, `.${path}`)
+      const rel = relative(root, full)
+      return rel && !rel.startsWith('..') && !isAbsolute(rel) ? full : undefined
     },
     '',
     o,

@@ -216,8 +216,10 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     if (stats.gpuFallback) process.stderr.write(`warning: ${stats.gpuFallback}\n`)
     const device = stats.backend === 'gpu' ? index.device : undefined
     const shown = shownColumnsIn(index.sources.map((s) => s.metadata))
-    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', device }, shown)
+    const open = index.opening
+    if (values.json) return printJson(results, { ...stats, mode: 'sidecar', open, device }, shown)
     printTable(results, columns, shown, [
+      `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.roundTrips} round trips, ${open.ms.toFixed(0)} ms`,
       `sidecar over ${count(index.sources.length, 'file')}: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
       ...(device ? [`gpu: ${device}`] : []),
     ])

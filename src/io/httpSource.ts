@@ -1,6 +1,6 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { fileUrl } from './fileUrl.js'
-import type { ByteSource } from './source.js'
+import type { ByteSource, ConnectionLimiter, RoundTripClock } from './source.js'
 
 export interface HttpOptions {
   /** Bytes of the file's end read by the first request (footer, index head, page indexes). */
@@ -39,6 +39,13 @@ export interface HttpOptions {
    * whose header is at its start (a sidecar index). Answered in `head` when the host gave them as asked.
    */
   headBytes?: number
+  /**
+   * The open's own requests (the tail, the probe, the head) counted on this clock and sent
+   * through this limiter, as a CountingSource counts later reads: a sidecar's open, which reads
+   * its files beside its own reads, counts its round trips on one clock.
+   */
+  clock?: RoundTripClock
+  limiter?: ConnectionLimiter
 }
 
 export interface OpenedHttp {
@@ -223,6 +230,18 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
     throw new ParquetSeekError(`gave up after ${tries} attempts: ${lastError}`, { file: url })
   }
 
+  /** A request of the open itself: on the caller's clock and connections, when given. */
+  async function opening<T>(ask: () => Promise<T>): Promise<T> {
+    await o.limiter?.acquire()
+    const depth = o.clock?.send()
+    try {
+      return await ask()
+    } finally {
+      if (depth !== undefined) o.clock?.done(depth)
+      o.limiter?.release()
+    }
+  }
+
   const tooLarge = (what: string, limit: number) =>
     new ParquetSeekError(`the server sent more than the ${limit} bytes asked for (${what}); it is not answering Range requests correctly`, {
       file: url,
@@ -245,12 +264,14 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
   // failure multi-range is tried at the first scattered read, as without the probe.
   const probe =
     (o.multiRange ?? true) && o.probeMultiRange !== false
-      ? request(
-          'bytes=0-0,-1',
-          o.signal,
-          (res) => (res.status === 206 && multipart(res) ? { limit: 4 * PART_OVERHEAD } : 'skip'),
-          undefined,
-          1,
+      ? opening(() =>
+          request(
+            'bytes=0-0,-1',
+            o.signal,
+            (res) => (res.status === 206 && multipart(res) ? { limit: 4 * PART_OVERHEAD } : 'skip'),
+            undefined,
+            1,
+          ),
         ).then(
           ({ res }) => res.status === 206 && multipart(res),
           () => undefined,
@@ -259,17 +280,21 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
   // the file's first bytes, asked beside the tail (one attempt: on any failure the caller reads them)
   const headBytes = Math.max(0, Math.floor(o.headBytes ?? 0))
   const headAsked = headBytes
-    ? request(`bytes=0-${headBytes - 1}`, o.signal, (res) => (res.status === 206 ? { limit: headBytes } : 'skip'), undefined, 1).then(
+    ? opening(() =>
+        request(`bytes=0-${headBytes - 1}`, o.signal, (res) => (res.status === 206 ? { limit: headBytes } : 'skip'), undefined, 1),
+      ).then(
         (answer) => answer,
         () => undefined,
       )
     : undefined
-  const first = await request(`bytes=-${tailBytes}`, o.signal, (res) => {
-    // the head instead of the tail: not read (the tail is asked for by offsets below)
-    if (res.status === 206) return headInstead(res) ? 'skip' : { limit: tailBytes }
-    const length = contentLength(res)
-    return length !== undefined && length > wholeMax ? 'skip' : { limit: wholeMax }
-  })
+  const first = await opening(() =>
+    request(`bytes=-${tailBytes}`, o.signal, (res) => {
+      // the head instead of the tail: not read (the tail is asked for by offsets below)
+      if (res.status === 206) return headInstead(res) ? 'skip' : { limit: tailBytes }
+      const length = contentLength(res)
+      return length !== undefined && length > wholeMax ? 'skip' : { limit: wholeMax }
+    }),
+  )
   if (first.res.status === 200) {
     if (!first.body) throw rangeless(sizeText(contentLength(first.res)))
     o.onWarning?.(`${url}: the server ignores Range requests; read the whole file (${first.body.length} bytes) once`)
@@ -313,9 +338,10 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
   if (cr.end !== cr.size - 1) {
     // Some static servers (sirv, behind `vite preview`) answer a suffix range with the file's
     // head (left unread above); now that the size is known, ask for the tail by explicit offsets.
-    const start = Math.max(0, cr.size - tailBytes)
-    const again = await request(`bytes=${start}-${cr.size - 1}`, o.signal, wholePlan(cr.size - start), { start, end: cr.size })
-    if (!again.body || again.res.status !== 206) throw rangeless(sizeText(cr.size))
+    const { size } = fixed
+    const start = Math.max(0, size - tailBytes)
+    const again = await opening(() => request(`bytes=${start}-${size - 1}`, o.signal, wholePlan(size - start), { start, end: size }))
+    if (!again.body || again.res.status !== 206) throw rangeless(sizeText(size))
     tail = again.body
     tailStart = start
     roundTrips++

@@ -126,6 +126,19 @@ export interface SidecarOpenOptions {
   signal?: AbortSignal
   /** The sidecar's first bytes, when already read (openUrl asks for them beside its size). */
   head?: Uint8Array
+  /** Round trips counted here (a fresh clock when absent): openUrl's, so its first request counts in `opening`. */
+  clock?: RoundTripClock
+  /** Connections shared with other readers of the same host (a new limiter of `connections` when absent). */
+  limiter?: ConnectionLimiter
+}
+
+/** What opening a sidecar read: the sidecar's head and index head, and each file's footer and offset indexes. */
+export interface SidecarOpening {
+  bytes: number
+  requests: number
+  /** Dependent round trips, counted as a query's are (reads in flight together count once). */
+  roundTrips: number
+  ms: number
 }
 
 /** A sidecar's address or file name: a `.pqseek` file (a URL's path, whatever its query string says). */
@@ -136,6 +149,65 @@ export function isSidecarAddress(address: string): boolean {
   } catch {
     return false
   }
+}
+
+/** A whole number of bytes or rows, as a header records one. */
+const whole = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+
+/**
+ * A sidecar's header (its magic, then the JSON that names its files and locates its index),
+ * checked: each source's name, size, rows and footer hash present and of their types. `head`:
+ * the sidecar's first bytes when already read.
+ */
+export async function readSidecarHeader(sidecar: ByteSource, o: { head?: Uint8Array; signal?: AbortSignal } = {}): Promise<SidecarHeader> {
+  const file = sidecar.name
+  const want = Math.min(sidecar.byteLength, SIDECAR_HEAD_READ)
+  const first = o.head && o.head.length >= want ? o.head : new Uint8Array(await sidecar.slice(0, want, o.signal))
+  if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
+    throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
+  const jsonLength = new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(SIDECAR_MAGIC.length, true)
+  const start = SIDECAR_MAGIC.length + 4
+  if (jsonLength > MAX_HEADER_BYTES)
+    throw new ParquetSeekError(`header of ${jsonLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`, {
+      file,
+      offset: SIDECAR_MAGIC.length,
+    })
+  if (start + jsonLength > sidecar.byteLength)
+    throw new ParquetSeekError(`header of ${jsonLength} bytes runs past the file`, { file, offset: SIDECAR_MAGIC.length })
+  const jsonBytes =
+    start + jsonLength <= first.length
+      ? first.subarray(start, start + jsonLength)
+      : new Uint8Array(await sidecar.slice(start, start + jsonLength, o.signal))
+  let header: SidecarHeader
+  try {
+    header = JSON.parse(new TextDecoder().decode(jsonBytes)) as SidecarHeader
+  } catch {
+    throw new ParquetSeekError('the sidecar header is not JSON', { file, offset: start })
+  }
+  if (
+    typeof header !== 'object' ||
+    header === null ||
+    header.format !== 'parquetseek-sidecar' ||
+    header.version !== 1 ||
+    typeof header.params !== 'object' ||
+    header.params === null ||
+    !Array.isArray(header.sources) ||
+    !header.sources.length
+  )
+    throw new ParquetSeekError('unsupported or malformed sidecar header', { file, offset: start })
+  for (const [i, s] of header.sources.entries())
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      typeof s.name !== 'string' ||
+      typeof s.footerSha256 !== 'string' ||
+      !whole(s.size) ||
+      !whole(s.rows) ||
+      !whole(s.rowBase) ||
+      (s.tailBytes !== undefined && !whole(s.tailBytes))
+    )
+      throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
+  return header
 }
 
 /**
@@ -153,7 +225,16 @@ export class SidecarIndex {
     /** Sources without an offset index on the vector column (refinement reads whole chunks). */
     readonly warnings: string[],
     private readonly pipeline: QueryPipeline,
-  ) {}
+    opening: SidecarOpening,
+  ) {
+    this.#opening = opening
+  }
+
+  #opening: SidecarOpening
+  /** What the open read, and how long it took (openUrl's: its first request included). */
+  get opening(): SidecarOpening {
+    return this.#opening
+  }
 
   /** `resolve` turns a source name as recorded into something to read (a path's ByteSource, or a URL). */
   static async open(
@@ -161,46 +242,17 @@ export class SidecarIndex {
     resolve: (name: string) => Promise<ByteSource | string>,
     o: SidecarOpenOptions = {},
   ): Promise<SidecarIndex> {
+    const t0 = performance.now()
     const file = sidecarSource.name
     // one clock for the sidecar and its sources: a search's round trips counted across them all
-    const clock = new RoundTripClock()
+    const clock = o.clock ?? new RoundTripClock()
+    const trips0 = clock.deepest
     // the sidecar and its files share a host (unless allowed elsewhere): its connections are shared
-    const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
+    const limiter = o.limiter ?? new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
+    // the files' first reads (footer and offset indexes, through openHttp), beside the counted ones
+    const firstReads = { bytes: 0, requests: 0 }
     const sidecar = new CountingSource(sidecarSource, clock, limiter)
-    const want = Math.min(sidecar.byteLength, SIDECAR_HEAD_READ)
-    const first = o.head && o.head.length >= want ? o.head : new Uint8Array(await sidecar.slice(0, want, o.signal))
-    if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
-      throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
-    const jsonLength = new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(SIDECAR_MAGIC.length, true)
-    const start = SIDECAR_MAGIC.length + 4
-    if (jsonLength > MAX_HEADER_BYTES)
-      throw new ParquetSeekError(`header of ${jsonLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`, {
-        file,
-        offset: SIDECAR_MAGIC.length,
-      })
-    if (start + jsonLength > sidecar.byteLength)
-      throw new ParquetSeekError(`header of ${jsonLength} bytes runs past the file`, { file, offset: SIDECAR_MAGIC.length })
-    const jsonBytes =
-      start + jsonLength <= first.length
-        ? first.subarray(start, start + jsonLength)
-        : new Uint8Array(await sidecar.slice(start, start + jsonLength, o.signal))
-    let header: SidecarHeader
-    try {
-      header = JSON.parse(new TextDecoder().decode(jsonBytes)) as SidecarHeader
-    } catch {
-      throw new ParquetSeekError('the sidecar header is not JSON', { file, offset: start })
-    }
-    if (
-      typeof header !== 'object' ||
-      header === null ||
-      header.format !== 'parquetseek-sidecar' ||
-      header.version !== 1 ||
-      typeof header.params !== 'object' ||
-      header.params === null ||
-      !Array.isArray(header.sources) ||
-      !header.sources.length
-    )
-      throw new ParquetSeekError('unsupported or malformed sidecar header', { file, offset: start })
+    const header = await readSidecarHeader(sidecar, o)
     const location = {
       column: header.column,
       offset: header.blobOffset,
@@ -218,19 +270,6 @@ export class SidecarIndex {
         : {}
     // every source opened at once, as many at a time as the host's connections: its footer and
     // offset indexes in one suffix read (the tail the build recorded), checked against the header
-    const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
-    for (const [i, s] of header.sources.entries())
-      if (
-        typeof s !== 'object' ||
-        s === null ||
-        typeof s.name !== 'string' ||
-        typeof s.footerSha256 !== 'string' ||
-        !whole(s.size) ||
-        !whole(s.rows) ||
-        !whole(s.rowBase) ||
-        (s.tailBytes !== undefined && !whole(s.tailBytes))
-      )
-        throw new ParquetSeekError(`source ${i} of the header is malformed`, { file, offset: start })
     // (the index head, read beside the sources: neither needs the other)
     const [head, sources] = await Promise.all([
       loadIndexHead(sidecar, location, file, whole(header.headBytes) ? header.headBytes : undefined),
@@ -243,8 +282,14 @@ export class SidecarIndex {
                 // (no more than a footer and offset indexes can take, whatever the header says)
                 tailBytes: Math.min(s.tailBytes ?? SOURCE_TAIL_GUESS, 8 + MAX_FOOTER_BYTES + MAX_PAGE_INDEX_BYTES),
                 ...knownRanges(input),
+                clock,
+                limiter,
               })
             : undefined
+        if (opened) {
+          firstReads.bytes += opened.tail.length
+          firstReads.requests += opened.requests
+        }
         const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
         const cached = new CachedSource(source, 64 << 20)
         // the first request's tail (footer, page indexes) serves the checks and reads below
@@ -307,7 +352,13 @@ export class SidecarIndex {
       maxBytesPerQuery: o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
       connections: o.connections ?? DEFAULT_CONCURRENCY,
     })
-    return new SidecarIndex(header, model, sources, warnings, pipeline)
+    const counted = [sidecar, ...sources.map((s) => s.source)]
+    return new SidecarIndex(header, model, sources, warnings, pipeline, {
+      bytes: firstReads.bytes + counted.reduce((n, c) => n + c.counts.bytes, 0),
+      requests: firstReads.requests + counted.reduce((n, c) => n + c.counts.requests, 0),
+      roundTrips: clock.deepest - trips0,
+      ms: performance.now() - t0,
+    })
   }
 
   /**
@@ -315,11 +366,28 @@ export class SidecarIndex {
    * sidecar's own origin, or under a prefix in `allow` (resolveSourceName).
    */
   static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
+    const t0 = performance.now()
     const base = { kind: 'url' as const, url: fileUrl(address) }
+    const clock = o.clock ?? new RoundTripClock()
+    const trips0 = clock.deepest
+    const limiter = o.limiter ?? new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
     // (its header is at its start: read beside the first request, a suffix read that learns the
     // size and asks for as little as it can)
-    const { source, head } = await openHttp(address, { signal: o.signal, tailBytes: 1024, headBytes: SIDECAR_HEAD_READ })
-    return SidecarIndex.open(source, async (name) => (resolveSourceName(name, base, o.allow) as { url: string }).url, { ...o, head })
+    const first = await openHttp(address, { signal: o.signal, tailBytes: 1024, headBytes: SIDECAR_HEAD_READ, clock, limiter })
+    const index = await SidecarIndex.open(first.source, async (name) => (resolveSourceName(name, base, o.allow) as { url: string }).url, {
+      ...o,
+      head: first.head,
+      clock,
+      limiter,
+    })
+    const rest = index.#opening
+    index.#opening = {
+      bytes: rest.bytes + first.tail.length + (first.head?.length ?? 0),
+      requests: rest.requests + first.requests,
+      roundTrips: clock.deepest - trips0,
+      ms: performance.now() - t0,
+    }
+    return index
   }
 
   get rows(): number {
@@ -629,7 +697,6 @@ function vectorsSection(
   const v = header.vectors
   if (v === undefined) return undefined
   const entries = directory.reduce((n, d) => n + d.count, 0)
-  const whole = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0
   if (typeof v !== 'object' || v === null || !whole(v.offset) || !whole(v.length))
     throw new ParquetSeekError("the sidecar header's vectors are not {offset, length}", { file })
   if (v.length !== entries * dim * 4 || v.offset < header.blobOffset + header.blobLength || v.offset + v.length > size)
