@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { drained, serveFile } from '../src/cli/rangeServer.js'
 import { fileUrl } from '../src/io/fileUrl.js'
-import { openHttp } from '../src/io/httpSource.js'
+import { answersOneRange, openHttp } from '../src/io/httpSource.js'
 import { fileSink } from '../src/io/nodeFile.js'
 import { DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../src/io/ranges.js'
 import { MemorySink } from '../src/io/sink.js'
@@ -219,6 +219,48 @@ describe('static hosts', () => {
       expect(opened.tailStart).toBe(bytes.length - (1 << 20))
       expect(opened.tail).toEqual(bytes.subarray(bytes.length - (1 << 20)))
       expect(new Uint8Array(await opened.source.slice(1000, 1010))).toEqual(bytes.subarray(1000, 1010))
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('hosts documented to answer one range a request', () => {
+  it('a file on S3 or Alibaba OSS is not asked at open whether its host answers several ranges: single ranges from the start', async () => {
+    expect(
+      [
+        'https://bucket.s3.amazonaws.com/x.parquet',
+        'https://bucket.s3.eu-west-1.amazonaws.com/data/x.parquet?X-Amz-Signature=abc',
+        'https://s3.us-east-1.amazonaws.com/bucket/x.parquet',
+        'https://bucket.s3-us-west-2.amazonaws.com/x.parquet',
+        'https://bucket.s3.dualstack.ap-south-1.amazonaws.com/x.parquet',
+        'https://bucket.oss-cn-hangzhou.aliyuncs.com/x.parquet',
+        'https://d111111abcdef8.cloudfront.net/x.parquet',
+        'https://storage.googleapis.com/bucket/x.parquet',
+        'https://s3.example.com/x.parquet',
+        'https://example.com/s3.amazonaws.com/x.parquet',
+      ].map(answersOneRange),
+    ).toEqual([true, true, true, true, true, true, false, false, false, false])
+    const path = join(tempDir(), 'x.bin')
+    const bytes = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13) & 255)
+    writeFileSync(path, bytes)
+    const server = await serveFile(path, { host: 's3' })
+    const asked: string[] = []
+    // the S3 address, answered by the local S3-like server
+    const fake = ((_input: string | URL | Request, init?: RequestInit) => {
+      asked.push(new Headers(init?.headers).get('range') ?? '')
+      return fetch(server.url, init)
+    }) as typeof fetch
+    try {
+      const opened = await openHttp('https://bucket.s3.eu-west-1.amazonaws.com/x.bin', { fetch: fake, tailBytes: 1024 })
+      expect(opened.requests).toBe(1)
+      expect(opened.source.sliceMany).toBeUndefined()
+      expect(new Uint8Array(await opened.source.slice(5000, 5010))).toEqual(bytes.subarray(5000, 5010))
+      expect(asked).toEqual(['bytes=-1024', 'bytes=5000-5009'])
+      // elsewhere the host is asked, beside the first read
+      asked.length = 0
+      await openHttp('https://cdn.example/x.bin', { fetch: fake, tailBytes: 1024 })
+      expect(asked.sort()).toEqual(['bytes=-1024', 'bytes=0-0,-1'])
     } finally {
       await server.close()
     }

@@ -67,6 +67,24 @@ interface Validator {
   lastModified: string | undefined
 }
 
+/**
+ * Hosts documented to answer one range a request: Amazon S3 ("doesn't support retrieving multiple
+ * ranges of data per GET request": a 200 with the whole object) and Alibaba OSS (416). Their files
+ * are not asked at open whether they answer several (the whole-object answer, cancelled, would
+ * still cost its first bytes and, over HTTP/1.1, the connection).
+ */
+const ONE_RANGE_HOSTS = [/(^|\.)s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/i, /(^|\.)oss-[a-z0-9-]+\.aliyuncs\.com$/i]
+
+/** Whether `url` is on a host known to answer one range a request (ONE_RANGE_HOSTS). */
+export function answersOneRange(url: string): boolean {
+  try {
+    const { hostname } = new URL(url)
+    return ONE_RANGE_HOSTS.some((host) => host.test(hostname))
+  } catch {
+    return false
+  }
+}
+
 /** Default of `maxWholeFileBytes`. */
 export const WHOLE_FILE_MAX = 8 << 20
 /** Multipart headers and delimiters a multi-range answer may add to the bytes asked for. */
@@ -265,8 +283,9 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
   // part) costs a cold search no round trip for a refused request. Its first and last byte, far
   // apart so no server merges them; a whole-object answer is cancelled unread. One attempt: on any
   // failure multi-range is tried at the first scattered read, as without the probe.
+  const oneRange = answersOneRange(url)
   const probe =
-    (o.multiRange ?? true) && o.probeMultiRange !== false
+    (o.multiRange ?? true) && o.probeMultiRange !== false && !oneRange
       ? opening(() =>
           request(
             'bytes=0-0,-1',
@@ -350,7 +369,7 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
     roundTrips++
   }
   // sent with the first request, so answered by now (a whole-object answer is cancelled at its headers)
-  let multiRange = (o.multiRange ?? true) && (await probe) !== false
+  let multiRange = (o.multiRange ?? true) && !oneRange && (await probe) !== false
 
   const source: ByteSource = {
     byteLength: fixed.size,
