@@ -12,7 +12,11 @@ import { type BuildProgress, buildIndex } from '../src/index/build.js'
 import { orderWithinLists } from '../src/index/rowOrder.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { coalesce } from '../src/io/ranges.js'
+import { MemorySink } from '../src/io/sink.js'
+import { describeEmbeddingColumn } from '../src/parquet/embedding.js'
+import { readMetadata } from '../src/parquet/footer.js'
 import { ROW_COLUMN } from '../src/parquet/permute.js'
+import { writeIndexed } from '../src/parquet/writeIndexed.js'
 import { listExtents, rowsAround, withListsBetween } from '../src/query/adjacent.js'
 import type { ListPlace } from '../src/query/pipeline.js'
 import { openIndex } from '../src/search/engine.js'
@@ -378,17 +382,91 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     for (const r of written) expect(r.embedding).toEqual(vectors[r[ROW_COLUMN] as number])
   })
 
-  it('refuses when the vectors exceed the memory budget (a streamed build), naming the option to raise', async () => {
+  it('over the memory budget (a streamed build), stores the rows list by list too, a window of row groups at a time, each window a pass with progress', async () => {
     const src = await fileSource(input)
-    await expect(
-      buildIndex(src, await fileSink(join(dir, 'streamed.parquet'), input), {
-        column: 'embedding',
-        skipInvalid: true,
-        clusterRows: true,
-        memoryBytes: 64 << 10,
-      }),
-    ).rejects.toThrow(/rows can be clustered only when the vectors fit the memory budget .*--memory-mb/)
+    const out = join(dir, 'streamed.clustered.parquet')
+    const events: BuildProgress[] = []
+    const summary = await buildIndex(src, await fileSink(out, input), {
+      column: 'embedding',
+      skipInvalid: true,
+      clusterRows: true,
+      memoryBytes: 64 << 10,
+      onProgress: (p) => events.push(p),
+    })
     await src.close()
+    expect(summary.streamed).toBe(true)
+    // five row groups of 2,500 rows, each over the budget: a window each, four columns decoded in each
+    const reorders = events.filter((e) => e.phase === 'reorder')
+    expect(reorders.at(-1)).toMatchObject({ done: 20, total: 20 })
+    // each window's rows written before the next is read
+    const phases = events.map((e) => e.phase).filter((p) => p === 'reorder' || p === 'write')
+    expect(phases.indexOf('reorder', phases.indexOf('write'))).toBeGreaterThan(0)
+    const db = await duckdb()
+    try {
+      const cols = 'id, title, score, embedding'
+      const original = await db.rows(`SELECT ${cols} FROM read_parquet('${input}')`)
+      expect(await db.rows(`SELECT ${cols} FROM read_parquet('${out}') ORDER BY ${ROW_COLUMN}`)).toEqual(original)
+      const stored = (await db.rows(`SELECT ${ROW_COLUMN} FROM read_parquet('${out}')`)).map((r) => Number(r[0]))
+      expect(stored).not.toEqual([...stored].sort((a, b) => a - b))
+    } finally {
+      db.close()
+    }
+    const index = await openIndex(await fileSource(out))
+    expect(index.opened.model.params.clustered).toBe(true)
+    const found = await index.search(all.subarray(40 * DIM, 41 * DIM), { k: 1, columns: ['id', ROW_COLUMN] })
+    expect(found.results[0]?.values).toEqual({ id: 1040n, [ROW_COLUMN]: 40 })
+  })
+
+  it('reorders a window of row groups at a time when the rows do not fit: the same bytes as all at once, lists, structs and a NULL FLOAT[n] included', async () => {
+    const nested = join(dir, 'nested.parquet')
+    const db = await duckdb()
+    try {
+      await db.run(
+        `COPY (SELECT i AS id, CASE WHEN i % 17 = 0 THEN NULL ELSE ['tag' || (i % 5), NULL] END AS tags,
+          CASE WHEN i % 13 = 0 THEN NULL ELSE {'a': i, 'd': DATE '2020-01-01' + i::INTEGER} END AS st,
+          (CASE WHEN i = 5 THEN NULL ELSE [sin(i)::FLOAT, cos(i)::FLOAT] END)::FLOAT[2] AS embedding
+          FROM range(6000) t(i)) TO '${nested}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+      )
+    } finally {
+      db.close()
+    }
+    for (const path of [input, nested]) {
+      const source = await fileSource(path)
+      const metadata = await readMetadata(source)
+      const column = describeEmbeddingColumn(metadata, 'embedding')
+      const rows = Number(metadata.num_rows)
+      const rand = mulberry32(3)
+      const order = Uint32Array.from({ length: rows }, (_, i) => i)
+      for (let i = rows - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1))
+        ;[order[i], order[j]] = [order[j] as number, order[i] as number]
+      }
+      const write = async (reorderBytes?: number) => {
+        const sink = new MemorySink()
+        const events: Array<[number, number]> = []
+        await writeIndexed({
+          source,
+          metadata,
+          column,
+          order,
+          sink,
+          keyValues: () => [],
+          reorderBytes,
+          onReorder: (d, t) => events.push([d, t]),
+        })
+        await sink.commit()
+        return { bytes: sink.bytes, events }
+      }
+      const whole = await write()
+      const windowed = await write(1) // (a row group a window)
+      const groups = metadata.row_groups.length
+      const leaves = metadata.row_groups[0]?.columns.length as number
+      expect(groups).toBeGreaterThan(2)
+      expect(whole.events.at(-1)).toEqual([leaves, leaves])
+      expect(windowed.events.at(-1)).toEqual([groups * leaves, groups * leaves])
+      expect(Buffer.from(windowed.bytes as Uint8Array).equals(Buffer.from(whole.bytes as Uint8Array))).toBe(true)
+      await source.close()
+    }
   })
 })
 

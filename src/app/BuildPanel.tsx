@@ -63,7 +63,10 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   const [progress, setProgress] = useState<JobProgress>()
   const [building, setBuilding] = useState(false)
   const abort = useRef<AbortController>(undefined)
-  const phaseStart = useRef({ phase: '' as string, at: 0 })
+  /** When each phase was first seen (rows moved a window at a time read and write in turns). */
+  const phaseStart = useRef(new Map<string, number>())
+  /** How far the bar has gone: it never goes back when a phase comes round again. */
+  const reached = useRef(0)
 
   async function build() {
     const controller = new AbortController()
@@ -84,6 +87,8 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
       }
     }
     setBuilding(true)
+    phaseStart.current.clear()
+    reached.current = 0
     onError(undefined)
     try {
       const { summary, blob, embedded } = await buildInWorker(
@@ -102,7 +107,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
           target,
           embed: embedding ? { text, encoder, as: as.trim(), float16, passages } : undefined,
           onProgress: (p) => {
-            if (p.phase !== phaseStart.current.phase) phaseStart.current = { phase: p.phase, at: performance.now() }
+            if (!phaseStart.current.has(p.phase)) phaseStart.current.set(p.phase, performance.now())
             setProgress(p)
           },
         },
@@ -122,10 +127,12 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   const phases: ReadonlyArray<JobProgress['phase']> = embedding
     ? [...(passages ? (['passages'] as const) : []), 'embed', ...buildPhases]
     : buildPhases
-  const step = progress ? phases.indexOf(progress.phase) : 0
+  if (progress) reached.current = Math.max(reached.current, phases.indexOf(progress.phase) + progress.done / Math.max(1, progress.total))
+  const step = Math.min(phases.length - 1, Math.floor(reached.current))
   const eta = (() => {
     if (!progress || progress.done === 0 || progress.total === 0) return ''
-    const elapsed = performance.now() - phaseStart.current.at
+    // (since the phase first began: a phase that comes round again counts the time between too)
+    const elapsed = performance.now() - (phaseStart.current.get(progress.phase) ?? performance.now())
     const left = (elapsed / progress.done) * (progress.total - progress.done)
     return left > 1500 ? `, about ${Math.ceil(left / 1000)} s left in this phase` : ''
   })()
@@ -227,11 +234,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
       )}
       {building && (
         <div className="progress">
-          <progress
-            aria-label="Build progress"
-            max={phases.length}
-            value={step + (progress ? progress.done / Math.max(1, progress.total) : 0)}
-          />{' '}
+          <progress aria-label="Build progress" max={phases.length} value={reached.current} />{' '}
           <span data-testid="phase">
             {progress && 'model' in progress && progress.model
               ? `embed: loading the sentence encoder (${progress.model.model}), ${(progress.model.loaded / 1e6).toFixed(1)}` +

@@ -38,7 +38,8 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
   --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
   --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
                        row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling);
-                       with --sidecar, within it the vectors read to train are encoded as they are (each file read once)
+                       with --sidecar, within it the vectors read to train are encoded as they are (each file read once);
+                       with --cluster-rows, the rows held decoded at once while moved (a window of row groups a pass)
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process

@@ -55,7 +55,9 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
   gpu?: GPU
   /**
    * Budget for holding every vector in memory (default 1 GiB); a larger embedding column is
-   * built in two streaming passes (sample, then encode row group by row group) instead.
+   * built in two streaming passes (sample, then encode row group by row group) instead. With
+   * `clusterRows`, also the decoded rows held at once while they are written in their new order: a
+   * file whose rows take more is read once for each window of rows that fits.
    */
   memoryBytes?: number
   /**
@@ -85,9 +87,9 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * Store the rows list by list (lists in their storage order, near rows together inside each), so a
    * query's candidates lie close together in the file and a host that answers one range a
    * request serves them in a few requests. Every column is rewritten in that order and the
-   * input's row numbers are kept in a `parquetseek_row` column. Needs the vectors to fit
-   * `memoryBytes` and every other column flat (numbers, booleans, strings, dates and times,
-   * DECIMALs of up to 15 digits), a list or a struct of such values (repage.ts canRepage).
+   * input's row numbers are kept in a `parquetseek_row` column. Needs every other column flat
+   * (numbers, booleans, strings, dates and times, DECIMALs of up to 15 digits), a list or a struct
+   * of such values (repage.ts canRepage).
    */
   clusterRows?: boolean
   /**
@@ -182,7 +184,8 @@ async function buildWith(
     0,
   )
   const limit = o.memoryLimitBytes ?? Number.POSITIVE_INFINITY
-  const streamed = matrixBytes > Math.min(limit / 2, o.memoryBytes ?? DEFAULT_MEMORY_BYTES)
+  const budget = o.memoryBytes ?? DEFAULT_MEMORY_BYTES
+  const streamed = matrixBytes > Math.min(limit / 2, budget)
   // streaming still holds n × (m + 8) bytes of codes and ids (m + 4 more for rows it may spill), and one row group of vectors
   const rows = Number(metadata.num_rows)
   const dimGuess = column.dim ?? Math.max(1, Math.round(matrixBytes / 4 / Math.max(1, rows)))
@@ -190,28 +193,25 @@ async function buildWith(
   const largestGroup = Math.max(
     ...metadata.row_groups.map((g) => Number(g.columns[column.leafIndex]?.meta_data?.total_uncompressed_size ?? 0)),
   )
-  // clustered rows: the writer also holds every column decoded (JS values: about twice their bytes)
+  // clustered rows: the writer also holds the columns of a window of rows decoded (JS values: about
+  // twice their bytes), as many rows as the budget takes (permuteRows)
   const otherBytes = metadata.row_groups.reduce(
     (sum, g) =>
       sum + g.columns.reduce((n, c, i) => n + (i === column.leafIndex ? 0 : Number(c.meta_data?.total_uncompressed_size ?? 0)), 0),
     0,
   )
-  const needed = streamed
-    ? rows * (m + 8 + (o.spill === false ? 0 : m + 4)) + 2 * largestGroup + 64_000 * dimGuess * 4
-    : 2 * matrixBytes + (o.clusterRows ? 2 * otherBytes : 0)
+  const heldToReorder = o.clusterRows ? Math.min(2 * otherBytes + (streamed ? matrixBytes : 0), budget) : 0
+  const needed =
+    (streamed ? rows * (m + 8 + (o.spill === false ? 0 : m + 4)) + 2 * largestGroup + 64_000 * dimGuess * 4 : 2 * matrixBytes) +
+    heldToReorder
   if (needed > limit)
     throw new ParquetSeekError(
-      `indexing needs about ${mib(needed)} MiB here (${streamed ? `${rows} rows × ${m + 8 + (o.spill === false ? 0 : m + 4)} bytes of codes and ids, plus the largest row group` : `the vectors twice${o.clusterRows ? ', and every column decoded to store rows list by list' : ''}`}), more than the ${mib(limit)} MiB this device allows`,
+      `indexing needs about ${mib(needed)} MiB here (${streamed ? `${rows} rows × ${m + 8 + (o.spill === false ? 0 : m + 4)} bytes of codes and ids, plus the largest row group` : 'the vectors twice'}${heldToReorder ? ', and rows decoded to store them list by list' : ''}), more than the ${mib(limit)} MiB this device allows`,
       { file, column: column.name },
     )
   if (o.clusterRows) {
     const problem = permuteProblem(metadata, column)
     if (problem) throw new ParquetSeekError(problem, { file })
-    if (streamed)
-      throw new ParquetSeekError(
-        `rows can be clustered only when the vectors fit the memory budget (${mib(matrixBytes)} MiB of vectors, ${mib(o.memoryBytes ?? DEFAULT_MEMORY_BYTES)} MiB allowed): raise it (--memory-mb) or index without clustering`,
-        { file, column: column.name },
-      )
   }
   const context: ModelContext = { source, metadata, column, o, kernels, train, progress, enter }
   const modelOf = (c: ModelContext) => (streamed ? streamingModel(c) : inMemoryModel(c))
@@ -250,6 +250,7 @@ async function buildWith(
     sink,
     file,
     signal,
+    reorderBytes: budget,
     onReorder: (done, total) => progress('reorder', done, total),
     onProgress: (done, total) => progress('write', done, total),
     makeBlob: (pages) => {

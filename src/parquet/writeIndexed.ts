@@ -64,7 +64,12 @@ export interface WriteIndexedOptions {
   /** Key-value entries for the footer (naming the blob, given where it landed). */
   keyValues: (blobOffset: number, blobLength: number) => KeyValue[]
   signal?: AbortSignal
-  /** With `order`: columns decoded so far, before any row is written. */
+  /**
+   * With `order`: decoded values held at once (default: every row's); a file whose rows take more
+   * is read once for each window of output row groups that fits (permuteRows).
+   */
+  reorderBytes?: number
+  /** With `order`: columns decoded so far, of every window's (each window's before its rows are written). */
   onReorder?: (columnsDone: number, columnsTotal: number) => void
   onProgress?: (rowsDone: number, rowsTotal: number) => void
   /**
@@ -103,7 +108,13 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
   if (order && (added || !column)) throw new Error('rows are reordered only with an embedding column and nothing added')
   const permuted =
     order && column
-      ? await permuteRows(source, metadata, column, order, { file, signal, vectors: o.vectors, onProgress: o.onReorder })
+      ? await permuteRows(source, metadata, column, order, {
+          file,
+          signal,
+          vectors: o.vectors,
+          windowBytes: o.reorderBytes,
+          onProgress: o.onReorder,
+        })
       : undefined
   const rowColumn = permuted && !root.children.some((c) => c.element.name === ROW_COLUMN)
   const schema = added ? withListColumn(metadata, added.name, added.float16) : rowColumn ? withRowColumn(metadata) : metadata.schema
@@ -182,7 +193,7 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         })
       }
       if (permuted && c !== column?.leafIndex) {
-        const values = permuted.values(c, rowStart, rowStart + groupRows)
+        const values = await permuted.values(c, rowStart, rowStart + groupRows)
         const written = await writeChunk(columns, (writer) => writeFlatChunk(writer, leaves[c] ?? [], values, meta.codec))
         // rows in another order: each group's count differs, the file's total is checked below
         // (not a list's: its rows are Dremel's, readListRows, and DuckDB's NULL of a fixed-size
@@ -195,10 +206,9 @@ export async function writeIndexed(o: WriteIndexedOptions): Promise<WriteIndexed
         }
       } else if (c === column?.leafIndex) {
         hyparquetRows = permuted?.hyparquetRows ?? false
-        const { chunk: written, locations } = permuted
-          ? await writeChunk(columns, (writer) =>
-              writeVectorChunk(writer, embeddingTree, permuted.values(c, rowStart, rowStart + groupRows)),
-            )
+        const rowsIn = permuted && (await permuted.values(c, rowStart, rowStart + groupRows))
+        const { chunk: written, locations } = rowsIn
+          ? await writeChunk(columns, (writer) => writeVectorChunk(writer, embeddingTree, rowsIn))
           : // a block of rows at a time: a large row group is not decoded whole
             await writeVectorBlocks(
               columns,
