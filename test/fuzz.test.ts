@@ -9,22 +9,23 @@ const root = join(import.meta.dirname, '..')
 const kept = join(root, 'test/fixtures/fuzz')
 
 describe('fuzzing the reader', () => {
-  it('every entry point (indexed file, pq-vector file, exact search, join, hostile server, sidecar, manifest) and every kept crasher: a valid result or a clear error, never a crash, hang or wrong answer', () => {
+  it('every entry point (indexed file, pq-vector file, exact search, join, hostile server, sidecar, manifest, a build storing rows list by list a window at a time) and every kept crasher: a valid result or a clear error, never a crash, hang or wrong answer', () => {
     // the harness runs cases in a worker it kills on a hang; CI gives it a time budget that
     // covers all the cases asked for (about 50 s here)
-    const counts = { files: 6000, server: 1000, sidecar: 3500 }
+    const counts = { files: 6000, server: 1000, sidecar: 3500, cluster: 300 }
     const out = execFileSync(
       process.execPath,
       [
         'build/scripts/fuzz/run.js',
         ...['--cases', String(counts.files), '--server-cases', String(counts.server), '--sidecar-cases', String(counts.sidecar)],
+        ...['--cluster-cases', String(counts.cluster)],
         ...['--seconds', '150', '--limit-ms', '5000', '--fixtures', kept, '--json'],
       ],
       { cwd: root, encoding: 'utf8', timeout: 200_000 },
     )
     const summary = JSON.parse(out)
     console.log(
-      `fuzz: ${summary.cases} cases (${summary.keptInputs} kept inputs, ${summary.files - summary.keptInputs} mutated files: ${JSON.stringify(summary.byEntry)}, ${summary.server} hostile-server, ${summary.sidecar} sidecar/manifest): ` +
+      `fuzz: ${summary.cases} cases (${summary.keptInputs} kept inputs, ${summary.files - summary.keptInputs} mutated files: ${JSON.stringify(summary.byEntry)}, ${summary.server} hostile-server, ${summary.sidecar} sidecar/manifest, ${summary.cluster} clustered builds): ` +
         `${summary.valid} valid, ${summary.error} clear errors, ${summary.crash} crashes, ${summary.hang} hangs; ` +
         `${summary.oracleCases} answers compared with the unmutated file's (edits never read); peak RSS ${summary.peakRssMiB} MiB; ` +
         `at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
@@ -39,7 +40,8 @@ describe('fuzzing the reader', () => {
     expect(summary.oracleCases).toBeGreaterThan(200)
     expect(summary.server).toBe(counts.server)
     expect(summary.sidecar).toBe(counts.sidecar)
-    expect(summary.cases).toBeGreaterThanOrEqual(10_000)
+    expect(summary.cluster).toBe(counts.cluster)
+    expect(summary.cases).toBeGreaterThanOrEqual(10_300)
     expect(summary.error).toBeGreaterThan(0) // the mutations do reach the parsers
     expect(summary.valid).toBeGreaterThan(0) // and some cases get through to an answer
   }, 220_000)

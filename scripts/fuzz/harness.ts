@@ -13,6 +13,7 @@ import { MemorySink } from '../../src/io/sink.js'
 import { type ByteSource, fromBytes } from '../../src/io/source.js'
 import { describeEmbeddingColumn, readVectors, summarizeColumns } from '../../src/parquet/embedding.js'
 import { readMetadata } from '../../src/parquet/footer.js'
+import { ROW_COLUMN } from '../../src/parquet/permute.js'
 import { readRows } from '../../src/search/columns.js'
 import { openIndex, type SeekIndex } from '../../src/search/engine.js'
 import { flatSearch } from '../../src/search/flat.js'
@@ -206,6 +207,25 @@ export async function exercise(entry: Entry, source: ByteSource, bases: Bases, q
   const joined = await knnJoin(source, metadata, index, { column: 'embedding', k: 3, nprobe: 4, batch: 64, excludeSelf: true })
   for (const row of joined.row) if (row < 0 || row >= index.rows) throw new Error(`joined row ${row} outside the index`)
   return JSON.stringify([Array.from(joined.query), Array.from(joined.row), Array.from(joined.distance)])
+}
+
+/**
+ * A build that stores a mutated file's rows list by list over a budget of a few row groups, so the
+ * rows are moved a window at a time (permuteRows), then a search of what it wrote.
+ */
+export async function exerciseCluster(bytes: Uint8Array, query: Float32Array): Promise<string> {
+  const sink = new MemorySink()
+  await buildIndex(fromBytes(bytes, 'cluster.parquet'), sink, {
+    column: 'embedding',
+    nlist: 8,
+    clusterRows: true,
+    skipInvalid: true,
+    memoryBytes: 32 << 10,
+  })
+  const index = await openIndex(fromBytes(sink.bytes as Uint8Array, 'clustered.parquet'), { backend: 'wasm' })
+  const { results } = await index.search(query, { k: 5, nprobe: 4, columns: ['title', ROW_COLUMN] })
+  checkRows(results, index.rows)
+  return answer(results)
 }
 
 /** A case's outcome: its answer, a clear error (ParquetSeekError, cancellation) or a crash (anything else). */

@@ -2,13 +2,15 @@
  * Fuzz harness for every reader entry point: mutates valid files in seeded ways — an indexed
  * file (open, search with columns and a filter, read a vector), a pq-vector file, a plain file
  * searched exactly, a queries file joined against an index — and, with --server-cases /
- * --sidecar-cases, misbehaves as a server or writes hostile sidecars and manifests (hostile.ts).
+ * --sidecar-cases, misbehaves as a server or writes hostile sidecars and manifests (hostile.ts);
+ * with --cluster-cases, builds a mutated plain file with its rows stored list by list, a window
+ * of row groups at a time, and searches what it wrote.
  * Every case must end in a valid result or a clear ParquetSeekError, within a time limit (cases
  * run in a worker thread that is killed and replaced on a hang), with bounded memory. The
  * oracle: when a case's edits lie in bytes the reader never read, its answer must be the
  * unmutated file's, exactly; a hostile server's valid answer must be the honest one unless a
  * response lied about the bytes.
- *   node build/scripts/fuzz/run.js [--cases 2000] [--server-cases 0] [--sidecar-cases 0] [--seconds 60] [--seed 1] [--limit-ms 3000]
+ *   node build/scripts/fuzz/run.js [--cases 2000] [--server-cases 0] [--sidecar-cases 0] [--cluster-cases 0] [--seconds 60] [--seed 1] [--limit-ms 3000]
  *                                  [--save test/fixtures/fuzz] [--fixtures test/fixtures/fuzz] [--json]
  * Crashing or hanging inputs are written to --save (kept as regression fixtures, named for their
  * entry point: `pqvector-crash-….parquet`); --fixtures runs the kept inputs first, as they are.
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     cases: { type: 'string', default: '2000' },
     'server-cases': { type: 'string', default: '0' },
     'sidecar-cases': { type: 'string', default: '0' },
+    'cluster-cases': { type: 'string', default: '0' },
     seconds: { type: 'string', default: '60' },
     seed: { type: 'string', default: '1' },
     'limit-ms': { type: 'string', default: '3000' },
@@ -43,7 +46,7 @@ const bases = await baseFiles()
 const query = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i))
 const columns = ['title', 'body', 'tags']
 const counts = { valid: 0, error: 0, crash: 0, hang: 0 }
-const byMode = { files: 0, server: 0, sidecar: 0 }
+const byMode = { files: 0, server: 0, sidecar: 0, cluster: 0 }
 /** Mutated files per entry point. */
 const byEntry = Object.fromEntries(ENTRIES.map((e) => [e, 0])) as Record<Entry, number>
 /** Cases whose edits were never read: their answer had to be the base's (the oracle). */
@@ -73,13 +76,21 @@ const fixtures = values.fixtures
       }))
   : []
 
-type Job = { kind: 'file' | 'server' | 'sidecar'; seed: number; bytes?: Uint8Array; url?: string; fixture?: string; entry?: Entry }
+type Job = {
+  kind: 'file' | 'server' | 'sidecar' | 'cluster'
+  seed: number
+  bytes?: Uint8Array
+  url?: string
+  fixture?: string
+  entry?: Entry
+}
 /** Kept fixtures first (always), then the file, server and sidecar cases, while time lasts. */
 function* jobs(): Generator<Job> {
   for (const f of fixtures) yield { kind: 'file', seed: -1, bytes: f.bytes, fixture: f.name, entry: f.entry }
   for (let i = 0; i < cases; i++) yield { kind: 'file', seed: firstSeed + i }
   for (let i = 0; i < Number(values['server-cases']); i++) yield { kind: 'server', seed: firstSeed + i, url: server.url(firstSeed + i) }
   for (let i = 0; i < Number(values['sidecar-cases']); i++) yield { kind: 'sidecar', seed: firstSeed + i }
+  for (let i = 0; i < Number(values['cluster-cases']); i++) yield { kind: 'cluster', seed: firstSeed + i }
 }
 
 let worker = start()
@@ -91,7 +102,13 @@ for (const job of jobs()) {
   if (job.fixture) fixturesRun++
   const id = ++sequence
   const mutationOf = (): Outcome['mutation'] =>
-    job.fixture ? 'fixture' : job.kind === 'file' ? mutate(caseOf(bases, job.seed).base, job.seed).mutation : job.kind
+    job.fixture
+      ? 'fixture'
+      : job.kind === 'file'
+        ? mutate(caseOf(bases, job.seed).base, job.seed).mutation
+        : job.kind === 'cluster'
+          ? mutate(bases.flat[0] as Uint8Array, job.seed).mutation
+          : job.kind
   const outcome = await new Promise<Outcome & { entry?: Entry; oracle?: boolean }>((resolve) => {
     const timer = setTimeout(() => {
       void worker.terminate()
@@ -169,7 +186,7 @@ const summary = {
 if (values.json) console.log(JSON.stringify(summary))
 else {
   console.log(
-    `fuzz: ${done} cases (${fixturesRun} kept inputs, ${byMode.files} files — ${ENTRIES.map((e) => `${byEntry[e]} ${e}`).join(', ')} — ${byMode.server} hostile-server, ${byMode.sidecar} sidecar/manifest; seeds from ${firstSeed}): ${counts.valid} valid results, ${counts.error} clear errors, ${counts.crash} crashes, ${counts.hang} hangs; ${oracleCases} answers checked against the unmutated file's (edits never read); peak RSS ${summary.peakRssMiB} MiB; at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
+    `fuzz: ${done} cases (${fixturesRun} kept inputs, ${byMode.files} files — ${ENTRIES.map((e) => `${byEntry[e]} ${e}`).join(', ')} — ${byMode.server} hostile-server, ${byMode.sidecar} sidecar/manifest, ${byMode.cluster} clustered builds; seeds from ${firstSeed}): ${counts.valid} valid results, ${counts.error} clear errors, ${counts.crash} crashes, ${counts.hang} hangs; ${oracleCases} answers checked against the unmutated file's (edits never read); peak RSS ${summary.peakRssMiB} MiB; at most ${summary.maxServerBytesPerCaseMiB} MiB sent by the server in one case`,
   )
   for (const f of failures.slice(0, 20))
     console.log(`  ${f.outcome.kind} (${f.outcome.mutation}): ${f.outcome.detail.split('\n').slice(0, 3).join(' | ')}`)

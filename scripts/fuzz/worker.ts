@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { fromBytes } from '../../src/io/source.js'
 import { openIndex } from '../../src/search/engine.js'
-import { type Bases, type Entry, exercise, judge, mutate, type Outcome, outcomeOf, runCase } from './harness.js'
+import { type Bases, type Entry, exercise, exerciseCluster, judge, mutate, type Outcome, outcomeOf, runCase } from './harness.js'
 import { exerciseServer, exerciseSidecar, sidecarOf } from './hostile.js'
 
 /** Runs fuzz cases handed over by run.ts, one at a time, posting each outcome. */
@@ -34,14 +34,24 @@ const sidecarAnswers = [1, 3].map((seed) => outcomeOf('sidecar', () => exerciseS
 
 parentPort?.on(
   'message',
-  async (job: { id: number; kind: 'file' | 'server' | 'sidecar'; seed: number; bytes?: Uint8Array; url?: string; entry?: Entry }) => {
+  async (job: {
+    id: number
+    kind: 'file' | 'server' | 'sidecar' | 'cluster'
+    seed: number
+    bytes?: Uint8Array
+    url?: string
+    entry?: Entry
+  }) => {
     let outcome: Outcome & { entry?: Entry; oracle?: boolean }
     if (job.kind === 'server')
       outcome = await outcomeOf('server', async () => {
         const rows = await exerciseServer(job.url as string, query, columns)
         return JSON.stringify({ rows, honest: await honest })
       })
-    else if (job.kind === 'sidecar') {
+    else if (job.kind === 'cluster') {
+      const { bytes, mutation } = mutate(bases.flat[0] as Uint8Array, job.seed)
+      outcome = await outcomeOf(mutation, () => exerciseCluster(bytes, query))
+    } else if (job.kind === 'sidecar') {
       const reads: Array<[number, number]> = []
       outcome = await outcomeOf('sidecar', () => exerciseSidecar(job.seed, sidecar, query, reads))
       // odd seeds mutate the sidecar: bytes it never read cannot change the answer
