@@ -45,8 +45,8 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
                        the train, encode and merge steps below in one process
   --sidecar-vectors    with --sidecar: copy the vectors into it, list by list (~rows × dim × 4 bytes more),
                        so a query refines its candidates from a few KiB there, not their pages in the
-                       files (pyarrow's ~1 MiB, DuckDB's a row group); the inputs are read once more
-                       (over --memory-mb too: then the copy is written a budget's worth at a time)
+                       files (pyarrow's ~1 MiB, DuckDB's a row group); within --memory-mb from the
+                       vectors kept to encode, over it the inputs read once more (a budget's worth at a time)
   --json               print one JSON summary on stdout`
 
 export async function indexCommand(argv: string[], signal: AbortSignal): Promise<void> {

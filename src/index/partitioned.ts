@@ -97,8 +97,9 @@ export interface SharedOptions extends ParamOptions {
    * buildShared: copy every file's vectors into the sidecar (float32, one a list entry, list by
    * list: ~rows × dim × 4 bytes more), so that refining a query's candidates reads a run of the
    * sidecar, not their pages in the files (a page of pyarrow's is ~1 MiB, DuckDB's a whole row
-   * group). Every file is read once more for it, whatever `memoryBytes` (sidecarVectors); the
-   * sink must write at a position (ByteSink.writeAt: a file).
+   * group). Where the vectors fit `memoryBytes` the copy is written from those the training pass
+   * kept (no file read again); over it every file is read once more (sidecarVectors). The sink
+   * must write at a position (ByteSink.writeAt: a file).
    */
   vectors?: boolean
 }
@@ -166,9 +167,13 @@ async function trainHolding(
             column: o.column,
             row: block.rowStart,
           })
-        if (o.metric === 'cosine') normalizeRows(block.data, block.rowIds.length, block.dim, block.rowIds, o.column)
         reservoir ??= new Reservoir(resolveParams(rows, rows, block.dim, o).sample, block.dim, rand)
-        reservoir.offer(block, i)
+        // (a held block stays as stored, for encoding and a copy of the vectors: normalized into a copy)
+        if (o.metric === 'cosine') {
+          const data = held ? block.data.slice() : block.data
+          normalizeRows(data, block.rowIds.length, block.dim, block.rowIds, o.column)
+          reservoir.offer({ ...block, data }, i)
+        } else reservoir.offer(block, i)
         if (!held) return
         heldBytes += block.data.byteLength + block.rowIds.byteLength
         if (heldBytes > holdBytes)
@@ -351,10 +356,19 @@ export async function buildShared(inputs: NamedSource[], sink: ByteSink, o: Shar
     const parts = []
     for (const [i, input] of inputs.entries()) {
       parts.push(await encodeHeld(model, input, o, held?.[i]))
-      if (held) held[i] = undefined // encoded: let its vectors go
+      // encoded: its vectors let go, unless they are copied into the sidecar (no file read again)
+      if (held && !o.vectors) held[i] = undefined
     }
     const merged = await mergeParts(model, parts, o)
-    const vectors = o.vectors ? sidecarVectors(inputs, merged.sources, model, o) : undefined
+    const vectors = o.vectors
+      ? sidecarVectors(
+          inputs,
+          merged.sources,
+          model,
+          o,
+          held?.map((h) => h?.vectors),
+        )
+      : undefined
     return await writeSidecar(sink, { column: model.column, model, ...merged, vectors })
   } catch (e) {
     await sink.abort()
@@ -374,6 +388,8 @@ export function sidecarVectors(
   sources: SidecarSource[],
   model: SharedModel,
   o: Pick<SharedOptions, 'train' | 'onProgress' | 'memoryBytes'>,
+  /** Every file's vectors as the training pass kept them (as stored), when it kept them all: no file is read. */
+  kept?: Array<HeldVectors | undefined>,
 ): SidecarVectorsWriter {
   const { dim } = model.params
   const progress = progressOf(o)
@@ -381,6 +397,8 @@ export function sidecarVectors(
   return {
     dim,
     async write(rows, put) {
+      if (kept && kept.length === inputs.length && kept.every((h) => h !== undefined))
+        return writeKept(rows, put, kept as HeldVectors[], sources, dim, (done) => progress('write', done, rows.length), signal)
       const capacity = Math.max(1, Math.floor((o.memoryBytes ?? DEFAULT_MEMORY_BYTES) / (dim * 4)))
       const held = new HeldEntries(rows.length, capacity, dim)
       // every entry by its row: each file's blocks, in row order, fill them in turn
@@ -414,6 +432,51 @@ export function sidecarVectors(
       if (next !== byRow.length) throw new Error(`${byRow.length - next} listed rows were not found in the files`)
       await held.flush(put, signal)
     },
+  }
+}
+
+/**
+ * The copy of the vectors from the ones the training pass kept (every file's, as stored): each
+ * list entry's vector in entry order, written front to back a piece at a time.
+ */
+async function writeKept(
+  rows: ArrayLike<number>,
+  put: (entry: number, bytes: Uint8Array) => Promise<void>,
+  kept: HeldVectors[],
+  sources: SidecarSource[],
+  dim: number,
+  progress: (done: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  // where each row's vector is: its block and its place there
+  const total = sources.reduce((n, s) => Math.max(n, s.rowBase + s.rows), 0)
+  const blockOf = new Int32Array(total).fill(-1)
+  const placeOf = new Uint32Array(total)
+  const blocks: Float32Array[] = []
+  for (const [i, h] of kept.entries()) {
+    const base = (sources[i] as SidecarSource).rowBase
+    for (const block of h.blocks) {
+      for (const [j, row] of block.rowIds.entries()) {
+        blockOf[base + row] = blocks.length
+        placeOf[base + row] = j
+      }
+      blocks.push(block.data)
+    }
+  }
+  const most = Math.max(1, Math.floor(PIECE_BYTES / (dim * 4)))
+  const piece = new Float32Array(Math.min(rows.length, most) * dim)
+  for (let e = 0; e < rows.length; e += most) {
+    throwIfAborted(signal)
+    const count = Math.min(most, rows.length - e)
+    for (let k = 0; k < count; k++) {
+      const row = rows[e + k] as number
+      const b = blockOf[row] ?? -1
+      if (b < 0) throw new Error(`row ${row} is in a list but has no vector`)
+      const at = (placeOf[row] as number) * dim
+      piece.set((blocks[b] as Float32Array).subarray(at, at + dim), k * dim)
+    }
+    await put(e, littleEndian(piece.subarray(0, count * dim)))
+    progress(e + count)
   }
 }
 

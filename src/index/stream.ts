@@ -63,13 +63,17 @@ export interface EncodeSourceOptions {
   counter: { done: number; total: number }
   onRead?: (done: number, total: number) => void
   /**
-   * The source's valid vectors, already read (and, for cosine, normalized) by the training pass,
-   * with its invalid rows: encoded from memory instead of read again (HeldVectors).
+   * The source's valid vectors, already read by the training pass (as stored: for cosine, each
+   * block is normalized into a copy here), with its invalid rows: encoded from memory instead of
+   * read again (HeldVectors).
    */
   held?: HeldVectors
 }
 
-/** A source's vector blocks as forEachVectorBlock gave them to the training pass, kept for encoding. */
+/**
+ * A source's vector blocks as forEachVectorBlock gave them to the training pass, kept for encoding
+ * (and for a sidecar's copy of the vectors: their values as stored, never normalized in place).
+ */
 export interface HeldVectors {
   blocks: VectorBlock[]
   invalid: InvalidRow[]
@@ -108,19 +112,23 @@ export async function encodeSource(
         column: column.name,
         row: block.rowStart,
       })
-    // (held vectors were normalized as they were read)
-    if (metric === 'cosine' && !o.held) normalizeRows(block.data, count, dim, block.rowIds, column.name)
+    // (held vectors stay as stored: normalized into a copy)
+    let data = block.data
+    if (metric === 'cosine') {
+      if (o.held) data = data.slice()
+      normalizeRows(data, count, dim, block.rowIds, column.name)
+    }
     if (nq) {
       let out = new Float32Array(nq * count)
-      if (o.train.gpu) out = await o.train.gpu.exact.distances(kind, queries, nq, block.data, count, dim, o.train.signal)
-      else kernels.distances(kind, queries, nq, block.data, count, dim, out)
+      if (o.train.gpu) out = await o.train.gpu.exact.distances(kind, queries, nq, data, count, dim, o.train.signal)
+      else kernels.distances(kind, queries, nq, data, count, dim, out)
       for (const [qi, top] of tops.entries())
         for (let i = 0; i < count; i++) {
           const v = out[qi * count + i] as number
           top.push(kind === 'l2' ? v : -v, block.rowIds[i] as number)
         }
     }
-    const encoded = await encodeRows(model, block.data, count, o.train, o.counter)
+    const encoded = await encodeRows(model, data, count, o.train, o.counter)
     assign.set(encoded.assign, at)
     codes.set(encoded.codes, at * m)
     if (spill && encoded.spill) {
