@@ -299,7 +299,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
   if (isSidecarAddress(target)) {
     // as a host holds one: the sidecar beside its files on one origin, opened as the app, the
     // widget and `search` open a sidecar's URL (a local sidecar's directory served as it is; a
-    // file it names outside that directory is refused before, as \`search\` refuses it)
+    // file it names outside that directory is refused before, as `search` refuses it)
     let address = target
     if (local) {
       const path = resolve(target)
