@@ -26,8 +26,6 @@ export interface PermutedRows {
    * read a DuckDB NULL FLOAT[n] as one row.
    */
   hyparquetRows: boolean
-  /** Windows of output rows: each is one pass over the input's columns. */
-  windows: number
 }
 
 /** Why this file's rows cannot be written in another order, or undefined when they can. */
@@ -131,7 +129,6 @@ export async function permuteRows(
   let next = 0
   return {
     hyparquetRows: o.vectors ? true : column.kind !== 'list',
-    windows: windows.length,
     async values(c, start, end) {
       while (!loaded || end > loaded.end) {
         if (next >= windows.length) throw new Error(`output rows ${start}…${end} asked for after the last window`)
