@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { buildShared } from '../src/index/partitioned.js'
+import { resolveSourceName } from '../src/io/confine.js'
 import { openHttp } from '../src/io/httpSource.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import type { ByteSource } from '../src/io/source.js'
@@ -704,5 +705,54 @@ describe('opening a sidecar over HTTP', () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe('a hosted sidecar over files whose names hold URL characters', () => {
+  it('asks for each file by its name (`#`, `?`, `%` and a space percent-encoded), where a URL reference would cut the name at `#` or `?`', async () => {
+    const dir = tempDir('pqs-sidecar-names-')
+    const dim = 8
+    const v = clusteredVectors(3 * 400, dim, 97)
+    const names = ['a#1.parquet', 'b?2.parquet', 'c 100%.parquet']
+    for (const [part, name] of names.entries())
+      writeListFile(
+        join(dir, name),
+        Array.from({ length: 400 }, (_, i) => Array.from(v.subarray((part * 400 + i) * dim, (part * 400 + i + 1) * dim))),
+        { title: Array.from({ length: 400 }, (_, i) => `${part}:${i}`) },
+      )
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    const asked = new Set<string>()
+    const server = await serveDir(dir, {
+      host: 's3',
+      fault: async (req) => {
+        asked.add(new URL(req.url ?? '/', 'http://x').pathname)
+        return false
+      },
+    })
+    try {
+      const index = await SidecarIndex.openUrl(`${server.url}all.pqseek`)
+      expect([...asked].sort()).toEqual(['/a%231.parquet', '/all.pqseek', '/b%3F2.parquet', '/c%20100%25.parquet'])
+      for (const [part, name] of names.entries()) {
+        const found = await index.search(v.subarray((part * 400 + 7) * dim, (part * 400 + 8) * dim), { k: 1, columns: ['title'] })
+        expect(found.results[0]).toMatchObject({ file: name, row: 7, distance: 0, values: { title: `${part}:7` } })
+      }
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('a manifest, written by hand, keeps URL semantics: its names are URL references', () => {
+    const base = { kind: 'url' as const, url: 'https://cdn.example/data/manifest.json' }
+    expect(resolveSourceName('part%201.parquet?v=2', base)).toEqual({ kind: 'url', url: 'https://cdn.example/data/part%201.parquet?v=2' })
+    expect(resolveSourceName('part%201.parquet?v=2', { ...base, names: 'paths' })).toEqual({
+      kind: 'url',
+      url: 'https://cdn.example/data/part%25201.parquet%3Fv%3D2',
+    })
+    expect(resolveSourceName('sub\\a#1.parquet', { ...base, names: 'paths' })).toEqual({
+      kind: 'url',
+      url: 'https://cdn.example/data/sub/a%231.parquet',
+    })
   })
 })

@@ -5,7 +5,7 @@ import { loadKernels } from '../compute/backend.js'
 import { recallAtK } from '../compute/metric.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
-import { resolveSourceName } from '../io/confine.js'
+import { resolveSourceName, type SourceBase } from '../io/confine.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
@@ -290,7 +290,10 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
   }
   const local = !isUrl(target)
   // where a sidecar's or manifest's file names lead: beside it, as `search` resolves them
-  const base = local ? { kind: 'path' as const, dir: dirname(resolve(target)) } : { kind: 'url' as const, url: target }
+  // (a sidecar records its files' paths; a manifest's names are URL references: resolveSourceName)
+  const base: SourceBase = local
+    ? { kind: 'path', dir: dirname(resolve(target)) }
+    : { kind: 'url', url: target, ...(isSidecarAddress(target) ? { names: 'paths' as const } : {}) }
   const place = (name: string) => {
     const where = resolveSourceName(name, base, [], nodePaths)
     return where.kind === 'url' ? where.url : where.path

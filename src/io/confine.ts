@@ -9,11 +9,20 @@ import { ParquetSeekError } from '../errors.js'
  */
 export type Resolved = { kind: 'url'; url: string } | { kind: 'path'; path: string }
 
+/**
+ * Where names resolve. `names: 'paths'` (a sidecar's: the files' paths relative to it, as the
+ * writer records them) makes a name that is not a URL a path against a URL too: each segment
+ * percent-encoded, so a file called `a#1.parquet`, `b?.parquet` or `100%.parquet` is asked for
+ * by its name rather than cut at `#` or `?`. Without it (a manifest, written by hand) a name is a
+ * URL reference, as a browser reads one.
+ */
+export type SourceBase = { kind: 'url'; url: string; names?: 'paths' } | { kind: 'path'; dir: string }
+
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i
 
 export function resolveSourceName(
   name: string,
-  base: { kind: 'url'; url: string } | { kind: 'path'; dir: string },
+  base: SourceBase,
   allow: readonly string[] = [],
   paths?: { resolve(...p: string[]): string; relative(from: string, to: string): string; isAbsolute(p: string): boolean },
 ): Resolved {
@@ -26,8 +35,10 @@ export function resolveSourceName(
   const looksLikeUrl = SCHEME.test(name) || name.startsWith('//')
   if (base.kind === 'url') {
     let url: URL
+    // (a path's separators, `/` or a Windows writer's `\`, stay separators)
+    const reference = base.names === 'paths' && !looksLikeUrl ? name.split(/[\\/]/).map(encodeURIComponent).join('/') : name
     try {
-      url = new URL(name, base.url)
+      url = new URL(reference, base.url)
     } catch {
       return refuse('is not a valid URL')
     }

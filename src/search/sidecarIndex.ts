@@ -367,7 +367,8 @@ export class SidecarIndex {
    */
   static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
     const t0 = performance.now()
-    const base = { kind: 'url' as const, url: fileUrl(address) }
+    // (the names are the files' paths, as the writer recorded them: resolveSourceName)
+    const base = { kind: 'url' as const, url: fileUrl(address), names: 'paths' as const }
     const clock = o.clock ?? new RoundTripClock()
     const trips0 = clock.deepest
     const limiter = o.limiter ?? new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
