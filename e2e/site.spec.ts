@@ -106,7 +106,16 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
   )
   await buildShared(inputs, await fileSink(join(sideDir, 'topics.pqseek')), { column: 'embedding', metric: 'cosine' })
   for (const i of inputs) await i.source.close()
-  const files = await serveDir(sideDir, { host: 's3' })
+  // while `gate` is set, the second file's requests wait for it: an open that takes its time
+  let gate: Promise<void> | undefined
+  let openGate = () => {}
+  const files = await serveDir(sideDir, {
+    host: 's3',
+    fault: async (req) => {
+      if (gate && req.url?.includes('second.parquet')) await gate
+      return false
+    },
+  })
   const sidecar = `${files.url}topics.pqseek`
   /** Each result's row, the number its title ends with, and the file and row it names. */
   const shown = async (items: ReturnType<typeof hits>, title: string, where: string) =>
@@ -125,6 +134,18 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
   )
   const hostUrl = await listen(host)
   try {
+    // an open that waits on one of its files says how far it has got, and can be cancelled
+    gate = new Promise((release) => {
+      openGate = release
+    })
+    await page.goto(`${siteUrl}?src=${encodeURIComponent(sidecar)}`)
+    const status = page.locator('main .status')
+    await expect(status).toContainText('1 of 2 files opened…')
+    await status.getByRole('button', { name: 'Cancel' }).click()
+    await expect(status).toHaveText(`Opening ${sidecar}: cancelled.`)
+    await expect(page.getByRole('alert')).toHaveCount(0)
+    gate = undefined
+    openGate()
     await page.goto(`${siteUrl}?src=${encodeURIComponent(sidecar)}`)
     await expect(page.getByTestId('index-status')).toContainText('a sidecar over 2 files')
     await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
@@ -191,6 +212,7 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
       )
     }
   } finally {
+    openGate()
     await files.close()
     await new Promise((r) => host.close(r))
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { serveDir, serveFile } from '../src/cli/rangeServer.js'
+import { AbortError } from '../src/errors.js'
 import { buildShared } from '../src/index/partitioned.js'
 import { resolveSourceName } from '../src/io/confine.js'
 import { openHttp } from '../src/io/httpSource.js'
@@ -754,5 +755,76 @@ describe('a hosted sidecar over files whose names hold URL characters', () => {
       kind: 'url',
       url: 'https://cdn.example/data/sub/a%231.parquet',
     })
+  })
+})
+
+describe("a sidecar's open over many files", () => {
+  it('reports each file opened, of all it names, and stops opening files when cancelled', async () => {
+    const dir = tempDir('pqs-sidecar-progress-')
+    const dim = 8
+    const v = clusteredVectors(6 * 100, dim, 98)
+    const names = Array.from({ length: 6 }, (_, i) => `p${i}.parquet`)
+    for (const [part, name] of names.entries())
+      writeListFile(
+        join(dir, name),
+        Array.from({ length: 100 }, (_, i) => Array.from(v.subarray((part * 100 + i) * dim, (part * 100 + i + 1) * dim))),
+        {},
+      )
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    const opened: Array<{ close(): Promise<void> }> = []
+    const resolver = (asked: string[]) => async (name: string) => {
+      asked.push(name)
+      const s = await fileSource(join(dir, name))
+      opened.push(s)
+      return s
+    }
+    try {
+      const seen: Array<[number, number]> = []
+      const asked: string[] = []
+      await SidecarIndex.open(await fileSource(join(dir, 'all.pqseek')), resolver(asked), { onProgress: (n, of) => seen.push([n, of]) })
+      expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => [n, 6]))
+      expect(asked).toHaveLength(6)
+      // cancelled once two files are open, one at a time: no third file is asked for
+      const cancel = new AbortController()
+      const before: string[] = []
+      const open = SidecarIndex.open(await fileSource(join(dir, 'all.pqseek')), resolver(before), {
+        connections: 1,
+        signal: cancel.signal,
+        onProgress: (n) => n === 2 && cancel.abort(),
+      })
+      await expect(open).rejects.toThrow(AbortError)
+      expect(before).toEqual(['p0.parquet', 'p1.parquet'])
+    } finally {
+      for (const s of opened) await s.close()
+    }
+  })
+
+  it("the page's engine tells how far an open has got, by its job", async () => {
+    const dir = tempDir('pqs-sidecar-job-')
+    const dim = 8
+    const v = clusteredVectors(2 * 300, dim, 99)
+    for (const [part, name] of ['a.parquet', 'b.parquet'].entries())
+      writeListFile(
+        join(dir, name),
+        Array.from({ length: 300 }, (_, i) => Array.from(v.subarray((part * 300 + i) * dim, (part * 300 + i + 1) * dim))),
+        {},
+      )
+    const inputs = await Promise.all(['a.parquet', 'b.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    for (const i of inputs) await i.source.close()
+    const server = await serveDir(dir, { host: 's3' })
+    const api = engineApi()
+    try {
+      const job = api.job()
+      expect(api.openProgress(job)).toBeUndefined()
+      await api.open(`${server.url}all.pqseek`, 'js', job)
+      expect(api.openProgress(job)).toEqual({ opened: 2, files: 2 })
+      api.done(job)
+      expect(api.openProgress(job)).toBeUndefined()
+    } finally {
+      await server.close()
+    }
   })
 })

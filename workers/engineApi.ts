@@ -158,18 +158,26 @@ function sidecarSearchable(index: SidecarIndex): Searchable {
   }
 }
 
+/** Opens a sidecar with its files (reporting files opened and checked, of all it names). */
+type SidecarOpener = (
+  backend: SearchBackend,
+  signal?: AbortSignal,
+  onProgress?: (opened: number, files: number) => void,
+) => Promise<SidecarIndex>
+
 /**
  * A sidecar index as the page shows a file: the files' rows one after another, the first file's
  * columns. `openSidecar` opens it (again, with another backend, for reopen).
  */
 async function openSidecarHandle(
   name: string,
-  openSidecar: (backend: SearchBackend, signal?: AbortSignal) => Promise<SidecarIndex>,
+  openSidecar: SidecarOpener,
   backend: BackendChoice,
   warnings: string[],
   signal?: AbortSignal,
+  onProgress?: (opened: number, files: number) => void,
 ): Promise<Handle> {
-  const index = await openSidecar(backend, signal)
+  const index = await openSidecar(backend, signal, onProgress)
   // (sources whose large pages make refinement costly: the page shows why a query reads much)
   warnings.push(...index.warnings)
   const first = index.sources[0]?.metadata
@@ -203,7 +211,7 @@ async function openSidecarHandle(
  * A sidecar picked from disk with the files it names: each name found among them by its file name
  * (a browser gives no folders). A name missing, a URL, or two names one file name: an error saying so.
  */
-function localSidecar(files: File[]): (backend: SearchBackend, signal?: AbortSignal) => Promise<SidecarIndex> {
+function localSidecar(files: File[]): SidecarOpener {
   const sidecars = files.filter((f) => isSidecarAddress(f.name))
   if (sidecars.length !== 1)
     throw new ParquetSeekError(
@@ -213,7 +221,7 @@ function localSidecar(files: File[]): (backend: SearchBackend, signal?: AbortSig
     )
   const sidecar = sidecars[0] as File
   const byName = new Map(files.filter((f) => f !== sidecar).map((f) => [f.name, f]))
-  return (backend, signal) => {
+  return (backend, signal, onProgress) => {
     const taken = new Map<string, string>()
     return SidecarIndex.open(
       blobSource(sidecar),
@@ -232,7 +240,7 @@ function localSidecar(files: File[]): (backend: SearchBackend, signal?: AbortSig
           throw new ParquetSeekError(`names ${name}: pick it together with the sidecar (every file it names)`, { file: sidecar.name })
         return blobSource(file)
       },
-      { backend, signal },
+      { backend, signal, onProgress },
     )
   }
 }
@@ -261,6 +269,8 @@ async function openFileHandle(source: ByteSource, backend: BackendChoice, signal
 export function engineApi() {
   const handles = new Map<number, Handle>()
   const jobs = new Map<number, AbortController>()
+  /** An open's progress, by job: a sidecar's files opened and checked, of all it names. */
+  const opening = new Map<number, { opened: number; files: number }>()
   let next = 1
   const signalOf = (job?: number) => (job === undefined ? undefined : jobs.get(job)?.signal)
   const handle = (id: number) => {
@@ -285,6 +295,11 @@ export function engineApi() {
     },
     done(job: number): void {
       jobs.delete(job)
+      opening.delete(job)
+    },
+    /** How far the open running as `job` has got (a sidecar's files; undefined before its header is read, and for a single file). */
+    openProgress(job: number): { opened: number; files: number } | undefined {
+      return opening.get(job)
     },
 
     /**
@@ -301,6 +316,9 @@ export function engineApi() {
     ): Promise<{ id: number; info: FileInfo; backend?: string; device?: string; warnings: string[] }> {
       const signal = signalOf(job)
       const warnings: string[] = []
+      const onProgress = (opened: number, files: number) => {
+        if (job !== undefined && jobs.has(job)) opening.set(job, { opened, files })
+      }
       let h: Handle
       if (input instanceof File && isSidecarAddress(input.name))
         throw new ParquetSeekError('a sidecar index is read with its files: pick them together with it, or open it by its URL', {
@@ -309,15 +327,23 @@ export function engineApi() {
       if (Array.isArray(input) && input.length === 1) input = input[0] as File
       if (Array.isArray(input)) {
         const opener = localSidecar(input)
-        h = await openSidecarHandle(input.find((f) => isSidecarAddress(f.name))?.name as string, opener, backend, warnings, signal)
+        h = await openSidecarHandle(
+          input.find((f) => isSidecarAddress(f.name))?.name as string,
+          opener,
+          backend,
+          warnings,
+          signal,
+          onProgress,
+        )
       } else if (typeof input === 'string' && isSidecarAddress(input)) {
         const address = input
         h = await openSidecarHandle(
           input,
-          (backend, signal) => SidecarIndex.openUrl(address, { backend, signal, allow }),
+          (backend, signal, onProgress) => SidecarIndex.openUrl(address, { backend, signal, allow, onProgress }),
           backend,
           warnings,
           signal,
+          onProgress,
         )
       } else
         h = await openFileHandle(

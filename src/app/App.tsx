@@ -48,24 +48,42 @@ export function App() {
 
   // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
   const openSeq = useRef(0)
+  /** Cancels the open in progress (its Cancel button, or a newer open). */
+  const openAbort = useRef<AbortController>(undefined)
   /** A sidecar whose files are on another site, refused until the person allows that site. */
   const [elsewhere, setElsewhere] = useState<{ input: string; origin: string; linked?: Linked }>()
   async function open(input: File | File[] | string | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
     const seq = ++openSeq.current
+    // a newer open replaces the one in progress: that one stops reading
+    openAbort.current?.abort()
+    const cancel = new AbortController()
+    openAbort.current = cancel
     setError(undefined)
     setElsewhere(undefined)
     setBuilt(undefined)
     if (!input) return
-    setBusy(
-      typeof input === 'string' ? `Opening ${input}…` : Array.isArray(input) ? `Reading ${input.length} files…` : `Reading ${input.name}…`,
-    )
+    const what =
+      typeof input === 'string' ? `Opening ${input}` : Array.isArray(input) ? `Reading ${input.length} files` : `Reading ${input.name}`
+    setBusy(`${what}…`)
     try {
       const {
         id,
         info,
         backend: used,
         warnings,
-      } = await run(undefined, (api, job) => api.open(input, backend === 'gpu' ? 'auto' : backend, job, allow))
+      } = await run(cancel.signal, async (api, job) => {
+        // a sidecar opens every file it names: how many so far, as they come
+        const timer = setInterval(async () => {
+          const p = await api.openProgress(job)
+          if (p && seq === openSeq.current && !cancel.signal.aborted)
+            setBusy(`${what}: ${p.opened.toLocaleString('en-US')} of ${p.files.toLocaleString('en-US')} files opened…`)
+        }, 200)
+        try {
+          return await api.open(input, backend === 'gpu' ? 'auto' : backend, job, allow)
+        } finally {
+          clearInterval(timer)
+        }
+      })
       if (seq !== openSeq.current) {
         void run(undefined, (api) => Promise.resolve(api.close(id)))
         return
@@ -93,6 +111,11 @@ export function App() {
       })
     } catch (e) {
       if (seq !== openSeq.current) return
+      if (cancel.signal.aborted) {
+        // (cancelled: the file open before, if any, stays)
+        setWarning(`${what}: cancelled.`)
+        return
+      }
       setOpened(undefined)
       setError(describeOpenError(e as Error, input))
       // (a sidecar naming files on another site: read them only if the person says so)
@@ -235,6 +258,11 @@ export function App() {
         <main>
           <p className="status" aria-live="polite">
             {busy ?? warning}
+            {busy && (
+              <button type="button" className="link" onClick={() => openAbort.current?.abort()}>
+                Cancel
+              </button>
+            )}
           </p>
           {error && (
             <div role="alert" className="error">

@@ -27,7 +27,7 @@ import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
-import { fmtBytes, progressPrinter } from './progress.js'
+import { count, fmtBytes, progressPrinter } from './progress.js'
 
 /** A remote address (http, https, hf://) rather than a local path. */
 export const isUrl = isRemote
@@ -136,21 +136,31 @@ const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : r
 
 /** A sidecar (`.pqseek`): its files resolve beside it (a path) or on its origin (a URL), unless allowed. */
 export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
-  if (isUrl(target)) return SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), ...c.compute })
-  const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
-  const sidecar = await anySource(resolve(target))
-  c.opened.push(sidecar)
-  return SidecarIndex.open(
-    sidecar,
-    async (name) => {
-      const where = resolveSourceName(name, base, allowed(c), nodePaths)
-      if (where.kind === 'url') return where.url
-      const s = await anySource(where.path)
-      c.opened.push(s)
-      return s
-    },
-    { signal: c.signal, ...c.compute },
-  )
+  // files opened, on stderr once the open has taken a second (a few files open in less)
+  const printer = progressPrinter()
+  const t0 = Date.now()
+  const onProgress = (opened: number, files: number) => {
+    if (Date.now() - t0 >= 1000) printer.update(`open ${opened.toLocaleString('en-US')}/${count(files, 'file')}`)
+  }
+  try {
+    if (isUrl(target)) return await SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), onProgress, ...c.compute })
+    const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
+    const sidecar = await anySource(resolve(target))
+    c.opened.push(sidecar)
+    return await SidecarIndex.open(
+      sidecar,
+      async (name) => {
+        const where = resolveSourceName(name, base, allowed(c), nodePaths)
+        if (where.kind === 'url') return where.url
+        const s = await anySource(where.path)
+        c.opened.push(s)
+        return s
+      },
+      { signal: c.signal, onProgress, ...c.compute },
+    )
+  } finally {
+    printer.done()
+  }
 }
 
 /** A manifest (`{ "files": [...] }`, local or a URL) of indexed shards, resolved like a sidecar's files. */

@@ -1,7 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
-import { decoding, ParquetSeekError } from '../errors.js'
+import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { type DirectoryEntry, type ListView, parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import { loadIndexHead } from '../index/locate.js'
@@ -130,6 +130,8 @@ export interface SidecarOpenOptions {
   clock?: RoundTripClock
   /** Connections shared with other readers of the same host (a new limiter of `connections` when absent). */
   limiter?: ConnectionLimiter
+  /** Files opened and checked so far, of all the sidecar names: (0, n) once its header is read, then after each file. */
+  onProgress?: (opened: number, files: number) => void
 }
 
 /** What opening a sidecar read: the sidecar's head and index head, and each file's footer and offset indexes. */
@@ -268,12 +270,16 @@ export class SidecarIndex {
       sidecarUrl && new URL(url).origin === sidecarUrl.origin
         ? { multiRange: sidecarSource.sliceMany !== undefined, probeMultiRange: false }
         : {}
+    let checked = 0
+    o.onProgress?.(0, header.sources.length)
     // every source opened at once, as many at a time as the host's connections: its footer and
     // offset indexes in one suffix read (the tail the build recorded), checked against the header
     // (the index head, read beside the sources: neither needs the other)
     const [head, sources] = await Promise.all([
       loadIndexHead(sidecar, location, file, whole(header.headBytes) ? header.headBytes : undefined),
       mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
+        // (cancelled: no file more is opened)
+        throwIfAborted(o.signal)
         const input = await resolve(s.name)
         const opened =
           typeof input === 'string'
@@ -307,6 +313,7 @@ export class SidecarIndex {
         const span = offsetIndexSpan(metadata)
         if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
           cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
+        o.onProgress?.(++checked, header.sources.length)
         return { name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() }
       }),
     ])
