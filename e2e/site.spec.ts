@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -105,6 +106,12 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
     ['first.parquet', 'second.parquet'].map(async (name) => ({ name, source: await fileSource(join(sideDir, name)) })),
   )
   await buildShared(inputs, await fileSink(join(sideDir, 'topics.pqseek')), { column: 'embedding', metric: 'cosine' })
+  // the same two files indexed, each its own, listed in a manifest
+  for (const i of inputs) {
+    const name = i.name.replace('.parquet', '.indexed.parquet')
+    await buildIndex(i.source, await fileSink(join(sideDir, name), join(sideDir, i.name)), { column: 'embedding', metric: 'cosine' })
+  }
+  writeFileSync(join(sideDir, 'manifest.json'), JSON.stringify({ files: ['first.indexed.parquet', 'second.indexed.parquet'] }))
   for (const i of inputs) await i.source.close()
   // while `gate` is set, the second file's requests wait for it: an open that takes its time
   let gate: Promise<void> | undefined
@@ -129,7 +136,8 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
   const host = createServer((_req, res) =>
     res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body>
       <script type="module" src="${siteUrl}widget/parquet-seek.js"></script>
-      <parquet-seek src="${sidecar}" columns="title" k="8"></parquet-seek>
+      <parquet-seek id="sidecar" src="${sidecar}" columns="title" k="8"></parquet-seek>
+      <parquet-seek id="manifest" src="${files.url}manifest.json" columns="title" k="8"></parquet-seek>
     </body></html>`),
   )
   const hostUrl = await listen(host)
@@ -197,19 +205,29 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
     expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(app.map((h) => h.row))
     await page.getByLabel('Parquet file').setInputFiles(['topics.pqseek', 'first.parquet'].map((f) => join(sideDir, f)))
     await expect(page.getByRole('alert')).toContainText('topics.pqseek: names second.parquet: pick it together with the sidecar')
-    // the widget on another page, from the same sidecar
+    // the widget on another page, from the same sidecar; and from a manifest of the two files
+    // indexed, each result naming its file and its row there
     await page.goto(hostUrl)
-    await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
-    await page.getByRole('button', { name: 'Search' }).click()
-    const items = page.locator('parquet-seek li')
-    await expect(items).toHaveCount(8)
-    for (const item of await items.all()) {
-      const title = (await item.locator('strong').textContent()) ?? ''
-      expect(title).toMatch(/^sailing boat harbour \d+$/)
-      const n = Number(/(\d+)$/.exec(title)?.[1])
-      await expect(item.locator('.meta')).toHaveText(
-        new RegExp(`^${n < 1200 ? `first\\.parquet row ${n}` : `second\\.parquet row ${n - 1200}`} · distance [\\d.e-]+$`),
-      )
+    for (const [widget, file] of [
+      ['sidecar', '.parquet'],
+      ['manifest', '.indexed.parquet'],
+    ]) {
+      const box = page.locator(`#${widget}`)
+      await box.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
+      await box.getByRole('button', { name: 'Search' }).click()
+      const items = box.locator('li')
+      await expect(items).toHaveCount(8)
+      const files = new Set<boolean>()
+      for (const item of await items.all()) {
+        const title = (await item.locator('strong').textContent()) ?? ''
+        expect(title).toMatch(/^sailing boat harbour \d+$/)
+        const n = Number(/(\d+)$/.exec(title)?.[1])
+        files.add(n < 1200)
+        const where = n < 1200 ? `first${file} row ${n}` : `second${file} row ${n - 1200}`
+        await expect(item.locator('.meta')).toHaveText(new RegExp(`^${where.replaceAll('.', '\\.')} · distance [\\d.e-]+$`))
+      }
+      // (both files answer: the topic is spread over them)
+      expect(files).toEqual(new Set([true, false]))
     }
   } finally {
     openGate()

@@ -5,7 +5,7 @@ import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/query/memory.js'
-import { SeekDataset } from '../src/search/dataset.js'
+import { isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
@@ -43,6 +43,14 @@ describe('a dataset of many indexed files', () => {
         allowSources: ['http://127.0.0.1:'],
       })
       expect(dataset.rows).toBe(shards * per)
+      // rows numbered across the shards: part-2's row 345 is row 2,345, its vector the one stored there
+      expect(dataset.shardOf(2345)).toEqual({ shard: 2, row: 345 })
+      expect(dataset.shardOf(999)).toEqual({ shard: 0, row: 999 })
+      expect(dataset.shardOf(1000)).toEqual({ shard: 1, row: 0 })
+      expect(Array.from(await dataset.vectorOf(2345))).toEqual(Array.from(v.subarray(2345 * dim, 2346 * dim)))
+      expect(() => dataset.shardOf(shards * per)).toThrow('row 4000 is not in the dataset (4000 rows in 4 files)')
+      // the shards' vectors name no model: no text queries
+      expect(dataset.encoder).toBeUndefined()
       const ids = Uint32Array.from({ length: shards * per }, (_, i) => i)
       let hits = 0
       const queries = clusteredVectors(20, dim, 52)
@@ -101,5 +109,16 @@ describe('a dataset of many indexed files', () => {
     } finally {
       for (const s of servers) await s.close()
     }
+  })
+})
+
+describe('a manifest address', () => {
+  it('is a .json path, or a URL whose path ends in .json whatever its query string', () => {
+    expect(['data/manifest.json', 'M.JSON', 'https://cdn.example/m.json?sig=1', 'hf://datasets/a/b/m.json'].map(isManifestAddress)).toEqual(
+      [true, true, true, true],
+    )
+    expect(
+      ['data.parquet', 'https://cdn.example/m.json.parquet', 'https://cdn.example/data?f=m.json', 'all.pqseek'].map(isManifestAddress),
+    ).toEqual([false, false, false, false])
   })
 })

@@ -11,7 +11,7 @@ import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
-import { manifestFiles, SeekDataset } from '../search/dataset.js'
+import { isManifestAddress, manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
@@ -337,7 +337,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
       clearCache: () => index.clearCache(),
     }
   }
-  if (target.endsWith('.json')) {
+  if (isManifestAddress(target)) {
     const names = local ? manifestFiles(await readLocalFile(target, 4 << 20), target) : undefined
     const dataset = names
       ? await SeekDataset.open(await Promise.all(names.map((n) => url(place(n)))), {

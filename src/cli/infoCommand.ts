@@ -9,6 +9,7 @@ import { findEmbeddingColumns, summarizeColumns } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { plainLeaves } from '../parquet/leaves.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
+import { isManifestAddress } from '../search/dataset.js'
 import type { SeekIndex } from '../search/engine.js'
 import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { parse, UsageError } from './args.js'
@@ -28,7 +29,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
   })
   const [input, ...extra] = positionals
   if (!input || extra.length) throw new UsageError(`expected one file\n${infoUsage}`)
-  if (isSidecarAddress(input) || input.endsWith('.json')) return infoOfMany(input, values.json === true, values['allow-source'])
+  if (isSidecarAddress(input) || isManifestAddress(input)) return infoOfMany(input, values.json === true, values['allow-source'])
   const source = await anySource(input)
   try {
     const file = basename(input)

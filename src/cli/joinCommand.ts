@@ -4,6 +4,7 @@ import { encoderFor } from '../encode/encoders.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import { fileSink } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
+import { isManifestAddress } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { type JoinTarget, knnJoin } from '../search/join.js'
 import { PqVectorFile } from '../search/pqVector.js'
@@ -150,7 +151,7 @@ async function openTarget(
       searchBatch: (q, o) => index.searchBatchGlobal(q, o),
     }
   }
-  if (target.endsWith('.json')) {
+  if (isManifestAddress(target)) {
     const dataset = await openManifest(target, c)
     const first = dataset.shards[0] as SeekIndex
     const bases = dataset.rowBases

@@ -9,7 +9,7 @@ import { readMetadata } from '../parquet/footer.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../parquet/json.js'
 import { allowedRows, filterRows, parseWhere } from '../query/filter.js'
 import { readRows } from '../search/columns.js'
-import type { SeekDataset } from '../search/dataset.js'
+import { isManifestAddress, type SeekDataset } from '../search/dataset.js'
 import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
@@ -74,7 +74,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
   if (!target || extra.length) throw new UsageError(`expected one file or URL\n${searchUsage}`)
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
     throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
-  if (target.endsWith('.json')) return searchDataset(target, values, signal)
+  if (isManifestAddress(target)) return searchDataset(target, values, signal)
   if (isSidecarAddress(target)) return searchSidecar(target, values, signal)
   const source = isUrl(target) ? target : await anySource(target)
   // the file handle is closed on every way out (an unclosed handle makes Node print warnings)

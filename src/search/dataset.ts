@@ -81,6 +81,28 @@ export class SeekDataset {
     return this.shards.reduce((n, s) => n + s.rows, 0)
   }
 
+  /** The model the shards' vectors came from (text queries), when every shard names the same one. */
+  get encoder(): string | undefined {
+    const first = this.shards[0]?.encoder
+    return this.shards.every((s) => s.encoder === first) ? first : undefined
+  }
+
+  /** Row `row` of the dataset (rows numbered across the shards, in order): its shard, and its row there. */
+  shardOf(row: number): { shard: number; row: number } {
+    if (!Number.isInteger(row) || row < 0 || row >= this.rows)
+      throw new ParquetSeekError(`row ${row} is not in the dataset (${this.rows} rows in ${this.shards.length} files)`)
+    let shard = 0
+    let at = row
+    while (at >= (this.shards[shard] as SeekIndex).rows) at -= (this.shards[shard++] as SeekIndex).rows
+    return { shard, row: at }
+  }
+
+  /** The stored vector of row `row` of the dataset (numbered across the shards), to search for more like it. */
+  vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
+    const where = this.shardOf(row)
+    return (this.shards[where.shard] as SeekIndex).vectorOf(where.row, signal)
+  }
+
   async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<DatasetResult> {
     const [result] = await this.searchBatch([query], o)
     return result as DatasetResult
@@ -110,6 +132,16 @@ export class SeekDataset {
   /** The first row of each shard, numbering rows across the dataset in shard order. */
   get rowBases(): number[] {
     return this.shards.map((_, i) => this.shards.slice(0, i).reduce((n, s) => n + s.rows, 0))
+  }
+}
+
+/** A manifest's address or file name: a `.json` file (a URL's path, whatever its query string says). */
+export function isManifestAddress(address: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return address.toLowerCase().endsWith('.json')
+  try {
+    return new URL(address).pathname.toLowerCase().endsWith('.json')
+  } catch {
+    return false
   }
 }
 

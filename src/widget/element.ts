@@ -2,6 +2,7 @@ import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encode
 import { USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
 import { jsonRow, type ShownColumns, shownColumnsIn } from '../parquet/json.js'
+import { type DatasetResult, isManifestAddress, SeekDataset } from '../search/dataset.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
 import { isSidecarAddress, SidecarIndex, type SidecarResult } from '../search/sidecarIndex.js'
 
@@ -43,11 +44,17 @@ registerEncoder((id) =>
  * text box when the file names a model this build can encode text with; otherwise search from
  * script with `el.search(vector)` (or `el.searchRow(n)`). A `src` ending in `.pqseek` is a
  * sidecar index, searched over its files (found beside it, on its origin, or under a URL prefix
- * listed in `sources`, e.g. a dataset's files on Hugging Face): each result names its file.
+ * listed in `sources`, e.g. a dataset's files on Hugging Face): each result names its file. A
+ * `src` ending in `.json` is a manifest of indexed files (`{ "files": ["part-0.indexed.parquet",
+ * …] }`, on its origin or under `sources`), searched as one: each result names its file.
  * Fires `results` (detail: SearchResult) and `error` (detail: { message }). Styled inside a shadow root; theme it with
  * `--ps-font`, `--ps-accent`, `--ps-text`, `--ps-muted`, `--ps-bg`, `--ps-border`, `--ps-radius`.
  * Values from the file are always inserted as text (textContent), never as HTML.
  */
+
+/** What the element searches: an indexed file, a sidecar over files, or a manifest's indexed files. */
+type Searched = SeekIndex | SidecarIndex | SeekDataset
+type Found = SearchResult | SidecarResult | DatasetResult
 
 const STYLE = `
 :host { display: block; font: var(--ps-font, 14px/1.4 system-ui, sans-serif); color: var(--ps-text, #1b1f24); }
@@ -64,7 +71,7 @@ li { padding: .45em 0; border-bottom: 1px solid var(--ps-border, #e5e7eb); }
 
 export class ParquetSeekElement extends HTMLElement {
   static observedAttributes = ['src', 'sources']
-  private opening: Promise<SeekIndex | SidecarIndex> | undefined
+  private opening: Promise<Searched> | undefined
   private readonly root: ShadowRoot
   private readonly form: HTMLFormElement
   private readonly input: HTMLInputElement
@@ -114,17 +121,21 @@ export class ParquetSeekElement extends HTMLElement {
     }
   }
 
-  /** Opens the file (once per src); resolves to the opened index (a sidecar's for a `.pqseek`). */
-  ready(): Promise<SeekIndex | SidecarIndex> {
+  /** Opens the file (once per src); resolves to the opened index (a sidecar's for a `.pqseek`, a dataset for a manifest). */
+  ready(): Promise<Searched> {
     const src = this.getAttribute('src')
     if (!src) return Promise.reject(this.fail(new Error('<parquet-seek> needs a src attribute (the URL of an indexed Parquet file)')))
     this.opening ??= (async () => {
       this.say('Opening…')
       try {
         const url = new URL(src, document.baseURI).href
-        // a sidecar's files: beside it on its origin, or under a prefix the page lists in `sources`
+        // a sidecar's or a manifest's files: on its origin, or under a prefix the page lists in `sources`
         const allow = (this.getAttribute('sources') ?? '').split(/[\s,]+/).filter(Boolean)
-        const index = isSidecarAddress(url) ? await SidecarIndex.openUrl(url, { allow }) : await openIndex(url)
+        const index = isSidecarAddress(url)
+          ? await SidecarIndex.openUrl(url, { allow })
+          : isManifestAddress(url)
+            ? await SeekDataset.fromManifest(url, { allowSources: allow })
+            : await openIndex(url)
         this.form.hidden = !encoderFor(index.encoder)
         this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
         return index
@@ -137,7 +148,7 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   /** Text query (needs a file whose model this build can encode). */
-  async searchText(text: string): Promise<SearchResult | SidecarResult | undefined> {
+  async searchText(text: string): Promise<Found | undefined> {
     const index = await this.ready()
     const encoder = encoderFor(index.encoder)
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
@@ -151,14 +162,14 @@ export class ParquetSeekElement extends HTMLElement {
     }
   }
 
-  /** More like row n of the file (of a sidecar's files, numbered across them). */
-  async searchRow(row: number): Promise<SearchResult | SidecarResult> {
+  /** More like row n of the file (of a sidecar's or a manifest's files, numbered across them). */
+  async searchRow(row: number): Promise<Found> {
     const index = await this.ready()
     return this.search(await index.vectorOf(row))
   }
 
   /** Vector query; renders and returns the results. */
-  async search(vector: ArrayLike<number>): Promise<SearchResult | SidecarResult> {
+  async search(vector: ArrayLike<number>): Promise<Found> {
     const index = await this.ready()
     this.abort?.abort()
     const abort = new AbortController()
@@ -168,7 +179,12 @@ export class ParquetSeekElement extends HTMLElement {
       const where = this.getAttribute('where')?.trim() || undefined
       // distinct="col": one result per value; a file of passages gets one a text unless distinct="none"
       const asked = this.getAttribute('distinct')?.trim()
-      const files = index instanceof SidecarIndex ? index.sources.map((s) => s.metadata) : [index.opened.metadata]
+      const files =
+        index instanceof SidecarIndex
+          ? index.sources.map((s) => s.metadata)
+          : index instanceof SeekDataset
+            ? index.shards.map((s) => s.opened.metadata)
+            : [index.opened.metadata]
       const passages = files.some((m) => m.schema.some((e) => e.name === PASSAGE_ROW))
       const distinct = asked === 'none' ? undefined : asked || (passages ? PASSAGE_ROW : undefined)
       const result = await index.search(vector, { k: this.k, columns: this.columns, where, distinct, signal: abort.signal })
@@ -192,7 +208,7 @@ export class ParquetSeekElement extends HTMLElement {
       .filter(Boolean)
   }
 
-  private render(result: SearchResult | SidecarResult, shown: ShownColumns) {
+  private render(result: Found, shown: ShownColumns) {
     const columns = this.columns
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
@@ -209,7 +225,7 @@ export class ParquetSeekElement extends HTMLElement {
       }
       const meta = document.createElement('div')
       meta.className = 'meta'
-      // (a sidecar's hit: the file's name and its row there)
+      // (a sidecar's or a manifest's hit: the file's name and its row there)
       const where = 'file' in hit ? `${hit.file.split('/').at(-1)} row ${hit.row}` : `row ${hit.row}`
       meta.textContent = `${where} · distance ${hit.distance.toPrecision(3)}`
       li.append(meta)
