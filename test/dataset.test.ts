@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { AbortError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/query/memory.js'
@@ -120,5 +121,50 @@ describe('a manifest address', () => {
     expect(
       ['data.parquet', 'https://cdn.example/m.json.parquet', 'https://cdn.example/data?f=m.json', 'all.pqseek'].map(isManifestAddress),
     ).toEqual([false, false, false, false])
+  })
+})
+
+describe("a dataset's open over many files", () => {
+  it('reports each shard opened, of all, and opens no more once cancelled', async () => {
+    const dir = tempDir('pqs-dataset-progress-')
+    const dim = 8
+    const v = clusteredVectors(4 * 300, dim, 53)
+    const paths: string[] = []
+    for (let s = 0; s < 4; s++) {
+      const input = join(dir, `p${s}.parquet`)
+      writeListFile(
+        input,
+        Array.from({ length: 300 }, (_, i) => Array.from(v.subarray((s * 300 + i) * dim, (s * 300 + i + 1) * dim))),
+        {},
+      )
+      const out = join(dir, `p${s}.indexed.parquet`)
+      const src = await fileSource(input)
+      await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+      await src.close()
+      paths.push(out)
+    }
+    const sources = await Promise.all(paths.map((p) => fileSource(p)))
+    try {
+      const read = new Set<string>()
+      // each shard's reads, seen
+      const watched = sources.map((s) => ({
+        ...s,
+        slice: (a: number, b?: number, signal?: AbortSignal) => {
+          read.add(s.name)
+          return s.slice(a, b, signal)
+        },
+      }))
+      const seen: Array<[number, number]> = []
+      const all = await SeekDataset.open(watched, { onProgress: (n, of) => seen.push([n, of]) })
+      expect(all.rows).toBe(1200)
+      expect(seen).toEqual([0, 1, 2, 3, 4].map((n) => [n, 4]))
+      read.clear()
+      const cancel = new AbortController()
+      const open = SeekDataset.open(watched, { concurrency: 1, signal: cancel.signal, onProgress: (n) => n === 2 && cancel.abort() })
+      await expect(open).rejects.toThrow(AbortError)
+      expect([...read].sort()).toEqual(['p0.indexed.parquet', 'p1.indexed.parquet'])
+    } finally {
+      for (const s of sources) await s.close()
+    }
   })
 })

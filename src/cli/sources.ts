@@ -136,12 +136,7 @@ const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : r
 
 /** A sidecar (`.pqseek`): its files resolve beside it (a path) or on its origin (a URL), unless allowed. */
 export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
-  // files opened, on stderr once the open has taken a second (a few files open in less)
-  const printer = progressPrinter()
-  const t0 = Date.now()
-  const onProgress = (opened: number, files: number) => {
-    if (Date.now() - t0 >= 1000) printer.update(`open ${opened.toLocaleString('en-US')}/${count(files, 'file')}`)
-  }
+  const { onProgress, printer } = openProgress()
   try {
     if (isUrl(target)) return await SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), onProgress, ...c.compute })
     const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
@@ -163,9 +158,32 @@ export async function openSidecar(target: string, c: OpenContext): Promise<Sidec
   }
 }
 
+/** Files opened, of a sidecar's or a manifest's, on stderr once the open has taken a second (a few files open in less). */
+function openProgress() {
+  const printer = progressPrinter()
+  const t0 = Date.now()
+  const onProgress = (opened: number, files: number) => {
+    if (Date.now() - t0 >= 1000) printer.update(`open ${opened.toLocaleString('en-US')}/${count(files, 'file')}`)
+  }
+  return { onProgress, printer }
+}
+
 /** A manifest (`{ "files": [...] }`, local or a URL) of indexed shards, resolved like a sidecar's files. */
 export async function openManifest(target: string, c: OpenContext): Promise<SeekDataset> {
-  if (isUrl(target)) return SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), ...c.compute })
+  const { onProgress, printer } = openProgress()
+  try {
+    return await openManifestFiles(target, c, onProgress)
+  } finally {
+    printer.done()
+  }
+}
+
+async function openManifestFiles(
+  target: string,
+  c: OpenContext,
+  onProgress: (opened: number, files: number) => void,
+): Promise<SeekDataset> {
+  if (isUrl(target)) return SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), onProgress, ...c.compute })
   const files = manifestFiles(await readLocalFile(target, MAX_MANIFEST_BYTES), target)
   const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
   const resolved = files.map((f) => resolveSourceName(f, base, allowed(c), nodePaths))
@@ -182,7 +200,7 @@ export async function openManifest(target: string, c: OpenContext): Promise<Seek
       sources.push(source)
     }
   }
-  return SeekDataset.open(sources, { signal: c.signal, ...c.compute })
+  return SeekDataset.open(sources, { signal: c.signal, onProgress, ...c.compute })
 }
 
 /**

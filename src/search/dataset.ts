@@ -1,4 +1,4 @@
-import { ParquetSeekError } from '../errors.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { resolveSourceName } from '../io/confine.js'
 import { fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
@@ -30,6 +30,13 @@ export interface DatasetResult {
   stats: { bytes: number; requests: number; roundTrips: number; shards: number; ms: number; perShard: SearchStats[] }
 }
 
+export interface DatasetOpenOptions extends OpenOptions {
+  /** Shards opened at once (default 4). */
+  concurrency?: number
+  /** Shards opened so far, of all: (0, n) first, then as each opens. */
+  onProgress?: (opened: number, files: number) => void
+}
+
 export class SeekDataset {
   private constructor(
     readonly shards: SeekIndex[],
@@ -39,14 +46,24 @@ export class SeekDataset {
     private readonly clock: RoundTripClock,
   ) {}
 
-  /** Opens every shard (`concurrency` at a time); all must share dimension and metric. */
-  static async open(inputs: Array<ByteSource | string>, o: OpenOptions & { concurrency?: number } = {}): Promise<SeekDataset> {
+  /**
+   * Opens every shard (`concurrency` at a time); all must share dimension and metric.
+   * `onProgress(opened, files)`: (0, n) first, then as each shard opens; once cancelled no more open.
+   */
+  static async open(inputs: Array<ByteSource | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
     const concurrency = Math.max(1, o.concurrency ?? 4)
     const clock = new RoundTripClock()
     // a manifest's shards live on one host: its connections are shared, as a browser shares them
     const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
-    const shards = await mapLimit(inputs, concurrency, (input) => openIndex(input, { ...o, clock, limiter }))
+    let opened = 0
+    o.onProgress?.(0, inputs.length)
+    const shards = await mapLimit(inputs, concurrency, async (input) => {
+      throwIfAborted(o.signal)
+      const shard = await openIndex(input, { ...o, clock, limiter })
+      o.onProgress?.(++opened, inputs.length)
+      return shard
+    })
     const names = inputs.map((input) => (typeof input === 'string' ? input : input.name))
     const first = shards[0] as SeekIndex
     for (const [i, s] of shards.entries()) {
@@ -62,7 +79,7 @@ export class SeekDataset {
   /** Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL. */
   static async fromManifest(
     address: string,
-    o: OpenOptions & { concurrency?: number; fetch?: typeof fetch; allowSources?: string[] } = {},
+    o: DatasetOpenOptions & { fetch?: typeof fetch; allowSources?: string[] } = {},
   ): Promise<SeekDataset> {
     const url = fileUrl(address)
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })

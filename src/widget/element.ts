@@ -131,10 +131,13 @@ export class ParquetSeekElement extends HTMLElement {
         const url = new URL(src, document.baseURI).href
         // a sidecar's or a manifest's files: on its origin, or under a prefix the page lists in `sources`
         const allow = (this.getAttribute('sources') ?? '').split(/[\s,]+/).filter(Boolean)
+        // (a sidecar's or a manifest's files: how many are open, as they open)
+        const onProgress = (opened: number, files: number) =>
+          this.say(`Opening… ${opened.toLocaleString('en-US')} of ${files.toLocaleString('en-US')} files`)
         const index = isSidecarAddress(url)
-          ? await SidecarIndex.openUrl(url, { allow })
+          ? await SidecarIndex.openUrl(url, { allow, onProgress })
           : isManifestAddress(url)
-            ? await SeekDataset.fromManifest(url, { allowSources: allow })
+            ? await SeekDataset.fromManifest(url, { allowSources: allow, onProgress })
             : await openIndex(url)
         this.form.hidden = !encoderFor(index.encoder)
         this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
