@@ -94,7 +94,7 @@ test('the built site, from a static host under a sub-path, searches a Parquet fi
   expect(errors).toEqual([])
 })
 
-test('a sidecar index on a static host, over two files it leaves as they are: the site and the widget search it by text, rows numbered across the files, each result naming its file', async ({
+test('a sidecar index on a static host, over two files it leaves as they are, and a manifest of the two indexed: the site and the widget search each by text, rows numbered across the files, each result naming its file', async ({
   page,
 }, info) => {
   // the 2,000 titles in two files (title N is row N of the two together), a sidecar beside them
@@ -154,47 +154,57 @@ test('a sidecar index on a static host, over two files it leaves as they are: th
     await expect(page.getByRole('alert')).toHaveCount(0)
     gate = undefined
     openGate()
-    await page.goto(`${siteUrl}?src=${encodeURIComponent(sidecar)}`)
-    await expect(page.getByTestId('index-status')).toContainText('a sidecar over 2 files')
-    await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
-    await page.getByLabel('Query text').fill('sailing in the harbour')
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
-    await expect(hits(page)).toHaveCount(10)
-    const app = await shown(hits(page), '.hit-title, .hit-text', '.hit-file')
-    for (const { row, title, where } of app) {
-      expect(title).toMatch(/^sailing boat harbour \d+$/)
-      const n = Number(/(\d+)$/.exec(title ?? '')?.[1])
-      expect(Number(row)).toBe(n)
-      expect(where?.replace(/^ · /, '')).toBe(n < 1200 ? `first.parquet row ${n}` : `second.parquet row ${n - 1200}`)
+    // the sidecar, and a manifest of the two files indexed: one table of rows in the app, each hit naming its file
+    let app: Awaited<ReturnType<typeof shown>> = []
+    for (const [address, kind, file] of [
+      [sidecar, 'sidecar', '.parquet'],
+      [`${files.url}manifest.json`, 'manifest', '.indexed.parquet'],
+    ] as const) {
+      await page.goto(`${siteUrl}?src=${encodeURIComponent(address)}`)
+      await expect(page.getByTestId('index-status')).toContainText(
+        kind === 'sidecar' ? 'a sidecar over 2 files' : 'a manifest of 2 indexed files',
+      )
+      await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
+      await page.getByLabel('Query text').fill('sailing in the harbour')
+      await page.getByRole('button', { name: 'Search', exact: true }).click()
+      await expect(hits(page)).toHaveCount(10)
+      const found = await shown(hits(page), '.hit-title, .hit-text', '.hit-file')
+      for (const { row, title, where } of found) {
+        expect(title).toMatch(/^sailing boat harbour \d+$/)
+        const n = Number(/(\d+)$/.exec(title ?? '')?.[1])
+        expect(Number(row)).toBe(n)
+        expect(where?.replace(/^ · /, '')).toBe(n < 1200 ? `first${file} row ${n}` : `second${file} row ${n - 1200}`)
+      }
+      // both files answer (the topic is spread over them)
+      expect(new Set(found.map((h) => h.where?.includes('second')))).toEqual(new Set([true, false]))
+      if (kind === 'sidecar') app = found
+      // the side panel lists the files, with the rows each holds
+      await page.locator('summary', { hasText: 'Files' }).click()
+      const list = page.getByRole('table', { name: `The ${kind}'s files, rows numbered across them in this order` })
+      await expect(list.getByRole('row')).toHaveText([`first${file}rows 0–1,199`, `second${file}rows 1,200–1,999`])
+      await page.screenshot({ path: info.outputPath(`${kind}.png`), fullPage: true })
+      // recall against exact search over both files (under "Why these results": the centroid map too)
+      await page.getByText('Why these results').click()
+      await expect(page.getByTestId('query-stats')).toContainText('lists probed')
+      await page.getByRole('button', { name: 'Check recall' }).click()
+      await expect(page.getByTestId('recall-table')).toContainText('(default)', { timeout: 60_000 })
+      const recalls = (await page.getByTestId('recall-table').getByRole('row').allTextContents()).slice(1)
+      expect(Number(/(\d\.\d+)$/.exec(recalls.at(-1) ?? '')?.[1])).toBeGreaterThanOrEqual(0.9)
+      // the Data view: the first file's last row, then the second file's first, as rows 1,199 and 1,200
+      await page.getByRole('tab', { name: 'Data' }).click()
+      const table = page.getByRole('table', { name: /^Rows of / })
+      await page.getByRole('region', { name: 'Rows, scrolled' }).evaluate((grid) => {
+        grid.scrollTop = 1195 * 36 // (36 px a row)
+      })
+      await expect(table.locator('[data-row="1199"]')).toContainText(`${TOPICS[1199 % 4]} 1199`)
+      await expect(table.locator('[data-row="1200"]')).toContainText(`${TOPICS[1200 % 4]} 1200`)
+      // a row opened from there finds itself first
+      await table.locator('[data-row="1200"]').click()
+      await expect(page.getByRole('dialog').getByRole('heading', { level: 2 })).toHaveText(`Row 1,200 · second${file} row 0`)
+      await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
+      await expect(hits(page).first()).toHaveAttribute('data-row', '1200')
+      await expect(hits(page).first().locator('.hit-file')).toHaveText(` · second${file} row 0`)
     }
-    // both files answer (the topic is spread over them)
-    expect(new Set(app.map((h) => h.where?.includes('second')))).toEqual(new Set([true, false]))
-    // the side panel lists the files, with the rows each holds
-    await page.locator('summary', { hasText: 'Files' }).click()
-    const list = page.getByRole('table', { name: "The sidecar's files, rows numbered across them in this order" })
-    await expect(list.getByRole('row')).toHaveText(['first.parquetrows 0–1,199', 'second.parquetrows 1,200–1,999'])
-    await page.screenshot({ path: info.outputPath('sidecar.png'), fullPage: true })
-    // recall against exact search over both files (under "Why these results": the centroid map too)
-    await page.getByText('Why these results').click()
-    await expect(page.getByTestId('query-stats')).toContainText('lists probed')
-    await page.getByRole('button', { name: 'Check recall' }).click()
-    await expect(page.getByTestId('recall-table')).toContainText('(default)', { timeout: 60_000 })
-    const recalls = (await page.getByTestId('recall-table').getByRole('row').allTextContents()).slice(1)
-    expect(Number(/(\d\.\d+)$/.exec(recalls.at(-1) ?? '')?.[1])).toBeGreaterThanOrEqual(0.9)
-    // the Data view: the first file's last row, then the second file's first, as rows 1,199 and 1,200
-    await page.getByRole('tab', { name: 'Data' }).click()
-    const table = page.getByRole('table', { name: /^Rows of / })
-    await page.getByRole('region', { name: 'Rows, scrolled' }).evaluate((grid) => {
-      grid.scrollTop = 1195 * 36 // (36 px a row)
-    })
-    await expect(table.locator('[data-row="1199"]')).toContainText(`${TOPICS[1199 % 4]} 1199`)
-    await expect(table.locator('[data-row="1200"]')).toContainText(`${TOPICS[1200 % 4]} 1200`)
-    // a row opened from there finds itself first
-    await table.locator('[data-row="1200"]').click()
-    await expect(page.getByRole('dialog').getByRole('heading', { level: 2 })).toHaveText('Row 1,200 · second.parquet row 0')
-    await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
-    await expect(hits(page).first()).toHaveAttribute('data-row', '1200')
-    await expect(hits(page).first().locator('.hit-file')).toHaveText(' · second.parquet row 0')
     // the same sidecar picked from disk with its files; without one of them, an error naming it
     await page.goto(siteUrl)
     await page.getByLabel('Parquet file').setInputFiles(['topics.pqseek', 'first.parquet', 'second.parquet'].map((f) => join(sideDir, f)))

@@ -52,6 +52,24 @@ describe('a dataset of many indexed files', () => {
       expect(() => dataset.shardOf(shards * per)).toThrow('row 4000 is not in the dataset (4000 rows in 4 files)')
       // the shards' vectors name no model: no text queries
       expect(dataset.encoder).toBeUndefined()
+      // rows read across a shard boundary, and exact search over every shard, rows numbered across them
+      expect((await dataset.readRowSpan(998, 1002, ['title'])).map((r) => r.title)).toEqual(['p0-998', 'p0-999', 'p1-0', 'p1-1'])
+      const all = Uint32Array.from({ length: shards * per }, (_, i) => i)
+      const probe = v.slice(2345 * dim, 2346 * dim)
+      const [exact] = await dataset.searchExact([probe], { k: 5 })
+      const want = searchExact('l2', v, all, probe, 5)
+      expect(exact?.map((h) => h.row)).toEqual(want.map((h) => h.row))
+      for (const [i, h] of (exact ?? []).entries()) expect(h.distance).toBeCloseTo(want[i]?.distance as number, 4)
+      // lists probed, numbered across the shards: each shard's own, after the lists of those before it
+      const probed = await dataset.search(probe, { k: 5 })
+      const bases = dataset.listBases
+      expect(bases).toEqual(dataset.shards.map((_, i) => dataset.shards.slice(0, i).reduce((n, s) => n + s.params.nlist, 0)))
+      expect(probed.probed).toHaveLength(probed.stats.perShard.reduce((n, s) => n + s.listsProbed, 0))
+      for (let s = 0; s < shards; s++)
+        expect(
+          probed.probed.filter((l) => l >= (bases[s] as number) && l < (bases[s] as number) + (dataset.shards[s]?.params.nlist as number))
+            .length,
+        ).toBe(probed.stats.perShard[s]?.listsProbed)
       const ids = Uint32Array.from({ length: shards * per }, (_, i) => i)
       let hits = 0
       const queries = clusteredVectors(20, dim, 52)

@@ -11,8 +11,9 @@ import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
 import { summarizeColumns } from '../src/parquet/embedding.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../src/parquet/json.js'
-import type { SearchOptions } from '../src/query/pipeline.js'
+import { type SearchOptions, STAGES } from '../src/query/pipeline.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
+import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
@@ -207,6 +208,123 @@ async function openSidecarHandle(
   }
 }
 
+/** A manifest's stats as one file's: each shard's counts summed; round trips and ms the dataset's. */
+function datasetStats(stats: DatasetResult['stats']): SearchStats {
+  const per = stats.perShard
+  const sum = (f: (s: SearchStats) => number) => per.reduce((n, s) => n + f(s), 0)
+  const filters = per.flatMap((s) => (s.filter ? [s.filter] : []))
+  return {
+    bytes: stats.bytes,
+    requests: stats.requests,
+    roundTrips: stats.roundTrips,
+    ms: stats.ms,
+    pagesDecoded: sum((s) => s.pagesDecoded),
+    listsProbed: sum((s) => s.listsProbed),
+    listsAdjacent: sum((s) => s.listsAdjacent),
+    listsFetched: sum((s) => s.listsFetched),
+    candidates: sum((s) => s.candidates),
+    msByStage: Object.fromEntries(STAGES.map((stage) => [stage, sum((s) => s.msByStage[stage])])) as SearchStats['msByStage'],
+    backend: per[0]?.backend ?? 'js',
+    ...(per.some((s) => s.gpuFallback) ? { gpuFallback: per.find((s) => s.gpuFallback)?.gpuFallback } : {}),
+    ...(filters.length
+      ? {
+          filter: {
+            rowsPassing: filters.reduce((n, f) => n + f.rowsPassing, 0),
+            rowGroupsSkipped: filters.reduce((n, f) => n + f.rowGroupsSkipped, 0),
+            nprobe: Math.max(...filters.map((f) => f.nprobe)),
+            direct: filters.every((f) => f.direct),
+          },
+        }
+      : {}),
+  }
+}
+
+/**
+ * A manifest's indexed files searched as one: rows numbered across them in order, each hit naming
+ * its file; the centroid map holds every file's lists (numbered across them, as `probed` is).
+ */
+function datasetSearchable(ds: SeekDataset): Searchable {
+  const first = ds.shards[0] as SeekIndex
+  const bases = ds.rowBases
+  const nprobes = new Set(ds.shards.map((s) => s.params.nprobe))
+  const centroids = new Float32Array(ds.shards.reduce((n, s) => n + s.opened.model.centroids.length, 0))
+  let at = 0
+  for (const s of ds.shards) {
+    centroids.set(s.opened.model.centroids, at)
+    at += s.opened.model.centroids.length
+  }
+  const fileName = (shard: number) => ds.names[shard]?.split('/').at(-1) ?? ''
+  return {
+    rows: ds.rows,
+    metric: first.metric,
+    // (the files' tuned nprobe when they agree; else each searches at its own)
+    nprobe: nprobes.size === 1 ? first.params.nprobe : undefined,
+    encoder: ds.encoder,
+    backend: first.backend,
+    device: first.device,
+    centroids,
+    dim: first.params.dim,
+    listSizes: ds.shards.flatMap((s) => s.opened.directory.map((d) => d.count)),
+    vectorOf: (row, signal) => ds.vectorOf(row, signal),
+    searchBatch: async (queries, o) =>
+      (await ds.searchBatch(queries, o)).map((r) => ({
+        results: r.results.map((h) => ({
+          row: (bases[h.shard] as number) + h.row,
+          distance: h.distance,
+          values: h.values,
+          file: fileName(h.shard),
+          fileRow: h.row,
+        })),
+        stats: datasetStats(r.stats),
+        probed: r.probed,
+      })),
+    exact: (queries, k, signal) => ds.searchExact(queries, { k, signal }),
+    clearCache: () => {
+      for (const s of ds.shards) s.clearCache()
+    },
+    close: () => {
+      for (const s of ds.shards) s.close()
+    },
+  }
+}
+
+/** A manifest of indexed files as the page shows one file: their rows one after another, the first file's columns. */
+async function openDatasetHandle(
+  address: string,
+  backend: BackendChoice,
+  signal?: AbortSignal,
+  onProgress?: (opened: number, files: number) => void,
+): Promise<Handle> {
+  const open = (backend: SearchBackend, signal?: AbortSignal, onProgress?: (opened: number, files: number) => void) =>
+    SeekDataset.fromManifest(address, { backend, signal, onProgress })
+  const ds = await open(backend, signal, onProgress)
+  const first = ds.shards[0] as SeekIndex
+  const info: FileInfo = {
+    name: address,
+    bytes: ds.shards.reduce((n, s) => n + s.opened.raw.byteLength, 0),
+    rows: ds.rows,
+    columns: summarizeColumns(first.opened.metadata),
+    vectorColumns: [first.opened.column.name],
+    textColumns: [],
+    model: ds.encoder,
+    index: {
+      column: first.opened.column.name,
+      bytes: ds.shards.reduce((n, s) => n + s.opened.location.length, 0),
+      params: first.opened.location.params,
+      lists: ds.shards.reduce((n, s) => n + s.params.nlist, 0),
+    },
+    sources: ds.shards.map((s, i) => ({ name: ds.names[i]?.split('/').at(-1) ?? '', rows: s.rows })),
+    kind: 'manifest',
+  }
+  return {
+    info,
+    read: (start, end, columns, signal) => ds.readRowSpan(start, end, columns, { signal }),
+    shown: shownColumnsIn(ds.shards.map((s) => s.opened.metadata)),
+    index: datasetSearchable(ds),
+    reopen: async (backend, signal) => datasetSearchable(await open(backend, signal)),
+  }
+}
+
 /**
  * A sidecar picked from disk with the files it names: each name found among them by its file name
  * (a browser gives no folders). A name missing, a URL, or two names one file name: an error saying so.
@@ -335,6 +453,8 @@ export function engineApi() {
           signal,
           onProgress,
         )
+      } else if (typeof input === 'string' && isManifestAddress(input)) {
+        h = await openDatasetHandle(input, backend, signal, onProgress)
       } else if (typeof input === 'string' && isSidecarAddress(input)) {
         const address = input
         h = await openSidecarHandle(

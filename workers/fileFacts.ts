@@ -16,8 +16,10 @@ export interface FileInfo {
   /** The embedding model the file names (footer key parquetseek.model), if any. */
   model?: string
   index: { column: string; bytes: number; params: Record<string, unknown>; lists: number } | undefined
-  /** A sidecar index's files, in the order their rows are numbered (`bytes`: theirs together). */
+  /** A sidecar index's files, or a manifest's, in the order their rows are numbered (`bytes`: theirs together). */
   sources?: Array<{ name: string; rows: number }>
+  /** With `sources`: a manifest of indexed files (each its own index; `index` the first's params, `lists` all of theirs), else a sidecar. */
+  kind?: 'manifest'
 }
 
 /** What the page shows about a file: footer only, plus the index's tail sections when present. */

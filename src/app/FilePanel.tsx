@@ -42,7 +42,10 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
         {info.sources && (
           <>
             <dt>Files</dt>
-            <dd>{info.sources.length.toLocaleString('en-US')}, unmodified: a sidecar index over them</dd>
+            <dd>
+              {info.sources.length.toLocaleString('en-US')}
+              {info.kind === 'manifest' ? ', each indexed: a manifest lists them' : ', unmodified: a sidecar index over them'}
+            </dd>
           </>
         )}
         <dt>Rows</dt>
@@ -82,7 +85,7 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
       <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
         {index
           ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB` +
-            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, a sidecar over ${info.sources.length} file${info.sources.length === 1 ? '' : 's'}` : ''}` +
+            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, ${info.kind === 'manifest' ? 'a manifest of' : 'a sidecar over'} ${info.sources.length} ${info.kind === 'manifest' ? 'indexed ' : ''}file${info.sources.length === 1 ? '' : 's'}` : ''}` +
             `${backend ? `; searching with ${backend}` : ''}`
           : info.vectorColumns.length
             ? 'No index in this file.'
@@ -94,7 +97,9 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
         <details>
           <summary>Files</summary>
           <table className="schema">
-            <caption className="sr-only">The sidecar's files, rows numbered across them in this order</caption>
+            <caption className="sr-only">
+              The {info.kind === 'manifest' ? "manifest's" : "sidecar's"} files, rows numbered across them in this order
+            </caption>
             <tbody>
               {info.sources.map((s, i, all) => {
                 const first = all.slice(0, i).reduce((n, p) => n + p.rows, 0)

@@ -6,6 +6,7 @@ import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
 import type { OpenOptions } from './open.js'
+import { type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
  * Many indexed files searched as one: each shard is an indexed Parquet file with its own index;
@@ -23,6 +24,8 @@ export interface DatasetHit {
 
 export interface DatasetResult {
   results: DatasetHit[]
+  /** Lists probed for this query, numbered across the shards (`listBases`), each shard's nearest first. */
+  probed: number[]
   /**
    * roundTrips: counted as the requests of every shard went out (shards are searched
    * `concurrency` at a time, so a batch of shards costs about the round trips of its slowest).
@@ -139,11 +142,45 @@ export class SeekDataset {
       ms: performance.now() - t0,
       perShard: per.map((r) => r[0]?.stats as SearchStats),
     }
+    const listBases = this.listBases
     return queries.map((_, qi) => {
       const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
       all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
-      return { results: all.slice(0, k), stats }
+      const probed = per.flatMap((r, shard) => (r[qi]?.probed ?? []).map((l) => (listBases[shard] as number) + l))
+      return { results: all.slice(0, k), probed, stats }
     })
+  }
+
+  /** The first list of each shard, numbering the shards' lists one after another in shard order. */
+  get listBases(): number[] {
+    return this.shards.map((_, i) => this.shards.slice(0, i).reduce((n, s) => n + s.params.nlist, 0))
+  }
+
+  /** Each shard as a part of the whole: its rows numbered after the shards before it. */
+  private get parts(): RowPart[] {
+    const bases = this.rowBases
+    return this.shards.map((s, i) => ({
+      name: this.names[i] as string,
+      cached: s.opened.cached,
+      metadata: s.opened.metadata,
+      column: s.opened.column,
+      rowBase: bases[i] as number,
+      rows: s.rows,
+    }))
+  }
+
+  /** Rows [start, end), numbered across the shards, of `columns`: only the pages holding them. */
+  readRowSpan(start: number, end: number, columns: string[], o: { signal?: AbortSignal } = {}): Promise<Array<Record<string, unknown>>> {
+    return readRowSpanAcross(this.parts, start, end, columns, o)
+  }
+
+  /**
+   * Exact search over every shard's vectors (each read once): the k nearest rows of each query,
+   * numbered across the shards, nearest first (ties: the lower row). What recall is measured against.
+   */
+  searchExact(queries: Float32Array[], o: { k: number; signal?: AbortSignal }): Promise<Array<Array<{ row: number; distance: number }>>> {
+    const first = this.shards[0] as SeekIndex
+    return searchExactAcross(this.parts, queries, { ...o, metric: first.metric, kernels: first.kernels })
   }
 
   /** The first row of each shard, numbering rows across the dataset in shard order. */

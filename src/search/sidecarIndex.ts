@@ -20,10 +20,10 @@ import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, readMetadata }
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
-import { readRowSpan, readRows, rowVector } from './columns.js'
+import { readRows, rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
-import { flatSearch } from './flat.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
+import { readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
 const SIDECAR_HEAD_READ = 1 << 16
@@ -470,18 +470,8 @@ export class SidecarIndex {
    * Rows [start, end), numbered across the sources, of `columns` (the Data view): each source's
    * part read through its offset indexes or page table, only the pages holding them.
    */
-  async readRowSpan(
-    start: number,
-    end: number,
-    columns: string[],
-    o: { signal?: AbortSignal } = {},
-  ): Promise<Array<Record<string, unknown>>> {
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.rows || start > end)
-      throw new ParquetSeekError(`rows ${start}…${end} are outside the sidecar's ${this.rows} rows`, { file: this.pipeline.kind.file })
-    const parts = this.sources
-      .filter((s) => s.rowBase < end && s.rowBase + s.rows > start)
-      .map((s) => readRowSpan(s, Math.max(start, s.rowBase) - s.rowBase, Math.min(end, s.rowBase + s.rows) - s.rowBase, columns, o))
-    return (await Promise.all(parts)).flat()
+  readRowSpan(start: number, end: number, columns: string[], o: { signal?: AbortSignal } = {}): Promise<Array<Record<string, unknown>>> {
+    return readRowSpanAcross(this.sources, start, end, columns, { ...o, file: this.pipeline.kind.file })
   }
 
   /**
@@ -489,30 +479,8 @@ export class SidecarIndex {
    * of each query, numbered across the sources, nearest first (ties: the lower row). What recall
    * is measured against.
    */
-  async searchExact(
-    queries: Float32Array[],
-    o: { k: number; signal?: AbortSignal },
-  ): Promise<Array<Array<{ row: number; distance: number }>>> {
-    const kernels = this.pipeline.kernels
-    const each: Array<Array<Array<{ row: number; distance: number }>>> = []
-    for (const s of this.sources)
-      each.push(
-        (
-          await flatSearch(s.cached, s.metadata, queries, {
-            column: s.column.name,
-            metric: this.model.params.metric,
-            k: o.k,
-            signal: o.signal,
-            kernels,
-          })
-        ).map((hits) => hits.map((h) => ({ row: s.rowBase + h.row, distance: h.distance }))),
-      )
-    return queries.map((_, q) =>
-      each
-        .flatMap((hits) => hits[q] ?? [])
-        .sort((a, b) => a.distance - b.distance || a.row - b.row)
-        .slice(0, o.k),
-    )
+  searchExact(queries: Float32Array[], o: { k: number; signal?: AbortSignal }): Promise<Array<Array<{ row: number; distance: number }>>> {
+    return searchExactAcross(this.sources, queries, { ...o, metric: this.model.params.metric, kernels: this.pipeline.kernels })
   }
 
   /** Gives GPU buffers back (searches go on, on the CPU). */

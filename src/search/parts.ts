@@ -1,0 +1,64 @@
+import type { Kernels } from '../compute/backend.js'
+import { ParquetSeekError } from '../errors.js'
+import type { Metric } from '../index/model.js'
+import { type ParquetTarget, readRowSpan } from './columns.js'
+import { flatSearch } from './flat.js'
+
+/**
+ * One file among many whose rows are numbered one after another (a sidecar's sources, a
+ * manifest's shards): its rows are rowBase … rowBase + rows − 1 of the whole.
+ */
+export interface RowPart extends ParquetTarget {
+  rowBase: number
+  rows: number
+  /** The embedding column. */
+  column: { name: string }
+}
+
+/** Rows [start, end) of the whole, of `columns`: each file's share read through its own offset indexes, all at once. */
+export async function readRowSpanAcross(
+  parts: readonly RowPart[],
+  start: number,
+  end: number,
+  columns: string[],
+  o: { signal?: AbortSignal; file?: string } = {},
+): Promise<Array<Record<string, unknown>>> {
+  const rows = parts.reduce((n, p) => n + p.rows, 0)
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end)
+    throw new ParquetSeekError(`rows ${start}…${end} are outside the ${rows} rows of ${parts.length} files`, { file: o.file })
+  const reads = parts
+    .filter((p) => p.rowBase < end && p.rowBase + p.rows > start)
+    .map((p) => readRowSpan(p, Math.max(start, p.rowBase) - p.rowBase, Math.min(end, p.rowBase + p.rows) - p.rowBase, columns, o))
+  return (await Promise.all(reads)).flat()
+}
+
+/**
+ * Exact search over every file's vectors (each read once, front to back, one file after
+ * another): the k nearest rows of each query, numbered across the files, nearest first (ties:
+ * the lower row). What recall is measured against.
+ */
+export async function searchExactAcross(
+  parts: readonly RowPart[],
+  queries: Float32Array[],
+  o: { k: number; metric: Metric; kernels: Kernels; signal?: AbortSignal },
+): Promise<Array<Array<{ row: number; distance: number }>>> {
+  const each: Array<Array<Array<{ row: number; distance: number }>>> = []
+  for (const p of parts)
+    each.push(
+      (
+        await flatSearch(p.cached, p.metadata, queries, {
+          column: p.column.name,
+          metric: o.metric,
+          k: o.k,
+          signal: o.signal,
+          kernels: o.kernels,
+        })
+      ).map((hits) => hits.map((h) => ({ row: p.rowBase + h.row, distance: h.distance }))),
+    )
+  return queries.map((_, q) =>
+    each
+      .flatMap((hits) => hits[q] ?? [])
+      .sort((a, b) => a.distance - b.distance || a.row - b.row)
+      .slice(0, o.k),
+  )
+}
