@@ -1,12 +1,13 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type RangeServer, serveFile } from '../src/cli/rangeServer.js'
+import { type RangeServer, serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { AbortError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { searchExact } from '../src/query/memory.js'
 import { isManifestAddress, SeekDataset } from '../src/search/dataset.js'
+import { engineApi } from '../workers/engineApi.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
@@ -183,6 +184,47 @@ describe("a dataset's open over many files", () => {
       expect([...read].sort()).toEqual(['p0.indexed.parquet', 'p1.indexed.parquet'])
     } finally {
       for (const s of sources) await s.close()
+    }
+  })
+})
+
+describe("a manifest in the page's engine (the app's worker)", () => {
+  it('opens as one table of its files, refusing files on another site until allowed, each hit naming its file', async () => {
+    const dir = tempDir('pqs-dataset-page-')
+    const dim = 8
+    const v = clusteredVectors(2 * 500, dim, 54)
+    const servers: RangeServer[] = []
+    try {
+      for (let s = 0; s < 2; s++) {
+        const input = join(dir, `q${s}.parquet`)
+        writeListFile(
+          input,
+          Array.from({ length: 500 }, (_, i) => Array.from(v.subarray((s * 500 + i) * dim, (s * 500 + i + 1) * dim))),
+          { title: Array.from({ length: 500 }, (_, i) => `q${s}-${i}`) },
+        )
+        const src = await fileSource(input)
+        await buildIndex(src, await fileSink(join(dir, `q${s}.indexed.parquet`), input), { column: 'embedding' })
+        await src.close()
+        servers.push(await serveFile(join(dir, `q${s}.indexed.parquet`)))
+      }
+      // the manifest on its own origin, its files each on another
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: servers.map((s) => s.url) }))
+      const site = await serveDir(dir)
+      servers.push(site)
+      const api = engineApi()
+      await expect(api.open(`${site.url}manifest.json`, 'js')).rejects.toThrow(/is on another origin \(http:\/\/127\.0\.0\.1:\d+\)/)
+      const { id, info } = await api.open(`${site.url}manifest.json`, 'js', undefined, ['http://127.0.0.1:'])
+      expect(info).toMatchObject({ kind: 'manifest', rows: 1000, sources: [{ rows: 500 }, { rows: 500 }] })
+      expect((await api.rows(id, 498, 502, ['title'])).map((r) => r.title)).toEqual(['q0-498', 'q0-499', 'q1-0', 'q1-1'])
+      const found = await api.search(id, { row: 777 }, { k: 3, columns: ['title'] })
+      expect(found.results[0]).toMatchObject({ row: 777, distance: 0, values: { title: 'q1-277' }, fileRow: 277 })
+      expect(found.results[0]?.file).toMatch(/^q1\.indexed\.parquet$/)
+      // the map holds both files' lists, and the lists probed are among them
+      const { sizes } = api.indexView(id)
+      expect(sizes.reduce((n, s) => n + s, 0)).toBeGreaterThanOrEqual(1000)
+      for (const l of found.probed) expect(l).toBeLessThan(sizes.length)
+    } finally {
+      for (const s of servers) await s.close()
     }
   })
 })

@@ -292,11 +292,13 @@ function datasetSearchable(ds: SeekDataset): Searchable {
 async function openDatasetHandle(
   address: string,
   backend: BackendChoice,
+  allow: string[],
   signal?: AbortSignal,
   onProgress?: (opened: number, files: number) => void,
 ): Promise<Handle> {
+  // (files on another site only under a prefix the person allowed, as for a sidecar)
   const open = (backend: SearchBackend, signal?: AbortSignal, onProgress?: (opened: number, files: number) => void) =>
-    SeekDataset.fromManifest(address, { backend, signal, onProgress })
+    SeekDataset.fromManifest(address, { backend, signal, onProgress, allowSources: allow })
   const ds = await open(backend, signal, onProgress)
   const first = ds.shards[0] as SeekIndex
   const info: FileInfo = {
@@ -454,7 +456,7 @@ export function engineApi() {
           onProgress,
         )
       } else if (typeof input === 'string' && isManifestAddress(input)) {
-        h = await openDatasetHandle(input, backend, signal, onProgress)
+        h = await openDatasetHandle(input, backend, allow, signal, onProgress)
       } else if (typeof input === 'string' && isSidecarAddress(input)) {
         const address = input
         h = await openSidecarHandle(
