@@ -27,7 +27,8 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
                        hosts without multi-range (S3, R2, GCS, CDNs) serve them in a few requests
   --spill, --no-spill  store rows near a list boundary in a second list too (a query then finds them in
                        fewer lists; the index grows by their codes), or never (default: from 2,048 lists)
-  --nlist N            coarse clusters (default 4·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB at one byte a value)
+  --nlist N            coarse clusters (default 4·√rows, ≥ 32 rows a list, centroids ≤ 1 MiB at one byte a value
+                       or 0.1 % of the vectors)
   --m M                PQ bytes per vector (default ⌈dim/4⌉ up to 256-d, ⌈dim/8⌉ above)
   --nbits B            bits per PQ code, 1…8 (default 8)
   --sample N           training sample size (default 32·nlist, within 16k…64k)

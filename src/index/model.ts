@@ -93,10 +93,15 @@ export const defaults = {
    * 4·√rows lists: finer lists cut the bytes a query reads for a given recall (1 M rows of
    * 100-d, rows stored list by list, tuned to the same recall: 2,000 lists read 3,502 KiB a
    * query in 58.8 requests, 4,000 lists 1,817 KiB in 44.3); at least 32 rows per list, and
-   * centroids (read at open, one byte a value since format v2) kept under 1 MiB.
+   * centroids (read at open, one byte a value since format v2) kept under 1 MiB or 0.1 % of the
+   * vectors (at 4 bytes a value), whichever is more. Under 1 MiB alone, lists stopped growing
+   * at high dimension (768-d: 1,365 lists from 120 k rows on) and a query's bytes grew with the
+   * file; 1 M rows of 768-d (bench:scale --dim 768, s3, 50 Mbit/s): 1,365 lists read 3.1 MiB a
+   * query in 47 requests, p50 547 ms, recall@10 0.934; 4,000 lists 2.1 MiB in 29, p50 322 ms,
+   * 0.945 — for a first query 924 ms where it took 671 (2 MiB more centroids at open).
    */
   nlist(rows: number, dim: number): number {
-    const byHead = Math.floor((1 << 20) / dim)
+    const byHead = Math.floor(Math.max((1 << 20) / dim, rows / 250))
     return Math.max(1, Math.min(65536, Math.round(4 * Math.sqrt(rows)), Math.floor(rows / 32), byHead))
   },
   /**
