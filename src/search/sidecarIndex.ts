@@ -278,7 +278,7 @@ export class SidecarIndex {
     const [head, sources] = await Promise.all([
       loadIndexHead(sidecar, location, file, whole(header.headBytes) ? header.headBytes : undefined),
       mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
-        // (cancelled: no file more is opened)
+        // (once cancelled, no further file is opened)
         throwIfAborted(o.signal)
         const input = await resolve(s.name)
         const opened =
