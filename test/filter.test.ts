@@ -5,10 +5,13 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/compute/random.js'
 import { buildIndex } from '../src/index/build.js'
+import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { readMetadata } from '../src/parquet/footer.js'
+import { jsonRow, shownColumnsOf } from '../src/parquet/json.js'
 import { evaluate, filterRows, parseWhere } from '../src/query/filter.js'
 import { searchExact } from '../src/query/memory.js'
+import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, duckdb, listOfFloat, randomWords, tempDir, testSource, writePyarrowLike } from './helpers/fixtures.js'
@@ -364,6 +367,39 @@ describe('--where filters', () => {
     await expect(filterRows(source, metadata, parseWhere('emb > 5'))).rejects.toThrow(
       'column "emb": --where compares values, and this is a list of floats (a vector); those it can compare are: id, tags, ranks, days, prices',
     )
+    await source.close()
+  })
+
+  it("compares a struct's list field by its dotted name (meta.tags, opt.ranks) as a top-level list, rows and statistics, as DuckDB counts; shows its dates as days", async () => {
+    const dir = tempDir('pqs-filter-')
+    const input = join(dir, 'struct-lists.parquet')
+    const db = await duckdb()
+    // a struct holding a list of text (null every 10th row) and a list of dates; a struct that is
+    // sometimes null holding a list of integers ascending by row; a list of floats in a struct (a
+    // vector: not compared); row groups of 2,048 rows
+    await db.run(
+      `COPY (SELECT i AS id, {'tags': CASE WHEN i % 10 = 9 THEN NULL ELSE [(['ai','ml','db'])[1 + i % 3], 'x'] END, 'days': [DATE '2020-01-01' + i::INT], 'emb': [i * 0.5]::FLOAT[]} AS meta, CASE WHEN i % 7 = 0 THEN NULL ELSE {'ranks': [i, i * 2]} END AS opt FROM range(5000) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+    )
+    const source = await testSource(input)
+    const metadata = await readMetadata(source)
+    await expectDuckdbCounts(db, input, source, metadata, [
+      ["meta.tags = 'ai'", "list_contains(meta.tags, 'ai')"],
+      ["meta.tags IN ('ml', 'db') AND id < 100", "list_has_any(meta.tags, ['ml', 'db']) AND id < 100"],
+      ["meta.tags != 'ai'", "meta.tags IS NOT NULL AND NOT list_contains(meta.tags, 'ai')"],
+      ['meta.tags IS NULL', 'meta.tags IS NULL'],
+      ["meta.days >= '2033-01-01'", "len(list_filter(meta.days, x -> x >= DATE '2033-01-01')) > 0"],
+      ['opt.ranks > 9000', 'len(list_filter(opt.ranks, x -> x > 9000)) > 0'],
+      ['opt.ranks IS NULL', 'opt.ranks IS NULL'],
+    ])
+    db.close()
+    // opt.ranks > 9000 lies in the last row group: the others are ruled out by the list's statistics
+    expect((await filterRows(source, metadata, parseWhere('opt.ranks > 9000'))).rowGroupsSkipped).toBe(2)
+    await expect(filterRows(source, metadata, parseWhere('meta.emb > 5'))).rejects.toThrow(
+      'column "meta.emb": --where compares values, and this is a list of floats (a vector); those it can compare are: id, meta.tags, meta.days, opt.ranks',
+    )
+    // a row as the app and the CLI show it: the struct's dates as days
+    const [row] = await readRowSpan({ cached: new CachedSource(source), metadata, name: input }, 3, 4, ['meta'])
+    expect((jsonRow(row as Record<string, unknown>, shownColumnsOf(metadata)).meta as { days: unknown }).days).toEqual(['2020-01-04'])
     await source.close()
   })
 

@@ -30,6 +30,8 @@ export interface ShownColumns {
 
 interface ListShown {
   name: string
+  /** The list's path: a top-level column, or a field of structs. */
+  path: readonly string[]
   date?: boolean
   /** TIME: units a second. */
   units?: number
@@ -47,7 +49,7 @@ export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Reco
   const out = jsonValues(row) as Record<string, unknown>
   // a null struct is read as undefined, which JSON leaves out: the column is there, and null
   for (const [key, v] of Object.entries(row)) if (v === undefined) out[key] = null
-  const show = (path: readonly string[], how: Omit<ListShown, 'name'>) => {
+  const show = (path: readonly string[], how: Omit<ListShown, 'name' | 'path'>) => {
     const v = shownValue(valueAt(row, path), how)
     if (v !== undefined) setAt(out, path, v)
   }
@@ -55,14 +57,20 @@ export function jsonRow(row: Record<string, unknown>, shown: ShownColumns): Reco
   for (const [path, units] of shown.times) show(path, { units })
   for (const [path, scale] of shown.decimals) show(path, { scale })
   for (const list of shown.lists) {
-    const v = row[list.name]
-    if (Array.isArray(v)) out[list.name] = v.map((x, i) => shownValue(x, list) ?? (out[list.name] as unknown[])[i])
+    const v = valueAt(row, list.path)
+    const json = valueAt(out, list.path) as unknown[]
+    if (Array.isArray(v))
+      setAt(
+        out,
+        list.path,
+        v.map((x, i) => shownValue(x, list) ?? json[i]),
+      )
   }
   return out
 }
 
 /** One value as shown (a day, a time of day, an exact decimal), or undefined to keep its JSON. */
-function shownValue(v: unknown, how: Omit<ListShown, 'name'>): unknown {
+function shownValue(v: unknown, how: Omit<ListShown, 'name' | 'path'>): unknown {
   if (how.date) return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().slice(0, 10) : undefined
   if (how.units !== undefined)
     return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) ? timeOfDay(v, how.units) : undefined
@@ -99,7 +107,7 @@ export function shownColumnsOf(metadata: FileMetaData): ShownColumns {
         const date = (l.element.logical_type?.type ?? l.element.converted_type) === 'DATE'
         const units = timeUnits(l.element)
         const scale = decimalScaleOf(l.element)
-        return date || units !== undefined || scale !== undefined ? [{ name: l.name, date, units, scale }] : []
+        return date || units !== undefined || scale !== undefined ? [{ name: l.name, path: l.path, date, units, scale }] : []
       }),
     }
     shownOf.set(metadata, shown)

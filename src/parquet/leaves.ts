@@ -14,11 +14,12 @@ export interface PlainLeaf {
 interface Leaves {
   plain: Map<string, PlainLeaf>
   /**
-   * Top-level LISTs of plain values but floats (tags, ids, dates), by the list's name: a row holds
-   * several. A list of floats is taken for a vector, not something to compare.
+   * LISTs of plain values but floats (tags, ids, dates) a row holds at most once — top-level
+   * columns and fields of structs — by the list's dotted name (`tags`, `meta.tags`): a row holds
+   * several values. A list of floats is taken for a vector, not something to compare.
    */
   lists: Map<string, PlainLeaf>
-  /** Top-level LISTs of floats: vectors. */
+  /** Such LISTs of floats: vectors. */
   vectors: Set<string>
   nested: Set<string>
 }
@@ -39,28 +40,33 @@ export function plainLeaves(metadata: FileMetaData): Leaves {
   const vectors = new Set<string>()
   const nested = new Set<string>()
   let chunk = 0
-  const walk = (node: SchemaTree, path: string[], once: boolean, top: SchemaTree) => {
+  /** `list`: the LIST a row holds once that this node is inside (else the top-level column). */
+  const walk = (node: SchemaTree, path: string[], once: boolean, list: { node: SchemaTree; path: string[] }) => {
     const el = node.element
     const kind = el.logical_type?.type ?? el.converted_type
-    const here = once && el.repetition_type !== 'REPEATED' && !(node.children.length && /^(LIST|MAP|MAP_KEY_VALUE)$/.test(String(kind)))
+    const single = once && el.repetition_type !== 'REPEATED'
+    const here = single && !(node.children.length && /^(LIST|MAP|MAP_KEY_VALUE)$/.test(String(kind)))
     if (!node.children.length) {
       const name = path.join('.')
       if (here && (path.length === 1 || !plain.has(name))) plain.set(name, { name, path, element: el, chunk })
       else if (!here) {
-        const list = top.element.name
-        nested.add(name).add(list)
-        if (listLeaf(top) === node) {
+        const listName = list.path.join('.')
+        nested.add(name).add(listName)
+        if (listLeaf(list.node) === node) {
           const floats = el.type === 'FLOAT' || el.type === 'DOUBLE' || el.logical_type?.type === 'FLOAT16'
-          if (floats) vectors.add(list)
-          else lists.set(list, { name: list, path: [list], element: el, chunk })
+          if (floats) vectors.add(listName)
+          else if (list.path.length === 1 || !lists.has(listName))
+            lists.set(listName, { name: listName, path: list.path, element: el, chunk })
         }
       }
       chunk++
       return
     }
-    for (const c of node.children) walk(c, [...path, c.element.name], here, top)
+    // (a LIST a row holds once, at the top or a field of structs: its values compared by its name)
+    const inside = single && kind === 'LIST' ? { node, path } : list
+    for (const c of node.children) walk(c, [...path, c.element.name], here, inside)
   }
-  for (const top of parquetSchema(metadata).children) walk(top, [top.element.name], true, top)
+  for (const top of parquetSchema(metadata).children) walk(top, [top.element.name], true, { node: top, path: [top.element.name] })
   const leaves = { plain, lists, vectors, nested }
   leavesOf.set(metadata, leaves)
   return leaves

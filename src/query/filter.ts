@@ -565,7 +565,9 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
           const top = columns.get(l.path[0] as string) as unknown[]
           // a list's values as one array each (compared any-of), DECIMALs exact
           if (l.list)
-            return top.map((v) => {
+            return top.map((row) => {
+              // (a struct's list field: the list inside the struct read whole)
+              const v = l.path.length === 1 ? row : valueAt(row, l.path, 1)
               if (v === null || v === undefined) return v
               const values = Array.isArray(v) ? v : Array.from(v as ArrayLike<unknown>) // (copied only when not an array)
               return l.scale === undefined ? values : values.map((x) => exactDecimal(x, l.scale as number))
