@@ -4,12 +4,15 @@ import { asyncBufferFromFile, parquetReadObjects, type SchemaElement } from 'hyp
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { coldQueries } from '../src/cli/benchCommand.js'
+import { fmtBytes } from '../src/cli/progress.js'
 import { serveFile } from '../src/cli/rangeServer.js'
 import { recallAtK as recall } from '../src/compute/metric.js'
 import { hashNgramEncoder } from '../src/encode/encoders.js'
+import { fileSource } from '../src/io/nodeFile.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { footerLength } from '../src/parquet/footer.js'
 import { openIndex } from '../src/search/engine.js'
+import { openSource } from '../src/search/open.js'
 import { cli, type Run } from './helpers/cli.js'
 import { clusteredVectors, duckdb, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
@@ -66,7 +69,24 @@ describe('parquetseek index', () => {
     expect(r.stderr).toMatch(/train-coarse \d+\/\d+/) // progress goes to stderr
     const info = await cli(['info', out, '--json'])
     expect(info.code).toBe(0)
-    expect(JSON.parse(info.stdout).index).toMatchObject({ column: 'embedding', nlist: 10, dim: 8, rows: 500 })
+    expect(JSON.parse(info.stdout).index).toMatchObject({
+      column: 'embedding',
+      nlist: 10,
+      dim: 8,
+      rows: 500,
+      centroidBytes: 8 * 8 + 10 * 8,
+    })
+    // what a search's open reads: with that many of the file's last bytes, one read; one byte fewer, two
+    const { openBytes } = JSON.parse(info.stdout).index
+    for (const [tailBytes, reads] of [
+      [openBytes, 1],
+      [openBytes - 1, 2],
+    ]) {
+      const source = await fileSource(out)
+      expect((await openSource(source, { tailBytes })).open.requests, `tailBytes ${tailBytes}`).toBe(reads)
+      await source.close()
+    }
+    expect((await cli(['info', out])).stdout).toContain(`a search opens with the file's last ${fmtBytes(openBytes)} (footer and index head`)
     const text = await cli(['info', good])
     expect(text.stdout).toMatch(/index: none/)
     // a URL as search takes one (it was read as a local path: ENOENT)

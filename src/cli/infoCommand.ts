@@ -68,6 +68,12 @@ export async function infoCommand(argv: string[]): Promise<void> {
               bytes: location.length,
               ...location.params,
               listSizes: { min: Math.min(...sizes), max: Math.max(...sizes), mean: sizes.reduce((n, s) => n + s, 0) / sizes.length },
+              /**
+               * The file's last bytes a search opens with (the index head — centroids, codebooks,
+               * list directory — and the footer): `tailBytes` to open in one read.
+               */
+              openBytes: source.byteLength - (location.offset + location.length - head.trailer.headBytes),
+              centroidBytes: head.trailer.sections.centroids.length,
               /** Rows also stored in a second list (docs/FORMAT.md, spilled rows). */
               spilledRows: head.directory.reduce((n, e) => n + e.spilled, 0),
             }
@@ -99,6 +105,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
       lines.push(
         `index (format v${i.format}): column ${i.column}, ${i.metric}, dim ${i.dim}, nlist ${i.nlist}, m ${i.m}×${i.nbits} bits, ${i.indexedRows} of ${i.rows} rows indexed`,
         `  ${fmtBytes(location?.length ?? 0)} at byte ${location?.offset}; list sizes ${info.index.listSizes.min}…${info.index.listSizes.max} (mean ${info.index.listSizes.mean.toFixed(1)})`,
+        `  a search opens with the file's last ${fmtBytes(info.index.openBytes)} (footer and index head; the centroids ${fmtBytes(info.index.centroidBytes)})`,
         i.clustered === true
           ? `  rows stored list by list (index --cluster-rows); each row's number in the input is in column ${ROW_COLUMN}`
           : '  rows in the input order',
