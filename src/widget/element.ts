@@ -131,7 +131,7 @@ export class ParquetSeekElement extends HTMLElement {
         const url = new URL(src, document.baseURI).href
         // a sidecar's or a manifest's files: on its origin, or under a prefix the page lists in `sources`
         const allow = (this.getAttribute('sources') ?? '').split(/[\s,]+/).filter(Boolean)
-        // (a sidecar's or a manifest's files: how many are open, as they open)
+        // (how many of those files are open, as they open)
         const onProgress = (opened: number, files: number) =>
           this.say(`Opening… ${opened.toLocaleString('en-US')} of ${files.toLocaleString('en-US')} files`)
         const index = isSidecarAddress(url)
