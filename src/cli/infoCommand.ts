@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import { ParquetSeekError } from '../errors.js'
 import { PASSAGE_NUMBER, PASSAGE_ROW } from '../index/keys.js'
-import { loadIndexHead, locateIndex } from '../index/locate.js'
+import { loadIndexHead, locateIndex, openBytesOf } from '../index/locate.js'
 import type { IndexParams } from '../index/model.js'
 import { MODEL_MAGIC, PART_MAGIC } from '../index/partitioned.js'
 import { SIDECAR_MAGIC } from '../index/sidecarFile.js'
@@ -72,7 +72,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
                * The file's last bytes a search opens with (the index head — centroids, codebooks,
                * list directory — and the footer): `tailBytes` to open in one read.
                */
-              openBytes: source.byteLength - (location.offset + location.length - head.trailer.headBytes),
+              openBytes: openBytesOf(source.byteLength, location, head.trailer),
               centroidBytes: head.trailer.sections.centroids.length,
               /** Rows also stored in a second list (docs/FORMAT.md, spilled rows). */
               spilledRows: head.directory.reduce((n, e) => n + e.spilled, 0),

@@ -35,6 +35,14 @@ export function locateIndex(metadata: FileMetaData, byteLength: number, file?: s
   return { column, offset, length, params: params as Record<string, unknown> }
 }
 
+/**
+ * How many of the file's last bytes opening it for search needs: the index head (trailer,
+ * centroids, codebooks, directory) and everything after it (the footer). `info`'s openBytes.
+ */
+export function openBytesOf(fileBytes: number, location: IndexLocation, trailer: Trailer): number {
+  return fileBytes - (location.offset + location.length - trailer.headBytes)
+}
+
 export interface LoadedIndexHead {
   location: IndexLocation
   trailer: Trailer
