@@ -270,13 +270,22 @@ export async function exerciseSidecar(
     const built = sidecarOf(base, seed)
     const bytes = unmutated ? built : mutate(built, seed).bytes
     const dir = '/fuzz/data'
+    // half the cases as on disk, half as on a host (names resolved as paths against its URL)
+    const hosted = rand() < 0.5
     const index = await SidecarIndex.open(
       traced(bytes, 'all.pqseek', reads),
       async (name) => {
-        const where = resolveSourceName(name, { kind: 'path', dir }, [], await import('node:path'))
-        if (where.kind !== 'path' || !where.path.startsWith(`${dir}/`)) throw new Error(`escaped to ${JSON.stringify(where)}`)
-        if (where.path !== `${dir}/src.parquet`)
-          throw new (await import('../../src/errors.js')).ParquetSeekError('no such file', { file: name })
+        const missing = async () => new (await import('../../src/errors.js')).ParquetSeekError('no such file', { file: name })
+        if (hosted) {
+          const where = resolveSourceName(name, { kind: 'url', url: 'http://fuzz.example/data/all.pqseek', names: 'paths' })
+          if (where.kind !== 'url' || new URL(where.url).origin !== 'http://fuzz.example')
+            throw new Error(`escaped to ${JSON.stringify(where)}`)
+          if (where.url !== 'http://fuzz.example/data/src.parquet') throw await missing()
+        } else {
+          const where = resolveSourceName(name, { kind: 'path', dir }, [], await import('node:path'))
+          if (where.kind !== 'path' || !where.path.startsWith(`${dir}/`)) throw new Error(`escaped to ${JSON.stringify(where)}`)
+          if (where.path !== `${dir}/src.parquet`) throw await missing()
+        }
         return fromBytes(base.source, 'src.parquet')
       },
       { backend: 'wasm' },
