@@ -11,6 +11,25 @@ import { engineApi } from '../workers/engineApi.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
+/**
+ * `count` indexed files of `per` rows of `v` (dim-d) each, `${prefix}${s}.indexed.parquet` in
+ * `dir` beside their inputs; with `titles`, a column title holding `${prefix}${s}-${row}`. Their paths.
+ */
+async function indexedShards(dir: string, prefix: string, v: Float32Array, dim: number, count: number, per: number, titles = false) {
+  const paths: string[] = []
+  for (let s = 0; s < count; s++) {
+    const input = join(dir, `${prefix}${s}.parquet`)
+    const rows = Array.from({ length: per }, (_, i) => Array.from(v.subarray((s * per + i) * dim, (s * per + i + 1) * dim)))
+    writeListFile(input, rows, titles ? { title: Array.from({ length: per }, (_, i) => `${prefix}${s}-${i}`) } : {})
+    const out = join(dir, `${prefix}${s}.indexed.parquet`)
+    const src = await fileSource(input)
+    await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
+    await src.close()
+    paths.push(out)
+  }
+  return paths
+}
+
 describe('a dataset of many indexed files', () => {
   it('one query over every shard from a manifest, merged top-k: the same rows as exact search over all', async () => {
     const dir = tempDir('pqs-dataset-')
@@ -147,21 +166,7 @@ describe("a dataset's open over many files", () => {
   it('reports each shard opened, of all, and opens no more once cancelled', async () => {
     const dir = tempDir('pqs-dataset-progress-')
     const dim = 8
-    const v = clusteredVectors(4 * 300, dim, 53)
-    const paths: string[] = []
-    for (let s = 0; s < 4; s++) {
-      const input = join(dir, `p${s}.parquet`)
-      writeListFile(
-        input,
-        Array.from({ length: 300 }, (_, i) => Array.from(v.subarray((s * 300 + i) * dim, (s * 300 + i + 1) * dim))),
-        {},
-      )
-      const out = join(dir, `p${s}.indexed.parquet`)
-      const src = await fileSource(input)
-      await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
-      await src.close()
-      paths.push(out)
-    }
+    const paths = await indexedShards(dir, 'p', clusteredVectors(4 * 300, dim, 53), dim, 4, 300)
     const sources = await Promise.all(paths.map((p) => fileSource(p)))
     try {
       const read = new Set<string>()
@@ -195,18 +200,7 @@ describe("a manifest in the page's engine (the app's worker)", () => {
     const v = clusteredVectors(2 * 500, dim, 54)
     const servers: RangeServer[] = []
     try {
-      for (let s = 0; s < 2; s++) {
-        const input = join(dir, `q${s}.parquet`)
-        writeListFile(
-          input,
-          Array.from({ length: 500 }, (_, i) => Array.from(v.subarray((s * 500 + i) * dim, (s * 500 + i + 1) * dim))),
-          { title: Array.from({ length: 500 }, (_, i) => `q${s}-${i}`) },
-        )
-        const src = await fileSource(input)
-        await buildIndex(src, await fileSink(join(dir, `q${s}.indexed.parquet`), input), { column: 'embedding' })
-        await src.close()
-        servers.push(await serveFile(join(dir, `q${s}.indexed.parquet`)))
-      }
+      for (const path of await indexedShards(dir, 'q', v, dim, 2, 500, true)) servers.push(await serveFile(path))
       // the manifest on its own origin, its files each on another
       writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: servers.map((s) => s.url) }))
       const site = await serveDir(dir)
@@ -235,20 +229,7 @@ describe("a dataset's shards opened past the first batch", () => {
     const dim = 32
     const per = 9000
     const v = clusteredVectors(3 * per, dim, 55)
-    const paths: string[] = []
-    for (let s = 0; s < 3; s++) {
-      const input = join(dir, `t${s}.parquet`)
-      writeListFile(
-        input,
-        Array.from({ length: per }, (_, i) => Array.from(v.subarray((s * per + i) * dim, (s * per + i + 1) * dim))),
-        {},
-      )
-      const out = join(dir, `t${s}.indexed.parquet`)
-      const src = await fileSource(input)
-      await buildIndex(src, await fileSink(out, input), { column: 'embedding' })
-      await src.close()
-      paths.push(out)
-    }
+    const paths = await indexedShards(dir, 't', v, dim, 3, per)
     const sources = await Promise.all(paths.map((p) => fileSource(p)))
     try {
       const opened = async (o: { tailBytes?: number }) => {

@@ -35,3 +35,13 @@ export function fileUrl(address: string): string {
 
 /** Whether an address names a remote file (http, https, or DuckDB's hf://) rather than a local path. */
 export const isRemote = (address: string): boolean => /^(https?|hf):\/\//i.test(address)
+
+/** Whether an address or file name ends in `ext` (`.pqseek`): a URL's path, whatever its query string says. */
+export function addressEndsWith(address: string, ext: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return address.toLowerCase().endsWith(ext)
+  try {
+    return new URL(address).pathname.toLowerCase().endsWith(ext)
+  } catch {
+    return false
+  }
+}

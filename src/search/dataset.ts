@@ -1,7 +1,7 @@
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { openBytesOf } from '../index/locate.js'
 import { resolveSourceName } from '../io/confine.js'
-import { fileUrl } from '../io/fileUrl.js'
+import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
@@ -205,12 +205,7 @@ export class SeekDataset {
 
 /** A manifest's address or file name: a `.json` file (a URL's path, whatever its query string says). */
 export function isManifestAddress(address: string): boolean {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return address.toLowerCase().endsWith('.json')
-  try {
-    return new URL(address).pathname.toLowerCase().endsWith('.json')
-  } catch {
-    return false
-  }
+  return addressEndsWith(address, '.json')
 }
 
 /** A manifest lists shard names: 4 MiB holds tens of thousands. */

@@ -11,7 +11,7 @@ import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarF
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
 import { resolveSourceName } from '../io/confine.js'
-import { fileUrl } from '../io/fileUrl.js'
+import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
@@ -145,12 +145,7 @@ export interface SidecarOpening {
 
 /** A sidecar's address or file name: a `.pqseek` file (a URL's path, whatever its query string says). */
 export function isSidecarAddress(address: string): boolean {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) return address.toLowerCase().endsWith('.pqseek')
-  try {
-    return new URL(address).pathname.toLowerCase().endsWith('.pqseek')
-  } catch {
-    return false
-  }
+  return addressEndsWith(address, '.pqseek')
 }
 
 /** A whole number of bytes or rows, as a header records one. */
