@@ -222,36 +222,3 @@ describe("a manifest in the page's engine (the app's worker)", () => {
     }
   })
 })
-
-describe("a dataset's shards opened past the first batch", () => {
-  it('read about what the first shard needed at open, not 1 MiB each, and search the same', async () => {
-    const dir = tempDir('pqs-dataset-tail-')
-    const dim = 32
-    const per = 9000
-    const v = clusteredVectors(3 * per, dim, 55)
-    const paths = await indexedShards(dir, 't', v, dim, 3, per)
-    const sources = await Promise.all(paths.map((p) => fileSource(p)))
-    try {
-      const opened = async (o: { tailBytes?: number }) => {
-        const ds = await SeekDataset.open(sources, { concurrency: 1, ...o })
-        return { ds, bytes: ds.shards.map((s) => s.opened.open.bytes) }
-      }
-      const learned = await opened({})
-      const fixed = await opened({ tailBytes: 1 << 20 })
-      // every shard is over 1 MiB: each read 1 MiB at open; past the first, about its head and footer
-      expect(sources.every((s) => s.byteLength > 1 << 20)).toBe(true)
-      expect(fixed.bytes).toEqual(Array(3).fill(1 << 20))
-      expect(learned.bytes[0]).toBe(1 << 20)
-      for (const b of learned.bytes.slice(1)) expect(b).toBeLessThan(128 << 10)
-      // each still opened in one read, and the searches answer the same
-      expect(learned.ds.shards.map((s) => s.opened.open.requests)).toEqual(Array(3).fill(1))
-      for (const q of [5, 12_000, 26_000]) {
-        const query = v.subarray(q * dim, (q + 1) * dim)
-        const [a, b] = [await learned.ds.search(query, { k: 5 }), await fixed.ds.search(query, { k: 5 })]
-        expect(a.results.map((h) => [h.shard, h.row, h.distance])).toEqual(b.results.map((h) => [h.shard, h.row, h.distance]))
-      }
-    } finally {
-      for (const s of sources) await s.close()
-    }
-  })
-})

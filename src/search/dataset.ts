@@ -1,5 +1,4 @@
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
-import { openBytesOf } from '../index/locate.js'
 import { resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
@@ -62,25 +61,12 @@ export class SeekDataset {
     const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
     let opened = 0
     o.onProgress?.(0, inputs.length)
-    const openShard = async (input: ByteSource | string, tailBytes: number | undefined) => {
+    const shards = await mapLimit(inputs, concurrency, async (input) => {
       throwIfAborted(o.signal)
-      const shard = await openIndex(input, { ...o, clock, limiter, ...(tailBytes ? { tailBytes } : {}) })
+      const shard = await openIndex(input, { ...o, clock, limiter })
       o.onProgress?.(++opened, inputs.length)
       return shard
-    }
-    // A dataset's shards are alike: past the first batch, the first shard's open says how many of
-    // a file's last bytes the others need (footer and index head), and they read about that
-    // rather than the default 1 MiB each — a shard whose head is longer reads the rest in a
-    // second read, as any open does.
-    const learn = o.tailBytes === undefined && inputs.length > concurrency
-    const lead = learn ? await openShard(inputs[0] as ByteSource | string, undefined) : undefined
-    const tailBytes = lead
-      ? Math.ceil(openBytesOf(lead.opened.raw.byteLength, lead.opened.location, lead.opened.trailer) * 1.25) + (16 << 10)
-      : undefined
-    const shards = [
-      ...(lead ? [lead] : []),
-      ...(await mapLimit(lead ? inputs.slice(1) : inputs, concurrency, (input) => openShard(input, tailBytes))),
-    ]
+    })
     const names = inputs.map((input) => (typeof input === 'string' ? input : input.name))
     const first = shards[0] as SeekIndex
     for (const [i, s] of shards.entries()) {
