@@ -6,7 +6,7 @@ import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
 import type { OpenOptions } from './open.js'
-import { type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
+import { partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
  * Many indexed files searched as one: each shard is an indexed Parquet file with its own index;
@@ -41,13 +41,39 @@ export interface DatasetOpenOptions extends OpenOptions {
 }
 
 export class SeekDataset {
+  /** The first row of each shard, numbering rows across the dataset in shard order. */
+  readonly rowBases: number[]
+  /** The first list of each shard, numbering the shards' lists one after another in shard order. */
+  readonly listBases: number[]
+  /** Each shard as a part of the whole: its rows numbered after the shards before it. */
+  private readonly parts: RowPart[]
+
   private constructor(
     readonly shards: SeekIndex[],
     readonly names: string[],
     private readonly concurrency: number,
     /** Shared by every shard: a search's round trips are counted across them, as they go out. */
     private readonly clock: RoundTripClock,
-  ) {}
+  ) {
+    const before = (size: (s: SeekIndex) => number) => {
+      let n = 0
+      return shards.map((s) => {
+        const base = n
+        n += size(s)
+        return base
+      })
+    }
+    this.rowBases = before((s) => s.rows)
+    this.listBases = before((s) => s.params.nlist)
+    this.parts = shards.map((s, i) => ({
+      name: names[i] as string,
+      cached: s.opened.cached,
+      metadata: s.opened.metadata,
+      column: s.opened.column,
+      rowBase: this.rowBases[i] as number,
+      rows: s.rows,
+    }))
+  }
 
   /**
    * Opens every shard (`concurrency` at a time); all must share dimension and metric.
@@ -109,12 +135,9 @@ export class SeekDataset {
 
   /** Row `row` of the dataset (rows numbered across the shards, in order): its shard, and its row there. */
   shardOf(row: number): { shard: number; row: number } {
-    if (!Number.isInteger(row) || row < 0 || row >= this.rows)
-      throw new ParquetSeekError(`row ${row} is not in the dataset (${this.rows} rows in ${this.shards.length} files)`)
-    let shard = 0
-    let at = row
-    while (at >= (this.shards[shard] as SeekIndex).rows) at -= (this.shards[shard++] as SeekIndex).rows
-    return { shard, row: at }
+    const at = Number.isInteger(row) ? partAt(this.parts, row) : undefined
+    if (!at) throw new ParquetSeekError(`row ${row} is not in the dataset (${this.rows} rows in ${this.shards.length} files)`)
+    return { shard: at.index, row: at.row }
   }
 
   /** The stored vector of row `row` of the dataset (numbered across the shards), to search for more like it. */
@@ -142,31 +165,13 @@ export class SeekDataset {
       ms: performance.now() - t0,
       perShard: per.map((r) => r[0]?.stats as SearchStats),
     }
-    const listBases = this.listBases
+    const { listBases } = this
     return queries.map((_, qi) => {
       const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
       all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
       const probed = per.flatMap((r, shard) => (r[qi]?.probed ?? []).map((l) => (listBases[shard] as number) + l))
       return { results: all.slice(0, k), probed, stats }
     })
-  }
-
-  /** The first list of each shard, numbering the shards' lists one after another in shard order. */
-  get listBases(): number[] {
-    return this.shards.map((_, i) => this.shards.slice(0, i).reduce((n, s) => n + s.params.nlist, 0))
-  }
-
-  /** Each shard as a part of the whole: its rows numbered after the shards before it. */
-  private get parts(): RowPart[] {
-    const bases = this.rowBases
-    return this.shards.map((s, i) => ({
-      name: this.names[i] as string,
-      cached: s.opened.cached,
-      metadata: s.opened.metadata,
-      column: s.opened.column,
-      rowBase: bases[i] as number,
-      rows: s.rows,
-    }))
   }
 
   /** Rows [start, end), numbered across the shards, of `columns`: only the pages holding them. */
@@ -181,11 +186,6 @@ export class SeekDataset {
   searchExact(queries: Float32Array[], o: { k: number; signal?: AbortSignal }): Promise<Array<Array<{ row: number; distance: number }>>> {
     const first = this.shards[0] as SeekIndex
     return searchExactAcross(this.parts, queries, { ...o, metric: first.metric, kernels: first.kernels })
-  }
-
-  /** The first row of each shard, numbering rows across the dataset in shard order. */
-  get rowBases(): number[] {
-    return this.shards.map((_, i) => this.shards.slice(0, i).reduce((n, s) => n + s.rows, 0))
   }
 }
 

@@ -15,6 +15,16 @@ export interface RowPart extends ParquetTarget {
   column: { name: string }
 }
 
+/** The part holding row `row` of the whole (rows numbered across the parts), and its row there; undefined past the end. */
+export function partAt<T extends { rowBase: number; rows: number }>(
+  parts: readonly T[],
+  row: number,
+): { part: T; index: number; row: number } | undefined {
+  for (const [index, part] of parts.entries())
+    if (row >= part.rowBase && row < part.rowBase + part.rows) return { part, index, row: row - part.rowBase }
+  return undefined
+}
+
 /** Rows [start, end) of the whole, of `columns`: each file's share read through its own offset indexes, all at once. */
 export async function readRowSpanAcross(
   parts: readonly RowPart[],

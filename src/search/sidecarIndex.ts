@@ -23,7 +23,7 @@ import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type S
 import { readRows, rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
-import { readRowSpanAcross, searchExactAcross } from './parts.js'
+import { partAt, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
 const SIDECAR_HEAD_READ = 1 << 16
@@ -690,8 +690,9 @@ function vectorsSection(
 
 /** Source and local row of a global row. */
 function locate(sources: OpenedSource[], global: number): { source: OpenedSource; row: number } {
-  for (const s of sources) if (global >= s.rowBase && global < s.rowBase + s.rows) return { source: s, row: global - s.rowBase }
-  throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
+  const at = partAt(sources, global)
+  if (!at) throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
+  return { source: at.part, row: at.row }
 }
 
 /** Global rows (ascending) grouped by source, as local rows (ascending). */
