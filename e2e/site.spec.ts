@@ -165,6 +165,12 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
         kind === 'sidecar' ? 'a sidecar over 2 files' : 'a manifest of 2 indexed files',
       )
       await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
+      // the lists: the sidecar's one index; the manifest's two, each file probed at its own nprobe
+      // (1,200 and 800 rows: 37 and 25 lists at ≥ 32 rows a list)
+      await expect(page.locator('dt:text-is("Lists") + dd')).toHaveText(
+        kind === 'sidecar' ? /^\d+ · \d+ probed by default$/ : /^62 in 2 files, 25–37 each · \d+–\d+ of each file's probed by default$/,
+      )
+      const lists = Number(/^\d+/.exec((await page.locator('dt:text-is("Lists") + dd').textContent()) ?? '')?.[0])
       await page.getByLabel('Query text').fill('sailing in the harbour')
       await page.getByRole('button', { name: 'Search', exact: true }).click()
       await expect(hits(page)).toHaveCount(10)
@@ -186,8 +192,11 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
       // recall against exact search over both files (under "Why these results": the centroid map too)
       await page.getByText('Why these results').click()
       await expect(page.getByTestId('query-stats')).toContainText('lists probed')
+      await expect(page.locator('.why summary')).toContainText(new RegExp(` \\d+ of ${lists} lists · `))
       await page.getByRole('button', { name: 'Check recall' }).click()
-      await expect(page.getByTestId('recall-table')).toContainText('(default)', { timeout: 60_000 })
+      await expect(page.getByTestId('recall-table')).toContainText(kind === 'sidecar' ? '(default)' : "(default: each file's own)", {
+        timeout: 60_000,
+      })
       const recalls = (await page.getByTestId('recall-table').getByRole('row').allTextContents()).slice(1)
       expect(Number(/(\d\.\d+)$/.exec(recalls.at(-1) ?? '')?.[1])).toBeGreaterThanOrEqual(0.9)
       // the Data view: the first file's last row, then the second file's first, as rows 1,199 and 1,200

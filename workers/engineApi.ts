@@ -18,7 +18,7 @@ import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engin
 import { flatSearch } from '../src/search/flat.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
 import { isSidecarAddress, SidecarIndex } from '../src/search/sidecarIndex.js'
-import { type FileInfo, inspect } from './fileFacts.js'
+import { type FileInfo, inspect, spanOf } from './fileFacts.js'
 
 /**
  * What the engine worker does for the page (workers/engine.worker.ts exposes it with comlink).
@@ -68,9 +68,12 @@ export interface IndexView {
 }
 
 export interface RecallPoint {
+  /** Lists probed in each index (the default search of a manifest whose files differ: their mean a query). */
   nprobe: number
   recall: number
   bytesPerQuery: number
+  /** The index's default search (its tuned nprobe, adaptive where it has a slack; a manifest's: each file's own). */
+  default?: true
 }
 
 interface Handle {
@@ -89,8 +92,10 @@ interface Handle {
 interface Searchable {
   readonly rows: number
   readonly metric: Metric
-  /** The index's default nprobe (tuned), if it names one. */
+  /** The index's default nprobe (tuned), if it names one (a manifest: where its files agree). */
   readonly nprobe: number | undefined
+  /** Indexes searched (a manifest's files, each its own; else 1): a query probes nprobe lists in each. */
+  readonly indexes: number
   readonly encoder: string | undefined
   readonly backend: string
   readonly device: string | undefined
@@ -112,6 +117,7 @@ function fileSearchable(index: SeekIndex): Searchable {
     rows: index.rows,
     metric: index.metric,
     nprobe: index.params.nprobe,
+    indexes: 1,
     encoder: index.encoder,
     backend: index.backend,
     device: index.device,
@@ -144,6 +150,7 @@ function sidecarSearchable(index: SidecarIndex): Searchable {
     rows: index.rows,
     metric: params.metric,
     nprobe: params.nprobe,
+    indexes: 1,
     encoder: index.encoder,
     backend: index.backend,
     device: index.device,
@@ -259,6 +266,7 @@ function datasetSearchable(ds: SeekDataset): Searchable {
     metric: first.metric,
     // (the files' tuned nprobe when they agree; else each searches at its own)
     nprobe: nprobes.size === 1 ? first.params.nprobe : undefined,
+    indexes: ds.shards.length,
     encoder: ds.encoder,
     backend: first.backend,
     device: first.device,
@@ -314,6 +322,10 @@ async function openDatasetHandle(
       bytes: ds.shards.reduce((n, s) => n + s.opened.location.length, 0),
       params: first.opened.location.params,
       lists: ds.shards.reduce((n, s) => n + s.params.nlist, 0),
+      eachFile: {
+        nlist: spanOf(ds.shards.map((s) => s.params.nlist)),
+        nprobe: ds.shards.every((s) => s.params.nprobe !== undefined) ? spanOf(ds.shards.map((s) => s.params.nprobe as number)) : undefined,
+      },
     },
     sources: ds.shards.map((s, i) => ({ name: ds.names[i]?.split('/').at(-1) ?? '', rows: s.rows })),
     kind: 'manifest',
@@ -560,7 +572,8 @@ export function engineApi() {
 
     /**
      * Recall@k against exact search for `queries` rows of the file used as queries (each left
-     * out of its own answer), at each nprobe (the index's own: its default search). Exact search
+     * out of its own answer), at each nprobe (the index's own: its default search), and by its
+     * default search where no nprobe is its own (a manifest's files tuned apart). Exact search
      * reads every vector once.
      */
     async checkRecall(id: number, o: { queries: number; k: number; nprobes: number[] }, job?: number): Promise<RecallPoint[]> {
@@ -585,20 +598,31 @@ export function engineApi() {
       const truth = nearest.map((hits) => hits.map((h) => h.row))
       // a result as near as the k-th true neighbour is as right (rows at one distance: duplicates)
       const kth = Float64Array.from(nearest, (hits) => hits.at(-1)?.distance ?? Number.NEGATIVE_INFINITY)
-      const out: RecallPoint[] = []
-      for (const nprobe of o.nprobes) {
+      /** Recall at `nprobe` lists an index; undefined: as default searches run (adaptive, when it has a slack). */
+      const measure = async (nprobe: number | undefined) => {
         index.clearCache()
-        // the index's own nprobe is searched as default searches run (adaptive, when it has a slack)
-        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe: nprobe === index.nprobe ? undefined : nprobe, signal })
+        const batch = await index.searchBatch(vectors, { k: o.k + 1, nprobe, signal })
         const found = batch.map((r, i) => {
           const others = r.results.filter((x) => x.row !== used[i])
           return { rows: others.map((h) => h.row), distances: others.map((h) => h.distance) }
         })
-        out.push({
-          nprobe,
+        const queries = Math.max(1, used.length)
+        return {
           recall: recallAtK(found, truth, o.k, kth),
-          bytesPerQuery: (batch[0]?.stats.bytes ?? 0) / Math.max(1, used.length),
-        })
+          bytesPerQuery: (batch[0]?.stats.bytes ?? 0) / queries,
+          listsPerIndex: batch.reduce((n, r) => n + r.probed.length, 0) / queries / index.indexes,
+        }
+      }
+      const out: RecallPoint[] = []
+      for (const nprobe of o.nprobes) {
+        const own = nprobe === index.nprobe
+        const { recall, bytesPerQuery } = await measure(own ? undefined : nprobe)
+        out.push({ nprobe, recall, bytesPerQuery, ...(own ? { default: true as const } : {}) })
+      }
+      if (!out.some((p) => p.default)) {
+        const { recall, bytesPerQuery, listsPerIndex } = await measure(undefined)
+        out.push({ nprobe: Math.round(listsPerIndex * 10) / 10, recall, bytesPerQuery, default: true })
+        out.sort((a, b) => a.nprobe - b.nprobe)
       }
       return out
     },

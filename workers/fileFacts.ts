@@ -2,24 +2,43 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { textColumnsOf } from '../src/index/embed.js'
 import { footerValue, KV } from '../src/index/keys.js'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
-import { findEmbeddingColumns, summarizeColumns } from '../src/parquet/embedding.js'
+import { type ColumnSummary, findEmbeddingColumns, summarizeColumns } from '../src/parquet/embedding.js'
 import { readMetadata } from '../src/parquet/footer.js'
 
 export interface FileInfo {
   name: string
   bytes: number
   rows: number
-  columns: Array<{ name: string; type: string }>
+  columns: ColumnSummary[]
   vectorColumns: string[]
   /** Text columns and structs' text fields: what a file without vectors can be embedded from. */
   textColumns: string[]
   /** The embedding model the file names (footer key parquetseek.model), if any. */
   model?: string
-  index: { column: string; bytes: number; params: Record<string, unknown>; lists: number } | undefined
+  index:
+    | {
+        column: string
+        bytes: number
+        params: Record<string, unknown>
+        lists: number
+        /**
+         * A manifest's files' own settings, least and most over the files (each is its own index:
+         * a query probes nprobe of each file's nlist lists); `params` are the first file's.
+         */
+        eachFile?: { nlist: Span; nprobe?: Span }
+      }
+    | undefined
   /** A sidecar index's files, or a manifest's, in the order their rows are numbered (`bytes`: theirs together). */
   sources?: Array<{ name: string; rows: number }>
   /** With `sources`: a manifest of indexed files (each its own index; `index` the first's params, `lists` all of theirs), else a sidecar. */
   kind?: 'manifest'
+}
+
+/** The least and the most of a setting over a manifest's files. */
+export type Span = readonly [number, number]
+
+export function spanOf(values: number[]): Span {
+  return [Math.min(...values), Math.max(...values)]
 }
 
 /** What the page shows about a file: footer only, plus the index's tail sections when present. */

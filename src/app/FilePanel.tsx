@@ -1,6 +1,7 @@
 import type { FileInfo } from '../../workers/fileFacts.js'
 import type { BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
+import { spanText } from './text.js'
 
 export type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean; embedded?: EmbedSummary }
 
@@ -63,7 +64,15 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             <dt>Lists</dt>
             <dd>
               {index.lists.toLocaleString('en-US')}
-              {params.nprobe !== undefined && <span className="hint"> · {String(params.nprobe)} probed by default</span>}
+              {index.eachFile ? (
+                <span className="hint">
+                  {' '}
+                  in {info.sources?.length} files, {spanText(index.eachFile.nlist)} each
+                  {index.eachFile.nprobe && ` · ${spanText(index.eachFile.nprobe)} of each file's probed by default`}
+                </span>
+              ) : (
+                params.nprobe !== undefined && <span className="hint"> · {String(params.nprobe)} probed by default</span>
+              )}
             </dd>
             <dt>Index size</dt>
             <dd>{(index.bytes / 1024).toFixed(0)} KiB</dd>

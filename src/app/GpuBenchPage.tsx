@@ -54,7 +54,12 @@ export function GpuBenchPage() {
     () => outcome && URL.createObjectURL(new Blob([JSON.stringify(outcome.report, null, 2)], { type: 'application/json' })),
     [outcome],
   )
-  useEffect(() => () => json && URL.revokeObjectURL(json), [json])
+  useEffect(
+    () => () => {
+      if (json) URL.revokeObjectURL(json)
+    },
+    [json],
+  )
   const [head, ...body] = outcome?.rows ?? []
   return (
     <main className="bench">

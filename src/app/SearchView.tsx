@@ -9,7 +9,7 @@ import { engineWorker, run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { Skeleton } from './OpenMenu.js'
 import { Results } from './Results.js'
-import { queryTerms } from './text.js'
+import { queryTerms, spanText } from './text.js'
 
 /** An opened file, as the engine worker holds it. */
 export interface Opened {
@@ -62,6 +62,10 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   // empty: the index's tuned default (nprobe, cut per query by its slack when it has one)
   const [nprobe, setNprobe] = useState(String(opened.nprobe ?? ''))
   const adaptive = params.slack !== undefined ? ', adaptive' : ''
+  // a manifest's files are each their own index: nprobe is each file's, and their nlists may differ
+  const eachFile = info.index?.eachFile
+  const tunedNprobe = eachFile ? (eachFile.nprobe ? `${spanText(eachFile.nprobe)} a file` : "each file's") : String(params.nprobe)
+  const maxNprobe = eachFile ? eachFile.nlist[1] : Number(params.nlist)
   // empty: the index's tuned refine (and its tuned cut of the candidates, when it has one)
   const [refine, setRefine] = useState('')
   /** A `where` filter (empty: every row). */
@@ -289,8 +293,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
             <summary>
               Advanced{' '}
               <span className="hint">
-                k {k || '10'} · nprobe {nprobe || `${String(params.nprobe)} (tuned${adaptive})`} · refine {refine || 'tuned'} ·{' '}
-                {searchBackend}
+                k {k || '10'} · nprobe {nprobe || `${tunedNprobe} (tuned${adaptive})`} · refine {refine || 'tuned'} · {searchBackend}
               </span>
             </summary>
             <div className="knobs">
@@ -303,14 +306,16 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
                   type="number"
                   aria-label="nprobe"
                   min={1}
-                  max={Number(params.nlist)}
+                  max={maxNprobe}
                   value={nprobe}
                   placeholder="tuned"
                   onChange={(e) => setNprobe(e.target.value)}
                 />
                 <span className="hint">
                   {' '}
-                  of {String(params.nlist)}; index default {String(params.nprobe)}
+                  {eachFile
+                    ? `of ${spanText(eachFile.nlist)} in each file; each file's default ${eachFile.nprobe ? spanText(eachFile.nprobe) : 'its own'}`
+                    : `of ${String(params.nlist)}; index default ${String(params.nprobe)}`}
                   {adaptive
                     ? ' at most: each query probes only the lists about as near as its nearest (a number here probes exactly that many)'
                     : ''}
@@ -400,9 +405,11 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
           result={answer.result}
           view={view}
           id={opened.id}
-          nlist={Number(params.nlist)}
-          tuned={Number(params.nprobe)}
+          lists={info.index?.lists ?? 0}
+          nlist={maxNprobe}
+          tuned={eachFile && eachFile.nprobe?.[0] !== eachFile.nprobe?.[1] ? Number.NaN : Number(params.nprobe)}
           adaptive={params.slack !== undefined}
+          manifest={eachFile !== undefined}
           remote={!opened.file}
         />
       )}
@@ -454,7 +461,22 @@ function ModelProgress({ load }: { load: ModelLoad }) {
 }
 
 /** "Why these results": what the query read, where its time went, where it probed, and recall. */
-function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; nlist: number; tuned: number; remote: boolean }) {
+function WhyPanel(p: {
+  result: PageSearchResult
+  view?: IndexView
+  id: number
+  /** Every list (a manifest: all of its files'). */
+  lists: number
+  /** The most lists a query can probe in one index (the recall check's last nprobe). */
+  nlist: number
+  /** The index's tuned nprobe (NaN where a manifest's files differ). */
+  tuned: number
+  /** The tuned nprobe is a most: each query probes the lists about as near as its nearest. */
+  adaptive: boolean
+  /** A manifest's files, each its own index searched at its own nprobe. */
+  manifest: boolean
+  remote: boolean
+}) {
   const s = p.result.stats
   const kib = (s.bytes / 1024).toFixed(1)
   return (
@@ -462,7 +484,8 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
       <summary>
         <span className="why-title">Why these results</span>
         <span className="hint">
-          {kib} KiB · {s.requests} {s.requests === 1 ? 'request' : 'requests'} · {s.listsProbed} of {p.nlist} lists · {s.ms.toFixed(0)} ms
+          {kib} KiB · {s.requests} {s.requests === 1 ? 'request' : 'requests'} · {s.listsProbed} of {p.lists.toLocaleString('en-US')} lists
+          · {s.ms.toFixed(0)} ms
           {p.result.encodeMs !== undefined && ` · encoded in ${p.result.encodeMs.toFixed(0)} ms`}
         </span>
       </summary>
@@ -499,7 +522,7 @@ function WhyPanel(p: { result: PageSearchResult; view?: IndexView; id: number; n
           {p.view && <CentroidMap view={p.view} probed={p.result.probed} query={p.result.queryPoint} />}
           {p.view && <Histogram sizes={p.view.sizes} />}
         </div>
-        <RecallPanel id={p.id} nlist={p.nlist} tuned={p.tuned} remote={p.remote} />
+        <RecallPanel id={p.id} nlist={p.nlist} tuned={p.tuned} adaptive={p.adaptive} manifest={p.manifest} remote={p.remote} />
       </div>
     </details>
   )
@@ -510,12 +533,14 @@ function RecallPanel({
   nlist,
   tuned,
   adaptive,
+  manifest,
   remote,
 }: {
   id: number
   nlist: number
   tuned: number
   adaptive: boolean
+  manifest: boolean
   remote: boolean
 }) {
   const [points, setPoints] = useState<RecallPoint[]>()
@@ -573,10 +598,14 @@ function RecallPanel({
             </thead>
             <tbody>
               {points.map((p) => (
-                <tr key={p.nprobe}>
+                <tr key={`${p.nprobe}${p.default ? ' default' : ''}`}>
                   <td>
                     {p.nprobe}
-                    {p.nprobe === tuned ? ` (default)${adaptive ? ' at most: adaptive' : ''}` : ''}
+                    {p.default
+                      ? manifest && Number.isNaN(tuned)
+                        ? " a file on average (default: each file's own)"
+                        : ` (default)${adaptive ? ' at most: adaptive' : ''}`
+                      : ''}
                   </td>
                   <td>{p.recall.toFixed(3)}</td>
                   <td>{(p.bytesPerQuery / 1024).toFixed(0)}</td>

@@ -32,7 +32,10 @@ export function Histogram({ sizes }: { sizes: number[] }) {
   const max = Math.max(1, ...sizes)
   const buckets = Math.min(24, max + 1)
   const counts = new Array<number>(buckets).fill(0)
-  for (const s of sizes) counts[Math.min(buckets - 1, Math.floor((s / (max + 1)) * buckets))]++
+  for (const s of sizes) {
+    const b = Math.min(buckets - 1, Math.floor((s / (max + 1)) * buckets))
+    counts[b] = (counts[b] as number) + 1
+  }
   const top = Math.max(1, ...counts)
   const bw = (W - 20) / buckets
   return (

@@ -73,3 +73,8 @@ export function Folded({ text, terms, fold = 280 }: { text: string; terms: strin
     </>
   )
 }
+
+/** A setting over a manifest's files: "16", or "16–24" where they differ. */
+export function spanText([least, most]: readonly [number, number]): string {
+  return least === most ? least.toLocaleString('en-US') : `${least.toLocaleString('en-US')}–${most.toLocaleString('en-US')}`
+}
