@@ -624,7 +624,15 @@ describe('memory under hostile servers', () => {
 })
 
 /** One embedding page as the builder writes it (DataPage V2, one vector), with header fields and body chosen. */
-function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolean; values?: number; encoding?: string }): Uint8Array {
+function vectorPage(o: {
+  uncompressed: number
+  body: Uint8Array
+  stored?: boolean
+  values?: number
+  encoding?: string
+  /** The definition levels' length as written: a bigint is written as a thrift i64. */
+  defLength?: number | bigint
+}): Uint8Array {
   const writer = new ByteWriter()
   writePageHeader(writer, {
     type: 'DATA_PAGE_V2',
@@ -635,7 +643,7 @@ function vectorPage(o: { uncompressed: number; body: Uint8Array; stored?: boolea
       num_nulls: 0,
       num_rows: 1,
       encoding: o.encoding ?? 'PLAIN',
-      definition_levels_byte_length: 0,
+      definition_levels_byte_length: o.defLength ?? 0,
       repetition_levels_byte_length: 0,
       is_compressed: !o.stored,
     },
@@ -661,11 +669,25 @@ describe('4–5. vector pages: decoded within their declared size', () => {
     console.log(`LZ4 bomb page (4 MiB of length bytes) refused in ${(performance.now() - t0).toFixed(1)} ms`)
   })
 
+  it('a header field a corrupt byte retyped as a 64-bit integer is refused naming the page, not thrown as a TypeError', () => {
+    // (the fuzzer's swap of two bytes did this: hyparquet reads an i64 field as a BigInt, and
+    // adding it to a number threw "Cannot mix BigInt and other types")
+    const body = lz4Compress(new Uint8Array(new Float32Array(vectorOf(3)).buffer))
+    const page = vectorPage({ uncompressed: dim * 4, body, defLength: 0n })
+    expect(() => decodeVectorPage(page, column, 'LZ4_RAW', dim, new Float32Array(dim), 0, ctx)).toThrow(
+      'f.parquet, column "embedding", section page header, row 7, byte 1234: corrupt page header: DataPage V2 definition_levels_byte_length is the 64-bit 0, not a 32-bit integer',
+    )
+    // the same page with the field as written: decoded
+    const out = new Float32Array(dim)
+    decodeVectorPage(vectorPage({ uncompressed: dim * 4, body }), column, 'LZ4_RAW', dim, out, 0, ctx)
+    expect(Array.from(out)).toEqual(Array.from(new Float32Array(vectorOf(3))))
+  })
+
   it('a page claiming 1 GiB of values is refused before anything is allocated', () => {
     const before = process.memoryUsage().arrayBuffers
     const page = vectorPage({ uncompressed: 1 << 30, body: new Uint8Array(64) })
     expect(() => decodeVectorPage(page, column, 'LZ4_RAW', dim, new Float32Array(dim), 0, ctx)).toThrow(
-      'vector page claims 1073741824 bytes of values, a 16-d vector has 64',
+      'byte 1234: corrupt page header: uncompressed size 1073741824',
     )
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20)
   })

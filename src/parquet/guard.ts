@@ -2,7 +2,7 @@ import type { AsyncBuffer, CompressionCodec, FileMetaData, PageHeader } from 'hy
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { decompressPage } from 'hyparquet/src/datapage.js'
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js'
-import { ParquetSeekError } from '../errors.js'
+import { type ErrorContext, ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
 
 /** Largest page body we let a decoder allocate (pages are KiB to a few MiB in practice). */
@@ -15,10 +15,12 @@ const SPARE_VALUES = 4 << 20
  * allocates `num_values` slots and fills runs up to that count, so a corrupt count (say 2³¹)
  * would hang the tab rather than fail. Bounds: body ≤ 256 MiB, num_values ≤ 8 per decoded byte
  * + 4 Mi (bit-packed booleans are 8 per byte; runs of nulls are cheap but pages hold far fewer).
+ * Corrupt bytes can also change a field's thrift type (an i32 read as an i64 is a BigInt), which
+ * arithmetic on it would throw as a TypeError: the sizes and a V2 header's counts must be integers.
  */
-export function checkPageHeader(header: PageHeader, where: { file?: string; offset: number }): void {
+export function checkPageHeader(header: PageHeader, where: ErrorContext & { offset: number }): void {
   const fail = (what: string) => {
-    throw new ParquetSeekError(`corrupt page header: ${what}`, { file: where.file, section: 'page header', offset: where.offset })
+    throw new ParquetSeekError(`corrupt page header: ${what}`, { ...where, section: 'page header' })
   }
   const { uncompressed_page_size: u, compressed_page_size: c } = header
   if (!Number.isInteger(u) || u < 0 || u > MAX_PAGE_BYTES) fail(`uncompressed size ${u}`)
@@ -28,6 +30,15 @@ export function checkPageHeader(header: PageHeader, where: { file?: string; offs
     fail(`${count} values in a page of ${u} bytes`)
   const v2 = header.data_page_header_v2
   if (v2) {
+    for (const [name, v] of Object.entries({
+      num_values: v2.num_values,
+      num_nulls: v2.num_nulls,
+      num_rows: v2.num_rows,
+      definition_levels_byte_length: v2.definition_levels_byte_length,
+      repetition_levels_byte_length: v2.repetition_levels_byte_length,
+    }))
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        fail(`DataPage V2 ${name} is ${typeof v === 'bigint' ? `the 64-bit ${v}` : String(v)}, not a 32-bit integer`)
     const levels = v2.definition_levels_byte_length + v2.repetition_levels_byte_length
     if (!(levels >= 0) || levels > c || v2.num_rows < 0 || v2.num_rows > v2.num_values || v2.num_nulls > v2.num_values)
       fail(`levels of ${levels} bytes, ${v2.num_rows} rows, ${v2.num_nulls} nulls, ${v2.num_values} values in ${c} bytes`)

@@ -5,6 +5,7 @@ import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js'
 import { getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { codecs } from './codecs.js'
+import { checkPageHeader } from './guard.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 
@@ -125,6 +126,7 @@ export async function* chunkSpans(
         })
       }
     }
+    checkPageHeader(header, { file: info.file, column: info.column, offset: info.sourceOffset + pageStart })
     const bodyStart = pageStart + headerLength
     const end = bodyStart + header.compressed_page_size
     if (header.compressed_page_size < 0 || end > length) {

@@ -6,6 +6,7 @@ import { readVarInt } from 'hyparquet/src/thrift.js'
 import { ParquetSeekError } from '../errors.js'
 import { codecs } from './codecs.js'
 import { type EmbeddingColumn, pageEncoding, valueBytes } from './embedding.js'
+import { checkPageHeader } from './guard.js'
 import { lz4DecompressBlockInto } from './lz4.js'
 import { halfFloats, LITTLE_ENDIAN } from './numbers.js'
 
@@ -50,6 +51,7 @@ export function decodeVectorPage(
   }
   const v2 = header.data_page_header_v2
   if (header.type !== 'DATA_PAGE_V2' || !v2) fail(`expected a DATA_PAGE_V2 holding one vector, found ${header.type}`)
+  checkPageHeader(header, { file: ctx.file, column: ctx.column, row: ctx.row, offset: ctx.offset })
   const encoding = column.kind === 'list' ? pageEncoding(column.element) : 'PLAIN'
   if (v2.encoding !== encoding) fail(`vector page encoding is ${v2.encoding}, expected ${encoding}`)
   const levels = v2.repetition_levels_byte_length + v2.definition_levels_byte_length
