@@ -393,6 +393,11 @@ test('a file embedded with use-lite-512 is searched by meaning in the page: the 
   try {
     await page.goto(`/?src=${encodeURIComponent(server.url)}`)
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, cosine')
+    // the model downloads from the first keystroke, while the query is typed, not once it is sent
+    const model = (p: string) => p.endsWith('/models/use-lite/model.json')
+    expect(requested.filter(model)).toEqual([])
+    await page.getByLabel('Query text').pressSequentially('a ')
+    await expect.poll(() => requested.filter(model).length).toBe(1)
     await page.getByLabel('Query text').fill('a vehicle that flies')
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await expect(page.getByTestId('answer-for')).toHaveText('Results for “a vehicle that flies”', { timeout: 60_000 })

@@ -463,8 +463,11 @@ test('the widget answers text by meaning for a file embedded with use-lite-512, 
   try {
     await page.goto(hostUrl)
     await expect(page.getByRole('searchbox', { name: 'Search text' })).toBeVisible()
-    // nothing of the encoder before a text query
-    expect(requested.filter((u) => /parquet-seek-encoder|models\//.test(u))).toEqual([])
+    // nothing of the encoder before a text query is typed; its first keystroke starts the download
+    const encoder = () => requested.filter((u) => /parquet-seek-encoder|models\//.test(u))
+    expect(encoder()).toEqual([])
+    await page.getByRole('searchbox', { name: 'Search text' }).pressSequentially('a ')
+    await expect.poll(() => requested.includes(`${siteUrl}models/use-lite/model.json`)).toBe(true)
     await page.getByRole('searchbox', { name: 'Search text' }).fill('a vehicle that flies')
     await page.getByRole('button', { name: 'Search' }).click()
     const items = page.locator('parquet-seek li')

@@ -3,7 +3,8 @@
  *  - Node: model load, warm single-query encode time, embedding throughput (1 thread, every core);
  *  - the page (built site under vite preview, Debian's Chromium): the model load cold and from
  *    the browser cache, warm query encode time, and embedding throughput of a text-only file
- *    dropped in the page;
+ *    dropped in the page; the wait after Search for a first text query on a 50 Mbit/s link,
+ *    typed at 5 characters a second (the model's download starts at its first keystroke) or pasted;
  *  - the demo at its defaults, on 200 held-out WordNet senses (not in the demo, not the build's
  *    tune set), exact top-10 over the demo's vectors: recall@10 and bytes read per query.
  *   npm run bench:encoder [-- --rows 3000]     (after `npm run build`, with the demo generated)
@@ -188,6 +189,45 @@ try {
     `  model load: ${cold} ms cold (${mb} MB), ${cached} ms from the browser cache; demo opened and answered in ${(coldFirst / 1000).toFixed(1)} s cold`,
   )
   console.log(`  one phrase, warm: median ${median(pageQuery).toFixed(1)} ms of ${pageQuery.length} (encode only)`)
+
+  // a visitor's first text query on a 50 Mbit/s link (20 ms latency), in a fresh browser (nothing
+  // cached): the model's download starts at the query's first keystroke, so a query typed at 5
+  // characters a second waits after Search for what is left of it, a pasted one for all of it
+  // (the demo file from another server: the site's own demo address runs the demo's first query)
+  {
+    const server = await serveFile(demo, { host: 'static' })
+    const phrase = PHRASES[0] as string
+    const waits: Record<'typed' | 'pasted', number[]> = { typed: [], pasted: [] }
+    for (let i = 0; i < 6; i++) {
+      const how = i % 2 ? 'pasted' : 'typed'
+      const fresh = await browser.newContext()
+      const visitor = await fresh.newPage()
+      const cdp = await fresh.newCDPSession(visitor)
+      await cdp.send('Network.enable')
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 20,
+        downloadThroughput: 50e6 / 8,
+        uploadThroughput: 10e6 / 8,
+      })
+      await visitor.goto(`${url}?src=${encodeURIComponent(`${server.url}/wordnet.indexed.parquet`)}`)
+      await visitor.getByTestId('index-status').filter({ hasText: 'Index:' }).waitFor({ timeout: 60_000 })
+      const box = visitor.getByLabel('Query text')
+      if (how === 'typed') await box.pressSequentially(phrase, { delay: 200 })
+      else await box.fill(phrase)
+      const t0 = performance.now()
+      await visitor.getByRole('button', { name: 'Search', exact: true }).click()
+      await visitor.getByTestId('answer-for').filter({ hasText: phrase }).waitFor({ timeout: 120_000 })
+      waits[how].push(performance.now() - t0)
+      await fresh.close()
+    }
+    await server.close()
+    console.log(
+      `  a first text query on 50 Mbit/s (20 ms), fresh browser, "${phrase}": Search to results, median of 3: ` +
+        `typed at 5 chars/s (${((phrase.length * 200) / 1000).toFixed(1)} s) ${median(waits.typed).toFixed(0)} ms, ` +
+        `pasted ${median(waits.pasted).toFixed(0)} ms`,
+    )
+  }
 
   // a text-only file dropped in the page, embedded by the default encoder
   const dir = mkdtempSync(join(tmpdir(), 'pqs-bench-enc-'))

@@ -1,7 +1,7 @@
 import { type BackendChoice, loadKernels, type SearchBackend } from '../src/compute/backend.js'
 import { prepareQuery, recallAtK } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
-import { encodeText } from '../src/encode/encoders.js'
+import { encoderFor, encodeText } from '../src/encode/encoders.js'
 import { type ModelLoad, modelLoad } from '../src/encode/useLite.js'
 import { AbortError, ParquetSeekError } from '../src/errors.js'
 import type { Metric } from '../src/index/model.js'
@@ -554,6 +554,18 @@ export function engineApi() {
         encodeMs,
         model: encodeMs === undefined ? undefined : modelLoad(),
       }
+    },
+
+    /**
+     * Loads the text encoder of the open file's model (its download), so that the query being
+     * typed does not wait for it; its progress is `modelLoad`'s. A failed load is left to the
+     * query, which tries again and says why.
+     */
+    async prepareEncoder(id: number): Promise<void> {
+      const { index } = indexOf(id)
+      await encoderFor(index.encoder)
+        ?.prepare?.()
+        .catch(() => {})
     },
 
     /** Where the text encoder's model download stands (polled by the page while a text query waits). */

@@ -121,21 +121,36 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     void search({ row: similar.row })
   }, [similar?.seq])
 
+  /** Polls the model's download into `loading` while `until` runs. */
+  async function showModelLoad<T>(until: Promise<T>): Promise<T> {
+    const poll = setInterval(() => {
+      void engineWorker()
+        .modelLoad()
+        .then((m) => setLoading(m && !m.done ? m : undefined))
+    }, 250)
+    try {
+      return await until
+    } finally {
+      clearInterval(poll)
+      setLoading(undefined)
+    }
+  }
+
+  // the first keystroke of a text query starts the model's download (shown as it goes), so the
+  // query typed meanwhile does not wait for all of it
+  const prepared = useRef(false)
+  function prepareEncoder() {
+    if (prepared.current || !textModel) return
+    prepared.current = true
+    void showModelLoad(run(undefined, (api) => api.prepareEncoder(opened.id)))
+  }
+
   async function search(query: QuerySpec, o: { replace?: boolean } = {}) {
     abort.current?.abort()
     const controller = new AbortController()
     abort.current = controller
     setSearching(true)
     setError(undefined)
-    // the first text query loads the model: its download is shown as it goes
-    const poll =
-      'text' in query
-        ? setInterval(() => {
-            void engineWorker()
-              .modelLoad()
-              .then((m) => setLoading(m && !m.done ? m : undefined))
-          }, 250)
-        : undefined
     try {
       const req = {
         k: Number(k),
@@ -145,13 +160,13 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
         where: filter.trim() || undefined,
         distinct: passages && perDocument ? PASSAGE_ROW : undefined,
       }
-      const result = await run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
+      const answer = run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
+      // the first text query loads the model (unless typing did): its download is shown as it goes
+      const result = await ('text' in query ? showModelLoad(answer) : answer)
       setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, where: req.where, result }].slice(-20))
     } catch (e) {
       if ((e as Error).name !== 'AbortError') setError((e as Error).message)
     } finally {
-      clearInterval(poll)
-      setLoading(undefined)
       if (abort.current === controller) setSearching(false)
     }
   }
@@ -236,7 +251,10 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
                 aria-label="Query text"
                 placeholder="Describe what you are looking for…"
                 value={text}
-                onChange={(e) => setText(e.target.value)}
+                onChange={(e) => {
+                  setText(e.target.value)
+                  prepareEncoder()
+                }}
               />
             )}
             {mode === 'row' && (

@@ -12,6 +12,11 @@ export interface QueryEncoder {
   readonly dim: number
   /** One vector per text, in order. */
   encode(texts: string[]): Promise<Float32Array[]>
+  /**
+   * Loads what the first `encode` needs (a model's download), so that a query typed meanwhile
+   * does not wait for it; a page calls it when a person starts typing. Absent: nothing to load.
+   */
+  prepare?(): Promise<void>
 }
 
 type Factory = (id: string) => QueryEncoder | undefined

@@ -76,6 +76,9 @@ export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
   return {
     id: USE_LITE,
     dim: USE_LITE_DIM,
+    prepare: async () => {
+      await load()
+    },
     encode: async (texts) => {
       const model = await load()
       const out: Float32Array[] = []

@@ -14,22 +14,31 @@ const HERE = (typeof document === 'undefined' ? undefined : (document.currentScr
 
 /**
  * `use-lite-512` from the site that serves this script: parquet-seek-encoder.js beside it and the
- * model under ../models/, imported on the first text query, so this script stays small.
+ * model under ../models/, imported on the first keystroke or text query, so this script stays small.
  */
 let useLite: Promise<QueryEncoder> | undefined
+/** The model has loaded: a text query waits for nothing. */
+let useLiteLoaded = false
+const siteEncoder = () =>
+  (useLite ??= import(/* @vite-ignore */ new URL('parquet-seek-encoder.js', HERE).href)
+    .then((m: typeof import('./encoder.js')) => m.useLiteFromSite(new URL('../', HERE).href))
+    .catch((e: Error) => {
+      useLite = undefined
+      throw e
+    }))
 registerEncoder((id) =>
   id === USE_LITE
     ? {
         id: USE_LITE,
         dim: USE_LITE_DIM,
+        prepare: async () => {
+          await (await siteEncoder()).prepare?.()
+          useLiteLoaded = true
+        },
         encode: async (texts) => {
-          useLite ??= import(/* @vite-ignore */ new URL('parquet-seek-encoder.js', HERE).href)
-            .then((m: typeof import('./encoder.js')) => m.useLiteFromSite(new URL('../', HERE).href))
-            .catch((e: Error) => {
-              useLite = undefined
-              throw e
-            })
-          return (await useLite).encode(texts)
+          const vectors = await (await siteEncoder()).encode(texts)
+          useLiteLoaded = true
+          return vectors
         },
       }
     : undefined,
@@ -98,6 +107,15 @@ export class ParquetSeekElement extends HTMLElement {
     button.type = 'submit'
     button.textContent = 'Search'
     this.form.append(this.input, button)
+    // the first keystroke starts the text encoder's download: the query typed meanwhile does not wait for all of it
+    this.input.addEventListener(
+      'input',
+      () =>
+        void this.ready()
+          .then((index) => encoderFor(index.encoder)?.prepare?.())
+          .catch(() => {}), // (a failed load is the query's to report: it tries again)
+      { once: true },
+    )
     this.form.addEventListener('submit', (e) => {
       e.preventDefault()
       void this.searchText(this.input.value)
@@ -157,7 +175,7 @@ export class ParquetSeekElement extends HTMLElement {
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
     if (!text.trim()) return undefined
     try {
-      if (encoder.id === USE_LITE && !useLite) this.say('Loading the text encoder (28 MB, once)…')
+      if (encoder.id === USE_LITE && !useLiteLoaded) this.say('Loading the text encoder (28 MB, once)…')
       const [q] = await encoder.encode([text])
       return await this.search(q as Float32Array)
     } catch (e) {
