@@ -381,6 +381,53 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   await page.getByRole('button', { name: /Previous 500,000/ }).click()
   await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
   await expect(page.getByRole('button', { name: /Previous 500,000/ })).toBeDisabled()
+
+  // only rows where a filter holds: the ten largest labels, all in the last of five row groups
+  // (the other four ruled out by their statistics, unread)
+  const filter = page.getByLabel('Filter the rows shown')
+  const inView = page.getByTestId('rows-in-view')
+  const shownRows = async () =>
+    Promise.all(
+      (await table.locator('tbody tr').all()).map(async (tr) => [
+        Number(await tr.getAttribute('data-row')),
+        await tr.locator('td').nth(2).textContent(),
+      ]),
+    )
+  await filter.fill("label >= 'label 999990'")
+  await page.getByRole('button', { name: 'Filter', exact: true }).click()
+  await expect(inView).toContainText('10 of 1,000,000 rows pass (4 row groups skipped by their statistics)')
+  await expect(table.locator('tbody tr')).toHaveCount(10)
+  await expect(table.locator('tbody tr').last().locator('td').nth(2)).toHaveText('label 999999')
+  expect(await shownRows()).toEqual(Array.from({ length: 10 }, (_, i) => [999_990 + i, `label ${999_990 + i}`]))
+  // a row opens as the file's row it is
+  await table.locator('[data-row="999995"]').click()
+  await expect(page.getByRole('dialog').getByRole('heading', { level: 2 })).toHaveText('Row 999,995')
+  await page.keyboard.press('Escape')
+  // rows across a row group boundary, each shown with its own values, from the first passing
+  await filter.fill('id >= 199000 AND id < 201000')
+  await page.getByRole('button', { name: 'Filter', exact: true }).click()
+  await expect(inView).toContainText('2,000 of 1,000,000 rows pass (3 row groups skipped by their statistics) · rows 199,000–')
+  await expect(table.locator('tbody tr').last().locator('td').nth(2)).not.toHaveText('')
+  const matching = (rows: Array<Array<string | number | null>>) => rows.filter(([row, label]) => label !== `label ${row}`)
+  expect(matching(await shownRows())).toEqual([])
+  // "Go to row" goes to the first row from there that passes: over the boundary
+  await page.getByLabel('Go to row').fill('200005')
+  await page.getByRole('button', { name: 'Go', exact: true }).click()
+  await expect(inView).toContainText('rows 200,005–')
+  await expect(table.locator('[data-row="200005"] td').nth(2)).toHaveText('label 200005')
+  expect(matching(await shownRows())).toEqual([])
+  await page.getByLabel('Go to row').fill('300000')
+  await page.getByRole('button', { name: 'Go', exact: true }).click()
+  await expect(page.getByRole('alert')).toHaveText('No row from 300,000 on passes the filter.')
+  // a filter naming no column says so, and the rows shown stay
+  await filter.fill('colour = 1')
+  await page.getByRole('button', { name: 'Filter', exact: true }).click()
+  await expect(page.getByRole('alert')).toContainText('column "colour": --where names no such column')
+  await expect(inView).toContainText('2,000 of 1,000,000 rows pass')
+  // every row again
+  await page.getByRole('button', { name: 'Every row' }).click()
+  await expect(inView).toContainText(/^1,000,000 rows · rows 0–/)
+  await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
 })
 
 test('a file embedded with use-lite-512 is searched by meaning in the page: the model comes from this site', async ({ page }) => {

@@ -213,6 +213,19 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
       await page.getByRole('dialog').getByRole('button', { name: 'Find similar' }).click()
       await expect(hits(page).first()).toHaveAttribute('data-row', '1200')
       await expect(hits(page).first().locator('.hit-file')).toHaveText(` · second${file} row 0`)
+      // the Data view's filter over both files: every fourth row, each with its own title, over the files' seam
+      await page.getByRole('tab', { name: 'Data' }).click()
+      await page.getByLabel('Filter the rows shown').fill("title >= 'sailing' AND title < 'snowy'")
+      await page.getByRole('button', { name: 'Filter', exact: true }).click()
+      await expect(page.getByTestId('rows-in-view')).toContainText('500 of 2,000 rows pass · rows 2–')
+      await page.getByLabel('Go to row').fill('1199')
+      await page.getByRole('button', { name: 'Go', exact: true }).click()
+      await expect(page.getByTestId('rows-in-view')).toContainText('rows 1,202–')
+      await expect(table.locator('[data-row="1202"]')).toContainText('sailing boat harbour 1202')
+      for (const tr of await table.locator('tbody tr').all()) {
+        const row = await tr.getAttribute('data-row')
+        await expect(tr).toContainText(new RegExp(`^${row}sailing boat harbour ${row}$`))
+      }
     }
     // the same sidecar picked from disk with its files; without one of them, an error naming it
     await page.goto(siteUrl)

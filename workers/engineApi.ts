@@ -1,3 +1,4 @@
+import * as Comlink from 'comlink'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../src/compute/backend.js'
 import { prepareQuery, recallAtK } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
@@ -11,11 +12,13 @@ import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
 import { summarizeColumns } from '../src/parquet/embedding.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../src/parquet/json.js'
+import { parseWhere } from '../src/query/filter.js'
 import { type SearchOptions, STAGES } from '../src/query/pipeline.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
+import { filterAcross, type RowRange, readRowsAcross } from '../src/search/parts.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
 import { isSidecarAddress, SidecarIndex } from '../src/search/sidecarIndex.js'
 import { type FileInfo, inspect, spanOf } from './fileFacts.js'
@@ -80,6 +83,8 @@ interface Handle {
   info: FileInfo
   /** Rows [start, end) of `columns`: what the Data view and a row's details read. */
   read(start: number, end: number, columns: string[], signal?: AbortSignal): Promise<Array<Record<string, unknown>>>
+  /** The file, or a sidecar's or manifest's files, as parts of the whole: what the Data view's filter reads. */
+  parts(): readonly RowRange[]
   /** The DATE, TIME and DECIMAL columns, shown as such. */
   shown: ShownColumns
   index?: Searchable
@@ -209,6 +214,7 @@ async function openSidecarHandle(
   return {
     info,
     read: (start, end, columns, signal) => index.readRowSpan(start, end, columns, { signal }),
+    parts: () => index.sources,
     shown: shownColumnsIn(index.sources.map((s) => s.metadata)),
     index: sidecarSearchable(index),
     reopen: async (backend, signal) => sidecarSearchable(await openSidecar(backend, signal)),
@@ -333,6 +339,7 @@ async function openDatasetHandle(
   return {
     info,
     read: (start, end, columns, signal) => ds.readRowSpan(start, end, columns, { signal }),
+    parts: () => ds.parts,
     shown: shownColumnsIn(ds.shards.map((s) => s.opened.metadata)),
     index: datasetSearchable(ds),
     reopen: async (backend, signal) => datasetSearchable(await open(backend, signal)),
@@ -388,6 +395,7 @@ async function openFileHandle(source: ByteSource, backend: BackendChoice, signal
   return {
     info,
     read: (start, end, columns, signal) => readRowSpan(target, start, Math.min(end, info.rows), columns, { signal }),
+    parts: () => [{ ...target, rowBase: 0, rows: info.rows }],
     shown: shownColumnsOf(metadata),
     index: index && fileSearchable(index),
     reopen: async (backend, signal) => {
@@ -403,6 +411,8 @@ export function engineApi() {
   const jobs = new Map<number, AbortController>()
   /** An open's progress, by job: a sidecar's files opened and checked, of all it names. */
   const opening = new Map<number, { opened: number; files: number }>()
+  /** A Data view filter's progress, by job: rows looked at, of all. */
+  const filtering = new Map<number, { rows: number; of: number }>()
   let next = 1
   const signalOf = (job?: number) => (job === undefined ? undefined : jobs.get(job)?.signal)
   const handle = (id: number) => {
@@ -428,6 +438,11 @@ export function engineApi() {
     done(job: number): void {
       jobs.delete(job)
       opening.delete(job)
+      filtering.delete(job)
+    },
+    /** How far the Data view filter running as `job` has got (rows looked at, of all; undefined before its first row group). */
+    filterProgress(job: number): { rows: number; of: number } | undefined {
+      return filtering.get(job)
     },
     /** How far the open running as `job` has got (a sidecar's files; undefined before its header is read, and for a single file). */
     openProgress(job: number): { opened: number; files: number } | undefined {
@@ -516,6 +531,29 @@ export function engineApi() {
       const h = handle(id)
       const rows = await h.read(start, Math.min(end, h.info.rows), columns, signalOf(job))
       return rows.map((r) => jsonRow(r, h.shown))
+    },
+
+    /**
+     * The rows passing a `where` filter (the Data view's "Only rows where"), in order, read as a
+     * search's filter is: only the columns it names, row groups its statistics rule out skipped.
+     */
+    async filterRows(id: number, where: string, job?: number): Promise<{ rows: Uint32Array; rowGroupsSkipped: number }> {
+      const h = handle(id)
+      const onProgress = (rows: number, of: number) => {
+        if (job !== undefined && jobs.has(job)) filtering.set(job, { rows, of })
+      }
+      const { bitmap, passing, rowGroupsSkipped } = await filterAcross(h.parts(), parseWhere(where), signalOf(job), onProgress)
+      const rows = new Uint32Array(passing)
+      let n = 0
+      for (let r = 0; r < bitmap.length; r++) if (bitmap[r]) rows[n++] = r
+      return Comlink.transfer({ rows, rowGroupsSkipped }, [rows.buffer])
+    },
+
+    /** `rows` (any rows, in this order) of `columns`, as JSON-safe values: a filtered Data view's. */
+    async rowsAt(id: number, rows: number[], columns: string[], job?: number): Promise<Array<Record<string, unknown>>> {
+      const h = handle(id)
+      const values = await readRowsAcross(h.parts(), rows, columns, { signal: signalOf(job) })
+      return rows.map((r) => jsonRow(values.get(r) ?? {}, h.shown))
     },
 
     /** Whether this worker has WebGPU (an adapter, not only the API). */

@@ -14,10 +14,31 @@ const WINDOW = 500_000
 /** Rows fetched per request: a screenful or two, so a jump reads one block. */
 const BLOCK = 100
 
+/** The Data view's filter once applied: the rows passing it, in order. */
+interface Filtered {
+  where: string
+  rows: Uint32Array
+  rowGroupsSkipped: number
+}
+
+/** The first position in `rows` (ascending) holding `row` or a later one; rows.length if none. */
+function firstFrom(rows: Uint32Array, row: number): number {
+  let lo = 0
+  let hi = rows.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((rows[mid] as number) < row) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 /**
  * Every row of the open file, scrolled virtually: only the rows in view are in the page, and
  * they are read in blocks through the engine worker (only the pages that hold them). Vector
- * columns are hidden by default; any column can be hidden. Clicking a row opens it.
+ * columns are hidden by default; any column can be hidden. "Only rows where" keeps the rows
+ * passing a filter (the search's language; only its columns read, row groups ruled out by their
+ * statistics skipped), scrolled the same way. Clicking a row opens it.
  */
 export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo; onOpenRow: (row: number) => void }) {
   const [hidden, setHidden] = useState<Set<string>>(() => new Set(info.vectorColumns))
@@ -28,9 +49,16 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
   const [, setVersion] = useState(0)
   const [error, setError] = useState<string>()
   const [goTo, setGoTo] = useState('')
+  const [where, setWhere] = useState('')
+  const [filtered, setFiltered] = useState<Filtered>()
+  const [filtering, setFiltering] = useState<{ rows: number; of: number }>()
+  const filterAbort = useRef<AbortController>(undefined)
   const scroller = useRef<HTMLElement>(null)
   const [base, setBase] = useState(0)
-  const count = Math.min(WINDOW, info.rows - base)
+  /** Rows scrolled (those passing the filter), and the file's row at each position. */
+  const total = filtered ? filtered.rows.length : info.rows
+  const rowAt = (at: number) => (filtered ? (filtered.rows[at] as number) : at)
+  const count = Math.max(0, Math.min(WINDOW, total - base))
   const scrollAfterMove = useRef<number | undefined>(undefined)
   const virtual = useVirtualizer({
     count,
@@ -42,8 +70,15 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
     scrollPaddingStart: ROW_HEIGHT,
   })
   const items = virtual.getVirtualItems()
+  // positions in what is scrolled (the file's rows, or those passing the filter)
+  // (those read: in view and a few beyond; those said to be in view: below the sticky header,
+  // whose row a row's start is counted from, and above the scroller's bottom)
   const first = base + (items[0]?.index ?? 0)
   const last = base + (items.at(-1)?.index ?? 0)
+  const top = virtual.scrollOffset ?? 0
+  const onScreen = items.filter((it) => it.start >= top + ROW_HEIGHT - 1 && it.start < top + (virtual.scrollRect?.height ?? 0))
+  const seenFirst = base + (onScreen[0]?.index ?? items[0]?.index ?? 0)
+  const seenLast = base + (onScreen.at(-1)?.index ?? items.at(-1)?.index ?? 0)
   const goToRow = (n: number) => {
     const window = Math.floor(n / WINDOW) * WINDOW
     if (window === base) virtual.scrollToIndex(n - base, { align: 'start' })
@@ -59,14 +94,56 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
     virtual.scrollToIndex(at ?? 0, { align: 'start' })
   }, [base])
 
-  // a new set of columns starts over
-  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the column list
+  // a new set of columns, or of rows, starts over
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the column list and the filter
   useEffect(() => {
     for (const c of pending.current.values()) c.abort()
     pending.current.clear()
     blocks.current.clear()
     setVersion((v) => v + 1)
-  }, [key, id])
+  }, [key, id, filtered])
+
+  /** Shows `rows` (undefined: every row), from the first. */
+  function showRows(rows: Filtered | undefined) {
+    setFiltered(rows)
+    setBase(0)
+    virtual.scrollToIndex(0, { align: 'start' })
+  }
+
+  /** Applies `where` (empty: every row again), from the first row passing it. */
+  async function applyFilter() {
+    filterAbort.current?.abort()
+    setError(undefined)
+    const text = where.trim()
+    if (!text) {
+      showRows(undefined)
+      return
+    }
+    const controller = new AbortController()
+    filterAbort.current = controller
+    setFiltering({ rows: 0, of: info.rows })
+    let poll: ReturnType<typeof setInterval> | undefined
+    /** Until this filter ends: a poll answered after that must not show it running again. */
+    let live = true
+    try {
+      const found = await run(controller.signal, (api, job) => {
+        // rows looked at so far, shown as it goes
+        poll = setInterval(() => {
+          void api.filterProgress(job).then((p) => {
+            if (p && live && !controller.signal.aborted) setFiltering(p)
+          })
+        }, 250)
+        return api.filterRows(id, text, job)
+      })
+      showRows({ where: text, ...found })
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError' && !controller.signal.aborted) setError((e as Error).message)
+    } finally {
+      live = false
+      clearInterval(poll)
+      if (filterAbort.current === controller) setFiltering(undefined)
+    }
+  }
 
   // read the blocks in view once scrolling pauses; blocks scrolled past are cancelled
   // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the rows in view
@@ -85,7 +162,12 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
         const controller = new AbortController()
         pending.current.set(b, controller)
         const columns = shown.map((c) => c.name)
-        run(controller.signal, (api, job) => api.rows(id, b * BLOCK, (b + 1) * BLOCK, columns, job))
+        const rows = filtered?.rows
+        run(controller.signal, (api, job) =>
+          rows
+            ? api.rowsAt(id, Array.from(rows.subarray(b * BLOCK, (b + 1) * BLOCK)), columns, job)
+            : api.rows(id, b * BLOCK, (b + 1) * BLOCK, columns, job),
+        )
           .then((rows) => {
             if (controller.signal.aborted) return
             blocks.current.set(b, rows)
@@ -100,7 +182,7 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
       }
     }, 40)
     return () => clearTimeout(timer)
-  }, [first, last, key, id])
+  }, [first, last, key, id, filtered])
 
   // fixed widths: every row is its own grid, so its columns must not size to their content
   const widths = shown.map((c) => (/STRING|UTF8|BYTE_ARRAY/i.test(c.type) ? 14 : 8))
@@ -116,8 +198,15 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
           onSubmit={(e) => {
             e.preventDefault()
             const n = Number(goTo)
-            if (Number.isInteger(n) && n >= 0 && n < info.rows) goToRow(n)
-            else setError(`Row numbers go from 0 to ${(info.rows - 1).toLocaleString('en-US')}.`)
+            if (!Number.isInteger(n) || n < 0 || n >= info.rows)
+              setError(`Row numbers go from 0 to ${(info.rows - 1).toLocaleString('en-US')}.`)
+            else if (!filtered) goToRow(n)
+            else {
+              // the first row from n on that passes the filter
+              const at = firstFrom(filtered.rows, n)
+              if (at < filtered.rows.length) goToRow(at)
+              else setError(`No row from ${n.toLocaleString('en-US')} on passes the filter.`)
+            }
           }}
         >
           <label>
@@ -157,20 +246,67 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
             ))}
           </fieldset>
         </details>
-        {info.rows > WINDOW && (
+        {total > WINDOW && (
           <div className="row">
             <button type="button" disabled={base === 0} onClick={() => goToRow(Math.max(0, base - WINDOW))}>
               ◂ Previous {WINDOW.toLocaleString('en-US')}
             </button>
-            <button type="button" disabled={base + WINDOW >= info.rows} onClick={() => goToRow(base + WINDOW)}>
+            <button type="button" disabled={base + WINDOW >= total} onClick={() => goToRow(base + WINDOW)}>
               Next {WINDOW.toLocaleString('en-US')} ▸
             </button>
           </div>
         )}
-        <span className="hint">
-          {info.rows.toLocaleString('en-US')} rows · rows {first.toLocaleString('en-US')}–{last.toLocaleString('en-US')} in view
+        <span className="hint" data-testid="rows-in-view">
+          {filtered
+            ? `${total.toLocaleString('en-US')} of ${info.rows.toLocaleString('en-US')} rows pass` +
+              (filtered.rowGroupsSkipped
+                ? ` (${filtered.rowGroupsSkipped.toLocaleString('en-US')} row group${filtered.rowGroupsSkipped === 1 ? '' : 's'} skipped by their statistics)`
+                : '')
+            : `${info.rows.toLocaleString('en-US')} rows`}
+          {count > 0 && ` · rows ${rowAt(seenFirst).toLocaleString('en-US')}–${rowAt(seenLast).toLocaleString('en-US')} in view`}
         </span>
       </div>
+      <form
+        className="row data-filter"
+        onSubmit={(e) => {
+          e.preventDefault()
+          void applyFilter()
+        }}
+      >
+        <label className="data-filter-field">
+          <span>Only rows where</span>
+          <input
+            className="data-filter-input"
+            type="text"
+            aria-label="Filter the rows shown"
+            placeholder="e.g. year >= 2020 AND lang = 'en' (the search filter's language)"
+            value={where}
+            onChange={(e) => setWhere(e.target.value)}
+          />
+        </label>
+        <button type="submit" disabled={filtering !== undefined}>
+          Filter
+        </button>
+        {filtered && !filtering && (
+          <button
+            type="button"
+            onClick={() => {
+              setWhere('')
+              showRows(undefined)
+            }}
+          >
+            Every row
+          </button>
+        )}
+        {filtering && (
+          <span role="status" className="hint">
+            Filtering… {filtering.rows.toLocaleString('en-US')} of {filtering.of.toLocaleString('en-US')} rows{' '}
+            <button type="button" onClick={() => filterAbort.current?.abort()}>
+              Cancel
+            </button>
+          </span>
+        )}
+      </form>
       {error && (
         <p role="alert" className="error">
           {error}
@@ -178,7 +314,7 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
       )}
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the scroller takes keyboard scrolling */}
       <section ref={scroller} className="grid" aria-label="Rows, scrolled" tabIndex={0}>
-        <table aria-label={`Rows of ${info.name}`} aria-rowcount={info.rows + 1}>
+        <table aria-label={`Rows of ${info.name}`} aria-rowcount={total + 1}>
           <thead className="grid-head">
             <tr className="grid-row" style={grid} aria-rowindex={1}>
               <th scope="col">row</th>
@@ -191,12 +327,13 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
           </thead>
           <tbody style={{ height: virtual.getTotalSize(), position: 'relative', minWidth: grid.minWidth }}>
             {items.map((item) => {
-              const row = base + item.index
-              const values = blocks.current.get(Math.floor(row / BLOCK))?.[row % BLOCK]
+              const at = base + item.index
+              const row = rowAt(at)
+              const values = blocks.current.get(Math.floor(at / BLOCK))?.[at % BLOCK]
               return (
                 <tr
                   key={item.key}
-                  aria-rowindex={row + 2}
+                  aria-rowindex={at + 2}
                   data-row={row}
                   className="grid-row"
                   style={{

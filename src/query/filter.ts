@@ -506,8 +506,17 @@ export function allowedRows(rows: number, passing: Uint8Array | undefined, delet
   return allowed
 }
 
-/** The rows of the file that pass `expr`, reading only its columns and skipping row groups by statistics. */
-export async function filterRows(source: ByteSource, metadata: FileMetaData, expr: Expr, signal?: AbortSignal): Promise<FilterResult> {
+/**
+ * The rows of the file that pass `expr`, reading only its columns and skipping row groups by
+ * statistics; `onProgress(rows, of)` after each row group.
+ */
+export async function filterRows(
+  source: ByteSource,
+  metadata: FileMetaData,
+  expr: Expr,
+  signal?: AbortSignal,
+  onProgress?: (rows: number, of: number) => void,
+): Promise<FilterResult> {
   const rows = Number(metadata.num_rows)
   const names = [...columnsOf(expr)]
   // the values a condition can compare: a top-level column or a struct's field (`meta.lang`), one
@@ -589,6 +598,7 @@ export async function filterRows(source: ByteSource, metadata: FileMetaData, exp
         }
       }
     rowStart += count
+    onProgress?.(rowStart, rows)
   }
   return { bitmap, passing, rowGroupsSkipped: skipped, rowGroupsRead: metadata.row_groups.length - skipped }
 }

@@ -26,6 +26,12 @@ export interface ParquetTarget {
 }
 
 /**
+ * Rows this near one another are read as one span (the rows between decoded and dropped): they
+ * lie in the same pages, which one span decodes once and separate rows once each.
+ */
+const SPAN_GAP = 32
+
+/**
  * Values of `columns` for the given rows of one file, read through its offset indexes so only
  * the pages holding those rows are fetched, all requested together (one round trip).
  */
@@ -40,10 +46,18 @@ export async function readRows(
   checkColumns(target, columns)
   const batching = new BatchingSource(target.cached, undefined, o.connections, o.signal)
   const unique = [...new Set(rows)].sort((a, b) => a - b)
+  const spans: Array<{ start: number; end: number; rows: number[] }> = []
+  for (const row of unique) {
+    const last = spans.at(-1)
+    if (last && row - last.end <= SPAN_GAP) {
+      last.end = row + 1
+      last.rows.push(row)
+    } else spans.push({ start: row, end: row + 1, rows: [row] })
+  }
   await Promise.all(
-    unique.map(async (row) => {
-      const [obj] = await readSpan(target, batching, row, row + 1, columns)
-      values.set(row, obj ?? {})
+    spans.map(async (s) => {
+      const objs = await readSpan(target, batching, s.start, s.end, columns)
+      for (const row of s.rows) values.set(row, objs[row - s.start] ?? {})
     }),
   )
   return values

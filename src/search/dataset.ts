@@ -45,8 +45,8 @@ export class SeekDataset {
   readonly rowBases: number[]
   /** The first list of each shard, numbering the shards' lists one after another in shard order. */
   readonly listBases: number[]
-  /** Each shard as a part of the whole: its rows numbered after the shards before it. */
-  private readonly parts: RowPart[]
+  /** Each shard as a part of the whole: its rows numbered after the shards before it (search/parts.ts reads across them). */
+  readonly parts: RowPart[]
 
   private constructor(
     readonly shards: SeekIndex[],

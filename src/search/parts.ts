@@ -1,17 +1,21 @@
 import type { Kernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
-import { type ParquetTarget, readRowSpan } from './columns.js'
+import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
+import { type ParquetTarget, readRowSpan, readRows } from './columns.js'
 import { flatSearch } from './flat.js'
 
 /**
  * One file among many whose rows are numbered one after another (a sidecar's sources, a
- * manifest's shards): its rows are rowBase … rowBase + rows − 1 of the whole.
+ * manifest's shards; a file alone, at 0): its rows are rowBase … rowBase + rows − 1 of the whole.
  */
-export interface RowPart extends ParquetTarget {
+export interface RowRange extends ParquetTarget {
   rowBase: number
   rows: number
-  /** The embedding column. */
+}
+
+/** A part of the whole with its embedding column. */
+export interface RowPart extends RowRange {
   column: { name: string }
 }
 
@@ -40,6 +44,67 @@ export async function readRowSpanAcross(
     .filter((p) => p.rowBase < end && p.rowBase + p.rows > start)
     .map((p) => readRowSpan(p, Math.max(start, p.rowBase) - p.rowBase, Math.min(end, p.rowBase + p.rows) - p.rowBase, columns, o))
   return (await Promise.all(reads)).flat()
+}
+
+/** Values of `columns` for `rows` of the whole (any order): each file's read through its own offset indexes, all at once. */
+export async function readRowsAcross(
+  parts: readonly RowRange[],
+  rows: number[],
+  columns: string[],
+  o: { connections?: number; signal?: AbortSignal } = {},
+): Promise<Map<number, Record<string, unknown>>> {
+  const byPart = new Map<RowRange, number[]>()
+  for (const row of rows) {
+    const at = partAt(parts, row)
+    if (!at) continue
+    const local = byPart.get(at.part)
+    if (local) local.push(at.row)
+    else byPart.set(at.part, [at.row])
+  }
+  const out = new Map<number, Record<string, unknown>>()
+  await Promise.all(
+    [...byPart].map(async ([part, local]) => {
+      for (const [row, values] of await readRows(part, local, columns, o)) out.set(part.rowBase + row, values)
+    }),
+  )
+  return out
+}
+
+/**
+ * The rows of the whole passing `expr`: each file filtered by its own statistics and columns,
+ * placed at its first row; `onProgress(rows, of)` as the files' row groups are done.
+ */
+export async function filterAcross(
+  parts: readonly RowRange[],
+  expr: Expr,
+  signal?: AbortSignal,
+  onProgress?: (rows: number, of: number) => void,
+): Promise<FilterResult> {
+  const total = parts.reduce((n, p) => n + p.rows, 0)
+  const done = new Float64Array(parts.length)
+  const each = await Promise.all(
+    parts.map((p, i) =>
+      filterRows(p.cached, p.metadata, expr, signal, (rows) => {
+        done[i] = rows
+        onProgress?.(
+          done.reduce((a, b) => a + b, 0),
+          total,
+        )
+      }),
+    ),
+  )
+  if (each.length === 1) return each[0] as FilterResult
+  const bitmap = new Uint8Array(total)
+  for (const [i, r] of each.entries()) {
+    const part = parts[i] as RowRange
+    bitmap.set(r.bitmap.subarray(0, part.rows), part.rowBase)
+  }
+  return {
+    bitmap,
+    passing: each.reduce((n, r) => n + r.passing, 0),
+    rowGroupsSkipped: each.reduce((n, r) => n + r.rowGroupsSkipped, 0),
+    rowGroupsRead: each.reduce((n, r) => n + r.rowGroupsRead, 0),
+  }
 }
 
 /**

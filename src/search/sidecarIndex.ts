@@ -18,12 +18,12 @@ import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } fr
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange } from '../parquet/embedding.js'
 import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
-import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
+import type { Expr, FilterResult } from '../query/filter.js'
 import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
-import { readRows, rowVector } from './columns.js'
+import { rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
 import { DEFAULT_MAX_BYTES } from './open.js'
-import { partAt, readRowSpanAcross, searchExactAcross } from './parts.js'
+import { filterAcross, partAt, readRowSpanAcross, readRowsAcross, searchExactAcross } from './parts.js'
 
 /** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
 const SIDECAR_HEAD_READ = 1 << 16
@@ -621,29 +621,13 @@ class SidecarKind implements IndexKind {
     return present
   }
 
-  async readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
-    const out = new Map<number, Record<string, unknown>>()
-    await Promise.all(
-      [...bySource(this.sources, rows)].map(async ([source, local]) => {
-        const values = await readRows(source, local, columns, o)
-        for (const [row, v] of values) out.set(source.rowBase + row, v)
-      }),
-    )
-    return out
+  readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
+    return readRowsAcross(this.sources, rows, columns, o)
   }
 
   /** Each source's passing rows, placed at its first global row. */
-  async filter(expr: Expr, o: ReadOptions): Promise<FilterResult> {
-    const bitmap = new Uint8Array(this.rows)
-    const each = await Promise.all(this.sources.map((s) => filterRows(s.cached, s.metadata, expr, o.signal)))
-    for (const [i, r] of each.entries())
-      bitmap.set(r.bitmap.subarray(0, (this.sources[i] as OpenedSource).rows), (this.sources[i] as OpenedSource).rowBase)
-    return {
-      bitmap,
-      passing: each.reduce((n, r) => n + r.passing, 0),
-      rowGroupsSkipped: each.reduce((n, r) => n + r.rowGroupsSkipped, 0),
-      rowGroupsRead: each.reduce((n, r) => n + r.rowGroupsRead, 0),
-    }
+  filter(expr: Expr, o: ReadOptions): Promise<FilterResult> {
+    return filterAcross(this.sources, expr, o.signal)
   }
 }
 
