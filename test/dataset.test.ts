@@ -210,6 +210,18 @@ describe("a manifest in the page's engine (the app's worker)", () => {
       const { id, info } = await api.open(`${site.url}manifest.json`, 'js', undefined, ['http://127.0.0.1:'])
       expect(info).toMatchObject({ kind: 'manifest', rows: 1000, sources: [{ rows: 500 }, { rows: 500 }] })
       expect((await api.rows(id, 498, 502, ['title'])).map((r) => r.title)).toEqual(['q0-498', 'q0-499', 'q1-0', 'q1-1'])
+      // the Data view's filter: the rows passing in either file, numbered across them; then any
+      // rows, in the order asked (near ones read as one span, far ones and the other file's apart)
+      const { rows: passing } = await api.filterRows(id, "title LIKE '%-1_'")
+      expect(Array.from(passing)).toEqual([
+        ...Array.from({ length: 10 }, (_, i) => 10 + i),
+        ...Array.from({ length: 10 }, (_, i) => 510 + i),
+      ])
+      const asked = [519, 10, 11, 12, 515, 40, 499]
+      expect((await api.rowsAt(id, asked, ['title'])).map((r) => r.title)).toEqual(
+        asked.map((r) => (r < 500 ? `q0-${r}` : `q1-${r - 500}`)),
+      )
+      await expect(api.filterRows(id, 'colour = 1')).rejects.toThrow('--where names no such column')
       const found = await api.search(id, { row: 777 }, { k: 3, columns: ['title'] })
       expect(found.results[0]).toMatchObject({ row: 777, distance: 0, values: { title: 'q1-277' }, fileRow: 277 })
       expect(found.results[0]?.file).toMatch(/^q1\.indexed\.parquet$/)
