@@ -747,7 +747,7 @@ describe('parquetseek search and bench', () => {
       expect(json.code, json.stderr).toBe(0)
       expect(JSON.parse(json.stdout).results).toEqual([{ row: 89, distance: 0, values: want }])
       const table = await cli(query)
-      expect(table.stdout.split('\n').slice(0, 2)).toEqual(['rank\trow\tdistance\tday\tts', `1\t89\t0.00000\t"${want.day}"\t"${want.ts}"`])
+      expect(table.stdout.split('\n').slice(0, 2)).toEqual(['rank\trow\tdistance\tday\tts', `1\t89\t0\t"${want.day}"\t"${want.ts}"`])
     }
   })
 

@@ -256,9 +256,13 @@ function printTable(
   for (const [i, r] of results.entries()) {
     const values = jsonRow(r.values, shown)
     lines.push(
-      [i + 1, ...(files ? [r.file] : []), r.row, r.distance.toPrecision(6), ...columns.map((c) => clip(JSON.stringify(values[c])))].join(
-        '\t',
-      ),
+      [
+        i + 1,
+        ...(files ? [r.file] : []),
+        r.row,
+        String(Number(r.distance.toPrecision(6))),
+        ...columns.map((c) => clip(JSON.stringify(values[c]))),
+      ].join('\t'),
     )
   }
   process.stdout.write(`${[...lines, '', ...summary].join('\n')}\n`)
