@@ -430,6 +430,68 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
 })
 
+test('the Data view sorts by a column, every row or those a filter keeps: NULLs last either way, ties in file order', async ({ page }) => {
+  // 300 rows in three row groups; labels repeat (ties) and every seventh is NULL
+  const labels = Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? null : `w${String((i * 37) % 50).padStart(2, '0')}`))
+  const input = join(dir, 'sortable.parquet')
+  writeIdTextFile(input, 'label', labels, 100)
+  /** Rows in the order a sort should show them: by label (NULLs last), ties by row. */
+  const expected = (rows: number[], descending: boolean) =>
+    [...rows].sort((a, b) => {
+      const x = labels[a] ?? null
+      const y = labels[b] ?? null
+      if (x === null || y === null) return (x === null ? 1 : 0) - (y === null ? 1 : 0) || a - b
+      return (descending ? (x < y ? 1 : x > y ? -1 : 0) : x < y ? -1 : x > y ? 1 : 0) || a - b
+    })
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  const table = page.getByRole('table', { name: 'Rows of sortable.parquet' })
+  await expect(table.locator('[data-row="1"] td').nth(2)).toHaveText(labels[1] as string)
+  /** Each row on the page is the one `order` puts at its position (aria-rowindex: position + 2), with its values. */
+  const inOrder = async (order: number[]) => {
+    await expect(table.locator('tbody tr').last().locator('td').nth(1)).not.toHaveText('')
+    const trs = await table.locator('tbody tr').all()
+    expect(trs.length).toBeGreaterThan(5)
+    for (const tr of trs) {
+      const row = Number(await tr.getAttribute('data-row'))
+      expect(row).toBe(order[Number(await tr.getAttribute('aria-rowindex')) - 2])
+      await expect(tr.locator('td').nth(1)).toHaveText(String(row))
+    }
+  }
+  const header = table.getByRole('columnheader', { name: 'label' })
+  const all = Array.from({ length: 300 }, (_, i) => i)
+  // smallest first, then largest first (NULLs last both times), then the file's order again
+  await header.getByRole('button').click()
+  await expect(header).toHaveAttribute('aria-sort', 'ascending')
+  await expect(page.getByTestId('rows-in-view')).toHaveText('300 rows · sorted by label, smallest first')
+  await inOrder(expected(all, false))
+  await expect(table.locator('tbody tr').first().locator('td').nth(2)).toHaveText('w00')
+  await header.getByRole('button').click()
+  await expect(header).toHaveAttribute('aria-sort', 'descending')
+  await inOrder(expected(all, true))
+  await expect(table.locator('tbody tr').first().locator('td').nth(2)).toHaveText('w49')
+  // the NULLs come last here too: row 294's is among the last rows, in file order
+  await page.getByLabel('Go to row').fill('294')
+  await page.getByRole('button', { name: 'Go', exact: true }).click()
+  await expect(table.locator('[data-row="294"]')).toHaveAttribute('aria-rowindex', String(2 + expected(all, true).indexOf(294)))
+  await inOrder(expected(all, true))
+  await header.getByRole('button').click()
+  await expect(header).toHaveAttribute('aria-sort', 'none')
+  await expect(page.getByTestId('rows-in-view')).toContainText('300 rows · rows 0–')
+  // a filter keeps its rows, and a sort stays through it
+  await header.getByRole('button').click()
+  await page.getByLabel('Filter the rows shown').fill('id >= 150')
+  await page.getByRole('button', { name: 'Filter', exact: true }).click()
+  await expect(page.getByTestId('rows-in-view')).toHaveText(
+    '150 of 300 rows pass (1 row group skipped by their statistics) · sorted by label, smallest first',
+  )
+  await inOrder(expected(all.slice(150), false))
+  // "Go to row": where a row is in the sorted rows; one the filter dropped is said so
+  await page.getByLabel('Go to row').fill('5')
+  await page.getByRole('button', { name: 'Go', exact: true }).click()
+  await expect(page.getByRole('alert')).toHaveText('Row 5 does not pass the filter.')
+})
+
 test('a file embedded with use-lite-512 is searched by meaning in the page: the model comes from this site', async ({ page }) => {
   // made in Node with the same encoder: ten words, each found by a phrase sharing none of its letters' words
   const words = ['joy', 'airplane', 'ocean', 'snow', 'piano', 'doctor', 'dog', 'computer', 'bread', 'mountain']

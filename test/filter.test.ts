@@ -9,7 +9,7 @@ import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { readMetadata } from '../src/parquet/footer.js'
 import { jsonRow, shownColumnsOf } from '../src/parquet/json.js'
-import { evaluate, filterRows, parseWhere } from '../src/query/filter.js'
+import { compareValues, evaluate, filterRows, parseWhere } from '../src/query/filter.js'
 import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
 import { openIndex } from '../src/search/engine.js'
@@ -554,5 +554,24 @@ describe('--where filters', () => {
     expect(stats.filter).toMatchObject({ rowsPassing: 40, direct: false })
     expect(results[0]?.row).toBe(1005)
     expect(results.map((r) => r.row)).not.toContain(1003)
+  })
+})
+
+describe('the order a sort shows values in (the Data view)', () => {
+  it('numbers and integers exactly, dates, booleans, text, bytes, then anything by its JSON; NULL and NaN after every value', () => {
+    const sorted = (values: unknown[]) => [...values].sort(compareValues)
+    // an INT64 past 2^53 beside the double nearest it: exact, as DuckDB orders them
+    const big = 2n ** 53n + 1n
+    expect(sorted([big, 2 ** 53, -1n, 0.5, null, Number.NaN, 3])).toEqual([-1n, 0.5, 3, 2 ** 53, big, null, Number.NaN])
+    expect(sorted([new Date('2021-01-01'), null, new Date('2020-06-30')])).toEqual([new Date('2020-06-30'), new Date('2021-01-01'), null])
+    expect(sorted([true, false, undefined, true])).toEqual([false, true, true, undefined])
+    expect(sorted(['b', 'a', 'B', '', null])).toEqual(['', 'B', 'a', 'b', null])
+    expect(sorted([Uint8Array.of(1, 2), Uint8Array.of(1), Uint8Array.of(0, 9)])).toEqual([
+      Uint8Array.of(0, 9),
+      Uint8Array.of(1),
+      Uint8Array.of(1, 2),
+    ])
+    // (by JSON text: '[1,5]' before '[1]', as ',' is before ']')
+    expect(sorted([[2], [1, 5], null, [1]])).toEqual([[1, 5], [1], [2], null])
   })
 })

@@ -14,7 +14,7 @@ import { isRepeatedColumn } from '../src/parquet/listRows.js'
 import { pageTableOptions, walkFilePages } from '../src/parquet/pageLocations.js'
 import { filterRows, parseWhere } from '../src/query/filter.js'
 import { readRowSpan, readRows } from '../src/search/columns.js'
-import { duckdb, tempDir, testSource } from './helpers/fixtures.js'
+import { duckdb, tempDir, testSource, writeListFile } from './helpers/fixtures.js'
 
 /**
  * readListRows reads a list column (one leaf below repeated levels) with hyparquet's page decoding
@@ -250,6 +250,37 @@ describe('list columns read as Dremel defines rows (readListRows)', () => {
       expect([...bitmap.entries()].filter(([, b]) => b).map(([i]) => i)).toEqual(expected)
     } finally {
       db.close()
+    }
+  })
+})
+
+describe('result rows read by number', () => {
+  it('rows in any order, near and far, across row groups and pages, each with its own values (near ones read as one span)', async () => {
+    // 3 row groups of 1,000 rows, small pages, with and without offset indexes: rows sharing a
+    // page, a group, or nothing; a text column with NULLs and a vector column
+    const dir = tempDir('pqs-read-rows-')
+    const n = 3000
+    const asked = [2999, 0, 1, 3, 40, 999, 1000, 1001, 1500, 2998, 3, 11, 5]
+    for (const offsetIndex of [true, false]) {
+      const path = join(dir, `rows-${offsetIndex}.parquet`)
+      writeListFile(
+        path,
+        Array.from({ length: n }, (_, i) => [i, i + 0.5]),
+        { text: Array.from({ length: n }, (_, i) => (i % 11 === 0 ? null : `row ${i}`)) },
+        {},
+        { pageSize: 2048, rowGroupSize: 1000, offsetIndex },
+      )
+      const source = await testSource(path)
+      const metadata = await parquetMetadataAsync(source)
+      const target = { cached: new CachedSource(source), metadata, name: 'rows.parquet' }
+      for (const columns of [['text'], ['embedding', 'text']]) {
+        const got = await readRows(target, asked, columns)
+        expect([...got.keys()].sort((a, b) => a - b)).toEqual([...new Set(asked)].sort((a, b) => a - b))
+        for (const row of asked) {
+          const want: Record<string, unknown> = { text: row % 11 === 0 ? null : `row ${row}`, embedding: [row, row + 0.5] }
+          expect(plain(got.get(row))).toEqual(Object.fromEntries(columns.map((c) => [c, want[c]])))
+        }
+      }
     }
   })
 })

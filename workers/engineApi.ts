@@ -12,7 +12,7 @@ import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
 import { summarizeColumns } from '../src/parquet/embedding.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../src/parquet/json.js'
-import { parseWhere } from '../src/query/filter.js'
+import { compareValues, nullsLast, parseWhere } from '../src/query/filter.js'
 import { type SearchOptions, STAGES } from '../src/query/pipeline.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
@@ -78,6 +78,11 @@ export interface RecallPoint {
   /** The index's default search (its tuned nprobe, adaptive where it has a slack; a manifest's: each file's own). */
   default?: true
 }
+
+/** Rows a Data view sort may order: it holds one value of each (strings: ~100 MB at 2 M rows). */
+const SORT_MAX_ROWS = 2_000_000
+/** Rows read at once while a sort reads its column. */
+const SORT_BLOCK = 65_536
 
 interface Handle {
   info: FileInfo
@@ -411,8 +416,11 @@ export function engineApi() {
   const jobs = new Map<number, AbortController>()
   /** An open's progress, by job: a sidecar's files opened and checked, of all it names. */
   const opening = new Map<number, { opened: number; files: number }>()
-  /** A Data view filter's progress, by job: rows looked at, of all. */
-  const filtering = new Map<number, { rows: number; of: number }>()
+  /** A Data view filter's or sort's progress, by job: rows looked at, of all. */
+  const counting = new Map<number, { rows: number; of: number }>()
+  const countRows = (job: number | undefined) => (rows: number, of: number) => {
+    if (job !== undefined && jobs.has(job)) counting.set(job, { rows, of })
+  }
   let next = 1
   const signalOf = (job?: number) => (job === undefined ? undefined : jobs.get(job)?.signal)
   const handle = (id: number) => {
@@ -438,11 +446,11 @@ export function engineApi() {
     done(job: number): void {
       jobs.delete(job)
       opening.delete(job)
-      filtering.delete(job)
+      counting.delete(job)
     },
-    /** How far the Data view filter running as `job` has got (rows looked at, of all; undefined before its first row group). */
-    filterProgress(job: number): { rows: number; of: number } | undefined {
-      return filtering.get(job)
+    /** How far the Data view filter or sort running as `job` has got (rows looked at, of all; undefined before the first block). */
+    rowsProgress(job: number): { rows: number; of: number } | undefined {
+      return counting.get(job)
     },
     /** How far the open running as `job` has got (a sidecar's files; undefined before its header is read, and for a single file). */
     openProgress(job: number): { opened: number; files: number } | undefined {
@@ -539,14 +547,46 @@ export function engineApi() {
      */
     async filterRows(id: number, where: string, job?: number): Promise<{ rows: Uint32Array; rowGroupsSkipped: number }> {
       const h = handle(id)
-      const onProgress = (rows: number, of: number) => {
-        if (job !== undefined && jobs.has(job)) filtering.set(job, { rows, of })
-      }
-      const { bitmap, passing, rowGroupsSkipped } = await filterAcross(h.parts(), parseWhere(where), signalOf(job), onProgress)
+      const { bitmap, passing, rowGroupsSkipped } = await filterAcross(h.parts(), parseWhere(where), signalOf(job), countRows(job))
       const rows = new Uint32Array(passing)
       let n = 0
       for (let r = 0; r < bitmap.length; r++) if (bitmap[r]) rows[n++] = r
       return Comlink.transfer({ rows, rowGroupsSkipped }, [rows.buffer])
+    },
+
+    /**
+     * The rows (every row, or `rows`: those a filter kept) in the order of `column`'s values
+     * (`compareValues`; `descending`: largest first), NULLs last either way, ties in row order:
+     * the Data view's sort. Reads that one column of those rows, a block at a time (progress:
+     * `rowsProgress`), and holds its values while it sorts — up to SORT_MAX_ROWS of them.
+     */
+    async orderRows(id: number, column: string, descending: boolean, rows: Uint32Array | undefined, job?: number): Promise<Uint32Array> {
+      const h = handle(id)
+      const signal = signalOf(job)
+      const count = rows ? rows.length : h.info.rows
+      if (count > SORT_MAX_ROWS)
+        throw new ParquetSeekError(
+          `sorting holds every value of the column: ${count.toLocaleString('en-US')} rows are more than ${SORT_MAX_ROWS.toLocaleString('en-US')}; filter them first`,
+          { file: h.info.name, column },
+        )
+      const values = new Array<unknown>(count)
+      for (let at = 0; at < count; at += SORT_BLOCK) {
+        const end = Math.min(count, at + SORT_BLOCK)
+        if (rows) {
+          const wanted = Array.from(rows.subarray(at, end))
+          const read = await readRowsAcross(h.parts(), wanted, [column], { signal })
+          for (const [i, r] of wanted.entries()) values[at + i] = read.get(r)?.[column]
+        } else for (const [i, r] of (await h.read(at, end, [column], signal)).entries()) values[at + i] = r[column]
+        countRows(job)(end, count)
+      }
+      const sign = descending ? -1 : 1
+      const order = Uint32Array.from({ length: count }, (_, i) => i).sort((i, j) => {
+        const a = values[i]
+        const b = values[j]
+        return (nullsLast(a) || nullsLast(b) ? compareValues(a, b) : sign * compareValues(a, b)) || i - j
+      })
+      const out = rows ? order.map((i) => rows[i] as number) : order
+      return Comlink.transfer(out, [out.buffer])
     },
 
     /** `rows` (any rows, in this order) of `columns`, as JSON-safe values: a filtered Data view's. */

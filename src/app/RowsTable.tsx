@@ -1,6 +1,9 @@
 import { useVirtualizer } from '@tanstack/react-virtual'
+import type { Remote } from 'comlink'
 import { useEffect, useMemo, useRef, useState } from 'react'
+import type { EngineApi } from '../../workers/engineApi.js'
 import type { FileInfo } from '../../workers/fileFacts.js'
+import type { ColumnSummary } from '../parquet/embedding.js'
 import { run } from './bridge.js'
 import { asText } from './text.js'
 
@@ -20,6 +23,16 @@ interface Filtered {
   rows: Uint32Array
   rowGroupsSkipped: number
 }
+
+/** The Data view's sort: by a column's values, and the rows (every row, or a filter's) in that order. */
+interface Sorted {
+  column: string
+  descending: boolean
+  rows: Uint32Array
+}
+
+/** A column's values can be sorted: a plain value a row (not a list, a map or a struct). */
+const sortable = (c: ColumnSummary) => !c.element && !['GROUP', 'MAP', 'LIST', 'STRUCT'].includes(c.type)
 
 /** The first position in `rows` (ascending) holding `row` or a later one; rows.length if none. */
 function firstFrom(rows: Uint32Array, row: number): number {
@@ -51,13 +64,16 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
   const [goTo, setGoTo] = useState('')
   const [where, setWhere] = useState('')
   const [filtered, setFiltered] = useState<Filtered>()
-  const [filtering, setFiltering] = useState<{ rows: number; of: number }>()
-  const filterAbort = useRef<AbortController>(undefined)
+  const [sorted, setSorted] = useState<Sorted>()
+  /** A filter or a sort under way: what, and rows looked at of all. */
+  const [working, setWorking] = useState<{ what: string; rows: number; of: number }>()
+  const workAbort = useRef<AbortController>(undefined)
   const scroller = useRef<HTMLElement>(null)
   const [base, setBase] = useState(0)
-  /** Rows scrolled (those passing the filter), and the file's row at each position. */
-  const total = filtered ? filtered.rows.length : info.rows
-  const rowAt = (at: number) => (filtered ? (filtered.rows[at] as number) : at)
+  /** The rows scrolled, in order (every row; those passing the filter; sorted), and the file's row at each position. */
+  const view = sorted?.rows ?? filtered?.rows
+  const total = view ? view.length : info.rows
+  const rowAt = (at: number) => (view ? (view[at] as number) : at)
   const count = Math.max(0, Math.min(WINDOW, total - base))
   const scrollAfterMove = useRef<number | undefined>(undefined)
   const virtual = useVirtualizer({
@@ -95,54 +111,79 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
   }, [base])
 
   // a new set of columns, or of rows, starts over
-  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the column list and the filter
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed on the column list and the rows
   useEffect(() => {
     for (const c of pending.current.values()) c.abort()
     pending.current.clear()
     blocks.current.clear()
     setVersion((v) => v + 1)
-  }, [key, id, filtered])
+  }, [key, id, view])
 
-  /** Shows `rows` (undefined: every row), from the first. */
-  function showRows(rows: Filtered | undefined) {
+  /** Shows these rows (a filter's, or none: every row; sorted or not), from the first. */
+  function showRows(rows: Filtered | undefined, order: Sorted | undefined) {
     setFiltered(rows)
+    setSorted(order)
     setBase(0)
     virtual.scrollToIndex(0, { align: 'start' })
   }
 
-  /** Applies `where` (empty: every row again), from the first row passing it. */
-  async function applyFilter() {
-    filterAbort.current?.abort()
-    setError(undefined)
-    const text = where.trim()
-    if (!text) {
-      showRows(undefined)
-      return
-    }
+  /**
+   * Runs a filter or a sort in the engine worker, its rows looked at shown as it goes, Cancel
+   * stopping it (a newer one cancels it too); undefined when it failed (the error shown) or was cancelled.
+   */
+  async function rowsJob<T>(what: string, of: number, call: (api: Remote<EngineApi>, job: number) => Promise<T>): Promise<T | undefined> {
+    workAbort.current?.abort()
     const controller = new AbortController()
-    filterAbort.current = controller
-    setFiltering({ rows: 0, of: info.rows })
+    workAbort.current = controller
+    setWorking({ what, rows: 0, of })
     let poll: ReturnType<typeof setInterval> | undefined
-    /** Until this filter ends: a poll answered after that must not show it running again. */
+    /** Until this job ends: a poll answered after that must not show it running again. */
     let live = true
     try {
-      const found = await run(controller.signal, (api, job) => {
-        // rows looked at so far, shown as it goes
+      return await run(controller.signal, (api, job) => {
         poll = setInterval(() => {
-          void api.filterProgress(job).then((p) => {
-            if (p && live && !controller.signal.aborted) setFiltering(p)
+          void api.rowsProgress(job).then((p) => {
+            if (p && live && !controller.signal.aborted) setWorking({ what, ...p })
           })
         }, 250)
-        return api.filterRows(id, text, job)
+        return call(api, job)
       })
-      showRows({ where: text, ...found })
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !controller.signal.aborted) setError((e as Error).message)
+      return undefined
     } finally {
       live = false
       clearInterval(poll)
-      if (filterAbort.current === controller) setFiltering(undefined)
+      if (workAbort.current === controller) setWorking(undefined)
     }
+  }
+
+  /** The sort `by` over `rows` (a filter's; undefined: every row). */
+  async function sortRows(by: Omit<Sorted, 'rows'>, rows: Uint32Array | undefined): Promise<Sorted | undefined> {
+    const order = await rowsJob(`Sorting by ${by.column}`, rows ? rows.length : info.rows, (api, job) =>
+      api.orderRows(id, by.column, by.descending, rows, job),
+    )
+    return order && { ...by, rows: order }
+  }
+
+  /** Applies a filter (empty: every row again), from the first row passing it; a sort stays. */
+  async function applyFilter(text: string) {
+    setError(undefined)
+    const found = text ? await rowsJob('Filtering', info.rows, (api, job) => api.filterRows(id, text, job)) : undefined
+    if (text && !found) return
+    const rows = found && { where: text, ...found }
+    const order = sorted && (await sortRows(sorted, rows?.rows))
+    if (sorted && !order) return
+    showRows(rows, order)
+  }
+
+  /** A column's header: sorts by it ascending, then descending, then not. */
+  async function sortBy(column: string) {
+    setError(undefined)
+    const descending = sorted?.column === column && !sorted.descending
+    if (sorted?.column === column && sorted.descending) return showRows(filtered, undefined)
+    const order = await sortRows({ column, descending }, filtered?.rows)
+    if (order) showRows(filtered, order)
   }
 
   // read the blocks in view once scrolling pauses; blocks scrolled past are cancelled
@@ -162,7 +203,7 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
         const controller = new AbortController()
         pending.current.set(b, controller)
         const columns = shown.map((c) => c.name)
-        const rows = filtered?.rows
+        const rows = view
         run(controller.signal, (api, job) =>
           rows
             ? api.rowsAt(id, Array.from(rows.subarray(b * BLOCK, (b + 1) * BLOCK)), columns, job)
@@ -182,7 +223,7 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
       }
     }, 40)
     return () => clearTimeout(timer)
-  }, [first, last, key, id, filtered])
+  }, [first, last, key, id, view])
 
   // fixed widths: every row is its own grid, so its columns must not size to their content
   const widths = shown.map((c) => (/STRING|UTF8|BYTE_ARRAY/i.test(c.type) ? 14 : 8))
@@ -200,7 +241,12 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
             const n = Number(goTo)
             if (!Number.isInteger(n) || n < 0 || n >= info.rows)
               setError(`Row numbers go from 0 to ${(info.rows - 1).toLocaleString('en-US')}.`)
-            else if (!filtered) goToRow(n)
+            else if (sorted) {
+              // where the row is in the sorted rows
+              const at = sorted.rows.indexOf(n)
+              if (at >= 0) goToRow(at)
+              else setError(`Row ${n.toLocaleString('en-US')} does not pass the filter.`)
+            } else if (!filtered) goToRow(n)
             else {
               // the first row from n on that passes the filter
               const at = firstFrom(filtered.rows, n)
@@ -263,14 +309,16 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
                 ? ` (${filtered.rowGroupsSkipped.toLocaleString('en-US')} row group${filtered.rowGroupsSkipped === 1 ? '' : 's'} skipped by their statistics)`
                 : '')
             : `${info.rows.toLocaleString('en-US')} rows`}
-          {count > 0 && ` · rows ${rowAt(seenFirst).toLocaleString('en-US')}–${rowAt(seenLast).toLocaleString('en-US')} in view`}
+          {sorted
+            ? ` · sorted by ${sorted.column}, ${sorted.descending ? 'largest' : 'smallest'} first`
+            : count > 0 && ` · rows ${rowAt(seenFirst).toLocaleString('en-US')}–${rowAt(seenLast).toLocaleString('en-US')} in view`}
         </span>
       </div>
       <form
         className="row data-filter"
         onSubmit={(e) => {
           e.preventDefault()
-          void applyFilter()
+          void applyFilter(where.trim())
         }}
       >
         <label className="data-filter-field">
@@ -284,24 +332,24 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
             onChange={(e) => setWhere(e.target.value)}
           />
         </label>
-        <button type="submit" disabled={filtering !== undefined}>
+        <button type="submit" disabled={working !== undefined}>
           Filter
         </button>
-        {filtered && !filtering && (
+        {filtered && !working && (
           <button
             type="button"
             onClick={() => {
               setWhere('')
-              showRows(undefined)
+              void applyFilter('')
             }}
           >
             Every row
           </button>
         )}
-        {filtering && (
+        {working && (
           <span role="status" className="hint">
-            Filtering… {filtering.rows.toLocaleString('en-US')} of {filtering.of.toLocaleString('en-US')} rows{' '}
-            <button type="button" onClick={() => filterAbort.current?.abort()}>
+            {working.what}… {working.rows.toLocaleString('en-US')} of {working.of.toLocaleString('en-US')} rows{' '}
+            <button type="button" onClick={() => workAbort.current?.abort()}>
               Cancel
             </button>
           </span>
@@ -318,11 +366,27 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
           <thead className="grid-head">
             <tr className="grid-row" style={grid} aria-rowindex={1}>
               <th scope="col">row</th>
-              {shown.map((c) => (
-                <th scope="col" key={c.name} title={c.type}>
-                  {c.name}
-                </th>
-              ))}
+              {shown.map((c) => {
+                const by = sorted?.column === c.name ? (sorted.descending ? 'descending' : 'ascending') : undefined
+                return (
+                  <th scope="col" key={c.name} title={c.type} aria-sort={by ?? 'none'}>
+                    {sortable(c) ? (
+                      <button
+                        type="button"
+                        className="sort"
+                        disabled={working !== undefined}
+                        title={`Sort by ${c.name}: smallest first, then largest first, then file order`}
+                        onClick={() => void sortBy(c.name)}
+                      >
+                        {c.name}
+                        <span aria-hidden="true">{by === 'ascending' ? ' ▲' : by === 'descending' ? ' ▼' : ''}</span>
+                      </button>
+                    ) : (
+                      c.name
+                    )}
+                  </th>
+                )
+              })}
             </tr>
           </thead>
           <tbody style={{ height: virtual.getTotalSize(), position: 'relative', minWidth: grid.minWidth }}>

@@ -228,6 +228,33 @@ function compare(a: unknown, b: Literal, column?: string): number | undefined {
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
+/** Whether `v` sorts after every value, whichever way a sort goes: NULL, and NaN. */
+export function nullsLast(v: unknown): boolean {
+  return v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))
+}
+
+/**
+ * Two values of one column in the order a sort shows them (ascending): numbers and integers by
+ * value (exactly: an INT64 past 2^53 too), dates by instant, FALSE before TRUE, text by character
+ * code, bytes byte by byte, anything else (a list, a struct) by its JSON text; NULL and NaN after
+ * every value (`nullsLast`: a descending sort keeps them last too).
+ */
+export function compareValues(a: unknown, b: unknown): number {
+  if (nullsLast(a) || nullsLast(b)) return nullsLast(a) === nullsLast(b) ? 0 : nullsLast(a) ? 1 : -1
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint'))
+    // (a number and a bigint compare exactly as they are)
+    return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0
+  if (a instanceof Date && b instanceof Date) return order(a.getTime(), b.getTime())
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
+  if (typeof a === 'string' && typeof b === 'string') return order(a, b)
+  if (a instanceof Uint8Array && b instanceof Uint8Array) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number)
+    return a.length - b.length
+  }
+  const text = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x)) ?? ''
+  return order(text(a), text(b))
+}
+
 const order = (x: number | string, y: number | string) => (x < y ? -1 : x > y ? 1 : 0)
 
 /** A row's value (`column` given) cannot compare with `b`: an error naming the column; statistics (no column): undefined, the group may match. */

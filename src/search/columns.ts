@@ -26,10 +26,34 @@ export interface ParquetTarget {
 }
 
 /**
- * Rows this near one another are read as one span (the rows between decoded and dropped): they
- * lie in the same pages, which one span decodes once and separate rows once each.
+ * Rows near one another are read as one span, the rows between decoded and dropped: a read
+ * decodes the pages holding its rows, so rows sharing pages read apart decode those pages once
+ * each. A span is kept while the rows it covers are no more than the wanted rows in it times a
+ * page's rows (about what reading them apart would decode), and at most MAX_SPAN_ROWS. Where a
+ * vector or a list column is read, a page's rows count as SPAN_ROWS (their rows between are
+ * costly to hold).
  */
-const SPAN_GAP = 32
+const SPAN_ROWS = 32
+const MAX_SPAN_ROWS = 131_072
+/** Bytes of an offset index a page (a PageLocation: offset, size, first row): to count its pages from the footer. */
+const PAGE_LOCATION_BYTES = 12
+
+/**
+ * About how many rows a page of the columns read holds in row group `g`, by the footer alone: the
+ * group's rows over the pages its offset index lists (the fewest of the columns); a chunk without
+ * one is decoded whole by a read of any of its rows.
+ */
+function pageRows(metadata: FileMetaData, g: number, columns: string[]): number {
+  const group = metadata.row_groups[g]
+  const rows = Number(group?.num_rows ?? 0)
+  let fewest = rows
+  for (const chunk of group?.columns ?? []) {
+    if (!columns.includes(chunk.meta_data?.path_in_schema[0] ?? '')) continue
+    const length = chunk.offset_index_length
+    if (length) fewest = Math.min(fewest, rows / Math.max(1, Math.round(length / PAGE_LOCATION_BYTES)))
+  }
+  return Math.max(1, fewest)
+}
 
 /**
  * Values of `columns` for the given rows of one file, read through its offset indexes so only
@@ -46,13 +70,19 @@ export async function readRows(
   checkColumns(target, columns)
   const batching = new BatchingSource(target.cached, undefined, o.connections, o.signal)
   const unique = [...new Set(rows)].sort((a, b) => a - b)
-  const spans: Array<{ start: number; end: number; rows: number[] }> = []
+  const costly = columns.some((c) => isRepeatedColumn(target.metadata, c))
+  const groupEnds: number[] = []
+  for (const group of target.metadata.row_groups) groupEnds.push((groupEnds.at(-1) ?? 0) + Number(group.num_rows))
+  const spans: Array<{ start: number; end: number; g: number; perPage: number; rows: number[] }> = []
+  let g = 0
   for (const row of unique) {
+    while (g < groupEnds.length - 1 && row >= (groupEnds[g] as number)) g++
     const last = spans.at(-1)
-    if (last && row - last.end <= SPAN_GAP) {
+    const covered = last ? row + 1 - last.start : 0
+    if (last && last.g === g && covered <= last.perPage * (last.rows.length + 1) && covered <= MAX_SPAN_ROWS) {
       last.end = row + 1
       last.rows.push(row)
-    } else spans.push({ start: row, end: row + 1, rows: [row] })
+    } else spans.push({ start: row, end: row + 1, g, perPage: costly ? SPAN_ROWS : pageRows(target.metadata, g, columns), rows: [row] })
   }
   await Promise.all(
     spans.map(async (s) => {
