@@ -222,6 +222,14 @@ describe("a manifest in the page's engine (the app's worker)", () => {
         asked.map((r) => (r < 500 ? `q0-${r}` : `q1-${r - 500}`)),
       )
       await expect(api.filterRows(id, 'colour = 1')).rejects.toThrow('--where names no such column')
+      // the Data view's sort over both files: every row, or those the filter kept, by title
+      const byTitle = (rows: number[], descending: boolean) => {
+        const title = (r: number) => (r < 500 ? `q0-${r}` : `q1-${r - 500}`)
+        return [...rows].sort((a, b) => (title(a) < title(b) ? -1 : 1) * (descending ? -1 : 1))
+      }
+      const every = Array.from({ length: 1000 }, (_, i) => i)
+      expect(Array.from(await api.orderRows(id, 'title', true, undefined))).toEqual(byTitle(every, true))
+      expect(Array.from(await api.orderRows(id, 'title', false, passing))).toEqual(byTitle(Array.from(passing), false))
       const found = await api.search(id, { row: 777 }, { k: 3, columns: ['title'] })
       expect(found.results[0]).toMatchObject({ row: 777, distance: 0, values: { title: 'q1-277' }, fileRow: 277 })
       expect(found.results[0]?.file).toMatch(/^q1\.indexed\.parquet$/)
