@@ -486,6 +486,14 @@ test('the Data view sorts by a column, every row or those a filter keeps: NULLs 
     '150 of 300 rows pass (1 row group skipped by their statistics) · sorted by label, smallest first',
   )
   await inOrder(expected(all.slice(150), false))
+  // the Search tab and back: the Data view keeps its filter and its sort
+  await page.getByRole('tab', { name: 'Search' }).click()
+  await page.getByRole('tab', { name: 'Data' }).click()
+  await expect(page.getByTestId('rows-in-view')).toHaveText(
+    '150 of 300 rows pass (1 row group skipped by their statistics) · sorted by label, smallest first',
+  )
+  await expect(page.getByLabel('Filter the rows shown')).toHaveValue('id >= 150')
+  await inOrder(expected(all.slice(150), false))
   // "Go to row": where a row is in the sorted rows; one the filter dropped is said so
   await page.getByLabel('Go to row').fill('5')
   await page.getByRole('button', { name: 'Go', exact: true }).click()

@@ -34,6 +34,8 @@ export function App() {
   const [gpuAvailable, setGpuAvailable] = useState(false)
   const [demo, setDemo] = useState<DemoManifest>()
   const [tab, setTab] = useState<Tab>('search')
+  /** The file whose Data view has been shown: it stays (hidden) while the Search tab is, keeping its filter, sort and place. */
+  const [dataShown, setDataShown] = useState<number>()
   const [sideOpen, setSideOpen] = useState(() => window.innerWidth >= 900)
   const [rowOpen, setRowOpen] = useState<number>()
   const [similar, setSimilar] = useState<{ row: number; seq: number }>()
@@ -45,6 +47,9 @@ export function App() {
   useEffect(() => {
     void run(undefined, (api) => api.hasGpu()).then(setGpuAvailable)
   }, [])
+  useEffect(() => {
+    if (tab === 'data' && opened) setDataShown(opened.id)
+  }, [tab, opened])
 
   // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
   const openSeq = useRef(0)
@@ -341,7 +346,7 @@ export function App() {
                 )}
               </div>
               <div role="tabpanel" id="panel-data" aria-labelledby="tab-data" hidden={tab !== 'data'}>
-                {tab === 'data' && (
+                {(tab === 'data' || dataShown === opened.id) && (
                   <Suspense fallback={<Skeleton lines={8} label="Loading the rows" />}>
                     <RowsTable key={opened.id} id={opened.id} info={opened.info} onOpenRow={setRowOpen} />
                   </Suspense>
