@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { writeV1SplitList } from '../scripts/pyarrowLike.js'
 import { CachedSource } from '../src/io/cache.js'
 import { fileSource } from '../src/io/nodeFile.js'
+import { type ByteSource, CountingSource } from '../src/io/source.js'
 import { codecs } from '../src/parquet/codecs.js'
 import { readColumnRange, summarizeColumns } from '../src/parquet/embedding.js'
 import { isRepeatedColumn } from '../src/parquet/listRows.js'
@@ -280,6 +281,20 @@ describe('result rows read by number', () => {
           const want: Record<string, unknown> = { text: row % 11 === 0 ? null : `row ${row}`, embedding: [row, row + 0.5] }
           expect(plain(got.get(row))).toEqual(Object.fromEntries(columns.map((c) => [c, want[c]])))
         }
+      }
+      // over HTTP (a source that is not local) rows read together fetch no more bytes than read
+      // one by one: a span does not reach over pages none of its rows needs (rows 0–3 and 999
+      // of a group of 1,000 in ~2 KiB pages: two pages, not all of them)
+      if (offsetIndex) {
+        const remote = (): ByteSource => ({ byteLength: source.byteLength, name: path, slice: (a, b) => source.slice(a, b) })
+        const bytes = async (groups: number[][]) => {
+          const counting = new CountingSource(remote())
+          const over = { cached: new CachedSource(counting), metadata, name: path }
+          for (const rows of groups) await readRows(over, rows, ['text'])
+          return counting.counts.bytes
+        }
+        const near = [0, 1, 2, 3, 999]
+        expect(await bytes([near])).toBeLessThanOrEqual(await bytes(near.map((r) => [r])))
       }
     }
   })

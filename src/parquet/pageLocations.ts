@@ -323,6 +323,11 @@ export function knowPageTable(metadata: FileMetaData, table: PageTable): void {
   tables.set(metadata, table)
 }
 
+/** How many pages of row group `g`'s chunk `path` are known (told by knowPageTable, or walked); undefined if none are. */
+export function knownPageCount(metadata: FileMetaData, g: number, path: string): number | undefined {
+  return tables.get(metadata)?.[g]?.[path]?.length
+}
+
 /** What knowPageTable was told for this footer, as hyparquet's read options take it. */
 export function pageTableOptions(metadata: FileMetaData): { pageLocationsByGroup?: PageTable } {
   const table = tables.get(metadata)

@@ -16,7 +16,7 @@ import {
 } from '../parquet/embedding.js'
 import { guardPages } from '../parquet/guard.js'
 import { isRepeatedColumn } from '../parquet/listRows.js'
-import { pageTableOptions, walkForRows } from '../parquet/pageLocations.js'
+import { knownPageCount, pageTableOptions, walkForRows } from '../parquet/pageLocations.js'
 
 /** A Parquet file being read: its cached source and footer. */
 export interface ParquetTarget {
@@ -28,9 +28,13 @@ export interface ParquetTarget {
 /**
  * Rows near one another are read as one span, the rows between decoded and dropped: a read
  * decodes the pages holding its rows, so rows sharing pages read apart decode those pages once
- * each. A span is kept while the rows it covers are no more than the wanted rows in it times a
- * page's rows (about what reading them apart would decode), and at most MAX_SPAN_ROWS. Where a
- * vector or a list column is read, a page's rows count as SPAN_ROWS (their rows between are
+ * each. Rows of one row group whose chunks are read whole by any read (no offset index, no page
+ * table known) are one span; from a local file, a span is kept while the rows it covers are no
+ * more than the wanted rows in it times a page's rows (about what reading them apart would
+ * decode); over HTTP, where a span's pages between cost bytes, only rows within SPAN_ROWS of each
+ * other (a span reading the pages it lies in, about those its rows need: a sidecar's result rows
+ * read 53 KiB a query apart, 76 KiB with spans of 3 pages' rows). Spans are at most
+ * MAX_SPAN_ROWS, and SPAN_ROWS where a vector or a list column is read (its rows between are
  * costly to hold).
  */
 const SPAN_ROWS = 32
@@ -39,18 +43,22 @@ const MAX_SPAN_ROWS = 131_072
 const PAGE_LOCATION_BYTES = 12
 
 /**
- * About how many rows a page of the columns read holds in row group `g`, by the footer alone: the
- * group's rows over the pages its offset index lists (the fewest of the columns); a chunk without
- * one is decoded whole by a read of any of its rows.
+ * How far a span of wanted rows may reach in row group `g` (see SPAN_ROWS): the whole group where
+ * no chunk read has its pages known (no offset index, no page table a sidecar or a walk told:
+ * each read fetches and decodes the chunks whole); else from a local file about the rows of a
+ * page of the columns read (the fewest: the group's rows over the pages its offset index lists,
+ * counted from its length in the footer, or the page table's), over HTTP SPAN_ROWS.
  */
-function pageRows(metadata: FileMetaData, g: number, columns: string[]): number {
+function pageRows(metadata: FileMetaData, g: number, columns: string[], local: boolean): number {
   const group = metadata.row_groups[g]
   const rows = Number(group?.num_rows ?? 0)
   let fewest = rows
   for (const chunk of group?.columns ?? []) {
-    if (!columns.includes(chunk.meta_data?.path_in_schema[0] ?? '')) continue
+    const path = chunk.meta_data?.path_in_schema ?? []
+    if (!columns.includes(path[0] ?? '')) continue
     const length = chunk.offset_index_length
-    if (length) fewest = Math.min(fewest, rows / Math.max(1, Math.round(length / PAGE_LOCATION_BYTES)))
+    const pages = length ? Math.round(length / PAGE_LOCATION_BYTES) : knownPageCount(metadata, g, path.join('.'))
+    if (pages) fewest = Math.min(fewest, local ? rows / pages : SPAN_ROWS)
   }
   return Math.max(1, fewest)
 }
@@ -82,7 +90,14 @@ export async function readRows(
     if (last && last.g === g && covered <= last.perPage * (last.rows.length + 1) && covered <= MAX_SPAN_ROWS) {
       last.end = row + 1
       last.rows.push(row)
-    } else spans.push({ start: row, end: row + 1, g, perPage: costly ? SPAN_ROWS : pageRows(target.metadata, g, columns), rows: [row] })
+    } else
+      spans.push({
+        start: row,
+        end: row + 1,
+        g,
+        perPage: costly ? SPAN_ROWS : pageRows(target.metadata, g, columns, Boolean(target.cached.local)),
+        rows: [row],
+      })
   }
   await Promise.all(
     spans.map(async (s) => {
