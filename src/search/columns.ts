@@ -28,39 +28,38 @@ export interface ParquetTarget {
 /**
  * Rows near one another are read as one span, the rows between decoded and dropped: a read
  * decodes the pages holding its rows, so rows sharing pages read apart decode those pages once
- * each. Rows of one row group whose chunks are read whole by any read (no offset index, no page
- * table known) are one span; from a local file, a span is kept while the rows it covers are no
- * more than the wanted rows in it times a page's rows (about what reading them apart would
- * decode); over HTTP, where a span's pages between cost bytes, only rows within SPAN_ROWS of each
- * other (a span reading the pages it lies in, about those its rows need: a sidecar's result rows
- * read 53 KiB a query apart, 76 KiB with spans of 3 pages' rows). Spans are at most
- * MAX_SPAN_ROWS, and SPAN_ROWS where a vector or a list column is read (its rows between are
- * costly to hold).
+ * each. How far a span reaches in a row group (`spanRule`): over the whole group where every
+ * chunk read is fetched and decoded whole by any read (no offset index, no page table known);
+ * from a local file, while the rows it covers are no more than its wanted rows times a page's
+ * rows (about what reading them apart would decode); over HTTP, where the pages between cost
+ * bytes, to rows within SPAN_ROWS of the last (a sidecar's result rows read 53 KiB a query so,
+ * 76 KiB with spans of pages' rows); and there too where a vector or a list column is read (its
+ * rows between are costly to hold). Spans are at most MAX_SPAN_ROWS.
  */
 const SPAN_ROWS = 32
 const MAX_SPAN_ROWS = 131_072
 /** Bytes of an offset index a page (a PageLocation: offset, size, first row): to count its pages from the footer. */
 const PAGE_LOCATION_BYTES = 12
 
-/**
- * How far a span of wanted rows may reach in row group `g` (see SPAN_ROWS): the whole group where
- * no chunk read has its pages known (no offset index, no page table a sidecar or a walk told:
- * each read fetches and decodes the chunks whole); else from a local file about the rows of a
- * page of the columns read (the fewest: the group's rows over the pages its offset index lists,
- * counted from its length in the footer, or the page table's), over HTTP SPAN_ROWS.
- */
-function pageRows(metadata: FileMetaData, g: number, columns: string[], local: boolean): number {
+/** How far a span of wanted rows may reach in row group `g` (see SPAN_ROWS): its whole, a page's rows a wanted row, or a gap. */
+type SpanRule = { whole: true } | { perRow: number } | { gap: number }
+
+function spanRule(metadata: FileMetaData, g: number, columns: string[], local: boolean, costly: boolean): SpanRule {
+  if (costly) return { gap: SPAN_ROWS }
   const group = metadata.row_groups[g]
   const rows = Number(group?.num_rows ?? 0)
-  let fewest = rows
+  // the fewest rows a page of the columns read: the group's rows over the pages its offset index
+  // lists (counted from its length in the footer), or the page table's
+  let fewest: number | undefined
   for (const chunk of group?.columns ?? []) {
     const path = chunk.meta_data?.path_in_schema ?? []
     if (!columns.includes(path[0] ?? '')) continue
     const length = chunk.offset_index_length
     const pages = length ? Math.round(length / PAGE_LOCATION_BYTES) : knownPageCount(metadata, g, path.join('.'))
-    if (pages) fewest = Math.min(fewest, local ? rows / pages : SPAN_ROWS)
+    if (pages) fewest = Math.min(fewest ?? rows, rows / pages)
   }
-  return Math.max(1, fewest)
+  if (fewest === undefined) return { whole: true }
+  return local ? { perRow: Math.max(1, fewest) } : { gap: SPAN_ROWS }
 }
 
 /**
@@ -81,13 +80,15 @@ export async function readRows(
   const costly = columns.some((c) => isRepeatedColumn(target.metadata, c))
   const groupEnds: number[] = []
   for (const group of target.metadata.row_groups) groupEnds.push((groupEnds.at(-1) ?? 0) + Number(group.num_rows))
-  const spans: Array<{ start: number; end: number; g: number; perPage: number; rows: number[] }> = []
+  const spans: Array<{ start: number; end: number; g: number; rule: SpanRule; rows: number[] }> = []
   let g = 0
   for (const row of unique) {
     while (g < groupEnds.length - 1 && row >= (groupEnds[g] as number)) g++
     const last = spans.at(-1)
     const covered = last ? row + 1 - last.start : 0
-    if (last && last.g === g && covered <= last.perPage * (last.rows.length + 1) && covered <= MAX_SPAN_ROWS) {
+    const reaches = (rule: SpanRule, s: { end: number; rows: number[] }) =>
+      'whole' in rule ? true : 'perRow' in rule ? covered <= rule.perRow * (s.rows.length + 1) : row - s.end < rule.gap
+    if (last && last.g === g && covered <= MAX_SPAN_ROWS && reaches(last.rule, last)) {
       last.end = row + 1
       last.rows.push(row)
     } else
@@ -95,7 +96,7 @@ export async function readRows(
         start: row,
         end: row + 1,
         g,
-        perPage: costly ? SPAN_ROWS : pageRows(target.metadata, g, columns, Boolean(target.cached.local)),
+        rule: spanRule(target.metadata, g, columns, Boolean(target.cached.local), costly),
         rows: [row],
       })
   }
