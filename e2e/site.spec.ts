@@ -476,11 +476,25 @@ test('the widget answers text by meaning for a file embedded with use-lite-512, 
   try {
     await page.goto(hostUrl)
     await expect(page.getByRole('searchbox', { name: 'Search text' })).toBeVisible()
-    // nothing of the encoder before a text query is typed; its first keystroke starts the download
+    // nothing of the encoder before a text query is typed; its first keystroke starts the download,
+    // which the status line tells until it ends (the model held back here until the line is seen)
     const encoder = () => requested.filter((u) => /parquet-seek-encoder|models\//.test(u))
     expect(encoder()).toEqual([])
+    let release = () => {}
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    await page.route('**/models/use-lite/model.json', async (route) => {
+      await held
+      await route.continue()
+    })
+    const status = page.locator('parquet-seek').getByRole('status')
+    await expect(status).toHaveText('10 rows')
     await page.getByRole('searchbox', { name: 'Search text' }).pressSequentially('a ')
     await expect.poll(() => requested.includes(`${siteUrl}models/use-lite/model.json`)).toBe(true)
+    await expect(status).toHaveText('Loading the text encoder (28 MB, once)…')
+    release()
+    await expect(status).toHaveText('10 rows')
     await page.getByRole('searchbox', { name: 'Search text' }).fill('a vehicle that flies')
     await page.getByRole('button', { name: 'Search' }).click()
     const items = page.locator('parquet-seek li')

@@ -51,7 +51,8 @@ function firstFrom(rows: Uint32Array, row: number): number {
  * they are read in blocks through the engine worker (only the pages that hold them). Vector
  * columns are hidden by default; any column can be hidden. "Only rows where" keeps the rows
  * passing a filter (the search's language; only its columns read, row groups ruled out by their
- * statistics skipped), scrolled the same way. Clicking a row opens it.
+ * statistics skipped), and a column's header sorts them by its values (the engine's orderRows);
+ * either is scrolled the same way. Clicking a row opens it.
  */
 export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo; onOpenRow: (row: number) => void }) {
   const [hidden, setHidden] = useState<Set<string>>(() => new Set(info.vectorColumns))
@@ -86,7 +87,7 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
     scrollPaddingStart: ROW_HEIGHT,
   })
   const items = virtual.getVirtualItems()
-  // positions in what is scrolled (the file's rows, or those passing the filter)
+  // positions in what is scrolled (the file's rows, or those passing the filter, sorted or not)
   // (those read: in view and a few beyond; those said to be in view: below the sticky header,
   // whose row a row's start is counted from, and above the scroller's bottom)
   const first = base + (items[0]?.index ?? 0)

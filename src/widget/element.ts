@@ -107,15 +107,9 @@ export class ParquetSeekElement extends HTMLElement {
     button.type = 'submit'
     button.textContent = 'Search'
     this.form.append(this.input, button)
-    // the first keystroke starts the text encoder's download: the query typed meanwhile does not wait for all of it
-    this.input.addEventListener(
-      'input',
-      () =>
-        void this.ready()
-          .then((index) => encoderFor(index.encoder)?.prepare?.())
-          .catch(() => {}), // (a failed load is the query's to report: it tries again)
-      { once: true },
-    )
+    // the first keystroke starts the text encoder's download, said in the status line until it
+    // ends (unless a search has said something since): the query typed meanwhile does not wait for all of it
+    this.input.addEventListener('input', () => void this.prepareEncoder(), { once: true })
     this.form.addEventListener('submit', (e) => {
       e.preventDefault()
       void this.searchText(this.input.value)
@@ -166,6 +160,22 @@ export class ParquetSeekElement extends HTMLElement {
       }
     })()
     return this.opening
+  }
+
+  private async prepareEncoder() {
+    const loading = 'Loading the text encoder (28 MB, once)…'
+    let rows = ''
+    try {
+      const index = await this.ready()
+      rows = `${index.rows.toLocaleString('en-US')} rows`
+      const encoder = encoderFor(index.encoder)
+      if (!encoder?.prepare) return
+      if (encoder.id === USE_LITE && !useLiteLoaded) this.say(loading)
+      await encoder.prepare()
+    } catch {
+      // a failed load is the query's to report: it tries again
+    }
+    if (this.status.textContent === loading) this.say(rows)
   }
 
   /** Text query (needs a file whose model this build can encode). */
