@@ -142,7 +142,8 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   function prepareEncoder() {
     if (prepared.current || !textModel) return
     prepared.current = true
-    void showModelLoad(run(undefined, (api) => api.prepareEncoder(opened.id)))
+    // (a failed load is the query's to report: it tries again)
+    void showModelLoad(run(undefined, (api) => api.prepareEncoder(opened.id))).catch(() => {})
   }
 
   async function search(query: QuerySpec, o: { replace?: boolean } = {}) {

@@ -80,10 +80,22 @@ export async function readRows(
   const costly = columns.some((c) => isRepeatedColumn(target.metadata, c))
   const groupEnds: number[] = []
   for (const group of target.metadata.row_groups) groupEnds.push((groupEnds.at(-1) ?? 0) + Number(group.num_rows))
-  const spans: Array<{ start: number; end: number; g: number; rule: SpanRule; rows: number[] }> = []
-  let g = 0
-  for (const row of unique) {
+  const groupOf = new Uint32Array(unique.length)
+  const wanted = new Map<number, { lo: number; hi: number }>()
+  for (let i = 0, g = 0; i < unique.length; i++) {
+    const row = unique[i] as number
     while (g < groupEnds.length - 1 && row >= (groupEnds[g] as number)) g++
+    groupOf[i] = g
+    const w = wanted.get(g)
+    if (w) w.hi = row
+    else wanted.set(g, { lo: row, hi: row })
+  }
+  // from a local file, the pages of a group's large chunks without an offset index found first,
+  // as a read of some of its rows would find them (walkForRows), so its rule knows them
+  for (const { lo, hi } of wanted.values()) await walkForRows(target.cached.inner, target.metadata, lo, hi + 1, columns, target.name)
+  const spans: Array<{ start: number; end: number; g: number; rule: SpanRule; rows: number[] }> = []
+  for (const [i, row] of unique.entries()) {
+    const g = groupOf[i] as number
     const last = spans.at(-1)
     const covered = last ? row + 1 - last.start : 0
     const reaches = (rule: SpanRule, s: { end: number; rows: number[] }) =>
