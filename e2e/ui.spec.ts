@@ -200,6 +200,43 @@ test("a search's page address is a link to it: opened anew it answers the same, 
   expect(new URL(page.url()).searchParams.get('q')).toBe(PHRASE)
 })
 
+test("the Data view's filter and sort are in the page's address too: opened anew it shows the same rows", async ({ page }) => {
+  await openDemo(page)
+  await page.getByRole('tab', { name: 'Data' }).click()
+  const table = page.getByRole('table', { name: /^Rows of / })
+  await page.getByLabel('Filter the rows shown').fill("pos = 'verb'")
+  await page.getByRole('button', { name: 'Filter', exact: true }).click()
+  const word = table.getByRole('columnheader', { name: 'word', exact: true }).getByRole('button')
+  await word.click()
+  await word.click()
+  const inView = page.getByTestId('rows-in-view')
+  await expect(inView).toContainText(/^[\d,]+ of [\d,]+ rows pass · sorted by word, largest first$/)
+  const shown = async () => {
+    await expect(table.locator('tbody tr').first().locator('td').nth(2)).not.toHaveText('')
+    return table.locator('tbody tr').evaluateAll((trs) => trs.slice(0, 10).map((tr) => tr.getAttribute('data-row')))
+  }
+  const rows = await shown()
+  const link = new URL(page.url())
+  expect([link.searchParams.get('view'), link.searchParams.get('rows'), link.searchParams.get('sort')]).toEqual([
+    'data',
+    "pos = 'verb'",
+    '-word',
+  ])
+  // the search's part of the address (the demo's first query) is kept beside it
+  expect(link.searchParams.get('q')).toBe('a feeling of great happiness')
+  await page.goto(link.pathname + link.search)
+  await expect(page.getByRole('tab', { name: 'Data' })).toHaveAttribute('aria-selected', 'true')
+  await expect(inView).toContainText(/^[\d,]+ of [\d,]+ rows pass · sorted by word, largest first$/, { timeout: 30_000 })
+  await expect(page.getByLabel('Filter the rows shown')).toHaveValue("pos = 'verb'")
+  expect(await shown()).toEqual(rows)
+  // every row again, in file order: the address drops them
+  await page.getByRole('button', { name: 'Every row' }).click()
+  await word.click()
+  await expect(inView).toContainText(/^[\d,]+ rows · rows 0–/)
+  const plain = new URL(page.url())
+  expect([plain.searchParams.get('view'), plain.searchParams.get('rows'), plain.searchParams.get('sort')]).toEqual(['data', null, null])
+})
+
 test('searching again moves nothing on the page but the results', async ({ page }) => {
   // the demo opens with one answer: the next search is the first to have one to go back to
   await openDemo(page)

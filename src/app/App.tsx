@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, useRef, useState } from 'react'
 import type { SearchBackend } from '../compute/backend.js'
 import type { BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
+import { updateAddress } from './address.js'
 import { run } from './bridge.js'
 import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
@@ -16,12 +17,15 @@ const RowsTable = lazy(() => import('./RowsTable.js').then((m) => ({ default: m.
 
 type Tab = 'search' | 'data'
 
-/** What a shared link (?src=…&q=…&row=…&where=…) asks for: `src` as written in it, relative or not. */
+/** What a shared link (?src=…&q=…&row=…&where=…, &view=data&rows=…&sort=…: address.ts) asks for: `src` as written in it, relative or not. */
 interface Linked {
   src?: string
   q?: string
   row?: number
   where?: string
+  view?: 'data'
+  rows?: string
+  sort?: string
 }
 
 export function App() {
@@ -49,6 +53,8 @@ export function App() {
   }, [])
   useEffect(() => {
     if (tab === 'data' && opened) setDataShown(opened.id)
+    // the address says which view is shown (for a file it names)
+    if (opened?.src) updateAddress({ src: opened.src, view: tab === 'data' ? 'data' : undefined })
   }, [tab, opened])
 
   // only the latest open wins: a slow URL (or the demo) must not replace a file opened since
@@ -97,7 +103,7 @@ export function App() {
       setWarning(warnings.join(' '))
       if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
       setRowOpen(undefined)
-      setTab(info.index ? 'search' : 'data')
+      setTab(info.index && linked?.view !== 'data' ? 'search' : 'data')
       // the page's address names the file opened (its searches are added as they come), or none
       // for a file from disk, which has no address to share
       const src = typeof input === 'string' ? (linked?.src ?? fromDemo?.src ?? input) : undefined
@@ -113,6 +119,8 @@ export function App() {
         nprobe: fromDemo?.nprobe,
         row: linked?.row,
         where: linked?.where,
+        rows: linked?.rows,
+        sort: linked?.sort,
       })
     } catch (e) {
       if (seq !== openSeq.current) return
@@ -146,6 +154,9 @@ export function App() {
       q: page.get('q') ?? undefined,
       row: Number.isInteger(row) && row >= 0 ? row : undefined,
       where: page.get('where') ?? undefined,
+      view: page.get('view') === 'data' ? 'data' : undefined,
+      rows: page.get('rows') ?? undefined,
+      sort: page.get('sort') ?? undefined,
     }
     const resolve = (url: string) => new URL(url, window.location.href).href
     void manifest.then((m) => {
@@ -348,7 +359,13 @@ export function App() {
               <div role="tabpanel" id="panel-data" aria-labelledby="tab-data" hidden={tab !== 'data'}>
                 {(tab === 'data' || dataShown === opened.id) && (
                   <Suspense fallback={<Skeleton lines={8} label="Loading the rows" />}>
-                    <RowsTable key={opened.id} id={opened.id} info={opened.info} onOpenRow={setRowOpen} />
+                    <RowsTable
+                      key={opened.id}
+                      id={opened.id}
+                      info={opened.info}
+                      onOpenRow={setRowOpen}
+                      linked={opened.src ? { src: opened.src, rows: opened.rows, sort: opened.sort } : undefined}
+                    />
                   </Suspense>
                 )}
               </div>

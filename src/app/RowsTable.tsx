@@ -4,6 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'react'
 import type { EngineApi } from '../../workers/engineApi.js'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import type { ColumnSummary } from '../parquet/embedding.js'
+import { parseSortParam, sortParam, updateAddress } from './address.js'
 import { run } from './bridge.js'
 import { asText } from './text.js'
 
@@ -54,7 +55,21 @@ function firstFrom(rows: Uint32Array, row: number): number {
  * statistics skipped), and a column's header sorts them by its values (the engine's orderRows);
  * either is scrolled the same way. Clicking a row opens it.
  */
-export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo; onOpenRow: (row: number) => void }) {
+export function RowsTable({
+  id,
+  info,
+  onOpenRow,
+  linked,
+}: {
+  id: number
+  info: FileInfo
+  onOpenRow: (row: number) => void
+  /**
+   * A file with an address (`src`): the filter and sort it names (`rows=`, `sort=`) are applied
+   * first, and the address follows the view's; undefined: a file from disk, which has none.
+   */
+  linked?: { src: string; rows?: string; sort?: string }
+}) {
   const [hidden, setHidden] = useState<Set<string>>(() => new Set(info.vectorColumns))
   const shown = useMemo(() => info.columns.filter((c) => !hidden.has(c.name)), [info.columns, hidden])
   const key = shown.map((c) => c.name).join('\u0000')
@@ -167,16 +182,37 @@ export function RowsTable({ id, info, onOpenRow }: { id: number; info: FileInfo;
     return order && { ...by, rows: order }
   }
 
-  /** Applies a filter (empty: every row again), from the first row passing it; a sort stays. */
-  async function applyFilter(text: string) {
+  /** Applies a filter (empty: every row again), from the first row passing it; the sort `by` (the one shown) stays. */
+  async function applyFilter(text: string, by: Omit<Sorted, 'rows'> | undefined = sorted) {
     setError(undefined)
     const found = text ? await rowsJob('Filtering', info.rows, (api, job) => api.filterRows(id, text, job)) : undefined
     if (text && !found) return
     const rows = found && { where: text, ...found }
-    const order = sorted && (await sortRows(sorted, rows?.rows))
-    if (sorted && !order) return
+    const order = by && (await sortRows(by, rows?.rows))
+    if (by && !order) return
     showRows(rows, order)
   }
+
+  // a link's filter and sort, applied once; then the address follows the view's (not before:
+  // a reload while the link's filter runs keeps it)
+  const linkApplied = useRef(!linked?.rows && !linked?.sort)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, as the view opens
+  useEffect(() => {
+    if (linkApplied.current || !linked) return
+    const by = parseSortParam(linked.sort)
+    const column = by && info.columns.find((c) => c.name === by.column)
+    if (by && !(column && sortable(column))) {
+      setError(`The address sorts by "${by.column}", which is no column of this file the Data view can sort by.`)
+    }
+    setWhere(linked.rows ?? '')
+    void applyFilter(linked.rows?.trim() ?? '', column && sortable(column) ? by : undefined).finally(() => {
+      linkApplied.current = true
+    })
+  }, [])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the view's filter and sort
+  useEffect(() => {
+    if (linked && linkApplied.current) updateAddress({ src: linked.src, rows: filtered?.where, sort: sortParam(sorted) })
+  }, [filtered, sorted])
 
   /** A column's header: sorts by it ascending, then descending, then not. */
   async function sortBy(column: string) {

@@ -5,6 +5,7 @@ import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { encoderFor } from '../encode/encoders.js'
 import type { ModelLoad } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
+import { updateAddress } from './address.js'
 import { engineWorker, run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { Skeleton } from './OpenMenu.js'
@@ -27,6 +28,9 @@ export interface Opened {
   /** From the page's address: a first search by row (`row=`) and its filter (`where=`). */
   row?: number
   where?: string
+  /** From the page's address: the Data view's filter (`rows=`) and sort (`sort=`, address.ts). */
+  rows?: string
+  sort?: string
 }
 
 type Mode = 'text' | 'row' | 'vector'
@@ -111,7 +115,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   }, [opened.id])
   // the answer on screen is in the page's address, to share or reload (a file opened from disk has none)
   useEffect(() => {
-    if (opened.src && answer) history.replaceState(null, '', searchLink(opened.src, answer))
+    if (opened.src && answer) updateAddress({ src: opened.src, ...searchParams(answer) })
   }, [answer, opened.src])
   // biome-ignore lint/correctness/useExhaustiveDependencies: each new request from outside
   useEffect(() => {
@@ -449,13 +453,13 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
 
 const MB = (n: number) => (n / 1e6).toFixed(1)
 
-/** The page's address for an answer: the file (?src=), the text (q=) or row (row=), the filter (where=); a pasted vector is not kept. */
-function searchLink(src: string, answer: { query: QuerySpec; where?: string }): string {
-  const link = new URLSearchParams({ src })
-  if ('text' in answer.query) link.set('q', answer.query.text)
-  else if ('row' in answer.query) link.set('row', String(answer.query.row))
-  if (answer.where) link.set('where', answer.where)
-  return `?${link}`
+/** An answer's part of the page's address: the text (q=) or row (row=), the filter (where=); a pasted vector is not kept. */
+function searchParams(answer: { query: QuerySpec; where?: string }): Record<string, string | undefined> {
+  return {
+    q: 'text' in answer.query ? answer.query.text : undefined,
+    row: 'row' in answer.query ? String(answer.query.row) : undefined,
+    where: answer.where,
+  }
 }
 
 /** A filter this file's columns could take, as the filter box's example: its first text column, else its first number. */
