@@ -41,6 +41,15 @@ async function openDemo(page: Page) {
   await expect(hits(page)).toHaveCount(10, { timeout: 30_000 })
 }
 
+/**
+ * The page address's params: the app writes them in an effect after the render that shows the
+ * answer, so a test polls them (`expect.poll`) rather than reading them once.
+ */
+function addressParams(page: Page, ...keys: string[]): Array<string | null> {
+  const params = new URL(page.url()).searchParams
+  return keys.map((key) => params.get(key))
+}
+
 /** Rows in the demo file. */
 async function demoRows(): Promise<number> {
   const file = await asyncBufferFromFile(join(import.meta.dirname, '../dist/demo/wordnet.indexed.parquet'))
@@ -176,12 +185,8 @@ test("a search's page address is a link to it: opened anew it answers the same, 
   const answerFor = `Results for “${PHRASE}” where pos = 'noun'`
   await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
   const answer = await hitRows(page)
+  await expect.poll(() => addressParams(page, 'src', 'q', 'where')).toEqual(['demo/wordnet.indexed.parquet', PHRASE, "pos = 'noun'"])
   const link = new URL(page.url())
-  expect([link.searchParams.get('src'), link.searchParams.get('q'), link.searchParams.get('where')]).toEqual([
-    'demo/wordnet.indexed.parquet',
-    PHRASE,
-    "pos = 'noun'",
-  ])
   const shown = await hits(page).first().locator('.hit-title').textContent()
   // a fresh page on that address: the same rows, the filter in its box, the demo's columns
   await page.goto(link.pathname + link.search)
@@ -194,10 +199,10 @@ test("a search's page address is a link to it: opened anew it answers the same, 
   await hits(page).nth(1).focus()
   await page.keyboard.press('s')
   await expect(page.getByTestId('answer-for')).toHaveText(`Rows like row ${answer[1]} where pos = 'noun'`)
-  expect(new URL(page.url()).searchParams.get('row')).toBe(String(answer[1]))
+  await expect.poll(() => addressParams(page, 'row', 'q')).toEqual([String(answer[1]), null])
   await page.getByRole('button', { name: '← Back' }).click()
   await expect(page.getByTestId('answer-for')).toHaveText(answerFor)
-  expect(new URL(page.url()).searchParams.get('q')).toBe(PHRASE)
+  await expect.poll(() => addressParams(page, 'row', 'q')).toEqual([null, PHRASE])
 })
 
 test("the Data view's filter and sort are in the page's address too: opened anew it shows the same rows", async ({ page }) => {
@@ -216,14 +221,11 @@ test("the Data view's filter and sort are in the page's address too: opened anew
     return table.locator('tbody tr').evaluateAll((trs) => trs.slice(0, 10).map((tr) => tr.getAttribute('data-row')))
   }
   const rows = await shown()
-  const link = new URL(page.url())
-  expect([link.searchParams.get('view'), link.searchParams.get('rows'), link.searchParams.get('sort')]).toEqual([
-    'data',
-    "pos = 'verb'",
-    '-word',
-  ])
   // the search's part of the address (the demo's first query) is kept beside it
-  expect(link.searchParams.get('q')).toBe('a feeling of great happiness')
+  await expect
+    .poll(() => addressParams(page, 'view', 'rows', 'sort', 'q'))
+    .toEqual(['data', "pos = 'verb'", '-word', 'a feeling of great happiness'])
+  const link = new URL(page.url())
   await page.goto(link.pathname + link.search)
   await expect(page.getByRole('tab', { name: 'Data' })).toHaveAttribute('aria-selected', 'true')
   await expect(inView).toContainText(/^[\d,]+ of [\d,]+ rows pass · sorted by word, largest first$/, { timeout: 30_000 })
@@ -233,8 +235,7 @@ test("the Data view's filter and sort are in the page's address too: opened anew
   await page.getByRole('button', { name: 'Every row' }).click()
   await word.click()
   await expect(inView).toContainText(/^[\d,]+ rows · rows 0–/)
-  const plain = new URL(page.url())
-  expect([plain.searchParams.get('view'), plain.searchParams.get('rows'), plain.searchParams.get('sort')]).toEqual(['data', null, null])
+  await expect.poll(() => addressParams(page, 'view', 'rows', 'sort')).toEqual(['data', null, null])
 })
 
 test('searching again moves nothing on the page but the results', async ({ page }) => {
