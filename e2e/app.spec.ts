@@ -269,7 +269,7 @@ test('a file with text and no vectors: embed a column by meaning in the page, in
   await expect(hits(page)).toHaveCount(10, { timeout: 60_000 })
   for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()])
   expect(download.suggestedFilename()).toBe('notes.indexed.parquet')
   const saved = join(dir, 'notes.indexed.parquet')
   await download.saveAs(saved)
@@ -338,7 +338,7 @@ test('embed with half floats: the downloaded file stores the vectors as FLOAT16,
   await page.getByRole('button', { name: 'Search', exact: true }).click()
   await expect(hits(page)).toHaveCount(10)
   for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()])
   const saved = join(dir, 'half-notes.indexed.parquet')
   await download.saveAs(saved)
   const db = await duckdb()

@@ -48,7 +48,7 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
   await expect(page.getByTestId('index-status')).toContainText('searching with wasm')
   await page.screenshot({ path: info.outputPath('built.png'), fullPage: true })
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()])
   expect(download.suggestedFilename()).toBe('books.indexed.parquet')
   const saved = join(dir, 'downloaded.parquet')
   await download.saveAs(saved)
@@ -116,7 +116,7 @@ test('build with rows stored list by list: the download keeps every row, its inp
   await page.getByRole('button', { name: 'Build index' }).click()
   await expect(page.getByTestId('built-summary')).toContainText('rows stored list by list', { timeout: 60_000 })
   await expect(page.getByTestId('index-status')).toContainText('rows stored list by list') // the opened file says so too
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()])
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()])
   const saved = join(dir, 'hosted.indexed.parquet')
   await download.saveAs(saved)
   const [a, b] = await Promise.all([input, saved].map((p) => parquetReadObjects({ file: asBuffer(p), compressors })))

@@ -120,6 +120,22 @@ test('the demo answers "a feeling of great happiness" by meaning, with the model
   expect(requested.filter((p) => p.endsWith('/models/use-lite/model.json'))).toHaveLength(1)
 })
 
+test('the results download as CSV: the rows on screen in their order, each with its distance and the columns shown', async ({ page }) => {
+  await openDemo(page)
+  const rows = await hitRows(page)
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()])
+  expect(download.suggestedFilename()).toBe('wordnet.indexed-results.csv')
+  const lines = readFileSync(await download.path(), 'utf8').split('\r\n')
+  expect(lines.pop()).toBe('') // each line ends in CRLF, the last too
+  expect(lines[0]).toMatch(/^row,distance,(\w+,)*word(,|$)/)
+  const fields = lines.slice(1).map((line) => line.split(','))
+  expect(fields.map((f) => Number(f[0]))).toEqual(rows)
+  const shown = await hits(page).locator('.hit-distance').allTextContents()
+  expect(fields.map((f) => Number(f[1]).toPrecision(4))).toEqual(shown)
+  const word = (lines[0] as string).split(',').indexOf('word')
+  expect(fields[0]?.[word]).toBe(await hits(page).first().locator('.hit-title strong').textContent())
+})
+
 test('the user flow: a phrase, the first result, similar rows, back; then the last row in the Data view', async ({ page }) => {
   await openDemo(page)
   // `/` focuses the search box from anywhere
