@@ -428,6 +428,17 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   await page.getByRole('button', { name: 'Every row' }).click()
   await expect(inView).toContainText(/^1,000,000 rows · rows 0–/)
   await expect(table.locator('[data-row="0"] td').nth(2)).toHaveText('label 0')
+  // Download CSV of a million rows says how far it has got, and Cancel stops it: no download, no error
+  let downloads = 0
+  page.on('download', () => downloads++)
+  await page.getByRole('button', { name: 'Download CSV' }).click()
+  const writing = page.getByRole('status').filter({ hasText: 'Writing CSV…' })
+  await expect(writing).toContainText('of 1,000,000 rows')
+  await writing.getByRole('button', { name: 'Cancel' }).click()
+  await expect(writing).toHaveCount(0)
+  await expect(page.getByRole('button', { name: 'Download CSV' })).toBeEnabled()
+  await expect(page.getByRole('alert')).toHaveCount(0)
+  expect(downloads).toBe(0)
 })
 
 test('the Data view sorts by a column, every row or those a filter keeps: NULLs last either way, ties in file order', async ({ page }) => {
@@ -494,6 +505,25 @@ test('the Data view sorts by a column, every row or those a filter keeps: NULLs 
   )
   await expect(page.getByLabel('Filter the rows shown')).toHaveValue('id >= 150')
   await inOrder(expected(all.slice(150), false))
+  // Download CSV: the rows in view, in this order (not the file's), the columns shown, NULL an empty field
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()])
+  expect(download.suggestedFilename()).toBe('sortable-rows.csv')
+  expect(readFileSync(await download.path(), 'utf8')).toBe(
+    ['row,id,label', ...expected(all.slice(150), false).map((r) => `${r},${r},${labels[r] ?? ''}`), ''].join('\r\n'),
+  )
+  // without the id column, and every row: the file's 300 rows in the sort's order
+  await page.getByRole('button', { name: 'Every row' }).click()
+  await expect(page.getByTestId('rows-in-view')).toHaveText('300 rows · sorted by label, smallest first')
+  await page.getByText(/^Columns \(/).click()
+  await page.getByRole('checkbox', { name: 'id', exact: true }).uncheck()
+  await page.keyboard.press('Escape')
+  const [again] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()])
+  expect(readFileSync(await again.path(), 'utf8')).toBe(
+    ['row,label', ...expected(all, false).map((r) => `${r},${labels[r] ?? ''}`), ''].join('\r\n'),
+  )
+  await page.getByLabel('Filter the rows shown').fill('id >= 150')
+  await page.getByRole('button', { name: 'Filter', exact: true }).click()
+  await expect(page.getByTestId('rows-in-view')).toContainText('150 of 300 rows pass')
   // "Go to row": where a row is in the sorted rows; one the filter dropped is said so
   await page.getByLabel('Go to row').fill('5')
   await page.getByRole('button', { name: 'Go', exact: true }).click()

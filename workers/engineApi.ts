@@ -4,12 +4,13 @@ import { prepareQuery, recallAtK } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { encoderFor, encodeText } from '../src/encode/encoders.js'
 import { type ModelLoad, modelLoad } from '../src/encode/useLite.js'
-import { AbortError, ParquetSeekError } from '../src/errors.js'
+import { AbortError, ParquetSeekError, throwIfAborted } from '../src/errors.js'
 import type { Metric } from '../src/index/model.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
 import { openHttp } from '../src/io/httpSource.js'
 import type { ByteSource } from '../src/io/source.js'
+import { csvLine } from '../src/parquet/csv.js'
 import { summarizeColumns } from '../src/parquet/embedding.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../src/parquet/json.js'
 import { compareValues, nullsLast, parseWhere } from '../src/query/filter.js'
@@ -18,7 +19,7 @@ import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
-import { filterAcross, type RowRange, readRowsAcross } from '../src/search/parts.js'
+import { filterAcross, type RowRange, readRowsAcross, rowGroupBlocks } from '../src/search/parts.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
 import { isSidecarAddress, SidecarIndex } from '../src/search/sidecarIndex.js'
 import { type FileInfo, inspect, spanOf } from './fileFacts.js'
@@ -83,6 +84,8 @@ export interface RecallPoint {
 const SORT_MAX_ROWS = 2_000_000
 /** Rows read at once while a sort reads its column. */
 const SORT_BLOCK = 65_536
+/** Rows read at once while the Data view's rows are written as CSV. */
+const CSV_BLOCK = 200_000
 
 interface Handle {
   info: FileInfo
@@ -448,7 +451,7 @@ export function engineApi() {
       opening.delete(job)
       counting.delete(job)
     },
-    /** How far the Data view filter or sort running as `job` has got (rows looked at, of all; undefined before the first block). */
+    /** How far the Data view filter, sort or CSV running as `job` has got (rows looked at, of all; undefined before the first block). */
     rowsProgress(job: number): { rows: number; of: number } | undefined {
       return counting.get(job)
     },
@@ -594,6 +597,47 @@ export function engineApi() {
       const h = handle(id)
       const values = await readRowsAcross(h.parts(), rows, columns, { signal: signalOf(job) })
       return rows.map((r) => jsonRow(values.get(r) ?? {}, h.shown))
+    },
+
+    /**
+     * The Data view's rows as CSV (`csvLine`): a header of `row` and `columns`, then every row in
+     * file order, or `rows` in their order (a filter's, a sort's), `row` each one's number in the
+     * whole. Rows are read in file order, whole row groups at a time (`rowGroupBlocks`, at most
+     * CSV_BLOCK rows; progress: `rowsProgress`), so that a sort's order decodes each page once,
+     * not once a block; its lines are held until the last is written (a sort holds at most
+     * SORT_MAX_ROWS rows), the rest go out a block at a time.
+     */
+    async rowsCsv(id: number, rows: Uint32Array | undefined, columns: string[], job?: number): Promise<Blob> {
+      const h = handle(id)
+      const signal = signalOf(job)
+      const count = rows ? rows.length : h.info.rows
+      // positions of `rows` in file order, where they are not in it already
+      const byRow = rows?.some((r, i) => i > 0 && r <= (rows[i - 1] as number))
+        ? Uint32Array.from({ length: count }, (_, i) => i).sort((i, j) => (rows[i] as number) - (rows[j] as number) || i - j)
+        : undefined
+      const rowOf = (at: number) => (rows ? (rows[byRow ? (byRow[at] as number) : at] as number) : at)
+      const held = byRow && new Array<string>(count)
+      const parts = [new Blob([csvLine(['row', ...columns])])]
+      let at = 0
+      for (const end of rowGroupBlocks(h.parts(), count, rowOf, CSV_BLOCK)) {
+        throwIfAborted(signal)
+        let read: Array<[number, Record<string, unknown>]>
+        if (rows) {
+          const wanted = Array.from({ length: end - at }, (_, i) => rowOf(at + i))
+          const values = await readRowsAcross(h.parts(), wanted, columns, { signal })
+          read = wanted.map((r) => [r, values.get(r) ?? {}])
+        } else read = (await h.read(at, end, columns, signal)).map((v, i) => [at + i, v])
+        const lines = read.map(([r, v]) => {
+          const json = jsonRow(v, h.shown)
+          return csvLine([r, ...columns.map((c) => json[c])])
+        })
+        if (held && byRow) for (const [i, line] of lines.entries()) held[byRow[at + i] as number] = line
+        else parts.push(new Blob([lines.join('')]))
+        countRows(job)(end, count)
+        at = end
+      }
+      if (held) for (let at = 0; at < count; at += CSV_BLOCK) parts.push(new Blob([held.slice(at, at + CSV_BLOCK).join('')]))
+      return new Blob(parts, { type: 'text/csv' })
     },
 
     /** Whether this worker has WebGPU (an adapter, not only the API). */

@@ -6,6 +6,7 @@ import type { FileInfo } from '../../workers/fileFacts.js'
 import type { ColumnSummary } from '../parquet/embedding.js'
 import { parseSortParam, sortParam, updateAddress } from './address.js'
 import { run } from './bridge.js'
+import { fileStem, saveCsv } from './download.js'
 import { asText } from './text.js'
 
 const ROW_HEIGHT = 36
@@ -193,6 +194,14 @@ export function RowsTable({
     showRows(rows, order)
   }
 
+  /** The rows in view (every row, a filter's; sorted or not) and the columns shown, as a CSV download. */
+  async function downloadCsv() {
+    setError(undefined)
+    const columns = shown.map((c) => c.name)
+    const csv = await rowsJob('Writing CSV', total, (api, job) => api.rowsCsv(id, view, columns, job))
+    if (csv) saveCsv(csv, `${fileStem(info.name)}-rows.csv`)
+  }
+
   // a link's filter and sort, applied once; then the address follows the view's (not before:
   // a reload while the link's filter runs keeps it)
   const linkApplied = useRef(!linked?.rows && !linked?.sort)
@@ -329,6 +338,14 @@ export function RowsTable({
             ))}
           </fieldset>
         </details>
+        <button
+          type="button"
+          disabled={working !== undefined || total === 0}
+          title={`The ${total.toLocaleString('en-US')} rows in view, in this order, with the columns shown`}
+          onClick={() => void downloadCsv()}
+        >
+          Download CSV
+        </button>
         {total > WINDOW && (
           <div className="row">
             <button type="button" disabled={base === 0} onClick={() => goToRow(Math.max(0, base - WINDOW))}>

@@ -9,7 +9,7 @@ import { updateAddress } from './address.js'
 import { engineWorker, run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { resultsCsv } from './csv.js'
-import { shortName } from './FilePanel.js'
+import { fileStem, saveCsv } from './download.js'
 import { Skeleton } from './OpenMenu.js'
 import { Results } from './Results.js'
 import { queryTerms, spanText } from './text.js'
@@ -467,21 +467,6 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
 }
 
 const MB = (n: number) => (n / 1e6).toFixed(1)
-
-/** Hands `csv` to the browser as a download named `name`. */
-function saveCsv(csv: string, name: string) {
-  const a = document.createElement('a')
-  a.href = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }))
-  a.download = name
-  a.click()
-  // the download has its bytes once it starts; the URL is let go a minute after, not at once
-  setTimeout(() => URL.revokeObjectURL(a.href), 60_000)
-}
-
-/** A file's name without its folders, site or extension (`.parquet`, a manifest's `.json`): `papers.indexed` for `…/papers.indexed.parquet`. */
-function fileStem(name: string): string {
-  return (shortName(name).split(/[\\/]/).at(-1) ?? name).replace(/\.(parquet|json)$/i, '') || 'search'
-}
 
 /** An answer's part of the page's address: the text (q=) or row (row=), the filter (where=); a pasted vector is not kept. */
 function searchParams(answer: { query: QuerySpec; where?: string }): Record<string, string | undefined> {

@@ -71,6 +71,54 @@ export async function readRowsAcross(
 }
 
 /**
+ * Where to end each block of `count` rows read in file order (`rowOf(at)`: the row at position
+ * `at`, ascending) so that blocks cut no row group they need not: a block holds whole row groups
+ * up to `max` rows and ends where one does; a group holding more than `max` of the rows is read
+ * `max` at a time. (A column without an offset index is decoded from its group's first page
+ * whatever rows of the group are read, so a group read in n blocks is decoded n times.)
+ */
+export function rowGroupBlocks(parts: readonly RowRange[], count: number, rowOf: (at: number) => number, max: number): number[] {
+  const starts = parts.flatMap((p) => {
+    let row = p.rowBase
+    return p.metadata.row_groups.map((g) => {
+      const first = row
+      row += Number(g.num_rows)
+      return first
+    })
+  })
+  /** The first row of the row group holding `row`. */
+  const groupStart = (row: number) => {
+    let lo = 0
+    let hi = starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if ((starts[mid] as number) <= row) lo = mid
+      else hi = mid - 1
+    }
+    return starts[lo] ?? 0
+  }
+  const ends: number[] = []
+  for (let at = 0; at < count; ) {
+    let end = Math.min(count, at + max)
+    if (end < count) {
+      // back to the first position in the group the next row is in, unless the block began in it
+      const first = groupStart(rowOf(end))
+      let lo = at
+      let hi = end
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (rowOf(mid) < first) lo = mid + 1
+        else hi = mid
+      }
+      if (lo > at) end = lo
+    }
+    ends.push(end)
+    at = end
+  }
+  return ends
+}
+
+/**
  * The rows of the whole passing `expr`: each file filtered by its own statistics and columns,
  * placed at its first row; `onProgress(rows, of)` as the files' row groups are done.
  */
