@@ -4,6 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'react'
 import type { EngineApi } from '../../workers/engineApi.js'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import type { ColumnSummary } from '../parquet/embedding.js'
+import { partitionPoint } from '../sorted.js'
 import { parseSortParam, sortParam, updateAddress } from './address.js'
 import { run } from './bridge.js'
 import { fileStem, saveCsv } from './download.js'
@@ -37,16 +38,7 @@ interface Sorted {
 const sortable = (c: ColumnSummary) => !c.element && !['GROUP', 'MAP', 'LIST', 'STRUCT'].includes(c.type)
 
 /** The first position in `rows` (ascending) holding `row` or a later one; rows.length if none. */
-function firstFrom(rows: Uint32Array, row: number): number {
-  let lo = 0
-  let hi = rows.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((rows[mid] as number) < row) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
+const firstFrom = (rows: Uint32Array, row: number) => partitionPoint(0, rows.length, (i) => (rows[i] as number) >= row)
 
 /**
  * Every row of the open file, scrolled virtually: only the rows in view are in the page, and

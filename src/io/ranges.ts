@@ -1,4 +1,5 @@
 import { throwIfAborted } from '../errors.js'
+import { partitionPoint } from '../sorted.js'
 import type { ByteSource } from './source.js'
 
 export interface Range {
@@ -153,14 +154,8 @@ export async function readRanges(source: ByteSource, ranges: Range[], o: ReadRan
   if (failure) throw failure.error
   return ranges.map((r) => {
     // the merged range containing r: last one starting at or before r.start
-    let lo = 0
-    let hi = merged.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if ((merged[mid] as Range).start <= r.start) lo = mid
-      else hi = mid - 1
-    }
-    const m = merged[lo] as Range
-    return (bodies[lo] as Uint8Array).subarray(r.start - m.start, r.end - m.start)
+    const at = Math.max(0, partitionPoint(0, merged.length, (i) => (merged[i] as Range).start > r.start) - 1)
+    const m = merged[at] as Range
+    return (bodies[at] as Uint8Array).subarray(r.start - m.start, r.end - m.start)
   })
 }

@@ -1,5 +1,6 @@
 import type { ListView } from '../index/blob.js'
 import { coalesce, type Range } from '../io/ranges.js'
+import { partitionPoint } from '../sorted.js'
 import type { ListPlace } from './pipeline.js'
 
 /**
@@ -47,14 +48,8 @@ export function withListsBetween(probed: Uint32Array, extents: ListExtents, gap:
   const extra: number[] = []
   for (const span of spans) {
     // first list starting at or after the span's start
-    let lo = 0
-    let hi = byStart.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if ((start[byStart[mid] as number] as number) < span.start) lo = mid + 1
-      else hi = mid
-    }
-    for (let i = lo; i < byStart.length; i++) {
+    const first = partitionPoint(0, byStart.length, (i) => (start[byStart[i] as number] as number) >= span.start)
+    for (let i = first; i < byStart.length; i++) {
       const l = byStart[i] as number
       if ((start[l] as number) >= span.end) break
       if ((end[l] as number) <= span.end && !have.has(l)) extra.push(l)
@@ -93,14 +88,7 @@ function pageSpanOf(list: ListView): Range & { ascending: boolean } {
 
 /** The first entry of `list` whose page starts at or after `at` (its pages ascending). */
 function firstPageFrom(list: ListView, at: number): number {
-  let lo = 0
-  let hi = list.rowIds.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((list.pageOffsets[mid] as number) < at) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  return partitionPoint(0, list.rowIds.length, (i) => (list.pageOffsets[i] as number) >= at)
 }
 
 /** Buckets a stretch gets in rowsAround's map of them (at most MAX_BUCKETS in all). */
@@ -109,14 +97,7 @@ const MAX_BUCKETS = 1 << 18
 
 /** Index of the last stretch starting at or before `at` (−1: none); `starts` ascending. */
 function spanBefore(starts: Float64Array, at: number): number {
-  let lo = 0
-  let hi = starts.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((starts[mid] as number) <= at) lo = mid + 1
-    else hi = mid
-  }
-  return lo - 1
+  return partitionPoint(0, starts.length, (i) => (starts[i] as number) > at) - 1
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   type SearchOptions,
   type SearchResult,
 } from '../query/pipeline.js'
+import { partitionPoint } from '../sorted.js'
 import { readRows, rowVector } from './columns.js'
 import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
 import { decodePages, PageDecoders, sharedFloats } from './pageDecoding.js'
@@ -318,16 +319,7 @@ class EmbeddedKind implements IndexKind {
       starts.push(total)
       total += Number(g.num_rows)
     }
-    const groupOf = (row: number) => {
-      let lo = 0
-      let hi = starts.length - 1
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1
-        if ((starts[mid] as number) <= row) lo = mid
-        else hi = mid - 1
-      }
-      return lo
-    }
+    const groupOf = (row: number) => Math.max(0, partitionPoint(0, starts.length, (g) => (starts[g] as number) > row) - 1)
     const needed = [...new Set(rows.map(groupOf))].filter((g) => !this.offsetIndexes.has(g))
     const ranges = needed.map((g) => {
       const meta = metadata.row_groups[g]?.columns[column.leafIndex]
@@ -350,14 +342,7 @@ class EmbeddedKind implements IndexKind {
       const locations = this.offsetIndexes.get(g) ?? []
       const local = row - (starts[g] as number)
       // the page whose first row is the last one ≤ local (one vector a page in indexed files)
-      let lo = 0
-      let hi = locations.length - 1
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1
-        if (Number(locations[mid]?.first_row_index) <= local) lo = mid
-        else hi = mid - 1
-      }
-      const page = locations[lo]
+      const page = locations[Math.max(0, partitionPoint(0, locations.length, (p) => Number(locations[p]?.first_row_index) > local) - 1)]
       if (!page || Number(page.first_row_index) !== local)
         throw new ParquetSeekError(`no page of its own for row ${row} in the offset index`, {
           file: this.opened.raw.name,

@@ -2,6 +2,7 @@ import type { Kernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
 import type { Metric } from '../index/model.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
+import { partitionPoint } from '../sorted.js'
 import { type ParquetTarget, readRowSpan, readRows } from './columns.js'
 import { flatSearch } from './flat.js'
 
@@ -87,30 +88,15 @@ export function rowGroupBlocks(parts: readonly RowRange[], count: number, rowOf:
     })
   })
   /** The first row of the row group holding `row`. */
-  const groupStart = (row: number) => {
-    let lo = 0
-    let hi = starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if ((starts[mid] as number) <= row) lo = mid
-      else hi = mid - 1
-    }
-    return starts[lo] ?? 0
-  }
+  const groupStart = (row: number) => starts[partitionPoint(0, starts.length, (g) => (starts[g] as number) > row) - 1] ?? 0
   const ends: number[] = []
   for (let at = 0; at < count; ) {
     let end = Math.min(count, at + max)
     if (end < count) {
       // back to the first position in the group the next row is in, unless the block began in it
       const first = groupStart(rowOf(end))
-      let lo = at
-      let hi = end
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if (rowOf(mid) < first) lo = mid + 1
-        else hi = mid
-      }
-      if (lo > at) end = lo
+      const from = partitionPoint(at, end, (p) => rowOf(p) >= first)
+      if (from > at) end = from
     }
     ends.push(end)
     at = end
