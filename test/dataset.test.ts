@@ -230,10 +230,16 @@ describe("a manifest in the page's engine (the app's worker)", () => {
       const every = Array.from({ length: 1000 }, (_, i) => i)
       expect(Array.from(await api.orderRows(id, 'title', true, undefined))).toEqual(byTitle(every, true))
       expect(Array.from(await api.orderRows(id, 'title', false, passing))).toEqual(byTitle(Array.from(passing), false))
-      // and as CSV: those rows in that order, each numbered across the files, with its own file's title
+      // and as CSV: those rows in that order, each numbered across the files and in its own file, with its title
       const sorted = await api.orderRows(id, 'title', true, passing)
       expect(await (await api.rowsCsv(id, sorted, ['title'])).text()).toBe(
-        ['row,title', ...byTitle(Array.from(passing), true).map((r) => `${r},${r < 500 ? `q0-${r}` : `q1-${r - 500}`}`), ''].join('\r\n'),
+        [
+          'row,file,file_row,title',
+          ...byTitle(Array.from(passing), true).map((r) =>
+            r < 500 ? `${r},q0.indexed.parquet,${r},q0-${r}` : `${r},q1.indexed.parquet,${r - 500},q1-${r - 500}`,
+          ),
+          '',
+        ].join('\r\n'),
       )
       const found = await api.search(id, { row: 777 }, { k: 3, columns: ['title'] })
       expect(found.results[0]).toMatchObject({ row: 777, distance: 0, values: { title: 'q1-277' }, fileRow: 277 })

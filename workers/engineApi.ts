@@ -22,6 +22,7 @@ import { flatSearch } from '../src/search/flat.js'
 import { filterAcross, type RowRange, readRowsAcross, rowGroupBlocks } from '../src/search/parts.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
 import { isSidecarAddress, SidecarIndex } from '../src/search/sidecarIndex.js'
+import { partitionPoint } from '../src/sorted.js'
 import { type FileInfo, inspect, spanOf } from './fileFacts.js'
 
 /**
@@ -600,9 +601,10 @@ export function engineApi() {
     },
 
     /**
-     * The Data view's rows as CSV (`csvLine`): a header of `row` and `columns`, then every row in
-     * file order, or `rows` in their order (a filter's, a sort's), `row` each one's number in the
-     * whole. Rows are read in file order, whole row groups at a time (`rowGroupBlocks`, at most
+     * The Data view's rows as CSV (`csvLine`): a header of `row` (`file` and `file_row` after it
+     * for a sidecar's or a manifest's files, as their hits name them) and `columns`, then every
+     * row in file order, or `rows` in their order (a filter's, a sort's), `row` each one's number
+     * in the whole. Rows are read in file order, whole row groups at a time (`rowGroupBlocks`, at most
      * CSV_BLOCK rows; progress: `rowsProgress`), so that a sort's order decodes each page once,
      * not once a block; its lines are held until the last is written (a sort holds at most
      * SORT_MAX_ROWS rows), the rest go out a block at a time.
@@ -617,7 +619,18 @@ export function engineApi() {
         : undefined
       const rowOf = (at: number) => (rows ? (rows[byRow ? (byRow[at] as number) : at] as number) : at)
       const held = byRow && new Array<string>(count)
-      const parts = [new Blob([csvLine(['row', ...columns])])]
+      // a sidecar's or a manifest's rows name their file and their row there, as its hits do
+      const sources = h.info.sources ?? []
+      let before = 0
+      const bases = sources.map((s) => {
+        before += s.rows
+        return before - s.rows
+      })
+      const fileOf = (row: number) => {
+        const at = partitionPoint(0, bases.length, (i) => (bases[i] as number) > row) - 1
+        return [sources[at]?.name, row - (bases[at] as number)]
+      }
+      const parts = [new Blob([csvLine(['row', ...(sources.length ? ['file', 'file_row'] : []), ...columns])])]
       let at = 0
       for (const end of rowGroupBlocks(h.parts(), count, rowOf, CSV_BLOCK)) {
         throwIfAborted(signal)
@@ -629,7 +642,7 @@ export function engineApi() {
         } else read = (await h.read(at, end, columns, signal)).map((v, i) => [at + i, v])
         const lines = read.map(([r, v]) => {
           const json = jsonRow(v, h.shown)
-          return csvLine([r, ...columns.map((c) => json[c])])
+          return csvLine([r, ...(sources.length ? fileOf(r) : []), ...columns.map((c) => json[c])])
         })
         if (held && byRow) for (const [i, line] of lines.entries()) held[byRow[at + i] as number] = line
         else parts.push(new Blob([lines.join('')]))
