@@ -530,6 +530,47 @@ test('the Data view sorts by a column, every row or those a filter keeps: NULLs 
   await expect(page.getByRole('alert')).toHaveText('Row 5 does not pass the filter.')
 })
 
+test("the Data view's columns are resized by their header's edge: dragged, by the keyboard, and back", async ({ page }) => {
+  const input = join(dir, 'widths.parquet')
+  writeIdTextFile(
+    input,
+    'label',
+    Array.from({ length: 50 }, (_, i) => `label ${i}`),
+  )
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(input)
+  const table = page.getByRole('table', { name: 'Rows of widths.parquet' })
+  const id = table.locator('[data-row="3"] td').nth(1)
+  const label = table.locator('[data-row="3"] td').nth(2)
+  await expect(label).toHaveText('label 3')
+  const box = async (cell: typeof id) => (await cell.boundingBox()) ?? { x: 0, y: 0, width: 0, height: 0 }
+  const before = await box(id)
+  const edge = page.getByRole('separator', { name: 'Width of id' })
+  await expect(edge).toHaveAttribute('aria-valuenow', '8')
+  // dragged 80 px (5 rem) wider: the id cells of every row widen, the next column moves along
+  const at = await box(edge)
+  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(at.x + at.width / 2 + 80, at.y + at.height / 2, { steps: 4 })
+  await page.mouse.up()
+  await expect(edge).toHaveAttribute('aria-valuenow', '13')
+  expect(Math.abs((await box(id)).width - (before.width + 80))).toBeLessThan(2)
+  expect(Math.abs((await box(label)).x - (await box(table.locator('th', { hasText: 'label' }))).x)).toBeLessThan(2)
+  expect(Math.abs((await box(table.locator('[data-row="8"] td').nth(2))).x - (await box(label)).x)).toBeLessThan(2)
+  // the keyboard: ← narrows it by 1 rem; a double click gives it its first width again
+  await edge.focus()
+  await page.keyboard.press('ArrowLeft')
+  await expect(edge).toHaveAttribute('aria-valuenow', '12')
+  await edge.dblclick()
+  await expect(edge).toHaveAttribute('aria-valuenow', '8')
+  expect(Math.abs((await box(id)).width - before.width)).toBeLessThan(2)
+  // the header's sort still sorts (the edge is not part of its button), and the width stays with a sort
+  await page.keyboard.press('ArrowRight')
+  await table.getByRole('columnheader', { name: 'label' }).getByRole('button').click()
+  await expect(page.getByTestId('rows-in-view')).toHaveText('50 rows · sorted by label, smallest first')
+  await expect(edge).toHaveAttribute('aria-valuenow', '9')
+})
+
 test('a file embedded with use-lite-512 is searched by meaning in the page: the model comes from this site', async ({ page }) => {
   // made in Node with the same encoder: ten words, each found by a phrase sharing none of its letters' words
   const words = ['joy', 'airplane', 'ocean', 'snow', 'piano', 'doctor', 'dog', 'computer', 'bread', 'mountain']

@@ -37,6 +37,70 @@ interface Sorted {
 /** A column's values can be sorted: a plain value a row (not a list, a map or a struct). */
 const sortable = (c: ColumnSummary) => !c.element && !['GROUP', 'MAP', 'LIST', 'STRUCT'].includes(c.type)
 
+/** A column's width (rem) until it is resized: text wider than numbers. */
+const defaultWidth = (c: ColumnSummary) => (/STRING|UTF8|BYTE_ARRAY/i.test(c.type) ? 14 : 8)
+/** The narrowest and widest a column may be made (rem). */
+const MIN_WIDTH = 3
+const MAX_WIDTH = 80
+const clampWidth = (rem: number) => Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, Math.round(rem * 4) / 4))
+
+/**
+ * A column header's right edge: dragged, it resizes the column; focused, ← and → narrow and
+ * widen it by 1 rem; a double click (or Delete) gives it its first width again.
+ */
+function ColumnEdge({
+  column,
+  rem,
+  onResize,
+  onReset,
+}: {
+  column: string
+  rem: number
+  onResize: (rem: number) => void
+  onReset: () => void
+}) {
+  const drag = useRef<{ x: number; rem: number; px: number }>(undefined)
+  return (
+    // biome-ignore lint/a11y/useSemanticElements: a focusable separator is the ARIA pattern for a splitter; <hr> takes no focus or value
+    <div
+      role="separator"
+      aria-orientation="vertical"
+      aria-label={`Width of ${column}`}
+      aria-valuenow={rem}
+      aria-valuemin={MIN_WIDTH}
+      aria-valuemax={MAX_WIDTH}
+      aria-valuetext={`${rem} rem`}
+      tabIndex={0}
+      className="column-edge"
+      title="Drag to resize; double-click for the first width"
+      onClick={(e) => e.stopPropagation()}
+      onDoubleClick={onReset}
+      onKeyDown={(e) => {
+        if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+          e.preventDefault()
+          onResize(rem + (e.key === 'ArrowRight' ? 1 : -1))
+        } else if (e.key === 'Delete' || e.key === 'Backspace') onReset()
+      }}
+      onPointerDown={(e) => {
+        if (e.button !== 0) return
+        e.preventDefault()
+        e.currentTarget.setPointerCapture(e.pointerId)
+        drag.current = { x: e.clientX, rem, px: Number.parseFloat(getComputedStyle(document.documentElement).fontSize) || 16 }
+      }}
+      onPointerMove={(e) => {
+        const d = drag.current
+        if (d) onResize(d.rem + (e.clientX - d.x) / d.px)
+      }}
+      onPointerUp={() => {
+        drag.current = undefined
+      }}
+      onPointerCancel={() => {
+        drag.current = undefined
+      }}
+    />
+  )
+}
+
 /** The first position in `rows` (ascending) holding `row` or a later one; rows.length if none. */
 const firstFrom = (rows: Uint32Array, row: number) => partitionPoint(0, rows.length, (i) => (rows[i] as number) >= row)
 
@@ -64,6 +128,10 @@ export function RowsTable({
   linked?: { src: string; rows?: string; sort?: string }
 }) {
   const [hidden, setHidden] = useState<Set<string>>(() => new Set(info.vectorColumns))
+  /** Columns' widths (rem) set by their header's edge. */
+  const [resized, setResized] = useState<Record<string, number>>({})
+  const resize = (column: string, rem: number | undefined) =>
+    setResized(({ [column]: _, ...rest }) => (rem === undefined ? rest : { ...rest, [column]: clampWidth(rem) }))
   const shown = useMemo(() => info.columns.filter((c) => !hidden.has(c.name)), [info.columns, hidden])
   const key = shown.map((c) => c.name).join('\u0000')
   const blocks = useRef(new Map<number, Array<Record<string, unknown>>>())
@@ -263,8 +331,9 @@ export function RowsTable({
     return () => clearTimeout(timer)
   }, [first, last, key, id, view])
 
-  // fixed widths: every row is its own grid, so its columns must not size to their content
-  const widths = shown.map((c) => (/STRING|UTF8|BYTE_ARRAY/i.test(c.type) ? 14 : 8))
+  // fixed widths: every row is its own grid, so its columns must not size to their content; a
+  // column's header edge resizes it (dragged, or ←/→ on it; a double click puts it back)
+  const widths = shown.map((c) => resized[c.name] ?? defaultWidth(c))
   const grid = {
     gridTemplateColumns: `5.5rem ${widths.map((w, i) => (i === widths.length - 1 ? `minmax(${w}rem, 1fr)` : `${w}rem`)).join(' ')}`,
     minWidth: `${5.5 + widths.reduce((a, b) => a + b, 0)}rem`,
@@ -412,7 +481,7 @@ export function RowsTable({
           <thead className="grid-head">
             <tr className="grid-row" style={grid} aria-rowindex={1}>
               <th scope="col">row</th>
-              {shown.map((c) => {
+              {shown.map((c, i) => {
                 const by = sorted?.column === c.name ? (sorted.descending ? 'descending' : 'ascending') : undefined
                 return (
                   <th scope="col" key={c.name} title={c.type} aria-sort={by ?? 'none'}>
@@ -430,6 +499,12 @@ export function RowsTable({
                     ) : (
                       c.name
                     )}
+                    <ColumnEdge
+                      column={c.name}
+                      rem={widths[i] as number}
+                      onResize={(rem) => resize(c.name, rem)}
+                      onReset={() => resize(c.name, undefined)}
+                    />
                   </th>
                 )
               })}
