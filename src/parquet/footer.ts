@@ -1,5 +1,6 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { parquetMetadata } from 'hyparquet'
+import { markGeoColumns } from 'hyparquet/src/geoparquet.js'
 import { ParquetSeekError } from '../errors.js'
 import { checkMetadata } from './guard.js'
 
@@ -63,11 +64,18 @@ export function footerLength(tail: Uint8Array, size: number, file?: string): num
 export function parseFooter(footer: Uint8Array, size: number, file?: string, offset?: number): FileMetaData {
   let metadata: FileMetaData
   try {
-    metadata = parquetMetadata(footer.slice().buffer)
+    // GeoParquet columns are marked after the guard: hyparquet's marking walks the schema by its
+    // children counts, and a negative count sent it round forever (fuzz server seed 800510)
+    metadata = parquetMetadata(footer.slice().buffer, { geoparquet: false })
   } catch (e) {
     throw new ParquetSeekError(`unreadable Parquet footer (${(e as Error).message})`, { file, offset })
   }
   checkMetadata(metadata, size, file)
+  try {
+    markGeoColumns(metadata.schema, metadata.key_value_metadata)
+  } catch (e) {
+    throw new ParquetSeekError(`unreadable GeoParquet metadata (key "geo": ${(e as Error).message})`, { file, offset })
+  }
   return metadata
 }
 
