@@ -128,7 +128,12 @@ export async function pagesHolding(
 }
 
 /** A chunk's offset index (hyparquet's reader), read once per footer: a block read fetches it not again. */
-async function offsetIndex(source: AsyncBuffer, metadata: FileMetaData, g: number, leaf: number): Promise<PageLocation[] | undefined> {
+export async function offsetIndex(
+  source: AsyncBuffer,
+  metadata: FileMetaData,
+  g: number,
+  leaf: number,
+): Promise<PageLocation[] | undefined> {
   const chunk = metadata.row_groups[g]?.columns[leaf]
   if (chunk?.offset_index_offset === undefined || chunk.offset_index_length === undefined) return undefined
   return remembered(metadata, `offsets ${g}:${leaf}`, async () => {
