@@ -469,7 +469,7 @@ test('the Data view sorts by a column, every row or those a filter keeps: NULLs 
       await expect(tr.locator('td').nth(1)).toHaveText(String(row))
     }
   }
-  const header = table.getByRole('columnheader', { name: 'label' })
+  const header = table.getByRole('columnheader', { name: 'label', exact: true })
   const all = Array.from({ length: 300 }, (_, i) => i)
   // smallest first, then largest first (NULLs last both times), then the file's order again
   await header.getByRole('button').click()
@@ -566,7 +566,7 @@ test("the Data view's columns are resized by their header's edge: dragged, by th
   expect(Math.abs((await box(id)).width - before.width)).toBeLessThan(2)
   // the header's sort still sorts (the edge is not part of its button), and the width stays with a sort
   await page.keyboard.press('ArrowRight')
-  await table.getByRole('columnheader', { name: 'label' }).getByRole('button').click()
+  await table.getByRole('columnheader', { name: 'label', exact: true }).getByRole('button').click()
   await expect(page.getByTestId('rows-in-view')).toHaveText('50 rows · sorted by label, smallest first')
   await expect(edge).toHaveAttribute('aria-valuenow', '9')
 })

@@ -484,7 +484,8 @@ export function RowsTable({
               {shown.map((c, i) => {
                 const by = sorted?.column === c.name ? (sorted.descending ? 'descending' : 'ascending') : undefined
                 return (
-                  <th scope="col" key={c.name} title={c.type} aria-sort={by ?? 'none'}>
+                  // named by the column alone: its width edge is not part of its name
+                  <th scope="col" key={c.name} title={c.type} aria-sort={by ?? 'none'} aria-label={c.name}>
                     {sortable(c) ? (
                       <button
                         type="button"
