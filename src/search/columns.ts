@@ -62,16 +62,18 @@ type SpanRule = { whole: true } | { perRow: number } | { gap: number } | { pages
  */
 async function pageStarts(target: ParquetTarget, g: number, columns: string[]): Promise<number[][] | undefined> {
   const { metadata } = target
-  const starts: number[][] = []
-  for (const [leaf, chunk] of (metadata.row_groups[g]?.columns ?? []).entries()) {
-    const path = chunk.meta_data?.path_in_schema ?? []
-    if (!columns.includes(path[0] ?? '')) continue
-    const known = pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[path.join('.')]
-    const located = known ?? (await offsetIndex(target.cached, metadata, g, leaf).catch(() => undefined))
-    if (!located?.length) return undefined
-    starts.push(located.map((p) => Number(p.first_row_index)))
-  }
-  return starts
+  const chunks = [...(metadata.row_groups[g]?.columns ?? []).entries()].filter(([, chunk]) =>
+    columns.includes(chunk.meta_data?.path_in_schema[0] ?? ''),
+  )
+  const located = await Promise.all(
+    chunks.map(
+      ([leaf, chunk]) =>
+        pageTableOptions(metadata).pageLocationsByGroup?.[g]?.[chunk.meta_data?.path_in_schema.join('.') ?? ''] ??
+        offsetIndex(target.cached, metadata, g, leaf).catch(() => undefined),
+    ),
+  )
+  if (located.some((pages) => !pages?.length)) return undefined
+  return located.map((pages) => (pages ?? []).map((p) => Number(p.first_row_index)))
 }
 
 /** Whether every chunk of `column` in row group `g` has page locations: an offset index, or a page table known (`knownPageCount`). */
@@ -135,20 +137,26 @@ export async function readRows(
   // read with the others in spans of nearby rows, every span decoded that chunk again (100
   // filtered rows of a 1 M-row file over HTTP took 8 s and 1 GB)
   const local = Boolean(target.cached.local)
-  const spans: Array<{ start: number; end: number; columns: string[]; rows: number[] }> = []
+  const groups: Array<{ g: number; rows: number[]; whole: string[]; paged: string[] }> = []
   for (let i = 0; i < unique.length; ) {
     const g = groupOf[i] as number
     let next = i
     while (next < unique.length && groupOf[next] === g) next++
-    const inGroup = unique.slice(i, next)
-    i = next
     const whole = costly ? [] : columns.filter((c) => !pagesKnown(target.metadata, g, c))
-    const paged = columns.filter((c) => !whole.includes(c))
-    let pagedRule = spanRule(target.metadata, g, paged, local, costly)
-    if (paged.length && !local && !costly) {
-      const pages = await pageStarts(target, g, paged)
-      if (pages) pagedRule = { pages, groupStart: g ? (groupEnds[g - 1] as number) : 0 }
-    }
+    groups.push({ g, rows: unique.slice(i, next), whole, paged: columns.filter((c) => !whole.includes(c)) })
+    i = next
+  }
+  // over HTTP the groups' offset indexes are read all at once (one round trip, as the reads
+  // themselves would have read them; those then find them in the cache)
+  const pageRules = await Promise.all(
+    groups.map(({ g, paged }) => (paged.length && !local && !costly ? pageStarts(target, g, paged) : undefined)),
+  )
+  const spans: Array<{ start: number; end: number; columns: string[]; rows: number[] }> = []
+  for (const [at, { g, rows: inGroup, whole, paged }] of groups.entries()) {
+    const pages = pageRules[at]
+    const pagedRule: SpanRule = pages
+      ? { pages, groupStart: g ? (groupEnds[g - 1] as number) : 0 }
+      : spanRule(target.metadata, g, paged, local, costly)
     for (const [cols, rule] of [
       [whole, { whole: true }],
       [paged, pagedRule],
