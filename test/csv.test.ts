@@ -45,7 +45,7 @@ it("a manifest's results name each hit's file and its row there", () => {
 })
 
 describe("the Data view's rows as CSV (the engine's rowsCsv)", () => {
-  // 300,000 rows in three row groups of 100,000, read in two blocks (at most 262,144 rows, whole
+  // 300,000 rows in three row groups of 100,000, read in two blocks (at most 200,000 rows, whole
   // groups): labels repeat (a sort has ties), some hold a comma or a quote, every 13th is NULL
   const n = 300_000
   const labels = Array.from({ length: n }, (_, i) =>

@@ -85,7 +85,7 @@ export interface RecallPoint {
 const SORT_MAX_ROWS = 2_000_000
 /** Rows read at once while a sort reads its column. */
 const SORT_BLOCK = 65_536
-/** Rows read at once while the Data view's rows are written as CSV. */
+/** Rows read at most at once while the Data view's rows are written as CSV (`rowGroupBlocks`: whole row groups where they fit). */
 const CSV_BLOCK = 200_000
 
 interface Handle {
