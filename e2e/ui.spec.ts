@@ -307,6 +307,35 @@ test('the theme toggle overrides the system and is remembered; the header fits a
   ).toBe('rgb(15, 18, 22)')
 })
 
+test('under 900 px the side panel lies over the page, and Escape or a tap beside it closes it', async ({ page }) => {
+  // a tablet held upright: the results' buttons are beside the panel
+  await page.setViewportSize({ width: 820, height: 1180 })
+  await openDemo(page)
+  const toggle = page.getByRole('button', { name: 'File details' })
+  const panel = page.getByRole('complementary', { name: 'File and index' })
+  await expect(panel).toBeHidden()
+  await toggle.click()
+  await expect(panel).toBeVisible()
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true')
+  await page.keyboard.press('Escape')
+  await expect(panel).toBeHidden()
+  await expect(toggle).toBeFocused()
+  // a tap beside the panel, over a result's Open button, closes the panel and opens nothing
+  await toggle.click()
+  await expect(panel).toBeVisible()
+  const open = hits(page).first().getByRole('button', { name: 'Open' })
+  const box = await open.boundingBox()
+  const side = await panel.boundingBox()
+  if (!box || !side) throw new Error('no layout for the first result or the panel')
+  expect(box.x + box.width / 2).toBeGreaterThan(side.x + side.width)
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+  await expect(panel).toBeHidden()
+  await expect(page.getByRole('dialog')).toHaveCount(0)
+  // with the panel closed, the same tap reaches the button
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+  await expect(page.getByRole('dialog')).toBeVisible()
+})
+
 test('the first screen costs at most 100 KiB of JS and CSS, gzipped', () => {
   const dist = join(import.meta.dirname, '../dist')
   const html = readFileSync(join(dist, 'index.html'), 'utf8')

@@ -6,7 +6,7 @@ import { updateAddress } from './address.js'
 import { run } from './bridge.js'
 import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
-import { rememberUrl, useTheme } from './prefs.js'
+import { rememberUrl, useMedia, useTheme } from './prefs.js'
 import { RowDialog } from './RowDialog.js'
 import { type Opened, SearchView } from './SearchView.js'
 
@@ -16,6 +16,9 @@ const BuildPanel = lazy(() => import('./BuildPanel.js').then((m) => ({ default: 
 const RowsTable = lazy(() => import('./RowsTable.js').then((m) => ({ default: m.RowsTable })))
 
 type Tab = 'search' | 'data'
+
+/** Where the side panel lays over the page instead of beside it (style.css's narrow-screen rule). */
+const NARROW = '(max-width: 900px)'
 
 /** What a shared link (?src=…&q=…&row=…&where=…, &view=data&rows=…&sort=…: address.ts) asks for: `src` as written in it, relative or not. */
 interface Linked {
@@ -40,7 +43,10 @@ export function App() {
   const [tab, setTab] = useState<Tab>('search')
   /** The file whose Data view has been shown: it stays (hidden) while the Search tab is, keeping its filter, sort and place. */
   const [dataShown, setDataShown] = useState<number>()
-  const [sideOpen, setSideOpen] = useState(() => window.innerWidth >= 900)
+  const [sideOpen, setSideOpen] = useState(() => !window.matchMedia?.(NARROW).matches)
+  /** The panel lies over the page: Escape, or a tap beside it, closes it. */
+  const overlaid = useMedia(NARROW) && sideOpen
+  const sideButton = useRef<HTMLButtonElement>(null)
   const [rowOpen, setRowOpen] = useState<number>()
   const [similar, setSimilar] = useState<{ row: number; seq: number }>()
   const [dragging, setDragging] = useState(false)
@@ -179,6 +185,17 @@ export function App() {
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
   }, [])
+  useEffect(() => {
+    if (!overlaid) return
+    const onKey = (e: KeyboardEvent) => {
+      // a row's dialog takes its own Escape
+      if (e.key !== 'Escape' || document.querySelector('dialog[open]')) return
+      setSideOpen(false)
+      sideButton.current?.focus()
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [overlaid])
 
   async function onBuilt(summary: BuildSummary, file: File, saved: boolean, embedded?: EmbedSummary) {
     if (built) URL.revokeObjectURL(built.url)
@@ -221,6 +238,7 @@ export function App() {
     >
       <header className="topbar">
         <button
+          ref={sideButton}
           type="button"
           className="icon"
           aria-label="File details"
@@ -271,6 +289,8 @@ export function App() {
           )}
           {built && <BuiltPanel built={built} />}
         </aside>
+        {/* a tap beside the laid-over panel closes it, and reaches nothing under it (Escape does the same from the keyboard) */}
+        {overlaid && <div className="scrim" aria-hidden="true" onClick={() => setSideOpen(false)} />}
         <main>
           <p className="status" aria-live="polite">
             {busy ?? warning}

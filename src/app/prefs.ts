@@ -28,19 +28,12 @@ function store(key: string, value: string): void {
  * kept and set as `data-theme` on <html>, which the style sheet's tokens key on.
  */
 export function useTheme(): [Theme, () => void] {
-  const system = () => (window.matchMedia?.('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')
   const [picked, setPicked] = useState<Theme | undefined>(() => {
     const s = stored(THEME_KEY)
     return s === 'dark' || s === 'light' ? s : undefined
   })
-  const [systemTheme, setSystemTheme] = useState<Theme>(system)
-  useEffect(() => {
-    const media = window.matchMedia?.('(prefers-color-scheme: dark)')
-    const onChange = () => setSystemTheme(media?.matches ? 'dark' : 'light')
-    media?.addEventListener('change', onChange)
-    return () => media?.removeEventListener('change', onChange)
-  }, [])
-  const theme = picked ?? systemTheme
+  const systemDark = useMedia('(prefers-color-scheme: dark)')
+  const theme = picked ?? (systemDark ? 'dark' : 'light')
   useEffect(() => {
     if (picked) document.documentElement.dataset.theme = picked
     else delete document.documentElement.dataset.theme
@@ -53,6 +46,19 @@ export function useTheme(): [Theme, () => void] {
       setPicked(next)
     },
   ]
+}
+
+/** Whether a media query matches now, kept current as the window or the system changes. */
+export function useMedia(query: string): boolean {
+  const [matches, setMatches] = useState(() => Boolean(window.matchMedia?.(query).matches))
+  useEffect(() => {
+    const media = window.matchMedia?.(query)
+    const onChange = () => setMatches(Boolean(media?.matches))
+    onChange()
+    media?.addEventListener('change', onChange)
+    return () => media?.removeEventListener('change', onChange)
+  }, [query])
+  return matches
 }
 
 /** URLs opened before, newest first (local files cannot be reopened without a new pick). */
