@@ -221,6 +221,45 @@ test("a search's page address is a link to it: opened anew it answers the same, 
   await expect.poll(() => addressParams(page, 'row', 'q')).toEqual([null, PHRASE])
 })
 
+test('"Show 10 more": the same search and filter for 10 more results, the first one added focused, in the address and undone by Back', async ({
+  page,
+}) => {
+  await openDemo(page)
+  await page.getByLabel('Filter rows').fill("pos = 'noun'")
+  await page.getByLabel('Query text').fill(PHRASE)
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  const answerFor = `Results for “${PHRASE}” where pos = 'noun'`
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  await expect(hits(page)).toHaveCount(10)
+  const distances = async () => (await hits(page).locator('.hit-distance').allTextContents()).map(Number)
+  const first = await distances()
+  // the filter box edited since: "more" extends the answer on screen, with its own filter
+  await page.getByLabel('Filter rows').fill('')
+  await page.getByRole('button', { name: 'Show 10 more' }).click()
+  await expect(hits(page)).toHaveCount(20)
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor)
+  await expect(hits(page).nth(10)).toBeFocused()
+  const rows = await hitRows(page)
+  expect(new Set(rows).size).toBe(20)
+  const more = await distances()
+  // nearest first; the first ten as near as before or nearer (more candidates re-ranked)
+  expect(more).toEqual([...more].sort((a, b) => a - b))
+  for (const [i, d] of first.entries()) expect(more[i]).toBeLessThanOrEqual(d)
+  await expect(page.getByLabel('k', { exact: true })).toHaveValue('20')
+  await expect.poll(() => addressParams(page, 'q', 'where', 'k')).toEqual([PHRASE, "pos = 'noun'", '20'])
+  const link = new URL(page.url())
+  // Back returns to the search before (the demo's first query), not to the ten
+  await page.getByRole('button', { name: '← Back' }).click()
+  await expect(page.getByTestId('answer-for')).toHaveText('Results for “a feeling of great happiness”')
+  await expect(hits(page)).toHaveCount(10)
+  await expect(page.getByLabel('k', { exact: true })).toHaveValue('10')
+  await expect.poll(() => addressParams(page, 'k')).toEqual([null])
+  // the link opens on the same twenty rows
+  await page.goto(link.pathname + link.search)
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  expect(await hitRows(page)).toEqual(rows)
+})
+
 test("the Data view's filter and sort are in the page's address too: opened anew it shows the same rows", async ({ page }) => {
   await openDemo(page)
   await page.getByRole('tab', { name: 'Data' }).click()

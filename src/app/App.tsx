@@ -8,7 +8,7 @@ import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
 import { rememberUrl, useMedia, useTheme } from './prefs.js'
 import { RowDialog } from './RowDialog.js'
-import { type Opened, SearchView } from './SearchView.js'
+import { MAX_PAGE_K, type Opened, SearchView } from './SearchView.js'
 
 // not on the first screen: loaded when a file without an index, or the Data view, needs them
 // (the first screen's JS and CSS stay within 100 KiB gzipped: e2e/ui.spec.ts)
@@ -26,6 +26,7 @@ interface Linked {
   q?: string
   row?: number
   where?: string
+  k?: number
   view?: 'data'
   rows?: string
   sort?: string
@@ -125,6 +126,7 @@ export function App() {
         nprobe: fromDemo?.nprobe,
         row: linked?.row,
         where: linked?.where,
+        k: linked?.k,
         rows: linked?.rows,
         sort: linked?.sort,
       })
@@ -154,12 +156,14 @@ export function App() {
     const manifest = fetch(new URL('demo/manifest.json', window.location.href))
       .then((r) => (r.ok ? (r.json() as Promise<DemoManifest>) : undefined))
       .catch(() => undefined) // no demo on this site
-    // a shared link: ?src=…&q=… (or &row=N) and &where=… search as they say once the file is open
+    // a shared link: ?src=…&q=… (or &row=N), &where=… and &k=… search as they say once the file is open
     const row = Number(page.get('row') ?? Number.NaN)
+    const k = Number(page.get('k') ?? Number.NaN)
     const linked: Linked = {
       q: page.get('q') ?? undefined,
       row: Number.isInteger(row) && row >= 0 ? row : undefined,
       where: page.get('where') ?? undefined,
+      k: Number.isInteger(k) && k >= 1 && k <= MAX_PAGE_K ? k : undefined,
       view: page.get('view') === 'data' ? 'data' : undefined,
       rows: page.get('rows') ?? undefined,
       sort: page.get('sort') ?? undefined,

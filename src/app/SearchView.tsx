@@ -27,9 +27,10 @@ export interface Opened {
   columns?: string[]
   query?: string
   nprobe?: number
-  /** From the page's address: a first search by row (`row=`) and its filter (`where=`). */
+  /** From the page's address: a first search by row (`row=`), its filter (`where=`) and how many results (`k=`). */
   row?: number
   where?: string
+  k?: number
   /** From the page's address: the Data view's filter (`rows=`) and sort (`sort=`, address.ts). */
   rows?: string
   sort?: string
@@ -37,11 +38,18 @@ export interface Opened {
 
 type Mode = 'text' | 'row' | 'vector'
 
+/** Results "Show more" adds to those on screen. */
+const MORE = 10
+/** The most results the page asks for (the k field's largest value). */
+export const MAX_PAGE_K = 1000
+
 /** One answered query; "Back" returns to the one before. */
 interface Answer {
   query: QuerySpec
   /** The filter it was searched with. */
   where?: string
+  /** The results asked for. */
+  k: number
   result: PageSearchResult
 }
 
@@ -64,7 +72,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const [text, setText] = useState(opened.query ?? '')
   const [row, setRow] = useState(String(opened.row ?? 0))
   const [vector, setVector] = useState('')
-  const [k, setK] = useState('10')
+  const [k, setK] = useState(String(opened.k ?? 10))
   // empty: the index's tuned default (nprobe, cut per query by its slack when it has one)
   const [nprobe, setNprobe] = useState(String(opened.nprobe ?? ''))
   const adaptive = params.slack !== undefined ? ', adaptive' : ''
@@ -91,6 +99,15 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
   const [device, setDevice] = useState<string>()
   const abort = useRef<AbortController>(undefined)
   const answer = answers.at(-1)
+  const resultsArea = useRef<HTMLDivElement>(null)
+  /** The result to focus once the answer on screen has rendered ("Show more": the first one added). */
+  const focusAt = useRef<number>(undefined)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: after each answer is shown
+  useEffect(() => {
+    if (focusAt.current === undefined) return
+    resultsArea.current?.querySelectorAll<HTMLElement>('.hits > li')[focusAt.current]?.focus()
+    focusAt.current = undefined
+  }, [answer])
 
   async function changeBackend(choice: SearchBackend) {
     setError(undefined)
@@ -152,7 +169,11 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     void showModelLoad(run(undefined, (api) => api.prepareEncoder(opened.id))).catch(() => {})
   }
 
-  async function search(query: QuerySpec, o: { replace?: boolean } = {}) {
+  /**
+   * Searches with the parameters on screen, or the `k` and filter given (`more`: those of the
+   * answer it extends, which it replaces; `focus`: the result focused once it is shown).
+   */
+  async function search(query: QuerySpec, o: { replace?: boolean; k?: number; where?: string; focus?: number } = {}) {
     abort.current?.abort()
     const controller = new AbortController()
     abort.current = controller
@@ -160,23 +181,36 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     setError(undefined)
     try {
       const req = {
-        k: Number(k),
+        k: o.k ?? Number(k),
         nprobe: nprobe ? Number(nprobe) : undefined,
         refine: refine ? Number(refine) : undefined,
         columns,
-        where: filter.trim() || undefined,
+        where: (o.where ?? filter).trim() || undefined,
         distinct: passages && perDocument ? PASSAGE_ROW : undefined,
       }
       const answer = run(controller.signal, (api, job) => api.search(opened.id, query, req, job))
       // the first text query loads the model (unless typing did): its download is shown as it goes
       const result = await ('text' in query ? showModelLoad(answer) : answer)
-      setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, where: req.where, result }].slice(-20))
+      focusAt.current = o.focus
+      setAnswers((a) => [...(o.replace ? a.slice(0, -1) : a), { query, where: req.where, k: req.k, result }].slice(-20))
     } catch (e) {
       if ((e as Error).name !== 'AbortError') setError((e as Error).message)
     } finally {
       if (abort.current === controller) setSearching(false)
     }
   }
+
+  /**
+   * The same search for MORE results than on screen. Its first rows are those shown, unless its
+   * larger share of candidates held nearer rows.
+   */
+  function more() {
+    if (!answer) return
+    const next = Math.min(MAX_PAGE_K, answer.k + MORE)
+    setK(String(next))
+    void search(answer.query, { replace: true, k: next, where: answer.where ?? '', focus: answer.result.results.length })
+  }
+  const moreToShow = answer !== undefined && answer.result.results.length >= answer.k && answer.k < MAX_PAGE_K
 
   function similarTo(r: number) {
     setMode('row')
@@ -191,6 +225,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
     setSearching(false)
     setAnswers(answers.slice(0, -1))
     setFilter(previous.where ?? '')
+    setK(String(previous.k))
     const q = previous.query
     if ('text' in q) {
       setMode('text')
@@ -451,9 +486,16 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
           remote={!opened.file}
         />
       )}
-      <div className={searching ? 'results-area busy' : 'results-area'} aria-busy={searching}>
+      <div ref={resultsArea} className={searching ? 'results-area busy' : 'results-area'} aria-busy={searching}>
         {answer ? (
-          <Results result={answer.result} columns={columns} terms={terms} onOpenRow={onOpenRow} onSimilar={similarTo} />
+          <>
+            <Results result={answer.result} columns={columns} terms={terms} onOpenRow={onOpenRow} onSimilar={similarTo} />
+            {moreToShow && (
+              <button type="button" className="more" disabled={searching} onClick={more}>
+                Show {Math.min(MORE, MAX_PAGE_K - answer.k)} more
+              </button>
+            )}
+          </>
         ) : searching ? (
           <Skeleton lines={5} label="Loading results" />
         ) : (
@@ -469,11 +511,12 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
 const MB = (n: number) => (n / 1e6).toFixed(1)
 
 /** An answer's part of the page's address: the text (q=) or row (row=), the filter (where=); a pasted vector is not kept. */
-function searchParams(answer: { query: QuerySpec; where?: string }): Record<string, string | undefined> {
+function searchParams(answer: Answer): Record<string, string | undefined> {
   return {
     q: 'text' in answer.query ? answer.query.text : undefined,
     row: 'row' in answer.query ? String(answer.query.row) : undefined,
     where: answer.where,
+    k: answer.k === 10 ? undefined : String(answer.k),
   }
 }
 

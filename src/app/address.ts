@@ -1,8 +1,8 @@
 /**
  * The page's address is a link to what is on screen: the file (`src`), the search (`q` or `row`,
- * `where`), and the Data view (`view=data`, its filter `rows`, its sort `sort`, `-` first when
- * largest first). Each view sets its own part, the rest kept (and `src`, which the demo opened
- * at `/` lacks until then).
+ * `where`, and `k` when not 10), and the Data view (`view=data`, its filter `rows`, its sort
+ * `sort`, `-` first when largest first). Each view sets its own part, the rest kept (and `src`,
+ * which the demo opened at `/` lacks until then).
  */
 export function updateAddress(params: Record<string, string | undefined>): void {
   const link = new URLSearchParams(window.location.search)
