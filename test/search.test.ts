@@ -158,6 +158,34 @@ describe('search over HTTP range requests', () => {
     expect(batch[0]?.stats.requests).toBeLessThan(singleRequests)
   })
 
+  it("a search re-ranking rows an earlier one read takes their vectors from memory: the same query again fetches and decodes nothing, one for more results only its new rows; the answers are a fresh index's", async () => {
+    const index = await openIndex(server.url, { tailBytes: tail })
+    const q = queries[3] as Float32Array
+    const first = await index.search(q, { k: 10, columns: ['title'] })
+    expect(first.stats.pagesDecoded).toBe(first.stats.candidates)
+    const again = await index.search(q, { k: 10, columns: ['title'] })
+    expect(again.results).toEqual(first.results)
+    expect(again.stats).toMatchObject({ bytes: 0, requests: 0, pagesDecoded: 0, candidates: first.stats.candidates })
+    // twice the results: twice the candidates, those of the first search among them
+    const more = await index.search(q, { k: 20, columns: ['title'] })
+    const fresh = await (await openIndex(server.url, { tailBytes: tail })).search(q, { k: 20, columns: ['title'] })
+    expect(more.results).toEqual(fresh.results)
+    expect(more.stats.pagesDecoded).toBe(more.stats.candidates - first.stats.candidates)
+    expect(more.stats.bytes).toBeLessThan(fresh.stats.bytes)
+    // forgotten with the lists
+    index.clearCache()
+    const cold = await index.search(q, { k: 10, columns: ['title'] })
+    expect(cold.results).toEqual(first.results)
+    expect(cold.stats.pagesDecoded).toBe(cold.stats.candidates)
+    // a cache too small for a query's vectors keeps none of them (and reads as before)
+    const small = await openIndex(server.url, { tailBytes: tail, cacheBytes: 4096 })
+    for (let i = 0; i < 2; i++) {
+      const r = await small.search(q, { k: 10, columns: ['title'] })
+      expect(r.results).toEqual(first.results)
+      expect(r.stats.pagesDecoded).toBe(r.stats.candidates)
+    }
+  })
+
   it('breaks distance ties toward the lower row', async () => {
     const index = await openIndex(server.url)
     const q = data.slice(10 * dim, 11 * dim)

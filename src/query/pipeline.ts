@@ -188,7 +188,10 @@ export interface PipelineOptions {
   gpuProbe?: boolean
   /** Bytes of decoded vectors refined at once (REFINE_BLOCK_BYTES; smaller in tests). */
   refineBlockBytes?: number
-  /** Bytes of fetched lists kept between searches (least recently used go first). */
+  /**
+   * Bytes of fetched lists kept between searches (least recently used go first), and a quarter
+   * as many of candidates' decoded vectors (VECTOR_CACHE_SHARE).
+   */
   cacheBytes: number
   maxBytesPerQuery: number
   connections: number
@@ -202,10 +205,21 @@ export interface PipelineOptions {
 /** Bytes a cached list holds (codes, row ids, page offsets and lengths). */
 const listBytes = (v: ListView) => v.codes.length + 16 * v.rowIds.length
 
+/**
+ * The share of `cacheBytes` kept as candidates' decoded vectors, so a search that re-ranks rows
+ * an earlier one read (the same query for more results, a query like the last, Back and search
+ * again) neither fetches nor decodes their pages again. A block of vectors over half of it (a
+ * large batch) is read as it is, neither looked up nor kept: it would only churn the cache.
+ */
+const VECTOR_CACHE_SHARE = 0.25
+
 /** Executes searches for one index of any kind. */
 export class QueryPipeline {
   private readonly lists = new Map<number, ListView>()
   private listBytesCached = 0
+  /** Rows' decoded vectors, least recently used first (VECTOR_CACHE_SHARE). */
+  private readonly vectors = new Map<number, Float32Array>()
+  private vectorBytesCached = 0
   private readonly filters = new Map<string, FilterResult>()
   private scanner: ListScanner | undefined
   private gpu: GpuListScan | undefined
@@ -239,10 +253,12 @@ export class QueryPipeline {
     this.gpu = undefined
   }
 
-  /** Forgets fetched lists: every list is read again. */
+  /** Forgets fetched lists and decoded vectors: every list and page is read again. */
   clearCache(): void {
     this.lists.clear()
     this.listBytesCached = 0
+    this.vectors.clear()
+    this.vectorBytesCached = 0
   }
 
   /**
@@ -565,9 +581,12 @@ export class QueryPipeline {
     let most = 0
     for (let b = 0; b < blocks; b++) most = Math.max(most, (starts[b + 1] as number) - (starts[b] as number))
     const blockPairs = new Uint32Array(2 * most)
+    let pagesDecoded = 0
     for (let b = 0; b < blocks; b++) {
       const [from, to] = [b * perBlock, Math.min(rows.length, (b + 1) * perBlock)]
-      const present = await index.readVectors(rows.slice(from, to), place, vectors.subarray(0, (to - from) * dim), read)
+      const block = rows.slice(from, to)
+      const { present, read: decoded } = await this.readVectors(block, place, vectors.subarray(0, (to - from) * dim), read)
+      pagesDecoded += decoded
       // (query, decoded vector) pairs: each query against its own candidates in this block whose page was read
       let paired = 0
       for (let p = starts[b] as number; p < (starts[b + 1] as number); p++) {
@@ -600,7 +619,7 @@ export class QueryPipeline {
       bytes: index.counters.reduce((n, c, i) => n + c.counts.bytes - (before[i]?.bytes ?? 0), 0),
       requests: index.counters.reduce((n, c, i) => n + c.counts.requests - (before[i]?.requests ?? 0), 0),
       roundTrips: index.clock.deepest - tripsBefore,
-      pagesDecoded: rows.length,
+      pagesDecoded,
       listsProbed,
       listsAdjacent: probes === chosen ? 0 : batchWanted.length - listsProbed,
       listsFetched: fetchedCount,
@@ -660,6 +679,57 @@ export class QueryPipeline {
     this.gpuFallback = `${(e as Error).message}; searching on the CPU (${this.o.kernels.name}) from now on`
     this.gpu?.release()
     this.gpu = undefined
+  }
+
+  /**
+   * Rows' exact vectors into `out`, as `kind.readVectors` gives them: those kept from earlier
+   * searches copied, the rest read (how many: `read`) and kept. Which rows are ranked never
+   * depends on it, only which bytes are fetched.
+   */
+  private async readVectors(
+    rows: number[],
+    place: (row: number) => ListPlace | undefined,
+    out: Float32Array,
+    o: ReadOptions,
+  ): Promise<{ present: Uint8Array; read: number }> {
+    const { dim } = this.kind.model.params
+    const budget = this.o.cacheBytes * VECTOR_CACHE_SHARE
+    if (rows.length * dim * 4 > budget / 2) return { present: await this.kind.readVectors(rows, place, out, o), read: rows.length }
+    const present = new Uint8Array(rows.length)
+    const missing: number[] = []
+    for (const [i, row] of rows.entries()) {
+      const kept = this.vectors.get(row)
+      if (!kept) {
+        missing.push(i)
+        continue
+      }
+      this.vectors.delete(row)
+      this.vectors.set(row, kept) // most recently used goes last
+      out.set(kept, i * dim)
+      present[i] = 1
+    }
+    if (!missing.length) return { present, read: 0 }
+    const fetched = this.kind.vectorBuffer?.(missing.length * dim) ?? new Float32Array(missing.length * dim)
+    const found = await this.kind.readVectors(
+      missing.map((i) => rows[i] as number),
+      place,
+      fetched,
+      o,
+    )
+    for (const [j, i] of missing.entries()) {
+      if (!found[j]) continue
+      const vector = fetched.slice(j * dim, (j + 1) * dim)
+      out.set(vector, i * dim)
+      present[i] = 1
+      this.vectors.set(rows[i] as number, vector)
+      this.vectorBytesCached += vector.byteLength
+    }
+    for (const [row, v] of this.vectors) {
+      if (this.vectorBytesCached <= budget) break
+      this.vectors.delete(row)
+      this.vectorBytesCached -= v.byteLength
+    }
+    return { present, read: missing.length }
   }
 
   private cacheList(l: number, view: ListView) {

@@ -16,7 +16,7 @@ import type { SpawnWorker } from './pageDecoding.js'
 export interface OpenOptions {
   /** Bytes of the file's end read first; covers footer + index head for most files. */
   tailBytes?: number
-  /** Byte budget for cached inverted lists and other reads. */
+  /** Byte budget for cached inverted lists and other reads (and a quarter of it for candidates' decoded vectors). */
   cacheBytes?: number
   http?: Omit<HttpOptions, 'tailBytes' | 'signal'>
   /**
