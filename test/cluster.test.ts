@@ -411,10 +411,12 @@ describe('rows clustered by list (index --cluster-rows)', () => {
     } finally {
       db.close()
     }
-    const index = await openIndex(await fileSource(out))
+    const file = await fileSource(out)
+    const index = await openIndex(file)
     expect(index.opened.model.params.clustered).toBe(true)
     const found = await index.search(all.subarray(40 * DIM, 41 * DIM), { k: 1, columns: ['id', ROW_COLUMN] })
     expect(found.results[0]?.values).toEqual({ id: 1040n, [ROW_COLUMN]: 40 })
+    await file.close()
   })
 
   it('reorders a window of row groups at a time when the rows do not fit: the same bytes as all at once, lists, structs and a NULL FLOAT[n] included', async () => {

@@ -61,12 +61,14 @@ describe('embedding a text column (files with text and no vectors)', () => {
   it('adds the vectors as a new column, keeps every other column, and leaves rows without text without a vector', async () => {
     const sink = new MemorySink()
     const progress: number[] = []
-    const summary = await embedTextColumn(await fileSource(input), sink, {
+    const source = await fileSource(input)
+    const summary = await embedTextColumn(source, sink, {
       text: 'title',
       encoder: hashNgramEncoder(64),
       batch: 100,
       onProgress: (done) => progress.push(done),
     })
+    await source.close()
     expect(summary).toMatchObject({ rows, embedded: rows - noText.length, empty: noText.length, column: 'embedding', dim: 64 })
     expect(noText.length).toBeGreaterThan(40)
     expect(progress.at(-1)).toBe(rows)
@@ -269,7 +271,9 @@ describe('embedding a text column (files with text and no vectors)', () => {
 
   it('the embedded file indexes like any other, rows without text left out of the index', async () => {
     const embedded = join(dir, 'embedded.parquet')
-    await embedTextColumn(await fileSource(input), await fileSink(embedded, input), { text: 'title', encoder: hashNgramEncoder(32) })
+    const plain = await fileSource(input)
+    await embedTextColumn(plain, await fileSink(embedded, input), { text: 'title', encoder: hashNgramEncoder(32) })
+    await plain.close()
     const source = await fileSource(embedded)
     const summary = await buildIndex(source, new MemorySink(), { column: 'embedding', metric: 'cosine', skipInvalid: true })
     await source.close()

@@ -283,7 +283,8 @@ describe('search over HTTP range requests', () => {
 
 describe('row spans (what the Data view scrolls through)', () => {
   it('reads rows [start, end) in order, touching only the pages that hold them', async () => {
-    const counting = new CountingSource(await fileSource(input))
+    const file = await fileSource(input)
+    const counting = new CountingSource(file)
     const metadata = await readMetadata(counting, 'items.parquet')
     const target = { cached: new CachedSource(counting), metadata, name: 'items.parquet' }
     const before = counting.counts.bytes
@@ -295,6 +296,7 @@ describe('row spans (what the Data view scrolls through)', () => {
     expect(read).toBeGreaterThan(0)
     expect(read).toBeLessThanOrEqual(Number(titles?.meta_data?.total_compressed_size) + 1024)
     expect(await readRowSpan(target, 5, 5, ['title'])).toEqual([])
+    await file.close()
   })
 
   it("a local file without offset indexes (pyarrow, DuckDB): a large chunk's pages are found once, then each span reads only its own", async () => {
@@ -392,6 +394,7 @@ describe('row spans (what the Data view scrolls through)', () => {
     await expect(readRowSpan(target, 0, 3, ['nope'])).rejects.toThrow(
       'column "nope": no such column to return; the columns are: title, embedding',
     )
+    await source.close()
   })
 })
 

@@ -204,7 +204,9 @@ describe('sidecar index over unmodified files', () => {
     try {
       const url = (name: string) => (servers[files.indexOf(name)] as { url: string }).url
       const remote = await SidecarIndex.open((await openHttp(url('all.pqseek'))).source, async (name) => url(name))
-      const reference = await SidecarIndex.open(await fileSource(join(dir, 'all.pqseek')), async (name) => {
+      const sidecar = await fileSource(join(dir, 'all.pqseek'))
+      local.push(sidecar)
+      const reference = await SidecarIndex.open(sidecar, async (name) => {
         const s = await fileSource(join(dir, name))
         local.push(s)
         return s
@@ -305,7 +307,8 @@ describe('sidecar index over unmodified files', () => {
       if (e < entries - 1) expect(pages[3 * e + 2] as number).toBeGreaterThan(8 * pageBytes)
     }
     const files = opener(dir)
-    const index = await SidecarIndex.open(await fileSource(join(dir, 'v1.pqseek')), files.open)
+    const sidecar = await fileSource(join(dir, 'v1.pqseek'))
+    const index = await SidecarIndex.open(sidecar, files.open)
     try {
       const chunk = Number(index.sources[0]?.metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
       const ids = Uint32Array.from({ length: n }, (_, i) => i)
@@ -322,6 +325,7 @@ describe('sidecar index over unmodified files', () => {
     } finally {
       index.close()
       await files.close()
+      await sidecar.close()
     }
   })
   it('a source written without offset indexes (pyarrow, DuckDB): the sidecar stores its pages, and a query reads the pages it needs, not whole chunks', async () => {
@@ -783,13 +787,18 @@ describe("a sidecar's open over many files", () => {
     try {
       const seen: Array<[number, number]> = []
       const asked: string[] = []
-      await SidecarIndex.open(await fileSource(join(dir, 'all.pqseek')), resolver(asked), { onProgress: (n, of) => seen.push([n, of]) })
+      const sidecar = async () => {
+        const s = await fileSource(join(dir, 'all.pqseek'))
+        opened.push(s)
+        return s
+      }
+      await SidecarIndex.open(await sidecar(), resolver(asked), { onProgress: (n, of) => seen.push([n, of]) })
       expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => [n, 6]))
       expect(asked).toHaveLength(6)
       // cancelled once two files are open, one at a time: no third file is asked for
       const cancel = new AbortController()
       const before: string[] = []
-      const open = SidecarIndex.open(await fileSource(join(dir, 'all.pqseek')), resolver(before), {
+      const open = SidecarIndex.open(await sidecar(), resolver(before), {
         connections: 1,
         signal: cancel.signal,
         onProgress: (n) => n === 2 && cancel.abort(),
