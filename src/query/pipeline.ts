@@ -721,6 +721,8 @@ export class QueryPipeline {
       const vector = fetched.slice(j * dim, (j + 1) * dim)
       out.set(vector, i * dim)
       present[i] = 1
+      // (a search running beside this one may have kept it meanwhile)
+      if (this.vectors.has(rows[i] as number)) continue
       this.vectors.set(rows[i] as number, vector)
       this.vectorBytesCached += vector.byteLength
     }
@@ -733,6 +735,8 @@ export class QueryPipeline {
   }
 
   private cacheList(l: number, view: ListView) {
+    // (a search running beside this one may have kept it meanwhile)
+    if (this.lists.has(l)) return
     this.lists.set(l, view)
     this.listBytesCached += listBytes(view)
     // least recently used first (a hit moves a list to the end)
