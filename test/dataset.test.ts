@@ -193,6 +193,23 @@ describe("a dataset's open over many files", () => {
   })
 })
 
+describe('a dataset keeps what its shards read within one budget', () => {
+  it('four shards keep 64 MiB each, as one file does; eight keep half as much each; a budget given is shared out too', async () => {
+    const dir = tempDir('pqs-dataset-cache-')
+    const dim = 8
+    const paths = await indexedShards(dir, 'c', clusteredVectors(8 * 100, dim, 57), dim, 8, 100)
+    const sources = await Promise.all(paths.map((p) => fileSource(p)))
+    try {
+      const budgets = (d: SeekDataset) => d.shards.map((s) => s.opened.cached.budgetBytes)
+      expect(budgets(await SeekDataset.open(sources.slice(0, 4)))).toEqual(Array(4).fill(64 << 20))
+      expect(budgets(await SeekDataset.open(sources))).toEqual(Array(8).fill(32 << 20))
+      expect(budgets(await SeekDataset.open(sources, { cacheBytes: 8 << 20 }))).toEqual(Array(8).fill(1 << 20))
+    } finally {
+      for (const s of sources) await s.close()
+    }
+  })
+})
+
 describe("a manifest in the page's engine (the app's worker)", () => {
   it('opens as one table of its files, refusing files on another site until allowed, each hit naming its file', async () => {
     const dir = tempDir('pqs-dataset-page-')

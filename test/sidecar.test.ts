@@ -763,7 +763,7 @@ describe('a hosted sidecar over files whose names hold URL characters', () => {
 })
 
 describe("a sidecar's open over many files", () => {
-  it('reports each file opened, of all it names, and stops opening files when cancelled', async () => {
+  it('reports each file opened, of all it names, and stops opening files when cancelled; its files share one cache budget', async () => {
     const dir = tempDir('pqs-sidecar-progress-')
     const dim = 8
     const v = clusteredVectors(6 * 100, dim, 98)
@@ -792,9 +792,11 @@ describe("a sidecar's open over many files", () => {
         opened.push(s)
         return s
       }
-      await SidecarIndex.open(await sidecar(), resolver(asked), { onProgress: (n, of) => seen.push([n, of]) })
+      const index = await SidecarIndex.open(await sidecar(), resolver(asked), { onProgress: (n, of) => seen.push([n, of]) })
       expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => [n, 6]))
       expect(asked).toHaveLength(6)
+      // the six files share one cache budget: together they keep what four would alone (cacheShare)
+      expect(index.sources.map((s) => s.cached.budgetBytes)).toEqual(Array(6).fill(Math.floor((256 << 20) / 6)))
       // cancelled once two files are open, one at a time: no third file is asked for
       const cancel = new AbortController()
       const before: string[] = []

@@ -5,7 +5,7 @@ import { readBody } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
-import type { OpenOptions } from './open.js'
+import { cacheShare, type OpenOptions } from './open.js'
 import { partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
@@ -34,6 +34,11 @@ export interface DatasetResult {
 }
 
 export interface DatasetOpenOptions extends OpenOptions {
+  /**
+   * Bytes kept of what the shards read, all of them together (cacheShare: by default 256 MiB,
+   * 64 MiB a shard up to four shards), so a manifest of many large files keeps no more than a few.
+   */
+  cacheBytes?: number
   /** Shards opened at once (default 4). */
   concurrency?: number
   /** Shards opened so far, of all: (0, n) first, then as each opens. */
@@ -85,11 +90,12 @@ export class SeekDataset {
     const clock = new RoundTripClock()
     // a manifest's shards live on one host: its connections are shared, as a browser shares them
     const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
+    const cacheBytes = cacheShare(inputs.length, o.cacheBytes)
     let opened = 0
     o.onProgress?.(0, inputs.length)
     const shards = await mapLimit(inputs, concurrency, async (input) => {
       throwIfAborted(o.signal)
-      const shard = await openIndex(input, { ...o, clock, limiter })
+      const shard = await openIndex(input, { ...o, cacheBytes, clock, limiter })
       o.onProgress?.(++opened, inputs.length)
       return shard
     })

@@ -20,7 +20,7 @@ import {
 } from '../query/pipeline.js'
 import { partitionPoint } from '../sorted.js'
 import { readRows, rowVector } from './columns.js'
-import { DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
+import { DEFAULT_CACHE_BYTES, DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
 import { decodePages, PageDecoders, sharedFloats } from './pageDecoding.js'
 
 export {
@@ -60,7 +60,7 @@ export class SeekIndex {
     const pipeline = new QueryPipeline(new EmbeddedKind(opened, decoders), {
       kernels,
       gpu,
-      cacheBytes: o.cacheBytes ?? 64 << 20,
+      cacheBytes: o.cacheBytes ?? DEFAULT_CACHE_BYTES,
       maxBytesPerQuery: o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
       connections: o.connections ?? DEFAULT_CONCURRENCY,
     })

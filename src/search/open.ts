@@ -16,7 +16,10 @@ import type { SpawnWorker } from './pageDecoding.js'
 export interface OpenOptions {
   /** Bytes of the file's end read first; covers footer + index head for most files. */
   tailBytes?: number
-  /** Byte budget for cached inverted lists and other reads (and a quarter of it for candidates' decoded vectors). */
+  /**
+   * Byte budget for cached inverted lists and other reads, and a quarter of it for candidates'
+   * decoded vectors (default DEFAULT_CACHE_BYTES; a dataset's or a sidecar's files share theirs: cacheShare).
+   */
   cacheBytes?: number
   http?: Omit<HttpOptions, 'tailBytes' | 'signal'>
   /**
@@ -68,6 +71,17 @@ export interface OpenedIndex {
 
 const DEFAULT_TAIL = 1 << 20
 export const DEFAULT_MAX_BYTES = 256 << 20
+/** Bytes an opened file keeps of what it read (lists, other reads, decoded vectors): OpenOptions.cacheBytes. */
+export const DEFAULT_CACHE_BYTES = 64 << 20
+
+/**
+ * What each of `files` searched together (a manifest's shards, a sidecar's sources) keeps: `total`
+ * shared out evenly, so all of them keep at most it, however many there are. By default as much
+ * as up to four files would keep alone (256 MiB), so a few files keep as much each as one does.
+ */
+export function cacheShare(files: number, total?: number): number {
+  return Math.floor((total ?? DEFAULT_CACHE_BYTES * Math.min(4, files)) / Math.max(1, files))
+}
 
 /**
  * Reads footer, index trailer and head (centroids, codebooks, directory) and the page indexes
@@ -99,7 +113,7 @@ export async function openSource(input: ByteSource | string, o: OpenOptions = {}
   const file = raw.name
   const size = raw.byteLength
   const counting = new CountingSource(raw, o.clock, o.limiter)
-  const cached = new CachedSource(counting, o.cacheBytes)
+  const cached = new CachedSource(counting, o.cacheBytes ?? DEFAULT_CACHE_BYTES)
   const footerStart = size - 8 - footerLength(tail, size, file)
 
   // Everything open needs must be in memory; read what the first request missed, in one go.

@@ -22,7 +22,7 @@ import type { Expr, FilterResult } from '../query/filter.js'
 import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
 import { rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
-import { DEFAULT_MAX_BYTES } from './open.js'
+import { cacheShare, DEFAULT_CACHE_BYTES, DEFAULT_MAX_BYTES } from './open.js'
 import { filterAcross, partAt, readRowSpanAcross, readRowsAcross, searchExactAcross } from './parts.js'
 
 /** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
@@ -292,7 +292,8 @@ export class SidecarIndex {
           firstReads.requests += opened.requests
         }
         const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
-        const cached = new CachedSource(source, 64 << 20)
+        // (the sources share one budget: a sidecar over many files keeps no more than over four)
+        const cached = new CachedSource(source, cacheShare(header.sources.length, o.cacheBytes))
         // the first request's tail (footer, page indexes) serves the checks and reads below
         if (opened) cached.pin(opened.tailStart, opened.tail)
         if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
@@ -350,7 +351,7 @@ export class SidecarIndex {
     const pipeline = new QueryPipeline(kind, {
       kernels,
       gpu,
-      cacheBytes: o.cacheBytes ?? 64 << 20,
+      cacheBytes: o.cacheBytes ?? DEFAULT_CACHE_BYTES,
       maxBytesPerQuery: o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
       connections: o.connections ?? DEFAULT_CONCURRENCY,
     })
