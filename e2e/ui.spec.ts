@@ -56,10 +56,14 @@ async function demoRows(): Promise<number> {
   return Number((await parquetMetadataAsync(file)).num_rows)
 }
 
-async function searchText(page: Page, text: string) {
+/** Searches for `text`, with `where` in the filter box when given; what the results say they are for. */
+async function searchText(page: Page, text: string, where?: string): Promise<string> {
+  if (where !== undefined) await page.getByLabel('Filter rows').fill(where)
   await page.getByLabel('Query text').fill(text)
   await page.getByRole('button', { name: 'Search', exact: true }).click()
-  await expect(page.getByTestId('answer-for')).toHaveText(`Results for “${text}”`, { timeout: 30_000 })
+  const answerFor = `Results for “${text}”${where ? ` where ${where}` : ''}`
+  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  return answerFor
 }
 
 /** axe-core on the page as it stands: every serious or critical violation, named. */
@@ -195,11 +199,7 @@ test('the user flow: a phrase, the first result, similar rows, back; then the la
 
 test("a search's page address is a link to it: opened anew it answers the same, with the demo's columns", async ({ page }) => {
   await openDemo(page)
-  await page.getByLabel('Filter rows').fill("pos = 'noun'")
-  await page.getByLabel('Query text').fill(PHRASE)
-  await page.getByRole('button', { name: 'Search', exact: true }).click()
-  const answerFor = `Results for “${PHRASE}” where pos = 'noun'`
-  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  const answerFor = await searchText(page, PHRASE, "pos = 'noun'")
   const answer = await hitRows(page)
   await expect.poll(() => addressParams(page, 'src', 'q', 'where')).toEqual(['demo/wordnet.indexed.parquet', PHRASE, "pos = 'noun'"])
   const link = new URL(page.url())
@@ -225,11 +225,7 @@ test('"Show 10 more": the same search and filter for 10 more results, the first 
   page,
 }) => {
   await openDemo(page)
-  await page.getByLabel('Filter rows').fill("pos = 'noun'")
-  await page.getByLabel('Query text').fill(PHRASE)
-  await page.getByRole('button', { name: 'Search', exact: true }).click()
-  const answerFor = `Results for “${PHRASE}” where pos = 'noun'`
-  await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
+  const answerFor = await searchText(page, PHRASE, "pos = 'noun'")
   await expect(hits(page)).toHaveCount(10)
   const distances = async () => (await hits(page).locator('.hit-distance').allTextContents()).map(Number)
   const first = await distances()
