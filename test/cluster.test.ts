@@ -552,7 +552,7 @@ describe('what a read brings along (query/adjacent.ts)', () => {
     expect(found.get(12)).toEqual({ list, at: 2 }) // placed for the read
   })
 
-  it('the rows inside a stretch, in list order, whatever order a list keeps its pages in (against the rule, page by page)', () => {
+  it('the rows inside a stretch, in list order, whatever order a list keeps its pages in, a spilled row once (against the rule, page by page)', () => {
     const rand = mulberry32(21)
     // the rule itself, page by page: inside the last stretch starting at or before the page
     const reference = (
@@ -588,6 +588,8 @@ describe('what a read brings along (query/adjacent.ts)', () => {
     let ascendingLists = 0
     let shuffledLists = 0
     let farApart = 0
+    let spilledTrials = 0
+    let pastLastRows = 0
     for (let trial = 0; trial < 200; trial++) {
       // lists of rows whose pages are placed in list order or not, with gaps between them; in
       // half the trials some gaps are huge, so rowsAround's map of the stretches is coarse (a
@@ -621,6 +623,27 @@ describe('what a read brings along (query/adjacent.ts)', () => {
           codes: new Uint8Array(n),
         })
       }
+      // in half the trials, rows spilled into a second list (its entries after the list's own,
+      // the row's one page): a row may be in two lists, and a list's last row may not be its
+      // largest — past the largest of the lists' last rows, at times
+      if (trial % 4 >= 2) {
+        const own = [...lists]
+        for (const [l, list] of lists.entries()) {
+          const other = own[(l + 1) % own.length] as ListView
+          const picks =
+            other === list ? [] : Array.from({ length: 1 + Math.floor(rand() * 3) }, () => Math.floor(rand() * other.rowIds.length))
+          const spilled = [...new Set(picks)].filter((at) => at < other.rowIds.length)
+          lists[l] = {
+            rowIds: Uint32Array.from([...list.rowIds, ...spilled.map((at) => other.rowIds[at] as number)]),
+            pageOffsets: Float64Array.from([...list.pageOffsets, ...spilled.map((at) => other.pageOffsets[at] as number)]),
+            pageLengths: Uint32Array.from([...list.pageLengths, ...spilled.map((at) => other.pageLengths[at] as number)]),
+            codes: new Uint8Array(list.rowIds.length + spilled.length),
+          }
+        }
+        spilledTrials++
+        const lastRows = lists.map((list) => list.rowIds.at(-1) ?? 0)
+        if (Math.max(...lastRows) >>> 5 < (row - 1) >>> 5) pastLastRows++
+      }
       const placesOf = () => {
         const places = new Map<number, ListPlace>()
         for (const list of lists)
@@ -638,5 +661,7 @@ describe('what a read brings along (query/adjacent.ts)', () => {
     expect(ascendingLists).toBeGreaterThan(50)
     expect(shuffledLists).toBeGreaterThan(50)
     expect(farApart).toBe(100)
+    expect(spilledTrials).toBe(100)
+    expect(pastLastRows).toBeGreaterThan(5)
   })
 })

@@ -109,7 +109,7 @@ function spanBefore(starts: Float64Array, at: number): number {
 export function rowsAround(
   candidates: readonly number[],
   places: Map<number, ListPlace>,
-  lists: Iterable<ListView>,
+  lists: readonly ListView[],
   allowed: Uint8Array | undefined,
   gap: number,
 ): number[] {
@@ -138,11 +138,26 @@ export function rowsAround(
   const marks = new Uint8Array(Math.floor((hi - lo) / size) + 1)
   for (let i = 0; i < n; i++)
     marks.fill(1, Math.floor(((starts[i] as number) - lo) / size), Math.floor(((ends[i] as number) - lo) / size) + 1)
-  const taken = new Set<number>()
+  // rows taken, one bit each (a spilled row is in two lists; a list's spilled rows follow its
+  // own, so the bits grow past the lists' last rows when they must). At small dims a stretch
+  // holds hundreds of pages and many rows come along, and the build's tune step searches 200
+  // queries at every setting it tries: a Set of the rows was a hot spot of its profile (80,000
+  // rows of 16 dims, one thread, runs taking turns: tune 17.1, 20.4, 19.5 s with the Set, 16.1,
+  // 14.9, 18.3 s with these bits, the same file written)
+  let last = 0
+  for (const list of lists) if (list.rowIds.length) last = Math.max(last, list.rowIds[list.rowIds.length - 1] as number)
+  let taken = new Uint32Array((last >>> 5) + 1)
   const take = (list: ListView, at: number) => {
     const row = list.rowIds[at] as number
-    if ((allowed && !allowed[row]) || taken.has(row)) return
-    taken.add(row) // a spilled row is in two lists
+    const word = row >>> 5
+    const bit = 1 << (row & 31)
+    if (word >= taken.length) {
+      const grown = new Uint32Array(Math.max(word + 1, 2 * taken.length))
+      grown.set(taken)
+      taken = grown
+    }
+    if ((allowed && !allowed[row]) || (taken[word] as number) & bit) return
+    taken[word] = (taken[word] as number) | bit
     places.set(row, { list, at })
     out.push(row)
   }
