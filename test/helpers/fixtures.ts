@@ -38,6 +38,22 @@ export async function duckdb() {
 }
 
 /** Clustered random vectors, so IVF has structure to find; `spread`: width of each cluster (centres span 10). */
+/**
+ * Where `got` first differs from `want`, byte for byte (undefined: the same bytes), for
+ * `expect(firstDifference(got, want)).toBeUndefined()`. vitest's toEqual walks a typed array value
+ * by value: 3.4 s for 3 MiB of floats, 12.6 s for a 3 MiB Buffer on this project's 2-core
+ * machines, for an answer this gives in a millisecond (and on a mismatch it names the byte).
+ */
+export function firstDifference(got: ArrayBufferView | ArrayBuffer, want: ArrayBufferView | ArrayBuffer): string | undefined {
+  const bytes = (v: ArrayBufferView | ArrayBuffer) =>
+    ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(v as ArrayBuffer)
+  const [a, b] = [bytes(got), bytes(want)]
+  if (a.equals(b)) return undefined
+  let i = 0
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  return `${a.length} bytes where ${b.length} were wanted; the first that differs: byte ${i} (${a[i]}, wanted ${b[i]})`
+}
+
 export function clusteredVectors(n: number, dim: number, seed: number, clusters = 20, spread = 1): Float32Array {
   const rand = mulberry32(seed)
   const centers = Float32Array.from({ length: clusters * dim }, () => rand() * 10 - 5)
