@@ -37,7 +37,6 @@ export async function duckdb() {
   }
 }
 
-/** Clustered random vectors, so IVF has structure to find; `spread`: width of each cluster (centres span 10). */
 /**
  * Where `got` first differs from `want`, byte for byte (undefined: the same bytes), for
  * `expect(firstDifference(got, want)).toBeUndefined()`. vitest's toEqual walks a typed array value
@@ -54,6 +53,7 @@ export function firstDifference(got: ArrayBufferView | ArrayBuffer, want: ArrayB
   return `${a.length} bytes where ${b.length} were wanted; the first that differs: byte ${i} (${a[i]}, wanted ${b[i]})`
 }
 
+/** Clustered random vectors, so IVF has structure to find; `spread`: width of each cluster (centres span 10). */
 export function clusteredVectors(n: number, dim: number, seed: number, clusters = 20, spread = 1): Float32Array {
   const rand = mulberry32(seed)
   const centers = Float32Array.from({ length: clusters * dim }, () => rand() * 10 - 5)
