@@ -18,15 +18,13 @@ import { PAGE_LIMIT } from '../src/parquet/repage.js'
 import { writeIndexed } from '../src/parquet/writeIndexed.js'
 import { readRowSpan, readRows } from '../src/search/columns.js'
 import { flatSearch } from '../src/search/flat.js'
-import { clusteredVectors, duckdb, tempDir } from './helpers/fixtures.js'
+import { clusteredVectors, duckdb, firstDifference, tempDir } from './helpers/fixtures.js'
 
 /**
  * readListVectors decodes a list embedding column's pages straight into a Float32Array (no JS
  * array per row): for every layout writers produce it must give what hyparquet's row-by-row
  * decode gives, and leave every row it cannot vouch for (null, ragged, not finite) to it.
  */
-
-const bytesOf = (f: Float32Array | Float64Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)
 
 /** Rows [a, b) as hyparquet decodes them, as float32. */
 async function reference(source: AsyncBuffer, metadata: FileMetaData, a: number, b: number): Promise<Float32Array> {
@@ -115,7 +113,7 @@ describe('vectors straight from list pages (readListVectors)', () => {
             for (const known of [0, dim]) {
               const read = await readListVectors(source, metadata, column, g, groupStart, a, b, known, pages)
               expect(read?.dim, `rows ${a}…${b}`).toBe(dim)
-              expect(bytesOf(read?.data ?? new Float32Array()).equals(bytesOf(await reference(source, metadata, a, b)))).toBe(true)
+              expect(firstDifference(read?.data ?? new Float32Array(), await reference(source, metadata, a, b))).toBeUndefined()
             }
           }
         await source.close()
@@ -136,7 +134,7 @@ describe('vectors straight from list pages (readListVectors)', () => {
     expect(metadata.row_groups[0]?.columns[0]?.meta_data?.dictionary_page_offset).toBe(4n)
     const whole = await readListVectors(source, metadata, column, 0, 0, 0, rows, 0, undefined)
     expect(whole?.dim).toBe(d)
-    expect(bytesOf(whole?.data ?? new Float32Array()).equals(bytesOf(data))).toBe(true)
+    expect(firstDifference(whole?.data ?? new Float32Array(), data)).toBeUndefined()
     // by the entries the walk finds (each a run of pages beginning at a row): ranges inside entries,
     // across them, in the dictionary-encoded pages (their dictionary read from the chunk's start)
     await walkFilePages(source, metadata)
@@ -150,12 +148,12 @@ describe('vectors straight from list pages (readListVectors)', () => {
       [2999, 3000],
     ] as const) {
       const read = await readListVectors(source, metadata, column, 0, 0, a, b, a % 2 ? d : 0, pages)
-      expect(bytesOf(read?.data ?? new Float32Array()).equals(bytesOf(data.subarray(a * d, b * d))), `rows ${a}…${b}`).toBe(true)
+      expect(firstDifference(read?.data ?? new Float32Array(), data.subarray(a * d, b * d)), `rows ${a}…${b}`).toBeUndefined()
     }
     // and through readVectors, blocks of 64 KiB: the same
     expect(
-      bytesOf((await readVectors(source, await parquetMetadataAsync(source), column, { blockBytes: 64 << 10 })).data).equals(bytesOf(data)),
-    ).toBe(true)
+      firstDifference((await readVectors(source, await parquetMetadataAsync(source), column, { blockBytes: 64 << 10 })).data, data),
+    ).toBeUndefined()
     await source.close()
   })
 
@@ -364,7 +362,7 @@ describe('vectors straight from list pages (readListVectors)', () => {
       const read = await readListVectors(source, metadata, column, 0, 0, row - 5, row + 5, d, pages)
       expect(read?.invalid, `row ${row}`).toEqual([{ at: 5, value: bad[row], reason: reasons[i] }])
       const expected = Float32Array.from(rows.slice(row - 5, row + 5).flatMap((v, j) => (j === 5 ? new Array(d).fill(0) : (v as number[]))))
-      expect(bytesOf(read?.data ?? new Float32Array()).equals(bytesOf(expected))).toBe(true)
+      expect(firstDifference(read?.data ?? new Float32Array(), expected)).toBeUndefined()
     }
     // a search's candidates (readVectorRange): each row's vector, the null one null
     const vectorAt = await readVectorRange(source, metadata, column, 0, 0, 40, 60, d)
@@ -375,7 +373,7 @@ describe('vectors straight from list pages (readListVectors)', () => {
     const read = await readVectors(source, metadata, column, { skipInvalid: true, blockBytes: 4096 })
     expect(read.invalid).toEqual(Object.keys(bad).map((row, i) => ({ row: Number(row), reason: reasons[i] })))
     const good = rows.filter((_, i) => !(i in bad)) as number[][]
-    expect(bytesOf(read.data).equals(bytesOf(Float32Array.from(good.flat())))).toBe(true)
+    expect(firstDifference(read.data, Float32Array.from(good.flat()))).toBeUndefined()
     // a DOUBLE past float32's range is named as stored (the matrix holds Infinity)
     const doubles = join(dir, 'doubles.parquet')
     const wide = Array.from({ length: 40 }, (_, i) =>
