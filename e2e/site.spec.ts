@@ -360,7 +360,13 @@ for (const [kind, tag] of [
       await expect(items).toHaveCount(5)
       for (const t of await items.locator('strong').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
       await expect(page.locator('parquet-seek').getByRole('status')).toContainText(/5 results · [\d.]+ KiB in \d+ requests/)
-      // the JS API: a vector query, and the `results` event
+      // "Show 10 more": the same query for 15, the first one added focused for the keyboard
+      await page.locator('parquet-seek').getByRole('button', { name: 'Show 10 more' }).click()
+      await expect(items).toHaveCount(15)
+      await expect(items.nth(5)).toBeFocused()
+      for (const t of await items.locator('strong').allTextContents()) expect(t).toMatch(/^sailing boat harbour/)
+      await expect(page.locator('parquet-seek').getByRole('status')).toContainText(/^15 results/)
+      // the JS API: a vector query (k from the attribute again), and the `results` event
       const row = await page.evaluate(async () => {
         const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
           searchRow(n: number): Promise<{ results: Array<{ row: number }> }>
@@ -368,6 +374,7 @@ for (const [kind, tag] of [
         return (await el.searchRow(42)).results[0]?.row
       })
       expect(row).toBe(42)
+      await expect(items).toHaveCount(5)
       // a value holding HTML is shown as text and runs nothing
       await page.evaluate(async () => {
         const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
@@ -377,7 +384,7 @@ for (const [kind, tag] of [
       })
       await expect(page.locator('parquet-seek li strong').first()).toHaveText(/^<img src=x onerror="globalThis.__xss=1">/)
       expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined()
-      expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(3)
+      expect(await page.evaluate(() => (globalThis as unknown as { __events: number }).__events)).toBe(4)
       await page.screenshot({ path: info.outputPath(`widget-${kind.replace(' ', '-')}.png`) })
     } finally {
       await new Promise((r) => host.close(r))
@@ -452,6 +459,19 @@ test('the widget shows a DATE as its day, a TIME as its time of day and a timest
     expect(new Set(perText.map((d) => Math.floor((Date.parse(d) - Date.parse('2020-01-31')) / 864e5 / 4))).size).toBe(4)
     const every = await days('none')
     expect(new Set(every.map((d) => Math.floor((Date.parse(d) - Date.parse('2020-01-31')) / 864e5 / 4))).size).toBeLessThan(4)
+    // as many results as k: there may be more; fewer (a filter passing two rows): that is all there is
+    const more = page.locator('parquet-seek').getByRole('button', { name: 'Show 10 more' })
+    await expect(more).toBeVisible()
+    await page.evaluate(async () => {
+      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
+        setAttribute(name: string, value: string): void
+        searchRow(n: number): Promise<unknown>
+      }
+      el.setAttribute('where', "day <= '2020-02-01'")
+      await el.searchRow(3)
+    })
+    await expect(page.locator('parquet-seek li [data-column="day"]')).toHaveText(['2020-02-01', '2020-01-31'])
+    await expect(more).toBeHidden()
   } finally {
     await new Promise((r) => host.close(r))
     await dated.close()

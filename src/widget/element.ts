@@ -56,6 +56,7 @@ registerEncoder((id) =>
  * listed in `sources`, e.g. a dataset's files on Hugging Face): each result names its file. A
  * `src` ending in `.json` is a manifest of indexed files (`{ "files": ["part-0.indexed.parquet",
  * …] }`, on its origin or under `sources`), searched as one: each result names its file.
+ * Below full results a "Show 10 more" button repeats the search for more (`el.showMore()` from script).
  * Fires `results` (detail: SearchResult) and `error` (detail: { message }). Styled inside a shadow root; theme it with
  * `--ps-font`, `--ps-accent`, `--ps-text`, `--ps-muted`, `--ps-bg`, `--ps-border`, `--ps-radius`.
  * Values from the file are always inserted as text (textContent), never as HTML.
@@ -64,6 +65,10 @@ registerEncoder((id) =>
 /** What the element searches: an indexed file, a sidecar over files, or a manifest's indexed files. */
 type Searched = SeekIndex | SidecarIndex | SeekDataset
 type Found = SearchResult | SidecarResult | DatasetResult
+
+/** Results "Show more" adds to those shown, and the most the widget asks for (as the app). */
+const MORE = 10
+const MAX_K = 1000
 
 const STYLE = `
 :host { display: block; font: var(--ps-font, 14px/1.4 system-ui, sans-serif); color: var(--ps-text, #1b1f24); }
@@ -75,6 +80,8 @@ li { padding: .45em 0; border-bottom: 1px solid var(--ps-border, #e5e7eb); }
 .meta, .status { color: var(--ps-muted, #6b7280); font-size: .85em; }
 .field { margin-right: .75em; }
 .error { color: #b91c1c; }
+.more { margin-top: .5em; background: none; color: var(--ps-accent, #2563eb); border: 1px solid var(--ps-border, #d1d5db); }
+.more:disabled { opacity: .6; cursor: default; }
 [hidden] { display: none; }
 `
 
@@ -86,7 +93,10 @@ export class ParquetSeekElement extends HTMLElement {
   private readonly input: HTMLInputElement
   private readonly list: HTMLOListElement
   private readonly status: HTMLParagraphElement
+  private readonly moreButton: HTMLButtonElement
   private abort: AbortController | undefined
+  /** The query on screen and the k it was searched with ("Show more" repeats it for more). */
+  private shown: { vector: Float32Array; k: number } | undefined
 
   constructor() {
     super()
@@ -119,7 +129,13 @@ export class ParquetSeekElement extends HTMLElement {
     this.status.setAttribute('role', 'status')
     this.list = document.createElement('ol')
     this.list.setAttribute('part', 'results')
-    this.root.append(this.form, this.status, this.list)
+    this.moreButton = document.createElement('button')
+    this.moreButton.type = 'button'
+    this.moreButton.className = 'more'
+    this.moreButton.hidden = true
+    this.moreButton.setAttribute('part', 'more')
+    this.moreButton.addEventListener('click', () => void this.showMore().catch(() => {}))
+    this.root.append(this.form, this.status, this.list, this.moreButton)
   }
 
   connectedCallback() {
@@ -129,6 +145,10 @@ export class ParquetSeekElement extends HTMLElement {
   attributeChangedCallback(name: string, old: string | null, value: string | null) {
     if ((name === 'src' || name === 'sources') && old !== null && old !== value) {
       this.opening = undefined
+      // another file: the results shown are not its rows
+      this.shown = undefined
+      this.list.replaceChildren()
+      this.moreButton.hidden = true
       if (this.isConnected) void this.ready().catch(() => {})
     }
   }
@@ -200,11 +220,28 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   /** Vector query; renders and returns the results. */
-  async search(vector: ArrayLike<number>): Promise<Found> {
+  search(vector: ArrayLike<number>): Promise<Found> {
+    return this.run(Float32Array.from(vector), this.k)
+  }
+
+  /**
+   * The search on screen again, for 10 more results (up to 1,000), the first one added focused.
+   * Its first results are those shown, unless its larger share of candidates held nearer rows.
+   * Resolves to undefined when nothing is shown or the results on screen are all there are.
+   */
+  async showMore(): Promise<Found | undefined> {
+    const shown = this.shown
+    if (!shown || this.list.children.length < shown.k || shown.k >= MAX_K) return undefined
+    return this.run(shown.vector, Math.min(MAX_K, shown.k + MORE), this.list.children.length)
+  }
+
+  /** Searches `vector` for its k nearest, renders them (focusing result `focus`, when given) and returns them. */
+  private async run(vector: Float32Array, k: number, focus?: number): Promise<Found> {
     const index = await this.ready()
     this.abort?.abort()
     const abort = new AbortController()
     this.abort = abort
+    this.moreButton.disabled = true
     this.say('Searching…')
     try {
       const where = this.getAttribute('where')?.trim() || undefined
@@ -218,18 +255,21 @@ export class ParquetSeekElement extends HTMLElement {
             : [index.opened.metadata]
       const passages = files.some((m) => m.schema.some((e) => e.name === PASSAGE_ROW))
       const distinct = asked === 'none' ? undefined : asked || (passages ? PASSAGE_ROW : undefined)
-      const result = await index.search(vector, { k: this.k, columns: this.columns, where, distinct, signal: abort.signal })
-      this.render(result, shownColumnsIn(files))
+      const result = await index.search(vector, { k, columns: this.columns, where, distinct, signal: abort.signal })
+      this.shown = { vector, k }
+      this.render(result, shownColumnsIn(files), k, focus)
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
       return result
     } catch (e) {
       throw this.fail(e as Error)
+    } finally {
+      if (this.abort === abort) this.moreButton.disabled = false
     }
   }
 
   private get k(): number {
     const k = Number(this.getAttribute('k') ?? 10)
-    return Number.isInteger(k) && k > 0 ? Math.min(k, 1000) : 10
+    return Number.isInteger(k) && k > 0 ? Math.min(k, MAX_K) : 10
   }
 
   private get columns(): string[] {
@@ -239,7 +279,7 @@ export class ParquetSeekElement extends HTMLElement {
       .filter(Boolean)
   }
 
-  private render(result: Found, shown: ShownColumns) {
+  private render(result: Found, shown: ShownColumns, k: number, focus: number | undefined) {
     const columns = this.columns
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
@@ -263,6 +303,14 @@ export class ParquetSeekElement extends HTMLElement {
       return li
     })
     this.list.replaceChildren(...items)
+    // as many as asked: there may be more
+    this.moreButton.hidden = items.length < k || k >= MAX_K
+    this.moreButton.textContent = `Show ${Math.min(MORE, MAX_K - k)} more`
+    const first = focus === undefined ? undefined : items[focus]
+    if (first) {
+      first.tabIndex = -1
+      first.focus()
+    }
     const s = result.stats
     this.say(`${result.results.length} results · ${(s.bytes / 1024).toFixed(1)} KiB in ${s.requests} requests · ${s.ms.toFixed(0)} ms`)
   }
