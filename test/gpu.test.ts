@@ -1075,11 +1075,12 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     later.destroy()
 
     // damaged kept timings are timed again; past its time budget the self-test stops timing new
-    // choices (the default LANES and the first block length are always timed)
+    // choices (the default LANES and the first block length are always timed; one other lanes and
+    // bins value each, as the other pipelines cost seconds to build on SwiftShader)
     const damaged = memoryStore()
     await damaged.set(set.mock.calls[0]?.[0] as string, '{"lanes": [{"LANES": 5, "exactMs": 1, "refineMs": 1}], "scan": []}')
     const again = await GpuContext.create(gpu)
-    await tuneContext(again, damaged, { ...options, budgetMs: 0 })
+    await tuneContext(again, damaged, { ...options, lanes: [4], bins: [256], budgetMs: 0 })
     if (again.tuning.source !== 'self-test') throw new Error(`not timed: ${JSON.stringify(again.tuning)}`)
     expect(again.tuning.timings.lanes.map((t) => t.LANES)).toEqual([8])
     expect(again.tuning.timings.scan.map((t) => t.length)).toEqual([32])
