@@ -45,9 +45,10 @@ registerEncoder((id) =>
 )
 
 /**
- * `<parquet-seek src="https://…/file.indexed.parquet" columns="title,url" k="10" where="lang = 'en'">`
+ * `<parquet-seek src="https://…/file.indexed.parquet" columns="title" link="url" k="10" where="lang = 'en'">`
  * (`distinct="col"`: one result per value of col; a file of passages, embed --passages, shows the
- * nearest passage of each text unless `distinct="none"`)
+ * nearest passage of each text unless `distinct="none"`; `link="col"`: each result's first column
+ * a link to the http(s) address in col, relative to the page)
  *
  * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
  * text box when the file names a model this build can encode text with; otherwise search from
@@ -79,6 +80,7 @@ ol { list-style: none; padding: 0; margin: .75em 0 0; }
 li { padding: .45em 0; border-bottom: 1px solid var(--ps-border, #e5e7eb); }
 .meta, .status { color: var(--ps-muted, #6b7280); font-size: .85em; }
 .field { margin-right: .75em; }
+a { color: var(--ps-accent, #2563eb); }
 .error { color: #b91c1c; }
 .more { margin-top: .5em; background: none; color: var(--ps-accent, #2563eb); border: 1px solid var(--ps-border, #d1d5db); }
 .more:disabled { opacity: .6; cursor: default; }
@@ -255,7 +257,9 @@ export class ParquetSeekElement extends HTMLElement {
             : [index.opened.metadata]
       const passages = files.some((m) => m.schema.some((e) => e.name === PASSAGE_ROW))
       const distinct = asked === 'none' ? undefined : asked || (passages ? PASSAGE_ROW : undefined)
-      const result = await index.search(vector, { k, columns: this.columns, where, distinct, signal: abort.signal })
+      const link = this.link
+      const columns = link && !this.columns.includes(link) ? [...this.columns, link] : this.columns
+      const result = await index.search(vector, { k, columns, where, distinct, signal: abort.signal })
       this.shown = { vector, k }
       this.render(result, shownColumnsIn(files), k, focus)
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
@@ -279,21 +283,32 @@ export class ParquetSeekElement extends HTMLElement {
       .filter(Boolean)
   }
 
+  /** The column holding each result's address (`link`), if any. */
+  private get link(): string | undefined {
+    return this.getAttribute('link')?.trim() || undefined
+  }
+
   private render(result: Found, shown: ShownColumns, k: number, focus: number | undefined) {
     const columns = this.columns
+    const link = this.link
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
       li.setAttribute('part', 'result')
       // as the app shows them: a DATE as its day, a timestamp as ISO text, an INT64 id exactly
       const values = jsonRow(hit.values, shown)
+      const href = link === undefined ? undefined : webAddress(values[link])
       for (const [i, c] of columns.entries()) {
         const span = document.createElement(i === 0 ? 'strong' : 'span')
         span.className = 'field'
         span.dataset.column = c
         const v = values[c]
-        span.textContent = typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)
+        const text = typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)
+        if (i === 0 && href) span.append(anchor(href, text))
+        else span.textContent = text
         li.append(span)
       }
+      // no columns shown: the address itself
+      if (!columns.length && href) li.append(anchor(href, href))
       const meta = document.createElement('div')
       meta.className = 'meta'
       // (a sidecar's or a manifest's hit: the file's name and its row there)
@@ -330,6 +345,28 @@ export class ParquetSeekElement extends HTMLElement {
     this.dispatchEvent(new CustomEvent('error', { detail: { message } }))
     return new Error(message)
   }
+}
+
+/**
+ * A value as a link's address: a string that resolves against the page to http(s) — never
+ * `javascript:` or `data:`, which would run or show what the file chose — else undefined.
+ */
+function webAddress(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !value.trim()) return undefined
+  try {
+    const url = new URL(value.trim(), document.baseURI)
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function anchor(href: string, text: string): HTMLAnchorElement {
+  const a = document.createElement('a')
+  a.href = href
+  a.textContent = text
+  a.setAttribute('part', 'link')
+  return a
 }
 
 if (!customElements.get('parquet-seek')) customElements.define('parquet-seek', ParquetSeekElement)
