@@ -340,7 +340,7 @@ for (const [kind, tag] of [
       res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><html><body style="--ps-accent: #0d9488">
       <h1>My site</h1>
       ${tag(siteUrl)}
-      <parquet-seek id="ps" src="${data.url}" columns="title" k="5"></parquet-seek>
+      <parquet-seek id="ps" src="${data.url}" columns="title" k="5" placeholder="Search 2,000 titles"></parquet-seek>
     </body></html>`),
     )
     const hostUrl = await listen(host)
@@ -354,6 +354,7 @@ for (const [kind, tag] of [
         w.__events = 0
         w.document.getElementById('ps').addEventListener('results', () => w.__events++)
       })
+      await expect(page.getByRole('searchbox', { name: 'Search text' })).toHaveAttribute('placeholder', 'Search 2,000 titles')
       await page.getByRole('searchbox', { name: 'Search text' }).fill('sailing in the harbour')
       await page.getByRole('button', { name: 'Search' }).click()
       const items = page.locator('parquet-seek li')

@@ -48,7 +48,7 @@ registerEncoder((id) =>
  * `<parquet-seek src="https://…/file.indexed.parquet" columns="title" link="url" k="10" where="lang = 'en'">`
  * (`distinct="col"`: one result per value of col; a file of passages, embed --passages, shows the
  * nearest passage of each text unless `distinct="none"`; `link="col"`: each result's first column
- * a link to the http(s) address in col, relative to the page)
+ * a link to the http(s) address in col, relative to the page; `placeholder`: the search box's)
  *
  * A search box over an indexed Parquet file, for any page: one script, no framework. It shows a
  * text box when the file names a model this build can encode text with; otherwise search from
@@ -88,7 +88,7 @@ a { color: var(--ps-accent, #2563eb); }
 `
 
 export class ParquetSeekElement extends HTMLElement {
-  static observedAttributes = ['src', 'sources']
+  static observedAttributes = ['src', 'sources', 'placeholder']
   private opening: Promise<Searched> | undefined
   private readonly root: ShadowRoot
   private readonly form: HTMLFormElement
@@ -145,6 +145,7 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   attributeChangedCallback(name: string, old: string | null, value: string | null) {
+    if (name === 'placeholder') this.input.placeholder = value ?? 'Search…'
     if ((name === 'src' || name === 'sources') && old !== null && old !== value) {
       this.opening = undefined
       // another file: the results shown are not its rows
