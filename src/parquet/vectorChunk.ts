@@ -4,10 +4,10 @@ import { writeDataPageV2, writePageHeader } from 'hyparquet-writer/src/datapage.
 import { deltaBinaryPack } from 'hyparquet-writer/src/delta.js'
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
-import { unconvert, unconvertFloat16 } from 'hyparquet-writer/src/unconvert.js'
+import { unconvert } from 'hyparquet-writer/src/unconvert.js'
 import { pageEncoding, type VectorElement, vectorElement } from './embedding.js'
 import { lz4Compress } from './lz4.js'
-import { LITTLE_ENDIAN } from './numbers.js'
+import { halfBits, LITTLE_ENDIAN } from './numbers.js'
 
 type PageLocation = OffsetIndex['page_locations'][number]
 type Levels = ReturnType<typeof encodeNestedValues>
@@ -242,24 +242,6 @@ function plainBytes(values: ArrayLike<number>, element: VectorElement): Uint8Arr
   for (let i = 0; i < typed.length; i++)
     double ? out.setFloat64(8 * i, typed[i] as number, true) : out.setFloat32(4 * i, typed[i] as number, true)
   return new Uint8Array(out.buffer)
-}
-
-/**
- * A half float's 16 bits (hyparquet-writer's unconvertFloat16), remembered by value: the values
- * written are halves read back, at most 65,536 of them, and converting each anew cost a
- * DataView and two arrays a number (4.5 s of writing 62 k × 100-d).
- */
-const halfCodes = new Map<number, number>()
-function halfBits(v: number): number {
-  if (v === 0) return Object.is(v, -0) ? 0x8000 : 0 // one Map key for both zeros
-  let h = halfCodes.get(v)
-  if (h === undefined) {
-    const bytes = unconvertFloat16(v) as Uint8Array
-    h = (bytes[0] as number) | ((bytes[1] as number) << 8)
-    if (halfCodes.size >= 1 << 17) halfCodes.clear() // values that are not halves: never held without bound
-    halfCodes.set(v, h)
-  }
-  return h
 }
 
 /** A full row's levels as writeDataPageV2 writes them (repetition, then definition; RLE/bit-packed hybrid, no length prefix). */

@@ -186,7 +186,7 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   private async prepareEncoder() {
-    const loading = 'Loading the text encoder (28 MB, once)…'
+    const loading = 'Loading the text encoder (14 MB, once)…'
     let rows = ''
     try {
       const index = await this.ready()
@@ -208,7 +208,7 @@ export class ParquetSeekElement extends HTMLElement {
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
     if (!text.trim()) return undefined
     try {
-      if (encoder.id === USE_LITE && !useLiteLoaded) this.say('Loading the text encoder (28 MB, once)…')
+      if (encoder.id === USE_LITE && !useLiteLoaded) this.say('Loading the text encoder (14 MB, once)…')
       const [q] = await encoder.encode([text])
       return await this.search(q as Float32Array)
     } catch (e) {
