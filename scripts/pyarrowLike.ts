@@ -4,6 +4,7 @@ import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
+import { concatBytes } from '../src/io/source.js'
 
 /**
  * Older pyarrow (parquet-cpp before it cut repeated columns at record boundaries; read from its
@@ -75,7 +76,7 @@ export function writeV1SplitList(path: string, data: Float32Array, dim: number, 
         )
         values = indices.getBytes()
       }
-      const body = concat([
+      const body = concatBytes([
         ...levels(repetition, 1),
         ...levels(new Array(end - at).fill(3), 2), // every value present: the maximum definition level
         values,
@@ -126,16 +127,6 @@ export function writeV1SplitList(path: string, data: Float32Array, dim: number, 
   } finally {
     closeSync(fd)
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
 }
 
 const PAR1 = new TextEncoder().encode('PAR1')

@@ -1,3 +1,4 @@
+import { concatBytes } from '../io/source.js'
 import { halfBits } from '../parquet/numbers.js'
 
 /** A TensorFlow.js model.json: its graph, and its weights listed in the order their bytes follow one another. */
@@ -30,7 +31,7 @@ export function halfPrecisionModel(
 ): { model: ModelJson; shards: Array<{ name: string; bytes: Uint8Array }> } {
   const groups = model.weightsManifest
   if (groups.length !== 1) throw new Error(`a model of ${groups.length} weight groups (one expected)`)
-  const all = concat(shards)
+  const all = concatBytes(shards)
   const parts: Uint8Array[] = []
   let at = 0
   const weights = (groups[0] as { weights: WeightEntry[] }).weights.map((w) => {
@@ -52,21 +53,11 @@ export function halfPrecisionModel(
     return { ...w, quantization: { dtype: 'float16', original_dtype: 'float32' } }
   })
   if (at !== all.length) throw new Error(`the shards hold ${all.length} bytes, the weights ${at}`)
-  const packed = concat(parts)
+  const packed = concatBytes(parts)
   const count = Math.max(1, Math.ceil(packed.length / shardBytes))
   const out = Array.from({ length: count }, (_, i) => ({
     name: `group1-shard${i + 1}of${count}`,
     bytes: packed.subarray(i * shardBytes, Math.min(packed.length, (i + 1) * shardBytes)),
   }))
   return { model: { ...model, weightsManifest: [{ paths: out.map((s) => s.name), weights }] }, shards: out }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }

@@ -1,6 +1,6 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { fileUrl } from './fileUrl.js'
-import type { ByteSource, ConnectionLimiter, RoundTripClock } from './source.js'
+import { type ByteSource, type ConnectionLimiter, concatBytes, type RoundTripClock } from './source.js'
 
 export interface HttpOptions {
   /** Bytes of the file's end read by the first request (footer, index head, page indexes). */
@@ -566,14 +566,7 @@ export async function readBody(res: Response, progress: () => void, limit: numbe
     parts.push(value)
     progress()
   }
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts)
 }
 
 function contentLength(res: Response): number | undefined {

@@ -26,6 +26,17 @@ export function fromBytes(bytes: Uint8Array | ArrayBuffer, name: string): ByteSo
   return { byteLength: buf.byteLength, name, local: true, slice: async (start, end) => buf.slice(start, end) }
 }
 
+/** `parts` one after another in one array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
 /** Bytes and requests that reached the underlying source. */
 export interface IoCounts {
   bytes: number
