@@ -1,5 +1,5 @@
 import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
-import { USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
+import { type ModelLoad, USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
 import { jsonRow, type ShownColumns, shownColumnsIn } from '../parquet/json.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../search/dataset.js'
@@ -19,9 +19,14 @@ const HERE = (typeof document === 'undefined' ? undefined : (document.currentScr
 let useLite: Promise<QueryEncoder> | undefined
 /** The model has loaded: a text query waits for nothing. */
 let useLiteLoaded = false
+/** Where the model's download stands, from the encoder module (once it has loaded). */
+let modelProgress: (() => ModelLoad | undefined) | undefined
 const siteEncoder = () =>
   (useLite ??= import(/* @vite-ignore */ new URL('parquet-seek-encoder.js', HERE).href)
-    .then((m: typeof import('./encoder.js')) => m.useLiteFromSite(new URL('../', HERE).href))
+    .then((m: typeof import('./encoder.js')) => {
+      modelProgress = m.modelLoad
+      return m.useLiteFromSite(new URL('../', HERE).href)
+    })
     .catch((e: Error) => {
       useLite = undefined
       throw e
@@ -67,6 +72,9 @@ registerEncoder((id) =>
 type Searched = SeekIndex | SidecarIndex | SeekDataset
 type Found = SearchResult | SidecarResult | DatasetResult
 
+/** The status line while use-lite-512 loads (then followed by the megabytes received). */
+const LOADING_MODEL = 'Loading the text encoder (14 MB, once)…'
+
 /** Results "Show more" adds to those shown, and the most the widget asks for (as the app). */
 const MORE = 10
 const MAX_K = 1000
@@ -99,6 +107,8 @@ export class ParquetSeekElement extends HTMLElement {
   private abort: AbortController | undefined
   /** The query on screen and the k it was searched with ("Show more" repeats it for more). */
   private shown: { vector: Float32Array; k: number } | undefined
+  /** The status line about the model's download, as last said. */
+  private loadingLine: string | undefined
 
   constructor() {
     super()
@@ -186,19 +196,41 @@ export class ParquetSeekElement extends HTMLElement {
   }
 
   private async prepareEncoder() {
-    const loading = 'Loading the text encoder (14 MB, once)…'
     let rows = ''
     try {
       const index = await this.ready()
       rows = `${index.rows.toLocaleString('en-US')} rows`
       const encoder = encoderFor(index.encoder)
       if (!encoder?.prepare) return
-      if (encoder.id === USE_LITE && !useLiteLoaded) this.say(loading)
-      await encoder.prepare()
+      await this.loadingModel(encoder, async () => {
+        await encoder.prepare?.()
+      })
     } catch {
       // a failed load is the query's to report: it tries again
     }
-    if (this.status.textContent === loading) this.say(rows)
+    // loaded, or not: the line about the download gives way, unless something was said since
+    if (this.loadingLine !== undefined && this.status.textContent === this.loadingLine) this.say(rows)
+  }
+
+  /**
+   * Runs `work` (which loads `encoder`'s model, when it is use-lite-512 and not loaded yet) while
+   * the status line says so, with the megabytes received as they come.
+   */
+  private async loadingModel<T>(encoder: QueryEncoder, work: () => Promise<T>): Promise<T> {
+    if (encoder.id !== USE_LITE || useLiteLoaded) return work()
+    this.loadingLine = LOADING_MODEL
+    this.say(this.loadingLine)
+    const timer = setInterval(() => {
+      const load = modelProgress?.()
+      if (this.status.textContent !== this.loadingLine || !load || load.done) return
+      this.loadingLine = `${LOADING_MODEL} ${(load.loaded / 1e6).toFixed(1)} MB`
+      this.say(this.loadingLine)
+    }, 250)
+    try {
+      return await work()
+    } finally {
+      clearInterval(timer)
+    }
   }
 
   /** Text query (needs a file whose model this build can encode). */
@@ -208,8 +240,7 @@ export class ParquetSeekElement extends HTMLElement {
     if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
     if (!text.trim()) return undefined
     try {
-      if (encoder.id === USE_LITE && !useLiteLoaded) this.say('Loading the text encoder (14 MB, once)…')
-      const [q] = await encoder.encode([text])
+      const [q] = await this.loadingModel(encoder, () => encoder.encode([text]))
       return await this.search(q as Float32Array)
     } catch (e) {
       throw this.fail(e as Error)

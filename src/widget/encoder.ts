@@ -1,5 +1,8 @@
 import { sentenceEncoderLite } from '../encode/useLite.js'
 
+/** Where this module's model download stands (the widget's status line shows it). */
+export { modelLoad } from '../encode/useLite.js'
+
 /**
  * The widget's text encoder, a separate module (parquet-seek-encoder.js, beside the widget
  * script) that the widget imports only when a file names `use-lite-512` and a text query comes:
