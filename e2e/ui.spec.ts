@@ -122,6 +122,13 @@ test('the demo answers "a feeling of great happiness" by meaning, with the model
   )
   for (const text of top.slice(0, 3)) expect(text).toMatch(/happi|joy|glad|elat|rejoic|bliss|delight|cheer/i)
   expect(requested.filter((p) => p.endsWith('/models/use-lite/model.json'))).toHaveLength(1)
+  // served beside it: the model's licence, and what the build changed (its weights as half floats)
+  const licence = await page.request.get('./models/use-lite/LICENSE')
+  expect(await licence.text()).toContain('Apache License')
+  const notice = await page.request.get('./models/use-lite/NOTICE')
+  expect(await notice.text()).toMatch(
+    /^model\.json and the group1-shard files are modified from @energetic-ai\/model-embeddings-en \d+\.\d+\.\d+ .*half floats/,
+  )
 })
 
 test('the results download as CSV: the rows on screen in their order, each with its distance and the columns shown', async ({ page }) => {
