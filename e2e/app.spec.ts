@@ -441,6 +441,62 @@ test('the Data view reaches every row of a file taller than a browser can scroll
   expect(downloads).toBe(0)
 })
 
+test("a column of web addresses: each http(s) address is a link (a new tab) in the results, a row's details and the Data view; other schemes and relative paths stay text", async ({
+  page,
+}) => {
+  const path = join(dir, 'linked.parquet')
+  const out = join(dir, 'linked.indexed.parquet')
+  const db = await duckdb()
+  // the nearest rows to row 2: 2, then 1 and 3, then 0 and 4 (ties to the lower row)
+  await db.run(
+    `COPY (SELECT 'paper ' || i AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 3 THEN 'data:text/html,3' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)) TO '${path}' (FORMAT parquet)`,
+  )
+  db.close()
+  const src = await fileSource(path)
+  await buildIndex(src, await fileSink(out, path), { column: 'embedding' })
+  await src.close()
+  const server = await serveFile(out)
+  try {
+    await page.goto(`/?src=${encodeURIComponent(server.url)}`)
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
+    await page.getByLabel('Row number').fill('2')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page).first()).toHaveAttribute('data-row', '2')
+    const cards = hits(page)
+    const link = cards.first().getByRole('link', { name: 'https://example.org/p/2' })
+    await expect(link).toHaveAttribute('href', 'https://example.org/p/2')
+    await expect(link).toHaveAttribute('target', '_blank')
+    await expect(link).toHaveAttribute('rel', 'noopener noreferrer')
+    // rows 1 (relative), 3 (data:) and 0 (javascript:) show their text, unlinked
+    for (const row of [1, 3, 0]) {
+      const card = page.locator(`li.hit[data-row="${row}"]`)
+      await expect(card).toBeVisible()
+      await expect(card.getByRole('link')).toHaveCount(0)
+    }
+    await expect(page.locator('li.hit[data-row="0"]')).toContainText('javascript:globalThis.__linked=1')
+    // a row's details
+    await cards.first().getByRole('button', { name: 'Open row 2' }).click()
+    await expect(page.getByRole('dialog').getByRole('link', { name: 'https://example.org/p/2' })).toHaveAttribute(
+      'href',
+      'https://example.org/p/2',
+    )
+    await page.getByRole('dialog').getByRole('button', { name: 'Back' }).click()
+    // the Data view: a link opens the address, not the row (the row opens on a click elsewhere)
+    await page.getByRole('tab', { name: 'Data' }).click()
+    const cell = page.getByRole('link', { name: 'https://example.org/p/4', exact: true })
+    await expect(cell).toHaveAttribute('href', 'https://example.org/p/4')
+    await expect(page.getByRole('link', { name: /^javascript:|^data:|^papers/ })).toHaveCount(0)
+    await page.context().route('https://example.org/**', (route) => route.fulfill({ body: 'elsewhere' }))
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), cell.click()])
+    await expect(tab).toHaveURL('https://example.org/p/4')
+    await tab.close()
+    await expect(page.getByRole('dialog')).toBeHidden()
+    expect(await page.evaluate(() => (globalThis as { __linked?: number }).__linked)).toBeUndefined()
+  } finally {
+    await server.close()
+  }
+})
+
 test('the Data view sorts by a column, every row or those a filter keeps: NULLs last either way, ties in file order', async ({ page }) => {
   // 300 rows in three row groups; labels repeat (ties) and every seventh is NULL
   const labels = Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? null : `w${String((i * 37) % 50).padStart(2, '0')}`))

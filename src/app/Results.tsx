@@ -1,7 +1,8 @@
 import { useRef } from 'react'
 import type { PageHit, PageSearchResult } from '../../workers/engineApi.js'
+import { webAddress } from '../parquet/json.js'
 import { shortName } from './FilePanel.js'
-import { asText, Folded, highlight } from './text.js'
+import { asText, Folded, highlight, withLink } from './text.js'
 
 interface Props {
   result: PageSearchResult
@@ -79,10 +80,10 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
                 <p className="hit-title">
                   {title.map((c, j) =>
                     j === 0 ? (
-                      <strong key={c}>{highlight(asText(hit.values[c]), terms)}</strong>
+                      <strong key={c}>{withLink(hit.values[c], highlight(asText(hit.values[c]), terms))}</strong>
                     ) : (
                       <span key={c} className="tag">
-                        {highlight(asText(hit.values[c]), terms)}
+                        {withLink(hit.values[c], highlight(asText(hit.values[c]), terms))}
                       </span>
                     ),
                   )}
@@ -95,7 +96,11 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
               )}
               {body && asText(hit.values[body]) && (
                 <p className="hit-text">
-                  <Folded text={asText(hit.values[body])} terms={terms} />
+                  {webAddress(hit.values[body]) ? (
+                    withLink(hit.values[body], highlight(asText(hit.values[body]), terms))
+                  ) : (
+                    <Folded text={asText(hit.values[body])} terms={terms} />
+                  )}
                 </p>
               )}
               <p className="hit-meta">
@@ -109,7 +114,7 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
                 {rest.map((c) => (
                   <span key={c}>
                     {' · '}
-                    {c}: {asText(hit.values[c]).slice(0, 120)}
+                    {c}: {withLink(hit.values[c], asText(hit.values[c]).slice(0, 120))}
                   </span>
                 ))}
               </p>

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { run } from './bridge.js'
 import { shortName } from './FilePanel.js'
-import { asText } from './text.js'
+import { asText, withLink } from './text.js'
 
 /**
  * One row, every column but the vectors, in a modal dialog (Escape or Back closes it; focus
@@ -67,7 +67,7 @@ export function RowDialog({
           {columns.map((c) => (
             <div key={c}>
               <dt>{c}</dt>
-              <dd>{asText(values[c])}</dd>
+              <dd>{withLink(values[c], asText(values[c]))}</dd>
             </div>
           ))}
           {info.vectorColumns.map((c) => (

@@ -8,7 +8,7 @@ import { partitionPoint } from '../sorted.js'
 import { parseSortParam, sortParam, updateAddress } from './address.js'
 import { run } from './bridge.js'
 import { fileStem, saveCsv } from './download.js'
-import { asText } from './text.js'
+import { asText, withLink } from './text.js'
 
 const ROW_HEIGHT = 36
 /**
@@ -541,7 +541,7 @@ export function RowsTable({
                   {shown.map((c) =>
                     values ? (
                       <td key={c.name} title={asText(values[c.name]).slice(0, 500)}>
-                        {asText(values[c.name]).slice(0, 300)}
+                        {withLink(values[c.name], asText(values[c.name]).slice(0, 300))}
                       </td>
                     ) : (
                       <td key={c.name}>

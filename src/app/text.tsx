@@ -1,4 +1,5 @@
 import { type ReactNode, useState } from 'react'
+import { webAddress } from '../parquet/json.js'
 
 /** How values and matched words are shown. Nothing from a file is ever HTML: React escapes it. */
 
@@ -6,6 +7,22 @@ export function asText(value: unknown): string {
   if (typeof value === 'string') return value
   if (value === undefined || value === null) return ''
   return JSON.stringify(value)
+}
+
+/**
+ * `content` as a link to `value` when that is an absolute http(s) address (a file's `url`
+ * column), opened in a new tab; else `content` as it is.
+ */
+export function withLink(value: unknown, content: ReactNode): ReactNode {
+  const href = webAddress(value)
+  return href ? (
+    // (inside a table row that opens on a click: the link alone)
+    <a href={href} target="_blank" rel="noopener noreferrer" onClick={(e) => e.stopPropagation()}>
+      {content}
+    </a>
+  ) : (
+    content
+  )
 }
 
 const STOP = new Set([

@@ -146,3 +146,20 @@ function exactIntegers(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, exactIntegers(v)]))
   return value
 }
+
+/**
+ * A value as a link's address: a string naming an http(s) address — absolute, or relative to
+ * `base` when given — else undefined. Never `javascript:` or `data:`: a value from a file would
+ * run or show what the file chose.
+ */
+export function webAddress(value: unknown, base?: string): string | undefined {
+  if (typeof value !== 'string') return undefined
+  const text = value.trim()
+  if (!text || /\s/.test(text)) return undefined
+  try {
+    const url = new URL(text, base)
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,7 +1,7 @@
 import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
 import { type ModelLoad, USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
-import { jsonRow, type ShownColumns, shownColumnsIn } from '../parquet/json.js'
+import { jsonRow, type ShownColumns, shownColumnsIn, webAddress } from '../parquet/json.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../search/dataset.js'
 import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
 import { isSidecarAddress, SidecarIndex, type SidecarResult } from '../search/sidecarIndex.js'
@@ -328,7 +328,7 @@ export class ParquetSeekElement extends HTMLElement {
       li.setAttribute('part', 'result')
       // as the app shows them: a DATE as its day, a timestamp as ISO text, an INT64 id exactly
       const values = jsonRow(hit.values, shown)
-      const href = link === undefined ? undefined : webAddress(values[link])
+      const href = link === undefined ? undefined : webAddress(values[link], document.baseURI)
       for (const [i, c] of columns.entries()) {
         const span = document.createElement(i === 0 ? 'strong' : 'span')
         span.className = 'field'
@@ -376,20 +376,6 @@ export class ParquetSeekElement extends HTMLElement {
     this.status.textContent = message
     this.dispatchEvent(new CustomEvent('error', { detail: { message } }))
     return new Error(message)
-  }
-}
-
-/**
- * A value as a link's address: a string that resolves against the page to http(s) — never
- * `javascript:` or `data:`, which would run or show what the file chose — else undefined.
- */
-function webAddress(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !value.trim()) return undefined
-  try {
-    const url = new URL(value.trim(), document.baseURI)
-    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : undefined
-  } catch {
-    return undefined
   }
 }
 
