@@ -497,6 +497,46 @@ test("a column of web addresses: each http(s) address is a link (a new tab) in t
   }
 })
 
+test('a search waiting on a slow host can be cancelled: the answer on screen stays, and the next search runs', async ({ page }) => {
+  // once `hold` is set, every request waits until released (a host that stopped answering)
+  let hold = false
+  let release = () => {}
+  const held = new Promise<void>((r) => {
+    release = r
+  })
+  // (4,000 rows of 256 dims, 4.3 MB: past the open's first read, so a search for another row reads)
+  const server = await serveFile(await indexedSample(4000, 256), {
+    fault: async () => {
+      if (hold) await held
+      return false
+    },
+  })
+  try {
+    await page.goto(`/?src=${encodeURIComponent(server.url)}`)
+    await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
+    await page.getByLabel('Row number').fill('42')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page).first()).toHaveAttribute('data-row', '42')
+    hold = true
+    await page.getByLabel('Row number').fill('2000')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(page.getByText('Searching…')).toBeVisible()
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click()
+    await expect(page.getByText('Searching…')).toBeHidden()
+    await expect(page.getByRole('button', { name: 'Cancel', exact: true })).toHaveCount(0)
+    await expect(page.getByTestId('answer-for')).toHaveText('Rows like row 42')
+    await expect(hits(page).first()).toHaveAttribute('data-row', '42')
+    await expect(page.getByRole('alert')).toHaveCount(0)
+    hold = false
+    release()
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page).first()).toHaveAttribute('data-row', '2000')
+  } finally {
+    release()
+    await server.close()
+  }
+})
+
 test('the Data view sorts by a column, every row or those a filter keeps: NULLs last either way, ties in file order', async ({ page }) => {
   // 300 rows in three row groups; labels repeat (ties) and every seventh is NULL
   const labels = Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? null : `w${String((i * 37) % 50).padStart(2, '0')}`))

@@ -427,6 +427,43 @@ describe('network faults', () => {
       await plain.close()
     }
   })
+  it("a host that stops answering: reading a row's vector, or searching, is left as soon as it is cancelled", async () => {
+    let hold = false
+    let release = () => {}
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    const stalled = await serveFile(indexed, {
+      fault: async () => {
+        if (hold) await held
+        return false
+      },
+    })
+    try {
+      // (the footer and index head alone at open: rows, lists and pages are read later)
+      const index = await openIndex(stalled.url, { tailBytes: tail })
+      hold = true
+      const cancelled = async (work: (signal: AbortSignal) => Promise<unknown>) => {
+        const controller = new AbortController()
+        const before = stalled.requests
+        const running = work(controller.signal).then(
+          () => 'answered',
+          (e: Error) => e.name,
+        )
+        // cancelled once its read is out (and held)
+        await expect.poll(() => stalled.requests).toBeGreaterThan(before)
+        controller.abort()
+        return Promise.race([running, new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000))])
+      }
+      // (the vector is read through hyparquet, which passes no signal: it waited for the host)
+      expect(await cancelled((signal) => index.vectorOf(3000, signal))).toBe('AbortError')
+      expect(await cancelled((signal) => index.search(q(), { k: 10, columns: ['title'], signal }))).toBe('AbortError')
+    } finally {
+      release()
+      await stalled.close()
+    }
+  })
+
   it('404 and 416 are clear errors, not retries', async () => {
     const s = await serveFile(indexed, {
       fault: (_req, res) => {

@@ -453,6 +453,12 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
         <span aria-live="polite" className="searching">
           {searching ? (loading ? 'Loading the sentence encoder…' : 'Searching…') : ''}
         </span>
+        {searching && (
+          // a slow host, a large manifest, or the encoder's first download: the answer on screen stays
+          <button type="button" className="small" onClick={() => abort.current?.abort()}>
+            Cancel
+          </button>
+        )}
         {answer && (
           <button
             type="button"

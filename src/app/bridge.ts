@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink'
 import type { BuildWorkerApi, EmbedRequest, JobProgress } from '../../workers/build.worker.js'
 import type { EngineApi } from '../../workers/engineApi.js'
+import { untilAborted } from '../errors.js'
 import type { BuildOptions, BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 
@@ -49,6 +50,10 @@ export function engineWorker(): Comlink.Remote<EngineApi> {
   return engine
 }
 
+/**
+ * `call` on the engine worker as job `job`; an abort cancels the job there and rejects here at
+ * once (an AbortError), even while the worker is still waiting on a read that cannot stop.
+ */
 export async function run<T>(
   signal: AbortSignal | undefined,
   call: (api: Comlink.Remote<EngineApi>, job: number) => Promise<T>,
@@ -58,7 +63,7 @@ export async function run<T>(
   const onAbort = () => void api.cancel(job)
   signal?.addEventListener('abort', onAbort)
   try {
-    return await call(api, job)
+    return await untilAborted(call(api, job), signal)
   } finally {
     signal?.removeEventListener('abort', onAbort)
     void api.done(job)

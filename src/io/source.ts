@@ -26,6 +26,15 @@ export function fromBytes(bytes: Uint8Array | ArrayBuffer, name: string): ByteSo
   return { byteLength: buf.byteLength, name, local: true, slice: async (start, end) => buf.slice(start, end) }
 }
 
+/**
+ * `source` as a reader that passes no signal sees it (hyparquet's, which calls `slice(start, end)`):
+ * each read carries `signal`, so a ByteSource stops waiting for it once the signal aborts.
+ */
+export function withSignal(source: AsyncBuffer, signal: AbortSignal | undefined): AsyncBuffer {
+  if (!signal) return source
+  return { byteLength: source.byteLength, slice: (start, end) => (source as ByteSource).slice(start, end, signal) }
+}
+
 /** `parts` one after another in one array. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))

@@ -2,6 +2,7 @@ import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement, SchemaTr
 import { parquetRead, parquetSchema } from 'hyparquet'
 import { overlong } from '../compute/metric.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { withSignal } from '../io/source.js'
 import { ChunkStream } from './chunkStream.js'
 import { codecs } from './codecs.js'
 import { decimalScales, exactDecimal } from './decimal.js'
@@ -670,6 +671,8 @@ async function readRows(
   o: { file?: string; signal?: AbortSignal; rawBytes: boolean; pageLocationsByGroup?: PageTable },
 ): Promise<unknown[]> {
   const { file, signal, rawBytes, pageLocationsByGroup } = o
+  // (hyparquet reads without a signal: each read carries this one, so a stalled host is left at once)
+  source = withSignal(source, signal)
   let out: unknown[] = []
   throwIfAborted(signal)
   const read = async () => {
