@@ -21,7 +21,8 @@ const HALF_FROM = 2048
  * The model with each float32 matrix stored as half floats (TensorFlow.js's `float16`
  * quantization: the loader widens them back to float32), its weights in shards of at most
  * `shardBytes` (a browser fetches them side by side). use-lite-512 is 27.9 MB of weights, 14.0 MB
- * so; its sentence vectors stay within cosine 0.999998 of the full model's (docs/APP.md).
+ * so; its sentence vectors stay within cosine 0.99999 of the full model's (0.9999991 at worst on
+ * the 200 held-out senses `npm run bench:encoder` encodes).
  * `shards`: the model's weight files in its manifest's order. Throws on a model it cannot read.
  */
 export function halfPrecisionModel(

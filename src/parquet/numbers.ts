@@ -26,7 +26,7 @@ const wordBits = new Uint32Array(word.buffer)
  * A number's nearest half float, as its 16 bits (IEEE 754 binary16, ties to even; ±Infinity past
  * the largest half, any NaN as 0x7e00), taken from its float32 value: the same bits as hyparquet-writer's
  * unconvertFloat16 for every float32 (test/numbers.test.ts), without its arrays and DataView a
- * value — 14 M weights of the sentence encoder's model in a fraction of a second, not 10 s.
+ * value — the sentence encoder's 7 M weights in a fraction of a second, not 10 s.
  */
 export function halfBits(value: number): number {
   word[0] = value
