@@ -9,6 +9,7 @@ import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import {
   clusteredVectors,
   duckdb,
+  indexedQuery,
   SHARED,
   tempDir,
   useLiteWordsFile,
@@ -444,18 +445,14 @@ test('the Data view reaches every row of a file taller than a browser can scroll
 test("a column of web addresses: each http(s) address is a link (a new tab) in the results, a row's details and the Data view; other schemes and relative paths stay text", async ({
   page,
 }) => {
-  const path = join(dir, 'linked.parquet')
-  const out = join(dir, 'linked.indexed.parquet')
-  const db = await duckdb()
   // the nearest rows to row 2: 2, then 1 and 3, then 0 and 4 (ties to the lower row)
-  await db.run(
-    `COPY (SELECT 'paper ' || i AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 3 THEN 'data:text/html,3' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)) TO '${path}' (FORMAT parquet)`,
+  const server = await serveFile(
+    await indexedQuery(
+      dir,
+      'linked',
+      `SELECT 'paper ' || i AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 3 THEN 'data:text/html,3' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)`,
+    ),
   )
-  db.close()
-  const src = await fileSource(path)
-  await buildIndex(src, await fileSink(out, path), { column: 'embedding' })
-  await src.close()
-  const server = await serveFile(out)
   try {
     await page.goto(`/?src=${encodeURIComponent(server.url)}`)
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')

@@ -7,7 +7,7 @@ import { drained, type RangeServer, serveDir, serveFile } from '../src/cli/range
 import { buildIndex } from '../src/index/build.js'
 import { buildShared } from '../src/index/partitioned.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { duckdb, tempDir, useLiteWordsFile, writeTextFile } from '../test/helpers/fixtures.js'
+import { indexedQuery, tempDir, useLiteWordsFile, writeTextFile } from '../test/helpers/fixtures.js'
 import { expect, frameGaps, hits, recordFrameGaps, test } from './fixtures.js'
 
 /**
@@ -396,17 +396,13 @@ for (const [kind, tag] of [
 test('the widget shows a DATE as its day, a TIME as its time of day and a timestamp as ISO text, filters by its where attribute, and shows one passage a text', async ({
   page,
 }) => {
-  const path = join(dir, 'dated.parquet')
-  const out = join(dir, 'dated.indexed.parquet')
-  const db = await duckdb()
-  await db.run(
-    `COPY (SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, TIME '09:05:00' + INTERVAL (i) MINUTE AS t, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding, (i // 4)::INTEGER AS parquetseek_doc FROM range(200) t(i)) TO '${path}' (FORMAT parquet)`,
+  const dated = await serveFile(
+    await indexedQuery(
+      dir,
+      'dated',
+      `SELECT DATE '2020-01-31' + i::INTEGER AS day, TIMESTAMP '2020-01-31 12:30:00' AS ts, TIME '09:05:00' + INTERVAL (i) MINUTE AS t, [i::FLOAT, (i % 7)::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding, (i // 4)::INTEGER AS parquetseek_doc FROM range(200) t(i)`,
+    ),
   )
-  db.close()
-  const src = await fileSource(path)
-  await buildIndex(src, await fileSink(out, path), { column: 'embedding' })
-  await src.close()
-  const dated = await serveFile(out)
   const host = createServer((_req, res) =>
     res
       .writeHead(200, { 'Content-Type': 'text/html' })
@@ -482,18 +478,14 @@ test('the widget shows a DATE as its day, a TIME as its time of day and a timest
 test("the widget's link attribute: each result's first column a link to its row's http(s) address, relative to the page; any other scheme or none is no link", async ({
   page,
 }) => {
-  const path = join(dir, 'linked.parquet')
-  const out = join(dir, 'linked.indexed.parquet')
-  const db = await duckdb()
   // the nearest rows to row 2: 2, then 1 and 3, then 0 and 4 (ties to the lower row)
-  await db.run(
-    `COPY (SELECT 'paper ' || i AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 2 THEN 'https://example.org/p/2' WHEN 3 THEN NULL WHEN 4 THEN 'data:text/html,<b>4</b>' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)) TO '${path}' (FORMAT parquet)`,
+  const linked = await serveFile(
+    await indexedQuery(
+      dir,
+      'linked',
+      `SELECT 'paper ' || i AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 2 THEN 'https://example.org/p/2' WHEN 3 THEN NULL WHEN 4 THEN 'data:text/html,<b>4</b>' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)`,
+    ),
   )
-  db.close()
-  const src = await fileSource(path)
-  await buildIndex(src, await fileSink(out, path), { column: 'embedding' })
-  await src.close()
-  const linked = await serveFile(out)
   const host = createServer((_req, res) =>
     res
       .writeHead(200, { 'Content-Type': 'text/html' })

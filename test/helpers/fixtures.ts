@@ -38,6 +38,25 @@ export async function duckdb() {
 }
 
 /**
+ * The rows of a DuckDB query (`select`, with a vector column `embedding`) written as
+ * `dir/name.parquet` and indexed at the defaults; returns the indexed file's path.
+ */
+export async function indexedQuery(dir: string, name: string, select: string): Promise<string> {
+  const path = join(dir, `${name}.parquet`)
+  const out = join(dir, `${name}.indexed.parquet`)
+  const db = await duckdb()
+  try {
+    await db.run(`COPY (${select}) TO '${path}' (FORMAT parquet)`)
+  } finally {
+    db.close()
+  }
+  const src = await fileSource(path)
+  await buildIndex(src, await fileSink(out, path), { column: 'embedding' })
+  await src.close()
+  return out
+}
+
+/**
  * Where `got` first differs from `want`, byte for byte (undefined: the same bytes), for
  * `expect(firstDifference(got, want)).toBeUndefined()`. vitest's toEqual walks a typed array value
  * by value: 3.4 s for 3 MiB of floats, 12.6 s for a 3 MiB Buffer on this project's 2-core
