@@ -68,5 +68,9 @@ export default defineConfig(({ mode }) => ({
     // 2-core machines (2026-12-04); the tests wait on workers, subprocesses and GPU emulation
     // often enough that the second file fills the gaps.
     maxWorkers: Math.max(2, availableParallelism() - 1),
+    // Dawn leaves workgroup memory unzeroed (the shaders write it before reading it): SwiftShader
+    // compiles them ~15 times faster; gpu.test.ts checks the answers against Dawn's defaults.
+    // PARQUETSEEK_DAWN_FEATURES= (empty) runs the suite with the defaults.
+    env: { PARQUETSEEK_DAWN_FEATURES: process.env.PARQUETSEEK_DAWN_FEATURES ?? 'disable_workgroup_init' },
   },
 }))

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { indexedDB } from 'fake-indexeddb'
@@ -26,6 +27,7 @@ import {
   SOFTWARE_ADAPTER,
   tuneContext,
 } from '../src/compute/gpu/selfTest.js'
+import { shaders } from '../src/compute/gpu/shaders.generated.js'
 import { type IdbFactory, indexedDbStore, memoryStore } from '../src/compute/gpu/tuningStore.js'
 import { assignNearest, dot, l2sq, pqEncode, pqScan, rowNormsSq } from '../src/compute/js.js'
 import { exactDistance } from '../src/compute/metric.js'
@@ -542,6 +544,45 @@ describe('index build with backend gpu', () => {
     expect(fellBack.backend).not.toBe('gpu')
     expect(fellBack.gpuFallback).toMatch(/device lost \(test\); built on the CPU \(wasm\) instead/)
   }, 300_000)
+})
+
+describe("Dawn's default toggles (workgroup memory zeroed before each shader runs, as browsers run them)", () => {
+  it('every shader gives the same bytes as under the toggle the suite runs with (workgroup memory left as it was): a build on the GPU, and a batch searched on it', async () => {
+    // vite.config.ts sets PARQUETSEEK_DAWN_FEATURES=disable_workgroup_init: SwiftShader compiles
+    // ~15 times faster. A shader reading workgroup memory before writing it would differ here.
+    const suite = await nodeGpu()
+    const zeroed = (await import('webgpu')).create([])
+    const dir = tempDir('pqs-gpu-zeroed-')
+    const rows = 3000
+    const dim = 24
+    const v = clusteredVectors(rows, dim, 31)
+    writeVectors(join(dir, 'in.parquet'), v, rows, dim)
+    const passes = vi.spyOn(ComputePass.prototype, 'run')
+    const outputs: Buffer[] = []
+    const answers = []
+    for (const [name, gpu] of [
+      ['suite', suite],
+      ['zeroed', zeroed],
+    ] as const) {
+      const source = await fileSource(join(dir, 'in.parquet'))
+      const built = await buildIndex(source, await fileSink(join(dir, `${name}.parquet`)), { column: 'embedding', backend: 'gpu', gpu })
+      await source.close()
+      expect([built.backend, built.gpuFallback]).toEqual(['gpu', undefined])
+      outputs.push(readFileSync(join(dir, `${name}.parquet`)))
+      // one file searched by both, so that only the toggle differs
+      const index = await openIndex(await testSource(join(dir, 'suite.parquet')), { backend: 'gpu', gpu })
+      const queries = Array.from({ length: 40 }, (_, i) => v.slice(i * 71 * dim, (i * 71 + 1) * dim))
+      const got = await index.searchBatch(queries, { k: 10, nprobe: 6 })
+      expect(got[0]?.stats.backend).toBe('gpu')
+      answers.push(got.map((r) => r.results.map((h) => [h.row, h.distance])))
+      index.close()
+    }
+    const ran = new Set(passes.mock.contexts.map((p) => (p as ComputePass).name.split('.')[0]))
+    passes.mockRestore()
+    expect([...ran].sort()).toEqual(Object.keys(shaders).sort())
+    expect(firstDifference(outputs[1] as Buffer, outputs[0] as Buffer)).toBeUndefined()
+    expect(answers[1]).toEqual(answers[0])
+  }, 120_000)
 })
 
 describe('refinement on the GPU (each query against its own candidates)', () => {

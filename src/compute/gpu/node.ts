@@ -26,8 +26,19 @@ export async function nodeGpu(): Promise<GPU> {
     setTuningStore(fileStore(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'parquetseek', 'gpu-tunables.json')))
   // Dawn's instance must stay referenced: once collected, pending work never completes
   // (mapAsync hangs) or the process aborts.
-  keepAlive ??= webgpu.create([])
+  keepAlive ??= webgpu.create(dawnFeatures())
   return keepAlive
+}
+
+/**
+ * Dawn toggles to turn on, from PARQUETSEEK_DAWN_FEATURES (comma-separated, as Chromium's
+ * --enable-dawn-features). The test suite sets disable_workgroup_init: SwiftShader then compiles
+ * the shaders ~15 times faster (docs/BENCHMARKS.md), and none of them reads workgroup memory it
+ * has not written (gpu.test.ts compares every shader's answers with Dawn's defaults).
+ */
+function dawnFeatures(): string[] {
+  const features = process.env.PARQUETSEEK_DAWN_FEATURES?.trim()
+  return features ? [`enable-dawn-features=${features}`] : []
 }
 
 let keepAlive: GPU | undefined
