@@ -475,7 +475,7 @@ test('the widget shows a DATE as its day, a TIME as its time of day and a timest
   }
 })
 
-test("the widget's link attribute: each result's first column a link to its row's http(s) address, relative to the page; any other scheme or none is no link", async ({
+test("the widget's link attribute: each result's first column a link to its row's http(s) address, relative to the page (the address itself where that column is empty or none is shown); any other scheme or none is no link", async ({
   page,
 }) => {
   // the nearest rows to row 2: 2, then 1 and 3, then 0 and 4 (ties to the lower row)
@@ -483,15 +483,14 @@ test("the widget's link attribute: each result's first column a link to its row'
     await indexedQuery(
       dir,
       'linked',
-      `SELECT 'paper ' || i AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 2 THEN 'https://example.org/p/2' WHEN 3 THEN NULL WHEN 4 THEN 'data:text/html,<b>4</b>' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)`,
+      `SELECT CASE WHEN i <> 2 THEN 'paper ' || i END AS title, CASE i WHEN 0 THEN 'javascript:globalThis.__linked=1' WHEN 1 THEN 'papers/1.html' WHEN 2 THEN 'https://example.org/p/2' WHEN 3 THEN NULL WHEN 4 THEN 'data:text/html,<b>4</b>' ELSE 'https://example.org/p/' || i END AS url, [i::FLOAT, 1::FLOAT, 1::FLOAT]::FLOAT[3] AS embedding FROM range(50) t(i)`,
     ),
   )
   const host = createServer((_req, res) =>
-    res
-      .writeHead(200, { 'Content-Type': 'text/html' })
-      .end(
-        `<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek id="ps" src="${linked.url}" columns="title" link="url" k="5"></parquet-seek>`,
-      ),
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end(
+      `<script src="${siteUrl}widget/parquet-seek.iife.js"></script><parquet-seek id="ps" src="${linked.url}" columns="title" link="url" k="5"></parquet-seek>
+        <parquet-seek id="bare" src="${linked.url}" link="url" k="5"></parquet-seek>`,
+    ),
   )
   try {
     const hostUrl = await listen(host)
@@ -500,19 +499,23 @@ test("the widget's link attribute: each result's first column a link to its row'
       Boolean((globalThis as unknown as { customElements: { get(n: string): unknown } }).customElements.get('parquet-seek')),
     )
     await page.evaluate(async () => {
-      const el = (globalThis as unknown as { document: { getElementById(id: string): unknown } }).document.getElementById('ps') as {
-        searchRow(n: number): Promise<unknown>
-      }
-      await el.searchRow(2)
+      const { document } = globalThis as unknown as { document: { getElementById(id: string): unknown } }
+      for (const id of ['ps', 'bare']) await (document.getElementById(id) as { searchRow(n: number): Promise<unknown> }).searchRow(2)
     })
-    const items = page.locator('parquet-seek li')
-    await expect(items.locator('strong')).toHaveText(['paper 2', 'paper 1', 'paper 3', 'paper 0', 'paper 4'])
+    const items = page.locator('#ps li')
+    // row 2 has no title: its address stands in for it
+    await expect(items.locator('strong')).toHaveText(['https://example.org/p/2', 'paper 1', 'paper 3', 'paper 0', 'paper 4'])
     // rows 2 and 1 link (1 relative to the page's address); 3 (NULL), 0 (javascript:) and 4 (data:) do not
-    await expect(items.nth(0).getByRole('link', { name: 'paper 2' })).toHaveAttribute('href', 'https://example.org/p/2')
+    await expect(items.nth(0).getByRole('link', { name: 'https://example.org/p/2' })).toHaveAttribute('href', 'https://example.org/p/2')
     await expect(items.nth(1).getByRole('link', { name: 'paper 1' })).toHaveAttribute('href', `${hostUrl}/site/papers/1.html`)
     for (const i of [2, 3, 4]) await expect(items.nth(i).getByRole('link')).toHaveCount(0)
     // the address is read for the link, not shown as a column
     await expect(page.locator('parquet-seek [data-column="url"]')).toHaveCount(0)
+    // no columns shown: each linked result is its address, the others only their row and distance
+    const bare = page.locator('#bare li')
+    await expect(bare).toHaveCount(5)
+    await expect(bare.getByRole('link')).toHaveText(['https://example.org/p/2', `${hostUrl}/site/papers/1.html`])
+    await expect(bare.nth(2)).toHaveText(/^row 3 · distance /)
     expect(await page.evaluate(() => (globalThis as { __linked?: number }).__linked)).toBeUndefined()
   } finally {
     await new Promise((r) => host.close(r))

@@ -335,7 +335,8 @@ export class ParquetSeekElement extends HTMLElement {
         span.dataset.column = c
         const v = values[c]
         const text = typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)
-        if (i === 0 && href) span.append(anchor(href, text))
+        // a link is never empty: a row without a first value shows its address
+        if (i === 0 && href) span.append(anchor(href, text || href))
         else span.textContent = text
         li.append(span)
       }
