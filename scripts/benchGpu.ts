@@ -60,6 +60,12 @@ const pages = new PageDecoders(decodeThreads(), spawnNodePageWorker)
 const options = { scale, reps, decoders: await pages.poolFor(Number.MAX_SAFE_INTEGER) }
 /** What `--json` writes: every figure printed, as numbers. */
 const report = newReport(ctx, options)
+// figures under Dawn toggles (e.g. workgroup memory not zeroed) say so: a browser runs its defaults
+const features = process.env.PARQUETSEEK_DAWN_FEATURES?.trim()
+if (features) {
+  report.dawnFeatures = features
+  console.log(`Dawn toggles on: ${features} (not a browser's defaults)`)
+}
 /** Writes what is measured so far (a run stopped at its time limit still brings its figures back). */
 const save = () => values.json && writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`)
 const skipped = new Set(values.skip.split(',').map((s) => s.trim()))

@@ -11,6 +11,10 @@
 #           writes $OUT/gpu.json (rewritten after each section, so a run cut short still brings
 #           back what it measured), $OUT/log.txt and $OUT/env.txt (GPU, driver, Vulkan ICD)
 #
+# PARQUETSEEK_DAWN_FEATURES=disable_workgroup_init before `run` measures the kernels with Dawn's
+# workgroup zeroing off (what it costs; a browser always zeroes): gpu.json then says so
+# (dawnFeatures).
+#
 # Tested here on SwiftShader with OUT=/tmp/out and `run --scale 0.001`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -102,6 +102,8 @@ export interface BatchFigures {
 export interface GpuBenchReport {
   date: string
   adapter: string
+  /** bench:gpu: the Dawn toggles turned on (PARQUETSEEK_DAWN_FEATURES), when any: not what a browser runs. */
+  dawnFeatures?: string
   scale: number
   reps: number
   /** What the context searches with, and how they were chosen (selfTest.ts). */
