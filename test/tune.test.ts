@@ -8,6 +8,7 @@ import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { kneeChoice, tuneNprobe } from '../src/index/tune.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { MemorySink } from '../src/io/sink.js'
+import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { clusteredVectors, tempDir, writeListFile, writeTextFile } from './helpers/fixtures.js'
 
@@ -24,14 +25,13 @@ async function defaultRecall(path: string, rows: Float32Array, queries: Float32A
   const file = await fileSource(path)
   const index = await openIndex(file)
   const { nprobe, slack } = index.params
+  const ids = Uint32Array.from({ length: rows.length / DIM }, (_, i) => i)
   let hits = 0
   let lists = 0
   for (let q = 0; q < n; q++) {
     const query = queries.subarray(q * DIM, (q + 1) * DIM)
-    const exact = Array.from({ length: rows.length / DIM }, (_, row) => ({ row, d: l2sq(query, 0, rows, row * DIM, DIM) }))
-      .sort((a, b) => a.d - b.d || a.row - b.row)
-      .slice(0, 10)
-      .map((h) => h.row)
+    // (an array of 80,000 objects sorted a query took 11 s for 200 queries; this 1.2 s)
+    const exact = searchExact('l2', rows, ids, query, 10).map((h) => h.row)
     const { results, probed } = await index.search(query, { k: 10 })
     if (slack === undefined) expect(probed.length).toBe(nprobe)
     else expect(probed.length).toBeLessThanOrEqual(nprobe as number)
