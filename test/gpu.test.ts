@@ -553,8 +553,8 @@ describe("Dawn's default toggles (workgroup memory zeroed before each shader run
     const suite = await nodeGpu()
     const zeroed = (await import('webgpu')).create([])
     const dir = tempDir('pqs-gpu-zeroed-')
-    const rows = 3000
-    const dim = 24
+    const rows = 1200
+    const dim = 16
     const v = clusteredVectors(rows, dim, 31)
     writeVectors(join(dir, 'in.parquet'), v, rows, dim)
     const passes = vi.spyOn(ComputePass.prototype, 'run')
@@ -571,7 +571,7 @@ describe("Dawn's default toggles (workgroup memory zeroed before each shader run
       outputs.push(readFileSync(join(dir, `${name}.parquet`)))
       // one file searched by both, so that only the toggle differs
       const index = await openIndex(await testSource(join(dir, 'suite.parquet')), { backend: 'gpu', gpu })
-      const queries = Array.from({ length: 40 }, (_, i) => v.slice(i * 71 * dim, (i * 71 + 1) * dim))
+      const queries = Array.from({ length: 40 }, (_, i) => v.slice(i * 29 * dim, (i * 29 + 1) * dim))
       const got = await index.searchBatch(queries, { k: 10, nprobe: 6 })
       expect(got[0]?.stats.backend).toBe('gpu')
       answers.push(got.map((r) => r.results.map((h) => [h.row, h.distance])))
