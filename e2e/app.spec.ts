@@ -17,7 +17,7 @@ import {
   writeListFile,
   writeTextFile,
 } from '../test/helpers/fixtures.js'
-import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, scrollToRow, test } from './fixtures.js'
+import { expect, frameGaps, hitRows, hits, openUrl, recordFrameGaps, scrollToRow, searchRow, test } from './fixtures.js'
 
 const dir = tempDir('pqs-app-')
 
@@ -46,8 +46,7 @@ test('open an indexed file by URL from a range server and search it', async ({ p
     // a URL cannot be rebuilt here, only searched
     await expect(page.getByRole('button', { name: 'Build index' })).toHaveCount(0)
     const before = server.requests
-    await page.getByLabel('Row number').fill('42')
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await searchRow(page, 42)
     const first = hits(page).first()
     await expect(first).toHaveAttribute('data-row', '42')
     await expect(first.locator('.hit-distance')).toHaveText('0.000')
@@ -124,8 +123,7 @@ test.describe(() => {
     const search = page.getByRole('region', { name: 'Search' })
     await search.getByText('Advanced').click()
     await search.getByRole('checkbox', { name: 'content' }).check()
-    await search.getByLabel('Row number').fill('10')
-    await search.getByRole('button', { name: 'Search', exact: true }).click()
+    await searchRow(search, 10)
     await expect(hits(page).first()).toHaveAttribute('data-row', '10')
     // long text folds: a "more" button shows the rest
     const more = hits(page).first().getByRole('button', { name: 'more' })
@@ -207,8 +205,7 @@ test('"write straight to disk" streams the indexed file into the picked file and
   })
   expect(saved.magic).toBe('PAR1')
   await expect(page.getByTestId('file-summary')).toContainText(`stream.indexed.parquet: 5,000 rows`)
-  await page.getByLabel('Row number').fill('9')
-  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await searchRow(page, 9)
   await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(9)
   expect(saved.size).toBeGreaterThan(5000 * 24 * 4)
 })
@@ -456,8 +453,7 @@ test("a column of web addresses: each http(s) address is a link (a new tab) in t
   try {
     await page.goto(`/?src=${encodeURIComponent(server.url)}`)
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
-    await page.getByLabel('Row number').fill('2')
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await searchRow(page, 2)
     await expect(hits(page).first()).toHaveAttribute('data-row', '2')
     const cards = hits(page)
     const link = cards.first().getByRole('link', { name: 'https://example.org/p/2' })
@@ -511,12 +507,10 @@ test('a search waiting on a slow host can be cancelled: the answer on screen sta
   try {
     await page.goto(`/?src=${encodeURIComponent(server.url)}`)
     await expect(page.getByTestId('index-status')).toContainText('Index: embedding, l2')
-    await page.getByLabel('Row number').fill('42')
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await searchRow(page, 42)
     await expect(hits(page).first()).toHaveAttribute('data-row', '42')
     hold = true
-    await page.getByLabel('Row number').fill('2000')
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await searchRow(page, 2000)
     await expect(page.getByText('Searching…')).toBeVisible()
     await page.getByRole('button', { name: 'Cancel', exact: true }).click()
     await expect(page.getByText('Searching…')).toBeHidden()

@@ -4,7 +4,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { loadIndexHead, locateIndex } from '../src/index/locate.js'
 import { clusteredVectors, tempDir, writeIdTextFile, writeListFile } from '../test/helpers/fixtures.js'
-import { expect, hitRows, hits, test } from './fixtures.js'
+import { expect, hitRows, hits, searchRow, test } from './fixtures.js'
 
 const dir = tempDir('pqs-e2e-')
 
@@ -63,8 +63,7 @@ test('open a file, build its index in a worker, download a valid indexed Parquet
 
   // search by row: the row itself comes first at distance 0, its title shown as text
   const search = page.getByRole('region', { name: 'Search' })
-  await search.getByLabel('Row number').fill('7')
-  await search.getByRole('button', { name: 'Search', exact: true }).click()
+  await searchRow(search, 7)
   const first = hits(page).first()
   await expect(first).toHaveAttribute('data-row', '7')
   await expect(first.locator('.hit-distance')).toHaveText('0.000')
@@ -126,8 +125,7 @@ test('build with rows stored list by list: the download keeps every row, its inp
   expect(restored.map(({ parquetseek_row, ...rest }) => rest)).toEqual(a)
   // a search by the row of another's title finds it first: row numbers are the new file's
   const search = page.getByRole('region', { name: 'Search' })
-  await search.getByLabel('Row number').fill('5')
-  await search.getByRole('button', { name: 'Search', exact: true }).click()
+  await searchRow(search, 5)
   await expect(hits(page).first()).toHaveAttribute('data-row', '5')
   await expect(hits(page).first().locator('.hit-main')).toContainText(` title ${order[5]}`)
 })
@@ -187,8 +185,7 @@ test('build and search on the GPU where the page has WebGPU: the same results as
   const search = page.getByRole('region', { name: 'Search' })
   const backend = search.getByLabel('Search backend')
   const resultsFor = async (row: number) => {
-    await search.getByLabel('Row number').fill(String(row))
-    await search.getByRole('button', { name: 'Search', exact: true }).click()
+    await searchRow(search, row)
     // the first GPU search compiles its pipelines: 4.4–5.0 s on SwiftShader on this 2-core
     // machine, at the edge of the default 5 s (the test failed 1 run in 3 on that alone)
     await expect(hits(page).first()).toHaveAttribute('data-row', String(row), { timeout: 30_000 })

@@ -1,4 +1,4 @@
-import { test as base, expect, type Page } from '@playwright/test'
+import { test as base, expect, type Locator, type Page } from '@playwright/test'
 
 /**
  * Pages start as on a site without demo data, whatever public/demo holds locally (after
@@ -47,6 +47,12 @@ export async function openUrl(page: Page, url: string): Promise<void> {
   if (!(await menu.evaluate((d) => (d as unknown as { open: boolean }).open))) await page.getByText('From URL', { exact: true }).click()
   await page.getByLabel('Parquet URL').fill(url)
   await page.getByRole('button', { name: 'Open URL' }).click()
+}
+
+/** Searches for row `row`'s vector (the search form's Row number box), in the page or in `scope`. */
+export async function searchRow(scope: Page | Locator, row: number): Promise<void> {
+  await scope.getByLabel('Row number').fill(String(row))
+  await scope.getByRole('button', { name: 'Search', exact: true }).click()
 }
 
 /** The search results, one list item each (data-row: the row number). */

@@ -21,7 +21,6 @@ import { chromium } from '@playwright/test'
 import { parquetMetadataAsync } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
-import { l2sq } from '../src/compute/js.js'
 import { defaultThreads } from '../src/compute/nodePool.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
 import { encoderFor } from '../src/encode/encoders.js'
@@ -29,6 +28,7 @@ import { sentenceEncoderLite, USE_LITE } from '../src/encode/useLite.js'
 import { pooledUseLiteNode, registerUseLiteNode } from '../src/encode/useLiteNode.js'
 import { fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
+import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
 import { readSynsets, tuneSenses } from './wordnet.js'
 
@@ -94,11 +94,7 @@ let nlist = 0
 let slack: number | undefined
 let lists = 0
 /** The demo's 10 rows nearest `q`, exactly. */
-const exactTop10 = (q: Float32Array) =>
-  Array.from({ length: rows.length }, (_, i) => ({ row: rows[i] as number, d: l2sq(q, 0, base, i * dim, dim) }))
-    .sort((a, b) => a.d - b.d || a.row - b.row)
-    .slice(0, 10)
-    .map((h) => h.row)
+const exactTop10 = (q: Float32Array) => searchExact('l2', base, rows, q, 10).map((h) => h.row)
 for (const q of queries) {
   const exact = exactTop10(q)
   const index = await openIndex(file) // a fresh session: nothing cached but the footer and index head
