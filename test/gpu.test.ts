@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -969,6 +970,30 @@ describe('GPU tunables chosen per adapter (a self-test, kept between visits)', (
     expect(Object.keys(report.sectionSeconds ?? {})).toEqual(['kernels', 'batch search'])
     expect(Object.values(report.sectionSeconds ?? {}).every((s) => s >= 0 && s < 10)).toBe(true)
   })
+
+  it('bench:gpu names the Dawn toggles it ran under, in its log and its report: figures not taken as a browser runs the shaders', () => {
+    const json = join(tempDir('pqs-bench-gpu-'), 'gpu.json')
+    const run = (features: string) =>
+      execFileSync(
+        process.execPath,
+        [
+          'build/scripts/benchGpu.js',
+          '--scale',
+          '0.0005',
+          '--reps',
+          '1',
+          '--json',
+          json,
+          '--skip',
+          'kernels,build kernels,batch search,build',
+        ],
+        { cwd: join(import.meta.dirname, '..'), encoding: 'utf8', env: { ...process.env, PARQUETSEEK_DAWN_FEATURES: features } },
+      )
+    expect(run('disable_workgroup_init')).toContain("Dawn toggles on: disable_workgroup_init (not a browser's defaults)")
+    expect(JSON.parse(readFileSync(json, 'utf8')).dawnFeatures).toBe('disable_workgroup_init')
+    expect(run('')).not.toContain('Dawn toggles')
+    expect(JSON.parse(readFileSync(json, 'utf8'))).not.toHaveProperty('dawnFeatures')
+  }, 60_000)
 
   it('the benchmark report against the targets: kernels a search uses, met or missed; the batch and build only at their sizes', () => {
     const report = {
