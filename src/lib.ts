@@ -2,8 +2,6 @@
 
 export type { BackendChoice, BackendName, Kernels, SearchBackend } from './compute/backend.js'
 export { BACKEND_CHOICES, loadKernels, SEARCH_BACKENDS } from './compute/backend.js'
-export type { KernelWorkerApi } from './compute/kernelWorker.js'
-export { kernelWorkerApi } from './compute/kernelWorker.js'
 export type { SpawnedWorker, SpawnKernelWorker } from './compute/pool.js'
 export { setWasmMemoryLimit } from './compute/wasm.js'
 export type { QueryEncoder } from './encode/encoders.js'
@@ -14,6 +12,8 @@ export type { BuildOptions, BuildProgress, BuildSummary } from './index/build.js
 export { buildIndex } from './index/build.js'
 export type { EmbedOptions, EmbedSummary } from './index/embed.js'
 export { embedTextColumn } from './index/embed.js'
+export type { KernelWorkerApi } from './index/kernelWorker.js'
+export { kernelWorkerApi } from './index/kernelWorker.js'
 export type { IndexParams, Metric } from './index/model.js'
 export type { PassageOptions } from './index/passages.js'
 export { PASSAGE_NUMBER, PASSAGE_ROW, passagesOf } from './index/passages.js'

@@ -1,11 +1,12 @@
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadKernels } from '../src/compute/backend.js'
 import { l2sq } from '../src/compute/js.js'
+import { KernelPool, type SpawnKernelWorker } from '../src/compute/pool.js'
 import { buildIndex, nprobeFloor } from '../src/index/build.js'
 import { truthOf } from '../src/index/stream.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
-import { kneeChoice, tuneNprobe } from '../src/index/tune.js'
+import { kneeChoice, NO_ROW, tuneFromTruth, tuneNprobe } from '../src/index/tune.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { MemorySink } from '../src/io/sink.js'
 import { searchExact } from '../src/query/memory.js'
@@ -234,6 +235,68 @@ describe('the default target: recall@10 0.98, or with held-out tune queries 0.96
     expect(await tuneNprobe(model, lists, data, rowIds, rows)).toEqual(
       await tuneNprobe(model, lists, data, rowIds, { ...rows, target: 0.98 }),
     )
+  }, 60_000)
+})
+
+describe("the tune's queries shared with the build's workers", () => {
+  it('the same choice as on one thread, from rows, held-out queries and truth given; each worker searches a share', async () => {
+    const kernels = await loadKernels('wasm')
+    const [n, q] = [4000, 120]
+    const all = clusteredVectors(n + q, DIM, 45, 60, 10)
+    const data = all.slice(0, n * DIM)
+    const heldOut = all.slice(n * DIM)
+    const rowIds = Uint32Array.from({ length: n }, (_, i) => i)
+    const model = await trainModel(data, n, resolveParams(n, n, DIM, { nlist: 120 }), { kernels })
+    const lists = await encodeAll(model, data, n, rowIds, { kernels })
+    // the workers of a build run from the built package (npm test builds it first)
+    const { spawnNodeKernelWorker } = (await import(resolve('build/src/compute/nodePool.js'))) as {
+      spawnNodeKernelWorker: SpawnKernelWorker
+    }
+    const calls: string[][] = []
+    const spawn: SpawnKernelWorker = () => {
+      const worker = spawnNodeKernelWorker()
+      const mine: string[] = []
+      calls.push(mine)
+      const post = worker.endpoint.postMessage.bind(worker.endpoint)
+      worker.endpoint.postMessage = (message: { path?: string[] }, transfer?: Parameters<typeof post>[1]) => {
+        mine.push(message.path?.[0] ?? '')
+        post(message, transfer)
+      }
+      return worker
+    }
+    const pool = await KernelPool.start(spawn, 2, kernels.name)
+    try {
+      const truth = Array.from({ length: q }, (_, i) =>
+        truthOf(searchExact('l2', data, rowIds, heldOut.subarray(i * DIM, (i + 1) * DIM), 20), NO_ROW),
+      )
+      for (const [name, tune] of [
+        ['rows', (o: object) => tuneNprobe(model, lists, data, rowIds, { kernels, ...o })],
+        ['held out, rows list by list', (o: object) => tuneNprobe(model, lists, data, rowIds, { kernels, heldOut, clustered: true, ...o })],
+        [
+          'truth given (a streaming build)',
+          (o: object) => tuneFromTruth(model, lists, { data: heldOut, rowIds: new Uint32Array(q).fill(NO_ROW), truth }, { kernels, ...o }),
+        ],
+      ] as const) {
+        for (const c of calls) c.length = 0
+        const alone = await tune({})
+        expect(calls.flat(), name).toEqual([])
+        // the lists and vectors in memory the workers share (Node), then copied to each (a page
+        // that is not cross-origin isolated)
+        for (const isolated of [undefined, false]) {
+          for (const c of calls) c.length = 0
+          Object.assign(globalThis, { crossOriginIsolated: isolated })
+          const shared = await tune({ pool }).finally(() => delete (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated)
+          expect(shared, `${name}, isolated ${isolated}`).toEqual(alone)
+          for (const c of calls) {
+            expect(c.filter((p) => p === 'tuneStart')).toHaveLength(1)
+            expect(c.filter((p) => p === 'tuneRecall').length).toBeGreaterThan(3)
+            expect(c.filter((p) => p === 'tuneCost').length).toBeGreaterThan(0)
+          }
+        }
+      }
+    } finally {
+      pool.close()
+    }
   }, 60_000)
 })
 

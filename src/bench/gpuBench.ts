@@ -17,6 +17,7 @@ import { ComputePass, WORKGROUP } from '../compute/gpu/pass.js'
 import { BINS_CHOICES, LANES_CHOICES, type Tuning, topKWorkload } from '../compute/gpu/selfTest.js'
 import { l2sq, pqScan } from '../compute/js.js'
 import { exactDistance, packRows } from '../compute/metric.js'
+import { sharedFloats } from '../compute/pool.js'
 import { pruneProbes } from '../compute/probe.js'
 import { mulberry32 } from '../compute/random.js'
 import { ListScanner } from '../compute/scan.js'
@@ -27,7 +28,7 @@ import { pqLayout } from '../index/pq.js'
 import { writeVectorChunk } from '../parquet/vectorChunk.js'
 import { memoryIndex } from '../query/memory.js'
 import { REFINE_BLOCK_BYTES, STAGES, type Stage } from '../query/pipeline.js'
-import { decodePages, type PageWorkers, sharedFloats } from '../search/pageDecoding.js'
+import { decodePages, type PageWorkers } from '../search/pageDecoding.js'
 
 /**
  * The GPU benchmark both `npm run bench:gpu` (Node, Dawn) and the site's bench.html (a browser's

@@ -36,7 +36,7 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
   --skip-invalid       leave null, ragged or non-finite vectors out of the index (rows stay in the file)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: k-means,
                        assignment and encoding on WebGPU, an index of the same quality)
-  --threads N          threads for training and encoding (default: the cores, ≤ 8); same output
+  --threads N          threads for training, encoding and the tune (default: the cores, ≤ 8); same output
   --memory-mb N        budget for holding all vectors (default 1024); above it the build streams
                        row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling);
                        with --sidecar, within it the vectors read to train are encoded as they are (each file read once);

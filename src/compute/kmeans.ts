@@ -1,9 +1,9 @@
 import * as Comlink from 'comlink'
 import { checkpoint } from '../errors.js'
+import type { KernelWorkerApi } from '../index/kernelWorker.js'
 import { jsKernels, type Kernels } from './backend.js'
 import type { GpuBuild } from './gpu/build.js'
 import { updateMeans } from './js.js'
-import type { KernelWorkerApi } from './kernelWorker.js'
 import { type KernelPool, splitRange } from './pool.js'
 import { mulberry32, sampleIndices } from './random.js'
 

@@ -13,7 +13,7 @@ export function nodeWorkers(script: URL): SpawnKernelWorker {
 }
 
 /** Node kernel workers (worker_threads running nodeKernelWorker.js from the built package). */
-export const spawnNodeKernelWorker = nodeWorkers(new URL('./nodeKernelWorker.js', import.meta.url))
+export const spawnNodeKernelWorker = nodeWorkers(new URL('../index/nodeKernelWorker.js', import.meta.url))
 
 /**
  * Default threads decoding a large search's vector pages in Node: every core, at most 16 (a

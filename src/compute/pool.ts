@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink'
 import { ParquetSeekError } from '../errors.js'
+import type { KernelWorkerApi } from '../index/kernelWorker.js'
 import type { BackendName } from './backend.js'
-import type { KernelWorkerApi } from './kernelWorker.js'
 
 /** A started worker: its comlink endpoint and how to stop it. */
 export interface SpawnedWorker {
@@ -93,4 +93,25 @@ export async function runQueue<W>(
     while (next < count) await run(next++)
   }
   await Promise.all([runner(local), ...workers.map((w) => runner((job) => remote(w, job)))])
+}
+
+/** Whether this thread may share memory with its workers (Node; a cross-origin-isolated page). */
+export function canShareMemory(): boolean {
+  return typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false
+}
+
+/**
+ * `n` floats in shared memory where this thread may share it, else in its own: workers handed
+ * them then read or write these, not a copy.
+ */
+export function sharedFloats(n: number): Float32Array {
+  return new Float32Array(canShareMemory() ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n))
+}
+
+/** `a` in shared memory: a copy, unless it lies there already (only where canShareMemory()). */
+export function inSharedMemory<T extends Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array>(a: T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a
+  const copy = new (a.constructor as new (buffer: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength))
+  copy.set(a)
+  return copy
 }

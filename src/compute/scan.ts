@@ -54,6 +54,9 @@ function keepBest(scores: Float32Array, rowIds: Uint32Array, into: TopK, allowed
   }
 }
 
+/** ScoreCache's default budget, shared by its queries. */
+export const SCORE_CACHE_BYTES = 128 << 20
+
 /**
  * PQ scores of (query position, list) pairs kept between scans of the same queries in the same
  * order. The build's tune step searches one set of queries at dozens of settings, and a list's
@@ -70,7 +73,7 @@ export class ScoreCache {
   constructor(
     private readonly nlist: number,
     queries: number,
-    budgetBytes = 128 << 20,
+    budgetBytes = SCORE_CACHE_BYTES,
   ) {
     this.bytes = new Float64Array(queries)
     this.share = budgetBytes / Math.max(1, queries)

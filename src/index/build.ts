@@ -65,7 +65,7 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
    * navigator.deviceMemory). A file needing more is refused up front, with the sizes.
    */
   memoryLimitBytes?: number
-  /** Threads sharing training and encoding (default 1); threads − 1 workers from spawnWorker. */
+  /** Threads sharing training, encoding and the tune step (default 1); threads − 1 workers from spawnWorker. */
   threads?: number
   /** Starts a kernel worker: spawnNodeKernelWorker in Node, a module Worker in browsers. */
   spawnWorker?: SpawnKernelWorker
@@ -386,6 +386,8 @@ async function inMemoryModel({ source, metadata, column, o, kernels, train, prog
   const vectors = await readVectors(source, metadata, column, {
     file,
     skipInvalid: o.skipInvalid,
+    // the tune step's workers search the vectors where they lie (the GPU is sent its own copy)
+    shared: !!train.pool && !train.gpu,
     signal,
     onProgress: (done, total) => progress('read', done, total),
   })
@@ -501,6 +503,7 @@ async function streamingModel({ source, metadata, column, o, kernels, train, pro
       minNprobe: floor,
       storage,
       kernels,
+      pool: train.pool,
       gpu: train.gpu,
       signal,
       onProgress: (done, total) => progress('tune', done, total),

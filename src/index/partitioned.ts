@@ -336,6 +336,7 @@ export async function mergeParts(
     {
       minNprobe: floor,
       kernels: o.train?.kernels,
+      pool: o.train?.pool,
       signal: o.train?.signal,
       onProgress: (done, total) => progress('tune', done, total),
     },

@@ -3,18 +3,16 @@ import { jsKernels, type Kernels } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { kernelKind, prepareQuery } from '../compute/metric.js'
-import { type KernelPool, splitRange } from '../compute/pool.js'
-import { probe, pruneProbes, slackSteps } from '../compute/probe.js'
+import { canShareMemory, inSharedMemory, type KernelPool, splitRange } from '../compute/pool.js'
+import { probe, slackSteps } from '../compute/probe.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
-import { ListScanner, ScoreCache, scanLists } from '../compute/scan.js'
-import { entriesOf, pushDistances, pushNearest, type Ranked, TopK } from '../compute/topk.js'
+import { SCORE_CACHE_BYTES } from '../compute/scan.js'
+import { pushDistances, pushNearest, TopK } from '../compute/topk.js'
 import { checkpoint } from '../errors.js'
-import { coalesce, REQUEST_BYTES } from '../io/ranges.js'
-import { memoryIndex } from '../query/memory.js'
-import { shortlist } from '../query/pipeline.js'
 import { storageOrder } from './blob.js'
 import { type InvertedLists, type IvfPqModel, ownEnd } from './model.js'
 import { TRUTH_KEEP, truthOf } from './stream.js'
+import { type TuneLayout, type TuneSetting, type TuneShare, TuneSlice } from './tuneSlice.js'
 
 /**
  * The re-rank factors tried, smallest first: every candidate is one more page read, which on an
@@ -67,6 +65,14 @@ const PAGE_OVERHEAD = 40
  */
 const ENTRY_OVERHEAD = { clustered: 0, inputOrder: 5 } as const
 const LIST_OVERHEAD = 8
+/**
+ * Bytes the tune may copy to the pool's workers (each its share of the queries; shareQueries):
+ * the vectors once in shared memory, or once a worker where memory is not shared, and the lists
+ * once a worker.
+ */
+const TUNE_COPY_BYTES = 256 << 20
+/** Fewer tune queries than this a thread are not worth a worker's copies. */
+const MIN_TUNE_SHARE = 16
 
 export interface TuneResult {
   /** Smallest nprobe whose measured recall@10 reached the target (nlist when none did). */
@@ -139,7 +145,7 @@ export interface TuneOptions {
   /** The order the blob stores the lists in (blob.ts storageOrder; computed here when not given). */
   storage?: Uint32Array
   kernels?: Kernels
-  /** Workers sharing the exact ground truth's rows. */
+  /** Workers sharing the exact ground truth's rows, then the tune queries' searches (shareQueries). */
   pool?: KernelPool
   /** The GPU: exact ground truth and the candidate scans of every query at once. */
   gpu?: GpuBuild
@@ -166,25 +172,20 @@ export async function tuneNprobe(
 ): Promise<TuneResult> {
   const { dim, metric } = model.params
   const n = rowIds.length
-  const slot = new Map<number, number>()
-  for (const [i, r] of rowIds.entries()) slot.set(r, i)
-  const vectorOf = (row: number) => {
-    const i = slot.get(row) as number
-    return data.subarray(i * dim, (i + 1) * dim)
-  }
+  const vectors = { data, rowIds }
   const kernels = o.kernels ?? jsKernels
   const kind = metric === 'dot' ? 'ip' : 'l2'
   if (o.heldOut) {
     const count = o.heldOut.length / dim
     const truth = await exactTruth(kernels, kind, data, rowIds, dim, o.heldOut, () => -1, o)
-    return tuneWith(model, lists, { data: o.heldOut, rowIds: new Uint32Array(count).fill(NO_ROW), truth }, vectorOf, o)
+    return tuneWith(model, lists, { data: o.heldOut, rowIds: new Uint32Array(count).fill(NO_ROW), truth }, vectors, o)
   }
   const picks = sampleIndices(n, Math.min(n, o.queries ?? TUNE_ROWS), mulberry32((o.seed ?? 1) + 3))
   const queryData = new Float32Array(picks.length * dim)
   for (const [i, p] of picks.entries()) queryData.set(data.subarray(p * dim, (p + 1) * dim), i * dim)
   const truth = await exactTruth(kernels, kind, data, rowIds, dim, queryData, (qi) => picks[qi] as number, o)
   const queryRows = Uint32Array.from(picks, (p) => rowIds[p] as number)
-  return tuneWith(model, lists, { data: queryData, rowIds: queryRows, truth }, vectorOf, o)
+  return tuneWith(model, lists, { data: queryData, rowIds: queryRows, truth }, vectors, o)
 }
 
 /** The row id of a held-out query: no row, so nothing is left out of its truth or results. */
@@ -208,12 +209,12 @@ async function tuneWith(
   model: IvfPqModel,
   lists: InvertedLists,
   queries: TuneQueries,
-  vectorOf: ((row: number) => Float32Array) | undefined,
+  vectors: { data: Float32Array; rowIds: Uint32Array } | undefined,
   o: TuneOptions,
 ): Promise<TuneResult> {
   const gpuScan = o.gpu?.listScan(model, o.kernels)
   try {
-    return await measure(model, lists, queries, vectorOf, o, gpuScan)
+    return await measure(model, lists, queries, vectors, o, gpuScan)
   } finally {
     gpuScan?.release()
   }
@@ -223,23 +224,17 @@ async function measure(
   model: IvfPqModel,
   lists: InvertedLists,
   queries: TuneQueries,
-  vectorOf: ((row: number) => Float32Array) | undefined,
+  vectors: { data: Float32Array; rowIds: Uint32Array } | undefined,
   o: TuneOptions,
   gpuScan: GpuListScan | undefined,
 ): Promise<TuneResult> {
   const { dim, nlist, metric, m } = model.params
   /** The target being selected for (see `select`). */
   let target = o.target ?? HIGH_TARGET
-  const scanner = new ListScanner(model, o.kernels ?? jsKernels)
   const kind = kernelKind(metric)
   const count = queries.rowIds.length
   const measured = new Map<string, number>()
   let refine = REFINE_LADDER[0] as number
-  const listOf = (l: number) => {
-    const start = lists.listStart[l] as number
-    const end = lists.listStart[l + 1] as number
-    return { codes: lists.codes.subarray(start * m, end * m), rowIds: lists.rowIds.subarray(start, end) }
-  }
   const prepared = Array.from({ length: count }, (_, qi) => prepareQuery(queries.data.subarray(qi * dim, (qi + 1) * dim), metric))
   // a search for 10 results: held-out queries get the 10 × refine candidates a user's query gets;
   // a row asks for 11, one for itself (left out of its results). Held-out queries used to get 11 ×
@@ -274,54 +269,18 @@ async function measure(
     listAt[l] = at
     at += listBytes[l] as number
   }
-  // with the vectors in memory, each query is searched as any search runs (the query pipeline:
-  // probe, scan, exact re-ranking), its own row left out of the results
-  // the same queries are searched at every setting tried: each (query, list)'s PQ scores are
-  // computed once (a cache for the pipeline's re-prepared queries, one for `prepared` here)
-  // — in the file about to be written: what would come with a query's reads is searched too
-  const planned = { listAt, listBytes, pageAt: (row: number) => placeOf(row) * pageBytes, pageBytes }
-  const pipeline = vectorOf
-    ? memoryIndex(model, lists, vectorOf, o.kernels ?? jsKernels, { gpu: gpuScan, scoreCache: new ScoreCache(nlist, count), planned })
-    : undefined
-  const candidateScores = new ScoreCache(nlist, count)
-  /** Each query's probed lists and its k × refine best PQ candidates (recall without the vectors: a streaming build; costs). */
-  const candidatesAt = async (nprobe: number, slack?: number): Promise<{ probes: Uint32Array[]; found: Ranked[] }> => {
-    const nearest = probe(o.kernels ?? jsKernels, prepared, model.centroids, nlist, kind, nprobe)
-    const probes =
-      slack === undefined
-        ? nearest
-        : pruneProbes(o.kernels ?? jsKernels, prepared, nearest, model.centroids, kind, slack, {
-            rows: k,
-            sizeOf: (l) => (lists.listStart[l + 1] as number) - (lists.listStart[l] as number),
-          }).lists
-    // spilled rows may come twice: twice as many kept, each row then once (as a search does)
-    const keep = k * refine * (lists.spillStart ? 2 : 1)
-    const scanned = gpuScan
-      ? await gpuScan.candidates(prepared, probes, listOf, kind, keep, undefined, o.signal)
-      : await scanLists(scanner, prepared, probes, listOf, kind, keep, undefined, o.signal, candidateScores)
-    const found = lists.spillStart ? scanned.map((list) => shortlist(list, k, k * refine, Number.POSITIVE_INFINITY)) : scanned
-    return { probes, found }
-  }
+  // each query is searched at every setting tried, on this thread and the pool's workers (a share
+  // of the queries each): as any search runs when the vectors are in memory, in the file about to
+  // be written — what comes with a query's reads is searched too
+  const entryPages = new Float64Array(lists.rowIds.length)
+  for (let e = 0; e < entryPages.length; e++) entryPages[e] = placeOf(lists.rowIds[e] as number) * pageBytes
+  const layout = { listAt, listBytes, rank, entryPages, pageBytes }
+  const searched = await shareQueries(model, lists, queries, vectors, k, layout, o, gpuScan)
   const recallAt = async (nprobe: number, slack?: number, cut = Number.POSITIVE_INFINITY) => {
     const key = `${nprobe}:${refine}:${slack}:${cut}`
     const cached = measured.get(key)
     if (cached !== undefined) return cached
-    const found = pipeline
-      ? (await pipeline.search(prepared, { k, nprobe, refine, slack, refineSlack: cut, signal: o.signal })).map((r) => r.results)
-      : (await candidatesAt(nprobe, slack)).found.map((list) => entriesOf(cutOf(list, cut)))
-    let hits = 0
-    let wanted = 0
-    for (let qi = 0; qi < count; qi++) {
-      const self = queries.rowIds[qi]
-      // the 10 nearest rows and those tied with the 10th: any 10 of them are a right answer
-      const want = queries.truth[qi] as Set<number>
-      wanted += Math.min(10, want.size)
-      const others = (found[qi] ?? []).filter((h) => h.row !== self)
-      // re-ranked: the 10 nearest other rows; candidates only: every true neighbour among them
-      let found10 = 0
-      for (const h of pipeline ? others.slice(0, 10) : others) if (want.has(h.row)) found10++
-      hits += Math.min(10, found10)
-    }
+    const { hits, wanted } = await searched.recall({ nprobe, refine, slack, cut })
     const r = wanted ? hits / wanted : 1
     measured.set(key, r)
     const expected = Math.ceil(Math.log2(nlist) + 2) * 3
@@ -366,21 +325,7 @@ async function measure(
    * bytes, a request priced at REQUEST_BYTES; `requests`, how many of them.
    */
   const cost = async (nprobe: number, r: number, slack?: number, cut = Number.POSITIVE_INFINITY) => {
-    const { probes, found } = await candidatesAt(nprobe, slack)
-    let bytes = 0
-    let requests = 0
-    for (const [qi, probed] of probes.entries()) {
-      const listReads = Array.from(probed, (l) => ({ start: listAt[l] as number, end: (listAt[l] as number) + (listBytes[l] as number) }))
-      const pageReads = Array.from(cutOf(found[qi] as Ranked, cut, 10 * r).rows, (row) => {
-        const start = placeOf(row) * pageBytes
-        return { start, end: start + pageBytes }
-      })
-      for (const reads of [listReads, pageReads])
-        for (const s of coalesce(reads, REQUEST_BYTES)) {
-          bytes += s.end - s.start + REQUEST_BYTES
-          requests++
-        }
-    }
+    const { bytes, requests } = await searched.cost({ nprobe, refine: r, slack, cut })
     return { price: bytes / Math.max(1, count), requests: requests / Math.max(1, count) }
   }
   /**
@@ -460,12 +405,6 @@ async function measure(
     refine = REFINE_LADDER.at(-1) as number
     return { result: { nprobe: nlist, refine, recall: await recallAt(nlist), target, queries: count }, price: Number.POSITIVE_INFINITY }
   }
-  /** The first `keep` PQ candidates as a search re-ranks them under a cut (query/pipeline.ts shortlist). */
-  function cutOf(list: Ranked, cut: number, keep = list.rows.length): Ranked {
-    return kind === 'l2'
-      ? shortlist(list, k, keep, cut)
-      : { rows: list.rows.subarray(0, keep), distances: list.distances.subarray(0, keep) }
-  }
   /**
    * The chosen setting with the smallest cut of its candidates (REFINE_CUTS; squared L2 and
    * cosine only) whose recall still reaches the setting's target: fewer vector pages read.
@@ -483,10 +422,119 @@ async function measure(
   }
   // the default: HIGH_TARGET, unless it costs over KNEE times what LOW_TARGET does (the recalls
   // measured are kept, so the second selection mostly re-reads them)
-  const high = await select(o.target ?? HIGH_TARGET)
-  const low = o.target === undefined && heldOut ? await select(LOW_TARGET) : high
-  const pick = await withCut(kneeChoice(high, low))
-  return { ...pick.result, price: pick.price }
+  try {
+    const high = await select(o.target ?? HIGH_TARGET)
+    const low = o.target === undefined && heldOut ? await select(LOW_TARGET) : high
+    const pick = await withCut(kneeChoice(high, low))
+    return { ...pick.result, price: pick.price }
+  } finally {
+    searched.close()
+  }
+}
+
+/** What the tune's queries find and cost at a setting, summed over the threads sharing them. */
+interface SharedSearch {
+  recall(s: TuneSetting): Promise<{ hits: number; wanted: number }>
+  cost(s: TuneSetting): Promise<{ bytes: number; requests: number }>
+  close(): void
+}
+
+/**
+ * The tune's queries split between this thread and the pool's workers, each searching its share
+ * at every setting (tuneSlice.ts): the tune is most of a small build's time (wordnet: 4.8 of
+ * 9.0 s on 2 threads), and it ran on one thread. What every share reads (the lists, where the
+ * pages will lie, the vectors) goes to the workers once in shared memory where this thread can
+ * share it, else as a copy for each; not beyond TUNE_COPY_BYTES (fewer workers, or none). On the
+ * GPU the queries are searched together there.
+ */
+async function shareQueries(
+  model: IvfPqModel,
+  lists: InvertedLists,
+  queries: TuneQueries,
+  vectors: { data: Float32Array; rowIds: Uint32Array } | undefined,
+  k: number,
+  layout: TuneLayout,
+  o: TuneOptions,
+  gpuScan: GpuListScan | undefined,
+): Promise<SharedSearch> {
+  const { dim, rows } = model.params
+  const count = queries.rowIds.length
+  let slot: Int32Array | undefined
+  if (vectors) {
+    let last = rows - 1
+    for (const row of vectors.rowIds) last = Math.max(last, row)
+    slot = new Int32Array(last + 1).fill(-1)
+    for (let i = 0; i < vectors.rowIds.length; i++) slot[vectors.rowIds[i] as number] = i
+  }
+  const common = { lists, layout, vectors: vectors && slot && { data: vectors.data, slot } }
+  // every share's arrays: once in shared memory (those not there yet), or once a worker
+  const arrays = [lists.listStart, lists.rowIds, lists.codes, lists.spillStart, layout.rank, layout.entryPages, slot, vectors?.data]
+  const shareable = canShareMemory()
+  const copied = arrays.reduce((n, a) => n + (!a || (shareable && a.buffer instanceof SharedArrayBuffer) ? 0 : a.byteLength), 0)
+  const wanted = Math.min(gpuScan ? 0 : (o.pool?.workers.length ?? 0), Math.floor(count / MIN_TUNE_SHARE) - 1)
+  const affordable = shareable ? (copied <= TUNE_COPY_BYTES ? wanted : 0) : Math.floor(TUNE_COPY_BYTES / Math.max(1, copied))
+  const workers = (o.pool?.workers ?? []).slice(0, Math.max(0, Math.min(wanted, affordable)))
+  const parts = splitRange(count, workers.length + 1)
+  const shareOf = ([a, b]: [number, number], sent: typeof common): TuneShare => ({
+    model: { params: model.params, centroids: model.centroids, codebooks: model.codebooks, layout: model.layout },
+    ...sent,
+    queries: queries.data.subarray(a * dim, b * dim),
+    rowIds: queries.rowIds.subarray(a, b),
+    truth: queries.truth.slice(a, b).map((t) => Uint32Array.from(t)),
+    k,
+    // the whole tune's budget of PQ scores kept, in proportion to the share's queries
+    scoreBytes: (SCORE_CACHE_BYTES * (b - a)) / Math.max(1, count),
+  })
+  const local = new TuneSlice(shareOf(parts[0] as [number, number], common), o.kernels ?? jsKernels, gpuScan)
+  if (workers.length) {
+    const sent = shareable
+      ? {
+          lists: {
+            listStart: inSharedMemory(lists.listStart),
+            rowIds: inSharedMemory(lists.rowIds),
+            codes: inSharedMemory(lists.codes),
+            ...(lists.spillStart && { spillStart: inSharedMemory(lists.spillStart) }),
+          },
+          layout: {
+            ...layout,
+            entryPages: inSharedMemory(layout.entryPages),
+            ...(layout.rank && { rank: inSharedMemory(layout.rank) }),
+          },
+          vectors: common.vectors && { data: inSharedMemory(common.vectors.data), slot: inSharedMemory(common.vectors.slot) },
+        }
+      : common
+    // (a share's queries are sent as a copy of their own, not with the whole matrix they lie in)
+    await Promise.all(
+      workers.map((w, i) => {
+        const share = shareOf(parts[i + 1] as [number, number], sent)
+        return w.tuneStart({ ...share, queries: share.queries.slice(), rowIds: share.rowIds.slice() })
+      }),
+    )
+  }
+  /** The workers' figures and this thread's, summed (the workers' asked for first, so they run meanwhile). */
+  const sum = async <T extends Record<string, number>>(remote: Array<Promise<T>>, here: () => Promise<T>): Promise<T> => {
+    // an abort here leaves the workers' shares unread: never an unhandled rejection
+    for (const r of remote) r.catch(() => {})
+    const all = [await here(), ...(await Promise.all(remote))]
+    const total = { ...all[0] } as Record<string, number>
+    for (const figures of all.slice(1)) for (const [key, v] of Object.entries(figures)) total[key] = (total[key] as number) + v
+    return total as T
+  }
+  return {
+    recall: (s) =>
+      sum(
+        workers.map((w) => w.tuneRecall(s)),
+        () => local.recall(s, o.signal),
+      ),
+    cost: (s) =>
+      sum(
+        workers.map((w) => w.tuneCost(s)),
+        () => local.cost(s, o.signal),
+      ),
+    close: () => {
+      for (const w of workers) w.tuneEnd().catch(() => {})
+    },
+  }
 }
 
 /** Bytes of an unsigned LEB128 varint. */

@@ -1,6 +1,7 @@
 import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement, SchemaTree } from 'hyparquet'
 import { parquetRead, parquetSchema } from 'hyparquet'
 import { overlong } from '../compute/metric.js'
+import { sharedFloats } from '../compute/pool.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { withSignal } from '../io/source.js'
 import { ChunkStream } from './chunkStream.js'
@@ -203,6 +204,11 @@ export interface ReadVectorsOptions {
   onProgress?: (rowsDone: number, rowsTotal: number) => void
   /** Bytes of the column read at once (readColumnBlocks; tests make it small). */
   blockBytes?: number
+  /**
+   * The matrix in memory workers can share, where this thread may share it (compute/pool.ts
+   * sharedFloats): the build's tune step then hands it to its workers without a copy each.
+   */
+  shared?: boolean
 }
 
 export interface Vectors {
@@ -334,7 +340,7 @@ export async function readVectors(
     column,
     options,
     (block) => {
-      if (data.length === 0) data = allocate(rows, block.dim, options.file, column.name)
+      if (data.length === 0) data = allocate(rows, block.dim, options.shared, options.file, column.name)
       data.set(block.data, stored * block.dim)
       rowIds.set(block.rowIds, stored)
       stored += block.rowIds.length
@@ -803,9 +809,9 @@ export function checkVector(vector: unknown, dim: number, kind: EmbeddingColumn[
   return overlong(squaredLength)
 }
 
-function allocate(rows: number, dim: number, file: string | undefined, column: string): Float32Array {
+function allocate(rows: number, dim: number, shared: boolean | undefined, file: string | undefined, column: string): Float32Array {
   try {
-    return new Float32Array(rows * dim)
+    return shared ? sharedFloats(rows * dim) : new Float32Array(rows * dim)
   } catch {
     throw new ParquetSeekError(`${rows} × ${dim} float32 vectors do not fit in memory`, { file, column })
   }

@@ -28,12 +28,12 @@ export interface MemoryIndexOptions {
   /** PQ scores kept between searches of the same queries (the tune step). */
   scoreCache?: ScoreCache
   /**
-   * Where a file would store each list (its first byte and its size) and each row's vector page
-   * (`pageBytes` each): searches then also take in what would come with their reads from a host
-   * without multi-range requests (the tune step, measuring the file it is about to write;
-   * query/adjacent.ts).
+   * Where a file would store each list (its first byte and its size) and each list entry's vector
+   * page (`entryPages`, `pageBytes` each): searches then also take in what would come with their
+   * reads from a host without multi-range requests (the tune step, measuring the file it is about
+   * to write; query/adjacent.ts).
    */
-  planned?: { listAt: Float64Array; listBytes: Float64Array; pageAt: (row: number) => number; pageBytes: number }
+  planned?: { listAt: Float64Array; listBytes: Float64Array; entryPages: Float64Array; pageBytes: number }
   /**
    * How the refine stage reads rows' vectors (into `out`, the i-th at i · dim), where `vectorOf`
    * is not enough: bench:gpu decodes one-vector pages there, on its decoding threads, as a file
@@ -56,7 +56,7 @@ export function memoryIndex(
   const { m, dim } = model.params
   const nothing = new CountingSource(fromBytes(new Uint8Array(0), 'memory'))
   // each list entry's planned page, and its length (zeros without a plan)
-  const entryPages = planned ? Float64Array.from(lists.rowIds, planned.pageAt) : new Float64Array(lists.rowIds.length)
+  const entryPages = planned?.entryPages ?? new Float64Array(lists.rowIds.length)
   const entryLengths = new Uint32Array(lists.rowIds.length).fill(planned?.pageBytes ?? 0)
   const kind: IndexKind = {
     file: 'memory',

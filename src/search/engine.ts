@@ -1,5 +1,6 @@
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
+import { sharedFloats } from '../compute/pool.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -21,7 +22,7 @@ import {
 import { partitionPoint } from '../sorted.js'
 import { readRows, rowVector } from './columns.js'
 import { DEFAULT_CACHE_BYTES, DEFAULT_MAX_BYTES, type OpenedIndex, type OpenOptions, openSource } from './open.js'
-import { decodePages, PageDecoders, sharedFloats } from './pageDecoding.js'
+import { decodePages, PageDecoders } from './pageDecoding.js'
 
 export {
   defaultNprobe,

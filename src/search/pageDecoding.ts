@@ -149,13 +149,3 @@ export class PageDecoders {
     this.started = undefined
   }
 }
-
-/**
- * `n` floats in shared memory where this thread may share it (Node; a cross-origin-isolated
- * page), else in its own: decodePages' workers then write into it, not into a copy.
- */
-export function sharedFloats(n: number): Float32Array {
-  const shareable =
-    typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false
-  return new Float32Array(shareable ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n))
-}

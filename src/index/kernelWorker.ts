@@ -1,19 +1,26 @@
 import * as Comlink from 'comlink'
-import type { PqLayout } from '../index/pq.js'
-import { type BackendName, type Kernels, loadKernels } from './backend.js'
-import { kmeans } from './kmeans.js'
-import { type SpillGraph, spillRows } from './spill.js'
-import { pushNearest, TopK } from './topk.js'
+import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
+import { kmeans } from '../compute/kmeans.js'
+import { type SpillGraph, spillRows } from '../compute/spill.js'
+import { pushNearest, TopK } from '../compute/topk.js'
+import type { PqLayout } from './pq.js'
+import { type TuneSetting, type TuneShare, TuneSlice } from './tuneSlice.js'
 
 /**
  * What a kernel worker does for the build (exposed with comlink; plain data in, transferred
  * typed arrays out). Each worker holds its own slice of rows or its own copy of the model so a
- * k-means iteration or an encode chunk sends only what changes.
+ * k-means iteration or an encode chunk sends only what changes, and its share of the tune step's
+ * queries so each setting tried sends only the setting.
  */
 export function kernelWorkerApi() {
   let kernels: Kernels | undefined
   let rows: { x: Float32Array; n: number; dim: number } | undefined
   let model: EncodeModel | undefined
+  let tune: TuneSlice | undefined
+  const tuning = () => {
+    if (!tune) throw new Error('tune call before tuneStart')
+    return tune
+  }
   const ready = () => {
     if (!kernels) throw new Error('kernel worker used before init')
     return kernels
@@ -61,6 +68,19 @@ export function kernelWorkerApi() {
       const r = encodeChunk(ready(), model, x, n)
       const buffers = [r.assign.buffer, r.codes.buffer, ...(r.spill ? [r.spill.assign.buffer, r.spill.codes.buffer] : [])]
       return Comlink.transfer(r, buffers)
+    },
+    /** This worker's share of the tune step's queries, searched at each setting the tune tries (tune.ts). */
+    tuneStart(share: TuneShare): void {
+      tune = new TuneSlice(share, ready())
+    },
+    tuneRecall(s: TuneSetting): Promise<{ hits: number; wanted: number }> {
+      return tuning().recall(s)
+    },
+    tuneCost(s: TuneSetting): Promise<{ bytes: number; requests: number }> {
+      return tuning().cost(s)
+    },
+    tuneEnd(): void {
+      tune = undefined
     },
   }
 }
