@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { jsKernels, loadKernels } from '../src/compute/backend.js'
 import { mulberry32 } from '../src/compute/random.js'
-import { NO_LIST, spillGraph, spillRows } from '../src/compute/spill.js'
+import { NO_LIST, type SpillGraph, spillGraph, spillRows } from '../src/compute/spill.js'
 import { encodeAll, normalizeRows, resolveParams, trainModel } from '../src/index/train.js'
 import { memoryIndex, searchExact } from '../src/query/memory.js'
 import { DistinctRows, RowSet, shortlist } from '../src/query/pipeline.js'
@@ -92,6 +92,60 @@ describe('index quality (in-memory ADC + exact re-rank)', () => {
     expect(Array.from(second)).toEqual([1, NO_LIST])
     expect(out[0]).toBeCloseTo(0.95 - 2, 6)
     expect(out[1]).toBeCloseTo(0.1, 6)
+  })
+
+  it("spilled rows: four neighbours scored at a time choose what one at a time chose, bit for bit (the build's files do not change)", () => {
+    // SOAR's loss summed neighbour by neighbour, as spillRows did before it ran four side by side
+    const reference = (
+      graph: SpillGraph,
+      centroids: Float32Array,
+      dim: number,
+      residuals: Float32Array,
+      n: number,
+      assign: Uint32Array,
+      out: Float32Array,
+    ) => {
+      const second = new Uint32Array(n)
+      for (let i = 0; i < n; i++) {
+        const c1 = assign[i] as number
+        let rr = 0
+        for (let j = 0; j < dim; j++) rr += (residuals[i * dim + j] as number) ** 2
+        let [best, bestLoss, bestSq] = [0, Number.POSITIVE_INFINITY, 0]
+        for (let e = c1 * graph.k; e < (c1 + 1) * graph.k; e++) {
+          const c2 = graph.neighbours[e] as number
+          let t = 0
+          for (let j = 0; j < dim; j++)
+            t += (residuals[i * dim + j] as number) * ((centroids[c1 * dim + j] as number) - (centroids[c2 * dim + j] as number))
+          const loss = rr + 2 * t + (graph.gapSq[e] as number) + (rr > 0 ? ((rr + t) * (rr + t)) / rr : 0)
+          if (loss < bestLoss || (loss === bestLoss && c2 < best))
+            [best, bestLoss, bestSq] = [c2, loss, rr + 2 * t + (graph.gapSq[e] as number)]
+        }
+        second[i] = bestSq <= 2 * rr ? best : NO_LIST
+        for (let j = 0; j < dim; j++)
+          out[i * dim + j] =
+            (residuals[i * dim + j] as number) + (centroids[c1 * dim + j] as number) - (centroids[best * dim + j] as number)
+      }
+      return second
+    }
+    const random = mulberry32(31)
+    // 11 neighbours a list: two groups of four, then three alone; 70 lists: 64, as a build has
+    for (const [nlist, dim] of [
+      [12, 7],
+      [70, 24],
+    ] as const) {
+      const centroids = Float32Array.from({ length: nlist * dim }, () => random() - 0.5)
+      const graph = spillGraph(centroids, nlist, dim, jsKernels) as SpillGraph
+      const n = 2000
+      const assign = Uint32Array.from({ length: n }, () => Math.floor(random() * nlist))
+      // rows near their centroid and rows far from it: some stay single, some spill
+      const residuals = Float32Array.from({ length: n * dim }, (_, v) => (random() - 0.5) * (Math.floor(v / dim) % 2 ? 0.01 : 1))
+      const [want, got] = [new Float32Array(n * dim), new Float32Array(n * dim)]
+      const second = spillRows(graph, centroids, dim, residuals, n, assign, got)
+      expect(second).toEqual(reference(graph, centroids, dim, residuals, n, assign, want))
+      expect(got).toEqual(want)
+      expect(second.filter((l) => l === NO_LIST).length).toBeGreaterThan(0) // both kinds of row
+      expect(second.filter((l) => l !== NO_LIST).length).toBeGreaterThan(0)
+    }
   })
 
   it('spilled rows: more true neighbours in the same lists probed, each row returned once', async () => {
