@@ -66,9 +66,9 @@ const PAGE_OVERHEAD = 40
 const ENTRY_OVERHEAD = { clustered: 0, inputOrder: 5 } as const
 const LIST_OVERHEAD = 8
 /**
- * Bytes the tune may copy to the pool's workers (each its share of the queries; shareQueries):
- * the vectors once in shared memory, or once a worker where memory is not shared, and the lists
- * once a worker.
+ * Bytes the tune may copy for the pool's workers (each its share of the queries; shareQueries):
+ * the lists, the pages' places and the vectors once in shared memory, or once a worker where
+ * memory is not shared.
  */
 const TUNE_COPY_BYTES = 256 << 20
 /** Fewer tune queries than this a thread are not worth a worker's copies. */
@@ -476,6 +476,7 @@ async function shareQueries(
   const workers = (o.pool?.workers ?? []).slice(0, Math.max(0, Math.min(wanted, affordable)))
   const parts = splitRange(count, workers.length + 1)
   const shareOf = ([a, b]: [number, number], sent: typeof common): TuneShare => ({
+    // the model's own fields only (a sidecar merge's model also carries its training's tune data)
     model: { params: model.params, centroids: model.centroids, codebooks: model.codebooks, layout: model.layout },
     ...sent,
     queries: queries.data.subarray(a * dim, b * dim),

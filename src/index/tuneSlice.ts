@@ -27,7 +27,7 @@ export interface TuneLayout {
 
 /** A share of the tune step's queries and what searching them needs: plain data a worker can be sent. */
 export interface TuneShare {
-  model: Pick<IvfPqModel, 'params' | 'centroids' | 'codebooks' | 'layout'>
+  model: IvfPqModel
   lists: InvertedLists
   /** The share's queries (n × dim, prepared for the metric). */
   queries: Float32Array
@@ -82,7 +82,7 @@ export class TuneSlice {
     this.kind = kernelKind(metric)
     this.prepared = Array.from({ length: count }, (_, qi) => prepareQuery(queries.subarray(qi * dim, (qi + 1) * dim), metric))
     this.truth = share.truth.map((t) => new Set(t))
-    this.scanner = new ListScanner(model as IvfPqModel, kernels)
+    this.scanner = new ListScanner(model, kernels)
     this.scores = new ScoreCache(nlist, count, share.scoreBytes)
     if (vectors) {
       const { data, slot } = vectors
@@ -91,7 +91,7 @@ export class TuneSlice {
         return data.subarray(i * dim, (i + 1) * dim)
       }
       // what would come with a query's reads in the file about to be written is searched too
-      this.pipeline = memoryIndex(model as IvfPqModel, lists, vectorOf, kernels, {
+      this.pipeline = memoryIndex(model, lists, vectorOf, kernels, {
         gpu: gpuScan,
         scoreCache: new ScoreCache(nlist, count, share.scoreBytes),
         planned: layout,
