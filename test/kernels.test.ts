@@ -3,9 +3,9 @@ import { jsKernels, type Kernels } from '../src/compute/backend.js'
 import { assignNearest, l2sq, pqEncode } from '../src/compute/js.js'
 import { kmeans } from '../src/compute/kmeans.js'
 import { principalAxes } from '../src/compute/pca.js'
-import { probe } from '../src/compute/probe.js'
+import { coarseDistances, probe } from '../src/compute/probe.js'
 import { mulberry32, sampleIndices } from '../src/compute/random.js'
-import { ListScanner, ScoreCache, scanLists } from '../src/compute/scan.js'
+import { ExactDistances, ListScanner, ScoreCache, scanLists } from '../src/compute/scan.js'
 import { TopK } from '../src/compute/topk.js'
 import { pqDecode, pqLayout, trainPq } from '../src/index/pq.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
@@ -236,5 +236,45 @@ describe('list scans with kept scores (the tune step)', () => {
     scored = 0
     expect(await run(12, small)).toEqual(fresh[1])
     expect(scored).toBeGreaterThanOrEqual(20 * 10)
+  })
+
+  it("each query's lists ordered once: any nprobe is probe's lists and coarseDistances, ties to the lower list; none kept past the budget", () => {
+    const dim = 6
+    const nlist = 40
+    const centroids = clusteredVectors(nlist, dim, 3, 5)
+    // two lists at the same place: a tie at every query, broken to the lower list
+    centroids.copyWithin(17 * dim, 4 * dim, 5 * dim)
+    const queries = Array.from({ length: 9 }, (_, i) => clusteredVectors(1, dim, 100 + i, 5))
+    for (const kind of ['l2', 'ip'] as const) {
+      const cache = new ScoreCache(nlist, queries.length)
+      for (const nprobe of [nlist + 3, 1, 7, 18, nlist]) {
+        const got = cache.nearest(jsKernels, queries, centroids, kind, nprobe)
+        const want = probe(jsKernels, queries, centroids, nlist, kind, nprobe)
+        expect(got?.lists, `${kind} nprobe ${nprobe}`).toEqual(want)
+        expect(got?.distances).toEqual(coarseDistances(jsKernels, queries, want, centroids, kind))
+      }
+    }
+    // 9 queries × 40 lists × 8 bytes past a budget of 2,000: nothing kept, the caller probes
+    expect(new ScoreCache(nlist, queries.length, 2000).nearest(jsKernels, queries, centroids, 'l2', 5)).toBeUndefined()
+  })
+
+  it('exact distances kept as a Map while few, then as an array: the same answers either way, rows past the end included', () => {
+    const rand = mulberry32(4)
+    const writes = Array.from({ length: 3000 }, () => [Math.floor(rand() * 2000), rand() * 10] as const)
+    const reference = new Map<number, number>()
+    const fromMap = new ExactDistances()
+    const fromArray = new ExactDistances(1000) // rows past 1,000 grow it
+    for (const [i, [row, d]] of writes.entries()) {
+      reference.set(row, d)
+      fromMap.set(row, d)
+      fromArray.set(row, d)
+      // checked while fromMap is still a Map, across its switch to an array, and after
+      if (i % 97 === 0 || i === writes.length - 1)
+        for (let r = 0; r < 2100; r++) {
+          const want = reference.get(r) ?? Number.NaN
+          expect(fromMap.get(r)).toBe(want)
+          expect(fromArray.get(r)).toBe(want)
+        }
+    }
   })
 })

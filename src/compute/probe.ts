@@ -111,9 +111,11 @@ export function pruneProbes(
   kind: 'l2' | 'ip',
   slack: number,
   enough?: { rows: number; sizeOf: (list: number) => number },
+  /** coarseDistances of `probes`, where known already (ScoreCache.nearest). */
+  known?: readonly Float32Array[],
 ): { lists: Uint32Array[]; distances?: Float32Array[] } {
   if (kind === 'ip') return { lists: probes.slice() }
-  const all = coarseDistances(kernels, queries, probes, centroids, kind)
+  const all = known ?? coarseDistances(kernels, queries, probes, centroids, kind)
   const lists: Uint32Array[] = []
   const distances: Float32Array[] = []
   for (const [qi, probed] of probes.entries()) {
@@ -181,8 +183,18 @@ export function slackSteps(
   kind: 'l2' | 'ip',
 ): Float64Array {
   if (kind === 'ip') return new Float64Array(0)
-  const all = coarseDistances(kernels, queries, probes, centroids, kind).flatMap((d) => Array.from(gapsOf(d)))
-  return Float64Array.from(new Set(all)).sort()
+  const distances = coarseDistances(kernels, queries, probes, centroids, kind)
+  const all = new Float64Array(distances.reduce((n, d) => n + d.length, 0))
+  let at = 0
+  for (const d of distances) {
+    all.set(gapsOf(d), at)
+    at += d.length
+  }
+  // sorted, then each value once (a Set of them was most of this at 200 queries × 256 lists)
+  all.sort()
+  let kept = 0
+  for (let i = 0; i < all.length; i++) if (i === 0 || (all[i] as number) !== (all[kept - 1] as number)) all[kept++] = all[i] as number
+  return all.slice(0, kept)
 }
 
 /**

@@ -83,7 +83,7 @@ export class TuneSlice {
     this.prepared = Array.from({ length: count }, (_, qi) => prepareQuery(queries.subarray(qi * dim, (qi + 1) * dim), metric))
     this.truth = share.truth.map((t) => new Set(t))
     this.scanner = new ListScanner(model, kernels)
-    this.scores = new ScoreCache(nlist, count, share.scoreBytes)
+    this.scores = new ScoreCache(nlist, count, share.scoreBytes, model.params.rows)
     if (vectors) {
       const { data, slot } = vectors
       const vectorOf = (row: number) => {
@@ -93,7 +93,8 @@ export class TuneSlice {
       // what would come with a query's reads in the file about to be written is searched too
       this.pipeline = memoryIndex(model, lists, vectorOf, kernels, {
         gpu: gpuScan,
-        scoreCache: new ScoreCache(nlist, count, share.scoreBytes),
+        // one cache for the pipeline's searches and the costs' scans: the same queries, the same scores
+        scoreCache: this.scores,
         planned: layout,
       })
     }
@@ -159,14 +160,21 @@ export class TuneSlice {
     const { model, lists, k } = this.share
     const { nlist, m } = model.params
     const { kernels, prepared, kind } = this
-    const nearest = probe(kernels, prepared, model.centroids, nlist, kind, s.nprobe)
+    const known = this.scores.nearest(kernels, prepared, model.centroids, kind, s.nprobe)
+    const nearest = known?.lists ?? probe(kernels, prepared, model.centroids, nlist, kind, s.nprobe)
     const probes =
       s.slack === undefined
         ? nearest
-        : pruneProbes(kernels, prepared, nearest, model.centroids, kind, s.slack, {
-            rows: k,
-            sizeOf: (l) => (lists.listStart[l + 1] as number) - (lists.listStart[l] as number),
-          }).lists
+        : pruneProbes(
+            kernels,
+            prepared,
+            nearest,
+            model.centroids,
+            kind,
+            s.slack,
+            { rows: k, sizeOf: (l) => (lists.listStart[l + 1] as number) - (lists.listStart[l] as number) },
+            known?.distances,
+          ).lists
     const listOf = (l: number) => {
       const start = lists.listStart[l] as number
       const end = lists.listStart[l + 1] as number

@@ -417,16 +417,24 @@ export class QueryPipeline {
           this.dropGpu(e)
         }
       }
-      probes = gpuProbes ?? probe(this.o.kernels, prepared, model.centroids, nlist, kind, probed)
+      // the same queries searched again (the tune step): their lists ordered once
+      const known = gpuProbes ? undefined : this.o.scoreCache?.nearest(this.o.kernels, prepared, model.centroids, kind, probed)
+      probes = gpuProbes ?? known?.lists ?? probe(this.o.kernels, prepared, model.centroids, nlist, kind, probed)
       /** Each query's distances to its lists' centroids, where the cut computed them: the GPU scan's biases too. */
       let coarse: Float32Array[] | undefined
       // a filter already widens the probe to find enough passing rows: no cut by distance then
       if (slack !== undefined && slack !== Number.POSITIVE_INFINITY && !filter) {
         // never fewer entries than the k results asked for
-        const pruned = pruneProbes(this.o.kernels, prepared, probes, model.centroids, kind, slack, {
-          rows: k,
-          sizeOf: (l) => index.listSize(l),
-        })
+        const pruned = pruneProbes(
+          this.o.kernels,
+          prepared,
+          probes,
+          model.centroids,
+          kind,
+          slack,
+          { rows: k, sizeOf: (l) => index.listSize(l) },
+          known?.distances,
+        )
         probes = pruned.lists
         coarse = this.gpu ? pruned.distances : undefined
       }
@@ -535,8 +543,9 @@ export class QueryPipeline {
       const top = tops[qi] as TopK
       return list.filter((row) => {
         const d = before.get(row)
-        if (d !== undefined) top.push(d, row)
-        return d === undefined
+        if (Number.isNaN(d)) return true
+        top.push(d, row)
+        return false
       })
     })
     const distinct = new DistinctRows(unranked)
