@@ -102,6 +102,34 @@ describe('--where filters', () => {
     expect(() => evaluate(parseWhere("n LIKE '1%'"), { n: 12 })).toThrow('--where: column "n" holds numbers; \'1%\' LIKE matches text')
   })
 
+  it('LIKE and ILIKE match as a regular expression of the pattern does: plain runs (matched as text) and runs with _, astral and lone surrogates', () => {
+    const rand = mulberry32(12)
+    const pick = (from: string[], n: number) => Array.from({ length: n }, () => from[Math.floor(rand() * from.length)]).join('')
+    const regex = (pattern: string) =>
+      new RegExp(
+        `^${[...pattern].map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`,
+        'su',
+      )
+    let plain = 0
+    for (let i = 0; i < 3000; i++) {
+      // half the patterns without _ (matched as text); some without % (one run, anchored both ends)
+      const pattern = pick(i % 2 ? ['a', 'b', 'A', '😀', '%', '%', '_'] : ['a', 'b', 'A', '😀', '%', '%'], 1 + Math.floor(rand() * 6))
+      const text = pick(['a', 'b', 'A', 'B', '😀', '\uD83D', '\uDE00'], Math.floor(rand() * 9))
+      if (!pattern.includes('_')) plain++
+      for (const caseless of [false, true]) {
+        const want = caseless ? regex(pattern.toLowerCase()).test(text.toLowerCase()) : regex(pattern).test(text)
+        expect(
+          evaluate(parseWhere(`t ${caseless ? 'ILIKE' : 'LIKE'} '${pattern}'`), { t: text }),
+          `${pattern} ${JSON.stringify(text)}`,
+        ).toBe(want)
+      }
+    }
+    expect(plain).toBeGreaterThan(1000)
+    // a lone surrogate in the pattern: matched character by character, never half of a pair
+    expect(evaluate(parseWhere("t LIKE '%\uD83D%'"), { t: 'x😀' })).toBe(false)
+    expect(evaluate(parseWhere("t LIKE '%\uD83D'"), { t: 'x\uD83D' })).toBe(true)
+  })
+
   it('counts LIKE, ILIKE, BETWEEN and NULLs under NOT as DuckDB does, rows and statistics', async () => {
     const dir = tempDir('pqs-filter-')
     const input = join(dir, 'text.parquet')
