@@ -163,7 +163,7 @@ export class ScoreCache {
  * A query's exact distances to rows (NaN: not known): a Map while few, then an array over the
  * rows — the tune step re-ranks thousands of rows a query at small dims (every page within a
  * request's reach of a candidate's comes with it), and looking each up in a Map at every setting
- * was ~10 % of the tune (12,000 rows of 25 dims). The array replaces the Map where it is the
+ * was ~8 % of the tune (12,000 rows of 25 dims). The array replaces the Map where it is the
  * smaller of the two (a Map entry is ~40 bytes, an array's row 8).
  */
 export class ExactDistances {
