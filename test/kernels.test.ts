@@ -254,8 +254,10 @@ describe('list scans with kept scores (the tune step)', () => {
         expect(got?.distances).toEqual(coarseDistances(jsKernels, queries, want, centroids, kind))
       }
     }
-    // 9 queries × 40 lists × 8 bytes past a budget of 2,000: nothing kept, the caller probes
-    expect(new ScoreCache(nlist, queries.length, 2000).nearest(jsKernels, queries, centroids, 'l2', 5)).toBeUndefined()
+    // 9 queries × 40 lists × 8 bytes past a budget of 2,000: nothing kept, probed each time
+    expect(new ScoreCache(nlist, queries.length, 2000).nearest(jsKernels, queries, centroids, 'l2', 5)).toEqual({
+      lists: probe(jsKernels, queries, centroids, nlist, 'l2', 5),
+    })
   })
 
   it('exact distances kept as a Map while few, then as an array: the same answers either way, rows past the end included', () => {

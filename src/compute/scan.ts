@@ -130,8 +130,8 @@ export class ScoreCache {
    * Each query's `nprobe` nearest lists, nearest first, as `probe` gives them, and their
    * coarseDistances (pruneProbes' cut): every list ordered once a query (a probe a setting was
    * 0.37 s of a 2.6 s tune), then a prefix of it. The order is `probe`'s own: a total order,
-   * ties to the lower list, so a prefix of it is the probe of fewer lists. Undefined where the
-   * orders would take over the budget (held-out tune queries by the thousand): probe each time.
+   * ties to the lower list, so a prefix of it is the probe of fewer lists. Where the orders would
+   * take over the budget (held-out tune queries by the thousand): `probe` each time, no distances.
    */
   nearest(
     kernels: Pick<Kernels, 'distances' | 'rowScanner'>,
@@ -139,8 +139,8 @@ export class ScoreCache {
     centroids: Float32Array,
     kind: 'l2' | 'ip',
     nprobe: number,
-  ): { lists: Uint32Array[]; distances: Float32Array[] } | undefined {
-    if (this.used.length * this.nlist * 8 > this.budgetBytes) return undefined
+  ): { lists: Uint32Array[]; distances?: Float32Array[] } {
+    if (this.used.length * this.nlist * 8 > this.budgetBytes) return { lists: probe(kernels, queries, centroids, this.nlist, kind, nprobe) }
     const missing = queries.flatMap((_, qi) => (this.nearestLists[qi] ? [] : [qi]))
     if (missing.length) {
       const ask = missing.map((qi) => queries[qi] as Float32Array)

@@ -1,7 +1,7 @@
 import type { Kernels } from '../compute/backend.js'
 import type { GpuListScan } from '../compute/gpu/listScan.js'
 import { kernelKind, prepareQuery } from '../compute/metric.js'
-import { probe, pruneProbes } from '../compute/probe.js'
+import { pruneProbes } from '../compute/probe.js'
 import { ListScanner, ScoreCache, scanLists } from '../compute/scan.js'
 import { entriesOf, type Ranked } from '../compute/topk.js'
 import { coalesce, REQUEST_BYTES } from '../io/ranges.js'
@@ -158,10 +158,9 @@ export class TuneSlice {
   /** Each query's probed lists and its k × refine best PQ candidates. */
   private async candidates(s: TuneSetting, signal: AbortSignal | undefined): Promise<{ probes: Uint32Array[]; found: Ranked[] }> {
     const { model, lists, k } = this.share
-    const { nlist, m } = model.params
+    const { m } = model.params
     const { kernels, prepared, kind } = this
-    const known = this.scores.nearest(kernels, prepared, model.centroids, kind, s.nprobe)
-    const nearest = known?.lists ?? probe(kernels, prepared, model.centroids, nlist, kind, s.nprobe)
+    const { lists: nearest, distances } = this.scores.nearest(kernels, prepared, model.centroids, kind, s.nprobe)
     const probes =
       s.slack === undefined
         ? nearest
@@ -173,7 +172,7 @@ export class TuneSlice {
             kind,
             s.slack,
             { rows: k, sizeOf: (l) => (lists.listStart[l + 1] as number) - (lists.listStart[l] as number) },
-            known?.distances,
+            distances,
           ).lists
     const listOf = (l: number) => {
       const start = lists.listStart[l] as number
