@@ -87,6 +87,11 @@ describe('parquetseek index', () => {
       await source.close()
     }
     expect((await cli(['info', out])).stdout).toContain(`a search opens with the file's last ${fmtBytes(openBytes)} (footer and index head`)
+    // a search's footer counts in words: the small file comes whole in the open's one read, so the
+    // query itself needs none
+    const table = await cli(['search', out, '--query-row', '0', '--k', '1'])
+    expect(table.stdout).toMatch(/^open: .+ in 1 request, \d+ ms$/m)
+    expect(table.stdout).toMatch(/^search: 0 B in 0 requests, 0 round trips, \d+ pages? decoded, /m)
     const text = await cli(['info', good])
     expect(text.stdout).toMatch(/index: none/)
     // a URL as search takes one (it was read as a local path: ENOENT)

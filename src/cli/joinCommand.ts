@@ -11,7 +11,7 @@ import { PqVectorFile } from '../search/pqVector.js'
 import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { intOption, parse, UsageError } from './args.js'
 import { textEncoder } from './embedCommand.js'
-import { fmtBytes } from './progress.js'
+import { count, fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, searchBackend } from './sources.js'
 
 export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --out <result.parquet> [options]
@@ -118,7 +118,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else
       process.stdout.write(
-        `${n} queries × ${k} neighbours → ${values.out} in ${(ms / 1000).toFixed(1)} s (${summary.queriesPerSecond} queries/s; read ${fmtBytes(bytes)} in ${requests} requests)${skipped}\n`,
+        `${n} queries × ${k} neighbours → ${values.out} in ${(ms / 1000).toFixed(1)} s (${summary.queriesPerSecond} queries/s; read ${fmtBytes(bytes)} in ${count(requests, 'request')})${skipped}\n`,
       )
   } catch (e) {
     await sink.abort()

@@ -131,8 +131,8 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   if (values.json) return printJson(result.results, { ...result.stats, open, device }, shown)
   const s = result.stats
   printTable(result.results, columns, shown, [
-    `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.ms.toFixed(0)} ms`,
-    `search: ${fmtBytes(s.bytes)} in ${s.requests} requests, ${s.roundTrips} round trips, ${s.pagesDecoded} pages decoded, ${s.ms.toFixed(0)} ms ` +
+    `open: ${fmtBytes(open.bytes)} in ${count(open.requests, 'request')}, ${open.ms.toFixed(0)} ms`,
+    `search: ${fmtBytes(s.bytes)} in ${count(s.requests, 'request')}, ${count(s.roundTrips, 'round trip')}, ${count(s.pagesDecoded, 'page')} decoded, ${s.ms.toFixed(0)} ms ` +
       `(${Object.entries(s.msByStage)
         .map(([k, v]) => `${k} ${v.toFixed(0)}`)
         .join(', ')}) [${s.backend}]`,
@@ -188,7 +188,7 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   const shown = shownColumnsIn(dataset.shards.map((s) => s.opened.metadata))
   if (values.json) return printJson(result.results, { ...stats, perShard }, shown)
   printTable(result.results, columns, shown, [
-    `${stats.shards} shards: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.ms.toFixed(0)} ms`,
+    `${count(stats.shards, 'shard')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${stats.ms.toFixed(0)} ms`,
   ])
 }
 
@@ -219,8 +219,8 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     const open = index.opening
     if (values.json) return printJson(results, { ...stats, mode: 'sidecar', open, device }, shown)
     printTable(results, columns, shown, [
-      `open: ${fmtBytes(open.bytes)} in ${open.requests} requests, ${open.roundTrips} round trips, ${open.ms.toFixed(0)} ms`,
-      `sidecar over ${count(index.sources.length, 'file')}: ${fmtBytes(stats.bytes)} in ${stats.requests} requests, ${stats.roundTrips} round trips, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
+      `open: ${fmtBytes(open.bytes)} in ${count(open.requests, 'request')}, ${count(open.roundTrips, 'round trip')}, ${open.ms.toFixed(0)} ms`,
+      `sidecar over ${count(index.sources.length, 'file')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${count(stats.roundTrips, 'round trip')}, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
       ...(device ? [`gpu: ${device}`] : []),
     ])
   } finally {
