@@ -709,6 +709,16 @@ describe('parquetseek search and bench', () => {
     expect(rows).not.toContain(results[1].row)
     expect(rows).toEqual(viaIndex.results.map((x: { row: number }) => x.row))
     expect(exact.stats.rowsScanned).toBe(498) // the 500 rows but t5 and the deleted one
+    // no row passes: the table says so (it was a bare header), searched exactly or through the index
+    for (const file of [good, out]) {
+      const none = await cli(['search', file, '--query-row', '5', '--where', "title = 'T5'"])
+      expect(none.code, none.stderr).toBe(0)
+      expect(none.stdout.split('\n').slice(0, 3), file).toEqual([
+        'rank\trow\tdistance',
+        '',
+        'no results: no row passes --where (text is compared exactly, case included)',
+      ])
+    }
   })
 
   it('INT64 values past 2^53 stay exact: compared by --where, printed as their digits', async () => {

@@ -131,6 +131,7 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   if (values.json) return printJson(result.results, { ...result.stats, open, device }, shown)
   const s = result.stats
   printTable(result.results, columns, shown, [
+    ...noResults(result.results, values, s.filter?.rowsPassing),
     `open: ${fmtBytes(open.bytes)} in ${count(open.requests, 'request')}, ${open.ms.toFixed(0)} ms`,
     `search: ${fmtBytes(s.bytes)} in ${count(s.requests, 'request')}, ${count(s.roundTrips, 'round trip')}, ${count(s.pagesDecoded, 'page')} decoded, ${s.ms.toFixed(0)} ms ` +
       `(${Object.entries(s.msByStage)
@@ -187,7 +188,9 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   const { perShard, ...stats } = result.stats
   const shown = shownColumnsIn(dataset.shards.map((s) => s.opened.metadata))
   if (values.json) return printJson(result.results, { ...stats, perShard }, shown)
+  const passing = perShard.every((p) => p.filter) ? perShard.reduce((n, p) => n + (p.filter?.rowsPassing ?? 0), 0) : undefined
   printTable(result.results, columns, shown, [
+    ...noResults(result.results, values, passing),
     `${count(stats.shards, 'shard')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${stats.ms.toFixed(0)} ms`,
   ])
 }
@@ -219,6 +222,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     const open = index.opening
     if (values.json) return printJson(results, { ...stats, mode: 'sidecar', open, device }, shown)
     printTable(results, columns, shown, [
+      ...noResults(results, values, stats.filter?.rowsPassing),
       `open: ${fmtBytes(open.bytes)} in ${count(open.requests, 'request')}, ${count(open.roundTrips, 'round trip')}, ${open.ms.toFixed(0)} ms`,
       `sidecar over ${count(index.sources.length, 'file')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${count(stats.roundTrips, 'round trip')}, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
       ...(device ? [`gpu: ${device}`] : []),
@@ -245,6 +249,19 @@ function printJson(results: Array<{ values: Record<string, unknown> }>, stats: o
 }
 
 /** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
+/**
+ * The table's line for a search that found nothing (as the app says, Results.tsx): whether any
+ * row passed --where and --deleted (`passing`, where known). None when there are results.
+ */
+function noResults(results: readonly unknown[], values: SearchValues, passing: number | undefined): string[] {
+  if (results.length) return []
+  const limits = [values.where !== undefined && '--where', values.deleted !== undefined && '--deleted'].filter(Boolean).join(' and ')
+  if (!limits) return ['no results']
+  if (passing === 0)
+    return [`no results: no row passes ${limits}${values.where !== undefined ? ' (text is compared exactly, case included)' : ''}`]
+  return [`no results: no row passing ${limits} was among the rows searched${passing === undefined ? '' : ` (${passing} pass)`}`]
+}
+
 function printTable(
   results: Array<{ row: number; distance: number; values: Record<string, unknown>; file?: string }>,
   columns: string[],
@@ -389,6 +406,7 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
     if (values.json) printJson(results, stats, shown)
     else
       printTable(results, columns, shown, [
+        ...noResults(results, values, searched ? undefined : rowsScanned),
         searched
           ? `pq-vector index: ${stats.clustersProbed} clusters probed, ${stats.rowsScanned} rows ranked exactly in ${stats.ms.toFixed(0)} ms`
           : `exact search (no index in this file): ${stats.rowsScanned} rows scanned in ${stats.ms.toFixed(0)} ms`,
