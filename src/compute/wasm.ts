@@ -1,7 +1,6 @@
 import { ParquetSeekError } from '../errors.js'
 import type { PqLayout } from '../index/pq.js'
 import type { AdcScanner, Kernels, RowScanner, Seeder } from './backend.js'
-import { rowNormsSq } from './js.js'
 import { type PrincipalAxes, principalAxes } from './pca.js'
 import { kernelsWasmBase64 } from './wasm/kernels.generated.js'
 
@@ -218,8 +217,17 @@ function paddedNorms(norms: Float32Array, out: Float32Array) {
   out.set(norms)
 }
 
-/** Codebooks transposed per subspace, their norms and the subspace starts, written at `o`. */
-function writeCodebooks(a: Arena, o: { cbt: number; norms: number; starts: number }, layout: PqLayout, codebooks: Float32Array) {
+/**
+ * Codebooks transposed per subspace, their norms (`normsOf`: a subspace's codewords, ksub rows of
+ * len values) and the subspace starts, written at `o`.
+ */
+function writeCodebooks(
+  a: Arena,
+  o: { cbt: number; norms: number; starts: number },
+  layout: PqLayout,
+  codebooks: Float32Array,
+  normsOf: readonly Float32Array[],
+) {
   const { dim, m, ksub, starts } = layout
   const kpad = pad16(ksub)
   const cbt = a.f32(o.cbt, kpad * dim)
@@ -230,7 +238,7 @@ function writeCodebooks(a: Arena, o: { cbt: number; norms: number; starts: numbe
     const len = (starts[j + 1] as number) - s
     const book = codebooks.subarray(ksub * s, ksub * (s + len))
     transpose(book, 0, ksub, len, kpad, cbt.subarray(kpad * s, kpad * (s + len)))
-    paddedNorms(rowNormsSq(book, ksub, len), norms.subarray(j * kpad, (j + 1) * kpad))
+    paddedNorms(normsOf[j] as Float32Array, norms.subarray(j * kpad, (j + 1) * kpad))
   }
   a.u32(o.starts, m + 1).set(starts)
 }
@@ -258,6 +266,20 @@ class WasmKernels implements Kernels {
     }
   }
 
+  /**
+   * Each subspace's codeword norms, by this backend's rowNormsSq: the TypeScript one's bits
+   * (tested), in compiled code — a search's first scan ran the TypeScript loop cold, ~25 ms of a
+   * one-off CLI query's 46 (48 subspaces of 256 codewords). Before the caller lays out the scratch
+   * arena: these calls use it.
+   */
+  private codebookNorms({ m, ksub, starts }: PqLayout, codebooks: Float32Array): Float32Array[] {
+    return Array.from({ length: m }, (_, j) => {
+      const s = starts[j] as number
+      const len = (starts[j + 1] as number) - s
+      return this.rowNormsSq(codebooks.subarray(ksub * s, ksub * (s + len)), ksub, len)
+    })
+  }
+
   rowNormsSq(x: Float32Array, n: number, dim: number): Float32Array {
     const a = this.scratch
     const out = new Float32Array(n)
@@ -273,7 +295,7 @@ class WasmKernels implements Kernels {
   }
 
   assignNearest(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, out: Uint32Array, norms?: Float32Array): void {
-    const cn = norms ?? rowNormsSq(centroids, k, dim)
+    const cn = norms ?? this.rowNormsSq(centroids, k, dim)
     const done =
       k >= BOUND.minCentroids && dim >= BOUND.minDim && n * k >= BOUND.minWork ? this.assignBounded(x, n, dim, centroids, k, out, cn) : 0
     if (done < n) this.assignPlain(x.subarray(done * dim), n - done, dim, centroids, k, out.subarray(done), cn)
@@ -398,6 +420,7 @@ class WasmKernels implements Kernels {
 
   pqEncode(x: Float32Array, n: number, layout: PqLayout, codebooks: Float32Array, out: Uint8Array): void {
     const a = this.scratch
+    const codeNorms = this.codebookNorms(layout, codebooks)
     const { dim, m, ksub } = layout
     const kpad = pad16(ksub)
     const rows = Math.min(n, rowsPerChunk(dim * 4))
@@ -409,7 +432,7 @@ class WasmKernels implements Kernels {
       rows * m,
       rows * 4,
     ])
-    writeCodebooks(a, { cbt, norms, starts }, layout, codebooks)
+    writeCodebooks(a, { cbt, norms, starts }, layout, codebooks, codeNorms)
     for (let start = 0; start < n; start += rows) {
       const count = Math.min(rows, n - start)
       a.f32(xo, count * dim).set(x.subarray(start * dim, (start + count) * dim))
@@ -472,7 +495,7 @@ class WasmKernels implements Kernels {
     const { dim, m, ksub } = layout
     const kpad = pad16(ksub)
     const [cbt, norms, starts, table, q] = a.layout('adcTable', [kpad * dim * 4, m * kpad * 4, (m + 1) * 4, m * kpad * 4, dim * 4], true)
-    writeCodebooks(a, { cbt, norms, starts }, layout, codebooks)
+    writeCodebooks(a, { cbt, norms, starts }, layout, codebooks, this.codebookNorms(layout, codebooks))
     return {
       table(query, kind) {
         a.f32(q, dim).set(query.subarray(0, dim))
