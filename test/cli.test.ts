@@ -92,6 +92,12 @@ describe('parquetseek index', () => {
     const table = await cli(['search', out, '--query-row', '0', '--k', '1'])
     expect(table.stdout).toMatch(/^open: .+ in 1 request, \d+ ms$/m)
     expect(table.stdout).toMatch(/^search: 0 B in 0 requests, 0 round trips, \d+ pages? decoded, /m)
+    // and so does the build's: a file of one row is "1 row"
+    const single = join(dir, 'single.parquet')
+    writeListFile(single, vectors(1, 8, 9), {})
+    const one = await cli(['index', single, join(dir, 'single.indexed.parquet')])
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.stdout).toMatch(/single\.indexed\.parquet: 1 row, dim 8, /)
     const text = await cli(['info', good])
     expect(text.stdout).toMatch(/index: none/)
     // a URL as search takes one (it was read as a local path: ENOENT)

@@ -7,7 +7,7 @@ import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, passagesOption, textEncoder } from './embedCommand.js'
-import { fmtBytes, progressPrinter } from './progress.js'
+import { count, fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
 import { readQueryVectors, searchBackend, soleVectorColumn, withLocalInput } from './sources.js'
 
@@ -197,7 +197,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`)
       else {
         process.stdout.write(
-          `${output}: ${p.rows} rows, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
+          `${output}: ${count(p.rows, 'row')}, dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}×${p.nbits} bits, ` +
             `default nprobe ${p.nprobe}${p.slack !== undefined ? ` (adaptive, slack ${p.slack.toPrecision(3)})` : ''}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured); ` +
             `index ${fmtBytes(summary.indexBytes)} of ${fmtBytes(summary.outputBytes)} ` +
             `(${((100 * summary.indexBytes) / summary.outputBytes).toFixed(1)}%); built in ${(buildMs / 1000).toFixed(1)} s, ` +

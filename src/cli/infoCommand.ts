@@ -84,7 +84,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
       return
     }
     const lines = [
-      `${input}: ${info.rows} rows in ${count(info.rowGroups, 'row group')}, ${fmtBytes(info.bytes)}${info.createdBy ? `, written by ${info.createdBy}` : ''}`,
+      `${input}: ${count(info.rows, 'row')} in ${count(info.rowGroups, 'row group')}, ${fmtBytes(info.bytes)}${info.createdBy ? `, written by ${info.createdBy}` : ''}`,
       'columns:',
       ...columns.map((c) => {
         // a struct's fields by the dotted names --where and --embed-text take

@@ -148,7 +148,7 @@ export async function trainCommand(argv: string[], signal: AbortSignal): Promise
         bytes: bytes.length,
         ms: Math.round(performance.now() - started),
       },
-      `${values.out}: model ${model.id.slice(0, 12)} trained on ${p.sample} rows sampled from ${p.rows} in ${inputs.length} files (dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}); ${fmtBytes(bytes.length)}`,
+      `${values.out}: model ${model.id.slice(0, 12)} trained on ${count(p.sample, 'row')} sampled from ${p.rows} in ${count(inputs.length, 'file')} (dim ${p.dim}, ${p.metric}, nlist ${p.nlist}, m ${p.m}); ${fmtBytes(bytes.length)}`,
     )
   } catch (e) {
     await sink.abort()
@@ -252,7 +252,7 @@ export async function mergeCommand(argv: string[], signal: AbortSignal): Promise
       tunedRecall: p.tunedRecall,
       ms: Math.round(performance.now() - started),
     },
-    `${values.out}: ${p.indexedRows} rows of ${header.sources.length} files; default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured)`,
+    `${values.out}: ${count(p.indexedRows, 'row')} of ${count(header.sources.length, 'file')}; default nprobe ${p.nprobe}, refine ${p.refine} (recall@10 ${p.tunedRecall} measured)`,
   )
 }
 
@@ -321,7 +321,7 @@ export async function sidecarIndexCommand(
         ...(header.vectors ? { vectorsBytes: header.vectors.length } : {}),
         buildMs: Math.round(performance.now() - started),
       },
-      `indexed ${p.rows} rows of ${count(header.sources.length, 'file')} into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured${header.vectors ? `; their vectors copied, ${(header.vectors.length / 2 ** 20).toFixed(1)} MiB` : ''})`,
+      `indexed ${count(p.rows, 'row')} of ${count(header.sources.length, 'file')} into ${out} (nlist ${p.nlist}, m ${p.m}, default nprobe ${p.nprobe}, recall@10 ${p.tunedRecall} measured${header.vectors ? `; their vectors copied, ${(header.vectors.length / 2 ** 20).toFixed(1)} MiB` : ''})`,
     )
     if (!vectors) await warnAsSearchWould(out, inputs)
   } catch (e) {
