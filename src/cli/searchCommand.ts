@@ -248,7 +248,6 @@ function printJson(results: Array<{ values: Record<string, unknown> }>, stats: o
   process.stdout.write(`${JSON.stringify({ results: results.map((r) => ({ ...r, values: jsonRow(r.values, shown) })), stats })}\n`)
 }
 
-/** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
 /**
  * The table's line for a search that found nothing (as the app says, Results.tsx): whether any
  * row passed --where and --deleted (`passing`, where known). None when there are results.
@@ -262,6 +261,7 @@ function noResults(results: readonly unknown[], values: SearchValues, passing: n
   return [`no results: no row passing ${limits} was among the rows searched${passing === undefined ? '' : ` (${passing} pass)`}`]
 }
 
+/** Results as a tab-separated table (with a file column when they come from several files), then summary lines. */
 function printTable(
   results: Array<{ row: number; distance: number; values: Record<string, unknown>; file?: string }>,
   columns: string[],
