@@ -5,6 +5,7 @@ import { type RangeServer, serveDir, serveFile } from '../src/cli/rangeServer.js
 import { AbortError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { JointSearches } from '../src/query/joint.js'
 import { searchExact } from '../src/query/memory.js'
 import { isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { engineApi } from '../workers/engineApi.js'
@@ -267,6 +268,101 @@ describe("a manifest in the page's engine (the app's worker)", () => {
       for (const l of found.probed) expect(l).toBeLessThan(sizes.length)
     } finally {
       for (const s of servers) await s.close()
+    }
+  })
+})
+
+describe("a dataset's shards shortlisted together", () => {
+  const ranked = (rows: number[], distances: number[]) => ({ rows: Uint32Array.from(rows), distances: Float64Array.from(distances) })
+
+  it('keep the first k × refine of all by PQ distance, down to the cut against the k-th of all; ties to the earlier shard, then the lower row', async () => {
+    const joint = new JointSearches(3)
+    // k 2, keep 6, cut 1: the 2nd of all is shard 1's row 7 at 2, so nothing past 4 is kept
+    const a = joint.member(0).shortlist([ranked([5, 9, 3, 8], [1, 3, 3, 9])], 2, 6, 1)
+    const b = joint.member(1).shortlist([ranked([7, 4, 2], [2, 3, 4.5])], 2, 4, 0.5)
+    // a shard ranking its rows directly (no PQ estimates) keeps its own
+    const c = joint.member(2).shortlist(undefined, 2, 0, 0)
+    expect((await a)?.map((r) => Array.from(r))).toEqual([[5, 3, 9]])
+    expect((await b)?.map((r) => Array.from(r))).toEqual([[7, 4]])
+    // keep 3 (both shards' largest): at distance 3 shard 0's rows 3 and 9 come before shard 1's row 4
+    const tied = new JointSearches(2)
+    const [x, y] = await Promise.all([
+      tied.member(0).shortlist([ranked([5, 9, 3], [1, 3, 3])], 2, 3, Number.POSITIVE_INFINITY),
+      tied.member(1).shortlist([ranked([4, 7], [3, 3])], 2, 2, 0),
+    ])
+    expect([x?.map((r) => Array.from(r)), y?.map((r) => Array.from(r))]).toEqual([[[5, 3, 9]], [[]]])
+    expect(await c).toBeUndefined()
+  })
+
+  it('answer no shard before every shard has sent its own, and a shard that fails ends the wait for all', async () => {
+    const joint = new JointSearches(2)
+    let answered = false
+    const first = joint
+      .member(0)
+      .shortlist([ranked([1], [1])], 1, 10, Number.POSITIVE_INFINITY)
+      .then(() => {
+        answered = true
+      })
+    await new Promise((r) => setTimeout(r, 10))
+    expect(answered).toBe(false)
+    joint.fail(new Error('shard 1: HTTP 500'))
+    await expect(first).rejects.toThrow('shard 1: HTTP 500')
+  })
+
+  it('re-rank about the candidates one index would, read columns of the merged top k only, and find what exact search finds', async () => {
+    const dir = tempDir('pqs-dataset-joint-')
+    const dim = 12
+    const shards = 6
+    const per = 600
+    const v = clusteredVectors(shards * per, dim, 61)
+    const paths = await indexedShards(dir, 'j', v, dim, shards, per, true)
+    const sources = await Promise.all(paths.map((p) => fileSource(p)))
+    try {
+      const dataset = await SeekDataset.open(sources)
+      const refine = Math.max(...dataset.shards.map((s) => s.params.refine ?? 10))
+      const queries = clusteredVectors(30, dim, 62)
+      const all = Uint32Array.from({ length: shards * per }, (_, i) => i)
+      let hits = 0
+      for (let q = 0; q < 30; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim)
+        // (adjacent off: a local file's reads would bring every row stored between two candidates)
+        const { results, stats } = await dataset.search(query, { k: 10, columns: ['title'], adjacent: false })
+        // every shard scanned its lists, but together they re-ranked one index's k × refine, where
+        // each shard re-ranked its own k × refine before
+        expect(stats.perShard.every((s) => s.listsProbed > 0)).toBe(true)
+        expect(stats.perShard.reduce((n, s) => n + s.candidates, 0)).toBeLessThanOrEqual(10 * refine)
+        for (const r of results) expect(r.values.title).toBe(`j${r.shard}-${r.row}`)
+        const truth = new Set(searchExact('l2', v, all, query, 10).map((h) => h.row))
+        for (const r of results) if (truth.has(r.shard * per + r.row)) hits++
+      }
+      expect(hits / 300).toBeGreaterThanOrEqual(0.9)
+      // the columns of the merged hits only, each shard reading its own
+      const asked: Array<[number, number[]]> = []
+      for (const [i, shard] of dataset.shards.entries()) {
+        const read = shard.readColumns.bind(shard)
+        shard.readColumns = (rows, columns, signal) => {
+          asked.push([i, rows])
+          return read(rows, columns, signal)
+        }
+      }
+      const own = v.slice((4 * per + 17) * dim, (4 * per + 18) * dim)
+      const [first] = (await dataset.search(own, { k: 1, columns: ['title'] })).results
+      expect(first).toMatchObject({ shard: 4, row: 17, distance: 0, values: { title: 'j4-17' } })
+      expect(asked).toEqual([[4, [17]]])
+      asked.length = 0
+      const { results } = await dataset.search(queries.subarray(0, dim), { k: 10, columns: ['title'] })
+      const hitsByShard = dataset.shards
+        .map((_, i): [number, number[]] => [
+          i,
+          results
+            .filter((r) => r.shard === i)
+            .map((r) => r.row)
+            .sort((a, b) => a - b),
+        ])
+        .filter(([, rows]) => rows.length)
+      expect(asked.sort((a, b) => a[0] - b[0])).toEqual(hitsByShard)
+    } finally {
+      for (const s of sources) await s.close()
     }
   })
 })

@@ -213,6 +213,18 @@ const listBytes = (v: ListView) => v.codes.length + 16 * v.rowIds.length
  */
 const VECTOR_CACHE_SHARE = 0.25
 
+/**
+ * Several indexes searched as one (search/dataset.ts: a manifest's shards; query/joint.ts). Each
+ * search sends its queries' PQ shortlists, once; once every index has sent its own, each gets back
+ * the rows of its shortlist that the shortlist of all of them together keeps (k × refine, cut
+ * against the k-th of all), so the indexes together re-rank about the candidates one index would.
+ * An index without PQ estimates (ranking filtered rows directly, an IVF-flat index) sends none and
+ * keeps its own. A search joined this way reads no result columns: only the merged top k need them.
+ */
+export interface JointSearch {
+  shortlist(lists: Ranked[] | undefined, k: number, keep: number, cut: number): Promise<Array<ArrayLike<number>> | undefined>
+}
+
 /** Executes searches for one index of any kind. */
 export class QueryPipeline {
   private readonly lists = new Map<number, ListView>()
@@ -265,11 +277,12 @@ export class QueryPipeline {
    * Many queries at once: one read of the union of probed lists, one of candidate vectors (one a
    * REFINE_BLOCK_BYTES block of them, for the largest batches), one of result columns.
    */
-  async search(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SearchResult[]> {
+  async search(queries: ArrayLike<number>[], o: SearchOptions = {}, joint?: JointSearch): Promise<SearchResult[]> {
     const maxBytes = o.maxBytesPerQuery ?? this.o.maxBytesPerQuery
+    if (joint && o.distinct !== undefined) throw new ParquetSeekError('a joint search takes no distinct column')
     for (const c of this.kind.counters) c.budget = { until: c.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
     try {
-      return o.distinct === undefined ? await this.run(queries, o) : await this.runDistinct(queries, o, o.distinct)
+      return o.distinct === undefined ? await this.run(queries, o, joint) : await this.runDistinct(queries, o, o.distinct)
     } finally {
       for (const c of this.kind.counters) c.budget = undefined
     }
@@ -329,7 +342,12 @@ export class QueryPipeline {
     return out
   }
 
-  private async run(queries: ArrayLike<number>[], o: SearchOptions): Promise<SearchResult[]> {
+  /** Values of `columns` for rows (ascending): what a search's hits carry. */
+  readColumns(rows: number[], columns: string[], signal?: AbortSignal): Promise<Map<number, Record<string, unknown>>> {
+    return this.kind.readColumns(rows, columns, { connections: this.o.connections, signal })
+  }
+
+  private async run(queries: ArrayLike<number>[], o: SearchOptions, joint?: JointSearch): Promise<SearchResult[]> {
     const t0 = performance.now()
     const { kind: index } = this
     const { model } = index
@@ -366,6 +384,14 @@ export class QueryPipeline {
       const now = performance.now()
       ms[stage] += now - mark
       mark = now
+    }
+    /** A joint search's shortlist: the wait for the other indexes counts in no stage. */
+    const shortlistJointly = async (lists: Ranked[] | undefined, keep: number, cut: number) => {
+      if (!joint) return undefined
+      const paused = performance.now()
+      const kept = await joint.shortlist(lists, k, keep, cut)
+      mark += performance.now() - paused
+      return kept
     }
 
     const kind = kernelKind(metric)
@@ -406,6 +432,7 @@ export class QueryPipeline {
     if (direct) {
       lap('probe')
       candidates = prepared.map(() => direct)
+      await shortlistJointly(undefined, 0, 0)
       lap('lists')
     } else {
       // a large L2 batch probes on the GPU (queries × centroids in one pass)
@@ -493,6 +520,7 @@ export class QueryPipeline {
       if (index.scoring === 'flat') {
         candidates = prepared.map((_, qi) => rowsOf(probes[qi] as Uint32Array, batchLists, allowed))
         refuseRepeats(candidates)
+        await shortlistJointly(undefined, 0, 0)
       } else {
         let scored: Ranked[] | undefined
         if (this.gpu) {
@@ -518,7 +546,9 @@ export class QueryPipeline {
         refuseRepeats(scored.map((r) => r.rows))
         // squared L2 estimates only: a ratio of inner products means nothing
         const cut = kind === 'l2' ? refineSlack : Number.POSITIVE_INFINITY
-        candidates = scored.map((list) => Array.from(shortlist(list, k, k * refine, cut, seen).rows))
+        const mine = scored.map((list) => shortlist(list, k, k * refine, cut, seen))
+        const kept = await shortlistJointly(mine, k * refine, cut)
+        candidates = (kept ?? mine.map((r) => r.rows)).map((rows) => Array.from(rows))
       }
       if (layout && index.scoring === 'pq') {
         // each query's own: a batch gets the answers its queries get alone
@@ -616,7 +646,8 @@ export class QueryPipeline {
     const best = tops.map((top) => top.sorted())
     lap('refine')
 
-    const columns = o.columns ?? []
+    // (a joint search's columns are read once its results are merged)
+    const columns = joint ? [] : (o.columns ?? [])
     // the result rows' values, when asked for (the rows gathered only then: a batch has a million)
     const resultRows = columns.length ? new DistinctRows(best.map((b) => b.map((h) => h.row))).rows : []
     const values = resultRows.length ? await index.readColumns(resultRows, columns, read) : new Map()

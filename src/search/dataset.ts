@@ -4,15 +4,16 @@ import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
-import { openIndex, type SearchOptions, type SearchStats, type SeekIndex } from './engine.js'
+import { JointSearches } from '../query/joint.js'
+import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
 import { cacheShare, type OpenOptions } from './open.js'
 import { partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
  * Many indexed files searched as one: each shard is an indexed Parquet file with its own index;
- * a query runs on every shard (at most `concurrency` at a time) and the per-shard top-k are
- * merged (ties: the earlier shard, then the lower row). A static host lists its shards in a
- * manifest: `{ "files": ["part-0.parquet", …] }`, paths relative to the manifest's URL.
+ * a query runs on every shard, their PQ candidates shortlisted together (searchBatch), and the
+ * per-shard top-k are merged (ties: the earlier shard, then the lower row). A static host lists
+ * its shards in a manifest: `{ "files": ["part-0.parquet", …] }`, paths relative to the manifest's URL.
  */
 export interface DatasetHit {
   file: string
@@ -27,8 +28,9 @@ export interface DatasetResult {
   /** Lists probed for this query, numbered across the shards (`listBases`), each shard's nearest first. */
   probed: number[]
   /**
-   * roundTrips: counted as the requests of every shard went out (shards are searched
-   * `concurrency` at a time, so a batch of shards costs about the round trips of its slowest).
+   * roundTrips: counted as the requests of every shard went out (shards are searched at once,
+   * so they cost about the round trips of the slowest); bytes and requests: every shard's,
+   * result columns included; perShard: each shard's search, without the result columns read after the merge.
    */
   stats: { bytes: number; requests: number; roundTrips: number; shards: number; ms: number; perShard: SearchStats[] }
 }
@@ -39,7 +41,7 @@ export interface DatasetOpenOptions extends OpenOptions {
    * 64 MiB a shard up to four shards), so a manifest of many large files keeps no more than a few.
    */
   cacheBytes?: number
-  /** Shards opened at once (default 4). */
+  /** Shards opened at once (default 4), and searched at once with `distinct` (other searches search them all at once). */
   concurrency?: number
   /** Shards opened so far, of all: (0, n) first, then as each opens. */
   onProgress?: (opened: number, files: number) => void
@@ -157,27 +159,72 @@ export class SeekDataset {
     return result as DatasetResult
   }
 
-  /** Many queries: each shard searches them as one batch; each query's hits merged across shards. */
+  /**
+   * Many queries: each shard searches them as one batch, all shards at once (their requests
+   * share the connections); the shards' PQ candidates are shortlisted together (query/joint.ts),
+   * so they re-rank about the candidates one index would, not k × refine each; each query's hits
+   * are merged across shards, and only the merged top k's columns are read. With `distinct`, each
+   * shard finds its own distinct rows (`concurrency` at a time) and those are merged.
+   */
   async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<DatasetResult[]> {
     const t0 = performance.now()
     const k = o.k ?? 10
     const trips = this.clock.deepest
-    const per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, o))
+    const counts = () => this.shards.map((s) => ({ ...s.opened.counting.counts }))
+    const before = counts()
+    let per: SearchResult[][]
+    let merged: DatasetHit[][]
+    if (o.distinct !== undefined) {
+      per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, o))
+      merged = queries.map((_, qi) => this.merge(per, qi, k))
+    } else {
+      const joint = new JointSearches(this.shards.length)
+      per = await Promise.all(
+        this.shards.map((s, i) =>
+          s.searchBatch(queries, o, joint.member(i)).catch((e: unknown) => {
+            joint.fail(e)
+            throw e
+          }),
+        ),
+      )
+      merged = queries.map((_, qi) => this.merge(per, qi, k))
+      await this.readColumns(merged, o.columns ?? [], o.signal)
+    }
+    const after = counts()
     const stats = {
-      bytes: per.reduce((n, r) => n + (r[0]?.stats.bytes ?? 0), 0),
-      requests: per.reduce((n, r) => n + (r[0]?.stats.requests ?? 0), 0),
+      bytes: after.reduce((n, c, i) => n + c.bytes - (before[i]?.bytes ?? 0), 0),
+      requests: after.reduce((n, c, i) => n + c.requests - (before[i]?.requests ?? 0), 0),
       roundTrips: this.clock.deepest - trips,
       shards: this.shards.length,
       ms: performance.now() - t0,
       perShard: per.map((r) => r[0]?.stats as SearchStats),
     }
     const { listBases } = this
-    return queries.map((_, qi) => {
-      const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
-      all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
+    return merged.map((results, qi) => {
       const probed = per.flatMap((r, shard) => (r[qi]?.probed ?? []).map((l) => (listBases[shard] as number) + l))
-      return { results: all.slice(0, k), probed, stats }
+      return { results, probed, stats }
     })
+  }
+
+  /** Query `qi`'s k nearest of every shard's hits (ties: the earlier shard, then the lower row). */
+  private merge(per: SearchResult[][], qi: number, k: number): DatasetHit[] {
+    const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
+    all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
+    return all.slice(0, k)
+  }
+
+  /** The hits' values of `columns`: each shard reads its own hits' rows, every shard at once. */
+  private async readColumns(hits: DatasetHit[][], columns: string[], signal?: AbortSignal): Promise<void> {
+    if (!columns.length) return
+    const byShard = this.shards.map(() => new Set<number>())
+    for (const list of hits) for (const h of list) byShard[h.shard]?.add(h.row)
+    const values = await Promise.all(
+      this.shards.map((s, i) => {
+        const rows = [...(byShard[i] as Set<number>)].sort((a, b) => a - b)
+        return rows.length ? s.readColumns(rows, columns, signal) : new Map<number, Record<string, unknown>>()
+      }),
+    )
+    for (const list of hits) for (const h of list) h.values = values[h.shard]?.get(h.row) ?? {}
   }
 
   /** Rows [start, end), numbered across the shards, of `columns`: only the pages holding them. */

@@ -13,6 +13,7 @@ import { type ListExtents, listExtents } from '../query/adjacent.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
   type IndexKind,
+  type JointSearch,
   type ListPlace,
   QueryPipeline,
   type ReadOptions,
@@ -110,9 +111,17 @@ export class SeekIndex {
     return result as SearchResult
   }
 
-  /** Many queries at once: one fetch of the union of probed lists, one of candidate pages. */
-  searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SearchResult[]> {
-    return this.pipeline.search(queries, o)
+  /**
+   * Many queries at once: one fetch of the union of probed lists, one of candidate pages.
+   * `joint`: searched as one with other indexes (search/dataset.ts), no result columns read.
+   */
+  searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}, joint?: JointSearch): Promise<SearchResult[]> {
+    return this.pipeline.search(queries, o, joint)
+  }
+
+  /** Values of `columns` for rows (ascending), as a search's hits carry them. */
+  readColumns(rows: number[], columns: string[], signal?: AbortSignal): Promise<Map<number, Record<string, unknown>>> {
+    return this.pipeline.readColumns(rows, columns, signal)
   }
 
   /** Forgets fetched lists (the footer and index head stay): every list is read again. */
