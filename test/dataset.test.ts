@@ -8,6 +8,7 @@ import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { JointSearches } from '../src/query/joint.js'
 import { searchExact } from '../src/query/memory.js'
 import { isManifestAddress, SeekDataset } from '../src/search/dataset.js'
+import { tailShare } from '../src/search/open.js'
 import { engineApi } from '../workers/engineApi.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
@@ -207,6 +208,51 @@ describe('a dataset keeps what its shards read within one budget', () => {
       expect(budgets(await SeekDataset.open(sources, { cacheBytes: 8 << 20 }))).toEqual(Array(8).fill(1 << 20))
     } finally {
       for (const s of sources) await s.close()
+    }
+  })
+})
+
+describe("a dataset's open reads as much as four files would", () => {
+  it('each of 8 shards reads 512 KiB of its end first, not 1 MiB; 2 shards 1 MiB each; a tailBytes given is kept', async () => {
+    const dir = tempDir('pqs-dataset-tail-')
+    const dim = 64
+    // one file of ~1.2 MB, opened as 8 shards: its end read first is what the share allows
+    const [path] = await indexedShards(dir, 't', clusteredVectors(4000, dim, 63), dim, 1, 4000)
+    const source = await fileSource(path as string)
+    try {
+      const firstReads: number[] = []
+      const shards = (n: number) =>
+        Array.from({ length: n }, (_, i) => {
+          let first = true
+          return {
+            ...source,
+            name: `t${i}.indexed.parquet`,
+            slice: (a: number, b?: number, signal?: AbortSignal) => {
+              if (first) firstReads.push((b ?? source.byteLength) - a)
+              first = false
+              return source.slice(a, b, signal)
+            },
+          }
+        })
+      expect(source.byteLength).toBeGreaterThan(1 << 20)
+      const eight = await SeekDataset.open(shards(8))
+      expect(firstReads).toEqual(Array(8).fill(512 << 10))
+      expect((await eight.search(clusteredVectors(1, dim, 64), { k: 3 })).results).toHaveLength(3)
+      firstReads.length = 0
+      await SeekDataset.open(shards(2))
+      expect(firstReads).toEqual(Array(2).fill(1 << 20))
+      firstReads.length = 0
+      await SeekDataset.open(shards(8), { tailBytes: 200_000 })
+      expect(firstReads).toEqual(Array(8).fill(200_000))
+      // a shard whose footer and head lie further back than its share reads the rest in one more request
+      firstReads.length = 0
+      const short = await SeekDataset.open(shards(2), { tailBytes: 4096 })
+      expect(firstReads).toEqual([4096, 4096])
+      expect(short.shards.map((s) => s.opened.open.requests)).toEqual([2, 2])
+      expect((await short.search(clusteredVectors(1, dim, 64), { k: 3 })).results).toHaveLength(3)
+      expect([1, 4, 8, 32, 64, 1000].map(tailShare)).toEqual([1 << 20, 1 << 20, 512 << 10, 128 << 10, 64 << 10, 64 << 10])
+    } finally {
+      await source.close()
     }
   })
 })

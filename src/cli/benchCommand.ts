@@ -45,7 +45,8 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        GCS do; nginx: multipart; static: like vite preview / sirv; hub: as s3 behind
                        a redirect on every request, as Hugging Face's resolve/main URLs are)
   --connections N      requests in flight at once (default 6, as a browser per host on HTTP/1.1)
-  --tail-bytes N       bytes of a file's end the open reads first (default 1 MiB); reads inside them
+  --tail-bytes N       bytes of a file's end the open reads first (default 1 MiB; a manifest's shards
+                       4 MiB shared out, 64 KiB to 1 MiB each); reads inside them
                        cost nothing later, so a small file's lists come free — a smaller tail
                        measures such a file as a large one would be read
   --limit N            use the first N queries

@@ -6,7 +6,7 @@ import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { JointSearches } from '../query/joint.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
-import { cacheShare, type OpenOptions } from './open.js'
+import { cacheShare, type OpenOptions, tailShare } from './open.js'
 import { partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
@@ -93,11 +93,12 @@ export class SeekDataset {
     // a manifest's shards live on one host: its connections are shared, as a browser shares them
     const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
     const cacheBytes = cacheShare(inputs.length, o.cacheBytes)
+    const tailBytes = o.tailBytes ?? tailShare(inputs.length)
     let opened = 0
     o.onProgress?.(0, inputs.length)
     const shards = await mapLimit(inputs, concurrency, async (input) => {
       throwIfAborted(o.signal)
-      const shard = await openIndex(input, { ...o, cacheBytes, clock, limiter })
+      const shard = await openIndex(input, { ...o, cacheBytes, tailBytes, clock, limiter })
       o.onProgress?.(++opened, inputs.length)
       return shard
     })

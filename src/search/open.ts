@@ -14,7 +14,10 @@ import { footerLength, parseFooter } from '../parquet/footer.js'
 import type { SpawnWorker } from './pageDecoding.js'
 
 export interface OpenOptions {
-  /** Bytes of the file's end read first; covers footer + index head for most files. */
+  /**
+   * Bytes of the file's end read first (DEFAULT_TAIL); covers footer + index head for most files
+   * (a dataset's shards share theirs: tailShare).
+   */
   tailBytes?: number
   /**
    * Byte budget for cached inverted lists and other reads, and a quarter of it for candidates'
@@ -70,6 +73,8 @@ export interface OpenedIndex {
 }
 
 const DEFAULT_TAIL = 1 << 20
+/** The least a shard of many reads first: footers of a few hundred columns, a small index head. */
+const MIN_SHARED_TAIL = 64 << 10
 export const DEFAULT_MAX_BYTES = 256 << 20
 /** Bytes an opened file keeps of what it read (lists, other reads, decoded vectors): OpenOptions.cacheBytes. */
 export const DEFAULT_CACHE_BYTES = 64 << 20
@@ -81,6 +86,16 @@ export const DEFAULT_CACHE_BYTES = 64 << 20
  */
 export function cacheShare(files: number, total?: number): number {
   return Math.floor((total ?? DEFAULT_CACHE_BYTES * Math.min(4, files)) / Math.max(1, files))
+}
+
+/**
+ * What each of `files` opened together (a manifest's shards) reads first: as much as four files
+ * would read alone (4 MiB), shared out evenly, between MIN_SHARED_TAIL and DEFAULT_TAIL each — so
+ * opening 32 shards reads 4 MiB, not 32, and a shard whose head lies further back reads the rest
+ * in one more request.
+ */
+export function tailShare(files: number): number {
+  return Math.min(DEFAULT_TAIL, Math.max(MIN_SHARED_TAIL, Math.floor((4 * DEFAULT_TAIL) / Math.max(1, files))))
 }
 
 /**
