@@ -41,7 +41,11 @@ export interface DatasetOpenOptions extends OpenOptions {
    * 64 MiB a shard up to four shards), so a manifest of many large files keeps no more than a few.
    */
   cacheBytes?: number
-  /** Shards opened at once (default 4), and searched at once with `distinct` (other searches search them all at once). */
+  /**
+   * Shards opened at once (default 16: their requests wait for the connections anyway, and their
+   * first reads share tailShare's 4 MiB), and searched at once with `distinct` (other searches
+   * search them all at once).
+   */
   concurrency?: number
   /** Shards opened so far, of all: (0, n) first, then as each opens. */
   onProgress?: (opened: number, files: number) => void
@@ -88,7 +92,7 @@ export class SeekDataset {
    */
   static async open(inputs: Array<ByteSource | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
-    const concurrency = Math.max(1, o.concurrency ?? 4)
+    const concurrency = Math.max(1, o.concurrency ?? 16)
     const clock = new RoundTripClock()
     // a manifest's shards live on one host: its connections are shared, as a browser shares them
     const limiter = new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
