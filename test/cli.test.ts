@@ -842,6 +842,25 @@ describe('parquetseek search and bench', () => {
     expect(JSON.parse(same.stdout).results[0].row).toBe(3)
   })
 
+  it("bench --columns reads the results' values too, as the app does, at the same recall; a column the file lacks is named", async () => {
+    // only the footer and index head read at open: the title pages come from the host
+    const tail = String(await headOnlyTail(out))
+    const bench = async (...more: string[]) => {
+      const r = await cli(['bench', out, '--queries', good, '--limit', '8', '--rtt-ms', '0', '--tail-bytes', tail, '--json', ...more])
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout)
+    }
+    const without = await bench()
+    const titled = await bench('--columns', 'title')
+    expect([without.columns, titled.columns]).toEqual([[], ['title']])
+    // a cold query reads its results' title page (later ones find it kept, as a page's search would)
+    expect(titled.coldBytes).toBeGreaterThan(without.coldBytes)
+    expect(titled.recall).toBe(without.recall)
+    const missing = await cli(['bench', out, '--queries', good, '--limit', '2', '--rtt-ms', '0', '--columns', 'title,nope'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/column "nope": no such column to return; the columns are: title, embedding/)
+  })
+
   it('bench measures cold queries spread over the query file, not its first few (query files are often sorted)', () => {
     const twelve = Array.from({ length: 12 }, (_, i) => i)
     expect(coldQueries(twelve)).toEqual([0, 2, 4, 7, 9])

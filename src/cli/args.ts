@@ -62,6 +62,15 @@ export function choice<T extends string>(value: string | undefined, name: string
   return value as T
 }
 
+/** `--columns a,b`: the names, trimmed, empty ones left out (none when absent). */
+export const columnList = (value: string | undefined): string[] =>
+  value
+    ? value
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
+    : []
+
 /** `--adjacent on|off` (search option `adjacent`; absent: on where the host's reads bring those bytes anyway). */
 export function adjacentOption(value: string | undefined): boolean | undefined {
   const chosen = choice(value, 'adjacent', ['on', 'off'] as const)

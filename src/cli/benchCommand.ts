@@ -16,7 +16,7 @@ import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex
 import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
 import { isSidecarAddress, readSidecarHeader, SidecarIndex } from '../search/sidecarIndex.js'
-import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
+import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveDir, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
@@ -49,6 +49,8 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        4 MiB shared out, 64 KiB to 1 MiB each); reads inside them
                        cost nothing later, so a small file's lists come free — a smaller tail
                        measures such a file as a large one would be read
+  --columns a,b        also read these columns of each query's k results, as the app and
+                       the widget do (default: none; the results' rows then cost no read)
   --limit N            use the first N queries
   --offset N           skip the first N queries (e.g. those the build tuned on: index --tune-queries)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
@@ -102,6 +104,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     host: { type: 'string' },
     connections: { type: 'string' },
     'tail-bytes': { type: 'string' },
+    columns: { type: 'string' },
     limit: { type: 'string' },
     offset: { type: 'string' },
     backend: { type: 'string' },
@@ -119,6 +122,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const adjacent = adjacentOption(values.adjacent)
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
   const tailBytes = intOption(values['tail-bytes'], 'tail-bytes', 1024)
+  const columns = columnList(values.columns)
   // a local target is served by the built-in range server (one per file it needs), as a host would
   const servers: RangeServer[] = []
   const serve = async (path: string) => {
@@ -166,7 +170,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       for (const q of coldQueries(queries)) {
         const coldStart = performance.now()
         cold = await open()
-        const first = await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, signal })
+        const first = await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, columns, signal })
         colds.push({
           ms: performance.now() - coldStart,
           roundTrips: cold.open.roundTrips + first.stats.roundTrips,
@@ -180,7 +184,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       const sentBefore = sent()
       for (const q of queries) {
         cold.clearCache() // each query pays for its own lists: per-query cost without cross-query caching
-        results.push(await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, signal }))
+        results.push(await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, columns, signal }))
       }
       const ms = results.map((r) => r.stats.ms).sort((a, b) => a - b)
       const bytes = results.map((r) => r.stats.bytes).sort((a, b) => a - b)
@@ -209,6 +213,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       queries: queries.length,
       k,
       refine,
+      columns,
       ...best,
       kind: probe.kind,
       fileBytes,
@@ -224,7 +229,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
+        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
       )
       process.stdout.write(
         '| nprobe | lists/query | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
@@ -267,7 +272,15 @@ interface BenchTarget {
   files: Array<{ path: string; rowBase: number }>
   search(
     q: Float32Array,
-    o: { k: number; nprobe?: number; refine?: number; slack?: number; adjacent: boolean | undefined; signal: AbortSignal },
+    o: {
+      k: number
+      nprobe?: number
+      refine?: number
+      slack?: number
+      adjacent: boolean | undefined
+      columns: string[]
+      signal: AbortSignal
+    },
   ): Promise<Found>
   clearCache(): void
 }

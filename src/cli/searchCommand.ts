@@ -14,7 +14,7 @@ import { MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../sea
 import { flatSearch } from '../search/flat.js'
 import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector.js'
 import { isSidecarAddress } from '../search/sidecarIndex.js'
-import { adjacentOption, choice, intOption, parse, slackOption, UsageError } from './args.js'
+import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
 import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
 
@@ -296,14 +296,6 @@ function searchParams(values: SearchValues) {
     adjacent: adjacentOption(values.adjacent),
   }
 }
-
-const columnList = (value: string | undefined) =>
-  value
-    ? value
-        .split(',')
-        .map((c) => c.trim())
-        .filter(Boolean)
-    : []
 
 function parseQuery(text: string): number[] {
   let parsed: unknown
