@@ -1,5 +1,5 @@
 import type { Ranked } from '../compute/topk.js'
-import type { JointSearch } from './pipeline.js'
+import { type JointSearch, shortlist } from './pipeline.js'
 
 /**
  * Searches of several indexes run as one (pipeline.ts JointSearch): `members` indexes each send
@@ -11,41 +11,13 @@ import type { JointSearch } from './pipeline.js'
  * that fails before it sends would leave the others waiting.
  */
 export class JointSearches {
-  private readonly shortlists: Exchange<Shortlist, Array<Array<Uint32Array> | undefined>>
-
-  constructor(members: number) {
-    this.shortlists = new Exchange(members, shortlistOfAll)
-  }
-
-  /** The JointSearch of member `i` (each sends once). */
-  member(i: number): JointSearch {
-    return { shortlist: async (lists, k, keep, cut) => (await this.shortlists.send(i, { lists, k, keep, cut }))[i] }
-  }
-
-  fail(e: unknown): void {
-    this.shortlists.fail(e)
-  }
-}
-
-interface Shortlist {
-  lists: Ranked[] | undefined
-  k: number
-  keep: number
-  cut: number
-}
-
-/** What `members` send, each once, merged once all have. */
-class Exchange<T, R> {
-  private readonly sent: T[] = []
+  private readonly sent: Shortlist[] = []
   private readonly from = new Set<number>()
-  private readonly done: Promise<R>
-  private settle!: (merged: R) => void
+  private readonly done: Promise<Array<Array<Uint32Array> | undefined>>
+  private settle!: (kept: Array<Array<Uint32Array> | undefined>) => void
   private reject!: (e: unknown) => void
 
-  constructor(
-    private readonly members: number,
-    private readonly merge: (sent: T[]) => R,
-  ) {
+  constructor(private readonly members: number) {
     this.done = new Promise((resolve, reject) => {
       this.settle = resolve
       this.reject = reject
@@ -54,23 +26,35 @@ class Exchange<T, R> {
     this.done.catch(() => {})
   }
 
-  send(member: number, value: T): Promise<R> {
-    if (this.from.has(member)) throw new Error(`member ${member} sent twice`)
-    this.from.add(member)
-    this.sent[member] = value
-    if (this.from.size === this.members) {
-      try {
-        this.settle(this.merge(this.sent))
-      } catch (e) {
-        this.reject(e)
-      }
+  /** The JointSearch of member `i` (each sends once). */
+  member(i: number): JointSearch {
+    return {
+      shortlist: async (lists, k, keep, cut) => {
+        if (this.from.has(i)) throw new Error(`member ${i} sent twice`)
+        this.from.add(i)
+        this.sent[i] = { lists, k, keep, cut }
+        if (this.from.size === this.members) {
+          try {
+            this.settle(shortlistOfAll(this.sent))
+          } catch (e) {
+            this.reject(e)
+          }
+        }
+        return (await this.done)[i]
+      },
     }
-    return this.done
   }
 
   fail(e: unknown): void {
     this.reject(e)
   }
+}
+
+interface Shortlist {
+  lists: Ranked[] | undefined
+  k: number
+  keep: number
+  cut: number
 }
 
 function shortlistOfAll(sent: Shortlist[]): Array<Array<Uint32Array> | undefined> {
@@ -90,13 +74,12 @@ function shortlistOfAll(sent: Shortlist[]): Array<Array<Uint32Array> | undefined
           entries.push({ member, row: ranked.rows[i] as number, distance: ranked.distances[i] as number })
     }
     entries.sort((a, b) => a.distance - b.distance || a.member - b.member || a.row - b.row)
-    let count = 0
-    let bound = Number.POSITIVE_INFINITY
+    // one index's cut over all of them, each entry named by its place in the ranking
+    const all = { rows: Uint32Array.from(entries, (_, i) => i), distances: Float64Array.from(entries, (e) => e.distance) }
     const kept: number[][] = sent.map(() => [])
-    for (const e of entries) {
-      if (count === keep || e.distance > bound) break
+    for (const at of shortlist(all, k, keep, cut).rows) {
+      const e = entries[at] as (typeof entries)[number]
       ;(kept[e.member] as number[]).push(e.row)
-      if (++count === k && e.distance > 0) bound = e.distance * (1 + cut)
     }
     for (const [member, rows] of kept.entries()) {
       const mine = out[member]

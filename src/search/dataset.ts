@@ -178,11 +178,8 @@ export class SeekDataset {
     const counts = () => this.shards.map((s) => ({ ...s.opened.counting.counts }))
     const before = counts()
     let per: SearchResult[][]
-    let merged: DatasetHit[][]
-    if (o.distinct !== undefined) {
-      per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, o))
-      merged = queries.map((_, qi) => this.merge(per, qi, k))
-    } else {
+    if (o.distinct !== undefined) per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, o))
+    else {
       const joint = new JointSearches(this.shards.length)
       per = await Promise.all(
         this.shards.map((s, i) =>
@@ -192,9 +189,10 @@ export class SeekDataset {
           }),
         ),
       )
-      merged = queries.map((_, qi) => this.merge(per, qi, k))
-      await this.readColumns(merged, o.columns ?? [], o.signal)
     }
+    const merged = queries.map((_, qi) => this.merge(per, qi, k))
+    // (a distinct search's shards read their own hits' columns)
+    if (o.distinct === undefined) await this.readColumns(merged, o.columns ?? [], o.signal)
     const after = counts()
     const stats = {
       bytes: after.reduce((n, c, i) => n + c.bytes - (before[i]?.bytes ?? 0), 0),
