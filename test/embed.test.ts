@@ -535,6 +535,36 @@ describe('use-lite-512: the Universal Sentence Encoder Lite in Node, from node_m
     expect((await encoder.encode(['joy']))[0]).toEqual(joy)
   })
 
+  it('embed writes the same file on one thread as on two: both cut the texts into the same batches, by length', async () => {
+    // 96 texts of 1 to 23 words, lengths scrambled: cut in input order, a batch of 32 pads its
+    // short texts to its longest, and padding moves some vectors by ~1e-7
+    const vocabulary = [...words, ...more, ...pairs.flatMap(([phrase]) => phrase.split(' '))]
+    const texts = Array.from({ length: 96 }, (_, i) =>
+      Array.from({ length: 1 + ((i * 37) % 23) }, (_, j) => vocabulary[(i * 7 + j * 13) % vocabulary.length]).join(' '),
+    )
+    const input = join(dir, 'lengths.parquet')
+    writeFileSync(input, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'body', data: texts, type: 'STRING' }] })))
+    const embed = async (threads: number) => {
+      const out = join(dir, `lengths.${threads}.parquet`)
+      const r = await cli(['embed', input, out, '--text', 'body', '--encoder', USE_LITE, '--threads', String(threads)])
+      expect(r.code, r.stderr).toBe(0)
+      return readFileSync(out)
+    }
+    const [one, two] = [await embed(1), await embed(2)]
+    expect(one.equals(two)).toBe(true)
+    // and each text's vector is its own, not a neighbour's in its batch
+    registerUseLiteNode()
+    const [alone] = (await encoderFor(USE_LITE)?.encode([texts[50] as string])) ?? []
+    const written = await parquetReadObjects({
+      file: await asyncBufferFromFile(join(dir, 'lengths.2.parquet')),
+      columns: ['embedding'],
+      compressors: codecs,
+    })
+    const vector = (written[50] as { embedding: number[] }).embedding
+    const cos = vector.reduce((s, x, c) => s + x * ((alone as Float32Array)[c] as number), 0)
+    expect(cos).toBeGreaterThan(0.99999)
+  })
+
   it("the site's copy, its matrices as half floats: half the bytes, every phrase's and word's vector within cosine 0.99999 of the full model's, the same three words nearest each phrase; a model it cannot read is refused, naming why", async () => {
     registerUseLiteNode()
     const full = encoderFor(USE_LITE)

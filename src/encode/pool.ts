@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink'
 import type { SpawnedWorker } from '../compute/pool.js'
-import { encoderFor, type QueryEncoder } from './encoders.js'
+import { encoderFor, lengthBatches, type QueryEncoder } from './encoders.js'
 import { type ModelLoad, modelLoad } from './useLite.js'
 
 /** What an encoder worker exposes: encode with the model registered there under `model`. */
@@ -32,10 +32,10 @@ export interface PooledEncoder extends QueryEncoder {
 
 /**
  * One encoder spread over `threads` workers, each with its own copy of the model (a model call
- * uses one core). Texts are sorted by length and cut into batches of `batch`, so a batch pads
- * little, and the workers take batches as they come free; vectors come back in the caller's
- * order. The batches depend only on the texts, not on the threads, so any thread count gives the
- * same vectors (a text's vector differs from the one it gets alone by ~1e-7: padding).
+ * uses one core). Texts are cut into batches of `batch` by `lengthBatches`, as one thread's
+ * use-lite-512 cuts them, and the workers take batches as they come free; vectors come back in
+ * the caller's order. The batches depend only on the texts, so any thread count, one included,
+ * gives the same vectors (a text's vector differs from the one it gets alone by ~1e-7: padding).
  */
 export function pooledEncoder(model: { id: string; dim: number }, spawn: () => SpawnedWorker, threads: number, batch = 32): PooledEncoder {
   const spawned: SpawnedWorker[] = []
@@ -54,14 +54,13 @@ export function pooledEncoder(model: { id: string; dim: number }, spawn: () => S
     dim: model.dim,
     encode: async (texts) => {
       start()
-      const order = texts.map((t, i) => [t.length, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      const batches = lengthBatches(texts, batch)
       const out = new Array<Float32Array>(texts.length)
       let next = 0
       await Promise.all(
         workers.map(async (w) => {
-          while (next < order.length) {
-            const picked = order.slice(next, next + batch).map(([, i]) => i)
-            next += batch
+          while (next < batches.length) {
+            const picked = batches[next++] as number[]
             const vectors = await w.encode(
               model.id,
               picked.map((i) => texts[i] as string),

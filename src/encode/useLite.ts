@@ -1,5 +1,5 @@
 import { ParquetSeekError } from '../errors.js'
-import type { QueryEncoder } from './encoders.js'
+import { lengthBatches, type QueryEncoder } from './encoders.js'
 
 /**
  * `use-lite-512`: the Universal Sentence Encoder Lite (TensorFlow.js graph model, 512-d,
@@ -81,9 +81,11 @@ export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
     },
     encode: async (texts) => {
       const model = await load()
-      const out: Float32Array[] = []
-      const batch = o.batch ?? 32
-      for (let i = 0; i < texts.length; i += batch) out.push(...(await model.embed(texts.slice(i, i + batch).map(useLiteInput))))
+      const out = new Array<Float32Array>(texts.length)
+      for (const picked of lengthBatches(texts, o.batch ?? 32)) {
+        const vectors = await model.embed(picked.map((i) => useLiteInput(texts[i] as string)))
+        for (const [j, i] of picked.entries()) out[i] = vectors[j] as Float32Array
+      }
       return out
     },
   }
