@@ -362,7 +362,7 @@ export function RowsTable({
             }
           }}
         >
-          <label>
+          <label className="go-to-row">
             Go to row{' '}
             <input
               type="number"
