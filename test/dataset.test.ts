@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, isAbsolute, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type RangeServer, serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { AbortError } from '../src/errors.js'
@@ -9,6 +9,7 @@ import { JointSearches } from '../src/query/joint.js'
 import { searchExact } from '../src/query/memory.js'
 import { isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { tailShare } from '../src/search/open.js'
+import { SidecarIndex } from '../src/search/sidecarIndex.js'
 import { engineApi } from '../workers/engineApi.js'
 import { cli } from './helpers/cli.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
@@ -409,6 +410,87 @@ describe("a dataset's shards shortlisted together", () => {
       expect(asked.sort((a, b) => a[0] - b[0])).toEqual(hitsByShard)
     } finally {
       for (const s of sources) await s.close()
+    }
+  })
+})
+
+describe('distinct over many files (a sidecar, a manifest)', () => {
+  it("a passage's text is its file's own (parquetseek_doc numbers each file's input rows); any other column's value is one value across the files", async () => {
+    const dir = tempDir('pqs-distinct-')
+    const texts = 40
+    const per = 4
+    const dim = 8
+    const v = clusteredVectors(texts * per, dim, 61)
+    const rows = Array.from({ length: texts * per }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim)))
+    // two files of passages as `embed --passages` writes them from two inputs, so their texts
+    // have the same numbers; the second holds the first's vectors, so every passage has a twin
+    // at the same distance in the other file: text 3 of a.parquet is not text 3 of b.parquet
+    const extra = {
+      parquetseek_doc: rows.map((_, i) => String(Math.floor(i / per))),
+      topic: rows.map((_, i) => `t${Math.floor(i / per) % 7}`),
+    }
+    const names = ['a', 'b']
+    for (const name of names) {
+      writeListFile(join(dir, `${name}.parquet`), rows, extra)
+      const src = await fileSource(join(dir, `${name}.parquet`))
+      await buildIndex(src, await fileSink(join(dir, `${name}.indexed.parquet`), join(dir, `${name}.parquet`)), { column: 'embedding' })
+      await src.close()
+    }
+    const built = await cli([
+      'index',
+      '--sidecar',
+      join(dir, 'all.pqseek'),
+      ...names.map((n) => join(dir, `${n}.parquet`)),
+      '--column',
+      'embedding',
+    ])
+    expect(built.code, built.stderr).toBe(0)
+    const opened: Array<{ close(): Promise<void> }> = []
+    const open = async (path: string) => {
+      const s = await fileSource(path)
+      opened.push(s)
+      return s
+    }
+    const sidecar = await SidecarIndex.open(await open(join(dir, 'all.pqseek')), (name) => open(isAbsolute(name) ? name : join(dir, name)))
+    const dataset = await SeekDataset.open(await Promise.all(names.map((n) => open(join(dir, `${n}.indexed.parquet`)))))
+    try {
+      const query = v.subarray(5 * dim, 6 * dim)
+      // what exact search gives: every passage of both files by distance (ties: a.parquet first,
+      // then the lower row), the first of each key kept
+      const l2 = (row: number) => (rows[row] as number[]).reduce((s, x, c) => s + (x - (query[c] as number)) ** 2, 0)
+      const ranked = names.flatMap((file) => rows.map((_, row) => ({ file, row, d: l2(row) }))).sort((x, y) => x.d - y.d)
+      const expected = (key: (h: { file: string; row: number }) => string, k: number) => {
+        const seen = new Set<string>()
+        return ranked.filter((h) => !seen.has(key(h)) && seen.add(key(h))).slice(0, k)
+      }
+      const doc = (row: number) => extra.parquetseek_doc[row] as string
+      const byText = expected((h) => `${h.file}/${doc(h.row)}`, 6)
+      const byTopic = expected((h) => extra.topic[h.row] as string, 5)
+      // each twin kept: three texts of each file
+      expect(byText.map((h) => `${h.file}/${doc(h.row)}`)).toEqual(
+        byText.flatMap((h, i) => (i % 2 ? [] : [`a/${doc(h.row)}`, `b/${doc(h.row)}`])),
+      )
+      const asked = { k: 6, nprobe: 1000, refine: 1000 }
+      const shown = (hits: Array<{ file: string; row: number }>) =>
+        hits.map((h) => `${basename(h.file, '.parquet').replace('.indexed', '')}:${h.row}`)
+      const want = (hits: Array<{ file: string; row: number }>) => hits.map((h) => `${h.file}:${h.row}`)
+      for (const [what, search] of [
+        ['sidecar', (o: object) => sidecar.search(query, o)],
+        ['manifest', (o: object) => dataset.search(query, o)],
+      ] as const) {
+        const texts = (await search({ ...asked, distinct: 'parquetseek_doc' })).results
+        expect(shown(texts), what).toEqual(want(byText))
+        // (the column is not returned unless asked for)
+        expect(
+          texts.every((h) => !('parquetseek_doc' in h.values)),
+          what,
+        ).toBe(true)
+        const topics = (await search({ ...asked, k: 5, distinct: 'topic', columns: ['topic'] })).results
+        expect(shown(topics), what).toEqual(want(byTopic))
+        expect(new Set(topics.map((h) => h.values.topic)).size, what).toBe(5)
+      }
+    } finally {
+      for (const s of opened) await s.close()
     }
   })
 })

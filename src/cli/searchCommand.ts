@@ -38,7 +38,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
                        nprobe grows as the filter narrows
   --distinct COL       at most one result per value of COL (a file of passages: --distinct parquetseek_doc,
                        one a document): the nearest of each, from the nearest 5 × k rows (25 × k, …
-                       when those hold fewer than k values)
+                       when those hold fewer than k values); over many files a value is one value in
+                       all of them, but a passage's text (parquetseek_doc) is its own file's
   --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly (with an
                        index: refused unless they are the ones it was built with)

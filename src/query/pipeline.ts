@@ -123,6 +123,25 @@ export const REFINE_BLOCK_BYTES = 128 << 20
 /** More lists than any index has (nlist is a u32, in practice ≤ 2^16): a bound for option checks. */
 export const MAX_NPROBE = 1 << 24
 
+const utf8 = new TextDecoder()
+
+/**
+ * What `distinct` compares a row by: its value of the column (equal values one key: dates by
+ * their time, bytes as text, big integers exactly), and with `file`, the file holding it — where
+ * the values are each file's own (IndexKind.distinctFile).
+ */
+export function distinctKey(value: unknown, file?: number): unknown {
+  const key =
+    value instanceof Date
+      ? value.getTime()
+      : value instanceof Uint8Array
+        ? utf8.decode(value)
+        : typeof value === 'bigint'
+          ? String(value)
+          : (value ?? null)
+  return file === undefined ? key : `${file}:${typeof key}:${String(key)}`
+}
+
 /** Lists probed when neither the caller nor the index says. */
 export function defaultNprobe(nlist: number): number {
   return Math.min(nlist, Math.max(8, Math.ceil(nlist / 4)))
@@ -162,6 +181,12 @@ export interface IndexKind {
   vectorBuffer?(n: number): Float32Array
   /** Values of `columns` for rows (ascending). */
   readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>>
+  /**
+   * For an index over several files (a sidecar's sources) whose `column` numbers each file's own
+   * things (distinctPerFile: a passage's text): which file holds `row`, so `distinct` keeps text
+   * 3 of two files apart; undefined where a value is one value in every file. Absent: one file.
+   */
+  distinctFile?(row: number, column: string): number | undefined
   /** Rows passing a filter; absent: the kind cannot filter. */
   filter?(expr: Expr, o: ReadOptions): Promise<FilterResult>
   /** With few rows allowed: those to rank straight from their pages, when that reads less than the lists would. */
@@ -298,21 +323,12 @@ export class QueryPipeline {
     const k = o.k ?? 10
     const asked = o.columns ?? []
     const columns = asked.includes(column) ? asked : [...asked, column]
-    const decoder = new TextDecoder()
+    const fileOf = (row: number) => this.kind.distinctFile?.(row, column)
     const keep = (r: SearchResult): SearchResult => {
       const seen = new Set<unknown>()
       const results: SearchResult['results'] = []
       for (const hit of r.results) {
-        const value = hit.values[column]
-        // one key for equal values (a column holds one type): dates by their time, bytes as text, big integers exactly
-        const key =
-          value instanceof Date
-            ? value.getTime()
-            : value instanceof Uint8Array
-              ? decoder.decode(value)
-              : typeof value === 'bigint'
-                ? String(value)
-                : (value ?? null)
+        const key = distinctKey(hit.values[column], fileOf(hit.row))
         if (seen.has(key)) continue
         seen.add(key)
         if (asked.includes(column)) results.push(hit)

@@ -5,9 +5,10 @@ import { readBody } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { JointSearches } from '../query/joint.js'
+import { distinctKey } from '../query/pipeline.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
 import { cacheShare, type OpenOptions, tailShare } from './open.js'
-import { partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
+import { distinctPerFile, partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
  * Many indexed files searched as one: each shard is an indexed Parquet file with its own index;
@@ -169,7 +170,8 @@ export class SeekDataset {
    * share the connections); the shards' PQ candidates are shortlisted together (query/joint.ts),
    * so they re-rank about the candidates one index would, not k × refine each; each query's hits
    * are merged across shards, and only the merged top k's columns are read. With `distinct`, each
-   * shard finds its own distinct rows (`concurrency` at a time) and those are merged.
+   * shard finds its own k distinct values (`concurrency` at a time), and the merge keeps the
+   * nearest row of each value across the shards (a passage's text: of each shard's own).
    */
   async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<DatasetResult[]> {
     const t0 = performance.now()
@@ -178,8 +180,14 @@ export class SeekDataset {
     const counts = () => this.shards.map((s) => ({ ...s.opened.counting.counts }))
     const before = counts()
     let per: SearchResult[][]
-    if (o.distinct !== undefined) per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, o))
-    else {
+    const { distinct } = o
+    const asked = o.columns ?? []
+    if (distinct !== undefined) {
+      // each shard's k distinct values, with their values to merge by (a value the nearest rows of
+      // all hold is among its shard's k nearest distinct values there)
+      const columns = asked.includes(distinct) ? asked : [...asked, distinct]
+      per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, { ...o, columns }))
+    } else {
       const joint = new JointSearches(this.shards.length)
       per = await Promise.all(
         this.shards.map((s, i) =>
@@ -190,9 +198,15 @@ export class SeekDataset {
         ),
       )
     }
-    const merged = queries.map((_, qi) => this.merge(per, qi, k))
+    const merged = queries.map((_, qi) => this.merge(per, qi, k, distinct))
     // (a distinct search's shards read their own hits' columns)
-    if (o.distinct === undefined) await this.readColumns(merged, o.columns ?? [], o.signal)
+    if (distinct === undefined) await this.readColumns(merged, asked, o.signal)
+    else if (!asked.includes(distinct))
+      for (const hits of merged)
+        for (const h of hits) {
+          const { [distinct]: _, ...values } = h.values
+          h.values = values
+        }
     const after = counts()
     const stats = {
       bytes: after.reduce((n, c, i) => n + c.bytes - (before[i]?.bytes ?? 0), 0),
@@ -209,11 +223,25 @@ export class SeekDataset {
     })
   }
 
-  /** Query `qi`'s k nearest of every shard's hits (ties: the earlier shard, then the lower row). */
-  private merge(per: SearchResult[][], qi: number, k: number): DatasetHit[] {
+  /**
+   * Query `qi`'s k nearest of every shard's hits (ties: the earlier shard, then the lower row);
+   * with `distinct`, the nearest of each value across the shards (of each shard's own, for a
+   * column that numbers each file's things: distinctPerFile).
+   */
+  private merge(per: SearchResult[][], qi: number, k: number, distinct?: string): DatasetHit[] {
     const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
     all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
-    return all.slice(0, k)
+    if (distinct === undefined) return all.slice(0, k)
+    const seen = new Set<unknown>()
+    const out: DatasetHit[] = []
+    for (const h of all) {
+      const key = distinctKey(h.values[distinct], distinctPerFile(distinct) ? h.shard : undefined)
+      if (seen.has(key)) continue
+      seen.add(key)
+      out.push(h)
+      if (out.length === k) break
+    }
+    return out
   }
 
   /** The hits' values of `columns`: each shard reads its own hits' rows, every shard at once. */

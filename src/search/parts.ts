@@ -1,5 +1,6 @@
 import type { Kernels } from '../compute/backend.js'
 import { ParquetSeekError } from '../errors.js'
+import { PASSAGE_ROW } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import { partitionPoint } from '../sorted.js'
@@ -18,6 +19,15 @@ export interface RowRange extends ParquetTarget {
 /** A part of the whole with its embedding column. */
 export interface RowPart extends RowRange {
   column: { name: string }
+}
+
+/**
+ * Whether `distinct` on `column`, over many files, keeps each file's values apart: a passage's
+ * text (PASSAGE_ROW) numbers its own file's input rows, so text 3 of one file is not text 3 of
+ * another; any other column's value is one value wherever it is.
+ */
+export function distinctPerFile(column: string): boolean {
+  return column === PASSAGE_ROW
 }
 
 /** The part holding row `row` of the whole (rows numbered across the parts), and its row there; undefined past the end. */

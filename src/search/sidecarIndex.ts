@@ -23,7 +23,7 @@ import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type S
 import { rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
 import { cacheShare, DEFAULT_CACHE_BYTES, DEFAULT_MAX_BYTES } from './open.js'
-import { filterAcross, partAt, readRowSpanAcross, readRowsAcross, searchExactAcross } from './parts.js'
+import { distinctPerFile, filterAcross, partAt, readRowSpanAcross, readRowsAcross, searchExactAcross } from './parts.js'
 
 /** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
 const SIDECAR_HEAD_READ = 1 << 16
@@ -624,6 +624,10 @@ class SidecarKind implements IndexKind {
 
   readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
     return readRowsAcross(this.sources, rows, columns, o)
+  }
+
+  distinctFile(row: number, column: string): number | undefined {
+    return distinctPerFile(column) ? partAt(this.sources, row)?.index : undefined
   }
 
   /** Each source's passing rows, placed at its first global row. */
