@@ -556,7 +556,7 @@ describe('parquetseek search and bench', () => {
     const none = await cli(['search', out, '--text', 'bread'])
     expectOneLineError(none, /does not name the model that made its vectors/)
     // a sidecar over such files encodes with the model they name (it took --query only), and takes
-    // --query-row of a --query-file
+    // --query-row of a --query-file, or of its own rows (numbered across its files)
     const sidecar = join(dir, 'text.pqseek')
     expect((await cli(['index', '--sidecar', sidecar, input, '--metric', 'cosine'])).code).toBe(0)
     const viaSidecar = await cli(['search', sidecar, '--text', 'bread', '--k', '3', '--columns', 'title', '--json'])
@@ -565,9 +565,9 @@ describe('parquetseek search and bench', () => {
     const byRow = await cli(['search', sidecar, '--query-row', '4', '--query-file', input, '--k', '2', '--columns', 'title', '--json'])
     expect(byRow.code, byRow.stderr).toBe(0)
     expect(JSON.parse(byRow.stdout).results[0]).toMatchObject({ row: 4, distance: 0, values: { title: 'sourdough bread 4' } })
-    const noFile = await cli(['search', sidecar, '--query-row', '4'])
-    expect(noFile.code).toBe(2)
-    expect(noFile.stderr).toMatch(/--query-row needs --query-file with a sidecar index/)
+    const ownRow = await cli(['search', sidecar, '--query-row', '4', '--k', '2', '--columns', 'title', '--json'])
+    expect(ownRow.code, ownRow.stderr).toBe(0)
+    expect(JSON.parse(ownRow.stdout).results).toEqual(JSON.parse(byRow.stdout).results)
     // files that name different models name none for the sidecar
     const other = join(dir, 'text-other-model.parquet')
     writeListFile(other, vectors(300, 32, 4), { title: titles }, { 'parquetseek.model': 'someone/else-v1' })
@@ -1108,7 +1108,7 @@ describe('parquetseek search and bench', () => {
     )
   })
 
-  it('bench measures a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {
+  it('bench and search --query-row take a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {
     const parts = ['p0', 'p1', 'p2'].map((n, i) => {
       const path = join(dir, `${n}.parquet`)
       writeListFile(path, vectors(400, 8, 40 + i), { title: Array.from({ length: 400 }, (_, r) => `${n}:${r}`) })
@@ -1153,6 +1153,16 @@ describe('parquetseek search and bench', () => {
       expect(s.recall).toBe(1)
       expect(s.roundTripsPerQuery).toBeGreaterThan(0)
       expect(s.bytesPerQuery).toBeGreaterThan(0)
+      // search --query-row numbers rows across the files too: row 523 is the second file's 123,
+      // found first, named by its file and its row there; past the last row, an error naming it
+      const found = await cli(['search', target as string, '--query-row', '523', '--k', '1', '--columns', 'title', '--json'])
+      expect(found.code, found.stderr).toBe(0)
+      const [hit] = JSON.parse(found.stdout).results
+      expect(hit.file).toMatch(/p1(\.indexed)?\.parquet$/)
+      expect(hit).toMatchObject({ row: 123, distance: 0, values: { title: 'p1:123' } })
+      const past = await cli(['search', target as string, '--query-row', '1200'])
+      expect(past.code).toBe(1)
+      expect(past.stderr).toMatch(/row 1200 is (outside|not in)/)
     }
   })
 })

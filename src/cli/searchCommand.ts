@@ -22,7 +22,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files
   --query JSON         the query vector as a JSON array
   --text TEXT          a text query, encoded with the model the file names (parquetseek.model)
-  --query-row N        use row N's vector: of --query-file if given, else of the searched file
+  --query-row N        use row N's vector: of --query-file if given, else of the searched file (of a
+                       sidecar or a manifest: rows numbered across its files, as join and bench number them)
   --k K                results (default 10)
   --nprobe P           lists probed (default: tuned at build time for recall@10 ≥ 0.98, cut per
                        query by the index's tuned slack when it has one)
@@ -144,19 +145,18 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
 
 /**
  * The query vector: --query, --text (encoded with the model the searched files name), or
- * --query-row N of --query-file — or, without one, of the searched file (`ownRow`; an index over
- * several files has none to name: `noRows` says so).
+ * --query-row N of --query-file — or, without one, of what is searched (`ownRow`: a sidecar's or
+ * a manifest's rows numbered across its files).
  */
 async function queryOf(
   values: SearchValues,
   target: string,
-  o: { encoder: string | undefined; column: string; ownRow?: (row: number) => Promise<Float32Array>; noRows?: string },
+  o: { encoder: string | undefined; column: string; ownRow: (row: number) => Promise<Float32Array> },
 ): Promise<ArrayLike<number>> {
   if (values.query !== undefined) return parseQuery(values.query)
   if (values.text !== undefined) return encodeText(o.encoder, values.text, target)
   const row = intOption(values['query-row'], 'query-row', 0) as number
   if (values['query-file']) return readQueryRow(values['query-file'], o.column, row)
-  if (!o.ownRow) throw new UsageError(`--query-row needs --query-file with ${o.noRows}`)
   return o.ownRow(row)
 }
 
@@ -177,7 +177,7 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   const query = await queryOf(values, target, {
     encoder: first?.encoder,
     column: first?.opened.column.name ?? 'embedding',
-    noRows: 'a dataset (rows are per shard)',
+    ownRow: (row) => dataset.vectorOf(row, signal),
   })
   const columns = columnList(values.columns)
   const result = await dataset.search(query, {
@@ -207,7 +207,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     const query = await queryOf(values, target, {
       encoder: index.encoder,
       column: index.header.column,
-      noRows: 'a sidecar index (its rows belong to its sources)',
+      ownRow: (row) => index.vectorOf(row, signal),
     })
     const columns = columnList(values.columns)
     const { results, stats } = await index.search(query, {
