@@ -121,6 +121,20 @@ describe('a dataset of many indexed files', () => {
       expect(out.stats.shards).toBe(shards)
       expect(out.results[0]).toMatchObject({ shard: 2, row: 345, distance: 0, values: { title: 'p2-345' } })
       expect(out.results[0].file).toMatch(/part-2\.indexed\.parquet$/)
+      // rows never to return are numbered across the shards, as the dataset's rows are: 2,345 is
+      // part-2's row 345; 345, part-0's (it was ignored by the CLI, and the library took a number
+      // as every shard's own row)
+      const without = async (deleted: number[]) =>
+        (await dataset.search(probe, { k: 3, deleted })).results.map((h) => `${h.shard}:${h.row}`)
+      const kept = await without([])
+      expect(kept[0]).toBe('2:345')
+      expect(await without([345])).toEqual(kept)
+      expect(await without([2345, 99_999])).toEqual([...kept.slice(1), expect.any(String)])
+      const gone = await cli(['search', manifest, '--query', JSON.stringify(query), '--k', '3', '--deleted', '2345', '--json'])
+      expect(gone.code, gone.stderr).toBe(0)
+      const left = JSON.parse(gone.stdout).results.map((h: { shard: number; row: number }) => `${h.shard}:${h.row}`)
+      expect(left).not.toContain('2:345')
+      expect(left[0]).toBe(kept[1])
       // info: the manifest's files, each opened
       const info = await cli(['info', manifest, '--json'])
       expect(info.code, info.stderr).toBe(0)

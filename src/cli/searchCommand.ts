@@ -41,7 +41,8 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
                        one a document): the nearest of each, from the nearest 5 × k rows (25 × k, …
                        when those hold fewer than k values); over many files a value is one value in
                        all of them, but a passage's text (parquetseek_doc) is its own file's
-  --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines)
+  --deleted ROWS       row ids never to return: 3,17,42 or @file (ids separated by spaces, commas or lines;
+                       a sidecar's or a manifest's rows numbered across its files)
   --column NAME, --metric l2|cosine|dot   for a file without an index: searched exactly (with an
                        index: refused unless they are the ones it was built with)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
@@ -184,6 +185,7 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
     ...searchParams(values),
     columns,
     where: values.where,
+    deleted: values.deleted === undefined ? undefined : await deletedRows(values.deleted),
     signal,
   })
   const { perShard, ...stats } = result.stats

@@ -6,6 +6,7 @@ import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { JointSearches } from '../query/joint.js'
 import { distinctKey } from '../query/pipeline.js'
+import { partitionPoint } from '../sorted.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
 import { cacheShare, type OpenOptions, tailShare } from './open.js'
 import { distinctPerFile, partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
@@ -154,6 +155,22 @@ export class SeekDataset {
     return { shard: at.index, row: at.row }
   }
 
+  /** Rows of the dataset (numbered across the shards) as each shard's own rows; rows past the last are none. */
+  private byShard(rows: Iterable<number>): Array<number[] | undefined> {
+    const out: Array<number[] | undefined> = this.shards.map(() => undefined)
+    const { parts } = this
+    for (const row of rows) {
+      // the last shard starting at or before the row
+      const shard = partitionPoint(0, parts.length, (i) => (parts[i] as RowPart).rowBase > row) - 1
+      const part = parts[shard]
+      if (!part || row >= part.rowBase + part.rows) continue
+      const list = out[shard] ?? []
+      list.push(row - part.rowBase)
+      out[shard] = list
+    }
+    return out
+  }
+
   /** The stored vector of row `row` of the dataset (numbered across the shards), to search for more like it. */
   vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
     const where = this.shardOf(row)
@@ -182,16 +199,19 @@ export class SeekDataset {
     let per: SearchResult[][]
     const { distinct } = o
     const asked = o.columns ?? []
+    // each shard's own rows of those never to return (numbered across the shards)
+    const deleted = o.deleted === undefined ? undefined : this.byShard(o.deleted)
+    const shardOptions = (i: number): SearchOptions => ({ ...o, deleted: deleted?.[i] })
     if (distinct !== undefined) {
       // each shard's k distinct values, with their values to merge by (a value the nearest rows of
       // all hold is among its shard's k nearest distinct values there)
       const columns = asked.includes(distinct) ? asked : [...asked, distinct]
-      per = await mapLimit(this.shards, this.concurrency, (s) => s.searchBatch(queries, { ...o, columns }))
+      per = await mapLimit(this.shards, this.concurrency, (s, i) => s.searchBatch(queries, { ...shardOptions(i), columns }))
     } else {
       const joint = new JointSearches(this.shards.length)
       per = await Promise.all(
         this.shards.map((s, i) =>
-          s.searchBatch(queries, o, joint.member(i)).catch((e: unknown) => {
+          s.searchBatch(queries, shardOptions(i), joint.member(i)).catch((e: unknown) => {
             joint.fail(e)
             throw e
           }),
