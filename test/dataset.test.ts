@@ -119,6 +119,15 @@ describe('a dataset of many indexed files', () => {
       ])
       const out = JSON.parse(r.stdout)
       expect(out.stats.shards).toBe(shards)
+      // --backend reaches every shard (a manifest's search used to ignore it)
+      expect(out.stats.backend).toBe('wasm')
+      const js = await cli(['search', manifest, '--query', JSON.stringify(query), '--k', '3', '--backend', 'js', '--json'])
+      expect(js.code, js.stderr).toBe(0)
+      const jsOut = JSON.parse(js.stdout)
+      expect([jsOut.stats.backend, ...jsOut.stats.perShard.map((p: { backend: string }) => p.backend)]).toEqual(
+        Array(shards + 1).fill('js'),
+      )
+      expect(jsOut.results.map((h: { row: number }) => h.row)).toEqual(out.results.map((h: { row: number }) => h.row))
       expect(out.results[0]).toMatchObject({ shard: 2, row: 345, distance: 0, values: { title: 'p2-345' } })
       expect(out.results[0].file).toMatch(/part-2\.indexed\.parquet$/)
       // rows never to return are numbered across the shards, as the dataset's rows are: 2,345 is

@@ -166,7 +166,8 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
   // local manifests list local paths: shards open as files (closed at the end), not over HTTP
   const opened: Array<{ close(): Promise<void> }> = []
   try {
-    await searchShards(await openManifest(target, { signal, opened, allow: values['allow-source'] }), target, values, signal)
+    const compute = await searchBackend(values.backend)
+    await searchShards(await openManifest(target, { signal, opened, allow: values['allow-source'], compute }), target, values, signal)
   } finally {
     for (const f of opened) await f.close()
   }
@@ -189,12 +190,18 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
     signal,
   })
   const { perShard, ...stats } = result.stats
+  const fallback = perShard.find((p) => p?.gpuFallback)?.gpuFallback
+  if (fallback) process.stderr.write(`warning: ${fallback}\n`)
+  // the shards search with one backend (on the GPU: one adapter, with one set of tunables)
+  const backend = perShard[0]?.backend
+  const device = backend === 'gpu' ? first?.device : undefined
   const shown = shownColumnsIn(dataset.shards.map((s) => s.opened.metadata))
-  if (values.json) return printJson(result.results, { ...stats, perShard }, shown)
+  if (values.json) return printJson(result.results, { ...stats, backend, device, perShard }, shown)
   const passing = perShard.every((p) => p.filter) ? perShard.reduce((n, p) => n + (p.filter?.rowsPassing ?? 0), 0) : undefined
   printTable(result.results, columns, shown, [
     ...noResults(result.results, values, passing),
-    `${count(stats.shards, 'shard')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${stats.ms.toFixed(0)} ms`,
+    `${count(stats.shards, 'shard')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${stats.ms.toFixed(0)} ms [${backend}]`,
+    ...(device ? [`gpu: ${device}`] : []),
   ])
 }
 
