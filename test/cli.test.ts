@@ -555,6 +555,9 @@ describe('parquetseek search and bench', () => {
     for (const hit of JSON.parse(r.stdout).results) expect(hit.values.title).toMatch(/^sourdough bread/)
     const none = await cli(['search', out, '--text', 'bread'])
     expectOneLineError(none, /does not name the model that made its vectors/)
+    // an empty query, or spaces only: said so (use-lite-512 failed inside TensorFlow.js on "")
+    for (const blank of ['', '  '])
+      expectOneLineError(await cli(['search', out, '--text', blank]), /the text query is empty: type a few words/)
     // a sidecar over such files encodes with the model they name (it took --query only), and takes
     // --query-row of a --query-file, or of its own rows (numbered across its files)
     const sidecar = join(dir, 'text.pqseek')

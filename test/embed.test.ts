@@ -533,6 +533,8 @@ describe('use-lite-512: the Universal Sentence Encoder Lite in Node, from node_m
     console.log(`use-lite-512: cos(happiness, joy) ${cos(happy, joy).toFixed(3)}, cos(happiness, airplane) ${cos(happy, plane).toFixed(3)}`)
     expect(cos(happy, joy)).toBeGreaterThan(cos(happy, plane) + 0.2)
     expect((await encoder.encode(['joy']))[0]).toEqual(joy)
+    // an empty text has no vector: refused, naming it (TensorFlow.js failed on a tensor's shape)
+    await expect(encoder.encode(['joy', ''])).rejects.toThrow('use-lite-512 cannot embed an empty text (text 1 of the batch)')
   })
 
   it('embed writes the same file on one thread as on two: both cut the texts into the same batches, by length', async () => {

@@ -37,6 +37,8 @@ export function encoderFor(model: string | undefined): QueryEncoder | undefined 
 
 /** A text query as a vector, with the model the file names (footer key parquetseek.model). */
 export async function encodeText(model: string | undefined, text: string, file?: string): Promise<Float32Array> {
+  // (use-lite-512 failed on an empty text deep inside TensorFlow.js; spaces alone mean nothing either)
+  if (!text.trim()) throw new ParquetSeekError('the text query is empty: type a few words to search for', { file })
   const encoder = encoderFor(model)
   if (!encoder)
     throw new ParquetSeekError(

@@ -80,6 +80,9 @@ export function sentenceEncoderLite(o: UseLiteOptions): QueryEncoder {
       await load()
     },
     encode: async (texts) => {
+      const empty = texts.indexOf('')
+      // (TensorFlow.js fails on a batch of empty texts, naming a tensor's shape)
+      if (empty >= 0) throw new ParquetSeekError(`${USE_LITE} cannot embed an empty text (text ${empty} of the batch)`)
       const model = await load()
       const out = new Array<Float32Array>(texts.length)
       for (const picked of lengthBatches(texts, o.batch ?? 32)) {
