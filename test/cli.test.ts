@@ -1111,7 +1111,7 @@ describe('parquetseek search and bench', () => {
     )
   })
 
-  it('bench and search --query-row take a sidecar over several files and a manifest of indexed shards, rows numbered across files', async () => {
+  it("bench and search --query-row take a sidecar over several files and a manifest of indexed shards, rows numbered across files (join --exclude-self, which needs a file's own rows, refused)", async () => {
     const parts = ['p0', 'p1', 'p2'].map((n, i) => {
       const path = join(dir, `${n}.parquet`)
       writeListFile(path, vectors(400, 8, 40 + i), { title: Array.from({ length: 400 }, (_, r) => `${n}:${r}`) })
@@ -1166,6 +1166,12 @@ describe('parquetseek search and bench', () => {
       const past = await cli(['search', target as string, '--query-row', '1200'])
       expect(past.code).toBe(1)
       expect(past.stderr).toMatch(/row 1200 is (outside|not in)/)
+      // a query's own row is its file's; over three files it is none of theirs: refused, not a
+      // join that left out another file's row of the same number and kept the query's own
+      const self = await cli(['join', parts[1] as string, target as string, '--out', join(dir, 'self.parquet'), '--exclude-self'])
+      expect(self.code).toBe(2)
+      expect(self.stderr).toMatch(/--exclude-self: .* numbers the rows of its 3 files across them/)
+      expect(existsSync(join(dir, 'self.parquet'))).toBe(false)
     }
   })
 })

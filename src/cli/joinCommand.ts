@@ -25,7 +25,8 @@ export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-ve
   --where EXPR         only neighbours passing EXPR (as for search)
   --distinct COL       at most one neighbour per value of COL (as for search: passages, one a text)
   --nprobe P, --refine R   as for search (default: the index's tuned values)
-  --exclude-self       leave a query's own row out of its neighbours (a file joined with itself)
+  --exclude-self       leave a query's own row out of its neighbours (a file joined with itself; not
+                       with a sidecar or a manifest of several files, whose rows are numbered across them)
   --batch N            queries per batch (default 256)
   --backend auto|wasm|js|gpu   kernels (gpu: list scan, top-k and refinement on WebGPU, same rows)
   --allow-source DIR|URL   a sidecar's files may also come from there
@@ -65,6 +66,11 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const opened: Array<{ close(): Promise<void> }> = []
   try {
     const index = await openTarget(target, values, compute, signal, opened)
+    // a query's own row is its file's row; the rows of several files are numbered across them
+    if (excludeSelf && index.files > 1)
+      throw new UsageError(
+        `--exclude-self: ${target} numbers the rows of its ${index.files} files across them, so a query's own row is none of them; join one file against its own index instead`,
+      )
     const column = values.text ?? values.column ?? index.column
     const qs = await anySource(queriesPath)
     opened.push(qs)
@@ -139,7 +145,7 @@ async function openTarget(
   compute: Awaited<ReturnType<typeof searchBackend>>,
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
-): Promise<JoinTarget & { column: string; encoder: string | undefined; backend: string }> {
+): Promise<JoinTarget & { column: string; encoder: string | undefined; backend: string; files: number }> {
   const c = { signal, opened, allow: values['allow-source'], compute }
   if (isSidecarAddress(target)) {
     const index = await openSidecar(target, c)
@@ -148,6 +154,7 @@ async function openTarget(
       column: index.header.column,
       encoder: index.encoder,
       backend: index.backend,
+      files: index.sources.length,
       searchBatch: (q, o) => index.searchBatchGlobal(q, o),
     }
   }
@@ -160,6 +167,7 @@ async function openTarget(
       column: first.opened.column.name,
       encoder: first.encoder,
       backend: first.backend,
+      files: dataset.shards.length,
       searchBatch: async (q, o) =>
         (await dataset.searchBatch(q, o)).map((r) => ({
           stats: r.stats,
@@ -179,10 +187,18 @@ async function openTarget(
       column: index.opened.column.name,
       encoder: index.encoder,
       backend: index.backend,
+      files: 1,
       searchBatch: (q, o) => index.searchBatch(q, o),
     }
   const pqv = await PqVectorFile.open(source ?? target, { signal })
-  return { params: pqv.params, column: pqv.column.name, encoder: undefined, backend: 'js', searchBatch: (q, o) => pqv.searchBatch(q, o) }
+  return {
+    params: pqv.params,
+    column: pqv.column.name,
+    encoder: undefined,
+    backend: 'js',
+    files: 1,
+    searchBatch: (q, o) => pqv.searchBatch(q, o),
+  }
 }
 
 /** The encoder for text queries against an index: the model it names, or an error saying it names none or this build has none. */
