@@ -493,6 +493,8 @@ describe('distinct over many files (a sidecar, a manifest)', () => {
       expect(byText.map((h) => `${h.file}/${doc(h.row)}`)).toEqual(
         byText.flatMap((h, i) => (i % 2 ? [] : [`a/${doc(h.row)}`, `b/${doc(h.row)}`])),
       )
+      // every list probed, every candidate re-ranked: what is tested is which rows distinct
+      // keeps, against exact search, not what IVF finds
       const asked = { k: 6, nprobe: 1000, refine: 1000 }
       const shown = (hits: Array<{ file: string; row: number }>) =>
         hits.map((h) => `${basename(h.file, '.parquet').replace('.indexed', '')}:${h.row}`)
