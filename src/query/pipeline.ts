@@ -142,6 +142,20 @@ export function distinctKey(value: unknown, file?: number): unknown {
   return file === undefined ? key : `${file}:${typeof key}:${String(key)}`
 }
 
+/** The first `k` of `hits` (in their order) whose keys (`keyOf`) differ: what `distinct` keeps. */
+export function firstOfEach<T>(hits: readonly T[], keyOf: (hit: T) => unknown, k: number): T[] {
+  const seen = new Set<unknown>()
+  const out: T[] = []
+  for (const hit of hits) {
+    if (out.length === k) break
+    const key = keyOf(hit)
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push(hit)
+  }
+  return out
+}
+
 /** Lists probed when neither the caller nor the index says. */
 export function defaultNprobe(nlist: number): number {
   return Math.min(nlist, Math.max(8, Math.ceil(nlist / 4)))
@@ -325,20 +339,15 @@ export class QueryPipeline {
     const columns = asked.includes(column) ? asked : [...asked, column]
     const fileOf = (row: number) => this.kind.distinctFile?.(row, column)
     const keep = (r: SearchResult): SearchResult => {
-      const seen = new Set<unknown>()
-      const results: SearchResult['results'] = []
-      for (const hit of r.results) {
-        const key = distinctKey(hit.values[column], fileOf(hit.row))
-        if (seen.has(key)) continue
-        seen.add(key)
-        if (asked.includes(column)) results.push(hit)
-        else {
+      const kept = firstOfEach(r.results, (hit) => distinctKey(hit.values[column], fileOf(hit.row)), k)
+      if (asked.includes(column)) return { ...r, results: kept }
+      return {
+        ...r,
+        results: kept.map((hit) => {
           const { [column]: _, ...values } = hit.values
-          results.push({ ...hit, values })
-        }
-        if (results.length === k) break
+          return { ...hit, values }
+        }),
       }
-      return { ...r, results }
     }
     let pool = Math.min(MAX_K, k * DISTINCT_POOL)
     let found = await this.run(queries, { ...o, k: pool, columns })

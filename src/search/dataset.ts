@@ -5,8 +5,7 @@ import { readBody } from '../io/httpSource.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { JointSearches } from '../query/joint.js'
-import { distinctKey } from '../query/pipeline.js'
-import { partitionPoint } from '../sorted.js'
+import { distinctKey, firstOfEach } from '../query/pipeline.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
 import { cacheShare, type OpenOptions, tailShare } from './open.js'
 import { distinctPerFile, partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
@@ -158,15 +157,12 @@ export class SeekDataset {
   /** Rows of the dataset (numbered across the shards) as each shard's own rows; rows past the last are none. */
   private byShard(rows: Iterable<number>): Array<number[] | undefined> {
     const out: Array<number[] | undefined> = this.shards.map(() => undefined)
-    const { parts } = this
-    for (const row of rows) {
-      // the last shard starting at or before the row
-      const shard = partitionPoint(0, parts.length, (i) => (parts[i] as RowPart).rowBase > row) - 1
-      const part = parts[shard]
-      if (!part || row >= part.rowBase + part.rows) continue
-      const list = out[shard] ?? []
-      list.push(row - part.rowBase)
-      out[shard] = list
+    for (const global of rows) {
+      const at = partAt(this.parts, global)
+      if (!at) continue
+      const list = out[at.index] ?? []
+      list.push(at.row)
+      out[at.index] = list
     }
     return out
   }
@@ -252,16 +248,8 @@ export class SeekDataset {
     const all = per.flatMap((r, shard) => (r[qi]?.results ?? []).map((h) => ({ ...h, shard, file: this.names[shard] as string })))
     all.sort((a, b) => a.distance - b.distance || a.shard - b.shard || a.row - b.row)
     if (distinct === undefined) return all.slice(0, k)
-    const seen = new Set<unknown>()
-    const out: DatasetHit[] = []
-    for (const h of all) {
-      const key = distinctKey(h.values[distinct], distinctPerFile(distinct) ? h.shard : undefined)
-      if (seen.has(key)) continue
-      seen.add(key)
-      out.push(h)
-      if (out.length === k) break
-    }
-    return out
+    const perFile = distinctPerFile(distinct)
+    return firstOfEach(all, (h) => distinctKey(h.values[distinct], perFile ? h.shard : undefined), k)
   }
 
   /** The hits' values of `columns`: each shard reads its own hits' rows, every shard at once. */

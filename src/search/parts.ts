@@ -35,9 +35,10 @@ export function partAt<T extends { rowBase: number; rows: number }>(
   parts: readonly T[],
   row: number,
 ): { part: T; index: number; row: number } | undefined {
-  for (const [index, part] of parts.entries())
-    if (row >= part.rowBase && row < part.rowBase + part.rows) return { part, index, row: row - part.rowBase }
-  return undefined
+  // the last part starting at or before the row (parts are in row order; an empty one starts where the next does)
+  const index = partitionPoint(0, parts.length, (i) => (parts[i] as T).rowBase > row) - 1
+  const part = parts[index]
+  return part && row < part.rowBase + part.rows ? { part, index, row: row - part.rowBase } : undefined
 }
 
 /** Rows [start, end) of the whole, of `columns`: each file's share read through its own offset indexes, all at once. */
