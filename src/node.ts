@@ -1,5 +1,5 @@
 /** Node additions to the public API: local files in, atomic files out, worker_threads for builds and large searches,
- * WebGPU through the `webgpu` package (Dawn). */
+ * WebGPU through the `webgpu` package (Dawn). Loading io/nodeFile.js lets the library's opens take local paths (io/local.ts). */
 
 export { nodeGpu } from './compute/gpu/node.js'
 export { decodeThreads, defaultThreads, spawnNodeKernelWorker } from './compute/nodePool.js'

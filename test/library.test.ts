@@ -1,8 +1,20 @@
 import { execFileSync } from 'node:child_process'
-import { join } from 'node:path'
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/compute/random.js'
-import { buildIndex, fileSink, fileSource, openIndex, resolveSourceName, SidecarIndex, toArrowTable } from '../src/node.js'
+import {
+  buildIndex,
+  fileSink,
+  fileSource,
+  openHttp,
+  openIndex,
+  resolveSourceName,
+  SeekDataset,
+  SidecarIndex,
+  toArrowTable,
+} from '../src/node.js'
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const root = join(import.meta.dirname, '..')
@@ -70,6 +82,100 @@ describe('the npm library', () => {
     expect(results[0]).toMatchObject({ file: 'a.parquet', row: 7, distance: 0 })
     expect(() => resolveSourceName('../b.parquet', { kind: 'path', dir }, [], paths)).toThrow(/outside the index's own directory/)
     for (const s of opened) await s.close()
+  })
+
+  it('in Node a path opens what a URL would (an indexed file, a sidecar, a manifest); close() lets the files go, and a later search opens them again', async () => {
+    const dir = tempDir('pqs-lib-paths-')
+    const dim = 8
+    const v = clusteredVectors(1200, dim, 4)
+    const rows = (from: number) => Array.from({ length: 600 }, (_, i) => Array.from(v.subarray((from + i) * dim, (from + i + 1) * dim)))
+    for (const [name, from] of [
+      ['a', 0],
+      ['b', 600],
+    ] as const) {
+      writeListFile(join(dir, `${name}.parquet`), rows(from), { title: Array.from({ length: 600 }, (_, i) => `${name}${i}`) })
+      const src = await fileSource(join(dir, `${name}.parquet`))
+      await buildIndex(src, await fileSink(join(dir, `${name}.indexed.parquet`), join(dir, `${name}.parquet`)), {
+        column: 'embedding',
+        nlist: 8,
+      })
+      await src.close()
+    }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: ['a.indexed.parquet', 'b.indexed.parquet'] }))
+    const { buildShared } = await import('../src/index/partitioned.js')
+    const parts = await Promise.all(
+      ['a', 'b'].map(async (n) => ({ name: `${n}.parquet`, source: await fileSource(join(dir, `${n}.parquet`)) })),
+    )
+    await buildShared(parts, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', nlist: 8 })
+    for (const p of parts) await p.source.close()
+    const fds = () => readdirSync('/proc/self/fd').length
+    const settled = async (want: number) => {
+      for (let i = 0; i < 100 && fds() !== want; i++) await new Promise((r) => setTimeout(r, 10))
+      return fds()
+    }
+    const before = fds()
+    const q = v.subarray(700 * dim, 701 * dim) // b's row 100
+    const o = { k: 3, columns: ['title'] }
+
+    // an indexed file, by a relative path and by a file: URL, answers as through fileSource
+    const file = await fileSource(join(dir, 'b.indexed.parquet'))
+    const want = (await (await openIndex(file)).search(q, o)).results
+    await file.close()
+    expect(want[0]).toEqual({ row: 100, distance: 0, values: { title: 'b100' } })
+    // (a small first read: the file is not all in it, so a search reads from the file)
+    const index = await openIndex(relative(process.cwd(), join(dir, 'b.indexed.parquet')), { tailBytes: 4096 })
+    expect((await index.search(q, o)).results).toEqual(want)
+    const byUrl = await openIndex(pathToFileURL(join(dir, 'b.indexed.parquet')).href)
+    expect((await byUrl.search(q, o)).results).toEqual(want)
+    byUrl.close()
+    // a sidecar and a manifest: their files beside them, each hit naming its file and its row there
+    const sidecar = await SidecarIndex.openUrl(join(dir, 'all.pqseek'))
+    expect((await sidecar.search(q, o)).results[0]).toMatchObject({ file: 'b.parquet', row: 100, distance: 0, values: { title: 'b100' } })
+    const dataset = await SeekDataset.fromManifest(join(dir, 'manifest.json'))
+    expect((await dataset.search(q, o)).results[0]).toMatchObject({
+      file: 'b.indexed.parquet',
+      shard: 1,
+      row: 100,
+      distance: 0,
+      values: { title: 'b100' },
+    })
+    expect(fds()).toBeGreaterThanOrEqual(before + 6) // each file held open while in use
+
+    index.close()
+    sidecar.close()
+    dataset.close()
+    expect(await settled(before)).toBe(before)
+    // closed, they search on: each file opened again, what it read before read again
+    index.clearCache()
+    const again = await index.search(q, o)
+    expect(again.results).toEqual(want)
+    expect(again.stats.requests).toBeGreaterThan(0)
+    index.close()
+    // a file changed since it was opened is refused, not read as what it was
+    appendFileSync(join(dir, 'b.indexed.parquet'), 'x')
+    index.clearCache()
+    await expect(index.search(q, o)).rejects.toThrow(/b\.indexed\.parquet: the file changed since it was opened/)
+    // what a manifest or sidecar names stays beside it, as over HTTP
+    writeFileSync(join(dir, 'escape.json'), JSON.stringify({ files: ['../elsewhere.indexed.parquet'] }))
+    await expect(SeekDataset.fromManifest(join(dir, 'escape.json'))).rejects.toThrow(/outside the index's own directory/)
+    // a shard that will not open lets the others go
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ files: ['a.indexed.parquet', 'a.parquet'] }))
+    await expect(SeekDataset.fromManifest(join(dir, 'broken.json'))).rejects.toThrow(
+      /a\.parquet: this Parquet file has no ParquetSeek index/,
+    )
+    expect(await settled(before)).toBe(before)
+  })
+
+  it('a path where there is no page to read it from is said at once, not retried as a network error', async () => {
+    let fetched = 0
+    const fetch = async () => {
+      fetched++
+      return new Response('')
+    }
+    await expect(openHttp('data/papers.indexed.parquet', { fetch })).rejects.toThrow(
+      /data\/papers\.indexed\.parquet: not a URL, and there is no page to read it from/,
+    )
+    expect(fetched).toBe(0)
   })
 
   it('distinct: k values even when the nearest 5 × k rows hold fewer (the search widens); fewer only when the probed lists hold fewer', async () => {

@@ -69,6 +69,12 @@ describe('pq-vector files (IVF-flat inside Parquet, written by the Rust pq-vecto
     const deleted = await searchPqVector(source, metadata, index, q, { k: 3, nprobe: K, deleted: [7] })
     expect(deleted.hits.map((h) => h.row)).toEqual(filtered.hits.map((h) => h.row))
     await source.close()
+    // in Node, by its path: the same answers, its file let go by close()
+    const { PqVectorFile } = await import('../src/node.js')
+    const byPath = await PqVectorFile.open(path)
+    const viaPath = await byPath.search(q, { k: 3, nprobe: K, columns: ['title'], where: "title != 't7'" })
+    expect(viaPath.results).toEqual(filtered.hits)
+    byPath.close()
     const db = await duckdb()
     const [[count]] = (await db.rows(`SELECT count(*) FROM '${path}'`)) as [[bigint]]
     db.close()

@@ -1,15 +1,13 @@
 import { rm } from 'node:fs/promises'
-import * as nodePaths from 'node:path'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { FileMetaData } from 'hyparquet'
 import { SEARCH_BACKENDS } from '../compute/backend.js'
 import { nodeGpu } from '../compute/gpu/node.js'
 import { decodeThreads } from '../compute/nodePool.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
-import { resolveSourceName } from '../io/confine.js'
 import { isRemote } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
-import { fileSink, fileSource, readLocalFile } from '../io/nodeFile.js'
+import { fileSink, fileSource } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import {
   checkVector,
@@ -22,7 +20,7 @@ import {
   vectorLength,
 } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { checkDistinct, MAX_MANIFEST_BYTES, manifestFiles, SeekDataset } from '../search/dataset.js'
+import { SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { SidecarIndex } from '../search/sidecarIndex.js'
@@ -138,21 +136,7 @@ const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : r
 export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
   const { onProgress, printer } = openProgress()
   try {
-    if (isUrl(target)) return await SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), onProgress, ...c.compute })
-    const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
-    const sidecar = await anySource(resolve(target))
-    c.opened.push(sidecar)
-    return await SidecarIndex.open(
-      sidecar,
-      async (name) => {
-        const where = resolveSourceName(name, base, allowed(c), nodePaths)
-        if (where.kind === 'url') return where.url
-        const s = await anySource(where.path)
-        c.opened.push(s)
-        return s
-      },
-      { signal: c.signal, onProgress, ...c.compute },
-    )
+    return await SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), onProgress, ...c.compute })
   } finally {
     printer.done()
   }
@@ -172,35 +156,10 @@ function openProgress() {
 export async function openManifest(target: string, c: OpenContext): Promise<SeekDataset> {
   const { onProgress, printer } = openProgress()
   try {
-    return await openManifestFiles(target, c, onProgress)
+    return await SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), onProgress, ...c.compute })
   } finally {
     printer.done()
   }
-}
-
-async function openManifestFiles(
-  target: string,
-  c: OpenContext,
-  onProgress: (opened: number, files: number) => void,
-): Promise<SeekDataset> {
-  if (isUrl(target)) return SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), onProgress, ...c.compute })
-  const files = manifestFiles(await readLocalFile(target, MAX_MANIFEST_BYTES), target)
-  const base = { kind: 'path' as const, dir: dirname(resolve(target)) }
-  const resolved = files.map((f) => resolveSourceName(f, base, allowed(c), nodePaths))
-  checkDistinct(
-    resolved.map((where) => (where.kind === 'url' ? where.url : where.path)),
-    target,
-  )
-  const sources: Array<ByteSource | string> = []
-  for (const where of resolved) {
-    if (where.kind === 'url') sources.push(where.url)
-    else {
-      const source = await anySource(where.path)
-      c.opened.push(source)
-      sources.push(source)
-    }
-  }
-  return SeekDataset.open(sources, { signal: c.signal, onProgress, ...c.compute })
 }
 
 /**

@@ -60,6 +60,11 @@ export function resolveSourceName(
   return { kind: 'path', path }
 }
 
+/** Where a resolved name points, as the string the library opens (a URL, or a path where there are local files). */
+export function resolvedAddress(where: Resolved): string {
+  return where.kind === 'url' ? where.url : where.path
+}
+
 function allowed(href: string, allow: readonly string[]): boolean {
   return allow.some((prefix) => SCHEME.test(prefix) && href.startsWith(prefix))
 }

@@ -109,9 +109,28 @@ type BodyPlan = { limit: number } | 'skip'
  * server costs at most those bytes of memory. Bodies are asked for without content coding
  * (`Accept-Encoding: identity`); a compressed range answer is refused.
  */
+/**
+ * An address fetch cannot take (a path where there is no page to resolve it against) is said at
+ * once, not retried as a network error. In Node a path is a local file through the package's
+ * `node` entry (io/local.ts), and never comes here.
+ */
+function checkAddress(url: string): void {
+  try {
+    new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+  } catch {
+    throw new ParquetSeekError(
+      'not a URL, and there is no page to read it from (in Node, import from "parquetseek" to open a local path)',
+      {
+        file: url,
+      },
+    )
+  }
+}
+
 export async function openHttp(address: string, o: HttpOptions = {}): Promise<OpenedHttp> {
   // a Hugging Face or GitHub file page, or hf://: where its bytes are
   const url = fileUrl(address)
+  checkAddress(url)
   const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis)
   const attempts = o.attempts ?? 4
   const baseDelay = o.retryDelayMs ?? 100

@@ -1,13 +1,62 @@
 import { randomBytes } from 'node:crypto'
 import { constants, type Stats } from 'node:fs'
 import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ParquetSeekError } from '../errors.js'
+import { installLocalFiles, type LocalFiles } from './local.js'
 import type { ByteSink } from './sink.js'
 import type { ByteSource } from './source.js'
 
-/** A local file as a byte source; reads exactly the requested range with positional reads. */
+/**
+ * A local file as a byte source; reads exactly the requested range with positional reads.
+ * `close()` lets the handle go; a read after it opens the file again, refusing one that changed
+ * since (its size or modification time), so an index closed and searched again reads what it
+ * opened or says why not.
+ */
 export async function fileSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
+  const first = await openFile(path)
+  const { size, mtimeMs } = first.info
+  let handle: Promise<FileHandle> | undefined = Promise.resolve(first.handle)
+  const reopen = async () => {
+    const again = await openFile(path)
+    if (again.info.size !== size || again.info.mtimeMs !== mtimeMs) {
+      await again.handle.close()
+      throw new ParquetSeekError('the file changed since it was opened (its size or modification time); open it again', { file: path })
+    }
+    return again.handle
+  }
+  return {
+    byteLength: size,
+    name: basename(path),
+    local: true,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = Math.min(end ?? size, size)
+      const length = Math.max(0, stop - start)
+      const buf = new Uint8Array(length)
+      handle ??= reopen().catch((e) => {
+        handle = undefined
+        throw e
+      })
+      const h = await handle
+      let done = 0
+      while (done < length) {
+        const { bytesRead } = await h.read(buf, done, length - done, start + done)
+        if (bytesRead === 0) throw new ParquetSeekError('file shrank while being read', { file: path, offset: start + done })
+        done += bytesRead
+      }
+      return buf.buffer
+    },
+    async close() {
+      const h = handle
+      handle = undefined
+      await (await h?.catch(() => undefined))?.close()
+    },
+  }
+}
+
+/** A regular file opened for reading, and what it is. */
+async function openFile(path: string): Promise<{ handle: FileHandle; info: Stats }> {
   let handle: FileHandle
   try {
     // non-blocking: opening a FIFO for reading would otherwise wait for a writer forever
@@ -20,25 +69,7 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
     await handle.close()
     throw new ParquetSeekError(`is ${kindOf(info)}, not a regular file`, { file: path })
   }
-  const { size } = info
-  return {
-    byteLength: size,
-    name: basename(path),
-    local: true,
-    async slice(start: number, end?: number): Promise<ArrayBuffer> {
-      const stop = Math.min(end ?? size, size)
-      const length = Math.max(0, stop - start)
-      const buf = new Uint8Array(length)
-      let done = 0
-      while (done < length) {
-        const { bytesRead } = await handle.read(buf, done, length - done, start + done)
-        if (bytesRead === 0) throw new ParquetSeekError('file shrank while being read', { file: path, offset: start + done })
-        done += bytesRead
-      }
-      return buf.buffer
-    },
-    close: () => handle.close(),
-  }
+  return { handle, info }
 }
 
 /**
@@ -128,3 +159,20 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)])
   return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino
 }
+
+/**
+ * Node's local files, for the strings the library opens (io/local.ts): a plain path or a `file:`
+ * URL is a file; any other scheme (`https:`, `hf:`) is not. Installed when this module loads, which
+ * the package's `node` entry and the CLI do.
+ */
+export const nodeLocalFiles: LocalFiles = {
+  pathOf(address) {
+    if (/^file:/i.test(address)) return fileURLToPath(address)
+    // (a scheme has two letters or more: `C:\data` is a Windows path)
+    return /^[a-z][a-z0-9+.-]+:/i.test(address) ? undefined : address
+  },
+  open: fileSource,
+  read: readLocalFile,
+  paths: { resolve, relative, isAbsolute, dirname },
+}
+installLocalFiles(nodeLocalFiles)

@@ -1,7 +1,8 @@
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
-import { resolveSourceName } from '../io/confine.js'
+import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
+import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { JointSearches } from '../query/joint.js'
@@ -101,29 +102,53 @@ export class SeekDataset {
     const tailBytes = o.tailBytes ?? tailShare(inputs.length)
     let opened = 0
     o.onProgress?.(0, inputs.length)
+    const held: SeekIndex[] = []
     const shards = await mapLimit(inputs, concurrency, async (input) => {
       throwIfAborted(o.signal)
       const shard = await openIndex(input, { ...o, cacheBytes, tailBytes, clock, limiter })
+      held.push(shard)
       o.onProgress?.(++opened, inputs.length)
       return shard
+    }).catch((e) => {
+      // (the shards that did open let their files go)
+      for (const shard of held) shard.close()
+      throw e
     })
-    const names = inputs.map((input) => (typeof input === 'string' ? input : input.name))
+    // a shard by its URL, or a local one (Node) by the name its file gives itself, as a ByteSource's
+    const names = inputs.map((input, i) =>
+      typeof input !== 'string' ? input.name : localFile(input) ? (shards[i] as SeekIndex).opened.raw.name : input,
+    )
     const first = shards[0] as SeekIndex
     for (const [i, s] of shards.entries()) {
-      if (s.params.dim !== first.params.dim || s.metric !== first.metric)
+      if (s.params.dim !== first.params.dim || s.metric !== first.metric) {
+        for (const shard of shards) shard.close()
         throw new ParquetSeekError(
           `shard ${i} is ${s.params.dim}-d ${s.metric}, the first shard ${first.params.dim}-d ${first.metric}: one dataset needs one kind of vector`,
           { file: names[i] },
         )
+      }
     }
     return new SeekDataset(shards, names, concurrency, clock)
   }
 
-  /** Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL. */
+  /**
+   * Reads a manifest (`{ "files": [...] }`) and opens its shards, resolved against its URL — in
+   * Node, against its folder when `address` is a local path.
+   */
   static async fromManifest(
     address: string,
     o: DatasetOpenOptions & { fetch?: typeof fetch; allowSources?: string[] } = {},
   ): Promise<SeekDataset> {
+    const local = localFile(address)
+    if (local) {
+      // a local path (Node): its files resolve beside it, or in an `allowSources` folder
+      const { path, files } = local
+      const list = manifestFiles(await files.read(path, MAX_MANIFEST_BYTES), path)
+      const base = { kind: 'path' as const, dir: files.paths.dirname(files.paths.resolve(path)) }
+      const addresses = list.map((f) => resolvedAddress(resolveSourceName(f, base, o.allowSources, files.paths)))
+      checkDistinct(addresses, path)
+      return SeekDataset.open(addresses, o)
+    }
     const url = fileUrl(address)
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
     if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
@@ -135,6 +160,11 @@ export class SeekDataset {
     const urls = files.map((f) => (resolveSourceName(f, base, o.allowSources) as { url: string }).url)
     checkDistinct(urls, url)
     return SeekDataset.open(urls, o)
+  }
+
+  /** Each shard's close(): GPU buffers, page workers and local files let go (searches go on, opening them again). */
+  close(): void {
+    for (const shard of this.shards) shard.close()
   }
 
   get rows(): number {
@@ -318,16 +348,26 @@ export function checkDistinct(resolved: string[], file?: string): void {
   }
 }
 
-/** `fn` over `items` with at most `limit` running at once; results in input order. */
+/**
+ * `fn` over `items` with at most `limit` running at once; results in input order. The first
+ * failure starts no more, and is thrown once those running have ended: nothing is left running
+ * (or holding a file) behind a rejected call.
+ */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length)
   let next = 0
+  let failure: { error: unknown } | undefined
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++
-      out[i] = await fn(items[i] as T, i)
+      try {
+        out[i] = await fn(items[i] as T, i)
+      } catch (error) {
+        failure ??= { error }
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure) throw failure.error
   return out
 }

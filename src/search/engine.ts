@@ -82,10 +82,14 @@ export class SeekIndex {
     return this.pipeline.kernels
   }
 
-  /** Gives GPU buffers back and stops page-decoding workers (the index still searches: on the CPU, on one thread). */
+  /**
+   * Gives GPU buffers back, stops page-decoding workers and lets go of a local file it opened by
+   * its path (the index still searches: on the CPU, on one thread, opening the file again).
+   */
   close(): void {
     this.pipeline.close()
     this.decoders.close()
+    this.opened.release?.().catch(() => {})
   }
 
   get params() {

@@ -8,6 +8,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
+import { localFile } from '../io/local.js'
 import { type ByteSource, type ConnectionLimiter, CountingSource, type RoundTripClock } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
 import { footerLength, parseFooter } from '../parquet/footer.js'
@@ -70,6 +71,8 @@ export interface OpenedIndex {
   /** Byte range of the non-embedding page indexes, when not yet in memory. */
   pageIndex: { start: number; end: number } | undefined
   open: { bytes: number; requests: number; roundTrips: number; ms: number }
+  /** Lets go of what the open took hold of (a local file's handle; a later read takes it again). */
+  release?: () => Promise<void>
 }
 
 const DEFAULT_TAIL = 1 << 20
@@ -103,6 +106,17 @@ export function tailShare(files: number): number {
  * that projection needs — one suffix read when they fit in `tailBytes`, two otherwise.
  */
 export async function openSource(input: ByteSource | string, o: OpenOptions = {}): Promise<OpenedIndex> {
+  // a local path (Node): the file, its handle let go by `release`, and at once if it will not open as an index
+  const local = typeof input === 'string' ? localFile(input) : undefined
+  if (local) {
+    const file = await local.files.open(local.path)
+    try {
+      return { ...(await openSource(file, o)), release: () => file.close() }
+    } catch (e) {
+      await file.close()
+      throw e
+    }
+  }
   const t0 = performance.now()
   const tailBytes = o.tailBytes ?? DEFAULT_TAIL
   let raw: ByteSource

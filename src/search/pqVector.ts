@@ -7,6 +7,7 @@ import { footerValue } from '../index/keys.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
+import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readVectorRange } from '../parquet/embedding.js'
@@ -134,10 +135,31 @@ export class PqVectorFile {
     private readonly pipeline: QueryPipeline,
   ) {}
 
+  /** A URL, a ByteSource, or in Node a local path (its file let go by close()). */
   static async open(input: ByteSource | string, o: PqVectorFileOptions = {}): Promise<PqVectorFile> {
+    const local = typeof input === 'string' ? localFile(input) : undefined
+    if (local) {
+      const file = await local.files.open(local.path)
+      try {
+        const opened = await PqVectorFile.open(file, o)
+        opened.#held = file
+        return opened
+      } catch (e) {
+        await file.close()
+        throw e
+      }
+    }
     const source = typeof input === 'string' ? (await openHttp(input, { signal: o.signal })).source : input
     const metadata = await readMetadata(source, source.name)
     return PqVectorFile.over(source, metadata, await openPqVector(source, metadata), o)
+  }
+
+  /** A local file open() took hold of. */
+  #held: { close(): Promise<void> } | undefined
+
+  /** Lets go of a local file opened by its path (searches go on, opening it again). */
+  close(): void {
+    this.#held?.close().catch(() => {})
   }
 
   /** A file whose footer and pq-vector index are already read. */

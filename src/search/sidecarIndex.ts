@@ -10,9 +10,10 @@ import { pqLayout } from '../index/pq.js'
 import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
 import { BatchingSource } from '../io/batching.js'
 import { CachedSource } from '../io/cache.js'
-import { resolveSourceName } from '../io/confine.js'
+import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
+import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange } from '../parquet/embedding.js'
@@ -233,11 +234,41 @@ export class SidecarIndex {
     return this.#opening
   }
 
-  /** `resolve` turns a source name as recorded into something to read (a path's ByteSource, or a URL). */
+  /** Local files the open took hold of (io/local.ts), let go by close(). */
+  #held: Array<{ close(): Promise<void> }> = []
+
+  /**
+   * `resolve` turns a source name as recorded into something to read: a ByteSource, or a URL (in
+   * Node a local path too, whose file close() lets go).
+   */
   static async open(
     sidecarSource: ByteSource,
     resolve: (name: string) => Promise<ByteSource | string>,
     o: SidecarOpenOptions = {},
+  ): Promise<SidecarIndex> {
+    const held: Array<{ close(): Promise<void> }> = []
+    const resolveLocal = async (name: string) => {
+      const input = await resolve(name)
+      const local = typeof input === 'string' ? localFile(input) : undefined
+      if (!local) return input
+      const file = await local.files.open(local.path)
+      held.push(file)
+      return file
+    }
+    try {
+      const index = await SidecarIndex.#open(sidecarSource, resolveLocal, o)
+      index.#held.push(...held)
+      return index
+    } catch (e) {
+      await letGo(held)
+      throw e
+    }
+  }
+
+  static async #open(
+    sidecarSource: ByteSource,
+    resolve: (name: string) => Promise<ByteSource | string>,
+    o: SidecarOpenOptions,
   ): Promise<SidecarIndex> {
     const t0 = performance.now()
     const file = sidecarSource.name
@@ -366,9 +397,29 @@ export class SidecarIndex {
 
   /**
    * A sidecar at a URL (or an address fileUrl knows: hf://…): its sources resolve on the
-   * sidecar's own origin, or under a prefix in `allow` (resolveSourceName).
+   * sidecar's own origin, or under a prefix in `allow` (resolveSourceName). In Node a local path
+   * too (io/local.ts): its sources beside it, or in a folder in `allow`, let go by close().
    */
   static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
+    const local = localFile(address)
+    if (local) {
+      // a local path (Node): its files resolve beside it, or in an `allow`ed folder
+      const { path, files } = local
+      const base = { kind: 'path' as const, dir: files.paths.dirname(files.paths.resolve(path)) }
+      const sidecar = await files.open(path)
+      try {
+        const index = await SidecarIndex.open(
+          sidecar,
+          async (name) => resolvedAddress(resolveSourceName(name, base, o.allow, files.paths)),
+          o,
+        )
+        index.#held.push(sidecar)
+        return index
+      } catch (e) {
+        await sidecar.close()
+        throw e
+      }
+    }
     const t0 = performance.now()
     // (the names are the files' paths, as the writer recorded them: resolveSourceName)
     const base = { kind: 'url' as const, url: fileUrl(address), names: 'paths' as const }
@@ -479,10 +530,16 @@ export class SidecarIndex {
     return searchExactAcross(this.sources, queries, { ...o, metric: this.model.params.metric, kernels: this.pipeline.kernels })
   }
 
-  /** Gives GPU buffers back (searches go on, on the CPU). */
+  /** Gives GPU buffers back and lets go of local files it opened by their paths (searches go on, on the CPU, opening them again). */
   close(): void {
     this.pipeline.close()
+    letGo(this.#held).catch(() => {})
   }
+}
+
+/** Closes files a sidecar opened (a later read opens one again: io/nodeFile.ts). */
+async function letGo(files: ReadonlyArray<{ close(): Promise<void> }>): Promise<void> {
+  await Promise.all(files.map((f) => f.close().catch(() => {})))
 }
 
 /** Lists from the sidecar; vectors and columns from the source files holding the rows. */
