@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../src/compute/random.js'
 import {
   buildIndex,
+  encoderFor,
   fileSink,
   fileSource,
   openHttp,
@@ -164,6 +165,15 @@ describe('the npm library', () => {
       /a\.parquet: this Parquet file has no ParquetSeek index/,
     )
     expect(await settled(before)).toBe(before)
+  })
+
+  it('in Node the model a file names encodes text with nothing registered first (use-lite-512, its weights from the dependencies)', async () => {
+    const encoder = encoderFor('use-lite-512')
+    expect(encoder).toMatchObject({ id: 'use-lite-512', dim: 512 })
+    const [joy, glad, tax] = await (encoder as NonNullable<typeof encoder>).encode(['joy', 'gladness', 'income tax'])
+    const cos = (a = new Float32Array(), b = new Float32Array()) => a.reduce((n, x, i) => n + x * (b[i] as number), 0)
+    expect(joy?.length).toBe(512)
+    expect(cos(joy, glad)).toBeGreaterThan(cos(joy, tax)) // by meaning
   })
 
   it('a path where there is no page to read it from is said at once, not retried as a network error', async () => {

