@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -9,6 +9,7 @@ import {
   encoderFor,
   fileSink,
   fileSource,
+  MemorySink,
   openHttp,
   openIndex,
   resolveSourceName,
@@ -171,9 +172,45 @@ describe('the npm library', () => {
     const encoder = encoderFor('use-lite-512')
     expect(encoder).toMatchObject({ id: 'use-lite-512', dim: 512 })
     const [joy, glad, tax] = await (encoder as NonNullable<typeof encoder>).encode(['joy', 'gladness', 'income tax'])
-    const cos = (a = new Float32Array(), b = new Float32Array()) => a.reduce((n, x, i) => n + x * (b[i] as number), 0)
+    const cos = (a?: ArrayLike<number>, b?: ArrayLike<number>) => Array.from(a ?? []).reduce((n, x, i) => n + x * (b?.[i] as number), 0)
     expect(joy?.length).toBe(512)
     expect(cos(joy, glad)).toBeGreaterThan(cos(joy, tax)) // by meaning
+  })
+
+  it("a File or Blob (a page's file input, a drop) builds and opens as a byte source does; anything else is an error naming what it got", async () => {
+    const dir = tempDir('pqs-lib-blob-')
+    const dim = 8
+    const v = clusteredVectors(500, dim, 6)
+    const input = join(dir, 'in.parquet')
+    writeListFile(
+      input,
+      Array.from({ length: 500 }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    )
+    // (a Blob's slice answers a Blob, not bytes: handed one, Node aborted the process)
+    const sink = new MemorySink()
+    await buildIndex(new Blob([readFileSync(input)]), sink, { column: 'embedding', nlist: 8 })
+    const file = new File([sink.bytes as Uint8Array<ArrayBuffer>], 'papers.indexed.parquet')
+    const index = await openIndex(file)
+    const { results } = await index.search(v.subarray(9 * dim, 10 * dim), { k: 1 })
+    expect(results[0]).toMatchObject({ row: 9, distance: 0 })
+    expect(index.opened.raw.name).toBe('papers.indexed.parquet') // errors name the file
+    const dataset = await SeekDataset.open([file, new File([sink.bytes as Uint8Array<ArrayBuffer>], 'copy.indexed.parquet')])
+    expect(dataset.names).toEqual(['papers.indexed.parquet', 'copy.indexed.parquet'])
+    for (const [bad, got] of [
+      [null, 'null'],
+      [42, 'a number'],
+      [{}, 'an object without them'],
+      [new Map(), 'a Map'],
+    ] as const)
+      await expect(openIndex(bad as never)).rejects.toThrow(
+        `openIndex takes a URL (in Node a path), a File or Blob, or a byte source ({ byteLength, slice(start, end) }); got ${got}`,
+      )
+    await expect(openIndex(new URL('https://cdn.example/x.parquet') as never)).rejects.toThrow(
+      'openIndex takes a URL as a string (url.href), not a URL object',
+    )
+    await expect(buildIndex([1, 2] as never, new MemorySink(), { column: 'embedding' })).rejects.toThrow(
+      /^buildIndex takes .*; got an array$/,
+    )
   })
 
   it('a path where there is no page to read it from is said at once, not retried as a network error', async () => {

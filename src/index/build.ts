@@ -6,6 +6,7 @@ import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/po
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { spillGraph } from '../compute/spill.js'
 import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { readable } from '../io/blobSource.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -127,9 +128,9 @@ export interface BuildSummary {
  * Reads `source`, trains IVF-PQ on its embedding column and writes the indexed Parquet file to
  * `sink`. The sink is committed only when everything succeeded, and aborted otherwise.
  */
-export async function buildIndex(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
+export async function buildIndex(input: AsyncBuffer | Blob, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
   try {
-    const summary = await build(source, sink, o)
+    const summary = await build(readable(input, 'buildIndex'), sink, o)
     await sink.commit()
     return summary
   } catch (e) {

@@ -1,6 +1,7 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import { readable } from '../io/blobSource.js'
 import { type ByteSink, MemorySink } from '../io/sink.js'
 import { fromBytes } from '../io/source.js'
 import { type ColumnBlock, readColumnBlocks, summarizeColumns } from '../parquet/embedding.js'
@@ -55,8 +56,9 @@ export interface EmbedSummary {
  * many rows' text and vectors (a large text chunk of a local file: its pages walked first). The output
  * is ready for `buildIndex` (which `index --embed-text` runs next).
  */
-export async function embedTextColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
+export async function embedTextColumn(input: AsyncBuffer | Blob, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
   const started = performance.now()
+  const source = readable(input, 'embedTextColumn')
   if (o.passages) {
     // the passages' file in memory first (a row per passage), then embedded as any file is
     const cut = new MemorySink()

@@ -1,3 +1,5 @@
+import type { AsyncBuffer } from 'hyparquet'
+import { ParquetSeekError } from '../errors.js'
 import type { ByteSource } from './source.js'
 
 /** A browser File or Blob as a byte source: reads only the requested slice, never the whole file. */
@@ -8,4 +10,34 @@ export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'b
     local: true,
     slice: async (start, end) => blob.slice(start, end).arrayBuffer(),
   }
+}
+
+/**
+ * What the library reads a file's bytes through, from what a caller hands it: a File or Blob
+ * (from a page's file input or a drop) read as `blobSource` reads it, or a byte source as it is.
+ * Anything else is refused, naming what it got. (A Blob's `slice` answers a Blob, not bytes:
+ * handed one as a byte source, Node aborted.)
+ */
+export function readable<T extends AsyncBuffer>(input: T | Blob, what: string): T | ByteSource {
+  if (input instanceof URL) throw new ParquetSeekError(`${what} takes a URL as a string (url.href), not a URL object`)
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input)
+  const candidate = input as Partial<AsyncBuffer> | null
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.slice !== 'function' ||
+    !Number.isSafeInteger(candidate.byteLength)
+  )
+    throw new ParquetSeekError(
+      `${what} takes a URL (in Node a path), a File or Blob, or a byte source ({ byteLength, slice(start, end) }); got ${kindOf(input)}`,
+    )
+  return input as T
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value !== 'object') return `a ${typeof value}`
+  const name = (value as object).constructor?.name
+  return !name || name === 'Object' ? 'an object without them' : `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`
 }

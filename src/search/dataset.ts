@@ -92,7 +92,7 @@ export class SeekDataset {
    * Opens every shard (`concurrency` at a time); all must share dimension and metric.
    * `onProgress(opened, files)`: (0, n) first, then as each shard opens; once cancelled no more open.
    */
-  static async open(inputs: Array<ByteSource | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
+  static async open(inputs: Array<ByteSource | Blob | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
     const concurrency = Math.max(1, o.concurrency ?? 16)
     const clock = new RoundTripClock()
@@ -114,9 +114,9 @@ export class SeekDataset {
       for (const shard of held) shard.close()
       throw e
     })
-    // a shard by its URL, or a local one (Node) by the name its file gives itself, as a ByteSource's
+    // a shard by its URL, else (a local path in Node, a ByteSource, a File) by the name its source gives itself
     const names = inputs.map((input, i) =>
-      typeof input !== 'string' ? input.name : localFile(input) ? (shards[i] as SeekIndex).opened.raw.name : input,
+      typeof input === 'string' && !localFile(input) ? input : (shards[i] as SeekIndex).opened.raw.name,
     )
     const first = shards[0] as SeekIndex
     for (const [i, s] of shards.entries()) {

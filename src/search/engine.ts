@@ -52,7 +52,7 @@ export class SeekIndex {
     private readonly decoders: PageDecoders,
   ) {}
 
-  static async open(input: ByteSource | string, o: OpenOptions = {}): Promise<SeekIndex> {
+  static async open(input: ByteSource | Blob | string, o: OpenOptions = {}): Promise<SeekIndex> {
     const kernels = await loadKernels(o.backend)
     const opened = await openSource(input, o)
     // loaded on demand: pages that never ask for the GPU do not load its code and shaders
@@ -369,6 +369,6 @@ class EmbeddedKind implements IndexKind {
   }
 }
 
-export async function openIndex(input: ByteSource | string, o: OpenOptions = {}): Promise<SeekIndex> {
+export async function openIndex(input: ByteSource | Blob | string, o: OpenOptions = {}): Promise<SeekIndex> {
   return SeekIndex.open(input, o)
 }

@@ -9,6 +9,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
 import { BatchingSource } from '../io/batching.js'
+import { readable } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
@@ -242,14 +243,16 @@ export class SidecarIndex {
    * Node a local path too, whose file close() lets go).
    */
   static async open(
-    sidecarSource: ByteSource,
-    resolve: (name: string) => Promise<ByteSource | string>,
+    sidecarFile: ByteSource | Blob,
+    resolve: (name: string) => Promise<ByteSource | Blob | string>,
     o: SidecarOpenOptions = {},
   ): Promise<SidecarIndex> {
+    const sidecarSource = readable(sidecarFile, 'SidecarIndex.open')
     const held: Array<{ close(): Promise<void> }> = []
     const resolveLocal = async (name: string) => {
       const input = await resolve(name)
-      const local = typeof input === 'string' ? localFile(input) : undefined
+      if (typeof input !== 'string') return readable(input, `SidecarIndex.open's resolve("${name}")`)
+      const local = localFile(input)
       if (!local) return input
       const file = await local.files.open(local.path)
       held.push(file)
