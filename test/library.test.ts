@@ -3,6 +3,7 @@ import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:f
 import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { serveDir } from '../src/cli/rangeServer.js'
 import { mulberry32 } from '../src/compute/random.js'
 import {
   buildIndex,
@@ -20,6 +21,37 @@ import {
 import { clusteredVectors, tempDir, writeListFile } from './helpers/fixtures.js'
 
 const root = join(import.meta.dirname, '..')
+
+/**
+ * Two indexed files of 600 rows (a.indexed.parquet, b.indexed.parquet: titles a0…, b0…), the
+ * manifest of both, and a sidecar (all.pqseek) over their unindexed copies, in one folder.
+ */
+async function twoFiles(prefix: string) {
+  const dir = tempDir(prefix)
+  const dim = 8
+  const v = clusteredVectors(1200, dim, 4)
+  const rows = (from: number) => Array.from({ length: 600 }, (_, i) => Array.from(v.subarray((from + i) * dim, (from + i + 1) * dim)))
+  for (const [name, from] of [
+    ['a', 0],
+    ['b', 600],
+  ] as const) {
+    writeListFile(join(dir, `${name}.parquet`), rows(from), { title: Array.from({ length: 600 }, (_, i) => `${name}${i}`) })
+    const src = await fileSource(join(dir, `${name}.parquet`))
+    await buildIndex(src, await fileSink(join(dir, `${name}.indexed.parquet`), join(dir, `${name}.parquet`)), {
+      column: 'embedding',
+      nlist: 8,
+    })
+    await src.close()
+  }
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: ['a.indexed.parquet', 'b.indexed.parquet'] }))
+  const { buildShared } = await import('../src/index/partitioned.js')
+  const parts = await Promise.all(
+    ['a', 'b'].map(async (n) => ({ name: `${n}.parquet`, source: await fileSource(join(dir, `${n}.parquet`)) })),
+  )
+  await buildShared(parts, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', nlist: 8 })
+  for (const p of parts) await p.source.close()
+  return { dir, v, dim }
+}
 
 describe('the npm library', () => {
   it('builds, opens and searches through the public entry; results come as plain objects and as an Arrow table', async () => {
@@ -87,29 +119,7 @@ describe('the npm library', () => {
   })
 
   it('in Node a path opens what a URL would (an indexed file, a sidecar, a manifest); close() lets the files go, and a later search opens them again', async () => {
-    const dir = tempDir('pqs-lib-paths-')
-    const dim = 8
-    const v = clusteredVectors(1200, dim, 4)
-    const rows = (from: number) => Array.from({ length: 600 }, (_, i) => Array.from(v.subarray((from + i) * dim, (from + i + 1) * dim)))
-    for (const [name, from] of [
-      ['a', 0],
-      ['b', 600],
-    ] as const) {
-      writeListFile(join(dir, `${name}.parquet`), rows(from), { title: Array.from({ length: 600 }, (_, i) => `${name}${i}`) })
-      const src = await fileSource(join(dir, `${name}.parquet`))
-      await buildIndex(src, await fileSink(join(dir, `${name}.indexed.parquet`), join(dir, `${name}.parquet`)), {
-        column: 'embedding',
-        nlist: 8,
-      })
-      await src.close()
-    }
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: ['a.indexed.parquet', 'b.indexed.parquet'] }))
-    const { buildShared } = await import('../src/index/partitioned.js')
-    const parts = await Promise.all(
-      ['a', 'b'].map(async (n) => ({ name: `${n}.parquet`, source: await fileSource(join(dir, `${n}.parquet`)) })),
-    )
-    await buildShared(parts, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', nlist: 8 })
-    for (const p of parts) await p.source.close()
+    const { dir, v, dim } = await twoFiles('pqs-lib-paths-')
     const fds = () => readdirSync('/proc/self/fd').length
     const settled = async (want: number) => {
       for (let i = 0; i < 100 && fds() !== want; i++) await new Promise((r) => setTimeout(r, 10))
@@ -211,6 +221,49 @@ describe('the npm library', () => {
     await expect(buildIndex([1, 2] as never, new MemorySink(), { column: 'embedding' })).rejects.toThrow(
       /^buildIndex takes .*; got an array$/,
     )
+  })
+
+  it("in a page a relative address is read from the page's site: an indexed file, a sidecar and a manifest, their files beside them", async () => {
+    const { dir, v, dim } = await twoFiles('pqs-lib-page-')
+    const site = await serveDir(dir)
+    const page = globalThis as { location?: { href: string } }
+    page.location = { href: `${site.url}app/index.html` } // (a worker's location, as a page's code sees it)
+    try {
+      const q = v.subarray(700 * dim, 701 * dim) // b's row 100
+      const one = await openIndex('../b.indexed.parquet')
+      expect(one.opened.raw.name).toBe(`${site.url}b.indexed.parquet`)
+      expect((await one.search(q, { k: 1, columns: ['title'] })).results[0]).toEqual({ row: 100, distance: 0, values: { title: 'b100' } })
+      // (a sidecar's and a manifest's files resolved against a relative base were refused as "not a valid URL")
+      const sidecar = await SidecarIndex.openUrl('../all.pqseek')
+      expect((await sidecar.search(q, { k: 1 })).results[0]).toMatchObject({ file: 'b.parquet', row: 100, distance: 0 })
+      const dataset = await SeekDataset.fromManifest('../manifest.json')
+      expect(dataset.names).toEqual([`${site.url}a.indexed.parquet`, `${site.url}b.indexed.parquet`])
+      expect((await dataset.search(q, { k: 1 })).results[0]).toMatchObject({ shard: 1, row: 100, distance: 0 })
+    } finally {
+      delete page.location
+      await site.close()
+    }
+  })
+
+  it("toArrowTable keeps the file of each row (a sidecar's, a dataset's hits) and never lets a returned column take the place of row or distance", async () => {
+    const { dir, v, dim } = await twoFiles('pqs-lib-arrow-')
+    const q = v.subarray(700 * dim, 701 * dim) // b's row 100
+    const dataset = await SeekDataset.fromManifest(join(dir, 'manifest.json'))
+    const { results } = await dataset.search(q, { k: 5, columns: ['title'] })
+    const table = toArrowTable(results)
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['file', 'shard', 'row', 'distance', 'title'])
+    expect(table.toArray().map((r) => r.toJSON())).toEqual(
+      results.map(({ file, shard, row, distance, values }) => ({ file, shard, row, distance, ...values })),
+    )
+    const sidecar = await SidecarIndex.openUrl(join(dir, 'all.pqseek'))
+    const side = toArrowTable((await sidecar.search(q, { k: 2 })).results)
+    expect(side.schema.fields.map((f) => f.name)).toEqual(['file', 'row', 'distance'])
+    expect(side.getChild('file')?.get(0)).toBe('b.parquet')
+    // a file's own `distance` column (a place's, say) comes beside the search's, not over it
+    const own = toArrowTable([{ row: 3, distance: 0.5, values: { distance: 'far', row: 7, title: 't' } }])
+    expect(own.toArray()[0]?.toJSON()).toEqual({ row: 3, distance: 0.5, 'values.distance': 'far', 'values.row': 7, title: 't' })
+    dataset.close()
+    sidecar.close()
   })
 
   it('a path where there is no page to read it from is said at once, not retried as a network error', async () => {

@@ -33,6 +33,26 @@ export function fileUrl(address: string): string {
   return address
 }
 
+/** The address a page reads relative URLs against (a document's base, a worker's location); undefined outside a page (Node). */
+export function pageBase(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } }
+  return g.document?.baseURI ?? g.location?.href
+}
+
+/**
+ * `address` made absolute against the page, as fetch would read it — so that the files a sidecar
+ * or a manifest at a relative address names resolve against where it is. As it is outside a page.
+ */
+export function againstPage(address: string): string {
+  const base = pageBase()
+  if (base === undefined) return address
+  try {
+    return new URL(address, base).href
+  } catch {
+    return address
+  }
+}
+
 /** Whether an address names a remote file (http, https, or DuckDB's hf://) rather than a local path. */
 export const isRemote = (address: string): boolean => /^(https?|hf):\/\//i.test(address)
 

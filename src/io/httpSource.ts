@@ -1,5 +1,5 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
-import { fileUrl } from './fileUrl.js'
+import { againstPage, fileUrl } from './fileUrl.js'
 import { type ByteSource, type ConnectionLimiter, concatBytes, type RoundTripClock } from './source.js'
 
 export interface HttpOptions {
@@ -97,6 +97,24 @@ const PART_OVERHEAD = 256
 type BodyPlan = { limit: number } | 'skip'
 
 /**
+ * An address fetch cannot take (a path outside a page: made absolute against one by then) is said at
+ * once, not retried as a network error. In Node a path is a local file through the package's
+ * `node` entry (io/local.ts), and never comes here.
+ */
+function checkAddress(url: string): void {
+  try {
+    new URL(url)
+  } catch {
+    throw new ParquetSeekError(
+      'not a URL, and there is no page to read it from (in Node, import from "parquetseek" to open a local path)',
+      {
+        file: url,
+      },
+    )
+  }
+}
+
+/**
  * Opens a URL for ranged reads. The first request asks for the file's last `tailBytes` with a
  * suffix range, which also returns the size (Content-Range), so no HEAD round trip is needed.
  * Later reads check that size and ETag/Last-Modified did not change, so a replaced file is
@@ -109,27 +127,9 @@ type BodyPlan = { limit: number } | 'skip'
  * server costs at most those bytes of memory. Bodies are asked for without content coding
  * (`Accept-Encoding: identity`); a compressed range answer is refused.
  */
-/**
- * An address fetch cannot take (a path where there is no page to resolve it against) is said at
- * once, not retried as a network error. In Node a path is a local file through the package's
- * `node` entry (io/local.ts), and never comes here.
- */
-function checkAddress(url: string): void {
-  try {
-    new URL(url, (globalThis as { location?: { href: string } }).location?.href)
-  } catch {
-    throw new ParquetSeekError(
-      'not a URL, and there is no page to read it from (in Node, import from "parquetseek" to open a local path)',
-      {
-        file: url,
-      },
-    )
-  }
-}
-
 export async function openHttp(address: string, o: HttpOptions = {}): Promise<OpenedHttp> {
   // a Hugging Face or GitHub file page, or hf://: where its bytes are
-  const url = fileUrl(address)
+  const url = fileUrl(againstPage(address))
   checkAddress(url)
   const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis)
   const attempts = o.attempts ?? 4

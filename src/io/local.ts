@@ -1,3 +1,4 @@
+import { pageBase } from './fileUrl.js'
 import type { ByteSource } from './source.js'
 
 /**
@@ -30,8 +31,12 @@ export function installLocalFiles(files: LocalFiles): void {
   installed = files
 }
 
-/** `address` as a local path and the files it is in, where this runtime has local files and it names one; else undefined. */
+/**
+ * `address` as a local path and the files it is in, where this runtime has local files and it
+ * names one; else undefined. In a page (a document or a worker's location: a browser, or Node
+ * emulating one) a relative address is a URL, as fetch reads it.
+ */
 export function localFile(address: string): { path: string; files: LocalFiles } | undefined {
-  const path = installed?.pathOf(address)
+  const path = pageBase() === undefined ? installed?.pathOf(address) : undefined
   return path === undefined || !installed ? undefined : { path, files: installed }
 }

@@ -1,6 +1,6 @@
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
-import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
+import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
@@ -149,7 +149,7 @@ export class SeekDataset {
       checkDistinct(addresses, path)
       return SeekDataset.open(addresses, o)
     }
-    const url = fileUrl(address)
+    const url = fileUrl(againstPage(address))
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
     if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
     const bytes = await readBody(res, () => {}, MAX_MANIFEST_BYTES)

@@ -12,7 +12,7 @@ import { BatchingSource } from '../io/batching.js'
 import { readable } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
-import { addressEndsWith, fileUrl } from '../io/fileUrl.js'
+import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
@@ -425,7 +425,7 @@ export class SidecarIndex {
     }
     const t0 = performance.now()
     // (the names are the files' paths, as the writer recorded them: resolveSourceName)
-    const base = { kind: 'url' as const, url: fileUrl(address), names: 'paths' as const }
+    const base = { kind: 'url' as const, url: fileUrl(againstPage(address)), names: 'paths' as const }
     const clock = o.clock ?? new RoundTripClock()
     const trips0 = clock.deepest
     const limiter = o.limiter ?? new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
