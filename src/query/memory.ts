@@ -85,6 +85,7 @@ export function memoryIndex(
     },
     ...(vectors?.buffer && { vectorBuffer: vectors.buffer }),
     readColumns: async () => new Map(),
+    columnNames: new Set(),
     ...(planned && {
       layout: {
         lists: listExtents(

@@ -142,6 +142,16 @@ export function distinctKey(value: unknown, file?: number): unknown {
   return file === undefined ? key : `${file}:${typeof key}:${String(key)}`
 }
 
+/** A search's `columns` and `distinct` column, each refused unless `known` has it (IndexKind.columnNames). */
+export function checkColumnNames(known: ReadonlySet<string>, o: Pick<SearchOptions, 'columns' | 'distinct'>, file: string): void {
+  const check = (column: string, role: string) => {
+    if (!known.has(column))
+      throw new ParquetSeekError(`no such column ${role}; the columns are: ${[...known].join(', ')}`, { file, column })
+  }
+  for (const column of o.columns ?? []) check(column, 'to return')
+  if (o.distinct !== undefined) check(o.distinct, 'to keep one row of each value of (distinct)')
+}
+
 /** The first `k` of `hits` (in their order) whose keys (`keyOf`) differ: what `distinct` keeps. */
 export function firstOfEach<T>(hits: readonly T[], keyOf: (hit: T) => unknown, k: number): T[] {
   const seen = new Set<unknown>()
@@ -195,6 +205,11 @@ export interface IndexKind {
   vectorBuffer?(n: number): Float32Array
   /** Values of `columns` for rows (ascending). */
   readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>>
+  /**
+   * The columns a search may return or keep distinct values of (of any of its files), known
+   * from the footers read at open: a name not among them is refused before anything is read.
+   */
+  readonly columnNames: ReadonlySet<string>
   /**
    * For an index over several files (a sidecar's sources) whose `column` numbers each file's own
    * things (distinctPerFile: a passage's text): which file holds `row`, so `distinct` keeps text
@@ -319,6 +334,9 @@ export class QueryPipeline {
   async search(queries: ArrayLike<number>[], o: SearchOptions = {}, joint?: JointSearch): Promise<SearchResult[]> {
     const maxBytes = o.maxBytesPerQuery ?? this.o.maxBytesPerQuery
     if (joint && o.distinct !== undefined) throw new ParquetSeekError('a joint search takes no distinct column')
+    // (a name no file has would otherwise be found out after the lists and candidates were read;
+    // a joint search's dataset checks its shards' names together)
+    if (!joint) checkColumnNames(this.kind.columnNames, o, this.kind.file)
     for (const c of this.kind.counters) c.budget = { until: c.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
     try {
       return o.distinct === undefined ? await this.run(queries, o, joint) : await this.runDistinct(queries, o, o.distinct)

@@ -6,7 +6,7 @@ import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { JointSearches } from '../query/joint.js'
-import { distinctKey, firstOfEach } from '../query/pipeline.js'
+import { checkColumnNames, distinctKey, firstOfEach } from '../query/pipeline.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
 import { cacheShare, type OpenOptions, tailShare } from './open.js'
 import { distinctPerFile, partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
@@ -225,6 +225,9 @@ export class SeekDataset {
     let per: SearchResult[][]
     const { distinct } = o
     const asked = o.columns ?? []
+    // (columns of any shard, as a sidecar's of any file: checked before anything is read)
+    const files = this.names.length === 1 ? (this.names[0] as string) : `${this.names[0]} and ${this.names.length - 1} more files`
+    checkColumnNames(new Set(this.shards.flatMap((s) => [...s.columnNames])), o, files)
     // each shard's own rows of those never to return (numbered across the shards)
     const deleted = o.deleted === undefined ? undefined : this.byShard(o.deleted)
     const shardOptions = (i: number): SearchOptions => ({ ...o, deleted: deleted?.[i] })

@@ -9,6 +9,7 @@ import type { Metric } from '../index/model.js'
 import { readRangesPinned } from '../io/cache.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
+import { summarizeColumns } from '../parquet/embedding.js'
 import { type ListExtents, listExtents } from '../query/adjacent.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
 import {
@@ -80,6 +81,10 @@ export class SeekIndex {
   }
   get kernels(): Kernels {
     return this.pipeline.kernels
+  }
+  /** The file's columns (by their top-level names). */
+  get columnNames(): ReadonlySet<string> {
+    return this.pipeline.kind.columnNames
   }
 
   /**
@@ -153,6 +158,7 @@ class EmbeddedKind implements IndexKind {
   private readonly offsetIndexes = new Map<number, Array<{ offset: bigint; compressed_page_size: number; first_row_index: bigint }>>()
 
   private extents: ListExtents | undefined
+  readonly columnNames: ReadonlySet<string>
 
   constructor(
     readonly opened: OpenedIndex,
@@ -160,6 +166,7 @@ class EmbeddedKind implements IndexKind {
   ) {
     this.counters = [opened.counting]
     this.clock = opened.counting.clock
+    this.columnNames = new Set(summarizeColumns(opened.metadata).map((c) => c.name))
   }
   /**
    * The lists where the directory puts them; each entry's page offset is its vector page's; the

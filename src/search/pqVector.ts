@@ -11,7 +11,14 @@ import { openHttp } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
-import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, findEmbeddingColumns, readVectorRange } from '../parquet/embedding.js'
+import {
+  copyVector,
+  describeEmbeddingColumn,
+  type EmbeddingColumn,
+  findEmbeddingColumns,
+  readVectorRange,
+  summarizeColumns,
+} from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { writeFooter } from '../parquet/writeIndexed.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
@@ -222,6 +229,7 @@ class PqVectorKind implements IndexKind {
   readonly counters: CountingSource[]
   readonly clock: RoundTripClock
   private readonly cached: CachedSource
+  readonly columnNames: ReadonlySet<string>
 
   constructor(
     source: ByteSource,
@@ -231,6 +239,7 @@ class PqVectorKind implements IndexKind {
     metric: Metric,
   ) {
     const counting = new CountingSource(source)
+    this.columnNames = new Set(summarizeColumns(metadata).map((c) => c.name))
     this.counters = [counting]
     this.clock = counting.clock
     this.cached = new CachedSource(counting)

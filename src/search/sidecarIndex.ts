@@ -17,7 +17,7 @@ import { openHttp } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
-import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange } from '../parquet/embedding.js'
+import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
 import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import type { Expr, FilterResult } from '../query/filter.js'
@@ -562,7 +562,11 @@ class SidecarKind implements IndexKind {
     private readonly vectors?: CopiedVectors,
   ) {
     this.counters = [sidecar, ...sources.map((s) => s.source)]
+    this.columnNames = new Set(sources.flatMap((s) => summarizeColumns(s.metadata).map((c) => c.name)))
   }
+
+  /** Those of any source (one a source lacks is refused when a row of it is read). */
+  readonly columnNames: ReadonlySet<string>
 
   get file() {
     return this.sidecar.name
