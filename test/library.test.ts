@@ -291,7 +291,7 @@ describe('the npm library', () => {
     for (const closing of [index, dataset, sidecar]) closing.close()
   })
 
-  it('a path where there is no page to read it from is said at once, not retried as a network error', async () => {
+  it('an address no fetch takes (a path outside a page, s3://, gs://) is said at once with what to give instead, not retried as a network error; a file: URL is a path', async () => {
     let fetched = 0
     const fetch = async () => {
       fetched++
@@ -300,7 +300,23 @@ describe('the npm library', () => {
     await expect(openHttp('data/papers.indexed.parquet', { fetch })).rejects.toThrow(
       /data\/papers\.indexed\.parquet: not a URL, and there is no page to read it from/,
     )
+    // an object store's own scheme: the address to give instead, not a network error or ENOENT
+    await expect(openHttp('s3://bucket/papers.indexed.parquet', { fetch })).rejects.toThrow(
+      's3://bucket/papers.indexed.parquet: s3:// addresses are not read directly: files are read over HTTP(S) with Range requests, so give https://BUCKET.s3.amazonaws.com/KEY for a public bucket, or a presigned URL',
+    )
     expect(fetched).toBe(0)
+    await expect(openIndex('gs://bucket/papers.indexed.parquet')).rejects.toThrow(
+      /gs:\/\/ addresses are not read directly.*storage\.googleapis\.com/,
+    )
+    await expect(fileSource('az://account/papers.parquet')).rejects.toThrow(/az:\/\/ addresses are not read directly/)
+    // a file: URL is its path; a file whose name has a colon is a file
+    const dir = tempDir('pqs-lib-scheme-')
+    writeFileSync(join(dir, 'data:2020.parquet'), 'PAR1')
+    for (const address of [pathToFileURL(join(dir, 'data:2020.parquet')).href, join(dir, 'data:2020.parquet')]) {
+      const file = await fileSource(address)
+      expect(file.byteLength).toBe(4)
+      await file.close()
+    }
   })
 
   it('distinct: k values even when the nearest 5 × k rows hold fewer (the search widens); fewer only when the probed lists hold fewer', async () => {

@@ -33,6 +33,29 @@ export function fileUrl(address: string): string {
   return address
 }
 
+/**
+ * Why `address` cannot be read, when it names a scheme ParquetSeek does not read (it reads
+ * http(s) with Range requests, hf:// and, in Node, local paths and file: URLs): an object store's
+ * own scheme gets the https address to give instead. Undefined for any address it reads.
+ */
+export function unreadableScheme(address: string): string | undefined {
+  // (scheme://: a file called `data:2020.parquet` is a path)
+  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(address)?.[1]?.toLowerCase()
+  if (scheme === undefined || ['http', 'https', 'hf', 'file'].includes(scheme)) return undefined
+  const https: Record<string, string> = {
+    s3: 'https://BUCKET.s3.amazonaws.com/KEY for a public bucket, or a presigned URL',
+    s3a: 'https://BUCKET.s3.amazonaws.com/KEY for a public bucket, or a presigned URL',
+    gs: 'https://storage.googleapis.com/BUCKET/KEY for a public bucket, or a signed URL',
+    gcs: 'https://storage.googleapis.com/BUCKET/KEY for a public bucket, or a signed URL',
+    r2: "the bucket's public r2.dev or custom-domain URL, or a presigned URL",
+    az: 'https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB, with a SAS token if it is private',
+    azure: 'https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB, with a SAS token if it is private',
+    abfss: 'https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB, with a SAS token if it is private',
+  }
+  const instead = https[scheme] ?? "the file's https:// URL"
+  return `${scheme}:// addresses are not read directly: files are read over HTTP(S) with Range requests, so give ${instead}`
+}
+
 /** The address a page reads relative URLs against (a document's base, a worker's location); undefined outside a page (Node). */
 export function pageBase(): string | undefined {
   const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } }

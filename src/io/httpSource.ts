@@ -1,5 +1,5 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
-import { againstPage, fileUrl } from './fileUrl.js'
+import { againstPage, fileUrl, unreadableScheme } from './fileUrl.js'
 import { type ByteSource, type ConnectionLimiter, concatBytes, type RoundTripClock } from './source.js'
 
 export interface HttpOptions {
@@ -102,6 +102,8 @@ type BodyPlan = { limit: number } | 'skip'
  * `node` entry (io/local.ts), and never comes here.
  */
 function checkAddress(url: string): void {
+  const scheme = unreadableScheme(url)
+  if (scheme) throw new ParquetSeekError(scheme, { file: url })
   try {
     new URL(url)
   } catch {

@@ -4,6 +4,7 @@ import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ParquetSeekError } from '../errors.js'
+import { unreadableScheme } from './fileUrl.js'
 import { installLocalFiles, type LocalFiles } from './local.js'
 import type { ByteSink } from './sink.js'
 import type { ByteSource } from './source.js'
@@ -14,7 +15,11 @@ import type { ByteSource } from './source.js'
  * since (its size or modification time), so an index closed and searched again reads what it
  * opened or says why not.
  */
-export async function fileSource(path: string): Promise<ByteSource & { close(): Promise<void> }> {
+export async function fileSource(address: string): Promise<ByteSource & { close(): Promise<void> }> {
+  // (a file: URL is its path; another scheme — s3://, gs:// — is no file here, whatever ENOENT would say)
+  const scheme = unreadableScheme(address)
+  if (scheme) throw new ParquetSeekError(scheme, { file: address })
+  const path = /^file:/i.test(address) ? fileURLToPath(address) : address
   const first = await openFile(path)
   const { size, mtimeMs } = first.info
   let handle: Promise<FileHandle> | undefined = Promise.resolve(first.handle)
@@ -168,8 +173,8 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 export const nodeLocalFiles: LocalFiles = {
   pathOf(address) {
     if (/^file:/i.test(address)) return fileURLToPath(address)
-    // (a scheme has two letters or more: `C:\data` is a Windows path)
-    return /^[a-z][a-z0-9+.-]+:/i.test(address) ? undefined : address
+    // (a URL is scheme://…: `C:\data` is a Windows path, `data:2020.parquet` a file's name)
+    return /^[a-z][a-z0-9+.-]+:\/\//i.test(address) ? undefined : address
   },
   open: fileSource,
   read: readLocalFile,
