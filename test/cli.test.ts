@@ -845,7 +845,7 @@ describe('parquetseek search and bench', () => {
     expect(JSON.parse(same.stdout).results[0].row).toBe(3)
   })
 
-  it("bench --columns reads the results' values too, as the app does, at the same recall; a column the file lacks is named", async () => {
+  it("bench --columns reads the results' values too, as the app does, and --distinct searches as search --distinct, at the same recall; a column the file lacks is named", async () => {
     // only the footer and index head read at open: the title pages come from the host
     const tail = String(await headOnlyTail(out))
     const bench = async (...more: string[]) => {
@@ -859,6 +859,12 @@ describe('parquetseek search and bench', () => {
     // a cold query reads its results' title page (later ones find it kept, as a page's search would)
     expect(titled.coldBytes).toBeGreaterThan(without.coldBytes)
     expect(titled.recall).toBe(without.recall)
+    // --distinct is searched with, as search --distinct: a pool of 5 × k rows and their titles read
+    // (each title one row's: the same rows, so the same recall)
+    const distinct = await bench('--distinct', 'title')
+    expect(distinct.distinct).toBe('title')
+    expect(distinct.recall).toBe(without.recall)
+    expect(distinct.bytesPerQuery).toBeGreaterThan(without.bytesPerQuery)
     const missing = await cli(['bench', out, '--queries', good, '--limit', '2', '--rtt-ms', '0', '--columns', 'title,nope'])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/column "nope": no such column to return; the columns are: title, embedding/)

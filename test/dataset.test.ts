@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { basename, isAbsolute, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type RangeServer, serveDir, serveFile } from '../src/cli/rangeServer.js'
+import { mulberry32 } from '../src/compute/random.js'
 import { AbortError } from '../src/errors.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
@@ -517,5 +518,42 @@ describe('distinct over many files (a sidecar, a manifest)', () => {
     } finally {
       for (const s of opened) await s.close()
     }
+  })
+
+  it('a manifest finds k values as one file does: one pool of rows across the shards, widened when the nearest 5 × k hold fewer', async () => {
+    const dir = tempDir('pqs-distinct-wide-')
+    const dim = 8
+    const each = 12 // a text's passages: near copies of one vector, so 5 × k = 25 rows hold about 3 texts
+    const rand = mulberry32(9)
+    const centers = Array.from({ length: 60 }, () => Array.from({ length: dim }, () => rand() * 10))
+    const rows = centers.flatMap((c) => Array.from({ length: each }, () => c.map((x) => x + (rand() - 0.5) * 0.01)))
+    const doc = rows.map((_, r) => `d${Math.floor(r / each)}`)
+    // texts 0–29 in one file, 30–59 in the other: the nearest texts lie in both
+    const half = rows.length / 2
+    const paths: string[] = []
+    for (const [i, part] of [rows.slice(0, half), rows.slice(half)].entries()) {
+      const input = join(dir, `p${i}.parquet`)
+      writeListFile(input, part, { doc: doc.slice(i * half, (i + 1) * half) })
+      const src = await fileSource(input)
+      paths.push(join(dir, `p${i}.indexed.parquet`))
+      await buildIndex(src, await fileSink(paths[i] as string, input), { column: 'embedding', nlist: 8 })
+      await src.close()
+    }
+    const query = (centers[0] as number[]).map((x, c) => x + (c % 2 ? 2 : -2))
+    const nearest = new Map<string, number>()
+    for (const [r, v] of rows.entries()) {
+      const d2 = v.reduce((n, x, c) => n + (x - (query[c] as number)) ** 2, 0)
+      nearest.set(doc[r] as string, Math.min(nearest.get(doc[r] as string) ?? Number.POSITIVE_INFINITY, d2))
+    }
+    const want = [...nearest].sort((a, b) => a[1] - b[1]).slice(0, 5)
+    expect(new Set(want.map(([d]) => Number(d.slice(1)) < 30)).size).toBe(2) // from both files
+    const dataset = await SeekDataset.open(paths)
+    // every list probed: what is tested is which values come back, not what IVF finds
+    const found = await dataset.search(query, { k: 5, nprobe: 8, distinct: 'doc', columns: ['doc'] })
+    expect(found.results.map((h) => h.values.doc)).toEqual(want.map(([d]) => d))
+    for (const [i, h] of found.results.entries()) expect(h.distance).toBeCloseTo(Math.sqrt(want[i]?.[1] as number), 3)
+    const plain = await dataset.search(query, { k: 25, nprobe: 8, columns: ['doc'] })
+    expect(new Set(plain.results.map((h) => h.values.doc)).size).toBeLessThan(5) // what one pool of 5 × k held
+    dataset.close()
   })
 })

@@ -51,6 +51,9 @@ export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sideca
                        measures such a file as a large one would be read
   --columns a,b        also read these columns of each query's k results, as the app and
                        the widget do (default: none; the results' rows then cost no read)
+  --distinct COL       at most one result per value of COL, as search --distinct (its cost
+                       measured; recall still counts the k nearest rows, so it reads true only
+                       where COL's values are each one row's)
   --limit N            use the first N queries
   --offset N           skip the first N queries (e.g. those the build tuned on: index --tune-queries)
   --backend auto|wasm|js|gpu   kernels (default auto: WebAssembly SIMD where available; gpu: list scan,
@@ -105,6 +108,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     connections: { type: 'string' },
     'tail-bytes': { type: 'string' },
     columns: { type: 'string' },
+    distinct: { type: 'string' },
     limit: { type: 'string' },
     offset: { type: 'string' },
     backend: { type: 'string' },
@@ -123,6 +127,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const connections = intOption(values.connections, 'connections', 1, 256) ?? 6
   const tailBytes = intOption(values['tail-bytes'], 'tail-bytes', 1024)
   const columns = columnList(values.columns)
+  const { distinct } = values
   // a local target is served by the built-in range server (one per file it needs), as a host would
   const servers: RangeServer[] = []
   const serve = async (path: string) => {
@@ -170,7 +175,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       for (const q of coldQueries(queries)) {
         const coldStart = performance.now()
         cold = await open()
-        const first = await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, columns, signal })
+        const first = await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, columns, distinct, signal })
         colds.push({
           ms: performance.now() - coldStart,
           roundTrips: cold.open.roundTrips + first.stats.roundTrips,
@@ -184,7 +189,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       const sentBefore = sent()
       for (const q of queries) {
         cold.clearCache() // each query pays for its own lists: per-query cost without cross-query caching
-        results.push(await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, columns, signal }))
+        results.push(await cold.search(q, { k, nprobe, refine: refineOption, slack, adjacent, columns, distinct, signal }))
       }
       const ms = results.map((r) => r.stats.ms).sort((a, b) => a - b)
       const bytes = results.map((r) => r.stats.bytes).sort((a, b) => a - b)
@@ -214,6 +219,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
       k,
       refine,
       columns,
+      distinct,
       ...best,
       kind: probe.kind,
       fileBytes,
@@ -229,7 +235,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
+        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}${distinct === undefined ? '' : `, distinct ${distinct}`}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
       )
       process.stdout.write(
         '| nprobe | lists/query | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
@@ -279,6 +285,7 @@ interface BenchTarget {
       slack?: number
       adjacent: boolean | undefined
       columns: string[]
+      distinct: string | undefined
       signal: AbortSignal
     },
   ): Promise<Found>
