@@ -143,7 +143,7 @@ describe('the npm library', () => {
     // a sidecar and a manifest: their files beside them, each hit naming its file and its row there
     const sidecar = await SidecarIndex.openUrl(join(dir, 'all.pqseek'))
     expect((await sidecar.search(q, o)).results[0]).toMatchObject({ file: 'b.parquet', row: 100, distance: 0, values: { title: 'b100' } })
-    const dataset = await SeekDataset.fromManifest(join(dir, 'manifest.json'))
+    const dataset = await SeekDataset.fromManifest(join(dir, 'manifest.json'), { tailBytes: 4096 })
     expect((await dataset.search(q, o)).results[0]).toMatchObject({
       file: 'b.indexed.parquet',
       shard: 1,
@@ -153,6 +153,10 @@ describe('the npm library', () => {
     })
     expect(fds()).toBeGreaterThanOrEqual(before + 6) // each file held open while in use
 
+    // (a dataset forgets its reads as one index does)
+    expect((await dataset.search(q, o)).stats.requests).toBe(0)
+    dataset.clearCache()
+    expect((await dataset.search(q, o)).stats.requests).toBeGreaterThan(0)
     index.close()
     sidecar.close()
     dataset.close()

@@ -161,6 +161,11 @@ export class SeekDataset {
     return SeekDataset.open(urls, o)
   }
 
+  /** Forgets what every shard kept of its reads (each search then pays for its own, as a first one does). */
+  clearCache(): void {
+    for (const shard of this.shards) shard.clearCache()
+  }
+
   /** Each shard's close(): GPU buffers, page workers and local files let go (searches go on, opening them again). */
   close(): void {
     for (const shard of this.shards) shard.close()
