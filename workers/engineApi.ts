@@ -302,12 +302,8 @@ function datasetSearchable(ds: SeekDataset): Searchable {
         probed: r.probed,
       })),
     exact: (queries, k, signal) => ds.searchExact(queries, { k, signal }),
-    clearCache: () => {
-      for (const s of ds.shards) s.clearCache()
-    },
-    close: () => {
-      for (const s of ds.shards) s.close()
-    },
+    clearCache: () => ds.clearCache(),
+    close: () => ds.close(),
   }
 }
 

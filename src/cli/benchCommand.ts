@@ -393,9 +393,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
           stats: r.stats,
         }
       },
-      clearCache: () => {
-        for (const s of dataset.shards) s.clearCache()
-      },
+      clearCache: () => dataset.clearCache(),
     }
   }
   const at = await url(target)
