@@ -220,10 +220,14 @@ describe('the npm library', () => {
         `openIndex takes a URL (in Node a path), a File or Blob, or a byte source ({ byteLength, slice(start, end) }); got ${got}`,
       )
     await expect(openIndex(new URL('https://cdn.example/x.parquet') as never)).rejects.toThrow(
-      'openIndex takes a URL as a string (url.href), not a URL object',
+      'got a URL object (give its string: url.href)',
     )
     await expect(buildIndex([1, 2] as never, new MemorySink(), { column: 'embedding' })).rejects.toThrow(
       /^buildIndex takes .*; got an array$/,
+    )
+    // (a path is for the opens: a build reads a byte source and writes a sink)
+    await expect(buildIndex('in.parquet' as never, new MemorySink(), { column: 'embedding' })).rejects.toThrow(
+      'buildIndex takes a File or Blob, or a byte source ({ byteLength, slice(start, end) }; in Node, fileSource(path)); got a string',
     )
   })
 

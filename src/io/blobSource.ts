@@ -12,14 +12,20 @@ export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'b
   }
 }
 
+/** What `readable` takes, in its messages. */
+export const TAKES_BYTES = 'a File or Blob, or a byte source ({ byteLength, slice(start, end) }; in Node, fileSource(path))'
+/** What the opens that also take an address take. */
+export const TAKES_ADDRESS = 'a URL (in Node a path), a File or Blob, or a byte source ({ byteLength, slice(start, end) })'
+
 /**
  * What the library reads a file's bytes through, from what a caller hands it: a File or Blob
  * (from a page's file input or a drop) read as `blobSource` reads it, or a byte source as it is.
  * Anything else is refused, naming what it got. (A Blob's `slice` answers a Blob, not bytes:
  * handed one as a byte source, Node aborted.)
  */
-export function readable<T extends AsyncBuffer>(input: T | Blob, what: string): T | ByteSource {
-  if (input instanceof URL) throw new ParquetSeekError(`${what} takes a URL as a string (url.href), not a URL object`)
+export function readable<T extends AsyncBuffer>(input: T | Blob, what: string, takes = TAKES_BYTES): T | ByteSource {
+  if (input instanceof URL)
+    throw new ParquetSeekError(`${what} takes ${takes}; got a URL object${takes === TAKES_ADDRESS ? ' (give its string: url.href)' : ''}`)
   if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input)
   const candidate = input as Partial<AsyncBuffer> | null
   if (
@@ -28,9 +34,7 @@ export function readable<T extends AsyncBuffer>(input: T | Blob, what: string): 
     typeof candidate.slice !== 'function' ||
     !Number.isSafeInteger(candidate.byteLength)
   )
-    throw new ParquetSeekError(
-      `${what} takes a URL (in Node a path), a File or Blob, or a byte source ({ byteLength, slice(start, end) }); got ${kindOf(input)}`,
-    )
+    throw new ParquetSeekError(`${what} takes ${takes}; got ${kindOf(input)}`)
   return input as T
 }
 

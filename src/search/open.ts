@@ -6,7 +6,7 @@ import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
 import { headSections, type IndexLocation, locateIndex } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
-import { readable } from '../io/blobSource.js'
+import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
@@ -107,7 +107,7 @@ export function tailShare(files: number): number {
  * that projection needs — one suffix read when they fit in `tailBytes`, two otherwise.
  */
 export async function openSource(given: ByteSource | Blob | string, o: OpenOptions = {}): Promise<OpenedIndex> {
-  const input = typeof given === 'string' ? given : readable(given, 'openIndex')
+  const input = typeof given === 'string' ? given : readable(given, 'openIndex', TAKES_ADDRESS)
   // a local path (Node): the file, its handle let go by `release`, and at once if it will not open as an index
   const local = typeof input === 'string' ? localFile(input) : undefined
   if (local) {

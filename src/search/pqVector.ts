@@ -5,7 +5,7 @@ import { NoIndexError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { footerValue } from '../index/keys.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
-import { readable } from '../io/blobSource.js'
+import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
@@ -145,7 +145,7 @@ export class PqVectorFile {
 
   /** A URL, a ByteSource, or in Node a local path (its file let go by close()). */
   static async open(given: ByteSource | Blob | string, o: PqVectorFileOptions = {}): Promise<PqVectorFile> {
-    const input = typeof given === 'string' ? given : readable(given, 'PqVectorFile.open')
+    const input = typeof given === 'string' ? given : readable(given, 'PqVectorFile.open', TAKES_ADDRESS)
     const local = typeof input === 'string' ? localFile(input) : undefined
     if (local) {
       const file = await local.files.open(local.path)

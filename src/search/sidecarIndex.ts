@@ -9,7 +9,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
 import { BatchingSource } from '../io/batching.js'
-import { readable } from '../io/blobSource.js'
+import { readable, TAKES_BYTES } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
@@ -247,11 +247,16 @@ export class SidecarIndex {
     resolve: (name: string) => Promise<ByteSource | Blob | string>,
     o: SidecarOpenOptions = {},
   ): Promise<SidecarIndex> {
-    const sidecarSource = readable(sidecarFile, 'SidecarIndex.open')
+    const sidecarSource = readable(
+      sidecarFile,
+      'SidecarIndex.open',
+      `${TAKES_BYTES} (a sidecar's URL, or in Node its path: SidecarIndex.openUrl)`,
+    )
     const held: Array<{ close(): Promise<void> }> = []
     const resolveLocal = async (name: string) => {
       const input = await resolve(name)
-      if (typeof input !== 'string') return readable(input, `SidecarIndex.open's resolve("${name}")`)
+      if (typeof input !== 'string')
+        return readable(input, `SidecarIndex.open's resolve("${name}")`, `a URL (in Node a path) or ${TAKES_BYTES}`)
       const local = localFile(input)
       if (!local) return input
       const file = await local.files.open(local.path)
