@@ -34,13 +34,21 @@ export function fileUrl(address: string): string {
 }
 
 /**
+ * The scheme of an address that is a URL (`scheme://…`, lower case), else undefined: a file
+ * called `data:2020.parquet` is a path, and so is `C:\data\x.parquet` (a scheme has two letters
+ * or more).
+ */
+export function schemeOf(address: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]+):\/\//i.exec(address)?.[1]?.toLowerCase()
+}
+
+/**
  * Why `address` cannot be read, when it names a scheme ParquetSeek does not read (it reads
  * http(s) with Range requests, hf:// and, in Node, local paths and file: URLs): an object store's
  * own scheme gets the https address to give instead. Undefined for any address it reads.
  */
 export function unreadableScheme(address: string): string | undefined {
-  // (scheme://: a file called `data:2020.parquet` is a path)
-  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(address)?.[1]?.toLowerCase()
+  const scheme = schemeOf(address)
   if (scheme === undefined || ['http', 'https', 'hf', 'file'].includes(scheme)) return undefined
   const https: Record<string, string> = {
     s3: 'https://BUCKET.s3.amazonaws.com/KEY for a public bucket, or a presigned URL',

@@ -4,7 +4,7 @@ import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ParquetSeekError } from '../errors.js'
-import { unreadableScheme } from './fileUrl.js'
+import { schemeOf, unreadableScheme } from './fileUrl.js'
 import { installLocalFiles, type LocalFiles } from './local.js'
 import type { ByteSink } from './sink.js'
 import type { ByteSource } from './source.js'
@@ -19,7 +19,7 @@ export async function fileSource(address: string): Promise<ByteSource & { close(
   // (a file: URL is its path; another scheme — s3://, gs:// — is no file here, whatever ENOENT would say)
   const scheme = unreadableScheme(address)
   if (scheme) throw new ParquetSeekError(scheme, { file: address })
-  const path = /^file:/i.test(address) ? fileURLToPath(address) : address
+  const path = localPath(address) ?? address
   const first = await openFile(path)
   const { size, mtimeMs } = first.info
   let handle: Promise<FileHandle> | undefined = Promise.resolve(first.handle)
@@ -165,17 +165,19 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino
 }
 
+/** The path an address names: a plain path as it is, a `file:` URL's; undefined for any other URL. */
+function localPath(address: string): string | undefined {
+  const scheme = schemeOf(address)
+  return scheme === 'file' ? fileURLToPath(address) : scheme === undefined ? address : undefined
+}
+
 /**
  * Node's local files, for the strings the library opens (io/local.ts): a plain path or a `file:`
  * URL is a file; any other scheme (`https:`, `hf:`) is not. Installed when this module loads, which
  * the package's `node` entry and the CLI do.
  */
 export const nodeLocalFiles: LocalFiles = {
-  pathOf(address) {
-    if (/^file:/i.test(address)) return fileURLToPath(address)
-    // (a URL is scheme://…: `C:\data` is a Windows path, `data:2020.parquet` a file's name)
-    return /^[a-z][a-z0-9+.-]+:\/\//i.test(address) ? undefined : address
-  },
+  pathOf: localPath,
   open: fileSource,
   read: readLocalFile,
   paths: { resolve, relative, isAbsolute, dirname },

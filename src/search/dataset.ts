@@ -56,6 +56,8 @@ export interface DatasetOpenOptions extends OpenOptions {
 export class SeekDataset {
   /** The first row of each shard, numbering rows across the dataset in shard order. */
   readonly rowBases: number[]
+  /** The columns of any shard (by their top-level names). */
+  readonly columnNames: ReadonlySet<string>
   /** The first list of each shard, numbering the shards' lists one after another in shard order. */
   readonly listBases: number[]
   /** Each shard as a part of the whole: its rows numbered after the shards before it (search/parts.ts reads across them). */
@@ -77,6 +79,7 @@ export class SeekDataset {
     }
     this.rowBases = before((s) => s.rows)
     this.listBases = before((s) => s.params.nlist)
+    this.columnNames = new Set(shards.flatMap((s) => [...s.columnNames]))
     this.parts = shards.map((s, i) => ({
       name: names[i] as string,
       cached: s.opened.cached,
@@ -231,7 +234,7 @@ export class SeekDataset {
     const asked = o.columns ?? []
     // (columns of any shard, as a sidecar's of any file: checked before anything is read)
     const files = this.names.length === 1 ? (this.names[0] as string) : `${this.names[0]} and ${this.names.length - 1} more files`
-    checkColumnNames(new Set(this.shards.flatMap((s) => [...s.columnNames])), o, files)
+    checkColumnNames(this.columnNames, o, files)
     // each shard's own rows of those never to return (numbered across the shards)
     const deleted = o.deleted === undefined ? undefined : this.byShard(o.deleted)
     // every shard at once, their PQ candidates shortlisted together (query/joint.ts)
