@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects, type SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
@@ -1178,6 +1178,41 @@ describe('parquetseek search and bench', () => {
       expect(self.code).toBe(2)
       expect(self.stderr).toMatch(/--exclude-self: .* numbers the rows of its 3 files across them/)
       expect(existsSync(join(dir, 'self.parquet'))).toBe(false)
+    }
+  })
+
+  it("a text query over files that name different models is refused, naming them (a manifest used its first shard's)", async () => {
+    const mixed = join(dir, 'mixed')
+    mkdirSync(mixed)
+    const names = ['a', 'b']
+    for (const [i, name] of names.entries()) {
+      // the same dimension, another model: only the footer says which made the vectors
+      const model = i ? 'other-model-8' : 'parquetseek/hash-ngram-v1:8'
+      writeListFile(
+        join(mixed, `${name}.parquet`),
+        vectors(200, 8, i + 3),
+        { title: Array.from({ length: 200 }, (_, r) => `${name}${r}`) },
+        { 'parquetseek.model': model },
+      )
+      const built = await cli(['index', join(mixed, `${name}.parquet`), join(mixed, `${name}.indexed.parquet`), '--nlist', '4'])
+      expect(built.code, built.stderr).toBe(0)
+    }
+    writeFileSync(join(mixed, 'manifest.json'), JSON.stringify({ files: names.map((n) => `${n}.indexed.parquet`) }))
+    const sidecar = join(mixed, 'all.pqseek')
+    expect((await cli(['index', '--sidecar', sidecar, ...names.map((n) => join(mixed, `${n}.parquet`)), '--nlist', '4'])).code).toBe(0)
+    const why =
+      /its files name different models, parquetseek\/hash-ngram-v1:8 \(a(\.indexed)?\.parquet\); other-model-8 \(b(\.indexed)?\.parquet\): a text query needs the one that made every file's vectors/
+    for (const target of [join(mixed, 'manifest.json'), sidecar]) {
+      const text = await cli(['search', target, '--text', 'a phrase'])
+      expect(text.code, target).toBe(1)
+      expect(text.stderr, target).toMatch(why)
+      const joined = await cli(['join', join(mixed, 'a.parquet'), target, '--text', 'title', '--out', join(mixed, 'pairs.parquet')])
+      expect(joined.code, target).toBe(1)
+      expect(joined.stderr, target).toMatch(why)
+      // a vector query needs no model: searched as before
+      const row = await cli(['search', target, '--query-row', '3', '--k', '1', '--json'])
+      expect(row.code, row.stderr).toBe(0)
+      expect(JSON.parse(row.stdout).results[0]).toMatchObject({ distance: 0 })
     }
   })
 })

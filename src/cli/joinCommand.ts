@@ -141,7 +141,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
  */
 async function openTarget(
   target: string,
-  values: { 'allow-source'?: string[] },
+  values: { 'allow-source'?: string[]; text?: string },
   compute: Awaited<ReturnType<typeof searchBackend>>,
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
@@ -152,7 +152,7 @@ async function openTarget(
     return {
       params: index.model.params,
       column: index.header.column,
-      encoder: index.encoder,
+      encoder: values.text === undefined ? undefined : index.textModel(),
       backend: index.backend,
       files: index.sources.length,
       searchBatch: (q, o) => index.searchBatchGlobal(q, o),
@@ -165,7 +165,7 @@ async function openTarget(
     return {
       params: first.params,
       column: first.opened.column.name,
-      encoder: first.encoder,
+      encoder: values.text === undefined ? undefined : dataset.textModel(),
       backend: first.backend,
       files: dataset.shards.length,
       searchBatch: async (q, o) =>

@@ -177,7 +177,7 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   const first = dataset.shards[0]
   if (first) checkBuiltWith(values, { metric: first.metric, column: first.opened.column.name }, "this dataset's index")
   const query = await queryOf(values, target, {
-    encoder: first?.encoder,
+    encoder: values.text === undefined ? undefined : dataset.textModel(),
     column: first?.opened.column.name ?? 'embedding',
     ownRow: (row) => dataset.vectorOf(row, signal),
   })
@@ -214,7 +214,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
     checkBuiltWith(values, { metric: index.model.params.metric, column: index.header.column }, 'this sidecar index')
     const query = await queryOf(values, target, {
-      encoder: index.encoder,
+      encoder: values.text === undefined ? undefined : index.textModel(),
       column: index.header.column,
       ownRow: (row) => index.vectorOf(row, signal),
     })

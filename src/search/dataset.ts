@@ -9,7 +9,7 @@ import { JointSearches } from '../query/joint.js'
 import { checkColumnNames, DISTINCT_POOL, distinctKey, firstOfEach, MAX_K } from '../query/pipeline.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
 import { cacheShare, type OpenOptions, tailShare } from './open.js'
-import { distinctPerFile, partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
+import { distinctPerFile, oneModel, partAt, type RowPart, readRowSpanAcross, searchExactAcross } from './parts.js'
 
 /**
  * Many indexed files searched as one: each shard is an indexed Parquet file with its own index;
@@ -178,6 +178,19 @@ export class SeekDataset {
     return this.shards.reduce((n, s) => n + s.rows, 0)
   }
 
+  /** The shards in a message: the first file's name, and how many more. */
+  private get label(): string {
+    return this.names.length === 1 ? (this.names[0] as string) : `${this.names[0]} and ${this.names.length - 1} more files`
+  }
+
+  /** The model a text query is embedded with: `encoder`; shards naming different models are an error naming them. */
+  textModel(): string | undefined {
+    return oneModel(
+      this.shards.map((s, i) => ({ name: this.names[i] as string, model: s.encoder })),
+      this.label,
+    )
+  }
+
   /** The model the shards' vectors came from (text queries), when every shard names the same one. */
   get encoder(): string | undefined {
     const first = this.shards[0]?.encoder
@@ -233,8 +246,7 @@ export class SeekDataset {
     const { distinct } = o
     const asked = o.columns ?? []
     // (columns of any shard, as a sidecar's of any file: checked before anything is read)
-    const files = this.names.length === 1 ? (this.names[0] as string) : `${this.names[0]} and ${this.names.length - 1} more files`
-    checkColumnNames(this.columnNames, o, files)
+    checkColumnNames(this.columnNames, o, this.label)
     // each shard's own rows of those never to return (numbered across the shards)
     const deleted = o.deleted === undefined ? undefined : this.byShard(o.deleted)
     // every shard at once, their PQ candidates shortlisted together (query/joint.ts)

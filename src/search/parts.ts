@@ -30,6 +30,27 @@ export function distinctPerFile(column: string): boolean {
   return column === PASSAGE_ROW
 }
 
+/**
+ * The model every file's vectors came from (footer key parquetseek.model), for a text query:
+ * undefined when none names one. Files naming different ones are an error saying which: a query
+ * embedded by one model means nothing among another's vectors (a manifest's text query used to
+ * take its first shard's). `file`: the sidecar or manifest, for the message.
+ */
+export function oneModel(files: Array<{ name: string; model: string | undefined }>, file: string): string | undefined {
+  const models = [...new Set(files.map((f) => f.model))]
+  if (models.length <= 1) return models[0]
+  const named = models.map((m) => {
+    const holding = files.filter((f) => f.model === m).map((f) => f.name)
+    return `${m ?? 'no model'} (${holding.slice(0, 2).join(', ')}${holding.length > 2 ? `, ${holding.length - 2} more` : ''})`
+  })
+  throw new ParquetSeekError(
+    `its files name different models, ${named.join('; ')}: a text query needs the one that made every file's vectors`,
+    {
+      file,
+    },
+  )
+}
+
 /** The part holding row `row` of the whole (rows numbered across the parts), and its row there; undefined past the end. */
 export function partAt<T extends { rowBase: number; rows: number }>(
   parts: readonly T[],

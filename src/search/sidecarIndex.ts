@@ -25,7 +25,7 @@ import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type S
 import { rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
 import { cacheShare, DEFAULT_CACHE_BYTES, DEFAULT_MAX_BYTES } from './open.js'
-import { distinctPerFile, filterAcross, partAt, readRowSpanAcross, readRowsAcross, searchExactAcross } from './parts.js'
+import { distinctPerFile, filterAcross, oneModel, partAt, readRowSpanAcross, readRowsAcross, searchExactAcross } from './parts.js'
 
 /** A sidecar's first read: its magic and JSON header (a longer header is read again, whole). */
 const SIDECAR_HEAD_READ = 1 << 16
@@ -464,6 +464,14 @@ export class SidecarIndex {
   get encoder(): string | undefined {
     const named = new Set(this.sources.map((s) => footerValue(s.metadata, KV.model)))
     return named.size === 1 ? [...named][0] : undefined
+  }
+
+  /** The model a text query is embedded with: `encoder`; sources naming different models are an error naming them. */
+  textModel(): string | undefined {
+    return oneModel(
+      this.sources.map((s) => ({ name: s.name, model: footerValue(s.metadata, KV.model) })),
+      this.pipeline.kind.file,
+    )
   }
 
   /** The compute backend scoring this index's queries. */
