@@ -571,14 +571,16 @@ describe('parquetseek search and bench', () => {
     const ownRow = await cli(['search', sidecar, '--query-row', '4', '--k', '2', '--columns', 'title', '--json'])
     expect(ownRow.code, ownRow.stderr).toBe(0)
     expect(JSON.parse(ownRow.stdout).results).toEqual(JSON.parse(byRow.stdout).results)
-    // files that name different models name none for the sidecar
+    // files that name different models: the sidecar says which (it said it named none)
     const other = join(dir, 'text-other-model.parquet')
     writeListFile(other, vectors(300, 32, 4), { title: titles }, { 'parquetseek.model': 'someone/else-v1' })
     const mixed = join(dir, 'mixed.pqseek')
     expect((await cli(['index', '--sidecar', mixed, input, other, '--metric', 'cosine'])).code).toBe(0)
     const unnamed = await cli(['search', mixed, '--text', 'bread'])
     expect(unnamed.code).toBe(1)
-    expect(unnamed.stderr).toMatch(/does not name the model that made its vectors/)
+    expect(unnamed.stderr).toMatch(
+      /its files name different models, parquetseek\/hash-ngram-v1:32 \(text-in\.parquet\); someone\/else-v1 \(text-other-model\.parquet\)/,
+    )
   })
 
   it("join: each row's k nearest other rows as Parquet, the same as searching one by one; never over an input", async () => {
