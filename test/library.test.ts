@@ -253,6 +253,20 @@ describe('the npm library', () => {
     }
   })
 
+  it("a sidecar, a manifest or an indexed file handed to another kind's open says what it is and what opens it", async () => {
+    const { dir } = await twoFiles('pqs-lib-kinds-')
+    await expect(openIndex(join(dir, 'manifest.json'))).rejects.toThrow(
+      'manifest.json: is a manifest, not an indexed Parquet file: SeekDataset.fromManifest opens it',
+    )
+    await expect(openIndex(join(dir, 'all.pqseek'))).rejects.toThrow(
+      'all.pqseek: is a sidecar index, not an indexed Parquet file: SidecarIndex.openUrl (or .open) opens it',
+    )
+    // (they said "no PAR1 magic at the end", "not a ParquetSeek sidecar index", "the manifest is not JSON")
+    const parquet = join(dir, 'a.indexed.parquet')
+    await expect(SidecarIndex.openUrl(parquet)).rejects.toThrow('(no PQSEEK-SIDECAR1 magic): it is a Parquet file, which openIndex opens')
+    await expect(SeekDataset.fromManifest(parquet)).rejects.toThrow('the manifest is not JSON: it is a Parquet file, which openIndex opens')
+  })
+
   it("toArrowTable keeps the file of each row (a sidecar's, a dataset's hits) and never lets a returned column take the place of row or distance", async () => {
     const { dir, v, dim } = await twoFiles('pqs-lib-arrow-')
     const q = v.subarray(700 * dim, 701 * dim) // b's row 100

@@ -60,6 +60,16 @@ export function footerLength(tail: Uint8Array, size: number, file?: string): num
   return length
 }
 
+/**
+ * For a message about a file taken for something else (a sidecar, a manifest): that its first
+ * bytes are a Parquet file's (`PAR1`), and which opens such a file; empty otherwise.
+ */
+export function parquetNote(head: Uint8Array): string {
+  return String.fromCharCode(...head.subarray(0, 4)) === 'PAR1'
+    ? ": it is a Parquet file, which openIndex opens (the CLI, the app and the widget take a name ending in .pqseek for a sidecar's, .json for a manifest's)"
+    : ''
+}
+
 /** Parses the file's last bytes from the footer's start (metadata, length, magic) and runs the hostile-footer guard. */
 export function parseFooter(footer: Uint8Array, size: number, file?: string, offset?: number): FileMetaData {
   let metadata: FileMetaData

@@ -5,6 +5,7 @@ import { readBody } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
+import { parquetNote } from '../parquet/footer.js'
 import { JointSearches } from '../query/joint.js'
 import { checkColumnNames, DISTINCT_POOL, distinctKey, firstOfEach, MAX_K } from '../query/pipeline.js'
 import { openIndex, type SearchOptions, type SearchResult, type SearchStats, type SeekIndex } from './engine.js'
@@ -363,7 +364,7 @@ export function manifestFiles(bytes: Uint8Array, file: string): string[] {
   try {
     manifest = JSON.parse(new TextDecoder().decode(bytes))
   } catch {
-    throw new ParquetSeekError('the manifest is not JSON', { file })
+    throw new ParquetSeekError(`the manifest is not JSON${parquetNote(bytes)}`, { file })
   }
   const files = (manifest as { files?: unknown } | null)?.files
   if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))

@@ -8,6 +8,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
+import { addressEndsWith } from '../io/fileUrl.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { type ByteSource, type ConnectionLimiter, CountingSource, type RoundTripClock } from '../io/source.js'
@@ -145,6 +146,12 @@ export async function openSource(given: ByteSource | Blob | string, o: OpenOptio
   const size = raw.byteLength
   const counting = new CountingSource(raw, o.clock, o.limiter)
   const cached = new CachedSource(counting, o.cacheBytes ?? DEFAULT_CACHE_BYTES)
+  // a sidecar or a manifest handed to openIndex: said so, with what opens it
+  const magic = String.fromCharCode(...tail.subarray(tail.length - 4))
+  if (magic !== 'PAR1' && addressEndsWith(file, '.pqseek'))
+    throw new ParquetSeekError('is a sidecar index, not an indexed Parquet file: SidecarIndex.openUrl (or .open) opens it', { file })
+  if (magic !== 'PAR1' && addressEndsWith(file, '.json'))
+    throw new ParquetSeekError('is a manifest, not an indexed Parquet file: SeekDataset.fromManifest opens it', { file })
   const footerStart = size - 8 - footerLength(tail, size, file)
 
   // Everything open needs must be in memory; read what the first request missed, in one go.

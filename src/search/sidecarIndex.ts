@@ -18,7 +18,7 @@ import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
-import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, readMetadata } from '../parquet/footer.js'
+import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, parquetNote, readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import type { Expr, FilterResult } from '../query/filter.js'
 import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
@@ -163,7 +163,7 @@ export async function readSidecarHeader(sidecar: ByteSource, o: { head?: Uint8Ar
   const want = Math.min(sidecar.byteLength, SIDECAR_HEAD_READ)
   const first = o.head && o.head.length >= want ? o.head : new Uint8Array(await sidecar.slice(0, want, o.signal))
   if (String.fromCharCode(...first.subarray(0, SIDECAR_MAGIC.length)) !== SIDECAR_MAGIC)
-    throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)`, { file })
+    throw new ParquetSeekError(`not a ParquetSeek sidecar index (no ${SIDECAR_MAGIC} magic)${parquetNote(first)}`, { file })
   const jsonLength = new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(SIDECAR_MAGIC.length, true)
   const start = SIDECAR_MAGIC.length + 4
   if (jsonLength > MAX_HEADER_BYTES)
