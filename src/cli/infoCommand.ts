@@ -122,8 +122,8 @@ export async function infoCommand(argv: string[]): Promise<void> {
 
 /** A sidecar's or a manifest's index and files, each file opened and checked as a search would. */
 async function infoOfMany(input: string, json: boolean, allow: string[] | undefined): Promise<void> {
-  const opened: Array<{ close(): Promise<void> }> = []
-  const context = { signal: new AbortController().signal, opened, allow, compute: { backend: 'js' as const } }
+  const context = { signal: new AbortController().signal, allow, compute: { backend: 'js' as const } }
+  let opened: { close(): void } | undefined
   try {
     const sidecar = isSidecarAddress(input)
     const files: Array<{ name: string; rows: number; bytes: number }> = []
@@ -132,6 +132,7 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
     let vectors: number | undefined
     if (sidecar) {
       const index = await openSidecar(input, context)
+      opened = index
       for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
       params = index.model.params
       column = index.header.column
@@ -139,6 +140,7 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
       for (const s of index.sources) files.push({ name: s.name, rows: s.rows, bytes: s.source.byteLength })
     } else {
       const dataset = await openManifest(input, context)
+      opened = dataset
       const first = dataset.shards[0] as SeekIndex
       params = first.params
       column = first.opened.column.name
@@ -165,6 +167,6 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
     ]
     process.stdout.write(`${lines.join('\n')}\n`)
   } finally {
-    for (const f of opened) await f.close()
+    opened?.close()
   }
 }

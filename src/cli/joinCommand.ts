@@ -146,9 +146,10 @@ async function openTarget(
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
 ): Promise<JoinTarget & { column: string; encoder: string | undefined; backend: string; files: number }> {
-  const c = { signal, opened, allow: values['allow-source'], compute }
+  const c = { signal, allow: values['allow-source'], compute }
   if (isSidecarAddress(target)) {
     const index = await openSidecar(target, c)
+    opened.push({ close: async () => index.close() })
     return {
       params: index.model.params,
       column: index.header.column,
@@ -160,6 +161,7 @@ async function openTarget(
   }
   if (isManifestAddress(target)) {
     const dataset = await openManifest(target, c)
+    opened.push({ close: async () => dataset.close() })
     const first = dataset.shards[0] as SeekIndex
     const bases = dataset.rowBases
     return {

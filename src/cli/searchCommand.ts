@@ -164,12 +164,12 @@ async function queryOf(
 /** A manifest (`{ "files": [...] }`, a URL or a local path): every shard searched, top-k merged. */
 async function searchDataset(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
   // local manifests list local paths: shards open as files (closed at the end), not over HTTP
-  const opened: Array<{ close(): Promise<void> }> = []
+  const compute = await searchBackend(values.backend)
+  const dataset = await openManifest(target, { signal, allow: values['allow-source'], compute })
   try {
-    const compute = await searchBackend(values.backend)
-    await searchShards(await openManifest(target, { signal, opened, allow: values['allow-source'], compute }), target, values, signal)
+    await searchShards(dataset, target, values, signal)
   } finally {
-    for (const f of opened) await f.close()
+    dataset.close()
   }
 }
 
@@ -207,10 +207,9 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
 
 /** A sidecar index: its sources are found relative to it (paths) or its URL. */
 async function searchSidecar(target: string, values: SearchValues, signal: AbortSignal): Promise<void> {
-  const opened: Array<{ close(): Promise<void> }> = []
+  // the sidecar names its sources: they resolve next to it, never elsewhere (--allow-source widens that)
+  const index = await openSidecar(target, { signal, allow: values['allow-source'], compute: await searchBackend(values.backend) })
   try {
-    // the sidecar names its sources: they resolve next to it, never elsewhere (--allow-source widens that)
-    const index = await openSidecar(target, { signal, opened, allow: values['allow-source'], compute: await searchBackend(values.backend) })
     for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
     checkBuiltWith(values, { metric: index.model.params.metric, column: index.header.column }, 'this sidecar index')
     const query = await queryOf(values, target, {
@@ -238,7 +237,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
       ...(device ? [`gpu: ${device}`] : []),
     ])
   } finally {
-    for (const f of opened) await f.close()
+    index.close()
   }
 }
 

@@ -120,13 +120,14 @@ export async function searchBackend(value: string | undefined): Promise<SearchCo
 /** How the commands that search compute: the backend, its GPU, the threads decoding pages. */
 export type SearchCompute = Pick<OpenOptions, 'backend' | 'gpu' | 'threads' | 'spawnWorker'>
 
-/** What the index-opening commands share: cancellation, sources allowed beyond an index's own folder, files to close at the end. */
+/**
+ * What the index-opening commands share: cancellation, sources allowed beyond an index's own
+ * folder. The sidecar or dataset opened holds its local files; its close() lets them go.
+ */
 export interface OpenContext {
   signal: AbortSignal
   /** `--allow-source` values as given (paths resolved here). */
   allow?: string[]
-  /** Local files opened, to close when the command ends. */
-  opened: Array<{ close(): Promise<void> }>
   compute?: SearchCompute
 }
 

@@ -32,6 +32,25 @@ export function installLocalFiles(files: LocalFiles): void {
 }
 
 /**
+ * `use` on the local file `address` names (Node), the file closed if `use` fails (otherwise what
+ * `use` returns holds it, to let go in its close()); undefined where `address` names none.
+ */
+export async function withLocalFile<T>(
+  address: string,
+  use: (file: ByteSource & { close(): Promise<void> }, local: { path: string; files: LocalFiles }) => Promise<T>,
+): Promise<T | undefined> {
+  const local = localFile(address)
+  if (!local) return undefined
+  const file = await local.files.open(local.path)
+  try {
+    return await use(file, local)
+  } catch (e) {
+    await file.close()
+    throw e
+  }
+}
+
+/**
  * `address` as a local path and the files it is in, where this runtime has local files and it
  * names one; else undefined. In a page (a document or a worker's location: a browser, or Node
  * emulating one) a relative address is a URL, as fetch reads it.

@@ -10,7 +10,7 @@ import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { addressEndsWith } from '../io/fileUrl.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
-import { localFile } from '../io/local.js'
+import { withLocalFile } from '../io/local.js'
 import { type ByteSource, type ConnectionLimiter, CountingSource, type RoundTripClock } from '../io/source.js'
 import { describeEmbeddingColumn, type EmbeddingColumn } from '../parquet/embedding.js'
 import { footerLength, parseFooter } from '../parquet/footer.js'
@@ -109,16 +109,10 @@ export function tailShare(files: number): number {
  */
 export async function openSource(given: ByteSource | Blob | string, o: OpenOptions = {}): Promise<OpenedIndex> {
   const input = typeof given === 'string' ? given : readable(given, 'openIndex', TAKES_ADDRESS)
-  // a local path (Node): the file, its handle let go by `release`, and at once if it will not open as an index
-  const local = typeof input === 'string' ? localFile(input) : undefined
-  if (local) {
-    const file = await local.files.open(local.path)
-    try {
-      return { ...(await openSource(file, o)), release: () => file.close() }
-    } catch (e) {
-      await file.close()
-      throw e
-    }
+  // a local path (Node): the file, its handle let go by `release`
+  if (typeof input === 'string') {
+    const local = await withLocalFile(input, async (file) => ({ ...(await openSource(file, o)), release: () => file.close() }))
+    if (local) return local
   }
   const t0 = performance.now()
   const tailBytes = o.tailBytes ?? DEFAULT_TAIL

@@ -8,7 +8,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
-import { localFile } from '../io/local.js'
+import { withLocalFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { type ByteSource, CountingSource, type RoundTripClock } from '../io/source.js'
 import {
@@ -146,17 +146,13 @@ export class PqVectorFile {
   /** A URL, a ByteSource, or in Node a local path (its file let go by close()). */
   static async open(given: ByteSource | Blob | string, o: PqVectorFileOptions = {}): Promise<PqVectorFile> {
     const input = typeof given === 'string' ? given : readable(given, 'PqVectorFile.open', TAKES_ADDRESS)
-    const local = typeof input === 'string' ? localFile(input) : undefined
-    if (local) {
-      const file = await local.files.open(local.path)
-      try {
+    if (typeof input === 'string') {
+      const local = await withLocalFile(input, async (file) => {
         const opened = await PqVectorFile.open(file, o)
         opened.#held = file
         return opened
-      } catch (e) {
-        await file.close()
-        throw e
-      }
+      })
+      if (local) return local
     }
     const source = typeof input === 'string' ? (await openHttp(input, { signal: o.signal })).source : input
     const metadata = await readMetadata(source, source.name)

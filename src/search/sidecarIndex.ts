@@ -14,7 +14,7 @@ import { CachedSource } from '../io/cache.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
-import { localFile } from '../io/local.js'
+import { localFile, withLocalFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
 import { type ByteSource, ConnectionLimiter, CountingSource, RoundTripClock } from '../io/source.js'
 import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRange, summarizeColumns } from '../parquet/embedding.js'
@@ -409,25 +409,18 @@ export class SidecarIndex {
    * too (io/local.ts): its sources beside it, or in a folder in `allow`, let go by close().
    */
   static async openUrl(address: string, o: SidecarOpenOptions & { allow?: readonly string[] } = {}): Promise<SidecarIndex> {
-    const local = localFile(address)
-    if (local) {
-      // a local path (Node): its files resolve beside it, or in an `allow`ed folder
-      const { path, files } = local
+    // a local path (Node): its files resolve beside it, or in an `allow`ed folder
+    const local = await withLocalFile(address, async (sidecar, { path, files }) => {
       const base = { kind: 'path' as const, dir: files.paths.dirname(files.paths.resolve(path)) }
-      const sidecar = await files.open(path)
-      try {
-        const index = await SidecarIndex.open(
-          sidecar,
-          async (name) => resolvedAddress(resolveSourceName(name, base, o.allow, files.paths)),
-          o,
-        )
-        index.#held.push(sidecar)
-        return index
-      } catch (e) {
-        await sidecar.close()
-        throw e
-      }
-    }
+      const index = await SidecarIndex.open(
+        sidecar,
+        async (name) => resolvedAddress(resolveSourceName(name, base, o.allow, files.paths)),
+        o,
+      )
+      index.#held.push(sidecar)
+      return index
+    })
+    if (local) return local
     const t0 = performance.now()
     // (the names are the files' paths, as the writer recorded them: resolveSourceName)
     const base = { kind: 'url' as const, url: fileUrl(againstPage(address)), names: 'paths' as const }
