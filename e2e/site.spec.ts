@@ -112,6 +112,14 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     await buildIndex(i.source, await fileSink(join(sideDir, name), join(sideDir, i.name)), { column: 'embedding', metric: 'cosine' })
   }
   writeFileSync(join(sideDir, 'manifest.json'), JSON.stringify({ files: ['first.indexed.parquet', 'second.indexed.parquet'] }))
+  // and a manifest whose second file names another model (of the same dimension): no text search, said
+  const second = inputs[1] as (typeof inputs)[number]
+  await buildIndex(second.source, await fileSink(join(sideDir, 'other.indexed.parquet'), join(sideDir, second.name)), {
+    column: 'embedding',
+    metric: 'cosine',
+    model: 'someone/else-v1:64',
+  })
+  writeFileSync(join(sideDir, 'mixed.json'), JSON.stringify({ files: ['first.indexed.parquet', 'other.indexed.parquet'] }))
   for (const i of inputs) await i.source.close()
   // while `gate` is set, the second file's requests wait for it: an open that takes its time
   let gate: Promise<void> | undefined
@@ -138,6 +146,7 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
       <script type="module" src="${siteUrl}widget/parquet-seek.js"></script>
       <parquet-seek id="sidecar" src="${sidecar}" columns="title" k="8"></parquet-seek>
       <parquet-seek id="manifest" src="${files.url}manifest.json" columns="title" k="8"></parquet-seek>
+      <parquet-seek id="mixed" src="${files.url}mixed.json" columns="title" k="8"></parquet-seek>
     </body></html>`),
   )
   const hostUrl = await listen(host)
@@ -227,6 +236,17 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
         await expect(tr).toContainText(new RegExp(`^${row}sailing boat harbour ${row}$`))
       }
     }
+    // files of different models: searched by row, the text search's absence said with the models it found
+    const models =
+      /its files name different models, parquetseek\/hash-ngram-v1:64 \(\S+first\.indexed\.parquet\); someone\/else-v1:64 \(\S+other\.indexed\.parquet\)/
+    await page.goto(`${siteUrl}?src=${encodeURIComponent(`${files.url}mixed.json`)}`)
+    await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
+    await expect(page.getByLabel('Query text')).toHaveCount(0)
+    await expect(page.locator('.search-hint')).toContainText('No text search: ')
+    await expect(page.locator('.search-hint')).toContainText(models)
+    await expect(page.locator('dt:text-is("Encoder") + dd')).toContainText(models)
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page).first()).toHaveAttribute('data-row', '0')
     // the same sidecar picked from disk with its files; without one of them, an error naming it
     await page.goto(siteUrl)
     await page.getByLabel('Parquet file').setInputFiles(['topics.pqseek', 'first.parquet', 'second.parquet'].map((f) => join(sideDir, f)))
@@ -261,6 +281,10 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
       // (both files answer: the topic is spread over them)
       expect(files).toEqual(new Set([true, false]))
     }
+    // (it hid the text box and said nothing)
+    const mixed = page.locator('#mixed')
+    await expect(mixed.getByRole('status')).toContainText(models)
+    await expect(mixed.getByRole('searchbox', { name: 'Search text' })).toBeHidden()
   } finally {
     openGate()
     await files.close()

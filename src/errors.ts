@@ -29,8 +29,8 @@ export class GpuError extends ParquetSeekError {
 
 /** The file is valid Parquet but carries no ParquetSeek index (callers may fall back to exact search). */
 export class NoIndexError extends ParquetSeekError {
-  constructor(file?: string) {
-    super('this Parquet file has no ParquetSeek index (build one with `parquetseek index`)', { file })
+  constructor(file?: string, message = 'this Parquet file has no ParquetSeek index (build one with `parquetseek index`)') {
+    super(message, { file })
     this.name = 'NoIndexError'
   }
 }

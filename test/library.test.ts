@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -11,10 +11,12 @@ import {
   fileSink,
   fileSource,
   MemorySink,
+  open,
   openHttp,
   openIndex,
   resolveSourceName,
   SeekDataset,
+  SeekIndex,
   SidecarIndex,
   toArrowTable,
 } from '../src/node.js'
@@ -253,6 +255,87 @@ describe('the npm library', () => {
     }
   })
 
+  it('open() takes any address (an indexed file, a sidecar, a manifest), and each searches by text with the model its files name', async () => {
+    const dir = tempDir('pqs-lib-open-')
+    const model = 'parquetseek/hash-ngram-v1:16'
+    const encoder = encoderFor(model) as NonNullable<ReturnType<typeof encoderFor>>
+    const colours = ['amber', 'azure', 'coral', 'ivory', 'jade', 'lilac', 'olive', 'plum', 'rust', 'teal']
+    const animals = ['falcon', 'otter', 'heron', 'lynx', 'marten', 'badger', 'ibis', 'gecko', 'bison', 'moth']
+    const titles = colours.flatMap((c) => animals.flatMap((a) => [`${c} ${a}`, `${a} of ${c}`]))
+    const vectors = await encoder.encode(titles)
+    // a.parquet: the first 100 titles, b.parquet the rest; both name the model, as `index --embed-text` writes them
+    for (const [name, from, named] of [
+      ['a', 0, model],
+      ['b', 100, model],
+      ['other', 100, 'someone/else-v1:16'],
+    ] as const) {
+      const rows = vectors.slice(from, from + 100).map((x) => Array.from(x))
+      writeListFile(join(dir, `${name}.parquet`), rows, { title: titles.slice(from, from + 100) }, { 'parquetseek.model': named })
+      const src = await fileSource(join(dir, `${name}.parquet`))
+      await buildIndex(src, await fileSink(join(dir, `${name}.indexed.parquet`), join(dir, `${name}.parquet`)), {
+        column: 'embedding',
+        metric: 'cosine',
+        nlist: 4,
+        model: named,
+      })
+      await src.close()
+    }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ files: ['a.indexed.parquet', 'b.indexed.parquet'] }))
+    writeFileSync(join(dir, 'mixed.json'), JSON.stringify({ files: ['a.indexed.parquet', 'other.indexed.parquet'] }))
+    const { buildShared } = await import('../src/index/partitioned.js')
+    const parts = await Promise.all(
+      ['a', 'b'].map(async (n) => ({ name: `${n}.parquet`, source: await fileSource(join(dir, `${n}.parquet`)) })),
+    )
+    await buildShared(parts, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', metric: 'cosine', nlist: 4 })
+    for (const p of parts) await p.source.close()
+
+    const o = { k: 3, columns: ['title'] }
+    const one = await open(join(dir, 'b.indexed.parquet'))
+    const sidecar = await open(join(dir, 'all.pqseek'))
+    const dataset = await open(join(dir, 'manifest.json'))
+    expect(one).toBeInstanceOf(SeekIndex)
+    expect(sidecar).toBeInstanceOf(SidecarIndex)
+    expect(dataset).toBeInstanceOf(SeekDataset)
+    for (const index of [one, sidecar, dataset]) {
+      expect(index.textModel()).toBe(model)
+      // a text is embedded with the files' model: the same answer as its vector, the row of that title first
+      const byText = await index.search('rust otter', o)
+      expect(byText.results).toEqual((await index.search(vectors[titles.indexOf('rust otter')] as Float32Array, o)).results)
+      expect(byText.results[0]?.values).toEqual({ title: 'rust otter' })
+      // a batch of texts and vectors, in one call of the model
+      const [text, vector] = await index.searchBatch(['plum moth', vectors[titles.indexOf('moth of teal')] as Float32Array], o)
+      expect(text?.results[0]?.values).toEqual({ title: 'plum moth' })
+      expect(vector?.results[0]?.values).toEqual({ title: 'moth of teal' })
+      await expect(index.search('  ', o)).rejects.toThrow('the text query is empty')
+      index.close()
+    }
+    // a sidecar's and a manifest's hits name their file
+    expect((await sidecar.search('rust otter', o)).results[0]).toMatchObject({ file: 'b.parquet', row: titles.indexOf('rust otter') - 100 })
+    // files of different models: a vector searches them, a text is refused naming the models
+    const mixed = await open(join(dir, 'mixed.json'))
+    expect((await mixed.search(vectors[3] as Float32Array, o)).results[0]?.values).toEqual({ title: titles[3] })
+    await expect(mixed.search('rust otter', o)).rejects.toThrow(
+      /its files name different models, parquetseek\/hash-ngram-v1:16 \(.*a\.indexed\.parquet\); someone\/else-v1:16 \(.*other\.indexed\.parquet\)/,
+    )
+    mixed.close()
+    const other = await open(join(dir, 'other.indexed.parquet'))
+    await expect(other.search('rust otter')).rejects.toThrow('no query encoder for the file\'s model "someone/else-v1:16" in this build')
+    other.close()
+    // a manifest's files outside its folder: refused, unless `allow` names where they may be
+    mkdirSync(join(dir, 'lists'))
+    writeFileSync(join(dir, 'lists', 'up.json'), JSON.stringify({ files: ['../a.indexed.parquet'] }))
+    await expect(open(join(dir, 'lists', 'up.json'))).rejects.toThrow(/outside the index's own directory/)
+    const allowed = await open(join(dir, 'lists', 'up.json'), { allow: [dir] })
+    expect(allowed.rows).toBe(100)
+    allowed.close()
+    // a file that names no model searches by vector; a text says why it cannot
+    const { dir: plain, v, dim } = await twoFiles('pqs-lib-open-plain-')
+    const unnamed = await open(join(plain, 'a.indexed.parquet'))
+    expect((await unnamed.search(v.subarray(0, dim), { k: 1 })).results[0]).toMatchObject({ row: 0, distance: 0 })
+    await expect(unnamed.search('rust otter')).rejects.toThrow('does not name the model that made its vectors')
+    unnamed.close()
+  })
+
   it("a sidecar, a manifest or an indexed file handed to another kind's open says what it is and what opens it", async () => {
     const { dir } = await twoFiles('pqs-lib-kinds-')
     await expect(openIndex(join(dir, 'manifest.json'))).rejects.toThrow(
@@ -265,6 +348,16 @@ describe('the npm library', () => {
     const parquet = join(dir, 'a.indexed.parquet')
     await expect(SidecarIndex.openUrl(parquet)).rejects.toThrow('(no PQSEEK-SIDECAR1 magic): it is a Parquet file, which openIndex opens')
     await expect(SeekDataset.fromManifest(parquet)).rejects.toThrow('the manifest is not JSON: it is a Parquet file, which openIndex opens')
+    // a file pq-vector indexed (it said only "has no ParquetSeek index")
+    const { withPqVectorIndex } = await import('../src/search/pqVector.js')
+    const pqv = join(dir, 'pqv.parquet')
+    writeFileSync(
+      pqv,
+      withPqVectorIndex(readFileSync(join(dir, 'a.parquet')), 8, new Float32Array(8), [Uint32Array.from({ length: 600 }, (_, i) => i)]),
+    )
+    await expect(openIndex(pqv)).rejects.toThrow(
+      'pqv.parquet: this Parquet file holds a pq-vector index, not a ParquetSeek one: PqVectorFile.open searches it',
+    )
   })
 
   it("toArrowTable keeps the file of each row (a sidecar's, a dataset's hits) and never lets a returned column take the place of row or distance", async () => {

@@ -212,9 +212,11 @@ describe('search over HTTP range requests', () => {
     huge[5] = 1e19
     await expect(index.search(huge)).rejects.toThrow(/query 0: its squared length 1\.00e\+38 is past 8\.51e\+37/)
     await expect(index.search(queries[0] as Float32Array, { columns: ['nope'] })).rejects.toThrow(/column "nope": no such column/)
-    // from JavaScript: a string was an empty Float32Array (every distance 0), a number that many zeros
+    // from JavaScript: a string was an empty Float32Array (every distance 0), a number that many zeros;
+    // a string is a text query now, and this file names no model to embed it with
     const js = index as unknown as { search(q: unknown, o?: object): Promise<unknown>; searchBatch(q: unknown): Promise<unknown> }
-    await expect(js.search('abc')).rejects.toThrow(/^query 0 is not a vector \(an array of numbers\): it is the text "abc"$/)
+    await expect(js.search('abc')).rejects.toThrow(/items\.indexed\.parquet: the file does not name the model that made its vectors/)
+    await expect(js.searchBatch('abc')).rejects.toThrow(/searchBatch takes an array of query vectors/)
     await expect(js.search(null)).rejects.toThrow(/query 0 is not a vector \(an array of numbers\): it is null/)
     await expect(js.searchBatch([queries[0], 7])).rejects.toThrow(/query 1 is not a vector \(an array of numbers\): it is number/)
     await expect(js.searchBatch(queries[0])).rejects.toThrow(

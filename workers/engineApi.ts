@@ -212,6 +212,7 @@ async function openSidecarHandle(
     vectorColumns: [header.column],
     textColumns: [],
     model: index.encoder,
+    modelProblem: modelProblem(index),
     index: {
       column: header.column,
       bytes: header.blobLength + (header.vectors?.length ?? 0),
@@ -307,6 +308,16 @@ function datasetSearchable(ds: SeekDataset): Searchable {
   }
 }
 
+/** Files that name different models, named (textModel()'s error), or undefined where they agree. */
+function modelProblem(index: SidecarIndex | SeekDataset): string | undefined {
+  try {
+    index.textModel()
+    return undefined
+  } catch (e) {
+    return (e as Error).message
+  }
+}
+
 /** A manifest of indexed files as the page shows one file: their rows one after another, the first file's columns. */
 async function openDatasetHandle(
   address: string,
@@ -328,6 +339,7 @@ async function openDatasetHandle(
     vectorColumns: [first.opened.column.name],
     textColumns: [],
     model: ds.encoder,
+    modelProblem: modelProblem(ds),
     index: {
       column: first.opened.column.name,
       bytes: ds.shards.reduce((n, s) => n + s.opened.location.length, 0),

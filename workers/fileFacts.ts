@@ -15,6 +15,8 @@ export interface FileInfo {
   textColumns: string[]
   /** The embedding model the file names (footer key parquetseek.model), if any. */
   model?: string
+  /** A sidecar's or a manifest's files that name different models: which, and that text queries are off. */
+  modelProblem?: string
   index:
     | {
         column: string

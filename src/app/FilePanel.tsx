@@ -76,10 +76,10 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             </dd>
             <dt>Index size</dt>
             <dd>{(index.bytes / 1024).toFixed(0)} KiB</dd>
-            {info.model && (
+            {(info.model || info.modelProblem) && (
               <>
                 <dt>Encoder</dt>
-                <dd>{info.model}</dd>
+                <dd>{info.model ?? <span className="hint">none for text queries: {info.modelProblem}</span>}</dd>
               </>
             )}
             {backend && (

@@ -348,6 +348,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
               : mode === 'row'
                 ? `Rows nearest to row ${row || '…'} of ${info.rows.toLocaleString('en-US')}. Press / to search, ↑ ↓ to move, Enter to open, s for similar.`
                 : `A JSON array of ${String(params.dim)} numbers, compared by ${String(params.metric)} distance.`}
+            {mode !== 'text' && info.modelProblem && ` No text search: ${info.modelProblem}.`}
           </p>
           <details className="advanced">
             <summary>

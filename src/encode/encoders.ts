@@ -1,4 +1,4 @@
-import { ParquetSeekError } from '../errors.js'
+import { ParquetSeekError, throwIfAborted } from '../errors.js'
 
 /**
  * Query encoders turn text into a query vector with the same model that embedded the file.
@@ -37,8 +37,13 @@ export function encoderFor(model: string | undefined): QueryEncoder | undefined 
 
 /** A text query as a vector, with the model the file names (footer key parquetseek.model). */
 export async function encodeText(model: string | undefined, text: string, file?: string): Promise<Float32Array> {
+  return (await encodeTexts(model, [text], file))[0] as Float32Array
+}
+
+/** Text queries as vectors, in one call of the encoder of the model the file names. */
+async function encodeTexts(model: string | undefined, texts: string[], file?: string): Promise<Float32Array[]> {
   // (use-lite-512 failed on an empty text deep inside TensorFlow.js; spaces alone mean nothing either)
-  if (!text.trim()) throw new ParquetSeekError('the text query is empty: type a few words to search for', { file })
+  if (texts.some((t) => !t.trim())) throw new ParquetSeekError('the text query is empty: type a few words to search for', { file })
   const encoder = encoderFor(model)
   if (!encoder)
     throw new ParquetSeekError(
@@ -47,7 +52,31 @@ export async function encodeText(model: string | undefined, text: string, file?:
         : 'the file does not name the model that made its vectors (footer key parquetseek.model); query by vector or by row instead',
       { file },
     )
-  return (await encoder.encode([text]))[0] as Float32Array
+  return encoder.encode(texts)
+}
+
+/** A query: a vector, or text to embed with the model that made the index's vectors. */
+export type Query = ArrayLike<number> | string
+
+/**
+ * Queries as vectors: a vector as given, each text embedded with `model()` — the model that made
+ * the file's vectors, asked for only when there is text (files naming different models still
+ * search by vector) — all texts in one call of the encoder.
+ */
+export async function queryVectors(
+  queries: readonly Query[],
+  model: () => string | undefined,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<ArrayLike<number>[]> {
+  // (not an array: the pipeline says what searchBatch takes)
+  if (!Array.isArray(queries)) return queries as ArrayLike<number>[]
+  const texts = queries.filter((q): q is string => typeof q === 'string')
+  if (!texts.length) return queries as ArrayLike<number>[]
+  const vectors = await encodeTexts(model(), texts, file)
+  throwIfAborted(signal)
+  let next = 0
+  return queries.map((q) => (typeof q === 'string' ? (vectors[next++] as Float32Array) : q))
 }
 
 /**

@@ -13,6 +13,9 @@ export const KV = {
   model: 'parquetseek.model',
 } as const
 
+/** pq-vector's footer key: where its IVF-flat index starts (search/pqVector.ts reads such files). */
+export const PQ_VECTOR_KEY = 'pq_vector_index_offset'
+
 /**
  * The columns a file of passages (embed --passages, passages.ts) has besides the input's: the
  * input row a passage comes from, and its place in that row's text (from 0). Here, not in

@@ -1,3 +1,4 @@
+import { type Query, queryVectors } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
@@ -224,7 +225,8 @@ export class SeekDataset {
     return (this.shards[where.shard] as SeekIndex).vectorOf(where.row, signal)
   }
 
-  async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<DatasetResult> {
+  /** The k nearest rows of all shards to a vector, or to a text embedded with their model (textModel()). */
+  async search(query: Query, o: SearchOptions = {}): Promise<DatasetResult> {
     const [result] = await this.searchBatch([query], o)
     return result as DatasetResult
   }
@@ -237,7 +239,10 @@ export class SeekDataset {
    * same joint search finds a pool of rows whose values of the column are read, and the nearest
    * row of each value is kept (a passage's text: of each shard's own), as one index keeps them.
    */
-  async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<DatasetResult[]> {
+  async searchBatch(given: Query[], o: SearchOptions = {}): Promise<DatasetResult[]> {
+    // (columns of any shard, as a sidecar's of any file: checked before anything is read)
+    checkColumnNames(this.columnNames, o, this.label)
+    const queries = await queryVectors(given, () => this.textModel(), this.label, o.signal)
     const t0 = performance.now()
     const k = o.k ?? 10
     const trips = this.clock.deepest
@@ -246,8 +251,6 @@ export class SeekDataset {
     let per: SearchResult[][]
     const { distinct } = o
     const asked = o.columns ?? []
-    // (columns of any shard, as a sidecar's of any file: checked before anything is read)
-    checkColumnNames(this.columnNames, o, this.label)
     // each shard's own rows of those never to return (numbered across the shards)
     const deleted = o.deleted === undefined ? undefined : this.byShard(o.deleted)
     // every shard at once, their PQ candidates shortlisted together (query/joint.ts)

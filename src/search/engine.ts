@@ -1,6 +1,7 @@
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels } from '../compute/backend.js'
 import { sharedFloats } from '../compute/pool.js'
+import { type Query, queryVectors } from '../encode/encoders.js'
 import { decoding, ParquetSeekError } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
@@ -115,17 +116,25 @@ export class SeekIndex {
     return Number(this.opened.metadata.num_rows)
   }
 
-  async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<SearchResult> {
+  /** The model a text query is embedded with: `encoder` (as a sidecar's and a dataset's textModel()). */
+  textModel(): string | undefined {
+    return this.encoder
+  }
+
+  /** The k nearest rows to a vector, or to a text embedded with the file's model (textModel()). */
+  async search(query: Query, o: SearchOptions = {}): Promise<SearchResult> {
     const [result] = await this.searchBatch([query], o)
     return result as SearchResult
   }
 
   /**
-   * Many queries at once: one fetch of the union of probed lists, one of candidate pages.
-   * `joint`: searched as one with other indexes (search/dataset.ts), no result columns read.
+   * Many queries at once (vectors, or texts embedded in one call of the model): one fetch of the
+   * union of probed lists, one of candidate pages. `joint`: searched as one with other indexes
+   * (search/dataset.ts), no result columns read.
    */
-  searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}, joint?: JointSearch): Promise<SearchResult[]> {
-    return this.pipeline.search(queries, o, joint)
+  async searchBatch(queries: Query[], o: SearchOptions = {}, joint?: JointSearch): Promise<SearchResult[]> {
+    const vectors = await queryVectors(queries, () => this.encoder, this.opened.raw.name, o.signal)
+    return this.pipeline.search(vectors, o, joint)
   }
 
   /** Values of `columns` for rows (ascending), as a search's hits carry them. */

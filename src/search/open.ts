@@ -3,6 +3,7 @@ import type { SearchBackend } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
 import type { DirectoryEntry, Trailer } from '../index/blob.js'
 import { parseTrailer, TRAILER_BYTES } from '../index/blob.js'
+import { footerValue, PQ_VECTOR_KEY } from '../index/keys.js'
 import { headSections, type IndexLocation, locateIndex } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
@@ -168,7 +169,13 @@ export async function openSource(given: ByteSource | Blob | string, o: OpenOptio
   await ensure(footerStart)
   const metadata = parseFooter(tail.subarray(footerStart - tailStart), size, file, footerStart)
   const location = locateIndex(metadata, size, file)
-  if (!location) throw new NoIndexError(file)
+  if (!location)
+    throw new NoIndexError(
+      file,
+      footerValue(metadata, PQ_VECTOR_KEY) === undefined
+        ? undefined
+        : 'this Parquet file holds a pq-vector index, not a ParquetSeek one: PqVectorFile.open searches it, or `parquetseek index` builds one',
+    )
   const column = describeEmbeddingColumn(metadata, location.column, file)
   const blobEnd = location.offset + location.length
   await ensure(Math.max(location.offset, blobEnd - TRAILER_BYTES - 64 * 32))

@@ -3,7 +3,7 @@ import { ByteWriter } from 'hyparquet-writer'
 import { jsKernels, type Kernels } from '../compute/backend.js'
 import { NoIndexError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
-import { footerValue } from '../index/keys.js'
+import { footerValue, PQ_VECTOR_KEY } from '../index/keys.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
@@ -41,7 +41,6 @@ import { DEFAULT_MAX_BYTES } from './open.js'
  * row ids. Search probes the nearest clusters and ranks their rows exactly, reading their
  * vectors from the file (only the pages that hold them, where the file has an offset index).
  */
-export const PQ_VECTOR_KEY = 'pq_vector_index_offset'
 const MAGIC = 'PQ_VECTOR1'
 const HEAD = MAGIC.length + 8
 

@@ -1,6 +1,7 @@
 import type { FileMetaData } from 'hyparquet'
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
+import { type Query, queryVectors } from '../encode/encoders.js'
 import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
 import { type DirectoryEntry, type ListView, parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
@@ -477,14 +478,15 @@ export class SidecarIndex {
     return this.pipeline.device
   }
 
-  async search(query: ArrayLike<number>, o: SearchOptions = {}): Promise<SidecarResult> {
+  /** The k nearest rows to a vector, or to a text embedded with the files' model (textModel()). */
+  async search(query: Query, o: SearchOptions = {}): Promise<SidecarResult> {
     const [result] = await this.searchBatch([query], o)
     return result as SidecarResult
   }
 
-  /** Many queries at once; rows in the results are each source's own, with its name. */
-  async searchBatch(queries: ArrayLike<number>[], o: SearchOptions = {}): Promise<SidecarResult[]> {
-    const found = await this.pipeline.search(queries, o)
+  /** Many queries at once (vectors or texts); rows in the results are each source's own, with its name. */
+  async searchBatch(queries: Query[], o: SearchOptions = {}): Promise<SidecarResult[]> {
+    const found = await this.searchBatchGlobal(queries, o)
     return found.map((r) => ({
       probed: r.probed,
       stats: r.stats,
@@ -499,8 +501,8 @@ export class SidecarIndex {
   }
 
   /** As searchBatch, with rows numbered across the sources (source i's row r is its rowBase + r). */
-  searchBatchGlobal(queries: ArrayLike<number>[], o: SearchOptions = {}) {
-    return this.pipeline.search(queries, o)
+  async searchBatchGlobal(queries: Query[], o: SearchOptions = {}) {
+    return this.pipeline.search(await queryVectors(queries, () => this.textModel(), this.pipeline.kind.file, o.signal), o)
   }
 
   /** Forgets fetched lists (sources' cached pages and offset indexes stay). */

@@ -2,9 +2,10 @@ import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encode
 import { type ModelLoad, USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, webAddress } from '../parquet/json.js'
-import { type DatasetResult, isManifestAddress, SeekDataset } from '../search/dataset.js'
-import { openIndex, type SearchResult, type SeekIndex } from '../search/engine.js'
-import { isSidecarAddress, SidecarIndex, type SidecarResult } from '../search/sidecarIndex.js'
+import { type AnyIndex, open } from '../search/anyIndex.js'
+import { type DatasetResult, SeekDataset } from '../search/dataset.js'
+import type { SearchResult } from '../search/engine.js'
+import { SidecarIndex, type SidecarResult } from '../search/sidecarIndex.js'
 
 /**
  * This script's URL, read while it runs: a classic script is document.currentScript (gone
@@ -69,7 +70,7 @@ registerEncoder((id) =>
  */
 
 /** What the element searches: an indexed file, a sidecar over files, or a manifest's indexed files. */
-type Searched = SeekIndex | SidecarIndex | SeekDataset
+type Searched = AnyIndex
 type Found = SearchResult | SidecarResult | DatasetResult
 
 /** The status line while use-lite-512 loads (then followed by the megabytes received). */
@@ -179,13 +180,11 @@ export class ParquetSeekElement extends HTMLElement {
         // (how many of those files are open, as they open)
         const onProgress = (opened: number, files: number) =>
           this.say(`Opening… ${opened.toLocaleString('en-US')} of ${files.toLocaleString('en-US')} files`)
-        const index = isSidecarAddress(url)
-          ? await SidecarIndex.openUrl(url, { allow, onProgress })
-          : isManifestAddress(url)
-            ? await SeekDataset.fromManifest(url, { allowSources: allow, onProgress })
-            : await openIndex(url)
-        this.form.hidden = !encoderFor(index.encoder)
-        this.say(this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
+        const index = await open(url, { allow, onProgress })
+        // no text box where the files name no model this page has, or different ones (said, naming them)
+        const model = textModelOf(index)
+        this.form.hidden = !encoderFor(model.name)
+        this.say(model.problem ?? (this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`))
         return index
       } catch (e) {
         this.opening = undefined
@@ -236,8 +235,10 @@ export class ParquetSeekElement extends HTMLElement {
   /** Text query (needs a file whose model this build can encode). */
   async searchText(text: string): Promise<Found | undefined> {
     const index = await this.ready()
-    const encoder = encoderFor(index.encoder)
-    if (!encoder) throw this.fail(new Error('this file does not name a model the widget can encode text with; use el.search(vector)'))
+    const model = textModelOf(index)
+    const encoder = encoderFor(model.name)
+    if (!encoder)
+      throw this.fail(new Error(model.problem ?? 'this file does not name a model the widget can encode text with; use el.search(vector)'))
     if (!text.trim()) return undefined
     try {
       const [q] = await this.loadingModel(encoder, () => encoder.encode([text]))
@@ -393,5 +394,14 @@ if (!customElements.get('parquet-seek')) customElements.define('parquet-seek', P
 declare global {
   interface HTMLElementTagNameMap {
     'parquet-seek': ParquetSeekElement
+  }
+}
+
+/** The model a text query over `index` is embedded with, or why there is none to use (its files name different ones). */
+function textModelOf(index: AnyIndex): { name?: string; problem?: string } {
+  try {
+    return { name: index.textModel() }
+  } catch (e) {
+    return { problem: `No text search: ${(e as Error).message}` }
   }
 }

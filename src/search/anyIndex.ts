@@ -1,0 +1,31 @@
+import type { ByteSource } from '../io/source.js'
+import { type DatasetOpenOptions, isManifestAddress, SeekDataset } from './dataset.js'
+import { openIndex, type SeekIndex } from './engine.js'
+import { isSidecarAddress, SidecarIndex } from './sidecarIndex.js'
+
+/** What `open` answers: one indexed file, a sidecar over files left as they are, or a manifest's indexed files. */
+export type AnyIndex = SeekIndex | SidecarIndex | SeekDataset
+
+export interface AnyOpenOptions extends DatasetOpenOptions {
+  /**
+   * Where a sidecar's or a manifest's files may be besides its own origin (its own folder, in
+   * Node): URL prefixes (or folders) its names may lead to (resolveSourceName).
+   */
+  allow?: readonly string[]
+}
+
+/**
+ * Opens what an address names, as the app, the widget and the CLI do: a sidecar (`.pqseek`) over
+ * the files it names, a manifest (`.json`) of indexed files searched as one, else an indexed
+ * Parquet file — a URL (relative in a page), in Node a path, a File or Blob, or a byte source
+ * (a File or byte source is one indexed file: a sidecar's files must come with it, through
+ * `SidecarIndex.open(source, resolve)`). Each answers `search(vector or text, options)`,
+ * `searchBatch`, `rows`, `encoder`, `textModel()`, `vectorOf(row)`, `clearCache()` and `close()`.
+ */
+export async function open(input: string | Blob | ByteSource, o: AnyOpenOptions = {}): Promise<AnyIndex> {
+  const { allow, ...rest } = o
+  if (typeof input === 'string' && isSidecarAddress(input)) return SidecarIndex.openUrl(input, { ...rest, allow })
+  if (typeof input === 'string' && isManifestAddress(input))
+    return SeekDataset.fromManifest(input, { ...rest, allowSources: allow === undefined ? undefined : [...allow] })
+  return openIndex(input, rest)
+}
