@@ -1181,6 +1181,21 @@ describe('parquetseek search and bench', () => {
       expect(self.stderr).toMatch(/--exclude-self: .* numbers the rows of its 3 files across them/)
       expect(existsSync(join(dir, 'self.parquet'))).toBe(false)
     }
+    // the shards named one by one (a shell glob's), with no manifest: searched as the manifest is
+    const files = shards.map((name) => join(dir, name as string))
+    const asManifest = await cli(['search', manifest, '--query-row', '523', '--k', '5', '--columns', 'title', '--json'])
+    const byName = await cli(['search', ...files, '--query-row', '523', '--k', '5', '--columns', 'title', '--json'])
+    expect(byName.code, byName.stderr).toBe(0)
+    const results = JSON.parse(byName.stdout).results
+    expect(results).toEqual(JSON.parse(asManifest.stdout).results)
+    expect(results[0]).toMatchObject({ shard: 1, row: 123, distance: 0, values: { title: 'p1:123' } })
+    // a sidecar or a manifest among them, or a file named twice: refused, naming it
+    const mixedKinds = await cli(['search', files[0] as string, manifest, '--query-row', '1'])
+    expect(mixedKinds.code).toBe(2)
+    expect(mixedKinds.stderr).toMatch(/parts\.json is a manifest: search it alone/)
+    const twice = await cli(['search', files[0] as string, files[1] as string, files[0] as string, '--query-row', '1'])
+    expect(twice.code).toBe(1)
+    expect(twice.stderr).toMatch(/p0\.indexed\.parquet is listed twice \(files 0 and 2\)/)
   })
 
   it("a text query over files that name different models is refused, naming them (a manifest used its first shard's)", async () => {

@@ -311,6 +311,12 @@ describe('the npm library', () => {
     }
     // a sidecar's and a manifest's hits name their file
     expect((await sidecar.search('rust otter', o)).results[0]).toMatchObject({ file: 'b.parquet', row: titles.indexOf('rust otter') - 100 })
+    // an array of indexed files: searched as one, as the manifest of them
+    const both = await open([join(dir, 'a.indexed.parquet'), join(dir, 'b.indexed.parquet')])
+    expect(both).toBeInstanceOf(SeekDataset)
+    expect((await both.search('rust otter', o)).results).toEqual((await dataset.search('rust otter', o)).results)
+    both.close()
+    dataset.close()
     // files of different models: a vector searches them, a text is refused naming the models
     const mixed = await open(join(dir, 'mixed.json'))
     expect((await mixed.search(vectors[3] as Float32Array, o)).results[0]?.values).toEqual({ title: titles[3] })

@@ -16,10 +16,11 @@ import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector
 import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
-import { anySource, isUrl, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
+import { anySource, isUrl, openFiles, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
-  a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files
+  a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files;
+  several indexed files (parts/*.indexed.parquet): searched as one, as a manifest of them, rows numbered across them in order
   --query JSON         the query vector as a JSON array
   --text TEXT          a text query, encoded with the model the file names (parquetseek.model)
   --query-row N        use row N's vector: of --query-file if given, else of the searched file (of a
@@ -74,9 +75,10 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     debug: { type: 'boolean' },
   })
   const [target, ...extra] = positionals
-  if (!target || extra.length) throw new UsageError(`expected one file or URL\n${searchUsage}`)
+  if (!target) throw new UsageError(`expected a file or URL\n${searchUsage}`)
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)
     throw new UsageError(`give exactly one of --query, --query-row or --text\n${searchUsage}`)
+  if (extra.length) return searchFiles(positionals, values, signal)
   if (isManifestAddress(target)) return searchDataset(target, values, signal)
   if (isSidecarAddress(target)) return searchSidecar(target, values, signal)
   const source = isUrl(target) ? target : await anySource(target)
@@ -168,6 +170,16 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
   const dataset = await openManifest(target, { signal, allow: values['allow-source'], compute })
   try {
     await searchShards(dataset, target, values, signal)
+  } finally {
+    dataset.close()
+  }
+}
+
+/** Indexed files named one by one (a shell glob's): searched as a manifest of them would be. */
+async function searchFiles(targets: string[], values: SearchValues, signal: AbortSignal): Promise<void> {
+  const dataset = await openFiles(targets, { signal, compute: await searchBackend(values.backend) })
+  try {
+    await searchShards(dataset, `${targets[0]} and ${count(targets.length - 1, 'more file')}`, values, signal)
   } finally {
     dataset.close()
   }

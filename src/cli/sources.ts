@@ -20,10 +20,10 @@ import {
   vectorLength,
 } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { SeekDataset } from '../search/dataset.js'
+import { checkDistinct, isManifestAddress, SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
-import { SidecarIndex } from '../search/sidecarIndex.js'
+import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
 
@@ -158,6 +158,26 @@ export async function openManifest(target: string, c: OpenContext): Promise<Seek
   const { onProgress, printer } = openProgress()
   try {
     return await SeekDataset.fromManifest(target, { signal: c.signal, allowSources: allowed(c), onProgress, ...c.compute })
+  } finally {
+    printer.done()
+  }
+}
+
+/**
+ * Indexed files named one by one (a shell's `parts/*.indexed.parquet`: paths or URLs), searched as
+ * one as a manifest of them would be; a sidecar or a manifest among them, or a file named twice, refused.
+ */
+export async function openFiles(targets: string[], c: OpenContext): Promise<SeekDataset> {
+  const other = targets.find((t) => isSidecarAddress(t) || isManifestAddress(t))
+  if (other)
+    throw new UsageError(
+      `${other} is a ${isSidecarAddress(other) ? 'sidecar' : 'manifest'}: search it alone; several files searched as one are indexed Parquet files`,
+    )
+  const resolved = targets.map((t) => (isUrl(t) ? t : resolve(t)))
+  checkDistinct(resolved)
+  const { onProgress, printer } = openProgress()
+  try {
+    return await SeekDataset.open(resolved, { signal: c.signal, onProgress, ...c.compute })
   } finally {
     printer.done()
   }

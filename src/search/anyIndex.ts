@@ -19,11 +19,16 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
  * the files it names, a manifest (`.json`) of indexed files searched as one, else an indexed
  * Parquet file — a URL (relative in a page), in Node a path, a File or Blob, or a byte source
  * (a File or byte source is one indexed file: a sidecar's files must come with it, through
- * `SidecarIndex.open(source, resolve)`). Each answers `search(vector or text, options)`,
+ * `SidecarIndex.open(source, resolve)`); an array of indexed files, searched as one as a
+ * manifest's (`SeekDataset.open`). Each answers `search(vector or text, options)`,
  * `searchBatch`, `rows`, `encoder`, `textModel()`, `vectorOf(row)`, `clearCache()` and `close()`.
  */
-export async function open(input: string | Blob | ByteSource, o: AnyOpenOptions = {}): Promise<AnyIndex> {
+export async function open(
+  input: string | Blob | ByteSource | Array<string | Blob | ByteSource>,
+  o: AnyOpenOptions = {},
+): Promise<AnyIndex> {
   const { allow, ...rest } = o
+  if (Array.isArray(input)) return SeekDataset.open(input, rest)
   if (typeof input === 'string' && isSidecarAddress(input)) return SidecarIndex.openUrl(input, { ...rest, allow })
   if (typeof input === 'string' && isManifestAddress(input))
     return SeekDataset.fromManifest(input, { ...rest, allowSources: allow === undefined ? undefined : [...allow] })
