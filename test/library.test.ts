@@ -317,6 +317,14 @@ describe('the npm library', () => {
     expect((await both.search('rust otter', o)).results).toEqual((await dataset.search('rust otter', o)).results)
     both.close()
     dataset.close()
+    // a page's pick of a sidecar with its files (File objects: no folders, found by their names)
+    const picked = (name: string) => new File([readFileSync(join(dir, name))], name)
+    const fromDisk = await open([picked('all.pqseek'), picked('a.parquet'), picked('b.parquet')])
+    expect(fromDisk).toBeInstanceOf(SidecarIndex)
+    expect((await fromDisk.search('rust otter', o)).results).toEqual((await sidecar.search('rust otter', o)).results)
+    await expect(open([picked('all.pqseek'), picked('a.parquet')])).rejects.toThrow(
+      'all.pqseek: names b.parquet: pick it together with the sidecar (every file it names)',
+    )
     // files of different models: a vector searches them, a text is refused naming the models
     const mixed = await open(join(dir, 'mixed.json'))
     expect((await mixed.search(vectors[3] as Float32Array, o)).results[0]?.values).toEqual({ title: titles[3] })

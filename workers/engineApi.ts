@@ -363,44 +363,6 @@ async function openDatasetHandle(
   }
 }
 
-/**
- * A sidecar picked from disk with the files it names: each name found among them by its file name
- * (a browser gives no folders). A name missing, a URL, or two names one file name: an error saying so.
- */
-function localSidecar(files: File[]): SidecarOpener {
-  const sidecars = files.filter((f) => isSidecarAddress(f.name))
-  if (sidecars.length !== 1)
-    throw new ParquetSeekError(
-      sidecars.length
-        ? `pick one sidecar index at a time (${sidecars.map((f) => f.name).join(', ')})`
-        : 'these are several files and none is a sidecar index (.pqseek): open one file, or a sidecar with the files it names',
-    )
-  const sidecar = sidecars[0] as File
-  const byName = new Map(files.filter((f) => f !== sidecar).map((f) => [f.name, f]))
-  return (backend, signal, onProgress) => {
-    const taken = new Map<string, string>()
-    return SidecarIndex.open(
-      blobSource(sidecar),
-      async (name) => {
-        if (/^[a-z][a-z0-9+.-]*:/i.test(name))
-          throw new ParquetSeekError(`names ${name}, a URL: open the sidecar by its URL instead`, { file: sidecar.name })
-        const base = name.split(/[\\/]/).pop() as string
-        const before = taken.get(base)
-        if (before !== undefined && before !== name)
-          throw new ParquetSeekError(`names two files called ${base} (${before}, ${name}): open it by its URL instead`, {
-            file: sidecar.name,
-          })
-        taken.set(base, name)
-        const file = byName.get(base)
-        if (!file)
-          throw new ParquetSeekError(`names ${name}: pick it together with the sidecar (every file it names)`, { file: sidecar.name })
-        return blobSource(file)
-      },
-      { backend, signal, onProgress },
-    )
-  }
-}
-
 /** A Parquet file, with its index if it has one. */
 async function openFileHandle(source: ByteSource, backend: BackendChoice, signal?: AbortSignal): Promise<Handle> {
   const { info, metadata } = await inspect(source, source.name)
@@ -493,7 +455,8 @@ export function engineApi() {
         })
       if (Array.isArray(input) && input.length === 1) input = input[0] as File
       if (Array.isArray(input)) {
-        const opener = localSidecar(input)
+        const files = input
+        const opener: SidecarOpener = (backend, signal, onProgress) => SidecarIndex.openFiles(files, { backend, signal, onProgress })
         h = await openSidecarHandle(
           input.find((f) => isSidecarAddress(f.name))?.name as string,
           opener,

@@ -20,7 +20,8 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
  * Parquet file — a URL (relative in a page), in Node a path, a File or Blob, or a byte source
  * (a File or byte source is one indexed file: a sidecar's files must come with it, through
  * `SidecarIndex.open(source, resolve)`); an array of indexed files, searched as one as a
- * manifest's (`SeekDataset.open`). Each answers `search(vector or text, options)`,
+ * manifest's (`SeekDataset.open`), or a page's pick of a sidecar's File with its files
+ * (`SidecarIndex.openFiles`). Each answers `search(vector or text, options)`,
  * `searchBatch`, `rows`, `encoder`, `textModel()`, `vectorOf(row)`, `clearCache()` and `close()`.
  */
 export async function open(
@@ -28,7 +29,11 @@ export async function open(
   o: AnyOpenOptions = {},
 ): Promise<AnyIndex> {
   const { allow, ...rest } = o
-  if (Array.isArray(input)) return SeekDataset.open(input, rest)
+  if (Array.isArray(input)) {
+    // a page's pick of a sidecar with its files
+    const named = (i: unknown) => typeof File !== 'undefined' && i instanceof File && isSidecarAddress(i.name)
+    return input.some(named) ? SidecarIndex.openFiles(input as File[], rest) : SeekDataset.open(input, rest)
+  }
   if (typeof input === 'string' && isSidecarAddress(input)) return SidecarIndex.openUrl(input, { ...rest, allow })
   if (typeof input === 'string' && isManifestAddress(input))
     return SeekDataset.fromManifest(input, { ...rest, allowSources: allow === undefined ? undefined : [...allow] })

@@ -13,7 +13,7 @@ import { BatchingSource } from '../io/batching.js'
 import { readable, TAKES_BYTES } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
-import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
+import { addressEndsWith, againstPage, fileUrl, schemeOf } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
 import { localFile, withLocalFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY, REQUEST_BYTES, readRanges } from '../io/ranges.js'
@@ -272,6 +272,42 @@ export class SidecarIndex {
       await letGo(held)
       throw e
     }
+  }
+
+  /**
+   * A sidecar picked from disk with the files it names (a page's file input or drop gives no
+   * folders): each name found among them by its file name. No sidecar among them, two, a name
+   * missing, a URL, or two names of one file name: an error saying so.
+   */
+  static async openFiles(files: readonly File[], o: SidecarOpenOptions = {}): Promise<SidecarIndex> {
+    const sidecars = files.filter((f) => isSidecarAddress(f.name))
+    if (sidecars.length !== 1)
+      throw new ParquetSeekError(
+        sidecars.length
+          ? `pick one sidecar index at a time (${sidecars.map((f) => f.name).join(', ')})`
+          : 'these are several files and none is a sidecar index (.pqseek): open one file, or a sidecar with the files it names',
+      )
+    const sidecar = sidecars[0] as File
+    const byName = new Map(files.filter((f) => f !== sidecar).map((f) => [f.name, f]))
+    const taken = new Map<string, string>()
+    return SidecarIndex.open(
+      sidecar,
+      async (name) => {
+        if (schemeOf(name)) throw new ParquetSeekError(`names ${name}, a URL: open the sidecar by its URL instead`, { file: sidecar.name })
+        const base = name.split(/[\\/]/).pop() as string
+        const before = taken.get(base)
+        if (before !== undefined && before !== name)
+          throw new ParquetSeekError(`names two files called ${base} (${before}, ${name}): open it by its URL instead`, {
+            file: sidecar.name,
+          })
+        taken.set(base, name)
+        const file = byName.get(base)
+        if (!file)
+          throw new ParquetSeekError(`names ${name}: pick it together with the sidecar (every file it names)`, { file: sidecar.name })
+        return file
+      },
+      o,
+    )
   }
 
   static async #open(
