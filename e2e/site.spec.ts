@@ -165,6 +165,7 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     openGate()
     // the sidecar, and a manifest of the two files indexed: one table of rows in the app, each hit naming its file
     let app: Awaited<ReturnType<typeof shown>> = []
+    let manifestRows: Array<string | null> = []
     for (const [address, kind, file] of [
       [sidecar, 'sidecar', '.parquet'],
       [`${files.url}manifest.json`, 'manifest', '.indexed.parquet'],
@@ -193,6 +194,7 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
       // both files answer (the topic is spread over them)
       expect(new Set(found.map((h) => h.where?.includes('second')))).toEqual(new Set([true, false]))
       if (kind === 'sidecar') app = found
+      else manifestRows = found.map((h) => h.row)
       // the side panel lists the files, with the rows each holds
       await page.locator('summary', { hasText: 'Files' }).click()
       const list = page.getByRole('table', { name: `The ${kind}'s files, rows numbered across them in this order` })
@@ -257,6 +259,16 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(app.map((h) => h.row))
     await page.getByLabel('Parquet file').setInputFiles(['topics.pqseek', 'first.parquet'].map((f) => join(sideDir, f)))
     await expect(page.getByRole('alert')).toContainText('topics.pqseek: names second.parquet: pick it together with the sidecar')
+    // the two indexed files picked together (no sidecar, no manifest; listed second first): searched as
+    // the manifest of them is, rows in the order of their names (it said "none is a sidecar index")
+    await page.goto(siteUrl)
+    await page.getByLabel('Parquet file').setInputFiles(['second.indexed.parquet', 'first.indexed.parquet'].map((f) => join(sideDir, f)))
+    await expect(page.getByTestId('index-status')).toContainText(', 2 indexed files')
+    await expect(page.getByTestId('file-summary')).toContainText('2,000 rows')
+    await page.getByLabel('Query text').fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page)).toHaveCount(10)
+    expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(manifestRows)
     // the widget on another page, from the same sidecar; and from a manifest of the two files
     // indexed, each result naming its file and its row there
     await page.goto(hostUrl)

@@ -318,21 +318,29 @@ function modelProblem(index: SidecarIndex | SeekDataset): string | undefined {
   }
 }
 
-/** A manifest of indexed files as the page shows one file: their rows one after another, the first file's columns. */
+/** Opens a dataset (reporting files opened, of all), again with another backend for reopen. */
+type DatasetOpener = (
+  backend: SearchBackend,
+  signal?: AbortSignal,
+  onProgress?: (opened: number, files: number) => void,
+) => Promise<SeekDataset>
+
+/**
+ * Indexed files searched as one — a manifest's (`kind` manifest), or several picked from disk
+ * together (`files`) — as the page shows one file: their rows one after another, the first file's columns.
+ */
 async function openDatasetHandle(
-  address: string,
+  name: string,
+  kind: 'manifest' | 'files',
+  open: DatasetOpener,
   backend: BackendChoice,
-  allow: string[],
   signal?: AbortSignal,
   onProgress?: (opened: number, files: number) => void,
 ): Promise<Handle> {
-  // (files on another site only under a prefix the person allowed, as for a sidecar)
-  const open = (backend: SearchBackend, signal?: AbortSignal, onProgress?: (opened: number, files: number) => void) =>
-    SeekDataset.fromManifest(address, { backend, signal, onProgress, allowSources: allow })
   const ds = await open(backend, signal, onProgress)
   const first = ds.shards[0] as SeekIndex
   const info: FileInfo = {
-    name: address,
+    name,
     bytes: ds.shards.reduce((n, s) => n + s.opened.raw.byteLength, 0),
     rows: ds.rows,
     columns: summarizeColumns(first.opened.metadata),
@@ -351,7 +359,7 @@ async function openDatasetHandle(
       },
     },
     sources: ds.shards.map((s, i) => ({ name: ds.names[i]?.split('/').at(-1) ?? '', rows: s.rows })),
-    kind: 'manifest',
+    kind,
   }
   return {
     info,
@@ -454,7 +462,20 @@ export function engineApi() {
           file: input.name,
         })
       if (Array.isArray(input) && input.length === 1) input = input[0] as File
-      if (Array.isArray(input)) {
+      if (Array.isArray(input) && !input.some((f) => isSidecarAddress(f.name))) {
+        // several indexed files picked together: searched as one, as a manifest of them, in the
+        // order of their names (part-2 before part-10), whatever order the browser lists them in
+        const names = new Intl.Collator('en', { numeric: true })
+        const files = [...input].sort((a, b) => names.compare(a.name, b.name))
+        h = await openDatasetHandle(
+          `${files[0]?.name} and ${files.length - 1} more`,
+          'files',
+          (backend, signal, onProgress) => SeekDataset.open(files, { backend, signal, onProgress }),
+          backend,
+          signal,
+          onProgress,
+        )
+      } else if (Array.isArray(input)) {
         const files = input
         const opener: SidecarOpener = (backend, signal, onProgress) => SidecarIndex.openFiles(files, { backend, signal, onProgress })
         h = await openSidecarHandle(
@@ -466,7 +487,16 @@ export function engineApi() {
           onProgress,
         )
       } else if (typeof input === 'string' && isManifestAddress(input)) {
-        h = await openDatasetHandle(input, backend, allow, signal, onProgress)
+        // (files on another site only under a prefix the person allowed, as for a sidecar)
+        const address = input
+        h = await openDatasetHandle(
+          address,
+          'manifest',
+          (backend, signal, onProgress) => SeekDataset.fromManifest(address, { backend, signal, onProgress, allowSources: allow }),
+          backend,
+          signal,
+          onProgress,
+        )
       } else if (typeof input === 'string' && isSidecarAddress(input)) {
         const address = input
         h = await openSidecarHandle(

@@ -32,8 +32,11 @@ export interface FileInfo {
     | undefined
   /** A sidecar index's files, or a manifest's, in the order their rows are numbered (`bytes`: theirs together). */
   sources?: Array<{ name: string; rows: number }>
-  /** With `sources`: a manifest of indexed files (each its own index; `index` the first's params, `lists` all of theirs), else a sidecar. */
-  kind?: 'manifest'
+  /**
+   * With `sources`: a manifest of indexed files, or several picked together (`files`) — each its
+   * own index; `index` the first's params, `lists` all of theirs — else a sidecar.
+   */
+  kind?: 'manifest' | 'files'
 }
 
 /** The least and the most of a setting over a manifest's files. */

@@ -45,7 +45,11 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             <dt>Files</dt>
             <dd>
               {info.sources.length.toLocaleString('en-US')}
-              {info.kind === 'manifest' ? ', each indexed: a manifest lists them' : ', unmodified: a sidecar index over them'}
+              {info.kind === 'manifest'
+                ? ', each indexed: a manifest lists them'
+                : info.kind === 'files'
+                  ? ', each indexed, searched as one'
+                  : ', unmodified: a sidecar index over them'}
             </dd>
           </>
         )}
@@ -94,7 +98,7 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
       <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
         {index
           ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB` +
-            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, ${info.kind === 'manifest' ? 'a manifest of' : 'a sidecar over'} ${info.sources.length} ${info.kind === 'manifest' ? 'indexed ' : ''}file${info.sources.length === 1 ? '' : 's'}` : ''}` +
+            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, ${{ manifest: 'a manifest of ', files: '', sidecar: 'a sidecar over ' }[info.kind ?? 'sidecar']}${info.sources.length} ${info.kind ? 'indexed ' : ''}file${info.sources.length === 1 ? '' : 's'}` : ''}` +
             `${backend ? `; searching with ${backend}` : ''}`
           : info.vectorColumns.length
             ? 'No index in this file.'
@@ -107,7 +111,8 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
           <summary>Files</summary>
           <table className="schema">
             <caption className="sr-only">
-              The {info.kind === 'manifest' ? "manifest's" : "sidecar's"} files, rows numbered across them in this order
+              The {{ manifest: "manifest's ", files: '', sidecar: "sidecar's " }[info.kind ?? 'sidecar']}files, rows numbered across them in
+              this order
             </caption>
             <tbody>
               {info.sources.map((s, i, all) => {

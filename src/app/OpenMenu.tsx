@@ -44,7 +44,7 @@ export function OpenMenu({
           className="sr-only"
           type="file"
           accept=".parquet,.pqseek"
-          // (several: a sidecar index with the files it names)
+          // (several: a sidecar index with the files it names, or indexed files searched as one)
           multiple
           aria-label="Parquet file"
           onChange={(e) => {
