@@ -7,9 +7,11 @@ import { serveDir } from '../src/cli/rangeServer.js'
 import { mulberry32 } from '../src/compute/random.js'
 import {
   buildIndex,
+  embedTextColumn,
   encoderFor,
   fileSink,
   fileSource,
+  hashNgramEncoder,
   MemorySink,
   open,
   openHttp,
@@ -227,10 +229,45 @@ describe('the npm library', () => {
     await expect(buildIndex([1, 2] as never, new MemorySink(), { column: 'embedding' })).rejects.toThrow(
       /^buildIndex takes .*; got an array$/,
     )
-    // (a path is for the opens: a build reads a byte source and writes a sink)
-    await expect(buildIndex('in.parquet' as never, new MemorySink(), { column: 'embedding' })).rejects.toThrow(
-      'buildIndex takes a File or Blob, or a byte source ({ byteLength, slice(start, end) }; in Node, fileSource(path)); got a string',
+    // a URL is not read whole by a build (the CLI's index downloads it first)
+    await expect(buildIndex('https://cdn.example/in.parquet', new MemorySink(), { column: 'embedding' })).rejects.toThrow(
+      'buildIndex takes a File or Blob, a byte source ({ byteLength, slice(start, end) }), or in Node a path; got "https://cdn.example/in.parquet", a URL: it reads every byte, so copy the file here first',
     )
+  })
+
+  it('in Node a build and an embedding read and write paths: the output written whole or not at all, never over its input', async () => {
+    const dir = tempDir('pqs-lib-build-paths-')
+    const dim = 8
+    const v = clusteredVectors(500, dim, 7)
+    const input = join(dir, 'in.parquet')
+    const texts = Array.from({ length: 500 }, (_, i) => `note ${i} about ${['rivers', 'stars', 'bread'][i % 3]}`)
+    writeListFile(
+      input,
+      Array.from({ length: 500 }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+      { body: texts },
+    )
+    // the same bytes as through fileSource and fileSink
+    const source = await fileSource(input)
+    await buildIndex(source, await fileSink(join(dir, 'by-source.parquet'), input), { column: 'embedding', nlist: 8 })
+    await source.close()
+    const summary = await buildIndex(relative(process.cwd(), input), join(dir, 'by-path.parquet'), { column: 'embedding', nlist: 8 })
+    expect(summary).toMatchObject({ column: 'embedding', skippedRows: [] })
+    expect(readFileSync(join(dir, 'by-path.parquet'))).toEqual(readFileSync(join(dir, 'by-source.parquet')))
+    // the input as its own output, a missing input, a failed build: nothing written, nothing left behind
+    const before = readFileSync(input)
+    await expect(buildIndex(input, input, { column: 'embedding' })).rejects.toThrow('refusing to overwrite the input')
+    await expect(buildIndex(join(dir, 'nope.parquet'), join(dir, 'x.parquet'), { column: 'embedding' })).rejects.toThrow(/nope\.parquet/)
+    await expect(buildIndex(input, join(dir, 'y.parquet'), { column: 'titel' })).rejects.toThrow(/titel/)
+    expect(readFileSync(input)).toEqual(before)
+    expect(readdirSync(dir).sort()).toEqual(['by-path.parquet', 'by-source.parquet', 'in.parquet'])
+    // a text column embedded from a path to a path, then indexed, then searched by text
+    const embedded = await embedTextColumn(input, join(dir, 'notes.parquet'), { text: 'body', encoder: hashNgramEncoder(32), as: 'vec' })
+    expect(embedded).toMatchObject({ rows: 500, embedded: 500, column: 'vec' })
+    await buildIndex(join(dir, 'notes.parquet'), join(dir, 'notes.indexed.parquet'), { column: 'vec', metric: 'cosine', nlist: 8 })
+    const index = await open(join(dir, 'notes.indexed.parquet'))
+    const { results } = await index.search('note 42 about rivers', { k: 1, columns: ['body'] })
+    expect(results[0]?.values).toEqual({ body: 'note 42 about rivers' })
+    index.close()
   })
 
   it("in a page a relative address is read from the page's site: an indexed file, a sidecar and a manifest, their files beside them", async () => {

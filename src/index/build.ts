@@ -6,7 +6,8 @@ import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/po
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { spillGraph } from '../compute/spill.js'
 import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
-import { readable } from '../io/blobSource.js'
+import { readable, TAKES_FILE } from '../io/blobSource.js'
+import { localEnds } from '../io/local.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -125,17 +126,22 @@ export interface BuildSummary {
 }
 
 /**
- * Reads `source`, trains IVF-PQ on its embedding column and writes the indexed Parquet file to
- * `sink`. The sink is committed only when everything succeeded, and aborted otherwise.
+ * Reads `input`, trains IVF-PQ on its embedding column and writes the indexed Parquet file to
+ * `output`. The output is committed only when everything succeeded, and aborted otherwise. In
+ * Node both may be paths: the output is written beside it under a temporary name, renamed when
+ * complete, and never over the input.
  */
-export async function buildIndex(input: AsyncBuffer | Blob, sink: ByteSink, o: BuildOptions): Promise<BuildSummary> {
+export async function buildIndex(input: AsyncBuffer | Blob | string, output: ByteSink | string, o: BuildOptions): Promise<BuildSummary> {
+  const { input: given, sink, done } = await localEnds(input, output, 'buildIndex')
   try {
-    const summary = await build(readable(input, 'buildIndex'), sink, o)
+    const summary = await build(readable(given, 'buildIndex', TAKES_FILE), sink, o)
     await sink.commit()
     return summary
   } catch (e) {
     await sink.abort()
     throw e
+  } finally {
+    await done()
   }
 }
 

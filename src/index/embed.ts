@@ -1,7 +1,8 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
-import { readable } from '../io/blobSource.js'
+import { readable, TAKES_FILE } from '../io/blobSource.js'
+import { localEnds } from '../io/local.js'
 import { type ByteSink, MemorySink } from '../io/sink.js'
 import { fromBytes } from '../io/source.js'
 import { type ColumnBlock, readColumnBlocks, summarizeColumns } from '../parquet/embedding.js'
@@ -49,16 +50,31 @@ export interface EmbedSummary {
 }
 
 /**
- * Writes `source` again with one more column: the text column `o.text` embedded by `o.encoder`,
+ * Writes `input` again (to `output`; in Node both may be paths, as for buildIndex) with one more column: the text column `o.text` embedded by `o.encoder`,
  * a nullable LIST<FLOAT> named `o.as`, one vector per page, and the encoder's name in the footer
  * (`parquetseek.model`) so text queries use the same model. Every other column is copied byte for
  * byte (large chunks of a local file in slices). 16,384 rows at a time, so memory stays at that
  * many rows' text and vectors (a large text chunk of a local file: its pages walked first). The output
  * is ready for `buildIndex` (which `index --embed-text` runs next).
  */
-export async function embedTextColumn(input: AsyncBuffer | Blob, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
+export async function embedTextColumn(
+  input: AsyncBuffer | Blob | string,
+  output: ByteSink | string,
+  o: EmbedOptions,
+): Promise<EmbedSummary> {
+  const { input: given, sink, done } = await localEnds(input, output, 'embedTextColumn')
+  try {
+    return await embedColumn(readable(given, 'embedTextColumn', TAKES_FILE), sink, o)
+  } catch (e) {
+    await sink.abort() // (safe twice: embedColumn aborts what it began)
+    throw e
+  } finally {
+    await done()
+  }
+}
+
+async function embedColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
   const started = performance.now()
-  const source = readable(input, 'embedTextColumn')
   if (o.passages) {
     // the passages' file in memory first (a row per passage), then embedded as any file is
     const cut = new MemorySink()
@@ -85,7 +101,7 @@ export async function embedTextColumn(input: AsyncBuffer | Blob, sink: ByteSink,
       await sink.abort()
       throw e
     }
-    const summary = await embedTextColumn(fromBytes(cut.bytes as Uint8Array, o.file ?? 'passages'), sink, { ...o, passages: undefined })
+    const summary = await embedColumn(fromBytes(cut.bytes as Uint8Array, o.file ?? 'passages'), sink, { ...o, passages: undefined })
     return { ...summary, passages: { rows, words: o.passages.words ?? DEFAULT_PASSAGE_WORDS }, ms: performance.now() - started }
   }
   try {

@@ -14,6 +14,8 @@ export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'b
 
 /** What `readable` takes, in its messages. */
 export const TAKES_BYTES = 'a File or Blob, or a byte source ({ byteLength, slice(start, end) }; in Node, fileSource(path))'
+/** What a build's input may be (buildIndex, embedTextColumn). */
+export const TAKES_FILE = 'a File or Blob, a byte source ({ byteLength, slice(start, end) }), or in Node a path'
 /** What the opens that also take an address take. */
 export const TAKES_ADDRESS = 'a URL (in Node a path), a File or Blob, or a byte source ({ byteLength, slice(start, end) })'
 

@@ -1,4 +1,7 @@
+import { ParquetSeekError } from '../errors.js'
+import { TAKES_FILE } from './blobSource.js'
 import { pageBase } from './fileUrl.js'
+import type { ByteSink } from './sink.js'
 import type { ByteSource } from './source.js'
 
 /**
@@ -15,6 +18,8 @@ export interface LocalFiles {
   open(path: string): Promise<ByteSource & { close(): Promise<void> }>
   /** A whole small file (a manifest), at most `limit` bytes. */
   read(path: string, limit: number): Promise<Uint8Array>
+  /** A file written under a temporary name beside it and renamed when committed, never over `input` (fileSink). */
+  sink(path: string, input?: string): Promise<ByteSink>
   /** Path arithmetic for confining the files a sidecar or a manifest names (io/confine.ts). */
   paths: {
     resolve(...p: string[]): string
@@ -58,4 +63,40 @@ export async function withLocalFile<T>(
 export function localFile(address: string): { path: string; files: LocalFiles } | undefined {
   const path = pageBase() === undefined ? installed?.pathOf(address) : undefined
   return path === undefined || !installed ? undefined : { path, files: installed }
+}
+
+/**
+ * What a build reads and writes, as given — a byte source (or File, Blob) and a sink — or, in
+ * Node, paths: the input opened (let go by `done`), the output written under a temporary name
+ * beside it and renamed when complete, never over the input. `what` names the function in errors.
+ */
+export async function localEnds<T>(
+  input: T | string,
+  output: ByteSink | string,
+  what: string,
+): Promise<{ input: T | ByteSource; sink: ByteSink; done(): Promise<void> }> {
+  const local = (address: string, role: string) => {
+    const found = localFile(address)
+    if (!found)
+      throw new ParquetSeekError(
+        `${what} takes ${role === 'input' ? TAKES_FILE : 'a sink, or in Node a path'}; got ${JSON.stringify(address)}, ${installed && pageBase() === undefined ? 'a URL: it reads every byte, so copy the file here first' : 'a string, and there are no local files here'}`,
+      )
+    return found
+  }
+  try {
+    const inputFile = typeof input === 'string' ? local(input, 'input') : undefined
+    const outputFile = typeof output === 'string' ? local(output, 'output') : undefined
+    const opened = inputFile ? await inputFile.files.open(inputFile.path) : undefined
+    try {
+      const sink = outputFile ? await outputFile.files.sink(outputFile.path, inputFile?.path) : (output as ByteSink)
+      return { input: opened ?? (input as T), sink, done: async () => opened?.close() }
+    } catch (e) {
+      await opened?.close()
+      throw e
+    }
+  } catch (e) {
+    // (a sink given is discarded, as a build that fails discards it)
+    if (typeof output !== 'string') await output.abort()
+    throw e
+  }
 }

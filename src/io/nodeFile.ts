@@ -180,6 +180,7 @@ export const nodeLocalFiles: LocalFiles = {
   pathOf: localPath,
   open: fileSource,
   read: readLocalFile,
+  sink: fileSink,
   paths: { resolve, relative, isAbsolute, dirname },
 }
 installLocalFiles(nodeLocalFiles)
