@@ -269,6 +269,11 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await expect(hits(page)).toHaveCount(10)
     expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(manifestRows)
+    // one of them without an index: said, with where its index can be built
+    await page.getByLabel('Parquet file').setInputFiles(['first.parquet', 'second.indexed.parquet'].map((f) => join(sideDir, f)))
+    await expect(page.getByRole('alert')).toContainText(
+      'first.parquet: has no index: several files open together when each is indexed; open it alone to build its index',
+    )
     // the widget on another page, from the same sidecar; and from a manifest of the two files
     // indexed, each result naming its file and its row there
     await page.goto(hostUrl)

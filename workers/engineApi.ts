@@ -4,7 +4,7 @@ import { prepareQuery, recallAtK } from '../src/compute/metric.js'
 import { mulberry32 } from '../src/compute/random.js'
 import { encoderFor, encodeText } from '../src/encode/encoders.js'
 import { type ModelLoad, modelLoad } from '../src/encode/useLite.js'
-import { AbortError, ParquetSeekError, throwIfAborted } from '../src/errors.js'
+import { AbortError, NoIndexError, ParquetSeekError, throwIfAborted } from '../src/errors.js'
 import type { Metric } from '../src/index/model.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
@@ -470,7 +470,18 @@ export function engineApi() {
         h = await openDatasetHandle(
           `${files[0]?.name} and ${files.length - 1} more`,
           'files',
-          (backend, signal, onProgress) => SeekDataset.open(files, { backend, signal, onProgress }),
+          (backend, signal, onProgress) =>
+            SeekDataset.open(files, { backend, signal, onProgress }).catch((e: unknown) => {
+              // (a file without an index opens alone, where the page offers to build one)
+              if (e instanceof NoIndexError)
+                throw new ParquetSeekError(
+                  'has no index: several files open together when each is indexed; open it alone to build its index',
+                  {
+                    file: e.context.file,
+                  },
+                )
+              throw e
+            }),
           backend,
           signal,
           onProgress,
