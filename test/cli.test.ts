@@ -1189,6 +1189,16 @@ describe('parquetseek search and bench', () => {
     const results = JSON.parse(byName.stdout).results
     expect(results).toEqual(JSON.parse(asManifest.stdout).results)
     expect(results[0]).toMatchObject({ shard: 1, row: 123, distance: 0, values: { title: 'p1:123' } })
+    // and joined against: the same pairs as the manifest's
+    const read = async (path: string) => parquetReadObjects({ file: await asyncBufferFromFile(path) })
+    const pairs = join(dir, 'files.join.parquet')
+    const joined = await cli(['join', parts[1] as string, ...files, '--out', pairs, '--k', '3'])
+    expect(joined.code, joined.stderr).toBe(0)
+    expect((await cli(['join', parts[1] as string, manifest, '--out', join(dir, 'manifest.join.parquet'), '--k', '3'])).code).toBe(0)
+    const got = await read(pairs)
+    expect(got).toHaveLength(1200)
+    expect(got).toEqual(await read(join(dir, 'manifest.join.parquet')))
+    expect(got.filter((p) => p.rank === 0).every((p) => p.row === 400 + Number(p.query))).toBe(true) // each query's own row, across the files
     // a sidecar or a manifest among them, or a file named twice: refused, naming it
     const mixedKinds = await cli(['search', files[0] as string, manifest, '--query-row', '1'])
     expect(mixedKinds.code).toBe(2)

@@ -12,12 +12,12 @@ import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { intOption, parse, UsageError } from './args.js'
 import { textEncoder } from './embedCommand.js'
 import { count, fmtBytes } from './progress.js'
-import { anySource, isUrl, openManifest, openSidecar, searchBackend } from './sources.js'
+import { anySource, isUrl, openFiles, openManifest, openSidecar, searchBackend } from './sources.js'
 
-export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --out <result.parquet> [options]
-  kNN join: for each query row, its k nearest rows of the index (of a sidecar or a manifest: rows
-  numbered across its files, in order), as a Parquet table (query, rank, row, distance). Queries go
-  in batches that share list fetches and page reads.
+export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --out <result.parquet> [options]
+  kNN join: for each query row, its k nearest rows of the index (of a sidecar, a manifest or several
+  indexed files (parts/*.indexed.parquet): rows numbered across the files, in order), as a Parquet
+  table (query, rank, row, distance). Queries go in batches that share list fetches and page reads.
   --k K                neighbours per query (default 10)
   --column NAME        the queries' vector column (default: the index's column name)
   --text NAME          instead: the queries' text column, each text embedded with the model the index
@@ -49,9 +49,12 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
-  const [queriesPath, target, ...extra] = positionals
-  if (!queriesPath || !target || extra.length || !values.out)
+  const [queriesPath, ...targets] = positionals
+  const [first] = targets
+  if (!queriesPath || !first || !values.out)
     throw new UsageError(`expected <queries.parquet> <indexed file|url> --out <file>\n${joinUsage}`)
+  // (several indexed files, a shell glob's: joined against as one, as a manifest of them)
+  const target = targets.length > 1 ? `${first} and ${count(targets.length - 1, 'more file')}` : first
   const k = intOption(values.k, 'k', 1, MAX_K - 1) ?? 10
   const batchSize = intOption(values.batch, 'batch', 1, 100_000) ?? 256
   const nprobe = intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE)
@@ -62,10 +65,10 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   const excludeSelf = values['exclude-self'] === true
   const t0 = performance.now()
   // refuses an output that is an input before any work; written atomically at the end
-  const sink = await fileSink(values.out, isUrl(target) ? [queriesPath] : [queriesPath, target])
+  const sink = await fileSink(values.out, [queriesPath, ...targets.filter((t) => !isUrl(t))])
   const opened: Array<{ close(): Promise<void> }> = []
   try {
-    const index = await openTarget(target, values, compute, signal, opened)
+    const index = await openTarget(targets, values, compute, signal, opened)
     // a query's own row is its file's row; the rows of several files are numbered across them
     if (excludeSelf && index.files > 1)
       throw new UsageError(
@@ -135,19 +138,20 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
 }
 
 /**
- * The index to join against: an indexed file, a file indexed by pq-vector, a sidecar (`.pqseek`)
- * or a manifest of indexed shards (`.json`) — rows of the last two numbered across their files,
- * in order, as `bench` numbers them.
+ * The index to join against: an indexed file, a file indexed by pq-vector, a sidecar (`.pqseek`),
+ * a manifest of indexed shards (`.json`) or several indexed files — rows of the last three
+ * numbered across their files, in order, as `bench` numbers them.
  */
 async function openTarget(
-  target: string,
+  targets: string[],
   values: { 'allow-source'?: string[]; text?: string },
   compute: Awaited<ReturnType<typeof searchBackend>>,
   signal: AbortSignal,
   opened: Array<{ close(): Promise<void> }>,
 ): Promise<JoinTarget & { column: string; encoder: string | undefined; backend: string; files: number }> {
   const c = { signal, allow: values['allow-source'], compute }
-  if (isSidecarAddress(target)) {
+  const target = targets[0] as string
+  if (targets.length === 1 && isSidecarAddress(target)) {
     const index = await openSidecar(target, c)
     opened.push({ close: async () => index.close() })
     return {
@@ -159,8 +163,8 @@ async function openTarget(
       searchBatch: (q, o) => index.searchBatchGlobal(q, o),
     }
   }
-  if (isManifestAddress(target)) {
-    const dataset = await openManifest(target, c)
+  if (targets.length > 1 || isManifestAddress(target)) {
+    const dataset = targets.length > 1 ? await openFiles(targets, c) : await openManifest(target, c)
     opened.push({ close: async () => dataset.close() })
     const first = dataset.shards[0] as SeekIndex
     const bases = dataset.rowBases
