@@ -1189,6 +1189,22 @@ describe('parquetseek search and bench', () => {
     const results = JSON.parse(byName.stdout).results
     expect(results).toEqual(JSON.parse(asManifest.stdout).results)
     expect(results[0]).toMatchObject({ shard: 1, row: 123, distance: 0, values: { title: 'p1:123' } })
+    // benched: every list probed finds each query's own row, across the files
+    const benched = await cli([
+      'bench',
+      ...files,
+      '--queries',
+      parts[1] as string,
+      '--limit',
+      '20',
+      '--nprobe',
+      '8',
+      '--rtt-ms',
+      '0',
+      '--json',
+    ])
+    expect(benched.code, benched.stderr).toBe(0)
+    expect(JSON.parse(benched.stdout)).toMatchObject({ kind: 'indexed files', queries: 20, nlist: 8, recall: 1 })
     // and joined against: the same pairs as the manifest's
     const read = async (path: string) => parquetReadObjects({ file: await asyncBufferFromFile(path) })
     const pairs = join(dir, 'files.join.parquet')

@@ -11,7 +11,7 @@ import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
-import { isManifestAddress, manifestFiles, SeekDataset } from '../search/dataset.js'
+import { checkDistinct, isManifestAddress, manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
 import { flatSearch } from '../search/flat.js'
 import { PqVectorFile } from '../search/pqVector.js'
@@ -21,8 +21,9 @@ import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveDir, serveFile } from './rangeServer.js'
 import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
 
-export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url> --queries <q.parquet> [options]
-  rows of a sidecar or a manifest are numbered across its files, in order (as ground truth numbers them)
+export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --queries <q.parquet> [options]
+  rows of a sidecar, a manifest or several indexed files (parts/*.indexed.parquet: benched as a
+  manifest of them) are numbered across the files, in order (as ground truth numbers them)
   --queries FILE       Parquet with the same embedding column (held-out queries)
   --truth FILE.npy     ground-truth neighbour ids [queries × ≥k]; without it, exact search is run
                        (and a result as near as the k-th exact one counts, as with --truth-dist)
@@ -116,7 +117,9 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     debug: { type: 'boolean' },
   })
   const [target, ...extra] = positionals
-  if (!target || extra.length || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
+  if (!target || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
+  const other = extra.length ? positionals.find((t) => isSidecarAddress(t) || isManifestAddress(t)) : undefined
+  if (other) throw new UsageError(`${other}: bench it alone; several files benched as one are indexed Parquet files`)
   const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
   const refineOption = intOption(values.refine, 'refine', 1, MAX_REFINE)
   const rtt = intOption(values['rtt-ms'], 'rtt-ms', 0) ?? 20
@@ -143,7 +146,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
   const local = !isUrl(target)
   const sent = () => servers.reduce((n, s) => n + s.bytesSent, 0)
   try {
-    const open = () => openTarget(target, { signal, connections, tailBytes, compute, serve, serveDirectory })
+    const open = () => openTarget(positionals, { signal, connections, tailBytes, compute, serve, serveDirectory })
     const probe = await open()
     const { metric, nlist } = probe
     // no --refine: the index's (with its tuned cut of the candidates, when it has one)
@@ -235,7 +238,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}${distinct === undefined ? '' : `, distinct ${distinct}`}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
+        `${extra.length ? `${target} and ${extra.length} more` : target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}${distinct === undefined ? '' : `, distinct ${distinct}`}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
       )
       process.stdout.write(
         '| nprobe | lists/query | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
@@ -264,7 +267,7 @@ interface Found {
  * the shards one after another), as ground truth files number them.
  */
 interface BenchTarget {
-  kind: 'indexed file' | 'sidecar' | 'manifest' | 'pq-vector file'
+  kind: 'indexed file' | 'sidecar' | 'manifest' | 'indexed files' | 'pq-vector file'
   metric: Metric
   nlist: number
   nprobe?: number
@@ -304,7 +307,8 @@ interface OpenTargetOptions {
   serveDirectory: (dir: string) => Promise<string>
 }
 
-async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTarget> {
+async function openTarget(targets: string[], o: OpenTargetOptions): Promise<BenchTarget> {
+  const target = targets[0] as string
   const timed = async <T>(run: () => Promise<T>) => {
     const t0 = performance.now()
     return { value: await run(), ms: performance.now() - t0 }
@@ -358,10 +362,13 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
       clearCache: () => index.clearCache(),
     }
   }
-  if (isManifestAddress(target)) {
-    const names = local ? manifestFiles(await readLocalFile(target, 4 << 20), target) : undefined
+  if (targets.length > 1 || isManifestAddress(target)) {
+    // several indexed files named one by one (a shell glob's), or a local manifest's files beside it
+    const several = targets.length > 1 ? targets.map((t) => (isUrl(t) ? t : resolve(t))) : undefined
+    if (several) checkDistinct(several)
+    const names = several ?? (local ? manifestFiles(await readLocalFile(target, 4 << 20), target).map(place) : undefined)
     const dataset = names
-      ? await SeekDataset.open(await Promise.all(names.map((n) => url(place(n)))), {
+      ? await SeekDataset.open(await Promise.all(names.map(url)), {
           signal: o.signal,
           connections: o.connections,
           tailBytes: o.tailBytes,
@@ -371,7 +378,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
     const first = dataset.shards[0] as SeekIndex
     const bases = dataset.rowBases
     return {
-      kind: 'manifest',
+      kind: several ? 'indexed files' : 'manifest',
       metric: first.metric,
       nlist: first.params.nlist,
       nprobe: first.params.nprobe,
@@ -384,7 +391,7 @@ async function openTarget(target: string, o: OpenTargetOptions): Promise<BenchTa
         (a, s) => ({ bytes: a.bytes + s.opened.open.bytes, roundTrips: Math.max(a.roundTrips, s.opened.open.roundTrips) }),
         { bytes: 0, roundTrips: 0 },
       ),
-      files: (names ? names.map(place) : dataset.names).map((path, i) => ({ path, rowBase: bases[i] as number })),
+      files: (names ?? dataset.names).map((path, i) => ({ path, rowBase: bases[i] as number })),
       search: async (q, so) => {
         const r = await dataset.search(q, so)
         return {
