@@ -261,8 +261,17 @@ describe('the npm library', () => {
     expect(readFileSync(input)).toEqual(before)
     expect(readdirSync(dir).sort()).toEqual(['by-path.parquet', 'by-source.parquet', 'in.parquet'])
     // a text column embedded from a path to a path, then indexed, then searched by text
-    const embedded = await embedTextColumn(input, join(dir, 'notes.parquet'), { text: 'body', encoder: hashNgramEncoder(32), as: 'vec' })
-    expect(embedded).toMatchObject({ rows: 500, embedded: 500, column: 'vec' })
+    // (the encoder by its model's name, as files name it)
+    const embedded = await embedTextColumn(input, join(dir, 'notes.parquet'), {
+      text: 'body',
+      encoder: 'parquetseek/hash-ngram-v1:32',
+      as: 'vec',
+    })
+    expect(embedded).toMatchObject({ rows: 500, embedded: 500, column: 'vec', encoder: hashNgramEncoder(32).id })
+    await expect(embedTextColumn(input, join(dir, 'z.parquet'), { text: 'body', encoder: 'no-such-model' })).rejects.toThrow(
+      'no encoder for the model "no-such-model" in this build',
+    )
+    expect(readdirSync(dir).filter((f) => f.startsWith('.') || f.startsWith('z'))).toEqual([])
     await buildIndex(join(dir, 'notes.parquet'), join(dir, 'notes.indexed.parquet'), { column: 'vec', metric: 'cosine', nlist: 8 })
     const index = await open(join(dir, 'notes.indexed.parquet'))
     const { results } = await index.search('note 42 about rivers', { k: 1, columns: ['body'] })

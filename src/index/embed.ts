@@ -1,5 +1,5 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
-import { encodeEach, type QueryEncoder } from '../encode/encoders.js'
+import { encodeEach, encoderFor, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { readable, TAKES_FILE } from '../io/blobSource.js'
 import { localEnds } from '../io/local.js'
@@ -15,7 +15,8 @@ import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './
 export interface EmbedOptions {
   /** The text column to embed. */
   text: string
-  encoder: QueryEncoder
+  /** The encoder, or a registered model's name (encoderFor: `use-lite-512`, `parquetseek/hash-ngram-v1:256`). */
+  encoder: QueryEncoder | string
   /** The new column's name (default `embedding`). */
   as?: string
   /** Store the vectors as half floats (FLOAT16): half the bytes, values rounded to 11 significant bits. */
@@ -64,7 +65,12 @@ export async function embedTextColumn(
 ): Promise<EmbedSummary> {
   const { input: given, sink, done } = await localEnds(input, output, 'embedTextColumn')
   try {
-    return await embedColumn(readable(given, 'embedTextColumn', TAKES_FILE), sink, o)
+    const encoder = typeof o.encoder === 'string' ? encoderFor(o.encoder) : o.encoder
+    if (!encoder)
+      throw new ParquetSeekError(
+        `no encoder for the model "${o.encoder}" in this build (use-lite-512, parquetseek/hash-ngram-v1:<dim>, or one registerEncoder adds)`,
+      )
+    return await embedColumn(readable(given, 'embedTextColumn', TAKES_FILE), sink, { ...o, encoder })
   } catch (e) {
     await sink.abort() // (safe twice: embedColumn aborts what it began)
     throw e
@@ -73,7 +79,7 @@ export async function embedTextColumn(
   }
 }
 
-async function embedColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions): Promise<EmbedSummary> {
+async function embedColumn(source: AsyncBuffer, sink: ByteSink, o: EmbedOptions & { encoder: QueryEncoder }): Promise<EmbedSummary> {
   const started = performance.now()
   if (o.passages) {
     // the passages' file in memory first (a row per passage), then embedded as any file is
