@@ -5,7 +5,7 @@ export { BACKEND_CHOICES, loadKernels, SEARCH_BACKENDS } from './compute/backend
 export type { SpawnedWorker, SpawnKernelWorker } from './compute/pool.js'
 export { setWasmMemoryLimit } from './compute/wasm.js'
 export type { Query, QueryEncoder } from './encode/encoders.js'
-export { encoderFor, HASH_NGRAM, hashNgramEncoder, registerEncoder } from './encode/encoders.js'
+export { encoderFor, HASH_NGRAM, hashNgramEncoder, registerEncoder, registerEncoderPool } from './encode/encoders.js'
 export { type ModelLoad, modelLoad, sentenceEncoderLite, USE_LITE } from './encode/useLite.js'
 export { AbortError, ParquetSeekError } from './errors.js'
 export type { BuildOptions, BuildProgress, BuildSummary } from './index/build.js'

@@ -16,6 +16,8 @@ import {
   open,
   openHttp,
   openIndex,
+  registerEncoder,
+  registerEncoderPool,
   resolveSourceName,
   SeekDataset,
   SeekIndex,
@@ -272,6 +274,29 @@ describe('the npm library', () => {
       'no encoder for the model "no-such-model" in this build',
     )
     expect(readdirSync(dir).filter((f) => f.startsWith('.') || f.startsWith('z'))).toEqual([])
+    // by name on threads: the model's pool where one is registered (Node: use-lite-512's workers), stopped after
+    const lexical = hashNgramEncoder(32)
+    const model = 'test/pooled-model:32'
+    const calls = { pool: 0, closed: 0 }
+    registerEncoder((id) => (id === model ? { ...lexical, id } : undefined))
+    registerEncoderPool((id, threads) =>
+      id === model && threads === 2
+        ? {
+            id,
+            dim: 32,
+            encode: (texts: string[]) => {
+              calls.pool++
+              return lexical.encode(texts)
+            },
+            close: () => void calls.closed++,
+          }
+        : undefined,
+    )
+    await embedTextColumn(input, join(dir, 'pooled.parquet'), { text: 'body', encoder: model, threads: 2, as: 'vec' })
+    expect(calls).toEqual({ pool: 2, closed: 1 }) // (500 texts in batches of 256)
+    await embedTextColumn(input, join(dir, 'alone.parquet'), { text: 'body', encoder: model, as: 'vec' })
+    expect(calls).toEqual({ pool: 2, closed: 1 })
+    expect(readFileSync(join(dir, 'pooled.parquet'))).toEqual(readFileSync(join(dir, 'alone.parquet')))
     await buildIndex(join(dir, 'notes.parquet'), join(dir, 'notes.indexed.parquet'), { column: 'vec', metric: 'cosine', nlist: 8 })
     const index = await open(join(dir, 'notes.indexed.parquet'))
     const { results } = await index.search('note 42 about rivers', { k: 1, columns: ['body'] })

@@ -1,8 +1,7 @@
 import { basename } from 'node:path'
 import { defaultThreads } from '../compute/nodePool.js'
-import { encoderFor, HASH_NGRAM, type QueryEncoder } from '../encode/encoders.js'
+import { columnEncoder, HASH_NGRAM, type QueryEncoder } from '../encode/encoders.js'
 import { USE_LITE } from '../encode/useLite.js'
-import { pooledUseLiteNode } from '../encode/useLiteNode.js'
 import { type EmbedSummary, embedTextColumn } from '../index/embed.js'
 import { DEFAULT_PASSAGE_WORDS, PASSAGE_NUMBER, PASSAGE_ROW, type PassageOptions } from '../index/passages.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
@@ -34,8 +33,7 @@ export const embedUsage = `parquetseek embed <in.parquet|url> <out.parquet> --te
  * use-lite-512 runs on `threads` worker threads (close it after); hash-ngram is faster in place.
  */
 export function textEncoder(id: string | undefined, threads = 1): QueryEncoder & { close?(): void } {
-  if (id === USE_LITE && threads > 1) return pooledUseLiteNode(threads)
-  const encoder = encoderFor(id ?? DEFAULT_TEXT_ENCODER)
+  const encoder = columnEncoder(id ?? DEFAULT_TEXT_ENCODER, threads)
   if (!encoder)
     throw new UsageError(`no encoder "${id}" in this build; the built-in one is ${HASH_NGRAM}:<dim>, e.g. ${DEFAULT_TEXT_ENCODER}`)
   return encoder

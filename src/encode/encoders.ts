@@ -35,6 +35,30 @@ export function encoderFor(model: string | undefined): QueryEncoder | undefined 
   return undefined
 }
 
+/** An encoder spread over worker threads, stopped by `close()`. */
+export type ClosableEncoder = QueryEncoder & { close(): void }
+type PoolFactory = (id: string, threads: number) => ClosableEncoder | undefined
+const pools: PoolFactory[] = []
+
+/** Registers a model's encoder on `threads` worker threads, for embedding whole columns (Node: use-lite-512). */
+export function registerEncoderPool(factory: PoolFactory): void {
+  pools.unshift(factory)
+}
+
+/**
+ * The encoder for embedding a column with `model` on `threads` threads: a pool where one is
+ * registered and threads > 1 (close it after), else the model's own encoder; undefined for a
+ * model this build has none for.
+ */
+export function columnEncoder(model: string, threads = 1): (QueryEncoder & { close?(): void }) | undefined {
+  if (threads > 1)
+    for (const f of pools) {
+      const pool = f(model, threads)
+      if (pool) return pool
+    }
+  return encoderFor(model)
+}
+
 /** A text query as a vector, with the model the file names (footer key parquetseek.model). */
 export async function encodeText(model: string | undefined, text: string, file?: string): Promise<Float32Array> {
   return (await encodeTexts(model, [text], file))[0] as Float32Array

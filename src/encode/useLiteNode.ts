@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
 import type { QueryEncoder } from './encoders.js'
-import { registerEncoder } from './encoders.js'
+import { registerEncoder, registerEncoderPool } from './encoders.js'
 import { type PooledEncoder, pooledEncoder } from './pool.js'
 import { sentenceEncoderLite, USE_LITE, USE_LITE_DIM } from './useLite.js'
 
@@ -20,6 +20,8 @@ let registered = false
 export function registerUseLiteNode(): void {
   if (registered) return
   registered = true
+  // a column embedded on several threads: a model on each
+  registerEncoderPool((id, threads) => (id === USE_LITE ? pooledUseLiteNode(threads) : undefined))
   registerEncoder((id) => {
     if (id !== USE_LITE) return undefined
     if (encoder) return encoder

@@ -1,5 +1,5 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
-import { encodeEach, encoderFor, type QueryEncoder } from '../encode/encoders.js'
+import { columnEncoder, encodeEach, encoderFor, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { readable, TAKES_FILE } from '../io/blobSource.js'
 import { localEnds } from '../io/local.js'
@@ -15,8 +15,13 @@ import { DEFAULT_PASSAGE_WORDS, type PassageOptions, writePassageRows } from './
 export interface EmbedOptions {
   /** The text column to embed. */
   text: string
-  /** The encoder, or a registered model's name (encoderFor: `use-lite-512`, `parquetseek/hash-ngram-v1:256`). */
+  /**
+   * The encoder, or a registered model's name (`use-lite-512`, `parquetseek/hash-ngram-v1:256`):
+   * by name, on `threads` threads where the model has a pool (Node: use-lite-512), stopped after.
+   */
   encoder: QueryEncoder | string
+  /** With the encoder by name: threads embedding at once, each with the model (default 1; Node: defaultThreads()). */
+  threads?: number
   /** The new column's name (default `embedding`). */
   as?: string
   /** Store the vectors as half floats (FLOAT16): half the bytes, values rounded to 11 significant bits. */
@@ -64,8 +69,10 @@ export async function embedTextColumn(
   o: EmbedOptions,
 ): Promise<EmbedSummary> {
   const { input: given, sink, done } = await localEnds(input, output, 'embedTextColumn')
+  // (an encoder by name is this call's to stop: a pool's threads)
+  const named = typeof o.encoder === 'string' ? columnEncoder(o.encoder, o.threads) : undefined
   try {
-    const encoder = typeof o.encoder === 'string' ? encoderFor(o.encoder) : o.encoder
+    const encoder = named ?? (typeof o.encoder === 'string' ? undefined : o.encoder)
     if (!encoder)
       throw new ParquetSeekError(
         `no encoder for the model "${o.encoder}" in this build (use-lite-512, parquetseek/hash-ngram-v1:<dim>, or one registerEncoder adds)`,
@@ -75,6 +82,7 @@ export async function embedTextColumn(
     await sink.abort() // (safe twice: embedColumn aborts what it began)
     throw e
   } finally {
+    if (named !== encoderFor(o.encoder as string)) named?.close?.() // (a pool; the model's own encoder is shared)
     await done()
   }
 }
