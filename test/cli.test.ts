@@ -1119,7 +1119,7 @@ describe('parquetseek search and bench', () => {
     )
   })
 
-  it("bench and search --query-row take a sidecar over several files and a manifest of indexed shards, rows numbered across files (join --exclude-self, which needs a file's own rows, refused)", async () => {
+  it("bench, search --query-row and join take a sidecar over several files, a manifest of indexed shards and the shards named one by one, rows numbered across files (join --exclude-self, which needs a file's own rows, refused)", async () => {
     const parts = ['p0', 'p1', 'p2'].map((n, i) => {
       const path = join(dir, `${n}.parquet`)
       writeListFile(path, vectors(400, 8, 40 + i), { title: Array.from({ length: 400 }, (_, r) => `${n}:${r}`) })
@@ -1137,14 +1137,17 @@ describe('parquetseek search and bench', () => {
     writeFileSync(manifest, JSON.stringify({ files: shards }))
     // tiny shards fit the tail read at open: read only their footers and index heads there
     const tails = await Promise.all(shards.map((name) => headOnlyTail(join(dir, name as string))))
+    // the shards named one by one too (a shell glob's), with no manifest: as the manifest of them
+    const files = shards.map((name) => join(dir, name as string))
     // the queries: rows of the second file, so each one's nearest row is itself (row 400 + i)
     for (const [target, kind] of [
-      [sidecar, 'sidecar'],
-      [manifest, 'manifest'],
-    ]) {
+      [[sidecar], 'sidecar'],
+      [[manifest], 'manifest'],
+      [files, 'indexed files'],
+    ] as const) {
       const r = await cli([
         'bench',
-        target as string,
+        ...target,
         '--queries',
         parts[1] as string,
         '--limit',
@@ -1166,46 +1169,29 @@ describe('parquetseek search and bench', () => {
       expect(s.bytesPerQuery).toBeGreaterThan(0)
       // search --query-row numbers rows across the files too: row 523 is the second file's 123,
       // found first, named by its file and its row there; past the last row, an error naming it
-      const found = await cli(['search', target as string, '--query-row', '523', '--k', '1', '--columns', 'title', '--json'])
+      const found = await cli(['search', ...target, '--query-row', '523', '--k', '1', '--columns', 'title', '--json'])
       expect(found.code, found.stderr).toBe(0)
       const [hit] = JSON.parse(found.stdout).results
       expect(hit.file).toMatch(/p1(\.indexed)?\.parquet$/)
       expect(hit).toMatchObject({ row: 123, distance: 0, values: { title: 'p1:123' } })
-      const past = await cli(['search', target as string, '--query-row', '1200'])
+      const past = await cli(['search', ...target, '--query-row', '1200'])
       expect(past.code).toBe(1)
       expect(past.stderr).toMatch(/row 1200 is (outside|not in)/)
       // a query's own row is its file's; over three files it is none of theirs: refused, not a
       // join that left out another file's row of the same number and kept the query's own
-      const self = await cli(['join', parts[1] as string, target as string, '--out', join(dir, 'self.parquet'), '--exclude-self'])
+      const self = await cli(['join', parts[1] as string, ...target, '--out', join(dir, 'self.parquet'), '--exclude-self'])
       expect(self.code).toBe(2)
       expect(self.stderr).toMatch(/--exclude-self: .* numbers the rows of its 3 files across them/)
       expect(existsSync(join(dir, 'self.parquet'))).toBe(false)
     }
-    // the shards named one by one (a shell glob's), with no manifest: searched as the manifest is
-    const files = shards.map((name) => join(dir, name as string))
+    // searched and joined against as the manifest of them is
     const asManifest = await cli(['search', manifest, '--query-row', '523', '--k', '5', '--columns', 'title', '--json'])
     const byName = await cli(['search', ...files, '--query-row', '523', '--k', '5', '--columns', 'title', '--json'])
     expect(byName.code, byName.stderr).toBe(0)
     const results = JSON.parse(byName.stdout).results
     expect(results).toEqual(JSON.parse(asManifest.stdout).results)
     expect(results[0]).toMatchObject({ shard: 1, row: 123, distance: 0, values: { title: 'p1:123' } })
-    // benched: every list probed finds each query's own row, across the files
-    const benched = await cli([
-      'bench',
-      ...files,
-      '--queries',
-      parts[1] as string,
-      '--limit',
-      '20',
-      '--nprobe',
-      '8',
-      '--rtt-ms',
-      '0',
-      '--json',
-    ])
-    expect(benched.code, benched.stderr).toBe(0)
-    expect(JSON.parse(benched.stdout)).toMatchObject({ kind: 'indexed files', queries: 20, nlist: 8, recall: 1 })
-    // and joined against: the same pairs as the manifest's
+    // (the join: the same pairs)
     const read = async (path: string) => parquetReadObjects({ file: await asyncBufferFromFile(path) })
     const pairs = join(dir, 'files.join.parquet')
     const joined = await cli(['join', parts[1] as string, ...files, '--out', pairs, '--k', '3'])
