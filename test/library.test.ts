@@ -388,6 +388,10 @@ describe('the npm library', () => {
     expect((await both.search('rust otter', o)).results).toEqual((await dataset.search('rust otter', o)).results)
     both.close()
     dataset.close()
+    // one file named twice (another way) would answer every query twice
+    await expect(open([join(dir, 'a.indexed.parquet'), relative(process.cwd(), join(dir, 'a.indexed.parquet'))])).rejects.toThrow(
+      /a\.indexed\.parquet is listed twice \(files 0 and 1\)/,
+    )
     // a page's pick of a sidecar with its files (File objects: no folders, found by their names)
     const picked = (name: string) => new File([readFileSync(join(dir, name))], name)
     const fromDisk = await open([picked('all.pqseek'), picked('a.parquet'), picked('b.parquet')])

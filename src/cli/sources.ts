@@ -20,7 +20,7 @@ import {
   vectorLength,
 } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { checkDistinct, isManifestAddress, SeekDataset } from '../search/dataset.js'
+import { isManifestAddress, SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
@@ -165,7 +165,8 @@ export async function openManifest(target: string, c: OpenContext): Promise<Seek
 
 /**
  * Indexed files named one by one (a shell's `parts/*.indexed.parquet`: paths or URLs), searched as
- * one as a manifest of them would be; a sidecar or a manifest among them, or a file named twice, refused.
+ * one as a manifest of them would be; a sidecar or a manifest among them refused (a file named
+ * twice: by SeekDataset.open).
  */
 export async function openFiles(targets: string[], c: OpenContext): Promise<SeekDataset> {
   const other = targets.find((t) => isSidecarAddress(t) || isManifestAddress(t))
@@ -173,11 +174,9 @@ export async function openFiles(targets: string[], c: OpenContext): Promise<Seek
     throw new UsageError(
       `${other} is a ${isSidecarAddress(other) ? 'sidecar' : 'manifest'}: search it alone; several files searched as one are indexed Parquet files`,
     )
-  const resolved = targets.map((t) => (isUrl(t) ? t : resolve(t)))
-  checkDistinct(resolved)
   const { onProgress, printer } = openProgress()
   try {
-    return await SeekDataset.open(resolved, { signal: c.signal, onProgress, ...c.compute })
+    return await SeekDataset.open(targets, { signal: c.signal, onProgress, ...c.compute })
   } finally {
     printer.done()
   }

@@ -98,6 +98,8 @@ export class SeekDataset {
    */
   static async open(inputs: Array<ByteSource | Blob | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
+    // (a file named twice would answer every query twice: by its path or URL, resolved)
+    checkDistinct(inputs.map((input, i) => (typeof input === 'string' ? addressKey(input) : `(source ${i})`)))
     const concurrency = Math.max(1, o.concurrency ?? 16)
     const clock = new RoundTripClock()
     // a manifest's shards live on one host: its connections are shared, as a browser shares them
@@ -350,6 +352,17 @@ export class SeekDataset {
   searchExact(queries: Float32Array[], o: { k: number; signal?: AbortSignal }): Promise<Array<Array<{ row: number; distance: number }>>> {
     const first = this.shards[0] as SeekIndex
     return searchExactAcross(this.parts, queries, { ...o, metric: first.metric, kernels: first.kernels })
+  }
+}
+
+/** What a string names, to tell one file given twice: a local path resolved, else the URL read. */
+function addressKey(address: string): string {
+  const local = localFile(address)
+  if (local) return local.files.paths.resolve(local.path)
+  try {
+    return fileUrl(againstPage(address))
+  } catch {
+    return address
   }
 }
 
