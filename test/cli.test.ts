@@ -87,6 +87,18 @@ describe('parquetseek index', () => {
       await source.close()
     }
     expect((await cli(['info', out])).stdout).toContain(`a search opens with the file's last ${fmtBytes(openBytes)} (footer and index head`)
+    // several files (a shell glob's): each in turn, one JSON line each; one that cannot be read is
+    // said, the others still shown, and the exit status says so (it took one file)
+    const several = await cli(['info', out, join(dir, 'missing.parquet'), good, '--json'])
+    expect(several.code).toBe(1)
+    expect(
+      several.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).file),
+    ).toEqual([out, good])
+    expect(several.stderr).toMatch(/missing\.parquet: cannot open \(ENOENT\)/)
+    expect(several.stderr).toMatch(/1 file of 3 could not be read \(.*missing\.parquet\)/)
     // a search's footer counts in words: the small file comes whole in the open's one read, so the
     // query itself needs none
     const table = await cli(['search', out, '--query-row', '0', '--k', '1'])

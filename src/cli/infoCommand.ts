@@ -16,10 +16,10 @@ import { parse, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
 import { anySource, openManifest, openSidecar } from './sources.js'
 
-export const infoUsage = `parquetseek info <file.parquet|url|sidecar.pqseek|manifest.json> [--json] [--allow-source P]
+export const infoUsage = `parquetseek info <file.parquet|url|sidecar.pqseek|manifest.json …> [--json] [--allow-source P]
   a Parquet file: the schema, row count, vector columns and, when present, the index parameters;
   a sidecar or a manifest: the index parameters and each file it covers (every file opened and checked;
-  --allow-source as for search)`
+  --allow-source as for search); several (parts/*.parquet): each in turn (--json: one line each)`
 
 export async function infoCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {
@@ -27,9 +27,31 @@ export async function infoCommand(argv: string[]): Promise<void> {
     debug: { type: 'boolean' },
     'allow-source': { type: 'string', multiple: true },
   })
-  const [input, ...extra] = positionals
-  if (!input || extra.length) throw new UsageError(`expected one file\n${infoUsage}`)
-  if (isSidecarAddress(input) || isManifestAddress(input)) return infoOfMany(input, values.json === true, values['allow-source'])
+  if (!positionals.length) throw new UsageError(`expected a file\n${infoUsage}`)
+  const info = (input: string) =>
+    isSidecarAddress(input) || isManifestAddress(input)
+      ? infoOfMany(input, values.json === true, values['allow-source'])
+      : infoOfFile(input, values.json === true)
+  if (positionals.length === 1) return info(positionals[0] as string)
+  // several (a shell glob's): each in turn, a blank line between (--json: a line each); one that
+  // cannot be read is said on stderr and the rest still shown, the exit status 1 at the end
+  const failed: string[] = []
+  for (const [i, input] of positionals.entries()) {
+    if (i && !values.json) process.stdout.write('\n')
+    try {
+      await info(input)
+    } catch (e) {
+      if (!(e instanceof ParquetSeekError)) throw e
+      process.stderr.write(`parquetseek info: ${e.message.split('\n')[0]}\n`)
+      failed.push(input)
+    }
+  }
+  if (failed.length)
+    throw new ParquetSeekError(`${count(failed.length, 'file')} of ${positionals.length} could not be read (${failed.join(', ')})`)
+}
+
+/** One Parquet file: its schema, rows, vector columns and index. */
+async function infoOfFile(input: string, json: boolean): Promise<void> {
   const source = await anySource(input)
   try {
     const file = basename(input)
@@ -79,7 +101,7 @@ export async function infoCommand(argv: string[]): Promise<void> {
             }
           : null,
     }
-    if (values.json) {
+    if (json) {
       process.stdout.write(`${JSON.stringify(info)}\n`)
       return
     }
