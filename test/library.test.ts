@@ -214,6 +214,10 @@ describe('the npm library', () => {
     const { results } = await index.search(v.subarray(9 * dim, 10 * dim), { k: 1 })
     expect(results[0]).toMatchObject({ row: 9, distance: 0 })
     expect(index.opened.raw.name).toBe('papers.indexed.parquet') // errors name the file
+    // the file's bytes in memory too (a Uint8Array's slice is no ArrayBuffer: read as bytes, named so)
+    const inMemory = await openIndex(sink.bytes as Uint8Array)
+    expect((await inMemory.search(v.subarray(9 * dim, 10 * dim), { k: 1 })).results[0]).toMatchObject({ row: 9, distance: 0 })
+    await expect(openIndex(new Uint8Array(8))).rejects.toThrow('bytes: not a Parquet file (8 bytes)')
     const dataset = await SeekDataset.open([file, new File([sink.bytes as Uint8Array<ArrayBuffer>], 'copy.indexed.parquet')])
     expect(dataset.names).toEqual(['papers.indexed.parquet', 'copy.indexed.parquet'])
     for (const [bad, got] of [
@@ -394,7 +398,13 @@ describe('the npm library', () => {
     )
     // a page's pick of a sidecar with its files (File objects: no folders, found by their names)
     const picked = (name: string) => new File([readFileSync(join(dir, name))], name)
-    const fromDisk = await open([picked('all.pqseek'), picked('a.parquet'), picked('b.parquet')])
+    // (a page's input.files is a FileList: iterable, not an array)
+    const fileList = {
+      *[Symbol.iterator]() {
+        yield* [picked('all.pqseek'), picked('a.parquet'), picked('b.parquet')]
+      },
+    }
+    const fromDisk = await open(fileList)
     expect(fromDisk).toBeInstanceOf(SidecarIndex)
     expect((await fromDisk.search('rust otter', o)).results).toEqual((await sidecar.search('rust otter', o)).results)
     await expect(open([picked('all.pqseek'), picked('a.parquet')])).rejects.toThrow(

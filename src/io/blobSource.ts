@@ -1,6 +1,6 @@
 import type { AsyncBuffer } from 'hyparquet'
 import { ParquetSeekError } from '../errors.js'
-import type { ByteSource } from './source.js'
+import { type ByteSource, fromBytes } from './source.js'
 
 /** A browser File or Blob as a byte source: reads only the requested slice, never the whole file. */
 export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'blob'): ByteSource {
@@ -21,7 +21,8 @@ export const TAKES_ADDRESS = 'a URL (in Node a path), a File or Blob, or a byte 
 
 /**
  * What the library reads a file's bytes through, from what a caller hands it: a File or Blob
- * (from a page's file input or a drop) read as `blobSource` reads it, or a byte source as it is.
+ * (from a page's file input or a drop) read as `blobSource` reads it, the file's bytes (an
+ * ArrayBuffer or a typed array: named "bytes" in errors), or a byte source as it is.
  * Anything else is refused, naming what it got. (A Blob's `slice` answers a Blob, not bytes:
  * handed one as a byte source, Node aborted.)
  */
@@ -29,6 +30,11 @@ export function readable<T extends AsyncBuffer>(input: T | Blob, what: string, t
   if (input instanceof URL)
     throw new ParquetSeekError(`${what} takes ${takes}; got a URL object${takes === TAKES_ADDRESS ? ' (give its string: url.href)' : ''}`)
   if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input)
+  // the file's bytes in memory (a Uint8Array's slice answers a Uint8Array, not an ArrayBuffer)
+  if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
+    const view = input instanceof ArrayBuffer ? new Uint8Array(input) : new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    return fromBytes(view, 'bytes')
+  }
   const candidate = input as Partial<AsyncBuffer> | null
   if (
     typeof candidate !== 'object' ||

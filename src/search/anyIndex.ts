@@ -19,16 +19,21 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
  * the files it names, a manifest (`.json`) of indexed files searched as one, else an indexed
  * Parquet file — a URL (relative in a page), in Node a path, a File or Blob, or a byte source
  * (a File or byte source is one indexed file: a sidecar's files must come with it, through
- * `SidecarIndex.open(source, resolve)`); an array of indexed files, searched as one as a
+ * `SidecarIndex.open(source, resolve)`); an array (a FileList) of indexed files, searched as one as a
  * manifest's (`SeekDataset.open`), or a page's pick of a sidecar's File with its files
  * (`SidecarIndex.openFiles`). Each answers `search(vector or text, options)`,
  * `searchBatch`, `rows`, `encoder`, `textModel()`, `vectorOf(row)`, `clearCache()` and `close()`.
  */
 export async function open(
-  input: string | Blob | ByteSource | Array<string | Blob | ByteSource>,
+  given: string | Blob | ByteSource | Iterable<string | Blob | ByteSource>,
   o: AnyOpenOptions = {},
 ): Promise<AnyIndex> {
   const { allow, ...rest } = o
+  // (a page's `input.files` is a FileList: iterable, not an array)
+  const input =
+    typeof given !== 'string' && !ArrayBuffer.isView(given) && Symbol.iterator in Object(given)
+      ? [...(given as Iterable<string | Blob | ByteSource>)]
+      : (given as string | Blob | ByteSource)
   if (Array.isArray(input)) {
     // a page's pick of a sidecar with its files
     const named = (i: unknown) => typeof File !== 'undefined' && i instanceof File && isSidecarAddress(i.name)

@@ -143,9 +143,10 @@ export async function openSource(given: ByteSource | Blob | string, o: OpenOptio
   const cached = new CachedSource(counting, o.cacheBytes ?? DEFAULT_CACHE_BYTES)
   // a sidecar or a manifest handed to openIndex: said so, with what opens it
   const magic = String.fromCharCode(...tail.subarray(tail.length - 4))
-  if (magic !== 'PAR1' && addressEndsWith(file, '.pqseek'))
+  // (a byte source a caller made may have no name)
+  if (magic !== 'PAR1' && addressEndsWith(file ?? '', '.pqseek'))
     throw new ParquetSeekError('is a sidecar index, not an indexed Parquet file: SidecarIndex.openUrl (or .open) opens it', { file })
-  if (magic !== 'PAR1' && addressEndsWith(file, '.json'))
+  if (magic !== 'PAR1' && addressEndsWith(file ?? '', '.json'))
     throw new ParquetSeekError('is a manifest, not an indexed Parquet file: SeekDataset.fromManifest opens it', { file })
   const footerStart = size - 8 - footerLength(tail, size, file)
 
