@@ -6,7 +6,7 @@ import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/po
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { spillGraph } from '../compute/spill.js'
 import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
-import { readable, TAKES_FILE } from '../io/blobSource.js'
+import { type FileInput, readable, TAKES_FILE } from '../io/blobSource.js'
 import { localEnds } from '../io/local.js'
 import type { ByteSink } from '../io/sink.js'
 import { describeEmbeddingColumn, type EmbeddingColumn, forEachVectorBlock, readVectors } from '../parquet/embedding.js'
@@ -131,7 +131,11 @@ export interface BuildSummary {
  * Node both may be paths: the output is written beside it under a temporary name, renamed when
  * complete, and never over the input.
  */
-export async function buildIndex(input: AsyncBuffer | Blob | string, output: ByteSink | string, o: BuildOptions): Promise<BuildSummary> {
+export async function buildIndex(
+  input: AsyncBuffer | FileInput | string,
+  output: ByteSink | string,
+  o: BuildOptions,
+): Promise<BuildSummary> {
   const { input: given, sink, done } = await localEnds(input, output, 'buildIndex')
   try {
     const summary = await build(readable(given, 'buildIndex', TAKES_FILE), sink, o)

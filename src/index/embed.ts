@@ -1,7 +1,7 @@
 import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { columnEncoder, encodeEach, encoderFor, type QueryEncoder } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
-import { readable, TAKES_FILE } from '../io/blobSource.js'
+import { type FileInput, readable, TAKES_FILE } from '../io/blobSource.js'
 import { localEnds } from '../io/local.js'
 import { type ByteSink, MemorySink } from '../io/sink.js'
 import { fromBytes } from '../io/source.js'
@@ -64,7 +64,7 @@ export interface EmbedSummary {
  * is ready for `buildIndex` (which `index --embed-text` runs next).
  */
 export async function embedTextColumn(
-  input: AsyncBuffer | Blob | string,
+  input: AsyncBuffer | FileInput | string,
   output: ByteSink | string,
   o: EmbedOptions,
 ): Promise<EmbedSummary> {

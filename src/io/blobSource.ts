@@ -12,6 +12,9 @@ export function blobSource(blob: Blob, name = (blob as Partial<File>).name ?? 'b
   }
 }
 
+/** What the library reads a file from, besides an address: a File or Blob, the file's bytes, a byte source. */
+export type FileInput = ByteSource | Blob | ArrayBuffer | Uint8Array
+
 /** What `readable` takes, in its messages. */
 export const TAKES_BYTES = 'a File or Blob, or a byte source ({ byteLength, slice(start, end) }; in Node, fileSource(path))'
 /** What a build's input may be (buildIndex, embedTextColumn). */
@@ -26,7 +29,11 @@ export const TAKES_ADDRESS = 'a URL (in Node a path), a File or Blob, or a byte 
  * Anything else is refused, naming what it got. (A Blob's `slice` answers a Blob, not bytes:
  * handed one as a byte source, Node aborted.)
  */
-export function readable<T extends AsyncBuffer>(input: T | Blob, what: string, takes = TAKES_BYTES): T | ByteSource {
+export function readable<T extends AsyncBuffer>(
+  input: T | Blob | ArrayBuffer | Uint8Array,
+  what: string,
+  takes = TAKES_BYTES,
+): T | ByteSource {
   if (input instanceof URL)
     throw new ParquetSeekError(`${what} takes ${takes}; got a URL object${takes === TAKES_ADDRESS ? ' (give its string: url.href)' : ''}`)
   if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input)

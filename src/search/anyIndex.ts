@@ -1,4 +1,4 @@
-import type { ByteSource } from '../io/source.js'
+import type { FileInput } from '../io/blobSource.js'
 import { type DatasetOpenOptions, isManifestAddress, SeekDataset } from './dataset.js'
 import { openIndex, type SeekIndex } from './engine.js'
 import { isSidecarAddress, SidecarIndex } from './sidecarIndex.js'
@@ -24,16 +24,13 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
  * (`SidecarIndex.openFiles`). Each answers `search(vector or text, options)`,
  * `searchBatch`, `rows`, `encoder`, `textModel()`, `vectorOf(row)`, `clearCache()` and `close()`.
  */
-export async function open(
-  given: string | Blob | ByteSource | Iterable<string | Blob | ByteSource>,
-  o: AnyOpenOptions = {},
-): Promise<AnyIndex> {
+export async function open(given: string | FileInput | Iterable<string | FileInput>, o: AnyOpenOptions = {}): Promise<AnyIndex> {
   const { allow, ...rest } = o
   // (a page's `input.files` is a FileList: iterable, not an array)
   const input =
     typeof given !== 'string' && !ArrayBuffer.isView(given) && Symbol.iterator in Object(given)
-      ? [...(given as Iterable<string | Blob | ByteSource>)]
-      : (given as string | Blob | ByteSource)
+      ? [...(given as Iterable<string | FileInput>)]
+      : (given as string | FileInput)
   if (Array.isArray(input)) {
     // a page's pick of a sidecar with its files
     const named = (i: unknown) => typeof File !== 'undefined' && i instanceof File && isSidecarAddress(i.name)

@@ -1,11 +1,12 @@
 import { type Query, queryVectors } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
+import type { FileInput } from '../io/blobSource.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
-import { type ByteSource, ConnectionLimiter, RoundTripClock } from '../io/source.js'
+import { ConnectionLimiter, RoundTripClock } from '../io/source.js'
 import { parquetNote } from '../parquet/footer.js'
 import { JointSearches } from '../query/joint.js'
 import { checkColumnNames, DISTINCT_POOL, distinctKey, firstOfEach, MAX_K } from '../query/pipeline.js'
@@ -96,7 +97,7 @@ export class SeekDataset {
    * Opens every shard (`concurrency` at a time); all must share dimension and metric.
    * `onProgress(opened, files)`: (0, n) first, then as each shard opens; once cancelled no more open.
    */
-  static async open(inputs: Array<ByteSource | Blob | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
+  static async open(inputs: Array<FileInput | string>, o: DatasetOpenOptions = {}): Promise<SeekDataset> {
     if (!inputs.length) throw new ParquetSeekError('a dataset needs at least one file')
     // (a file named twice would answer every query twice: by its path or URL, resolved)
     checkDistinct(inputs.map((input, i) => (typeof input === 'string' ? addressKey(input) : `(source ${i})`)))

@@ -7,9 +7,10 @@ import type { ListView } from '../index/blob.js'
 import { parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import type { Metric } from '../index/model.js'
+import type { FileInput } from '../io/blobSource.js'
 import { readRangesPinned } from '../io/cache.js'
 import { DEFAULT_CONCURRENCY, DEFAULT_GAP, REQUEST_BYTES, readRanges } from '../io/ranges.js'
-import type { ByteSource, CountingSource, RoundTripClock } from '../io/source.js'
+import type { CountingSource, RoundTripClock } from '../io/source.js'
 import { summarizeColumns } from '../parquet/embedding.js'
 import { type ListExtents, listExtents } from '../query/adjacent.js'
 import { type Expr, type FilterResult, filterRows } from '../query/filter.js'
@@ -54,7 +55,7 @@ export class SeekIndex {
     private readonly decoders: PageDecoders,
   ) {}
 
-  static async open(input: ByteSource | Blob | string, o: OpenOptions = {}): Promise<SeekIndex> {
+  static async open(input: FileInput | string, o: OpenOptions = {}): Promise<SeekIndex> {
     const kernels = await loadKernels(o.backend)
     const opened = await openSource(input, o)
     // loaded on demand: pages that never ask for the GPU do not load its code and shaders
@@ -385,6 +386,6 @@ class EmbeddedKind implements IndexKind {
   }
 }
 
-export async function openIndex(input: ByteSource | Blob | string, o: OpenOptions = {}): Promise<SeekIndex> {
+export async function openIndex(input: FileInput | string, o: OpenOptions = {}): Promise<SeekIndex> {
   return SeekIndex.open(input, o)
 }

@@ -7,7 +7,7 @@ import { footerValue, PQ_VECTOR_KEY } from '../index/keys.js'
 import { headSections, type IndexLocation, locateIndex } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
-import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
+import { type FileInput, readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { addressEndsWith } from '../io/fileUrl.js'
 import { type HttpOptions, openHttp } from '../io/httpSource.js'
@@ -108,7 +108,7 @@ export function tailShare(files: number): number {
  * Reads footer, index trailer and head (centroids, codebooks, directory) and the page indexes
  * that projection needs — one suffix read when they fit in `tailBytes`, two otherwise.
  */
-export async function openSource(given: ByteSource | Blob | string, o: OpenOptions = {}): Promise<OpenedIndex> {
+export async function openSource(given: FileInput | string, o: OpenOptions = {}): Promise<OpenedIndex> {
   const input = typeof given === 'string' ? given : readable(given, 'openIndex', TAKES_ADDRESS)
   // a local path (Node): the file, its handle let go by `release`
   if (typeof input === 'string') {

@@ -5,7 +5,7 @@ import { NoIndexError, ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { ListView } from '../index/blob.js'
 import { footerValue, PQ_VECTOR_KEY } from '../index/keys.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
-import { readable, TAKES_ADDRESS } from '../io/blobSource.js'
+import { type FileInput, readable, TAKES_ADDRESS } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { openHttp } from '../io/httpSource.js'
 import { withLocalFile } from '../io/local.js'
@@ -143,7 +143,7 @@ export class PqVectorFile {
   ) {}
 
   /** A URL, a ByteSource, or in Node a local path (its file let go by close()). */
-  static async open(given: ByteSource | Blob | string, o: PqVectorFileOptions = {}): Promise<PqVectorFile> {
+  static async open(given: FileInput | string, o: PqVectorFileOptions = {}): Promise<PqVectorFile> {
     const input = typeof given === 'string' ? given : readable(given, 'PqVectorFile.open', TAKES_ADDRESS)
     if (typeof input === 'string') {
       const local = await withLocalFile(input, async (file) => {

@@ -10,7 +10,7 @@ import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
 import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
 import { BatchingSource } from '../io/batching.js'
-import { readable, TAKES_BYTES } from '../io/blobSource.js'
+import { type FileInput, readable, TAKES_BYTES } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
 import { resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl, schemeOf } from '../io/fileUrl.js'
@@ -244,8 +244,8 @@ export class SidecarIndex {
    * Node a local path too, whose file close() lets go).
    */
   static async open(
-    sidecarFile: ByteSource | Blob,
-    resolve: (name: string) => Promise<ByteSource | Blob | string>,
+    sidecarFile: FileInput,
+    resolve: (name: string) => Promise<FileInput | string>,
     o: SidecarOpenOptions = {},
   ): Promise<SidecarIndex> {
     const sidecarSource = readable(
