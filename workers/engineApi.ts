@@ -19,7 +19,7 @@ import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
-import { filterAcross, type RowRange, readRowsAcross, rowGroupBlocks } from '../src/search/parts.js'
+import { filterAcross, type RowRange, readRowsAcross, rowGroupBlocks, textModelOf } from '../src/search/parts.js'
 import { type Pca2, pca2, pcaPoint } from '../src/search/pca.js'
 import { isSidecarAddress, SidecarIndex } from '../src/search/sidecarIndex.js'
 import { partitionPoint } from '../src/sorted.js'
@@ -212,7 +212,7 @@ async function openSidecarHandle(
     vectorColumns: [header.column],
     textColumns: [],
     model: index.encoder,
-    modelProblem: modelProblem(index),
+    modelProblem: textModelOf(index).problem,
     index: {
       column: header.column,
       bytes: header.blobLength + (header.vectors?.length ?? 0),
@@ -308,16 +308,6 @@ function datasetSearchable(ds: SeekDataset): Searchable {
   }
 }
 
-/** Files that name different models, named (textModel()'s error), or undefined where they agree. */
-function modelProblem(index: SidecarIndex | SeekDataset): string | undefined {
-  try {
-    index.textModel()
-    return undefined
-  } catch (e) {
-    return (e as Error).message
-  }
-}
-
 /** Opens a dataset (reporting files opened, of all), again with another backend for reopen. */
 type DatasetOpener = (
   backend: SearchBackend,
@@ -347,7 +337,7 @@ async function openDatasetHandle(
     vectorColumns: [first.opened.column.name],
     textColumns: [],
     model: ds.encoder,
-    modelProblem: modelProblem(ds),
+    modelProblem: textModelOf(ds).problem,
     index: {
       column: first.opened.column.name,
       bytes: ds.shards.reduce((n, s) => n + s.opened.location.length, 0),

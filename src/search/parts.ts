@@ -51,6 +51,19 @@ export function oneModel(files: Array<{ name: string; model: string | undefined 
   )
 }
 
+/**
+ * The model a text query over `index` is embedded with (`name`), or, where its files name
+ * different ones, why there is none (`problem`: textModel()'s error, naming them): for a page
+ * that shows the text box only when it can embed.
+ */
+export function textModelOf(index: { textModel(): string | undefined }): { name?: string; problem?: string } {
+  try {
+    return { name: index.textModel() }
+  } catch (e) {
+    return { problem: (e as Error).message }
+  }
+}
+
 /** The part holding row `row` of the whole (rows numbered across the parts), and its row there; undefined past the end. */
 export function partAt<T extends { rowBase: number; rows: number }>(
   parts: readonly T[],

@@ -5,6 +5,7 @@ import { jsonRow, type ShownColumns, shownColumnsIn, webAddress } from '../parqu
 import { type AnyIndex, open } from '../search/anyIndex.js'
 import { type DatasetResult, SeekDataset } from '../search/dataset.js'
 import type { SearchResult } from '../search/engine.js'
+import { textModelOf } from '../search/parts.js'
 import { SidecarIndex, type SidecarResult } from '../search/sidecarIndex.js'
 
 /**
@@ -184,7 +185,7 @@ export class ParquetSeekElement extends HTMLElement {
         // no text box where the files name no model this page has, or different ones (said, naming them)
         const model = textModelOf(index)
         this.form.hidden = !encoderFor(model.name)
-        this.say(model.problem ?? (this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`))
+        this.say(model.problem ? `No text search: ${model.problem}` : this.form.hidden ? '' : `${index.rows.toLocaleString('en-US')} rows`)
         return index
       } catch (e) {
         this.opening = undefined
@@ -238,7 +239,13 @@ export class ParquetSeekElement extends HTMLElement {
     const model = textModelOf(index)
     const encoder = encoderFor(model.name)
     if (!encoder)
-      throw this.fail(new Error(model.problem ?? 'this file does not name a model the widget can encode text with; use el.search(vector)'))
+      throw this.fail(
+        new Error(
+          model.problem
+            ? `No text search: ${model.problem}`
+            : 'this file does not name a model the widget can encode text with; use el.search(vector)',
+        ),
+      )
     if (!text.trim()) return undefined
     try {
       const [q] = await this.loadingModel(encoder, () => encoder.encode([text]))
@@ -394,14 +401,5 @@ if (!customElements.get('parquet-seek')) customElements.define('parquet-seek', P
 declare global {
   interface HTMLElementTagNameMap {
     'parquet-seek': ParquetSeekElement
-  }
-}
-
-/** The model a text query over `index` is embedded with, or why there is none to use (its files name different ones). */
-function textModelOf(index: AnyIndex): { name?: string; problem?: string } {
-  try {
-    return { name: index.textModel() }
-  } catch (e) {
-    return { problem: `No text search: ${(e as Error).message}` }
   }
 }
