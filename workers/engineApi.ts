@@ -180,12 +180,11 @@ function sidecarSearchable(index: SidecarIndex): Searchable {
   }
 }
 
-/** Opens a sidecar with its files (reporting files opened and checked, of all it names). */
-type SidecarOpener = (
-  backend: SearchBackend,
-  signal?: AbortSignal,
-  onProgress?: (opened: number, files: number) => void,
-) => Promise<SidecarIndex>
+/**
+ * Opens a sidecar with its files, or a dataset's files (reporting files opened, of all), again
+ * with another backend for reopen.
+ */
+type Opener<T> = (backend: SearchBackend, signal?: AbortSignal, onProgress?: (opened: number, files: number) => void) => Promise<T>
 
 /**
  * A sidecar index as the page shows a file: the files' rows one after another, the first file's
@@ -193,7 +192,7 @@ type SidecarOpener = (
  */
 async function openSidecarHandle(
   name: string,
-  openSidecar: SidecarOpener,
+  openSidecar: Opener<SidecarIndex>,
   backend: BackendChoice,
   warnings: string[],
   signal?: AbortSignal,
@@ -308,13 +307,6 @@ function datasetSearchable(ds: SeekDataset): Searchable {
   }
 }
 
-/** Opens a dataset (reporting files opened, of all), again with another backend for reopen. */
-type DatasetOpener = (
-  backend: SearchBackend,
-  signal?: AbortSignal,
-  onProgress?: (opened: number, files: number) => void,
-) => Promise<SeekDataset>
-
 /**
  * Indexed files searched as one — a manifest's (`kind` manifest), or several picked from disk
  * together (`files`) — as the page shows one file: their rows one after another, the first file's columns.
@@ -322,7 +314,7 @@ type DatasetOpener = (
 async function openDatasetHandle(
   name: string,
   kind: 'manifest' | 'files',
-  open: DatasetOpener,
+  open: Opener<SeekDataset>,
   backend: BackendChoice,
   signal?: AbortSignal,
   onProgress?: (opened: number, files: number) => void,
@@ -478,7 +470,7 @@ export function engineApi() {
         )
       } else if (Array.isArray(input)) {
         const files = input
-        const opener: SidecarOpener = (backend, signal, onProgress) => SidecarIndex.openFiles(files, { backend, signal, onProgress })
+        const opener: Opener<SidecarIndex> = (backend, signal, onProgress) => SidecarIndex.openFiles(files, { backend, signal, onProgress })
         h = await openSidecarHandle(
           input.find((f) => isSidecarAddress(f.name))?.name as string,
           opener,

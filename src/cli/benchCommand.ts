@@ -19,7 +19,7 @@ import { isSidecarAddress, readSidecarHeader, SidecarIndex } from '../search/sid
 import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveDir, serveFile } from './rangeServer.js'
-import { anySource, isUrl, readQueryVectors, searchBackend } from './sources.js'
+import { anySource, isUrl, readQueryVectors, searchBackend, targetsLabel } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --queries <q.parquet> [options]
   rows of a sidecar, a manifest or several indexed files (parts/*.indexed.parquet: benched as a
@@ -116,10 +116,9 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
-  const [target, ...extra] = positionals
+  const [target] = positionals
   if (!target || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
-  const other = extra.length ? positionals.find((t) => isSidecarAddress(t) || isManifestAddress(t)) : undefined
-  if (other) throw new UsageError(`${other}: bench it alone; several files benched as one are indexed Parquet files`)
+  const label = targetsLabel(positionals, 'bench')
   const k = intOption(values.k, 'k', 1, MAX_K) ?? 10
   const refineOption = intOption(values.refine, 'refine', 1, MAX_REFINE)
   const rtt = intOption(values['rtt-ms'], 'rtt-ms', 0) ?? 20
@@ -238,7 +237,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       process.stdout.write(
-        `${extra.length ? `${target} and ${extra.length} more` : target} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}${distinct === undefined ? '' : `, distinct ${distinct}`}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
+        `${label} (${probe.kind}): ${fmtBytes(fileBytes)}, ${metric}, nlist ${nlist}; ${queries.length} queries, k ${k}, refine ${refine}${columns.length ? `, columns ${columns.join(', ')}` : ''}${distinct === undefined ? '' : `, distinct ${distinct}`}; ${local ? `${host}-style host, ${rtt} ms per request, ${mbps ? `${mbps} Mbit/s, ` : ''}` : ''}${connections} connections\n`,
       )
       process.stdout.write(
         '| nprobe | lists/query | recall@k | bytes/query (p95) | % of file | sent by the host | requests | round trips | p50 ms | p95 ms | cold ms (RTs, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|\n',

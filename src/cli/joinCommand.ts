@@ -12,7 +12,7 @@ import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { intOption, parse, UsageError } from './args.js'
 import { textEncoder } from './embedCommand.js'
 import { count, fmtBytes } from './progress.js'
-import { anySource, isUrl, openFiles, openManifest, openSidecar, searchBackend } from './sources.js'
+import { anySource, isUrl, openFiles, openManifest, openSidecar, searchBackend, targetsLabel } from './sources.js'
 
 export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --out <result.parquet> [options]
   kNN join: for each query row, its k nearest rows of the index (of a sidecar, a manifest or several
@@ -54,7 +54,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   if (!queriesPath || !first || !values.out)
     throw new UsageError(`expected <queries.parquet> <indexed file|url> --out <file>\n${joinUsage}`)
   // (several indexed files, a shell glob's: joined against as one, as a manifest of them)
-  const target = targets.length > 1 ? `${first} and ${count(targets.length - 1, 'more file')}` : first
+  const target = targetsLabel(targets, 'join')
   const k = intOption(values.k, 'k', 1, MAX_K - 1) ?? 10
   const batchSize = intOption(values.batch, 'batch', 1, 100_000) ?? 256
   const nprobe = intOption(values.nprobe, 'nprobe', 1, MAX_NPROBE)

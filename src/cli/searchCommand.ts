@@ -16,7 +16,17 @@ import { openPqVector, pqVectorOffset, searchPqVector } from '../search/pqVector
 import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
-import { anySource, isUrl, openFiles, openManifest, openSidecar, readQueryRow, searchBackend, soleVectorColumn } from './sources.js'
+import {
+  anySource,
+  isUrl,
+  openFiles,
+  openManifest,
+  openSidecar,
+  readQueryRow,
+  searchBackend,
+  soleVectorColumn,
+  targetsLabel,
+} from './sources.js'
 
 export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest.json> (--query '[…]' | --query-row N [--query-file q.parquet] | --text '…') [options]
   a file: through its index (ParquetSeek's or pq-vector's), else exactly; a sidecar or a manifest: over all its files;
@@ -177,9 +187,10 @@ async function searchDataset(target: string, values: SearchValues, signal: Abort
 
 /** Indexed files named one by one (a shell glob's): searched as a manifest of them would be. */
 async function searchFiles(targets: string[], values: SearchValues, signal: AbortSignal): Promise<void> {
+  const label = targetsLabel(targets, 'search')
   const dataset = await openFiles(targets, { signal, compute: await searchBackend(values.backend) })
   try {
-    await searchShards(dataset, `${targets[0]} and ${count(targets.length - 1, 'more file')}`, values, signal)
+    await searchShards(dataset, label, values, signal)
   } finally {
     dataset.close()
   }

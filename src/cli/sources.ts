@@ -164,16 +164,26 @@ export async function openManifest(target: string, c: OpenContext): Promise<Seek
 }
 
 /**
- * Indexed files named one by one (a shell's `parts/*.indexed.parquet`: paths or URLs), searched as
- * one as a manifest of them would be; a sidecar or a manifest among them refused (a file named
- * twice: by SeekDataset.open).
+ * What a command's targets are called in its messages: the one, or the first of several and how
+ * many more. Several must be indexed files (a shell's `parts/*.indexed.parquet`): a sidecar or a
+ * manifest among them is refused, naming it and `command`.
  */
-export async function openFiles(targets: string[], c: OpenContext): Promise<SeekDataset> {
+export function targetsLabel(targets: string[], command: string): string {
+  const [first, ...more] = targets
+  if (!more.length) return first as string
   const other = targets.find((t) => isSidecarAddress(t) || isManifestAddress(t))
   if (other)
     throw new UsageError(
-      `${other} is a ${isSidecarAddress(other) ? 'sidecar' : 'manifest'}: search it alone; several files searched as one are indexed Parquet files`,
+      `${other} is a ${isSidecarAddress(other) ? 'sidecar' : 'manifest'}: ${command} it alone; several files ${command}ed as one are indexed Parquet files`,
     )
+  return `${first} and ${count(more.length, 'more file')}`
+}
+
+/**
+ * Indexed files named one by one (checked by targetsLabel), searched as one as a manifest of them
+ * would be (a file named twice: refused by SeekDataset.open).
+ */
+export async function openFiles(targets: string[], c: OpenContext): Promise<SeekDataset> {
   const { onProgress, printer } = openProgress()
   try {
     return await SeekDataset.open(targets, { signal: c.signal, onProgress, ...c.compute })
