@@ -5,7 +5,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { coldQueries } from '../src/cli/benchCommand.js'
 import { fmtBytes } from '../src/cli/progress.js'
-import { serveFile } from '../src/cli/rangeServer.js'
+import { serveDir, serveFile } from '../src/cli/rangeServer.js'
 import { recallAtK as recall } from '../src/compute/metric.js'
 import { hashNgramEncoder } from '../src/encode/encoders.js'
 import { fileSource } from '../src/io/nodeFile.js'
@@ -14,7 +14,16 @@ import { footerLength } from '../src/parquet/footer.js'
 import { openIndex } from '../src/search/engine.js'
 import { openSource } from '../src/search/open.js'
 import { cli, type Run } from './helpers/cli.js'
-import { clusteredVectors, duckdb, headOnlyTail, tempDir, testSource, writeListFile, writeTextFile } from './helpers/fixtures.js'
+import {
+  clusteredVectors,
+  duckdb,
+  headOnlyTail,
+  tempDir,
+  testSource,
+  writeIdTextFile,
+  writeListFile,
+  writeTextFile,
+} from './helpers/fixtures.js'
 
 const dir = tempDir('pqs-cli-')
 
@@ -1220,6 +1229,129 @@ describe('parquetseek search and bench', () => {
     const twice = await cli(['search', files[0] as string, files[1] as string, files[0] as string, '--query-row', '1'])
     expect(twice.code).toBe(1)
     expect(twice.stderr).toMatch(/p0\.indexed\.parquet is listed twice \(files 0 and 2\)/)
+  })
+
+  it('index --out-dir: each input indexed alone, then a manifest of them searched as one, on a disk and over HTTP; more files added to it later; what would go wrong refused first', async () => {
+    const src = join(dir, 'outdir-src')
+    const out = join(dir, 'outdir')
+    mkdirSync(join(src, 'other'), { recursive: true })
+    // a name a URL must escape (a space, a #): the manifest's entries are URL references
+    const [a, b, c] = ['a', 'b 1#x', 'c'].map((name, i) => {
+      const path = join(src, `${name}.parquet`)
+      writeListFile(path, vectors(300, 8, 60 + i), { title: Array.from({ length: 300 }, (_, r) => `${name}:${r}`) })
+      return path
+    }) as [string, string, string]
+    const manifest = join(out, 'manifest.json')
+    const listed = () => JSON.parse(readFileSync(manifest, 'utf8')).files
+    const built = await cli(['index', a, b, '--out-dir', out, '--nlist', '8', '--json'])
+    expect(built.code, built.stderr).toBe(0)
+    const lines = built.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines).toHaveLength(3) // each file's summary, then the manifest's
+    expect(lines[1]).toMatchObject({ rows: 300, dim: 8, output: join(out, 'b 1#x.indexed.parquet') })
+    expect(lines[2]).toEqual({ manifest, files: 2, added: 2, rows: 600 })
+    expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet'])
+    // each output is the file `index in out` writes
+    const alone = join(dir, 'outdir-alone.parquet')
+    expect((await cli(['index', b, alone, '--nlist', '8'])).code).toBe(0)
+    expect(readFileSync(join(out, 'b 1#x.indexed.parquet')).equals(readFileSync(alone))).toBe(true)
+    // the second file's row 5 is row 305 of the dataset: from the folder, and from a host serving it
+    const site = await serveDir(out)
+    try {
+      for (const target of [manifest, `${site.url}manifest.json`]) {
+        const r = await cli(['search', target, '--query-row', '305', '--k', '1', '--columns', 'title', '--json'])
+        expect(r.code, r.stderr).toBe(0)
+        expect(JSON.parse(r.stdout).results[0]).toMatchObject({ shard: 1, row: 5, distance: 0, values: { title: 'b 1#x:5' } })
+      }
+    } finally {
+      await site.close()
+    }
+    // more data later: added after the files listed, whose rows keep their numbers; a file indexed
+    // again keeps its place
+    const more = await cli(['index', c, a, '--out-dir', out, '--nlist', '8'])
+    expect(more.code, more.stderr).toBe(0)
+    expect(more.stdout).toMatch(/manifest\.json: 3 files \(1 added\), 900 rows, searched as one/)
+    expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet', 'c.indexed.parquet'])
+    const third = await cli(['search', manifest, '--query-row', '605', '--k', '1', '--columns', 'title', '--json'])
+    expect(JSON.parse(third.stdout).results[0]).toMatchObject({ shard: 2, row: 5, distance: 0, values: { title: 'c:5' } })
+
+    // files with only text: each embedded by one encoder (a model's workers, started once) and indexed
+    const texts = join(dir, 'outdir-texts')
+    mkdirSync(texts)
+    writeIdTextFile(join(texts, 't1.parquet'), 'body', ['a red apple', 'a fast car', 'the deep sea'])
+    writeIdTextFile(join(texts, 't2.parquet'), 'body', ['a flying plane', 'green grass', 'a small dog'])
+    const embedded = await cli([
+      'index',
+      join(texts, 't1.parquet'),
+      join(texts, 't2.parquet'),
+      '--out-dir',
+      join(texts, 'indexed'),
+      ...['--embed-text', 'body', '--encoder', 'use-lite-512', '--threads', '2'],
+    ])
+    expect(embedded.code, embedded.stderr).toBe(0) // (the second file's embedding found the pool closed by the first's)
+    const plane = await cli([
+      'search',
+      join(texts, 'indexed', 'manifest.json'),
+      '--text',
+      'an aircraft',
+      '--k',
+      '1',
+      '--columns',
+      'body',
+      '--json',
+    ])
+    expect(JSON.parse(plane.stdout).results[0]).toMatchObject({ shard: 1, row: 0, values: { body: 'a flying plane' } })
+
+    // refused before anything is built or the manifest changed
+    const before = readdirSync(out).sort()
+    const unchanged = () => {
+      expect(readdirSync(out).sort()).toEqual(before)
+      expect(listed()).toHaveLength(3)
+    }
+    const sameName = join(src, 'other', 'a.parquet')
+    copyFileSync(a, sameName)
+    const twice = await cli(['index', a, sameName, '--out-dir', out])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toMatch(/a\.parquet and .*other\/a\.parquet would both be indexed into a\.indexed\.parquet/)
+    // an output that is an input would be replaced before it is read
+    const overInput = await cli(['index', join(out, 'a.indexed.parquet'), a, '--out-dir', out])
+    expect(overInput.code).toBe(1)
+    expect(overInput.stderr).toMatch(/outdir\/a\.indexed\.parquet: output path is an input file/)
+    const notParquet = join(src, 'notes.parquet')
+    writeFileSync(notParquet, 'just text')
+    const bad = await cli(['index', c, notParquet, '--out-dir', out])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/notes\.parquet/)
+    unchanged()
+    // vectors of another dimension: found by the build; the files built before it stay, the manifest as it was
+    const wide = join(src, 'wide.parquet')
+    writeListFile(wide, vectors(300, 16, 9), { title: Array.from({ length: 300 }, (_, r) => `w${r}`) })
+    const mixed = await cli(['index', wide, '--out-dir', out, '--nlist', '8'])
+    expect(mixed.code).toBe(1)
+    expect(mixed.stderr).toMatch(
+      /indexed 1 of 1 file into .*outdir; .*manifest\.json not written\n.*wide\.indexed\.parquet: shard 3 is 16-d l2, the first shard 8-d l2: one dataset needs one kind of vector/,
+    )
+    expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet', 'c.indexed.parquet'])
+    expect(readdirSync(out).filter((f) => f.includes('tmp'))).toEqual([])
+    // a manifest there that is not one: named, nothing built
+    const other = join(dir, 'outdir-broken')
+    mkdirSync(other)
+    writeFileSync(join(other, 'manifest.json'), '{"files": []}')
+    const broken = await cli(['index', c, '--out-dir', other])
+    expect(broken.code).toBe(1)
+    expect(broken.stderr).toMatch(/outdir-broken\/manifest\.json: the manifest needs "files"/)
+    expect(readdirSync(other)).toEqual(['manifest.json'])
+    // usage: several inputs without --out-dir say what takes them; --out-dir and --sidecar are two ways
+    const several = await cli(['index', a, b, c])
+    expect(several.code).toBe(2)
+    expect(several.stderr).toMatch(/several inputs: --out-dir DIR/)
+    const both = await cli(['index', a, b, '--out-dir', out, '--sidecar', join(dir, 'x.pqseek')])
+    expect(both.code).toBe(2)
+    const file = await cli(['index', a, '--out-dir', a])
+    expect(file.code).toBe(1)
+    expect(file.stderr).toMatch(/--out-dir is not a directory/)
   })
 
   it("a text query over files that name different models is refused, naming them (a manifest used its first shard's)", async () => {

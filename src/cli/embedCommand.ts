@@ -59,12 +59,12 @@ export async function embedCommand(argv: string[], signal: AbortSignal): Promise
   const passages = passagesOption(values)
   const summary = await withLocalInput(input, output, signal, (local) =>
     embedFile(local, output, { text, as: values.as, float16: values.float16, passages, encoder, signal, name: basename(input) }),
-  )
+  ).finally(() => encoder.close?.())
   if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, output })}\n`)
   else process.stdout.write(`${output}: ${describeEmbed(summary)}\n`)
 }
 
-/** Embeds one file into another on disk, with a progress line. */
+/** Embeds one file into another on disk, with a progress line (the encoder stays open: the caller's, for more files). */
 export async function embedFile(
   input: string,
   output: string,
@@ -90,7 +90,6 @@ export async function embedFile(
     })
   } finally {
     printer.done()
-    o.encoder.close?.()
     await source.close()
   }
 }

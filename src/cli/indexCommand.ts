@@ -7,11 +7,13 @@ import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, passagesOption, textEncoder } from './embedCommand.js'
+import { type Built, indexEach } from './outDir.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
 import { readQueryVectors, searchBackend, soleVectorColumn, withLocalInput } from './sources.js'
 
 export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--column <name>] [options]
+parquetseek index <in.parquet|url>… --out-dir DIR [options]   (each into DIR/<name>.indexed.parquet, and DIR/manifest.json of them)
   --column NAME        embedding column (LIST of FLOAT/DOUBLE/FLOAT16/8- or 16-bit integers, or
                        FIXED_LEN_BYTE_ARRAY of float32); default: the file's only vector column
   --embed-text NAME    instead: a file with text and no vectors — embed this text column first
@@ -41,6 +43,9 @@ export const indexUsage = `parquetseek index <in.parquet|url> <out.parquet> [--c
                        row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling);
                        with --sidecar, within it the vectors read to train are encoded as they are (each file read once);
                        with --cluster-rows, the rows held decoded at once while moved (a window of row groups a pass)
+  --out-dir DIR        several inputs (parts/*.parquet): each indexed alone into DIR, then DIR/manifest.json
+                       lists them, searched as one (the files it listed before kept first, in order; one
+                       indexed again keeps its place); the manifest is written last, once all its files open
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
@@ -55,6 +60,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     ...PARAM_FLAGS,
     'memory-mb': { type: 'string' },
     sidecar: { type: 'string' },
+    'out-dir': { type: 'string' },
     'sidecar-vectors': { type: 'boolean' },
     'embed-text': { type: 'string' },
     'tune-queries': { type: 'string' },
@@ -86,32 +92,67 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       throw new UsageError('--target-recall works on one indexed file; a sidecar is tuned at the default target')
     if (values['cluster-rows'])
       throw new UsageError('--cluster-rows rewrites the rows of one file; a sidecar leaves its inputs as they are')
+    if (values['out-dir'] !== undefined)
+      throw new UsageError('--out-dir writes an indexed copy of each input; --sidecar leaves them as they are: give one')
     return sidecarIndexCommand(values.sidecar, positionals, values, signal, memoryBytes, !!values['sidecar-vectors'])
   }
   if (values['sidecar-vectors'])
     throw new UsageError(
       '--sidecar-vectors copies the vectors into a sidecar; give --sidecar (an indexed file has one vector a page already)',
     )
+  const outDir = values['out-dir']
   const [input, output, ...extra] = positionals
-  if (!input || !output || extra.length) throw new UsageError(`expected <in.parquet> <out.parquet>\n${indexUsage}`)
+  if (outDir === undefined && (!input || !output || extra.length)) {
+    const several =
+      positionals.length > 2
+        ? '; several inputs: --out-dir DIR indexes each into DIR with a manifest.json of them (searched as one), --sidecar OUT makes one index over them, the files left as they are'
+        : ''
+    throw new UsageError(`expected <in.parquet> <out.parquet>${several}\n${indexUsage}`)
+  }
+  if (outDir !== undefined && !positionals.length) throw new UsageError('--out-dir needs the input files')
   // every option checked, and the output path, before any file is opened or written
   const params = paramOptions(values, values.column ?? values.as ?? 'embedding')
   if (embedText !== undefined) params.metric ??= 'cosine'
   const threads = intOption(values.threads, 'threads', 1, 256) ?? defaultThreads()
   const encoder = embedText !== undefined ? textEncoder(values.encoder, threads) : undefined
   const compute = await searchBackend(values.backend)
-  await checkOutputPath(output)
   const targetRecall = recallOption(values['target-recall'], 'target-recall')
   const tuneLimit = intOption(values['tune-limit'], 'tune-limit', 1) ?? 200
-  // a URL: read whole into a file beside the output first (every column is copied anyway)
-  await withLocalInput(input, output, signal, (local) => indexLocal(local, output, basename(input)))
+  const tuneQueries = new Map<string, Float32Array[]>()
+  try {
+    if (outDir !== undefined)
+      await indexEach(positionals, outDir, {
+        signal,
+        json: values.json === true,
+        // each file's own vector column (one name in all), unless --column names it
+        column: values.column,
+        vectors: embedText === undefined,
+        index: (input, output, progress) =>
+          withLocalInput(input, output, signal, (local) => indexLocal(local, output, basename(input), progress)),
+      })
+    else {
+      await checkOutputPath(output as string)
+      // a URL: read whole into a file beside the output first (every column is copied anyway)
+      await withLocalInput(input as string, output as string, signal, (local) =>
+        indexLocal(local, output as string, basename(input as string)),
+      )
+    }
+  } finally {
+    // (one encoder for every file: a model's workers started once)
+    encoder?.close?.()
+  }
 
-  /** `input`, a local file (`name` in messages), indexed into `output`. */
-  async function indexLocal(input: string, output: string, name: string): Promise<void> {
+  /** `input`, a local file (`name` in messages), indexed into `output`; `progress`: what a progress line ends with. */
+  async function indexLocal(input: string, output: string, name: string, progress = ''): Promise<Built> {
     // no --column: the input's only vector column
     if (values.column === undefined && embedText === undefined) params.column = await soleColumnOf(input, name)
     const column = params.column
-    const tuneQueries = values['tune-queries'] ? await readQueryVectors(values['tune-queries'], column, tuneLimit) : undefined
+    const tuneFile = values['tune-queries']
+    let tune = tuneQueries.get(column)
+    if (tuneFile && !tune) {
+      tune = await readQueryVectors(tuneFile, column, tuneLimit)
+      tuneQueries.set(column, tune)
+    }
     const started = performance.now()
     // text only: embed into a file beside the output first (removed after), then index that
     const embedded = encoder ? `${output}.embedding-${process.pid}.tmp.parquet` : undefined
@@ -135,7 +176,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
         threads,
         spawnWorker: spawnNodeKernelWorker,
         memoryBytes,
-        tuneQueries,
+        tuneQueries: tune,
         targetRecall,
         clusterRows: values['cluster-rows'] === true,
         ...(values.spill || values['no-spill'] ? { spill: values['no-spill'] !== true } : {}),
@@ -143,7 +184,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
         // rows without text have no vector: left out of the index, still in the file
         skipInvalid: params.skipInvalid || embedded !== undefined,
         signal,
-        onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}`),
+        onProgress: ({ phase, done, total }) => printer.update(`${phase} ${done}/${total}${progress}`),
       })
       printer.done()
       const buildMs = performance.now() - started
@@ -206,6 +247,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
             (summary.device ? `gpu: ${summary.device}\n` : ''),
         )
       }
+      return { rows: p.rows, dim: p.dim, metric: p.metric, column: summary.column }
     } finally {
       printer.done()
       await source.close()

@@ -32,7 +32,7 @@ export function resolveSourceName(
     })
   }
   if (typeof name !== 'string' || !name || name.includes('\0')) refuse('is not a usable name')
-  const looksLikeUrl = SCHEME.test(name) || name.startsWith('//')
+  const looksLikeUrl = isUrlReference(name)
   if (base.kind === 'url') {
     let url: URL
     // (a path's separators, `/` or a Windows writer's `\`, stay separators)
@@ -58,6 +58,11 @@ export function resolveSourceName(
   }
   if (!inside(base.dir) && !allow.some(inside)) refuse(`is outside the index's own directory (${base.dir})`)
   return { kind: 'path', path }
+}
+
+/** A name with a scheme (`https:`, `file:`) or a network path (`//host/…`): a URL, not a path. */
+export function isUrlReference(name: string): boolean {
+  return SCHEME.test(name) || name.startsWith('//')
 }
 
 /** Where a resolved name points, as the string the library opens (a URL, or a path where there are local files). */

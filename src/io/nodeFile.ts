@@ -98,11 +98,8 @@ export async function readLocalFile(path: string, limit: number): Promise<Uint8A
  */
 export async function fileSink(path: string, input?: string | string[]): Promise<ByteSink> {
   await checkOutputPath(path)
+  await refuseInput(path, typeof input === 'string' ? [input] : (input ?? []))
   const target = resolve(path)
-  for (const one of typeof input === 'string' ? [input] : (input ?? [])) {
-    if (await sameFile(target, resolve(one)))
-      throw new ParquetSeekError('output path is an input file; refusing to overwrite the input', { file: path })
-  }
   const temp = join(dirname(target), `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`)
   let handle: FileHandle | undefined
   try {
@@ -148,6 +145,14 @@ export async function checkOutputPath(path: string): Promise<void> {
     throw new ParquetSeekError(`the output is ${kindOf(info)}, not a regular file; refusing to replace it`, { file: path })
   const dir = await stat(dirname(resolve(path))).catch(() => undefined)
   if (!dir?.isDirectory()) throw new ParquetSeekError(`the output's folder ${dirname(resolve(path))} does not exist`, { file: path })
+}
+
+/** An error when the output `path` is one of `inputs` (by another name too: a link, `./`): it would be replaced. */
+export async function refuseInput(path: string, inputs: readonly string[]): Promise<void> {
+  for (const input of inputs) {
+    if (await sameFile(resolve(path), resolve(input)))
+      throw new ParquetSeekError('output path is an input file; refusing to overwrite the input', { file: path })
+  }
 }
 
 function kindOf(info: Stats): string {

@@ -1,7 +1,7 @@
 import { type Query, queryVectors } from '../encode/encoders.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import type { FileInput } from '../io/blobSource.js'
-import { resolvedAddress, resolveSourceName } from '../io/confine.js'
+import { isUrlReference, resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
 import { localFile } from '../io/local.js'
@@ -152,7 +152,8 @@ export class SeekDataset {
       const { path, files } = local
       const list = manifestFiles(await files.read(path, MAX_MANIFEST_BYTES), path)
       const base = { kind: 'path' as const, dir: files.paths.dirname(files.paths.resolve(path)) }
-      const addresses = list.map((f) => resolvedAddress(resolveSourceName(f, base, o.allowSources, files.paths)))
+      // (entries are URL references, as on a host: `part%201.parquet` is the file `part 1.parquet`)
+      const addresses = list.map((f) => resolvedAddress(resolveSourceName(manifestName(f), base, o.allowSources, files.paths)))
       checkDistinct(addresses, path)
       return SeekDataset.open(addresses, o)
     }
@@ -387,6 +388,27 @@ export function manifestFiles(bytes: Uint8Array, file: string): string[] {
   if (!Array.isArray(files) || !files.length || !files.every((f) => typeof f === 'string'))
     throw new ParquetSeekError('the manifest needs "files": a non-empty list of paths or URLs', { file })
   return files
+}
+
+/**
+ * A file's name as a manifest entry: a URL reference relative to the manifest, so one manifest
+ * serves from a folder and from a host (`part 1.parquet` → `part%201.parquet`, `#` and `?` escaped).
+ */
+export function manifestEntry(fileName: string): string {
+  return encodeURIComponent(fileName)
+}
+
+/**
+ * The path a manifest entry names beside the manifest on a disk: its escapes decoded, as a host
+ * decodes them (an entry that is a URL, or whose `%` escapes nothing, as it is).
+ */
+export function manifestName(entry: string): string {
+  if (isUrlReference(entry)) return entry
+  try {
+    return decodeURIComponent(entry)
+  } catch {
+    return entry
+  }
 }
 
 /**

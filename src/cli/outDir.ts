@@ -1,0 +1,156 @@
+/** `index --out-dir DIR a.parquet b.parquet …`: each input indexed alone into DIR, and DIR/manifest.json listing them, searched as one. */
+
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { ParquetSeekError } from '../errors.js'
+import { checkOutputPath, fileSource, refuseInput } from '../io/nodeFile.js'
+import { describeEmbeddingColumn } from '../parquet/embedding.js'
+import { readMetadata } from '../parquet/footer.js'
+import { manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
+import { UsageError } from './args.js'
+import { count } from './progress.js'
+import { isUrl, soleVectorColumn } from './sources.js'
+
+/** What one input's build made, as the manifest's files must agree on it. */
+export interface Built {
+  rows: number
+  dim: number
+  metric: string
+  column: string
+}
+
+export interface IndexEachOptions {
+  signal: AbortSignal
+  json: boolean
+  /** The vector column every input must have; undefined: each input's only one (all of one name), or none (--embed-text). */
+  column?: string
+  /** Whether the inputs hold vectors already (not --embed-text): their columns are checked before any build. */
+  vectors: boolean
+  /** Indexes `input` into `output` (a progress line ends with `progress`). */
+  index(input: string, output: string, progress: string): Promise<Built>
+}
+
+/** The manifest `index --out-dir` writes and adds to. */
+export const MANIFEST = 'manifest.json'
+
+/**
+ * Each input indexed into `outDir` (`part-0.parquet` → `part-0.indexed.parquet`), then
+ * `outDir/manifest.json` written: the files it listed before, in their order, then the new ones —
+ * a file indexed again keeps its place, so rows already numbered keep their numbers. Everything
+ * that can be checked is checked before the first build: the folder, two inputs of one name, an
+ * output that is an input, each local input's vector column, the manifest there. The manifest is
+ * written last, once every file it lists opens as one dataset; a failure leaves it as it was.
+ */
+export async function indexEach(inputs: string[], outDir: string, o: IndexEachOptions): Promise<void> {
+  const dir = resolve(outDir)
+  const info = await stat(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined
+    throw new ParquetSeekError(`cannot use as --out-dir (${e.code ?? e.message})`, { file: outDir })
+  })
+  if (info && !info.isDirectory()) throw new ParquetSeekError('--out-dir is not a directory', { file: outDir })
+  const names = inputs.map(outputName)
+  const outputs = names.map((name) => join(outDir, name))
+  for (const [i, name] of names.entries()) {
+    const first = names.indexOf(name)
+    if (first !== i)
+      throw new UsageError(`${inputs[first]} and ${inputs[i]} would both be indexed into ${name}: give each input its own file name`)
+  }
+  const local = inputs.filter((input) => !isUrl(input))
+  if (info) for (const output of outputs) await refuseInput(output, local)
+  await checkColumns(local, o)
+  const manifest = join(outDir, MANIFEST)
+  const listed = info ? await listedFiles(manifest) : []
+  // the manifest's entries: those listed, then each output not among them
+  const files = [...listed]
+  for (const name of names) if (!listed.some((entry) => manifestName(entry) === name)) files.push(manifestEntry(name))
+
+  await mkdir(dir, { recursive: true })
+  await checkOutputPath(manifest)
+  const built: Built[] = []
+  let rows: number
+  try {
+    for (const [i, input] of inputs.entries()) {
+      const b = await o.index(input, outputs[i] as string, ` (file ${i + 1} of ${inputs.length}: ${basename(input)})`)
+      const first = built[0]
+      if (first && (b.dim !== first.dim || b.metric !== first.metric || b.column !== first.column))
+        throw new ParquetSeekError(
+          `${kind(b)}, ${inputs[0]} ${kind(first)}: the files of one dataset need one kind of vector (${outputs[i]} was written)`,
+          { file: input },
+        )
+      built.push(b)
+    }
+    rows = await writeManifest(manifest, files, o.signal)
+  } catch (e) {
+    if (built.length)
+      process.stderr.write(`indexed ${built.length} of ${count(inputs.length, 'file')} into ${outDir}; ${manifest} not written\n`)
+    throw e
+  }
+  const added = files.length - listed.length
+  const summary = { manifest, files: files.length, added, rows }
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(summary)}\n`
+      : `${manifest}: ${count(files.length, 'file')} (${added} added), ${count(rows, 'row')}, searched as one: parquetseek search ${manifest} …\n`,
+  )
+}
+
+/** The file an input is indexed into: its name, `.parquet` becoming `.indexed.parquet`. */
+export function outputName(input: string): string {
+  let name = basename(input)
+  if (isUrl(input)) {
+    try {
+      name = decodeURIComponent(basename(new URL(input).pathname))
+    } catch {}
+  }
+  return `${name.replace(/\.parquet$/i, '')}.indexed.parquet`
+}
+
+const kind = (b: Built) => `${b.dim}-d ${b.metric} vectors in column ${b.column}`
+
+/** Each local input's vector column there (the one named, or its only one: the same name in all), before anything is built. */
+async function checkColumns(local: string[], o: IndexEachOptions): Promise<void> {
+  let sole: { column: string; file: string } | undefined
+  for (const path of local) {
+    const source = await fileSource(path)
+    try {
+      const metadata = await readMetadata(source, path)
+      if (!o.vectors) continue
+      if (o.column !== undefined) {
+        describeEmbeddingColumn(metadata, o.column, path)
+        continue
+      }
+      const column = soleVectorColumn(metadata, path, 'to index')
+      if (sole && column !== sole.column)
+        throw new UsageError(`${path}'s vector column is ${column}, ${sole.file}'s ${sole.column}: give --column, one for every file`)
+      sole ??= { column, file: path }
+    } finally {
+      await source.close()
+    }
+  }
+}
+
+/** The entries of the manifest already there, or none. */
+async function listedFiles(manifest: string): Promise<string[]> {
+  const bytes = await readFile(manifest).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined
+    throw new ParquetSeekError(`cannot read the manifest there (${e.code ?? e.message})`, { file: manifest })
+  })
+  return bytes ? manifestFiles(bytes, manifest) : []
+}
+
+/**
+ * `files` written as the manifest, under a temporary name first: it replaces the manifest only once
+ * it opens as a dataset, as a search opens it (every file there, one dimension and metric). Its rows.
+ */
+async function writeManifest(manifest: string, files: string[], signal: AbortSignal): Promise<number> {
+  const temp = `${manifest}.${process.pid}.tmp.json`
+  try {
+    await writeFile(temp, `${JSON.stringify({ files }, null, 2)}\n`, { flag: 'wx' })
+    const dataset = await SeekDataset.fromManifest(temp, { signal })
+    dataset.close()
+    await rename(temp, manifest)
+    return dataset.rows
+  } finally {
+    await rm(temp, { force: true })
+  }
+}
