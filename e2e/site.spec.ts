@@ -120,6 +120,8 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     model: 'someone/else-v1:64',
   })
   writeFileSync(join(sideDir, 'mixed.json'), JSON.stringify({ files: ['first.indexed.parquet', 'other.indexed.parquet'] }))
+  // and one listing the second file first
+  writeFileSync(join(sideDir, 'reversed.json'), JSON.stringify({ files: ['second.indexed.parquet', 'first.indexed.parquet'] }))
   for (const i of inputs) await i.source.close()
   // while `gate` is set, the second file's requests wait for it: an open that takes its time
   let gate: Promise<void> | undefined
@@ -269,6 +271,28 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await expect(hits(page)).toHaveCount(10)
     expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(manifestRows)
+    // a manifest picked with its files: rows in its order (the second file's first), as from its host;
+    // one of its files left out, or the manifest alone: said what to pick
+    await page
+      .getByLabel('Parquet file')
+      .setInputFiles(['first.indexed.parquet', 'reversed.json', 'second.indexed.parquet'].map((f) => join(sideDir, f)))
+    await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
+    await page.getByLabel('Query text').fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page)).toHaveCount(10)
+    for (const { row, title, where } of await shown(hits(page), '.hit-title, .hit-text', '.hit-file')) {
+      const n = Number(/(\d+)$/.exec(title ?? '')?.[1])
+      expect(Number(row)).toBe(n < 1200 ? 800 + n : n - 1200)
+      expect(where?.replace(/^ · /, '')).toBe(n < 1200 ? `first.indexed.parquet row ${n}` : `second.indexed.parquet row ${n - 1200}`)
+    }
+    await page.getByLabel('Parquet file').setInputFiles(['reversed.json', 'first.indexed.parquet'].map((f) => join(sideDir, f)))
+    await expect(page.getByRole('alert')).toContainText(
+      'reversed.json: lists second.indexed.parquet: pick it together with the manifest (every file it lists)',
+    )
+    await page.getByLabel('Parquet file').setInputFiles([join(sideDir, 'reversed.json')])
+    await expect(page.getByRole('alert')).toContainText(
+      'reversed.json: a manifest is read with its files: pick them together with it, or open it by its URL',
+    )
     // one of them without an index: said, with where its index can be built
     await page.getByLabel('Parquet file').setInputFiles(['first.parquet', 'second.indexed.parquet'].map((f) => join(sideDir, f)))
     await expect(page.getByRole('alert')).toContainText(

@@ -410,6 +410,26 @@ describe('the npm library', () => {
     await expect(open([picked('all.pqseek'), picked('a.parquet')])).rejects.toThrow(
       'all.pqseek: names b.parquet: pick it together with the sidecar (every file it names)',
     )
+    // a page's pick of a manifest with its files: opened in the manifest's order (b first here), rows
+    // numbered as from its folder or host; a file it lists missing, or one it does not list, named
+    const reversed = new File([JSON.stringify({ files: ['b.indexed.parquet', 'a.indexed.parquet'] })], 'reversed.json')
+    const fromPick = await open([picked('a.indexed.parquet'), reversed, picked('b.indexed.parquet')])
+    expect(fromPick).toBeInstanceOf(SeekDataset)
+    const otter = (await fromPick.search('rust otter', o)).results[0]
+    expect(otter).toMatchObject({ file: 'b.indexed.parquet', shard: 0, row: titles.indexOf('rust otter') - 100 })
+    expect((fromPick as SeekDataset).shardOf(titles.indexOf('amber falcon') + 100)).toEqual({
+      shard: 1,
+      row: titles.indexOf('amber falcon'),
+    })
+    fromPick.close()
+    await expect(open([reversed, picked('a.indexed.parquet')])).rejects.toThrow(
+      'reversed.json: lists b.indexed.parquet: pick it together with the manifest (every file it lists)',
+    )
+    await expect(
+      open([reversed, picked('a.indexed.parquet'), picked('b.indexed.parquet'), picked('other.indexed.parquet')]),
+    ).rejects.toThrow(
+      'reversed.json: does not list other.indexed.parquet: pick only its files, or pick the files without it to search every one',
+    )
     // files of different models: a vector searches them, a text is refused naming the models
     const mixed = await open(join(dir, 'mixed.json'))
     expect((await mixed.search(vectors[3] as Float32Array, o)).results[0]?.values).toEqual({ title: titles[3] })

@@ -439,12 +439,25 @@ export function engineApi() {
         if (job !== undefined && jobs.has(job)) opening.set(job, { opened, files })
       }
       let h: Handle
-      if (input instanceof File && isSidecarAddress(input.name))
-        throw new ParquetSeekError('a sidecar index is read with its files: pick them together with it, or open it by its URL', {
-          file: input.name,
-        })
       if (Array.isArray(input) && input.length === 1) input = input[0] as File
-      if (Array.isArray(input) && !input.some((f) => isSidecarAddress(f.name))) {
+      if (input instanceof File && (isSidecarAddress(input.name) || isManifestAddress(input.name)))
+        throw new ParquetSeekError(
+          `${isSidecarAddress(input.name) ? 'a sidecar index' : 'a manifest'} is read with its files: pick them together with it, or open it by its URL`,
+          { file: input.name },
+        )
+      const manifest = Array.isArray(input) ? input.find((f) => isManifestAddress(f.name)) : undefined
+      if (Array.isArray(input) && manifest && !input.some((f) => isSidecarAddress(f.name))) {
+        // a manifest picked with its files: searched as from its host, rows in its order
+        const files = input
+        h = await openDatasetHandle(
+          manifest.name,
+          'manifest',
+          (backend, signal, onProgress) => SeekDataset.openFiles(files, { backend, signal, onProgress }),
+          backend,
+          signal,
+          onProgress,
+        )
+      } else if (Array.isArray(input) && !input.some((f) => isSidecarAddress(f.name))) {
         // several indexed files picked together: searched as one, as a manifest of them, in the
         // order of their names (part-2 before part-10), whatever order the browser lists them in
         const names = new Intl.Collator('en', { numeric: true })

@@ -235,7 +235,7 @@ export function App() {
       onDrop={(e) => {
         e.preventDefault()
         setDragging(false)
-        // several: a sidecar index with the files it names, or indexed files searched as one
+        // several: a sidecar index or a manifest with the files it names, or indexed files searched as one
         const files = [...e.dataTransfer.files]
         if (files.length) void open(files.length === 1 ? files[0] : files)
       }}

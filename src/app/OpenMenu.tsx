@@ -43,8 +43,8 @@ export function OpenMenu({
           ref={fileInput}
           className="sr-only"
           type="file"
-          accept=".parquet,.pqseek"
-          // (several: a sidecar index with the files it names, or indexed files searched as one)
+          accept=".parquet,.pqseek,.json"
+          // (several: a sidecar index or a manifest with the files it names, or indexed files searched as one)
           multiple
           aria-label="Parquet file"
           onChange={(e) => {

@@ -20,8 +20,8 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
  * Parquet file — a URL (relative in a page), in Node a path, a File or Blob, or a byte source
  * (a File or byte source is one indexed file: a sidecar's files must come with it, through
  * `SidecarIndex.open(source, resolve)`); an array (a FileList) of indexed files, searched as one as a
- * manifest's (`SeekDataset.open`), or a page's pick of a sidecar's File with its files
- * (`SidecarIndex.openFiles`). Each answers `search(vector or text, options)`,
+ * manifest's (`SeekDataset.open`), or a page's pick of a sidecar's or a manifest's File with its
+ * files (`SidecarIndex.openFiles`, `SeekDataset.openFiles`). Each answers `search(vector or text, options)`,
  * `searchBatch`, `rows`, `encoder`, `textModel()`, `vectorOf(row)`, `clearCache()` and `close()`.
  */
 export async function open(given: string | FileInput | Iterable<string | FileInput>, o: AnyOpenOptions = {}): Promise<AnyIndex> {
@@ -32,9 +32,10 @@ export async function open(given: string | FileInput | Iterable<string | FileInp
       ? [...(given as Iterable<string | FileInput>)]
       : (given as string | FileInput)
   if (Array.isArray(input)) {
-    // a page's pick of a sidecar with its files
-    const named = (i: unknown) => typeof File !== 'undefined' && i instanceof File && isSidecarAddress(i.name)
-    return input.some(named) ? SidecarIndex.openFiles(input as File[], rest) : SeekDataset.open(input, rest)
+    // a page's pick of a sidecar, or of a manifest, with its files
+    const named = (is: (name: string) => boolean) => (i: unknown) => typeof File !== 'undefined' && i instanceof File && is(i.name)
+    if (input.some(named(isSidecarAddress))) return SidecarIndex.openFiles(input as File[], rest)
+    return input.some(named(isManifestAddress)) ? SeekDataset.openFiles(input as File[], rest) : SeekDataset.open(input, rest)
   }
   if (typeof input === 'string' && isSidecarAddress(input)) return SidecarIndex.openUrl(input, { ...rest, allow })
   if (typeof input === 'string' && isManifestAddress(input))

@@ -170,6 +170,45 @@ export class SeekDataset {
     return SeekDataset.open(urls, o)
   }
 
+  /**
+   * A page's pick of a manifest's File with the files it lists, found by their file names (a pick
+   * has no folders) and opened in the manifest's order, so rows are numbered as on its host. A file
+   * it lists and the pick lacks, or one picked that it does not list, is an error naming it.
+   */
+  static async openFiles(files: readonly File[], o: DatasetOpenOptions = {}): Promise<SeekDataset> {
+    const manifests = files.filter((f) => isManifestAddress(f.name))
+    if (manifests.length !== 1)
+      throw new ParquetSeekError(
+        manifests.length
+          ? `pick one manifest at a time (${manifests.map((f) => f.name).join(', ')})`
+          : 'none of these files is a manifest (.json): SeekDataset.open searches indexed files as one',
+      )
+    const manifest = manifests[0] as File
+    if (manifest.size > MAX_MANIFEST_BYTES)
+      throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: manifest.name })
+    const entries = manifestFiles(new Uint8Array(await manifest.arrayBuffer()), manifest.name)
+    const byName = new Map(files.filter((f) => f !== manifest).map((f) => [f.name, f]))
+    const names = entries.map((entry) => {
+      if (isUrlReference(entry))
+        throw new ParquetSeekError(`lists ${entry}, a URL: open the manifest by its URL instead`, { file: manifest.name })
+      const name = manifestName(entry).split(/[\\/]/).pop() as string
+      if (!byName.has(name))
+        throw new ParquetSeekError(`lists ${name}: pick it together with the manifest (every file it lists)`, { file: manifest.name })
+      return name
+    })
+    checkDistinct(names, manifest.name)
+    const extra = [...byName.keys()].filter((name) => !names.includes(name))
+    if (extra.length)
+      throw new ParquetSeekError(
+        `does not list ${extra.join(', ')}: pick only its files, or pick the files without it to search every one`,
+        { file: manifest.name },
+      )
+    return SeekDataset.open(
+      names.map((name) => byName.get(name) as File),
+      o,
+    )
+  }
+
   /** Forgets what every shard kept of its reads (each search then pays for its own, as a first one does). */
   clearCache(): void {
     for (const shard of this.shards) shard.clearCache()
