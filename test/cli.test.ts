@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { asyncBufferFromFile, parquetReadObjects, type SchemaElement } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
@@ -1251,7 +1251,7 @@ describe('parquetseek search and bench', () => {
       .map((l) => JSON.parse(l))
     expect(lines).toHaveLength(3) // each file's summary, then the manifest's
     expect(lines[1]).toMatchObject({ rows: 300, dim: 8, output: join(out, 'b 1#x.indexed.parquet') })
-    expect(lines[2]).toEqual({ manifest, files: 2, added: 2, rows: 600 })
+    expect(lines[2]).toEqual({ manifest, files: 2, added: 2, indexed: 2, kept: 0, rows: 600 })
     expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet'])
     // each output is the file `index in out` writes
     const alone = join(dir, 'outdir-alone.parquet')
@@ -1276,6 +1276,22 @@ describe('parquetseek search and bench', () => {
     expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet', 'c.indexed.parquet'])
     const third = await cli(['search', manifest, '--query-row', '605', '--k', '1', '--columns', 'title', '--json'])
     expect(JSON.parse(third.stdout).results[0]).toMatchObject({ shard: 2, row: 5, distance: 0, values: { title: 'c:5' } })
+    // --update (a run cut short, run again): outputs newer than their inputs kept; an input changed since, indexed again
+    const kept = await cli(['index', a, b, c, '--out-dir', out, '--nlist', '8', '--update', '--json'])
+    expect(kept.code, kept.stderr).toBe(0)
+    expect(JSON.parse(kept.stdout)).toEqual({ manifest, files: 3, added: 0, indexed: 0, kept: 3, rows: 900 })
+    expect(kept.stderr).toContain(`kept ${join(out, 'b 1#x.indexed.parquet')}: newer than ${b}`)
+    const later = new Date(Date.now() + 60_000)
+    utimesSync(b, later, later)
+    const changed = await cli(['index', a, b, c, '--out-dir', out, '--nlist', '8', '--update', '--json'])
+    expect(changed.code, changed.stderr).toBe(0)
+    const [again, summary] = changed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(again).toMatchObject({ output: join(out, 'b 1#x.indexed.parquet') })
+    expect(summary).toMatchObject({ files: 3, indexed: 1, kept: 2 })
+    expect((await cli(['index', a, join(dir, 'u.parquet'), '--update'])).code).toBe(2) // (--update is --out-dir's)
 
     // files with only text: each embedded by one encoder (a model's workers, started once) and indexed
     const texts = join(dir, 'outdir-texts')

@@ -46,6 +46,8 @@ parquetseek index <in.parquet|url>… --out-dir DIR [options]   (each into DIR/<
   --out-dir DIR        several inputs (parts/*.parquet): each indexed alone into DIR, then DIR/manifest.json
                        lists them, searched as one (the files it listed before kept first, in order; one
                        indexed again keeps its place); the manifest is written last, once all its files open
+  --update             with --out-dir: an input whose output is there and newer (a URL's: there) is kept,
+                       not indexed again (a run cut short, or new parts added: run the same command again)
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
@@ -61,6 +63,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     'memory-mb': { type: 'string' },
     sidecar: { type: 'string' },
     'out-dir': { type: 'string' },
+    update: { type: 'boolean' },
     'sidecar-vectors': { type: 'boolean' },
     'embed-text': { type: 'string' },
     'tune-queries': { type: 'string' },
@@ -84,6 +87,9 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   const passages = passagesOption(values)
   if (passages && embedText === undefined) throw new UsageError('--passages cuts the text --embed-text embeds; give --embed-text')
   const memoryBytes = (intOption(values['memory-mb'], 'memory-mb', 1, 1 << 24) ?? 1024) * 2 ** 20
+  const outDir = values['out-dir']
+  if (values.update && outDir === undefined)
+    throw new UsageError('--update keeps the files --out-dir indexed before that are newer than their inputs; give --out-dir')
   if (values.sidecar !== undefined) {
     if (embedText !== undefined) throw new UsageError('--embed-text writes a new file; it cannot be combined with --sidecar')
     if (values['tune-queries'] !== undefined)
@@ -100,7 +106,6 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     throw new UsageError(
       '--sidecar-vectors copies the vectors into a sidecar; give --sidecar (an indexed file has one vector a page already)',
     )
-  const outDir = values['out-dir']
   const [input, output, ...extra] = positionals
   if (outDir === undefined && (!input || !output || extra.length)) {
     const several =
@@ -127,6 +132,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
         // each file's own vector column (one name in all), unless --column names it
         column: values.column,
         vectors: embedText === undefined,
+        update: values.update === true,
         index: (input, output, progress) =>
           withLocalInput(input, output, signal, (local) => indexLocal(local, output, basename(input), progress)),
       })

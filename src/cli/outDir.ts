@@ -26,6 +26,8 @@ export interface IndexEachOptions {
   column?: string
   /** Whether the inputs hold vectors already (not --embed-text): their columns are checked before any build. */
   vectors: boolean
+  /** --update: an input whose output is there and newer (a URL's: there) is not indexed again. */
+  update: boolean
   /** Indexes `input` into `output` (a progress line ends with `progress`). */
   index(input: string, output: string, progress: string): Promise<Built>
 }
@@ -40,6 +42,7 @@ export const MANIFEST = 'manifest.json'
  * that can be checked is checked before the first build: the folder, two inputs of one name, an
  * output that is an input, each local input's vector column, the manifest there. The manifest is
  * written last, once every file it lists opens as one dataset; a failure leaves it as it was.
+ * With `update`, an input whose output is there and newer is left as it is (a run cut short, run again).
  */
 export async function indexEach(inputs: string[], outDir: string, o: IndexEachOptions): Promise<void> {
   const dir = resolve(outDir)
@@ -66,18 +69,25 @@ export async function indexEach(inputs: string[], outDir: string, o: IndexEachOp
 
   await mkdir(dir, { recursive: true })
   await checkOutputPath(manifest)
-  const built: Built[] = []
+  const built: Array<Built & { input: string }> = []
+  let kept = 0
   let rows: number
   try {
     for (const [i, input] of inputs.entries()) {
-      const b = await o.index(input, outputs[i] as string, ` (file ${i + 1} of ${inputs.length}: ${basename(input)})`)
+      const output = outputs[i] as string
+      if (o.update && (await upToDate(input, output))) {
+        process.stderr.write(`kept ${output}: newer than ${input}\n`)
+        kept++
+        continue
+      }
+      const b = await o.index(input, output, ` (file ${i + 1} of ${inputs.length}: ${basename(input)})`)
       const first = built[0]
       if (first && (b.dim !== first.dim || b.metric !== first.metric || b.column !== first.column))
         throw new ParquetSeekError(
-          `${kind(b)}, ${inputs[0]} ${kind(first)}: the files of one dataset need one kind of vector (${outputs[i]} was written)`,
+          `${kind(b)}, ${first.input} ${kind(first)}: the files of one dataset need one kind of vector (${output} was written)`,
           { file: input },
         )
-      built.push(b)
+      built.push({ ...b, input })
     }
     rows = await writeManifest(manifest, files, o.signal)
   } catch (e) {
@@ -86,12 +96,21 @@ export async function indexEach(inputs: string[], outDir: string, o: IndexEachOp
     throw e
   }
   const added = files.length - listed.length
-  const summary = { manifest, files: files.length, added, rows }
+  const summary = { manifest, files: files.length, added, indexed: built.length, kept, rows }
   process.stdout.write(
     o.json
       ? `${JSON.stringify(summary)}\n`
-      : `${manifest}: ${count(files.length, 'file')} (${added} added), ${count(rows, 'row')}, searched as one: parquetseek search ${manifest} …\n`,
+      : `${manifest}: ${count(files.length, 'file')} (${added} added${kept ? `, ${kept} kept as they were` : ''}), ${count(rows, 'row')}, searched as one: parquetseek search ${manifest} …\n`,
   )
+}
+
+/** --update: `output` is there, and newer than `input` (a URL's file is not asked when it changed: its output being there is enough). */
+async function upToDate(input: string, output: string): Promise<boolean> {
+  const made = await stat(output).catch(() => undefined)
+  if (!made?.isFile()) return false
+  if (isUrl(input)) return true
+  const given = await stat(input)
+  return given.mtimeMs <= made.mtimeMs
 }
 
 /** The file an input is indexed into: its name, `.parquet` becoming `.indexed.parquet`. */
