@@ -1260,7 +1260,8 @@ describe('parquetseek search and bench', () => {
     // the second file's row 5 is row 305 of the dataset: from the folder, and from a host serving it
     const site = await serveDir(out)
     try {
-      for (const target of [manifest, `${site.url}manifest.json`]) {
+      // (the folder itself names its manifest)
+      for (const target of [manifest, `${site.url}manifest.json`, out]) {
         const r = await cli(['search', target, '--query-row', '305', '--k', '1', '--columns', 'title', '--json'])
         expect(r.code, r.stderr).toBe(0)
         expect(JSON.parse(r.stdout).results[0]).toMatchObject({ shard: 1, row: 5, distance: 0, values: { title: 'b 1#x:5' } })
@@ -1360,6 +1361,10 @@ describe('parquetseek search and bench', () => {
     expect(broken.stderr).toMatch(/outdir-broken\/manifest\.json: the manifest needs "files"/)
     expect(readdirSync(other)).toEqual(['manifest.json'])
     // usage: several inputs without --out-dir say what takes them; --out-dir and --sidecar are two ways
+    // a folder with no manifest: said what to give instead
+    const folder = await cli(['search', src, '--query-row', '1'])
+    expect(folder.code).toBe(1)
+    expect(folder.stderr).toMatch(/outdir-src: is a folder with no manifest\.json: name its indexed files/)
     const several = await cli(['index', a, b, c])
     expect(several.code).toBe(2)
     expect(several.stderr).toMatch(/several inputs: --out-dir DIR/)

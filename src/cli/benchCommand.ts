@@ -19,7 +19,7 @@ import { isSidecarAddress, readSidecarHeader, SidecarIndex } from '../search/sid
 import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveDir, serveFile } from './rangeServer.js'
-import { anySource, isUrl, readQueryVectors, searchBackend, targetsLabel } from './sources.js'
+import { anySource, folderTargets, isUrl, readQueryVectors, searchBackend, targetsLabel } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --queries <q.parquet> [options]
   rows of a sidecar, a manifest or several indexed files (parts/*.indexed.parquet: benched as a
@@ -93,7 +93,7 @@ interface Row {
 }
 
 export async function benchCommand(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values, positionals } = parse(argv, {
+  const { values, positionals: given } = parse(argv, {
     queries: { type: 'string' },
     truth: { type: 'string' },
     'truth-dist': { type: 'string' },
@@ -116,6 +116,8 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
+  // (a folder: the dataset its manifest.json lists)
+  const positionals = await folderTargets(given)
   const [target] = positionals
   if (!target || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
   const label = targetsLabel(positionals, 'bench')

@@ -14,7 +14,7 @@ import type { SeekIndex } from '../search/engine.js'
 import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { parse, UsageError } from './args.js'
 import { count, fmtBytes } from './progress.js'
-import { anySource, openManifest, openSidecar } from './sources.js'
+import { anySource, folderTargets, openManifest, openSidecar } from './sources.js'
 
 export const infoUsage = `parquetseek info <file.parquet|url|sidecar.pqseek|manifest.json …> [--json] [--allow-source P]
   a Parquet file: the schema, row count, vector columns and, when present, the index parameters;
@@ -22,11 +22,13 @@ export const infoUsage = `parquetseek info <file.parquet|url|sidecar.pqseek|mani
   --allow-source as for search); several (parts/*.parquet): each in turn (--json: one line each)`
 
 export async function infoCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, {
+  const { values, positionals: given } = parse(argv, {
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
     'allow-source': { type: 'string', multiple: true },
   })
+  // (a folder: the dataset its manifest.json lists)
+  const positionals = await folderTargets(given)
   if (!positionals.length) throw new UsageError(`expected a file\n${infoUsage}`)
   const info = (input: string) =>
     isSidecarAddress(input) || isManifestAddress(input)

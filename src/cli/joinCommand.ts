@@ -12,7 +12,7 @@ import { isSidecarAddress } from '../search/sidecarIndex.js'
 import { intOption, parse, UsageError } from './args.js'
 import { textEncoder } from './embedCommand.js'
 import { count, fmtBytes } from './progress.js'
-import { anySource, isUrl, openFiles, openManifest, openSidecar, searchBackend, targetsLabel } from './sources.js'
+import { anySource, folderTargets, isUrl, openFiles, openManifest, openSidecar, searchBackend, targetsLabel } from './sources.js'
 
 export const joinUsage = `parquetseek join <queries.parquet> <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --out <result.parquet> [options]
   kNN join: for each query row, its k nearest rows of the index (of a sidecar, a manifest or several
@@ -49,7 +49,9 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
-  const [queriesPath, ...targets] = positionals
+  const [queriesPath, ...named] = positionals
+  // (a folder: the dataset its manifest.json lists)
+  const targets = await folderTargets(named)
   const [first] = targets
   if (!queriesPath || !first || !values.out)
     throw new UsageError(`expected <queries.parquet> <indexed file|url> --out <file>\n${joinUsage}`)

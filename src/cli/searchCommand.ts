@@ -18,6 +18,7 @@ import { adjacentOption, choice, columnList, intOption, parse, slackOption, Usag
 import { count, fmtBytes } from './progress.js'
 import {
   anySource,
+  folderTargets,
   isUrl,
   openFiles,
   openManifest,
@@ -63,7 +64,7 @@ export const searchUsage = `parquetseek search <file|url|sidecar.pqseek|manifest
   --json               one JSON object: { results: [{ row, distance, values }], stats }`
 
 export async function searchCommand(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values, positionals } = parse(argv, {
+  const { values, positionals: given } = parse(argv, {
     query: { type: 'string' },
     text: { type: 'string' },
     where: { type: 'string' },
@@ -84,6 +85,8 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     json: { type: 'boolean' },
     debug: { type: 'boolean' },
   })
+  // (a folder: the dataset its manifest.json lists)
+  const positionals = await folderTargets(given)
   const [target, ...extra] = positionals
   if (!target) throw new UsageError(`expected a file or URL\n${searchUsage}`)
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)

@@ -20,12 +20,15 @@ import {
   vectorLength,
 } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { isManifestAddress, SeekDataset } from '../search/dataset.js'
+import { folderManifest, isManifestAddress, SeekDataset } from '../search/dataset.js'
 import { spawnNodePageWorker } from '../search/nodePages.js'
 import type { OpenOptions } from '../search/open.js'
 import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
+
+/** The targets a command was given, a folder as the manifest in it (folderManifest). */
+export const folderTargets = (targets: string[]): Promise<string[]> => Promise.all(targets.map(folderManifest))
 
 /** A remote address (http, https, hf://) rather than a local path. */
 export const isUrl = isRemote

@@ -18,6 +18,8 @@ export interface LocalFiles {
   open(path: string): Promise<ByteSource & { close(): Promise<void> }>
   /** A whole small file (a manifest), at most `limit` bytes. */
   read(path: string, limit: number): Promise<Uint8Array>
+  /** What is at `path`: a regular file, a folder, or neither (nothing, or something else). */
+  kind(path: string): Promise<'file' | 'folder' | undefined>
   /** A file written under a temporary name beside it and renamed when committed, never over `input` (fileSink). */
   sink(path: string, input?: string): Promise<ByteSink>
   /** Path arithmetic for confining the files a sidecar or a manifest names (io/confine.ts). */

@@ -185,6 +185,10 @@ export const nodeLocalFiles: LocalFiles = {
   pathOf: localPath,
   open: fileSource,
   read: readLocalFile,
+  kind: async (path) => {
+    const info = await stat(path).catch(() => undefined)
+    return info?.isFile() ? 'file' : info?.isDirectory() ? 'folder' : undefined
+  },
   sink: fileSink,
   paths: { resolve, relative, isAbsolute, dirname },
 }

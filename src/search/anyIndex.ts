@@ -1,5 +1,5 @@
 import type { FileInput } from '../io/blobSource.js'
-import { type DatasetOpenOptions, isManifestAddress, SeekDataset } from './dataset.js'
+import { type DatasetOpenOptions, folderManifest, isManifestAddress, SeekDataset } from './dataset.js'
 import { openIndex, type SeekIndex } from './engine.js'
 import { isSidecarAddress, SidecarIndex } from './sidecarIndex.js'
 
@@ -17,7 +17,7 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
 /**
  * Opens what an address names, as the app, the widget and the CLI do: a sidecar (`.pqseek`) over
  * the files it names, a manifest (`.json`) of indexed files searched as one, else an indexed
- * Parquet file — a URL (relative in a page), in Node a path, a File or Blob, or a byte source
+ * Parquet file — a URL (relative in a page), in Node a path (a folder: its `manifest.json`), a File or Blob, or a byte source
  * (a File or byte source is one indexed file: a sidecar's files must come with it, through
  * `SidecarIndex.open(source, resolve)`); an array (a FileList) of indexed files, searched as one as a
  * manifest's (`SeekDataset.open`), or a page's pick of a sidecar's or a manifest's File with its
@@ -37,8 +37,11 @@ export async function open(given: string | FileInput | Iterable<string | FileInp
     if (input.some(named(isSidecarAddress))) return SidecarIndex.openFiles(input as File[], rest)
     return input.some(named(isManifestAddress)) ? SeekDataset.openFiles(input as File[], rest) : SeekDataset.open(input, rest)
   }
-  if (typeof input === 'string' && isSidecarAddress(input)) return SidecarIndex.openUrl(input, { ...rest, allow })
-  if (typeof input === 'string' && isManifestAddress(input))
-    return SeekDataset.fromManifest(input, { ...rest, allowSources: allow === undefined ? undefined : [...allow] })
-  return openIndex(input, rest)
+  if (typeof input !== 'string') return openIndex(input, rest)
+  // (in Node a folder is the dataset its manifest.json lists)
+  const address = await folderManifest(input)
+  if (isSidecarAddress(address)) return SidecarIndex.openUrl(address, { ...rest, allow })
+  if (isManifestAddress(address))
+    return SeekDataset.fromManifest(address, { ...rest, allowSources: allow === undefined ? undefined : [...allow] })
+  return openIndex(address, rest)
 }

@@ -407,6 +407,26 @@ function addressKey(address: string): string {
   }
 }
 
+/** The manifest a folder of indexed files holds (`parquetseek index … --out-dir` writes it). */
+export const MANIFEST = 'manifest.json'
+
+/**
+ * What a local folder (Node) names: the dataset its manifest lists, so `open('indexed/')` and
+ * `parquetseek search indexed/` open `indexed/manifest.json`; any other address as it is.
+ */
+export async function folderManifest(address: string): Promise<string> {
+  const local = localFile(address)
+  if (!local || (await local.files.kind(local.path)) !== 'folder') return address
+  // (a path as given stays one, relative or not, in what is printed; a file: URL's path is absolute)
+  const manifest =
+    local.path === address ? `${address.replace(/[\\/]+$/, '')}/${MANIFEST}` : local.files.paths.resolve(local.path, MANIFEST)
+  if ((await local.files.kind(manifest)) === 'file') return manifest
+  throw new ParquetSeekError(
+    `is a folder with no ${MANIFEST}: name its indexed files (…/*.indexed.parquet), or index them into it with parquetseek index … --out-dir`,
+    { file: address },
+  )
+}
+
 /** A manifest's address or file name: a `.json` file (a URL's path, whatever its query string says). */
 export function isManifestAddress(address: string): boolean {
   return addressEndsWith(address, '.json')
