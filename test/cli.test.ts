@@ -513,6 +513,23 @@ describe('parquetseek index', () => {
     expect(r.code).toBe(130)
     expect(r.stderr).toMatch(/cancelled; nothing was written/)
     noOutputLeft('cancelled')
+    // several files into a folder (--out-dir): those finished stay, the one cut short leaves nothing, no manifest
+    const into = join(dir, 'cancelled-dir')
+    const small = join(dir, 'small.parquet')
+    writeListFile(small, vectors(300, 64, 7))
+    sent = false
+    const each = await cli(['index', small, big, '--out-dir', into], (chunk, child) => {
+      if (!sent && /train.*file 2 of 2/.test(chunk)) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+    expect(sent).toBe(true)
+    expect(each.code).toBe(130)
+    expect(each.stderr).toMatch(
+      /cancelled; indexed 1 of 2 files into .*cancelled-dir \(kept: --update goes on from there\); .*manifest\.json not written/,
+    )
+    expect(readdirSync(into)).toEqual(['small.indexed.parquet'])
   }, 60_000)
 
   it('never leaves a partial file when the build fails late', async () => {
@@ -1348,7 +1365,7 @@ describe('parquetseek search and bench', () => {
     const mixed = await cli(['index', wide, '--out-dir', out, '--nlist', '8'])
     expect(mixed.code).toBe(1)
     expect(mixed.stderr).toMatch(
-      /indexed 1 of 1 file into .*outdir; .*manifest\.json not written\n.*wide\.indexed\.parquet: shard 3 is 16-d l2, the first shard 8-d l2: one dataset needs one kind of vector/,
+      /indexed 1 of 1 file into .*outdir \(kept: --update goes on from there\); .*manifest\.json not written\n.*wide\.indexed\.parquet: shard 3 is 16-d l2, the first shard 8-d l2: one dataset needs one kind of vector/,
     )
     expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet', 'c.indexed.parquet'])
     expect(readdirSync(out).filter((f) => f.includes('tmp'))).toEqual([])

@@ -90,7 +90,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (e instanceof AbortError) {
-      process.stderr.write(`parquetseek ${name}: cancelled; nothing was written\n`)
+      // (a command that kept what it had finished says so in the error's message)
+      const kept = e.message.startsWith('cancelled;') ? e.message : 'cancelled; nothing was written'
+      process.stderr.write(`parquetseek ${name}: ${kept}\n`)
       return 130
     }
     const message = e instanceof ParquetSeekError ? e.message : `unexpected error: ${(e as Error).message ?? e}`

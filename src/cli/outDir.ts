@@ -2,7 +2,7 @@
 
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { ParquetSeekError } from '../errors.js'
+import { AbortError, ParquetSeekError } from '../errors.js'
 import { checkOutputPath, fileSource, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -91,8 +91,10 @@ export async function indexEach(inputs: string[], outDir: string, o: IndexEachOp
     }
     rows = await writeManifest(manifest, files, o.signal)
   } catch (e) {
-    if (built.length)
-      process.stderr.write(`indexed ${built.length} of ${count(inputs.length, 'file')} into ${outDir}; ${manifest} not written\n`)
+    if (!built.length) throw e
+    const done = `indexed ${built.length} of ${count(inputs.length, 'file')} into ${outDir} (kept: --update goes on from there); ${manifest} not written`
+    if (e instanceof AbortError) throw new AbortError(`cancelled; ${done}`)
+    process.stderr.write(`${done}\n`)
     throw e
   }
   const added = files.length - listed.length
