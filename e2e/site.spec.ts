@@ -289,6 +289,13 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     await expect(page.getByRole('alert')).toContainText(
       'reversed.json: lists second.indexed.parquet: pick it together with the manifest (every file it lists)',
     )
+    // the folder itself (Open folder): its manifest.json with the files it lists, its other files left aside
+    await page.getByLabel('Parquet folder').setInputFiles(sideDir)
+    await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
+    await page.getByLabel('Query text').fill('sailing in the harbour')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await expect(hits(page)).toHaveCount(10)
+    expect((await shown(hits(page), '.hit-title, .hit-text', '.hit-file')).map((h) => h.row)).toEqual(manifestRows)
     await page.getByLabel('Parquet file').setInputFiles([join(sideDir, 'reversed.json')])
     await expect(page.getByRole('alert')).toContainText(
       'reversed.json: a manifest is read with its files: pick them together with it, or open it by its URL',

@@ -14,6 +14,7 @@ import {
   hashNgramEncoder,
   MemorySink,
   open,
+  openFolder,
   openHttp,
   openIndex,
   registerEncoder,
@@ -458,6 +459,46 @@ describe('the npm library', () => {
     expect((await unnamed.search(v.subarray(0, dim), { k: 1 })).results[0]).toMatchObject({ row: 0, distance: 0 })
     await expect(unnamed.search('rust otter')).rejects.toThrow('does not name the model that made its vectors')
     unnamed.close()
+  })
+
+  it("a page's folder (openFolder): its manifest with the files it lists, else its sidecar with its files, else its indexed files; the folder's other files left aside", async () => {
+    const { dir, v, dim } = await twoFiles('pqs-lib-folder-')
+    const picked = (names: string[]) => names.map((name) => new File([readFileSync(join(dir, name))], name))
+    const everything = readdirSync(dir)
+    expect(everything.sort()).toEqual(['a.indexed.parquet', 'a.parquet', 'all.pqseek', 'b.indexed.parquet', 'b.parquet', 'manifest.json'])
+    const query = v.subarray(700 * dim, 701 * dim) // b's row 100
+    // the whole folder: the dataset its manifest lists (the unindexed files and the sidecar beside it left aside)
+    const folder = await openFolder(picked(everything))
+    expect(folder).toBeInstanceOf(SeekDataset)
+    const fromDisk = await SeekDataset.fromManifest(join(dir, 'manifest.json'))
+    expect((await folder.search(query, { k: 5 })).results).toEqual((await fromDisk.search(query, { k: 5 })).results)
+    expect((await folder.search(query, { k: 1 })).results[0]).toMatchObject({ file: 'b.indexed.parquet', row: 100, distance: 0 })
+    fromDisk.close()
+    folder.close()
+    // no manifest: the sidecar, over the files it names
+    const sidecar = await openFolder(picked(everything.filter((n) => n !== 'manifest.json')))
+    expect(sidecar).toBeInstanceOf(SidecarIndex)
+    expect((await sidecar.search(query, { k: 1 })).results[0]).toMatchObject({ file: 'b.parquet', row: 100 })
+    sidecar.close()
+    // only indexed files: searched as one in the order of their names, whatever order they come in
+    const both = await openFolder(picked(['b.indexed.parquet', 'a.indexed.parquet']))
+    expect(both).toBeInstanceOf(SeekDataset)
+    expect((both as SeekDataset).names).toEqual(['a.indexed.parquet', 'b.indexed.parquet'])
+    both.close()
+    // one file: opened alone
+    const one = await openFolder(picked(['b.indexed.parquet']))
+    expect(one).toBeInstanceOf(SeekIndex)
+    one.close()
+    await expect(openFolder([new File(['x'], 'notes.txt')])).rejects.toThrow(
+      'the folder holds no Parquet file, manifest (.json) or sidecar index (.pqseek): only notes.txt',
+    )
+    await expect(openFolder([])).rejects.toThrow(
+      'the folder holds no Parquet file, manifest (.json) or sidecar index (.pqseek): it is empty',
+    )
+    // a file its manifest lists, missing from the folder: named
+    await expect(openFolder(picked(['manifest.json', 'a.indexed.parquet', 'a.parquet']))).rejects.toThrow(
+      'manifest.json: lists b.indexed.parquet: pick it together with the manifest (every file it lists)',
+    )
   })
 
   it("a sidecar, a manifest or an indexed file handed to another kind's open says what it is and what opens it", async () => {

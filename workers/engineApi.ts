@@ -15,6 +15,7 @@ import { summarizeColumns } from '../src/parquet/embedding.js'
 import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../src/parquet/json.js'
 import { compareValues, nullsLast, parseWhere } from '../src/query/filter.js'
 import { type SearchOptions, STAGES } from '../src/query/pipeline.js'
+import { folderPick, naturalOrder } from '../src/search/anyIndex.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
 import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
@@ -31,6 +32,12 @@ import { type FileInfo, inspect, spanOf } from './fileFacts.js'
  * Long calls take a job id from `job()`; `cancel(job)` aborts them.
  */
 export type QuerySpec = { row: number } | { vector: number[] } | { text: string }
+
+/** A folder picked or dropped in the page: its name, and the files directly in it (app/folders.ts). */
+export interface FolderInput {
+  folder: string
+  files: File[]
+}
 
 export interface SearchRequest {
   k: number
@@ -428,7 +435,7 @@ export function engineApi() {
      * comes with the files it names (several Files).
      */
     async open(
-      input: File | File[] | string,
+      given: File | File[] | string | FolderInput,
       backend: BackendChoice,
       job?: number,
       allow: string[] = [],
@@ -439,7 +446,10 @@ export function engineApi() {
         if (job !== undefined && jobs.has(job)) opening.set(job, { opened, files })
       }
       let h: Handle
-      if (Array.isArray(input) && input.length === 1) input = input[0] as File
+      // a folder: what it holds (its manifest with the files it lists, its sidecar with its files, or its Parquet files)
+      const pick = typeof given === 'object' && 'folder' in given ? folderPick(given.files) : undefined
+      let input = pick ? pick.files : (given as File | File[] | string)
+      if (Array.isArray(input) && input.length === 1 && !pick?.unlisted) input = input[0] as File
       if (input instanceof File && (isSidecarAddress(input.name) || isManifestAddress(input.name)))
         throw new ParquetSeekError(
           `${isSidecarAddress(input.name) ? 'a sidecar index' : 'a manifest'} is read with its files: pick them together with it, or open it by its URL`,
@@ -452,7 +462,7 @@ export function engineApi() {
         h = await openDatasetHandle(
           manifest.name,
           'manifest',
-          (backend, signal, onProgress) => SeekDataset.openFiles(files, { backend, signal, onProgress }),
+          (backend, signal, onProgress) => SeekDataset.openFiles(files, { backend, signal, onProgress, unlisted: pick?.unlisted }),
           backend,
           signal,
           onProgress,
@@ -460,8 +470,7 @@ export function engineApi() {
       } else if (Array.isArray(input) && !input.some((f) => isSidecarAddress(f.name))) {
         // several indexed files picked together: searched as one, as a manifest of them, in the
         // order of their names (part-2 before part-10), whatever order the browser lists them in
-        const names = new Intl.Collator('en', { numeric: true })
-        const files = [...input].sort((a, b) => names.compare(a.name, b.name))
+        const files = naturalOrder(input)
         h = await openDatasetHandle(
           `${files[0]?.name} and ${files.length - 1} more`,
           'files',

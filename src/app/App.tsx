@@ -5,6 +5,7 @@ import type { EmbedSummary } from '../index/embed.js'
 import { updateAddress } from './address.js'
 import { run } from './bridge.js'
 import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
+import { dropped, type FolderInput } from './folders.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
 import { rememberUrl, useMedia, useTheme } from './prefs.js'
 import { RowDialog } from './RowDialog.js'
@@ -70,7 +71,7 @@ export function App() {
   const openAbort = useRef<AbortController>(undefined)
   /** A sidecar whose files are on another site, refused until the person allows that site. */
   const [elsewhere, setElsewhere] = useState<{ input: string; origin: string; linked?: Linked }>()
-  async function open(input: File | File[] | string | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
+  async function open(input: File | File[] | string | FolderInput | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
     const seq = ++openSeq.current
     // a newer open replaces the one in progress: that one stops reading
     openAbort.current?.abort()
@@ -81,7 +82,13 @@ export function App() {
     setBuilt(undefined)
     if (!input) return
     const what =
-      typeof input === 'string' ? `Opening ${input}` : Array.isArray(input) ? `Reading ${input.length} files` : `Reading ${input.name}`
+      typeof input === 'string'
+        ? `Opening ${input}`
+        : Array.isArray(input)
+          ? `Reading ${input.length} files`
+          : 'folder' in input
+            ? `Reading folder ${input.folder}`
+            : `Reading ${input.name}`
     setBusy(`${what}…`)
     try {
       const {
@@ -235,9 +242,13 @@ export function App() {
       onDrop={(e) => {
         e.preventDefault()
         setDragging(false)
-        // several: a sidecar index or a manifest with the files it names, or indexed files searched as one
-        const files = [...e.dataTransfer.files]
-        if (files.length) void open(files.length === 1 ? files[0] : files)
+        // several: a sidecar index or a manifest with the files it names, or indexed files searched as
+        // one; or a folder of them (its entries are taken now: they are gone once the event ends)
+        const entries = [...e.dataTransfer.items].map((item) => item.webkitGetAsEntry())
+        dropped([...e.dataTransfer.files], entries).then(
+          (input) => void open(input),
+          (err: Error) => setError(err.message),
+        )
       }}
     >
       <header className="topbar">
@@ -423,7 +434,7 @@ export function App() {
   )
 }
 
-function describeOpenError(e: Error, input: File | File[] | string): string {
+function describeOpenError(e: Error, input: File | File[] | string | FolderInput): string {
   if (typeof input === 'string' && /network error/.test(e.message))
     return `${e.message}. If the file is on another site, its server must allow this page (CORS: Access-Control-Allow-Origin, and expose Content-Range).`
   return e.message

@@ -1,4 +1,5 @@
 import { type RefObject, useRef, useState } from 'react'
+import { type FolderInput, pickedFolder } from './folders.js'
 import { recentUrls } from './prefs.js'
 
 /** public/demo/manifest.json, written by the demo generator (scripts/demo.ts). */
@@ -11,7 +12,7 @@ export interface DemoManifest {
 }
 
 interface OpenProps {
-  onOpen: (input: File | File[] | string) => void
+  onOpen: (input: File | File[] | string | FolderInput) => void
   onDemo?: () => void
   demo?: DemoManifest
   busy?: string
@@ -19,7 +20,7 @@ interface OpenProps {
 
 /**
  * The header's open actions: a local file (the page's one file input; the empty state and drops
- * reuse it), a URL with the recently opened ones, and the demo.
+ * reuse it), a folder, a URL with the recently opened ones, and the demo.
  */
 export function OpenMenu({
   onOpen,
@@ -51,6 +52,22 @@ export function OpenMenu({
             const files = [...(e.target.files ?? [])]
             if (files.length) onOpen(files.length === 1 ? (files[0] as File) : files)
             e.target.value = '' // the same file can be picked again
+          }}
+        />
+      </label>
+      {/* a folder (what `parquetseek index … --out-dir` writes: a manifest and its files); not on phones */}
+      <label className="button wide-only">
+        Open folder
+        <input
+          className="sr-only"
+          type="file"
+          // @ts-expect-error: React's types lack the attribute every browser takes for a folder pick
+          webkitdirectory=""
+          aria-label="Parquet folder"
+          onChange={(e) => {
+            const folder = pickedFolder([...(e.target.files ?? [])])
+            if (folder) onOpen(folder)
+            e.target.value = ''
           }}
         />
       </label>
@@ -158,7 +175,7 @@ export function EmptyState(props: Parameters<typeof OpenChoices>[0]) {
         the text first), then searches it here or from any static host — reading only the bytes a query needs. Nothing leaves this page.
       </p>
       <div className="dropzone">
-        <p>Drop a .parquet file anywhere on this page</p>
+        <p>Drop a .parquet file (or a folder of them) anywhere on this page</p>
         <OpenChoices {...props} />
       </div>
     </section>

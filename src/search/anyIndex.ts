@@ -1,5 +1,6 @@
+import { ParquetSeekError } from '../errors.js'
 import type { FileInput } from '../io/blobSource.js'
-import { type DatasetOpenOptions, folderManifest, isManifestAddress, SeekDataset } from './dataset.js'
+import { type DatasetOpenOptions, folderManifest, isManifestAddress, MANIFEST, SeekDataset } from './dataset.js'
 import { openIndex, type SeekIndex } from './engine.js'
 import { isSidecarAddress, SidecarIndex } from './sidecarIndex.js'
 
@@ -44,4 +45,41 @@ export async function open(given: string | FileInput | Iterable<string | FileInp
   if (isManifestAddress(address))
     return SeekDataset.fromManifest(address, { ...rest, allowSources: allow === undefined ? undefined : [...allow] })
   return openIndex(address, rest)
+}
+
+/**
+ * What a folder's files open as (a page's folder pick or drop; `files`: those directly in it): its
+ * `manifest.json` (or its only `.json`) with the files it lists, the folder's other files left
+ * aside; else its sidecar (`.pqseek`) with the files it names; else its Parquet files (one opens
+ * alone; several, each indexed, searched as one in the order of their names, as a pick of them).
+ */
+export function folderPick(files: readonly File[]): { files: File[]; unlisted?: 'leave' } {
+  const parquet = files.filter((f) => /\.parquet$/i.test(f.name))
+  const manifests = files.filter((f) => isManifestAddress(f.name))
+  const manifest = manifests.find((f) => f.name === MANIFEST) ?? (manifests.length === 1 ? manifests[0] : undefined)
+  if (manifest) return { files: [manifest, ...parquet], unlisted: 'leave' }
+  const sidecars = files.filter((f) => isSidecarAddress(f.name))
+  if (sidecars.length) return { files: [...sidecars, ...parquet] }
+  if (!parquet.length) {
+    const held = files.length > 3 ? `${files.length} files (${files[0]?.name}, …)` : files.map((f) => f.name).join(', ')
+    throw new ParquetSeekError(
+      `the folder holds no Parquet file, manifest (.json) or sidecar index (.pqseek): ${files.length ? `only ${held}` : 'it is empty'}`,
+    )
+  }
+  return { files: naturalOrder(parquet) }
+}
+
+/** Files in the order of their names, numbers by value (`part-2` before `part-10`), as a page lists several picked together. */
+export function naturalOrder<T extends { name: string }>(files: readonly T[]): T[] {
+  const names = new Intl.Collator('en', { numeric: true })
+  return [...files].sort((a, b) => names.compare(a.name, b.name))
+}
+
+/** A folder's files (a page's folder pick or drop) opened as `folderPick` reads them. */
+export async function openFolder(files: readonly File[], o: AnyOpenOptions = {}): Promise<AnyIndex> {
+  const { allow: _, ...rest } = o
+  const pick = folderPick(files)
+  if (pick.unlisted) return SeekDataset.openFiles(pick.files, { ...rest, unlisted: pick.unlisted })
+  const [first] = pick.files
+  return pick.files.length === 1 && first ? openIndex(first, rest) : open(pick.files, o)
 }

@@ -175,7 +175,13 @@ export class SeekDataset {
    * has no folders) and opened in the manifest's order, so rows are numbered as on its host. A file
    * it lists and the pick lacks, or one picked that it does not list, is an error naming it.
    */
-  static async openFiles(files: readonly File[], o: DatasetOpenOptions = {}): Promise<SeekDataset> {
+  static async openFiles(
+    files: readonly File[],
+    o: DatasetOpenOptions & {
+      /** Picked files the manifest does not list: refused (default), or left aside (a folder's: its other files). */
+      unlisted?: 'refuse' | 'leave'
+    } = {},
+  ): Promise<SeekDataset> {
     const manifests = files.filter((f) => isManifestAddress(f.name))
     if (manifests.length !== 1)
       throw new ParquetSeekError(
@@ -198,14 +204,15 @@ export class SeekDataset {
     })
     checkDistinct(names, manifest.name)
     const extra = [...byName.keys()].filter((name) => !names.includes(name))
-    if (extra.length)
+    if (extra.length && o.unlisted !== 'leave')
       throw new ParquetSeekError(
         `does not list ${extra.join(', ')}: pick only its files, or pick the files without it to search every one`,
         { file: manifest.name },
       )
+    const { unlisted: _, ...rest } = o
     return SeekDataset.open(
       names.map((name) => byName.get(name) as File),
-      o,
+      rest,
     )
   }
 
