@@ -98,7 +98,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       throw new UsageError('--target-recall works on one indexed file; a sidecar is tuned at the default target')
     if (values['cluster-rows'])
       throw new UsageError('--cluster-rows rewrites the rows of one file; a sidecar leaves its inputs as they are')
-    if (values['out-dir'] !== undefined)
+    if (outDir !== undefined)
       throw new UsageError('--out-dir writes an indexed copy of each input; --sidecar leaves them as they are: give one')
     return sidecarIndexCommand(values.sidecar, positionals, values, signal, memoryBytes, !!values['sidecar-vectors'])
   }
