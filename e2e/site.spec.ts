@@ -240,6 +240,9 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
         await expect(tr).toContainText(new RegExp(`^${row}sailing boat harbour ${row}$`))
       }
     }
+    // the folder's own address (ending in /): the manifest in it
+    await page.goto(`${siteUrl}?src=${encodeURIComponent(files.url)}`)
+    await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
     // files of different models: searched by row, the text search's absence said with the models it found
     const models =
       /its files name different models, parquetseek\/hash-ngram-v1:64 \(\S+first\.indexed\.parquet\); someone\/else-v1:64 \(\S+other\.indexed\.parquet\)/

@@ -1277,8 +1277,8 @@ describe('parquetseek search and bench', () => {
     // the second file's row 5 is row 305 of the dataset: from the folder, and from a host serving it
     const site = await serveDir(out)
     try {
-      // (the folder itself names its manifest)
-      for (const target of [manifest, `${site.url}manifest.json`, out]) {
+      // (the folder itself names its manifest, on the disk and on the host)
+      for (const target of [manifest, `${site.url}manifest.json`, out, site.url]) {
         const r = await cli(['search', target, '--query-row', '305', '--k', '1', '--columns', 'title', '--json'])
         expect(r.code, r.stderr).toBe(0)
         expect(JSON.parse(r.stdout).results[0]).toMatchObject({ shard: 1, row: 5, distance: 0, values: { title: 'b 1#x:5' } })

@@ -17,7 +17,7 @@ import { compareValues, nullsLast, parseWhere } from '../src/query/filter.js'
 import { type SearchOptions, STAGES } from '../src/query/pipeline.js'
 import { folderPick, naturalOrder } from '../src/search/anyIndex.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
-import { type DatasetResult, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
+import { type DatasetResult, folderManifest, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { filterAcross, type RowRange, readRowsAcross, rowGroupBlocks, textModelOf } from '../src/search/parts.js'
@@ -449,6 +449,8 @@ export function engineApi() {
       // a folder: what it holds (its manifest with the files it lists, its sidecar with its files, or its Parquet files)
       const pick = typeof given === 'object' && 'folder' in given ? folderPick(given.files) : undefined
       let input = pick ? pick.files : (given as File | File[] | string)
+      // (a URL ending in /: the dataset its folder's manifest.json lists)
+      if (typeof input === 'string') input = await folderManifest(input)
       if (Array.isArray(input) && input.length === 1 && !pick?.unlisted) input = input[0] as File
       if (input instanceof File && (isSidecarAddress(input.name) || isManifestAddress(input.name)))
         throw new ParquetSeekError(

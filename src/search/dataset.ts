@@ -418,12 +418,18 @@ function addressKey(address: string): string {
 export const MANIFEST = 'manifest.json'
 
 /**
- * What a local folder (Node) names: the dataset its manifest lists, so `open('indexed/')` and
- * `parquetseek search indexed/` open `indexed/manifest.json`; any other address as it is.
+ * What a folder names: the dataset its manifest lists, so `open('indexed/')` and `parquetseek
+ * search indexed/` open `indexed/manifest.json` — a local folder (Node), or a URL whose path ends
+ * in `/` (`https://cdn.example/indexed/`, in a page `data/`); any other address as it is.
  */
 export async function folderManifest(address: string): Promise<string> {
   const local = localFile(address)
-  if (!local || (await local.files.kind(local.path)) !== 'folder') return address
+  if (!local) {
+    // (a folder's URL: its query or fragment names no file in it)
+    const path = address.split(/[?#]/)[0] as string
+    return path.endsWith('/') ? `${path}${MANIFEST}` : address
+  }
+  if ((await local.files.kind(local.path)) !== 'folder') return address
   // (a path as given stays one, relative or not, in what is printed; a file: URL's path is absolute)
   const manifest =
     local.path === address ? `${address.replace(/[\\/]+$/, '')}/${MANIFEST}` : local.files.paths.resolve(local.path, MANIFEST)
