@@ -95,7 +95,16 @@ try {
     writeFileSync(files.base, encodeNpy(base.data, base.rowIds.length, base.dim))
     writeFileSync(files.queries, encodeNpy(queries.data, queries.rowIds.length, queries.dim))
     writeFileSync(files.kth, encodeNpy(Float32Array.from(kth), kth.length, 1))
-    const args = { ...files, metric: c.metric, nlist: params.nlist, m: params.m, nbits: params.nbits, sample: params.sample, refine, nprobes }
+    const args = {
+      ...files,
+      metric: c.metric,
+      nlist: params.nlist,
+      m: params.m,
+      nbits: params.nbits,
+      sample: params.sample,
+      refine,
+      nprobes,
+    }
     const run = spawnSync(PYTHON, [join(root, 'scripts/faissReference.py'), JSON.stringify(args)], { encoding: 'utf8' })
     if (run.status !== 0) throw new Error(`faissReference.py: ${run.stderr}`)
     const ref = JSON.parse(run.stdout) as { nprobe: number[]; pq: number[]; refined: number[] }
