@@ -306,7 +306,7 @@ test('a sidecar index on a static host, over two files it leaves as they are, an
     // one of them without an index: said, with where its index can be built
     await page.getByLabel('Parquet file').setInputFiles(['first.parquet', 'second.indexed.parquet'].map((f) => join(sideDir, f)))
     await expect(page.getByRole('alert')).toContainText(
-      'first.parquet: has no index: several files open together when each is indexed; open it alone to build its index',
+      'first.parquet: has no index: several files open together when each is indexed; open it alone to build its index, or index them all with parquetseek index *.parquet --out-dir indexed/ and open that folder',
     )
     // the widget on another page, from the same sidecar; and from a manifest of the two files
     // indexed, each result naming its file and its row there

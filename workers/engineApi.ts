@@ -481,7 +481,7 @@ export function engineApi() {
               // (a file without an index opens alone, where the page offers to build one)
               if (e instanceof NoIndexError)
                 throw new ParquetSeekError(
-                  'has no index: several files open together when each is indexed; open it alone to build its index',
+                  'has no index: several files open together when each is indexed; open it alone to build its index, or index them all with parquetseek index *.parquet --out-dir indexed/ and open that folder',
                   {
                     file: e.context.file,
                   },
