@@ -1309,6 +1309,16 @@ describe('parquetseek search and bench', () => {
       .map((l) => JSON.parse(l))
     expect(again).toMatchObject({ output: join(out, 'b 1#x.indexed.parquet') })
     expect(summary).toMatchObject({ files: 3, indexed: 1, kept: 2 })
+    // and one built with other options than those given now: indexed again, saying how it differs
+    const otherwise = await cli(['index', a, c, '--out-dir', out, '--nlist', '6', '--update', '--json'])
+    expect(otherwise.code, otherwise.stderr).toBe(0)
+    expect(otherwise.stderr).toContain(`indexing ${a} again: ${join(out, 'a.indexed.parquet')} was built with nlist 8, not 6`)
+    expect(
+      otherwise.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).nlist),
+    ).toEqual([6, 6, undefined])
     expect((await cli(['index', a, join(dir, 'u.parquet'), '--update'])).code).toBe(2) // (--update is --out-dir's)
 
     // files with only text: each embedded by one encoder (a model's workers, started once) and indexed

@@ -5,6 +5,7 @@ import { buildIndex } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
+import { openIndex } from '../search/engine.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, passagesOption, textEncoder } from './embedCommand.js'
 import { type Built, indexEach } from './outDir.js'
@@ -46,8 +47,9 @@ parquetseek index <in.parquet|url>… --out-dir DIR [options]   (each into DIR/<
   --out-dir DIR        several inputs (parts/*.parquet): each indexed alone into DIR, then DIR/manifest.json
                        lists them, searched as one (the files it listed before kept first, in order; one
                        indexed again keeps its place); the manifest is written last, once all its files open
-  --update             with --out-dir: an input whose output is there and newer (a URL's: there) is kept,
-                       not indexed again (a run cut short, or new parts added: run the same command again)
+  --update             with --out-dir: an input whose output is there, newer (a URL's: there) and built with
+                       these options is kept, not indexed again (a run cut short, or new parts added:
+                       run the same command again)
   --sidecar OUT        instead: one index in its own file over the inputs, left unmodified
                        (parquetseek index --sidecar all.pqseek a.parquet b.parquet --column …);
                        the train, encode and merge steps below in one process
@@ -133,6 +135,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
         column: values.column,
         vectors: embedText === undefined,
         update: values.update === true,
+        builtOtherwise,
         index: (input, output, progress) =>
           withLocalInput(input, output, signal, (local) => indexLocal(local, output, basename(input), progress)),
       })
@@ -146,6 +149,36 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   } finally {
     // (one encoder for every file: a model's workers started once)
     encoder?.close?.()
+  }
+
+  /**
+   * --update: how the indexed file `output` differs from what these options build — what they
+   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model) — or
+   * undefined; a file that does not open as indexed differs.
+   */
+  async function builtOtherwise(output: string): Promise<string | undefined> {
+    const index = await openIndex(output).catch(() => undefined)
+    if (!index) return 'does not open as an indexed file'
+    try {
+      const p = index.params
+      const given: Array<[string, unknown, unknown]> = [
+        ['metric', p.metric, params.metric ?? 'l2'],
+        ['column', index.opened.column.name, values.column ?? (embedText !== undefined ? params.column : undefined)],
+        ['nlist', p.nlist, params.nlist],
+        ['m', p.m, params.m],
+        ['nbits', p.nbits, params.nbits],
+        ['seed', p.seed, params.seed],
+        ['model', index.encoder, encoder?.id],
+      ]
+      const [what, was, wanted] = given.find(([, was, wanted]) => wanted !== undefined && was !== wanted) ?? []
+      if (what) return `was built with ${what} ${was}, not ${wanted}`
+      const clustered = values['cluster-rows'] === true
+      if ((p.clustered === true) !== clustered)
+        return clustered ? 'stores its rows in input order, not list by list' : 'stores its rows list by list'
+      return undefined
+    } finally {
+      index.close()
+    }
   }
 
   /** `input`, a local file (`name` in messages), indexed into `output`; `progress`: what a progress line ends with. */

@@ -26,8 +26,10 @@ export interface IndexEachOptions {
   column?: string
   /** Whether the inputs hold vectors already (not --embed-text): their columns are checked before any build. */
   vectors: boolean
-  /** --update: an input whose output is there and newer (a URL's: there) is not indexed again. */
+  /** --update: an input whose output is there, newer (a URL's: there) and built as asked is not indexed again. */
   update: boolean
+  /** How an indexed file already there differs from what this run would build (undefined: it does not). */
+  builtOtherwise(output: string): Promise<string | undefined>
   /** Indexes `input` into `output` (a progress line ends with `progress`). */
   index(input: string, output: string, progress: string): Promise<Built>
 }
@@ -42,7 +44,8 @@ export const MANIFEST = 'manifest.json'
  * that can be checked is checked before the first build: the folder, two inputs of one name, an
  * output that is an input, each local input's vector column, the manifest there. The manifest is
  * written last, once every file it lists opens as one dataset; a failure leaves it as it was.
- * With `update`, an input whose output is there and newer is left as it is (a run cut short, run again).
+ * With `update`, an input whose output is there, newer and built with the options given is left as
+ * it is (a run cut short, run again).
  */
 export async function indexEach(inputs: string[], outDir: string, o: IndexEachOptions): Promise<void> {
   const dir = resolve(outDir)
@@ -76,9 +79,13 @@ export async function indexEach(inputs: string[], outDir: string, o: IndexEachOp
     for (const [i, input] of inputs.entries()) {
       const output = outputs[i] as string
       if (o.update && (await upToDate(input, output))) {
-        process.stderr.write(`kept ${output}: newer than ${input}\n`)
-        kept++
-        continue
+        const otherwise = await o.builtOtherwise(output)
+        if (!otherwise) {
+          process.stderr.write(`kept ${output}: newer than ${input}\n`)
+          kept++
+          continue
+        }
+        process.stderr.write(`indexing ${input} again: ${output} ${otherwise}\n`)
       }
       const b = await o.index(input, output, ` (file ${i + 1} of ${inputs.length}: ${basename(input)})`)
       const first = built[0]
