@@ -6,7 +6,7 @@ import { AbortError, ParquetSeekError } from '../errors.js'
 import { checkOutputPath, fileSource, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
-import { manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
+import { MANIFEST, manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
 import { isUrl, soleVectorColumn } from './sources.js'
@@ -33,9 +33,6 @@ export interface IndexEachOptions {
   /** Indexes `input` into `output` (a progress line ends with `progress`). */
   index(input: string, output: string, progress: string): Promise<Built>
 }
-
-/** The manifest `index --out-dir` writes and adds to. */
-export const MANIFEST = 'manifest.json'
 
 /**
  * Each input indexed into `outDir` (`part-0.parquet` → `part-0.indexed.parquet`), then
