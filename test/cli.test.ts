@@ -1270,6 +1270,18 @@ describe('parquetseek search and bench', () => {
     expect(lines[1]).toMatchObject({ rows: 300, dim: 8, output: join(out, 'b 1#x.indexed.parquet') })
     expect(lines[2]).toEqual({ manifest, files: 2, added: 2, indexed: 2, kept: 0, rows: 600 })
     expect(listed()).toEqual(['a.indexed.parquet', 'b%201%23x.indexed.parquet'])
+    // a folder of inputs: its Parquet files, in the order of their names
+    const fromFolder = await cli(['index', src, '--out-dir', join(dir, 'outdir-folder'), '--nlist', '8'])
+    expect(fromFolder.code, fromFolder.stderr).toBe(0)
+    expect(JSON.parse(readFileSync(join(dir, 'outdir-folder', 'manifest.json'), 'utf8')).files).toEqual([
+      'a.indexed.parquet',
+      'b%201%23x.indexed.parquet',
+      'c.indexed.parquet',
+    ])
+    // (and a sidecar over them, left as they are)
+    const sidecarOfFolder = await cli(['index', '--sidecar', join(dir, 'outdir-folder.pqseek'), src, '--nlist', '8', '--json'])
+    expect(sidecarOfFolder.code, sidecarOfFolder.stderr).toBe(0)
+    expect(JSON.parse(sidecarOfFolder.stdout)).toMatchObject({ sources: 3, rows: 900 })
     // each output is the file `index in out` writes
     const alone = join(dir, 'outdir-alone.parquet')
     expect((await cli(['index', b, alone, '--nlist', '8'])).code).toBe(0)

@@ -8,7 +8,7 @@ import { readMetadata } from '../parquet/footer.js'
 import { openIndex } from '../search/engine.js'
 import { intOption, parse, recallOption, UsageError } from './args.js'
 import { describeEmbed, embedFile, passagesOption, textEncoder } from './embedCommand.js'
-import { type Built, indexEach } from './outDir.js'
+import { type Built, folderInputs, indexEach } from './outDir.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
 import { PARAM_FLAGS, paramOptions, sidecarIndexCommand } from './sharedCommands.js'
 import { readQueryVectors, searchBackend, soleVectorColumn, withLocalInput } from './sources.js'
@@ -44,7 +44,7 @@ parquetseek index <in.parquet|url>… --out-dir DIR [options]   (each into DIR/<
                        row groups in two passes (sample, then encode), memory ≈ sample + n·(m+8) bytes (n·(2m+12) spilling);
                        with --sidecar, within it the vectors read to train are encoded as they are (each file read once);
                        with --cluster-rows, the rows held decoded at once while moved (a window of row groups a pass)
-  --out-dir DIR        several inputs (parts/*.parquet): each indexed alone into DIR, then DIR/manifest.json
+  --out-dir DIR        several inputs (parts/*.parquet, or a folder: its .parquet files): each indexed alone into DIR, then DIR/manifest.json
                        lists them, searched as one (the files it listed before kept first, in order; one
                        indexed again keeps its place); the manifest is written last, once all its files open
   --update             with --out-dir: an input whose output is there, newer (a URL's: there) and built with
@@ -102,7 +102,9 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
       throw new UsageError('--cluster-rows rewrites the rows of one file; a sidecar leaves its inputs as they are')
     if (outDir !== undefined)
       throw new UsageError('--out-dir writes an indexed copy of each input; --sidecar leaves them as they are: give one')
-    return sidecarIndexCommand(values.sidecar, positionals, values, signal, memoryBytes, !!values['sidecar-vectors'])
+    // (a folder: its Parquet files)
+    const inputs = (await Promise.all(positionals.map(folderInputs))).flat()
+    return sidecarIndexCommand(values.sidecar, inputs, values, signal, memoryBytes, !!values['sidecar-vectors'])
   }
   if (values['sidecar-vectors'])
     throw new UsageError(

@@ -1,11 +1,12 @@
 /** `index --out-dir DIR a.parquet b.parquet …`: each input indexed alone into DIR, and DIR/manifest.json listing them, searched as one. */
 
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { checkOutputPath, fileSource, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
+import { naturalOrder } from '../search/anyIndex.js'
 import { MANIFEST, manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
@@ -35,7 +36,7 @@ export interface IndexEachOptions {
 }
 
 /**
- * Each input indexed into `outDir` (`part-0.parquet` → `part-0.indexed.parquet`), then
+ * Each input (a folder: its Parquet files) indexed into `outDir` (`part-0.parquet` → `part-0.indexed.parquet`), then
  * `outDir/manifest.json` written: the files it listed before, in their order, then the new ones —
  * a file indexed again keeps its place, so rows already numbered keep their numbers. Everything
  * that can be checked is checked before the first build: the folder, two inputs of one name, an
@@ -44,7 +45,8 @@ export interface IndexEachOptions {
  * With `update`, an input whose output is there, newer and built with the options given is left as
  * it is (a run cut short, run again).
  */
-export async function indexEach(inputs: string[], outDir: string, o: IndexEachOptions): Promise<void> {
+export async function indexEach(given: string[], outDir: string, o: IndexEachOptions): Promise<void> {
+  const inputs = (await Promise.all(given.map(folderInputs))).flat()
   const dir = resolve(outDir)
   const info = await stat(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined
@@ -108,6 +110,22 @@ export async function indexEach(inputs: string[], outDir: string, o: IndexEachOp
       ? `${JSON.stringify(summary)}\n`
       : `${manifest}: ${count(files.length, 'file')} (${added} added${kept ? `, ${kept} kept as they were` : ''}), ${count(rows, 'row')}, searched as one: parquetseek search ${manifest} …\n`,
   )
+}
+
+/**
+ * An input as the files to index: a local folder's Parquet files, in the order of their names
+ * (`part-2` before `part-10`; those `index` wrote, `.indexed.parquet`, and subfolders left out),
+ * anything else as it is.
+ */
+export async function folderInputs(input: string): Promise<string[]> {
+  if (isUrl(input) || !(await stat(input).catch(() => undefined))?.isDirectory()) return [input]
+  const entries = await readdir(input, { withFileTypes: true })
+  const files = naturalOrder(entries.filter((e) => e.isFile() && /\.parquet$/i.test(e.name) && !/\.indexed\.parquet$/i.test(e.name))).map(
+    (e) => join(input, e.name),
+  )
+  if (!files.length)
+    throw new ParquetSeekError('is a folder with no Parquet file to index (those named .indexed.parquet are left out)', { file: input })
+  return files
 }
 
 /** --update: `output` is there, and newer than `input` (a URL's file is not asked when it changed: its output being there is enough). */
