@@ -1278,6 +1278,10 @@ describe('parquetseek search and bench', () => {
       'b%201%23x.indexed.parquet',
       'c.indexed.parquet',
     ])
+    // (one output named for a folder: said what takes one)
+    const oneOut = await cli(['index', src, join(dir, 'folder.indexed.parquet')])
+    expect(oneOut.code).toBe(2)
+    expect(oneOut.stderr).toMatch(/outdir-src is a folder: --out-dir DIR indexes each of its Parquet files into DIR/)
     // (and a sidecar over them, left as they are)
     const sidecarOfFolder = await cli(['index', '--sidecar', join(dir, 'outdir-folder.pqseek'), src, '--nlist', '8', '--json'])
     expect(sidecarOfFolder.code, sidecarOfFolder.stderr).toBe(0)

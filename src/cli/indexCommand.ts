@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
@@ -142,6 +142,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
           withLocalInput(input, output, signal, (local) => indexLocal(local, output, basename(input), progress)),
       })
     else {
+      if ((await stat(input as string).catch(() => undefined))?.isDirectory())
+        throw new UsageError(`${input} is a folder: --out-dir DIR indexes each of its Parquet files into DIR, with a manifest.json of them`)
       await checkOutputPath(output as string)
       // a URL: read whole into a file beside the output first (every column is copied anyway)
       await withLocalInput(input as string, output as string, signal, (local) =>
