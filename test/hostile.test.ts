@@ -120,7 +120,12 @@ describe('1. special files at the output (and input) path are refused before any
       /in\.fifo: is a named pipe \(FIFO\), not a regular file/,
     )
     oneLineError(await cli(['search', fifo, '--query', query]), 1, /in\.fifo: is a named pipe \(FIFO\), not a regular file/)
-    oneLineError(await cli(['index', dir, join(dir, 'x.parquet'), '--column', 'embedding']), 1, /: is a directory, not a regular file/)
+    // (a folder: what takes one, where it said only "is a directory, not a regular file")
+    oneLineError(
+      await cli(['index', dir, join(dir, 'x.parquet'), '--column', 'embedding']),
+      2,
+      /is a folder: --out-dir DIR indexes each of its Parquet files into DIR/,
+    )
   }, 30_000)
 })
 
