@@ -246,7 +246,7 @@ export function App() {
         // one; or a folder of them (its entries are taken now: they are gone once the event ends)
         const entries = [...e.dataTransfer.items].map((item) => item.webkitGetAsEntry())
         dropped([...e.dataTransfer.files], entries).then(
-          (input) => void open(input),
+          (input) => (input ? void open(input) : undefined),
           (err: Error) => setError(err.message),
         )
       }}
