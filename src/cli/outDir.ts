@@ -1,13 +1,13 @@
 /** `index --out-dir DIR a.parquet b.parquet …`: each input indexed alone into DIR, and DIR/manifest.json listing them, searched as one. */
 
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { AbortError, ParquetSeekError } from '../errors.js'
-import { checkOutputPath, fileSource, refuseInput } from '../io/nodeFile.js'
+import { checkOutputPath, fileSource, readLocalFile, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { naturalOrder } from '../search/anyIndex.js'
-import { MANIFEST, manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
+import { MANIFEST, MAX_MANIFEST_BYTES, manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
 import { isUrl, soleVectorColumn } from './sources.js'
@@ -174,11 +174,9 @@ async function checkColumns(local: string[], o: IndexEachOptions): Promise<void>
 
 /** The entries of the manifest already there, or none. */
 async function listedFiles(manifest: string): Promise<string[]> {
-  const bytes = await readFile(manifest).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return undefined
-    throw new ParquetSeekError(`cannot read the manifest there (${e.code ?? e.message})`, { file: manifest })
-  })
-  return bytes ? manifestFiles(bytes, manifest) : []
+  // (read as the library reads a manifest: at most MAX_MANIFEST_BYTES)
+  if (!(await stat(manifest).catch(() => undefined))) return []
+  return manifestFiles(await readLocalFile(manifest, MAX_MANIFEST_BYTES), manifest)
 }
 
 /**
