@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import AxeBuilder from '@axe-core/playwright'
 import type { Page } from '@playwright/test'
 import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet'
-import { expect, hitRows, hits, scrollToRow, test, withDemo } from './fixtures.js'
+import { expect, hitRows, hits, scrollToRow, seriousViolations, test, withDemo } from './fixtures.js'
 
 // The demo as `npm start` serves it (public/demo, copied into dist/ by the build; `npm test`
 // generates it first). These tests are about what a visitor meets on it.
@@ -64,14 +63,6 @@ async function searchText(page: Page, text: string, where?: string): Promise<str
   const answerFor = `Results for “${text}”${where ? ` where ${where}` : ''}`
   await expect(page.getByTestId('answer-for')).toHaveText(answerFor, { timeout: 30_000 })
   return answerFor
-}
-
-/** axe-core on the page as it stands: every serious or critical violation, named. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  const { violations } = await new AxeBuilder({ page }).analyze()
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
 }
 
 for (const [size, viewport] of [

@@ -429,6 +429,29 @@ export function engineApi() {
     },
 
     /**
+     * Several Parquet files (picked together, or a folder's) of which none has an index: the
+     * files, in the order of their names, and each one's facts (its footer), for the page to
+     * index them as one dataset. Undefined for anything else, which `open` opens as it is: one
+     * file, a sidecar or a manifest with its files, files of which one is indexed.
+     */
+    async unindexedParts(given: File[] | FolderInput, job?: number): Promise<{ files: File[]; infos: FileInfo[] } | undefined> {
+      const signal = signalOf(job)
+      const picked = Array.isArray(given) ? given : folderPick(given.files).files
+      if (picked.length < 2 || picked.some((f) => isSidecarAddress(f.name) || isManifestAddress(f.name))) return undefined
+      const files = naturalOrder(picked)
+      const infos: FileInfo[] = []
+      for (const [i, file] of files.entries()) {
+        throwIfAborted(signal)
+        const { info } = await inspect(blobSource(file), file.name)
+        // (one indexed: the files open as indexed files do, and the unindexed one is said)
+        if (info.index) return undefined
+        infos.push(info)
+        if (job !== undefined && jobs.has(job)) opening.set(job, { opened: i + 1, files: files.length })
+      }
+      return { files, infos }
+    },
+
+    /**
      * Opens a local File or a URL: schema, row count, vector columns, and the index if any. A
      * URL of a sidecar (`.pqseek`) opens it over its files, found beside it on its origin or
      * under a URL prefix in `allow` (another site the person allowed); a sidecar picked from disk

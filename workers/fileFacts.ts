@@ -34,9 +34,10 @@ export interface FileInfo {
   sources?: Array<{ name: string; rows: number }>
   /**
    * With `sources`: a manifest of indexed files, or several picked together (`files`) — each its
-   * own index; `index` the first's params, `lists` all of theirs — else a sidecar.
+   * own index; `index` the first's params, `lists` all of theirs —, several files none of which is
+   * indexed yet (`parts`: the page offers to index them as one dataset), else a sidecar.
    */
-  kind?: 'manifest' | 'files'
+  kind?: 'manifest' | 'files' | 'parts'
 }
 
 /** The least and the most of a setting over a manifest's files. */

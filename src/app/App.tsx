@@ -4,9 +4,11 @@ import type { BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import { updateAddress } from './address.js'
 import { run } from './bridge.js'
-import { type Built, BuiltPanel, FileDetails } from './FilePanel.js'
+import type { BuiltDataset } from './datasetBuild.js'
+import { type Built, BuiltDatasetPanel, BuiltPanel, FileDetails } from './FilePanel.js'
 import { dropped, type FolderInput } from './folders.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
+import { type Parts, partsInfo } from './parts.js'
 import { rememberUrl, useMedia, useTheme } from './prefs.js'
 import { RowDialog } from './RowDialog.js'
 import { MAX_PAGE_K, type Opened, SearchView } from './SearchView.js'
@@ -39,6 +41,9 @@ export function App() {
   const [busy, setBusy] = useState<string>()
   const [warning, setWarning] = useState('')
   const [built, setBuilt] = useState<Built>()
+  /** Several files opened of which none is indexed: the page offers to index them as one dataset. */
+  const [parts, setParts] = useState<Parts>()
+  const [builtDataset, setBuiltDataset] = useState<BuiltDataset>()
   const [backend, setBackend] = useState<SearchBackend>('auto')
   const [gpuAvailable, setGpuAvailable] = useState(false)
   const [demo, setDemo] = useState<DemoManifest>()
@@ -71,7 +76,18 @@ export function App() {
   const openAbort = useRef<AbortController>(undefined)
   /** A sidecar whose files are on another site, refused until the person allows that site. */
   const [elsewhere, setElsewhere] = useState<{ input: string; origin: string; linked?: Linked }>()
-  async function open(input: File | File[] | string | FolderInput | undefined, fromDemo?: DemoManifest, linked?: Linked, allow?: string[]) {
+  /**
+   * Opens `input` in the page, replacing what is open once it is (an error is shown; with
+   * `rethrow`, thrown instead, what was open staying — the dataset a build made). Whether it is
+   * what the page shows now (not when cancelled, failed, or replaced by a newer open).
+   */
+  async function open(
+    input: File | File[] | string | FolderInput | undefined,
+    fromDemo?: DemoManifest,
+    linked?: Linked,
+    allow?: string[],
+    rethrow = false,
+  ): Promise<boolean> {
     const seq = ++openSeq.current
     // a newer open replaces the one in progress: that one stops reading
     openAbort.current?.abort()
@@ -80,7 +96,8 @@ export function App() {
     setError(undefined)
     setElsewhere(undefined)
     setBuilt(undefined)
-    if (!input) return
+    setBuiltDataset(undefined)
+    if (!input) return false
     const what =
       typeof input === 'string'
         ? `Opening ${input}`
@@ -91,12 +108,7 @@ export function App() {
             : `Reading ${input.name}`
     setBusy(`${what}…`)
     try {
-      const {
-        id,
-        info,
-        backend: used,
-        warnings,
-      } = await run(cancel.signal, async (api, job) => {
+      const answer = await run(cancel.signal, async (api, job) => {
         // a sidecar opens every file it names: how many so far, as they come
         const timer = setInterval(async () => {
           const p = await api.openProgress(job)
@@ -104,18 +116,31 @@ export function App() {
             setBusy(`${what}: ${p.opened.toLocaleString('en-US')} of ${p.files.toLocaleString('en-US')} files opened…`)
         }, 200)
         try {
-          return await api.open(input, backend === 'gpu' ? 'auto' : backend, job, allow)
+          // several files none of which is indexed: offered to be indexed as one dataset
+          const parts = typeof input === 'object' && !(input instanceof File) ? await api.unindexedParts(input, job) : undefined
+          return parts ?? (await api.open(input, backend === 'gpu' ? 'auto' : backend, job, allow))
         } finally {
           clearInterval(timer)
         }
       })
       if (seq !== openSeq.current) {
-        void run(undefined, (api) => Promise.resolve(api.close(id)))
-        return
+        if ('id' in answer) void run(undefined, (api) => Promise.resolve(api.close(answer.id)))
+        return false
       }
+      if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
+      if ('infos' in answer) {
+        setOpened(undefined)
+        setWarning('')
+        setRowOpen(undefined)
+        history.replaceState(null, '', window.location.pathname)
+        setParts({ ...answer, folder: typeof input === 'object' && 'folder' in input ? input.folder : undefined })
+        setSideOpen(true)
+        return true
+      }
+      const { id, info, backend: used, warnings } = answer
+      setParts(undefined)
       if (typeof input === 'string' && !fromDemo) rememberUrl(input)
       setWarning(warnings.join(' '))
-      if (opened) void run(undefined, (api) => Promise.resolve(api.close(opened.id)))
       setRowOpen(undefined)
       setTab(info.index && linked?.view !== 'data' ? 'search' : 'data')
       // the page's address names the file opened (its searches are added as they come), or none
@@ -137,18 +162,22 @@ export function App() {
         rows: linked?.rows,
         sort: linked?.sort,
       })
+      return true
     } catch (e) {
-      if (seq !== openSeq.current) return
+      if (seq !== openSeq.current) return false
       if (cancel.signal.aborted) {
         // (cancelled: the file open before, if any, stays)
         setWarning(`${what}: cancelled.`)
-        return
+        return false
       }
+      if (rethrow) throw e
       setOpened(undefined)
+      setParts(undefined)
       setError(describeOpenError(e as Error, input))
       // (a sidecar naming files on another site: read them only if the person says so)
       const origin = /is on another origin \((https?:\/\/[^)\s]+)\)/.exec((e as Error).message)?.[1]
       if (typeof input === 'string' && origin) setElsewhere({ input, origin, linked })
+      return false
     } finally {
       if (seq === openSeq.current) setBusy(undefined)
     }
@@ -220,6 +249,12 @@ export function App() {
     }
   }
 
+  /** A dataset a build wrote (or made in memory) opened for search from its files, or an error thrown (its manifest is then not written). */
+  async function openDataset(manifest: File, files: File[]) {
+    if (!(await open([manifest, ...files], undefined, undefined, undefined, true)))
+      throw new Error('The files were built, but another open replaced or cancelled theirs.')
+  }
+
   const chooseUrl = () => {
     urlMenu.current?.setAttribute('open', '')
     requestAnimationFrame(() => urlMenu.current?.querySelector('input')?.focus())
@@ -227,6 +262,14 @@ export function App() {
   const hasIndex = Boolean(opened?.info.index)
   // vectors to index, or text to embed first
   const canBuild = Boolean(opened && (opened.info.vectorColumns.length > 0 || opened.info.textColumns.length > 0))
+  const partsShown = parts && partsInfo(parts)
+  // what the build panel indexes: the file open (a copy of it, indexed), or the files to index as one dataset
+  const toBuild =
+    opened?.file && !opened.info.index && canBuild
+      ? { files: [opened.file], info: opened.info }
+      : parts && partsShown && !partsShown.problem
+        ? { files: parts.files, info: partsShown.info }
+        : undefined
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a file dropped anywhere on the page opens
     <div
@@ -265,8 +308,8 @@ export function App() {
         </button>
         <h1 className="brand">ParquetSeek</h1>
         <OpenMenu onOpen={open} onDemo={openDemo} demo={demo} busy={busy} fileInput={fileInput} urlMenu={urlMenu} />
-        <span className="current" title={opened?.info.name}>
-          {opened?.info.name ?? ''}
+        <span className="current" title={(opened ?? partsShown)?.info.name}>
+          {(opened ?? partsShown)?.info.name ?? ''}
         </span>
         <button
           type="button"
@@ -281,18 +324,23 @@ export function App() {
         <aside id="side" className="side" aria-label="File and index" hidden={!sideOpen}>
           {opened ? (
             <FileDetails info={opened.info} backend={opened.backend} />
+          ) : partsShown ? (
+            <FileDetails info={partsShown.info} />
           ) : (
             <p className="hint">{busy ? 'Opening…' : 'No file open. Its rows, columns and index appear here.'}</p>
           )}
-          {opened?.file && !opened.info.index && canBuild && (
+          {toBuild && (
             <Suspense fallback={<Skeleton lines={4} label="Loading the build panel" />}>
               <BuildPanel
-                file={opened.file}
-                info={opened.info}
+                key={toBuild.files.map((f) => f.name).join('/')}
+                files={toBuild.files}
+                info={toBuild.info}
                 backend={backend}
                 gpuAvailable={gpuAvailable}
                 onBackend={setBackend}
                 onBuilt={onBuilt}
+                openDataset={openDataset}
+                onBuiltDataset={setBuiltDataset}
                 onError={setError}
               />
             </Suspense>
@@ -303,6 +351,7 @@ export function App() {
             </p>
           )}
           {built && <BuiltPanel built={built} />}
+          {builtDataset && <BuiltDatasetPanel built={builtDataset} />}
         </aside>
         {/* a tap beside the laid-over panel closes it, and reaches nothing under it (Escape does the same from the keyboard) */}
         {overlaid && <div className="scrim" aria-hidden="true" onClick={() => setSideOpen(false)} />}
@@ -325,7 +374,7 @@ export function App() {
                   </button>
                 </p>
               )}
-              {!opened && (
+              {!opened && !parts && (
                 <OpenChoices
                   demo={demo}
                   onDemo={openDemo}
@@ -337,7 +386,22 @@ export function App() {
             </div>
           )}
           {!opened && busy && <Skeleton lines={6} label="Opening the file" />}
-          {!opened && !busy && !error && (
+          {!opened && partsShown && (
+            <div className="notice" data-testid="parts">
+              <p>
+                {partsShown.info.sources?.length} Parquet files{parts?.folder ? ` in ${parts.folder}` : ''},{' '}
+                {partsShown.info.rows.toLocaleString('en-US')} rows, none of them indexed yet.{' '}
+                {partsShown.problem ??
+                  'Index them as one dataset from the side panel: each file gets its index, and a manifest.json lists them, to search them here as one, host them anywhere, or search them with the CLI.'}
+              </p>
+              {!sideOpen && !partsShown.problem && (
+                <button type="button" onClick={() => setSideOpen(true)}>
+                  Show the build panel
+                </button>
+              )}
+            </div>
+          )}
+          {!opened && !busy && !error && !parts && (
             <EmptyState demo={demo} onDemo={openDemo} onChooseFile={() => fileInput.current?.click()} onChooseUrl={chooseUrl} />
           )}
           {opened && (

@@ -7,7 +7,9 @@ import { USE_LITE } from '../encode/useLite.js'
 import { BUILD_PHASES, type BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import type { Metric } from '../index/model.js'
+import { indexedName, MANIFEST } from '../search/dataset.js'
 import { buildInWorker } from './bridge.js'
+import { type BuiltDataset, buildDataset, type FolderHandle } from './datasetBuild.js'
 
 const PHASE_LABEL: Record<JobProgress['phase'], string> = {
   passages: 'cutting texts into passages',
@@ -22,7 +24,8 @@ const PHASE_LABEL: Record<JobProgress['phase'], string> = {
 }
 
 interface Props {
-  file: File
+  /** The file to index; several: each indexed alone, with a manifest.json listing them (a dataset). */
+  files: File[]
   info: FileInfo
   backend: SearchBackend
   /** Whether the page has a WebGPU adapter (the gpu choice is offered only then). */
@@ -30,8 +33,15 @@ interface Props {
   onBackend: (b: SearchBackend) => void
   /** `file`: the indexed file, in memory (a Blob-backed File) or as saved to disk. */
   onBuilt: (summary: BuildSummary, file: File, saved: boolean, embedded?: EmbedSummary) => Promise<void>
+  /** Several files built: opens the dataset (`files`: every file the manifest lists), or throws why it does not open. */
+  openDataset: (manifest: File, files: File[]) => Promise<void>
+  /** The dataset opened, and its manifest written. */
+  onBuiltDataset: (built: BuiltDataset) => void
   onError: (message: string | undefined) => void
 }
+
+type FolderPicker = (o: object) => Promise<FolderHandle<FileSystemFileHandle>>
+const folderPicker = () => (window as unknown as { showDirectoryPicker?: FolderPicker }).showDirectoryPicker
 
 /** Encoders a text column can be embedded with in this page; the first is the default. */
 const ENCODERS = [
@@ -45,7 +55,8 @@ const ENCODERS = [
  * text and no vectors gets an embedding step first: which text column, which encoder, and the
  * new column's name.
  */
-export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBuilt, onError }: Props) {
+export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBuilt, openDataset, onBuiltDataset, onError }: Props) {
+  const several = files.length > 1
   const embedding = info.vectorColumns.length === 0
   const taken = new Set(info.columns.map((c) => c.name))
   const [column, setColumn] = useState(info.vectorColumns[0] ?? '')
@@ -55,8 +66,13 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   const [metric, setMetric] = useState<Metric>(embedding ? 'cosine' : 'l2')
   const [nlist, setNlist] = useState('')
   const [m, setM] = useState('')
-  const canStream = typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
-  const [toDisk, setToDisk] = useState(false)
+  const canStream = several
+    ? typeof folderPicker() === 'function'
+    : typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
+  // (several files: into a folder by default, where the page can write one)
+  const [toDisk, setToDisk] = useState(several && canStream)
+  /** Several files: the one being built (0-based). */
+  const [fileAt, setFileAt] = useState(0)
   const [clusterRows, setClusterRows] = useState(false)
   const [float16, setFloat16] = useState(false)
   const [passages, setPassages] = useState(false)
@@ -72,10 +88,33 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
     const controller = new AbortController()
     abort.current = controller
     if (embedding && (!as.trim() || taken.has(as.trim()))) {
-      onError(as.trim() ? `The file already has a column named "${as.trim()}": name the new one differently.` : 'Name the new column.')
+      onError(
+        as.trim()
+          ? `${several ? 'One of the files' : 'The file'} already has a column named "${as.trim()}": name the new one differently.`
+          : 'Name the new column.',
+      )
       return
     }
-    const name = file.name.replace(/\.parquet$/i, '') + '.indexed.parquet'
+    const options = {
+      column: embedding ? as.trim() : column,
+      metric,
+      skipInvalid: true,
+      backend,
+      nlist: nlist ? Number(nlist) : undefined,
+      m: m ? Number(m) : undefined,
+      clusterRows,
+    }
+    const embed = embedding ? { text, encoder, as: as.trim(), float16, passages } : undefined
+    const onProgress = (p: JobProgress) => {
+      if (!phaseStart.current.has(p.phase)) phaseStart.current.set(p.phase, performance.now())
+      setProgress(p)
+    }
+    if (several)
+      return buildAll(controller.signal, (file, target) =>
+        buildInWorker(file, options, { signal: controller.signal, target, embed, onProgress }),
+      )
+    const file = files[0] as File
+    const name = indexedName(file.name)
     let target: FileSystemFileHandle | undefined
     if (toDisk) {
       try {
@@ -91,31 +130,47 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
     reached.current = 0
     onError(undefined)
     try {
-      const { summary, blob, embedded } = await buildInWorker(
-        file,
-        {
-          column: embedding ? as.trim() : column,
-          metric,
-          skipInvalid: true,
-          backend,
-          nlist: nlist ? Number(nlist) : undefined,
-          m: m ? Number(m) : undefined,
-          clusterRows,
-        },
-        {
-          signal: controller.signal,
-          target,
-          embed: embedding ? { text, encoder, as: as.trim(), float16, passages } : undefined,
-          onProgress: (p) => {
-            if (!phaseStart.current.has(p.phase)) phaseStart.current.set(p.phase, performance.now())
-            setProgress(p)
-          },
-        },
-      )
+      const { summary, blob, embedded } = await buildInWorker(file, options, { signal: controller.signal, target, embed, onProgress })
       if (target) await onBuilt(summary, await target.getFile(), true, embedded)
       else await onBuilt(summary, new File([blob as Blob], name, { type: 'application/vnd.apache.parquet' }), false, embedded)
     } catch (e) {
       onError((e as Error).name === 'AbortError' ? 'Build cancelled.' : (e as Error).message)
+    } finally {
+      setBuilding(false)
+      setProgress(undefined)
+    }
+  }
+
+  /** Each file indexed alone, then the manifest listing them (datasetBuild.ts), into a folder the person picks or in memory. */
+  async function buildAll(signal: AbortSignal, buildOne: (file: File, target?: FileSystemFileHandle) => ReturnType<typeof buildInWorker>) {
+    let folder: FolderHandle<FileSystemFileHandle> | undefined
+    if (toDisk) {
+      try {
+        folder = await (folderPicker() as FolderPicker)({ id: 'parquetseek-dataset', mode: 'readwrite' })
+      } catch {
+        return // the person closed the picker
+      }
+    }
+    setBuilding(true)
+    onError(undefined)
+    try {
+      const built = await buildDataset(files, {
+        folder,
+        signal,
+        confirm: (question) => window.confirm(question),
+        build: async (file, i, target) => {
+          setFileAt(i)
+          setProgress(undefined)
+          phaseStart.current.clear()
+          reached.current = 0
+          const { summary, blob } = await buildOne(file, target)
+          return { rows: summary.params.rows, blob }
+        },
+        open: openDataset,
+      })
+      if (built) onBuiltDataset(built)
+    } catch (e) {
+      onError((e as Error).message)
     } finally {
       setBuilding(false)
       setProgress(undefined)
@@ -138,11 +193,19 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
   })()
   return (
     <section aria-label="Build">
-      <h2>{embedding ? 'Embed text, then index it' : 'Build an index'}</h2>
+      <h2>{several ? `Index ${files.length} files as one dataset` : embedding ? 'Embed text, then index it' : 'Build an index'}</h2>
+      {several && (
+        <p className="hint">
+          Each file is indexed alone, with the settings below, and a {MANIFEST} lists them: the page then searches them as one, and the
+          folder they are written into can be hosted as it is or opened again here (Open folder).
+          {canStream ? '' : ' This browser cannot write into a folder: the files are built in memory, and each can be downloaded.'}
+        </p>
+      )}
       {embedding && (
         <p className="hint">
-          This file has text but no vectors. Pick the text to search: each row's text becomes a vector in a new column, the index is built
-          on it, and you get one indexed file with every original column.
+          {several ? 'These files have' : 'This file has'} text but no vectors. Pick the text to search: each row's text becomes a vector in
+          a new column, the index is built on it, and you get {several ? 'an indexed file for each' : 'one indexed file'} with every
+          original column.
         </p>
       )}
       <div className="knobs">
@@ -212,8 +275,10 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
       </div>
       {canStream && (
         <label className="hint">
-          <input type="checkbox" checked={toDisk} onChange={(e) => setToDisk(e.target.checked)} /> Write the indexed file straight to disk
-          (asks where first; needs no memory for the output)
+          <input type="checkbox" checked={toDisk} onChange={(e) => setToDisk(e.target.checked)} />{' '}
+          {several
+            ? `Write the indexed files and ${MANIFEST} into a folder (asks which first; needs no memory for the output)`
+            : 'Write the indexed file straight to disk (asks where first; needs no memory for the output)'}
         </label>
       )}
       <label
@@ -225,7 +290,7 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
       </label>
       <p className="hint">Defaults suit most files; the default nprobe is measured on your data at the end of the build.</p>
       <button type="button" className="primary" onClick={build} disabled={building || (embedding ? !text : !column)}>
-        {embedding ? 'Embed and build index' : 'Build index'}
+        {several ? `${embedding ? 'Embed and index' : 'Index'} ${files.length} files` : embedding ? 'Embed and build index' : 'Build index'}
       </button>{' '}
       {building && (
         <button type="button" onClick={() => abort.current?.abort()}>
@@ -234,6 +299,12 @@ export function BuildPanel({ file, info, backend, gpuAvailable, onBackend, onBui
       )}
       {building && (
         <div className="progress">
+          {several && (
+            <p data-testid="build-file">
+              <progress aria-label="Files indexed" max={files.length} value={fileAt} /> file {fileAt + 1} of {files.length}:{' '}
+              {files[fileAt]?.name}
+            </p>
+          )}
           <progress aria-label="Build progress" max={phases.length} value={reached.current} />{' '}
           <span data-testid="phase">
             {progress && 'model' in progress && progress.model

@@ -1,22 +1,13 @@
 import type { FileInfo } from '../../workers/fileFacts.js'
 import type { BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
-import { spanText } from './text.js'
+import type { BuiltDataset } from './datasetBuild.js'
+import { saveAs } from './download.js'
+import { shortName, spanText } from './text.js'
 
 export type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean; embedded?: EmbedSummary }
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
-
-/** A URL's file name (the whole URL is the heading's title); a local file's name as it is. */
-export function shortName(name: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return name
-  try {
-    const last = new URL(name).pathname.split('/').filter(Boolean).at(-1)
-    return last ? decodeURIComponent(last) : name
-  } catch {
-    return name
-  }
-}
 
 /**
  * A type as the schema table shows it: the logical type where it says more than the physical one
@@ -45,11 +36,14 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
             <dt>Files</dt>
             <dd>
               {info.sources.length.toLocaleString('en-US')}
-              {info.kind === 'manifest'
-                ? ', each indexed: a manifest lists them'
-                : info.kind === 'files'
-                  ? ', each indexed, searched as one'
-                  : ', unmodified: a sidecar index over them'}
+              {
+                {
+                  manifest: ', each indexed: a manifest lists them',
+                  files: ', each indexed, searched as one',
+                  parts: ', none indexed yet',
+                  sidecar: ', unmodified: a sidecar index over them',
+                }[info.kind ?? 'sidecar']
+              }
             </dd>
           </>
         )}
@@ -98,21 +92,23 @@ export function FileDetails({ info, backend }: { info: FileInfo; backend?: strin
       <p data-testid="index-status" className={index ? 'hint' : 'notice'}>
         {index
           ? `Index: ${index.column}, ${String(params.metric)}, ${index.lists} lists, ${(index.bytes / 1024).toFixed(0)} KiB` +
-            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, ${{ manifest: 'a manifest of ', files: '', sidecar: 'a sidecar over ' }[info.kind ?? 'sidecar']}${info.sources.length} ${info.kind ? 'indexed ' : ''}file${info.sources.length === 1 ? '' : 's'}` : ''}` +
+            `${params.clustered ? ', rows stored list by list' : ''}${info.sources ? `, ${{ manifest: 'a manifest of ', files: '', parts: '', sidecar: 'a sidecar over ' }[info.kind ?? 'sidecar']}${info.sources.length} ${info.kind ? 'indexed ' : ''}file${info.sources.length === 1 ? '' : 's'}` : ''}` +
             `${backend ? `; searching with ${backend}` : ''}`
-          : info.vectorColumns.length
-            ? 'No index in this file.'
-            : info.textColumns.length
-              ? 'No index and no vectors in this file: embed a text column to build one.'
-              : 'No index in this file, and no vector column to build one from (a LIST of FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers, or a FIXED_LEN_BYTE_ARRAY of float32).'}
+          : info.kind === 'parts'
+            ? `No index in these files${info.vectorColumns.length ? '' : info.textColumns.length ? ', and no vectors: embed a text column to build them' : ''}.`
+            : info.vectorColumns.length
+              ? 'No index in this file.'
+              : info.textColumns.length
+                ? 'No index and no vectors in this file: embed a text column to build one.'
+                : 'No index in this file, and no vector column to build one from (a LIST of FLOAT, DOUBLE, FLOAT16 or 8- or 16-bit integers, or a FIXED_LEN_BYTE_ARRAY of float32).'}
       </p>
       {info.sources && (
         <details>
           <summary>Files</summary>
           <table className="schema">
             <caption className="sr-only">
-              The {{ manifest: "manifest's ", files: '', sidecar: "sidecar's " }[info.kind ?? 'sidecar']}files, rows numbered across them in
-              this order
+              The {{ manifest: "manifest's ", files: '', parts: '', sidecar: "sidecar's " }[info.kind ?? 'sidecar']}files, rows numbered
+              across them in this order
             </caption>
             <tbody>
               {info.sources.map((s, i, all) => {
@@ -204,6 +200,35 @@ export function BuiltPanel({ built }: { built: Built }) {
           </button>
         )}
       </div>
+    </section>
+  )
+}
+
+/** Several files indexed as one dataset: where they are, or (built in memory) each to download. */
+export function BuiltDatasetPanel({ built }: { built: BuiltDataset }) {
+  const files = [...built.files.slice(built.files.length - built.built), built.manifest]
+  return (
+    <section aria-labelledby="built-dataset-title" className="built">
+      <h2 id="built-dataset-title">Indexed dataset</h2>
+      <p data-testid="built-dataset">
+        {built.built} files indexed ({built.rows.toLocaleString('en-US')} rows) in {(built.ms / 1000).toFixed(1)} s
+        {built.files.length > built.built ? `, listed after the ${built.files.length - built.built} the manifest listed before` : ''}
+        {built.folder
+          ? `; written into ${built.folder} with ${built.manifest.name}: host that folder as it is, or open it here again (Open folder).`
+          : '; in memory: download each, with the manifest, into one folder to host them or open them again.'}
+      </p>
+      {!built.folder && (
+        <ul className="downloads">
+          {files.map((f) => (
+            <li key={f.name}>
+              <button type="button" className="link" onClick={() => saveAs(f, f.name)}>
+                {f.name}
+              </button>{' '}
+              <span className="hint">{f.size < 1024 ? `${f.size} bytes` : `${(f.size / 1024).toFixed(0)} KiB`}</span>
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   )
 }

@@ -1,8 +1,7 @@
 import { useRef } from 'react'
 import type { PageHit, PageSearchResult } from '../../workers/engineApi.js'
 import { webAddress } from '../parquet/json.js'
-import { shortName } from './FilePanel.js'
-import { asText, Folded, highlight, withLink } from './text.js'
+import { asText, Folded, highlight, shortName, withLink } from './text.js'
 
 interface Props {
   result: PageSearchResult

@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { run } from './bridge.js'
-import { shortName } from './FilePanel.js'
-import { asText, withLink } from './text.js'
+import { asText, shortName, withLink } from './text.js'
 
 /**
  * One row, every column but the vectors, in a modal dialog (Escape or Back closes it; focus

@@ -7,7 +7,7 @@ import type { ColumnSummary } from '../parquet/embedding.js'
 import { partitionPoint } from '../sorted.js'
 import { parseSortParam, sortParam, updateAddress } from './address.js'
 import { run } from './bridge.js'
-import { fileStem, saveCsv } from './download.js'
+import { fileStem, saveAs } from './download.js'
 import { asText, withLink } from './text.js'
 
 const ROW_HEIGHT = 36
@@ -259,7 +259,7 @@ export function RowsTable({
     setError(undefined)
     const columns = shown.map((c) => c.name)
     const csv = await rowsJob('Writing CSV', total, (api, job) => api.rowsCsv(id, view, columns, job))
-    if (csv) saveCsv(csv, `${fileStem(info.name)}-rows.csv`)
+    if (csv) saveAs(csv, `${fileStem(info.name)}-rows.csv`)
   }
 
   // a link's filter and sort, applied once; then the address follows the view's (not before:

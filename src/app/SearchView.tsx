@@ -9,7 +9,7 @@ import { updateAddress } from './address.js'
 import { engineWorker, run } from './bridge.js'
 import { CentroidMap, Histogram, RecallChart, StageBars } from './charts.js'
 import { resultsCsv } from './csv.js'
-import { fileStem, saveCsv } from './download.js'
+import { fileStem, saveAs } from './download.js'
 import { Skeleton } from './OpenMenu.js'
 import { Results } from './Results.js'
 import { queryTerms, spanText } from './text.js'
@@ -467,7 +467,7 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
             disabled={!answer.result.results.length}
             aria-label="Download CSV"
             title="The rows on screen, their distances and columns, as a CSV file"
-            onClick={() => saveCsv(resultsCsv(answer.result.results, columns), `${fileStem(info.name)}-results.csv`)}
+            onClick={() => saveAs(resultsCsv(answer.result.results, columns), `${fileStem(info.name)}-results.csv`)}
           >
             {/* a phone shows "CSV" alone, so the answer's title keeps its room */}
             <span className="wide-only">Download </span>CSV

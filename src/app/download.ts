@@ -1,7 +1,7 @@
-import { shortName } from './FilePanel.js'
+import { shortName } from './text.js'
 
-/** Hands `csv` to the browser as a download named `name`. */
-export function saveCsv(csv: string | Blob, name: string) {
+/** Hands `csv` (a CSV's text, or any file) to the browser as a download named `name`. */
+export function saveAs(csv: string | Blob, name: string) {
   const a = document.createElement('a')
   a.href = URL.createObjectURL(typeof csv === 'string' ? new Blob([csv], { type: 'text/csv' }) : csv)
   a.download = name

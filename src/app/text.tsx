@@ -95,3 +95,14 @@ export function Folded({ text, terms, fold = 280 }: { text: string; terms: strin
 export function spanText([least, most]: readonly [number, number]): string {
   return least === most ? least.toLocaleString('en-US') : `${least.toLocaleString('en-US')}–${most.toLocaleString('en-US')}`
 }
+
+/** A URL's file name (the whole URL is the heading's title); a local file's name as it is. */
+export function shortName(name: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return name
+  try {
+    const last = new URL(name).pathname.split('/').filter(Boolean).at(-1)
+    return last ? decodeURIComponent(last) : name
+  } catch {
+    return name
+  }
+}

@@ -7,7 +7,7 @@ import { checkOutputPath, fileSource, readLocalFile, refuseInput } from '../io/n
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { naturalOrder } from '../search/anyIndex.js'
-import { MANIFEST, MAX_MANIFEST_BYTES, manifestEntry, manifestFiles, manifestName, SeekDataset } from '../search/dataset.js'
+import { indexedName, MANIFEST, MAX_MANIFEST_BYTES, manifestFiles, manifestText, manifestWith, SeekDataset } from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
 import { isUrl, soleVectorColumn } from './sources.js'
@@ -65,9 +65,7 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
   await checkColumns(local, o)
   const manifest = join(outDir, MANIFEST)
   const listed = info ? await listedFiles(manifest) : []
-  // the manifest's entries: those listed, then each output not among them
-  const files = [...listed]
-  for (const name of names) if (!listed.some((entry) => manifestName(entry) === name)) files.push(manifestEntry(name))
+  const files = manifestWith(listed, names)
 
   await mkdir(dir, { recursive: true })
   await checkOutputPath(manifest)
@@ -145,7 +143,7 @@ export function outputName(input: string): string {
       name = decodeURIComponent(basename(new URL(input).pathname))
     } catch {}
   }
-  return `${name.replace(/\.parquet$/i, '')}.indexed.parquet`
+  return indexedName(name)
 }
 
 const kind = (b: Built) => `${b.dim}-d ${b.metric} vectors in column ${b.column}`
@@ -186,7 +184,7 @@ async function listedFiles(manifest: string): Promise<string[]> {
 async function writeManifest(manifest: string, files: string[], signal: AbortSignal): Promise<number> {
   const temp = `${manifest}.${process.pid}.tmp.json`
   try {
-    await writeFile(temp, `${JSON.stringify({ files }, null, 2)}\n`, { flag: 'wx' })
+    await writeFile(temp, manifestText(files), { flag: 'wx' })
     const dataset = await SeekDataset.fromManifest(temp, { signal })
     dataset.close()
     await rename(temp, manifest)

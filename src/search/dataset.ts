@@ -470,6 +470,27 @@ export function manifestEntry(fileName: string): string {
   return encodeURIComponent(fileName)
 }
 
+/** The file a Parquet file is indexed into: `part-0.parquet` → `part-0.indexed.parquet` (`index --out-dir`, the page's builds). */
+export function indexedName(fileName: string): string {
+  return `${fileName.replace(/\.parquet$/i, '')}.indexed.parquet`
+}
+
+/**
+ * A manifest's entries once the files `names` are indexed into its folder: those it listed, in
+ * their order, then each name not among them — a file indexed again keeps its place, so rows
+ * already numbered keep their numbers.
+ */
+export function manifestWith(listed: readonly string[], names: readonly string[]): string[] {
+  const files = [...listed]
+  for (const name of names) if (!listed.some((entry) => manifestName(entry) === name)) files.push(manifestEntry(name))
+  return files
+}
+
+/** A manifest's text, as `index --out-dir` and the page write it. */
+export function manifestText(files: readonly string[]): string {
+  return `${JSON.stringify({ files }, null, 2)}\n`
+}
+
 /**
  * The path a manifest entry names beside the manifest on a disk: its escapes decoded, as a host
  * decodes them (an entry that is a URL, or whose `%` escapes nothing, as it is).

@@ -1,0 +1,149 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Page } from '@playwright/test'
+import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { expect, hitRows, hits, searchRow, seriousViolations, test } from './fixtures.js'
+
+// Several Parquet files without an index, opened together: the page indexes each into a folder,
+// with the manifest.json that searches them as one (what `parquetseek index … --out-dir` does).
+
+const dir = tempDir('pqs-dataset-')
+
+/** `rows` vectors of `dim` (their own clusters, by `seed`) and a title naming the file and row. */
+function part(folder: string, name: string, rows: number, dim: number, seed: number): string {
+  const v = clusteredVectors(rows, dim, seed)
+  const path = join(folder, name)
+  writeListFile(
+    path,
+    Array.from({ length: rows }, (_, i) => Array.from(v.subarray(i * dim, (i + 1) * dim))),
+    { title: Array.from({ length: rows }, (_, i) => `${name} ${i}`) },
+  )
+  return path
+}
+
+/** The native folder dialog cannot be driven by a test: it answers with `out` in the origin-private file system. */
+async function pickOutFolder(page: Page) {
+  await page.addInitScript(() => {
+    const w = globalThis as unknown as {
+      showDirectoryPicker: () => Promise<unknown>
+      navigator: { storage: { getDirectory(): Promise<{ getDirectoryHandle(n: string, o: object): Promise<unknown> }> } }
+    }
+    w.showDirectoryPicker = async () => (await w.navigator.storage.getDirectory()).getDirectoryHandle('out', { create: true })
+  })
+}
+
+/** The names in `out` (the origin-private file system), sorted, and its manifest.json's text if any. */
+async function outFolder(page: Page): Promise<{ names: string[]; manifest?: string }> {
+  return page.evaluate(async () => {
+    type Entry = { getFile(): Promise<{ text(): Promise<string> }> }
+    type Folder = { keys(): AsyncIterable<string>; getFileHandle(n: string): Promise<Entry> }
+    const storage = (globalThis as unknown as { navigator: { storage: { getDirectory(): Promise<unknown> } } }).navigator.storage
+    const root = (await storage.getDirectory()) as { getDirectoryHandle(n: string, o: object): Promise<Folder> }
+    const out = await root.getDirectoryHandle('out', { create: true })
+    const names: string[] = []
+    for await (const name of out.keys()) names.push(name)
+    const manifest = names.includes('manifest.json') ? await (await (await out.getFileHandle('manifest.json')).getFile()).text() : undefined
+    return { names: names.sort(), manifest }
+  })
+}
+
+test('a folder of unindexed files is indexed into a picked folder with its manifest.json, and searched as one', async ({ page }, info) => {
+  await pickOutFolder(page)
+  const parts = join(dir, 'parts')
+  mkdirSync(parts)
+  // (named so that the order of their names, part-2 before part-10, is not the order of their characters)
+  part(parts, 'part-10.parquet', 1500, 16, 3)
+  part(parts, 'part-2.parquet', 1200, 16, 4)
+  part(parts, 'part-1.parquet', 1000, 16, 5)
+  await page.goto('/')
+  await page.getByLabel('Parquet folder').setInputFiles(parts)
+  await expect(page.getByTestId('parts')).toContainText('3 Parquet files in parts, 3,700 rows, none of them indexed yet.')
+  await expect(page.getByTestId('index-status')).toHaveText('No index in these files.')
+  const build = page.getByRole('region', { name: 'Build' })
+  await expect(build.getByRole('heading')).toHaveText('Index 3 files as one dataset')
+  await expect(build.getByRole('checkbox', { name: /into a folder/ })).toBeChecked()
+  expect(await seriousViolations(page), 'files to index').toEqual([])
+  await page.screenshot({ path: info.outputPath('parts.png'), fullPage: true })
+  await build.getByRole('button', { name: 'Index 3 files' }).click()
+  await expect(page.getByTestId('built-dataset')).toContainText(
+    /^3 files indexed \(3,700 rows\) in [\d.]+ s; written into out with manifest\.json: host that folder as it is/,
+    { timeout: 120_000 },
+  )
+  // the folder holds each file's index and the manifest, listing them in the order of their names
+  const out = await outFolder(page)
+  expect(out.names).toEqual(['manifest.json', 'part-1.indexed.parquet', 'part-10.indexed.parquet', 'part-2.indexed.parquet'])
+  expect(JSON.parse(out.manifest ?? '')).toEqual({ files: ['part-1.indexed.parquet', 'part-2.indexed.parquet', 'part-10.indexed.parquet'] })
+  // the page searches them as one: rows numbered across the files in that order
+  await expect(page.getByTestId('index-status')).toContainText('a manifest of 3 indexed files')
+  await expect(page.getByTestId('file-summary')).toContainText('3,700 rows')
+  await searchRow(page, 1000 + 1200 + 7)
+  await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(2207)
+  await expect(hits(page).first().locator('.hit-title')).toHaveText('part-10.parquet 7')
+  await expect(hits(page).first().locator('.hit-file')).toContainText('part-10.indexed.parquet row 7')
+  await page.screenshot({ path: info.outputPath('dataset.png'), fullPage: true })
+})
+
+test('a dataset build that cannot open as one writes no manifest, and a cancelled one keeps the files built', async ({ page }) => {
+  await pickOutFolder(page)
+  const files = join(dir, 'mixed')
+  mkdirSync(files)
+  const a = part(files, 'a.parquet', 800, 16, 6)
+  const b = part(files, 'b.parquet', 800, 24, 7)
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles([b, a])
+  await expect(page.getByTestId('parts')).toContainText('2 Parquet files, 1,600 rows, none of them indexed yet.')
+  await page.getByRole('button', { name: 'Index 2 files' }).click()
+  // both are built, but 16-d and 24-d vectors are no dataset: said, and the manifest is not written
+  await expect(page.getByRole('alert')).toContainText('is 24-d l2, the first shard 16-d l2: one dataset needs one kind of vector', {
+    timeout: 60_000,
+  })
+  await expect(page.getByRole('alert')).toContainText(
+    'one kind of vector. 2 of 2 files were indexed into out and stay there; manifest.json was not written.',
+  )
+  expect(await outFolder(page)).toEqual({ names: ['a.indexed.parquet', 'b.indexed.parquet'] })
+  // the panel is still there to build again; now a second file large enough to be cancelled while it builds
+  const big = part(files, 'c.parquet', 60_000, 16, 8)
+  await page.getByLabel('Parquet file').setInputFiles([a, big])
+  const asked: string[] = []
+  page.on('dialog', (d) => {
+    asked.push(d.message())
+    void d.accept()
+  })
+  await page.getByRole('button', { name: 'Index 2 files' }).click()
+  await expect(page.getByTestId('build-file')).toContainText('file 2 of 2: c.parquet', { timeout: 60_000 })
+  await page.getByRole('button', { name: 'Cancel' }).click()
+  await expect(page.getByRole('alert')).toHaveText(
+    'Build cancelled. 1 of 2 files was indexed into out and stays there; manifest.json was not written.',
+  )
+  expect(asked).toEqual(['out already holds a.indexed.parquet: replace it with the files built now?'])
+  // (the file being built when cancelled is not left behind empty)
+  expect(await outFolder(page)).toEqual({ names: ['a.indexed.parquet', 'b.indexed.parquet'] })
+})
+
+test('where the browser cannot write into a folder, the dataset is built in memory, searched, and each file offered to download', async ({
+  page,
+}, info) => {
+  await page.addInitScript(() => Object.defineProperty(globalThis, 'showDirectoryPicker', { value: undefined }))
+  const files = join(dir, 'memory')
+  mkdirSync(files)
+  const picked = [part(files, 'x.parquet', 900, 16, 9), part(files, 'y.parquet', 700, 16, 10)]
+  await page.goto('/')
+  await page.getByLabel('Parquet file').setInputFiles(picked)
+  const build = page.getByRole('region', { name: 'Build' })
+  await expect(build).toContainText('This browser cannot write into a folder: the files are built in memory, and each can be downloaded.')
+  await expect(build.getByRole('checkbox', { name: /into a folder/ })).toHaveCount(0)
+  await build.getByRole('button', { name: 'Index 2 files' }).click()
+  await expect(page.getByTestId('built-dataset')).toContainText(/^2 files indexed \(1,600 rows\) in [\d.]+ s; in memory: download each/, {
+    timeout: 60_000,
+  })
+  await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
+  await searchRow(page, 950)
+  await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(950)
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'manifest.json' }).click()])
+  expect(download.suggestedFilename()).toBe('manifest.json')
+  const path = await download.path()
+  expect(JSON.parse((await import('node:fs')).readFileSync(path, 'utf8'))).toEqual({ files: ['x.indexed.parquet', 'y.indexed.parquet'] })
+  await expect(page.getByRole('button', { name: 'y.indexed.parquet' })).toBeVisible()
+  expect(await seriousViolations(page), 'a dataset built in memory').toEqual([])
+  await page.screenshot({ path: info.outputPath('memory.png'), fullPage: true })
+})

@@ -1,0 +1,137 @@
+/**
+ * Several Parquet files indexed in the page as one dataset: each into a folder the person picked
+ * (or in memory), then the manifest.json that lists them — what `parquetseek index … --out-dir`
+ * does. No React here: BuildPanel.tsx gives it the build of one file, the question to ask and
+ * the dataset's open.
+ */
+
+import { isUrlReference } from '../io/confine.js'
+import { indexedName, MANIFEST, MAX_MANIFEST_BYTES, manifestFiles, manifestName, manifestText, manifestWith } from '../search/dataset.js'
+
+/** The parts of the File System Access API's file handle a dataset build uses (the manifest's writing). */
+export interface FileHandle {
+  getFile(): Promise<File>
+  createWritable(): Promise<{ write(text: string): Promise<void>; close(): Promise<void> }>
+}
+
+/** The parts of its folder handle (`showDirectoryPicker`); `H`: its file handles. */
+export interface FolderHandle<H extends FileHandle = FileHandle> {
+  name: string
+  getFileHandle(name: string, o?: { create?: boolean }): Promise<H>
+  removeEntry(name: string): Promise<void>
+}
+
+/** Several files indexed as one dataset: in a folder (`folder`: its name) or in memory. */
+export interface BuiltDataset {
+  folder?: string
+  manifest: File
+  /** Every file the manifest lists (those it listed before the build first). */
+  files: File[]
+  /** How many files this build wrote (the last of `files`). */
+  built: number
+  /** Rows in the files this build wrote. */
+  rows: number
+  ms: number
+}
+
+export interface DatasetBuildOptions<H extends FileHandle> {
+  /** Where the files and the manifest are written; none: in memory. */
+  folder?: FolderHandle<H>
+  /** Asked before files already in the folder are replaced (its words name them); false: nothing is built. */
+  confirm(question: string): boolean | Promise<boolean>
+  /** Indexes the `i`th file, into `target` when given, else into the Blob it answers; its rows. */
+  build(file: File, i: number, target?: H): Promise<{ rows: number; blob?: Blob }>
+  /** Opens the dataset for search, or throws why it does not open: the manifest is then not written. */
+  open(manifest: File, files: File[]): Promise<void>
+  signal?: AbortSignal
+}
+
+/**
+ * `files` (in the order their rows are to be numbered) each indexed alone into
+ * `<name>.indexed.parquet`, then the manifest listing them, written last and only once they open
+ * as one dataset. A manifest already in the folder keeps the files it lists first, in their order
+ * (rows already numbered keep their numbers); files of these names already there are replaced
+ * only if the person agrees. Cancelled or failed: the files built stay (the one being built does
+ * not), the manifest is not written, and the error says so. Undefined when the person declines.
+ */
+export async function buildDataset<H extends FileHandle>(files: File[], o: DatasetBuildOptions<H>): Promise<BuiltDataset | undefined> {
+  const { folder } = o
+  const names = files.map((f) => indexedName(f.name))
+  const twice = names.findIndex((name, i) => names.indexOf(name) !== i)
+  if (twice >= 0) {
+    const first = files[names.indexOf(names[twice] as string)]?.name
+    throw new Error(`${first} and ${files[twice]?.name} would both be indexed into ${names[twice]}: give each file its own name`)
+  }
+  const there = new Set<string>()
+  let listed: string[] = []
+  /** The files the folder's manifest lists and this build does not write, from the folder. */
+  const before: File[] = []
+  if (folder) {
+    for (const name of names) if (await fileIn(folder, name)) there.add(name)
+    const manifest = await fileIn(folder, MANIFEST)
+    if (manifest) {
+      const where = `${folder.name}/${MANIFEST}`
+      if (manifest.size > MAX_MANIFEST_BYTES) throw new Error(`${where}: is ${manifest.size} bytes, more than a manifest holds`)
+      listed = manifestFiles(new Uint8Array(await manifest.arrayBuffer()), where)
+      for (const entry of listed) {
+        const name = manifestName(entry)
+        if (names.includes(name)) continue
+        // (a URL, or a file in a subfolder, is none of the folder's own files)
+        const file = isUrlReference(entry) || /[\\/]/.test(name) ? undefined : await fileIn(folder, name)
+        if (!file) throw new Error(`${where}: lists ${entry}, which is not in the folder: list only files it holds, or pick another folder`)
+        before.push(file)
+      }
+    }
+    const replaced = [...there]
+    const some = replaced.length > 3 ? `${replaced.slice(0, 3).join(', ')} and ${replaced.length - 3} more` : replaced.join(', ')
+    if (
+      replaced.length &&
+      !(await o.confirm(`${folder.name} already holds ${some}: replace ${replaced.length === 1 ? 'it' : 'them'} with the files built now?`))
+    )
+      return undefined
+  }
+  const started = performance.now()
+  const outputs: File[] = []
+  let rows = 0
+  try {
+    for (const [i, file] of files.entries()) {
+      const name = names[i] as string
+      const target = await folder?.getFileHandle(name, { create: true })
+      try {
+        const built = await o.build(file, i, target)
+        rows += built.rows
+        outputs.push(target ? await target.getFile() : new File([built.blob as Blob], name, { type: 'application/vnd.apache.parquet' }))
+      } catch (e) {
+        // (a file the handle made, empty, for this build goes again)
+        if (folder && !there.has(name)) await folder.removeEntry(name).catch(() => {})
+        throw e
+      }
+    }
+    const manifest = new File([manifestText(manifestWith(listed, names))], MANIFEST, { type: 'application/json' })
+    await o.open(manifest, [...before, ...outputs])
+    if (folder) {
+      const writable = await (await folder.getFileHandle(MANIFEST, { create: true })).createWritable()
+      await writable.write(await manifest.text())
+      await writable.close()
+    }
+    return { folder: folder?.name, manifest, files: [...before, ...outputs], built: outputs.length, rows, ms: performance.now() - started }
+  } catch (e) {
+    const cancelled = (e as Error).name === 'AbortError' || o.signal?.aborted
+    const one = outputs.length === 1
+    const kept = outputs.length
+      ? ` ${outputs.length} of ${files.length} files ${one ? 'was' : 'were'} indexed${folder ? ` into ${folder.name} and ${one ? 'stays' : 'stay'} there` : ''}; ${MANIFEST} was not written.`
+      : ''
+    const why = cancelled ? 'Build cancelled.' : (e as Error).message
+    throw new Error(kept ? `${why.replace(/[.\s]+$/, '')}.${kept}` : why, { cause: e })
+  }
+}
+
+/** A file in `folder`, or undefined where there is none of that name. */
+async function fileIn(folder: FolderHandle, name: string): Promise<File | undefined> {
+  try {
+    return await (await folder.getFileHandle(name)).getFile()
+  } catch (e) {
+    if ((e as Error).name === 'NotFoundError') return undefined
+    throw e
+  }
+}

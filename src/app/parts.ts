@@ -1,0 +1,54 @@
+/**
+ * Several Parquet files opened together (picked, or a folder's) of which none is indexed yet: the
+ * page indexes each into a folder, with the manifest.json that searches them as one — what
+ * `parquetseek index … --out-dir` does.
+ */
+
+import type { FileInfo } from '../../workers/fileFacts.js'
+
+export interface Parts {
+  /** The folder they came from, when a folder was opened. */
+  folder?: string
+  /** In the order of their names (their rows are numbered in this order). */
+  files: File[]
+  /** Each file's facts (its footer). */
+  infos: FileInfo[]
+}
+
+/**
+ * The files as the page shows them and the build panel offers them: rows and bytes of all, the
+ * vector and text columns every file has (the first's order), every column name any file has
+ * (a new column's name must be free in all); and, when they share neither, what differs.
+ */
+export function partsInfo({ files, infos }: Parts): { info: FileInfo; problem?: string } {
+  const [first, ...rest] = infos
+  if (!first) throw new Error('no files')
+  const everywhere = (of: (i: FileInfo) => string[]) => of(first).filter((c) => rest.every((i) => of(i).includes(c)))
+  const columns = [...first.columns]
+  for (const i of rest) for (const c of i.columns) if (!columns.some((d) => d.name === c.name)) columns.push(c)
+  const info: FileInfo = {
+    name: `${first.name} and ${rest.length} more`,
+    bytes: infos.reduce((n, i) => n + i.bytes, 0),
+    rows: infos.reduce((n, i) => n + i.rows, 0),
+    columns,
+    vectorColumns: everywhere((i) => i.vectorColumns),
+    textColumns: everywhere((i) => i.textColumns),
+    index: undefined,
+    sources: infos.map((i, n) => ({ name: files[n]?.name ?? i.name, rows: i.rows })),
+    kind: 'parts',
+  }
+  if (info.vectorColumns.length || info.textColumns.length) return { info }
+  const [column, what] = first.vectorColumns.length
+    ? [first.vectorColumns[0], 'vector column']
+    : first.textColumns.length
+      ? [first.textColumns[0], 'text column']
+      : [undefined, 'vector or text column']
+  const odd =
+    column === undefined ? undefined : rest.find((i) => !(what === 'vector column' ? i.vectorColumns : i.textColumns).includes(column))
+  return {
+    info,
+    problem: odd
+      ? `${odd.name} has no ${what} ${column}, as ${first.name} has: the files of one dataset need one column of one name to index.`
+      : `${first.name} has no ${what} to build an index from.`,
+  }
+}
