@@ -10,14 +10,12 @@
  *    same senses through the site's half-float copy of the model: how near the full model's;
  *   npm run bench:encoder [-- --rows 3000]     (after `npm run build`, with the demo generated)
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { chromium } from '@playwright/test'
 import { parquetMetadataAsync } from 'hyparquet'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { serveFile } from '../src/cli/rangeServer.js'
@@ -30,6 +28,7 @@ import { fileSource } from '../src/io/nodeFile.js'
 import { describeEmbeddingColumn, readVectors } from '../src/parquet/embedding.js'
 import { searchExact } from '../src/query/memory.js'
 import { openIndex } from '../src/search/engine.js'
+import { sitePreview } from './sitePreview.js'
 import { readSynsets, tuneSenses } from './wordnet.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -170,25 +169,7 @@ await file.close()
 }
 
 // ---- the page
-const port = 4181
-const vite = join(root, 'node_modules/vite/bin/vite.js')
-const preview = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
-  cwd: root,
-  stdio: 'ignore',
-})
-process.on('exit', () => preview.kill())
-const url = `http://127.0.0.1:${port}/`
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(url)).ok) break
-  } catch {}
-  if (i > 300) throw new Error(`vite preview did not start on port ${port}`)
-  await new Promise((r) => setTimeout(r, 200))
-}
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu'],
-})
+const { url, browser, close } = await sitePreview(root, 4181)
 try {
   const context = await browser.newContext()
   const page = await context.newPage()
@@ -281,6 +262,5 @@ try {
     `  embedding ${texts.length} texts in the page: ${rps.toFixed(0)} rows/s (navigator.hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}, model load excluded)`,
   )
 } finally {
-  await browser.close()
-  preview.kill()
+  await close()
 }
