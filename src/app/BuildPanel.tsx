@@ -8,7 +8,7 @@ import { BUILD_PHASES, type BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import type { Metric } from '../index/model.js'
 import { indexedName, MANIFEST } from '../search/dataset.js'
-import { buildInWorker } from './bridge.js'
+import { buildInWorker, type WorkerBuild, withBuildWorker } from './bridge.js'
 import { type BuiltDataset, buildDataset, type FolderHandle } from './datasetBuild.js'
 
 const PHASE_LABEL: Record<JobProgress['phase'], string> = {
@@ -110,8 +110,8 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
       setProgress(p)
     }
     if (several)
-      return buildAll(controller.signal, (file, target) =>
-        buildInWorker(file, options, { signal: controller.signal, target, embed, onProgress }),
+      return buildAll(controller.signal, (build, file, target) =>
+        build(file, options, { signal: controller.signal, target, embed, onProgress }),
       )
     const file = files[0] as File
     const name = indexedName(file.name)
@@ -141,8 +141,14 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
     }
   }
 
-  /** Each file indexed alone, then the manifest listing them (datasetBuild.ts), into a folder the person picks or in memory. */
-  async function buildAll(signal: AbortSignal, buildOne: (file: File, target?: FileSystemFileHandle) => ReturnType<typeof buildInWorker>) {
+  /**
+   * Each file indexed alone, then the manifest listing them (datasetBuild.ts), into a folder the
+   * person picks or in memory; one build worker for them all.
+   */
+  async function buildAll(
+    signal: AbortSignal,
+    buildOne: (build: WorkerBuild, file: File, target?: FileSystemFileHandle) => ReturnType<typeof buildInWorker>,
+  ) {
     let folder: FolderHandle<FileSystemFileHandle> | undefined
     if (toDisk) {
       try {
@@ -154,20 +160,22 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
     setBuilding(true)
     onError(undefined)
     try {
-      const built = await buildDataset(files, {
-        folder,
-        signal,
-        confirm: (question) => window.confirm(question),
-        build: async (file, i, target) => {
-          setFileAt(i)
-          setProgress(undefined)
-          phaseStart.current.clear()
-          reached.current = 0
-          const { summary, blob } = await buildOne(file, target)
-          return { rows: summary.params.rows, blob }
-        },
-        open: openDataset,
-      })
+      const built = await withBuildWorker((build) =>
+        buildDataset(files, {
+          folder,
+          signal,
+          confirm: (question) => window.confirm(question),
+          build: async (file, i, target) => {
+            setFileAt(i)
+            setProgress(undefined)
+            phaseStart.current.clear()
+            reached.current = 0
+            const { summary, blob } = await buildOne(build, file, target)
+            return { rows: summary.params.rows, blob }
+          },
+          open: openDataset,
+        }),
+      )
       if (built) onBuiltDataset(built)
     } catch (e) {
       onError((e as Error).message)

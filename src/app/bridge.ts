@@ -10,30 +10,47 @@ import type { EmbedSummary } from '../index/embed.js'
  * worker), polls progress as plain data, and terminates the worker when a job ends. (bench.html's
  * worker is benchBridge.ts's, so that page's build does not carry the app's workers.)
  */
-export async function buildInWorker(
-  file: File,
-  options: Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>,
-  {
-    signal,
-    onProgress,
-    target,
-    embed,
-  }: { signal?: AbortSignal; onProgress?: (p: JobProgress) => void; target?: FileSystemFileHandle; embed?: EmbedRequest } = {},
-): Promise<{ summary: BuildSummary; embedded?: EmbedSummary; blob?: Blob }> {
+
+/** One build, in a worker of its own. */
+export function buildInWorker(file: File, options: WorkerBuildOptions, o: WorkerBuildJob = {}): Promise<WorkerBuildResult> {
+  return withBuildWorker((build) => build(file, options, o))
+}
+
+type WorkerBuildOptions = Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>
+interface WorkerBuildJob {
+  signal?: AbortSignal
+  onProgress?: (p: JobProgress) => void
+  target?: FileSystemFileHandle
+  embed?: EmbedRequest
+}
+type WorkerBuildResult = { summary: BuildSummary; embedded?: EmbedSummary; blob?: Blob }
+/** One build in the worker withBuildWorker keeps. */
+export type WorkerBuild = (file: File, options: WorkerBuildOptions, o?: WorkerBuildJob) => Promise<WorkerBuildResult>
+
+/**
+ * One build worker for several builds in turn (a dataset's files: started once, not once a file),
+ * terminated when `work` ends, however it ends.
+ */
+export async function withBuildWorker<T>(work: (build: WorkerBuild) => Promise<T>): Promise<T> {
   const worker = new Worker(new URL('../../workers/build.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-build' })
   const api = Comlink.wrap<BuildWorkerApi>(worker)
-  const id = await api.start()
-  const onAbort = () => void api.cancel(id)
-  signal?.addEventListener('abort', onAbort)
-  const timer = setInterval(async () => {
-    const p = await api.progress(id)
-    if (p) onProgress?.(p)
-  }, 100)
   try {
-    return await api.run(id, file, options, target, embed)
+    return await work(async (file, options, { signal, onProgress, target, embed } = {}) => {
+      const id = await api.start()
+      const onAbort = () => void api.cancel(id)
+      signal?.addEventListener('abort', onAbort)
+      const timer = setInterval(async () => {
+        const p = await api.progress(id)
+        if (p) onProgress?.(p)
+      }, 100)
+      try {
+        return await api.run(id, file, options, target, embed)
+      } finally {
+        clearInterval(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+    })
   } finally {
-    clearInterval(timer)
-    signal?.removeEventListener('abort', onAbort)
     worker.terminate()
   }
 }
