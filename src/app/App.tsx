@@ -238,8 +238,7 @@ export function App() {
   }, [overlaid])
 
   async function onBuilt(summary: BuildSummary, file: File, saved: boolean, embedded?: EmbedSummary) {
-    if (built) URL.revokeObjectURL(built.url)
-    setBuilt({ summary, url: URL.createObjectURL(file), name: file.name, file, saved, embedded })
+    setBuilt({ summary, name: file.name, file, saved, embedded })
     // the indexed file opens for search right away (nothing is uploaded)
     const seq = ++openSeq.current
     const { id, info, backend: used } = await run(undefined, (api, job) => api.open(file, backend === 'gpu' ? 'auto' : backend, job))

@@ -5,7 +5,7 @@ import type { BuiltDataset } from './datasetBuild.js'
 import { saveAs } from './download.js'
 import { shortName, spanText } from './text.js'
 
-export type Built = { summary: BuildSummary; url: string; name: string; file: File; saved: boolean; embedded?: EmbedSummary }
+export type Built = { summary: BuildSummary; name: string; file: File; saved: boolean; embedded?: EmbedSummary }
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
 
@@ -182,16 +182,7 @@ export function BuiltPanel({ built }: { built: Built }) {
       )}
       {built.saved && <p data-testid="saved">Saved to {built.name} as it was written.</p>}
       <div className="row">
-        <button
-          type="button"
-          className="primary"
-          onClick={() => {
-            const a = document.createElement('a')
-            a.href = built.url
-            a.download = built.name
-            a.click()
-          }}
-        >
+        <button type="button" className="primary" onClick={() => saveAs(built.file, built.name)}>
           Download
         </button>
         {canSave && !built.saved && (

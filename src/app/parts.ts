@@ -20,7 +20,7 @@ export interface Parts {
  * vector and text columns every file has (the first's order), every column name any file has
  * (a new column's name must be free in all); and, when they share neither, what differs.
  */
-export function partsInfo({ files, infos }: Parts): { info: FileInfo; problem?: string } {
+export function partsInfo({ infos }: Parts): { info: FileInfo; problem?: string } {
   const [first, ...rest] = infos
   if (!first) throw new Error('no files')
   const everywhere = (of: (i: FileInfo) => string[]) => of(first).filter((c) => rest.every((i) => of(i).includes(c)))
@@ -34,7 +34,7 @@ export function partsInfo({ files, infos }: Parts): { info: FileInfo; problem?: 
     vectorColumns: everywhere((i) => i.vectorColumns),
     textColumns: everywhere((i) => i.textColumns),
     index: undefined,
-    sources: infos.map((i, n) => ({ name: files[n]?.name ?? i.name, rows: i.rows })),
+    sources: infos.map((i) => ({ name: i.name, rows: i.rows })),
     kind: 'parts',
   }
   if (info.vectorColumns.length || info.textColumns.length) return { info }
