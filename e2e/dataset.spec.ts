@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
+import { buildIndex } from '../src/index/build.js'
+import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
 import { expect, hitRows, hits, searchRow, seriousViolations, test } from './fixtures.js'
 
@@ -113,29 +115,53 @@ test('a dataset build that cannot open as one writes no manifest, and a cancelle
   await expect(page.getByTestId('build-file')).toContainText('file 2 of 2: c.parquet', { timeout: 60_000 })
   await page.getByRole('button', { name: 'Cancel' }).click()
   await expect(page.getByRole('alert')).toHaveText(
-    'Build cancelled. 1 of 2 files was indexed into out and stays there; manifest.json was not written.',
+    'Build cancelled. 1 of 2 files was indexed into out and stays there; manifest.json was not written. Index the same files into out again to go on from there: those built with the same settings are kept.',
   )
-  expect(asked).toEqual(['out already holds a.indexed.parquet: replace it with the files built now?'])
+  // a.indexed.parquet, built by the first try with these settings, was kept: nothing to ask
+  expect(asked).toEqual([])
   // (the file being built when cancelled is not left behind empty)
   expect(await outFolder(page)).toEqual({ names: ['a.indexed.parquet', 'b.indexed.parquet'] })
+  // other settings: the file there is replaced, once the person agrees to what differs
+  await page.getByRole('region', { name: 'Build' }).getByLabel('Metric').selectOption('cosine')
+  await page.getByRole('button', { name: 'Index 2 files' }).click()
+  await expect(page.getByTestId('build-file')).toContainText('file 2 of 2: c.parquet', { timeout: 60_000 })
+  await page.getByRole('button', { name: 'Cancel' }).click()
+  await expect(page.getByRole('alert')).toContainText('Build cancelled. 1 of 2 files was indexed into out')
+  expect(asked).toEqual([
+    'out already holds a.indexed.parquet, which was built with metric l2, not cosine: replace it with the file built now?',
+  ])
 })
 
-test('where the browser cannot write into a folder, the dataset is built in memory, searched, and each file offered to download', async ({
+test('where the browser cannot write into a folder, the dataset is built in memory (the indexed files an earlier build left beside them kept where built as asked), searched, and each file offered to download', async ({
   page,
 }, info) => {
   await page.addInitScript(() => Object.defineProperty(globalThis, 'showDirectoryPicker', { value: undefined }))
-  const files = join(dir, 'memory')
+  const files = join(dir, 'xy')
   mkdirSync(files)
-  const picked = [part(files, 'x.parquet', 900, 16, 9), part(files, 'y.parquet', 700, 16, 10)]
+  const [x, y] = [part(files, 'x.parquet', 900, 16, 9), part(files, 'y.parquet', 700, 16, 10)]
+  // an earlier build's: x's as this one builds it (l2), y's of another metric
+  for (const [input, metric] of [
+    [x, 'l2'],
+    [y, 'cosine'],
+  ] as const) {
+    const source = await fileSource(input)
+    await buildIndex(source, await fileSink(input.replace(/\.parquet$/, '.indexed.parquet'), input), { column: 'embedding', metric })
+    await source.close()
+  }
   await page.goto('/')
-  await page.getByLabel('Parquet file').setInputFiles(picked)
+  await page.getByLabel('Parquet folder').setInputFiles(files)
+  await expect(page.getByTestId('parts')).toContainText(
+    '2 Parquet files in xy, 1,600 rows, none of them indexed yet, beside 2 indexed files an earlier build wrote.',
+  )
+  await expect(page.getByTestId('parts')).toContainText('A file indexed before with the settings you pick is kept as it is.')
   const build = page.getByRole('region', { name: 'Build' })
   await expect(build).toContainText('This browser cannot write into a folder: the files are built in memory, and each can be downloaded.')
   await expect(build.getByRole('checkbox', { name: /into a folder/ })).toHaveCount(0)
   await build.getByRole('button', { name: 'Index 2 files' }).click()
-  await expect(page.getByTestId('built-dataset')).toContainText(/^2 files indexed \(1,600 rows\) in [\d.]+ s; in memory: download each/, {
-    timeout: 60_000,
-  })
+  await expect(page.getByTestId('built-dataset')).toContainText(
+    /^1 file indexed \(700 rows\) in [\d.]+ s, 1 kept as an earlier build indexed it; in memory: download each/,
+    { timeout: 60_000 },
+  )
   await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
   await searchRow(page, 950)
   await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(950)

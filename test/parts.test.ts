@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { buildDataset, type FileHandle, type FolderHandle } from '../src/app/datasetBuild.js'
 import { partsInfo } from '../src/app/parts.js'
 import { buildIndex } from '../src/index/build.js'
+import { builtOtherwise } from '../src/index/model.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { indexedName, manifestWith } from '../src/search/dataset.js'
 import { engineApi } from '../workers/engineApi.js'
@@ -48,6 +49,16 @@ describe('several unindexed files in the page', () => {
     await buildIndex(src, await fileSink(out, input), { column: 'embedding', nlist: 4 })
     await src.close()
     expect(await api.unindexedParts([p2, fileOf(out), p10])).toBeUndefined()
+    // one's index beside it (a build cut short wrote it): left out of those to index, given as the earlier build's
+    const p2Index = new File([readFileSync(out)], 'part-2.indexed.parquet')
+    const resumed = await api.unindexedParts({ folder: 'parts', files: [p10, p2Index, p2] })
+    expect([resumed?.files.map((f) => f.name), resumed?.earlier.map((f) => f.name)]).toEqual([
+      ['part-2.parquet', 'part-10.parquet'],
+      ['part-2.indexed.parquet'],
+    ])
+    expect(parts?.earlier).toEqual([])
+    // (a file and its index alone: one file to index, as before)
+    expect(await api.unindexedParts([p2, p2Index])).toBeUndefined()
     expect(await api.unindexedParts([p2, p10, new File(['{"files":[]}'], 'manifest.json')])).toBeUndefined()
     expect(await api.unindexedParts([p2, p10, new File(['x'], 'all.pqseek')])).toBeUndefined()
     // a file that is no Parquet: said, naming it
@@ -131,6 +142,9 @@ function memoryFolder(name: string, held: Record<string, string> = {}) {
   return { folder, files, text }
 }
 
+/** As an earlier fakeBuild wrote it: kept; anything else differs. */
+const asBuilt = async (output: File) => ((await output.text()).startsWith('built from ') ? undefined : 'does not open as a Parquet file')
+
 /** A build of one file that writes its name into the target (or answers it as the Blob) and counts as `rows` rows. */
 const fakeBuild = (rows: number, fail?: (i: number) => Error | undefined) => async (file: File, i: number, target?: FileHandle) => {
   const error = fail?.(i)
@@ -150,13 +164,14 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
   it('in memory: each file built in order, the manifest listing them, the dataset opened from them', async () => {
     const opened: string[][] = []
     const built = await buildDataset([b, a], {
+      builtOtherwise: asBuilt,
       confirm: () => {
         throw new Error('nothing to replace in memory')
       },
       build: fakeBuild(10),
       open: async (manifest, files) => void opened.push([await manifest.text(), ...files.map((f) => f.name)]),
     })
-    expect(built).toMatchObject({ folder: undefined, built: 2, rows: 20 })
+    expect(built).toMatchObject({ folder: undefined, written: 2, kept: 0, rows: 20 })
     expect(await Promise.all(built?.files.map((f) => f.text()) ?? [])).toEqual(['built from b.parquet', 'built from a.parquet'])
     expect(opened).toEqual([
       [`${JSON.stringify({ files: ['b.indexed.parquet', 'a.indexed.parquet'] }, null, 2)}\n`, 'b.indexed.parquet', 'a.indexed.parquet'],
@@ -174,6 +189,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     expect(
       await buildDataset([a, b], {
         folder,
+        builtOtherwise: asBuilt,
         confirm: (q) => {
           asked.push(q)
           return false
@@ -187,6 +203,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     let manifestAtOpen: string | undefined
     const built = await buildDataset([a, b], {
       folder,
+      builtOtherwise: asBuilt,
       confirm: (q) => {
         asked.push(q)
         return true
@@ -197,8 +214,10 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
         expect(files.map((f) => f.name)).toEqual(['old.indexed.parquet', 'a.indexed.parquet', 'b.indexed.parquet'])
       },
     })
-    expect(asked).toEqual(Array(2).fill('out already holds b.indexed.parquet: replace it with the files built now?'))
-    expect(built).toMatchObject({ folder: 'out', built: 2, rows: 10 })
+    expect(asked).toEqual(
+      Array(2).fill('out already holds b.indexed.parquet, which does not open as a Parquet file: replace it with the file built now?'),
+    )
+    expect(built).toMatchObject({ folder: 'out', written: 2, kept: 0, rows: 10 })
     // (the old manifest still there while the dataset opened)
     expect(JSON.parse(manifestAtOpen ?? '')).toEqual({ files: ['old.indexed.parquet', 'b.indexed.parquet'] })
     expect(JSON.parse((await text('manifest.json')) ?? '')).toEqual({
@@ -223,11 +242,14 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       buildDataset([a, b, c], {
         folder,
         signal: controller.signal,
+        builtOtherwise: asBuilt,
         confirm: () => true,
         build: fakeBuild(1, cancel),
         open: async () => {},
       }),
-    ).rejects.toThrow(/^Build cancelled\. 2 of 3 files were indexed into out and stay there; manifest\.json was not written\.$/)
+    ).rejects.toThrow(
+      /^Build cancelled\. 2 of 3 files were indexed into out and stay there; manifest\.json was not written\. Index the same files into out again to go on from there: those built with the same settings are kept\.$/,
+    )
     expect([...files.keys()].sort()).toEqual(['a.indexed.parquet', 'b.indexed.parquet', 'manifest.json'])
     expect(await text('a.indexed.parquet')).toBe('built from a.parquet')
     expect(JSON.parse((await text('manifest.json')) ?? '')).toEqual({ files: ['a.indexed.parquet'] })
@@ -235,6 +257,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     await expect(
       buildDataset([a, b], {
         folder,
+        builtOtherwise: asBuilt,
         confirm: () => true,
         build: fakeBuild(1),
         open: async () => {
@@ -245,31 +268,54 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       'one dataset needs one kind of vector. 2 of 2 files were indexed into out and stay there; manifest.json was not written.',
     )
     expect(JSON.parse((await text('manifest.json')) ?? '')).toEqual({ files: ['a.indexed.parquet'] })
+    // cancelled as a file's build ends (no build running to hear it): the next is not begun
+    const between = new AbortController()
+    const begun: string[] = []
+    await expect(
+      buildDataset([a, b], {
+        signal: between.signal,
+        builtOtherwise: asBuilt,
+        confirm: () => true,
+        build: async (file) => {
+          begun.push(file.name)
+          between.abort()
+          return { rows: 1, blob: new Blob(['x']) }
+        },
+        open: async () => {},
+      }),
+    ).rejects.toThrow(/^Build cancelled\. 1 of 2 files was indexed; manifest\.json was not written\.$/)
+    expect(begun).toEqual(['a.parquet'])
     // the first file failing in memory: its words alone
     await expect(
-      buildDataset([a], { confirm: () => true, build: fakeBuild(1, () => new Error('a.parquet: no column x')), open: async () => {} }),
+      buildDataset([a], {
+        builtOtherwise: asBuilt,
+        confirm: () => true,
+        build: fakeBuild(1, () => new Error('a.parquet: no column x')),
+        open: async () => {},
+      }),
     ).rejects.toThrow(/^a\.parquet: no column x$/)
   })
 
   it("a folder's manifest that lists a file gone, or is no manifest, and two files of one name are said before anything is written", async () => {
     const gone = memoryFolder('out', { 'manifest.json': JSON.stringify({ files: ['gone%201.indexed.parquet'] }) })
     await expect(
-      buildDataset([a], { folder: gone.folder, confirm: () => true, build: fakeBuild(1), open: async () => {} }),
+      buildDataset([a], { folder: gone.folder, builtOtherwise: asBuilt, confirm: () => true, build: fakeBuild(1), open: async () => {} }),
     ).rejects.toThrow(
       /^out\/manifest\.json: lists gone%201\.indexed\.parquet, which is not in the folder: list only files it holds, or pick another folder$/,
     )
     expect([...gone.files.keys()]).toEqual(['manifest.json'])
     for (const entry of ['https://cdn.example/x.indexed.parquet', 'sub/x.indexed.parquet']) {
       const { folder } = memoryFolder('out', { 'manifest.json': JSON.stringify({ files: [entry] }) })
-      await expect(buildDataset([a], { folder, confirm: () => true, build: fakeBuild(1), open: async () => {} })).rejects.toThrow(
-        `out/manifest.json: lists ${entry}, which is not in the folder`,
-      )
+      await expect(
+        buildDataset([a], { folder, builtOtherwise: asBuilt, confirm: () => true, build: fakeBuild(1), open: async () => {} }),
+      ).rejects.toThrow(`out/manifest.json: lists ${entry}, which is not in the folder`)
     }
     const broken = memoryFolder('out', { 'manifest.json': 'PAR1 not json' })
     let builds = 0
     await expect(
       buildDataset([a], {
         folder: broken.folder,
+        builtOtherwise: asBuilt,
         confirm: () => true,
         build: async () => {
           builds += 1
@@ -281,7 +327,108 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     expect(builds).toBe(0)
     // two files of one output name
     await expect(
-      buildDataset([a, new File(['A'], 'a.PARQUET')], { confirm: () => true, build: fakeBuild(1), open: async () => {} }),
+      buildDataset([a, new File(['A'], 'a.PARQUET')], {
+        builtOtherwise: asBuilt,
+        confirm: () => true,
+        build: fakeBuild(1),
+        open: async () => {},
+      }),
     ).rejects.toThrow('a.parquet and a.PARQUET would both be indexed into a.indexed.parquet: give each file its own name')
+  })
+
+  it("built again into a folder, an earlier build's file newer than its input and built as asked is kept; the others are replaced once agreed, saying why", async () => {
+    const { folder, text } = memoryFolder('out', {
+      'a.indexed.parquet': 'built from a.parquet',
+      'b.indexed.parquet': 'built from b.parquet',
+      'c.indexed.parquet': 'built from c.parquet with nlist 8',
+    })
+    // (b changed since its index was written)
+    const newB = new File(['b2'], 'b.parquet', { lastModified: Date.now() + 60_000 })
+    const c = new File(['c'], 'c.parquet')
+    const asked: string[] = []
+    const builds: string[] = []
+    const build = fakeBuild(3)
+    const built = await buildDataset([a, newB, c], {
+      folder,
+      builtOtherwise: async (output) => ((await output.text()).endsWith('nlist 8') ? 'was built with nlist 8, not 16' : undefined),
+      confirm: (q) => {
+        asked.push(q)
+        return true
+      },
+      build: (file, i, target) => {
+        builds.push(file.name)
+        return build(file, i, target)
+      },
+      open: async (_, files) => expect(files.map((f) => f.name)).toEqual(['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet']),
+    })
+    expect(asked).toEqual([
+      'out already holds b.indexed.parquet, which is older than b.parquet; c.indexed.parquet, which was built with nlist 8, not 16: replace them with the files built now?',
+    ])
+    expect(builds).toEqual(['b.parquet', 'c.parquet'])
+    expect(built).toMatchObject({ written: 2, kept: 1, rows: 6 })
+    expect(await text('a.indexed.parquet')).toBe('built from a.parquet')
+    expect(await text('c.indexed.parquet')).toBe('built from c.parquet')
+    expect(JSON.parse((await text('manifest.json')) ?? '')).toEqual({
+      files: ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet'],
+    })
+    // every file as asked (b as it was): none built, nothing asked, the manifest written
+    const again = await buildDataset([a, b, c], {
+      folder,
+      builtOtherwise: asBuilt,
+      confirm: () => {
+        throw new Error('nothing to replace')
+      },
+      build: () => {
+        throw new Error('nothing to build')
+      },
+      open: async () => {},
+    })
+    expect(again).toMatchObject({ written: 0, kept: 3, rows: 0 })
+  })
+
+  it('in memory, the indexed files opened with the inputs are kept where built as asked, and the others built without asking', async () => {
+    const kept = new File(['built from a.parquet'], 'a.indexed.parquet')
+    const builds: string[] = []
+    const build = fakeBuild(2)
+    const built = await buildDataset([a, b], {
+      earlier: [kept, new File(['PAR1 of other settings'], 'b.indexed.parquet')],
+      builtOtherwise: asBuilt,
+      confirm: () => {
+        throw new Error('nothing asked in memory')
+      },
+      build: (file, i, target) => {
+        builds.push(file.name)
+        return build(file, i, target)
+      },
+      open: async () => {},
+    })
+    expect(builds).toEqual(['b.parquet'])
+    expect(built?.files[0]).toBe(kept)
+    expect(await built?.files[1]?.text()).toBe('built from b.parquet')
+    expect(built).toMatchObject({ written: 1, kept: 1, rows: 2 })
+  })
+})
+
+describe('an index built before, as a build asks for it again (index/model.ts builtOtherwise)', () => {
+  it('names the first setting that differs; a setting not asked for is any', () => {
+    const built = {
+      params: { metric: 'cosine', nlist: 8, m: 4, nbits: 8, seed: 1 } as const,
+      column: 'emb',
+      model: 'use-lite-512',
+      passages: false,
+    }
+    const asked = { metric: 'cosine', clustered: false } as const
+    expect(builtOtherwise(built, asked)).toBeUndefined()
+    expect(builtOtherwise(built, { ...asked, column: 'emb', nlist: 8, model: 'use-lite-512', passages: false })).toBeUndefined()
+    expect(builtOtherwise(built, { ...asked, metric: 'l2' })).toBe('was built with metric cosine, not l2')
+    expect(builtOtherwise(built, { ...asked, column: 'vec' })).toBe('was built with column emb, not vec')
+    expect(builtOtherwise(built, { ...asked, nlist: 16 })).toBe('was built with nlist 8, not 16')
+    expect(builtOtherwise({ ...built, model: undefined }, { ...asked, model: 'use-lite-512' })).toBe(
+      'was built with model none, not use-lite-512',
+    )
+    expect(builtOtherwise(built, { ...asked, passages: true })).toBe('embeds each text whole, not in passages')
+    expect(builtOtherwise({ ...built, passages: true }, { ...asked, passages: false })).toBe('embeds texts in passages, a row each')
+    expect(builtOtherwise(built, { ...asked, clustered: true })).toBe('stores its rows in input order, not list by list')
+    expect(builtOtherwise({ ...built, params: { ...built.params, clustered: true } }, asked)).toBe('stores its rows list by list')
   })
 })

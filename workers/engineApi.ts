@@ -17,7 +17,7 @@ import { compareValues, nullsLast, parseWhere } from '../src/query/filter.js'
 import { type SearchOptions, STAGES } from '../src/query/pipeline.js'
 import { folderPick, naturalOrder } from '../src/search/anyIndex.js'
 import { type ParquetTarget, readRowSpan } from '../src/search/columns.js'
-import { type DatasetResult, folderManifest, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
+import { type DatasetResult, folderManifest, indexedName, isManifestAddress, SeekDataset } from '../src/search/dataset.js'
 import { openIndex, type SearchStats, type SeekIndex } from '../src/search/engine.js'
 import { flatSearch } from '../src/search/flat.js'
 import { filterAcross, type RowRange, readRowsAcross, rowGroupBlocks, textModelOf } from '../src/search/parts.js'
@@ -431,14 +431,22 @@ export function engineApi() {
     /**
      * Several Parquet files (picked together, or a folder's) of which none has an index: the
      * files, in the order of their names, and each one's facts (its footer), for the page to
-     * index them as one dataset. Undefined for anything else, which `open` opens as it is: one
-     * file, a sidecar or a manifest with its files, files of which one is indexed.
+     * index them as one dataset; `earlier`: the files a build wrote beside them before
+     * (`a.indexed.parquet` beside `a.parquet`, as a cancelled build leaves them), left out of
+     * those to index, as `index --out-dir` leaves them out of a folder's, for the build to keep
+     * where they are built as it asks. Undefined for anything else, which `open` opens as it is:
+     * one file, a sidecar or a manifest with its files, files of which one is indexed.
      */
-    async unindexedParts(given: File[] | FolderInput, job?: number): Promise<{ files: File[]; infos: FileInfo[] } | undefined> {
+    async unindexedParts(
+      given: File[] | FolderInput,
+      job?: number,
+    ): Promise<{ files: File[]; infos: FileInfo[]; earlier: File[] } | undefined> {
       const signal = signalOf(job)
       const picked = Array.isArray(given) ? given : folderPick(given.files).files
-      if (picked.length < 2 || picked.some((f) => isSidecarAddress(f.name) || isManifestAddress(f.name))) return undefined
-      const files = naturalOrder(picked)
+      if (picked.some((f) => isSidecarAddress(f.name) || isManifestAddress(f.name))) return undefined
+      const earlier = picked.filter((f) => picked.some((g) => g !== f && indexedName(g.name) === f.name))
+      const files = naturalOrder(picked.filter((f) => !earlier.includes(f)))
+      if (files.length < 2) return undefined
       const infos: FileInfo[] = []
       for (const [i, file] of files.entries()) {
         throwIfAborted(signal)
@@ -448,7 +456,12 @@ export function engineApi() {
         infos.push(info)
         if (job !== undefined && jobs.has(job)) opening.set(job, { opened: i + 1, files: files.length })
       }
-      return { files, infos }
+      return { files, infos, earlier: naturalOrder(earlier) }
+    },
+
+    /** A local file's facts, as the page shows them: its footer, and its index's head where it has one. */
+    async fileFacts(file: File): Promise<FileInfo> {
+      return (await inspect(blobSource(file), file.name)).info
     },
 
     /**

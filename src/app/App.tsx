@@ -267,7 +267,7 @@ export function App() {
     opened?.file && !opened.info.index && canBuild
       ? { files: [opened.file], info: opened.info }
       : parts && partsShown && !partsShown.problem
-        ? { files: parts.files, info: partsShown.info }
+        ? { files: parts.files, info: partsShown.info, earlier: parts.earlier }
         : undefined
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a file dropped anywhere on the page opens
@@ -333,6 +333,7 @@ export function App() {
               <BuildPanel
                 key={toBuild.files.map((f) => f.name).join('/')}
                 files={toBuild.files}
+                earlier={'earlier' in toBuild ? toBuild.earlier : undefined}
                 info={toBuild.info}
                 backend={backend}
                 gpuAvailable={gpuAvailable}
@@ -389,9 +390,14 @@ export function App() {
             <div className="notice" data-testid="parts">
               <p>
                 {partsShown.info.sources?.length} Parquet files{parts?.folder ? ` in ${parts.folder}` : ''},{' '}
-                {partsShown.info.rows.toLocaleString('en-US')} rows, none of them indexed yet.{' '}
+                {partsShown.info.rows.toLocaleString('en-US')} rows, none of them indexed yet
+                {parts.earlier.length
+                  ? `, beside ${parts.earlier.length === 1 ? parts.earlier[0]?.name : `${parts.earlier.length} indexed files`} an earlier build wrote`
+                  : ''}
+                .{' '}
                 {partsShown.problem ??
                   'Index them as one dataset from the side panel: each file gets its index, and a manifest.json lists them, to search them here as one, host them anywhere, or search them with the CLI.'}
+                {!partsShown.problem && parts.earlier.length > 0 && ' A file indexed before with the settings you pick is kept as it is.'}
               </p>
               {!sideOpen && !partsShown.problem && (
                 <button type="button" onClick={() => setSideOpen(true)}>

@@ -1,14 +1,15 @@
 import { useRef, useState } from 'react'
-import type { JobProgress } from '../../workers/build.worker.js'
+import type { EmbedRequest, JobProgress } from '../../workers/build.worker.js'
 import type { FileInfo } from '../../workers/fileFacts.js'
 import { SEARCH_BACKENDS, type SearchBackend } from '../compute/backend.js'
 import { HASH_NGRAM } from '../encode/encoders.js'
 import { USE_LITE } from '../encode/useLite.js'
 import { BUILD_PHASES, type BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
-import type { Metric } from '../index/model.js'
+import { PASSAGE_ROW } from '../index/keys.js'
+import { builtOtherwise, type IndexParams, type Metric } from '../index/model.js'
 import { indexedName, MANIFEST } from '../search/dataset.js'
-import { buildInWorker, type WorkerBuild, withBuildWorker } from './bridge.js'
+import { buildInWorker, run, type WorkerBuild, type WorkerBuildOptions, withBuildWorker } from './bridge.js'
 import { type BuiltDataset, buildDataset, type FolderHandle } from './datasetBuild.js'
 
 const PHASE_LABEL: Record<JobProgress['phase'], string> = {
@@ -26,6 +27,8 @@ const PHASE_LABEL: Record<JobProgress['phase'], string> = {
 interface Props {
   /** The file to index; several: each indexed alone, with a manifest.json listing them (a dataset). */
   files: File[]
+  /** Several: the indexed files opened with them, an earlier build's (parts.ts), kept in memory where built as asked. */
+  earlier?: File[]
   info: FileInfo
   backend: SearchBackend
   /** Whether the page has a WebGPU adapter (the gpu choice is offered only then). */
@@ -55,7 +58,18 @@ const ENCODERS = [
  * text and no vectors gets an embedding step first: which text column, which encoder, and the
  * new column's name.
  */
-export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBuilt, openDataset, onBuiltDataset, onError }: Props) {
+export function BuildPanel({
+  files,
+  earlier,
+  info,
+  backend,
+  gpuAvailable,
+  onBackend,
+  onBuilt,
+  openDataset,
+  onBuiltDataset,
+  onError,
+}: Props) {
   const several = files.length > 1
   const embedding = info.vectorColumns.length === 0
   const taken = new Set(info.columns.map((c) => c.name))
@@ -110,8 +124,10 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
       setProgress(p)
     }
     if (several)
-      return buildAll(controller.signal, (build, file, target) =>
-        build(file, options, { signal: controller.signal, target, embed, onProgress }),
+      return buildAll(
+        controller.signal,
+        (build, file, target) => build(file, options, { signal: controller.signal, target, embed, onProgress }),
+        (output) => indexedOtherwise(output, options, embed, controller.signal),
       )
     const file = files[0] as File
     const name = indexedName(file.name)
@@ -148,6 +164,7 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
   async function buildAll(
     signal: AbortSignal,
     buildOne: (build: WorkerBuild, file: File, target?: FileSystemFileHandle) => ReturnType<typeof buildInWorker>,
+    builtOtherwise: (output: File) => Promise<string | undefined>,
   ) {
     let folder: FolderHandle<FileSystemFileHandle> | undefined
     if (toDisk) {
@@ -157,6 +174,7 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
         return // the person closed the picker
       }
     }
+    setFileAt(0)
     setBuilding(true)
     onError(undefined)
     try {
@@ -165,6 +183,8 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
           folder,
           signal,
           confirm: (question) => window.confirm(question),
+          earlier,
+          builtOtherwise,
           build: async (file, i, target) => {
             setFileAt(i)
             setProgress(undefined)
@@ -332,6 +352,43 @@ export function BuildPanel({ files, info, backend, gpuAvailable, onBackend, onBu
         </div>
       )}
     </section>
+  )
+}
+
+/**
+ * How `output`, a file an earlier build left where this one writes, differs from what `options`
+ * (with `embed`: from text) build, or undefined; one that does not open, or has no index, differs.
+ */
+async function indexedOtherwise(
+  output: File,
+  options: WorkerBuildOptions,
+  embed: EmbedRequest | undefined,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  let facts: FileInfo
+  try {
+    facts = await run(signal, (api) => api.fileFacts(output))
+  } catch (e) {
+    if (signal.aborted) throw e
+    return 'does not open as a Parquet file'
+  }
+  if (!facts.index) return 'has no index'
+  return builtOtherwise(
+    {
+      params: facts.index.params as Partial<IndexParams>,
+      column: facts.index.column,
+      model: facts.model,
+      passages: facts.columns.some((c) => c.name === PASSAGE_ROW),
+    },
+    {
+      metric: options.metric ?? 'l2',
+      column: options.column,
+      nlist: options.nlist,
+      m: options.m,
+      model: embed?.encoder,
+      passages: embed ? embed.passages === true : undefined,
+      clustered: options.clusterRows === true,
+    },
   )
 }
 

@@ -197,13 +197,16 @@ export function BuiltPanel({ built }: { built: Built }) {
 
 /** Several files indexed as one dataset: where they are, or (built in memory) each to download. */
 export function BuiltDatasetPanel({ built }: { built: BuiltDataset }) {
-  const files = [...built.files.slice(built.files.length - built.built), built.manifest]
+  const own = built.written + built.kept
+  const files = [...built.files.slice(built.files.length - own), built.manifest]
   return (
     <section aria-labelledby="built-dataset-title" className="built">
       <h2 id="built-dataset-title">Indexed dataset</h2>
       <p data-testid="built-dataset">
-        {built.built} files indexed ({built.rows.toLocaleString('en-US')} rows) in {(built.ms / 1000).toFixed(1)} s
-        {built.files.length > built.built ? `, listed after the ${built.files.length - built.built} the manifest listed before` : ''}
+        {built.written} file{built.written === 1 ? '' : 's'} indexed ({built.rows.toLocaleString('en-US')} rows) in{' '}
+        {(built.ms / 1000).toFixed(1)} s
+        {built.kept ? `, ${built.kept} kept as an earlier build indexed ${built.kept === 1 ? 'it' : 'them'}` : ''}
+        {built.files.length > own ? `, listed after the ${built.files.length - own} the manifest listed before` : ''}
         {built.folder
           ? `; written into ${built.folder} with ${built.manifest.name}: host that folder as it is, or open it here again (Open folder).`
           : '; in memory: download each, with the manifest, into one folder to host them or open them again.'}

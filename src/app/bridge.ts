@@ -16,7 +16,7 @@ export function buildInWorker(file: File, options: WorkerBuildOptions, o: Worker
   return withBuildWorker((build) => build(file, options, o))
 }
 
-type WorkerBuildOptions = Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>
+export type WorkerBuildOptions = Omit<BuildOptions, 'signal' | 'onProgress' | 'file'>
 interface WorkerBuildJob {
   signal?: AbortSignal
   onProgress?: (p: JobProgress) => void
@@ -44,6 +44,8 @@ export async function withBuildWorker<T>(work: (build: WorkerBuild) => Promise<T
         if (p) onProgress?.(p)
       }, 100)
       try {
+        // (cancelled while the job was being made: the listener came too late to hear it)
+        signal?.throwIfAborted()
         return await api.run(id, file, options, target, embed)
       } finally {
         clearInterval(timer)

@@ -25,10 +25,12 @@ export interface FolderHandle<H extends FileHandle = FileHandle> {
 export interface BuiltDataset {
   folder?: string
   manifest: File
-  /** Every file the manifest lists (those it listed before the build first). */
+  /** Every file the manifest lists: those it listed before the build first, then this build's. */
   files: File[]
-  /** How many files this build wrote (the last of `files`). */
-  built: number
+  /** How many of this build's files it wrote. */
+  written: number
+  /** How many it kept as an earlier build wrote them (built as this one asks). */
+  kept: number
   /** Rows in the files this build wrote. */
   rows: number
   ms: number
@@ -41,6 +43,14 @@ export interface DatasetBuildOptions<H extends FileHandle> {
   confirm(question: string): boolean | Promise<boolean>
   /** Indexes the `i`th file, into `target` when given, else into the Blob it answers; its rows. */
   build(file: File, i: number, target?: H): Promise<{ rows: number; blob?: Blob }>
+  /**
+   * How `output`, the index of `input` already there (in the folder, or among `earlier`),
+   * differs from what this build writes ("was built with nlist 8, not 16"); undefined: it is
+   * kept, and `input` not indexed again (a cancelled build, run again, goes on from there).
+   */
+  builtOtherwise(output: File, input: File): Promise<string | undefined>
+  /** Without a folder: the indexed files opened with the inputs, an earlier build's (parts.ts). */
+  earlier?: File[]
   /** Opens the dataset for search, or throws why it does not open: the manifest is then not written. */
   open(manifest: File, files: File[]): Promise<void>
   signal?: AbortSignal
@@ -50,9 +60,10 @@ export interface DatasetBuildOptions<H extends FileHandle> {
  * `files` (in the order their rows are to be numbered) each indexed alone into
  * `<name>.indexed.parquet`, then the manifest listing them, written last and only once they open
  * as one dataset. A manifest already in the folder keeps the files it lists first, in their order
- * (rows already numbered keep their numbers); files of these names already there are replaced
- * only if the person agrees. Cancelled or failed: the files built stay (the one being built does
- * not), the manifest is not written, and the error says so. Undefined when the person declines.
+ * (rows already numbered keep their numbers). A file of that name already there is kept where
+ * it is newer than its input and built as this build asks, and replaced otherwise, only if the
+ * person agrees. Cancelled or failed: the files built stay (the one being built does not), the
+ * manifest is not written, and the error says so. Undefined when the person declines.
  */
 export async function buildDataset<H extends FileHandle>(files: File[], o: DatasetBuildOptions<H>): Promise<BuiltDataset | undefined> {
   const { folder } = o
@@ -62,12 +73,12 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
     const first = files[names.indexOf(names[twice] as string)]?.name
     throw new Error(`${first} and ${files[twice]?.name} would both be indexed into ${names[twice]}: give each file its own name`)
   }
+  /** Names already in the folder. */
   const there = new Set<string>()
   let listed: string[] = []
   /** The files the folder's manifest lists and this build does not write, from the folder. */
   const before: File[] = []
   if (folder) {
-    for (const name of names) if (await fileIn(folder, name)) there.add(name)
     const manifest = await fileIn(folder, MANIFEST)
     if (manifest) {
       const where = `${folder.name}/${MANIFEST}`
@@ -82,11 +93,27 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
         before.push(file)
       }
     }
-    const replaced = [...there]
-    const some = replaced.length > 3 ? `${replaced.slice(0, 3).join(', ')} and ${replaced.length - 3} more` : replaced.join(', ')
+  }
+  /** The files already indexed as this build would index them, by their input's place. */
+  const kept = new Map<number, File>()
+  /** Those to replace, and why. */
+  const replaced: string[] = []
+  for (const [i, name] of names.entries()) {
+    const found = folder ? await fileIn(folder, name) : o.earlier?.find((f) => f.name === name)
+    if (!found) continue
+    if (folder) there.add(name)
+    const input = files[i] as File
+    const why = found.lastModified < input.lastModified ? `is older than ${input.name}` : await o.builtOtherwise(found, input)
+    if (why === undefined) kept.set(i, found)
+    else if (folder) replaced.push(`${name}, which ${why}`)
+  }
+  if (folder && replaced.length) {
+    const one = replaced.length === 1
+    const some = replaced.length > 3 ? `${replaced.slice(0, 3).join('; ')}; and ${replaced.length - 3} more` : replaced.join('; ')
     if (
-      replaced.length &&
-      !(await o.confirm(`${folder.name} already holds ${some}: replace ${replaced.length === 1 ? 'it' : 'them'} with the files built now?`))
+      !(await o.confirm(
+        `${folder.name} already holds ${some}: replace ${one ? 'it' : 'them'} with the ${one ? 'file' : 'files'} built now?`,
+      ))
     )
       return undefined
   }
@@ -95,7 +122,14 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
   let rows = 0
   try {
     for (const [i, file] of files.entries()) {
+      // (a cancel between two files: the next is not begun)
+      o.signal?.throwIfAborted()
       const name = names[i] as string
+      const earlier = kept.get(i)
+      if (earlier) {
+        outputs.push(earlier)
+        continue
+      }
       const target = await folder?.getFileHandle(name, { create: true })
       try {
         const built = await o.build(file, i, target)
@@ -114,15 +148,24 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
       await writable.write(await manifest.text())
       await writable.close()
     }
-    return { folder: folder?.name, manifest, files: [...before, ...outputs], built: outputs.length, rows, ms: performance.now() - started }
+    return {
+      folder: folder?.name,
+      manifest,
+      files: [...before, ...outputs],
+      written: outputs.length - kept.size,
+      kept: kept.size,
+      rows,
+      ms: performance.now() - started,
+    }
   } catch (e) {
     const cancelled = (e as Error).name === 'AbortError' || o.signal?.aborted
     const one = outputs.length === 1
-    const kept = outputs.length
-      ? ` ${outputs.length} of ${files.length} files ${one ? 'was' : 'were'} indexed${folder ? ` into ${folder.name} and ${one ? 'stays' : 'stay'} there` : ''}; ${MANIFEST} was not written.`
+    const done = outputs.length
+      ? ` ${outputs.length} of ${files.length} files ${one ? 'was' : 'were'} indexed${folder ? ` into ${folder.name} and ${one ? 'stays' : 'stay'} there` : ''}; ${MANIFEST} was not written.` +
+        (folder ? ` Index the same files into ${folder.name} again to go on from there: those built with the same settings are kept.` : '')
       : ''
     const why = cancelled ? 'Build cancelled.' : (e as Error).message
-    throw new Error(kept ? `${why.replace(/[.\s]+$/, '')}.${kept}` : why, { cause: e })
+    throw new Error(done ? `${why.replace(/[.\s]+$/, '')}.${done}` : why, { cause: e })
   }
 }
 

@@ -13,6 +13,8 @@ export interface Parts {
   files: File[]
   /** Each file's facts (its footer). */
   infos: FileInfo[]
+  /** Files an earlier build wrote beside them (`a.indexed.parquet` beside `a.parquet`): kept where built as asked. */
+  earlier: File[]
 }
 
 /**

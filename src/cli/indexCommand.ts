@@ -3,6 +3,8 @@ import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
 import { buildIndex } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
+import { PASSAGE_ROW } from '../index/keys.js'
+import { builtOtherwise as differs } from '../index/model.js'
 import { checkOutputPath, fileSink, fileSource } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
 import { openIndex } from '../search/engine.js'
@@ -157,29 +159,32 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
 
   /**
    * --update: how the indexed file `output` differs from what these options build — what they
-   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model) — or
+   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model and passages) — or
    * undefined; a file that does not open as indexed differs.
    */
   async function builtOtherwise(output: string): Promise<string | undefined> {
     const index = await openIndex(output).catch(() => undefined)
     if (!index) return 'does not open as an indexed file'
     try {
-      const p = index.params
-      const given: Array<[string, unknown, unknown]> = [
-        ['metric', p.metric, params.metric ?? 'l2'],
-        ['column', index.opened.column.name, values.column ?? (embedText !== undefined ? params.column : undefined)],
-        ['nlist', p.nlist, params.nlist],
-        ['m', p.m, params.m],
-        ['nbits', p.nbits, params.nbits],
-        ['seed', p.seed, params.seed],
-        ['model', index.encoder, encoder?.id],
-      ]
-      const [what, was, wanted] = given.find(([, was, wanted]) => wanted !== undefined && was !== wanted) ?? []
-      if (what) return `was built with ${what} ${was}, not ${wanted}`
-      const clustered = values['cluster-rows'] === true
-      if ((p.clustered === true) !== clustered)
-        return clustered ? 'stores its rows in input order, not list by list' : 'stores its rows list by list'
-      return undefined
+      return differs(
+        {
+          params: index.params,
+          column: index.opened.column.name,
+          model: index.encoder,
+          passages: index.opened.metadata.schema.some((s) => s.name === PASSAGE_ROW),
+        },
+        {
+          metric: params.metric ?? 'l2',
+          column: values.column ?? (embedText !== undefined ? params.column : undefined),
+          nlist: params.nlist,
+          m: params.m,
+          nbits: params.nbits,
+          seed: params.seed,
+          model: encoder?.id,
+          passages: embedText !== undefined ? passages !== undefined : undefined,
+          clustered: values['cluster-rows'] === true,
+        },
+      )
     } finally {
       index.close()
     }

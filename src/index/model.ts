@@ -115,3 +115,48 @@ export const defaults = {
     return Math.min(rows, Math.max(16384, Math.min(65536, 32 * nlist)))
   },
 }
+
+/** What a build is asked to make, as an indexed file records it; a setting left undefined: any will do. */
+export interface AskedBuild {
+  metric: Metric
+  column?: string
+  nlist?: number
+  m?: number
+  nbits?: number
+  seed?: number
+  /** The model a file's text is embedded with first (a build from text). */
+  model?: string
+  /** Its texts cut into passages, a row each (a build from text). */
+  passages?: boolean
+  /** Rows stored list by list. */
+  clustered: boolean
+}
+
+/**
+ * How an index already built (its stored params, its vector column, the model its vectors came
+ * from, whether its rows are passages) differs from what `asked` would build — "was built with nlist 8, not 16", "stores its
+ * rows list by list" — or undefined where it is that build's. A dataset built again keeps the
+ * files that are (`index --out-dir --update`, the page's dataset build).
+ */
+export function builtOtherwise(
+  built: { params: Partial<IndexParams>; column: string; model?: string; passages: boolean },
+  asked: AskedBuild,
+): string | undefined {
+  const { params } = built
+  const given: Array<[string, unknown, unknown]> = [
+    ['metric', params.metric, asked.metric],
+    ['column', built.column, asked.column],
+    ['nlist', params.nlist, asked.nlist],
+    ['m', params.m, asked.m],
+    ['nbits', params.nbits, asked.nbits],
+    ['seed', params.seed, asked.seed],
+    ['model', built.model, asked.model],
+  ]
+  const [what, was, wanted] = given.find(([, was, wanted]) => wanted !== undefined && was !== wanted) ?? []
+  if (what) return `was built with ${what} ${was ?? 'none'}, not ${wanted}`
+  if (asked.passages !== undefined && built.passages !== asked.passages)
+    return asked.passages ? 'embeds each text whole, not in passages' : 'embeds texts in passages, a row each'
+  if ((params.clustered === true) !== asked.clustered)
+    return asked.clustered ? 'stores its rows in input order, not list by list' : 'stores its rows list by list'
+  return undefined
+}
