@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
+import { USE_LITE } from '../src/encode/useLite.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
-import { clusteredVectors, tempDir, writeListFile } from '../test/helpers/fixtures.js'
+import { clusteredVectors, tempDir, writeIdTextFile, writeListFile } from '../test/helpers/fixtures.js'
 import { expect, hitRows, hits, searchRow, seriousViolations, test } from './fixtures.js'
 
 // Several Parquet files without an index, opened together: the page indexes each into a folder,
@@ -172,4 +173,36 @@ test('where the browser cannot write into a folder, the dataset is built in memo
   await expect(page.getByRole('button', { name: 'y.indexed.parquet' })).toBeVisible()
   expect(await seriousViolations(page), 'a dataset built in memory').toEqual([])
   await page.screenshot({ path: info.outputPath('memory.png'), fullPage: true })
+})
+
+test('files with text only are embedded by meaning and indexed as one dataset, the encoder loaded once for them all, and searched by text', async ({
+  page,
+}) => {
+  await pickOutFolder(page)
+  const texts = join(dir, 'texts')
+  mkdirSync(texts)
+  const topics = ['red apple orchard', 'sailing boat harbour', 'snowy mountain trail', 'sourdough bread bakery']
+  for (const [f, name] of ['notes-1.parquet', 'notes-2.parquet'].entries())
+    writeIdTextFile(
+      join(texts, name),
+      'note',
+      Array.from({ length: 100 }, (_, i) => `${topics[(i + f) % 4]} ${f * 100 + i}`),
+    )
+  const requested: string[] = []
+  page.context().on('request', (r) => requested.push(new URL(r.url()).pathname))
+  await page.goto('/')
+  await page.getByLabel('Parquet folder').setInputFiles(texts)
+  const build = page.getByRole('region', { name: 'Build' })
+  await expect(build.getByRole('combobox', { name: 'Encoder' })).toHaveValue(USE_LITE)
+  await build.getByRole('button', { name: 'Embed and index 2 files' }).click()
+  await expect(page.getByTestId('built-dataset')).toContainText(/^2 files indexed \(200 rows\) in [\d.]+ s; written into out/, {
+    timeout: 120_000,
+  })
+  // the model loaded once by each encoder worker, for both files (not again for the second)
+  const workers = await page.evaluate(() => Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)))
+  expect(requested.filter((p) => p.endsWith('/models/use-lite/model.json'))).toHaveLength(workers)
+  await page.getByLabel('Query text').fill('a boat in the harbour')
+  await page.getByRole('button', { name: 'Search', exact: true }).click()
+  await expect(hits(page)).toHaveCount(10, { timeout: 60_000 })
+  for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
 })

@@ -4,7 +4,9 @@
  * for each, the seconds from the click to the built summary in Debian's Chromium (the built site
  * under vite preview; the folder picked answered by the origin-private file system) and the CLI's
  * wall time (`index`, `index --out-dir`), then whether the page wrote the same bytes as the CLI.
- *   npm run bench:page-build [-- --reps 2]     (after `npm run build`)
+ * --text: files with text only (WordNet's first 4,000 words, as 8 files), each embedded by
+ * meaning (use-lite-512) and indexed, in the page and by `index --out-dir --embed-text`.
+ *   npm run bench:page-build [-- --reps 2] [--text]     (after `npm run build`)
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -19,8 +21,10 @@ import { sitePreview } from './sitePreview.js'
 const root = resolve(import.meta.dirname, '../..')
 const base = join(root, '../shared/data/wordnet-fasttext-words-100d/base.parquet')
 const PARTS = 8
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' } } })
+const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' }, text: { type: 'boolean', default: false } } })
 const reps = Number(values.reps)
+const text = values.text
+const TEXT_ROWS = 4000
 
 if (!existsSync(base)) {
   console.log(`needs the shared WordNet dataset (${base})`)
@@ -39,7 +43,7 @@ const db = await DuckDBInstance.create(':memory:')
 const conn = await db.connect()
 for (let p = 0; p < PARTS; p++)
   await conn.run(
-    `COPY (SELECT * FROM '${base}' WHERE id % ${PARTS} = ${p} ORDER BY id) TO '${join(parts, `part-${p}.parquet`)}' (FORMAT parquet)`,
+    `COPY (SELECT ${text ? 'id, word' : '*'} FROM '${base}' WHERE id % ${PARTS} = ${p}${text ? ` AND id < ${TEXT_ROWS}` : ''} ORDER BY id) TO '${join(parts, `part-${p}.parquet`)}' (FORMAT parquet)`,
   )
 conn.closeSync()
 db.closeSync()
@@ -91,7 +95,22 @@ async function written(page: Page, names: string[]): Promise<string[]> {
 const names = Array.from({ length: PARTS }, (_, p) => `part-${p}.indexed.parquet`)
 const rows: string[] = []
 try {
-  for (let rep = 1; rep <= reps; rep++) {
+  for (let rep = 1; rep <= reps && text; rep++) {
+    // text only, 8 files: the page (into a folder), then the CLI (--out-dir --embed-text)
+    const page = await freshPage()
+    await page.getByLabel('Parquet folder').setInputFiles(parts)
+    const t = performance.now()
+    await page.getByRole('button', { name: `Embed and index ${PARTS} files` }).click()
+    await page.getByTestId('built-dataset').waitFor({ timeout: 900_000 })
+    const pageParts = (performance.now() - t) / 1000
+    const sums = await written(page, names)
+    await page.context().close()
+    const out = join(work, `indexed-${rep}`)
+    const cliParts = cli(['index', parts, '--out-dir', out, '--embed-text', 'word', '--encoder', 'use-lite-512'])
+    const same = names.filter((n, i) => sha(join(out, n)) === sums[i]).length
+    rows.push(`| ${rep} | ${pageParts.toFixed(1)} | ${cliParts.toFixed(1)} | ${same} of ${PARTS} |`)
+  }
+  for (let rep = 1; rep <= reps && !text; rep++) {
     // one file: the page (streamed to a file picked), then the CLI
     let page = await freshPage()
     await page.getByLabel('Parquet file').setInputFiles(base)
@@ -122,6 +141,15 @@ try {
   }
 } finally {
   await close()
+}
+if (text) {
+  console.log(
+    `WordNet's first ${TEXT_ROWS.toLocaleString('en-US')} words as ${PARTS} files of text only, embedded by use-lite-512 and indexed; Chromium ${version}; ${availableParallelism()} cores`,
+  )
+  console.log('| run | page, 8 files into a folder (s) | CLI, 8 files --out-dir --embed-text (s) | page files byte-identical to the CLI |')
+  console.log('| --- | --- | --- | --- |')
+  for (const row of rows) console.log(row)
+  process.exit(0)
 }
 console.log(
   `WordNet fastText, 62,454 × 100, --cluster-rows; Chromium ${version}; ${availableParallelism()} cores (the page builds on as many threads, at most 8; the CLI on every core)`,

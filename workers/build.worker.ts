@@ -46,13 +46,33 @@ function spawnEncodeWorker() {
   return { endpoint: worker, terminate: () => worker.terminate() }
 }
 
+type JobEncoder = QueryEncoder | PooledEncoder
+
+/**
+ * The last embedding job's encoder, kept for the next (a dataset's files, built in turn in this
+ * worker, load the model once); its workers end with this one.
+ */
+let kept: { id: string; encoder: JobEncoder } | undefined
+
 /**
  * The encoder for an embedding job: use-lite-512 on one worker per core (at most 4: each holds
- * the model), anything else (hash-ngram: fast) right here.
+ * the model), anything else (hash-ngram: fast) right here; the last job's, when it asked for the same.
  */
-function jobEncoder(id: string): QueryEncoder | PooledEncoder | undefined {
-  if (id !== USE_LITE) return encoderFor(id)
-  return pooledEncoder({ id: USE_LITE, dim: USE_LITE_DIM }, spawnEncodeWorker, Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)))
+function jobEncoder(id: string): JobEncoder | undefined {
+  if (kept?.id === id) return kept.encoder
+  dropEncoder()
+  const encoder =
+    id === USE_LITE
+      ? pooledEncoder({ id: USE_LITE, dim: USE_LITE_DIM }, spawnEncodeWorker, Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)))
+      : encoderFor(id)
+  if (encoder) kept = { id, encoder }
+  return encoder
+}
+
+/** Closes the kept encoder (another is asked for, or a job using it failed or was cancelled mid-batch). */
+function dropEncoder() {
+  if (kept && 'close' in kept.encoder) kept.encoder.close()
+  kept = undefined
 }
 
 const jobs = new Map<number, Job>()
@@ -112,9 +132,11 @@ const api = {
               job.progress = { phase: 'embed', done, total }
             },
           })
+        } catch (e) {
+          dropEncoder()
+          throw e
         } finally {
           clearInterval(watch)
-          if ('close' in encoder) encoder.close()
         }
         input = staged.blob as Blob
       }
