@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
 import { USE_LITE } from '../src/encode/useLite.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
+import { manifestText } from '../src/search/dataset.js'
 import { clusteredVectors, tempDir, writeIdTextFile, writeListFile } from '../test/helpers/fixtures.js'
 import { expect, hitRows, hits, searchRow, seriousViolations, test } from './fixtures.js'
 
@@ -205,4 +206,72 @@ test('files with text only are embedded by meaning and indexed as one dataset, t
   await page.getByRole('button', { name: 'Search', exact: true }).click()
   await expect(hits(page)).toHaveCount(10, { timeout: 60_000 })
   for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
+})
+
+test('a folder opened with its manifest and a Parquet file no build has added: the page offers to add it, into that folder only', async ({
+  page,
+}, info) => {
+  await pickOutFolder(page)
+  const folder = join(dir, 'add')
+  mkdirSync(folder)
+  // a dataset of two files, built as `index … --out-dir` builds it, and a third file since
+  for (const [name, seed] of [
+    ['a', 11],
+    ['b', 12],
+  ] as const) {
+    const input = part(folder, `${name}.parquet`, 500, 16, seed)
+    const source = await fileSource(input)
+    await buildIndex(source, await fileSink(join(folder, `${name}.indexed.parquet`), input), { column: 'embedding' })
+    await source.close()
+  }
+  writeFileSync(join(folder, 'manifest.json'), manifestText(['a.indexed.parquet', 'b.indexed.parquet']))
+  part(folder, 'c.parquet', 400, 16, 13)
+  await page.goto('/')
+  await page.getByLabel('Parquet folder').setInputFiles(folder)
+  await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
+  const notice = page.getByTestId('additions')
+  await expect(notice).toHaveText(
+    /^c\.parquet in add is not in its manifest\.json yet: no build has indexed it into this dataset\.\s*Add it to the dataset$/,
+  )
+  expect(await seriousViolations(page), 'a file to add').toEqual([])
+  await page.screenshot({ path: info.outputPath('add.png'), fullPage: true })
+  await notice.getByRole('button', { name: 'Add it to the dataset' }).click()
+  const build = page.getByRole('region', { name: 'Build' })
+  await expect(build.getByRole('heading')).toHaveText('Add 1 file to the dataset')
+  // the folder picked is not the dataset's: refused, nothing written
+  await build.getByRole('button', { name: 'Index 1 file' }).click()
+  await expect(page.getByRole('alert')).toHaveText(
+    'out is not the folder of the dataset open: it holds no manifest.json. Pick that folder to add the files to it.',
+  )
+  expect(await outFolder(page)).toEqual({ names: [] })
+  // the dataset's folder (its files copied where the picker answers): c indexed, and listed after a and b
+  for (const name of ['a.indexed.parquet', 'b.indexed.parquet', 'manifest.json'])
+    await page.evaluate(
+      async ({ name, bytes }) => {
+        const storage = (globalThis as unknown as { navigator: { storage: { getDirectory(): Promise<unknown> } } }).navigator.storage
+        type Folder = {
+          getFileHandle(
+            n: string,
+            o: object,
+          ): Promise<{ createWritable(): Promise<WritableStream & { write(b: unknown): Promise<void>; close(): Promise<void> }> }>
+        }
+        const root = (await storage.getDirectory()) as { getDirectoryHandle(n: string, o: object): Promise<Folder> }
+        const out = await root.getDirectoryHandle('out', { create: true })
+        const writable = await (await out.getFileHandle(name, { create: true })).createWritable()
+        await writable.write(Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0)))
+        await writable.close()
+      },
+      { name, bytes: readFileSync(join(folder, name)).toString('base64') },
+    )
+  await build.getByRole('button', { name: 'Index 1 file' }).click()
+  await expect(page.getByTestId('built-dataset')).toContainText(
+    /^1 file indexed \(400 rows\) in [\d.]+ s, listed after the 2 the manifest listed before; written into out/,
+    { timeout: 60_000 },
+  )
+  const out = await outFolder(page)
+  expect(JSON.parse(out.manifest ?? '')).toEqual({ files: ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet'] })
+  await expect(page.getByTestId('index-status')).toContainText('a manifest of 3 indexed files')
+  await searchRow(page, 1000 + 5)
+  await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(1005)
+  await expect(hits(page).first().locator('.hit-file')).toContainText('c.indexed.parquet row 5')
 })

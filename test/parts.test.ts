@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { buildDataset, type FileHandle, type FolderHandle } from '../src/app/datasetBuild.js'
-import { partsInfo } from '../src/app/parts.js'
+import { newInputs, partsInfo } from '../src/app/parts.js'
 import { buildIndex } from '../src/index/build.js'
 import { builtOtherwise } from '../src/index/model.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { indexedName, manifestWith } from '../src/search/dataset.js'
 import { engineApi } from '../workers/engineApi.js'
+import type { FileInfo } from '../workers/fileFacts.js'
 import { clusteredVectors, tempDir, writeIdTextFile, writeListFile } from './helpers/fixtures.js'
 
 // Several Parquet files none of which is indexed, opened in the page together: offered to be
@@ -391,7 +392,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     const builds: string[] = []
     const build = fakeBuild(2)
     const built = await buildDataset([a, b], {
-      earlier: [kept, new File(['PAR1 of other settings'], 'b.indexed.parquet')],
+      beside: [kept, new File(['PAR1 of other settings'], 'b.indexed.parquet')],
       builtOtherwise: asBuilt,
       confirm: () => {
         throw new Error('nothing asked in memory')
@@ -406,6 +407,76 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     expect(built?.files[0]).toBe(kept)
     expect(await built?.files[1]?.text()).toBe('built from b.parquet')
     expect(built).toMatchObject({ written: 1, kept: 1, rows: 2 })
+  })
+})
+
+describe('files added to a dataset open from its folder', () => {
+  it("the folder's Parquet files no build has added: not listed, not an index, not the input of one listed", () => {
+    const names = ['a.parquet', 'a.indexed.parquet', 'b.parquet', 'c.parquet', 'other.parquet', 'notes.txt', 'manifest.json']
+    const files = names.map((n) => new File(['x'], n))
+    // the manifest lists a's index (a.parquet is its input) and other.parquet itself
+    expect(newInputs(files, ['a.indexed.parquet', 'other.parquet']).map((f) => f.name)).toEqual(['b.parquet', 'c.parquet'])
+    expect(newInputs(files, ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet', 'other.parquet'])).toEqual([])
+  })
+
+  it('in memory, the manifest open keeps its files first, read from those beside the inputs; a file it lists that is not there is said', async () => {
+    const manifest = new File([JSON.stringify({ files: ['x.indexed.parquet', 'y%201.indexed.parquet'] })], 'manifest.json')
+    const x = new File(['built from x.parquet'], 'x.indexed.parquet')
+    const y = new File(['built from y 1.parquet'], 'y 1.indexed.parquet')
+    const c = new File(['c'], 'c.parquet')
+    const opened: string[] = []
+    const built = await buildDataset([c], {
+      manifest,
+      beside: [x, c, y, manifest],
+      builtOtherwise: asBuilt,
+      confirm: () => {
+        throw new Error('nothing asked in memory')
+      },
+      build: fakeBuild(4),
+      open: async (_, files) => void opened.push(...files.map((f) => f.name)),
+    })
+    expect(opened).toEqual(['x.indexed.parquet', 'y 1.indexed.parquet', 'c.indexed.parquet'])
+    expect(JSON.parse((await built?.manifest.text()) ?? '')).toEqual({
+      files: ['x.indexed.parquet', 'y%201.indexed.parquet', 'c.indexed.parquet'],
+    })
+    expect(built).toMatchObject({ written: 1, kept: 0, rows: 4 })
+    await expect(
+      buildDataset([c], {
+        manifest,
+        beside: [x, c],
+        builtOtherwise: asBuilt,
+        confirm: () => true,
+        build: fakeBuild(4),
+        open: async () => {},
+      }),
+    ).rejects.toThrow(
+      'manifest.json: lists y%201.indexed.parquet, which is not in the folder: list only files it holds, or pick another folder',
+    )
+  })
+
+  it('into a folder, one that is not the folder of the dataset open is refused before anything is built', async () => {
+    const manifest = new File([JSON.stringify({ files: ['x.indexed.parquet'] })], 'manifest.json')
+    const c = new File(['c'], 'c.parquet')
+    const add = (folder: FolderHandle) =>
+      buildDataset([c], { folder, manifest, builtOtherwise: asBuilt, confirm: () => true, build: fakeBuild(1), open: async () => {} })
+    const empty = memoryFolder('elsewhere')
+    await expect(add(empty.folder)).rejects.toThrow(
+      'elsewhere is not the folder of the dataset open: it holds no manifest.json. Pick that folder to add the files to it.',
+    )
+    const other = memoryFolder('other', { 'manifest.json': JSON.stringify({ files: ['z.indexed.parquet'] }), 'z.indexed.parquet': 'z' })
+    await expect(add(other.folder)).rejects.toThrow('other is not the folder of the dataset open: its manifest.json lists other files.')
+    expect([...empty.files.keys(), ...other.files.keys()]).toEqual(['manifest.json', 'z.indexed.parquet'])
+    const same = memoryFolder('data', { 'manifest.json': JSON.stringify({ files: ['x.indexed.parquet'] }), 'x.indexed.parquet': 'x' })
+    expect(await add(same.folder)).toMatchObject({ written: 1, kept: 0, folder: 'data' })
+    expect(JSON.parse((await same.text('manifest.json')) ?? '')).toEqual({ files: ['x.indexed.parquet', 'c.indexed.parquet'] })
+  })
+
+  it('the engine takes a single file to add where asked to', async () => {
+    const api = engineApi()
+    const one = fileOf(vectors('one.parquet', 100, 8))
+    expect(await api.unindexedParts([one])).toBeUndefined()
+    expect((await api.unindexedParts([one], undefined, 1))?.files.map((f) => f.name)).toEqual(['one.parquet'])
+    expect(partsInfo({ files: [one], infos: [(await api.fileFacts(one)) as FileInfo], earlier: [] }).info.name).toBe('one.parquet')
   })
 })
 

@@ -435,18 +435,20 @@ export function engineApi() {
      * (`a.indexed.parquet` beside `a.parquet`, as a cancelled build leaves them), left out of
      * those to index, as `index --out-dir` leaves them out of a folder's, for the build to keep
      * where they are built as it asks. Undefined for anything else, which `open` opens as it is:
-     * one file, a sidecar or a manifest with its files, files of which one is indexed.
+     * one file, a sidecar or a manifest with its files, files of which one is indexed. `least`:
+     * the files it takes (1: those to add to a dataset open).
      */
     async unindexedParts(
       given: File[] | FolderInput,
       job?: number,
+      least = 2,
     ): Promise<{ files: File[]; infos: FileInfo[]; earlier: File[] } | undefined> {
       const signal = signalOf(job)
       const picked = Array.isArray(given) ? given : folderPick(given.files).files
       if (picked.some((f) => isSidecarAddress(f.name) || isManifestAddress(f.name))) return undefined
       const earlier = picked.filter((f) => picked.some((g) => g !== f && indexedName(g.name) === f.name))
       const files = naturalOrder(picked.filter((f) => !earlier.includes(f)))
-      if (files.length < 2) return undefined
+      if (files.length < least) return undefined
       const infos: FileInfo[] = []
       for (const [i, file] of files.entries()) {
         throwIfAborted(signal)

@@ -2,13 +2,14 @@ import { lazy, Suspense, useEffect, useRef, useState } from 'react'
 import type { SearchBackend } from '../compute/backend.js'
 import type { BuildSummary } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
+import type { Metric } from '../index/model.js'
 import { updateAddress } from './address.js'
 import { run } from './bridge.js'
 import type { BuiltDataset } from './datasetBuild.js'
 import { type Built, BuiltDatasetPanel, BuiltPanel, FileDetails } from './FilePanel.js'
 import { dropped, type FolderInput } from './folders.js'
 import { type DemoManifest, EmptyState, OpenChoices, OpenMenu, Skeleton } from './OpenMenu.js'
-import { type Parts, partsInfo } from './parts.js'
+import { newInputs, type Parts, partsInfo } from './parts.js'
 import { rememberUrl, useMedia, useTheme } from './prefs.js'
 import { RowDialog } from './RowDialog.js'
 import { MAX_PAGE_K, type Opened, SearchView } from './SearchView.js'
@@ -152,6 +153,7 @@ export function App() {
         info,
         backend: used,
         file: input instanceof File ? input : undefined,
+        folder: typeof input === 'object' && 'folder' in input ? { name: input.folder, files: input.files } : undefined,
         src,
         columns: fromDemo?.columns,
         query: linked?.q ?? fromDemo?.query,
@@ -248,6 +250,29 @@ export function App() {
     }
   }
 
+  /**
+   * `files`, of the folder the dataset open came from with its manifest, offered to the build
+   * panel to index into that dataset (each alone, then listed after its files).
+   */
+  async function addToDataset(files: File[]) {
+    const folder = opened?.folder
+    const manifest = folder?.files.find((f) => f.name === opened?.info.name)
+    if (!folder || !manifest) return
+    try {
+      const answer = await run(undefined, (api, job) => api.unindexedParts(files, job, 1))
+      if (!answer) {
+        setError(
+          `Of ${files.map((f) => f.name).join(', ')}, one is indexed already: open it alone, or list it in ${manifest.name} yourself.`,
+        )
+        return
+      }
+      setParts({ ...answer, folder: folder.name, into: { manifest, files: folder.files } })
+      setSideOpen(true)
+    } catch (e) {
+      setError((e as Error).message)
+    }
+  }
+
   /** A dataset a build wrote (or made in memory) opened for search from its files, or an error thrown (its manifest is then not written). */
   async function openDataset(manifest: File, files: File[]) {
     if (!(await open([manifest, ...files], undefined, undefined, undefined, true)))
@@ -262,12 +287,26 @@ export function App() {
   // vectors to index, or text to embed first
   const canBuild = Boolean(opened && (opened.info.vectorColumns.length > 0 || opened.info.textColumns.length > 0))
   const partsShown = parts && partsInfo(parts)
-  // what the build panel indexes: the file open (a copy of it, indexed), or the files to index as one dataset
+  // a folder opened with its manifest: its Parquet files no build has added to it
+  const additions =
+    opened?.folder && opened.info.kind === 'manifest' ? newInputs(opened.folder.files, opened.info.sources?.map((s) => s.name) ?? []) : []
+  const dataset = opened?.info.index
+  // what the build panel indexes: the file open (a copy of it, indexed), or the files to index as one dataset (or to add to the one open)
   const toBuild =
     opened?.file && !opened.info.index && canBuild
       ? { files: [opened.file], info: opened.info }
       : parts && partsShown && !partsShown.problem
-        ? { files: parts.files, info: partsShown.info, earlier: parts.earlier }
+        ? {
+            files: parts.files,
+            info: partsShown.info,
+            beside: parts.into?.files ?? parts.earlier,
+            into: parts.into && {
+              manifest: parts.into.manifest,
+              metric: dataset?.params.metric as Metric | undefined,
+              column: dataset?.column,
+              model: opened?.info.model,
+            },
+          }
         : undefined
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a file dropped anywhere on the page opens
@@ -333,7 +372,8 @@ export function App() {
               <BuildPanel
                 key={toBuild.files.map((f) => f.name).join('/')}
                 files={toBuild.files}
-                earlier={'earlier' in toBuild ? toBuild.earlier : undefined}
+                beside={'beside' in toBuild ? toBuild.beside : undefined}
+                into={'into' in toBuild ? toBuild.into : undefined}
                 info={toBuild.info}
                 backend={backend}
                 gpuAvailable={gpuAvailable}
@@ -408,6 +448,18 @@ export function App() {
           )}
           {!opened && !busy && !error && !parts && (
             <EmptyState demo={demo} onDemo={openDemo} onChooseFile={() => fileInput.current?.click()} onChooseUrl={chooseUrl} />
+          )}
+          {opened && additions.length > 0 && !parts && (
+            <div className="notice additions" data-testid="additions">
+              <p>
+                {additions.length === 1 ? additions[0]?.name : `${additions.length} Parquet files`} in {opened.folder?.name}{' '}
+                {additions.length === 1 ? 'is' : 'are'} not in its {opened.info.name} yet: no build has indexed{' '}
+                {additions.length === 1 ? 'it' : 'them'} into this dataset.
+              </p>
+              <button type="button" onClick={() => void addToDataset(additions)}>
+                Add {additions.length === 1 ? 'it' : 'them'} to the dataset
+              </button>
+            </div>
           )}
           {opened && (
             <>

@@ -27,8 +27,16 @@ const PHASE_LABEL: Record<JobProgress['phase'], string> = {
 interface Props {
   /** The file to index; several: each indexed alone, with a manifest.json listing them (a dataset). */
   files: File[]
-  /** Several: the indexed files opened with them, an earlier build's (parts.ts), kept in memory where built as asked. */
-  earlier?: File[]
+  /**
+   * Several: the files opened with them (their folder's), where an earlier build's index of one
+   * is found and kept in memory where built as asked, and the files `into`'s manifest lists.
+   */
+  beside?: File[]
+  /**
+   * The dataset open the files are added to: its manifest (read from the folder picked, when
+   * written into one), and the settings it was built with, the panel's first choices.
+   */
+  into?: { manifest: File; metric?: Metric; column?: string; model?: string }
   info: FileInfo
   backend: SearchBackend
   /** Whether the page has a WebGPU adapter (the gpu choice is offered only then). */
@@ -60,7 +68,8 @@ const ENCODERS = [
  */
 export function BuildPanel({
   files,
-  earlier,
+  beside,
+  into,
   info,
   backend,
   gpuAvailable,
@@ -71,20 +80,25 @@ export function BuildPanel({
   onError,
 }: Props) {
   const several = files.length > 1
+  /** Each file indexed alone, with a manifest of them: several, or added to a dataset. */
+  const dataset = several || into !== undefined
   const embedding = info.vectorColumns.length === 0
   const taken = new Set(info.columns.map((c) => c.name))
-  const [column, setColumn] = useState(info.vectorColumns[0] ?? '')
+  // (added to a dataset: its column, model and metric first)
+  const [column, setColumn] = useState(info.vectorColumns.find((c) => c === into?.column) ?? info.vectorColumns[0] ?? '')
   const [text, setText] = useState(pickText(info.textColumns))
-  const [encoder, setEncoder] = useState<string>(ENCODERS[0][0])
-  const [as, setAs] = useState(['embedding', 'embedding_vector', 'text_embedding'].find((n) => !taken.has(n)) ?? '')
-  const [metric, setMetric] = useState<Metric>(embedding ? 'cosine' : 'l2')
+  const [encoder, setEncoder] = useState<string>(ENCODERS.find(([id]) => id === into?.model)?.[0] ?? ENCODERS[0][0])
+  const [as, setAs] = useState(
+    [...(into?.column ? [into.column] : []), 'embedding', 'embedding_vector', 'text_embedding'].find((n) => !taken.has(n)) ?? '',
+  )
+  const [metric, setMetric] = useState<Metric>(into?.metric ?? (embedding ? 'cosine' : 'l2'))
   const [nlist, setNlist] = useState('')
   const [m, setM] = useState('')
-  const canStream = several
+  const canStream = dataset
     ? typeof folderPicker() === 'function'
     : typeof (window as { showSaveFilePicker?: unknown }).showSaveFilePicker === 'function'
-  // (several files: into a folder by default, where the page can write one)
-  const [toDisk, setToDisk] = useState(several && canStream)
+  // (a dataset: into a folder by default, where the page can write one)
+  const [toDisk, setToDisk] = useState(dataset && canStream)
   /** Several files: the one being built (0-based). */
   const [fileAt, setFileAt] = useState(0)
   const [clusterRows, setClusterRows] = useState(false)
@@ -123,7 +137,7 @@ export function BuildPanel({
       if (!phaseStart.current.has(p.phase)) phaseStart.current.set(p.phase, performance.now())
       setProgress(p)
     }
-    if (several)
+    if (dataset)
       return buildAll(
         controller.signal,
         (build, file, target) => build(file, options, { signal: controller.signal, target, embed, onProgress }),
@@ -183,7 +197,8 @@ export function BuildPanel({
           folder,
           signal,
           confirm: (question) => window.confirm(question),
-          earlier,
+          beside,
+          manifest: into?.manifest,
           builtOtherwise,
           build: async (file, i, target) => {
             setFileAt(i)
@@ -221,11 +236,20 @@ export function BuildPanel({
   })()
   return (
     <section aria-label="Build">
-      <h2>{several ? `Index ${files.length} files as one dataset` : embedding ? 'Embed text, then index it' : 'Build an index'}</h2>
-      {several && (
+      <h2>
+        {into
+          ? `Add ${files.length} file${files.length === 1 ? '' : 's'} to the dataset`
+          : several
+            ? `Index ${files.length} files as one dataset`
+            : embedding
+              ? 'Embed text, then index it'
+              : 'Build an index'}
+      </h2>
+      {dataset && (
         <p className="hint">
-          Each file is indexed alone, with the settings below, and a {MANIFEST} lists them: the page then searches them as one, and the
-          folder they are written into can be hosted as it is or opened again here (Open folder).
+          {into
+            ? `Each file is indexed alone, with the settings below, into the dataset's folder (pick the one opened), and its ${MANIFEST} then lists them after its files, whose rows keep their numbers.`
+            : `Each file is indexed alone, with the settings below, and a ${MANIFEST} lists them: the page then searches them as one, and the folder they are written into can be hosted as it is or opened again here (Open folder).`}
           {canStream ? '' : ' This browser cannot write into a folder: the files are built in memory, and each can be downloaded.'}
         </p>
       )}
@@ -304,7 +328,7 @@ export function BuildPanel({
       {canStream && (
         <label className="hint">
           <input type="checkbox" checked={toDisk} onChange={(e) => setToDisk(e.target.checked)} />{' '}
-          {several
+          {dataset
             ? `Write the indexed files and ${MANIFEST} into a folder (asks which first; needs no memory for the output)`
             : 'Write the indexed file straight to disk (asks where first; needs no memory for the output)'}
         </label>
@@ -318,7 +342,11 @@ export function BuildPanel({
       </label>
       <p className="hint">Defaults suit most files; the default nprobe is measured on your data at the end of the build.</p>
       <button type="button" className="primary" onClick={build} disabled={building || (embedding ? !text : !column)}>
-        {several ? `${embedding ? 'Embed and index' : 'Index'} ${files.length} files` : embedding ? 'Embed and build index' : 'Build index'}
+        {dataset
+          ? `${embedding ? 'Embed and index' : 'Index'} ${files.length} file${files.length === 1 ? '' : 's'}`
+          : embedding
+            ? 'Embed and build index'
+            : 'Build index'}
       </button>{' '}
       {building && (
         <button type="button" onClick={() => abort.current?.abort()}>
@@ -327,7 +355,7 @@ export function BuildPanel({
       )}
       {building && (
         <div className="progress">
-          {several && (
+          {dataset && (
             <p data-testid="build-file">
               <progress aria-label="Files indexed" max={files.length} value={fileAt} /> file {fileAt + 1} of {files.length}:{' '}
               {files[fileAt]?.name}

@@ -21,6 +21,8 @@ export interface Opened {
   backend?: string
   /** A File to build from (local files and built results); URLs are searched only. */
   file?: File
+  /** The folder it was opened from (Open folder, or dropped): its name and every file of it. */
+  folder?: { name: string; files: File[] }
   /** The URL it was opened from: searches are kept in the page's address (?src=…&q=…) to share or reload. */
   src?: string
   /** From the demo manifest: columns to show, a first query and its nprobe. */

@@ -49,8 +49,16 @@ export interface DatasetBuildOptions<H extends FileHandle> {
    * kept, and `input` not indexed again (a cancelled build, run again, goes on from there).
    */
   builtOtherwise(output: File, input: File): Promise<string | undefined>
-  /** Without a folder: the indexed files opened with the inputs, an earlier build's (parts.ts). */
-  earlier?: File[]
+  /**
+   * Without a folder: the files opened with the inputs (their folder's), where an earlier build's
+   * index of one is found, and the files `manifest` lists.
+   */
+  beside?: File[]
+  /**
+   * The manifest of the dataset open the inputs are added to: in memory, the one read; into a
+   * folder, the one the folder's must be (another folder is refused before anything is built).
+   */
+  manifest?: File
   /** Opens the dataset for search, or throws why it does not open: the manifest is then not written. */
   open(manifest: File, files: File[]): Promise<void>
   signal?: AbortSignal
@@ -60,7 +68,7 @@ export interface DatasetBuildOptions<H extends FileHandle> {
  * `files` (in the order their rows are to be numbered) each indexed alone into
  * `<name>.indexed.parquet`, then the manifest listing them, written last and only once they open
  * as one dataset. A manifest already in the folder keeps the files it lists first, in their order
- * (rows already numbered keep their numbers). A file of that name already there is kept where
+ * (rows already numbered keep their numbers; in memory, the `manifest` given). A file of that name already there is kept where
  * it is newer than its input and built as this build asks, and replaced otherwise, only if the
  * person agrees. Cancelled or failed: the files built stay (the one being built does not), the
  * manifest is not written, and the error says so. Undefined when the person declines.
@@ -75,31 +83,39 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
   }
   /** Names already in the folder. */
   const there = new Set<string>()
+  /** A file of the folder (in memory: of those beside the inputs), or undefined where there is none of that name. */
+  const lookup = async (name: string) => (folder ? await fileIn(folder, name) : o.beside?.find((f) => f.name === name))
   let listed: string[] = []
-  /** The files the folder's manifest lists and this build does not write, from the folder. */
+  /** The files the manifest there lists and this build does not write. */
   const before: File[] = []
-  if (folder) {
-    const manifest = await fileIn(folder, MANIFEST)
-    if (manifest) {
-      const where = `${folder.name}/${MANIFEST}`
-      if (manifest.size > MAX_MANIFEST_BYTES) throw new Error(`${where}: is ${manifest.size} bytes, more than a manifest holds`)
-      listed = manifestFiles(new Uint8Array(await manifest.arrayBuffer()), where)
-      for (const entry of listed) {
-        const name = manifestName(entry)
-        if (names.includes(name)) continue
-        // (a URL, or a file in a subfolder, is none of the folder's own files)
-        const file = isUrlReference(entry) || /[\\/]/.test(name) ? undefined : await fileIn(folder, name)
-        if (!file) throw new Error(`${where}: lists ${entry}, which is not in the folder: list only files it holds, or pick another folder`)
-        before.push(file)
-      }
+  const manifest = folder ? await fileIn(folder, MANIFEST) : o.manifest
+  if (manifest) {
+    const where = folder ? `${folder.name}/${MANIFEST}` : manifest.name
+    if (manifest.size > MAX_MANIFEST_BYTES) throw new Error(`${where}: is ${manifest.size} bytes, more than a manifest holds`)
+    listed = manifestFiles(new Uint8Array(await manifest.arrayBuffer()), where)
+    for (const entry of listed) {
+      const name = manifestName(entry)
+      if (names.includes(name)) continue
+      // (a URL, or a file in a subfolder, is none of the folder's own files)
+      const file = isUrlReference(entry) || /[\\/]/.test(name) ? undefined : await lookup(name)
+      if (!file) throw new Error(`${where}: lists ${entry}, which is not in the folder: list only files it holds, or pick another folder`)
+      before.push(file)
     }
+  }
+  if (folder && o.manifest) {
+    // (added to the dataset open: the folder picked must be the one it came from)
+    const open = manifestFiles(new Uint8Array(await o.manifest.arrayBuffer()), o.manifest.name)
+    if (!manifest || listed.join('\n') !== open.join('\n'))
+      throw new Error(
+        `${folder.name} is not the folder of the dataset open: ${manifest ? `its ${MANIFEST} lists other files` : `it holds no ${MANIFEST}`}. Pick that folder to add the files to it.`,
+      )
   }
   /** The files already indexed as this build would index them, by their input's place. */
   const kept = new Map<number, File>()
   /** Those to replace, and why. */
   const replaced: string[] = []
   for (const [i, name] of names.entries()) {
-    const found = folder ? await fileIn(folder, name) : o.earlier?.find((f) => f.name === name)
+    const found = await lookup(name)
     if (!found) continue
     if (folder) there.add(name)
     const input = files[i] as File

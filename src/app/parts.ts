@@ -5,6 +5,7 @@
  */
 
 import type { FileInfo } from '../../workers/fileFacts.js'
+import { indexedName } from '../search/dataset.js'
 
 export interface Parts {
   /** The folder they came from, when a folder was opened. */
@@ -15,6 +16,23 @@ export interface Parts {
   infos: FileInfo[]
   /** Files an earlier build wrote beside them (`a.indexed.parquet` beside `a.parquet`): kept where built as asked. */
   earlier: File[]
+  /** The dataset open they are added to (its folder's manifest and every file of that folder). */
+  into?: { manifest: File; files: File[] }
+}
+
+/**
+ * The Parquet files of a folder opened with its manifest that no build has added to it: not
+ * listed (`listed`: the names of the files it lists), not an index a build wrote, and not the
+ * input of a file listed (`a.parquet` beside a listed `a.indexed.parquet`).
+ */
+export function newInputs(files: readonly File[], listed: readonly string[]): File[] {
+  return files.filter(
+    (f) =>
+      /\.parquet$/i.test(f.name) &&
+      !/\.indexed\.parquet$/i.test(f.name) &&
+      !listed.includes(f.name) &&
+      !listed.includes(indexedName(f.name)),
+  )
 }
 
 /**
@@ -29,7 +47,7 @@ export function partsInfo({ infos }: Parts): { info: FileInfo; problem?: string 
   const columns = [...first.columns]
   for (const i of rest) for (const c of i.columns) if (!columns.some((d) => d.name === c.name)) columns.push(c)
   const info: FileInfo = {
-    name: `${first.name} and ${rest.length} more`,
+    name: rest.length ? `${first.name} and ${rest.length} more` : first.name,
     bytes: infos.reduce((n, i) => n + i.bytes, 0),
     rows: infos.reduce((n, i) => n + i.rows, 0),
     columns,
