@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
 import { USE_LITE } from '../src/encode/useLite.js'
@@ -208,7 +208,7 @@ test('files with text only are embedded by meaning and indexed as one dataset, t
   for (const text of await hits(page).locator('.hit-main').allTextContents()) expect(text).toMatch(/sailing boat harbour/)
 })
 
-test('a folder opened with its manifest and a Parquet file no build has added: the page offers to add it, into that folder only', async ({
+test('a folder opened with its manifest, a Parquet file no build has added and one changed since: the page offers to index them into the dataset, into that folder only', async ({
   page,
 }, info) => {
   await pickOutFolder(page)
@@ -226,20 +226,23 @@ test('a folder opened with its manifest and a Parquet file no build has added: t
   }
   writeFileSync(join(folder, 'manifest.json'), manifestText(['a.indexed.parquet', 'b.indexed.parquet']))
   part(folder, 'c.parquet', 400, 16, 13)
+  // and a.parquet changed since its index was built
+  const later = new Date(Date.now() + 3_600_000)
+  utimesSync(join(folder, 'a.parquet'), later, later)
   await page.goto('/')
   await page.getByLabel('Parquet folder').setInputFiles(folder)
   await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
   const notice = page.getByTestId('additions')
   await expect(notice).toHaveText(
-    /^c\.parquet in add is not in its manifest\.json yet: no build has indexed it into this dataset\.\s*Add it to the dataset$/,
+    /^c\.parquet in add is not in its manifest\.json yet\. a\.parquet in add changed since its index was built\.\s*Index them into the dataset$/,
   )
   expect(await seriousViolations(page), 'a file to add').toEqual([])
   await page.screenshot({ path: info.outputPath('add.png'), fullPage: true })
-  await notice.getByRole('button', { name: 'Add it to the dataset' }).click()
+  await notice.getByRole('button', { name: 'Index them into the dataset' }).click()
   const build = page.getByRole('region', { name: 'Build' })
-  await expect(build.getByRole('heading')).toHaveText('Add 1 file to the dataset')
+  await expect(build.getByRole('heading')).toHaveText('Add 2 files to the dataset')
   // the folder picked is not the dataset's: refused, nothing written
-  await build.getByRole('button', { name: 'Index 1 file' }).click()
+  await build.getByRole('button', { name: 'Index 2 files' }).click()
   await expect(page.getByRole('alert')).toHaveText(
     'out is not the folder of the dataset open: it holds no manifest.json. Pick that folder to add the files to it.',
   )
@@ -263,11 +266,18 @@ test('a folder opened with its manifest and a Parquet file no build has added: t
       },
       { name, bytes: readFileSync(join(folder, name)).toString('base64') },
     )
-  await build.getByRole('button', { name: 'Index 1 file' }).click()
+  const asked: string[] = []
+  page.on('dialog', (d) => {
+    asked.push(d.message())
+    void d.accept()
+  })
+  await build.getByRole('button', { name: 'Index 2 files' }).click()
   await expect(page.getByTestId('built-dataset')).toContainText(
-    /^1 file indexed \(400 rows\) in [\d.]+ s, listed after the 2 the manifest listed before; written into out/,
+    /^2 files indexed \(900 rows\) in [\d.]+ s, beside the 1 the manifest listed before; written into out/,
     { timeout: 60_000 },
   )
+  // a's index built again, in its place, once agreed
+  expect(asked).toEqual(['out already holds a.indexed.parquet, which is older than a.parquet: replace it with the file built now?'])
   const out = await outFolder(page)
   expect(JSON.parse(out.manifest ?? '')).toEqual({ files: ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet'] })
   await expect(page.getByTestId('index-status')).toContainText('a manifest of 3 indexed files')

@@ -411,12 +411,19 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
 })
 
 describe('files added to a dataset open from its folder', () => {
-  it("the folder's Parquet files no build has added: not listed, not an index, not the input of one listed", () => {
+  it("the folder's Parquet files no build has added (not listed, not an index, not the input of one listed), and those changed since their index", () => {
     const names = ['a.parquet', 'a.indexed.parquet', 'b.parquet', 'c.parquet', 'other.parquet', 'notes.txt', 'manifest.json']
-    const files = names.map((n) => new File(['x'], n))
+    const files = names.map((n) => new File(['x'], n, { lastModified: 1000 }))
+    const named = ({ added, changed }: { added: File[]; changed: File[] }) => [added.map((f) => f.name), changed.map((f) => f.name)]
     // the manifest lists a's index (a.parquet is its input) and other.parquet itself
-    expect(newInputs(files, ['a.indexed.parquet', 'other.parquet']).map((f) => f.name)).toEqual(['b.parquet', 'c.parquet'])
-    expect(newInputs(files, ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet', 'other.parquet'])).toEqual([])
+    expect(named(newInputs(files, ['a.indexed.parquet', 'other.parquet']))).toEqual([['b.parquet', 'c.parquet'], []])
+    expect(named(newInputs(files, ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet', 'other.parquet']))).toEqual([[], []])
+    // an input newer than its index listed: changed since (the index not in the folder: not said)
+    const newer = files.map((f) => (f.name === 'a.parquet' ? new File(['x2'], f.name, { lastModified: 2000 }) : f))
+    expect(named(newInputs(newer, ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet']))).toEqual([
+      ['other.parquet'],
+      ['a.parquet'],
+    ])
   })
 
   it('in memory, the manifest open keeps its files first, read from those beside the inputs; a file it lists that is not there is said', async () => {

@@ -287,10 +287,13 @@ export function App() {
   // vectors to index, or text to embed first
   const canBuild = Boolean(opened && (opened.info.vectorColumns.length > 0 || opened.info.textColumns.length > 0))
   const partsShown = parts && partsInfo(parts)
-  // a folder opened with its manifest: its Parquet files no build has added to it
-  const additions =
-    opened?.folder && opened.info.kind === 'manifest' ? newInputs(opened.folder.files, opened.info.sources?.map((s) => s.name) ?? []) : []
-  const dataset = opened?.info.index
+  // a folder opened with its manifest: its Parquet files no build has added to it, or changed since
+  const pending =
+    opened?.folder && opened.info.kind === 'manifest'
+      ? newInputs(opened.folder.files, opened.info.sources?.map((s) => s.name) ?? [])
+      : { added: [], changed: [] }
+  const additions = [...pending.added, ...pending.changed]
+  const openedIndex = opened?.info.index
   // what the build panel indexes: the file open (a copy of it, indexed), or the files to index as one dataset (or to add to the one open)
   const toBuild =
     opened?.file && !opened.info.index && canBuild
@@ -302,8 +305,8 @@ export function App() {
             beside: parts.into?.files ?? parts.earlier,
             into: parts.into && {
               manifest: parts.into.manifest,
-              metric: dataset?.params.metric as Metric | undefined,
-              column: dataset?.column,
+              metric: openedIndex?.params.metric as Metric | undefined,
+              column: openedIndex?.column,
               model: opened?.info.model,
             },
           }
@@ -452,12 +455,17 @@ export function App() {
           {opened && additions.length > 0 && !parts && (
             <div className="notice additions" data-testid="additions">
               <p>
-                {additions.length === 1 ? additions[0]?.name : `${additions.length} Parquet files`} in {opened.folder?.name}{' '}
-                {additions.length === 1 ? 'is' : 'are'} not in its {opened.info.name} yet: no build has indexed{' '}
-                {additions.length === 1 ? 'it' : 'them'} into this dataset.
+                {[
+                  pending.added.length &&
+                    `${pending.added.length === 1 ? pending.added[0]?.name : `${pending.added.length} Parquet files`} in ${opened.folder?.name} ${pending.added.length === 1 ? 'is' : 'are'} not in its ${opened.info.name} yet.`,
+                  pending.changed.length &&
+                    `${pending.changed.length === 1 ? pending.changed[0]?.name : `${pending.changed.length} Parquet files`} in ${opened.folder?.name} changed since ${pending.changed.length === 1 ? 'its index was' : 'their indexes were'} built.`,
+                ]
+                  .filter(Boolean)
+                  .join(' ')}
               </p>
               <button type="button" onClick={() => void addToDataset(additions)}>
-                Add {additions.length === 1 ? 'it' : 'them'} to the dataset
+                Index {additions.length === 1 ? 'it' : 'them'} into the dataset
               </button>
             </div>
           )}

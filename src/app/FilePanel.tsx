@@ -206,7 +206,7 @@ export function BuiltDatasetPanel({ built }: { built: BuiltDataset }) {
         {built.written} file{built.written === 1 ? '' : 's'} indexed ({built.rows.toLocaleString('en-US')} rows) in{' '}
         {(built.ms / 1000).toFixed(1)} s
         {built.kept ? `, ${built.kept} kept as an earlier build indexed ${built.kept === 1 ? 'it' : 'them'}` : ''}
-        {built.files.length > own ? `, listed after the ${built.files.length - own} the manifest listed before` : ''}
+        {built.files.length > own ? `, beside the ${built.files.length - own} the manifest listed before` : ''}
         {built.folder
           ? `; written into ${built.folder} with ${built.manifest.name}: host that folder as it is, or open it here again (Open folder).`
           : '; in memory: download each, with the manifest, into one folder to host them or open them again.'}

@@ -44,7 +44,7 @@ export interface DatasetBuildOptions<H extends FileHandle> {
   /** Indexes the `i`th file, into `target` when given, else into the Blob it answers; its rows. */
   build(file: File, i: number, target?: H): Promise<{ rows: number; blob?: Blob }>
   /**
-   * How `output`, the index of `input` already there (in the folder, or among `earlier`),
+   * How `output`, the index of `input` already there (in the folder, or among `beside`),
    * differs from what this build writes ("was built with nlist 8, not 16"); undefined: it is
    * kept, and `input` not indexed again (a cancelled build, run again, goes on from there).
    */
@@ -67,10 +67,10 @@ export interface DatasetBuildOptions<H extends FileHandle> {
 /**
  * `files` (in the order their rows are to be numbered) each indexed alone into
  * `<name>.indexed.parquet`, then the manifest listing them, written last and only once they open
- * as one dataset. A manifest already in the folder keeps the files it lists first, in their order
- * (rows already numbered keep their numbers; in memory, the `manifest` given). A file of that name already there is kept where
- * it is newer than its input and built as this build asks, and replaced otherwise, only if the
- * person agrees. Cancelled or failed: the files built stay (the one being built does not), the
+ * as one dataset. A manifest already in the folder (in memory, the `manifest` given) keeps the
+ * files it lists first, in their order, so rows already numbered keep their numbers. A file of
+ * that name already there is kept where it is newer than its input and built as this build
+ * asks, and replaced otherwise, only if the person agrees. Cancelled or failed: the files built stay (the one being built does not), the
  * manifest is not written, and the error says so. Undefined when the person declines.
  */
 export async function buildDataset<H extends FileHandle>(files: File[], o: DatasetBuildOptions<H>): Promise<BuiltDataset | undefined> {
@@ -81,35 +81,11 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
     const first = files[names.indexOf(names[twice] as string)]?.name
     throw new Error(`${first} and ${files[twice]?.name} would both be indexed into ${names[twice]}: give each file its own name`)
   }
-  /** Names already in the folder. */
-  const there = new Set<string>()
   /** A file of the folder (in memory: of those beside the inputs), or undefined where there is none of that name. */
   const lookup = async (name: string) => (folder ? await fileIn(folder, name) : o.beside?.find((f) => f.name === name))
-  let listed: string[] = []
-  /** The files the manifest there lists and this build does not write. */
-  const before: File[] = []
-  const manifest = folder ? await fileIn(folder, MANIFEST) : o.manifest
-  if (manifest) {
-    const where = folder ? `${folder.name}/${MANIFEST}` : manifest.name
-    if (manifest.size > MAX_MANIFEST_BYTES) throw new Error(`${where}: is ${manifest.size} bytes, more than a manifest holds`)
-    listed = manifestFiles(new Uint8Array(await manifest.arrayBuffer()), where)
-    for (const entry of listed) {
-      const name = manifestName(entry)
-      if (names.includes(name)) continue
-      // (a URL, or a file in a subfolder, is none of the folder's own files)
-      const file = isUrlReference(entry) || /[\\/]/.test(name) ? undefined : await lookup(name)
-      if (!file) throw new Error(`${where}: lists ${entry}, which is not in the folder: list only files it holds, or pick another folder`)
-      before.push(file)
-    }
-  }
-  if (folder && o.manifest) {
-    // (added to the dataset open: the folder picked must be the one it came from)
-    const open = manifestFiles(new Uint8Array(await o.manifest.arrayBuffer()), o.manifest.name)
-    if (!manifest || listed.join('\n') !== open.join('\n'))
-      throw new Error(
-        `${folder.name} is not the folder of the dataset open: ${manifest ? `its ${MANIFEST} lists other files` : `it holds no ${MANIFEST}`}. Pick that folder to add the files to it.`,
-      )
-  }
+  const { listed, before } = await listedBefore(folder ? await fileIn(folder, MANIFEST) : o.manifest, names, lookup, o)
+  /** Names already in the folder. */
+  const there = new Set<string>()
   /** The files already indexed as this build would index them, by their input's place. */
   const kept = new Map<number, File>()
   /** Those to replace, and why. */
@@ -183,6 +159,42 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
     const why = cancelled ? 'Build cancelled.' : (e as Error).message
     throw new Error(done ? `${why.replace(/[.\s]+$/, '')}.${done}` : why, { cause: e })
   }
+}
+
+/**
+ * The entries of `manifest` — the folder's, or in memory the dataset's the inputs are added to —
+ * and the files it lists that this build does not write (`names`), found by `lookup`; a file it
+ * lists that is not there is an error. Into a folder, for a dataset open (`o.manifest`), the
+ * folder's manifest must list what that one does.
+ */
+async function listedBefore(
+  manifest: File | undefined,
+  names: string[],
+  lookup: (name: string) => Promise<File | undefined>,
+  o: { folder?: FolderHandle; manifest?: File },
+): Promise<{ listed: string[]; before: File[] }> {
+  const { folder } = o
+  const where = folder ? `${folder.name}/${MANIFEST}` : (manifest?.name ?? MANIFEST)
+  if (manifest && manifest.size > MAX_MANIFEST_BYTES) throw new Error(`${where}: is ${manifest.size} bytes, more than a manifest holds`)
+  const listed = manifest ? manifestFiles(new Uint8Array(await manifest.arrayBuffer()), where) : []
+  if (folder && o.manifest) {
+    // (added to the dataset open: the folder picked must be the one it came from)
+    const open = manifestFiles(new Uint8Array(await o.manifest.arrayBuffer()), o.manifest.name)
+    if (!manifest || listed.join('\n') !== open.join('\n'))
+      throw new Error(
+        `${folder.name} is not the folder of the dataset open: ${manifest ? `its ${MANIFEST} lists other files` : `it holds no ${MANIFEST}`}. Pick that folder to add the files to it.`,
+      )
+  }
+  const before: File[] = []
+  for (const entry of listed) {
+    const name = manifestName(entry)
+    if (names.includes(name)) continue
+    // (a URL, or a file in a subfolder, is none of the folder's own files)
+    const file = isUrlReference(entry) || /[\\/]/.test(name) ? undefined : await lookup(name)
+    if (!file) throw new Error(`${where}: lists ${entry}, which is not in the folder: list only files it holds, or pick another folder`)
+    before.push(file)
+  }
+  return { listed, before }
 }
 
 /** A file in `folder`, or undefined where there is none of that name. */

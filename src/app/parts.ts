@@ -21,18 +21,21 @@ export interface Parts {
 }
 
 /**
- * The Parquet files of a folder opened with its manifest that no build has added to it: not
- * listed (`listed`: the names of the files it lists), not an index a build wrote, and not the
- * input of a file listed (`a.parquet` beside a listed `a.indexed.parquet`).
+ * The Parquet files of a folder opened with its manifest that a build has still to index into it
+ * (`listed`: the names of the files it lists): `added`, those no build has added — not listed,
+ * not an index a build wrote, not the input of a file listed —, and `changed`, the inputs of
+ * files listed that are newer than their index.
  */
-export function newInputs(files: readonly File[], listed: readonly string[]): File[] {
-  return files.filter(
-    (f) =>
-      /\.parquet$/i.test(f.name) &&
-      !/\.indexed\.parquet$/i.test(f.name) &&
-      !listed.includes(f.name) &&
-      !listed.includes(indexedName(f.name)),
-  )
+export function newInputs(files: readonly File[], listed: readonly string[]): { added: File[]; changed: File[] } {
+  const added: File[] = []
+  const changed: File[] = []
+  for (const f of files) {
+    if (!/\.parquet$/i.test(f.name) || /\.indexed\.parquet$/i.test(f.name) || listed.includes(f.name)) continue
+    const index = indexedName(f.name)
+    if (!listed.includes(index)) added.push(f)
+    else if ((files.find((g) => g.name === index)?.lastModified ?? Number.POSITIVE_INFINITY) < f.lastModified) changed.push(f)
+  }
+  return { added, changed }
 }
 
 /**
