@@ -286,6 +286,24 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       }),
     ).rejects.toThrow(/^Build cancelled\. 1 of 2 files was indexed; manifest\.json was not written\.$/)
     expect(begun).toEqual(['a.parquet'])
+    // cancelled while the dataset opens: the open is given the build's signal, and the manifest is not written
+    const opening = new AbortController()
+    const { folder: late, text: lateText } = memoryFolder('late')
+    await expect(
+      buildDataset([a, b], {
+        folder: late,
+        signal: opening.signal,
+        builtOtherwise: asBuilt,
+        confirm: () => true,
+        build: fakeBuild(1),
+        open: (_, __, signal) =>
+          new Promise((_, reject) => {
+            signal?.addEventListener('abort', () => reject(Object.assign(new Error('open cancelled'), { name: 'AbortError' })))
+            opening.abort()
+          }),
+      }),
+    ).rejects.toThrow(/^Build cancelled\. 2 of 2 files were indexed into late and stay there; manifest\.json was not written\./)
+    expect(await lateText('manifest.json')).toBeUndefined()
     // the first file failing in memory: its words alone
     await expect(
       buildDataset([a], {

@@ -273,10 +273,22 @@ export function App() {
     }
   }
 
-  /** A dataset a build wrote (or made in memory) opened for search from its files, or an error thrown (its manifest is then not written). */
-  async function openDataset(manifest: File, files: File[]) {
-    if (!(await open([manifest, ...files], undefined, undefined, undefined, true)))
-      throw new Error('The files were built, but another open replaced or cancelled theirs.')
+  /**
+   * A dataset a build wrote (or made in memory) opened for search from its files, or an error
+   * thrown (its manifest is then not written); the build's Cancel (`signal`) cancels the open.
+   */
+  async function openDataset(manifest: File, files: File[], signal?: AbortSignal) {
+    const opening = open([manifest, ...files], undefined, undefined, undefined, true)
+    // (open() has made its own controller by now: the build's Cancel aborts it)
+    const controller = openAbort.current
+    const onAbort = () => controller?.abort()
+    signal?.addEventListener('abort', onAbort)
+    if (signal?.aborted) onAbort()
+    try {
+      if (!(await opening)) throw new Error('The files were built, but another open replaced or cancelled theirs.')
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
   }
 
   const chooseUrl = () => {

@@ -44,8 +44,8 @@ interface Props {
   onBackend: (b: SearchBackend) => void
   /** `file`: the indexed file, in memory (a Blob-backed File) or as saved to disk. */
   onBuilt: (summary: BuildSummary, file: File, saved: boolean, embedded?: EmbedSummary) => Promise<void>
-  /** Several files built: opens the dataset (`files`: every file the manifest lists), or throws why it does not open. */
-  openDataset: (manifest: File, files: File[]) => Promise<void>
+  /** Several files built: opens the dataset (`files`: every file the manifest lists), or throws why it does not open; `signal` cancels it. */
+  openDataset: (manifest: File, files: File[], signal?: AbortSignal) => Promise<void>
   /** The dataset opened, and its manifest written. */
   onBuiltDataset: (built: BuiltDataset) => void
   onError: (message: string | undefined) => void

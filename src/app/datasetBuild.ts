@@ -59,8 +59,8 @@ export interface DatasetBuildOptions<H extends FileHandle> {
    * folder, the one the folder's must be (another folder is refused before anything is built).
    */
   manifest?: File
-  /** Opens the dataset for search, or throws why it does not open: the manifest is then not written. */
-  open(manifest: File, files: File[]): Promise<void>
+  /** Opens the dataset for search, or throws why it does not open (or that `signal` cancelled it): the manifest is then not written. */
+  open(manifest: File, files: File[], signal?: AbortSignal): Promise<void>
   signal?: AbortSignal
 }
 
@@ -134,7 +134,7 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
       }
     }
     const manifest = new File([manifestText(manifestWith(listed, names))], MANIFEST, { type: 'application/json' })
-    await o.open(manifest, [...before, ...outputs])
+    await o.open(manifest, [...before, ...outputs], o.signal)
     if (folder) {
       const writable = await (await folder.getFileHandle(MANIFEST, { create: true })).createWritable()
       await writable.write(await manifest.text())
