@@ -214,14 +214,18 @@ test('a folder opened with its manifest, a Parquet file no build has added and o
   await pickOutFolder(page)
   const folder = join(dir, 'add')
   mkdirSync(folder)
-  // a dataset of two files, built as `index … --out-dir` builds it, and a third file since
+  // a dataset of two files, built as `index … --out-dir --metric cosine --cluster-rows` builds it, and a third file since
   for (const [name, seed] of [
     ['a', 11],
     ['b', 12],
   ] as const) {
     const input = part(folder, `${name}.parquet`, 500, 16, seed)
     const source = await fileSource(input)
-    await buildIndex(source, await fileSink(join(folder, `${name}.indexed.parquet`), input), { column: 'embedding' })
+    await buildIndex(source, await fileSink(join(folder, `${name}.indexed.parquet`), input), {
+      column: 'embedding',
+      metric: 'cosine',
+      clusterRows: true,
+    })
     await source.close()
   }
   writeFileSync(join(folder, 'manifest.json'), manifestText(['a.indexed.parquet', 'b.indexed.parquet']))
@@ -241,6 +245,9 @@ test('a folder opened with its manifest, a Parquet file no build has added and o
   await notice.getByRole('button', { name: 'Index them into the dataset' }).click()
   const build = page.getByRole('region', { name: 'Build' })
   await expect(build.getByRole('heading')).toHaveText('Add 2 files to the dataset')
+  // the dataset's settings first: its metric, its rows stored list by list
+  await expect(build.getByRole('combobox', { name: 'Metric' })).toHaveValue('cosine')
+  await expect(build.getByRole('checkbox', { name: /list by list/ })).toBeChecked()
   // the folder picked is not the dataset's: refused, nothing written
   await build.getByRole('button', { name: 'Index 2 files' }).click()
   await expect(page.getByRole('alert')).toHaveText(

@@ -320,6 +320,7 @@ export function App() {
               metric: openedIndex?.params.metric as Metric | undefined,
               column: openedIndex?.column,
               model: opened?.info.model,
+              clustered: openedIndex?.params.clustered === true,
             },
           }
         : undefined

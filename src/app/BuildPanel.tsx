@@ -36,7 +36,7 @@ interface Props {
    * The dataset open the files are added to: its manifest (read from the folder picked, when
    * written into one), and the settings it was built with, the panel's first choices.
    */
-  into?: { manifest: File; metric?: Metric; column?: string; model?: string }
+  into?: { manifest: File; metric?: Metric; column?: string; model?: string; clustered?: boolean }
   info: FileInfo
   backend: SearchBackend
   /** Whether the page has a WebGPU adapter (the gpu choice is offered only then). */
@@ -84,7 +84,7 @@ export function BuildPanel({
   const dataset = several || into !== undefined
   const embedding = info.vectorColumns.length === 0
   const taken = new Set(info.columns.map((c) => c.name))
-  // (added to a dataset: its column, model and metric first)
+  // (added to a dataset: its column, model, metric and rows' order first)
   const [column, setColumn] = useState(info.vectorColumns.find((c) => c === into?.column) ?? info.vectorColumns[0] ?? '')
   const [text, setText] = useState(pickText(info.textColumns))
   const [encoder, setEncoder] = useState<string>(ENCODERS.find(([id]) => id === into?.model)?.[0] ?? ENCODERS[0][0])
@@ -101,7 +101,7 @@ export function BuildPanel({
   const [toDisk, setToDisk] = useState(dataset && canStream)
   /** Several files: the one being built (0-based). */
   const [fileAt, setFileAt] = useState(0)
-  const [clusterRows, setClusterRows] = useState(false)
+  const [clusterRows, setClusterRows] = useState(into?.clustered === true)
   const [float16, setFloat16] = useState(false)
   const [passages, setPassages] = useState(false)
   const [progress, setProgress] = useState<JobProgress>()
