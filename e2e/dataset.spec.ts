@@ -292,3 +292,31 @@ test('a folder opened with its manifest, a Parquet file no build has added and o
   await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(1005)
   await expect(hits(page).first().locator('.hit-file')).toContainText('c.indexed.parquet row 5')
 })
+
+test('where the browser cannot write into a folder, a file added to a dataset opened from its folder is built in memory with the manifest listing all', async ({
+  page,
+}) => {
+  await page.addInitScript(() => Object.defineProperty(globalThis, 'showDirectoryPicker', { value: undefined }))
+  const folder = join(dir, 'add-memory')
+  mkdirSync(folder)
+  const input = part(folder, 'p.parquet', 300, 16, 21)
+  const source = await fileSource(input)
+  await buildIndex(source, await fileSink(join(folder, 'p.indexed.parquet'), input), { column: 'embedding' })
+  await source.close()
+  writeFileSync(join(folder, 'manifest.json'), manifestText(['p.indexed.parquet']))
+  part(folder, 'q.parquet', 200, 16, 22)
+  await page.goto('/')
+  await page.getByLabel('Parquet folder').setInputFiles(folder)
+  await page.getByTestId('additions').getByRole('button', { name: 'Index it into the dataset' }).click()
+  const build = page.getByRole('region', { name: 'Build' })
+  await build.getByRole('button', { name: 'Index 1 file' }).click()
+  await expect(page.getByTestId('built-dataset')).toContainText(
+    /^1 file indexed \(200 rows\) in [\d.]+ s, beside the 1 the manifest listed before; in memory: download each/,
+    { timeout: 60_000 },
+  )
+  await expect(page.getByTestId('index-status')).toContainText('a manifest of 2 indexed files')
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'manifest.json' }).click()])
+  expect(JSON.parse(readFileSync(await download.path(), 'utf8'))).toEqual({ files: ['p.indexed.parquet', 'q.indexed.parquet'] })
+  await searchRow(page, 300 + 4)
+  await expect(hits(page).first().locator('.hit-file')).toContainText('q.indexed.parquet row 4')
+})
