@@ -446,7 +446,8 @@ export function engineApi() {
       const signal = signalOf(job)
       const picked = Array.isArray(given) ? given : folderPick(given.files).files
       if (picked.some((f) => isSidecarAddress(f.name) || isManifestAddress(f.name))) return undefined
-      const earlier = picked.filter((f) => picked.some((g) => g !== f && indexedName(g.name) === f.name))
+      const outputs = new Set(picked.map((f) => indexedName(f.name)))
+      const earlier = picked.filter((f) => outputs.has(f.name))
       const files = naturalOrder(picked.filter((f) => !earlier.includes(f)))
       if (files.length < least) return undefined
       const infos: FileInfo[] = []

@@ -82,6 +82,7 @@ export function BuildPanel({
   const several = files.length > 1
   /** Each file indexed alone, with a manifest of them: several, or added to a dataset. */
   const dataset = several || into !== undefined
+  const counted = `${files.length} file${several ? 's' : ''}`
   const embedding = info.vectorColumns.length === 0
   const taken = new Set(info.columns.map((c) => c.name))
   // (added to a dataset: its column, model, metric and rows' order first)
@@ -238,7 +239,7 @@ export function BuildPanel({
     <section aria-label="Build">
       <h2>
         {into
-          ? `Add ${files.length} file${files.length === 1 ? '' : 's'} to the dataset`
+          ? `Add ${counted} to the dataset`
           : several
             ? `Index ${files.length} files as one dataset`
             : embedding
@@ -342,11 +343,7 @@ export function BuildPanel({
       </label>
       <p className="hint">Defaults suit most files; the default nprobe is measured on your data at the end of the build.</p>
       <button type="button" className="primary" onClick={build} disabled={building || (embedding ? !text : !column)}>
-        {dataset
-          ? `${embedding ? 'Embed and index' : 'Index'} ${files.length} file${files.length === 1 ? '' : 's'}`
-          : embedding
-            ? 'Embed and build index'
-            : 'Build index'}
+        {dataset ? `${embedding ? 'Embed and index' : 'Index'} ${counted}` : embedding ? 'Embed and build index' : 'Build index'}
       </button>{' '}
       {building && (
         <button type="button" onClick={() => abort.current?.abort()}>

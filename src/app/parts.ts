@@ -29,11 +29,13 @@ export interface Parts {
 export function newInputs(files: readonly File[], listed: readonly string[]): { added: File[]; changed: File[] } {
   const added: File[] = []
   const changed: File[] = []
+  const names = new Set(listed)
+  const byName = new Map(files.map((f) => [f.name, f]))
   for (const f of files) {
-    if (!/\.parquet$/i.test(f.name) || /\.indexed\.parquet$/i.test(f.name) || listed.includes(f.name)) continue
+    if (!/\.parquet$/i.test(f.name) || /\.indexed\.parquet$/i.test(f.name) || names.has(f.name)) continue
     const index = indexedName(f.name)
-    if (!listed.includes(index)) added.push(f)
-    else if ((files.find((g) => g.name === index)?.lastModified ?? Number.POSITIVE_INFINITY) < f.lastModified) changed.push(f)
+    if (!names.has(index)) added.push(f)
+    else if ((byName.get(index)?.lastModified ?? Number.POSITIVE_INFINITY) < f.lastModified) changed.push(f)
   }
   return { added, changed }
 }
