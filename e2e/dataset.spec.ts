@@ -59,6 +59,9 @@ test('a folder of unindexed files is indexed into a picked folder with its manif
   part(parts, 'part-10.parquet', 1500, 16, 3)
   part(parts, 'part-2.parquet', 1200, 16, 4)
   part(parts, 'part-1.parquet', 1000, 16, 5)
+  // every worker the page starts, those its workers start too
+  const started: string[] = []
+  page.on('worker', (w) => started.push(new URL(w.url()).pathname))
   await page.goto('/')
   await page.getByLabel('Parquet folder').setInputFiles(parts)
   await expect(page.getByTestId('parts')).toContainText('3 Parquet files in parts, 3,700 rows, none of them indexed yet.')
@@ -73,6 +76,9 @@ test('a folder of unindexed files is indexed into a picked folder with its manif
     /^3 files indexed \(3,700 rows\) in [\d.]+ s; written into out with manifest\.json: host that folder as it is/,
     { timeout: 120_000 },
   )
+  // the build's kernel workers (one a core beside the build worker) started once for the 3 files
+  const threads = await page.evaluate(() => Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)))
+  expect(started.filter((p) => /\/kernel\.worker-[\w-]+\.js$/.test(p))).toHaveLength(threads - 1)
   // the folder holds each file's index and the manifest, listing them in the order of their names
   const out = await outFolder(page)
   expect(out.names).toEqual(['manifest.json', 'part-1.indexed.parquet', 'part-10.indexed.parquet', 'part-2.indexed.parquet'])

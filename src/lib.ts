@@ -3,6 +3,7 @@
 export type { BackendChoice, BackendName, Kernels, SearchBackend } from './compute/backend.js'
 export { BACKEND_CHOICES, loadKernels, SEARCH_BACKENDS } from './compute/backend.js'
 export type { SpawnedWorker, SpawnKernelWorker } from './compute/pool.js'
+export { KeptWorkers } from './compute/pool.js'
 export { setWasmMemoryLimit } from './compute/wasm.js'
 export type { Query, QueryEncoder } from './encode/encoders.js'
 export { encoderFor, HASH_NGRAM, hashNgramEncoder, registerEncoder, registerEncoderPool } from './encode/encoders.js'

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadKernels } from '../src/compute/backend.js'
 import { l2sq } from '../src/compute/js.js'
-import { KernelPool, type SpawnKernelWorker } from '../src/compute/pool.js'
-import { buildIndex, nprobeFloor } from '../src/index/build.js'
+import { KeptWorkers, KernelPool, type SpawnKernelWorker } from '../src/compute/pool.js'
+import { AbortError } from '../src/errors.js'
+import { type BuildOptions, buildIndex, nprobeFloor } from '../src/index/build.js'
 import { truthOf } from '../src/index/stream.js'
 import { encodeAll, resolveParams, trainModel } from '../src/index/train.js'
 import { kneeChoice, NO_ROW, tuneFromTruth, tuneNprobe } from '../src/index/tune.js'
@@ -298,6 +300,88 @@ describe("the tune's queries shared with the build's workers", () => {
       pool.close()
     }
   }, 60_000)
+})
+
+describe("a build's workers kept for the next (KeptWorkers: a dataset's files built in turn)", () => {
+  it('started once for all the files, each file the bytes one thread writes; new ones for another backend, after a cancel, or beside a build using them; ended by close', async () => {
+    const dir = tempDir('pqs-kept-')
+    const files = [51, 52, 53].map((seed) => {
+      const path = join(dir, `in-${seed}.parquet`)
+      const v = clusteredVectors(1500, DIM, seed)
+      writeListFile(
+        path,
+        Array.from({ length: 1500 }, (_, i) => Array.from(v.subarray(i * DIM, (i + 1) * DIM))),
+      )
+      return path
+    })
+    const { spawnNodeKernelWorker } = (await import(resolve('build/src/compute/nodePool.js'))) as {
+      spawnNodeKernelWorker: SpawnKernelWorker
+    }
+    /** Each worker started: the calls sent to it, and whether it was ended. */
+    const started: Array<{ calls: string[]; ended: boolean }> = []
+    const spawn: SpawnKernelWorker = () => {
+      const worker = spawnNodeKernelWorker()
+      const mine = { calls: [] as string[], ended: false }
+      started.push(mine)
+      const post = worker.endpoint.postMessage.bind(worker.endpoint)
+      worker.endpoint.postMessage = (message: { path?: string[] }, transfer?: Parameters<typeof post>[1]) => {
+        mine.calls.push(message.path?.[0] ?? '')
+        post(message, transfer)
+      }
+      return {
+        endpoint: worker.endpoint,
+        terminate: () => {
+          mine.ended = true
+          worker.terminate()
+        },
+      }
+    }
+    const bytes = async (input: string, name: string, o: Partial<BuildOptions> = {}) => {
+      const out = join(dir, name)
+      await buildIndex(input, out, { column: 'embedding', nlist: 24, ...o })
+      return readFileSync(out)
+    }
+    const alone = await Promise.all(files.map((f, i) => bytes(f, `alone-${i}.parquet`)))
+    const workers = new KeptWorkers()
+    const kept = { threads: 3, spawnWorker: spawn, workers, backend: 'wasm' } as const
+    for (const [i, f] of files.entries()) {
+      const before = started.map((w) => w.calls.length)
+      expect((await bytes(f, `kept-${i}.parquet`, kept)).equals(alone[i] as Buffer), `file ${i}`).toBe(true)
+      // the same two workers for every file, each doing a share of its build, then letting it go
+      expect(started).toHaveLength(2)
+      for (const [w, worker] of started.entries()) {
+        const calls = worker.calls.slice(before[w] ?? 0)
+        expect(calls, `file ${i}, worker ${w}`).toEqual(expect.arrayContaining(['setModel', 'tuneStart']))
+        expect(calls.at(-1)).toBe('clear')
+        expect(worker.ended).toBe(false)
+      }
+    }
+    // another backend: those workers ended, two started for it
+    expect((await bytes(files[0] as string, 'js.parquet', { ...kept, backend: 'js' })).equals(alone[0] as Buffer)).toBe(true)
+    expect(started.map((w) => w.ended)).toEqual([true, true, false, false])
+    // back to wasm: new ones again
+    expect((await bytes(files[2] as string, 'wasm.parquet', kept)).equals(alone[2] as Buffer)).toBe(true)
+    expect(started.map((w) => w.ended)).toEqual([true, true, true, true, false, false])
+    // cancelled mid-build: its workers ended (one may still be busy with it); the next build starts its own
+    const controller = new AbortController()
+    const cancelled = bytes(files[1] as string, 'cancelled.parquet', {
+      ...kept,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'tune') controller.abort()
+      },
+    })
+    await expect(cancelled).rejects.toThrow(AbortError)
+    expect(started.map((w) => w.ended)).toEqual(Array(6).fill(true))
+    expect((await bytes(files[1] as string, 'after.parquet', kept)).equals(alone[1] as Buffer)).toBe(true)
+    expect(started.map((w) => w.ended)).toEqual([...Array(6).fill(true), false, false])
+    // two builds at once: the second gets workers of its own, ended after it
+    const both = await Promise.all([bytes(files[2] as string, 'a.parquet', kept), bytes(files[0] as string, 'b.parquet', kept)])
+    expect(both.map((b, i) => b.equals(alone[i === 0 ? 2 : 0] as Buffer))).toEqual([true, true])
+    expect(started.map((w) => w.ended)).toEqual([...Array(6).fill(true), false, false, true, true])
+    workers.close()
+    expect(started.every((w) => w.ended)).toBe(true)
+  }, 120_000)
 })
 
 describe('rows at one distance, and lists smaller than k', () => {

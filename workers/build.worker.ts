@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink'
-import type { SpawnKernelWorker } from '../src/compute/pool.js'
+import { KeptWorkers, type SpawnKernelWorker } from '../src/compute/pool.js'
 import { encoderFor, type QueryEncoder } from '../src/encode/encoders.js'
 import { type PooledEncoder, pooledEncoder } from '../src/encode/pool.js'
 import { type ModelLoad, USE_LITE, USE_LITE_DIM } from '../src/encode/useLite.js'
@@ -39,6 +39,9 @@ const spawnWorker: SpawnKernelWorker = () => {
   const worker = new Worker(new URL('./kernel.worker.ts', import.meta.url), { type: 'module', name: 'parquetseek-kernels' })
   return { endpoint: worker, terminate: () => worker.terminate() }
 }
+
+/** Kernel workers kept from one build to the next (a dataset's files): started once, ended with this worker. */
+const workers = new KeptWorkers()
 
 /** Encoder workers: each holds one copy of the sentence encoder (a model call uses one core). */
 function spawnEncodeWorker() {
@@ -146,6 +149,7 @@ const api = {
         // navigator.deviceMemory (GiB, Chrome) rounds down; give the build at most half of it
         memoryLimitBytes: ((navigator as { deviceMemory?: number }).deviceMemory ?? 4) * 2 ** 29,
         spawnWorker,
+        workers,
         ...options,
         file: file.name,
         signal: job.controller.signal,

@@ -1,6 +1,7 @@
 import { rm, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { defaultThreads, spawnNodeKernelWorker } from '../compute/nodePool.js'
+import { KeptWorkers } from '../compute/pool.js'
 import { buildIndex } from '../index/build.js'
 import type { EmbedSummary } from '../index/embed.js'
 import { PASSAGE_ROW } from '../index/keys.js'
@@ -130,6 +131,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   const targetRecall = recallOption(values['target-recall'], 'target-recall')
   const tuneLimit = intOption(values['tune-limit'], 'tune-limit', 1) ?? 200
   const tuneQueries = new Map<string, Float32Array[]>()
+  // (one set of kernel workers for every file of --out-dir, started once)
+  const workers = new KeptWorkers()
   try {
     if (outDir !== undefined)
       await indexEach(positionals, outDir, {
@@ -155,6 +158,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
   } finally {
     // (one encoder for every file: a model's workers started once)
     encoder?.close?.()
+    workers.close()
   }
 
   /**
@@ -223,6 +227,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
         ...compute,
         threads,
         spawnWorker: spawnNodeKernelWorker,
+        workers,
         memoryBytes,
         tuneQueries: tune,
         targetRecall,

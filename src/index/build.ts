@@ -2,7 +2,7 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet'
 import { type BackendName, type Kernels, loadKernels, type SearchBackend } from '../compute/backend.js'
 import type { GpuBuild } from '../compute/gpu/build.js'
 import { float32Query, kernelKind } from '../compute/metric.js'
-import { type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
+import { type KeptWorkers, type KernelPool, type SpawnKernelWorker, withPool } from '../compute/pool.js'
 import { mulberry32, sampleIndices } from '../compute/random.js'
 import { spillGraph } from '../compute/spill.js'
 import { AbortError, GpuError, ParquetSeekError, throwIfAborted } from '../errors.js'
@@ -71,6 +71,12 @@ export interface BuildOptions extends Omit<TrainOptions, 'onProgress' | 'signal'
   threads?: number
   /** Starts a kernel worker: spawnNodeKernelWorker in Node, a module Worker in browsers. */
   spawnWorker?: SpawnKernelWorker
+  /**
+   * Workers kept for the next build (several files built in turn): this build takes those an
+   * earlier one left there, or starts them there, and leaves them for the next; the caller ends
+   * them (`close()`). The same bytes are written either way.
+   */
+  workers?: KeptWorkers
   /**
    * Held-out queries (row-major, the column's dimension each), like the ones the index will
    * meet: the default nprobe and refine are measured on them (recall@10 against exact search
@@ -153,7 +159,7 @@ async function build(source: AsyncBuffer, sink: ByteSink, o: BuildOptions): Prom
   checkTargetRecall(o) // before anything is read
   const kernels = await loadKernels(o.backend)
   const gpu = o.backend === 'gpu' ? await (await import('../compute/gpu/open.js')).openGpuBuild(o.gpu, o.signal) : undefined
-  return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool, gpu))
+  return withPool(o.threads ?? 1, o.spawnWorker, kernels.name, (pool) => buildWith(source, sink, o, kernels, pool, gpu), o.workers)
 }
 
 async function buildWith(

@@ -82,6 +82,12 @@ export function kernelWorkerApi() {
     tuneEnd(): void {
       tune = undefined
     },
+    /** Lets go of what the last build handed this worker: the next build in it hands its own. */
+    clear(): void {
+      rows = undefined
+      model = undefined
+      tune = undefined
+    },
   }
 }
 
