@@ -236,7 +236,8 @@ test('a folder opened with its manifest, a Parquet file no build has added and o
   }
   writeFileSync(join(folder, 'manifest.json'), manifestText(['a.indexed.parquet', 'b.indexed.parquet']))
   part(folder, 'c.parquet', 400, 16, 13)
-  // and a.parquet changed since its index was built
+  // and a.parquet changed since its index was built: 20 rows more
+  part(folder, 'a.parquet', 520, 16, 11)
   const later = new Date(Date.now() + 3_600_000)
   utimesSync(join(folder, 'a.parquet'), later, later)
   await page.goto('/')
@@ -286,16 +287,20 @@ test('a folder opened with its manifest, a Parquet file no build has added and o
   })
   await build.getByRole('button', { name: 'Index 2 files' }).click()
   await expect(page.getByTestId('built-dataset')).toContainText(
-    /^2 files indexed \(900 rows\) in [\d.]+ s, beside the 1 the manifest listed before; written into out/,
+    /^2 files indexed \(920 rows\) in [\d.]+ s, beside the 1 the manifest listed before; written into out/,
     { timeout: 60_000 },
+  )
+  // b's rows now come 20 later: said
+  await expect(page.getByTestId('renumbered')).toHaveText(
+    'The rows of the file after a.indexed.parquet in the manifest are numbered 20 higher than before (it now holds 520 rows, not 500), so a row number saved or linked before names another row now.',
   )
   // a's index built again, in its place, once agreed
   expect(asked).toEqual(['out already holds a.indexed.parquet, which is older than a.parquet: replace it with the file built now?'])
   const out = await outFolder(page)
   expect(JSON.parse(out.manifest ?? '')).toEqual({ files: ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet'] })
   await expect(page.getByTestId('index-status')).toContainText('a manifest of 3 indexed files')
-  await searchRow(page, 1000 + 5)
-  await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(1005)
+  await searchRow(page, 1020 + 5)
+  await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(1025)
   await expect(hits(page).first().locator('.hit-file')).toContainText('c.indexed.parquet row 5')
 })
 

@@ -1418,6 +1418,30 @@ describe('parquetseek search and bench', () => {
     expect(file.stderr).toMatch(/--out-dir is not a directory/)
   })
 
+  it('index --out-dir again for a listed file that now holds more rows: a warning that the rows after it are numbered higher, and they are', async () => {
+    const src = join(dir, 'renumber-src')
+    const out = join(dir, 'renumber')
+    mkdirSync(src)
+    const write = (name: string, rows: number) =>
+      writeListFile(join(src, `${name}.parquet`), vectors(rows, 8, rows), { title: Array.from({ length: rows }, (_, r) => `${name}:${r}`) })
+    write('a', 300)
+    write('b', 200)
+    const first = await cli(['index', src, '--out-dir', out, '--nlist', '8'])
+    expect([first.code, first.stderr]).toEqual([0, expect.not.stringContaining('warning')])
+    write('a', 310)
+    const again = await cli(['index', join(src, 'a.parquet'), '--out-dir', out, '--nlist', '8'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stderr).toContain(
+      'warning: the rows of the file after a.indexed.parquet in the manifest are numbered 10 higher than before (it now holds 310 rows, not 300), so a row number saved or linked before names another row now',
+    )
+    const row = await cli(['search', out, '--query-row', '310', '--k', '1', '--columns', 'title', '--json'])
+    expect(JSON.parse(row.stdout).results[0]).toMatchObject({ shard: 1, row: 0, values: { title: 'b:0' } })
+    // the last file's rows move no other row
+    write('b', 250)
+    const last = await cli(['index', join(src, 'b.parquet'), '--out-dir', out, '--nlist', '8'])
+    expect([last.code, last.stderr]).toEqual([0, expect.not.stringContaining('warning')])
+  })
+
   it("a text query over files that name different models is refused, naming them (a manifest used its first shard's)", async () => {
     const mixed = join(dir, 'mixed')
     mkdirSync(mixed)

@@ -146,6 +146,12 @@ function memoryFolder(name: string, held: Record<string, string> = {}) {
 /** As an earlier fakeBuild wrote it: kept; anything else differs. */
 const asBuilt = async (output: File) => ((await output.text()).startsWith('built from ') ? undefined : 'does not open as a Parquet file')
 
+/** The rows of a file an earlier build left: those its text names ("300 rows"), else unknown. */
+const rowsOf = async (output: File) => {
+  const named = /^(\d+) rows/.exec(await output.text())?.[1]
+  return named === undefined ? undefined : Number(named)
+}
+
 /** A build of one file that writes its name into the target (or answers it as the Blob) and counts as `rows` rows. */
 const fakeBuild = (rows: number, fail?: (i: number) => Error | undefined) => async (file: File, i: number, target?: FileHandle) => {
   const error = fail?.(i)
@@ -166,6 +172,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     const opened: string[][] = []
     const built = await buildDataset([b, a], {
       builtOtherwise: asBuilt,
+      rowsOf,
       confirm: () => {
         throw new Error('nothing to replace in memory')
       },
@@ -191,6 +198,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       await buildDataset([a, b], {
         folder,
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: (q) => {
           asked.push(q)
           return false
@@ -205,6 +213,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     const built = await buildDataset([a, b], {
       folder,
       builtOtherwise: asBuilt,
+      rowsOf,
       confirm: (q) => {
         asked.push(q)
         return true
@@ -244,6 +253,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
         folder,
         signal: controller.signal,
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: fakeBuild(1, cancel),
         open: async () => {},
@@ -259,6 +269,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       buildDataset([a, b], {
         folder,
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: fakeBuild(1),
         open: async () => {
@@ -276,6 +287,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       buildDataset([a, b], {
         signal: between.signal,
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: async (file) => {
           begun.push(file.name)
@@ -294,6 +306,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
         folder: late,
         signal: opening.signal,
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: fakeBuild(1),
         open: (_, __, signal) =>
@@ -308,6 +321,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     await expect(
       buildDataset([a], {
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: fakeBuild(1, () => new Error('a.parquet: no column x')),
         open: async () => {},
@@ -318,7 +332,14 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
   it("a folder's manifest that lists a file gone, or is no manifest, and two files of one name are said before anything is written", async () => {
     const gone = memoryFolder('out', { 'manifest.json': JSON.stringify({ files: ['gone%201.indexed.parquet'] }) })
     await expect(
-      buildDataset([a], { folder: gone.folder, builtOtherwise: asBuilt, confirm: () => true, build: fakeBuild(1), open: async () => {} }),
+      buildDataset([a], {
+        folder: gone.folder,
+        builtOtherwise: asBuilt,
+        rowsOf,
+        confirm: () => true,
+        build: fakeBuild(1),
+        open: async () => {},
+      }),
     ).rejects.toThrow(
       /^out\/manifest\.json: lists gone%201\.indexed\.parquet, which is not in the folder: list only files it holds, or pick another folder$/,
     )
@@ -326,7 +347,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     for (const entry of ['https://cdn.example/x.indexed.parquet', 'sub/x.indexed.parquet']) {
       const { folder } = memoryFolder('out', { 'manifest.json': JSON.stringify({ files: [entry] }) })
       await expect(
-        buildDataset([a], { folder, builtOtherwise: asBuilt, confirm: () => true, build: fakeBuild(1), open: async () => {} }),
+        buildDataset([a], { folder, builtOtherwise: asBuilt, rowsOf, confirm: () => true, build: fakeBuild(1), open: async () => {} }),
       ).rejects.toThrow(`out/manifest.json: lists ${entry}, which is not in the folder`)
     }
     const broken = memoryFolder('out', { 'manifest.json': 'PAR1 not json' })
@@ -335,6 +356,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
       buildDataset([a], {
         folder: broken.folder,
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: async () => {
           builds += 1
@@ -348,6 +370,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     await expect(
       buildDataset([a, new File(['A'], 'a.PARQUET')], {
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: fakeBuild(1),
         open: async () => {},
@@ -370,6 +393,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     const built = await buildDataset([a, newB, c], {
       folder,
       builtOtherwise: async (output) => ((await output.text()).endsWith('nlist 8') ? 'was built with nlist 8, not 16' : undefined),
+      rowsOf,
       confirm: (q) => {
         asked.push(q)
         return true
@@ -394,6 +418,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     const again = await buildDataset([a, b, c], {
       folder,
       builtOtherwise: asBuilt,
+      rowsOf,
       confirm: () => {
         throw new Error('nothing to replace')
       },
@@ -412,6 +437,7 @@ describe('a dataset built in the page (app/datasetBuild.ts)', () => {
     const built = await buildDataset([a, b], {
       beside: [kept, new File(['PAR1 of other settings'], 'b.indexed.parquet')],
       builtOtherwise: asBuilt,
+      rowsOf,
       confirm: () => {
         throw new Error('nothing asked in memory')
       },
@@ -454,6 +480,7 @@ describe('files added to a dataset open from its folder', () => {
       manifest,
       beside: [x, c, y, manifest],
       builtOtherwise: asBuilt,
+      rowsOf,
       confirm: () => {
         throw new Error('nothing asked in memory')
       },
@@ -470,6 +497,7 @@ describe('files added to a dataset open from its folder', () => {
         manifest,
         beside: [x, c],
         builtOtherwise: asBuilt,
+        rowsOf,
         confirm: () => true,
         build: fakeBuild(4),
         open: async () => {},
@@ -483,7 +511,15 @@ describe('files added to a dataset open from its folder', () => {
     const manifest = new File([JSON.stringify({ files: ['x.indexed.parquet'] })], 'manifest.json')
     const c = new File(['c'], 'c.parquet')
     const add = (folder: FolderHandle) =>
-      buildDataset([c], { folder, manifest, builtOtherwise: asBuilt, confirm: () => true, build: fakeBuild(1), open: async () => {} })
+      buildDataset([c], {
+        folder,
+        manifest,
+        builtOtherwise: asBuilt,
+        rowsOf,
+        confirm: () => true,
+        build: fakeBuild(1),
+        open: async () => {},
+      })
     const empty = memoryFolder('elsewhere')
     await expect(add(empty.folder)).rejects.toThrow(
       'elsewhere is not the folder of the dataset open: it holds no manifest.json. Pick that folder to add the files to it.',
@@ -494,6 +530,38 @@ describe('files added to a dataset open from its folder', () => {
     const same = memoryFolder('data', { 'manifest.json': JSON.stringify({ files: ['x.indexed.parquet'] }), 'x.indexed.parquet': 'x' })
     expect(await add(same.folder)).toMatchObject({ written: 1, kept: 0, folder: 'data' })
     expect(JSON.parse((await same.text('manifest.json')) ?? '')).toEqual({ files: ['x.indexed.parquet', 'c.indexed.parquet'] })
+  })
+
+  it('a file the manifest lists, indexed again with more or fewer rows: the build says how the rows after it are numbered now', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => new File([n], `${n}.parquet`)) as [File, File, File]
+    const folderWith = () =>
+      memoryFolder('data', {
+        'manifest.json': JSON.stringify({ files: ['a.indexed.parquet', 'b.indexed.parquet', 'c.indexed.parquet'] }),
+        'a.indexed.parquet': '300 rows',
+        'b.indexed.parquet': '200 rows',
+        'c.indexed.parquet': '100 rows',
+      }).folder
+    const again = (files: File[], rows: number) =>
+      buildDataset(files, {
+        folder: folderWith(),
+        builtOtherwise: asBuilt,
+        rowsOf,
+        confirm: () => true,
+        build: fakeBuild(rows),
+        open: async () => {},
+      })
+    expect((await again([a], 310))?.renumbered).toBe(
+      'the rows of the 2 files after a.indexed.parquet in the manifest are numbered 10 higher than before (it now holds 310 rows, not 300), so a row number saved or linked before names another row now',
+    )
+    expect((await again([b], 150))?.renumbered).toBe(
+      'the rows of the file after b.indexed.parquet in the manifest are numbered 50 lower than before (it now holds 150 rows, not 200), so a row number saved or linked before names another row now',
+    )
+    expect((await again([c, a], 310))?.renumbered).toBe(
+      'the rows of the 2 files after a.indexed.parquet in the manifest are numbered differently than before (rows now: a.indexed.parquet 310, not 300; c.indexed.parquet 310, not 100), so a row number saved or linked before names another row now',
+    )
+    // the last file's rows move no other row (one added after it had no number before); the same count moves none
+    expect(await again([c, new File(['d'], 'd.parquet')], 310)).not.toHaveProperty('renumbered')
+    expect(await again([a], 300)).not.toHaveProperty('renumbered')
   })
 
   it('the engine takes a single file to add where asked to', async () => {

@@ -201,6 +201,11 @@ export function BuildPanel({
           beside,
           manifest: into?.manifest,
           builtOtherwise,
+          rowsOf: (output) =>
+            run(signal, (api) => api.fileFacts(output)).then(
+              (facts) => facts.rows,
+              () => undefined,
+            ),
           build: async (file, i, target) => {
             setFileAt(i)
             setProgress(undefined)

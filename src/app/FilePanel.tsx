@@ -211,6 +211,11 @@ export function BuiltDatasetPanel({ built }: { built: BuiltDataset }) {
           ? `; written into ${built.folder} with ${built.manifest.name}: host that folder as it is, or open it here again (Open folder).`
           : '; in memory: download each, with the manifest, into one folder to host them or open them again.'}
       </p>
+      {built.renumbered && (
+        <p role="status" className="notice" data-testid="renumbered">
+          {built.renumbered.replace(/^t/, 'T')}.
+        </p>
+      )}
       {!built.folder && (
         <ul className="downloads">
           {files.map((f) => (

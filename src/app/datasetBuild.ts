@@ -6,7 +6,16 @@
  */
 
 import { isUrlReference } from '../io/confine.js'
-import { indexedName, MANIFEST, MAX_MANIFEST_BYTES, manifestFiles, manifestName, manifestText, manifestWith } from '../search/dataset.js'
+import {
+  indexedName,
+  MANIFEST,
+  MAX_MANIFEST_BYTES,
+  manifestFiles,
+  manifestName,
+  manifestText,
+  manifestWith,
+  renumbered,
+} from '../search/dataset.js'
 
 /** The parts of the File System Access API's file handle a dataset build uses (the manifest's writing). */
 export interface FileHandle {
@@ -34,6 +43,8 @@ export interface BuiltDataset {
   /** Rows in the files this build wrote. */
   rows: number
   ms: number
+  /** Files the manifest listed, indexed again with more or fewer rows: how the rows after them are numbered now (search/dataset.ts renumbered). */
+  renumbered?: string
 }
 
 export interface DatasetBuildOptions<H extends FileHandle> {
@@ -49,6 +60,8 @@ export interface DatasetBuildOptions<H extends FileHandle> {
    * kept, and `input` not indexed again (a cancelled build, run again, goes on from there).
    */
   builtOtherwise(output: File, input: File): Promise<string | undefined>
+  /** The rows of an indexed file already there, read before it is replaced (undefined: unknown). */
+  rowsOf(output: File): Promise<number | undefined>
   /**
    * Without a folder: the files opened with the inputs (their folder's), where an earlier build's
    * index of one is found, and the files `manifest` lists.
@@ -90,14 +103,22 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
   const kept = new Map<number, File>()
   /** Those to replace, and why. */
   const replaced: string[] = []
+  /** Rows of the files the manifest lists that this build replaces: before, then now (renumbered). */
+  const counted = new Map<string, { before: number; now: number }>()
+  const inManifest = new Set(listed.map(manifestName))
   for (const [i, name] of names.entries()) {
     const found = await lookup(name)
     if (!found) continue
     if (folder) there.add(name)
     const input = files[i] as File
     const why = found.lastModified < input.lastModified ? `is older than ${input.name}` : await o.builtOtherwise(found, input)
-    if (why === undefined) kept.set(i, found)
-    else if (folder) replaced.push(`${name}, which ${why}`)
+    if (why === undefined) {
+      kept.set(i, found)
+      continue
+    }
+    if (folder) replaced.push(`${name}, which ${why}`)
+    const before = inManifest.has(name) ? await o.rowsOf(found) : undefined
+    if (before !== undefined) counted.set(name, { before, now: before })
   }
   if (folder && replaced.length) {
     const one = replaced.length === 1
@@ -126,6 +147,8 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
       try {
         const built = await o.build(file, i, target)
         rows += built.rows
+        const count = counted.get(name)
+        if (count) count.now = built.rows
         outputs.push(target ? await target.getFile() : new File([built.blob as Blob], name, { type: 'application/vnd.apache.parquet' }))
       } catch (e) {
         // (a file the handle made, empty, for this build goes again)
@@ -140,6 +163,7 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
       await writable.write(await manifest.text())
       await writable.close()
     }
+    const moved = renumbered(listed, counted)
     return {
       folder: folder?.name,
       manifest,
@@ -148,6 +172,7 @@ export async function buildDataset<H extends FileHandle>(files: File[], o: Datas
       kept: kept.size,
       rows,
       ms: performance.now() - started,
+      ...(moved ? { renumbered: moved } : {}),
     }
   } catch (e) {
     const cancelled = (e as Error).name === 'AbortError' || o.signal?.aborted

@@ -7,7 +7,17 @@ import { checkOutputPath, fileSource, readLocalFile, refuseInput } from '../io/n
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
 import { naturalOrder } from '../search/anyIndex.js'
-import { indexedName, MANIFEST, MAX_MANIFEST_BYTES, manifestFiles, manifestText, manifestWith, SeekDataset } from '../search/dataset.js'
+import {
+  indexedName,
+  MANIFEST,
+  MAX_MANIFEST_BYTES,
+  manifestFiles,
+  manifestName,
+  manifestText,
+  manifestWith,
+  renumbered,
+  SeekDataset,
+} from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
 import { isUrl, soleVectorColumn } from './sources.js'
@@ -70,6 +80,8 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
   await mkdir(dir, { recursive: true })
   await checkOutputPath(manifest)
   const built: Array<Built & { input: string }> = []
+  /** Files the manifest listed, indexed again: their rows before and now (renumbered). */
+  const counted = new Map<string, { before: number; now: number }>()
   let kept = 0
   let rows: number
   try {
@@ -84,7 +96,10 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
         }
         process.stderr.write(`indexing ${input} again: ${output} ${otherwise}\n`)
       }
+      const name = names[i] as string
+      const before = listed.some((entry) => manifestName(entry) === name) ? await rowsOf(output) : undefined
       const b = await o.index(input, output, ` (file ${i + 1} of ${inputs.length}: ${basename(input)})`)
+      if (before !== undefined) counted.set(name, { before, now: b.rows })
       const first = built[0]
       if (first && (b.dim !== first.dim || b.metric !== first.metric || b.column !== first.column))
         throw new ParquetSeekError(
@@ -101,6 +116,8 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
     process.stderr.write(`${done}\n`)
     throw e
   }
+  const moved = renumbered(listed, counted)
+  if (moved) process.stderr.write(`warning: ${moved}\n`)
   const added = files.length - listed.length
   const summary = { manifest, files: files.length, added, indexed: built.length, kept, rows }
   process.stdout.write(
@@ -167,6 +184,18 @@ async function checkColumns(local: string[], o: IndexEachOptions): Promise<void>
     } finally {
       await source.close()
     }
+  }
+}
+
+/** The rows of an indexed file there, or undefined where there is none that opens. */
+async function rowsOf(path: string): Promise<number | undefined> {
+  const source = await fileSource(path).catch(() => undefined)
+  try {
+    return source && Number((await readMetadata(source, path)).num_rows)
+  } catch {
+    return undefined
+  } finally {
+    await source?.close()
   }
 }
 

@@ -486,6 +486,35 @@ export function manifestWith(listed: readonly string[], names: readonly string[]
   return files
 }
 
+/**
+ * What indexing listed files again did to the numbers of the rows after them, in words, or
+ * undefined where it did nothing to them. A dataset numbers its rows across its files in the
+ * manifest's order, so a file indexed again that now holds more or fewer rows moves every row
+ * of the files listed after it: a row number saved or linked before names another row.
+ * `listed`: the manifest's entries before the build; `rows`: each of its files indexed again (by
+ * name), its rows then and now.
+ */
+export function renumbered(listed: readonly string[], rows: ReadonlyMap<string, { before: number; now: number }>): string | undefined {
+  const names = listed.map(manifestName)
+  const changed = names.flatMap((name, i) => {
+    const r = rows.get(name)
+    return r && r.before !== r.now ? [{ name, i, ...r }] : []
+  })
+  const first = changed[0]
+  const after = first ? names.length - 1 - first.i : 0
+  if (!first || !after) return undefined
+  const n = (v: number) => v.toLocaleString('en-US')
+  const counts = changed.slice(0, 3).map((c) => `${c.name} ${n(c.now)}, not ${n(c.before)}`)
+  if (changed.length > 3) counts.push(`and ${changed.length - 3} more`)
+  const shift = first.now - first.before
+  const how = changed.length > 1 ? 'differently' : `${n(Math.abs(shift))} ${shift > 0 ? 'higher' : 'lower'}`
+  return (
+    `the rows of ${after === 1 ? 'the file' : `the ${after} files`} after ${first.name} in the manifest are numbered ${how} than before ` +
+    `(${changed.length > 1 ? `rows now: ${counts.join('; ')}` : `it now holds ${n(first.now)} rows, not ${n(first.before)}`}), ` +
+    'so a row number saved or linked before names another row now'
+  )
+}
+
 /** A manifest's text, as `index --out-dir` and the page write it. */
 export function manifestText(files: readonly string[]): string {
   return `${JSON.stringify({ files }, null, 2)}\n`
