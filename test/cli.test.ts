@@ -1429,11 +1429,17 @@ describe('parquetseek search and bench', () => {
     const first = await cli(['index', src, '--out-dir', out, '--nlist', '8'])
     expect([first.code, first.stderr]).toEqual([0, expect.not.stringContaining('warning')])
     write('a', 310)
-    const again = await cli(['index', join(src, 'a.parquet'), '--out-dir', out, '--nlist', '8'])
+    const again = await cli(['index', join(src, 'a.parquet'), '--out-dir', out, '--nlist', '8', '--json'])
     expect(again.code, again.stderr).toBe(0)
-    expect(again.stderr).toContain(
-      'warning: the rows of the file after a.indexed.parquet in the manifest are numbered 10 higher than before (it now holds 310 rows, not 300), so a row number saved or linked before names another row now',
-    )
+    const moved =
+      'the rows of the file after a.indexed.parquet in the manifest are numbered 10 higher than before (it now holds 310 rows, not 300), so a row number saved or linked before names another row now'
+    expect(again.stderr).toContain(`warning: ${moved}`)
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1) as string)).toMatchObject({
+      files: 2,
+      indexed: 1,
+      rows: 510,
+      renumbered: moved,
+    })
     const row = await cli(['search', out, '--query-row', '310', '--k', '1', '--columns', 'title', '--json'])
     expect(JSON.parse(row.stdout).results[0]).toMatchObject({ shard: 1, row: 0, values: { title: 'b:0' } })
     // the last file's rows move no other row

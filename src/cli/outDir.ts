@@ -119,7 +119,7 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
   const moved = renumbered(listed, counted)
   if (moved) process.stderr.write(`warning: ${moved}\n`)
   const added = files.length - listed.length
-  const summary = { manifest, files: files.length, added, indexed: built.length, kept, rows }
+  const summary = { manifest, files: files.length, added, indexed: built.length, kept, rows, ...(moved ? { renumbered: moved } : {}) }
   process.stdout.write(
     o.json
       ? `${JSON.stringify(summary)}\n`

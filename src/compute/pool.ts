@@ -104,14 +104,16 @@ export class KeptWorkers {
         this.kept = { pool: await KernelPool.start(spawn, threads - 1, backend), spawn, threads, backend }
       }
       const { pool } = this.kept as { pool: KernelPool }
+      let result: T
       try {
-        const result = await work(pool)
-        await pool.clear()
-        return result
+        result = await work(pool)
       } catch (e) {
         this.close()
         throw e
       }
+      // (a worker that cannot let go is ended: the build it served is done all the same)
+      await pool.clear().catch(() => this.close())
+      return result
     } finally {
       this.busy = false
     }
