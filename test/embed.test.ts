@@ -162,6 +162,17 @@ describe('embedding a text column (files with text and no vectors)', () => {
     // an embedding column keeps its own type: the flag goes with --embed-text only
     const misuse = await cli(['index', input, join(dir, 'x-half.parquet'), '--column', 'embedding', '--float16'])
     expect([misuse.code, misuse.stderr]).toEqual([2, expect.stringMatching(/--float16 says how --embed-text stores the vectors it makes/)])
+    // --update keeps a file built as asked, and builds again one whose vectors are stored otherwise
+    const out = join(dir, 'half-update')
+    const update = (...more: string[]) =>
+      cli(['index', input, '--out-dir', out, '--embed-text', 'title', '--encoder', 'parquetseek/hash-ngram-v1:64', '--update', ...more])
+    expect((await update()).code).toBe(0)
+    const halves = await update('--float16')
+    expect(halves.code, halves.stderr).toBe(0)
+    expect(halves.stderr).toContain(
+      `indexing ${input} again: ${join(out, 'products.indexed.parquet')} stores its vectors as 32-bit floats, not half floats`,
+    )
+    expect((await update('--float16')).stderr).toContain(`kept ${join(out, 'products.indexed.parquet')}`)
   })
 
   it('a column that is missing, not text, or a new name already taken is a clear error, and nothing is written', async () => {

@@ -580,6 +580,7 @@ describe('an index built before, as a build asks for it again (index/model.ts bu
       column: 'emb',
       model: 'use-lite-512',
       passages: false,
+      float16: false,
     }
     const asked = { metric: 'cosine', clustered: false } as const
     expect(builtOtherwise(built, asked)).toBeUndefined()
@@ -592,6 +593,11 @@ describe('an index built before, as a build asks for it again (index/model.ts bu
     )
     expect(builtOtherwise(built, { ...asked, passages: true })).toBe('embeds each text whole, not in passages')
     expect(builtOtherwise({ ...built, passages: true }, { ...asked, passages: false })).toBe('embeds texts in passages, a row each')
+    expect(builtOtherwise(built, { ...asked, float16: false })).toBeUndefined()
+    expect(builtOtherwise(built, { ...asked, float16: true })).toBe('stores its vectors as 32-bit floats, not half floats')
+    expect(builtOtherwise({ ...built, float16: true }, { ...asked, float16: false })).toBe('stores its vectors as half floats')
+    // (an embedding column given keeps its type: not asked, not compared)
+    expect(builtOtherwise({ ...built, float16: true }, asked)).toBeUndefined()
     expect(builtOtherwise(built, { ...asked, clustered: true })).toBe('stores its rows in input order, not list by list')
     expect(builtOtherwise({ ...built, params: { ...built.params, clustered: true } }, asked)).toBe('stores its rows list by list')
   })

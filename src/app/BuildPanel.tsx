@@ -409,6 +409,8 @@ async function indexedOtherwise(
       column: facts.index.column,
       model: facts.model,
       passages: facts.columns.some((c) => c.name === PASSAGE_ROW),
+      // (a list column's element as summarizeColumns words it: `FIXED_LEN_BYTE_ARRAY (FLOAT16)`)
+      float16: /\(FLOAT16\)$/.test(facts.columns.find((c) => c.name === facts.index?.column)?.element ?? ''),
     },
     {
       metric: options.metric ?? 'l2',
@@ -417,6 +419,7 @@ async function indexedOtherwise(
       m: options.m,
       model: embed?.encoder,
       passages: embed ? embed.passages === true : undefined,
+      float16: embed ? embed.float16 === true : undefined,
       clustered: options.clusterRows === true,
     },
   )

@@ -163,7 +163,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
 
   /**
    * --update: how the indexed file `output` differs from what these options build — what they
-   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model and passages) — or
+   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model, passages and half floats) — or
    * undefined; a file that does not open as indexed differs.
    */
   async function builtOtherwise(output: string): Promise<string | undefined> {
@@ -176,6 +176,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
           column: index.opened.column.name,
           model: index.encoder,
           passages: index.opened.metadata.schema.some((s) => s.name === PASSAGE_ROW),
+          float16: index.opened.column.element === 'FLOAT16',
         },
         {
           metric: params.metric ?? 'l2',
@@ -186,6 +187,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
           seed: params.seed,
           model: encoder?.id,
           passages: embedText !== undefined ? passages !== undefined : undefined,
+          float16: embedText !== undefined ? values.float16 === true : undefined,
           clustered: values['cluster-rows'] === true,
         },
       )

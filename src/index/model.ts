@@ -128,18 +128,20 @@ export interface AskedBuild {
   model?: string
   /** Its texts cut into passages, a row each (a build from text). */
   passages?: boolean
+  /** The vectors it makes stored as half floats (a build from text). */
+  float16?: boolean
   /** Rows stored list by list. */
   clustered: boolean
 }
 
 /**
  * How an index already built (its stored params, its vector column, the model its vectors came
- * from, whether its rows are passages) differs from what `asked` would build — "was built with nlist 8, not 16", "stores its
+ * from, whether its rows are passages, whether its vectors are half floats) differs from what `asked` would build — "was built with nlist 8, not 16", "stores its
  * rows list by list" — or undefined where it is that build's. A dataset built again keeps the
  * files that are (`index --out-dir --update`, the page's dataset build).
  */
 export function builtOtherwise(
-  built: { params: Partial<IndexParams>; column: string; model?: string; passages: boolean },
+  built: { params: Partial<IndexParams>; column: string; model?: string; passages: boolean; float16: boolean },
   asked: AskedBuild,
 ): string | undefined {
   const { params } = built
@@ -156,6 +158,8 @@ export function builtOtherwise(
   if (what) return `was built with ${what} ${was ?? 'none'}, not ${wanted}`
   if (asked.passages !== undefined && built.passages !== asked.passages)
     return asked.passages ? 'embeds each text whole, not in passages' : 'embeds texts in passages, a row each'
+  if (asked.float16 !== undefined && built.float16 !== asked.float16)
+    return asked.float16 ? 'stores its vectors as 32-bit floats, not half floats' : 'stores its vectors as half floats'
   if ((params.clustered === true) !== asked.clustered)
     return asked.clustered ? 'stores its rows in input order, not list by list' : 'stores its rows list by list'
   return undefined
