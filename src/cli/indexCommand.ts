@@ -163,8 +163,8 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
 
   /**
    * --update: how the indexed file `output` differs from what these options build — what they
-   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model, passages and half floats) — or
-   * undefined; a file that does not open as indexed differs.
+   * set (metric, column, nlist, m, nbits, seed, rows stored list by list, the text's model,
+   * passages and half floats) — or undefined; a file that does not open as indexed differs.
    */
   async function builtOtherwise(output: string): Promise<string | undefined> {
     const index = await openIndex(output).catch(() => undefined)

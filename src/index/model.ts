@@ -136,9 +136,10 @@ export interface AskedBuild {
 
 /**
  * How an index already built (its stored params, its vector column, the model its vectors came
- * from, whether its rows are passages, whether its vectors are half floats) differs from what `asked` would build — "was built with nlist 8, not 16", "stores its
- * rows list by list" — or undefined where it is that build's. A dataset built again keeps the
- * files that are (`index --out-dir --update`, the page's dataset build).
+ * from, whether its rows are passages, whether its vectors are half floats) differs from what
+ * `asked` would build — "was built with nlist 8, not 16", "stores its rows list by list" — or
+ * undefined where it is that build's. A dataset built again keeps the files that are (`index
+ * --out-dir --update`, the page's dataset build).
  */
 export function builtOtherwise(
   built: { params: Partial<IndexParams>; column: string; model?: string; passages: boolean; float16: boolean },
