@@ -448,7 +448,7 @@ export function engineApi() {
       if (picked.some((f) => isSidecarAddress(f.name) || isManifestAddress(f.name))) return undefined
       const outputs = new Set(picked.map((f) => indexedName(f.name)))
       const earlier = picked.filter((f) => outputs.has(f.name))
-      const files = naturalOrder(picked.filter((f) => !earlier.includes(f)))
+      const files = naturalOrder(picked.filter((f) => !outputs.has(f.name)))
       if (files.length < least) return undefined
       const infos: FileInfo[] = []
       for (const [i, file] of files.entries()) {

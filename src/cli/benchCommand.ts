@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import * as nodePaths from 'node:path'
 import { basename, dirname, resolve } from 'node:path'
+import type { FileMetaData } from 'hyparquet'
 import { loadKernels } from '../compute/backend.js'
 import { recallAtK } from '../compute/metric.js'
 import { NoIndexError, ParquetSeekError } from '../errors.js'
@@ -9,7 +10,6 @@ import { resolveSourceName, type SourceBase } from '../io/confine.js'
 import { fileSource, readLocalFile } from '../io/nodeFile.js'
 import { parseNpy } from '../io/npy.js'
 import { readColumnRange } from '../parquet/embedding.js'
-import { readMetadata } from '../parquet/footer.js'
 import { ROW_COLUMN } from '../parquet/permute.js'
 import { checkDistinct, isManifestAddress, manifestFiles, SeekDataset } from '../search/dataset.js'
 import { defaultNprobe, MAX_K, MAX_NPROBE, MAX_REFINE, openIndex, type SeekIndex } from '../search/engine.js'
@@ -19,7 +19,7 @@ import { isSidecarAddress, readSidecarHeader, SidecarIndex } from '../search/sid
 import { adjacentOption, choice, columnList, intOption, parse, slackOption, UsageError } from './args.js'
 import { fmtBytes } from './progress.js'
 import { HOST_PROFILES, type RangeServer, serveDir, serveFile } from './rangeServer.js'
-import { anySource, folderTargets, isUrl, readQueryVectors, searchBackend, targetsLabel } from './sources.js'
+import { folderTargets, isUrl, readQueryVectors, type Source, searchBackend, targetsLabel, withFile } from './sources.js'
 
 export const benchUsage = `parquetseek bench <indexed file|pq-vector file|sidecar.pqseek|manifest.json|url …> --queries <q.parquet> [options]
   rows of a sidecar, a manifest or several indexed files (parts/*.indexed.parquet: benched as a
@@ -510,21 +510,8 @@ async function groundTruth(
   }
 }
 
-type Source = Awaited<ReturnType<typeof anySource>>
-type Metadata = Awaited<ReturnType<typeof readMetadata>>
-
-/** `use` with a file opened and its footer read, closed after. */
-async function withFile<T>(path: string, use: (source: Source, metadata: Metadata) => Promise<T>): Promise<T> {
-  const source = await anySource(path)
-  try {
-    return await use(source, await readMetadata(source, source.name))
-  } finally {
-    await source.close()
-  }
-}
-
 /** Every value of one column of a file, as numbers. */
-async function columnValues(source: Source, metadata: Metadata, column: string): Promise<number[]> {
+async function columnValues(source: Source, metadata: FileMetaData, column: string): Promise<number[]> {
   return ((await readColumnRange(source, metadata, column, 0, Number(metadata.num_rows), source.name)) as unknown[]).map(Number)
 }
 

@@ -20,7 +20,7 @@ import {
 } from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
-import { isUrl, soleVectorColumn } from './sources.js'
+import { isUrl, soleVectorColumn, withFile } from './sources.js'
 
 /** What one input's build made, as the manifest's files must agree on it. */
 export interface Built {
@@ -97,7 +97,10 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
         process.stderr.write(`indexing ${input} again: ${output} ${otherwise}\n`)
       }
       const name = names[i] as string
-      const before = listed.some((entry) => manifestName(entry) === name) ? await rowsOf(output) : undefined
+      // (the rows of the file listed there, read before it is replaced; none that opens: unknown)
+      const before = listed.some((entry) => manifestName(entry) === name)
+        ? await withFile(output, async (_, metadata) => Number(metadata.num_rows)).catch(() => undefined)
+        : undefined
       const b = await o.index(input, output, ` (file ${i + 1} of ${inputs.length}: ${basename(input)})`)
       if (before !== undefined) counted.set(name, { before, now: b.rows })
       const first = built[0]
@@ -184,18 +187,6 @@ async function checkColumns(local: string[], o: IndexEachOptions): Promise<void>
     } finally {
       await source.close()
     }
-  }
-}
-
-/** The rows of an indexed file there, or undefined where there is none that opens. */
-async function rowsOf(path: string): Promise<number | undefined> {
-  const source = await fileSource(path).catch(() => undefined)
-  try {
-    return source && Number((await readMetadata(source, path)).num_rows)
-  } catch {
-    return undefined
-  } finally {
-    await source?.close()
   }
 }
 

@@ -42,6 +42,18 @@ export async function anySource(pathOrUrl: string): Promise<ByteSource & { close
   return fileSource(pathOrUrl)
 }
 
+export type Source = Awaited<ReturnType<typeof anySource>>
+
+/** `use` with a file (a path or a URL) opened and its footer read, closed after. */
+export async function withFile<T>(path: string, use: (source: Source, metadata: FileMetaData) => Promise<T>): Promise<T> {
+  const source = await anySource(path)
+  try {
+    return await use(source, await readMetadata(source, source.name))
+  } finally {
+    await source.close()
+  }
+}
+
 /**
  * The vector column a command uses when --column is not given: the file's only one. Several, or
  * none (a text column named for --embed-text), is an error saying what to give.
