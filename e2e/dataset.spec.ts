@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
+import { serveDir } from '../src/cli/rangeServer.js'
 import { USE_LITE } from '../src/encode/useLite.js'
 import { buildIndex } from '../src/index/build.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
@@ -330,4 +331,41 @@ test('where the browser cannot write into a folder, a file added to a dataset op
   expect(JSON.parse(readFileSync(await download.path(), 'utf8'))).toEqual({ files: ['p.indexed.parquet', 'q.indexed.parquet'] })
   await searchRow(page, 300 + 4)
   await expect(hits(page).first().locator('.hit-file')).toContainText('q.indexed.parquet row 4')
+})
+
+test('an hf:// glob of indexed files opens as the files it matches, listed through the Hub, searched as one', async ({ page }) => {
+  // the Hub stood in for: its tree listing answered here, its files from a local range server
+  const repo = join(dir, 'hub', 'datasets', 'o', 'r', 'resolve', 'main', 'indexed')
+  mkdirSync(repo, { recursive: true })
+  for (const [i, name] of ['part-2', 'part-10'].entries()) {
+    const input = part(dir, `${name}.parquet`, 300, 16, 30 + i)
+    const source = await fileSource(input)
+    await buildIndex(source, await fileSink(join(repo, `${name}.indexed.parquet`), input), { column: 'embedding', nlist: 4 })
+    await source.close()
+  }
+  const files = await serveDir(join(dir, 'hub'))
+  const listed: string[] = []
+  try {
+    await page.context().route('https://huggingface.co/**', async (route) => {
+      const url = new URL(route.request().url())
+      const cors = { 'Access-Control-Allow-Origin': '*' }
+      if (url.pathname === '/api/datasets/o/r/tree/main/indexed') {
+        listed.push(url.href)
+        const names = ['part-10.indexed.parquet', 'part-2.indexed.parquet', 'README.md']
+        return route.fulfill({ json: names.map((n) => ({ type: 'file', path: `indexed/${n}` })), headers: cors })
+      }
+      // a file's bytes, ranges and all, from the local server
+      return route.fulfill({ response: await route.fetch({ url: new URL(url.pathname, files.url).href }) })
+    })
+    await page.goto(`/?src=${encodeURIComponent('hf://datasets/o/r/indexed/*.indexed.parquet')}`)
+    await expect(page.getByTestId('index-status')).toContainText('2 indexed files')
+    await expect(page.getByTestId('file-summary')).toContainText('600 rows')
+    expect(listed).toEqual(['https://huggingface.co/api/datasets/o/r/tree/main/indexed'])
+    // rows numbered across the files in the order of their names: part-2's 300, then part-10's
+    await searchRow(page, 300 + 7)
+    await expect.poll(() => hitRows(page).then((r) => r[0])).toBe(307)
+    await expect(hits(page).first().locator('.hit-title')).toHaveText('part-10.parquet 7')
+  } finally {
+    await files.close()
+  }
 })

@@ -9,6 +9,8 @@ import type { Metric } from '../src/index/model.js'
 import { blobSource } from '../src/io/blobSource.js'
 import { CachedSource } from '../src/io/cache.js'
 import { openHttp } from '../src/io/httpSource.js'
+import { isHubGlob } from '../src/io/hub.js'
+import { hubGlob } from '../src/io/hubGlob.js'
 import type { ByteSource } from '../src/io/source.js'
 import { csvLine } from '../src/parquet/csv.js'
 import { summarizeColumns } from '../src/parquet/embedding.js'
@@ -539,6 +541,17 @@ export function engineApi() {
           opener,
           backend,
           warnings,
+          signal,
+          onProgress,
+        )
+      } else if (typeof input === 'string' && isHubGlob(input)) {
+        // an hf:// glob: the indexed files it matches, searched as one, as several picked together
+        const files = await hubGlob(input, { signal })
+        h = await openDatasetHandle(
+          input,
+          'files',
+          (backend, signal, onProgress) => SeekDataset.open(files, { backend, signal, onProgress }),
+          backend,
           signal,
           onProgress,
         )

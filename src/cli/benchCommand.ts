@@ -117,7 +117,7 @@ export async function benchCommand(argv: string[], signal: AbortSignal): Promise
     debug: { type: 'boolean' },
   })
   // (a folder: the dataset its manifest.json lists)
-  const positionals = await folderTargets(given)
+  const positionals = await folderTargets(given, signal)
   const [target] = positionals
   if (!target || !values.queries) throw new UsageError(`expected a file and --queries\n${benchUsage}`)
   const label = targetsLabel(positionals, 'bench')

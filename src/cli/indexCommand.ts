@@ -106,7 +106,7 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     if (outDir !== undefined)
       throw new UsageError('--out-dir writes an indexed copy of each input; --sidecar leaves them as they are: give one')
     // (a folder: its Parquet files)
-    const inputs = (await Promise.all(positionals.map(folderInputs))).flat()
+    const inputs = (await Promise.all(positionals.map((p) => folderInputs(p, signal)))).flat()
     return sidecarIndexCommand(values.sidecar, inputs, values, signal, memoryBytes, !!values['sidecar-vectors'])
   }
   if (values['sidecar-vectors'])
@@ -149,11 +149,14 @@ export async function indexCommand(argv: string[], signal: AbortSignal): Promise
     else {
       if ((await stat(input as string).catch(() => undefined))?.isDirectory())
         throw new UsageError(`${input} is a folder: --out-dir DIR indexes each of its Parquet files into DIR, with a manifest.json of them`)
+      const [one, ...more] = await folderInputs(input as string, signal)
+      if (more.length)
+        throw new UsageError(
+          `${input} matches ${count(more.length + 1, 'file')}: --out-dir DIR indexes each into DIR, with a manifest.json of them; --sidecar OUT makes one index over them`,
+        )
       await checkOutputPath(output as string)
       // a URL: read whole into a file beside the output first (every column is copied anyway)
-      await withLocalInput(input as string, output as string, signal, (local) =>
-        indexLocal(local, output as string, basename(input as string)),
-      )
+      await withLocalInput(one as string, output as string, signal, (local) => indexLocal(local, output as string, basename(one as string)))
     }
   } finally {
     // (one encoder for every file: a model's workers started once)

@@ -51,7 +51,7 @@ export async function joinCommand(argv: string[], signal: AbortSignal): Promise<
   })
   const [queriesPath, ...named] = positionals
   // (a folder: the dataset its manifest.json lists)
-  const targets = await folderTargets(named)
+  const targets = await folderTargets(named, signal)
   const [first] = targets
   if (!queriesPath || !first || !values.out)
     throw new UsageError(`expected <queries.parquet> <indexed file|url> --out <file>\n${joinUsage}`)

@@ -25,6 +25,10 @@ ${joinUsage}
 
 ${infoUsage}
 
+Files: a path, an http(s) URL, or hf://datasets/owner/repo[@rev]/path; where several are taken, a
+quoted hf:// glob ('hf://datasets/owner/repo/data/*.parquet') is the files it matches. HF_TOKEN reads
+private and gated repositories; HF_ENDPOINT names a mirror.
+
 Exit codes: 0 success, 1 bad input (one line on stderr naming the problem), 2 bad usage, 130 cancelled.
 Add --debug for stack traces.`
 

@@ -3,6 +3,8 @@
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { AbortError, ParquetSeekError } from '../errors.js'
+import { isHubGlob } from '../io/hub.js'
+import { hubGlob } from '../io/hubGlob.js'
 import { checkOutputPath, fileSource, readLocalFile, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -56,7 +58,7 @@ export interface IndexEachOptions {
  * it is (a run cut short, run again).
  */
 export async function indexEach(given: string[], outDir: string, o: IndexEachOptions): Promise<void> {
-  const inputs = (await Promise.all(given.map(folderInputs))).flat()
+  const inputs = (await Promise.all(given.map((g) => folderInputs(g, o.signal)))).flat()
   const dir = resolve(outDir)
   const info = await stat(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined
@@ -133,9 +135,10 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
 /**
  * An input as the files to index: a local folder's Parquet files, in the order of their names
  * (`part-2` before `part-10`; those `index` wrote, `.indexed.parquet`, and subfolders left out),
- * anything else as it is.
+ * an hf:// glob's files (hubGlob), anything else as it is.
  */
-export async function folderInputs(input: string): Promise<string[]> {
+export async function folderInputs(input: string, signal?: AbortSignal): Promise<string[]> {
+  if (isHubGlob(input)) return hubGlob(input, { signal })
   if (isUrl(input) || !(await stat(input).catch(() => undefined))?.isDirectory()) return [input]
   const entries = await readdir(input, { withFileTypes: true })
   const files = naturalOrder(entries.filter((e) => e.isFile() && /\.parquet$/i.test(e.name) && !/\.indexed\.parquet$/i.test(e.name))).map(

@@ -86,7 +86,7 @@ export async function searchCommand(argv: string[], signal: AbortSignal): Promis
     debug: { type: 'boolean' },
   })
   // (a folder: the dataset its manifest.json lists)
-  const positionals = await folderTargets(given)
+  const positionals = await folderTargets(given, signal)
   const [target, ...extra] = positionals
   if (!target) throw new UsageError(`expected a file or URL\n${searchUsage}`)
   if ([values.query, values['query-row'], values.text].filter((v) => v !== undefined).length !== 1)

@@ -7,6 +7,8 @@ import { decodeThreads } from '../compute/nodePool.js'
 import { ParquetSeekError, throwIfAborted } from '../errors.js'
 import { isRemote } from '../io/fileUrl.js'
 import { openHttp } from '../io/httpSource.js'
+import { isHubGlob } from '../io/hub.js'
+import { hubGlob } from '../io/hubGlob.js'
 import { fileSink, fileSource } from '../io/nodeFile.js'
 import type { ByteSource } from '../io/source.js'
 import {
@@ -27,8 +29,11 @@ import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
 
-/** The targets a command was given, a folder as the manifest in it (folderManifest). */
-export const folderTargets = (targets: string[]): Promise<string[]> => Promise.all(targets.map(folderManifest))
+/** The targets a command was given: a folder as the manifest in it (folderManifest), an hf:// glob as the files it matches (hubGlob). */
+export async function folderTargets(targets: string[], signal?: AbortSignal): Promise<string[]> {
+  const each = await Promise.all(targets.map(async (t) => (isHubGlob(t) ? hubGlob(t, { signal }) : [await folderManifest(t)])))
+  return each.flat()
+}
 
 /** A remote address (http, https, hf://) rather than a local path. */
 export const isUrl = isRemote

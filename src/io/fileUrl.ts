@@ -1,18 +1,15 @@
+import { hubEndpoint, hubRepoPath, hubRevision, onHub, parseHubAddress } from './hub.js'
+
 /**
  * The URL of a file's bytes, from the address people copy: a Hugging Face file page
  * (`https://huggingface.co/datasets/o/r/blob/main/x.parquet`, whose bytes are at `…/resolve/…`),
- * DuckDB's `hf://datasets/o/r[@revision]/path` (`@~parquet`: the converted-Parquet branch), or a
- * GitHub file page (`https://github.com/o/r/blob/ref/path`, whose bytes are on
- * raw.githubusercontent.com). Any other address is returned as it is.
+ * DuckDB's `hf://datasets/o/r[@revision]/path` (`@~parquet`: the converted-Parquet branch; on
+ * `HF_ENDPOINT` where Node sets it), or a GitHub file page (`https://github.com/o/r/blob/ref/path`,
+ * whose bytes are on raw.githubusercontent.com). Any other address is returned as it is.
  */
 export function fileUrl(address: string): string {
-  const hf = /^hf:\/\/(datasets|models|spaces)\/([^/@]+)\/([^/@]+)(?:@([^/]+))?\/(.+)$/i.exec(address)
-  if (hf) {
-    const [, kind, owner, repo, revision = 'main', path] = hf as unknown as [string, string, string, string, string | undefined, string]
-    const rev = revision === '~parquet' ? 'refs%2Fconvert%2Fparquet' : revision
-    const prefix = kind.toLowerCase() === 'models' ? '' : `${kind.toLowerCase()}/`
-    return `https://huggingface.co/${prefix}${owner}/${repo}/resolve/${rev}/${path}`
-  }
+  const hf = parseHubAddress(address)
+  if (hf) return `${hubEndpoint()}/${hubRepoPath(hf)}/resolve/${hubRevision(hf.revision)}/${hf.path}`
   let url: URL
   try {
     url = new URL(address)
@@ -20,12 +17,12 @@ export function fileUrl(address: string): string {
     return address
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return address
-  const host = url.hostname.toLowerCase()
-  if (host === 'huggingface.co' || host === 'www.huggingface.co') {
+  if (onHub(url.href)) {
     // /datasets/o/r/blob/…, /spaces/o/r/blob/…, /o/r/blob/… (a model)
     const page = /^(\/(?:datasets\/|spaces\/)?[^/]+\/[^/]+)\/blob\/(.+)$/.exec(url.pathname)
-    if (page) return `https://huggingface.co${page[1]}/resolve/${page[2]}${url.search}`
+    if (page) return `${url.origin}${page[1]}/resolve/${page[2]}${url.search}`
   }
+  const host = url.hostname.toLowerCase()
   if (host === 'github.com' || host === 'www.github.com') {
     const page = /^\/([^/]+)\/([^/]+)\/(?:blob|raw)\/(.+)$/.exec(url.pathname)
     if (page) return `https://raw.githubusercontent.com/${page[1]}/${page[2]}/${page[3]}`
@@ -96,3 +93,6 @@ export function addressEndsWith(address: string, ext: string): boolean {
     return false
   }
 }
+
+/** Names in order, numbers by value (`part-2` before `part-10`), as people number a dataset's files. */
+export const compareNames = new Intl.Collator('en', { numeric: true }).compare

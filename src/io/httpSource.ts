@@ -1,5 +1,6 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { againstPage, fileUrl, unreadableScheme } from './fileUrl.js'
+import { hubHeaders, hubRefusal, isHubGlob, onHub } from './hub.js'
 import { type ByteSource, type ConnectionLimiter, concatBytes, type RoundTripClock } from './source.js'
 
 export interface HttpOptions {
@@ -131,6 +132,11 @@ function checkAddress(url: string): void {
  */
 export async function openHttp(address: string, o: HttpOptions = {}): Promise<OpenedHttp> {
   // a Hugging Face or GitHub file page, or hf://: where its bytes are
+  if (isHubGlob(address))
+    throw new ParquetSeekError(
+      'is a glob of files, not one file: open() and the CLI (index --out-dir or --sidecar, search, join, bench, info) list the files it matches',
+      { file: address },
+    )
   const url = fileUrl(againstPage(address))
   checkAddress(url)
   const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis)
@@ -185,7 +191,11 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
       arm()
       let res: Response
       try {
-        res = await doFetch(target, { headers: { Range: range, 'Accept-Encoding': 'identity' }, signal: attemptAbort.signal })
+        res = await doFetch(target, {
+          // (the Hub's token goes to the Hub, not to the CDN it redirects to)
+          headers: { Range: range, 'Accept-Encoding': 'identity', ...hubHeaders(target) },
+          signal: attemptAbort.signal,
+        })
       } catch (e) {
         disarm()
         if (signal?.aborted) throw new AbortError()
@@ -223,7 +233,8 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
       }
       if (res.status !== 200 && res.status !== 206) {
         drop()
-        throw new ParquetSeekError(`HTTP ${res.status} ${res.statusText}`.trim(), { file: url })
+        const meaning = onHub(target) ? hubRefusal(res.status) : undefined
+        throw new ParquetSeekError(`HTTP ${res.status} ${res.statusText}${meaning ? `: ${meaning}` : ''}`.trim(), { file: url })
       }
       const coding = res.headers.get('content-encoding')
       if (res.status === 206 && coding && coding.toLowerCase() !== 'identity') {
@@ -555,7 +566,7 @@ function strongEtag(value: string | null): string | undefined {
   return value.startsWith('W/') ? value.slice(2) : value
 }
 
-function retryAfterMs(value: string | null): number | undefined {
+export function retryAfterMs(value: string | null): number | undefined {
   if (!value) return undefined
   const s = Number(value)
   return Number.isFinite(s) ? Math.min(10_000, s * 1000) : undefined
@@ -630,7 +641,7 @@ function delayFor(attempt: number, base: number, retryAfter: number | undefined)
   return retryAfter ?? base * 2 ** (attempt - 1)
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortError())
     const wake = new AbortController()

@@ -1,5 +1,8 @@
 import { ParquetSeekError } from '../errors.js'
 import type { FileInput } from '../io/blobSource.js'
+import { compareNames } from '../io/fileUrl.js'
+import { isHubGlob } from '../io/hub.js'
+import { hubGlob } from '../io/hubGlob.js'
 import { type DatasetOpenOptions, folderManifest, isManifestAddress, MANIFEST, SeekDataset } from './dataset.js'
 import { openIndex, type SeekIndex } from './engine.js'
 import { isSidecarAddress, SidecarIndex } from './sidecarIndex.js'
@@ -18,7 +21,8 @@ export interface AnyOpenOptions extends DatasetOpenOptions {
 /**
  * Opens what an address names, as the app, the widget and the CLI do: a sidecar (`.pqseek`) over
  * the files it names, a manifest (`.json`) of indexed files searched as one, else an indexed
- * Parquet file — a URL (relative in a page), in Node a path (a folder: its `manifest.json`), a File or Blob, or a byte source
+ * Parquet file — a URL (relative in a page), in Node a path (a folder: its `manifest.json`), a File or Blob, or a byte source;
+ * an `hf://` glob (`hf://datasets/o/r/indexed/*.parquet`) is the indexed files it matches, searched as one
  * (a File or byte source is one indexed file: a sidecar's files must come with it, through
  * `SidecarIndex.open(source, resolve)`); an array (a FileList) of indexed files, searched as one as a
  * manifest's (`SeekDataset.open`), or a page's pick of a sidecar's or a manifest's File with its
@@ -39,6 +43,8 @@ export async function open(given: string | FileInput | Iterable<string | FileInp
     return input.some(named(isManifestAddress)) ? SeekDataset.openFiles(input as File[], rest) : SeekDataset.open(input, rest)
   }
   if (typeof input !== 'string') return openIndex(input, rest)
+  // (an hf:// glob: the files it matches, as an array of them)
+  if (isHubGlob(input)) return SeekDataset.open(await hubGlob(input, { fetch: rest.http?.fetch, signal: rest.signal }), rest)
   // (in Node a folder is the dataset its manifest.json lists)
   const address = await folderManifest(input)
   if (isSidecarAddress(address)) return SidecarIndex.openUrl(address, { ...rest, allow })
@@ -71,8 +77,7 @@ export function folderPick(files: readonly File[]): { files: File[]; unlisted?: 
 
 /** Files in the order of their names, numbers by value (`part-2` before `part-10`), as a page lists several picked together. */
 export function naturalOrder<T extends { name: string }>(files: readonly T[]): T[] {
-  const names = new Intl.Collator('en', { numeric: true })
-  return [...files].sort((a, b) => names.compare(a.name, b.name))
+  return [...files].sort((a, b) => compareNames(a.name, b.name))
 }
 
 /** A folder's files (a page's folder pick or drop) opened as `folderPick` reads them. */

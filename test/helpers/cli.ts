@@ -10,9 +10,17 @@ export interface Run {
   stderr: string
 }
 
-export function cli(args: string[], onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+export function cli(
+  args: string[],
+  onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void,
+  /** Variables set for it, beside this process's. */
+  env?: Record<string, string>,
+): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => {
