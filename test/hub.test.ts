@@ -178,14 +178,15 @@ describe('HF_TOKEN and HF_ENDPOINT', () => {
 
 /**
  * A gated repository on a local stand-in for the Hub (HF_ENDPOINT): its tree listing in pages of
- * two files, each file's resolve URL redirected to a signed one (`serveDir`'s `hub` host); both
- * refused without the token.
+ * two files, each page `late.ms` late; each file's resolve URL redirected to a signed one
+ * (`serveDir`'s `hub` host); both refused without the token.
  */
 async function gatedHub(root: string, token: string) {
   const requests: string[] = []
+  const late = { ms: 0 }
   const server = await serveDir(root, {
     host: 'hub',
-    fault(req: IncomingMessage, res: ServerResponse) {
+    async fault(req: IncomingMessage, res: ServerResponse) {
       requests.push(req.url ?? '')
       if (req.url?.startsWith('/cdn/')) return false
       if (req.headers.authorization !== `Bearer ${token}`) {
@@ -194,6 +195,7 @@ async function gatedHub(root: string, token: string) {
       }
       const tree = /^\/api\/datasets\/o\/r\/tree\/main\/([^?]*)(?:\?cursor=(\d+))?$/.exec(req.url ?? '')
       if (!tree) return false
+      await new Promise((r) => setTimeout(r, late.ms))
       const folder = decodeURIComponent(tree[1] as string)
       const names = LISTED[folder] ?? []
       const page = Number(tree[2] ?? 0)
@@ -204,7 +206,7 @@ async function gatedHub(root: string, token: string) {
       return true
     },
   })
-  return { server, requests }
+  return { server, requests, late }
 }
 
 const LISTED: Record<string, string[]> = {
@@ -226,10 +228,12 @@ describe('the CLI and open() on an hf:// glob of a gated repository (a local Hub
       )
     }
     const token = 'hf_local'
-    const { server, requests } = await gatedHub(join(dir, 'hub'), token)
+    const { server, requests, late } = await gatedHub(join(dir, 'hub'), token)
     const env = { HF_ENDPOINT: server.url, HF_TOKEN: token }
     try {
       const out = join(dir, 'indexed')
+      // (its listing's pages 600 ms apart: the CLI says how it goes once it takes a second)
+      late.ms = 600
       const built = await cli(
         ['index', 'hf://datasets/o/r/data/part-*.parquet', '--out-dir', out, '--nlist', '4', '--json'],
         undefined,
@@ -244,6 +248,8 @@ describe('the CLI and open() on an hf:// glob of a gated repository (a local Hub
       // the listing's second page followed, and the files read through their signed URLs
       expect(requests).toContain('/api/datasets/o/r/tree/main/data?cursor=1')
       expect(requests.some((r) => r.startsWith('/cdn/signed-') && r.endsWith('/data/part-10.parquet'))).toBe(true)
+      expect(built.stderr).toContain('list 3 files for hf://datasets/o/r/data/part-*.parquet')
+      late.ms = 0
 
       // a sidecar over the files as they are on the Hub, searched with them read from there
       const sidecar = join(dir, 'parts.pqseek')

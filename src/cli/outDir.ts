@@ -4,7 +4,6 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { isHubGlob } from '../io/hub.js'
-import { hubGlob } from '../io/hubGlob.js'
 import { checkOutputPath, fileSource, readLocalFile, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -22,7 +21,7 @@ import {
 } from '../search/dataset.js'
 import { UsageError } from './args.js'
 import { count } from './progress.js'
-import { isUrl, soleVectorColumn, withFile } from './sources.js'
+import { hubFiles, isUrl, soleVectorColumn, withFile } from './sources.js'
 
 /** What one input's build made, as the manifest's files must agree on it. */
 export interface Built {
@@ -138,7 +137,7 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
  * an hf:// glob's files (hubGlob), anything else as it is.
  */
 export async function folderInputs(input: string, signal?: AbortSignal): Promise<string[]> {
-  if (isHubGlob(input)) return hubGlob(input, { signal })
+  if (isHubGlob(input)) return hubFiles(input, signal)
   if (isUrl(input) || !(await stat(input).catch(() => undefined))?.isDirectory()) return [input]
   const entries = await readdir(input, { withFileTypes: true })
   const files = naturalOrder(entries.filter((e) => e.isFile() && /\.parquet$/i.test(e.name) && !/\.indexed\.parquet$/i.test(e.name))).map(

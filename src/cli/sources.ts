@@ -29,10 +29,20 @@ import { isSidecarAddress, SidecarIndex } from '../search/sidecarIndex.js'
 import { choice, UsageError } from './args.js'
 import { count, fmtBytes, progressPrinter } from './progress.js'
 
-/** The targets a command was given: a folder as the manifest in it (folderManifest), an hf:// glob as the files it matches (hubGlob). */
+/** The targets a command was given: a folder as the manifest in it (folderManifest), an hf:// glob as the files it matches. */
 export async function folderTargets(targets: string[], signal?: AbortSignal): Promise<string[]> {
-  const each = await Promise.all(targets.map(async (t) => (isHubGlob(t) ? hubGlob(t, { signal }) : [await folderManifest(t)])))
+  const each = await Promise.all(targets.map(async (t) => (isHubGlob(t) ? hubFiles(t, signal) : [await folderManifest(t)])))
   return each.flat()
+}
+
+/** The files an hf:// glob matches (hubGlob), the listing's progress on stderr once it has taken a second. */
+export async function hubFiles(glob: string, signal?: AbortSignal): Promise<string[]> {
+  const progress = lateProgress()
+  try {
+    return await hubGlob(glob, { signal, onPage: (listed) => progress.update(`list ${count(listed, 'file')} for ${glob}`) })
+  } finally {
+    progress.done()
+  }
 }
 
 /** A remote address (http, https, hf://) rather than a local path. */
@@ -163,13 +173,22 @@ export async function openSidecar(target: string, c: OpenContext): Promise<Sidec
   }
 }
 
-/** Files opened, of a sidecar's or a manifest's, on stderr once the open has taken a second (a few files open in less). */
-function openProgress() {
+/** Progress lines on stderr from a second on: what ends sooner says nothing. */
+function lateProgress() {
   const printer = progressPrinter()
   const t0 = Date.now()
-  const onProgress = (opened: number, files: number) => {
-    if (Date.now() - t0 >= 1000) printer.update(`open ${opened.toLocaleString('en-US')}/${count(files, 'file')}`)
+  return {
+    update(text: string) {
+      if (Date.now() - t0 >= 1000) printer.update(text)
+    },
+    done: () => printer.done(),
   }
+}
+
+/** Files opened, of a sidecar's or a manifest's, on stderr once the open has taken a second (a few files open in less). */
+function openProgress() {
+  const printer = lateProgress()
+  const onProgress = (opened: number, files: number) => printer.update(`open ${opened.toLocaleString('en-US')}/${count(files, 'file')}`)
   return { onProgress, printer }
 }
 

@@ -47,7 +47,15 @@ const MAX_PAGES = 1000
  * first wildcard — its subfolders too only where the glob goes into them. None matching is an
  * error naming what the folder holds.
  */
-export async function hubGlob(address: string, o: { fetch?: typeof fetch; signal?: AbortSignal } = {}): Promise<string[]> {
+export async function hubGlob(
+  address: string,
+  o: {
+    fetch?: typeof fetch
+    signal?: AbortSignal
+    /** After each page of the listing: the files listed so far. */
+    onPage?: (listed: number) => void
+  } = {},
+): Promise<string[]> {
   const parsed = parseHubAddress(address)
   if (!parsed || !isHubGlob(address)) throw new ParquetSeekError('not an hf:// glob', { file: address })
   const segments = parsed.path.split('/')
@@ -65,6 +73,7 @@ export async function hubGlob(address: string, o: { fetch?: typeof fetch; signal
     const { res, entries } = await listing(next, doFetch, address, o.signal)
     if (!Array.isArray(entries)) throw new ParquetSeekError(`listing its files: ${next} answered no list of files`, { file: address })
     for (const e of entries as TreeEntry[]) if (e.type === 'file' && typeof e.path === 'string') files.push(e.path)
+    o.onPage?.(files.length)
     const link = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(res.headers.get('link') ?? '')?.[1]
     next = link === undefined ? undefined : new URL(link, next).href
   }
