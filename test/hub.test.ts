@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { serveDir } from '../src/cli/rangeServer.js'
 import { fileUrl } from '../src/io/fileUrl.js'
 import { openHttp } from '../src/io/httpSource.js'
-import { hubHeaders } from '../src/io/hub.js'
+import { hubFolderPage, hubHeaders } from '../src/io/hub.js'
 import { globPattern, hubGlob } from '../src/io/hubGlob.js'
 import { open } from '../src/lib.js'
 import { cli } from './helpers/cli.js'
@@ -165,6 +165,24 @@ describe('HF_TOKEN and HF_ENDPOINT', () => {
     expect(seen[1]?.auth).toBeUndefined()
   })
 
+  it("a Hub folder page (its file browser's address) is the folder: hf://…/ at its revision", () => {
+    hubEnv({})
+    const cases: Array<[string, string | undefined]> = [
+      ['https://huggingface.co/datasets/o/r/tree/main/data', 'hf://datasets/o/r/data/'],
+      ['https://huggingface.co/datasets/o/r/tree/main/data/sub/', 'hf://datasets/o/r/data/sub/'],
+      ['https://huggingface.co/datasets/o/r/tree/main', 'hf://datasets/o/r/'],
+      ['https://huggingface.co/datasets/o/r/tree/refs%2Fconvert%2Fparquet/default/train', 'hf://datasets/o/r@~parquet/default/train/'],
+      ['https://huggingface.co/o/model/tree/v1.0/onnx', 'hf://models/o/model@v1.0/onnx/'],
+      ['https://huggingface.co/spaces/o/s/tree/main/a%20b', 'hf://spaces/o/s/a b/'],
+      // not a folder page
+      ['https://huggingface.co/datasets/o/r/blob/main/x.parquet', undefined],
+      ['https://huggingface.co/datasets/o/r', undefined],
+      ['https://cdn.example/datasets/o/r/tree/main/data', undefined],
+      ['hf://datasets/o/r/data/', undefined],
+    ]
+    for (const [address, folder] of cases) expect(hubFolderPage(address), address).toBe(folder)
+  })
+
   it('HF_ENDPOINT (a mirror) is where hf:// addresses and its file pages lead, and gets the token', () => {
     hubEnv({ HF_ENDPOINT: 'https://hf-mirror.example/', HF_TOKEN: 'hf_m' })
     expect(fileUrl('hf://datasets/o/r@v2/data/x.parquet')).toBe('https://hf-mirror.example/datasets/o/r/resolve/v2/data/x.parquet')
@@ -283,6 +301,22 @@ describe('the CLI and open() on an hf:// glob of a gated repository (a local Hub
         values: { title: 'part-10:5' },
       })
 
+      // the folder's page on the Hub, as its file browser shows it: the manifest.json in it
+      copyFileSync(join(out, 'manifest.json'), join(files, 'indexed', 'manifest.json'))
+      const page = new URL('/datasets/o/r/tree/main/indexed', server.url).href
+      const fromPage = await cli(['search', page, '--query-row', '205', '--k', '1', '--columns', 'title', '--json'], undefined, env)
+      expect(fromPage.code, fromPage.stderr).toBe(0)
+      expect(JSON.parse(fromPage.stdout).results[0]).toMatchObject({ row: 5, shard: 1, values: { title: 'part-10:5' } })
+      expect(requests).toContain('/datasets/o/r/resolve/main/indexed/manifest.json')
+      // and its Parquet files, as inputs to index (here one output for two: refused, naming them)
+      const twoInOne = await cli(
+        ['index', new URL('/datasets/o/r/tree/main/data', server.url).href, join(dir, 'one.parquet')],
+        undefined,
+        env,
+      )
+      expect(twoInOne.code).toBe(2)
+      expect(twoInOne.stderr).toContain('tree/main/data matches 2 files: --out-dir DIR indexes each into DIR')
+
       // the library: the same glob opened as the files it matches, with the token from HF_TOKEN
       hubEnv(env)
       const index = await open(glob)
@@ -308,6 +342,10 @@ describe('the CLI and open() on an hf:// glob of a gated repository (a local Hub
       })
       expect(one.code).toBe(1)
       expect(one.stderr).toContain('set HF_TOKEN to a token that can read it')
+      // a manifest too
+      const manifest = await cli(['search', page, '--query-row', '1'], undefined, { HF_ENDPOINT: server.url, HF_TOKEN: '' })
+      expect(manifest.code).toBe(1)
+      expect(manifest.stderr).toContain('HTTP 401 reading the manifest: a private or gated repository: set HF_TOKEN')
       // several files matched where one is indexed into one output
       const several = await cli(['index', 'hf://datasets/o/r/data/part-*.parquet', join(dir, 'one.parquet')], undefined, env)
       expect(several.code).toBe(2)

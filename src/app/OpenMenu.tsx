@@ -91,7 +91,10 @@ export function OpenMenu({
                 onChange={(e) => setUrl(e.target.value)}
               />
             </label>
-            <p className="hint">Any host that answers HTTP Range requests with CORS: S3, R2, GCS, a CDN.</p>
+            <p className="hint">
+              Any host that answers HTTP Range requests with CORS: S3, R2, GCS, a CDN, Hugging Face (a file, a folder page, or an hf:// glob
+              of indexed files).
+            </p>
             <button type="submit" className="primary" disabled={!!busy}>
               Open URL
             </button>

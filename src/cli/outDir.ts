@@ -3,7 +3,7 @@
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { AbortError, ParquetSeekError } from '../errors.js'
-import { isHubGlob } from '../io/hub.js'
+import { hubFolderPage, isHubGlob } from '../io/hub.js'
 import { checkOutputPath, fileSource, readLocalFile, refuseInput } from '../io/nodeFile.js'
 import { describeEmbeddingColumn } from '../parquet/embedding.js'
 import { readMetadata } from '../parquet/footer.js'
@@ -134,15 +134,20 @@ export async function indexEach(given: string[], outDir: string, o: IndexEachOpt
 /**
  * An input as the files to index: a local folder's Parquet files, in the order of their names
  * (`part-2` before `part-10`; those `index` wrote, `.indexed.parquet`, and subfolders left out),
- * an hf:// glob's files (hubGlob), anything else as it is.
+ * an hf:// glob's files (hubGlob), a Hub folder page's Parquet files (those named .indexed.parquet
+ * left out, as from a local folder), anything else as it is.
  */
 export async function folderInputs(input: string, signal?: AbortSignal): Promise<string[]> {
   if (isHubGlob(input)) return hubFiles(input, signal)
-  if (isUrl(input) || !(await stat(input).catch(() => undefined))?.isDirectory()) return [input]
-  const entries = await readdir(input, { withFileTypes: true })
-  const files = naturalOrder(entries.filter((e) => e.isFile() && /\.parquet$/i.test(e.name) && !/\.indexed\.parquet$/i.test(e.name))).map(
-    (e) => join(input, e.name),
-  )
+  const hubFolder = hubFolderPage(input)
+  let names: string[]
+  if (hubFolder) names = await hubFiles(`${hubFolder}*.parquet`, signal)
+  else if (isUrl(input) || !(await stat(input).catch(() => undefined))?.isDirectory()) return [input]
+  else {
+    const entries = await readdir(input, { withFileTypes: true })
+    names = naturalOrder(entries.filter((e) => e.isFile() && /\.parquet$/i.test(e.name))).map((e) => join(input, e.name))
+  }
+  const files = names.filter((f) => !/\.indexed\.parquet$/i.test(f))
   if (!files.length)
     throw new ParquetSeekError('is a folder with no Parquet file to index (those named .indexed.parquet are left out)', { file: input })
   return files

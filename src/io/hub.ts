@@ -24,6 +24,39 @@ export function parseHubAddress(address: string): HubAddress | undefined {
   return { kind: kind.toLowerCase(), owner, repo, revision, path }
 }
 
+/**
+ * A Hub folder page's address (`https://huggingface.co/datasets/o/r/tree/main/data`, what its file
+ * browser shows) as the folder's `hf://` address, ending in `/` (`hf://datasets/o/r@main/data/`);
+ * undefined for any other address.
+ */
+export function hubFolderPage(address: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(address)
+  } catch {
+    return undefined
+  }
+  if (!/^https?:$/.test(url.protocol) || !onHub(url.href)) return undefined
+  const page = /^\/(datasets\/|spaces\/)?([^/]+)\/([^/]+)\/tree\/([^/]+)(\/.*)?$/.exec(url.pathname)
+  if (!page) return undefined
+  const [, kind = 'models/', owner, repo, revision, path = '/'] = page as unknown as [
+    string,
+    string | undefined,
+    string,
+    string,
+    string,
+    string,
+  ]
+  let folder: string
+  try {
+    folder = decodeURIComponent(path).replace(/\/*$/, '/')
+  } catch {
+    return undefined
+  }
+  const rev = revision === 'refs%2Fconvert%2Fparquet' ? '~parquet' : revision
+  return `hf://${kind}${owner}/${repo}${rev === 'main' ? '' : `@${rev}`}${folder}`
+}
+
 /** Whether `address` is an `hf://` glob (`hf://datasets/o/r/data/*.parquet`): its path has `*`, `?` or `[`. */
 export function isHubGlob(address: string): boolean {
   return /[*?[]/.test(parseHubAddress(address)?.path ?? '')

@@ -4,6 +4,7 @@ import type { FileInput } from '../io/blobSource.js'
 import { isUrlReference, resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
+import { hubFolderPage, hubHeaders, hubRefusal, onHub } from '../io/hub.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { ConnectionLimiter, RoundTripClock } from '../io/source.js'
@@ -158,8 +159,11 @@ export class SeekDataset {
       return SeekDataset.open(addresses, o)
     }
     const url = fileUrl(againstPage(address))
-    const res = await (o.fetch ?? fetch)(url, { signal: o.signal })
-    if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest`, { file: url })
+    const res = await (o.fetch ?? fetch)(url, { signal: o.signal, headers: hubHeaders(url) })
+    if (!res.ok) {
+      const meaning = onHub(url) ? hubRefusal(res.status) : undefined
+      throw new ParquetSeekError(`HTTP ${res.status} reading the manifest${meaning ? `: ${meaning}` : ''}`, { file: url })
+    }
     const bytes = await readBody(res, () => {}, MAX_MANIFEST_BYTES)
     if (!bytes) throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: url })
     const files = manifestFiles(bytes, url)
@@ -420,9 +424,12 @@ export const MANIFEST = 'manifest.json'
 /**
  * What a folder names: the dataset its manifest lists, so `open('indexed/')` and `parquetseek
  * search indexed/` open `indexed/manifest.json` — a local folder (Node), or a URL whose path ends
- * in `/` (`https://cdn.example/indexed/`, in a page `data/`); any other address as it is.
+ * in `/` (`https://cdn.example/indexed/`, in a page `data/`), or a Hub folder page
+ * (`https://huggingface.co/datasets/o/r/tree/main/indexed`); any other address as it is.
  */
 export async function folderManifest(address: string): Promise<string> {
+  const hubFolder = hubFolderPage(address)
+  if (hubFolder) return `${hubFolder}${MANIFEST}`
   const local = localFile(address)
   if (!local) {
     // (a folder's URL: its query or fragment names no file in it)
