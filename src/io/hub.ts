@@ -26,7 +26,7 @@ export function parseHubAddress(address: string): HubAddress | undefined {
 
 /**
  * A Hub folder page's address (`https://huggingface.co/datasets/o/r/tree/main/data`, what its file
- * browser shows) as the folder's `hf://` address, ending in `/` (`hf://datasets/o/r@main/data/`);
+ * browser shows) as the folder's `hf://` address, ending in `/` (`hf://datasets/o/r/data/`);
  * undefined for any other address.
  */
 export function hubFolderPage(address: string): string | undefined {

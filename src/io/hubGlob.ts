@@ -107,7 +107,8 @@ async function listing(
     try {
       res = await doFetch(url, {
         headers: { Accept: 'application/json', ...hubHeaders(url) },
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        // (AbortSignal.any: not in browsers before 2024, where the caller's signal alone still cancels)
+        signal: signal ? (AbortSignal.any?.([signal, timeout]) ?? signal) : timeout,
       })
       if (res.ok) return { res, entries: await res.json() }
     } catch (e) {
