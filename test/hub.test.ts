@@ -233,7 +233,7 @@ const LISTED: Record<string, string[]> = {
 }
 
 describe('the CLI and open() on an hf:// glob of a gated repository (a local Hub, HF_ENDPOINT)', () => {
-  it('index --out-dir and --sidecar read the files it matches; search and open() search the indexed ones as one; without HF_TOKEN it says to set it', async () => {
+  it('index --out-dir and --sidecar read the files it matches; search, open() and the folder page search the indexed ones as one; without HF_TOKEN it says to set it', async () => {
     const dir = tempDir('pqs-hub-')
     const files = join(dir, 'hub', 'datasets', 'o', 'r', 'resolve', 'main')
     mkdirSync(join(files, 'data'), { recursive: true })
