@@ -1,6 +1,6 @@
 import { AbortError, ParquetSeekError } from '../errors.js'
 import { againstPage, fileUrl, unreadableScheme } from './fileUrl.js'
-import { hubHeaders, hubRefusal, isHubGlob, onHub } from './hub.js'
+import { hubHeaders, hubRefusal, isHubGlob } from './hub.js'
 import { type ByteSource, type ConnectionLimiter, concatBytes, type RoundTripClock } from './source.js'
 
 export interface HttpOptions {
@@ -233,8 +233,7 @@ export async function openHttp(address: string, o: HttpOptions = {}): Promise<Op
       }
       if (res.status !== 200 && res.status !== 206) {
         drop()
-        const meaning = onHub(target) ? hubRefusal(res.status) : undefined
-        throw new ParquetSeekError(`HTTP ${res.status} ${res.statusText}${meaning ? `: ${meaning}` : ''}`.trim(), { file: url })
+        throw new ParquetSeekError(`${`HTTP ${res.status} ${res.statusText}`.trim()}${hubRefusal(target, res.status)}`, { file: url })
       }
       const coding = res.headers.get('content-encoding')
       if (res.status === 206 && coding && coding.toLowerCase() !== 'identity') {

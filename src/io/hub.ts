@@ -98,13 +98,17 @@ export function hubHeaders(url: string): Record<string, string> {
   return token && onHub(url) ? { Authorization: `Bearer ${token}` } : {}
 }
 
-/** What an HTTP status from the Hub means for the person asking (private, gated, or no such file). */
-export function hubRefusal(status: number): string | undefined {
+/**
+ * What an HTTP status from `url` means for the person asking, where `url` is on the Hub (private,
+ * gated, or no such file): `: …`, to end an error's message; empty for any other host or status.
+ */
+export function hubRefusal(url: string, status: number): string {
+  if (!onHub(url)) return ''
   const token = hubToken()
   if (status === 401 || status === 403)
     return token
-      ? 'HF_TOKEN does not give access to it: a gated repository must be accepted on its page, a private one shared with you'
-      : 'a private or gated repository: set HF_TOKEN to a token that can read it'
-  if (status === 404) return `no such repository, revision or file${token ? '' : ' (a private repository answers so without HF_TOKEN)'}`
-  return undefined
+      ? ': HF_TOKEN does not give access to it: a gated repository must be accepted on its page, a private one shared with you'
+      : ': a private or gated repository: set HF_TOKEN to a token that can read it'
+  if (status === 404) return `: no such repository, revision or file${token ? '' : ' (a private repository answers so without HF_TOKEN)'}`
+  return ''
 }

@@ -124,8 +124,7 @@ async function listing(
     await res.body?.cancel().catch(() => {})
     last = `HTTP ${res.status} ${res.statusText}`.trim()
     if (res.status !== 429 && res.status < 500) {
-      const meaning = hubRefusal(res.status)
-      throw new ParquetSeekError(`listing its files: ${last} from ${url}${meaning ? `: ${meaning}` : ''}`, { file: address })
+      throw new ParquetSeekError(`listing its files: ${last} from ${url}${hubRefusal(url, res.status)}`, { file: address })
     }
     retryAfter = retryAfterMs(res.headers.get('retry-after'))
   }

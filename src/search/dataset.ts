@@ -4,7 +4,7 @@ import type { FileInput } from '../io/blobSource.js'
 import { isUrlReference, resolvedAddress, resolveSourceName } from '../io/confine.js'
 import { addressEndsWith, againstPage, fileUrl } from '../io/fileUrl.js'
 import { readBody } from '../io/httpSource.js'
-import { hubFolderPage, hubHeaders, hubRefusal, onHub } from '../io/hub.js'
+import { hubFolderPage, hubHeaders, hubRefusal } from '../io/hub.js'
 import { localFile } from '../io/local.js'
 import { DEFAULT_CONCURRENCY } from '../io/ranges.js'
 import { ConnectionLimiter, RoundTripClock } from '../io/source.js'
@@ -160,10 +160,7 @@ export class SeekDataset {
     }
     const url = fileUrl(againstPage(address))
     const res = await (o.fetch ?? fetch)(url, { signal: o.signal, headers: hubHeaders(url) })
-    if (!res.ok) {
-      const meaning = onHub(url) ? hubRefusal(res.status) : undefined
-      throw new ParquetSeekError(`HTTP ${res.status} reading the manifest${meaning ? `: ${meaning}` : ''}`, { file: url })
-    }
+    if (!res.ok) throw new ParquetSeekError(`HTTP ${res.status} reading the manifest${hubRefusal(url, res.status)}`, { file: url })
     const bytes = await readBody(res, () => {}, MAX_MANIFEST_BYTES)
     if (!bytes) throw new ParquetSeekError(`the manifest is over ${MAX_MANIFEST_BYTES} bytes`, { file: url })
     const files = manifestFiles(bytes, url)
