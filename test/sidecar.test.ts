@@ -310,7 +310,7 @@ describe('sidecar index over unmodified files', () => {
     const sidecar = await fileSource(join(dir, 'v1.pqseek'))
     const index = await SidecarIndex.open(sidecar, files.open)
     try {
-      const chunk = Number(index.sources[0]?.metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
+      const chunk = Number(index.opened()[0]?.metadata.row_groups[0]?.columns[0]?.meta_data?.total_compressed_size)
       const ids = Uint32Array.from({ length: n }, (_, i) => i)
       const queries = clusteredVectors(10, dim, 85)
       let hits = 0
@@ -370,7 +370,7 @@ describe('sidecar index over unmodified files', () => {
       const index = await SidecarIndex.open(await open('p.pqseek'), open)
       expect(index.warnings).toEqual([])
       const chunk = (name: string) =>
-        (index.sources[0]?.metadata.row_groups ?? []).reduce(
+        (index.opened()[0]?.metadata.row_groups ?? []).reduce(
           (bytes, g) => bytes + Number(g.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data?.total_compressed_size),
           0,
         )
@@ -490,11 +490,11 @@ describe('sidecar index over unmodified files', () => {
       const queries = clusteredVectors(12, dim, 92)
       for (let q = 0; q < 12; q++) {
         const query = queries.subarray(q * dim, (q + 1) * dim)
-        const before = copied.sources.map((s) => s.source.counts.bytes)
+        const before = copied.opened().map((s) => s.source.counts.bytes)
         const a = await pages.search(query, { k: 10 })
         const b = await copied.search(query, { k: 10 })
         expect(b.results.map((h) => [h.file, h.row, h.distance])).toEqual(a.results.map((h) => [h.file, h.row, h.distance]))
-        expect(copied.sources.map((s) => s.source.counts.bytes)).toEqual(before)
+        expect(copied.opened().map((s) => s.source.counts.bytes)).toEqual(before)
         // cold: a few KiB of candidates, where the sources' pages cost their row groups (~380 and
         // ~500 KiB; kept by the source's cache for later queries)
         if (q === 0) expect(b.stats.bytes).toBeLessThan(a.stats.bytes / 4)
@@ -763,19 +763,21 @@ describe('a hosted sidecar over files whose names hold URL characters', () => {
 })
 
 describe("a sidecar's open over many files", () => {
-  it('reports each file opened, of all it names, and stops opening files when cancelled; its files share one cache budget', async () => {
+  it('opens the first files, as many as the connections, and each other one when a search or a read first needs it: a changed one is found then; its files share one cache budget', async () => {
     const dir = tempDir('pqs-sidecar-progress-')
     const dim = 8
     const v = clusteredVectors(6 * 100, dim, 98)
     const names = Array.from({ length: 6 }, (_, i) => `p${i}.parquet`)
-    for (const [part, name] of names.entries())
+    const write = (part: number, vectors: Float32Array) =>
       writeListFile(
-        join(dir, name),
-        Array.from({ length: 100 }, (_, i) => Array.from(v.subarray((part * 100 + i) * dim, (part * 100 + i + 1) * dim))),
-        {},
+        join(dir, names[part] as string),
+        Array.from({ length: 100 }, (_, i) => Array.from(vectors.subarray((part * 100 + i) * dim, (part * 100 + i + 1) * dim))),
+        { title: Array.from({ length: 100 }, (_, i) => `p${part}:${i}`) },
       )
+    for (const part of names.keys()) write(part, v)
     const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
-    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
+    // (the vectors in the sidecar: refinement reads none of the files, so a search opens those of its results)
+    await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', vectors: true })
     for (const i of inputs) await i.source.close()
     const opened: Array<{ close(): Promise<void> }> = []
     const resolver = (asked: string[]) => async (name: string) => {
@@ -789,37 +791,71 @@ describe("a sidecar's open over many files", () => {
       const asked: string[] = []
       // the sidecar itself, opened (and closed) as its files are
       const sidecar = () => resolver([])('all.pqseek')
-      const index = await SidecarIndex.open(await sidecar(), resolver(asked), { onProgress: (n, of) => seen.push([n, of]) })
-      expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => [n, 6]))
-      expect(asked).toHaveLength(6)
+      const index = await SidecarIndex.open(await sidecar(), resolver(asked), {
+        connections: 2,
+        onProgress: (n, of) => seen.push([n, of]),
+      })
+      expect(seen).toEqual([0, 1, 2].map((n) => [n, 2]))
+      expect(asked).toEqual(['p0.parquet', 'p1.parquet'])
+      expect(index.rows).toBe(600)
       // the six files share one cache budget: together they keep what four would alone (cacheShare)
-      expect(index.sources.map((s) => s.cached.budgetBytes)).toEqual(Array(6).fill(Math.floor((256 << 20) / 6)))
-      // cancelled once two files are open, one at a time: no third file is asked for
+      expect(index.opened().map((s) => s.cached.budgetBytes)).toEqual(Array(2).fill(Math.floor((256 << 20) / 6)))
+      // a search finds row 7 of p4: that file alone is opened, its end read by (and counted in) the search
+      const query = v.subarray(407 * dim, 408 * dim)
+      const first = await index.search(query, { k: 1, columns: ['title'] })
+      expect(first.results).toEqual([{ file: 'p4.parquet', row: 7, distance: 0, values: { title: 'p4:7' } }])
+      expect(asked).toEqual(['p0.parquet', 'p1.parquet', 'p4.parquet'])
+      index.clearCache()
+      const again = await index.search(query, { k: 1, columns: ['title'] })
+      expect(again.results).toEqual(first.results)
+      expect(again.stats.bytes).toBeLessThan(first.stats.bytes)
+      expect(asked).toHaveLength(3)
+      // the Data view's rows: the files holding them; a row's vector: its file
+      expect(await index.readRowSpan(298, 302, ['title'])).toEqual(['p2:98', 'p2:99', 'p3:0', 'p3:1'].map((title) => ({ title })))
+      expect(asked.slice(3)).toEqual(['p2.parquet', 'p3.parquet'])
+      // p5 rewritten with other vectors since the build: the open did not read it; the first search
+      // that needs it says it changed, the files before it still search
+      write(5, clusteredVectors(6 * 100, dim, 7))
+      await expect(index.search(v.subarray(512 * dim, 513 * dim), { k: 1, columns: ['title'] })).rejects.toThrow(
+        /p5\.parquet: stale index: the file changed since the sidecar was built \(footer differs\); rebuild the sidecar/,
+      )
+      expect((await index.search(query, { k: 1, columns: ['title'] })).results).toEqual(first.results)
+      // an exact search reads every file: p5 is refused again, not skipped
+      await expect(index.searchExact([query], { k: 1 })).rejects.toThrow(/p5\.parquet: stale index/)
+      // and `info` opens and checks every file
+      const info = await cli(['info', join(dir, 'all.pqseek')])
+      expect([info.code, info.stderr]).toEqual([1, expect.stringMatching(/p5\.parquet: stale index/)])
+      // cancelled while its first files are read: no other file is asked for
       const cancel = new AbortController()
       const before: string[] = []
       const open = SidecarIndex.open(await sidecar(), resolver(before), {
-        connections: 1,
+        connections: 3,
         signal: cancel.signal,
-        onProgress: (n) => n === 2 && cancel.abort(),
+        onProgress: (n) => n === 1 && cancel.abort(),
       })
       await expect(open).rejects.toThrow(AbortError)
-      expect(before).toEqual(['p0.parquet', 'p1.parquet'])
+      expect(before).toEqual(['p0.parquet', 'p1.parquet', 'p2.parquet'])
     } finally {
       for (const s of opened) await s.close()
     }
   })
 
-  it("the page's engine tells how far an open has got, by its job", async () => {
+  it("the page's engine tells how far an open has got, by its job; its Data view reads the files it has not opened yet", async () => {
     const dir = tempDir('pqs-sidecar-job-')
     const dim = 8
-    const v = clusteredVectors(2 * 300, dim, 99)
-    for (const [part, name] of ['a.parquet', 'b.parquet'].entries())
+    // more files than the page's 16 connections: the last four are opened when first needed
+    const names = Array.from({ length: 20 }, (_, i) => `p${i}.parquet`)
+    const v = clusteredVectors(names.length * 50, dim, 99)
+    for (const [part, name] of names.entries())
       writeListFile(
         join(dir, name),
-        Array.from({ length: 300 }, (_, i) => Array.from(v.subarray((part * 300 + i) * dim, (part * 300 + i + 1) * dim))),
-        {},
+        Array.from({ length: 50 }, (_, i) => Array.from(v.subarray((part * 50 + i) * dim, (part * 50 + i + 1) * dim))),
+        {
+          title: Array.from({ length: 50 }, (_, i) => `p${part}:${i}`),
+          n: Array.from({ length: 50 }, (_, i) => String(part * 50 + i).padStart(4, '0')),
+        },
       )
-    const inputs = await Promise.all(['a.parquet', 'b.parquet'].map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
+    const inputs = await Promise.all(names.map(async (name) => ({ name, source: await fileSource(join(dir, name)) })))
     await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding' })
     for (const i of inputs) await i.source.close()
     const server = await serveDir(dir, { host: 's3' })
@@ -827,10 +863,21 @@ describe("a sidecar's open over many files", () => {
     try {
       const job = api.job()
       expect(api.openProgress(job)).toBeUndefined()
-      await api.open(`${server.url}all.pqseek`, 'js', job)
-      expect(api.openProgress(job)).toEqual({ opened: 2, files: 2 })
+      const { id, info } = await api.open(`${server.url}all.pqseek`, 'js', job)
+      expect(api.openProgress(job)).toEqual({ opened: 16, files: 16 })
       api.done(job)
       expect(api.openProgress(job)).toBeUndefined()
+      expect(info.sources?.map((s) => s.rows)).toEqual(Array(20).fill(50))
+      // a row's details in a file not opened yet, the rows a filter keeps in every file, a sort of
+      // them, the Data view's last rows
+      const asked = server.requests
+      expect(await api.rowsAt(id, [862], ['title'])).toEqual([{ title: 'p17:12' }])
+      // (its file's end, then its row: the other three files not asked for)
+      expect(server.requests - asked).toBe(2)
+      const kept = await api.filterRows(id, "title LIKE '%:7'")
+      expect(Array.from(kept.rows)).toEqual(names.map((_, part) => part * 50 + 7))
+      expect(Array.from(await api.orderRows(id, 'n', true, kept.rows))).toEqual(names.map((_, part) => (19 - part) * 50 + 7))
+      expect(await api.rows(id, 998, 1000, ['title'])).toEqual([{ title: 'p19:48' }, { title: 'p19:49' }])
     } finally {
       await server.close()
     }

@@ -101,8 +101,11 @@ interface Handle {
   info: FileInfo
   /** Rows [start, end) of `columns`: what the Data view and a row's details read. */
   read(start: number, end: number, columns: string[], signal?: AbortSignal): Promise<Array<Record<string, unknown>>>
-  /** The file, or a sidecar's or manifest's files, as parts of the whole: what the Data view's filter reads. */
-  parts(): readonly RowRange[]
+  /**
+   * The file, or a sidecar's or manifest's files, as parts of the whole: what the Data view's
+   * filter, sort and CSV read (a sidecar's files opened for it: every one, or those holding `rows`).
+   */
+  parts(signal?: AbortSignal, rows?: Iterable<number>): Promise<readonly RowRange[]>
   /** The DATE, TIME and DECIMAL columns, shown as such. */
   shown: ShownColumns
   index?: Searchable
@@ -210,7 +213,7 @@ async function openSidecarHandle(
   const index = await openSidecar(backend, signal, onProgress)
   // (sources whose large pages make refinement costly: the page shows why a query reads much)
   warnings.push(...index.warnings)
-  const first = index.sources[0]?.metadata
+  const first = index.opened()[0]?.metadata
   const { header } = index
   const info: FileInfo = {
     name,
@@ -232,8 +235,8 @@ async function openSidecarHandle(
   return {
     info,
     read: (start, end, columns, signal) => index.readRowSpan(start, end, columns, { signal }),
-    parts: () => index.sources,
-    shown: shownColumnsIn(index.sources.map((s) => s.metadata)),
+    parts: (signal, rows) => (rows ? index.openHolding(rows, signal) : index.openAll(signal)),
+    shown: shownColumnsIn(index.opened().map((s) => s.metadata)),
     index: sidecarSearchable(index),
     reopen: async (backend, signal) => sidecarSearchable(await openSidecar(backend, signal)),
   }
@@ -355,7 +358,7 @@ async function openDatasetHandle(
   return {
     info,
     read: (start, end, columns, signal) => ds.readRowSpan(start, end, columns, { signal }),
-    parts: () => ds.parts,
+    parts: async () => ds.parts,
     shown: shownColumnsIn(ds.shards.map((s) => s.opened.metadata)),
     index: datasetSearchable(ds),
     reopen: async (backend, signal) => datasetSearchable(await open(backend, signal)),
@@ -373,7 +376,7 @@ async function openFileHandle(source: ByteSource, backend: BackendChoice, signal
   return {
     info,
     read: (start, end, columns, signal) => readRowSpan(target, start, Math.min(end, info.rows), columns, { signal }),
-    parts: () => [{ ...target, rowBase: 0, rows: info.rows }],
+    parts: async () => [{ ...target, rowBase: 0, rows: info.rows }],
     shown: shownColumnsOf(metadata),
     index: index && fileSearchable(index),
     reopen: async (backend, signal) => {
@@ -621,7 +624,12 @@ export function engineApi() {
      */
     async filterRows(id: number, where: string, job?: number): Promise<{ rows: Uint32Array; rowGroupsSkipped: number }> {
       const h = handle(id)
-      const { bitmap, passing, rowGroupsSkipped } = await filterAcross(h.parts(), parseWhere(where), signalOf(job), countRows(job))
+      const { bitmap, passing, rowGroupsSkipped } = await filterAcross(
+        await h.parts(signalOf(job)),
+        parseWhere(where),
+        signalOf(job),
+        countRows(job),
+      )
       const rows = new Uint32Array(passing)
       let n = 0
       for (let r = 0; r < bitmap.length; r++) if (bitmap[r]) rows[n++] = r
@@ -648,7 +656,7 @@ export function engineApi() {
         const end = Math.min(count, at + SORT_BLOCK)
         if (rows) {
           const wanted = Array.from(rows.subarray(at, end))
-          const read = await readRowsAcross(h.parts(), wanted, [column], { signal })
+          const read = await readRowsAcross(await h.parts(signal, wanted), wanted, [column], { signal })
           for (const [i, r] of wanted.entries()) values[at + i] = read.get(r)?.[column]
         } else for (const [i, r] of (await h.read(at, end, [column], signal)).entries()) values[at + i] = r[column]
         countRows(job)(end, count)
@@ -666,7 +674,8 @@ export function engineApi() {
     /** `rows` (any rows, in this order) of `columns`, as JSON-safe values: a filtered Data view's. */
     async rowsAt(id: number, rows: number[], columns: string[], job?: number): Promise<Array<Record<string, unknown>>> {
       const h = handle(id)
-      const values = await readRowsAcross(h.parts(), rows, columns, { signal: signalOf(job) })
+      const signal = signalOf(job)
+      const values = await readRowsAcross(await h.parts(signal, rows), rows, columns, { signal })
       return rows.map((r) => jsonRow(values.get(r) ?? {}, h.shown))
     },
 
@@ -702,12 +711,12 @@ export function engineApi() {
       }
       const parts = [new Blob([csvLine(['row', ...(sources.length ? ['file', 'file_row'] : []), ...columns])])]
       let at = 0
-      for (const end of rowGroupBlocks(h.parts(), count, rowOf, CSV_BLOCK)) {
+      for (const end of rowGroupBlocks(await h.parts(signal), count, rowOf, CSV_BLOCK)) {
         throwIfAborted(signal)
         let read: Array<[number, Record<string, unknown>]>
         if (rows) {
           const wanted = Array.from({ length: end - at }, (_, i) => rowOf(at + i))
-          const values = await readRowsAcross(h.parts(), wanted, columns, { signal })
+          const values = await readRowsAcross(await h.parts(signal, wanted), wanted, columns, { signal })
           read = wanted.map((r) => [r, values.get(r) ?? {}])
         } else read = (await h.read(at, end, columns, signal)).map((v, i) => [at + i, v])
         const lines = read.map(([r, v]) => {

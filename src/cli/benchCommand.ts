@@ -348,7 +348,7 @@ async function openTarget(targets: string[], o: OpenTargetOptions): Promise<Benc
       slack: params.slack,
       refine: params.refine,
       column: index.header.column,
-      fileBytes: index.sources.reduce((n, s) => n + s.source.byteLength, 0),
+      fileBytes: index.sources.reduce((n, s) => n + s.size, 0),
       backend: index.backend,
       open: { bytes: index.opening.bytes, roundTrips: index.opening.roundTrips },
       files: index.sources.map((s) => ({ path: place(s.name), rowBase: s.rowBase })),

@@ -155,13 +155,14 @@ async function infoOfMany(input: string, json: boolean, allow: string[] | undefi
     let column: string
     let vectors: number | undefined
     if (sidecar) {
-      const index = await openSidecar(input, context)
+      // (every file opened and checked, as info says)
+      const index = await openSidecar(input, context, { every: true })
       opened = index
       for (const w of index.warnings) process.stderr.write(`warning: ${w}\n`)
       params = index.model.params
       column = index.header.column
       vectors = index.header.vectors?.length
-      for (const s of index.sources) files.push({ name: s.name, rows: s.rows, bytes: s.source.byteLength })
+      for (const s of index.sources) files.push({ name: s.name, rows: s.rows, bytes: s.size })
     } else {
       const dataset = await openManifest(input, context)
       opened = dataset

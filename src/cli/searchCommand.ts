@@ -253,7 +253,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     })
     if (stats.gpuFallback) process.stderr.write(`warning: ${stats.gpuFallback}\n`)
     const device = stats.backend === 'gpu' ? index.device : undefined
-    const shown = shownColumnsIn(index.sources.map((s) => s.metadata))
+    const shown = shownColumnsIn(index.opened().map((s) => s.metadata))
     const open = index.opening
     if (values.json) return printJson(results, { ...stats, mode: 'sidecar', open, device }, shown)
     printTable(results, columns, shown, [

@@ -164,10 +164,17 @@ export interface OpenContext {
 const allowed = (c: OpenContext) => (c.allow ?? []).map((p) => (isUrl(p) ? p : resolve(p)))
 
 /** A sidecar (`.pqseek`): its files resolve beside it (a path) or on its origin (a URL), unless allowed. */
-export async function openSidecar(target: string, c: OpenContext): Promise<SidecarIndex> {
+export async function openSidecar(target: string, c: OpenContext, o: { every?: boolean } = {}): Promise<SidecarIndex> {
   const { onProgress, printer } = openProgress()
   try {
-    return await SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), onProgress, ...c.compute })
+    const index = await SidecarIndex.openUrl(target, { signal: c.signal, allow: allowed(c), onProgress, ...c.compute })
+    // (the first files are opened at once, the others as searches need them: `every` opens and checks them all now)
+    if (o.every)
+      await index.openAll(c.signal, onProgress).catch((e: unknown) => {
+        index.close()
+        throw e
+      })
+    return index
   } finally {
     printer.done()
   }

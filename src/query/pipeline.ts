@@ -189,7 +189,10 @@ export interface IndexKind {
    * IVF-flat index such as pq-vector's): every row of a probed list is ranked exactly.
    */
   readonly scoring: 'pq' | 'flat'
-  /** The sources a search reads (bytes, requests, the byte budget), all on `clock`. */
+  /**
+   * The sources a search reads (bytes, requests, the byte budget), all on `clock`; added to, never
+   * reordered, as a sidecar opens its files (one opened during a search counts in its stats).
+   */
   readonly counters: readonly CountingSource[]
   readonly clock: RoundTripClock
   /** Entries in list `l` (a list without any is not read). */
@@ -233,6 +236,13 @@ export interface ReadOptions {
   /** Requests in flight at once. */
   connections: number
   signal?: AbortSignal
+  /** The search's maxBytesPerQuery, for a file first opened during it (budgetSearch). */
+  maxBytes?: number
+}
+
+/** A search's byte budget on one file's counter (maxBytesPerQuery): set at its start, and on a file opened during it. */
+export function budgetSearch(counter: CountingSource, maxBytes: number): void {
+  counter.budget = { until: counter.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
 }
 
 export interface PipelineOptions {
@@ -337,7 +347,7 @@ export class QueryPipeline {
     // (a name no file has would otherwise be found out after the lists and candidates were read;
     // a joint search's dataset checks its shards' names together)
     if (!joint) checkColumnNames(this.kind.columnNames, o, this.kind.file)
-    for (const c of this.kind.counters) c.budget = { until: c.counts.bytes + maxBytes, what: `maxBytesPerQuery (${maxBytes} bytes)` }
+    for (const c of this.kind.counters) budgetSearch(c, maxBytes)
     try {
       return o.distinct === undefined ? await this.run(queries, o, joint) : await this.runDistinct(queries, o, o.distinct)
     } finally {
@@ -395,7 +405,7 @@ export class QueryPipeline {
     const { kind: index } = this
     const { model } = index
     const { dim, nlist, metric } = model.params
-    const read = { connections: this.o.connections, signal: o.signal }
+    const read = { connections: this.o.connections, signal: o.signal, maxBytes: o.maxBytesPerQuery ?? this.o.maxBytesPerQuery }
     if (!Array.isArray(queries))
       throw new ParquetSeekError(
         `searchBatch takes an array of query vectors, got ${ArrayBuffer.isView(queries) ? 'one vector (search takes one)' : queries === null ? 'null' : typeof queries}`,

@@ -391,7 +391,7 @@ export class SeekDataset {
 
   /** Rows [start, end), numbered across the shards, of `columns`: only the pages holding them. */
   readRowSpan(start: number, end: number, columns: string[], o: { signal?: AbortSignal } = {}): Promise<Array<Record<string, unknown>>> {
-    return readRowSpanAcross(this.parts, start, end, columns, o)
+    return readRowSpanAcross(this.parts, start, end, columns, (p) => p, o)
   }
 
   /**

@@ -75,12 +75,17 @@ export function partAt<T extends { rowBase: number; rows: number }>(
   return part && row < part.rowBase + part.rows ? { part, index, row: row - part.rowBase } : undefined
 }
 
-/** Rows [start, end) of the whole, of `columns`: each file's share read through its own offset indexes, all at once. */
-export async function readRowSpanAcross(
-  parts: readonly RowPart[],
+/**
+ * Rows [start, end) of the whole, of `columns`: each file's share read through its own offset
+ * indexes, all at once. `opened(part)`: the part ready to read (a sidecar's files are opened when
+ * first needed: only those holding the rows are).
+ */
+export async function readRowSpanAcross<P extends { rowBase: number; rows: number }>(
+  parts: readonly P[],
   start: number,
   end: number,
   columns: string[],
+  opened: (part: P) => RowPart | Promise<RowPart>,
   o: { signal?: AbortSignal; file?: string } = {},
 ): Promise<Array<Record<string, unknown>>> {
   const rows = parts.reduce((n, p) => n + p.rows, 0)
@@ -88,7 +93,9 @@ export async function readRowSpanAcross(
     throw new ParquetSeekError(`rows ${start}…${end} are outside the ${rows} rows of ${parts.length} files`, { file: o.file })
   const reads = parts
     .filter((p) => p.rowBase < end && p.rowBase + p.rows > start)
-    .map((p) => readRowSpan(p, Math.max(start, p.rowBase) - p.rowBase, Math.min(end, p.rowBase + p.rows) - p.rowBase, columns, o))
+    .map(async (p) =>
+      readRowSpan(await opened(p), Math.max(start, p.rowBase) - p.rowBase, Math.min(end, p.rowBase + p.rows) - p.rowBase, columns, o),
+    )
   return (await Promise.all(reads)).flat()
 }
 

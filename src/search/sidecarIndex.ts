@@ -2,13 +2,13 @@ import type { FileMetaData } from 'hyparquet'
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
 import { type Query, queryVectors } from '../encode/encoders.js'
-import { decoding, ParquetSeekError, throwIfAborted } from '../errors.js'
+import { decoding, ParquetSeekError, untilAborted } from '../errors.js'
 import { type DirectoryEntry, type ListView, parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import { loadIndexHead } from '../index/locate.js'
 import type { IvfPqModel, Metric } from '../index/model.js'
 import { pqLayout } from '../index/pq.js'
-import { footerHash, SIDECAR_MAGIC, type SidecarHeader } from '../index/sidecarFile.js'
+import { footerHash, SIDECAR_MAGIC, type SidecarHeader, type SidecarSource } from '../index/sidecarFile.js'
 import { BatchingSource } from '../io/batching.js'
 import { type FileInput, readable, TAKES_BYTES } from '../io/blobSource.js'
 import { CachedSource } from '../io/cache.js'
@@ -22,7 +22,15 @@ import { copyVector, describeEmbeddingColumn, type EmbeddingColumn, readVectorRa
 import { MAX_FOOTER_BYTES, MAX_PAGE_INDEX_BYTES, offsetIndexSpan, parquetNote, readMetadata } from '../parquet/footer.js'
 import { knowPageTable, type PageTable, pageTableOptions } from '../parquet/pageLocations.js'
 import type { Expr, FilterResult } from '../query/filter.js'
-import { type IndexKind, type ListPlace, QueryPipeline, type ReadOptions, type SearchOptions, type SearchStats } from '../query/pipeline.js'
+import {
+  budgetSearch,
+  type IndexKind,
+  type ListPlace,
+  QueryPipeline,
+  type ReadOptions,
+  type SearchOptions,
+  type SearchStats,
+} from '../query/pipeline.js'
 import { rowVector } from './columns.js'
 import { mapLimit } from './dataset.js'
 import { cacheShare, DEFAULT_CACHE_BYTES, DEFAULT_MAX_BYTES } from './open.js'
@@ -101,6 +109,45 @@ interface OpenedSource {
   pageStarts: Map<number, number[]>
 }
 
+/**
+ * One file a sidecar names, as its header records it, opened (its footer and offset indexes read
+ * and checked against the header: "stale index" when it changed) the first time open, a search or
+ * a read needs it: a sidecar over hundreds of files opens in the round trips of a few, and a query
+ * reads the ends of only the files its candidates and results are in.
+ */
+export class SidecarFile {
+  /** Once opened: its footer, embedding column and reads. */
+  opened: OpenedSource | undefined
+  #opening: Promise<OpenedSource> | undefined
+  constructor(
+    readonly name: string,
+    readonly rowBase: number,
+    readonly rows: number,
+    /** Its size in bytes, as the header records it (checked when it is opened). */
+    readonly size: number,
+    private readonly load: () => Promise<OpenedSource>,
+  ) {}
+
+  /**
+   * The file opened (once, whoever asks first; a failed open is tried again by the next). `signal`
+   * cancels this wait only: the read goes on for the others waiting on it.
+   */
+  async open(signal?: AbortSignal): Promise<OpenedSource> {
+    if (this.opened) return this.opened
+    this.#opening ??= this.load().then(
+      (s) => {
+        this.opened = s
+        return s
+      },
+      (e: unknown) => {
+        this.#opening = undefined
+        throw e
+      },
+    )
+    return untilAborted(this.#opening, signal)
+  }
+}
+
 export interface SidecarHit {
   file: string
   row: number
@@ -133,7 +180,10 @@ export interface SidecarOpenOptions {
   clock?: RoundTripClock
   /** Connections shared with other readers of the same host (a new limiter of `connections` when absent). */
   limiter?: ConnectionLimiter
-  /** Files opened and checked so far, of all the sidecar names: (0, n) once its header is read, then after each file. */
+  /**
+   * Files opened and checked so far, of those open reads (the first `connections`: the others are
+   * opened when first needed): (0, n) once its header is read, then after each file.
+   */
   onProgress?: (opened: number, files: number) => void
 }
 
@@ -221,8 +271,9 @@ export class SidecarIndex {
   private constructor(
     readonly header: SidecarHeader,
     readonly model: IvfPqModel,
-    readonly sources: OpenedSource[],
-    /** Sources without an offset index on the vector column (refinement reads whole chunks). */
+    /** The files it names, in row order: each opened when first needed (SidecarFile). */
+    readonly sources: readonly SidecarFile[],
+    /** Files opened at open whose vector pages are large (refinement reads whole pages). */
     readonly warnings: string[],
     private readonly pipeline: QueryPipeline,
     opening: SidecarOpening,
@@ -266,7 +317,8 @@ export class SidecarIndex {
     }
     try {
       const index = await SidecarIndex.#open(sidecarSource, resolveLocal, o)
-      index.#held.push(...held)
+      // (the files opened later are added to the same list)
+      index.#held = held
       return index
     } catch (e) {
       await letGo(held)
@@ -322,8 +374,6 @@ export class SidecarIndex {
     const trips0 = clock.deepest
     // the sidecar and its files share a host (unless allowed elsewhere): its connections are shared
     const limiter = o.limiter ?? new ConnectionLimiter(o.connections ?? DEFAULT_CONCURRENCY)
-    // the files' first reads (footer and offset indexes, through openHttp), beside the counted ones
-    const firstReads = { bytes: 0, requests: 0 }
     const sidecar = new CountingSource(sidecarSource, clock, limiter)
     const header = await readSidecarHeader(sidecar, o)
     const location = {
@@ -341,53 +391,63 @@ export class SidecarIndex {
       sidecarUrl && new URL(url).origin === sidecarUrl.origin
         ? { multiRange: sidecarSource.sliceMany !== undefined, probeMultiRange: false }
         : {}
+    // the files' reads on the sidecar's clock and connections; their counters join the query
+    // pipeline's as they are opened
+    const counters = [sidecar]
+    /** Source i opened: its footer and offset indexes in one suffix read (the tail the build recorded), checked against the header. */
+    const load = async (s: SidecarSource, i: number): Promise<OpenedSource> => {
+      const input = await resolve(s.name)
+      const opened =
+        typeof input === 'string'
+          ? await openHttp(input, {
+              // (no more than a footer and offset indexes can take, whatever the header says)
+              tailBytes: Math.min(s.tailBytes ?? SOURCE_TAIL_GUESS, 8 + MAX_FOOTER_BYTES + MAX_PAGE_INDEX_BYTES),
+              ...knownRanges(input),
+              clock,
+              limiter,
+            })
+          : undefined
+      const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
+      // (its first request counted with its other reads: in the open's figures, or the search's that opened it)
+      if (opened) {
+        source.counts.bytes += opened.tail.length
+        source.counts.requests += opened.requests
+      }
+      // (the sources share one budget: a sidecar over many files keeps no more than over four)
+      const cached = new CachedSource(source, cacheShare(header.sources.length, o.cacheBytes))
+      // the first request's tail (footer, page indexes) serves the checks and reads below
+      if (opened) cached.pin(opened.tailStart, opened.tail)
+      if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
+        throw new ParquetSeekError(
+          `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
+          { file: s.name },
+        )
+      const metadata = await readMetadata(cached, source.name, opened?.tail)
+      const column = describeEmbeddingColumn(metadata, header.column, s.name)
+      // pages the build found by their headers, for chunks without an offset index
+      if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
+      // every offset index, read once here and kept: a query then reads only pages
+      const span = offsetIndexSpan(metadata)
+      if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
+        cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end)))
+      counters.push(source)
+      return { name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() }
+    }
+    const files = header.sources.map((s, i) => new SidecarFile(s.name, s.rowBase, s.rows, s.size, () => load(s, i)))
+    // the first files opened now, as many as the host's connections take in one round trip (all
+    // of a sidecar over a few), beside the index head (neither needs the other): their columns and
+    // model are the index's; the rest are opened when a search or a read first needs them
+    const first = files.slice(0, o.connections ?? DEFAULT_CONCURRENCY)
     let checked = 0
-    o.onProgress?.(0, header.sources.length)
-    // every source opened at once, as many at a time as the host's connections: its footer and
-    // offset indexes in one suffix read (the tail the build recorded), checked against the header
-    // (the index head, read beside the sources: neither needs the other)
-    const [head, sources] = await Promise.all([
+    o.onProgress?.(0, first.length)
+    const [head] = await Promise.all([
       loadIndexHead(sidecar, location, file, whole(header.headBytes) ? header.headBytes : undefined),
-      mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, async (s, i): Promise<OpenedSource> => {
-        // (once cancelled, no further file is opened)
-        throwIfAborted(o.signal)
-        const input = await resolve(s.name)
-        const opened =
-          typeof input === 'string'
-            ? await openHttp(input, {
-                signal: o.signal,
-                // (no more than a footer and offset indexes can take, whatever the header says)
-                tailBytes: Math.min(s.tailBytes ?? SOURCE_TAIL_GUESS, 8 + MAX_FOOTER_BYTES + MAX_PAGE_INDEX_BYTES),
-                ...knownRanges(input),
-                clock,
-                limiter,
-              })
-            : undefined
-        if (opened) {
-          firstReads.bytes += opened.tail.length
-          firstReads.requests += opened.requests
-        }
-        const source = new CountingSource(opened?.source ?? (input as ByteSource), clock, limiter)
-        // (the sources share one budget: a sidecar over many files keeps no more than over four)
-        const cached = new CachedSource(source, cacheShare(header.sources.length, o.cacheBytes))
-        // the first request's tail (footer, page indexes) serves the checks and reads below
-        if (opened) cached.pin(opened.tailStart, opened.tail)
-        if (source.byteLength !== s.size || (await footerHash(cached)) !== s.footerSha256)
-          throw new ParquetSeekError(
-            `stale index: the file changed since the sidecar was built (${source.byteLength === s.size ? 'footer differs' : `size ${source.byteLength}, was ${s.size}`}); rebuild the sidecar`,
-            { file: s.name },
-          )
-        const metadata = await readMetadata(cached, source.name, opened?.tail)
-        const column = describeEmbeddingColumn(metadata, header.column, s.name)
-        // pages the build found by their headers, for chunks without an offset index
-        if (s.pages !== undefined) knowPageTable(metadata, pageTableOf(s.pages, metadata, file, `source ${i} (${s.name})`))
-        // every offset index, read once here and kept: a query then reads only pages
-        const span = offsetIndexSpan(metadata)
-        if (span && !cached.peek(span.start, span.end) && span.end - span.start <= MAX_PAGE_INDEX_BYTES)
-          cached.pin(span.start, new Uint8Array(await source.slice(span.start, span.end, o.signal)))
-        o.onProgress?.(++checked, header.sources.length)
-        return { name: s.name, source, cached, metadata, column, rowBase: s.rowBase, rows: s.rows, pageStarts: new Map() }
-      }),
+      Promise.all(
+        first.map(async (f) => {
+          await f.open(o.signal)
+          o.onProgress?.(++checked, first.length)
+        }),
+      ),
     ])
     const params = {
       ...header.params,
@@ -403,7 +463,7 @@ export class SidecarIndex {
     }
     const vectors = vectorsSection(header, params.dim, head.directory, sidecar.byteLength, file)
     const warnings: string[] = []
-    for (const entry of sources) {
+    for (const entry of first.map((f) => f.opened as OpenedSource)) {
       // (with the vectors in the sidecar, refinement reads no page)
       const mean = vectors === undefined ? await meanVectorPage(entry) : 0
       if (mean > LARGE_PAGE)
@@ -420,7 +480,8 @@ export class SidecarIndex {
       head.directory,
       location.offset + head.trailer.sections.lists.offset,
       header.blobOffset,
-      sources,
+      files,
+      counters,
       clock,
       vectors,
     )
@@ -431,10 +492,9 @@ export class SidecarIndex {
       maxBytesPerQuery: o.maxBytesPerQuery ?? DEFAULT_MAX_BYTES,
       connections: o.connections ?? DEFAULT_CONCURRENCY,
     })
-    const counted = [sidecar, ...sources.map((s) => s.source)]
-    return new SidecarIndex(header, model, sources, warnings, pipeline, {
-      bytes: firstReads.bytes + counted.reduce((n, c) => n + c.counts.bytes, 0),
-      requests: firstReads.requests + counted.reduce((n, c) => n + c.counts.requests, 0),
+    return new SidecarIndex(header, model, files, warnings, pipeline, {
+      bytes: counters.reduce((n, c) => n + c.counts.bytes, 0),
+      requests: counters.reduce((n, c) => n + c.counts.requests, 0),
       roundTrips: clock.deepest - trips0,
       ms: performance.now() - t0,
     })
@@ -487,19 +547,44 @@ export class SidecarIndex {
     return this.pipeline.kind.rows
   }
 
+  /** The files opened so far (at open the first few, then those searches and reads needed), in row order. */
+  opened(): OpenedSource[] {
+    return this.sources.flatMap((f) => (f.opened ? [f.opened] : []))
+  }
+
+  /** The files holding `rows` (numbered across the files, any order), opened, in row order. */
+  openHolding(rows: Iterable<number>, signal?: AbortSignal): Promise<OpenedSource[]> {
+    return Promise.all(holding(this.sources, rows).map((f) => f.open(signal)))
+  }
+
+  /**
+   * Every file opened (each checked against the header: `info`, and what a scan of them all
+   * needs), a few at a time; `onProgress(opened, files)` counts those opened so far.
+   */
+  openAll(signal?: AbortSignal, onProgress?: (opened: number, files: number) => void): Promise<OpenedSource[]> {
+    let opened = this.opened().length
+    onProgress?.(opened, this.sources.length)
+    return mapLimit([...this.sources], DEFAULT_CONCURRENCY, async (f) => {
+      const was = f.opened
+      const source = await f.open(signal)
+      if (!was) onProgress?.(++opened, this.sources.length)
+      return source
+    })
+  }
+
   /**
    * The encoder that made the sources' vectors (footer key parquetseek.model), for text queries:
-   * named by every source alike, else undefined.
+   * named by every file opened alike, else undefined.
    */
   get encoder(): string | undefined {
-    const named = new Set(this.sources.map((s) => footerValue(s.metadata, KV.model)))
+    const named = new Set(this.opened().map((s) => footerValue(s.metadata, KV.model)))
     return named.size === 1 ? [...named][0] : undefined
   }
 
-  /** The model a text query is embedded with: `encoder`; sources naming different models are an error naming them. */
+  /** The model a text query is embedded with: `encoder`; files naming different models are an error naming them. */
   textModel(): string | undefined {
     return oneModel(
-      this.sources.map((s) => ({ name: s.name, model: footerValue(s.metadata, KV.model) })),
+      this.opened().map((s) => ({ name: s.name, model: footerValue(s.metadata, KV.model) })),
       this.pipeline.kind.file,
     )
   }
@@ -556,7 +641,8 @@ export class SidecarIndex {
   async vectorOf(row: number, signal?: AbortSignal): Promise<Float32Array> {
     if (!Number.isInteger(row) || row < 0 || row >= this.rows)
       throw new ParquetSeekError(`row ${row} is outside the sidecar's ${this.rows} rows`, { file: this.pipeline.kind.file })
-    const { source, row: local } = locate(this.sources, row)
+    const { source: file, row: local } = locate(this.sources, row)
+    const source = await file.open(signal)
     return rowVector(source, source.column, local, this.model.params.dim, signal)
   }
 
@@ -565,7 +651,7 @@ export class SidecarIndex {
    * part read through its offset indexes or page table, only the pages holding them.
    */
   readRowSpan(start: number, end: number, columns: string[], o: { signal?: AbortSignal } = {}): Promise<Array<Record<string, unknown>>> {
-    return readRowSpanAcross(this.sources, start, end, columns, { ...o, file: this.pipeline.kind.file })
+    return readRowSpanAcross(this.sources, start, end, columns, (f) => f.open(o.signal), { ...o, file: this.pipeline.kind.file })
   }
 
   /**
@@ -573,8 +659,15 @@ export class SidecarIndex {
    * of each query, numbered across the sources, nearest first (ties: the lower row). What recall
    * is measured against.
    */
-  searchExact(queries: Float32Array[], o: { k: number; signal?: AbortSignal }): Promise<Array<Array<{ row: number; distance: number }>>> {
-    return searchExactAcross(this.sources, queries, { ...o, metric: this.model.params.metric, kernels: this.pipeline.kernels })
+  async searchExact(
+    queries: Float32Array[],
+    o: { k: number; signal?: AbortSignal },
+  ): Promise<Array<Array<{ row: number; distance: number }>>> {
+    return searchExactAcross(await this.openAll(o.signal), queries, {
+      ...o,
+      metric: this.model.params.metric,
+      kernels: this.pipeline.kernels,
+    })
   }
 
   /** Gives GPU buffers back and lets go of local files it opened by their paths (searches go on, on the CPU, opening them again). */
@@ -592,7 +685,6 @@ async function letGo(files: ReadonlyArray<{ close(): Promise<void> }>): Promise<
 /** Lists from the sidecar; vectors and columns from the source files holding the rows. */
 class SidecarKind implements IndexKind {
   readonly scoring = 'pq'
-  readonly counters: CountingSource[]
 
   constructor(
     private readonly sidecar: CountingSource,
@@ -600,17 +692,25 @@ class SidecarKind implements IndexKind {
     private readonly directory: DirectoryEntry[],
     private readonly listsOffset: number,
     private readonly blobOffset: number,
-    private readonly sources: OpenedSource[],
+    private readonly sources: readonly SidecarFile[],
+    /** The sidecar's, then each file's as it is opened. */
+    readonly counters: readonly CountingSource[],
     readonly clock: RoundTripClock,
     /** The sidecar's copy of the vectors (SidecarHeader.vectors), if it has one. */
     private readonly vectors?: CopiedVectors,
-  ) {
-    this.counters = [sidecar, ...sources.map((s) => s.source)]
-    this.columnNames = new Set(sources.flatMap((s) => summarizeColumns(s.metadata).map((c) => c.name)))
+  ) {}
+
+  /** Those of any file opened (one a file lacks is refused when a row of it is read). */
+  get columnNames(): ReadonlySet<string> {
+    return new Set(this.sources.flatMap((f) => (f.opened ? summarizeColumns(f.opened.metadata).map((c) => c.name) : [])))
   }
 
-  /** Those of any source (one a source lacks is refused when a row of it is read). */
-  readonly columnNames: ReadonlySet<string>
+  /** A file opened; one opened during a search gets its byte budget (the others have it from the search's start). */
+  private async open(file: SidecarFile, o: ReadOptions): Promise<OpenedSource> {
+    const opened = await file.open(o.signal)
+    if (o.maxBytes !== undefined && !opened.source.budget) budgetSearch(opened.source, o.maxBytes)
+    return opened
+  }
 
   get file() {
     return this.sidecar.name
@@ -658,7 +758,8 @@ class SidecarKind implements IndexKind {
     const present = new Uint8Array(rows.length)
     const slot = new Map(rows.map((r, i) => [r, i]))
     await Promise.all(
-      [...bySource(this.sources, rows)].map(async ([source, local]) => {
+      [...bySource(this.sources, rows)].map(async ([file, local]) => {
+        const source = await this.open(file, o)
         const batching = new BatchingSource(source.cached, undefined, o.connections, o.signal)
         await Promise.all(
           (await pageWindows(source, local)).map(async (w) => {
@@ -730,8 +831,8 @@ class SidecarKind implements IndexKind {
     return present
   }
 
-  readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
-    return readRowsAcross(this.sources, rows, columns, o)
+  async readColumns(rows: number[], columns: string[], o: ReadOptions): Promise<Map<number, Record<string, unknown>>> {
+    return readRowsAcross(await Promise.all(holding(this.sources, rows).map((f) => this.open(f, o))), rows, columns, o)
   }
 
   distinctFile(row: number, column: string): number | undefined {
@@ -739,8 +840,8 @@ class SidecarKind implements IndexKind {
   }
 
   /** Each source's passing rows, placed at its first global row. */
-  filter(expr: Expr, o: ReadOptions): Promise<FilterResult> {
-    return filterAcross(this.sources, expr, o.signal)
+  async filter(expr: Expr, o: ReadOptions): Promise<FilterResult> {
+    return filterAcross(await mapLimit([...this.sources], DEFAULT_CONCURRENCY, (f) => this.open(f, o)), expr, o.signal)
   }
 }
 
@@ -786,15 +887,22 @@ function vectorsSection(
 }
 
 /** Source and local row of a global row. */
-function locate(sources: OpenedSource[], global: number): { source: OpenedSource; row: number } {
+function locate<T extends { rowBase: number; rows: number }>(sources: readonly T[], global: number): { source: T; row: number } {
   const at = partAt(sources, global)
   if (!at) throw new ParquetSeekError(`row ${global} is in none of the sidecar's sources`)
   return { source: at.part, row: at.row }
 }
 
+/** The files holding any of `rows` (global, any order), in row order. */
+function holding(files: readonly SidecarFile[], rows: Iterable<number>): SidecarFile[] {
+  const found = new Set<SidecarFile>()
+  for (const row of rows) found.add(locate(files, row).source)
+  return [...found].sort((a, b) => a.rowBase - b.rowBase)
+}
+
 /** Global rows (ascending) grouped by source, as local rows (ascending). */
-function bySource(sources: OpenedSource[], rows: number[]): Map<OpenedSource, number[]> {
-  const out = new Map<OpenedSource, number[]>()
+function bySource<T extends { rowBase: number; rows: number }>(sources: readonly T[], rows: number[]): Map<T, number[]> {
+  const out = new Map<T, number[]>()
   for (const g of rows) {
     const { source, row } = locate(sources, g)
     const list = out.get(source)

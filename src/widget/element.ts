@@ -291,7 +291,7 @@ export class ParquetSeekElement extends HTMLElement {
       const asked = this.getAttribute('distinct')?.trim()
       const files =
         index instanceof SidecarIndex
-          ? index.sources.map((s) => s.metadata)
+          ? index.opened().map((s) => s.metadata)
           : index instanceof SeekDataset
             ? index.shards.map((s) => s.opened.metadata)
             : [index.opened.metadata]
