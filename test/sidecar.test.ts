@@ -780,11 +780,18 @@ describe("a sidecar's open over many files", () => {
     await buildShared(inputs, await fileSink(join(dir, 'all.pqseek')), { column: 'embedding', vectors: true })
     for (const i of inputs) await i.source.close()
     const opened: Array<{ close(): Promise<void> }> = []
+    // each file as the sidecar resolves it (every name, at open), `asked` naming those read from
     const resolver = (asked: string[]) => async (name: string) => {
-      asked.push(name)
       const s = await fileSource(join(dir, name))
       opened.push(s)
-      return s
+      return {
+        name: s.name,
+        byteLength: s.byteLength,
+        slice: (start: number, end: number, signal?: AbortSignal) => {
+          if (!asked.includes(name)) asked.push(name)
+          return s.slice(start, end, signal)
+        },
+      }
     }
     try {
       const seen: Array<[number, number]> = []
@@ -825,6 +832,11 @@ describe("a sidecar's open over many files", () => {
       // and `info` opens and checks every file
       const info = await cli(['info', join(dir, 'all.pqseek')])
       expect([info.code, info.stderr]).toEqual([1, expect.stringMatching(/p5\.parquet: stale index/)])
+      // every name is resolved at open: a file left out of a page's pick is refused then, not at a search
+      const picked = ['all.pqseek', ...names.slice(0, 5)].map((f) => new File([readFileSync(join(dir, f))], f))
+      await expect(SidecarIndex.openFiles(picked, { connections: 2 })).rejects.toThrow(
+        /all\.pqseek: names p5\.parquet: pick it together with the sidecar/,
+      )
       // cancelled while its first files are read: no other file is asked for
       const cancel = new AbortController()
       const before: string[] = []
@@ -834,7 +846,7 @@ describe("a sidecar's open over many files", () => {
         onProgress: (n) => n === 1 && cancel.abort(),
       })
       await expect(open).rejects.toThrow(AbortError)
-      expect(before).toEqual(['p0.parquet', 'p1.parquet', 'p2.parquet'])
+      expect(before.sort()).toEqual(['p0.parquet', 'p1.parquet', 'p2.parquet'])
     } finally {
       for (const s of opened) await s.close()
     }

@@ -2,7 +2,7 @@ import type { FileMetaData } from 'hyparquet'
 import { readOffsetIndex } from 'hyparquet'
 import { type BackendChoice, loadKernels, type SearchBackend } from '../compute/backend.js'
 import { type Query, queryVectors } from '../encode/encoders.js'
-import { decoding, ParquetSeekError, untilAborted } from '../errors.js'
+import { decoding, ParquetSeekError, throwIfAborted, untilAborted } from '../errors.js'
 import { type DirectoryEntry, type ListView, parseList } from '../index/blob.js'
 import { footerValue, KV } from '../index/keys.js'
 import { loadIndexHead } from '../index/locate.js'
@@ -394,9 +394,15 @@ export class SidecarIndex {
     // the files' reads on the sidecar's clock and connections; their counters join the query
     // pipeline's as they are opened
     const counters = [sidecar]
+    // every name resolved now (a name out of bounds, a file not picked or not there is refused at
+    // open; a local file's handle opened, nothing read): only reading their ends waits
+    const inputs = await mapLimit(header.sources, o.connections ?? DEFAULT_CONCURRENCY, (s) => {
+      throwIfAborted(o.signal)
+      return resolve(s.name)
+    })
     /** Source i opened: its footer and offset indexes in one suffix read (the tail the build recorded), checked against the header. */
     const load = async (s: SidecarSource, i: number): Promise<OpenedSource> => {
-      const input = await resolve(s.name)
+      const input = inputs[i] as ByteSource | string
       const opened =
         typeof input === 'string'
           ? await openHttp(input, {
