@@ -95,8 +95,8 @@ function pageTableOf(stored: unknown, metadata: FileMetaData, file: string, sour
 /** A sidecar's JSON header names its sources: 16 MiB holds ~100,000 of them (page tables take ~25 bytes a page). */
 const MAX_HEADER_BYTES = 16 << 20
 
-/** One source of a sidecar index, opened and checked against what the index recorded. */
-interface OpenedSource {
+/** One file of a sidecar index, opened and checked against what the index recorded (SidecarFile.opened). */
+export interface OpenedSource {
   name: string
   source: CountingSource
   /** Recent pages: candidates sharing a page (pages often hold many vectors) read it once. */
