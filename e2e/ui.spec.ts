@@ -167,6 +167,8 @@ test('the user flow: a phrase, the first result, similar rows, back; then the la
   await expect(page.getByTestId('answer-for')).toHaveText(`Rows like row ${answer[0]}`)
   await expect(page.getByLabel('Row number')).toHaveValue(String(answer[0]))
   expect((await hitRows(page))[0]).toBe(answer[0])
+  // at no distance from itself (float32's rounding of its cosine distance, ~1e-7, showed as "-5.960e-8")
+  await expect(hits(page).first().locator('.hit-distance')).toHaveText('0.000')
   // back: the phrase's results again
   await page.getByRole('button', { name: '← Back' }).click()
   await expect(page.getByTestId('answer-for')).toHaveText(`Results for “${PHRASE}”`)
@@ -177,6 +179,7 @@ test('the user flow: a phrase, the first result, similar rows, back; then the la
   await page.keyboard.press('s')
   await expect(page.getByTestId('answer-for')).toHaveText(`Rows like row ${answer[2]}`)
   expect((await hitRows(page))[0]).toBe(answer[2])
+  await expect(hits(page).first().locator('.hit-distance')).toHaveText('0.000')
 
   // the Data view: scroll to the last row and time until its text is on screen (row 100,000
   // of a 1,000,000-row file is timed in app.spec.ts)

@@ -12,7 +12,7 @@ import { CachedSource } from '../src/io/cache.js'
 import { fileSink, fileSource } from '../src/io/nodeFile.js'
 import { CountingSource, fromBytes } from '../src/io/source.js'
 import { readMetadata } from '../src/parquet/footer.js'
-import { jsonRow, shownColumnsOf } from '../src/parquet/json.js'
+import { jsonRow, shownColumnsOf, shownDistance } from '../src/parquet/json.js'
 import { parseTimeOfDay, timeOfDay } from '../src/parquet/time.js'
 import { searchExact } from '../src/query/memory.js'
 import { readRowSpan } from '../src/search/columns.js'
@@ -753,4 +753,20 @@ describe('vector pages decoded on workers (a large batch)', () => {
       for (const f of files) await f.close()
     }
   }, 120_000)
+})
+
+describe('distances as a page shows them', () => {
+  it("reads a distance under a millionth of the farthest result's as 0, and any other as it is, whatever the metric's scale", () => {
+    // the demo's rows' cosine distances to themselves (search --query-row N), beside its results' 0.19–0.35
+    expect([-5.960470694788e-8, 8.940696938353199e-8, -1.7763568394002505e-15].map((d) => shownDistance(d, 0.35, 4))).toEqual([
+      '0.000',
+      '0.000',
+      '0.000',
+    ])
+    expect(shownDistance(0.1865, 0.35, 4)).toBe('0.1865')
+    // (dot: distances are negated products; tiny vectors: tiny distances, each still read)
+    expect(shownDistance(-3.2, -1.5, 3)).toBe('-3.20')
+    expect(shownDistance(2e-9, 5e-9, 3)).toBe('2.00e-9')
+    expect(shownDistance(0, 0, 4)).toBe('0.000')
+  })
 })

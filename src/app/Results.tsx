@@ -1,6 +1,6 @@
 import { useRef } from 'react'
 import type { PageHit, PageSearchResult } from '../../workers/engineApi.js'
-import { webAddress } from '../parquet/json.js'
+import { shownDistance, webAddress } from '../parquet/json.js'
 import { asText, Folded, highlight, shortName, withLink } from './text.js'
 
 interface Props {
@@ -123,7 +123,7 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
                 <span className="bar" aria-hidden="true">
                   <span style={{ width: `${Math.max(2, (100 * hit.distance) / max)}%` }} />
                 </span>
-                <span className="hit-distance">{hit.distance.toPrecision(4)}</span>
+                <span className="hit-distance">{shownDistance(hit.distance, max, 4)}</span>
               </div>
               <div className="row">
                 <button type="button" className="small" aria-label={`Open row ${hit.row}`} onClick={() => onOpenRow(hit.row)}>

@@ -163,3 +163,12 @@ export function webAddress(value: unknown, base?: string): string | undefined {
     return undefined
   }
 }
+
+/**
+ * A distance as a page shows it, to `digits` significant digits: one under a millionth of the
+ * farthest of its results reads 0 — float32's rounding, not a distance (a row's cosine distance
+ * to itself comes out as −6e-8 or 9e-8, and showed as "-5.960e-8").
+ */
+export function shownDistance(distance: number, farthest: number, digits: number): string {
+  return (Math.abs(distance) < Math.abs(farthest) * 1e-6 ? 0 : distance).toPrecision(digits)
+}

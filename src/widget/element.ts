@@ -1,7 +1,7 @@
 import { encoderFor, type QueryEncoder, registerEncoder } from '../encode/encoders.js'
 import { type ModelLoad, USE_LITE, USE_LITE_DIM } from '../encode/useLite.js'
 import { PASSAGE_ROW } from '../index/keys.js'
-import { jsonRow, type ShownColumns, shownColumnsIn, webAddress } from '../parquet/json.js'
+import { jsonRow, type ShownColumns, shownColumnsIn, shownDistance, webAddress } from '../parquet/json.js'
 import { type AnyIndex, open } from '../search/anyIndex.js'
 import { type DatasetResult, SeekDataset } from '../search/dataset.js'
 import type { SearchResult } from '../search/engine.js'
@@ -331,6 +331,7 @@ export class ParquetSeekElement extends HTMLElement {
   private render(result: Found, shown: ShownColumns, k: number, focus: number | undefined) {
     const columns = this.columns
     const link = this.link
+    const farthest = Math.max(...result.results.map((h) => Math.abs(h.distance)))
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
       li.setAttribute('part', 'result')
@@ -354,7 +355,7 @@ export class ParquetSeekElement extends HTMLElement {
       meta.className = 'meta'
       // (a sidecar's or a manifest's hit: the file's name and its row there)
       const where = 'file' in hit ? `${hit.file.split('/').at(-1)} row ${hit.row}` : `row ${hit.row}`
-      meta.textContent = `${where} · distance ${hit.distance.toPrecision(3)}`
+      meta.textContent = `${where} · distance ${shownDistance(hit.distance, farthest, 3)}`
       li.append(meta)
       return li
     })
