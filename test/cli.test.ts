@@ -662,6 +662,10 @@ describe('parquetseek search and bench', () => {
     writeListFile(input, embedded, { title: titles }, { 'parquetseek.model': encoder.id })
     const indexed = join(dir, 'join-text.parquet')
     expect((await cli(['index', input, indexed, '--metric', 'cosine', '--cluster-rows'])).code).toBe(0)
+    // a row at no distance from itself, in the table (float32's rounding of its cosine distance
+    // was printed: -5.96047e-8)
+    const self = await cli(['search', indexed, '--query-row', '7', '--k', '1'])
+    expect(self.stdout.split('\n')[1]).toBe('1\t7\t0')
     // questions: two phrases, a row with no text and one with no words the encoder can embed
     const questions = join(dir, 'questions.parquet')
     const asked = ['sourdough bread', null, 'a sailing boat', '!!!']

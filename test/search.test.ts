@@ -755,18 +755,18 @@ describe('vector pages decoded on workers (a large batch)', () => {
   }, 120_000)
 })
 
-describe('distances as a page shows them', () => {
-  it("reads a distance under a millionth of the farthest result's as 0, and any other as it is, whatever the metric's scale", () => {
-    // the demo's rows' cosine distances to themselves (search --query-row N), beside its results' 0.19–0.35
-    expect([-5.960470694788e-8, 8.940696938353199e-8, -1.7763568394002505e-15].map((d) => shownDistance(d, 0.35, 4))).toEqual([
+describe('distances as a person reads them', () => {
+  it('reads a cosine distance under 10⁻⁶ as 0, and every other distance as it is', () => {
+    // the demo's rows' cosine distances to themselves (search --query-row N)
+    expect([-5.960470694788e-8, 8.940696938353199e-8, -1.7763568394002505e-15].map((d) => shownDistance(d, 'cosine', 4))).toEqual([
       '0.000',
       '0.000',
       '0.000',
     ])
-    expect(shownDistance(0.1865, 0.35, 4)).toBe('0.1865')
-    // (dot: distances are negated products; tiny vectors: tiny distances, each still read)
-    expect(shownDistance(-3.2, -1.5, 3)).toBe('-3.20')
-    expect(shownDistance(2e-9, 5e-9, 3)).toBe('2.00e-9')
-    expect(shownDistance(0, 0, 4)).toBe('0.000')
+    expect(shownDistance(0.1865, 'cosine', 4)).toBe('0.1865')
+    expect(shownDistance(2e-6, 'cosine', 3)).toBe('0.00000200')
+    // (L2 gives a row 0 itself, and small vectors small distances; dot has no zero of its own)
+    expect(shownDistance(2e-9, 'l2', 3)).toBe('2.00e-9')
+    expect(shownDistance(-5.96e-8, 'dot', 3)).toBe('-5.96e-8')
   })
 })

@@ -8,6 +8,8 @@ interface Props {
   columns: string[]
   /** Words of a text query, marked where they occur. */
   terms: string[]
+  /** The index's metric (how a distance reads: shownDistance). */
+  metric: string
   onOpenRow: (row: number) => void
   onSimilar: (row: number) => void
 }
@@ -33,7 +35,7 @@ function layout(hits: PageHit[], columns: string[]) {
  * number, the row number and other columns after. ↑/↓ move between results, Enter opens one,
  * `s` finds rows similar to it.
  */
-export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props) {
+export function Results({ result, columns, terms, metric, onOpenRow, onSimilar }: Props) {
   const list = useRef<HTMLOListElement>(null)
   const hits = result.results
   const max = Math.max(1e-12, ...hits.map((h) => h.distance))
@@ -123,7 +125,7 @@ export function Results({ result, columns, terms, onOpenRow, onSimilar }: Props)
                 <span className="bar" aria-hidden="true">
                   <span style={{ width: `${Math.max(2, (100 * hit.distance) / max)}%` }} />
                 </span>
-                <span className="hit-distance">{shownDistance(hit.distance, max, 4)}</span>
+                <span className="hit-distance">{shownDistance(hit.distance, metric, 4)}</span>
               </div>
               <div className="row">
                 <button type="button" className="small" aria-label={`Open row ${hit.row}`} onClick={() => onOpenRow(hit.row)}>

@@ -498,7 +498,14 @@ export function SearchView({ opened, gpuAvailable, similar, onOpenRow, searchInp
       <div ref={resultsArea} className={searching ? 'results-area busy' : 'results-area'} aria-busy={searching}>
         {answer ? (
           <>
-            <Results result={answer.result} columns={columns} terms={terms} onOpenRow={onOpenRow} onSimilar={similarTo} />
+            <Results
+              result={answer.result}
+              columns={columns}
+              terms={terms}
+              metric={String(params.metric)}
+              onOpenRow={onOpenRow}
+              onSimilar={similarTo}
+            />
             {moreToShow && (
               <button type="button" className="more" disabled={searching} onClick={more}>
                 Show {Math.min(MORE, MAX_PAGE_K - answer.k)} more

@@ -6,7 +6,7 @@ import { METRICS } from '../index/model.js'
 import { CachedSource } from '../io/cache.js'
 import { readLocalFile } from '../io/nodeFile.js'
 import { readMetadata } from '../parquet/footer.js'
-import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf } from '../parquet/json.js'
+import { jsonRow, type ShownColumns, shownColumnsIn, shownColumnsOf, shownDistance } from '../parquet/json.js'
 import { allowedRows, filterRows, parseWhere } from '../query/filter.js'
 import { readRows } from '../search/columns.js'
 import { isManifestAddress, type SeekDataset } from '../search/dataset.js'
@@ -148,7 +148,7 @@ async function searchIndexed(index: SeekIndex, target: string, values: SearchVal
   const shown = shownColumnsOf(index.opened.metadata)
   if (values.json) return printJson(result.results, { ...result.stats, open, device }, shown)
   const s = result.stats
-  printTable(result.results, columns, shown, [
+  printTable(result.results, columns, shown, index.metric, [
     ...noResults(result.results, values, s.filter?.rowsPassing),
     `open: ${fmtBytes(open.bytes)} in ${count(open.requests, 'request')}, ${open.ms.toFixed(0)} ms`,
     `search: ${fmtBytes(s.bytes)} in ${count(s.requests, 'request')}, ${count(s.roundTrips, 'round trip')}, ${count(s.pagesDecoded, 'page')} decoded, ${s.ms.toFixed(0)} ms ` +
@@ -224,7 +224,7 @@ async function searchShards(dataset: SeekDataset, target: string, values: Search
   const shown = shownColumnsIn(dataset.shards.map((s) => s.opened.metadata))
   if (values.json) return printJson(result.results, { ...stats, backend, device, perShard }, shown)
   const passing = perShard.every((p) => p.filter) ? perShard.reduce((n, p) => n + (p.filter?.rowsPassing ?? 0), 0) : undefined
-  printTable(result.results, columns, shown, [
+  printTable(result.results, columns, shown, first?.metric ?? '', [
     ...noResults(result.results, values, passing),
     `${count(stats.shards, 'shard')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${stats.ms.toFixed(0)} ms [${backend}]`,
     ...(device ? [`gpu: ${device}`] : []),
@@ -256,7 +256,7 @@ async function searchSidecar(target: string, values: SearchValues, signal: Abort
     const shown = shownColumnsIn(index.opened().map((s) => s.metadata))
     const open = index.opening
     if (values.json) return printJson(results, { ...stats, mode: 'sidecar', open, device }, shown)
-    printTable(results, columns, shown, [
+    printTable(results, columns, shown, index.model.params.metric, [
       ...noResults(results, values, stats.filter?.rowsPassing),
       `open: ${fmtBytes(open.bytes)} in ${count(open.requests, 'request')}, ${count(open.roundTrips, 'round trip')}, ${open.ms.toFixed(0)} ms`,
       `sidecar over ${count(index.sources.length, 'file')}: ${fmtBytes(stats.bytes)} in ${count(stats.requests, 'request')}, ${count(stats.roundTrips, 'round trip')}, ${stats.ms.toFixed(0)} ms (${stats.backend})`,
@@ -301,6 +301,7 @@ function printTable(
   results: Array<{ row: number; distance: number; values: Record<string, unknown>; file?: string }>,
   columns: string[],
   shown: ShownColumns,
+  metric: string,
   summary: string[],
 ) {
   const files = results.some((r) => r.file !== undefined)
@@ -312,7 +313,8 @@ function printTable(
         i + 1,
         ...(files ? [r.file] : []),
         r.row,
-        String(Number(r.distance.toPrecision(6))),
+        // (as the page shows it: float32's rounding of a row's distance to itself reads 0; --json keeps it)
+        String(Number(shownDistance(r.distance, metric, 6))),
         ...columns.map((c) => clip(JSON.stringify(values[c]))),
       ].join('\t'),
     )
@@ -432,7 +434,7 @@ async function exactSearch(target: string, values: SearchValues, signal: AbortSi
     const shown = shownColumnsOf(metadata)
     if (values.json) printJson(results, stats, shown)
     else
-      printTable(results, columns, shown, [
+      printTable(results, columns, shown, metric, [
         ...noResults(results, values, searched ? undefined : rowsScanned),
         searched
           ? `pq-vector index: ${stats.clustersProbed} clusters probed, ${stats.rowsScanned} rows ranked exactly in ${stats.ms.toFixed(0)} ms`

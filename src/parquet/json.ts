@@ -165,10 +165,12 @@ export function webAddress(value: unknown, base?: string): string | undefined {
 }
 
 /**
- * A distance as a page shows it, to `digits` significant digits: one under a millionth of the
- * farthest of its results reads 0 — float32's rounding, not a distance (a row's cosine distance
- * to itself comes out as −6e-8 or 9e-8, and showed as "-5.960e-8").
+ * A distance as a person reads it, to `digits` significant digits: a cosine distance under 10⁻⁶
+ * reads 0. Computed in float32, a row's cosine distance to itself comes out as ±1e-7 (it showed
+ * as "-5.960e-8"), where L2's is exactly 0; a cosine distance lies in [0, 2], so 10⁻⁶ is below
+ * anything it tells apart. Other metrics' distances are shown as they are (a dot product has no
+ * zero of its own, and L2 distances can be small for small vectors).
  */
-export function shownDistance(distance: number, farthest: number, digits: number): string {
-  return (Math.abs(distance) < Math.abs(farthest) * 1e-6 ? 0 : distance).toPrecision(digits)
+export function shownDistance(distance: number, metric: string, digits: number): string {
+  return (metric === 'cosine' && Math.abs(distance) < 1e-6 ? 0 : distance).toPrecision(digits)
 }

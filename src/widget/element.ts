@@ -301,7 +301,9 @@ export class ParquetSeekElement extends HTMLElement {
       const columns = link && !this.columns.includes(link) ? [...this.columns, link] : this.columns
       const result = await index.search(vector, { k, columns, where, distinct, signal: abort.signal })
       this.shown = { vector, k }
-      this.render(result, shownColumnsIn(files), k, focus)
+      const metric =
+        index instanceof SidecarIndex ? index.model.params.metric : index instanceof SeekDataset ? index.shards[0]?.metric : index.metric
+      this.render(result, shownColumnsIn(files), k, focus, String(metric))
       this.dispatchEvent(new CustomEvent('results', { detail: result }))
       return result
     } catch (e) {
@@ -328,10 +330,9 @@ export class ParquetSeekElement extends HTMLElement {
     return this.getAttribute('link')?.trim() || undefined
   }
 
-  private render(result: Found, shown: ShownColumns, k: number, focus: number | undefined) {
+  private render(result: Found, shown: ShownColumns, k: number, focus: number | undefined, metric: string) {
     const columns = this.columns
     const link = this.link
-    const farthest = Math.max(...result.results.map((h) => Math.abs(h.distance)))
     const items = result.results.map((hit) => {
       const li = document.createElement('li')
       li.setAttribute('part', 'result')
@@ -355,7 +356,7 @@ export class ParquetSeekElement extends HTMLElement {
       meta.className = 'meta'
       // (a sidecar's or a manifest's hit: the file's name and its row there)
       const where = 'file' in hit ? `${hit.file.split('/').at(-1)} row ${hit.row}` : `row ${hit.row}`
-      meta.textContent = `${where} · distance ${shownDistance(hit.distance, farthest, 3)}`
+      meta.textContent = `${where} · distance ${shownDistance(hit.distance, metric, 3)}`
       li.append(meta)
       return li
     })
