@@ -899,10 +899,13 @@ function locate<T extends { rowBase: number; rows: number }>(sources: readonly T
   return { source: at.part, row: at.row }
 }
 
-/** The files holding any of `rows` (global, any order), in row order. */
+/** The files holding any of `rows` (global, any order; one past the last file's holds none), in row order. */
 function holding(files: readonly SidecarFile[], rows: Iterable<number>): SidecarFile[] {
   const found = new Set<SidecarFile>()
-  for (const row of rows) found.add(locate(files, row).source)
+  for (const row of rows) {
+    const at = partAt(files, row)
+    if (at) found.add(at.part)
+  }
   return [...found].sort((a, b) => a.rowBase - b.rowBase)
 }
 
